@@ -1,0 +1,151 @@
+"""Injected time: the one place where ucwa-flow reads the clock or waits.
+
+Everything that needs the time (the simulator's invitation and expiry timers, long-poll
+holds, the interpreter's state timeouts, time-of-day invitation policies) takes a
+:class:`Clock` instead of calling :mod:`time` or :func:`asyncio.sleep` directly.
+
+* :class:`SystemClock` is the production clock: monotonic time from the running event
+  loop, wall time from the system, timers from ``loop.call_later``.
+* :class:`ManualClock` is the test clock: time stands still until a test calls
+  :meth:`ManualClock.advance`, which fires every timer that falls due, in order, and lets
+  the woken tasks run before it returns. A test can jump ten minutes without sleeping.
+
+Both are used from inside one asyncio event loop. Neither is thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
+
+
+@runtime_checkable
+class TimerHandle(Protocol):
+    """What :meth:`Clock.call_later` returns: something that can be cancelled."""
+
+    def cancel(self) -> None: ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The time source that every time-dependent component receives."""
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic scale; only differences are meaningful."""
+
+    def now(self) -> datetime:
+        """The current wall-clock time, timezone-aware (UTC)."""
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Run ``callback(*args)`` after ``delay`` seconds, unless cancelled first."""
+
+    async def sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds of this clock's time."""
+
+
+class SystemClock:
+    """Real time: the running event loop's monotonic clock and the system's wall clock."""
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback, *args)
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(max(0.0, delay))
+
+
+class _ManualTimer:
+    __slots__ = ("args", "callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.when = when
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock:
+    """A clock that moves only when told to.
+
+    ``start`` is the wall-clock time at monotonic zero (default: 2026-01-05 09:00 UTC, a
+    Monday morning, so that business-hours policies accept by default).
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._start = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        if self._start.tzinfo is None:
+            raise ValueError("ManualClock start time must be timezone-aware")
+        self._t = 0.0
+        self._seq = itertools.count()
+        self._timers: list[tuple[float, int, _ManualTimer]] = []
+
+    def monotonic(self) -> float:
+        return self._t
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._t)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        timer = _ManualTimer(self._t + max(0.0, delay), callback, args)
+        heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handle = self.call_later(delay, _resolve, future)
+        try:
+            await future
+        finally:
+            handle.cancel()
+
+    @property
+    def pending(self) -> int:
+        """Number of timers not yet fired or cancelled."""
+        return sum(1 for _, _, t in self._timers if not t.cancelled)
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, firing due timers in order and letting woken tasks run.
+
+        Each due timer fires at its own instant (``monotonic()`` reads its due time while it
+        runs), and the event loop gets a few turns after each one, so that a chain of
+        reactions (a timeout that sends a message that starts another timer) settles the way
+        it would in real time.
+        """
+        if seconds < 0:
+            raise ValueError("cannot move a clock backwards")
+        target = self._t + seconds
+        await _settle()
+        while self._timers and self._timers[0][0] <= target:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self._t = max(self._t, when)
+            timer.callback(*timer.args)
+            await _settle()
+        self._t = target
+        await _settle()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _settle(turns: int = 20) -> None:
+    # Several bare yields let chains of ready tasks run to their next real wait.
+    for _ in range(turns):
+        await asyncio.sleep(0)

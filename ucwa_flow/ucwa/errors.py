@@ -1,0 +1,76 @@
+"""Protocol-layer errors: what the UCWA wire layer raises.
+
+* :class:`MalformedEventBody`: an event-channel body that is not UCWA (decoder).
+* :class:`UcwaHttpError`: a UCWA request answered with an error status; carries the
+  ``{code, subcode, message}`` error body when the server sent one.
+* :class:`AuthenticationFailed`, :class:`DiscoveryFailed`, :class:`ServerUnreachable`:
+  operational failures during sign-in, each with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+from ucwa_flow.errors import OperationalError, UcwaFlowError
+
+__all__ = [
+    "AuthenticationFailed",
+    "DiscoveryFailed",
+    "MalformedEventBody",
+    "ServerUnreachable",
+    "UcwaError",
+    "UcwaHttpError",
+]
+
+
+class UcwaError(UcwaFlowError):
+    """Root of the protocol layer's errors."""
+
+
+class MalformedEventBody(UcwaError):
+    """An event-channel body that cannot be decoded. ``path`` says where it went wrong."""
+
+    def __init__(self, message: str, path: str = "$") -> None:
+        super().__init__(f"malformed event body at {path}: {message}")
+        self.path = path
+
+
+class UcwaHttpError(UcwaError):
+    """A UCWA request that got an error status.
+
+    ``code``/``subcode``/``error_message`` come from the UCWA error body when there is one
+    (``None`` for the IIS HTML pages that 401s and proxies return).
+    """
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        code: str | None = None,
+        subcode: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        detail = "/".join(p for p in (code, subcode) if p)
+        text = f"{method} {url} -> {status}"
+        if detail:
+            text += f" {detail}"
+        if error_message:
+            text += f": {error_message}"
+        super().__init__(text)
+        self.method = method
+        self.url = url
+        self.status = status
+        self.code = code
+        self.subcode = subcode
+        self.error_message = error_message
+
+
+class AuthenticationFailed(UcwaError, OperationalError):
+    """Sign-in was refused (wrong user name or password, grant type not allowed)."""
+
+
+class DiscoveryFailed(UcwaError, OperationalError):
+    """Autodiscover did not lead to a UCWA applications resource."""
+
+
+class ServerUnreachable(UcwaError, OperationalError):
+    """The server could not be reached at all (DNS, refused connection, TLS)."""
