@@ -1,0 +1,86 @@
+"""The injected clocks: ManualClock fires timers in order and wakes sleepers; SystemClock is real."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ucwa_flow.clock import Clock, ManualClock, SystemClock
+
+
+async def test_manual_clock_fires_due_timers_in_order_at_their_own_instant() -> None:
+    clock = ManualClock()
+    fired: list[tuple[str, float]] = []
+    clock.call_later(5, lambda: fired.append(("b", clock.monotonic())))
+    clock.call_later(1, lambda: fired.append(("a", clock.monotonic())))
+    clock.call_later(30, lambda: fired.append(("late", clock.monotonic())))
+
+    await clock.advance(10)
+
+    assert fired == [("a", 1.0), ("b", 5.0)]
+    assert clock.monotonic() == 10.0
+    assert clock.pending == 1
+
+
+async def test_manual_clock_cancelled_timer_never_fires() -> None:
+    clock = ManualClock()
+    fired: list[int] = []
+    handle = clock.call_later(1, fired.append, 1)
+    handle.cancel()
+    await clock.advance(2)
+    assert fired == []
+
+
+async def test_manual_clock_sleep_wakes_only_when_advanced_past_its_deadline() -> None:
+    clock = ManualClock()
+    task = asyncio.create_task(clock.sleep(60))
+    await clock.advance(59)
+    assert not task.done()
+    await clock.advance(1)
+    assert task.done()
+
+
+async def test_manual_clock_chained_reactions_settle_within_one_advance() -> None:
+    clock = ManualClock()
+    seen: list[float] = []
+
+    async def nudge_then_stop() -> None:
+        await clock.sleep(120)
+        seen.append(clock.monotonic())
+        await clock.sleep(180)
+        seen.append(clock.monotonic())
+
+    task = asyncio.create_task(nudge_then_stop())
+    await clock.advance(600)
+    assert seen == [120.0, 300.0]
+    assert task.done()
+
+
+def test_manual_clock_wall_time_moves_with_monotonic_time() -> None:
+    start = datetime(2026, 3, 2, 17, 59, tzinfo=UTC)
+    clock = ManualClock(start)
+    assert clock.now() == start
+    asyncio.run(clock.advance(120))
+    assert clock.now() == start + timedelta(minutes=2)
+
+
+def test_manual_clock_rejects_naive_start_and_going_backwards() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ManualClock(datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="backwards"):
+        asyncio.run(ManualClock().advance(-1))
+
+
+async def test_system_clock_is_a_clock_and_really_waits() -> None:
+    clock = SystemClock()
+    assert isinstance(clock, Clock)
+    assert isinstance(ManualClock(), Clock)
+    done = asyncio.Event()
+    t0 = clock.monotonic()
+    clock.call_later(0.01, done.set)
+    await asyncio.wait_for(done.wait(), 1)
+    await clock.sleep(0.01)
+    assert clock.monotonic() - t0 >= 0.02
+    assert clock.now().tzinfo is not None
