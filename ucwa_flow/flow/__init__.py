@@ -1,0 +1,87 @@
+"""The flow language: load, check and compile ``.flow.yaml`` files.
+
+Pipeline (one private module each): the YAML loader (``_loader``: positions, duplicate
+keys, no aliases) -> the JSON Schema (``_schema``) -> the builder (``_builder``: the
+compiled model of ``_model``, with regexes, templates and durations compiled) -> the
+semantic checks (``_checks``). :func:`load_flow` runs it all and returns a
+:class:`LoadResult` with the :class:`Flow` (``None`` when there are errors) and every
+:class:`Diagnostic`, sorted by position.
+
+The language itself is documented in ``docs/flow-language.md``.
+"""
+
+from __future__ import annotations
+
+from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
+from ucwa_flow.flow._durations import format_duration, parse_duration
+from ucwa_flow.flow._model import (
+    Action,
+    Flow,
+    Goto,
+    If,
+    InvitationPolicy,
+    InvitationRule,
+    Invite,
+    LadderStep,
+    Log,
+    MessageHandler,
+    Outbound,
+    Say,
+    Settings,
+    SetVariable,
+    State,
+    Stop,
+    TimeoutStep,
+    TimeWindow,
+    Typing,
+    Webhook,
+    iter_actions,
+)
+from ucwa_flow.flow._patterns import Matcher, MatchTimeout
+from ucwa_flow.flow._sandbox import (
+    RESERVED_NAMES,
+    Condition,
+    Template,
+    TemplateCompileError,
+    TemplateRenderError,
+    Value,
+)
+
+__all__ = [
+    "RESERVED_NAMES",
+    "RULES",
+    "Action",
+    "Condition",
+    "Diagnostic",
+    "Flow",
+    "Goto",
+    "If",
+    "InvitationPolicy",
+    "InvitationRule",
+    "Invite",
+    "LadderStep",
+    "Location",
+    "Log",
+    "MatchTimeout",
+    "Matcher",
+    "MessageHandler",
+    "Outbound",
+    "Rule",
+    "Say",
+    "SetVariable",
+    "Settings",
+    "Severity",
+    "State",
+    "Stop",
+    "Template",
+    "TemplateCompileError",
+    "TemplateRenderError",
+    "TimeWindow",
+    "TimeoutStep",
+    "Typing",
+    "Value",
+    "Webhook",
+    "format_duration",
+    "iter_actions",
+    "parse_duration",
+]

@@ -1,0 +1,127 @@
+"""Source locations, diagnostics and the catalogue of rule codes.
+
+Every problem found in a flow file, from a YAML syntax error to an unreachable state, is
+a :class:`Diagnostic` with a stable rule code. Codes are grouped by the stage that finds
+them: ``Y`` for reading YAML, ``S`` for the JSON Schema, ``F`` for flow semantics. The
+catalogue :data:`RULES` is the single source of truth for each code's severity and
+summary; ``docs/flow-language.md`` lists the same table with a broken example per code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["RULES", "Diagnostic", "Location", "Rule", "Severity"]
+
+
+class Severity(StrEnum):
+    """How bad a diagnostic is: errors make a flow unusable, warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Location:
+    """A position in a flow file; ``line`` and ``col`` are 1-based."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One entry of the rule catalogue."""
+
+    code: str
+    severity: Severity
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in a flow file, reported as ``file:line:col: CODE severity: message``.
+
+    Diagnostics sort by position (file, line, column), then by code.
+    """
+
+    file: str
+    line: int
+    col: int
+    code: str
+    severity: Severity
+    message: str
+
+    @classmethod
+    def at(cls, location: Location, code: str, message: str) -> Diagnostic:
+        """Build a diagnostic for rule ``code`` at ``location``, with the rule's severity."""
+        return cls(location.file, location.line, location.col, code, RULES[code].severity, message)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.col, self.code)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}:{self.line}:{self.col}: {self.code} {self.severity.value}: {self.message}"
+        )
+
+    def to_json(self) -> dict[str, str | int]:
+        """The diagnostic as a JSON object (the ``--format json`` output of ``validate``)."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+#: code -> rule. Codes are stable: never renumber, only add.
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("Y001", _E, "YAML syntax error"),
+        Rule("Y002", _E, "duplicate key in a mapping"),
+        Rule("Y003", _E, "YAML anchor or alias (not allowed in flows)"),
+        Rule("Y004", _E, "document nested too deeply"),
+        Rule("Y005", _E, "file too large"),
+        Rule("Y006", _E, "mapping key that is not a string (null, true, a date...)"),
+        Rule("Y007", _E, "file is not exactly one YAML document"),
+        Rule("S001", _E, "unknown key"),
+        Rule("S002", _E, "missing required key"),
+        Rule("S003", _E, "value of the wrong type"),
+        Rule("S004", _E, "invalid value (not allowed, wrong format, out of range)"),
+        Rule("S005", _E, "needs exactly one of several keys"),
+        Rule("F101", _E, "goto to a state that does not exist"),
+        Rule("F102", _E, "start state does not exist"),
+        Rule("F103", _W, "state cannot be reached from the start state"),
+        Rule("F104", _W, "a conversation can get stuck in this state"),
+        Rule("F105", _E, "regular expression does not compile"),
+        Rule("F106", _E, "variable used but never set or declared"),
+        Rule("F107", _E, "capture used but not defined by the pattern that matched"),
+        Rule("F108", _W, "handler shadowed by an earlier catch-all"),
+        Rule("F109", _W, "outbound invite without a declined or no_answer branch"),
+        Rule("F110", _W, "webhook without a failure branch"),
+        Rule("F111", _E, "duration of zero"),
+        Rule("F112", _E, "template does not compile"),
+        Rule("F113", _E, "condition does not compile"),
+        Rule("F114", _E, "unknown time zone"),
+        Rule("F115", _E, "invalid time-of-day range"),
+        Rule("F116", _E, "timeout steps not in increasing order"),
+        Rule("F117", _E, "variable name is reserved"),
+        Rule("F118", _W, "actions after goto or stop never run"),
+        Rule("F119", _W, "no_match ladder never used: the state has a catch-all handler"),
+    )
+}

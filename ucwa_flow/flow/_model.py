@@ -1,0 +1,372 @@
+"""The compiled flow: frozen dataclasses that the interpreter, the checks and the graph use.
+
+A :class:`Flow` is built from a validated YAML document by the builder; nothing here
+parses YAML or knows about the schema. Every node carries the :class:`Location` of its
+source, so runtime traces and diagnostics can point into the file.
+
+Actions are a closed union (:data:`Action`); an interpreter dispatches on their type.
+Texts are :class:`~ucwa_flow.flow.Template` objects, values :class:`~ucwa_flow.flow.Value`
+objects and conditions :class:`~ucwa_flow.flow.Condition` objects, all compiled once in
+the sandbox; message matchers are :class:`~ucwa_flow.flow.Matcher` objects with a time
+bound. Durations are seconds (floats).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from ucwa_flow.flow._diagnostics import Location
+from ucwa_flow.flow._patterns import Matcher, MatcherKind
+from ucwa_flow.flow._sandbox import Condition, Template, Value
+
+__all__ = [
+    "Action",
+    "Flow",
+    "Goto",
+    "If",
+    "InvitationPolicy",
+    "InvitationRule",
+    "Invite",
+    "LadderStep",
+    "Log",
+    "MessageHandler",
+    "Outbound",
+    "Say",
+    "SetVariable",
+    "Settings",
+    "State",
+    "Stop",
+    "TimeWindow",
+    "TimeoutStep",
+    "Typing",
+    "Webhook",
+    "iter_actions",
+]
+
+MessageFormat = Literal["text", "html"]
+Importance = Literal["normal", "high"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Send a message. ``html`` is sent when the flow's format is html and it is given;
+    otherwise ``text`` is sent (when only ``html`` is given, the interpreter derives the
+    plain fallback by stripping tags)."""
+
+    text: Template | None
+    html: Template | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class SetVariable:
+    """Store ``value`` (evaluated in the template context) in variable ``name``."""
+
+    name: str
+    value: Value
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    """Leave the current state and enter ``target`` (its ``enter`` actions run)."""
+
+    target: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop messaging: say nothing more and end the conversation."""
+
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """Show the typing indicator to the caller."""
+
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """Write ``message`` to the run's log and trace at ``level``."""
+
+    message: Template
+    level: LogLevel
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    """Run ``then`` when ``condition`` is true, else ``otherwise``."""
+
+    condition: Condition
+    then: tuple[Action, ...]
+    otherwise: tuple[Action, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """Start an outbound IM conversation with ``to`` and send ``message`` as its first message.
+
+    Exactly one branch runs in the current conversation once the outcome is known:
+    ``accepted``, ``declined`` or ``no_answer`` (no answer within ``timeout`` seconds).
+    A branch that is ``None`` was not written in the flow (an empty list is ``()``).
+    """
+
+    to: Template
+    message: Template | None
+    subject: Template | None
+    importance: Importance
+    timeout: float
+    accepted: tuple[Action, ...] | None
+    declined: tuple[Action, ...] | None
+    no_answer: tuple[Action, ...] | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Call an HTTP endpoint; ``success`` runs on a 2xx answer, ``failure`` otherwise.
+
+    The answer's JSON body (or ``None``) is stored in variable ``result`` when given, and
+    the ``webhook`` context name holds ``{status, json, error}`` during the branches.
+    """
+
+    url: Template
+    method: str
+    headers: tuple[tuple[str, Template], ...]
+    json: Value | None
+    timeout: float
+    result: str | None
+    success: tuple[Action, ...]
+    failure: tuple[Action, ...] | None
+    location: Location
+
+
+Action = Say | SetVariable | Goto | Stop | Typing | Log | If | Invite | Webhook
+
+
+def iter_actions(actions: tuple[Action, ...]) -> Iterator[Action]:
+    """Every action in ``actions``, depth first, including those nested in branches."""
+    for action in actions:
+        yield action
+        if isinstance(action, If):
+            yield from iter_actions(action.then)
+            yield from iter_actions(action.otherwise)
+        elif isinstance(action, Invite):
+            for branch in (action.accepted, action.declined, action.no_answer):
+                yield from iter_actions(branch or ())
+        elif isinstance(action, Webhook):
+            yield from iter_actions(action.success)
+            yield from iter_actions(action.failure or ())
+
+
+# --- handlers and ladders ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHandler:
+    """An ordered message handler (or a command, when ``name`` is set).
+
+    ``actions`` already contains the handler's ``set``/``say``/``do``/``goto`` sugar in
+    execution order. :meth:`match` returns captures or ``None``.
+    """
+
+    matcher: Matcher
+    actions: tuple[Action, ...]
+    location: Location
+    name: str | None = None
+
+    @property
+    def kind(self) -> MatcherKind:
+        return self.matcher.kind
+
+    def match(self, text: str) -> dict[str, str] | None:
+        """Captures when the handler applies to ``text``; may raise ``MatchTimeout``."""
+        return self.matcher.match(text)
+
+
+@dataclass(frozen=True, slots=True)
+class LadderStep:
+    """The actions of one rung of a no-match ladder (1st miss, 2nd miss, ...)."""
+
+    actions: tuple[Action, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutStep:
+    """Run ``actions`` after ``after`` seconds of caller silence in the state."""
+
+    after: float
+    actions: tuple[Action, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """One state of the flow.
+
+    ``commands`` are the commands in force in this state, in matching order: the state's
+    own (including overrides of global ones) then the remaining global commands; a
+    command disabled with ``false`` is absent. They are tried before ``handlers``.
+    """
+
+    name: str
+    enter: tuple[Action, ...]
+    handlers: tuple[MessageHandler, ...]
+    commands: tuple[MessageHandler, ...]
+    no_match: tuple[LadderStep, ...]
+    timeouts: tuple[TimeoutStep, ...]
+    ended: tuple[Action, ...]
+    delivery_failed: tuple[Action, ...]
+    location: Location
+
+    def all_action_lists(self) -> Iterator[tuple[Action, ...]]:
+        """Every top-level action list of this state (commands included)."""
+        yield self.enter
+        for handler in (*self.commands, *self.handlers):
+            yield handler.actions
+        for rung in self.no_match:
+            yield rung.actions
+        for step in self.timeouts:
+            yield step.actions
+        yield self.ended
+        yield self.delivery_failed
+
+
+# --- top level ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Flow-wide settings; ``idle_timeout`` ends a silent conversation (``None``: never)."""
+
+    format: MessageFormat = "text"
+    idle_timeout: float | None = None
+    match_timeout: float = 0.05
+    max_message_length: int = 4000
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A time-of-day window; ``end`` before ``start`` wraps past midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRule:
+    """One rule of the invitation policy; every condition given must hold.
+
+    ``callers`` and ``subjects`` are shell-style globs (``sip:*@contoso.com``), matched
+    case-insensitively; ``days`` are ISO weekdays (1 = Monday). ``goto`` overrides the
+    start state for accepted conversations; ``message`` is sent before a decline.
+    """
+
+    callers: tuple[str, ...]
+    subjects: tuple[str, ...]
+    hours: TimeWindow | None
+    days: frozenset[int] | None
+    timezone: str
+    action: Literal["accept", "decline"]
+    goto: str | None
+    message: Template | None
+    location: Location
+
+    def matches(self, caller_uri: str, subject: str, now: datetime) -> bool:
+        """Whether an invitation from ``caller_uri`` with ``subject`` at ``now`` fits."""
+        if self.callers and not _glob_any(caller_uri, self.callers):
+            return False
+        if self.subjects and not _glob_any(subject, self.subjects):
+            return False
+        local = now.astimezone(ZoneInfo(self.timezone))
+        if self.days is not None and local.isoweekday() not in self.days:
+            return False
+        return self.hours is None or self.hours.contains(local.time())
+
+
+def _glob_any(text: str, globs: tuple[str, ...]) -> bool:
+    folded = text.casefold()
+    return any(fnmatch.fnmatchcase(folded, glob.casefold()) for glob in globs)
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationPolicy:
+    """How incoming invitations are answered: the first matching rule wins, else ``default``."""
+
+    rules: tuple[InvitationRule, ...] = ()
+    default: Literal["accept", "decline"] = "accept"
+    decline_message: Template | None = None
+    location: Location | None = None
+
+    def decide(self, caller_uri: str, subject: str, now: datetime) -> InvitationRule | None:
+        """The first rule that matches, or ``None`` when :attr:`default` applies."""
+        for rule in self.rules:
+            if rule.matches(caller_uri, subject, now):
+                return rule
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """Conversations the bot starts when the flow runs (an outbound flow).
+
+    Each of ``to`` is invited with ``message``; an accepted conversation runs the flow from
+    ``start``; ``declined``/``no_answer`` run without a conversation (log, set, webhook).
+    """
+
+    to: tuple[str, ...]
+    message: Template | None
+    subject: Template | None
+    importance: Importance
+    timeout: float
+    declined: tuple[Action, ...] | None
+    no_answer: tuple[Action, ...] | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A compiled, checked flow: the input of the interpreter and the graph.
+
+    ``variables`` maps each declared variable to its default value (plain JSON data).
+    ``states`` keeps the file's order; ``commands`` are the global commands.
+    """
+
+    name: str
+    description: str
+    version: int
+    start: str
+    settings: Settings
+    variables: Mapping[str, object]
+    invitation: InvitationPolicy
+    commands: tuple[MessageHandler, ...]
+    states: Mapping[str, State]
+    outbound: Outbound | None
+    source: str
+    location: Location
+
+    @property
+    def start_state(self) -> State:
+        return self.states[self.start]

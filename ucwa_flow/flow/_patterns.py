@@ -1,0 +1,105 @@
+"""Message matchers: regular expressions, keywords, exact choices and the catch-all.
+
+Message text is untrusted, so every match runs through the third-party :mod:`regex`
+module with a time bound (``timeout=``) and ``concurrent=True`` (the GIL is released while
+matching), on text capped at a maximum length. A match that runs out of time raises
+:class:`MatchTimeout`; the interpreter treats it as "no match" and logs it.
+
+Matching rules (all case-insensitive, on the trimmed text):
+
+* ``regex``: :meth:`regex.Pattern.search` anywhere in the text; anchor with ``^``/``$``.
+  Use ``(?-i)`` for a case-sensitive pattern. Named groups become captures.
+* ``keywords``: any of the words appears as a whole word (not inside another word).
+* ``choice``: the whole text equals one of the choices (inner whitespace collapsed).
+* ``any``: always matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import regex
+
+from ucwa_flow.errors import UcwaFlowError
+
+__all__ = ["MatchTimeout", "Matcher", "MatcherKind", "compile_regex"]
+
+MatcherKind = Literal["regex", "keywords", "choice", "any"]
+
+_FLAGS = regex.IGNORECASE | regex.V0
+
+
+class MatchTimeout(UcwaFlowError):
+    """A pattern took longer than the flow's ``match_timeout`` on a message."""
+
+
+def compile_regex(pattern: str) -> Any:
+    """Compile a flow pattern; raise :class:`regex.error` with a position when it is invalid."""
+    return regex.compile(pattern, _FLAGS)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+class Matcher:
+    """Decides whether one message handler applies to a message.
+
+    ``values`` is the pattern (kind ``regex``), the words (``keywords``) or the accepted
+    texts (``choice``); it is empty for ``any``. :meth:`match` returns the captures (a
+    dict, empty for non-regex kinds) or ``None``.
+    """
+
+    __slots__ = ("_compiled", "groups", "kind", "max_length", "timeout", "values")
+
+    def __init__(
+        self,
+        kind: MatcherKind,
+        values: Sequence[str] = (),
+        *,
+        timeout: float = 0.05,
+        max_length: int = 4000,
+    ) -> None:
+        self.kind: MatcherKind = kind
+        self.values: tuple[str, ...] = tuple(values)
+        self.timeout = timeout
+        self.max_length = max_length
+        self._compiled: Any = None
+        #: names of the regex's named groups (empty for other kinds)
+        self.groups: frozenset[str] = frozenset()
+        if kind == "regex":
+            self._compiled = compile_regex(self.values[0])
+            self.groups = frozenset(self._compiled.groupindex)
+        elif kind == "keywords":
+            words = "|".join(regex.escape(_normalise(word)) for word in self.values)
+            self._compiled = regex.compile(rf"(?<!\w)(?:{words})(?!\w)", _FLAGS)
+        elif kind == "choice":
+            self._compiled = frozenset(_normalise(choice) for choice in self.values)
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.kind == "any"
+
+    def match(self, text: str) -> dict[str, str] | None:
+        """Captures when ``text`` matches, else ``None``; may raise :class:`MatchTimeout`."""
+        text = text[: self.max_length].strip()
+        if self.kind == "any":
+            return {}
+        if self.kind == "choice":
+            return {} if _normalise(text) in self._compiled else None
+        subject = text if self.kind == "regex" else _normalise(text)
+        try:
+            found = self._compiled.search(subject, timeout=self.timeout, concurrent=True)
+        except TimeoutError:
+            raise MatchTimeout(
+                f"pattern {self.values[0]!r} ran longer than {self.timeout}s on a message"
+            ) from None
+        if found is None:
+            return None
+        if self.kind != "regex":
+            return {}
+        return {name: value or "" for name, value in found.groupdict().items()}
+
+    def __repr__(self) -> str:
+        return f"Matcher({self.kind!r}, {self.values!r})"
