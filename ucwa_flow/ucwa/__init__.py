@@ -1,0 +1,30 @@
+"""The UCWA protocol layer: wire client, WebTicket auth, event channel, event decoder.
+
+It knows nothing of flows. The seams:
+
+* :class:`UcwaClient` signs one identity in (:func:`discover`, :class:`WebTicketAuth`),
+  holds its :class:`Application` and performs IM operations by following links;
+* :class:`EventChannel` is the one P-GET loop of that application, yielding decoded
+  event batches in order and :class:`ConversationsLost` records;
+* the decoder turns event-channel bodies into frozen records.
+"""
+
+from __future__ import annotations
+
+from ucwa_flow.ucwa.application import Application
+from ucwa_flow.ucwa.auth import WebTicketAuth
+from ucwa_flow.ucwa.channel import ChannelItem, ConversationsLost, EventChannel
+from ucwa_flow.ucwa.client import UcwaClient, endpoint_id_for
+from ucwa_flow.ucwa.discovery import Discovery, discover
+
+__all__ = [
+    "Application",
+    "ChannelItem",
+    "ConversationsLost",
+    "Discovery",
+    "EventChannel",
+    "UcwaClient",
+    "WebTicketAuth",
+    "discover",
+    "endpoint_id_for",
+]

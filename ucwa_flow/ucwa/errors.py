@@ -5,6 +5,11 @@
   ``{code, subcode, message}`` error body when the server sent one.
 * :class:`AuthenticationFailed`, :class:`DiscoveryFailed`, :class:`ServerUnreachable`:
   operational failures during sign-in, each with a message a person can act on.
+* :class:`ApplicationGone`: a :class:`UcwaHttpError` saying the UCWA application no longer
+  exists (404 ApplicationNotFound, 410 InactiveApplicationExpired); the cure is to re-create it.
+* :class:`UnexpectedResponse`: a success status whose content is not what UCWA sends (a body
+  that is not JSON, a 201 without ``Location``).
+* :class:`EventChannelReplaced`: the event channel keeps being taken over by another reader.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from __future__ import annotations
 from ucwa_flow.errors import OperationalError, UcwaFlowError
 
 __all__ = [
+    "ApplicationGone",
     "AuthenticationFailed",
     "DiscoveryFailed",
+    "EventChannelReplaced",
     "MalformedEventBody",
     "ServerUnreachable",
     "UcwaError",
     "UcwaHttpError",
+    "UnexpectedResponse",
 ]
 
 
@@ -74,3 +82,23 @@ class DiscoveryFailed(UcwaError, OperationalError):
 
 class ServerUnreachable(UcwaError, OperationalError):
     """The server could not be reached at all (DNS, refused connection, TLS)."""
+
+
+class ApplicationGone(UcwaHttpError):
+    """The UCWA application behind a request no longer exists on the server.
+
+    Raised for ``404 ApplicationNotFound`` and ``410 InactiveApplicationExpired``. Every
+    href of the old application is dead; re-create the application (conversations are lost).
+    """
+
+
+class UnexpectedResponse(UcwaError):
+    """A success status with content UCWA never sends (not JSON, no ``Location`` header)."""
+
+
+class EventChannelReplaced(UcwaError, OperationalError):
+    """Another reader keeps replacing this application's event-channel request (409 PGetReplaced).
+
+    Only one process may run per bot account: two readers of one event channel steal each
+    other's events.
+    """

@@ -1,0 +1,144 @@
+"""Wire helpers shared by discovery, the client and the event channel (private).
+
+Hypermedia in UCWA means: read ``_links.<rel>.href``, resolve it against the URL of the
+resource that carried it, keep whatever query string the server put there. Nothing here
+builds a URL from pieces; :func:`with_query` only adds parameters through a URL parser.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from ucwa_flow.ucwa.errors import ApplicationGone, UcwaHttpError, UnexpectedResponse
+
+__all__ = [
+    "ACCEPT_JSON",
+    "NETWORK_ERRORS",
+    "embedded",
+    "error_for",
+    "host_of",
+    "json_of",
+    "link",
+    "location_of",
+    "resolve",
+    "with_query",
+]
+
+ACCEPT_JSON = {"Accept": "application/json"}
+
+# Failures where no (complete) response arrived: the request may be repeated as is.
+NETWORK_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
+
+_APPLICATION_GONE = {(404, "ApplicationNotFound"), (410, "InactiveApplicationExpired")}
+
+
+def resolve(base: str, href: str) -> str:
+    """Return ``href`` as an absolute URL, resolved against the resource that carried it."""
+    return urljoin(base, href)
+
+
+def host_of(url: str | httpx.URL) -> str:
+    """``scheme://host[:port]`` of a URL: the unit a WebTicket token is valid for."""
+    parts = httpx.URL(str(url))
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port not in (None, default) else ""
+    return f"{parts.scheme}://{parts.host}{port}"
+
+
+def with_query(url: str, **params: str) -> str:
+    """Add (or replace) query parameters, keeping the server's own ones and their order."""
+    parts = urlsplit(url)
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    pairs.extend(params.items())
+    return urlunsplit(parts._replace(query=urlencode(pairs)))
+
+
+def link(resource: Mapping[str, Any], rel: str) -> str | None:
+    """The href of ``_links.<rel>`` (the first one when the rel repeats), or ``None``."""
+    links = resource.get("_links")
+    if not isinstance(links, Mapping):
+        return None
+    entry = links.get(rel)
+    if isinstance(entry, list):
+        entry = entry[0] if entry else None
+    if isinstance(entry, Mapping):
+        href = entry.get("href")
+        if isinstance(href, str) and href:
+            return href
+    return None
+
+
+def embedded(resource: Mapping[str, Any], rel: str) -> Mapping[str, Any]:
+    """``_embedded.<rel>`` as a mapping; an empty one when absent."""
+    block = resource.get("_embedded")
+    if isinstance(block, Mapping):
+        inner = block.get(rel)
+        if isinstance(inner, Mapping):
+            return inner
+    return {}
+
+
+def json_of(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object in a success response, or :class:`UnexpectedResponse`."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UnexpectedResponse(
+            f"{response.request.method} {response.request.url} answered {response.status_code} "
+            f"with a body that is not JSON ({exc})"
+        ) from None
+    if not isinstance(body, dict):
+        raise UnexpectedResponse(
+            f"{response.request.method} {response.request.url} answered {response.status_code} "
+            f"with JSON that is not an object"
+        )
+    return body
+
+
+def location_of(response: httpx.Response) -> str:
+    """The absolute URL in the ``Location`` header of a 201, or :class:`UnexpectedResponse`."""
+    location = response.headers.get("Location")
+    if not location:
+        raise UnexpectedResponse(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code} without a Location header"
+        )
+    return resolve(str(response.request.url), location)
+
+
+def error_for(response: httpx.Response) -> UcwaHttpError:
+    """Turn a non-2xx response into a :class:`UcwaHttpError` with the UCWA error fields.
+
+    UCWA errors are JSON ``{code, subcode, message}``; IIS and proxy pages are HTML, for
+    which the fields stay ``None``. ``404 ApplicationNotFound`` and ``410
+    InactiveApplicationExpired`` become :class:`ApplicationGone`. The body must be read.
+    """
+    code = subcode = message = None
+    if "json" in response.headers.get("Content-Type", ""):
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict):
+            code = _text(body.get("code"))
+            subcode = _text(body.get("subcode"))
+            message = _text(body.get("message"))
+    gone = (response.status_code, subcode) in _APPLICATION_GONE
+    kind = ApplicationGone if gone else UcwaHttpError
+    return kind(
+        response.request.method,
+        str(response.request.url),
+        response.status_code,
+        code=code,
+        subcode=subcode,
+        error_message=message,
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,327 @@
+"""The event channel: the one pending GET (P-GET) loop of a UCWA application.
+
+:class:`EventChannel` is an async iterator. It yields, strictly in server order and once
+each, the :class:`~ucwa_flow.ucwa.events.EventBatch` of every non-empty answer, and
+:class:`ConversationsLost` records when the server says that transient state is gone.
+
+The rules it keeps (``ucwa-protocol.md`` section 5):
+
+* exactly one P-GET outstanding; the next one is sent as soon as a batch arrives, before
+  the consumer has processed it (batches wait in an in-memory queue);
+* always the server's own ``next`` / ``resync`` / ``resume`` href, never an edited ack; the
+  ``timeout`` parameter is added with a URL parser to the first URL only (and again after
+  ``resume``, as the server may have forgotten it);
+* the HTTP read timeout is the hold plus a margin, so a quiet channel is never cut short;
+* transport errors and 5xx/429 answers: the *same* URL again, with capped exponential
+  backoff and jitter on the injected clock, so that no batch is skipped (the server
+  re-delivers an unacknowledged batch; a batch seen before is not handed on twice);
+* ``409 PGetReplaced`` on our own request means another reader took over: the same URL is
+  tried again a few times, then :class:`~ucwa_flow.ucwa.errors.EventChannelReplaced`;
+* ``404 ApplicationNotFound`` / ``410 InactiveApplicationExpired``: the application is
+  re-created, makeMeAvailable redone, polling restarts from its new events link, and a
+  :class:`ConversationsLost` record is yielded;
+* a body that is not a UCWA event body raises
+  :class:`~ucwa_flow.ucwa.errors.MalformedEventBody` from the iterator (after every batch
+  before it). Iterating again continues after the refused body when it had a ``next``
+  link; nothing is skipped without the consumer having seen the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ucwa_flow.clock import Clock
+from ucwa_flow.ucwa._http import NETWORK_ERRORS, error_for, resolve, with_query
+from ucwa_flow.ucwa.application import Application
+from ucwa_flow.ucwa.client import UcwaClient
+from ucwa_flow.ucwa.errors import (
+    ApplicationGone,
+    EventChannelReplaced,
+    MalformedEventBody,
+    ServerUnreachable,
+    UcwaHttpError,
+)
+from ucwa_flow.ucwa.events import EventBatch, decode_batch
+
+__all__ = ["ChannelItem", "ConversationsLost", "EventChannel"]
+
+log = logging.getLogger("ucwa_flow.ucwa")
+
+_DEFAULT_HOLD = 180.0
+_RETRY_STATUSES = frozenset({408, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationsLost:
+    """Every conversation and invitation known so far is gone; forget their state.
+
+    ``reason`` is ``"resync"`` (the server lost our place), ``"resume"`` (we were away too
+    long) or ``"application re-created"`` (the old application expired: its conversations
+    ended on the server and all its hrefs are dead). ``detail`` says what happened.
+    """
+
+    reason: str
+    detail: str = ""
+
+
+ChannelItem = EventBatch | ConversationsLost
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: BaseException
+    continue_at: str | None  # where iterating again would resume, if anywhere
+
+
+_CLOSED = object()
+
+
+class EventChannel:
+    """Async iterator over a client's event channel (see the module docstring).
+
+    ``hold`` is the P-GET ``timeout`` the server is asked for (180-1800 s); the read
+    timeout is ``hold + margin``. ``backoff``/``max_backoff`` shape the retry delays on the
+    client's clock (or ``clock``); ``rng`` makes the jitter reproducible. Use it as::
+
+        async with EventChannel(client) as channel:
+            async for item in channel:
+                ...
+
+    :meth:`aclose` cancels the outstanding P-GET. The client must be signed in.
+    """
+
+    def __init__(
+        self,
+        client: UcwaClient,
+        *,
+        hold: float = _DEFAULT_HOLD,
+        margin: float = 30.0,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        max_replaced: int = 3,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not 180 <= hold <= 1800:
+            raise ValueError(f"the event-channel hold must be 180-1800 seconds, got {hold}")
+        self._client = client
+        self._hold = hold
+        self.read_timeout = hold + margin
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._max_replaced = max_replaced
+        self._clock = clock or client.clock
+        self._rng = rng or random.Random()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._failure: _Failure | None = None
+        self._seen: deque[str] = deque(maxlen=64)
+        self.polls = 0  # P-GETs sent (observability and tests)
+
+    # -- consumer side --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start polling now (iteration starts it too)."""
+        if self._task is None and not self._closed:
+            application = self._client.application
+            self._run(self._first_url(application), application)
+
+    def __aiter__(self) -> EventChannel:
+        return self
+
+    async def __anext__(self) -> ChannelItem:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            if failure.continue_at is None:
+                self._closed = True
+                raise StopAsyncIteration
+            self._run(failure.continue_at, self._client.application)
+        self.start()
+        item = await self._queue.get()
+        if item is _CLOSED:
+            raise StopAsyncIteration
+        if isinstance(item, _Failure):
+            self._failure = item
+            raise item.error
+        assert isinstance(item, EventBatch | ConversationsLost)
+        return item
+
+    async def aclose(self) -> None:
+        """Stop: cancel the outstanding P-GET and end the iteration."""
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._queue.put_nowait(_CLOSED)
+
+    async def __aenter__(self) -> EventChannel:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _run(self, url: str, application: Application) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._pump(url, application), name=f"ucwa-events {self._client.user}"
+        )
+
+    def _first_url(self, application: Application) -> str:
+        return with_query(application.events_href, timeout=str(int(self._hold)))
+
+    async def _pump(self, url: str, application: Application) -> None:
+        try:
+            await self._loop(url, application)
+        except asyncio.CancelledError:
+            raise
+        except _Refused as refused:
+            self._queue.put_nowait(_Failure(refused.error, refused.continue_at))
+        except Exception as exc:
+            self._queue.put_nowait(_Failure(exc, None))
+
+    async def _loop(self, url: str, application: Application) -> None:
+        failures = 0
+        replaced = 0
+        while True:
+            self.polls += 1
+            try:
+                response = await self._client.long_poll(url, read_timeout=self.read_timeout)
+            except NETWORK_ERRORS as exc:
+                failures += 1
+                log.warning("%s: event channel: %r; retrying %s", self._client.user, exc, url)
+                await self._pause(failures)
+                continue
+            except UcwaHttpError as exc:  # a 5xx from the token service during the poll
+                if exc.status < 500:
+                    raise
+                failures += 1
+                await self._pause(failures)
+                continue
+
+            status = response.status_code
+            if status == 200:
+                failures = replaced = 0
+                url = self._deliver(response, url)
+                continue
+            if status >= 500 or status in _RETRY_STATUSES:
+                failures += 1
+                log.warning("%s: event channel got %d; retrying", self._client.user, status)
+                await self._pause(failures)
+                continue
+            error = error_for(response)
+            if isinstance(error, ApplicationGone):
+                application = await self._recreate(application, error)
+                url = self._first_url(application)
+                continue
+            if status == 409 and error.subcode == "PGetReplaced":
+                replaced += 1
+                if replaced > self._max_replaced:
+                    raise EventChannelReplaced(
+                        f"another client keeps reading the event channel of {self._client.user} "
+                        f"(409 PGetReplaced {replaced} times); run one bot process per account"
+                    )
+                log.warning("%s: P-GET replaced by another request", self._client.user)
+                await self._pause(replaced)
+                continue
+            raise error
+
+    def _deliver(self, response: httpx.Response, url: str) -> str:
+        """Queue what a 200 carries and return the URL of the next P-GET."""
+        try:
+            body = response.json()
+        except ValueError:
+            raise _Refused(
+                MalformedEventBody(f"the answer to GET {url} is not JSON"), None
+            ) from None
+        try:
+            batch = decode_batch(body)
+        except MalformedEventBody as exc:
+            log.error("%s: refused event body from %s: %.500r", self._client.user, url, body)
+            raise _Refused(exc, _next_of(body, url)) from None
+
+        if batch.resync_href:
+            self._queue.put_nowait(ConversationsLost("resync", f"server asked to resync at {url}"))
+            return resolve(url, batch.resync_href)
+        follow: str
+        if batch.resume_href:
+            self._queue.put_nowait(
+                ConversationsLost("resume", f"server resumed the channel at {url}")
+            )
+            follow = with_query(resolve(url, batch.resume_href), timeout=str(int(self._hold)))
+        elif batch.next_href:
+            follow = resolve(url, batch.next_href)
+        else:
+            error = MalformedEventBody("no next, resync or resume link", "$._links")
+            raise _Refused(error, None)
+        key = resolve(url, batch.self_href or url)
+        if key in self._seen:
+            log.info("%s: batch %s delivered twice; handed on once", self._client.user, key)
+        elif not batch.is_empty:
+            self._seen.append(key)
+            self._queue.put_nowait(batch)
+        return follow
+
+    async def _recreate(self, stale: Application, cause: UcwaHttpError) -> Application:
+        attempts = 0
+        while True:
+            try:
+                application = await self._client.recreate_application(stale)
+            except (ServerUnreachable, ApplicationGone) as exc:
+                attempts += 1
+                log.warning("%s: re-creating the application failed: %s", self._client.user, exc)
+                await self._pause(attempts)
+                continue
+            except UcwaHttpError as exc:
+                if exc.status < 500 and exc.status not in _RETRY_STATUSES:
+                    raise
+                attempts += 1
+                await self._pause(attempts)
+                continue
+            self._seen.clear()
+            self._queue.put_nowait(
+                ConversationsLost("application re-created", f"the old application ended: {cause}")
+            )
+            return application
+
+    async def _pause(self, attempt: int) -> None:
+        delay = min(self._max_backoff, self._backoff * 2 ** min(attempt - 1, 30))
+        await self._clock.sleep(delay * self._rng.uniform(0.5, 1.0))
+
+
+class _Refused(Exception):
+    def __init__(self, error: MalformedEventBody, continue_at: str | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.continue_at = continue_at
+
+
+def _next_of(body: object, url: str) -> str | None:
+    """The ``next`` href of a body the decoder refused, if it has a readable one."""
+    if isinstance(body, dict):
+        links = body.get("_links")
+        if isinstance(links, dict):
+            entry = links.get("next")
+            if isinstance(entry, dict) and isinstance(entry.get("href"), str):
+                return resolve(url, entry["href"])
+    return None

@@ -1,0 +1,432 @@
+"""The UCWA client: sign-in, the application, and the IM operations, on ``httpx``.
+
+One :class:`UcwaClient` per signed-in identity. It owns two ``httpx.AsyncClient`` pools
+that share one :class:`~ucwa_flow.ucwa.auth.WebTicketAuth`: one for ordinary requests
+(bounded by a semaphore, short explicit timeouts) and one for the event channel's long
+poll (its read timeout is set per request, above the server's hold). Every URL it uses is
+a link the server gave: hrefs are resolved against the applications URL with ``urljoin``,
+never assembled from strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ucwa_flow.clock import Clock, SystemClock
+from ucwa_flow.ucwa._http import (
+    ACCEPT_JSON,
+    NETWORK_ERRORS,
+    error_for,
+    host_of,
+    json_of,
+    location_of,
+    resolve,
+    with_query,
+)
+from ucwa_flow.ucwa.application import Application
+from ucwa_flow.ucwa.auth import WebTicketAuth
+from ucwa_flow.ucwa.dataurl import encode_data_url
+from ucwa_flow.ucwa.discovery import Discovery, discover
+from ucwa_flow.ucwa.errors import ServerUnreachable, UcwaError, UcwaHttpError
+
+__all__ = ["UcwaClient", "endpoint_id_for"]
+
+log = logging.getLogger("ucwa_flow.ucwa")
+
+_IMPORTANCE = ("Normal", "Urgent", "Emergency")
+_FORMATS = ("Plain", "Html")
+
+
+def _user_agent() -> str:
+    try:
+        return f"ucwa-flow/{version('ucwa-flow')}"
+    except PackageNotFoundError:
+        return "ucwa-flow/0"
+
+
+def endpoint_id_for(user: str) -> str:
+    """The stable EndpointId of a bot identity: the same after every restart.
+
+    UCWA answers a re-POST with a known EndpointId with the existing application (200)
+    instead of piling up new ones.
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ucwa-flow:{user.strip().lower()}"))
+
+
+def sip_uri(address: str) -> str:
+    """``sip:user@domain`` for ``user@domain`` or ``sip:user@domain``."""
+    address = address.strip()
+    return address if address.lower().startswith("sip:") else f"sip:{address}"
+
+
+class UcwaClient:
+    """A signed-in UCWA identity: discovery, the application and IM operations.
+
+    ``user`` is the SIP address (``sip:toshm@contoso.com``). ``username`` is what the
+    WebTicket service expects and defaults to the address without ``sip:``. With
+    ``server_url`` discovery starts there; otherwise from ``lyncdiscoverinternal.<domain>``
+    and ``lyncdiscover.<domain>``. ``transport`` (e.g. ``httpx.ASGITransport``) is used by
+    both pools; tests pass one to talk to an in-process server.
+
+    Call :meth:`sign_in` first (or use ``async with``, which signs in and closes). Every
+    operation takes an href from an event or a resource, resolved against the
+    applications URL. Errors:
+
+    * a non-2xx answer raises :class:`~ucwa_flow.ucwa.errors.UcwaHttpError` with the UCWA
+      ``code``/``subcode``/``message`` (:class:`~ucwa_flow.ucwa.errors.ApplicationGone` when
+      the application no longer exists: call :meth:`recreate_application`);
+    * a network failure raises :class:`~ucwa_flow.ucwa.errors.ServerUnreachable`; ordinary
+      operations are not retried (a POST may have been applied), the event channel retries;
+    * sign-in problems raise ``AuthenticationFailed`` / ``DiscoveryFailed``.
+    """
+
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        *,
+        server_url: str | None = None,
+        username: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        user_agent: str | None = None,
+        culture: str = "en-US",
+        max_concurrency: int = 10,
+        timeout: float = 15.0,
+        poll_connections: int = 2,
+    ) -> None:
+        self.user = sip_uri(user)
+        self.server_url = server_url
+        self.clock: Clock = clock or SystemClock()
+        self.endpoint_id = endpoint_id_for(self.user)
+        self.user_agent = user_agent or _user_agent()
+        self.culture = culture
+        self.timeout = timeout
+        self.auth = WebTicketAuth(username or self.user[4:], password, clock=self.clock)
+        self._http = httpx.AsyncClient(
+            auth=self.auth,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=max_concurrency),
+        )
+        self._poll = httpx.AsyncClient(
+            auth=self.auth,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
+        )
+        self._bound = asyncio.Semaphore(max_concurrency)
+        self._discovery: Discovery | None = None
+        self._application: Application | None = None
+        self._generation = 0
+        self._formats: tuple[str, ...] | None = None  # set once makeMeAvailable succeeded
+        self._recreating = asyncio.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> UcwaClient:
+        await self.sign_in()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close both connection pools. The server-side application is left alone."""
+        await self._http.aclose()
+        await self._poll.aclose()
+
+    @property
+    def discovery(self) -> Discovery | None:
+        """Where discovery led, once :meth:`sign_in` has run."""
+        return self._discovery
+
+    @property
+    def application(self) -> Application:
+        """The current application snapshot; :meth:`sign_in` must have succeeded."""
+        if self._application is None:
+            raise UcwaError(f"{self.user} is not signed in: call sign_in() first")
+        return self._application
+
+    async def sign_in(self) -> Application:
+        """Discover the user's pool (once) and create the application.
+
+        The application is created with the stable :func:`endpoint_id_for` EndpointId, so
+        a restarted bot gets its application back (200) instead of a second one (201).
+        """
+        if self._discovery is None:
+            self._discovery = await discover(self._http, self.user, server_url=self.server_url)
+            log.info("%s: UCWA applications at %s", self.user, self._discovery.applications_url)
+        return await self._create_application()
+
+    async def _create_application(self) -> Application:
+        assert self._discovery is not None
+        url = self._discovery.applications_url
+        body = {
+            "UserAgent": self.user_agent,
+            "EndpointId": self.endpoint_id,
+            "Culture": self.culture,
+        }
+        response = await self._send("POST", url, json=body, during_sign_in=True)
+        self._generation += 1
+        self._application = Application.from_resource(
+            json_of(response), str(response.url), generation=self._generation
+        )
+        self._formats = None
+        log.info("%s: application %s", self.user, self._application.self_href)
+        return self._application
+
+    async def refresh_application(self) -> Application:
+        """GET the application again and publish the new snapshot (same generation)."""
+        current = self.application
+        response = await self._send("GET", current.self_href)
+        self._application = Application.from_resource(
+            json_of(response), str(response.url), generation=current.generation
+        )
+        return self._application
+
+    async def recreate_application(self, stale: Application | None = None) -> Application:
+        """Create the application again after it expired (404/410), redoing makeMeAvailable.
+
+        Pass the snapshot you saw fail as ``stale``: when another task (the keep-alive, the
+        event channel) has already re-created it, the current application is returned and
+        nothing is sent. All conversations of the old application are lost.
+        """
+        async with self._recreating:
+            current = self._application
+            if stale is not None and current is not None and current.generation != stale.generation:
+                return current
+            formats = self._formats
+            log.warning("%s: re-creating the UCWA application", self.user)
+            application = await self._create_application()
+            if formats is not None:
+                application = await self.make_me_available(formats)
+            return application
+
+    async def delete_application(self) -> None:
+        """DELETE the application: signs the endpoint out and ends its conversations."""
+        await self._send("DELETE", self.application.self_href)
+        self._application = None
+        self._formats = None
+
+    # -- presence -------------------------------------------------------------------------
+
+    async def make_me_available(
+        self, formats: Sequence[str] = _FORMATS, *, sign_in_as: str = "Online"
+    ) -> Application:
+        """POST makeMeAvailable (Messaging, in ``formats``) and refresh the snapshot.
+
+        Without it the application cannot receive IMs. A second call on the same
+        application (409 AlreadyExists, or no makeMeAvailable link any more) is harmless.
+        """
+        unknown = [f for f in formats if f not in _FORMATS]
+        if unknown or not formats:
+            raise ValueError(f"message formats must be among {_FORMATS}, got {list(formats)}")
+        application = self.application
+        if application.make_me_available_href is None:
+            application = await self.refresh_application()
+        if application.make_me_available_href is not None:
+            body = {
+                "SupportedModalities": ["Messaging"],
+                "SupportedMessageFormats": list(formats),
+                "signInAs": sign_in_as,
+            }
+            try:
+                await self._send("POST", application.make_me_available_href, json=body)
+            except UcwaHttpError as exc:
+                if exc.status != 409 or exc.subcode != "AlreadyExists":
+                    raise
+        self._formats = tuple(formats)
+        return await self.refresh_application()
+
+    async def report_my_activity(self) -> None:
+        """POST reportMyActivity (keeps the user Available and the application alive)."""
+        application = self.application
+        if application.report_my_activity_href is None:
+            application = await self.refresh_application()
+        if application.report_my_activity_href is None:
+            raise UcwaError(f"{self.user}: reportMyActivity needs makeMeAvailable first")
+        await self._send("POST", application.report_my_activity_href)
+
+    async def keep_alive(self, interval: float = 180.0) -> None:
+        """Report activity every ``interval`` seconds (on the client's clock), forever.
+
+        Run it as a task (:meth:`start_keep_alive`). It never dies of a server problem:
+        an expired application is re-created (the event channel then reports the lost
+        conversations), a missing makeMeAvailable is redone, other failures are logged and
+        tried again at the next tick. UCWA wants activity at least every 4 minutes.
+        """
+        while True:
+            await self.clock.sleep(interval)
+            application = self._application
+            if application is None:
+                continue
+            try:
+                await self.report_my_activity()
+            except UcwaHttpError as exc:
+                log.warning("%s: keep-alive failed: %s", self.user, exc)
+                try:
+                    if exc.subcode in ("ApplicationNotFound", "InactiveApplicationExpired"):
+                        await self.recreate_application(application)
+                    elif exc.subcode == "MakeMeAvailableRequired":
+                        await self.make_me_available(self._formats or _FORMATS)
+                except UcwaError as again:
+                    log.warning("%s: keep-alive recovery failed: %s", self.user, again)
+            except UcwaError as exc:
+                log.warning("%s: keep-alive failed: %s", self.user, exc)
+
+    def start_keep_alive(self, interval: float = 180.0) -> asyncio.Task[None]:
+        """Start :meth:`keep_alive` as a task; cancel the task to stop it."""
+        return asyncio.get_running_loop().create_task(
+            self.keep_alive(interval), name=f"ucwa-keep-alive {self.user}"
+        )
+
+    # -- invitations and messaging --------------------------------------------------------
+
+    async def accept(self, accept_href: str) -> None:
+        """Accept an incoming messaging invitation (POST its ``accept`` link, empty body)."""
+        await self._send("POST", accept_href)
+
+    async def decline(self, decline_href: str, reason: str = "Local") -> None:
+        """Decline an incoming invitation; ``reason`` is ``Local`` (this endpoint) or ``Global``."""
+        await self._send("POST", decline_href, json={"reason": reason})
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str = "",
+        importance: str = "Normal",
+        operation_id: str | None = None,
+        message: str | None = None,
+        html: bool = False,
+    ) -> str:
+        """Invite ``to`` to an IM conversation; returns the invitation href (``Location``).
+
+        ``operation_id`` (at most 50 characters) is echoed in the invitation events, whose
+        ``started`` may arrive before this call returns: pass your own to correlate.
+        ``message`` is an optional first message, sent as a data URL (HTML with ``html``).
+        """
+        if importance not in _IMPORTANCE:
+            raise ValueError(f"importance must be one of {_IMPORTANCE}, got {importance!r}")
+        if len(subject) > 250:
+            raise ValueError("a conversation subject has at most 250 characters")
+        operation_id = operation_id or uuid.uuid4().hex
+        if len(operation_id) > 50:
+            raise ValueError("an operationId has at most 50 characters")
+        href = self.application.start_messaging_href
+        if href is None:
+            href = (await self.refresh_application()).start_messaging_href
+        if href is None:
+            raise UcwaError(f"{self.user}: the server offers no startMessaging link")
+        body: dict[str, Any] = {
+            "to": sip_uri(to),
+            "subject": subject,
+            "importance": importance,
+            "operationId": operation_id,
+        }
+        if message is not None:
+            mime = "text/html" if html else "text/plain"
+            body["_links"] = {"message": {"href": encode_data_url(message, mime)}}
+        response = await self._send("POST", href, json=body)
+        return location_of(response)
+
+    async def send_message(
+        self,
+        send_message_href: str,
+        text: str,
+        *,
+        html: bool = False,
+        operation_context: str | None = None,
+    ) -> str:
+        """Send an IM on a connected conversation; returns the message href (``Location``).
+
+        The body is the raw text (``text/plain`` or, with ``html``, ``text/html``; HTML
+        needs Html among the negotiated formats). ``operation_context`` is added to the
+        link's query string as ``OperationContext`` (a fresh UUID when not given).
+        """
+        url = with_query(
+            self._absolute(send_message_href),
+            OperationContext=operation_context or str(uuid.uuid4()),
+        )
+        mime = "text/html" if html else "text/plain"
+        response = await self._send(
+            "POST",
+            url,
+            content=text.encode("utf-8"),
+            headers={"Content-Type": f"{mime}; charset=utf-8"},
+        )
+        return location_of(response)
+
+    async def set_is_typing(self, set_is_typing_href: str) -> None:
+        """Show "typing" to the other side for a few seconds (repeat to keep it)."""
+        await self._send("POST", set_is_typing_href)
+
+    async def stop_messaging(self, stop_messaging_href: str) -> None:
+        """End the IM modality (POST ``stopMessaging``; also cancels a pending invitation)."""
+        await self._send("POST", stop_messaging_href)
+
+    async def leave(self, conversation_href: str) -> None:
+        """Leave a conversation altogether (DELETE the conversation resource)."""
+        await self._send("DELETE", conversation_href)
+
+    async def get(self, href: str) -> dict[str, Any]:
+        """GET any linked resource as a JSON object."""
+        return json_of(await self._send("GET", href))
+
+    # -- wire -----------------------------------------------------------------------------
+
+    async def long_poll(self, href: str, *, read_timeout: float) -> httpx.Response:
+        """One event-channel GET on the long-poll pool, for :class:`~ucwa_flow.ucwa.EventChannel`.
+
+        Returns the response whatever its status, and lets ``httpx`` transport errors
+        through: the channel decides what to retry.
+        """
+        timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
+        return await self._poll.get(self._absolute(href), headers=ACCEPT_JSON, timeout=timeout)
+
+    def _absolute(self, href: str) -> str:
+        if self._discovery is not None:
+            return resolve(self._discovery.applications_url, href)
+        return href
+
+    async def _send(
+        self,
+        method: str,
+        href: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        during_sign_in: bool = False,
+    ) -> httpx.Response:
+        url = self._absolute(href)
+        all_headers = {**ACCEPT_JSON, **(headers or {})}
+        if method == "POST" and json is None and content is None:
+            content = b""  # UCWA wants Content-Length: 0 on body-less POSTs
+        try:
+            async with self._bound:
+                response = await self._http.request(
+                    method, url, json=json, content=content, headers=all_headers
+                )
+        except NETWORK_ERRORS as exc:
+            reason = str(exc) or type(exc).__name__
+            if during_sign_in:
+                raise ServerUnreachable(f"cannot reach {host_of(url)}: {reason}") from None
+            raise ServerUnreachable(f"{method} {url} failed: {reason}") from None
+        if response.is_success:
+            return response
+        raise error_for(response)
