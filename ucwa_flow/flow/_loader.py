@@ -1,0 +1,222 @@
+"""Reading a flow file: YAML text -> plain JSON data plus a table of source positions.
+
+The loader uses ruamel.yaml in round-trip mode (YAML 1.2: ``on``/``yes``/``no`` are
+strings, only ``true``/``false`` are booleans) because it records the line and column of
+every key and item. It refuses what a flow never needs and an attacker could abuse:
+anchors and aliases (billion laughs), non-standard tags, nesting deeper than
+:data:`MAX_DEPTH` and files larger than :data:`MAX_BYTES`. Duplicate keys are errors.
+
+The result is a :class:`Document`: ``data`` holds only ``dict``/``list``/``str``/
+``int``/``float``/``bool``/``None`` (mapping keys that YAML reads as numbers, such as a
+state named ``404``, become strings), and :meth:`Document.locate` maps a JSON path back
+to ``file:line:col``. Every problem is a ``Y`` diagnostic; a YAML syntax error stops the
+load, since nothing after it can be trusted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
+
+from ucwa_flow.flow._diagnostics import Diagnostic, Location
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "Path", "read_document"]
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 64
+
+#: a JSON path: mapping keys and list indexes from the root
+Path = tuple[str | int, ...]
+
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+
+
+@dataclass(slots=True)
+class Document:
+    """Plain data read from a flow file, with the position of every node.
+
+    ``values[path]`` is where the node at ``path`` starts and ``keys[path]`` where its
+    mapping key is written; both are 1-based ``(line, col)`` pairs.
+    """
+
+    file: str
+    data: Any
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path, *, key: bool = False) -> Location:
+        """The location of the node at ``path`` (of its key with ``key=True``).
+
+        A path that does not exist falls back to its nearest existing ancestor.
+        """
+        if key and path in self.keys:
+            line, col = self.keys[path]
+            return Location(self.file, line, col)
+        while path not in self.values and path:
+            path = path[:-1]
+        line, col = self.values.get(path, (1, 1))
+        return Location(self.file, line, col)
+
+
+class _Rejected(MarkedYAMLError):
+    """A construct the loader refuses (alias, anchor, tag); carries its own rule code."""
+
+    def __init__(self, code: str, problem: str, mark: Any) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.code = code
+
+
+class _StrictComposer(Composer):  # type: ignore[misc]
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            raise _Rejected("Y003", f"alias *{event.anchor} is not allowed in flows", event.start_mark)
+        if event.anchor is not None:
+            raise _Rejected(
+                "Y003", f"anchor &{event.anchor} is not allowed in flows", event.start_mark
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in _CORE_TAGS and tag != "!":
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Rejected("Y001", f"YAML tag {shown} is not allowed in flows", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Composer = _StrictComposer
+    yaml.max_depth = MAX_DEPTH
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def read_document(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse ``text`` (the content of ``file``); the document is ``None`` on any Y error."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        message = f"flow file is larger than {MAX_BYTES:,} bytes"
+        return None, [Diagnostic.at(Location(file, 1, 1), "Y005", message)]
+    try:
+        tree = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        return None, [_syntax_diagnostic(exc, file)]
+    if tree is None:
+        return None, [Diagnostic.at(Location(file, 1, 1), "Y007", "the file has no YAML document")]
+    document = Document(file, None)
+    problems: list[Diagnostic] = []
+    document.values[()] = _start(tree)
+    document.data = _convert(tree, (), document, problems)
+    return (None if problems else document), problems
+
+
+def _syntax_diagnostic(exc: MarkedYAMLError, file: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+    problem = str(exc.problem or "invalid YAML").strip()
+    if isinstance(exc, _Rejected):
+        return Diagnostic.at(location, exc.code, problem)
+    if isinstance(exc, DuplicateKeyError):
+        key = re.search(r'duplicate key "(.*?)" with value', problem)
+        first = exc.context_mark
+        where = f" (first defined at line {first.line + 1})" if first else ""
+        shown = key.group(1) if key else "?"
+        return Diagnostic.at(location, "Y002", f"duplicate key {shown!r}{where}")
+    if isinstance(exc, MaxDepthExceededError):
+        return Diagnostic.at(location, "Y004", f"nesting deeper than {MAX_DEPTH} levels")
+    if isinstance(exc, ComposerError) and "single document" in f"{problem} {exc.context}":
+        return Diagnostic.at(location, "Y007", "a flow file holds exactly one YAML document")
+    context = f" {exc.context}" if exc.context else ""
+    return Diagnostic.at(location, "Y001", f"{problem}{context}")
+
+
+def _start(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    return (lc.line + 1, lc.col + 1) if lc is not None else (1, 1)
+
+
+def _convert(node: Any, path: Path, doc: Document, problems: list[Diagnostic]) -> Any:
+    if isinstance(node, CommentedMap):
+        result: dict[str, Any] = {}
+        for raw_key, value in node.items():
+            key_line, key_col = node.lc.key(raw_key)
+            key = _key_text(raw_key)
+            if key is None:
+                location = Location(doc.file, key_line + 1, key_col + 1)
+                shown = "null" if raw_key is None else str(raw_key).lower()
+                problems.append(
+                    Diagnostic.at(
+                        location,
+                        "Y006",
+                        f"key {shown} is read by YAML as a {_kind(raw_key)}, not a text; "
+                        f"quote it: '{shown}'",
+                    )
+                )
+                continue
+            child = (*path, key)
+            value_line, value_col = node.lc.value(raw_key)
+            doc.keys[child] = (key_line + 1, key_col + 1)
+            doc.values[child] = _value_start(value, value_line, value_col)
+            result[key] = _convert(value, child, doc, problems)
+        return result
+    if isinstance(node, CommentedSeq):
+        items: list[Any] = []
+        for index, value in enumerate(node):
+            child = (*path, index)
+            line, col = node.lc.item(index)
+            doc.values[child] = _value_start(value, line, col)
+            items.append(_convert(value, child, doc, problems))
+        return items
+    return _scalar(node)
+
+
+def _value_start(value: Any, line: int, col: int) -> tuple[int, int]:
+    # A nested block collection starts where its first entry is, not after the colon.
+    if isinstance(value, CommentedMap | CommentedSeq) and len(value):
+        return _start(value)
+    return (line + 1, col + 1)
+
+
+def _key_text(key: Any) -> str | None:
+    if isinstance(key, bool) or key is None:
+        return None
+    if isinstance(key, str):
+        return str(key)
+    if isinstance(key, int):
+        return str(int(key))
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, datetime.date):
+        return "date"
+    if isinstance(value, float):
+        return "number"
+    return type(value).__name__
+
+
+def _scalar(node: Any) -> Any:
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, datetime.date):
+        return node.isoformat()
+    return str(node)
