@@ -81,7 +81,8 @@ class _StrictComposer(Composer):  # type: ignore[misc]
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.parser.peek_event()
         if isinstance(event, AliasEvent):
-            raise _Rejected("Y003", f"alias *{event.anchor} is not allowed in flows", event.start_mark)
+            message = f"alias *{event.anchor} is not allowed in flows"
+            raise _Rejected("Y003", message, event.start_mark)
         if event.anchor is not None:
             raise _Rejected(
                 "Y003", f"anchor &{event.anchor} is not allowed in flows", event.start_mark

@@ -1,1 +1,4 @@
-"""Data files shipped with ucwa-flow: ``flow.schema.json``, identical to ``schemas/flow.schema.json``."""
+"""Data files shipped with ucwa-flow.
+
+``flow.schema.json`` here is byte-identical to ``schemas/flow.schema.json``.
+"""
