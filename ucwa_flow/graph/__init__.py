@@ -1,0 +1,63 @@
+"""Graphs of flows and UCWA lifecycles, for review: Mermaid, DOT, SVG and PNG.
+
+Drawing happens in three steps, each in its own module:
+
+1. **extract** a :class:`Graph` from what is to be drawn: :func:`extract_flow` for a
+   compiled :class:`~ucwa_flow.flow.Flow`, :func:`extract_machine` for a ``transitions``
+   machine's states and transitions (the UCWA lifecycles), :func:`extract_live_machine`
+   for a built ``transitions.Machine``;
+2. the **graph model**: frozen :class:`Graph`, :class:`Node` (:class:`NodeKind` start,
+   state, any, end) and :class:`Edge` (:class:`EdgeKind` message, timeout, no_match,
+   command, invite, webhook, enter, ended, delivery_failed, event, with a label);
+3. **render** it: :func:`render_mermaid` and :func:`render_dot` produce text and need
+   nothing installed; :func:`render_image` produces SVG or PNG bytes through Graphviz's
+   ``dot`` and raises :class:`GraphvizNotFound` (with install instructions) without it.
+
+Example::
+
+    from ucwa_flow.flow import load_flow
+    from ucwa_flow.graph import extract_flow, render_mermaid
+
+    result = load_flow("flows/helpdesk.flow.yaml")
+    print(render_mermaid(extract_flow(result.flow)))
+"""
+
+from __future__ import annotations
+
+from ucwa_flow.graph._dot import escape_dot, render_dot
+from ucwa_flow.graph._graphviz import GraphvizError, GraphvizNotFound, ImageFormat, render_image
+from ucwa_flow.graph._machine import extract_live_machine, extract_machine
+from ucwa_flow.graph._mermaid import escape_mermaid, render_mermaid
+from ucwa_flow.graph._model import (
+    ANY,
+    END,
+    START,
+    Edge,
+    EdgeKind,
+    Graph,
+    GraphBuilder,
+    Node,
+    NodeKind,
+)
+
+__all__ = [
+    "ANY",
+    "END",
+    "START",
+    "Edge",
+    "EdgeKind",
+    "Graph",
+    "GraphBuilder",
+    "GraphvizError",
+    "GraphvizNotFound",
+    "ImageFormat",
+    "Node",
+    "NodeKind",
+    "escape_dot",
+    "escape_mermaid",
+    "extract_live_machine",
+    "extract_machine",
+    "render_dot",
+    "render_image",
+    "render_mermaid",
+]
