@@ -77,7 +77,7 @@ class _Rejected(MarkedYAMLError):
         self.code = code
 
 
-class _StrictComposer(Composer):  # type: ignore[misc]
+class _StrictComposer(Composer):
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.parser.peek_event()
         if isinstance(event, AliasEvent):

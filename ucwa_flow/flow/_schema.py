@@ -51,7 +51,7 @@ def schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
     return Draft202012Validator(schema())
 
@@ -146,7 +146,7 @@ def _alternatives(error: Any, path: Path, doc: Document) -> Diagnostic | None:
             return Diagnostic.at(second, "S005", message)
         needs = "a handler needs a trigger" if what == "trigger" else "an action needs a key"
         return Diagnostic.at(doc.locate(path), "S005", f"{_where(path)}{needs}: one of {options}")
-    from jsonschema.exceptions import best_match
+    from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
     best = best_match(error.context) if error.context else None
     if best is None:
