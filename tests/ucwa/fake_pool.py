@@ -89,6 +89,7 @@ class FakePool:
         self.token_lifetime = token_lifetime
         self.apps_host = apps_host or HOST
         self.root = root
+        self.roots: dict[str, Any] = {}  # host -> root body, overriding ``root``
         self.valid: dict[str, set[str]] = {}  # host -> tokens it accepts
         self.reject_all_tokens = False
         self.grants: list[tuple[str, dict[str, str]]] = []
@@ -149,7 +150,11 @@ class FakePool:
 
     async def root_resource(self, request: Request) -> Response:
         self.requests.append((request.method, str(request.url)))
-        body = self.root or {"_links": {"self": {"href": "/"}, "user": {"href": "/user"}}}
+        body = (
+            self.roots.get(request.url.hostname or "")
+            or self.root
+            or {"_links": {"self": {"href": "/"}, "user": {"href": "/user"}}}
+        )
         return JSONResponse(body)
 
     async def user(self, request: Request) -> Response:
