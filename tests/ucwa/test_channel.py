@@ -1,0 +1,258 @@
+"""EventChannel: the P-GET loop against a scripted in-process pool, time on a ManualClock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.ucwa.fake_pool import (
+    APP,
+    HOST,
+    PASSWORD,
+    FakePool,
+    FaultyTransport,
+    batch,
+    participant_added,
+    transport_for,
+)
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.ucwa import ConversationsLost, EventChannel, UcwaClient
+from ucwa_flow.ucwa.errors import EventChannelReplaced, MalformedEventBody
+from ucwa_flow.ucwa.events import EventBatch, ParticipantEvent
+
+REPLACED = (409, {"code": "Conflict", "subcode": "PGetReplaced", "message": "replaced"})
+
+
+class Rig:
+    def __init__(
+        self, pool: FakePool, transport: FaultyTransport, client: UcwaClient, clock: ManualClock
+    ) -> None:
+        self.pool = pool
+        self.transport = transport
+        self.client = client
+        self.clock = clock
+        self.channel = EventChannel(client, max_replaced=2)
+
+    async def next(self) -> EventBatch | ConversationsLost:
+        return await asyncio.wait_for(anext(self.channel), 5)
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Let the loop (and the backoff timers on the manual clock) run until ``condition``."""
+        for _ in range(200):
+            if condition():
+                return
+            await self.clock.advance(1)
+        raise AssertionError("condition never became true")
+
+    def acks(self) -> list[str]:
+        return [parse_qs(urlsplit(u).query)["ack"][0] for u in self.pool.event_urls]
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    pool = FakePool()
+    transport = transport_for(pool)
+    clock = ManualClock()
+    client = UcwaClient(
+        "sip:toshm@contoso.com", PASSWORD, server_url=HOST, transport=transport, clock=clock
+    )
+    await client.sign_in()
+    await client.make_me_available()
+    rig = Rig(pool, transport, client, clock)
+    yield rig
+    await rig.channel.aclose()
+    await client.aclose()
+
+
+def _names(item: EventBatch | ConversationsLost) -> list[str]:
+    assert isinstance(item, EventBatch)
+    return [e.link.href.rsplit("/", 1)[1] for e in item.events]
+
+
+async def test_batches_in_order_once_each_with_one_poll_outstanding(rig: Rig) -> None:
+    await rig.pool.push(
+        batch(1, participant_added("a")),
+        batch(2),  # an empty (timeout) answer is not handed on
+        batch(3, participant_added("b"), participant_added("c")),
+    )
+    first = await rig.next()
+    assert isinstance(first.events[0], ParticipantEvent)  # type: ignore[union-attr]
+    assert _names(first) == ["a@contoso.com"]
+    assert _names(await rig.next()) == ["b@contoso.com", "c@contoso.com"]
+    # The next P-GET went out without waiting for the consumer, with the server's hrefs.
+    await rig.until(lambda: rig.pool.outstanding == 1)
+    assert rig.acks() == ["1", "2", "3", "4"]
+    assert rig.pool.max_outstanding == 1
+    first_query = parse_qs(urlsplit(rig.pool.event_urls[0]).query)
+    assert first_query == {"ack": ["1"], "timeout": ["180"]}
+    assert urlsplit(rig.pool.event_urls[1]).query == "ack=2"  # never edited afterwards
+
+
+async def test_the_next_poll_is_sent_before_the_consumer_asks(rig: Rig) -> None:
+    await rig.pool.push(batch(1, participant_added("a")), batch(2, participant_added("b")))
+    rig.channel.start()
+    await rig.until(lambda: len(rig.pool.event_urls) == 3)  # both answered, ack=3 pending
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    assert _names(await rig.next()) == ["b@contoso.com"]
+
+
+def test_read_timeout_exceeds_the_hold() -> None:
+    client = UcwaClient("sip:t@contoso.com", "x", server_url=HOST)
+    assert EventChannel(client).read_timeout == 210
+    assert EventChannel(client, hold=600, margin=60).read_timeout == 660
+    with pytest.raises(ValueError, match="180-1800"):
+        EventChannel(client, hold=30)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        ("before", httpx.ConnectError("refused")),
+        ("before", httpx.ReadTimeout("timed out")),
+        ("after", httpx.ReadError("reset")),  # the answer was lost on the way
+        ("after", httpx.RemoteProtocolError("peer closed connection")),
+    ],
+)
+async def test_network_faults_retry_the_same_url(rig: Rig, fault: tuple[str, Exception]) -> None:
+    where, error = fault
+    getattr(rig.transport, where).append(("events", error))
+    if where == "after":  # the server answered batch 1 once; it re-delivers it on the repeat
+        await rig.pool.push(batch(1, participant_added("lost")))
+    await rig.pool.push(batch(1, participant_added("a")), batch(2, participant_added("b")))
+    rig.channel.start()
+    first = await asyncio.wait_for(_drive(rig), 5)
+    assert _names(first) == ["a@contoso.com"]
+    # "before": the failed attempt never reached the server, the repeat did (ack=1 again).
+    assert rig.acks()[:2] == (["1", "1"] if where == "after" else ["1", "2"])
+    assert _names(await rig.next()) == ["b@contoso.com"]
+
+
+async def _drive(rig: Rig) -> EventBatch | ConversationsLost:
+    """Await the next item while moving the manual clock past the retry backoff."""
+    pending = asyncio.ensure_future(anext(rig.channel))
+    while not pending.done():
+        await rig.clock.advance(1)
+    return pending.result()
+
+
+async def test_server_errors_retry_the_same_url_with_backoff(rig: Rig) -> None:
+    await rig.pool.push(
+        (503, {"code": "ServiceUnavailable"}),
+        (500, "<html>proxy error</html>"),
+        (429, {"code": "TooManyRequests"}),
+        batch(1, participant_added("a")),
+    )
+    rig.channel.start()
+    await rig.until(lambda: len(rig.pool.event_urls) >= 2)
+    # Backoff is on the clock: without time passing, no third attempt.
+    assert len(rig.pool.event_urls) < 4
+    assert _names(await _drive(rig)) == ["a@contoso.com"]
+    assert rig.acks() == ["1", "1", "1", "1", "2"]
+
+
+async def test_a_duplicated_batch_is_handed_on_once(rig: Rig) -> None:
+    await rig.pool.push(
+        batch(1, participant_added("a")),
+        batch(1, participant_added("a")),  # the same batch delivered again
+        batch(2, participant_added("b")),
+    )
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    assert _names(await rig.next()) == ["b@contoso.com"]
+    assert rig.acks() == ["1", "2", "2", "3"]
+
+
+async def test_resync_reports_lost_conversations_and_follows_the_link(rig: Rig) -> None:
+    await rig.pool.push(
+        {"_links": {"resync": {"href": f"{APP}/events?ack=7"}}},
+        batch(7, participant_added("a")),
+    )
+    lost = await rig.next()
+    assert lost == ConversationsLost("resync", lost.detail)  # type: ignore[union-attr]
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    assert urlsplit(rig.pool.event_urls[1]).query == "ack=7"
+
+
+async def test_resume_reports_lost_conversations_and_resends_the_timeout(rig: Rig) -> None:
+    await rig.pool.push(batch(1, participant_added("a"), link="resume", to=9), batch(9))
+    lost = await rig.next()
+    assert isinstance(lost, ConversationsLost)
+    assert lost.reason == "resume"
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    await rig.until(lambda: len(rig.pool.event_urls) == 3)
+    assert parse_qs(urlsplit(rig.pool.event_urls[1]).query) == {"ack": ["9"], "timeout": ["180"]}
+    assert urlsplit(rig.pool.event_urls[2]).query == "ack=10"
+
+
+async def test_pget_replaced_retries_then_gives_up(rig: Rig) -> None:
+    await rig.pool.push(REPLACED, REPLACED, batch(1, participant_added("a")))
+    assert _names(await _drive(rig)) == ["a@contoso.com"]
+    assert rig.acks() == ["1", "1", "1", "2"]
+    await rig.pool.push(REPLACED, REPLACED, REPLACED)
+    with pytest.raises(EventChannelReplaced, match="one bot process per account"):
+        await _drive(rig)
+
+
+async def test_expired_application_is_recreated_and_reported(rig: Rig) -> None:
+    await rig.pool.push(batch(1, participant_added("a")))
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    await rig.until(lambda: rig.pool.outstanding == 1)
+    rig.pool.gone = True
+    await rig.pool.push(batch(2))  # the held poll returns; the next one finds the app gone
+    lost = await _drive(rig)
+    assert isinstance(lost, ConversationsLost)
+    assert lost.reason == "application re-created"
+    assert "ApplicationNotFound" in lost.detail
+    assert rig.pool.created == 2
+    assert rig.pool.available  # makeMeAvailable was redone
+    assert rig.client.application.generation == 2
+    await rig.pool.push(batch(1, participant_added("b")))  # numbering restarts
+    assert _names(await rig.next()) == ["b@contoso.com"]
+    assert rig.acks()[-2:] == ["1", "2"]
+
+
+async def test_expired_token_mid_channel_is_renewed(rig: Rig) -> None:
+    grants = len(rig.pool.grants)
+    await rig.pool.push(batch(1, participant_added("a")))
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    rig.pool.expire_tokens()
+    await rig.pool.push(batch(2), batch(3, participant_added("b")))
+    assert _names(await rig.next()) == ["b@contoso.com"]
+    assert len(rig.pool.grants) == grants + 1
+
+
+async def test_malformed_body_raises_and_iteration_can_go_on(rig: Rig) -> None:
+    bad = batch(2)
+    bad["sender"] = "not a list"
+    await rig.pool.push(batch(1, participant_added("a")), bad, batch(3, participant_added("c")))
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    with pytest.raises(MalformedEventBody, match=r"\$\.sender"):
+        await rig.next()
+    # The consumer saw the error; iterating again continues after the refused body.
+    assert _names(await rig.next()) == ["c@contoso.com"]
+
+
+async def test_body_that_is_not_json_ends_the_channel(rig: Rig) -> None:
+    await rig.pool.push((200, "<html>gateway</html>"))
+    with pytest.raises(MalformedEventBody, match="not JSON"):
+        await rig.next()
+    with pytest.raises(StopAsyncIteration):
+        await rig.next()
+
+
+async def test_aclose_cancels_the_outstanding_poll(rig: Rig) -> None:
+    received: list[object] = []
+
+    async def consume() -> None:
+        async for item in rig.channel:
+            received.append(item)
+
+    consumer = asyncio.ensure_future(consume())
+    await rig.until(lambda: rig.pool.outstanding == 1)
+    await rig.channel.aclose()
+    await asyncio.wait_for(consumer, 5)  # the iteration ended
+    assert rig.pool.outstanding == 0
+    assert received == []
