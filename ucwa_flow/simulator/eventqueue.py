@@ -1,0 +1,255 @@
+"""The event channel of one application: numbered batches behind a pending GET.
+
+Semantics (``ucwa-protocol.md`` section 5), all on the injected clock:
+
+* ``GET events?ack=N`` acknowledges every batch below N and asks for batch N. When N
+  is the next batch to build, the request is held until events are due or the
+  ``timeout`` passes (then an empty batch with ``"sender": []`` is released).
+* N naming a batch already built but not acknowledged re-delivers that batch as is.
+* N outside that window gets a body with only a ``resync`` link to the first
+  unacknowledged batch.
+* Two P-GETs at once: the older is released with 409 ``PGetReplaced``, unless the newer
+  has a lower ``priority`` (then the newer one is refused the same way).
+* High events release a held P-GET at once; medium and low events wait up to the
+  ``medium``/``low`` hold. Everything pending goes out in order, consecutive events of
+  one sender merged into one sender block (a sender may repeat).
+* A client that stayed away longer than ``resume_after`` gets a ``resume`` link instead
+  of ``next``; the owner's absence hook resets its transient state first.
+* ``timeout``, ``low``, ``medium`` and ``priority`` are remembered across P-GETs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from ucwa_flow.clock import Clock
+from ucwa_flow.simulator.config import SimulatorConfig
+from ucwa_flow.simulator.errors import UcwaErrorResponse, bad_request
+
+__all__ = ["EventChannel", "Priority"]
+
+
+class Priority(IntEnum):
+    """Event priorities; High (and real-time) events release a held P-GET at once."""
+
+    LOW = 0
+    MEDIUM = 1
+    HIGH = 2
+
+
+@dataclass(slots=True)
+class _Entry:
+    sender_rel: str
+    sender_href: str
+    event: dict[str, Any]
+    priority: Priority
+
+
+class _Hold:
+    __slots__ = ("future", "priority", "replaced")
+
+    def __init__(self, priority: int) -> None:
+        self.priority = priority
+        self.replaced = False
+        self.future: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        if self.future is not None and not self.future.done():
+            self.future.set_result(None)
+
+
+def _pget_replaced() -> UcwaErrorResponse:
+    return UcwaErrorResponse(
+        409,
+        "Conflict",
+        "PGetReplaced",
+        "The pending GET request was replaced by a newer one.",
+    )
+
+
+class EventChannel:
+    """Pending events and numbered batches of one application.
+
+    ``events_href`` is the href without query (``/ucwa/oauth/v1/applications/1/events``).
+    ``on_absence`` is called when a client comes back after ``resume_after``.
+    """
+
+    def __init__(
+        self,
+        events_href: str,
+        clock: Clock,
+        config: SimulatorConfig,
+        on_absence: Callable[[], None] | None = None,
+    ) -> None:
+        self._href = events_href
+        self._clock = clock
+        self._config = config
+        self._on_absence = on_absence
+        self._pending: list[_Entry] = []
+        self._high_pending = False
+        self._soft_due = math.inf
+        self._batches: dict[int, dict[str, Any]] = {}
+        self._last = 0
+        self._hold: _Hold | None = None
+        self._closed = False
+        self._resume_next = False
+        self.duplicate_next = 0
+        self.timeout = config.pget_timeout_default
+        self.medium = config.medium_hold
+        self.low = config.low_hold
+        self.priority = 0
+        self.last_release = clock.monotonic()
+
+    # -- producing -----------------------------------------------------------------
+
+    def push(
+        self,
+        sender_rel: str,
+        sender_href: str,
+        event: dict[str, Any],
+        priority: Priority = Priority.HIGH,
+    ) -> None:
+        """Queue one event of ``sender``; wakes a held P-GET if it becomes due."""
+        if self._closed:
+            return
+        self._pending.append(_Entry(sender_rel, sender_href, event, priority))
+        if priority >= Priority.HIGH:
+            self._high_pending = True
+        else:
+            hold = self.medium if priority == Priority.MEDIUM else self.low
+            self._soft_due = min(self._soft_due, self._clock.monotonic() + hold)
+        if self._hold is not None:
+            self._hold.wake()
+
+    @property
+    def held(self) -> bool:
+        """True while a P-GET is waiting."""
+        return self._hold is not None
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def href(self, ack: int) -> str:
+        return f"{self._href}?ack={ack}"
+
+    def close(self) -> None:
+        """Stop the channel: a held P-GET is released with an empty batch."""
+        self._closed = True
+        if self._hold is not None:
+            self._hold.wake()
+
+    # -- consuming -----------------------------------------------------------------
+
+    async def poll(self, ack: int, query: Mapping[str, str]) -> dict[str, Any]:
+        """Answer one P-GET. Raises :class:`UcwaErrorResponse` for 409 PGetReplaced."""
+        self._remember(query)
+        priority = self.priority
+        if self._hold is not None:
+            if priority < self._hold.priority:
+                raise _pget_replaced()
+            self._hold.replaced = True
+            self._hold.wake()
+            self._hold = None
+        now = self._clock.monotonic()
+        if self._last and now - self.last_release > self._config.resume_after:
+            if self._on_absence is not None:
+                self._on_absence()
+            self._pending.clear()
+            self._high_pending, self._soft_due = False, math.inf
+            self._resume_next = True
+        first_unacked = min(self._batches) if self._batches else self._last + 1
+        if ack < first_unacked or ack > self._last + 1:
+            self.last_release = now
+            return {"_links": {"resync": {"href": self.href(first_unacked)}}}
+        for number in [n for n in self._batches if n < ack]:
+            del self._batches[number]
+        if ack <= self._last:
+            self.last_release = now
+            return self._batches[ack]
+        hold = _Hold(priority)
+        self._hold = hold
+        try:
+            await self._wait(hold, now)
+        finally:
+            if self._hold is hold:
+                self._hold = None
+        if hold.replaced:
+            raise _pget_replaced()
+        self.last_release = self._clock.monotonic()
+        return self._build(ack)
+
+    async def _wait(self, hold: _Hold, start: float) -> None:
+        loop = asyncio.get_running_loop()
+        while not (hold.replaced or self._closed or self._resume_next):
+            now = self._clock.monotonic()
+            due = now if self._high_pending else min(self._soft_due, start + self.timeout)
+            if due <= now:
+                return
+            hold.future = loop.create_future()
+            timer = self._clock.call_later(due - now, hold.wake)
+            try:
+                await hold.future
+            finally:
+                timer.cancel()
+                hold.future = None
+
+    def _build(self, number: int) -> dict[str, Any]:
+        entries, self._pending = self._pending, []
+        self._high_pending, self._soft_due = False, math.inf
+        blocks: list[dict[str, Any]] = []
+        for entry in entries:
+            last = blocks[-1] if blocks else None
+            if last is not None and last["href"] == entry.sender_href:
+                last["events"].append(entry.event)
+            else:
+                blocks.append(
+                    {"rel": entry.sender_rel, "href": entry.sender_href, "events": [entry.event]}
+                )
+        follow = "resume" if self._resume_next else "next"
+        self._resume_next = False
+        body = {
+            "_links": {
+                "self": {"href": self.href(number)},
+                follow: {"href": self.href(number + 1)},
+            },
+            "sender": blocks,
+        }
+        self._batches[number] = body
+        self._last = number
+        if self.duplicate_next > 0 and entries:
+            self.duplicate_next -= 1
+            for entry in entries:
+                self.push(entry.sender_rel, entry.sender_href, entry.event, entry.priority)
+        return body
+
+    def _remember(self, query: Mapping[str, str]) -> None:
+        cfg = self._config
+        floor = min(5.0, cfg.medium_hold, cfg.low_hold)
+        if "timeout" in query:
+            value = _number(query, "timeout")
+            self.timeout = min(max(value, cfg.pget_timeout_min), cfg.pget_timeout_max)
+        if "medium" in query:
+            self.medium = min(max(_number(query, "medium"), floor), 1800.0)
+        if "low" in query:
+            self.low = min(max(_number(query, "low"), floor), 1800.0)
+        if "priority" in query:
+            value = _number(query, "priority")
+            if value < 0:
+                raise bad_request(["priority"])
+            self.priority = int(value)
+
+
+def _number(query: Mapping[str, str], name: str) -> float:
+    try:
+        value = float(query[name])
+    except ValueError:
+        raise bad_request([name]) from None
+    if not math.isfinite(value):
+        raise bad_request([name])
+    return value

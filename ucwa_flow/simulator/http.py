@@ -1,0 +1,145 @@
+"""Small HTTP helpers shared by the simulator's request handlers.
+
+Responses carry the headers of a real front end (``X-MS-Server-Fqdn``,
+``X-MS-UcwaVersion``, ``Cache-Control: no-cache``); JSON bodies are
+``application/json; charset=utf-8``; request bodies are read with the checks UCWA does
+(415 for a wrong content type, 400 DeserializationFailure for bad JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ucwa_flow.simulator.errors import UcwaErrorResponse, bad_request
+
+if TYPE_CHECKING:
+    from ucwa_flow.simulator.config import SimulatorUser
+    from ucwa_flow.simulator.core import Simulator
+    from ucwa_flow.simulator.state import Application
+
+__all__ = [
+    "JSON_TYPE",
+    "Ctx",
+    "decode_data_url",
+    "empty",
+    "json_response",
+    "read_json",
+    "read_text",
+]
+
+JSON_TYPE = "application/json; charset=utf-8"
+_JSON_TYPES = ("application/json", "application/vnd.microsoft.com.ucwa+json")
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the request, the simulator, path parameters, who, which app."""
+
+    request: Request
+    sim: Simulator
+    params: dict[str, str]
+    user: SimulatorUser | None = None
+    application: Application | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def app(self) -> Application:
+        assert self.application is not None
+        return self.application
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` as the client addressed us."""
+        host = self.request.headers.get("host") or self.request.url.netloc
+        return f"{self.request.url.scheme}://{host}"
+
+    @property
+    def host(self) -> str:
+        return (self.request.url.hostname or "").lower()
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(content, status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+def empty(status: int = 204, location: str | None = None) -> Response:
+    headers = {"Location": location} if location else None
+    if status == 204:
+        return Response(status_code=204, headers=headers)
+    return Response(b"", status_code=status, headers=headers)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The JSON object body with lower-cased top-level keys ({} when empty)."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    media = _media_type(request)
+    if media not in _JSON_TYPES:
+        raise UcwaErrorResponse(
+            415,
+            "UnsupportedMediaType",
+            "UnsupportedMediaType",
+            f"The content type {media or '(none)'!r} is not supported here; use application/json.",
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise UcwaErrorResponse(
+            400, "BadRequest", "DeserializationFailure", "The request body is not valid JSON."
+        ) from None
+    if not isinstance(data, dict):
+        raise UcwaErrorResponse(
+            400, "BadRequest", "DeserializationFailure", "The request body must be a JSON object."
+        )
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+async def read_text(request: Request) -> tuple[str, str]:
+    """A text message body: ``(text, "text/plain" | "text/html")``; 415 otherwise."""
+    media = _media_type(request)
+    if media not in ("text/plain", "text/html"):
+        raise UcwaErrorResponse(
+            415,
+            "UnsupportedMediaType",
+            "UnsupportedMediaType",
+            "Send the message as text/plain or text/html.",
+        )
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request(["message"], "The message is not valid UTF-8.") from None
+    if not text:
+        raise bad_request(["message"], "The message is empty.")
+    return text, media
+
+
+def decode_data_url(href: str) -> tuple[str, str]:
+    """``data:`` URL -> ``(text, media type)``; URL-encoded (form style) or base64."""
+    if not href.startswith("data:") or "," not in href:
+        raise bad_request(["message"], "The message must be a data URL.")
+    header, payload = href[5:].split(",", 1)
+    parts = [p.strip() for p in header.split(";")]
+    media = (parts[0] or "text/plain").lower()
+    if media not in ("text/plain", "text/html"):
+        raise bad_request(["message"], "The message must be text/plain or text/html.")
+    try:
+        if "base64" in (p.lower() for p in parts[1:]):
+            return base64.b64decode(payload, validate=True).decode("utf-8"), media
+        return unquote_plus(payload, errors="strict"), media
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad_request(["message"], "The message data URL cannot be decoded.") from None

@@ -1,0 +1,153 @@
+"""Serving a simulator over real HTTP with uvicorn, on loopback by default.
+
+* ``async with serve(sim, host="127.0.0.1", port=0) as base_url:`` runs uvicorn in the
+  current event loop (so a :class:`~ucwa_flow.clock.ManualClock` advanced by a test
+  drives it); port 0 picks a free port; on exit held P-GETs are released and the server
+  stops cleanly.
+* :class:`ThreadedServer` runs it in a thread with its own loop for synchronous callers.
+
+Server start-up lives in :func:`_make_server` only, so TLS can be added in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import AsyncIterator, Generator
+
+import uvicorn
+
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.simulator.core import Simulator
+
+__all__ = ["ThreadedServer", "bind", "serve"]
+
+
+class _QuietDrops(logging.Filter):
+    # An injected "drop" fault leaves a response unfinished on purpose.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, handle_signals: bool) -> None:
+        super().__init__(config)
+        self._handle_signals = handle_signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if self._handle_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or :class:`OperationalError` with one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError as exc:
+        sock.close()
+        raise OperationalError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            + (" (is another simulator running? try --port 0)" if port else "")
+        ) from None
+    sock.setblocking(False)
+    return sock
+
+
+def _make_server(sim: Simulator, handle_signals: bool) -> _Server:
+    config = uvicorn.Config(
+        sim.app,
+        lifespan="off",
+        http="h11",
+        ws="none",
+        log_level="warning",
+        timeout_keep_alive=75,
+        timeout_graceful_shutdown=5,
+    )
+    logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+    return _Server(config, handle_signals)
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    sim: Simulator,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    handle_signals: bool = False,
+) -> AsyncIterator[str]:
+    """Serve ``sim`` in this event loop; yields the base URL (``http://127.0.0.1:N``)."""
+    sock = bind(host, port)
+    server = _make_server(sim, handle_signals)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise OperationalError("the simulator server stopped during start-up")
+            await asyncio.sleep(0.01)
+        yield url_of(sock)
+    finally:
+        sim.close()
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        sock.close()
+
+
+class ThreadedServer:
+    """Run a simulator in a background thread (its own event loop, the system clock).
+
+    ``with ThreadedServer(sim) as url: ...``; ``sim`` must use a clock that works in
+    that thread's loop (the default :class:`~ucwa_flow.clock.SystemClock` does).
+    """
+
+    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sim = sim
+        self._sock = bind(host, port)
+        self.url = url_of(self._sock)
+        self._server = _make_server(sim, handle_signals=False)
+        self._thread = threading.Thread(target=self._run, name="ucwa-simulator", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            await self._server.serve(sockets=[self._sock])
+
+        asyncio.run(main())
+
+    def start(self) -> str:
+        self._thread.start()
+        while not self._server.started and self._thread.is_alive():
+            self._thread.join(0.01)
+        return self.url
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.sim.close)
+            self._server.should_exit = True
+            self._thread.join(10)
+        self._sock.close()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
