@@ -64,7 +64,8 @@ def test_receive_an_im_sample_drives_all_three_lifecycles() -> None:
         ConversationState(CONV, "New", "Incoming"),
     ]
     conv = tracker.get(CONV)
-    assert conv is not None and conv.remote_uri == "sip:lenea@contoso.com"
+    assert conv is not None
+    assert conv.remote_uri == "sip:lenea@contoso.com"
 
     # participant added, then the invitation "updated" without accept links: nothing changes
     assert _feed(tracker, "msdocs_ReceiveAnIM_09", "msdocs_ReceiveAnIM_10") == []
@@ -74,8 +75,12 @@ def test_receive_an_im_sample_drives_all_three_lifecycles() -> None:
         MessagingState(CONV, "Disconnected", "Connected"),
         ConversationState(CONV, "Incoming", "Connected"),
         InvitationEnded(
-            CONV, f"{APP}/communication/messagingInvitations/6408", "Incoming", None,
-            Outcome.ACCEPTED, None,
+            CONV,
+            f"{APP}/communication/messagingInvitations/6408",
+            "Incoming",
+            None,
+            Outcome.ACCEPTED,
+            None,
         ),
     ]
     assert conv.messaging.send_message_href == f"{CONV}/messaging/messages"
@@ -100,8 +105,12 @@ def test_send_an_im_sample_outgoing_invitation_and_delivery() -> None:
         ConversationState(conv, "Connecting", "Connected"),
         MessagingState(conv, "Connecting", "Connected"),
         InvitationEnded(
-            conv, f"{app}/communication/messagingInvitations/60c", "Outgoing",
-            "5028e824-2268-4b14-9e59-1abad65ff393", Outcome.ACCEPTED, None,
+            conv,
+            f"{app}/communication/messagingInvitations/60c",
+            "Outgoing",
+            "5028e824-2268-4b14-9e59-1abad65ff393",
+            Outcome.ACCEPTED,
+            None,
         ),
     ]
     assert _feed(tracker, "msdocs_SendAnIM_12") == [
@@ -109,28 +118,51 @@ def test_send_an_im_sample_outgoing_invitation_and_delivery() -> None:
     ]
 
 
-def _invitation(kind: str, *, status: str | None = None, reason: Reason | None = None,
-                href: str = f"{APP}/communication/messagingInvitations/1") -> MessagingInvitationEvent:
+def _invitation(
+    kind: str,
+    *,
+    status: str | None = None,
+    reason: Reason | None = None,
+    href: str = f"{APP}/communication/messagingInvitations/1",
+) -> MessagingInvitationEvent:
     return MessagingInvitationEvent(
-        sender=COMM, link=Link("messagingInvitation", href), type=kind, status=status,
-        reason=reason, conversation_href=CONV, direction="Outgoing", operation_id="op-1",
+        sender=COMM,
+        link=Link("messagingInvitation", href),
+        type=kind,
+        status=status,
+        reason=reason,
+        conversation_href=CONV,
+        direction="Outgoing",
+        operation_id="op-1",
     )
 
 
 @pytest.mark.parametrize(
     ("subcode", "outcome"),
-    [("Declined", Outcome.DECLINED), ("Timeout", Outcome.NO_ANSWER),
-     ("Canceled", Outcome.CANCELLED), ("Expired", Outcome.EXPIRED),
-     ("SomethingNew", Outcome.FAILED), (None, Outcome.FAILED)],
+    [
+        ("Declined", Outcome.DECLINED),
+        ("Timeout", Outcome.NO_ANSWER),
+        ("Canceled", Outcome.CANCELLED),
+        ("Expired", Outcome.EXPIRED),
+        ("SomethingNew", Outcome.FAILED),
+        (None, Outcome.FAILED),
+    ],
 )
 def test_failed_invitation_reports_its_outcome(subcode: str | None, outcome: Outcome) -> None:
     tracker = LifecycleTracker()
     reason = Reason("RemoteFailure", subcode, "nope")
     tracker.apply(_invitation("started"))
     changes = tracker.apply(_invitation("completed", status="Failure", reason=reason))
-    assert changes == [InvitationEnded(
-        CONV, f"{APP}/communication/messagingInvitations/1", "Outgoing", "op-1", outcome, reason,
-    )]
+    assert changes == [
+        InvitationEnded(
+            CONV,
+            f"{APP}/communication/messagingInvitations/1",
+            "Outgoing",
+            "op-1",
+            outcome,
+            reason,
+        )
+    ]
     assert outcome_of(reason) is outcome
 
 
@@ -143,7 +175,8 @@ def test_completed_without_started_is_allowed_but_a_second_completion_is_skipped
     with caplog.at_level(logging.WARNING, logger="ucwa_flow.lifecycle"):
         again = tracker.apply(_invitation("completed", status="Failure"))
     assert again == []
-    assert "invitation" in caplog.text and "does not fit state Connected" in caplog.text
+    assert "invitation" in caplog.text
+    assert "does not fit state Connected" in caplog.text
 
 
 def test_out_of_order_conversation_record_is_logged_with_its_conversation_and_skipped(
@@ -151,22 +184,39 @@ def test_out_of_order_conversation_record_is_logged_with_its_conversation_and_sk
 ) -> None:
     tracker = LifecycleTracker()
     sender = Link("conversation", CONV)
-    connected = ConversationEvent(sender=COMM, link=Link("conversation", CONV), type="updated",
-                                  state="Connected", conversation_href=CONV)
-    incoming = ConversationEvent(sender=COMM, link=Link("conversation", CONV), type="updated",
-                                 state="Incoming", conversation_href=CONV)
+    connected = ConversationEvent(
+        sender=COMM,
+        link=Link("conversation", CONV),
+        type="updated",
+        state="Connected",
+        conversation_href=CONV,
+    )
+    incoming = ConversationEvent(
+        sender=COMM,
+        link=Link("conversation", CONV),
+        type="updated",
+        state="Incoming",
+        conversation_href=CONV,
+    )
     assert tracker.apply(connected) == [ConversationState(CONV, "New", "Connected")]
     assert tracker.apply(connected) == []  # same state again: internal, silent
     with caplog.at_level(logging.WARNING, logger="ucwa_flow.lifecycle"):
         assert tracker.apply(incoming) == []
     assert CONV in caplog.text
-    gone = MessagingEvent(sender=sender, link=Link("messaging", f"{CONV}/messaging"),
-                          type="updated", state="Disconnected", conversation_href=CONV)
+    gone = MessagingEvent(
+        sender=sender,
+        link=Link("messaging", f"{CONV}/messaging"),
+        type="updated",
+        state="Disconnected",
+        conversation_href=CONV,
+    )
     assert tracker.apply(gone) == []  # already Disconnected: nothing to say
-    deleted = ConversationEvent(sender=COMM, link=Link("conversation", CONV), type="deleted",
-                                conversation_href=CONV)
+    deleted = ConversationEvent(
+        sender=COMM, link=Link("conversation", CONV), type="deleted", conversation_href=CONV
+    )
     assert tracker.apply(deleted) == [
-        ConversationState(CONV, "Connected", "Disconnected"), ConversationEnded(CONV)
+        ConversationState(CONV, "Connected", "Disconnected"),
+        ConversationEnded(CONV),
     ]
     assert tracker.apply(deleted) == []  # ended once
 
@@ -177,9 +227,15 @@ def test_messages_typing_and_a_message_reported_started_then_completed() -> None
     msg = Link("message", f"{CONV}/messaging/messages/3")
 
     def message(kind: str) -> MessageEvent:
-        return MessageEvent(sender=sender, link=msg, type=kind, status="Success",
-                            direction="Incoming", conversation_href=CONV,
-                            participant_name="Lene Aaling")
+        return MessageEvent(
+            sender=sender,
+            link=msg,
+            type=kind,
+            status="Success",
+            direction="Incoming",
+            conversation_href=CONV,
+            participant_name="Lene Aaling",
+        )
 
     assert tracker.apply(message("started")) == [
         MessageReceived(CONV, msg.href, None, None, "Lene Aaling")
@@ -191,7 +247,8 @@ def test_messages_typing_and_a_message_reported_started_then_completed() -> None
     conv = records[0].conversation_href
     assert conv is not None
     assert changes[0] == MessageReceived(conv, records[0].link.href, "TUAN", None, None)
-    assert isinstance(changes[1], TypingChanged) and changes[1].typing
+    assert isinstance(changes[1], TypingChanged)
+    assert changes[1].typing
 
 
 def test_unrelated_records_change_nothing_and_forget_releases_models() -> None:
@@ -211,10 +268,18 @@ def test_many_conversations_share_three_machines() -> None:
     tracker = LifecycleTracker()
     for i in range(2000):
         href = f"{APP}/communication/conversations/c{i}"
-        tracker.apply(ConversationEvent(sender=COMM, link=Link("conversation", href),
-                                        type="added", state="Incoming", conversation_href=href))
+        tracker.apply(
+            ConversationEvent(
+                sender=COMM,
+                link=Link("conversation", href),
+                type="added",
+                state="Incoming",
+                conversation_href=href,
+            )
+        )
     assert len(tracker.conversation_machine.models) == 2000
     conv = tracker.get(f"{APP}/communication/conversations/c1999")
-    assert conv is not None and conv.lifecycle.state == "Incoming"
+    assert conv is not None
+    assert conv.lifecycle.state == "Incoming"
     # nothing bound onto the models: they stay small slotted objects
     assert not hasattr(conv.lifecycle, "__dict__")
