@@ -12,6 +12,14 @@ The language itself is documented in ``docs/flow-language.md``.
 
 from __future__ import annotations
 
+from ucwa_flow.flow._api import (
+    FlowFileError,
+    FlowInvalid,
+    LoadResult,
+    load_flow,
+    load_flow_text,
+    resolve_flow_path,
+)
 from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
 from ucwa_flow.flow._durations import format_duration, parse_duration
 from ucwa_flow.flow._model import (
@@ -54,12 +62,15 @@ __all__ = [
     "Condition",
     "Diagnostic",
     "Flow",
+    "FlowFileError",
+    "FlowInvalid",
     "Goto",
     "If",
     "InvitationPolicy",
     "InvitationRule",
     "Invite",
     "LadderStep",
+    "LoadResult",
     "Location",
     "Log",
     "MatchTimeout",
@@ -83,5 +94,8 @@ __all__ = [
     "Webhook",
     "format_duration",
     "iter_actions",
+    "load_flow",
+    "load_flow_text",
     "parse_duration",
+    "resolve_flow_path",
 ]

@@ -1,0 +1,126 @@
+"""The public entry point: :func:`load_flow` runs the whole pipeline on one file.
+
+    YAML (``_loader``) -> schema (``_schema``) -> model (``_builder``) -> checks (``_checks``)
+
+A stage runs only when the stages before it found no errors, since each relies on the
+previous one's guarantees (the builder trusts the schema, the schema needs a document);
+within a stage every problem is reported. Compile errors of the builder do not stop the
+checks, so a bad regex and a goto to a missing state are reported together.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ucwa_flow.errors import OperationalError, UcwaFlowError
+from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._model import Flow
+
+__all__ = [
+    "FlowFileError",
+    "FlowInvalid",
+    "LoadResult",
+    "load_flow",
+    "load_flow_text",
+    "resolve_flow_path",
+]
+
+
+class FlowFileError(OperationalError):
+    """A flow file that cannot be read at all (missing, a directory, no permission)."""
+
+
+class FlowInvalid(UcwaFlowError):
+    """A flow with errors, raised by :meth:`LoadResult.raise_for_errors`.
+
+    The message is the first error and a count of the others; ``diagnostics`` has all.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        errors = [d for d in diagnostics if d.is_error]
+        more = f" (and {len(errors) - 1} more; run `ucwa-flow validate`)" if len(errors) > 1 else ""
+        super().__init__(f"{errors[0]}{more}" if errors else "the flow is invalid")
+        self.diagnostics = diagnostics
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What :func:`load_flow` found: the flow (``None`` when there is any error) and every
+    diagnostic, errors and warnings, sorted by position."""
+
+    flow: Flow | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return self.flow is not None
+
+    def raise_for_errors(self) -> Flow:
+        """The flow, or :class:`FlowInvalid` when there are errors."""
+        if self.flow is None:
+            raise FlowInvalid(self.diagnostics)
+        return self.flow
+
+
+def resolve_flow_path(path: str | os.PathLike[str]) -> Path:
+    """``X.yaml`` means ``X.flow.yaml`` when the former does not exist but the latter does."""
+    candidate = Path(path)
+    if not candidate.exists() and candidate.suffix in (".yaml", ".yml"):
+        alternative = candidate.with_suffix(".flow" + candidate.suffix)
+        if alternative.exists():
+            return alternative
+    return candidate
+
+
+def load_flow(path: str | os.PathLike[str]) -> LoadResult:
+    """Load, validate, compile and check the flow file at ``path``.
+
+    Problems in the flow are diagnostics in the result; a file that cannot be read raises
+    :class:`FlowFileError` (one clear line, for exit status 2 in the CLI).
+    """
+    resolved = resolve_flow_path(path)
+    display = str(resolved)
+    try:
+        raw = resolved.read_bytes()
+    except FileNotFoundError:
+        raise FlowFileError(f"{path}: no such flow file") from None
+    except IsADirectoryError:
+        raise FlowFileError(f"{path}: is a directory, not a flow file") from None
+    except OSError as exc:
+        raise FlowFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        location = Location(display, 1, 1)
+        message = f"the file is not UTF-8 text (byte {exc.start})"
+        return LoadResult(None, [Diagnostic.at(location, "Y001", message)])
+    return load_flow_text(text, display)
+
+
+def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
+    """Like :func:`load_flow`, for flow text already in memory; ``file`` names it in messages."""
+    from ucwa_flow.flow._builder import build_flow
+    from ucwa_flow.flow._checks import run_checks
+    from ucwa_flow.flow._loader import read_document
+    from ucwa_flow.flow._schema import check_schema
+
+    document, diagnostics = read_document(text, file)
+    if document is not None:
+        diagnostics = check_schema(document)
+    flow = None
+    if document is not None and not diagnostics:
+        flow, diagnostics = build_flow(document)
+        diagnostics = diagnostics + run_checks(flow, document)
+    diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)
+    has_errors = any(d.is_error for d in diagnostics)
+    return LoadResult(None if has_errors else flow, diagnostics)

@@ -1,0 +1,439 @@
+"""Building the compiled :class:`~ucwa_flow.flow.Flow` from a schema-valid document.
+
+The builder trusts the document's shape (the schema has passed) but not its content: it
+compiles every regex, template and condition, parses durations, time-of-day ranges and
+time zones, and reports what does not compile as located ``F`` diagnostics. It goes on
+after a problem, leaving the broken piece out, so that one run reports every problem; a
+flow built with errors is only ever used by the checks, never run.
+
+Handler sugar is expanded here: ``set``, ``say``, ``do`` and ``goto`` become one action
+list in that order. A number where a text is expected (``choice: [1]``, a state named
+``404``) means its text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import time
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._durations import parse_duration
+from ucwa_flow.flow._loader import Document, Path
+from ucwa_flow.flow._model import (
+    Action,
+    Flow,
+    Goto,
+    If,
+    InvitationPolicy,
+    InvitationRule,
+    Invite,
+    LadderStep,
+    Log,
+    MessageHandler,
+    Outbound,
+    Say,
+    Settings,
+    SetVariable,
+    State,
+    Stop,
+    TimeoutStep,
+    TimeWindow,
+    Typing,
+    Webhook,
+)
+from ucwa_flow.flow._patterns import Matcher, MatcherKind
+from ucwa_flow.flow._sandbox import (
+    RESERVED_NAMES,
+    Condition,
+    Template,
+    TemplateCompileError,
+    Value,
+)
+
+__all__ = ["build_flow"]
+
+_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+_HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+_TRIGGERS: tuple[MatcherKind, ...] = ("regex", "keywords", "choice", "any")
+_T = TypeVar("_T")
+
+DEFAULT_INVITE_TIMEOUT = 60.0
+DEFAULT_WEBHOOK_TIMEOUT = 10.0
+
+
+def build_flow(document: Document) -> tuple[Flow, list[Diagnostic]]:
+    """Compile a schema-valid document; the diagnostics are the F errors found on the way."""
+    builder = _Builder(document)
+    return builder.flow(), builder.problems
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+class _Builder:
+    def __init__(self, document: Document) -> None:
+        self.doc = document
+        self.problems: list[Diagnostic] = []
+        self.settings = Settings()
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def loc(self, path: Path, *, key: bool = False) -> Location:
+        return self.doc.locate(path, key=key)
+
+    def report(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
+        self.problems.append(Diagnostic.at(self.loc(path, key=key), code, message))
+
+    def compiled(self, path: Path, make: Callable[[Location], _T], code: str) -> _T | None:
+        location = self.loc(path)
+        try:
+            return make(location)
+        except TemplateCompileError as exc:
+            where = f" (line {exc.lineno} of it)" if exc.lineno > 1 else ""
+            what = "condition" if code == "F113" else "template"
+            self.report(path, code, f"{what} does not compile{where}: {exc}")
+            return None
+
+    def template(self, raw: Any, path: Path, *, html: bool = False) -> Template | None:
+        if raw is None:
+            return None
+        return self.compiled(path, lambda at: Template(_text(raw), at, html=html), "F112")
+
+    def duration(self, raw: Any, path: Path, default: float) -> float:
+        if raw is None:
+            return default
+        seconds = parse_duration(raw)
+        if seconds == 0:
+            self.report(path, "F111", f"duration {raw!r} is zero; give a positive duration")
+        return seconds
+
+    def variable_name(self, name: str, path: Path, *, key: bool = True) -> None:
+        if name in RESERVED_NAMES:
+            self.report(
+                path,
+                "F117",
+                f"{name!r} is a reserved name in templates; choose another variable name",
+                key=key,
+            )
+
+    # --- top level -------------------------------------------------------------------
+
+    def flow(self) -> Flow:
+        data: dict[str, Any] = self.doc.data
+        self.settings = self.build_settings(data.get("settings", {}))
+        variables = dict(data.get("variables", {}))
+        for name in variables:
+            self.variable_name(name, ("variables", name))
+        commands = self.commands(data.get("commands", {}), ("commands",))
+        states = {
+            name: self.state(name, raw, ("states", name), commands)
+            for name, raw in data["states"].items()
+        }
+        outbound = data.get("outbound")
+        return Flow(
+            name=_text(data["name"]),
+            description=data.get("description", ""),
+            version=int(data["version"]),
+            start=_text(data["start"]),
+            settings=self.settings,
+            variables=MappingProxyType(variables),
+            invitation=self.invitation(data.get("invitation"), ("invitation",)),
+            commands=tuple(commands.values()),
+            states=MappingProxyType(states),
+            outbound=self.outbound(outbound, ("outbound",)) if outbound else None,
+            source=self.doc.file,
+            location=self.loc(()),
+        )
+
+    def build_settings(self, raw: Mapping[str, Any]) -> Settings:
+        base = Settings()
+        path: Path = ("settings",)
+        idle = raw.get("idle_timeout")
+        timezone = raw.get("timezone", base.timezone)
+        self.zone(timezone, (*path, "timezone"))
+        return Settings(
+            format=raw.get("format", base.format),
+            idle_timeout=self.duration(idle, (*path, "idle_timeout"), 0.0) if idle else None,
+            match_timeout=self.duration(
+                raw.get("match_timeout"), (*path, "match_timeout"), base.match_timeout
+            ),
+            max_message_length=raw.get("max_message_length", base.max_message_length),
+            timezone=timezone,
+        )
+
+    def zone(self, name: str, path: Path) -> None:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.report(
+                path,
+                "F114",
+                f"unknown time zone {name!r} (use an IANA name such as Europe/Paris or UTC)",
+            )
+
+    # --- states and handlers -----------------------------------------------------------
+
+    def state(
+        self, name: str, raw: Mapping[str, Any], path: Path, globals_: dict[str, MessageHandler]
+    ) -> State:
+        own = raw.get("commands", {})
+        local = self.commands({k: v for k, v in own.items() if v is not False}, (*path, "commands"))
+        disabled = {k for k, v in own.items() if v is False}
+        remaining = [h for n, h in globals_.items() if n not in local and n not in disabled]
+        handlers = [
+            self.handler(item, (*path, "messages", i), None)
+            for i, item in enumerate(raw.get("messages", []))
+        ]
+        return State(
+            name=name,
+            enter=self.actions(raw.get("enter", []), (*path, "enter")),
+            handlers=tuple(h for h in handlers if h is not None),
+            commands=(*local.values(), *remaining),
+            no_match=tuple(
+                LadderStep(
+                    self.actions(
+                        step if isinstance(step, list) else [step],
+                        (*path, "no_match", i),
+                        single=not isinstance(step, list),
+                    ),
+                    self.loc((*path, "no_match", i)),
+                )
+                for i, step in enumerate(raw.get("no_match", []))
+            ),
+            timeouts=self.timeouts(raw.get("timeouts", []), (*path, "timeouts")),
+            ended=self.actions(raw.get("ended", []), (*path, "ended")),
+            delivery_failed=self.actions(
+                raw.get("delivery_failed", []), (*path, "delivery_failed")
+            ),
+            location=self.loc(path, key=True),
+        )
+
+    def commands(self, raw: Mapping[str, Any], path: Path) -> dict[str, MessageHandler]:
+        built = {name: self.handler(item, (*path, name), name) for name, item in raw.items()}
+        return {name: handler for name, handler in built.items() if handler is not None}
+
+    def handler(
+        self, raw: Mapping[str, Any], path: Path, name: str | None
+    ) -> MessageHandler | None:
+        kind = next(k for k in _TRIGGERS if ("match" if k == "regex" else k) in raw)
+        values: list[str] = []
+        if kind == "regex":
+            values = [raw["match"]]
+        elif kind != "any":
+            values = [_text(v) for v in raw[kind]]
+        try:
+            matcher = Matcher(
+                kind,
+                values,
+                timeout=self.settings.match_timeout,
+                max_length=self.settings.max_message_length,
+            )
+        except Exception as exc:  # regex.error: the only failure a Matcher can have
+            position = getattr(exc, "pos", None)
+            at = f" at position {position}" if position is not None else ""
+            reason = getattr(exc, "msg", str(exc))
+            self.report(
+                (*path, "match"), "F105", f"regex {values[0]!r} does not compile{at}: {reason}"
+            )
+            return None
+        for group in matcher.groups:
+            self.variable_name(group, (*path, "match"), key=False)
+        actions: list[Action] = []
+        for var, value in raw.get("set", {}).items():
+            actions.extend(self.set_variable(var, value, (*path, "set", var)))
+        if "say" in raw:
+            actions.extend(self.say(raw["say"], (*path, "say")))
+        actions.extend(self.actions(raw.get("do", []), (*path, "do")))
+        if "goto" in raw:
+            actions.append(Goto(_text(raw["goto"]), self.loc((*path, "goto"))))
+        return MessageHandler(matcher, tuple(actions), self.loc(path, key=name is not None), name)
+
+    def timeouts(self, raw: list[Mapping[str, Any]], path: Path) -> tuple[TimeoutStep, ...]:
+        steps: list[TimeoutStep] = []
+        for i, item in enumerate(raw):
+            after = self.duration(item["after"], (*path, i, "after"), 0.0)
+            if steps and after <= steps[-1].after:
+                self.report(
+                    (*path, i, "after"),
+                    "F116",
+                    f"timeout after {item['after']!r} is not later than the step before it;"
+                    " `after` counts from the same moment for every step",
+                )
+            steps.append(
+                TimeoutStep(after, self.actions(item["do"], (*path, i, "do")), self.loc((*path, i)))
+            )
+        return tuple(steps)
+
+    # --- actions ---------------------------------------------------------------------
+
+    def actions(self, raw: list[Any], path: Path, *, single: bool = False) -> tuple[Action, ...]:
+        built: list[Action] = []
+        for i, item in enumerate(raw):
+            built.extend(self.action(item, path if single else (*path, i)))
+        return tuple(built)
+
+    def action(self, raw: Any, path: Path) -> list[Action]:
+        if raw == "stop":
+            return [Stop(self.loc(path))]
+        if raw == "typing":
+            return [Typing(self.loc(path))]
+        key = next(k for k in ("say", "set", "goto", "log", "if", "invite", "webhook") if k in raw)
+        value, at = raw[key], (*path, key)
+        if key == "say":
+            return self.say(value, at)
+        if key == "set":
+            return [a for var, v in value.items() for a in self.set_variable(var, v, (*at, var))]
+        if key == "goto":
+            return [Goto(_text(value), self.loc(at))]
+        if key == "log":
+            parts = value if isinstance(value, dict) else {"message": value}
+            message = self.template(parts["message"], at)
+            level = cast(Literal["debug", "info", "warning", "error"], parts.get("level", "info"))
+            return [Log(message, level, self.loc(path))] if message else []
+        if key == "if":
+            condition = self.compiled(at, lambda loc: Condition(value, loc), "F113")
+            then = self.actions(raw["then"], (*path, "then"))
+            otherwise = self.actions(raw.get("else", []), (*path, "else"))
+            return [If(condition, then, otherwise, self.loc(path))] if condition else []
+        if key == "invite":
+            return self.invite(value, at)
+        return self.webhook(value, at)
+
+    def say(self, raw: Any, path: Path) -> list[Action]:
+        if isinstance(raw, dict):
+            text = self.template(raw.get("text"), (*path, "text"))
+            html = self.template(raw.get("html"), (*path, "html"), html=True)
+        else:
+            text, html = self.template(raw, path), None
+        return [Say(text, html, self.loc(path))] if text or html else []
+
+    def set_variable(self, name: str, raw: Any, path: Path) -> list[Action]:
+        self.variable_name(name, path)
+        value = self.compiled(path, lambda at: Value(raw, at), "F112")
+        return [SetVariable(name, value, self.loc(path, key=True))] if value else []
+
+    def branch(self, raw: Mapping[str, Any], key: str, path: Path) -> tuple[Action, ...] | None:
+        return self.actions(raw[key], (*path, key)) if key in raw else None
+
+    def invite(self, raw: Mapping[str, Any], path: Path) -> list[Action]:
+        to = self.template(raw["to"], (*path, "to"))
+        if to is None:
+            return []
+        return [
+            Invite(
+                to=to,
+                message=self.template(raw.get("message"), (*path, "message")),
+                subject=self.template(raw.get("subject"), (*path, "subject")),
+                importance=raw.get("importance", "normal"),
+                timeout=self.duration(
+                    raw.get("timeout"), (*path, "timeout"), DEFAULT_INVITE_TIMEOUT
+                ),
+                accepted=self.branch(raw, "accepted", path),
+                declined=self.branch(raw, "declined", path),
+                no_answer=self.branch(raw, "no_answer", path),
+                location=self.loc(path, key=True),
+            )
+        ]
+
+    def webhook(self, raw: Mapping[str, Any], path: Path) -> list[Action]:
+        url = self.template(raw["url"], (*path, "url"))
+        headers = {
+            name: self.template(value, (*path, "headers", name))
+            for name, value in raw.get("headers", {}).items()
+        }
+        body = None
+        if "json" in raw:
+            body = self.compiled((*path, "json"), lambda at: Value(raw["json"], at), "F112")
+        result = raw.get("result")
+        if result is not None:
+            self.variable_name(result, (*path, "result"), key=False)
+        if url is None:
+            return []
+        return [
+            Webhook(
+                url=url,
+                method=raw.get("method", "POST"),
+                headers=tuple((n, t) for n, t in headers.items() if t is not None),
+                json=body,
+                timeout=self.duration(
+                    raw.get("timeout"), (*path, "timeout"), DEFAULT_WEBHOOK_TIMEOUT
+                ),
+                result=result,
+                success=self.actions(raw.get("success", []), (*path, "success")),
+                failure=self.branch(raw, "failure", path),
+                location=self.loc(path, key=True),
+            )
+        ]
+
+    # --- invitation and outbound -------------------------------------------------------
+
+    def invitation(self, raw: Mapping[str, Any] | None, path: Path) -> InvitationPolicy:
+        if raw is None:
+            return InvitationPolicy()
+        rules = [
+            self.rule(item, (*path, "rules", i)) for i, item in enumerate(raw.get("rules", []))
+        ]
+        return InvitationPolicy(
+            rules=tuple(rules),
+            default=raw.get("default", "accept"),
+            decline_message=self.template(raw.get("decline_message"), (*path, "decline_message")),
+            location=self.loc(path, key=True),
+        )
+
+    def rule(self, raw: Mapping[str, Any], path: Path) -> InvitationRule:
+        timezone = raw.get("timezone", self.settings.timezone)
+        if "timezone" in raw:
+            self.zone(timezone, (*path, "timezone"))
+        days = raw.get("days")
+        return InvitationRule(
+            callers=_globs(raw.get("from")),
+            subjects=_globs(raw.get("subject")),
+            hours=self.hours(raw["hours"], (*path, "hours")) if "hours" in raw else None,
+            days=frozenset(_DAYS[d] for d in days) if days else None,
+            timezone=timezone,
+            action=raw["action"],
+            goto=_text(raw["goto"]) if "goto" in raw else None,
+            message=self.template(raw.get("message"), (*path, "message")),
+            location=self.loc(path),
+        )
+
+    def hours(self, raw: str, path: Path) -> TimeWindow | None:
+        match = _HOURS.fullmatch(raw)
+        numbers = [int(n) for n in match.groups()] if match else []
+        if (
+            len(numbers) == 4
+            and max(numbers[0], numbers[2]) < 24
+            and max(numbers[1], numbers[3]) < 60
+            and numbers[:2] != numbers[2:]
+        ):
+            return TimeWindow(time(numbers[0], numbers[1]), time(numbers[2], numbers[3]))
+        self.report(
+            path,
+            "F115",
+            f"{raw!r} is not a time range such as 08:00-18:00 "
+            "(hours 0-23, minutes 0-59, start and end different)",
+        )
+        return None
+
+    def outbound(self, raw: Mapping[str, Any], path: Path) -> Outbound:
+        return Outbound(
+            to=_globs(raw["to"]),
+            message=self.template(raw.get("message"), (*path, "message")),
+            subject=self.template(raw.get("subject"), (*path, "subject")),
+            importance=raw.get("importance", "normal"),
+            timeout=self.duration(raw.get("timeout"), (*path, "timeout"), DEFAULT_INVITE_TIMEOUT),
+            declined=self.branch(raw, "declined", path),
+            no_answer=self.branch(raw, "no_answer", path),
+            location=self.loc(path, key=True),
+        )
+
+
+def _globs(raw: str | list[str] | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    return (raw,) if isinstance(raw, str) else tuple(raw)

@@ -1,0 +1,328 @@
+"""Semantic checks on a compiled flow: the ``F`` rules that need the whole flow.
+
+Each check is a function ``(flow, document) -> diagnostics`` registered in
+:data:`CHECKS`; the document gives positions for what the model does not carry (the
+``start`` key, a rule's ``goto``). The rules and their codes are listed in
+``docs/flow-language.md``; compile-time rules (regexes, templates, durations, time zones)
+are reported by the builder instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+
+from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._loader import Document
+from ucwa_flow.flow._model import (
+    Action,
+    Flow,
+    Goto,
+    If,
+    Invite,
+    Log,
+    MessageHandler,
+    Say,
+    SetVariable,
+    State,
+    Stop,
+    Webhook,
+    iter_actions,
+)
+from ucwa_flow.flow._sandbox import RESERVED_NAMES, Condition, Template, Value
+
+__all__ = ["CHECKS", "run_checks"]
+
+Check = Callable[[Flow, Document], Iterable[Diagnostic]]
+_Compiled = Template | Value | Condition
+
+
+def run_checks(flow: Flow, document: Document) -> list[Diagnostic]:
+    """Run every check of :data:`CHECKS` and return all diagnostics."""
+    return [diagnostic for check in CHECKS for diagnostic in check(flow, document)]
+
+
+def _suggest(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _lists(flow: Flow) -> Iterator[tuple[State | None, tuple[Action, ...]]]:
+    for state in flow.states.values():
+        for actions in state.all_action_lists():
+            yield state, actions
+    if flow.outbound is not None:
+        yield None, flow.outbound.declined or ()
+        yield None, flow.outbound.no_answer or ()
+
+
+def _targets(state: State) -> set[str]:
+    lists = [state.enter, *(h.actions for h in (*state.commands, *state.handlers))]
+    lists += [rung.actions for rung in state.no_match]
+    lists += [step.actions for step in state.timeouts]
+    return {a.target for actions in lists for a in iter_actions(actions) if isinstance(a, Goto)}
+
+
+# --- F101, F102: unknown states ------------------------------------------------------
+
+
+def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    seen: set[Location] = set()  # global commands appear in every state: report once
+    for _, actions in _lists(flow):
+        for action in iter_actions(actions):
+            unknown = isinstance(action, Goto) and action.target not in flow.states
+            if unknown and action.location not in seen:
+                assert isinstance(action, Goto)
+                seen.add(action.location)
+                yield Diagnostic.at(
+                    action.location,
+                    "F101",
+                    f"goto {action.target!r}: there is no state named {action.target!r}"
+                    + _suggest(action.target, flow.states),
+                )
+    for i, rule in enumerate(flow.invitation.rules):
+        if rule.goto is not None and rule.goto not in flow.states:
+            yield Diagnostic.at(
+                doc.locate(("invitation", "rules", i, "goto")),
+                "F101",
+                f"goto {rule.goto!r}: there is no state named {rule.goto!r}"
+                + _suggest(rule.goto, flow.states),
+            )
+    if flow.start not in flow.states:
+        yield Diagnostic.at(
+            doc.locate(("start",)),
+            "F102",
+            f"start state {flow.start!r} does not exist" + _suggest(flow.start, flow.states),
+        )
+
+
+# --- F103, F104: reachability --------------------------------------------------------
+
+
+def _reachable(flow: Flow, roots: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = [name for name in roots if name in flow.states]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(t for t in _targets(flow.states[name]) if t in flow.states)
+    return seen
+
+
+def check_reachability(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    if flow.start not in flow.states:
+        return
+    roots = [flow.start, *(rule.goto for rule in flow.invitation.rules if rule.goto)]
+    reachable = _reachable(flow, roots)
+    for name, state in flow.states.items():
+        if name not in reachable:
+            yield Diagnostic.at(
+                state.location,
+                "F103",
+                f"state {name!r} cannot be reached: no goto leads to it from {flow.start!r}",
+            )
+    if flow.settings.idle_timeout is not None:
+        return  # the idle timeout ends every conversation that goes quiet
+    exits = {name for name, state in flow.states.items() if _can_end(state)}
+    for name in sorted(reachable, key=list(flow.states).index):
+        if not _reachable(flow, [name]) & exits:
+            yield Diagnostic.at(
+                flow.states[name].location,
+                "F104",
+                f"a conversation can get stuck in state {name!r}: no path from it reaches a "
+                "`stop` or a timeout (add a timeout, a stop, or settings.idle_timeout)",
+            )
+
+
+def _can_end(state: State) -> bool:
+    if state.timeouts:
+        return True
+    lists = [state.enter, *(h.actions for h in (*state.commands, *state.handlers))]
+    lists += [step.actions for step in state.no_match]
+    return any(isinstance(a, Stop) for actions in lists for a in iter_actions(actions))
+
+
+# --- F106, F107: variables and captures ----------------------------------------------
+
+
+def _compiled_in(actions: tuple[Action, ...]) -> Iterator[_Compiled]:
+    for action in iter_actions(actions):
+        if isinstance(action, Say):
+            yield from (t for t in (action.text, action.html) if t is not None)
+        elif isinstance(action, SetVariable):
+            yield action.value
+        elif isinstance(action, Log):
+            yield action.message
+        elif isinstance(action, If):
+            yield action.condition
+        elif isinstance(action, Invite):
+            yield from (t for t in (action.to, action.message, action.subject) if t)
+        elif isinstance(action, Webhook):
+            yield action.url
+            yield from (t for _, t in action.headers)
+            if action.json is not None:
+                yield action.json
+
+
+def _scopes(flow: Flow) -> Iterator[tuple[frozenset[str], _Compiled]]:
+    """Every template with the captures available where it runs."""
+    seen: set[int] = set()
+    for state in flow.states.values():
+        for handler in (*state.commands, *state.handlers):
+            if id(handler) not in seen:
+                seen.add(id(handler))
+                for compiled in _compiled_in(handler.actions):
+                    yield handler.matcher.groups, compiled
+        lists = [state.enter, state.ended, state.delivery_failed]
+        lists += [rung.actions for rung in state.no_match]
+        lists += [step.actions for step in state.timeouts]
+        for actions in lists:
+            for compiled in _compiled_in(actions):
+                yield frozenset(), compiled
+    policy = flow.invitation
+    extra = [policy.decline_message, *(rule.message for rule in policy.rules)]
+    if flow.outbound is not None:
+        out = flow.outbound
+        extra += [out.message, out.subject]
+        for actions in (out.declined or (), out.no_answer or ()):
+            yield from ((frozenset(), c) for c in _compiled_in(actions))
+    yield from ((frozenset(), t) for t in extra if t is not None)
+
+
+def _assigned(flow: Flow) -> set[str]:
+    names = set(flow.variables)
+    for state in flow.states.values():
+        for handler in (*state.commands, *state.handlers):
+            names |= handler.matcher.groups
+    for _, actions in _lists(flow):
+        for action in iter_actions(actions):
+            if isinstance(action, SetVariable):
+                names.add(action.name)
+            elif isinstance(action, Webhook) and action.result:
+                names.add(action.result)
+    return names
+
+
+def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    known = _assigned(flow)
+    reported: set[tuple[Location, str]] = set()
+    for groups, compiled in _scopes(flow):
+        for name in sorted(compiled.variables - known - RESERVED_NAMES):
+            if (compiled.location, name) not in reported:
+                reported.add((compiled.location, name))
+                yield Diagnostic.at(
+                    compiled.location,
+                    "F106",
+                    f"variable {name!r} is used but never set or declared in `variables`"
+                    + _suggest(name, known),
+                )
+        for capture in sorted(compiled.captures - groups):
+            if (compiled.location, "match." + capture) not in reported:
+                reported.add((compiled.location, "match." + capture))
+                where = (
+                    f"the pattern defines only {', '.join(sorted(groups))}"
+                    if groups
+                    else "no regex with a named group matched here"
+                )
+                yield Diagnostic.at(
+                    compiled.location,
+                    "F107",
+                    f"capture match.{capture} is not defined: {where}",
+                )
+
+
+# --- F108, F119: shadowing -----------------------------------------------------------
+
+
+def check_shadowing(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    for state in flow.states.values():
+        catch_all: MessageHandler | None = next(
+            (h for h in state.commands if h.matcher.is_catch_all), None
+        )
+        for handler in state.handlers:
+            if catch_all is not None:
+                line = catch_all.location.line
+                yield Diagnostic.at(
+                    handler.location,
+                    "F108",
+                    f"this handler never runs: the catch-all at line {line} matches first",
+                )
+            elif handler.matcher.is_catch_all:
+                catch_all = handler
+        if catch_all is not None and state.no_match:
+            yield Diagnostic.at(
+                state.no_match[0].location,
+                "F119",
+                f"no_match never runs in state {state.name!r}: the catch-all at line "
+                f"{catch_all.location.line} matches every message",
+            )
+
+
+# --- F109, F110, F118: branches and dead actions -------------------------------------
+
+
+def check_branches(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    seen: set[Location] = set()
+    for _, actions in _lists(flow):
+        for action in iter_actions(actions):
+            if action.location in seen:
+                continue
+            seen.add(action.location)
+            if isinstance(action, Invite):
+                missing = [b for b in ("declined", "no_answer") if getattr(action, b) is None]
+                if missing:
+                    yield Diagnostic.at(
+                        action.location,
+                        "F109",
+                        f"invite has no {' or '.join(missing)} branch: say what happens when "
+                        "nobody takes the conversation",
+                    )
+            elif isinstance(action, Webhook) and action.failure is None:
+                yield Diagnostic.at(
+                    action.location,
+                    "F110",
+                    "webhook has no failure branch: say what happens when the call fails",
+                )
+
+
+def _nested(actions: tuple[Action, ...]) -> Iterator[tuple[Action, ...]]:
+    yield actions
+    for action in actions:
+        if isinstance(action, If):
+            yield from _nested(action.then)
+            yield from _nested(action.otherwise)
+        elif isinstance(action, Invite):
+            for branch in (action.accepted, action.declined, action.no_answer):
+                yield from _nested(branch or ())
+        elif isinstance(action, Webhook):
+            yield from _nested(action.success)
+            yield from _nested(action.failure or ())
+
+
+def check_dead_actions(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    seen: set[Location] = set()
+    for _, top in _lists(flow):
+        for actions in _nested(top):
+            for before, after in itertools.pairwise(actions):
+                if isinstance(before, Goto | Stop) and after.location not in seen:
+                    seen.add(after.location)
+                    what = f"goto {before.target!r}" if isinstance(before, Goto) else "stop"
+                    yield Diagnostic.at(
+                        after.location,
+                        "F118",
+                        f"this action never runs: it comes after {what} "
+                        f"(line {before.location.line})",
+                    )
+                    break
+
+
+CHECKS: tuple[Check, ...] = (
+    check_targets,
+    check_reachability,
+    check_names,
+    check_shadowing,
+    check_branches,
+    check_dead_actions,
+)
