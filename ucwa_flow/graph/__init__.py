@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 from ucwa_flow.graph._dot import escape_dot, render_dot
+from ucwa_flow.graph._flow import extract_flow
 from ucwa_flow.graph._graphviz import GraphvizError, GraphvizNotFound, ImageFormat, render_image
 from ucwa_flow.graph._machine import extract_live_machine, extract_machine
 from ucwa_flow.graph._mermaid import escape_mermaid, render_mermaid
@@ -55,6 +56,7 @@ __all__ = [
     "NodeKind",
     "escape_dot",
     "escape_mermaid",
+    "extract_flow",
     "extract_live_machine",
     "extract_machine",
     "render_dot",

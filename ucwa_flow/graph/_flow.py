@@ -1,0 +1,228 @@
+"""Extract a :class:`Graph` from a compiled :class:`~ucwa_flow.flow.Flow`.
+
+Every state of the flow becomes a node, in file order. Edges, per state:
+
+* the ``enter`` actions' ``goto``/``stop`` (kind ``enter``, or the invite/webhook branch
+  that leads there);
+* each message handler, labelled by its matcher (``/regex/``, ``"1" or "password"``,
+  ``words: printer, paper``, ``any message``); a handler that does not move draws a loop;
+* the no-match ladder, one edge per destination (``no match 1-2`` loops, ``no match 3+``
+  leaves; the last rung repeats) and each step of the timeout ladder (``after 2m``);
+* ``ended`` (``caller left``, always to the end) and ``delivery failed`` when handled;
+* commands the state defines or overrides.
+
+Global commands and the flow's idle timeout apply in every state, so they are drawn once
+from the "any state" node instead of from each state. The start arrow carries the
+invitation policy when there is one (each rule, then the default), and an outbound flow's
+invitation outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ucwa_flow.flow import (
+    Action,
+    Flow,
+    InvitationPolicy,
+    InvitationRule,
+    Location,
+    MessageHandler,
+    Outbound,
+    State,
+    format_duration,
+)
+from ucwa_flow.graph._model import ANY, END, START, EdgeKind, Graph, GraphBuilder, Node
+from ucwa_flow.graph._paths import END_OF_CONVERSATION, trace_exits
+
+__all__ = ["extract_flow", "matcher_label"]
+
+#: labels longer than this are cut with an ellipsis
+MAX_LABEL = 48
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def extract_flow(flow: Flow) -> Graph:
+    """The graph of ``flow``: its states, and an edge per way of moving between them.
+
+    The flow must be the compiled result of a load without errors (every ``goto``
+    names a state); the graph is then complete for every state in the file.
+    """
+    builder = GraphBuilder(flow.name)
+    builder.add_states(flow.states)
+    _add_entry(builder, flow)
+    global_commands = {command.location for command in flow.commands}
+    for command in flow.commands:
+        _add_paths(builder, ANY, EdgeKind.COMMAND, command_label(command), command.actions)
+    if flow.settings.idle_timeout is not None:
+        idle = f"idle {format_duration(flow.settings.idle_timeout)}"
+        builder.add_edge(ANY, END, EdgeKind.TIMEOUT, idle)
+    for state in flow.states.values():
+        _add_state(builder, state, global_commands)
+    return builder.build()
+
+
+def _add_state(builder: GraphBuilder, state: State, global_commands: set[Location]) -> None:
+    node = builder.add_state(state.name)
+    _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False)
+    for command in state.commands:
+        if command.location not in global_commands:
+            _add_paths(builder, node, EdgeKind.COMMAND, command_label(command), command.actions)
+    for handler in state.handlers:
+        _add_paths(builder, node, EdgeKind.MESSAGE, matcher_label(handler), handler.actions)
+    _add_no_match_ladder(builder, node, state)
+    for step in state.timeouts:
+        _add_paths(
+            builder, node, EdgeKind.TIMEOUT, f"after {format_duration(step.after)}", step.actions
+        )
+    if state.ended:
+        builder.add_edge(node, END, EdgeKind.ENDED, "caller left")
+    if state.delivery_failed:
+        _add_paths(
+            builder, node, EdgeKind.DELIVERY_FAILED, "delivery failed", state.delivery_failed
+        )
+
+
+def _add_no_match_ladder(builder: GraphBuilder, node: Node, state: State) -> None:
+    """One edge per destination of the ladder: ``no match 1-2`` (stays), ``no match 3+``.
+
+    The last rung repeats for every further miss, hence its ``+``.
+    """
+    rungs: dict[tuple[str | None, tuple[str, ...]], list[int]] = {}
+    for number, rung in enumerate(state.no_match, start=1):
+        for exit_ in trace_exits(rung.actions):
+            rungs.setdefault((exit_.target, exit_.steps), []).append(number)
+    last = len(state.no_match)
+    for (target, steps), numbers in rungs.items():
+        label = "no match " + _number_ranges(numbers) + ("+" if numbers[-1] == last else "")
+        _add_edge(builder, node, _target(builder, node, target), EdgeKind.NO_MATCH, label, steps)
+
+
+def _number_ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``1-3, 5``."""
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for number in [*numbers[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    return ", ".join(parts)
+
+
+def _add_paths(
+    builder: GraphBuilder,
+    source: Node,
+    kind: EdgeKind,
+    trigger: str,
+    actions: Sequence[Action],
+    *,
+    loop: bool = True,
+) -> None:
+    """One edge per exit of ``actions``; an exit that stays draws a loop if ``loop``."""
+    for exit_ in trace_exits(actions):
+        if exit_.target is None and not loop:
+            continue
+        edge_kind = exit_.kind if kind is EdgeKind.ENTER and exit_.kind else kind
+        target = _target(builder, source, exit_.target)
+        _add_edge(builder, source, target, edge_kind, trigger, exit_.steps)
+
+
+def _target(builder: GraphBuilder, source: Node, target: str | None) -> Node:
+    if target is None:
+        return source
+    if target == END_OF_CONVERSATION:
+        return END
+    return builder.add_state(target)
+
+
+def _add_edge(
+    builder: GraphBuilder,
+    source: Node,
+    target: Node,
+    kind: EdgeKind,
+    trigger: str,
+    steps: tuple[str, ...],
+) -> None:
+    label = " → ".join(part for part in (trigger, *steps) if part)
+    builder.add_edge(source, target, kind, _shorten(label))
+
+
+def _add_entry(builder: GraphBuilder, flow: Flow) -> None:
+    start = builder.add_state(flow.start)
+    if flow.outbound is not None:
+        _add_outbound(builder, flow.outbound, start)
+    policy = flow.invitation
+    if not policy.rules:
+        if flow.outbound is not None and policy.default == "accept":
+            return  # the outbound invitation is the way in
+        if policy.default == "accept":
+            builder.add_edge(START, start, EdgeKind.EVENT)
+        else:
+            builder.add_edge(START, END, EdgeKind.EVENT, "decline every invitation")
+        return
+    for rule in policy.rules:
+        target = END if rule.action == "decline" else builder.add_state(rule.goto or flow.start)
+        builder.add_edge(START, target, EdgeKind.EVENT, _shorten(_rule_label(rule)))
+    default_target = start if policy.default == "accept" else END
+    builder.add_edge(START, default_target, EdgeKind.EVENT, _default_label(policy))
+
+
+def _add_outbound(builder: GraphBuilder, outbound: Outbound, start: Node) -> None:
+    builder.add_edge(START, start, EdgeKind.INVITE, "invite accepted")
+    for label, branch in (
+        ("invite declined", outbound.declined),
+        ("no answer", outbound.no_answer),
+    ):
+        if branch is not None:
+            builder.add_edge(START, END, EdgeKind.INVITE, label)
+
+
+def _rule_label(rule: InvitationRule) -> str:
+    conditions: list[str] = []
+    if rule.callers:
+        conditions.append(" or ".join(rule.callers))
+    if rule.subjects:
+        conditions.append("subject " + " or ".join(f'"{s}"' for s in rule.subjects))
+    if rule.days is not None:
+        conditions.append(_days_label(rule.days))
+    if rule.hours is not None:
+        conditions.append(f"{rule.hours.start:%H:%M}-{rule.hours.end:%H:%M}")
+    return f"{rule.action} {', '.join(conditions)}".strip()
+
+
+def _default_label(policy: InvitationPolicy) -> str:
+    return f"otherwise {policy.default}"
+
+
+def _days_label(days: Iterable[int]) -> str:
+    ordered = sorted(days)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{_DAYS[ordered[0] - 1]}-{_DAYS[ordered[-1] - 1]}"
+    return ",".join(_DAYS[day - 1] for day in ordered)
+
+
+def matcher_label(handler: MessageHandler) -> str:
+    """What a reader sees on a message handler's edge: the pattern, words or choices."""
+    matcher = handler.matcher
+    if matcher.kind == "regex":
+        return _shorten(f"/{matcher.values[0]}/")
+    if matcher.kind == "choice":
+        return _shorten(" or ".join(f'"{value}"' for value in matcher.values))
+    if matcher.kind == "keywords":
+        return _shorten("words: " + ", ".join(matcher.values))
+    return "any message"
+
+
+def command_label(command: MessageHandler) -> str:
+    """A command's edge label: the words that invoke it (``agent, human``)."""
+    if command.matcher.kind in ("keywords", "choice"):
+        return _shorten(", ".join(command.matcher.values))
+    return matcher_label(command)
+
+
+def _shorten(label: str) -> str:
+    label = " ".join(label.split())
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"

@@ -1,0 +1,104 @@
+"""Where a list of flow actions can lead: the exits of an action list.
+
+Running a state's action list ends in one of three ways: a ``goto`` moves to another
+state, a ``stop`` ends the conversation, or the list runs out and the conversation stays
+where it is. Branching actions (``if``, an outbound ``invite``, a ``webhook``) split the
+run into several paths, each named by the branches it took. :func:`trace_exits` lists
+those paths so the flow extractor can draw one edge per path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ucwa_flow.flow import Action, Goto, If, Invite, Stop, Webhook
+from ucwa_flow.graph._model import EdgeKind
+
+__all__ = ["END_OF_CONVERSATION", "Exit", "trace_exits"]
+
+#: the ``target`` of an exit that ends the conversation
+END_OF_CONVERSATION = "\x00end"
+
+# A flow with many nested branches could make the number of paths explode; past this
+# many, further branching is not followed (the graph stays readable and cheap).
+_MAX_PATHS = 64
+
+
+@dataclass(frozen=True)
+class Exit:
+    """One way an action list can end.
+
+    ``steps`` names the branches taken (``("webhook ok", "if vars.vip")``); ``kind`` is
+    the kind of the first outbound-invite or webhook branch taken, if any; ``target`` is
+    a state name, :data:`END_OF_CONVERSATION`, or ``None`` when the list simply runs out
+    and the conversation stays in its state.
+    """
+
+    steps: tuple[str, ...] = ()
+    kind: EdgeKind | None = None
+    target: str | None = None
+
+    def then(self, later: Exit) -> Exit:
+        """This path followed by ``later`` (which starts where this one ran out)."""
+        return Exit(self.steps + later.steps, self.kind or later.kind, later.target)
+
+
+def trace_exits(actions: Sequence[Action]) -> list[Exit]:
+    """Every way ``actions`` can end, in the order the flow file shows them.
+
+    Paths that leave (goto, stop) come first in discovery order, then the paths that run
+    out. Branches that all run out without leaving are merged into one unnamed path,
+    since which branch ran makes no difference to where the conversation is.
+    """
+    running = [Exit()]
+    finished: list[Exit] = []
+    for action in actions:
+        outcomes = _outcomes(action)
+        still_running: list[Exit] = []
+        for path in running:
+            for outcome in outcomes:
+                combined = path.then(outcome)
+                (finished if combined.target is not None else still_running).append(combined)
+        running = still_running[: max(_MAX_PATHS - len(finished), 1)]
+        if not running:
+            break
+    return _unique(finished + running)
+
+
+def _outcomes(action: Action) -> list[Exit]:
+    if isinstance(action, Goto):
+        return [Exit(target=action.target)]
+    if isinstance(action, Stop):
+        return [Exit(target=END_OF_CONVERSATION)]
+    branches: list[tuple[str, EdgeKind | None, Sequence[Action]]]
+    if isinstance(action, If):
+        branches = [
+            (f"if {action.condition.source}", None, action.then),
+            ("else", None, action.otherwise),
+        ]
+    elif isinstance(action, Invite):
+        branches = [
+            ("invite accepted", EdgeKind.INVITE, action.accepted or ()),
+            ("invite declined", EdgeKind.INVITE, action.declined or ()),
+            ("no answer", EdgeKind.INVITE, action.no_answer or ()),
+        ]
+    elif isinstance(action, Webhook):
+        branches = [
+            ("webhook ok", EdgeKind.WEBHOOK, action.success),
+            ("webhook failed", EdgeKind.WEBHOOK, action.failure or ()),
+        ]
+    else:
+        return [Exit()]
+    outcomes = [
+        Exit((step,), kind).then(exit_)
+        for step, kind, branch in branches
+        for exit_ in trace_exits(branch)
+    ]
+    if all(outcome.target is None for outcome in outcomes):
+        return [Exit()]
+    return outcomes
+
+
+def _unique(exits: list[Exit]) -> list[Exit]:
+    return list(dict.fromkeys(exits))
