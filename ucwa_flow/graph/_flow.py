@@ -37,7 +37,7 @@ from ucwa_flow.graph._paths import END_OF_CONVERSATION, trace_exits
 
 __all__ = ["extract_flow", "matcher_label"]
 
-#: labels longer than this are cut with an ellipsis
+#: each part of a label (trigger, branch) longer than this is cut with an ellipsis
 MAX_LABEL = 48
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -146,8 +146,8 @@ def _add_edge(
     trigger: str,
     steps: tuple[str, ...],
 ) -> None:
-    label = " → ".join(part for part in (trigger, *steps) if part)
-    builder.add_edge(source, target, kind, _shorten(label))
+    label = " → ".join(_shorten(part) for part in (trigger, *steps) if part)
+    builder.add_edge(source, target, kind, label)
 
 
 def _add_entry(builder: GraphBuilder, flow: Flow) -> None:

@@ -69,11 +69,13 @@ def extract_machine(
     return builder.build()
 
 
-def extract_live_machine(machine: Any, title: str | None = None) -> Graph:
+def extract_live_machine(
+    machine: Any, title: str | None = None, *, final: Iterable[str] = ()
+) -> Graph:
     """The graph of a built ``transitions.Machine`` (its states, events and initial state).
 
     Automatic ``to_<state>`` triggers are left out. ``title`` defaults to the machine's
-    ``name``.
+    ``name``; ``final`` adds states to those the machine marks final.
     """
     auto = {f"to_{name}" for name in machine.states} if machine.auto_transitions else set()
     specs: list[dict[str, Any]] = []
@@ -96,7 +98,7 @@ def extract_live_machine(machine: Any, title: str | None = None) -> Graph:
     states = list(machine.states.values())
     # transitions stores the name as "name: " for its log lines
     name = title or str(getattr(machine, "name", "") or "").strip().rstrip(":") or "machine"
-    return extract_machine(name, states, specs, initial=machine.initial)
+    return extract_machine(name, states, specs, initial=machine.initial, final=final)
 
 
 def _state_name(state: Any) -> tuple[str, bool]:

@@ -1,0 +1,142 @@
+"""``ucwa-flow graph``: draw a flow, or a UCWA lifecycle, for review.
+
+``ucwa-flow graph FLOW [--format mermaid|dot|svg|png] [-o OUT]`` draws the states and
+transitions of a flow file; ``ucwa-flow graph --lifecycle conversation|invitation|messaging``
+draws one of the lifecycle machines that track UCWA conversations.
+
+Mermaid and DOT are plain text and need nothing installed. SVG and PNG run Graphviz's
+``dot``; without it the command prints one line saying how to install it and exits 1.
+The output goes to stdout unless ``-o`` names a file; the format defaults to the file's
+extension (``.mmd``, ``.dot``/``.gv``, ``.svg``, ``.png``), else Mermaid.
+
+A flow with errors is not drawn: its diagnostics are printed to stderr exactly as
+``ucwa-flow validate`` prints them, and the exit status is 1 (2 when the file cannot be
+read).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+__all__ = ["LIFECYCLES", "command"]
+
+FORMATS = ("mermaid", "dot", "svg", "png")
+_BY_SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot"}
+_BY_SUFFIX |= {".svg": "svg", ".png": "png"}
+
+#: lifecycle name -> (module, machine factory, states drawn as final)
+LIFECYCLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "conversation": ("ucwa_flow.lifecycle.conversation", "conversation_machine", ("Disconnected",)),
+    "invitation": ("ucwa_flow.lifecycle.invitation", "invitation_machine", ("Connected", "Failed")),
+    "messaging": ("ucwa_flow.lifecycle.messaging", "messaging_machine", ()),
+}
+
+
+@click.command("graph")
+@click.argument("flow_file", metavar="FLOW", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format [default: from OUT's extension, else mermaid].",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of stdout.",
+)
+@click.option(
+    "--lifecycle",
+    type=click.Choice(sorted(LIFECYCLES)),
+    default=None,
+    help="Draw a UCWA lifecycle machine instead of a flow.",
+)
+def command(
+    flow_file: str | None, output_format: str | None, output: str | None, lifecycle: str | None
+) -> None:
+    """Draw a flow's states and transitions (or a UCWA lifecycle) as a graph.
+
+    Edges are labelled with their triggers: patterns, words and choices, timeouts
+    ("after 2m"), no-match steps, global commands (from "any state"), invitation and
+    webhook outcomes, "caller left".
+
+    FLOW may be written X.yaml for X.flow.yaml.
+    """
+    if (flow_file is None) == (lifecycle is None):
+        raise click.UsageError("give either a FLOW file or --lifecycle NAME (one of them)")
+    fmt = output_format or _format_for(output)
+    graph = _lifecycle_graph(lifecycle) if lifecycle else _flow_graph(flow_file or "")
+    if fmt == "png" and output is None and sys.stdout.isatty():
+        raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
+    content = _render(graph, fmt)
+    _write(content, output)
+
+
+def _format_for(output: str | None) -> str:
+    if output is None:
+        return "mermaid"
+    return _BY_SUFFIX.get(Path(output).suffix.lower(), "mermaid")
+
+
+def _flow_graph(path: str) -> Any:
+    from ucwa_flow.flow import FlowFileError, load_flow
+    from ucwa_flow.graph import extract_flow
+
+    try:
+        result = load_flow(path)
+    except FlowFileError as exc:
+        _fail(str(exc), status=2)
+    for diagnostic in result.diagnostics:
+        click.echo(str(diagnostic), err=True)
+    if result.flow is None:
+        errors = len(result.errors)
+        _fail(f"{path}: not drawn, the flow has {errors} error(s)", status=1)
+    return extract_flow(result.flow)
+
+
+def _lifecycle_graph(name: str) -> Any:
+    import importlib
+
+    from ucwa_flow.graph import extract_live_machine
+
+    module, factory_name, final = LIFECYCLES[name]
+    factory: Callable[[], Any] = getattr(importlib.import_module(module), factory_name)
+    return extract_live_machine(factory(), f"{name} lifecycle", final=final)
+
+
+def _render(graph: Any, fmt: str) -> str | bytes:
+    from ucwa_flow.graph import GraphvizError, render_dot, render_image, render_mermaid
+
+    if fmt == "mermaid":
+        return render_mermaid(graph)
+    if fmt == "dot":
+        return render_dot(graph)
+    try:
+        return render_image(graph, "svg" if fmt == "svg" else "png")
+    except GraphvizError as exc:
+        _fail(str(exc), status=1)
+
+
+def _write(content: str | bytes, output: str | None) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        Path(output).write_bytes(data)
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror or exc}", status=2)
+
+
+def _fail(message: str, *, status: int) -> NoReturn:
+    click.echo(f"ucwa-flow: error: {message}", err=True)
+    sys.exit(status)
