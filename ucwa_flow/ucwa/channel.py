@@ -126,7 +126,13 @@ class EventChannel:
         self._closed = False
         self._failure: _Failure | None = None
         self._seen: deque[str] = deque(maxlen=64)
+        self._url: str | None = None
         self.polls = 0  # P-GETs sent (observability and tests)
+
+    @property
+    def url(self) -> str | None:
+        """The URL of the outstanding (or next) P-GET; ``None`` before the first one."""
+        return self._url
 
     # -- consumer side --------------------------------------------------------------------
 
@@ -205,6 +211,7 @@ class EventChannel:
         replaced = 0
         while True:
             self.polls += 1
+            self._url = url
             try:
                 response = await self._client.long_poll(url, read_timeout=self.read_timeout)
             except NETWORK_ERRORS as exc:

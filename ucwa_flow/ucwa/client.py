@@ -359,7 +359,7 @@ class UcwaClient:
         link's query string as ``OperationContext`` (a fresh UUID when not given).
         """
         url = with_query(
-            self._absolute(send_message_href),
+            self.absolute(send_message_href),
             OperationContext=operation_context or str(uuid.uuid4()),
         )
         mime = "text/html" if html else "text/plain"
@@ -396,9 +396,14 @@ class UcwaClient:
         through: the channel decides what to retry.
         """
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
-        return await self._poll.get(self._absolute(href), headers=ACCEPT_JSON, timeout=timeout)
+        return await self._poll.get(self.absolute(href), headers=ACCEPT_JSON, timeout=timeout)
 
-    def _absolute(self, href: str) -> str:
+    def absolute(self, href: str) -> str:
+        """``href`` (from an event or resource) as the absolute URL this client would use.
+
+        Event hrefs are server-relative while :class:`Application` and the ``Location``
+        results of this client are absolute: compare hrefs through this method.
+        """
         if self._discovery is not None:
             return resolve(self._discovery.applications_url, href)
         return href
@@ -413,7 +418,7 @@ class UcwaClient:
         headers: Mapping[str, str] | None = None,
         during_sign_in: bool = False,
     ) -> httpx.Response:
-        url = self._absolute(href)
+        url = self.absolute(href)
         all_headers = {**ACCEPT_JSON, **(headers or {})}
         if method == "POST" and json is None and content is None:
             content = b""  # UCWA wants Content-Length: 0 on body-less POSTs
