@@ -1,0 +1,146 @@
+"""YAML edge cases: YAML 1.2 words, numbers as names and texts, hostile documents."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+from ucwa_flow.flow import Say, load_flow_text
+from ucwa_flow.flow._loader import MAX_BYTES
+
+
+def _flow(body: str) -> str:
+    return "version: 1\nname: t\n" + textwrap.dedent(body)
+
+
+def test_on_yes_no_are_texts_in_state_names_choices_and_messages() -> None:
+    result = load_flow_text(
+        _flow("""\
+        start: on
+        states:
+          on:
+            messages:
+              - choice: [yes, no, off]
+                goto: no
+            timeouts: [{after: 1m, do: [stop]}]
+          no:
+            enter: [{say: yes}, stop]
+        """)
+    )
+    assert result.diagnostics == []
+    flow = result.raise_for_errors()
+    assert list(flow.states) == ["on", "no"]
+    handler = flow.states["on"].handlers[0]
+    assert handler.matcher.values == ("yes", "no", "off")
+    assert handler.match("YES") == {}
+    say = flow.states["no"].enter[0]
+    assert isinstance(say, Say) and say.text is not None and say.text.render({}) == "yes"
+
+
+def test_numbers_are_state_names_choices_and_texts() -> None:
+    flow = load_flow_text(
+        _flow("""\
+        start: 404
+        states:
+          404:
+            enter: [{say: 1}]
+            messages:
+              - choice: [1, 2.5]
+                goto: 500
+            timeouts: [{after: 90, do: [stop]}]
+          500:
+            enter: [stop]
+        """)
+    ).raise_for_errors()
+    assert flow.start == "404" and list(flow.states) == ["404", "500"]
+    handler = flow.states["404"].handlers[0]
+    assert handler.match("1") == {} and handler.match("2.5") == {} and handler.match("11") is None
+    assert flow.states["404"].timeouts[0].after == 90.0
+
+
+def test_null_and_boolean_keys_are_located_errors() -> None:
+    result = load_flow_text(
+        _flow("""\
+        start: menu
+        states:
+          menu: {enter: [stop]}
+          null: {enter: [stop]}
+          false: {enter: [stop]}
+        """),
+        "f.yaml",
+    )
+    assert [str(d) for d in result.diagnostics] == [
+        "f.yaml:6:3: Y006 error: key null is read by YAML as a null, not a text; quote it: 'null'",
+        "f.yaml:7:3: Y006 error: key false is read by YAML as a boolean, not a text; quote it: "
+        "'false'",
+    ]
+
+
+def test_quoted_null_and_true_are_ordinary_names() -> None:
+    flow = load_flow_text(
+        _flow("""\
+        start: "null"
+        states:
+          "null": {enter: [{goto: "true"}]}
+          "true": {enter: [stop]}
+        """)
+    ).raise_for_errors()
+    assert list(flow.states) == ["null", "true"]
+
+
+def test_a_date_is_a_text_not_a_date_object() -> None:
+    flow = load_flow_text(
+        _flow("""\
+        start: menu
+        variables: {since: 2024-01-02}
+        states:
+          menu: {enter: [stop]}
+        """)
+    ).raise_for_errors()
+    assert flow.variables["since"] == "2024-01-02"
+
+
+def test_null_where_a_text_is_needed_is_a_type_error() -> None:
+    result = load_flow_text(_flow("start: menu\nstates:\n  menu:\n    enter: [{say: null}]\n"))
+    assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("S003", 6, 19)]
+
+
+def test_billion_laughs_is_rejected_at_the_first_anchor_quickly() -> None:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    started = time.perf_counter()
+    result = load_flow_text("\n".join(lines) + "\n", "lol.yaml")
+    assert time.perf_counter() - started < 1.0
+    assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("Y003", 1, 5)]
+
+
+def test_file_larger_than_the_cap_is_rejected() -> None:
+    text = "# " + "x" * MAX_BYTES + "\n"
+    result = load_flow_text(text, "big.yaml")
+    assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("Y005", 1, 1)]
+
+
+def test_yaml_error_stops_before_schema_errors() -> None:
+    result = load_flow_text("version: 2\nname: [\n", "f.yaml")
+    assert [d.code for d in result.diagnostics] == ["Y001"]
+
+
+def test_all_schema_errors_are_reported_in_one_run_sorted() -> None:
+    result = load_flow_text(
+        _flow("""\
+        start: menu
+        colour: red
+        settings: {format: rich}
+        states:
+          menu:
+            enter: [{sey: hi}, {goto: [x]}]
+        """),
+        "f.yaml",
+    )
+    assert [(d.code, d.line, d.col) for d in result.diagnostics] == [
+        ("S001", 4, 1),
+        ("S004", 5, 20),
+        ("S001", 8, 14),
+        ("S003", 8, 31),
+    ]
+    assert "did you mean 'set'?" in result.diagnostics[2].message
