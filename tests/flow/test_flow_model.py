@@ -37,7 +37,8 @@ def test_top_level(flow: Flow) -> None:
     assert flow.description == "Every construct of the flow language"
     assert list(flow.states) == ["menu", "password", "hardware", "lookup", "handoff", "404"]
     assert dict(flow.variables) == {"employee_id": None, "ticket": None, "misses": 0}
-    assert flow.source == str(FULL) and flow.location.line == 3
+    assert flow.source == str(FULL)
+    assert flow.location.line == 3
 
 
 def test_settings(flow: Flow) -> None:
@@ -51,7 +52,8 @@ def test_settings(flow: Flow) -> None:
 
 def test_invitation_policy_decides_by_caller_subject_and_time(flow: Flow) -> None:
     policy = flow.invitation
-    assert policy.default == "decline" and len(policy.rules) == 3
+    assert policy.default == "decline"
+    assert len(policy.rules) == 3
     monday_10_paris = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     monday_20_paris = datetime(2026, 1, 5, 19, 0, tzinfo=UTC)
     saturday = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -60,18 +62,23 @@ def test_invitation_policy_decides_by_caller_subject_and_time(flow: Flow) -> Non
     assert policy.decide("sip:ann@contoso.com", "", monday_20_paris) is third
     assert policy.decide("sip:ann@contoso.com", "", saturday) is third
     assert policy.decide("sip:boss@fabrikam.com", "Very URGENT", saturday) is second
-    assert second.goto == "handoff" and second.action == "accept"
-    assert third.action == "decline" and third.message is not None
+    assert second.goto == "handoff"
+    assert second.action == "accept"
+    assert third.action == "decline"
+    assert third.message is not None
     assert third.message.render({"caller": {"name": "Bo"}}) == "Sorry Bo, we are closed."
-    assert first.days == frozenset({1, 2, 3, 4, 5}) and first.hours is not None
+    assert first.days == frozenset({1, 2, 3, 4, 5})
+    assert first.hours is not None
     assert policy.decline_message is not None
 
 
 def test_states_enter_and_say_with_html_fallback(flow: Flow) -> None:
     menu = flow.states["menu"]
     say, typing = menu.enter
-    assert isinstance(say, Say) and isinstance(typing, Typing)
-    assert say.html is not None and say.text is not None
+    assert isinstance(say, Say)
+    assert isinstance(typing, Typing)
+    assert say.html is not None
+    assert say.text is not None
     context = {"caller": {"name": "<Eve>"}}
     assert say.html.render(context).startswith("<b>Hi &lt;Eve&gt;</b>")
     assert say.text.render(context).startswith("Hi <Eve>:")
@@ -83,17 +90,24 @@ def test_message_handlers_in_order_with_kinds_and_matching(flow: Flow) -> None:
     kinds = [h.kind for h in menu.handlers]
     assert kinds == ["regex", "choice", "keywords", "regex"]
     regex_1, choice, keywords, capture = menu.handlers
-    assert regex_1.match("password please") == {} and regex_1.match("my password") is None
-    assert choice.match(" Hardware ") == {} and choice.match("2") == {}
-    assert keywords.match("the printer is on fire") == {} and keywords.match("printers") is None
+    assert regex_1.match("password please") == {}
+    assert regex_1.match("my password") is None
+    assert choice.match(" Hardware ") == {}
+    assert choice.match("2") == {}
+    assert keywords.match("the printer is on fire") == {}
+    assert keywords.match("printers") is None
     assert capture.match("I am E123456") == {"employee_id": "E123456"}
     assert capture.matcher.groups == frozenset({"employee_id"})
     set_id, set_misses, say, log, goto = capture.actions
-    assert isinstance(set_id, SetVariable) and isinstance(set_misses, SetVariable)
+    assert isinstance(set_id, SetVariable)
+    assert isinstance(set_misses, SetVariable)
     assert set_misses.value.evaluate({"misses": 2}) == 3
     assert set_id.value.evaluate({"match": {"employee_id": "E1"}}) == "E1"
-    assert isinstance(say, Say) and isinstance(log, Log) and log.level == "debug"
-    assert isinstance(goto, Goto) and goto.target == "lookup"
+    assert isinstance(say, Say)
+    assert isinstance(log, Log)
+    assert log.level == "debug"
+    assert isinstance(goto, Goto)
+    assert goto.target == "lookup"
 
 
 def test_ladders(flow: Flow) -> None:
@@ -101,10 +115,12 @@ def test_ladders(flow: Flow) -> None:
     assert len(menu.no_match) == 3
     assert [type(a) for a in menu.no_match[1].actions] == [Say, SetVariable]
     last = menu.no_match[2].actions[0]
-    assert isinstance(last, Goto) and last.target == "handoff"
+    assert isinstance(last, Goto)
+    assert last.target == "handoff"
     assert [step.after for step in menu.timeouts] == [120.0, 5400.0]
     assert isinstance(menu.timeouts[1].actions[-1], Stop)
-    assert isinstance(menu.ended[0], Log) and isinstance(menu.delivery_failed[0], Log)
+    assert isinstance(menu.ended[0], Log)
+    assert isinstance(menu.delivery_failed[0], Log)
 
 
 def test_global_commands_overridden_and_disabled_per_state(flow: Flow) -> None:
@@ -113,7 +129,8 @@ def test_global_commands_overridden_and_disabled_per_state(flow: Flow) -> None:
     hardware = flow.states["hardware"]
     assert [c.name for c in hardware.commands] == ["help"]
     say = hardware.commands[0].actions[0]
-    assert isinstance(say, Say) and say.text is not None
+    assert isinstance(say, Say)
+    assert say.text is not None
     assert say.text.render({}) == "Describe the hardware problem."
     assert flow.commands[0].match("?") == {}
 
@@ -121,7 +138,8 @@ def test_global_commands_overridden_and_disabled_per_state(flow: Flow) -> None:
 def test_if_then_else_and_number_state_names(flow: Flow) -> None:
     hardware = flow.states["hardware"]
     to_404 = hardware.handlers[0]
-    assert to_404.match("404") == {} and to_404.actions == (Goto("404", to_404.actions[0].location),)
+    assert to_404.match("404") == {}
+    assert to_404.actions == (Goto("404", to_404.actions[0].location),)
     condition = hardware.handlers[1].actions[0]
     assert isinstance(condition, If)
     assert condition.condition.evaluate({"misses": 3}) is True
@@ -132,23 +150,30 @@ def test_if_then_else_and_number_state_names(flow: Flow) -> None:
 def test_webhook(flow: Flow) -> None:
     webhook = flow.states["lookup"].enter[0]
     assert isinstance(webhook, Webhook)
-    assert webhook.method == "POST" and webhook.timeout == 5.0 and webhook.result == "ticket"
+    assert webhook.method == "POST"
+    assert webhook.timeout == 5.0
+    assert webhook.result == "ticket"
     assert webhook.url.render({"employee_id": "E1"}).endswith("/api/E1")
     assert webhook.json is not None
     body = webhook.json.evaluate({"employee_id": "E1", "misses": 2, "state": "lookup"})
     assert body == {"employee": "E1", "count": 2, "tags": ["it", "lookup"]}
     assert [name for name, _ in webhook.headers] == ["Authorization"]
-    assert webhook.failure is not None and len(webhook.success) == 2
+    assert webhook.failure is not None
+    assert len(webhook.success) == 2
 
 
 def test_invite(flow: Flow) -> None:
     invite = flow.states["handoff"].enter[0]
     assert isinstance(invite, Invite)
     assert invite.to.render({}) == "sip:agent@contoso.com"
-    assert invite.importance == "high" and invite.timeout == 90.0
-    assert invite.accepted is not None and invite.declined is not None
-    assert invite.no_answer is not None and isinstance(invite.no_answer[-1], Stop)
-    assert invite.subject is not None and invite.subject.render({}) == "Helpdesk"
+    assert invite.importance == "high"
+    assert invite.timeout == 90.0
+    assert invite.accepted is not None
+    assert invite.declined is not None
+    assert invite.no_answer is not None
+    assert isinstance(invite.no_answer[-1], Stop)
+    assert invite.subject is not None
+    assert invite.subject.render({}) == "Helpdesk"
 
 
 def test_iter_actions_reaches_nested_branches(flow: Flow) -> None:

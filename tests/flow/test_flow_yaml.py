@@ -34,7 +34,9 @@ def test_on_yes_no_are_texts_in_state_names_choices_and_messages() -> None:
     assert handler.matcher.values == ("yes", "no", "off")
     assert handler.match("YES") == {}
     say = flow.states["no"].enter[0]
-    assert isinstance(say, Say) and say.text is not None and say.text.render({}) == "yes"
+    assert isinstance(say, Say)
+    assert say.text is not None
+    assert say.text.render({}) == "yes"
 
 
 def test_numbers_are_state_names_choices_and_texts() -> None:
@@ -52,9 +54,12 @@ def test_numbers_are_state_names_choices_and_texts() -> None:
             enter: [stop]
         """)
     ).raise_for_errors()
-    assert flow.start == "404" and list(flow.states) == ["404", "500"]
+    assert flow.start == "404"
+    assert list(flow.states) == ["404", "500"]
     handler = flow.states["404"].handlers[0]
-    assert handler.match("1") == {} and handler.match("2.5") == {} and handler.match("11") is None
+    assert handler.match("1") == {}
+    assert handler.match("2.5") == {}
+    assert handler.match("11") is None
     assert flow.states["404"].timeouts[0].after == 90.0
 
 

@@ -1,0 +1,142 @@
+"""``ucwa-flow validate`` and ``ucwa-flow schema``: output formats and exit statuses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ucwa_flow.cli import cli
+
+HERE = Path(__file__).parent
+FULL = HERE / "flows" / "full.flow.yaml"
+BROKEN = HERE / "broken"
+ROOT = HERE.parents[1]
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_valid_flow_exits_0_with_a_summary_on_stderr() -> None:
+    code, out, err = _run("validate", str(FULL))
+    assert (code, out) == (0, "")
+    assert "1 file(s) checked: 0 error(s), 0 warning(s)" in err
+
+
+def test_warnings_alone_exit_0() -> None:
+    code, out, _ = _run("validate", str(BROKEN / "f103-unreachable.flow.yaml"))
+    assert code == 0
+    assert out == (
+        f"{BROKEN / 'f103-unreachable.flow.yaml'}:8:3: F103 warning: state 'orphan' cannot be "
+        "reached: no goto leads to it from 'menu'\n"
+    )
+
+
+def test_errors_exit_1_one_line_each_sorted_by_position() -> None:
+    path = BROKEN / "mixed-many-errors.flow.yaml"
+    code, out, _ = _run("validate", "-q", str(path))
+    assert code == 1
+    lines = out.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        f"{path}:10:16",
+        f"{path}:11:15",
+        f"{path}:13:14",
+    ]
+    assert lines[1].endswith("F101 error: goto 'nowhere': there is no state named 'nowhere'")
+
+
+def test_several_files_in_one_run() -> None:
+    files = [
+        str(FULL),
+        str(BROKEN / "f101-unknown-goto.flow.yaml"),
+        str(BROKEN / "y002-duplicate-state.flow.yaml"),
+    ]
+    code, out, err = _run("validate", *files)
+    assert code == 1
+    assert [line.split(": ")[1].split()[0] for line in out.splitlines()] == ["F101", "F103", "Y002"]
+    assert "3 file(s) checked: 2 error(s), 1 warning(s)" in err
+
+
+def test_json_format() -> None:
+    code, out, _ = _run(
+        "validate", "--format", "json", str(BROKEN / "f102-unknown-start.flow.yaml")
+    )
+    assert code == 1
+    report = json.loads(out)
+    assert report["errors"] == 1
+    assert report["warnings"] == 0
+    assert report["diagnostics"] == [
+        {
+            "file": str(BROKEN / "f102-unknown-start.flow.yaml"),
+            "line": 4,
+            "col": 8,
+            "code": "F102",
+            "severity": "error",
+            "message": "start state 'main' does not exist",
+        }
+    ]
+
+
+def test_missing_file_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    code, out, err = _run("validate", str(tmp_path / "nope.flow.yaml"))
+    assert code == 2
+    assert out == ""
+    assert err.strip() == f"ucwa-flow: error: {tmp_path / 'nope.flow.yaml'}: no such flow file"
+
+
+def test_directory_is_an_io_error(tmp_path: Path) -> None:
+    code, _, err = _run("validate", str(tmp_path))
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_usage_error_exits_2() -> None:
+    assert _run("validate")[0] == 2
+    assert _run("validate", "--format", "xml", str(FULL))[0] == 2
+
+
+def test_x_yaml_means_x_flow_yaml(tmp_path: Path) -> None:
+    shutil.copy(FULL, tmp_path / "full.flow.yaml")
+    code, _, err = _run("validate", str(tmp_path / "full.yaml"))
+    assert code == 0
+    assert "0 error(s)" in err
+
+
+def test_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.flow.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    code, out, _ = _run("validate", "-q", str(path))
+    assert code == 1
+    assert out.startswith(f"{path}:1:1: Y001 error: the file is not UTF-8 text")
+
+
+def test_schema_command_prints_the_schema_file() -> None:
+    code, out, _ = _run("schema")
+    assert code == 0
+    assert out == (ROOT / "schemas" / "flow.schema.json").read_text("utf-8")
+
+
+@pytest.mark.timeout(30)
+def test_real_process_exit_status_and_no_http_stack_imported() -> None:
+    script = (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "try:\n"
+        f"    main(['validate', '-q', {str(BROKEN / 'f105-bad-regex.flow.yaml')!r}])\n"
+        "finally:\n"
+        "    heavy = ('httpx', 'starlette', 'uvicorn')\n"
+        "    sys.stderr.write(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert "F105 error" in done.stdout
+    assert done.stderr == ""

@@ -1,0 +1,110 @@
+"""Templates and conditions are sandboxed; regex matching on message text is time-bounded."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ucwa_flow.flow import (
+    Condition,
+    Location,
+    Matcher,
+    MatchTimeout,
+    Template,
+    TemplateCompileError,
+    TemplateRenderError,
+    Value,
+    load_flow_text,
+)
+
+HERE = Location("t.yaml", 3, 7)
+
+ESCAPES = [
+    "{{ ''.__class__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ ''['__class__'] }}",
+    "{{ caller.__init__.__globals__ }}",
+    "{{ cycler.__init__.__globals__.os }}",
+    "{{ lipsum.__globals__['os'].system('id') }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ vars.update({'x': 1}) }}",
+    "{{ [].append(1) }}",
+    "{{ 'a' * 100000000 }}",
+    "{{ 9 ** 9999999 }}",
+    "{{ range(100000000) | list }}",
+]
+
+
+@pytest.mark.parametrize("source", ESCAPES)
+def test_sandbox_escape_attempts_fail_with_a_safe_located_error(source: str) -> None:
+    template = Template(source, HERE)
+    context = {"caller": {"name": "x"}, "vars": {}}
+    with pytest.raises(TemplateRenderError) as caught:
+        template.render(context)
+    message = str(caught.value)
+    assert message.startswith("t.yaml:3:7: ")
+    assert "\n" not in message
+
+
+def test_escape_through_a_condition_fails_too() -> None:
+    with pytest.raises(TemplateRenderError):
+        Condition("''.__class__.__base__", HERE).evaluate({})
+
+
+def test_html_templates_escape_caller_text_and_text_templates_do_not() -> None:
+    context = {"message": "<script>alert(1)</script>"}
+    assert Template("<i>{{ message }}</i>", HERE, html=True).render(context) == (
+        "<i>&lt;script&gt;alert(1)&lt;/script&gt;</i>"
+    )
+    assert Template("{{ message }}", HERE).render(context) == "<script>alert(1)</script>"
+
+
+def test_template_static_analysis() -> None:
+    template = Template(
+        "{% set n = 2 %}{{ n }} {{ caller.name }} {{ match.id }} {{ match['x'] }}", HERE
+    )
+    assert template.variables == {"caller", "match"}
+    assert template.captures == {"id", "x"}
+
+
+def test_values_keep_native_types_for_a_whole_expression() -> None:
+    value = Value({"n": "{{ n + 1 }}", "s": "n={{ n }}", "l": ["{{ n > 1 }}", 3, None]}, HERE)
+    assert value.evaluate({"n": 2}) == {"n": 3, "s": "n=2", "l": [True, 3, None]}
+
+
+def test_syntax_errors_raise_compile_errors_with_the_line() -> None:
+    with pytest.raises(TemplateCompileError) as caught:
+        Template("line one\n{{ broken", HERE)
+    assert caught.value.lineno == 2
+    with pytest.raises(TemplateCompileError):
+        Condition("1 +", HERE)
+    with pytest.raises(TemplateCompileError):
+        Condition("x }}{% for a in b %}", HERE)
+
+
+def test_regex_on_a_catastrophic_pattern_times_out() -> None:
+    matcher = Matcher("regex", [r"^(a|aa)+$"], timeout=0.05)
+    started = time.perf_counter()
+    with pytest.raises(MatchTimeout):
+        matcher.match("a" * 60 + "!")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_message_is_cut_at_the_maximum_length_before_matching() -> None:
+    matcher = Matcher("regex", [r"END"], max_length=100)
+    assert matcher.match("x" * 50 + "END") == {}
+    assert matcher.match("x" * 200 + "END") is None
+
+
+def test_flow_settings_reach_the_matchers() -> None:
+    text = (
+        "version: 1\nname: t\nstart: s\nsettings: {match_timeout: 20ms, max_message_length: 10}\n"
+        "states:\n  s:\n    messages:\n      - match: '^(a|aa)+$'\n        goto: s\n"
+        "    timeouts: [{after: 1m, do: [stop]}]\n"
+    )
+    flow = load_flow_text(text).raise_for_errors()
+    matcher = flow.states["s"].handlers[0].matcher
+    assert matcher.timeout == pytest.approx(0.02)
+    assert matcher.max_length == 10
+    assert matcher.match("aaaaaaaaaa" + "!" * 5) == {}
