@@ -10,7 +10,7 @@ import httpx
 
 from tests.integration.harness import LENE, TOSH, Party
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.simulator import Simulator
+from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
 from ucwa_flow.ucwa.events import MessagingInvitationEvent
 
 
@@ -162,3 +162,20 @@ async def test_token_expiry_and_recovery(tosh: Party, lene: Party, sim: Simulato
     # The channel carries on with the new token as well.
     await lene.client.start_messaging(TOSH, message="still signed in?")
     await tosh.invitation("started", "Incoming")
+
+
+async def test_sign_in_through_a_redirect_to_another_applications_host(
+    sim_clock: ManualClock,
+) -> None:
+    config = SimulatorConfig(applications_host="localhost", discovery_redirect=True)
+    sim = Simulator(config, clock=sim_clock)
+    async with serve(sim, host="127.0.0.1", port=0) as url:
+        tosh = await Party(TOSH, url).start()
+        try:
+            assert tosh.client.discovery is not None
+            assert urlsplit(tosh.client.discovery.applications_url).hostname == "localhost"
+            assert urlsplit(tosh.client.application.self_href).hostname == "localhost"
+            assert tosh.client.auth.grants == 2  # one token per host
+            assert tosh.client.application.is_available
+        finally:
+            await tosh.stop()
