@@ -14,8 +14,9 @@ from __future__ import annotations
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.channel import ChannelItem, ConversationsLost, EventChannel
-from ucwa_flow.ucwa.client import UcwaClient, endpoint_id_for
+from ucwa_flow.ucwa.client import UcwaClient
 from ucwa_flow.ucwa.discovery import Discovery, discover
+from ucwa_flow.ucwa.identity import endpoint_id_for
 
 __all__ = [
     "Application",

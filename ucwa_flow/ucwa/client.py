@@ -14,7 +14,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
 
@@ -35,36 +34,15 @@ from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.discovery import Discovery, discover
-from ucwa_flow.ucwa.errors import ServerUnreachable, UcwaError, UcwaHttpError
+from ucwa_flow.ucwa.errors import ApplicationGone, ServerUnreachable, UcwaError, UcwaHttpError
+from ucwa_flow.ucwa.identity import default_user_agent, endpoint_id_for, sip_uri
 
-__all__ = ["UcwaClient", "endpoint_id_for"]
+__all__ = ["UcwaClient"]
 
 log = logging.getLogger("ucwa_flow.ucwa")
 
 _IMPORTANCE = ("Normal", "Urgent", "Emergency")
 _FORMATS = ("Plain", "Html")
-
-
-def _user_agent() -> str:
-    try:
-        return f"ucwa-flow/{version('ucwa-flow')}"
-    except PackageNotFoundError:
-        return "ucwa-flow/0"
-
-
-def endpoint_id_for(user: str) -> str:
-    """The stable EndpointId of a bot identity: the same after every restart.
-
-    UCWA answers a re-POST with a known EndpointId with the existing application (200)
-    instead of piling up new ones.
-    """
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ucwa-flow:{user.strip().lower()}"))
-
-
-def sip_uri(address: str) -> str:
-    """``sip:user@domain`` for ``user@domain`` or ``sip:user@domain``."""
-    address = address.strip()
-    return address if address.lower().startswith("sip:") else f"sip:{address}"
 
 
 class UcwaClient:
@@ -107,7 +85,7 @@ class UcwaClient:
         self.server_url = server_url
         self.clock: Clock = clock or SystemClock()
         self.endpoint_id = endpoint_id_for(self.user)
-        self.user_agent = user_agent or _user_agent()
+        self.user_agent = user_agent or default_user_agent()
         self.culture = culture
         self.timeout = timeout
         self.auth = WebTicketAuth(username or self.user[4:], password, clock=self.clock)
@@ -279,7 +257,7 @@ class UcwaClient:
             except UcwaHttpError as exc:
                 log.warning("%s: keep-alive failed: %s", self.user, exc)
                 try:
-                    if exc.subcode in ("ApplicationNotFound", "InactiveApplicationExpired"):
+                    if isinstance(exc, ApplicationGone):
                         await self.recreate_application(application)
                     elif exc.subcode == "MakeMeAvailableRequired":
                         await self.make_me_available(self._formats or _FORMATS)
