@@ -58,6 +58,7 @@ __all__ = ["build_flow"]
 
 _DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 _HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+_GROUP_NAME = re.compile(r"\(\?P?<([A-Za-z_]\w*)>")
 _TRIGGERS: tuple[MatcherKind, ...] = ("regex", "keywords", "choice", "any")
 _T = TypeVar("_T")
 
@@ -192,7 +193,7 @@ class _Builder:
         return State(
             name=name,
             enter=self.actions(raw.get("enter", []), (*path, "enter")),
-            handlers=tuple(h for h in handlers if h is not None),
+            handlers=tuple(handlers),
             commands=(*local.values(), *remaining),
             no_match=tuple(
                 LadderStep(
@@ -214,12 +215,9 @@ class _Builder:
         )
 
     def commands(self, raw: Mapping[str, Any], path: Path) -> dict[str, MessageHandler]:
-        built = {name: self.handler(item, (*path, name), name) for name, item in raw.items()}
-        return {name: handler for name, handler in built.items() if handler is not None}
+        return {name: self.handler(item, (*path, name), name) for name, item in raw.items()}
 
-    def handler(
-        self, raw: Mapping[str, Any], path: Path, name: str | None
-    ) -> MessageHandler | None:
+    def handler(self, raw: Mapping[str, Any], path: Path, name: str | None) -> MessageHandler:
         kind = next(k for k in _TRIGGERS if ("match" if k == "regex" else k) in raw)
         values: list[str] = []
         if kind == "regex":
@@ -237,10 +235,11 @@ class _Builder:
             position = getattr(exc, "pos", None)
             at = f" at position {position}" if position is not None else ""
             reason = getattr(exc, "msg", str(exc))
-            self.report(
-                (*path, "match"), "F105", f"regex {values[0]!r} does not compile{at}: {reason}"
-            )
-            return None
+            message = f"regex {values[0]!r} does not compile{at}: {reason}"
+            self.report((*path, "match"), "F105", message)
+            # Keep checking the rest of the handler with a matcher that never matches.
+            matcher = Matcher("choice", ())
+            matcher.groups = frozenset(_GROUP_NAME.findall(values[0]))
         for group in matcher.groups:
             self.variable_name(group, (*path, "match"), key=False)
         actions: list[Action] = []

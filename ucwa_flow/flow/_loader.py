@@ -120,8 +120,17 @@ def read_document(text: str, file: str) -> tuple[Document | None, list[Diagnosti
     return (None if problems else document), problems
 
 
+_HINTS = {
+    "expected <block end>": "bad indentation: this line does not line up with the ones above",
+    "could not find expected ':'": "a line is missing its ':' or is indented wrongly",
+    "mapping values are not allowed here": "unexpected ':' (quote texts that contain ': ')",
+}
+
+
 def _syntax_diagnostic(exc: MarkedYAMLError, file: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    if "<stream end>" in str(exc.problem) and exc.context_mark is not None:
+        mark = exc.context_mark  # point at what was left open, not at the end of the file
     location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
     problem = str(exc.problem or "invalid YAML").strip()
     if isinstance(exc, _Rejected):
@@ -137,7 +146,9 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str) -> Diagnostic:
     if isinstance(exc, ComposerError) and "single document" in f"{problem} {exc.context}":
         return Diagnostic.at(location, "Y007", "a flow file holds exactly one YAML document")
     context = f" {exc.context}" if exc.context else ""
-    return Diagnostic.at(location, "Y001", f"{problem}{context}")
+    hint = next((text for start, text in _HINTS.items() if problem.startswith(start)), None)
+    message = f"{hint} ({problem})" if hint else f"{problem}{context}"
+    return Diagnostic.at(location, "Y001", message)
 
 
 def _start(node: Any) -> tuple[int, int]:
@@ -165,6 +176,9 @@ def _convert(node: Any, path: Path, doc: Document, problems: list[Diagnostic]) -
                 continue
             child = (*path, key)
             value_line, value_col = node.lc.value(raw_key)
+            if value is None and value_line > key_line:
+                # An empty value is "located" at the next token; point at its key instead.
+                value_line, value_col = key_line, key_col
             doc.keys[child] = (key_line + 1, key_col + 1)
             doc.values[child] = _value_start(value, value_line, value_col)
             result[key] = _convert(value, child, doc, problems)

