@@ -108,3 +108,26 @@ def test_flow_settings_reach_the_matchers() -> None:
     assert matcher.timeout == pytest.approx(0.02)
     assert matcher.max_length == 10
     assert matcher.match("aaaaaaaaaa" + "!" * 5) == {}
+
+
+def test_template_context_shape() -> None:
+    from datetime import UTC, datetime
+
+    from ucwa_flow.flow import template_context
+
+    context = template_context(
+        variables={"ticket": {"id": 7}, "state": "shadowed"},
+        state="menu",
+        flow="helpdesk",
+        caller_uri="sip:ann@contoso.com",
+        message="hi",
+        match={"id": "E1"},
+        now=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        timezone="Europe/Paris",
+    )
+    rendered = Template(
+        "{{ ticket.id }} {{ vars.ticket.id }} {{ match.id }} {{ caller.name }} {{ message }} "
+        "{{ state }} {{ flow }} {{ now.hour }} {{ webhook.status }}",
+        HERE,
+    ).render(context)
+    assert rendered == "7 7 E1 sip:ann@contoso.com hi menu helpdesk 10 None"

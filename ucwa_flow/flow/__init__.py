@@ -20,6 +20,7 @@ from ucwa_flow.flow._api import (
     load_flow_text,
     resolve_flow_path,
 )
+from ucwa_flow.flow._context import template_context
 from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
 from ucwa_flow.flow._durations import format_duration, parse_duration
 from ucwa_flow.flow._model import (
@@ -98,4 +99,5 @@ __all__ = [
     "load_flow_text",
     "parse_duration",
     "resolve_flow_path",
+    "template_context",
 ]

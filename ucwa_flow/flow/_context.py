@@ -1,0 +1,61 @@
+"""The template context: the names a flow's templates and conditions can read.
+
+The interpreter builds one with :func:`template_context` for every action it runs, so
+that all templates see the same shape (documented in ``docs/flow-language.md``,
+"Template context"):
+
+=========== ==============================================================================
+name        value
+=========== ==============================================================================
+*variable*  every flow variable by its own name (``{{ ticket.id }}``)
+``vars``    all variables as one mapping (``{{ vars['employee_id'] }}``)
+``match``   the named captures of the regex handler that matched (empty elsewhere)
+``caller``  ``{uri, name}`` of the other party of the conversation
+``message`` the text of the caller's message being handled (empty elsewhere)
+``webhook`` ``{status, json, error}`` of the last webhook call (in its branches)
+``now``     the current time, timezone-aware, in the flow's ``settings.timezone``
+``state``   the name of the current state
+``flow``    the flow's name
+=========== ==============================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+__all__ = ["template_context"]
+
+
+def template_context(
+    *,
+    variables: Mapping[str, Any],
+    state: str = "",
+    flow: str = "",
+    caller_uri: str = "",
+    caller_name: str = "",
+    message: str = "",
+    match: Mapping[str, str] | None = None,
+    webhook: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    timezone: str = "UTC",
+) -> dict[str, Any]:
+    """Build the mapping that :meth:`Template.render` and friends receive.
+
+    Variables come first, so the fixed names above always win over them (the checks
+    forbid variables with those names anyway).
+    """
+    context: dict[str, Any] = dict(variables)
+    context.update(
+        vars=dict(variables),
+        match=dict(match or {}),
+        caller={"uri": caller_uri, "name": caller_name or caller_uri},
+        message=message,
+        webhook=dict(webhook or {"status": None, "json": None, "error": None}),
+        now=now.astimezone(ZoneInfo(timezone)) if now is not None else None,
+        state=state,
+        flow=flow,
+    )
+    return context
