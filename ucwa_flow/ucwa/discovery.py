@@ -140,7 +140,7 @@ async def _get(http: httpx.AsyncClient, url: str) -> dict[str, object]:
     try:
         response = await http.get(url, headers=ACCEPT_JSON)
     except NETWORK_ERRORS as exc:
-        raise ServerUnreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+        raise ServerUnreachable(f"cannot reach {url}: {str(exc) or type(exc).__name__}") from None
     if response.status_code != 200:
         raise DiscoveryFailed(
             f"Autodiscover at {url} answered {response.status_code} {response.reason_phrase}"
