@@ -187,3 +187,43 @@ def test_model_is_frozen(flow: Flow) -> None:
         flow.start = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         flow.states["x"] = flow.states["menu"]  # type: ignore[index]
+
+
+def test_outbound_flow() -> None:
+    from ucwa_flow.flow import load_flow_text
+
+    text = """\
+version: 1
+name: survey
+start: ask
+variables: {score: null}
+outbound:
+  to: ["sip:ann@contoso.com", "sip:bob@contoso.com"]
+  message: "May I ask you one question?"
+  subject: Survey
+  importance: high
+  timeout: 2m
+  declined: [{log: "{{ caller.uri }} declined"}]
+  no_answer: [{log: "{{ caller.uri }} did not answer"}]
+states:
+  ask:
+    enter: [{say: "From 1 to 5?"}]
+    messages:
+      - match: '^(?P<score>[1-5])$'
+        say: "Thanks for {{ match.score }}"
+        do: [stop]
+    timeouts: [{after: 10m, do: [stop]}]
+"""
+    result = load_flow_text(text, "survey.flow.yaml")
+    assert result.diagnostics == []
+    flow = result.raise_for_errors()
+    outbound = flow.outbound
+    assert outbound is not None
+    assert outbound.to == ("sip:ann@contoso.com", "sip:bob@contoso.com")
+    assert outbound.importance == "high"
+    assert outbound.timeout == 120.0
+    assert outbound.declined is not None
+    assert isinstance(outbound.declined[0], Log)
+    assert outbound.no_answer is not None
+    assert (outbound.location.line, outbound.location.col) == (5, 1)
+    assert flow.states["ask"].handlers[0].match("4") == {"score": "4"}
