@@ -221,8 +221,21 @@ def test_out_of_order_conversation_record_is_logged_with_its_conversation_and_sk
     assert tracker.apply(deleted) == []  # ended once
 
 
+def _begin(tracker: LifecycleTracker, href: str) -> None:
+    tracker.apply(
+        ConversationEvent(
+            sender=COMM,
+            link=Link("conversation", href),
+            type="added",
+            state="Connected",
+            conversation_href=href,
+        )
+    )
+
+
 def test_messages_typing_and_a_message_reported_started_then_completed() -> None:
     tracker = LifecycleTracker()
+    _begin(tracker, CONV)
     sender = Link("conversation", CONV)
     msg = Link("message", f"{CONV}/messaging/messages/3")
 
@@ -243,9 +256,11 @@ def test_messages_typing_and_a_message_reported_started_then_completed() -> None
     assert tracker.apply(message("completed")) == []
     body = json.loads((FIXTURES / "capture_example_step_10_irl_eventsResource.json").read_text())
     records = decode_batch(body).events
-    changes = [c for r in records for c in tracker.apply(r)]
     conv = records[0].conversation_href
     assert conv is not None
+    assert [c for r in records for c in tracker.apply(r)] == []  # never seen: ignored
+    _begin(tracker, conv)
+    changes = [c for r in records for c in tracker.apply(r)]
     assert changes[0] == MessageReceived(conv, records[0].link.href, "TUAN", None, None)
     assert isinstance(changes[1], TypingChanged)
     assert changes[1].typing

@@ -35,11 +35,15 @@ _TRIGGER_FOR_STATE = {dest: trigger for trigger, dest in _DEST.items()}
 class MessagingLifecycle:
     """One conversation's messaging modality: its href, state and the links it offers now."""
 
-    __slots__ = ("href", "send_message_href", "set_is_typing_href", "state", "stop_messaging_href")
+    __slots__ = (
+        "formats", "href", "send_message_href", "set_is_typing_href", "state",
+        "stop_messaging_href",
+    )
 
     def __init__(self, href: str) -> None:
         self.href = href
         self.state = "Disconnected"
+        self.formats: tuple[str, ...] = ()
         self.send_message_href: str | None = None
         self.stop_messaging_href: str | None = None
         self.set_is_typing_href: str | None = None

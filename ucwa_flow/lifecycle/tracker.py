@@ -20,7 +20,8 @@ change                      when
 
 It is sans-IO and synchronous: no awaiting, no clock. Records that do not fit a machine's state
 are logged and skipped (see :meth:`SharedMachine.fire`); records about nothing we track (me,
-presence, communication) give no change.
+presence, communication) give no change. A conversation is tracked from its first invitation
+or live conversation record; later news of one never seen (or already forgotten) is ignored.
 
 The invitation's first message arrives twice on real servers: in the invitation, then (after
 accept) as the conversation's first incoming message event. The tracker reports it once, in
@@ -195,8 +196,8 @@ class LifecycleTracker:
             return []
         conv = self._conversations.get(href)
         if conv is None:
-            if record.type == "deleted" and isinstance(record, ConversationEvent):
-                return []  # the end of a conversation we never saw
+            if not _begins_conversation(record):
+                return []  # news of a conversation we never saw, or already forgot
             conv = self._track(href)
         if isinstance(record, MessagingInvitationEvent):
             return self._invitation(conv, record)
@@ -294,6 +295,7 @@ class LifecycleTracker:
             model.send_message_href = rec.send_message_href
             model.stop_messaging_href = rec.stop_messaging_href
             model.set_is_typing_href = rec.set_is_typing_href
+            model.formats = rec.negotiated_formats or model.formats
         trigger = msg_lc.trigger_for(rec)
         old = model.state
         if trigger is None or not self.messaging_machine.fire(model, trigger):
@@ -316,6 +318,14 @@ class LifecycleTracker:
             return []  # the invitation's first message, delivered again
         html = rec.html.text if rec.html is not None else None
         return [MessageReceived(conv.href, rec.link.href, text, html, rec.participant_name)]
+
+
+def _begins_conversation(record: Event) -> bool:
+    if isinstance(record, MessagingInvitationEvent):
+        return record.type in ("started", "updated") or record.status == "Success"
+    if isinstance(record, ConversationEvent):
+        return record.type != "deleted" and record.state not in (None, "Disconnected")
+    return False
 
 
 def _invitation_text(rec: MessagingInvitationEvent) -> str | None:

@@ -1,0 +1,26 @@
+"""The runtime: flows answering real conversations.
+
+* :class:`Bot` signs one identity in and serves every conversation with one flow;
+* :class:`Engine` turns event-channel items into flow inputs (per-conversation order);
+* :class:`FlowInstance` is one conversation's run of the flow;
+* :class:`Port` is everything the interpreter may ask of UCWA (:class:`UcwaPort`);
+* :mod:`ucwa_flow.runtime.trace` has the records every step emits;
+* :class:`Caller` is a person's side of a chat (``ucwa-flow run`` on the simulator).
+"""
+
+from ucwa_flow.runtime.bot import Bot
+from ucwa_flow.runtime.caller import Caller, Heard
+from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.instance import FlowInstance, FlowMachine
+from ucwa_flow.runtime.port import Port, UcwaPort
+
+__all__ = [
+    "Bot",
+    "Caller",
+    "Engine",
+    "FlowInstance",
+    "FlowMachine",
+    "Heard",
+    "Port",
+    "UcwaPort",
+]

@@ -1,0 +1,472 @@
+"""One conversation's run of a flow: its state, variables, ladders, timers and actions.
+
+A :class:`FlowInstance` is created by the engine when the bot accepts an invitation (or an
+outbound invitation of an outbound flow is accepted). The engine feeds it inputs strictly in
+order, one at a time (:meth:`FlowInstance.handle`); the instance runs actions through the
+engine's services: the :class:`~ucwa_flow.runtime.port.Port`, the clock, the trace sink.
+
+The flow's states are realised as a ``transitions`` machine (:class:`FlowMachine`), one per
+flow shared by all of its instances; entering a state is firing that machine's trigger.
+
+Semantics, as ``docs/flow-language.md`` states them:
+
+* message handling: the state's commands (global ones included), then its handlers, in
+  order; the first that matches runs. Named regex captures become variables. No match runs
+  the next rung of the no-match ladder (the last rung repeats); the count restarts when a
+  state is entered.
+* ``goto`` ends the running action list and enters the target: its timers restart, its
+  ladder count resets, its ``enter`` actions run.
+* timeouts count caller silence from the same moment (entering the state or the caller's
+  last message); each step fires once.
+* ``invite`` and ``webhook`` do not block the conversation: the actions after them, and
+  their branch, run when the outcome arrives; messages are handled meanwhile.
+* ``stop`` ends the conversation from the bot's side; ``ended`` runs only when the caller
+  (or the server) ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from ucwa_flow.clock import Clock, TimerHandle
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow import (
+    Action,
+    Flow,
+    Goto,
+    If,
+    Invite,
+    Location,
+    Log,
+    MatchTimeout,
+    Say,
+    SetVariable,
+    State,
+    Stop,
+    Typing,
+    Webhook,
+    template_context,
+)
+from ucwa_flow.lifecycle import Conversation
+from ucwa_flow.lifecycle.machine import SharedMachine
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.port import Port
+from ucwa_flow.ucwa.dataurl import html_to_text
+
+__all__ = ["Continuation", "FlowInstance", "FlowMachine", "Services"]
+
+log = logging.getLogger("ucwa_flow.runtime")
+
+_MAX_HOPS = 32  # gotos in a row without caller input before the flow is declared looping
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class FlowMachine(SharedMachine):
+    """The states of one flow as a shared ``transitions`` machine.
+
+    Every flow state is a machine state; trigger ``enter:<name>`` moves any instance there
+    (from any state, including itself: re-entering runs ``enter`` again), and ``end`` moves
+    it to the terminal ``(ended)`` state.
+    """
+
+    ENDED = "(ended)"
+
+    def __init__(self, flow: Flow) -> None:
+        names = list(flow.states)
+        transitions: list[dict[str, Any]] = [
+            {"trigger": f"enter:{name}", "source": "*", "dest": name} for name in names
+        ]
+        transitions.append({"trigger": "end", "source": "*", "dest": self.ENDED})
+        super().__init__(
+            f"flow {flow.name}", [self.NEW, *names, self.ENDED], transitions, initial=self.NEW
+        )
+
+    NEW = "(new)"
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """Work left when an invite or webhook suspended an action list."""
+
+    frames: tuple[tuple[Action, ...], ...]
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Services(Protocol):
+    """What an instance needs from the engine that runs it."""
+
+    clock: Clock
+    port: Port
+
+    def emit(self, record: t.Trace) -> None: ...
+
+    def post_timer(
+        self, instance: FlowInstance, delay: float, epoch: int, step: int
+    ) -> TimerHandle:
+        """Arrange for ``instance.on_timer(epoch, step)`` to be handled after ``delay``."""
+
+    def begin_invite(
+        self,
+        instance: FlowInstance,
+        action: Invite,
+        to: str,
+        subject: str | None,
+        message: str | None,
+        rest: Continuation,
+    ) -> None: ...
+
+    def begin_webhook(
+        self,
+        instance: FlowInstance,
+        action: Webhook,
+        url: str,
+        headers: dict[str, str],
+        body: Any,
+        rest: Continuation,
+    ) -> None: ...
+
+
+class FlowInstance:
+    """A flow running in one conversation (``conv`` is the tracker's view of it)."""
+
+    __slots__ = (
+        "_epoch",
+        "_hops",
+        "_misses",
+        "_timers",
+        "caller_name",
+        "caller_uri",
+        "conv",
+        "ended",
+        "flow",
+        "machine",
+        "services",
+        "state",
+        "variables",
+    )
+
+    def __init__(
+        self,
+        flow: Flow,
+        machine: FlowMachine,
+        services: Services,
+        conv: Conversation,
+        caller_uri: str | None,
+        caller_name: str | None,
+    ) -> None:
+        self.flow = flow
+        self.machine = machine
+        self.services = services
+        self.conv = conv
+        self.caller_uri = caller_uri
+        self.caller_name = caller_name
+        self.state = FlowMachine.NEW
+        self.variables: dict[str, Any] = {k: _copy(v) for k, v in flow.variables.items()}
+        self.ended = False
+        self._misses = 0
+        self._epoch = 0
+        self._hops = 0
+        self._timers: list[TimerHandle] = []
+        machine.add_model(self)
+
+    @property
+    def href(self) -> str:
+        return self.conv.href
+
+    # -- inputs (the engine calls these one at a time, in order) ---------------------------
+
+    async def start(self, state: str | None = None) -> None:
+        """The conversation is connected: enter the start state (or ``state``)."""
+        self._hops = 0
+        await self._enter(state or self.flow.start)
+
+    async def on_message(self, text: str) -> None:
+        if self.ended:
+            return
+        self._hops = 0
+        self._emit(t.MessageIn, text=text)
+        current = self._current()
+        if current is None:
+            return
+        self._restart_timers(current)
+        for handler in (*current.commands, *current.handlers):
+            try:
+                captures = handler.match(text)
+            except MatchTimeout as exc:
+                self._error(str(exc), handler.location)
+                continue
+            if captures is None:
+                continue
+            self._misses = 0
+            self.variables.update(captures)
+            self._emit(
+                t.HandlerMatched,
+                state=current.name,
+                kind=handler.kind,
+                command=handler.name,
+                captures=captures,
+                location=handler.location,
+            )
+            await self._execute((handler.actions,), {"match": captures, "message": text})
+            return
+        await self._no_match(current, text)
+
+    async def on_timer(self, epoch: int, step: int) -> None:
+        current = self._current()
+        if self.ended or epoch != self._epoch or current is None:
+            return  # a stale timer: the state changed or the caller spoke since
+        if step < 0:
+            after = self.flow.settings.idle_timeout or 0.0
+            self._emit(t.TimeoutFired, state=current.name, after=after, location=None)
+            await self._stop("idle timeout")
+            return
+        rung = current.timeouts[step]
+        self._emit(t.TimeoutFired, state=current.name, after=rung.after, location=rung.location)
+        self._hops = 0
+        await self._execute((rung.actions,), {})
+
+    async def on_outcome(
+        self,
+        rest: Continuation,
+        action: str,
+        branch: str,
+        actions: tuple[Action, ...],
+        extras: Mapping[str, Any],
+        location: Location,
+    ) -> None:
+        """An invite or webhook finished: run its branch, then what followed it."""
+        if self.ended:
+            return
+        self._emit(t.OutcomeReceived, action=action, branch=branch, location=location)
+        self._hops = 0
+        await self._execute((actions, *rest.frames), {**rest.extras, **extras})
+
+    async def on_delivery_failed(self) -> None:
+        current = self._current()
+        if self.ended or current is None or not current.delivery_failed:
+            return
+        await self._execute((current.delivery_failed,), {})
+
+    async def on_ended(self, by: str) -> None:
+        """The caller or the server ended the conversation: run ``ended``, then stop."""
+        if self.ended:
+            return
+        current = self._current()
+        self._finish(by)
+        if current is not None and current.ended:
+            # no messaging any more: only side effects (set, log, webhook) make sense here
+            await self._execute((current.ended,), {}, allow_after_end=True)
+
+    async def stop(self, why: str) -> None:
+        """End the conversation from the bot's side (shutdown, for example)."""
+        await self._stop(why)
+
+    def report_error(self, message: str, location: Location | None) -> None:
+        """Record a run-time failure that happened on this conversation's behalf."""
+        self._error(message, location)
+
+    def close(self) -> None:
+        """Release timers and the machine model (the engine forgets the instance)."""
+        self._cancel_timers()
+        if self in self.machine.models:
+            self.machine.remove_model(self)
+
+    # -- states ----------------------------------------------------------------------------
+
+    def _current(self) -> State | None:
+        return self.flow.states.get(self.state)
+
+    async def _enter(self, name: str) -> None:
+        self._hops += 1
+        if self._hops > _MAX_HOPS:
+            self._error(f"more than {_MAX_HOPS} gotos without caller input; stopping", None)
+            await self._stop("goto loop")
+            return
+        previous = None if self.state == FlowMachine.NEW else self.state
+        if not self.machine.fire(self, f"enter:{name}"):
+            self._error(f"cannot enter unknown state {name!r}", None)
+            return
+        self._misses = 0
+        state = self.flow.states[name]
+        self._emit(t.StateEntered, state=name, previous=previous)
+        self._restart_timers(state)
+        await self._execute((state.enter,), {})
+
+    async def _no_match(self, state: State, text: str) -> None:
+        self._misses += 1
+        self._emit(t.NoMatch, state=state.name, miss=self._misses)
+        if state.no_match:
+            rung = state.no_match[min(self._misses, len(state.no_match)) - 1]
+            await self._execute((rung.actions,), {"message": text})
+
+    def _restart_timers(self, state: State) -> None:
+        self._cancel_timers()
+        self._epoch += 1
+        post = self.services.post_timer
+        self._timers = [
+            post(self, step.after, self._epoch, i) for i, step in enumerate(state.timeouts)
+        ]
+        idle = self.flow.settings.idle_timeout
+        if idle:
+            self._timers.append(post(self, idle, self._epoch, -1))
+
+    def _cancel_timers(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers = []
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def _execute(
+        self,
+        frames: tuple[tuple[Action, ...], ...],
+        extras: Mapping[str, Any],
+        *,
+        allow_after_end: bool = False,
+    ) -> None:
+        """Run action lists in order; a goto, stop, invite or webhook may cut them short."""
+        work = list(frames)
+        while work:
+            actions = work.pop(0)
+            for i, action in enumerate(actions):
+                if self.ended and not allow_after_end:
+                    return
+                try:
+                    if isinstance(action, If):
+                        chosen = action.condition.evaluate(self._context(extras))
+                        self._done("if", action.location, "then" if chosen else "else")
+                        work[0:0] = [action.then if chosen else action.otherwise, actions[i + 1 :]]
+                        break
+                    rest = Continuation((actions[i + 1 :], *work), extras)
+                    if await self._do(action, extras, rest):
+                        return
+                except (UcwaFlowError, httpx.HTTPError) as exc:
+                    self._error(str(exc) or type(exc).__name__, action.location)
+
+    async def _do(self, action: Action, extras: Mapping[str, Any], rest: Continuation) -> bool:
+        """Perform one action; ``True`` when it ends the running action lists."""
+        ctx = self._context(extras)
+        if isinstance(action, Say):
+            await self._say(action, ctx)
+        elif isinstance(action, SetVariable):
+            self.variables[action.name] = action.value.evaluate(ctx)
+            self._done("set", action.location, action.name)
+        elif isinstance(action, Goto):
+            self._done("goto", action.location, action.target)
+            await self._enter(action.target)
+            return True
+        elif isinstance(action, Stop):
+            self._done("stop", action.location)
+            await self._stop("stop")
+            return True
+        elif isinstance(action, Typing):
+            if self.conv.messaging.set_is_typing_href:
+                await self.services.port.set_typing(self.conv.messaging.set_is_typing_href)
+            self._done("typing", action.location)
+        elif isinstance(action, Log):
+            line = action.message.render(ctx)
+            log.log(_LEVELS[action.level], "%s: %s", self.href, line)
+            self._done("log", action.location, line)
+        elif isinstance(action, Invite):
+            to = action.to.render(ctx)
+            subject = action.subject.render(ctx) if action.subject else None
+            message = action.message.render(ctx) if action.message else None
+            self._done("invite", action.location, to)
+            self.services.begin_invite(self, action, to, subject, message, rest)
+            return True
+        elif isinstance(action, Webhook):
+            url = action.url.render(ctx)
+            headers = {name: value.render(ctx) for name, value in action.headers}
+            body = action.json.evaluate(ctx) if action.json is not None else None
+            self._done("webhook", action.location, f"{action.method} {url}")
+            self.services.begin_webhook(self, action, url, headers, body, rest)
+            return True
+        return False
+
+    async def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
+        html = action.html.render(ctx) if action.html is not None else None
+        text = action.text.render(ctx) if action.text is not None else html_to_text(html or "")
+        use_html = (
+            html is not None
+            and self.flow.settings.format == "html"
+            and "Html" in self.conv.messaging.formats
+        )
+        href = self.conv.messaging.send_message_href
+        if href is None:
+            self._error("cannot say anything: messaging is not connected", action.location)
+            return
+        sent = html if use_html else None
+        await self.services.port.send_message(href, text, sent)
+        self._emit(t.MessageOut, text=text, html=sent)
+        self._done("say", action.location)
+
+    async def _stop(self, why: str) -> None:
+        if self.ended:
+            return
+        self._finish("bot")
+        messaging = self.conv.messaging
+        try:
+            if messaging.stop_messaging_href and messaging.state in ("Connecting", "Connected"):
+                await self.services.port.stop_messaging(messaging.stop_messaging_href)
+            else:
+                await self.services.port.leave(self.href)
+        except UcwaFlowError as exc:
+            log.warning("%s: stopping (%s) failed: %s", self.href, why, exc)
+
+    def _finish(self, by: str) -> None:
+        state = self._current()
+        self.ended = True
+        self._cancel_timers()
+        self.machine.fire(self, "end")
+        self._emit(t.Ended, by=by, state=state.name if state else None)
+
+    # -- context and tracing ---------------------------------------------------------------
+
+    def _context(self, extras: Mapping[str, Any]) -> dict[str, Any]:
+        return template_context(
+            variables=self.variables,
+            state=self.state,
+            flow=self.flow.name,
+            caller_uri=self.caller_uri or "",
+            caller_name=self.caller_name or _user(self),
+            message=extras.get("message", ""),
+            match=extras.get("match"),
+            webhook=extras.get("webhook"),
+            now=self.services.clock.now(),
+            timezone=self.flow.settings.timezone,
+        )
+
+    def _emit(self, record: type[Any], **fields: Any) -> None:
+        self.services.emit(
+            record(at=self.services.clock.monotonic(), conversation=self.href, **fields)
+        )
+
+    def _done(self, action: str, location: Location, detail: str = "") -> None:
+        self._emit(t.ActionDone, action=action, location=location, detail=detail)
+
+    def _error(self, message: str, location: Location | None) -> None:
+        log.warning("%s: %s", self.href, message)
+        self._emit(t.FlowError, message=message, location=location)
+
+
+def _user(instance: FlowInstance) -> str:
+    uri = instance.caller_uri or ""
+    return uri.removeprefix("sip:").split("@", 1)[0] or "there"
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

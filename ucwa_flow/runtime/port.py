@@ -1,0 +1,96 @@
+"""The port: everything the interpreter may ask of the UCWA side, and nothing more.
+
+The flow interpreter never sees HTTP. It asks a :class:`Port` to accept or decline an
+invitation, send a message, show typing, stop messaging or start an outbound conversation,
+always naming the link the server handed out (links are followed, never built). The one
+production implementation is :class:`UcwaPort`, over a signed-in
+:class:`~ucwa_flow.ucwa.UcwaClient`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ucwa_flow.ucwa import UcwaClient
+
+__all__ = ["Port", "UcwaPort"]
+
+# flow importance -> UCWA Importance
+_IMPORTANCE = {"normal": "Normal", "high": "Urgent"}
+
+
+class Port(Protocol):
+    """What the interpreter can do on the UCWA side."""
+
+    async def accept(self, accept_href: str) -> None:
+        """Accept an incoming invitation."""
+
+    async def decline(self, decline_href: str) -> None:
+        """Decline an incoming invitation."""
+
+    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
+        """Send a message (HTML when given, else text); returns the message href."""
+
+    async def set_typing(self, set_is_typing_href: str) -> None:
+        """Show the typing indicator for a few seconds."""
+
+    async def stop_messaging(self, stop_messaging_href: str) -> None:
+        """End the IM modality of a conversation."""
+
+    async def leave(self, conversation_href: str) -> None:
+        """Leave (DELETE) a conversation."""
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+        operation_id: str,
+    ) -> str:
+        """Invite ``to`` to a new conversation; returns the invitation href."""
+
+
+class UcwaPort:
+    """:class:`Port` over a signed-in :class:`UcwaClient`."""
+
+    def __init__(self, client: UcwaClient) -> None:
+        self._client = client
+
+    async def accept(self, accept_href: str) -> None:
+        await self._client.accept(accept_href)
+
+    async def decline(self, decline_href: str) -> None:
+        await self._client.decline(decline_href)
+
+    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
+        if html is not None:
+            return await self._client.send_message(send_message_href, html, html=True)
+        return await self._client.send_message(send_message_href, text)
+
+    async def set_typing(self, set_is_typing_href: str) -> None:
+        await self._client.set_is_typing(set_is_typing_href)
+
+    async def stop_messaging(self, stop_messaging_href: str) -> None:
+        await self._client.stop_messaging(stop_messaging_href)
+
+    async def leave(self, conversation_href: str) -> None:
+        await self._client.leave(conversation_href)
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+        operation_id: str,
+    ) -> str:
+        return await self._client.start_messaging(
+            to,
+            subject=subject or "",
+            importance=_IMPORTANCE.get(importance, "Normal"),
+            operation_id=operation_id,
+            message=message,
+        )

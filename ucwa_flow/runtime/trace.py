@@ -1,0 +1,133 @@
+"""Trace records: every step the interpreter takes, for transcripts, logs and tests.
+
+The runtime hands each record to a *sink* (any callable taking a :class:`Trace`) as it
+happens. ``ucwa-flow run`` prints them as a transcript; conversation tests assert on them;
+``--verbose`` shows the lifecycle and flow transitions they describe.
+
+Every record has ``at`` (the injected clock's monotonic time) and ``conversation`` (the
+conversation href, or ``""`` for flow-level events such as an outbound invite that was
+never answered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ucwa_flow.flow import Location
+
+__all__ = [
+    "ActionDone",
+    "Ended",
+    "FlowError",
+    "HandlerMatched",
+    "InvitationDecided",
+    "LifecycleChanged",
+    "MessageIn",
+    "MessageOut",
+    "NoMatch",
+    "OutcomeReceived",
+    "StateEntered",
+    "TimeoutFired",
+    "Trace",
+    "TraceSink",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trace:
+    at: float
+    conversation: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvitationDecided(Trace):
+    """The invitation policy answered an incoming invitation."""
+
+    caller: str | None
+    decision: str  # "accept" | "decline"
+    location: Location | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LifecycleChanged(Trace):
+    """A UCWA lifecycle machine moved: ``kind`` is "conversation" or "messaging"."""
+
+    kind: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateEntered(Trace):
+    state: str
+    previous: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageIn(Trace):
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandlerMatched(Trace):
+    state: str
+    kind: str  # regex | keywords | choice | any
+    command: str | None  # the command's name when a (global) command matched
+    captures: dict[str, str]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoMatch(Trace):
+    state: str
+    miss: int  # 1 for the first miss in this state, 2 for the second...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeoutFired(Trace):
+    state: str
+    after: float
+    location: Location | None  # None for the flow-wide idle timeout
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionDone(Trace):
+    action: str  # say | set | goto | stop | typing | log | if | invite | webhook
+    location: Location
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageOut(Trace):
+    text: str
+    html: str | None
+    delivered: bool | None = None  # None until the server reports the delivery
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutcomeReceived(Trace):
+    """An outbound invite or webhook came back; ``branch`` is the branch that runs."""
+
+    action: str  # invite | webhook
+    branch: str  # accepted | declined | no_answer | success | failure
+    location: Location
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ended(Trace):
+    """The flow instance is over: ``by`` is "caller", "bot" or "server"."""
+
+    by: str
+    state: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowError(Trace):
+    """Something failed at run time (a template, a request); the conversation goes on."""
+
+    message: str
+    location: Location | None
+
+
+TraceSink = Callable[[Trace], None]
