@@ -148,10 +148,13 @@ async def _chat(
             UcwaClient(caller_uri, DEFAULT_PASSWORD, server_url=url), SIM_BOT, clock=clock
         )
         try:
+            await person.start()  # first: an outbound flow invites the caller at once
             await bot.start()
             bot_task = asyncio.create_task(bot.run())
-            await person.start()
             printer = asyncio.create_task(_print_heard(person, out))
+            if flow.outbound is not None and not await person.wait_invited(10.0):
+                out.line(f"* the bot did not invite {caller_uri}")
+            await _settle(bot, person, traces)
             if interactive:
                 out.line(
                     f"Chatting with the {flow.name!r} bot as {caller_uri} on the embedded "

@@ -22,6 +22,7 @@ from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.lifecycle import (
     ConversationEnded,
     InvitationEnded,
+    InvitationReceived,
     LifecycleTracker,
     MessageReceived,
     MessagingState,
@@ -56,8 +57,10 @@ class Caller:
         self._operation: str | None = None
         self._conversation: str | None = None
         self._connected = asyncio.Event()
+        self._invited = asyncio.Event()
         self._channel: EventChannel | None = None
         self._task: asyncio.Task[None] | None = None
+        self._accepting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Sign in and start reading the event channel."""
@@ -71,7 +74,7 @@ class Caller:
         if self.ended is not None:
             raise UcwaFlowError(f"the conversation has ended ({self.ended})")
         self.sent += 1
-        if self._operation is None:
+        if self._operation is None and not self._invited.is_set():
             self._operation = uuid.uuid4().hex
             await self.client.start_messaging(self.bot, message=text, operation_id=self._operation)
             return
@@ -81,6 +84,12 @@ class Caller:
         if href is None:
             raise UcwaFlowError("the conversation can no longer take messages")
         await self.client.send_message(href, text)
+
+    async def wait_invited(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait up to ``timeout`` seconds for the bot to invite the caller."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._invited.wait(), timeout)
+        return self._invited.is_set()
 
     async def hang_up(self) -> None:
         """Leave the conversation, if there is one."""
@@ -114,7 +123,14 @@ class Caller:
             self._end(f"the caller's event channel failed: {exc}")
 
     def _on(self, change: object) -> None:
-        if isinstance(change, MessagingState) and change.new == "Connected":
+        if isinstance(change, InvitationReceived) and self._conversation is None:
+            self._conversation = change.conversation
+            self._invited.set()
+            if change.text:
+                self.heard.put_nowait(Heard(text=change.text))
+            if change.accept_href:
+                self._accepting = asyncio.create_task(self.client.accept(change.accept_href))
+        elif isinstance(change, MessagingState) and change.new == "Connected":
             self._conversation = change.conversation
             self._connected.set()
         elif isinstance(change, MessageReceived) and change.conversation == self._conversation:

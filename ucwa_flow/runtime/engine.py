@@ -35,7 +35,7 @@ import httpx
 
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Flow, Invite, Webhook
+from ucwa_flow.flow import Flow, Invite, Webhook, template_context
 from ucwa_flow.lifecycle import (
     Change,
     Conversation,
@@ -71,6 +71,13 @@ class _PendingInvite:
     rest: Continuation
     timer: TimerHandle | None = None
     conversation: str | None = None  # the new conversation, once the server names it
+
+
+@dataclass(slots=True)
+class _PendingOutbound:
+    to: str
+    timer: TimerHandle | None = None
+    conversation: str | None = None
 
 
 class _Mailbox:
@@ -112,6 +119,7 @@ class Engine:
         self._mailboxes: dict[str, _Mailbox] = {}
         self._invites: dict[str, _PendingInvite] = {}  # by operation id
         self._side: dict[str, str] = {}  # accepted invite conversation -> origin
+        self._outbound: dict[str, _PendingOutbound] = {}  # outbound-flow invites by op id
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
 
@@ -271,6 +279,90 @@ class Engine:
             )
         )
 
+    # -- outbound flows: the bot starts the conversations ----------------------------------
+
+    def start_outbound(self) -> None:
+        """Invite everyone in the flow's ``outbound.to`` (no-op for flows without it)."""
+        outbound = self.flow.outbound
+        if outbound is None:
+            return
+        for to in outbound.to:
+            op = uuid.uuid4().hex
+            pending = self._outbound[op] = _PendingOutbound(to)
+            pending.timer = self.clock.call_later(outbound.timeout, self._outbound_timed_out, op)
+            self._spawn(self._invite_outbound(op, to))
+
+    async def _invite_outbound(self, op: str, to: str) -> None:
+        outbound = self.flow.outbound
+        assert outbound is not None
+        ctx = template_context(
+            variables=self.flow.variables,
+            flow=self.flow.name,
+            caller_uri=to,
+            now=self.clock.now(),
+            timezone=self.flow.settings.timezone,
+        )
+        try:
+            await self.port.start_messaging(
+                to,
+                subject=outbound.subject.render(ctx) if outbound.subject else None,
+                importance=outbound.importance,
+                message=outbound.message.render(ctx) if outbound.message else None,
+                operation_id=op,
+            )
+        except (UcwaFlowError, httpx.HTTPError) as exc:
+            self.emit(
+                t.FlowError(
+                    at=self.clock.monotonic(),
+                    conversation="",
+                    message=f"inviting {to} failed: {exc}",
+                    location=outbound.location,
+                )
+            )
+            self._outbound_ended(op, "no_answer")
+
+    def _outbound_timed_out(self, op: str) -> None:
+        pending = self._outbound.get(op)
+        if pending is not None and pending.conversation is not None:
+            self._spawn(self._safely(self.port.leave(pending.conversation), pending.conversation))
+        self._outbound_ended(op, "no_answer")
+
+    def _outbound_ended(self, op: str, branch: str, conversation: str | None = None) -> None:
+        pending = self._outbound.pop(op, None)
+        outbound = self.flow.outbound
+        if pending is None or outbound is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        if branch == "accepted" and conversation is not None:
+            conv = self.tracker.get(conversation)
+            if conv is None:
+                return
+            instance = FlowInstance(self.flow, self.machine, self, conv, pending.to, None)
+            self._instances[conversation] = instance
+            if conv.messaging.state == "Connected":
+                self._post(conversation, partial(self._connected, conversation))
+            return
+        # declined or no answer: the branch runs with no conversation to talk in
+        if conversation is not None:
+            self.tracker.forget(conversation)
+        actions = (outbound.declined if branch == "declined" else outbound.no_answer) or ()
+        detached = FlowInstance(
+            self.flow, self.machine, self, Conversation(f"outbound:{pending.to}"), pending.to, None
+        )
+        self._post(detached.href, partial(self._run_detached, detached, branch, actions))
+
+    async def _run_detached(
+        self, instance: FlowInstance, branch: str, actions: tuple[Any, ...]
+    ) -> None:
+        assert self.flow.outbound is not None
+        try:
+            await instance.on_outcome(
+                Continuation(()), "invite", branch, actions, {}, self.flow.outbound.location
+            )
+        finally:
+            instance.close()
+
     # -- outbound invites -----------------------------------------------------------------
 
     def begin_invite(
@@ -312,7 +404,9 @@ class Engine:
 
     def _invitation_ended(self, change: InvitationEnded) -> None:
         op = change.operation_id
-        if op is not None and op in self._invites:
+        if op is not None and op in self._outbound:
+            self._outbound_ended(op, _BRANCH.get(change.outcome, "no_answer"), change.conversation)
+        elif op is not None and op in self._invites:
             self._invites[op].conversation = change.conversation
             branch = _BRANCH.get(change.outcome, "no_answer")
             if branch == "accepted":
