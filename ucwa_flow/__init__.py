@@ -1,12 +1,95 @@
 """ucwa-flow: declarative state-machine bots for Skype for Business Server (UCWA).
 
-The public API is re-exported here as the layers land; see ``docs/architecture.md``.
+The public API, by layer (see ``docs/architecture.md``):
+
+* flows: :func:`load_flow`, :class:`Flow`, :class:`Diagnostic`;
+* running: :class:`Bot`, :class:`Engine`, :class:`Caller`;
+* UCWA: :class:`UcwaClient`, :class:`EventChannel`, :func:`decode_batch`;
+* lifecycles: :class:`LifecycleTracker`;
+* graphs: :func:`extract_flow`, :func:`render_mermaid`, :func:`render_dot`;
+* the simulated server: :class:`Simulator`, :class:`SimulatorConfig`, :func:`serve`;
+* time: :class:`Clock`, :class:`SystemClock`, :class:`ManualClock`;
+* errors: :class:`UcwaFlowError`, :class:`OperationalError`.
+
+Names are imported on first use, so ``import ucwa_flow`` stays cheap and ``ucwa-flow
+validate`` never loads the HTTP stack.
 """
 
 from __future__ import annotations
 
-from ucwa_flow.clock import Clock, ManualClock, SystemClock
-from ucwa_flow.errors import OperationalError, UcwaFlowError
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Clock", "ManualClock", "OperationalError", "SystemClock", "UcwaFlowError"]
 __version__ = "0.1.0.dev0"
+
+_EXPORTS: dict[str, str] = {
+    "Clock": "ucwa_flow.clock",
+    "ManualClock": "ucwa_flow.clock",
+    "SystemClock": "ucwa_flow.clock",
+    "OperationalError": "ucwa_flow.errors",
+    "UcwaFlowError": "ucwa_flow.errors",
+    "Diagnostic": "ucwa_flow.flow",
+    "Flow": "ucwa_flow.flow",
+    "load_flow": "ucwa_flow.flow",
+    "Bot": "ucwa_flow.runtime",
+    "Caller": "ucwa_flow.runtime",
+    "Engine": "ucwa_flow.runtime",
+    "EventChannel": "ucwa_flow.ucwa",
+    "UcwaClient": "ucwa_flow.ucwa",
+    "decode_batch": "ucwa_flow.ucwa.events",
+    "LifecycleTracker": "ucwa_flow.lifecycle",
+    "extract_flow": "ucwa_flow.graph",
+    "render_dot": "ucwa_flow.graph",
+    "render_mermaid": "ucwa_flow.graph",
+    "Simulator": "ucwa_flow.simulator",
+    "SimulatorConfig": "ucwa_flow.simulator",
+    "serve": "ucwa_flow.simulator",
+}
+
+__all__ = [
+    "Bot",
+    "Caller",
+    "Clock",
+    "Diagnostic",
+    "Engine",
+    "EventChannel",
+    "Flow",
+    "LifecycleTracker",
+    "ManualClock",
+    "OperationalError",
+    "Simulator",
+    "SimulatorConfig",
+    "SystemClock",
+    "UcwaClient",
+    "UcwaFlowError",
+    "decode_batch",
+    "extract_flow",
+    "load_flow",
+    "render_dot",
+    "render_mermaid",
+    "serve",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ucwa_flow.clock import Clock, ManualClock, SystemClock
+    from ucwa_flow.errors import OperationalError, UcwaFlowError
+    from ucwa_flow.flow import Diagnostic, Flow, load_flow
+    from ucwa_flow.graph import extract_flow, render_dot, render_mermaid
+    from ucwa_flow.lifecycle import LifecycleTracker
+    from ucwa_flow.runtime import Bot, Caller, Engine
+    from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
+    from ucwa_flow.ucwa import EventChannel, UcwaClient
+    from ucwa_flow.ucwa.events import decode_batch
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ucwa_flow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
