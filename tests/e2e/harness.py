@@ -1,0 +1,233 @@
+"""End-to-end stage: the simulator on a loopback socket, a real bot, real callers, one clock.
+
+:func:`stage` serves a :class:`~ucwa_flow.simulator.Simulator` with :func:`serve` (real
+uvicorn, real sockets), signs a :class:`~ucwa_flow.runtime.Bot` in as tosh through a real
+:class:`~ucwa_flow.ucwa.UcwaClient` and runs it. The simulator, every client and the bot
+share one :class:`~ucwa_flow.clock.ManualClock`, so protocol and flow timeouts are virtual:
+a test moves time with ``await stage.clock.advance(seconds)``.
+
+:meth:`Stage.person` signs a real caller in (a :class:`~ucwa_flow.runtime.Caller` over its
+own ``UcwaClient``), wrapped in :class:`Person`, which waits for what the caller sees.
+Waits use real time only as a guard: ``WAIT`` seconds are reached only when a test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.server
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.flow import Flow, load_flow, load_flow_text
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.bot import Bot
+from ucwa_flow.runtime.caller import Caller, Heard
+from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users, serve
+from ucwa_flow.ucwa import UcwaClient
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOWS = ROOT / "flows"
+BOT = "sip:toshm@contoso.com"
+LENE = "sip:lenea@contoso.com"
+PASSWORD = "pass@word1"
+WAIT = 10.0  # real seconds; only reached when a test is about to fail
+
+#: People the flows in flows/ invite, added to the simulator's directory.
+EXTRA_USERS = [
+    SimulatorUser("sip:helpdesk-agents@contoso.com", "Helpdesk Agents"),
+    SimulatorUser("sip:service-desk@contoso.com", "Service Desk"),
+    SimulatorUser("sip:marco@contoso.com", "Marco Rossi"),
+]
+
+
+def load(name: str, **variables: str) -> Flow:
+    """Load ``flows/<name>.flow.yaml``, with some variable defaults replaced.
+
+    A replaced variable is changed in a copy of the file's text (``name: value`` on its
+    line), so the flow goes through the same loader and checks as the original.
+    """
+    text = (FLOWS / f"{name}.flow.yaml").read_text(encoding="utf-8")
+    for variable, value in variables.items():
+        lines = text.splitlines()
+        hits = [i for i, line in enumerate(lines) if line.startswith(f"  {variable}:")]
+        assert len(hits) == 1, f"{name} has no variable line for {variable}"
+        lines[hits[0]] = f"  {variable}: {json.dumps(value)}"
+        text = "\n".join(lines) + "\n"
+    path = FLOWS / f"{name}.flow.yaml"
+    result = load_flow_text(text, str(path)) if variables else load_flow(path)
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    return result.flow
+
+
+class Person:
+    """A real caller (``Caller`` over a ``UcwaClient``) and what it has seen so far."""
+
+    def __init__(self, caller: Caller) -> None:
+        self.caller = caller
+        self.seen: list[Heard] = []
+
+    @property
+    def uri(self) -> str:
+        return self.caller.client.user
+
+    async def say(self, text: str) -> None:
+        await self.caller.say(text)
+
+    async def hear(self, count: int = 1) -> list[str]:
+        """The next ``count`` messages the bot sent (fails on an end or after ``WAIT``)."""
+        texts: list[str] = []
+        for _ in range(count):
+            item = await self._next()
+            assert item.text is not None, f"{self.uri} expected a message, the chat ended: {item}"
+            texts.append(item.text)
+        return texts
+
+    async def hear_end(self) -> str:
+        """Wait for the end of the conversation; returns why it ended."""
+        item = await self._next()
+        assert item.ended is not None, f"{self.uri} expected the end, heard {item.text!r}"
+        return item.ended
+
+    async def silence(self) -> None:
+        """Assert that nothing more arrived (after letting the loop settle)."""
+        await settle()
+        assert self.caller.heard.empty(), f"{self.uri} heard {self.caller.heard.get_nowait()}"
+
+    async def _next(self) -> Heard:
+        item = await asyncio.wait_for(self.caller.heard.get(), WAIT)
+        self.seen.append(item)
+        return item
+
+
+@dataclass
+class Stage:
+    """A running simulator and bot; ``traces`` is everything the bot did, in order."""
+
+    sim: Simulator
+    clock: ManualClock
+    url: str
+    bot: Bot
+    traces: list[t.Trace] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+
+    async def person(self, uri: str = LENE) -> Person:
+        """Sign a real caller in as ``uri`` (its event channel is read from now on)."""
+        client = UcwaClient(uri, PASSWORD, server_url=self.url, clock=self.clock)
+        caller = Caller(client, BOT, clock=self.clock)
+        person = Person(caller)
+        self.people.append(person)
+        await caller.start()
+        return person
+
+    def said(self) -> list[str]:
+        return [r.text for r in self.traces if isinstance(r, t.MessageOut)]
+
+    def states(self) -> list[str]:
+        return [r.state for r in self.traces if isinstance(r, t.StateEntered)]
+
+    def of(self, kind: type[t.Trace]) -> list[Any]:
+        return [r for r in self.traces if isinstance(r, kind)]
+
+    async def idle(self) -> None:
+        """Let in-flight HTTP exchanges land, then wait for the bot's mailboxes to drain."""
+        await settle()
+        await asyncio.wait_for(self.bot.engine.idle(), WAIT)
+
+
+async def settle(seconds: float = 0.05) -> None:
+    """Give loopback round trips a moment of real time (never used to wait for time-outs)."""
+    await asyncio.sleep(seconds)
+
+
+@contextlib.asynccontextmanager
+async def stage(
+    flow: Flow,
+    *,
+    start: datetime | None = None,
+    users: list[SimulatorUser] | None = None,
+    before_bot: list[str] | None = None,
+) -> AsyncIterator[Stage]:
+    """Run ``flow`` as tosh on a fresh simulator (see the module docstring).
+
+    ``before_bot`` names callers signed in before the bot starts (an outbound flow invites
+    them as soon as it is up); they are the first entries of :attr:`Stage.people`.
+    """
+    clock = ManualClock(start)
+    config = SimulatorConfig(users=users or [*default_users(), *EXTRA_USERS], seed=11)
+    sim = Simulator(config, clock=clock)
+    async with serve(sim, host="127.0.0.1", port=0) as url:
+        client = UcwaClient(BOT, PASSWORD, server_url=url, clock=clock)
+        traces: list[t.Trace] = []
+        bot = Bot(flow, client, clock=clock, sink=traces.append)
+        running = Stage(sim, clock, url, bot, traces)
+        task: asyncio.Task[None] | None = None
+        try:
+            for uri in before_bot or []:
+                await running.person(uri)
+            await bot.start()
+            task = asyncio.create_task(bot.run())
+            yield running
+        finally:
+            await bot.aclose()
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for person in running.people:
+                await person.caller.aclose()
+                await person.caller.client.aclose()
+            await client.aclose()
+
+
+# -- a small real HTTP server for webhooks (ticket system, survey, call-backs) --------------
+
+
+@dataclass
+class Hooks:
+    """What the webhook server received, and how it answers (``status``, ``reply``)."""
+
+    url: str
+    status: int = 201
+    reply: Any = field(default_factory=lambda: {"id": "INC0042"})
+    received: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def webhook_server() -> Iterator[Hooks]:
+    """An HTTP/1.1 server on 127.0.0.1 (a thread) that records JSON requests."""
+    hooks = Hooks(url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            hooks.received.append((self.command, self.path, json.loads(raw) if raw else None))
+            body = json.dumps(hooks.reply).encode()
+            self.send_response(hooks.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    hooks.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hooks
+    finally:
+        server.shutdown()
+        server.server_close()
