@@ -11,7 +11,8 @@
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.runtime.engine import Engine
-from ucwa_flow.runtime.instance import FlowInstance, FlowMachine
+from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.port import Port, UcwaPort
 
 __all__ = [

@@ -82,7 +82,7 @@ class Bot:
         self._keep_alive = self.client.start_keep_alive(self._keep_alive_interval)
         self._channel = EventChannel(self.client, hold=self._hold, clock=self.clock)
         self._ready.set()
-        self.engine.start_outbound()
+        self.engine.invitations.start_outbound()
 
     async def wait_ready(self) -> None:
         """Wait until :meth:`start` has finished (the bot can take invitations)."""

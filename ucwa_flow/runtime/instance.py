@@ -5,8 +5,9 @@ outbound invitation of an outbound flow is accepted). The engine feeds it inputs
 order, one at a time (:meth:`FlowInstance.handle`); the instance runs actions through the
 engine's services: the :class:`~ucwa_flow.runtime.port.Port`, the clock, the trace sink.
 
-The flow's states are realised as a ``transitions`` machine (:class:`FlowMachine`), one per
-flow shared by all of its instances; entering a state is firing that machine's trigger.
+The flow's states are realised as a ``transitions`` machine
+(:class:`~ucwa_flow.runtime.flowmachine.FlowMachine`), one per flow shared by all of its
+instances; entering a state is firing that machine's trigger.
 
 Semantics, as ``docs/flow-language.md`` states them:
 
@@ -53,12 +54,12 @@ from ucwa_flow.flow import (
     template_context,
 )
 from ucwa_flow.lifecycle import Conversation
-from ucwa_flow.lifecycle.machine import SharedMachine
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.ucwa.dataurl import html_to_text
 
-__all__ = ["Continuation", "FlowInstance", "FlowMachine", "Services"]
+__all__ = ["Continuation", "FlowInstance", "Services"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -69,29 +70,6 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-
-
-class FlowMachine(SharedMachine):
-    """The states of one flow as a shared ``transitions`` machine.
-
-    Every flow state is a machine state; trigger ``enter:<name>`` moves any instance there
-    (from any state, including itself: re-entering runs ``enter`` again), and ``end`` moves
-    it to the terminal ``(ended)`` state.
-    """
-
-    ENDED = "(ended)"
-
-    def __init__(self, flow: Flow) -> None:
-        names = list(flow.states)
-        transitions: list[dict[str, Any]] = [
-            {"trigger": f"enter:{name}", "source": "*", "dest": name} for name in names
-        ]
-        transitions.append({"trigger": "end", "source": "*", "dest": self.ENDED})
-        super().__init__(
-            f"flow {flow.name}", [self.NEW, *names, self.ENDED], transitions, initial=self.NEW
-        )
-
-    NEW = "(new)"
 
 
 @dataclass(frozen=True, slots=True)

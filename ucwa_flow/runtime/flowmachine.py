@@ -1,0 +1,37 @@
+"""A flow's states as a ``transitions`` machine, shared by every conversation running it.
+
+The flow interpreter keeps each conversation's position in the flow as the state of a model
+registered with this machine (see :class:`~ucwa_flow.lifecycle.machine.SharedMachine` for why
+one shared synchronous machine serves them all, and why nothing is bound onto the models).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ucwa_flow.flow import Flow
+from ucwa_flow.lifecycle.machine import SharedMachine
+
+__all__ = ["FlowMachine"]
+
+
+class FlowMachine(SharedMachine):
+    """The states of one flow as a shared ``transitions`` machine.
+
+    Every flow state is a machine state; trigger ``enter:<name>`` moves any instance there
+    (from any state, including itself: re-entering runs ``enter`` again), and ``end`` moves
+    it to the terminal ``(ended)`` state.
+    """
+
+    NEW = "(new)"
+    ENDED = "(ended)"
+
+    def __init__(self, flow: Flow) -> None:
+        names = list(flow.states)
+        transitions: list[dict[str, Any]] = [
+            {"trigger": f"enter:{name}", "source": "*", "dest": name} for name in names
+        ]
+        transitions.append({"trigger": "end", "source": "*", "dest": self.ENDED})
+        super().__init__(
+            f"flow {flow.name}", [self.NEW, *names, self.ENDED], transitions, initial=self.NEW
+        )

@@ -1,0 +1,230 @@
+"""Conversations the bot starts: ``invite`` actions and outbound flows.
+
+Both start a conversation with startMessaging and an ``operationId`` of their own, then wait
+for the invitation to complete (the tracker's :class:`~ucwa_flow.lifecycle.InvitationEnded`
+carries the operationId back) or for their timeout on the injected clock:
+
+* an ``invite`` action suspends its action list; the branch for the outcome (accepted,
+  declined, no_answer), then the rest of the list, run in the conversation that invited.
+  An accepted invite conversation is a *side* conversation: no flow runs in it, and it is
+  stopped when the conversation that asked for it ends.
+* an outbound flow invites everyone in ``outbound.to`` when the bot starts; an accepted
+  invitation runs the flow from its start state, a declined or unanswered one runs the
+  flow's ``declined``/``no_answer`` actions with no conversation to talk in.
+
+A failure to even start the invitation (an unknown user, say) counts as no answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ucwa_flow.clock import TimerHandle
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow import Invite, template_context
+from ucwa_flow.lifecycle import Conversation, InvitationEnded, Outcome
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.instance import Continuation, FlowInstance
+
+if TYPE_CHECKING:
+    from ucwa_flow.runtime.engine import Engine
+
+__all__ = ["Invitations"]
+
+_BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
+
+
+@dataclass(slots=True)
+class _Pending:
+    to: str
+    origin: str | None = None  # the conversation whose `invite` action asked (None: outbound)
+    action: Invite | None = None
+    rest: Continuation | None = None
+    timer: TimerHandle | None = None
+    conversation: str | None = None  # the new conversation, once the server names it
+
+
+class Invitations:
+    """The invitations a bot has sent and is waiting on, by operationId."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pending: dict[str, _Pending] = {}
+        self._side: dict[str, str] = {}  # accepted invite conversation -> origin
+
+    # -- starting ---------------------------------------------------------------------------
+
+    def begin(
+        self,
+        instance: FlowInstance,
+        action: Invite,
+        to: str,
+        subject: str | None,
+        message: str | None,
+        rest: Continuation,
+    ) -> None:
+        """An ``invite`` action: invite ``to``; resume ``instance`` once it is answered."""
+        pending = _Pending(to, instance.href, action, rest)
+        self._start(pending, action.timeout, subject, action.importance, message)
+
+    def start_outbound(self) -> None:
+        """Invite everyone in the flow's ``outbound.to`` (nothing for other flows)."""
+        engine = self._engine
+        outbound = engine.flow.outbound
+        if outbound is None:
+            return
+        for to in outbound.to:
+            ctx = template_context(
+                variables=engine.flow.variables,
+                flow=engine.flow.name,
+                caller_uri=to,
+                now=engine.clock.now(),
+                timezone=engine.flow.settings.timezone,
+            )
+            subject = outbound.subject.render(ctx) if outbound.subject else None
+            message = outbound.message.render(ctx) if outbound.message else None
+            self._start(_Pending(to), outbound.timeout, subject, outbound.importance, message)
+
+    def _start(
+        self,
+        pending: _Pending,
+        timeout: float,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+    ) -> None:
+        engine = self._engine
+        op = uuid.uuid4().hex
+        self._pending[op] = pending
+        pending.timer = engine.clock.call_later(timeout, self._timed_out, op)
+
+        async def start() -> None:
+            try:
+                await engine.port.start_messaging(
+                    pending.to,
+                    subject=subject,
+                    importance=importance,
+                    message=message,
+                    operation_id=op,
+                )
+            except (UcwaFlowError, httpx.HTTPError) as exc:
+                engine.emit(
+                    t.FlowError(
+                        at=engine.clock.monotonic(),
+                        conversation=pending.origin or "",
+                        message=f"inviting {pending.to} failed: {exc}",
+                        location=None,
+                    )
+                )
+                self._resolve(op, "no_answer")
+
+        engine.spawn(start())
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def ended(self, change: InvitationEnded) -> bool:
+        """An invitation completed: ``True`` when it was one of ours."""
+        op = change.operation_id
+        if op is None or op not in self._pending:
+            return False
+        self._pending[op].conversation = change.conversation
+        self._resolve(op, _BRANCH.get(change.outcome, "no_answer"))
+        return True
+
+    def _timed_out(self, op: str) -> None:
+        pending = self._pending.get(op)
+        if pending is not None and pending.conversation is not None:
+            engine = self._engine
+            engine.spawn(
+                engine.safely(engine.port.leave(pending.conversation), pending.conversation)
+            )
+        self._resolve(op, "no_answer")
+
+    def _resolve(self, op: str, branch: str) -> None:
+        pending = self._pending.pop(op, None)
+        if pending is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        engine = self._engine
+        conversation = pending.conversation
+        if conversation is not None and branch != "accepted":
+            engine.tracker.forget(conversation)
+        if pending.action is None:
+            self._outbound_resolved(pending, branch)
+            return
+        instance = engine.instances.get(pending.origin or "")
+        if instance is None:
+            return
+        if branch == "accepted" and conversation is not None:
+            self._side[conversation] = instance.href
+        action, rest = pending.action, pending.rest
+        assert rest is not None
+        actions = getattr(action, branch) or ()
+        engine.post(
+            instance.href,
+            partial(instance.on_outcome, rest, "invite", branch, actions, {}, action.location),
+        )
+
+    def _outbound_resolved(self, pending: _Pending, branch: str) -> None:
+        engine = self._engine
+        outbound = engine.flow.outbound
+        assert outbound is not None
+        href = pending.conversation
+        if branch == "accepted" and href is not None:
+            conv = engine.tracker.get(href)
+            if conv is not None:
+                engine.adopt(conv, pending.to)
+            return
+        actions = (outbound.declined if branch == "declined" else outbound.no_answer) or ()
+        detached = FlowInstance(
+            engine.flow,
+            engine.machine,
+            engine,
+            Conversation(f"outbound:{pending.to}"),
+            pending.to,
+            None,
+        )
+        engine.post(detached.href, partial(self._run_detached, detached, branch, actions))
+
+    async def _run_detached(
+        self, instance: FlowInstance, branch: str, actions: tuple[Any, ...]
+    ) -> None:
+        outbound = self._engine.flow.outbound
+        assert outbound is not None
+        location = outbound.location
+        try:
+            await instance.on_outcome(Continuation(()), "invite", branch, actions, {}, location)
+        finally:
+            instance.close()
+
+    # -- side conversations -------------------------------------------------------------------
+
+    async def origin_ended(self, href: str) -> None:
+        """``href`` ended: stop the side conversations it opened (and forget it as one)."""
+        self._side.pop(href, None)
+        for side, origin in list(self._side.items()):
+            if origin == href:
+                del self._side[side]
+                await self._end_side(side)
+
+    async def _end_side(self, href: str) -> None:
+        engine = self._engine
+        conv = engine.tracker.get(href)
+        stop = conv.messaging.stop_messaging_href if conv is not None else None
+        operation = engine.port.stop_messaging(stop) if stop else engine.port.leave(href)
+        await engine.safely(operation, href)
+        engine.tracker.forget(href)
+
+    def lose_all(self) -> None:
+        """The server lost every conversation: nothing we wait on will complete."""
+        for pending in self._pending.values():
+            if pending.timer is not None:
+                pending.timer.cancel()
+        self._pending.clear()
+        self._side.clear()
