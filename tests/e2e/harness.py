@@ -18,7 +18,7 @@ import contextlib
 import http.server
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +26,13 @@ from typing import Any
 
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow, load_flow_text
+from ucwa_flow.lifecycle import ConversationEnded, InvitationReceived, LifecycleTracker
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users, serve
-from ucwa_flow.ucwa import UcwaClient
+from ucwa_flow.ucwa import EventChannel, UcwaClient
+from ucwa_flow.ucwa.events import EventBatch
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "flows"
@@ -106,6 +108,53 @@ class Person:
         return item
 
 
+class Agent:
+    """A second real client that answers the bot's invitations by hand (accept/decline).
+
+    It reads its own event channel through a :class:`LifecycleTracker`, like the bot does;
+    :attr:`invitations` collects what it was offered and :attr:`ended` the conversations
+    that ended on its side.
+    """
+
+    def __init__(self, client: UcwaClient, clock: ManualClock) -> None:
+        self.client = client
+        self.invitations: asyncio.Queue[InvitationReceived] = asyncio.Queue()
+        self.ended: list[str] = []
+        self._tracker = LifecycleTracker()
+        self._channel = EventChannel(client, clock=clock)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.client.sign_in()
+        await self.client.make_me_available()
+        self._task = asyncio.create_task(self._read())
+
+    async def invited(self) -> InvitationReceived:
+        """The next invitation (fails after ``WAIT`` real seconds)."""
+        return await asyncio.wait_for(self.invitations.get(), WAIT)
+
+    async def aclose(self) -> None:
+        await self._channel.aclose()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.client.delete_application()
+        await self.client.aclose()
+
+    async def _read(self) -> None:
+        async for item in self._channel:
+            if not isinstance(item, EventBatch):
+                continue
+            for record in item.events:
+                for change in self._tracker.apply(record):
+                    if isinstance(change, InvitationReceived):
+                        self.invitations.put_nowait(change)
+                    elif isinstance(change, ConversationEnded):
+                        self.ended.append(change.conversation)
+
+
 @dataclass
 class Stage:
     """A running simulator and bot; ``traces`` is everything the bot did, in order."""
@@ -116,6 +165,7 @@ class Stage:
     bot: Bot
     traces: list[t.Trace] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
+    agents: list[Agent] = field(default_factory=list)
 
     async def person(self, uri: str = LENE) -> Person:
         """Sign a real caller in as ``uri`` (its event channel is read from now on)."""
@@ -126,6 +176,13 @@ class Stage:
         await caller.start()
         return person
 
+    async def agent(self, uri: str) -> Agent:
+        """Sign a second real client in as ``uri``; it answers invitations by hand."""
+        agent = Agent(UcwaClient(uri, PASSWORD, server_url=self.url, clock=self.clock), self.clock)
+        self.agents.append(agent)
+        await agent.start()
+        return agent
+
     def said(self) -> list[str]:
         return [r.text for r in self.traces if isinstance(r, t.MessageOut)]
 
@@ -134,6 +191,15 @@ class Stage:
 
     def of(self, kind: type[t.Trace]) -> list[Any]:
         return [r for r in self.traces if isinstance(r, kind)]
+
+    async def until(self, ready: Callable[[], object], what: str = "the condition") -> None:
+        """Poll ``ready`` (real time, ``WAIT`` at most) while loopback traffic lands."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while not ready():
+            assert loop.time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.01)
+        await self.idle()
 
     async def idle(self) -> None:
         """Let in-flight HTTP exchanges land, then wait for the bot's mailboxes to drain."""
@@ -153,14 +219,20 @@ async def stage(
     start: datetime | None = None,
     users: list[SimulatorUser] | None = None,
     before_bot: list[str] | None = None,
+    invitation_timeout: float = 30.0,
 ) -> AsyncIterator[Stage]:
     """Run ``flow`` as tosh on a fresh simulator (see the module docstring).
 
     ``before_bot`` names callers signed in before the bot starts (an outbound flow invites
     them as soon as it is up); they are the first entries of :attr:`Stage.people`.
+    ``invitation_timeout`` is when the simulator fails an unanswered invitation.
     """
     clock = ManualClock(start)
-    config = SimulatorConfig(users=users or [*default_users(), *EXTRA_USERS], seed=11)
+    config = SimulatorConfig(
+        users=users or [*default_users(), *EXTRA_USERS],
+        invitation_timeout=invitation_timeout,
+        seed=11,
+    )
     sim = Simulator(config, clock=clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
         client = UcwaClient(BOT, PASSWORD, server_url=url, clock=clock)
@@ -180,6 +252,8 @@ async def stage(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            for agent in running.agents:
+                await agent.aclose()
             for person in running.people:
                 await person.caller.aclose()
                 await person.caller.client.aclose()
@@ -207,7 +281,7 @@ def webhook_server() -> Iterator[Hooks]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             hooks.received.append((self.command, self.path, json.loads(raw) if raw else None))
@@ -218,7 +292,7 @@ def webhook_server() -> Iterator[Hooks]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -231,3 +305,19 @@ def webhook_server() -> Iterator[Hooks]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def assert_released(s: Stage) -> None:
+    """Nothing of a finished conversation is left: instances, tracker, machine models."""
+    engine = s.bot.engine
+    assert engine.instances == {}
+    assert len(engine.tracker) == 0
+    assert len(engine.machine.models) == 0
+    tracker = engine.tracker
+    for machine in (
+        tracker.conversation_machine,
+        tracker.messaging_machine,
+        tracker.invitation_machine,
+    ):
+        assert len(machine.models) == 0, machine.name
+    assert not engine.busy
