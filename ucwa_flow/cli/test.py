@@ -1,0 +1,98 @@
+"""``ucwa-flow test [PATH...]``: run conversation test scripts against their flows.
+
+Each PATH is a script (``flows/helpdesk.test.yaml``) or a directory, searched for
+``*.test.yaml`` (default: ``flows``). Every scenario runs on the embedded simulator with a
+virtual clock; the result of each is printed as it finishes, a failure with the step's
+``file:line``, what was expected and what happened.
+
+Exit status: 0 when every scenario passed (and coverage is at least ``--fail-under``),
+1 when a scenario failed, a script has errors or coverage is too low, 2 for a path that
+does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from ucwa_flow.testing import (
+    ScenarioResult,
+    ScriptFileError,
+    ScriptRun,
+    TestRun,
+    coverage_lines,
+    result_lines,
+    run_tests,
+    script_lines,
+    summary_line,
+)
+
+__all__ = ["command"]
+
+
+@click.command("test")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option(
+    "--coverage", "show_coverage", is_flag=True, help="Print states and transitions covered."
+)
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 100),
+    metavar="N",
+    help="Fail when a flow's state or transition coverage is below N percent.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print failures and the summary only.")
+def command(
+    paths: tuple[str, ...], show_coverage: bool, fail_under: float | None, quiet: bool
+) -> None:
+    """Run the conversation test scripts in PATH (files or directories; default: flows).
+
+    A script is a YAML file named <flow>.test.yaml; see docs/testing.md.
+    """
+    # flow errors and webhooks the script mocks as failures are part of the test, not noise
+    logging.getLogger("ucwa_flow").setLevel(logging.CRITICAL)
+
+    def on_script(script: ScriptRun) -> None:
+        for line in script_lines(script):
+            click.echo(line)
+
+    def on_result(result: ScenarioResult) -> None:
+        lines = result_lines(result)
+        if quiet and lines[0].startswith("PASS"):
+            return
+        for line in lines:
+            click.echo(line)
+
+    try:
+        run = asyncio.run(
+            run_tests(list(paths) or ["flows"], on_result=on_result, on_script=on_script)
+        )
+    except ScriptFileError as exc:
+        click.echo(f"ucwa-flow: error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(summary_line(run))
+    low = _below(run, fail_under)
+    if show_coverage or low:
+        click.echo("")
+        for line in coverage_lines(run.coverage, details=show_coverage):
+            click.echo(line)
+    for line in low:
+        click.echo(line)
+    sys.exit(0 if run.passed and not low else 1)
+
+
+def _below(run: TestRun, fail_under: float | None) -> list[str]:
+    if fail_under is None:
+        return []
+    lines = []
+    for cov in run.coverage.flows.values():
+        for what, percent in (("state", cov.state_percent), ("transition", cov.edge_percent)):
+            if percent + 1e-9 < fail_under:
+                lines.append(
+                    f"FAIL coverage: {cov.name}: {what} coverage {percent:.1f}% "
+                    f"is below {fail_under:g}%"
+                )
+    return lines

@@ -1,0 +1,207 @@
+"""Loading a test script: YAML with positions -> schema -> checks -> :class:`Script`.
+
+The YAML is read by the flow language's strict loader (positions, no duplicate keys, no
+anchors) and checked against ``test.schema.json``. Then the script is checked against the
+flow it names, which is loaded too: the flow must exist and be free of errors, regexes
+must compile, ``at`` must be a real time, and ``expect: {state: X}`` must name a state
+of the flow. Every problem is a :class:`~ucwa_flow.flow.Diagnostic` at ``file:line:col``.
+
+Codes of the script checks (the flow's own ``Y``/``S`` codes are reused for YAML and
+schema problems): ``T001`` the flow file is missing or has errors, ``T002`` a regex does
+not compile, ``T003`` a time is not valid, ``T004`` an unknown state.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ucwa_flow.flow import (
+    Diagnostic,
+    Flow,
+    FlowFileError,
+    Location,
+    Severity,
+    load_flow,
+    parse_duration,
+    resolve_flow_path,
+)
+from ucwa_flow.flow._loader import Document, read_document
+from ucwa_flow.testing import _script as s
+from ucwa_flow.testing._schema import check_script_schema
+
+__all__ = ["ScriptFileError", "ScriptResult", "load_script"]
+
+
+class ScriptFileError(FlowFileError):
+    """A script file that cannot be read at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptResult:
+    """The script (``None`` when there is any error) and every diagnostic, by position."""
+
+    script: s.Script | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+
+def load_script(path: str | os.PathLike[str]) -> ScriptResult:
+    """Load and check the test script at ``path`` and the flow it names.
+
+    Problems are diagnostics in the result; an unreadable script raises
+    :class:`ScriptFileError`.
+    """
+    file = Path(path)
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ScriptFileError(f"{path}: no such test script") from None
+    except IsADirectoryError:
+        raise ScriptFileError(f"{path}: is a directory, not a test script") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScriptFileError(f"{path}: cannot read: {exc}") from None
+    document, diagnostics = read_document(text, str(file))
+    if document is not None:
+        diagnostics = check_script_schema(document)
+    if document is None or diagnostics:
+        return ScriptResult(None, diagnostics)
+    return _Builder(document, file).build()
+
+
+def _error(location: Location, code: str, message: str) -> Diagnostic:
+    return Diagnostic(location.file, location.line, location.col, code, Severity.ERROR, message)
+
+
+class _Builder:
+    """Turns a schema-valid document into a :class:`Script`, collecting check errors."""
+
+    def __init__(self, doc: Document, file: Path) -> None:
+        self.doc = doc
+        self.file = file
+        self.problems: list[Diagnostic] = []
+
+    def build(self) -> ScriptResult:
+        data: dict[str, Any] = self.doc.data
+        flow_at = self.doc.locate(("flow",))
+        flow_file = resolve_flow_path(self.file.parent / data["flow"])
+        flow = self._flow(flow_file, flow_at)
+        users = tuple(data.get("users", ()))
+        scenarios = tuple(
+            self._scenario(raw, ("scenarios", i), users, flow)
+            for i, raw in enumerate(data["scenarios"])
+        )
+        problems = sorted(self.problems, key=Diagnostic.sort_key)
+        if flow is None or any(d.is_error for d in problems):
+            return ScriptResult(None, problems)
+        return ScriptResult(s.Script(self.file, flow_file, flow, scenarios), problems)
+
+    def _flow(self, flow_file: Path, at: Location) -> Flow | None:
+        try:
+            result = load_flow(flow_file)
+        except FlowFileError:
+            self.problems.append(_error(at, "T001", f"flow file {flow_file} does not exist"))
+            return None
+        if result.flow is None:
+            first = result.errors[0] if result.errors else "errors"
+            message = f"flow {flow_file} has errors (first: {first}); run `ucwa-flow validate`"
+            self.problems.append(_error(at, "T001", message))
+        return result.flow
+
+    def _scenario(
+        self,
+        raw: dict[str, Any],
+        path: tuple[str | int, ...],
+        users: tuple[str, ...],
+        flow: Flow | None,
+    ) -> s.Scenario:
+        at = None
+        if "at" in raw:
+            try:
+                at = datetime.fromisoformat(raw["at"])
+            except ValueError as exc:
+                location = self.doc.locate((*path, "at"))
+                self.problems.append(_error(location, "T003", f"at: {raw['at']!r}: {exc}"))
+        webhooks = tuple(
+            self._webhook(hook, (*path, "webhooks", i))
+            for i, hook in enumerate(raw.get("webhooks", ()))
+        )
+        steps = tuple(
+            self._step(step, (*path, "steps", i), flow) for i, step in enumerate(raw["steps"])
+        )
+        return s.Scenario(
+            name=raw["name"],
+            location=self.doc.locate((*path, "name")),
+            caller=raw.get("caller", s.DEFAULT_CALLER),
+            at=at,
+            users=tuple(dict.fromkeys((*users, *raw.get("users", ())))),
+            webhooks=webhooks,
+            steps=steps,
+        )
+
+    def _webhook(self, raw: dict[str, Any], path: tuple[str | int, ...]) -> s.MockedWebhook:
+        return s.MockedWebhook(
+            url=raw["url"],
+            method=raw.get("method"),
+            status=raw.get("status", 200),
+            json=raw.get("json"),
+            has_json="json" in raw,
+            fail=raw.get("fail", False),
+            location=self.doc.locate(path),
+        )
+
+    def _step(self, raw: Any, path: tuple[str | int, ...], flow: Flow | None) -> s.Step:
+        at = self.doc.locate(path)
+        value: Any = None
+        if isinstance(raw, str):
+            key = raw
+        else:
+            ((key, value),) = raw.items()
+        if key == "invite":
+            return s.Invite(location=at, text=value)
+        if key == "say":
+            return s.Say(location=at, text=value)
+        if key == "hang_up":
+            return s.HangUp(location=at)
+        if key == "accept":
+            return s.Accept(location=at, who=value)
+        if key == "decline":
+            return s.Decline(location=at, who=value)
+        if key == "wait":
+            return s.Wait(location=at, seconds=parse_duration(value), spelled=str(value))
+        return self._expect(value, (*path, "expect"), at, flow)
+
+    def _expect(
+        self, raw: Any, path: tuple[str | int, ...], at: Location, flow: Flow | None
+    ) -> s.Step:
+        if raw == "ended":
+            return s.ExpectEnded(location=at)
+        if raw == "silence":
+            return s.ExpectSilence(location=at)
+        if "state" in raw:
+            state = raw["state"]
+            if flow is not None and state not in flow.states:
+                close = difflib.get_close_matches(state, list(flow.states), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                message = f"flow {flow.name!r} has no state {state!r}{hint}"
+                self.problems.append(_error(self.doc.locate((*path, "state")), "T004", message))
+            return s.ExpectState(location=at, state=state)
+        if "variable" in raw:
+            return s.ExpectVariables(location=at, values=dict(raw["variable"]))
+        said = raw["say"]
+        mode, text = ("exact", said) if isinstance(said, str) else next(iter(said.items()))
+        if mode == "regex":
+            try:
+                re.compile(text)
+            except re.error as exc:
+                location = self.doc.locate((*path, "say", "regex"))
+                self.problems.append(_error(location, "T002", f"regex {text!r}: {exc}"))
+        return s.ExpectSay(location=at, mode=mode, text=text, to=raw.get("to"))

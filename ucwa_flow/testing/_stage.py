@@ -1,0 +1,201 @@
+"""The stage of one scenario: a simulator, the bot and the people, on one virtual clock.
+
+Everything runs in-process and through the real path: the simulated UCWA server is an
+ASGI app reached through ``httpx.ASGITransport``; the bot is a real
+:class:`~ucwa_flow.runtime.Bot` with its own :class:`~ucwa_flow.ucwa.UcwaClient`; every
+person is a :class:`~ucwa_flow.testing._party.Party` with a client of their own. One
+:class:`ScenarioClock` times the simulator, every client and the bot, so ``wait: 2m``
+moves all of them together and nothing sleeps for real.
+
+After every step the runner calls :meth:`Stage.settle`: it lets the event loop run until
+nothing moves any more (no new trace record, event or message for a while) and the bot's
+engine is idle with every message it sent heard. A real-time safety limit turns a stage
+that never settles into a step failure instead of a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+import httpx
+
+from ucwa_flow.clock import ManualClock, TimerHandle
+from ucwa_flow.flow import Flow
+from ucwa_flow.runtime import FlowInstance
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.bot import Bot
+from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, SimulatorConfig, SimulatorUser
+from ucwa_flow.simulator import default_users as simulator_users
+from ucwa_flow.testing._party import Party, StepError
+from ucwa_flow.testing._script import Scenario
+from ucwa_flow.testing._web import MockedWeb
+from ucwa_flow.ucwa import UcwaClient
+
+__all__ = ["BOT", "ScenarioClock", "Stage"]
+
+#: the bot's identity on the simulator
+BOT = "sip:toshm@contoso.com"
+_BASE_URL = "http://simulator.test"
+#: real seconds a step may take to settle before it fails
+SETTLE_LIMIT = 5.0
+_QUIET_TURNS = 40  # event-loop turns without progress that count as "settled"
+_GIVE_UP_TURNS = 400  # ... even when a sent message was never heard (e.g. after a hang-up)
+
+
+class ScenarioClock(ManualClock):
+    """A :class:`ManualClock` that also knows when its timers fall due.
+
+    :meth:`advance_settled` moves time from one due timer to the next and lets the world
+    settle at each, so that a long wait sees every reaction in the order it would happen.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._due: list[float] = []
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        heapq.heappush(self._due, self.monotonic() + max(0.0, delay))
+        return super().call_later(delay, callback, *args)
+
+    async def advance_settled(self, seconds: float, settle: Callable[[], Any]) -> None:
+        """Advance by ``seconds``, awaiting ``settle()`` at each instant a timer is due."""
+        target = self.monotonic() + seconds
+        while self._due and self._due[0] <= target:
+            due = heapq.heappop(self._due)
+            if due > self.monotonic():
+                await self.advance(due - self.monotonic())
+                await settle()
+        await self.advance(target - self.monotonic())
+        await settle()
+
+
+class Stage:
+    """Everything one scenario runs on; use ``async with Stage(flow, scenario) as stage``."""
+
+    def __init__(self, flow: Flow, scenario: Scenario) -> None:
+        self.flow = flow
+        self.scenario = scenario
+        start = scenario.at.astimezone(UTC) if scenario.at is not None else None
+        self.clock = ScenarioClock(start)
+        self.traces: list[t.Trace] = []
+        self.web = MockedWeb(scenario.webhooks)
+        self.sim = Simulator(SimulatorConfig(users=_users(scenario.people()), seed=1), self.clock)
+        self._transport = httpx.ASGITransport(app=self.sim.app)
+        self.parties = {
+            uri: Party(self._client(uri), uri, BOT, clock=self.clock) for uri in scenario.people()
+        }
+        self._http = self.web.client()
+        self.bot = Bot(flow, self._client(BOT), clock=self.clock, sink=self._sink, http=self._http)
+        self._instances: dict[str, FlowInstance] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def _client(self, uri: str) -> UcwaClient:
+        return UcwaClient(
+            uri, DEFAULT_PASSWORD, server_url=_BASE_URL, transport=self._transport, clock=self.clock
+        )
+
+    async def __aenter__(self) -> Stage:
+        # people first: an outbound flow invites them as soon as the bot has started
+        for party in self.parties.values():
+            await party.start()
+        await self.bot.start()
+        self._task = asyncio.create_task(self.bot.run())
+        await self.settle()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the bot and the people and release every client."""
+        with contextlib.suppress(Exception):
+            await self.bot.aclose()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for party in self.parties.values():
+            await party.aclose()
+        await self.bot.client.aclose()
+        await self._http.aclose()
+        self.sim.close()
+
+    # -- observing --------------------------------------------------------------------------
+
+    def party(self, uri: str | None) -> Party:
+        """The person ``uri`` (the caller when ``None``)."""
+        return self.parties[(uri or self.scenario.caller).lower()]
+
+    def instance(self) -> FlowInstance | None:
+        """The flow instance serving the caller (kept after the engine forgets it)."""
+        self._remember()
+        return self._instances.get(self.scenario.caller.lower())
+
+    def last_state(self, href: str) -> str | None:
+        """The last flow state the conversation ``href`` entered."""
+        for record in reversed(self.traces):
+            if isinstance(record, t.StateEntered) and record.conversation == href:
+                return record.state
+        return None
+
+    def _sink(self, record: t.Trace) -> None:
+        self.traces.append(record)
+        if isinstance(record, t.StateEntered):
+            self._remember()
+
+    def _remember(self) -> None:
+        for instance in self.bot.engine.instances.values():
+            if instance.caller_uri:
+                self._instances[instance.caller_uri.lower()] = instance
+
+    # -- time and settling ------------------------------------------------------------------
+
+    async def wait(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass, settling at every timer on the way."""
+        await self.clock.advance_settled(seconds, self.settle)
+
+    async def settle(self) -> None:
+        """Run the event loop until the bot, the server and the people are all quiet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_LIMIT
+        last: tuple[Any, ...] | None = None
+        quiet = 0
+        while True:
+            await asyncio.sleep(0)
+            mark = self._progress()
+            quiet = quiet + 1 if mark == last else 0
+            last = mark
+            if quiet >= _GIVE_UP_TURNS or (quiet >= _QUIET_TURNS and self._delivered()):
+                self._remember()
+                return
+            if loop.time() > deadline:
+                raise StepError(
+                    f"the bot and the simulator did not settle within {SETTLE_LIMIT:g} s "
+                    "of real time (is a flow looping?)"
+                )
+
+    def _progress(self) -> tuple[Any, ...]:
+        people = tuple((p.events, len(p.heard)) for p in self.parties.values())
+        return (len(self.traces), people, self.bot.engine.busy)
+
+    def _delivered(self) -> bool:
+        if self.bot.engine.busy:
+            return False
+        sent = sum(1 for r in self.traces if isinstance(r, t.MessageOut))
+        return sum(len(p.heard) for p in self.parties.values()) >= sent
+
+
+def _users(people: list[str]) -> list[SimulatorUser]:
+    users = simulator_users()
+    known = {user.uri.lower() for user in users}
+    for uri in people:
+        if uri not in known:
+            local = uri.removeprefix("sip:").split("@", 1)[0]
+            users.append(SimulatorUser(uri, local.replace("-", " ").replace(".", " ").title()))
+            known.add(uri)
+    return users
