@@ -46,6 +46,7 @@ EXTRA_USERS = [
     SimulatorUser("sip:helpdesk-agents@contoso.com", "Helpdesk Agents"),
     SimulatorUser("sip:service-desk@contoso.com", "Service Desk"),
     SimulatorUser("sip:marco@contoso.com", "Marco Rossi"),
+    SimulatorUser("sip:guest@fabrikam.com", "Fabrikam Guest"),
 ]
 
 
@@ -223,8 +224,9 @@ async def stage(
 ) -> AsyncIterator[Stage]:
     """Run ``flow`` as tosh on a fresh simulator (see the module docstring).
 
-    ``before_bot`` names callers signed in before the bot starts (an outbound flow invites
-    them as soon as it is up); they are the first entries of :attr:`Stage.people`.
+    ``before_bot`` names people signed in before the bot starts (an outbound flow invites
+    them as soon as it is up): a caller (:attr:`Stage.people`), or with an ``agent:``
+    prefix an :class:`Agent` who answers by hand (:attr:`Stage.agents`).
     ``invitation_timeout`` is when the simulator fails an unanswered invitation.
     """
     clock = ManualClock(start)
@@ -242,7 +244,10 @@ async def stage(
         task: asyncio.Task[None] | None = None
         try:
             for uri in before_bot or []:
-                await running.person(uri)
+                if uri.startswith("agent:"):
+                    await running.agent(uri.removeprefix("agent:"))
+                else:
+                    await running.person(uri)
             await bot.start()
             task = asyncio.create_task(bot.run())
             yield running

@@ -1,0 +1,89 @@
+"""The outbound-survey flow: the bot invites people; scores, comments, decline, no answer."""
+
+from __future__ import annotations
+
+from tests.e2e.harness import LENE, Hooks, Stage, load, stage, webhook_server
+from ucwa_flow.flow import Flow
+from ucwa_flow.runtime import trace as t
+
+MARCO = "sip:marco@contoso.com"
+INVITE = "Hi! IT closed a ticket for you last week. Could you rate our help? It takes a minute."
+ASK = "On a scale from 1 (poor) to 5 (excellent), how happy are you with the help you got?"
+THANKS = "Thank you for your feedback!"
+
+
+def survey(hooks: Hooks) -> Flow:
+    return load("outbound-survey", survey_url=f"{hooks.url}/survey")
+
+
+async def test_a_low_score_asks_for_a_comment_and_files_both_marco_declines() -> None:
+    with webhook_server() as hooks:
+        async with stage(survey(hooks), before_bot=[LENE]) as s:
+            lene = s.people[0]
+            marco = await s.agent(MARCO)  # signed in after the bot started: not invited
+            assert marco.invitations.empty()
+            assert await lene.caller.wait_invited(10.0)
+            assert await lene.hear(2) == [INVITE, ASK]
+            await lene.say("six")
+            assert await lene.hear() == ["Please answer with a number from 1 to 5."]
+            await lene.say("2 / 5")
+            assert await lene.hear() == ["Sorry to hear that. What should we have done better?"]
+            await lene.say("answer faster, please")
+            assert await lene.hear() == [THANKS]
+            assert await lene.hear_end() == "the bot ended the conversation"
+            assert hooks.received == [
+                (
+                    "POST",
+                    "/survey",
+                    {"respondent": LENE, "score": 2, "comment": "answer faster, please"},
+                )
+            ]
+            await s.idle()
+            assert s.states() == ["ask_score", "ask_comment", "save"]
+
+
+async def test_a_high_score_is_filed_at_once_and_a_decline_is_logged() -> None:
+    with webhook_server() as hooks:
+        async with stage(survey(hooks), before_bot=[LENE, "agent:" + MARCO]) as s:
+            lene = s.people[0]
+            marco = s.agents[0]
+            offer = await marco.invited()
+            assert (offer.from_uri, offer.subject, offer.text) == (
+                "sip:toshm@contoso.com",
+                "Two-minute IT survey",
+                INVITE,
+            )
+            assert offer.decline_href is not None
+            await marco.client.decline(offer.decline_href)
+            assert await lene.hear(2) == [INVITE, ASK]
+            await lene.say("5")
+            assert await lene.hear() == [THANKS]
+            assert await lene.hear_end() == "the bot ended the conversation"
+            await s.until(lambda: invites(s), "marco's decline")
+            logs = [a.detail for a in s.of(t.ActionDone) if a.action == "log"]
+            assert logs == [f"survey declined by {MARCO}"]
+            assert invites(s) == [("outbound:" + MARCO, "declined")]
+            assert [body["score"] for _, _, body in hooks.received] == [5]
+
+
+async def test_someone_who_never_answers_is_logged_as_no_answer() -> None:
+    with webhook_server() as hooks:
+        async with stage(survey(hooks), before_bot=["agent:" + MARCO]) as s:
+            marco = s.agents[0]
+            await marco.invited()
+            # lene is not signed in: her invitation fails at once; marco's rings
+            await s.until(lambda: invites(s), "lene's outcome")
+            assert invites(s) == [("outbound:" + LENE, "no_answer")]
+            await s.clock.advance(29)
+            assert len(invites(s)) == 1
+            await s.clock.advance(1)  # the simulator gives up on marco after 30 s
+            await s.until(lambda: len(invites(s)) == 2, "marco's outcome")
+            assert invites(s)[1] == ("outbound:" + MARCO, "no_answer")
+            logs = [a.detail for a in s.of(t.ActionDone) if a.action == "log"]
+            assert logs == [f"no answer from {LENE}", f"no answer from {MARCO}"]
+            assert s.bot.engine.instances == {}
+            assert hooks.received == []
+
+
+def invites(s: Stage) -> list[tuple[str, str]]:
+    return [(o.conversation, o.branch) for o in s.of(t.OutcomeReceived) if o.action == "invite"]
