@@ -80,7 +80,8 @@ def _check_heard_matches_sent(s: Stage, heard: list[str]) -> None:
             # The simulator renders the plain part itself and drops <br> line breaks
             # (resources.html_to_text), so compare the words, not the layout.
             assert _squash(got) == _squash(html_to_text(out.html))
-    assert sent[0].html is not None and sent[0].html.startswith("<b>Contoso HR</b><br>")
+    assert sent[0].html is not None
+    assert sent[0].html.startswith("<b>Contoso HR</b><br>")
 
 
 async def test_help_and_the_main_menu_no_match_ladder_repeats_its_last_rung() -> None:
