@@ -155,6 +155,7 @@ class _Builder:
             json=raw.get("json"),
             has_json="json" in raw,
             fail=raw.get("fail", False),
+            delay=parse_duration(raw.get("delay", 0)),
             location=self.doc.locate(path),
         )
 

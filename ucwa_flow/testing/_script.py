@@ -166,7 +166,8 @@ class MockedWebhook:
 
     A request matches when its URL is ``url`` (and its method ``method``, when given).
     Several answers for one URL are served in order, the last one repeating. ``fail``
-    answers with a connection failure instead.
+    answers with a connection failure instead; ``delay`` seconds of virtual time pass
+    before the answer (the request times out when its own timeout is shorter).
     """
 
     url: str
@@ -175,6 +176,7 @@ class MockedWebhook:
     json: Any
     has_json: bool
     fail: bool
+    delay: float
     location: Location
 
 

@@ -83,7 +83,7 @@ class Stage:
         start = scenario.at.astimezone(UTC) if scenario.at is not None else None
         self.clock = ScenarioClock(start)
         self.traces: list[t.Trace] = []
-        self.web = MockedWeb(scenario.webhooks)
+        self.web = MockedWeb(scenario.webhooks, self.clock)
         self.sim = Simulator(SimulatorConfig(users=_users(scenario.people()), seed=1), self.clock)
         self._transport = httpx.ASGITransport(app=self.sim.app)
         self.parties = {
@@ -113,8 +113,10 @@ class Stage:
 
     async def aclose(self) -> None:
         """Stop the bot and the people and release every client."""
+        self.web.close()
         with contextlib.suppress(Exception):
-            await self.bot.aclose()
+            async with asyncio.timeout(SETTLE_LIMIT):
+                await self.bot.aclose()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
