@@ -259,8 +259,8 @@ class _Replay:
             return False
         if path.kind is EdgeKind.NO_MATCH:
             return int(path.trigger[1:]) in _rungs(edge.label)
-        if path.trigger == "*":
-            return True
+        if path.source is START:
+            return path.trigger in ("*", edge.label)
         head = edge.label.split(" → ", 1)[0]
         return head == _shorten(path.trigger) and _steps_fit(edge.label, path.steps)
 
