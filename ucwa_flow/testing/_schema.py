@@ -145,7 +145,10 @@ def _type_matches(declared: Any, instance: Any) -> bool:
 def _invalid(error: Any) -> str:
     keyword, value, instance = error.validator, error.validator_value, error.instance
     if keyword == "enum":
-        return f"{instance!r} is not one of: {', '.join(map(str, value))}"
+        words = [str(v) for v in value]
+        close = difflib.get_close_matches(str(instance), words, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{instance!r} is not one of: {', '.join(words)}{hint}"
     if keyword == "pattern":
         return f"{instance!r} is not {error.schema.get('title', 'a valid value')}"
     if keyword in ("minItems", "minProperties", "minLength"):

@@ -1,0 +1,160 @@
+"""Loading test scripts: the schema, located readable errors, and checks against the flow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.testing.conftest import FLOWS, ROOT
+from ucwa_flow.testing import ScriptFileError, load_script, schema_text
+from ucwa_flow.testing import _script as s
+
+ECHO = FLOWS / "echo.flow.yaml"
+
+
+def _codes(result: object) -> list[str]:
+    return [f"{d.line}:{d.col} {d.code} {d.message}" for d in result.diagnostics]  # type: ignore[attr-defined]
+
+
+def test_packaged_schema_is_byte_identical_to_the_repository_copy() -> None:
+    assert schema_text().encode("utf-8") == (ROOT / "schemas" / "test.schema.json").read_bytes()
+
+
+def test_schema_is_valid_and_accepts_every_example_script() -> None:
+    schema = json.loads(schema_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$id"] == "https://ucwa-flow.dev/schemas/test-1.json"
+    for script in FLOWS.glob("*.test.yaml"):
+        result = load_script(script)
+        assert result.script is not None, _codes(result)
+        assert result.diagnostics == []
+
+
+def test_a_script_becomes_located_steps(write: Callable[..., Path]) -> None:
+    path = write(
+        "echo.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: one
+            caller: sip:adrianag@contoso.com
+            at: "2026-01-05T20:00:00+01:00"
+            webhooks:
+              - {{url: http://x.test/a, status: 201, json: {{id: 1}}, delay: 2s}}
+            steps:
+              - invite: hi
+              - say: there
+              - wait: 1m30s
+              - expect: {{say: {{regex: "^You"}}, to: sip:adrianag@contoso.com}}
+              - expect: {{state: echo}}
+              - expect: {{variable: {{a: 1}}}}
+              - expect: silence
+              - hang_up
+              - accept
+              - decline: sip:lenea@contoso.com
+              - expect: ended
+        """,
+    )
+    result = load_script(path)
+    assert result.script is not None, _codes(result)
+    (scenario,) = result.script.scenarios
+    assert scenario.caller == "sip:adrianag@contoso.com"
+    assert scenario.at is not None
+    assert scenario.at.utcoffset() is not None
+    (hook,) = scenario.webhooks
+    assert (hook.status, hook.json, hook.has_json, hook.delay) == (201, {"id": 1}, True, 2.0)
+    kinds = [type(step).__name__ for step in scenario.steps]
+    assert kinds == [
+        "Invite", "Say", "Wait", "ExpectSay", "ExpectState", "ExpectVariables",
+        "ExpectSilence", "HangUp", "Accept", "Decline", "ExpectEnded",
+    ]  # fmt: skip
+    wait = scenario.steps[2]
+    assert isinstance(wait, s.Wait)
+    assert wait.seconds == 90.0
+    said = scenario.steps[3]
+    assert isinstance(said, s.ExpectSay)
+    assert (said.mode, said.text) == ("regex", "^You")
+    assert [step.location.line for step in scenario.steps] == list(range(9, 20))
+    assert scenario.people() == ["sip:adrianag@contoso.com", "sip:lenea@contoso.com"]
+
+
+def test_schema_errors_are_located_and_readable(write: Callable[..., Path]) -> None:
+    path = write(
+        "bad.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: typos
+            caller: lenea@contoso.com
+            steps:
+              - sya: hello
+              - say: hi
+                expect: ended
+              - wait: soon
+              - hangup
+              - expect: {{say: {{startswith: x}}}}
+              - expect: {{state: a, say: b}}
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert _codes(result) == [
+        "4:13 S004 scenarios[0].caller: 'lenea@contoso.com' is not a SIP address like "
+        "sip:lenea@contoso.com",
+        "6:9 S001 scenarios[0].steps[0]: unknown key 'sya'; did you mean 'say'? "
+        "(expected one of: accept, decline, expect, invite, say, wait)",
+        "8:9 S005 scenarios[0].steps[1]: 'say' and 'expect' in one step: "
+        "write each step as its own list item",
+        "9:15 S004 scenarios[0].steps[2].wait: 'soon' is not a duration like 90s, 2m, 1h30m",
+        "10:9 S004 scenarios[0].steps[3]: 'hangup' is not one of: invite, hang_up, accept, "
+        "decline; did you mean 'hang_up'?",
+        "11:24 S001 scenarios[0].steps[4].expect.say: unknown key 'startswith' "
+        "(expected one of: contains, exact, regex)",
+        "12:18 S005 scenarios[0].steps[5].expect: 'say' and 'state' in one expectation: write two",
+    ]
+
+
+def test_checks_against_the_flow(write: Callable[..., Path]) -> None:
+    path = write(
+        "bad.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: wrong state and regex
+            at: "2026-02-30T10:00:00+01:00"
+            steps:
+              - expect: {{state: ecko}}
+              - expect: {{say: {{regex: "(unclosed"}}}}
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert [d.code for d in result.diagnostics] == ["T003", "T004", "T002"]
+    assert "did you mean 'echo'?" in result.diagnostics[1].message
+    assert str(result.diagnostics[1]).startswith(f"{path}:6:25: T004 error: flow 'echo' has no")
+
+
+def test_a_missing_or_broken_flow_is_reported_at_the_flow_key(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    scenarios = "scenarios: [{name: x, steps: [invite]}]\n"
+    missing = write("a.test.yaml", "flow: nowhere.flow.yaml\n" + scenarios)
+    result = load_script(missing)
+    assert [(d.line, d.col, d.code) for d in result.diagnostics] == [(1, 7, "T001")]
+    assert "does not exist" in result.diagnostics[0].message
+    write("broken.flow.yaml", "version: 1\nname: broken\nstart: nowhere\nstates: {a: {}}\n")
+    broken = write("b.test.yaml", "flow: broken.yaml\n" + scenarios)
+    (diagnostic,) = load_script(broken).diagnostics
+    assert diagnostic.code == "T001"
+    assert "has errors" in diagnostic.message
+
+
+def test_yaml_errors_and_unreadable_files(write: Callable[..., Path], tmp_path: Path) -> None:
+    dup = write("dup.test.yaml", f"flow: {ECHO}\nflow: {ECHO}\nscenarios: []\n")
+    assert [d.code for d in load_script(dup).diagnostics] == ["Y002"]
+    with pytest.raises(ScriptFileError, match="no such test script"):
+        load_script(tmp_path / "none.test.yaml")
