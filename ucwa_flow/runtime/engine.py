@@ -33,7 +33,7 @@ import httpx
 
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Flow, Invite, Webhook
+from ucwa_flow.flow import Flow, Invite, Template, Webhook, template_context
 from ucwa_flow.lifecycle import (
     Change,
     Conversation,
@@ -99,6 +99,7 @@ class Engine:
         self._instances: dict[str, FlowInstance] = {}
         self._first_text: dict[str, str] = {}
         self._start_state: dict[str, str] = {}
+        self._farewells: dict[str, str] = {}  # declined with a message: said once connected
         self._mailboxes: dict[str, _Mailbox] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -206,6 +207,13 @@ class Engine:
             )
         )
         if decision == "decline":
+            message = rule.message if rule is not None else policy.decline_message
+            farewell = self._render_farewell(message, change) if message else None
+            if farewell and change.accept_href:
+                # UCWA's decline carries no text: accept, say it, then end (flow-language.md)
+                self._farewells[conv.href] = farewell
+                await self.safely(self.port.accept(change.accept_href), conv.href)
+                return
             if change.decline_href:
                 await self.safely(self.port.decline(change.decline_href), conv.href)
             self.tracker.forget(conv.href)
@@ -222,6 +230,10 @@ class Engine:
             await self.safely(self.port.accept(change.accept_href), conv.href)
 
     async def _connected(self, href: str) -> None:
+        farewell = self._farewells.pop(href, None)
+        if farewell is not None:
+            await self._say_farewell(href, farewell)
+            return
         instance = self._instances.get(href)
         if instance is None or instance.state != FlowMachine.NEW:
             return
@@ -238,7 +250,46 @@ class Engine:
             instance.close()
         self._first_text.pop(href, None)
         self._start_state.pop(href, None)
+        self._farewells.pop(href, None)
         self.tracker.forget(href)
+
+    def _render_farewell(self, message: Template, change: InvitationReceived) -> str | None:
+        ctx = template_context(
+            variables=self.flow.variables,
+            flow=self.flow.name,
+            caller_uri=change.from_uri or "",
+            caller_name=change.from_name or "",
+            now=self.clock.now(),
+            timezone=self.flow.settings.timezone,
+        )
+        try:
+            return message.render(ctx)
+        except UcwaFlowError as exc:
+            self.emit(
+                t.FlowError(
+                    at=self.clock.monotonic(),
+                    conversation=change.conversation,
+                    message=f"decline message: {exc}",
+                    location=message.location,
+                )
+            )
+            return None
+
+    async def _say_farewell(self, href: str, text: str) -> None:
+        """A declined caller was accepted only to read ``text``; say it and end."""
+        conv = self.tracker.get(href)
+        send = conv.messaging.send_message_href if conv is not None else None
+        stop = conv.messaging.stop_messaging_href if conv is not None else None
+        if send is not None:
+
+            async def say(link: str) -> None:
+                await self.port.send_message(link, text, None)
+
+            await self.safely(say(send), href)
+            self.emit(
+                t.MessageOut(at=self.clock.monotonic(), conversation=href, text=text, html=None)
+            )
+        await self.safely(self.port.stop_messaging(stop) if stop else self.port.leave(href), href)
 
     def _lose_all(self, item: ConversationsLost) -> None:
         log.warning("the server lost every conversation (%s)", item.reason)
