@@ -1,0 +1,99 @@
+"""``ucwa-flow test``: results, failures with file:line, coverage table, exit status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.testing.conftest import FLOWS, ROOT
+from ucwa_flow.cli import cli
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["test", *args])
+    return result.exit_code, result.output
+
+
+def test_the_example_flows_pass_with_every_state_covered() -> None:
+    # as a user runs it: a separate process, from the repository root
+    proc = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "test", "flows/", "--coverage"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("FAIL")]
+    assert any(line.startswith("PASS flows/helpdesk.test.yaml: ") for line in lines)
+    table = lines[lines.index(next(x for x in lines if x.startswith("flow "))) :]
+    rows = {row.split()[0]: row for row in table[1:] if row and not row.startswith(" ")}
+    for name in ("echo", "helpdesk", "hr-menu", "after-hours", "outbound-survey"):
+        assert name in rows
+        assert rows[name].split()[3] == "100.0%", rows[name]  # states column
+    assert proc.stderr == ""
+
+
+def test_a_wrong_expectation_fails_with_file_line_and_a_difference(
+    write: Callable[..., Path],
+) -> None:
+    script = write(
+        "echo.test.yaml",
+        f"""
+        flow: {FLOWS / "echo.flow.yaml"}
+        scenarios:
+          - name: right
+            steps:
+              - invite: hi
+              - expect: {{say: {{contains: I repeat everything}}}}
+          - name: wrong
+            steps:
+              - invite: hello there
+              - expect: {{say: {{contains: I repeat everything}}}}
+              - expect: {{say: "You said: hello where"}}
+        """,
+    )
+    code, out = _invoke(str(script))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"PASS {os.path.relpath(script)}: right (")
+    assert lines[1].startswith(f"FAIL {os.path.relpath(script)}: wrong (")
+    assert lines[2] == (
+        f'     {script}:11: expected the bot to say "You said: hello where", '
+        'but it said "You said: hello there"'
+    )
+    assert lines[3:5] == [
+        "       expected: You said: hello where",
+        "       said:     You said: hello there",
+    ]
+    assert lines[-1] == "2 scenarios: 1 passed, 1 failed"
+
+
+def test_fail_under_and_quiet(write: Callable[..., Path]) -> None:
+    script = FLOWS / "echo.test.yaml"
+    code, out = _invoke(str(script), "--fail-under", "100", "-q")
+    assert (code, out.splitlines()[0]) == (0, "4 scenarios: 4 passed, 0 failed")
+    code, out = _invoke(str(FLOWS / "helpdesk.test.yaml"), "--fail-under", "100", "-q")
+    assert code == 1
+    assert "FAIL coverage: helpdesk: transition coverage" in out
+    assert "is below 100%" in out
+    assert "helpdesk  " in out  # the table is shown to explain the failure
+
+
+def test_script_errors_and_missing_paths(write: Callable[..., Path], tmp_path: Path) -> None:
+    bad = write("bad.test.yaml", f"flow: {FLOWS / 'echo.flow.yaml'}\nscenarios: [{{name: x}}]\n")
+    code, out = _invoke(str(bad))
+    assert code == 1
+    assert f"{bad}:2:13: S002" in out
+    assert "S002 error: scenarios[0]: missing required key 'steps'" in out
+    assert "the script has errors; nothing was run" in out
+    code, out = _invoke(str(tmp_path / "nowhere"))
+    assert code == 2
+    assert "no such test script or directory" in out

@@ -1,0 +1,110 @@
+"""Coverage: the states entered and the graph's transitions taken, per flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ucwa_flow.testing import run_tests
+
+TINY_FLOW = """
+version: 1
+name: tiny
+start: ask
+settings: {idle_timeout: 10m}
+variables: {hook: "http://hooks.test/answer"}
+commands:
+  stop: {choice: [stop], say: Bye., do: [stop]}
+states:
+  ask:
+    enter: [{say: Yes or no?}]
+    messages:
+      - choice: ["yes"]
+        goto: done
+      - choice: [maybe]
+        say: Think again.
+      - choice: [check]
+        do:
+          - webhook:
+              url: "{{ hook }}"
+              success: [{goto: done}]
+              failure: [{say: Sorry.}]
+    no_match:
+      - say: Yes or no, please.
+      - - say: Never mind.
+        - stop
+    timeouts:
+      - after: 1m
+        do: [{say: Still there?}]
+  done:
+    enter: [{say: Great.}, stop]
+  unused:
+    messages: [{any: true, goto: ask}]
+"""
+
+
+def _edges(edges: object) -> list[str]:
+    return sorted(f"{e.source.name} -> {e.target.name}: {e.label}" for e in edges)  # type: ignore[attr-defined]
+
+
+async def test_states_and_transitions_taken_are_counted(write: Callable[..., Path]) -> None:
+    write("tiny.flow.yaml", TINY_FLOW)
+    script = write(
+        "tiny.test.yaml",
+        """
+        flow: tiny.flow.yaml
+        scenarios:
+          - name: a winding path
+            webhooks: [{url: "http://hooks.test/answer", status: 200}]
+            steps:
+              - invite: maybe
+              - say: huh
+              - wait: 1m
+              - say: check
+              - expect: ended
+          - name: a failing check, then a second miss
+            webhooks: [{url: "http://hooks.test/answer", status: 500}]
+            steps:
+              - invite: check
+              - say: huh
+              - say: huh
+              - expect: ended
+        """,
+    )
+    run = await run_tests([script])
+    assert run.passed, [str(r.failure) for r in run.results]
+    ((key, cov),) = run.coverage.flows.items()
+    assert key == str((script.parent / "tiny.flow.yaml").resolve())
+    assert cov.states == {"ask", "done"}
+    assert cov.missed_states() == ["unused"]
+    assert round(cov.state_percent, 1) == 66.7
+    assert _edges(cov.edges) == [
+        'ask -> ask: "check" → webhook failed',
+        'ask -> ask: "maybe"',
+        "ask -> ask: after 1m",
+        "ask -> ask: no match 1",
+        'ask -> done: "check" → webhook ok',
+        "ask -> end: no match 2+",
+        "done -> end: ",
+        "start -> ask: ",
+    ]
+    assert _edges(cov.missed_edges()) == [
+        "any state -> end: idle 10m",
+        "any state -> end: stop",
+        'ask -> done: "yes"',
+        "unused -> ask: any message",
+    ]
+    assert cov.edge_total == len(cov.edges) + 4
+
+
+async def test_a_directory_counts_its_untested_flows(write: Callable[..., Path]) -> None:
+    write("tiny.flow.yaml", TINY_FLOW)
+    other = write("other.flow.yaml", TINY_FLOW.replace("name: tiny", "name: other"))
+    script = write(
+        "tiny.test.yaml",
+        "flow: tiny.flow.yaml\nscenarios: [{name: x, steps: [invite, {say: 'yes'}]}]\n",
+    )
+    run = await run_tests([script.parent])
+    assert run.passed
+    untested = run.coverage.flows[str(other.resolve())]
+    assert (untested.states, untested.edges, untested.state_percent) == (set(), set(), 0.0)
