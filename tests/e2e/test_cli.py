@@ -1,0 +1,160 @@
+"""The "What it must show" list, as a person would run it: ``ucwa-flow`` subprocesses.
+
+Operational errors must end with one clear line on stderr and a non-zero exit status,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import ROOT
+from tests.e2e.test_helpdesk import ASK_ID, HELLO, MENU
+
+UCWA_FLOW = str(Path(sys.executable).with_name("ucwa-flow"))
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | {
+    "PYTHONUNBUFFERED": "1",
+    "NO_COLOR": "1",
+}
+
+
+def ucwa_flow(*args: str, stdin: str = "", timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [UCWA_FLOW, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+        timeout=timeout,
+        check=False,
+    )
+
+
+HELPDESK_CHAT = (
+    "you: hello\n"
+    f"bot: {HELLO}\n"
+    "bot: " + MENU.replace("\n", "\n     ") + "\n"
+    "you: 1\n"
+    f"bot: {ASK_ID}\n"
+)
+
+
+@pytest.mark.parametrize("spelling", ["flows/helpdesk.flow.yaml", "flows/helpdesk.yaml"])
+def test_run_from_a_pipe_prints_the_conversation_and_exits_0(spelling: str) -> None:
+    done = ucwa_flow("run", spelling, stdin="hello\n1\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == HELPDESK_CHAT
+    assert "Traceback" not in done.stderr
+
+
+def test_graph_prints_the_conversation_lifecycle_as_mermaid() -> None:
+    done = ucwa_flow("graph", "--lifecycle", "conversation", "--format", "mermaid")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "stateDiagram-v2" in lines
+    for state in ["Incoming", "Connecting", "Connected", "Disconnecting", "Disconnected"]:
+        assert f'    state "{state}" as {state}' in lines
+    assert "    Connecting --> Connected : connected" in lines
+    assert "    Disconnected --> [*]" in lines
+
+
+def assert_one_clear_line(done: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout
+    last = done.stderr.rstrip("\n").splitlines()[-1]
+    assert last == expected
+
+
+def test_a_flow_with_errors_is_refused_with_its_diagnostics() -> None:
+    done = ucwa_flow("run", "tests/flow/broken/f101-unknown-goto.flow.yaml")
+    assert done.returncode == 1
+    assert "F101 error: goto 'pasword': there is no state named 'pasword'" in done.stderr
+    assert_one_clear_line(
+        done,
+        "ucwa-flow: error: tests/flow/broken/f101-unknown-goto.flow.yaml has errors; "
+        "nothing was run",
+    )
+
+
+def test_an_unreachable_server_is_one_line() -> None:
+    port = _closed_port()
+    done = ucwa_flow(
+        "run",
+        "flows/echo.flow.yaml",
+        "--server",
+        f"http://127.0.0.1:{port}",
+        "--user",
+        "sip:toshm@contoso.com",
+        "--password",
+        "pass@word1",
+    )
+    assert_one_clear_line(
+        done,
+        f"ucwa-flow: error: cannot reach http://127.0.0.1:{port}: All connection attempts failed",
+    )
+    assert done.stdout == ""
+
+
+def test_server_without_user_is_a_usage_error() -> None:
+    done = ucwa_flow("run", "flows/echo.flow.yaml", "--server", "http://127.0.0.1:1")
+    assert done.returncode == 2
+    assert_one_clear_line(
+        done,
+        "Error: --server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)",
+    )
+
+
+@pytest.fixture
+def simulator() -> Iterator[str]:
+    """``ucwa-flow simulate --port 0`` as a subprocess; yields its base URL."""
+    proc = subprocess.Popen(
+        [UCWA_FLOW, "simulate", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("Simulated Skype for Business server at "), first
+    url = first.split(" at ", 1)[1].split()[0].rstrip("/")
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+
+
+def test_a_wrong_password_against_the_simulator_is_one_line(simulator: str) -> None:
+    done = ucwa_flow(
+        "run",
+        "flows/echo.flow.yaml",
+        "--server",
+        simulator,
+        "--user",
+        "sip:toshm@contoso.com",
+        "--password",
+        "not-the-password",
+    )
+    assert_one_clear_line(
+        done, "ucwa-flow: error: wrong user name or password for toshm@contoso.com at 127.0.0.1"
+    )
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
