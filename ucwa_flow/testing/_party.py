@@ -52,6 +52,7 @@ class Party:
         self.sent = 0
         self.ended: str | None = None
         self.events = 0  # event-channel records seen; a progress counter for settling
+        self.messages = 0  # messages received in the conversation (invitation texts aside)
         self._tracker = LifecycleTracker()
         self._operation: str | None = None
         self._conversation: str | None = None
@@ -169,6 +170,7 @@ class Party:
                 self._conversation = change.conversation
         elif isinstance(change, MessageReceived):
             if change.conversation == self._conversation:
+                self.messages += 1
                 self.heard.append(change.text or "")
         elif isinstance(change, InvitationEnded):
             if change.operation_id == self._operation and self._operation is not None:

@@ -189,7 +189,7 @@ class Stage:
         if self.bot.engine.busy:
             return False
         sent = sum(1 for r in self.traces if isinstance(r, t.MessageOut))
-        return sum(len(p.heard) for p in self.parties.values()) >= sent
+        return sum(p.messages for p in self.parties.values()) >= sent
 
 
 def _users(people: list[str]) -> list[SimulatorUser]:
