@@ -1,0 +1,85 @@
+"""``ucwa-flow run flows/helpdesk.flow.yaml`` in a terminal: a usable chat.
+
+The command runs in a pseudo terminal (it sees a TTY, so it is interactive). The test types
+like a person: a line and Enter, then Ctrl-D (end of input) or Ctrl-C (interrupt, sent by
+the terminal as SIGINT to the foreground process group).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import time
+
+import pytest
+
+from tests.e2e.harness import ROOT
+from tests.e2e.test_cli import ENV, UCWA_FLOW
+from tests.e2e.test_helpdesk import HELLO
+
+PROMPT = b"you> "
+WAIT = 15.0  # real seconds; only reached when a test is about to fail
+
+
+class Terminal:
+    """A child process on a pseudo terminal; :attr:`screen` is everything it printed."""
+
+    def __init__(self, *args: str) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: become the command at once
+            os.chdir(ROOT)
+            os.execve(UCWA_FLOW, [UCWA_FLOW, *args], ENV)
+        self.pid, self.fd = pid, fd
+        self.screen = b""
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def read_until(self, needle: bytes, *, after: int = 0) -> bytes:
+        """Read until ``needle`` appears past offset ``after`` of the screen."""
+        deadline = time.monotonic() + WAIT
+        while needle not in self.screen[after:]:
+            assert time.monotonic() < deadline, f"no {needle!r} in {self.screen!r}"
+            if not self._read(0.05):
+                break
+        return self.screen
+
+    def wait(self) -> int:
+        """Read to the end of output and return the exit status."""
+        while self._read(WAIT):
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        self.screen += chunk
+        return bool(chunk)
+
+
+@pytest.mark.parametrize(("key", "name"), [(b"\x04", "Ctrl-D"), (b"\x03", "Ctrl-C")])
+def test_a_terminal_chat_with_the_helpdesk(key: bytes, name: str) -> None:
+    term = Terminal("run", "flows/helpdesk.flow.yaml")
+    term.read_until(PROMPT)
+    assert b"Chatting with the 'helpdesk' bot as sip:lenea@contoso.com" in term.screen
+    mark = len(term.screen)
+    term.type(b"hello\r")
+    term.read_until(b"4. Talk to an agent", after=mark)
+    term.read_until(PROMPT, after=len(term.screen) - len(PROMPT))
+    assert f"bot: {HELLO}".encode() in term.screen[mark:]
+    # every bot line is drawn over the prompt, and the prompt comes back after it
+    assert term.screen.rstrip().endswith(PROMPT.rstrip()), term.screen[-200:]
+    term.type(key)
+    status = term.wait()
+    assert status == 0, (name, term.screen)
+    assert b"Traceback" not in term.screen, term.screen
+    if name == "Ctrl-C":
+        assert term.screen.rstrip().endswith(b"stopped."), term.screen[-200:]
