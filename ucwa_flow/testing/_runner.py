@@ -23,6 +23,7 @@ from typing import Any
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Location
+from ucwa_flow.runtime import FlowInstance
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.testing import _script as s
 from ucwa_flow.testing._party import StepError
@@ -203,7 +204,7 @@ class _Steps:
         where = f" (it is in state {instance.state!r})" if instance is not None else ""
         raise _Mismatch(f"expected the conversation to have ended, but it goes on{where}")
 
-    def _instance(self, what: str) -> Any:
+    def _instance(self, what: str) -> FlowInstance:
         instance = self.stage.instance()
         if instance is None:
             caller = self.stage.scenario.caller
