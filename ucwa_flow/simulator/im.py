@@ -412,12 +412,16 @@ class Router:
     # -- event sequences --------------------------------------------------------------
 
     def _emit_outgoing_offer(self, conv: Conversation) -> None:
+        if conv.app is None:
+            return
         self._push(conv, "communication", self._invitation_event(conv, "started"))
         self._push(conv, "communication", self._conversation_event(conv, "added"))
         self._push(conv, "conversation", self._local_participant_event(conv))
         self._push(conv, "conversation", self._messaging_event(conv))
 
     def _emit_incoming_offer(self, conv: Conversation) -> None:
+        if conv.app is None:
+            return
         self._push(conv, "communication", self._invitation_event(conv, "started"))
         self._push(conv, "communication", self._conversation_event(conv, "added"))
         self._push(conv, "conversation", self._local_participant_event(conv))
@@ -428,6 +432,8 @@ class Router:
         )
 
     def _emit_callee_connected(self, conv: Conversation) -> None:
+        if conv.app is None:
+            return
         remote = res.participant_link(conv, conv.remote, conv.remote.name)
         self._push(conv, "conversation", self._messaging_event(conv))
         self._push(conv, "communication", self._conversation_event(conv, "updated"))
@@ -439,6 +445,8 @@ class Router:
         self._push(conv, "communication", event)
 
     def _emit_caller_connected(self, conv: Conversation) -> None:
+        if conv.app is None:
+            return
         remote = res.participant_link(conv, conv.remote, "")
         self._push(conv, "communication", self._conversation_event(conv, "updated"))
         self._push(conv, "conversation", {"link": remote, "type": "added"})
