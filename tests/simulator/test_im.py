@@ -117,7 +117,7 @@ async def test_im_round_trip_between_two_signed_in_users(
     send_href = messaging["_links"]["sendMessage"]["href"]
     sent = await tosh.post(
         send_href + "?OperationContext=abc",
-        content="What's up? 100% +1".encode(),
+        content=b"What's up? 100% +1",
         headers={"Content-Type": "text/plain; charset=utf-8"},
     )
     assert sent.status_code == 201

@@ -85,7 +85,7 @@ def test_cli_simulate_serves_and_stops_on_sigint() -> None:
         assert any("sip:lenea@contoso.com" in line and "pass@word1" in line for line in lines)
         assert httpx.get(url + "/", timeout=5).status_code == 200
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        _out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
     finally:
