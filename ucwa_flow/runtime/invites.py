@@ -160,6 +160,9 @@ class Invitations:
             return
         instance = engine.instances.get(pending.origin or "")
         if instance is None:
+            if branch == "accepted" and conversation is not None:
+                # accepted after the caller left: nobody is on the other side any more
+                engine.spawn(self._end_side(conversation))
             return
         if branch == "accepted" and conversation is not None:
             self._side[conversation] = instance.href
