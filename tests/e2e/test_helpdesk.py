@@ -197,3 +197,19 @@ async def test_a_caller_who_hangs_up_while_waiting_runs_ended_and_is_released() 
         await s.idle()
         assert s.of(t.OutcomeReceived) == []
         assert_released(s)
+
+
+async def test_an_agent_who_accepts_after_the_caller_left_is_not_left_hanging() -> None:
+    async with stage(load("helpdesk")) as s:
+        agents = await s.agent(AGENT)
+        lene = await reach_handoff(s)
+        offer = await agents.invited()
+        await lene.caller.hang_up()
+        await s.until(lambda: s.of(t.Ended), "the end of lene's conversation")
+        assert offer.accept_href is not None
+        await agents.client.accept(offer.accept_href)
+        # the bot does not keep a conversation with the agent for a caller who is gone
+        await s.until(lambda: agents.ended, "the end of the agent's conversation")
+        assert agents.ended == [offer.conversation]
+        assert s.of(t.OutcomeReceived) == []
+        assert_released(s)
