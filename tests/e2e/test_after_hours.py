@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.e2e.harness import Hooks, load, stage, webhook_server
+from tests.e2e.harness import Hooks, assert_released, load, stage, webhook_server
 from ucwa_flow.flow import Flow
 from ucwa_flow.runtime import trace as t
 
@@ -99,11 +99,11 @@ async def test_the_weekend_rule_declines_with_its_message() -> None:
             assert await lene.hear() == [
                 "The service desk is closed at weekends. We're back Monday at 8:00 (Paris time)."
             ]
-            await lene.hear_end()
-            await s.idle()
+            assert await lene.hear_end() == "the bot ended the conversation"
+            await s.until(lambda: len(s.bot.engine.tracker) == 0, "the bot to forget the chat")
             assert [d.decision for d in s.of(t.InvitationDecided)] == ["decline"]
             assert s.of(t.StateEntered) == []
-            assert s.bot.engine.instances == {}
+            assert_released(s)
 
 
 async def test_outsiders_are_declined_with_the_default_message_even_in_office_hours() -> None:
