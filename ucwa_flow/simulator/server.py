@@ -47,21 +47,46 @@ class _Server(uvicorn.Server):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or :class:`OperationalError` with one clear line."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    """A listening socket, or :class:`OperationalError` with one clear line.
+
+    ``host`` is an address or a name of this machine; the line says what to change when
+    the name does not resolve, the port needs privileges or is taken.
+    """
+    try:
+        found = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise OperationalError(
+            f"cannot listen on {host}: the host name does not resolve ({exc.strerror}); "
+            "use an address of this machine such as 127.0.0.1"
+        ) from None
+    family, _, _, _, address = found[0]
+    # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets whose proto says
+    # TCP; without it Nagle holds a response body back behind its headers (40 ms delayed ACK)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        sock.bind(address)
         sock.listen(512)
     except OSError as exc:
         sock.close()
         raise OperationalError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-            + (" (is another simulator running? try --port 0)" if port else "")
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}{_bind_hint(exc, port)}"
         ) from None
     sock.setblocking(False)
     return sock
+
+
+def _bind_hint(exc: OSError, port: int) -> str:
+    if exc.errno == errno.EACCES and 0 < port < 1024:
+        return (
+            f" (port {port} needs administrator rights: run as root, grant "
+            "CAP_NET_BIND_SERVICE, or use a port above 1023 such as 8443)"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return " (not an address of this machine; try 127.0.0.1)"
+    return " (is another simulator running? try --port 0)" if port else ""
 
 
 def _make_server(sim: Simulator, handle_signals: bool) -> _Server:
