@@ -6,13 +6,15 @@
   stops cleanly.
 * :class:`ThreadedServer` runs it in a thread with its own loop for synchronous callers.
 
-Server start-up lives in :func:`_make_server` only, so TLS can be added in one place.
+Both take ``tls=`` (:class:`~ucwa_flow.simulator.tls.TlsFiles`) to serve HTTPS like a real
+front end; the URL is then ``https://``. Server start-up lives in :func:`_make_server` only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -22,6 +24,7 @@ import uvicorn
 
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.simulator.core import Simulator
+from ucwa_flow.simulator.tls import TlsFiles
 
 __all__ = ["ThreadedServer", "bind", "serve"]
 
@@ -89,9 +92,13 @@ def _bind_hint(exc: OSError, port: int) -> str:
     return " (is another simulator running? try --port 0)" if port else ""
 
 
-def _make_server(sim: Simulator, handle_signals: bool) -> _Server:
+def _make_server(sim: Simulator, handle_signals: bool, tls: TlsFiles | None = None) -> _Server:
+    if tls is not None:
+        tls.server_context()  # unusable files: one clear line now, not a uvicorn traceback
     config = uvicorn.Config(
         sim.app,
+        ssl_certfile=tls.cert_file if tls else None,
+        ssl_keyfile=tls.key_file if tls else None,
         lifespan="off",
         http="h11",
         ws="none",
@@ -103,10 +110,10 @@ def _make_server(sim: Simulator, handle_signals: bool) -> _Server:
     return _Server(config, handle_signals)
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 @contextlib.asynccontextmanager
@@ -116,10 +123,18 @@ async def serve(
     port: int = 0,
     *,
     handle_signals: bool = False,
+    tls: TlsFiles | None = None,
 ) -> AsyncIterator[str]:
-    """Serve ``sim`` in this event loop; yields the base URL (``http://127.0.0.1:N``)."""
+    """Serve ``sim`` in this event loop; yields the base URL (``http://127.0.0.1:N``).
+
+    With ``tls`` it serves HTTPS with that certificate and yields ``https://...``.
+    """
     sock = bind(host, port)
-    server = _make_server(sim, handle_signals)
+    try:
+        server = _make_server(sim, handle_signals, tls)
+    except BaseException:
+        sock.close()
+        raise
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -127,7 +142,7 @@ async def serve(
                 task.result()
                 raise OperationalError("the simulator server stopped during start-up")
             await asyncio.sleep(0.01)
-        yield url_of(sock)
+        yield url_of(sock, tls is not None)
     finally:
         sim.close()
         server.should_exit = True
@@ -141,13 +156,25 @@ class ThreadedServer:
 
     ``with ThreadedServer(sim) as url: ...``; ``sim`` must use a clock that works in
     that thread's loop (the default :class:`~ucwa_flow.clock.SystemClock` does).
+    ``tls`` serves HTTPS as in :func:`serve`.
     """
 
-    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.sim = sim
         self._sock = bind(host, port)
-        self.url = url_of(self._sock)
-        self._server = _make_server(sim, handle_signals=False)
+        self.url = url_of(self._sock, tls is not None)
+        try:
+            self._server = _make_server(sim, handle_signals=False, tls=tls)
+        except BaseException:
+            self._sock.close()
+            raise
         self._thread = threading.Thread(target=self._run, name="ucwa-simulator", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
 
