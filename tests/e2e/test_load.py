@@ -1,8 +1,9 @@
 """200 simultaneous callers on one bot: each gets exactly its own replies, in order.
 
-The simulator's virtual users cannot start conversations yet (an AssertionError in
-``simulator/im.py`` ``_invitation_link`` for a side without an application), so every
-caller here is a real UCWA client: 200 sign-ins, 200 event channels, over loopback.
+Every caller is a real UCWA client (200 sign-ins and event channels over loopback), not a
+simulator virtual user, so both ends of each conversation go through the client, the
+decoder and the lifecycle tracker. Each caller sends its numbered lines back to back; the
+bot must answer every one, in order, in the right conversation, once.
 """
 
 from __future__ import annotations
