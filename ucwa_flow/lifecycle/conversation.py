@@ -13,9 +13,7 @@ Disconnected) is not, and such a record is logged and skipped.
 
 from __future__ import annotations
 
-from typing import Any
-
-from ucwa_flow.lifecycle.machine import SharedMachine
+from ucwa_flow.lifecycle.machine import SharedMachine, reported_state_transitions
 from ucwa_flow.ucwa.events import ConversationEvent
 
 __all__ = ["STATES", "ConversationLifecycle", "conversation_machine", "trigger_for"]
@@ -81,18 +79,11 @@ class ConversationLifecycle:
         self.state = "New"
 
 
-def _transitions() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for trigger, sources in _FROM.items():
-        rows.append({"trigger": trigger, "source": list(sources), "dest": _DEST[trigger]})
-        # a repeated report of the current state is an internal transition, not an error
-        rows.append({"trigger": trigger, "source": _DEST[trigger], "dest": None})
-    return rows
-
-
 def conversation_machine() -> SharedMachine:
     """A new machine for the conversation lifecycle (one per runtime, shared by all)."""
-    return SharedMachine("conversation", STATES, _transitions(), initial="New")
+    return SharedMachine(
+        "conversation", STATES, reported_state_transitions(_FROM, _DEST), initial="New"
+    )
 
 
 def trigger_for(record: ConversationEvent) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-__all__ = ["ModelRegistry", "SharedMachine"]
+__all__ = ["ModelRegistry", "SharedMachine", "reported_state_transitions"]
 
 log = logging.getLogger("ucwa_flow.lifecycle")
 
@@ -114,3 +114,19 @@ class SharedMachine(Machine):
             for source, transitions in event.transitions.items():
                 rows.extend((source, name, t.dest) for t in transitions if t.dest is not None)
         return rows
+
+
+def reported_state_transitions(
+    sources: dict[str, tuple[str, ...]], dests: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Transitions for a lifecycle driven by "the resource is now in state X" reports.
+
+    ``sources[trigger]`` are the states the reported state may be reached from and
+    ``dests[trigger]`` the state it names. A report of the state the model is already in (a
+    resource "updated" because its links changed) is an internal transition, not an error.
+    """
+    rows: list[dict[str, Any]] = []
+    for trigger, froms in sources.items():
+        rows.append({"trigger": trigger, "source": list(froms), "dest": dests[trigger]})
+        rows.append({"trigger": trigger, "source": dests[trigger], "dest": None})
+    return rows

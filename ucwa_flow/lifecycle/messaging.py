@@ -8,9 +8,7 @@ aggregation may cause (Disconnected straight to Connected) is allowed.
 
 from __future__ import annotations
 
-from typing import Any
-
-from ucwa_flow.lifecycle.machine import SharedMachine
+from ucwa_flow.lifecycle.machine import SharedMachine, reported_state_transitions
 from ucwa_flow.ucwa.events import MessagingEvent
 
 __all__ = ["STATES", "MessagingLifecycle", "messaging_machine", "trigger_for"]
@@ -36,7 +34,11 @@ class MessagingLifecycle:
     """One conversation's messaging modality: its href, state and the links it offers now."""
 
     __slots__ = (
-        "formats", "href", "send_message_href", "set_is_typing_href", "state",
+        "formats",
+        "href",
+        "send_message_href",
+        "set_is_typing_href",
+        "state",
         "stop_messaging_href",
     )
 
@@ -49,17 +51,11 @@ class MessagingLifecycle:
         self.set_is_typing_href: str | None = None
 
 
-def _transitions() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for trigger, sources in _FROM.items():
-        rows.append({"trigger": trigger, "source": list(sources), "dest": _DEST[trigger]})
-        rows.append({"trigger": trigger, "source": _DEST[trigger], "dest": None})
-    return rows
-
-
 def messaging_machine() -> SharedMachine:
     """A new machine for the messaging modality lifecycle."""
-    return SharedMachine("messaging", STATES, _transitions(), initial="Disconnected")
+    return SharedMachine(
+        "messaging", STATES, reported_state_transitions(_FROM, _DEST), initial="Disconnected"
+    )
 
 
 def trigger_for(record: MessagingEvent) -> str | None:
