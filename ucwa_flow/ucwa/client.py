@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -30,6 +31,7 @@ from ucwa_flow.ucwa._http import (
     resolve,
     with_query,
 )
+from ucwa_flow.ucwa._tls import client_context, rejected_certificate
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.dataurl import encode_data_url
@@ -53,6 +55,14 @@ class UcwaClient:
     ``server_url`` discovery starts there; otherwise from ``lyncdiscoverinternal.<domain>``
     and ``lyncdiscover.<domain>``. ``transport`` (e.g. ``httpx.ASGITransport``) is used by
     both pools; tests pass one to talk to an in-process server.
+
+    TLS certificates are verified (``httpx``'s default trust: ``SSL_CERT_FILE``,
+    ``SSL_CERT_DIR``, else certifi's bundle). ``ca_bundle`` names a PEM file of CA
+    certificates to trust as well (a corporate CA, the simulator's local CA);
+    ``insecure=True`` turns verification off (never the default; only for a first look
+    at a lab server). Both are ignored when ``transport`` is given: it has its own TLS.
+    A certificate that fails verification raises
+    :class:`~ucwa_flow.ucwa.errors.CertificateRejected`, naming the host and what to do.
 
     Call :meth:`sign_in` first (or use ``async with``, which signs in and closes). Every
     operation takes an href from an event or a resource, resolved against the
@@ -80,6 +90,8 @@ class UcwaClient:
         max_concurrency: int = 10,
         timeout: float = 15.0,
         poll_connections: int = 2,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        insecure: bool = False,
     ) -> None:
         self.user = sip_uri(user)
         self.server_url = server_url
@@ -89,15 +101,19 @@ class UcwaClient:
         self.culture = culture
         self.timeout = timeout
         self.auth = WebTicketAuth(username or self.user[4:], password, clock=self.clock)
+        # one TLS context for both pools (loading a CA bundle costs tens of milliseconds)
+        verify = client_context(ca_bundle, insecure=insecure) if transport is None else True
         self._http = httpx.AsyncClient(
             auth=self.auth,
             transport=transport,
+            verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=max_concurrency),
         )
         self._poll = httpx.AsyncClient(
             auth=self.auth,
             transport=transport,
+            verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
         )
@@ -406,6 +422,9 @@ class UcwaClient:
                     method, url, json=json, content=content, headers=all_headers
                 )
         except NETWORK_ERRORS as exc:
+            rejected = rejected_certificate(exc, url)
+            if rejected is not None:
+                raise rejected from None
             reason = str(exc) or type(exc).__name__
             if during_sign_in:
                 raise ServerUnreachable(f"cannot reach {host_of(url)}: {reason}") from None

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, link, resolve
-from ucwa_flow.ucwa.errors import DiscoveryFailed, ServerUnreachable
+from ucwa_flow.ucwa._tls import rejected_certificate
+from ucwa_flow.ucwa.errors import CertificateRejected, DiscoveryFailed, ServerUnreachable
 
 __all__ = ["Discovery", "discover", "root_candidates"]
 
@@ -73,7 +74,8 @@ async def discover(
     walk started with), and must not loop. Derived roots are tried in turn; an explicit
     ``server_url`` is tried alone.
 
-    Raises :class:`ServerUnreachable` when no candidate could be reached,
+    Raises :class:`ServerUnreachable` when no candidate could be reached (its
+    :class:`CertificateRejected` when a candidate's certificate failed verification),
     :class:`DiscoveryFailed` when one answered but did not lead to ``applications``, and
     :class:`~ucwa_flow.ucwa.errors.AuthenticationFailed` from the auth flow.
     """
@@ -84,6 +86,9 @@ async def discover(
         except (ServerUnreachable, DiscoveryFailed) as exc:
             failures.append(exc)
     if all(isinstance(f, ServerUnreachable) for f in failures):
+        rejected = [f for f in failures if isinstance(f, CertificateRejected)]
+        if rejected:
+            raise rejected[0]  # the one failure a person can do something about
         if len(failures) == 1:
             raise failures[0]
         raise ServerUnreachable(
@@ -140,6 +145,9 @@ async def _get(http: httpx.AsyncClient, url: str) -> dict[str, object]:
     try:
         response = await http.get(url, headers=ACCEPT_JSON)
     except NETWORK_ERRORS as exc:
+        rejected = rejected_certificate(exc, url)
+        if rejected is not None:
+            raise rejected from None
         raise ServerUnreachable(f"cannot reach {url}: {str(exc) or type(exc).__name__}") from None
     if response.status_code != 200:
         raise DiscoveryFailed(

@@ -5,6 +5,8 @@
   ``{code, subcode, message}`` error body when the server sent one.
 * :class:`AuthenticationFailed`, :class:`DiscoveryFailed`, :class:`ServerUnreachable`:
   operational failures during sign-in, each with a message a person can act on.
+* :class:`CertificateRejected`: a :class:`ServerUnreachable` whose TLS certificate failed
+  verification; it names the host and says what to do.
 * :class:`ApplicationGone`: a :class:`UcwaHttpError` saying the UCWA application no longer
   exists (404 ApplicationNotFound, 410 InactiveApplicationExpired); the cure is to re-create it.
 * :class:`UnexpectedResponse`: a success status whose content is not what UCWA sends (a body
@@ -19,6 +21,7 @@ from ucwa_flow.errors import OperationalError, UcwaFlowError
 __all__ = [
     "ApplicationGone",
     "AuthenticationFailed",
+    "CertificateRejected",
     "DiscoveryFailed",
     "EventChannelReplaced",
     "MalformedEventBody",
@@ -82,6 +85,20 @@ class DiscoveryFailed(UcwaError, OperationalError):
 
 class ServerUnreachable(UcwaError, OperationalError):
     """The server could not be reached at all (DNS, refused connection, TLS)."""
+
+
+class CertificateRejected(ServerUnreachable):
+    """The server's TLS certificate failed verification, so nothing was sent to it.
+
+    ``host`` is ``host[:port]`` as addressed, ``reason`` what OpenSSL said (``unable to get
+    local issuer certificate``, ``Hostname mismatch ...``), ``advice`` what to do about it.
+    """
+
+    def __init__(self, host: str, reason: str, advice: str) -> None:
+        super().__init__(f"the TLS certificate of {host} was rejected ({reason}); {advice}")
+        self.host = host
+        self.reason = reason
+        self.advice = advice
 
 
 class ApplicationGone(UcwaHttpError):

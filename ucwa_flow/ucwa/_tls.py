@@ -1,0 +1,97 @@
+"""The client's TLS trust, and turning a refused certificate into one clear error (private).
+
+Skype for Business front ends usually carry certificates from a corporate CA that is not
+in any public bundle. :func:`client_context` builds the one :class:`ssl.SSLContext` a
+:class:`~ucwa_flow.ucwa.UcwaClient` uses for both of its connection pools: the trust
+``httpx`` would use by default (``SSL_CERT_FILE``, ``SSL_CERT_DIR``, else certifi's
+bundle) plus an extra CA bundle, or no verification at all when asked for explicitly.
+:func:`rejected_certificate` recognises a failed certificate check inside an ``httpx``
+transport error.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from urllib.parse import urlsplit
+
+import httpx
+
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.ucwa.errors import CertificateRejected
+
+__all__ = ["client_context", "rejected_certificate"]
+
+
+def client_context(
+    ca_bundle: str | os.PathLike[str] | None = None, *, insecure: bool = False
+) -> ssl.SSLContext:
+    """The TLS context for talking to a UCWA server.
+
+    Verification is on unless ``insecure``. ``ca_bundle`` (a PEM file of one or more CA
+    certificates) is trusted in addition to the default trust. An unreadable or invalid
+    bundle raises :class:`~ucwa_flow.errors.OperationalError` with one line.
+    """
+    if insecure:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    context = httpx.create_ssl_context(verify=True, trust_env=True)
+    if ca_bundle is not None:
+        _add_bundle(context, os.fspath(ca_bundle))
+    return context
+
+
+def _add_bundle(context: ssl.SSLContext, path: str) -> None:
+    try:
+        context.load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise OperationalError(f"CA bundle {path} does not exist") from None
+    except ssl.SSLError as exc:
+        raise OperationalError(
+            f"CA bundle {path} holds no usable PEM certificate ({exc.reason or exc})"
+        ) from None
+    except OSError as exc:
+        raise OperationalError(f"cannot read CA bundle {path}: {exc.strerror or exc}") from None
+
+
+def rejected_certificate(exc: BaseException, url: str) -> CertificateRejected | None:
+    """A :class:`CertificateRejected` for ``url`` when ``exc`` is a failed certificate check.
+
+    ``httpx`` wraps the :class:`ssl.SSLCertVerificationError` in its own errors (as the
+    cause, or as an argument); the whole chain is searched. ``None`` for any other error.
+    """
+    failure = _find_verification_error(exc)
+    if failure is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2] or url
+    reason = failure.verify_message or failure.reason or str(failure)
+    return CertificateRejected(host, str(reason), _advice(str(reason)))
+
+
+def _find_verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return item
+        pending.extend([item.__cause__, item.__context__, *item.args])
+    return None
+
+
+def _advice(reason: str) -> str:
+    lowered = reason.lower()
+    if "mismatch" in lowered or "not valid for" in lowered:
+        return "connect with a host name the certificate is issued for"
+    if "expired" in lowered or "not yet valid" in lowered:
+        return "the server's certificate must be renewed (or this machine's clock is wrong)"
+    return (
+        "if the server uses a private or corporate CA, trust that CA's certificate "
+        "with --ca-bundle FILE (or UCWA_FLOW_CA_BUNDLE)"
+    )
