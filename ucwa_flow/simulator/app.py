@@ -10,7 +10,9 @@ Every request goes through :meth:`SimulatorApp.__call__`:
    and then the application (404 ``ApplicationNotFound`` / 410
    ``InactiveApplicationExpired``);
 4. :class:`~ucwa_flow.simulator.errors.UcwaErrorResponse` becomes a ``{code, subcode,
-   message}`` body; any other exception is logged and becomes 500 ``ServiceFailure``.
+   message}`` body; any other exception is logged and becomes 500 ``ServiceFailure``;
+5. the front end's headers are added and the body is gzip-compressed when the request's
+   ``Accept-Encoding`` allows it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from ucwa_flow.simulator import auth, control, handlers
 from ucwa_flow.simulator.errors import UcwaErrorResponse, not_found
-from ucwa_flow.simulator.http import Ctx, json_response
+from ucwa_flow.simulator.http import Ctx, compress, json_response
 
 if TYPE_CHECKING:
     from ucwa_flow.simulator.core import Simulator
@@ -104,6 +106,7 @@ class SimulatorApp:
                 UcwaErrorResponse(500, "ServiceFailure", None, "The server failed to respond.")
             )
         self._decorate(response)
+        compress(response, request.headers.get("accept-encoding", ""))
         if rule is not None and rule.drop:
             await _send_broken(response, send)
             return

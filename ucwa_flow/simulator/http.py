@@ -2,14 +2,17 @@
 
 Responses carry the headers of a real front end (``X-MS-Server-Fqdn``,
 ``X-MS-UcwaVersion``, ``Cache-Control: no-cache``); JSON bodies are
-``application/json; charset=utf-8``; request bodies are read with the checks UCWA does
-(415 for a wrong content type, 400 DeserializationFailure for bad JSON).
+``application/json; charset=utf-8`` and, like IIS, gzip-compressed when the request's
+``Accept-Encoding`` allows it (:func:`compress`); request bodies are read with the checks
+UCWA does (415 for a wrong content type, 400 DeserializationFailure for bad JSON) and their
+property names are matched in any case.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,8 +29,11 @@ if TYPE_CHECKING:
     from ucwa_flow.simulator.state import Application
 
 __all__ = [
+    "GZIP_MIN_SIZE",
     "JSON_TYPE",
     "Ctx",
+    "accepts_gzip",
+    "compress",
     "decode_data_url",
     "empty",
     "json_response",
@@ -36,6 +42,8 @@ __all__ = [
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
+#: Smaller bodies are sent as they are: gzip's own 18 bytes would eat the gain.
+GZIP_MIN_SIZE = 256
 _JSON_TYPES = ("application/json", "application/vnd.microsoft.com.ucwa+json")
 
 
@@ -71,6 +79,43 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(content, status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (``gzip`` or ``*`` with q > 0)."""
+    allowed: dict[str, bool] = {}
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if name.strip():
+            allowed[name.strip().lower()] = quality > 0
+    return allowed.get("gzip", allowed.get("x-gzip", allowed.get("*", False)))
+
+
+def compress(response: Response, accept_encoding: str) -> None:
+    """Gzip ``response``'s body in place when the client allows it, as IIS does.
+
+    Bodies under :data:`GZIP_MIN_SIZE` bytes and responses that already have a
+    ``Content-Encoding`` are left alone. Adds ``Vary: Accept-Encoding`` either way for
+    bodies that could have been compressed.
+    """
+    body = bytes(response.body)
+    if len(body) < GZIP_MIN_SIZE or "content-encoding" in response.headers:
+        return
+    response.headers.append("Vary", "Accept-Encoding")
+    if not accepts_gzip(accept_encoding):
+        return
+    packed = gzip.compress(body, compresslevel=5, mtime=0)
+    response.body = packed
+    response.headers["Content-Length"] = str(len(packed))
+    response.headers["Content-Encoding"] = "gzip"
+
+
 def empty(status: int = 204, location: str | None = None) -> Response:
     headers = {"Location": location} if location else None
     if status == 204:
@@ -83,7 +128,11 @@ def _media_type(request: Request) -> str:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    """The JSON object body with lower-cased top-level keys ({} when empty)."""
+    """The JSON object body with lower-cased keys at every depth ({} when empty).
+
+    IIS/UCWA matches property names in any case (``SupportedModalities`` and
+    ``supportedModalities``; ``_links.Message.Href``); handlers look them up lower-cased.
+    """
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -105,7 +154,11 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise UcwaErrorResponse(
             400, "BadRequest", "DeserializationFailure", "The request body must be a JSON object."
         )
-    return {str(k).lower(): v for k, v in data.items()}
+    return _lower_keys(data)
+
+
+def _lower_keys(data: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).lower(): _lower_keys(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
 async def read_text(request: Request) -> tuple[str, str]:
