@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -83,23 +83,44 @@ class TlsFiles:
         Raises :class:`~ucwa_flow.errors.OperationalError` naming the file when either is
         missing or unreadable, or when they are not a PEM certificate and its key.
         """
-        for what, path in (("certificate", self.cert_file), ("key", self.key_file)):
-            try:
-                path.read_bytes()
-            except FileNotFoundError:
-                raise OperationalError(f"TLS {what} file {path} does not exist") from None
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                raise OperationalError(f"cannot read TLS {what} file {path}: {reason}") from None
+        cert_pem = _read(self.cert_file, "certificate")
+        key_pem = _read(self.key_file, "key")
+        try:
+            x509.load_pem_x509_certificate(cert_pem)
+        except ValueError:
+            raise OperationalError(
+                f"TLS certificate file {self.cert_file} does not hold a PEM certificate"
+            ) from None
+        try:
+            serialization.load_pem_private_key(key_pem, password=None)
+        except TypeError:
+            raise OperationalError(
+                f"TLS key file {self.key_file} is encrypted; give a key without a passphrase"
+            ) from None
+        except (ValueError, UnsupportedAlgorithm):
+            raise OperationalError(
+                f"TLS key file {self.key_file} does not hold a PEM private key"
+            ) from None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         try:
             context.load_cert_chain(self.cert_file, self.key_file)
         except ssl.SSLError as exc:
             raise OperationalError(
-                f"TLS certificate {self.cert_file} and key {self.key_file} are not a PEM "
-                f"certificate and its private key ({exc.reason or exc})"
+                f"TLS key file {self.key_file} does not belong to the certificate in "
+                f"{self.cert_file} ({exc.reason or exc})"
             ) from None
         return context
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise OperationalError(f"TLS {what} file {path} does not exist") from None
+    except OSError as exc:
+        raise OperationalError(
+            f"cannot read TLS {what} file {path}: {exc.strerror or exc}"
+        ) from None
 
 
 def tls_dir() -> Path:
