@@ -11,6 +11,10 @@ With ``--server URL`` (or ``UCWA_FLOW_SERVER``) and ``--user``/``--password`` (o
 ``UCWA_FLOW_USER``/``UCWA_FLOW_PASSWORD``) it runs the bot against a real Skype for
 Business server and serves every caller who invites it until Ctrl-C. Ctrl-C always ends
 cleanly: open conversations are stopped and the UCWA application is deleted.
+
+TLS certificates are always verified; ``--ca-bundle FILE`` (or ``UCWA_FLOW_CA_BUNDLE``)
+trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simulate
+--tls`` prints. ``--insecure`` turns verification off and says so loudly on every start.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import logging
 import sys
 import threading
+from dataclasses import dataclass
 from typing import TextIO
 
 import click
@@ -35,6 +40,11 @@ from ucwa_flow.ucwa import UcwaClient
 __all__ = ["command"]
 
 SIM_BOT = "sip:toshm@contoso.com"
+_INSECURE_WARNING = (
+    "WARNING: --insecure: TLS certificates are NOT verified. Anyone on the network path can "
+    "impersonate the server and read the bot's password and messages. Use --ca-bundle FILE "
+    "instead."
+)
 _SETTLE_LIMIT = 60.0  # seconds to wait for the bot's reaction to one line
 
 
@@ -64,6 +74,18 @@ _SETTLE_LIMIT = 60.0  # seconds to wait for the bot's reaction to one line
     help="Who you chat as on the embedded simulator.",
 )
 @click.option(
+    "--ca-bundle",
+    envvar="UCWA_FLOW_CA_BUNDLE",
+    metavar="FILE",
+    help="Also trust the CA certificates in this PEM file, e.g. a corporate CA or the one "
+    "`ucwa-flow simulate --tls` prints (env UCWA_FLOW_CA_BUNDLE).",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not verify the server's TLS certificate. Unsafe; never the default.",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -72,6 +94,8 @@ def command(
     user: str | None,
     password: str | None,
     caller: str,
+    ca_bundle: str | None,
+    insecure: bool,
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
@@ -80,19 +104,30 @@ def command(
     """
     flow = _load(flow_file)
     _configure_logging(verbose)
+    if insecure:
+        click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
+    tls = _Tls(ca_bundle or None, insecure)
     if server is not None and (not user or not password):
         raise click.UsageError(
             "--server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)"
         )
     main = (
-        _serve(flow, server, user or "", password or "", verbose)
+        _serve(flow, server, user or "", password or "", verbose, tls)
         if server is not None
-        else _chat(flow, caller, verbose, sys.stdin, interactive=sys.stdin.isatty())
+        else _chat(flow, caller, verbose, sys.stdin, tls, interactive=sys.stdin.isatty())
     )
     try:
         asyncio.run(main)
     except KeyboardInterrupt:
         click.echo("stopped.", err=True)
+
+
+@dataclass(frozen=True)
+class _Tls:
+    """How every UcwaClient of this run treats certificates (``--ca-bundle``, ``--insecure``)."""
+
+    ca_bundle: str | None
+    insecure: bool
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -123,7 +158,7 @@ def _load(path: str) -> Flow:
 
 
 async def _chat(
-    flow: Flow, caller_uri: str, verbose: bool, stdin: TextIO, *, interactive: bool
+    flow: Flow, caller_uri: str, verbose: bool, stdin: TextIO, tls: _Tls, *, interactive: bool
 ) -> None:
     from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, SimulatorConfig, serve
 
@@ -142,10 +177,27 @@ async def _chat(
     sim = Simulator(SimulatorConfig(), clock=clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
         bot = Bot(
-            flow, UcwaClient(SIM_BOT, DEFAULT_PASSWORD, server_url=url), clock=clock, sink=sink
+            flow,
+            UcwaClient(
+                SIM_BOT,
+                DEFAULT_PASSWORD,
+                server_url=url,
+                ca_bundle=tls.ca_bundle,
+                insecure=tls.insecure,
+            ),
+            clock=clock,
+            sink=sink,
         )
         person = Caller(
-            UcwaClient(caller_uri, DEFAULT_PASSWORD, server_url=url), SIM_BOT, clock=clock
+            UcwaClient(
+                caller_uri,
+                DEFAULT_PASSWORD,
+                server_url=url,
+                ca_bundle=tls.ca_bundle,
+                insecure=tls.insecure,
+            ),
+            SIM_BOT,
+            clock=clock,
         )
         try:
             await person.start()  # first: an outbound flow invites the caller at once
@@ -256,7 +308,9 @@ async def _lines(stdin: TextIO, prompt: _Output | None):  # type: ignore[no-unty
 # -- a real server: serve every caller ------------------------------------------------------
 
 
-async def _serve(flow: Flow, server: str, user: str, password: str, verbose: bool) -> None:
+async def _serve(
+    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls
+) -> None:
     clock = SystemClock()
     labels = Labels()
     callers: dict[str, str] = {}
@@ -272,7 +326,10 @@ async def _serve(flow: Flow, server: str, user: str, password: str, verbose: boo
         if line is not None:
             click.echo(f"[{who}] {line}")
 
-    bot = Bot(flow, UcwaClient(user, password, server_url=server), clock=clock, sink=sink)
+    client = UcwaClient(
+        user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
+    )
+    bot = Bot(flow, client, clock=clock, sink=sink)
     try:
         await bot.start()
         click.echo(f"{flow.name}: serving as {user} on {server}. Ctrl-C to stop.", err=True)
