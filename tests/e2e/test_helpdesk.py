@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.harness import (
     BOT,
     LENE,
@@ -13,6 +15,7 @@ from tests.e2e.harness import (
     webhook_server,
 )
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.ucwa.errors import UcwaHttpError
 
 MENU = (
     "What can I help you with?\n"
@@ -199,17 +202,18 @@ async def test_a_caller_who_hangs_up_while_waiting_runs_ended_and_is_released() 
         assert_released(s)
 
 
-async def test_an_agent_who_accepts_after_the_caller_left_is_not_left_hanging() -> None:
+async def test_a_handoff_still_ringing_is_withdrawn_when_the_caller_leaves() -> None:
     async with stage(load("helpdesk")) as s:
         agents = await s.agent(AGENT)
         lene = await reach_handoff(s)
         offer = await agents.invited()
         await lene.caller.hang_up()
         await s.until(lambda: s.of(t.Ended), "the end of lene's conversation")
-        assert offer.accept_href is not None
-        await agents.client.accept(offer.accept_href)
-        # the bot does not keep a conversation with the agent for a caller who is gone
-        await s.until(lambda: agents.ended, "the end of the agent's conversation")
+        # the agent's invitation is cancelled: it stops ringing and can no longer be taken
+        await s.until(lambda: agents.ended, "the withdrawal of the agent's invitation")
         assert agents.ended == [offer.conversation]
+        assert offer.accept_href is not None
+        with pytest.raises(UcwaHttpError):
+            await agents.client.accept(offer.accept_href)
         assert s.of(t.OutcomeReceived) == []
         assert_released(s)

@@ -9,6 +9,7 @@ runtime hands to the flow interpreter:
 change                      when
 ==========================  ==============================================================
 :class:`InvitationReceived` an incoming messaging invitation started
+:class:`InvitationSent`     an outgoing messaging invitation started (it is ringing)
 :class:`InvitationEnded`    an invitation (either direction) completed, with its outcome
 :class:`ConversationState`  the conversation entered a new state
 :class:`MessagingState`     the IM modality entered a new state (Connected: can send)
@@ -58,6 +59,7 @@ __all__ = [
     "ConversationState",
     "InvitationEnded",
     "InvitationReceived",
+    "InvitationSent",
     "LifecycleTracker",
     "MessageDelivery",
     "MessageReceived",
@@ -76,6 +78,14 @@ class InvitationReceived:
     text: str | None
     accept_href: str | None
     decline_href: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationSent:
+    conversation: str
+    invitation: str
+    operation_id: str | None
+    cancel_href: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +143,7 @@ class ConversationEnded:
 
 Change = (
     InvitationReceived
+    | InvitationSent
     | InvitationEnded
     | ConversationState
     | MessagingState
@@ -266,6 +277,8 @@ class LifecycleTracker:
                     rec.decline_href,
                 )
             ]
+        if inv.state == "Connecting":
+            return [InvitationSent(conv.href, inv.href, rec.operation_id, rec.cancel_href)]
         if inv.state in ("Connected", "Failed"):
             assert inv.outcome is not None
             return [

@@ -41,6 +41,7 @@ from ucwa_flow.lifecycle import (
     ConversationState,
     InvitationEnded,
     InvitationReceived,
+    InvitationSent,
     LifecycleTracker,
     MessageDelivery,
     MessageReceived,
@@ -170,6 +171,8 @@ class Engine:
         elif isinstance(change, MessageDelivery):
             if not change.delivered:
                 self.post(href, partial(self._delivery_failed, href))
+        elif isinstance(change, InvitationSent):
+            self.invitations.sent(change)
         elif isinstance(change, InvitationEnded):
             if not self.invitations.ended(change) and change.outcome is not Outcome.ACCEPTED:
                 # an incoming invitation that ended before we accepted: the caller gave up

@@ -27,7 +27,7 @@ import httpx
 from ucwa_flow.clock import TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Invite, template_context
-from ucwa_flow.lifecycle import Conversation, InvitationEnded, Outcome
+from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.instance import Continuation, FlowInstance
 
@@ -47,6 +47,7 @@ class _Pending:
     rest: Continuation | None = None
     timer: TimerHandle | None = None
     conversation: str | None = None  # the new conversation, once the server names it
+    cancel_href: str | None = None  # how to withdraw it while it rings
 
 
 class Invitations:
@@ -127,6 +128,13 @@ class Invitations:
 
     # -- outcomes ---------------------------------------------------------------------------
 
+    def sent(self, change: InvitationSent) -> None:
+        """One of our invitations is ringing: remember its conversation and cancel link."""
+        pending = self._pending.get(change.operation_id or "")
+        if pending is not None:
+            pending.conversation = change.conversation
+            pending.cancel_href = change.cancel_href
+
     def ended(self, change: InvitationEnded) -> bool:
         """An invitation completed: ``True`` when it was one of ours."""
         op = change.operation_id
@@ -138,12 +146,18 @@ class Invitations:
 
     def _timed_out(self, op: str) -> None:
         pending = self._pending.get(op)
-        if pending is not None and pending.conversation is not None:
-            engine = self._engine
-            engine.spawn(
-                engine.safely(engine.port.leave(pending.conversation), pending.conversation)
-            )
+        if pending is not None:
+            self._withdraw(pending)
         self._resolve(op, "no_answer")
+
+    def _withdraw(self, pending: _Pending) -> None:
+        """Stop a ringing invitation (its cancel link, else leave its conversation)."""
+        engine = self._engine
+        href = pending.conversation
+        if pending.cancel_href is not None:
+            engine.spawn(engine.safely(engine.port.stop_messaging(pending.cancel_href), href or ""))
+        elif href is not None:
+            engine.spawn(engine.safely(engine.port.leave(href), href))
 
     def _resolve(self, op: str, branch: str) -> None:
         pending = self._pending.pop(op, None)
@@ -209,7 +223,16 @@ class Invitations:
     # -- side conversations -------------------------------------------------------------------
 
     async def origin_ended(self, href: str) -> None:
-        """``href`` ended: stop the side conversations it opened (and forget it as one)."""
+        """``href`` ended: withdraw the invitations it sent that still ring, and stop the
+        side conversations it opened (and forget it as one)."""
+        for op, pending in list(self._pending.items()):
+            if pending.origin == href:
+                del self._pending[op]
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                self._withdraw(pending)
+                if pending.conversation is not None:
+                    self._engine.tracker.forget(pending.conversation)
         self._side.pop(href, None)
         for side, origin in list(self._side.items()):
             if origin == href:
