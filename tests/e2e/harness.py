@@ -85,7 +85,7 @@ class Person:
         return self.caller.client.user
 
     async def say(self, text: str) -> None:
-        await self.caller.say(text)
+        await self.caller.chat(text)
 
     async def hear(self, count: int = 1) -> list[str]:
         """The next ``count`` messages the bot sent (fails on an end or after ``WAIT``)."""
@@ -105,10 +105,11 @@ class Person:
     async def silence(self) -> None:
         """Assert that nothing more arrived (after letting the loop settle)."""
         await settle()
-        assert self.caller.heard.empty(), f"{self.uri} heard {self.caller.heard.get_nowait()}"
+        more = self.caller.heard[len(self.seen) :]
+        assert not more, f"{self.uri} heard {more[0]}"
 
     async def _next(self) -> Heard:
-        item = await asyncio.wait_for(self.caller.heard.get(), WAIT)
+        item = await asyncio.wait_for(self.caller.wait_heard(len(self.seen) + 1), WAIT)
         self.seen.append(item)
         return item
 

@@ -33,7 +33,7 @@ from ucwa_flow.clock import SystemClock
 from ucwa_flow.flow import Flow, FlowFileError, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
-from ucwa_flow.runtime.caller import Caller
+from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.runtime.transcript import Labels, describe
 from ucwa_flow.ucwa import UcwaClient
 
@@ -219,13 +219,12 @@ async def _chat(
                     continue
                 if not interactive:
                     out.line(f"you: {line}")
-                await person.say(line)
+                await person.chat(line)
                 if not interactive:
                     await _settle(bot, person, traces)
             await _settle(bot, person, traces)
             printer.cancel()
-            while not person.heard.empty():
-                out.heard(person.heard.get_nowait())
+            out.catch_up(person)
         finally:
             await bot.aclose()
             await person.aclose()
@@ -254,7 +253,8 @@ async def _settle(bot: Bot, person: Caller, traces: list[t.Trace]) -> None:
 
 async def _print_heard(person: Caller, out: _Output) -> None:
     while True:
-        out.heard(await person.heard.get())
+        await person.wait_heard(out.shown + 1)
+        out.catch_up(person)
 
 
 class _Output:
@@ -264,6 +264,7 @@ class _Output:
 
     def __init__(self, interactive: bool) -> None:
         self.interactive = interactive
+        self.shown = 0  # how many of the caller's heard items are written
 
     def line(self, text: str) -> None:
         if self.interactive:
@@ -272,10 +273,13 @@ class _Output:
             sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
-    def heard(self, item: object) -> None:
-        from ucwa_flow.runtime.caller import Heard
+    def catch_up(self, person: Caller) -> None:
+        """Write what ``person`` heard since the last call."""
+        for item in person.heard[self.shown :]:
+            self.heard(item)
+        self.shown = len(person.heard)
 
-        assert isinstance(item, Heard)
+    def heard(self, item: Heard) -> None:
         if item.text is not None:
             self.line("bot: " + item.text.replace("\n", "\n     "))
         else:

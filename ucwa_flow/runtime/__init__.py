@@ -5,11 +5,12 @@
 * :class:`FlowInstance` is one conversation's run of the flow;
 * :class:`Port` is everything the interpreter may ask of UCWA (:class:`UcwaPort`);
 * :mod:`ucwa_flow.runtime.trace` has the records every step emits;
-* :class:`Caller` is a person's side of a chat (``ucwa-flow run`` on the simulator).
+* :class:`Caller` is a person's side of a chat (``ucwa-flow run`` on the simulator and the
+  conversation-test runner); :class:`CallerError` is a step the person cannot take.
 """
 
 from ucwa_flow.runtime.bot import Bot
-from ucwa_flow.runtime.caller import Caller, Heard
+from ucwa_flow.runtime.caller import Caller, CallerError, Heard
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
@@ -18,6 +19,7 @@ from ucwa_flow.runtime.port import Port, UcwaPort
 __all__ = [
     "Bot",
     "Caller",
+    "CallerError",
     "Engine",
     "FlowInstance",
     "FlowMachine",

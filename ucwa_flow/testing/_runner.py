@@ -23,11 +23,10 @@ from typing import Any
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Location
-from ucwa_flow.runtime import FlowInstance
+from ucwa_flow.runtime import CallerError, FlowInstance
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.testing import _script as s
-from ucwa_flow.testing._party import StepError
-from ucwa_flow.testing._stage import Stage
+from ucwa_flow.testing._stage import Stage, StepError
 
 __all__ = ["Failure", "ScenarioResult", "run_scenario"]
 
@@ -99,7 +98,7 @@ class _Steps:
                     self._check(step)
             except _Mismatch as exc:
                 return Failure(step.location, exc.message, exc.details + self._errors())
-            except StepError as exc:
+            except (StepError, CallerError) as exc:
                 return Failure(step.location, str(exc), self._errors())
         return None
 
@@ -143,7 +142,7 @@ class _Steps:
 
     def _said(self, step: s.ExpectSay) -> None:
         party = self.stage.party(step.to)
-        heard = party.heard
+        heard = party.texts
         index = self.read.get(party.uri, 0)
         expected = _describe(step)
         whom = "" if step.to is None else f" to {step.to}"
@@ -161,7 +160,7 @@ class _Steps:
 
     def _silence(self) -> None:
         party = self.stage.party(None)
-        left = party.heard[self.read.get(party.uri, 0) :]
+        left = party.texts[self.read.get(party.uri, 0) :]
         if left:
             more = f" (and {len(left) - 1} more)" if len(left) > 1 else ""
             said = _quote(left[0])

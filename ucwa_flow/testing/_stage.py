@@ -3,7 +3,8 @@
 Everything runs in-process and through the real path: the simulated UCWA server is an
 ASGI app reached through ``httpx.ASGITransport``; the bot is a real
 :class:`~ucwa_flow.runtime.Bot` with its own :class:`~ucwa_flow.ucwa.UcwaClient`; every
-person is a :class:`~ucwa_flow.testing._party.Party` with a client of their own. One
+person is a :class:`~ucwa_flow.runtime.Caller` with a client of their own that answers
+invitations only when the script says so. One
 :class:`ScenarioClock` times the simulator, every client and the bot, so ``wait: 2m``
 moves all of them together and nothing sleeps for real.
 
@@ -25,18 +26,18 @@ from typing import Any
 import httpx
 
 from ucwa_flow.clock import ManualClock, TimerHandle
+from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow
-from ucwa_flow.runtime import FlowInstance
+from ucwa_flow.runtime import Caller, FlowInstance
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, SimulatorConfig, SimulatorUser
 from ucwa_flow.simulator import default_users as simulator_users
-from ucwa_flow.testing._party import Party, StepError
 from ucwa_flow.testing._script import Scenario
 from ucwa_flow.testing._web import MockedWeb
 from ucwa_flow.ucwa import UcwaClient
 
-__all__ = ["BOT", "ScenarioClock", "Stage"]
+__all__ = ["BOT", "ScenarioClock", "Stage", "StepError"]
 
 #: the bot's identity on the simulator
 BOT = "sip:toshm@contoso.com"
@@ -45,6 +46,11 @@ _BASE_URL = "http://simulator.test"
 SETTLE_LIMIT = 5.0
 _QUIET_TURNS = 40  # event-loop turns without progress that count as "settled"
 _GIVE_UP_TURNS = 400  # ... even when a sent message was never heard (e.g. after a hang-up)
+_KEEP_ALIVE = 120.0  # reportMyActivity interval, so that long waits keep the applications
+
+
+class StepError(UcwaFlowError):
+    """A step could not be performed; the message says why, for the test report."""
 
 
 class ScenarioClock(ManualClock):
@@ -86,9 +92,7 @@ class Stage:
         self.web = MockedWeb(scenario.webhooks, self.clock)
         self.sim = Simulator(SimulatorConfig(users=_users(scenario.people()), seed=1), self.clock)
         self._transport = httpx.ASGITransport(app=self.sim.app)
-        self.parties = {
-            uri: Party(self._client(uri), uri, BOT, clock=self.clock) for uri in scenario.people()
-        }
+        self.parties = {uri: self._person(uri) for uri in scenario.people()}
         self._http = self.web.client()
         self.bot = Bot(flow, self._client(BOT), clock=self.clock, sink=self._sink, http=self._http)
         self._instances: dict[str, FlowInstance] = {}
@@ -98,6 +102,10 @@ class Stage:
         return UcwaClient(
             uri, DEFAULT_PASSWORD, server_url=_BASE_URL, transport=self._transport, clock=self.clock
         )
+
+    def _person(self, uri: str) -> Caller:
+        client = self._client(uri)
+        return Caller(client, BOT, clock=self.clock, auto_accept=False, keep_alive=_KEEP_ALIVE)
 
     async def __aenter__(self) -> Stage:
         # people first: an outbound flow invites them as soon as the bot has started
@@ -123,13 +131,14 @@ class Stage:
                 await self._task
         for party in self.parties.values():
             await party.aclose()
+            await party.client.aclose()
         await self.bot.client.aclose()
         await self._http.aclose()
         self.sim.close()
 
     # -- observing --------------------------------------------------------------------------
 
-    def party(self, uri: str | None) -> Party:
+    def party(self, uri: str | None) -> Caller:
         """The person ``uri`` (the caller when ``None``)."""
         return self.parties[(uri or self.scenario.caller).lower()]
 
@@ -189,7 +198,7 @@ class Stage:
         if self.bot.engine.busy:
             return False
         sent = sum(1 for r in self.traces if isinstance(r, t.MessageOut))
-        return sum(p.messages for p in self.parties.values()) >= sent
+        return sum(p.received for p in self.parties.values()) >= sent
 
 
 def _users(people: list[str]) -> list[SimulatorUser]:
