@@ -1,0 +1,181 @@
+"""The benchmark harness: ``python -m bench`` from the repository root.
+
+Measures, in one run, ucwa-flow against a minimal hand-written httpx echo bot on the same
+simulator (see ``docs/performance.md`` for the method and the recorded numbers):
+
+a. reaction latency p50/p99, one conversation and ``--concurrent`` (1,000) at once;
+b. sustained messages per second with ``--concurrent`` conversations;
+c. engine only: decoded records per second with 10,000 live conversations;
+d. memory per live idle conversation at 10,000 conversations;
+e. whole-process time of ``ucwa-flow validate`` on a generated 1,000-line flow.
+
+Each of a/b is run ``--runs`` times per bot, alternating which bot goes first; c/d run
+``--runs`` times in fresh processes; e ``--validate-runs`` times. The table shows the
+median and the spread (min-max) of the per-run values and, for a and b, the ratio of
+ucwa-flow to the baseline; all numbers go to ``bench/results/<date>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import load, validate_time
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+KINDS = ("ucwa-flow", "baseline")
+
+#: (result key, table label, unit) of the rows with a baseline column
+ROWS: list[tuple[str, str, str]] = [
+    ("single_p50_ms", "a. latency p50, 1 conversation", "ms"),
+    ("single_p99_ms", "a. latency p99, 1 conversation", "ms"),
+    ("many_p50_ms", "a. latency p50, N conversations", "ms"),
+    ("many_p99_ms", "a. latency p99, N conversations", "ms"),
+    ("many_messages_per_second", "b. messages/s, N conversations", "msg/s"),
+    ("bot_cpu_ms_per_message", "   bot CPU per message, N conv.", "ms"),
+]
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": values,
+    }
+
+
+def machine() -> dict[str, Any]:
+    free = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "free_h": free.strip(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def engine_runs(runs: int, conversations: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.engine_load", str(conversations)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=HERE.parent,
+        )
+        out.append(json.loads(done.stdout))
+    return out
+
+
+def fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
+def table(
+    http: dict[str, dict[str, Any]],
+    engine: dict[str, Any],
+    validate: dict[str, Any],
+    concurrent: int,
+    conversations: int,
+) -> str:
+    lines = [
+        f"{'measure':34} {'ucwa-flow':>24} {'baseline':>24} {'ratio':>6}",
+        "-" * 91,
+    ]
+    for key, label, unit in ROWS:
+        ours, base = http["ucwa-flow"][key], http["baseline"][key]
+        cells = [
+            f"{fmt(s['median'])} [{fmt(s['min'])}-{fmt(s['max'])}] {unit}" for s in (ours, base)
+        ]
+        ratio = ours["median"] / base["median"] if base["median"] else float("nan")
+        lines.append(
+            f"{label.replace('N', f'{concurrent:,}'):34} {cells[0]:>24} {cells[1]:>24} {ratio:6.2f}"
+        )
+    engine_label = f"c. engine records/s, {conversations:,} conv."
+    for label, unit, value in [
+        (engine_label, "rec/s", engine["records_per_second"]),
+        ("d. bytes per idle conversation", "B", engine["bytes_per_idle_conversation"]),
+        ("e. validate, 1,000-line flow", "s", validate["seconds"]),
+    ]:
+        cell = f"{fmt(value['median'])} [{fmt(value['min'])}-{fmt(value['max'])}] {unit}"
+        lines.append(f"{label:34} {cell:>24}")
+    return "\n".join(lines)
+
+
+async def http_runs(runs: int, concurrent: int) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for run in range(runs):
+        order = KINDS if run % 2 == 0 else KINDS[::-1]
+        for kind in order:
+            result = await load.measure_bot(kind, concurrent)
+            out[kind].append(result)
+            print(
+                f"  run {run + 1}/{runs} {kind}: "
+                + ", ".join(f"{k}={fmt(v)}" for k, v in result.items()),
+                file=sys.stderr,
+                flush=True,
+            )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
+    parser.add_argument("--concurrent", type=int, default=load.CONCURRENT)
+    parser.add_argument("--window", type=float, default=load.WINDOW, help="seconds measured")
+    parser.add_argument("--engine-conversations", type=int, default=10_000)
+    parser.add_argument("--validate-runs", type=int, default=7)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON file (default results/<date>.json)"
+    )
+    args = parser.parse_args()
+    load.WINDOW = args.window
+
+    info = machine()
+    print(
+        f"bench: {info['nproc']} cores, Python {info['python']}, load {info['loadavg_at_start']}",
+        file=sys.stderr,
+    )
+    print("a/b: simulator + callers here, each bot in its own process ...", file=sys.stderr)
+    raw_http = asyncio.run(http_runs(args.runs, args.concurrent))
+    http = {
+        kind: {key: spread([r[key] for r in results]) for key in results[0]}
+        for kind, results in raw_http.items()
+    }
+    print("c/d: engine only ...", file=sys.stderr)
+    raw_engine = engine_runs(args.runs, args.engine_conversations)
+    engine = {key: spread([r[key] for r in raw_engine]) for key in raw_engine[0]}
+    print("e: validate ...", file=sys.stderr)
+    lines, timings = validate_time.measure(args.validate_runs)
+    validate = {"flow_lines": lines, "seconds": spread(timings)}
+
+    print(table(http, engine, validate, args.concurrent, args.engine_conversations))
+    result = {
+        "machine": info,
+        "settings": vars(args) | {"out": None},
+        "http": http,
+        "engine": engine,
+        "validate": validate,
+    }
+    out = args.out or RESULTS / f"{dt.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
+    print(f"numbers written to {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

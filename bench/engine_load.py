@@ -1,0 +1,179 @@
+"""Engine only, no HTTP: (c) records per second and (d) memory per idle conversation.
+
+    python -m bench.engine_load [CONVERSATIONS] [ROUNDS]
+
+Feeds an :class:`~ucwa_flow.runtime.Engine` running ``flows/echo.flow.yaml`` with decoded
+event batches for CONVERSATIONS (default 10,000) live conversations, through a port that
+does no I/O and only counts what it is asked (the engine's UCWA side is the one thing
+left out, on purpose). The batches are the Microsoft "Receive an IM" samples
+(``tests/fixtures/events/msdocs_ReceiveAnIM_08/15/16.json``: the invitation, the
+accept-time events, an incoming message) with the conversation, invitation and message
+hrefs made unique per conversation, JSON-parsed and decoded with
+:func:`~ucwa_flow.ucwa.events.decode_batch` *before* the clock starts.
+
+1. Set-up, under :mod:`tracemalloc`: every conversation is invited, accepted, connected
+   and greeted; then it sits idle in the flow's ``echo`` state with its idle timer
+   pending. (d) = traced bytes still allocated after ``gc.collect()``, less the baseline
+   taken before the first conversation, divided by CONVERSATIONS.
+2. Throughput, without tracemalloc: ROUNDS (default 3) rounds of one incoming-message
+   batch per conversation, decoded ``CHUNK`` batches at a time. The timer covers
+   ``Engine.handle`` for each chunk's batches and ``await engine.idle()`` (every mailbox
+   drained: the flow matched, rendered and "sent" each reply); the decoding between
+   chunks is not timed. (c) = records fed / timed seconds.
+
+The counts the port saw are checked (a greeting and an echo of the invitation's
+first message per conversation, then one echo per message), so a broken engine cannot
+post a good number. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.flow import Flow, load_flow
+from ucwa_flow.runtime import Engine
+from ucwa_flow.ucwa.events import EventBatch, decode_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "events"
+ECHO = ROOT / "flows" / "echo.flow.yaml"
+CHUNK = 1_000  # batches decoded ahead of the timed part
+
+
+class CountingPort:
+    """A :class:`~ucwa_flow.runtime.Port` that does no I/O; it counts each operation."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.sent = 0
+
+    async def accept(self, accept_href: str) -> None:
+        self.accepted += 1
+
+    async def decline(self, decline_href: str) -> None:
+        raise AssertionError("the echo flow declines nobody")
+
+    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
+        self.sent += 1
+        return f"{send_message_href}/out{self.sent}"
+
+    async def set_typing(self, set_is_typing_href: str) -> None:
+        pass
+
+    async def stop_messaging(self, stop_messaging_href: str) -> None:
+        pass
+
+    async def leave(self, conversation_href: str) -> None:
+        pass
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+        operation_id: str,
+    ) -> str:
+        raise AssertionError("the echo flow starts no conversation")
+
+
+class Samples:
+    """The three sample bodies as text, made unique per conversation on request."""
+
+    def __init__(self) -> None:
+        self._texts = [
+            (FIXTURES / f"msdocs_ReceiveAnIM_{n}.json").read_text("utf-8")
+            for n in ("08", "15", "16")
+        ]
+
+    def _unique(self, text: str, conv: int, message: int = 2) -> EventBatch:
+        text = text.replace("conversations/eee0", f"conversations/c{conv}")
+        text = text.replace("messagingInvitations/6408", f"messagingInvitations/i{conv}")
+        text = text.replace("messaging/messages/2", f"messaging/messages/m{message}")
+        text = text.replace("Hi+Tosh", f"Hi+Tosh+{message}")  # a new text each time
+        body: Any = json.loads(text)
+        return decode_batch(body)
+
+    def set_up(self, conv: int) -> list[EventBatch]:
+        """The invitation batch and the accept-time batch of conversation ``conv``."""
+        return [self._unique(self._texts[0], conv), self._unique(self._texts[1], conv)]
+
+    def message(self, conv: int, number: int) -> EventBatch:
+        return self._unique(self._texts[2], conv, number)
+
+
+def _echo() -> Flow:
+    result = load_flow(ECHO)
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    return result.flow
+
+
+async def measure(conversations: int, rounds: int) -> dict[str, Any]:
+    samples, flow = Samples(), _echo()
+    port = CountingPort()
+    engine = Engine(flow, port, ManualClock())
+    # warm the lazy paths (template compilation, first-use imports) on one conversation
+    for batch in [*samples.set_up(-1), samples.message(-1, 3)]:
+        engine.handle(batch)
+    await engine.idle()
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for conv in range(conversations):
+        for batch in samples.set_up(conv):
+            engine.handle(batch)
+        if conv % 500 == 499:
+            await engine.idle()  # as a live channel would: bounded work in flight
+    await engine.idle()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    live = len(engine.instances) - 1
+    assert live == conversations, f"{live} live conversations, expected {conversations}"
+    # each: the greeting, then the echo of the invitation's first message
+    assert port.sent == 2 * conversations + 3, f"{port.sent} messages sent in the set-up"
+
+    # decoded a chunk at a time (untimed), as a channel hands batches over: a pre-built
+    # list of every batch would only make the garbage collector walk bench data
+    records = messages = 0
+    elapsed = 0.0
+    sent_before = port.sent
+    for r in range(rounds):
+        for first in range(0, conversations, CHUNK):
+            last = min(first + CHUNK, conversations)
+            batches = [samples.message(c, 10 + r) for c in range(first, last)]
+            records += sum(len(batch.events) for batch in batches)
+            messages += len(batches)
+            started = time.perf_counter()
+            for batch in batches:
+                engine.handle(batch)
+            await engine.idle()
+            elapsed += time.perf_counter() - started
+    assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
+    return {
+        "conversations": conversations,
+        "bytes_per_idle_conversation": (after - before) / conversations,
+        "records": records,
+        "seconds": elapsed,
+        "records_per_second": records / elapsed,
+    }
+
+
+def main() -> None:
+    conversations = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    print(json.dumps(asyncio.run(measure(conversations, rounds))))
+
+
+if __name__ == "__main__":
+    main()
