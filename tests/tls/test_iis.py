@@ -135,8 +135,7 @@ async def test_json_property_names_in_any_case(
     assert communication.json()["supportedMessageFormats"] == ["Plain", "Html"]
 
 
-async def test_nested_property_names_in_any_case(client: httpx.AsyncClient) -> None:
-    sim: Simulator = client.sim  # type: ignore[attr-defined]
+async def test_nested_property_names_in_any_case(client: httpx.AsyncClient, sim: Simulator) -> None:
     callee = sim.virtual_user("sip:lenea@contoso.com", auto_accept=True)
     session = await sign_in(client, "toshm@contoso.com")
     await session.make_me_available()
