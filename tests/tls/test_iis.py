@@ -28,10 +28,13 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def client(clock: ManualClock) -> Any:
-    sim = Simulator(SimulatorConfig(pget_timeout_min=1.0, seed=3), clock=clock)
+def sim(clock: ManualClock) -> Simulator:
+    return Simulator(SimulatorConfig(pget_timeout_min=1.0, seed=3), clock=clock)
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> Any:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim.app), base_url=BASE) as c:
-        c.sim = sim  # type: ignore[attr-defined]
         yield c
     sim.close()
 
