@@ -170,8 +170,11 @@ class Caller:
         await self.client.send_message(href, text)
 
     async def chat(self, text: str) -> None:
-        """One line typed at a chat window: the first starts the chat unless the bot has
-        invited the person; later lines are said."""
+        """Send one line as typed at a chat window (what ``ucwa-flow run`` does).
+
+        The first line starts the chat, unless the bot has invited the person; later lines
+        are said in it.
+        """
         if self._operation is None and self._invitation is None and self.ended is None:
             await self.invite(text)
         else:
