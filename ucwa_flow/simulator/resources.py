@@ -8,13 +8,11 @@ percent escapes).
 
 from __future__ import annotations
 
-import html as html_lib
-import re
 from typing import Any
-from urllib.parse import quote_plus
 
 from ucwa_flow.simulator.config import SimulatorUser
 from ucwa_flow.simulator.state import Application, Conversation, Message
+from ucwa_flow.ucwa.dataurl import encode_data_url, html_to_text
 
 __all__ = [
     "application",
@@ -34,9 +32,6 @@ __all__ = [
     "participant_messaging",
 ]
 
-_ESCAPE = re.compile(r"%[0-9A-F]{2}")
-_TAG = re.compile(r"<[^>]*>")
-
 
 def link(href: str, title: str | None = None) -> dict[str, str]:
     out = {"href": href}
@@ -46,14 +41,11 @@ def link(href: str, title: str | None = None) -> dict[str, str]:
 
 
 def data_url(text: str, content_type: str = "text/plain") -> str:
-    """``data:text/plain;charset=utf-8,Hi+Tosh%0d%0a`` for ``"Hi Tosh\\r\\n"``."""
-    encoded = _ESCAPE.sub(lambda m: m.group(0).lower(), quote_plus(text, safe=""))
-    return f"data:{content_type};charset=utf-8,{encoded}"
+    """``data:text/plain;charset=utf-8,Hi+Tosh%0d%0a`` for ``"Hi Tosh\\r\\n"``.
 
-
-def html_to_text(markup: str) -> str:
-    """A plain rendering of an HTML message (tags dropped, entities decoded)."""
-    return html_lib.unescape(_TAG.sub("", markup))
+    The form-encoding of .NET's ``HttpUtility.UrlEncode``, as real front ends write it.
+    """
+    return encode_data_url(text, content_type)
 
 
 # -- application and its embedded resources -------------------------------------------
