@@ -1,4 +1,4 @@
-"""The injected clocks: ManualClock fires timers in order and wakes sleepers; SystemClock is real."""
+"""The injected clocks: ManualClock fires timers in order and wakes sleepers."""
 
 from __future__ import annotations
 
