@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import platform
 import statistics
@@ -47,10 +48,12 @@ ROWS: list[tuple[str, str, str]] = [
 
 
 def spread(values: list[float]) -> dict[str, Any]:
+    """Median and min-max of the runs that produced a number (NaN: no sample in a run)."""
+    numbers = [v for v in values if not math.isnan(v)] or [math.nan]
     return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
+        "median": statistics.median(numbers),
+        "min": min(numbers),
+        "max": max(numbers),
         "runs": values,
     }
 
@@ -134,7 +137,7 @@ async def http_runs(runs: int, concurrent: int) -> dict[str, list[dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (default 3)")
     parser.add_argument("--concurrent", type=int, default=load.CONCURRENT)
     parser.add_argument("--window", type=float, default=load.WINDOW, help="seconds measured")
     parser.add_argument("--engine-conversations", type=int, default=10_000)
