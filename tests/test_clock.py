@@ -84,3 +84,17 @@ async def test_system_clock_is_a_clock_and_really_waits() -> None:
     await clock.sleep(0.01)
     assert clock.monotonic() - t0 >= 0.02
     assert clock.now().tzinfo is not None
+
+
+async def test_manual_clock_drops_cancelled_timers_and_counts_pending() -> None:
+    clock = ManualClock()
+    fired: list[int] = []
+    keep = clock.call_later(10, fired.append, 1)
+    for _ in range(1000):
+        clock.call_later(5, fired.append, 0).cancel()
+    assert clock.pending == 1
+    assert len(clock._timers) < 200  # cancelled timers do not pile up
+    await clock.advance(10)
+    assert fired == [1]
+    keep.cancel()  # cancelling a timer that already fired changes nothing
+    assert clock.pending == 0

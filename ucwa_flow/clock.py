@@ -66,16 +66,21 @@ class SystemClock:
 
 
 class _ManualTimer:
-    __slots__ = ("args", "callback", "cancelled", "when")
+    __slots__ = ("args", "callback", "cancelled", "clock", "when")
 
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self, clock: ManualClock, when: float, callback: Callable[..., Any], args: tuple[Any, ...]
+    ) -> None:
+        self.clock = clock
         self.when = when
         self.callback = callback
         self.args = args
         self.cancelled = False
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self.clock._cancelled += 1
 
 
 class ManualClock:
@@ -92,6 +97,7 @@ class ManualClock:
         self._t = 0.0
         self._seq = itertools.count()
         self._timers: list[tuple[float, int, _ManualTimer]] = []
+        self._cancelled = 0  # cancelled timers still in the heap
 
     def monotonic(self) -> float:
         return self._t
@@ -100,8 +106,13 @@ class ManualClock:
         return self._start + timedelta(seconds=self._t)
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
-        timer = _ManualTimer(self._t + max(0.0, delay), callback, args)
+        timer = _ManualTimer(self, self._t + max(0.0, delay), callback, args)
         heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        if self._cancelled > 64 and self._cancelled * 2 > len(self._timers):
+            # like asyncio's loop: drop cancelled timers once they are most of the heap
+            self._timers = [entry for entry in self._timers if not entry[2].cancelled]
+            heapq.heapify(self._timers)
+            self._cancelled = 0
         return timer
 
     async def sleep(self, delay: float) -> None:
@@ -115,7 +126,7 @@ class ManualClock:
     @property
     def pending(self) -> int:
         """Number of timers not yet fired or cancelled."""
-        return sum(1 for _, _, t in self._timers if not t.cancelled)
+        return len(self._timers) - self._cancelled
 
     async def advance(self, seconds: float) -> None:
         """Move time forward, firing due timers in order and letting woken tasks run.
@@ -132,7 +143,9 @@ class ManualClock:
         while self._timers and self._timers[0][0] <= target:
             when, _, timer = heapq.heappop(self._timers)
             if timer.cancelled:
+                self._cancelled -= 1
                 continue
+            timer.cancelled = True  # fired: a later cancel() must not count it
             self._t = max(self._t, when)
             timer.callback(*timer.args)
             await _settle()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ucwa_flow.lifecycle.machine import SharedMachine, reported_state_transitions
 from ucwa_flow.ucwa.events import ConversationEvent
 
-__all__ = ["STATES", "ConversationLifecycle", "conversation_machine", "trigger_for"]
+__all__ = ["REPORTED", "STATES", "ConversationLifecycle", "conversation_machine", "trigger_for"]
 
 STATES = [
     "New",
@@ -67,6 +67,9 @@ _DEST = {
     "disconnected": "Disconnected",
 }
 _TRIGGER_FOR_STATE = {dest: trigger for trigger, dest in _DEST.items()}
+
+#: trigger -> the state it reports (a report of the current state changes nothing)
+REPORTED = dict(_DEST)
 
 
 class ConversationLifecycle:

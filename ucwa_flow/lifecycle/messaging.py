@@ -11,7 +11,7 @@ from __future__ import annotations
 from ucwa_flow.lifecycle.machine import SharedMachine, reported_state_transitions
 from ucwa_flow.ucwa.events import MessagingEvent
 
-__all__ = ["STATES", "MessagingLifecycle", "messaging_machine", "trigger_for"]
+__all__ = ["REPORTED", "STATES", "MessagingLifecycle", "messaging_machine", "trigger_for"]
 
 STATES = ["Disconnected", "Connecting", "Connected", "Disconnecting"]
 
@@ -28,6 +28,9 @@ _DEST = {
     "disconnected": "Disconnected",
 }
 _TRIGGER_FOR_STATE = {dest: trigger for trigger, dest in _DEST.items()}
+
+#: trigger -> the state it reports (a report of the current state changes nothing)
+REPORTED = dict(_DEST)
 
 
 class MessagingLifecycle:

@@ -291,7 +291,9 @@ class LifecycleTracker:
     def _conversation(self, conv: Conversation, rec: ConversationEvent) -> list[Change]:
         trigger = conv_lc.trigger_for(rec)
         old = conv.lifecycle.state
-        if trigger is None or not self.conversation_machine.fire(conv.lifecycle, trigger):
+        if trigger is None or conv_lc.REPORTED[trigger] == old:
+            return []  # nothing reported, or the state it is already in (links changed)
+        if not self.conversation_machine.fire(conv.lifecycle, trigger):
             return []
         new = conv.lifecycle.state
         if new == old:
@@ -311,7 +313,9 @@ class LifecycleTracker:
             model.formats = rec.negotiated_formats or model.formats
         trigger = msg_lc.trigger_for(rec)
         old = model.state
-        if trigger is None or not self.messaging_machine.fire(model, trigger):
+        if trigger is None or msg_lc.REPORTED[trigger] == old:
+            return []
+        if not self.messaging_machine.fire(model, trigger):
             return []
         return [MessagingState(conv.href, old, model.state)] if model.state != old else []
 

@@ -112,6 +112,10 @@ class Engine:
         """The live flow instances, by conversation href."""
         return self._instances
 
+    @property
+    def tracing(self) -> bool:
+        return self._sink is not None
+
     def emit(self, record: t.Trace) -> None:
         if self._sink is not None:
             self._sink(record)
@@ -359,11 +363,9 @@ class Engine:
 
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
-    def post_timer(
-        self, instance: FlowInstance, delay: float, epoch: int, step: int
-    ) -> TimerHandle:
+    def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
         return self.clock.call_later(
-            delay, self.post, instance.href, partial(instance.on_timer, epoch, step)
+            delay, self.post, instance.href, partial(instance.on_timer, epoch)
         )
 
     def post(self, href: str, job: Job) -> None:
@@ -384,7 +386,7 @@ class Engine:
                     log.exception("%s: unexpected error in the flow runtime", href)
         finally:
             box.task = None
-            if not box.jobs and href not in self._instances:
+            if not box.jobs:  # an idle conversation keeps no mailbox
                 self._mailboxes.pop(href, None)
 
     def spawn(self, coro: Awaitable[None]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ucwa_flow.flow import Flow
+from ucwa_flow.flow import Flow, State
 from ucwa_flow.lifecycle.machine import SharedMachine
 
 __all__ = ["FlowMachine"]
@@ -26,6 +26,9 @@ class FlowMachine(SharedMachine):
     NEW = "(new)"
     ENDED = "(ended)"
 
+    #: one entry of a state's silence schedule: (seconds of silence, timeout step or -1)
+    Entry = tuple[float, int]
+
     def __init__(self, flow: Flow) -> None:
         names = list(flow.states)
         transitions: list[dict[str, Any]] = [
@@ -35,3 +38,19 @@ class FlowMachine(SharedMachine):
         super().__init__(
             f"flow {flow.name}", [self.NEW, *names, self.ENDED], transitions, initial=self.NEW
         )
+        self._idle = flow.settings.idle_timeout
+        self._schedules: dict[str, tuple[FlowMachine.Entry, ...]] = {}
+
+    def silence_schedule(self, state: State) -> tuple[Entry, ...]:
+        """What happens as the caller stays silent in ``state``, in order of time.
+
+        Each entry is (seconds since the silence began, index of the state's timeout step),
+        with step -1 for the flow's idle timeout. Computed once per state.
+        """
+        found = self._schedules.get(state.name)
+        if found is None:
+            entries = [(step.after, i) for i, step in enumerate(state.timeouts)]
+            if self._idle:
+                entries.append((self._idle, -1))
+            found = self._schedules[state.name] = tuple(sorted(entries))
+        return found

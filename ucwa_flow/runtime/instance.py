@@ -86,12 +86,14 @@ class Services(Protocol):
     clock: Clock
     port: Port
 
+    @property
+    def tracing(self) -> bool:
+        """Whether anyone receives trace records (none are built otherwise)."""
+
     def emit(self, record: t.Trace) -> None: ...
 
-    def post_timer(
-        self, instance: FlowInstance, delay: float, epoch: int, step: int
-    ) -> TimerHandle:
-        """Arrange for ``instance.on_timer(epoch, step)`` to be handled after ``delay``."""
+    def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
+        """Arrange for ``instance.on_timer(epoch)`` to be handled after ``delay``."""
 
     def begin_invite(
         self,
@@ -118,10 +120,13 @@ class FlowInstance:
     """A flow running in one conversation (``conv`` is the tracker's view of it)."""
 
     __slots__ = (
+        "_cursor",
         "_epoch",
         "_hops",
         "_misses",
-        "_timers",
+        "_silence_since",
+        "_timer",
+        "_timer_due",
         "caller_name",
         "caller_uri",
         "conv",
@@ -154,7 +159,10 @@ class FlowInstance:
         self._misses = 0
         self._epoch = 0
         self._hops = 0
-        self._timers: list[TimerHandle] = []
+        self._silence_since = 0.0
+        self._cursor = 0  # the next entry of the state's silence schedule to fire
+        self._timer: TimerHandle | None = None
+        self._timer_due = 0.0
         machine.add_model(self)
 
     @property
@@ -176,7 +184,9 @@ class FlowInstance:
         current = self._current()
         if current is None:
             return
-        self._restart_timers(current)
+        self._silence_since = self.services.clock.monotonic()
+        self._cursor = 0
+        self._arm(current)
         for handler in (*current.commands, *current.handlers):
             try:
                 captures = handler.match(text)
@@ -199,18 +209,28 @@ class FlowInstance:
             return
         await self._no_match(current, text)
 
-    async def on_timer(self, epoch: int, step: int) -> None:
+    async def on_timer(self, epoch: int) -> None:
+        """The silence timer went off: fire the schedule entry that is due, if any."""
         current = self._current()
         if self.ended or epoch != self._epoch or current is None:
-            return  # a stale timer: the state changed or the caller spoke since
+            return  # a stale timer: the state changed since
+        self._timer = None
+        schedule = self.machine.silence_schedule(current)
+        if self._cursor >= len(schedule):
+            return
+        after, step = schedule[self._cursor]
+        if self.services.clock.monotonic() + 1e-6 < self._silence_since + after:
+            self._arm(current)  # the caller spoke since this timer was set: not due yet
+            return
+        self._cursor += 1
+        self._arm(current)
+        self._hops = 0
         if step < 0:
-            after = self.flow.settings.idle_timeout or 0.0
             self._emit(t.TimeoutFired, state=current.name, after=after, location=None)
             await self._stop("idle timeout")
             return
         rung = current.timeouts[step]
         self._emit(t.TimeoutFired, state=current.name, after=rung.after, location=rung.location)
-        self._hops = 0
         await self._execute((rung.actions,), {})
 
     async def on_outcome(
@@ -288,20 +308,36 @@ class FlowInstance:
             await self._execute((rung.actions,), {"message": text})
 
     def _restart_timers(self, state: State) -> None:
+        """A state was entered: its silence schedule starts now."""
         self._cancel_timers()
         self._epoch += 1
-        post = self.services.post_timer
-        self._timers = [
-            post(self, step.after, self._epoch, i) for i, step in enumerate(state.timeouts)
-        ]
-        idle = self.flow.settings.idle_timeout
-        if idle:
-            self._timers.append(post(self, idle, self._epoch, -1))
+        self._silence_since = self.services.clock.monotonic()
+        self._cursor = 0
+        self._arm(state)
+
+    def _arm(self, state: State) -> None:
+        """Make sure a timer goes off by the next due entry of the silence schedule.
+
+        Caller messages only move ``_silence_since``: a timer already set for an earlier
+        moment is kept and re-armed when it fires early, so a busy conversation does not
+        allocate a timer per message.
+        """
+        schedule = self.machine.silence_schedule(state)
+        if self._cursor >= len(schedule):
+            return
+        due = self._silence_since + schedule[self._cursor][0]
+        if self._timer is not None:
+            if self._timer_due <= due:
+                return
+            self._timer.cancel()
+        now = self.services.clock.monotonic()
+        self._timer = self.services.post_timer(self, due - now, self._epoch)
+        self._timer_due = due
 
     def _cancel_timers(self) -> None:
-        for handle in self._timers:
-            handle.cancel()
-        self._timers = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -425,6 +461,8 @@ class FlowInstance:
         )
 
     def _emit(self, record: type[Any], **fields: Any) -> None:
+        if not self.services.tracing:
+            return
         self.services.emit(
             record(at=self.services.clock.monotonic(), conversation=self.href, **fields)
         )
