@@ -44,7 +44,7 @@ def resolve(base: str, href: str) -> str:
 
 def host_of(url: str | httpx.URL) -> str:
     """``scheme://host[:port]`` of a URL: the unit a WebTicket token is valid for."""
-    parts = httpx.URL(str(url))
+    parts = url if isinstance(url, httpx.URL) else httpx.URL(url)  # parsing is not cheap
     default = {"http": 80, "https": 443}.get(parts.scheme)
     port = f":{parts.port}" if parts.port not in (None, default) else ""
     return f"{parts.scheme}://{parts.host}{port}"

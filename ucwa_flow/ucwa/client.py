@@ -15,6 +15,7 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import Any
 
@@ -87,7 +88,7 @@ class UcwaClient:
         clock: Clock | None = None,
         user_agent: str | None = None,
         culture: str = "en-US",
-        max_concurrency: int = 10,
+        max_concurrency: int = 50,
         timeout: float = 15.0,
         poll_connections: int = 2,
         ca_bundle: str | os.PathLike[str] | None = None,
@@ -105,13 +106,17 @@ class UcwaClient:
         verify = client_context(ca_bundle, insecure=insecure) if transport is None else True
         self._http = httpx.AsyncClient(
             auth=self.auth,
+            cookies=_no_cookies(),
             transport=transport,
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=max_concurrency),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
         )
         self._poll = httpx.AsyncClient(
             auth=self.auth,
+            cookies=_no_cookies(),
             transport=transport,
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -432,3 +437,9 @@ class UcwaClient:
         if response.is_success:
             return response
         raise error_for(response)
+
+
+def _no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing: UCWA's one cookie (``cwt_ucwa``) only serves photo
+    downloads in browsers, and keeping it costs every request a cookie-header computation."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
