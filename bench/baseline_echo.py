@@ -23,7 +23,13 @@ import httpx
 
 
 async def echo_bot(server: str, user: str, password: str) -> None:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=240.0)) as http:
+    # the usual httpx advice: a pool of its own for the long poll, requests bounded by the pool
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    bound = asyncio.Semaphore(100)
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=240.0), limits=limits) as http,
+        httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=240.0)) as poll,
+    ):
         user_href = (await http.get(server)).json()["_links"]["user"]["href"]
         challenge = ",".join((await http.get(user_href)).headers.get_list("www-authenticate"))
         oauth = re.search(r'MsRtcOAuth\s+href="?([^",]+)"?', challenge)
@@ -33,6 +39,8 @@ async def echo_bot(server: str, user: str, password: str) -> None:
         http.headers["Authorization"] = f"{token['token_type']} {token['access_token']}"
         apps = (await http.get(user_href)).json()["_links"]["applications"]["href"]
         http.base_url = httpx.URL(apps).copy_with(path="/", query=None)
+        poll.headers["Authorization"] = http.headers["Authorization"]
+        poll.base_url = http.base_url
         me = {"UserAgent": "baseline-echo", "EndpointId": str(uuid.uuid4()), "Culture": "en-US"}
         app = (await http.post(apps, json=me)).json()
         available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"]
@@ -41,14 +49,18 @@ async def echo_bot(server: str, user: str, password: str) -> None:
         send_links: dict[str, str] = {}  # messaging href -> its sendMessage href
         tasks: set[asyncio.Task[Any]] = set()
 
+        async def post(href: str, **kwargs: Any) -> None:
+            async with bound:
+                await http.post(href, **kwargs)
+
         def spawn(href: str, **kwargs: Any) -> None:
-            task = asyncio.create_task(http.post(href, **kwargs))
+            task = asyncio.create_task(post(href, **kwargs))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
         link = app["_links"]["events"]["href"]
         while True:
-            body = (await http.get(link)).json()
+            body = (await poll.get(link)).json()
             link = body["_links"].get("next", body["_links"].get("resync", {})).get("href", link)
             for sender in body.get("sender", []):
                 for event in sender["events"]:
