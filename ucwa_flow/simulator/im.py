@@ -16,8 +16,8 @@ from typing import Any
 
 from ucwa_flow.clock import Clock
 from ucwa_flow.simulator import resources as res
+from ucwa_flow.simulator import sequences as seq
 from ucwa_flow.simulator.config import SimulatorConfig, SimulatorUser
-from ucwa_flow.simulator.eventqueue import Priority
 from ucwa_flow.simulator.state import Application, Chat, Conversation, Message, Observer, Reason
 
 __all__ = ["REASONS", "Router"]
@@ -103,7 +103,7 @@ class Router:
         conv.operation_id = operation_id
         chat.caller = conv
         self.live_chats[chat.id] = chat
-        self._emit_outgoing_offer(conv)
+        seq.outgoing_offer(conv)
         if callee_user is None:
             self._fail_chat(chat, caller_reason=REASONS["not_found"])
             return conv
@@ -118,7 +118,7 @@ class Router:
             callee_formats |= set(target.formats)
             side = self._new_side(chat, callee_user, caller, "Incoming", target, None)
             chat.callees.append(side)
-            self._emit_incoming_offer(side)
+            seq.incoming_offer(side)
         if vu is not None:
             callee_formats |= {"Plain", "Html"}
             side = self._new_side(chat, callee_user, caller, "Incoming", None, vu)
@@ -173,8 +173,8 @@ class Router:
         assert caller is not None
         for side in (conv, caller):
             side.state = side.messaging_state = side.invitation_state = "Connected"
-        self._emit_callee_connected(conv)
-        self._emit_caller_connected(caller)
+        seq.callee_connected(conv)
+        seq.caller_connected(caller)
         for side in (conv, caller):
             if side.observer is not None:
                 side.observer.on_connected(side)
@@ -238,7 +238,7 @@ class Router:
             }
             if not delivered:
                 event["reason"] = REASONS["undeliverable"].as_json()
-            self._push(conv, "conversation", event)
+            seq.push(conv, "conversation", event)
         if delivered and peer is not None:
             self._deliver(peer, plain, html if "Html" in chat.formats else None)
         return msg
@@ -249,7 +249,7 @@ class Router:
         if conv.observer is not None:
             conv.observer.on_message(conv, msg)
             return
-        self._push(
+        seq.push(
             conv,
             "conversation",
             {
@@ -286,7 +286,7 @@ class Router:
         if peer.observer is not None:
             peer.observer.on_typing(peer, kind == "added")
             return
-        self._push(
+        seq.push(
             peer,
             "conversation",
             {
@@ -359,19 +359,19 @@ class Router:
         if conv.observer is not None:
             conv.observer.on_failed(conv, reason)
         elif emit:
-            self._push(
+            seq.push(
                 conv,
                 "communication",
                 {
-                    "link": self._invitation_link(conv),
+                    "link": seq.invitation_link(conv),
                     "status": "Failure",
                     "reason": reason.as_json(),
                     "_embedded": {"messagingInvitation": res.messaging_invitation(conv)},
                     "type": "completed",
                 },
             )
-            self._push(conv, "conversation", self._messaging_event(conv))
-            self._push(conv, "communication", {"link": self._conv_link(conv), "type": "deleted"})
+            seq.push(conv, "conversation", seq.messaging_event(conv))
+            seq.push(conv, "communication", {"link": seq.conv_link(conv), "type": "deleted"})
         self._forget(conv)
 
     def _disconnect_side(self, conv: Conversation, remote_left: bool) -> None:
@@ -383,7 +383,7 @@ class Router:
             conv.observer.on_ended(conv)
         else:
             if remote_left:
-                self._push(
+                seq.push(
                     conv,
                     "conversation",
                     {
@@ -391,134 +391,23 @@ class Router:
                         "type": "deleted",
                     },
                 )
-            self._push(conv, "conversation", self._messaging_event(conv))
-            self._push(
+            seq.push(conv, "conversation", seq.messaging_event(conv))
+            seq.push(
                 conv,
                 "communication",
                 {
-                    "link": self._conv_link(conv),
+                    "link": seq.conv_link(conv),
                     "_embedded": {"conversation": res.conversation(conv)},
                     "type": "updated",
                 },
             )
-            self._push(conv, "communication", {"link": self._conv_link(conv), "type": "deleted"})
+            seq.push(conv, "communication", {"link": seq.conv_link(conv), "type": "deleted"})
         self._forget(conv)
 
     def _forget(self, conv: Conversation) -> None:
         if conv.app is not None:
             conv.app.conversations.pop(conv.id, None)
             conv.app.invitations.pop(conv.invitation_id, None)
-
-    # -- event sequences --------------------------------------------------------------
-
-    def _emit_outgoing_offer(self, conv: Conversation) -> None:
-        if conv.app is None:
-            return
-        self._push(conv, "communication", self._invitation_event(conv, "started"))
-        self._push(conv, "communication", self._conversation_event(conv, "added"))
-        self._push(conv, "conversation", self._local_participant_event(conv))
-        self._push(conv, "conversation", self._messaging_event(conv))
-
-    def _emit_incoming_offer(self, conv: Conversation) -> None:
-        if conv.app is None:
-            return
-        self._push(conv, "communication", self._invitation_event(conv, "started"))
-        self._push(conv, "communication", self._conversation_event(conv, "added"))
-        self._push(conv, "conversation", self._local_participant_event(conv))
-        self._push(
-            conv,
-            "conversation",
-            {"link": res.participant_link(conv, conv.remote, conv.remote.name), "type": "added"},
-        )
-
-    def _emit_callee_connected(self, conv: Conversation) -> None:
-        if conv.app is None:
-            return
-        remote = res.participant_link(conv, conv.remote, conv.remote.name)
-        self._push(conv, "conversation", self._messaging_event(conv))
-        self._push(conv, "communication", self._conversation_event(conv, "updated"))
-        self._push(conv, "conversation", self._local_pm_event(conv))
-        self._push(conv, "conversation", self._remote_pm_event(conv, remote))
-        self._push(conv, "conversation", {"link": remote, "type": "updated"})
-        event = self._invitation_event(conv, "completed")
-        event["status"] = "Success"
-        self._push(conv, "communication", event)
-
-    def _emit_caller_connected(self, conv: Conversation) -> None:
-        if conv.app is None:
-            return
-        remote = res.participant_link(conv, conv.remote, "")
-        self._push(conv, "communication", self._conversation_event(conv, "updated"))
-        self._push(conv, "conversation", {"link": remote, "type": "added"})
-        self._push(conv, "conversation", self._remote_pm_event(conv, remote))
-        self._push(conv, "conversation", self._local_pm_event(conv))
-        self._push(conv, "conversation", self._messaging_event(conv))
-        event = self._invitation_event(conv, "completed")
-        event["status"] = "Success"
-        self._push(conv, "communication", event)
-
-    def _invitation_link(self, conv: Conversation) -> dict[str, str]:
-        assert conv.app is not None
-        href = f"{conv.app.base}/communication/messagingInvitations/{conv.invitation_id}"
-        return {"rel": "messagingInvitation", "href": href}
-
-    def _conv_link(self, conv: Conversation) -> dict[str, str]:
-        return {"rel": "conversation", "href": conv.base}
-
-    def _invitation_event(self, conv: Conversation, kind: str) -> dict[str, Any]:
-        return {
-            "link": self._invitation_link(conv),
-            "_embedded": {"messagingInvitation": res.messaging_invitation(conv)},
-            "type": kind,
-        }
-
-    def _conversation_event(self, conv: Conversation, kind: str) -> dict[str, Any]:
-        return {
-            "link": self._conv_link(conv),
-            "_embedded": {"conversation": res.conversation(conv)},
-            "type": kind,
-        }
-
-    def _messaging_event(self, conv: Conversation) -> dict[str, Any]:
-        return {
-            "link": {"rel": "messaging", "href": f"{conv.base}/messaging"},
-            "_embedded": {"messaging": res.messaging(conv)},
-            "type": "updated",
-        }
-
-    def _local_participant_event(self, conv: Conversation) -> dict[str, Any]:
-        return {
-            "link": {
-                "rel": "localParticipant",
-                "href": res.participant_link(conv, conv.owner, None)["href"],
-                "title": conv.owner.name,
-            },
-            "_embedded": {"localParticipant": res.local_participant(conv)},
-            "type": "added",
-        }
-
-    def _local_pm_event(self, conv: Conversation) -> dict[str, Any]:
-        local = res.participant_link(conv, conv.owner, conv.owner.name)
-        return {
-            "link": {"rel": "participantMessaging", "href": local["href"] + "/messaging"},
-            "in": {"rel": "localParticipant", "href": local["href"], "title": local["title"]},
-            "_embedded": {"participantMessaging": res.participant_messaging(conv, conv.owner)},
-            "type": "added",
-        }
-
-    def _remote_pm_event(self, conv: Conversation, remote: dict[str, str]) -> dict[str, Any]:
-        return {
-            "link": {"rel": "participantMessaging", "href": remote["href"] + "/messaging"},
-            "in": {"rel": "participant", **remote},
-            "type": "added",
-        }
-
-    def _push(self, conv: Conversation, sender: str, event: dict[str, Any]) -> None:
-        app = conv.app
-        if app is None:
-            return
-        href = conv.base if sender == "conversation" else f"{app.base}/communication"
-        app.channel.push(sender, href, event, Priority.HIGH)
 
     def _now_ms(self) -> int:
         return int(self._clock.now().timestamp() * 1000)
