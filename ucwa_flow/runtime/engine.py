@@ -50,9 +50,10 @@ from ucwa_flow.lifecycle import (
 )
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.flowmachine import FlowMachine
-from ucwa_flow.runtime.instance import Continuation, FlowInstance
+from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.port import Port
+from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCaller, WebhookResult
 from ucwa_flow.ucwa import ConversationsLost
 from ucwa_flow.ucwa.events import EventBatch

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from ucwa_flow.clock import Clock, TimerHandle
+from ucwa_flow.clock import TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
     Action,
@@ -56,10 +55,10 @@ from ucwa_flow.flow import (
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.flowmachine import FlowMachine
-from ucwa_flow.runtime.port import Port
+from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.ucwa.dataurl import html_to_text
 
-__all__ = ["Continuation", "FlowInstance", "Services"]
+__all__ = ["FlowInstance"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -70,50 +69,6 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Continuation:
-    """Work left when an invite or webhook suspended an action list."""
-
-    frames: tuple[tuple[Action, ...], ...]
-    extras: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Services(Protocol):
-    """What an instance needs from the engine that runs it."""
-
-    clock: Clock
-    port: Port
-
-    @property
-    def tracing(self) -> bool:
-        """Whether anyone receives trace records (none are built otherwise)."""
-
-    def emit(self, record: t.Trace) -> None: ...
-
-    def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
-        """Arrange for ``instance.on_timer(epoch)`` to be handled after ``delay``."""
-
-    def begin_invite(
-        self,
-        instance: FlowInstance,
-        action: Invite,
-        to: str,
-        subject: str | None,
-        message: str | None,
-        rest: Continuation,
-    ) -> None: ...
-
-    def begin_webhook(
-        self,
-        instance: FlowInstance,
-        action: Webhook,
-        url: str,
-        headers: dict[str, str],
-        body: Any,
-        rest: Continuation,
-    ) -> None: ...
 
 
 class FlowInstance:

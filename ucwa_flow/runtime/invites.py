@@ -29,7 +29,8 @@ from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Invite, template_context
 from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.instance import Continuation, FlowInstance
+from ucwa_flow.runtime.instance import FlowInstance
+from ucwa_flow.runtime.services import Continuation
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.engine import Engine
