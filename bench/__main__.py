@@ -137,7 +137,7 @@ async def http_runs(runs: int, concurrent: int) -> dict[str, list[dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     parser.add_argument("--concurrent", type=int, default=load.CONCURRENT)
     parser.add_argument("--window", type=float, default=load.WINDOW, help="seconds measured")
     parser.add_argument("--engine-conversations", type=int, default=10_000)

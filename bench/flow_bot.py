@@ -24,7 +24,7 @@ from ucwa_flow.ucwa import UcwaClient
 
 ECHO = Path(__file__).resolve().parents[1] / "flows" / "echo.flow.yaml"
 #: Requests in flight at once: httpx's default pool size, which the baseline bot gets.
-#: (UcwaClient's own default, 10, caps a bot at about 10 / round-trip replies per second.)
+#: (UcwaClient's own default is 50, half the 100 requests a front end lets one user have open.)
 MAX_CONCURRENCY = 100
 
 
