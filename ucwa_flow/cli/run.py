@@ -24,6 +24,7 @@ import contextlib
 import logging
 import sys
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -265,10 +266,12 @@ class _Output:
     def __init__(self, interactive: bool) -> None:
         self.interactive = interactive
         self.shown = 0  # how many of the caller's heard items are written
+        self.prompting = False  # the prompt is on screen, waiting for the person's input
 
     def line(self, text: str) -> None:
         if self.interactive:
             sys.stdout.write(f"\r\x1b[K{text}\n{self.PROMPT}")
+            self.prompting = True
         else:
             sys.stdout.write(text + "\n")
         sys.stdout.flush()
@@ -286,11 +289,19 @@ class _Output:
             self.line(f"* {item.ended}")
 
     def prompt(self) -> None:
-        sys.stdout.write(self.PROMPT)
-        sys.stdout.flush()
+        """Show the prompt, unless it is already there."""
+        if not self.prompting:
+            sys.stdout.write(self.PROMPT)
+            sys.stdout.flush()
+            self.prompting = True
+
+    def entered(self) -> None:
+        """The person pressed Enter: the prompt scrolled up; show a fresh one."""
+        self.prompting = False
+        self.prompt()
 
 
-async def _lines(stdin: TextIO, prompt: _Output | None):  # type: ignore[no-untyped-def]
+async def _lines(stdin: TextIO, prompt: _Output | None) -> AsyncIterator[str]:
     """stdin lines, read by a daemon thread so that Ctrl-C never waits for Enter."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -304,6 +315,8 @@ async def _lines(stdin: TextIO, prompt: _Output | None):  # type: ignore[no-unty
     if prompt is not None:
         prompt.prompt()
     while (line := await queue.get()) is not None:
+        if prompt is not None:
+            prompt.entered()
         yield line
     if prompt is not None:
         sys.stdout.write("\n")
