@@ -2,10 +2,12 @@
 
     YAML (``_loader``) -> schema (``_schema``) -> model (``_builder``) -> checks (``_checks``)
 
-A stage runs only when the stages before it found no errors, since each relies on the
-previous one's guarantees (the builder trusts the schema, the schema needs a document);
-within a stage every problem is reported. Compile errors of the builder do not stop the
-checks, so a bad regex and a goto to a missing state are reported together.
+The schema needs a document, so a YAML error stops the load. Schema errors do not stop the
+later stages: the builder trusts the schema, so it then runs on a copy of the document with
+the invalid parts cut out (``_pruning``), and only the F problems that cannot be artefacts
+of the cut are reported; a misspelt key and a goto to a missing state come out in one run.
+Compile errors of the builder do not stop the checks, so a bad regex and a goto to a
+missing state are reported together.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import OperationalError, UcwaFlowError
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._model import Flow
+
+if TYPE_CHECKING:
+    from ucwa_flow.flow._loader import Document
 
 __all__ = [
     "FlowFileError",
@@ -121,6 +127,22 @@ def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
     if document is not None and not diagnostics:
         flow, diagnostics = build_flow(document)
         diagnostics = diagnostics + run_checks(flow, document)
+    elif document is not None:
+        diagnostics = diagnostics + _pruned_checks(document)
     diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)
     has_errors = any(d.is_error for d in diagnostics)
     return LoadResult(None if has_errors else flow, diagnostics)
+
+
+def _pruned_checks(document: Document) -> list[Diagnostic]:
+    """The F problems of a document with schema errors, found on its valid parts."""
+    from ucwa_flow.flow._builder import build_flow
+    from ucwa_flow.flow._checks import run_checks
+    from ucwa_flow.flow._pruning import prune
+
+    pruning = prune(document)
+    if pruning is None:
+        return []
+    flow, found = build_flow(pruning.document)
+    found = found + run_checks(flow, pruning.document)
+    return [d for d in found if pruning.keeps(d)]
