@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 import click
@@ -87,6 +88,15 @@ _SETTLE_LIMIT = 60.0  # seconds to wait for the bot's reaction to one line
     help="Do not verify the server's TLS certificate. Unsafe; never the default.",
 )
 @click.option(
+    "--var",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a flow variable's starting value (repeatable), e.g. --var "
+    "ticket_url=https://tickets.contoso.com/api; VALUE is read as JSON when it parses "
+    "(3, true, null), else as text.",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -97,13 +107,14 @@ def command(
     caller: str,
     ca_bundle: str | None,
     insecure: bool,
+    overrides: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
 
     FLOW may be written X.yaml for X.flow.yaml.
     """
-    flow = _load(flow_file)
+    flow = _with_variables(_load(flow_file), overrides)
     _configure_logging(verbose)
     if insecure:
         click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
@@ -140,6 +151,26 @@ def _configure_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("ucwa_flow.runtime").setLevel(logging.ERROR)
+
+
+def _with_variables(flow: Flow, overrides: tuple[str, ...]) -> Flow:
+    """``flow`` with the starting values that ``--var NAME=VALUE`` options give."""
+    values = dict(flow.variables)
+    for item in overrides:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--var")
+        if name not in values:
+            known = ", ".join(sorted(values)) or "none"
+            raise click.BadParameter(
+                f"{flow.name} has no variable {name!r} (its variables: {known})",
+                param_hint="--var",
+            )
+        try:
+            values[name] = json.loads(raw)
+        except ValueError:
+            values[name] = raw
+    return replace(flow, variables=values) if overrides else flow
 
 
 def _load(path: str) -> Flow:

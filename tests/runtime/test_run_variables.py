@@ -1,0 +1,47 @@
+"""``ucwa-flow run --var NAME=VALUE`` sets a flow variable's starting value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from tests.runtime.conftest import load
+from ucwa_flow.cli.run import _with_variables
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_values_are_json_when_they_parse_and_text_otherwise() -> None:
+    flow = load("helpdesk")
+    changed = _with_variables(
+        flow, ("agent_uri=sip:adrianag@contoso.com", "ticket=null", "category=3")
+    )
+    assert changed.variables["agent_uri"] == "sip:adrianag@contoso.com"
+    assert changed.variables["ticket"] is None
+    assert changed.variables["category"] == 3
+    assert changed.variables["ticket_url"] == flow.variables["ticket_url"]
+    assert flow.variables["agent_uri"] == "sip:helpdesk-agents@contoso.com"  # a copy
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("nosuch=1", "helpdesk has no variable 'nosuch'"), ("oops", "'oops' is not NAME=VALUE")],
+)
+def test_a_bad_option_is_one_usage_error(option: str, message: str) -> None:
+    with pytest.raises(click.BadParameter, match=message):
+        _with_variables(load("helpdesk"), (option,))
+    proc = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "run", "flows/helpdesk.flow.yaml", "--var", option],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
