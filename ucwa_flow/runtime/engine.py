@@ -300,10 +300,20 @@ class Engine:
         await self.safely(self.port.stop_messaging(stop) if stop else self.port.leave(href), href)
 
     def _lose_all(self, item: ConversationsLost) -> None:
-        log.warning("the server lost every conversation (%s)", item.reason)
+        """The channel lost track of the conversations (resync, resume, new application)."""
+        log.warning("lost track of every conversation (%s)", item.reason)
         for href in list(self._instances):
-            self.post(href, partial(self._ended, href, "server"))
+            self.post(href, partial(self._lost, href, item.reason))
         self.invitations.lose_all()
+
+    async def _lost(self, href: str, reason: str) -> None:
+        # A re-created application took its conversations with it. After a resync or a
+        # resume they may still be open on the server, with a caller waiting for a bot that
+        # no longer follows them: end them from the bot's side (a dead link only logs).
+        instance = self._instances.get(href)
+        if instance is not None and reason != "application re-created":
+            await instance.stop(f"lost track of the conversation ({reason})")
+        await self._ended(href, "server")
 
     def _lifecycle(self, href: str, kind: str, old: str, new: str) -> None:
         self.emit(

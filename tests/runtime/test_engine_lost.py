@@ -1,0 +1,93 @@
+"""When the event channel loses track of the conversations, the engine lets go of them.
+
+The engine is driven here through its seams only: decoded sample batches in, and a port that
+records what the engine asks of UCWA (the port is the interpreter's whole view of UCWA).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.conftest import load
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.runtime import Engine
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.ucwa import ConversationsLost
+from ucwa_flow.ucwa.events import decode_batch
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+CONV = "/ucwa/oauth/v1/applications/104/communication/conversations/eee0"
+
+
+class RecordingPort:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def accept(self, accept_href: str) -> None:
+        self.calls.append(("accept", accept_href))
+
+    async def decline(self, decline_href: str) -> None:
+        self.calls.append(("decline", decline_href))
+
+    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
+        self.calls.append(("send", text))
+        return f"{send_message_href}/1"
+
+    async def set_typing(self, set_is_typing_href: str) -> None:
+        self.calls.append(("typing", set_is_typing_href))
+
+    async def stop_messaging(self, stop_messaging_href: str) -> None:
+        self.calls.append(("stop", stop_messaging_href))
+
+    async def leave(self, conversation_href: str) -> None:
+        self.calls.append(("leave", conversation_href))
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+        operation_id: str,
+    ) -> str:
+        self.calls.append(("invite", to))
+        return "/invitation"
+
+
+async def _connected_echo() -> tuple[Engine, RecordingPort, list[t.Trace]]:
+    port, traces = RecordingPort(), []
+    engine = Engine(load("echo"), port, ManualClock(), traces.append)
+    for name in ("msdocs_ReceiveAnIM_08", "msdocs_ReceiveAnIM_15"):
+        body = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+        engine.handle(decode_batch(body))
+        await engine.idle()
+    assert ("send", "You said: Hi Tosh") in port.calls
+    assert list(engine.instances) == [CONV]
+    return engine, port, traces
+
+
+@pytest.mark.parametrize("reason", ["resync", "resume"])
+async def test_after_a_resync_or_resume_the_bot_ends_what_it_no_longer_follows(
+    reason: str,
+) -> None:
+    engine, port, traces = await _connected_echo()
+    engine.handle(ConversationsLost(reason))
+    await engine.idle()
+    assert port.calls[-1] == ("stop", f"{CONV}/messaging/terminate")
+    assert engine.instances == {}
+    assert engine.tracker.get(CONV) is None
+    assert [r.by for r in traces if isinstance(r, t.Ended)] == ["bot"]
+
+
+async def test_a_recreated_application_took_its_conversations_with_it() -> None:
+    engine, port, traces = await _connected_echo()
+    calls = len(port.calls)
+    engine.handle(ConversationsLost("application re-created"))
+    await engine.idle()
+    assert len(port.calls) == calls  # nothing to stop: the server already ended them
+    assert engine.instances == {}
+    assert [r.by for r in traces if isinstance(r, t.Ended)] == ["server"]
