@@ -136,3 +136,26 @@ def test_the_ca_is_reused_on_a_second_start() -> None:
             r = httpx.get(_localhost(url), verify=trusted, timeout=5)
             assert r.status_code == 200
             assert r.json()["_links"]["user"]["href"].startswith(_localhost(url))
+
+
+async def test_webhooks_trust_the_ca_bundle_of_run_too() -> None:
+    from ucwa_flow.cli.run import _Tls
+    from ucwa_flow.runtime.webhooks import WebhookCaller
+
+    tls = local_certificate()
+    assert tls.ca_file is not None
+    async with serve(Simulator(), tls=tls) as url:
+        target = _localhost(url)  # any HTTPS endpoint behind the local CA will do
+        untrusted = WebhookCaller()
+        refused = await untrusted.call("GET", target, headers={}, body=None, timeout=5)
+        await untrusted.aclose()
+        assert refused.error is not None
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.error
+        assert _Tls(None, insecure=False).webhook_client() is None  # the engine's default
+        client = _Tls(str(tls.ca_file), insecure=False).webhook_client()
+        assert client is not None
+        trusted = WebhookCaller(client)
+        answered = await trusted.call("GET", target, headers={}, body=None, timeout=5)
+        await client.aclose()
+    assert answered.ok, answered.error
+    assert answered.json["_links"]["user"]["href"].startswith(target)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import TextIO
 
 import click
+import httpx
 
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.flow import Flow, FlowFileError, load_flow
@@ -38,6 +39,7 @@ from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.runtime.transcript import Labels, describe
 from ucwa_flow.ucwa import UcwaClient
+from ucwa_flow.ucwa._tls import client_context
 
 __all__ = ["command"]
 
@@ -79,8 +81,8 @@ _SETTLE_LIMIT = 60.0  # seconds to wait for the bot's reaction to one line
     "--ca-bundle",
     envvar="UCWA_FLOW_CA_BUNDLE",
     metavar="FILE",
-    help="Also trust the CA certificates in this PEM file, e.g. a corporate CA or the one "
-    "`ucwa-flow simulate --tls` prints (env UCWA_FLOW_CA_BUNDLE).",
+    help="Also trust the CA certificates in this PEM file, for the server and for webhooks, "
+    "e.g. a corporate CA or the one `ucwa-flow simulate --tls` prints (env UCWA_FLOW_CA_BUNDLE).",
 )
 @click.option(
     "--insecure",
@@ -140,6 +142,13 @@ class _Tls:
 
     ca_bundle: str | None
     insecure: bool
+
+    def webhook_client(self) -> httpx.AsyncClient | None:
+        """Webhooks trust ``--ca-bundle`` too (a ticket system behind the same corporate CA);
+        ``--insecure`` is about the UCWA server only. ``None``: the engine's default client."""
+        if self.ca_bundle is None:
+            return None
+        return httpx.AsyncClient(verify=client_context(self.ca_bundle), follow_redirects=False)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -207,6 +216,7 @@ async def _chat(
             out.line(line)
 
     sim = Simulator(SimulatorConfig(), clock=clock)
+    webhooks = tls.webhook_client()
     async with serve(sim, host="127.0.0.1", port=0) as url:
         bot = Bot(
             flow,
@@ -219,6 +229,7 @@ async def _chat(
             ),
             clock=clock,
             sink=sink,
+            http=webhooks,
         )
         person = Caller(
             UcwaClient(
@@ -266,6 +277,8 @@ async def _chat(
                     await bot_task
             await bot.client.aclose()
             await person.client.aclose()
+            if webhooks is not None:
+                await webhooks.aclose()
 
 
 async def _settle(bot: Bot, person: Caller, traces: list[t.Trace]) -> None:
@@ -377,7 +390,8 @@ async def _serve(
     client = UcwaClient(
         user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
     )
-    bot = Bot(flow, client, clock=clock, sink=sink)
+    webhooks = tls.webhook_client()
+    bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks)
     try:
         await bot.start()
         click.echo(f"{flow.name}: serving as {user} on {server}. Ctrl-C to stop.", err=True)
@@ -385,3 +399,5 @@ async def _serve(
     finally:
         await bot.aclose()
         await bot.client.aclose()
+        if webhooks is not None:
+            await webhooks.aclose()
