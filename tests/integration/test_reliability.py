@@ -179,3 +179,23 @@ async def test_sign_in_through_a_redirect_to_another_applications_host(
             assert tosh.client.application.is_available
         finally:
             await tosh.stop()
+
+
+async def test_a_spoilt_event_body_is_asked_for_again_and_no_message_is_lost(
+    tosh: Party, lene: Party, sim: Simulator
+) -> None:
+    tosh_send, lene_send = await _chat(tosh, lene)
+    await lene.client.send_message(lene_send, "one")
+    await tosh.message("one")
+    # the next two answers to tosh's P-GET come back as garbage (a proxy error page, then a
+    # body that is JSON but not UCWA); the channel asks for the same batch again each time
+    rule = sim.faults.inject(method="GET", path=_events_path(tosh), body=b"<html>bad gateway")
+    sim.faults.inject(method="GET", path=_events_path(tosh), body=b'{"sender": 3}')
+    await lene.client.send_message(lene_send, "two")
+    await tosh.message("two")
+    assert rule.hits == 1
+    assert sim.faults.rules == []  # both spoilt answers were used up
+    assert tosh.error is None  # nothing reached the consumer as an error
+    assert [t for t in tosh.texts() if t in ("one", "two")] == ["one", "two"]
+    await tosh.client.send_message(tosh_send, "still here")
+    await lene.message("still here")

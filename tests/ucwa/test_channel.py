@@ -224,21 +224,36 @@ async def test_expired_token_mid_channel_is_renewed(rig: Rig) -> None:
     assert len(rig.pool.grants) == grants + 1
 
 
+async def test_a_body_spoilt_once_is_asked_for_again_and_nothing_is_lost(rig: Rig) -> None:
+    spoilt = batch(2)
+    spoilt["sender"] = "not a list"
+    await rig.pool.push(
+        batch(1, participant_added("a")),
+        spoilt,
+        (200, "<html>gateway</html>"),
+        batch(2, participant_added("b")),  # the server re-delivers the unacknowledged batch
+    )
+    assert _names(await _drive(rig)) == ["a@contoso.com"]
+    assert _names(await _drive(rig)) == ["b@contoso.com"]
+    assert rig.acks()[:4] == ["1", "2", "2", "2"]  # the same URL each time
+
+
 async def test_malformed_body_raises_and_iteration_can_go_on(rig: Rig) -> None:
     bad = batch(2)
     bad["sender"] = "not a list"
-    await rig.pool.push(batch(1, participant_added("a")), bad, batch(3, participant_added("c")))
-    assert _names(await rig.next()) == ["a@contoso.com"]
+    await rig.pool.push(batch(1, participant_added("a")), bad, bad, bad)
+    await rig.pool.push(batch(3, participant_added("c")))
+    assert _names(await _drive(rig)) == ["a@contoso.com"]
     with pytest.raises(MalformedEventBody, match=r"\$\.sender"):
-        await rig.next()
+        await _drive(rig)
     # The consumer saw the error; iterating again continues after the refused body.
-    assert _names(await rig.next()) == ["c@contoso.com"]
+    assert _names(await _drive(rig)) == ["c@contoso.com"]
 
 
-async def test_body_that_is_not_json_ends_the_channel(rig: Rig) -> None:
-    await rig.pool.push((200, "<html>gateway</html>"))
+async def test_body_that_is_never_json_ends_the_channel(rig: Rig) -> None:
+    await rig.pool.push(*[(200, "<html>gateway</html>")] * 3)
     with pytest.raises(MalformedEventBody, match="not JSON"):
-        await rig.next()
+        await _drive(rig)
     with pytest.raises(StopAsyncIteration):
         await rig.next()
 

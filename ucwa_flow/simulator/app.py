@@ -97,7 +97,10 @@ class SimulatorApp:
             if rule is not None and rule.status is not None:
                 code = _STATUS_CODES.get(rule.status, "ServiceFailure")
                 raise UcwaErrorResponse(rule.status, code, None, "Injected fault.")
-            response = await self._dispatch(request)
+            if rule is not None and rule.body is not None:
+                response = Response(rule.body, 200, media_type="application/json; charset=utf-8")
+            else:
+                response = await self._dispatch(request)
         except UcwaErrorResponse as exc:
             response = _error_response(exc)
         except Exception:

@@ -4,8 +4,10 @@
 next matching request with a 503 UCWA error. ``drop=True`` lets the server do the work
 and then breaks the connection halfway through the response, so that the client sees a
 lost answer (httpx raises ``RemoteProtocolError``) over a real socket. ``delay=seconds``
-waits that long on the simulator's clock before handling the request. Rules match in
-the order they were added; each is used ``times`` times (``None``: forever).
+waits that long on the simulator's clock before handling the request. ``body=b"..."``
+answers 200 with that body instead of handling the request (a proxy or a broken server
+spoiling an answer: a malformed event-channel body, say). Rules match in the order they
+were added; each is used ``times`` times (``None``: forever).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class FaultRule:
     status: int | None = None
     drop: bool = False
     delay: float = 0.0
+    body: bytes | None = None
     times: int | None = 1
     hits: int = 0
 
@@ -48,11 +51,12 @@ class Faults:
         status: int | None = None,
         drop: bool = False,
         delay: float = 0.0,
+        body: bytes | None = None,
         times: int | None = 1,
     ) -> FaultRule:
-        """Add a rule; at least one of ``status``, ``drop`` and ``delay`` must be given."""
-        if status is None and not drop and delay <= 0:
-            raise ValueError("a fault needs status=, drop=True or delay=")
+        """Add a rule; at least one of ``status``, ``drop``, ``delay`` and ``body`` is needed."""
+        if status is None and not drop and delay <= 0 and body is None:
+            raise ValueError("a fault needs status=, drop=True, delay= or body=")
         if status is not None and not 400 <= status <= 599:
             raise ValueError("status must be an HTTP error status (400-599)")
         if times is not None and times < 1:
@@ -63,6 +67,7 @@ class Faults:
             status=status,
             drop=drop,
             delay=delay,
+            body=body,
             times=times,
         )
         self._rules.append(rule)

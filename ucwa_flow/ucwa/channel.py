@@ -20,7 +20,9 @@ The rules it keeps (``ucwa-protocol.md`` section 5):
 * ``404 ApplicationNotFound`` / ``410 InactiveApplicationExpired``: the application is
   re-created, makeMeAvailable redone, polling restarts from its new events link, and a
   :class:`ConversationsLost` record is yielded;
-* a body that is not a UCWA event body raises
+* a body that is not a UCWA event body is asked for again (the same URL, with back-off:
+  the server re-delivers an unacknowledged batch, so a body spoilt on the way loses
+  nothing); if it is still refused after ``max_refused`` tries, it raises
   :class:`~ucwa_flow.ucwa.errors.MalformedEventBody` from the iterator (after every batch
   before it). Iterating again continues after the refused body when it had a ``next``
   link; nothing is skipped without the consumer having seen the error.
@@ -108,6 +110,7 @@ class EventChannel:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_replaced: int = 3,
+        max_refused: int = 3,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -119,6 +122,7 @@ class EventChannel:
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._max_replaced = max_replaced
+        self._max_refused = max_refused
         self._clock = clock or client.clock
         self._rng = rng or random.Random()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -207,8 +211,7 @@ class EventChannel:
             self._queue.put_nowait(_Failure(exc, None))
 
     async def _loop(self, url: str, application: Application) -> None:
-        failures = 0
-        replaced = 0
+        failures = replaced = refused = 0
         while True:
             self.polls += 1
             self._url = url
@@ -228,8 +231,20 @@ class EventChannel:
 
             status = response.status_code
             if status == 200:
-                failures = replaced = 0
-                url = self._deliver(response, url)
+                try:
+                    next_url = self._deliver(response, url)
+                except _Refused:
+                    # Ask for the same ack again: the server re-delivers an unacknowledged
+                    # batch, so a body spoilt on the way loses nothing. Only a body that
+                    # stays bad is handed to the consumer as an error.
+                    refused += 1
+                    if refused >= self._max_refused:
+                        raise
+                    log.warning("%s: refused an event body; asking again", self._client.user)
+                    await self._pause(refused)
+                    continue
+                failures = replaced = refused = 0
+                url = next_url
                 continue
             if status >= 500 or status in _RETRY_STATUSES:
                 failures += 1
