@@ -159,7 +159,9 @@ class _Builder:
         self.zone(timezone, (*path, "timezone"))
         return Settings(
             format=raw.get("format", base.format),
-            idle_timeout=self.duration(idle, (*path, "idle_timeout"), 0.0) if idle else None,
+            idle_timeout=(
+                None if idle is None else self.duration(idle, (*path, "idle_timeout"), 0.0)
+            ),
             match_timeout=self.duration(
                 raw.get("match_timeout"), (*path, "match_timeout"), base.match_timeout
             ),

@@ -92,8 +92,9 @@ class Matcher:
         try:
             found = self._compiled.search(subject, timeout=self.timeout, concurrent=True)
         except TimeoutError:
+            shown = repr(self.values[0]) if self.kind == "regex" else ", ".join(self.values)
             raise MatchTimeout(
-                f"pattern {self.values[0]!r} ran longer than {self.timeout}s on a message"
+                f"{self.kind} {shown} ran longer than {self.timeout}s on a message"
             ) from None
         if found is None:
             return None

@@ -108,12 +108,16 @@ class Stage:
         return Caller(client, BOT, clock=self.clock, auto_accept=False, keep_alive=_KEEP_ALIVE)
 
     async def __aenter__(self) -> Stage:
-        # people first: an outbound flow invites them as soon as the bot has started
-        for party in self.parties.values():
-            await party.start()
-        await self.bot.start()
-        self._task = asyncio.create_task(self.bot.run())
-        await self.settle()
+        try:
+            # people first: an outbound flow invites them as soon as the bot has started
+            for party in self.parties.values():
+                await party.start()
+            await self.bot.start()
+            self._task = asyncio.create_task(self.bot.run())
+            await self.settle()
+        except BaseException:
+            await self.aclose()  # __aexit__ does not run when __aenter__ fails
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -130,7 +134,8 @@ class Stage:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         for party in self.parties.values():
-            await party.aclose()
+            with contextlib.suppress(Exception):  # one failing close must not skip the others
+                await party.aclose()
             await party.client.aclose()
         await self.bot.client.aclose()
         await self._http.aclose()
