@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator
+from ucwa_flow.simulator.config import SimulatorConfig
+from ucwa_flow.simulator.errors import UcwaErrorResponse
+from ucwa_flow.simulator.eventqueue import EventChannel
 
 from .conftest import sign_in
 
@@ -156,3 +160,44 @@ async def test_injected_503_and_duplicate_batch(
     second = await poll
     assert first["sender"] == second["sender"]
     assert first["_links"]["self"] != second["_links"]["self"]
+
+
+def _me_event() -> dict[str, object]:
+    return {"link": {"rel": "me", "href": "/me"}, "type": "updated"}
+
+
+async def test_a_long_held_poll_is_not_an_absence() -> None:
+    clock = ManualClock()
+    absences: list[float] = []
+    channel = EventChannel(
+        "/ucwa/oauth/v1/applications/1/events",
+        clock,
+        SimulatorConfig(),
+        on_absence=lambda: absences.append(clock.monotonic()),
+    )
+    channel.push("me", "/me", _me_event())
+    await channel.poll(1, {})
+    held = asyncio.create_task(channel.poll(2, {"timeout": "900"}))
+    await clock.advance(700)  # longer than resume_after, but the client never went away
+    again = asyncio.create_task(channel.poll(2, {}))  # re-sent after a dropped connection
+    await clock.advance(1)
+    channel.push("me", "/me", _me_event())
+    await clock.advance(1)
+    body = await again
+    with pytest.raises(UcwaErrorResponse):
+        await held
+    assert absences == []
+    assert "next" in body["_links"]
+    assert "resume" not in body["_links"]
+
+
+async def test_a_refused_lower_priority_poll_changes_no_remembered_setting() -> None:
+    clock = ManualClock()
+    channel = EventChannel("/ucwa/oauth/v1/applications/1/events", clock, SimulatorConfig())
+    winner = asyncio.create_task(channel.poll(1, {"priority": "5", "timeout": "300"}))
+    await clock.advance(1)
+    with pytest.raises(UcwaErrorResponse):
+        await channel.poll(1, {"priority": "1", "timeout": "1800"})
+    assert (channel.priority, channel.timeout) == (5, 300)
+    channel.close()
+    await winner

@@ -250,12 +250,11 @@ async def test_malformed_body_raises_and_iteration_can_go_on(rig: Rig) -> None:
     assert _names(await _drive(rig)) == ["c@contoso.com"]
 
 
-async def test_body_that_is_never_json_ends_the_channel(rig: Rig) -> None:
-    await rig.pool.push(*[(200, "<html>gateway</html>")] * 3)
-    with pytest.raises(MalformedEventBody, match="not JSON"):
-        await _drive(rig)
-    with pytest.raises(StopAsyncIteration):
-        await rig.next()
+async def test_a_body_that_is_not_json_is_retried_like_a_transport_failure(rig: Rig) -> None:
+    await rig.pool.push(*[(200, "<html>gateway</html>")] * 5)
+    await rig.pool.push(batch(1, participant_added("a")))
+    assert _names(await _drive(rig)) == ["a@contoso.com"]  # no error reached the consumer
+    assert rig.acks()[:6] == ["1"] * 6  # the same URL each time
 
 
 async def test_aclose_cancels_the_outstanding_poll(rig: Rig) -> None:

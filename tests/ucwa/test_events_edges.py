@@ -392,14 +392,6 @@ def with_event(**changes: Any) -> dict[str, Any]:
             with_event(_embedded={"participant": ["a"]}),
             "$.sender[1].events[0]._embedded.participant",
         ),
-        (
-            body(sender("conversation", CONV, message(4, plainMessage="data:text/plain,%e2%9c"))),
-            "$.sender[0].events[0]._embedded.message._links.plainMessage.href",
-        ),
-        (
-            body(sender("conversation", CONV, message(4, htmlMessage="data:text/html;base64,***"))),
-            "$.sender[0].events[0]._embedded.message._links.htmlMessage.href",
-        ),
     ],
 )
 def test_malformed_bodies_raise_with_a_path(raw: object, path: str) -> None:
@@ -409,7 +401,33 @@ def test_malformed_bodies_raise_with_a_path(raw: object, path: str) -> None:
     assert str(caught.value).startswith(f"malformed event body at {path}: ")
 
 
-def test_bad_invitation_message_url_raises() -> None:
+@pytest.mark.parametrize(
+    ("links", "text"),
+    [
+        ({"plainMessage": "data:text/plain,caf%e9+ok"}, "caf\ufffd ok"),  # not UTF-8
+        ({"plainMessage": "data:text/plain,100%+sure"}, "100% sure"),  # a broken escape
+        ({"plainMessage": "data:text/plain;charset=x-nope,hi"}, "hi"),  # unknown charset
+        ({"plainMessage": "data:text/plain;base64,aGk"}, "hi"),  # base64 without padding
+        ({"htmlMessage": "data:text/html;base64,***"}, "***"),
+    ],
+)
+def test_a_damaged_message_url_costs_only_its_own_text(links: dict[str, str], text: str) -> None:
+    damaged = message(4, **links)
+    fine = message(5, plainMessage=encode_data_url("next one\r\n"))
+    batch = decode_batch(body(sender("conversation", CONV, damaged, fine)))
+    first, second = batch.events
+    assert isinstance(first, MessageEvent)
+    content = first.plain or first.html
+    assert content is not None
+    assert content.lossy
+    assert first.text == text
+    assert isinstance(second, MessageEvent)
+    assert second.text == "next one"  # the rest of the batch is untouched
+    assert second.plain is not None
+    assert not second.plain.lossy
+
+
+def test_a_damaged_invitation_message_is_salvaged() -> None:
     raw = event(
         "messagingInvitation",
         f"{COMM}/messagingInvitations/1",
@@ -418,8 +436,11 @@ def test_bad_invitation_message_url_raises() -> None:
             "messagingInvitation": {"_links": {"message": {"href": "data:text/plain,100%"}}}
         },
     )
-    with pytest.raises(MalformedEventBody, match=r"_links\.message\.href: .*%-escape"):
-        decode_batch(body(sender("communication", COMM, raw)))
+    (invitation,) = decode_batch(body(sender("communication", COMM, raw))).events
+    assert isinstance(invitation, MessagingInvitationEvent)
+    assert invitation.message is not None
+    assert invitation.message.text == "100%"
+    assert invitation.message.lossy
 
 
 def test_malformed_event_body_is_a_ucwa_error() -> None:

@@ -93,21 +93,15 @@ class Bot:
         if self._channel is None:
             await self.start()
         assert self._channel is not None
-        refused: MalformedEventBody | None = None
         while True:
             try:
                 async for item in self._channel:
-                    refused = None
                     self.engine.handle(item)
+                return
             except MalformedEventBody as exc:
-                # the channel asked again before giving up, and carries on after the body
-                # when it had a next link; say what was lost
+                # the channel asked for it again first, and carries on after it; say what
+                # was lost
                 log.error("refused an event-channel body (its events are lost): %s", exc)
-                refused = exc
-                continue
-            if refused is not None:
-                raise refused  # nowhere to carry on from: the channel ended on it
-            return
 
     async def aclose(self) -> None:
         """Stop open conversations, close the channel, delete the application."""

@@ -148,16 +148,18 @@ class EventChannel:
 
     async def poll(self, ack: int, query: Mapping[str, str]) -> dict[str, Any]:
         """Answer one P-GET. Raises :class:`UcwaErrorResponse` for 409 PGetReplaced."""
-        self._remember(query)
-        priority = self.priority
+        priority = _priority_of(query, self.priority)
+        held = self._hold is not None
         if self._hold is not None:
             if priority < self._hold.priority:
-                raise _pget_replaced()
+                raise _pget_replaced()  # the loser's parameters are not remembered
             self._hold.replaced = True
             self._hold.wake()
             self._hold = None
+        self._remember(query)
         now = self._clock.monotonic()
-        if self._last and now - self.last_release > self._config.resume_after:
+        # a client whose P-GET was still held was never away, however long the hold
+        if not held and self._last and now - self.last_release > self._config.resume_after:
             if self._on_absence is not None:
                 self._on_absence()
             self._pending.clear()
@@ -238,11 +240,17 @@ class EventChannel:
             self.medium = min(max(_number(query, "medium"), floor), 1800.0)
         if "low" in query:
             self.low = min(max(_number(query, "low"), floor), 1800.0)
-        if "priority" in query:
-            value = _number(query, "priority")
-            if value < 0:
-                raise bad_request(["priority"])
-            self.priority = int(value)
+        self.priority = _priority_of(query, self.priority)
+
+
+def _priority_of(query: Mapping[str, str], remembered: int) -> int:
+    """The priority a P-GET asks for (the remembered one when it names none)."""
+    if "priority" not in query:
+        return remembered
+    value = _number(query, "priority")
+    if value < 0:
+        raise bad_request(["priority"])
+    return int(value)
 
 
 def _number(query: Mapping[str, str], name: str) -> float:

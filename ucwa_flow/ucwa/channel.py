@@ -22,10 +22,11 @@ The rules it keeps (``ucwa-protocol.md`` section 5):
   :class:`ConversationsLost` record is yielded;
 * a body that is not a UCWA event body is asked for again (the same URL, with back-off:
   the server re-delivers an unacknowledged batch, so a body spoilt on the way loses
-  nothing); if it is still refused after ``max_refused`` tries, it raises
+  nothing). One that is still refused after ``max_refused`` tries raises
   :class:`~ucwa_flow.ucwa.errors.MalformedEventBody` from the iterator (after every batch
-  before it). Iterating again continues after the refused body when it had a ``next``
-  link; nothing is skipped without the consumer having seen the error.
+  before it), and iterating again continues at its ``next`` link: nothing is skipped
+  without the consumer having seen the error. A body with nowhere to go on (not JSON, no
+  link) is retried like a transport failure.
 """
 
 from __future__ import annotations
@@ -233,14 +234,22 @@ class EventChannel:
             if status == 200:
                 try:
                     next_url = self._deliver(response, url)
-                except _Refused:
+                except _Refused as exc:
                     # Ask for the same ack again: the server re-delivers an unacknowledged
-                    # batch, so a body spoilt on the way loses nothing. Only a body that
-                    # stays bad is handed to the consumer as an error.
+                    # batch, so a body spoilt on the way loses nothing. A body that stays
+                    # bad is handed to the consumer as an error when it says where to go
+                    # on; one that does not (not JSON: a proxy's page) is retried like a
+                    # transport failure, for as long as it takes.
+                    log.warning(
+                        "%s: refused an event body (%s); asking again", self._client.user, exc.error
+                    )
+                    if exc.continue_at is None:
+                        failures += 1
+                        await self._pause(failures)
+                        continue
                     refused += 1
                     if refused >= self._max_refused:
                         raise
-                    log.warning("%s: refused an event body; asking again", self._client.user)
                     await self._pause(refused)
                     continue
                 failures = replaced = refused = 0

@@ -282,9 +282,9 @@ class UcwaClient:
                         await self.recreate_application(application)
                     elif exc.subcode == "MakeMeAvailableRequired":
                         await self.make_me_available(self._formats or _FORMATS)
-                except UcwaError as again:
+                except (UcwaError, httpx.HTTPError) as again:
                     log.warning("%s: keep-alive recovery failed: %s", self.user, again)
-            except UcwaError as exc:
+            except (UcwaError, httpx.HTTPError) as exc:  # e.g. a corrupt gzip body
                 log.warning("%s: keep-alive failed: %s", self.user, exc)
 
     def start_keep_alive(self, interval: float = 180.0) -> asyncio.Task[None]:

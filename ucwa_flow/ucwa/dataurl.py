@@ -29,6 +29,7 @@ __all__ = [
     "decode_data_url",
     "encode_data_url",
     "html_to_text",
+    "salvage_data_url",
     "strip_line_ending",
 ]
 
@@ -58,6 +59,8 @@ class DataContent:
     mime: str
     charset: str | None
     text: str
+    #: True when the URL was damaged and :func:`salvage_data_url` recovered what it could
+    lossy: bool = False
 
 
 def decode_data_url(href: str) -> DataContent:
@@ -97,6 +100,37 @@ def decode_data_url(href: str) -> DataContent:
             f"data URL content is not valid {charset or 'utf-8'} text: {exc.reason}"
         ) from None
     return DataContent(mime=mime, charset=charset, text=text)
+
+
+def salvage_data_url(href: str) -> DataContent:
+    """Decode a data URL as well as it can be: never raises for a damaged one.
+
+    For message text from the network: a sender's client may write a bad escape, a charset
+    no one knows or bytes that are not text. Where :func:`decode_data_url` refuses, this
+    keeps what is readable (undecodable bytes become U+FFFD, an unknown charset is read as
+    UTF-8, missing base64 padding is added) and marks the result ``lossy``.
+    """
+    try:
+        return decode_data_url(href)
+    except InvalidDataUrl:
+        pass
+    header, _, payload = href[5:].partition(",")
+    params = [p.strip().lower() for p in header.split(";")]
+    mime = params[0] if "/" in params[0] else "text/plain"
+    charset = next((p[8:].strip('"') for p in params[1:] if p.startswith("charset=")), None)
+    if "base64" in params[1:]:
+        compact = unquote_to_bytes(payload).translate(None, b" \t\r\n")
+        try:
+            raw = _b64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raw = compact
+    else:
+        raw = unquote_to_bytes(payload.replace("+", " "))  # a broken % escape stays as is
+    try:
+        text = raw.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        text = raw.decode("utf-8", errors="replace")
+    return DataContent(mime=mime, charset=charset, text=text, lossy=True)
 
 
 def encode_data_url(text: str, mime: str = "text/plain", *, base64: bool = False) -> str:

@@ -26,9 +26,10 @@ the decoder and do not mutate it afterwards.
 
 Errors: anything that is not a UCWA event body raises
 :class:`~ucwa_flow.ucwa.errors.MalformedEventBody` whose ``path`` says where, e.g.
-``$.sender[1].events[0].link.href``. That includes a message whose ``data:`` URL cannot be
-decoded: dropping the text silently would lose a message, so the whole body is refused and
-the channel decides (log it, then move on with the ``next`` link).
+``$.sender[1].events[0].link.href``. Message text is not structure: a damaged ``data:`` URL
+(a bad escape, an unknown charset, bytes that are not text) is salvaged as well as it can be
+and marked ``lossy`` on its :class:`~ucwa_flow.ucwa.dataurl.DataContent`, so that one
+person's broken client never costs the other events of the batch.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from ucwa_flow.ucwa._event_records import (
     Reason,
     TypingEvent,
 )
-from ucwa_flow.ucwa.dataurl import DataContent, InvalidDataUrl, decode_data_url
+from ucwa_flow.ucwa.dataurl import DataContent, salvage_data_url
 from ucwa_flow.ucwa.errors import MalformedEventBody
 
 __all__ = [
@@ -157,11 +158,7 @@ def _decode_event(raw: object, sender: Link, conversation: str | None, where: st
     res: _Json = resource if resource is not None else {}
     res_links = res.get("_links")
     links: _Json = res_links if isinstance(res_links, dict) else {}
-    try:
-        return build(common, res, links)
-    except _BadContent as exc:
-        path = f"{where}._embedded.{link.rel}._links.{exc.rel}.href"
-        raise MalformedEventBody(str(exc.__cause__), path) from exc.__cause__
+    return build(common, res, links)
 
 
 def _invitation_fields(res: _Json, links: _Json) -> dict[str, Any]:
@@ -264,23 +261,14 @@ _BUILDERS: dict[str, Callable[[_Json, _Json, _Json], Event]] = {
 }
 
 
-class _BadContent(Exception):
-    """A message link whose data URL does not decode; carries the link rel for the path."""
-
-    def __init__(self, rel: str) -> None:
-        super().__init__(rel)
-        self.rel = rel
-
-
 def _content(links: _Json, rel: str) -> DataContent | None:
     href = _str(_first(links.get(rel)), "href")
     # A plain href (not data:) is a resource to GET, not content; resource still has it.
     if href is None or href[:5].lower() != "data:":
         return None
-    try:
-        return decode_data_url(href)
-    except InvalidDataUrl as exc:
-        raise _BadContent(rel) from exc
+    # Message text comes from another person's client: a damaged data URL costs that one
+    # text some characters (marked lossy), never the rest of the batch.
+    return salvage_data_url(href)
 
 
 def _link(obj: object, where: str) -> Link:
