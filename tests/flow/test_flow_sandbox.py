@@ -131,3 +131,22 @@ def test_template_context_shape() -> None:
         HERE,
     ).render(context)
     assert rendered == "7 7 E1 sip:ann@contoso.com hi menu helpdesk 10 None"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            "may run at most",
+        ),
+        ("{{ ((10**64)**64)**64 }}", "number that large"),
+        ("{{ 'x'|center(1000000000) }}", "may not pad beyond"),
+    ],
+)
+def test_templates_run_in_bounded_time_and_space(source: str, message: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=message):
+        Template(source, Location("f", 1, 1)).render({})
+    assert time.monotonic() - started < 2  # refused, not run to the end

@@ -15,13 +15,17 @@ message and the template's source location.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 from jinja2 import Template as JinjaTemplate
 from jinja2 import Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.filters import FILTERS as DEFAULT_FILTERS
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -45,8 +49,21 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 )
 
 _MAX_RANGE = 1000
-_MAX_SIZE = 10_000  # longest string or list that `*` may build
+_MAX_SIZE = 10_000  # longest string or list that `*` or a padding filter may build
 _MAX_EXPONENT = 64
+_MAX_POWER_BITS = 65_536  # the largest number `**` may build
+#: how long one render may run: loops, calls and attribute reads check it
+RENDER_SECONDS = 0.25
+
+# The deadline of the render in progress (renders are synchronous and never nest).
+_deadline = math.inf
+
+
+def _check_time() -> None:
+    if time.monotonic() > _deadline:
+        raise SecurityError(f"a template may run at most {RENDER_SECONDS:g}s in flows")
+
+
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
 
 
@@ -62,11 +79,50 @@ class TemplateRenderError(UcwaFlowError):
     """Rendering failed (a sandbox violation or a runtime error); the message is safe to log."""
 
 
-def _safe_range(*args: int) -> range:
+class _BoundedRange(Sequence[int]):
+    """``range`` for templates: at most ``_MAX_RANGE`` items, each step within the deadline."""
+
+    __slots__ = ("_range",)
+
+    def __init__(self, rng: range) -> None:
+        self._range = rng
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        return self._range[index]
+
+    def __iter__(self) -> Iterator[int]:
+        for item in self._range:
+            _check_time()
+            yield item
+
+
+def _safe_range(*args: int) -> _BoundedRange:
     rng = range(*args)
     if len(rng) > _MAX_RANGE:
         raise SecurityError(f"range() is limited to {_MAX_RANGE} items in flows")
-    return rng
+    return _BoundedRange(rng)
+
+
+def _bounded_width(name: str, limit_arg: int) -> Callable[..., Any]:
+    """A padding filter (center, indent, wordwrap...) that refuses giant widths."""
+
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        sizes = [a for a in (*args, *kwargs.values()) if isinstance(a, int)]
+        if any(abs(a) > _MAX_SIZE for a in sizes[:limit_arg]):
+            raise SecurityError(f"{name}() may not pad beyond {_MAX_SIZE} characters in flows")
+        return original(value, *args, **kwargs)
+
+    original = DEFAULT_FILTERS[name]
+    return bounded
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -77,9 +133,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         raise SecurityError(f"access to {attribute!r} of a {type(obj).__name__} is not allowed")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _check_time()
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
                 raise SecurityError(f"exponents above {_MAX_EXPONENT} are not allowed in flows")
+            big = isinstance(left, int) and isinstance(right, int) and right > 0
+            if big and left.bit_length() * right > _MAX_POWER_BITS:
+                raise SecurityError("'**' may not build a number that large in flows")
             return left**right
         for seq, count in ((left, right), (right, left)):
             sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
@@ -87,15 +147,40 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError(f"'*' may not build more than {_MAX_SIZE} items in flows")
         return left * right
 
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_time()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_time()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _check_time()
+        return super().getitem(obj, argument)
+
 
 def _environment(autoescape: bool) -> _Sandbox:
     env = _Sandbox(autoescape=autoescape, keep_trailing_newline=True)
     env.globals["range"] = _safe_range
+    for name, widths in (("center", 1), ("indent", 1), ("wordwrap", 1), ("truncate", 1)):
+        env.filters[name] = _bounded_width(name, widths)
     return env
 
 
 _TEXT = _environment(autoescape=False)
 _HTML = _environment(autoescape=True)
+
+
+@contextlib.contextmanager
+def _time_limit() -> Iterator[None]:
+    global _deadline  # renders are synchronous: one deadline at a time
+    previous = _deadline
+    _deadline = min(previous, time.monotonic() + RENDER_SECONDS)
+    try:
+        yield
+    finally:
+        _deadline = previous
 
 
 class _Compiled:
@@ -130,7 +215,8 @@ class _Compiled:
 
     def _run(self, context: Mapping[str, Any]) -> Any:
         try:
-            return self._template.render(context)
+            with _time_limit():
+                return self._template.render(context)
         except SecurityError as exc:
             raise TemplateRenderError(f"{self.location}: unsafe template: {exc}") from None
         except Exception as exc:  # any runtime failure of user code is reported, not raised
@@ -243,8 +329,9 @@ class _Expression(_Compiled):
     def value(self, context: Mapping[str, Any]) -> Any:
         try:
             ctx = self._template.new_context(dict(context))
-            for _ in self._template.root_render_func(ctx):
-                pass
+            with _time_limit():
+                for _ in self._template.root_render_func(ctx):
+                    pass
         except SecurityError as exc:
             raise TemplateRenderError(f"{self.location}: unsafe expression: {exc}") from None
         except Exception as exc:
