@@ -21,6 +21,7 @@ from ucwa_flow.lifecycle.tracker import (
     MessagingState,
     TypingChanged,
 )
+from ucwa_flow.ucwa.dataurl import DataContent
 from ucwa_flow.ucwa.events import (
     ConversationEvent,
     Link,
@@ -239,7 +240,8 @@ def test_messages_typing_and_a_message_reported_started_then_completed() -> None
     sender = Link("conversation", CONV)
     msg = Link("message", f"{CONV}/messaging/messages/3")
 
-    def message(kind: str) -> MessageEvent:
+    def message(kind: str, text: str | None) -> MessageEvent:
+        plain = DataContent("text/plain", "utf-8", text) if text is not None else None
         return MessageEvent(
             sender=sender,
             link=msg,
@@ -248,12 +250,15 @@ def test_messages_typing_and_a_message_reported_started_then_completed() -> None
             direction="Incoming",
             conversation_href=CONV,
             participant_name="Lene Aaling",
+            plain=plain,
         )
 
-    assert tracker.apply(message("started")) == [
-        MessageReceived(CONV, msg.href, None, None, "Lene Aaling")
+    # "started" may come without the text; the "completed" that carries it counts, once
+    assert tracker.apply(message("started", None)) == []
+    assert tracker.apply(message("completed", "second\r\n")) == [
+        MessageReceived(CONV, msg.href, "second", None, "Lene Aaling")
     ]
-    assert tracker.apply(message("completed")) == []
+    assert tracker.apply(message("completed", "second\r\n")) == []
     body = json.loads((FIXTURES / "capture_example_step_10_irl_eventsResource.json").read_text())
     records = decode_batch(body).events
     conv = records[0].conversation_href

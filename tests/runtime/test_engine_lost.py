@@ -91,3 +91,69 @@ async def test_a_recreated_application_took_its_conversations_with_it() -> None:
     assert len(port.calls) == calls  # nothing to stop: the server already ended them
     assert engine.instances == {}
     assert [r.by for r in traces if isinstance(r, t.Ended)] == ["server"]
+
+
+async def test_a_webhook_in_an_ended_handler_runs_its_branch_and_what_follows() -> None:
+    import httpx
+
+    from ucwa_flow.flow import load_flow_text
+
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(201, json={"id": "T-9"})
+
+    flow = load_flow_text(
+        """
+version: 1
+name: farewell
+start: chat
+variables: {ticket: null}
+states:
+  chat:
+    messages:
+      - any: true
+        say: ok
+    timeouts:
+      - after: 1m
+        do: [stop]
+    ended:
+      - log: caller left
+      - webhook:
+          url: http://hooks.example/left
+          result: ticket
+          success: [{log: "filed {{ ticket.id }}"}]
+          failure: [{log: failed}]
+      - log: after the webhook
+""",
+        "farewell.flow.yaml",
+    ).raise_for_errors()
+    port, traces = RecordingPort(), []
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    engine = Engine(flow, port, ManualClock(), traces.append, http=http)
+    for name in ("msdocs_ReceiveAnIM_08", "msdocs_ReceiveAnIM_15"):
+        body = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+        engine.handle(decode_batch(body))
+        await engine.idle()
+    app = "/ucwa/oauth/v1/applications/104"
+    hang_up = {
+        "_links": {
+            "self": {"href": f"{app}/events?ack=7"},
+            "next": {"href": f"{app}/events?ack=8"},
+        },
+        "sender": [
+            {
+                "rel": "communication",
+                "href": f"{app}/communication",
+                "events": [{"link": {"rel": "conversation", "href": CONV}, "type": "deleted"}],
+            }
+        ],
+    }
+    engine.handle(decode_batch(hang_up))  # the caller hung up
+    await engine.idle()
+    await http.aclose()
+    logged = [r.detail for r in traces if isinstance(r, t.ActionDone) and r.action == "log"]
+    assert logged == ["caller left", "filed T-9", "after the webhook"]
+    assert calls == ["http://hooks.example/left"]
+    assert [r.by for r in traces if isinstance(r, t.Ended)] == ["caller"]

@@ -326,6 +326,8 @@ class LifecycleTracker:
             return [MessageDelivery(conv.href, rec.link.href, rec.status == "Success", rec.reason)]
         if rec.direction != "Incoming" or rec.type not in ("completed", "started"):
             return []
+        if rec.text is None:
+            return []  # a "started" with no body yet: its "completed" will carry the text
         if rec.link.href == conv.last_incoming:
             return []  # "started" then "completed" for one message: report it once
         first = conv.last_incoming is None

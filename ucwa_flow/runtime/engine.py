@@ -153,8 +153,11 @@ class Engine:
             if not instance.ended:
                 self.post(instance.href, partial(instance.stop, "shutdown"))
         await self.idle()
+        await self.invitations.aclose()
+        await self.idle()
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for instance in self._instances.values():
             instance.close()
         self._instances.clear()
@@ -229,6 +232,9 @@ class Engine:
         instance = FlowInstance(
             self.flow, self.machine, self, conv, change.from_uri, change.from_name
         )
+        previous = self._instances.get(conv.href)
+        if previous is not None:  # invited again into a conversation we still follow
+            previous.close()
         self._instances[conv.href] = instance
         if rule is not None and rule.goto:
             self._start_state[conv.href] = rule.goto
@@ -304,7 +310,10 @@ class Engine:
         log.warning("lost track of every conversation (%s)", item.reason)
         for href in list(self._instances):
             self.post(href, partial(self._lost, href, item.reason))
-        self.invitations.lose_all()
+        self.invitations.lose_all(still_open=item.reason != "application re-created")
+        for conv in self.tracker:  # side and pending conversations: nobody follows them now
+            if conv.href not in self._instances:
+                self.tracker.forget(conv.href)
 
     async def _lost(self, href: str, reason: str) -> None:
         # A re-created application took its conversations with it. After a resync or a

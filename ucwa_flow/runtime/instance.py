@@ -198,11 +198,13 @@ class FlowInstance:
         location: Location,
     ) -> None:
         """An invite or webhook finished: run its branch, then what followed it."""
-        if self.ended:
+        if self.ended and not rest.after_end:
             return
         self._emit(t.OutcomeReceived, action=action, branch=branch, location=location)
         self._hops = 0
-        await self._execute((actions, *rest.frames), {**rest.extras, **extras})
+        await self._execute(
+            (actions, *rest.frames), {**rest.extras, **extras}, allow_after_end=rest.after_end
+        )
 
     async def on_delivery_failed(self) -> None:
         current = self._current()
@@ -316,7 +318,7 @@ class FlowInstance:
                         self._done("if", action.location, "then" if chosen else "else")
                         work[0:0] = [action.then if chosen else action.otherwise, actions[i + 1 :]]
                         break
-                    rest = Continuation((actions[i + 1 :], *work), extras)
+                    rest = Continuation((actions[i + 1 :], *work), extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
                 except (UcwaFlowError, httpx.HTTPError) as exc:
@@ -389,8 +391,8 @@ class FlowInstance:
                 await self.services.port.stop_messaging(messaging.stop_messaging_href)
             else:
                 await self.services.port.leave(self.href)
-        except UcwaFlowError as exc:
-            log.warning("%s: stopping (%s) failed: %s", self.href, why, exc)
+        except (UcwaFlowError, httpx.HTTPError) as exc:
+            self._error(f"stopping the conversation ({why}) failed: {exc}", None)
 
     def _finish(self, by: str) -> None:
         state = self._current()

@@ -248,10 +248,24 @@ class Invitations:
         await engine.safely(operation, href)
         engine.tracker.forget(href)
 
-    def lose_all(self) -> None:
-        """The server lost every conversation: nothing we wait on will complete."""
+    def lose_all(self, still_open: bool) -> None:
+        """The channel lost track of every conversation: nothing we wait on will complete.
+
+        ``still_open`` (a resync or resume, not a re-created application): the server may
+        still have them, so ringing invitations are withdrawn and side conversations ended.
+        """
+        engine = self._engine
         for pending in self._pending.values():
             if pending.timer is not None:
                 pending.timer.cancel()
+            if still_open:
+                self._withdraw(pending)
+        if still_open:
+            for side in self._side:
+                engine.spawn(self._end_side(side))
         self._pending.clear()
         self._side.clear()
+
+    async def aclose(self) -> None:
+        """Shutting down: withdraw what still rings and end every side conversation."""
+        self.lose_all(still_open=True)

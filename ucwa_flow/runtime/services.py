@@ -29,6 +29,8 @@ class Continuation:
 
     frames: tuple[tuple[Action, ...], ...]
     extras: Mapping[str, Any] = field(default_factory=dict)
+    #: suspended in an ``ended`` handler: the rest runs although the conversation is over
+    after_end: bool = False
 
 
 class Services(Protocol):

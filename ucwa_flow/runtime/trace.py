@@ -5,8 +5,8 @@ happens. ``ucwa-flow run`` prints them as a transcript; conversation tests asser
 ``--verbose`` shows the lifecycle and flow transitions they describe.
 
 Every record has ``at`` (the injected clock's monotonic time) and ``conversation`` (the
-conversation href, or ``""`` for flow-level events such as an outbound invite that was
-never answered).
+conversation href; ``"outbound:<uri>"`` for the actions an outbound flow runs when ``uri``
+declined or did not answer, and ``""`` when an invitation could not even be sent).
 """
 
 from __future__ import annotations
