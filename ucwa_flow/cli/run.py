@@ -33,6 +33,7 @@ import click
 import httpx
 
 from ucwa_flow.clock import SystemClock
+from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow, FlowFileError, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
@@ -249,13 +250,16 @@ async def _chat(
             printer = asyncio.create_task(_print_heard(person, out))
             if flow.outbound is not None and not await person.wait_invited(10.0):
                 out.line(f"* the bot did not invite {caller_uri}")
-            await _settle(bot, person, traces)
+            await _settle(bot, person, traces, bot_task)
             if interactive:
                 out.line(
                     f"Chatting with the {flow.name!r} bot as {caller_uri} on the embedded "
                     "simulator. Ctrl-D or Ctrl-C to leave."
                 )
             async for line in _lines(stdin, out if interactive else None):
+                if bot_task.done():
+                    bot_task.result()  # raises what stopped the bot
+                    raise OperationalError("the bot stopped")
                 if person.ended is not None:
                     break
                 if not line.strip():
@@ -264,8 +268,8 @@ async def _chat(
                     out.line(f"you: {line}")
                 await person.chat(line)
                 if not interactive:
-                    await _settle(bot, person, traces)
-            await _settle(bot, person, traces)
+                    await _settle(bot, person, traces, bot_task)
+            await _settle(bot, person, traces, bot_task)
             printer.cancel()
             out.catch_up(person)
         finally:
@@ -281,13 +285,21 @@ async def _chat(
                 await webhooks.aclose()
 
 
-async def _settle(bot: Bot, person: Caller, traces: list[t.Trace]) -> None:
-    """Wait until the bot has handled every line and its replies reached the caller."""
+async def _settle(
+    bot: Bot, person: Caller, traces: list[t.Trace], bot_task: asyncio.Task[None]
+) -> None:
+    """Wait until the bot has handled every line and its replies reached the caller.
+
+    A bot that stopped (its event channel failed) ends the chat with its error at once.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _SETTLE_LIMIT
     quiet = 0
     while quiet < 3 and loop.time() < deadline:
         await asyncio.sleep(0.02)
+        if bot_task.done():
+            bot_task.result()  # raises what stopped the bot
+            raise OperationalError("the bot stopped")
         heard_in = sum(1 for r in traces if isinstance(r, t.MessageIn))
         sent = sum(1 for r in traces if isinstance(r, t.MessageOut))
         done = person.ended is not None or (
@@ -386,6 +398,9 @@ async def _serve(
         line = describe(record, verbose=verbose)
         if line is not None:
             click.echo(f"[{who}] {line}")
+        if isinstance(record, t.Ended):
+            labels.forget(record.conversation)
+            callers.pop(record.conversation, None)
 
     client = UcwaClient(
         user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure

@@ -18,12 +18,18 @@ class Labels:
 
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}
+        self._issued = 0
 
     def __call__(self, href: str) -> str:
         label = self._labels.get(href)
         if label is None:
-            label = self._labels[href] = f"c{len(self._labels) + 1}"
+            self._issued += 1
+            label = self._labels[href] = f"c{self._issued}"
         return label
+
+    def forget(self, href: str) -> None:
+        """The conversation is over: drop its label (a long-running bot keeps no history)."""
+        self._labels.pop(href, None)
 
 
 def describe(record: t.Trace, *, verbose: bool = False, speaker: str = "bot") -> str | None:
