@@ -227,3 +227,31 @@ states:
     assert outbound.no_answer is not None
     assert (outbound.location.line, outbound.location.col) == (5, 1)
     assert flow.states["ask"].handlers[0].match("4") == {"score": "4"}
+
+
+def test_a_state_reached_only_from_delivery_failed_is_reachable() -> None:
+    from ucwa_flow.flow import load_flow_text
+
+    result = load_flow_text(
+        """
+version: 1
+name: apology
+start: chat
+states:
+  chat:
+    messages:
+      - any: true
+        say: ok
+    timeouts:
+      - after: 1m
+        do: [stop]
+    delivery_failed:
+      - goto: sorry
+  sorry:
+    enter:
+      - say: Sorry, a message did not arrive.
+      - stop
+""",
+        "apology.flow.yaml",
+    )
+    assert [d.code for d in result.diagnostics] == []

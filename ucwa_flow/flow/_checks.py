@@ -61,6 +61,7 @@ def _targets(state: State) -> set[str]:
     lists = [state.enter, *(h.actions for h in (*state.commands, *state.handlers))]
     lists += [rung.actions for rung in state.no_match]
     lists += [step.actions for step in state.timeouts]
+    lists.append(state.delivery_failed)  # the graph draws these edges too
     return {a.target for actions in lists for a in iter_actions(actions) if isinstance(a, Goto)}
 
 

@@ -1,8 +1,9 @@
 """Durations as flow authors write them: ``90s``, ``2m``, ``1h30m``, ``250ms`` or a number.
 
 A bare number is a count of seconds. Units: ``ms``, ``s``, ``m``, ``h``, ``d``; parts may be
-combined largest first (``1h30m``) and may have decimals (``1.5m``). The schema checks the
-shape with :data:`DURATION_PATTERN`; :func:`parse_duration` turns it into seconds.
+combined, conventionally largest first (``1h30m``; the parts add up), and may have decimals
+(``1.5m``). The schema checks the shape with :data:`DURATION_PATTERN`; :func:`parse_duration`
+turns it into seconds.
 """
 
 from __future__ import annotations
