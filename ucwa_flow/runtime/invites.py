@@ -58,6 +58,8 @@ class Invitations:
         self._engine = engine
         self._pending: dict[str, _Pending] = {}
         self._side: dict[str, str] = {}  # accepted invite conversation -> origin
+        # given up before the server named them: withdrawn when they show up
+        self._abandoned: set[str] = set()
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -131,14 +133,28 @@ class Invitations:
 
     def sent(self, change: InvitationSent) -> None:
         """One of our invitations is ringing: remember its conversation and cancel link."""
-        pending = self._pending.get(change.operation_id or "")
+        op = change.operation_id or ""
+        pending = self._pending.get(op)
         if pending is not None:
             pending.conversation = change.conversation
             pending.cancel_href = change.cancel_href
+        elif op in self._abandoned:
+            self._abandoned.discard(op)
+            self._withdraw(
+                _Pending("", conversation=change.conversation, cancel_href=change.cancel_href)
+            )
+            self._engine.tracker.forget(change.conversation)
 
     def ended(self, change: InvitationEnded) -> bool:
         """An invitation completed: ``True`` when it was one of ours."""
         op = change.operation_id
+        if op is not None and op in self._abandoned:  # answered after we gave up on it
+            self._abandoned.discard(op)
+            if change.outcome is Outcome.ACCEPTED:
+                self._engine.spawn(self._end_side(change.conversation))
+            else:
+                self._engine.tracker.forget(change.conversation)
+            return True
         if op is None or op not in self._pending:
             return False
         self._pending[op].conversation = change.conversation
@@ -148,6 +164,8 @@ class Invitations:
     def _timed_out(self, op: str) -> None:
         pending = self._pending.get(op)
         if pending is not None:
+            if pending.conversation is None and pending.cancel_href is None:
+                self._abandoned.add(op)  # nothing to withdraw yet
             self._withdraw(pending)
         self._resolve(op, "no_answer")
 
