@@ -61,7 +61,6 @@ class Bot:
         self._keep_alive_interval = keep_alive
         self._channel: EventChannel | None = None
         self._keep_alive: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
 
     async def __aenter__(self) -> Bot:
         await self.start()
@@ -81,12 +80,7 @@ class Bot:
         await self.client.make_me_available()
         self._keep_alive = self.client.start_keep_alive(self._keep_alive_interval)
         self._channel = EventChannel(self.client, hold=self._hold, clock=self.clock)
-        self._ready.set()
         self.engine.invitations.start_outbound()
-
-    async def wait_ready(self) -> None:
-        """Wait until :meth:`start` has finished (the bot can take invitations)."""
-        await self._ready.wait()
 
     async def run(self) -> None:
         """Serve conversations until cancelled; channel errors other than a bad body end it."""
