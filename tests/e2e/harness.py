@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from tests.guards import WAIT
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow, load_flow_text
 from ucwa_flow.lifecycle import ConversationEnded, InvitationReceived, LifecycleTracker
@@ -43,7 +44,6 @@ FLOWS = ROOT / "flows"
 BOT = "sip:toshm@contoso.com"
 LENE = "sip:lenea@contoso.com"
 PASSWORD = "pass@word1"
-WAIT = 10.0  # real seconds; only reached when a test is about to fail
 
 #: People the flows in flows/ invite, added to the simulator's directory.
 EXTRA_USERS = [

@@ -18,6 +18,7 @@ import pytest
 
 from tests.e2e.harness import ROOT
 from tests.e2e.test_helpdesk import ASK_ID, HELLO, MENU
+from tests.guards import WAIT
 
 UCWA_FLOW = str(Path(sys.executable).with_name("ucwa-flow"))
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | {
@@ -132,7 +133,7 @@ def simulator() -> Iterator[str]:
         yield url
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=WAIT)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
 

@@ -17,9 +17,9 @@ import pytest
 from tests.e2e.harness import ROOT
 from tests.e2e.test_cli import ENV, UCWA_FLOW
 from tests.e2e.test_helpdesk import HELLO
+from tests.guards import WAIT
 
 PROMPT = b"you> "
-WAIT = 15.0  # real seconds; only reached when a test is about to fail
 
 
 class Terminal:

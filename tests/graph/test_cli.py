@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.guards import WAIT
 from ucwa_flow.flow import load_flow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def _run(
         cwd=cwd,
         env=env,
         capture_output=True,
-        timeout=30,
+        timeout=WAIT,
         check=False,
     )
 
@@ -95,7 +96,7 @@ def test_flow_with_errors_prints_validate_diagnostics_and_exits_1(tmp_path: Path
         [sys.executable, "-m", "ucwa_flow", "validate", str(broken)],
         cwd=ROOT,
         capture_output=True,
-        timeout=30,
+        timeout=WAIT,
         check=False,
     )
     assert done.returncode == 1

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from tests.guards import WAIT
 from ucwa_flow.clock import Clock
 from ucwa_flow.ucwa import ConversationsLost, EventChannel, UcwaClient
 from ucwa_flow.ucwa.events import (
@@ -27,7 +28,6 @@ from ucwa_flow.ucwa.events import (
 PASSWORD = "pass@word1"
 TOSH = "sip:toshm@contoso.com"
 LENE = "sip:lenea@contoso.com"
-WAIT = 10.0  # real seconds; only reached when a test is about to fail
 
 
 class Party:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tests.guards import WAIT
 from tests.integration.harness import LENE, TOSH, Party
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
@@ -93,7 +94,7 @@ async def test_pget_replaced_by_another_reader(tosh: Party, lene: Party) -> None
     url = tosh.channel.url
     assert url is not None
     # Another reader of the same application (same token, same ack) replaces our P-GET.
-    async with httpx.AsyncClient(auth=tosh.client.auth, timeout=10) as intruder:
+    async with httpx.AsyncClient(auth=tosh.client.auth, timeout=WAIT) as intruder:
         answer = await intruder.get(url, headers={"Accept": "application/json"})
     # Our channel took the channel back: the intruder's request was the one replaced.
     assert answer.status_code == 409
@@ -112,7 +113,7 @@ async def test_resync_when_another_reader_took_a_batch(
         assert tosh.channel is not None
         url = tosh.channel.url
         assert url is not None
-        async with httpx.AsyncClient(auth=tosh.client.auth, timeout=10) as other:
+        async with httpx.AsyncClient(auth=tosh.client.auth, timeout=WAIT) as other:
             taken = asyncio.create_task(other.get(url, headers={"Accept": "application/json"}))
             await asyncio.sleep(0.2)  # our P-GET is answered 409 and waits on the channel clock
             await lene.client.send_message(lene_send, "stolen")

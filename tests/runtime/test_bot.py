@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.guards import WAIT
 from tests.runtime.conftest import BOT, load
 from ucwa_flow.runtime import trace as t
-
-WAIT = 5.0  # real seconds, only reached when a test is about to fail
 
 
 async def test_echo_flow_greets_and_echoes_the_first_message_once(run_bot) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from tests.runtime.conftest import BOT, PASSWORD, load
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Caller, CallerError, Heard
@@ -21,7 +22,6 @@ from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users
 from ucwa_flow.ucwa import UcwaClient
 
-WAIT = 5.0  # real seconds, only reached when a test is about to fail
 LENE = "sip:lenea@contoso.com"
 MARCO = "sip:marco@contoso.com"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
+from tests.guards import WAIT
 from tests.runtime.conftest import load
 from ucwa_flow.cli.run import _with_variables
 
@@ -40,7 +41,7 @@ def test_a_bad_option_is_one_usage_error(option: str, message: str) -> None:
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        timeout=60,
+        timeout=WAIT,
     )
     assert proc.returncode == 2
     assert message in proc.stderr

@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, ThreadedServer, serve
 
@@ -33,7 +34,7 @@ async def _app(client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, obj
 async def test_long_poll_fault_and_drop_over_a_socket() -> None:
     clock = ManualClock()
     sim = Simulator(SimulatorConfig(pget_timeout_min=1), clock=clock)
-    async with httpx.AsyncClient(timeout=5) as client, serve(sim) as url:
+    async with httpx.AsyncClient(timeout=WAIT) as client, serve(sim) as url:
         client.base_url = httpx.URL(url)
         auth, app = await _app(client)
         events = app["_links"]["events"]["href"]  # type: ignore[index]
@@ -63,7 +64,7 @@ async def test_long_poll_fault_and_drop_over_a_socket() -> None:
 
 def test_threaded_server_serves_synchronous_callers() -> None:
     with ThreadedServer(Simulator()) as url:
-        r = httpx.get(url + "/", timeout=5)
+        r = httpx.get(url + "/", timeout=WAIT)
         assert r.status_code == 200
         assert r.json()["_links"]["user"]["href"].startswith(url)
 
@@ -83,9 +84,9 @@ def test_cli_simulate_serves_and_stops_on_sigint() -> None:
         url = first.split(" at ", 1)[1].split()[0].rstrip("/")
         lines = [proc.stdout.readline() for _ in range(4)]
         assert any("sip:lenea@contoso.com" in line and "pass@word1" in line for line in lines)
-        assert httpx.get(url + "/", timeout=5).status_code == 200
+        assert httpx.get(url + "/", timeout=WAIT).status_code == 200
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=10)
+        _out, err = proc.communicate(timeout=WAIT)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
     finally:
@@ -105,7 +106,7 @@ def test_cli_port_in_use_is_one_line() -> None:
             [sys.executable, "-m", "ucwa_flow", "simulate", "--port", str(port)],
             capture_output=True,
             text=True,
-            timeout=20,
+            timeout=WAIT,
         )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr

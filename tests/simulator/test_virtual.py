@@ -7,6 +7,7 @@ from urllib.parse import unquote_plus
 
 import httpx
 
+from tests.guards import WAIT
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator
 
@@ -39,14 +40,14 @@ async def test_virtual_caller_and_signed_in_bot_from_python(
     assert invitation["_embedded"]["from"]["name"] == "Adriana Giorgi"
     assert invitation["_links"]["message"]["href"].endswith(",Hello+bot%0d%0a")
     await bot.post(invitation["_links"]["accept"]["href"])
-    await vu.wait_for_state("connected", timeout=1)
+    await vu.wait_for_state("connected", timeout=WAIT)
     connected = await bot.events()
     events = [e for b in connected["sender"] for e in b["events"]]
     assert _text(events[-1]) == "Hello bot\r\n"
     send = events[0]["_embedded"]["messaging"]["_links"]["sendMessage"]["href"]
     r = await bot.post(send, content=b"Hi Adriana", headers={"Content-Type": "text/plain"})
     assert r.status_code == 201
-    got = await vu.wait_for_message(timeout=1)
+    got = await vu.wait_for_message(timeout=WAIT)
     assert (got.text, got.sender) == ("Hi Adriana", "sip:toshm@contoso.com")
     vu.typing()
     vu.send("thanks")
@@ -79,7 +80,7 @@ async def test_signed_in_caller_to_auto_accepting_virtual_user(
     messaging = next(e for e in events if e["link"]["rel"] == "messaging" and e is not events[3])
     send = messaging["_embedded"]["messaging"]["_links"]["sendMessage"]["href"]
     await lene.post(send, content=b"<b>hi</b>", headers={"Content-Type": "text/html"})
-    got = await vu.wait_for_message(timeout=1)
+    got = await vu.wait_for_message(timeout=WAIT)
     assert got.text == "hi"
     assert got.html is None  # Lene negotiated Plain only
 
@@ -130,7 +131,7 @@ async def test_virtual_user_declines(
     await lene.post(
         lene.link("communication", "startMessaging"), json={"to": "sip:adrianag@contoso.com"}
     )
-    await vu.wait_for_state("ringing", timeout=1)
+    await vu.wait_for_state("ringing", timeout=WAIT)
     vu.decline()
     events = await lene.drain()
     assert events[-3]["reason"]["subcode"] == "Declined"

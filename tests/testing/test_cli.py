@@ -10,6 +10,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tests.guards import WAIT
 from tests.testing.conftest import FLOWS, ROOT
 from ucwa_flow.cli import cli
 
@@ -26,7 +27,7 @@ def test_the_example_flows_pass_with_every_state_covered() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=WAIT,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -3,8 +3,6 @@ coverage: the project's test command runs them all."""
 
 from __future__ import annotations
 
-import time
-
 from tests.testing.conftest import FLOWS
 from ucwa_flow.testing import run_tests
 
@@ -17,9 +15,7 @@ def test_every_flow_has_a_test_script() -> None:
 
 
 async def test_all_flow_scripts_pass_with_every_state_covered() -> None:
-    started = time.perf_counter()
     run = await run_tests([FLOWS])
-    elapsed = time.perf_counter() - started
     failures = [str(r.failure) for r in run.results if r.failure is not None]
     problems = [str(d) for script in run.scripts for d in script.diagnostics]
     assert not failures, "\n".join(failures)
@@ -29,6 +25,3 @@ async def test_all_flow_scripts_pass_with_every_state_covered() -> None:
     for cov in run.coverage.flows.values():
         assert cov.state_percent == 100.0, (cov.name, cov.missed_states())
         assert cov.edge_percent >= 90.0, (cov.name, cov.missed_edges())
-    # every scenario well under a second, the whole suite in a few seconds
-    assert max(r.seconds for r in run.results) < 1.0
-    assert elapsed < 15.0

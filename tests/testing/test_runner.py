@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -164,10 +163,8 @@ async def test_waiting_is_virtual_and_timers_fire_in_order(write: Callable[..., 
             "      - expect: ended\n",
         ),
     )
-    started = time.perf_counter()
-    (result,) = await _run(path)
+    (result,) = await _run(path)  # 20 minutes of script time: virtual, or the test times out
     assert result.failure is None, str(result.failure)
-    assert time.perf_counter() - started < 1.0
     fired = [r for r in result.traces if type(r).__name__ == "TimeoutFired"]
     assert [r.at for r in fired] == [599.0 + 600.0]
 

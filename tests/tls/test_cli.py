@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import ROOT
+from tests.guards import WAIT
 
 UCWA_FLOW = str(Path(sys.executable).with_name("ucwa-flow"))
 BOT = "sip:toshm@contoso.com"
@@ -79,7 +80,7 @@ def tls_simulator(tls_home: Path) -> Iterator[Running]:
     banner: list[str] = []
     while not banner or not banner[-1].startswith("Control API:"):
         line = proc.stdout.readline()
-        assert line, f"simulate ended early: {proc.communicate(timeout=5)}"
+        assert line, f"simulate ended early: {proc.communicate(timeout=WAIT)}"
         banner.append(line.rstrip("\n"))
     url = banner[0].split(" at ", 1)[1].split()[0].rstrip("/")
     ca = next(line.split(": ", 1)[1] for line in banner if line.startswith("Local CA: "))
@@ -87,7 +88,7 @@ def tls_simulator(tls_home: Path) -> Iterator[Running]:
         yield Running(url.replace("127.0.0.1", "localhost"), Path(ca), banner)
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
+        _, err = proc.communicate(timeout=WAIT)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
 
@@ -117,11 +118,11 @@ def _fetch(url: str, ca: Path | None) -> tuple[bool, str]:
         args = [curl, "-sS", "--max-time", "10", url]
         if ca is not None:
             args[1:1] = ["--cacert", str(ca)]
-        done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=20)
+        done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=WAIT)
         return done.returncode == 0, done.stdout if done.returncode == 0 else done.stderr
     context = ssl.create_default_context(cafile=str(ca) if ca else None)
     try:
-        with urllib.request.urlopen(url, context=context, timeout=10) as answer:
+        with urllib.request.urlopen(url, context=context, timeout=WAIT) as answer:
             return True, answer.read().decode()
     except urllib.error.URLError as exc:
         return False, str(exc.reason)
@@ -177,14 +178,14 @@ def test_run_chats_with_a_caller_of_the_tls_simulator(
         assert texts[-1] == "You said: hello over TLS"
     finally:
         bot.send_signal(signal.SIGINT)
-        out, err = bot.communicate(timeout=20)
+        out, err = bot.communicate(timeout=WAIT)
     assert "Traceback" not in err
     assert bot.returncode == 0, err
     assert "[c1] bot: You said: hello over TLS" in out
 
 
 def _wait_for_echo(control: httpx.Client) -> list[str]:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + WAIT
     texts: list[str] = []
     while time.monotonic() < deadline:
         listed = control.get(f"users/{CALLER}/messages").json()["messages"]
@@ -298,7 +299,7 @@ def test_a_port_that_needs_privileges_is_one_line(tls_home: Path) -> None:
         text=True,
         cwd=ROOT,
         env=_env(tls_home),
-        timeout=30,
+        timeout=WAIT,
         check=False,
     )
     assert_one_line(

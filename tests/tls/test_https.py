@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.guards import WAIT
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.simulator import Simulator, ThreadedServer, serve
 from ucwa_flow.simulator.tls import TlsFiles, local_certificate
@@ -133,7 +134,7 @@ def test_the_ca_is_reused_on_a_second_start() -> None:
     trusted = ssl.create_default_context(cafile=first.ca_file)  # what a client kept
     for _ in range(2):
         with ThreadedServer(Simulator(), tls=local_certificate()) as url:
-            r = httpx.get(_localhost(url), verify=trusted, timeout=5)
+            r = httpx.get(_localhost(url), verify=trusted, timeout=WAIT)
             assert r.status_code == 200
             assert r.json()["_links"]["user"]["href"].startswith(_localhost(url))
 
@@ -147,7 +148,7 @@ async def test_webhooks_trust_the_ca_bundle_of_run_too() -> None:
     async with serve(Simulator(), tls=tls) as url:
         target = _localhost(url)  # any HTTPS endpoint behind the local CA will do
         untrusted = WebhookCaller()
-        refused = await untrusted.call("GET", target, headers={}, body=None, timeout=5)
+        refused = await untrusted.call("GET", target, headers={}, body=None, timeout=WAIT)
         await untrusted.aclose()
         assert refused.error is not None
         assert "CERTIFICATE_VERIFY_FAILED" in refused.error
@@ -155,7 +156,7 @@ async def test_webhooks_trust_the_ca_bundle_of_run_too() -> None:
         client = _Tls(str(tls.ca_file), insecure=False).webhook_client()
         assert client is not None
         trusted = WebhookCaller(client)
-        answered = await trusted.call("GET", target, headers={}, body=None, timeout=5)
+        answered = await trusted.call("GET", target, headers={}, body=None, timeout=WAIT)
         await client.aclose()
     assert answered.ok, answered.error
     assert answered.json["_links"]["user"]["href"].startswith(target)

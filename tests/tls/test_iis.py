@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from tests.simulator.conftest import sign_in
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
@@ -152,7 +153,7 @@ async def test_nested_property_names_in_any_case(client: httpx.AsyncClient, sim:
         },
     )
     assert r.status_code == 201, r.text
-    message = await callee.wait_for_message(timeout=5)
+    message = await callee.wait_for_message(timeout=WAIT)
     assert message.text == "Hello there"
 
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from tests.ucwa.fake_pool import (
     APP,
     HOST,
@@ -267,6 +268,6 @@ async def test_aclose_cancels_the_outstanding_poll(rig: Rig) -> None:
     consumer = asyncio.ensure_future(consume())
     await rig.until(lambda: rig.pool.outstanding == 1)
     await rig.channel.aclose()
-    await asyncio.wait_for(consumer, 5)  # the iteration ended
+    await asyncio.wait_for(consumer, WAIT)  # the iteration ended
     assert rig.pool.outstanding == 0
     assert received == []
