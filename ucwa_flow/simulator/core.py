@@ -241,6 +241,15 @@ class Simulator:
             raise conflict("MakeMeAvailableRequired", "Call makeMeAvailable first.")
         app.last_activity = self.clock.monotonic()
 
+    def set_availability(self, user: str | SimulatorUser, availability: str | None) -> None:
+        """Set (``None``: reset) the availability a user chose, as ``POST me/presence`` does.
+
+        For virtual users and tests; one of ``Online``, ``Busy``, ``DoNotDisturb``,
+        ``BeRightBack``, ``Away``, ``Offwork`` (``ValueError`` otherwise). It shows only
+        while the user is signed in (an available application, or a virtual user).
+        """
+        self.presence.set(self._as_user(user), availability)
+
     def touch(self, app: Application) -> None:
         """A user operation (send, start, accept...) counts as activity."""
         app.last_activity = self.clock.monotonic()

@@ -27,11 +27,12 @@ _MAX_RESULTS = 100
 
 
 def search_users(users: list[SimulatorUser], query: str) -> list[SimulatorUser]:
-    """Users whose name, SIP URI or e-mail address contains ``query`` (any case)."""
+    """Users whose name, SIP URI or e-mail address contains ``query`` (any case).
+
+    A user's e-mail address is their URI without ``sip:``, so matching the URI covers it.
+    """
     needle = query.strip().lower()
-    return [
-        u for u in users if needle in u.name.lower() or needle in u.uri.lower()
-    ]  # the address is the URI without "sip:", so the URI covers it
+    return [u for u in users if needle in u.name.lower() or needle in u.uri.lower()]
 
 
 # -- search -----------------------------------------------------------------------------
