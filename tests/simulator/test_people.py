@@ -299,3 +299,17 @@ async def test_subscription_warns_before_it_expires_and_can_be_extended(
         await clock.advance(60)
         assert flat(await lene.events()) == [("people", "presenceSubscription", "deleted")]
         assert (await lene.get(href)).status_code == 404
+
+
+async def test_a_client_back_after_too_long_has_lost_its_subscriptions(
+    sim: Simulator, clock: ManualClock, web: httpx.AsyncClient
+) -> None:
+    lene = await sign_in(web, "lenea@contoso.com")
+    subs = lene.link("people", "presenceSubscriptions")
+    sub = (await lene.post(subs, json={"duration": 30, "uris": [ADRIANA]})).json()
+    await medium_batch(lene, clock)
+    await clock.advance(sim.config.resume_after + 1)  # away, but the application lives on
+    back = await lene.get(lene.next_events)
+    assert "resume" in back.json()["_links"]  # transient state (subscriptions) was reset
+    assert (await lene.get(sub["_links"]["self"]["href"])).status_code == 404
+    assert (await lene.get(subs)).json()["_embedded"]["presenceSubscription"] == []
