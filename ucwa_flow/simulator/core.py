@@ -245,8 +245,9 @@ class Simulator:
         """Set (``None``: reset) the availability a user chose, as ``POST me/presence`` does.
 
         For virtual users and tests; one of ``Online``, ``Busy``, ``DoNotDisturb``,
-        ``BeRightBack``, ``Away``, ``Offwork`` (``ValueError`` otherwise). It shows only
-        while the user is signed in (an available application, or a virtual user).
+        ``BeRightBack``, ``Away``, ``Offwork`` (``ValueError`` otherwise). A user who is
+        not signed in (no available application, not a virtual user) stays ``Offline``
+        and the choice is dropped, as at sign-out.
         """
         self.presence.set(self._as_user(user), availability)
 

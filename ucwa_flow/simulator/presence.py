@@ -99,7 +99,7 @@ class PresenceDirectory:
         self._chosen: dict[str, str] = {}
         self._shown: dict[str, tuple[str, str | None]] = {}
         self._subs: dict[str, dict[str, Subscription]] = {}
-        self._ids: dict[str, itertools.count[int]] = {}
+        self._ids = itertools.count(1)  # unique over all applications, so never reused
         self._watchers: dict[str, dict[Subscription, None]] = {}
 
     # -- state ------------------------------------------------------------------------
@@ -188,8 +188,7 @@ class PresenceDirectory:
         self, app: Application, users: Iterable[SimulatorUser], minutes: int
     ) -> Subscription:
         """A new subscription of ``app`` for ``minutes`` (``presenceSubscription added``)."""
-        ids = self._ids.setdefault(app.id, itertools.count(1))
-        sub = Subscription(str(next(ids)), app, self._clock.monotonic() + minutes * 60.0)
+        sub = Subscription(str(next(self._ids)), app, self._clock.monotonic() + minutes * 60.0)
         self._subs.setdefault(app.id, {})[sub.id] = sub
         self._event(sub, "added")
         self.add(sub, users)
