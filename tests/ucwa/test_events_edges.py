@@ -139,6 +139,39 @@ def test_unknown_rel_is_generic_with_all_common_fields() -> None:
     assert decoded.conversation_href is None
 
 
+def test_presence_events_decode_as_generic_records() -> None:
+    """``presence`` (me), ``contactPresence`` and ``presenceSubscription`` (people), in the
+    shapes of the presence, contactPresence and presenceSubscription reference samples."""
+    people = f"{APP}/people"
+    contact = f"{people}/lenea@contoso.com"
+    raw = body(
+        sender("me", f"{APP}/me", event("presence", f"{APP}/me/presence", "updated")),
+        sender(
+            "people",
+            people,
+            event("presenceSubscription", f"{people}/presenceSubscriptions/1", "added"),
+            event(
+                "contactPresence",
+                f"{contact}/presence",
+                "updated",
+                **{"in": {"rel": "contact", "href": contact}},
+            ),
+            event("presenceSubscription", f"{people}/presenceSubscriptions/1", "deleted"),
+        ),
+    )
+    batch = decode_batch(raw)
+    assert [(type(e), e.sender.rel, e.link.rel, e.type) for e in batch.events] == [
+        (GenericEvent, "me", "presence", "updated"),
+        (GenericEvent, "people", "presenceSubscription", "added"),
+        (GenericEvent, "people", "contactPresence", "updated"),
+        (GenericEvent, "people", "presenceSubscription", "deleted"),
+    ]
+    presence = batch.events[2]
+    assert presence.in_ == Link("contact", contact)
+    assert presence.link.href == f"{contact}/presence"
+    assert all(e.conversation_href is None and e.resource is None for e in batch.events)
+
+
 def test_unknown_type_on_a_known_rel_is_generic() -> None:
     decoded = only_event(message(1) | {"type": "teleported"})
     assert type(decoded) is GenericEvent

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ucwa_flow.simulator import auth, control, handlers
+from ucwa_flow.simulator import auth, control, handlers, people
 from ucwa_flow.simulator.errors import UcwaErrorResponse, not_found
 from ucwa_flow.simulator.http import Ctx, compress, json_response
 
@@ -80,7 +80,7 @@ class SimulatorApp:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
-        table = _PUBLIC + handlers.ROUTES + control.ROUTES
+        table = _PUBLIC + handlers.ROUTES + people.ROUTES + control.ROUTES
         self._routes = [_Route(path, scope, methods) for path, scope, methods in table]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

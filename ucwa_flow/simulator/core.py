@@ -20,6 +20,7 @@ from ucwa_flow.simulator.errors import UcwaErrorResponse, bad_request, conflict
 from ucwa_flow.simulator.eventqueue import EventChannel, Priority
 from ucwa_flow.simulator.faults import Faults
 from ucwa_flow.simulator.im import Router
+from ucwa_flow.simulator.presence import PresenceDirectory, preferred
 from ucwa_flow.simulator.state import APPLICATIONS_PATH, Application, Observer, Token
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ class Simulator:
         self._apps_by_user: dict[str, dict[str, Application]] = {}
         self._virtual: dict[str, VirtualUser] = {}
         self.router = Router(self.clock, self.config, self.find_user, self._endpoints, self._guid)
+        self.presence = PresenceDirectory(
+            self.clock, self._available_apps, lambda u: u.uri.lower() in self._virtual
+        )
         self._asgi: Any = None
 
     # -- directory --------------------------------------------------------------------
@@ -150,7 +154,7 @@ class Simulator:
             f"{APPLICATIONS_PATH}/{app_id}/events",
             self.clock,
             self.config,
-            on_absence=lambda: self.router.end_application(app),
+            on_absence=lambda: self._absent(app),
         )
         self._apps[app_id] = app
         mine[endpoint_id.lower()] = app
@@ -186,6 +190,8 @@ class Simulator:
         if app.expiry_timer is not None:
             app.expiry_timer.cancel()
         self._forget(app)
+        self.presence.forget_application(app)
+        self.presence.publish(app.user)
 
     def make_me_available(self, app: Application, body: dict[str, Any]) -> None:
         if app.available:
@@ -200,6 +206,9 @@ class Simulator:
             raise UcwaErrorResponse(
                 403, "Forbidden", None, "Only Messaging and PhoneAudio modalities are allowed."
             )
+        sign_in_as = body.get("signinas")
+        if sign_in_as is not None and preferred(sign_in_as) is None:
+            raise bad_request(["signInAs"])
         app.available = True
         app.modalities = list(dict.fromkeys(modalities))
         app.formats = ["Plain"] + (["Html"] if "Html" in formats else [])
@@ -222,11 +231,25 @@ class Simulator:
             "type": "updated",
         }
         push("communication", comm, event, Priority.MEDIUM)
+        if sign_in_as is not None:
+            self.presence.set(app.user, sign_in_as, confirm=False, skip=app)
+        else:
+            self.presence.publish(app.user, skip=app)
 
     def report_activity(self, app: Application) -> None:
         if not app.available:
             raise conflict("MakeMeAvailableRequired", "Call makeMeAvailable first.")
         app.last_activity = self.clock.monotonic()
+
+    def set_availability(self, user: str | SimulatorUser, availability: str | None) -> None:
+        """Set (``None``: reset) the availability a user chose, as ``POST me/presence`` does.
+
+        For virtual users and tests; one of ``Online``, ``Busy``, ``DoNotDisturb``,
+        ``BeRightBack``, ``Away``, ``Offwork`` (``ValueError`` otherwise). A user who is
+        not signed in (no available application, not a virtual user) stays ``Offline``
+        and the choice is dropped, as at sign-out.
+        """
+        self.presence.set(self._as_user(user), availability)
 
     def touch(self, app: Application) -> None:
         """A user operation (send, start, accept...) counts as activity."""
@@ -267,6 +290,7 @@ class Simulator:
         if vu is None:
             vu = VirtualUser(self, user, auto_accept=auto_accept)
             self._virtual[user.uri.lower()] = vu
+            self.presence.publish(user)
         else:
             vu.auto_accept = auto_accept or vu.auto_accept
         return vu
@@ -288,6 +312,16 @@ class Simulator:
                 chat.timer.cancel()
 
     # -- internals --------------------------------------------------------------------
+
+    def _available_apps(self, user: SimulatorUser) -> list[Application]:
+        mine = self._apps_by_user.get(user.uri.lower(), {}).values()
+        return [a for a in mine if a.available and a.expired_at is None]
+
+    def _absent(self, app: Application) -> None:
+        """The client came back too late: its transient state (conversations, subscriptions)
+        is reset."""
+        self.router.end_application(app)
+        self.presence.forget_application(app)
 
     def _endpoints(self, user: SimulatorUser) -> tuple[list[Application], Observer | None]:
         apps = [a for a in self._apps_by_user.get(user.uri.lower(), {}).values() if a.receives_im]
@@ -328,6 +362,8 @@ class Simulator:
             app.expiry_timer.cancel()
         self.router.end_application(app)
         app.channel.close()
+        self.presence.forget_application(app)
+        self.presence.publish(app.user)
         app.expiry_timer = self.clock.call_later(self.config.expired_retention, self._forget, app)
 
     def _forget(self, app: Application) -> None:

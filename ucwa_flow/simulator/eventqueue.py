@@ -12,7 +12,8 @@ Semantics (``ucwa-protocol.md`` section 5), all on the injected clock:
   has a lower ``priority`` (then the newer one is refused the same way).
 * High events release a held P-GET at once; medium and low events wait up to the
   ``medium``/``low`` hold. Everything pending goes out in order, consecutive events of
-  one sender merged into one sender block (a sender may repeat).
+  one sender merged into one sender block (a sender may repeat). A ``replace`` push
+  drops a pending event of the same resource first (presence updates collapse).
 * A client that stayed away longer than ``resume_after`` gets a ``resume`` link instead
   of ``next``; the owner's absence hook resets its transient state first.
 * ``timeout``, ``low``, ``medium`` and ``priority`` are remembered across P-GETs.
@@ -113,10 +114,23 @@ class EventChannel:
         sender_href: str,
         event: dict[str, Any],
         priority: Priority = Priority.HIGH,
+        *,
+        replace: bool = False,
     ) -> None:
-        """Queue one event of ``sender``; wakes a held P-GET if it becomes due."""
+        """Queue one event of ``sender``; wakes a held P-GET if it becomes due.
+
+        ``replace``: a pending event of the same sender, resource and type is dropped
+        first, so that several updates collapse into the latest (presence).
+        """
         if self._closed:
             return
+        if replace:
+            same = (sender_href, event["link"]["href"], event["type"])
+            self._pending = [
+                e
+                for e in self._pending
+                if (e.sender_href, e.event["link"]["href"], e.event["type"]) != same
+            ]
         self._pending.append(_Entry(sender_rel, sender_href, event, priority))
         if priority >= Priority.HIGH:
             self._high_pending = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from ucwa_flow.simulator import presence
 from ucwa_flow.simulator import resources as res
 from ucwa_flow.simulator.errors import UcwaErrorResponse, bad_request, not_found
 from ucwa_flow.simulator.http import (
@@ -84,8 +85,6 @@ async def me_part(ctx: Ctx) -> Response:
         raise not_found()
     rel = ctx.request.url.path.rsplit("/", 1)[1]
     body: dict[str, object] = {"_links": {"self": {"href": f"{app.base}/me/{rel}"}}, "rel": rel}
-    if rel.lower() == "presence":
-        body["availability"] = "Online"
     return json_response(body)
 
 
@@ -106,10 +105,8 @@ async def get_person(ctx: Ctx) -> Response:
     if person is None:
         raise not_found()
     if ctx.params.get("part"):
-        href = f"{ctx.app.base}/people/{person.address}/presence"
-        return json_response(
-            {"availability": "Online", "_links": {"self": {"href": href}}, "rel": "contactPresence"}
-        )
+        shown = ctx.sim.presence.of(person)
+        return json_response(presence.contact_presence(ctx.app, person, shown))
     return json_response(res.contact(ctx.app, person))
 
 
@@ -307,7 +304,8 @@ ROUTES = [
     (_A + r"/me", "app", {"GET": get_me}),
     (_A + r"/me/makeMeAvailable", "app", {"POST": make_me_available}),
     (_A + r"/me/reportMyActivity", "app", {"POST": report_my_activity}),
-    (_A + r"/me/(?:presence|note|location)", "app", {"GET": me_part}),
+    (_A + r"/reportMyActivity", "app", {"POST": report_my_activity}),  # the reference's form
+    (_A + r"/me/(?:note|location)", "app", {"GET": me_part}),
     (_A + r"/people", "app", {"GET": get_people}),
     (_A + r"/people/contacts", "app", {"GET": get_contacts}),
     (_A + r"/people/(?P<person>[^/]+@[^/]+)(?P<part>/presence)?", "app", {"GET": get_person}),
