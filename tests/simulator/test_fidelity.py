@@ -207,9 +207,7 @@ def _on(url: str, name: str) -> str:
     return name + ":" + url.rsplit(":", 1)[1]
 
 
-async def test_a_token_is_good_on_every_name_of_the_pool(
-    http: httpx.AsyncClient, url: str
-) -> None:
+async def test_a_token_is_good_on_every_name_of_the_pool(http: httpx.AsyncClient, url: str) -> None:
     token = await _token(http)  # issued on 127.0.0.1
     auth = {"Authorization": f"Bearer {token}"}
     for name in ("127.0.0.1", "localhost", "lyncweb.contoso.com", "W15-LYNC-SE1.contoso.com"):

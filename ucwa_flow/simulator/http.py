@@ -3,9 +3,9 @@
 Responses carry the headers of a real front end (``X-MS-Server-Fqdn``,
 ``X-MS-UcwaVersion``, ``Cache-Control: no-cache``); JSON bodies are
 ``application/json; charset=utf-8`` and, like IIS, gzip-compressed whatever their size
-when the request's ``Accept-Encoding`` allows it (:func:`compress`); request bodies are read with the checks
-UCWA does (415 for a wrong content type, 400 DeserializationFailure for bad JSON) and their
-property names are matched in any case.
+when the request's ``Accept-Encoding`` allows it (:func:`compress`); request bodies are
+read with the checks UCWA does (415 for a wrong content type, 400 DeserializationFailure
+for bad JSON) and their property names are matched in any case.
 """
 
 from __future__ import annotations
