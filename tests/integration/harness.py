@@ -148,6 +148,18 @@ class Party:
             ),
         )
 
+    async def delivery(self, message_href: str) -> MessageEvent:
+        """The ``message`` completed event of a message this party sent (by its href)."""
+        return await self.expect(
+            f"the delivery of {message_href}",
+            lambda e: (
+                isinstance(e, MessageEvent)
+                and e.direction == "Outgoing"
+                and e.type == "completed"
+                and self.client.absolute(e.link.href) == self.client.absolute(message_href)
+            ),
+        )
+
     async def ended(self) -> Event:
         return await self.expect(
             "the end of the conversation",

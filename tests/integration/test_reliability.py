@@ -168,7 +168,9 @@ async def test_token_expiry_and_recovery(tosh: Party, lene: Party, sim: Simulato
 async def test_sign_in_through_a_redirect_to_another_applications_host(
     sim_clock: ManualClock,
 ) -> None:
-    config = SimulatorConfig(applications_host="localhost", discovery_redirect=True)
+    config = SimulatorConfig(
+        applications_host="localhost", discovery_redirect=True, tokens_per_host=True
+    )
     sim = Simulator(config, clock=sim_clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
         tosh = await Party(TOSH, url).start()

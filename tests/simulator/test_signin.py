@@ -153,7 +153,10 @@ async def test_expired_token_gets_401_and_application_survives(
 
 
 async def test_applications_host_needs_a_token_of_that_host() -> None:
-    sim = Simulator(SimulatorConfig(applications_host="pool2.contoso.com"), clock=ManualClock())
+    sim = Simulator(
+        SimulatorConfig(applications_host="pool2.contoso.com", tokens_per_host=True),
+        clock=ManualClock(),
+    )
     transport = httpx.ASGITransport(app=sim.app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
         token = (

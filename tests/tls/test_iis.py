@@ -90,11 +90,16 @@ async def test_gzip_when_the_request_allows_it(client: httpx.AsyncClient) -> Non
     assert "content-encoding" not in refused.headers
 
 
-async def test_small_bodies_are_not_compressed(client: httpx.AsyncClient) -> None:
-    r = await client.get("/no/such/thing", headers={"Accept-Encoding": "gzip"})
+async def test_small_bodies_are_compressed_too(client: httpx.AsyncClient) -> None:
+    r = await _raw(client, "/no/such/thing", "gzip")
     assert r.status_code == 404
-    assert "content-encoding" not in r.headers
+    assert r.headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(r.content))["code"] == "NotFound"
     _front_end_headers(r)
+    plain = await _raw(client, "/no/such/thing", "identity")
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    assert json.loads(plain.content)["code"] == "NotFound"
 
 
 def test_accept_encoding_is_read_with_its_q_values() -> None:

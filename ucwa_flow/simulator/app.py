@@ -3,7 +3,9 @@
 Every request goes through :meth:`SimulatorApp.__call__`:
 
 1. an injected fault may delay it, answer it with an error, or drop its answer;
-2. the path is matched case-insensitively (IIS style) against the route table; an
+2. repeated slashes in the path are collapsed (IIS serves ``//ucwa/...`` as ``/ucwa/...``,
+   which a client joining a root ending in ``/`` with an href starting with ``/`` sends);
+   the path is matched case-insensitively (IIS style) against the route table; an
    unknown path is 404 ``NotFound/ResourceNotFound``, a known path with another method
    405 ``MethodNotAllowed`` (with ``Allow``);
 3. below ``/ucwa/oauth/v1/applications`` the bearer token is checked (401 + challenge)
@@ -11,8 +13,8 @@ Every request goes through :meth:`SimulatorApp.__call__`:
    ``InactiveApplicationExpired``);
 4. :class:`~ucwa_flow.simulator.errors.UcwaErrorResponse` becomes a ``{code, subcode,
    message}`` body; any other exception is logged and becomes 500 ``ServiceFailure``;
-5. the front end's headers are added and the body is gzip-compressed when the request's
-   ``Accept-Encoding`` allows it.
+5. the front end's headers are added and any non-empty body is gzip-compressed when the
+   request's ``Accept-Encoding`` allows it.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class SimulatorApp:
             return
         if scope["type"] != "http":
             return
+        scope = _collapse_slashes(scope)
         request = Request(scope, receive)
         rule = self.sim.faults.take(request.method, request.url.path)
         try:
@@ -164,6 +167,21 @@ class SimulatorApp:
                 return auth.challenge(ctx)
             self.sim.find_application(found.group(1), user)
         raise not_found()
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def _collapse_slashes(scope: Scope) -> Scope:
+    """``scope`` with runs of ``/`` in its path made one, as IIS serves them."""
+    path: str = scope["path"]
+    if "//" not in path:
+        return scope
+    collapsed = dict(scope, path=_SLASHES.sub("/", path))
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes):
+        collapsed["raw_path"] = re.sub(rb"/{2,}", b"/", raw)
+    return collapsed
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -5,9 +5,10 @@
   With ``discovery_redirect`` the first answers with only a ``redirect`` link.
 * ``GET .../root/oauth/user``: 401 with the IIS page and both ``WWW-Authenticate``
   headers without a valid token; with one, the ``applications`` link (on
-  ``applications_host`` when configured, so that the client needs a token there too).
-* ``POST /WebTicket/oauthtoken``: the form-encoded password grant. Tokens are bound to
-  the host name they were issued on.
+  ``applications_host`` when configured).
+* ``POST /WebTicket/oauthtoken``: the form-encoded password grant. A token is valid under
+  every name of the simulated pool; with ``tokens_per_host`` only on the host name it was
+  issued on (so that a client needs a new token on ``applications_host``).
 """
 
 from __future__ import annotations

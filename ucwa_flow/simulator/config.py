@@ -89,7 +89,11 @@ class SimulatorConfig:
       message event after accept, as in the Microsoft sample.
     * ``server_fqdn``: the ``X-MS-Server-Fqdn`` header.
     * ``applications_host``: serve the applications resource on another host name (same
-      port) so that clients must fetch a new token there; ``None`` keeps the request's.
+      port); ``None`` keeps the request's. With ``tokens_per_host`` clients must fetch a
+      new token there.
+    * ``tokens_per_host``: a token is valid only on the host name it was issued on, to
+      test a client's re-authentication. By default (``False``) a token is valid under
+      every name of the simulated pool, as on a real pool reached under several names.
     * ``discovery_redirect``: ``GET /`` answers with a ``redirect`` link first.
     * ``seed``: seeds the id generator so runs are reproducible.
     """
@@ -111,6 +115,7 @@ class SimulatorConfig:
     server_fqdn: str = "W15-LYNC-SE1.contoso.com"
     ucwa_version: str = "1.0"
     applications_host: str | None = None
+    tokens_per_host: bool = False
     discovery_redirect: bool = False
     seed: int | None = None
 

@@ -103,14 +103,22 @@ class Simulator:
         return token
 
     def authenticate(self, authorization: str | None, host: str) -> SimulatorUser | None:
-        """The user of a valid ``Bearer cwt=...`` header for ``host``, else ``None``."""
+        """The user of a valid ``Bearer cwt=...`` header for ``host``, else ``None``.
+
+        The simulator is one pool: by default its tokens are good under every name it is
+        reached by (``lyncweb.<domain>``, the pool FQDN, ``127.0.0.1``, ``localhost``...),
+        as a real pool accepts a token of its own WebTicket service under each of its
+        names. With ``tokens_per_host`` a token is good only on the host it was issued on.
+        """
         if not authorization:
             return None
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() != "bearer":
             return None
         token = self._tokens.get(value.strip())
-        if token is None or token.host != host.lower():
+        if token is None:
+            return None
+        if self.config.tokens_per_host and token.host != host.lower():
             return None
         if self.clock.monotonic() >= token.expires_at:
             return None

@@ -2,10 +2,10 @@
 
 Responses carry the headers of a real front end (``X-MS-Server-Fqdn``,
 ``X-MS-UcwaVersion``, ``Cache-Control: no-cache``); JSON bodies are
-``application/json; charset=utf-8`` and, like IIS, gzip-compressed when the request's
-``Accept-Encoding`` allows it (:func:`compress`); request bodies are read with the checks
-UCWA does (415 for a wrong content type, 400 DeserializationFailure for bad JSON) and their
-property names are matched in any case.
+``application/json; charset=utf-8`` and, like IIS, gzip-compressed whatever their size
+when the request's ``Accept-Encoding`` allows it (:func:`compress`); request bodies are
+read with the checks UCWA does (415 for a wrong content type, 400 DeserializationFailure
+for bad JSON) and their property names are matched in any case.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ucwa_flow.simulator.state import Application
 
 __all__ = [
-    "GZIP_MIN_SIZE",
     "JSON_TYPE",
     "Ctx",
     "accepts_gzip",
@@ -42,8 +41,6 @@ __all__ = [
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
-#: Smaller bodies are sent as they are: gzip's own 18 bytes would eat the gain.
-GZIP_MIN_SIZE = 256
 _JSON_TYPES = ("application/json", "application/vnd.microsoft.com.ucwa+json")
 
 
@@ -100,12 +97,14 @@ def accepts_gzip(accept_encoding: str) -> bool:
 def compress(response: Response, accept_encoding: str) -> None:
     """Gzip ``response``'s body in place when the client allows it, as IIS does.
 
-    Bodies under :data:`GZIP_MIN_SIZE` bytes and responses that already have a
-    ``Content-Encoding`` are left alone. Adds ``Vary: Accept-Encoding`` either way for
-    bodies that could have been compressed.
+    Every body is compressed, however small: clients written against real servers may
+    gunzip every answer without looking at ``Content-Encoding``. Empty bodies (204, a 201
+    with only a ``Location``) stay empty, as a 204 must, and responses that already have a
+    ``Content-Encoding`` are left alone. ``Vary: Accept-Encoding`` is added to every
+    non-empty body, compressed or not.
     """
     body = bytes(response.body)
-    if len(body) < GZIP_MIN_SIZE or "content-encoding" in response.headers:
+    if not body or "content-encoding" in response.headers:
         return
     response.headers.append("Vary", "Accept-Encoding")
     if not accepts_gzip(accept_encoding):

@@ -233,7 +233,7 @@ class Router:
             event: dict[str, Any] = {
                 "link": {"rel": "message", "href": f"{conv.base}/messaging/messages/{msg.number}"},
                 "status": "Success" if delivered else "Failure",
-                "_embedded": {"message": res.message(conv, msg)},
+                "_embedded": {"message": res.message(conv, msg, body=False)},
                 "type": "completed",
             }
             if not delivered:

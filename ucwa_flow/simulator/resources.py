@@ -305,6 +305,7 @@ def messaging_invitation(conv: Conversation) -> dict[str, Any]:
         links["conversation"] = link(conv.base)
         links["messaging"] = link(f"{conv.base}/messaging")
     else:
+        links["from"] = link(_participant_href(conv, conv.remote), conv.remote.name)
         links["to"] = link(f"{app_base}/people/{conv.owner.address}")
         links["conversation"] = link(conv.base)
         if conv.invitation_state == "Connecting":
@@ -326,7 +327,12 @@ def messaging_invitation(conv: Conversation) -> dict[str, Any]:
     return out
 
 
-def message(conv: Conversation, msg: Message) -> dict[str, Any]:
+def message(conv: Conversation, msg: Message, *, body: bool = True) -> dict[str, Any]:
+    """The message resource; ``body=False`` leaves out the text links.
+
+    The sender's own ``message`` event embeds the message without its text (only ``self``
+    and ``messaging``, as in the SendAnIM sample); a GET of the resource has the text.
+    """
     b = f"{conv.base}/messaging/messages/{msg.number}"
     app_base = conv.app.base if conv.app is not None else "/_sim"
     links: dict[str, Any] = {"self": link(b)}
@@ -334,9 +340,10 @@ def message(conv: Conversation, msg: Message) -> dict[str, Any]:
         links["contact"] = link(f"{app_base}/people/{conv.remote.address}")
         links["participant"] = link(_participant_href(conv, conv.remote), conv.remote.name)
     links["messaging"] = link(f"{conv.base}/messaging")
-    links["plainMessage"] = link(data_url(msg.text))
-    if msg.html is not None:
-        links["htmlMessage"] = link(data_url(msg.html, "text/html"))
+    if body:
+        links["plainMessage"] = link(data_url(msg.text))
+        if msg.html is not None:
+            links["htmlMessage"] = link(data_url(msg.html, "text/html"))
     out: dict[str, Any] = {
         "direction": msg.direction,
         "timeStamp": f"/Date({msg.timestamp_ms})/",

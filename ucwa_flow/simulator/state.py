@@ -44,7 +44,10 @@ class Reason:
 
 @dataclass(slots=True)
 class Token:
-    """A WebTicket access token, valid on one host until ``expires_at`` (monotonic)."""
+    """A WebTicket access token, valid until ``expires_at`` (monotonic).
+
+    ``host`` is the name it was issued on; it only matters with ``tokens_per_host``.
+    """
 
     value: str
     user: SimulatorUser
