@@ -76,7 +76,11 @@ async def chat(
 
     demo = plan(flow, set_by_user=set(options.set_by_user), caller=options.caller, bot=SIM_BOT)
     config = SimulatorConfig()
-    config.users += extra_users(config.users, [options.caller, *demo.agents])
+    added = extra_users(config.users, [options.caller, *demo.agents])
+    config.users += added
+    simulated = []
+    if any(user.uri.lower() == options.caller.lower() for user in added):
+        simulated.append(f"  {options.caller}: you, added to the simulator's users")
     sim = Simulator(config, clock=clock)
 
     def client(user: str, url: str) -> UcwaClient:
@@ -121,7 +125,7 @@ async def chat(
             if flow.outbound is not None and not await session.person.wait_invited(10.0):
                 out.line(f"* the bot did not invite {options.caller}")
             await _settle(settled)
-            _banner(flow, options, world.banner(), out)
+            _banner(flow, options, [*simulated, *world.banner()], out)
             async for line in _lines(stdin, out if options.interactive else None):
                 settled()  # a bot that stopped ends the chat with its error
                 if not line.strip():
