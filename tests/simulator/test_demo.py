@@ -76,9 +76,7 @@ def test_unknown_addresses_become_users_once() -> None:
     added = extra_users(
         known, ["sip:lenea@contoso.com", "someone@fabrikam.com", "sip:Someone@fabrikam.com"]
     )
-    assert [(user.uri, user.name) for user in added] == [
-        ("sip:someone@fabrikam.com", "Someone")
-    ]
+    assert [(user.uri, user.name) for user in added] == [("sip:someone@fabrikam.com", "Someone")]
     assert extra_users(known, ["sip:helpdesk-agents@contoso.com"])[0].name == "Helpdesk Agents"
 
 
