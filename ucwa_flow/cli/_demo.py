@@ -104,7 +104,10 @@ class DemoWorld:
         """What is simulated, one line each."""
         lines = []
         for name, url in self.urls.items():
-            lines.append(f"  {name} = {url}: a demo ticket service (--var {name}=URL calls yours)")
+            lines.append(
+                f"  {name} = {url}: a demo service that files each POST as a ticket "
+                f"(--var {name}=URL calls yours)"
+            )
         for agent in self.agents:
             what = {"accept": "accepts", "decline": "declines", "ignore": "does not answer"}
             lines.append(
