@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 import httpx
@@ -31,8 +31,10 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.runtime.transcript import describe
-from ucwa_flow.simulator.demo import Answer
 from ucwa_flow.ucwa import UcwaClient
+
+if TYPE_CHECKING:
+    from ucwa_flow.simulator.demo import Answer
 
 __all__ = ["SIM_BOT", "ChatOptions", "Output", "chat"]
 

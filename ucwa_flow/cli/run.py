@@ -23,6 +23,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import click
 import httpx
@@ -33,9 +34,11 @@ from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.transcript import Labels, describe
-from ucwa_flow.simulator.demo import Answer
 from ucwa_flow.ucwa import UcwaClient
 from ucwa_flow.ucwa._tls import client_context
+
+if TYPE_CHECKING:
+    from ucwa_flow.simulator.demo import Answer
 
 __all__ = ["command"]
 
