@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.e2e.test_cli import ucwa_flow
+from tests.e2e.test_cli import _closed_port, ucwa_flow
 from tests.e2e.test_helpdesk import AGENT, ASK_ID, HANDOFF, HELLO, MENU, NOT_AN_ID
 
 LIMIT = 180.0  # seconds for a whole run; reached only when a test is about to fail
@@ -148,11 +148,12 @@ def test_a_caller_from_another_domain_is_declined_with_the_flows_message() -> No
 
 
 def test_a_ticket_url_set_with_var_is_not_simulated() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/tickets"
     done = ucwa_flow(
         "run",
         "flows/helpdesk.flow.yaml",
         "--var",
-        "ticket_url=http://127.0.0.1:9/tickets",
+        f"ticket_url={url}",
         "--agent-delay",
         "0.2",
         stdin="hello\n1\nE123456\n",
@@ -160,5 +161,13 @@ def test_a_ticket_url_set_with_var_is_not_simulated() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "ticket_url" not in done.stderr  # not announced as simulated
-    assert "! POST http://127.0.0.1:9/tickets failed" in done.stdout
+    assert f"! POST {url} failed" in done.stdout
     assert "bot: Sorry, the ticket system is not answering." in done.stdout
+
+
+def test_a_caller_is_any_sip_address_and_nothing_else() -> None:
+    done = run("hello", args=("--caller", "someone@fabrikam.com"))
+    assert "* declined the invitation from sip:someone@fabrikam.com" in done.stdout
+    bad = ucwa_flow("run", "flows/helpdesk.flow.yaml", "--caller", "someone")
+    assert bad.returncode == 2
+    assert "'someone' is not a SIP address like sip:someone@fabrikam.com" in bad.stderr

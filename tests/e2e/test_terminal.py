@@ -87,7 +87,10 @@ def test_a_terminal_chat_with_the_helpdesk(key: bytes, name: str) -> None:
 
 def test_after_the_bot_ends_the_chat_a_new_line_starts_a_new_conversation() -> None:
     term = Terminal("run", "flows/helpdesk.flow.yaml")
-    term.read_until(PROMPT)
+    # the banner says what is simulated before the person types
+    term.read_until(b"sip:helpdesk-agents@contoso.com: a simulated agent who accepts")
+    term.read_until(PROMPT, after=len(term.screen) - len(PROMPT))
+    assert b"ticket_url = http://127.0.0.1:" in term.screen
     mark = len(term.screen)
     term.type(b"hello\r")
     term.read_until(b"4. Talk to an agent", after=mark)
