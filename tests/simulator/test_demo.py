@@ -1,17 +1,18 @@
-"""The demo world of ``ucwa-flow run``: the ticket service over a real socket, and which
-webhook variables and invitees a flow gets simulated."""
+"""The demo world of ``ucwa-flow run``: the ticket service over a real socket, the
+simulated agent, and which webhook variables and invitees a flow gets simulated."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from ucwa_flow.cli._demo import extra_users, plan
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow_text
-from ucwa_flow.simulator import default_users
-from ucwa_flow.simulator.demo import TicketService
+from ucwa_flow.simulator import Simulator, SimulatorConfig, default_users
+from ucwa_flow.simulator.demo import DemoAgent, TicketService
 from ucwa_flow.simulator.server import serve_app
 
 FLOW = """\
@@ -103,3 +104,44 @@ async def test_the_ticket_service_opens_numbered_tickets_over_http() -> None:
         assert (await http.get("/tickets/INC0009999")).status_code == 404
         assert (await http.post("/tickets", content=b"{not json")).status_code == 400
         assert (await http.delete("/tickets/INC0001001")).status_code == 405
+
+
+GREETING = "Hi, I'm taking over from the bot. How can I help?"
+AGENT = "sip:adrianag@contoso.com"
+
+
+@pytest.mark.parametrize("first", ["Lene needs help", None])
+async def test_a_demo_agent_accepts_reads_the_invitation_and_says_hello(first: str | None) -> None:
+    sim = Simulator(SimulatorConfig(), clock=ManualClock())
+    lines: list[str] = []
+    agent = DemoAgent(sim.virtual_user(AGENT), report=lines.append, delay=0)
+    agent.start()
+    try:
+        lene = sim.virtual_user("sip:lenea@contoso.com")
+        await lene.start_conversation(AGENT, first)
+        await lene.wait_for_state("connected", timeout=30)
+        said = await lene.wait_for_message(timeout=30)
+    finally:
+        await agent.aclose()
+    assert said.text == GREETING + "\r\n"
+    read = [f"* {AGENT} (simulated agent) read: {first}"] if first else []
+    assert lines == [
+        f"* {AGENT} (simulated agent) accepted the bot's invitation",
+        *read,
+        f"agent: {GREETING}",
+    ]
+
+
+async def test_a_demo_agent_can_decline() -> None:
+    sim = Simulator(SimulatorConfig(), clock=ManualClock())
+    lines: list[str] = []
+    agent = DemoAgent(sim.virtual_user(AGENT), report=lines.append, delay=0, answer="decline")
+    agent.start()
+    try:
+        lene = sim.virtual_user("sip:lenea@contoso.com")
+        await lene.start_conversation(AGENT, "hello")
+        await lene.wait_for_state("failed", timeout=30)
+    finally:
+        await agent.aclose()
+    assert lene.reasons[lene.describe()[0]["id"]].subcode == "Declined"
+    assert lines == [f"* {AGENT} (simulated agent) declined the bot's invitation"]
