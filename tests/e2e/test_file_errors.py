@@ -40,3 +40,19 @@ def test_a_missing_file_is_one_line_and_status_2(args: list[str], message: str) 
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"ucwa-flow: error: {message}"), done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "flows"], "flows: is a directory, not a flow file"),
+        (["validate", "flows"], "flows: is a directory, not a flow file"),
+        (["graph", "flows"], "flows: is a directory, not a flow file"),
+        (["simulate", "--users", "flows"], "flows: is a directory, not a users file"),
+    ],
+    ids=["run", "validate", "graph", "simulate-users"],
+)
+def test_a_directory_for_a_file_is_the_same_one_line(args: list[str], message: str) -> None:
+    done = ucwa_flow(*args, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"ucwa-flow: error: {message}\n"
