@@ -83,3 +83,27 @@ def test_a_terminal_chat_with_the_helpdesk(key: bytes, name: str) -> None:
     assert b"Traceback" not in term.screen, term.screen
     if name == "Ctrl-C":
         assert term.screen.rstrip().endswith(b"stopped."), term.screen[-200:]
+
+
+def test_after_the_bot_ends_the_chat_a_new_line_starts_a_new_conversation() -> None:
+    term = Terminal("run", "flows/helpdesk.flow.yaml")
+    # the banner says what is simulated before the person types
+    term.read_until(b"sip:helpdesk-agents@contoso.com: a simulated agent who accepts")
+    term.read_until(PROMPT, after=len(term.screen) - len(PROMPT))
+    assert b"ticket_url = http://127.0.0.1:" in term.screen
+    mark = len(term.screen)
+    term.type(b"hello\r")
+    term.read_until(b"4. Talk to an agent", after=mark)
+    mark = len(term.screen)
+    term.type(b"bye\r")
+    # the end is said, with what to do next, and the prompt comes back
+    term.read_until(b"type a line to start a new one, Ctrl-D to leave)\r\nyou> ", after=mark)
+    assert b"* the bot ended the conversation" in term.screen[mark:]
+    mark = len(term.screen)
+    term.type(b"hello again\r")
+    term.read_until(f"bot: {HELLO}".encode(), after=mark)
+    term.read_until(b"4. Talk to an agent", after=mark)
+    term.type(b"\x04")
+    status = term.wait()
+    assert status == 0, term.screen
+    assert b"Traceback" not in term.screen, term.screen

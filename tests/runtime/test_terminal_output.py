@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ucwa_flow.cli.run import _Output
+from ucwa_flow.cli._chat import Output as _Output
 
 
 def test_a_line_redraws_the_prompt_and_prompt_does_not_repeat_it(

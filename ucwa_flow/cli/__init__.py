@@ -7,7 +7,8 @@ subcommand names to those modules.
 
 :func:`main` is the console-script entry point. It turns every deliberate error
 (:class:`~ucwa_flow.errors.UcwaFlowError`) into one line on stderr and a non-zero exit,
-never a traceback; Ctrl-C exits with status 130.
+never a traceback: 2 for a file that cannot be read (as ``validate``, ``graph`` and ``test``
+report theirs), 1 otherwise; Ctrl-C exits with status 130.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import click
 
-from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -79,4 +80,4 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except UcwaFlowError as exc:
         click.echo(f"ucwa-flow: error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, UnreadableFileError) else 1)

@@ -38,7 +38,7 @@ LIFECYCLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 
 @click.command("graph")
-@click.argument("flow_file", metavar="FLOW", required=False, type=click.Path(dir_okay=False))
+@click.argument("flow_file", metavar="FLOW", required=False, type=click.Path())
 @click.option(
     "--format",
     "output_format",

@@ -2,10 +2,9 @@
 
 Without ``--server`` it starts the embedded simulator on loopback, signs the bot in as
 ``sip:toshm@contoso.com`` through UCWA, signs a caller in (``--caller``, default
-``sip:lenea@contoso.com``) and lets the person at the terminal chat with the bot as that
-caller. From a terminal the chat is interactive; from a pipe each line of stdin is one
-caller message, the transcript goes to stdout, and the command ends at end of input once
-the bot is idle or the conversation has ended.
+``sip:lenea@contoso.com``, any address) and lets the person at the terminal chat with the
+bot as that caller (:mod:`ucwa_flow.cli._chat`). What the flow reaches outside (webhooks
+to this machine, people it invites) is simulated (:mod:`ucwa_flow.cli._demo`).
 
 With ``--server URL`` (or ``UCWA_FLOW_SERVER``) and ``--user``/``--password`` (or
 ``UCWA_FLOW_USER``/``UCWA_FLOW_PASSWORD``) it runs the bot against a real Skype for
@@ -20,37 +19,34 @@ trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import sys
-import threading
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import TextIO
+from typing import TYPE_CHECKING
 
 import click
 import httpx
 
+from ucwa_flow.cli._chat import ChatOptions, chat
 from ucwa_flow.clock import SystemClock
-from ucwa_flow.errors import OperationalError
-from ucwa_flow.flow import Flow, FlowFileError, load_flow
+from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
-from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.runtime.transcript import Labels, describe
 from ucwa_flow.ucwa import UcwaClient
 from ucwa_flow.ucwa._tls import client_context
 
+if TYPE_CHECKING:
+    from ucwa_flow.simulator.demo import Answer
+
 __all__ = ["command"]
 
-SIM_BOT = "sip:toshm@contoso.com"
 _INSECURE_WARNING = (
     "WARNING: --insecure: TLS certificates are NOT verified. Anyone on the network path can "
     "impersonate the server and read the bot's password and messages. Use --ca-bundle FILE "
     "instead."
 )
-_SETTLE_LIMIT = 60.0  # seconds to wait for the bot's reaction to one line
 
 
 @click.command("run")
@@ -76,7 +72,22 @@ _SETTLE_LIMIT = 60.0  # seconds to wait for the bot's reaction to one line
     default="sip:lenea@contoso.com",
     show_default=True,
     metavar="SIP",
-    help="Who you chat as on the embedded simulator.",
+    help="Who you chat as on the embedded simulator: any address, e.g. sip:someone@fabrikam.com.",
+)
+@click.option(
+    "--agent-delay",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="On the simulator: how long a simulated agent takes to answer the bot's invitation.",
+)
+@click.option(
+    "--agent-answer",
+    type=click.Choice(["accept", "decline", "ignore"]),
+    default="accept",
+    show_default=True,
+    help="On the simulator: how simulated agents answer the bot's invitations.",
 )
 @click.option(
     "--ca-bundle",
@@ -108,6 +119,8 @@ def command(
     user: str | None,
     password: str | None,
     caller: str,
+    agent_delay: float,
+    agent_answer: Answer,
     ca_bundle: str | None,
     insecure: bool,
     overrides: tuple[str, ...],
@@ -126,11 +139,20 @@ def command(
         raise click.UsageError(
             "--server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)"
         )
-    main = (
-        _serve(flow, server, user or "", password or "", verbose, tls)
-        if server is not None
-        else _chat(flow, caller, verbose, sys.stdin, tls, interactive=sys.stdin.isatty())
-    )
+    if server is not None:
+        main = _serve(flow, server, user or "", password or "", verbose, tls)
+    else:
+        options = ChatOptions(
+            caller=_sip(caller),
+            verbose=verbose,
+            interactive=sys.stdin.isatty(),
+            set_by_user=frozenset(item.partition("=")[0] for item in overrides),
+            agent_delay=agent_delay,
+            agent_answer=agent_answer,
+            ca_bundle=tls.ca_bundle,
+            insecure=tls.insecure,
+        )
+        main = _chat(flow, options, tls)
     try:
         asyncio.run(main)
     except KeyboardInterrupt:
@@ -150,6 +172,25 @@ class _Tls:
         if self.ca_bundle is None:
             return None
         return httpx.AsyncClient(verify=client_context(self.ca_bundle), follow_redirects=False)
+
+
+def _sip(address: str) -> str:
+    uri = address if address.lower().startswith("sip:") else "sip:" + address
+    user, at, domain = uri[4:].partition("@")
+    if not user or not at or not domain:
+        raise click.BadParameter(
+            f"{address!r} is not a SIP address like sip:someone@fabrikam.com", param_hint="--caller"
+        )
+    return uri
+
+
+async def _chat(flow: Flow, options: ChatOptions, tls: _Tls) -> None:
+    webhooks = tls.webhook_client()
+    try:
+        await chat(flow, options, sys.stdin, webhooks)
+    finally:
+        if webhooks is not None:
+            await webhooks.aclose()
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -184,198 +225,13 @@ def _with_variables(flow: Flow, overrides: tuple[str, ...]) -> Flow:
 
 
 def _load(path: str) -> Flow:
-    try:
-        result = load_flow(path)
-    except FlowFileError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = load_flow(path)  # a file that cannot be read: the CLI's one line, status 2
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic), err=True)
     if result.flow is None:
         click.echo(f"ucwa-flow: error: {path} has errors; nothing was run", err=True)
         sys.exit(1)
     return result.flow
-
-
-# -- embedded simulator: the person at the terminal is the caller ----------------------------
-
-
-async def _chat(
-    flow: Flow, caller_uri: str, verbose: bool, stdin: TextIO, tls: _Tls, *, interactive: bool
-) -> None:
-    from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, SimulatorConfig, serve
-
-    clock = SystemClock()
-    out = _Output(interactive)
-    traces: list[t.Trace] = []
-
-    def sink(record: t.Trace) -> None:
-        traces.append(record)
-        if isinstance(record, t.MessageOut | t.Ended):
-            return  # the caller's side reports these, as the caller saw them
-        line = describe(record, verbose=verbose)
-        if line is not None:
-            out.line(line)
-
-    sim = Simulator(SimulatorConfig(), clock=clock)
-    webhooks = tls.webhook_client()
-    async with serve(sim, host="127.0.0.1", port=0) as url:
-        bot = Bot(
-            flow,
-            UcwaClient(
-                SIM_BOT,
-                DEFAULT_PASSWORD,
-                server_url=url,
-                ca_bundle=tls.ca_bundle,
-                insecure=tls.insecure,
-            ),
-            clock=clock,
-            sink=sink,
-            http=webhooks,
-        )
-        person = Caller(
-            UcwaClient(
-                caller_uri,
-                DEFAULT_PASSWORD,
-                server_url=url,
-                ca_bundle=tls.ca_bundle,
-                insecure=tls.insecure,
-            ),
-            SIM_BOT,
-            clock=clock,
-        )
-        try:
-            await person.start()  # first: an outbound flow invites the caller at once
-            await bot.start()
-            bot_task = asyncio.create_task(bot.run())
-            printer = asyncio.create_task(_print_heard(person, out))
-            if flow.outbound is not None and not await person.wait_invited(10.0):
-                out.line(f"* the bot did not invite {caller_uri}")
-            await _settle(bot, person, traces, bot_task)
-            if interactive:
-                out.line(
-                    f"Chatting with the {flow.name!r} bot as {caller_uri} on the embedded "
-                    "simulator. Ctrl-D or Ctrl-C to leave."
-                )
-            async for line in _lines(stdin, out if interactive else None):
-                if bot_task.done():
-                    bot_task.result()  # raises what stopped the bot
-                    raise OperationalError("the bot stopped")
-                if person.ended is not None:
-                    break
-                if not line.strip():
-                    continue
-                if not interactive:
-                    out.line(f"you: {line}")
-                await person.chat(line)
-                if not interactive:
-                    await _settle(bot, person, traces, bot_task)
-            await _settle(bot, person, traces, bot_task)
-            printer.cancel()
-            out.catch_up(person)
-        finally:
-            await bot.aclose()
-            await person.aclose()
-            if "bot_task" in locals():
-                bot_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await bot_task
-            await bot.client.aclose()
-            await person.client.aclose()
-            if webhooks is not None:
-                await webhooks.aclose()
-
-
-async def _settle(
-    bot: Bot, person: Caller, traces: list[t.Trace], bot_task: asyncio.Task[None]
-) -> None:
-    """Wait until the bot has handled every line and its replies reached the caller.
-
-    A bot that stopped (its event channel failed) ends the chat with its error at once.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _SETTLE_LIMIT
-    quiet = 0
-    while quiet < 3 and loop.time() < deadline:
-        await asyncio.sleep(0.02)
-        if bot_task.done():
-            bot_task.result()  # raises what stopped the bot
-            raise OperationalError("the bot stopped")
-        heard_in = sum(1 for r in traces if isinstance(r, t.MessageIn))
-        sent = sum(1 for r in traces if isinstance(r, t.MessageOut))
-        done = person.ended is not None or (
-            heard_in >= person.sent and not bot.engine.busy and person.received >= sent
-        )
-        quiet = quiet + 1 if done else 0
-
-
-async def _print_heard(person: Caller, out: _Output) -> None:
-    while True:
-        await person.wait_heard(out.shown + 1)
-        out.catch_up(person)
-
-
-class _Output:
-    """Writes transcript lines; in a terminal it keeps the ``you>`` prompt tidy."""
-
-    PROMPT = "you> "
-
-    def __init__(self, interactive: bool) -> None:
-        self.interactive = interactive
-        self.shown = 0  # how many of the caller's heard items are written
-        self.prompting = False  # the prompt is on screen, waiting for the person's input
-
-    def line(self, text: str) -> None:
-        if self.interactive:
-            sys.stdout.write(f"\r\x1b[K{text}\n{self.PROMPT}")
-            self.prompting = True
-        else:
-            sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-
-    def catch_up(self, person: Caller) -> None:
-        """Write what ``person`` heard since the last call."""
-        for item in person.heard[self.shown :]:
-            self.heard(item)
-        self.shown = len(person.heard)
-
-    def heard(self, item: Heard) -> None:
-        if item.text is not None:
-            self.line("bot: " + item.text.replace("\n", "\n     "))
-        else:
-            self.line(f"* {item.ended}")
-
-    def prompt(self) -> None:
-        """Show the prompt, unless it is already there."""
-        if not self.prompting:
-            sys.stdout.write(self.PROMPT)
-            sys.stdout.flush()
-            self.prompting = True
-
-    def entered(self) -> None:
-        """The person pressed Enter: the prompt scrolled up; show a fresh one."""
-        self.prompting = False
-        self.prompt()
-
-
-async def _lines(stdin: TextIO, prompt: _Output | None) -> AsyncIterator[str]:
-    """stdin lines, read by a daemon thread so that Ctrl-C never waits for Enter."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        for raw in stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, raw.rstrip("\r\n"))
-        loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=read, name="stdin", daemon=True).start()
-    if prompt is not None:
-        prompt.prompt()
-    while (line := await queue.get()) is not None:
-        if prompt is not None:
-            prompt.entered()
-        yield line
-    if prompt is not None:
-        sys.stdout.write("\n")
 
 
 # -- a real server: serve every caller ------------------------------------------------------

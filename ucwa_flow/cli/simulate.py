@@ -85,7 +85,7 @@ def _certificate(
 @click.option(
     "--users",
     "users_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="YAML or JSON users file (default: toshm, lenea, adrianag @contoso.com).",
 )

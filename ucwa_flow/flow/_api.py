@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ucwa_flow.errors import OperationalError, UcwaFlowError
+from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._model import Flow
 
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class FlowFileError(OperationalError):
+class FlowFileError(UnreadableFileError):
     """A flow file that cannot be read at all (missing, a directory, no permission)."""
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ucwa_flow.errors import OperationalError
+from ucwa_flow.errors import OperationalError, UnreadableFileError
 
 __all__ = ["DEFAULT_PASSWORD", "SimulatorConfig", "SimulatorUser", "default_users", "load_users"]
 
@@ -138,8 +138,13 @@ def load_users(path: str | Path) -> list[SimulatorUser]:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OperationalError(f"cannot read users file {file}: {exc.strerror}") from None
+    except FileNotFoundError:
+        raise UnreadableFileError(f"{file}: no such users file") from None
+    except IsADirectoryError:
+        raise UnreadableFileError(f"{file}: is a directory, not a users file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UnreadableFileError(f"{file}: cannot read the users file: {why}") from None
     try:
         if file.suffix.lower() == ".json":
             data: Any = json.loads(text)

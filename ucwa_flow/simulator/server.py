@@ -18,7 +18,8 @@ import errno
 import logging
 import socket
 import threading
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any
 
 import uvicorn
 
@@ -26,7 +27,7 @@ from ucwa_flow.errors import OperationalError
 from ucwa_flow.simulator.core import Simulator
 from ucwa_flow.simulator.tls import TlsFiles
 
-__all__ = ["ThreadedServer", "bind", "serve"]
+__all__ = ["ThreadedServer", "bind", "serve", "serve_app"]
 
 
 class _QuietDrops(logging.Filter):
@@ -95,8 +96,12 @@ def _bind_hint(exc: OSError, port: int) -> str:
 def _make_server(sim: Simulator, handle_signals: bool, tls: TlsFiles | None = None) -> _Server:
     if tls is not None:
         tls.server_context()  # unusable files: one clear line now, not a uvicorn traceback
+    return _server_for(sim.app, handle_signals, tls)
+
+
+def _server_for(app: Any, handle_signals: bool, tls: TlsFiles | None = None) -> _Server:
     config = uvicorn.Config(
-        sim.app,
+        app,
         ssl_certfile=tls.cert_file if tls else None,
         ssl_keyfile=tls.key_file if tls else None,
         lifespan="off",
@@ -135,16 +140,38 @@ async def serve(
     except BaseException:
         sock.close()
         raise
+    async with _serving(server, sock, "the simulator server", tls is not None, sim.close) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve any ASGI ``app`` over plain HTTP in this event loop, as :func:`serve` serves a
+    simulator (no signal handling of its own); yields its base URL."""
+    sock = bind(host, port)
+    async with _serving(_server_for(app, False), sock, "the server", False) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    server: _Server,
+    sock: socket.socket,
+    what: str,
+    tls: bool,
+    on_exit: Callable[[], None] | None = None,
+) -> AsyncIterator[str]:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             if task.done():
                 task.result()
-                raise OperationalError("the simulator server stopped during start-up")
+                raise OperationalError(f"{what} stopped during start-up")
             await asyncio.sleep(0.01)
-        yield url_of(sock, tls is not None)
+        yield url_of(sock, tls)
     finally:
-        sim.close()
+        if on_exit is not None:
+            on_exit()
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ucwa_flow.errors import OperationalError
+from ucwa_flow.errors import OperationalError, UnreadableFileError
 
 __all__ = [
     "TLS_DIR_ENV",
@@ -116,9 +116,9 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise OperationalError(f"TLS {what} file {path} does not exist") from None
+        raise UnreadableFileError(f"TLS {what} file {path} does not exist") from None
     except OSError as exc:
-        raise OperationalError(
+        raise UnreadableFileError(
             f"cannot read TLS {what} file {path}: {exc.strerror or exc}"
         ) from None
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ucwa_flow.errors import OperationalError
+from ucwa_flow.errors import OperationalError, UnreadableFileError
 from ucwa_flow.ucwa.errors import CertificateRejected
 
 __all__ = ["client_context", "rejected_certificate"]
@@ -47,13 +47,13 @@ def _add_bundle(context: ssl.SSLContext, path: str) -> None:
     try:
         context.load_verify_locations(cafile=path)
     except FileNotFoundError:
-        raise OperationalError(f"CA bundle {path} does not exist") from None
+        raise UnreadableFileError(f"CA bundle {path} does not exist") from None
     except ssl.SSLError as exc:
         raise OperationalError(
             f"CA bundle {path} holds no usable PEM certificate ({exc.reason or exc})"
         ) from None
     except OSError as exc:
-        raise OperationalError(f"cannot read CA bundle {path}: {exc.strerror or exc}") from None
+        raise UnreadableFileError(f"cannot read CA bundle {path}: {exc.strerror or exc}") from None
 
 
 def rejected_certificate(exc: BaseException, url: str) -> CertificateRejected | None:

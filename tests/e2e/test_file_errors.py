@@ -1,0 +1,58 @@
+"""A file that does not exist is the same mistake in every command: one line, status 2.
+
+The form is ``ucwa-flow: error: MESSAGE`` on stderr (the message names the file), and
+the status is 2, as for any other mistake in the command line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_cli import ucwa_flow
+
+MISSING = "nowhere/missing"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", f"{MISSING}.flow.yaml"], f"{MISSING}.flow.yaml: no such flow file"),
+        (["validate", f"{MISSING}.flow.yaml"], f"{MISSING}.flow.yaml: no such flow file"),
+        (["graph", f"{MISSING}.flow.yaml"], f"{MISSING}.flow.yaml: no such flow file"),
+        (["test", f"{MISSING}.test.yaml"], f"{MISSING}.test.yaml: no such test script"),
+        (["simulate", "--users", f"{MISSING}.yaml"], f"{MISSING}.yaml: no such users file"),
+        (
+            ["run", "flows/echo.flow.yaml", "--ca-bundle", f"{MISSING}.pem"],
+            f"CA bundle {MISSING}.pem does not exist",
+        ),
+        (
+            ["simulate", "--cert", f"{MISSING}.pem", "--key", f"{MISSING}.key", "--port", "0"],
+            f"TLS certificate file {MISSING}.pem does not exist",
+        ),
+    ],
+    ids=["run", "validate", "graph", "test", "simulate-users", "run-ca-bundle", "simulate-cert"],
+)
+def test_a_missing_file_is_one_line_and_status_2(args: list[str], message: str) -> None:
+    done = ucwa_flow(*args, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"ucwa-flow: error: {message}"), done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "flows"], "flows: is a directory, not a flow file"),
+        (["validate", "flows"], "flows: is a directory, not a flow file"),
+        (["graph", "flows"], "flows: is a directory, not a flow file"),
+        (["simulate", "--users", "flows"], "flows: is a directory, not a users file"),
+    ],
+    ids=["run", "validate", "graph", "simulate-users"],
+)
+def test_a_directory_for_a_file_is_the_same_one_line(args: list[str], message: str) -> None:
+    done = ucwa_flow(*args, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"ucwa-flow: error: {message}\n"
