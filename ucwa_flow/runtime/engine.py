@@ -7,7 +7,8 @@ and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance`
 
 * an incoming invitation goes to the flow's invitation policy (accept or decline);
 * messaging Connected enters the start state, then the invitation's first message is
-  handled as the caller's first message;
+  handled as the caller's first message (unless ``settings.first_message`` is
+  ``route_only``: then it only served the invitation policy);
 * each incoming message goes to the handlers; a failed delivery to ``delivery_failed``;
 * Disconnected (the caller hung up) fires ``ended``.
 
@@ -238,7 +239,7 @@ class Engine:
         self._instances[conv.href] = instance
         if rule is not None and rule.goto:
             self._start_state[conv.href] = rule.goto
-        if change.text:
+        if change.text and self.flow.settings.first_message == "handle":
             self._first_text[conv.href] = change.text
         if change.accept_href:
             await self.safely(self.port.accept(change.accept_href), conv.href)
