@@ -56,7 +56,8 @@ async def test_route_only_greets_and_waits_for_the_next_message() -> None:
         assert await lene.hear() == ["Hello! What is 6 x 7?"]
         await lene.silence()
         await s.idle()
-        assert s.of(t.MessageIn) == [] and s.of(t.NoMatch) == []
+        assert s.of(t.MessageIn) == []
+        assert s.of(t.NoMatch) == []
         await lene.say("42")
         assert await lene.hear() == ["Right."]
         assert await lene.hear_end() == "the bot ended the conversation"

@@ -50,6 +50,7 @@ from ucwa_flow.lifecycle import (
     Outcome,
 )
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.delivery import from_reason
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
@@ -179,7 +180,8 @@ class Engine:
                 self.post(href, partial(self._message, href, change.text))
         elif isinstance(change, MessageDelivery):
             if not change.delivered:
-                self.post(href, partial(self._delivery_failed, href))
+                delivery = from_reason(change.reason)
+                self.post(href, partial(self._delivery_failed, href, delivery, change.message))
         elif isinstance(change, InvitationSent):
             self.invitations.sent(change)
         elif isinstance(change, InvitationEnded):
@@ -196,10 +198,12 @@ class Engine:
         if instance is not None:
             await instance.on_message(text)
 
-    async def _delivery_failed(self, href: str) -> None:
+    async def _delivery_failed(
+        self, href: str, delivery: dict[str, Any], message: str | None
+    ) -> None:
         instance = self._instances.get(href)
         if instance is not None:
-            await instance.on_delivery_failed()
+            await instance.on_delivery_failed(delivery, message)
 
     async def _answer(self, change: InvitationReceived) -> None:
         conv = self.tracker.get(change.conversation)

@@ -23,12 +23,15 @@ Semantics, as ``docs/flow-language.md`` states them:
   their branch, run when the outcome arrives; messages are handled meanwhile.
 * ``stop`` ends the conversation from the bot's side; ``ended`` runs only when the caller
   (or the server) ends it.
+* ``delivery_failed`` runs, as an input of its own, on a Failure event for a message of the
+  bot and when a send request fails (:mod:`ucwa_flow.runtime.delivery`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -54,6 +57,7 @@ from ucwa_flow.flow import (
 )
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.ucwa.dataurl import html_to_text
@@ -76,6 +80,7 @@ class FlowInstance:
 
     __slots__ = (
         "_cursor",
+        "_deliveries",
         "_epoch",
         "_hops",
         "_misses",
@@ -112,6 +117,7 @@ class FlowInstance:
         self.variables: dict[str, Any] = {k: _copy(v) for k, v in flow.variables.items()}
         self.ended = False
         self._misses = 0
+        self._deliveries = DeliveryGuard()
         self._epoch = 0
         self._hops = 0
         self._silence_since = 0.0
@@ -206,11 +212,21 @@ class FlowInstance:
             (actions, *rest.frames), {**rest.extras, **extras}, allow_after_end=rest.after_end
         )
 
-    async def on_delivery_failed(self) -> None:
+    async def on_delivery_failed(
+        self, delivery: Mapping[str, Any], message: str | None = None
+    ) -> None:
+        """A message (``message``, its href, when known) was lost: run ``delivery_failed``
+        with ``delivery`` (:mod:`ucwa_flow.runtime.delivery`)."""
+        if self._deliveries.own(message):
+            return  # sent by delivery_failed itself
         current = self._current()
         if self.ended or current is None or not current.delivery_failed:
             return
-        await self._execute((current.delivery_failed,), {})
+        self._deliveries.recovering = True
+        try:
+            await self._execute((current.delivery_failed,), {"delivery": dict(delivery)})
+        finally:
+            self._deliveries.recovering = False
 
     async def on_ended(self, by: str) -> None:
         """The caller or the server ended the conversation: run ``ended``, then stop."""
@@ -377,7 +393,11 @@ class FlowInstance:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
         sent = html if use_html else None
-        await self.services.port.send_message(href, text, sent)
+
+        def failed(delivery: dict[str, Any]) -> None:  # runs after what is running now
+            self.services.post(self.href, partial(self.on_delivery_failed, delivery))
+
+        await self._deliveries.send(self.services.port, href, text, sent, failed)
         self._emit(t.MessageOut, text=text, html=sent)
         self._done("say", action.location)
 
@@ -413,6 +433,8 @@ class FlowInstance:
             message=extras.get("message", ""),
             match=extras.get("match"),
             webhook=extras.get("webhook"),
+            conversation_format="html" if "Html" in self.conv.messaging.formats else "text",
+            delivery=extras.get("delivery"),
             now=self.services.clock.now(),
             timezone=self.flow.settings.timezone,
         )
