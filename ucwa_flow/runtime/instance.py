@@ -36,7 +36,6 @@ from typing import Any
 
 import httpx
 
-from ucwa_flow.clock import TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
     Action,
@@ -60,6 +59,7 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.services import Continuation, Services
+from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.ucwa.dataurl import html_to_text
 
 __all__ = ["FlowInstance"]
@@ -79,14 +79,10 @@ class FlowInstance:
     """A flow running in one conversation (``conv`` is the tracker's view of it)."""
 
     __slots__ = (
-        "_cursor",
         "_deliveries",
-        "_epoch",
         "_hops",
         "_misses",
-        "_silence_since",
-        "_timer",
-        "_timer_due",
+        "_silence",
         "caller_name",
         "caller_uri",
         "conv",
@@ -118,12 +114,10 @@ class FlowInstance:
         self.ended = False
         self._misses = 0
         self._deliveries = DeliveryGuard()
-        self._epoch = 0
         self._hops = 0
-        self._silence_since = 0.0
-        self._cursor = 0  # the next entry of the state's silence schedule to fire
-        self._timer: TimerHandle | None = None
-        self._timer_due = 0.0
+        self._silence = Silence(
+            services.clock, lambda delay, epoch: services.post_timer(self, delay, epoch)
+        )
         machine.add_model(self)
 
     @property
@@ -145,9 +139,7 @@ class FlowInstance:
         current = self._current()
         if current is None:
             return
-        self._silence_since = self.services.clock.monotonic()
-        self._cursor = 0
-        self._arm(current)
+        self._silence.heard(self.machine.silence_schedule(current))
         for handler in (*current.commands, *current.handlers):
             try:
                 captures = handler.match(text)
@@ -173,18 +165,12 @@ class FlowInstance:
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
         current = self._current()
-        if self.ended or epoch != self._epoch or current is None:
-            return  # a stale timer: the state changed since
-        self._timer = None
-        schedule = self.machine.silence_schedule(current)
-        if self._cursor >= len(schedule):
+        if self.ended or current is None:
             return
-        after, step = schedule[self._cursor]
-        if self.services.clock.monotonic() + 1e-6 < self._silence_since + after:
-            self._arm(current)  # the caller spoke since this timer was set: not due yet
-            return
-        self._cursor += 1
-        self._arm(current)
+        entry = self._silence.fire(epoch, self.machine.silence_schedule(current))
+        if entry is None:
+            return  # stale (the state changed since) or not due yet
+        after, step = entry
         self._hops = 0
         if step < 0:
             self._emit(t.TimeoutFired, state=current.name, after=after, location=None)
@@ -248,7 +234,7 @@ class FlowInstance:
 
     def close(self) -> None:
         """Release timers and the machine model (the engine forgets the instance)."""
-        self._cancel_timers()
+        self._silence.cancel()
         if self in self.machine.models:
             self.machine.remove_model(self)
 
@@ -270,7 +256,7 @@ class FlowInstance:
         self._misses = 0
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
-        self._restart_timers(state)
+        self._silence.restart(self.machine.silence_schedule(state))
         await self._execute((state.enter,), {})
 
     async def _no_match(self, state: State, text: str) -> None:
@@ -279,38 +265,6 @@ class FlowInstance:
         if state.no_match:
             rung = state.no_match[min(self._misses, len(state.no_match)) - 1]
             await self._execute((rung.actions,), {"message": text})
-
-    def _restart_timers(self, state: State) -> None:
-        """A state was entered: its silence schedule starts now."""
-        self._cancel_timers()
-        self._epoch += 1
-        self._silence_since = self.services.clock.monotonic()
-        self._cursor = 0
-        self._arm(state)
-
-    def _arm(self, state: State) -> None:
-        """Make sure a timer goes off by the next due entry of the silence schedule.
-
-        Caller messages only move ``_silence_since``: a timer already set for an earlier
-        moment is kept and re-armed when it fires early, so a busy conversation does not
-        allocate a timer per message.
-        """
-        schedule = self.machine.silence_schedule(state)
-        if self._cursor >= len(schedule):
-            return
-        due = self._silence_since + schedule[self._cursor][0]
-        if self._timer is not None:
-            if self._timer_due <= due:
-                return
-            self._timer.cancel()
-        now = self.services.clock.monotonic()
-        self._timer = self.services.post_timer(self, due - now, self._epoch)
-        self._timer_due = due
-
-    def _cancel_timers(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -417,7 +371,7 @@ class FlowInstance:
     def _finish(self, by: str) -> None:
         state = self._current()
         self.ended = True
-        self._cancel_timers()
+        self._silence.cancel()
         self.machine.fire(self, "end")
         self._emit(t.Ended, by=by, state=state.name if state else None)
 
