@@ -91,7 +91,8 @@ class Stage:
         self.clock = ScenarioClock(start)
         self.traces: list[t.Trace] = []
         self.web = MockedWeb(scenario.webhooks, self.clock)
-        people = list(dict.fromkeys([*scenario.people(), *invitees(flow, scenario.caller)]))
+        invited = [uri for uri in invitees(flow, scenario.caller) if uri != BOT]
+        people = list(dict.fromkeys([*scenario.people(), *invited]))
         self.sim = Simulator(SimulatorConfig(users=_users(people), seed=1), self.clock)
         self._transport = httpx.ASGITransport(app=self.sim.app)
         self.parties = {uri: self._person(uri) for uri in people}
