@@ -7,7 +7,7 @@ The simulated server fails an invitation to someone with no signed-in endpoint a
 
 from __future__ import annotations
 
-from tests.e2e.harness import Stage, load, settle, stage
+from tests.e2e.harness import Stage, load, stage
 from tests.e2e.test_helpdesk import AGENT, reach_handoff
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.invites import OFFLINE_RETRY
@@ -23,6 +23,7 @@ def outcomes(s: Stage) -> list[tuple[str, float]]:
 async def test_an_agent_who_is_not_signed_in_is_no_answer_when_the_timeout_passes() -> None:
     async with stage(load("helpdesk")) as s:
         lene = await reach_handoff(s)
+        await s.until(lambda: s.bot.engine.invitations.offline == [AGENT], "the refusal")
         for _ in range(11):  # 110 s of the invite's 2m, the bot inviting again and again
             await s.clock.advance(OFFLINE_RETRY)
             await s.idle()
@@ -38,15 +39,10 @@ async def test_an_agent_who_is_not_signed_in_is_no_answer_when_the_timeout_passe
 async def test_an_agent_who_signs_in_before_the_timeout_gets_the_invitation() -> None:
     async with stage(load("helpdesk")) as s:
         lene = await reach_handoff(s)
-        await s.clock.advance(OFFLINE_RETRY)
-        await s.idle()
-        agents = await s.agent(AGENT)  # the agent signs in 10 s into the wait
-        for _ in range(3):  # the next invitation reaches the agent
-            if not agents.invitations.empty():
-                break
-            await s.clock.advance(OFFLINE_RETRY)
-            await s.idle()
-            await settle(0.2)
+        invitations = s.bot.engine.invitations
+        await s.until(lambda: invitations.offline == [AGENT], "the server's first refusal")
+        agents = await s.agent(AGENT)  # the agent signs in while the bot waits
+        await s.clock.advance(OFFLINE_RETRY)  # the bot invites again: this time it rings
         offer = await agents.invited()
         assert offer.accept_href is not None
         assert offer.text is not None

@@ -72,7 +72,7 @@ async def test_someone_who_never_answers_is_logged_as_no_answer() -> None:
             marco = s.agents[0]
             await marco.invited()
             # lene is not signed in: not an answer yet (the bot invites her again and again)
-            await s.idle()
+            await s.until(lambda: s.bot.engine.invitations.offline == [LENE], "lene's refusal")
             assert invites(s) == []
             await s.clock.advance(29)
             await s.idle()

@@ -80,6 +80,11 @@ class Invitations:
         # given up before the server named them: withdrawn when they show up
         self._abandoned: set[str] = set()
 
+    @property
+    def offline(self) -> list[str]:
+        """Whom the bot waits for to sign in (to invite them again), in invitation order."""
+        return [p.to for p in self._pending.values() if p.retry is not None]
+
     # -- starting ---------------------------------------------------------------------------
 
     def begin(
