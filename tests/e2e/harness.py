@@ -173,11 +173,18 @@ class Stage:
     people: list[Person] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
 
-    async def person(self, uri: str = LENE) -> Person:
-        """Sign a real caller in as ``uri`` (its event channel is read from now on)."""
+    async def person(self, uri: str = LENE, formats: tuple[str, ...] | None = None) -> Person:
+        """Sign a real caller in as ``uri`` (its event channel is read from now on).
+
+        ``formats`` are the message formats its makeMeAvailable offers (``("Plain",)`` for
+        a plain-text-only client); by default both.
+        """
         client = UcwaClient(
             uri, PASSWORD, server_url=self.url, clock=self.clock, transport=transport()
         )
+        if formats is not None:  # the caller's own makeMeAvailable then changes nothing
+            await client.sign_in()
+            await client.make_me_available(formats)
         caller = Caller(client, BOT, clock=self.clock)
         person = Person(caller)
         self.people.append(person)

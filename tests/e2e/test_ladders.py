@@ -51,7 +51,8 @@ async def test_the_no_match_ladder_first_second_and_third_miss() -> None:
         ]
         await lene.say("kiwi")
         assert await lene.hear(2) == ["Let me find you a person instead.", HANDOFF]
-        # no agent is signed in: the server fails the invite at once
+        # no agent is signed in: no answer when the invite's 2m have passed
+        await s.clock.advance(120)
         assert await lene.hear(2) == [
             "No agent is answering right now. Please call the service desk on extension 4357.",
             "Is there anything else I can do for you? (yes or no)",

@@ -108,3 +108,73 @@ async def test_a_directory_counts_its_untested_flows(write: Callable[..., Path])
     assert run.passed
     untested = run.coverage.flows[str(other.resolve())]
     assert (untested.states, untested.edges, untested.state_percent) == (set(), set(), 0.0)
+
+
+LOOP_FLOW = """
+version: 1
+name: loop
+start: ask
+settings: {idle_timeout: 10m}
+commands:
+  help: {keywords: [help], say: Type a number.}
+states:
+  ask:
+    enter: [{say: Number?}]
+    messages:
+      - choice: [again]
+        goto: ask
+      - choice: [stay]
+        say: Staying.
+      - choice: [stop]
+        do: [stop]
+    timeouts:
+      - after: 1m
+        do: [{say: Still there?}]
+    ended: [{log: gone}]
+"""
+
+
+async def test_a_handler_that_stays_is_taken_even_when_the_caller_leaves_next(
+    write: Callable[..., Path],
+) -> None:
+    write("loop.flow.yaml", LOOP_FLOW)
+    script = write(
+        "loop.test.yaml",
+        """
+        flow: loop.flow.yaml
+        scenarios:
+          - name: stays, then leaves
+            steps:
+              - invite: stay
+              - hang_up
+          - name: a global command, then leaves
+            steps:
+              - invite: help
+              - hang_up
+          - name: a timeout, then leaves
+            steps:
+              - invite
+              - wait: 1m
+              - hang_up
+          - name: goes round, then stops
+            steps:
+              - invite: again
+              - say: stop
+              - expect: ended
+        """,
+    )
+    run = await run_tests([script])
+    assert run.passed, [str(r.failure) for r in run.results]
+    ((_, cov),) = run.coverage.flows.items()
+    assert _edges(cov.edges) == sorted(
+        [
+            "start -> ask: ",
+            'ask -> ask: "stay"',
+            'ask -> ask: "again"',
+            'ask -> end: "stop"',
+            "any state -> any state: help",
+            "ask -> ask: after 1m",
+            "ask -> end: caller left",
+        ]
+    )
+    assert cov.missed_edges() == [e for e in cov.graph.edges if "idle" in e.label]

@@ -159,6 +159,7 @@ class _Builder:
         self.zone(timezone, (*path, "timezone"))
         return Settings(
             format=raw.get("format", base.format),
+            first_message=raw.get("first_message", base.first_message),
             idle_timeout=(
                 None if idle is None else self.duration(idle, (*path, "idle_timeout"), 0.0)
             ),

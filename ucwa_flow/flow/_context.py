@@ -13,6 +13,9 @@ name        value
 ``caller``  ``{uri, name}`` of the other party of the conversation
 ``message`` the text of the caller's message being handled (empty elsewhere)
 ``webhook`` ``{status, json, error}`` of the last webhook call (in its branches)
+``conversation`` ``{format}``: ``html`` when the conversation negotiated HTML, else ``text``
+``delivery`` ``{code, subcode, message, status}`` of the failed delivery (in
+            ``delivery_failed``; all ``None`` elsewhere)
 ``now``     the current time, timezone-aware, in the flow's ``settings.timezone``
 ``state``   the name of the current state
 ``flow``    the flow's name
@@ -26,7 +29,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["template_context"]
+__all__ = ["NO_DELIVERY", "template_context"]
+
+#: ``delivery`` outside ``delivery_failed``
+NO_DELIVERY: Mapping[str, Any] = {
+    "code": None,
+    "subcode": None,
+    "message": None,
+    "status": None,
+}
 
 
 def template_context(
@@ -39,6 +50,8 @@ def template_context(
     message: str = "",
     match: Mapping[str, str] | None = None,
     webhook: Mapping[str, Any] | None = None,
+    conversation_format: str = "text",
+    delivery: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     timezone: str = "UTC",
 ) -> dict[str, Any]:
@@ -54,6 +67,8 @@ def template_context(
         caller={"uri": caller_uri, "name": caller_name or caller_uri},
         message=message,
         webhook=dict(webhook or {"status": None, "json": None, "error": None}),
+        conversation={"format": conversation_format},
+        delivery=dict(delivery or NO_DELIVERY),
         now=now.astimezone(ZoneInfo(timezone)) if now is not None else None,
         state=state,
         flow=flow,

@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 MessageFormat = Literal["text", "html"]
+FirstMessage = Literal["handle", "route_only"]
 Importance = Literal["normal", "high"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -253,9 +254,15 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Flow-wide settings; ``idle_timeout`` ends a silent conversation (``None``: never)."""
+    """Flow-wide settings; ``idle_timeout`` ends a silent conversation (``None``: never).
+
+    ``first_message``: ``handle`` runs the text that came with the caller's invitation
+    through the start state's handlers, as a message; ``route_only`` uses it only for the
+    invitation policy (rules, templates of a decline message) and does not handle it.
+    """
 
     format: MessageFormat = "text"
+    first_message: FirstMessage = "handle"
     idle_timeout: float | None = None
     match_timeout: float = 0.05
     max_message_length: int = 4000

@@ -7,7 +7,8 @@ and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance`
 
 * an incoming invitation goes to the flow's invitation policy (accept or decline);
 * messaging Connected enters the start state, then the invitation's first message is
-  handled as the caller's first message;
+  handled as the caller's first message (unless ``settings.first_message`` is
+  ``route_only``: then it only served the invitation policy);
 * each incoming message goes to the handlers; a failed delivery to ``delivery_failed``;
 * Disconnected (the caller hung up) fires ``ended``.
 
@@ -49,6 +50,7 @@ from ucwa_flow.lifecycle import (
     Outcome,
 )
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.delivery import from_reason
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
@@ -178,7 +180,8 @@ class Engine:
                 self.post(href, partial(self._message, href, change.text))
         elif isinstance(change, MessageDelivery):
             if not change.delivered:
-                self.post(href, partial(self._delivery_failed, href))
+                delivery = from_reason(change.reason)
+                self.post(href, partial(self._delivery_failed, href, delivery, change.message))
         elif isinstance(change, InvitationSent):
             self.invitations.sent(change)
         elif isinstance(change, InvitationEnded):
@@ -195,10 +198,12 @@ class Engine:
         if instance is not None:
             await instance.on_message(text)
 
-    async def _delivery_failed(self, href: str) -> None:
+    async def _delivery_failed(
+        self, href: str, delivery: dict[str, Any], message: str | None
+    ) -> None:
         instance = self._instances.get(href)
         if instance is not None:
-            await instance.on_delivery_failed()
+            await instance.on_delivery_failed(delivery, message)
 
     async def _answer(self, change: InvitationReceived) -> None:
         conv = self.tracker.get(change.conversation)
@@ -238,7 +243,7 @@ class Engine:
         self._instances[conv.href] = instance
         if rule is not None and rule.goto:
             self._start_state[conv.href] = rule.goto
-        if change.text:
+        if change.text and self.flow.settings.first_message == "handle":
             self._first_text[conv.href] = change.text
         if change.accept_href:
             await self.safely(self.port.accept(change.accept_href), conv.href)

@@ -23,17 +23,19 @@ Semantics, as ``docs/flow-language.md`` states them:
   their branch, run when the outcome arrives; messages are handled meanwhile.
 * ``stop`` ends the conversation from the bot's side; ``ended`` runs only when the caller
   (or the server) ends it.
+* ``delivery_failed`` runs, as an input of its own, on a Failure event for a message of the
+  bot and when a send request fails (:mod:`ucwa_flow.runtime.delivery`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import httpx
 
-from ucwa_flow.clock import TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
     Action,
@@ -54,8 +56,10 @@ from ucwa_flow.flow import (
 )
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.services import Continuation, Services
+from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.ucwa.dataurl import html_to_text
 
 __all__ = ["FlowInstance"]
@@ -75,13 +79,10 @@ class FlowInstance:
     """A flow running in one conversation (``conv`` is the tracker's view of it)."""
 
     __slots__ = (
-        "_cursor",
-        "_epoch",
+        "_deliveries",
         "_hops",
         "_misses",
-        "_silence_since",
-        "_timer",
-        "_timer_due",
+        "_silence",
         "caller_name",
         "caller_uri",
         "conv",
@@ -112,12 +113,11 @@ class FlowInstance:
         self.variables: dict[str, Any] = {k: _copy(v) for k, v in flow.variables.items()}
         self.ended = False
         self._misses = 0
-        self._epoch = 0
+        self._deliveries = DeliveryGuard()
         self._hops = 0
-        self._silence_since = 0.0
-        self._cursor = 0  # the next entry of the state's silence schedule to fire
-        self._timer: TimerHandle | None = None
-        self._timer_due = 0.0
+        self._silence = Silence(
+            services.clock, lambda delay, epoch: services.post_timer(self, delay, epoch)
+        )
         machine.add_model(self)
 
     @property
@@ -139,9 +139,7 @@ class FlowInstance:
         current = self._current()
         if current is None:
             return
-        self._silence_since = self.services.clock.monotonic()
-        self._cursor = 0
-        self._arm(current)
+        self._silence.heard(self.machine.silence_schedule(current))
         for handler in (*current.commands, *current.handlers):
             try:
                 captures = handler.match(text)
@@ -167,18 +165,12 @@ class FlowInstance:
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
         current = self._current()
-        if self.ended or epoch != self._epoch or current is None:
-            return  # a stale timer: the state changed since
-        self._timer = None
-        schedule = self.machine.silence_schedule(current)
-        if self._cursor >= len(schedule):
+        if self.ended or current is None:
             return
-        after, step = schedule[self._cursor]
-        if self.services.clock.monotonic() + 1e-6 < self._silence_since + after:
-            self._arm(current)  # the caller spoke since this timer was set: not due yet
-            return
-        self._cursor += 1
-        self._arm(current)
+        entry = self._silence.fire(epoch, self.machine.silence_schedule(current))
+        if entry is None:
+            return  # stale (the state changed since) or not due yet
+        after, step = entry
         self._hops = 0
         if step < 0:
             self._emit(t.TimeoutFired, state=current.name, after=after, location=None)
@@ -206,11 +198,21 @@ class FlowInstance:
             (actions, *rest.frames), {**rest.extras, **extras}, allow_after_end=rest.after_end
         )
 
-    async def on_delivery_failed(self) -> None:
+    async def on_delivery_failed(
+        self, delivery: Mapping[str, Any], message: str | None = None
+    ) -> None:
+        """A message (``message``, its href, when known) was lost: run ``delivery_failed``
+        with ``delivery`` (:mod:`ucwa_flow.runtime.delivery`)."""
+        if self._deliveries.own(message):
+            return  # sent by delivery_failed itself
         current = self._current()
         if self.ended or current is None or not current.delivery_failed:
             return
-        await self._execute((current.delivery_failed,), {})
+        self._deliveries.recovering = True
+        try:
+            await self._execute((current.delivery_failed,), {"delivery": dict(delivery)})
+        finally:
+            self._deliveries.recovering = False
 
     async def on_ended(self, by: str) -> None:
         """The caller or the server ended the conversation: run ``ended``, then stop."""
@@ -232,7 +234,7 @@ class FlowInstance:
 
     def close(self) -> None:
         """Release timers and the machine model (the engine forgets the instance)."""
-        self._cancel_timers()
+        self._silence.cancel()
         if self in self.machine.models:
             self.machine.remove_model(self)
 
@@ -254,7 +256,7 @@ class FlowInstance:
         self._misses = 0
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
-        self._restart_timers(state)
+        self._silence.restart(self.machine.silence_schedule(state))
         await self._execute((state.enter,), {})
 
     async def _no_match(self, state: State, text: str) -> None:
@@ -263,38 +265,6 @@ class FlowInstance:
         if state.no_match:
             rung = state.no_match[min(self._misses, len(state.no_match)) - 1]
             await self._execute((rung.actions,), {"message": text})
-
-    def _restart_timers(self, state: State) -> None:
-        """A state was entered: its silence schedule starts now."""
-        self._cancel_timers()
-        self._epoch += 1
-        self._silence_since = self.services.clock.monotonic()
-        self._cursor = 0
-        self._arm(state)
-
-    def _arm(self, state: State) -> None:
-        """Make sure a timer goes off by the next due entry of the silence schedule.
-
-        Caller messages only move ``_silence_since``: a timer already set for an earlier
-        moment is kept and re-armed when it fires early, so a busy conversation does not
-        allocate a timer per message.
-        """
-        schedule = self.machine.silence_schedule(state)
-        if self._cursor >= len(schedule):
-            return
-        due = self._silence_since + schedule[self._cursor][0]
-        if self._timer is not None:
-            if self._timer_due <= due:
-                return
-            self._timer.cancel()
-        now = self.services.clock.monotonic()
-        self._timer = self.services.post_timer(self, due - now, self._epoch)
-        self._timer_due = due
-
-    def _cancel_timers(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -377,7 +347,11 @@ class FlowInstance:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
         sent = html if use_html else None
-        await self.services.port.send_message(href, text, sent)
+
+        def failed(delivery: dict[str, Any]) -> None:  # runs after what is running now
+            self.services.post(self.href, partial(self.on_delivery_failed, delivery))
+
+        await self._deliveries.send(self.services.port, href, text, sent, failed)
         self._emit(t.MessageOut, text=text, html=sent)
         self._done("say", action.location)
 
@@ -397,7 +371,7 @@ class FlowInstance:
     def _finish(self, by: str) -> None:
         state = self._current()
         self.ended = True
-        self._cancel_timers()
+        self._silence.cancel()
         self.machine.fire(self, "end")
         self._emit(t.Ended, by=by, state=state.name if state else None)
 
@@ -413,6 +387,8 @@ class FlowInstance:
             message=extras.get("message", ""),
             match=extras.get("match"),
             webhook=extras.get("webhook"),
+            conversation_format="html" if "Html" in self.conv.messaging.formats else "text",
+            delivery=extras.get("delivery"),
             now=self.services.clock.now(),
             timezone=self.flow.settings.timezone,
         )

@@ -12,11 +12,19 @@ carries the operationId back) or for their timeout on the injected clock:
   invitation runs the flow from its start state, a declined or unanswered one runs the
   flow's ``declined``/``no_answer`` actions with no conversation to talk in.
 
-A failure to even start the invitation (an unknown user, say) counts as no answer.
+When does an invitation end ``no_answer``? When its ``timeout`` passes, or when the server
+says nobody answered (its own ring time ran out: ``Timeout``, ``Missed``...). An invitee who
+is not signed in anywhere is not an answer: the server fails such an invitation at once
+(``TemporarilyUnavailable``, SIP's 480), and the bot invites again every
+:data:`OFFLINE_RETRY` seconds until the timeout, so someone who signs in meanwhile still
+gets it. A failure to even start the invitation (an HTTP error), or one the server gives no
+known reason for (an unknown address: ``DestinationNotFound``), is reported as an error and
+counts as no answer at once.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from functools import partial
@@ -31,13 +39,20 @@ from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, O
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.services import Continuation
+from ucwa_flow.ucwa.events import Reason
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.engine import Engine
 
-__all__ = ["Invitations"]
+__all__ = ["OFFLINE_RETRY", "Invitations"]
+
+log = logging.getLogger("ucwa_flow.runtime")
 
 _BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
+#: seconds between invitations to someone who is not signed in (until the invite's timeout)
+OFFLINE_RETRY = 10.0
+# Failure subcodes that mean "no endpoint of the invitee could be offered it right now"
+_OFFLINE = frozenset({"temporarilyunavailable"})
 
 
 @dataclass(slots=True)
@@ -49,6 +64,10 @@ class _Pending:
     timer: TimerHandle | None = None
     conversation: str | None = None  # the new conversation, once the server names it
     cancel_href: str | None = None  # how to withdraw it while it rings
+    op: str = ""  # the operationId of the invitation sent last
+    deadline: float = 0.0  # when the invite's timeout passes (clock.monotonic())
+    retry: TimerHandle | None = None  # set while waiting to invite someone offline again
+    invitation: tuple[str | None, str, str | None] = (None, "normal", None)  # subject...
 
 
 class Invitations:
@@ -60,6 +79,11 @@ class Invitations:
         self._side: dict[str, str] = {}  # accepted invite conversation -> origin
         # given up before the server named them: withdrawn when they show up
         self._abandoned: set[str] = set()
+
+    @property
+    def offline(self) -> list[str]:
+        """Whom the bot waits for to sign in (to invite them again), in invitation order."""
+        return [p.to for p in self._pending.values() if p.retry is not None]
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -103,9 +127,17 @@ class Invitations:
         message: str | None,
     ) -> None:
         engine = self._engine
-        op = uuid.uuid4().hex
+        pending.invitation = (subject, importance, message)
+        pending.deadline = engine.clock.monotonic() + timeout
+        pending.timer = engine.clock.call_later(timeout, self._timed_out, pending)
+        self._send(pending)
+
+    def _send(self, pending: _Pending) -> None:
+        """Send (or send again) ``pending``'s invitation, under a new operationId."""
+        engine = self._engine
+        op = pending.op = uuid.uuid4().hex
         self._pending[op] = pending
-        pending.timer = engine.clock.call_later(timeout, self._timed_out, op)
+        subject, importance, message = pending.invitation
 
         async def start() -> None:
             try:
@@ -157,17 +189,53 @@ class Invitations:
             return True
         if op is None or op not in self._pending:
             return False
-        self._pending[op].conversation = change.conversation
+        pending = self._pending[op]
+        pending.conversation = change.conversation
+        if _offline(change.reason) and self._wait_for_sign_in(pending):
+            return True
+        if change.outcome is Outcome.FAILED:
+            self._report(pending, f"inviting {pending.to} failed: {_describe(change.reason)}")
         self._resolve(op, _BRANCH.get(change.outcome, "no_answer"))
         return True
 
-    def _timed_out(self, op: str) -> None:
-        pending = self._pending.get(op)
-        if pending is not None:
+    def _wait_for_sign_in(self, pending: _Pending) -> bool:
+        """The invitee is not signed in: invite again later, if the timeout allows it."""
+        engine = self._engine
+        delay = min(OFFLINE_RETRY, pending.deadline - engine.clock.monotonic())
+        if delay <= 0:
+            return False
+        if pending.conversation is not None:
+            engine.tracker.forget(pending.conversation)  # that invitation is over
+        pending.conversation = pending.cancel_href = None
+        log.info("%s is not signed in; inviting again in %g s", pending.to, delay)
+        pending.retry = engine.clock.call_later(delay, self._retry, pending)
+        return True
+
+    def _retry(self, pending: _Pending) -> None:
+        pending.retry = None
+        if self._pending.pop(pending.op, None) is pending:  # not resolved meanwhile
+            self._send(pending)
+
+    def _timed_out(self, pending: _Pending) -> None:
+        op = pending.op
+        if self._pending.get(op) is not pending:
+            return
+        if pending.retry is None:  # an invitation rings (or is on its way): withdraw it
             if pending.conversation is None and pending.cancel_href is None:
                 self._abandoned.add(op)  # nothing to withdraw yet
             self._withdraw(pending)
         self._resolve(op, "no_answer")
+
+    def _report(self, pending: _Pending, message: str) -> None:
+        engine = self._engine
+        engine.emit(
+            t.FlowError(
+                at=engine.clock.monotonic(),
+                conversation=pending.origin or "",
+                message=message,
+                location=pending.action.location if pending.action is not None else None,
+            )
+        )
 
     def _withdraw(self, pending: _Pending) -> None:
         """Stop a ringing invitation (its cancel link, else leave its conversation)."""
@@ -182,8 +250,7 @@ class Invitations:
         pending = self._pending.pop(op, None)
         if pending is None:
             return
-        if pending.timer is not None:
-            pending.timer.cancel()
+        _cancel(pending)
         engine = self._engine
         conversation = pending.conversation
         if conversation is not None and branch != "accepted":
@@ -247,8 +314,7 @@ class Invitations:
         for op, pending in list(self._pending.items()):
             if pending.origin == href:
                 del self._pending[op]
-                if pending.timer is not None:
-                    pending.timer.cancel()
+                _cancel(pending)
                 self._withdraw(pending)
                 if pending.conversation is not None:
                     self._engine.tracker.forget(pending.conversation)
@@ -274,8 +340,7 @@ class Invitations:
         """
         engine = self._engine
         for pending in self._pending.values():
-            if pending.timer is not None:
-                pending.timer.cancel()
+            _cancel(pending)
             if still_open:
                 self._withdraw(pending)
         if still_open:
@@ -287,3 +352,22 @@ class Invitations:
     async def aclose(self) -> None:
         """Shutting down: withdraw what still rings and end every side conversation."""
         self.lose_all(still_open=True)
+
+
+def _cancel(pending: _Pending) -> None:
+    """Cancel ``pending``'s timers (its timeout and any retry)."""
+    for timer in (pending.timer, pending.retry):
+        if timer is not None:
+            timer.cancel()
+    pending.retry = None
+
+
+def _offline(reason: Reason | None) -> bool:
+    return reason is not None and (reason.subcode or "").lower() in _OFFLINE
+
+
+def _describe(reason: Reason | None) -> str:
+    if reason is None:
+        return "the server gave no reason"
+    code = "/".join(part for part in (reason.code, reason.subcode) if part)
+    return f"{code} {reason.message}" if reason.message else code

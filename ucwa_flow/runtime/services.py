@@ -8,7 +8,7 @@ left suspended: the rest of the action lists, to run after the outcome's branch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,6 +47,9 @@ class Services(Protocol):
 
     def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
         """Arrange for ``instance.on_timer(epoch)`` to be handled after ``delay``."""
+
+    def post(self, href: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Queue ``job`` as the next input of conversation ``href`` (after the running one)."""
 
     def begin_invite(
         self,

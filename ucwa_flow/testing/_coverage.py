@@ -164,7 +164,10 @@ class _Replay:
             path = self.current.pop(conv, None)
             if r.by == "bot" and path is not None:
                 self._take(path, END)
-            elif r.by == "caller" and r.state is not None:
+                return
+            if path is not None and path.stays:  # a handler that stayed, then the caller left
+                self._take(path, path.source)
+            if r.by == "caller" and r.state is not None:
                 state = self.cov.flow.states.get(r.state)
                 if state is not None and state.ended:
                     self._take(_Path(_state(r.state), EdgeKind.ENDED, "caller left"), END)

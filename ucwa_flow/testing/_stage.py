@@ -4,7 +4,8 @@ Everything runs in-process and through the real path: the simulated UCWA server 
 ASGI app reached through ``httpx.ASGITransport``; the bot is a real
 :class:`~ucwa_flow.runtime.Bot` with its own :class:`~ucwa_flow.ucwa.UcwaClient`; every
 person is a :class:`~ucwa_flow.runtime.Caller` with a client of their own that answers
-invitations only when the script says so. One
+invitations only when the script says so; everyone the flow can invite is such a person
+too, whether or not the script mentions them (see :func:`invitees`). One
 :class:`ScenarioClock` times the simulator, every client and the bot, so ``wait: 2m``
 moves all of them together and nothing sleeps for real.
 
@@ -27,7 +28,7 @@ import httpx
 
 from ucwa_flow.clock import ManualClock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Flow
+from ucwa_flow.flow import Flow, Invite, iter_actions, template_context
 from ucwa_flow.runtime import Caller, FlowInstance
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
@@ -37,7 +38,7 @@ from ucwa_flow.testing._script import Scenario
 from ucwa_flow.testing._web import MockedWeb
 from ucwa_flow.ucwa import UcwaClient
 
-__all__ = ["BOT", "ScenarioClock", "Stage", "StepError"]
+__all__ = ["BOT", "ScenarioClock", "Stage", "StepError", "invitees"]
 
 #: the bot's identity on the simulator
 BOT = "sip:toshm@contoso.com"
@@ -90,9 +91,11 @@ class Stage:
         self.clock = ScenarioClock(start)
         self.traces: list[t.Trace] = []
         self.web = MockedWeb(scenario.webhooks, self.clock)
-        self.sim = Simulator(SimulatorConfig(users=_users(scenario.people()), seed=1), self.clock)
+        invited = [uri for uri in invitees(flow, scenario.caller) if uri != BOT]
+        people = list(dict.fromkeys([*scenario.people(), *invited]))
+        self.sim = Simulator(SimulatorConfig(users=_users(people), seed=1), self.clock)
         self._transport = httpx.ASGITransport(app=self.sim.app)
-        self.parties = {uri: self._person(uri) for uri in scenario.people()}
+        self.parties = {uri: self._person(uri) for uri in people}
         self._http = self.web.client()
         self.bot = Bot(flow, self._client(BOT), clock=self.clock, sink=self._sink, http=self._http)
         self._instances: dict[str, FlowInstance] = {}
@@ -204,6 +207,36 @@ class Stage:
             return False
         sent = sum(1 for r in self.traces if isinstance(r, t.MessageOut))
         return sum(p.received for p in self.parties.values()) >= sent
+
+
+def invitees(flow: Flow, caller: str) -> list[str]:
+    """Everyone ``flow`` can invite, as far as its text and its variables' defaults tell.
+
+    The ``to:`` of every ``invite`` rendered with the variables' defaults (``caller`` as the
+    caller), and ``outbound.to``. A test script then sees the same invitee whether or not
+    it mentions them: signed in, answering only when a step says so. Someone a ``to:``
+    names only through a variable set at run time must be listed in ``users:``.
+    """
+    found: list[str] = list(flow.outbound.to) if flow.outbound is not None else []
+    context = template_context(
+        variables=flow.variables, flow=flow.name, caller_uri=caller, timezone="UTC"
+    )
+    for state in flow.states.values():
+        for actions in state.all_action_lists():
+            for action in iter_actions(actions):
+                if not isinstance(action, Invite):
+                    continue
+                try:
+                    to = action.to.render(context).strip()
+                except UcwaFlowError:
+                    continue
+                if "@" in to and not any(c.isspace() for c in to):
+                    found.append(to)
+    return list(dict.fromkeys(_sip(uri).lower() for uri in found))
+
+
+def _sip(uri: str) -> str:
+    return uri if uri.lower().startswith("sip:") else "sip:" + uri
 
 
 def _users(people: list[str]) -> list[SimulatorUser]:

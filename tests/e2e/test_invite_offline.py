@@ -1,0 +1,72 @@
+"""An invitee who is not signed in: no answer only when the invite's timeout passes.
+
+The simulated server fails an invitation to someone with no signed-in endpoint at once
+(``RemoteFailure/TemporarilyUnavailable``, SIP's 480); the bot invites again every
+``OFFLINE_RETRY`` seconds until the flow's ``timeout``.
+"""
+
+from __future__ import annotations
+
+from tests.e2e.harness import Stage, load, stage
+from tests.e2e.test_helpdesk import AGENT, reach_handoff
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.invites import OFFLINE_RETRY
+
+NO_AGENT = "No agent is answering right now. Please call the service desk on extension 4357."
+ANYTHING_ELSE = "Is there anything else I can do for you? (yes or no)"
+
+
+def outcomes(s: Stage) -> list[tuple[str, float]]:
+    return [(o.branch, o.at) for o in s.of(t.OutcomeReceived) if o.action == "invite"]
+
+
+async def test_an_agent_who_is_not_signed_in_is_no_answer_when_the_timeout_passes() -> None:
+    async with stage(load("helpdesk")) as s:
+        lene = await reach_handoff(s)
+        await s.until(lambda: s.bot.engine.invitations.offline == [AGENT], "the refusal")
+        for _ in range(11):  # 110 s of the invite's 2m, the bot inviting again and again
+            await s.clock.advance(OFFLINE_RETRY)
+            await s.idle()
+        await lene.silence()
+        assert outcomes(s) == []
+        await s.clock.advance(10)
+        assert await lene.hear(2) == [NO_AGENT, ANYTHING_ELSE]
+        await s.idle()
+        assert outcomes(s) == [("no_answer", 120.0)]
+        assert s.of(t.FlowError) == []
+
+
+async def test_an_agent_who_signs_in_before_the_timeout_gets_the_invitation() -> None:
+    async with stage(load("helpdesk")) as s:
+        lene = await reach_handoff(s)
+        invitations = s.bot.engine.invitations
+        await s.until(lambda: invitations.offline == [AGENT], "the server's first refusal")
+        agents = await s.agent(AGENT)  # the agent signs in while the bot waits
+        await s.clock.advance(OFFLINE_RETRY)  # the bot invites again: this time it rings
+        offer = await agents.invited()
+        assert offer.accept_href is not None
+        assert offer.text is not None
+        assert offer.text.startswith("Lene Aaling (sip:lenea@contoso.com) needs help")
+        await agents.client.accept(offer.accept_href)
+        assert await lene.hear() == [
+            "An agent has accepted and will contact you directly in a new chat."
+        ]
+        await s.idle()
+        assert [branch for branch, _ in outcomes(s)] == ["accepted"]
+        assert agents.invitations.empty()  # one invitation at a time
+
+
+async def test_an_unknown_address_is_no_answer_at_once_and_reported() -> None:
+    flow = load("helpdesk", agent_uri="sip:nobody@contoso.com")
+    async with stage(flow) as s:
+        lene = await reach_handoff(s)
+        assert await lene.hear(2) == [NO_AGENT, ANYTHING_ELSE]
+        await s.idle()
+        assert outcomes(s) == [("no_answer", 0.0)]
+        (error,) = s.of(t.FlowError)
+        assert error.message == (
+            "inviting sip:nobody@contoso.com failed: RemoteFailure/DestinationNotFound "
+            "The person you are trying to reach was not found."
+        )
+        assert error.location is not None
+        assert error.location.line > 0

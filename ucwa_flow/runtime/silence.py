@@ -1,0 +1,87 @@
+"""One conversation's silence timer: when the next step of the state's silence schedule is due.
+
+A state's silence schedule (:meth:`~ucwa_flow.runtime.flowmachine.FlowMachine.silence_schedule`)
+lists its ``timeouts`` steps and the flow's idle timeout by seconds of caller silence. Every
+entry counts from the same moment: entering the state, or the caller's last message,
+whichever is later; each fires once. :class:`Silence` keeps at most one timer for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ucwa_flow.clock import Clock, TimerHandle
+from ucwa_flow.runtime.flowmachine import FlowMachine
+
+__all__ = ["Silence"]
+
+Schedule = tuple[FlowMachine.Entry, ...]
+
+
+class Silence:
+    """The silence timer of one conversation.
+
+    ``post(delay, epoch)`` arranges for :meth:`fire` to be called with ``epoch`` after
+    ``delay`` seconds (through the conversation's mailbox); a timer of an earlier epoch is
+    stale (the state changed since) and fires nothing.
+    """
+
+    __slots__ = ("_clock", "_cursor", "_due", "_epoch", "_post", "_since", "_timer")
+
+    def __init__(self, clock: Clock, post: Callable[[float, int], TimerHandle]) -> None:
+        self._clock = clock
+        self._post = post
+        self._epoch = 0
+        self._since = 0.0
+        self._cursor = 0  # the next entry of the schedule to fire
+        self._timer: TimerHandle | None = None
+        self._due = 0.0
+
+    def restart(self, schedule: Schedule) -> None:
+        """A state was entered: its schedule starts now."""
+        self.cancel()
+        self._epoch += 1
+        self.heard(schedule)
+
+    def heard(self, schedule: Schedule) -> None:
+        """The caller spoke: the schedule starts again from now."""
+        self._since = self._clock.monotonic()
+        self._cursor = 0
+        self._arm(schedule)
+
+    def fire(self, epoch: int, schedule: Schedule) -> FlowMachine.Entry | None:
+        """The timer went off: the entry due now, or ``None`` (stale, or not due yet)."""
+        if epoch != self._epoch:
+            return None
+        self._timer = None
+        if self._cursor >= len(schedule):
+            return None
+        entry = schedule[self._cursor]
+        if self._clock.monotonic() + 1e-6 < self._since + entry[0]:
+            self._arm(schedule)  # the caller spoke since this timer was set: not due yet
+            return None
+        self._cursor += 1
+        self._arm(schedule)
+        return entry
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, schedule: Schedule) -> None:
+        """Make sure a timer goes off by the next due entry.
+
+        Caller messages only move the start of the silence: a timer already set for an
+        earlier moment is kept and re-armed when it fires early, so a busy conversation
+        does not allocate a timer per message.
+        """
+        if self._cursor >= len(schedule):
+            return
+        due = self._since + schedule[self._cursor][0]
+        if self._timer is not None:
+            if self._due <= due:
+                return
+            self._timer.cancel()
+        self._timer = self._post(due - self._clock.monotonic(), self._epoch)
+        self._due = due
