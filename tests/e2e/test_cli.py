@@ -27,7 +27,9 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | 
 }
 
 
-def ucwa_flow(*args: str, stdin: str = "", timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def ucwa_flow(
+    *args: str, stdin: str = "", timeout: float = WAIT
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [UCWA_FLOW, *args],
         input=stdin,
@@ -55,6 +57,32 @@ def test_run_from_a_pipe_prints_the_conversation_and_exits_0(spelling: str) -> N
     assert done.returncode == 0, done.stderr
     assert done.stdout == HELPDESK_CHAT
     assert "Traceback" not in done.stderr
+
+
+HTML_FLOW = """\
+version: 1
+name: links
+start: chat
+settings:
+  format: html
+states:
+  chat:
+    messages:
+      - any: true
+        do:
+          - say:
+              html: 'Reset it on <a href="https://id.contoso.com/reset">the password page</a>.'
+              text: "Reset it on the password page: https://id.contoso.com/reset"
+"""
+
+
+def test_the_terminal_gets_the_text_part_of_an_html_reply(tmp_path: Path) -> None:
+    """The terminal shows text, so it offers only Plain: the flow's ``text:`` part, link kept."""
+    flow = tmp_path / "links.flow.yaml"
+    flow.write_text(HTML_FLOW, encoding="utf-8")
+    done = ucwa_flow("run", str(flow), stdin="my password expired\n")
+    assert done.returncode == 0, done.stderr
+    assert "bot: Reset it on the password page: https://id.contoso.com/reset\n" in done.stdout
 
 
 def test_graph_prints_the_conversation_lifecycle_as_mermaid() -> None:

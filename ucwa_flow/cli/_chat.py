@@ -183,7 +183,9 @@ class _Session:
 
     @classmethod
     async def start(cls, client: UcwaClient, traces: list[t.Trace], out: Output) -> _Session:
-        session = cls(Caller(client, SIM_BOT, clock=SystemClock()), traces, out)
+        # a terminal shows text: offered only Plain, the bot sends a flow's text: part
+        person = Caller(client, SIM_BOT, clock=SystemClock(), formats=("Plain",))
+        session = cls(person, traces, out)
         out.shown = 0
         # first: an outbound flow invites the caller as soon as the bot starts
         await session.person.start()

@@ -70,8 +70,10 @@ class Caller:
     ``clock`` times the event channel. ``auto_accept`` accepts the bot's invitation as it
     arrives; without it :meth:`accept` or :meth:`decline` must answer. ``keep_alive``, in
     seconds, reports activity on the client's clock so that long (virtual) waits keep the
-    application; ``None`` sends none. The client stays open after :meth:`aclose`: whoever
-    made it closes it.
+    application; ``None`` sends none. ``formats`` are the message formats the person's
+    makeMeAvailable offers: a terminal that shows text offers ``("Plain",)``, so that a flow's
+    ``text:`` part reaches it rather than the server's tag-stripped copy of the HTML. The
+    client stays open after :meth:`aclose`: whoever made it closes it.
     """
 
     def __init__(
@@ -82,8 +84,10 @@ class Caller:
         clock: Clock,
         auto_accept: bool = True,
         keep_alive: float | None = None,
+        formats: tuple[str, ...] = ("Plain", "Html"),
     ) -> None:
         self.client = client
+        self.formats = formats
         self.bot = bot
         self.clock = clock
         self.auto_accept = auto_accept
@@ -125,7 +129,7 @@ class Caller:
     async def start(self) -> None:
         """Sign in, make the person available for IM and start reading events."""
         await self.client.sign_in()
-        await self.client.make_me_available()
+        await self.client.make_me_available(self.formats)
         if self.keep_alive is not None:
             self._tasks.append(self.client.start_keep_alive(self.keep_alive))
         self._channel = EventChannel(self.client, clock=self.clock)
