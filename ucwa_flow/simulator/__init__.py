@@ -28,6 +28,7 @@ from ucwa_flow.simulator.config import (
 )
 from ucwa_flow.simulator.control import ReceivedMessage, VirtualUser
 from ucwa_flow.simulator.core import Simulator
+from ucwa_flow.simulator.faultplan import FaultPlan, FaultSpecError, parse_spec
 from ucwa_flow.simulator.faults import FaultRule, Faults
 from ucwa_flow.simulator.im import REASONS
 from ucwa_flow.simulator.server import ThreadedServer, serve
@@ -38,7 +39,9 @@ __all__ = [
     "REASONS",
     "Application",
     "Conversation",
+    "FaultPlan",
     "FaultRule",
+    "FaultSpecError",
     "Faults",
     "Reason",
     "ReceivedMessage",
@@ -49,5 +52,6 @@ __all__ = [
     "VirtualUser",
     "default_users",
     "load_users",
+    "parse_spec",
     "serve",
 ]

@@ -42,7 +42,7 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.clock: Clock = clock or SystemClock()
-        self.faults = Faults()
+        self.faults = Faults(self)
         self._rng = random.Random(self.config.seed)
         self._users = {u.uri.lower(): u for u in self.config.users}
         self._tokens: dict[str, Token] = {}
@@ -112,6 +112,14 @@ class Simulator:
             return None
         return token.user
 
+    def token_holder(self, authorization: str | None) -> SimulatorUser | None:
+        """Whose token a ``Bearer`` header carries, valid or not (``None`` if unknown)."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        token = self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
+        return token.user if token is not None else None
+
     def expire_token(self, user: str | SimulatorUser | None = None) -> int:
         """Expire the tokens of ``user`` (all users when ``None``); returns how many."""
         target = self._as_user(user) if user is not None else None
@@ -174,6 +182,10 @@ class Simulator:
                 "The application was terminated because it was inactive.",
             )
         return app
+
+    def application_by_id(self, app_id: str) -> Application | None:
+        """The application with this id, live or expired, if the server still has it."""
+        return self._apps.get(app_id)
 
     @property
     def applications(self) -> list[Application]:
