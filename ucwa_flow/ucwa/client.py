@@ -37,7 +37,13 @@ from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.discovery import Discovery, discover
-from ucwa_flow.ucwa.errors import ApplicationGone, ServerUnreachable, UcwaError, UcwaHttpError
+from ucwa_flow.ucwa.errors import (
+    ApplicationGone,
+    CertificateRejected,
+    ServerUnreachable,
+    UcwaError,
+    UcwaHttpError,
+)
 from ucwa_flow.ucwa.identity import default_user_agent, endpoint_id_for, sip_uri
 
 __all__ = ["UcwaClient"]
@@ -45,6 +51,9 @@ __all__ = ["UcwaClient"]
 log = logging.getLogger("ucwa_flow.ucwa")
 
 _IMPORTANCE = ("Normal", "Urgent", "Emergency")
+# answers that say the request was not performed: it may be sent again as it is
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_MAX_BACKOFF = 8.0
 _FORMATS = ("Plain", "Html")
 
 
@@ -72,8 +81,10 @@ class UcwaClient:
     * a non-2xx answer raises :class:`~ucwa_flow.ucwa.errors.UcwaHttpError` with the UCWA
       ``code``/``subcode``/``message`` (:class:`~ucwa_flow.ucwa.errors.ApplicationGone` when
       the application no longer exists: call :meth:`recreate_application`);
-    * a network failure raises :class:`~ucwa_flow.ucwa.errors.ServerUnreachable`; ordinary
-      operations are not retried (a POST may have been applied), the event channel retries;
+    * a network failure raises :class:`~ucwa_flow.ucwa.errors.ServerUnreachable`; only a
+      GET is tried again (a POST may have been applied), the event channel retries;
+    * a 5xx, 408 or 429 answer (the request was not performed) is tried again up to
+      ``retries`` times, ``backoff`` seconds apart and doubling, on ``clock``;
     * sign-in problems raise ``AuthenticationFailed`` / ``DiscoveryFailed``.
     """
 
@@ -93,8 +104,12 @@ class UcwaClient:
         poll_connections: int = 2,
         ca_bundle: str | os.PathLike[str] | None = None,
         insecure: bool = False,
+        retries: int = 3,
+        backoff: float = 0.5,
     ) -> None:
         self.user = sip_uri(user)
+        self.retries = retries
+        self.backoff = backoff
         self.server_url = server_url
         self.clock: Clock = clock or SystemClock()
         self.endpoint_id = endpoint_id_for(self.user)
@@ -127,6 +142,7 @@ class UcwaClient:
         self._application: Application | None = None
         self._generation = 0
         self._formats: tuple[str, ...] | None = None  # set once makeMeAvailable succeeded
+        self._wanted_formats: tuple[str, ...] | None = None  # what makeMeAvailable asked for
         self._recreating = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -206,9 +222,12 @@ class UcwaClient:
         """
         async with self._recreating:
             current = self._application
+            formats = self._wanted_formats
             if stale is not None and current is not None and current.generation != stale.generation:
+                if formats is not None and self._formats is None:
+                    # re-created, but its makeMeAvailable failed: finish the job
+                    return await self.make_me_available(formats)
                 return current
-            formats = self._formats
             log.warning("%s: re-creating the UCWA application", self.user)
             application = await self._create_application()
             if formats is not None:
@@ -219,7 +238,7 @@ class UcwaClient:
         """DELETE the application: signs the endpoint out and ends its conversations."""
         await self._send("DELETE", self.application.self_href)
         self._application = None
-        self._formats = None
+        self._formats = self._wanted_formats = None
 
     # -- presence -------------------------------------------------------------------------
 
@@ -234,6 +253,7 @@ class UcwaClient:
         unknown = [f for f in formats if f not in _FORMATS]
         if unknown or not formats:
             raise ValueError(f"message formats must be among {_FORMATS}, got {list(formats)}")
+        self._wanted_formats = tuple(formats)
         application = self.application
         if application.make_me_available_href is None:
             application = await self.refresh_application()
@@ -416,6 +436,50 @@ class UcwaClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         during_sign_in: bool = False,
+    ) -> httpx.Response:
+        """One operation, tried again when the server said it did not do it.
+
+        A 5xx, 408 or 429 answer (from UCWA or from the token service on the way) means
+        the request was not performed: it is sent again after a back-off on the client's
+        clock, up to ``retries`` times. A lost answer (the connection broke) is tried again
+        only for a GET: a POST or DELETE may have been performed, and sending it twice
+        could say a message twice.
+        """
+        attempt = 0
+        while True:
+            try:
+                return await self._send_once(
+                    method,
+                    href,
+                    json=json,
+                    content=content,
+                    headers=headers,
+                    during_sign_in=during_sign_in,
+                )
+            except CertificateRejected:
+                raise
+            except UcwaHttpError as exc:
+                if exc.status not in _RETRY_STATUSES or attempt >= self.retries:
+                    raise
+                reason: Exception = exc
+            except ServerUnreachable as exc:
+                if method != "GET" or attempt >= self.retries:
+                    raise
+                reason = exc
+            attempt += 1
+            delay = min(_MAX_BACKOFF, self.backoff * 2 ** (attempt - 1))
+            log.warning("%s: %s; trying again in %g s", self.user, reason, delay)
+            await self.clock.sleep(delay)
+
+    async def _send_once(
+        self,
+        method: str,
+        href: str,
+        *,
+        json: Mapping[str, Any] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        during_sign_in: bool,
     ) -> httpx.Response:
         url = self.absolute(href)
         all_headers = {**ACCEPT_JSON, **(headers or {})}
