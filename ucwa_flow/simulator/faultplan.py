@@ -67,7 +67,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "slow": 3.0,
     "pget-replaced": 2.0,
     "resync": 1.0,
-    "app-expired": 1.0,
+    "app-expired": 0.5,
     "token-expired": 2.0,
     "duplicate-batch": 2.0,
 }
