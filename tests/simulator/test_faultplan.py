@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Awaitable
 
 import httpx
@@ -214,3 +218,51 @@ async def test_report_summary_and_the_control_api(
         f"faults injected: 2 in 2 requests (rate 100.0%, seed 4): "
         f"5xx {plan.counts['5xx']}, token-expired {plan.counts['token-expired']}"
     )
+
+
+def test_cli_refuses_a_bad_fault_spec_as_a_usage_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "simulate", "--port", "0", "--faults", "rate=5%,x"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.rstrip("\n").splitlines()[-1] == (
+        "Error: --faults: 'x' in fault spec 'rate=5%,x' is not key=value"
+    )
+
+
+def test_cli_injects_faults_and_reports_them_when_it_stops() -> None:
+    spec = "rate=100%,kinds=5xx,seed=1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ucwa_flow", "simulate", "--port", "0", "--faults", spec],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        url = first.split(" at ", 1)[1].split()[0].rstrip("/")
+        lines = [proc.stdout.readline() for _ in range(5)]
+        assert any(line.startswith("Injecting faults: faults injected: 0") for line in lines)
+        assert httpx.get(url + "/", timeout=5).status_code in (500, 503)
+        report = httpx.get(url + "/_sim/faults", timeout=5).json()["plan"]
+        assert report["byKind"] == {"5xx": 1}
+        assert report["log"][0]["path"] == "/"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+        assert out.splitlines()[-2:] == [
+            "faults injected: 1 in 1 requests (rate 100.0%, seed 1): 5xx 1",
+            "Simulator stopped.",
+        ]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
