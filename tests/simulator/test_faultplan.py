@@ -22,7 +22,7 @@ from ucwa_flow.simulator import (
     SimulatorConfig,
     parse_spec,
 )
-from ucwa_flow.simulator.faultplan import KINDS
+from ucwa_flow.simulator.faultplan import KINDS, TOKEN_MIN_AGE
 
 TOSH = "sip:toshm@contoso.com"
 SPEC = "rate=5%,kinds=5xx,drop,slow,pget-replaced,resync,app-expired,token-expired,duplicate-batch"
@@ -200,7 +200,7 @@ async def test_report_summary_and_the_control_api(
     s = await sign_in(client, "toshm@contoso.com")
     plan = FaultPlan(1.0, {"5xx": 1.0, "token-expired": 1.0}, seed=4, cover=True)
     sim.faults.plan = plan
-    await clock.advance(12.5)
+    await clock.advance(62.5)  # token-expired spares a token younger than a minute
     me = s.link("me", "self")
     await s.get(me)
     await s.get(me)
@@ -209,7 +209,7 @@ async def test_report_summary_and_the_control_api(
     assert report["requests"] == 2
     assert report["injected"] == 2
     assert report["byKind"] == plan.counts
-    assert report["log"][0]["at"] == 12.5
+    assert report["log"][0]["at"] == 62.5
     assert report["log"][0]["user"] == TOSH
     assert report["log"][0]["method"] == "GET"
     assert report["log"][0]["path"] == me.split("contoso.com", 1)[-1]
@@ -266,3 +266,17 @@ def test_cli_injects_faults_and_reports_them_when_it_stops() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+async def test_a_token_younger_than_a_minute_is_not_expired(
+    sim: Simulator, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    s = await sign_in(client, "toshm@contoso.com")
+    plan = FaultPlan(1.0, ["token-expired"], seed=1)
+    sim.faults.plan = plan
+    await clock.advance(TOKEN_MIN_AGE - 1)
+    assert (await s.get(s.link("me", "self"))).status_code == 200
+    assert plan.injections == []
+    await clock.advance(1)
+    assert (await s.get(s.link("me", "self"))).status_code == 401
+    assert [i.kind for i in plan.injections] == ["token-expired"]

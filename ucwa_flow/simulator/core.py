@@ -94,6 +94,7 @@ class Simulator:
             user=user,
             host=host.lower(),
             expires_at=self.clock.monotonic() + self.config.token_lifetime,
+            issued_at=self.clock.monotonic(),
         )
         self._tokens[token.value] = token
         return token
@@ -112,13 +113,12 @@ class Simulator:
             return None
         return token.user
 
-    def token_holder(self, authorization: str | None) -> SimulatorUser | None:
-        """Whose token a ``Bearer`` header carries, valid or not (``None`` if unknown)."""
+    def token_of(self, authorization: str | None) -> Token | None:
+        """The token a ``Bearer`` header carries, valid or not (``None`` if unknown)."""
         if not authorization:
             return None
         scheme, _, value = authorization.strip().partition(" ")
-        token = self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
-        return token.user if token is not None else None
+        return self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
 
     def expire_token(self, user: str | SimulatorUser | None = None) -> int:
         """Expire the tokens of ``user`` (all users when ``None``); returns how many."""

@@ -26,7 +26,9 @@ order get the same faults:
     application only (never discovery, the token service or the application's creation).
 ``token-expired``
     the user's tokens expire now (:meth:`Simulator.expire_token`): 401 until a new one is
-    fetched. Requests that carry a token only (never the token service itself).
+    fetched. Requests that carry a token issued at least :data:`TOKEN_MIN_AGE` seconds
+    ago only (never the token service itself; a real token lives for hours, so one that
+    dies as soon as it was issued would only tell a client that its account is broken).
 ``duplicate-batch``
     the events of the next batch are sent once more in the batch after
     (:meth:`Simulator.duplicate_next_batch`). Event-channel GETs only.
@@ -58,7 +60,15 @@ if TYPE_CHECKING:
     from ucwa_flow.simulator.core import Simulator
     from ucwa_flow.simulator.state import Application
 
-__all__ = ["DEFAULT_WEIGHTS", "KINDS", "FaultPlan", "FaultSpecError", "Injection", "parse_spec"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "KINDS",
+    "TOKEN_MIN_AGE",
+    "FaultPlan",
+    "FaultSpecError",
+    "Injection",
+    "parse_spec",
+]
 
 #: Every kind, in the order reports list them, with its default weight.
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -72,6 +82,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "duplicate-batch": 2.0,
 }
 KINDS = tuple(DEFAULT_WEIGHTS)
+#: A token younger than this (seconds on the simulator's clock) is not expired by the plan.
+TOKEN_MIN_AGE = 60.0
 
 _EVENTS_ONLY = frozenset({"pget-replaced", "resync", "duplicate-batch"})
 _APP_PATH = re.compile(re.escape(APPLICATIONS_PATH) + r"/(\d+)(/.*)?$", re.IGNORECASE)
@@ -160,14 +172,16 @@ class FaultPlan:
         """
         if path.lower().startswith("/_sim"):
             return None
-        user = sim.token_holder(authorization)
+        token = sim.token_of(authorization)
+        user = token.user if token is not None else None
         if self.user is not None and (user is None or user.uri.lower() != self.user):
             return None
         found = _APP_PATH.match(path)
         app = sim.application_by_id(found.group(1)) if found else None
         if app is not None and (app.expired_at is not None or app.user is not user):
             app = None
-        fitting = self._fitting(method, path, user, app)
+        expirable = token is not None and sim.clock.monotonic() - token.issued_at >= TOKEN_MIN_AGE
+        fitting = self._fitting(method, path, app, expirable)
         if not fitting:
             return None
         self.requests += 1
@@ -185,7 +199,7 @@ class FaultPlan:
         return rule
 
     def _fitting(
-        self, method: str, path: str, user: SimulatorUser | None, app: Application | None
+        self, method: str, path: str, app: Application | None, expirable_token: bool
     ) -> dict[str, float]:
         events = app is not None and method.upper() == "GET" and bool(_EVENTS_PATH.match(path))
         fitting: dict[str, float] = {}
@@ -194,7 +208,7 @@ class FaultPlan:
                 continue
             if kind == "app-expired" and app is None:
                 continue
-            if kind == "token-expired" and user is None:
+            if kind == "token-expired" and not expirable_token:
                 continue
             fitting[kind] = weight
         return fitting

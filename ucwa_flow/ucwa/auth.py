@@ -88,11 +88,9 @@ class WebTicketAuth(httpx.Auth):
     token from that pool's own challenge.
 
     * A ``401`` with an ``MsRtcOAuth`` challenge triggers a password grant to its ``href``
-      and one retry of the request. A second ``401`` right after a grant of its own raises
-      :class:`AuthenticationFailed` (after a token another request had fetched, it tries
-      once more with a grant of its own: tokens can expire while requests are in flight);
-      so does a ``401`` with no ``MsRtcOAuth`` challenge, or a challenge that does not
-      offer the password grant.
+      and one retry of the request. A second ``401`` right after a fresh grant raises
+      :class:`AuthenticationFailed`; so does a ``401`` with no ``MsRtcOAuth`` challenge, or a
+      challenge that does not offer the password grant.
     * ``400 invalid_grant`` from the token service raises :class:`AuthenticationFailed`
       ("wrong user name or password ..."); other grant errors raise it with the OAuth error
       name; a 5xx raises :class:`~ucwa_flow.ucwa.errors.UcwaHttpError`.
@@ -162,28 +160,21 @@ class WebTicketAuth(httpx.Auth):
                 f"{', '.join(challenge.grant_types)}); ucwa-flow supports only the password grant"
             )
         endpoint = resolve(str(request.url), challenge.href)
-        for _ in range(2):
-            fresh = False
-            async with lock:
-                current = self._tokens.get(host)
-                if current is not None and current is not token:
-                    token = current  # another request got a new token while we waited
-                else:
-                    grant = yield self._grant_request(endpoint)
-                    token = await self._accept_grant(grant, host, endpoint)
-                    fresh = True
-            request.headers["Authorization"] = token.authorization
-            response = yield request
-            if response.status_code != 401:
-                return
-            if fresh:
-                break
-            # the token another request had fetched was refused too (it expired in the
-            # meantime): one more round, with a grant of our own if nobody renewed it again
-        raise AuthenticationFailed(
-            f"{host} refused a freshly issued token for {self.username}; the account may "
-            f"not be enabled for Skype for Business web access"
-        )
+        async with lock:
+            current = self._tokens.get(host)
+            if current is not None and current is not token:
+                token = current  # another request got a new token while we waited
+            else:
+                grant = yield self._grant_request(endpoint)
+                token = await self._accept_grant(grant, host, endpoint)
+
+        request.headers["Authorization"] = token.authorization
+        response = yield request
+        if response.status_code == 401:
+            raise AuthenticationFailed(
+                f"{host} refused a freshly issued token for {self.username}; the account may "
+                f"not be enabled for Skype for Business web access"
+            )
 
     def _grant_request(self, endpoint: str) -> httpx.Request:
         form = urlencode(
