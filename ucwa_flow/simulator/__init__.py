@@ -4,7 +4,8 @@ The simulator is an ASGI application (Starlette request/response, served by uvic
 that behaves like a small front end: several users sign in through the real protocol
 (autodiscover, WebTicket OAuth, applications, makeMeAvailable, the event channel) and
 exchange instant messages; other users can be *virtual*, driven from Python or from a
-small control HTTP API. Time comes from an injected clock and faults can be injected.
+small control HTTP API. Time comes from an injected clock and faults can be injected:
+exact rules (``sim.faults.inject``) or a seeded random :class:`FaultPlan`.
 
 Public API::
 
