@@ -32,18 +32,13 @@ from ucwa_flow.ucwa._http import (
     resolve,
     with_query,
 )
+from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import client_context, rejected_certificate
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.discovery import Discovery, discover
-from ucwa_flow.ucwa.errors import (
-    ApplicationGone,
-    CertificateRejected,
-    ServerUnreachable,
-    UcwaError,
-    UcwaHttpError,
-)
+from ucwa_flow.ucwa.errors import ApplicationGone, ServerUnreachable, UcwaError, UcwaHttpError
 from ucwa_flow.ucwa.identity import default_user_agent, endpoint_id_for, sip_uri
 
 __all__ = ["UcwaClient"]
@@ -51,9 +46,6 @@ __all__ = ["UcwaClient"]
 log = logging.getLogger("ucwa_flow.ucwa")
 
 _IMPORTANCE = ("Normal", "Urgent", "Emergency")
-# answers that say the request was not performed: it may be sent again as it is
-_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_MAX_BACKOFF = 8.0
 _FORMATS = ("Plain", "Html")
 
 
@@ -437,39 +429,22 @@ class UcwaClient:
         headers: Mapping[str, str] | None = None,
         during_sign_in: bool = False,
     ) -> httpx.Response:
-        """One operation, tried again when the server said it did not do it.
-
-        A 5xx, 408 or 429 answer (from UCWA or from the token service on the way) means
-        the request was not performed: it is sent again after a back-off on the client's
-        clock, up to ``retries`` times. A lost answer (the connection broke) is tried again
-        only for a GET: a POST or DELETE may have been performed, and sending it twice
-        could say a message twice.
-        """
-        attempt = 0
-        while True:
-            try:
-                return await self._send_once(
-                    method,
-                    href,
-                    json=json,
-                    content=content,
-                    headers=headers,
-                    during_sign_in=during_sign_in,
-                )
-            except CertificateRejected:
-                raise
-            except UcwaHttpError as exc:
-                if exc.status not in _RETRY_STATUSES or attempt >= self.retries:
-                    raise
-                reason: Exception = exc
-            except ServerUnreachable as exc:
-                if method != "GET" or attempt >= self.retries:
-                    raise
-                reason = exc
-            attempt += 1
-            delay = min(_MAX_BACKOFF, self.backoff * 2 ** (attempt - 1))
-            log.warning("%s: %s; trying again in %g s", self.user, reason, delay)
-            await self.clock.sleep(delay)
+        """One operation, sent again when the server said it did not do it (``_retry``)."""
+        return await with_retries(
+            lambda: self._send_once(
+                method,
+                href,
+                json=json,
+                content=content,
+                headers=headers,
+                during_sign_in=during_sign_in,
+            ),
+            method=method,
+            retries=self.retries,
+            backoff=self.backoff,
+            clock=self.clock,
+            who=self.user,
+        )
 
     async def _send_once(
         self,
