@@ -114,3 +114,17 @@ async def test_a_re_creation_whose_make_me_available_failed_is_finished(
     other = sim.virtual_user(LENE)
     await other.start_conversation(TOSH, "can you hear me?")
     assert other.state() == "connecting"  # ringing at tosh: he can receive IMs again
+
+
+async def test_an_operation_whose_token_grant_broke_is_sent_again(
+    tosh: Party, lene: Party, sim: Simulator, sim_clock: ManualClock
+) -> None:
+    tosh_send, _ = await _chat(tosh, lene)
+    tosh.client.clock = sim_clock
+    sim.expire_token(TOSH)
+    grant = sim.faults.inject(method="POST", path=r"/WebTicket/oauthtoken$", drop=True)
+    # 401, the grant's answer is lost: the message itself was never sent, so it is sent again
+    await _with_time(sim_clock, tosh.client.send_message(tosh_send, "after the token"))
+    assert grant.hits == 1
+    await lene.message("after the token")
+    assert lene.texts().count("after the token") == 1

@@ -2,7 +2,8 @@
 
 A 5xx, 408 or 429 answer (from UCWA, or from the token service on the way) means the
 request was not performed: it is sent again after a back-off on the client's clock. A lost
-answer (the connection broke) is sent again only for a GET: a POST or DELETE may have been
+answer (the connection broke) is sent again only for a GET, or when what broke was the token
+grant on the way (the operation itself was not sent): a POST or DELETE may have been
 performed, and sending it twice could say a message twice. A rejected certificate is final.
 """
 
@@ -49,7 +50,7 @@ async def with_retries(
                 raise
             reason: Exception = exc
         except ServerUnreachable as exc:
-            if method != "GET" or attempt >= retries:
+            if (method != "GET" and not exc.unsent) or attempt >= retries:
                 raise
             reason = exc
         attempt += 1

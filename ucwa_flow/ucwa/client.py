@@ -472,10 +472,21 @@ class UcwaClient:
             reason = str(exc) or type(exc).__name__
             if during_sign_in:
                 raise ServerUnreachable(f"cannot reach {host_of(url)}: {reason}") from None
-            raise ServerUnreachable(f"{method} {url} failed: {reason}") from None
+            raise ServerUnreachable(
+                f"{method} {url} failed: {reason}", unsent=_failed_elsewhere(exc, url)
+            ) from None
         if response.is_success:
             return response
         raise error_for(response)
+
+
+def _failed_elsewhere(exc: Exception, url: str) -> bool:
+    """Whether the request that failed was another one (the token grant) than ``url``'s."""
+    try:
+        failed = exc.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when it is unset
+        return False
+    return isinstance(failed, httpx.Request) and str(failed.url) != url
 
 
 def _no_cookies() -> CookieJar:
