@@ -49,7 +49,8 @@ async def _run(
             click.echo(f"  {user.uri}  password: {user.password}  ({user.name})")
         plan = sim.faults.plan
         if plan is not None:
-            click.echo(f"Injecting faults: {plan.summary()}; report at {url}/_sim/faults")
+            click.echo(f"Injecting random faults into {plan.describe()}")
+            click.echo(f"  what was injected: {url}/_sim/faults (and here when it stops)")
         click.echo(f"Control API: {url}/_sim/users   Press Ctrl-C to stop.", nl=True)
         if plan is None:
             await stop.wait()

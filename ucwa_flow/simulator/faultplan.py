@@ -269,6 +269,12 @@ class FaultPlan:
             "log": [item.as_json() for item in self.injections],
         }
 
+    def describe(self) -> str:
+        """One line: what the plan will do (rate, whose requests, seed, kinds and weights)."""
+        who = f"requests of {self.user}" if self.user else "requests"
+        kinds = ", ".join(f"{kind}:{weight:g}" for kind, weight in self.weights.items())
+        return f"{self.rate:.1%} of {who}, seed {self.seed}, kinds {kinds}"
+
     def summary(self) -> str:
         """One line: how many faults in how many requests, by kind."""
         kinds = ", ".join(f"{kind} {count}" for kind, count in self.counts.items())
