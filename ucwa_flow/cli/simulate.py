@@ -7,6 +7,10 @@ Ctrl-C, which stops it cleanly with exit status 0.
 :mod:`ucwa_flow.simulator.tls` (made on first use, reused afterwards) for loopback and the
 ``--hostname`` names (default: the Lync discover/web names of the users' domains); it
 prints the CA file and how to trust it. ``--cert``/``--key`` serve a certificate of your own.
+
+``--faults 'rate=5%,kinds=5xx,drop,...,seed=N,user=sip:...'`` injects random faults
+(:mod:`ucwa_flow.simulator.faultplan`); what was injected is printed every minute it
+changed, at ``GET /_sim/faults``, and when the simulator stops.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ from pathlib import Path
 
 import click
 
-from ucwa_flow.simulator import Simulator, SimulatorConfig, load_users, serve
+from ucwa_flow.simulator import (
+    FaultPlan,
+    FaultSpecError,
+    Simulator,
+    SimulatorConfig,
+    load_users,
+    parse_spec,
+    serve,
+)
 from ucwa_flow.simulator.server import bind
 from ucwa_flow.simulator.tls import TlsFiles, default_hostnames, local_certificate, user_certificate
 
@@ -35,8 +47,37 @@ async def _run(
         click.echo("Users:")
         for user in sim.users:
             click.echo(f"  {user.uri}  password: {user.password}  ({user.name})")
+        plan = sim.faults.plan
+        if plan is not None:
+            click.echo(f"Injecting random faults into {plan.describe()}")
+            click.echo(f"  what was injected: {url}/_sim/faults (and here when it stops)")
         click.echo(f"Control API: {url}/_sim/users   Press Ctrl-C to stop.", nl=True)
-        await stop.wait()
+        if plan is None:
+            await stop.wait()
+            return
+        shown = 0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _REPORT_EVERY)
+            if len(plan.injections) != shown and not stop.is_set():
+                shown = len(plan.injections)
+                click.echo(plan.summary())
+
+
+#: Seconds between two fault summaries of ``--faults`` (printed only when they changed).
+_REPORT_EVERY = 60.0
+
+
+def _plan(spec: str | None, config: SimulatorConfig) -> FaultPlan | None:
+    if spec is None:
+        return None
+    try:
+        plan = parse_spec(spec)
+    except FaultSpecError as exc:
+        raise click.UsageError(f"--faults: {exc}") from None
+    if plan.user is not None and not any(u.uri.lower() == plan.user for u in config.users):
+        raise click.UsageError(f"--faults: user {plan.user} is not a user of this simulator")
+    return plan
 
 
 def _describe_tls(tls: TlsFiles) -> None:
@@ -112,6 +153,15 @@ def _certificate(
     help="A name the --tls certificate must cover (repeatable; default: lyncdiscover., "
     "lyncdiscoverinternal. and lyncweb. + each user domain). Loopback is always covered.",
 )
+@click.option(
+    "--faults",
+    "faults_spec",
+    metavar="SPEC",
+    default=None,
+    help="Inject random faults, e.g. 'rate=5%,kinds=5xx,drop,slow,pget-replaced,resync,"
+    "app-expired,token-expired,duplicate-batch,seed=1,user=sip:toshm@contoso.com' "
+    "(kinds default to all; a kind may have a :weight). Printed on exit.",
+)
 def command(
     host: str,
     port: int,
@@ -120,11 +170,13 @@ def command(
     cert: Path | None,
     key: Path | None,
     hostnames: tuple[str, ...],
+    faults_spec: str | None,
 ) -> None:
     """Serve the simulated Skype for Business (UCWA) server."""
     config = (
         SimulatorConfig() if users_file is None else SimulatorConfig(users=load_users(users_file))
     )
+    plan = _plan(faults_spec, config)
     bind(host, port).close()  # fail early, with one line, when the port is taken
     files = _certificate(config, tls, cert, key, hostnames)
 
@@ -134,8 +186,12 @@ def command(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        await _run(Simulator(config), host, port, stop, files)
+        sim = Simulator(config)
+        sim.faults.plan = plan
+        await _run(sim, host, port, stop, files)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
+    if plan is not None:
+        click.echo(plan.summary())
     click.echo("Simulator stopped.")

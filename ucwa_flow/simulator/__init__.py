@@ -4,7 +4,8 @@ The simulator is an ASGI application (Starlette request/response, served by uvic
 that behaves like a small front end: several users sign in through the real protocol
 (autodiscover, WebTicket OAuth, applications, makeMeAvailable, the event channel) and
 exchange instant messages; other users can be *virtual*, driven from Python or from a
-small control HTTP API. Time comes from an injected clock and faults can be injected.
+small control HTTP API. Time comes from an injected clock and faults can be injected:
+exact rules (``sim.faults.inject``) or a seeded random :class:`FaultPlan`.
 
 Public API::
 
@@ -28,6 +29,7 @@ from ucwa_flow.simulator.config import (
 )
 from ucwa_flow.simulator.control import ReceivedMessage, VirtualUser
 from ucwa_flow.simulator.core import Simulator
+from ucwa_flow.simulator.faultplan import FaultPlan, FaultSpecError, parse_spec
 from ucwa_flow.simulator.faults import FaultRule, Faults
 from ucwa_flow.simulator.im import REASONS
 from ucwa_flow.simulator.server import ThreadedServer, serve
@@ -38,7 +40,9 @@ __all__ = [
     "REASONS",
     "Application",
     "Conversation",
+    "FaultPlan",
     "FaultRule",
+    "FaultSpecError",
     "Faults",
     "Reason",
     "ReceivedMessage",
@@ -49,5 +53,6 @@ __all__ = [
     "VirtualUser",
     "default_users",
     "load_users",
+    "parse_spec",
     "serve",
 ]

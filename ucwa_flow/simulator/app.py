@@ -93,13 +93,15 @@ class SimulatorApp:
             return
         scope = _collapse_slashes(scope)
         request = Request(scope, receive)
-        rule = self.sim.faults.take(request.method, request.url.path)
+        rule = self.sim.faults.take(
+            request.method, request.url.path, request.headers.get("authorization")
+        )
         try:
             if rule is not None and rule.delay > 0:
                 await self.sim.clock.sleep(rule.delay)
             if rule is not None and rule.status is not None:
                 code = _STATUS_CODES.get(rule.status, "ServiceFailure")
-                raise UcwaErrorResponse(rule.status, code, None, "Injected fault.")
+                raise UcwaErrorResponse(rule.status, code, rule.subcode, rule.message)
             if rule is not None and rule.body is not None:
                 response = Response(rule.body, 200, media_type="application/json; charset=utf-8")
             else:

@@ -322,10 +322,17 @@ async def messages(ctx: Ctx) -> Response:
     return json_response({"messages": items})
 
 
+async def faults(ctx: Ctx) -> Response:
+    """What the random fault plan injected so far (``{"plan": null}`` without one)."""
+    plan = ctx.sim.faults.plan
+    return json_response({"plan": plan.report() if plan is not None else None})
+
+
 _U = r"/_sim/users/(?P<user>[^/]+)"
 
 ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     (r"/_sim/users", "public", {"GET": list_users}),
+    (r"/_sim/faults", "public", {"GET": faults}),
     (_U + r"/virtual", "public", {"POST": make_virtual}),
     (_U + r"/conversations", "public", {"GET": conversations, "POST": conversations}),
     (

@@ -43,7 +43,7 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.clock: Clock = clock or SystemClock()
-        self.faults = Faults()
+        self.faults = Faults(self)
         self._rng = random.Random(self.config.seed)
         self._users = {u.uri.lower(): u for u in self.config.users}
         self._tokens: dict[str, Token] = {}
@@ -98,6 +98,7 @@ class Simulator:
             user=user,
             host=host.lower(),
             expires_at=self.clock.monotonic() + self.config.token_lifetime,
+            issued_at=self.clock.monotonic(),
         )
         self._tokens[token.value] = token
         return token
@@ -123,6 +124,13 @@ class Simulator:
         if self.clock.monotonic() >= token.expires_at:
             return None
         return token.user
+
+    def token_of(self, authorization: str | None) -> Token | None:
+        """The token a ``Bearer`` header carries, valid or not (``None`` if unknown)."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        return self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
 
     def expire_token(self, user: str | SimulatorUser | None = None) -> int:
         """Expire the tokens of ``user`` (all users when ``None``); returns how many."""
@@ -186,6 +194,10 @@ class Simulator:
                 "The application was terminated because it was inactive.",
             )
         return app
+
+    def application_by_id(self, app_id: str) -> Application | None:
+        """The application with this id, live or expired, if the server still has it."""
+        return self._apps.get(app_id)
 
     @property
     def applications(self) -> list[Application]:

@@ -149,6 +149,11 @@ class EventChannel:
     def pending_count(self) -> int:
         return len(self._pending)
 
+    @property
+    def first_unacked(self) -> int:
+        """The number of the first batch not acknowledged (the next one when none is)."""
+        return min(self._batches) if self._batches else self._last + 1
+
     def href(self, ack: int) -> str:
         return f"{self._href}?ack={ack}"
 
@@ -179,7 +184,7 @@ class EventChannel:
             self._pending.clear()
             self._high_pending, self._soft_due = False, math.inf
             self._resume_next = True
-        first_unacked = min(self._batches) if self._batches else self._last + 1
+        first_unacked = self.first_unacked
         if ack < first_unacked or ack > self._last + 1:
             self.last_release = now
             return {"_links": {"resync": {"href": self.href(first_unacked)}}}

@@ -8,19 +8,30 @@ waits that long on the simulator's clock before handling the request. ``body=b".
 answers 200 with that body instead of handling the request (a proxy or a broken server
 spoiling an answer: a malformed event-channel body, say). Rules match in the order they
 were added; each is used ``times`` times (``None``: forever).
+
+``sim.faults.plan = FaultPlan(...)`` (:mod:`ucwa_flow.simulator.faultplan`) adds random
+faults: a request that no rule matches is offered to the plan.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ucwa_flow.simulator.core import Simulator
+    from ucwa_flow.simulator.faultplan import FaultPlan
 
 __all__ = ["FaultRule", "Faults"]
 
 
 @dataclass
 class FaultRule:
-    """One injected fault. ``path`` is a regular expression searched in the URL path."""
+    """One injected fault. ``path`` is a regular expression searched in the URL path.
+
+    ``subcode`` and ``message`` go into the error body of a ``status`` fault.
+    """
 
     method: str | None
     path: re.Pattern[str]
@@ -30,6 +41,8 @@ class FaultRule:
     body: bytes | None = None
     times: int | None = 1
     hits: int = 0
+    subcode: str | None = None
+    message: str = "Injected fault."
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method.upper():
@@ -40,8 +53,10 @@ class FaultRule:
 class Faults:
     """The fault rules of one simulator (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sim: Simulator | None = None) -> None:
         self._rules: list[FaultRule] = []
+        self._sim = sim
+        self.plan: FaultPlan | None = None  # random faults for requests no rule matches
 
     def inject(
         self,
@@ -73,14 +88,20 @@ class Faults:
         self._rules.append(rule)
         return rule
 
-    def take(self, method: str, path: str) -> FaultRule | None:
-        """The first rule matching this request, counting one use of it."""
+    def take(self, method: str, path: str, authorization: str | None = None) -> FaultRule | None:
+        """The first rule matching this request, counting one use of it.
+
+        When no rule matches, the :attr:`plan` (if any) may draw a random fault; its
+        ``authorization`` header tells whose request it is.
+        """
         for rule in self._rules:
             if rule.matches(method, path):
                 rule.hits += 1
                 if rule.times is not None and rule.hits >= rule.times:
                     self._rules.remove(rule)
                 return rule
+        if self.plan is not None and self._sim is not None:
+            return self.plan.draw(self._sim, method, path, authorization)
         return None
 
     def clear(self) -> None:

@@ -53,6 +53,7 @@ class Token:
     user: SimulatorUser
     host: str
     expires_at: float
+    issued_at: float = 0.0
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ from ucwa_flow.ucwa._http import (
     resolve,
     with_query,
 )
+from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import client_context, rejected_certificate
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
@@ -72,8 +73,10 @@ class UcwaClient:
     * a non-2xx answer raises :class:`~ucwa_flow.ucwa.errors.UcwaHttpError` with the UCWA
       ``code``/``subcode``/``message`` (:class:`~ucwa_flow.ucwa.errors.ApplicationGone` when
       the application no longer exists: call :meth:`recreate_application`);
-    * a network failure raises :class:`~ucwa_flow.ucwa.errors.ServerUnreachable`; ordinary
-      operations are not retried (a POST may have been applied), the event channel retries;
+    * a network failure raises :class:`~ucwa_flow.ucwa.errors.ServerUnreachable`; only a
+      GET is tried again (a POST may have been applied), the event channel retries;
+    * a 5xx, 408 or 429 answer (the request was not performed) is tried again up to
+      ``retries`` times, ``backoff`` seconds apart and doubling, on ``clock``;
     * sign-in problems raise ``AuthenticationFailed`` / ``DiscoveryFailed``.
     """
 
@@ -93,8 +96,12 @@ class UcwaClient:
         poll_connections: int = 2,
         ca_bundle: str | os.PathLike[str] | None = None,
         insecure: bool = False,
+        retries: int = 3,
+        backoff: float = 0.5,
     ) -> None:
         self.user = sip_uri(user)
+        self.retries = retries
+        self.backoff = backoff
         self.server_url = server_url
         self.clock: Clock = clock or SystemClock()
         self.endpoint_id = endpoint_id_for(self.user)
@@ -127,6 +134,7 @@ class UcwaClient:
         self._application: Application | None = None
         self._generation = 0
         self._formats: tuple[str, ...] | None = None  # set once makeMeAvailable succeeded
+        self._wanted_formats: tuple[str, ...] | None = None  # what makeMeAvailable asked for
         self._recreating = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -206,9 +214,12 @@ class UcwaClient:
         """
         async with self._recreating:
             current = self._application
+            formats = self._wanted_formats
             if stale is not None and current is not None and current.generation != stale.generation:
+                if formats is not None and self._formats is None:
+                    # re-created, but its makeMeAvailable failed: finish the job
+                    return await self.make_me_available(formats)
                 return current
-            formats = self._formats
             log.warning("%s: re-creating the UCWA application", self.user)
             application = await self._create_application()
             if formats is not None:
@@ -219,7 +230,7 @@ class UcwaClient:
         """DELETE the application: signs the endpoint out and ends its conversations."""
         await self._send("DELETE", self.application.self_href)
         self._application = None
-        self._formats = None
+        self._formats = self._wanted_formats = None
 
     # -- presence -------------------------------------------------------------------------
 
@@ -234,6 +245,7 @@ class UcwaClient:
         unknown = [f for f in formats if f not in _FORMATS]
         if unknown or not formats:
             raise ValueError(f"message formats must be among {_FORMATS}, got {list(formats)}")
+        self._wanted_formats = tuple(formats)
         application = self.application
         if application.make_me_available_href is None:
             application = await self.refresh_application()
@@ -417,6 +429,33 @@ class UcwaClient:
         headers: Mapping[str, str] | None = None,
         during_sign_in: bool = False,
     ) -> httpx.Response:
+        """One operation, sent again when the server said it did not do it (``_retry``)."""
+        return await with_retries(
+            lambda: self._send_once(
+                method,
+                href,
+                json=json,
+                content=content,
+                headers=headers,
+                during_sign_in=during_sign_in,
+            ),
+            method=method,
+            retries=self.retries,
+            backoff=self.backoff,
+            clock=self.clock,
+            who=self.user,
+        )
+
+    async def _send_once(
+        self,
+        method: str,
+        href: str,
+        *,
+        json: Mapping[str, Any] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        during_sign_in: bool,
+    ) -> httpx.Response:
         url = self.absolute(href)
         all_headers = {**ACCEPT_JSON, **(headers or {})}
         if method == "POST" and json is None and content is None:
@@ -433,10 +472,21 @@ class UcwaClient:
             reason = str(exc) or type(exc).__name__
             if during_sign_in:
                 raise ServerUnreachable(f"cannot reach {host_of(url)}: {reason}") from None
-            raise ServerUnreachable(f"{method} {url} failed: {reason}") from None
+            raise ServerUnreachable(
+                f"{method} {url} failed: {reason}", unsent=_failed_elsewhere(exc, url)
+            ) from None
         if response.is_success:
             return response
         raise error_for(response)
+
+
+def _failed_elsewhere(exc: Exception, url: str) -> bool:
+    """Whether the request that failed was another one (the token grant) than ``url``'s."""
+    try:
+        failed = exc.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when it is unset
+        return False
+    return isinstance(failed, httpx.Request) and str(failed.url) != url
 
 
 def _no_cookies() -> CookieJar:

@@ -84,7 +84,15 @@ class DiscoveryFailed(UcwaError, OperationalError):
 
 
 class ServerUnreachable(UcwaError, OperationalError):
-    """The server could not be reached at all (DNS, refused connection, TLS)."""
+    """The server could not be reached at all (DNS, refused connection, TLS).
+
+    ``unsent`` is true when the operation itself was certainly not performed (it was the
+    token grant on the way that failed), so that sending it again is safe.
+    """
+
+    def __init__(self, message: str, *, unsent: bool = False) -> None:
+        super().__init__(message)
+        self.unsent = unsent
 
 
 class CertificateRejected(ServerUnreachable):
