@@ -128,6 +128,11 @@ class ManualClock:
         """Number of timers not yet fired or cancelled."""
         return len(self._timers) - self._cancelled
 
+    @property
+    def due_times(self) -> list[float]:
+        """When each live timer falls due (``monotonic()`` time), soonest first."""
+        return sorted(when for when, _, timer in self._timers if not timer.cancelled)
+
     async def advance(self, seconds: float) -> None:
         """Move time forward, firing due timers in order and letting woken tasks run.
 

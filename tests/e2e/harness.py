@@ -207,14 +207,21 @@ class Stage:
     def of(self, kind: type[t.Trace]) -> list[Any]:
         return [r for r in self.traces if isinstance(r, kind)]
 
-    async def until(self, ready: Callable[[], object], what: str = "the condition") -> None:
-        """Poll ``ready`` (real time, ``WAIT`` at most) while loopback traffic lands."""
+    async def until(
+        self, ready: Callable[[], object], what: str = "the condition", *, idle: bool = True
+    ) -> None:
+        """Poll ``ready`` (real time, ``WAIT`` at most) while loopback traffic lands.
+
+        Then, with ``idle``, wait for the bot's mailboxes to drain; without it, return at
+        once (the bot may be waiting on the clock, which only the test can move).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT
         while not ready():
             assert loop.time() < deadline, f"timed out waiting for {what}"
             await asyncio.sleep(0.01)
-        await self.idle()
+        if idle:
+            await self.idle()
 
     async def idle(self) -> None:
         """Let in-flight HTTP exchanges land, then wait for the bot's mailboxes to drain."""

@@ -4,6 +4,7 @@ with UCWA's reason in ``delivery``."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from tests.e2e.harness import Stage, stage
 from ucwa_flow.flow import Flow, load_flow_text
@@ -47,6 +48,11 @@ def _bots_messages(s: Stage) -> str:
     return re.escape(href.split("?", 1)[0]) + "$"
 
 
+def _sleeping(s: Stage, seconds: float) -> bool:
+    """Something (the bot's client backing off) sleeps ``seconds`` from now on the clock."""
+    return s.clock.monotonic() + seconds in s.clock.due_times
+
+
 def _lost(s: Stage) -> list[str]:
     return [a.detail for a in s.of(t.ActionDone) if a.action == "log"]
 
@@ -57,9 +63,18 @@ async def test_a_send_request_that_fails_runs_delivery_failed_with_the_ucwa_erro
         await lene.say("hi")
         assert await lene.hear() == ["Question?"]  # the invitation's "hi" is not answered yet
         assert await lene.hear() == ["Answer."]
-        s.sim.faults.inject(method="POST", path=_bots_messages(s), status=503, times=1)
+        # the first try and the client's three retries (0.5, 1 and 2 s apart) all fail
+        rule = s.sim.faults.inject(method="POST", path=_bots_messages(s), status=503, times=4)
         await lene.say("are you there?")
+        for tried, backoff in ((1, 0.5), (2, 1.0), (3, 2.0)):
+            await s.until(
+                partial(lambda n, b: rule.hits == n and _sleeping(s, b), tried, backoff),
+                f"the back-off after try {tried}",
+                idle=False,
+            )
+            await s.clock.advance(backoff)
         assert await lene.hear() == ["Sorry, one of my messages was lost."]
+        assert rule.hits == 4
         await s.idle()
         assert _lost(s) == ["lost: ServiceUnavailable/None 503 Injected fault."]
         (instance,) = s.bot.engine.instances.values()
