@@ -65,6 +65,14 @@ _ALTERNATIVES = (
 )
 
 
+def _forms(ch: str) -> set[str]:
+    return {f for f in (ch, ch.lower(), ch.upper()) if len(f) == 1}
+
+
+_BASE = frozenset(_SAMPLES)
+_BASE_FORMS = [_forms(ch) for ch in _SAMPLES]
+
+
 class _Unknown(Exception):
     """A tree shape this module does not understand: report nothing."""
 
@@ -90,7 +98,7 @@ def backtracking_risk(pattern: str) -> str | None:
         tree = list(_sre.parse(pattern).data)
     except Exception:  # syntax re does not know, or a changed private API
         return None
-    analysis = _Analysis(_SAMPLES + "".join(_literals(pattern)))
+    analysis = _Analysis("".join(_literals(pattern)))
     try:
         return analysis.sequence(tree) or _one_character_alternatives(pattern, analysis)
     except (_Unknown, RecursionError, TypeError, ValueError, AttributeError, IndexError):
@@ -159,7 +167,9 @@ def _any_of(tests: tuple[_CharTest, ...]) -> _CharTest:
 
 class _Analysis:
     def __init__(self, samples: str) -> None:
-        self.samples = samples
+        extra = dict.fromkeys(ch for ch in samples if ch not in _BASE)
+        self._forms = _BASE_FORMS + [_forms(ch) for ch in extra]
+        self._masks: dict[int, tuple[int, _CharTest]] = {}
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -415,8 +425,15 @@ class _Analysis:
 
     def overlap(self, first: _CharTest, second: _CharTest) -> bool:
         """Whether some character passes both tests, ignoring case like flow patterns."""
-        for ch in self.samples:
-            forms = {f for f in (ch, ch.lower(), ch.upper()) if len(f) == 1}
-            if any(first(f) for f in forms) and any(second(f) for f in forms):
-                return True
-        return False
+        return self._mask(first) & self._mask(second) != 0
+
+    def _mask(self, test: _CharTest) -> int:
+        """The samples ``test`` accepts in some case, as bits (computed once per test)."""
+        known = self._masks.get(id(test))
+        if known is None:
+            bits = 0
+            for i, forms in enumerate(self._forms):
+                if any(test(f) for f in forms):
+                    bits |= 1 << i
+            known = self._masks[id(test)] = (bits, test)  # the test is kept: ids stay unique
+        return known[0]
