@@ -117,6 +117,21 @@ def test_not_utf8_is_a_located_error(tmp_path: Path) -> None:
     assert out.startswith(f"{path}:1:1: Y001 error: the file is not UTF-8 text")
 
 
+def test_a_nul_byte_or_a_mapping_key_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:
+    # issue 10: ruamel's ReaderError and an unhashable CommentedMap key escaped the loader
+    nul = tmp_path / "nul.flow.yaml"
+    nul.write_bytes(b"version: 1\nname: a\x00b\n")
+    key = tmp_path / "key.flow.yaml"
+    key.write_text("version: 1\nstates: {{a: 1}: x}\n", "utf-8")
+    code, out, err = _run("validate", "-q", str(nul), str(key))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{nul}:2:8: Y001 error: character U+0000 is not allowed in YAML (a control character)",
+        f"{key}:2:10: Y006 error: a mapping cannot be a mapping key: keys are texts",
+    ]
+    assert "Traceback" not in err
+
+
 def test_schema_command_prints_the_schema_file() -> None:
     code, out, _ = _run("schema")
     assert code == 0

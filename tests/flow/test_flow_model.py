@@ -13,6 +13,7 @@ from ucwa_flow.flow import (
     If,
     Invite,
     Log,
+    Matcher,
     Say,
     SetVariable,
     Stop,
@@ -23,6 +24,7 @@ from ucwa_flow.flow import (
 )
 
 FULL = Path(__file__).parent / "flows" / "full.flow.yaml"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +257,39 @@ states:
         "apology.flow.yaml",
     )
     assert [d.code for d in result.diagnostics] == []
+
+
+@pytest.mark.parametrize(
+    ("message", "found"),
+    [
+        ("what?", True),
+        ("?", True),
+        ("help?", True),
+        ("Help me", True),
+        ("I need HELP!", True),
+        ("helpless", False),
+        ("unhelpful", False),
+        ("hello", False),
+    ],
+)
+def test_keywords_match_words_and_punctuation_anywhere(message: str, found: bool) -> None:
+    # issue 10: `what?` did not trigger the helpdesk's `?` keyword
+    matcher = Matcher("keywords", ["help", "?"])
+    assert (matcher.match(message) is not None) is found
+
+
+def test_keywords_with_inner_punctuation_and_spaces() -> None:
+    matcher = Matcher("keywords", ["e-mail", "c++", "reset password"])
+    assert matcher.match("my e-mail is down") == {}
+    assert matcher.match("I write C++ daily") == {}
+    assert matcher.match("please RESET   my password") is None
+    assert matcher.match("please reset  password") == {}
+    assert matcher.match("emails") is None
+    assert matcher.match("abc++") is None  # `c` is a word edge: not inside "abc"
+
+
+def test_the_helpdesk_answers_what_with_its_help_command() -> None:
+    flow = load_flow(ROOT / "flows" / "helpdesk.flow.yaml").raise_for_errors()
+    (help_command,) = [c for c in flow.states["menu"].commands if c.name == "help"]
+    assert help_command.match("what?") == {}
+    assert help_command.match("helpless") is None

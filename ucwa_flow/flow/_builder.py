@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ucwa_flow.flow._backtracking import backtracking_warning
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._durations import parse_duration
 from ucwa_flow.flow._loader import Document, Path
@@ -243,6 +244,10 @@ class _Builder:
             # Keep checking the rest of the handler with a matcher that never matches.
             matcher = Matcher("choice", ())
             matcher.groups = frozenset(_GROUP_NAME.findall(values[0]))
+        else:
+            warning = backtracking_warning(values[0]) if kind == "regex" else None
+            if warning is not None:
+                self.report((*path, "match"), "F120", warning)
         for group in matcher.groups:
             self.variable_name(group, (*path, "match"), key=False)
         actions: list[Action] = []

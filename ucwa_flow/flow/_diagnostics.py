@@ -123,5 +123,6 @@ RULES: dict[str, Rule] = {
         Rule("F117", _E, "variable name is reserved"),
         Rule("F118", _W, "actions after goto or stop never run"),
         Rule("F119", _W, "no_match ladder never used: the state has a catch-all handler"),
+        Rule("F120", _W, "regular expression can backtrack catastrophically"),
     )
 }

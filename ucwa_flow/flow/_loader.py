@@ -24,8 +24,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
+from ruamel.yaml.nodes import MappingNode
+from ruamel.yaml.reader import Reader, ReaderError
 
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 
@@ -91,6 +93,11 @@ class _StrictComposer(Composer):
         if tag is not None and tag not in _CORE_TAGS and tag != "!":
             shown = tag.replace("tag:yaml.org,2002:", "!!")
             raise _Rejected("Y001", f"YAML tag {shown} is not allowed in flows", event.start_mark)
+        is_key = index is None and isinstance(parent, MappingNode)
+        if is_key and isinstance(event, MappingStartEvent | SequenceStartEvent):
+            kind = "mapping" if isinstance(event, MappingStartEvent) else "list"
+            message = f"a {kind} cannot be a mapping key: keys are texts"
+            raise _Rejected("Y006", message, event.start_mark)
         return super().compose_node(parent, index)
 
 
@@ -111,6 +118,11 @@ def read_document(text: str, file: str) -> tuple[Document | None, list[Diagnosti
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
         return None, [_syntax_diagnostic(exc, file)]
+    except ReaderError as exc:
+        return None, [_character_diagnostic(exc, text, file)]
+    except YAMLError as exc:  # any other refusal of the parser: still one located line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+        return None, [Diagnostic.at(Location(file, 1, 1), "Y001", first)]
     if tree is None:
         return None, [Diagnostic.at(Location(file, 1, 1), "Y007", "the file has no YAML document")]
     document = Document(file, None)
@@ -149,6 +161,22 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str) -> Diagnostic:
     hint = next((text for start, text in _HINTS.items() if problem.startswith(start)), None)
     message = f"{hint} ({problem})" if hint else f"{problem}{context}"
     return Diagnostic.at(location, "Y001", message)
+
+
+def _character_diagnostic(exc: ReaderError, text: str, file: str) -> Diagnostic:
+    """A character YAML does not allow (NUL, other control characters, a lone surrogate)."""
+    found = Reader.NON_PRINTABLE.search(text)
+    if found is not None:
+        position, code = found.start(), ord(found.group())
+    else:
+        position = exc.position if isinstance(exc.position, int) else 0
+        code = exc.character if isinstance(exc.character, int) else 0
+    before = text[:position]
+    line = before.count("\n") + 1
+    col = position - (before.rfind("\n") + 1) + 1
+    kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+    message = f"character U+{code:04X} is not allowed in YAML ({kind})"
+    return Diagnostic.at(Location(file, line, col), "Y001", message)
 
 
 def _start(node: Any) -> tuple[int, int]:

@@ -9,7 +9,8 @@ Matching rules (all case-insensitive, on the trimmed text):
 
 * ``regex``: :meth:`regex.Pattern.search` anywhere in the text; anchor with ``^``/``$``.
   Use ``(?-i)`` for a case-sensitive pattern. Named groups become captures.
-* ``keywords``: any of the words appears as a whole word (not inside another word).
+* ``keywords``: any of the words appears as a whole word (not inside another word); a
+  keyword's punctuation edge may touch anything (``?`` matches "what?").
 * ``choice``: the whole text equals one of the choices (inner whitespace collapsed).
 * ``any``: always matches.
 """
@@ -43,6 +44,19 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _keyword(word: str) -> str:
+    """The pattern of one keyword: whole words, and punctuation wherever it is.
+
+    An edge of the keyword that is a word character (letter, digit, ``_``) must not touch
+    another word character in the message; an edge that is punctuation may touch anything.
+    So ``help`` matches "help?" but not "helpless", and ``?`` matches "what?".
+    """
+    text = _normalise(word)
+    before = r"(?<!\w)" if regex.match(r"\w", text) else ""
+    after = r"(?!\w)" if regex.search(r"\w\Z", text) else ""
+    return f"{before}{regex.escape(text)}{after}"
+
+
 class Matcher:
     """Decides whether one message handler applies to a message.
 
@@ -72,8 +86,8 @@ class Matcher:
             self._compiled = compile_regex(self.values[0])
             self.groups = frozenset(self._compiled.groupindex)
         elif kind == "keywords":
-            words = "|".join(regex.escape(_normalise(word)) for word in self.values)
-            self._compiled = regex.compile(rf"(?<!\w)(?:{words})(?!\w)", _FLAGS)
+            words = "|".join(_keyword(word) for word in self.values)
+            self._compiled = regex.compile(words, _FLAGS)
         elif kind == "choice":
             self._compiled = frozenset(_normalise(choice) for choice in self.values)
 

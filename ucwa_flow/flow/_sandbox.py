@@ -19,18 +19,18 @@ import contextlib
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from jinja2 import Template as JinjaTemplate
 from jinja2 import Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
-from jinja2.filters import FILTERS as DEFAULT_FILTERS
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
+from ucwa_flow.flow._limits import MAX_SIZE, check_format, check_str_call, filters, tests
 
 __all__ = [
     "RESERVED_NAMES",
@@ -50,7 +50,7 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 )
 
 _MAX_RANGE = 1000
-_MAX_SIZE = 10_000  # longest string or list that `*` or a padding filter may build
+_MAX_SIZE = MAX_SIZE  # longest string or list that `*` or a padding filter may build
 _MAX_EXPONENT = 64
 _MAX_POWER_BITS = 65_536  # the largest number `**` may build
 #: how long one render may run: loops, calls and attribute reads check it
@@ -113,21 +113,8 @@ def _safe_range(*args: int) -> _BoundedRange:
     return _BoundedRange(rng)
 
 
-def _bounded_width(name: str, limit_arg: int) -> Callable[..., Any]:
-    """A padding filter (center, indent, wordwrap...) that refuses giant widths."""
-
-    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
-        sizes = [a for a in (*args, *kwargs.values()) if isinstance(a, int)]
-        if any(abs(a) > _MAX_SIZE for a in sizes[:limit_arg]):
-            raise SecurityError(f"{name}() may not pad beyond {_MAX_SIZE} characters in flows")
-        return original(value, *args, **kwargs)
-
-    original = DEFAULT_FILTERS[name]
-    return bounded
-
-
 class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # Fail loudly instead of rendering an empty string for `{{ ''.__class__ }}`.
@@ -142,6 +129,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             if big and left.bit_length() * right > _MAX_POWER_BITS:
                 raise SecurityError("'**' may not build a number that large in flows")
             return left**right
+        if operator == "%":
+            if isinstance(left, str):
+                check_format(left)
+            return left % right
         for seq, count in ((left, right), (right, left)):
             sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
             if sized and len(seq) * count > _MAX_SIZE:
@@ -150,6 +141,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_time()
+        check_str_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -164,8 +156,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 def _environment(autoescape: bool) -> _Sandbox:
     env = _Sandbox(autoescape=autoescape, keep_trailing_newline=True)
     env.globals["range"] = _safe_range
-    for name, widths in (("center", 1), ("indent", 1), ("wordwrap", 1), ("truncate", 1)):
-        env.filters[name] = _bounded_width(name, widths)
+    env.filters.clear()
+    env.filters.update(filters())
+    env.tests.clear()
+    env.tests.update(tests())
     return env
 
 
