@@ -73,7 +73,12 @@ def outbox(op: str, key: str = "conv1", *, account: str = ACCOUNT, **fields: Any
 
 
 def line(
-    kind: str, data: Any, key: str = "conv1", *, at: float = 1000.0, entry: str | None = None,
+    kind: str,
+    data: Any,
+    key: str = "conv1",
+    *,
+    at: float = 1000.0,
+    entry: str | None = None,
     account: str = ACCOUNT,
 ) -> TranscriptEntry:
     return TranscriptEntry(account, f"/conv/{key}", at, kind, data, key=entry)

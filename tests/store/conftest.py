@@ -84,7 +84,8 @@ class Target:
                 return conn.execute(statement.replace("%s", "?"), params).fetchall()
             finally:
                 conn.close()
-        assert self.url is not None and self.schema is not None
+        assert self.url is not None
+        assert self.schema is not None
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
             cursor = conn.execute(statement, params)
@@ -95,16 +96,25 @@ class Target:
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     if request.param == "sqlite":
         yield Target("sqlite", path=tmp_path / "state" / "bot.sqlite3")
-        return
+    else:
+        yield from postgres_target()
+
+
+@pytest.fixture
+def pg_target() -> Iterator[Target]:
+    """A PostgreSQL target only, for the cases about the server itself."""
+    yield from postgres_target()
+
+
+def postgres_target() -> Iterator[Target]:
+    """A schema of the test's own, dropped afterwards."""
     base = postgres_url()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     glue = "&" if "?" in base else "?"
     # the application name lets a test find (and kill) the store's server process
     yield Target("postgres", url=f"{base}{glue}application_name={schema}", schema=schema)
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-        )
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture

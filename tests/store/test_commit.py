@@ -45,7 +45,9 @@ async def test_every_record_kind_comes_back_as_committed(store: Store) -> None:
     first, second = snapshot.outbox
     assert first == dataclasses.replace(outbox("op-1"), id=first.id)
     assert second == dataclasses.replace(outbox("op-2", kind="typing", payload=None), id=second.id)
-    assert first.id is not None and second.id is not None and first.id < second.id
+    assert first.id is not None
+    assert second.id is not None
+    assert first.id < second.id
 
     entries = await store.transcript(ACCOUNT, "/conv/conv1")
     assert [(e.kind, e.data, e.key) for e in entries] == [
@@ -90,7 +92,7 @@ async def test_data_that_is_not_json_is_refused_before_anything_is_written(store
     await store.commit(ACCOUNT, everything())
     before = await store.load(ACCOUNT)
     bad = conversation("conv9", variables={"when": object()})
-    with pytest.raises(StoreError, match="conversation /conv/conv9.*not JSON"):
+    with pytest.raises(StoreError, match=r"conversation /conv/conv9.*not JSON"):
         await store.commit(ACCOUNT, Changes(position=position(2), conversations=(bad,)))
     assert await store.load(ACCOUNT) == before
 
@@ -148,7 +150,11 @@ async def test_an_ended_conversation_stays_ended(store: Store) -> None:
     )
     assert (await store.load(ACCOUNT)).conversations == ()
     (record,) = await store.conversations()
-    assert (record.status, record.ended_reason, record.state) == ("ended", "caller left", "greeting")
+    assert (record.status, record.ended_reason, record.state) == (
+        "ended",
+        "caller left",
+        "greeting",
+    )
     assert record.updated_at == 1010.0
     ended = [e for e in await store.transcript(ACCOUNT, "/conv/conv1") if e.kind == "ended"]
     assert [e.data for e in ended] == [{"reason": "caller left"}]

@@ -29,8 +29,14 @@ async def seed(store: Store) -> None:
             updated_at=created,
         )
         lines = tuple(
-            line(kind, {"text": f"{key} {n}"}, key, at=created + n, entry=f"{key}-{n}",
-                 account=account)
+            line(
+                kind,
+                {"text": f"{key} {n}"},
+                key,
+                at=created + n,
+                entry=f"{key}-{n}",
+                account=account,
+            )
             for n, kind in enumerate(("message_in", "message_out", "message_in"))
         )
         await store.commit(account, Changes(conversations=(record,), transcript=lines))
