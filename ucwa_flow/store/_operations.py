@@ -103,16 +103,16 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
 
     if position_params is not None:
         yield Sql(_UPSERT_APPLICATION, position_params)
-    for params in upserts:
-        yield Sql(_UPSERT_CONVERSATION, params)
+    if upserts:
+        yield Sql(_UPSERT_CONVERSATION, many=tuple(upserts))
     for ending in changes.ends:
         yield from _end(account, ending.conversation, ending.reason, ending.at)
-    for params in additions:
-        yield Sql(_INSERT_OUTBOX, params)
+    if additions:
+        yield Sql(_INSERT_OUTBOX, many=tuple(additions))
     for update in changes.sent:
         yield from _record_attempt(account, update)
-    for params in lines:
-        yield Sql(_INSERT_TRANSCRIPT, params)
+    if lines:
+        yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
     return CommitResult(
         applied=True, events_next=None if position is None else position.events_next
     )

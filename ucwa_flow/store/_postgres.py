@@ -123,15 +123,25 @@ class PostgresStore(Store):
 
 
 async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Program[T]) -> T:
-    try:
-        statement = next(program)
-        while True:
-            cursor = await conn.execute(statement.text, statement.params)
-            rows = await cursor.fetchall() if cursor.description is not None else []
-            statement = program.send(list(rows))
-    except StopIteration as done:
-        result: T = done.value
-        return result
+    """Run ``program`` pipelined: a statement whose rows it does not need is sent without
+    waiting for the server; its errors surface at the next result or at the commit."""
+    result: T
+    async with conn.pipeline(), conn.cursor() as cursor:
+        try:
+            statement = next(program)
+            while True:
+                rows: list[tuple[object, ...]] = []
+                if statement.many is not None:
+                    await cursor.executemany(statement.text, statement.many)
+                else:
+                    await cursor.execute(statement.text, statement.params)
+                    if statement.returns_rows:
+                        rows = await cursor.fetchall()
+                statement = program.send(list(rows))
+        except StopIteration as done:
+            result = done.value
+    # leaving the pipeline waited for every statement: a failed one has raised by now
+    return result
 
 
 def public_url(url: str) -> str:

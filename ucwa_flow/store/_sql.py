@@ -32,10 +32,19 @@ Program = Generator["Sql", Rows, T]
 
 @dataclass(frozen=True, slots=True)
 class Sql:
-    """One statement and its parameters."""
+    """One statement and its parameters, or (``many``) one statement run for each of a
+    sequence of parameter tuples, in order, with no rows back."""
 
     text: str
     params: tuple[Any, ...] = ()
+    many: tuple[tuple[Any, ...], ...] | None = None
+
+    @property
+    def returns_rows(self) -> bool:
+        """Whether the program needs this statement's rows (else it gets ``[]``)."""
+        return self.many is None and (
+            self.text.lstrip().upper().startswith("SELECT") or " RETURNING " in self.text
+        )
 
 
 def dump(value: Any, what: str) -> str:

@@ -149,8 +149,13 @@ def _steps(conn: sqlite3.Connection, program: Program[T]) -> T:
     try:
         statement = next(program)
         while True:
-            cursor = conn.execute(statement.text.replace("%s", "?"), statement.params)
-            rows = cursor.fetchall() if cursor.description is not None else []
+            text = statement.text.replace("%s", "?")
+            if statement.many is not None:
+                conn.executemany(text, statement.many)
+                rows = []
+            else:
+                cursor = conn.execute(text, statement.params)
+                rows = cursor.fetchall() if cursor.description is not None else []
             statement = program.send(rows)
     except StopIteration as done:
         result: T = done.value
