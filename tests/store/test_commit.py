@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 
 from tests.store.builders import ACCOUNT, APP, conversation, line, outbox, position
+from tests.store.conftest import Target
 from ucwa_flow.store import (
     ApplicationRecord,
     Changes,
@@ -210,3 +212,20 @@ async def test_a_forgotten_application_ends_its_conversations(store: Store) -> N
     }
     assert len((await store.load(other)).conversations) == 1
     assert await store.forget_application(ACCOUNT, "again", 2001.0) == 0
+
+
+async def test_two_processes_committing_the_same_batch_apply_it_once(target: Target) -> None:
+    first, second = await target.open(), await target.open()
+    try:
+        await first.commit(ACCOUNT, Changes(position=position(1)))
+        same = Changes(
+            position=position(2),
+            after=position(1).events_next,
+            transcript=(line("message_in", {"text": "once"}),),  # no key: only `after` guards
+        )
+        results = await asyncio.gather(first.commit(ACCOUNT, same), second.commit(ACCOUNT, same))
+        assert sorted(r.applied for r in results) == [False, True]
+        assert len(await first.transcript(ACCOUNT, "/conv/conv1")) == 1
+    finally:
+        await first.aclose()
+        await second.aclose()

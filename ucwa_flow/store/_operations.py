@@ -85,7 +85,13 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         _same_account(account, entry.account, "a transcript entry")
 
     if changes.after is not None:
-        rows = yield Sql("SELECT events_next FROM applications WHERE account = %s", (account,))
+        # an UPDATE that changes nothing, to hold the row: a second process committing the
+        # same batch at the same time waits here (PostgreSQL), then sees it was committed
+        rows = yield Sql(
+            "UPDATE applications SET updated_at = updated_at WHERE account = %s "
+            "RETURNING events_next",
+            (account,),
+        )
         if rows and rows[0][0] != changes.after:
             return CommitResult(applied=False, events_next=rows[0][0])
 
