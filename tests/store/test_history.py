@@ -1,0 +1,157 @@
+"""Transcripts, listings, export, retention and redaction, on both backends."""
+
+from __future__ import annotations
+
+from tests.store.builders import ACCOUNT, conversation, line
+from ucwa_flow.store import REDACTED, Changes, ConversationQuery, Ending, Store
+
+OTHER = "sip:sales@contoso.com"
+
+
+async def seed(store: Store) -> None:
+    """Five conversations: two accounts, callers, flows, states and creation times."""
+    people = [
+        ("c1", ACCOUNT, "sip:ann@contoso.com", "Ann Smith", "helpdesk", "greeting", 100.0),
+        ("c2", ACCOUNT, "sip:bob@contoso.com", "Bob Jones", "helpdesk", "menu", 200.0),
+        ("c3", ACCOUNT, "sip:ann@contoso.com", "Ann Smith", "survey", "menu", 300.0),
+        ("c4", OTHER, "sip:cy_x@fabrikam.com", "Cy", "sales", "greeting", 400.0),
+        ("c5", ACCOUNT, None, None, "helpdesk", "greeting", 500.0),
+    ]
+    for key, account, uri, name, flow, state, created in people:
+        record = conversation(
+            key,
+            account=account,
+            caller_uri=uri,
+            caller_name=name,
+            flow=flow,
+            state=state,
+            created_at=created,
+            updated_at=created,
+        )
+        lines = tuple(
+            line(
+                kind,
+                {"text": f"{key} {n}"},
+                key,
+                at=created + n,
+                entry=f"{key}-{n}",
+                account=account,
+            )
+            for n, kind in enumerate(("message_in", "message_out", "message_in"))
+        )
+        await store.commit(account, Changes(conversations=(record,), transcript=lines))
+
+
+async def keys(store: Store, **query: object) -> list[str]:
+    found = await store.conversations(ConversationQuery(**query))  # type: ignore[arg-type]
+    return [c.conversation.removeprefix("/conv/") for c in found]
+
+
+async def test_listing_filters_and_orders_conversations(store: Store) -> None:
+    await seed(store)
+    assert await keys(store) == ["c1", "c2", "c3", "c4", "c5"]
+    assert await keys(store, account=ACCOUNT) == ["c1", "c2", "c3", "c5"]
+    assert await keys(store, caller="ann@") == ["c1", "c3"]
+    assert await keys(store, caller="bob jones") == ["c2"]
+    assert await keys(store, caller="y_x") == ["c4"]  # _ is a character, not a wildcard
+    assert await keys(store, caller="a_n") == []
+    assert await keys(store, flow="helpdesk") == ["c1", "c2", "c5"]
+    assert await keys(store, state="menu") == ["c2", "c3"]
+    assert await keys(store, since=200.0, until=400.0) == ["c2", "c3"]
+    assert await keys(store, flow="helpdesk", state="greeting", account=ACCOUNT) == ["c1", "c5"]
+    assert await keys(store, limit=2) == ["c1", "c2"]
+    assert await keys(store, limit=2, offset=2) == ["c3", "c4"]
+    assert await keys(store, status="ended") == []
+
+
+async def test_a_transcript_comes_back_in_order(store: Store) -> None:
+    await seed(store)
+    await store.commit(
+        ACCOUNT,
+        Changes(transcript=(line("error", {"message": "no match"}, "c2", at=150.0),)),
+    )
+    entries = await store.transcript(ACCOUNT, "/conv/c2")
+    # committed order, not the order of the times written on the entries
+    assert [e.data.get("text", e.data.get("message")) for e in entries] == [
+        "c2 0",
+        "c2 1",
+        "c2 2",
+        "no match",
+    ]
+    assert await store.transcript(OTHER, "/conv/c2") == []
+
+
+async def test_export_yields_every_conversation_with_its_transcript(store: Store) -> None:
+    await seed(store)
+    exported = [(c.conversation, [e.key for e in lines]) async for c, lines in store.export(page=2)]
+    assert [key for key, _ in exported] == [f"/conv/c{n}" for n in range(1, 6)]
+    assert exported[3] == ("/conv/c4", ["c4-0", "c4-1", "c4-2"])
+
+    some = [c.conversation async for c, _ in store.export(ConversationQuery(caller="ann"))]
+    assert some == ["/conv/c1", "/conv/c3"]
+
+
+async def test_prune_deletes_only_what_ended_before_the_cutoff(store: Store) -> None:
+    await seed(store)
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            ends=(Ending("/conv/c1", "caller left", 1000.0), Ending("/conv/c2", "idle", 5000.0))
+        ),
+    )
+    await store.commit(ACCOUNT, Changes(transcript=(line("error", {}, "ghost", at=10.0),)))
+
+    assert await store.prune(before=2000.0) == 1
+
+    assert await keys(store) == ["c2", "c3", "c4", "c5"]
+    assert await store.transcript(ACCOUNT, "/conv/c1") == []
+    assert await store.transcript(ACCOUNT, "/conv/ghost") == []
+    assert len(await store.transcript(ACCOUNT, "/conv/c2")) == 4  # three lines and "ended"
+    assert len(await store.transcript(ACCOUNT, "/conv/c3")) == 3  # old but still active
+    assert await store.prune(before=2000.0) == 0
+
+
+async def test_secret_variables_are_redacted_in_the_history(store: Store) -> None:
+    record = conversation(secrets=frozenset({"pin", "card"}))
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            conversations=(record,),
+            transcript=(
+                line("variable", {"name": "pin", "value": "1234"}),
+                line("variable", {"name": "tries", "value": 2}),
+            ),
+        ),
+    )
+    # a later step that commits no record: the store knows the secrets already
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            transcript=(
+                line("matched", {"captures": {"card": "4111", "kind": "visa"}}),
+                line("state", {"to": "menu", "variables": {"pin": "1234", "name": "Ann"}}),
+            )
+        ),
+    )
+    data = [e.data for e in await store.transcript(ACCOUNT, "/conv/conv1")]
+    assert data == [
+        {"name": "pin", "value": REDACTED},
+        {"name": "tries", "value": 2},
+        {"captures": {"card": REDACTED, "kind": "visa"}},
+        {"to": "menu", "variables": {"pin": REDACTED, "name": "Ann"}},
+    ]
+    # the live conversation keeps the real value: it needs it to carry on
+    (live,) = (await store.load(ACCOUNT)).conversations
+    assert live.variables["pin"] == "1234"
+
+    await store.commit(ACCOUNT, Changes(ends=(Ending("/conv/conv1", "done", 1100.0),)))
+    (ended,) = await store.conversations()
+    assert ended.variables["pin"] == REDACTED
+    assert ended.variables["name"] == "Ann"
+
+
+async def test_a_record_committed_as_ended_is_stored_redacted(store: Store) -> None:
+    record = conversation(status="ended", ended_reason="stop")
+    await store.commit(ACCOUNT, Changes(conversations=(record,)))
+    (stored,) = await store.conversations()
+    assert stored.variables["pin"] == REDACTED

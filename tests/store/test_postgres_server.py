@@ -1,0 +1,77 @@
+"""The PostgreSQL backend's server: unreachable, or gone in the middle of a run."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import psycopg
+import pytest
+
+from tests.guards import WAIT
+from tests.store.builders import ACCOUNT, conversation, position
+from tests.store.conftest import Target, postgres_url
+from ucwa_flow.store import Changes, StoreUnavailable, open_store
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_an_unreachable_server_is_one_retryable_line() -> None:
+    url = f"postgresql://bot:sekret@127.0.0.1:{closed_port()}/ucwa"
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_store(url, connect_timeout=5)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "cannot be reached" in message
+    assert "127.0.0.1" in message
+    assert "sekret" not in message
+    assert caught.value.retryable
+
+
+async def test_a_connection_killed_mid_run_is_retryable_and_comes_back(
+    pg_target: Target,
+) -> None:
+    store = await pg_target.open()
+    try:
+        await store.commit(ACCOUNT, Changes(position=position(1), conversations=(conversation(),)))
+        await asyncio.to_thread(kill_backends, pg_target.schema or "")
+
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.commit(ACCOUNT, Changes(position=position(2)))
+        message = str(caught.value)
+        assert "\n" not in message
+        assert "lost its connection" in message
+        assert caught.value.retryable
+
+        # the next call connects again; the retried commit goes through
+        await store.commit(ACCOUNT, Changes(position=position(2)))
+        snapshot = await store.load(ACCOUNT)
+        assert snapshot.conversations == (conversation(),)
+        assert snapshot.application is not None
+        assert snapshot.application.events_next == position(2).events_next
+    finally:
+        await store.aclose()
+
+
+def kill_backends(application_name: str) -> None:
+    """Terminate the store's server process and wait until the server has let it go."""
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        (killed,) = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            (application_name,),
+        ).fetchone() or (0,)
+        assert killed == 1
+        deadline = time.monotonic() + WAIT
+        while conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = %s", (application_name,)
+        ).fetchone():
+            assert time.monotonic() < deadline, "the server did not end the connection"
+            time.sleep(0.01)

@@ -1,0 +1,135 @@
+"""The SQLite backend's file: where it goes, how it is set up, and what goes wrong with it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.store.builders import ACCOUNT, conversation, position
+from ucwa_flow.store import (
+    Changes,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    StoreLocked,
+    StoreUnavailable,
+    default_state_path,
+    is_postgres_url,
+    open_store,
+)
+from ucwa_flow.store._sqlite import SqliteStore
+
+
+def one_line(error: BaseException) -> str:
+    message = str(error)
+    assert "\n" not in message
+    assert "Traceback" not in message
+    return message
+
+
+async def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "bot.sqlite3"
+    store = await open_store(path)
+    await store.aclose()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()
+
+
+async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    path.write_bytes(b"this is not a database, just some text\n" * 200)
+    with pytest.raises(StoreCorrupt) as caught:
+        await open_store(path)
+    message = one_line(caught.value)
+    assert str(path) in message
+    assert "not a usable database" in message
+    assert not caught.value.retryable
+
+
+async def test_a_folder_in_place_of_the_file_cannot_be_opened(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_store(tmp_path)
+    assert str(tmp_path) in one_line(caught.value)
+    assert not caught.value.retryable
+
+
+async def test_a_lock_held_by_another_process_is_retryable(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await open_store(path, busy_timeout=0.05)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreLocked) as caught:
+            await store.commit(ACCOUNT, Changes(position=position(1)))
+        assert "locked by another process" in one_line(caught.value)
+        assert caught.value.retryable
+        # reads do not wait for a writer under WAL
+        assert (await store.load(ACCOUNT)).application is None
+        other.execute("ROLLBACK")
+
+        await store.commit(ACCOUNT, Changes(position=position(1)))
+        assert (await store.load(ACCOUNT)).application is not None
+    finally:
+        other.close()
+        await store.aclose()
+
+
+async def test_a_full_disk_is_retryable_and_loses_nothing_committed(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "bot.sqlite3")
+    assert isinstance(store, SqliteStore)
+    try:
+        await store.commit(ACCOUNT, Changes(position=position(1), conversations=(conversation(),)))
+        # the database may not grow past its current size: the same error as a full disk
+        await store._call(lambda: _cap(store))
+        big = conversation("big", variables={"blob": "x" * 200_000})
+        with pytest.raises(StoreFull) as caught:
+            await store.commit(ACCOUNT, Changes(position=position(2), conversations=(big,)))
+        assert "disk is full" in one_line(caught.value)
+        assert caught.value.retryable
+        snapshot = await store.load(ACCOUNT)
+        assert snapshot.conversations == (conversation(),)
+        assert snapshot.application is not None
+        assert snapshot.application.events_next == position(1).events_next
+    finally:
+        await store.aclose()
+
+
+def _cap(store: SqliteStore) -> None:
+    conn = store._conn
+    assert conn is not None
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+async def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "bot.sqlite3")
+    await store.aclose()
+    await store.aclose()
+    with pytest.raises(StoreError, match="is closed"):
+        await store.load(ACCOUNT)
+
+
+def test_the_default_path_is_under_the_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = default_state_path("sip:tosh/m@contoso.com")
+    assert path == tmp_path / "state" / "ucwa-flow" / "tosh_m@contoso.com.sqlite3"
+
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = default_state_path("bot@contoso.com")
+    assert path == tmp_path / "home" / ".local" / "state" / "ucwa-flow" / "bot@contoso.com.sqlite3"
+
+
+def test_the_target_chooses_the_backend() -> None:
+    assert is_postgres_url("postgresql://u@h/db")
+    assert is_postgres_url("postgres://u@h/db")
+    assert is_postgres_url("PostgreSQL://u@h/db")
+    assert not is_postgres_url("state/postgres.sqlite3")
+    assert not is_postgres_url(Path("postgresql:/x"))

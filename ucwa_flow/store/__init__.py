@@ -1,0 +1,95 @@
+"""The conversation store: what a bot must not forget when its process dies.
+
+The runtime decides; the store records. Each step of the runtime (a caller message, a timer,
+an outcome; in practice a whole event batch: group commit) produces its effects as data, a
+:class:`Changes` value: the event channel's new position, the conversations as they now are
+(:class:`ConversationRecord`: state, variables, ladder, timers as absolute deadlines, pending
+invites and webhooks as :class:`PendingWork` - continuations as data, never closures), the
+conversations that ended, the messages to send (:class:`OutboxEntry`, keyed by the
+``OperationContext`` the send will carry), the outcomes of sends tried, and the transcript
+lines (:class:`TranscriptEntry`). ``await store.commit(account, changes)`` writes it all in one
+transaction; only then does the runtime perform it (send the outbox, arm the timers). Every
+part of a commit is idempotent, so a re-delivered batch or a retried commit changes nothing
+twice.
+
+A (re)start is ``await store.load(account)``: the :class:`Snapshot` of the application and
+its channel position, the active conversations and the pending outbox.
+
+History: :meth:`Store.conversations` (filtered by :class:`ConversationQuery`),
+:meth:`Store.transcript`, :meth:`Store.export`, and :meth:`Store.prune` for retention. The
+flow's secret variables (:attr:`ConversationRecord.secrets`) are redacted by the store in
+every transcript entry it writes, and in the conversation record once it has ended; an active
+record keeps the real values, since the conversation needs them to carry on.
+
+Backends: SQLite (``sqlite3`` on a thread of its own, WAL; one file per bot account, by
+default at :func:`default_state_path`) and PostgreSQL (psycopg 3, async), chosen by
+:func:`open_store` from its target. The schema is versioned and migrated on open. Failures
+are :class:`StoreError` subclasses with one-line messages; ``retryable`` says whether trying
+again later may help.
+"""
+
+from ucwa_flow.store._changes import (
+    Changes,
+    ChannelPosition,
+    CommitResult,
+    ConversationQuery,
+    Ending,
+    OutboxUpdate,
+    Snapshot,
+)
+from ucwa_flow.store._errors import (
+    StoreConflict,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    StoreLocked,
+    StoreTooNew,
+    StoreUnavailable,
+)
+from ucwa_flow.store._factory import default_state_path, is_postgres_url, open_store
+from ucwa_flow.store._migrations import LATEST as SCHEMA_VERSION
+from ucwa_flow.store._records import (
+    REDACTED,
+    ActionRef,
+    ApplicationRecord,
+    ConversationRecord,
+    ConversationStatus,
+    OutboxEntry,
+    OutboxStatus,
+    PendingWork,
+    Timer,
+    TranscriptEntry,
+)
+from ucwa_flow.store._store import Store
+
+__all__ = [
+    "REDACTED",
+    "SCHEMA_VERSION",
+    "ActionRef",
+    "ApplicationRecord",
+    "Changes",
+    "ChannelPosition",
+    "CommitResult",
+    "ConversationQuery",
+    "ConversationRecord",
+    "ConversationStatus",
+    "Ending",
+    "OutboxEntry",
+    "OutboxStatus",
+    "OutboxUpdate",
+    "PendingWork",
+    "Snapshot",
+    "Store",
+    "StoreConflict",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreFull",
+    "StoreLocked",
+    "StoreTooNew",
+    "StoreUnavailable",
+    "Timer",
+    "TranscriptEntry",
+    "default_state_path",
+    "is_postgres_url",
+    "open_store",
+]

@@ -1,0 +1,125 @@
+"""Writes as data: one :class:`Changes` value is one transaction.
+
+The runtime decides; the store records. A step (or a whole event batch of steps: group
+commit) yields a :class:`Changes`: the channel position it reached, the conversations as they
+now are, the ones that ended, the outbox entries to send, the outcomes of sends already tried,
+and the transcript lines. :meth:`~ucwa_flow.store.Store.commit` writes all of it or nothing.
+
+Every part is idempotent, so committing the same value twice changes nothing the second
+time: conversations are upserted by key (an ended one stays ended), outbox entries are keyed
+by ``operation_context``, transcript entries by their ``key``, and an outbox update only
+moves a pending entry. With ``after`` set, a batch whose position is no longer the stored one
+(it was committed already) is not applied at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ucwa_flow.store._records import (
+    ApplicationRecord,
+    ConversationRecord,
+    OutboxEntry,
+    TranscriptEntry,
+)
+
+__all__ = [
+    "Changes",
+    "ChannelPosition",
+    "CommitResult",
+    "ConversationQuery",
+    "Ending",
+    "OutboxUpdate",
+    "Snapshot",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPosition:
+    """Where the event channel stands once this batch is committed."""
+
+    application_url: str
+    #: the ``next`` link of the batch just handled (the first one not yet committed)
+    events_next: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """A conversation ended by key (no new record needed): keeps the first reason given."""
+
+    conversation: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxUpdate:
+    """What trying to send an outbox entry came to.
+
+    ``"sent"`` and ``"failed"`` are final; ``"pending"`` records an attempt that will be
+    retried. Each update counts one attempt; an entry that is no longer pending is left as
+    it is. The conversation's transcript entry whose ``key`` is the same operation context
+    (the ``message_out`` line) gets the outcome.
+    """
+
+    operation_context: str
+    status: Literal["pending", "sent", "failed"]
+    at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Everything one commit writes, in one transaction."""
+
+    position: ChannelPosition | None = None
+    #: the position this batch was read at: when given and the stored position is another
+    #: one (the batch was committed already, or the channel moved on), nothing is written
+    after: str | None = None
+    conversations: tuple[ConversationRecord, ...] = ()
+    ends: tuple[Ending, ...] = ()
+    outbox: tuple[OutboxEntry, ...] = ()
+    sent: tuple[OutboxUpdate, ...] = ()
+    transcript: tuple[TranscriptEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """``applied`` is ``False`` when ``after`` showed the batch was committed before."""
+
+    applied: bool
+    #: the position stored after the commit
+    events_next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a (re)starting bot needs: its application, live conversations, unsent output."""
+
+    account: str
+    application: ApplicationRecord | None
+    conversations: tuple[ConversationRecord, ...]
+    #: pending outbox entries, in the order they were committed
+    outbox: tuple[OutboxEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationQuery:
+    """A filter over stored conversations (all fields optional, combined with AND).
+
+    ``caller`` matches the caller's URI or name (case-insensitive substring); ``since`` and
+    ``until`` bound the creation time (``since <= created_at < until``). Results are ordered
+    by creation time, then key.
+    """
+
+    account: str | None = None
+    caller: str | None = None
+    flow: str | None = None
+    state: str | None = None
+    status: Literal["active", "ended"] | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+    offset: int = 0

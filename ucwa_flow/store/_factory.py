@@ -1,0 +1,57 @@
+"""Choosing and opening a store: :func:`open_store` and :func:`default_state_path`."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ucwa_flow.store._migrations import LATEST
+from ucwa_flow.store._store import Store
+
+__all__ = ["default_state_path", "is_postgres_url", "open_store"]
+
+_POSTGRES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.lower().startswith(_POSTGRES)
+
+
+async def open_store(
+    target: str | Path,
+    *,
+    schema: str | None = None,
+    busy_timeout: float = 5.0,
+    connect_timeout: float = 10.0,
+    _upto: int = LATEST,
+) -> Store:
+    """Open the store at ``target``, migrating its schema to the current version.
+
+    A ``postgresql://`` or ``postgres://`` URL opens a PostgreSQL store (tables in
+    ``schema`` when given); anything else is the path of a SQLite file, created with its
+    folder if missing. ``busy_timeout`` (SQLite) is how long to wait for another process's
+    write lock; ``connect_timeout`` (PostgreSQL) how long to wait for the server.
+    """
+    if is_postgres_url(target):
+        from ucwa_flow.store._postgres import PostgresStore
+
+        return await PostgresStore(
+            str(target), schema=schema, connect_timeout=connect_timeout
+        ).open(_upto)
+    from ucwa_flow.store._sqlite import SqliteStore
+
+    return await SqliteStore(target, busy_timeout).open(_upto)
+
+
+def default_state_path(account: str) -> Path:
+    """Where the SQLite store of ``account`` lives by default:
+    ``$XDG_STATE_HOME/ucwa-flow/<account>.sqlite3``, else ``~/.local/state/ucwa-flow/...``.
+
+    The account (a SIP URI or a user name) becomes a file name: characters other than
+    letters, digits, ``.``, ``@``, ``-`` and ``_`` become ``_``.
+    """
+    base = os.environ.get("XDG_STATE_HOME") or ""
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    name = re.sub(r"[^A-Za-z0-9.@_-]", "_", account.removeprefix("sip:")).strip(".") or "bot"
+    return root / "ucwa-flow" / f"{name}.sqlite3"

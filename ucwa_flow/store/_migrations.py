@@ -1,0 +1,136 @@
+"""The schema, as numbered migrations applied in order when a store is opened.
+
+``schema_migrations`` lists the versions applied. Opening a store runs :func:`migrate` in one
+transaction: it applies the migrations the store lacks (a store written by an older
+ucwa-flow opens, its data kept) and refuses a store whose version is newer than
+:data:`LATEST` with :class:`~ucwa_flow.store.StoreTooNew`. On PostgreSQL a transaction-scoped
+advisory lock keeps two processes from migrating the same schema at once.
+
+A migration is never edited once released: a change to the schema is a new migration with
+the next number. Both dialects get the same tables, columns and keys; only the spelling of
+types and auto-numbered keys differs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ucwa_flow.store._errors import StoreTooNew
+from ucwa_flow.store._sql import Dialect, Program, Sql
+
+__all__ = ["LATEST", "MIGRATIONS", "migrate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]  # with {serial} and {real} to spell per dialect
+
+
+_TYPES: dict[Dialect, dict[str, str]] = {
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL", "int": "INTEGER"},
+    "postgres": {
+        "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "real": "DOUBLE PRECISION",
+        "int": "INTEGER",
+    },
+}
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "applications, conversations, outbox, transcript",
+        (
+            """CREATE TABLE applications (
+                account TEXT PRIMARY KEY,
+                application_url TEXT NOT NULL,
+                events_next TEXT,
+                updated_at {real} NOT NULL)""",
+            """CREATE TABLE conversations (
+                account TEXT NOT NULL,
+                conversation TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                flow_version TEXT NOT NULL,
+                state TEXT NOT NULL,
+                variables TEXT NOT NULL,
+                misses {int} NOT NULL,
+                timers TEXT NOT NULL,
+                pending TEXT NOT NULL,
+                caller_uri TEXT,
+                caller_name TEXT,
+                status TEXT NOT NULL CHECK (status IN ('active', 'ended')),
+                ended_reason TEXT,
+                secrets TEXT NOT NULL,
+                extra TEXT NOT NULL,
+                created_at {real} NOT NULL,
+                updated_at {real} NOT NULL,
+                PRIMARY KEY (account, conversation))""",
+            """CREATE TABLE outbox (
+                id {serial},
+                account TEXT NOT NULL,
+                conversation TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                operation_context TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+                attempts {int} NOT NULL,
+                error TEXT,
+                created_at {real} NOT NULL,
+                updated_at {real} NOT NULL)""",
+            "CREATE INDEX outbox_pending ON outbox (account, status, id)",
+            """CREATE TABLE transcript (
+                seq {serial},
+                account TEXT NOT NULL,
+                conversation TEXT NOT NULL,
+                at {real} NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL,
+                outcome TEXT,
+                key TEXT)""",
+            "CREATE UNIQUE INDEX transcript_key ON transcript (account, conversation, key)",
+            "CREATE INDEX transcript_order ON transcript (account, conversation, seq)",
+        ),
+    ),
+    Migration(
+        2,
+        "indexes for transcript listings and retention",
+        (
+            "CREATE INDEX conversations_created ON conversations (created_at, conversation)",
+            "CREATE INDEX conversations_status ON conversations (account, status, updated_at)",
+            "CREATE INDEX transcript_at ON transcript (at)",
+        ),
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+_LOCK_KEY = 0x75637761_666C6F77 & 0x7FFFFFFFFFFFFFFF  # "ucwaflow": the migration lock
+
+
+def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
+    """Bring the schema to version ``upto`` (default: the latest); returns the version."""
+    if dialect == "postgres":
+        yield Sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    types = _TYPES[dialect]
+    yield Sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        f"version {types['int']} PRIMARY KEY, description TEXT NOT NULL, "
+        f"applied_at {types['real']} NOT NULL)"
+    )
+    rows = yield Sql("SELECT MAX(version) FROM schema_migrations")
+    current = int(rows[0][0] or 0)
+    if current > LATEST:
+        raise StoreTooNew(
+            f"{target} was written by a newer ucwa-flow (schema version {current}; this "
+            f"version knows up to {LATEST}): upgrade ucwa-flow to use it"
+        )
+    for migration in MIGRATIONS[current:upto]:
+        for statement in migration.statements:
+            yield Sql(statement.format(**types))
+        yield Sql(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (%s, %s, %s)",
+            (migration.version, migration.description, time.time()),
+        )
+    return max(current, min(upto, LATEST))

@@ -1,0 +1,308 @@
+"""Commit, load, query, prune and forget: the store's operations as :data:`Program` values.
+
+Each function returns a generator the backend runs in one transaction (see ``_sql``).
+Everything a commit writes is encoded (and checked to be JSON) before its first statement,
+so a value that cannot be stored fails the commit with nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ucwa_flow.store._changes import (
+    Changes,
+    CommitResult,
+    ConversationQuery,
+    OutboxUpdate,
+    Snapshot,
+)
+from ucwa_flow.store._codec import (
+    CONVERSATION_COLUMNS,
+    OUTBOX_COLUMNS,
+    TRANSCRIPT_COLUMNS,
+    application_of,
+    conversation_of,
+    conversation_params,
+    outbox_of,
+    outbox_params,
+    transcript_of,
+)
+from ucwa_flow.store._errors import StoreError
+from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
+from ucwa_flow.store._sql import Program, Sql, dump, finite, load_json, placeholders, redact
+
+__all__ = [
+    "commit",
+    "conversations",
+    "forget_application",
+    "load",
+    "prune",
+    "transcript",
+]
+
+_UPSERT_CONVERSATION = (
+    f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "
+    f"VALUES ({placeholders(len(CONVERSATION_COLUMNS))}) "
+    "ON CONFLICT (account, conversation) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in CONVERSATION_COLUMNS[2:] if c != "created_at")
+    + " WHERE conversations.status = 'active'"
+)
+_INSERT_OUTBOX = (
+    f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) "
+    f"VALUES ({placeholders(len(OUTBOX_COLUMNS))}) ON CONFLICT (operation_context) DO NOTHING"
+)
+_INSERT_TRANSCRIPT = (
+    f"INSERT INTO transcript ({', '.join(TRANSCRIPT_COLUMNS)}) "
+    f"VALUES ({placeholders(len(TRANSCRIPT_COLUMNS))}) "
+    "ON CONFLICT (account, conversation, key) DO NOTHING"
+)
+_UPSERT_APPLICATION = (
+    "INSERT INTO applications (account, application_url, events_next, updated_at) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (account) DO UPDATE SET "
+    "application_url = excluded.application_url, events_next = excluded.events_next, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def commit(account: str, changes: Changes) -> Program[CommitResult]:
+    """Write ``changes`` for ``account`` (see :class:`Changes` for what makes it idempotent)."""
+    position = changes.position
+    position_params = (
+        None
+        if position is None
+        else (
+            account,
+            position.application_url,
+            position.events_next,
+            finite(position.at, "the channel position's time"),
+        )
+    )
+    secrets = {c.conversation: c.secrets for c in changes.conversations}
+    upserts = [conversation_params(account, c) for c in changes.conversations]
+    additions = [outbox_params(account, e) for e in changes.outbox]
+    for entry in (*changes.transcript,):
+        _same_account(account, entry.account, "a transcript entry")
+
+    if changes.after is not None:
+        # an UPDATE that changes nothing, to hold the row: a second process committing the
+        # same batch at the same time waits here (PostgreSQL), then sees it was committed
+        rows = yield Sql(
+            "UPDATE applications SET updated_at = updated_at WHERE account = %s "
+            "RETURNING events_next",
+            (account,),
+        )
+        if rows and rows[0][0] != changes.after:
+            return CommitResult(applied=False, events_next=rows[0][0])
+
+    missing = sorted({e.conversation for e in changes.transcript} - secrets.keys())
+    if missing:
+        rows = yield Sql(
+            "SELECT conversation, secrets FROM conversations WHERE account = %s "
+            f"AND conversation IN ({placeholders(len(missing))})",
+            (account, *missing),
+        )
+        secrets.update({row[0]: frozenset(load_json(row[1])) for row in rows})
+    lines = [
+        _transcript_params(e, secrets.get(e.conversation, frozenset())) for e in changes.transcript
+    ]
+
+    if position_params is not None:
+        yield Sql(_UPSERT_APPLICATION, position_params)
+    if upserts:
+        yield Sql(_UPSERT_CONVERSATION, many=tuple(upserts))
+    for ending in changes.ends:
+        yield from _end(account, ending.conversation, ending.reason, ending.at)
+    if additions:
+        yield Sql(_INSERT_OUTBOX, many=tuple(additions))
+    for update in changes.sent:
+        yield from _record_attempt(account, update)
+    if lines:
+        yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
+    return CommitResult(
+        applied=True, events_next=None if position is None else position.events_next
+    )
+
+
+def load(account: str) -> Program[Snapshot]:
+    """The application, the active conversations and the pending outbox of ``account``."""
+    rows = yield Sql(
+        "SELECT account, application_url, events_next, updated_at FROM applications "
+        "WHERE account = %s",
+        (account,),
+    )
+    application = application_of(rows[0]) if rows else None
+    rows = yield Sql(
+        f"SELECT {', '.join(CONVERSATION_COLUMNS)} FROM conversations "
+        "WHERE account = %s AND status = 'active' ORDER BY created_at, conversation",
+        (account,),
+    )
+    active = tuple(conversation_of(row) for row in rows)
+    rows = yield Sql(
+        f"SELECT {', '.join(OUTBOX_COLUMNS)}, id FROM outbox "
+        "WHERE account = %s AND status = 'pending' ORDER BY id",
+        (account,),
+    )
+    return Snapshot(account, application, active, tuple(outbox_of(row) for row in rows))
+
+
+def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]:
+    """The stored conversations ``query`` selects, oldest first."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("account", query.account),
+        ("flow", query.flow),
+        ("state", query.state),
+        ("status", query.status),
+    ):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if query.caller:
+        pattern = "%" + _escape_like(query.caller.lower()) + "%"
+        where.append(
+            "(LOWER(COALESCE(caller_uri, '')) LIKE %s ESCAPE '\\' "
+            "OR LOWER(COALESCE(caller_name, '')) LIKE %s ESCAPE '\\')"
+        )
+        params += [pattern, pattern]
+    if query.since is not None:
+        where.append("created_at >= %s")
+        params.append(query.since)
+    if query.until is not None:
+        where.append("created_at < %s")
+        params.append(query.until)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = yield Sql(
+        f"SELECT {', '.join(CONVERSATION_COLUMNS)} FROM conversations{clause} "
+        "ORDER BY created_at, account, conversation LIMIT %s OFFSET %s",
+        (*params, max(0, query.limit), max(0, query.offset)),
+    )
+    return [conversation_of(row) for row in rows]
+
+
+def transcript(account: str, conversation: str) -> Program[list[TranscriptEntry]]:
+    """One conversation's transcript entries in the order they were committed."""
+    rows = yield Sql(
+        f"SELECT {', '.join(TRANSCRIPT_COLUMNS)}, seq FROM transcript "
+        "WHERE account = %s AND conversation = %s ORDER BY seq",
+        (account, conversation),
+    )
+    return [transcript_of(row) for row in rows]
+
+
+def prune(before: float) -> Program[int]:
+    """Delete ended conversations last updated before ``before``, with their transcripts and
+    outbox entries, finished outbox entries and transcripts of unknown conversations older
+    than that; returns how many conversations went."""
+    old = (
+        "SELECT account, conversation FROM conversations WHERE status = 'ended' AND updated_at < %s"
+    )
+    yield Sql(f"DELETE FROM transcript WHERE (account, conversation) IN ({old})", (before,))
+    yield Sql(f"DELETE FROM outbox WHERE (account, conversation) IN ({old})", (before,))
+    yield Sql("DELETE FROM outbox WHERE status <> 'pending' AND updated_at < %s", (before,))
+    yield Sql(
+        "DELETE FROM transcript WHERE at < %s AND NOT EXISTS (SELECT 1 FROM conversations c "
+        "WHERE c.account = transcript.account AND c.conversation = transcript.conversation)",
+        (before,),
+    )
+    rows = yield Sql(
+        "DELETE FROM conversations WHERE status = 'ended' AND updated_at < %s "
+        "RETURNING conversation",
+        (before,),
+    )
+    return len(rows)
+
+
+def forget_application(account: str, reason: str, at: float) -> Program[int]:
+    """The application is gone: end its active conversations with ``reason``, give up its
+    pending outbox entries and drop the application record; returns how many ended."""
+    rows = yield Sql(
+        "SELECT conversation FROM conversations WHERE account = %s AND status = 'active' "
+        "ORDER BY created_at, conversation",
+        (account,),
+    )
+    for (conversation,) in rows:
+        yield from _end(account, conversation, reason, at)
+    yield Sql(
+        "UPDATE outbox SET status = 'failed', error = %s, updated_at = %s "
+        "WHERE account = %s AND status = 'pending'",
+        (reason, at, account),
+    )
+    yield Sql("DELETE FROM applications WHERE account = %s", (account,))
+    return len(rows)
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+
+def _end(account: str, conversation: str, reason: str, at: float) -> Program[bool]:
+    """End one active conversation: its secret variables are redacted from now on."""
+    rows = yield Sql(
+        "SELECT variables, secrets FROM conversations "
+        "WHERE account = %s AND conversation = %s AND status = 'active'",
+        (account, conversation),
+    )
+    if not rows:
+        return False
+    names = frozenset(load_json(rows[0][1]))
+    variables = redact({"variables": load_json(rows[0][0])}, names)["variables"]
+    yield Sql(
+        "UPDATE conversations SET status = 'ended', ended_reason = %s, updated_at = %s, "
+        "variables = %s WHERE account = %s AND conversation = %s AND status = 'active'",
+        (
+            reason,
+            finite(at, "an ending's time"),
+            dump(variables, "variables"),
+            account,
+            conversation,
+        ),
+    )
+    yield Sql(
+        _INSERT_TRANSCRIPT,
+        (account, conversation, at, "ended", dump({"reason": reason}, "a reason"), None, "ended"),
+    )
+    return True
+
+
+def _record_attempt(account: str, update: OutboxUpdate) -> Program[None]:
+    rows = yield Sql(
+        "UPDATE outbox SET status = %s, error = %s, attempts = attempts + 1, updated_at = %s "
+        "WHERE account = %s AND operation_context = %s AND status = 'pending' "
+        "RETURNING conversation",
+        (
+            update.status,
+            update.error,
+            finite(update.at, "an outbox update's time"),
+            account,
+            update.operation_context,
+        ),
+    )
+    if rows and update.status != "pending":
+        outcome = "sent" if update.status == "sent" else f"failed: {update.error or 'unknown'}"
+        yield Sql(
+            "UPDATE transcript SET outcome = %s "
+            "WHERE account = %s AND conversation = %s AND key = %s",
+            (outcome, account, rows[0][0], update.operation_context),
+        )
+
+
+def _transcript_params(entry: TranscriptEntry, secrets: Iterable[str]) -> tuple[Any, ...]:
+    return (
+        entry.account,
+        entry.conversation,
+        finite(entry.at, "a transcript entry's time"),
+        entry.kind,
+        dump(redact(entry.data, secrets), f"transcript data of {entry.conversation}"),
+        entry.outcome,
+        entry.key,
+    )
+
+
+def _same_account(account: str, other: str, what: str) -> None:
+    if other != account:
+        raise StoreError(f"{what} of account {other} was committed for account {account}")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

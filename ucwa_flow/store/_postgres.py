@@ -1,0 +1,154 @@
+"""The PostgreSQL backend: psycopg 3, asynchronous, one connection per store.
+
+Operations take turns on the connection (an ``asyncio.Lock``), each in its own transaction.
+A connection that breaks (the server restarts, ``pg_terminate_backend``, the network goes)
+turns the operation into a retryable :class:`~ucwa_flow.store.StoreUnavailable`; the next
+operation connects again, so the runtime's retry with backoff is all recovery takes.
+
+``schema`` puts the store's tables in a schema of their own (created if missing, then first on
+the ``search_path``); without it the URL's defaults apply (a ``search_path`` can also be given
+in the URL as ``?options=-csearch_path%3Dname``). The URL's password never appears in errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from ucwa_flow.store._errors import (
+    StoreConflict,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+    first_line,
+)
+from ucwa_flow.store._migrations import LATEST, migrate
+from ucwa_flow.store._sql import Program
+from ucwa_flow.store._store import Store
+
+__all__ = ["PostgresStore", "public_url"]
+
+T = TypeVar("T")
+
+
+class PostgresStore(Store):
+    """A store in a PostgreSQL database (``postgresql://`` or ``postgres://`` URL)."""
+
+    backend = "postgres"
+
+    def __init__(self, url: str, *, schema: str | None, connect_timeout: float) -> None:
+        where = public_url(url) + (f" (schema {schema})" if schema else "")
+        super().__init__(where)
+        self._url = url
+        self._schema = schema
+        self._connect_timeout = max(1, round(connect_timeout))
+        self._lock = asyncio.Lock()
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._closed = False
+
+    async def open(self, upto: int = LATEST) -> PostgresStore:
+        """Connect and migrate the schema to ``upto``."""
+        try:
+            await self._run(migrate("postgres", self.target, upto), write=True)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            self._closed = True
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):  # it was going anyway
+                    await conn.close()
+
+    async def _run(self, program: Program[T], *, write: bool) -> T:
+        async with self._lock:
+            try:
+                conn = await self._connection()
+                try:
+                    async with conn.transaction():
+                        return await _steps(conn, program)
+                except psycopg.Error as exc:
+                    raise self._translate(exc, connected=True) from None
+            finally:
+                program.close()
+
+    async def _connection(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        if self._closed:
+            raise StoreError(f"the store {self.target} is closed")
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        self._conn = None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):  # already broken
+                await conn.close()
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=self._connect_timeout
+            )
+        except psycopg.Error as exc:
+            raise self._translate(exc, connected=False) from None
+        try:
+            if self._schema:
+                name = sql.Identifier(self._schema)
+                await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+                await conn.execute(sql.SQL("SET search_path TO {}").format(name))
+        except psycopg.Error as exc:
+            await conn.close()
+            raise self._translate(exc, connected=True) from None
+        self._conn = conn
+        return conn
+
+    def _translate(self, exc: psycopg.Error, *, connected: bool) -> StoreError:
+        """A driver error as one line naming the server (never its password)."""
+        detail = first_line(exc)
+        where = f"the store {self.target}"
+        if isinstance(exc, psycopg.errors.IntegrityError):
+            return StoreConflict(f"{where} refused a write ({detail}); nothing was written")
+        if isinstance(exc, psycopg.errors.DiskFull | psycopg.errors.OutOfMemory):
+            return StoreFull(f"{where} is out of space ({detail})")
+        if not connected:
+            return StoreUnavailable(f"{where} cannot be reached ({detail})")
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return StoreUnavailable(f"{where} lost its connection ({detail})")
+        return StoreError(f"{where} failed ({detail})")
+
+
+async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Program[T]) -> T:
+    """Run ``program`` pipelined: a statement whose rows it does not need is sent without
+    waiting for the server; its errors surface at the next result or at the commit."""
+    result: T
+    async with conn.pipeline(), conn.cursor() as cursor:
+        try:
+            statement = next(program)
+            while True:
+                rows: list[tuple[object, ...]] = []
+                if statement.many is not None:
+                    await cursor.executemany(statement.text, statement.many)
+                else:
+                    await cursor.execute(statement.text, statement.params)
+                    if statement.returns_rows:
+                        rows = await cursor.fetchall()
+                statement = program.send(list(rows))
+        except StopIteration as done:
+            result = done.value
+    # leaving the pipeline waited for every statement: a failed one has raised by now
+    return result
+
+
+def public_url(url: str) -> str:
+    """``url`` without its password (``postgresql://user:***@host/db``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -1,0 +1,120 @@
+"""The one interface the runtime and the ``transcripts`` command use: :class:`Store`.
+
+A backend supplies three things: how to run a :data:`~ucwa_flow.store._sql.Program` in one
+transaction (:meth:`Store._run`), how to open (migrating the schema) and how to close. Every
+public operation is defined here once, on top of ``_run``; so the two backends cannot drift
+apart in behaviour, only in how they talk to their database.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Literal, TypeVar
+
+from ucwa_flow.store import _operations as ops
+from ucwa_flow.store._changes import Changes, CommitResult, ConversationQuery, Snapshot
+from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
+from ucwa_flow.store._sql import Program
+
+__all__ = ["Store"]
+
+T = TypeVar("T")
+
+
+class Store(abc.ABC):
+    """A conversation store. Open one with :func:`~ucwa_flow.store.open_store`.
+
+    All methods may raise :class:`~ucwa_flow.store.StoreError`; see its ``retryable``.
+    """
+
+    #: ``"sqlite"`` or ``"postgres"``
+    backend: Literal["sqlite", "postgres"]
+
+    def __init__(self, target: str) -> None:
+        #: the file or URL (without its password), as errors name it
+        self.target = target
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def commit(self, account: str, changes: Changes) -> CommitResult:
+        """Write ``changes`` in one transaction: all of it or (on error) none of it."""
+        return await self._run(ops.commit(account, changes), write=True)
+
+    async def forget_application(self, account: str, reason: str, at: float) -> int:
+        """The account's application is gone (404/410): end its active conversations with
+        ``reason``, fail its pending outbox entries, forget the application and its channel
+        position. Returns how many conversations were ended."""
+        return await self._run(ops.forget_application(account, reason, at), write=True)
+
+    async def prune(self, before: float) -> int:
+        """Retention: delete what ended before ``before`` (epoch seconds), every account.
+        Returns how many conversations were deleted."""
+        return await self._run(ops.prune(before), write=True)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def load(self, account: str) -> Snapshot:
+        """What a (re)starting bot of ``account`` resumes from."""
+        return await self._run(ops.load(account), write=False)
+
+    async def conversations(
+        self, query: ConversationQuery | None = None
+    ) -> list[ConversationRecord]:
+        """Stored conversations, active and ended, filtered by ``query``."""
+        return await self._run(ops.conversations(query or ConversationQuery()), write=False)
+
+    async def transcript(self, account: str, conversation: str) -> list[TranscriptEntry]:
+        """One conversation's history, in order."""
+        return await self._run(ops.transcript(account, conversation), write=False)
+
+    async def export(
+        self, query: ConversationQuery | None = None, *, page: int = 100
+    ) -> AsyncIterator[tuple[ConversationRecord, list[TranscriptEntry]]]:
+        """Every conversation ``query`` selects (ignoring its limit and offset), with its
+        transcript, page by page."""
+        base = query or ConversationQuery()
+        offset = 0
+        while True:
+            batch = await self.conversations(
+                ConversationQuery(
+                    account=base.account,
+                    caller=base.caller,
+                    flow=base.flow,
+                    state=base.state,
+                    status=base.status,
+                    since=base.since,
+                    until=base.until,
+                    limit=page,
+                    offset=offset,
+                )
+            )
+            for record in batch:
+                yield record, await self.transcript(record.account, record.conversation)
+            if len(batch) < page:
+                return
+            offset += page
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Close the store (idempotent)."""
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the backend's part ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _run(self, program: Program[T], *, write: bool) -> T:
+        """Run ``program`` in one transaction (a write transaction when ``write``)."""
