@@ -287,7 +287,8 @@ async def stage(
             task = asyncio.create_task(bot.run())
             yield running
         finally:
-            await bot.aclose()
+            # a failed test may leave the bot sleeping on the clock: a guard, not a hang
+            await asyncio.wait_for(bot.aclose(), WAIT)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
