@@ -33,13 +33,13 @@ import re
 from collections.abc import Callable
 
 from tests.e2e.harness import BOT, stage
+from tests.guards import WAIT
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.simulator import FaultPlan, SimulatorUser, VirtualUser, default_users
 
 CALLERS = 100
 LINES = 3  # numbered lines per caller
-WAIT = 30.0  # real seconds for one answer; reached only when the test is about to fail
 USERS = [SimulatorUser(f"sip:soak{i:03d}@contoso.com", f"Soak {i:03d}") for i in range(CALLERS)]
 
 FLOW = """\
