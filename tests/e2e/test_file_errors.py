@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.test_cli import ucwa_flow
+from tests.guards import WAIT
 
 MISSING = "nowhere/missing"
 
@@ -33,7 +34,7 @@ MISSING = "nowhere/missing"
     ids=["run", "validate", "graph", "test", "simulate-users", "run-ca-bundle", "simulate-cert"],
 )
 def test_a_missing_file_is_one_line_and_status_2(args: list[str], message: str) -> None:
-    done = ucwa_flow(*args, timeout=60)
+    done = ucwa_flow(*args, timeout=WAIT)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     lines = done.stderr.splitlines()
@@ -53,6 +54,6 @@ def test_a_missing_file_is_one_line_and_status_2(args: list[str], message: str) 
     ids=["run", "validate", "graph", "simulate-users"],
 )
 def test_a_directory_for_a_file_is_the_same_one_line(args: list[str], message: str) -> None:
-    done = ucwa_flow(*args, timeout=60)
+    done = ucwa_flow(*args, timeout=WAIT)
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"ucwa-flow: error: {message}\n"

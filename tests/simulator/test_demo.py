@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from ucwa_flow.cli._demo import extra_users, plan
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow_text
@@ -119,8 +120,8 @@ async def test_a_demo_agent_accepts_reads_the_invitation_and_says_hello(first: s
     try:
         lene = sim.virtual_user("sip:lenea@contoso.com")
         await lene.start_conversation(AGENT, first)
-        await lene.wait_for_state("connected", timeout=30)
-        said = await lene.wait_for_message(timeout=30)
+        await lene.wait_for_state("connected", timeout=WAIT)
+        said = await lene.wait_for_message(timeout=WAIT)
     finally:
         await agent.aclose()
     assert said.text == GREETING + "\r\n"
@@ -140,7 +141,7 @@ async def test_a_demo_agent_can_decline() -> None:
     try:
         lene = sim.virtual_user("sip:lenea@contoso.com")
         await lene.start_conversation(AGENT, "hello")
-        await lene.wait_for_state("failed", timeout=30)
+        await lene.wait_for_state("failed", timeout=WAIT)
     finally:
         await agent.aclose()
     assert lene.reasons[lene.describe()[0]["id"]].subcode == "Declined"

@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from tests.simulator.conftest import BASE, Session, sign_in
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import (
@@ -232,7 +233,7 @@ def test_cli_refuses_a_bad_fault_spec_as_a_usage_error(spec: str, error: str) ->
         [sys.executable, "-m", "ucwa_flow", "simulate", "--port", "0", "--faults", spec],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=WAIT,
         check=False,
     )
     assert done.returncode == 2
@@ -255,12 +256,12 @@ def test_cli_injects_faults_and_reports_them_when_it_stops() -> None:
         url = first.split(" at ", 1)[1].split()[0].rstrip("/")
         lines = [proc.stdout.readline() for _ in range(5)]
         assert "Injecting random faults into 100.0% of requests, seed 1, kinds 5xx:4\n" in lines
-        assert httpx.get(url + "/", timeout=5).status_code in (500, 503)
-        report = httpx.get(url + "/_sim/faults", timeout=5).json()["plan"]
+        assert httpx.get(url + "/", timeout=WAIT).status_code in (500, 503)
+        report = httpx.get(url + "/_sim/faults", timeout=WAIT).json()["plan"]
         assert report["byKind"] == {"5xx": 1}
         assert report["log"][0]["path"] == "/"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=WAIT)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
         assert out.splitlines()[-2:] == [

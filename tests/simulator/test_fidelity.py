@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
 
@@ -29,7 +30,7 @@ async def url(sim: Simulator) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def http(url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as c:
         yield c
 
 
@@ -228,7 +229,7 @@ async def test_a_token_is_good_on_every_name_of_the_pool(http: httpx.AsyncClient
 
 async def test_with_tokens_per_host_a_token_is_good_only_where_it_was_issued() -> None:
     sim = Simulator(SimulatorConfig(tokens_per_host=True), clock=ManualClock())
-    async with serve(sim) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+    async with serve(sim) as url, httpx.AsyncClient(base_url=url, timeout=WAIT) as http:
         token = await _token(http)  # issued on 127.0.0.1
         auth = {"Authorization": f"Bearer {token}"}
         user_path = "/Autodiscover/AutodiscoverService.svc/root/oauth/user"

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.guards import WAIT
 from tests.simulator.conftest import Session, flat, sign_in
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
@@ -20,7 +21,7 @@ MEDIUM = 5  # the default medium hold: presence events are Medium
 
 @pytest.fixture
 async def web(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(sim) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+    async with serve(sim) as url, httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
         yield client
 
 
@@ -280,7 +281,7 @@ async def test_subscription_warns_before_it_expires_and_can_be_extended(
 ) -> None:
     config = SimulatorConfig(pget_expiry=3600, resume_after=3600, seed=7)  # no P-GET needed
     sim = Simulator(config, clock=clock)
-    async with serve(sim) as url, httpx.AsyncClient(base_url=url, timeout=10) as web:
+    async with serve(sim) as url, httpx.AsyncClient(base_url=url, timeout=WAIT) as web:
         lene = await sign_in(web, "lenea@contoso.com")
         channel = app_of(sim, lene).channel
         subs = lene.link("people", "presenceSubscriptions")

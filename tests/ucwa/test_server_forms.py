@@ -27,6 +27,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tests.guards import WAIT
 from tests.runtime.conftest import BOT, PASSWORD, load
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.lifecycle.tracker import (
@@ -46,7 +47,6 @@ from ucwa_flow.ucwa.events import MessageEvent, MessagingInvitationEvent, decode
 APP = "/ucwa/oauth/v1/applications/102"
 CONV = f"{APP}/communication/conversations/21a1"
 LENE = "sip:lenea@contoso.com"
-WAIT = 5.0  # real seconds, only reached when a test is about to fail
 
 # -- the decoder and the tracker, on each form --------------------------------------------
 
