@@ -6,7 +6,8 @@ that passes on an idle machine and fails here depends on the machine's speed: it
 time instead of on a condition, or its real-time guard is too tight.
 
 The burners are plain ``while True: pass`` interpreters, ended when the runs are over (or
-on Ctrl-C). Arguments after ``--`` go to pytest. Exit status 0 only if every run passed.
+on Ctrl-C). Arguments after ``--`` go to pytest. The whole output of a run that failed is
+kept in ``bench/results/steady-run-N.log``. Exit status 0 only if every run passed.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def run_suite(number: int, pytest_args: list[str]) -> Run:
     found = _SUMMARY.findall(done.stdout)
     summary = found[-1] if found else (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     if done.returncode != 0:
+        log = ROOT / "bench" / "results" / f"steady-run-{number}.log"
+        log.write_text(done.stdout + done.stderr, encoding="utf-8")
+        summary += f" (output in {log.relative_to(ROOT)})"
         failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
         summary += "".join(f"\n    {line}" for line in failed)
     return Run(number, done.returncode, seconds, summary)
