@@ -28,7 +28,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -268,11 +268,10 @@ class Invitations:
             self._side[conversation] = instance.href
         action, rest = pending.action, pending.rest
         assert rest is not None
-        actions = getattr(action, branch) or ()
-        engine.post(
-            instance.href,
-            partial(instance.on_outcome, rest, "invite", branch, actions, {}, action.location),
+        resume = partial(
+            instance.on_outcome, rest, "invite", branch, rest.branch(branch), {}, action.location
         )
+        engine.post(instance.href, resume)
 
     def _outbound_resolved(self, pending: _Pending, branch: str) -> None:
         engine = self._engine
@@ -284,7 +283,6 @@ class Invitations:
             if conv is not None:
                 engine.adopt(conv, pending.to)
             return
-        actions = (outbound.declined if branch == "declined" else outbound.no_answer) or ()
         detached = FlowInstance(
             engine.flow,
             engine.machine,
@@ -293,16 +291,17 @@ class Invitations:
             pending.to,
             None,
         )
-        engine.post(detached.href, partial(self._run_detached, detached, branch, actions))
+        engine.post(detached.href, partial(self._run_detached, detached, branch))
 
-    async def _run_detached(
-        self, instance: FlowInstance, branch: str, actions: tuple[Any, ...]
-    ) -> None:
+    async def _run_detached(self, instance: FlowInstance, branch: str) -> None:
         outbound = self._engine.flow.outbound
         assert outbound is not None
         location = outbound.location
+        branch_list = f"outbound.{'declined' if branch == 'declined' else 'no_answer'}"
         try:
-            await instance.on_outcome(Continuation(()), "invite", branch, actions, {}, location)
+            await instance.on_outcome(
+                Continuation(None), "invite", branch, branch_list, {}, location
+            )
         finally:
             instance.close()
 
