@@ -12,6 +12,14 @@ The language itself is documented in ``docs/flow-language.md``.
 
 from __future__ import annotations
 
+from ucwa_flow.flow._action_lists import (
+    ActionRef,
+    UnknownActionList,
+    branch_list_id,
+    command_list_id,
+    handler_list_id,
+    state_list_id,
+)
 from ucwa_flow.flow._api import (
     FlowFileError,
     FlowInvalid,
@@ -60,6 +68,7 @@ __all__ = [
     "RESERVED_NAMES",
     "RULES",
     "Action",
+    "ActionRef",
     "Condition",
     "Diagnostic",
     "Flow",
@@ -91,13 +100,18 @@ __all__ = [
     "TimeWindow",
     "TimeoutStep",
     "Typing",
+    "UnknownActionList",
     "Value",
     "Webhook",
+    "branch_list_id",
+    "command_list_id",
     "format_duration",
+    "handler_list_id",
     "iter_actions",
     "load_flow",
     "load_flow_text",
     "parse_duration",
     "resolve_flow_path",
+    "state_list_id",
     "template_context",
 ]

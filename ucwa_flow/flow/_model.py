@@ -9,17 +9,28 @@ Texts are :class:`~ucwa_flow.flow.Template` objects, values :class:`~ucwa_flow.f
 objects and conditions :class:`~ucwa_flow.flow.Condition` objects, all compiled once in
 the sandbox; message matchers are :class:`~ucwa_flow.flow.Matcher` objects with a time
 bound. Durations are seconds (floats).
+
+Every action list has a stable id (``states.menu.enter``, ``states.menu.messages[2]``,
+``states.menu.enter[3].accepted``...; the scheme is in ``_action_lists``), computed once
+per flow: :meth:`Flow.action_list` resolves one, so suspended work can be kept as data.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from ucwa_flow.flow._action_lists import (
+    UnknownActionList,
+    branch_list_id,
+    command_list_id,
+    handler_list_id,
+    state_list_id,
+)
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Template, Value
@@ -359,6 +370,9 @@ class Flow:
 
     ``variables`` maps each declared variable to its default value (plain JSON data).
     ``states`` keeps the file's order; ``commands`` are the global commands.
+
+    Every action list, branches included, is indexed by its id when the flow is made
+    (:meth:`action_list`); ids depend only on the flow's structure.
     """
 
     name: str
@@ -373,7 +387,64 @@ class Flow:
     outbound: Outbound | None
     source: str
     location: Location
+    _lists: Mapping[str, tuple[Action, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_lists", _index_lists(self))
 
     @property
     def start_state(self) -> State:
         return self.states[self.start]
+
+    @property
+    def action_list_ids(self) -> Iterator[str]:
+        """The id of every action list of the flow (branches included)."""
+        return iter(self._lists)
+
+    def action_list(self, list_id: str) -> tuple[Action, ...]:
+        """The action list named ``list_id``; :class:`UnknownActionList` when the flow has
+        none (it changed incompatibly since the id was taken)."""
+        try:
+            return self._lists[list_id]
+        except KeyError:
+            raise UnknownActionList(self.name, list_id) from None
+
+
+def _index_lists(flow: Flow) -> dict[str, tuple[Action, ...]]:
+    lists: dict[str, tuple[Action, ...]] = {}
+
+    def add(list_id: str, actions: tuple[Action, ...]) -> None:
+        lists[list_id] = actions
+        for i, action in enumerate(actions):
+            branches: tuple[tuple[str, tuple[Action, ...] | None], ...] = ()
+            if isinstance(action, If):
+                branches = (("then", action.then), ("else", action.otherwise))
+            elif isinstance(action, Invite):
+                branches = (
+                    ("accepted", action.accepted),
+                    ("declined", action.declined),
+                    ("no_answer", action.no_answer),
+                )
+            elif isinstance(action, Webhook):
+                branches = (("success", action.success), ("failure", action.failure))
+            for branch, nested in branches:
+                add(branch_list_id(list_id, i, branch), nested or ())
+
+    for name, state in flow.states.items():
+        add(state_list_id(name, "enter"), state.enter)
+        for j, handler in enumerate(state.handlers):
+            add(handler_list_id(name, j), handler.actions)
+        for j, command in enumerate(state.commands):
+            add(command_list_id(name, command.name or str(j)), command.actions)
+        for j, rung in enumerate(state.no_match):
+            add(state_list_id(name, f"no_match[{j}]"), rung.actions)
+        for j, step in enumerate(state.timeouts):
+            add(state_list_id(name, f"timeouts[{j}]"), step.actions)
+        add(state_list_id(name, "ended"), state.ended)
+        add(state_list_id(name, "delivery_failed"), state.delivery_failed)
+    if flow.outbound is not None:
+        add("outbound.declined", flow.outbound.declined or ())
+        add("outbound.no_answer", flow.outbound.no_answer or ())
+    return lists

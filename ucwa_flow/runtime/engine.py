@@ -374,9 +374,13 @@ class Engine:
         if not result.ok:
             instance.report_error(result.error or "webhook failed", action.location)
         branch = "success" if result.ok else "failure"
-        actions = action.success if result.ok else (action.failure or ())
         await instance.on_outcome(
-            rest, "webhook", branch, actions, {"webhook": result.as_context()}, action.location
+            rest,
+            "webhook",
+            branch,
+            rest.branch(branch),
+            {"webhook": result.as_context()},
+            action.location,
         )
 
     def adopt(self, conv: Conversation, caller_uri: str) -> None:

@@ -39,6 +39,7 @@ import httpx
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
     Action,
+    ActionRef,
     Flow,
     Goto,
     If,
@@ -51,13 +52,18 @@ from ucwa_flow.flow import (
     State,
     Stop,
     Typing,
+    UnknownActionList,
     Webhook,
+    command_list_id,
+    handler_list_id,
+    state_list_id,
     template_context,
 )
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.resume import ActionCursor
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.ucwa.dataurl import html_to_text
@@ -140,7 +146,8 @@ class FlowInstance:
         if current is None:
             return
         self._silence.heard(self.machine.silence_schedule(current))
-        for handler in (*current.commands, *current.handlers):
+        commands = len(current.commands)
+        for j, handler in enumerate((*current.commands, *current.handlers)):
             try:
                 captures = handler.match(text)
             except MatchTimeout as exc:
@@ -158,7 +165,11 @@ class FlowInstance:
                 captures=captures,
                 location=handler.location,
             )
-            await self._execute((handler.actions,), {"match": captures, "message": text})
+            if j < commands:
+                list_id = command_list_id(current.name, handler.name or str(j))
+            else:
+                list_id = handler_list_id(current.name, j - commands)
+            await self._execute(list_id, {"match": captures, "message": text})
             return
         await self._no_match(current, text)
 
@@ -178,24 +189,27 @@ class FlowInstance:
             return
         rung = current.timeouts[step]
         self._emit(t.TimeoutFired, state=current.name, after=rung.after, location=rung.location)
-        await self._execute((rung.actions,), {})
+        await self._execute(state_list_id(current.name, f"timeouts[{step}]"), {})
 
     async def on_outcome(
         self,
         rest: Continuation,
         action: str,
         branch: str,
-        actions: tuple[Action, ...],
+        branch_list: str,
         extras: Mapping[str, Any],
         location: Location,
     ) -> None:
-        """An invite or webhook finished: run its branch, then what followed it."""
+        """An invite or webhook finished: run its branch (the action list ``branch_list``),
+        then what followed it."""
         if self.ended and not rest.after_end:
             return
         self._emit(t.OutcomeReceived, action=action, branch=branch, location=location)
         self._hops = 0
-        await self._execute(
-            (actions, *rest.frames), {**rest.extras, **extras}, allow_after_end=rest.after_end
+        await self._run(
+            (ActionRef(branch_list, 0), *rest.frames),
+            {**rest.extras, **extras},
+            allow_after_end=rest.after_end,
         )
 
     async def on_delivery_failed(
@@ -210,7 +224,8 @@ class FlowInstance:
             return
         self._deliveries.recovering = True
         try:
-            await self._execute((current.delivery_failed,), {"delivery": dict(delivery)})
+            list_id = state_list_id(current.name, "delivery_failed")
+            await self._execute(list_id, {"delivery": dict(delivery)})
         finally:
             self._deliveries.recovering = False
 
@@ -222,7 +237,7 @@ class FlowInstance:
         self._finish(by)
         if current is not None and current.ended:
             # no messaging any more: only side effects (set, log, webhook) make sense here
-            await self._execute((current.ended,), {}, allow_after_end=True)
+            await self._execute(state_list_id(current.name, "ended"), {}, allow_after_end=True)
 
     async def stop(self, why: str) -> None:
         """End the conversation from the bot's side (shutdown, for example)."""
@@ -257,44 +272,56 @@ class FlowInstance:
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
         self._silence.restart(self.machine.silence_schedule(state))
-        await self._execute((state.enter,), {})
+        await self._execute(state_list_id(name, "enter"), {})
 
     async def _no_match(self, state: State, text: str) -> None:
         self._misses += 1
         self._emit(t.NoMatch, state=state.name, miss=self._misses)
         if state.no_match:
-            rung = state.no_match[min(self._misses, len(state.no_match)) - 1]
-            await self._execute((rung.actions,), {"message": text})
+            rung = min(self._misses, len(state.no_match)) - 1
+            await self._execute(state_list_id(state.name, f"no_match[{rung}]"), {"message": text})
 
     # -- actions ---------------------------------------------------------------------------
 
     async def _execute(
+        self, list_id: str, extras: Mapping[str, Any], *, allow_after_end: bool = False
+    ) -> None:
+        """Run the action list ``list_id`` from its start."""
+        await self._run((ActionRef(list_id, 0),), extras, allow_after_end=allow_after_end)
+
+    async def _run(
         self,
-        frames: tuple[tuple[Action, ...], ...],
+        frames: tuple[ActionRef, ...],
         extras: Mapping[str, Any],
         *,
         allow_after_end: bool = False,
     ) -> None:
-        """Run action lists in order; a goto, stop, invite or webhook may cut them short."""
-        work = list(frames)
-        while work:
-            actions = work.pop(0)
-            for i, action in enumerate(actions):
+        """Run the action lists from the places ``frames`` in order; a goto, stop, invite
+        or webhook may cut them short (an invite or webhook leaves the rest as data)."""
+        cursor = ActionCursor(self.flow, frames)
+        try:
+            for action in cursor:
                 if self.ended and not allow_after_end:
                     return
                 try:
                     if isinstance(action, If):
                         chosen = action.condition.evaluate(self._context(extras))
                         self._done("if", action.location, "then" if chosen else "else")
-                        work[0:0] = [action.then if chosen else action.otherwise, actions[i + 1 :]]
-                        break
-                    rest = Continuation((actions[i + 1 :], *work), extras, allow_after_end)
+                        cursor.branch("then" if chosen else "else")
+                        continue
+                    rest = None
+                    if isinstance(action, Invite | Webhook):
+                        rest = cursor.suspend(extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
                 except (UcwaFlowError, httpx.HTTPError) as exc:
                     self._error(str(exc) or type(exc).__name__, action.location)
+        except UnknownActionList as exc:
+            self._error(str(exc), None)
 
-    async def _do(self, action: Action, extras: Mapping[str, Any], rest: Continuation) -> bool:
+    async def _do(
+        self, action: Action, extras: Mapping[str, Any], rest: Continuation | None
+    ) -> bool:
         """Perform one action; ``True`` when it ends the running action lists."""
         ctx = self._context(extras)
         if isinstance(action, Say):
@@ -323,6 +350,7 @@ class FlowInstance:
             subject = action.subject.render(ctx) if action.subject else None
             message = action.message.render(ctx) if action.message else None
             self._done("invite", action.location, to)
+            assert rest is not None
             self.services.begin_invite(self, action, to, subject, message, rest)
             return True
         elif isinstance(action, Webhook):
@@ -330,6 +358,7 @@ class FlowInstance:
             headers = {name: value.render(ctx) for name, value in action.headers}
             body = action.json.evaluate(ctx) if action.json is not None else None
             self._done("webhook", action.location, f"{action.method} {url}")
+            assert rest is not None
             self.services.begin_webhook(self, action, url, headers, body, rest)
             return True
         return False

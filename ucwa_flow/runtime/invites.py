@@ -20,31 +20,33 @@ is not signed in anywhere is not an answer: the server fails such an invitation 
 gets it. A failure to even start the invitation (an HTTP error), or one the server gives no
 known reason for (an unknown address: ``DestinationNotFound``), is reported as an error and
 counts as no answer at once.
+
+:class:`Invitations` sees the engine only through :class:`InvitationHost`: the flow, the
+services an instance has, the conversations being tracked and run, and task spawning.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 import httpx
 
 from ucwa_flow.clock import TimerHandle
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Invite, template_context
+from ucwa_flow.flow import Flow, Invite, template_context
 from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
-from ucwa_flow.runtime.services import Continuation
+from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.ucwa.events import Reason
 
-if TYPE_CHECKING:
-    from ucwa_flow.runtime.engine import Engine
-
-__all__ = ["OFFLINE_RETRY", "Invitations"]
+__all__ = ["OFFLINE_RETRY", "InvitationHost", "Invitations"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -53,6 +55,42 @@ _BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
 OFFLINE_RETRY = 10.0
 # Failure subcodes that mean "no endpoint of the invitee could be offered it right now"
 _OFFLINE = frozenset({"temporarilyunavailable"})
+
+
+class TrackedConversations(Protocol):
+    """The conversations the lifecycle tracker follows (a ``LifecycleTracker``)."""
+
+    def get(self, href: str) -> Conversation | None: ...
+
+    def forget(self, href: str) -> None:
+        """Stop following ``href`` (an invitation that is over, a side conversation)."""
+
+
+class InvitationHost(Services, Protocol):
+    """What :class:`Invitations` needs from the engine that runs it: the flow and its
+    machine, an instance's services, the tracked and the running conversations, tasks."""
+
+    @property
+    def flow(self) -> Flow: ...
+
+    @property
+    def machine(self) -> FlowMachine: ...
+
+    @property
+    def tracker(self) -> TrackedConversations: ...
+
+    @property
+    def instances(self) -> Mapping[str, FlowInstance]:
+        """The conversations a flow runs in, by href."""
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run ``coro`` as a task of its own (the engine keeps and cancels it)."""
+
+    def safely(self, op: Awaitable[None], href: str) -> Awaitable[None]:
+        """``op``, its failure reported (as a trace of ``href``) rather than raised."""
+
+    def adopt(self, conv: Conversation, caller_uri: str) -> None:
+        """Run the flow in ``conv``, an accepted outbound invitation."""
 
 
 @dataclass(slots=True)
@@ -73,7 +111,7 @@ class _Pending:
 class Invitations:
     """The invitations a bot has sent and is waiting on, by operationId."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: InvitationHost) -> None:
         self._engine = engine
         self._pending: dict[str, _Pending] = {}
         self._side: dict[str, str] = {}  # accepted invite conversation -> origin
@@ -268,11 +306,10 @@ class Invitations:
             self._side[conversation] = instance.href
         action, rest = pending.action, pending.rest
         assert rest is not None
-        actions = getattr(action, branch) or ()
-        engine.post(
-            instance.href,
-            partial(instance.on_outcome, rest, "invite", branch, actions, {}, action.location),
+        resume = partial(
+            instance.on_outcome, rest, "invite", branch, rest.branch(branch), {}, action.location
         )
+        engine.post(instance.href, resume)
 
     def _outbound_resolved(self, pending: _Pending, branch: str) -> None:
         engine = self._engine
@@ -284,7 +321,6 @@ class Invitations:
             if conv is not None:
                 engine.adopt(conv, pending.to)
             return
-        actions = (outbound.declined if branch == "declined" else outbound.no_answer) or ()
         detached = FlowInstance(
             engine.flow,
             engine.machine,
@@ -293,16 +329,17 @@ class Invitations:
             pending.to,
             None,
         )
-        engine.post(detached.href, partial(self._run_detached, detached, branch, actions))
+        engine.post(detached.href, partial(self._run_detached, detached, branch))
 
-    async def _run_detached(
-        self, instance: FlowInstance, branch: str, actions: tuple[Any, ...]
-    ) -> None:
+    async def _run_detached(self, instance: FlowInstance, branch: str) -> None:
         outbound = self._engine.flow.outbound
         assert outbound is not None
         location = outbound.location
+        branch_list = f"outbound.{'declined' if branch == 'declined' else 'no_answer'}"
         try:
-            await instance.on_outcome(Continuation(()), "invite", branch, actions, {}, location)
+            await instance.on_outcome(
+                Continuation(None), "invite", branch, branch_list, {}, location
+            )
         finally:
             instance.close()
 

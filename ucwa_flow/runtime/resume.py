@@ -1,0 +1,61 @@
+"""Walking a flow's action lists from places kept as data.
+
+An instance runs actions from :class:`~ucwa_flow.flow.ActionRef` places (an action list's
+id and a position), never from live slices of the flow: an ``if`` pushes the place of its
+branch and of the rest of its list, and an ``invite`` or ``webhook`` leaves the places still
+to run as a :class:`~ucwa_flow.runtime.services.Continuation`, plain data that a store can
+keep and a process running the same flow version can resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ucwa_flow.flow import Action, ActionRef, Flow, branch_list_id
+from ucwa_flow.runtime.services import Continuation
+
+__all__ = ["ActionCursor"]
+
+
+class ActionCursor:
+    """The actions to run from ``frames``, in order, one at a time (an iterator).
+
+    Resolving a place may raise :class:`~ucwa_flow.flow.UnknownActionList` (the flow
+    changed incompatibly since the place was taken).
+    """
+
+    __slots__ = ("_actions", "_flow", "_list", "_next", "_work")
+
+    def __init__(self, flow: Flow, frames: tuple[ActionRef, ...]) -> None:
+        self._flow = flow
+        self._work = list(frames)
+        self._list = ""
+        self._actions: tuple[Action, ...] = ()
+        self._next = 0
+
+    def __iter__(self) -> ActionCursor:
+        return self
+
+    def __next__(self) -> Action:
+        while self._next >= len(self._actions):
+            if not self._work:
+                raise StopIteration
+            frame = self._work.pop(0)
+            self._actions = self._flow.action_list(frame.list_id)
+            self._list, self._next = frame.list_id, frame.position
+        action = self._actions[self._next]
+        self._next += 1
+        return action
+
+    def branch(self, name: str) -> None:
+        """Run branch ``name`` of the action just returned, then the rest of its list."""
+        at = self._next - 1
+        branch = ActionRef(branch_list_id(self._list, at, name), 0)
+        self._work[0:0] = [branch, ActionRef(self._list, self._next)]
+        self._actions, self._next = (), 0
+
+    def suspend(self, extras: Mapping[str, Any], after_end: bool) -> Continuation:
+        """What is left once the action just returned (an invite or webhook) is answered."""
+        after = (ActionRef(self._list, self._next), *self._work)
+        return Continuation(ActionRef(self._list, self._next - 1), after, extras, after_end)
