@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ucwa_flow.flow import (
@@ -144,3 +146,27 @@ def test_template_context_shape() -> None:
 def test_templates_run_in_bounded_time_and_space(source: str, message: str) -> None:
     with pytest.raises(TemplateRenderError, match=message):  # refused, not run to the end
         Template(source, Location("f", 1, 1)).render({})
+
+
+class _Preempted:
+    """``time`` as a render sees it when the machine takes the CPU away for 10 s mid-render."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def monotonic(self) -> float:
+        self.reads += 1
+        return time.monotonic() + (10.0 if self.reads > 1 else 0.0)
+
+    def thread_time(self) -> float:
+        return time.thread_time()
+
+
+def test_a_busy_machine_does_not_fail_a_small_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ucwa_flow.flow import _sandbox
+
+    clock = _Preempted()
+    monkeypatch.setattr(_sandbox, "time", clock)
+    rendered = Template("{{ name | upper }}{% for i in range(3) %} {{ i }}{% endfor %}", HERE)
+    assert rendered.render({"name": "lene"}) == "LENE 0 1 2"
+    assert clock.reads > 1  # the deadline was checked after the "pause"

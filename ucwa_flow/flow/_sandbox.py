@@ -53,15 +53,18 @@ _MAX_RANGE = 1000
 _MAX_SIZE = MAX_SIZE  # longest string or list that `*` or a padding filter may build
 _MAX_EXPONENT = 64
 _MAX_POWER_BITS = 65_536  # the largest number `**` may build
-#: how long one render may run: loops, calls and attribute reads check it
+#: how much CPU time one render may take: loops, calls and attribute reads check it
 RENDER_SECONDS = 0.25
 
-# The deadline of the render in progress (renders are synchronous and never nest).
+# The deadlines of the render in progress (renders are synchronous and never nest). The
+# bound is on the thread's CPU time, so that a busy machine never fails a small template;
+# the wall clock (cheap to read, never behind CPU time) says when that is worth reading.
 _deadline = math.inf
+_cpu_deadline = math.inf
 
 
 def _check_time() -> None:
-    if time.monotonic() > _deadline:
+    if time.monotonic() > _deadline and time.thread_time() > _cpu_deadline:
         raise SecurityError(f"a template may run at most {RENDER_SECONDS:g}s in flows")
 
 
@@ -169,13 +172,14 @@ _HTML = _environment(autoescape=True)
 
 @contextlib.contextmanager
 def _time_limit() -> Iterator[None]:
-    global _deadline  # renders are synchronous: one deadline at a time
-    previous = _deadline
-    _deadline = min(previous, time.monotonic() + RENDER_SECONDS)
+    global _deadline, _cpu_deadline  # renders are synchronous: one deadline at a time
+    previous = _deadline, _cpu_deadline
+    _deadline = min(previous[0], time.monotonic() + RENDER_SECONDS)
+    _cpu_deadline = min(previous[1], time.thread_time() + RENDER_SECONDS)
     try:
         yield
     finally:
-        _deadline = previous
+        _deadline, _cpu_deadline = previous
 
 
 class _Compiled:
