@@ -50,10 +50,11 @@ from ucwa_flow.lifecycle import (
     Outcome,
 )
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.delivery import from_reason
+from ucwa_flow.runtime.delivery import from_error, from_reason
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
+from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCaller, WebhookResult
@@ -107,6 +108,7 @@ class Engine:
         self._mailboxes: dict[str, _Mailbox] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self.sender = Sender(port, self._sent, self.spawn)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -389,6 +391,41 @@ class Engine:
         self._instances[conv.href] = instance
         if conv.messaging.state == "Connected":
             self.post(conv.href, partial(self._connected, conv.href))
+
+    # -- what conversations send -----------------------------------------------------------
+
+    def send(self, item: Outgoing) -> None:
+        """A conversation decided to send ``item``: send it (after the queued ones)."""
+        self.sender.send((item,))
+
+    def _sent(self, result: Sent) -> None:
+        """An outgoing request is over: report a failure; a lost message runs
+        ``delivery_failed`` (unless ``delivery_failed`` sent it)."""
+        item, href = result.item, result.item.conversation
+        if result.error is None:
+            if item.quiet and result.message is not None:
+                instance = self._instances.get(href)
+                if instance is not None:
+                    instance.delivered_quietly(result.message)
+            return
+        exc = result.error
+        if item.kind in ("stop", "leave"):
+            message = f"stopping the conversation ({item.why}) failed: {exc}"
+        else:
+            message = str(exc) or type(exc).__name__
+        log.warning("%s: %s", href, message)
+        self.emit(
+            t.FlowError(
+                at=self.clock.monotonic(),
+                conversation=href,
+                message=message,
+                location=item.location,
+            )
+        )
+        if item.kind == "message" and not item.quiet:
+            instance = self._instances.get(href)
+            if instance is not None:
+                self.post(href, partial(instance.on_delivery_failed, from_error(exc)))
 
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 

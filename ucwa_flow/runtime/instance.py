@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import httpx
@@ -63,6 +62,7 @@ from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
@@ -338,8 +338,9 @@ class FlowInstance:
             await self._stop("stop")
             return True
         elif isinstance(action, Typing):
-            if self.conv.messaging.set_is_typing_href:
-                await self.services.port.set_typing(self.conv.messaging.set_is_typing_href)
+            link = self.conv.messaging.set_is_typing_href
+            if link:
+                self._send(Outgoing(self.href, "typing", link, location=action.location))
             self._done("typing", action.location)
         elif isinstance(action, Log):
             line = action.message.render(ctx)
@@ -376,11 +377,10 @@ class FlowInstance:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
         sent = html if use_html else None
-
-        def failed(delivery: dict[str, Any]) -> None:  # runs after what is running now
-            self.services.post(self.href, partial(self.on_delivery_failed, delivery))
-
-        await self._deliveries.send(self.services.port, href, text, sent, failed)
+        quiet = self._deliveries.recovering
+        self._send(
+            Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
+        )
         self._emit(t.MessageOut, text=text, html=sent)
         self._done("say", action.location)
 
@@ -389,13 +389,17 @@ class FlowInstance:
             return
         self._finish("bot")
         messaging = self.conv.messaging
-        try:
-            if messaging.stop_messaging_href and messaging.state in ("Connecting", "Connected"):
-                await self.services.port.stop_messaging(messaging.stop_messaging_href)
-            else:
-                await self.services.port.leave(self.href)
-        except (UcwaFlowError, httpx.HTTPError) as exc:
-            self._error(f"stopping the conversation ({why}) failed: {exc}", None)
+        if messaging.stop_messaging_href and messaging.state in ("Connecting", "Connected"):
+            self._send(Outgoing(self.href, "stop", messaging.stop_messaging_href, why=why))
+        else:
+            self._send(Outgoing(self.href, "leave", self.href, why=why))
+
+    def _send(self, item: Outgoing) -> None:
+        self.services.send(item)
+
+    def delivered_quietly(self, message: str) -> None:
+        """``message`` (an href) was sent by ``delivery_failed``: its loss is not news."""
+        self._deliveries.remember(message)
 
     def _finish(self, by: str) -> None:
         state = self._current()
