@@ -10,6 +10,13 @@ Use it as an async context manager::
 
     async with Bot(flow, client, clock=SystemClock(), sink=print) as bot:
         await bot.run()          # until cancelled (Ctrl-C)
+
+With a ``store`` (:mod:`ucwa_flow.store`) the bot is durable
+(:class:`~ucwa_flow.runtime.durable.Durable`): each event batch is committed before it is
+acknowledged and before anything it decided is performed, and a restarted bot re-attaches
+to its application, resumes the event channel where the store says and carries on every
+conversation. Stopping a durable bot leaves its conversations and application on the server
+for the next start (the server keeps an application about 15 minutes without a P-GET).
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.durable import Durable
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.port import UcwaPort
+from ucwa_flow.store import Snapshot, Store, StoreError
 from ucwa_flow.ucwa import EventChannel, UcwaClient
 from ucwa_flow.ucwa.errors import MalformedEventBody
 
@@ -52,15 +61,25 @@ class Bot:
         http: httpx.AsyncClient | None = None,
         hold: float = 180.0,
         keep_alive: float = 120.0,
+        store: Store | None = None,
+        account: str | None = None,
     ) -> None:
         self.flow = flow
         self.client = client
         self.clock = clock
         self.engine = Engine(flow, UcwaPort(client), clock, sink, http=http)
+        self.durable: Durable | None = None
+        if store is not None:
+            self.durable = Durable(
+                self.engine, store, account or client.user, now=lambda: clock.now().timestamp()
+            )
         self._hold = hold
         self._keep_alive_interval = keep_alive
         self._channel: EventChannel | None = None
         self._keep_alive: asyncio.Task[None] | None = None
+        self._committer: asyncio.Task[None] | None = None
+        #: a durable bot found its application again and carries on its conversations
+        self.reattached = False
 
     async def __aenter__(self) -> Bot:
         await self.start()
@@ -75,22 +94,72 @@ class Bot:
         await self.aclose()
 
     async def start(self) -> None:
-        """Sign in, make the bot available for IM, and open the event channel."""
-        await self.client.sign_in()
+        """Sign in, make the bot available for IM, and open the event channel.
+
+        A durable bot loads its store first: when sign-in gives back the application the
+        store knew, the channel resumes at the stored position and every stored
+        conversation carries on; when that application is gone, its conversations are
+        recorded as ended and the bot starts clean.
+        """
+        durable = self.durable
+        snapshot = await durable.store.load(durable.account) if durable is not None else None
+        application = await self.client.sign_in()
+        start_at = None
+        if durable is not None and snapshot is not None:
+            start_at = await self._reattach(durable, snapshot, application.self_href)
         await self.client.make_me_available()
         self._keep_alive = self.client.start_keep_alive(self._keep_alive_interval)
-        self._channel = EventChannel(self.client, hold=self._hold, clock=self.clock)
-        self.engine.invitations.start_outbound()
+        if durable is None:
+            self._channel = EventChannel(self.client, hold=self._hold, clock=self.clock)
+        else:  # acknowledge a batch only once it is committed
+            self._channel = EventChannel(
+                self.client, hold=self._hold, clock=self.clock, prefetch=False, start_at=start_at
+            )
+        if durable is not None:
+            self._committer = asyncio.create_task(durable.run(), name="ucwa-flow commits")
+        if not self.reattached:
+            self.engine.invitations.start_outbound()
+
+    async def _reattach(self, durable: Durable, snapshot: Snapshot, href: str) -> str | None:
+        stored = snapshot.application
+        self.reattached = stored is not None and stored.application_url == href
+        if stored is not None and not self.reattached:
+            ended = await durable.store.forget_application(
+                durable.account,
+                "the UCWA application ended while the bot was stopped",
+                self.clock.now().timestamp(),
+            )
+            log.warning(
+                "%s: the application the store knew is gone; %d conversation(s) recorded as "
+                "ended, starting clean",
+                self.client.user,
+                ended,
+            )
+        durable.restore(snapshot, reattached=self.reattached)
+        if self.reattached and stored is not None:
+            log.info(
+                "%s: re-attached to %s; %d conversation(s) carry on",
+                self.client.user,
+                href,
+                len(snapshot.conversations),
+            )
+            return stored.events_next
+        return None
 
     async def run(self) -> None:
         """Serve conversations until cancelled; channel errors other than a bad body end it."""
         if self._channel is None:
             await self.start()
         assert self._channel is not None
+        channel, durable = self._channel, self.durable
         while True:
             try:
-                async for item in self._channel:
-                    self.engine.handle(item)
+                async for item in channel:
+                    if durable is None:
+                        self.engine.handle(item)
+                    else:
+                        application = self.client.application.self_href
+                        await durable.handle(item, application, channel.next_url)
                 return
             except MalformedEventBody as exc:
                 # the channel asked for it again first, and carries on after it; say what
@@ -98,9 +167,15 @@ class Bot:
                 log.error("refused an event-channel body (its events are lost): %s", exc)
 
     async def aclose(self) -> None:
-        """Stop open conversations, close the channel, delete the application."""
+        """Stop: a bot without a store stops its open conversations and deletes the
+        application; a durable bot commits what is pending and leaves both for the next
+        start."""
+        durable = self.durable
         try:
-            await self.engine.aclose()
+            if durable is None:
+                await self.engine.aclose()
+            else:
+                await self._detach(durable)
         finally:
             if self._keep_alive is not None:
                 self._keep_alive.cancel()
@@ -108,5 +183,17 @@ class Bot:
                     await self._keep_alive
             if self._channel is not None:
                 await self._channel.aclose()
-            with contextlib.suppress(UcwaFlowError, httpx.HTTPError):
-                await self.client.delete_application()
+            if durable is None:
+                with contextlib.suppress(UcwaFlowError, httpx.HTTPError):
+                    await self.client.delete_application()
+
+    async def _detach(self, durable: Durable) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+        await self.engine.aclose(stop=False)
+        try:
+            await durable.commit()
+        except StoreError as exc:
+            log.error("could not commit the last steps before stopping: %s", exc)

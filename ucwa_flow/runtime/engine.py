@@ -54,10 +54,11 @@ from ucwa_flow.runtime.delivery import from_error, from_reason
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
+from ucwa_flow.runtime.journal import Journal
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.services import Continuation
-from ucwa_flow.runtime.webhooks import WebhookCaller, WebhookResult
+from ucwa_flow.runtime.webhooks import WebhookCall, WebhookCaller, WebhookResult
 from ucwa_flow.ucwa import ConversationsLost
 from ucwa_flow.ucwa.events import EventBatch
 
@@ -109,6 +110,9 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self.sender = Sender(port, self._sent, self.spawn)
+        #: set by a durable bot: what is decided waits there for its commit
+        self.journal: Journal | None = None
+        self._calls: dict[str, tuple[WebhookCall, FlowInstance]] = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -119,9 +123,11 @@ class Engine:
 
     @property
     def tracing(self) -> bool:
-        return self._sink is not None
+        return self._sink is not None or self.journal is not None
 
     def emit(self, record: t.Trace) -> None:
+        if self.journal is not None:
+            self.journal.trace(record)
         if self._sink is not None:
             self._sink(record)
 
@@ -150,15 +156,26 @@ class Engine:
                 return
             await asyncio.wait(busy)
 
-    async def aclose(self) -> None:
-        """Stop every live conversation from the bot's side and release everything."""
+    async def drained(self) -> None:
+        """Wait until every conversation has handled every input given to it so far
+        (webhooks and sends still under way are not waited for)."""
+        while busy := [m.task for m in self._mailboxes.values() if m.task is not None]:
+            await asyncio.wait(busy)
+
+    async def aclose(self, *, stop: bool = True) -> None:
+        """Release everything; with ``stop``, stop every live conversation from the bot's
+        side first. Without it (a durable bot), conversations are left as they are on the
+        server, for a restarted bot to carry on."""
         self._closing = True
-        for instance in list(self._instances.values()):
-            if not instance.ended:
-                self.post(instance.href, partial(instance.stop, "shutdown"))
-        await self.idle()
-        await self.invitations.aclose()
-        await self.idle()
+        if stop:
+            for instance in list(self._instances.values()):
+                if not instance.ended:
+                    self.post(instance.href, partial(instance.stop, "shutdown"))
+            await self.idle()
+            await self.invitations.aclose()
+            await self.idle()
+        else:
+            await self.drained()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -269,6 +286,8 @@ class Engine:
         if instance is not None:
             await instance.on_ended(by)
             instance.close()
+            if self.journal is not None:
+                self.journal.touch(instance)
         self._first_text.pop(href, None)
         self._start_state.pop(href, None)
         self._farewells.pop(href, None)
@@ -360,17 +379,47 @@ class Engine:
         body: Any,
         rest: Continuation,
     ) -> None:
-        async def call() -> None:
+        call = WebhookCall(instance.href, action.method, url, headers, body, action.timeout, rest)
+        self._calls[call.key] = (call, instance)
+        if self.journal is not None:
+            self.journal.start(call)  # once the step that decided it is committed
+        else:
+            self.start_webhook(call)
+
+    def pending_webhooks(self, href: str) -> list[WebhookCall]:
+        """The webhooks conversation ``href`` waits on."""
+        return [call for call, _ in self._calls.values() if call.conversation == href]
+
+    def resume_webhook(self, instance: FlowInstance, call: WebhookCall) -> None:
+        """Wait on ``call`` again for ``instance`` (restored after a restart): it is sent
+        again, with the same ``Idempotency-Key``."""
+        self._calls[call.key] = (call, instance)
+        self.start_webhook(call)
+
+    def start_webhook(self, call: WebhookCall) -> None:
+        """Send ``call``; its outcome becomes an input of its conversation."""
+
+        async def run() -> None:
             result = await self.webhooks.call(
-                action.method, url, headers=headers, body=body, timeout=action.timeout
+                call.method,
+                call.url,
+                headers=dict(call.headers),
+                body=call.body,
+                timeout=call.timeout,
             )
-            self.post(instance.href, partial(self._webhook_done, instance, action, rest, result))
+            self.post(call.conversation, partial(self._webhook_done, call.key, result))
 
-        self.spawn(call())
+        self.spawn(run())
 
-    async def _webhook_done(
-        self, instance: FlowInstance, action: Webhook, rest: Continuation, result: WebhookResult
-    ) -> None:
+    async def _webhook_done(self, key: str, result: WebhookResult) -> None:
+        entry = self._calls.pop(key, None)
+        if entry is None:
+            return
+        call, instance = entry
+        rest = call.rest
+        assert rest.at is not None
+        action = self.flow.action_list(rest.at.list_id)[rest.at.position]
+        assert isinstance(action, Webhook)
         if result.ok and action.result is not None:
             instance.variables[action.result] = result.json
         if not result.ok:
@@ -395,13 +444,19 @@ class Engine:
     # -- what conversations send -----------------------------------------------------------
 
     def send(self, item: Outgoing) -> None:
-        """A conversation decided to send ``item``: send it (after the queued ones)."""
-        self.sender.send((item,))
+        """A conversation decided to send ``item``: send it (after the queued ones), or,
+        with a journal, once the step that decided it is committed."""
+        if self.journal is not None:
+            self.journal.send(item)
+        else:
+            self.sender.send((item,))
 
     def _sent(self, result: Sent) -> None:
         """An outgoing request is over: report a failure; a lost message runs
         ``delivery_failed`` (unless ``delivery_failed`` sent it)."""
         item, href = result.item, result.item.conversation
+        if self.journal is not None:
+            self.journal.sent(result)
         if result.error is None:
             if item.quiet and result.message is not None:
                 instance = self._instances.get(href)
@@ -450,6 +505,10 @@ class Engine:
                     await job()
                 except Exception:  # a bug must not kill the other conversations
                     log.exception("%s: unexpected error in the flow runtime", href)
+                if self.journal is not None:
+                    instance = self._instances.get(href)
+                    if instance is not None:
+                        self.journal.touch(instance)
         finally:
             box.task = None
             if not box.jobs:  # an idle conversation keeps no mailbox

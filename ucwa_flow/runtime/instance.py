@@ -56,10 +56,10 @@ from ucwa_flow.flow import (
     command_list_id,
     handler_list_id,
     state_list_id,
-    template_context,
 )
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.context import context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.outbox import Outgoing
@@ -93,6 +93,7 @@ class FlowInstance:
         "caller_uri",
         "conv",
         "ended",
+        "ended_by",
         "flow",
         "machine",
         "services",
@@ -116,8 +117,9 @@ class FlowInstance:
         self.caller_uri = caller_uri
         self.caller_name = caller_name
         self.state = FlowMachine.NEW
-        self.variables: dict[str, Any] = {k: _copy(v) for k, v in flow.variables.items()}
+        self.variables: dict[str, Any] = copy_variables(flow.variables)
         self.ended = False
+        self.ended_by: str | None = None
         self._misses = 0
         self._deliveries = DeliveryGuard()
         self._hops = 0
@@ -246,6 +248,34 @@ class FlowInstance:
     def report_error(self, message: str, location: Location | None) -> None:
         """Record a run-time failure that happened on this conversation's behalf."""
         self._error(message, location)
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """The ladder and silence timer as data (``now``: the wall clock, epoch seconds);
+        with the state and variables, what :meth:`resume` needs to carry on."""
+        current = self._current()
+        schedule = self.machine.silence_schedule(current) if current is not None else ()
+        return {
+            "misses": self._misses,
+            "silence": self._silence.to_data(now),
+            "due": None if self.ended else self._silence.due(schedule, now),
+        }
+
+    def resume(
+        self, state: str, variables: Mapping[str, Any], data: Mapping[str, Any], now: float
+    ) -> bool:
+        """Carry on from a :meth:`snapshot` (in ``state`` with ``variables``), perhaps taken
+        by another process: overdue timeouts fire at once, once. ``False`` when the flow
+        has no state ``state`` any more."""
+        if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
+            return False
+        self.variables = dict(variables)
+        self._misses = int(data.get("misses", 0))
+        schedule = self.machine.silence_schedule(self.flow.states[state])
+        if data.get("silence"):
+            self._silence.resume(dict(data["silence"]), schedule, now)
+        else:
+            self._silence.restart(schedule)
+        return True
 
     def close(self) -> None:
         """Release timers and the machine model (the engine forgets the instance)."""
@@ -404,6 +434,7 @@ class FlowInstance:
     def _finish(self, by: str) -> None:
         state = self._current()
         self.ended = True
+        self.ended_by = by
         self._silence.cancel()
         self.machine.fire(self, "end")
         self._emit(t.Ended, by=by, state=state.name if state else None)
@@ -411,20 +442,7 @@ class FlowInstance:
     # -- context and tracing ---------------------------------------------------------------
 
     def _context(self, extras: Mapping[str, Any]) -> dict[str, Any]:
-        return template_context(
-            variables=self.variables,
-            state=self.state,
-            flow=self.flow.name,
-            caller_uri=self.caller_uri or "",
-            caller_name=self.caller_name or _user(self),
-            message=extras.get("message", ""),
-            match=extras.get("match"),
-            webhook=extras.get("webhook"),
-            conversation_format="html" if "Html" in self.conv.messaging.formats else "text",
-            delivery=extras.get("delivery"),
-            now=self.services.clock.now(),
-            timezone=self.flow.settings.timezone,
-        )
+        return context_of(self, extras)
 
     def _emit(self, record: type[Any], **fields: Any) -> None:
         if not self.services.tracing:
@@ -439,16 +457,3 @@ class FlowInstance:
     def _error(self, message: str, location: Location | None) -> None:
         log.warning("%s: %s", self.href, message)
         self._emit(t.FlowError, message=message, location=location)
-
-
-def _user(instance: FlowInstance) -> str:
-    uri = instance.caller_uri or ""
-    return uri.removeprefix("sip:").split("@", 1)[0] or "there"
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

@@ -1,0 +1,280 @@
+"""A durable engine: every step committed to the store before anything is performed.
+
+:class:`Durable` stands between an :class:`~ucwa_flow.runtime.engine.Engine` and a
+:class:`~ucwa_flow.store.Store`. It gives the engine a
+:class:`~ucwa_flow.runtime.journal.Journal`, so what conversations decide waits, and
+commits in one transaction (group commit):
+
+* an event batch: :meth:`Durable.handle` hands the batch to the engine, waits until every
+  conversation has handled it, and commits its effects together with the event channel's
+  new position. Only then are its messages sent and its webhooks started, and only then
+  does the bot ask for the next batch (which acknowledges this one). A crash before the
+  commit loses nothing: the server re-delivers the batch to the restarted bot;
+* anything else (a timer, a webhook's answer, the outcome of a send): :meth:`run`, in the
+  background, commits whatever is waiting whenever no batch is being handled.
+
+Restart: :meth:`restore` puts the stored conversations back into the engine (state,
+variables, ladder, links; overdue timers fire at once, once; pending webhooks are sent
+again with the same ``Idempotency-Key``). Messages committed but perhaps not sent are *in
+doubt*: the channel's message events carry each send's ``OperationContext``, so one that
+shows up in the batches read after the restart went out and is not sent again; the others
+are sent once two batches have been read since the restart (the second is formed after
+the restart, so it holds every event of a send made before it). A conversation whose state
+no longer exists in the flow is ended politely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ucwa_flow.flow import Flow
+from ucwa_flow.lifecycle import restore_conversation
+from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.instance import FlowInstance
+from ucwa_flow.runtime.journal import Journal, Page
+from ucwa_flow.runtime.outbox import Outgoing, Sent
+from ucwa_flow.runtime.records import outbox_entry_of, outgoing_of, record_of, webhook_of
+from ucwa_flow.store import (
+    Changes,
+    ChannelPosition,
+    ConversationRecord,
+    OutboxUpdate,
+    Snapshot,
+    Store,
+    StoreError,
+    TranscriptEntry,
+)
+from ucwa_flow.ucwa import ConversationsLost
+from ucwa_flow.ucwa.events import EventBatch, MessageEvent
+
+__all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
+
+log = logging.getLogger("ucwa_flow.runtime")
+
+#: said to a caller whose conversation cannot go on after a restart (its state is gone)
+CHANGED_FLOW_MESSAGE = (
+    "Sorry, this conversation cannot go on: the service was updated meanwhile. "
+    "Please start a new conversation."
+)
+_BARRIER = 2  # batches read after a restart before messages in doubt are sent again
+
+
+class Durable:
+    """Commits ``engine``'s steps to ``store`` for ``account`` (see the module docstring).
+
+    ``now`` is the wall clock in epoch seconds (deadlines and transcript times).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        account: str,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.account = account
+        self._now = now
+        self.journal = engine.journal = Journal(now)
+        self._lock = asyncio.Lock()
+        self._between = asyncio.Event()  # set while no batch is being handled
+        self._between.set()
+        self._position: str | None = None  # the committed events_next
+        self._created: dict[str, float] = {}
+        self._committed_vars: dict[str, dict[str, Any]] = {}
+        self._doubt: dict[str, Outgoing] = {}  # outbox entries perhaps sent before a crash
+        self._since_restart = 0
+        self.commits = 0
+
+    @property
+    def flow(self) -> Flow:
+        return self.engine.flow
+
+    # -- restart ------------------------------------------------------------------------------
+
+    def restore(self, snapshot: Snapshot, *, reattached: bool) -> None:
+        """Carry on from ``snapshot``: its conversations, when the application it had is
+        the one the bot is attached to now (``reattached``), and its position."""
+        application = snapshot.application
+        self._position = application.events_next if application and reattached else None
+        if not reattached:
+            return
+        now = self._now()
+        for record in snapshot.conversations:
+            self._restore(record, now)
+        for entry in snapshot.outbox:
+            item = outgoing_of(entry)
+            if item.kind == "message":
+                self._doubt[item.operation_context] = item
+            else:
+                self.engine.sender.send((item,))
+        if self._doubt:
+            log.info("%d message(s) may have been sent before the restart", len(self._doubt))
+
+    def _restore(self, record: ConversationRecord, now: float) -> None:
+        engine = self.engine
+        href = record.conversation
+        conv = restore_conversation(engine.tracker, href, record.extra.get("conversation") or {})
+        instance = FlowInstance(
+            self.flow, engine.machine, engine, conv, record.caller_uri, record.caller_name
+        )
+        self._created[href] = record.created_at
+        self._committed_vars[href] = dict(record.variables)
+        engine.instances[href] = instance
+        data = {"misses": record.misses, "silence": record.extra.get("silence")}
+        if record.flow != self.flow.name or not instance.resume(
+            record.state, record.variables, data, now
+        ):
+            why = f"its state {record.state!r} is not in flow {self.flow.name} any more"
+            engine.post(href, lambda: self._end_changed(instance, why))
+            return
+        for work in record.pending:
+            if work.kind == "webhook":
+                engine.resume_webhook(instance, webhook_of(href, work))
+            else:
+                instance.report_error(
+                    "an invite was ringing when the bot stopped; it counts as not answered",
+                    None,
+                )
+
+    async def _end_changed(self, instance: FlowInstance, why: str) -> None:
+        log.warning("%s: ending the conversation: %s", instance.href, why)
+        instance.report_error(f"ended after a restart: {why}", None)
+        link = instance.conv.messaging.send_message_href
+        if link is not None:
+            self.engine.send(Outgoing(instance.href, "message", link, CHANGED_FLOW_MESSAGE))
+        await instance.stop("flow changed")
+
+    # -- event batches ------------------------------------------------------------------------
+
+    async def handle(
+        self, item: EventBatch | ConversationsLost, application: str, next_url: str | None
+    ) -> None:
+        """Handle one channel item and commit it with the channel's next position."""
+        self._between.clear()
+        try:
+            if isinstance(item, EventBatch) and self._doubt:
+                self._recognise(item)
+            self.engine.handle(item)
+            await self.engine.drained()
+            await self.commit(ChannelPosition(application, next_url, self._now()))
+        finally:
+            self._between.set()
+        if self._doubt:
+            self._since_restart += 1
+            if self._since_restart >= _BARRIER:
+                items, self._doubt = list(self._doubt.values()), {}
+                log.info("sending %d message(s) again: not sent before the restart", len(items))
+                self.engine.sender.send(items)
+
+    def _recognise(self, batch: EventBatch) -> None:
+        """Messages in doubt that the server reports: they went out; never send them again."""
+        for event in batch.events:
+            if isinstance(event, MessageEvent) and event.direction == "Outgoing":
+                item = self._doubt.pop(event.operation_id or "", None)
+                if item is not None:
+                    self.journal.sent(Sent(item, message=event.link.href))
+
+    # -- commits ------------------------------------------------------------------------------
+
+    async def run(self, retry: float = 1.0, max_retry: float = 30.0) -> None:
+        """Commit what timers, webhooks and sends decide between batches (until cancelled).
+
+        A store that fails retryably is tried again with back-off (one log line each
+        time); nothing is performed meanwhile.
+        """
+        delay = retry
+        while True:
+            await self.journal.news.wait()
+            await self._between.wait()
+            await asyncio.sleep(0)  # let the steps of this moment join the commit
+            if not self._between.is_set():
+                continue
+            if not self.journal:
+                self.journal.news.clear()
+                continue
+            try:
+                await self.commit()
+            except StoreError as exc:
+                if not exc.retryable:
+                    raise
+                log.error("the store failed (%s); trying again in %g s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(max_retry, delay * 2)
+                continue
+            delay = retry
+
+    async def commit(self, position: ChannelPosition | None = None) -> bool:
+        """Commit everything decided so far (with ``position``), then perform it."""
+        async with self._lock:
+            page = self.journal.take()
+            if not page and position is None:
+                return True
+            changes = self._changes(page, position)
+            try:
+                result = await self.store.commit(self.account, changes)
+            except StoreError:
+                self.journal.put_back(page)
+                raise
+            self.commits += 1
+            if position is not None:
+                self._position = position.events_next
+            if not result.applied:
+                log.warning("a batch was committed before (another process?); not performed")
+                return False
+            self.engine.sender.send(page.outgoing)
+            for call in page.webhooks:
+                self.engine.start_webhook(call)
+            return True
+
+    def _changes(self, page: Page, position: ChannelPosition | None) -> Changes:
+        now, account, flow = self._now(), self.account, self.flow
+        records = []
+        lines = [
+            TranscriptEntry(account, line.conversation, line.at, line.kind, line.data, key=line.key)
+            for line in page.lines
+        ]
+        for href, instance in page.touched.items():
+            before = self._committed_vars.get(href, {})
+            for name, value in instance.variables.items():
+                if name not in before or before[name] != value:
+                    data = {"name": name, "value": value}
+                    lines.append(TranscriptEntry(account, href, now, "variable", data))
+            created = self._created.setdefault(href, now)
+            records.append(
+                record_of(
+                    instance,
+                    account=account,
+                    version=flow.digest,
+                    secrets=flow.secrets,
+                    created_at=created,
+                    now=now,
+                    webhooks=self.engine.pending_webhooks(href),
+                )
+            )
+            if instance.ended:
+                self._created.pop(href, None)
+                self._committed_vars.pop(href, None)
+            else:
+                self._committed_vars[href] = copy.deepcopy(instance.variables)
+        return Changes(
+            position=position,
+            after=self._position if position is not None else None,
+            conversations=tuple(records),
+            outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
+            sent=tuple(_update(result, now) for result in page.outcomes),
+            transcript=tuple(lines),
+        )
+
+
+def _update(result: Sent, now: float) -> OutboxUpdate:
+    if result.ok:
+        return OutboxUpdate(result.item.operation_context, "sent", now)
+    return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))
