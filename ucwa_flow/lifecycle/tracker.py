@@ -14,7 +14,7 @@ change                      when
 :class:`ConversationState`  the conversation entered a new state
 :class:`MessagingState`     the IM modality entered a new state (Connected: can send)
 :class:`MessageReceived`    the remote side sent a message
-:class:`MessageDelivery`    a message we sent was delivered, or was not
+:class:`MessageDelivery`    a message we sent was delivered, or was not (with its operation id)
 :class:`TypingChanged`      the remote side started or stopped typing
 :class:`ConversationEnded`  the conversation reached Disconnected (sent once)
 ==========================  ==============================================================
@@ -123,10 +123,19 @@ class MessageReceived:
 
 @dataclass(frozen=True, slots=True)
 class MessageDelivery:
+    """A message we sent was delivered (``delivered``) or was not (``reason`` says why).
+
+    ``operation_id`` is the message's ``operationId``, which servers echo from the
+    ``OperationContext`` of sendMessage (the simulator does; the SendAnIM sample's event
+    has none, so it may be ``None``): with it, "the message with OperationContext X was
+    sent in conversation C" can be read from the event channel, e.g. after a restart.
+    """
+
     conversation: str
     message: str
     delivered: bool
     reason: Reason | None
+    operation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +332,10 @@ class LifecycleTracker:
         if rec.direction == "Outgoing":
             if rec.type != "completed":
                 return []
-            return [MessageDelivery(conv.href, rec.link.href, rec.status == "Success", rec.reason)]
+            delivered = rec.status == "Success"
+            return [
+                MessageDelivery(conv.href, rec.link.href, delivered, rec.reason, rec.operation_id)
+            ]
         if rec.direction != "Incoming" or rec.type not in ("completed", "started"):
             return []
         if rec.text is None:
