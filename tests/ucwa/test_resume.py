@@ -10,6 +10,7 @@ read as unacknowledged.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +18,14 @@ import pytest
 
 from tests.guards import WAIT
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.lifecycle import LifecycleTracker, MessageDelivery
+from ucwa_flow.lifecycle import (
+    Change,
+    LifecycleTracker,
+    MessageDelivery,
+    MessageReceived,
+    dump_conversation,
+    load_conversation,
+)
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
 from ucwa_flow.simulator.state import Application as SimApplication
 from ucwa_flow.ucwa import ChannelItem, ConversationsLost, EventChannel, UcwaClient
@@ -364,3 +372,54 @@ async def test_a_sent_message_is_reported_with_its_operation_context(rig: Rig) -
     assert delivery.operation_id == "op-42"
     assert delivery.conversation == invitation.conversation_href
     assert bot.absolute(delivery.message) == href
+
+
+async def test_after_a_restart_a_restored_tracker_sees_what_was_sent_before_the_crash(
+    rig: Rig,
+) -> None:
+    a = await rig.bot()
+    channel_a = rig.channel(a)
+    tracker_a = LifecycleTracker()
+    first = await _invite(rig, channel_a)
+    for event in first.events:
+        tracker_a.apply(event)
+    invitation = next(e for e in first.events if isinstance(e, MessagingInvitationEvent))
+    assert invitation.accept_href is not None
+    assert invitation.conversation_href is not None
+    await a.accept(invitation.accept_href)
+    conv = tracker_a.get(invitation.conversation_href)
+    assert conv is not None
+    while conv.messaging.send_message_href is None:
+        item = await take(channel_a)
+        assert isinstance(item, EventBatch)
+        for event in item.events:
+            tracker_a.apply(event)
+    # committed: the channel position and what the tracker knows, as JSON
+    stored = channel_a.position
+    assert stored is not None
+    saved = json.dumps(dump_conversation(conv))
+    # the step's message goes out; the process dies before reading its delivery
+    await a.send_message(conv.messaging.send_message_href, "hello", operation_context="op-1")
+    await rig.crash(a, channel_a)
+    rig.sim.virtual_user(LENE).send("two")
+
+    b = await rig.bot(expect=stored.application)
+    assert b.application.reattached
+    tracker_b = LifecycleTracker()
+    tracker_b.restore(load_conversation(json.loads(saved)))
+    fresh = LifecycleTracker()  # what a bot that restored nothing would make of it
+    channel_b = rig.channel(b, start_at=stored.next_url)
+    changes: list[Change] = []
+    while not any(isinstance(c, MessageReceived) for c in changes):
+        item = await take(channel_b)
+        assert isinstance(item, EventBatch)
+        for event in item.events:
+            changes.extend(tracker_b.apply(event))
+            assert fresh.apply(event) == []
+    href = invitation.conversation_href
+    deliveries = [c for c in changes if isinstance(c, MessageDelivery)]
+    assert [(d.conversation, d.operation_id, d.delivered) for d in deliveries] == [
+        (href, "op-1", True)
+    ]
+    received = [c for c in changes if isinstance(c, MessageReceived)]
+    assert [(r.conversation, r.text) for r in received] == [(href, "two")]

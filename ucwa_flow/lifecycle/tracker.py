@@ -231,6 +231,25 @@ class LifecycleTracker:
             return [TypingChanged(href, record.participant_href, record.is_typing)]
         return []
 
+    def restore(self, conv: Conversation) -> Conversation:
+        """Track ``conv`` again, in the states it carries (after a restart).
+
+        ``conv`` comes from :func:`~ucwa_flow.lifecycle.persist.load_conversation`; a
+        conversation tracked under the same href is replaced. Records about it are then
+        applied as if this tracker had followed it from the start.
+        """
+        self.forget(conv.href)
+        states = conv.lifecycle.state, conv.messaging.state
+        self.conversation_machine.add_model(conv.lifecycle)  # sets the initial state
+        self.messaging_machine.add_model(conv.messaging)
+        conv.lifecycle.state, conv.messaging.state = states
+        for inv in conv.invitations.values():
+            state = inv.state
+            self.invitation_machine.add_model(inv)
+            inv.state = state
+        self._conversations[conv.href] = conv
+        return conv
+
     def forget(self, href: str) -> None:
         """Stop tracking a conversation and release its models from the machines."""
         conv = self._conversations.pop(href, None)
