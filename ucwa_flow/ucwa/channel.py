@@ -1,7 +1,8 @@
 """The event channel: the one pending GET (P-GET) loop of a UCWA application.
 
 :class:`EventChannel` is an async iterator. It yields, strictly in server order and once
-each, the :class:`~ucwa_flow.ucwa.events.EventBatch` of every non-empty answer, and
+each, the :class:`~ucwa_flow.ucwa.events.EventBatch` of every non-empty answer (of every
+answer without prefetch), and
 :class:`ConversationsLost` records when the server says that transient state is gone.
 After each item, :attr:`EventChannel.position` says where it was read and where the
 channel goes on (:class:`ReadPosition`).
