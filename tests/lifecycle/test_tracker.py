@@ -271,6 +271,40 @@ def test_messages_typing_and_a_message_reported_started_then_completed() -> None
     assert changes[1].typing
 
 
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("Success", None), ("Failure", Reason("ServiceFailure", "Undeliverable", "not delivered"))],
+)
+def test_an_own_message_is_a_delivery_carrying_its_operation_id(
+    status: str, reason: Reason | None
+) -> None:
+    tracker = LifecycleTracker()
+    _begin(tracker, CONV)
+    href = f"{CONV}/messaging/messages/4"
+
+    def own(kind: str, operation_id: str | None) -> MessageEvent:
+        return MessageEvent(
+            sender=Link("conversation", CONV),
+            link=Link("message", href),
+            type=kind,
+            status=status if kind == "completed" else None,
+            reason=reason if kind == "completed" else None,
+            direction="Outgoing",
+            conversation_href=CONV,
+            operation_id=operation_id,
+        )
+
+    assert tracker.apply(own("started", "op-7")) == []  # only the outcome is news
+    delivered = status == "Success"
+    assert tracker.apply(own("completed", "op-7")) == [
+        MessageDelivery(CONV, href, delivered, reason, "op-7")
+    ]
+    # a server that does not echo the OperationContext: the delivery has no operation id
+    assert tracker.apply(own("completed", None)) == [
+        MessageDelivery(CONV, href, delivered, reason, None)
+    ]
+
+
 def test_unrelated_records_change_nothing_and_forget_releases_models() -> None:
     tracker = LifecycleTracker()
     assert _feed(tracker, "msdocs_ReceiveAnIM_07") == []  # me/presence/communication

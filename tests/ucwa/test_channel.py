@@ -21,7 +21,7 @@ from tests.ucwa.fake_pool import (
     transport_for,
 )
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.ucwa import ConversationsLost, EventChannel, UcwaClient
+from ucwa_flow.ucwa import ConversationsLost, EventChannel, ReadPosition, UcwaClient
 from ucwa_flow.ucwa.errors import EventChannelReplaced, MalformedEventBody
 from ucwa_flow.ucwa.events import EventBatch, ParticipantEvent
 
@@ -271,3 +271,54 @@ async def test_aclose_cancels_the_outstanding_poll(rig: Rig) -> None:
     await asyncio.wait_for(consumer, WAIT)  # the iteration ended
     assert rig.pool.outstanding == 0
     assert received == []
+
+
+# -- prefetch=False: positions through the recovery paths ---------------------------------
+
+
+def _acks_of(position: object) -> tuple[str, str]:
+    assert isinstance(position, ReadPosition)
+    return (
+        parse_qs(urlsplit(position.read_at).query)["ack"][0],
+        parse_qs(urlsplit(position.next_url).query)["ack"][0],
+    )
+
+
+async def test_without_prefetch_a_duplicate_is_skipped_and_a_resync_has_its_position(
+    rig: Rig,
+) -> None:
+    channel = EventChannel(rig.client, prefetch=False, start_at=f"{APP}/events?ack=5")
+    rig.channel = channel
+    await rig.pool.push(
+        batch(5, participant_added("a")),
+        batch(5, participant_added("a")),  # delivered again: not handed on, and no stall
+        {"_links": {"resync": {"href": f"{APP}/events?ack=6"}}},
+        batch(6),
+    )
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    assert _acks_of(channel.position) == ("5", "6")
+    assert parse_qs(urlsplit(rig.pool.event_urls[0]).query) == {"ack": ["5"], "timeout": ["180"]}
+    assert len(rig.pool.event_urls) == 1  # nothing more until the consumer asks
+    lost = await rig.next()
+    assert isinstance(lost, ConversationsLost)
+    assert _acks_of(channel.position) == ("6", "6")  # the resync link, taken from ack=6
+    empty = await rig.next()  # an empty answer is handed on too
+    assert isinstance(empty, EventBatch)
+    assert empty.is_empty
+    assert _acks_of(channel.position) == ("6", "7")
+    assert rig.acks() == ["5", "6", "6", "6"]
+
+
+async def test_without_prefetch_a_refused_body_says_where_iterating_goes_on(rig: Rig) -> None:
+    channel = EventChannel(rig.client, prefetch=False)
+    rig.channel = channel
+    bad = batch(2)
+    bad["sender"] = "not a list"
+    await rig.pool.push(batch(1, participant_added("a")), bad, bad, bad)
+    await rig.pool.push(batch(3, participant_added("c")))
+    assert _names(await _drive(rig)) == ["a@contoso.com"]
+    with pytest.raises(MalformedEventBody):
+        await _drive(rig)
+    assert _acks_of(channel.position) == ("2", "3")  # past the refused batch
+    assert _names(await _drive(rig)) == ["c@contoso.com"]
+    assert _acks_of(channel.position) == ("3", "4")

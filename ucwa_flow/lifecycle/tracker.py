@@ -14,7 +14,7 @@ change                      when
 :class:`ConversationState`  the conversation entered a new state
 :class:`MessagingState`     the IM modality entered a new state (Connected: can send)
 :class:`MessageReceived`    the remote side sent a message
-:class:`MessageDelivery`    a message we sent was delivered, or was not
+:class:`MessageDelivery`    a message we sent was delivered, or was not (with its operation id)
 :class:`TypingChanged`      the remote side started or stopped typing
 :class:`ConversationEnded`  the conversation reached Disconnected (sent once)
 ==========================  ==============================================================
@@ -123,10 +123,19 @@ class MessageReceived:
 
 @dataclass(frozen=True, slots=True)
 class MessageDelivery:
+    """A message we sent was delivered (``delivered``) or was not (``reason`` says why).
+
+    ``operation_id`` is the message's ``operationId``, which servers echo from the
+    ``OperationContext`` of sendMessage (the simulator does; the SendAnIM sample's event
+    has none, so it may be ``None``): with it, "the message with OperationContext X was
+    sent in conversation C" can be read from the event channel, e.g. after a restart.
+    """
+
     conversation: str
     message: str
     delivered: bool
     reason: Reason | None
+    operation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +230,25 @@ class LifecycleTracker:
         if isinstance(record, TypingEvent) and record.type in ("added", "deleted"):
             return [TypingChanged(href, record.participant_href, record.is_typing)]
         return []
+
+    def restore(self, conv: Conversation) -> Conversation:
+        """Track ``conv`` again, in the states it carries (after a restart).
+
+        ``conv`` comes from :func:`~ucwa_flow.lifecycle.persist.load_conversation`; a
+        conversation tracked under the same href is replaced. Records about it are then
+        applied as if this tracker had followed it from the start.
+        """
+        self.forget(conv.href)
+        states = conv.lifecycle.state, conv.messaging.state
+        self.conversation_machine.add_model(conv.lifecycle)  # sets the initial state
+        self.messaging_machine.add_model(conv.messaging)
+        conv.lifecycle.state, conv.messaging.state = states
+        for inv in conv.invitations.values():
+            state = inv.state
+            self.invitation_machine.add_model(inv)
+            inv.state = state
+        self._conversations[conv.href] = conv
+        return conv
 
     def forget(self, href: str) -> None:
         """Stop tracking a conversation and release its models from the machines."""
@@ -323,7 +351,10 @@ class LifecycleTracker:
         if rec.direction == "Outgoing":
             if rec.type != "completed":
                 return []
-            return [MessageDelivery(conv.href, rec.link.href, rec.status == "Success", rec.reason)]
+            delivered = rec.status == "Success"
+            return [
+                MessageDelivery(conv.href, rec.link.href, delivered, rec.reason, rec.operation_id)
+            ]
         if rec.direction != "Incoming" or rec.type not in ("completed", "started"):
             return []
         if rec.text is None:

@@ -27,6 +27,11 @@ class Application:
     first re-creation ...): two snapshots of the same application share it. Links that the
     server has not offered (yet) are ``None``: ``report_my_activity_href`` appears only
     after makeMeAvailable, and ``make_me_available_href`` disappears then.
+
+    ``reattached`` is True when sign-in got back an application that existed before
+    (the server answered 200 to the POST with our EndpointId, not 201; see
+    :meth:`~ucwa_flow.ucwa.UcwaClient.sign_in`): its conversations and its unacknowledged
+    events are still there. Snapshots of the same application keep it.
     """
 
     self_href: str
@@ -41,6 +46,7 @@ class Application:
     start_messaging_href: str | None = None
     conversations_href: str | None = None
     batch_href: str | None = None
+    reattached: bool = False
 
     @property
     def is_available(self) -> bool:
@@ -49,7 +55,12 @@ class Application:
 
     @classmethod
     def from_resource(
-        cls, resource: Mapping[str, Any], base_url: str, *, generation: int
+        cls,
+        resource: Mapping[str, Any],
+        base_url: str,
+        *,
+        generation: int,
+        reattached: bool = False,
     ) -> Application:
         """Read a snapshot from an application resource fetched from ``base_url``.
 
@@ -83,4 +94,5 @@ class Application:
             start_messaging_href=absolute(communication, "startMessaging"),
             conversations_href=absolute(communication, "conversations"),
             batch_href=absolute(resource, "batch"),
+            reattached=reattached,
         )

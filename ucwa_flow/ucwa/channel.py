@@ -1,16 +1,27 @@
 """The event channel: the one pending GET (P-GET) loop of a UCWA application.
 
 :class:`EventChannel` is an async iterator. It yields, strictly in server order and once
-each, the :class:`~ucwa_flow.ucwa.events.EventBatch` of every non-empty answer, and
+each, the :class:`~ucwa_flow.ucwa.events.EventBatch` of every non-empty answer (of every
+answer without prefetch), and
 :class:`ConversationsLost` records when the server says that transient state is gone.
+After each item, :attr:`EventChannel.position` says where it was read and where the
+channel goes on (:class:`ReadPosition`).
+
+Two modes (:mod:`ucwa_flow.ucwa.channel_items` tells how a durable consumer uses them):
+
+* ``prefetch=True`` (the default): the next P-GET is sent as soon as a batch arrives,
+  before the consumer has processed it (batches wait in an in-memory queue); empty
+  (timeout) answers are not handed on;
+* ``prefetch=False``: the next P-GET (which acknowledges the last answer) is sent only
+  when the consumer asks for the item after the last one of an answer, and every 200
+  answer is handed on, empty ones too.
 
 The rules it keeps (``ucwa-protocol.md`` section 5):
 
-* exactly one P-GET outstanding; the next one is sent as soon as a batch arrives, before
-  the consumer has processed it (batches wait in an in-memory queue);
+* exactly one P-GET outstanding;
 * always the server's own ``next`` / ``resync`` / ``resume`` href, never an edited ack; the
-  ``timeout`` parameter is added with a URL parser to the first URL only (and again after
-  ``resume``, as the server may have forgotten it);
+  ``timeout`` parameter is added with a URL parser to the first URL only (the events link,
+  or ``start_at``) and again after ``resume``, as the server may have forgotten it;
 * the HTTP read timeout is the hold plus a margin, so a quiet channel is never cut short;
 * transport errors and 5xx/429 answers: the *same* URL again, with capped exponential
   backoff and jitter on the injected clock, so that no batch is skipped (the server
@@ -45,6 +56,7 @@ import httpx
 from ucwa_flow.clock import Clock
 from ucwa_flow.ucwa._http import NETWORK_ERRORS, error_for, resolve, with_query
 from ucwa_flow.ucwa.application import Application
+from ucwa_flow.ucwa.channel_items import ChannelItem, ConversationsLost, ReadPosition
 from ucwa_flow.ucwa.client import UcwaClient
 from ucwa_flow.ucwa.errors import (
     ApplicationGone,
@@ -55,7 +67,7 @@ from ucwa_flow.ucwa.errors import (
 )
 from ucwa_flow.ucwa.events import EventBatch, decode_batch
 
-__all__ = ["ChannelItem", "ConversationsLost", "EventChannel"]
+__all__ = ["ChannelItem", "ConversationsLost", "EventChannel", "ReadPosition"]
 
 log = logging.getLogger("ucwa_flow.ucwa")
 
@@ -64,36 +76,28 @@ _RETRY_STATUSES = frozenset({408, 429})
 
 
 @dataclass(frozen=True, slots=True)
-class ConversationsLost:
-    """Every conversation and invitation known so far is gone; forget their state.
-
-    ``reason`` is ``"resync"`` (the server lost our place), ``"resume"`` (we were away too
-    long) or ``"application re-created"`` (the old application expired: its conversations
-    ended on the server and all its hrefs are dead). ``detail`` says what happened.
-    """
-
-    reason: str
-    detail: str = ""
-
-
-ChannelItem = EventBatch | ConversationsLost
-
-
-@dataclass(frozen=True, slots=True)
 class _Failure:
     error: BaseException
     continue_at: str | None  # where iterating again would resume, if anywhere
+    position: ReadPosition | None = None
 
 
 _CLOSED = object()
+_Entry = tuple[ChannelItem, ReadPosition]
 
 
 class EventChannel:
     """Async iterator over a client's event channel (see the module docstring).
 
-    ``hold`` is the P-GET ``timeout`` the server is asked for (180-1800 s); the read
-    timeout is ``hold + margin``. ``backoff``/``max_backoff`` shape the retry delays on the
-    client's clock (or ``clock``); ``rng`` makes the jitter reproducible. Use it as::
+    ``prefetch=False`` sends the next P-GET only when the consumer asks for it and hands
+    on empty answers too (durable consumers; see the module docstring). ``start_at`` is
+    the URL of the first P-GET (a stored ``position.next_url``) instead of the
+    application's events link; it must belong to the client's current application (sign
+    in with ``expect=`` and check ``reattached``); later, after a re-creation, polling
+    restarts from the new application's events link. ``hold`` is the P-GET ``timeout``
+    the server is asked for (180-1800 s); the read timeout is ``hold + margin``.
+    ``backoff``/``max_backoff`` shape the retry delays on the client's clock (or
+    ``clock``); ``rng`` makes the jitter reproducible. Use it as::
 
         async with EventChannel(client) as channel:
             async for item in channel:
@@ -114,6 +118,8 @@ class EventChannel:
         max_refused: int = 3,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        prefetch: bool = True,
+        start_at: str | None = None,
     ) -> None:
         if not 180 <= hold <= 1800:
             raise ValueError(f"the event-channel hold must be 180-1800 seconds, got {hold}")
@@ -132,6 +138,10 @@ class EventChannel:
         self._failure: _Failure | None = None
         self._seen: deque[str] = deque(maxlen=64)
         self._url: str | None = None
+        self._prefetch = prefetch
+        self._start_at = start_at
+        self._demand = asyncio.Event()  # prefetch=False: the consumer wants the next answer
+        self._position: ReadPosition | None = None
         self.polls = 0  # P-GETs sent (observability and tests)
 
     @property
@@ -139,13 +149,40 @@ class EventChannel:
         """The URL of the outstanding (or next) P-GET; ``None`` before the first one."""
         return self._url
 
+    @property
+    def prefetch(self) -> bool:
+        """False when the next P-GET waits for the consumer (see the module docstring)."""
+        return self._prefetch
+
+    @property
+    def position(self) -> ReadPosition | None:
+        """Where the item last handed on was read and where the channel goes on from it.
+
+        ``None`` before the first item. After :class:`~ucwa_flow.ucwa.errors.MalformedEventBody`
+        was raised, it is the refused answer's position: ``next_url`` is where iterating
+        again goes on (past the refused batch).
+        """
+        return self._position
+
+    @property
+    def read_at(self) -> str | None:
+        """``position.read_at``: the URL the last item was read at."""
+        return self._position.read_at if self._position is not None else None
+
+    @property
+    def next_url(self) -> str | None:
+        """``position.next_url``: where a channel resuming after the last item reads next."""
+        return self._position.next_url if self._position is not None else None
+
     # -- consumer side --------------------------------------------------------------------
 
     def start(self) -> None:
         """Start polling now (iteration starts it too)."""
         if self._task is None and not self._closed:
             application = self._client.application
-            self._run(self._first_url(application), application)
+            start, self._start_at = self._start_at, None
+            first = self._first_url(application, start)
+            self._run(first, application)
 
     def __aiter__(self) -> EventChannel:
         return self
@@ -160,12 +197,17 @@ class EventChannel:
                 raise StopAsyncIteration
             self._run(failure.continue_at, self._client.application)
         self.start()
-        item = await self._queue.get()
-        if item is _CLOSED:
+        if self._queue.empty():
+            self._demand.set()  # prefetch=False: the consumer is done with the last answer
+        entry = await self._queue.get()
+        if entry is _CLOSED:
             raise StopAsyncIteration
-        if isinstance(item, _Failure):
-            self._failure = item
-            raise item.error
+        if isinstance(entry, _Failure):
+            self._failure = entry
+            if entry.position is not None:
+                self._position = entry.position
+            raise entry.error
+        item, self._position = entry
         assert isinstance(item, EventBatch | ConversationsLost)
         return item
 
@@ -198,8 +240,9 @@ class EventChannel:
             self._pump(url, application), name=f"ucwa-events {self._client.user}"
         )
 
-    def _first_url(self, application: Application) -> str:
-        return with_query(application.events_href, timeout=str(int(self._hold)))
+    def _first_url(self, application: Application, start_at: str | None = None) -> str:
+        url = self._client.absolute(start_at) if start_at else application.events_href
+        return with_query(url, timeout=str(int(self._hold)))
 
     async def _pump(self, url: str, application: Application) -> None:
         try:
@@ -207,7 +250,12 @@ class EventChannel:
         except asyncio.CancelledError:
             raise
         except _Refused as refused:
-            self._queue.put_nowait(_Failure(refused.error, refused.continue_at))
+            position = None
+            if refused.continue_at is not None and self._url is not None:
+                position = ReadPosition(
+                    self._url, refused.continue_at, self._client.application.self_href
+                )
+            self._queue.put_nowait(_Failure(refused.error, refused.continue_at, position))
         except Exception as exc:
             self._queue.put_nowait(_Failure(exc, None))
 
@@ -233,7 +281,7 @@ class EventChannel:
             status = response.status_code
             if status == 200:
                 try:
-                    next_url = self._deliver(response, url)
+                    items, next_url = self._deliver(response, url, application)
                 except _Refused as exc:
                     # Ask for the same ack again: the server re-delivers an unacknowledged
                     # batch, so a body spoilt on the way loses nothing. A body that stays
@@ -254,6 +302,7 @@ class EventChannel:
                     continue
                 failures = replaced = refused = 0
                 url = next_url
+                await self._hand_on(items)
                 continue
             if status >= 500 or status in _RETRY_STATUSES:
                 failures += 1
@@ -262,8 +311,12 @@ class EventChannel:
                 continue
             error = error_for(response)
             if isinstance(error, ApplicationGone):
-                application = await self._recreate(application, error)
-                url = self._first_url(application)
+                application = await self._recreate(application)
+                lost = ConversationsLost(
+                    "application re-created", f"the old application ended: {error}"
+                )
+                failed_at, url = url, self._first_url(application)
+                await self._hand_on([(lost, ReadPosition(failed_at, url, application.self_href))])
                 continue
             if status == 409 and error.subcode == "PGetReplaced":
                 replaced += 1
@@ -277,8 +330,19 @@ class EventChannel:
                 continue
             raise error
 
-    def _deliver(self, response: httpx.Response, url: str) -> str:
-        """Queue what a 200 carries and return the URL of the next P-GET."""
+    async def _hand_on(self, items: list[_Entry]) -> None:
+        """Queue what one answer carried; without prefetch, wait until the consumer is
+        done with it (asks for the item after the last one) before the next P-GET."""
+        for entry in items:
+            self._queue.put_nowait(entry)
+        if items and not self._prefetch:
+            self._demand.clear()
+            await self._demand.wait()
+
+    def _deliver(
+        self, response: httpx.Response, url: str, application: Application
+    ) -> tuple[list[_Entry], str]:
+        """What a 200 carries for the consumer, and the URL of the next P-GET."""
         try:
             body = response.json()
         except ValueError:
@@ -291,29 +355,32 @@ class EventChannel:
             log.error("%s: refused event body from %s: %.500r", self._client.user, url, body)
             raise _Refused(exc, _next_of(body, url)) from None
 
+        here = application.self_href
         if batch.resync_href:
-            self._queue.put_nowait(ConversationsLost("resync", f"server asked to resync at {url}"))
-            return resolve(url, batch.resync_href)
-        follow: str
+            follow = resolve(url, batch.resync_href)
+            lost = ConversationsLost("resync", f"server asked to resync at {url}")
+            return [(lost, ReadPosition(url, follow, here))], follow
         if batch.resume_href:
-            self._queue.put_nowait(
-                ConversationsLost("resume", f"server resumed the channel at {url}")
-            )
             follow = with_query(resolve(url, batch.resume_href), timeout=str(int(self._hold)))
         elif batch.next_href:
             follow = resolve(url, batch.next_href)
         else:
             error = MalformedEventBody("no next, resync or resume link", "$._links")
             raise _Refused(error, None)
+        items: list[_Entry] = []
         key = resolve(url, batch.self_href or url)
         if key in self._seen:
             log.info("%s: batch %s delivered twice; handed on once", self._client.user, key)
-        elif not batch.is_empty:
+        elif not batch.is_empty or not self._prefetch:
             self._seen.append(key)
-            self._queue.put_nowait(batch)
-        return follow
+            items.append((batch, ReadPosition(url, follow, here)))
+        if batch.resume_href:
+            # before its batch; resuming after it reads this answer again, batch included
+            lost = ConversationsLost("resume", f"server resumed the channel at {url}")
+            items.insert(0, (lost, ReadPosition(url, url if items else follow, here)))
+        return items, follow
 
-    async def _recreate(self, stale: Application, cause: UcwaHttpError) -> Application:
+    async def _recreate(self, stale: Application) -> Application:
         attempts = 0
         while True:
             try:
@@ -330,9 +397,6 @@ class EventChannel:
                 await self._pause(attempts)
                 continue
             self._seen.clear()
-            self._queue.put_nowait(
-                ConversationsLost("application re-created", f"the old application ended: {cause}")
-            )
             return application
 
     async def _pause(self, attempt: int) -> None:

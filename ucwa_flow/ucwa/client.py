@@ -1,11 +1,11 @@
 """The UCWA client: sign-in, the application, and the IM operations, on ``httpx``.
 
-One :class:`UcwaClient` per signed-in identity. It owns two ``httpx.AsyncClient`` pools
-that share one :class:`~ucwa_flow.ucwa.auth.WebTicketAuth`: one for ordinary requests
-(bounded by a semaphore, short explicit timeouts) and one for the event channel's long
-poll (its read timeout is set per request, above the server's hold). Every URL it uses is
-a link the server gave: hrefs are resolved against the applications URL with ``urljoin``,
-never assembled from strings.
+One :class:`UcwaClient` per signed-in identity. It sends through two ``httpx.AsyncClient``
+pools that share one :class:`~ucwa_flow.ucwa.auth.WebTicketAuth` (``_wire``): one for
+ordinary requests (bounded by a semaphore, short explicit timeouts) and one for the event
+channel's long poll (its read timeout is set per request, above the server's hold). Every
+URL it uses is a link the server gave: hrefs are resolved against the applications URL
+with ``urljoin``, never assembled from strings.
 """
 
 from __future__ import annotations
@@ -15,30 +15,21 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from ucwa_flow.clock import Clock, SystemClock
-from ucwa_flow.ucwa._http import (
-    ACCEPT_JSON,
-    NETWORK_ERRORS,
-    error_for,
-    host_of,
-    json_of,
-    location_of,
-    resolve,
-    with_query,
-)
-from ucwa_flow.ucwa._retry import with_retries
-from ucwa_flow.ucwa._tls import client_context, rejected_certificate
+from ucwa_flow.ucwa._http import json_of, location_of, resolve, with_query
+from ucwa_flow.ucwa._tls import client_context
+from ucwa_flow.ucwa._wire import Wire
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.discovery import Discovery, discover
-from ucwa_flow.ucwa.errors import ApplicationGone, ServerUnreachable, UcwaError, UcwaHttpError
+from ucwa_flow.ucwa.errors import ApplicationGone, UcwaError, UcwaHttpError
 from ucwa_flow.ucwa.identity import default_user_agent, endpoint_id_for, sip_uri
 
 __all__ = ["UcwaClient"]
@@ -111,25 +102,16 @@ class UcwaClient:
         self.auth = WebTicketAuth(username or self.user[4:], password, clock=self.clock)
         # one TLS context for both pools (loading a CA bundle costs tens of milliseconds)
         verify = client_context(ca_bundle, insecure=insecure) if transport is None else True
-        self._http = httpx.AsyncClient(
-            auth=self.auth,
-            cookies=_no_cookies(),
+        self._wire = Wire(
+            self.auth,
+            who=self.user,
+            clock=self.clock,
             transport=transport,
             verify=verify,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            poll_connections=poll_connections,
         )
-        self._poll = httpx.AsyncClient(
-            auth=self.auth,
-            cookies=_no_cookies(),
-            transport=transport,
-            verify=verify,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
-        )
-        self._bound = asyncio.Semaphore(max_concurrency)
         self._discovery: Discovery | None = None
         self._application: Application | None = None
         self._generation = 0
@@ -153,8 +135,7 @@ class UcwaClient:
 
     async def aclose(self) -> None:
         """Close both connection pools. The server-side application is left alone."""
-        await self._http.aclose()
-        await self._poll.aclose()
+        await self._wire.aclose()
 
     @property
     def discovery(self) -> Discovery | None:
@@ -168,18 +149,25 @@ class UcwaClient:
             raise UcwaError(f"{self.user} is not signed in: call sign_in() first")
         return self._application
 
-    async def sign_in(self) -> Application:
-        """Discover the user's pool (once) and create the application.
+    async def sign_in(self, expect: str | None = None) -> Application:
+        """Discover the user's pool (once) and create (or get back) the application.
 
         The application is created with the stable :func:`endpoint_id_for` EndpointId, so
-        a restarted bot gets its application back (200) instead of a second one (201).
+        a restarted bot gets its application back (200), with its conversations and its
+        event queue, instead of a second one (201). The result says which:
+        ``reattached`` is True when the server gave back an application that existed
+        before this sign-in and, when ``expect`` is given (the self href of the
+        application used before, as stored, absolute or server-relative), when it is
+        that very application. False means a new application: the old one expired (or
+        was deleted), its conversations ended on the server and its links (a stored
+        event-channel ``next`` link among them) are dead.
         """
         if self._discovery is None:
-            self._discovery = await discover(self._http, self.user, server_url=self.server_url)
+            self._discovery = await discover(self._wire.http, self.user, server_url=self.server_url)
             log.info("%s: UCWA applications at %s", self.user, self._discovery.applications_url)
-        return await self._create_application()
+        return await self._create_application(expect)
 
-    async def _create_application(self) -> Application:
+    async def _create_application(self, expect: str | None = None) -> Application:
         assert self._discovery is not None
         url = self._discovery.applications_url
         body = {
@@ -189,19 +177,27 @@ class UcwaClient:
         }
         response = await self._send("POST", url, json=body, during_sign_in=True)
         self._generation += 1
-        self._application = Application.from_resource(
+        application = Application.from_resource(
             json_of(response), str(response.url), generation=self._generation
         )
+        existed = response.status_code == 200
+        if expect is not None:
+            existed = existed and application.self_href == self.absolute(expect)
+        self._application = application = replace(application, reattached=existed)
         self._formats = None
-        log.info("%s: application %s", self.user, self._application.self_href)
-        return self._application
+        verb = "re-attached to" if existed else "created"
+        log.info("%s: %s application %s", self.user, verb, application.self_href)
+        return application
 
     async def refresh_application(self) -> Application:
         """GET the application again and publish the new snapshot (same generation)."""
         current = self.application
         response = await self._send("GET", current.self_href)
         self._application = Application.from_resource(
-            json_of(response), str(response.url), generation=current.generation
+            json_of(response),
+            str(response.url),
+            generation=current.generation,
+            reattached=current.reattached,
         )
         return self._application
 
@@ -406,8 +402,7 @@ class UcwaClient:
         Returns the response whatever its status, and lets ``httpx`` transport errors
         through: the channel decides what to retry.
         """
-        timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
-        return await self._poll.get(self.absolute(href), headers=ACCEPT_JSON, timeout=timeout)
+        return await self._wire.long_poll(self.absolute(href), read_timeout=read_timeout)
 
     def absolute(self, href: str) -> str:
         """``href`` (from an event or resource) as the absolute URL this client would use.
@@ -429,67 +424,14 @@ class UcwaClient:
         headers: Mapping[str, str] | None = None,
         during_sign_in: bool = False,
     ) -> httpx.Response:
-        """One operation, sent again when the server said it did not do it (``_retry``)."""
-        return await with_retries(
-            lambda: self._send_once(
-                method,
-                href,
-                json=json,
-                content=content,
-                headers=headers,
-                during_sign_in=during_sign_in,
-            ),
-            method=method,
+        """One operation on ``href``, sent again when the server said it did not do it."""
+        return await self._wire.send(
+            method,
+            self.absolute(href),
+            json=json,
+            content=content,
+            headers=headers,
+            during_sign_in=during_sign_in,
             retries=self.retries,
             backoff=self.backoff,
-            clock=self.clock,
-            who=self.user,
         )
-
-    async def _send_once(
-        self,
-        method: str,
-        href: str,
-        *,
-        json: Mapping[str, Any] | None,
-        content: bytes | None,
-        headers: Mapping[str, str] | None,
-        during_sign_in: bool,
-    ) -> httpx.Response:
-        url = self.absolute(href)
-        all_headers = {**ACCEPT_JSON, **(headers or {})}
-        if method == "POST" and json is None and content is None:
-            content = b""  # UCWA wants Content-Length: 0 on body-less POSTs
-        try:
-            async with self._bound:
-                response = await self._http.request(
-                    method, url, json=json, content=content, headers=all_headers
-                )
-        except NETWORK_ERRORS as exc:
-            rejected = rejected_certificate(exc, url)
-            if rejected is not None:
-                raise rejected from None
-            reason = str(exc) or type(exc).__name__
-            if during_sign_in:
-                raise ServerUnreachable(f"cannot reach {host_of(url)}: {reason}") from None
-            raise ServerUnreachable(
-                f"{method} {url} failed: {reason}", unsent=_failed_elsewhere(exc, url)
-            ) from None
-        if response.is_success:
-            return response
-        raise error_for(response)
-
-
-def _failed_elsewhere(exc: Exception, url: str) -> bool:
-    """Whether the request that failed was another one (the token grant) than ``url``'s."""
-    try:
-        failed = exc.request  # type: ignore[attr-defined]
-    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when it is unset
-        return False
-    return isinstance(failed, httpx.Request) and str(failed.url) != url
-
-
-def _no_cookies() -> CookieJar:
-    """A cookie jar that keeps nothing: UCWA's one cookie (``cwt_ucwa``) only serves photo
-    downloads in browsers, and keeping it costs every request a cookie-header computation."""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))

@@ -1,0 +1,168 @@
+"""The client's two connection pools and how one operation goes over them (private).
+
+:class:`Wire` is what :class:`~ucwa_flow.ucwa.UcwaClient` sends through. It owns two
+``httpx.AsyncClient`` pools that share one :class:`~ucwa_flow.ucwa.auth.WebTicketAuth`:
+
+* ``http`` for ordinary requests, bounded by a semaphore, with short explicit timeouts;
+  :meth:`Wire.send` sends one operation on it, again when the server said it did not do
+  it (:mod:`ucwa_flow.ucwa._retry`), and turns the failures into one-line errors;
+* ``poll`` for the event channel's long poll (:meth:`Wire.long_poll`), whose read timeout
+  is set per request above the server's hold, so that a quiet channel is never cut short.
+
+Neither pool keeps cookies: UCWA's one cookie (``cwt_ucwa``) only serves photo downloads
+in browsers, and keeping it costs every request a cookie-header computation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+
+import httpx
+
+from ucwa_flow.clock import Clock
+from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, error_for, host_of
+from ucwa_flow.ucwa._retry import with_retries
+from ucwa_flow.ucwa._tls import rejected_certificate
+from ucwa_flow.ucwa.auth import WebTicketAuth
+from ucwa_flow.ucwa.errors import ServerUnreachable
+
+__all__ = ["Wire"]
+
+
+class Wire:
+    """The connection pools of one identity and the send/long-poll primitives.
+
+    ``who`` names the identity in log lines; ``clock`` runs the back-off between the
+    repeats of :meth:`send`. ``verify`` is an ``ssl.SSLContext`` (or ``True`` when a
+    ``transport`` brings its own TLS).
+    """
+
+    def __init__(
+        self,
+        auth: WebTicketAuth,
+        *,
+        who: str,
+        clock: Clock,
+        transport: httpx.AsyncBaseTransport | None,
+        verify: ssl.SSLContext | bool,
+        timeout: float,
+        max_concurrency: int,
+        poll_connections: int,
+    ) -> None:
+        self.who = who
+        self.clock = clock
+        self.timeout = timeout
+        self.http = httpx.AsyncClient(
+            auth=auth,
+            cookies=_no_cookies(),
+            transport=transport,
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+        )
+        self.poll = httpx.AsyncClient(
+            auth=auth,
+            cookies=_no_cookies(),
+            transport=transport,
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
+        )
+        self._bound = asyncio.Semaphore(max_concurrency)
+
+    async def aclose(self) -> None:
+        """Close both pools."""
+        await self.http.aclose()
+        await self.poll.aclose()
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        during_sign_in: bool = False,
+        retries: int,
+        backoff: float,
+    ) -> httpx.Response:
+        """One operation on ``url`` (absolute), sent again when that is safe (``_retry``):
+        at most ``retries`` more times, ``backoff`` seconds apart and doubling.
+
+        Returns a 2xx response; raises :class:`~ucwa_flow.ucwa.errors.UcwaHttpError` for
+        any other answer and :class:`~ucwa_flow.ucwa.errors.ServerUnreachable` when no
+        answer came (``during_sign_in``: the line names the host only).
+        """
+        return await with_retries(
+            lambda: self._send_once(
+                method,
+                url,
+                json=json,
+                content=content,
+                headers=headers,
+                during_sign_in=during_sign_in,
+            ),
+            method=method,
+            retries=retries,
+            backoff=backoff,
+            clock=self.clock,
+            who=self.who,
+        )
+
+    async def long_poll(self, url: str, *, read_timeout: float) -> httpx.Response:
+        """One GET on the long-poll pool; any status is returned, transport errors raised."""
+        timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
+        return await self.poll.get(url, headers=ACCEPT_JSON, timeout=timeout)
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Mapping[str, Any] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        during_sign_in: bool,
+    ) -> httpx.Response:
+        all_headers = {**ACCEPT_JSON, **(headers or {})}
+        if method == "POST" and json is None and content is None:
+            content = b""  # UCWA wants Content-Length: 0 on body-less POSTs
+        try:
+            async with self._bound:
+                response = await self.http.request(
+                    method, url, json=json, content=content, headers=all_headers
+                )
+        except NETWORK_ERRORS as exc:
+            rejected = rejected_certificate(exc, url)
+            if rejected is not None:
+                raise rejected from None
+            reason = str(exc) or type(exc).__name__
+            if during_sign_in:
+                raise ServerUnreachable(f"cannot reach {host_of(url)}: {reason}") from None
+            raise ServerUnreachable(
+                f"{method} {url} failed: {reason}", unsent=_failed_elsewhere(exc, url)
+            ) from None
+        if response.is_success:
+            return response
+        raise error_for(response)
+
+
+def _failed_elsewhere(exc: Exception, url: str) -> bool:
+    """Whether the request that failed was another one (the token grant) than ``url``'s."""
+    try:
+        failed = exc.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when it is unset
+        return False
+    return isinstance(failed, httpx.Request) and str(failed.url) != url
+
+
+def _no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing (see the module docstring)."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
