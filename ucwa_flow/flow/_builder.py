@@ -149,6 +149,7 @@ class _Builder:
             states=MappingProxyType(states),
             outbound=self.outbound(outbound, ("outbound",)) if outbound else None,
             source=self.doc.file,
+            digest=self.doc.digest,
             location=self.loc(()),
         )
 

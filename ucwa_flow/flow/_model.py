@@ -303,6 +303,14 @@ class Flow:
     ``variables`` maps each declared variable to its default value (plain JSON data).
     ``states`` keeps the file's order; ``commands`` are the global commands.
 
+    ``version`` is the version of the flow *language* (always 1), not of this flow.
+    ``digest`` identifies this flow's content: the sha256 (64 hex digits) of the text the
+    loader read, encoded as UTF-8 (for :func:`~ucwa_flow.flow.load_flow`, the file's bytes
+    without a leading byte-order mark; for ``load_flow_text``, the text given). Any edit,
+    even a comment, changes it; the same text has the same digest in every process and
+    on every machine, so a store can record which version of a flow a conversation ran.
+    ``source`` names the file (or what ``load_flow_text`` was told).
+
     Every action list, branches included, is indexed by its id when the flow is made
     (:meth:`action_list`); ids depend only on the flow's structure.
     """
@@ -318,6 +326,7 @@ class Flow:
     states: Mapping[str, State]
     outbound: Outbound | None
     source: str
+    digest: str
     location: Location
     _lists: Mapping[str, tuple[Action, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
