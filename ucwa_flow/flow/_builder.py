@@ -144,6 +144,7 @@ class _Builder:
             start=_text(data["start"]),
             settings=self.settings,
             variables=MappingProxyType(variables),
+            secrets=frozenset(data.get("secrets", ())),
             invitation=self.invitation(data.get("invitation"), ("invitation",)),
             commands=tuple(commands.values()),
             states=MappingProxyType(states),

@@ -301,7 +301,11 @@ class Flow:
     """A compiled, checked flow: the input of the interpreter and the graph.
 
     ``variables`` maps each declared variable to its default value (plain JSON data).
-    ``states`` keeps the file's order; ``commands`` are the global commands.
+    ``secrets`` names the variables the flow marks secret (its top-level ``secrets``
+    list): declared ones, regex captures, ``set`` targets or webhook results, each
+    checked to be one of those; a store redacts their values in transcripts and in
+    ended conversation records. ``states`` keeps the file's order; ``commands`` are the
+    global commands.
 
     ``version`` is the version of the flow *language* (always 1), not of this flow.
     ``digest`` identifies this flow's content: the sha256 (64 hex digits) of the text the
@@ -321,6 +325,7 @@ class Flow:
     start: str
     settings: Settings
     variables: Mapping[str, object]
+    secrets: frozenset[str]
     invitation: InvitationPolicy
     commands: tuple[MessageHandler, ...]
     states: Mapping[str, State]
