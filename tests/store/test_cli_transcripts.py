@@ -256,7 +256,7 @@ def test_show_as_json_lines(where: list[str], capsys: pytest.CaptureFixture[str]
     [
         (
             "c0ffee",
-            f"'c0ffee' matches 2 conversations ({APP}/c0ffee01, {APP}/c0ffee02): give more of it",
+            "'c0ffee' matches 2 conversations (c0ffee01, c0ffee02): give more of it",
         ),
         ("nothing-like-it", "no conversation in {target} matches 'nothing-like-it'"),
         ("ffee0", "no conversation in {target} matches 'ffee0'"),  # the middle is not enough
@@ -275,6 +275,32 @@ def test_show_names_a_conversation_that_is_not_unique_or_not_there(
     code, out, _ = run(capsys, "show", "c0ffee", *where, "--account", OTHER_BOT)
     assert code == 0
     assert out.startswith(f"Conversation  {APP}/c0ffee02\n")
+
+
+def test_the_same_conversation_href_under_two_accounts_needs_the_account(
+    where: list[str], target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def twin() -> None:
+        async with await target.open() as store:
+            record = ConversationRecord(
+                OTHER_BOT, href("8f3b2d41"), "sales", "sha256:99aa", "greeting", T0, T0
+            )
+            await store.commit(OTHER_BOT, Changes(conversations=(record,)))
+
+    asyncio.run(twin())
+    assert run(capsys, "show", href("8f3b2d41"), *where) == (
+        1,
+        "",
+        f"ucwa-flow: error: {href('8f3b2d41')!r} is a conversation of several accounts "
+        f"({BOT}, {OTHER_BOT}): add --account SIP\n",
+    )
+    assert run(capsys, "show", "8f3b", *where) == (
+        1,
+        "",
+        f"ucwa-flow: error: '8f3b' matches 2 conversations ({href('8f3b2d41')} of {BOT}, "
+        f"{href('8f3b2d41')} of {OTHER_BOT}): give more of it\n",
+    )
+    assert run(capsys, "show", "8f3b", *where, "--account", BOT) == (0, SHOW, "")
 
 
 def test_export_writes_every_matching_conversation_oldest_first(

@@ -36,7 +36,13 @@ import click
 
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Duration, Moment, format_time
-from ucwa_flow.cli._transcript_text import dumps, jsonl_objects, list_rows, text_lines
+from ucwa_flow.cli._transcript_text import (
+    dumps,
+    jsonl_objects,
+    last_part,
+    list_rows,
+    text_lines,
+)
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 from ucwa_flow.store import ConversationQuery, ConversationRecord, Store, open_store
 
@@ -244,7 +250,10 @@ async def _find(store: Store, text: str, account: str | None, where: str) -> Con
         raise ConversationNotFound(
             f"{text!r} is a conversation of several accounts ({accounts}): add --account SIP"
         )
-    shown = ", ".join(r.conversation for r in candidates[:3])
+    ids = [last_part(r.conversation) for r in candidates]
+    if len(set(ids)) < len(ids):
+        ids = [f"{r.conversation} of {r.account}" for r in candidates]
+    shown = ", ".join(ids[:3])
     more = f" and {len(candidates) - 3} more" if len(candidates) > 3 else ""
     raise ConversationNotFound(
         f"{text!r} matches {len(candidates)} conversations ({shown}{more}): give more of it"
@@ -254,8 +263,7 @@ async def _find(store: Store, text: str, account: str | None, where: str) -> Con
 def _names(href: str, text: str) -> bool:
     """Whether ``text`` (lowered) is a beginning or end of ``href``, or of its last part."""
     href = href.lower()
-    last = href.rstrip("/").rpartition("/")[2]
-    return href.startswith(text) or href.endswith(text) or last.startswith(text)
+    return href.startswith(text) or href.endswith(text) or last_part(href).startswith(text)
 
 
 def _render(record: ConversationRecord, entries: Any, output_format: str) -> Iterator[str]:
