@@ -375,3 +375,10 @@ def test_prune_deletes_what_ended_before_the_cutoff(
 
     assert asyncio.run(left()) == [href("c0ffee01"), href("c0ffee02")]
     assert run(capsys, "show", "8f3b", *where)[0] == 1  # gone, with its history
+
+
+def test_the_docs_show_what_the_command_prints() -> None:
+    """docs/transcripts.md shows this module's history as the command prints it."""
+    docs = (Path(__file__).parents[2] / "docs" / "transcripts.md").read_text("utf-8")
+    assert "$ ucwa-flow transcripts list --state helpdesk.sqlite3\n" + LIST in docs
+    assert "$ ucwa-flow transcripts show 8f3b --state helpdesk.sqlite3\n" + SHOW in docs
