@@ -84,7 +84,7 @@ def test_states_enter_and_say_with_html_fallback(flow: Flow) -> None:
     context = {"caller": {"name": "<Eve>"}}
     assert say.html.render(context).startswith("<b>Hi &lt;Eve&gt;</b>")
     assert say.text.render(context).startswith("Hi <Eve>:")
-    assert (menu.location.line, menu.location.col) == (40, 3)
+    assert (menu.location.line, menu.location.col) == (41, 3)
 
 
 def test_message_handlers_in_order_with_kinds_and_matching(flow: Flow) -> None:
@@ -181,7 +181,7 @@ def test_invite(flow: Flow) -> None:
 def test_iter_actions_reaches_nested_branches(flow: Flow) -> None:
     nested = list(iter_actions(flow.states["lookup"].enter))
     assert sum(isinstance(a, Goto) for a in nested) == 2
-    assert (nested[0].location.line, nested[0].location.col) == (91, 9)
+    assert (nested[0].location.line, nested[0].location.col) == (92, 9)
 
 
 def test_model_is_frozen(flow: Flow) -> None:

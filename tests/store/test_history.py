@@ -64,6 +64,35 @@ async def test_listing_filters_and_orders_conversations(store: Store) -> None:
     assert await keys(store, status="ended") == []
 
 
+async def test_listing_newest_first_and_by_part_of_the_href(store: Store) -> None:
+    await seed(store)
+    assert await keys(store, newest_first=True) == ["c5", "c4", "c3", "c2", "c1"]
+    assert await keys(store, newest_first=True, limit=2, offset=1) == ["c4", "c3"]
+    assert await keys(store, conversation="/CONV/c") == ["c1", "c2", "c3", "c4", "c5"]
+    assert await keys(store, conversation="v/c4") == ["c4"]
+    assert await keys(store, conversation="%") == []  # a character, not a wildcard
+    exported = [
+        c.conversation
+        async for c, _ in store.export(
+            ConversationQuery(newest_first=True, flow="helpdesk"), page=2
+        )
+    ]
+    assert exported == ["/conv/c5", "/conv/c2", "/conv/c1"]
+
+
+async def test_transcript_lines_are_counted_by_kind(store: Store) -> None:
+    await seed(store)
+    await store.commit(ACCOUNT, Changes(ends=(Ending("/conv/c2", "idle", 900.0),)))
+    counts = await store.transcript_counts(
+        [(ACCOUNT, "/conv/c2"), (OTHER, "/conv/c4"), (ACCOUNT, "/conv/c4"), (ACCOUNT, "/conv/c2")]
+    )
+    assert counts == {
+        (ACCOUNT, "/conv/c2"): {"message_in": 2, "message_out": 1, "ended": 1},
+        (OTHER, "/conv/c4"): {"message_in": 2, "message_out": 1},
+    }
+    assert await store.transcript_counts([]) == {}
+
+
 async def test_a_transcript_comes_back_in_order(store: Store) -> None:
     await seed(store)
     await store.commit(

@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("ucwa_flow.cli.schema", "Print the flow JSON Schema."),
     "test": ("ucwa_flow.cli.test", "Run conversation test scripts against flows."),
     "simulate": ("ucwa_flow.cli.simulate", "Serve the simulated Skype for Business server."),
+    "transcripts": (
+        "ucwa_flow.cli.transcripts",
+        "List, show, export and prune stored conversations.",
+    ),
 }
 
 

@@ -144,11 +144,13 @@ class _Builder:
             start=_text(data["start"]),
             settings=self.settings,
             variables=MappingProxyType(variables),
+            secrets=frozenset(data.get("secrets", ())),
             invitation=self.invitation(data.get("invitation"), ("invitation",)),
             commands=tuple(commands.values()),
             states=MappingProxyType(states),
             outbound=self.outbound(outbound, ("outbound",)) if outbound else None,
             source=self.doc.file,
+            digest=self.doc.digest,
             location=self.loc(()),
         )
 

@@ -234,6 +234,28 @@ def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                 )
 
 
+# --- F121: secrets ------------------------------------------------------------------
+
+
+def check_secrets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    """Each name of ``secrets`` must be a variable the flow declares or sets (F106's set)."""
+    if not flow.secrets:
+        return
+    known = _assigned(flow)
+    listed = doc.data.get("secrets", [])
+    for i, name in enumerate(listed):
+        if name in known:
+            continue
+        if name in RESERVED_NAMES:
+            message = f"secret {name!r} is a name of the template context, not a variable"
+        else:
+            message = (
+                f"secret {name!r} is not a variable of this flow: no `variables` entry, "
+                f"`set`, regex capture or webhook `result` defines it" + _suggest(name, known)
+            )
+        yield Diagnostic.at(doc.locate(("secrets", i)), "F121", message)
+
+
 # --- F108, F119: shadowing -----------------------------------------------------------
 
 
@@ -323,6 +345,7 @@ CHECKS: tuple[Check, ...] = (
     check_targets,
     check_reachability,
     check_names,
+    check_secrets,
     check_shadowing,
     check_branches,
     check_dead_actions,

@@ -124,5 +124,6 @@ RULES: dict[str, Rule] = {
         Rule("F118", _W, "actions after goto or stop never run"),
         Rule("F119", _W, "no_match ladder never used: the state has a catch-all handler"),
         Rule("F120", _W, "regular expression can backtrack catastrophically"),
+        Rule("F121", _E, "secret names no variable the flow declares or sets"),
     )
 }

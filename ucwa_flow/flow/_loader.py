@@ -16,6 +16,7 @@ load, since nothing after it can be trusted.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,13 +50,16 @@ class Document:
     """Plain data read from a flow file, with the position of every node.
 
     ``values[path]`` is where the node at ``path`` starts and ``keys[path]`` where its
-    mapping key is written; both are 1-based ``(line, col)`` pairs.
+    mapping key is written; both are 1-based ``(line, col)`` pairs. ``digest`` is the
+    sha256 (hex) of the text the document was read from, encoded as UTF-8: the same
+    text gives the same digest in every process.
     """
 
     file: str
     data: Any
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    digest: str = ""
 
     def locate(self, path: Path, *, key: bool = False) -> Location:
         """The location of the node at ``path`` (of its key with ``key=True``).
@@ -111,7 +115,8 @@ def _yaml() -> YAML:
 
 def read_document(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     """Parse ``text`` (the content of ``file``); the document is ``None`` on any Y error."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) > MAX_BYTES:
         message = f"flow file is larger than {MAX_BYTES:,} bytes"
         return None, [Diagnostic.at(Location(file, 1, 1), "Y005", message)]
     try:
@@ -125,7 +130,7 @@ def read_document(text: str, file: str) -> tuple[Document | None, list[Diagnosti
         return None, [Diagnostic.at(Location(file, 1, 1), "Y001", first)]
     if tree is None:
         return None, [Diagnostic.at(Location(file, 1, 1), "Y007", "the file has no YAML document")]
-    document = Document(file, None)
+    document = Document(file, None, digest=hashlib.sha256(encoded).hexdigest())
     problems: list[Diagnostic] = []
     document.values[()] = _start(tree)
     document.data = _convert(tree, (), document, problems)

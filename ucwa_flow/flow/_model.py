@@ -17,12 +17,9 @@ per flow: :meth:`Flow.action_list` resolves one, so suspended work can be kept a
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from ucwa_flow.flow._action_lists import (
     UnknownActionList,
@@ -32,6 +29,7 @@ from ucwa_flow.flow._action_lists import (
     state_list_id,
 )
 from ucwa_flow.flow._diagnostics import Location
+from ucwa_flow.flow._invitation import InvitationPolicy, InvitationRule, TimeWindow
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Template, Value
 
@@ -281,72 +279,6 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
-class TimeWindow:
-    """A time-of-day window; ``end`` before ``start`` wraps past midnight."""
-
-    start: time
-    end: time
-
-    def contains(self, moment: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-
-@dataclass(frozen=True, slots=True)
-class InvitationRule:
-    """One rule of the invitation policy; every condition given must hold.
-
-    ``callers`` and ``subjects`` are shell-style globs (``sip:*@contoso.com``), matched
-    case-insensitively; ``days`` are ISO weekdays (1 = Monday). ``goto`` overrides the
-    start state for accepted conversations; ``message`` is sent before a decline.
-    """
-
-    callers: tuple[str, ...]
-    subjects: tuple[str, ...]
-    hours: TimeWindow | None
-    days: frozenset[int] | None
-    timezone: str
-    action: Literal["accept", "decline"]
-    goto: str | None
-    message: Template | None
-    location: Location
-
-    def matches(self, caller_uri: str, subject: str, now: datetime) -> bool:
-        """Whether an invitation from ``caller_uri`` with ``subject`` at ``now`` fits."""
-        if self.callers and not _glob_any(caller_uri, self.callers):
-            return False
-        if self.subjects and not _glob_any(subject, self.subjects):
-            return False
-        local = now.astimezone(ZoneInfo(self.timezone))
-        if self.days is not None and local.isoweekday() not in self.days:
-            return False
-        return self.hours is None or self.hours.contains(local.time())
-
-
-def _glob_any(text: str, globs: tuple[str, ...]) -> bool:
-    folded = text.casefold()
-    return any(fnmatch.fnmatchcase(folded, glob.casefold()) for glob in globs)
-
-
-@dataclass(frozen=True, slots=True)
-class InvitationPolicy:
-    """How incoming invitations are answered: the first matching rule wins, else ``default``."""
-
-    rules: tuple[InvitationRule, ...] = ()
-    default: Literal["accept", "decline"] = "accept"
-    decline_message: Template | None = None
-    location: Location | None = None
-
-    def decide(self, caller_uri: str, subject: str, now: datetime) -> InvitationRule | None:
-        """The first rule that matches, or ``None`` when :attr:`default` applies."""
-        for rule in self.rules:
-            if rule.matches(caller_uri, subject, now):
-                return rule
-        return None
-
-
-@dataclass(frozen=True, slots=True)
 class Outbound:
     """Conversations the bot starts when the flow runs (an outbound flow).
 
@@ -369,7 +301,19 @@ class Flow:
     """A compiled, checked flow: the input of the interpreter and the graph.
 
     ``variables`` maps each declared variable to its default value (plain JSON data).
-    ``states`` keeps the file's order; ``commands`` are the global commands.
+    ``secrets`` names the variables the flow marks secret (its top-level ``secrets``
+    list): declared ones, regex captures, ``set`` targets or webhook results, each
+    checked to be one of those; a store redacts their values in transcripts and in
+    ended conversation records. ``states`` keeps the file's order; ``commands`` are the
+    global commands.
+
+    ``version`` is the version of the flow *language* (always 1), not of this flow.
+    ``digest`` identifies this flow's content: the sha256 (64 hex digits) of the text the
+    loader read, encoded as UTF-8 (for :func:`~ucwa_flow.flow.load_flow`, the file's bytes
+    without a leading byte-order mark; for ``load_flow_text``, the text given). Any edit,
+    even a comment, changes it; the same text has the same digest in every process and
+    on every machine, so a store can record which version of a flow a conversation ran.
+    ``source`` names the file (or what ``load_flow_text`` was told).
 
     Every action list, branches included, is indexed by its id when the flow is made
     (:meth:`action_list`); ids depend only on the flow's structure.
@@ -381,11 +325,13 @@ class Flow:
     start: str
     settings: Settings
     variables: Mapping[str, object]
+    secrets: frozenset[str]
     invitation: InvitationPolicy
     commands: tuple[MessageHandler, ...]
     states: Mapping[str, State]
     outbound: Outbound | None
     source: str
+    digest: str
     location: Location
     _lists: Mapping[str, tuple[Action, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict

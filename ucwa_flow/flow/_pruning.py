@@ -3,14 +3,15 @@
 The builder trusts the schema: it may only see a schema-valid document. When the schema
 stage finds errors, :func:`prune` builds a copy of the document without the parts those
 errors point at, each cut back to its nearest enclosing *unit*: an item of an action,
-handler, ladder, timeout or invitation-rule list, a named command or variable, or a
-whole state (kept as an empty state, so that its name still exists for ``goto`` and
-``start``). A required top-level value that is wrong (``name``, ``version``, ``start``)
-is replaced by a harmless placeholder. The copy keeps the source position of every node
-it keeps, so diagnostics on it point into the original file. Cutting can leave a new
-violation (an emptied list that must not be empty); the copy is checked again and cut
-further, a few rounds at most. When no valid copy can be made (``states`` itself is
-wrong), :func:`prune` returns ``None`` and only the schema errors are reported.
+handler, ladder, timeout or invitation-rule list, a named command or variable, a name
+of ``secrets``, or a whole state (kept as an empty state, so that its name still exists
+for ``goto`` and ``start``). A required top-level value that is wrong (``name``,
+``version``, ``start``) is replaced by a harmless placeholder. The copy keeps the source
+position of every node it keeps, so diagnostics on it point into the original file.
+Cutting can leave a new violation (an emptied list that must not be empty); the copy is
+checked again and cut further, a few rounds at most. When no valid copy can be made
+(``states`` itself is wrong), :func:`prune` returns ``None`` and only the schema errors
+are reported.
 
 A pruned flow lacks things the author wrote, so some F rules could fire only because of
 the cut. :meth:`Pruning.keeps` drops those: every F diagnostic it keeps is one the same
@@ -57,7 +58,7 @@ _REQUIRED = ("version", "name", "start", "states")
 #: F rules whose verdict depends on the whole graph of gotos, stops and timeouts
 _GRAPH_RULES = frozenset({"F103", "F104"})
 #: top-level sections whose loss cannot change the graph
-_OFF_GRAPH = frozenset({"name", "version", "description", "variables", "outbound"})
+_OFF_GRAPH = frozenset({"name", "version", "description", "variables", "secrets", "outbound"})
 #: keys that define variables (or, misspelt, would once fixed)
 _ASSIGNING = ("set", "result", "match", "variables")
 
@@ -88,7 +89,7 @@ class Pruning:
         code = diagnostic.code
         if code in _GRAPH_RULES:
             return all(path[0] in _OFF_GRAPH for path in self.cuts)
-        if code == "F106":
+        if code in ("F106", "F121"):  # unset variable, secret naming none: a cut may set it
             return not any(self._could_assign(path) for path in self.cuts)
         paths = list(self._paths_at(diagnostic))
         if code in ("F116", "F118"):
@@ -183,10 +184,10 @@ def _unit(path: Path) -> Path:
 
 
 def _is_unit(path: Path) -> bool:
-    if len(path) > 1 and isinstance(path[-1], int) and path[0] != "variables":
+    if len(path) > 1 and isinstance(path[-1], int) and path[0] not in ("variables", "secrets"):
         return isinstance(path[-2], int) or path[-2] in _UNIT_LISTS  # a list item
     if len(path) == 2:
-        return path[0] in ("states", "commands", "variables")  # a named entry
+        return path[0] in ("states", "commands", "variables", "secrets")  # an entry or a name
     return len(path) == 4 and path[0] == "states" and path[2] == "commands"
 
 
@@ -213,7 +214,7 @@ def _unit_cut(unit: Path, document: Document) -> tuple[Path, Any]:
 
 def _copy(document: Document, cuts: dict[Path, Any]) -> tuple[Document, dict[Path, Path]]:
     """``document`` with ``cuts`` applied, and each kept path's original path."""
-    copy = Document(document.file, None)
+    copy = Document(document.file, None, digest=document.digest)
     origin: dict[Path, Path] = {}
 
     def place(old: Path, new: Path) -> None:

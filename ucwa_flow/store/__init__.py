@@ -16,7 +16,8 @@ A (re)start is ``await store.load(account)``: the :class:`Snapshot` of the appli
 its channel position, the active conversations and the pending outbox.
 
 History: :meth:`Store.conversations` (filtered by :class:`ConversationQuery`),
-:meth:`Store.transcript`, :meth:`Store.export`, and :meth:`Store.prune` for retention. The
+:meth:`Store.transcript`, :meth:`Store.transcript_counts`, :meth:`Store.export`, and
+:meth:`Store.prune` for retention, which :func:`run_retention` runs in the background. The
 flow's secret variables (:attr:`ConversationRecord.secrets`) are redacted by the store in
 every transcript entry it writes, and in the conversation record once it has ended; an active
 record keeps the real values, since the conversation needs them to carry on.
@@ -60,9 +61,18 @@ from ucwa_flow.store._records import (
     Timer,
     TranscriptEntry,
 )
+from ucwa_flow.store._retention import (
+    DEFAULT_RETENTION,
+    DEFAULT_RETENTION_INTERVAL,
+    RetentionPass,
+    run_retention,
+)
+from ucwa_flow.store._sql import redact
 from ucwa_flow.store._store import Store
 
 __all__ = [
+    "DEFAULT_RETENTION",
+    "DEFAULT_RETENTION_INTERVAL",
     "REDACTED",
     "SCHEMA_VERSION",
     "ActionRef",
@@ -78,6 +88,7 @@ __all__ = [
     "OutboxStatus",
     "OutboxUpdate",
     "PendingWork",
+    "RetentionPass",
     "Snapshot",
     "Store",
     "StoreConflict",
@@ -92,4 +103,6 @@ __all__ = [
     "default_state_path",
     "is_postgres_url",
     "open_store",
+    "redact",
+    "run_retention",
 ]

@@ -109,13 +109,15 @@ class Snapshot:
 class ConversationQuery:
     """A filter over stored conversations (all fields optional, combined with AND).
 
-    ``caller`` matches the caller's URI or name (case-insensitive substring); ``since`` and
-    ``until`` bound the creation time (``since <= created_at < until``). Results are ordered
-    by creation time, then key.
+    ``caller`` matches the caller's URI or name, ``conversation`` the conversation href (both
+    case-insensitive substrings); ``since`` and ``until`` bound the creation time
+    (``since <= created_at < until``). Results are ordered by creation time, then account and
+    key: oldest first, or newest first with ``newest_first``.
     """
 
     account: str | None = None
     caller: str | None = None
+    conversation: str | None = None
     flow: str | None = None
     state: str | None = None
     status: Literal["active", "ended"] | None = None
@@ -123,3 +125,4 @@ class ConversationQuery:
     until: float | None = None
     limit: int = 100
     offset: int = 0
+    newest_first: bool = False

@@ -39,6 +39,7 @@ __all__ = [
     "load",
     "prune",
     "transcript",
+    "transcript_counts",
 ]
 
 _UPSERT_CONVERSATION = (
@@ -147,7 +148,7 @@ def load(account: str) -> Program[Snapshot]:
 
 
 def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]:
-    """The stored conversations ``query`` selects, oldest first."""
+    """The stored conversations ``query`` selects, oldest (or newest) first."""
     where: list[str] = []
     params: list[Any] = []
     for column, value in (
@@ -160,12 +161,15 @@ def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]
             where.append(f"{column} = %s")
             params.append(value)
     if query.caller:
-        pattern = "%" + _escape_like(query.caller.lower()) + "%"
+        pattern = _contains(query.caller)
         where.append(
             "(LOWER(COALESCE(caller_uri, '')) LIKE %s ESCAPE '\\' "
             "OR LOWER(COALESCE(caller_name, '')) LIKE %s ESCAPE '\\')"
         )
         params += [pattern, pattern]
+    if query.conversation:
+        where.append("LOWER(conversation) LIKE %s ESCAPE '\\'")
+        params.append(_contains(query.conversation))
     if query.since is not None:
         where.append("created_at >= %s")
         params.append(query.since)
@@ -173,9 +177,10 @@ def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]
         where.append("created_at < %s")
         params.append(query.until)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
+    order = " DESC" if query.newest_first else ""
     rows = yield Sql(
         f"SELECT {', '.join(CONVERSATION_COLUMNS)} FROM conversations{clause} "
-        "ORDER BY created_at, account, conversation LIMIT %s OFFSET %s",
+        f"ORDER BY created_at{order}, account{order}, conversation{order} LIMIT %s OFFSET %s",
         (*params, max(0, query.limit), max(0, query.offset)),
     )
     return [conversation_of(row) for row in rows]
@@ -189,6 +194,31 @@ def transcript(account: str, conversation: str) -> Program[list[TranscriptEntry]
         (account, conversation),
     )
     return [transcript_of(row) for row in rows]
+
+
+def transcript_counts(
+    keys: Iterable[tuple[str, str]],
+) -> Program[dict[tuple[str, str], dict[str, int]]]:
+    """How many transcript entries of each kind the ``(account, conversation)`` keys have."""
+    by_account: dict[str, list[str]] = {}
+    for account, conversation in dict.fromkeys(keys):
+        by_account.setdefault(account, []).append(conversation)
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for account, hrefs in by_account.items():
+        for start in range(0, len(hrefs), _CHUNK):
+            chunk = hrefs[start : start + _CHUNK]
+            rows = yield Sql(
+                "SELECT conversation, kind, COUNT(*) FROM transcript WHERE account = %s "
+                f"AND conversation IN ({placeholders(len(chunk))}) GROUP BY conversation, kind",
+                (account, *chunk),
+            )
+            for conversation, kind, count in rows:
+                counts.setdefault((account, conversation), {})[kind] = int(count)
+    return counts
+
+
+#: keys per ``IN (...)`` list: far below every backend's limit on parameters
+_CHUNK = 500
 
 
 def prune(before: float) -> Program[int]:
@@ -304,5 +334,7 @@ def _same_account(account: str, other: str, what: str) -> None:
         raise StoreError(f"{what} of account {other} was committed for account {account}")
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _contains(text: str) -> str:
+    """A ``LIKE`` pattern matching ``text`` (lowered) anywhere, its wildcards escaped."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

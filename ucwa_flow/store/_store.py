@@ -9,7 +9,8 @@ apart in behaviour, only in how they talk to their database.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from types import TracebackType
 from typing import Literal, TypeVar
 
@@ -69,27 +70,22 @@ class Store(abc.ABC):
         """One conversation's history, in order."""
         return await self._run(ops.transcript(account, conversation), write=False)
 
+    async def transcript_counts(
+        self, conversations: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, int]]:
+        """How many transcript entries of each kind (``{"message_in": 3, ...}``) each
+        ``(account, conversation)`` has; a conversation without entries is left out."""
+        return await self._run(ops.transcript_counts(tuple(conversations)), write=False)
+
     async def export(
         self, query: ConversationQuery | None = None, *, page: int = 100
     ) -> AsyncIterator[tuple[ConversationRecord, list[TranscriptEntry]]]:
-        """Every conversation ``query`` selects (ignoring its limit and offset), with its
-        transcript, page by page."""
+        """Every conversation ``query`` selects (ignoring its limit and offset), in its
+        order, with its transcript, page by page."""
         base = query or ConversationQuery()
         offset = 0
         while True:
-            batch = await self.conversations(
-                ConversationQuery(
-                    account=base.account,
-                    caller=base.caller,
-                    flow=base.flow,
-                    state=base.state,
-                    status=base.status,
-                    since=base.since,
-                    until=base.until,
-                    limit=page,
-                    offset=offset,
-                )
-            )
+            batch = await self.conversations(replace(base, limit=page, offset=offset))
             for record in batch:
                 yield record, await self.transcript(record.account, record.conversation)
             if len(batch) < page:

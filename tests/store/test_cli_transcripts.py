@@ -1,0 +1,384 @@
+"""``ucwa-flow transcripts`` in-process, against a SQLite file and a PostgreSQL schema.
+
+The history is written with the store's own API (the commits a bot would make); the
+command is run through :func:`ucwa_flow.cli.main`, as the console script runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.store.conftest import Target
+from ucwa_flow.cli import main
+from ucwa_flow.store import (
+    Changes,
+    ConversationQuery,
+    ConversationRecord,
+    Ending,
+    OutboxEntry,
+    OutboxUpdate,
+    TranscriptEntry,
+    open_store,
+)
+
+BOT = "sip:helpdesk@contoso.com"
+OTHER_BOT = "sip:sales@contoso.com"
+APP = "/ucwa/oauth/v1/applications/101/communication/conversations"
+T0 = 1767603600.0  # 2026-01-05 09:00:00Z
+PIN = "4321"  # a secret: never printed
+CARD = "4111111111111111"  # a secret too
+
+
+def href(key: str) -> str:
+    return f"{APP}/{key}"
+
+
+async def _seed(target: Target) -> None:
+    """Ann's ended helpdesk conversation (sent and failed replies, a secret, an error), Bob's
+    active one (its record still holds a secret), Cy's on another bot account."""
+    store = await target.open()
+    try:
+        ann = ConversationRecord(
+            BOT, href("8f3b2d41"), "helpdesk", "sha256:3f2a9c1e77d0", "ask_id", T0, T0 + 30,
+            variables={"name": "Ann", "pin": PIN}, caller_uri="sip:ann@contoso.com",
+            caller_name="Ann Smith", secrets=frozenset({"pin", "card"}),
+        )  # fmt: skip
+
+        def ann_line(at: float, kind: str, data: object, key: str | None = None) -> TranscriptEntry:
+            return TranscriptEntry(BOT, ann.conversation, T0 + at, kind, data, key=key)
+
+        out = [OutboxEntry(BOT, ann.conversation, "message", {}, f"op-{n}", T0) for n in (1, 2)]
+        menu = {"text": "Hi Ann!\n1. Password\n2. Other"}
+        to_ask = {"from": "greeting", "to": "ask_id", "variables": {"pin": PIN}}
+        failed = {"message": "webhook crm failed: 503", "location": "helpdesk.flow.yaml:40:9"}
+        await store.commit(
+            BOT,
+            Changes(
+                conversations=(ann,),
+                outbox=tuple(out),
+                transcript=(
+                    ann_line(0, "message_in", {"text": "hello"}),
+                    ann_line(0.4, "state", {"from": None, "to": "greeting"}),
+                    ann_line(0.5, "message_out", menu, "op-1"),
+                    ann_line(9, "message_in", {"text": "1"}),
+                    ann_line(9.2, "state", to_ask),
+                    ann_line(20, "variable", {"name": "pin", "value": PIN}),
+                    ann_line(20.5, "matched", {"captures": {"card": CARD}}),
+                    ann_line(21, "message_out", {"text": "Thanks, checking."}, "op-2"),
+                    ann_line(30, "error", failed),
+                ),
+            ),
+        )
+        await store.commit(
+            BOT,
+            Changes(
+                sent=(
+                    OutboxUpdate("op-1", "sent", T0 + 1),
+                    OutboxUpdate("op-2", "failed", T0 + 22, "403 Forbidden"),
+                )
+            ),
+        )
+        await store.commit(BOT, Changes(ends=(Ending(ann.conversation, "caller left", T0 + 300),)))
+
+        bob = ConversationRecord(
+            BOT, href("c0ffee01"), "helpdesk", "sha256:3f2a9c1e77d0", "menu", T0 + 3600,
+            T0 + 3610, variables={"pin": PIN}, caller_uri="sip:bob@fabrikam.com",
+            caller_name="Bob Jones", secrets=frozenset({"pin"}),
+        )  # fmt: skip
+        cy = ConversationRecord(
+            OTHER_BOT, href("c0ffee02"), "sales", "sha256:99aa", "greeting", T0 + 7200,
+            T0 + 7200, caller_uri="sip:cy@contoso.com",
+        )  # fmt: skip
+        hi = TranscriptEntry(BOT, bob.conversation, T0 + 3600, "message_in", {"text": "hi"})
+        await store.commit(BOT, Changes(conversations=(bob,), transcript=(hi,)))
+        await store.commit(OTHER_BOT, Changes(conversations=(cy,)))
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+def where(target: Target, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The seeded store's options: ``--state PATH`` or ``--store URL`` (with its schema)."""
+    monkeypatch.delenv("UCWA_FLOW_STORE", raising=False)
+    asyncio.run(_seed(target))
+    if target.backend == "sqlite":
+        return ["--state", str(target.path)]
+    return ["--store", f"{target.url}&options=-csearch_path%3D{target.schema}"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``ucwa-flow transcripts ARGS``: exit status, stdout, stderr."""
+    try:
+        main(["transcripts", *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+LIST = """\
+ACCOUNT                   STARTED               CALLER            FLOW               STATE     STATUS              MESSAGES              CONVERSATION
+sip:sales@contoso.com     2026-01-05 11:00:00Z  cy@contoso.com    sales@99aa         greeting  active              0 in, 0 out           c0ffee02
+sip:helpdesk@contoso.com  2026-01-05 10:00:00Z  bob@fabrikam.com  helpdesk@3f2a9c1e  menu      active              1 in, 0 out           c0ffee01
+sip:helpdesk@contoso.com  2026-01-05 09:00:00Z  ann@contoso.com   helpdesk@3f2a9c1e  ask_id    ended: caller left  2 in, 2 out, 1 error  8f3b2d41
+"""  # noqa: E501
+
+
+def test_list_shows_one_line_per_conversation_newest_first(
+    where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "list", *where) == (0, LIST, "")
+    # one account: no account column
+    code, out, _ = run(capsys, "list", *where, "--account", BOT)
+    assert code == 0
+    assert out.splitlines()[0].split() == [
+        "STARTED", "CALLER", "FLOW", "STATE", "STATUS", "MESSAGES", "CONVERSATION",
+    ]  # fmt: skip
+    assert [line.split()[-1] for line in out.splitlines()[1:]] == ["c0ffee01", "8f3b2d41"]
+
+
+@pytest.mark.parametrize(
+    ("options", "ids"),
+    [
+        (["--caller", "ANN SMITH"], ["8f3b2d41"]),
+        (["--caller", "fabrikam"], ["c0ffee01"]),
+        (["--flow", "sales"], ["c0ffee02"]),
+        (["--state-name", "menu"], ["c0ffee01"]),
+        (["--ended"], ["8f3b2d41"]),
+        (["--active"], ["c0ffee02", "c0ffee01"]),
+        (["--since", "2026-01-05T10:00:00Z"], ["c0ffee02", "c0ffee01"]),
+        (["--since", "2026-01-05 09:30", "--until", "2026-01-05T11:00"], ["c0ffee01"]),
+        (["--until", "2026-01-05T10:30+01:00"], ["8f3b2d41"]),  # 09:30Z
+        (["--since", "1h"], []),
+        (["--since", "3650d", "--flow", "helpdesk", "--ended"], ["8f3b2d41"]),
+    ],
+)
+def test_list_filters(
+    where: list[str], capsys: pytest.CaptureFixture[str], options: list[str], ids: list[str]
+) -> None:
+    code, out, err = run(capsys, "list", *where, *options)
+    assert code == 0
+    assert [line.split()[-1] for line in out.splitlines()[1:]] == ids
+    assert err == ("" if ids else "No conversations match.\n")
+
+
+def test_list_says_when_there_are_more_than_the_limit(
+    where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "list", *where, "--limit", "2")
+    assert (code, len(out.splitlines()), err) == (0, 3, "(the newest 2; --limit N shows more)\n")
+    code, out, err = run(capsys, "list", *where, "--limit", "3")
+    assert (code, len(out.splitlines()), err) == (0, 4, "")
+
+
+SHOW = f"""\
+Conversation  {APP}/8f3b2d41
+Account       sip:helpdesk@contoso.com
+Caller        Ann Smith <sip:ann@contoso.com>
+Flow          helpdesk (version sha256:3f2a9c1e77d0), state ask_id
+Started       2026-01-05 09:00:00Z
+Status        ended 2026-01-05 09:05:00Z: caller left
+Variables     name = "Ann", pin = [redacted]
+
+2026-01-05 09:00:00Z  caller  hello
+2026-01-05 09:00:00Z  state   (start) -> greeting
+2026-01-05 09:00:00Z  bot     Hi Ann!
+                              1. Password
+                              2. Other  [sent]
+2026-01-05 09:00:09Z  caller  1
+2026-01-05 09:00:09Z  state   greeting -> ask_id
+2026-01-05 09:00:20Z  set     pin = [redacted]
+2026-01-05 09:00:20Z  matched  {{"captures":{{"card":"[redacted]"}}}}
+2026-01-05 09:00:21Z  bot     Thanks, checking.  [FAILED: 403 Forbidden]
+2026-01-05 09:00:30Z  error   webhook crm failed: 503 (helpdesk.flow.yaml:40:9)
+2026-01-05 09:05:00Z  ended   caller left
+"""
+
+
+@pytest.mark.parametrize(
+    "name", [href("8f3b2d41"), "8f3b", "8F3B2D41", "conversations/8f3b2d41", f"{APP}/8f"]
+)
+def test_show_prints_the_whole_history_by_href_id_or_unique_part(
+    where: list[str], capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    assert run(capsys, "show", name, *where) == (0, SHOW, "")
+
+
+def test_show_as_json_lines(where: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "show", "8f3b2d41", *where, "--format", "jsonl")
+    assert (code, err) == (0, "")
+    objects = [json.loads(line) for line in out.splitlines()]
+    head, *entries = objects
+    assert head == {
+        "type": "conversation",
+        "account": BOT,
+        "conversation": href("8f3b2d41"),
+        "flow": "helpdesk",
+        "flow_version": "sha256:3f2a9c1e77d0",
+        "state": "ask_id",
+        "status": "ended",
+        "ended_reason": "caller left",
+        "caller_uri": "sip:ann@contoso.com",
+        "caller_name": "Ann Smith",
+        "created_at": "2026-01-05T09:00:00.000Z",
+        "updated_at": "2026-01-05T09:05:00.000Z",
+        "variables": {"name": "Ann", "pin": "[redacted]"},
+        "misses": 0,
+    }
+    assert [e["kind"] for e in entries] == [
+        "message_in", "state", "message_out", "message_in", "state", "variable", "matched",
+        "message_out", "error", "ended",
+    ]  # fmt: skip
+    assert entries[2] == {
+        "type": "entry",
+        "account": BOT,
+        "conversation": href("8f3b2d41"),
+        "seq": entries[2]["seq"],
+        "at": "2026-01-05T09:00:00.500Z",
+        "kind": "message_out",
+        "data": {"text": "Hi Ann!\n1. Password\n2. Other"},
+        "outcome": "sent",
+        "key": "op-1",
+    }
+    assert entries[7]["outcome"] == "failed: 403 Forbidden"
+    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "c0ffee",
+            "'c0ffee' matches 2 conversations (c0ffee01, c0ffee02): give more of it",
+        ),
+        ("nothing-like-it", "no conversation in {target} matches 'nothing-like-it'"),
+        ("ffee0", "no conversation in {target} matches 'ffee0'"),  # the middle is not enough
+    ],
+)
+def test_show_names_a_conversation_that_is_not_unique_or_not_there(
+    where: list[str], target: Target, capsys: pytest.CaptureFixture[str], name: str, message: str
+) -> None:
+    async def stored_as() -> str:
+        async with await open_store(where[1]) as store:
+            return store.target
+
+    expected = message.format(target=asyncio.run(stored_as()))
+    assert run(capsys, "show", name, *where) == (1, "", f"ucwa-flow: error: {expected}\n")
+    # --account narrows it down
+    code, out, _ = run(capsys, "show", "c0ffee", *where, "--account", OTHER_BOT)
+    assert code == 0
+    assert out.startswith(f"Conversation  {APP}/c0ffee02\n")
+
+
+def test_the_same_conversation_href_under_two_accounts_needs_the_account(
+    where: list[str], target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def twin() -> None:
+        async with await target.open() as store:
+            record = ConversationRecord(
+                OTHER_BOT, href("8f3b2d41"), "sales", "sha256:99aa", "greeting", T0, T0
+            )
+            await store.commit(OTHER_BOT, Changes(conversations=(record,)))
+
+    asyncio.run(twin())
+    assert run(capsys, "show", href("8f3b2d41"), *where) == (
+        1,
+        "",
+        f"ucwa-flow: error: {href('8f3b2d41')!r} is a conversation of several accounts "
+        f"({BOT}, {OTHER_BOT}): add --account SIP\n",
+    )
+    assert run(capsys, "show", "8f3b", *where) == (
+        1,
+        "",
+        f"ucwa-flow: error: '8f3b' matches 2 conversations ({href('8f3b2d41')} of {BOT}, "
+        f"{href('8f3b2d41')} of {OTHER_BOT}): give more of it\n",
+    )
+    assert run(capsys, "show", "8f3b", *where, "--account", BOT) == (0, SHOW, "")
+
+
+def test_export_writes_every_matching_conversation_oldest_first(
+    where: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "audit.jsonl"
+    code, out, err = run(capsys, "export", *where, "--output", str(output))
+    assert (code, out, err) == (0, "", f"Exported 3 conversation(s) to {output}.\n")
+    objects = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
+    heads = [o["conversation"] for o in objects if o["type"] == "conversation"]
+    assert heads == [href("8f3b2d41"), href("c0ffee01"), href("c0ffee02")]
+    assert len(objects) == 3 + 10 + 1  # three heads, Ann's ten lines, Bob's one
+    assert not list(tmp_path.glob("*.partial"))
+
+    code, out, err = run(capsys, "export", *where, "--format", "text", "--caller", "ann")
+    assert (code, out, err) == (0, SHOW, "Exported 1 conversation(s).\n")
+    code, out, _ = run(capsys, "export", *where, "--format", "text", "--flow", "helpdesk")
+    assert out.startswith(SHOW + "\nConversation  " + href("c0ffee01"))
+
+
+def test_export_to_a_file_that_cannot_be_written_is_one_line(
+    where: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "missing" / "audit.jsonl"
+    assert run(capsys, "export", *where, "-o", str(output)) == (
+        2,
+        "",
+        f"ucwa-flow: error: {output}: cannot write: No such file or directory\n",
+    )
+
+
+def test_no_output_ever_shows_a_secret(
+    where: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed = []
+    for args in (
+        ["list"],
+        ["show", "8f3b2d41"],
+        ["show", "8f3b2d41", "--format", "jsonl"],
+        ["show", "c0ffee01"],  # active: its record still holds the PIN
+        ["show", "c0ffee01", "--format", "jsonl"],
+        ["export"],
+        ["export", "--format", "text"],
+        ["export", "-o", str(tmp_path / "all.jsonl")],
+    ):
+        code, out, err = run(capsys, *args, *where)
+        assert code == 0, err
+        printed.append(out + err)
+    printed.append((tmp_path / "all.jsonl").read_text("utf-8"))
+    everything = "\n".join(printed)
+    assert PIN not in everything
+    assert CARD not in everything
+    assert everything.count("[redacted]") >= 10
+
+
+def test_prune_deletes_what_ended_before_the_cutoff(
+    where: list[str], target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def end_one_yesterday() -> None:
+        async with await target.open() as store:
+            ending = Ending(href("c0ffee01"), "done", time.time() - 86400)
+            await store.commit(BOT, Changes(ends=(ending,)))
+
+    asyncio.run(end_one_yesterday())
+    code, out, err = run(capsys, "prune", *where, "--older-than", "30d")
+    assert (code, err) == (0, "")
+    assert out.startswith("Pruned 1 conversation(s) that ended before ")
+
+    async def left() -> list[str]:
+        async with await target.open() as store:
+            return [c.conversation for c in await store.conversations(ConversationQuery())]
+
+    assert asyncio.run(left()) == [href("c0ffee01"), href("c0ffee02")]
+    assert run(capsys, "show", "8f3b", *where)[0] == 1  # gone, with its history
+
+
+def test_the_docs_show_what_the_command_prints() -> None:
+    """docs/transcripts.md shows this module's history as the command prints it."""
+    docs = (Path(__file__).parents[2] / "docs" / "transcripts.md").read_text("utf-8")
+    assert "$ ucwa-flow transcripts list --state helpdesk.sqlite3\n" + LIST in docs
+    assert "$ ucwa-flow transcripts show 8f3b --state helpdesk.sqlite3\n" + SHOW in docs

@@ -1,0 +1,211 @@
+"""Stored conversations as people and tools read them: list rows, text, JSON lines.
+
+The ``transcripts`` command reads :class:`~ucwa_flow.store.ConversationRecord` and
+:class:`~ucwa_flow.store.TranscriptEntry` values and prints them three ways:
+
+* :func:`list_rows`: one aligned line per conversation (``transcripts list``);
+* :func:`text_lines`: a conversation as one continuous history, a header and then a line
+  per transcript entry: messages both ways with their delivery outcome, state and variable
+  changes, errors, the end (``show``, ``export --format text``);
+* :func:`jsonl_objects`: the same as JSON objects, one ``"type": "conversation"`` object and
+  one ``"type": "entry"`` object per transcript line (``--format jsonl``).
+
+The entry kinds it knows and the data it reads from each (anything else is printed as its
+kind and its data as JSON, so a new kind is never lost):
+
+=============== ==========================================================================
+``message_in``  ``text``
+``message_out`` ``text`` (else ``html``); the entry's ``outcome`` is the delivery outcome
+``state``       ``to`` (or ``state``) and ``from`` (or ``previous``)
+``variable``    ``name``, ``value``
+``error``       ``message``, ``location``
+``ended``       ``reason`` (the store writes this line itself)
+=============== ==========================================================================
+
+Secrets: the store redacts secret variables in what it writes, and in the record once a
+conversation has ended; an active record still holds the real values. Everything here
+passes through :func:`~ucwa_flow.store.redact` with the record's secret names again before
+it is shown, and the runtime internals of a record (timers, pending work and its requests,
+extras) are never shown at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ucwa_flow.cli._times import format_time, iso_time
+from ucwa_flow.store import REDACTED, ConversationRecord, TranscriptEntry, redact
+
+__all__ = ["dumps", "jsonl_objects", "last_part", "list_rows", "short_version", "text_lines"]
+
+_LABEL_WIDTH = 6
+_INDENT = " " * (len(format_time(0)) + 2 + _LABEL_WIDTH + 2)
+
+
+def short_version(version: str) -> str:
+    """``sha256:3f2a9c1e...`` -> ``3f2a9c1e``."""
+    return version.rpartition(":")[2][:8] or "?"
+
+
+def list_rows(
+    records: Sequence[ConversationRecord], counts: Mapping[tuple[str, str], Mapping[str, int]]
+) -> list[str]:
+    """One aligned line per conversation, under a header line."""
+    accounts = len({r.account for r in records}) > 1
+    header = ["STARTED", "CALLER", "FLOW", "STATE", "STATUS", "MESSAGES", "CONVERSATION"]
+    rows = [header if not accounts else ["ACCOUNT", *header]]
+    for record in records:
+        row = [
+            format_time(record.created_at),
+            _caller_short(record),
+            f"{record.flow}@{short_version(record.flow_version)}",
+            record.state,
+            _status(record),
+            _messages(counts.get((record.account, record.conversation), {})),
+            last_part(record.conversation),
+        ]
+        rows.append(row if not accounts else [record.account, *row])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]
+
+
+def text_lines(record: ConversationRecord, entries: Sequence[TranscriptEntry]) -> Iterator[str]:
+    """A conversation's header, a blank line, then its history one entry a line."""
+    secrets = record.secrets
+    caller = record.caller_uri or ""
+    if record.caller_name:
+        caller = f"{record.caller_name} <{caller}>" if caller else record.caller_name
+    ended = record.status == "ended"
+    status = (
+        f"ended {format_time(record.updated_at)}: {record.ended_reason or 'no reason given'}"
+        if ended
+        else f"active (last step {format_time(record.updated_at)})"
+    )
+    variables = _variables(record)
+    yield f"Conversation  {record.conversation}"
+    yield f"Account       {record.account}"
+    yield f"Caller        {caller or '(unknown)'}"
+    yield f"Flow          {record.flow} (version {record.flow_version}), state {record.state}"
+    yield f"Started       {format_time(record.created_at)}"
+    yield f"Status        {status}"
+    yield "Variables     " + (
+        ", ".join(f"{k} = {_value(v)}" for k, v in variables.items()) or "(none)"
+    )
+    yield ""
+    for entry in entries:
+        label, text = _describe(entry.kind, redact(entry.data, secrets), entry.outcome)
+        body = text.replace("\n", "\n" + _INDENT)
+        yield f"{format_time(entry.at)}  {label.ljust(_LABEL_WIDTH)}  {body}".rstrip()
+
+
+def jsonl_objects(
+    record: ConversationRecord, entries: Sequence[TranscriptEntry]
+) -> Iterator[dict[str, Any]]:
+    """The conversation, then each transcript entry, as JSON-ready objects."""
+    yield {
+        "type": "conversation",
+        "account": record.account,
+        "conversation": record.conversation,
+        "flow": record.flow,
+        "flow_version": record.flow_version,
+        "state": record.state,
+        "status": record.status,
+        "ended_reason": record.ended_reason,
+        "caller_uri": record.caller_uri,
+        "caller_name": record.caller_name,
+        "created_at": iso_time(record.created_at),
+        "updated_at": iso_time(record.updated_at),
+        "variables": _variables(record),
+        "misses": record.misses,
+    }
+    for entry in entries:
+        yield {
+            "type": "entry",
+            "account": entry.account,
+            "conversation": entry.conversation,
+            "seq": entry.seq,
+            "at": iso_time(entry.at),
+            "kind": entry.kind,
+            "data": redact(entry.data, record.secrets),
+            "outcome": entry.outcome,
+            "key": entry.key,
+        }
+
+
+def dumps(obj: Any) -> str:
+    """One JSON line (non-ASCII text kept as is)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+
+def last_part(href: str) -> str:
+    """The short id of a conversation: its href's last part."""
+    return href.rstrip("/").rpartition("/")[2] or href
+
+
+def _variables(record: ConversationRecord) -> dict[str, Any]:
+    redacted: dict[str, Any] = redact({"variables": dict(record.variables)}, record.secrets)[
+        "variables"
+    ]
+    return redacted
+
+
+def _describe(kind: str, data: Any, outcome: str | None) -> tuple[str, str]:
+    """The label and text of one transcript line."""
+    fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    if kind == "message_in" and "text" in fields:
+        return "caller", str(fields["text"])
+    if kind == "message_out" and ("text" in fields or "html" in fields):
+        text = fields.get("text")
+        text = str(text) if text is not None else str(fields.get("html"))
+        return "bot", f"{text}  [{_outcome(outcome)}]"
+    if kind == "state" and ("to" in fields or "state" in fields):
+        before = fields.get("from", fields.get("previous"))
+        after = fields.get("to", fields.get("state"))
+        return "state", f"{before or '(start)'} -> {after}"
+    if kind == "variable" and "name" in fields:
+        return "set", f"{fields['name']} = {_value(fields.get('value'))}"
+    if kind == "error" and "message" in fields:
+        where = f" ({fields['location']})" if fields.get("location") else ""
+        return "error", f"{fields['message']}{where}"
+    if kind == "ended":
+        return "ended", str(fields.get("reason") or "")
+    detail = "" if data is None else dumps(data)
+    return kind, detail + (f"  [{outcome}]" if outcome else "")
+
+
+def _outcome(outcome: str | None) -> str:
+    if outcome is None:
+        return "delivery not confirmed"
+    if outcome.startswith("failed"):
+        return "FAILED" + outcome.removeprefix("failed")
+    return outcome
+
+
+def _value(value: Any) -> str:
+    return REDACTED if value == REDACTED else dumps(value)
+
+
+def _caller_short(record: ConversationRecord) -> str:
+    if record.caller_uri:
+        return record.caller_uri.removeprefix("sip:")
+    return record.caller_name or "(unknown)"
+
+
+def _status(record: ConversationRecord) -> str:
+    if record.status == "active":
+        return "active"
+    return f"ended: {record.ended_reason}" if record.ended_reason else "ended"
+
+
+def _messages(counts: Mapping[str, int]) -> str:
+    text = f"{counts.get('message_in', 0)} in, {counts.get('message_out', 0)} out"
+    errors = counts.get("error", 0)
+    return text + (f", {errors} error{'s' if errors != 1 else ''}" if errors else "")

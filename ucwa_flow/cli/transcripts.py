@@ -1,0 +1,296 @@
+"""``ucwa-flow transcripts``: read, export and prune the conversation store.
+
+* ``transcripts list [filters]``: one line per conversation, newest first;
+* ``transcripts show CONVERSATION [--format text|jsonl]``: one conversation's history;
+  CONVERSATION is its href, any unique beginning or end of it, or the beginning of the id
+  ``list`` prints (the href's last part);
+* ``transcripts export [filters] [--format jsonl|text] [-o FILE]``: every conversation the
+  filters select, oldest first, with its history;
+* ``transcripts prune --older-than 30d``: delete what ended that long ago (retention by
+  hand; a running bot prunes by itself).
+
+Each opens the store that ``--state PATH`` (SQLite), ``--store URL`` (PostgreSQL),
+``UCWA_FLOW_STORE`` or ``--account SIP`` (its default file) names, by the rules of
+:mod:`ucwa_flow.cli._store_target`; a SQLite file that does not exist is an error, never a
+new empty store. ``--account`` also limits what is shown to that bot's conversations.
+Times are printed in UTC and accepted as ISO-8601 or as a duration before now (``2h``).
+
+Errors are one line and a non-zero exit status: 2 for a usage mistake or a missing store
+file, 1 for a store that fails (:class:`~ucwa_flow.store.StoreError`) or a conversation
+that is not found or not unique. Nothing secret is printed (see
+:mod:`ucwa_flow.cli._transcript_text`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
+from ucwa_flow.cli._times import Duration, Moment, format_time
+from ucwa_flow.cli._transcript_text import (
+    dumps,
+    jsonl_objects,
+    last_part,
+    list_rows,
+    text_lines,
+)
+from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
+from ucwa_flow.store import ConversationQuery, ConversationRecord, Store, open_store
+
+__all__ = ["command"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+class ConversationNotFound(UcwaFlowError):
+    """CONVERSATION names no stored conversation, or more than one."""
+
+
+def _target_options(func: F) -> F:
+    for option in reversed(
+        (
+            click.option(
+                "--state",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="The bot's SQLite store file.",
+            ),
+            click.option(
+                "--store",
+                metavar="URL",
+                default=None,
+                help=f"A PostgreSQL store, postgresql://... (env {STORE_ENV}: a URL or a file).",
+            ),
+            click.option(
+                "--account",
+                metavar="SIP",
+                default=None,
+                help="Only this bot's conversations; without --state/--store, its default file.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def _filter_options(func: F) -> F:
+    for option in reversed(
+        (
+            click.option("--caller", default=None, help="Part of the caller's address or name."),
+            click.option("--flow", default=None, help="The flow's name."),
+            click.option("--state-name", default=None, help="The state it is (or ended) in."),
+            click.option("--since", type=Moment(), help="Started at or after (ISO time or 2h)."),
+            click.option("--until", type=Moment(), help="Started before (ISO time or 2h)."),
+            click.option("--active", "status", flag_value="active", help="Only active ones."),
+            click.option("--ended", "status", flag_value="ended", help="Only ended ones."),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def _query(options: dict[str, Any], **more: Any) -> ConversationQuery:
+    return ConversationQuery(
+        account=options["account"],
+        caller=options["caller"],
+        flow=options["flow"],
+        state=options["state_name"],
+        status=options["status"],
+        since=options["since"],
+        until=options["until"],
+        **more,
+    )
+
+
+def _with_store(options: dict[str, Any], work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store the options name, run ``work`` on it, close it."""
+    target = resolve_store_target(
+        options["state"], options["store"], os.environ, options["account"], must_exist=True
+    )
+
+    async def main() -> T:
+        async with await open_store(target) as store:
+            return await work(store)
+
+    return asyncio.run(main())
+
+
+@click.group("transcripts")
+def command() -> None:
+    """Read, export and prune the conversation history a bot keeps.
+
+    Times are UTC; --since/--until take an ISO-8601 time (2026-01-05T09:30) or a duration
+    before now (90m, 2h, 3d).
+    """
+
+
+@command.command("list")
+@_target_options
+@_filter_options
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def list_command(limit: int, **options: Any) -> None:
+    """One line per conversation, newest first."""
+
+    async def work(store: Store) -> tuple[list[ConversationRecord], Any]:
+        query = _query(options, limit=limit + 1, newest_first=True)  # one more: are there?
+        records = await store.conversations(query)
+        counts = await store.transcript_counts((r.account, r.conversation) for r in records)
+        return records, counts
+
+    records, counts = _with_store(options, work)
+    if not records:
+        click.echo("No conversations match.", err=True)
+        return
+    for row in list_rows(records[:limit], counts):
+        click.echo(row)
+    if len(records) > limit:
+        click.echo(f"(the newest {limit}; --limit N shows more)", err=True)
+
+
+@command.command("show")
+@click.argument("conversation")
+@_target_options
+@click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text")
+def show_command(conversation: str, output_format: str, **options: Any) -> None:
+    """One conversation's whole history.
+
+    CONVERSATION is the conversation's href, any unique beginning or end of it, or the
+    beginning of the id `list` prints.
+    """
+
+    async def work(store: Store) -> list[str]:
+        record = await _find(store, conversation, options["account"], store.target)
+        entries = await store.transcript(record.account, record.conversation)
+        return list(_render(record, entries, output_format))
+
+    for line in _with_store(options, work):
+        click.echo(line)
+
+
+@command.command("export")
+@_target_options
+@_filter_options
+@click.option("--format", "output_format", type=click.Choice(["jsonl", "text"]), default="jsonl")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of stdout.",
+)
+def export_command(output_format: str, output: Path | None, **options: Any) -> None:
+    """Every matching conversation with its history, oldest first."""
+
+    async def work(store: Store) -> int:
+        with _destination(output) as out:
+            exported = 0
+            async for record, entries in store.export(_query(options)):
+                if output_format == "text" and exported:
+                    out.write("\n")
+                for line in _render(record, entries, output_format):
+                    out.write(line + "\n")
+                exported += 1
+            return exported
+
+    exported = _with_store(options, work)
+    where = f" to {output}" if output is not None else ""
+    click.echo(f"Exported {exported} conversation(s){where}.", err=True)
+
+
+@command.command("prune")
+@_target_options
+@click.option(
+    "--older-than",
+    "older_than",
+    type=Duration(),
+    required=True,
+    help="Delete conversations that ended longer ago than this (e.g. 30d).",
+)
+def prune_command(older_than: float, **options: Any) -> None:
+    """Delete conversations that ended long ago, with their history (every account in the
+    store), and finished outbox entries as old."""
+    before = time.time() - older_than
+
+    async def work(store: Store) -> tuple[int, str]:
+        return await store.prune(before=before), store.target
+
+    pruned, target = _with_store(options, work)
+    click.echo(
+        f"Pruned {pruned} conversation(s) that ended before {format_time(before)} from {target}."
+    )
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+
+async def _find(store: Store, text: str, account: str | None, where: str) -> ConversationRecord:
+    """The one conversation whose href is ``text``, or begins or ends with it, or whose last
+    part (the id ``list`` prints) begins with it."""
+    found = await store.conversations(
+        ConversationQuery(account=account, conversation=text, limit=1000)
+    )
+    exact = [r for r in found if r.conversation == text]
+    candidates = exact or [r for r in found if _names(r.conversation, text.lower())]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ConversationNotFound(f"no conversation in {where} matches {text!r}")
+    if exact:
+        accounts = ", ".join(sorted({r.account for r in exact}))
+        raise ConversationNotFound(
+            f"{text!r} is a conversation of several accounts ({accounts}): add --account SIP"
+        )
+    ids = [last_part(r.conversation) for r in candidates]
+    if len(set(ids)) < len(ids):
+        ids = [f"{r.conversation} of {r.account}" for r in candidates]
+    shown = ", ".join(ids[:3])
+    more = f" and {len(candidates) - 3} more" if len(candidates) > 3 else ""
+    raise ConversationNotFound(
+        f"{text!r} matches {len(candidates)} conversations ({shown}{more}): give more of it"
+    )
+
+
+def _names(href: str, text: str) -> bool:
+    """Whether ``text`` (lowered) is a beginning or end of ``href``, or of its last part."""
+    href = href.lower()
+    return href.startswith(text) or href.endswith(text) or last_part(href).startswith(text)
+
+
+def _render(record: ConversationRecord, entries: Any, output_format: str) -> Iterator[str]:
+    if output_format == "jsonl":
+        return (dumps(obj) for obj in jsonl_objects(record, entries))
+    return text_lines(record, entries)
+
+
+@contextlib.contextmanager
+def _destination(output: Path | None) -> Iterator[IO[str]]:
+    """stdout, or ``output`` written in full or not at all (a partial export is removed)."""
+    if output is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    partial = output.with_name(output.name + ".partial")
+    try:
+        handle = partial.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise UnreadableFileError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with handle:
+            yield handle
+        partial.replace(output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UnreadableFileError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
