@@ -103,10 +103,11 @@ class Bot:
         """
         durable = self.durable
         snapshot = await durable.store.load(durable.account) if durable is not None else None
-        application = await self.client.sign_in()
+        stored = snapshot.application if snapshot is not None else None
+        application = await self.client.sign_in(expect=stored.application_url if stored else None)
         start_at = None
         if durable is not None and snapshot is not None:
-            start_at = await self._reattach(durable, snapshot, application.self_href)
+            start_at = await self._reattach(durable, snapshot, application.reattached)
         await self.client.make_me_available()
         self._keep_alive = self.client.start_keep_alive(self._keep_alive_interval)
         if durable is None:
@@ -120,9 +121,9 @@ class Bot:
         if not self.reattached:
             self.engine.invitations.start_outbound()
 
-    async def _reattach(self, durable: Durable, snapshot: Snapshot, href: str) -> str | None:
+    async def _reattach(self, durable: Durable, snapshot: Snapshot, reattached: bool) -> str | None:
         stored = snapshot.application
-        self.reattached = stored is not None and stored.application_url == href
+        self.reattached = stored is not None and reattached
         if stored is not None and not self.reattached:
             ended = await durable.store.forget_application(
                 durable.account,
@@ -140,7 +141,7 @@ class Bot:
             log.info(
                 "%s: re-attached to %s; %d conversation(s) carry on",
                 self.client.user,
-                href,
+                stored.application_url,
                 len(snapshot.conversations),
             )
             return stored.events_next
@@ -158,8 +159,9 @@ class Bot:
                     if durable is None:
                         self.engine.handle(item)
                     else:
-                        application = self.client.application.self_href
-                        await durable.handle(item, application, channel.next_url)
+                        position = channel.position
+                        assert position is not None
+                        await durable.handle(item, position.application, position.next_url)
                 return
             except MalformedEventBody as exc:
                 # the channel asked for it again first, and carries on after it; say what

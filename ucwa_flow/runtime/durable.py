@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ucwa_flow.flow import Flow
-from ucwa_flow.lifecycle import restore_conversation
+from ucwa_flow.lifecycle import load_conversation
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
@@ -121,7 +121,11 @@ class Durable:
     def _restore(self, record: ConversationRecord, now: float) -> None:
         engine = self.engine
         href = record.conversation
-        conv = restore_conversation(engine.tracker, href, record.extra.get("conversation") or {})
+        try:
+            conv = engine.tracker.restore(load_conversation(record.extra["conversation"]))
+        except (KeyError, ValueError) as exc:
+            log.error("%s: cannot carry on the stored conversation: %s", href, exc)
+            return
         instance = FlowInstance(
             self.flow, engine.machine, engine, conv, record.caller_uri, record.caller_name
         )

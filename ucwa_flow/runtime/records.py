@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ucwa_flow.flow import ActionRef as FlowRef
-from ucwa_flow.lifecycle import conversation_data
+from ucwa_flow.lifecycle import dump_conversation
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCall
@@ -64,7 +64,7 @@ def record_of(
         ended_reason=instance.ended_by if instance.ended else None,
         secrets=secrets,
         extra={
-            "conversation": conversation_data(instance.conv),
+            "conversation": dump_conversation(instance.conv),
             "silence": data["silence"],
             **(extra or {}),
         },
