@@ -8,8 +8,16 @@ to this machine, people it invites) is simulated (:mod:`ucwa_flow.cli._demo`).
 
 With ``--server URL`` (or ``UCWA_FLOW_SERVER``) and ``--user``/``--password`` (or
 ``UCWA_FLOW_USER``/``UCWA_FLOW_PASSWORD``) it runs the bot against a real Skype for
-Business server and serves every caller who invites it until Ctrl-C. Ctrl-C always ends
-cleanly: open conversations are stopped and the UCWA application is deleted.
+Business server and serves every caller who invites it until Ctrl-C.
+
+Conversations are durable (:mod:`ucwa_flow.store`): on a real server they are kept in
+``--state PATH`` (SQLite), ``--store postgresql://...`` or ``UCWA_FLOW_STORE``, by default
+in the account's file under the user's state directory. Ctrl-C (or SIGTERM) commits what is
+pending and leaves the conversations and the UCWA application on the server: started again
+within about 15 minutes, the bot carries on every conversation where it was. On the
+embedded simulator the store is a temporary file unless ``--state`` or ``--store`` names
+one (``UCWA_FLOW_STORE`` is not used there, so a demo never writes into a production
+store), and Ctrl-C stops the open conversations, as the simulator ends with the run.
 
 TLS certificates are always verified; ``--ca-bundle FILE`` (or ``UCWA_FLOW_CA_BUNDLE``)
 trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simulate
@@ -21,19 +29,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 import httpx
 
 from ucwa_flow.cli._chat import ChatOptions, chat
+from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.clock import SystemClock
+from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.transcript import Labels, describe
+from ucwa_flow.store import Store, StoreError, describe_target, open_store
 from ucwa_flow.ucwa import UcwaClient
 from ucwa_flow.ucwa._tls import client_context
 
@@ -111,6 +125,18 @@ _INSECURE_WARNING = (
     "(3, true, null), else as text.",
 )
 @click.option(
+    "--state",
+    metavar="PATH",
+    help="Keep conversations in this SQLite file (default on a real server: the account's "
+    "file under $XDG_STATE_HOME/ucwa-flow; on the simulator: a temporary file).",
+)
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Keep conversations in PostgreSQL, e.g. postgresql://bot@db/ucwa "
+    f"(env {STORE_ENV}, used on a real server only).",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -124,6 +150,8 @@ def command(
     ca_bundle: str | None,
     insecure: bool,
     overrides: tuple[str, ...],
+    state: str | None,
+    store: str | None,
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
@@ -140,8 +168,13 @@ def command(
             "--server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)"
         )
     if server is not None:
-        main = _serve(flow, server, user or "", password or "", verbose, tls)
+        target = resolve_store_target(state, store, os.environ, user)
+        main = _serve(flow, server, user or "", password or "", verbose, tls, target)
     else:
+        if state is not None or store is not None:
+            target = resolve_store_target(state, store, {}, None)
+        else:
+            target = str(Path(tempfile.mkdtemp(prefix="ucwa-flow-")) / "simulator.sqlite3")
         options = ChatOptions(
             caller=_sip(caller),
             verbose=verbose,
@@ -152,7 +185,7 @@ def command(
             ca_bundle=tls.ca_bundle,
             insecure=tls.insecure,
         )
-        main = _chat(flow, options, tls)
+        main = _chat(flow, options, tls, target)
     try:
         asyncio.run(main)
     except KeyboardInterrupt:
@@ -184,13 +217,22 @@ def _sip(address: str) -> str:
     return uri
 
 
-async def _chat(flow: Flow, options: ChatOptions, tls: _Tls) -> None:
+async def _chat(flow: Flow, options: ChatOptions, tls: _Tls, target: str) -> None:
     webhooks = tls.webhook_client()
+    store = await _open(target)
     try:
-        await chat(flow, options, sys.stdin, webhooks)
+        await chat(flow, options, sys.stdin, webhooks, store)
     finally:
+        await store.aclose()
         if webhooks is not None:
             await webhooks.aclose()
+
+
+async def _open(target: str) -> Store:
+    try:
+        return await open_store(target)
+    except StoreError as exc:
+        raise OperationalError(f"cannot open the conversation store: {exc}") from None
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -238,7 +280,7 @@ def _load(path: str) -> Flow:
 
 
 async def _serve(
-    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls
+    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, target: str
 ) -> None:
     clock = SystemClock()
     labels = Labels()
@@ -261,14 +303,24 @@ async def _serve(
     client = UcwaClient(
         user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
     )
+    store = await _open(target)
     webhooks = tls.webhook_client()
-    bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks)
+    bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks, store=store)
     try:
         await bot.start()
-        click.echo(f"{flow.name}: serving as {user} on {server}. Ctrl-C to stop.", err=True)
+        carried = len(bot.engine.instances)
+        where = f"; {carried} conversation(s) carried on" if bot.reattached else ""
+        click.echo(
+            f"{flow.name}: serving as {user} on {server}, conversations kept in "
+            f"{describe_target(target)}{where}. Ctrl-C to stop.",
+            err=True,
+        )
         await bot.run()
     finally:
-        await bot.aclose()
-        await bot.client.aclose()
-        if webhooks is not None:
-            await webhooks.aclose()
+        try:
+            await bot.aclose()
+        finally:
+            await bot.client.aclose()
+            await store.aclose()
+            if webhooks is not None:
+                await webhooks.aclose()

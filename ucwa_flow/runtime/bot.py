@@ -168,16 +168,21 @@ class Bot:
                 # was lost
                 log.error("refused an event-channel body (its events are lost): %s", exc)
 
-    async def aclose(self) -> None:
-        """Stop: a bot without a store stops its open conversations and deletes the
-        application; a durable bot commits what is pending and leaves both for the next
-        start."""
+    async def aclose(self, *, keep: bool | None = None) -> None:
+        """Stop the bot.
+
+        ``keep`` (the default for a durable bot) leaves the open conversations and the UCWA
+        application on the server for the next start, after committing what is pending.
+        Without it, open conversations are stopped from the bot's side and the application
+        is deleted (the default for a bot without a store).
+        """
         durable = self.durable
+        keep = durable is not None if keep is None else keep
         try:
             if durable is None:
-                await self.engine.aclose()
+                await self.engine.aclose(stop=not keep)
             else:
-                await self._detach(durable)
+                await self._close_durable(durable, keep)
         finally:
             if self._keep_alive is not None:
                 self._keep_alive.cancel()
@@ -185,17 +190,24 @@ class Bot:
                     await self._keep_alive
             if self._channel is not None:
                 await self._channel.aclose()
-            if durable is None:
+            if not keep:
                 with contextlib.suppress(UcwaFlowError, httpx.HTTPError):
                     await self.client.delete_application()
 
-    async def _detach(self, durable: Durable) -> None:
+    async def _close_durable(self, durable: Durable, keep: bool) -> None:
         if self._committer is not None:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
-        await self.engine.aclose(stop=False)
+        engine = self.engine
         try:
+            if not keep:  # stops are decided, committed, then sent, like any other step
+                engine.stop_all("shutdown")
+                await engine.drained()
+                await durable.commit()
+                await engine.idle()
+            await engine.aclose(stop=False)
             await durable.commit()
         except StoreError as exc:
             log.error("could not commit the last steps before stopping: %s", exc)
+            await engine.aclose(stop=not keep)

@@ -156,6 +156,13 @@ class Engine:
                 return
             await asyncio.wait(busy)
 
+    def stop_all(self, why: str) -> None:
+        """Stop every live conversation from the bot's side (as their next input)."""
+        self._closing = True
+        for instance in list(self._instances.values()):
+            if not instance.ended:
+                self.post(instance.href, partial(instance.stop, why))
+
     async def drained(self) -> None:
         """Wait until every conversation has handled every input given to it so far
         (webhooks and sends still under way are not waited for)."""
@@ -168,9 +175,7 @@ class Engine:
         server, for a restarted bot to carry on."""
         self._closing = True
         if stop:
-            for instance in list(self._instances.values()):
-                if not instance.ended:
-                    self.post(instance.href, partial(instance.stop, "shutdown"))
+            self.stop_all("shutdown")
             await self.idle()
             await self.invitations.aclose()
             await self.idle()
