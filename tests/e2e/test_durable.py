@@ -10,7 +10,10 @@ answered exactly once, state, variables and ladder kept, timers firing once.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from tests.e2e.harness import BOT, Hooks, stage, webhook_server
 from ucwa_flow.flow import Flow, load_flow_text
@@ -163,13 +166,13 @@ async def test_the_store_keeps_one_continuous_history(tmp_path: Path) -> None:
     try:
         async with stage(_flow(), store=store) as s:
             lene = await s.person()
-            await lene.say("I am Cy")
+            await lene.say("I am Cyd")
             assert len(await lene.hear(3)) == 3
             await s.idle()
             await s.crash()
             await lene.say("after the crash")
             await s.restart()
-            assert await lene.hear() == ["Cy, you said: after the crash"]
+            assert await lene.hear() == ["Cyd, you said: after the crash"]
             await s.idle()
             await s.bot.durable.commit() if s.bot.durable else None
         (record,) = await store.conversations(ConversationQuery())
@@ -179,11 +182,11 @@ async def test_the_store_keeps_one_continuous_history(tmp_path: Path) -> None:
         ]
         assert said == [
             ("message_out", "What is your name?"),
-            ("message_in", "I am Cy"),
-            ("message_out", "Hello Cy."),
+            ("message_in", "[redacted]"),  # it gave the secret name
+            ("message_out", "Hello [redacted]."),
             ("message_out", 'Say "ticket" for a ticket.'),
             ("message_in", "after the crash"),
-            ("message_out", "Cy, you said: after the crash"),
+            ("message_out", "[redacted], you said: after the crash"),
         ]
         assert all(line.outcome == "sent" for line in lines if line.kind == "message_out")
         variables = [line.data for line in lines if line.kind == "variable"]
@@ -346,5 +349,33 @@ async def test_a_reply_committed_but_not_sent_before_the_crash_is_sent_once(
             await lene.say("two")
             assert await lene.hear() == ["Ida, you said: two"]
             await lene.silence()
+    finally:
+        await store.aclose()
+
+
+async def test_a_locked_store_holds_the_bot_back_until_it_works_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await open_store(str(path), busy_timeout=0.05)
+    try:
+        async with stage(_flow(), store=store) as s:
+            lene = await s.person()
+            await lene.say("I am Jo")
+            assert len(await lene.hear(3)) == 3
+            await s.idle()
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+            await lene.say("one")
+            await s.until(lambda: "is locked" in caplog.text, "the store failure", idle=False)
+            await lene.silence()  # nothing is sent without being committed
+            other.execute("ROLLBACK")
+            other.close()
+            await s.clock.advance(1)  # the next try
+            assert await lene.hear() == ["Jo, you said: one"]
+            await lene.silence()
+        failures = [r for r in caplog.records if "is locked" in r.getMessage()]
+        assert failures
+        assert all("\n" not in r.getMessage() and not r.exc_info for r in failures)
     finally:
         await store.aclose()

@@ -47,6 +47,7 @@ from ucwa_flow.runtime.records import (
     webhook_of,
 )
 from ucwa_flow.store import (
+    REDACTED,
     Changes,
     ChannelPosition,
     ConversationRecord,
@@ -89,7 +90,7 @@ class Durable:
         self.store = store
         self.account = account
         self._now = now
-        self.journal = engine.journal = Journal(now)
+        self.journal = engine.journal = Journal(now, engine.flow.secrets)
         self._lock = asyncio.Lock()
         self._between = asyncio.Event()  # set while no batch is being handled
         self._between.set()
@@ -102,6 +103,8 @@ class Durable:
         #: the bot put a marker in the event stream after the restart (a presence update)
         self.marked = False
         self.commits = 0
+        #: back-off (seconds) while the store fails retryably
+        self.retry, self.max_retry = 1.0, 30.0
 
     @property
     def flow(self) -> Flow:
@@ -201,7 +204,7 @@ class Durable:
                 self._recognise(item)
             self.engine.handle(item)
             await self.engine.drained()
-            await self.commit(ChannelPosition(application, next_url, self._now()))
+            await self._commit_surely(ChannelPosition(application, next_url, self._now()))
         finally:
             self._between.set()
         if self._restarting:
@@ -238,13 +241,8 @@ class Durable:
 
     # -- commits ------------------------------------------------------------------------------
 
-    async def run(self, retry: float = 1.0, max_retry: float = 30.0) -> None:
-        """Commit what timers, webhooks and sends decide between batches (until cancelled).
-
-        A store that fails retryably is tried again with back-off (one log line each
-        time); nothing is performed meanwhile.
-        """
-        delay = retry
+    async def run(self) -> None:
+        """Commit what timers, webhooks and sends decide between batches (until cancelled)."""
         while True:
             await self.journal.news.wait()
             await self._between.wait()
@@ -254,16 +252,30 @@ class Durable:
             if not self.journal:
                 self.journal.news.clear()
                 continue
+            await self._commit_surely(None)
+
+    async def _commit_surely(self, position: ChannelPosition | None) -> None:
+        """Commit, trying again with back-off while the store fails retryably (a locked
+        file, a full disk, a database that went away): one log line each time, and
+        meanwhile nothing is performed and no further batch is read, so no new
+        conversation is taken without durability. Other store errors are raised."""
+        delay = self.retry
+        while True:
             try:
-                await self.commit()
+                await self.commit(position)
+                if delay > self.retry:
+                    log.warning("the store works again; carrying on")
+                return
             except StoreError as exc:
                 if not exc.retryable:
                     raise
-                log.error("the store failed (%s); trying again in %g s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(max_retry, delay * 2)
-                continue
-            delay = retry
+                log.error(
+                    "%s; nothing is sent or read until it works again (next try in %g s)",
+                    exc,
+                    delay,
+                )
+                await self.engine.clock.sleep(delay)
+                delay = min(self.max_retry, delay * 2)
 
     async def commit(self, position: ChannelPosition | None = None) -> bool:
         """Commit everything decided so far (with ``position``), then perform it."""
@@ -295,7 +307,16 @@ class Durable:
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         lines = [
-            TranscriptEntry(account, line.conversation, line.at, line.kind, line.data, key=line.key)
+            TranscriptEntry(
+                account,
+                line.conversation,
+                line.at,
+                line.kind,
+                _without_secrets(line.data, page.touched.get(line.conversation), flow.secrets)
+                if line.kind in ("message_in", "message_out")
+                else line.data,
+                key=line.key,
+            )
             for line in page.lines
         ]
         for href, instance in page.touched.items():
@@ -340,6 +361,30 @@ class Durable:
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None
         return dump_conversation(conv) if conv is not None else None
+
+
+def _without_secrets(
+    data: dict[str, Any], instance: FlowInstance | None, secrets: frozenset[str]
+) -> dict[str, Any]:
+    """A message's transcript data with the values of secret variables (3 characters or
+    more: shorter ones would blank out ordinary words) replaced by ``[redacted]``."""
+    if instance is None or not secrets:
+        return data
+    values = [
+        str(value)
+        for name, value in instance.variables.items()
+        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
+    ]
+    if not values:
+        return data
+    clean = dict(data)
+    for part in ("text", "html"):
+        text = clean.get(part)
+        if isinstance(text, str):
+            for value in values:
+                text = text.replace(value, REDACTED)
+            clean[part] = text
+    return clean
 
 
 def _is_marker(event: Event) -> bool:
