@@ -170,7 +170,7 @@ class Durable:
             invitations.resume_side(engine.tracker.restore(load_conversation(side)).href, href)
         for work in record.pending:
             if work.kind == "webhook":
-                engine.resume_webhook(instance, webhook_of(href, work))
+                engine.calls.resume(instance, webhook_of(href, work))
                 continue
             pending = invite_of(work)
             at = pending.rest.at
@@ -297,7 +297,7 @@ class Durable:
                 return False
             self.engine.sender.send(page.outgoing)
             for call in page.webhooks:
-                self.engine.start_webhook(call)
+                self.engine.calls.start(call)
             for op in page.invites:
                 self.engine.invitations.dispatch(op)
             return True
@@ -339,7 +339,7 @@ class Durable:
                     secrets=flow.secrets,
                     created_at=created,
                     now=now,
-                    webhooks=engine.pending_webhooks(href),
+                    webhooks=engine.calls.pending(href),
                     invites=invites,
                     extra={"sides": [side for side in sides if side is not None]},
                 )
