@@ -142,6 +142,21 @@ class Simulator:
                 count += 1
         return count
 
+    # -- HTTP requests ------------------------------------------------------------------
+
+    @property
+    def requests_in_progress(self) -> int:
+        """HTTP requests received and not answered yet, held P-GETs and slowed ones too."""
+        return self._asgi.in_progress if self._asgi is not None else 0
+
+    @property
+    def requests_waiting(self) -> int:
+        """Requests in progress that wait on the clock or on an event: held P-GETs, answers
+        slowed by a fault. The others are being worked on; a test that paces a virtual clock
+        moves it only when there are none (this equals :attr:`requests_in_progress`)."""
+        held = sum(1 for app in self._apps.values() if app.channel.held)
+        return held + (self._asgi.delayed if self._asgi is not None else 0)
+
     # -- applications -----------------------------------------------------------------
 
     def create_application(

@@ -25,6 +25,7 @@ from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.ucwa._http import (
     ACCEPT_JSON,
     NETWORK_ERRORS,
+    InFlight,
     error_for,
     host_of,
     json_of,
@@ -136,6 +137,7 @@ class UcwaClient:
         self._formats: tuple[str, ...] | None = None  # set once makeMeAvailable succeeded
         self._wanted_formats: tuple[str, ...] | None = None  # what makeMeAvailable asked for
         self._recreating = asyncio.Lock()
+        self._in_flight = InFlight()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -157,6 +159,11 @@ class UcwaClient:
         await self._poll.aclose()
 
     @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered in full, polls included (observability)."""
+        return self._in_flight.count
+
+    @property
     def discovery(self) -> Discovery | None:
         """Where discovery led, once :meth:`sign_in` has run."""
         return self._discovery
@@ -175,7 +182,8 @@ class UcwaClient:
         a restarted bot gets its application back (200) instead of a second one (201).
         """
         if self._discovery is None:
-            self._discovery = await discover(self._http, self.user, server_url=self.server_url)
+            with self._in_flight:
+                self._discovery = await discover(self._http, self.user, server_url=self.server_url)
             log.info("%s: UCWA applications at %s", self.user, self._discovery.applications_url)
         return await self._create_application()
 
@@ -407,7 +415,8 @@ class UcwaClient:
         through: the channel decides what to retry.
         """
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
-        return await self._poll.get(self.absolute(href), headers=ACCEPT_JSON, timeout=timeout)
+        with self._in_flight:
+            return await self._poll.get(self.absolute(href), headers=ACCEPT_JSON, timeout=timeout)
 
     def absolute(self, href: str) -> str:
         """``href`` (from an event or resource) as the absolute URL this client would use.
@@ -462,9 +471,10 @@ class UcwaClient:
             content = b""  # UCWA wants Content-Length: 0 on body-less POSTs
         try:
             async with self._bound:
-                response = await self._http.request(
-                    method, url, json=json, content=content, headers=all_headers
-                )
+                with self._in_flight:
+                    response = await self._http.request(
+                        method, url, json=json, content=content, headers=all_headers
+                    )
         except NETWORK_ERRORS as exc:
             rejected = rejected_certificate(exc, url)
             if rejected is not None:
