@@ -18,7 +18,6 @@ import pytest
 from tests.e2e.harness import BOT, Hooks, stage, webhook_server
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.durable import CHANGED_FLOW_MESSAGE
 from ucwa_flow.store import ChannelPosition, ConversationQuery, open_store
 
 FLOW = """\
@@ -27,6 +26,7 @@ name: durable-desk
 start: ask
 settings:
   idle_timeout: 1h
+  changed_message: We updated this desk; please start again.
 variables: {name: null, ticket_url: null, ticket: null}
 secrets: [name]
 states:
@@ -287,7 +287,7 @@ async def test_a_conversation_whose_state_is_gone_from_the_new_flow_ends_politel
             assert result.flow is not None, [str(d) for d in result.diagnostics]
             s.flow = result.flow
             await s.restart()
-            assert await lene.hear() == [CHANGED_FLOW_MESSAGE]
+            assert await lene.hear() == ["We updated this desk; please start again."]
             assert await lene.hear_end() == "the bot ended the conversation"
     finally:
         await store.aclose()

@@ -41,13 +41,14 @@ import httpx
 
 from ucwa_flow.cli._chat import ChatOptions, chat
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
+from ucwa_flow.cli._times import Duration
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.transcript import Labels, describe
-from ucwa_flow.store import Store, StoreError, describe_target, open_store
+from ucwa_flow.store import Store, StoreError, describe_target, open_store, run_retention
 from ucwa_flow.ucwa import UcwaClient
 from ucwa_flow.ucwa._tls import client_context
 
@@ -137,6 +138,15 @@ _INSECURE_WARNING = (
     f"(env {STORE_ENV}, used on a real server only).",
 )
 @click.option(
+    "--retention",
+    type=Duration(),
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep ended conversations and their transcripts this long (pruned in the "
+    "background, e.g. 90d).",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -152,6 +162,7 @@ def command(
     overrides: tuple[str, ...],
     state: str | None,
     store: str | None,
+    retention: float,
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
@@ -169,7 +180,9 @@ def command(
         )
     if server is not None:
         target = resolve_store_target(state, store, os.environ, user)
-        main = _serve(flow, server, user or "", password or "", verbose, tls, target)
+        main = _serve(
+            flow, server, user or "", password or "", verbose, tls, _Keep(target, retention)
+        )
     else:
         if state is not None or store is not None:
             target = resolve_store_target(state, store, {}, None)
@@ -279,8 +292,16 @@ def _load(path: str) -> Flow:
 # -- a real server: serve every caller ------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Keep:
+    """Where conversations are kept (a file or a URL) and for how long once ended."""
+
+    target: str
+    retention: float
+
+
 async def _serve(
-    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, target: str
+    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, keep: _Keep
 ) -> None:
     clock = SystemClock()
     labels = Labels()
@@ -303,20 +324,22 @@ async def _serve(
     client = UcwaClient(
         user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
     )
-    store = await _open(target)
+    store = await _open(keep.target)
     webhooks = tls.webhook_client()
     bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks, store=store)
+    pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
     try:
         await bot.start()
         carried = len(bot.engine.instances)
         where = f"; {carried} conversation(s) carried on" if bot.reattached else ""
         click.echo(
             f"{flow.name}: serving as {user} on {server}, conversations kept in "
-            f"{describe_target(target)}{where}. Ctrl-C to stop.",
+            f"{describe_target(keep.target)}{where}. Ctrl-C to stop.",
             err=True,
         )
         await bot.run()
     finally:
+        pruning.cancel()
         try:
             await bot.aclose()
         finally:

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ucwa_flow.flow import Flow, Invite
+from ucwa_flow.flow import Flow, Invite, Settings
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.instance import FlowInstance
@@ -64,11 +64,9 @@ __all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
-#: said to a caller whose conversation cannot go on after a restart (its state is gone)
-CHANGED_FLOW_MESSAGE = (
-    "Sorry, this conversation cannot go on: the service was updated meanwhile. "
-    "Please start a new conversation."
-)
+#: said, unless ``settings.changed_message`` says otherwise, to a caller whose conversation
+#: cannot go on after a restart (its state is gone from the flow)
+CHANGED_FLOW_MESSAGE = Settings().changed_message
 _BARRIER = 2  # batches read after a restart before messages in doubt are sent again
 
 
@@ -189,7 +187,8 @@ class Durable:
         instance.report_error(f"ended after a restart: {why}", None)
         link = instance.conv.messaging.send_message_href
         if link is not None:
-            self.engine.send(Outgoing(instance.href, "message", link, CHANGED_FLOW_MESSAGE))
+            text = self.flow.settings.changed_message
+            self.engine.send(Outgoing(instance.href, "message", link, text))
         await instance.stop("flow changed")
 
     # -- event batches ------------------------------------------------------------------------
