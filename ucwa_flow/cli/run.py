@@ -27,14 +27,17 @@ trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
@@ -200,9 +203,30 @@ def command(
         )
         main = _chat(flow, options, tls, target)
     try:
-        asyncio.run(main)
+        stopped = asyncio.run(_until_terminated(main))
     except KeyboardInterrupt:
+        stopped = True
+    if stopped:
         click.echo("stopped.", err=True)
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
+    """Run ``main``; SIGTERM (``systemctl stop``, ``docker stop``) stops it as Ctrl-C does,
+    through its clean-up. ``True`` when a signal stopped it."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: not on Unix
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+        return True
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+    return False
 
 
 @dataclass(frozen=True)
@@ -292,6 +316,12 @@ def _load(path: str) -> Flow:
 # -- a real server: serve every caller ------------------------------------------------------
 
 
+def _caller_of(bot: Bot, href: str) -> str:
+    """Who the caller of ``href`` is (a conversation carried on after a restart)."""
+    instance = bot.engine.instances.get(href)
+    return (instance.caller_uri if instance is not None else None) or "caller"
+
+
 @dataclass(frozen=True)
 class _Keep:
     """Where conversations are kept (a file or a URL) and for how long once ended."""
@@ -312,7 +342,8 @@ async def _serve(
         if isinstance(record, t.InvitationDecided) and record.caller:
             callers[record.conversation] = record.caller
         if isinstance(record, t.MessageIn):
-            click.echo(f"[{who}] {callers.get(record.conversation, 'caller')}: {record.text}")
+            caller = callers.get(record.conversation) or _caller_of(bot, record.conversation)
+            click.echo(f"[{who}] {caller}: {record.text}")
             return
         line = describe(record, verbose=verbose)
         if line is not None:
@@ -330,8 +361,11 @@ async def _serve(
     pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
     try:
         await bot.start()
-        carried = len(bot.engine.instances)
-        where = f"; {carried} conversation(s) carried on" if bot.reattached else ""
+        where = ""
+        if bot.durable is not None and bot.reattached:
+            where = f"; {bot.durable.carried} conversation(s) carried on"
+        elif bot.lost:
+            where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
         click.echo(
             f"{flow.name}: serving as {user} on {server}, conversations kept in "
             f"{describe_target(keep.target)}{where}. Ctrl-C to stop.",

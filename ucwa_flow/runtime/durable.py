@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ucwa_flow.flow import Flow, Invite, Settings
+from ucwa_flow.flow import Action, Flow, Invite, Settings, UnknownActionList, Webhook
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.instance import FlowInstance
@@ -101,6 +101,8 @@ class Durable:
         #: the bot put a marker in the event stream after the restart (a presence update)
         self.marked = False
         self.commits = 0
+        #: conversations a restart carried on (their state still in the flow)
+        self.carried = 0
         #: back-off (seconds) while the store fails retryably
         self.retry, self.max_retry = 1.0, 30.0
 
@@ -163,24 +165,34 @@ class Durable:
             why = f"its state {record.state!r} is not in flow {self.flow.name} any more"
             engine.post(href, lambda: self._end_changed(instance, why))
             return
+        self.carried += 1
         invitations = engine.invitations
         for side in record.extra.get("sides") or ():
             invitations.resume_side(engine.tracker.restore(load_conversation(side)).href, href)
         for work in record.pending:
-            if work.kind == "webhook":
+            kind = Webhook if work.kind == "webhook" else Invite
+            action = self._action_at(work.action.list_id, work.action.position)
+            if not isinstance(action, kind):
+                where = f"{work.action.list_id}[{work.action.position}]"
+                instance.report_error(f"the flow has no {work.kind} at {where} any more", None)
+                continue
+            if isinstance(action, Webhook):
                 engine.calls.resume(instance, webhook_of(href, work))
                 continue
             pending = invite_of(work)
-            at = pending.rest.at
-            action = self.flow.action_list(at.list_id)[at.position] if at else None
-            if not isinstance(action, Invite):
-                instance.report_error(f"the flow has no invite at {at} any more", None)
-                continue
             pending.action = action
             tracked = work.payload.get("tracked")
             if tracked:
                 engine.tracker.restore(load_conversation(tracked))
             invitations.resume(instance, work.key, pending, (work.due or now) - now)
+
+    def _action_at(self, list_id: str, position: int) -> Action | None:
+        """The action at a stored place, if this version of the flow still has one there."""
+        try:
+            actions = self.flow.action_list(list_id)
+        except UnknownActionList:
+            return None
+        return actions[position] if 0 <= position < len(actions) else None
 
     async def _end_changed(self, instance: FlowInstance, why: str) -> None:
         log.warning("%s: ending the conversation: %s", instance.href, why)
@@ -341,6 +353,7 @@ class Durable:
                     webhooks=engine.calls.pending(href),
                     invites=invites,
                     extra={"sides": [side for side in sides if side is not None]},
+                    ended_in=self.journal.ended_in.pop(href, None) if instance.ended else None,
                 )
             )
             if instance.ended:

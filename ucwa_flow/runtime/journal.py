@@ -73,6 +73,8 @@ class Journal:
         #: the flow's secret variables: a message that a handler captured one from is
         #: kept redacted
         self.secrets = secrets
+        #: the flow state each conversation that ended was in (its record keeps it)
+        self.ended_in: dict[str, str | None] = {}
         self._page = Page()
         self.news = asyncio.Event()
 
@@ -124,6 +126,7 @@ class Journal:
             self.line(href, "outcome", {"action": record.action, "branch": record.branch})
         elif isinstance(record, t.Ended):
             self.line(href, "ended", {"reason": f"ended by the {record.by}", "state": record.state})
+            self.ended_in[href] = record.state
         elif isinstance(record, t.HandlerMatched) and self.secrets & record.captures.keys():
             self._redact_last_message_in(href)
 
