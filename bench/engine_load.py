@@ -62,7 +62,14 @@ class CountingPort:
     async def decline(self, decline_href: str) -> None:
         raise AssertionError("the echo flow declines nobody")
 
-    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
+    async def send_message(
+        self,
+        send_message_href: str,
+        text: str,
+        html: str | None,
+        *,
+        operation_context: str | None = None,
+    ) -> str:
         self.sent += 1
         return f"{send_message_href}/out{self.sent}"
 

@@ -36,6 +36,7 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users, serve
+from ucwa_flow.store import Store
 from ucwa_flow.ucwa import EventChannel, UcwaClient
 from ucwa_flow.ucwa.events import EventBatch
 
@@ -172,6 +173,49 @@ class Stage:
     traces: list[t.Trace] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
+    flow: Flow | None = None
+    store: Store | None = None
+    task: asyncio.Task[None] | None = None
+
+    async def crash(self) -> None:
+        """Kill the bot as SIGKILL would: nothing more is committed, sent or deleted.
+
+        Its tasks are cancelled, its timers dropped and its connections closed; the UCWA
+        application stays on the server with the events the bot had not acknowledged.
+        """
+        bot = self.bot
+        durable = bot.durable
+        assert durable is not None, "crash() needs a durable bot (stage(store=...))"
+        tasks = [self.task, bot._committer, bot._keep_alive]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        for task in tasks:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        durable.journal.take()  # decided, never committed: lost with the process
+        engine = bot.engine
+        for task in list(engine._tasks):
+            task.cancel()
+        for instance in engine.instances.values():
+            instance.close()
+        if bot._channel is not None:
+            await bot._channel.aclose()
+        await bot.client.aclose()
+        self.task = None
+
+    async def restart(self) -> Bot:
+        """Start a new durable bot on the same store and account (after :meth:`crash`)."""
+        assert self.flow is not None
+        assert self.store is not None
+        client = UcwaClient(BOT, PASSWORD, server_url=self.url, clock=self.clock)
+        self.bot = Bot(
+            self.flow, client, clock=self.clock, sink=self.traces.append, store=self.store
+        )
+        await self.bot.start()
+        self.task = asyncio.create_task(self.bot.run())
+        return self.bot
 
     async def person(self, uri: str = LENE, formats: tuple[str, ...] | None = None) -> Person:
         """Sign a real caller in as ``uri`` (its event channel is read from now on).
@@ -256,6 +300,7 @@ async def stage(
     users: list[SimulatorUser] | None = None,
     before_bot: list[str] | None = None,
     invitation_timeout: float = 30.0,
+    store: Store | None = None,
 ) -> AsyncIterator[Stage]:
     """Run ``flow`` as tosh on a fresh simulator (see the module docstring).
 
@@ -263,6 +308,8 @@ async def stage(
     them as soon as it is up): a caller (:attr:`Stage.people`), or with an ``agent:``
     prefix an :class:`Agent` who answers by hand (:attr:`Stage.agents`).
     ``invitation_timeout`` is when the simulator fails an unanswered invitation.
+    With ``store`` the bot is durable; :meth:`Stage.crash` and :meth:`Stage.restart`
+    kill it and start another one on the same store.
     """
     clock = ManualClock(start)
     config = SimulatorConfig(
@@ -274,8 +321,8 @@ async def stage(
     async with serve(sim, host="127.0.0.1", port=0) as url:
         client = UcwaClient(BOT, PASSWORD, server_url=url, clock=clock)
         traces: list[t.Trace] = []
-        bot = Bot(flow, client, clock=clock, sink=traces.append)
-        running = Stage(sim, clock, url, bot, traces)
+        bot = Bot(flow, client, clock=clock, sink=traces.append, store=store)
+        running = Stage(sim, clock, url, bot, traces, flow=flow, store=store)
         task: asyncio.Task[None] | None = None
         try:
             for uri in before_bot or []:
@@ -284,15 +331,18 @@ async def stage(
                 else:
                     await running.person(uri)
             await bot.start()
-            task = asyncio.create_task(bot.run())
+            task = running.task = asyncio.create_task(bot.run())
             yield running
         finally:
             # a failed test may leave the bot sleeping on the clock: a guard, not a hang
+            bot, task = running.bot, running.task
             await asyncio.wait_for(bot.aclose(), WAIT)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if bot.client is not client:
+                await bot.client.aclose()
             for agent in running.agents:
                 await agent.aclose()
             for person in running.people:
@@ -306,12 +356,19 @@ async def stage(
 
 @dataclass
 class Hooks:
-    """What the webhook server received, and how it answers (``status``, ``reply``)."""
+    """What the webhook server received, and how it answers (``status``, ``reply``).
+
+    ``headers`` are the request headers, in order; while ``hold`` is set, requests are
+    received but not answered (the answer goes once it is cleared, or never: a crash).
+    """
 
     url: str
     status: int = 201
     reply: Any = field(default_factory=lambda: {"id": "INC0042"})
     received: list[tuple[str, str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    hold: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
 
 
 @contextlib.contextmanager
@@ -325,7 +382,11 @@ def webhook_server() -> Iterator[Hooks]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            hooks.headers.append(dict(self.headers.items()))
             hooks.received.append((self.command, self.path, json.loads(raw) if raw else None))
+            if hooks.hold.is_set():
+                hooks.released.wait(WAIT)
+                return
             body = json.dumps(hooks.reply).encode()
             self.send_response(hooks.status)
             self.send_header("Content-Type", "application/json")
@@ -344,6 +405,7 @@ def webhook_server() -> Iterator[Hooks]:
     try:
         yield hooks
     finally:
+        hooks.released.set()
         server.shutdown()
         server.server_close()
 

@@ -32,7 +32,14 @@ class RecordingPort:
     async def decline(self, decline_href: str) -> None:
         self.calls.append(("decline", decline_href))
 
-    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
+    async def send_message(
+        self,
+        send_message_href: str,
+        text: str,
+        html: str | None,
+        *,
+        operation_context: str | None = None,
+    ) -> str:
         self.calls.append(("send", text))
         return f"{send_message_href}/1"
 

@@ -31,6 +31,7 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.caller import Caller, Heard
 from ucwa_flow.runtime.transcript import describe
+from ucwa_flow.store import Store
 from ucwa_flow.ucwa import UcwaClient
 
 if TYPE_CHECKING:
@@ -58,9 +59,14 @@ class ChatOptions:
 
 
 async def chat(
-    flow: Flow, options: ChatOptions, stdin: TextIO, webhooks: httpx.AsyncClient | None
+    flow: Flow,
+    options: ChatOptions,
+    stdin: TextIO,
+    webhooks: httpx.AsyncClient | None,
+    store: Store | None = None,
 ) -> None:
-    """Run ``flow`` on the embedded simulator and chat with it through ``stdin``."""
+    """Run ``flow`` on the embedded simulator and chat with it through ``stdin`` (a
+    durable bot when ``store`` is given)."""
     from ucwa_flow.cli._demo import extra_users, plan, serve_world
     from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, SimulatorConfig, serve
 
@@ -100,7 +106,14 @@ async def chat(
             demo, sim, report=out.line, delay=options.agent_delay, answer=options.agent_answer
         ) as world,
     ):
-        bot = Bot(world.apply(flow), client(SIM_BOT, url), clock=clock, sink=sink, http=webhooks)
+        bot = Bot(
+            world.apply(flow),
+            client(SIM_BOT, url),
+            clock=clock,
+            sink=sink,
+            http=webhooks,
+            store=store,
+        )
         session: _Session | None = None
         bot_task: asyncio.Task[None] | None = None
 
@@ -143,7 +156,7 @@ async def chat(
             await _settle(settled)
             await session.stop_printing()  # what shutting down does is not the chat's
         finally:
-            await bot.aclose()
+            await bot.aclose(keep=False)  # the simulator ends with the run
             if session is not None:
                 await session.aclose()
             if bot_task is not None:

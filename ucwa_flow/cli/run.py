@@ -8,8 +8,16 @@ to this machine, people it invites) is simulated (:mod:`ucwa_flow.cli._demo`).
 
 With ``--server URL`` (or ``UCWA_FLOW_SERVER``) and ``--user``/``--password`` (or
 ``UCWA_FLOW_USER``/``UCWA_FLOW_PASSWORD``) it runs the bot against a real Skype for
-Business server and serves every caller who invites it until Ctrl-C. Ctrl-C always ends
-cleanly: open conversations are stopped and the UCWA application is deleted.
+Business server and serves every caller who invites it until Ctrl-C.
+
+Conversations are durable (:mod:`ucwa_flow.store`): on a real server they are kept in
+``--state PATH`` (SQLite), ``--store postgresql://...`` or ``UCWA_FLOW_STORE``, by default
+in the account's file under the user's state directory. Ctrl-C (or SIGTERM) commits what is
+pending and leaves the conversations and the UCWA application on the server: started again
+within about 15 minutes, the bot carries on every conversation where it was. On the
+embedded simulator the store is a temporary file unless ``--state`` or ``--store`` names
+one (``UCWA_FLOW_STORE`` is not used there, so a demo never writes into a production
+store), and Ctrl-C stops the open conversations, as the simulator ends with the run.
 
 TLS certificates are always verified; ``--ca-bundle FILE`` (or ``UCWA_FLOW_CA_BUNDLE``)
 trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simulate
@@ -19,21 +27,31 @@ trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
+import tempfile
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
 from ucwa_flow.cli._chat import ChatOptions, chat
+from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
+from ucwa_flow.cli._times import Duration
 from ucwa_flow.clock import SystemClock
+from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.transcript import Labels, describe
+from ucwa_flow.store import Store, StoreError, describe_target, open_store, run_retention
 from ucwa_flow.ucwa import UcwaClient
 from ucwa_flow.ucwa._tls import client_context
 
@@ -111,6 +129,27 @@ _INSECURE_WARNING = (
     "(3, true, null), else as text.",
 )
 @click.option(
+    "--state",
+    metavar="PATH",
+    help="Keep conversations in this SQLite file (default on a real server: the account's "
+    "file under $XDG_STATE_HOME/ucwa-flow; on the simulator: a temporary file).",
+)
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Keep conversations in PostgreSQL, e.g. postgresql://bot@db/ucwa "
+    f"(env {STORE_ENV}, used on a real server only).",
+)
+@click.option(
+    "--retention",
+    type=Duration(),
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep ended conversations and their transcripts this long (pruned in the "
+    "background, e.g. 90d).",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -124,6 +163,9 @@ def command(
     ca_bundle: str | None,
     insecure: bool,
     overrides: tuple[str, ...],
+    state: str | None,
+    store: str | None,
+    retention: float,
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
@@ -140,8 +182,15 @@ def command(
             "--server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)"
         )
     if server is not None:
-        main = _serve(flow, server, user or "", password or "", verbose, tls)
+        target = resolve_store_target(state, store, os.environ, user)
+        main = _serve(
+            flow, server, user or "", password or "", verbose, tls, _Keep(target, retention)
+        )
     else:
+        if state is not None or store is not None:
+            target = resolve_store_target(state, store, {}, None)
+        else:
+            target = str(Path(tempfile.mkdtemp(prefix="ucwa-flow-")) / "simulator.sqlite3")
         options = ChatOptions(
             caller=_sip(caller),
             verbose=verbose,
@@ -152,11 +201,32 @@ def command(
             ca_bundle=tls.ca_bundle,
             insecure=tls.insecure,
         )
-        main = _chat(flow, options, tls)
+        main = _chat(flow, options, tls, target)
     try:
-        asyncio.run(main)
+        stopped = asyncio.run(_until_terminated(main))
     except KeyboardInterrupt:
+        stopped = True
+    if stopped:
         click.echo("stopped.", err=True)
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
+    """Run ``main``; SIGTERM (``systemctl stop``, ``docker stop``) stops it as Ctrl-C does,
+    through its clean-up. ``True`` when a signal stopped it."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: not on Unix
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+        return True
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+    return False
 
 
 @dataclass(frozen=True)
@@ -184,13 +254,22 @@ def _sip(address: str) -> str:
     return uri
 
 
-async def _chat(flow: Flow, options: ChatOptions, tls: _Tls) -> None:
+async def _chat(flow: Flow, options: ChatOptions, tls: _Tls, target: str) -> None:
     webhooks = tls.webhook_client()
+    store = await _open(target)
     try:
-        await chat(flow, options, sys.stdin, webhooks)
+        await chat(flow, options, sys.stdin, webhooks, store)
     finally:
+        await store.aclose()
         if webhooks is not None:
             await webhooks.aclose()
+
+
+async def _open(target: str) -> Store:
+    try:
+        return await open_store(target)
+    except StoreError as exc:
+        raise OperationalError(f"cannot open the conversation store: {exc}") from None
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -237,8 +316,22 @@ def _load(path: str) -> Flow:
 # -- a real server: serve every caller ------------------------------------------------------
 
 
+def _caller_of(bot: Bot, href: str) -> str:
+    """Who the caller of ``href`` is (a conversation carried on after a restart)."""
+    instance = bot.engine.instances.get(href)
+    return (instance.caller_uri if instance is not None else None) or "caller"
+
+
+@dataclass(frozen=True)
+class _Keep:
+    """Where conversations are kept (a file or a URL) and for how long once ended."""
+
+    target: str
+    retention: float
+
+
 async def _serve(
-    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls
+    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, keep: _Keep
 ) -> None:
     clock = SystemClock()
     labels = Labels()
@@ -249,7 +342,8 @@ async def _serve(
         if isinstance(record, t.InvitationDecided) and record.caller:
             callers[record.conversation] = record.caller
         if isinstance(record, t.MessageIn):
-            click.echo(f"[{who}] {callers.get(record.conversation, 'caller')}: {record.text}")
+            caller = callers.get(record.conversation) or _caller_of(bot, record.conversation)
+            click.echo(f"[{who}] {caller}: {record.text}")
             return
         line = describe(record, verbose=verbose)
         if line is not None:
@@ -261,14 +355,29 @@ async def _serve(
     client = UcwaClient(
         user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
     )
+    store = await _open(keep.target)
     webhooks = tls.webhook_client()
-    bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks)
+    bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks, store=store)
+    pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
     try:
         await bot.start()
-        click.echo(f"{flow.name}: serving as {user} on {server}. Ctrl-C to stop.", err=True)
+        where = ""
+        if bot.durable is not None and bot.reattached:
+            where = f"; {bot.durable.carried} conversation(s) carried on"
+        elif bot.lost:
+            where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
+        click.echo(
+            f"{flow.name}: serving as {user} on {server}, conversations kept in "
+            f"{describe_target(keep.target)}{where}. Ctrl-C to stop.",
+            err=True,
+        )
         await bot.run()
     finally:
-        await bot.aclose()
-        await bot.client.aclose()
-        if webhooks is not None:
-            await webhooks.aclose()
+        pruning.cancel()
+        try:
+            await bot.aclose()
+        finally:
+            await bot.client.aclose()
+            await store.aclose()
+            if webhooks is not None:
+                await webhooks.aclose()

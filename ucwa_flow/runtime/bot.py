@@ -10,6 +10,13 @@ Use it as an async context manager::
 
     async with Bot(flow, client, clock=SystemClock(), sink=print) as bot:
         await bot.run()          # until cancelled (Ctrl-C)
+
+With a ``store`` (:mod:`ucwa_flow.store`) the bot is durable
+(:class:`~ucwa_flow.runtime.durable.Durable`): each event batch is committed before it is
+acknowledged and before anything it decided is performed, and a restarted bot re-attaches
+to its application, resumes the event channel where the store says and carries on every
+conversation. Stopping a durable bot leaves its conversations and application on the server
+for the next start (the server keeps an application about 15 minutes without a P-GET).
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.durable import Durable
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.port import UcwaPort
+from ucwa_flow.store import Snapshot, Store, StoreError
 from ucwa_flow.ucwa import EventChannel, UcwaClient
 from ucwa_flow.ucwa.errors import MalformedEventBody
 
@@ -52,15 +61,27 @@ class Bot:
         http: httpx.AsyncClient | None = None,
         hold: float = 180.0,
         keep_alive: float = 120.0,
+        store: Store | None = None,
+        account: str | None = None,
     ) -> None:
         self.flow = flow
         self.client = client
         self.clock = clock
         self.engine = Engine(flow, UcwaPort(client), clock, sink, http=http)
+        self.durable: Durable | None = None
+        if store is not None:
+            self.durable = Durable(
+                self.engine, store, account or client.user, now=lambda: clock.now().timestamp()
+            )
         self._hold = hold
         self._keep_alive_interval = keep_alive
         self._channel: EventChannel | None = None
         self._keep_alive: asyncio.Task[None] | None = None
+        self._committer: asyncio.Task[None] | None = None
+        #: a durable bot found its application again and carries on its conversations
+        self.reattached = False
+        #: conversations a durable bot found ended because its application was gone
+        self.lost = 0
 
     async def __aenter__(self) -> Bot:
         await self.start()
@@ -75,32 +96,108 @@ class Bot:
         await self.aclose()
 
     async def start(self) -> None:
-        """Sign in, make the bot available for IM, and open the event channel."""
-        await self.client.sign_in()
+        """Sign in, make the bot available for IM, and open the event channel.
+
+        A durable bot loads its store first: when sign-in gives back the application the
+        store knew, the channel resumes at the stored position and every stored
+        conversation carries on; when that application is gone, its conversations are
+        recorded as ended and the bot starts clean.
+        """
+        durable = self.durable
+        snapshot = await durable.store.load(durable.account) if durable is not None else None
+        stored = snapshot.application if snapshot is not None else None
+        application = await self.client.sign_in(expect=stored.application_url if stored else None)
+        start_at = None
+        if durable is not None and snapshot is not None:
+            start_at = await self._reattach(durable, snapshot, application.reattached)
         await self.client.make_me_available()
         self._keep_alive = self.client.start_keep_alive(self._keep_alive_interval)
-        self._channel = EventChannel(self.client, hold=self._hold, clock=self.clock)
-        self.engine.invitations.start_outbound()
+        if durable is None:
+            self._channel = EventChannel(self.client, hold=self._hold, clock=self.clock)
+        else:  # acknowledge a batch only once it is committed
+            self._channel = EventChannel(
+                self.client, hold=self._hold, clock=self.clock, prefetch=False, start_at=start_at
+            )
+        if durable is not None:
+            self._committer = asyncio.create_task(durable.run(), name="ucwa-flow commits")
+            if durable.unsure:
+                durable.marked = await self._mark()
+        if not self.reattached:
+            self.engine.invitations.start_outbound()
+
+    async def _reattach(self, durable: Durable, snapshot: Snapshot, reattached: bool) -> str | None:
+        stored = snapshot.application
+        self.reattached = stored is not None and reattached
+        if stored is not None and not self.reattached:
+            ended = self.lost = await durable.store.forget_application(
+                durable.account,
+                "the UCWA application ended while the bot was stopped",
+                self.clock.now().timestamp(),
+            )
+            log.warning(
+                "%s: the application the store knew is gone; %d conversation(s) recorded as "
+                "ended, starting clean",
+                self.client.user,
+                ended,
+            )
+        durable.restore(snapshot, reattached=self.reattached)
+        if self.reattached and stored is not None:
+            log.info(
+                "%s: re-attached to %s; %d conversation(s) carry on",
+                self.client.user,
+                stored.application_url,
+                len(snapshot.conversations),
+            )
+            return stored.events_next
+        return None
+
+    async def _mark(self) -> bool:
+        """Put a marker in the event stream: every event of what the bot did before a
+        restart comes before it, so the batches up to it tell what was done (and the
+        event channel does not wait a whole hold for them when the account is quiet)."""
+        try:
+            await self.client.set_my_presence("Online")
+        except (UcwaFlowError, httpx.HTTPError) as exc:
+            log.warning("%s: could not mark the event stream: %s", self.client.user, exc)
+            return False
+        return True
 
     async def run(self) -> None:
         """Serve conversations until cancelled; channel errors other than a bad body end it."""
         if self._channel is None:
             await self.start()
         assert self._channel is not None
+        channel, durable = self._channel, self.durable
         while True:
             try:
-                async for item in self._channel:
-                    self.engine.handle(item)
+                async for item in channel:
+                    if durable is None:
+                        self.engine.handle(item)
+                    else:
+                        position = channel.position
+                        assert position is not None
+                        await durable.handle(item, position.application, position.next_url)
                 return
             except MalformedEventBody as exc:
                 # the channel asked for it again first, and carries on after it; say what
                 # was lost
                 log.error("refused an event-channel body (its events are lost): %s", exc)
 
-    async def aclose(self) -> None:
-        """Stop open conversations, close the channel, delete the application."""
+    async def aclose(self, *, keep: bool | None = None) -> None:
+        """Stop the bot.
+
+        ``keep`` (the default for a durable bot) leaves the open conversations and the UCWA
+        application on the server for the next start, after committing what is pending.
+        Without it, open conversations are stopped from the bot's side and the application
+        is deleted (the default for a bot without a store).
+        """
+        durable = self.durable
+        keep = durable is not None if keep is None else keep
         try:
-            await self.engine.aclose()
+            if durable is None:
+                await self.engine.aclose(stop=not keep)
+            else:
+                await self._close_durable(durable, keep)
         finally:
             if self._keep_alive is not None:
                 self._keep_alive.cancel()
@@ -108,5 +205,24 @@ class Bot:
                     await self._keep_alive
             if self._channel is not None:
                 await self._channel.aclose()
-            with contextlib.suppress(UcwaFlowError, httpx.HTTPError):
-                await self.client.delete_application()
+            if not keep:
+                with contextlib.suppress(UcwaFlowError, httpx.HTTPError):
+                    await self.client.delete_application()
+
+    async def _close_durable(self, durable: Durable, keep: bool) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+        engine = self.engine
+        try:
+            if not keep:  # stops are decided, committed, then sent, like any other step
+                engine.stop_all("shutdown")
+                await engine.drained()
+                await durable.commit()
+                await engine.idle()
+            await engine.aclose(stop=False)
+            await durable.commit()
+        except StoreError as exc:
+            log.error("could not commit the last steps before stopping: %s", exc)
+            await engine.aclose(stop=not keep)

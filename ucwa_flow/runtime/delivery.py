@@ -16,14 +16,9 @@ message sent while ``delivery_failed`` runs does not run it again, whichever way
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.runtime.port import Port
 from ucwa_flow.ucwa.errors import UcwaHttpError
 from ucwa_flow.ucwa.events import Reason
 
@@ -41,23 +36,8 @@ class DeliveryGuard:
         self.recovering = False  # delivery_failed is running
         self._quiet: dict[str, None] = {}  # paths of the messages it sent
 
-    async def send(
-        self,
-        port: Port,
-        link: str,
-        text: str,
-        html: str | None,
-        failed: Callable[[dict[str, Any]], None],
-    ) -> None:
-        """Send a message; a request that fails calls ``failed(delivery)``, then raises."""
-        try:
-            message = await port.send_message(link, text, html)
-        except (UcwaFlowError, httpx.HTTPError) as exc:
-            if not self.recovering:
-                failed(from_error(exc))
-            raise
-        if not self.recovering:
-            return
+    def remember(self, message: str) -> None:
+        """``message`` (an href) was sent while ``delivery_failed`` ran."""
         self._quiet[urlsplit(message).path] = None
         while len(self._quiet) > _REMEMBERED:
             del self._quiet[next(iter(self._quiet))]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import httpx
@@ -57,12 +56,13 @@ from ucwa_flow.flow import (
     command_list_id,
     handler_list_id,
     state_list_id,
-    template_context,
 )
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.context import context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
@@ -93,6 +93,7 @@ class FlowInstance:
         "caller_uri",
         "conv",
         "ended",
+        "ended_by",
         "flow",
         "machine",
         "services",
@@ -116,8 +117,9 @@ class FlowInstance:
         self.caller_uri = caller_uri
         self.caller_name = caller_name
         self.state = FlowMachine.NEW
-        self.variables: dict[str, Any] = {k: _copy(v) for k, v in flow.variables.items()}
+        self.variables: dict[str, Any] = copy_variables(flow.variables)
         self.ended = False
+        self.ended_by: str | None = None
         self._misses = 0
         self._deliveries = DeliveryGuard()
         self._hops = 0
@@ -247,6 +249,23 @@ class FlowInstance:
         """Record a run-time failure that happened on this conversation's behalf."""
         self._error(message, location)
 
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """The ladder and silence timer as data, ``now`` being the wall clock (epoch s)."""
+        current = self._current()
+        schedule = self.machine.silence_schedule(current) if current is not None else ()
+        due = None if self.ended else self._silence.due(schedule, now)
+        return {"misses": self._misses, "silence": self._silence.to_data(now), "due": due}
+
+    def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
+        """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
+        overdue timeouts fire at once, once. ``False`` when the flow lost ``state``."""
+        if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
+            return False
+        self.variables, self._misses = dict(variables), int(data.get("misses", 0))
+        schedule = self.machine.silence_schedule(self.flow.states[state])
+        self._silence.resume(data.get("silence"), schedule, now)
+        return True
+
     def close(self) -> None:
         """Release timers and the machine model (the engine forgets the instance)."""
         self._silence.cancel()
@@ -338,8 +357,9 @@ class FlowInstance:
             await self._stop("stop")
             return True
         elif isinstance(action, Typing):
-            if self.conv.messaging.set_is_typing_href:
-                await self.services.port.set_typing(self.conv.messaging.set_is_typing_href)
+            link = self.conv.messaging.set_is_typing_href
+            if link:
+                self._send(Outgoing(self.href, "typing", link, location=action.location))
             self._done("typing", action.location)
         elif isinstance(action, Log):
             line = action.message.render(ctx)
@@ -376,11 +396,10 @@ class FlowInstance:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
         sent = html if use_html else None
-
-        def failed(delivery: dict[str, Any]) -> None:  # runs after what is running now
-            self.services.post(self.href, partial(self.on_delivery_failed, delivery))
-
-        await self._deliveries.send(self.services.port, href, text, sent, failed)
+        quiet = self._deliveries.recovering
+        self._send(
+            Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
+        )
         self._emit(t.MessageOut, text=text, html=sent)
         self._done("say", action.location)
 
@@ -389,17 +408,22 @@ class FlowInstance:
             return
         self._finish("bot")
         messaging = self.conv.messaging
-        try:
-            if messaging.stop_messaging_href and messaging.state in ("Connecting", "Connected"):
-                await self.services.port.stop_messaging(messaging.stop_messaging_href)
-            else:
-                await self.services.port.leave(self.href)
-        except (UcwaFlowError, httpx.HTTPError) as exc:
-            self._error(f"stopping the conversation ({why}) failed: {exc}", None)
+        if messaging.stop_messaging_href and messaging.state in ("Connecting", "Connected"):
+            self._send(Outgoing(self.href, "stop", messaging.stop_messaging_href, why=why))
+        else:
+            self._send(Outgoing(self.href, "leave", self.href, why=why))
+
+    def _send(self, item: Outgoing) -> None:
+        self.services.send(item)
+
+    def delivered_quietly(self, message: str) -> None:
+        """``message`` (an href) was sent by ``delivery_failed``: its loss is not news."""
+        self._deliveries.remember(message)
 
     def _finish(self, by: str) -> None:
         state = self._current()
         self.ended = True
+        self.ended_by = by
         self._silence.cancel()
         self.machine.fire(self, "end")
         self._emit(t.Ended, by=by, state=state.name if state else None)
@@ -407,20 +431,7 @@ class FlowInstance:
     # -- context and tracing ---------------------------------------------------------------
 
     def _context(self, extras: Mapping[str, Any]) -> dict[str, Any]:
-        return template_context(
-            variables=self.variables,
-            state=self.state,
-            flow=self.flow.name,
-            caller_uri=self.caller_uri or "",
-            caller_name=self.caller_name or _user(self),
-            message=extras.get("message", ""),
-            match=extras.get("match"),
-            webhook=extras.get("webhook"),
-            conversation_format="html" if "Html" in self.conv.messaging.formats else "text",
-            delivery=extras.get("delivery"),
-            now=self.services.clock.now(),
-            timezone=self.flow.settings.timezone,
-        )
+        return context_of(self, extras)
 
     def _emit(self, record: type[Any], **fields: Any) -> None:
         if not self.services.tracing:
@@ -435,16 +446,3 @@ class FlowInstance:
     def _error(self, message: str, location: Location | None) -> None:
         log.warning("%s: %s", self.href, message)
         self._emit(t.FlowError, message=message, location=location)
-
-
-def _user(instance: FlowInstance) -> str:
-    uri = instance.caller_uri or ""
-    return uri.removeprefix("sip:").split("@", 1)[0] or "there"
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

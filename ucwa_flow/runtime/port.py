@@ -28,8 +28,18 @@ class Port(Protocol):
     async def decline(self, decline_href: str) -> None:
         """Decline an incoming invitation."""
 
-    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
-        """Send a message (HTML when given, else text); returns the message href."""
+    async def send_message(
+        self,
+        send_message_href: str,
+        text: str,
+        html: str | None,
+        *,
+        operation_context: str | None = None,
+    ) -> str:
+        """Send a message (HTML when given, else text); returns the message href.
+
+        ``operation_context`` goes on the request (``OperationContext``): the server names
+        it on the message's events, so a restarted bot can tell the message went out."""
 
     async def set_typing(self, set_is_typing_href: str) -> None:
         """Show the typing indicator for a few seconds."""
@@ -64,10 +74,21 @@ class UcwaPort:
     async def decline(self, decline_href: str) -> None:
         await self._client.decline(decline_href)
 
-    async def send_message(self, send_message_href: str, text: str, html: str | None) -> str:
+    async def send_message(
+        self,
+        send_message_href: str,
+        text: str,
+        html: str | None,
+        *,
+        operation_context: str | None = None,
+    ) -> str:
         if html is not None:
-            return await self._client.send_message(send_message_href, html, html=True)
-        return await self._client.send_message(send_message_href, text)
+            return await self._client.send_message(
+                send_message_href, html, html=True, operation_context=operation_context
+            )
+        return await self._client.send_message(
+            send_message_href, text, operation_context=operation_context
+        )
 
     async def set_typing(self, set_is_typing_href: str) -> None:
         await self._client.set_is_typing(set_is_typing_href)

@@ -22,6 +22,7 @@ from ucwa_flow.runtime.port import Port
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
+    from ucwa_flow.runtime.outbox import Outgoing
 
 __all__ = ["Continuation", "Services"]
 
@@ -94,6 +95,9 @@ class Services(Protocol):
 
     def post(self, href: str, job: Callable[[], Awaitable[None]]) -> None:
         """Queue ``job`` as the next input of conversation ``href`` (after the running one)."""
+
+    def send(self, item: Outgoing) -> None:
+        """``item``'s conversation decided to send it (the engine decides when it goes)."""
 
     def begin_invite(
         self,

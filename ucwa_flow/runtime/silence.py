@@ -8,7 +8,7 @@ whichever is later; each fires once. :class:`Silence` keeps at most one timer fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -63,6 +63,29 @@ class Silence:
         self._cursor += 1
         self._arm(schedule)
         return entry
+
+    def to_data(self, now: float) -> dict[str, float | int]:
+        """Where the silence stands, as data: its start in epoch seconds (``now`` is the
+        wall clock at this moment) and the next entry of the schedule to fire."""
+        return {"since": now - (self._clock.monotonic() - self._since), "cursor": self._cursor}
+
+    def due(self, schedule: Schedule, now: float) -> float | None:
+        """When (epoch seconds) the next entry of ``schedule`` is due, if any is left."""
+        if self._cursor >= len(schedule):
+            return None
+        return now - self._clock.monotonic() + self._since + schedule[self._cursor][0]
+
+    def resume(self, data: Mapping[str, float] | None, schedule: Schedule, now: float) -> None:
+        """Carry on from :meth:`to_data` (taken by another process, perhaps): an entry that
+        fell due meanwhile fires at once, and only once. No data: start afresh."""
+        if not data:
+            self.restart(schedule)
+            return
+        self.cancel()
+        self._epoch += 1
+        self._since = self._clock.monotonic() - (now - float(data["since"]))
+        self._cursor = int(data["cursor"])
+        self._arm(schedule)
 
     def cancel(self) -> None:
         if self._timer is not None:

@@ -9,12 +9,66 @@ reason. The JSON body, when there is one, is the result either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-__all__ = ["WebhookCaller", "WebhookResult"]
+from ucwa_flow.runtime.services import Continuation
+
+__all__ = ["IDEMPOTENCY_KEY", "WebhookCall", "WebhookCaller", "WebhookResult"]
+
+#: the header a webhook request carries, the same on every retry and after a restart
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCall:
+    """A webhook a conversation waits on, as data: the request as rendered, the
+    ``Idempotency-Key`` it carries (``key``), and what to run on its outcome (``rest``).
+
+    A store keeps it (:meth:`to_data`); a restarted bot sends the same request again, with
+    the same key, so the service on the other side can tell it is the same call.
+    """
+
+    conversation: str
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: Any
+    timeout: float
+    rest: Continuation
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __post_init__(self) -> None:
+        if not any(name.lower() == IDEMPOTENCY_KEY.lower() for name in self.headers):
+            object.__setattr__(self, "headers", {**self.headers, IDEMPOTENCY_KEY: self.key})
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def from_data(
+        cls, conversation: str, key: str, data: Mapping[str, Any], rest: Continuation
+    ) -> WebhookCall:
+        return cls(
+            conversation,
+            str(data["method"]),
+            str(data["url"]),
+            {str(k): str(v) for k, v in dict(data["headers"]).items()},
+            data.get("body"),
+            float(data["timeout"]),
+            rest,
+            key,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -120,6 +120,9 @@ class SimulatorApp:
                 response = await self._dispatch(request)
         except UcwaErrorResponse as exc:
             response = _error_response(exc)
+        except ClientDisconnect:  # the client went away mid-request: nobody to answer
+            log.debug("%s %s: the client disconnected", request.method, request.url)
+            return
         except Exception:
             log.exception("unexpected error while handling %s %s", request.method, request.url)
             response = _error_response(

@@ -47,7 +47,12 @@ from ucwa_flow.store._errors import (
     StoreTooNew,
     StoreUnavailable,
 )
-from ucwa_flow.store._factory import default_state_path, is_postgres_url, open_store
+from ucwa_flow.store._factory import (
+    default_state_path,
+    describe_target,
+    is_postgres_url,
+    open_store,
+)
 from ucwa_flow.store._migrations import LATEST as SCHEMA_VERSION
 from ucwa_flow.store._records import (
     REDACTED,
@@ -101,6 +106,7 @@ __all__ = [
     "Timer",
     "TranscriptEntry",
     "default_state_path",
+    "describe_target",
     "is_postgres_url",
     "open_store",
     "redact",

@@ -55,3 +55,12 @@ def default_state_path(account: str) -> Path:
     root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
     name = re.sub(r"[^A-Za-z0-9.@_-]", "_", account.removeprefix("sip:")).strip(".") or "bot"
     return root / "ucwa-flow" / f"{name}.sqlite3"
+
+
+def describe_target(target: str | Path) -> str:
+    """``target`` as a person may see it in a log line: a URL without its password."""
+    if is_postgres_url(target):
+        from ucwa_flow.store._postgres import public_url
+
+        return public_url(str(target))
+    return str(target)

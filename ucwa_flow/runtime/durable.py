@@ -1,0 +1,409 @@
+"""A durable engine: every step committed to the store before anything is performed.
+
+:class:`Durable` stands between an :class:`~ucwa_flow.runtime.engine.Engine` and a
+:class:`~ucwa_flow.store.Store`. It gives the engine a
+:class:`~ucwa_flow.runtime.journal.Journal`, so what conversations decide waits, and
+commits in one transaction (group commit):
+
+* an event batch: :meth:`Durable.handle` hands the batch to the engine, waits until every
+  conversation has handled it, and commits its effects together with the event channel's
+  new position. Only then are its messages sent and its webhooks started, and only then
+  does the bot ask for the next batch (which acknowledges this one). A crash before the
+  commit loses nothing: the server re-delivers the batch to the restarted bot;
+* anything else (a timer, a webhook's answer, the outcome of a send): :meth:`run`, in the
+  background, commits whatever is waiting whenever no batch is being handled.
+
+Restart: :meth:`restore` puts the stored conversations back into the engine (state,
+variables, ladder, links; overdue timers fire at once, once; pending webhooks are sent
+again with the same ``Idempotency-Key``). Messages committed but perhaps not sent are *in
+doubt*: the channel's message events carry each send's ``OperationContext``, so one that
+shows up in the batches read after the restart went out and is not sent again; the others
+are sent once two batches have been read since the restart (the second is formed after
+the restart, so it holds every event of a send made before it). A conversation whose state
+no longer exists in the flow is ended politely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ucwa_flow.flow import Action, Flow, Invite, Settings, UnknownActionList, Webhook
+from ucwa_flow.lifecycle import dump_conversation, load_conversation
+from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.instance import FlowInstance
+from ucwa_flow.runtime.journal import Journal, Page
+from ucwa_flow.runtime.outbox import Outgoing, Sent
+from ucwa_flow.runtime.records import (
+    invite_of,
+    invite_work,
+    outbox_entry_of,
+    outgoing_of,
+    record_of,
+    webhook_of,
+)
+from ucwa_flow.store import (
+    REDACTED,
+    Changes,
+    ChannelPosition,
+    ConversationRecord,
+    OutboxUpdate,
+    Snapshot,
+    Store,
+    StoreError,
+    TranscriptEntry,
+)
+from ucwa_flow.ucwa import ConversationsLost
+from ucwa_flow.ucwa.events import Event, EventBatch, MessageEvent
+
+__all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
+
+log = logging.getLogger("ucwa_flow.runtime")
+
+#: said, unless ``settings.changed_message`` says otherwise, to a caller whose conversation
+#: cannot go on after a restart (its state is gone from the flow)
+CHANGED_FLOW_MESSAGE = Settings().changed_message
+_BARRIER = 2  # batches read after a restart before messages in doubt are sent again
+
+
+class Durable:
+    """Commits ``engine``'s steps to ``store`` for ``account`` (see the module docstring).
+
+    ``now`` is the wall clock in epoch seconds (deadlines and transcript times).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        account: str,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.account = account
+        self._now = now
+        self.journal = engine.journal = Journal(now, engine.flow.secrets)
+        self._lock = asyncio.Lock()
+        self._between = asyncio.Event()  # set while no batch is being handled
+        self._between.set()
+        self._position: str | None = None  # the committed events_next
+        self._created: dict[str, float] = {}
+        self._committed_vars: dict[str, dict[str, Any]] = {}
+        self._doubt: dict[str, Outgoing] = {}  # outbox entries perhaps sent before a crash
+        self._restarting = False  # until the batches read since the restart are enough
+        self._since_restart = 0
+        #: the bot put a marker in the event stream after the restart (a presence update)
+        self.marked = False
+        self.commits = 0
+        #: conversations a restart carried on (their state still in the flow)
+        self.carried = 0
+        #: back-off (seconds) while the store fails retryably
+        self.retry, self.max_retry = 1.0, 30.0
+
+    @property
+    def flow(self) -> Flow:
+        return self.engine.flow
+
+    @property
+    def unsure(self) -> bool:
+        """Something restored may or may not have been done before the restart (a message
+        committed but perhaps not sent, an invitation the server never named)."""
+        if self._doubt:
+            return True
+        return any(
+            p.conversation is None
+            for href in self.engine.instances
+            for p in self.engine.invitations.waiting(href)
+        )
+
+    # -- restart ------------------------------------------------------------------------------
+
+    def restore(self, snapshot: Snapshot, *, reattached: bool) -> None:
+        """Carry on from ``snapshot``: its conversations, when the application it had is
+        the one the bot is attached to now (``reattached``), and its position."""
+        application = snapshot.application
+        self._position = application.events_next if application and reattached else None
+        if not reattached:
+            return
+        now = self._now()
+        for record in snapshot.conversations:
+            self._restore(record, now)
+        for entry in snapshot.outbox:
+            item = outgoing_of(entry)
+            if item.kind == "message":
+                self._doubt[item.operation_context] = item
+            else:
+                self.engine.sender.send((item,))
+        if self._doubt:
+            log.info("%d message(s) may have been sent before the restart", len(self._doubt))
+        self._restarting = True
+
+    def _restore(self, record: ConversationRecord, now: float) -> None:
+        engine = self.engine
+        href = record.conversation
+        try:
+            conv = engine.tracker.restore(load_conversation(record.extra["conversation"]))
+        except (KeyError, ValueError) as exc:
+            log.error("%s: cannot carry on the stored conversation: %s", href, exc)
+            return
+        instance = FlowInstance(
+            self.flow, engine.machine, engine, conv, record.caller_uri, record.caller_name
+        )
+        self._created[href] = record.created_at
+        self._committed_vars[href] = dict(record.variables)
+        engine.instances[href] = instance
+        data = {"misses": record.misses, "silence": record.extra.get("silence")}
+        if record.flow != self.flow.name or not instance.resume(
+            record.state, record.variables, data, now
+        ):
+            why = f"its state {record.state!r} is not in flow {self.flow.name} any more"
+            engine.post(href, lambda: self._end_changed(instance, why))
+            return
+        self.carried += 1
+        invitations = engine.invitations
+        for side in record.extra.get("sides") or ():
+            invitations.resume_side(engine.tracker.restore(load_conversation(side)).href, href)
+        for work in record.pending:
+            kind = Webhook if work.kind == "webhook" else Invite
+            action = self._action_at(work.action.list_id, work.action.position)
+            if not isinstance(action, kind):
+                where = f"{work.action.list_id}[{work.action.position}]"
+                instance.report_error(f"the flow has no {work.kind} at {where} any more", None)
+                continue
+            if isinstance(action, Webhook):
+                engine.calls.resume(instance, webhook_of(href, work))
+                continue
+            pending = invite_of(work)
+            pending.action = action
+            tracked = work.payload.get("tracked")
+            if tracked:
+                engine.tracker.restore(load_conversation(tracked))
+            invitations.resume(instance, work.key, pending, (work.due or now) - now)
+
+    def _action_at(self, list_id: str, position: int) -> Action | None:
+        """The action at a stored place, if this version of the flow still has one there."""
+        try:
+            actions = self.flow.action_list(list_id)
+        except UnknownActionList:
+            return None
+        return actions[position] if 0 <= position < len(actions) else None
+
+    async def _end_changed(self, instance: FlowInstance, why: str) -> None:
+        log.warning("%s: ending the conversation: %s", instance.href, why)
+        instance.report_error(f"ended after a restart: {why}", None)
+        link = instance.conv.messaging.send_message_href
+        if link is not None:
+            text = self.flow.settings.changed_message
+            self.engine.send(Outgoing(instance.href, "message", link, text))
+        await instance.stop("flow changed")
+
+    # -- event batches ------------------------------------------------------------------------
+
+    async def handle(
+        self, item: EventBatch | ConversationsLost, application: str, next_url: str | None
+    ) -> None:
+        """Handle one channel item and commit it with the channel's next position."""
+        self._between.clear()
+        try:
+            if isinstance(item, EventBatch) and self._doubt:
+                self._recognise(item)
+            self.engine.handle(item)
+            await self.engine.drained()
+            await self._commit_surely(ChannelPosition(application, next_url, self._now()))
+        finally:
+            self._between.set()
+        if self._restarting:
+            self._since_restart += 1
+            if self._caught_up(item):
+                self._restarting = False
+                items, self._doubt = list(self._doubt.values()), {}
+                if items:
+                    log.info("sending %d message(s) not sent before the restart", len(items))
+                self.engine.sender.send(items)
+                self.engine.invitations.send_unconfirmed()
+
+    def _caught_up(self, item: EventBatch | ConversationsLost) -> bool:
+        """Whether every event of what was done before the restart has been read.
+
+        With the marker (:attr:`marked`), once the batch holding it is read: the server
+        queues events in order and hands over all it has. Without it, after two batches
+        (the second is formed after the restart). A marker that never shows up is given
+        up on after a few batches.
+        """
+        if not self.marked:
+            return self._since_restart >= _BARRIER
+        if isinstance(item, EventBatch) and any(_is_marker(event) for event in item.events):
+            return True
+        return self._since_restart >= _BARRIER + 2
+
+    def _recognise(self, batch: EventBatch) -> None:
+        """Messages in doubt that the server reports: they went out; never send them again."""
+        for event in batch.events:
+            if isinstance(event, MessageEvent) and event.direction == "Outgoing":
+                item = self._doubt.pop(event.operation_id or "", None)
+                if item is not None:
+                    self.journal.sent(Sent(item, message=event.link.href))
+
+    # -- commits ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Commit what timers, webhooks and sends decide between batches (until cancelled)."""
+        while True:
+            await self.journal.news.wait()
+            await self._between.wait()
+            await asyncio.sleep(0)  # let the steps of this moment join the commit
+            if not self._between.is_set():
+                continue
+            if not self.journal:
+                self.journal.news.clear()
+                continue
+            await self._commit_surely(None)
+
+    async def _commit_surely(self, position: ChannelPosition | None) -> None:
+        """Commit, trying again with back-off while the store fails retryably (a locked
+        file, a full disk, a database that went away): one log line each time, and
+        meanwhile nothing is performed and no further batch is read, so no new
+        conversation is taken without durability. Other store errors are raised."""
+        delay = self.retry
+        while True:
+            try:
+                await self.commit(position)
+                if delay > self.retry:
+                    log.warning("the store works again; carrying on")
+                return
+            except StoreError as exc:
+                if not exc.retryable:
+                    raise
+                log.error(
+                    "%s; nothing is sent or read until it works again (next try in %g s)",
+                    exc,
+                    delay,
+                )
+                await self.engine.clock.sleep(delay)
+                delay = min(self.max_retry, delay * 2)
+
+    async def commit(self, position: ChannelPosition | None = None) -> bool:
+        """Commit everything decided so far (with ``position``), then perform it."""
+        async with self._lock:
+            page = self.journal.take()
+            if not page and position is None:
+                return True
+            changes = self._changes(page, position)
+            try:
+                result = await self.store.commit(self.account, changes)
+            except StoreError:
+                self.journal.put_back(page)
+                raise
+            self.commits += 1
+            if position is not None:
+                self._position = position.events_next
+            if not result.applied:
+                log.warning("a batch was committed before (another process?); not performed")
+                return False
+            self.engine.sender.send(page.outgoing)
+            for call in page.webhooks:
+                self.engine.calls.start(call)
+            for op in page.invites:
+                self.engine.invitations.dispatch(op)
+            return True
+
+    def _changes(self, page: Page, position: ChannelPosition | None) -> Changes:
+        now, account, flow, engine = self._now(), self.account, self.flow, self.engine
+        offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
+        records = []
+        lines = [
+            TranscriptEntry(
+                account,
+                line.conversation,
+                line.at,
+                line.kind,
+                _without_secrets(line.data, page.touched.get(line.conversation), flow.secrets)
+                if line.kind in ("message_in", "message_out")
+                else line.data,
+                key=line.key,
+            )
+            for line in page.lines
+        ]
+        for href, instance in page.touched.items():
+            before = self._committed_vars.get(href, {})
+            for name, value in instance.variables.items():
+                if name not in before or before[name] != value:
+                    data = {"name": name, "value": value}
+                    lines.append(TranscriptEntry(account, href, now, "variable", data))
+            created = self._created.setdefault(href, now)
+            invites = [
+                invite_work(p, due=offset + p.deadline, tracked=self._tracked(p.conversation))
+                for p in engine.invitations.waiting(href)
+            ]
+            sides = [self._tracked(side) for side in engine.invitations.sides(href)]
+            records.append(
+                record_of(
+                    instance,
+                    account=account,
+                    version=flow.digest,
+                    secrets=flow.secrets,
+                    created_at=created,
+                    now=now,
+                    webhooks=engine.calls.pending(href),
+                    invites=invites,
+                    extra={"sides": [side for side in sides if side is not None]},
+                    ended_in=self.journal.ended_in.pop(href, None) if instance.ended else None,
+                )
+            )
+            if instance.ended:
+                self._created.pop(href, None)
+                self._committed_vars.pop(href, None)
+            else:
+                self._committed_vars[href] = copy.deepcopy(instance.variables)
+        return Changes(
+            position=position,
+            after=self._position if position is not None else None,
+            conversations=tuple(records),
+            outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
+            sent=tuple(_update(result, now) for result in page.outcomes),
+            transcript=tuple(lines),
+        )
+
+    def _tracked(self, href: str | None) -> dict[str, Any] | None:
+        conv = self.engine.tracker.get(href) if href is not None else None
+        return dump_conversation(conv) if conv is not None else None
+
+
+def _without_secrets(
+    data: dict[str, Any], instance: FlowInstance | None, secrets: frozenset[str]
+) -> dict[str, Any]:
+    """A message's transcript data with the values of secret variables (3 characters or
+    more: shorter ones would blank out ordinary words) replaced by ``[redacted]``."""
+    if instance is None or not secrets:
+        return data
+    values = [
+        str(value)
+        for name, value in instance.variables.items()
+        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
+    ]
+    if not values:
+        return data
+    clean = dict(data)
+    for part in ("text", "html"):
+        text = clean.get(part)
+        if isinstance(text, str):
+            for value in values:
+                text = text.replace(value, REDACTED)
+            clean[part] = text
+    return clean
+
+
+def _is_marker(event: Event) -> bool:
+    return event.link.rel == "presence" and event.sender.rel == "me" and event.type == "updated"
+
+
+def _update(result: Sent, now: float) -> OutboxUpdate:
+    if result.ok:
+        return OutboxUpdate(result.item.operation_context, "sent", now)
+    return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))

@@ -1,0 +1,162 @@
+"""What a durable engine decided since its last commit, held until the store has it.
+
+An engine with a :class:`Journal` performs nothing that a restart could not repeat or
+recognise: the requests its conversations decide (:class:`~ucwa_flow.runtime.outbox.Outgoing`)
+and the webhooks they start (:class:`~ucwa_flow.runtime.webhooks.WebhookCall`) wait here
+until the step that decided them is committed; the outcomes of sends (:class:`Sent`), the
+conversations that changed and the transcript lines (built from the engine's trace records)
+wait for the next commit. :meth:`Journal.take` hands everything over at once, as a
+:class:`Page`, and starts a new one; whoever commits it performs the page's work afterwards.
+
+The journal is plain bookkeeping: it knows nothing of the store's records (that is
+:mod:`ucwa_flow.runtime.records`) and performs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.outbox import Outgoing, Sent
+from ucwa_flow.runtime.webhooks import WebhookCall
+from ucwa_flow.store import REDACTED
+
+if TYPE_CHECKING:
+    from ucwa_flow.runtime.instance import FlowInstance
+
+__all__ = ["Journal", "Line", "Page"]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A transcript line: ``kind`` and its JSON ``data``; ``key`` makes it idempotent."""
+
+    conversation: str
+    at: float
+    kind: str
+    data: dict[str, Any]
+    key: str | None = None
+
+
+@dataclass(slots=True)
+class Page:
+    """Everything decided between two commits."""
+
+    touched: dict[str, FlowInstance] = field(default_factory=dict)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    webhooks: list[WebhookCall] = field(default_factory=list)
+    invites: list[str] = field(default_factory=list)  # operationIds to send
+    outcomes: list[Sent] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.touched
+            or self.outgoing
+            or self.webhooks
+            or self.invites
+            or self.outcomes
+            or self.lines
+        )
+
+
+class Journal:
+    """The page being written, and a signal that there is something to commit.
+
+    ``now`` gives the wall clock as epoch seconds (the times transcript lines carry).
+    """
+
+    def __init__(self, now: Any, secrets: frozenset[str] = frozenset()) -> None:
+        self._now = now
+        #: the flow's secret variables: a message that a handler captured one from is
+        #: kept redacted
+        self.secrets = secrets
+        #: the flow state each conversation that ended was in (its record keeps it)
+        self.ended_in: dict[str, str | None] = {}
+        self._page = Page()
+        self.news = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return bool(self._page)
+
+    def touch(self, instance: FlowInstance) -> None:
+        """``instance`` may have changed: its record goes into the next commit."""
+        self._page.touched[instance.href] = instance
+        self.news.set()
+
+    def send(self, item: Outgoing) -> None:
+        self._page.outgoing.append(item)
+        if item.kind == "message":
+            data = {"text": item.text, "html": item.html}
+            self.line(item.conversation, "message_out", data, key=item.operation_context)
+        self.news.set()
+
+    def start(self, call: WebhookCall) -> None:
+        self._page.webhooks.append(call)
+        self.news.set()
+
+    def invite(self, op: str) -> None:
+        self._page.invites.append(op)
+        self.news.set()
+
+    def sent(self, result: Sent) -> None:
+        self._page.outcomes.append(result)
+        self.news.set()
+
+    def line(
+        self, conversation: str, kind: str, data: dict[str, Any], key: str | None = None
+    ) -> None:
+        self._page.lines.append(Line(conversation, self._now(), kind, data, key))
+
+    def trace(self, record: t.Trace) -> None:
+        """Keep what a transcript shows of ``record`` (a message out is kept by :meth:`send`)."""
+        href = record.conversation
+        if isinstance(record, t.MessageIn):
+            self.line(href, "message_in", {"text": record.text})
+        elif isinstance(record, t.StateEntered):
+            self.line(href, "state", {"state": record.state, "previous": record.previous})
+        elif isinstance(record, t.FlowError):
+            where = _where(record.location)
+            self.line(href, "error", {"message": record.message, "location": where})
+        elif isinstance(record, t.TimeoutFired):
+            self.line(href, "timeout", {"state": record.state, "after": record.after})
+        elif isinstance(record, t.OutcomeReceived):
+            self.line(href, "outcome", {"action": record.action, "branch": record.branch})
+        elif isinstance(record, t.Ended):
+            self.line(href, "ended", {"reason": f"ended by the {record.by}", "state": record.state})
+            self.ended_in[href] = record.state
+        elif isinstance(record, t.HandlerMatched) and self.secrets & record.captures.keys():
+            self._redact_last_message_in(href)
+
+    def _redact_last_message_in(self, href: str) -> None:
+        """The caller's message just handled put a secret into a variable: the message
+        itself is not kept either."""
+        lines = self._page.lines
+        for i in range(len(lines) - 1, -1, -1):
+            line = lines[i]
+            if line.conversation == href and line.kind == "message_in":
+                lines[i] = Line(href, line.at, line.kind, {"text": REDACTED}, line.key)
+                return
+
+    def take(self) -> Page:
+        """The page so far; a new one starts."""
+        page, self._page = self._page, Page()
+        self.news.clear()
+        return page
+
+    def put_back(self, page: Page) -> None:
+        """A commit of ``page`` failed: its contents go first into the next one."""
+        current, self._page = self._page, page
+        page.touched.update(current.touched)
+        page.outgoing.extend(current.outgoing)
+        page.webhooks.extend(current.webhooks)
+        page.invites.extend(current.invites)
+        page.outcomes.extend(current.outcomes)
+        page.lines.extend(current.lines)
+        self.news.set()
+
+
+def _where(location: Any) -> str | None:
+    return str(location) if location is not None else None

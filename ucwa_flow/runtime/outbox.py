@@ -1,0 +1,167 @@
+"""What a conversation sends, as data, and the sender that performs it in order.
+
+A flow instance never performs a UCWA request itself: saying something, showing typing,
+stopping the conversation are :class:`Outgoing` values it hands to the engine. The engine
+decides when they go out: at once (a bot without a store), or once the step that decided them
+is committed to the store (a durable bot: the outbox). Either way :class:`Sender` performs
+them, strictly in order per conversation, one request at a time, and reports each outcome as
+a :class:`Sent` value to the engine, which turns a failure into ``delivery_failed`` and an
+error trace.
+
+An ``Outgoing`` is plain data (:meth:`Outgoing.to_payload`), so a store can keep it between
+the commit and the send, and its ``operation_context`` (a fresh UUID, put on the
+sendMessage request as ``OperationContext``) lets a restarted bot recognise, among the
+conversation's message events, a message it sent before it died.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow import Location
+from ucwa_flow.runtime.port import Port
+
+__all__ = ["Outgoing", "Sender", "Sent"]
+
+Kind = Literal["message", "typing", "stop", "leave"]
+
+
+def _new_context() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One request a conversation decided to make.
+
+    ``link`` is the href the server handed out for it (sendMessage, setIsTyping,
+    stopMessaging, or the conversation itself for ``leave``). A ``message`` has ``text``
+    and, when the conversation takes HTML, ``html``; ``quiet`` marks one sent by
+    ``delivery_failed`` (its loss does not run ``delivery_failed`` again). ``why`` says why
+    a ``stop``/``leave`` was decided. ``location`` (the action in the flow file) is for
+    error reports only and is not stored.
+    """
+
+    conversation: str
+    kind: Kind
+    link: str
+    text: str | None = None
+    html: str | None = None
+    quiet: bool = False
+    why: str = ""
+    operation_context: str = field(default_factory=_new_context)
+    location: Location | None = field(default=None, compare=False)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The parts a store keeps (JSON data)."""
+        return {
+            "link": self.link,
+            "text": self.text,
+            "html": self.html,
+            "quiet": self.quiet,
+            "why": self.why,
+        }
+
+    @classmethod
+    def from_payload(
+        cls, conversation: str, kind: str, payload: Mapping[str, Any], operation_context: str
+    ) -> Outgoing:
+        """The value :meth:`to_payload` described (after a trip through a store)."""
+        if kind not in ("message", "typing", "stop", "leave"):
+            raise ValueError(f"unknown outbox entry kind {kind!r}")
+        return cls(
+            conversation,
+            kind,  # type: ignore[arg-type]
+            str(payload["link"]),
+            payload.get("text"),
+            payload.get("html"),
+            bool(payload.get("quiet", False)),
+            str(payload.get("why", "")),
+            operation_context,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What performing an :class:`Outgoing` came to: ``message`` is the new message's
+    href (a sent ``message``), ``error`` the failure (``None``: it went out)."""
+
+    item: Outgoing
+    message: str | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Sender:
+    """Performs :class:`Outgoing` requests through ``port``, in order per conversation.
+
+    ``report`` gets each :class:`Sent` as soon as its request is over; ``spawn`` runs the
+    per-conversation send loops as tasks of the owner (so that it can wait for them).
+    """
+
+    def __init__(
+        self,
+        port: Port,
+        report: Callable[[Sent], None],
+        spawn: Callable[[Awaitable[None]], None],
+    ) -> None:
+        self._port = port
+        self._report = report
+        self._spawn = spawn
+        self._queues: dict[str, deque[Outgoing]] = {}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queues)
+
+    def send(self, items: Iterable[Outgoing]) -> None:
+        """Queue ``items`` behind what each conversation is already sending."""
+        for item in items:
+            queue = self._queues.get(item.conversation)
+            if queue is None:
+                queue = self._queues[item.conversation] = deque()
+                queue.append(item)
+                self._spawn(self._drain(item.conversation, queue))
+            else:
+                queue.append(item)
+
+    async def _drain(self, conversation: str, queue: deque[Outgoing]) -> None:
+        try:
+            while queue:
+                item = queue[0]
+                self._report(await self._perform(item))
+                queue.popleft()
+        finally:
+            if self._queues.get(conversation) is queue:
+                del self._queues[conversation]
+
+    async def _perform(self, item: Outgoing) -> Sent:
+        port = self._port
+        try:
+            if item.kind == "message":
+                message = await port.send_message(
+                    item.link,
+                    item.text or "",
+                    item.html,
+                    operation_context=item.operation_context,
+                )
+                return Sent(item, message=message)
+            if item.kind == "typing":
+                await port.set_typing(item.link)
+            elif item.kind == "stop":
+                await port.stop_messaging(item.link)
+            else:
+                await port.leave(item.link)
+        except (UcwaFlowError, httpx.HTTPError) as exc:
+            return Sent(item, error=exc)
+        return Sent(item)

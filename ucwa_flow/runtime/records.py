@@ -1,0 +1,161 @@
+"""The runtime's live objects as the store's records, and back.
+
+:func:`record_of` turns a running :class:`~ucwa_flow.runtime.instance.FlowInstance` (with
+the webhooks it waits on and the tracker's view of its conversation) into a
+:class:`~ucwa_flow.store.ConversationRecord`: the state, variables, no-match ladder, the
+silence timer as an absolute deadline, pending webhooks as
+:class:`~ucwa_flow.store.PendingWork` (which action, which places to resume: data, not
+closures), the caller, and the conversation's links. :func:`outbox_entry_of` and
+:func:`outgoing_of` do the same for what is to be sent. :func:`webhook_of` reads a pending
+webhook back.
+
+Nothing here performs anything; the durable bot (:mod:`ucwa_flow.runtime.durable`) decides
+when records are written and what a restored conversation does next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ucwa_flow.flow import ActionRef as FlowRef
+from ucwa_flow.lifecycle import dump_conversation
+from ucwa_flow.runtime.outbox import Outgoing
+from ucwa_flow.runtime.pending_invite import PendingInvite, invitation_from_data
+from ucwa_flow.runtime.services import Continuation
+from ucwa_flow.runtime.webhooks import WebhookCall
+from ucwa_flow.store import ActionRef, ConversationRecord, OutboxEntry, PendingWork, Timer
+
+if TYPE_CHECKING:
+    from ucwa_flow.runtime.instance import FlowInstance
+
+__all__ = [
+    "invite_of",
+    "invite_work",
+    "outbox_entry_of",
+    "outgoing_of",
+    "record_of",
+    "webhook_of",
+]
+
+
+def record_of(
+    instance: FlowInstance,
+    *,
+    account: str,
+    version: str,
+    secrets: frozenset[str],
+    created_at: float,
+    now: float,
+    webhooks: Iterable[WebhookCall] = (),
+    invites: Iterable[PendingWork] = (),
+    extra: dict[str, Any] | None = None,
+    ended_in: str | None = None,
+) -> ConversationRecord:
+    """``instance`` as it stands, as a record (``now``: the wall clock, epoch seconds);
+    an ended one keeps the flow state it ended in (``ended_in``), when known."""
+    data = instance.snapshot(now)
+    due = data.pop("due")
+    timers = (Timer("silence", due, data["silence"]),) if due is not None else ()
+    return ConversationRecord(
+        account=account,
+        conversation=instance.href,
+        flow=instance.flow.name,
+        flow_version=version,
+        state=(ended_in or instance.state) if instance.ended else instance.state,
+        created_at=created_at,
+        updated_at=now,
+        variables=dict(instance.variables),
+        misses=int(data["misses"]),
+        timers=timers,
+        pending=(*(_pending_webhook(call) for call in webhooks), *invites),
+        caller_uri=instance.caller_uri,
+        caller_name=instance.caller_name,
+        status="ended" if instance.ended else "active",
+        ended_reason=instance.ended_by if instance.ended else None,
+        secrets=secrets,
+        extra={
+            "conversation": dump_conversation(instance.conv),
+            "silence": data["silence"],
+            **(extra or {}),
+        },
+    )
+
+
+def _pending_webhook(call: WebhookCall) -> PendingWork:
+    rest = call.rest
+    assert rest.at is not None
+    return PendingWork(
+        kind="webhook",
+        key=call.key,
+        action=_ref(rest.at),
+        rest=tuple(_ref(ref) for ref in rest.frames),
+        payload={"request": call.to_data(), "extras": dict(rest.extras)},
+        after_end=rest.after_end,
+    )
+
+
+def webhook_of(conversation: str, work: PendingWork) -> WebhookCall:
+    """The pending webhook ``work`` of ``conversation``, to be sent again."""
+    return WebhookCall.from_data(
+        conversation, work.key, work.payload["request"], _continuation(work)
+    )
+
+
+def _continuation(work: PendingWork) -> Continuation:
+    return Continuation(
+        FlowRef(work.action.list_id, work.action.position),
+        tuple(FlowRef(ref.list_id, ref.position) for ref in work.rest),
+        dict(work.payload.get("extras") or {}),
+        work.after_end,
+    )
+
+
+def invite_work(pending: PendingInvite, *, due: float, tracked: Any) -> PendingWork:
+    """The invitation ``pending`` as pending work (``due``: its timeout, epoch seconds;
+    ``tracked``: the tracker's data of the conversation the server named for it)."""
+    rest = pending.rest
+    assert isinstance(rest, Continuation)
+    assert rest.at is not None
+    return PendingWork(
+        kind="invite",
+        key=pending.op,
+        action=_ref(rest.at),
+        rest=tuple(_ref(ref) for ref in rest.frames),
+        payload={"request": pending.to_data(), "extras": dict(rest.extras), "tracked": tracked},
+        due=due,
+        after_end=rest.after_end,
+    )
+
+
+def invite_of(work: PendingWork) -> PendingInvite:
+    """The invitation ``work`` kept (its action and origin are for the caller to set)."""
+    request = work.payload["request"]
+    return PendingInvite(
+        str(request["to"]),
+        rest=_continuation(work),
+        conversation=request.get("conversation"),
+        cancel_href=request.get("cancel_href"),
+        invitation=invitation_from_data(request),
+    )
+
+
+def outbox_entry_of(item: Outgoing, *, account: str, now: float) -> OutboxEntry:
+    return OutboxEntry(
+        account=account,
+        conversation=item.conversation,
+        kind=item.kind,
+        payload=item.to_payload(),
+        operation_context=item.operation_context,
+        created_at=now,
+    )
+
+
+def outgoing_of(entry: OutboxEntry) -> Outgoing:
+    return Outgoing.from_payload(
+        entry.conversation, entry.kind, entry.payload, entry.operation_context
+    )
+
+
+def _ref(ref: FlowRef) -> ActionRef:
+    return ActionRef(ref.list_id, ref.position)
