@@ -146,12 +146,14 @@ def table(
     engine_label = f"c. engine records/s, {conversations:,} conv."
     rows = [(engine_label, "rec/s", engine["records_per_second"])]
     if durable_engine is not None:
-        memory = durable_engine.pop("memory")
+        memory = durable_engine["memory"]
         count = memory["conversations"]["median"]
         rows.append(
             (f"c. engine records/s, {count:,.0f} conv.", "rec/s", memory["records_per_second"])
         )
         for size, result in durable_engine.items():
+            if size == "memory":
+                continue
             label = f"   +sqlite, {size} conv. per batch"
             rows.append((label, "rec/s", result["records_per_second"]))
     rows += [
@@ -245,8 +247,7 @@ def main() -> None:
     out = args.out or RESULTS / f"{dt.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
-    durable_rows = dict(durable_engine) if durable_engine is not None else None
-    print(table(http, engine, durable_rows, validate, args.concurrent, args.engine_conversations))
+    print(table(http, engine, durable_engine, validate, args.concurrent, args.engine_conversations))
     print(f"load average at the end: {info['loadavg_at_end']}", file=sys.stderr)
     print(f"numbers written to {out}", file=sys.stderr)
 
