@@ -33,6 +33,7 @@ import os
 import signal
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -52,7 +53,13 @@ from ucwa_flow.simulator import (
 from ucwa_flow.simulator.state import Conversation, Message
 
 HERE = Path(__file__).resolve().parent
-BOTS = {"ucwa-flow": HERE / "flow_bot.py", "baseline": HERE / "baseline_echo.py"}
+#: the bots under test: kind -> script; a kind in DURABLE runs with ``--state FILE``
+BOTS = {
+    "ucwa-flow": HERE / "flow_bot.py",
+    "ucwa-flow+sqlite": HERE / "flow_bot.py",
+    "baseline": HERE / "baseline_echo.py",
+}
+DURABLE = frozenset({"ucwa-flow+sqlite"})
 BOT_URI = "sip:toshm@contoso.com"
 CONCURRENT = 1_000
 SINGLE_WARMUP, SINGLE_MESSAGES = 20, 300
@@ -120,12 +127,16 @@ async def bot_process(
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """Run the ``kind`` bot against ``url`` until the block ends; waits for its ``ready``.
 
-    With ``profile``, the bot runs under :mod:`cProfile` and writes its stats there.
+    With ``profile``, the bot runs under :mod:`cProfile` and writes its stats there. A
+    durable kind (:data:`DURABLE`) gets a fresh SQLite file in a temporary folder, removed
+    when the block ends.
     """
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     (HERE / "results").mkdir(exist_ok=True)
+    folder = tempfile.TemporaryDirectory(prefix="ucwa-flow-bench-")
     log = (HERE / "results" / f"{kind}.log").open("ab")
     prefix = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
+    state = ["--state", str(Path(folder.name) / "state.sqlite3")] if kind in DURABLE else []
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *prefix,
@@ -133,6 +144,7 @@ async def bot_process(
         url,
         BOT_URI,
         DEFAULT_PASSWORD,
+        *state,
         stdout=asyncio.subprocess.PIPE,
         stderr=log,
         env=env,
@@ -152,6 +164,7 @@ async def bot_process(
                 proc.kill()
                 await proc.wait()
         log.close()
+        folder.cleanup()
 
 
 def callers(count: int) -> list[SimulatorUser]:

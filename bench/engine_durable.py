@@ -1,0 +1,131 @@
+"""Engine only, durable: (c) records per second with a real SQLite store.
+
+    python -m bench.engine_durable [CONVERSATIONS] [ROUNDS] [PER_BATCH]
+
+The durable counterpart of :mod:`bench.engine_load`: the same echo flow, the same
+"Receive an IM" samples made unique per conversation, the same port that does no I/O, but
+the :class:`~ucwa_flow.runtime.Engine` runs under :class:`~ucwa_flow.runtime.durable.Durable`
+with a store from :func:`~ucwa_flow.store.open_store` on a fresh SQLite file in a temporary
+folder (WAL, ``synchronous=NORMAL``: what a bot gets by default), and its background
+committer (:meth:`Durable.run`) runs beside it, as in a bot.
+
+An event-channel answer carries the events of many conversations at once, and a durable
+bot commits once per answer. So the message batches here hold PER_BATCH (default 1)
+conversations each: one incoming message per conversation, merged into one
+:class:`~ucwa_flow.ucwa.events.EventBatch` (decoded before the clock starts, one batch at
+a time). Each batch goes through :meth:`Durable.handle`, which hands it to the engine,
+waits until every conversation has handled it and commits it (conversation records,
+outbox entries, transcript lines, the channel position) before the "sends" run. Timed:
+every ``handle``, and at the end the wait until every send is done and its outcome is
+committed. (c) = records fed / timed seconds; the commits made are reported too.
+
+Set-up (untimed): CONVERSATIONS (default 1,000) conversations invited, accepted, connected
+and greeted, through ``handle`` as well, 100 per batch. The port's counts and the store's
+conversation count are checked, so a broken engine cannot post a number. Prints one JSON
+object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.engine_load import CountingPort, Samples, _echo
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.runtime import Engine
+from ucwa_flow.runtime.durable import Durable
+from ucwa_flow.store import open_store
+from ucwa_flow.ucwa.events import EventBatch
+
+ACCOUNT = "sip:toshm@contoso.com"
+APPLICATION = "/ucwa/oauth/v1/applications/104"
+SET_UP_BATCH = 100
+
+
+def merged(batches: list[EventBatch]) -> EventBatch:
+    """One batch holding the events of ``batches`` in order (as one channel answer would)."""
+    events = tuple(event for batch in batches for event in batch.events)
+    return dataclasses.replace(batches[-1], events=events)
+
+
+async def settled(engine: Engine, durable: Durable) -> None:
+    """Every mailbox drained, every send done, and its outcome committed."""
+    await engine.idle()
+    while durable.journal:
+        await durable.commit()  # may start sends: their outcomes need one more commit
+        await engine.idle()
+
+
+async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, Any]:
+    samples, flow = Samples(), _echo()
+    port = CountingPort()
+    with tempfile.TemporaryDirectory(prefix="ucwa-flow-bench-") as folder:
+        store = await open_store(Path(folder) / "engine.sqlite3")
+        engine = Engine(flow, port, ManualClock())
+        durable = Durable(engine, store, ACCOUNT)
+        committer = asyncio.create_task(durable.run())
+        acks = iter(range(1, 10**9))
+
+        async def handle(batch: EventBatch) -> None:
+            await durable.handle(batch, APPLICATION, f"{APPLICATION}/events?ack={next(acks)}")
+
+        try:
+            for first in range(-1, conversations, SET_UP_BATCH):
+                group = range(first, min(first + SET_UP_BATCH, conversations))
+                invites, accepted = zip(*(samples.set_up(conv) for conv in group), strict=True)
+                await handle(merged(list(invites)))
+                await handle(merged(list(accepted)))
+            await settled(engine, durable)
+            assert port.sent == 2 * (conversations + 1), f"{port.sent} sent in the set-up"
+
+            records = messages = 0
+            elapsed = 0.0
+            commits, sent_before = durable.commits, port.sent
+            for r in range(rounds):
+                for first in range(0, conversations, per_batch):
+                    group = range(first, min(first + per_batch, conversations))
+                    batch = merged([samples.message(conv, 10 + r) for conv in group])
+                    records += len(batch.events)
+                    messages += len(group)
+                    started = time.perf_counter()
+                    await handle(batch)
+                    elapsed += time.perf_counter() - started
+                    del batch
+            started = time.perf_counter()
+            await settled(engine, durable)
+            elapsed += time.perf_counter() - started
+            assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
+            stored = await store.load(ACCOUNT)
+            assert len(stored.conversations) == conversations + 1, "conversations not stored"
+            assert not stored.outbox, f"{len(stored.outbox)} sends not recorded as done"
+            commits = durable.commits - commits
+        finally:
+            committer.cancel()
+            await asyncio.gather(committer, return_exceptions=True)
+            await engine.aclose(stop=False)
+            await store.aclose()
+    return {
+        "conversations": conversations,
+        "conversations_per_batch": per_batch,
+        "records": records,
+        "commits": commits,
+        "seconds": elapsed,
+        "records_per_second": records / elapsed,
+    }
+
+
+def main() -> None:
+    conversations = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    per_batch = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    print(json.dumps(asyncio.run(measure(conversations, rounds, per_batch))))
+
+
+if __name__ == "__main__":
+    main()
