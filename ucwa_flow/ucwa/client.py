@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -22,14 +22,15 @@ from typing import Any
 import httpx
 
 from ucwa_flow.clock import Clock, SystemClock
-from ucwa_flow.ucwa._http import json_of, link, location_of, resolve, with_query
+from ucwa_flow.ucwa._http import json_of, location_of, resolve, with_query
+from ucwa_flow.ucwa._presence import Presence
 from ucwa_flow.ucwa._tls import client_context
 from ucwa_flow.ucwa._wire import Wire
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.discovery import Discovery, discover
-from ucwa_flow.ucwa.errors import ApplicationGone, UcwaError, UcwaHttpError
+from ucwa_flow.ucwa.errors import UcwaError
 from ucwa_flow.ucwa.identity import default_user_agent, endpoint_id_for, sip_uri
 
 __all__ = ["UcwaClient"]
@@ -37,10 +38,9 @@ __all__ = ["UcwaClient"]
 log = logging.getLogger("ucwa_flow.ucwa")
 
 _IMPORTANCE = ("Normal", "Urgent", "Emergency")
-_FORMATS = ("Plain", "Html")
 
 
-class UcwaClient:
+class UcwaClient(Presence):
     """A signed-in UCWA identity: discovery, the application and IM operations.
 
     ``user`` is the SIP address (``sip:toshm@contoso.com``). ``username`` is what the
@@ -235,94 +235,6 @@ class UcwaClient:
         await self._send("DELETE", self.application.self_href)
         self._application = None
         self._formats = self._wanted_formats = None
-
-    # -- presence -------------------------------------------------------------------------
-
-    async def make_me_available(
-        self, formats: Sequence[str] = _FORMATS, *, sign_in_as: str = "Online"
-    ) -> Application:
-        """POST makeMeAvailable (Messaging, in ``formats``) and refresh the snapshot.
-
-        Without it the application cannot receive IMs. A second call on the same
-        application (409 AlreadyExists, or no makeMeAvailable link any more) is harmless.
-        """
-        unknown = [f for f in formats if f not in _FORMATS]
-        if unknown or not formats:
-            raise ValueError(f"message formats must be among {_FORMATS}, got {list(formats)}")
-        self._wanted_formats = tuple(formats)
-        application = self.application
-        if application.make_me_available_href is None:
-            application = await self.refresh_application()
-        if application.make_me_available_href is not None:
-            body = {
-                "SupportedModalities": ["Messaging"],
-                "SupportedMessageFormats": list(formats),
-                "signInAs": sign_in_as,
-            }
-            try:
-                await self._send("POST", application.make_me_available_href, json=body)
-            except UcwaHttpError as exc:
-                if exc.status != 409 or exc.subcode != "AlreadyExists":
-                    raise
-        self._formats = tuple(formats)
-        return await self.refresh_application()
-
-    async def report_my_activity(self) -> None:
-        """POST reportMyActivity (keeps the user Available and the application alive)."""
-        application = self.application
-        if application.report_my_activity_href is None:
-            application = await self.refresh_application()
-        if application.report_my_activity_href is None:
-            raise UcwaError(f"{self.user}: reportMyActivity needs makeMeAvailable first")
-        await self._send("POST", application.report_my_activity_href)
-
-    async def set_my_presence(self, availability: str = "Online") -> None:
-        """POST ``me/presence`` (the link the ``me`` resource gives). The server confirms
-        it with a ``presence updated`` event on this application's channel even when
-        nothing changed, which makes it a marker in the event stream."""
-        me_href = self.application.me_href
-        if me_href is None:
-            raise UcwaError(f"{self.user}: the application has no me resource")
-        me = await self.get(me_href)
-        href = link(me, "presence")
-        if href is None:
-            raise UcwaError(f"{self.user}: me has no presence link (makeMeAvailable first)")
-        await self._send(
-            "POST", resolve(self.absolute(me_href), href), json={"availability": availability}
-        )
-
-    async def keep_alive(self, interval: float = 180.0) -> None:
-        """Report activity every ``interval`` seconds (on the client's clock), forever.
-
-        Run it as a task (:meth:`start_keep_alive`). It never dies of a server problem:
-        an expired application is re-created (the event channel then reports the lost
-        conversations), a missing makeMeAvailable is redone, other failures are logged and
-        tried again at the next tick. UCWA wants activity at least every 4 minutes.
-        """
-        while True:
-            await self.clock.sleep(interval)
-            application = self._application
-            if application is None:
-                continue
-            try:
-                await self.report_my_activity()
-            except UcwaHttpError as exc:
-                log.warning("%s: keep-alive failed: %s", self.user, exc)
-                try:
-                    if isinstance(exc, ApplicationGone):
-                        await self.recreate_application(application)
-                    elif exc.subcode == "MakeMeAvailableRequired":
-                        await self.make_me_available(self._formats or _FORMATS)
-                except (UcwaError, httpx.HTTPError) as again:
-                    log.warning("%s: keep-alive recovery failed: %s", self.user, again)
-            except (UcwaError, httpx.HTTPError) as exc:  # e.g. a corrupt gzip body
-                log.warning("%s: keep-alive failed: %s", self.user, exc)
-
-    def start_keep_alive(self, interval: float = 180.0) -> asyncio.Task[None]:
-        """Start :meth:`keep_alive` as a task; cancel the task to stop it."""
-        return asyncio.get_running_loop().create_task(
-            self.keep_alive(interval), name=f"ucwa-keep-alive {self.user}"
-        )
 
     # -- invitations and messaging --------------------------------------------------------
 
