@@ -10,14 +10,19 @@ answered exactly once, state, variables and ladder kept, timers firing once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.e2e.harness import BOT, Hooks, stage, webhook_server
-from tests.store.conftest import postgres_target
+from tests.store.conftest import postgres_target, postgres_url
+from ucwa_flow.cli import main
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.store import ChannelPosition, ConversationQuery, Store, open_store
@@ -97,6 +102,18 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         finally:
             await opened.aclose()
         return
+    async for opened in _postgres_store():
+        yield opened
+
+
+@pytest.fixture
+async def pg_store() -> AsyncIterator[Store]:
+    """A PostgreSQL store only, for what is about the database server."""
+    async for opened in _postgres_store():
+        yield opened
+
+
+async def _postgres_store() -> AsyncIterator[Store]:
     where = postgres_target()
     target = next(where)
     opened = await target.open()
@@ -184,7 +201,6 @@ async def test_the_store_keeps_one_continuous_history(store: Store) -> None:
         await s.restart()
         assert await lene.hear() == ["Cyd, you said: after the crash"]
         await s.idle()
-        await s.bot.durable.commit() if s.bot.durable else None
     (record,) = await store.conversations(ConversationQuery())
     lines = await store.transcript(record.account, record.conversation)
     said = [(line.kind, (line.data or {}).get("text")) for line in lines if "message" in line.kind]
@@ -199,6 +215,25 @@ async def test_the_store_keeps_one_continuous_history(store: Store) -> None:
     assert all(line.outcome == "sent" for line in lines if line.kind == "message_out")
     variables = [line.data for line in lines if line.kind == "variable"]
     assert {"name": "name", "value": "[redacted]"} in variables
+    if store.backend == "sqlite":  # what an operator reads: one history across the restart
+        shown = await asyncio.to_thread(_show, store.target, record.conversation)
+        said_in_order = [
+            "What is your name?",
+            "caller  [redacted]",
+            "Hello [redacted].",
+            "caller  after the crash",
+            "[redacted], you said: after the crash",
+        ]
+        positions = [shown.find(text) for text in said_in_order]
+        assert -1 not in positions, shown
+        assert positions == sorted(positions), shown
+
+
+def _show(state: str, conversation: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["transcripts", "show", conversation, "--state", state])
+    return out.getvalue()
 
 
 async def test_an_invite_ringing_at_the_crash_is_answered_after_the_restart(store: Store) -> None:
@@ -357,3 +392,30 @@ async def test_a_locked_store_holds_the_bot_back_until_it_works_again(
         assert all("\n" not in r.getMessage() and not r.exc_info for r in failures)
     finally:
         await store.aclose()
+
+
+async def test_a_database_connection_lost_mid_run_is_tried_again(
+    pg_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = pg_store
+    found = re.search(r"application_name=(\w+)", store.target)
+    assert found is not None, store.target
+    name = found.group(1)
+    async with stage(_flow(), store=store) as s:
+        lene = await s.person()
+        await lene.say("I am Kai")
+        assert len(await lene.hear(3)) == 3
+        await s.idle()
+        with psycopg.connect(postgres_url(), autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (name,),
+            ).fetchall()
+        assert killed, "the store has a connection of its own"
+        await lene.say("one")
+        await s.until(lambda: "nothing is sent or read" in caplog.text, "the failure", idle=False)
+        await lene.silence()
+        await s.clock.advance(1)  # the next try opens a new connection
+        assert await lene.hear() == ["Kai, you said: one"]
+        await lene.silence()

@@ -331,7 +331,7 @@ class Durable:
             for line in page.lines
         ]
         for href, instance in page.touched.items():
-            before = self._committed_vars.get(href, {})
+            before = self._committed_vars.get(href, flow.variables)  # new: the defaults
             for name, value in instance.variables.items():
                 if name not in before or before[name] != value:
                     data = {"name": name, "value": value}
