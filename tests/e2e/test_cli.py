@@ -214,3 +214,19 @@ def test_sigterm_stops_run_as_ctrl_c_does() -> None:
     assert bot.returncode == 0, err
     assert "Traceback" not in err
     assert err.splitlines()[-1] == "stopped."
+
+
+def test_the_simulators_temporary_store_is_removed_after_the_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [UCWA_FLOW, "run", "flows/echo.flow.yaml"],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=ENV | {"TMPDIR": str(tmp_path)},
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "You said: hello" in done.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -187,10 +187,9 @@ def command(
             flow, server, user or "", password or "", verbose, tls, _Keep(target, retention)
         )
     else:
+        chosen = None  # a temporary file, removed after the run
         if state is not None or store is not None:
-            target = resolve_store_target(state, store, {}, None)
-        else:
-            target = str(Path(tempfile.mkdtemp(prefix="ucwa-flow-")) / "simulator.sqlite3")
+            chosen = resolve_store_target(state, store, {}, None)
         options = ChatOptions(
             caller=_sip(caller),
             verbose=verbose,
@@ -201,7 +200,7 @@ def command(
             ca_bundle=tls.ca_bundle,
             insecure=tls.insecure,
         )
-        main = _chat(flow, options, tls, target)
+        main = _chat(flow, options, tls, chosen)
     try:
         stopped = asyncio.run(_until_terminated(main))
     except KeyboardInterrupt:
@@ -254,15 +253,16 @@ def _sip(address: str) -> str:
     return uri
 
 
-async def _chat(flow: Flow, options: ChatOptions, tls: _Tls, target: str) -> None:
-    webhooks = tls.webhook_client()
-    store = await _open(target)
-    try:
-        await chat(flow, options, sys.stdin, webhooks, store)
-    finally:
-        await store.aclose()
-        if webhooks is not None:
-            await webhooks.aclose()
+async def _chat(flow: Flow, options: ChatOptions, tls: _Tls, target: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="ucwa-flow-") as scratch:
+        webhooks = tls.webhook_client()
+        store = await _open(target or str(Path(scratch) / "simulator.sqlite3"))
+        try:
+            await chat(flow, options, sys.stdin, webhooks, store)
+        finally:
+            await store.aclose()
+            if webhooks is not None:
+                await webhooks.aclose()
 
 
 async def _open(target: str) -> Store:
