@@ -1,0 +1,481 @@
+"""SIGKILL, again and again: a durable bot in an OS process of its own loses nothing.
+
+The issue's test. ``ucwa-flow run FLOW --server URL --state FILE`` (or ``--store
+postgresql://...``) serves 200 callers of a simulator that runs in this process on a loopback
+socket, on real time. While they are in mid-conversation the bot is killed with SIGKILL at
+least :data:`KILLS` times and started again each time; then, on the simulator's side, every
+caller must have heard exactly what its script calls for: each numbered line answered once,
+in order, the silence timer's message once, its ticket once (with the ticket the ticket system
+made for it), the agent's arrival once, and goodbye.
+
+Each caller (a simulator virtual user ``c<i>``) sends, one at a time and waiting for the
+answers to each, ``c<i> line 0``, ``c<i> line 1``, ``c<i> wait`` (the bot says ``waiting``
+and, after 2 s of silence, ``timer``), ``c<i> ticket`` (a webhook; the ticket system holds
+the answer for one caller in four until the next kill, so that call is pending across it),
+for one caller in four ``c<i> agent`` (the bot invites an agent, who answers only once a
+kill has happened since the invitation rang), then more numbered lines until the killing is
+over, and ``c<i> bye``.
+
+Where the kills fall (:data:`SCHEDULE`, shuffled by a seeded generator, printed):
+
+* ``send-answered``: the simulator has performed one of the bot's sendMessage POSTs and
+  the answer has not left: the bot dies between the POST of a reply and the commit of its
+  outcome (after the restart the message is *in doubt*, recognised by its OperationContext);
+* ``send-arrived``: a sendMessage POST has arrived, the simulator performs it after the kill;
+* ``batch-answered``: an event batch has just been handed to the bot (killed while handling
+  or committing it; the server hands it out again);
+* ``invite-answered``: the bot's invitation to the agent is ringing;
+* ``timer``: at least one caller's silence timer is armed;
+* ``random``: after a random delay once the bot is up.
+
+A trigger that is not reached within a few seconds kills at that moment instead (the report
+says so). Each restart waits until the new process has signed in (its first event-channel
+GET) before it arms the next one. Nothing here waits on time to pass except the callers'
+"thinking" and the bot's own 2 s timers; every wait is on a condition, bounded by ``WAIT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import os
+import random
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.e2e.harness import BOT, PASSWORD
+from tests.e2e.killing import BotProcess, TicketDesk, Trigger, Watch
+from tests.guards import WAIT
+from ucwa_flow.clock import SystemClock
+from ucwa_flow.simulator import (
+    Simulator,
+    SimulatorConfig,
+    SimulatorUser,
+    VirtualUser,
+    default_users,
+)
+from ucwa_flow.simulator.server import serve_app
+from ucwa_flow.store import ConversationQuery, Store, open_store
+
+CALLERS = 200
+KILLS = 24
+AGENT = "sip:agent@contoso.com"
+USERS = [SimulatorUser(f"sip:c{i:03d}@contoso.com", f"Caller {i:03d}") for i in range(CALLERS)]
+THINK = 0.4  # a caller's longest pause between two steps (real seconds)
+SCHEDULE = (
+    ["send-answered"] * 6
+    + ["send-arrived"] * 3
+    + ["batch-answered"] * 3
+    + ["invite-answered"] * 3
+    + ["timer"] * 3
+    + ["random"] * (KILLS - 18)
+)
+
+FLOW = """\
+version: 1
+name: kill-desk
+start: talk
+settings:
+  idle_timeout: 1h
+variables:
+  who: null
+  n: null
+  ticket: null
+  hook_url: HOOK_URL
+  agent: AGENT
+states:
+  talk:
+    messages:
+      - match: '^(?P<who>c\\d+) line (?P<n>\\d+)$'
+        say: "{{ who }} reply {{ n }}"
+      - match: '^(?P<who>c\\d+) wait$'
+        goto: quiet
+      - match: '^(?P<who>c\\d+) ticket$'
+        goto: ticket
+      - match: '^(?P<who>c\\d+) agent$'
+        goto: agent
+      - match: '^(?P<who>c\\d+) bye$'
+        say: "{{ who }} bye"
+        do: [stop]
+    no_match:
+      - say: "{{ who }} what?"
+  quiet:
+    enter:
+      - say: "{{ who }} waiting"
+    messages:
+      - any: true
+        say: "{{ who }} not now"
+    timeouts:
+      - after: 2s
+        do:
+          - say: "{{ who }} timer"
+          - goto: talk
+  ticket:
+    enter:
+      - webhook:
+          url: "{{ hook_url }}"
+          json: {who: "{{ who }}"}
+          timeout: 30s
+          result: ticket
+          success:
+            - say: "{{ who }} ticket {{ ticket.id }}"
+          failure:
+            - say: "{{ who }} ticket failed"
+      - goto: talk
+  agent:
+    enter:
+      - invite:
+          to: "{{ agent }}"
+          subject: "{{ who }}"
+          message: "{{ who }} needs an agent"
+          timeout: 60s
+          accepted:
+            - say: "{{ who }} agent joined"
+          declined:
+            - say: "{{ who }} agent busy"
+          no_answer:
+            - say: "{{ who }} no agent"
+      - goto: talk
+"""
+_TICKET = re.compile(r"c\d+ ticket (T\d{4})")
+
+
+def _script(i: int) -> list[str]:
+    steps = ["line 0", "line 1", "wait", "ticket"]
+    if i % 4 == 0:
+        steps.append("agent")
+    return [*steps, "line 2"]
+
+
+def _replies(i: int, step: str) -> list[str]:
+    who = f"c{i:03d}"
+    if step.startswith("line "):
+        return [f"{who} reply {step[5:]}"]
+    return {
+        "wait": [f"{who} waiting", f"{who} timer"],
+        "ticket": [f"{who} ticket ?"],  # the ticket system's id, checked at the end
+        "agent": [f"{who} agent joined"],
+        "bye": [f"{who} bye"],
+    }[step]
+
+
+@dataclass
+class Caller:
+    """One caller: what it said and what it must hear (see the module docstring)."""
+
+    i: int
+    vu: VirtualUser
+    said: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+    conv: str | None = None
+
+    @property
+    def who(self) -> str:
+        return f"c{self.i:03d}"
+
+    def heard(self) -> list[str]:
+        return [m.text.strip() for m in self.vu.received]
+
+    @property
+    def timer_armed(self) -> bool:
+        heard = self.heard()
+        return f"{self.who} waiting" in heard and f"{self.who} timer" not in heard
+
+    async def run(self, done: asyncio.Event, rng: random.Random) -> None:
+        await asyncio.sleep(rng.uniform(0, 2))  # callers arrive over two seconds
+        for step in _script(self.i):
+            await self.say(step)
+            await asyncio.sleep(rng.uniform(0, THINK))
+        n = 3
+        while not done.is_set():  # more lines until the killing is over
+            await self.say(f"line {n}")
+            await asyncio.sleep(rng.uniform(0, THINK))
+            n += 1
+        await self.say("bye")
+        await _until(lambda: self.vu.state(self.conv) == "ended", f"{self.who}: the end")
+
+    async def say(self, step: str) -> None:
+        text = f"{self.who} {step}"
+        self.said.append(text)
+        if self.conv is None:
+            self.conv = await self.vu.start_conversation(BOT, text)
+        else:
+            self.vu.send(text, self.conv)
+        self.expected += _replies(self.i, step)
+        await _until(self._answered, f"{self.who}: the answer to {text!r}")
+
+    def _answered(self) -> bool:
+        state = self.vu.state(self.conv)
+        assert state not in ("failed", "ended"), (
+            f"{self.who}: the conversation is {state} ({self.vu.reasons.get(self.conv or '')}); "
+            f"heard {self.heard()}"
+        )
+        return len(self.vu.received) >= len(self.expected)
+
+
+@dataclass
+class Kill:
+    """One kill: why, and what was in flight at that moment."""
+
+    why: str
+    timers: int
+    tickets: int
+    ringing: int
+
+
+class Killer:
+    """Kills and restarts the bot on :data:`SCHEDULE` (see the module docstring).
+
+    ``bot`` and ``watch`` are set once the servers are up; ``tickets_held`` says how many
+    ticket answers wait for a kill.
+    """
+
+    def __init__(self, callers: list[Caller], agent: VirtualUser, seed: int) -> None:
+        self.callers = callers
+        self.agent = agent
+        self.rng = random.Random(seed)
+        self.kills: list[Kill] = []
+        self.done = asyncio.Event()
+        self.bot: BotProcess | None = None
+        self.watch: Watch | None = None
+        self.tickets_held: Callable[[], int] = lambda: 0
+        self._dead: asyncio.Event | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    def kill(self, why: str) -> asyncio.Event:
+        """Kill the running process now; the event is set once it is gone."""
+        assert self.bot is not None
+        if self._dead is not None:  # a trigger and a fallback at once
+            return self._dead
+        self.bot.kill()
+        ringing = sum(1 for state in self.agent.states.values() if state == "ringing")
+        timers = sum(caller.timer_armed for caller in self.callers)
+        self.kills.append(Kill(why, timers, self.tickets_held(), ringing))
+        dead = self._dead = asyncio.Event()
+
+        async def reap(bot: BotProcess) -> None:
+            await bot.reap()
+            dead.set()
+
+        self._reaper = asyncio.create_task(reap(self.bot))
+        return dead
+
+    async def run(self) -> None:
+        assert self.watch is not None
+        assert self.bot is not None
+        watch, bot = self.watch, self.bot
+        order = list(SCHEDULE)
+        self.rng.shuffle(order)
+        for kind in order:
+            await _until(lambda: watch.ready, "the bot to sign in")
+            fallback = self.rng.uniform(2.0, 4.0)
+            if kind == "random":
+                await asyncio.sleep(self.rng.uniform(0.05, 1.5))
+                self.kill("random")
+            elif kind == "timer":
+                await self._when(lambda: any(c.timer_armed for c in self.callers), fallback)
+                self.kill("timer")
+            else:
+                watch.trigger = trigger = Trigger(kind, self.rng.randint(1, 40))
+                await self._when(functools.partial(getattr, trigger, "fired"), fallback)
+                watch.trigger = None
+                if not trigger.fired:
+                    self.kill(f"random ({kind} not reached)")
+            assert self._dead is not None
+            await self._dead.wait()
+            self._dead = None
+            bot.start()
+        await _until(lambda: watch.ready, "the bot to sign in")
+        self.done.set()
+
+    async def _when(self, ready: Callable[[], bool], limit: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while not ready() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+async def _agent(vu: VirtualUser, killer: Killer, finished: asyncio.Event) -> None:
+    """Answer each invitation once a kill has happened since it started ringing."""
+    rang: dict[str, int] = {}
+    while not finished.is_set():
+        for conv, state in list(vu.states.items()):
+            if state != "ringing":
+                continue
+            at = rang.setdefault(conv, len(killer.kills))
+            if len(killer.kills) > at or killer.done.is_set():
+                vu.accept(conv)
+        await asyncio.sleep(0.01)
+
+
+async def _until(ready: Callable[[], object], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not ready():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+# -- the stores -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _target(backend: str, tmp_path: Path) -> Iterator[tuple[list[str], Callable[[], Any]]]:
+    """The ``run`` arguments for the bot's store, and how this test opens it."""
+    if backend == "sqlite":
+        path = tmp_path / "bot.sqlite3"
+        yield ["--state", str(path)], lambda: open_store(path)
+        return
+    from tests.store.conftest import postgres_url
+
+    base = postgres_url()
+    schema = f"k_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    glue = "&" if "?" in base else "?"
+    url = f"{base}{glue}options=-csearch_path%3D{schema}"
+    try:
+        yield ["--store", url], lambda: open_store(base, schema=schema)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+# -- the test -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
+    backend: str, tmp_path: Path
+) -> None:
+    seed = int(os.environ.get("UCWA_FLOW_KILL_SEED") or random.SystemRandom().randrange(10**6))
+    print(f"\nkill test seed: {seed} (UCWA_FLOW_KILL_SEED={seed} repeats it)")
+    with _target(backend, tmp_path) as (store_args, open_target):
+        await _run(seed, store_args, open_target, tmp_path)
+
+
+async def _run(
+    seed: int, store_args: list[str], open_target: Callable[[], Any], tmp_path: Path
+) -> None:
+    users = [*default_users(), SimulatorUser(AGENT, "Agent"), *USERS]
+    config = SimulatorConfig(users=users, invitation_timeout=120.0, seed=seed)
+    sim = Simulator(config, SystemClock())
+    callers = [Caller(i, sim.virtual_user(u.uri)) for i, u in enumerate(USERS)]
+    agent = sim.virtual_user(AGENT)
+    killer = Killer(callers, agent, seed)
+    slow = {c.who for c in callers if c.i % 4 == 1}
+    desk = TicketDesk(
+        slow=lambda body: isinstance(body, dict) and body.get("who") in slow,
+        kills=lambda: len(killer.kills),
+    )
+    killer.tickets_held = lambda: desk.held
+    killer.watch = Watch(sim, BOT, killer.kill)
+    flow = tmp_path / "kill-desk.flow.yaml"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    finished = asyncio.Event()
+    try:
+        async with serve_app(desk) as hook_url, serve_app(killer.watch) as url:
+            text = FLOW.replace("HOOK_URL", repr(hook_url)).replace("AGENT", repr(AGENT))
+            flow.write_text(text, encoding="utf-8")
+            args = ["run", str(flow), "--server", url, "--user", BOT, "--password", PASSWORD]
+            bot = killer.bot = BotProcess([*args, *store_args], logs)
+            answering = asyncio.create_task(_agent(agent, killer, finished))
+            try:
+                bot.start()
+                await _until(lambda: killer.watch is not None and killer.watch.ready, "the bot")
+                rng = random.Random(seed)
+                talks = [c.run(killer.done, random.Random(rng.random())) for c in callers]
+                try:
+                    await asyncio.gather(killer.run(), *talks)
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}\n{_summary(killer, desk)}\n{bot.tail()}") from None
+                desk.released.set()
+                status = await bot.stop()
+                assert status == 0, f"the last bot process ended with {status}\n{bot.tail()}"
+            finally:
+                finished.set()
+                desk.released.set()
+                answering.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await answering
+                await bot.close()
+    finally:
+        sim.close()
+    summary = _summary(killer, desk)
+    print(summary)
+    _check_callers(callers, desk, summary)
+    _check_kills(killer, desk, slow, summary)
+    store = await open_target()
+    try:
+        await _check_store(store, callers[0])
+    finally:
+        await store.aclose()
+
+
+def _summary(killer: Killer, desk: TicketDesk) -> str:
+    reasons = collections.Counter(k.why for k in killer.kills)
+    return (
+        f"{len(killer.kills)} kills ({dict(reasons)}); at the kills: "
+        f"{sum(k.timers for k in killer.kills)} armed timers, "
+        f"{sum(k.tickets for k in killer.kills)} tickets pending, "
+        f"{sum(k.ringing for k in killer.kills)} invitations ringing; "
+        f"{len(desk.retried)} ticket keys sent again"
+    )
+
+
+def _check_callers(callers: list[Caller], desk: TicketDesk, summary: str) -> None:
+    by_who = collections.defaultdict(list)
+    for key, body in desk.bodies.items():
+        by_who[body["who"]].append(desk.tickets[key])
+    for caller in callers:
+        tickets = by_who.get(caller.who, [])
+        assert len(tickets) == 1, f"{caller.who}: tickets {tickets} made; {summary}"
+        expected = [text.replace("ticket ?", f"ticket {tickets[0]}") for text in caller.expected]
+        assert caller.heard() == expected, (
+            f"{caller.who} said {caller.said}\nheard {caller.heard()}\nnot {expected}\n{summary}"
+        )
+    assert not desk.mismatched, desk.mismatched
+
+
+def _check_kills(killer: Killer, desk: TicketDesk, slow: set[str], summary: str) -> None:
+    kills = killer.kills
+    assert len(kills) >= 20, summary
+    assert any(k.why == "send-answered" for k in kills), summary
+    assert any(k.timers for k in kills), summary
+    assert any(k.tickets for k in kills), summary
+    assert any(k.ringing for k in kills), summary
+    retried = {desk.bodies[key]["who"] for key in desk.retried}
+    assert slow <= retried, f"held tickets not sent again: {sorted(slow - retried)}; {summary}"
+
+
+async def _check_store(store: Store, caller: Caller) -> None:
+    """The store agrees: nothing left to send, every conversation ended, and one caller's
+    history is the conversation as it was, once, through every restart."""
+    snapshot = await store.load(BOT)
+    assert snapshot.outbox == (), snapshot.outbox[:3]
+    assert snapshot.conversations == (), [r.state for r in snapshot.conversations[:3]]
+    (record,) = await store.conversations(ConversationQuery(caller=caller.vu.uri))
+    assert record.status == "ended"
+    lines = await store.transcript(record.account, record.conversation)
+    said = [
+        ((line.data or {}).get("text") or "").strip()
+        for line in lines
+        if line.kind in ("message_in", "message_out")
+    ]
+    ins = [line for line in lines if line.kind == "message_in"]
+    outs = [line for line in lines if line.kind == "message_out"]
+    assert [((line.data or {}).get("text") or "").strip() for line in ins] == caller.said
+    assert [((line.data or {}).get("text") or "").strip() for line in outs] == caller.heard()
+    assert all(line.outcome == "sent" for line in outs), [line.outcome for line in outs]
+    assert len(said) == len(caller.said) + len(caller.heard())
