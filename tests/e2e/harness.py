@@ -207,7 +207,8 @@ class Stage:
 
     async def restart(self) -> Bot:
         """Start a new durable bot on the same store and account (after :meth:`crash`)."""
-        assert self.flow is not None and self.store is not None
+        assert self.flow is not None
+        assert self.store is not None
         client = UcwaClient(BOT, PASSWORD, server_url=self.url, clock=self.clock)
         self.bot = Bot(
             self.flow, client, clock=self.clock, sink=self.traces.append, store=self.store

@@ -9,11 +9,14 @@ answered exactly once, state, variables and ladder kept, timers firing once.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from tests.e2e.harness import Hooks, stage, webhook_server
+from tests.e2e.harness import BOT, Hooks, stage, webhook_server
 from ucwa_flow.flow import Flow, load_flow_text
-from ucwa_flow.store import ConversationQuery, open_store
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.durable import CHANGED_FLOW_MESSAGE
+from ucwa_flow.store import ChannelPosition, ConversationQuery, open_store
 
 FLOW = """\
 version: 1
@@ -40,6 +43,8 @@ states:
     messages:
       - keywords: [ticket]
         goto: ticket
+      - keywords: [agent]
+        goto: handoff
       - any: true
         say: "{{ name }}, you said: {{ message }}"
     timeouts:
@@ -58,6 +63,21 @@ states:
             - say: Ticket {{ ticket.id }} is open.
           failure:
             - say: The ticket system failed.
+      - goto: wait
+  handoff:
+    enter:
+      - say: Asking an agent.
+      - invite:
+          to: sip:marco@contoso.com
+          message: "{{ name }} needs help"
+          timeout: 2m
+          accepted:
+            - say: An agent accepted.
+          declined:
+            - say: The agent declined.
+          no_answer:
+            - say: Nobody answered.
+      - say: Back to you, {{ name }}.
       - goto: wait
 """
 
@@ -128,7 +148,8 @@ async def test_a_webhook_pending_at_the_crash_is_sent_again_with_the_same_key(
                 ]
                 await lene.silence()
                 keys = _keys(hooks)
-                assert len(keys) == 2 and keys[0] == keys[1], keys
+                assert len(keys) == 2, keys
+                assert keys[0] == keys[1], keys
     finally:
         await store.aclose()
 
@@ -167,5 +188,163 @@ async def test_the_store_keeps_one_continuous_history(tmp_path: Path) -> None:
         assert all(line.outcome == "sent" for line in lines if line.kind == "message_out")
         variables = [line.data for line in lines if line.kind == "variable"]
         assert {"name": "name", "value": "[redacted]"} in variables
+    finally:
+        await store.aclose()
+
+
+async def test_an_invite_ringing_at_the_crash_is_answered_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(_flow(), store=store) as s:
+            marco = await s.agent("sip:marco@contoso.com")
+            lene = await s.person()
+            await lene.say("I am Di")
+            assert len(await lene.hear(3)) == 3
+            await lene.say("agent")
+            assert await lene.hear() == ["Asking an agent."]
+            offer = await marco.invited()
+            await s.idle()
+            await s.crash()
+            await marco.client.accept(offer.accept_href)  # while the bot is down
+            await s.restart()
+            assert await lene.hear(3) == [
+                "An agent accepted.",
+                "Back to you, Di.",
+                'Say "ticket" for a ticket.',
+            ]
+            await lene.silence()
+            assert marco.invitations.empty()  # invited once, not again after the restart
+    finally:
+        await store.aclose()
+
+
+async def test_an_invite_decided_but_not_sent_before_the_crash_is_sent_after_it(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(_flow(), store=store) as s:
+            marco = await s.agent("sip:marco@contoso.com")
+            lene = await s.person()
+            await lene.say("I am Ed")
+            assert len(await lene.hear(3)) == 3
+            await s.idle()
+            invitations = s.bot.engine.invitations
+            invitations.dispatch = lambda op: None  # type: ignore[method-assign]  # dies first
+            await lene.say("agent")
+            assert await lene.hear() == ["Asking an agent."]
+            await s.idle()
+            await s.crash()
+            await s.restart()
+            await s.clock.advance(6)  # the marker is a medium-priority event: held 5 s
+            offer = await marco.invited()
+            await marco.client.decline(offer.decline_href)
+            assert await lene.hear(2) == ["The agent declined.", "Back to you, Ed."]
+    finally:
+        await store.aclose()
+
+
+async def test_conversations_of_an_application_gone_meanwhile_are_recorded_as_ended(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(_flow(), store=store) as s:
+            lene = await s.person()
+            await lene.say("I am Flo")
+            assert len(await lene.hear(3)) == 3
+            await s.idle()
+            await s.crash()
+            await s.clock.advance(20 * 60)  # the server forgets an application unpolled 15 min
+            await s.restart()
+            assert not s.bot.reattached
+            assert s.bot.engine.instances == {}
+            (record,) = await store.conversations(ConversationQuery())
+            assert record.status == "ended"
+            assert "application ended" in (record.ended_reason or "")
+    finally:
+        await store.aclose()
+
+
+async def test_a_conversation_whose_state_is_gone_from_the_new_flow_ends_politely(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(_flow(), store=store) as s:
+            lene = await s.person()
+            await lene.say("I am Gus")
+            assert len(await lene.hear(3)) == 3
+            await s.idle()
+            await s.crash()
+            changed = FLOW.replace("  wait:", "  waiting:").replace("goto: wait", "goto: waiting")
+            result = load_flow_text(changed, "durable.flow.yaml")
+            assert result.flow is not None, [str(d) for d in result.diagnostics]
+            s.flow = result.flow
+            await s.restart()
+            assert await lene.hear() == [CHANGED_FLOW_MESSAGE]
+            assert await lene.hear_end() == "the bot ended the conversation"
+    finally:
+        await store.aclose()
+
+
+async def test_a_reply_sent_just_before_the_crash_is_not_sent_again(tmp_path: Path) -> None:
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(_flow(), store=store) as s:
+            lene = await s.person()
+            await lene.say("I am Hal")
+            assert len(await lene.hear(3)) == 3
+            await s.idle()
+            committer, durable = s.bot._committer, s.bot.durable
+            assert committer is not None
+            assert durable is not None
+            committer.cancel()
+            commit, dead = durable.commit, asyncio.Event()
+
+            async def commit_then_die(position: ChannelPosition | None = None) -> bool:
+                done = await commit(position)  # the reply is committed, then sent...
+                await dead.wait()  # ...and the process dies before committing anything more
+                return done
+
+            durable.commit = commit_then_die  # type: ignore[method-assign]
+            await lene.say("one")
+            assert await lene.hear() == ["Hal, you said: one"]
+            await s.crash()
+            snapshot = await store.load(BOT)
+            assert [e.payload["text"] for e in snapshot.outbox] == ["Hal, you said: one"]
+            await s.restart()
+            await s.clock.advance(6)
+            await lene.say("two")
+            assert await lene.hear() == ["Hal, you said: two"]
+            await lene.silence()
+    finally:
+        await store.aclose()
+
+
+async def test_a_reply_committed_but_not_sent_before_the_crash_is_sent_once(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(_flow(), store=store) as s:
+            lene = await s.person()
+            await lene.say("I am Ida")
+            assert len(await lene.hear(3)) == 3
+            await s.idle()
+            sender = s.bot.engine.sender
+            sender.send = lambda items: None  # type: ignore[method-assign]  # dies first
+            await lene.say("one")
+            await s.until(lambda: len(s.of(t.MessageOut)) == 4, "the reply decided")
+            await s.idle()
+            await s.crash()
+            await s.restart()
+            await s.clock.advance(6)
+            assert await lene.hear() == ["Ida, you said: one"]
+            await lene.say("two")
+            assert await lene.hear() == ["Ida, you said: two"]
+            await lene.silence()
     finally:
         await store.aclose()

@@ -118,6 +118,8 @@ class Bot:
             )
         if durable is not None:
             self._committer = asyncio.create_task(durable.run(), name="ucwa-flow commits")
+            if durable.unsure:
+                durable.marked = await self._mark()
         if not self.reattached:
             self.engine.invitations.start_outbound()
 
@@ -146,6 +148,17 @@ class Bot:
             )
             return stored.events_next
         return None
+
+    async def _mark(self) -> bool:
+        """Put a marker in the event stream: every event of what the bot did before a
+        restart comes before it, so the batches up to it tell what was done (and the
+        event channel does not wait a whole hold for them when the account is quiet)."""
+        try:
+            await self.client.set_my_presence("Online")
+        except (UcwaFlowError, httpx.HTTPError) as exc:
+            log.warning("%s: could not mark the event stream: %s", self.client.user, exc)
+            return False
+        return True
 
     async def run(self) -> None:
         """Serve conversations until cancelled; channel errors other than a bad body end it."""

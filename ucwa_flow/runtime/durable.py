@@ -32,13 +32,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ucwa_flow.flow import Flow
-from ucwa_flow.lifecycle import load_conversation
+from ucwa_flow.flow import Flow, Invite
+from ucwa_flow.lifecycle import dump_conversation, load_conversation
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Outgoing, Sent
-from ucwa_flow.runtime.records import outbox_entry_of, outgoing_of, record_of, webhook_of
+from ucwa_flow.runtime.records import (
+    invite_of,
+    invite_work,
+    outbox_entry_of,
+    outgoing_of,
+    record_of,
+    webhook_of,
+)
 from ucwa_flow.store import (
     Changes,
     ChannelPosition,
@@ -50,7 +57,7 @@ from ucwa_flow.store import (
     TranscriptEntry,
 )
 from ucwa_flow.ucwa import ConversationsLost
-from ucwa_flow.ucwa.events import EventBatch, MessageEvent
+from ucwa_flow.ucwa.events import Event, EventBatch, MessageEvent
 
 __all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
 
@@ -90,12 +97,27 @@ class Durable:
         self._created: dict[str, float] = {}
         self._committed_vars: dict[str, dict[str, Any]] = {}
         self._doubt: dict[str, Outgoing] = {}  # outbox entries perhaps sent before a crash
+        self._restarting = False  # until the batches read since the restart are enough
         self._since_restart = 0
+        #: the bot put a marker in the event stream after the restart (a presence update)
+        self.marked = False
         self.commits = 0
 
     @property
     def flow(self) -> Flow:
         return self.engine.flow
+
+    @property
+    def unsure(self) -> bool:
+        """Something restored may or may not have been done before the restart (a message
+        committed but perhaps not sent, an invitation the server never named)."""
+        if self._doubt:
+            return True
+        return any(
+            p.conversation is None
+            for href in self.engine.instances
+            for p in self.engine.invitations.waiting(href)
+        )
 
     # -- restart ------------------------------------------------------------------------------
 
@@ -117,6 +139,7 @@ class Durable:
                 self.engine.sender.send((item,))
         if self._doubt:
             log.info("%d message(s) may have been sent before the restart", len(self._doubt))
+        self._restarting = True
 
     def _restore(self, record: ConversationRecord, now: float) -> None:
         engine = self.engine
@@ -139,14 +162,24 @@ class Durable:
             why = f"its state {record.state!r} is not in flow {self.flow.name} any more"
             engine.post(href, lambda: self._end_changed(instance, why))
             return
+        invitations = engine.invitations
+        for side in record.extra.get("sides") or ():
+            invitations.resume_side(engine.tracker.restore(load_conversation(side)).href, href)
         for work in record.pending:
             if work.kind == "webhook":
                 engine.resume_webhook(instance, webhook_of(href, work))
-            else:
-                instance.report_error(
-                    "an invite was ringing when the bot stopped; it counts as not answered",
-                    None,
-                )
+                continue
+            pending = invite_of(work)
+            at = pending.rest.at
+            action = self.flow.action_list(at.list_id)[at.position] if at else None
+            if not isinstance(action, Invite):
+                instance.report_error(f"the flow has no invite at {at} any more", None)
+                continue
+            pending.action = action
+            tracked = work.payload.get("tracked")
+            if tracked:
+                engine.tracker.restore(load_conversation(tracked))
+            invitations.resume(instance, work.key, pending, (work.due or now) - now)
 
     async def _end_changed(self, instance: FlowInstance, why: str) -> None:
         log.warning("%s: ending the conversation: %s", instance.href, why)
@@ -171,12 +204,29 @@ class Durable:
             await self.commit(ChannelPosition(application, next_url, self._now()))
         finally:
             self._between.set()
-        if self._doubt:
+        if self._restarting:
             self._since_restart += 1
-            if self._since_restart >= _BARRIER:
+            if self._caught_up(item):
+                self._restarting = False
                 items, self._doubt = list(self._doubt.values()), {}
-                log.info("sending %d message(s) again: not sent before the restart", len(items))
+                if items:
+                    log.info("sending %d message(s) not sent before the restart", len(items))
                 self.engine.sender.send(items)
+                self.engine.invitations.send_unconfirmed()
+
+    def _caught_up(self, item: EventBatch | ConversationsLost) -> bool:
+        """Whether every event of what was done before the restart has been read.
+
+        With the marker (:attr:`marked`), once the batch holding it is read: the server
+        queues events in order and hands over all it has. Without it, after two batches
+        (the second is formed after the restart). A marker that never shows up is given
+        up on after a few batches.
+        """
+        if not self.marked:
+            return self._since_restart >= _BARRIER
+        if isinstance(item, EventBatch) and any(_is_marker(event) for event in item.events):
+            return True
+        return self._since_restart >= _BARRIER + 2
 
     def _recognise(self, batch: EventBatch) -> None:
         """Messages in doubt that the server reports: they went out; never send them again."""
@@ -236,10 +286,13 @@ class Durable:
             self.engine.sender.send(page.outgoing)
             for call in page.webhooks:
                 self.engine.start_webhook(call)
+            for op in page.invites:
+                self.engine.invitations.dispatch(op)
             return True
 
     def _changes(self, page: Page, position: ChannelPosition | None) -> Changes:
-        now, account, flow = self._now(), self.account, self.flow
+        now, account, flow, engine = self._now(), self.account, self.flow, self.engine
+        offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         lines = [
             TranscriptEntry(account, line.conversation, line.at, line.kind, line.data, key=line.key)
@@ -252,6 +305,11 @@ class Durable:
                     data = {"name": name, "value": value}
                     lines.append(TranscriptEntry(account, href, now, "variable", data))
             created = self._created.setdefault(href, now)
+            invites = [
+                invite_work(p, due=offset + p.deadline, tracked=self._tracked(p.conversation))
+                for p in engine.invitations.waiting(href)
+            ]
+            sides = [self._tracked(side) for side in engine.invitations.sides(href)]
             records.append(
                 record_of(
                     instance,
@@ -260,7 +318,9 @@ class Durable:
                     secrets=flow.secrets,
                     created_at=created,
                     now=now,
-                    webhooks=self.engine.pending_webhooks(href),
+                    webhooks=engine.pending_webhooks(href),
+                    invites=invites,
+                    extra={"sides": [side for side in sides if side is not None]},
                 )
             )
             if instance.ended:
@@ -276,6 +336,14 @@ class Durable:
             sent=tuple(_update(result, now) for result in page.outcomes),
             transcript=tuple(lines),
         )
+
+    def _tracked(self, href: str | None) -> dict[str, Any] | None:
+        conv = self.engine.tracker.get(href) if href is not None else None
+        return dump_conversation(conv) if conv is not None else None
+
+
+def _is_marker(event: Event) -> bool:
+    return event.link.rel == "presence" and event.sender.rel == "me" and event.type == "updated"
 
 
 def _update(result: Sent, now: float) -> OutboxUpdate:

@@ -391,6 +391,15 @@ class Engine:
         else:
             self.start_webhook(call)
 
+    def later(self, op: str, origin: str | None) -> bool:
+        if self.journal is None:
+            return False
+        self.journal.invite(op)
+        instance = self._instances.get(origin or "")
+        if instance is not None:
+            self.journal.touch(instance)
+        return True
+
     def pending_webhooks(self, href: str) -> list[WebhookCall]:
         """The webhooks conversation ``href`` waits on."""
         return [call for call, _ in self._calls.values() if call.conversation == href]

@@ -30,19 +30,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
 import httpx
 
-from ucwa_flow.clock import TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow, Invite, template_context
 from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
+from ucwa_flow.runtime.pending_invite import PendingInvite, cancel_timers
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.ucwa.events import Reason
 
@@ -92,20 +91,9 @@ class InvitationHost(Services, Protocol):
     def adopt(self, conv: Conversation, caller_uri: str) -> None:
         """Run the flow in ``conv``, an accepted outbound invitation."""
 
-
-@dataclass(slots=True)
-class _Pending:
-    to: str
-    origin: str | None = None  # the conversation whose `invite` action asked (None: outbound)
-    action: Invite | None = None
-    rest: Continuation | None = None
-    timer: TimerHandle | None = None
-    conversation: str | None = None  # the new conversation, once the server names it
-    cancel_href: str | None = None  # how to withdraw it while it rings
-    op: str = ""  # the operationId of the invitation sent last
-    deadline: float = 0.0  # when the invite's timeout passes (clock.monotonic())
-    retry: TimerHandle | None = None  # set while waiting to invite someone offline again
-    invitation: tuple[str | None, str, str | None] = (None, "normal", None)  # subject...
+    def later(self, op: str, origin: str | None) -> bool:
+        """``True`` when the invitation ``op`` (of conversation ``origin``) is to be sent
+        only once the step that decided it is committed (a durable host)."""
 
 
 class Invitations:
@@ -113,7 +101,7 @@ class Invitations:
 
     def __init__(self, engine: InvitationHost) -> None:
         self._engine = engine
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, PendingInvite] = {}
         self._side: dict[str, str] = {}  # accepted invite conversation -> origin
         # given up before the server named them: withdrawn when they show up
         self._abandoned: set[str] = set()
@@ -135,7 +123,7 @@ class Invitations:
         rest: Continuation,
     ) -> None:
         """An ``invite`` action: invite ``to``; resume ``instance`` once it is answered."""
-        pending = _Pending(to, instance.href, action, rest)
+        pending = PendingInvite(to, instance.href, action, rest)
         self._start(pending, action.timeout, subject, action.importance, message)
 
     def start_outbound(self) -> None:
@@ -154,11 +142,11 @@ class Invitations:
             )
             subject = outbound.subject.render(ctx) if outbound.subject else None
             message = outbound.message.render(ctx) if outbound.message else None
-            self._start(_Pending(to), outbound.timeout, subject, outbound.importance, message)
+            self._start(PendingInvite(to), outbound.timeout, subject, outbound.importance, message)
 
     def _start(
         self,
-        pending: _Pending,
+        pending: PendingInvite,
         timeout: float,
         subject: str | None,
         importance: str,
@@ -170,11 +158,20 @@ class Invitations:
         pending.timer = engine.clock.call_later(timeout, self._timed_out, pending)
         self._send(pending)
 
-    def _send(self, pending: _Pending) -> None:
-        """Send (or send again) ``pending``'s invitation, under a new operationId."""
-        engine = self._engine
+    def _send(self, pending: PendingInvite) -> None:
+        """Send (or send again) ``pending``'s invitation, under a new operationId; a
+        durable host sends an invite action's once the step that decided it is committed."""
         op = pending.op = uuid.uuid4().hex
         self._pending[op] = pending
+        if pending.action is None or not self._engine.later(op, pending.origin):
+            self.dispatch(op)
+
+    def dispatch(self, op: str) -> None:
+        """Send the invitation waiting under ``op`` now."""
+        engine = self._engine
+        pending = self._pending.get(op)
+        if pending is None:
+            return
         subject, importance, message = pending.invitation
 
         async def start() -> None:
@@ -199,6 +196,37 @@ class Invitations:
 
         engine.spawn(start())
 
+    # -- kept across a restart ------------------------------------------------------------------
+
+    def waiting(self, origin: str) -> list[PendingInvite]:
+        """The invitations conversation ``origin``'s ``invite`` actions wait on."""
+        return [p for p in self._pending.values() if p.origin == origin and p.action]
+
+    def sides(self, origin: str) -> list[str]:
+        """The side conversations (accepted invites) conversation ``origin`` opened."""
+        return [side for side, owner in self._side.items() if owner == origin]
+
+    def resume(self, instance: FlowInstance, op: str, pending: PendingInvite, due: float) -> None:
+        """Wait again on the invitation ``op`` for ``instance`` (after a restart), its timeout
+        ``due`` seconds from now. One the server never named may not have been sent: it is
+        sent again by :meth:`send_unconfirmed` unless news of it arrives first."""
+        engine = self._engine
+        pending.origin = instance.href
+        pending.op = op
+        pending.deadline = engine.clock.monotonic() + due
+        pending.timer = engine.clock.call_later(max(0.0, due), self._timed_out, pending)
+        self._pending[op] = pending
+
+    def resume_side(self, side: str, origin: str) -> None:
+        """``side`` is a side conversation of ``origin`` again (after a restart)."""
+        self._side[side] = origin
+
+    def send_unconfirmed(self) -> None:
+        """Send again every resumed invitation the server has said nothing of."""
+        for op, pending in list(self._pending.items()):
+            if pending.action is not None and pending.conversation is None and not pending.retry:
+                self.dispatch(op)
+
     # -- outcomes ---------------------------------------------------------------------------
 
     def sent(self, change: InvitationSent) -> None:
@@ -211,7 +239,7 @@ class Invitations:
         elif op in self._abandoned:
             self._abandoned.discard(op)
             self._withdraw(
-                _Pending("", conversation=change.conversation, cancel_href=change.cancel_href)
+                PendingInvite("", conversation=change.conversation, cancel_href=change.cancel_href)
             )
             self._engine.tracker.forget(change.conversation)
 
@@ -236,7 +264,7 @@ class Invitations:
         self._resolve(op, _BRANCH.get(change.outcome, "no_answer"))
         return True
 
-    def _wait_for_sign_in(self, pending: _Pending) -> bool:
+    def _wait_for_sign_in(self, pending: PendingInvite) -> bool:
         """The invitee is not signed in: invite again later, if the timeout allows it."""
         engine = self._engine
         delay = min(OFFLINE_RETRY, pending.deadline - engine.clock.monotonic())
@@ -249,12 +277,12 @@ class Invitations:
         pending.retry = engine.clock.call_later(delay, self._retry, pending)
         return True
 
-    def _retry(self, pending: _Pending) -> None:
+    def _retry(self, pending: PendingInvite) -> None:
         pending.retry = None
         if self._pending.pop(pending.op, None) is pending:  # not resolved meanwhile
             self._send(pending)
 
-    def _timed_out(self, pending: _Pending) -> None:
+    def _timed_out(self, pending: PendingInvite) -> None:
         op = pending.op
         if self._pending.get(op) is not pending:
             return
@@ -264,7 +292,7 @@ class Invitations:
             self._withdraw(pending)
         self._resolve(op, "no_answer")
 
-    def _report(self, pending: _Pending, message: str) -> None:
+    def _report(self, pending: PendingInvite, message: str) -> None:
         engine = self._engine
         engine.emit(
             t.FlowError(
@@ -275,7 +303,7 @@ class Invitations:
             )
         )
 
-    def _withdraw(self, pending: _Pending) -> None:
+    def _withdraw(self, pending: PendingInvite) -> None:
         """Stop a ringing invitation (its cancel link, else leave its conversation)."""
         engine = self._engine
         href = pending.conversation
@@ -288,7 +316,7 @@ class Invitations:
         pending = self._pending.pop(op, None)
         if pending is None:
             return
-        _cancel(pending)
+        cancel_timers(pending)
         engine = self._engine
         conversation = pending.conversation
         if conversation is not None and branch != "accepted":
@@ -311,7 +339,7 @@ class Invitations:
         )
         engine.post(instance.href, resume)
 
-    def _outbound_resolved(self, pending: _Pending, branch: str) -> None:
+    def _outbound_resolved(self, pending: PendingInvite, branch: str) -> None:
         engine = self._engine
         outbound = engine.flow.outbound
         assert outbound is not None
@@ -351,7 +379,7 @@ class Invitations:
         for op, pending in list(self._pending.items()):
             if pending.origin == href:
                 del self._pending[op]
-                _cancel(pending)
+                cancel_timers(pending)
                 self._withdraw(pending)
                 if pending.conversation is not None:
                     self._engine.tracker.forget(pending.conversation)
@@ -377,7 +405,7 @@ class Invitations:
         """
         engine = self._engine
         for pending in self._pending.values():
-            _cancel(pending)
+            cancel_timers(pending)
             if still_open:
                 self._withdraw(pending)
         if still_open:
@@ -389,14 +417,6 @@ class Invitations:
     async def aclose(self) -> None:
         """Shutting down: withdraw what still rings and end every side conversation."""
         self.lose_all(still_open=True)
-
-
-def _cancel(pending: _Pending) -> None:
-    """Cancel ``pending``'s timers (its timeout and any retry)."""
-    for timer in (pending.timer, pending.retry):
-        if timer is not None:
-            timer.cancel()
-    pending.retry = None
 
 
 def _offline(reason: Reason | None) -> bool:

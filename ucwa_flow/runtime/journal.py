@@ -46,11 +46,19 @@ class Page:
     touched: dict[str, FlowInstance] = field(default_factory=dict)
     outgoing: list[Outgoing] = field(default_factory=list)
     webhooks: list[WebhookCall] = field(default_factory=list)
+    invites: list[str] = field(default_factory=list)  # operationIds to send
     outcomes: list[Sent] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.touched or self.outgoing or self.webhooks or self.outcomes or self.lines)
+        return bool(
+            self.touched
+            or self.outgoing
+            or self.webhooks
+            or self.invites
+            or self.outcomes
+            or self.lines
+        )
 
 
 class Journal:
@@ -81,6 +89,10 @@ class Journal:
 
     def start(self, call: WebhookCall) -> None:
         self._page.webhooks.append(call)
+        self.news.set()
+
+    def invite(self, op: str) -> None:
+        self._page.invites.append(op)
         self.news.set()
 
     def sent(self, result: Sent) -> None:
@@ -120,6 +132,7 @@ class Journal:
         page.touched.update(current.touched)
         page.outgoing.extend(current.outgoing)
         page.webhooks.extend(current.webhooks)
+        page.invites.extend(current.invites)
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
         self.news.set()

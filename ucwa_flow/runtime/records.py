@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ucwa_flow.flow import ActionRef as FlowRef
 from ucwa_flow.lifecycle import dump_conversation
 from ucwa_flow.runtime.outbox import Outgoing
+from ucwa_flow.runtime.pending_invite import PendingInvite, invitation_from_data
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCall
 from ucwa_flow.store import ActionRef, ConversationRecord, OutboxEntry, PendingWork, Timer
@@ -28,7 +29,14 @@ from ucwa_flow.store import ActionRef, ConversationRecord, OutboxEntry, PendingW
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["outbox_entry_of", "outgoing_of", "record_of", "webhook_of"]
+__all__ = [
+    "invite_of",
+    "invite_work",
+    "outbox_entry_of",
+    "outgoing_of",
+    "record_of",
+    "webhook_of",
+]
 
 
 def record_of(
@@ -40,6 +48,7 @@ def record_of(
     created_at: float,
     now: float,
     webhooks: Iterable[WebhookCall] = (),
+    invites: Iterable[PendingWork] = (),
     extra: dict[str, Any] | None = None,
 ) -> ConversationRecord:
     """``instance`` as it stands, as a record (``now``: the wall clock, epoch seconds)."""
@@ -57,7 +66,7 @@ def record_of(
         variables=dict(instance.variables),
         misses=int(data["misses"]),
         timers=timers,
-        pending=tuple(_pending_webhook(call) for call in webhooks),
+        pending=(*(_pending_webhook(call) for call in webhooks), *invites),
         caller_uri=instance.caller_uri,
         caller_name=instance.caller_name,
         status="ended" if instance.ended else "active",
@@ -86,13 +95,47 @@ def _pending_webhook(call: WebhookCall) -> PendingWork:
 
 def webhook_of(conversation: str, work: PendingWork) -> WebhookCall:
     """The pending webhook ``work`` of ``conversation``, to be sent again."""
-    rest = Continuation(
+    return WebhookCall.from_data(
+        conversation, work.key, work.payload["request"], _continuation(work)
+    )
+
+
+def _continuation(work: PendingWork) -> Continuation:
+    return Continuation(
         FlowRef(work.action.list_id, work.action.position),
         tuple(FlowRef(ref.list_id, ref.position) for ref in work.rest),
         dict(work.payload.get("extras") or {}),
         work.after_end,
     )
-    return WebhookCall.from_data(conversation, work.key, work.payload["request"], rest)
+
+
+def invite_work(pending: PendingInvite, *, due: float, tracked: Any) -> PendingWork:
+    """The invitation ``pending`` as pending work (``due``: its timeout, epoch seconds;
+    ``tracked``: the tracker's data of the conversation the server named for it)."""
+    rest = pending.rest
+    assert isinstance(rest, Continuation)
+    assert rest.at is not None
+    return PendingWork(
+        kind="invite",
+        key=pending.op,
+        action=_ref(rest.at),
+        rest=tuple(_ref(ref) for ref in rest.frames),
+        payload={"request": pending.to_data(), "extras": dict(rest.extras), "tracked": tracked},
+        due=due,
+        after_end=rest.after_end,
+    )
+
+
+def invite_of(work: PendingWork) -> PendingInvite:
+    """The invitation ``work`` kept (its action and origin are for the caller to set)."""
+    request = work.payload["request"]
+    return PendingInvite(
+        str(request["to"]),
+        rest=_continuation(work),
+        conversation=request.get("conversation"),
+        cancel_href=request.get("cancel_href"),
+        invitation=invitation_from_data(request),
+    )
 
 
 def outbox_entry_of(item: Outgoing, *, account: str, now: float) -> OutboxEntry:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from ucwa_flow.clock import Clock, SystemClock
-from ucwa_flow.ucwa._http import json_of, location_of, resolve, with_query
+from ucwa_flow.ucwa._http import json_of, link, location_of, resolve, with_query
 from ucwa_flow.ucwa._tls import client_context
 from ucwa_flow.ucwa._wire import Wire
 from ucwa_flow.ucwa.application import Application
@@ -267,6 +267,21 @@ class UcwaClient:
         if application.report_my_activity_href is None:
             raise UcwaError(f"{self.user}: reportMyActivity needs makeMeAvailable first")
         await self._send("POST", application.report_my_activity_href)
+
+    async def set_my_presence(self, availability: str = "Online") -> None:
+        """POST ``me/presence`` (the link the ``me`` resource gives). The server confirms
+        it with a ``presence updated`` event on this application's channel even when
+        nothing changed, which makes it a marker in the event stream."""
+        me_href = self.application.me_href
+        if me_href is None:
+            raise UcwaError(f"{self.user}: the application has no me resource")
+        me = await self.get(me_href)
+        href = link(me, "presence")
+        if href is None:
+            raise UcwaError(f"{self.user}: me has no presence link (makeMeAvailable first)")
+        await self._send(
+            "POST", resolve(self.absolute(me_href), href), json={"availability": availability}
+        )
 
     async def keep_alive(self, interval: float = 180.0) -> None:
         """Report activity every ``interval`` seconds (on the client's clock), forever.

@@ -1,0 +1,62 @@
+"""One invitation the bot sent and waits on, and how it is kept across a restart.
+
+:class:`PendingInvite` is what :class:`~ucwa_flow.runtime.invites.Invitations` knows of an
+invitation it sent: whom, on whose behalf (the conversation whose ``invite`` action asked,
+and the rest of its action lists as a :class:`~ucwa_flow.runtime.services.Continuation`),
+the operationId it went out under, the conversation the server named for it, and its
+timers. :meth:`PendingInvite.to_data` and :func:`invite_from_data` turn the parts a
+restarted bot needs into JSON data and back; the timers are re-armed from the deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ucwa_flow.clock import TimerHandle
+from ucwa_flow.flow import Invite
+
+__all__ = ["PendingInvite", "cancel_timers", "invitation_from_data"]
+
+Invitation = tuple[str | None, str, str | None]  # subject, importance, first message
+
+
+@dataclass(slots=True)
+class PendingInvite:
+    to: str
+    origin: str | None = None  # the conversation whose `invite` action asked (None: outbound)
+    action: Invite | None = None
+    rest: Any = None  # the Continuation to resume the origin with (None: outbound)
+    timer: TimerHandle | None = None
+    conversation: str | None = None  # the new conversation, once the server names it
+    cancel_href: str | None = None  # how to withdraw it while it rings
+    op: str = ""  # the operationId of the invitation sent last
+    deadline: float = 0.0  # when the invite's timeout passes (clock.monotonic())
+    retry: TimerHandle | None = None  # set while waiting to invite someone offline again
+    invitation: Invitation = (None, "normal", None)
+
+    def to_data(self) -> dict[str, Any]:
+        """The request and what the server said of it so far (JSON data)."""
+        subject, importance, message = self.invitation
+        return {
+            "to": self.to,
+            "subject": subject,
+            "importance": importance,
+            "message": message,
+            "conversation": self.conversation,
+            "cancel_href": self.cancel_href,
+        }
+
+
+def invitation_from_data(data: Mapping[str, Any]) -> Invitation:
+    """The (subject, importance, message) :meth:`PendingInvite.to_data` kept."""
+    return (data.get("subject"), str(data.get("importance") or "normal"), data.get("message"))
+
+
+def cancel_timers(pending: PendingInvite) -> None:
+    """Cancel ``pending``'s timers (its timeout and any retry)."""
+    for timer in (pending.timer, pending.retry):
+        if timer is not None:
+            timer.cancel()
+    pending.retry = None
