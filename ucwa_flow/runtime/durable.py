@@ -35,6 +35,7 @@ from typing import Any
 from ucwa_flow.flow import Flow, Invite
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
 from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Outgoing, Sent
@@ -154,6 +155,11 @@ class Durable:
         )
         self._created[href] = record.created_at
         self._committed_vars[href] = dict(record.variables)
+        if record.state == FlowMachine.NEW and record.flow == self.flow.name:
+            # accepted, not connected when committed: the batch that connected it was not,
+            # so the server hands it out again and it starts then
+            engine.reopen(instance, record.extra.get("opening") or {})
+            return
         engine.instances[href] = instance
         data = {"misses": record.misses, "silence": record.extra.get("silence")}
         if record.flow != self.flow.name or not instance.resume(
@@ -320,7 +326,10 @@ class Durable:
                     now=now,
                     webhooks=engine.pending_webhooks(href),
                     invites=invites,
-                    extra={"sides": [side for side in sides if side is not None]},
+                    extra={
+                        "sides": [side for side in sides if side is not None],
+                        "opening": engine.opening(href),
+                    },
                 )
             )
             if instance.ended:
