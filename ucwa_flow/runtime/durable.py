@@ -29,7 +29,7 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ucwa_flow.flow import Flow, Invite
@@ -98,6 +98,8 @@ class Durable:
         self._created: dict[str, float] = {}
         self._committed_vars: dict[str, dict[str, Any]] = {}
         self._doubt: dict[str, Outgoing] = {}  # outbox entries perhaps sent before a crash
+        #: what conversations with messages in doubt send meanwhile: it goes after them
+        self._held: list[Outgoing] = []
         self._restarting = False  # until the batches read since the restart are enough
         self._since_restart = 0
         #: the bot put a marker in the event stream after the restart (a presence update)
@@ -137,7 +139,7 @@ class Durable:
             if item.kind == "message":
                 self._doubt[item.operation_context] = item
             else:
-                self.engine.sender.send((item,))
+                self._send((item,))
         if self._doubt:
             log.info("%d message(s) may have been sent before the restart", len(self._doubt))
         self._restarting = True
@@ -217,8 +219,23 @@ class Durable:
                 items, self._doubt = list(self._doubt.values()), {}
                 if items:
                     log.info("sending %d message(s) not sent before the restart", len(items))
-                self.engine.sender.send(items)
+                held, self._held = self._held, []
+                self.engine.sender.send([*items, *held])
                 self.engine.invitations.send_unconfirmed()
+
+    def _send(self, items: Iterable[Outgoing]) -> None:
+        """Send ``items`` in order; those of a conversation with messages in doubt wait
+        behind them (a timer overdue at the restart must not speak before the message
+        that came first), until :meth:`handle` settles the doubt."""
+        if not self._doubt and not self._held:
+            self.engine.sender.send(items)
+            return
+        waiting = {item.conversation for item in (*self._doubt.values(), *self._held)}
+        for item in items:
+            if item.conversation in waiting:
+                self._held.append(item)
+            else:
+                self.engine.sender.send((item,))
 
     def _caught_up(self, item: EventBatch | ConversationsLost) -> bool:
         """Whether every event of what was done before the restart has been read.
@@ -289,7 +306,7 @@ class Durable:
             if not result.applied:
                 log.warning("a batch was committed before (another process?); not performed")
                 return False
-            self.engine.sender.send(page.outgoing)
+            self._send(page.outgoing)
             for call in page.webhooks:
                 self.engine.start_webhook(call)
             for op in page.invites:

@@ -1,11 +1,14 @@
-"""A durable bot killed after it accepted a chat and before the chat connected carries on.
+"""What tests/e2e/test_kill.py found, each reproduced in-process at its exact crash point.
 
-Found by tests/e2e/test_kill.py: the batch with the invitation is committed (the
-conversation is stored in no state yet, ``(new)``: it starts when messaging connects), the
-batch that connects it is not. The restarted bot must wait for the connection again (the
-server hands that batch out again), then enter the start state (or the one an invitation
-rule named) and handle the invitation's first message, instead of ending the conversation as
-if its state had left the flow.
+* A chat accepted but not connected at the crash: the batch with the invitation is
+  committed (the conversation is stored in no state yet, ``(new)``: it starts when messaging
+  connects), the batch that connects it is not. The restarted bot must wait for the
+  connection again (the server hands that batch out again), then enter the start state (or
+  the one an invitation rule named) and handle the invitation's first message, instead of
+  ending the conversation as if its state had left the flow.
+* A message committed but not sent at the crash is *in doubt* after the restart, and waits
+  until the bot knows whether it went out; what the same conversation says meanwhile (its
+  silence timer, overdue, fires at once) must wait behind it, not overtake it.
 """
 
 from __future__ import annotations
@@ -52,6 +55,26 @@ def _flow() -> Flow:
     return result.flow
 
 
+ORDER_FLOW = """\
+version: 1
+name: order
+start: chat
+states:
+  chat:
+    messages:
+      - any: true
+        goto: quiet
+  quiet:
+    enter:
+      - say: waiting
+    timeouts:
+      - after: 30s
+        do:
+          - say: timer
+          - goto: chat
+"""
+
+
 async def _until_stored_new(store: Store) -> None:
     """Wait until the store has the conversation, accepted and not started."""
     loop = asyncio.get_running_loop()
@@ -92,5 +115,32 @@ async def test_a_chat_accepted_but_not_connected_at_the_crash_starts_after_the_r
             await person.say("again")
             assert (await person.hear())[0].endswith("again")
             await person.silence()
+    finally:
+        await store.aclose()
+
+
+async def test_a_timer_overdue_at_the_restart_speaks_after_the_message_in_doubt(
+    tmp_path: Path,
+) -> None:
+    result = load_flow_text(ORDER_FLOW, "order.flow.yaml")
+    assert result.flow is not None
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(result.flow, store=store) as s:
+            lene = await s.person()
+            await s.idle()
+            sender = s.bot.engine.sender
+            sender.send = lambda items: None  # type: ignore[method-assign]  # dies first
+            await lene.say("hello")
+            await s.until(lambda: "waiting" in s.said(), "the message decided")
+            await s.idle()
+            await s.crash()
+            snapshot = await store.load(BOT)
+            assert [e.payload["text"] for e in snapshot.outbox] == ["waiting"]
+            await s.clock.advance(31)  # the timer falls due while the bot is down
+            await s.restart()
+            await s.clock.advance(6)
+            assert await lene.hear(2) == ["waiting", "timer"]
+            await lene.silence()
     finally:
         await store.aclose()
