@@ -9,6 +9,9 @@
 * A message committed but not sent at the crash is *in doubt* after the restart, and waits
   until the bot knows whether it went out; what the same conversation says meanwhile (its
   silence timer, overdue, fires at once) must wait behind it, not overtake it.
+* A message sent, its event read and that batch committed, but its answer not committed when
+  the process dies: after the restart the channel goes on after that event, so the message
+  must be known as sent already (the batch that reported it says so), not sent again.
 """
 
 from __future__ import annotations
@@ -141,6 +144,45 @@ async def test_a_timer_overdue_at_the_restart_speaks_after_the_message_in_doubt(
             await s.restart()
             await s.clock.advance(6)
             assert await lene.hear(2) == ["waiting", "timer"]
+            await lene.silence()
+    finally:
+        await store.aclose()
+
+
+ECHO_FLOW = """\
+version: 1
+name: echo
+start: chat
+states:
+  chat:
+    messages:
+      - any: true
+        say: "You said: {{ message }}"
+"""
+
+
+async def test_a_reply_reported_in_a_committed_batch_is_not_sent_again(tmp_path: Path) -> None:
+    result = load_flow_text(ECHO_FLOW, "echo.flow.yaml")
+    assert result.flow is not None
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(result.flow, store=store) as s:
+            lene = await s.person()
+            await lene.say("zero")
+            assert await lene.hear() == ["You said: zero"]
+            await s.idle()
+            sender = s.bot.engine.sender
+            sender._report = lambda result: None  # the answers never reach the journal
+            await lene.say("one")
+            assert await lene.hear() == ["You said: one"]
+            await s.idle()  # the batch with the message's event is committed
+            snapshot = await store.load(BOT)
+            assert [e.payload["text"] for e in snapshot.outbox] == []
+            await s.crash()
+            await s.restart()
+            await s.clock.advance(6)
+            await lene.say("two")
+            assert await lene.hear() == ["You said: two"]
             await lene.silence()
     finally:
         await store.aclose()

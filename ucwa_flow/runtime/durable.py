@@ -98,6 +98,8 @@ class Durable:
         self._created: dict[str, float] = {}
         self._committed_vars: dict[str, dict[str, Any]] = {}
         self._doubt: dict[str, Outgoing] = {}  # outbox entries perhaps sent before a crash
+        #: messages handed to the sender whose outcome is not committed yet
+        self._inflight: dict[str, Outgoing] = {}
         #: what conversations with messages in doubt send meanwhile: it goes after them
         self._held: list[Outgoing] = []
         self._restarting = False  # until the batches read since the restart are enough
@@ -205,7 +207,7 @@ class Durable:
         """Handle one channel item and commit it with the channel's next position."""
         self._between.clear()
         try:
-            if isinstance(item, EventBatch) and self._doubt:
+            if isinstance(item, EventBatch) and (self._doubt or self._inflight):
                 self._recognise(item)
             self.engine.handle(item)
             await self.engine.drained()
@@ -252,10 +254,14 @@ class Durable:
         return self._since_restart >= _BARRIER + 2
 
     def _recognise(self, batch: EventBatch) -> None:
-        """Messages in doubt that the server reports: they went out; never send them again."""
+        """Messages that the server reports went out: their outcome is committed with the
+        batch. Those in doubt are never sent again; those being sent are known to be sent
+        even if the process dies before their answer is committed (the batch that tells it
+        is acknowledged, so a restarted bot would never read that event again)."""
         for event in batch.events:
             if isinstance(event, MessageEvent) and event.direction == "Outgoing":
-                item = self._doubt.pop(event.operation_id or "", None)
+                operation = event.operation_id or ""
+                item = self._doubt.pop(operation, None) or self._inflight.pop(operation, None)
                 if item is not None:
                     self.journal.sent(Sent(item, message=event.link.href))
 
@@ -306,6 +312,9 @@ class Durable:
             if not result.applied:
                 log.warning("a batch was committed before (another process?); not performed")
                 return False
+            for item in page.outgoing:
+                if item.kind == "message":
+                    self._inflight[item.operation_context] = item
             self._send(page.outgoing)
             for call in page.webhooks:
                 self.engine.start_webhook(call)
@@ -359,9 +368,13 @@ class Durable:
             after=self._position if position is not None else None,
             conversations=tuple(records),
             outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
-            sent=tuple(_update(result, now) for result in page.outcomes),
+            sent=tuple(self._update(result, now) for result in page.outcomes),
             transcript=tuple(lines),
         )
+
+    def _update(self, result: Sent, now: float) -> OutboxUpdate:
+        self._inflight.pop(result.item.operation_context, None)
+        return _update(result, now)
 
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None
