@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import BOT, stage
+from tests.e2e.harness import BOT, pass_markers, stage
 from tests.guards import WAIT
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -142,7 +142,7 @@ async def test_a_timer_overdue_at_the_restart_speaks_after_the_message_in_doubt(
             assert [e.payload["text"] for e in snapshot.outbox] == ["waiting"]
             await s.clock.advance(31)  # the timer falls due while the bot is down
             await s.restart()
-            await s.clock.advance(6)
+            await pass_markers(s)
             assert await lene.hear(2) == ["waiting", "timer"]
             await lene.silence()
     finally:
@@ -180,7 +180,7 @@ async def test_a_reply_reported_in_a_committed_batch_is_not_sent_again(tmp_path:
             assert [e.payload["text"] for e in snapshot.outbox] == []
             await s.crash()
             await s.restart()
-            await s.clock.advance(6)
+            await pass_markers(s)
             await lene.say("two")
             assert await lene.hear() == ["You said: two"]
             await lene.silence()

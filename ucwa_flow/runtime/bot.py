@@ -118,6 +118,7 @@ class Bot:
             )
         if durable is not None:
             self._committer = asyncio.create_task(durable.run(), name="ucwa-flow commits")
+            durable.marker = self._mark  # again once the first batch is read (see Durable)
             if durable.unsure:
                 durable.marked = await self._mark()
         if not self.reattached:

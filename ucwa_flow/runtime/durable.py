@@ -29,7 +29,7 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ucwa_flow.flow import Flow, Invite
@@ -104,7 +104,8 @@ class Durable:
         self._held: list[Outgoing] = []
         self._restarting = False  # until the batches read since the restart are enough
         self._since_restart = 0
-        #: the bot put a marker in the event stream after the restart (a presence update)
+        #: puts a marker in the event stream (a presence update); True once it is there
+        self.marker: Callable[[], Awaitable[bool]] | None = None
         self.marked = False
         self.commits = 0
 
@@ -216,6 +217,11 @@ class Durable:
             self._between.set()
         if self._restarting:
             self._since_restart += 1
+            if self._since_restart == 1 and self.marker is not None and self.unsure:
+                # after the first batch, which may be one the server built before the restart
+                # and hands out again as it was (with an older marker in it, perhaps): the next
+                # batch is built after this marker, so the marker in it is never an old one
+                self.marked = await self.marker()
             if self._caught_up(item):
                 self._restarting = False
                 items, self._doubt = list(self._doubt.values()), {}
@@ -250,7 +256,7 @@ class Durable:
         if not self.marked:
             return self._since_restart >= _BARRIER
         if isinstance(item, EventBatch) and any(_is_marker(event) for event in item.events):
-            return True
+            return self._since_restart > 1  # not the first batch (see handle)
         return self._since_restart >= _BARRIER + 2
 
     def _recognise(self, batch: EventBatch) -> None:
