@@ -13,7 +13,7 @@ with the same arguments). Its stdout and stderr go to a log file of its own
 makes (told apart from the callers' by its token; a restarted bot signs in again, so each
 process has a token of its own) and the answer the simulator gives. A test arms a
 :class:`Trigger` on it: when the current process's ``n``-th request of a kind arrives
-(``send-arrived``: a sendMessage, before the simulator performs it) or is answered
+(``send-in-flight``: a sendMessage, before the simulator reads its body) or is answered
 (``send-answered``: after the simulator performed the sendMessage, before its answer leaves;
 ``invite-answered``: a messagingInvitations POST, the invitation now ringing;
 ``batch-answered``: an event-channel answer, after it left), the watch calls its ``kill``
@@ -98,14 +98,19 @@ class BotProcess:
     def start(self) -> int:
         """Let the waiting process go (starting one if none waits); start the next one."""
         assert self.current is None, "a bot process is still running"
-        proc = self._next or self._spawn()
+        proc, self._next = self._next or self._spawn(), None
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
         proc.stdin.flush()
         self.current = proc
         self.started += 1
-        self._next = self._spawn()
         return proc.pid
+
+    def prepare(self) -> None:
+        """Start the next process, which imports and waits (call it once the running one is
+        up: started at once, it would take the CPU the running one signs in with)."""
+        if self._next is None:
+            self._next = self._spawn()
 
     def kill(self) -> None:
         """SIGKILL the running process (nothing of it runs after this returns but the kernel's
@@ -150,7 +155,7 @@ class BotProcess:
 class Trigger:
     """Kill when the current process's ``n``-th request of ``kind`` arrives or is answered."""
 
-    kind: str  # send-arrived | send-answered | invite-answered | batch-answered
+    kind: str  # send-in-flight | send-answered | invite-answered | batch-answered
     n: int
     seen: int = 0
     fired: bool = False
@@ -181,13 +186,27 @@ class Watch:
         self.kill = kill
         self.trigger: Trigger | None = None
         self.tokens: list[str] = []  # each process's token, in order
-        self.polled: set[str] = set()  # tokens that have polled the event channel
+        self.polls: collections.Counter[str] = collections.Counter()  # event GETs by token
         self.counts: collections.Counter[str] = collections.Counter()  # the bot's requests
+        #: each message performed: (process number, OperationContext, text)
+        self.sent: list[tuple[int, str, str]] = []
+
+        self._mark = 0  # tokens seen before the current process started
+
+    def started(self) -> None:
+        """A new process is starting: :attr:`ready` waits for its token."""
+        self._mark = len(self.tokens)
 
     @property
     def ready(self) -> bool:
-        """The newest process has signed in and is reading its event channel."""
-        return bool(self.tokens) and self.tokens[-1] in self.polled
+        """The process started last has signed in and is reading its event channel."""
+        return len(self.tokens) > self._mark and self.polls[self.tokens[-1]] > 0
+
+    @property
+    def progressed(self) -> bool:
+        """The process started last has committed a batch: it asked for the next one (a
+        durable bot acknowledges a batch only once it is committed)."""
+        return len(self.tokens) > self._mark and self.polls[self.tokens[-1]] > 1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -203,19 +222,23 @@ class Watch:
             self.tokens.append(token.value)
         kind = _kind_of(scope["method"], scope["path"])
         current = token.value == self.tokens[-1]
+        if kind == "send":
+            receive, send = self._record(scope, receive, send, self.tokens.index(token.value) + 1)
         if kind is None or not current:
             await self.app(scope, receive, send)
             return
         self.counts[kind] += 1
         if kind == "batch":
-            self.polled.add(token.value)
+            self.polls[token.value] += 1
         dead: asyncio.Event | None = None
-        if self._fires(f"{kind}-arrived"):
-            dead = self.kill(f"{kind}-arrived")
+        mark = self._mark
+        if self._fires(f"{kind}-in-flight"):
+            dead = self.kill(f"{kind}-in-flight")
         after = self._fires(f"{kind}-answered")
 
         async def forward(message: Message) -> None:
-            nonlocal dead
+            nonlocal dead, after
+            after = after and mark == self._mark  # else the process is gone already
             if after and kind != "batch" and message["type"] == "http.response.start":
                 dead = self.kill(f"{kind}-answered")
             if dead is not None and kind != "batch":
@@ -226,6 +249,27 @@ class Watch:
                 self.kill(f"{kind}-answered")
 
         await self.app(scope, receive, forward)
+
+    def _record(
+        self, scope: Scope, receive: Receive, send: Send, process: int
+    ) -> tuple[Receive, Send]:
+        """Note each message the simulator performs: which process, its text and
+        OperationContext (:attr:`sent`), to tell a double's origin."""
+        query = scope.get("query_string", b"").decode()
+        context = query.partition("OperationContext=")[2].partition("&")[0]
+        body = bytearray()
+
+        async def receiving() -> Message:
+            message = await receive()
+            body.extend(message.get("body", b""))
+            return message
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 201:
+                self.sent.append((process, context, body.decode(errors="replace").strip()))
+            await send(message)
+
+        return receiving, sending
 
     def _fires(self, kind: str) -> bool:
         trigger = self.trigger
@@ -243,7 +287,8 @@ class TicketDesk:
     """The webhook's server (see the module docstring); an ASGI app.
 
     ``slow(body)`` says whether the first answer for this body waits for a kill;
-    ``kills()`` is how many kills happened so far; ``released`` ends every wait.
+    ``kills()`` is how many kills happened so far; ``released`` ends every wait (set it when
+    the killing is over). :attr:`crossed` holds the keys whose call was pending at a kill.
     """
 
     slow: Callable[[Any], bool]
@@ -254,6 +299,7 @@ class TicketDesk:
     mismatched: list[str] = field(default_factory=list)
     held: int = 0  # answers waiting for a kill now
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    crossed: set[str] = field(default_factory=set)  # keys whose first answer waited for a kill
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -261,6 +307,8 @@ class TicketDesk:
         raw = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the bot died while sending it: not a request
             raw += message.get("body", b"")
             if not message.get("more_body", False):
                 break
@@ -272,8 +320,8 @@ class TicketDesk:
             self.bodies[key] = body
         elif self.bodies[key] != body:
             self.mismatched.append(f"{key}: {self.bodies[key]} then {body}")
-        if self.deliveries[key] == 1 and self.slow(body):
-            await self._hold()
+        if self.deliveries[key] == 1 and self.slow(body) and await self._hold():
+            self.crossed.add(key)
         answer = json.dumps({"id": self.tickets[key]}).encode()
         await send(
             {
@@ -287,8 +335,8 @@ class TicketDesk:
         )
         await send({"type": "http.response.body", "body": answer})
 
-    async def _hold(self) -> None:
-        """Wait until the next kill (or the release)."""
+    async def _hold(self) -> bool:
+        """Wait until the next kill (True) or the release (False)."""
         before = self.kills()
         self.held += 1
         try:
@@ -299,6 +347,7 @@ class TicketDesk:
                 await asyncio.sleep(0.01)
         finally:
             self.held -= 1
+        return self.kills() != before
 
     @property
     def retried(self) -> list[str]:
