@@ -25,7 +25,7 @@ from tests.e2e.harness import BOT, pass_markers, stage
 from tests.guards import WAIT
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime.flowmachine import FlowMachine
-from ucwa_flow.store import Store, open_store
+from ucwa_flow.store import Changes, CommitResult, Store, open_store
 
 FLOW = """\
 version: 1
@@ -184,5 +184,41 @@ async def test_a_reply_reported_in_a_committed_batch_is_not_sent_again(tmp_path:
             await lene.say("two")
             assert await lene.hear() == ["You said: two"]
             await lene.silence()
+    finally:
+        await store.aclose()
+
+
+async def test_a_stop_that_interrupts_a_commit_keeps_what_it_wrote(tmp_path: Path) -> None:
+    """Ctrl-C cancels the bot wherever it is, perhaps in the middle of a commit: the stop
+    waits for that commit (the answers of sends in it), instead of dropping it."""
+    result = load_flow_text(ECHO_FLOW, "echo.flow.yaml")
+    assert result.flow is not None
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        async with stage(result.flow, store=store) as s:
+            lene = await s.person()
+            await lene.say("zero")
+            assert await lene.hear() == ["You said: zero"]
+            await s.idle()
+            real, entered, release = store.commit, asyncio.Event(), asyncio.Event()
+
+            async def slow_commit(account: str, changes: Changes) -> CommitResult:
+                if changes.sent and not release.is_set():  # the reply's answer
+                    entered.set()
+                    await release.wait()
+                return await real(account, changes)
+
+            store.commit = slow_commit  # type: ignore[method-assign]
+            await lene.say("one")
+            assert await lene.hear() == ["You said: one"]
+            await asyncio.wait_for(entered.wait(), WAIT)
+            assert s.task is not None
+            s.task.cancel()  # what asyncio.run does on Ctrl-C, then the bot's aclose
+            closing = asyncio.create_task(s.bot.aclose())
+            await asyncio.sleep(0.05)
+            release.set()
+            await asyncio.wait_for(closing, WAIT)
+            snapshot = await store.load(BOT)
+            assert snapshot.outbox == ()
     finally:
         await store.aclose()

@@ -213,6 +213,7 @@ class Bot:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
+        await durable.settle()
         engine = self.engine
         try:
             if not keep:  # stops are decided, committed, then sent, like any other step

@@ -50,6 +50,7 @@ from ucwa_flow.runtime.records import (
 from ucwa_flow.store import (
     Changes,
     ChannelPosition,
+    CommitResult,
     ConversationRecord,
     OutboxUpdate,
     Snapshot,
@@ -108,6 +109,7 @@ class Durable:
         self.marker: Callable[[], Awaitable[bool]] | None = None
         self.marked = False
         self.commits = 0
+        self._storing: asyncio.Future[CommitResult] | None = None
 
     @property
     def flow(self) -> Flow:
@@ -300,6 +302,16 @@ class Durable:
                 continue
             delay = retry
 
+    async def settle(self) -> None:
+        """Wait for a store commit that a cancellation interrupted (see :meth:`commit`);
+        its work is not performed: what it put in the outbox waits for the next start."""
+        storing = self._storing
+        if storing is not None and not storing.done():
+            try:
+                await storing
+            except StoreError as exc:
+                log.error("an interrupted commit failed: %s", exc)
+
     async def commit(self, position: ChannelPosition | None = None) -> bool:
         """Commit everything decided so far (with ``position``), then perform it."""
         async with self._lock:
@@ -307,8 +319,13 @@ class Durable:
             if not page and position is None:
                 return True
             changes = self._changes(page, position)
+            # shielded: a stop that cancels the bot mid-commit waits for it (settle), so what
+            # it wrote (the answers to sends, say) is not lost
+            storing = self._storing = asyncio.ensure_future(
+                self.store.commit(self.account, changes)
+            )
             try:
-                result = await self.store.commit(self.account, changes)
+                result = await asyncio.shield(storing)
             except StoreError:
                 self.journal.put_back(page)
                 raise
