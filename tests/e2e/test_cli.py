@@ -187,3 +187,30 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_sigterm_stops_run_as_ctrl_c_does() -> None:
+    """``systemctl stop`` sends SIGTERM: the bot stops through its clean-up, status 0."""
+    with subprocess.Popen(
+        [UCWA_FLOW, "run", "flows/echo.flow.yaml"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+    ) as bot:
+        assert bot.stdin is not None
+        assert bot.stdout is not None
+        try:
+            bot.stdin.write("hello\n")
+            bot.stdin.flush()
+            assert bot.stdout.readline() == "you: hello\n"  # the chat is up and answering
+            bot.send_signal(signal.SIGTERM)
+            _out, err = bot.communicate(timeout=WAIT)
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+    assert bot.returncode == 0, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "stopped."

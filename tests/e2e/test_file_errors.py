@@ -6,6 +6,8 @@ the status is 2, as for any other mistake in the command line, never a traceback
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.e2e.test_cli import ucwa_flow
@@ -57,3 +59,29 @@ def test_a_directory_for_a_file_is_the_same_one_line(args: list[str], message: s
     done = ucwa_flow(*args, timeout=WAIT)
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"ucwa-flow: error: {message}\n"
+
+
+def test_a_store_file_that_is_not_a_store_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bot.sqlite3"
+    bad.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+    done = ucwa_flow("run", "flows/echo.flow.yaml", "--state", str(bad), timeout=WAIT)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("ucwa-flow: error: cannot open the conversation store: "), lines
+    assert str(bad) in lines[0]
+
+
+def test_state_and_store_together_are_a_usage_error(tmp_path: Path) -> None:
+    done = ucwa_flow(
+        "run",
+        "flows/echo.flow.yaml",
+        "--state",
+        str(tmp_path / "a.sqlite3"),
+        "--store",
+        "postgresql://nobody@127.0.0.1:1/none",
+        timeout=WAIT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--state PATH (a SQLite file) or --store URL (PostgreSQL), not both" in done.stderr

@@ -8,9 +8,15 @@ is under test, and callers that are never faulted can tell exactly what reached 
 
 Each caller sends numbered lines ``caller <i> line <n>``, waiting for the echo of one
 (and a few virtual seconds of "thinking") before it sends the next, so the run spans a few
-minutes of virtual time. A background task moves the shared :class:`ManualClock` on in
-small steps, so that back-offs, slow answers and P-GET holds happen; nothing depends on
-how fast the machine is (real time only bounds waits that end when a test fails).
+minutes of virtual time, with back-offs, slow answers and P-GET holds in it.
+
+Nothing depends on how fast the machine is: a :class:`~tests.e2e.pacer.Pacer` moves the
+shared :class:`ManualClock` to its next due timer only when the stage is quiet (the server
+works on nothing but held P-GETs and slowed answers, the bot has nothing else out, no caller
+is about to act). Virtual time so never passes while the bot works: a token issued and used
+at once is the same virtual second old however slow the machine is, and an invitation is
+never left unanswered because the machine was busy. Real time only bounds waits that end
+when a test fails.
 
 "Every message answered exactly once, in order" when the server may end conversations:
 an application expiry ends all of the bot's conversations on the server (UCWA semantics),
@@ -30,11 +36,9 @@ import contextlib
 import functools
 import random
 import re
-from collections.abc import Callable
 
 from tests.e2e.harness import BOT, stage
-from tests.guards import WAIT
-from ucwa_flow.clock import ManualClock
+from tests.e2e.pacer import Pacer
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.simulator import FaultPlan, SimulatorUser, VirtualUser, default_users
 
@@ -67,24 +71,25 @@ def _flow() -> Flow:
 
 async def test_100_callers_through_5_percent_random_faults_each_answered_once_in_order() -> None:
     plan = FaultPlan(0.05, seed=2026, user=BOT, cover=True)
-    ticker: asyncio.Task[None] | None = None
+    task: asyncio.Task[None] | None = None
     try:
         async with stage(_flow(), users=[*default_users(), *USERS], invitation_timeout=300.0) as s:
             s.sim.faults.plan = plan
-            ticker = asyncio.create_task(_tick(s.clock))
+            pacer = Pacer(s)
+            task = asyncio.create_task(pacer.run())
             restarts: list[int] = [0] * CALLERS
             await asyncio.gather(
                 *(
-                    _caller(s.sim.virtual_user(u.uri), i, s.clock, restarts)
+                    _caller(s.sim.virtual_user(u.uri), i, pacer, restarts)
                     for i, u in enumerate(USERS)
                 )
             )
             later = s.clock.monotonic() + 60
-            await _until(lambda: s.clock.monotonic() >= later, "a minute for late duplicates")
+            await pacer.until(lambda: s.clock.monotonic() >= later, "a minute for late duplicates")
             s.sim.faults.plan = None
             summary = (
                 f"{plan.summary()}; {sum(restarts)} conversations restarted; "
-                f"{s.clock.monotonic():.0f} s of virtual time"
+                f"{s.clock.monotonic():.0f} s of virtual time in {pacer.steps} steps"
             )
             print(f"\nsoak: {summary}")
             for i, user in enumerate(USERS):
@@ -104,15 +109,16 @@ async def test_100_callers_through_5_percent_random_faults_each_answered_once_in
             # the clock keeps moving while the stage closes: a bot request may still be in a
             # back-off or a slow answer, and both wait on virtual time
     finally:
-        if ticker is not None:
-            ticker.cancel()
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+                await task
 
 
-async def _caller(vu: VirtualUser, i: int, clock: ManualClock, restarts: list[int]) -> None:
+async def _caller(vu: VirtualUser, i: int, pacer: Pacer, restarts: list[int]) -> None:
     """Send lines 0..LINES-1, one at a time; start again when the conversation ends."""
     rng = random.Random(i)
+    clock = pacer.stage.clock
     await clock.sleep(rng.uniform(0, 120))  # callers arrive over two minutes
     conv: str | None = None
     while (n := len(_echoes(vu, i))) < LINES:
@@ -125,9 +131,10 @@ async def _caller(vu: VirtualUser, i: int, clock: ManualClock, restarts: list[in
         else:
             restarts[i] += conv is not None
             conv = await vu.start_conversation(BOT, line)
-        await _until(
+        await pacer.until(
             functools.partial(_answered_or_ended, vu, i, n, conv),
             f"{vu.uri}: an echo of {line!r} or the end of its conversation",
+            vu,
         )
         await clock.sleep(rng.uniform(5, 20))  # thinking
     if conv is not None and vu.state(conv) == "connected":
@@ -147,18 +154,3 @@ def _echoes(vu: VirtualUser, i: int) -> list[int]:
             assert int(found.group(1)) == i, f"{vu.uri} got another caller's echo: {message.text}"
             numbers.append(int(found.group(2)))
     return numbers
-
-
-async def _until(ready: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not ready():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
-async def _tick(clock: ManualClock) -> None:
-    """Move virtual time on in small steps while the test runs."""
-    while True:
-        await clock.advance(1.0)
-        await asyncio.sleep(0.002)

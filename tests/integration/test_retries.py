@@ -128,3 +128,19 @@ async def test_an_operation_whose_token_grant_broke_is_sent_again(
     assert grant.hits == 1
     await lene.message("after the token")
     assert lene.texts().count("after the token") == 1
+
+
+async def test_an_operation_whose_fresh_token_was_refused_is_sent_again(
+    tosh: Party, lene: Party, sim: Simulator, sim_clock: ManualClock
+) -> None:
+    tosh_send, _ = await _chat(tosh, lene)
+    tosh.client.clock = sim_clock
+    grants = tosh.client.auth.grants
+    sim.expire_token(TOSH)
+    sim.refuse_fresh_token(TOSH)
+    # 401, a grant, 401 again for the new token: nothing was said, so it is sent again (after
+    # a back-off on the clock) with one more token
+    await _with_time(sim_clock, tosh.client.send_message(tosh_send, "refused once"))
+    assert tosh.client.auth.grants == grants + 2
+    await lene.message("refused once")
+    assert lene.texts().count("refused once") == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig
@@ -150,6 +151,33 @@ async def test_expired_token_gets_401_and_application_survives(
     assert (await session.get(session.link("self"))).status_code == 200
     sim.expire_token("lenea@contoso.com")
     assert (await session.get(session.link("self"))).status_code == 401
+
+
+async def test_a_fresh_token_is_refused_at_its_first_use_as_often_as_asked(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    session = await sign_in(client, "lenea@contoso.com")
+    me = session.link("self")
+    sim.refuse_fresh_token("sip:lenea@contoso.com", times=2)
+    assert (await session.get(me)).status_code == 200  # a token already in use is not new
+    tosh = await sign_in(client, "toshm@contoso.com")  # nor is anyone else's concerned
+    assert (await tosh.get(tosh.link("self"))).status_code == 200
+
+    async def grant() -> str:
+        form = {"grant_type": "password", "username": "lenea@contoso.com", "password": "pass@word1"}
+        answer = await client.post("/WebTicket/oauthtoken", data=form)
+        return str(answer.json()["access_token"])
+
+    for _ in range(2):
+        session.token = await grant()
+        refused = await session.get(me)
+        assert refused.status_code == 401
+        assert len(refused.headers.get_list("www-authenticate")) == 2  # the challenge
+        assert (await session.get(me)).status_code == 401  # and it stays dead
+    session.token = await grant()
+    assert (await session.get(me)).status_code == 200  # the refusals are used up
+    with pytest.raises(ValueError, match="at least 1"):
+        sim.refuse_fresh_token("sip:lenea@contoso.com", times=0)
 
 
 async def test_applications_host_needs_a_token_of_that_host() -> None:

@@ -133,3 +133,16 @@ def test_the_target_chooses_the_backend() -> None:
     assert is_postgres_url("PostgreSQL://u@h/db")
     assert not is_postgres_url("state/postgres.sqlite3")
     assert not is_postgres_url(Path("postgresql:/x"))
+
+
+async def test_a_new_store_file_is_for_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "bot.sqlite3"
+    store = await open_store(path)
+    try:
+        await store.commit(ACCOUNT, Changes(position=position(1)))
+    finally:
+        await store.aclose()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o077 == 0
+    for extra in path.parent.iterdir():  # the -wal and -shm files, if any are left
+        assert extra.stat().st_mode & 0o077 == 0, extra

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+import re
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -223,6 +226,41 @@ async def test_expired_token_mid_channel_is_renewed(rig: Rig) -> None:
     await rig.pool.push(batch(2), batch(3, participant_added("b")))
     assert _names(await rig.next()) == ["b@contoso.com"]
     assert len(rig.pool.grants) == grants + 1
+
+
+async def test_a_token_refused_right_after_its_grant_is_fetched_again_with_capped_backoff(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig.channel = EventChannel(rig.client, max_backoff=1.0, rng=random.Random(3))
+    await rig.pool.push(batch(1, participant_added("a")))
+    assert _names(await rig.next()) == ["a@contoso.com"]
+    grants = len(rig.pool.grants)
+    rig.pool.reject_all_tokens = True  # the pool refuses every token, new ones too
+    await rig.pool.push(batch(2), batch(3, participant_added("b")))
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "signing in again" in r.getMessage()]
+
+    with caplog.at_level(logging.WARNING, logger="ucwa_flow.ucwa"):
+        await rig.until(lambda: len(lines()) >= 4)
+        rig.pool.reject_all_tokens = False
+        assert _names(await _drive(rig)) == ["b@contoso.com"]  # the channel went on
+    assert len(rig.pool.grants) == grants + len(lines())  # one new token for each try
+    assert lines()[0] == (
+        "sip:toshm@contoso.com: event channel: https://lyncdiscover.contoso.com refused a "
+        "freshly issued token for toshm@contoso.com; if it goes on, the account may not be "
+        f"enabled for Skype for Business web access; signing in again in {_delay(lines()[0])} s"
+    )
+    # doubling from 0.5 s (less a random part of up to a half), never over max_backoff
+    for attempt, line in enumerate(lines()[:4], 1):
+        ceiling = min(1.0, 0.5 * 2 ** (attempt - 1))
+        assert ceiling / 2 - 0.05 <= float(_delay(line)) <= ceiling + 0.05, line
+
+
+def _delay(line: str) -> str:
+    found = re.search(r"signing in again in ([0-9.]+) s$", line)
+    assert found is not None, line
+    return found.group(1)
 
 
 async def test_a_body_spoilt_once_is_asked_for_again_and_nothing_is_lost(rig: Rig) -> None:

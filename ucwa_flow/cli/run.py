@@ -27,27 +27,31 @@ trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
 from ucwa_flow.cli._chat import ChatOptions, chat
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
+from ucwa_flow.cli._times import Duration
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.transcript import Labels, describe
-from ucwa_flow.store import Store, StoreError, describe_target, open_store
+from ucwa_flow.store import Store, StoreError, describe_target, open_store, run_retention
 from ucwa_flow.ucwa import UcwaClient
 from ucwa_flow.ucwa._tls import client_context
 
@@ -137,6 +141,15 @@ _INSECURE_WARNING = (
     f"(env {STORE_ENV}, used on a real server only).",
 )
 @click.option(
+    "--retention",
+    type=Duration(),
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep ended conversations and their transcripts this long (pruned in the "
+    "background, e.g. 90d).",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -152,6 +165,7 @@ def command(
     overrides: tuple[str, ...],
     state: str | None,
     store: str | None,
+    retention: float,
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
@@ -169,7 +183,9 @@ def command(
         )
     if server is not None:
         target = resolve_store_target(state, store, os.environ, user)
-        main = _serve(flow, server, user or "", password or "", verbose, tls, target)
+        main = _serve(
+            flow, server, user or "", password or "", verbose, tls, _Keep(target, retention)
+        )
     else:
         if state is not None or store is not None:
             target = resolve_store_target(state, store, {}, None)
@@ -187,9 +203,30 @@ def command(
         )
         main = _chat(flow, options, tls, target)
     try:
-        asyncio.run(main)
+        stopped = asyncio.run(_until_terminated(main))
     except KeyboardInterrupt:
+        stopped = True
+    if stopped:
         click.echo("stopped.", err=True)
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
+    """Run ``main``; SIGTERM (``systemctl stop``, ``docker stop``) stops it as Ctrl-C does,
+    through its clean-up. ``True`` when a signal stopped it."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: not on Unix
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+        return True
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+    return False
 
 
 @dataclass(frozen=True)
@@ -279,8 +316,22 @@ def _load(path: str) -> Flow:
 # -- a real server: serve every caller ------------------------------------------------------
 
 
+def _caller_of(bot: Bot, href: str) -> str:
+    """Who the caller of ``href`` is (a conversation carried on after a restart)."""
+    instance = bot.engine.instances.get(href)
+    return (instance.caller_uri if instance is not None else None) or "caller"
+
+
+@dataclass(frozen=True)
+class _Keep:
+    """Where conversations are kept (a file or a URL) and for how long once ended."""
+
+    target: str
+    retention: float
+
+
 async def _serve(
-    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, target: str
+    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, keep: _Keep
 ) -> None:
     clock = SystemClock()
     labels = Labels()
@@ -291,7 +342,8 @@ async def _serve(
         if isinstance(record, t.InvitationDecided) and record.caller:
             callers[record.conversation] = record.caller
         if isinstance(record, t.MessageIn):
-            click.echo(f"[{who}] {callers.get(record.conversation, 'caller')}: {record.text}")
+            caller = callers.get(record.conversation) or _caller_of(bot, record.conversation)
+            click.echo(f"[{who}] {caller}: {record.text}")
             return
         line = describe(record, verbose=verbose)
         if line is not None:
@@ -303,20 +355,25 @@ async def _serve(
     client = UcwaClient(
         user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
     )
-    store = await _open(target)
+    store = await _open(keep.target)
     webhooks = tls.webhook_client()
     bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks, store=store)
+    pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
     try:
         await bot.start()
-        carried = len(bot.engine.instances)
-        where = f"; {carried} conversation(s) carried on" if bot.reattached else ""
+        where = ""
+        if bot.durable is not None and bot.reattached:
+            where = f"; {bot.durable.carried} conversation(s) carried on"
+        elif bot.lost:
+            where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
         click.echo(
             f"{flow.name}: serving as {user} on {server}, conversations kept in "
-            f"{describe_target(target)}{where}. Ctrl-C to stop.",
+            f"{describe_target(keep.target)}{where}. Ctrl-C to stop.",
             err=True,
         )
         await bot.run()
     finally:
+        pruning.cancel()
         try:
             await bot.aclose()
         finally:

@@ -171,6 +171,7 @@ class _Builder:
             ),
             max_message_length=raw.get("max_message_length", base.max_message_length),
             timezone=timezone,
+            changed_message=raw.get("changed_message", base.changed_message),
         )
 
     def zone(self, name: str, path: Path) -> None:

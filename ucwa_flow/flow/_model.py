@@ -268,6 +268,7 @@ class Settings:
     ``first_message``: ``handle`` runs the text that came with the caller's invitation
     through the start state's handlers, as a message; ``route_only`` uses it only for the
     invitation policy (rules, templates of a decline message) and does not handle it.
+    ``changed_message`` is said when a restarted bot's flow lost a conversation's state.
     """
 
     format: MessageFormat = "text"
@@ -276,6 +277,10 @@ class Settings:
     match_timeout: float = 0.05
     max_message_length: int = 4000
     timezone: str = "UTC"
+    changed_message: str = (
+        "Sorry, this conversation cannot go on: the service was updated meanwhile. "
+        "Please start a new conversation."
+    )
 
 
 @dataclass(frozen=True, slots=True)

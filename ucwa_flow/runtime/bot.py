@@ -80,6 +80,8 @@ class Bot:
         self._committer: asyncio.Task[None] | None = None
         #: a durable bot found its application again and carries on its conversations
         self.reattached = False
+        #: conversations a durable bot found ended because its application was gone
+        self.lost = 0
 
     async def __aenter__(self) -> Bot:
         await self.start()
@@ -128,7 +130,7 @@ class Bot:
         stored = snapshot.application
         self.reattached = stored is not None and reattached
         if stored is not None and not self.reattached:
-            ended = await durable.store.forget_application(
+            ended = self.lost = await durable.store.forget_application(
                 durable.account,
                 "the UCWA application ended while the bot was stopped",
                 self.clock.now().timestamp(),

@@ -32,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from ucwa_flow.flow import Flow, Invite
+from ucwa_flow.flow import Action, Flow, Invite, Settings, UnknownActionList, Webhook
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -48,6 +48,7 @@ from ucwa_flow.runtime.records import (
     webhook_of,
 )
 from ucwa_flow.store import (
+    REDACTED,
     Changes,
     ChannelPosition,
     CommitResult,
@@ -65,11 +66,9 @@ __all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
-#: said to a caller whose conversation cannot go on after a restart (its state is gone)
-CHANGED_FLOW_MESSAGE = (
-    "Sorry, this conversation cannot go on: the service was updated meanwhile. "
-    "Please start a new conversation."
-)
+#: said, unless ``settings.changed_message`` says otherwise, to a caller whose conversation
+#: cannot go on after a restart (its state is gone from the flow)
+CHANGED_FLOW_MESSAGE = Settings().changed_message
 _BARRIER = 2  # batches read after a restart before messages in doubt are sent again
 
 
@@ -91,7 +90,7 @@ class Durable:
         self.store = store
         self.account = account
         self._now = now
-        self.journal = engine.journal = Journal(now)
+        self.journal = engine.journal = Journal(now, engine.flow.secrets)
         self._lock = asyncio.Lock()
         self._between = asyncio.Event()  # set while no batch is being handled
         self._between.set()
@@ -110,6 +109,10 @@ class Durable:
         self.marked = False
         self.commits = 0
         self._storing: asyncio.Future[CommitResult] | None = None
+        #: conversations a restart carried on (their state still in the flow)
+        self.carried = 0
+        #: back-off (seconds) while the store fails retryably
+        self.retry, self.max_retry = 1.0, 30.0
 
     @property
     def flow(self) -> Flow:
@@ -175,31 +178,42 @@ class Durable:
             why = f"its state {record.state!r} is not in flow {self.flow.name} any more"
             engine.post(href, lambda: self._end_changed(instance, why))
             return
+        self.carried += 1
         invitations = engine.invitations
         for side in record.extra.get("sides") or ():
             invitations.resume_side(engine.tracker.restore(load_conversation(side)).href, href)
         for work in record.pending:
-            if work.kind == "webhook":
-                engine.resume_webhook(instance, webhook_of(href, work))
+            kind = Webhook if work.kind == "webhook" else Invite
+            action = self._action_at(work.action.list_id, work.action.position)
+            if not isinstance(action, kind):
+                where = f"{work.action.list_id}[{work.action.position}]"
+                instance.report_error(f"the flow has no {work.kind} at {where} any more", None)
+                continue
+            if isinstance(action, Webhook):
+                engine.calls.resume(instance, webhook_of(href, work))
                 continue
             pending = invite_of(work)
-            at = pending.rest.at
-            action = self.flow.action_list(at.list_id)[at.position] if at else None
-            if not isinstance(action, Invite):
-                instance.report_error(f"the flow has no invite at {at} any more", None)
-                continue
             pending.action = action
             tracked = work.payload.get("tracked")
             if tracked:
                 engine.tracker.restore(load_conversation(tracked))
             invitations.resume(instance, work.key, pending, (work.due or now) - now)
 
+    def _action_at(self, list_id: str, position: int) -> Action | None:
+        """The action at a stored place, if this version of the flow still has one there."""
+        try:
+            actions = self.flow.action_list(list_id)
+        except UnknownActionList:
+            return None
+        return actions[position] if 0 <= position < len(actions) else None
+
     async def _end_changed(self, instance: FlowInstance, why: str) -> None:
         log.warning("%s: ending the conversation: %s", instance.href, why)
         instance.report_error(f"ended after a restart: {why}", None)
         link = instance.conv.messaging.send_message_href
         if link is not None:
-            self.engine.send(Outgoing(instance.href, "message", link, CHANGED_FLOW_MESSAGE))
+            text = self.flow.settings.changed_message
+            self.engine.send(Outgoing(instance.href, "message", link, text))
         await instance.stop("flow changed")
 
     # -- event batches ------------------------------------------------------------------------
@@ -214,7 +228,7 @@ class Durable:
                 self._recognise(item)
             self.engine.handle(item)
             await self.engine.drained()
-            await self.commit(ChannelPosition(application, next_url, self._now()))
+            await self._commit_surely(ChannelPosition(application, next_url, self._now()))
         finally:
             self._between.set()
         if self._restarting:
@@ -275,13 +289,8 @@ class Durable:
 
     # -- commits ------------------------------------------------------------------------------
 
-    async def run(self, retry: float = 1.0, max_retry: float = 30.0) -> None:
-        """Commit what timers, webhooks and sends decide between batches (until cancelled).
-
-        A store that fails retryably is tried again with back-off (one log line each
-        time); nothing is performed meanwhile.
-        """
-        delay = retry
+    async def run(self) -> None:
+        """Commit what timers, webhooks and sends decide between batches (until cancelled)."""
         while True:
             await self.journal.news.wait()
             await self._between.wait()
@@ -291,16 +300,30 @@ class Durable:
             if not self.journal:
                 self.journal.news.clear()
                 continue
+            await self._commit_surely(None)
+
+    async def _commit_surely(self, position: ChannelPosition | None) -> None:
+        """Commit, trying again with back-off while the store fails retryably (a locked
+        file, a full disk, a database that went away): one log line each time, and
+        meanwhile nothing is performed and no further batch is read, so no new
+        conversation is taken without durability. Other store errors are raised."""
+        delay = self.retry
+        while True:
             try:
-                await self.commit()
+                await self.commit(position)
+                if delay > self.retry:
+                    log.warning("the store works again; carrying on")
+                return
             except StoreError as exc:
                 if not exc.retryable:
                     raise
-                log.error("the store failed (%s); trying again in %g s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(max_retry, delay * 2)
-                continue
-            delay = retry
+                log.error(
+                    "%s; nothing is sent or read until it works again (next try in %g s)",
+                    exc,
+                    delay,
+                )
+                await self.engine.clock.sleep(delay)
+                delay = min(self.max_retry, delay * 2)
 
     async def settle(self) -> None:
         """Wait for a store commit that a cancellation interrupted (see :meth:`commit`);
@@ -340,7 +363,7 @@ class Durable:
                     self._inflight[item.operation_context] = item
             self._send(page.outgoing)
             for call in page.webhooks:
-                self.engine.start_webhook(call)
+                self.engine.calls.start(call)
             for op in page.invites:
                 self.engine.invitations.dispatch(op)
             return True
@@ -350,7 +373,16 @@ class Durable:
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         lines = [
-            TranscriptEntry(account, line.conversation, line.at, line.kind, line.data, key=line.key)
+            TranscriptEntry(
+                account,
+                line.conversation,
+                line.at,
+                line.kind,
+                _without_secrets(line.data, page.touched.get(line.conversation), flow.secrets)
+                if line.kind in ("message_in", "message_out")
+                else line.data,
+                key=line.key,
+            )
             for line in page.lines
         ]
         for href, instance in page.touched.items():
@@ -373,12 +405,13 @@ class Durable:
                     secrets=flow.secrets,
                     created_at=created,
                     now=now,
-                    webhooks=engine.pending_webhooks(href),
+                    webhooks=engine.calls.pending(href),
                     invites=invites,
                     extra={
                         "sides": [side for side in sides if side is not None],
                         "opening": engine.opening(href),
                     },
+                    ended_in=self.journal.ended_in.pop(href, None) if instance.ended else None,
                 )
             )
             if instance.ended:
@@ -402,6 +435,30 @@ class Durable:
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None
         return dump_conversation(conv) if conv is not None else None
+
+
+def _without_secrets(
+    data: dict[str, Any], instance: FlowInstance | None, secrets: frozenset[str]
+) -> dict[str, Any]:
+    """A message's transcript data with the values of secret variables (3 characters or
+    more: shorter ones would blank out ordinary words) replaced by ``[redacted]``."""
+    if instance is None or not secrets:
+        return data
+    values = [
+        str(value)
+        for name, value in instance.variables.items()
+        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
+    ]
+    if not values:
+        return data
+    clean = dict(data)
+    for part in ("text", "html"):
+        text = clean.get(part)
+        if isinstance(text, str):
+            for value in values:
+                text = text.replace(value, REDACTED)
+            clean[part] = text
+    return clean
 
 
 def _is_marker(event: Event) -> bool:

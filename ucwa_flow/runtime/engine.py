@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from functools import partial
 from typing import Any
 
@@ -34,7 +33,7 @@ import httpx
 
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Flow, Invite, Template, Webhook, template_context
+from ucwa_flow.flow import Flow, Invite, Webhook
 from ucwa_flow.lifecycle import (
     Change,
     Conversation,
@@ -51,30 +50,23 @@ from ucwa_flow.lifecycle import (
 )
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.delivery import from_error, from_reason
+from ucwa_flow.runtime.farewell import render_farewell, say_farewell
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.journal import Journal
+from ucwa_flow.runtime.mailboxes import Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.services import Continuation
-from ucwa_flow.runtime.webhooks import WebhookCall, WebhookCaller, WebhookResult
+from ucwa_flow.runtime.webhook_calls import WebhookCalls
+from ucwa_flow.runtime.webhooks import WebhookCaller
 from ucwa_flow.ucwa import ConversationsLost
 from ucwa_flow.ucwa.events import EventBatch
 
 __all__ = ["Engine"]
 
 log = logging.getLogger("ucwa_flow.runtime")
-
-Job = Callable[[], Awaitable[None]]
-
-
-class _Mailbox:
-    __slots__ = ("jobs", "task")
-
-    def __init__(self) -> None:
-        self.jobs: deque[Job] = deque()
-        self.task: asyncio.Task[None] | None = None
 
 
 class Engine:
@@ -100,19 +92,18 @@ class Engine:
         self.tracker = LifecycleTracker()
         self.machine = FlowMachine(flow)
         self._sink = sink
-        self.webhooks = WebhookCaller(http)
+        self.calls = WebhookCalls(self, WebhookCaller(http))
         self.invitations = Invitations(self)
         self._instances: dict[str, FlowInstance] = {}
         self._first_text: dict[str, str] = {}
         self._start_state: dict[str, str] = {}
         self._farewells: dict[str, str] = {}  # declined with a message: said once connected
-        self._mailboxes: dict[str, _Mailbox] = {}
+        self._mailboxes = Mailboxes(self._stepped)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self.sender = Sender(port, self._sent, self.spawn)
         #: set by a durable bot: what is decided waits there for its commit
         self.journal: Journal | None = None
-        self._calls: dict[str, tuple[WebhookCall, FlowInstance]] = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -143,17 +134,11 @@ class Engine:
     @property
     def busy(self) -> bool:
         """True while any conversation has work queued or a webhook/invite is starting."""
-        return any(m.task is not None for m in self._mailboxes.values()) or any(
-            not task.done() for task in self._tasks
-        )
+        return bool(self._mailboxes.running()) or any(not task.done() for task in self._tasks)
 
     async def idle(self) -> None:
         """Wait until every mailbox is empty and no webhook or invite start is running."""
-        while True:
-            busy = [m.task for m in self._mailboxes.values() if m.task is not None]
-            busy += [task for task in self._tasks if not task.done()]
-            if not busy:
-                return
+        while busy := [*self._mailboxes.running(), *(t for t in self._tasks if not t.done())]:
             await asyncio.wait(busy)
 
     def stop_all(self, why: str) -> None:
@@ -166,8 +151,7 @@ class Engine:
     async def drained(self) -> None:
         """Wait until every conversation has handled every input given to it so far
         (webhooks and sends still under way are not waited for)."""
-        while busy := [m.task for m in self._mailboxes.values() if m.task is not None]:
-            await asyncio.wait(busy)
+        await self._mailboxes.drained()
 
     async def aclose(self, *, stop: bool = True) -> None:
         """Release everything; with ``stop``, stop every live conversation from the bot's
@@ -187,7 +171,7 @@ class Engine:
         for instance in self._instances.values():
             instance.close()
         self._instances.clear()
-        await self.webhooks.aclose()
+        await self.calls.aclose()
 
     # -- lifecycle changes -> flow inputs -------------------------------------------------
 
@@ -248,7 +232,7 @@ class Engine:
         )
         if decision == "decline":
             message = rule.message if rule is not None else policy.decline_message
-            farewell = self._render_farewell(message, change) if message else None
+            farewell = render_farewell(self, message, change) if message else None
             if farewell and change.accept_href:
                 # UCWA's decline carries no text: accept, say it, then end (flow-language.md)
                 self._farewells[conv.href] = farewell
@@ -275,7 +259,7 @@ class Engine:
     async def _connected(self, href: str) -> None:
         farewell = self._farewells.pop(href, None)
         if farewell is not None:
-            await self._say_farewell(href, farewell)
+            await say_farewell(self, href, farewell)
             return
         instance = self._instances.get(href)
         if instance is None or instance.state != FlowMachine.NEW:
@@ -297,44 +281,6 @@ class Engine:
         self._start_state.pop(href, None)
         self._farewells.pop(href, None)
         self.tracker.forget(href)
-
-    def _render_farewell(self, message: Template, change: InvitationReceived) -> str | None:
-        ctx = template_context(
-            variables=self.flow.variables,
-            flow=self.flow.name,
-            caller_uri=change.from_uri or "",
-            caller_name=change.from_name or "",
-            now=self.clock.now(),
-            timezone=self.flow.settings.timezone,
-        )
-        try:
-            return message.render(ctx)
-        except UcwaFlowError as exc:
-            self.emit(
-                t.FlowError(
-                    at=self.clock.monotonic(),
-                    conversation=change.conversation,
-                    message=f"decline message: {exc}",
-                    location=message.location,
-                )
-            )
-            return None
-
-    async def _say_farewell(self, href: str, text: str) -> None:
-        """A declined caller was accepted only to read ``text``; say it and end."""
-        conv = self.tracker.get(href)
-        send = conv.messaging.send_message_href if conv is not None else None
-        stop = conv.messaging.stop_messaging_href if conv is not None else None
-        if send is not None:
-
-            async def say(link: str) -> None:
-                await self.port.send_message(link, text, None)
-
-            await self.safely(say(send), href)
-            self.emit(
-                t.MessageOut(at=self.clock.monotonic(), conversation=href, text=text, html=None)
-            )
-        await self.safely(self.port.stop_messaging(stop) if stop else self.port.leave(href), href)
 
     def _lose_all(self, item: ConversationsLost) -> None:
         """The channel lost track of the conversations (resync, resume, new application)."""
@@ -384,12 +330,7 @@ class Engine:
         body: Any,
         rest: Continuation,
     ) -> None:
-        call = WebhookCall(instance.href, action.method, url, headers, body, action.timeout, rest)
-        self._calls[call.key] = (call, instance)
-        if self.journal is not None:
-            self.journal.start(call)  # once the step that decided it is committed
-        else:
-            self.start_webhook(call)
+        self.calls.begin(instance, action, url, headers, body, rest)
 
     def later(self, op: str, origin: str | None) -> bool:
         if self.journal is None:
@@ -417,54 +358,6 @@ class Engine:
             self._start_state[href] = opening["start"]
         if "first_text" in opening:
             self._first_text[href] = opening["first_text"]
-
-    def pending_webhooks(self, href: str) -> list[WebhookCall]:
-        """The webhooks conversation ``href`` waits on."""
-        return [call for call, _ in self._calls.values() if call.conversation == href]
-
-    def resume_webhook(self, instance: FlowInstance, call: WebhookCall) -> None:
-        """Wait on ``call`` again for ``instance`` (restored after a restart): it is sent
-        again, with the same ``Idempotency-Key``."""
-        self._calls[call.key] = (call, instance)
-        self.start_webhook(call)
-
-    def start_webhook(self, call: WebhookCall) -> None:
-        """Send ``call``; its outcome becomes an input of its conversation."""
-
-        async def run() -> None:
-            result = await self.webhooks.call(
-                call.method,
-                call.url,
-                headers=dict(call.headers),
-                body=call.body,
-                timeout=call.timeout,
-            )
-            self.post(call.conversation, partial(self._webhook_done, call.key, result))
-
-        self.spawn(run())
-
-    async def _webhook_done(self, key: str, result: WebhookResult) -> None:
-        entry = self._calls.pop(key, None)
-        if entry is None:
-            return
-        call, instance = entry
-        rest = call.rest
-        assert rest.at is not None
-        action = self.flow.action_list(rest.at.list_id)[rest.at.position]
-        assert isinstance(action, Webhook)
-        if result.ok and action.result is not None:
-            instance.variables[action.result] = result.json
-        if not result.ok:
-            instance.report_error(result.error or "webhook failed", action.location)
-        branch = "success" if result.ok else "failure"
-        await instance.on_outcome(
-            rest,
-            "webhook",
-            branch,
-            rest.branch(branch),
-            {"webhook": result.as_context()},
-            action.location,
-        )
 
     def adopt(self, conv: Conversation, caller_uri: str) -> None:
         """Run the flow in a conversation the bot started (an accepted outbound invitation)."""
@@ -522,29 +415,14 @@ class Engine:
         )
 
     def post(self, href: str, job: Job) -> None:
-        box = self._mailboxes.get(href)
-        if box is None:
-            box = self._mailboxes[href] = _Mailbox()
-        box.jobs.append(job)
-        if box.task is None:
-            box.task = asyncio.get_running_loop().create_task(self._drain(href, box))
+        self._mailboxes.post(href, job)
 
-    async def _drain(self, href: str, box: _Mailbox) -> None:
-        try:
-            while box.jobs:
-                job = box.jobs.popleft()
-                try:
-                    await job()
-                except Exception:  # a bug must not kill the other conversations
-                    log.exception("%s: unexpected error in the flow runtime", href)
-                if self.journal is not None:
-                    instance = self._instances.get(href)
-                    if instance is not None:
-                        self.journal.touch(instance)
-        finally:
-            box.task = None
-            if not box.jobs:  # an idle conversation keeps no mailbox
-                self._mailboxes.pop(href, None)
+    def _stepped(self, href: str) -> None:
+        """A job of ``href`` is over: with a journal, its record goes into the next commit."""
+        if self.journal is not None:
+            instance = self._instances.get(href)
+            if instance is not None:
+                self.journal.touch(instance)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

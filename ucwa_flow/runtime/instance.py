@@ -250,31 +250,20 @@ class FlowInstance:
         self._error(message, location)
 
     def snapshot(self, now: float) -> dict[str, Any]:
-        """The ladder and silence timer as data (``now``: the wall clock, epoch seconds);
-        with the state and variables, what :meth:`resume` needs to carry on."""
+        """The ladder and silence timer as data, ``now`` being the wall clock (epoch s)."""
         current = self._current()
         schedule = self.machine.silence_schedule(current) if current is not None else ()
-        return {
-            "misses": self._misses,
-            "silence": self._silence.to_data(now),
-            "due": None if self.ended else self._silence.due(schedule, now),
-        }
+        due = None if self.ended else self._silence.due(schedule, now)
+        return {"misses": self._misses, "silence": self._silence.to_data(now), "due": due}
 
-    def resume(
-        self, state: str, variables: Mapping[str, Any], data: Mapping[str, Any], now: float
-    ) -> bool:
-        """Carry on from a :meth:`snapshot` (in ``state`` with ``variables``), perhaps taken
-        by another process: overdue timeouts fire at once, once. ``False`` when the flow
-        has no state ``state`` any more."""
+    def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
+        """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
+        overdue timeouts fire at once, once. ``False`` when the flow lost ``state``."""
         if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
             return False
-        self.variables = dict(variables)
-        self._misses = int(data.get("misses", 0))
+        self.variables, self._misses = dict(variables), int(data.get("misses", 0))
         schedule = self.machine.silence_schedule(self.flow.states[state])
-        if data.get("silence"):
-            self._silence.resume(dict(data["silence"]), schedule, now)
-        else:
-            self._silence.restart(schedule)
+        self._silence.resume(data.get("silence"), schedule, now)
         return True
 
     def close(self) -> None:

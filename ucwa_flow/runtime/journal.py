@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.outbox import Outgoing, Sent
 from ucwa_flow.runtime.webhooks import WebhookCall
+from ucwa_flow.store import REDACTED
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
@@ -67,8 +68,13 @@ class Journal:
     ``now`` gives the wall clock as epoch seconds (the times transcript lines carry).
     """
 
-    def __init__(self, now: Any) -> None:
+    def __init__(self, now: Any, secrets: frozenset[str] = frozenset()) -> None:
         self._now = now
+        #: the flow's secret variables: a message that a handler captured one from is
+        #: kept redacted
+        self.secrets = secrets
+        #: the flow state each conversation that ended was in (its record keeps it)
+        self.ended_in: dict[str, str | None] = {}
         self._page = Page()
         self.news = asyncio.Event()
 
@@ -112,13 +118,27 @@ class Journal:
         elif isinstance(record, t.StateEntered):
             self.line(href, "state", {"state": record.state, "previous": record.previous})
         elif isinstance(record, t.FlowError):
-            self.line(href, "error", {"message": record.message, "at": _where(record.location)})
+            where = _where(record.location)
+            self.line(href, "error", {"message": record.message, "location": where})
         elif isinstance(record, t.TimeoutFired):
             self.line(href, "timeout", {"state": record.state, "after": record.after})
         elif isinstance(record, t.OutcomeReceived):
             self.line(href, "outcome", {"action": record.action, "branch": record.branch})
         elif isinstance(record, t.Ended):
-            self.line(href, "ended", {"by": record.by, "state": record.state})
+            self.line(href, "ended", {"reason": f"ended by the {record.by}", "state": record.state})
+            self.ended_in[href] = record.state
+        elif isinstance(record, t.HandlerMatched) and self.secrets & record.captures.keys():
+            self._redact_last_message_in(href)
+
+    def _redact_last_message_in(self, href: str) -> None:
+        """The caller's message just handled put a secret into a variable: the message
+        itself is not kept either."""
+        lines = self._page.lines
+        for i in range(len(lines) - 1, -1, -1):
+            line = lines[i]
+            if line.conversation == href and line.kind == "message_in":
+                lines[i] = Line(href, line.at, line.kind, {"text": REDACTED}, line.key)
+                return
 
     def take(self) -> Page:
         """The page so far; a new one starts."""

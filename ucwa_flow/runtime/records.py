@@ -50,8 +50,10 @@ def record_of(
     webhooks: Iterable[WebhookCall] = (),
     invites: Iterable[PendingWork] = (),
     extra: dict[str, Any] | None = None,
+    ended_in: str | None = None,
 ) -> ConversationRecord:
-    """``instance`` as it stands, as a record (``now``: the wall clock, epoch seconds)."""
+    """``instance`` as it stands, as a record (``now``: the wall clock, epoch seconds);
+    an ended one keeps the flow state it ended in (``ended_in``), when known."""
     data = instance.snapshot(now)
     due = data.pop("due")
     timers = (Timer("silence", due, data["silence"]),) if due is not None else ()
@@ -60,7 +62,7 @@ def record_of(
         conversation=instance.href,
         flow=instance.flow.name,
         flow_version=version,
-        state=instance.state,
+        state=(ended_in or instance.state) if instance.ended else instance.state,
         created_at=created_at,
         updated_at=now,
         variables=dict(instance.variables),

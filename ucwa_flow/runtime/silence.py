@@ -8,7 +8,7 @@ whichever is later; each fires once. :class:`Silence` keeps at most one timer fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -75,9 +75,12 @@ class Silence:
             return None
         return now - self._clock.monotonic() + self._since + schedule[self._cursor][0]
 
-    def resume(self, data: dict[str, float | int], schedule: Schedule, now: float) -> None:
+    def resume(self, data: Mapping[str, float] | None, schedule: Schedule, now: float) -> None:
         """Carry on from :meth:`to_data` (taken by another process, perhaps): an entry that
-        fell due meanwhile fires at once, and only once."""
+        fell due meanwhile fires at once, and only once. No data: start afresh."""
+        if not data:
+            self.restart(schedule)
+            return
         self.cancel()
         self._epoch += 1
         self._since = self._clock.monotonic() - (now - float(data["since"]))

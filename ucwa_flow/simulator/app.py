@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -84,6 +84,8 @@ class SimulatorApp:
         self.sim = sim
         table = _PUBLIC + handlers.ROUTES + people.ROUTES + control.ROUTES
         self._routes = [_Route(path, scope, methods) for path, scope, methods in table]
+        self.in_progress = 0  # HTTP requests received and not answered yet
+        self.delayed = 0  # of those, waiting out a fault's delay on the clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -91,14 +93,24 @@ class SimulatorApp:
             return
         if scope["type"] != "http":
             return
-        scope = _collapse_slashes(scope)
+        self.in_progress += 1
+        try:
+            await self._handle(_collapse_slashes(scope), receive, send)
+        finally:
+            self.in_progress -= 1
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         rule = self.sim.faults.take(
             request.method, request.url.path, request.headers.get("authorization")
         )
         try:
             if rule is not None and rule.delay > 0:
-                await self.sim.clock.sleep(rule.delay)
+                self.delayed += 1
+                try:
+                    await self.sim.clock.sleep(rule.delay)
+                finally:
+                    self.delayed -= 1
             if rule is not None and rule.status is not None:
                 code = _STATUS_CODES.get(rule.status, "ServiceFailure")
                 raise UcwaErrorResponse(rule.status, code, rule.subcode, rule.message)
@@ -108,6 +120,9 @@ class SimulatorApp:
                 response = await self._dispatch(request)
         except UcwaErrorResponse as exc:
             response = _error_response(exc)
+        except ClientDisconnect:  # the client went away mid-request: nobody to answer
+            log.debug("%s %s: the client disconnected", request.method, request.url)
+            return
         except Exception:
             log.exception("unexpected error while handling %s %s", request.method, request.url)
             response = _error_response(

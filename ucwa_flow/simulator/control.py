@@ -18,6 +18,7 @@ Waiting uses real time (``timeout`` bounds how long a test waits, not protocol t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +138,17 @@ class VirtualUser:
 
         await self._wait(ready, timeout, f"state {state!r}")
         return conversation or (self._current.id if self._current else "")
+
+    async def wait_until(
+        self,
+        ready: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109
+        what: str = "the condition",
+    ) -> None:
+        """Wait until ``ready()`` holds, looking again at each change of this user (a
+        message, typing, a conversation's state); ``TimeoutError`` naming ``what`` after
+        ``timeout`` seconds."""
+        await self._wait(ready, timeout, what)
 
     def state(self, conversation: str | None = None) -> str | None:
         conv_id = conversation or (self._current.id if self._current else None)

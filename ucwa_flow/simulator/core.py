@@ -47,6 +47,7 @@ class Simulator:
         self._rng = random.Random(self.config.seed)
         self._users = {u.uri.lower(): u for u in self.config.users}
         self._tokens: dict[str, Token] = {}
+        self._refusals: dict[str, int] = {}  # user -> new tokens to refuse (refuse_fresh_token)
         self._apps: dict[str, Application] = {}
         self._apps_by_user: dict[str, dict[str, Application]] = {}
         self._virtual: dict[str, VirtualUser] = {}
@@ -123,6 +124,12 @@ class Simulator:
             return None
         if self.clock.monotonic() >= token.expires_at:
             return None
+        key = token.user.uri.lower()
+        if not token.uses and self._refusals.get(key):
+            self._refusals[key] -= 1
+            token.expires_at = self.clock.monotonic()
+            return None
+        token.uses += 1
         return token.user
 
     def token_of(self, authorization: str | None) -> Token | None:
@@ -141,6 +148,32 @@ class Simulator:
                 token.expires_at = min(token.expires_at, self.clock.monotonic())
                 count += 1
         return count
+
+    def refuse_fresh_token(self, user: str | SimulatorUser, times: int = 1) -> None:
+        """Refuse the next ``times`` new tokens of ``user`` the first time each is shown.
+
+        The request gets 401 and the challenge, and the token is dead: what a client sees of
+        a pool whose front end does not accept its token service's keys yet, or of an
+        account changed during the grant. Each refusal is used up by one token.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        self._refusals[self._as_user(user).uri.lower()] = times
+
+    # -- HTTP requests ------------------------------------------------------------------
+
+    @property
+    def requests_in_progress(self) -> int:
+        """HTTP requests received and not answered yet, held P-GETs and slowed ones too."""
+        return self._asgi.in_progress if self._asgi is not None else 0
+
+    @property
+    def requests_waiting(self) -> int:
+        """Requests in progress that wait on the clock or on an event: held P-GETs, answers
+        slowed by a fault. The others are being worked on; a test that paces a virtual clock
+        moves it only when there are none (this equals :attr:`requests_in_progress`)."""
+        held = sum(1 for app in self._apps.values() if app.channel.held)
+        return held + (self._asgi.delayed if self._asgi is not None else 0)
 
     # -- applications -----------------------------------------------------------------
 

@@ -27,8 +27,10 @@ order get the same faults:
 ``token-expired``
     the user's tokens expire now (:meth:`Simulator.expire_token`): 401 until a new one is
     fetched. Requests that carry a token issued at least :data:`TOKEN_MIN_AGE` seconds
-    ago only (never the token service itself; a real token lives for hours, so one that
-    dies as soon as it was issued would only tell a client that its account is broken).
+    ago only (never the token service itself): a real token lives for hours, and one
+    refused as soon as it was issued is another fault, played exactly by
+    :meth:`Simulator.refuse_fresh_token` (a client takes it for a broken account at first
+    sign-in, and signs in again after a back-off later).
 ``duplicate-batch``
     the events of the next batch are sent once more in the batch after
     (:meth:`Simulator.duplicate_next_batch`). Event-channel GETs only.

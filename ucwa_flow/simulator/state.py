@@ -47,6 +47,7 @@ class Token:
     """A WebTicket access token, valid until ``expires_at`` (monotonic).
 
     ``host`` is the name it was issued on; it only matters with ``tokens_per_host``.
+    ``uses`` counts the requests it was accepted for.
     """
 
     value: str
@@ -54,6 +55,7 @@ class Token:
     host: str
     expires_at: float
     issued_at: float = 0.0
+    uses: int = 0
 
 
 @dataclass(slots=True)

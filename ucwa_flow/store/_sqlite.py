@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,7 +90,10 @@ class SqliteStore(Store):
             path: str | Path = self._path
             if str(path) != ":memory:":
                 path = Path(path).expanduser()
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                # messages, rendered webhook headers and live secrets: for its owner only
+                # (SQLite gives the -wal and -shm files the database file's permissions)
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
             conn = sqlite3.connect(path, timeout=self._busy_timeout, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
             raise self._translate(exc) from None

@@ -19,6 +19,7 @@ from ucwa_flow.ucwa.errors import ApplicationGone, UcwaHttpError, UnexpectedResp
 __all__ = [
     "ACCEPT_JSON",
     "NETWORK_ERRORS",
+    "InFlight",
     "embedded",
     "error_for",
     "host_of",
@@ -35,6 +36,21 @@ ACCEPT_JSON = {"Accept": "application/json"}
 NETWORK_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
 
 _APPLICATION_GONE = {(404, "ApplicationNotFound"), (410, "InactiveApplicationExpired")}
+
+
+class InFlight:
+    """How many requests are out and not yet answered in full; ``with`` counts one."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> None:
+        self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.count -= 1
 
 
 def resolve(base: str, href: str) -> str:

@@ -1,10 +1,12 @@
 """When an ordinary UCWA operation is sent again (private; the event channel has its own).
 
 A 5xx, 408 or 429 answer (from UCWA, or from the token service on the way) means the
-request was not performed: it is sent again after a back-off on the client's clock. A lost
-answer (the connection broke) is sent again only for a GET, or when what broke was the token
-grant on the way (the operation itself was not sent): a POST or DELETE may have been
-performed, and sending it twice could say a message twice. A rejected certificate is final.
+request was not performed: it is sent again after a back-off on the client's clock. So is
+one whose token was refused right after its grant (:class:`~ucwa_flow.ucwa.errors.TokenRefused`):
+the server performed nothing, and the next try fetches another token. A lost answer (the
+connection broke) is sent again only for a GET, or when what broke was the token grant on
+the way (the operation itself was not sent): a POST or DELETE may have been performed, and
+sending it twice could say a message twice. A rejected certificate is final.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from ucwa_flow.clock import Clock
-from ucwa_flow.ucwa.errors import CertificateRejected, ServerUnreachable, UcwaHttpError
+from ucwa_flow.ucwa.errors import (
+    CertificateRejected,
+    ServerUnreachable,
+    TokenRefused,
+    UcwaHttpError,
+)
 
 __all__ = ["RETRY_STATUSES", "with_retries"]
 
@@ -51,6 +58,10 @@ async def with_retries(
             reason: Exception = exc
         except ServerUnreachable as exc:
             if (method != "GET" and not exc.unsent) or attempt >= retries:
+                raise
+            reason = exc
+        except TokenRefused as exc:
+            if attempt >= retries:
                 raise
             reason = exc
         attempt += 1

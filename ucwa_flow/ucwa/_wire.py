@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from ucwa_flow.clock import Clock
-from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, error_for, host_of
+from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, InFlight, error_for, host_of
 from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import rejected_certificate
 from ucwa_flow.ucwa.auth import WebTicketAuth
@@ -75,6 +75,8 @@ class Wire:
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
         )
         self._bound = asyncio.Semaphore(max_concurrency)
+        #: requests sent and not yet answered in full, polls included (observability)
+        self.in_flight = InFlight()
 
     async def aclose(self) -> None:
         """Close both pools."""
@@ -119,7 +121,8 @@ class Wire:
     async def long_poll(self, url: str, *, read_timeout: float) -> httpx.Response:
         """One GET on the long-poll pool; any status is returned, transport errors raised."""
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
-        return await self.poll.get(url, headers=ACCEPT_JSON, timeout=timeout)
+        with self.in_flight:
+            return await self.poll.get(url, headers=ACCEPT_JSON, timeout=timeout)
 
     async def _send_once(
         self,
@@ -136,9 +139,10 @@ class Wire:
             content = b""  # UCWA wants Content-Length: 0 on body-less POSTs
         try:
             async with self._bound:
-                response = await self.http.request(
-                    method, url, json=json, content=content, headers=all_headers
-                )
+                with self.in_flight:
+                    response = await self.http.request(
+                        method, url, json=json, content=content, headers=all_headers
+                    )
         except NETWORK_ERRORS as exc:
             rejected = rejected_certificate(exc, url)
             if rejected is not None:

@@ -23,7 +23,7 @@ import httpx
 
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.ucwa._http import ACCEPT_JSON, error_for, host_of, resolve
-from ucwa_flow.ucwa.errors import AuthenticationFailed
+from ucwa_flow.ucwa.errors import AuthenticationFailed, TokenRefused
 
 __all__ = ["Challenge", "WebTicketAuth", "parse_challenge"]
 
@@ -89,8 +89,10 @@ class WebTicketAuth(httpx.Auth):
 
     * A ``401`` with an ``MsRtcOAuth`` challenge triggers a password grant to its ``href``
       and one retry of the request. A second ``401`` right after a fresh grant raises
-      :class:`AuthenticationFailed`; so does a ``401`` with no ``MsRtcOAuth`` challenge, or a
-      challenge that does not offer the password grant.
+      :class:`~ucwa_flow.ucwa.errors.TokenRefused`, an :class:`AuthenticationFailed` (the
+      request was not performed; the next one meets a 401 and fetches another token); a
+      ``401`` with no ``MsRtcOAuth`` challenge, or a challenge that does not offer the
+      password grant, raises :class:`AuthenticationFailed`.
     * ``400 invalid_grant`` from the token service raises :class:`AuthenticationFailed`
       ("wrong user name or password ..."); other grant errors raise it with the OAuth error
       name; a 5xx raises :class:`~ucwa_flow.ucwa.errors.UcwaHttpError`.
@@ -171,9 +173,9 @@ class WebTicketAuth(httpx.Auth):
         request.headers["Authorization"] = token.authorization
         response = yield request
         if response.status_code == 401:
-            raise AuthenticationFailed(
-                f"{host} refused a freshly issued token for {self.username}; the account may "
-                f"not be enabled for Skype for Business web access"
+            raise TokenRefused(
+                f"{host} refused a freshly issued token for {self.username}; if it goes on, "
+                f"the account may not be enabled for Skype for Business web access"
             )
 
     def _grant_request(self, endpoint: str) -> httpx.Request:

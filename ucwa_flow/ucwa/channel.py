@@ -26,6 +26,11 @@ The rules it keeps (``ucwa-protocol.md`` section 5):
 * transport errors and 5xx/429 answers: the *same* URL again, with capped exponential
   backoff and jitter on the injected clock, so that no batch is skipped (the server
   re-delivers an unacknowledged batch; a batch seen before is not handed on twice);
+* a token refused right after its grant (:class:`~ucwa_flow.ucwa.errors.TokenRefused`,
+  e.g. a front end that does not accept the token service's keys yet) is not the end: the
+  same URL again after a capped exponential back-off, one warning line each time, and the
+  next try signs in with another token (a wrong password, on the other hand, ends the
+  channel);
 * ``409 PGetReplaced`` on our own request means another reader took over: the same URL is
   tried again a few times, then :class:`~ucwa_flow.ucwa.errors.EventChannelReplaced`;
 * ``404 ApplicationNotFound`` / ``410 InactiveApplicationExpired``: the application is
@@ -63,6 +68,7 @@ from ucwa_flow.ucwa.errors import (
     EventChannelReplaced,
     MalformedEventBody,
     ServerUnreachable,
+    TokenRefused,
     UcwaHttpError,
 )
 from ucwa_flow.ucwa.events import EventBatch, decode_batch
@@ -277,6 +283,17 @@ class EventChannel:
                 failures += 1
                 await self._pause(failures)
                 continue
+            except TokenRefused as exc:
+                failures += 1
+                delay = self._delay(failures)
+                log.warning(
+                    "%s: event channel: %s; signing in again in %.1f s",
+                    self._client.user,
+                    exc,
+                    delay,
+                )
+                await self._clock.sleep(delay)
+                continue
 
             status = response.status_code
             if status == 200:
@@ -385,7 +402,7 @@ class EventChannel:
         while True:
             try:
                 application = await self._client.recreate_application(stale)
-            except (ServerUnreachable, ApplicationGone) as exc:
+            except (ServerUnreachable, ApplicationGone, TokenRefused) as exc:
                 attempts += 1
                 log.warning("%s: re-creating the application failed: %s", self._client.user, exc)
                 await self._pause(attempts)
@@ -400,8 +417,12 @@ class EventChannel:
             return application
 
     async def _pause(self, attempt: int) -> None:
-        delay = min(self._max_backoff, self._backoff * 2 ** min(attempt - 1, 30))
-        await self._clock.sleep(delay * self._rng.uniform(0.5, 1.0))
+        await self._clock.sleep(self._delay(attempt))
+
+    def _delay(self, attempt: int) -> float:
+        """The back-off before try ``attempt + 1``: doubling, capped, with jitter."""
+        delay: float = min(self._max_backoff, self._backoff * 2.0 ** min(attempt - 1, 30))
+        return delay * self._rng.uniform(0.5, 1.0)
 
 
 class _Refused(Exception):

@@ -138,6 +138,11 @@ class UcwaClient:
         await self._wire.aclose()
 
     @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered in full, polls included (observability)."""
+        return self._wire.in_flight.count
+
+    @property
     def discovery(self) -> Discovery | None:
         """Where discovery led, once :meth:`sign_in` has run."""
         return self._discovery
@@ -163,7 +168,10 @@ class UcwaClient:
         event-channel ``next`` link among them) are dead.
         """
         if self._discovery is None:
-            self._discovery = await discover(self._wire.http, self.user, server_url=self.server_url)
+            with self._wire.in_flight:
+                self._discovery = await discover(
+                    self._wire.http, self.user, server_url=self.server_url
+                )
             log.info("%s: UCWA applications at %s", self.user, self._discovery.applications_url)
         return await self._create_application(expect)
 

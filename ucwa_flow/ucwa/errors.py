@@ -5,6 +5,9 @@
   ``{code, subcode, message}`` error body when the server sent one.
 * :class:`AuthenticationFailed`, :class:`DiscoveryFailed`, :class:`ServerUnreachable`:
   operational failures during sign-in, each with a message a person can act on.
+* :class:`TokenRefused`: an :class:`AuthenticationFailed` for a token refused right after
+  it was issued; at start-up it names a broken account, later it may pass (callers that run
+  for long sign in again, with back-off).
 * :class:`CertificateRejected`: a :class:`ServerUnreachable` whose TLS certificate failed
   verification; it names the host and says what to do.
 * :class:`ApplicationGone`: a :class:`UcwaHttpError` saying the UCWA application no longer
@@ -26,6 +29,7 @@ __all__ = [
     "EventChannelReplaced",
     "MalformedEventBody",
     "ServerUnreachable",
+    "TokenRefused",
     "UcwaError",
     "UcwaHttpError",
     "UnexpectedResponse",
@@ -77,6 +81,17 @@ class UcwaHttpError(UcwaError):
 
 class AuthenticationFailed(UcwaError, OperationalError):
     """Sign-in was refused (wrong user name or password, grant type not allowed)."""
+
+
+class TokenRefused(AuthenticationFailed):
+    """The server refused a token it had just issued (a second 401 right after the grant).
+
+    The request it carried was not performed. When it happens at the first sign-in, the
+    account is most likely not enabled for web access, and the message says so. A bot that
+    has been running can meet it for a while (a front end that has not yet accepted the
+    token service's keys, an account being changed): the event channel and the operation
+    retries treat it as passing and sign in again after a back-off.
+    """
 
 
 class DiscoveryFailed(UcwaError, OperationalError):

@@ -1,0 +1,117 @@
+"""The webhooks conversations wait on: started, answered, kept as data across a restart.
+
+A ``webhook`` action suspends its action list; :class:`WebhookCalls` sends the request (a
+:class:`~ucwa_flow.runtime.webhooks.WebhookCall`, plain data with its ``Idempotency-Key``)
+and turns the answer into an input of the conversation that asked: the ``success`` or
+``failure`` branch, then the rest of the suspended lists. With a journal (a durable bot)
+the request goes out only once the step that decided it is committed; after a restart,
+:meth:`WebhookCalls.resume` sends a stored call again, with the same key.
+
+It sees the engine only through :class:`WebhookHost`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Protocol
+
+from ucwa_flow.flow import Flow, Webhook
+from ucwa_flow.runtime.instance import FlowInstance
+from ucwa_flow.runtime.journal import Journal
+from ucwa_flow.runtime.services import Continuation
+from ucwa_flow.runtime.webhooks import WebhookCall, WebhookCaller, WebhookResult
+
+__all__ = ["WebhookCalls", "WebhookHost"]
+
+
+class WebhookHost(Protocol):
+    """What :class:`WebhookCalls` needs of the engine."""
+
+    @property
+    def flow(self) -> Flow: ...
+
+    @property
+    def journal(self) -> Journal | None: ...
+
+    def post(self, href: str, job: Callable[[], Awaitable[None]]) -> None: ...
+
+    def spawn(self, coro: Awaitable[None]) -> None: ...
+
+
+class WebhookCalls:
+    """The webhook calls under way, by ``Idempotency-Key``."""
+
+    def __init__(self, host: WebhookHost, caller: WebhookCaller) -> None:
+        self._host = host
+        self._caller = caller
+        self._calls: dict[str, tuple[WebhookCall, FlowInstance]] = {}
+
+    def begin(
+        self,
+        instance: FlowInstance,
+        action: Webhook,
+        url: str,
+        headers: dict[str, str],
+        body: Any,
+        rest: Continuation,
+    ) -> None:
+        """A ``webhook`` action of ``instance``: call it, then resume with ``rest``."""
+        call = WebhookCall(instance.href, action.method, url, headers, body, action.timeout, rest)
+        self._calls[call.key] = (call, instance)
+        journal = self._host.journal
+        if journal is not None:
+            journal.start(call)  # once the step that decided it is committed
+        else:
+            self.start(call)
+
+    def pending(self, href: str) -> list[WebhookCall]:
+        """The webhooks conversation ``href`` waits on."""
+        return [call for call, _ in self._calls.values() if call.conversation == href]
+
+    def resume(self, instance: FlowInstance, call: WebhookCall) -> None:
+        """Wait on ``call`` again for ``instance`` (restored after a restart): it is sent
+        again, with the same ``Idempotency-Key``."""
+        self._calls[call.key] = (call, instance)
+        self.start(call)
+
+    def start(self, call: WebhookCall) -> None:
+        """Send ``call``; its outcome becomes an input of its conversation."""
+
+        async def run() -> None:
+            result = await self._caller.call(
+                call.method,
+                call.url,
+                headers=dict(call.headers),
+                body=call.body,
+                timeout=call.timeout,
+            )
+            self._host.post(call.conversation, partial(self._done, call.key, result))
+
+        self._host.spawn(run())
+
+    async def _done(self, key: str, result: WebhookResult) -> None:
+        entry = self._calls.pop(key, None)
+        if entry is None:
+            return
+        call, instance = entry
+        rest = call.rest
+        assert rest.at is not None
+        action = self._host.flow.action_list(rest.at.list_id)[rest.at.position]
+        assert isinstance(action, Webhook)
+        if result.ok and action.result is not None:
+            instance.variables[action.result] = result.json
+        if not result.ok:
+            instance.report_error(result.error or "webhook failed", action.location)
+        branch = "success" if result.ok else "failure"
+        await instance.on_outcome(
+            rest,
+            "webhook",
+            branch,
+            rest.branch(branch),
+            {"webhook": result.as_context()},
+            action.location,
+        )
+
+    async def aclose(self) -> None:
+        await self._caller.aclose()
