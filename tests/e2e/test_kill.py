@@ -74,7 +74,7 @@ from ucwa_flow.simulator.server import serve_app
 from ucwa_flow.store import ConversationQuery, Store, open_store
 
 CALLERS = 200
-KILLS = 22
+KILLS = 20
 AGENT = "sip:agent@contoso.com"
 USERS = [SimulatorUser(f"sip:c{i:03d}@contoso.com", f"Caller {i:03d}") for i in range(CALLERS)]
 THINK = 0.4  # a caller's longest pause between two steps (real seconds)
@@ -314,6 +314,7 @@ async def _run(
                 except AssertionError as exc:
                     raise AssertionError(f"{exc}\n{_summary(killer, desk)}\n{bot.tail()}") from exc
                 desk.released.set()
+                await _sent_everything(open_target)
                 status = await bot.stop()
                 assert status == 0, f"the last bot process ended with {status}\n{bot.tail()}"
             finally:
@@ -385,6 +386,21 @@ def _check_kills(killer: Killer, desk: TicketDesk, slow: set[str], summary: str)
     assert crossed <= slow, crossed - slow
     missing = sorted(crossed - retried)
     assert not missing, f"calls pending at a kill not sent again: {missing}; {summary}"
+
+
+async def _sent_everything(open_target: Callable[[], Any]) -> None:
+    """Wait until the running bot has committed the outcome of everything it sent (a Ctrl-C
+    right after the callers' last answers would find the last requests still under way:
+    they are then left for the next start, as they should be, but this test ends here)."""
+    store = await open_target()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while (outbox := (await store.load(BOT)).outbox) != ():
+            assert loop.time() < deadline, f"never committed as done: {outbox[:3]}"
+            await asyncio.sleep(0.05)
+    finally:
+        await store.aclose()
 
 
 async def _check_store(store: Store, caller: Caller) -> None:
