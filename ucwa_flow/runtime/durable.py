@@ -29,11 +29,12 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ucwa_flow.flow import Action, Flow, Invite, Settings, UnknownActionList, Webhook
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
+from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
@@ -60,7 +61,7 @@ from ucwa_flow.store import (
     TranscriptEntry,
 )
 from ucwa_flow.ucwa import ConversationsLost
-from ucwa_flow.ucwa.events import Event, EventBatch, MessageEvent
+from ucwa_flow.ucwa.events import EventBatch
 
 __all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
 
@@ -69,7 +70,6 @@ log = logging.getLogger("ucwa_flow.runtime")
 #: said, unless ``settings.changed_message`` says otherwise, to a caller whose conversation
 #: cannot go on after a restart (its state is gone from the flow)
 CHANGED_FLOW_MESSAGE = Settings().changed_message
-_BARRIER = 2  # batches read after a restart before messages in doubt are sent again
 
 
 class Durable:
@@ -97,13 +97,7 @@ class Durable:
         self._position: str | None = None  # the committed events_next
         self._created: dict[str, float] = {}
         self._committed_vars: dict[str, dict[str, Any]] = {}
-        self._doubt: dict[str, Outgoing] = {}  # outbox entries perhaps sent before a crash
-        #: messages handed to the sender whose outcome is not committed yet
-        self._inflight: dict[str, Outgoing] = {}
-        #: what conversations with messages in doubt send meanwhile: it goes after them
-        self._held: list[Outgoing] = []
-        self._restarting = False  # until the batches read since the restart are enough
-        self._since_restart = 0
+        self.doubt = Doubt()
         #: puts a marker in the event stream (a presence update); True once it is there
         self.marker: Callable[[], Awaitable[bool]] | None = None
         self.marked = False
@@ -122,7 +116,7 @@ class Durable:
     def unsure(self) -> bool:
         """Something restored may or may not have been done before the restart (a message
         committed but perhaps not sent, an invitation the server never named)."""
-        if self._doubt:
+        if self.doubt.pending:
             return True
         return any(
             p.conversation is None
@@ -145,12 +139,12 @@ class Durable:
         for entry in snapshot.outbox:
             item = outgoing_of(entry)
             if item.kind == "message":
-                self._doubt[item.operation_context] = item
+                self.doubt.pending[item.operation_context] = item
             else:
-                self._send((item,))
-        if self._doubt:
-            log.info("%d message(s) may have been sent before the restart", len(self._doubt))
-        self._restarting = True
+                self.engine.sender.send(self.doubt.route((item,)))
+        if self.doubt.pending:
+            log.info("%d message(s) may have been sent before the restart", len(self.doubt.pending))
+        self.doubt.restarting = True
 
     def _restore(self, record: ConversationRecord, now: float) -> None:
         engine = self.engine
@@ -224,68 +218,29 @@ class Durable:
         """Handle one channel item and commit it with the channel's next position."""
         self._between.clear()
         try:
-            if isinstance(item, EventBatch) and (self._doubt or self._inflight):
-                self._recognise(item)
+            if isinstance(item, EventBatch):
+                for sent in self.doubt.recognise(item):
+                    self.journal.sent(sent)
             self.engine.handle(item)
             await self.engine.drained()
             await self._commit_surely(ChannelPosition(application, next_url, self._now()))
         finally:
             self._between.set()
-        if self._restarting:
-            self._since_restart += 1
-            if self._since_restart == 1 and self.marker is not None and self.unsure:
+        doubt = self.doubt
+        if doubt.restarting:
+            doubt.since_restart += 1
+            if doubt.since_restart == 1 and self.marker is not None and self.unsure:
                 # after the first batch, which may be one the server built before the restart
                 # and hands out again as it was (with an older marker in it, perhaps): the next
                 # batch is built after this marker, so the marker in it is never an old one
                 self.marked = await self.marker()
-            if self._caught_up(item):
-                self._restarting = False
-                items, self._doubt = list(self._doubt.values()), {}
-                if items:
-                    log.info("sending %d message(s) not sent before the restart", len(items))
-                held, self._held = self._held, []
-                self.engine.sender.send([*items, *held])
+            if doubt.caught_up(item, self.marked):
+                if doubt.pending:
+                    log.info(
+                        "sending %d message(s) not sent before the restart", len(doubt.pending)
+                    )
+                self.engine.sender.send(doubt.release())
                 self.engine.invitations.send_unconfirmed()
-
-    def _send(self, items: Iterable[Outgoing]) -> None:
-        """Send ``items`` in order; those of a conversation with messages in doubt wait
-        behind them (a timer overdue at the restart must not speak before the message
-        that came first), until :meth:`handle` settles the doubt."""
-        if not self._doubt and not self._held:
-            self.engine.sender.send(items)
-            return
-        waiting = {item.conversation for item in (*self._doubt.values(), *self._held)}
-        for item in items:
-            if item.conversation in waiting:
-                self._held.append(item)
-            else:
-                self.engine.sender.send((item,))
-
-    def _caught_up(self, item: EventBatch | ConversationsLost) -> bool:
-        """Whether every event of what was done before the restart has been read.
-
-        With the marker (:attr:`marked`), once the batch holding it is read: the server
-        queues events in order and hands over all it has. Without it, after two batches
-        (the second is formed after the restart). A marker that never shows up is given
-        up on after a few batches.
-        """
-        if not self.marked:
-            return self._since_restart >= _BARRIER
-        if isinstance(item, EventBatch) and any(_is_marker(event) for event in item.events):
-            return self._since_restart > 1  # not the first batch (see handle)
-        return self._since_restart >= _BARRIER + 2
-
-    def _recognise(self, batch: EventBatch) -> None:
-        """Messages that the server reports went out: their outcome is committed with the
-        batch. Those in doubt are never sent again; those being sent are known to be sent
-        even if the process dies before their answer is committed (the batch that tells it
-        is acknowledged, so a restarted bot would never read that event again)."""
-        for event in batch.events:
-            if isinstance(event, MessageEvent) and event.direction == "Outgoing":
-                operation = event.operation_id or ""
-                item = self._doubt.pop(operation, None) or self._inflight.pop(operation, None)
-                if item is not None:
-                    self.journal.sent(Sent(item, message=event.link.href))
 
     # -- commits ------------------------------------------------------------------------------
 
@@ -358,10 +313,7 @@ class Durable:
             if not result.applied:
                 log.warning("a batch was committed before (another process?); not performed")
                 return False
-            for item in page.outgoing:
-                if item.kind == "message":
-                    self._inflight[item.operation_context] = item
-            self._send(page.outgoing)
+            self.engine.sender.send(self.doubt.route(page.outgoing))
             for call in page.webhooks:
                 self.engine.calls.start(call)
             for op in page.invites:
@@ -429,7 +381,7 @@ class Durable:
         )
 
     def _update(self, result: Sent, now: float) -> OutboxUpdate:
-        self._inflight.pop(result.item.operation_context, None)
+        self.doubt.answered(result)
         return _update(result, now)
 
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
@@ -459,10 +411,6 @@ def _without_secrets(
                 text = text.replace(value, REDACTED)
             clean[part] = text
     return clean
-
-
-def _is_marker(event: Event) -> bool:
-    return event.link.rel == "presence" and event.sender.rel == "me" and event.type == "updated"
 
 
 def _update(result: Sent, now: float) -> OutboxUpdate:
