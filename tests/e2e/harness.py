@@ -424,3 +424,11 @@ def assert_released(s: Stage) -> None:
     ):
         assert len(machine.models) == 0, machine.name
     assert not engine.busy
+
+
+async def pass_markers(s: Stage) -> None:
+    """Let a restarted durable bot read its markers: each is a medium-priority event (held
+    5 s), one put at the start and one once the first batch is read."""
+    await s.clock.advance(6)
+    await s.idle()
+    await s.clock.advance(6)

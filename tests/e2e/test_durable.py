@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.harness import BOT, Hooks, stage, webhook_server
+from tests.e2e.harness import BOT, Hooks, pass_markers, stage, webhook_server
 from tests.store.conftest import postgres_target, postgres_url
 from ucwa_flow.cli import main
 from ucwa_flow.flow import Flow, load_flow_text
@@ -274,7 +274,7 @@ async def test_an_invite_decided_but_not_sent_before_the_crash_is_sent_after_it(
         await s.idle()
         await s.crash()
         await s.restart()
-        await s.clock.advance(6)  # the marker is a medium-priority event: held 5 s
+        await pass_markers(s)
         offer = await marco.invited()
         await marco.client.decline(offer.decline_href)
         assert await lene.hear(2) == ["The agent declined.", "Back to you, Ed."]
@@ -340,7 +340,7 @@ async def test_a_reply_sent_just_before_the_crash_is_not_sent_again(store: Store
         snapshot = await store.load(BOT)
         assert [e.payload["text"] for e in snapshot.outbox] == ["Hal, you said: one"]
         await s.restart()
-        await s.clock.advance(6)
+        await pass_markers(s)
         await lene.say("two")
         assert await lene.hear() == ["Hal, you said: two"]
         await lene.silence()
@@ -359,7 +359,7 @@ async def test_a_reply_committed_but_not_sent_before_the_crash_is_sent_once(stor
         await s.idle()
         await s.crash()
         await s.restart()
-        await s.clock.advance(6)
+        await pass_markers(s)
         assert await lene.hear() == ["Ida, you said: one"]
         await lene.say("two")
         assert await lene.hear() == ["Ida, you said: two"]

@@ -120,6 +120,7 @@ class Bot:
             )
         if durable is not None:
             self._committer = asyncio.create_task(durable.run(), name="ucwa-flow commits")
+            durable.marker = self._mark  # again once the first batch is read (see Durable)
             if durable.unsure:
                 durable.marked = await self._mark()
         if not self.reattached:
@@ -214,6 +215,7 @@ class Bot:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
+        await durable.settle()
         engine = self.engine
         try:
             if not keep:  # stops are decided, committed, then sent, like any other step

@@ -29,12 +29,14 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ucwa_flow.flow import Action, Flow, Invite, Settings, UnknownActionList, Webhook
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
+from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Outgoing, Sent
@@ -50,6 +52,7 @@ from ucwa_flow.store import (
     REDACTED,
     Changes,
     ChannelPosition,
+    CommitResult,
     ConversationRecord,
     OutboxUpdate,
     Snapshot,
@@ -58,7 +61,7 @@ from ucwa_flow.store import (
     TranscriptEntry,
 )
 from ucwa_flow.ucwa import ConversationsLost
-from ucwa_flow.ucwa.events import Event, EventBatch, MessageEvent
+from ucwa_flow.ucwa.events import EventBatch
 
 __all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
 
@@ -67,7 +70,6 @@ log = logging.getLogger("ucwa_flow.runtime")
 #: said, unless ``settings.changed_message`` says otherwise, to a caller whose conversation
 #: cannot go on after a restart (its state is gone from the flow)
 CHANGED_FLOW_MESSAGE = Settings().changed_message
-_BARRIER = 2  # batches read after a restart before messages in doubt are sent again
 
 
 class Durable:
@@ -95,12 +97,12 @@ class Durable:
         self._position: str | None = None  # the committed events_next
         self._created: dict[str, float] = {}
         self._committed_vars: dict[str, dict[str, Any]] = {}
-        self._doubt: dict[str, Outgoing] = {}  # outbox entries perhaps sent before a crash
-        self._restarting = False  # until the batches read since the restart are enough
-        self._since_restart = 0
-        #: the bot put a marker in the event stream after the restart (a presence update)
+        self.doubt = Doubt()
+        #: puts a marker in the event stream (a presence update); True once it is there
+        self.marker: Callable[[], Awaitable[bool]] | None = None
         self.marked = False
         self.commits = 0
+        self._storing: asyncio.Future[CommitResult] | None = None
         #: conversations a restart carried on (their state still in the flow)
         self.carried = 0
         #: back-off (seconds) while the store fails retryably
@@ -114,7 +116,7 @@ class Durable:
     def unsure(self) -> bool:
         """Something restored may or may not have been done before the restart (a message
         committed but perhaps not sent, an invitation the server never named)."""
-        if self._doubt:
+        if self.doubt.pending:
             return True
         return any(
             p.conversation is None
@@ -137,12 +139,12 @@ class Durable:
         for entry in snapshot.outbox:
             item = outgoing_of(entry)
             if item.kind == "message":
-                self._doubt[item.operation_context] = item
+                self.doubt.pending[item.operation_context] = item
             else:
-                self.engine.sender.send((item,))
-        if self._doubt:
-            log.info("%d message(s) may have been sent before the restart", len(self._doubt))
-        self._restarting = True
+                self.engine.sender.send(self.doubt.route((item,)))
+        if self.doubt.pending:
+            log.info("%d message(s) may have been sent before the restart", len(self.doubt.pending))
+        self.doubt.restarting = True
 
     def _restore(self, record: ConversationRecord, now: float) -> None:
         engine = self.engine
@@ -157,6 +159,11 @@ class Durable:
         )
         self._created[href] = record.created_at
         self._committed_vars[href] = dict(record.variables)
+        if record.state == FlowMachine.NEW and record.flow == self.flow.name:
+            # accepted, not connected when committed: the batch that connected it was not,
+            # so the server hands it out again and it starts then
+            engine.reopen(instance, record.extra.get("opening") or {})
+            return
         engine.instances[href] = instance
         data = {"misses": record.misses, "silence": record.extra.get("silence")}
         if record.flow != self.flow.name or not instance.resume(
@@ -211,44 +218,29 @@ class Durable:
         """Handle one channel item and commit it with the channel's next position."""
         self._between.clear()
         try:
-            if isinstance(item, EventBatch) and self._doubt:
-                self._recognise(item)
+            if isinstance(item, EventBatch):
+                for sent in self.doubt.recognise(item):
+                    self.journal.sent(sent)
             self.engine.handle(item)
             await self.engine.drained()
             await self._commit_surely(ChannelPosition(application, next_url, self._now()))
         finally:
             self._between.set()
-        if self._restarting:
-            self._since_restart += 1
-            if self._caught_up(item):
-                self._restarting = False
-                items, self._doubt = list(self._doubt.values()), {}
-                if items:
-                    log.info("sending %d message(s) not sent before the restart", len(items))
-                self.engine.sender.send(items)
+        doubt = self.doubt
+        if doubt.restarting:
+            doubt.since_restart += 1
+            if doubt.since_restart == 1 and self.marker is not None and self.unsure:
+                # after the first batch, which may be one the server built before the restart
+                # and hands out again as it was (with an older marker in it, perhaps): the next
+                # batch is built after this marker, so the marker in it is never an old one
+                self.marked = await self.marker()
+            if doubt.caught_up(item, self.marked):
+                if doubt.pending:
+                    log.info(
+                        "sending %d message(s) not sent before the restart", len(doubt.pending)
+                    )
+                self.engine.sender.send(doubt.release())
                 self.engine.invitations.send_unconfirmed()
-
-    def _caught_up(self, item: EventBatch | ConversationsLost) -> bool:
-        """Whether every event of what was done before the restart has been read.
-
-        With the marker (:attr:`marked`), once the batch holding it is read: the server
-        queues events in order and hands over all it has. Without it, after two batches
-        (the second is formed after the restart). A marker that never shows up is given
-        up on after a few batches.
-        """
-        if not self.marked:
-            return self._since_restart >= _BARRIER
-        if isinstance(item, EventBatch) and any(_is_marker(event) for event in item.events):
-            return True
-        return self._since_restart >= _BARRIER + 2
-
-    def _recognise(self, batch: EventBatch) -> None:
-        """Messages in doubt that the server reports: they went out; never send them again."""
-        for event in batch.events:
-            if isinstance(event, MessageEvent) and event.direction == "Outgoing":
-                item = self._doubt.pop(event.operation_id or "", None)
-                if item is not None:
-                    self.journal.sent(Sent(item, message=event.link.href))
 
     # -- commits ------------------------------------------------------------------------------
 
@@ -288,6 +280,16 @@ class Durable:
                 await self.engine.clock.sleep(delay)
                 delay = min(self.max_retry, delay * 2)
 
+    async def settle(self) -> None:
+        """Wait for a store commit that a cancellation interrupted (see :meth:`commit`);
+        its work is not performed: what it put in the outbox waits for the next start."""
+        storing = self._storing
+        if storing is not None and not storing.done():
+            try:
+                await storing
+            except StoreError as exc:
+                log.error("an interrupted commit failed: %s", exc)
+
     async def commit(self, position: ChannelPosition | None = None) -> bool:
         """Commit everything decided so far (with ``position``), then perform it."""
         async with self._lock:
@@ -295,8 +297,13 @@ class Durable:
             if not page and position is None:
                 return True
             changes = self._changes(page, position)
+            # shielded: a stop that cancels the bot mid-commit waits for it (settle), so what
+            # it wrote (the answers to sends, say) is not lost
+            storing = self._storing = asyncio.ensure_future(
+                self.store.commit(self.account, changes)
+            )
             try:
-                result = await self.store.commit(self.account, changes)
+                result = await asyncio.shield(storing)
             except StoreError:
                 self.journal.put_back(page)
                 raise
@@ -306,7 +313,7 @@ class Durable:
             if not result.applied:
                 log.warning("a batch was committed before (another process?); not performed")
                 return False
-            self.engine.sender.send(page.outgoing)
+            self.engine.sender.send(self.doubt.route(page.outgoing))
             for call in page.webhooks:
                 self.engine.calls.start(call)
             for op in page.invites:
@@ -352,7 +359,10 @@ class Durable:
                     now=now,
                     webhooks=engine.calls.pending(href),
                     invites=invites,
-                    extra={"sides": [side for side in sides if side is not None]},
+                    extra={
+                        "sides": [side for side in sides if side is not None],
+                        "opening": engine.opening(href),
+                    },
                     ended_in=self.journal.ended_in.pop(href, None) if instance.ended else None,
                 )
             )
@@ -366,9 +376,13 @@ class Durable:
             after=self._position if position is not None else None,
             conversations=tuple(records),
             outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
-            sent=tuple(_update(result, now) for result in page.outcomes),
+            sent=tuple(self._update(result, now) for result in page.outcomes),
             transcript=tuple(lines),
         )
+
+    def _update(self, result: Sent, now: float) -> OutboxUpdate:
+        self.doubt.answered(result)
+        return _update(result, now)
 
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None
@@ -397,10 +411,6 @@ def _without_secrets(
                 text = text.replace(value, REDACTED)
             clean[part] = text
     return clean
-
-
-def _is_marker(event: Event) -> bool:
-    return event.link.rel == "presence" and event.sender.rel == "me" and event.type == "updated"
 
 
 def _update(result: Sent, now: float) -> OutboxUpdate:

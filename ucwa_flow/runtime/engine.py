@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from functools import partial
 from typing import Any
 
@@ -340,6 +340,24 @@ class Engine:
         if instance is not None:
             self.journal.touch(instance)
         return True
+
+    def opening(self, href: str) -> dict[str, str]:
+        """How conversation ``href``, accepted but not connected yet, will start: the state
+        an invitation rule sends it to (``start``) and the first message to handle
+        (``first_text``). A durable bot stores it, for a restart in between."""
+        found = {"start": self._start_state.get(href), "first_text": self._first_text.get(href)}
+        return {key: value for key, value in found.items() if value is not None}
+
+    def reopen(self, instance: FlowInstance, opening: Mapping[str, str]) -> None:
+        """Follow ``instance`` again (restored after a restart, accepted but not connected
+        yet): the connection, which the server reports again, starts it as :meth:`opening`
+        said."""
+        href = instance.href
+        self._instances[href] = instance
+        if "start" in opening:
+            self._start_state[href] = opening["start"]
+        if "first_text" in opening:
+            self._first_text[href] = opening["first_text"]
 
     def adopt(self, conv: Conversation, caller_uri: str) -> None:
         """Run the flow in a conversation the bot started (an accepted outbound invitation)."""
