@@ -57,7 +57,7 @@ class Doubt:
             if item.kind == "message":
                 self.inflight[item.operation_context] = item
         if not self.pending and not self.held:
-            return list(items)
+            return items
         waiting = {item.conversation for item in (*self.pending.values(), *self.held)}
         now = []
         for item in items:

@@ -32,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ucwa_flow.flow import Action, Flow, Invite, Settings, UnknownActionList, Webhook
+from ucwa_flow.flow import Action, Flow, Invite, UnknownActionList, Webhook
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
@@ -63,13 +63,9 @@ from ucwa_flow.store import (
 from ucwa_flow.ucwa import ConversationsLost
 from ucwa_flow.ucwa.events import EventBatch
 
-__all__ = ["CHANGED_FLOW_MESSAGE", "Durable"]
+__all__ = ["Durable"]
 
 log = logging.getLogger("ucwa_flow.runtime")
-
-#: said, unless ``settings.changed_message`` says otherwise, to a caller whose conversation
-#: cannot go on after a restart (its state is gone from the flow)
-CHANGED_FLOW_MESSAGE = Settings().changed_message
 
 
 class Durable:
@@ -382,7 +378,7 @@ class Durable:
 
     def _update(self, result: Sent, now: float) -> OutboxUpdate:
         self.doubt.answered(result)
-        return _update(result, now)
+        return _outcome(result, now)
 
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None
@@ -413,7 +409,7 @@ def _without_secrets(
     return clean
 
 
-def _update(result: Sent, now: float) -> OutboxUpdate:
+def _outcome(result: Sent, now: float) -> OutboxUpdate:
     if result.ok:
         return OutboxUpdate(result.item.operation_context, "sent", now)
     return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))

@@ -16,7 +16,7 @@ when records are written and what a restored conversation does next.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ucwa_flow.flow import ActionRef as FlowRef
 from ucwa_flow.lifecycle import dump_conversation
@@ -83,14 +83,26 @@ def record_of(
 
 
 def _pending_webhook(call: WebhookCall) -> PendingWork:
-    rest = call.rest
+    return _work("webhook", call.key, call.rest, {"request": call.to_data()})
+
+
+def _work(
+    kind: Literal["invite", "webhook"],
+    key: str,
+    rest: Continuation,
+    payload: dict[str, Any],
+    due: float | None = None,
+) -> PendingWork:
+    """``rest`` (what a suspended action resumes with) as pending work: the inverse of
+    :func:`_continuation`; ``payload`` gets its extras."""
     assert rest.at is not None
     return PendingWork(
-        kind="webhook",
-        key=call.key,
+        kind=kind,
+        key=key,
         action=_ref(rest.at),
         rest=tuple(_ref(ref) for ref in rest.frames),
-        payload={"request": call.to_data(), "extras": dict(rest.extras)},
+        payload={**payload, "extras": dict(rest.extras)},
+        due=due,
         after_end=rest.after_end,
     )
 
@@ -116,16 +128,8 @@ def invite_work(pending: PendingInvite, *, due: float, tracked: Any) -> PendingW
     ``tracked``: the tracker's data of the conversation the server named for it)."""
     rest = pending.rest
     assert isinstance(rest, Continuation)
-    assert rest.at is not None
-    return PendingWork(
-        kind="invite",
-        key=pending.op,
-        action=_ref(rest.at),
-        rest=tuple(_ref(ref) for ref in rest.frames),
-        payload={"request": pending.to_data(), "extras": dict(rest.extras), "tracked": tracked},
-        due=due,
-        after_end=rest.after_end,
-    )
+    payload = {"request": pending.to_data(), "tracked": tracked}
+    return _work("invite", pending.op, rest, payload, due)
 
 
 def invite_of(work: PendingWork) -> PendingInvite:
