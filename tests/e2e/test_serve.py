@@ -171,9 +171,12 @@ def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     return found
 
 
-def _by_account(text: str, name: str) -> dict[str, float]:
+def _by_account(text: str, name: str, **only: str) -> dict[str, float]:
+    """``name``'s samples summed by account, of those whose labels include ``only``."""
     totals: dict[str, float] = {}
     for labels, value in _samples(text, name).items():
+        if not only.items() <= dict(labels).items():
+            continue
         account = dict(labels).get("account", "")
         totals[account] = totals.get(account, 0.0) + value
     return totals
@@ -213,7 +216,7 @@ async def test_three_accounts_one_down_two_serve_ready_and_metrics_tell(tmp_path
 
                 async def counted() -> bool:
                     text = (await admin.get("/metrics")).text
-                    return _by_account(text, "ucwa_flow_messages_in_total") == {
+                    return _by_account(text, "ucwa_flow_messages_total", direction="in") == {
                         "desk1": 18.0,
                         "desk2": 12.0,
                     }
@@ -223,11 +226,11 @@ async def test_three_accounts_one_down_two_serve_ready_and_metrics_tell(tmp_path
                         break
                     await asyncio.sleep(0.05)
                 text = (await admin.get("/metrics")).text
-            assert _by_account(text, "ucwa_flow_messages_in_total") == {
+            assert _by_account(text, "ucwa_flow_messages_total", direction="in") == {
                 "desk1": 18.0,
                 "desk2": 12.0,
             }, text
-            assert _by_account(text, "ucwa_flow_messages_out_total") == {
+            assert _by_account(text, "ucwa_flow_messages_total", direction="out") == {
                 "desk1": 24.0,
                 "desk2": 16.0,
             }, text
@@ -368,7 +371,7 @@ async def test_overload_serves_the_limit_and_tells_the_rest_they_wait(tmp_path: 
             assert len(served) == LIMIT
             async with proc.admin() as admin:
                 text = (await admin.get("/metrics")).text
-            shed = sum(_by_account(text, "ucwa_flow_invitations_shed_total").values())
+            shed = sum(_by_account(text, "ucwa_flow_invitations_total", decision="busy").values())
             assert shed == INVITATIONS - LIMIT, text
             proc.signal(signal.SIGTERM)
             assert await proc.wait() == 0, proc.tail()
