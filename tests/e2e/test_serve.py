@@ -80,7 +80,9 @@ class Scene:
 
     def talkers(self, prefix: str, count: int, bot: str) -> list[Talker]:
         return [
-            Talker(self.sim.virtual_user(f"sip:{prefix}{i:04d}@contoso.com"), f"sip:{bot}@contoso.com")
+            Talker(
+                self.sim.virtual_user(f"sip:{prefix}{i:04d}@contoso.com"), f"sip:{bot}@contoso.com"
+            )
             for i in range(count)
         ]
 
@@ -104,9 +106,7 @@ async def _scene(tmp_path: Path, bots: list[str], callers: dict[str, int]) -> As
         sim.close()
 
 
-def _deploy(
-    folder: Path, accounts: list[str], *, extra: str = "", account_extra: str = ""
-) -> Path:
+def _deploy(folder: Path, accounts: list[str], *, extra: str = "", account_extra: str = "") -> Path:
     lines = [
         "store: state",
         "stop_timeout: 5s",
@@ -152,7 +152,9 @@ async def _ready(proc: ServeProcess, accounts: list[str]) -> dict[str, dict[str,
             body = answer.json()
             seen.clear()
             seen.update({a["id"]: a for a in body["accounts"]})
-            return all(seen.get(a, {}).get("signed_in") and seen[a].get("channel_live") for a in accounts)
+            return all(
+                seen.get(a, {}).get("signed_in") and seen[a].get("channel_live") for a in accounts
+            )
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
