@@ -139,18 +139,22 @@ async def serving(url: str) -> AsyncIterator[None]:
 async def _ready(proc: asyncio.subprocess.Process, log: Path) -> None:
     deadline = time.monotonic() + 60
     admin = None
+
+    def output() -> str:
+        return log.read_text(encoding="utf-8", errors="replace")
+
     async with httpx.AsyncClient() as http:
         while time.monotonic() < deadline:
             if proc.returncode is not None:
-                raise RuntimeError(f"serve ended: {log.read_text()[-2000:]}")
-            if admin is None and (match := _ADMIN.search(log.read_text(errors="replace"))):
+                raise RuntimeError(f"serve ended: {output()[-2000:]}")
+            if admin is None and (match := _ADMIN.search(output())):
                 admin = match.group(1)
             if admin is not None:
                 with contextlib.suppress(httpx.HTTPError):
                     if (await http.get(f"{admin}/readyz")).status_code == 200:
                         return
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"serve not ready in 60 s: {log.read_text()[-2000:]}")
+    raise RuntimeError(f"serve not ready in 60 s: {output()[-2000:]}")
 
 
 async def _connect(people: list[TimedCaller]) -> None:

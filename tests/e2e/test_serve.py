@@ -211,7 +211,8 @@ async def test_three_accounts_one_down_two_serve_ready_and_metrics_tell(tmp_path
                 accounts = {a["id"]: a for a in ready.json()["accounts"]}
                 assert accounts["desk3"]["signed_in"] is False
                 assert accounts["desk3"]["error"], accounts["desk3"]
-                assert accounts["desk1"]["signed_in"] and accounts["desk2"]["signed_in"]
+                assert accounts["desk1"]["signed_in"]
+                assert accounts["desk2"]["signed_in"]
                 assert (await admin.get("/healthz")).status_code == 200
                 unauthorised = await admin.get("/metrics", headers={"Authorization": ""})
                 assert unauthorised.status_code == 401
@@ -290,7 +291,8 @@ async def test_hot_reload_moves_compatible_keeps_incompatible_refuses_broken(
                 flow.write_text(BROKEN, encoding="utf-8")
                 answer = await admin.post("/reload")
                 assert answer.status_code == 422, answer.text
-                assert f"{flow}:" in answer.text and "nowhere" in answer.text, answer.text
+                assert f"{flow}:" in answer.text, answer.text
+                assert "nowhere" in answer.text, answer.text
                 await everyone("ping 3", "v2 pong 3")
                 assert await newcomers[2].say("ping 0", 2) == ["hello", "v3 pong 0"]
                 assert await newcomers[0].say("ping 1") == ["v2 pong 1"]
