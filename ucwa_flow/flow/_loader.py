@@ -109,13 +109,19 @@ class _StrictComposer(Composer):
         return super().compose_node(parent, index)
 
 
+def _composer(kind: str) -> type[_StrictComposer]:
+    if kind == "flow":
+        return _StrictComposer
+
+    class _Composer(_StrictComposer):
+        files = f"{kind} files"
+
+    return _Composer
+
+
 def _yaml(kind: str) -> YAML:
     yaml = YAML(typ="rt")
-    yaml.Composer = (
-        _StrictComposer
-        if kind == "flow"
-        else type("_Composer", (_StrictComposer,), {"files": f"{kind} files"})
-    )
+    yaml.Composer = _composer(kind)
     yaml.max_depth = MAX_DEPTH
     yaml.allow_duplicate_keys = False
     return yaml
