@@ -198,11 +198,10 @@ class _Builder:
             self.schedule(s, (*at, "schedules", i), names)
             for i, s in enumerate(raw.get("schedules", []))
         )
-        password = (
-            SecretSource(env=raw["password_env"])
-            if "password_env" in raw
-            else SecretSource(file=self.path(raw["password_file"]))
-        )
+        if "password_file" in raw:
+            password = SecretSource(file=self.path(raw["password_file"]))
+        else:  # no key at all: a refused literal password, reported already
+            password = SecretSource(env=raw.get("password_env", ""))
         return AccountSpec(
             id=raw["id"],
             user=_sip(raw["user"]),

@@ -19,6 +19,7 @@ not loaded: :func:`check_deployment_flows` does that, for ``validate`` and for a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from ucwa_flow.deploy._schema import check_deploy_schema
 from ucwa_flow.deploy._substitute import substitute
 from ucwa_flow.flow import Diagnostic, FlowFileError, LoadResult, Location, load_flow
 from ucwa_flow.flow._loader import Document, read_document
+
+#: a line that starts with the key ``accounts`` (perhaps quoted, perhaps in ``{...}``)
+_TOP_LEVEL_ACCOUNTS = re.compile(r"""^\{?\s*["']?accounts["']?\s*:""", re.MULTILINE)
 
 __all__ = [
     "check_deployment_flows",
@@ -66,14 +70,19 @@ def load_deployment(
 
 
 def is_deployment_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` looks like a deployment file: YAML whose top level has
-    ``accounts:``. A file that cannot be read or parsed is not one (a flow file is not)."""
+    """Whether ``path`` is a deployment file: YAML whose top level has ``accounts:`` (a
+    flow never has). A file that cannot be read is not one; one whose YAML is broken is
+    when a line starts with ``accounts:``."""
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return False
+    if _TOP_LEVEL_ACCOUNTS.search(text) is None:
+        return False  # the common case, a flow: no second parse
     document, _ = read_document(text, str(path), kind="deployment")
-    return document is not None and isinstance(document.data, dict) and "accounts" in document.data
+    if document is None:
+        return True  # broken YAML that says `accounts:`: report it as a deployment file
+    return isinstance(document.data, dict) and "accounts" in document.data
 
 
 def deployment_flow_diagnostics(deployment: Deployment) -> list[Diagnostic]:
