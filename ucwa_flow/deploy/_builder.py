@@ -79,8 +79,8 @@ class _Builder:
         if path not in self.skip:
             self.problems.append(problem(self.doc.locate(path, key=key), code, message))
 
-    def spot(self, path: Path) -> SourceSpot:
-        at = self.doc.locate(path)
+    def spot(self, path: Path, *, key: bool = False) -> SourceSpot:
+        at = self.doc.locate(path, key=key)
         return SourceSpot(at.file, at.line, at.col)
 
     def path(self, written: str) -> FsPath:
@@ -210,7 +210,9 @@ class _Builder:
             default_flow=default if default is not None else (names[0] if names else ""),
             routes=routes,
             variables=dict(raw.get("vars", {})),
-            variable_spots={name: self.spot((*at, "vars", name)) for name in raw.get("vars", {})},
+            variable_spots={
+                name: self.spot((*at, "vars", name), key=True) for name in raw.get("vars", {})
+            },
             limits=LimitsSpec(**raw.get("limits", {})),
             schedules=schedules,
             spot=self.spot(at),

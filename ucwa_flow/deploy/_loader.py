@@ -59,7 +59,8 @@ def load_deployment(
     problems, refused = _refuse_literal_secrets(document)
     substitution = substitute(document, text, os.environ if environ is None else environ)
     problems += substitution.problems
-    schema_problems = _without_refused(check_deploy_schema(document), refused)
+    failed = {document.locate(path) for path in substitution.failed}
+    schema_problems = _without_reported(check_deploy_schema(document), refused, failed)
     if schema_problems:
         raise DeploymentError(problems + schema_problems)
     deployment, meaning = build_deployment(document, source.resolve(), substitution.failed)
@@ -188,15 +189,16 @@ def _refuse_literal_secrets(doc: Document) -> tuple[list[Diagnostic], set[Locati
     return problems, refused
 
 
-def _without_refused(schema: list[Diagnostic], refused: set[Location]) -> list[Diagnostic]:
-    """Schema problems, less "needs one of: password_env, password_file" for an account
-    whose ``password:`` was refused (the refusal says it already)."""
-    return [
-        d
-        for d in schema
-        if not (
-            d.code == "S005"
-            and "password_env" in d.message
-            and Location(d.file, d.line, d.col) in refused
-        )
-    ]
+def _without_reported(
+    schema: list[Diagnostic], refused: set[Location], failed: set[Location]
+) -> list[Diagnostic]:
+    """Schema problems, less those that say again what is reported already: "needs one of:
+    password_env, password_file" for an account whose ``password:`` was refused, and any
+    problem of a value whose substitution failed (it kept its ``${...}`` text)."""
+    kept = []
+    for d in schema:
+        at = Location(d.file, d.line, d.col)
+        if at in failed or (d.code == "S005" and "password_env" in d.message and at in refused):
+            continue
+        kept.append(d)
+    return kept
