@@ -165,7 +165,8 @@ def test_two_unset_variables_in_one_value(write_deployment: WriteDeployment) -> 
 
 def test_a_yaml_syntax_error_is_located(write_deployment: WriteDeployment) -> None:
     (found,) = _errors(write_deployment, "accounts:\n  - id: [x\n")
-    assert found.startswith("2:") and " Y001 " in found
+    assert found.startswith("2:")
+    assert " Y001 " in found
 
 
 @pytest.mark.parametrize("text", ["", "- a list\n", "just text\n", "accounts: 3\n"])
@@ -201,7 +202,8 @@ def test_check_deployment_flows_reports_flow_errors(write_deployment: WriteDeplo
     broken.write_text(broken.read_text("utf-8").replace("start: ", "start: nowhere #"), "utf-8")
     found = check_deployment_flows(deployment)
     assert len(found) == 1  # echo.flow.yaml is named twice, loaded once
-    assert found[0].startswith(f"{broken}:") and " F102 error: " in found[0]
+    assert found[0].startswith(f"{broken}:")
+    assert " F102 error: " in found[0]
 
 
 def test_a_flow_file_gone_since_the_load_is_located(write_deployment: WriteDeployment) -> None:

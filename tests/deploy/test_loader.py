@@ -28,8 +28,10 @@ def test_a_minimal_file_and_its_defaults(write_deployment: WriteDeployment) -> N
     path = write_deployment(ONE)
     deployment = load_deployment(path, environ={})
     assert deployment.source == path.resolve()
-    assert deployment.server.url is None and deployment.store is None
-    assert deployment.stop_timeout == 10.0 and deployment.retention == 30 * 86400.0
+    assert deployment.server.url is None
+    assert deployment.store is None
+    assert deployment.stop_timeout == 10.0
+    assert deployment.retention == 30 * 86400.0
     assert deployment.admin == AdminSpec()
     (account,) = deployment.accounts
     assert account.user == "sip:echo@contoso.com"  # sip: added
@@ -37,9 +39,12 @@ def test_a_minimal_file_and_its_defaults(write_deployment: WriteDeployment) -> N
     assert [(f.name, f.path) for f in account.flows] == [
         ("echo", path.parent / "flows" / "echo.flow.yaml")
     ]
-    assert account.default_flow == "echo" and account.limits == LimitsSpec()
-    assert account.spot is not None and (account.spot.line, account.spot.column) == (2, 5)
-    assert deployment.account("echo") is account and deployment.account("x") is None
+    assert account.default_flow == "echo"
+    assert account.limits == LimitsSpec()
+    assert account.spot is not None
+    assert (account.spot.line, account.spot.column) == (2, 5)
+    assert deployment.account("echo") is account
+    assert deployment.account("x") is None
 
 
 def test_everything_written(write_deployment: WriteDeployment, tmp_path: Path) -> None:
@@ -67,9 +72,11 @@ accounts:
       - {flow: survey, invitee: panel@contoso.com, every: 1d12h}
 """)
     d = load_deployment(path, environ={})
-    assert d.server.ca_bundle == tmp_path / "certs" / "ca.pem" and d.server.insecure
+    assert d.server.ca_bundle == tmp_path / "certs" / "ca.pem"
+    assert d.server.insecure
     assert d.store == str(tmp_path / "state")
-    assert d.retention == 7 * 86400 and d.stop_timeout == 90
+    assert d.retention == 7 * 86400
+    assert d.stop_timeout == 90
     assert d.admin == AdminSpec("::1", 0, SecretSource(file=tmp_path / "secrets/token"), False)
     assert (d.logging.format, d.logging.level) == ("json", "debug")
     (a,) = d.accounts
