@@ -7,6 +7,10 @@ to ``schemas/deploy.schema.json`` at the repository root, for editors:
 key ... ``S005``); this module words the deployment's "exactly one of" rules: an account
 has ``password_env`` or ``password_file``, ``flow`` or ``flows``; the admin endpoint
 ``token_env`` or ``token_file``, not both.
+
+The published schema's patterns (URLs, SIP addresses, durations) also accept any text
+with ``${`` in it, so that an editor does not flag ``url: ${DISCOVERY_URL}``; the loader
+checks the values after substitution, against the patterns without that allowance.
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ __all__ = ["SCHEMA_ID", "check_deploy_schema", "deploy_schema_text"]
 SCHEMA_ID = "https://ucwa-flow.dev/schemas/deploy-1.json"
 
 
+#: the end of a pattern that lets an editor accept a value with ``${...}`` in it
+_SUBSTITUTED = "|.*\\$\\{.*)$"
+
+
 class _DeploySchema(SchemaValidator):
+    def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema with the ``${...}`` allowance cut from its patterns: the loader
+        checks values after substitution, when they must be the real thing."""
+        return _strict(schema)
+
     def explain(self, error: Any, doc: Document) -> Iterator[Diagnostic]:
         path: Path = tuple(error.absolute_path)
         branches = error.validator_value
@@ -48,6 +61,17 @@ class _DeploySchema(SchemaValidator):
 
 
 _DEPLOY = _DeploySchema("deploy.schema.json")
+
+
+def _strict(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: v.replace(_SUBSTITUTED, ")$") if k == "pattern" else _strict(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_strict(item) for item in node]
+    return node
 
 
 def deploy_schema_text() -> str:
