@@ -35,7 +35,8 @@ class _DeploySchema(SchemaValidator):
     def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema with the ``${...}`` allowance cut from its patterns: the loader
         checks values after substitution, when they must be the real thing."""
-        return _strict(schema)
+        strict: dict[str, Any] = _strict(schema)
+        return strict
 
     def explain(self, error: Any, doc: Document) -> Iterator[Diagnostic]:
         path: Path = tuple(error.absolute_path)
