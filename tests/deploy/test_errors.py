@@ -76,6 +76,8 @@ CASES = [
         ACCOUNT + "    schedules: [{flow: echo, invitee: a@b.c, every: 0s}]\n",
         "6:53: D110 every: '0s' is no time at all",
     ),
+    ("retention: .nan\n" + ACCOUNT, "1:12: D110 retention: nan is not a duration"),
+    ("retention: .inf\n" + ACCOUNT, "1:12: D110 retention: inf is not a duration"),
     ("admin: {listen: '127.0.0.1:99999'}\n" + ACCOUNT, "1:17: D111 admin.listen:"),
     ("admin: {listen: ':8470'}\n" + ACCOUNT, "1:17: D111 admin.listen: ':8470' is not host:port"),
     ("store: mysql://db/x\n" + ACCOUNT, "1:8: D112 store: mysql:// is not a store"),
@@ -220,3 +222,9 @@ def test_a_variable_no_flow_declares(write_deployment: WriteDeployment) -> None:
     (found,) = deployment_flow_diagnostics(deployment)
     assert (found.line, found.col, found.code) == (13, 7, "D114")
     assert found.message.startswith("vars.tiket: no flow of account 'help' has a variable 'tiket'")
+
+
+def test_an_escaped_substitution_is_checked_as_written(write_deployment: WriteDeployment) -> None:
+    # the published schema lets ${ through for editors; after substitution it must be a URL
+    (found,) = _errors(write_deployment, "server: {url: '$${URL}'}\n" + ACCOUNT)
+    assert found.startswith("1:15: S004 server.url: '${URL}' is not an http:// or https:// URL")

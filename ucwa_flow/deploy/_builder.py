@@ -16,6 +16,7 @@ means ``X.flow.yaml`` when only the latter exists, as on the command line.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path as FsPath
 from typing import Any
@@ -91,8 +92,9 @@ class _Builder:
         if value is None:
             return default
         seconds = float(value) if not isinstance(value, str) else _seconds(value)
-        if seconds <= 0:
-            self.error((*path, key), "D110", f"{key}: {value!r} is no time at all")
+        if not 0 < seconds < math.inf:  # also NaN, which the schema's minimum lets through
+            what = "is no time at all" if seconds <= 0 else "is not a duration"
+            self.error((*path, key), "D110", f"{key}: {value!r} {what}")
             return default
         return seconds
 

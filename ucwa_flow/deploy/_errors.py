@@ -28,7 +28,7 @@ DEPLOY_RULES: dict[str, str] = {
     "D107": "regular expression does not compile",
     "D108": "two accounts with the same id",
     "D109": "two accounts with the same user",
-    "D110": "duration of zero",
+    "D110": "duration of zero (or not a finite number)",
     "D111": "admin listen address is not host:port",
     "D112": "store is neither a postgresql:// URL nor a folder",
     "D113": "flow file not found",

@@ -59,7 +59,7 @@ def load_deployment(
     problems, refused = _refuse_literal_secrets(document)
     substitution = substitute(document, text, os.environ if environ is None else environ)
     problems += substitution.problems
-    failed = {document.locate(path) for path in substitution.failed}
+    failed = {document.locate(where) for where in substitution.failed}
     schema_problems = _without_reported(check_deploy_schema(document), refused, failed)
     if schema_problems:
         raise DeploymentError(problems + schema_problems)
