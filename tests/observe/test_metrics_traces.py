@@ -163,3 +163,22 @@ def test_each_metrics_has_its_own_registry() -> None:
     _feed(first, [t.MessageIn(at=0, conversation=A, text="hi")])
     assert Scraped.of(first).value("ucwa_flow_messages_total") == 1
     assert Scraped.of(second).value("ucwa_flow_messages_total") == 0
+
+
+def test_the_flow_of_a_conversation_is_kept_past_the_engine_forgetting_it() -> None:
+    """The engine drops a conversation before its Ended record and its ``ended`` handler's
+    actions (a webhook may come back later): the sink remembers the flow it was told."""
+    metrics = Metrics()
+    live = {A: "helpdesk"}
+    sink = metrics.sink("desk", live.get)
+    sink(t.MessageIn(at=0, conversation=A, text="hi"))
+    del live[A]  # the caller hung up: the engine forgets the conversation, then ends it
+    sink(t.Ended(at=1, conversation=A, by="caller", state="menu"))
+    sink(t.ActionDone(at=1, conversation=A, action="webhook", location=HERE))
+    sink(t.OutcomeReceived(at=2, conversation=A, action="webhook", branch="success", location=HERE))
+    m = Scraped.of(metrics)
+    assert m.value("ucwa_flow_conversations_ended_total", flow="helpdesk", by="caller") == 1
+    assert m.value("ucwa_flow_webhook_calls_total", flow="helpdesk", result="success") == 1
+    assert m.value("ucwa_flow_webhook_latency_seconds_sum", flow="helpdesk") == 1
+    assert m.value("ucwa_flow_webhook_calls_total", flow="unknown") == 0
+    assert sink.pending == 0  # type: ignore[attr-defined]

@@ -12,9 +12,17 @@ Two measures need a start and an end, kept per conversation until the end comes:
 * webhook latency: ``ActionDone(action="webhook")`` starts it, the
   ``OutcomeReceived(action="webhook")`` of that conversation ends it (first in, first out).
 
-Both use the traces' ``at`` (the injected clock's monotonic time). What is pending for a
-conversation is dropped at its :class:`~ucwa_flow.runtime.trace.Ended` record; a bound on
-the number of pending entries guards against conversations whose end never comes.
+Both use the traces' ``at`` (the injected clock's monotonic time).
+
+The flow label: ``flow_of(conversation)`` is asked the first time a conversation is seen and
+the answer is kept for its life, since the engine forgets a conversation before its last
+records (``Ended``, what its ``ended`` handler does) are emitted. After its end it is
+remembered among the last :data:`RECENT` ended conversations only (for a webhook of the
+``ended`` handler that comes back later).
+
+Memory: what is kept for a conversation is dropped at its
+:class:`~ucwa_flow.runtime.trace.Ended` record; a bound on the number of entries guards
+against conversations whose end never comes.
 """
 
 from __future__ import annotations
@@ -26,10 +34,12 @@ from typing import Any
 from ucwa_flow.observe._families import Families
 from ucwa_flow.runtime import trace as t
 
-__all__ = ["MAX_PENDING", "TraceMetrics"]
+__all__ = ["MAX_PENDING", "RECENT", "TraceMetrics"]
 
-#: pending starts kept at most per account (per measure); the oldest go first beyond it
+#: conversations kept at most per account (per measure); the oldest go first beyond it
 MAX_PENDING = 100_000
+#: ended conversations whose flow is remembered, per account
+RECENT = 1024
 UNKNOWN = "unknown"  # the flow label when ``flow_of`` does not know the conversation
 
 _STEP_KINDS = {t.HandlerMatched: "matched", t.NoMatch: "no_match", t.TimeoutFired: "timeout"}
@@ -56,6 +66,8 @@ class TraceMetrics:
         self._flow_of = flow_of
         self._asked: dict[str, float] = {}  # conversation -> its last MessageIn, unanswered
         self._webhooks: dict[str, deque[float]] = {}  # conversation -> webhook starts
+        self._flows: dict[str, str] = {}  # conversation -> its flow, while it lives
+        self._recent: dict[str, str] = {}  # the same, for the last RECENT ended ones
         self._handlers: dict[type[t.Trace], Callable[[Any], None]] = {
             t.MessageIn: self._message_in,
             t.MessageOut: self._message_out,
@@ -78,12 +90,20 @@ class TraceMetrics:
     @property
     def pending(self) -> int:
         """Conversations with a start kept (observability of this sink's own memory)."""
-        return len(self._asked.keys() | self._webhooks.keys())
+        return len(self._asked.keys() | self._webhooks.keys() | self._flows.keys())
 
     # -- per record type ------------------------------------------------------------------
 
     def _flow(self, record: t.Trace) -> str:
-        return self._flow_of(record.conversation) or UNKNOWN
+        href = record.conversation
+        flow = self._flows.get(href) or self._recent.get(href)
+        if flow is None:
+            flow = self._flow_of(href)
+            if flow is None:
+                return UNKNOWN
+            self._flows[href] = flow
+            _bound(self._flows, self._max)
+        return flow
 
     def _message_in(self, record: t.MessageIn) -> None:
         self._f.messages.labels(self._account, self._flow(record), "in").inc()
@@ -107,9 +127,14 @@ class TraceMetrics:
             self._f.started.labels(self._account, self._flow(record)).inc()
 
     def _ended(self, record: t.Ended) -> None:
-        self._f.ended.labels(self._account, self._flow(record), record.by).inc()
-        self._asked.pop(record.conversation, None)
-        self._webhooks.pop(record.conversation, None)
+        flow = self._flow(record)
+        self._f.ended.labels(self._account, flow, record.by).inc()
+        href = record.conversation
+        self._asked.pop(href, None)
+        self._webhooks.pop(href, None)
+        if self._flows.pop(href, None) is not None:
+            self._recent[href] = flow
+            _bound(self._recent, RECENT)
 
     def _invitation(self, record: t.InvitationDecided) -> None:
         self._f.invitations.labels(self._account, record.decision).inc()
