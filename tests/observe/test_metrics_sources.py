@@ -127,3 +127,21 @@ async def test_a_failed_store_operation_is_counted_and_raised_unchanged() -> Non
     assert m.value("ucwa_flow_store_errors_total", operation="load", error="StoreUnavailable") == 1
     assert m.value("ucwa_flow_store_latency_seconds_count", operation="load") == 1
     assert store.target == "postgresql://db/x"
+
+
+def test_the_flow_version_served_and_reloads() -> None:
+    metrics = Metrics()
+    metrics.flow_version("desk", "helpdesk", "d1")
+    metrics.flow_version("desk", "vip", "v1")
+    metrics.flow_version("desk", "helpdesk", "d2")  # a reload swapped it
+    metrics.flow_version("desk", "helpdesk", "d2")
+    metrics.reloaded(True)
+    metrics.reloaded(False)
+    m = Scraped.of(metrics)
+    assert sorted(m.labels("ucwa_flow_flow_version_info"), key=lambda labels: labels["flow"]) == [
+        {"account": "desk", "flow": "helpdesk", "digest": "d2"},
+        {"account": "desk", "flow": "vip", "digest": "v1"},
+    ]
+    assert m.value("ucwa_flow_flow_version_info", flow="helpdesk") == 1
+    assert m.value("ucwa_flow_reloads_total", result="ok") == 1
+    assert m.value("ucwa_flow_reloads_total", result="refused") == 1

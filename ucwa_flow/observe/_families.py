@@ -9,7 +9,7 @@ channel counters) are built by :mod:`ucwa_flow.observe._scrape`; their names are
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["Families"]
 
@@ -118,4 +118,15 @@ class Families:
             "Conversation-store operations that failed, by operation and error class.",
             "operation",
             "error",
+        )
+        self.flow_version = Gauge(
+            P + "flow_version_info",
+            "The flow version (digest) an account serves new conversations with: always 1.",
+            ["account", "flow", "digest"],
+            registry=registry,
+        )
+        self.reloads = counter(
+            "reloads_total",
+            "Reloads of the deployment and its flows, result=ok|refused (a file was refused).",
+            "result",
         )

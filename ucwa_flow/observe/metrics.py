@@ -11,7 +11,9 @@ ways, none of which makes the runtime depend on this package:
 * **the store**: ``store = metrics.timed_store(store)`` times each store operation;
 * **scrape time**: ``metrics.track(account, source)`` reads the live conversations by
   flow and state and the event-channel counters (reconnects, resyncs, application
-  re-creations) of each account when Prometheus scrapes (:mod:`ucwa_flow.observe._scrape`).
+  re-creations) of each account when Prometheus scrapes (:mod:`ucwa_flow.observe._scrape`);
+* **the service** says which flow version each account serves (:meth:`Metrics.flow_version`)
+  and counts reloads (:meth:`Metrics.reloaded`).
 
 :meth:`Metrics.exposition` renders everything in Prometheus's text format for ``/metrics``.
 The families, their labels and buckets are listed in :mod:`ucwa_flow.observe._families`
@@ -46,6 +48,7 @@ class Metrics:
         self.families = Families(self.registry)
         self._scrape = ScrapeCollector()
         self.registry.register(self._scrape)
+        self._digests: dict[tuple[str, str], str] = {}
 
     def sink(self, account: str, flow_of: Callable[[str], str | None]) -> TraceSink:
         """A trace sink feeding the metrics of ``account``.
@@ -65,6 +68,21 @@ class Metrics:
         of ``account``. Tracking an account again replaces its source; the channel counters
         stay monotonic across sources and channels."""
         self._scrape.track(account, source)
+
+    def flow_version(self, account: str, flow: str, digest: str) -> None:
+        """``account`` now serves new conversations of ``flow`` with version ``digest``
+        (``ucwa_flow_flow_version_info``: the series of the version before goes away)."""
+        old = self._digests.get((account, flow))
+        if old == digest:
+            return
+        if old is not None:
+            self.families.flow_version.remove(account, flow, old)
+        self._digests[account, flow] = digest
+        self.families.flow_version.labels(account, flow, digest).set(1)
+
+    def reloaded(self, ok: bool) -> None:
+        """Count a reload (``ok`` false when a file was refused)."""
+        self.families.reloads.labels("ok" if ok else "refused").inc()
 
     def exposition(self) -> tuple[bytes, str]:
         """The body of ``/metrics`` and its content type (Prometheus text format 0.0.4).
