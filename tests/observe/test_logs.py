@@ -105,6 +105,7 @@ def test_a_secret_is_redacted_from_message_args_and_exception(log_output: io.Str
     log.info("after it was registered %s", later)
     with logcontext.bind(account=password):
         log.info("in a context field")
+    log.info("a broken format %d", password)  # shown, not raised, and still redacted
     text = log_output.getvalue()
     lines = _lines(log_output)
     assert password not in text
@@ -112,8 +113,9 @@ def test_a_secret_is_redacted_from_message_args_and_exception(log_output: io.Str
     assert lines[0]["message"] == "in the message *** itself"
     assert lines[1]["message"] == "as an argument: ***"
     assert "refused ***" in lines[3]["exc"]
-    assert lines[-2]["message"] == "after it was registered ***"
-    assert lines[-1]["account"] == "***"
+    assert lines[-3]["message"] == "after it was registered ***"
+    assert lines[-2]["account"] == "***"
+    assert lines[-1]["message"] == "a broken format %d % ('***',)"
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,8 @@ class Redactor(logging.Filter):
             return True  # another handler's filter already did it
         try:
             message = record.getMessage()
-        except Exception:  # a broken %-format: let the handler report it as usual
-            return True
+        except Exception:  # a broken %-format: show both parts rather than fail (or leak)
+            message = f"{record.msg} % {record.args!r}"
         record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
