@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+import uvicorn
 
 from tests.observe.scraped import Scraped
 from ucwa_flow.admin import AccountHealth, AdminServer, Readiness, ReloadReport, create_app
@@ -313,3 +314,16 @@ async def test_a_host_that_does_not_resolve_is_one_clear_line() -> None:
     server = AdminServer(create_app(FakeTarget(), Metrics(), None), "no-such-host.invalid", 0)
     with pytest.raises(OperationalError, match="does not resolve"):
         await server.start()
+
+
+async def test_a_server_that_fails_to_start_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(self: uvicorn.Server, sockets: object = None) -> None:
+        raise RuntimeError("no more file descriptors")
+
+    monkeypatch.setattr(uvicorn.Server, "startup", broken)
+    server = AdminServer(create_app(FakeTarget(), Metrics(), None), "127.0.0.1", 0)
+    with pytest.raises(OperationalError, match=r"did not start: no more file descriptors$"):
+        await server.start()
+    await server.stop()  # nothing left to stop

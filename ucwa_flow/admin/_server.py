@@ -92,10 +92,15 @@ class AdminServer:
         self._server, self._task, self._sock = server, task, sock
         up = asyncio.ensure_future(server.up.wait())
         await asyncio.wait([up, task], return_when=asyncio.FIRST_COMPLETED)
-        if not server.up.is_set():
+        if not server.up.is_set():  # serve() ended before it was up
             up.cancel()
-            await self.stop()
-            raise OperationalError(f"the admin endpoint on {self.host}:{self.port} did not start")
+            self._server = self._task = self._sock = None
+            sock.close()
+            reason = None if task.cancelled() else task.exception()
+            raise OperationalError(
+                f"the admin endpoint on {self.host}:{self.port} did not start"
+                + (f": {reason}" if reason is not None else "")
+            )
         host, port = sock.getsockname()[:2]
         return str(host), int(port)
 
