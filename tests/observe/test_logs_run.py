@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 
-from tests.e2e.harness import PASSWORD, stage
+from tests.e2e.harness import PASSWORD, Stage, stage
 from ucwa_flow import logcontext
 from ucwa_flow.flow import load_flow_text
 from ucwa_flow.observe.logs import configure_logging
+
+
+def _where(s: Stage, bound: Mapping[str, str]) -> dict[str, str]:
+    """The flow and state of the conversation a line is about, looked up at format time."""
+    instance = s.bot.engine.instances.get(bound.get("conversation", ""))
+    return {"flow": instance.flow.name, "state": instance.state} if instance else {}
+
 
 FLOW = """\
 version: 1
@@ -34,6 +42,7 @@ async def test_a_run_logs_json_with_the_conversation_and_never_a_password_or_tok
     configure_logging("json", "debug", secrets=[PASSWORD], stream=log_output)
     with logcontext.bind(account="tosh"):
         async with stage(result.flow) as s:
+            logcontext.enrich_with(lambda f: _where(s, f))  # as the service does
             lene = await s.person()
             await lene.say("hi")
             assert await lene.hear(2) == ["Hello", "Noted"]
@@ -53,4 +62,5 @@ async def test_a_run_logs_json_with_the_conversation_and_never_a_password_or_tok
         "caller said my password is ***",
     ]
     assert all(line["conversation"] == href and line["account"] == "tosh" for line in said)
+    assert all((line["flow"], line["state"]) == ("logger", "talk") for line in said)
     assert any(line["logger"].startswith("httpcore") for line in lines)  # debug: all of it
