@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
@@ -327,3 +328,24 @@ async def test_a_server_that_fails_to_start_is_one_clear_line(
     with pytest.raises(OperationalError, match=r"did not start: no more file descriptors$"):
         await server.start()
     await server.stop()  # nothing left to stop
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+async def test_an_ipv6_listen_address_in_brackets() -> None:
+    server = AdminServer(create_app(FakeTarget(), Metrics(), None), "[::1]", 0)
+    host, port = await server.start()
+    try:
+        assert host == "::1"
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"http://[::1]:{port}/healthz")).text == "ok\n"
+    finally:
+        await server.stop()

@@ -118,10 +118,14 @@ class AdminServer:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port``, or one clear line."""
+    """A listening TCP socket on ``host``:``port`` (``[::1]`` or ``::1``), or one clear line."""
     try:
         family, _, _, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+            host.removeprefix("[").removesuffix("]"),
+            port,
+            type=socket.SOCK_STREAM,
+            proto=socket.IPPROTO_TCP,
+            flags=socket.AI_PASSIVE,
         )[0]
     except socket.gaierror as exc:
         raise OperationalError(
