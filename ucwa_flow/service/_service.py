@@ -67,7 +67,7 @@ class Service:
 
     ``server`` overrides the file's ``server.url`` (``--server``). ``sinks`` gives each
     account a trace sink (transcripts on a terminal, tests); ``metrics`` is part C's
-    ``Metrics`` (by default a new one when the build has it). ``watch`` reloads on file
+    ``Metrics`` (by default a new one when the build has it; ``False``: none). ``watch`` reloads on file
     changes. ``probe`` is how often (clock seconds) the stores are checked for readiness.
     """
 
@@ -90,7 +90,8 @@ class Service:
         self.deployment = deployment
         self.server = Server(url, str(spec.ca_bundle) if spec.ca_bundle else None, spec.insecure)
         self.clock: Clock = clock or SystemClock()
-        self.metrics = metrics if metrics is not None else parts.new_metrics()
+        # None: a new Metrics when the build has part C; False: none
+        self.metrics = (metrics if metrics is not None else parts.new_metrics()) or None
         self._backoff = backoff or Backoff()
         self._sinks = sinks
         self._watching = watch
