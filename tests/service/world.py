@@ -59,8 +59,12 @@ class World:
 
     def flow(self, name: str, version: str = "v1", text: str | None = None) -> Path:
         path = self.folder / f"{name}.flow.yaml"
-        path.write_text(text or FLOW.format(name=name, version=version), encoding="utf-8")
+        path.write_text(text or self.flow_text(name, version), encoding="utf-8")
         return path
+
+    @staticmethod
+    def flow_text(name: str, version: str = "v1") -> str:
+        return FLOW.format(name=name, version=version)
 
     def account(self, id: str, user: str, password: str = PASSWORD) -> AccountSpec:
         secret = self.folder / f"{id}.password"
@@ -89,10 +93,11 @@ class World:
     def sink(self, account: str, flow_of: Callable[[str], str | None]) -> t.TraceSink:
         return self.traces.setdefault(account, []).append
 
-    async def service(self, deployment: Deployment) -> Service:
+    async def service(self, deployment: Deployment, *, watch: bool = False) -> Service:
         service = Service(
             deployment,
             clock=self.clock,
+            watch=watch,
             backoff=Backoff(first=1.0, cap=8.0, jitter=0.0),
             sinks=self.sink,
             metrics=False,

@@ -147,7 +147,7 @@ def reload_flow(bot: Bot, name: str, flow: Flow) -> tuple[int, int]:
     """Hand ``flow`` to the running engine: (conversations moved, conversations kept)."""
     engine: Any = bot.engine
     if not hasattr(engine, "reload"):
-        raise OperationalError("hot swap needs Engine.reload (part B); applied at next start")
+        raise OperationalError("this build has no hot swap (Engine.reload, part B)")
     done = engine.reload(name, flow)
     return int(done.moved), int(done.kept)
 

@@ -245,27 +245,28 @@ class Service:
     async def reload(self) -> parts.ReloadReport:
         """Check every flow file again and hand the changed, valid ones to their engines."""
         async with self._reloading:
-            ok, lines = True, []
+            lines: list[tuple[int, str]] = []
             for runner in self.runners.values():
                 spec = runner.spec
                 for flow_spec in spec.flows:
                     outcome = load_one(flow_spec, spec.variables)
                     if not isinstance(outcome, Flow):
-                        ok = False
-                        lines += outcome
-                        lines.append(
+                        lines += [(logging.ERROR, line) for line in outcome]
+                        refusal = (
                             f"{spec.id}: {flow_spec.name}: refused ({flow_spec.path} has "
                             "errors); the running version stays"
                         )
+                        lines.append((logging.ERROR, refusal))
                         continue
                     current = runner.flows.get(flow_spec.name)
                     if current is None or current.digest != outcome.digest:
-                        lines.append(runner.apply(flow_spec.name, outcome))
+                        lines.append((logging.INFO, runner.apply(flow_spec.name, outcome)))
             if not lines:
-                lines.append("reload: no flow changed")
-            for line in lines:
-                log.log(logging.INFO if ok else logging.ERROR, "%s", line)
-            return parts.ReloadReport(ok, lines)
+                lines.append((logging.INFO, "reload: no flow changed"))
+            for level, line in lines:
+                log.log(level, "%s", line)
+            ok = all(level < logging.ERROR for level, _ in lines)
+            return parts.ReloadReport(ok, [line for _, line in lines])
 
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
         """Start ``flow`` of ``account`` with ``invitee`` now: LookupError for an unknown
