@@ -15,7 +15,9 @@ pytestmark = pytest.mark.asyncio
 
 async def test_two_accounts_serve_their_callers(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR)))
+        service = await w.service(
+            w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        )
         await until(lambda: service.readiness().ready, "both accounts signed in")
         lene = await w.person(LENE, HELPDESK)
         adriana = await w.person(ADRIANA, HR)
@@ -53,7 +55,9 @@ async def test_a_wrong_password_is_retried_while_the_other_account_serves(
         assert not down.signed_in
         assert down.error
         assert wrong not in down.error
-        failures = [r.getMessage() for r in caplog.records if "hr: cannot sign in" in r.getMessage()]
+        failures = [
+            r.getMessage() for r in caplog.records if "hr: cannot sign in" in r.getMessage()
+        ]
         assert failures
         assert all(len(line.splitlines()) == 1 and wrong not in line for line in failures)
         assert all(r.exc_info is None for r in caplog.records)

@@ -22,7 +22,9 @@ async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
 ) -> None:
     caplog.set_level(logging.INFO, logger="ucwa_flow.service")
     async with world(tmp_path) as w:
-        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR)))
+        service = await w.service(
+            w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        )
         await until(lambda: service.readiness().ready, "signed in")
         runner = service.runners["helpdesk"]
         running = runner.flows["helpdesk"]
@@ -31,12 +33,14 @@ async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
         assert report.ok
         assert report.lines == ["reload: no flow changed"]
 
-        broken = w.flow("helpdesk", text=w.flow_text("helpdesk", "v2").replace("goto: done", "goto: nowhere"))
+        text = w.flow_text("helpdesk", "v2").replace("goto: done", "goto: nowhere")
+        broken = w.flow("helpdesk", text=text)
         report = await service.reload()
         assert not report.ok
         located = [line for line in report.lines if line.startswith(f"{broken}:")]
         assert located
-        assert all(re.match(rf"{re.escape(str(broken))}:\d+:\d+: [A-Z]+\d* ", line) for line in located)
+        spot = re.compile(rf"{re.escape(str(broken))}:\d+:\d+: [A-Z]+\d* ")
+        assert all(spot.match(line) for line in located)
         assert "helpdesk: helpdesk: refused" in report.lines[-1]
         assert runner.flows["helpdesk"] is running  # the running version stays
         logged = [r.getMessage() for r in caplog.records]

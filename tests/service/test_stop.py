@@ -3,6 +3,7 @@ committed, and a second Service on the same store carries the conversations on."
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -58,4 +59,24 @@ async def test_a_stopping_bot_leaves_new_invitations_ringing(tmp_path: Path) -> 
         await bot.engine.idle()
         traces = w.traces["helpdesk"]
         assert not [r for r in traces if isinstance(r, t.InvitationDecided)]
-        assert lene.caller.ended is None and not lene.caller.heard  # still ringing
+        assert lene.caller.ended is None  # still ringing
+        assert not lene.caller.heard
+
+
+async def test_a_stop_past_its_bound_cancels_what_is_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK), stop_timeout=0.2))
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        stuck = asyncio.Event()
+
+        async def never_done() -> None:  # a step that does not finish
+            await stuck.wait()
+
+        runner.stop = never_done  # type: ignore[method-assign]
+        assert await service.stop() is False
+        warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert "stop: not done after 0.2 s; cancelled what was left" in warned
+        assert runner.bot is None  # abandoned: its connections closed

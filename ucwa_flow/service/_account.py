@@ -165,10 +165,17 @@ class AccountRunner:
         await self._retire()
 
     async def abandon(self) -> None:
-        """After a stop ran out of time: close the connections, nothing more."""
+        """After a stop ran out of time: cancel what runs and close the connections;
+        nothing more is committed (the next start resumes from the last commit)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
         bot, self.bot = self.bot, None
+        self.signed_in = self.channel_live = False
         if bot is not None:
             with contextlib.suppress(Exception):
+                if bot.channel is not None:
+                    await bot.channel.aclose()
                 await bot.client.aclose()
 
     async def _supervise(self) -> None:

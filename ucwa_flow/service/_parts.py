@@ -216,6 +216,7 @@ def configure_logging(format: str, level: str, secrets: list[str]) -> None:
     logging.basicConfig(
         level=level.upper(), format="ucwa-flow: %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
 
 
 def add_secret(value: str) -> None:

@@ -67,8 +67,9 @@ class Service:
 
     ``server`` overrides the file's ``server.url`` (``--server``). ``sinks`` gives each
     account a trace sink (transcripts on a terminal, tests); ``metrics`` is part C's
-    ``Metrics`` (by default a new one when the build has it; ``False``: none). ``watch`` reloads on file
-    changes. ``probe`` is how often (clock seconds) the stores are checked for readiness.
+    ``Metrics`` (by default a new one when the build has it; ``False``: none). ``watch``
+    reloads on file changes. ``probe`` is how often (clock seconds) the stores are checked
+    for readiness.
     """
 
     def __init__(
