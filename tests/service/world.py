@@ -80,12 +80,14 @@ class World:
             default_flow=id,
         )
 
-    def deployment(self, *accounts: AccountSpec, stop_timeout: float = 10.0) -> Deployment:
+    def deployment(
+        self, *accounts: AccountSpec, stop_timeout: float = 10.0, store: str | None = None
+    ) -> Deployment:
         return Deployment(
             source=self.folder / "deploy.yaml",
             server=ServerSpec(self.url),
             accounts=accounts,
-            store=str(self.folder / "state"),
+            store=store or str(self.folder / "state"),
             admin=AdminSpec(enabled=False),
             stop_timeout=stop_timeout,
         )

@@ -109,6 +109,7 @@ class Service:
         self._reloading = asyncio.Lock()
         self._stop_task: asyncio.Task[bool] | None = None
         self._done = asyncio.Event()
+        self._started = False
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -116,6 +117,7 @@ class Service:
         """Load every flow (:class:`FlowsRefused` when one has errors), start every account
         and, when enabled, the admin endpoint (:class:`OperationalError` when it cannot
         listen) and the file watch."""
+        self._started = True
         flows = self._load_all()
         if self.server.ca_bundle is not None:  # webhooks trust the private CA too, as in run
             verify = client_context(self.server.ca_bundle)
@@ -183,7 +185,7 @@ class Service:
 
     async def run(self) -> None:
         """Start (unless started) and serve until :meth:`stop`; cancelled, it stops."""
-        if not self.runners:
+        if not self._started:
             await self.start()
         try:
             await self._done.wait()

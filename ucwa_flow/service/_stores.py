@@ -6,7 +6,10 @@ account: the account's SIP URI separates the rows, as with ``run --store``) or a
 without it each account uses its default file in the user's state directory
 (:func:`~ucwa_flow.store.default_state_path`), the very file ``run`` and ``transcripts
 --account`` use. A store is opened when its first account starts, kept for the life of
-the service, pruned in the background (``retention:``) and probed for readiness.
+the service, pruned in the background (``retention:``, one pruning task per store
+target) and probed for readiness. Each account has its own store object, so on a shared
+PostgreSQL server each has its own connection and one account's commits never wait
+behind another's.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def store_target(store: str | None, user: str) -> str:
 
 
 class StoreHub:
-    """Opens each store once (a shared PostgreSQL store once for all its accounts)."""
+    """Opens each account's store once, and prunes and probes it."""
 
     def __init__(self, store: str | None, clock: Clock, *, retention: float, probe: float) -> None:
         self._store = store
@@ -55,6 +58,7 @@ class StoreHub:
         self._open: dict[str, Store] = {}
         self._healthy: dict[str, bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._pruned: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -66,37 +70,39 @@ class StoreHub:
         """The store of ``user``; :class:`OperationalError` (one line) when it cannot be
         opened (the account tries again later)."""
         target = store_target(self._store, user)
-        async with self._locks.setdefault(target, asyncio.Lock()):
-            if target in self._open:
-                return self._open[target]
+        async with self._locks.setdefault(user, asyncio.Lock()):
+            if user in self._open:
+                return self._open[user]
             try:
                 store = await open_store(target)
             except StoreError as exc:
-                self._healthy[target] = False
+                self._healthy[user] = False
                 raise OperationalError(
                     f"cannot open the conversation store {describe_target(target)}: {exc}"
                 ) from None
-            self._open[target] = store
-            self._healthy[target] = True
-            self._tasks.append(asyncio.create_task(self._prune(store), name="retention"))
-            self._tasks.append(asyncio.create_task(self._watch(target, store), name="store probe"))
+            self._open[user] = store
+            self._healthy[user] = True
+            if target not in self._pruned:  # prune() covers every account of a store
+                self._pruned.add(target)
+                self._tasks.append(asyncio.create_task(self._prune(store), name="retention"))
+            self._tasks.append(asyncio.create_task(self._watch(user, store), name="store probe"))
             return store
 
     async def _prune(self, store: Store) -> None:
         with contextlib.suppress(StoreError):  # logged by run_retention
             await run_retention(store, self._clock, retention=self._retention)
 
-    async def _watch(self, target: str, store: Store) -> None:
+    async def _watch(self, user: str, store: Store) -> None:
         while True:
             await self._clock.sleep(self._probe)
             try:
-                await store.conversations(ConversationQuery(limit=1))
+                await store.conversations(ConversationQuery(account=user, limit=1))
             except StoreError as exc:
-                if self._healthy.get(target, True):
-                    log.warning("store %s: %s", describe_target(target), exc)
-                self._healthy[target] = False
+                if self._healthy.get(user, True):
+                    log.warning("store %s: %s", describe_target(store.target), exc)
+                self._healthy[user] = False
             else:
-                self._healthy[target] = True
+                self._healthy[user] = True
 
     async def aclose(self) -> None:
         for task in self._tasks:
