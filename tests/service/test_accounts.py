@@ -4,6 +4,7 @@ one that cannot sign in is retried with back-off while the others serve."""
 from __future__ import annotations
 
 import logging
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,3 +119,22 @@ async def test_accounts_share_one_postgresql_store(tmp_path: Path, pg_store: str
                 ]
         finally:
             await store.aclose()
+
+
+async def test_a_server_that_is_down_is_one_line_and_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    async with world(tmp_path) as w:
+        w.url = closed
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        runner = service.runners["helpdesk"]
+        await advance_until(w.clock, lambda: runner.failures >= 2, "two failed sign-ins")
+        assert runner.error is not None
+        assert "\n" not in runner.error
+        assert not service.readiness().ready
+        lines = [r.getMessage() for r in caplog.records if "cannot sign in" in r.getMessage()]
+        assert len(lines) >= 2
+        assert all(r.exc_info is None for r in caplog.records)
