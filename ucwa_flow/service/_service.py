@@ -119,6 +119,11 @@ class Service:
         listen) and the file watch."""
         self._started = True
         flows = self._load_all()
+        try:  # first: a port in use fails the start before any account signs in
+            await self._start_admin()
+        except BaseException:
+            await self.stop()
+            raise
         if self.server.ca_bundle is not None:  # webhooks trust the private CA too, as in run
             verify = client_context(self.server.ca_bundle)
             self._http = httpx.AsyncClient(verify=verify, follow_redirects=False)
@@ -138,11 +143,6 @@ class Service:
             runner.start()
             starter = self._starter(runner)
             self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
-        try:
-            await self._start_admin()
-        except BaseException:
-            await self.stop()
-            raise
         if self._watching:
             self._watcher = Watcher(self.watched_files(), self.reload)
             self._watcher.start()
