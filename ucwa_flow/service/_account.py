@@ -104,6 +104,7 @@ class AccountRunner:
         self.failures = 0  # sign-ins and runs that failed in a row
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._retiring: asyncio.Future[None] | None = None
 
     # -- what the admin endpoint and the metrics see ------------------------------------
 
@@ -162,6 +163,8 @@ class AccountRunner:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._retiring is not None:  # a failed bot being closed when the stop came
+            await self._retiring
         await self._retire()
 
     async def abandon(self) -> None:
@@ -201,8 +204,8 @@ class AccountRunner:
                 http=self._http,
                 store=store,
             )
-            password = None  # the client has it; the runner keeps none
             await bot.start()
+            password = None  # the client has it; the runner keeps none
             self._started = True
             started_at = self._clock.monotonic()
             self.signed_in = self.channel_live = True
@@ -264,7 +267,12 @@ class AccountRunner:
     async def _retire(self) -> None:
         """Close the current bot: a started one commits what is pending and keeps its
         conversations and application for the next start; a bot that never finished
-        starting has decided nothing, so only its connections are closed."""
+        starting has decided nothing, so only its connections are closed. A stop that
+        cancels the supervisor meanwhile does not cut this short (it waits for it)."""
+        self._retiring = asyncio.ensure_future(self._close_bot())
+        await asyncio.shield(self._retiring)
+
+    async def _close_bot(self) -> None:
         bot, self.bot = self.bot, None
         started, self._started = self._started, False
         self.signed_in = self.channel_live = False
