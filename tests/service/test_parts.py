@@ -89,3 +89,21 @@ async def test_outbound_starts_say_what_is_wrong(tmp_path: Path) -> None:
         await service.stop()
         with pytest.raises(OperationalError, match="not signed in"):
             await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
+
+
+@pytest.mark.asyncio
+async def test_outbound_goes_to_the_running_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the service hands part B's ``engine.start_outbound`` (stood in for here)."""
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: service.readiness().ready, "signed in")
+        bot = service.runners["helpdesk"].bot
+        assert bot is not None
+        started: list[tuple[str, str]] = []
+        monkeypatch.setattr(
+            bot.engine, "start_outbound", lambda *a: started.append(a), raising=False
+        )
+        await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
+        assert started == [("helpdesk", "sip:lenea@contoso.com")]

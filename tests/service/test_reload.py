@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tests.service.world import HELPDESK, HR, LENE, until, world
+from ucwa_flow.flow import Flow
 from ucwa_flow.runtime.engine import Engine
 
 pytestmark = pytest.mark.asyncio
@@ -72,3 +74,31 @@ async def test_watch_reloads_when_a_flow_file_changes(tmp_path: Path) -> None:
         (tmp_path / "unrelated.txt").write_text("not watched", encoding="utf-8")
         w.flow("helpdesk", "v2")
         await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
+
+
+async def test_a_valid_change_goes_to_the_running_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the service hands part B's ``engine.reload`` (stood in for here)."""
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        assert runner.bot is not None
+        calls: list[tuple[str, str]] = []
+
+        def reload(name: str, flow: Flow) -> SimpleNamespace:
+            calls.append((name, flow.digest))
+            return SimpleNamespace(name=name, digest=flow.digest, moved=3, kept=1)
+
+        monkeypatch.setattr(runner.bot.engine, "reload", reload, raising=False)
+        w.flow("helpdesk", "v2")
+        report = await service.reload()
+        digest = runner.flows["helpdesk"].digest
+        assert calls == [("helpdesk", digest)]
+        assert report.ok
+        assert report.lines == [
+            f"helpdesk: helpdesk: version {digest[:12]}; 3 conversation(s) moved to it, "
+            "1 kept their version"
+        ]
+        assert await service.reload() == type(report)(True, ["reload: no flow changed"])
