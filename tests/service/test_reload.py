@@ -63,7 +63,10 @@ async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
         assert await lene.hear() == ["helpdesk v2: your name?"]
 
 
-async def test_watch_reloads_when_a_flow_file_changes(tmp_path: Path) -> None:
+async def test_watch_reloads_when_a_flow_file_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ucwa_flow.service")
     async with world(tmp_path) as w:
         deployment = w.deployment(w.account("helpdesk", HELPDESK))
         service = await w.service(deployment, watch=True)
@@ -74,6 +77,11 @@ async def test_watch_reloads_when_a_flow_file_changes(tmp_path: Path) -> None:
         (tmp_path / "unrelated.txt").write_text("not watched", encoding="utf-8")
         w.flow("helpdesk", "v2")
         await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
+        deployment.source.write_text("accounts: []\n", encoding="utf-8")
+        await until(
+            lambda: any("change at the next start" in r.getMessage() for r in caplog.records),
+            "the note on the deployment file",
+        )
 
 
 async def test_a_valid_change_goes_to_the_running_engine(

@@ -144,7 +144,7 @@ class Service:
             starter = self._starter(runner)
             self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
         if self._watching:
-            self._watcher = Watcher(self.watched_files(), self.reload)
+            self._watcher = Watcher(self.watched_files(), self._changed)
             self._watcher.start()
 
     def _load_all(self) -> dict[str, dict[str, Flow]]:
@@ -182,6 +182,15 @@ class Service:
         for spec in self.deployment.accounts:
             files += [flow.path for flow in spec.flows]
         return files
+
+    async def _changed(self, paths: list[Path]) -> None:
+        if self.deployment.source.resolve() in paths:
+            log.warning(
+                "%s changed: its flows are reloaded; accounts, store, admin, limits and "
+                "routes change at the next start",
+                self.deployment.source,
+            )
+        await self.reload()
 
     async def run(self) -> None:
         """Start (unless started) and serve until :meth:`stop`; cancelled, it stops."""

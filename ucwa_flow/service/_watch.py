@@ -19,12 +19,13 @@ log = logging.getLogger("ucwa_flow.service")
 
 
 class Watcher:
-    """Calls ``on_change`` after each group of changes to ``files``, until :meth:`aclose`."""
+    """Calls ``on_change`` with the paths changed, after each group of changes to
+    ``files``, until :meth:`aclose`."""
 
     def __init__(
         self,
         files: Iterable[Path],
-        on_change: Callable[[], Awaitable[object]],
+        on_change: Callable[[list[Path]], Awaitable[object]],
         *,
         debounce: int = 500,
     ) -> None:
@@ -44,10 +45,10 @@ class Watcher:
         async for changes in awatch(
             *folders, debounce=self._debounce, stop_event=self._stop, recursive=False
         ):
-            touched = sorted({p for _, p in changes if Path(p) in self.files})
+            touched = sorted({Path(p) for _, p in changes if Path(p) in self.files})
             if touched:
-                log.info("changed: %s; reloading", ", ".join(touched))
-                await self._on_change()
+                log.info("changed: %s; reloading", ", ".join(map(str, touched)))
+                await self._on_change(touched)
 
     async def aclose(self) -> None:
         """Stop watching (the watch thread notices within its step, 50 ms)."""
