@@ -40,12 +40,12 @@ import httpx
 
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
-from ucwa_flow.errors import OperationalError, UcwaFlowError
+from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
 from ucwa_flow.service import _parts as parts
 from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
 from ucwa_flow.service._backoff import Backoff
-from ucwa_flow.service._flows import load_account_flows, load_one
+from ucwa_flow.service._flows import FlowsRefused, load_all, load_one
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.service._watch import Watcher
@@ -56,10 +56,6 @@ __all__ = ["FlowsRefused", "Service"]
 log = logging.getLogger("ucwa_flow.service")
 
 _NOT_SIGNED_IN = "{account} is not signed in; try again once /readyz shows it signed in"
-
-
-class FlowsRefused(UcwaFlowError):
-    """A flow of the deployment has errors at start: ``str()`` is its diagnostic lines."""
 
 
 class Service:
@@ -118,7 +114,7 @@ class Service:
         and, when enabled, the admin endpoint (:class:`OperationalError` when it cannot
         listen) and the file watch."""
         self._started = True
-        flows = self._load_all()
+        flows = load_all(self.deployment.accounts)
         try:  # first: a port in use fails the start before any account signs in
             await self._start_admin()
         except BaseException:
@@ -146,18 +142,6 @@ class Service:
         if self._watching:
             self._watcher = Watcher(self.watched_files(), self._changed)
             self._watcher.start()
-
-    def _load_all(self) -> dict[str, dict[str, Flow]]:
-        flows: dict[str, dict[str, Flow]] = {}
-        lines: list[str] = []
-        for spec in self.deployment.accounts:
-            loaded = load_account_flows(spec)
-            flows[spec.id] = loaded.flows
-            for found in loaded.refused.values():
-                lines += found
-        if lines:
-            raise FlowsRefused("\n".join(lines))
-        return flows
 
     async def _start_admin(self) -> None:
         admin = self.deployment.admin
