@@ -27,6 +27,10 @@ __all__ = ["COMMANDS", "cli", "main"]
 #: subcommand name -> (module, one-line help shown by ``ucwa-flow --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("ucwa_flow.cli.run", "Run a flow as a bot (on the embedded simulator by default)."),
+    "serve": (
+        "ucwa_flow.cli.serve",
+        "Serve every bot account of a deployment file (a long-lived service).",
+    ),
     "validate": ("ucwa_flow.cli.validate", "Check flow and deploy files, report every problem."),
     "graph": ("ucwa_flow.cli.graph", "Draw a flow or a UCWA lifecycle as a graph."),
     "schema": ("ucwa_flow.cli.schema", "Print the flow (or deployment) JSON Schema."),
