@@ -18,21 +18,28 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
 import httpx
 
+from ucwa_flow import logcontext
+from ucwa_flow.admin import (
+    AccountHealth,
+    AdminServer,
+    AdminTarget,
+    Readiness,
+    ReloadReport,
+    create_app,
+)
 from ucwa_flow.clock import Clock
-from ucwa_flow.deploy import AccountSpec, Deployment
+from ucwa_flow.deploy import AccountSpec, DeploymentError, load_deployment
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
+from ucwa_flow.observe import logs
+from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.store import Store
@@ -63,48 +70,11 @@ def _optional(name: str) -> ModuleType | None:
         return None
 
 
-# -- C: the admin endpoint's data (swap for `from ucwa_flow.admin import ...`) -------------
-
-
-@dataclass
-class AccountHealth:
-    id: str
-    user: str
-    signed_in: bool
-    channel_live: bool
-    error: str | None
-
-
-@dataclass
-class Readiness:
-    ready: bool
-    store: bool
-    accounts: list[AccountHealth] = field(default_factory=list)
-
-
-@dataclass
-class ReloadReport:
-    ok: bool
-    lines: list[str] = field(default_factory=list)
-
-
-# -- A: the deployment loader -------------------------------------------------------------
-
-
-def load_deployment(path: str | Path) -> Deployment:
-    """Part A's ``load_deployment``; its ``DeploymentError`` (``file:line:col`` lines) is
-    an :class:`~ucwa_flow.errors.UcwaFlowError` and passes through as it is."""
-    loader = getattr(_optional("ucwa_flow.deploy"), "load_deployment", None)
-    if loader is None:
-        raise OperationalError("this build has no deployment loader (ucwa_flow.deploy)")
-    deployment = loader(path)
-    assert isinstance(deployment, Deployment)
-    return deployment
+# -- A and C: the deployment loader, the admin endpoint's data ------------------------------
 
 
 def is_deployment_error(exc: BaseException) -> bool:
-    kind = getattr(_optional("ucwa_flow.deploy"), "DeploymentError", None)
-    return kind is not None and isinstance(exc, kind)
+    return isinstance(exc, DeploymentError)
 
 
 # -- B: routing, limits, hot swap, outbound by name ----------------------------------------
@@ -185,52 +155,32 @@ class AdminHandle(Protocol):
     async def stop(self) -> None: ...
 
 
-def new_metrics() -> Any | None:
-    """Part C's ``Metrics()``, or ``None`` in a build without it."""
-    module = _optional("ucwa_flow.observe.metrics")
-    return None if module is None else module.Metrics()
+def new_metrics() -> Metrics:
+    return Metrics()
 
 
 async def start_admin(
-    target: Any, metrics: Any | None, token: str | None, host: str, port: int
+    target: AdminTarget, metrics: Metrics | None, token: str | None, host: str, port: int
 ) -> tuple[AdminHandle, tuple[str, int]] | None:
-    """Start part C's admin server for ``target``; ``None`` in a build without it."""
-    admin = _optional("ucwa_flow.admin")
-    if admin is None or metrics is None:
-        logging.getLogger("ucwa_flow.service").warning(
-            "this build has no admin endpoint (ucwa_flow.admin); not listening on %s:%d",
-            host,
-            port,
-        )
+    """Start the admin server for ``target``; ``None`` without metrics."""
+    if metrics is None:
         return None
-    server = admin.AdminServer(admin.create_app(target, metrics, token), host, port)
+    server = AdminServer(create_app(target, metrics, token), host, port)
     bound = await server.start()
     return server, (str(bound[0]), int(bound[1]))
 
 
 def configure_logging(format: str, level: str, secrets: list[str]) -> None:
-    logs = _optional("ucwa_flow.observe.logs")
-    if logs is not None:
-        logs.configure_logging(format, level, secrets)
-        return
-    logging.basicConfig(
-        level=level.upper(), format="ucwa-flow: %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
+    logs.configure_logging(format, level, secrets)
 
 
 def add_secret(value: str) -> None:
-    logs = _optional("ucwa_flow.observe.logs")
-    if logs is not None and value:
+    if value:
         logs.add_secret(value)
 
 
 @contextlib.contextmanager
 def bind_account(account: str) -> Iterator[None]:
     """Log lines from here (and tasks started here) carry ``account``."""
-    context = _optional("ucwa_flow.logcontext")
-    if context is None:
-        yield
-        return
-    with context.bind(account=account):
+    with logcontext.bind(account=account):
         yield

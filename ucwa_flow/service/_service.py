@@ -35,6 +35,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -42,6 +43,7 @@ from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
+from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service import _parts as parts
 from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
 from ucwa_flow.service._backoff import Backoff
@@ -76,7 +78,7 @@ class Service:
         clock: Clock | None = None,
         backoff: Backoff | None = None,
         sinks: SinkFactory | None = None,
-        metrics: object | None = None,
+        metrics: Metrics | Literal[False] | None = None,
         watch: bool = False,
         probe: float = 15.0,
     ) -> None:
