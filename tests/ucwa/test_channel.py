@@ -24,7 +24,7 @@ from tests.ucwa.fake_pool import (
     transport_for,
 )
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.ucwa import ConversationsLost, EventChannel, ReadPosition, UcwaClient
+from ucwa_flow.ucwa import ChannelStats, ConversationsLost, EventChannel, ReadPosition, UcwaClient
 from ucwa_flow.ucwa.errors import EventChannelReplaced, MalformedEventBody
 from ucwa_flow.ucwa.events import EventBatch, ParticipantEvent
 
@@ -133,6 +133,7 @@ async def test_network_faults_retry_the_same_url(rig: Rig, fault: tuple[str, Exc
     # "before": the failed attempt never reached the server, the repeat did (ack=1 again).
     assert rig.acks()[:2] == (["1", "1"] if where == "after" else ["1", "2"])
     assert _names(await rig.next()) == ["b@contoso.com"]
+    assert rig.channel.stats == ChannelStats(reconnects=1, batches=2)
 
 
 async def _drive(rig: Rig) -> EventBatch | ConversationsLost:
@@ -156,6 +157,7 @@ async def test_server_errors_retry_the_same_url_with_backoff(rig: Rig) -> None:
     assert len(rig.pool.event_urls) < 4
     assert _names(await _drive(rig)) == ["a@contoso.com"]
     assert rig.acks() == ["1", "1", "1", "1", "2"]
+    assert rig.channel.stats == ChannelStats(reconnects=3, batches=1)
 
 
 async def test_a_duplicated_batch_is_handed_on_once(rig: Rig) -> None:
@@ -178,6 +180,7 @@ async def test_resync_reports_lost_conversations_and_follows_the_link(rig: Rig) 
     assert lost == ConversationsLost("resync", lost.detail)  # type: ignore[union-attr]
     assert _names(await rig.next()) == ["a@contoso.com"]
     assert urlsplit(rig.pool.event_urls[1]).query == "ack=7"
+    assert rig.channel.stats == ChannelStats(resyncs=1, batches=1)
 
 
 async def test_resume_reports_lost_conversations_and_resends_the_timeout(rig: Rig) -> None:
@@ -195,6 +198,7 @@ async def test_pget_replaced_retries_then_gives_up(rig: Rig) -> None:
     await rig.pool.push(REPLACED, REPLACED, batch(1, participant_added("a")))
     assert _names(await _drive(rig)) == ["a@contoso.com"]
     assert rig.acks() == ["1", "1", "1", "2"]
+    assert rig.channel.stats.reconnects == 2
     await rig.pool.push(REPLACED, REPLACED, REPLACED)
     with pytest.raises(EventChannelReplaced, match="one bot process per account"):
         await _drive(rig)
@@ -216,6 +220,7 @@ async def test_expired_application_is_recreated_and_reported(rig: Rig) -> None:
     await rig.pool.push(batch(1, participant_added("b")))  # numbering restarts
     assert _names(await rig.next()) == ["b@contoso.com"]
     assert rig.acks()[-2:] == ["1", "2"]
+    assert rig.channel.stats == ChannelStats(recreations=1, batches=2)
 
 
 async def test_expired_token_mid_channel_is_renewed(rig: Rig) -> None:
@@ -246,6 +251,7 @@ async def test_a_token_refused_right_after_its_grant_is_fetched_again_with_cappe
         rig.pool.reject_all_tokens = False
         assert _names(await _drive(rig)) == ["b@contoso.com"]  # the channel went on
     assert len(rig.pool.grants) == grants + len(lines())  # one new token for each try
+    assert rig.channel.stats.reconnects == len(lines())
     assert lines()[0] == (
         "sip:toshm@contoso.com: event channel: https://lyncdiscover.contoso.com refused a "
         "freshly issued token for toshm@contoso.com; if it goes on, the account may not be "
@@ -275,6 +281,7 @@ async def test_a_body_spoilt_once_is_asked_for_again_and_nothing_is_lost(rig: Ri
     assert _names(await _drive(rig)) == ["a@contoso.com"]
     assert _names(await _drive(rig)) == ["b@contoso.com"]
     assert rig.acks()[:4] == ["1", "2", "2", "2"]  # the same URL each time
+    assert rig.channel.stats == ChannelStats(reconnects=2, batches=2)
 
 
 async def test_malformed_body_raises_and_iteration_can_go_on(rig: Rig) -> None:

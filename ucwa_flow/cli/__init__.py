@@ -27,9 +27,13 @@ __all__ = ["COMMANDS", "cli", "main"]
 #: subcommand name -> (module, one-line help shown by ``ucwa-flow --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("ucwa_flow.cli.run", "Run a flow as a bot (on the embedded simulator by default)."),
-    "validate": ("ucwa_flow.cli.validate", "Check flow files and report every problem."),
+    "serve": (
+        "ucwa_flow.cli.serve",
+        "Serve every bot account of a deployment file (a long-lived service).",
+    ),
+    "validate": ("ucwa_flow.cli.validate", "Check flow and deploy files, report every problem."),
     "graph": ("ucwa_flow.cli.graph", "Draw a flow or a UCWA lifecycle as a graph."),
-    "schema": ("ucwa_flow.cli.schema", "Print the flow JSON Schema."),
+    "schema": ("ucwa_flow.cli.schema", "Print the flow (or deployment) JSON Schema."),
     "test": ("ucwa_flow.cli.test", "Run conversation test scripts against flows."),
     "simulate": ("ucwa_flow.cli.simulate", "Serve the simulated Skype for Business server."),
     "transcripts": (

@@ -8,31 +8,21 @@ The store keeps times as epoch seconds. An operator writes them two ways:
   without an offset it is UTC, as every time the commands print is.
 
 :class:`Duration` and :class:`Moment` are the matching :mod:`click` parameter types; a value
-that is neither form is a usage error naming the option and the forms it takes.
+that is neither form is a usage error naming the option and the forms it takes. Durations
+are parsed by :func:`ucwa_flow.durations.parse_duration`, which deployment files share.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ucwa_flow.durations import parse_duration
+
 __all__ = ["Duration", "Moment", "format_time", "iso_time", "parse_duration", "parse_moment"]
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
-
-
-def parse_duration(text: str) -> float:
-    """``"30d"`` -> seconds; a :class:`ValueError` saying what is accepted otherwise."""
-    compact = text.strip().lower().replace(" ", "")
-    if not _DURATION.fullmatch(compact):
-        raise ValueError(f"{text!r} is not a duration: write e.g. 45s, 90m, 2h, 30d, 1w or 1d12h")
-    return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
 
 
 def parse_moment(text: str, now: float) -> float:

@@ -1,8 +1,9 @@
-"""``ucwa-flow schema``: print the flow JSON Schema (draft 2020-12).
+"""``ucwa-flow schema [flow|deploy]``: print a JSON Schema (draft 2020-12).
 
-The output is byte-identical to ``schemas/flow.schema.json``; editors that use the YAML
-language server pick it up from a flow's first line:
-``# yaml-language-server: $schema=../schemas/flow.schema.json``.
+``flow`` (the default) prints the flow schema, byte-identical to
+``schemas/flow.schema.json``; ``deploy`` the deployment file's, identical to
+``schemas/deploy.schema.json``. Editors that use the YAML language server pick them up from
+a file's first line: ``# yaml-language-server: $schema=../schemas/flow.schema.json``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ __all__ = ["command"]
 
 
 @click.command("schema")
-def command() -> None:
-    """Print the flow JSON Schema."""
+@click.argument("which", type=click.Choice(["flow", "deploy"]), default="flow")
+def command(which: str) -> None:
+    """Print the flow JSON Schema (or, with `deploy`, the deployment file's)."""
+    if which == "deploy":
+        from ucwa_flow.deploy._schema import deploy_schema_text
+
+        click.echo(deploy_schema_text(), nl=False)
+        return
     from ucwa_flow.flow._schema import schema_text
 
     click.echo(schema_text(), nl=False)

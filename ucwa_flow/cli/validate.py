@@ -1,4 +1,8 @@
-"""``ucwa-flow validate FILE...``: report every problem of flow files.
+"""``ucwa-flow validate FILE...``: report every problem of flow and deployment files.
+
+A YAML file whose top level has ``accounts:`` is a deployment file (``docs/deploy.md``):
+its own problems are reported, then those of every flow it names (when the file itself has
+none). ``${NAME}`` in it is read from the environment, as ``serve`` would.
 
 One line per problem, ``file:line:col: CODE severity: message``, sorted by position;
 ``--format json`` prints one JSON document for editors and CI. Exit status: 0 when no
@@ -13,8 +17,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+from ucwa_flow.errors import UnreadableFileError
+
+if TYPE_CHECKING:
+    from ucwa_flow.flow import Diagnostic
 
 __all__ = ["command"]
 
@@ -31,18 +41,23 @@ __all__ = ["command"]
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when there are no problems.")
 def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
-    """Check flow files and report every problem with its file:line:col.
+    """Check flow and deployment files and report every problem with its file:line:col.
 
-    FILE may be written X.yaml for X.flow.yaml.
+    FILE may be written X.yaml for X.flow.yaml. A deployment file (with `accounts:`) is
+    checked with the flows it names.
     """
-    from ucwa_flow.flow import Diagnostic, FlowFileError, load_flow
+    from ucwa_flow.deploy._loader import is_deployment_file
+    from ucwa_flow.flow import FlowFileError, load_flow
 
     diagnostics: list[Diagnostic] = []
     unreadable: list[str] = []
     for file in files:
         try:
-            diagnostics.extend(load_flow(file).diagnostics)
-        except FlowFileError as exc:
+            if is_deployment_file(file):
+                diagnostics.extend(_deployment(file))
+            else:
+                diagnostics.extend(load_flow(file).diagnostics)
+        except (FlowFileError, UnreadableFileError) as exc:
             unreadable.append(str(exc))
     errors = sum(1 for d in diagnostics if d.is_error)
     if output == "json":
@@ -64,3 +79,16 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
             summary = f"{len(files)} file(s) checked: {errors} error(s), {warnings} warning(s)"
             click.echo(summary, err=True)
     sys.exit(2 if unreadable else 1 if errors else 0)
+
+
+def _deployment(file: str) -> list[Diagnostic]:
+    """The problems of a deployment file, then (if it has none) of the flows it names."""
+    from ucwa_flow.deploy import DeploymentError, deployment_flow_diagnostics, load_deployment
+
+    try:
+        deployment = load_deployment(file)
+    except DeploymentError as exc:
+        if not exc.diagnostics:  # cannot be read at all
+            raise UnreadableFileError(str(exc)) from None
+        return exc.diagnostics
+    return deployment_flow_diagnostics(deployment)

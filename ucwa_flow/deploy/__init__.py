@@ -1,6 +1,19 @@
 """Deployment files: what ``ucwa-flow serve`` runs (accounts, flows, routes, limits,
-the store, the admin endpoint, logging). The loader comes in ``load_deployment``."""
+the store, the admin endpoint, logging).
 
+:func:`load_deployment` reads one into a :class:`Deployment` or raises
+:class:`DeploymentError` with every problem at ``file:line:col``;
+:func:`check_deployment_flows` loads the flows it names. The file format is documented in
+``docs/deploy.md`` and described by ``schemas/deploy.schema.json``.
+"""
+
+from ucwa_flow.deploy._errors import DEPLOY_RULES, DeploymentError, DeploymentFileError
+from ucwa_flow.deploy._loader import (
+    check_deployment_flows,
+    deployment_flow_diagnostics,
+    is_deployment_file,
+    load_deployment,
+)
 from ucwa_flow.deploy._model import (
     AccountSpec,
     AdminSpec,
@@ -16,9 +29,12 @@ from ucwa_flow.deploy._model import (
 )
 
 __all__ = [
+    "DEPLOY_RULES",
     "AccountSpec",
     "AdminSpec",
     "Deployment",
+    "DeploymentError",
+    "DeploymentFileError",
     "FlowSpec",
     "LimitsSpec",
     "LoggingSpec",
@@ -27,4 +43,8 @@ __all__ = [
     "SecretSource",
     "ServerSpec",
     "SourceSpot",
+    "check_deployment_flows",
+    "deployment_flow_diagnostics",
+    "is_deployment_file",
+    "load_deployment",
 ]

@@ -140,6 +140,8 @@ class AccountSpec:
     limits: LimitsSpec = LimitsSpec()
     schedules: tuple[ScheduleSpec, ...] = ()
     spot: SourceSpot | None = None
+    #: where each of ``variables`` is written (for messages; not compared)
+    variable_spots: dict[str, SourceSpot] = field(default_factory=dict, compare=False)
 
     def flow(self, name: str) -> FlowSpec:
         return next(spec for spec in self.flows if spec.name == name)

@@ -84,19 +84,23 @@ class _Rejected(MarkedYAMLError):
 
 
 class _StrictComposer(Composer):
+    #: what the files are called in messages ("flows", "deployment files")
+    files = "flows"
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.parser.peek_event()
         if isinstance(event, AliasEvent):
-            message = f"alias *{event.anchor} is not allowed in flows"
+            message = f"alias *{event.anchor} is not allowed in {self.files}"
             raise _Rejected("Y003", message, event.start_mark)
         if event.anchor is not None:
             raise _Rejected(
-                "Y003", f"anchor &{event.anchor} is not allowed in flows", event.start_mark
+                "Y003", f"anchor &{event.anchor} is not allowed in {self.files}", event.start_mark
             )
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in _CORE_TAGS and tag != "!":
             shown = tag.replace("tag:yaml.org,2002:", "!!")
-            raise _Rejected("Y001", f"YAML tag {shown} is not allowed in flows", event.start_mark)
+            message = f"YAML tag {shown} is not allowed in {self.files}"
+            raise _Rejected("Y001", message, event.start_mark)
         is_key = index is None and isinstance(parent, MappingNode)
         if is_key and isinstance(event, MappingStartEvent | SequenceStartEvent):
             kind = "mapping" if isinstance(event, MappingStartEvent) else "list"
@@ -105,24 +109,40 @@ class _StrictComposer(Composer):
         return super().compose_node(parent, index)
 
 
-def _yaml() -> YAML:
+def _composer(kind: str) -> type[_StrictComposer]:
+    if kind == "flow":
+        return _StrictComposer
+
+    class _Composer(_StrictComposer):
+        files = f"{kind} files"
+
+    return _Composer
+
+
+def _yaml(kind: str) -> YAML:
     yaml = YAML(typ="rt")
-    yaml.Composer = _StrictComposer
+    yaml.Composer = _composer(kind)
     yaml.max_depth = MAX_DEPTH
     yaml.allow_duplicate_keys = False
     return yaml
 
 
-def read_document(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
-    """Parse ``text`` (the content of ``file``); the document is ``None`` on any Y error."""
+def read_document(
+    text: str, file: str, *, kind: str = "flow"
+) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse ``text`` (the content of ``file``); the document is ``None`` on any Y error.
+
+    ``kind`` names the files in messages (``"deployment"``: "a deployment file holds ...");
+    the rules are the same for every kind.
+    """
     encoded = text.encode("utf-8", "surrogatepass")
     if len(encoded) > MAX_BYTES:
-        message = f"flow file is larger than {MAX_BYTES:,} bytes"
+        message = f"{kind} file is larger than {MAX_BYTES:,} bytes"
         return None, [Diagnostic.at(Location(file, 1, 1), "Y005", message)]
     try:
-        tree = _yaml().load(text)
+        tree = _yaml(kind).load(text)
     except MarkedYAMLError as exc:
-        return None, [_syntax_diagnostic(exc, file)]
+        return None, [_syntax_diagnostic(exc, file, kind)]
     except ReaderError as exc:
         return None, [_character_diagnostic(exc, text, file)]
     except YAMLError as exc:  # any other refusal of the parser: still one located line
@@ -144,7 +164,7 @@ _HINTS = {
 }
 
 
-def _syntax_diagnostic(exc: MarkedYAMLError, file: str) -> Diagnostic:
+def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     if "<stream end>" in str(exc.problem) and exc.context_mark is not None:
         mark = exc.context_mark  # point at what was left open, not at the end of the file
@@ -161,7 +181,7 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str) -> Diagnostic:
     if isinstance(exc, MaxDepthExceededError):
         return Diagnostic.at(location, "Y004", f"nesting deeper than {MAX_DEPTH} levels")
     if isinstance(exc, ComposerError) and "single document" in f"{problem} {exc.context}":
-        return Diagnostic.at(location, "Y007", "a flow file holds exactly one YAML document")
+        return Diagnostic.at(location, "Y007", f"a {kind} file holds exactly one YAML document")
     context = f" {exc.context}" if exc.context else ""
     hint = next((text for start, text in _HINTS.items() if problem.startswith(start)), None)
     message = f"{hint} ({problem})" if hint else f"{problem}{context}"

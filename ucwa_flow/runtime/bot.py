@@ -163,6 +163,17 @@ class Bot:
             return False
         return True
 
+    @property
+    def channel(self) -> EventChannel | None:
+        """The event channel, once :meth:`start` has opened it."""
+        return self._channel
+
+    def stop_answering(self) -> None:
+        """Leave new invitations unanswered from now on (they ring for another instance
+        of the bot, or until the caller gives up): a graceful stop's first step. The
+        conversations under way carry on until the bot is closed."""
+        self.engine._closing = True
+
     async def run(self) -> None:
         """Serve conversations until cancelled; channel errors other than a bad body end it."""
         if self._channel is None:

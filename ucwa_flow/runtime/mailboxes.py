@@ -15,6 +15,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from ucwa_flow import logcontext
+
 __all__ = ["Job", "Mailboxes"]
 
 log = logging.getLogger("ucwa_flow.runtime")
@@ -56,6 +58,10 @@ class Mailboxes:
             await asyncio.wait(busy)
 
     async def _drain(self, href: str, box: _Mailbox) -> None:
+        with logcontext.bind(conversation=href):  # what a step logs names its conversation
+            await self._run(href, box)
+
+    async def _run(self, href: str, box: _Mailbox) -> None:
         try:
             while box.jobs:
                 job = box.jobs.popleft()

@@ -60,6 +60,7 @@ import httpx
 
 from ucwa_flow.clock import Clock
 from ucwa_flow.ucwa._http import NETWORK_ERRORS, error_for, resolve, with_query
+from ucwa_flow.ucwa._stats import ChannelStats
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.channel_items import ChannelItem, ConversationsLost, ReadPosition
 from ucwa_flow.ucwa.client import UcwaClient
@@ -149,6 +150,7 @@ class EventChannel:
         self._demand = asyncio.Event()  # prefetch=False: the consumer wants the next answer
         self._position: ReadPosition | None = None
         self.polls = 0  # P-GETs sent (observability and tests)
+        self.stats = ChannelStats()  # reconnects, resyncs, re-creations, batches (metrics)
 
     @property
     def url(self) -> str | None:
@@ -269,6 +271,7 @@ class EventChannel:
         failures = replaced = refused = 0
         while True:
             self.polls += 1
+            self.stats.reconnects += 1 if failures or replaced or refused else 0
             self._url = url
             try:
                 response = await self._client.long_poll(url, read_timeout=self.read_timeout)
@@ -376,6 +379,7 @@ class EventChannel:
         if batch.resync_href:
             follow = resolve(url, batch.resync_href)
             lost = ConversationsLost("resync", f"server asked to resync at {url}")
+            self.stats.resyncs += 1
             return [(lost, ReadPosition(url, follow, here))], follow
         if batch.resume_href:
             follow = with_query(resolve(url, batch.resume_href), timeout=str(int(self._hold)))
@@ -390,6 +394,7 @@ class EventChannel:
             log.info("%s: batch %s delivered twice; handed on once", self._client.user, key)
         elif not batch.is_empty or not self._prefetch:
             self._seen.append(key)
+            self.stats.batches += 1
             items.append((batch, ReadPosition(url, follow, here)))
         if batch.resume_href:
             # before its batch; resuming after it reads this answer again, batch included
@@ -414,6 +419,7 @@ class EventChannel:
                 await self._pause(attempts)
                 continue
             self._seen.clear()
+            self.stats.recreations += 1
             return application
 
     async def _pause(self, attempt: int) -> None:

@@ -1,0 +1,351 @@
+"""The admin endpoint over a real uvicorn on loopback, driven with httpx."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.observe.scraped import Scraped
+from ucwa_flow.admin import AccountHealth, AdminServer, Readiness, ReloadReport, create_app
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.observe.metrics import Metrics
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.ucwa import ChannelStats
+
+TOKEN = f"admin-{secrets.token_hex(12)}"
+
+
+@dataclass
+class FakeTarget:
+    """An AdminTarget with two accounts; each test sets what it answers."""
+
+    accounts: list[AccountHealth] = field(
+        default_factory=lambda: [
+            AccountHealth("helpdesk", "sip:helpdesk@contoso.com", True, True),
+            AccountHealth("hr", "sip:hr@contoso.com", True, True),
+        ]
+    )
+    store: bool = True
+    report: ReloadReport = field(
+        default_factory=lambda: ReloadReport(True, ["helpdesk: unchanged"])
+    )
+    reload_error: Exception | None = None
+    flows: Mapping[str, set[str]] = field(
+        default_factory=lambda: {"helpdesk": {"survey"}, "hr": set()}
+    )
+    started: list[tuple[str, str, str]] = field(default_factory=list)
+    reloads: int = 0
+
+    def readiness(self) -> Readiness:
+        ready = self.store and all(a.ready for a in self.accounts)
+        return Readiness(ready, self.store, list(self.accounts))
+
+    async def reload(self) -> ReloadReport:
+        self.reloads += 1
+        if self.reload_error is not None:
+            raise self.reload_error
+        return self.report
+
+    async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
+        if account not in self.flows:
+            raise KeyError(f"no account {account!r}")
+        if flow not in self.flows[account]:
+            raise KeyError(f"account {account} has no flow {flow!r}")
+        if not invitee.startswith("sip:"):
+            raise ValueError(f"{invitee!r} is not a SIP URI (sip:user@domain)")
+        self.started.append((account, flow, invitee))
+
+
+class Live:
+    def __init__(self) -> None:
+        self.channel: ChannelStats | None = ChannelStats(reconnects=2, batches=7)
+
+    def active(self) -> Mapping[tuple[str, str], int]:
+        return {("helpdesk", "menu"): 2}
+
+
+@dataclass
+class Admin:
+    url: str
+    http: httpx.AsyncClient
+    target: FakeTarget
+    metrics: Metrics
+    server: AdminServer
+
+    def auth(self, token: str = TOKEN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+async def _admin(token: str | None) -> AsyncIterator[Admin]:
+    target, metrics = FakeTarget(), Metrics()
+    server = AdminServer(create_app(target, metrics, token), "127.0.0.1", 0)
+    host, port = await server.start()
+    assert host == "127.0.0.1"
+    assert port > 0
+    url = f"http://{host}:{port}"
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        yield Admin(url, http, target, metrics, server)
+    await server.stop()
+
+
+@pytest.fixture
+async def admin() -> AsyncIterator[Admin]:
+    async for running in _admin(TOKEN):
+        yield running
+
+
+@pytest.fixture
+async def open_admin() -> AsyncIterator[Admin]:
+    async for running in _admin(None):
+        yield running
+
+
+async def test_healthz_answers_without_a_token(admin: Admin) -> None:
+    response = await admin.http.get("/healthz")
+    assert (response.status_code, response.text) == (200, "ok\n")
+
+
+async def test_readyz_lists_every_account_and_the_store(admin: Admin) -> None:
+    response = await admin.http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "ready": True,
+        "store": True,
+        "accounts": [
+            {
+                "id": "helpdesk",
+                "user": "sip:helpdesk@contoso.com",
+                "signed_in": True,
+                "channel_live": True,
+                "error": None,
+            },
+            {
+                "id": "hr",
+                "user": "sip:hr@contoso.com",
+                "signed_in": True,
+                "channel_live": True,
+                "error": None,
+            },
+        ],
+    }
+    admin.target.accounts[1] = AccountHealth(
+        "hr", "sip:hr@contoso.com", False, False, "wrong password"
+    )
+    response = await admin.http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["ready"] is False
+    assert response.json()["accounts"][1]["error"] == "wrong password"
+    admin.target.accounts.pop()
+    admin.target.store = False
+    response = await admin.http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["store"] is False
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/metrics"),
+        ("POST", "/reload"),
+        ("POST", "/accounts/helpdesk/outbound"),
+        ("GET", "/nowhere"),
+    ],
+)
+async def test_everything_else_needs_the_token(admin: Admin, method: str, path: str) -> None:
+    for headers in (
+        {},
+        admin.auth("wrong"),
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+    ):
+        response = await admin.http.request(method, path, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert admin.target.reloads == 0
+    assert admin.target.started == []
+
+
+async def test_metrics_parse_with_prometheus_client(admin: Admin) -> None:
+    admin.metrics.track("helpdesk", Live())
+    sink = admin.metrics.sink("helpdesk", lambda href: "helpdesk")
+    sink(t.MessageIn(at=0, conversation="/c/1", text="hi"))
+    sink(t.MessageOut(at=0.5, conversation="/c/1", text="hello", html=None))
+    response = await admin.http.get("/metrics", headers=admin.auth())
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    m = Scraped(response.text)
+    assert m.value("ucwa_flow_messages_total", account="helpdesk", direction="in") == 1
+    assert m.value("ucwa_flow_step_latency_seconds_sum") == 0.5
+    assert m.value("ucwa_flow_conversations_active", flow="helpdesk", state="menu") == 2
+    assert m.value("ucwa_flow_channel_reconnects_total", account="helpdesk") == 2
+    # the scheme is case-insensitive
+    lower = await admin.http.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"})
+    assert lower.status_code == 200
+
+
+async def test_without_a_token_everything_is_open(open_admin: Admin) -> None:
+    assert (await open_admin.http.get("/metrics")).status_code == 200
+    assert (await open_admin.http.post("/reload")).status_code == 200
+
+
+async def test_reload_reports_its_lines_and_refusals(admin: Admin) -> None:
+    response = await admin.http.post("/reload", headers=admin.auth())
+    assert (response.status_code, response.json()) == (
+        200,
+        {"ok": True, "lines": ["helpdesk: unchanged"]},
+    )
+    refused = [
+        "flows/hd.flow.yaml:12:7: E201 unknown state 'mnu'",
+        "helpdesk: kept the running version",
+    ]
+    admin.target.report = ReloadReport(False, refused)
+    response = await admin.http.post("/reload", headers=admin.auth())
+    assert (response.status_code, response.json()) == (422, {"ok": False, "lines": refused})
+    admin.target.reload_error = RuntimeError("deploy.yaml vanished")
+    response = await admin.http.post("/reload", headers=admin.auth())
+    assert response.status_code == 500
+    assert response.json() == {"error": "the reload failed: deploy.yaml vanished"}
+    assert (await admin.http.get("/reload", headers=admin.auth())).status_code == 405
+    assert admin.target.reloads == 3
+
+
+async def test_outbound_starts_a_flow_of_an_account(admin: Admin) -> None:
+    body = {"flow": "survey", "invitee": "sip:marco@contoso.com"}
+    response = await admin.http.post("/accounts/helpdesk/outbound", json=body, headers=admin.auth())
+    assert response.status_code == 202
+    assert response.json() == {"account": "helpdesk", **body}
+    assert admin.target.started == [("helpdesk", "survey", "sip:marco@contoso.com")]
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "status", "error"),
+    [
+        (
+            "/accounts/nobody/outbound",
+            b'{"flow": "survey", "invitee": "sip:a@b"}',
+            404,
+            "no account 'nobody'",
+        ),
+        (
+            "/accounts/hr/outbound",
+            b'{"flow": "survey", "invitee": "sip:a@b"}',
+            404,
+            "account hr has no flow 'survey'",
+        ),
+        (
+            "/accounts/helpdesk/outbound",
+            b'{"flow": "survey", "invitee": "marco"}',
+            400,
+            "'marco' is not a SIP URI",
+        ),
+        ("/accounts/helpdesk/outbound", b"flow=survey", 400, "the body must be JSON"),
+        ("/accounts/helpdesk/outbound", b'["survey"]', 400, "the body must be a JSON object"),
+        (
+            "/accounts/helpdesk/outbound",
+            b'{"flow": "survey"}',
+            400,
+            "invitee must be a non-empty string",
+        ),
+        (
+            "/accounts/helpdesk/outbound",
+            b'{"flow": 3, "invitee": "sip:a@b"}',
+            400,
+            "flow must be a non-empty",
+        ),
+        (
+            "/accounts/helpdesk/outbound",
+            b'{"flow": "s", "invitee": "sip:a@b", "x": 1}',
+            400,
+            "unknown field(s) x",
+        ),
+    ],
+)
+async def test_outbound_refusals(
+    admin: Admin, path: str, content: bytes, status: int, error: str
+) -> None:
+    response = await admin.http.post(path, content=content, headers=admin.auth())
+    assert response.status_code == status
+    assert response.json()["error"].startswith(error)
+    assert admin.target.started == []
+
+
+async def test_no_log_line_holds_the_token(admin: Admin, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await admin.http.get("/metrics", headers=admin.auth())
+        await admin.http.post("/reload", headers=admin.auth())
+        await admin.http.post("/reload", headers=admin.auth("not-it"))
+        body = {"flow": "survey", "invitee": "sip:marco@contoso.com"}
+        await admin.http.post("/accounts/helpdesk/outbound", json=body, headers=admin.auth())
+    admin_lines = [r.getMessage() for r in caplog.records if r.name == "ucwa_flow.admin"]
+    assert admin_lines == [
+        "admin: reload asked by 127.0.0.1",
+        "admin: reload done",
+        "admin: outbound survey to sip:marco@contoso.com started on helpdesk",
+    ]
+    assert not [r for r in caplog.records if r.name == "uvicorn.access"]
+    assert TOKEN not in caplog.text
+
+
+async def test_stop_closes_the_port_and_a_taken_port_is_one_clear_line() -> None:
+    target, metrics = FakeTarget(), Metrics()
+    server = AdminServer(create_app(target, metrics, None), "127.0.0.1", 0)
+    host, port = await server.start()
+    taken = AdminServer(create_app(target, metrics, None), host, port)
+    with pytest.raises(
+        OperationalError,
+        match=rf"cannot listen on 127.0.0.1:{port} for the admin endpoint: .*in use",
+    ):
+        await taken.start()
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        await server.stop()
+        await server.stop()  # idempotent
+        with pytest.raises(httpx.ConnectError):
+            await http.get("/healthz")
+
+
+async def test_a_host_that_does_not_resolve_is_one_clear_line() -> None:
+    server = AdminServer(create_app(FakeTarget(), Metrics(), None), "no-such-host.invalid", 0)
+    with pytest.raises(OperationalError, match="does not resolve"):
+        await server.start()
+
+
+async def test_a_server_that_fails_to_start_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(self: uvicorn.Server, sockets: object = None) -> None:
+        raise RuntimeError("no more file descriptors")
+
+    monkeypatch.setattr(uvicorn.Server, "startup", broken)
+    server = AdminServer(create_app(FakeTarget(), Metrics(), None), "127.0.0.1", 0)
+    with pytest.raises(OperationalError, match=r"did not start: no more file descriptors$"):
+        await server.start()
+    await server.stop()  # nothing left to stop
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+async def test_an_ipv6_listen_address_in_brackets() -> None:
+    server = AdminServer(create_app(FakeTarget(), Metrics(), None), "[::1]", 0)
+    host, port = await server.start()
+    try:
+        assert host == "::1"
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"http://[::1]:{port}/healthz")).text == "ok\n"
+    finally:
+        await server.stop()

@@ -1,0 +1,115 @@
+"""``ucwa-flow validate`` on deployment files: their problems, their flows', exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.deploy.conftest import ROOT, WriteDeployment
+from ucwa_flow.cli import cli
+
+GOOD = """\
+accounts:
+  - id: echo
+    user: sip:echo@contoso.com
+    password_env: ECHO_PASSWORD
+    flow: flows/echo.flow.yaml
+"""
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner(env=env).invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_good_deployment_exits_0(write_deployment: WriteDeployment) -> None:
+    code, out, err = _run("validate", str(write_deployment(GOOD)))
+    assert (code, out) == (0, "")
+    assert "1 file(s) checked: 0 error(s), 0 warning(s)" in err
+
+
+def test_the_example_with_its_environment() -> None:
+    example = str(ROOT / "deploy.example.yaml")
+    code, out, _ = _run("validate", example, env={"TICKET_URL": "https://t.contoso.com"})
+    assert (code, out) == (0, "")
+    code, out, _ = _run("validate", example, env={"TICKET_URL": None})  # type: ignore[dict-item]
+    assert code == 1
+    assert out.count("D101 error: environment variable TICKET_URL is not set") == 2
+
+
+def test_its_own_errors_exit_1_one_line_each(write_deployment: WriteDeployment) -> None:
+    path = write_deployment(GOOD + "    password: x\n    default_flow: nope\n")
+    code, out, err = _run("validate", str(path))
+    assert code == 1
+    assert [line.split(" error: ")[0] for line in out.splitlines()] == [
+        f"{path}:6:5: D103",
+        f"{path}:7:19: D106",
+    ]
+    assert "2 error(s)" in err
+    assert "Traceback" not in out + err
+
+
+def test_the_errors_of_its_flows(write_deployment: WriteDeployment) -> None:
+    path = write_deployment(GOOD)
+    flow = path.parent / "flows" / "echo.flow.yaml"
+    flow.write_text(flow.read_text("utf-8").replace("start: ", "start: nowhere #"), "utf-8")
+    code, out, _ = _run("validate", str(path), str(flow))
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 2  # once through the deployment, once as itself
+    assert all(line.startswith(f"{flow}:") and " F102 error: " in line for line in lines)
+
+
+def test_json_format(write_deployment: WriteDeployment) -> None:
+    path = write_deployment(GOOD.replace("flow: flows", "flow: ${NOPE}"))
+    code, out, _ = _run("validate", "--format", "json", str(path))
+    assert code == 1
+    report = json.loads(out)
+    assert report["errors"] == 1
+    (diagnostic,) = report["diagnostics"]
+    assert (diagnostic["line"], diagnostic["col"], diagnostic["code"]) == (5, 11, "D101")
+
+
+def test_a_broken_yaml_deployment_is_worded_as_one(write_deployment: WriteDeployment) -> None:
+    path = write_deployment("accounts:\n  - id: x\n    flow: &a f\n")
+    code, out, _ = _run("validate", str(path))
+    assert code == 1
+    assert out == f"{path}:3:11: Y003 error: anchor &a is not allowed in deployment files\n"
+
+
+def test_a_directory_named_like_a_deployment_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / "deploy.yaml"
+    folder.mkdir()
+    code, _, err = _run("validate", str(folder))
+    assert code == 2
+    assert "directory" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.timeout(60)
+def test_a_real_process(write_deployment: WriteDeployment) -> None:
+    path = write_deployment(GOOD + "    limits: {max_conversations: 0}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "validate", "-q", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"{path}:6:33: S004 error: accounts[0].limits.max_conversations")
+    assert done.stderr == ""
+    missing = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "validate", str(path.parent / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert missing.returncode == 2
+    assert "Traceback" not in missing.stderr

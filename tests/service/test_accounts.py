@@ -1,0 +1,140 @@
+"""Several accounts in one Service, on the real simulator: each serves its callers, and
+one that cannot sign in is retried with back-off while the others serve."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.service.world import ADRIANA, HELPDESK, HR, LENE, advance_until, until, world
+from tests.store.conftest import postgres_url
+from ucwa_flow.store import ConversationQuery, open_store
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_two_accounts_serve_their_callers(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        service = await w.service(
+            w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        )
+        await until(lambda: service.readiness().ready, "both accounts signed in")
+        lene = await w.person(LENE, HELPDESK)
+        adriana = await w.person(ADRIANA, HR)
+        await lene.say("hello")
+        await adriana.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        assert await adriana.hear() == ["hr v1: your name?"]
+        await lene.say("Lene")
+        await adriana.say("Adriana")
+        assert await lene.hear() == ["v1 thanks Lene"]
+        assert await adriana.hear() == ["v1 thanks Adriana"]
+        readiness = service.readiness()
+        assert readiness.store
+        assert [(a.id, a.signed_in, a.channel_live, a.error) for a in readiness.accounts] == [
+            ("helpdesk", True, True, None),
+            ("hr", True, True, None),
+        ]
+
+
+async def test_a_wrong_password_is_retried_while_the_other_account_serves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ucwa_flow.service")
+    async with world(tmp_path) as w:
+        wrong = "not-the-pass@word-42"
+        hr = w.account("hr", HR, password=wrong)
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK), hr))
+        runner = service.runners["hr"]
+        await until(lambda: runner.failures >= 1, "hr's sign-in to fail")
+        await until(lambda: service.runners["helpdesk"].signed_in, "helpdesk signed in")
+
+        readiness = service.readiness()
+        assert not readiness.ready
+        down = {a.id: a for a in readiness.accounts}["hr"]
+        assert not down.signed_in
+        assert down.error
+        assert wrong not in down.error
+        failures = [
+            r.getMessage() for r in caplog.records if "hr: cannot sign in" in r.getMessage()
+        ]
+        assert failures
+        assert all(len(line.splitlines()) == 1 and wrong not in line for line in failures)
+        assert all(r.exc_info is None for r in caplog.records)
+
+        lene = await w.person(LENE, HELPDESK)  # the other account serves meanwhile
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+
+        # tried again after the back-off (1 s, 2 s, ... on the clock); fixed, it signs in
+        before = runner.failures
+        await w.clock.advance(1.0)
+        await until(lambda: runner.failures > before, "a second attempt")
+        assert hr.password.file is not None
+        hr.password.file.write_text("pass@word1\n", encoding="utf-8")
+        await advance_until(w.clock, lambda: runner.signed_in, "hr signed in")
+        await until(lambda: service.readiness().ready, "every account ready")
+        adriana = await w.person(ADRIANA, HR)
+        await adriana.say("hello")
+        assert await adriana.hear() == ["hr v1: your name?"]
+
+
+@pytest.fixture
+def pg_store() -> Iterator[str]:
+    """A PostgreSQL URL whose tables go to a schema of the test's own (search_path)."""
+    base = postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    glue = "&" if "?" in base else "?"
+    yield f"{base}{glue}options=-csearch_path%3D{schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+async def test_accounts_share_one_postgresql_store(tmp_path: Path, pg_store: str) -> None:
+    async with world(tmp_path) as w:
+        accounts = (w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        service = await w.service(w.deployment(*accounts, store=pg_store))
+        await until(lambda: service.readiness().ready, "both accounts signed in")
+        lene = await w.person(LENE, HELPDESK)
+        adriana = await w.person(ADRIANA, HR)
+        await lene.say("hello")
+        await adriana.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        assert await adriana.hear() == ["hr v1: your name?"]
+        store = await open_store(pg_store)
+        try:
+            for account, caller in ((HELPDESK, LENE), (HR, ADRIANA)):
+                rows = await store.conversations(ConversationQuery(account=account))
+                assert [(r.flow, r.caller_uri) for r in rows] == [
+                    (account[4:].split("@")[0], caller)
+                ]
+        finally:
+            await store.aclose()
+
+
+async def test_a_server_that_is_down_is_one_line_and_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    async with world(tmp_path) as w:
+        w.url = closed
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        runner = service.runners["helpdesk"]
+        await advance_until(w.clock, lambda: runner.failures >= 2, "two failed sign-ins")
+        assert runner.error is not None
+        assert "\n" not in runner.error
+        assert not service.readiness().ready
+        lines = [r.getMessage() for r in caplog.records if "cannot sign in" in r.getMessage()]
+        assert len(lines) >= 2
+        assert all(r.exc_info is None for r in caplog.records)

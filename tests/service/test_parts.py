@@ -1,0 +1,109 @@
+"""The service's small parts on their own: back-off, store targets, error lines,
+schedules, outbound starts refused."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.service.world import HELPDESK, until, world
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.deploy import ScheduleSpec, SourceSpot
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.service import Backoff, describe_error, store_target
+from ucwa_flow.service._schedule import start_schedules
+from ucwa_flow.store import default_state_path
+
+
+def test_backoff_doubles_to_its_cap_with_bounded_jitter() -> None:
+    exact = Backoff(first=1.0, cap=60.0, jitter=0.0)
+    assert [exact.delay(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    spread = Backoff(first=1.0, cap=60.0, jitter=0.2, rng=random.Random(3))
+    for failures in range(1, 12):
+        base = min(60.0, 2.0 ** (failures - 1))
+        assert 0.8 * base <= spread.delay(failures) <= min(60.0, 1.2 * base)
+
+
+def test_store_targets() -> None:
+    url = "postgresql://bots@db/ucwa"
+    assert store_target(url, "sip:a@contoso.com") == url
+    assert store_target("/var/lib/ucwa-flow", "sip:a@contoso.com") == "/var/lib/ucwa-flow/" + (
+        default_state_path("sip:a@contoso.com").name
+    )
+    assert store_target(None, "sip:a@contoso.com") == str(default_state_path("sip:a@contoso.com"))
+
+
+def test_error_lines_are_one_line_without_the_secret() -> None:
+    assert describe_error(OperationalError("refused for pw123\nmore")) == "refused for pw123"
+    assert describe_error(OperationalError("refused for pw123"), "pw123") == "refused for ***"
+    assert describe_error(ConnectionError()) == "ConnectionError"
+    assert describe_error(ConnectionError("reset")) == "ConnectionError: reset"
+
+
+@pytest.mark.asyncio
+async def test_a_schedule_starts_its_flow_every_period_and_survives_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    started: list[tuple[str, str]] = []
+
+    def start(flow: str, invitee: str) -> None:
+        started.append((flow, invitee))
+        if len(started) == 2:
+            raise OperationalError("helpdesk is not signed in")
+
+    spot = SourceSpot("deploy.yaml", 9, 9)
+    spec = ScheduleSpec("survey", "sip:lenea@contoso.com", every=3600.0, spot=spot)
+    tasks = start_schedules("helpdesk", (spec,), start, clock)
+    try:
+        await clock.advance(3599.0)
+        assert started == []
+        for expected in (1, 2, 3):
+            await clock.advance(3600.0 if expected > 1 else 1.0)
+            assert len(started) == expected
+        assert started[0] == ("survey", "sip:lenea@contoso.com")
+        failed = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert failed == [
+            "helpdesk: schedule (deploy.yaml:9:9): could not start survey with "
+            "sip:lenea@contoso.com: helpdesk is not signed in"
+        ]
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+@pytest.mark.asyncio
+async def test_outbound_starts_say_what_is_wrong(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        with pytest.raises(LookupError, match="no account 'nobody'"):
+            await service.start_outbound("nobody", "helpdesk", "sip:lenea@contoso.com")
+        with pytest.raises(LookupError, match="has no flow 'survey'"):
+            await service.start_outbound("helpdesk", "survey", "sip:lenea@contoso.com")
+        with pytest.raises(ValueError, match="not a SIP address"):
+            await service.start_outbound("helpdesk", "helpdesk", "lenea")
+        await until(lambda: service.readiness().ready, "signed in")
+        await service.stop()
+        with pytest.raises(OperationalError, match="not signed in"):
+            await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
+
+
+@pytest.mark.asyncio
+async def test_outbound_goes_to_the_running_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the service hands part B's ``engine.start_outbound`` (stood in for here)."""
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: service.readiness().ready, "signed in")
+        bot = service.runners["helpdesk"].bot
+        assert bot is not None
+        started: list[tuple[str, str]] = []
+        monkeypatch.setattr(
+            bot.engine, "start_outbound", lambda *a: started.append(a), raising=False
+        )
+        await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
+        assert started == [("helpdesk", "sip:lenea@contoso.com")]

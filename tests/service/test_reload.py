@@ -1,0 +1,112 @@
+"""Reload: a broken flow is refused with its location and the running version stays; a
+valid changed one is taken."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.service.world import HELPDESK, HR, LENE, until, world
+from ucwa_flow.flow import Flow
+from ucwa_flow.runtime.engine import Engine
+
+pytestmark = pytest.mark.asyncio
+
+SWAPS = hasattr(Engine, "reload")  # part B: the running engine takes a new version
+
+
+async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ucwa_flow.service")
+    async with world(tmp_path) as w:
+        service = await w.service(
+            w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        )
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        running = runner.flows["helpdesk"]
+
+        report = await service.reload()
+        assert report.ok
+        assert report.lines == ["reload: no flow changed"]
+
+        text = w.flow_text("helpdesk", "v2").replace("goto: done", "goto: nowhere")
+        broken = w.flow("helpdesk", text=text)
+        report = await service.reload()
+        assert not report.ok
+        located = [line for line in report.lines if line.startswith(f"{broken}:")]
+        assert located
+        spot = re.compile(rf"{re.escape(str(broken))}:\d+:\d+: [A-Z]+\d* ")
+        assert all(spot.match(line) for line in located)
+        assert "helpdesk: helpdesk: refused" in report.lines[-1]
+        assert runner.flows["helpdesk"] is running  # the running version stays
+        logged = [r.getMessage() for r in caplog.records]
+        assert set(located) <= set(logged)
+
+        w.flow("helpdesk", "v2")
+        report = await service.reload()
+        assert report.ok, report.lines
+        assert len(report.lines) == 1
+        assert report.lines[0].startswith("helpdesk: helpdesk: version ")
+        assert runner.flows["helpdesk"].digest != running.digest
+        assert service.runners["hr"].flows["hr"].name == "hr"  # untouched
+
+        if not SWAPS:
+            pytest.skip("the engine takes a new version with part B (Engine.reload)")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v2: your name?"]
+
+
+async def test_watch_reloads_when_a_flow_file_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ucwa_flow.service")
+    async with world(tmp_path) as w:
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        service = await w.service(deployment, watch=True)
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        running = runner.flows["helpdesk"].digest
+        assert set(service.watched_files()) == {deployment.source, tmp_path / "helpdesk.flow.yaml"}
+        (tmp_path / "unrelated.txt").write_text("not watched", encoding="utf-8")
+        w.flow("helpdesk", "v2")
+        await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
+        deployment.source.write_text("accounts: []\n", encoding="utf-8")
+        await until(
+            lambda: any("change at the next start" in r.getMessage() for r in caplog.records),
+            "the note on the deployment file",
+        )
+
+
+async def test_a_valid_change_goes_to_the_running_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the service hands part B's ``engine.reload`` (stood in for here)."""
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        assert runner.bot is not None
+        calls: list[tuple[str, str]] = []
+
+        def reload(name: str, flow: Flow) -> SimpleNamespace:
+            calls.append((name, flow.digest))
+            return SimpleNamespace(name=name, digest=flow.digest, moved=3, kept=1)
+
+        monkeypatch.setattr(runner.bot.engine, "reload", reload, raising=False)
+        w.flow("helpdesk", "v2")
+        report = await service.reload()
+        digest = runner.flows["helpdesk"].digest
+        assert calls == [("helpdesk", digest)]
+        assert report.ok
+        assert report.lines == [
+            f"helpdesk: helpdesk: version {digest[:12]}; 3 conversation(s) moved to it, "
+            "1 kept their version"
+        ]
+        assert await service.reload() == type(report)(True, ["reload: no flow changed"])

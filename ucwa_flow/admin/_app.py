@@ -1,0 +1,169 @@
+"""The admin HTTP app: health, readiness, Prometheus metrics, reload, outbound starts.
+
+=============================  ====================================================
+``GET /healthz``               ``200 ok`` while the process runs (never authenticated)
+``GET /readyz``                ``200`` when the target is ready, else ``503``; JSON body:
+                               ``{"ready", "store", "accounts": [{"id", "user",
+                               "signed_in", "channel_live", "error"}]}`` (never
+                               authenticated: load balancers and orchestrators probe it)
+``GET /metrics``               Prometheus text format
+``POST /reload``               ``200 {"ok": true, "lines": [...]}``; ``422`` with the
+                               same body when a file was refused; ``500`` if it failed
+``POST /accounts/{id}/outbound``  body ``{"flow": ..., "invitee": ...}``: ``202``;
+                               ``404`` unknown account or flow; ``400`` bad body
+=============================  ====================================================
+
+With a ``token``, every other path needs ``Authorization: Bearer <token>`` (``401``
+otherwise, compared in constant time). The token is never logged: the app logs what was
+asked (reloads, outbound starts), never headers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ucwa_flow.admin._target import AdminTarget
+from ucwa_flow.observe.metrics import Metrics
+
+__all__ = ["OPEN_PATHS", "create_app"]
+
+log = logging.getLogger("ucwa_flow.admin")
+
+#: paths that answer without the bearer token
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+_MAX_BODY = 64 * 1024
+
+
+def create_app(target: AdminTarget, metrics: Metrics, token: str | None) -> Starlette:
+    """The admin ASGI app over ``target`` and ``metrics`` (see the module docstring).
+
+    ``token``: the bearer token the other paths require; ``None`` or ``""`` for none.
+    """
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        readiness = target.readiness()
+        body = {
+            "ready": readiness.ready,
+            "store": readiness.store,
+            "accounts": [asdict(account) for account in readiness.accounts],
+        }
+        return JSONResponse(body, status_code=200 if readiness.ready else 503)
+
+    async def metrics_text(request: Request) -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, headers={"Content-Type": content_type})
+
+    async def reload(request: Request) -> Response:
+        log.info("admin: reload asked by %s", _client(request))
+        try:
+            report = await target.reload()
+        except Exception as exc:  # the process goes on; say what failed in one line
+            log.exception("admin: reload failed")
+            return _error(500, f"the reload failed: {exc}")
+        log.log(
+            logging.INFO if report.ok else logging.WARNING,
+            "admin: reload %s",
+            "done" if report.ok else "refused a file; the running version stays",
+        )
+        body = {"ok": report.ok, "lines": list(report.lines)}
+        return JSONResponse(body, status_code=200 if report.ok else 422)
+
+    async def outbound(request: Request) -> Response:
+        account = request.path_params["account"]
+        try:
+            flow, invitee = _outbound_body(await request.body())
+        except ValueError as exc:
+            return _error(400, str(exc))
+        try:
+            await target.start_outbound(account, flow, invitee)
+        except LookupError as exc:
+            return _error(404, _message(exc))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        log.info("admin: outbound %s to %s started on %s", flow, invitee, account)
+        return JSONResponse({"account": account, "flow": flow, "invitee": invitee}, status_code=202)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+        Route("/reload", reload, methods=["POST"]),
+        Route("/accounts/{account}/outbound", outbound, methods=["POST"]),
+    ]
+    middleware = [Middleware(BearerAuth, token=token)] if token else []
+    return Starlette(routes=routes, middleware=middleware)
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP path but :data:`OPEN_PATHS` needs the bearer token."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guarded = scope["type"] == "http" and scope["path"] not in OPEN_PATHS
+        if guarded and not self._allowed(scope):
+            response = JSONResponse(
+                {"error": "this endpoint needs the admin token: Authorization: Bearer ..."},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="ucwa-flow admin"'},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _allowed(self, scope: Scope) -> bool:
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value
+                break
+        scheme, _, credentials = given.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._token)
+
+
+def _outbound_body(raw: bytes) -> tuple[str, str]:
+    if len(raw) > _MAX_BODY:
+        raise ValueError("the request body is too large")
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        raise ValueError('the body must be JSON: {"flow": "...", "invitee": "sip:..."}') from None
+    if not isinstance(body, dict):
+        raise ValueError('the body must be a JSON object: {"flow": "...", "invitee": "sip:..."}')
+    unknown = sorted(set(body) - {"flow", "invitee"})
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}: give flow and invitee")
+    flow, invitee = body.get("flow"), body.get("invitee")
+    for name, value in (("flow", flow), ("invitee", invitee)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} must be a non-empty string")
+    return str(flow), str(invitee)
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _message(exc: LookupError) -> str:
+    # KeyError's str() is the repr of its argument: show the message itself
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "an unknown client"

@@ -1,0 +1,74 @@
+"""What the admin endpoint asks of the process it serves: :class:`AdminTarget`.
+
+The admin app knows nothing of accounts, bots or deployment files; the service implements
+this protocol and the app turns its answers into HTTP. The records are plain data, so the
+service builds them and tests fake them with no HTTP stack at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["AccountHealth", "AdminTarget", "Readiness", "ReloadReport"]
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    """One bot account as ``/readyz`` shows it.
+
+    ``error`` is the last reason it is not serving (a one-line message: "wrong password",
+    "server unreachable ..."), ``None`` when all is well.
+    """
+
+    id: str
+    user: str
+    signed_in: bool
+    channel_live: bool
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.signed_in and self.channel_live
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The process as ``/readyz`` shows it: ``ready`` when every account is signed in with
+    its event channel live and the store is reachable (the target decides)."""
+
+    ready: bool
+    store: bool
+    accounts: list[AccountHealth] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReloadReport:
+    """What a reload did: ``ok`` is false when a file was refused (its diagnostics, as
+    ``file:line:col: CODE message``, are among ``lines``; the running version stays)."""
+
+    ok: bool
+    lines: list[str] = field(default_factory=list)
+
+
+class AdminTarget(Protocol):
+    """The process behind the admin endpoint (``ucwa-flow serve``'s service).
+
+    Every method is called on the event loop that runs the admin server.
+    """
+
+    def readiness(self) -> Readiness:
+        """The state of every account and of the store, now (cheap: called on each probe)."""
+        ...
+
+    async def reload(self) -> ReloadReport:
+        """Re-read and re-validate the deployment and its flows; swap what is valid."""
+        ...
+
+    async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
+        """Start flow ``flow`` of ``account`` as an outbound conversation with ``invitee``.
+
+        Raises ``LookupError`` (``KeyError``) for an unknown account or flow, ``ValueError``
+        for an invitee or request it cannot serve (not a SIP URI, account not signed in).
+        """
+        ...

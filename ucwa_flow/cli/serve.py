@@ -1,0 +1,152 @@
+"""``ucwa-flow serve DEPLOY.yaml``: every bot account of a deployment file, as a service.
+
+Runs until SIGTERM or SIGINT (Ctrl-C), then stops gracefully within the file's
+``stop_timeout`` (:class:`~ucwa_flow.service.Service`); SIGHUP, ``POST /reload`` on the
+admin endpoint and, with ``--watch``, a change to a flow file or the deployment file
+reload the flows. The server is ``--server URL`` (or ``UCWA_FLOW_SERVER``), else the
+file's ``server.url``; with neither, the deployment runs on the embedded simulator
+(:mod:`ucwa_flow.service._simulated`) with its conversations in a temporary folder, as
+``run`` does, so trying a deployment never writes into its real store.
+
+Errors in the deployment file or its flows are printed as ``file:line:col: CODE message``
+lines (exit status 2); operational errors (a store or port that cannot be opened) are
+one line (status 1); never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import click
+
+from ucwa_flow.deploy import Deployment
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.service import FlowsRefused, Service
+from ucwa_flow.service import _parts as parts
+
+__all__ = ["command"]
+
+log = logging.getLogger("ucwa_flow.service")
+
+_INSECURE_WARNING = (
+    "WARNING: server.insecure: TLS certificates are NOT verified. Anyone on the network path "
+    "can impersonate the server and read the bots' passwords and messages. Use "
+    "server.ca_bundle instead."
+)
+
+
+def _address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--admin")
+    return host.strip("[]"), int(port)
+
+
+@click.command("serve")
+@click.argument("deploy_file", metavar="DEPLOY.yaml")
+@click.option(
+    "--server",
+    envvar="UCWA_FLOW_SERVER",
+    metavar="URL",
+    help="The UCWA server's discovery URL (env UCWA_FLOW_SERVER); overrides server.url. "
+    "Neither: the embedded simulator.",
+)
+@click.option("--watch", is_flag=True, help="Reload the flows when a file changes.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text or JSON (default: logging.format in the file, else text).",
+)
+@click.option("--admin", metavar="HOST:PORT", help="Serve the admin endpoint here instead.")
+def command(
+    deploy_file: str, server: str | None, watch: bool, log_format: str | None, admin: str | None
+) -> None:
+    """Serve every bot account of DEPLOY.yaml until stopped."""
+    listen = _address(admin)
+    try:
+        deployment = parts.load_deployment(deploy_file)
+    except UcwaFlowError as exc:
+        if not parts.is_deployment_error(exc):
+            raise
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if listen is not None:
+        spec = dataclasses.replace(deployment.admin, host=listen[0], port=listen[1], enabled=True)
+        deployment = dataclasses.replace(deployment, admin=spec)
+    parts.configure_logging(log_format or deployment.logging.format, deployment.logging.level, [])
+    if deployment.server.insecure:
+        click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
+    try:
+        clean = asyncio.run(_main(deployment, server or deployment.server.url, watch))
+    except FlowsRefused as exc:
+        click.echo(str(exc), err=True)
+        click.echo(f"ucwa-flow: error: {deploy_file}: a flow has errors; nothing was run", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:  # a second Ctrl-C during the stop
+        clean = False
+    if not clean:
+        click.echo("stopped (some steps were cut short).", err=True)
+
+
+async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool:
+    async with _target(deployment, server) as (chosen, url):
+        service = Service(chosen, server=url, watch=watch)
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[object]] = set()
+
+        def later(work: Coroutine[Any, Any, object]) -> None:
+            task = asyncio.ensure_future(work)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        signals = {
+            signal.SIGTERM: lambda: later(service.stop()),
+            signal.SIGINT: lambda: later(service.stop()),
+            signal.SIGHUP: lambda: later(service.reload()),
+        }
+        for number, handler in signals.items():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(number, handler)
+        try:
+            await service.start()
+            accounts = ", ".join(a.id for a in chosen.accounts)
+            log.info("serving %s on %s", accounts, url)
+            await service.run()
+            return await service.stop()
+        finally:
+            for number in signals:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(number)
+
+
+@contextlib.asynccontextmanager
+async def _target(
+    deployment: Deployment, server: str | None
+) -> AsyncIterator[tuple[Deployment, str]]:
+    """The deployment and the server URL to run it on: the given one, or the embedded
+    simulator with the conversations in a temporary folder."""
+    if server is not None:
+        yield deployment, server
+        return
+    from ucwa_flow.service._simulated import simulated
+
+    with tempfile.TemporaryDirectory(prefix="ucwa-flow-serve-") as scratch:
+        async with simulated(deployment) as url:
+            log.info(
+                "no server given: on the embedded simulator at %s (callers: "
+                "sip:lenea@contoso.com, sip:adrianag@contoso.com; control API %s/_sim/users); "
+                "conversations kept in a temporary folder",
+                url,
+                url,
+            )
+            yield dataclasses.replace(deployment, store=scratch), url

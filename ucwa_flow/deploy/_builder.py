@@ -1,0 +1,279 @@
+"""From a schema-valid deployment document to a :class:`Deployment`, checking its meaning.
+
+The schema has checked every shape (types, keys, patterns, "exactly one of"); what is
+left needs more than one value or a look outside the document: flow names that routes,
+schedules and ``default_flow`` use (``D105``, ``D106``), regular expressions
+(``D107``), unique ids and users (``D108``, ``D109``), durations of zero (``D110``), the
+admin address (``D111``), the store (``D112``) and the flow files themselves (``D113``).
+(``D114``, a variable no flow of the account declares, needs the flows loaded:
+:func:`~ucwa_flow.deploy.check_deployment_flows`.)
+
+Paths in the file (flows, secrets, the CA bundle, a store folder) are relative to the
+file's folder; the model holds them absolute. A flow written ``flow: flows/x.flow.yaml``
+is named ``x`` (the file name without ``.flow.yaml``, ``.yaml`` or ``.yml``); ``X.yaml``
+means ``X.flow.yaml`` when only the latter exists, as on the command line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path as FsPath
+from typing import Any
+
+from ucwa_flow.deploy._errors import problem
+from ucwa_flow.deploy._model import (
+    AccountSpec,
+    AdminSpec,
+    Deployment,
+    FlowSpec,
+    LimitsSpec,
+    LoggingSpec,
+    RouteSpec,
+    ScheduleSpec,
+    SecretSource,
+    ServerSpec,
+    SourceSpot,
+)
+from ucwa_flow.durations import parse_duration
+from ucwa_flow.flow import Diagnostic, resolve_flow_path
+from ucwa_flow.flow._loader import Document, Path
+
+__all__ = ["build_deployment", "flow_name"]
+
+_POSTGRES = ("postgresql://", "postgres://")
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]]+)):(?P<port>\d{1,5})$")
+
+
+def flow_name(path: str) -> str:
+    """The name of the flow in ``path``: its file name without ``.flow.yaml``/``.yaml``."""
+    name = FsPath(path).name
+    for suffix in (".yaml", ".yml"):
+        name = name.removesuffix(suffix)
+    return name.removesuffix(".flow") or name
+
+
+def build_deployment(
+    doc: Document, source: FsPath, skip: set[Path]
+) -> tuple[Deployment | None, list[Diagnostic]]:
+    """The deployment in ``doc`` (read from ``source``) and the problems of its meaning.
+
+    ``skip`` holds paths already reported (a failed substitution): they are not checked
+    again. The deployment is ``None`` when there is a problem.
+    """
+    builder = _Builder(doc, source, skip)
+    deployment = builder.build()
+    return (None if builder.problems else deployment), builder.problems
+
+
+class _Builder:
+    def __init__(self, doc: Document, source: FsPath, skip: set[Path]) -> None:
+        self.doc = doc
+        self.source = source
+        self.base = source.parent
+        self.skip = skip
+        self.problems: list[Diagnostic] = []
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def error(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
+        if path not in self.skip:
+            self.problems.append(problem(self.doc.locate(path, key=key), code, message))
+
+    def spot(self, path: Path, *, key: bool = False) -> SourceSpot:
+        at = self.doc.locate(path, key=key)
+        return SourceSpot(at.file, at.line, at.col)
+
+    def path(self, written: str) -> FsPath:
+        return (self.base / FsPath(written).expanduser()).resolve()
+
+    def duration(self, data: dict[str, Any], key: str, path: Path, default: float) -> float:
+        value = data.get(key)
+        if value is None:
+            return default
+        seconds = float(value) if not isinstance(value, str) else _seconds(value)
+        if not 0 < seconds < math.inf:  # also NaN, which the schema's minimum lets through
+            what = "is no time at all" if seconds <= 0 else "is not a duration"
+            self.error((*path, key), "D110", f"{key}: {value!r} {what}")
+            return default
+        return seconds
+
+    # -- the deployment -------------------------------------------------------------------
+
+    def build(self) -> Deployment:
+        data: dict[str, Any] = self.doc.data
+        server = data.get("server", {})
+        ca_bundle = server.get("ca_bundle")
+        accounts = tuple(
+            self.account(raw, ("accounts", i)) for i, raw in enumerate(data["accounts"])
+        )
+        self.unique(data["accounts"])
+        return Deployment(
+            source=self.source,
+            server=ServerSpec(
+                url=server.get("url"),
+                ca_bundle=self.path(ca_bundle) if ca_bundle else None,
+                insecure=bool(server.get("insecure", False)),
+            ),
+            accounts=accounts,
+            store=self.store(data.get("store")),
+            admin=self.admin(data.get("admin", {})),
+            logging=LoggingSpec(**data.get("logging", {})),
+            stop_timeout=self.duration(data, "stop_timeout", (), 10.0),
+            retention=self.duration(data, "retention", (), 30 * 86400.0),
+        )
+
+    def store(self, written: str | None) -> str | None:
+        if written is None or ("store",) in self.skip:
+            return written
+        if "://" in written:
+            if not written.lower().startswith(_POSTGRES):
+                scheme = written.split("://", 1)[0]
+                message = (
+                    f"store: {scheme}:// is not a store; write a postgresql:// URL "
+                    "or the path of a folder (one SQLite file per account)"
+                )
+                self.error(("store",), "D112", message)
+            return written
+        folder = self.path(written)
+        if folder.exists() and not folder.is_dir():
+            message = (
+                f"store: {folder} is a file; the store is a folder (one SQLite file per account)"
+            )
+            self.error(("store",), "D112", message)
+        return str(folder)
+
+    def admin(self, raw: dict[str, Any]) -> AdminSpec:
+        host, port = AdminSpec.host, AdminSpec.port
+        listen = raw.get("listen")
+        if listen is not None and ("admin", "listen") not in self.skip:
+            match = _LISTEN.match(listen.strip())
+            if match is None or int(match["port"]) > 65535:
+                message = (
+                    f"admin.listen: {listen!r} is not host:port "
+                    "(e.g. 127.0.0.1:8470, 0.0.0.0:8470, [::1]:8470; port 0 picks a free one)"
+                )
+                self.error(("admin", "listen"), "D111", message)
+            else:
+                host, port = match["v6"] or match["host"], int(match["port"])
+        token = None
+        if "token_env" in raw:
+            token = SecretSource(env=raw["token_env"])
+        elif "token_file" in raw:
+            token = SecretSource(file=self.path(raw["token_file"]))
+        return AdminSpec(host=host, port=port, token=token, enabled=raw.get("enabled", True))
+
+    def unique(self, accounts: list[dict[str, Any]]) -> None:
+        ids: dict[str, int] = {}
+        users: dict[str, int] = {}
+        for i, raw in enumerate(accounts):
+            first = ids.setdefault(raw["id"], i)
+            if first != i:
+                line = self.doc.locate(("accounts", first, "id")).line
+                message = f"account id {raw['id']!r} is used twice (first at line {line})"
+                self.error(("accounts", i, "id"), "D108", message)
+            user = _sip(raw["user"]).lower()
+            first = users.setdefault(user, i)
+            if first != i:
+                line = self.doc.locate(("accounts", first, "user")).line
+                message = f"user {raw['user']!r} has two accounts (first at line {line})"
+                self.error(("accounts", i, "user"), "D109", message)
+
+    # -- an account -----------------------------------------------------------------------
+
+    def account(self, raw: dict[str, Any], at: Path) -> AccountSpec:
+        flows = self.flows(raw, at)
+        names = [spec.name for spec in flows]
+        default = raw.get("default_flow")
+        if default is not None:
+            self.known(default, names, (*at, "default_flow"))
+        elif len(flows) > 1:
+            message = (
+                f"account {raw['id']!r} has {len(flows)} flows ({', '.join(names)}): "
+                "say which one answers when no route matches, with default_flow"
+            )
+            self.error((*at, "flows"), "D105", message, key=True)
+        routes = tuple(
+            self.route(r, (*at, "routes", i), names) for i, r in enumerate(raw.get("routes", []))
+        )
+        schedules = tuple(
+            self.schedule(s, (*at, "schedules", i), names)
+            for i, s in enumerate(raw.get("schedules", []))
+        )
+        if "password_file" in raw:
+            password = SecretSource(file=self.path(raw["password_file"]))
+        else:  # no key at all: a refused literal password, reported already
+            password = SecretSource(env=raw.get("password_env", ""))
+        return AccountSpec(
+            id=raw["id"],
+            user=_sip(raw["user"]),
+            password=password,
+            flows=flows,
+            default_flow=default if default is not None else (names[0] if names else ""),
+            routes=routes,
+            variables=dict(raw.get("vars", {})),
+            variable_spots={
+                name: self.spot((*at, "vars", name), key=True) for name in raw.get("vars", {})
+            },
+            limits=LimitsSpec(**raw.get("limits", {})),
+            schedules=schedules,
+            spot=self.spot(at),
+        )
+
+    def flows(self, raw: dict[str, Any], at: Path) -> tuple[FlowSpec, ...]:
+        if "flow" in raw:
+            written = {flow_name(raw["flow"]): ((*at, "flow"), raw["flow"])}
+        else:
+            written = {name: ((*at, "flows", name), file) for name, file in raw["flows"].items()}
+        specs = []
+        for name, (path, file) in written.items():
+            resolved = resolve_flow_path(self.path(file))
+            if path not in self.skip and not resolved.is_file():
+                what = (
+                    "is a directory, not a flow file" if resolved.is_dir() else "no such flow file"
+                )
+                self.error(path, "D113", f"{file}: {what} (looked for {resolved})")
+            specs.append(FlowSpec(name, resolved, self.spot(path)))
+        return tuple(specs)
+
+    def known(self, name: str, names: list[str], path: Path) -> None:
+        if name not in names:
+            message = f"no flow named {name!r} in this account (its flows: {', '.join(names)})"
+            self.error(path, "D106", message)
+
+    def route(self, raw: dict[str, Any], at: Path, names: list[str]) -> RouteSpec:
+        self.known(raw["flow"], names, (*at, "flow"))
+        for key in ("caller", "subject", "first_message"):
+            if key in raw:
+                self.regex(raw[key], (*at, key))
+        return RouteSpec(
+            flow=raw["flow"],
+            caller=raw.get("caller"),
+            subject=raw.get("subject"),
+            first_message=raw.get("first_message"),
+            spot=self.spot(at),
+        )
+
+    def regex(self, pattern: str, path: Path) -> None:
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            where = f" at position {exc.pos}" if exc.pos is not None else ""
+            message = f"{path[-1]}: {pattern!r} does not compile: {exc.msg}{where}"
+            self.error(path, "D107", message)
+
+    def schedule(self, raw: dict[str, Any], at: Path, names: list[str]) -> ScheduleSpec:
+        self.known(raw["flow"], names, (*at, "flow"))
+        every = self.duration(raw, "every", at, 0.0)
+        return ScheduleSpec(raw["flow"], _sip(raw["invitee"]), every, self.spot(at))
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError:  # the schema has checked the shape; a failed substitution stays
+        return 0.0
+
+
+def _sip(address: str) -> str:
+    return address if address.lower().startswith("sip:") else "sip:" + address

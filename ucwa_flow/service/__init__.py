@@ -1,0 +1,26 @@
+"""``ucwa-flow serve``: a deployment's bot accounts in one long-lived process.
+
+:class:`Service` turns a :class:`~ucwa_flow.deploy.Deployment` into running, supervised,
+durable bots (one per account), reloads their flows without dropping a conversation,
+starts scheduled outbound conversations and stops gracefully; it is what the admin
+endpoint asks for readiness, reloads and outbound starts. See :mod:`._service`.
+"""
+
+from ucwa_flow.service._account import AccountRunner, Server, describe_error
+from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._parts import AccountHealth, Readiness, ReloadReport
+from ucwa_flow.service._service import FlowsRefused, Service
+from ucwa_flow.service._stores import store_target
+
+__all__ = [
+    "AccountHealth",
+    "AccountRunner",
+    "Backoff",
+    "FlowsRefused",
+    "Readiness",
+    "ReloadReport",
+    "Server",
+    "Service",
+    "describe_error",
+    "store_target",
+]

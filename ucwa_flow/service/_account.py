@@ -1,0 +1,287 @@
+"""One bot account of a deployment, supervised: :class:`AccountRunner`.
+
+The runner signs its account in and serves it with a durable :class:`~ucwa_flow.runtime.Bot`
+until the service stops. Each attempt builds a new :class:`~ucwa_flow.ucwa.UcwaClient`
+with the password read from its :class:`~ucwa_flow.deploy.SecretSource` at that moment
+(a rotated secret is picked up by the next attempt); the store is opened once and kept.
+
+What fails is reported as one line and tried again after a capped exponential back-off
+with jitter (:class:`~ucwa_flow.service._backoff.Backoff`): a sign-in that fails (wrong
+password, server down, store unreachable) and a bot whose run ends with an error (it is
+restarted, and being durable, carries its conversations on). One account failing never
+touches the others: each runner is its own task. :meth:`AccountRunner.health` is what
+``/readyz`` shows of it, the error text without secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ucwa_flow.clock import Clock
+from ucwa_flow.deploy import AccountSpec
+from ucwa_flow.errors import OperationalError, UcwaFlowError
+from ucwa_flow.flow import Flow
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.bot import Bot
+from ucwa_flow.service import _parts as parts
+from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._stores import StoreHub
+from ucwa_flow.ucwa import UcwaClient
+
+__all__ = ["AccountRunner", "Server", "SinkFactory", "describe_error"]
+
+log = logging.getLogger("ucwa_flow.service")
+
+#: per-account trace sinks: (account id, conversation href -> flow name) -> sink
+SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
+
+
+@dataclass(frozen=True)
+class Server:
+    """The UCWA server every account signs in to, and how its certificate is checked."""
+
+    url: str
+    ca_bundle: str | None = None
+    insecure: bool = False
+
+
+def describe_error(exc: BaseException, secret: str | None = None) -> str:
+    """One line for a log and for ``/readyz``: the error's first line (with its type when
+    it is not one of ours), ``secret`` blanked should it appear."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if not isinstance(exc, UcwaFlowError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text.replace(secret, "***") if secret else text
+
+
+class AccountRunner:
+    """Signs ``spec`` in and serves it (see the module docstring).
+
+    ``flows`` are the versions the next bot starts with; a reload replaces them here and
+    in the running engine.
+    """
+
+    def __init__(
+        self,
+        spec: AccountSpec,
+        flows: dict[str, Flow],
+        *,
+        server: Server,
+        stores: StoreHub,
+        clock: Clock,
+        backoff: Backoff,
+        sinks: SinkFactory | None = None,
+        metrics: Any | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.spec = spec
+        self.flows = flows
+        self.server = server
+        self._stores = stores
+        self._clock = clock
+        self._backoff = backoff
+        self._metrics = metrics
+        self._http = http
+        self._sink = sinks(spec.id, self.flow_of) if sinks is not None else None
+        self._metrics_sink: t.TraceSink | None = None
+        if metrics is not None:
+            self._metrics_sink = metrics.sink(spec.id, self.flow_of)
+            metrics.track(spec.id, self)
+        self.bot: Bot | None = None
+        self._started = False  # the bot's start() completed
+        self.signed_in = False
+        self.channel_live = False
+        self.error: str | None = None
+        self.failures = 0  # sign-ins and runs that failed in a row
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._retiring: asyncio.Future[None] | None = None
+
+    # -- what the admin endpoint and the metrics see ------------------------------------
+
+    @property
+    def user(self) -> str:
+        return self.spec.user
+
+    def health(self) -> parts.AccountHealth:
+        return parts.AccountHealth(
+            self.spec.id, self.user, self.signed_in, self.channel_live, self.error
+        )
+
+    def flow_of(self, conversation: str) -> str | None:
+        bot = self.bot
+        return parts.flow_name_of(bot, conversation) if bot is not None else None
+
+    def active(self) -> Counter[tuple[str, str]]:
+        bot = self.bot
+        return parts.active(bot) if bot is not None else Counter()
+
+    @property
+    def channel(self) -> Any | None:  # ChannelStats, once part C gives the channel stats
+        bot = self.bot
+        channel = bot.channel if bot is not None else None
+        return getattr(channel, "stats", None)
+
+    def apply(self, name: str, flow: Flow) -> str:
+        """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report."""
+        self.flows[name] = flow
+        head = f"{self.spec.id}: {name}: version {flow.digest[:12]}"
+        bot = self.bot
+        if bot is None or not self._started:
+            return f"{head}, from the next sign-in"
+        try:
+            moved, kept = parts.reload_flow(bot, name, flow)
+        except OperationalError as exc:
+            return f"{head}, from the next start ({exc})"
+        return f"{head}; {moved} conversation(s) moved to it, {kept} kept their version"
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name=f"account {self.spec.id}")
+
+    def stop_answering(self) -> None:
+        """New invitations ring from now on; the supervisor starts nothing new."""
+        self._stopping = True
+        if self.bot is not None:
+            self.bot.stop_answering()
+
+    async def stop(self) -> None:
+        """Stop serving: stop reading the event channel, let the steps under way finish,
+        commit them and leave the conversations on the server for the next start."""
+        self.stop_answering()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._retiring is not None:  # a failed bot being closed when the stop came
+            await self._retiring
+        await self._retire()
+
+    async def abandon(self) -> None:
+        """After a stop ran out of time: cancel what runs and close the connections;
+        nothing more is committed (the next start resumes from the last commit)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+        bot, self.bot = self.bot, None
+        self.signed_in = self.channel_live = False
+        if bot is not None:
+            with contextlib.suppress(Exception):
+                if bot.channel is not None:
+                    await bot.channel.aclose()
+                await bot.client.aclose()
+
+    async def _supervise(self) -> None:
+        with parts.bind_account(self.spec.id):
+            while not self._stopping:
+                await self._attempt()
+
+    async def _attempt(self) -> None:
+        password: str | None = None
+        started_at = None
+        try:
+            store = await self._stores.open(self.user)
+            if self._metrics is not None:
+                store = self._metrics.timed_store(store)
+            password = self.spec.password.read()
+            parts.add_secret(password)
+            self.bot = bot = parts.make_bot(
+                self.spec,
+                self.flows,
+                self._client(password),
+                clock=self._clock,
+                sink=self._trace,
+                http=self._http,
+                store=store,
+            )
+            await bot.start()
+            password = None  # the client has it; the runner keeps none
+            self._started = True
+            started_at = self._clock.monotonic()
+            self.signed_in = self.channel_live = True
+            self.error = None
+            self._announce(bot)
+            await bot.run()
+            raise OperationalError("the event channel ended")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._failed(exc, password, started_at)
+
+    async def _failed(self, exc: Exception, secret: str | None, started_at: float | None) -> None:
+        text = self.error = describe_error(exc, secret)
+        self.signed_in = self.channel_live = False
+        served_long = (
+            started_at is not None and self._clock.monotonic() - started_at >= self._backoff.cap
+        )
+        self.failures = 1 if served_long else self.failures + 1
+        await self._retire()
+        if self._stopping:
+            return
+        delay = self._backoff.delay(self.failures)
+        what = "the bot stopped" if started_at is not None else f"cannot sign in as {self.user}"
+        log.warning("%s: %s: %s; trying again in %.0f s", self.spec.id, what, text, delay)
+        await self._clock.sleep(delay)
+
+    def _client(self, password: str) -> UcwaClient:
+        server = self.server
+        return UcwaClient(
+            self.user,
+            password,
+            server_url=server.url,
+            clock=self._clock,
+            ca_bundle=server.ca_bundle,
+            insecure=server.insecure,
+        )
+
+    def _trace(self, record: t.Trace) -> None:
+        if self._metrics_sink is not None:
+            self._metrics_sink(record)
+        if self._sink is not None:
+            self._sink(record)
+
+    def _announce(self, bot: Bot) -> None:
+        where = ""
+        if bot.durable is not None and bot.reattached:
+            where = f"; {bot.durable.carried} conversation(s) carried on"
+        elif bot.lost:
+            where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
+        log.info(
+            "%s: signed in as %s, serving %s%s",
+            self.spec.id,
+            self.user,
+            ", ".join(self.flows),
+            where,
+        )
+
+    async def _retire(self) -> None:
+        """Close the current bot: a started one commits what is pending and keeps its
+        conversations and application for the next start; a bot that never finished
+        starting has decided nothing, so only its connections are closed. A stop that
+        cancels the supervisor meanwhile does not cut this short (it waits for it)."""
+        self._retiring = asyncio.ensure_future(self._close_bot())
+        await asyncio.shield(self._retiring)
+
+    async def _close_bot(self) -> None:
+        bot, self.bot = self.bot, None
+        started, self._started = self._started, False
+        self.signed_in = self.channel_live = False
+        if bot is None:
+            return
+        try:
+            if started:
+                await bot.aclose(keep=True)
+        except Exception as exc:
+            log.warning("%s: while stopping the bot: %s", self.spec.id, describe_error(exc))
+        finally:
+            await bot.client.aclose()

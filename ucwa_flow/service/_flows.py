@@ -1,0 +1,68 @@
+"""An account's flows as the deployment names them: loaded, checked, with its ``vars``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from ucwa_flow.deploy import AccountSpec, FlowSpec
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow import Flow, load_flow
+
+__all__ = ["FlowsRefused", "Loaded", "load_account_flows", "load_all", "load_one", "with_variables"]
+
+
+class FlowsRefused(UcwaFlowError):
+    """A flow of the deployment has errors at start: ``str()`` is its diagnostic lines."""
+
+
+@dataclass
+class Loaded:
+    """The flows of one account that loaded, and the diagnostic lines of those that did
+    not (``file:line:col: CODE message``, or one line for a file that cannot be read)."""
+
+    flows: dict[str, Flow] = field(default_factory=dict)
+    refused: dict[str, list[str]] = field(default_factory=dict)
+
+
+def load_one(spec: FlowSpec, variables: Mapping[str, object]) -> Flow | list[str]:
+    """The flow of ``spec`` with the account's variables, or its error lines."""
+    try:
+        result = load_flow(spec.path)
+    except UcwaFlowError as exc:  # unreadable: one line
+        return [str(exc)]
+    if result.flow is None:
+        return [str(d) for d in result.errors] or [f"{spec.path}: the flow has errors"]
+    return with_variables(result.flow, variables)
+
+
+def load_account_flows(account: AccountSpec) -> Loaded:
+    loaded = Loaded()
+    for spec in account.flows:
+        outcome = load_one(spec, account.variables)
+        if isinstance(outcome, Flow):
+            loaded.flows[spec.name] = outcome
+        else:
+            loaded.refused[spec.name] = outcome
+    return loaded
+
+
+def load_all(accounts: Iterable[AccountSpec]) -> dict[str, dict[str, Flow]]:
+    """Every account's flows by account id; :class:`FlowsRefused` when any has errors."""
+    flows: dict[str, dict[str, Flow]] = {}
+    lines: list[str] = []
+    for spec in accounts:
+        loaded = load_account_flows(spec)
+        flows[spec.id] = loaded.flows
+        for found in loaded.refused.values():
+            lines += found
+    if lines:
+        raise FlowsRefused("\n".join(lines))
+    return flows
+
+
+def with_variables(flow: Flow, values: Mapping[str, object]) -> Flow:
+    """``flow`` with the account's ``vars`` that it declares as starting values (the
+    ``--var`` of ``run``); the digest stays the file's."""
+    mine = {k: v for k, v in values.items() if k in flow.variables}
+    return replace(flow, variables={**flow.variables, **mine}) if mine else flow

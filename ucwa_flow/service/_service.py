@@ -1,0 +1,294 @@
+"""A deployment served: :class:`Service`, what ``ucwa-flow serve`` runs.
+
+::
+
+    service = Service(load_deployment("deploy.yaml"))
+    await service.start()          # flows loaded, accounts signing in, admin listening
+    ...                            # service.reload(), service.readiness(), ...
+    await service.stop()           # or: await service.run() until stopped
+
+Every account is an :class:`~ucwa_flow.service._account.AccountRunner`, supervised on its
+own (a failing sign-in is retried with back-off while the others serve). The service is
+the admin endpoint's target (``readiness``, ``reload``, ``start_outbound``).
+
+**Graceful stop** (:meth:`Service.stop`; SIGTERM/SIGINT in the CLI): at once every bot
+leaves new invitations unanswered (they ring, for another instance of the bot or until
+the caller gives up) and the schedules stop; then each bot stops reading its event
+channel, the steps under way finish and are committed, and the conversations and the
+UCWA application are left on the server, so the next start carries them on. All of it
+within ``stop_timeout``; past it, what is left is cancelled with a warning line. Then the
+admin server and the stores close.
+
+**Reload** (:meth:`Service.reload`; SIGHUP, ``POST /reload``, ``--watch``): every flow
+file the deployment names is read and checked again. A flow with errors is refused (its
+``file:line:col`` diagnostics in the report and the log) and its running version stays;
+a valid one whose digest changed goes to the account's engine (``engine.reload``: new
+conversations get it at once, running ones move to it when their state still exists).
+The deployment file itself is not read again: accounts, store, admin and limits change
+with a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from ucwa_flow.clock import Clock, SystemClock
+from ucwa_flow.deploy import Deployment
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.flow import Flow
+from ucwa_flow.observe.metrics import Metrics
+from ucwa_flow.service import _parts as parts
+from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
+from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._flows import FlowsRefused, load_all, load_one
+from ucwa_flow.service._schedule import start_schedules
+from ucwa_flow.service._stores import StoreHub
+from ucwa_flow.service._watch import Watcher
+from ucwa_flow.ucwa._tls import client_context
+
+__all__ = ["FlowsRefused", "Service"]
+
+log = logging.getLogger("ucwa_flow.service")
+
+_NOT_SIGNED_IN = "{account} is not signed in; try again once /readyz shows it signed in"
+
+
+class Service:
+    """Serves every account of ``deployment`` (see the module docstring).
+
+    ``server`` overrides the file's ``server.url`` (``--server``). ``sinks`` gives each
+    account a trace sink (transcripts on a terminal, tests); ``metrics`` is part C's
+    ``Metrics`` (by default a new one when the build has it; ``False``: none). ``watch``
+    reloads on file changes. ``probe`` is how often (clock seconds) the stores are checked
+    for readiness.
+    """
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        server: str | None = None,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+        sinks: SinkFactory | None = None,
+        metrics: Metrics | Literal[False] | None = None,
+        watch: bool = False,
+        probe: float = 15.0,
+    ) -> None:
+        url = server or deployment.server.url
+        if url is None:
+            raise OperationalError("no UCWA server: give server.url in the file or --server")
+        spec = deployment.server
+        self.deployment = deployment
+        self.server = Server(url, str(spec.ca_bundle) if spec.ca_bundle else None, spec.insecure)
+        self.clock: Clock = clock or SystemClock()
+        # None: a new Metrics when the build has part C; False: none
+        self.metrics = (metrics if metrics is not None else parts.new_metrics()) or None
+        self._backoff = backoff or Backoff()
+        self._sinks = sinks
+        self._watching = watch
+        self._stores = StoreHub(
+            deployment.store, self.clock, retention=deployment.retention, probe=probe
+        )
+        self.runners: dict[str, AccountRunner] = {}
+        self._http: httpx.AsyncClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._watcher: Watcher | None = None
+        self._admin: parts.AdminHandle | None = None
+        #: where the admin endpoint listens, once started (None: not started)
+        self.admin_address: tuple[str, int] | None = None
+        self._reloading = asyncio.Lock()
+        self._stop_task: asyncio.Task[bool] | None = None
+        self._done = asyncio.Event()
+        self._started = False
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load every flow (:class:`FlowsRefused` when one has errors), start every account
+        and, when enabled, the admin endpoint (:class:`OperationalError` when it cannot
+        listen) and the file watch."""
+        self._started = True
+        flows = load_all(self.deployment.accounts)
+        try:  # first: a port in use fails the start before any account signs in
+            await self._start_admin()
+        except BaseException:
+            await self.stop()
+            raise
+        if self.server.ca_bundle is not None:  # webhooks trust the private CA too, as in run
+            verify = client_context(self.server.ca_bundle)
+            self._http = httpx.AsyncClient(verify=verify, follow_redirects=False)
+        for spec in self.deployment.accounts:
+            runner = AccountRunner(
+                spec,
+                flows[spec.id],
+                server=self.server,
+                stores=self._stores,
+                clock=self.clock,
+                backoff=self._backoff,
+                sinks=self._sinks,
+                metrics=self.metrics,
+                http=self._http,
+            )
+            self.runners[spec.id] = runner
+            runner.start()
+            starter = self._starter(runner)
+            self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
+        if self._watching:
+            self._watcher = Watcher(self.watched_files(), self._changed)
+            self._watcher.start()
+
+    async def _start_admin(self) -> None:
+        admin = self.deployment.admin
+        if not admin.enabled:
+            return
+        token = admin.token.read() if admin.token is not None else None
+        if token is not None:
+            parts.add_secret(token)
+        try:
+            started = await parts.start_admin(self, self.metrics, token, admin.host, admin.port)
+        except OSError as exc:
+            raise OperationalError(
+                f"cannot listen on {admin.host}:{admin.port}: {exc.strerror or exc}"
+            ) from None
+        if started is not None:
+            self._admin, self.admin_address = started
+            log.info("admin endpoint on http://%s:%d", *self.admin_address)
+
+    def watched_files(self) -> list[Path]:
+        """The deployment file and every flow file it names."""
+        files = [self.deployment.source]
+        for spec in self.deployment.accounts:
+            files += [flow.path for flow in spec.flows]
+        return files
+
+    async def _changed(self, paths: list[Path]) -> None:
+        if self.deployment.source.resolve() in paths:
+            log.warning(
+                "%s changed: its flows are reloaded; accounts, store, admin, limits and "
+                "routes change at the next start",
+                self.deployment.source,
+            )
+        await self.reload()
+
+    async def run(self) -> None:
+        """Start (unless started) and serve until :meth:`stop`; cancelled, it stops."""
+        if not self._started:
+            await self.start()
+        try:
+            await self._done.wait()
+        finally:
+            if not self._done.is_set():
+                await self.stop()
+
+    async def stop(self) -> bool:
+        """Stop gracefully (see the module docstring); ``False`` when ``stop_timeout`` ran
+        out and what was left was cancelled. Calling it again waits for the same stop."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.create_task(self._stop())
+        return await asyncio.shield(self._stop_task)
+
+    async def _stop(self) -> bool:
+        runners = list(self.runners.values())
+        for runner in runners:
+            runner.stop_answering()
+        for task in self._tasks:
+            task.cancel()
+        if self._watcher is not None:
+            await self._watcher.aclose()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        limit = self.deployment.stop_timeout
+        log.info("stopping: new invitations ring; finishing the steps under way (%g s)", limit)
+        clean = True
+        try:
+            async with asyncio.timeout(limit):
+                await asyncio.gather(*(runner.stop() for runner in runners))
+        except TimeoutError:
+            clean = False
+            log.warning("stop: not done after %g s; cancelled what was left", limit)
+            for runner in runners:
+                await runner.abandon()
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                await self._admin.stop()
+        await self._stores.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+        self._done.set()
+        log.info("stopped")
+        return clean
+
+    # -- what the admin endpoint offers (AdminTarget) ------------------------------------
+
+    def readiness(self) -> parts.Readiness:
+        """Ready when every account is signed in with its event channel live and every
+        store answers; never while stopping."""
+        accounts = [runner.health() for runner in self.runners.values()]
+        store = self._stores.healthy
+        ready = (
+            store
+            and bool(accounts)
+            and self._stop_task is None
+            and all(a.signed_in and a.channel_live for a in accounts)
+        )
+        return parts.Readiness(ready=ready, store=store, accounts=accounts)
+
+    async def reload(self) -> parts.ReloadReport:
+        """Check every flow file again and hand the changed, valid ones to their engines."""
+        async with self._reloading:
+            lines: list[tuple[int, str]] = []
+            for runner in self.runners.values():
+                spec = runner.spec
+                for flow_spec in spec.flows:
+                    outcome = load_one(flow_spec, spec.variables)
+                    if not isinstance(outcome, Flow):
+                        lines += [(logging.ERROR, line) for line in outcome]
+                        refusal = (
+                            f"{spec.id}: {flow_spec.name}: refused ({flow_spec.path} has "
+                            "errors); the running version stays"
+                        )
+                        lines.append((logging.ERROR, refusal))
+                        continue
+                    current = runner.flows.get(flow_spec.name)
+                    if current is None or current.digest != outcome.digest:
+                        lines.append((logging.INFO, runner.apply(flow_spec.name, outcome)))
+            if not lines:
+                lines.append((logging.INFO, "reload: no flow changed"))
+            for level, line in lines:
+                log.log(level, "%s", line)
+            ok = all(level < logging.ERROR for level, _ in lines)
+            return parts.ReloadReport(ok, [line for _, line in lines])
+
+    async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
+        """Start ``flow`` of ``account`` with ``invitee`` now: LookupError for an unknown
+        account or flow, ValueError for an invitee that is not a SIP address,
+        OperationalError while the account is not signed in."""
+        runner = self.runners.get(account)
+        if runner is None:
+            raise LookupError(f"no account {account!r}")
+        self._starter(runner)(flow, invitee)
+
+    def _starter(self, runner: AccountRunner) -> Callable[[str, str], None]:
+        def start(flow: str, invitee: str) -> None:
+            if flow not in runner.flows:
+                raise LookupError(f"account {runner.spec.id!r} has no flow {flow!r}")
+            if not _is_sip(invitee):
+                raise ValueError(f"{invitee!r} is not a SIP address like sip:someone@contoso.com")
+            bot = runner.bot
+            if bot is None or not runner.signed_in or self._stop_task is not None:
+                raise OperationalError(_NOT_SIGNED_IN.format(account=runner.spec.id))
+            parts.start_outbound(bot, flow, invitee)
+
+        return start
+
+
+def _is_sip(uri: str) -> bool:
+    user, at, domain = uri.removeprefix("sip:").partition("@")
+    return uri.startswith("sip:") and bool(user and at and domain) and " " not in uri

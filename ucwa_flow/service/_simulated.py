@@ -1,0 +1,47 @@
+"""``serve`` without a server: the deployment on the embedded simulator, to try it locally.
+
+The simulator runs on loopback in the same process. Its users are the simulator's
+default ones (the callers: ``sip:lenea@contoso.com`` and ``sip:adrianag@contoso.com``),
+every account of the deployment with the password its source gives (so a wrong or
+missing secret shows up as it would on a real server: the account's sign-in fails, with
+the default password in the simulator when the source cannot be read), and the invitees
+of the schedules. Callers can be driven through the simulator's control API
+(``/_sim/users``), as with ``ucwa-flow simulate``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from ucwa_flow.deploy import Deployment
+from ucwa_flow.errors import OperationalError
+
+__all__ = ["simulated"]
+
+
+@contextlib.asynccontextmanager
+async def simulated(deployment: Deployment) -> AsyncIterator[str]:
+    """Serve a simulator for ``deployment`` on 127.0.0.1; yields its URL."""
+    from ucwa_flow.simulator import (
+        DEFAULT_PASSWORD,
+        Simulator,
+        SimulatorConfig,
+        SimulatorUser,
+        default_users,
+        serve,
+    )
+
+    users = {user.uri.lower(): user for user in default_users()}
+    for account in deployment.accounts:
+        try:
+            password = account.password.read()
+        except OperationalError:
+            password = DEFAULT_PASSWORD
+        users[account.user.lower()] = SimulatorUser(account.user, account.id, password)
+        for schedule in account.schedules:
+            name = schedule.invitee.removeprefix("sip:").partition("@")[0]
+            users.setdefault(schedule.invitee.lower(), SimulatorUser(schedule.invitee, name))
+    sim = Simulator(SimulatorConfig(users=list(users.values())))
+    async with serve(sim, host="127.0.0.1", port=0) as url:
+        yield url

@@ -1,0 +1,58 @@
+"""``serve --watch``: a reload when a flow file or the deployment file changes.
+
+The folders of the watched files are watched (an editor often saves by writing a new
+file and renaming it over the old one, which a watch on the file itself would lose) and
+changes to other files in them are ignored. watchfiles groups the changes of
+``debounce`` milliseconds into one set, so saving several files at once is one reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+__all__ = ["Watcher"]
+
+log = logging.getLogger("ucwa_flow.service")
+
+
+class Watcher:
+    """Calls ``on_change`` with the paths changed, after each group of changes to
+    ``files``, until :meth:`aclose`."""
+
+    def __init__(
+        self,
+        files: Iterable[Path],
+        on_change: Callable[[list[Path]], Awaitable[object]],
+        *,
+        debounce: int = 500,
+    ) -> None:
+        self.files = frozenset(Path(f).resolve() for f in files)
+        self._on_change = on_change
+        self._debounce = debounce
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch(), name="watch")
+
+    async def _watch(self) -> None:
+        from watchfiles import awatch
+
+        folders = sorted({str(f.parent) for f in self.files})
+        async for changes in awatch(
+            *folders, debounce=self._debounce, stop_event=self._stop, recursive=False
+        ):
+            touched = sorted({Path(p) for _, p in changes if Path(p) in self.files})
+            if touched:
+                log.info("changed: %s; reloading", ", ".join(map(str, touched)))
+                await self._on_change(touched)
+
+    async def aclose(self) -> None:
+        """Stop watching (the watch thread notices within its step, 50 ms)."""
+        self._stop.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
