@@ -15,6 +15,7 @@ The journal is plain bookkeeping: it knows nothing of the store's records (that 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,13 +67,17 @@ class Journal:
     """The page being written, and a signal that there is something to commit.
 
     ``now`` gives the wall clock as epoch seconds (the times transcript lines carry).
+    ``secrets`` names the secret variables of the flow each conversation runs (by href; a
+    set: the same for all): a message that a handler captured one from is kept redacted.
     """
 
-    def __init__(self, now: Any, secrets: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, now: Any, secrets: frozenset[str] | Callable[[str], frozenset[str]] = frozenset()
+    ) -> None:
         self._now = now
-        #: the flow's secret variables: a message that a handler captured one from is
-        #: kept redacted
-        self.secrets = secrets
+        self.secrets: Callable[[str], frozenset[str]] = (
+            secrets if callable(secrets) else lambda _href: secrets
+        )
         #: the flow state each conversation that ended was in (its record keeps it)
         self.ended_in: dict[str, str | None] = {}
         self._page = Page()
@@ -127,7 +132,10 @@ class Journal:
         elif isinstance(record, t.Ended):
             self.line(href, "ended", {"reason": f"ended by the {record.by}", "state": record.state})
             self.ended_in[href] = record.state
-        elif isinstance(record, t.HandlerMatched) and self.secrets & record.captures.keys():
+        elif isinstance(record, t.VersionChanged):
+            data = {"flow": record.flow, "from": record.old, "to": record.new}
+            self.line(href, "version", data)
+        elif isinstance(record, t.HandlerMatched) and self.secrets(href) & record.captures.keys():
             self._redact_last_message_in(href)
 
     def _redact_last_message_in(self, href: str) -> None:
