@@ -16,7 +16,10 @@ Priority. Conversations already under way come first:
 
 * the invitations of an event batch are answered only after every other input of the batch
   has been posted to its conversation's mailbox (:meth:`received` holds them back,
-  :meth:`flush` posts them), so the steps of callers already talking start first;
+  :meth:`flush` posts them), so the steps of callers already talking start first, and
+  the accept request waits until the requests those steps decided have started (a bot
+  without a store sends at once; a durable bot commits the batch, accepts included, and
+  then sends);
 * a decline with a message (the flow's, or the busy message) accepts the invitation only to
   say it and leave: those accept requests and farewells run as background tasks, at most
   :data:`BUSY_AT_ONCE` at a time, and never count as conversations. Nothing waits for
@@ -120,6 +123,7 @@ class Answering:
             self._first_text[href] = change.text
         if change.accept_href:
             self.answering.add(href)
+            await asyncio.sleep(0)  # the requests the batch's other steps decided go first
             if not await self._accept(href, change.accept_href):
                 self.answering.discard(href)
 
