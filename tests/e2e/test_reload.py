@@ -9,7 +9,10 @@ restart carries the conversation on with the version of the flow it runs then.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.server
+import io
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -20,6 +23,7 @@ import pytest
 from tests.e2e.harness import EXTRA_USERS, LENE, stage
 from tests.guards import WAIT
 from tests.runtime.flows_for_routing import desk
+from ucwa_flow.cli import main
 from ucwa_flow.runtime import Catalog, Reloaded
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.simulator import SimulatorUser, default_users
@@ -187,6 +191,14 @@ async def test_a_restart_after_a_reload_carries_on_with_the_current_version(
         {"flow": "helpdesk", "from": v1.digest, "to": v2.digest},
         {"flow": "helpdesk", "from": v2.digest, "to": v3.digest},
     ]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await asyncio.to_thread(
+            main, ["transcripts", "show", record.conversation, "--state", store.target]
+        )
+    shown = out.getvalue()
+    assert f"helpdesk {v1.digest[:8]} -> {v2.digest[:8]}" in shown, shown
+    assert f"helpdesk {v2.digest[:8]} -> {v3.digest[:8]}" in shown, shown
 
 
 async def test_a_conversation_of_a_flow_no_longer_run_ends_politely_after_a_restart(
