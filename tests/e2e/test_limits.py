@@ -9,6 +9,9 @@ never become conversations of the flow, and ``engine.shed`` counts them.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from tests.e2e.harness import BOT, stage
 from tests.guards import WAIT
@@ -17,6 +20,7 @@ from ucwa_flow.runtime import Limits
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.simulator import SimulatorUser, default_users
 from ucwa_flow.simulator.control import VirtualUser
+from ucwa_flow.store import ConversationQuery, open_store
 
 SERVED, SHED = 4, 6
 CALLERS = [SimulatorUser(f"sip:caller{i:02d}@contoso.com", f"Caller {i}") for i in range(10)]
@@ -28,9 +32,14 @@ async def _call_all(users: list[VirtualUser]) -> None:
         await vu.start_conversation(BOT, "hi")
 
 
-async def test_past_the_limit_invitations_hear_the_busy_message_and_are_let_go() -> None:
+@pytest.mark.parametrize("durable", [False, True], ids=["plain", "durable"])
+async def test_past_the_limit_invitations_hear_the_busy_message_and_are_let_go(
+    durable: bool, tmp_path: Path
+) -> None:
     limits = Limits(max_conversations=SERVED, busy_message=BUSY)
-    async with stage(desk("helpdesk", "H"), users=[*default_users(), *CALLERS], limits=limits) as s:
+    store = await open_store(str(tmp_path / "bot.sqlite3")) if durable else None
+    users = [*default_users(), *CALLERS]
+    async with stage(desk("helpdesk", "H"), users=users, limits=limits, store=store) as s:
         users = [s.sim.virtual_user(u.uri) for u in CALLERS]
         await _call_all(users)
         firsts = await asyncio.gather(*(vu.wait_for_message(WAIT) for vu in users))
@@ -57,6 +66,10 @@ async def test_past_the_limit_invitations_hear_the_busy_message_and_are_let_go()
         await again.start_conversation(BOT, "hi again")
         assert (await again.wait_for_message(WAIT)).text == "H hello"
         assert engine.shed == SHED
+    if store is not None:
+        records = await store.conversations(ConversationQuery())
+        assert len(records) == SERVED + 1  # the shed ones never were conversations
+        await store.aclose()
 
 
 async def test_with_when_full_ring_the_extra_invitations_are_left_ringing() -> None:

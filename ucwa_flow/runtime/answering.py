@@ -16,10 +16,12 @@ Priority. Conversations already under way come first:
 
 * the invitations of an event batch are answered only after every other input of the batch
   has been posted to its conversation's mailbox (:meth:`received` holds them back,
-  :meth:`flush` posts them), so the steps of callers already talking start first, and
-  the accept request waits until the requests those steps decided have started (a bot
-  without a store sends at once; a durable bot commits the batch, accepts included, and
-  then sends);
+  :meth:`flush` posts them), so the steps of callers already talking start first;
+* the accept request goes after the requests those steps decided: a bot without a store
+  lets them start first; a durable bot journals the accept like any other effect, commits
+  the batch without waiting for it, then sends the batch's messages and only then the
+  accepts (the accept link is kept with the conversation, and a restart accepts again an
+  invitation whose accept was committed but perhaps not sent);
 * a decline with a message (the flow's, or the busy message) accepts the invitation only to
   say it and leave: those accept requests and farewells run as background tasks, at most
   :data:`BUSY_AT_ONCE` at a time, and never count as conversations. Nothing waits for
@@ -73,6 +75,7 @@ class Answering:
         self._first_text: dict[str, str] = {}
         self._start_state: dict[str, str] = {}
         self._farewells: dict[str, str] = {}  # declined with a message: said once connected
+        self._links: dict[str, str] = {}  # accept links of the conversations being answered
         self._busy: asyncio.Semaphore | None = None
 
     # -- a batch's invitations, after its other inputs ------------------------------------------
@@ -123,9 +126,26 @@ class Answering:
             self._first_text[href] = change.text
         if change.accept_href:
             self.answering.add(href)
+            self._links[href] = change.accept_href
+            if engine.journal is not None:  # once the batch is committed, after its sends
+                engine.journal.accept(href, change.accept_href)
+                return
             await asyncio.sleep(0)  # the requests the batch's other steps decided go first
-            if not await self._accept(href, change.accept_href):
-                self.answering.discard(href)
+            await self.accept(href, change.accept_href)
+
+    async def accept(self, href: str, link: str, *, again: bool = False) -> None:
+        """Accept the invitation to ``href`` (``link``); ``again`` after a restart, when it
+        may have been accepted already (a failure is then only logged)."""
+        if href not in self._links:
+            return  # ended meanwhile
+        if again:
+            try:
+                await self._engine.port.accept(link)
+            except (UcwaFlowError, httpx.HTTPError) as exc:
+                log.info("%s: accepting again after the restart: %s", href, exc)
+            return
+        if not await self._accept(href, link):
+            self.answering.discard(href)
 
     def _full(self) -> bool:
         limits = self.limits
@@ -201,6 +221,7 @@ class Answering:
         """``href`` is connected: ``True`` when it was accepted only to hear a farewell
         (which is then said, in the background)."""
         self.answering.discard(href)
+        self._links.pop(href, None)
         text = self._farewells.pop(href, None)
         if text is None:
             return False
@@ -215,6 +236,7 @@ class Answering:
     def forget(self, href: str) -> None:
         """``href`` ended: nothing of it is kept."""
         self.answering.discard(href)
+        self._links.pop(href, None)
         self._first_text.pop(href, None)
         self._start_state.pop(href, None)
         self._farewells.pop(href, None)
@@ -223,12 +245,19 @@ class Answering:
 
     def opening(self, href: str) -> dict[str, str]:
         """How ``href``, accepted but not connected yet, will start: the state an invitation
-        rule sends it to (``start``) and the first message to handle (``first_text``)."""
-        found = {"start": self._start_state.get(href), "first_text": self._first_text.get(href)}
+        rule sends it to (``start``), the first message to handle (``first_text``) and the
+        invitation's accept link (``accept``)."""
+        found = {
+            "start": self._start_state.get(href),
+            "first_text": self._first_text.get(href),
+            "accept": self._links.get(href),
+        }
         return {key: value for key, value in found.items() if value is not None}
 
     def reopen(self, instance: FlowInstance, opening: Mapping[str, str]) -> None:
-        """Follow ``instance`` again (restored after a restart, accepted but not connected)."""
+        """Follow ``instance`` again (restored after a restart, accepted but not connected):
+        accept it again, in case the accept was committed but not sent before the restart
+        (accepting an accepted invitation only fails)."""
         href = instance.href
         self._engine.instances[href] = instance
         self.answering.add(href)
@@ -236,3 +265,6 @@ class Answering:
             self._start_state[href] = opening["start"]
         if "first_text" in opening:
             self._first_text[href] = opening["first_text"]
+        if "accept" in opening:
+            self._links[href] = opening["accept"]
+            self._engine.spawn(self.accept(href, opening["accept"], again=True))

@@ -345,6 +345,8 @@ class Durable:
                 self.engine.calls.start(call)
             for op in page.invites:
                 self.engine.invitations.dispatch(op)
+            for href, link in page.accepts:  # new conversations after those under way
+                self.engine.spawn(self.engine.answers.accept(href, link))
             return True
 
     def _changes(self, page: Page, position: ChannelPosition | None) -> Changes:

@@ -49,6 +49,7 @@ class Page:
     outgoing: list[Outgoing] = field(default_factory=list)
     webhooks: list[WebhookCall] = field(default_factory=list)
     invites: list[str] = field(default_factory=list)  # operationIds to send
+    accepts: list[tuple[str, str]] = field(default_factory=list)  # (conversation, accept link)
     outcomes: list[Sent] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
 
@@ -58,6 +59,7 @@ class Page:
             or self.outgoing
             or self.webhooks
             or self.invites
+            or self.accepts
             or self.outcomes
             or self.lines
         )
@@ -104,6 +106,11 @@ class Journal:
 
     def invite(self, op: str) -> None:
         self._page.invites.append(op)
+        self.news.set()
+
+    def accept(self, conversation: str, link: str) -> None:
+        """Accept the invitation to ``conversation`` (``link``) once this step is committed."""
+        self._page.accepts.append((conversation, link))
         self.news.set()
 
     def sent(self, result: Sent) -> None:
@@ -161,6 +168,7 @@ class Journal:
         page.outgoing.extend(current.outgoing)
         page.webhooks.extend(current.webhooks)
         page.invites.extend(current.invites)
+        page.accepts.extend(current.accepts)
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
         self.news.set()
