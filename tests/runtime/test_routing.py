@@ -82,3 +82,9 @@ def test_limits_refuse_nonsense_and_tell_when_full() -> None:
     assert Limits(max_conversations=3).full(3, 0)
     assert not Limits(max_conversations=3).full(2, 2)
     assert Limits(max_answering=2).full(0, 2)
+
+
+def test_a_route_that_runs_out_of_time_does_not_match(caplog: pytest.LogCaptureFixture) -> None:
+    c = catalog(Route("vip", first_message=r"(.*a){25}b"), Route("hr", first_message="a"))
+    assert c.choose("sip:a@b", None, "a" * 3000) == "hr"
+    assert "route 1: its first_message expression ran out of time" in caplog.text
