@@ -35,6 +35,8 @@ from ucwa_flow.lifecycle import ConversationEnded, InvitationReceived, Lifecycle
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.runtime.caller import Caller, Heard
+from ucwa_flow.runtime.limits import Limits
+from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users, serve
 from ucwa_flow.store import Store
 from ucwa_flow.ucwa import EventChannel, UcwaClient
@@ -173,9 +175,10 @@ class Stage:
     traces: list[t.Trace] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
-    flow: Flow | None = None
+    flow: Flow | Catalog | None = None
     store: Store | None = None
     task: asyncio.Task[None] | None = None
+    limits: Limits = field(default_factory=Limits)
 
     async def crash(self) -> None:
         """Kill the bot as SIGKILL would: nothing more is committed, sent or deleted.
@@ -205,13 +208,20 @@ class Stage:
         await bot.client.aclose()
         self.task = None
 
-    async def restart(self) -> Bot:
-        """Start a new durable bot on the same store and account (after :meth:`crash`)."""
+    async def restart(self, flow: Flow | Catalog | None = None) -> Bot:
+        """Start a new durable bot on the same store and account (after :meth:`crash`),
+        running ``flow`` (what the crashed bot ran, by default)."""
+        self.flow = flow or self.flow
         assert self.flow is not None
         assert self.store is not None
         client = UcwaClient(BOT, PASSWORD, server_url=self.url, clock=self.clock)
         self.bot = Bot(
-            self.flow, client, clock=self.clock, sink=self.traces.append, store=self.store
+            self.flow,
+            client,
+            clock=self.clock,
+            sink=self.traces.append,
+            store=self.store,
+            limits=self.limits,
         )
         await self.bot.start()
         self.task = asyncio.create_task(self.bot.run())
@@ -294,15 +304,17 @@ async def settle(seconds: float = 0.05) -> None:
 
 @contextlib.asynccontextmanager
 async def stage(
-    flow: Flow,
+    flow: Flow | Catalog,
     *,
     start: datetime | None = None,
     users: list[SimulatorUser] | None = None,
     before_bot: list[str] | None = None,
     invitation_timeout: float = 30.0,
     store: Store | None = None,
+    limits: Limits | None = None,
 ) -> AsyncIterator[Stage]:
-    """Run ``flow`` as tosh on a fresh simulator (see the module docstring).
+    """Run ``flow`` (or a catalog of flows) as tosh on a fresh simulator (see the module
+    docstring), within ``limits``.
 
     ``before_bot`` names people signed in before the bot starts (an outbound flow invites
     them as soon as it is up): a caller (:attr:`Stage.people`), or with an ``agent:``
@@ -321,8 +333,9 @@ async def stage(
     async with serve(sim, host="127.0.0.1", port=0) as url:
         client = UcwaClient(BOT, PASSWORD, server_url=url, clock=clock)
         traces: list[t.Trace] = []
-        bot = Bot(flow, client, clock=clock, sink=traces.append, store=store)
-        running = Stage(sim, clock, url, bot, traces, flow=flow, store=store)
+        limits = limits or Limits()
+        bot = Bot(flow, client, clock=clock, sink=traces.append, store=store, limits=limits)
+        running = Stage(sim, clock, url, bot, traces, flow=flow, store=store, limits=limits)
         task: asyncio.Task[None] | None = None
         try:
             for uri in before_bot or []:
@@ -415,7 +428,8 @@ def assert_released(s: Stage) -> None:
     engine = s.bot.engine
     assert engine.instances == {}
     assert len(engine.tracker) == 0
-    assert len(engine.machine.models) == 0
+    for flow_machine in engine.versions.machines():
+        assert len(flow_machine.models) == 0, flow_machine.name
     tracker = engine.tracker
     for machine in (
         tracker.conversation_machine,

@@ -102,7 +102,6 @@ class World:
             watch=watch,
             backoff=Backoff(first=1.0, cap=8.0, jitter=0.0),
             sinks=self.sink,
-            metrics=False,
         )
         self.services.append(service)
         await service.start()

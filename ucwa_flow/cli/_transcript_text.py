@@ -19,6 +19,7 @@ kind and its data as JSON, so a new kind is never lost):
 ``state``       ``to`` (or ``state``) and ``from`` (or ``previous``)
 ``variable``    ``name``, ``value``
 ``error``       ``message``, ``location``
+``version``     ``flow``, ``from``, ``to``: the flow versions (digests) it moved between
 ``ended``       ``reason`` (the store writes this line itself)
 =============== ==========================================================================
 
@@ -175,6 +176,9 @@ def _describe(kind: str, data: Any, outcome: str | None) -> tuple[str, str]:
     if kind == "error" and "message" in fields:
         where = f" ({fields['location']})" if fields.get("location") else ""
         return "error", f"{fields['message']}{where}"
+    if kind == "version" and "to" in fields:
+        before, after = short_version(str(fields.get("from"))), short_version(str(fields["to"]))
+        return "flow", f"{fields.get('flow') or ''} {before} -> {after}".strip()
     if kind == "ended":
         return "ended", str(fields.get("reason") or "")
     detail = "" if data is None else dumps(data)

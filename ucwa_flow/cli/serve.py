@@ -27,10 +27,9 @@ from typing import Any
 
 import click
 
-from ucwa_flow.deploy import Deployment
-from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment
+from ucwa_flow.observe.logs import configure_logging
 from ucwa_flow.service import FlowsRefused, Service
-from ucwa_flow.service import _parts as parts
 
 __all__ = ["command"]
 
@@ -74,16 +73,14 @@ def command(
     """Serve every bot account of DEPLOY.yaml until stopped."""
     listen = _address(admin)
     try:
-        deployment = parts.load_deployment(deploy_file)
-    except UcwaFlowError as exc:
-        if not parts.is_deployment_error(exc):
-            raise
+        deployment = load_deployment(deploy_file)
+    except DeploymentError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
     if listen is not None:
         spec = dataclasses.replace(deployment.admin, host=listen[0], port=listen[1], enabled=True)
         deployment = dataclasses.replace(deployment, admin=spec)
-    parts.configure_logging(log_format or deployment.logging.format, deployment.logging.level, [])
+    configure_logging(log_format or deployment.logging.format, deployment.logging.level)
     if deployment.server.insecure:
         click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
     try:

@@ -1,10 +1,13 @@
-"""A bot: one signed-in UCWA identity running one flow for every conversation.
+"""A bot: one signed-in UCWA identity running its flow(s) for every conversation.
 
 :class:`Bot` wires the layers together: a :class:`~ucwa_flow.ucwa.UcwaClient` signs in and
 makes itself available, its :class:`~ucwa_flow.ucwa.EventChannel` feeds the
 :class:`~ucwa_flow.runtime.engine.Engine`, and a keep-alive reports activity so that the
 server keeps the application. :meth:`Bot.aclose` ends cleanly: open conversations are
 stopped from the bot's side, the event channel is closed, the application deleted.
+
+It runs one flow, or the flows of a :class:`~ucwa_flow.runtime.routing.Catalog` (routes
+pick the flow of each incoming invitation), within :class:`~ucwa_flow.runtime.limits.Limits`.
 
 Use it as an async context manager::
 
@@ -34,7 +37,9 @@ from ucwa_flow.flow import Flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.durable import Durable
 from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.port import UcwaPort
+from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.store import Snapshot, Store, StoreError
 from ucwa_flow.ucwa import EventChannel, UcwaClient
 from ucwa_flow.ucwa.errors import MalformedEventBody
@@ -45,15 +50,19 @@ log = logging.getLogger("ucwa_flow.runtime")
 
 
 class Bot:
-    """Runs ``flow`` as ``client``'s identity (see the module docstring).
+    """Runs ``flows`` (one flow or a catalog) as ``client``'s identity (see the module
+    docstring).
 
     ``hold`` is the event channel's long-poll time; ``keep_alive`` the reportMyActivity
-    interval in seconds (the server wants one at least every 4 minutes).
+    interval in seconds (the server wants one at least every 4 minutes). A bot of one flow
+    with an ``outbound`` section invites its ``outbound.to`` when it starts (not when it
+    carries on after a restart); with a catalog, outbound conversations are started with
+    ``bot.engine.start_outbound``.
     """
 
     def __init__(
         self,
-        flow: Flow,
+        flows: Flow | Catalog,
         client: UcwaClient,
         *,
         clock: Clock,
@@ -63,11 +72,12 @@ class Bot:
         keep_alive: float = 120.0,
         store: Store | None = None,
         account: str | None = None,
+        limits: Limits = Limits(),  # noqa: B008 (frozen)
     ) -> None:
-        self.flow = flow
         self.client = client
         self.clock = clock
-        self.engine = Engine(flow, UcwaPort(client), clock, sink, http=http)
+        self.engine = Engine(flows, UcwaPort(client), clock, sink, http=http, limits=limits)
+        self._outbound_at_start = not isinstance(flows, Catalog)
         self.durable: Durable | None = None
         if store is not None:
             self.durable = Durable(
@@ -82,6 +92,11 @@ class Bot:
         self.reattached = False
         #: conversations a durable bot found ended because its application was gone
         self.lost = 0
+
+    @property
+    def flow(self) -> Flow:
+        """The current version of the bot's (default) flow."""
+        return self.engine.flow
 
     async def __aenter__(self) -> Bot:
         await self.start()
@@ -123,7 +138,7 @@ class Bot:
             durable.marker = self._mark  # again once the first batch is read (see Durable)
             if durable.unsure:
                 durable.marked = await self._mark()
-        if not self.reattached:
+        if not self.reattached and self._outbound_at_start:
             self.engine.invitations.start_outbound()
 
     async def _reattach(self, durable: Durable, snapshot: Snapshot, reattached: bool) -> str | None:

@@ -12,17 +12,28 @@ status}``, see ``docs/flow-language.md``):
 
 :class:`DeliveryGuard` keeps a conversation whose every message fails from looping: a
 message sent while ``delivery_failed`` runs does not run it again, whichever way it is lost.
+
+:func:`settle_sent` is what the engine does when one of its requests is over.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.outbox import Sent
 from ucwa_flow.ucwa.errors import UcwaHttpError
 from ucwa_flow.ucwa.events import Reason
 
-__all__ = ["DeliveryGuard", "from_error", "from_reason"]
+if TYPE_CHECKING:
+    from ucwa_flow.runtime.engine import Engine
+
+__all__ = ["DeliveryGuard", "from_error", "from_reason", "settle_sent"]
+
+log = logging.getLogger("ucwa_flow.runtime")
 
 _REMEMBERED = 16  # messages of delivery_failed remembered until the server reports on them
 
@@ -68,3 +79,32 @@ def from_reason(reason: Reason | None) -> dict[str, Any]:
         "message": reason.message if reason else None,
         "status": None,
     }
+
+
+def settle_sent(engine: Engine, result: Sent) -> None:
+    """An outgoing request of ``engine`` is over: report a failure; a lost message runs
+    ``delivery_failed`` (unless ``delivery_failed`` sent it)."""
+    item, href = result.item, result.item.conversation
+    if engine.journal is not None:
+        engine.journal.sent(result)
+    if result.error is None:
+        if item.quiet and result.message is not None:
+            instance = engine.instances.get(href)
+            if instance is not None:
+                instance.delivered_quietly(result.message)
+        return
+    exc = result.error
+    if item.kind in ("stop", "leave"):
+        message = f"stopping the conversation ({item.why}) failed: {exc}"
+    else:
+        message = str(exc) or type(exc).__name__
+    log.warning("%s: %s", href, message)
+    engine.emit(
+        t.FlowError(
+            at=engine.clock.monotonic(), conversation=href, message=message, location=item.location
+        )
+    )
+    if item.kind == "message" and not item.quiet:
+        instance = engine.instances.get(href)
+        if instance is not None:
+            engine.post(href, partial(instance.on_delivery_failed, from_error(exc)))

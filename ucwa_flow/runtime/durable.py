@@ -19,8 +19,13 @@ again with the same ``Idempotency-Key``). Messages committed but perhaps not sen
 doubt*: the channel's message events carry each send's ``OperationContext``, so one that
 shows up in the batches read after the restart went out and is not sent again; the others
 are sent once two batches have been read since the restart (the second is formed after
-the restart, so it holds every event of a send made before it). A conversation whose state
-no longer exists in the flow is ended politely.
+the restart, so it holds every event of a send made before it).
+
+Each record names the conversation's flow (its name in the engine's catalog) and version
+(the digest). A restart carries it on with the current version of that flow (a transcript
+``version`` line says so when the version changed); one whose state no longer exists in
+that version, or whose flow the bot no longer runs, is ended politely (the flow's
+``changed_message``; the default flow's for a flow that is gone).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ucwa_flow.flow import Action, Flow, Invite, UnknownActionList, Webhook
+from ucwa_flow.flow import Flow, Invite, Webhook
 from ucwa_flow.lifecycle import dump_conversation, load_conversation
+from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -41,15 +47,16 @@ from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Outgoing, Sent
 from ucwa_flow.runtime.records import (
+    action_at,
     invite_of,
     invite_work,
     outbox_entry_of,
     outgoing_of,
     record_of,
     webhook_of,
+    without_secrets,
 )
 from ucwa_flow.store import (
-    REDACTED,
     Changes,
     ChannelPosition,
     CommitResult,
@@ -86,7 +93,7 @@ class Durable:
         self.store = store
         self.account = account
         self._now = now
-        self.journal = engine.journal = Journal(now, engine.flow.secrets)
+        self.journal = engine.journal = Journal(now, self._secrets_of)
         self._lock = asyncio.Lock()
         self._between = asyncio.Event()  # set while no batch is being handled
         self._between.set()
@@ -106,7 +113,12 @@ class Durable:
 
     @property
     def flow(self) -> Flow:
+        """The current version of the engine's default flow."""
         return self.engine.flow
+
+    def _secrets_of(self, href: str) -> frozenset[str]:
+        instance = self.engine.instances.get(href)
+        return (instance.flow if instance is not None else self.flow).secrets
 
     @property
     def unsure(self) -> bool:
@@ -150,31 +162,36 @@ class Durable:
         except (KeyError, ValueError) as exc:
             log.error("%s: cannot carry on the stored conversation: %s", href, exc)
             return
-        instance = FlowInstance(
-            self.flow, engine.machine, engine, conv, record.caller_uri, record.caller_name
-        )
+        known = record.flow in engine.catalog
+        name = record.flow if known else engine.catalog.default
+        instance = engine.new_instance(name, conv, record.caller_uri, record.caller_name)
+        instance.flow_name = record.flow
         self._created[href] = record.created_at
         self._committed_vars[href] = dict(record.variables)
-        if record.state == FlowMachine.NEW and record.flow == self.flow.name:
+        if record.state == FlowMachine.NEW and known:
             # accepted, not connected when committed: the batch that connected it was not,
             # so the server hands it out again and it starts then
             engine.reopen(instance, record.extra.get("opening") or {})
             return
         engine.instances[href] = instance
         data = {"misses": record.misses, "silence": record.extra.get("silence")}
-        if record.flow != self.flow.name or not instance.resume(
-            record.state, record.variables, data, now
-        ):
-            why = f"its state {record.state!r} is not in flow {self.flow.name} any more"
+        if not known:
+            why = f"its flow {record.flow!r} is not run any more"
+            engine.post(href, lambda: self._end_changed(instance, why))
+            return
+        if not instance.resume(record.state, record.variables, data, now):
+            why = f"its state {record.state!r} is not in flow {record.flow} any more"
             engine.post(href, lambda: self._end_changed(instance, why))
             return
         self.carried += 1
+        if record.flow_version != instance.flow.digest:
+            self._changed_version(instance, record.flow_version)
         invitations = engine.invitations
         for side in record.extra.get("sides") or ():
             invitations.resume_side(engine.tracker.restore(load_conversation(side)).href, href)
         for work in record.pending:
             kind = Webhook if work.kind == "webhook" else Invite
-            action = self._action_at(work.action.list_id, work.action.position)
+            action = action_at(instance.flow, work.action.list_id, work.action.position)
             if not isinstance(action, kind):
                 where = f"{work.action.list_id}[{work.action.position}]"
                 instance.report_error(f"the flow has no {work.kind} at {where} any more", None)
@@ -189,20 +206,34 @@ class Durable:
                 engine.tracker.restore(load_conversation(tracked))
             invitations.resume(instance, work.key, pending, (work.due or now) - now)
 
-    def _action_at(self, list_id: str, position: int) -> Action | None:
-        """The action at a stored place, if this version of the flow still has one there."""
-        try:
-            actions = self.flow.action_list(list_id)
-        except UnknownActionList:
-            return None
-        return actions[position] if 0 <= position < len(actions) else None
+    def _changed_version(self, instance: FlowInstance, old: str) -> None:
+        """``instance`` carries on with another version of its flow than it had: say so in
+        its transcript, and its record takes the new version at the next commit."""
+        engine = self.engine
+        log.info(
+            "%s: carries on with version %s of flow %s (it had %s)",
+            instance.href,
+            instance.flow.digest[:8],
+            instance.flow_name,
+            old[:8],
+        )
+        engine.emit(
+            t.VersionChanged(
+                at=engine.clock.monotonic(),
+                conversation=instance.href,
+                flow=instance.flow_name,
+                old=old,
+                new=instance.flow.digest,
+            )
+        )
+        self.journal.touch(instance)
 
     async def _end_changed(self, instance: FlowInstance, why: str) -> None:
         log.warning("%s: ending the conversation: %s", instance.href, why)
         instance.report_error(f"ended after a restart: {why}", None)
         link = instance.conv.messaging.send_message_href
         if link is not None:
-            text = self.flow.settings.changed_message
+            text = instance.flow.settings.changed_message
             self.engine.send(Outgoing(instance.href, "message", link, text))
         await instance.stop("flow changed")
 
@@ -314,10 +345,12 @@ class Durable:
                 self.engine.calls.start(call)
             for op in page.invites:
                 self.engine.invitations.dispatch(op)
+            for href, link in page.accepts:  # new conversations after those under way
+                self.engine.spawn(self.engine.answers.accept(href, link))
             return True
 
     def _changes(self, page: Page, position: ChannelPosition | None) -> Changes:
-        now, account, flow, engine = self._now(), self.account, self.flow, self.engine
+        now, account, engine = self._now(), self.account, self.engine
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         lines = [
@@ -326,7 +359,7 @@ class Durable:
                 line.conversation,
                 line.at,
                 line.kind,
-                _without_secrets(line.data, page.touched.get(line.conversation), flow.secrets)
+                without_secrets(line.data, page.touched.get(line.conversation))
                 if line.kind in ("message_in", "message_out")
                 else line.data,
                 key=line.key,
@@ -334,6 +367,7 @@ class Durable:
             for line in page.lines
         ]
         for href, instance in page.touched.items():
+            flow = instance.flow
             before = self._committed_vars.get(href, flow.variables)  # new: the defaults
             for name, value in instance.variables.items():
                 if name not in before or before[name] != value:
@@ -383,30 +417,6 @@ class Durable:
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None
         return dump_conversation(conv) if conv is not None else None
-
-
-def _without_secrets(
-    data: dict[str, Any], instance: FlowInstance | None, secrets: frozenset[str]
-) -> dict[str, Any]:
-    """A message's transcript data with the values of secret variables (3 characters or
-    more: shorter ones would blank out ordinary words) replaced by ``[redacted]``."""
-    if instance is None or not secrets:
-        return data
-    values = [
-        str(value)
-        for name, value in instance.variables.items()
-        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
-    ]
-    if not values:
-        return data
-    clean = dict(data)
-    for part in ("text", "html"):
-        text = clean.get(part)
-        if isinstance(text, str):
-            for value in values:
-                text = text.replace(value, REDACTED)
-            clean[part] = text
-    return clean
 
 
 def _outcome(result: Sent, now: float) -> OutboxUpdate:

@@ -5,7 +5,9 @@
 turns records into lifecycle changes with the :class:`~ucwa_flow.lifecycle.LifecycleTracker`,
 and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance` objects:
 
-* an incoming invitation goes to the flow's invitation policy (accept or decline);
+* an incoming invitation is routed to one of the catalog's flows, whose invitation policy
+  accepts or declines it; past the :class:`~ucwa_flow.runtime.limits.Limits` it is shed
+  (:mod:`ucwa_flow.runtime.answering`);
 * messaging Connected enters the start state, then the invitation's first message is
   handled as the caller's first message (unless ``settings.first_message`` is
   ``route_only``: then it only served the invitation policy);
@@ -19,12 +21,18 @@ the channel can poll again at once.
 
 Timers (state timeouts, idle timeout, invite timeouts) run on the injected clock; their
 firing is posted to the conversation's mailbox like any other input.
+
+Flows: the engine runs the flows of a :class:`~ucwa_flow.runtime.routing.Catalog` (a bare
+flow is a catalog of one); each conversation runs one version of one of them
+(:attr:`FlowInstance.flow_name`, ``instance.flow.digest``). :meth:`Engine.reload` puts a
+new version in place while conversations run (:mod:`ucwa_flow.runtime.versions`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Mapping
 from functools import partial
 from typing import Any
@@ -49,16 +57,19 @@ from ucwa_flow.lifecycle import (
     Outcome,
 )
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.delivery import from_error, from_reason
-from ucwa_flow.runtime.farewell import render_farewell, say_farewell
+from ucwa_flow.runtime.answering import Answering
+from ucwa_flow.runtime.delivery import from_reason, settle_sent
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.journal import Journal
+from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.mailboxes import Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
+from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.services import Continuation
+from ucwa_flow.runtime.versions import Reloaded, Versions
 from ucwa_flow.runtime.webhook_calls import WebhookCalls
 from ucwa_flow.runtime.webhooks import WebhookCaller
 from ucwa_flow.ucwa import ConversationsLost
@@ -70,34 +81,34 @@ log = logging.getLogger("ucwa_flow.runtime")
 
 
 class Engine:
-    """Runs one flow for every conversation of one signed-in bot.
+    """Runs the flows of ``flows`` for every conversation of one signed-in bot.
 
-    ``port`` performs UCWA operations; ``clock`` times everything; ``sink`` receives every
-    :class:`~ucwa_flow.runtime.trace.Trace`; ``http`` is the client webhooks use (a new one
-    with default settings when omitted).
+    ``flows`` is a :class:`~ucwa_flow.runtime.routing.Catalog`, or one flow (a catalog of
+    that flow alone, under its own name). ``port`` performs UCWA operations; ``clock`` times
+    everything; ``sink`` receives every :class:`~ucwa_flow.runtime.trace.Trace`; ``http`` is
+    the client webhooks use (a new one with default settings when omitted); ``limits`` say
+    when new invitations are shed.
     """
 
     def __init__(
         self,
-        flow: Flow,
+        flows: Flow | Catalog,
         port: Port,
         clock: Clock,
         sink: t.TraceSink | None = None,
         *,
         http: httpx.AsyncClient | None = None,
+        limits: Limits = Limits(),  # noqa: B008 (frozen)
     ) -> None:
-        self.flow = flow
+        self.versions = Versions(flows if isinstance(flows, Catalog) else Catalog.of(flows))
         self.port = port
         self.clock = clock
         self.tracker = LifecycleTracker()
-        self.machine = FlowMachine(flow)
         self._sink = sink
         self.calls = WebhookCalls(self, WebhookCaller(http))
         self.invitations = Invitations(self)
+        self.answers = Answering(self, limits)
         self._instances: dict[str, FlowInstance] = {}
-        self._first_text: dict[str, str] = {}
-        self._start_state: dict[str, str] = {}
-        self._farewells: dict[str, str] = {}  # declined with a message: said once connected
         self._mailboxes = Mailboxes(self._stepped)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -111,6 +122,59 @@ class Engine:
     def instances(self) -> dict[str, FlowInstance]:
         """The live flow instances, by conversation href."""
         return self._instances
+
+    @property
+    def catalog(self) -> Catalog:
+        """The flows this engine runs (their current versions)."""
+        return self.versions.catalog
+
+    @property
+    def flow(self) -> Flow:
+        """The current version of the default flow."""
+        catalog = self.versions.catalog
+        return catalog.get(catalog.default)
+
+    @property
+    def machine(self) -> FlowMachine:
+        """The machine of the default flow's current version."""
+        return self.versions.machine(self.flow)
+
+    @property
+    def limits(self) -> Limits:
+        return self.answers.limits
+
+    @property
+    def shed(self) -> int:
+        """Invitations shed because the account was full (:class:`Limits`), so far."""
+        return self.answers.shed
+
+    @property
+    def closing(self) -> bool:
+        """Stopping: new invitations are left unanswered."""
+        return self._closing
+
+    def active(self) -> Counter[tuple[str, str]]:
+        """Live conversations by (flow name, flow state); ``(new)``: not connected yet."""
+        return Counter(
+            (instance.flow_name, instance.state)
+            for instance in self._instances.values()
+            if not instance.ended
+        )
+
+    def reload(self, name: str, flow: Flow) -> Reloaded:
+        """Run ``flow`` as flow ``name`` from now on (see :mod:`ucwa_flow.runtime.versions`):
+        new conversations get it at once; running ones move to it between two steps when
+        their state (and pending work) exists in it, else keep their version to the end."""
+        return self.versions.reload(self, name, flow)
+
+    def start_outbound(self, name: str, invitee: str) -> None:
+        """Invite ``invitee`` to a conversation running flow ``name``, as its ``outbound``
+        section says (message, subject, timeout, declined/no_answer). ``KeyError`` for an
+        unknown flow, ``ValueError`` for a flow without an ``outbound`` section."""
+        flow = self.catalog.get(name)
+        if flow.outbound is None:
+            raise ValueError(f"flow {name} has no outbound section: it cannot start conversations")
+        self.invitations.start_outbound(name, (invitee,))
 
     @property
     def tracing(self) -> bool:
@@ -130,6 +194,7 @@ class Engine:
         for record in item.events:
             for change in self.tracker.apply(record):
                 self._dispatch(change)
+        self.answers.flush()  # new invitations after the inputs of conversations under way
 
     @property
     def busy(self) -> bool:
@@ -178,7 +243,7 @@ class Engine:
     def _dispatch(self, change: Change) -> None:
         href = change.conversation
         if isinstance(change, InvitationReceived):
-            self.post(href, partial(self._answer, change))
+            self.answers.received(change)
         elif isinstance(change, MessagingState):
             self._lifecycle(href, "messaging", change.old, change.new)
             if change.new == "Connected":
@@ -213,59 +278,14 @@ class Engine:
         if instance is not None:
             await instance.on_delivery_failed(delivery, message)
 
-    async def _answer(self, change: InvitationReceived) -> None:
-        conv = self.tracker.get(change.conversation)
-        if conv is None or self._closing:
-            return
-        policy = self.flow.invitation
-        caller = change.from_uri or ""
-        rule = policy.decide(caller, change.subject or "", self.clock.now())
-        decision = rule.action if rule is not None else policy.default
-        self.emit(
-            t.InvitationDecided(
-                at=self.clock.monotonic(),
-                conversation=conv.href,
-                caller=change.from_uri,
-                decision=decision,
-                location=rule.location if rule else policy.location,
-            )
-        )
-        if decision == "decline":
-            message = rule.message if rule is not None else policy.decline_message
-            farewell = render_farewell(self, message, change) if message else None
-            if farewell and change.accept_href:
-                # UCWA's decline carries no text: accept, say it, then end (flow-language.md)
-                self._farewells[conv.href] = farewell
-                await self.safely(self.port.accept(change.accept_href), conv.href)
-                return
-            if change.decline_href:
-                await self.safely(self.port.decline(change.decline_href), conv.href)
-            self.tracker.forget(conv.href)
-            return
-        instance = FlowInstance(
-            self.flow, self.machine, self, conv, change.from_uri, change.from_name
-        )
-        previous = self._instances.get(conv.href)
-        if previous is not None:  # invited again into a conversation we still follow
-            previous.close()
-        self._instances[conv.href] = instance
-        if rule is not None and rule.goto:
-            self._start_state[conv.href] = rule.goto
-        if change.text and self.flow.settings.first_message == "handle":
-            self._first_text[conv.href] = change.text
-        if change.accept_href:
-            await self.safely(self.port.accept(change.accept_href), conv.href)
-
     async def _connected(self, href: str) -> None:
-        farewell = self._farewells.pop(href, None)
-        if farewell is not None:
-            await say_farewell(self, href, farewell)
+        if self.answers.farewell(href):
             return
         instance = self._instances.get(href)
         if instance is None or instance.state != FlowMachine.NEW:
             return
-        await instance.start(self._start_state.pop(href, None))
-        first = self._first_text.pop(href, None)
+        start, first = self.answers.opened(href)
+        await instance.start(start)
         if first is not None:
             await instance.on_message(first)
 
@@ -277,9 +297,7 @@ class Engine:
             instance.close()
             if self.journal is not None:
                 self.journal.touch(instance)
-        self._first_text.pop(href, None)
-        self._start_state.pop(href, None)
-        self._farewells.pop(href, None)
+        self.answers.forget(href)
         self.tracker.forget(href)
 
     def _lose_all(self, item: ConversationsLost) -> None:
@@ -345,23 +363,30 @@ class Engine:
         """How conversation ``href``, accepted but not connected yet, will start: the state
         an invitation rule sends it to (``start``) and the first message to handle
         (``first_text``). A durable bot stores it, for a restart in between."""
-        found = {"start": self._start_state.get(href), "first_text": self._first_text.get(href)}
-        return {key: value for key, value in found.items() if value is not None}
+        return self.answers.opening(href)
 
     def reopen(self, instance: FlowInstance, opening: Mapping[str, str]) -> None:
         """Follow ``instance`` again (restored after a restart, accepted but not connected
         yet): the connection, which the server reports again, starts it as :meth:`opening`
         said."""
-        href = instance.href
-        self._instances[href] = instance
-        if "start" in opening:
-            self._start_state[href] = opening["start"]
-        if "first_text" in opening:
-            self._first_text[href] = opening["first_text"]
+        self.answers.reopen(instance, opening)
 
-    def adopt(self, conv: Conversation, caller_uri: str) -> None:
-        """Run the flow in a conversation the bot started (an accepted outbound invitation)."""
-        instance = FlowInstance(self.flow, self.machine, self, conv, caller_uri, None)
+    def new_instance(
+        self,
+        name: str,
+        conv: Conversation,
+        caller_uri: str | None,
+        caller_name: str | None = None,
+        flow: Flow | None = None,
+    ) -> FlowInstance:
+        """A run of flow ``name`` (its current version, or ``flow``) in ``conv``, not
+        followed yet (see :attr:`instances`)."""
+        return self.versions.instance(self, name, conv, caller_uri, caller_name, flow)
+
+    def adopt(self, conv: Conversation, caller_uri: str, name: str | None = None) -> None:
+        """Run flow ``name`` (the default flow) in a conversation the bot started (an
+        accepted outbound invitation)."""
+        instance = self.new_instance(name or self.catalog.default, conv, caller_uri)
         self._instances[conv.href] = instance
         if conv.messaging.state == "Connected":
             self.post(conv.href, partial(self._connected, conv.href))
@@ -377,35 +402,8 @@ class Engine:
             self.sender.send((item,))
 
     def _sent(self, result: Sent) -> None:
-        """An outgoing request is over: report a failure; a lost message runs
-        ``delivery_failed`` (unless ``delivery_failed`` sent it)."""
-        item, href = result.item, result.item.conversation
-        if self.journal is not None:
-            self.journal.sent(result)
-        if result.error is None:
-            if item.quiet and result.message is not None:
-                instance = self._instances.get(href)
-                if instance is not None:
-                    instance.delivered_quietly(result.message)
-            return
-        exc = result.error
-        if item.kind in ("stop", "leave"):
-            message = f"stopping the conversation ({item.why}) failed: {exc}"
-        else:
-            message = str(exc) or type(exc).__name__
-        log.warning("%s: %s", href, message)
-        self.emit(
-            t.FlowError(
-                at=self.clock.monotonic(),
-                conversation=href,
-                message=message,
-                location=item.location,
-            )
-        )
-        if item.kind == "message" and not item.quiet:
-            instance = self._instances.get(href)
-            if instance is not None:
-                self.post(href, partial(instance.on_delivery_failed, from_error(exc)))
+        """An outgoing request is over (:func:`~ucwa_flow.runtime.delivery.settle_sent`)."""
+        settle_sent(self, result)
 
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 

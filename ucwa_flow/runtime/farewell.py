@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Template, template_context
+from ucwa_flow.flow import Flow, Template, template_context
 from ucwa_flow.lifecycle import InvitationReceived
 from ucwa_flow.runtime import trace as t
 
@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["render_farewell", "say_farewell"]
 
 
-def render_farewell(engine: Engine, message: Template, change: InvitationReceived) -> str | None:
-    """``message`` for the caller of ``change``; ``None`` (and an error trace) if it fails."""
-    flow = engine.flow
+def render_farewell(
+    engine: Engine, flow: Flow, message: Template, change: InvitationReceived
+) -> str | None:
+    """``message`` of ``flow`` for the caller of ``change``; ``None`` (and an error trace)
+    if it fails."""
     ctx = template_context(
         variables=flow.variables,
         flow=flow.name,

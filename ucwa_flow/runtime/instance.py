@@ -6,8 +6,8 @@ order, one at a time (:meth:`FlowInstance.handle`); the instance runs actions th
 engine's services: the :class:`~ucwa_flow.runtime.port.Port`, the clock, the trace sink.
 
 The flow's states are realised as a ``transitions`` machine
-(:class:`~ucwa_flow.runtime.flowmachine.FlowMachine`), one per flow shared by all of its
-instances; entering a state is firing that machine's trigger.
+(:class:`~ucwa_flow.runtime.flowmachine.FlowMachine`), one per flow version shared by all
+of its instances; entering a state is firing that machine's trigger.
 
 Semantics, as ``docs/flow-language.md`` states them:
 
@@ -73,16 +73,12 @@ __all__ = ["FlowInstance"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 _MAX_HOPS = 32  # gotos in a row without caller input before the flow is declared looping
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
+_LEVELS = logging.getLevelNamesMapping()  # "DEBUG" -> logging.DEBUG ...
 
 
 class FlowInstance:
-    """A flow running in one conversation (``conv`` is the tracker's view of it)."""
+    """A flow (``flow``: a version of it) running in one conversation (``conv`` is the
+    tracker's view of it); ``flow_name`` is its name in the engine's catalog."""
 
     __slots__ = (
         "_deliveries",
@@ -95,6 +91,7 @@ class FlowInstance:
         "ended",
         "ended_by",
         "flow",
+        "flow_name",
         "machine",
         "services",
         "state",
@@ -111,6 +108,7 @@ class FlowInstance:
         caller_name: str | None,
     ) -> None:
         self.flow = flow
+        self.flow_name = flow.name
         self.machine = machine
         self.services = services
         self.conv = conv
@@ -363,7 +361,7 @@ class FlowInstance:
             self._done("typing", action.location)
         elif isinstance(action, Log):
             line = action.message.render(ctx)
-            log.log(_LEVELS[action.level], "%s: %s", self.href, line)
+            log.log(_LEVELS[action.level.upper()], "%s: %s", self.href, line)
             self._done("log", action.location, line)
         elif isinstance(action, Invite):
             to = action.to.render(ctx)

@@ -8,9 +8,11 @@ carries the operationId back) or for their timeout on the injected clock:
   declined, no_answer), then the rest of the list, run in the conversation that invited.
   An accepted invite conversation is a *side* conversation: no flow runs in it, and it is
   stopped when the conversation that asked for it ends.
-* an outbound flow invites everyone in ``outbound.to`` when the bot starts; an accepted
-  invitation runs the flow from its start state, a declined or unanswered one runs the
-  flow's ``declined``/``no_answer`` actions with no conversation to talk in.
+* an outbound flow invites everyone in ``outbound.to`` when the bot starts (or whom
+  :meth:`Invitations.start_outbound` is given); an accepted invitation runs the flow from
+  its start state, a declined or unanswered one runs the flow's ``declined``/``no_answer``
+  actions with no conversation to talk in. The version of the flow is the one current when
+  the invitation is answered.
 
 When does an invitation end ``no_answer``? When its ``timeout`` passes, or when the server
 says nobody answered (its own ring time ran out: ``Timeout``, ``Missed``...). An invitee who
@@ -21,7 +23,7 @@ gets it. A failure to even start the invitation (an HTTP error), or one the serv
 known reason for (an unknown address: ``DestinationNotFound``), is reported as an error and
 counts as no answer at once.
 
-:class:`Invitations` sees the engine only through :class:`InvitationHost`: the flow, the
+:class:`Invitations` sees the engine only through :class:`InvitationHost`: the flows, the
 services an instance has, the conversations being tracked and run, and task spawning.
 """
 
@@ -29,19 +31,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from functools import partial
 from typing import Protocol
 
 import httpx
 
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Flow, Invite, template_context
+from ucwa_flow.flow import Invite, template_context
 from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.pending_invite import PendingInvite, cancel_timers
+from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.ucwa.events import Reason
 
@@ -66,14 +68,20 @@ class TrackedConversations(Protocol):
 
 
 class InvitationHost(Services, Protocol):
-    """What :class:`Invitations` needs from the engine that runs it: the flow and its
-    machine, an instance's services, the tracked and the running conversations, tasks."""
+    """What :class:`Invitations` needs from the engine that runs it: its flows, an
+    instance's services, the tracked and the running conversations, tasks."""
 
     @property
-    def flow(self) -> Flow: ...
+    def catalog(self) -> Catalog: ...
 
-    @property
-    def machine(self) -> FlowMachine: ...
+    def new_instance(
+        self,
+        name: str,
+        conv: Conversation,
+        caller_uri: str | None,
+        caller_name: str | None = None,
+    ) -> FlowInstance:
+        """A run of the current version of flow ``name`` in ``conv`` (not followed)."""
 
     @property
     def tracker(self) -> TrackedConversations: ...
@@ -88,8 +96,8 @@ class InvitationHost(Services, Protocol):
     def safely(self, op: Awaitable[None], href: str) -> Awaitable[None]:
         """``op``, its failure reported (as a trace of ``href``) rather than raised."""
 
-    def adopt(self, conv: Conversation, caller_uri: str) -> None:
-        """Run the flow in ``conv``, an accepted outbound invitation."""
+    def adopt(self, conv: Conversation, caller_uri: str, name: str | None = None) -> None:
+        """Run flow ``name`` in ``conv``, an accepted outbound invitation."""
 
     def later(self, op: str, origin: str | None) -> bool:
         """``True`` when the invitation ``op`` (of conversation ``origin``) is to be sent
@@ -126,23 +134,27 @@ class Invitations:
         pending = PendingInvite(to, instance.href, action, rest)
         self._start(pending, action.timeout, subject, action.importance, message)
 
-    def start_outbound(self) -> None:
-        """Invite everyone in the flow's ``outbound.to`` (nothing for other flows)."""
+    def start_outbound(self, name: str | None = None, to: Sequence[str] | None = None) -> None:
+        """Invite ``to`` (everyone in its ``outbound.to``) to run flow ``name`` (the default
+        flow); nothing for a flow without an ``outbound`` section."""
         engine = self._engine
-        outbound = engine.flow.outbound
+        name = name if name is not None else engine.catalog.default
+        flow = engine.catalog.get(name)
+        outbound = flow.outbound
         if outbound is None:
             return
-        for to in outbound.to:
+        for invitee in outbound.to if to is None else to:
             ctx = template_context(
-                variables=engine.flow.variables,
-                flow=engine.flow.name,
-                caller_uri=to,
+                variables=flow.variables,
+                flow=flow.name,
+                caller_uri=invitee,
                 now=engine.clock.now(),
-                timezone=engine.flow.settings.timezone,
+                timezone=flow.settings.timezone,
             )
             subject = outbound.subject.render(ctx) if outbound.subject else None
             message = outbound.message.render(ctx) if outbound.message else None
-            self._start(PendingInvite(to), outbound.timeout, subject, outbound.importance, message)
+            pending = PendingInvite(invitee, flow=name)
+            self._start(pending, outbound.timeout, subject, outbound.importance, message)
 
     def _start(
         self,
@@ -341,27 +353,24 @@ class Invitations:
 
     def _outbound_resolved(self, pending: PendingInvite, branch: str) -> None:
         engine = self._engine
-        outbound = engine.flow.outbound
-        assert outbound is not None
+        name = pending.flow if pending.flow is not None else engine.catalog.default
+        if name not in engine.catalog:
+            log.warning("%s answered flow %s, which is gone", pending.to, name)
+            return
         href = pending.conversation
         if branch == "accepted" and href is not None:
             conv = engine.tracker.get(href)
             if conv is not None:
-                engine.adopt(conv, pending.to)
+                engine.adopt(conv, pending.to, name)
             return
-        detached = FlowInstance(
-            engine.flow,
-            engine.machine,
-            engine,
-            Conversation(f"outbound:{pending.to}"),
-            pending.to,
-            None,
-        )
+        detached = engine.new_instance(name, Conversation(f"outbound:{pending.to}"), pending.to)
         engine.post(detached.href, partial(self._run_detached, detached, branch))
 
     async def _run_detached(self, instance: FlowInstance, branch: str) -> None:
-        outbound = self._engine.flow.outbound
-        assert outbound is not None
+        outbound = instance.flow.outbound
+        if outbound is None:  # the version answered has no outbound section any more
+            instance.close()
+            return
         location = outbound.location
         branch_list = f"outbound.{'declined' if branch == 'declined' else 'no_answer'}"
         try:

@@ -15,6 +15,7 @@ The journal is plain bookkeeping: it knows nothing of the store's records (that 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ class Page:
     outgoing: list[Outgoing] = field(default_factory=list)
     webhooks: list[WebhookCall] = field(default_factory=list)
     invites: list[str] = field(default_factory=list)  # operationIds to send
+    accepts: list[tuple[str, str]] = field(default_factory=list)  # (conversation, accept link)
     outcomes: list[Sent] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
 
@@ -57,6 +59,7 @@ class Page:
             or self.outgoing
             or self.webhooks
             or self.invites
+            or self.accepts
             or self.outcomes
             or self.lines
         )
@@ -66,13 +69,17 @@ class Journal:
     """The page being written, and a signal that there is something to commit.
 
     ``now`` gives the wall clock as epoch seconds (the times transcript lines carry).
+    ``secrets`` names the secret variables of the flow each conversation runs (by href; a
+    set: the same for all): a message that a handler captured one from is kept redacted.
     """
 
-    def __init__(self, now: Any, secrets: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, now: Any, secrets: frozenset[str] | Callable[[str], frozenset[str]] = frozenset()
+    ) -> None:
         self._now = now
-        #: the flow's secret variables: a message that a handler captured one from is
-        #: kept redacted
-        self.secrets = secrets
+        self.secrets: Callable[[str], frozenset[str]] = (
+            secrets if callable(secrets) else lambda _href: secrets
+        )
         #: the flow state each conversation that ended was in (its record keeps it)
         self.ended_in: dict[str, str | None] = {}
         self._page = Page()
@@ -101,6 +108,11 @@ class Journal:
         self._page.invites.append(op)
         self.news.set()
 
+    def accept(self, conversation: str, link: str) -> None:
+        """Accept the invitation to ``conversation`` (``link``) once this step is committed."""
+        self._page.accepts.append((conversation, link))
+        self.news.set()
+
     def sent(self, result: Sent) -> None:
         self._page.outcomes.append(result)
         self.news.set()
@@ -127,7 +139,10 @@ class Journal:
         elif isinstance(record, t.Ended):
             self.line(href, "ended", {"reason": f"ended by the {record.by}", "state": record.state})
             self.ended_in[href] = record.state
-        elif isinstance(record, t.HandlerMatched) and self.secrets & record.captures.keys():
+        elif isinstance(record, t.VersionChanged):
+            data = {"flow": record.flow, "from": record.old, "to": record.new}
+            self.line(href, "version", data)
+        elif isinstance(record, t.HandlerMatched) and self.secrets(href) & record.captures.keys():
             self._redact_last_message_in(href)
 
     def _redact_last_message_in(self, href: str) -> None:
@@ -153,6 +168,7 @@ class Journal:
         page.outgoing.extend(current.outgoing)
         page.webhooks.extend(current.webhooks)
         page.invites.extend(current.invites)
+        page.accepts.extend(current.accepts)
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
         self.news.set()

@@ -35,6 +35,7 @@ class PendingInvite:
     deadline: float = 0.0  # when the invite's timeout passes (clock.monotonic())
     retry: TimerHandle | None = None  # set while waiting to invite someone offline again
     invitation: Invitation = (None, "normal", None)
+    flow: str | None = None  # an outbound flow's invitation: the flow's name (None: the default)
 
     def to_data(self) -> dict[str, Any]:
         """The request and what the server said of it so far (JSON data)."""

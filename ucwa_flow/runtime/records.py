@@ -7,7 +7,8 @@ silence timer as an absolute deadline, pending webhooks as
 :class:`~ucwa_flow.store.PendingWork` (which action, which places to resume: data, not
 closures), the caller, and the conversation's links. :func:`outbox_entry_of` and
 :func:`outgoing_of` do the same for what is to be sent. :func:`webhook_of` reads a pending
-webhook back.
+webhook back, :func:`action_at` finds the action a stored place names, and
+:func:`without_secrets` cleans a transcript line of the secrets of the conversation's flow.
 
 Nothing here performs anything; the durable bot (:mod:`ucwa_flow.runtime.durable`) decides
 when records are written and what a restored conversation does next.
@@ -18,24 +19,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
+from ucwa_flow.flow import Action, Flow, UnknownActionList
 from ucwa_flow.flow import ActionRef as FlowRef
 from ucwa_flow.lifecycle import dump_conversation
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.pending_invite import PendingInvite, invitation_from_data
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCall
-from ucwa_flow.store import ActionRef, ConversationRecord, OutboxEntry, PendingWork, Timer
+from ucwa_flow.store import (
+    REDACTED,
+    ActionRef,
+    ConversationRecord,
+    OutboxEntry,
+    PendingWork,
+    Timer,
+)
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
 __all__ = [
+    "action_at",
     "invite_of",
     "invite_work",
     "outbox_entry_of",
     "outgoing_of",
     "record_of",
     "webhook_of",
+    "without_secrets",
 ]
 
 
@@ -60,7 +71,7 @@ def record_of(
     return ConversationRecord(
         account=account,
         conversation=instance.href,
-        flow=instance.flow.name,
+        flow=instance.flow_name,
         flow_version=version,
         state=(ended_in or instance.state) if instance.ended else instance.state,
         created_at=created_at,
@@ -163,3 +174,36 @@ def outgoing_of(entry: OutboxEntry) -> Outgoing:
 
 def _ref(ref: FlowRef) -> ActionRef:
     return ActionRef(ref.list_id, ref.position)
+
+
+def action_at(flow: Flow, list_id: str, position: int) -> Action | None:
+    """The action at a stored place, if this version of the flow still has one there."""
+    try:
+        actions = flow.action_list(list_id)
+    except UnknownActionList:
+        return None
+    return actions[position] if 0 <= position < len(actions) else None
+
+
+def without_secrets(data: dict[str, Any], instance: FlowInstance | None) -> dict[str, Any]:
+    """A message's transcript data with the values of the secret variables of the
+    conversation's flow (3 characters or more: shorter ones would blank out ordinary words)
+    replaced by ``[redacted]``."""
+    secrets = instance.flow.secrets if instance is not None else frozenset()
+    if instance is None or not secrets:
+        return data
+    values = [
+        str(value)
+        for name, value in instance.variables.items()
+        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
+    ]
+    if not values:
+        return data
+    clean = dict(data)
+    for part in ("text", "html"):
+        text = clean.get(part)
+        if isinstance(text, str):
+            for value in values:
+                text = text.replace(value, REDACTED)
+            clean[part] = text
+    return clean

@@ -31,6 +31,7 @@ __all__ = [
     "TimeoutFired",
     "Trace",
     "TraceSink",
+    "VersionChanged",
 ]
 
 
@@ -45,7 +46,7 @@ class InvitationDecided(Trace):
     """The invitation policy answered an incoming invitation."""
 
     caller: str | None
-    decision: str  # "accept" | "decline"
+    decision: str  # "accept" | "decline" | "busy" (shed: too many conversations already)
     location: Location | None
 
 
@@ -128,6 +129,16 @@ class FlowError(Trace):
 
     message: str
     location: Location | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionChanged(Trace):
+    """The conversation carries on with another version of its flow (a hot reload, or a
+    restart on a changed flow file): ``flow`` is its name, ``old`` and ``new`` digests."""
+
+    flow: str
+    old: str
+    new: str
 
 
 TraceSink = Callable[[Trace], None]

@@ -40,6 +40,8 @@ def describe(record: t.Trace, *, verbose: bool = False, speaker: str = "bot") ->
         where = f" ({record.location})" if record.location else ""
         return f"! {record.message}{where}"
     if isinstance(record, t.InvitationDecided):
+        if record.decision == "busy":
+            return f"* too busy for the invitation from {record.caller or 'an unknown caller'}"
         if record.decision == "decline":
             return f"* declined the invitation from {record.caller or 'an unknown caller'}"
         return f"* accepted the invitation from {record.caller}" if verbose else None
@@ -50,6 +52,8 @@ def describe(record: t.Trace, *, verbose: bool = False, speaker: str = "bot") ->
         return None
     if isinstance(record, t.StateEntered):
         return f"  [flow] {record.previous or '(start)'} -> {record.state}"
+    if isinstance(record, t.VersionChanged):
+        return f"  [flow] now runs version {record.new[:8]} of {record.flow}"
     if isinstance(record, t.LifecycleChanged):
         return f"  [{record.kind}] {record.old} -> {record.new}"
     if isinstance(record, t.HandlerMatched):

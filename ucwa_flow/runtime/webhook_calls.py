@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Protocol
 
-from ucwa_flow.flow import Flow, Webhook
+from ucwa_flow.flow import Webhook
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal
 from ucwa_flow.runtime.services import Continuation
@@ -27,9 +27,6 @@ __all__ = ["WebhookCalls", "WebhookHost"]
 
 class WebhookHost(Protocol):
     """What :class:`WebhookCalls` needs of the engine."""
-
-    @property
-    def flow(self) -> Flow: ...
 
     @property
     def journal(self) -> Journal | None: ...
@@ -97,7 +94,7 @@ class WebhookCalls:
         call, instance = entry
         rest = call.rest
         assert rest.at is not None
-        action = self._host.flow.action_list(rest.at.list_id)[rest.at.position]
+        action = instance.flow.action_list(rest.at.list_id)[rest.at.position]
         assert isinstance(action, Webhook)
         if result.ok and action.result is not None:
             instance.variables[action.result] = result.json

@@ -6,9 +6,9 @@ starts scheduled outbound conversations and stops gracefully; it is what the adm
 endpoint asks for readiness, reloads and outbound starts. See :mod:`._service`.
 """
 
+from ucwa_flow.admin import AccountHealth, Readiness, ReloadReport
 from ucwa_flow.service._account import AccountRunner, Server, describe_error
 from ucwa_flow.service._backoff import Backoff
-from ucwa_flow.service._parts import AccountHealth, Readiness, ReloadReport
 from ucwa_flow.service._service import FlowsRefused, Service
 from ucwa_flow.service._stores import store_target
 

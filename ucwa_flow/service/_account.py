@@ -21,20 +21,25 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
+from ucwa_flow import logcontext
+from ucwa_flow.admin import AccountHealth
 from ucwa_flow.clock import Clock
 from ucwa_flow.deploy import AccountSpec
 from ucwa_flow.errors import OperationalError, UcwaFlowError
 from ucwa_flow.flow import Flow
+from ucwa_flow.observe.logs import add_secret
+from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
-from ucwa_flow.service import _parts as parts
+from ucwa_flow.runtime.limits import Limits
+from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._stores import StoreHub
-from ucwa_flow.ucwa import UcwaClient
+from ucwa_flow.store import Store
+from ucwa_flow.ucwa import ChannelStats, UcwaClient
 
 __all__ = ["AccountRunner", "Server", "SinkFactory", "describe_error"]
 
@@ -80,7 +85,7 @@ class AccountRunner:
         clock: Clock,
         backoff: Backoff,
         sinks: SinkFactory | None = None,
-        metrics: Any | None = None,
+        metrics: Metrics | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.spec = spec
@@ -112,24 +117,21 @@ class AccountRunner:
     def user(self) -> str:
         return self.spec.user
 
-    def health(self) -> parts.AccountHealth:
-        return parts.AccountHealth(
-            self.spec.id, self.user, self.signed_in, self.channel_live, self.error
-        )
+    def health(self) -> AccountHealth:
+        return AccountHealth(self.spec.id, self.user, self.signed_in, self.channel_live, self.error)
 
     def flow_of(self, conversation: str) -> str | None:
-        bot = self.bot
-        return parts.flow_name_of(bot, conversation) if bot is not None else None
+        instance = self.bot.engine.instances.get(conversation) if self.bot is not None else None
+        return instance.flow_name if instance is not None else None
 
     def active(self) -> Counter[tuple[str, str]]:
-        bot = self.bot
-        return parts.active(bot) if bot is not None else Counter()
+        return self.bot.engine.active() if self.bot is not None else Counter()
 
     @property
-    def channel(self) -> Any | None:  # ChannelStats, once part C gives the channel stats
+    def channel(self) -> ChannelStats | None:
         bot = self.bot
         channel = bot.channel if bot is not None else None
-        return getattr(channel, "stats", None)
+        return channel.stats if channel is not None else None
 
     def apply(self, name: str, flow: Flow) -> str:
         """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report."""
@@ -138,11 +140,8 @@ class AccountRunner:
         bot = self.bot
         if bot is None or not self._started:
             return f"{head}, from the next sign-in"
-        try:
-            moved, kept = parts.reload_flow(bot, name, flow)
-        except OperationalError as exc:
-            return f"{head}, from the next start ({exc})"
-        return f"{head}; {moved} conversation(s) moved to it, {kept} kept their version"
+        done = bot.engine.reload(name, flow)
+        return f"{head}; {done.moved} conversation(s) moved to it, {done.kept} kept their version"
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -182,7 +181,7 @@ class AccountRunner:
                 await bot.client.aclose()
 
     async def _supervise(self) -> None:
-        with parts.bind_account(self.spec.id):
+        with logcontext.bind(account=self.spec.id):
             while not self._stopping:
                 await self._attempt()
 
@@ -194,8 +193,8 @@ class AccountRunner:
             if self._metrics is not None:
                 store = self._metrics.timed_store(store)
             password = self.spec.password.read()
-            parts.add_secret(password)
-            self.bot = bot = parts.make_bot(
+            add_secret(password)
+            self.bot = bot = _make_bot(
                 self.spec,
                 self.flows,
                 self._client(password),
@@ -285,3 +284,29 @@ class AccountRunner:
             log.warning("%s: while stopping the bot: %s", self.spec.id, describe_error(exc))
         finally:
             await bot.client.aclose()
+
+
+def _make_bot(
+    spec: AccountSpec,
+    flows: dict[str, Flow],
+    client: UcwaClient,
+    *,
+    clock: Clock,
+    sink: t.TraceSink | None,
+    http: httpx.AsyncClient | None,
+    store: Store | None,
+) -> Bot:
+    """A durable bot running ``spec``'s flows, routes and limits."""
+    routes = [
+        Route(r.flow, caller=r.caller, subject=r.subject, first_message=r.first_message)
+        for r in spec.routes
+    ]
+    catalog = Catalog(dict(flows), routes, default=spec.default_flow)
+    lim = spec.limits
+    limits = Limits(
+        max_conversations=lim.max_conversations,
+        max_answering=lim.max_answering,
+        when_full=lim.when_full,
+        busy_message=lim.busy_message,
+    )
+    return Bot(catalog, client, clock=clock, sink=sink, http=http, store=store, limits=limits)

@@ -35,16 +35,16 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 import httpx
 
+from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
+from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
-from ucwa_flow.service import _parts as parts
 from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
 from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._flows import FlowsRefused, load_all, load_one
@@ -64,8 +64,8 @@ class Service:
     """Serves every account of ``deployment`` (see the module docstring).
 
     ``server`` overrides the file's ``server.url`` (``--server``). ``sinks`` gives each
-    account a trace sink (transcripts on a terminal, tests); ``metrics`` is part C's
-    ``Metrics`` (by default a new one when the build has it; ``False``: none). ``watch``
+    account a trace sink (transcripts on a terminal, tests); ``metrics`` is where the
+    accounts count (:mod:`ucwa_flow.observe`; a new one by default). ``watch``
     reloads on file changes. ``probe`` is how often (clock seconds) the stores are checked
     for readiness.
     """
@@ -78,7 +78,7 @@ class Service:
         clock: Clock | None = None,
         backoff: Backoff | None = None,
         sinks: SinkFactory | None = None,
-        metrics: Metrics | Literal[False] | None = None,
+        metrics: Metrics | None = None,
         watch: bool = False,
         probe: float = 15.0,
     ) -> None:
@@ -89,8 +89,7 @@ class Service:
         self.deployment = deployment
         self.server = Server(url, str(spec.ca_bundle) if spec.ca_bundle else None, spec.insecure)
         self.clock: Clock = clock or SystemClock()
-        # None: a new Metrics when the build has part C; False: none
-        self.metrics = (metrics if metrics is not None else parts.new_metrics()) or None
+        self.metrics = metrics if metrics is not None else Metrics()
         self._backoff = backoff or Backoff()
         self._sinks = sinks
         self._watching = watch
@@ -101,7 +100,7 @@ class Service:
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._watcher: Watcher | None = None
-        self._admin: parts.AdminHandle | None = None
+        self._admin: AdminServer | None = None
         #: where the admin endpoint listens, once started (None: not started)
         self.admin_address: tuple[str, int] | None = None
         self._reloading = asyncio.Lock()
@@ -151,16 +150,16 @@ class Service:
             return
         token = admin.token.read() if admin.token is not None else None
         if token is not None:
-            parts.add_secret(token)
+            add_secret(token)
         try:
-            started = await parts.start_admin(self, self.metrics, token, admin.host, admin.port)
+            server = AdminServer(create_app(self, self.metrics, token), admin.host, admin.port)
+            self.admin_address = await server.start()
         except OSError as exc:
             raise OperationalError(
                 f"cannot listen on {admin.host}:{admin.port}: {exc.strerror or exc}"
             ) from None
-        if started is not None:
-            self._admin, self.admin_address = started
-            log.info("admin endpoint on http://%s:%d", *self.admin_address)
+        self._admin = server
+        log.info("admin endpoint on http://%s:%d", *self.admin_address)
 
     def watched_files(self) -> list[Path]:
         """The deployment file and every flow file it names."""
@@ -227,7 +226,7 @@ class Service:
 
     # -- what the admin endpoint offers (AdminTarget) ------------------------------------
 
-    def readiness(self) -> parts.Readiness:
+    def readiness(self) -> Readiness:
         """Ready when every account is signed in with its event channel live and every
         store answers; never while stopping."""
         accounts = [runner.health() for runner in self.runners.values()]
@@ -238,9 +237,9 @@ class Service:
             and self._stop_task is None
             and all(a.signed_in and a.channel_live for a in accounts)
         )
-        return parts.Readiness(ready=ready, store=store, accounts=accounts)
+        return Readiness(ready=ready, store=store, accounts=accounts)
 
-    async def reload(self) -> parts.ReloadReport:
+    async def reload(self) -> ReloadReport:
         """Check every flow file again and hand the changed, valid ones to their engines."""
         async with self._reloading:
             lines: list[tuple[int, str]] = []
@@ -264,7 +263,7 @@ class Service:
             for level, line in lines:
                 log.log(level, "%s", line)
             ok = all(level < logging.ERROR for level, _ in lines)
-            return parts.ReloadReport(ok, [line for _, line in lines])
+            return ReloadReport(ok, [line for _, line in lines])
 
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
         """Start ``flow`` of ``account`` with ``invitee`` now: LookupError for an unknown
@@ -284,7 +283,7 @@ class Service:
             bot = runner.bot
             if bot is None or not runner.signed_in or self._stop_task is not None:
                 raise OperationalError(_NOT_SIGNED_IN.format(account=runner.spec.id))
-            parts.start_outbound(bot, flow, invitee)
+            bot.engine.start_outbound(flow, invitee)
 
         return start
 
