@@ -145,8 +145,9 @@ def configure_logging(
     """Send every log line to ``stream`` (standard error) as ``format``, from ``level`` up.
 
     Calling it again replaces the handler it installed before (handlers installed by others
-    stay, and get the :class:`Redactor` too). Below ``debug``, httpx and httpcore log only
-    warnings: their per-request lines would drown the bots' own. Returns the handler.
+    stay, and get the :class:`Redactor` too). Below ``debug``, httpx, httpcore and
+    transitions log only warnings: their per-request and per-callback lines would drown
+    the bots' own. Returns the handler.
     Raises ``ValueError`` naming the choices for an unknown format or level.
     """
     if format not in ("text", "json"):
@@ -165,7 +166,7 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(name.upper())
     quiet = logging.WARNING if name != "debug" else logging.NOTSET
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "transitions"):
         logging.getLogger(noisy).setLevel(quiet)
     _guard_every_handler()
     return handler
