@@ -1,0 +1,257 @@
+"""Overload: do the callers already talking stay answered while a burst is shed?
+
+    python -m bench.overload [--runs N] [--out FILE]
+
+One measurement starts a fresh :class:`~ucwa_flow.simulator.Simulator` on loopback in this
+process and ``ucwa-flow serve`` as a separate process against it, with one account limited
+to ``LIMIT`` (500) live conversations (``when_full: decline``, SQLite store in a temporary
+folder). ``LIMIT`` callers connect first; then each sends ``ping <token>`` every ``PERIOD``
+seconds (an open loop, each caller at its own phase: about ``LIMIT / PERIOD`` messages per
+second, well under what the bot can take) for ``WINDOW`` seconds, and the latency of every
+reply is taken as in :mod:`bench.load` (caller's send to the reply's delivery to the caller).
+
+* ``quiet``: nothing else happens.
+* ``burst``: one second into the window, ``BURST`` (1,500) more callers invite the bot within
+  ``BURST_SPREAD`` seconds; the account is full, so each must hear the busy message and be
+  let go. All of them must (the run fails otherwise), and none may be served.
+
+Both kinds run in every round, in alternating order; the result is the p50 and p99 of each and
+the ratio ``burst_p99 / quiet_p99`` per round (the issue's target: at most 2). Prints one
+line per run and writes ``results/overload-<date>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.load import TimedCaller, percentile
+from ucwa_flow.clock import SystemClock
+from ucwa_flow.simulator import (
+    DEFAULT_PASSWORD,
+    Simulator,
+    SimulatorConfig,
+    SimulatorUser,
+    default_users,
+    serve,
+)
+from ucwa_flow.simulator.state import Conversation, Message
+
+HERE = Path(__file__).resolve().parent
+BOT = "sip:desk@contoso.com"
+LIMIT, BURST = 500, 1_500
+PERIOD, WINDOW = 4.0, 12.0  # seconds between a caller's pings; seconds measured
+BURST_AT, BURST_SPREAD = 1.0, 2.0
+BUSY = "All our agents are busy, please try again later."
+REPLY_TIMEOUT = 30.0
+_ADMIN = re.compile(r"admin\b.*?(http://127\.0\.0\.1:\d+)")
+
+FLOW = """\
+version: 1
+name: desk
+start: talk
+settings:
+  idle_timeout: 1h
+states:
+  talk:
+    enter:
+      - say: hello
+    messages:
+      - any: true
+        say: "got {{ message }}"
+"""
+
+
+class BusyCaller(TimedCaller):
+    """A caller of the burst: keeps what it heard."""
+
+    def __init__(self, sim: Simulator, user: SimulatorUser) -> None:
+        super().__init__(sim, user)
+        self.texts: list[str] = []
+
+    def on_message(self, conv: Conversation, message: Message) -> None:
+        self.texts.append(message.text.strip())
+        super().on_message(conv, message)
+
+
+def _deploy(folder: Path) -> Path:
+    (folder / "desk.flow.yaml").write_text(FLOW, encoding="utf-8")
+    path = folder / "deploy.yaml"
+    path.write_text(
+        "store: state\n"
+        "admin:\n"
+        '  listen: "127.0.0.1:0"\n'
+        "accounts:\n"
+        "  - id: desk\n"
+        f"    user: {BOT}\n"
+        "    password_env: DESK_PASSWORD\n"
+        "    flow: desk.flow.yaml\n"
+        "    limits:\n"
+        f"      max_conversations: {LIMIT}\n"
+        "      when_full: decline\n"
+        f"      busy_message: {BUSY}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def serving(url: str) -> AsyncIterator[None]:
+    """``ucwa-flow serve`` against ``url`` until the block ends; waits until it is ready."""
+    with tempfile.TemporaryDirectory(prefix="ucwa-flow-overload-") as name:
+        folder = Path(name)
+        log = folder / "serve.log"
+        env = {**os.environ, "PYTHONPATH": str(HERE.parent), "DESK_PASSWORD": DEFAULT_PASSWORD}
+        with log.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ucwa_flow", "serve", str(_deploy(folder)),
+                "--server", url, stdout=out, stderr=out, env=env,
+            )  # fmt: skip
+        try:
+            await _ready(proc, log)
+            yield
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
+async def _ready(proc: asyncio.subprocess.Process, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    admin = None
+
+    def output() -> str:
+        return log.read_text(encoding="utf-8", errors="replace")
+
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise RuntimeError(f"serve ended: {output()[-2000:]}")
+            if admin is None and (match := _ADMIN.search(output())):
+                admin = match.group(1)
+            if admin is not None:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{admin}/readyz")).status_code == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"serve not ready in 60 s: {output()[-2000:]}")
+
+
+async def _connect(people: list[TimedCaller]) -> None:
+    for first in range(0, len(people), 100):
+        batch = people[first : first + 100]
+        for person in batch:
+            await person.start_conversation(BOT)
+        for person in batch:
+            await person.wait_for_state("connected", timeout=REPLY_TIMEOUT)
+    await asyncio.sleep(0.5)  # greetings arrive before anything is timed
+
+
+async def _talk(people: list[TimedCaller], latencies: list[float], stop: asyncio.Event) -> None:
+    async def loop(person: TimedCaller, index: int, phase: float) -> None:
+        await asyncio.sleep(phase)
+        n = 0
+        while not stop.is_set():
+            started = time.perf_counter()
+            sent, replied = await person.ask(f"{index}:{n}")
+            latencies.append(replied - sent)
+            n += 1
+            await asyncio.sleep(max(0.0, PERIOD - (time.perf_counter() - started)))
+
+    rng = random.Random(7)
+    tasks = [asyncio.create_task(loop(p, i, rng.uniform(0, PERIOD))) for i, p in enumerate(people)]
+    await asyncio.sleep(WINDOW)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+async def _burst(burst: list[BusyCaller]) -> None:
+    await asyncio.sleep(BURST_AT)
+    pause = BURST_SPREAD / len(burst)
+    for person in burst:
+        await person.start_conversation(BOT, "hello?")
+        await asyncio.sleep(pause)
+
+
+async def measure(kind: str) -> dict[str, Any]:
+    users = [SimulatorUser(f"sip:o{i:04d}@contoso.com", f"Caller {i:04d}") for i in range(LIMIT)]
+    extra = [SimulatorUser(f"sip:b{i:04d}@contoso.com", f"Busy {i:04d}") for i in range(BURST)]
+    bot = SimulatorUser(BOT, "Desk", DEFAULT_PASSWORD)
+    config = SimulatorConfig(users=[*default_users(), bot, *users, *extra])
+    sim = Simulator(config, clock=SystemClock())
+    try:
+        async with serve(sim) as url, serving(url):
+            people = [TimedCaller(sim, user) for user in users]
+            await _connect(people)
+            burst = [BusyCaller(sim, user) for user in extra] if kind == "burst" else []
+            latencies: list[float] = []
+            jobs = [_talk(people, latencies, asyncio.Event())]
+            if burst:
+                jobs.append(_burst(burst))
+            await asyncio.gather(*jobs)
+            deadline = time.monotonic() + REPLY_TIMEOUT
+            while burst and not all(p.texts == [BUSY] for p in burst):
+                if time.monotonic() > deadline:
+                    wrong = [p.texts for p in burst if p.texts != [BUSY]][:5]
+                    raise RuntimeError(f"burst callers not all told busy: {wrong}")
+                await asyncio.sleep(0.1)
+            for person in people:
+                person.hang_up()
+    finally:
+        sim.close()
+    return {
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "replies": len(latencies),
+        "busy": len(burst),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    print(f"overload: 2 kinds x {args.runs} runs, load {os.getloadavg()}", flush=True)
+    rounds = []
+    for run in range(args.runs):
+        order = ("quiet", "burst") if run % 2 == 0 else ("burst", "quiet")
+        result = {kind: asyncio.run(measure(kind)) for kind in order}
+        result["ratio_p99"] = result["burst"]["p99_ms"] / result["quiet"]["p99_ms"]
+        rounds.append(result)
+        print(
+            f"  run {run + 1}: quiet p50 {result['quiet']['p50_ms']:.1f} ms "
+            f"p99 {result['quiet']['p99_ms']:.1f} ms; burst p50 {result['burst']['p50_ms']:.1f} "
+            f"ms p99 {result['burst']['p99_ms']:.1f} ms ({result['burst']['busy']} told busy); "
+            f"p99 ratio {result['ratio_p99']:.2f}",
+            flush=True,
+        )
+    ratios = [r["ratio_p99"] for r in rounds]
+    print(f"median p99 ratio burst/quiet: {statistics.median(ratios):.2f} (target <= 2)")
+    out = args.out or HERE / "results" / f"overload-{datetime.date.today()}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"load": os.getloadavg(), "rounds": rounds}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
