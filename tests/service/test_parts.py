@@ -3,15 +3,16 @@ schedules, outbound starts refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from pathlib import Path
 
 import pytest
 
-from tests.service.world import HELPDESK, until, world
+from tests.service.world import HELPDESK, LENE, until, world
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.deploy import ScheduleSpec, SourceSpot
+from ucwa_flow.deploy import FlowSpec, ScheduleSpec, SourceSpot
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.service import Backoff, describe_error, store_target
 from ucwa_flow.service._schedule import start_schedules
@@ -91,19 +92,35 @@ async def test_outbound_starts_say_what_is_wrong(tmp_path: Path) -> None:
             await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
 
 
+SURVEY = """\
+version: 1
+name: survey
+start: ask
+outbound:
+  to: [sip:someone@contoso.com]
+  message: "survey: a minute for us?"
+states:
+  ask:
+    enter:
+      - say: "survey: a score from 1 to 5?"
+    messages:
+      - any: true
+        say: "survey thanks for {{ message }}"
+        do: [stop]
+"""
+
+
 @pytest.mark.asyncio
-async def test_outbound_goes_to_the_running_engine(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What the service hands part B's ``engine.start_outbound`` (stood in for here)."""
+async def test_an_outbound_start_invites_the_person_with_the_flow(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        account = w.account("helpdesk", HELPDESK)
+        survey = FlowSpec("survey", w.flow("survey", text=SURVEY))
+        account = dataclasses.replace(account, flows=(*account.flows, survey))
+        service = await w.service(w.deployment(account))
         await until(lambda: service.readiness().ready, "signed in")
-        bot = service.runners["helpdesk"].bot
-        assert bot is not None
-        started: list[tuple[str, str]] = []
-        monkeypatch.setattr(
-            bot.engine, "start_outbound", lambda *a: started.append(a), raising=False
-        )
-        await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
-        assert started == [("helpdesk", "sip:lenea@contoso.com")]
+        lene = await w.person(LENE, HELPDESK)
+        await service.start_outbound("helpdesk", "survey", LENE)
+        assert await lene.hear(2) == ["survey: a minute for us?", "survey: a score from 1 to 5?"]
+        await lene.say("5")
+        assert await lene.hear() == ["survey thanks for 5"]
+        assert await lene.hear_end() == "the bot ended the conversation"
