@@ -62,13 +62,17 @@ class AdminTarget(Protocol):
         ...
 
     async def reload(self) -> ReloadReport:
-        """Re-read and re-validate the deployment and its flows; swap what is valid."""
+        """Read and check every flow file again; the valid changed ones are served from
+        now on, a refused one keeps its running version (the deployment file itself is
+        not read again: its other changes need a restart)."""
         ...
 
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
         """Start flow ``flow`` of ``account`` as an outbound conversation with ``invitee``.
 
         Raises ``LookupError`` (``KeyError``) for an unknown account or flow, ``ValueError``
-        for an invitee or request it cannot serve (not a SIP URI, account not signed in).
+        for a request it cannot serve (not a SIP URI, a flow without ``outbound``),
+        :class:`~ucwa_flow.errors.OperationalError` while it cannot start one now (the
+        account is not signed in, the process is stopping).
         """
         ...
