@@ -41,9 +41,12 @@ from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.store import Store
 from ucwa_flow.ucwa import ChannelStats, UcwaClient
 
-__all__ = ["AccountRunner", "Server", "SinkFactory", "describe_error"]
+__all__ = ["CHANNEL_FAILING", "AccountRunner", "Server", "SinkFactory", "describe_error"]
 
 log = logging.getLogger("ucwa_flow.service")
+
+#: event-channel requests failed in a row from which an account is not ready (``/readyz``)
+CHANNEL_FAILING = 3
 
 #: per-account trace sinks: (account id, conversation href -> flow name) -> sink
 SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
@@ -118,7 +121,14 @@ class AccountRunner:
         return self.spec.user
 
     def health(self) -> AccountHealth:
-        return AccountHealth(self.spec.id, self.user, self.signed_in, self.channel_live, self.error)
+        """Signed in, and the event channel live: its run loop going and its last
+        :data:`CHANNEL_FAILING` requests not all failed (the server is unreachable)."""
+        live, error = self.channel_live, self.error
+        stats = self.channel
+        if live and stats is not None and stats.failing >= CHANNEL_FAILING:
+            live = False
+            error = f"the event channel failed {stats.failing} times in a row; retrying"
+        return AccountHealth(self.spec.id, self.user, self.signed_in, live, error)
 
     def flow_of(self, conversation: str) -> str | None:
         instance = self.bot.engine.instances.get(conversation) if self.bot is not None else None
