@@ -12,9 +12,11 @@ import pytest
 
 from tests.service.world import HELPDESK, LENE, until, world
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.deploy import FlowSpec, ScheduleSpec, SourceSpot
+from ucwa_flow.deploy import AccountSpec, FlowSpec, ScheduleSpec, SecretSource, SourceSpot
 from ucwa_flow.errors import OperationalError
+from ucwa_flow.observe.logs import redact
 from ucwa_flow.service import Backoff, describe_error, store_target
+from ucwa_flow.service._flows import load_all
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.store import default_state_path
 
@@ -124,3 +126,25 @@ async def test_an_outbound_start_invites_the_person_with_the_flow(tmp_path: Path
         await lene.say("5")
         assert await lene.hear() == ["survey thanks for 5"]
         assert await lene.hear_end() == "the bot ended the conversation"
+
+
+def test_the_values_a_deployment_gives_to_secret_variables_are_redacted(tmp_path: Path) -> None:
+    key = f"key-{random.Random().getrandbits(64):x}"
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(
+        "version: 1\nname: desk\nstart: ask\nvariables: {api_key: null, greeting: hi}\n"
+        "secrets: [api_key]\nstates:\n  ask:\n    enter:\n      - say: '{{ greeting }}'\n"
+        "      - stop\n",
+        encoding="utf-8",
+    )
+    account = AccountSpec(
+        id="desk",
+        user=HELPDESK,
+        password=SecretSource(env="UNUSED"),
+        flows=(FlowSpec("desk", flow),),
+        default_flow="desk",
+        variables={"api_key": key, "greeting": "hello-there"},
+    )
+    flows = load_all([account])
+    assert flows["desk"]["desk"].variables["api_key"] == key
+    assert redact(f"calling with {key} and hello-there") == "calling with *** and hello-there"
