@@ -47,13 +47,14 @@ from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
 from ucwa_flow.service._backoff import Backoff
-from ucwa_flow.service._flows import FlowsRefused, load_all, load_one
+from ucwa_flow.service._flows import FlowsRefused, load_one
+from ucwa_flow.service._preflight import SecretsUnreadable, preflight
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.service._watch import Watcher
 from ucwa_flow.ucwa._tls import client_context
 
-__all__ = ["FlowsRefused", "Service"]
+__all__ = ["FlowsRefused", "SecretsUnreadable", "Service"]
 
 log = logging.getLogger("ucwa_flow.service")
 
@@ -111,11 +112,12 @@ class Service:
     # -- lifetime -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load every flow (:class:`FlowsRefused` when one has errors), start every account
-        and, when enabled, the admin endpoint (:class:`OperationalError` when it cannot
-        listen) and the file watch."""
+        """Load every flow (:class:`FlowsRefused` when one has errors) and read every
+        secret (:class:`SecretsUnreadable`), then start the admin endpoint when enabled
+        (:class:`OperationalError` when it cannot listen), every account and the file
+        watch."""
+        flows = preflight(self.deployment)
         self._started = True
-        flows = load_all(self.deployment.accounts)
         try:  # first: a port in use fails the start before any account signs in
             await self._start_admin()
         except BaseException:
@@ -204,7 +206,8 @@ class Service:
             await self._watcher.aclose()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         limit = self.deployment.stop_timeout
-        log.info("stopping: new invitations ring; finishing the steps under way (%g s)", limit)
+        if runners:  # not when the start failed before any account
+            log.info("stopping: new invitations ring; finishing the steps under way (%g s)", limit)
         clean = True
         try:
             async with asyncio.timeout(limit):
@@ -221,7 +224,8 @@ class Service:
         if self._http is not None:
             await self._http.aclose()
         self._done.set()
-        log.info("stopped")
+        if runners:
+            log.info("stopped")
         return clean
 
     # -- what the admin endpoint offers (AdminTarget) ------------------------------------
