@@ -26,12 +26,7 @@ async def test_two_accounts_serve_their_callers(tmp_path: Path) -> None:
             w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
         )
         await until(lambda: service.readiness().ready, "both accounts signed in")
-        lene = await w.person(LENE, HELPDESK)
-        adriana = await w.person(ADRIANA, HR)
-        await lene.say("hello")
-        await adriana.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
-        assert await adriana.hear() == ["hr v1: your name?"]
+        lene, adriana = await w.greeted()
         await lene.say("Lene")
         await adriana.say("Adriana")
         assert await lene.hear() == ["v1 thanks Lene"]
@@ -104,12 +99,7 @@ async def test_accounts_share_one_postgresql_store(tmp_path: Path, pg_store: str
         accounts = (w.account("helpdesk", HELPDESK), w.account("hr", HR))
         service = await w.service(w.deployment(*accounts, store=pg_store))
         await until(lambda: service.readiness().ready, "both accounts signed in")
-        lene = await w.person(LENE, HELPDESK)
-        adriana = await w.person(ADRIANA, HR)
-        await lene.say("hello")
-        await adriana.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
-        assert await adriana.hear() == ["hr v1: your name?"]
+        await w.greeted()
         store = await open_store(pg_store)
         try:
             for account, caller in ((HELPDESK, LENE), (HR, ADRIANA)):

@@ -108,6 +108,16 @@ class World:
         await service.start()
         return service
 
+    async def greeted(self) -> tuple[Person, Person]:
+        """Lene with the help desk and Adriana with HR, each greeted by its v1 flow."""
+        lene = await self.person(LENE, HELPDESK)
+        adriana = await self.person(ADRIANA, HR)
+        await lene.say("hello")
+        await adriana.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        assert await adriana.hear() == ["hr v1: your name?"]
+        return lene, adriana
+
     async def person(self, uri: str, bot: str) -> Person:
         client = UcwaClient(
             uri, PASSWORD, server_url=self.url, clock=self.clock, transport=transport()
