@@ -107,3 +107,21 @@ async def test_a_running_conversation_moves_to_a_compatible_version_only(
         await adriana.say("hi")
         assert await adriana.hear() == ["helpdesk v3: your name?"]
         assert await service.reload() == type(report)(True, ["reload: no flow changed"])
+
+
+async def test_a_reload_while_the_account_signs_in_is_served_once_it_is_in(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path) as w:
+        held = w.sim.faults.inject(method="POST", path="makeMeAvailable", delay=30.0)
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: held.hits >= 1, "the sign-in under way")
+        w.flow("helpdesk", "v2")
+        report = await service.reload()
+        assert report.lines[0].endswith(", from the next sign-in")
+        await w.clock.advance(30.0)
+        await until(lambda: service.readiness().ready, "signed in")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v2: your name?"]
+        assert await service.reload() == type(report)(True, ["reload: no flow changed"])

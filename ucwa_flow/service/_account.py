@@ -144,13 +144,15 @@ class AccountRunner:
         return channel.stats if channel is not None else None
 
     def apply(self, name: str, flow: Flow) -> str:
-        """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report."""
-        self.flows[name] = flow
+        """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report.
+        Should the running engine refuse it, the version the runner holds stays too."""
         head = f"{self.spec.id}: {name}: version {flow.digest[:12]}"
         bot = self.bot
         if bot is None or not self._started:
+            self.flows[name] = flow
             return f"{head}, from the next sign-in"
         done = bot.engine.reload(name, flow)
+        self.flows[name] = flow
         return f"{head}; {done.moved} conversation(s) moved to it, {done.kept} kept their version"
 
     # -- lifetime -------------------------------------------------------------------------
@@ -204,9 +206,10 @@ class AccountRunner:
                 store = self._metrics.timed_store(store)
             password = self.spec.password.read()
             add_secret(password)
+            built = dict(self.flows)
             self.bot = bot = _make_bot(
                 self.spec,
-                self.flows,
+                built,
                 self._client(password),
                 clock=self._clock,
                 sink=self._trace,
@@ -216,6 +219,9 @@ class AccountRunner:
             await bot.start()
             password = None  # the client has it; the runner keeps none
             self._started = True
+            for name, flow in self.flows.items():  # reloaded while the bot was starting
+                if built.get(name) is not flow:
+                    bot.engine.reload(name, flow)
             started_at = self._clock.monotonic()
             self.signed_in = self.channel_live = True
             self.error = None

@@ -45,7 +45,7 @@ from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
-from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
+from ucwa_flow.service._account import AccountRunner, Server, SinkFactory, describe_error
 from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._flows import FlowsRefused, load_one
 from ucwa_flow.service._preflight import SecretsUnreadable, preflight
@@ -261,7 +261,7 @@ class Service:
                         continue
                     current = runner.flows.get(flow_spec.name)
                     if current is None or current.digest != outcome.digest:
-                        lines.append((logging.INFO, runner.apply(flow_spec.name, outcome)))
+                        lines.append(_applied(runner, flow_spec.name, outcome))
             if not lines:
                 lines.append((logging.INFO, "reload: no flow changed"))
             for level, line in lines:
@@ -290,6 +290,16 @@ class Service:
             bot.engine.start_outbound(flow, invitee)
 
         return start
+
+
+def _applied(runner: AccountRunner, name: str, flow: Flow) -> tuple[int, str]:
+    """Hand ``flow`` to ``runner``: the line to report (an error line, with the
+    traceback logged once, should the engine fail to take it; the reload goes on)."""
+    try:
+        return logging.INFO, runner.apply(name, flow)
+    except Exception as exc:
+        log.exception("%s: %s: the engine could not take the new version", runner.spec.id, name)
+        return logging.ERROR, f"{runner.spec.id}: {name}: not reloaded: {describe_error(exc)}"
 
 
 def _is_sip(uri: str) -> bool:
