@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.observe.scraped import Scraped
 from tests.service.world import ADRIANA, HELPDESK, HR, LENE, until, world
 
 pytestmark = pytest.mark.asyncio
+
+INFO = "ucwa_flow_flow_version_info"
 
 
 async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
@@ -50,6 +53,14 @@ async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
         assert report.lines[0].startswith("helpdesk: helpdesk: version ")
         assert runner.flows["helpdesk"].digest != running.digest
         assert service.runners["hr"].flows["hr"].name == "hr"  # untouched
+        scraped = Scraped.of(service.metrics)
+        versions = {(v["account"], v["flow"]): v["digest"] for v in scraped.labels(INFO)}
+        assert versions == {
+            ("helpdesk", "helpdesk"): runner.flows["helpdesk"].digest,
+            ("hr", "hr"): service.runners["hr"].flows["hr"].digest,
+        }
+        assert scraped.value("ucwa_flow_reloads_total", result="ok") == 2
+        assert scraped.value("ucwa_flow_reloads_total", result="refused") == 1
         lene = await w.person(LENE, HELPDESK)
         await lene.say("hello")
         assert await lene.hear() == ["helpdesk v2: your name?"]

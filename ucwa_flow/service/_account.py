@@ -104,6 +104,8 @@ class AccountRunner:
         if metrics is not None:
             self._metrics_sink = metrics.sink(spec.id, self.flow_of)
             metrics.track(spec.id, self)
+            for name, flow in flows.items():
+                metrics.flow_version(spec.id, name, flow.digest)
         self.bot: Bot | None = None
         self._started = False  # the bot's start() completed
         self.signed_in = False
@@ -148,11 +150,12 @@ class AccountRunner:
         Should the running engine refuse it, the version the runner holds stays too."""
         head = f"{self.spec.id}: {name}: version {flow.digest[:12]}"
         bot = self.bot
-        if bot is None or not self._started:
-            self.flows[name] = flow
-            return f"{head}, from the next sign-in"
-        done = bot.engine.reload(name, flow)
+        done = bot.engine.reload(name, flow) if bot is not None and self._started else None
         self.flows[name] = flow
+        if self._metrics is not None:
+            self._metrics.flow_version(self.spec.id, name, flow.digest)
+        if done is None:
+            return f"{head}, from the next sign-in"
         return f"{head}; {done.moved} conversation(s) moved to it, {done.kept} kept their version"
 
     # -- lifetime -------------------------------------------------------------------------

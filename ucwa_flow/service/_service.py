@@ -267,6 +267,7 @@ class Service:
             for level, line in lines:
                 log.log(level, "%s", line)
             ok = all(level < logging.ERROR for level, _ in lines)
+            self.metrics.reloaded(ok)
             return ReloadReport(ok, [line for _, line in lines])
 
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
