@@ -33,11 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 
+from ucwa_flow import logcontext
 from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
@@ -118,6 +119,7 @@ class Service:
         watch."""
         flows = preflight(self.deployment)
         self._started = True
+        logcontext.enrich_with(self._where)  # log lines name their conversation's flow, state
         try:  # first: a port in use fails the start before any account signs in
             await self._start_admin()
         except BaseException:
@@ -162,6 +164,16 @@ class Service:
             ) from None
         self._admin = server
         log.info("admin endpoint on http://%s:%d", *self.admin_address)
+
+    def _where(self, bound: Mapping[str, str]) -> dict[str, str]:
+        """The flow and state of the conversation a log line is about, if it is live."""
+        runner = self.runners.get(bound.get("account", ""))
+        bot = runner.bot if runner is not None else None
+        conversation = bound.get("conversation")
+        if bot is None or conversation is None:
+            return {}
+        instance = bot.engine.instances.get(conversation)
+        return {"flow": instance.flow_name, "state": instance.state} if instance else {}
 
     def watched_files(self) -> list[Path]:
         """The deployment file and every flow file it names."""
@@ -224,6 +236,7 @@ class Service:
         if self._http is not None:
             await self._http.aclose()
         self._done.set()
+        logcontext.enrich_with(None)
         if runners:
             log.info("stopped")
         return clean
