@@ -15,7 +15,7 @@ from ucwa_flow.clock import ManualClock
 from ucwa_flow.deploy import AccountSpec, FlowSpec, ScheduleSpec, SecretSource, SourceSpot
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.logs import redact
-from ucwa_flow.service import Backoff, describe_error, store_target
+from ucwa_flow.service import Backoff, FlowsRefused, describe_error, store_target
 from ucwa_flow.service._flows import load_all
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.store import default_state_path
@@ -148,3 +148,12 @@ def test_the_values_a_deployment_gives_to_secret_variables_are_redacted(tmp_path
     flows = load_all([account])
     assert flows["desk"]["desk"].variables["api_key"] == key
     assert redact(f"calling with {key} and hello-there") == "calling with *** and hello-there"
+
+
+@pytest.mark.asyncio
+async def test_a_variable_no_flow_declares_is_refused_at_start(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        account = w.account("helpdesk", HELPDESK)
+        account = dataclasses.replace(account, variables={"tiket_url": "https://tickets"})
+        with pytest.raises(FlowsRefused, match=r"D114 error: vars\.tiket_url: no flow of account"):
+            await w.service(w.deployment(account))

@@ -1,20 +1,21 @@
 """What a deployment needs before anything of it starts: :func:`preflight`.
 
-A flow with errors and a secret that cannot be read are mistakes in the deployment, not
-failures of the server: ``ucwa-flow serve`` reports them all at once and starts nothing
-(no simulator, no admin endpoint, no sign-in), instead of retrying a sign-in that can
-never work (an environment variable cannot appear in a running process). Once started,
-each sign-in reads its password again, so a rotated password file is picked up, and a
-secret that goes missing later is one account's failure, retried with back-off.
+A flow with errors (or a ``vars`` name that no flow declares) and a secret that cannot be
+read are mistakes in the deployment, not failures of the server: ``ucwa-flow serve``
+reports them all at once and starts nothing (no simulator, no admin endpoint, no
+sign-in), instead of retrying a sign-in that can never work (an environment variable
+cannot appear in a running process). Once started, each sign-in reads its password
+again, so a rotated password file is picked up, and a secret that goes missing later is
+one account's failure, retried with back-off.
 """
 
 from __future__ import annotations
 
-from ucwa_flow.deploy import Deployment
+from ucwa_flow.deploy import Deployment, check_deployment_flows
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
 from ucwa_flow.observe.logs import add_secret
-from ucwa_flow.service._flows import load_all
+from ucwa_flow.service._flows import FlowsRefused, load_all
 
 __all__ = ["SecretsUnreadable", "preflight"]
 
@@ -25,8 +26,12 @@ class SecretsUnreadable(OperationalError):
 
 def preflight(deployment: Deployment) -> dict[str, dict[str, Flow]]:
     """Every account's flows, loaded; :class:`~ucwa_flow.service.FlowsRefused` when one
-    has errors, then :class:`SecretsUnreadable` when a password or the admin token cannot
-    be read. The secrets read are registered for redaction from the logs."""
+    has errors or ``vars`` names a variable no flow of its account has (``D114``), then
+    :class:`SecretsUnreadable` when a password or the admin token cannot be read. The
+    secrets read are registered for redaction from the logs."""
+    refused = check_deployment_flows(deployment)  # as validate: D114 (a typo in vars) too
+    if refused:
+        raise FlowsRefused("\n".join(refused))
     flows = load_all(deployment.accounts)
     problems: list[str] = []
     for spec in deployment.accounts:
