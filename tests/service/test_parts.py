@@ -10,12 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.world import HELPDESK, LENE, until, world
+from tests.service.world import HELPDESK, LENE, World, until, world
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.deploy import AccountSpec, FlowSpec, ScheduleSpec, SecretSource, SourceSpot
+from ucwa_flow.deploy import (
+    AccountSpec,
+    Deployment,
+    FlowSpec,
+    ScheduleSpec,
+    SecretSource,
+    ServerSpec,
+    SourceSpot,
+)
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.logs import redact
-from ucwa_flow.service import Backoff, FlowsRefused, describe_error, store_target
+from ucwa_flow.service import Backoff, FlowsRefused, describe_error, preflight, store_target
 from ucwa_flow.service._flows import load_all
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.store import default_state_path
@@ -157,3 +165,20 @@ async def test_a_variable_no_flow_declares_is_refused_at_start(tmp_path: Path) -
         account = dataclasses.replace(account, variables={"tiket_url": "https://tickets"})
         with pytest.raises(FlowsRefused, match=r"D114 error: vars\.tiket_url: no flow of account"):
             await w.service(w.deployment(account))
+
+
+def test_a_password_in_the_store_url_is_redacted(tmp_path: Path) -> None:
+    secret = f"pg-{random.Random().getrandbits(64):x}"
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(World.flow_text("desk"), encoding="utf-8")
+    account = AccountSpec(
+        id="desk",
+        user=HELPDESK,
+        password=SecretSource(file=flow),  # any readable file will do
+        flows=(FlowSpec("desk", flow),),
+        default_flow="desk",
+    )
+    store = f"postgresql://bots:{secret}@db.contoso.com/ucwa"
+    deployment = Deployment(tmp_path / "deploy.yaml", ServerSpec(), (account,), store=store)
+    preflight(deployment)
+    assert redact(f"could not connect with {secret}") == "could not connect with ***"

@@ -11,6 +11,9 @@ one account's failure, retried with back-off.
 
 from __future__ import annotations
 
+import contextlib
+from urllib.parse import urlsplit
+
 from ucwa_flow.deploy import Deployment, check_deployment_flows
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
@@ -28,12 +31,15 @@ def preflight(deployment: Deployment) -> dict[str, dict[str, Flow]]:
     """Every account's flows, loaded; :class:`~ucwa_flow.service.FlowsRefused` when one
     has errors or ``vars`` names a variable no flow of its account has (``D114``), then
     :class:`SecretsUnreadable` when a password or the admin token cannot be read. The
-    secrets read are registered for redaction from the logs."""
+    secrets read, and a password in the store's URL, are redacted from the logs."""
     refused = check_deployment_flows(deployment)  # as validate: D114 (a typo in vars) too
     if refused:
         raise FlowsRefused("\n".join(refused))
     flows = load_all(deployment.accounts)
     problems: list[str] = []
+    if deployment.store is not None:  # a password in the store's URL (${PGPASSWORD})
+        with contextlib.suppress(ValueError):
+            add_secret(urlsplit(deployment.store).password or "")
     for spec in deployment.accounts:
         try:
             add_secret(spec.password.read())

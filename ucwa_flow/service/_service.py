@@ -185,8 +185,9 @@ class Service:
     async def _changed(self, paths: list[Path]) -> None:
         if self.deployment.source.resolve() in paths:
             log.warning(
-                "%s changed: its flows are reloaded; accounts, store, admin, limits and "
-                "routes change at the next start",
+                "%s changed: the flow files it named at the start are read again; the rest "
+                "(accounts, flow paths, vars, routes, limits, schedules, store, admin, logging) "
+                "will change at the next start",
                 self.deployment.source,
             )
         await self.reload()
