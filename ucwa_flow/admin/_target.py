@@ -17,8 +17,10 @@ __all__ = ["AccountHealth", "AdminTarget", "Readiness", "ReloadReport"]
 class AccountHealth:
     """One bot account as ``/readyz`` shows it.
 
-    ``error`` is the last reason it is not serving (a one-line message: "wrong password",
-    "server unreachable ..."), ``None`` when all is well.
+    ``channel_live``: its event channel runs and reaches the server (the service says
+    not live once several requests in a row have failed). ``error`` is the last reason it
+    is not serving (a one-line message: "wrong password", "server unreachable ..."),
+    ``None`` when all is well.
     """
 
     id: str
