@@ -3,7 +3,10 @@
 The public API, by layer (see ``docs/architecture.md``):
 
 * flows: :func:`load_flow`, :class:`Flow`, :class:`Diagnostic`;
-* running: :class:`Bot`, :class:`Engine`, :class:`Caller`;
+* running: :class:`Bot`, :class:`Engine`, :class:`Caller`; several flows on one account:
+  :class:`Catalog`, :class:`Route`, and when invitations are shed: :class:`Limits`;
+* serving a deployment: :func:`load_deployment`, :class:`Deployment`,
+  :class:`DeploymentError`, :class:`Service`, :class:`Metrics`, :func:`configure_logging`;
 * UCWA: :class:`UcwaClient`, :class:`EventChannel`, :func:`decode_batch`;
 * lifecycles: :class:`LifecycleTracker`;
 * graphs: :func:`extract_flow`, :func:`render_mermaid`, :func:`render_dot`;
@@ -33,7 +36,16 @@ _EXPORTS: dict[str, str] = {
     "load_flow": "ucwa_flow.flow",
     "Bot": "ucwa_flow.runtime",
     "Caller": "ucwa_flow.runtime",
+    "Catalog": "ucwa_flow.runtime",
     "Engine": "ucwa_flow.runtime",
+    "Limits": "ucwa_flow.runtime",
+    "Route": "ucwa_flow.runtime",
+    "Deployment": "ucwa_flow.deploy",
+    "DeploymentError": "ucwa_flow.deploy",
+    "load_deployment": "ucwa_flow.deploy",
+    "Service": "ucwa_flow.service",
+    "Metrics": "ucwa_flow.observe.metrics",
+    "configure_logging": "ucwa_flow.observe.logs",
     "EventChannel": "ucwa_flow.ucwa",
     "UcwaClient": "ucwa_flow.ucwa",
     "decode_batch": "ucwa_flow.ucwa.events",
@@ -49,21 +61,30 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "Bot",
     "Caller",
+    "Catalog",
     "Clock",
+    "Deployment",
+    "DeploymentError",
     "Diagnostic",
     "Engine",
     "EventChannel",
     "Flow",
     "LifecycleTracker",
+    "Limits",
     "ManualClock",
+    "Metrics",
     "OperationalError",
+    "Route",
+    "Service",
     "Simulator",
     "SimulatorConfig",
     "SystemClock",
     "UcwaClient",
     "UcwaFlowError",
+    "configure_logging",
     "decode_batch",
     "extract_flow",
+    "load_deployment",
     "load_flow",
     "render_dot",
     "render_mermaid",
@@ -72,11 +93,15 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ucwa_flow.clock import Clock, ManualClock, SystemClock
+    from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment
     from ucwa_flow.errors import OperationalError, UcwaFlowError
     from ucwa_flow.flow import Diagnostic, Flow, load_flow
     from ucwa_flow.graph import extract_flow, render_dot, render_mermaid
     from ucwa_flow.lifecycle import LifecycleTracker
-    from ucwa_flow.runtime import Bot, Caller, Engine
+    from ucwa_flow.observe.logs import configure_logging
+    from ucwa_flow.observe.metrics import Metrics
+    from ucwa_flow.runtime import Bot, Caller, Catalog, Engine, Limits, Route
+    from ucwa_flow.service import Service
     from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
     from ucwa_flow.ucwa import EventChannel, UcwaClient
     from ucwa_flow.ucwa.events import decode_batch

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
+from pathlib import Path
 
 from tests.e2e.harness import PASSWORD, Stage, stage
+from tests.service.world import HELPDESK, LENE, until, world
 from ucwa_flow import logcontext
 from ucwa_flow.flow import load_flow_text
 from ucwa_flow.observe.logs import configure_logging
@@ -64,3 +66,25 @@ async def test_a_run_logs_json_with_the_conversation_and_never_a_password_or_tok
     assert all(line["conversation"] == href and line["account"] == "tosh" for line in said)
     assert all((line["flow"], line["state"]) == ("logger", "talk") for line in said)
     assert any(line["logger"].startswith("httpcore") for line in lines)  # debug: all of it
+
+
+async def test_a_served_conversation_logs_its_account_flow_and_state(
+    tmp_path: Path, log_output: io.StringIO
+) -> None:
+    configure_logging("json", "info", stream=log_output)
+    async with world(tmp_path) as w:
+        w.flow("helpdesk", text=FLOW)
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: service.readiness().ready, "signed in")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hi")
+        assert await lene.hear(2) == ["Hello", "Noted"]
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    said = [line for line in lines if line["message"].endswith(": caller said hi")]
+    assert len(said) == 1
+    assert {k: said[0].get(k) for k in ("account", "flow", "state")} == {
+        "account": "helpdesk",
+        "flow": "helpdesk",
+        "state": "talk",
+    }
+    assert said[0]["conversation"]

@@ -26,12 +26,7 @@ async def test_two_accounts_serve_their_callers(tmp_path: Path) -> None:
             w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
         )
         await until(lambda: service.readiness().ready, "both accounts signed in")
-        lene = await w.person(LENE, HELPDESK)
-        adriana = await w.person(ADRIANA, HR)
-        await lene.say("hello")
-        await adriana.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
-        assert await adriana.hear() == ["hr v1: your name?"]
+        lene, adriana = await w.greeted()
         await lene.say("Lene")
         await adriana.say("Adriana")
         assert await lene.hear() == ["v1 thanks Lene"]
@@ -104,12 +99,7 @@ async def test_accounts_share_one_postgresql_store(tmp_path: Path, pg_store: str
         accounts = (w.account("helpdesk", HELPDESK), w.account("hr", HR))
         service = await w.service(w.deployment(*accounts, store=pg_store))
         await until(lambda: service.readiness().ready, "both accounts signed in")
-        lene = await w.person(LENE, HELPDESK)
-        adriana = await w.person(ADRIANA, HR)
-        await lene.say("hello")
-        await adriana.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
-        assert await adriana.hear() == ["hr v1: your name?"]
+        await w.greeted()
         store = await open_store(pg_store)
         try:
             for account, caller in ((HELPDESK, LENE), (HR, ADRIANA)):
@@ -138,3 +128,23 @@ async def test_a_server_that_is_down_is_one_line_and_retried(
         lines = [r.getMessage() for r in caplog.records if "cannot sign in" in r.getMessage()]
         assert len(lines) >= 2
         assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_an_event_channel_that_keeps_failing_makes_its_account_not_ready(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: service.readiness().ready, "signed in")
+        events = r"/applications/\d+/events$"
+        w.sim.faults.inject(method="GET", path=events, status=503, times=None)
+        await advance_until(w.clock, lambda: not service.readiness().ready, "not ready", step=10)
+        (health,) = service.readiness().accounts
+        assert health.signed_in
+        assert not health.channel_live
+        assert health.error is not None
+        assert health.error.startswith("the event channel failed ")
+        w.sim.faults.clear()  # the server answers again: ready again, nothing restarted
+        bot = service.runners["helpdesk"].bot
+        await advance_until(w.clock, lambda: service.readiness().ready, "ready again", step=10)
+        assert service.runners["helpdesk"].bot is bot

@@ -1,27 +1,21 @@
-"""``ucwa-flow serve`` as a person runs it: a subprocess on the embedded simulator.
-
-These need the deployment loader (part A, ``ucwa_flow.deploy.load_deployment``).
-"""
+"""``ucwa-flow serve`` as a person runs it: a subprocess on the embedded simulator, and
+each mistake a person can make in starting it as one line with its exit status."""
 
 from __future__ import annotations
 
 import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
-import ucwa_flow.deploy
 from tests.e2e.test_cli import UCWA_FLOW
 from tests.guards import WAIT
 from tests.service.world import World
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(ucwa_flow.deploy, "load_deployment"), reason="needs the deployment loader"
-)
 
 SECRET = "desk-secret-5150"
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | {
@@ -109,3 +103,69 @@ def test_a_flow_with_errors_is_reported_with_its_location(tmp_path: Path) -> Non
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"{flow}:13:15: F101 " in done.stderr
+
+
+def _serve(folder: Path, *args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [UCWA_FLOW, "serve", *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=WAIT,
+        check=False,
+    )
+
+
+def _one_line(done: subprocess.CompletedProcess[str], status: int) -> str:
+    """The one line ``done`` printed on stderr, after checking its exit status."""
+    assert done.returncode == status, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_a_deployment_file_that_is_not_there_or_a_folder(tmp_path: Path) -> None:
+    assert _one_line(_serve(tmp_path, "nowhere.yaml"), 2) == "nowhere.yaml: no such deployment file"
+    folder = _one_line(_serve(tmp_path, "."), 2)
+    assert folder == ".: is a directory, not a deployment file"
+
+
+def test_a_deployment_file_with_errors_names_each_place(tmp_path: Path) -> None:
+    deploy = _deployment(tmp_path)
+    deploy.write_text(DEPLOY.replace("password_env: DESK_PASSWORD", "password: hunter2"), "utf-8")
+    line = _one_line(_serve(tmp_path, str(deploy)), 2)
+    assert line.startswith(f"{deploy}:6:5: D103 error: a literal password is refused")
+    assert "hunter2" not in line
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("password_env: NOT_SET_ANYWHERE", "environment variable NOT_SET_ANYWHERE is not set"),
+        ("password_file: no-such.secret", "no-such.secret: No such file or directory"),
+    ],
+)
+def test_a_password_that_cannot_be_read_starts_nothing(
+    tmp_path: Path, source: str, reason: str
+) -> None:
+    deploy = _deployment(tmp_path)
+    deploy.write_text(DEPLOY.replace("password_env: DESK_PASSWORD", source), "utf-8")
+    line = _one_line(_serve(tmp_path, str(deploy)), 1)
+    assert line.startswith("ucwa-flow: error: desk: cannot read the password of sip:desk@")
+    assert line.endswith(reason)
+
+
+def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
+    deploy = _deployment(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _serve(tmp_path, str(deploy), "--admin", f"127.0.0.1:{port}")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"ucwa-flow: error: cannot listen on 127.0.0.1:{port} ")
+    assert "Address already in use" in last
+    assert "signed in" not in done.stderr  # the port is taken before any account signs in

@@ -3,17 +3,28 @@ schedules, outbound starts refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from pathlib import Path
 
 import pytest
 
-from tests.service.world import HELPDESK, until, world
+from tests.service.world import HELPDESK, LENE, World, until, world
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.deploy import ScheduleSpec, SourceSpot
+from ucwa_flow.deploy import (
+    AccountSpec,
+    Deployment,
+    FlowSpec,
+    ScheduleSpec,
+    SecretSource,
+    ServerSpec,
+    SourceSpot,
+)
 from ucwa_flow.errors import OperationalError
-from ucwa_flow.service import Backoff, describe_error, store_target
+from ucwa_flow.observe.logs import redact
+from ucwa_flow.service import Backoff, FlowsRefused, describe_error, preflight, store_target
+from ucwa_flow.service._flows import load_all
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.store import default_state_path
 
@@ -91,19 +102,83 @@ async def test_outbound_starts_say_what_is_wrong(tmp_path: Path) -> None:
             await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
 
 
+SURVEY = """\
+version: 1
+name: survey
+start: ask
+outbound:
+  to: [sip:someone@contoso.com]
+  message: "survey: a minute for us?"
+states:
+  ask:
+    enter:
+      - say: "survey: a score from 1 to 5?"
+    messages:
+      - any: true
+        say: "survey thanks for {{ message }}"
+        do: [stop]
+"""
+
+
 @pytest.mark.asyncio
-async def test_outbound_goes_to_the_running_engine(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What the service hands part B's ``engine.start_outbound`` (stood in for here)."""
+async def test_an_outbound_start_invites_the_person_with_the_flow(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        account = w.account("helpdesk", HELPDESK)
+        survey = FlowSpec("survey", w.flow("survey", text=SURVEY))
+        account = dataclasses.replace(account, flows=(*account.flows, survey))
+        service = await w.service(w.deployment(account))
         await until(lambda: service.readiness().ready, "signed in")
-        bot = service.runners["helpdesk"].bot
-        assert bot is not None
-        started: list[tuple[str, str]] = []
-        monkeypatch.setattr(
-            bot.engine, "start_outbound", lambda *a: started.append(a), raising=False
-        )
-        await service.start_outbound("helpdesk", "helpdesk", "sip:lenea@contoso.com")
-        assert started == [("helpdesk", "sip:lenea@contoso.com")]
+        lene = await w.person(LENE, HELPDESK)
+        await service.start_outbound("helpdesk", "survey", LENE)
+        assert await lene.hear(2) == ["survey: a minute for us?", "survey: a score from 1 to 5?"]
+        await lene.say("5")
+        assert await lene.hear() == ["survey thanks for 5"]
+        assert await lene.hear_end() == "the bot ended the conversation"
+
+
+def test_the_values_a_deployment_gives_to_secret_variables_are_redacted(tmp_path: Path) -> None:
+    key = f"key-{random.Random().getrandbits(64):x}"
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(
+        "version: 1\nname: desk\nstart: ask\nvariables: {api_key: null, greeting: hi}\n"
+        "secrets: [api_key]\nstates:\n  ask:\n    enter:\n      - say: '{{ greeting }}'\n"
+        "      - stop\n",
+        encoding="utf-8",
+    )
+    account = AccountSpec(
+        id="desk",
+        user=HELPDESK,
+        password=SecretSource(env="UNUSED"),
+        flows=(FlowSpec("desk", flow),),
+        default_flow="desk",
+        variables={"api_key": key, "greeting": "hello-there"},
+    )
+    flows = load_all([account])
+    assert flows["desk"]["desk"].variables["api_key"] == key
+    assert redact(f"calling with {key} and hello-there") == "calling with *** and hello-there"
+
+
+@pytest.mark.asyncio
+async def test_a_variable_no_flow_declares_is_refused_at_start(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        account = w.account("helpdesk", HELPDESK)
+        account = dataclasses.replace(account, variables={"tiket_url": "https://tickets"})
+        with pytest.raises(FlowsRefused, match=r"D114 error: vars\.tiket_url: no flow of account"):
+            await w.service(w.deployment(account))
+
+
+def test_a_password_in_the_store_url_is_redacted(tmp_path: Path) -> None:
+    secret = f"pg-{random.Random().getrandbits(64):x}"
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(World.flow_text("desk"), encoding="utf-8")
+    account = AccountSpec(
+        id="desk",
+        user=HELPDESK,
+        password=SecretSource(file=flow),  # any readable file will do
+        flows=(FlowSpec("desk", flow),),
+        default_flow="desk",
+    )
+    store = f"postgresql://bots:{secret}@db.contoso.com/ucwa"
+    deployment = Deployment(tmp_path / "deploy.yaml", ServerSpec(), (account,), store=store)
+    preflight(deployment)
+    assert redact(f"could not connect with {secret}") == "could not connect with ***"

@@ -6,17 +6,15 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from tests.service.world import HELPDESK, HR, LENE, until, world
-from ucwa_flow.flow import Flow
-from ucwa_flow.runtime.engine import Engine
+from tests.observe.scraped import Scraped
+from tests.service.world import ADRIANA, HELPDESK, HR, LENE, until, world
 
 pytestmark = pytest.mark.asyncio
 
-SWAPS = hasattr(Engine, "reload")  # part B: the running engine takes a new version
+INFO = "ucwa_flow_flow_version_info"
 
 
 async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
@@ -55,9 +53,14 @@ async def test_a_broken_flow_is_refused_and_a_good_one_is_taken(
         assert report.lines[0].startswith("helpdesk: helpdesk: version ")
         assert runner.flows["helpdesk"].digest != running.digest
         assert service.runners["hr"].flows["hr"].name == "hr"  # untouched
-
-        if not SWAPS:
-            pytest.skip("the engine takes a new version with part B (Engine.reload)")
+        scraped = Scraped.of(service.metrics)
+        versions = {(v["account"], v["flow"]): v["digest"] for v in scraped.labels(INFO)}
+        assert versions == {
+            ("helpdesk", "helpdesk"): runner.flows["helpdesk"].digest,
+            ("hr", "hr"): service.runners["hr"].flows["hr"].digest,
+        }
+        assert scraped.value("ucwa_flow_reloads_total", result="ok") == 2
+        assert scraped.value("ucwa_flow_reloads_total", result="refused") == 1
         lene = await w.person(LENE, HELPDESK)
         await lene.say("hello")
         assert await lene.hear() == ["helpdesk v2: your name?"]
@@ -84,29 +87,52 @@ async def test_watch_reloads_when_a_flow_file_changes(
         )
 
 
-async def test_a_valid_change_goes_to_the_running_engine(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_running_conversation_moves_to_a_compatible_version_only(
+    tmp_path: Path,
 ) -> None:
-    """What the service hands part B's ``engine.reload`` (stood in for here)."""
     async with world(tmp_path) as w:
         service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
         await until(lambda: service.readiness().ready, "signed in")
-        runner = service.runners["helpdesk"]
-        assert runner.bot is not None
-        calls: list[tuple[str, str]] = []
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
 
-        def reload(name: str, flow: Flow) -> SimpleNamespace:
-            calls.append((name, flow.digest))
-            return SimpleNamespace(name=name, digest=flow.digest, moved=3, kept=1)
+        w.flow("helpdesk", "v2")  # its state 'ask' is still there: Lene moves to v2
+        report = await service.reload()
+        v2 = service.runners["helpdesk"].flows["helpdesk"].digest
+        assert report.lines == [
+            f"helpdesk: helpdesk: version {v2[:12]}; 1 conversation(s) moved to it, "
+            "0 kept their version"
+        ]
+        await lene.say("Lene")
+        assert await lene.hear() == ["v2 thanks Lene"]
 
-        monkeypatch.setattr(runner.bot.engine, "reload", reload, raising=False)
+        text = w.flow_text("helpdesk", "v3").replace("done", "finished")
+        w.flow("helpdesk", text=text)  # no state 'done' in v3: Lene keeps v2
+        report = await service.reload()
+        assert report.ok
+        assert report.lines[0].endswith("0 conversation(s) moved to it, 1 kept their version")
+        await lene.say("again")
+        assert await lene.hear() == ["v2 done: again"]
+        adriana = await w.person(ADRIANA, HELPDESK)  # a new conversation: v3
+        await adriana.say("hi")
+        assert await adriana.hear() == ["helpdesk v3: your name?"]
+        assert await service.reload() == type(report)(True, ["reload: no flow changed"])
+
+
+async def test_a_reload_while_the_account_signs_in_is_served_once_it_is_in(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path) as w:
+        held = w.sim.faults.inject(method="POST", path="makeMeAvailable", delay=30.0)
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        await until(lambda: held.hits >= 1, "the sign-in under way")
         w.flow("helpdesk", "v2")
         report = await service.reload()
-        digest = runner.flows["helpdesk"].digest
-        assert calls == [("helpdesk", digest)]
-        assert report.ok
-        assert report.lines == [
-            f"helpdesk: helpdesk: version {digest[:12]}; 3 conversation(s) moved to it, "
-            "1 kept their version"
-        ]
+        assert report.lines[0].endswith(", from the next sign-in")
+        await w.clock.advance(30.0)
+        await until(lambda: service.readiness().ready, "signed in")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v2: your name?"]
         assert await service.reload() == type(report)(True, ["reload: no flow changed"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import settle
-from tests.service.world import ADRIANA, HELPDESK, HR, LENE, until, world
+from tests.service.world import HELPDESK, HR, LENE, until, world
 from ucwa_flow.runtime import trace as t
 
 pytestmark = pytest.mark.asyncio
@@ -20,12 +20,7 @@ async def test_stop_then_a_second_service_carries_the_conversations_on(tmp_path:
         deployment = w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
         first = await w.service(deployment)
         await until(lambda: first.readiness().ready, "both accounts signed in")
-        lene = await w.person(LENE, HELPDESK)
-        adriana = await w.person(ADRIANA, HR)
-        await lene.say("hello")
-        await adriana.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
-        assert await adriana.hear() == ["hr v1: your name?"]
+        lene, adriana = await w.greeted()
         await lene.say("Lene")  # now in state "done"
         assert await lene.hear() == ["v1 thanks Lene"]
 

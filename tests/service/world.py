@@ -52,6 +52,7 @@ states:
 class World:
     url: str
     clock: ManualClock
+    sim: Simulator
     folder: Path
     people: list[Person] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
@@ -107,6 +108,16 @@ class World:
         await service.start()
         return service
 
+    async def greeted(self) -> tuple[Person, Person]:
+        """Lene with the help desk and Adriana with HR, each greeted by its v1 flow."""
+        lene = await self.person(LENE, HELPDESK)
+        adriana = await self.person(ADRIANA, HR)
+        await lene.say("hello")
+        await adriana.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        assert await adriana.hear() == ["hr v1: your name?"]
+        return lene, adriana
+
     async def person(self, uri: str, bot: str) -> Person:
         client = UcwaClient(
             uri, PASSWORD, server_url=self.url, clock=self.clock, transport=transport()
@@ -126,13 +137,15 @@ async def until(ready: Callable[[], object], what: str) -> None:
         await asyncio.sleep(0.01)
 
 
-async def advance_until(clock: ManualClock, ready: Callable[[], object], what: str) -> None:
-    """Move the clock a second at a time (back-off, schedules) until ``ready``."""
+async def advance_until(
+    clock: ManualClock, ready: Callable[[], object], what: str, *, step: float = 1.0
+) -> None:
+    """Move the clock ``step`` seconds at a time (back-off, schedules) until ``ready``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
     while not ready():
         assert loop.time() < deadline, f"timed out waiting for {what}"
-        await clock.advance(1.0)
+        await clock.advance(step)
         await asyncio.sleep(0.02)
 
 
@@ -142,7 +155,7 @@ async def world(folder: Path) -> AsyncIterator[World]:
     users = [*default_users(), SimulatorUser(HELPDESK, "Helpdesk"), SimulatorUser(HR, "HR")]
     sim = Simulator(SimulatorConfig(users=users, seed=12), clock=clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
-        running = World(url, clock, folder)
+        running = World(url, clock, sim, folder)
         try:
             yield running
         finally:

@@ -11,6 +11,8 @@
                                same body when a file was refused; ``500`` if it failed
 ``POST /accounts/{id}/outbound``  body ``{"flow": ..., "invitee": ...}``: ``202``;
                                ``404`` unknown account or flow; ``400`` bad body
+                               or a flow without ``outbound``; ``503`` the account
+                               is not signed in (or the process is stopping)
 =============================  ====================================================
 
 With a ``token``, every other path needs ``Authorization: Bearer <token>`` (``401``
@@ -34,6 +36,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ucwa_flow.admin._target import AdminTarget
+from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.metrics import Metrics
 
 __all__ = ["OPEN_PATHS", "create_app"]
@@ -94,6 +97,11 @@ def create_app(target: AdminTarget, metrics: Metrics, token: str | None) -> Star
             return _error(404, _message(exc))
         except ValueError as exc:
             return _error(400, str(exc))
+        except OperationalError as exc:  # not signed in (yet), or stopping: try again later
+            return _error(503, str(exc))
+        except Exception as exc:
+            log.exception("admin: outbound %s to %s on %s failed", flow, invitee, account)
+            return _error(500, f"the outbound start failed: {exc}")
         log.info("admin: outbound %s to %s started on %s", flow, invitee, account)
         return JSONResponse({"account": account, "flow": flow, "invitee": invitee}, status_code=202)
 

@@ -17,8 +17,10 @@ __all__ = ["AccountHealth", "AdminTarget", "Readiness", "ReloadReport"]
 class AccountHealth:
     """One bot account as ``/readyz`` shows it.
 
-    ``error`` is the last reason it is not serving (a one-line message: "wrong password",
-    "server unreachable ..."), ``None`` when all is well.
+    ``channel_live``: its event channel runs and reaches the server (the service says
+    not live once several requests in a row have failed). ``error`` is the last reason it
+    is not serving (a one-line message: "wrong password", "server unreachable ..."),
+    ``None`` when all is well.
     """
 
     id: str
@@ -62,13 +64,17 @@ class AdminTarget(Protocol):
         ...
 
     async def reload(self) -> ReloadReport:
-        """Re-read and re-validate the deployment and its flows; swap what is valid."""
+        """Read and check every flow file again; the valid changed ones are served from
+        now on, a refused one keeps its running version (the deployment file itself is
+        not read again: its other changes need a restart)."""
         ...
 
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
         """Start flow ``flow`` of ``account`` as an outbound conversation with ``invitee``.
 
         Raises ``LookupError`` (``KeyError``) for an unknown account or flow, ``ValueError``
-        for an invitee or request it cannot serve (not a SIP URI, account not signed in).
+        for a request it cannot serve (not a SIP URI, a flow without ``outbound``),
+        :class:`~ucwa_flow.errors.OperationalError` while it cannot start one now (the
+        account is not signed in, the process is stopping).
         """
         ...

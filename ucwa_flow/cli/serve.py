@@ -9,8 +9,9 @@ file's ``server.url``; with neither, the deployment runs on the embedded simulat
 ``run`` does, so trying a deployment never writes into its real store.
 
 Errors in the deployment file or its flows are printed as ``file:line:col: CODE message``
-lines (exit status 2); operational errors (a store or port that cannot be opened) are
-one line (status 1); never a traceback.
+lines (exit status 2); a password or admin token that cannot be read is one line per
+secret, and other operational errors (a store or port that cannot be opened) one line
+(status 1); never a traceback. Nothing starts before the flows and secrets are checked.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import click
 
 from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment
 from ucwa_flow.observe.logs import configure_logging
-from ucwa_flow.service import FlowsRefused, Service
+from ucwa_flow.service import FlowsRefused, Service, preflight
 
 __all__ = ["command"]
 
@@ -81,14 +82,16 @@ def command(
         spec = dataclasses.replace(deployment.admin, host=listen[0], port=listen[1], enabled=True)
         deployment = dataclasses.replace(deployment, admin=spec)
     configure_logging(log_format or deployment.logging.format, deployment.logging.level)
-    if deployment.server.insecure:
-        click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
-    try:
-        clean = asyncio.run(_main(deployment, server or deployment.server.url, watch))
+    try:  # before anything starts (the simulator, the admin endpoint, a sign-in)
+        preflight(deployment)
     except FlowsRefused as exc:
         click.echo(str(exc), err=True)
         click.echo(f"ucwa-flow: error: {deploy_file}: a flow has errors; nothing was run", err=True)
         sys.exit(2)
+    if deployment.server.insecure:
+        click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
+    try:
+        clean = asyncio.run(_main(deployment, server or deployment.server.url, watch))
     except KeyboardInterrupt:  # a second Ctrl-C during the stop
         clean = False
     if not clean:

@@ -9,6 +9,7 @@ endpoint asks for readiness, reloads and outbound starts. See :mod:`._service`.
 from ucwa_flow.admin import AccountHealth, Readiness, ReloadReport
 from ucwa_flow.service._account import AccountRunner, Server, describe_error
 from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._preflight import SecretsUnreadable, preflight
 from ucwa_flow.service._service import FlowsRefused, Service
 from ucwa_flow.service._stores import store_target
 
@@ -19,8 +20,10 @@ __all__ = [
     "FlowsRefused",
     "Readiness",
     "ReloadReport",
+    "SecretsUnreadable",
     "Server",
     "Service",
     "describe_error",
+    "preflight",
     "store_target",
 ]

@@ -41,9 +41,12 @@ from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.store import Store
 from ucwa_flow.ucwa import ChannelStats, UcwaClient
 
-__all__ = ["AccountRunner", "Server", "SinkFactory", "describe_error"]
+__all__ = ["CHANNEL_FAILING", "AccountRunner", "Server", "SinkFactory", "describe_error"]
 
 log = logging.getLogger("ucwa_flow.service")
+
+#: event-channel requests failed in a row from which an account is not ready (``/readyz``)
+CHANNEL_FAILING = 3
 
 #: per-account trace sinks: (account id, conversation href -> flow name) -> sink
 SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
@@ -101,6 +104,8 @@ class AccountRunner:
         if metrics is not None:
             self._metrics_sink = metrics.sink(spec.id, self.flow_of)
             metrics.track(spec.id, self)
+            for name, flow in flows.items():
+                metrics.flow_version(spec.id, name, flow.digest)
         self.bot: Bot | None = None
         self._started = False  # the bot's start() completed
         self.signed_in = False
@@ -118,7 +123,14 @@ class AccountRunner:
         return self.spec.user
 
     def health(self) -> AccountHealth:
-        return AccountHealth(self.spec.id, self.user, self.signed_in, self.channel_live, self.error)
+        """Signed in, and the event channel live: its run loop going and its last
+        :data:`CHANNEL_FAILING` requests not all failed (the server is unreachable)."""
+        live, error = self.channel_live, self.error
+        stats = self.channel
+        if live and stats is not None and stats.failing >= CHANNEL_FAILING:
+            live = False
+            error = f"the event channel failed {stats.failing} times in a row; retrying"
+        return AccountHealth(self.spec.id, self.user, self.signed_in, live, error)
 
     def flow_of(self, conversation: str) -> str | None:
         instance = self.bot.engine.instances.get(conversation) if self.bot is not None else None
@@ -134,13 +146,16 @@ class AccountRunner:
         return channel.stats if channel is not None else None
 
     def apply(self, name: str, flow: Flow) -> str:
-        """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report."""
-        self.flows[name] = flow
+        """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report.
+        Should the running engine refuse it, the version the runner holds stays too."""
         head = f"{self.spec.id}: {name}: version {flow.digest[:12]}"
         bot = self.bot
-        if bot is None or not self._started:
+        done = bot.engine.reload(name, flow) if bot is not None and self._started else None
+        self.flows[name] = flow
+        if self._metrics is not None:
+            self._metrics.flow_version(self.spec.id, name, flow.digest)
+        if done is None:
             return f"{head}, from the next sign-in"
-        done = bot.engine.reload(name, flow)
         return f"{head}; {done.moved} conversation(s) moved to it, {done.kept} kept their version"
 
     # -- lifetime -------------------------------------------------------------------------
@@ -194,9 +209,10 @@ class AccountRunner:
                 store = self._metrics.timed_store(store)
             password = self.spec.password.read()
             add_secret(password)
+            built = dict(self.flows)
             self.bot = bot = _make_bot(
                 self.spec,
-                self.flows,
+                built,
                 self._client(password),
                 clock=self._clock,
                 sink=self._trace,
@@ -206,6 +222,9 @@ class AccountRunner:
             await bot.start()
             password = None  # the client has it; the runner keeps none
             self._started = True
+            for name, flow in self.flows.items():  # reloaded while the bot was starting
+                if built.get(name) is not flow:
+                    bot.engine.reload(name, flow)
             started_at = self._clock.monotonic()
             self.signed_in = self.channel_live = True
             self.error = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from ucwa_flow.deploy import AccountSpec, FlowSpec
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow, load_flow
+from ucwa_flow.observe.logs import add_secret
 
 __all__ = ["FlowsRefused", "Loaded", "load_account_flows", "load_all", "load_one", "with_variables"]
 
@@ -63,6 +64,10 @@ def load_all(accounts: Iterable[AccountSpec]) -> dict[str, dict[str, Flow]]:
 
 def with_variables(flow: Flow, values: Mapping[str, object]) -> Flow:
     """``flow`` with the account's ``vars`` that it declares as starting values (the
-    ``--var`` of ``run``); the digest stays the file's."""
+    ``--var`` of ``run``); the digest stays the file's. The text values it gives to the
+    flow's ``secrets`` are redacted from every log line from now on."""
     mine = {k: v for k, v in values.items() if k in flow.variables}
+    for name, value in mine.items():
+        if name in flow.secrets and isinstance(value, str):
+            add_secret(value)
     return replace(flow, variables={**flow.variables, **mine}) if mine else flow

@@ -33,11 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 
+from ucwa_flow import logcontext
 from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
@@ -45,15 +46,16 @@ from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
-from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
+from ucwa_flow.service._account import AccountRunner, Server, SinkFactory, describe_error
 from ucwa_flow.service._backoff import Backoff
-from ucwa_flow.service._flows import FlowsRefused, load_all, load_one
+from ucwa_flow.service._flows import FlowsRefused, load_one
+from ucwa_flow.service._preflight import SecretsUnreadable, preflight
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.service._watch import Watcher
 from ucwa_flow.ucwa._tls import client_context
 
-__all__ = ["FlowsRefused", "Service"]
+__all__ = ["FlowsRefused", "SecretsUnreadable", "Service"]
 
 log = logging.getLogger("ucwa_flow.service")
 
@@ -111,11 +113,13 @@ class Service:
     # -- lifetime -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load every flow (:class:`FlowsRefused` when one has errors), start every account
-        and, when enabled, the admin endpoint (:class:`OperationalError` when it cannot
-        listen) and the file watch."""
+        """Load every flow (:class:`FlowsRefused` when one has errors) and read every
+        secret (:class:`SecretsUnreadable`), then start the admin endpoint when enabled
+        (:class:`OperationalError` when it cannot listen), every account and the file
+        watch."""
+        flows = preflight(self.deployment)
         self._started = True
-        flows = load_all(self.deployment.accounts)
+        logcontext.enrich_with(self._where)  # log lines name their conversation's flow, state
         try:  # first: a port in use fails the start before any account signs in
             await self._start_admin()
         except BaseException:
@@ -161,6 +165,16 @@ class Service:
         self._admin = server
         log.info("admin endpoint on http://%s:%d", *self.admin_address)
 
+    def _where(self, bound: Mapping[str, str]) -> dict[str, str]:
+        """The flow and state of the conversation a log line is about, if it is live."""
+        runner = self.runners.get(bound.get("account", ""))
+        bot = runner.bot if runner is not None else None
+        conversation = bound.get("conversation")
+        if bot is None or conversation is None:
+            return {}
+        instance = bot.engine.instances.get(conversation)
+        return {"flow": instance.flow_name, "state": instance.state} if instance else {}
+
     def watched_files(self) -> list[Path]:
         """The deployment file and every flow file it names."""
         files = [self.deployment.source]
@@ -171,8 +185,9 @@ class Service:
     async def _changed(self, paths: list[Path]) -> None:
         if self.deployment.source.resolve() in paths:
             log.warning(
-                "%s changed: its flows are reloaded; accounts, store, admin, limits and "
-                "routes change at the next start",
+                "%s changed: the flow files it named at the start are read again; the rest "
+                "(accounts, flow paths, vars, routes, limits, schedules, store, admin, logging) "
+                "will change at the next start",
                 self.deployment.source,
             )
         await self.reload()
@@ -204,7 +219,8 @@ class Service:
             await self._watcher.aclose()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         limit = self.deployment.stop_timeout
-        log.info("stopping: new invitations ring; finishing the steps under way (%g s)", limit)
+        if runners:  # not when the start failed before any account
+            log.info("stopping: new invitations ring; finishing the steps under way (%g s)", limit)
         clean = True
         try:
             async with asyncio.timeout(limit):
@@ -221,7 +237,9 @@ class Service:
         if self._http is not None:
             await self._http.aclose()
         self._done.set()
-        log.info("stopped")
+        logcontext.enrich_with(None)
+        if runners:
+            log.info("stopped")
         return clean
 
     # -- what the admin endpoint offers (AdminTarget) ------------------------------------
@@ -257,12 +275,13 @@ class Service:
                         continue
                     current = runner.flows.get(flow_spec.name)
                     if current is None or current.digest != outcome.digest:
-                        lines.append((logging.INFO, runner.apply(flow_spec.name, outcome)))
+                        lines.append(_applied(runner, flow_spec.name, outcome))
             if not lines:
                 lines.append((logging.INFO, "reload: no flow changed"))
             for level, line in lines:
                 log.log(level, "%s", line)
             ok = all(level < logging.ERROR for level, _ in lines)
+            self.metrics.reloaded(ok)
             return ReloadReport(ok, [line for _, line in lines])
 
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
@@ -286,6 +305,16 @@ class Service:
             bot.engine.start_outbound(flow, invitee)
 
         return start
+
+
+def _applied(runner: AccountRunner, name: str, flow: Flow) -> tuple[int, str]:
+    """Hand ``flow`` to ``runner``: the line to report (an error line, with the
+    traceback logged once, should the engine fail to take it; the reload goes on)."""
+    try:
+        return logging.INFO, runner.apply(name, flow)
+    except Exception as exc:
+        log.exception("%s: %s: the engine could not take the new version", runner.spec.id, name)
+        return logging.ERROR, f"{runner.spec.id}: {name}: not reloaded: {describe_error(exc)}"
 
 
 def _is_sip(uri: str) -> bool:

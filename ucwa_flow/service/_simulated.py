@@ -2,11 +2,10 @@
 
 The simulator runs on loopback in the same process. Its users are the simulator's
 default ones (the callers: ``sip:lenea@contoso.com`` and ``sip:adrianag@contoso.com``),
-every account of the deployment with the password its source gives (so a wrong or
-missing secret shows up as it would on a real server: the account's sign-in fails, with
-the default password in the simulator when the source cannot be read), and the invitees
-of the schedules. Callers can be driven through the simulator's control API
-(``/_sim/users``), as with ``ucwa-flow simulate``.
+every account of the deployment with the password its source gives (``serve`` has
+checked that each can be read), and the invitees of the schedules. Callers can be
+driven through the simulator's control API (``/_sim/users``), as with ``ucwa-flow
+simulate``.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from ucwa_flow.deploy import Deployment
-from ucwa_flow.errors import OperationalError
 
 __all__ = ["simulated"]
 
@@ -24,7 +22,6 @@ __all__ = ["simulated"]
 async def simulated(deployment: Deployment) -> AsyncIterator[str]:
     """Serve a simulator for ``deployment`` on 127.0.0.1; yields its URL."""
     from ucwa_flow.simulator import (
-        DEFAULT_PASSWORD,
         Simulator,
         SimulatorConfig,
         SimulatorUser,
@@ -34,10 +31,7 @@ async def simulated(deployment: Deployment) -> AsyncIterator[str]:
 
     users = {user.uri.lower(): user for user in default_users()}
     for account in deployment.accounts:
-        try:
-            password = account.password.read()
-        except OperationalError:
-            password = DEFAULT_PASSWORD
+        password = account.password.read()
         users[account.user.lower()] = SimulatorUser(account.user, account.id, password)
         for schedule in account.schedules:
             name = schedule.invitee.removeprefix("sip:").partition("@")[0]

@@ -48,7 +48,10 @@ class Watcher:
             touched = sorted({Path(p) for _, p in changes if Path(p) in self.files})
             if touched:
                 log.info("changed: %s; reloading", ", ".join(map(str, touched)))
-                await self._on_change(touched)
+                try:
+                    await self._on_change(touched)
+                except Exception:  # the watch goes on: the next change is reloaded too
+                    log.exception("the reload after a change failed")
 
     async def aclose(self) -> None:
         """Stop watching (the watch thread notices within its step, 50 ms)."""

@@ -271,7 +271,7 @@ class EventChannel:
         failures = replaced = refused = 0
         while True:
             self.polls += 1
-            self.stats.reconnects += 1 if failures or replaced or refused else 0
+            self.stats.polling(failures + replaced + refused)
             self._url = url
             try:
                 response = await self._client.long_poll(url, read_timeout=self.read_timeout)
