@@ -42,7 +42,7 @@ from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
-from ucwa_flow.runtime.journal import Journal, Page
+from ucwa_flow.runtime.journal import Journal, Page, without_secrets
 from ucwa_flow.runtime.outbox import Outgoing, Sent
 from ucwa_flow.runtime.records import (
     invite_of,
@@ -53,7 +53,6 @@ from ucwa_flow.runtime.records import (
     webhook_of,
 )
 from ucwa_flow.store import (
-    REDACTED,
     Changes,
     ChannelPosition,
     CommitResult,
@@ -359,7 +358,7 @@ class Durable:
                 line.conversation,
                 line.at,
                 line.kind,
-                _without_secrets(line.data, page.touched.get(line.conversation), flow.secrets)
+                without_secrets(line.data, page.touched.get(line.conversation), flow.secrets)
                 if line.kind in ("message_in", "message_out")
                 else line.data,
                 key=line.key,
@@ -405,41 +404,25 @@ class Durable:
             after=self._position if position is not None else None,
             conversations=tuple(records),
             outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
-            sent=tuple(self._update(result, now) for result in page.outcomes),
+            sent=self._updates(page.outcomes, now),
             transcript=tuple(lines),
         )
 
-    def _update(self, result: Sent, now: float) -> OutboxUpdate:
-        self.doubt.answered(result)
-        return _outcome(result, now)
+    def _updates(self, outcomes: list[Sent], now: float) -> tuple[OutboxUpdate, ...]:
+        """One update per send: its answer and its message event (see ``Doubt``) often
+        come in the same page; that it went out beats that its request failed."""
+        updates: dict[str, OutboxUpdate] = {}
+        for result in outcomes:
+            self.doubt.answered(result)
+            update = _outcome(result, now)
+            key = update.operation_context
+            if key not in updates or update.status == "sent":
+                updates[key] = update
+        return tuple(updates.values())
 
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None
         return dump_conversation(conv) if conv is not None else None
-
-
-def _without_secrets(
-    data: dict[str, Any], instance: FlowInstance | None, secrets: frozenset[str]
-) -> dict[str, Any]:
-    """A message's transcript data with the values of secret variables (3 characters or
-    more: shorter ones would blank out ordinary words) replaced by ``[redacted]``."""
-    if instance is None or not secrets:
-        return data
-    values = [
-        str(value)
-        for name, value in instance.variables.items()
-        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
-    ]
-    if not values:
-        return data
-    clean = dict(data)
-    for part in ("text", "html"):
-        text = clean.get(part)
-        if isinstance(text, str):
-            for value in values:
-                text = text.replace(value, REDACTED)
-            clean[part] = text
-    return clean
 
 
 def _outcome(result: Sent, now: float) -> OutboxUpdate:

@@ -27,7 +27,7 @@ from ucwa_flow.store import REDACTED
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["Journal", "Line", "Page"]
+__all__ = ["Journal", "Line", "Page", "without_secrets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +178,30 @@ class Journal:
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
         self._work()
+
+
+def without_secrets(
+    data: dict[str, Any], instance: FlowInstance | None, secrets: frozenset[str]
+) -> dict[str, Any]:
+    """A message's transcript data with the values of secret variables (3 characters or
+    more: shorter ones would blank out ordinary words) replaced by ``[redacted]``."""
+    if instance is None or not secrets:
+        return data
+    values = [
+        str(value)
+        for name, value in instance.variables.items()
+        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
+    ]
+    if not values:
+        return data
+    clean = dict(data)
+    for part in ("text", "html"):
+        text = clean.get(part)
+        if isinstance(text, str):
+            for value in values:
+                text = text.replace(value, REDACTED)
+            clean[part] = text
+    return clean
 
 
 def _where(location: Any) -> str | None:
