@@ -56,10 +56,14 @@ def merged(batches: list[EventBatch]) -> EventBatch:
 
 async def settled(engine: Engine, durable: Durable) -> None:
     """Every mailbox drained, every send done, and its outcome committed."""
-    await engine.idle()
-    while durable.journal:
-        await durable.commit()  # may start sends: their outcomes need one more commit
+    while True:
         await engine.idle()
+        # takes the commit lock: waits for a commit the background committer (Durable.run)
+        # has under way with the journal already taken; may start sends, whose outcomes
+        # need one more commit
+        await durable.commit()
+        if not durable.journal and not engine.sender.busy and not engine.busy:
+            return
 
 
 async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, Any]:

@@ -107,10 +107,24 @@ async def test_the_timed_store_times_each_operation(tmp_path: Path) -> None:
     assert m.value("ucwa_flow_store_latency_seconds_sum", operation="commit") > 0
 
 
+async def test_the_timed_store_keeps_the_small_commits_on_the_callers_thread(
+    tmp_path: Path,
+) -> None:
+    """SQLite commits a small write at once on the caller's thread (``commit_now``); the
+    wrapper must not take that away from a served bot, and times it as a commit."""
+    metrics = Metrics()
+    store = metrics.timed_store(await open_store(str(tmp_path / "bot.sqlite3")))
+    async with store:
+        await store.load("desk")
+        assert store.commit_now("desk", Changes()) is not None
+    m = Scraped.of(metrics)
+    assert m.value("ucwa_flow_store_latency_seconds_count", operation="commit") == 1
+
+
 class _Down(Store):
     backend = "postgres"
 
-    async def _run(self, program: Program[T], *, write: bool) -> T:
+    async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
         program.close()
         raise StoreUnavailable("cannot reach the database")
 

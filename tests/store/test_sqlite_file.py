@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ucwa_flow.store import (
     is_postgres_url,
     open_store,
 )
-from ucwa_flow.store._sqlite import SqliteStore
+from ucwa_flow.store._sqlite import CHECKPOINT_ROWS, INLINE_ROWS, SqliteStore
 
 
 def one_line(error: BaseException) -> str:
@@ -146,3 +147,57 @@ async def test_a_new_store_file_is_for_its_owner_only(tmp_path: Path) -> None:
     assert path.parent.stat().st_mode & 0o077 == 0
     for extra in path.parent.iterdir():  # the -wal and -shm files, if any are left
         assert extra.stat().st_mode & 0o077 == 0, extra
+
+
+async def test_a_small_commit_runs_at_once_on_the_callers_thread(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "bot.sqlite3")
+    try:
+        result = store.commit_now(ACCOUNT, Changes(position=position(1)))
+        assert result is not None
+        assert result.applied
+        assert (await store.load(ACCOUNT)).application is not None
+        # a large one is left to the store's thread, and nothing is written
+        many = tuple(conversation(f"c{i}") for i in range(INLINE_ROWS + 1))
+        assert store.commit_now(ACCOUNT, Changes(conversations=many)) is None
+        assert (await store.load(ACCOUNT)).conversations == ()
+        await store.commit(ACCOUNT, Changes(conversations=many))
+        assert len((await store.load(ACCOUNT)).conversations) == INLINE_ROWS + 1
+    finally:
+        await store.aclose()
+
+
+async def test_a_small_commit_does_not_wait_for_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await open_store(path, busy_timeout=30.0)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        # the lock is taken: not now, nothing written (the caller waits on commit() instead)
+        assert store.commit_now(ACCOUNT, Changes(position=position(1))) is None
+        waiting = asyncio.ensure_future(store.commit(ACCOUNT, Changes(position=position(1))))
+        other.execute("ROLLBACK")
+        assert (await waiting).applied
+        assert store.commit_now(ACCOUNT, Changes(position=position(2))) is not None
+        application = (await store.load(ACCOUNT)).application
+        assert application is not None
+        assert application.events_next == position(2).events_next
+    finally:
+        other.close()
+        await store.aclose()
+
+
+async def test_checkpoints_run_on_the_stores_thread(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await open_store(path)
+    try:
+        for n in range(CHECKPOINT_ROWS - 1):
+            assert store.commit_now(ACCOUNT, Changes(position=position(n))) is not None
+        # so far the tables are in the WAL only: the database file has just its first page
+        assert path.stat().st_size <= 4096
+        # the next write crosses the mark: it goes to the store's thread and checkpoints
+        assert store.commit_now(ACCOUNT, Changes(position=position(0))) is None
+        await store.commit(ACCOUNT, Changes(position=position(0)))
+        assert path.stat().st_size > 4096
+        assert store.commit_now(ACCOUNT, Changes(position=position(1))) is not None
+    finally:
+        await store.aclose()

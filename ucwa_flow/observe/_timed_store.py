@@ -13,7 +13,7 @@ import time
 from typing import TypeVar
 
 from ucwa_flow.observe._families import Families
-from ucwa_flow.store import Store
+from ucwa_flow.store import Changes, CommitResult, Store
 from ucwa_flow.store._sql import Program
 
 __all__ = ["TimedStore"]
@@ -30,11 +30,24 @@ class TimedStore(Store):
         self.inner = inner
         self._f = families
 
-    async def _run(self, program: Program[T], *, write: bool) -> T:
+    def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
+        """The wrapped store's commit on the caller's thread (SQLite's small commits),
+        timed as a ``commit`` when it was made."""
+        began = time.perf_counter()
+        try:
+            result = self.inner.commit_now(account, changes)
+        except Exception as exc:
+            self._f.store_errors.labels("commit", type(exc).__name__).inc()
+            raise
+        if result is not None:
+            self._f.store_latency.labels("commit").observe(time.perf_counter() - began)
+        return result
+
+    async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
         operation = getattr(program, "__name__", "other")
         began = time.perf_counter()
         try:
-            result = await self.inner._run(program, write=write)
+            result = await self.inner._run(program, write=write, rows=rows)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self._f.store_errors.labels(operation, type(exc).__name__).inc()

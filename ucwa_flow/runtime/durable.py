@@ -11,7 +11,11 @@ commits in one transaction (group commit):
   does the bot ask for the next batch (which acknowledges this one). A crash before the
   commit loses nothing: the server re-delivers the batch to the restarted bot;
 * anything else (a timer, a webhook's answer, the outcome of a send): :meth:`run`, in the
-  background, commits whatever is waiting whenever no batch is being handled.
+  background, commits whatever is waiting whenever no batch is being handled. Outcomes of
+  sends alone wait a moment (:attr:`Durable.hold`) for a batch to take them: the batch
+  that reports a sent message comes right after it, and its commit records the message as
+  sent anyway (see :class:`~ucwa_flow.runtime.doubt.Doubt`), so a commit of their own
+  would only hold that batch up.
 
 Restart: :meth:`restore` puts the stored conversations back into the engine (state,
 variables, ladder, links; overdue timers fire at once, once; pending webhooks are sent
@@ -110,6 +114,11 @@ class Durable:
         self.carried = 0
         #: back-off (seconds) while the store fails retryably
         self.retry, self.max_retry = 1.0, 30.0
+        #: how long (real seconds) outcomes of sends alone wait for a batch's commit
+        self.hold = 0.02
+        self._holding: asyncio.Future[None] | None = None
+        self._held: Page | None = None  # the page whose outcomes waited already
+        self.journal.on_work = self._release
 
     @property
     def flow(self) -> Flow:
@@ -244,6 +253,7 @@ class Durable:
     ) -> None:
         """Handle one channel item and commit it with the channel's next position."""
         self._between.clear()
+        self._release()  # this batch's commit takes the outcomes waiting
         try:
             if isinstance(item, EventBatch):
                 for sent in self.doubt.recognise(item):
@@ -279,10 +289,31 @@ class Durable:
             await asyncio.sleep(0)  # let the steps of this moment join the commit
             if not self._between.is_set():
                 continue
-            if not self.journal:
-                self.journal.news.clear()
+            journal = self.journal
+            if not journal:
+                journal.news.clear()
+                continue
+            if journal.outcomes_only and self._held is not journal.page and self.hold > 0:
+                self._held = journal.page
+                await self._wait_for_batch()
                 continue
             await self._commit_surely(None)
+
+    async def _wait_for_batch(self) -> None:
+        """Until a batch is handed over, something else is decided, or :attr:`hold` passes."""
+        loop = asyncio.get_running_loop()
+        holding = self._holding = loop.create_future()
+        timer = loop.call_later(self.hold, self._release)
+        try:
+            await holding
+        finally:
+            timer.cancel()
+            self._holding = None
+
+    def _release(self) -> None:
+        holding = self._holding
+        if holding is not None and not holding.done():
+            holding.set_result(None)
 
     async def _commit_surely(self, position: ChannelPosition | None) -> None:
         """Commit, trying again with back-off while the store fails retryably (a locked
@@ -324,13 +355,15 @@ class Durable:
             if not page and position is None:
                 return True
             changes = self._changes(page, position)
-            # shielded: a stop that cancels the bot mid-commit waits for it (settle), so what
-            # it wrote (the answers to sends, say) is not lost
-            storing = self._storing = asyncio.ensure_future(
-                self.store.commit(self.account, changes)
-            )
             try:
-                result = await asyncio.shield(storing)
+                result = self.store.commit_now(self.account, changes)
+                if result is None:
+                    # shielded: a stop that cancels the bot mid-commit waits for it (settle),
+                    # so what it wrote (the answers to sends, say) is not lost
+                    storing = self._storing = asyncio.ensure_future(
+                        self.store.commit(self.account, changes)
+                    )
+                    result = await asyncio.shield(storing)
             except StoreError:
                 self.journal.put_back(page)
                 raise
@@ -406,13 +439,21 @@ class Durable:
             after=self._position if position is not None else None,
             conversations=tuple(records),
             outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
-            sent=tuple(self._update(result, now) for result in page.outcomes),
+            sent=self._updates(page.outcomes, now),
             transcript=tuple(lines),
         )
 
-    def _update(self, result: Sent, now: float) -> OutboxUpdate:
-        self.doubt.answered(result)
-        return _outcome(result, now)
+    def _updates(self, outcomes: list[Sent], now: float) -> tuple[OutboxUpdate, ...]:
+        """One update per send: its answer and its message event (see ``Doubt``) often
+        come in the same page; that it went out beats that its request failed."""
+        updates: dict[str, OutboxUpdate] = {}
+        for result in outcomes:
+            self.doubt.answered(result)
+            update = _outcome(result, now)
+            key = update.operation_context
+            if key not in updates or update.status == "sent":
+                updates[key] = update
+        return tuple(updates.values())
 
     def _tracked(self, href: str | None) -> dict[str, Any] | None:
         conv = self.engine.tracker.get(href) if href is not None else None

@@ -84,29 +84,50 @@ class Journal:
         self.ended_in: dict[str, str | None] = {}
         self._page = Page()
         self.news = asyncio.Event()
+        #: called when something other than a send's outcome is added (a commit that
+        #: waits only for outcomes to join a batch's commit goes ahead then)
+        self.on_work: Callable[[], None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self._page)
 
+    @property
+    def page(self) -> Page:
+        """The page being written (read only: see :meth:`take`)."""
+        return self._page
+
+    @property
+    def outcomes_only(self) -> bool:
+        """Whether the page holds the outcomes of sends and nothing else."""
+        page = self._page
+        return bool(page.outcomes) and not (
+            page.touched or page.outgoing or page.webhooks or page.invites or page.lines
+        )
+
+    def _work(self) -> None:
+        self.news.set()
+        if self.on_work is not None:
+            self.on_work()
+
     def touch(self, instance: FlowInstance) -> None:
         """``instance`` may have changed: its record goes into the next commit."""
         self._page.touched[instance.href] = instance
-        self.news.set()
+        self._work()
 
     def send(self, item: Outgoing) -> None:
         self._page.outgoing.append(item)
         if item.kind == "message":
             data = {"text": item.text, "html": item.html}
             self.line(item.conversation, "message_out", data, key=item.operation_context)
-        self.news.set()
+        self._work()
 
     def start(self, call: WebhookCall) -> None:
         self._page.webhooks.append(call)
-        self.news.set()
+        self._work()
 
     def invite(self, op: str) -> None:
         self._page.invites.append(op)
-        self.news.set()
+        self._work()
 
     def accept(self, conversation: str, link: str) -> None:
         """Accept the invitation to ``conversation`` (``link``) once this step is committed."""
@@ -171,7 +192,7 @@ class Journal:
         page.accepts.extend(current.accepts)
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
-        self.news.set()
+        self._work()
 
 
 def _where(location: Any) -> str | None:

@@ -84,6 +84,18 @@ class Changes:
     sent: tuple[OutboxUpdate, ...] = ()
     transcript: tuple[TranscriptEntry, ...] = ()
 
+    @property
+    def rows(self) -> int:
+        """About how many rows this writes (the position's row included)."""
+        return (
+            (self.position is not None)
+            + len(self.conversations)
+            + len(self.ends)
+            + len(self.outbox)
+            + len(self.sent)
+            + len(self.transcript)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CommitResult:

@@ -65,6 +65,11 @@ _UPSERT_APPLICATION = (
     "updated_at = excluded.updated_at"
 )
 
+_MOVE_POSITION = (
+    "UPDATE applications SET application_url = %s, events_next = %s, updated_at = %s "
+    "WHERE account = %s AND events_next = %s RETURNING events_next"
+)
+
 
 def commit(account: str, changes: Changes) -> Program[CommitResult]:
     """Write ``changes`` for ``account`` (see :class:`Changes` for what makes it idempotent)."""
@@ -85,9 +90,19 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
     for entry in (*changes.transcript,):
         _same_account(account, entry.account, "a transcript entry")
 
-    if changes.after is not None:
-        # an UPDATE that changes nothing, to hold the row: a second process committing the
-        # same batch at the same time waits here (PostgreSQL), then sees it was committed
+    if changes.after is not None and position_params is not None:
+        # the position moves only from where this batch was read: the UPDATE holds the
+        # row, so a second process committing the same batch at the same time waits here
+        # (PostgreSQL), then finds the position moved on and writes nothing
+        rows = yield Sql(_MOVE_POSITION, (*position_params[1:], account, changes.after))
+        if not rows:
+            rows = yield Sql("SELECT events_next FROM applications WHERE account = %s", (account,))
+            if rows:
+                return CommitResult(applied=False, events_next=rows[0][0])
+        else:
+            position_params = None  # written
+    elif changes.after is not None:
+        # an UPDATE that changes nothing, to hold the row (see above)
         rows = yield Sql(
             "UPDATE applications SET updated_at = updated_at WHERE account = %s "
             "RETURNING events_next",

@@ -68,7 +68,7 @@ class PostgresStore(Store):
                 with contextlib.suppress(psycopg.Error):  # it was going anyway
                     await conn.close()
 
-    async def _run(self, program: Program[T], *, write: bool) -> T:
+    async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
         async with self._lock:
             try:
                 conn = await self._connection()

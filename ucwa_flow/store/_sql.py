@@ -47,12 +47,17 @@ class Sql:
         )
 
 
+#: compact, sorted, not ASCII-escaped, finite numbers only (one encoder: ``json.dumps``
+#: with arguments builds a new one each call)
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def dump(value: Any, what: str) -> str:
     """``value`` as compact JSON text; a :class:`StoreError` naming ``what`` if it is not JSON."""
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{what} cannot be stored: it is not JSON data ({exc})") from None
 

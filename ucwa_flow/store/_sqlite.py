@@ -1,10 +1,20 @@
-"""The SQLite backend: the standard library's ``sqlite3`` on a thread of its own.
+"""The SQLite backend: the standard library's ``sqlite3`` on a thread of its own, and for
+small writes on the event loop's.
 
-``sqlite3`` blocks, so each store owns one worker thread and one connection created on it;
-every operation runs there, one at a time, while the event loop waits on a future. The file
-is put in WAL mode with ``synchronous=NORMAL`` (a commit is durable against a process crash
-at once, and against a power cut at the next checkpoint) and a busy timeout, after which
-a lock held by another process becomes :class:`~ucwa_flow.store.StoreLocked`.
+``sqlite3`` blocks, so each store owns one worker thread and one connection; reads and
+large writes run there, one at a time, while the event loop waits on a future. A small
+write (a commit of a few rows: one conversation's step) costs far less in SQLite than the
+hop to that thread and back, so it runs on the caller's thread instead, when the worker is
+idle (it never touches the connection at the same time) and the write lock is free at once
+(the inline ``BEGIN IMMEDIATE`` does not wait: another process's lock sends the write to
+the worker thread, which waits for it). Checkpoints, the only part of a commit that may
+fsync, never run inline: automatic checkpoints are off, and once about
+:data:`CHECKPOINT_ROWS` rows were written the next write goes to the worker thread and
+checkpoints there after its commit.
+
+The file is put in WAL mode with ``synchronous=NORMAL`` (a commit is durable against a
+process crash at once, and against a power cut at the next checkpoint) and a busy timeout,
+after which a lock held by another process becomes :class:`~ucwa_flow.store.StoreLocked`.
 
 Write transactions begin with ``BEGIN IMMEDIATE`` (the write lock up front, so two writers
 cannot deadlock upgrading), reads with a plain ``BEGIN``: under WAL they never wait for a
@@ -17,10 +27,12 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ucwa_flow.store import _operations as ops
+from ucwa_flow.store._changes import Changes, CommitResult
 from ucwa_flow.store._errors import (
     StoreConflict,
     StoreCorrupt,
@@ -34,11 +46,23 @@ from ucwa_flow.store._migrations import LATEST, migrate
 from ucwa_flow.store._sql import Program
 from ucwa_flow.store._store import Store
 
-__all__ = ["SqliteStore"]
+__all__ = ["CHECKPOINT_ROWS", "INLINE_ROWS", "SqliteStore"]
 
 T = TypeVar("T")
 
 _BUSY, _LOCKED, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 11, 13, 14, 26
+
+#: a write of at most this many rows runs on the caller's thread (when it can at once)
+INLINE_ROWS = 12
+#: rows written between checkpoints (about 1,000 WAL pages, SQLite's own default)
+CHECKPOINT_ROWS = 500
+
+
+class _NotNow:
+    """The inline write found the write lock taken: the worker thread will wait for it."""
+
+
+_NOT_NOW = _NotNow()
 
 
 class SqliteStore(Store):
@@ -54,6 +78,8 @@ class SqliteStore(Store):
             max_workers=1, thread_name_prefix="ucwa-flow-store"
         )
         self._conn: sqlite3.Connection | None = None
+        self._handed: Future[Any] | None = None  # the last work handed to the thread
+        self._written = 0  # rows written since the last checkpoint
 
     async def open(self, upto: int = LATEST) -> SqliteStore:
         """Open (creating the file and its folder if needed) and migrate to ``upto``."""
@@ -74,16 +100,68 @@ class SqliteStore(Store):
         finally:
             executor.shutdown(wait=False)
 
-    async def _run(self, program: Program[T], *, write: bool) -> T:
-        result: T = await self._call(lambda: self._drive(program, write))
+    def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
+        rows = changes.rows
+        if not self._may_inline(rows):
+            return None
+        program = ops.commit(account, changes)
+        done = self._inline(program)
+        if isinstance(done, _NotNow):
+            program.close()
+            return None
+        self._written += rows
+        return done
+
+    async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
+        if write and rows is not None and self._may_inline(rows):
+            done = self._inline(program)
+            if not isinstance(done, _NotNow):
+                self._written += rows
+                return done
+        checkpoint = False
+        if write:
+            self._written += rows or 0
+            checkpoint = self._written >= CHECKPOINT_ROWS
+            if checkpoint:
+                self._written = 0
+        result: T = await self._call(lambda: self._drive(program, write, checkpoint))
         return result
+
+    def _may_inline(self, rows: int) -> bool:
+        """Whether a write of ``rows`` rows may run on the caller's thread: a small one,
+        no checkpoint due, and the worker thread idle (so the connection is free)."""
+        handed = self._handed
+        return (
+            rows <= INLINE_ROWS
+            and self._written + rows < CHECKPOINT_ROWS
+            and self._executor is not None
+            and (handed is None or handed.done())
+        )
+
+    # -- on the caller's thread -----------------------------------------------------------
+
+    def _inline(self, program: Program[T]) -> T | _NotNow:
+        """Run a small write here, unless the write lock is not free at once."""
+        conn = self._conn
+        if conn is None:
+            program.close()
+            raise StoreError(f"the store {self.target} is closed")
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # the busy timeout is 0 outside the worker
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_BUSY, _LOCKED):
+                return _NOT_NOW
+            program.close()
+            raise self._translate(exc) from None
+        return self._finish(conn, program)
 
     # -- on the store's thread ------------------------------------------------------------
 
     async def _call(self, work: Any) -> Any:
         if self._executor is None:
             raise StoreError(f"the store {self.target} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        handed = self._handed = self._executor.submit(work)
+        return await asyncio.wrap_future(handed)
 
     def _connect(self) -> None:
         try:
@@ -94,12 +172,17 @@ class SqliteStore(Store):
                 # messages, rendered webhook headers and live secrets: for its owner only
                 # (SQLite gives the -wal and -shm files the database file's permissions)
                 os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            conn = sqlite3.connect(path, timeout=self._busy_timeout, isolation_level=None)
+            # used on the caller's thread too, never at the same time (see _may_inline)
+            conn = sqlite3.connect(
+                path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
         except (sqlite3.Error, OSError) as exc:
             raise self._translate(exc) from None
         try:
             conn.execute("PRAGMA journal_mode=WAL").fetchall()
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # see _drive
+            conn.execute("PRAGMA busy_timeout=0")  # only the worker waits (see _drive)
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             conn.close()
@@ -111,12 +194,32 @@ class SqliteStore(Store):
         if conn is not None:
             conn.close()
 
-    def _drive(self, program: Program[T], write: bool) -> T:
+    def _drive(self, program: Program[T], write: bool, checkpoint: bool = False) -> T:
+        """Run ``program`` here, waiting up to the busy timeout for another process's
+        locks; then, with ``checkpoint``, copy the WAL into the database file."""
         conn = self._conn
         if conn is None:
+            program.close()
             raise StoreError(f"the store {self.target} is closed")
         try:
+            conn.execute(f"PRAGMA busy_timeout={round(self._busy_timeout * 1000)}")
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except (sqlite3.Error, OSError) as exc:
+            program.close()
+            _no_wait(conn)
+            raise self._translate(exc) from None
+        try:
+            result = self._finish(conn, program)
+        finally:
+            _no_wait(conn)
+        if checkpoint:
+            with contextlib.suppress(sqlite3.Error):  # the next one catches up
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        return result
+
+    def _finish(self, conn: sqlite3.Connection, program: Program[T]) -> T:
+        """Run ``program`` in the transaction just begun, and commit it."""
+        try:
             try:
                 result = _steps(conn, program)
                 conn.execute("COMMIT")
@@ -164,6 +267,11 @@ def _steps(conn: sqlite3.Connection, program: Program[T]) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+def _no_wait(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):  # a closed connection waits for nothing
+        conn.execute("PRAGMA busy_timeout=0")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

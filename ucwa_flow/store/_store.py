@@ -41,7 +41,13 @@ class Store(abc.ABC):
 
     async def commit(self, account: str, changes: Changes) -> CommitResult:
         """Write ``changes`` in one transaction: all of it or (on error) none of it."""
-        return await self._run(ops.commit(account, changes), write=True)
+        return await self._run(ops.commit(account, changes), write=True, rows=changes.rows)
+
+    def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
+        """:meth:`commit` on the caller's thread, without waiting, when the backend can
+        (a small write with nothing in its way); ``None`` when it cannot, with nothing
+        written: then use :meth:`commit`. Raises like :meth:`commit`."""
+        return None
 
     async def forget_application(self, account: str, reason: str, at: float) -> int:
         """The account's application is gone (404/410): end its active conversations with
@@ -112,5 +118,8 @@ class Store(abc.ABC):
     # -- the backend's part ---------------------------------------------------------------
 
     @abc.abstractmethod
-    async def _run(self, program: Program[T], *, write: bool) -> T:
-        """Run ``program`` in one transaction (a write transaction when ``write``)."""
+    async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
+        """Run ``program`` in one transaction (a write transaction when ``write``).
+
+        ``rows`` is about how many rows a write changes, when known: a backend whose driver
+        blocks may run a small write on the caller's thread (see ``_sqlite``)."""

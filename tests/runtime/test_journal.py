@@ -1,0 +1,30 @@
+"""The journal of a durable engine: what waits for the next commit, and who is told."""
+
+from __future__ import annotations
+
+from ucwa_flow.runtime.journal import Journal
+from ucwa_flow.runtime.outbox import Outgoing, Sent
+
+
+def test_outcomes_alone_do_not_call_for_work_but_anything_else_does() -> None:
+    journal = Journal(lambda: 1000.0)
+    called: list[str] = []
+    journal.on_work = lambda: called.append("work")
+    item = Outgoing("/conv/1", "message", "/conv/1/messaging/sendMessage", "hello")
+
+    journal.sent(Sent(item, message="/conv/1/messages/1"))
+    assert journal.outcomes_only
+    assert journal.news.is_set()
+    assert called == []
+
+    journal.send(Outgoing("/conv/1", "typing", "/conv/1/messaging/typing"))
+    assert not journal.outcomes_only
+    assert called == ["work"]
+
+    page = journal.take()
+    assert len(page.outcomes) == 1
+    assert len(page.outgoing) == 1
+    assert not journal.outcomes_only
+    assert not journal.news.is_set()
+    journal.put_back(page)
+    assert called == ["work", "work"]
