@@ -296,6 +296,11 @@ async def test_hot_reload_moves_compatible_keeps_incompatible_refuses_broken(
                 await everyone("ping 3", "v2 pong 3")
                 assert await newcomers[2].say("ping 0", 2) == ["hello", "v3 pong 0"]
                 assert await newcomers[0].say("ping 1") == ["v2 pong 1"]
+                # the metric tells which version each conversation runs: v2 (the 50 and the
+                # first newcomer) and v3 (the other two)
+                text = (await admin.get("/metrics")).text
+                running = _samples(text, "ucwa_flow_conversations_by_version")
+                assert sorted(running.values()) == [2.0, 51.0], running
             assert all(t.vu.state(t.conv) == "connected" for t in [*running, *newcomers])
             assert f"{flow}:" in proc.output()  # the refused file, logged with its location
             proc.signal(signal.SIGTERM)

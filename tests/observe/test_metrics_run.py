@@ -27,6 +27,10 @@ class Live:
         instances = self.s.bot.engine.instances.values()
         return Counter((i.flow.name, i.state) for i in instances if not i.ended)
 
+    def versions(self) -> Mapping[tuple[str, str], int]:
+        instances = self.s.bot.engine.instances.values()
+        return Counter((i.flow.name, i.flow.digest[:12]) for i in instances if not i.ended)
+
     @property
     def channel(self) -> ChannelStats | None:
         channel = self.s.bot._channel

@@ -30,6 +30,13 @@ class Source:
             raise RuntimeError("engine gone")
         return self.counts
 
+    def versions(self) -> Mapping[tuple[str, str], int]:
+        """Every flow at one version, "v1"."""
+        totals: dict[tuple[str, str], int] = {}
+        for (flow, _state), count in self.active().items():
+            totals[flow, "v1"] = totals.get((flow, "v1"), 0) + count
+        return totals
+
 
 def test_live_conversations_by_account_flow_and_state() -> None:
     metrics = Metrics()
@@ -44,6 +51,7 @@ def test_live_conversations_by_account_flow_and_state() -> None:
     )
     assert m.value("ucwa_flow_conversations_active", account="desk") == 4
     assert m.value("ucwa_flow_conversations_active", account="hr") == 0
+    assert m.value("ucwa_flow_conversations_by_version", flow="helpdesk", version="v1") == 3
     desk.counts = {("helpdesk", "menu"): 1}  # read again at each scrape
     m = Scraped.of(metrics)
     assert m.labels("ucwa_flow_conversations_active") == [

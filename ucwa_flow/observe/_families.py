@@ -17,6 +17,10 @@ P = "ucwa_flow_"
 
 #: scrape-time families (see ``_scrape``): name -> help
 ACTIVE = (P + "conversations_active", "Live conversations, by account, flow and state.")
+VERSIONS = (
+    P + "conversations_by_version",
+    "Live conversations by the flow version (the first 12 hex digits of its digest) they run.",
+)
 CHANNEL = {
     "reconnects": (
         P + "channel_reconnects",

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ucwa_flow.observe._families import ACTIVE, CHANNEL
+from ucwa_flow.observe._families import ACTIVE, CHANNEL, VERSIONS
 from ucwa_flow.ucwa import ChannelStats
 
 __all__ = ["AccountSource", "ScrapeCollector"]
@@ -31,12 +31,16 @@ log = logging.getLogger("ucwa_flow.observe")
 class AccountSource(Protocol):
     """What the metrics read from one account when Prometheus scrapes.
 
-    ``active()`` counts the account's live conversations by ``(flow name, state)``;
-    ``channel`` is its current event channel's counters (``None`` while it has none, e.g.
-    before it signed in). Both are read on the event loop's thread.
+    ``active()`` counts the account's live conversations by ``(flow name, state)``,
+    ``versions()`` by ``(flow name, version)`` (after a reload, some may still run the
+    version they started with); ``channel`` is its current event channel's counters
+    (``None`` while it has none, e.g. before it signed in). All are read on the event
+    loop's thread.
     """
 
     def active(self) -> Mapping[tuple[str, str], int]: ...
+
+    def versions(self) -> Mapping[tuple[str, str], int]: ...
 
     @property
     def channel(self) -> ChannelStats | None: ...
@@ -77,30 +81,36 @@ class ScrapeCollector:
             tracked.source = source
 
     def describe(self) -> Iterator[Metric]:
-        active, channel = self._families()
+        active, versions, channel = self._families()
         yield active
+        yield versions
         yield from channel
 
     def collect(self) -> Iterator[Metric]:
-        active, channel = self._families()
+        active, versions, channel = self._families()
         for account, tracked in list(self._accounts.items()):
             try:
                 counts = dict(tracked.source.active())
+                running = dict(tracked.source.versions())
                 totals = tracked.channel_totals()
             except Exception:  # one broken source must not cost the whole scrape
                 log.warning("metrics: cannot read account %s", account, exc_info=True)
                 continue
             for (flow, state), count in sorted(counts.items()):
                 active.add_metric([account, flow, state], count)
+            for (flow, version), count in sorted(running.items()):
+                versions.add_metric([account, flow, version], count)
             for name, family in zip(CHANNEL, channel, strict=True):
                 family.add_metric([account], totals[name])
         yield active
+        yield versions
         yield from channel
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, list[CounterMetricFamily]]:
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, list[CounterMetricFamily]]:
         active = GaugeMetricFamily(*ACTIVE, labels=["account", "flow", "state"])
+        versions = GaugeMetricFamily(*VERSIONS, labels=["account", "flow", "version"])
         channel = [
             CounterMetricFamily(name, doc, labels=["account"]) for name, doc in CHANNEL.values()
         ]
-        return active, channel
+        return active, versions, channel

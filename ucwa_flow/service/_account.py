@@ -139,6 +139,16 @@ class AccountRunner:
     def active(self) -> Counter[tuple[str, str]]:
         return self.bot.engine.active() if self.bot is not None else Counter()
 
+    def versions(self) -> Counter[tuple[str, str]]:
+        """Live conversations by (flow name, version: the digest's first 12 hex digits)."""
+        if self.bot is None:
+            return Counter()
+        return Counter(
+            (i.flow_name, i.flow.digest[:12])
+            for i in self.bot.engine.instances.values()
+            if not i.ended
+        )
+
     @property
     def channel(self) -> ChannelStats | None:
         bot = self.bot
