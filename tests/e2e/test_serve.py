@@ -299,8 +299,8 @@ async def test_hot_reload_moves_compatible_keeps_incompatible_refuses_broken(
                 # the metric tells which version each conversation runs: v2 (the 50 and the
                 # first newcomer) and v3 (the other two)
                 text = (await admin.get("/metrics")).text
-                running = _samples(text, "ucwa_flow_conversations_by_version")
-                assert sorted(running.values()) == [2.0, 51.0], running
+                versions = _samples(text, "ucwa_flow_conversations_by_version")
+                assert sorted(versions.values()) == [2.0, 51.0], versions
             assert all(t.vu.state(t.conv) == "connected" for t in [*running, *newcomers])
             assert f"{flow}:" in proc.output()  # the refused file, logged with its location
             proc.signal(signal.SIGTERM)
