@@ -1,0 +1,43 @@
+"""A store whose account writes all carry one fencing token: :class:`FencedStore`."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from ucwa_flow.store._changes import Changes, CommitResult
+from ucwa_flow.store._sql import Program
+from ucwa_flow.store._store import Store
+
+__all__ = ["FencedStore"]
+
+T = TypeVar("T")
+
+
+class FencedStore(Store):
+    """``inner`` with ``fence`` (a lease token) on every :meth:`commit` and
+    :meth:`forget_application`: what a worker hands the bot of an account it holds the
+    lease of, so the runtime writes fenced without knowing about leases. Reads and
+    :meth:`aclose` go to ``inner`` (closing is the owner's business: this one does not)."""
+
+    def __init__(self, inner: Store, fence: int) -> None:
+        super().__init__(inner.target)
+        self.backend = inner.backend
+        self.inner = inner
+        self.fence = fence
+
+    async def commit(
+        self, account: str, changes: Changes, *, fence: int | None = None
+    ) -> CommitResult:
+        return await super().commit(account, changes, fence=self.fence if fence is None else fence)
+
+    async def forget_application(
+        self, account: str, reason: str, at: float, *, fence: int | None = None
+    ) -> int:
+        token = self.fence if fence is None else fence
+        return await super().forget_application(account, reason, at, fence=token)
+
+    async def _run(self, program: Program[T], *, write: bool) -> T:
+        return await self.inner._run(program, write=write)
+
+    async def aclose(self) -> None:
+        """The inner store stays open (it is shared with the next owner of the token)."""
