@@ -38,7 +38,7 @@ from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._stores import StoreHub
-from ucwa_flow.store import Store
+from ucwa_flow.store import FencedStore, Store, StoreFenced
 from ucwa_flow.ucwa import ChannelStats, UcwaClient
 
 __all__ = ["AccountRunner", "Server", "SinkFactory", "describe_error"]
@@ -110,6 +110,11 @@ class AccountRunner:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._retiring: asyncio.Future[None] | None = None
+        #: the lease token every store write carries (a worker of several; None: alone)
+        self.lease_token: int | None = None
+        self._fenced: FencedStore | None = None
+        #: called when a write was fenced: the account is another worker's now
+        self.on_fenced: Callable[[AccountRunner], None] | None = None
 
     # -- what the admin endpoint and the metrics see ------------------------------------
 
@@ -133,6 +138,14 @@ class AccountRunner:
         channel = bot.channel if bot is not None else None
         return channel.stats if channel is not None else None
 
+    @property
+    def busy(self) -> bool:
+        """Its supervisor runs, or its last bot is still being closed."""
+        task, retiring = self._task, self._retiring
+        return (task is not None and not task.done()) or (
+            retiring is not None and not retiring.done()
+        )
+
     def apply(self, name: str, flow: Flow) -> str:
         """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report."""
         self.flows[name] = flow
@@ -146,6 +159,7 @@ class AccountRunner:
     # -- lifetime -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._stopping = False  # a worker starts the runner again with each new lease
         self._task = asyncio.create_task(self._supervise(), name=f"account {self.spec.id}")
 
     def stop_answering(self) -> None:
@@ -165,6 +179,12 @@ class AccountRunner:
         if self._retiring is not None:  # a failed bot being closed when the stop came
             await self._retiring
         await self._retire()
+
+    def revoke(self, why: str) -> None:
+        """The lease cannot be proved valid any more: every further store write of this
+        runner's bot fails at once (:class:`~ucwa_flow.store.StoreFenced`, ``why``)."""
+        if self._fenced is not None:
+            self._fenced.revoke(why)
 
     async def abandon(self) -> None:
         """After a stop ran out of time: cancel what runs and close the connections;
@@ -192,6 +212,8 @@ class AccountRunner:
             store = await self._stores.open(self.user)
             if self._metrics is not None:
                 store = self._metrics.timed_store(store)
+            if self.lease_token is not None:
+                store = self._fenced = FencedStore(store, self.lease_token)
             password = self.spec.password.read()
             add_secret(password)
             self.bot = bot = _make_bot(
@@ -224,6 +246,11 @@ class AccountRunner:
             started_at is not None and self._clock.monotonic() - started_at >= self._backoff.cap
         )
         self.failures = 1 if served_long else self.failures + 1
+        if isinstance(exc, StoreFenced):  # not a failure to retry: the account moved on
+            self._stopping = True
+            log.warning("%s: stops serving: %s", self.spec.id, text)
+            if self.on_fenced is not None:
+                self.on_fenced(self)
         await self._retire()
         if self._stopping:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from ucwa_flow.store._changes import Changes, CommitResult
+from ucwa_flow.store._errors import StoreFenced
 from ucwa_flow.store._sql import Program
 from ucwa_flow.store._store import Store
 
@@ -24,15 +25,27 @@ class FencedStore(Store):
         self.backend = inner.backend
         self.inner = inner
         self.fence = fence
+        self.revoked: str | None = None
+
+    def revoke(self, why: str) -> None:
+        """Refuse every write from now on without asking the database (the worker can no
+        longer prove it holds the lease): :class:`StoreFenced` with ``why``."""
+        self.revoked = why
+
+    def _check(self, account: str) -> None:
+        if self.revoked is not None:
+            raise StoreFenced(f"a write of {account} was refused: {self.revoked}")
 
     async def commit(
         self, account: str, changes: Changes, *, fence: int | None = None
     ) -> CommitResult:
+        self._check(account)
         return await super().commit(account, changes, fence=self.fence if fence is None else fence)
 
     async def forget_application(
         self, account: str, reason: str, at: float, *, fence: int | None = None
     ) -> int:
+        self._check(account)
         token = self.fence if fence is None else fence
         return await super().forget_application(account, reason, at, fence=token)
 

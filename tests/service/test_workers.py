@@ -1,0 +1,166 @@
+"""Several workers (Service instances) sharing four accounts through leases on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from psycopg import sql
+
+from tests.e2e.harness import Person
+from tests.service.world import HELPDESK, HR, World, advance_until, until, world
+from tests.store.conftest import postgres_url
+from ucwa_flow.deploy import Deployment, WorkersSpec
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.service import Service
+from ucwa_flow.store import Changes, FencedStore, StoreFenced
+
+pytestmark = pytest.mark.asyncio
+
+IT, PAY = "sip:it@contoso.com", "sip:pay@contoso.com"
+BOTS = {"helpdesk": HELPDESK, "hr": HR, "it": IT, "pay": PAY}
+CALLERS = {name: f"sip:caller-{name}@contoso.com" for name in BOTS}
+#: short leases: a takeover waits for an expiry (real time, the database's clock)
+FAST = WorkersSpec(lease=3.0, heartbeat=0.5)
+
+
+@pytest.fixture
+def pg_store() -> Iterator[str]:
+    """A PostgreSQL URL whose tables go to a schema of the test's own (search_path)."""
+    base = postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    glue = "&" if "?" in base else "?"
+    yield f"{base}{glue}options=-csearch_path%3D{schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def _deployment(w: World, store: str) -> Deployment:
+    accounts = [w.account(name, user) for name, user in BOTS.items()]
+    return replace(w.deployment(*accounts, store=store), workers=FAST)
+
+
+def _held(service: Service) -> set[str]:
+    assert service.coordinator is not None
+    return set(service.coordinator.held)
+
+
+def _ready(service: Service, count: int) -> bool:
+    return len(_held(service)) == count and service.readiness().ready
+
+
+def _leases(service: Service) -> dict[str, float]:
+    body, _ = service.metrics.exposition()
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if sample.name == "ucwa_flow_leases_total":
+                found[sample.labels["event"]] = sample.value
+            if sample.name == "ucwa_flow_accounts_owned":
+                found["owned"] = sample.value
+    return found
+
+
+async def _start_conversations(w: World) -> dict[str, Person]:
+    people = {}
+    for name, bot in BOTS.items():
+        person = people[name] = await w.person(CALLERS[name], bot)
+        await person.say("hello")
+        assert await person.hear() == [f"{name} v1: your name?"]
+    return people
+
+
+async def test_two_workers_balance_and_a_graceful_stop_hands_everything_over(
+    tmp_path: Path, pg_store: str
+) -> None:
+    async with world(tmp_path, (IT, PAY, *CALLERS.values())) as w:
+        deployment = _deployment(w, pg_store)
+        first = await w.service(deployment)
+        await until(lambda: _ready(first, 4), "the only worker to take all four accounts")
+        people = await _start_conversations(w)
+
+        second = await w.service(deployment)
+        await until(lambda: _ready(first, 2) and _ready(second, 2), "the accounts to be shared 2/2")
+        assert _held(first).isdisjoint(_held(second))
+        assert _leases(first)["handover"] == 2
+        for name, person in people.items():  # the moved conversations carried on
+            await person.say(name.upper())
+            assert await person.hear() == [f"v1 thanks {name.upper()}"]
+
+        assert await first.stop() is True
+        await until(lambda: _ready(second, 4), "the other worker to take all four")
+        counts = _leases(second)
+        # released at the stop, not left to expire: no takeover
+        assert counts.get("takeover", 0) == 0
+        assert counts["acquired"] == 4
+        assert counts["owned"] == 4
+        for name, person in people.items():
+            await person.say("again")
+            assert await person.hear() == ["v1 done: again"]
+            await person.silence()
+
+
+async def test_a_paused_worker_is_taken_over_and_its_stale_writes_are_fenced(
+    tmp_path: Path, pg_store: str
+) -> None:
+    async with world(tmp_path, (IT, PAY, *CALLERS.values())) as w:
+        deployment = _deployment(w, pg_store)
+        first = await w.service(deployment)
+        await until(lambda: _ready(first, 4), "the first worker to take all four accounts")
+        second = await w.service(deployment)
+        await until(lambda: _ready(first, 2) and _ready(second, 2), "a 2/2 share")
+        people = await _start_conversations(w)
+
+        moved = sorted(_held(first))
+        stale = {}
+        for name in moved:
+            fenced = first.runners[name]._fenced
+            assert fenced is not None
+            stale[name] = FencedStore(fenced.inner, fenced.fence)
+        assert first.coordinator is not None
+        first.coordinator.pause()  # frozen: no heartbeat, no guard (a GC pause, SIGSTOP)
+
+        await until(lambda: len(_held(second)) == 4, "the expired leases to be taken over")
+        assert _leases(second)["takeover"] == 2
+        for name, store in stale.items():  # what the paused worker would still write
+            with pytest.raises(StoreFenced, match="another worker"):
+                await store.commit(BOTS[name], Changes())
+
+        first.coordinator.resume()  # SIGCONT: it finds its leases gone and stops serving
+        await until(lambda: not _held(first), "the paused worker to drop its accounts")
+        await until(
+            lambda: not any(first.runners[name].busy for name in moved),
+            "its bots to stop",
+        )
+        assert _leases(first)["lost"] == 2
+        await advance_until(w.clock, lambda: _ready(second, 4), "the new owner to serve all four")
+        for name, person in people.items():  # every conversation carries on, answered once
+            await person.say(name)
+            assert await person.hear() == [f"v1 thanks {name}"]
+        for person in people.values():
+            await person.silence()
+
+
+async def test_a_deployment_that_disagrees_about_an_account_is_refused(
+    tmp_path: Path, pg_store: str
+) -> None:
+    async with world(tmp_path, (IT, PAY)) as w:
+        deployment = _deployment(w, pg_store)
+        first = await w.service(deployment)
+        await until(lambda: _ready(first, 4), "the first worker")
+        other = w.flow("other")
+        spec = replace(
+            deployment.accounts[0], flows=(replace(deployment.accounts[0].flows[0], path=other),)
+        )
+        changed = replace(deployment, accounts=(spec, *deployment.accounts[1:]))
+        service = Service(changed, clock=w.clock)
+        with pytest.raises(OperationalError, match="configured differently by worker"):
+            await service.start()
+        assert _held(first) == set(BOTS)
