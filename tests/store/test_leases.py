@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.store.builders import ACCOUNT, conversation, position
 from tests.store.conftest import Target
+from ucwa_flow.cli import cli
 from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced
 from ucwa_flow.store.leases import ConfigConflict, LeaseBook, LeaseLost, WorkerInfo
 
@@ -187,3 +191,42 @@ async def test_sqlite_has_no_lease_book(target: Target) -> None:
         await store.commit(ACCOUNT, Changes(position=position(1)))
     finally:
         await store.aclose()
+
+
+async def test_the_workers_command_lists_workers_leases_and_unowned_accounts(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, target = books
+    await one.join(A)
+    await two.join(B)
+    assert await one.acquire("sip:x@contoso.com", "a", 30) is not None
+    assert await one.acquire("sip:y@contoso.com", "a", 30) is not None
+    assert await two.acquire("sip:z@contoso.com", "b", 30) is not None
+    target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", ("sip:z@contoso.com",))
+    assert target.url is not None
+    assert target.schema is not None
+    url = f"{target.url}&options=-csearch_path%3D{target.schema}"
+    runner = CliRunner()
+    result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("a  host host-a  pid 1  seen ")
+    assert lines[0].endswith("2 account(s)")
+    assert lines[1].startswith("  sip:x@contoso.com  token 1  held ")
+    assert lines[3].startswith("b  host host-b  pid 2")
+    assert lines[4:6] == ["unowned: 1 account(s)", lines[5]]
+    assert lines[5].startswith("  sip:z@contoso.com  token 1  expired (was b)")
+    result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url, "--json"])
+    document = json.loads(result.output)
+    assert [w["id"] for w in document["workers"]] == ["a", "b"]
+    assert [a["account"] for a in document["workers"][0]["accounts"]] == [
+        "sip:x@contoso.com",
+        "sip:y@contoso.com",
+    ]
+    assert document["unowned"][0]["last_worker"] == "b"
+
+
+def test_the_workers_command_needs_a_postgresql_store(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["workers", "--store", str(tmp_path / "x.sqlite3")])
+    assert result.exit_code == 2
+    assert "PostgreSQL" in result.output
