@@ -101,7 +101,7 @@ async def test_two_workers_balance_and_a_graceful_stop_hands_everything_over(
         assert counts.get("takeover", 0) == 0
         assert counts["acquired"] == 4
         assert counts["owned"] == 4
-        for name, person in people.items():
+        for person in people.values():
             await person.say("again")
             assert await person.hear() == ["v1 done: again"]
             await person.silence()

@@ -46,13 +46,13 @@ from ucwa_flow.flow import Flow
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
-from ucwa_flow.service._coordinator import Coordinator
 from ucwa_flow.service._backoff import Backoff
-from ucwa_flow.service._workers import open_coordinator
+from ucwa_flow.service._coordinator import Coordinator
 from ucwa_flow.service._flows import FlowsRefused, load_all, load_one
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.service._watch import Watcher
+from ucwa_flow.service._workers import open_coordinator
 from ucwa_flow.store import is_postgres_url
 from ucwa_flow.ucwa._tls import client_context
 
