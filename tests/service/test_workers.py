@@ -125,7 +125,7 @@ async def test_a_paused_worker_is_taken_over_and_its_stale_writes_are_fenced(
             assert fenced is not None
             stale[name] = FencedStore(fenced.inner, fenced.fence)
         assert first.coordinator is not None
-        first.coordinator.pause()  # frozen: no heartbeat, no guard (a GC pause, SIGSTOP)
+        await first.coordinator.pause()  # frozen: no heartbeat, no guard (a GC pause, SIGSTOP)
 
         await until(lambda: len(_held(second)) == 4, "the expired leases to be taken over")
         assert _leases(second)["takeover"] == 2
@@ -164,3 +164,39 @@ async def test_a_deployment_that_disagrees_about_an_account_is_refused(
         with pytest.raises(OperationalError, match="configured differently by worker"):
             await service.start()
         assert _held(first) == set(BOTS)
+
+
+async def test_a_fenced_commit_stops_the_bot_once_and_the_account_comes_back(
+    tmp_path: Path, pg_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
+        accounts = (w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
+        await until(lambda: _ready(service, 2), "both accounts")
+        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        coordinator = service.coordinator
+        assert coordinator is not None
+        await coordinator.pause()  # so that the database, not the heartbeat, notices first
+        async with await psycopg.AsyncConnection.connect(pg_store, autocommit=True) as conn:
+            await conn.execute(  # another worker took the account meanwhile
+                "UPDATE leases SET worker = 'ghost', token = token + 1, "
+                "expires_at = now() + interval '1 second' WHERE account = %s",
+                (HELPDESK,),
+            )
+        runner = service.runners["helpdesk"]
+        await lene.say("Lene")
+        await until(lambda: "helpdesk" not in coordinator.held, "the fenced bot to give up")
+        await until(lambda: not runner.busy, "the fenced bot to stop")
+        assert runner.error is not None
+        assert "fencing token" in runner.error
+        assert _leases(service)["lost"] == 1
+        fenced = [r for r in caplog.records if "stops serving" in r.getMessage()]
+        assert len(fenced) == 2  # the runner's line and the coordinator's: no retry loop
+
+        coordinator.resume()  # the ghost's lease expires: the worker takes the account back
+        await until(lambda: _ready(service, 2), "the account to come back")
+        assert _leases(service)["takeover"] == 1
+        assert await lene.hear() == ["v1 thanks Lene"]  # the fenced batch, delivered again
+        await lene.silence()

@@ -135,10 +135,21 @@ class Coordinator:
         log.info("worker %s: sharing %d account(s)", self.worker.id, len(self.runners))
         self.resume()
 
-    def pause(self) -> None:
-        """Stop renewing and checking (as if the process were frozen): for tests."""
+    async def pause(self) -> None:
+        """Stop renewing and checking (as if the process were frozen; for tests, and the
+        first step of :meth:`stop`). A round under way finishes first: a store operation
+        cancelled half-way would leave its transaction (and its row locks) open."""
+        try:
+            async with asyncio.timeout(self.ttl):
+                await self._round_lock.acquire()
+        except TimeoutError:  # a store that hangs: cancel the round after all
+            log.warning("worker %s: a heartbeat hangs; cancelled", self.worker.id)
+        else:
+            self._round_lock.release()
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
     def resume(self) -> None:
         """Renew and check again after :meth:`pause` (as after ``SIGCONT``)."""
@@ -149,9 +160,7 @@ class Coordinator:
 
     async def stop(self) -> None:
         """No more rounds: the leases stay held until :meth:`leave`."""
-        self.pause()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await self.pause()
 
     async def leave(self) -> None:
         """Release every lease at once and leave (after the runners stopped)."""
@@ -172,7 +181,7 @@ class Coordinator:
     async def _rounds(self) -> None:
         while True:
             async with self._round_lock:
-                await self.round()
+                await asyncio.shield(self.round())  # see pause()
             await self._sleep(self.heartbeat)
 
     async def round(self) -> None:
@@ -203,6 +212,10 @@ class Coordinator:
             else:
                 self._lose(account, "its lease expired or was taken by another worker")
         try:
+            mine = {self.runners[account].user for account in self.held}
+            for lease in renewed.values():  # given up here (revoked) but still ours there
+                if lease.account not in mine:
+                    await self.book.release(lease.account, self.worker.id, lease.token)
             await self._balance()
         except StoreError as exc:
             log.warning("worker %s: balancing: %s", self.worker.id, exc)
