@@ -306,6 +306,11 @@ class Service:
                 raise LookupError(f"account {runner.spec.id!r} has no flow {flow!r}")
             if not _is_sip(invitee):
                 raise ValueError(f"{invitee!r} is not a SIP address like sip:someone@contoso.com")
+            coordinator = self.coordinator
+            if coordinator is not None and runner.spec.id not in coordinator.held:
+                raise OperationalError(
+                    f"{runner.spec.id} is served by another worker now (ucwa-flow workers)"
+                )
             bot = runner.bot
             if bot is None or not runner.signed_in or self._stop_task is not None:
                 raise OperationalError(_NOT_SIGNED_IN.format(account=runner.spec.id))
