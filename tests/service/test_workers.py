@@ -19,6 +19,8 @@ from ucwa_flow.deploy import Deployment, WorkersSpec
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.service import Service
 from ucwa_flow.store import Changes, FencedStore, StoreFenced
+from ucwa_flow.store._postgres import PostgresStore
+from ucwa_flow.store.leases import LeaseBook
 
 pytestmark = pytest.mark.asyncio
 
@@ -200,3 +202,37 @@ async def test_a_fenced_commit_stops_the_bot_once_and_the_account_comes_back(
         assert _leases(service)["takeover"] == 1
         assert await lene.hear() == ["v1 thanks Lene"]  # the fenced batch, delivered again
         await lene.silence()
+
+
+async def test_an_unreachable_store_stops_the_bots_once_the_leases_are_not_provably_valid(
+    tmp_path: Path, pg_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
+        accounts = (w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
+        await until(lambda: _ready(service, 2), "both accounts")
+        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        coordinator = service.coordinator
+        assert coordinator is not None
+        book = coordinator.book
+        # the coordinator's connection goes to a port where nothing listens
+        nowhere = PostgresStore(
+            "postgresql://postgres@127.0.0.1:9/test", schema=None, connect_timeout=1
+        )
+        coordinator.book = LeaseBook(nowhere)
+        await until(lambda: not coordinator.held, "the bots to stop serving")
+        await until(lambda: not any(r.busy for r in service.runners.values()), "the bots to stop")
+        assert _leases(service)["lost"] == 2
+        assert not service.readiness().ready
+        said = [r.getMessage() for r in caplog.records]
+        assert any("cannot renew its leases" in line for line in said)
+        assert sum("could not be renewed in time" in line for line in said) == 2
+
+        coordinator.book = book  # the store is back: the worker takes its accounts again
+        await until(lambda: _ready(service, 2), "the accounts to come back")
+        await lene.say("Lene")
+        assert await lene.hear() == ["v1 thanks Lene"]
+        await lene.silence()
+        await nowhere.aclose()

@@ -110,7 +110,8 @@ class Coordinator:
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: set[asyncio.Task[None]] = set()
         self._round_lock = asyncio.Lock()
-        self._unreachable = False
+        #: the last heartbeat failed (the store cannot be reached)
+        self.unreachable = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
         self.rounds = 0
 
@@ -193,18 +194,18 @@ class Coordinator:
                 for lease in await self.book.heartbeat(self.worker.id, self.ttl)
             }
         except StoreError as exc:
-            if not self._unreachable:
+            if not self.unreachable:
                 log.error(
                     "worker %s: cannot renew its leases (%s); serving each account only while "
                     "its lease is surely valid",
                     self.worker.id,
                     exc,
                 )
-            self._unreachable = True
+            self.unreachable = True
             return
-        if self._unreachable:
+        if self.unreachable:
             log.warning("worker %s: the store answers again", self.worker.id)
-            self._unreachable = False
+            self.unreachable = False
         for account, held in list(self.held.items()):
             lease = renewed.get(self.runners[account].user)
             if lease is not None and lease.token == held.token:

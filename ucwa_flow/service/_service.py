@@ -259,7 +259,10 @@ class Service:
         ready = (
             store
             and (bool(accounts) or self.coordinator is not None)
-            and (self.coordinator is None or self.coordinator.rounds > 0)
+            and (
+                self.coordinator is None
+                or (self.coordinator.rounds > 0 and not self.coordinator.unreachable)
+            )
             and self._stop_task is None
             and all(a.signed_in and a.channel_live for a in accounts)
         )
