@@ -42,8 +42,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ucwa_flow.deploy import AccountSpec, WorkersSpec
 from ucwa_flow.errors import OperationalError
@@ -78,6 +79,7 @@ def account_digest(spec: AccountSpec) -> str:
 class _Held:
     token: int
     valid_until: float  # on the worker's monotonic clock
+    leaving: bool = False  # being handed over
 
 
 class Coordinator:
@@ -114,6 +116,11 @@ class Coordinator:
         self.unreachable = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
         self.rounds = 0
+
+    @property
+    def serving(self) -> list[str]:
+        """The accounts (ids) held and not being handed over."""
+        return [account for account, held in self.held.items() if not held.leaving]
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -226,11 +233,13 @@ class Coordinator:
     async def _balance(self) -> None:
         live = {w.id for w in await self.book.workers(live_within=self.ttl)} | {self.worker.id}
         share = math.ceil(len(self.runners) / len(live))
-        if len(self.held) > share:
-            extra = sorted(self.held)[share:]
-            await asyncio.gather(*(self._hand_over(account) for account in extra))
+        serving = sorted(a for a, held in self.held.items() if not held.leaving)
+        if len(serving) > share:  # in the background: the heartbeat must go on meanwhile
+            for account in serving[share:]:
+                self.held[account].leaving = True
+                self._spawn(self._hand_over(account), f"hand {account} over")
             return
-        if len(self.held) == share:
+        if len(self.held) >= share:  # the accounts being handed over count until released
             return
         leases = {lease.account: lease for lease in await self.book.owners()}
         ids = sorted(self.runners)
@@ -261,15 +270,25 @@ class Coordinator:
         runner.start()
 
     async def _hand_over(self, account: str) -> None:
-        held = self.held.pop(account)
+        """Stop the bot gracefully (its last commits still carry the token, the lease still
+        renewed meanwhile), then release the lease."""
+        held = self.held[account]
         runner = self.runners[account]
         await self._stop_runner(runner)
+        if self.held.get(account) is not held:  # lost meanwhile
+            return
         try:
             await self.book.release(runner.user, self.worker.id, held.token)
         except StoreError as exc:  # it expires instead
             log.warning("%s: could not release the lease: %s", account, exc)
+        self.held.pop(account, None)
         log.info("%s: worker %s handed it over", account, self.worker.id)
         self._count(len(self.held), "handover")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
 
     def _lose(self, account: str, why: str) -> None:
         held = self.held.pop(account, None)
@@ -279,9 +298,7 @@ class Coordinator:
         runner.revoke(f"worker {self.worker.id} lost the lease (token {held.token}): {why}")
         log.warning("%s: worker %s stops serving it: %s", account, self.worker.id, why)
         self._count(len(self.held), "lost")
-        task = asyncio.create_task(self._stop_runner(runner), name=f"stop {account}")
-        self._stops.add(task)
-        task.add_done_callback(self._stops.discard)
+        self._spawn(self._stop_runner(runner), f"stop {account}")
 
     def _fenced(self, runner: AccountRunner) -> None:
         self._lose(runner.spec.id, "a store write was fenced (another worker owns it)")

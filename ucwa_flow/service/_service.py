@@ -253,7 +253,7 @@ class Service:
         store answers; never while stopping."""
         runners = list(self.runners.values())
         if self.coordinator is not None:  # a worker answers for the accounts it holds
-            runners = [self.runners[account] for account in self.coordinator.held]
+            runners = [self.runners[account] for account in self.coordinator.serving]
         accounts = [runner.health() for runner in runners]
         store = self._stores.healthy
         ready = (
