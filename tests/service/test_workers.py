@@ -131,6 +131,10 @@ async def test_a_paused_worker_is_taken_over_and_its_stale_writes_are_fenced(
 
         await until(lambda: len(_held(second)) == 4, "the expired leases to be taken over")
         assert _leases(second)["takeover"] == 2
+        for name in moved:  # no request of the paused worker's bots goes out any more
+            valid = first.runners[name].lease_valid
+            assert valid is not None
+            assert not valid()
         for name, store in stale.items():  # what the paused worker would still write
             with pytest.raises(StoreFenced, match="another worker"):
                 await store.commit(BOTS[name], Changes())

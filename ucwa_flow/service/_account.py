@@ -41,7 +41,7 @@ from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.store import FencedStore, Store, StoreFenced
 from ucwa_flow.ucwa import ChannelStats, UcwaClient
 
-__all__ = ["AccountRunner", "Server", "SinkFactory", "describe_error"]
+__all__ = ["AccountRunner", "LeaseExpired", "Server", "SinkFactory", "describe_error"]
 
 log = logging.getLogger("ucwa_flow.service")
 
@@ -56,6 +56,10 @@ class Server:
     url: str
     ca_bundle: str | None = None
     insecure: bool = False
+
+
+class LeaseExpired(httpx.RequestError):
+    """A request not sent: the worker can no longer prove it holds the account's lease."""
 
 
 def describe_error(exc: BaseException, secret: str | None = None) -> str:
@@ -115,6 +119,9 @@ class AccountRunner:
         self._fenced: FencedStore | None = None
         #: called when a write was fenced: the account is another worker's now
         self.on_fenced: Callable[[AccountRunner], None] | None = None
+        #: whether the lease is provably valid now: checked before every request to the
+        #: UCWA server, so a worker resumed after a pause sends nothing once it is not
+        self.lease_valid: Callable[[], bool] | None = None
 
     # -- what the admin endpoint and the metrics see ------------------------------------
 
@@ -261,7 +268,7 @@ class AccountRunner:
 
     def _client(self, password: str) -> UcwaClient:
         server = self.server
-        return UcwaClient(
+        client = UcwaClient(
             self.user,
             password,
             server_url=server.url,
@@ -269,6 +276,16 @@ class AccountRunner:
             ca_bundle=server.ca_bundle,
             insecure=server.insecure,
         )
+        valid = self.lease_valid
+        if valid is not None:
+            account = self.spec.id
+
+            async def check(request: httpx.Request) -> None:
+                if not valid():
+                    raise LeaseExpired(f"{account}: the lease is not surely valid any more")
+
+            client.before_each_request(check)
+        return client
 
     def _trace(self, record: t.Trace) -> None:
         if self._metrics_sink is not None:

@@ -75,6 +75,14 @@ def account_digest(spec: AccountSpec) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _uptime() -> float:
+    """Seconds on a clock that never goes back and, on Linux, goes on while the machine
+    (or virtual machine) is suspended: a lease expires meanwhile too."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic()
+
+
 @dataclass
 class _Held:
     token: int
@@ -96,7 +104,7 @@ class Coordinator:
         stop_timeout: float = 10.0,
         worker: WorkerInfo | None = None,
         margin: float | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.book = book
@@ -106,7 +114,7 @@ class Coordinator:
         self.margin = spec.lease * 0.25 if margin is None else margin
         self._metrics = metrics
         self._stop_timeout = stop_timeout
-        self._monotonic, self._sleep = monotonic, sleep
+        self._monotonic, self._sleep = monotonic or _uptime, sleep
         #: the accounts (ids) whose lease this worker holds
         self.held: dict[str, _Held] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -138,8 +146,9 @@ class Coordinator:
             raise OperationalError(str(exc)) from None
         except StoreError as exc:
             raise OperationalError(f"cannot join the other workers: {exc}") from None
-        for runner in self.runners.values():
+        for account, runner in self.runners.items():
             runner.on_fenced = self._fenced
+            runner.lease_valid = self._validity(account)
         log.info("worker %s: sharing %d account(s)", self.worker.id, len(self.runners))
         self.resume()
 
@@ -299,6 +308,13 @@ class Coordinator:
         log.warning("%s: worker %s stops serving it: %s", account, self.worker.id, why)
         self._count(len(self.held), "lost")
         self._spawn(self._stop_runner(runner), f"stop {account}")
+
+    def _validity(self, account: str) -> Callable[[], bool]:
+        def valid() -> bool:
+            held = self.held.get(account)
+            return held is not None and self._monotonic() < held.valid_until
+
+        return valid
 
     def _fenced(self, runner: AccountRunner) -> None:
         self._lose(runner.spec.id, "a store write was fenced (another worker owns it)")
