@@ -67,6 +67,8 @@ def _leases(service: Service) -> dict[str, float]:
                 found[sample.labels["event"]] = sample.value
             if sample.name == "ucwa_flow_accounts_owned":
                 found["owned"] = sample.value
+            if sample.name == "ucwa_flow_store_errors_total":
+                found[f"{sample.labels['operation']} {sample.labels['error']}"] = sample.value
     return found
 
 
@@ -197,7 +199,9 @@ async def test_a_fenced_commit_stops_the_bot_once_and_the_account_comes_back(
         await until(lambda: not runner.busy, "the fenced bot to stop")
         assert runner.error is not None
         assert "fencing token" in runner.error
-        assert _leases(service)["lost"] == 1
+        counts = _leases(service)
+        assert counts["lost"] == 1
+        assert counts["commit StoreFenced"] == 1  # refused by the database, counted once
         fenced = [r for r in caplog.records if "stops serving" in r.getMessage()]
         assert len(fenced) == 2  # the runner's line and the coordinator's: no retry loop
 
