@@ -87,7 +87,7 @@ async def test_expiry_is_decided_by_the_database_clock_and_tokens_grow(
 async def test_heartbeat_renews_every_lease_and_leave_releases_them_at_once(
     books: tuple[LeaseBook, LeaseBook, Target],
 ) -> None:
-    one, two, _ = books
+    one, two, target = books
     await one.join(A)
     await two.join(B)
     accounts = [f"sip:bot{i}@contoso.com" for i in range(3)]
@@ -96,6 +96,11 @@ async def test_heartbeat_renews_every_lease_and_leave_releases_them_at_once(
     renewed = await one.heartbeat("a", 30)
     assert sorted(lease.account for lease in renewed) == accounts
     assert [w.id for w in await two.workers(live_within=30)] == ["a", "b"]
+    await two.join(WorkerInfo("killed", "host-c", 3))
+    target.raw("UPDATE workers SET seen_at = now() - interval '1 hour' WHERE id = 'killed'")
+    assert [w.id for w in await two.workers(live_within=30)] == ["a", "b"]
+    assert len(await two.workers()) == 3
+    await two.heartbeat("b", 30)  # a worker killed long ago is forgotten
     assert await one.leave("a") == 3
     assert [w.id for w in await two.workers()] == ["b"]
     for account in accounts:

@@ -141,10 +141,16 @@ class LeaseBook:
 
     async def heartbeat(self, worker: str, ttl: float) -> list[Lease]:
         """Mark ``worker`` seen and extend every unexpired lease it holds to now + ``ttl``;
-        returns those leases (one it held that is missing has expired or was taken)."""
+        returns those leases (one it held that is missing has expired or was taken).
+        Workers not seen for ten lease times (a minute at least) are forgotten."""
+        forget = max(60.0, 10 * ttl)  # a worker killed never left: forget it after a while
         rows = await self._do(
-            _two(
+            _three(
                 Sql("UPDATE workers SET seen_at = now() WHERE id = %s", (worker,)),
+                Sql(
+                    "DELETE FROM workers WHERE seen_at < now() - %s * interval '1 second'",
+                    (forget,),
+                ),
                 Sql(
                     f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() "
                     "WHERE worker = %s AND expires_at > now() RETURNING " + _LEASE_COLUMNS,
@@ -263,6 +269,13 @@ class LeaseBook:
 
 def _one(text: str, params: tuple[object, ...]) -> Program[Rows]:
     rows = yield Sql(text, params)
+    return rows
+
+
+def _three(first: Sql, second: Sql, third: Sql) -> Program[Rows]:
+    yield first
+    yield second
+    rows = yield third
     return rows
 
 
