@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ucwa_flow.store._changes import Changes, CommitResult
 from ucwa_flow.store._errors import StoreFenced
@@ -49,8 +49,14 @@ class FencedStore(Store):
         token = self.fence if fence is None else fence
         return await super().forget_application(account, reason, at, fence=token)
 
-    async def _run(self, program: Program[T], *, write: bool) -> T:
-        return await self.inner._run(program, write=write)
+    def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
+        """Never inline: a fenced write always goes through the checking transaction of
+        :meth:`commit` (``None`` tells the caller to use it)."""
+        return None
+
+    async def _run(self, program: Program[T], *, write: bool, **options: Any) -> T:
+        # options: whatever else the backends take (passed through unchanged)
+        return await self.inner._run(program, write=write, **options)
 
     async def aclose(self) -> None:
         """The inner store stays open (it is shared with the next owner of the token)."""
