@@ -114,6 +114,10 @@ CASES = [
         "admin: {token_env: A, token_file: b}\n" + ACCOUNT,
         "1:23: S005 admin: 'token_env' and 'token_file' together: use exactly one",
     ),
+    (
+        "workers: {lease: 5s, heartbeat: 2s}\n" + ACCOUNT,
+        "1:33: D115 workers: a heartbeat of 2 s is too slow for a lease of 5 s",
+    ),
 ]
 
 

@@ -150,9 +150,10 @@ async def advance_until(
 
 
 @contextlib.asynccontextmanager
-async def world(folder: Path) -> AsyncIterator[World]:
+async def world(folder: Path, more_users: tuple[str, ...] = ()) -> AsyncIterator[World]:
     clock = ManualClock()
     users = [*default_users(), SimulatorUser(HELPDESK, "Helpdesk"), SimulatorUser(HR, "HR")]
+    users += [SimulatorUser(uri, uri.removeprefix("sip:").partition("@")[0]) for uri in more_users]
     sim = Simulator(SimulatorConfig(users=users, seed=12), clock=clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
         running = World(url, clock, sim, folder)

@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ucwa_flow.cli.transcripts",
         "List, show, export and prune stored conversations.",
     ),
+    "workers": (
+        "ucwa_flow.cli.workers",
+        "List the workers sharing a PostgreSQL store and the accounts each owns.",
+    ),
 }
 
 

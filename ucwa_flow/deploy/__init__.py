@@ -26,6 +26,7 @@ from ucwa_flow.deploy._model import (
     SecretSource,
     ServerSpec,
     SourceSpot,
+    WorkersSpec,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "SecretSource",
     "ServerSpec",
     "SourceSpot",
+    "WorkersSpec",
     "check_deployment_flows",
     "deployment_flow_diagnostics",
     "is_deployment_file",

@@ -34,6 +34,7 @@ from ucwa_flow.deploy._model import (
     SecretSource,
     ServerSpec,
     SourceSpot,
+    WorkersSpec,
 )
 from ucwa_flow.durations import parse_duration
 from ucwa_flow.flow import Diagnostic, resolve_flow_path
@@ -121,7 +122,20 @@ class _Builder:
             logging=LoggingSpec(**data.get("logging", {})),
             stop_timeout=self.duration(data, "stop_timeout", (), 10.0),
             retention=self.duration(data, "retention", (), 30 * 86400.0),
+            workers=self.workers(data.get("workers", {})),
         )
+
+    def workers(self, data: dict[str, Any]) -> WorkersSpec:
+        path = ("workers",)
+        lease = self.duration(data, "lease", path, 10.0)
+        heartbeat = self.duration(data, "heartbeat", path, 2.0)
+        if heartbeat * 3 > lease:
+            message = (
+                f"workers: a heartbeat of {heartbeat:g} s is too slow for a lease of "
+                f"{lease:g} s; renew at least three times per lease"
+            )
+            self.error((*path, "heartbeat" if "heartbeat" in data else "lease"), "D115", message)
+        return WorkersSpec(lease, heartbeat)
 
     def store(self, written: str | None) -> str | None:
         if written is None or ("store",) in self.skip:

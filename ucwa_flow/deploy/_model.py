@@ -166,6 +166,15 @@ class LoggingSpec:
 
 
 @dataclass(frozen=True)
+class WorkersSpec:
+    """Sharing the accounts among ``serve`` processes on one PostgreSQL store: an
+    account's ``lease`` lasts that many seconds unless renewed every ``heartbeat``."""
+
+    lease: float = 10.0
+    heartbeat: float = 2.0
+
+
+@dataclass(frozen=True)
 class Deployment:
     """A whole deployment file. ``store`` is a PostgreSQL URL or a folder for one SQLite
     file per account (``None``: the user's state directory). ``stop_timeout`` bounds a
@@ -179,6 +188,7 @@ class Deployment:
     logging: LoggingSpec = LoggingSpec()
     stop_timeout: float = 10.0
     retention: float = 30 * 86400.0
+    workers: WorkersSpec = WorkersSpec()
 
     def account(self, account_id: str) -> AccountSpec | None:
         return next((a for a in self.accounts if a.id == account_id), None)

@@ -134,3 +134,15 @@ class Families:
             "Reloads of the deployment and its flows, result=ok|refused (a file was refused).",
             "result",
         )
+        self.accounts_owned = Gauge(
+            P + "accounts_owned",
+            "Accounts whose lease this worker holds (several workers on one PostgreSQL store).",
+            registry=registry,
+        )
+        self.leases = counter(
+            "leases_total",
+            "Account leases changing hands at this worker: event=takeover (taken from a worker "
+            "whose lease expired), acquired (a free lease), handover (given up gracefully), "
+            "lost (expired or fenced while held).",
+            "event",
+        )

@@ -84,6 +84,13 @@ class Metrics:
         """Count a reload (``ok`` false when a file was refused)."""
         self.families.reloads.labels("ok" if ok else "refused").inc()
 
+    def leases(self, owned: int, event: str | None = None) -> None:
+        """This worker now holds ``owned`` account leases, after ``event`` (``takeover``,
+        ``acquired``, ``handover``, ``lost``) if one happened."""
+        self.families.accounts_owned.set(owned)
+        if event is not None:
+            self.families.leases.labels(event).inc()
+
     def exposition(self) -> tuple[bytes, str]:
         """The body of ``/metrics`` and its content type (Prometheus text format 0.0.4).
 

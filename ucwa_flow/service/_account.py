@@ -38,10 +38,17 @@ from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._stores import StoreHub
-from ucwa_flow.store import Store
+from ucwa_flow.store import FencedStore, Store, StoreFenced
 from ucwa_flow.ucwa import ChannelStats, UcwaClient
 
-__all__ = ["CHANNEL_FAILING", "AccountRunner", "Server", "SinkFactory", "describe_error"]
+__all__ = [
+    "CHANNEL_FAILING",
+    "AccountRunner",
+    "LeaseExpired",
+    "Server",
+    "SinkFactory",
+    "describe_error",
+]
 
 log = logging.getLogger("ucwa_flow.service")
 
@@ -59,6 +66,10 @@ class Server:
     url: str
     ca_bundle: str | None = None
     insecure: bool = False
+
+
+class LeaseExpired(httpx.RequestError):
+    """A request not sent: the worker can no longer prove it holds the account's lease."""
 
 
 def describe_error(exc: BaseException, secret: str | None = None) -> str:
@@ -115,6 +126,14 @@ class AccountRunner:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._retiring: asyncio.Future[None] | None = None
+        #: the lease token every store write carries (a worker of several; None: alone)
+        self.lease_token: int | None = None
+        self._fenced: FencedStore | None = None
+        #: called when a write was fenced: the account is another worker's now
+        self.on_fenced: Callable[[AccountRunner], None] | None = None
+        #: whether the lease is provably valid now: checked before every request to the
+        #: UCWA server, so a worker resumed after a pause sends nothing once it is not
+        self.lease_valid: Callable[[], bool] | None = None
 
     # -- what the admin endpoint and the metrics see ------------------------------------
 
@@ -155,6 +174,14 @@ class AccountRunner:
         channel = bot.channel if bot is not None else None
         return channel.stats if channel is not None else None
 
+    @property
+    def busy(self) -> bool:
+        """Its supervisor runs, or its last bot is still being closed."""
+        task, retiring = self._task, self._retiring
+        return (task is not None and not task.done()) or (
+            retiring is not None and not retiring.done()
+        )
+
     def apply(self, name: str, flow: Flow) -> str:
         """Serve ``flow`` as ``name`` from now on (a reload); returns the line to report.
         Should the running engine refuse it, the version the runner holds stays too."""
@@ -171,6 +198,7 @@ class AccountRunner:
     # -- lifetime -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._stopping = False  # a worker starts the runner again with each new lease
         self._task = asyncio.create_task(self._supervise(), name=f"account {self.spec.id}")
 
     def stop_answering(self) -> None:
@@ -190,6 +218,12 @@ class AccountRunner:
         if self._retiring is not None:  # a failed bot being closed when the stop came
             await self._retiring
         await self._retire()
+
+    def revoke(self, why: str) -> None:
+        """The lease cannot be proved valid any more: every further store write of this
+        runner's bot fails at once (:class:`~ucwa_flow.store.StoreFenced`, ``why``)."""
+        if self._fenced is not None:
+            self._fenced.revoke(why)
 
     async def abandon(self) -> None:
         """After a stop ran out of time: cancel what runs and close the connections;
@@ -217,6 +251,8 @@ class AccountRunner:
             store = await self._stores.open(self.user)
             if self._metrics is not None:
                 store = self._metrics.timed_store(store)
+            if self.lease_token is not None:
+                store = self._fenced = FencedStore(store, self.lease_token)
             password = self.spec.password.read()
             add_secret(password)
             built = dict(self.flows)
@@ -253,6 +289,11 @@ class AccountRunner:
             started_at is not None and self._clock.monotonic() - started_at >= self._backoff.cap
         )
         self.failures = 1 if served_long else self.failures + 1
+        if isinstance(exc, StoreFenced):  # not a failure to retry: the account moved on
+            self._stopping = True
+            log.warning("%s: stops serving: %s", self.spec.id, text)
+            if self.on_fenced is not None:
+                self.on_fenced(self)
         await self._retire()
         if self._stopping:
             return
@@ -263,7 +304,7 @@ class AccountRunner:
 
     def _client(self, password: str) -> UcwaClient:
         server = self.server
-        return UcwaClient(
+        client = UcwaClient(
             self.user,
             password,
             server_url=server.url,
@@ -271,6 +312,16 @@ class AccountRunner:
             ca_bundle=server.ca_bundle,
             insecure=server.insecure,
         )
+        valid = self.lease_valid
+        if valid is not None:
+            account = self.spec.id
+
+            async def check(request: httpx.Request) -> None:
+                if not valid():
+                    raise LeaseExpired(f"{account}: the lease is not surely valid any more")
+
+            client.before_each_request(check)
+        return client
 
     def _trace(self, record: t.Trace) -> None:
         if self._metrics_sink is not None:

@@ -48,11 +48,14 @@ from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner, Server, SinkFactory, describe_error
 from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._coordinator import Coordinator
 from ucwa_flow.service._flows import FlowsRefused, load_one
 from ucwa_flow.service._preflight import SecretsUnreadable, preflight
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.service._watch import Watcher
+from ucwa_flow.service._workers import open_coordinator
+from ucwa_flow.store import is_postgres_url
 from ucwa_flow.ucwa._tls import client_context
 
 __all__ = ["FlowsRefused", "SecretsUnreadable", "Service"]
@@ -109,6 +112,8 @@ class Service:
         self._stop_task: asyncio.Task[bool] | None = None
         self._done = asyncio.Event()
         self._started = False
+        #: with a PostgreSQL store, this process is one worker of several (see _coordinator)
+        self.coordinator: Coordinator | None = None
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -141,12 +146,24 @@ class Service:
                 http=self._http,
             )
             self.runners[spec.id] = runner
-            runner.start()
+            if not self._shared:
+                runner.start()
             starter = self._starter(runner)
             self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
+        if self._shared:  # the accounts start as their leases come
+            try:
+                self.coordinator = await open_coordinator(self)
+            except BaseException:
+                await self.stop()
+                raise
         if self._watching:
             self._watcher = Watcher(self.watched_files(), self._changed)
             self._watcher.start()
+
+    @property
+    def _shared(self) -> bool:
+        """The store is PostgreSQL: the accounts are shared with the other workers."""
+        return is_postgres_url(self.deployment.store or "")
 
     async def _start_admin(self) -> None:
         admin = self.deployment.admin
@@ -218,6 +235,8 @@ class Service:
         if self._watcher is not None:
             await self._watcher.aclose()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.coordinator is not None:  # no more leases taken; the held ones go below
+            await self.coordinator.stop()
         limit = self.deployment.stop_timeout
         if runners:  # not when the start failed before any account
             log.info("stopping: new invitations ring; finishing the steps under way (%g s)", limit)
@@ -230,6 +249,9 @@ class Service:
             log.warning("stop: not done after %g s; cancelled what was left", limit)
             for runner in runners:
                 await runner.abandon()
+        if self.coordinator is not None:  # the others take the accounts over at once
+            await self.coordinator.leave()
+            await self.coordinator.book.store.aclose()
         if self._admin is not None:
             with contextlib.suppress(Exception):
                 await self._admin.stop()
@@ -247,11 +269,18 @@ class Service:
     def readiness(self) -> Readiness:
         """Ready when every account is signed in with its event channel live and every
         store answers; never while stopping."""
-        accounts = [runner.health() for runner in self.runners.values()]
+        runners = list(self.runners.values())
+        if self.coordinator is not None:  # a worker answers for the accounts it holds
+            runners = [self.runners[account] for account in self.coordinator.serving]
+        accounts = [runner.health() for runner in runners]
         store = self._stores.healthy
         ready = (
             store
-            and bool(accounts)
+            and (bool(accounts) or self.coordinator is not None)
+            and (
+                self.coordinator is None
+                or (self.coordinator.rounds > 0 and not self.coordinator.unreachable)
+            )
             and self._stop_task is None
             and all(a.signed_in and a.channel_live for a in accounts)
         )
@@ -299,6 +328,11 @@ class Service:
                 raise LookupError(f"account {runner.spec.id!r} has no flow {flow!r}")
             if not _is_sip(invitee):
                 raise ValueError(f"{invitee!r} is not a SIP address like sip:someone@contoso.com")
+            coordinator = self.coordinator
+            if coordinator is not None and runner.spec.id not in coordinator.held:
+                raise OperationalError(
+                    f"{runner.spec.id} is served by another worker now (ucwa-flow workers)"
+                )
             bot = runner.bot
             if bot is None or not runner.signed_in or self._stop_task is not None:
                 raise OperationalError(_NOT_SIGNED_IN.format(account=runner.spec.id))

@@ -27,6 +27,11 @@ default at :func:`default_state_path`) and PostgreSQL (psycopg 3, async), chosen
 :func:`open_store` from its target. The schema is versioned and migrated on open. Failures
 are :class:`StoreError` subclasses with one-line messages; ``retryable`` says whether trying
 again later may help.
+
+Several workers on one PostgreSQL store share the accounts through leases
+(:mod:`ucwa_flow.store.leases`); each account write then carries its owner's fencing token
+(``commit(..., fence=token)``, or a :class:`FencedStore`), refused with
+:class:`StoreFenced` once another worker took the account.
 """
 
 from ucwa_flow.store._changes import (
@@ -42,6 +47,7 @@ from ucwa_flow.store._errors import (
     StoreConflict,
     StoreCorrupt,
     StoreError,
+    StoreFenced,
     StoreFull,
     StoreLocked,
     StoreTooNew,
@@ -53,6 +59,7 @@ from ucwa_flow.store._factory import (
     is_postgres_url,
     open_store,
 )
+from ucwa_flow.store._fenced_store import FencedStore
 from ucwa_flow.store._migrations import LATEST as SCHEMA_VERSION
 from ucwa_flow.store._records import (
     REDACTED,
@@ -89,6 +96,7 @@ __all__ = [
     "ConversationRecord",
     "ConversationStatus",
     "Ending",
+    "FencedStore",
     "OutboxEntry",
     "OutboxStatus",
     "OutboxUpdate",
@@ -99,6 +107,7 @@ __all__ = [
     "StoreConflict",
     "StoreCorrupt",
     "StoreError",
+    "StoreFenced",
     "StoreFull",
     "StoreLocked",
     "StoreTooNew",

@@ -19,6 +19,7 @@ __all__ = [
     "StoreConflict",
     "StoreCorrupt",
     "StoreError",
+    "StoreFenced",
     "StoreFull",
     "StoreLocked",
     "StoreTooNew",
@@ -63,6 +64,12 @@ class StoreTooNew(StoreError):
 
 class StoreConflict(StoreError):
     """A write broke one of the schema's rules (a bug in the caller: nothing was written)."""
+
+
+class StoreFenced(StoreError):
+    """A write of an account carried a fencing token that is no longer the account's lease
+    token: another worker owns the account now. Not retryable: the writer must stop
+    serving the account (its conversations are someone else's)."""
 
 
 def first_line(exc: BaseException) -> str:

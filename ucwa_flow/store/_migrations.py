@@ -30,11 +30,19 @@ class Migration:
 
 
 _TYPES: dict[Dialect, dict[str, str]] = {
-    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL", "int": "INTEGER"},
+    "sqlite": {
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "real": "REAL",
+        "int": "INTEGER",
+        "bigint": "INTEGER",
+        "time": "TEXT",
+    },
     "postgres": {
         "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "real": "DOUBLE PRECISION",
         "int": "INTEGER",
+        "bigint": "BIGINT",
+        "time": "TIMESTAMPTZ",
     },
 }
 
@@ -100,6 +108,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX conversations_created ON conversations (created_at, conversation)",
             "CREATE INDEX conversations_status ON conversations (account, status, updated_at)",
             "CREATE INDEX transcript_at ON transcript (at)",
+        ),
+    ),
+    Migration(
+        3,
+        "workers, account leases with fencing tokens, account configurations",
+        (
+            # times are the database's (now()); SQLite, single-process, never writes them
+            """CREATE TABLE workers (
+                id TEXT PRIMARY KEY,
+                host TEXT NOT NULL,
+                pid {int} NOT NULL,
+                started_at {time} NOT NULL,
+                seen_at {time} NOT NULL)""",
+            """CREATE TABLE leases (
+                account TEXT PRIMARY KEY,
+                worker TEXT,
+                token {bigint} NOT NULL,
+                expires_at {time} NOT NULL,
+                acquired_at {time} NOT NULL,
+                renewed_at {time} NOT NULL)""",
+            "CREATE INDEX leases_worker ON leases (worker)",
+            """CREATE TABLE account_configs (
+                account TEXT PRIMARY KEY,
+                digest TEXT NOT NULL,
+                worker TEXT NOT NULL,
+                registered_at {time} NOT NULL)""",
         ),
     ),
 )

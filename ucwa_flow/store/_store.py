@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 
 from ucwa_flow.store import _operations as ops
 from ucwa_flow.store._changes import Changes, CommitResult, ConversationQuery, Snapshot
+from ucwa_flow.store._fencing import fenced
 from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
 from ucwa_flow.store._sql import Program
 
@@ -39,21 +40,38 @@ class Store(abc.ABC):
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def commit(self, account: str, changes: Changes) -> CommitResult:
-        """Write ``changes`` in one transaction: all of it or (on error) none of it."""
-        return await self._run(ops.commit(account, changes), write=True, rows=changes.rows)
+    async def commit(
+        self, account: str, changes: Changes, *, fence: int | None = None
+    ) -> CommitResult:
+        """Write ``changes`` in one transaction: all of it or (on error) none of it.
+
+        ``fence``: the lease token of the worker writing (several workers on one
+        PostgreSQL store); a token that is no longer the account's fails the write with
+        :class:`~ucwa_flow.store.StoreFenced` (see :mod:`ucwa_flow.store._fencing`)."""
+        return await self._write(account, ops.commit(account, changes), fence, changes.rows)
 
     def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
         """:meth:`commit` on the caller's thread, without waiting, when the backend can
         (a small write with nothing in its way); ``None`` when it cannot, with nothing
-        written: then use :meth:`commit`. Raises like :meth:`commit`."""
+        written: then use :meth:`commit`. Raises like :meth:`commit`. Never fenced: a
+        fenced store (:class:`~ucwa_flow.store.FencedStore`) always answers ``None``."""
         return None
 
-    async def forget_application(self, account: str, reason: str, at: float) -> int:
+    async def forget_application(
+        self, account: str, reason: str, at: float, *, fence: int | None = None
+    ) -> int:
         """The account's application is gone (404/410): end its active conversations with
         ``reason``, fail its pending outbox entries, forget the application and its channel
-        position. Returns how many conversations were ended."""
-        return await self._run(ops.forget_application(account, reason, at), write=True)
+        position. Returns how many conversations were ended. ``fence`` as for
+        :meth:`commit`."""
+        return await self._write(account, ops.forget_application(account, reason, at), fence)
+
+    async def _write(
+        self, account: str, program: Program[T], fence: int | None, rows: int | None = None
+    ) -> T:
+        if fence is not None:
+            program = fenced(account, fence, program, self.backend)
+        return await self._run(program, write=True, rows=rows)
 
     async def prune(self, before: float) -> int:
         """Retention: delete what ended before ``before`` (epoch seconds), every account.

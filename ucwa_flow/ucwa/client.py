@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -136,6 +136,13 @@ class UcwaClient(Presence):
     async def aclose(self) -> None:
         """Close both connection pools. The server-side application is left alone."""
         await self._wire.aclose()
+
+    def before_each_request(self, hook: Callable[[httpx.Request], Awaitable[None]]) -> None:
+        """Await ``hook`` before each request this client sends (long polls included): an
+        exception it raises fails that request, unsent (a worker that can no longer prove
+        it holds the account's lease stops talking to the server this way)."""
+        for pool in (self._wire.http, self._wire.poll):
+            pool.event_hooks["request"].append(hook)
 
     @property
     def in_flight(self) -> int:

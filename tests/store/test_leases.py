@@ -1,0 +1,237 @@
+"""Account leases and fencing on a real PostgreSQL server (a schema per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.store.builders import ACCOUNT, conversation, position
+from tests.store.conftest import Target
+from ucwa_flow.cli import cli
+from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced
+from ucwa_flow.store.leases import ConfigConflict, LeaseBook, LeaseLost, WorkerInfo
+
+A, B = WorkerInfo("a", "host-a", 1), WorkerInfo("b", "host-b", 2)
+
+
+@pytest.fixture
+async def books(pg_target: Target) -> AsyncIterator[tuple[LeaseBook, LeaseBook, Target]]:
+    """Two workers' lease books, each on a connection of its own."""
+    one, two = await pg_target.open(), await pg_target.open()
+    try:
+        yield LeaseBook(one), LeaseBook(two), pg_target
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_only_one_of_many_concurrent_acquirers_gets_a_free_lease(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, _ = books
+    for round_ in range(10):
+        account = f"sip:bot{round_}@contoso.com"
+        got = await asyncio.gather(one.acquire(account, "a", 30), two.acquire(account, "b", 30))
+        winners = [lease for lease in got if lease is not None]
+        assert len(winners) == 1
+        assert winners[0].token == 1
+        assert winners[0].valid
+    owners = await one.owners()
+    assert len(owners) == 10
+    assert all(lease.worker in {"a", "b"} for lease in owners)
+
+
+async def test_a_held_lease_is_refused_and_renewals_keep_it(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, _ = books
+    lease = await one.acquire(ACCOUNT, "a", 30)
+    assert lease is not None
+    assert await two.acquire(ACCOUNT, "b", 30) is None
+    renewed = await one.renew(ACCOUNT, "a", lease.token, 30)
+    assert renewed.token == lease.token
+    with pytest.raises(LeaseLost):
+        await two.renew(ACCOUNT, "b", lease.token, 30)
+
+
+async def test_expiry_is_decided_by_the_database_clock_and_tokens_grow(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, target = books
+    first = await one.acquire(ACCOUNT, "a", 30)
+    assert first is not None
+    assert first.token == 1
+    # the database's clock says the lease expired (no worker clock involved)
+    target.raw(
+        "UPDATE leases SET expires_at = now() - interval '1 second' WHERE account = %s",
+        (ACCOUNT,),
+    )
+    with pytest.raises(LeaseLost):
+        await one.renew(ACCOUNT, "a", 1, 30)
+    assert [lease.account for lease in await one.heartbeat("a", 30)] == []
+    second = await two.acquire(ACCOUNT, "b", 30)
+    assert second is not None
+    assert second.token == 2
+    assert second.worker == "b"
+    assert await two.release(ACCOUNT, "b", 2)
+    third = await one.acquire(ACCOUNT, "a", 30)
+    assert third is not None
+    assert third.token == 3
+
+
+async def test_heartbeat_renews_every_lease_and_leave_releases_them_at_once(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, target = books
+    await one.join(A)
+    await two.join(B)
+    accounts = [f"sip:bot{i}@contoso.com" for i in range(3)]
+    for account in accounts:
+        assert await one.acquire(account, "a", 30) is not None
+    renewed = await one.heartbeat("a", 30)
+    assert sorted(lease.account for lease in renewed) == accounts
+    assert [w.id for w in await two.workers(live_within=30)] == ["a", "b"]
+    await two.join(WorkerInfo("killed", "host-c", 3))
+    target.raw("UPDATE workers SET seen_at = now() - interval '1 hour' WHERE id = 'killed'")
+    assert [w.id for w in await two.workers(live_within=30)] == ["a", "b"]
+    assert len(await two.workers()) == 3
+    await two.heartbeat("b", 30)  # a worker killed long ago is forgotten
+    assert await one.leave("a") == 3
+    assert [w.id for w in await two.workers()] == ["b"]
+    for account in accounts:
+        lease = await two.acquire(account, "b", 30)
+        assert lease is not None
+        assert lease.token == 2
+
+
+async def test_a_stale_token_is_fenced_in_the_same_transaction(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, target = books
+    old = await one.acquire(ACCOUNT, "a", 30)
+    assert old is not None
+    stale: Store = FencedStore(one.store, old.token)
+    await stale.commit(ACCOUNT, Changes(position=position(1), conversations=(conversation(),)))
+    target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
+    new = await two.acquire(ACCOUNT, "b", 30)
+    assert new is not None
+    assert new.token == old.token + 1
+    later = conversation(state="paid")
+    with pytest.raises(StoreFenced) as caught:
+        await stale.commit(ACCOUNT, Changes(position=position(2), conversations=(later,)))
+    assert not caught.value.retryable
+    assert "token 1" in str(caught.value)
+    assert "worker b" in str(caught.value)
+    with pytest.raises(StoreFenced):
+        await stale.forget_application(ACCOUNT, "gone", 2000.0)
+    # nothing of the stale writes is there
+    assert target.raw("SELECT state FROM conversations") == [("greeting",)]
+    assert target.raw("SELECT events_next FROM applications")[0][0].endswith("ack=1")
+    # the new owner writes
+    await FencedStore(two.store, new.token).commit(
+        ACCOUNT, Changes(position=position(2), conversations=(later,))
+    )
+    assert target.raw("SELECT state FROM conversations") == [("paid",)]
+
+
+async def test_a_fenced_write_waits_for_no_one_and_an_acquire_waits_for_a_checked_write(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """Commits and a takeover racing: every commit either lands before the new token
+    (accepted) or is refused; none with the old token lands after it."""
+    one, two, target = books
+    old = await one.acquire(ACCOUNT, "a", 30)
+    assert old is not None
+    stale = FencedStore(one.store, old.token)
+    target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
+
+    async def writes() -> list[bool]:
+        outcomes = []
+        for n in range(1, 30):
+            try:
+                await stale.commit(ACCOUNT, Changes(position=position(n)))
+                outcomes.append(True)
+            except StoreFenced:
+                outcomes.append(False)
+        return outcomes
+
+    outcomes, new = await asyncio.gather(writes(), two.acquire(ACCOUNT, "b", 30))
+    assert new is not None
+    # once refused, always refused
+    assert outcomes == sorted(outcomes, reverse=True)
+    assert outcomes[-1] is False
+
+
+async def test_disagreeing_account_configs_are_refused(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, _ = books
+    await one.join(A)
+    await two.join(B)
+    await one.claim_config(ACCOUNT, "a", "digest-1", 30)
+    await two.claim_config(ACCOUNT, "b", "digest-1", 30)
+    with pytest.raises(ConfigConflict) as caught:
+        await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+    assert "configured differently by worker b" in str(caught.value)
+    # the worker that registered it left: a new configuration may take over
+    await two.leave("b")
+    await one.claim_config(ACCOUNT, "a", "digest-1", 30)
+    await one.leave("a")
+    await two.join(B)
+    await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+
+
+async def test_sqlite_has_no_lease_book(target: Target) -> None:
+    store = await target.open()
+    try:
+        if target.backend == "sqlite":
+            with pytest.raises(StoreError, match="PostgreSQL"):
+                LeaseBook(store)
+        # an unfenced commit works on both backends
+        await store.commit(ACCOUNT, Changes(position=position(1)))
+    finally:
+        await store.aclose()
+
+
+async def test_the_workers_command_lists_workers_leases_and_unowned_accounts(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    one, two, target = books
+    await one.join(A)
+    await two.join(B)
+    assert await one.acquire("sip:x@contoso.com", "a", 30) is not None
+    assert await one.acquire("sip:y@contoso.com", "a", 30) is not None
+    assert await two.acquire("sip:z@contoso.com", "b", 30) is not None
+    target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", ("sip:z@contoso.com",))
+    assert target.url is not None
+    assert target.schema is not None
+    url = f"{target.url}&options=-csearch_path%3D{target.schema}"
+    runner = CliRunner()
+    result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("a  host host-a  pid 1  seen ")
+    assert lines[0].endswith("2 account(s)")
+    assert lines[1].startswith("  sip:x@contoso.com  token 1  held ")
+    assert lines[3].startswith("b  host host-b  pid 2")
+    assert lines[4:6] == ["unowned: 1 account(s)", lines[5]]
+    assert lines[5].startswith("  sip:z@contoso.com  token 1  expired (was b)")
+    result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url, "--json"])
+    document = json.loads(result.output)
+    assert [w["id"] for w in document["workers"]] == ["a", "b"]
+    assert [a["account"] for a in document["workers"][0]["accounts"]] == [
+        "sip:x@contoso.com",
+        "sip:y@contoso.com",
+    ]
+    assert document["unowned"][0]["last_worker"] == "b"
+
+
+def test_the_workers_command_needs_a_postgresql_store(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["workers", "--store", str(tmp_path / "x.sqlite3")])
+    assert result.exit_code == 2
+    assert "PostgreSQL" in result.output

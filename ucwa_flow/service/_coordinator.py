@@ -1,0 +1,342 @@
+"""A worker among several on one PostgreSQL store: :class:`Coordinator`.
+
+When a deployment's store is PostgreSQL, every ``ucwa-flow serve`` process of it is a
+*worker*. Its coordinator joins the store's ``workers`` table, then every ``heartbeat``
+(``workers:`` in the deployment file; 2 s by default) renews the leases it holds for
+``lease`` (10 s) and balances:
+
+* its fair share is ``ceil(accounts / live workers)`` (a worker is live when it was seen
+  within one lease time, by the database's clock);
+* under its share, it takes free or expired leases (:meth:`LeaseBook.acquire`: the token
+  grows by one) and starts the account's runner with that token: the bot re-attaches to
+  the stored application, resumes the channel and carries the conversations on, its every
+  store write fenced by the token;
+* over its share (a worker joined), it hands accounts over: the runner stops gracefully
+  (new invitations ring, the steps under way are committed, the conversations stay on the
+  server) and the lease is released at once, for the other worker's next round.
+
+**Validity.** A lease is relied on only while it is provably valid on the worker's own
+monotonic clock: until (the moment the last successful renewal was *sent*) + lease -
+``margin``; the database set a later expiry than that. A guard task checks it between
+heartbeats: when PostgreSQL is unreachable or a renewal comes back without the lease, the
+account's store writes are revoked at once (:meth:`AccountRunner.revoke`: nothing more is
+committed) and its bot stops. A write the database fences (the account moved while this
+worker was paused) stops the bot the same way, without a retry loop.
+
+**Graceful stop.** :meth:`Coordinator.stop` ends the rounds; once the service has stopped
+its runners (committing their last steps), :meth:`Coordinator.leave` releases every lease
+in one statement, so the other workers take the accounts over at their next heartbeat,
+without waiting for the expiry.
+
+**Configuration.** At start, each account's spec (user, flows, routes, variables, limits,
+schedules) is registered as a digest (:meth:`LeaseBook.claim_config`); a deployment file
+that disagrees with a live worker's about an account is refused with one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ucwa_flow.deploy import AccountSpec, WorkersSpec
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.observe.metrics import Metrics
+from ucwa_flow.service._account import AccountRunner
+from ucwa_flow.store import StoreError
+from ucwa_flow.store.leases import ConfigConflict, Lease, LeaseBook, WorkerInfo, new_worker
+
+__all__ = ["Coordinator", "account_digest"]
+
+log = logging.getLogger("ucwa_flow.service")
+
+
+def account_digest(spec: AccountSpec) -> str:
+    """A digest of what the deployment file says of an account (not its password, not
+    where its files are: two machines may keep them in different folders)."""
+    described = {
+        "id": spec.id,
+        "user": spec.user,
+        "flows": sorted((f.name, f.path.name) for f in spec.flows),
+        "default_flow": spec.default_flow,
+        "routes": [(r.flow, r.caller, r.subject, r.first_message) for r in spec.routes],
+        "variables": spec.variables,
+        "limits": asdict(spec.limits),
+        "schedules": [(s.flow, s.invitee, s.every) for s in spec.schedules],
+    }
+    text = json.dumps(described, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _uptime() -> float:
+    """Seconds on a clock that never goes back and, on Linux, goes on while the machine
+    (or virtual machine) is suspended: a lease expires meanwhile too."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic()
+
+
+@dataclass
+class _Held:
+    token: int
+    valid_until: float  # on the worker's monotonic clock
+    leaving: bool = False  # being handed over
+
+
+class Coordinator:
+    """Shares ``runners`` (by account id) with the other workers of ``book`` (see the
+    module docstring). ``stop_timeout`` bounds each runner's graceful stop."""
+
+    def __init__(
+        self,
+        book: LeaseBook,
+        runners: dict[str, AccountRunner],
+        spec: WorkersSpec,
+        *,
+        metrics: Metrics | None = None,
+        stop_timeout: float = 10.0,
+        worker: WorkerInfo | None = None,
+        margin: float | None = None,
+        monotonic: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.book = book
+        self.runners = runners
+        self.worker = worker or new_worker()
+        self.ttl, self.heartbeat = spec.lease, spec.heartbeat
+        self.margin = spec.lease * 0.25 if margin is None else margin
+        self._metrics = metrics
+        self._stop_timeout = stop_timeout
+        self._monotonic, self._sleep = monotonic or _uptime, sleep
+        #: the accounts (ids) whose lease this worker holds
+        self.held: dict[str, _Held] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stops: set[asyncio.Task[None]] = set()
+        self._round_lock = asyncio.Lock()
+        #: the last heartbeat failed (the store cannot be reached)
+        self.unreachable = False
+        #: rounds completed (renewed and balanced): a worker is ready after its first
+        self.rounds = 0
+
+    @property
+    def serving(self) -> list[str]:
+        """The accounts (ids) held and not being handed over."""
+        return [account for account, held in self.held.items() if not held.leaving]
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join, register every account's configuration (:class:`OperationalError`, one
+        line, when another live worker's file disagrees), then share the accounts."""
+        try:
+            await self.book.join(self.worker)
+            for runner in self.runners.values():
+                digest = account_digest(runner.spec)
+                await self.book.claim_config(runner.user, self.worker.id, digest, self.ttl)
+        except ConfigConflict as exc:
+            with contextlib.suppress(StoreError):
+                await self.book.leave(self.worker.id)
+            raise OperationalError(str(exc)) from None
+        except StoreError as exc:
+            raise OperationalError(f"cannot join the other workers: {exc}") from None
+        for account, runner in self.runners.items():
+            runner.on_fenced = self._fenced
+            runner.lease_valid = self._validity(account)
+        log.info("worker %s: sharing %d account(s)", self.worker.id, len(self.runners))
+        self.resume()
+
+    async def pause(self) -> None:
+        """Stop renewing and checking (as if the process were frozen; for tests, and the
+        first step of :meth:`stop`). A round under way finishes first: a store operation
+        cancelled half-way would leave its transaction (and its row locks) open."""
+        try:
+            async with asyncio.timeout(self.ttl):
+                await self._round_lock.acquire()
+        except TimeoutError:  # a store that hangs: cancel the round after all
+            log.warning("worker %s: a heartbeat hangs; cancelled", self.worker.id)
+        else:
+            self._round_lock.release()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def resume(self) -> None:
+        """Renew and check again after :meth:`pause` (as after ``SIGCONT``)."""
+        self._tasks = [
+            asyncio.create_task(self._rounds(), name="leases: heartbeat"),
+            asyncio.create_task(self._guard(), name="leases: guard"),
+        ]
+
+    async def stop(self) -> None:
+        """No more rounds: the leases stay held until :meth:`leave`."""
+        await self.pause()
+
+    async def leave(self) -> None:
+        """Release every lease at once and leave (after the runners stopped)."""
+        await asyncio.gather(*self._stops, return_exceptions=True)
+        try:
+            released = await self.book.leave(self.worker.id)
+        except StoreError as exc:
+            log.warning("worker %s: could not hand the accounts over: %s", self.worker.id, exc)
+            return
+        if released:
+            log.info("worker %s: handed %d account(s) over", self.worker.id, released)
+        while self.held:
+            self.held.popitem()
+            self._count(len(self.held), "handover")
+
+    # -- rounds ---------------------------------------------------------------------------
+
+    async def _rounds(self) -> None:
+        while True:
+            async with self._round_lock:
+                await asyncio.shield(self.round())  # see pause()
+            await self._sleep(self.heartbeat)
+
+    async def round(self) -> None:
+        """One heartbeat: renew, drop what was lost, balance."""
+        sent = self._monotonic()
+        try:
+            renewed = {
+                lease.account: lease
+                for lease in await self.book.heartbeat(self.worker.id, self.ttl)
+            }
+        except StoreError as exc:
+            if not self.unreachable:
+                log.error(
+                    "worker %s: cannot renew its leases (%s); serving each account only while "
+                    "its lease is surely valid",
+                    self.worker.id,
+                    exc,
+                )
+            self.unreachable = True
+            return
+        if self.unreachable:
+            log.warning("worker %s: the store answers again", self.worker.id)
+            self.unreachable = False
+        for account, held in list(self.held.items()):
+            lease = renewed.get(self.runners[account].user)
+            if lease is not None and lease.token == held.token:
+                held.valid_until = sent + self.ttl - self.margin
+            else:
+                self._lose(account, "its lease expired or was taken by another worker")
+        try:
+            mine = {self.runners[account].user for account in self.held}
+            for lease in renewed.values():  # given up here (revoked) but still ours there
+                if lease.account not in mine:
+                    await self.book.release(lease.account, self.worker.id, lease.token)
+            await self._balance()
+        except StoreError as exc:
+            log.warning("worker %s: balancing: %s", self.worker.id, exc)
+            return
+        self.rounds += 1
+
+    async def _balance(self) -> None:
+        live = {w.id for w in await self.book.workers(live_within=self.ttl)} | {self.worker.id}
+        share = math.ceil(len(self.runners) / len(live))
+        serving = sorted(a for a, held in self.held.items() if not held.leaving)
+        if len(serving) > share:  # in the background: the heartbeat must go on meanwhile
+            for account in serving[share:]:
+                self.held[account].leaving = True
+                self._spawn(self._hand_over(account), f"hand {account} over")
+            return
+        if len(self.held) >= share:  # the accounts being handed over count until released
+            return
+        leases = {lease.account: lease for lease in await self.book.owners()}
+        ids = sorted(self.runners)
+        turn = int(hashlib.sha256(self.worker.id.encode()).hexdigest(), 16) % len(ids)
+        for account in ids[turn:] + ids[:turn]:  # workers start at different accounts
+            if len(self.held) >= share:
+                break
+            runner = self.runners[account]
+            current = leases.get(runner.user)
+            if account in self.held or (current is not None and current.valid):
+                continue
+            if runner.busy:
+                continue  # still stopping after a loss: next round
+            sent = self._monotonic()
+            lease = await self.book.acquire(runner.user, self.worker.id, self.ttl)
+            if lease is not None:
+                self._grant(account, lease, sent, previous=current)
+
+    def _grant(self, account: str, lease: Lease, sent: float, previous: Lease | None) -> None:
+        runner = self.runners[account]
+        self.held[account] = _Held(lease.token, sent + self.ttl - self.margin)
+        takeover = previous is not None and previous.worker not in (None, self.worker.id)
+        event = "takeover" if takeover else "acquired"
+        how = f"took it over from {previous.worker}" if takeover and previous else "acquired it"
+        log.info("%s: worker %s %s (lease token %d)", account, self.worker.id, how, lease.token)
+        self._count(len(self.held), event)
+        runner.lease_token = lease.token
+        runner.start()
+
+    async def _hand_over(self, account: str) -> None:
+        """Stop the bot gracefully (its last commits still carry the token, the lease still
+        renewed meanwhile), then release the lease."""
+        held = self.held[account]
+        runner = self.runners[account]
+        await self._stop_runner(runner)
+        if self.held.get(account) is not held:  # lost meanwhile
+            return
+        try:
+            await self.book.release(runner.user, self.worker.id, held.token)
+        except StoreError as exc:  # it expires instead
+            log.warning("%s: could not release the lease: %s", account, exc)
+        self.held.pop(account, None)
+        log.info("%s: worker %s handed it over", account, self.worker.id)
+        self._count(len(self.held), "handover")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
+
+    def _lose(self, account: str, why: str) -> None:
+        held = self.held.pop(account, None)
+        if held is None:
+            return
+        runner = self.runners[account]
+        runner.revoke(f"worker {self.worker.id} lost the lease (token {held.token}): {why}")
+        log.warning("%s: worker %s stops serving it: %s", account, self.worker.id, why)
+        self._count(len(self.held), "lost")
+        self._spawn(self._stop_runner(runner), f"stop {account}")
+
+    def _validity(self, account: str) -> Callable[[], bool]:
+        def valid() -> bool:
+            held = self.held.get(account)
+            return held is not None and self._monotonic() < held.valid_until
+
+        return valid
+
+    def _fenced(self, runner: AccountRunner) -> None:
+        self._lose(runner.spec.id, "a store write was fenced (another worker owns it)")
+
+    async def _stop_runner(self, runner: AccountRunner) -> None:
+        try:
+            async with asyncio.timeout(self._stop_timeout):
+                await runner.stop()
+        except TimeoutError:
+            log.warning("%s: not stopped after %g s; cancelled", runner.spec.id, self._stop_timeout)
+            await runner.abandon()
+
+    async def _guard(self) -> None:
+        """Revoke an account the moment its lease is no longer provably valid."""
+        step = max(0.05, min(self.margin, self.heartbeat) / 2)
+        while True:
+            now = self._monotonic()
+            for account, held in list(self.held.items()):
+                if now >= held.valid_until:
+                    self._lose(account, "its lease could not be renewed in time")
+            await self._sleep(step)
+
+    def _count(self, owned: int, event: str | None = None) -> None:
+        if self._metrics is not None:
+            self._metrics.leases(owned, event)

@@ -1,0 +1,42 @@
+"""Opening a service's :class:`~ucwa_flow.service._coordinator.Coordinator`: its own
+store connection (so heartbeats never wait behind an account's commits), joined."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.service._coordinator import Coordinator
+from ucwa_flow.store import StoreError, describe_target, open_store
+from ucwa_flow.store.leases import LeaseBook
+
+if TYPE_CHECKING:
+    from ucwa_flow.service._service import Service
+
+__all__ = ["open_coordinator"]
+
+
+async def open_coordinator(service: Service) -> Coordinator:
+    """Join the workers of ``service``'s PostgreSQL store; :class:`OperationalError` (one
+    line) when the store cannot be opened or another worker's file disagrees."""
+    deployment = service.deployment
+    target = deployment.store or ""
+    try:
+        store = await open_store(target)
+    except StoreError as exc:
+        raise OperationalError(
+            f"cannot open the conversation store {describe_target(target)}: {exc}"
+        ) from None
+    coordinator = Coordinator(
+        LeaseBook(store),
+        service.runners,
+        deployment.workers,
+        metrics=service.metrics,
+        stop_timeout=deployment.stop_timeout,
+    )
+    try:
+        await coordinator.start()
+    except BaseException:
+        await store.aclose()
+        raise
+    return coordinator

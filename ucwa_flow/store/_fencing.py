@@ -1,0 +1,56 @@
+"""Fencing: an account's write checked against the account's lease in its own transaction.
+
+Several ``ucwa-flow serve`` workers share one PostgreSQL store; each account is owned by
+one of them through a row of ``leases`` whose ``token`` grows with every new owner (see
+:mod:`ucwa_flow.store.leases`). Every write of an account carries the token its worker got
+(``store.commit(account, changes, fence=token)``); :func:`fenced` puts a check in front of
+the write's program, inside the same transaction:
+
+* PostgreSQL: ``SELECT token FROM leases WHERE account = %s FOR SHARE``. The share lock
+  holds the lease row until the write commits, so a new owner's ``acquire`` (an update of
+  that row) waits for a write already checked, and a write checked after the acquire sees
+  the new token. Either way no write with an older token commits after a newer owner took
+  the account.
+* SQLite (one process; its write transactions are serialised anyway): the same ``SELECT``
+  without the lock clause.
+
+A token that is not the row's (or an account without a lease row) fails the transaction
+with :class:`~ucwa_flow.store.StoreFenced`: nothing of the write is kept.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from ucwa_flow.store._errors import StoreFenced
+from ucwa_flow.store._sql import Dialect, Program, Sql
+
+__all__ = ["fenced"]
+
+T = TypeVar("T")
+
+
+def fenced(account: str, token: int, program: Program[T], dialect: Dialect) -> Program[T]:
+    """``program`` run only while ``token`` is ``account``'s lease token (see above)."""
+    lock = " FOR SHARE" if dialect == "postgres" else ""
+    return _named(_fenced(account, token, program, lock), program)
+
+
+def _fenced(account: str, token: int, program: Program[T], lock: str) -> Program[T]:
+    rows = yield Sql(f"SELECT token, worker FROM leases WHERE account = %s{lock}", (account,))
+    if not rows or int(rows[0][0]) != token:
+        program.close()
+        now = f"token {rows[0][0]} of worker {rows[0][1]}" if rows else "no lease"
+        raise StoreFenced(
+            f"a write of {account} with fencing token {token} was refused: the account has "
+            f"{now} now (another worker owns it); nothing was written"
+        )
+    return (yield from program)
+
+
+def _named(wrapper: Program[T], program: Program[T]) -> Program[T]:
+    """Give ``wrapper`` the operation's name (the metrics label a store operation by it)."""
+    name = getattr(program, "__name__", None)
+    if name is not None:
+        wrapper.__name__ = name  # type: ignore[attr-defined]
+    return wrapper

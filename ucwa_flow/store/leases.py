@@ -1,0 +1,285 @@
+"""Account leases on a shared PostgreSQL store: who serves which bot account.
+
+Several ``ucwa-flow serve`` processes (*workers*) pointed at one PostgreSQL store share
+the bot accounts of a deployment. Each account is owned by at most one worker at a time
+through a row of ``leases``: the owner (``worker``), an expiry, and a **fencing token**
+that grows by one with every new owner. :class:`LeaseBook` is the narrow interface::
+
+    book = LeaseBook(await open_store(url))           # a store object of its own
+    await book.join(me)                                # WorkerInfo: id, host, pid
+    lease = await book.acquire(account, me.id, ttl)    # None: someone else holds it
+    store_for_bot = FencedStore(store, lease.token)    # every write carries the token
+    renewed = await book.heartbeat(me.id, ttl)         # seen_at + every lease it holds
+    await book.release(account, me.id, lease.token)    # graceful hand-over, at once
+    await book.leave(me.id)                            # release all, forget the worker
+
+Rules that make it safe:
+
+* Every expiry decision uses the **database's clock** (``now()``), never a worker's: a
+  lease is free when its ``expires_at <= now()`` or it has no worker.
+* :meth:`LeaseBook.acquire` is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` statement:
+  PostgreSQL locks the row and re-checks the condition on its newest version, so two
+  workers racing for a free lease cannot both get it; the winner's token is the old one
+  plus one (1 for an account never leased).
+* Renewal (:meth:`LeaseBook.heartbeat`, :meth:`LeaseBook.renew`) only extends a lease that
+  is still the worker's and not expired, by the database's clock. A worker must not rely on
+  a lease past (the moment it *sent* its last successful renewal + ttl - a margin) on its
+  own monotonic clock: the database computed a later expiry than that.
+* A worker that lost its lease (paused past the expiry, cut off) is fenced: its writes
+  carry its old token and the store refuses them in their own transaction
+  (:class:`~ucwa_flow.store.StoreFenced`, :mod:`ucwa_flow.store._fencing`).
+
+``account_configs`` records, per account, a digest of the deployment's spec of it
+(:meth:`LeaseBook.claim_config`): a worker whose deployment file disagrees with a live
+worker's is refused with :class:`ConfigConflict`. SQLite stores are single-process and
+have no leases: a LeaseBook needs a PostgreSQL store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+from ucwa_flow.store._errors import StoreError
+from ucwa_flow.store._sql import Program, Rows, Sql
+from ucwa_flow.store._store import Store
+
+__all__ = ["ConfigConflict", "Lease", "LeaseBook", "LeaseLost", "WorkerInfo", "new_worker"]
+
+
+class LeaseLost(StoreError):
+    """A renewal found the lease expired or owned by another worker."""
+
+
+class ConfigConflict(StoreError):
+    """Another live worker serves an account with a different deployment spec."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One account's lease as the database saw it (ages and expiry by its clock)."""
+
+    account: str
+    worker: str | None  # None: released
+    token: int
+    expires_in: float  # seconds from the database's now (negative: expired)
+    held_for: float  # seconds since acquired_at
+    renewed_ago: float  # seconds since renewed_at
+
+    @property
+    def valid(self) -> bool:
+        return self.worker is not None and self.expires_in > 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process: ``id`` is unique per process run."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: dt.datetime | None = None
+    seen_ago: float | None = None  # seconds since its last heartbeat (database clock)
+
+
+def new_worker() -> WorkerInfo:
+    """This process as a worker: ``host:pid:random``."""
+    host = socket.gethostname()
+    return WorkerInfo(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:6]}", host, os.getpid())
+
+
+_LEASE_COLUMNS = (
+    "account, worker, token, EXTRACT(EPOCH FROM expires_at - now()), "
+    "EXTRACT(EPOCH FROM now() - acquired_at), EXTRACT(EPOCH FROM now() - renewed_at)"
+)
+_TTL = "now() + %s * interval '1 second'"
+
+
+def _lease(row: tuple[object, ...]) -> Lease:
+    account, worker, token, expires, held, renewed = row
+    return Lease(
+        str(account),
+        None if worker is None else str(worker),
+        int(str(token)),
+        float(str(expires)),
+        float(str(held)),
+        float(str(renewed)),
+    )
+
+
+class LeaseBook:
+    """The leases, workers and account configurations of a PostgreSQL ``store`` (see the
+    module docstring). Give it a store object of its own: its operations then never wait
+    behind an account's commits. All methods may raise :class:`StoreError`."""
+
+    def __init__(self, store: Store) -> None:
+        if store.backend != "postgres":
+            raise StoreError(
+                f"{store.target}: leases need a PostgreSQL store (SQLite serves one process)"
+            )
+        self.store = store
+
+    async def _do(self, program: Program[object]) -> Rows:
+        result = await self.store._run(program, write=True)
+        assert isinstance(result, list)
+        return result
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def join(self, worker: WorkerInfo) -> None:
+        """Record ``worker`` as live (seen now)."""
+        await self._do(
+            _one(
+                "INSERT INTO workers (id, host, pid, started_at, seen_at) "
+                "VALUES (%s, %s, %s, now(), now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                (worker.id, worker.host, worker.pid),
+            )
+        )
+
+    async def heartbeat(self, worker: str, ttl: float) -> list[Lease]:
+        """Mark ``worker`` seen and extend every unexpired lease it holds to now + ``ttl``;
+        returns those leases (one it held that is missing has expired or was taken).
+        Workers not seen for ten lease times (a minute at least) are forgotten."""
+        forget = max(60.0, 10 * ttl)  # a worker killed never left: forget it after a while
+        rows = await self._do(
+            _three(
+                Sql("UPDATE workers SET seen_at = now() WHERE id = %s", (worker,)),
+                Sql(
+                    "DELETE FROM workers WHERE seen_at < now() - %s * interval '1 second'",
+                    (forget,),
+                ),
+                Sql(
+                    f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() "
+                    "WHERE worker = %s AND expires_at > now() RETURNING " + _LEASE_COLUMNS,
+                    (ttl, worker),
+                ),
+            )
+        )
+        return [_lease(row) for row in rows]
+
+    async def leave(self, worker: str) -> int:
+        """Release every lease of ``worker`` at once and forget it; returns how many."""
+        rows = await self._do(
+            _two(
+                Sql("DELETE FROM workers WHERE id = %s", (worker,)),
+                Sql(
+                    "UPDATE leases SET worker = NULL, expires_at = now() WHERE worker = %s "
+                    "RETURNING account",
+                    (worker,),
+                ),
+            )
+        )
+        return len(rows)
+
+    async def workers(self, live_within: float | None = None) -> list[WorkerInfo]:
+        """The workers, oldest first; with ``live_within``, only those seen in the last
+        ``live_within`` seconds (database clock)."""
+        where: str = ""
+        params: tuple[object, ...] = ()
+        if live_within is not None:
+            where, params = " WHERE seen_at > now() - %s * interval '1 second'", (live_within,)
+        rows = await self._do(
+            _one(
+                "SELECT id, host, pid, started_at, EXTRACT(EPOCH FROM now() - seen_at) "
+                f"FROM workers{where} ORDER BY started_at, id",
+                params,
+            )
+        )
+        return [WorkerInfo(str(i), str(h), int(str(p)), s, float(str(a))) for i, h, p, s, a in rows]
+
+    # -- leases ---------------------------------------------------------------------------
+
+    async def acquire(self, account: str, worker: str, ttl: float) -> Lease | None:
+        """Take ``account``'s lease for ``ttl`` seconds if it is free or expired (token + 1);
+        ``None`` when another worker holds it."""
+        rows = await self._do(
+            _one(
+                "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
+                f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
+                "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
+                "token = l.token + 1, expires_at = excluded.expires_at, "
+                "acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at "
+                "WHERE l.worker IS NULL OR l.expires_at <= now() RETURNING " + _LEASE_COLUMNS,
+                (account, worker, ttl),
+            )
+        )
+        return _lease(rows[0]) if rows else None
+
+    async def renew(self, account: str, worker: str, token: int, ttl: float) -> Lease:
+        """Extend one lease to now + ``ttl``; :class:`LeaseLost` if it expired or moved."""
+        rows = await self._do(
+            _one(
+                f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() WHERE account = %s "
+                "AND worker = %s AND token = %s AND expires_at > now() RETURNING " + _LEASE_COLUMNS,
+                (ttl, account, worker, token),
+            )
+        )
+        if not rows:
+            raise LeaseLost(f"the lease of {account} (token {token}) expired or was taken")
+        return _lease(rows[0])
+
+    async def release(self, account: str, worker: str, token: int) -> bool:
+        """Hand ``account`` over at once (a graceful stop); ``False`` if it was not held."""
+        rows = await self._do(
+            _one(
+                "UPDATE leases SET worker = NULL, expires_at = now() WHERE account = %s "
+                "AND worker = %s AND token = %s RETURNING account",
+                (account, worker, token),
+            )
+        )
+        return bool(rows)
+
+    async def owners(self) -> list[Lease]:
+        """Every lease, by account (the free and expired ones too)."""
+        rows = await self._do(_one(f"SELECT {_LEASE_COLUMNS} FROM leases ORDER BY account", ()))
+        return [_lease(row) for row in rows]
+
+    # -- configuration --------------------------------------------------------------------
+
+    async def claim_config(self, account: str, worker: str, digest: str, live: float) -> None:
+        """Register ``digest`` (of the deployment's spec of ``account``) for ``worker``.
+
+        The registration is taken over when it is the same digest or when the worker that
+        registered it has not been seen in ``live`` seconds (a rolling deploy); otherwise
+        :class:`ConfigConflict` names the worker that disagrees."""
+        rows = await self._do(
+            _two(
+                Sql(
+                    "INSERT INTO account_configs AS c (account, digest, worker, registered_at) "
+                    "VALUES (%s, %s, %s, now()) ON CONFLICT (account) DO UPDATE SET "
+                    "digest = excluded.digest, worker = excluded.worker, "
+                    "registered_at = excluded.registered_at WHERE c.digest = excluded.digest "
+                    "OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = c.worker "
+                    "AND w.seen_at > now() - %s * interval '1 second')",
+                    (account, digest, worker, live),
+                ),
+                Sql("SELECT digest, worker FROM account_configs WHERE account = %s", (account,)),
+            )
+        )
+        if rows and rows[0][0] != digest:
+            raise ConfigConflict(
+                f"account {account} is configured differently by worker {rows[0][1]} "
+                "(another deployment file on the same store): refusing to serve it; "
+                "deploy the same file to every worker"
+            )
+
+
+def _one(text: str, params: tuple[object, ...]) -> Program[Rows]:
+    rows = yield Sql(text, params)
+    return rows
+
+
+def _three(first: Sql, second: Sql, third: Sql) -> Program[Rows]:
+    yield first
+    yield second
+    rows = yield third
+    return rows
+
+
+def _two(first: Sql, second: Sql) -> Program[Rows]:
+    yield first
+    rows = yield second
+    return rows
