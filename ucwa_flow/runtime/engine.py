@@ -196,6 +196,12 @@ class Engine:
                 self._dispatch(change)
         self.answers.flush()  # new invitations after the inputs of conversations under way
 
+    def replying(self) -> bool:
+        """Whether the conversations have work pending: steps queued or running, decisions
+        waiting for their commit, requests queued or in flight (background work such as
+        busy answers waits for a pause: :mod:`ucwa_flow.runtime.turns`)."""
+        return bool(self._mailboxes.running()) or self.sender.busy or bool(self.journal)
+
     @property
     def busy(self) -> bool:
         """True while any conversation has work queued or a webhook/invite is starting."""
@@ -404,6 +410,7 @@ class Engine:
     def _sent(self, result: Sent) -> None:
         """An outgoing request is over (:func:`~ucwa_flow.runtime.delivery.settle_sent`)."""
         settle_sent(self, result)
+        self.answers.turns.nudge()
 
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
@@ -417,6 +424,7 @@ class Engine:
 
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: with a journal, its record goes into the next commit."""
+        self.answers.turns.nudge()
         if self.journal is not None:
             instance = self._instances.get(href)
             if instance is not None:
