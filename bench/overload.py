@@ -1,6 +1,7 @@
 """Overload: do the callers already talking stay answered while a burst is shed?
 
-    python -m bench.overload [--runs N] [--out FILE]
+    python -m bench.overload [--runs N] [--ring] [--spread S] [--out FILE]
+    python -m bench.overload --diagnose burst|quiet|ring [--profile FILE]
 
 One measurement starts a fresh :class:`~ucwa_flow.simulator.Simulator` on loopback in this
 process and ``ucwa-flow serve`` as a separate process against it, with one account limited
@@ -12,12 +13,22 @@ reply is taken as in :mod:`bench.load` (caller's send to the reply's delivery to
 
 * ``quiet``: nothing else happens.
 * ``burst``: one second into the window, ``BURST`` (1,500) more callers invite the bot within
-  ``BURST_SPREAD`` seconds; the account is full, so each must hear the busy message and be
-  let go. All of them must (the run fails otherwise), and none may be served.
+  ``BURST_SPREAD`` seconds (``--spread``); the account is full, so each must hear the busy
+  message and be let go. All of them must (the run fails otherwise), and none may be served.
+* ``ring`` (``--ring``): the same burst with ``when_full: ring``: the bot decides and does
+  nothing more for them (they are hung up after the window). What it costs is what the
+  invitations themselves cost, the simulator's side included.
 
-Both kinds run in every round, in alternating order; the result is the p50 and p99 of each and
-the ratio ``burst_p99 / quiet_p99`` per round (the issue's target: at most 2). Prints one
-line per run and writes ``results/overload-<date>.json``.
+Both (or all three) kinds run in every round, in alternating order; the result is the p50
+and p99 of each and the ratio ``burst_p99 / quiet_p99`` per round (the issue's target: at
+most 2). Next to them, for the window: the CPU share of the bot process and of this one (the
+simulator and the callers; both from ``/proc``), and the bot's own step-latency histogram
+(``ucwa_flow_step_latency_seconds`` from its ``/metrics``, read before and after: only as
+fine as its buckets, and it times a step from the message's handling to the reply's
+decision, so it shows whether the time goes in the steps or around them). ``--diagnose``
+runs one measurement and prints it second by second (latency, CPU, the bot's sockets);
+``--profile`` runs the bot under cProfile. Prints one block per round and writes
+``results/overload-<date>.json``.
 """
 
 from __future__ import annotations
@@ -36,8 +47,8 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -334,11 +345,20 @@ def _timeline(
     return rows
 
 
+def _line(kind: str, found: dict[str, Any]) -> str:
+    return (
+        f"{kind} p50 {found['p50_ms']:.1f} ms p99 {found['p99_ms']:.1f} ms "
+        f"(bot cpu {found['bot_cpu']:.2f}, bench cpu {found['bench_cpu']:.2f}, "
+        f"bot steps p99 <= {found['bot_p99_ms']:g} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--spread", type=float, default=BURST_SPREAD, help="burst's seconds")
+    parser.add_argument("--ring", action="store_true", help="a ring run in every round too")
     parser.add_argument(
         "--diagnose", choices=("quiet", "burst", "ring"), help="one run of one kind, in detail"
     )
@@ -351,20 +371,24 @@ def main() -> None:
             print("  " + "  ".join(f"{k} {v:.2f}" for k, v in row.items()))
         print("  " + "  ".join(f"{k} {v:.2f}" for k, v in found.items()))
         return
-    print(f"overload: 2 kinds x {args.runs} runs, load {os.getloadavg()}", flush=True)
+    kinds = ("quiet", "burst", "ring") if args.ring else ("quiet", "burst")
+    print(
+        f"overload: {len(kinds)} kinds x {args.runs} runs, burst over {args.spread:g} s, "
+        f"load {os.getloadavg()}",
+        flush=True,
+    )
     rounds = []
     for run in range(args.runs):
-        order = ("quiet", "burst") if run % 2 == 0 else ("burst", "quiet")
-        result = {kind: asyncio.run(measure(kind, spread=args.spread)) for kind in order}
+        order = kinds if run % 2 == 0 else kinds[::-1]
+        result: dict[str, Any] = {}
+        for kind in order:
+            result[kind] = asyncio.run(measure(kind, spread=args.spread))
+            result[kind].pop("timeline")
         result["ratio_p99"] = result["burst"]["p99_ms"] / result["quiet"]["p99_ms"]
         rounds.append(result)
-        print(
-            f"  run {run + 1}: quiet p50 {result['quiet']['p50_ms']:.1f} ms "
-            f"p99 {result['quiet']['p99_ms']:.1f} ms; burst p50 {result['burst']['p50_ms']:.1f} "
-            f"ms p99 {result['burst']['p99_ms']:.1f} ms ({result['burst']['busy']} told busy); "
-            f"p99 ratio {result['ratio_p99']:.2f}",
-            flush=True,
-        )
+        print(f"  run {run + 1}: p99 ratio burst/quiet {result['ratio_p99']:.2f}", flush=True)
+        for kind in kinds:
+            print(f"    {_line(kind, result[kind])}", flush=True)
     ratios = [r["ratio_p99"] for r in rounds]
     print(f"median p99 ratio burst/quiet: {statistics.median(ratios):.2f} (target <= 2)")
     out = args.out or HERE / "results" / f"overload-{datetime.date.today()}.json"

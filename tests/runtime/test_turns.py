@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -24,9 +25,9 @@ from ucwa_flow.runtime.turns import Turns
 from ucwa_flow.ucwa.events import EventBatch, decode_batch
 
 
-async def _until(condition: object) -> None:
+async def _until(condition: Callable[[], bool]) -> None:
     async def loop() -> None:
-        while not condition():  # type: ignore[operator]
+        while not condition():  # noqa: ASYNC110 (counters and a port have no notification)
             await asyncio.sleep(0.001)
 
     await asyncio.wait_for(loop(), WAIT)
@@ -54,7 +55,8 @@ async def test_a_turn_waits_while_work_is_pending_and_goes_once_nudged_in_a_paus
     pending[0] = False
     turns.nudge()
     await asyncio.wait_for(job, WAIT)
-    assert turns.waiting == 0 and turns.overdue == 0
+    assert turns.waiting == 0
+    assert turns.overdue == 0
 
 
 async def test_a_bot_that_never_pauses_still_lets_the_turn_go() -> None:
@@ -128,11 +130,13 @@ async def test_a_shed_callers_accept_waits_for_the_reply_in_flight(
     assert engine.answers.turns.waiting == 1
     port.gate.set()  # the reply goes; then the shed caller's accept
     await _until(lambda: ("accept", accept) in port.calls)
-    assert port.calls[-2][0] == "send" and port.calls[-2][1].startswith("You said")
+    assert port.calls[-2][0] == "send"
+    assert port.calls[-2][1].startswith("You said")
     engine.handle(_batch("msdocs_ReceiveAnIM_15", "eee1", "6409"))  # connected: told, let go
     await _until(lambda: port.calls[-1][0] == "stop")
     await engine.idle()
     assert [c for c in port.calls if c == ("send", BUSY)] == [("send", BUSY)]
-    assert engine.shed == 1 and len(engine.instances) == 1
+    assert engine.shed == 1
+    assert len(engine.instances) == 1
     assert engine.answers.turns.overdue == 0
     await engine.aclose(stop=False)
