@@ -98,9 +98,11 @@ class BusyCaller(TimedCaller):
     def __init__(self, sim: Simulator, user: SimulatorUser) -> None:
         super().__init__(sim, user)
         self.texts: list[str] = []
+        self.heard_at = 0.0  # perf_counter of the last message heard
 
     def on_message(self, conv: Conversation, message: Message) -> None:
         self.texts.append(message.text.strip())
+        self.heard_at = time.perf_counter()
         super().on_message(conv, message)
 
 
@@ -316,6 +318,8 @@ async def measure(kind: str, *, spread: float, profile: Path | None = None) -> d
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "replies": len(latencies),
         "busy": len(burst) if kind == "burst" else 0,
+        # from the burst's first invitation to the last busy message heard
+        "busy_done_s": max((p.heard_at for p in burst), default=started) - started - BURST_AT,
         "bot_p50_ms": bucket_quantile(before, after, 0.5) * 1000,
         "bot_p99_ms": bucket_quantile(before, after, 0.99) * 1000,
         "bot_cpu": (cpu[-1][1] - cpu[0][1]) / span,
@@ -349,7 +353,9 @@ def _line(kind: str, found: dict[str, Any]) -> str:
     return (
         f"{kind} p50 {found['p50_ms']:.1f} ms p99 {found['p99_ms']:.1f} ms "
         f"(bot cpu {found['bot_cpu']:.2f}, bench cpu {found['bench_cpu']:.2f}, "
-        f"bot steps p99 <= {found['bot_p99_ms']:g} ms)"
+        f"bot steps p99 <= {found['bot_p99_ms']:g} ms"
+        + (f", all told busy in {found['busy_done_s']:.1f} s" if found["busy"] else "")
+        + ")"
     )
 
 
