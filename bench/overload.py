@@ -320,6 +320,7 @@ async def measure(kind: str, *, spread: float, profile: Path | None = None) -> d
         "busy": len(burst) if kind == "burst" else 0,
         # from the burst's first invitation to the last busy message heard
         "busy_done_s": max((p.heard_at for p in burst), default=started) - started - BURST_AT,
+        "busy_p50_s": percentile([p.heard_at - started - BURST_AT for p in burst], 0.5),
         "bot_p50_ms": bucket_quantile(before, after, 0.5) * 1000,
         "bot_p99_ms": bucket_quantile(before, after, 0.99) * 1000,
         "bot_cpu": (cpu[-1][1] - cpu[0][1]) / span,
