@@ -197,11 +197,10 @@ class Engine:
         self.answers.flush()  # new invitations after the inputs of conversations under way
 
     def replying(self) -> bool:
-        """Whether the conversations have work pending: steps queued or running, requests
-        queued or in flight (background work such as busy answers waits for a pause:
-        :mod:`ucwa_flow.runtime.turns`). A durable bot's page waiting for its commit is not
-        looked at: it also holds the outcomes of sends, which are no work for a caller."""
-        return bool(self._mailboxes.running()) or self.sender.busy
+        """Whether the conversations have work pending: steps queued or running, decisions
+        waiting for their commit, requests queued or in flight (background work such as
+        busy answers waits for a pause: :mod:`ucwa_flow.runtime.turns`)."""
+        return bool(self._mailboxes.running()) or self.sender.busy or bool(self.journal)
 
     @property
     def busy(self) -> bool:

@@ -12,7 +12,7 @@ callers already talking, on one event loop, and the replies wait.
   the connection pool stays small and the replies find a free connection;
 * before each of its requests a job waits its turn (:meth:`Turns.turn`): until nothing
   is pending for the conversations under way (``pending``: steps queued or running,
-  requests queued or in flight), re-checked when
+  decisions waiting for their commit, requests queued or in flight), re-checked when
   :meth:`Turns.nudge` says a step or a send is over;
 * the wait is bounded (``at_most`` seconds per request): a bot kept busy without a pause
   still sheds, only more slowly, so that every shed caller hears its answer.
