@@ -23,9 +23,12 @@ Priority. Conversations already under way come first:
   accepts (the accept link is kept with the conversation, and a restart accepts again an
   invitation whose accept was committed but perhaps not sent);
 * a decline with a message (the flow's, or the busy message) accepts the invitation only to
-  say it and leave: those accept requests and farewells run as background tasks, at most
-  :data:`BUSY_AT_ONCE` at a time, and never count as conversations. Nothing waits for
-  them: not the mailboxes, not a durable bot's commit of the batch.
+  say it and leave: those three requests run as background tasks that wait their turn
+  (:class:`~ucwa_flow.runtime.turns.Turns`): at most :data:`BUSY_AT_ONCE` at a time, each
+  request once the conversations under way have nothing pending (or after
+  :data:`YIELD_AT_MOST` seconds). They never count as conversations, and leave nothing in a
+  store (no flow instance, no transcript). Nothing waits for them: not the mailboxes, not a
+  durable bot's commit of the batch.
 
 The count of invitations being answered (:attr:`Answering.answering`) holds the accepted
 conversations that are not connected yet: from the accept request to the connection (or
@@ -48,17 +51,20 @@ from ucwa_flow.lifecycle import InvitationReceived
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.farewell import render_farewell, say_farewell
 from ucwa_flow.runtime.limits import Limits
+from ucwa_flow.runtime.turns import Turns
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.engine import Engine
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["BUSY_AT_ONCE", "Answering"]
+__all__ = ["BUSY_AT_ONCE", "YIELD_AT_MOST", "Answering"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
 #: declines with a message (accept, say, leave) under way at once
-BUSY_AT_ONCE = 16
+BUSY_AT_ONCE = 2
+#: how long one of their requests waits for the conversations under way to pause (seconds)
+YIELD_AT_MOST = 0.5
 
 
 class Answering:
@@ -76,7 +82,8 @@ class Answering:
         self._start_state: dict[str, str] = {}
         self._farewells: dict[str, str] = {}  # declined with a message: said once connected
         self._links: dict[str, str] = {}  # accept links of the conversations being answered
-        self._busy: asyncio.Semaphore | None = None
+        #: the turns of the declines with a message (see the module docstring)
+        self.turns = Turns(engine.replying, at_once=BUSY_AT_ONCE, at_most=YIELD_AT_MOST)
 
     # -- a batch's invitations, after its other inputs ------------------------------------------
 
@@ -201,19 +208,15 @@ class Answering:
             return False
         return True
 
-    def _slots(self) -> asyncio.Semaphore:
-        if self._busy is None:
-            self._busy = asyncio.Semaphore(BUSY_AT_ONCE)
-        return self._busy
-
     async def _accept_to_say(self, href: str, link: str) -> None:
-        async with self._slots():
+        async with self.turns.slot():
+            await self.turns.turn()
             if href in self._farewells:  # not given up meanwhile
                 await self._accept(href, link)
 
     async def _say(self, href: str, text: str) -> None:
-        async with self._slots():
-            await say_farewell(self._engine, href, text)
+        async with self.turns.slot():
+            await say_farewell(self._engine, href, text, self.turns.turn)
 
     # -- connected, ended -------------------------------------------------------------------------
 

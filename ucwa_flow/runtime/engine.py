@@ -19,8 +19,8 @@ after another, in arrival order; different conversations run concurrently. Handl
 only posts to mailboxes, so a slow webhook in one conversation never delays another, and
 the channel can poll again at once.
 
-Timers (state timeouts, idle timeout, invite timeouts) run on the injected clock; their
-firing is posted to the conversation's mailbox like any other input.
+Timers (state, idle and invite timeouts) run on the injected clock; a firing is posted to
+the conversation's mailbox like any other input.
 
 Flows: the engine runs the flows of a :class:`~ucwa_flow.runtime.routing.Catalog` (a bare
 flow is a catalog of one); each conversation runs one version of one of them
@@ -195,6 +195,13 @@ class Engine:
             for change in self.tracker.apply(record):
                 self._dispatch(change)
         self.answers.flush()  # new invitations after the inputs of conversations under way
+
+    def replying(self) -> bool:
+        """Whether conversations have work pending (steps, decisions waiting for their
+        commit but send outcomes alone, requests): busy answers wait (:mod:`.turns`)."""
+        journal = self.journal
+        deciding = journal is not None and bool(journal) and not journal.outcomes_only
+        return bool(self._mailboxes.running()) or self.sender.busy or deciding
 
     @property
     def busy(self) -> bool:
@@ -404,6 +411,7 @@ class Engine:
     def _sent(self, result: Sent) -> None:
         """An outgoing request is over (:func:`~ucwa_flow.runtime.delivery.settle_sent`)."""
         settle_sent(self, result)
+        self.answers.turns.nudge()
 
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
@@ -417,6 +425,7 @@ class Engine:
 
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: with a journal, its record goes into the next commit."""
+        self.answers.turns.nudge()
         if self.journal is not None:
             instance = self._instances.get(href)
             if instance is not None:

@@ -8,6 +8,7 @@ messaging is connected, then stops messaging. No flow instance runs in such a co
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import UcwaFlowError
@@ -48,13 +49,18 @@ def render_farewell(
         return None
 
 
-async def say_farewell(engine: Engine, href: str, text: str) -> None:
-    """A declined caller was accepted only to read ``text``; say it and end."""
+async def say_farewell(
+    engine: Engine, href: str, text: str, turn: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """A declined caller was accepted only to read ``text``; say it and end. ``turn``, when
+    given, is awaited before each of the two requests (:class:`~ucwa_flow.runtime.turns.Turns`)."""
     conv = engine.tracker.get(href)
     send = conv.messaging.send_message_href if conv is not None else None
     stop = conv.messaging.stop_messaging_href if conv is not None else None
     port = engine.port
     if send is not None:
+        if turn is not None:
+            await turn()
 
         async def say(link: str) -> None:
             await port.send_message(link, text, None)
@@ -63,4 +69,6 @@ async def say_farewell(engine: Engine, href: str, text: str) -> None:
         engine.emit(
             t.MessageOut(at=engine.clock.monotonic(), conversation=href, text=text, html=None)
         )
+    if turn is not None:
+        await turn()
     await engine.safely(port.stop_messaging(stop) if stop else port.leave(href), href)

@@ -13,8 +13,10 @@ Past either, a new invitation that the flow would accept is *shed*: with
 ``when_full="decline"`` the bot accepts it only to say ``busy_message`` and leave (UCWA's
 decline carries no text); with ``when_full="ring"`` it leaves it unanswered, ringing for
 another instance of the bot signed in as the same account. A shed invitation never becomes
-a conversation of the flow, and the busy answers go out a few at a time, after the work of
-the conversations already under way (:mod:`ucwa_flow.runtime.answering`).
+a conversation of the flow (nor a record in a store), and the busy answers go out two at a
+time, each request once the conversations under way have nothing pending
+(:mod:`ucwa_flow.runtime.turns`): under a flood, the callers already talking keep their
+reply times, and the shed callers wait a little longer for their answer.
 """
 
 from __future__ import annotations
