@@ -13,7 +13,8 @@ import pytest
 from tests.e2e.harness import BOT, EXTRA_USERS, LENE, load, stage
 from tests.guards import WAIT
 from tests.runtime.flows_for_routing import desk
-from ucwa_flow.runtime import Catalog, Route
+from ucwa_flow.errors import OperationalError
+from ucwa_flow.runtime import Catalog, Limits, Route
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.simulator import SimulatorUser, default_users
 
@@ -121,3 +122,13 @@ async def test_an_outbound_conversation_is_started_with_any_flow_of_the_catalog(
             s.bot.engine.start_outbound("nps", LENE)
         with pytest.raises(ValueError, match="helpdesk has no outbound section"):
             s.bot.engine.start_outbound("helpdesk", LENE)
+
+
+async def test_the_limits_bind_outbound_starts_too() -> None:
+    flows = Catalog({"helpdesk": desk("helpdesk", "H"), "survey": load("outbound-survey")})
+    async with stage(flows, users=USERS, limits=Limits(max_conversations=1)) as s:
+        lene = await s.person(LENE)
+        await lene.say("hi")  # the one conversation the account may have
+        assert await lene.hear(2) == ["H hello", "H in menu: hi"]
+        with pytest.raises(OperationalError, match="at its conversation limits"):
+            s.bot.engine.start_outbound("survey", LENE)

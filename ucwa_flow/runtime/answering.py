@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.errors import OperationalError, UcwaFlowError
 from ucwa_flow.flow import Location
 from ucwa_flow.lifecycle import InvitationReceived
 from ucwa_flow.runtime import trace as t
@@ -111,7 +111,7 @@ class Answering:
         policy = flow.invitation
         rule = policy.decide(change.from_uri or "", change.subject or "", engine.clock.now())
         decision = rule.action if rule is not None else policy.default
-        if decision == "accept" and self._full():
+        if decision == "accept" and self.full():
             await self._shed(change)
             return
         self._decided(change, decision, rule.location if rule else policy.location)
@@ -154,7 +154,20 @@ class Answering:
         if not await self._accept(href, link):
             self.answering.discard(href)
 
-    def _full(self) -> bool:
+    def start_outbound(self, name: str, invitee: str) -> None:
+        """Invite ``invitee`` to a conversation running flow ``name``, as its ``outbound``
+        section says. ``KeyError``: an unknown flow; ``ValueError``: one without ``outbound``;
+        :class:`~ucwa_flow.errors.OperationalError`: the limits are reached (they bind
+        outbound starts as they bind invitations)."""
+        engine = self._engine
+        if engine.catalog.get(name).outbound is None:
+            raise ValueError(f"flow {name} has no outbound section: it cannot start conversations")
+        if self.full():
+            raise OperationalError("the account is at its conversation limits: try again later")
+        engine.invitations.start_outbound(name, (invitee,))
+
+    def full(self) -> bool:
+        """Whether a new conversation now would go past the limits."""
         limits = self.limits
         if limits.max_conversations is None and limits.max_answering is None:
             return False

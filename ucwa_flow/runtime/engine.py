@@ -168,13 +168,9 @@ class Engine:
         return self.versions.reload(self, name, flow)
 
     def start_outbound(self, name: str, invitee: str) -> None:
-        """Invite ``invitee`` to a conversation running flow ``name``, as its ``outbound``
-        section says (message, subject, timeout, declined/no_answer). ``KeyError`` for an
-        unknown flow, ``ValueError`` for a flow without an ``outbound`` section."""
-        flow = self.catalog.get(name)
-        if flow.outbound is None:
-            raise ValueError(f"flow {name} has no outbound section: it cannot start conversations")
-        self.invitations.start_outbound(name, (invitee,))
+        """Invite ``invitee`` to a conversation running flow ``name`` (its ``outbound``
+        section): see :meth:`Answering.start_outbound <ucwa_flow.runtime.answering>`."""
+        self.answers.start_outbound(name, invitee)
 
     @property
     def tracing(self) -> bool:
