@@ -18,3 +18,17 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test, and every process it starts, keeps default stores in a folder of its own.
+
+    ``ucwa-flow run`` and ``serve`` on a real server keep conversations under
+    ``$XDG_STATE_HOME/ucwa-flow`` by default. Without this a test that runs them would write
+    into the user's home, and tests (or branches) would share one store: a store left by one
+    run changes what the next one sees.
+    """
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
