@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ucwa_flow._sockets import listen
 from ucwa_flow.errors import OperationalError
 
 __all__ = ["AdminServer"]
@@ -119,29 +120,9 @@ class AdminServer:
 
 def _listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host``:``port`` (``[::1]`` or ``::1``), or one clear line."""
-    try:
-        family, _, _, _, address = socket.getaddrinfo(
-            host.removeprefix("[").removesuffix("]"),
-            port,
-            type=socket.SOCK_STREAM,
-            proto=socket.IPPROTO_TCP,
-            flags=socket.AI_PASSIVE,
-        )[0]
-    except socket.gaierror as exc:
-        raise OperationalError(
-            f"cannot listen on {host}:{port} for the admin endpoint: the host does not "
-            f"resolve ({exc.strerror}); use an address such as 127.0.0.1"
-        ) from None
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise OperationalError(
-            f"cannot listen on {host}:{port} for the admin endpoint: "
-            f"{exc.strerror or exc}{_HINTS.get(exc.errno or 0, '')}"
-        ) from None
-    sock.setblocking(False)
-    return sock
+    return listen(
+        host,
+        port,
+        what=" for the admin endpoint",
+        hint=lambda exc, _: _HINTS.get(exc.errno or 0, ""),
+    )

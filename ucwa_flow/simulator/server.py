@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 
+from ucwa_flow._sockets import listen
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.simulator.core import Simulator
 from ucwa_flow.simulator.tls import TlsFiles
@@ -56,30 +57,7 @@ def bind(host: str, port: int) -> socket.socket:
     ``host`` is an address or a name of this machine; the line says what to change when
     the name does not resolve, the port needs privileges or is taken.
     """
-    try:
-        found = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
-        )
-    except socket.gaierror as exc:
-        raise OperationalError(
-            f"cannot listen on {host}: the host name does not resolve ({exc.strerror}); "
-            "use an address of this machine such as 127.0.0.1"
-        ) from None
-    family, _, _, _, address = found[0]
-    # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets whose proto says
-    # TCP; without it Nagle holds a response body back behind its headers (40 ms delayed ACK)
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(512)
-    except OSError as exc:
-        sock.close()
-        raise OperationalError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}{_bind_hint(exc, port)}"
-        ) from None
-    sock.setblocking(False)
-    return sock
+    return listen(host, port, backlog=512, hint=_bind_hint)
 
 
 def _bind_hint(exc: OSError, port: int) -> str:
