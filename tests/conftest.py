@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
 
 import pytest
 
@@ -18,6 +21,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # before any test module is imported: environments captured at import time get it too
+    # (a test's own folder replaces it for the test: _private_state_home)
+    folder = tempfile.mkdtemp(prefix="ucwa-flow-tests-state-")
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    os.environ["XDG_STATE_HOME"] = folder
 
 
 @pytest.fixture(autouse=True)
