@@ -35,41 +35,33 @@ that version, or whose flow the bot no longer runs, is ended politely (the flow'
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ucwa_flow.flow import Flow, Invite, Webhook
-from ucwa_flow.lifecycle import dump_conversation, load_conversation
+from ucwa_flow.lifecycle import load_conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.changes import PageWriter
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
-from ucwa_flow.runtime.outbox import Outgoing, Sent
+from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.records import (
     action_at,
     invite_of,
-    invite_work,
-    outbox_entry_of,
     outgoing_of,
-    record_of,
     webhook_of,
-    without_secrets,
 )
 from ucwa_flow.store import (
-    Changes,
     ChannelPosition,
     CommitResult,
     ConversationRecord,
-    OutboxUpdate,
     Snapshot,
     Store,
     StoreError,
-    TranscriptEntry,
 )
 from ucwa_flow.ucwa import ConversationsLost
 from ucwa_flow.ucwa.events import EventBatch
@@ -102,9 +94,8 @@ class Durable:
         self._between = asyncio.Event()  # set while no batch is being handled
         self._between.set()
         self._position: str | None = None  # the committed events_next
-        self._created: dict[str, float] = {}
-        self._committed_vars: dict[str, dict[str, Any]] = {}
         self.doubt = Doubt()
+        self._pages = PageWriter(engine, account, now, self.doubt)
         #: puts a marker in the event stream (a presence update); True once it is there
         self.marker: Callable[[], Awaitable[bool]] | None = None
         self.marked = False
@@ -175,8 +166,7 @@ class Durable:
         name = record.flow if known else engine.catalog.default
         instance = engine.new_instance(name, conv, record.caller_uri, record.caller_name)
         instance.flow_name = record.flow
-        self._created[href] = record.created_at
-        self._committed_vars[href] = dict(record.variables)
+        self._pages.restored(href, record.created_at, record.variables)
         if record.state == FlowMachine.NEW and known:
             # accepted, not connected when committed: the batch that connected it was not,
             # so the server hands it out again and it starts then
@@ -354,7 +344,7 @@ class Durable:
             page = self.journal.take()
             if not page and position is None:
                 return True
-            changes = self._changes(page, position)
+            changes = self._pages.changes(page, position, self._position)
             try:
                 result = self.store.commit_now(self.account, changes)
                 if result is None:
@@ -381,86 +371,3 @@ class Durable:
             for href, link in page.accepts:  # new conversations after those under way
                 self.engine.spawn(self.engine.answers.accept(href, link))
             return True
-
-    def _changes(self, page: Page, position: ChannelPosition | None) -> Changes:
-        now, account, engine = self._now(), self.account, self.engine
-        offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
-        records = []
-        lines = [
-            TranscriptEntry(
-                account,
-                line.conversation,
-                line.at,
-                line.kind,
-                without_secrets(line.data, page.touched.get(line.conversation))
-                if line.kind in ("message_in", "message_out")
-                else line.data,
-                key=line.key,
-            )
-            for line in page.lines
-        ]
-        for href, instance in page.touched.items():
-            flow = instance.flow
-            before = self._committed_vars.get(href, flow.variables)  # new: the defaults
-            for name, value in instance.variables.items():
-                if name not in before or before[name] != value:
-                    data = {"name": name, "value": value}
-                    lines.append(TranscriptEntry(account, href, now, "variable", data))
-            created = self._created.setdefault(href, now)
-            invites = [
-                invite_work(p, due=offset + p.deadline, tracked=self._tracked(p.conversation))
-                for p in engine.invitations.waiting(href)
-            ]
-            sides = [self._tracked(side) for side in engine.invitations.sides(href)]
-            records.append(
-                record_of(
-                    instance,
-                    account=account,
-                    version=flow.digest,
-                    secrets=flow.secrets,
-                    created_at=created,
-                    now=now,
-                    webhooks=engine.calls.pending(href),
-                    invites=invites,
-                    extra={
-                        "sides": [side for side in sides if side is not None],
-                        "opening": engine.opening(href),
-                    },
-                    ended_in=self.journal.ended_in.pop(href, None) if instance.ended else None,
-                )
-            )
-            if instance.ended:
-                self._created.pop(href, None)
-                self._committed_vars.pop(href, None)
-            else:
-                self._committed_vars[href] = copy.deepcopy(instance.variables)
-        return Changes(
-            position=position,
-            after=self._position if position is not None else None,
-            conversations=tuple(records),
-            outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
-            sent=self._updates(page.outcomes, now),
-            transcript=tuple(lines),
-        )
-
-    def _updates(self, outcomes: list[Sent], now: float) -> tuple[OutboxUpdate, ...]:
-        """One update per send: its answer and its message event (see ``Doubt``) often
-        come in the same page; that it went out beats that its request failed."""
-        updates: dict[str, OutboxUpdate] = {}
-        for result in outcomes:
-            self.doubt.answered(result)
-            update = _outcome(result, now)
-            key = update.operation_context
-            if key not in updates or update.status == "sent":
-                updates[key] = update
-        return tuple(updates.values())
-
-    def _tracked(self, href: str | None) -> dict[str, Any] | None:
-        conv = self.engine.tracker.get(href) if href is not None else None
-        return dump_conversation(conv) if conv is not None else None
-
-
-def _outcome(result: Sent, now: float) -> OutboxUpdate:
-    if result.ok:
-        return OutboxUpdate(result.item.operation_context, "sent", now)
-    return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))

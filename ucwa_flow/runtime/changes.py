@@ -1,0 +1,139 @@
+"""A journal page as the store's :class:`~ucwa_flow.store.Changes`: what one commit writes.
+
+:class:`PageWriter` turns what conversations decided (a
+:class:`~ucwa_flow.runtime.journal.Page`) into records and rows: each touched
+conversation's record (state, variables, pending webhooks and invites as data, its
+tracked lifecycle), the transcript lines (messages cleaned of secrets, one line per
+variable that changed since the last commit), the outbox entries of what is to be sent,
+and the outcomes of sends (one update per send). It remembers, per live conversation,
+when it was created and the variables last committed, which is what a variable line is
+measured against.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ucwa_flow.lifecycle import dump_conversation
+from ucwa_flow.runtime.doubt import Doubt
+from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.journal import Journal, Page
+from ucwa_flow.runtime.outbox import Sent
+from ucwa_flow.runtime.records import invite_work, outbox_entry_of, record_of, without_secrets
+from ucwa_flow.store import Changes, ChannelPosition, OutboxUpdate, TranscriptEntry
+
+__all__ = ["PageWriter"]
+
+
+class PageWriter:
+    """Builds the :class:`Changes` of each commit of ``account`` (see the module docstring)."""
+
+    def __init__(
+        self, engine: Engine, account: str, now: Callable[[], float], doubt: Doubt
+    ) -> None:
+        self.engine = engine
+        self.account = account
+        self._now = now
+        self._doubt = doubt
+        self._created: dict[str, float] = {}
+        self._committed_vars: dict[str, dict[str, Any]] = {}
+
+    @property
+    def _journal(self) -> Journal:
+        journal = self.engine.journal
+        assert journal is not None
+        return journal
+
+    def restored(self, href: str, created_at: float, variables: Mapping[str, Any]) -> None:
+        """``href`` came back from the store with these variables, committed."""
+        self._created[href] = created_at
+        self._committed_vars[href] = dict(variables)
+
+    def changes(
+        self, page: Page, position: ChannelPosition | None, committed: str | None
+    ) -> Changes:
+        """``page`` as the store's :class:`Changes` (with ``position``, to be written only
+        after the ``committed`` one: see :class:`~ucwa_flow.store.Changes`)."""
+        now, account, engine = self._now(), self.account, self.engine
+        offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
+        records = []
+        lines = [
+            TranscriptEntry(
+                account,
+                line.conversation,
+                line.at,
+                line.kind,
+                without_secrets(line.data, page.touched.get(line.conversation))
+                if line.kind in ("message_in", "message_out")
+                else line.data,
+                key=line.key,
+            )
+            for line in page.lines
+        ]
+        for href, instance in page.touched.items():
+            flow = instance.flow
+            before = self._committed_vars.get(href, flow.variables)  # new: the defaults
+            for name, value in instance.variables.items():
+                if name not in before or before[name] != value:
+                    data = {"name": name, "value": value}
+                    lines.append(TranscriptEntry(account, href, now, "variable", data))
+            created = self._created.setdefault(href, now)
+            invites = [
+                invite_work(p, due=offset + p.deadline, tracked=self._tracked(p.conversation))
+                for p in engine.invitations.waiting(href)
+            ]
+            sides = [self._tracked(side) for side in engine.invitations.sides(href)]
+            records.append(
+                record_of(
+                    instance,
+                    account=account,
+                    version=flow.digest,
+                    secrets=flow.secrets,
+                    created_at=created,
+                    now=now,
+                    webhooks=engine.calls.pending(href),
+                    invites=invites,
+                    extra={
+                        "sides": [side for side in sides if side is not None],
+                        "opening": engine.opening(href),
+                    },
+                    ended_in=self._journal.ended_in.pop(href, None) if instance.ended else None,
+                )
+            )
+            if instance.ended:
+                self._created.pop(href, None)
+                self._committed_vars.pop(href, None)
+            else:
+                self._committed_vars[href] = copy.deepcopy(instance.variables)
+        return Changes(
+            position=position,
+            after=committed if position is not None else None,
+            conversations=tuple(records),
+            outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
+            sent=self._updates(page.outcomes, now),
+            transcript=tuple(lines),
+        )
+
+    def _updates(self, outcomes: list[Sent], now: float) -> tuple[OutboxUpdate, ...]:
+        """One update per send: its answer and its message event (see ``Doubt``) often
+        come in the same page; that it went out beats that its request failed."""
+        updates: dict[str, OutboxUpdate] = {}
+        for result in outcomes:
+            self._doubt.answered(result)
+            update = _outcome(result, now)
+            key = update.operation_context
+            if key not in updates or update.status == "sent":
+                updates[key] = update
+        return tuple(updates.values())
+
+    def _tracked(self, href: str | None) -> dict[str, Any] | None:
+        conv = self.engine.tracker.get(href) if href is not None else None
+        return dump_conversation(conv) if conv is not None else None
+
+
+def _outcome(result: Sent, now: float) -> OutboxUpdate:
+    if result.ok:
+        return OutboxUpdate(result.item.operation_context, "sent", now)
+    return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))
