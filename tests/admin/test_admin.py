@@ -179,7 +179,8 @@ async def test_metrics_parse_with_prometheus_client(admin: Admin) -> None:
     admin.metrics.track("helpdesk", Live())
     sink = admin.metrics.sink("helpdesk", lambda href: "helpdesk")
     sink(t.MessageIn(at=0, conversation="/c/1", text="hi"))
-    sink(t.MessageOut(at=0.5, conversation="/c/1", text="hello", html=None))
+    sink(t.MessageOut(at=0.25, conversation="/c/1", text="hello", html=None))
+    sink(t.MessageSent(at=0.5, conversation="/c/1", ok=True))
     response = await admin.http.get("/metrics", headers=admin.auth())
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")

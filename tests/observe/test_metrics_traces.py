@@ -41,13 +41,16 @@ def _conversation(href: str, start: float) -> list[t.Trace]:
             captures={},
             location=HERE,
         ),
-        t.MessageOut(at=at + 1.25, conversation=href, text="Your id?", html=None),
-        t.MessageOut(at=at + 1.5, conversation=href, text="(like E123456)", html=None),
+        t.MessageOut(at=at + 1.1, conversation=href, text="Your id?", html=None),
+        t.MessageSent(at=at + 1.25, conversation=href, ok=True),
+        t.MessageOut(at=at + 1.2, conversation=href, text="(like E123456)", html=None),
+        t.MessageSent(at=at + 1.5, conversation=href, ok=True),
         t.MessageIn(at=at + 2.0, conversation=href, text="what"),
         t.NoMatch(at=at + 2.0, conversation=href, state="ask_id", miss=1),
         t.MessageIn(at=at + 3.0, conversation=href, text="again"),  # replaces the one before
         t.NoMatch(at=at + 3.0, conversation=href, state="ask_id", miss=2),
-        t.MessageOut(at=at + 3.5, conversation=href, text="Sorry?", html=None),
+        t.MessageOut(at=at + 3.1, conversation=href, text="Sorry?", html=None),
+        t.MessageSent(at=at + 3.5, conversation=href, ok=True),
         t.TimeoutFired(at=at + 60, conversation=href, state="ask_id", after=60, location=HERE),
         t.Ended(at=at + 61, conversation=href, by="bot", state="ask_id"),
     ]
@@ -143,8 +146,11 @@ def test_what_is_pending_for_a_conversation_goes_with_its_end() -> None:
     sink(t.Ended(at=1, conversation=A, by="caller", state="menu"))
     sink(t.Ended(at=1, conversation=B, by="server", state=None))
     assert sink.pending == 0
-    sink(t.MessageOut(at=2, conversation=A, text="late", html=None))  # after the end: no latency
-    assert Scraped.of(metrics).value("ucwa_flow_step_latency_seconds_count") == 0
+    # the reply to A's last message ("Bye!") is sent after the end: it still counts, once
+    sink(t.MessageSent(at=2, conversation=A, ok=True))
+    sink(t.MessageSent(at=3, conversation=A, ok=True))
+    assert Scraped.of(metrics).value("ucwa_flow_step_latency_seconds_count") == 1
+    assert Scraped.of(metrics).value("ucwa_flow_step_latency_seconds_sum") == 2
 
 
 def test_pending_starts_are_bounded_when_ends_never_come() -> None:
@@ -154,7 +160,7 @@ def test_pending_starts_are_bounded_when_ends_never_come() -> None:
         sink(t.MessageIn(at=i, conversation=f"/c/{i}", text="hi"))
         sink(t.ActionDone(at=i, conversation=f"/c/{i}", action="webhook", location=HERE))
     assert sink.pending == 3
-    sink(t.MessageOut(at=20, conversation="/c/9", text="ok", html=None))  # the newest are kept
+    sink(t.MessageSent(at=20, conversation="/c/9", ok=True))  # the newest are kept
     assert Scraped.of(metrics).value("ucwa_flow_step_latency_seconds_sum") == 11
 
 

@@ -66,7 +66,7 @@ class Families:
         )
         self.step_latency = histogram(
             "step_latency_seconds",
-            "From a caller's message to the first reply the bot sent for it.",
+            "From a caller's message to the first reply to it the server took.",
             _STEP_BUCKETS,
             "account",
             "flow",

@@ -7,8 +7,10 @@ engine for every trace record, so each call is a few dictionary operations.
 Two measures need a start and an end, kept per conversation until the end comes:
 
 * step latency: a :class:`~ucwa_flow.runtime.trace.MessageIn` starts it, the next
-  :class:`~ucwa_flow.runtime.trace.MessageOut` of that conversation ends it (a step that
-  sends nothing is not measured: the next message starts afresh);
+  :class:`~ucwa_flow.runtime.trace.MessageSent` of that conversation ends it: the caller's
+  message to the first reply the server took (for a durable bot that includes the commit
+  before the send); a step that sends nothing is not measured, the next message starts
+  afresh;
 * webhook latency: ``ActionDone(action="webhook")`` starts it, the
   ``OutcomeReceived(action="webhook")`` of that conversation ends it (first in, first out).
 
@@ -68,9 +70,12 @@ class TraceMetrics:
         self._webhooks: dict[str, deque[float]] = {}  # conversation -> webhook starts
         self._flows: dict[str, str] = {}  # conversation -> its flow, while it lives
         self._recent: dict[str, str] = {}  # the same, for the last RECENT ended ones
+        # a message answered as the conversation ended ("Bye!"): its send ends after the end
+        self._closing: dict[str, float] = {}
         self._handlers: dict[type[t.Trace], Callable[[Any], None]] = {
             t.MessageIn: self._message_in,
             t.MessageOut: self._message_out,
+            t.MessageSent: self._message_sent,
             t.HandlerMatched: self._step,
             t.NoMatch: self._step,
             t.TimeoutFired: self._step,
@@ -112,11 +117,16 @@ class TraceMetrics:
         _bound(self._asked, self._max)
 
     def _message_out(self, record: t.MessageOut) -> None:
-        flow = self._flow(record)
-        self._f.messages.labels(self._account, flow, "out").inc()
-        asked = self._asked.pop(record.conversation, None)
-        if asked is not None:
-            self._f.step_latency.labels(self._account, flow).observe(max(0.0, record.at - asked))
+        self._f.messages.labels(self._account, self._flow(record), "out").inc()
+
+    def _message_sent(self, record: t.MessageSent) -> None:
+        href = record.conversation
+        asked = self._asked.pop(href, None)
+        if asked is None:
+            asked = self._closing.pop(href, None)
+        if asked is not None and record.ok:
+            latency = max(0.0, record.at - asked)
+            self._f.step_latency.labels(self._account, self._flow(record)).observe(latency)
 
     def _step(self, record: t.HandlerMatched | t.NoMatch | t.TimeoutFired) -> None:
         kind = _STEP_KINDS[type(record)]
@@ -130,7 +140,10 @@ class TraceMetrics:
         flow = self._flow(record)
         self._f.ended.labels(self._account, flow, record.by).inc()
         href = record.conversation
-        self._asked.pop(href, None)
+        asked = self._asked.pop(href, None)
+        if asked is not None:
+            self._closing[href] = asked
+            _bound(self._closing, RECENT)
         self._webhooks.pop(href, None)
         if self._flows.pop(href, None) is not None:
             self._recent[href] = flow

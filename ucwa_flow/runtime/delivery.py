@@ -87,6 +87,9 @@ def settle_sent(engine: Engine, result: Sent) -> None:
     item, href = result.item, result.item.conversation
     if engine.journal is not None:
         engine.journal.sent(result)
+    if item.kind == "message" and engine.tracing:
+        now = engine.clock.monotonic()
+        engine.emit(t.MessageSent(at=now, conversation=href, ok=result.error is None))
     if result.error is None:
         if item.quiet and result.message is not None:
             instance = engine.instances.get(href)

@@ -25,6 +25,7 @@ __all__ = [
     "LifecycleChanged",
     "MessageIn",
     "MessageOut",
+    "MessageSent",
     "NoMatch",
     "OutcomeReceived",
     "StateEntered",
@@ -104,6 +105,14 @@ class MessageOut(Trace):
     text: str
     html: str | None
     delivered: bool | None = None  # None until the server reports the delivery
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageSent(Trace):
+    """A message's sendMessage request is over: the server took it (``ok``), or it failed.
+    What the caller waits for ends here (the step latency of the metrics)."""
+
+    ok: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
