@@ -135,7 +135,8 @@ def test_edge_kinds_and_labels_are_drawn_apart() -> None:
 def test_sixty_states_lay_out_and_render() -> None:
     graph = _big_graph()
     layout = layout_graph(graph)
-    assert {placed.node for placed in layout.nodes} == set(graph.nodes)
+    assert {placed.node for placed in layout.nodes} | {END} == set(graph.nodes)
+    assert all(e.end is not None for e in layout.edges if e.edge.target == END)
     states = [p for p in layout.nodes if p.node.kind.value == "state"]
     for a, b in combinations(states, 2):  # no two boxes overlap
         apart_x = a.x + a.width <= b.x or b.x + b.width <= a.x

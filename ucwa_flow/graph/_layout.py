@@ -8,10 +8,13 @@
    each edge gets a *label slot* (a virtual node as big as its label) in a layer of its
    own: labels never overlap nodes or each other;
 3. **order**: barycenter sweeps, down then up, reduce crossings;
-4. **coordinates**: each layer is packed, then pulled towards the mean of its neighbours.
+4. **coordinates**: each vertex is pulled towards the mean of its neighbours, and each
+   layer pushed apart where boxes would overlap (:mod:`._placement`).
 
-An edge from a state to itself is not routed: it becomes a row inside the state's box
-(:attr:`PlacedNode.loops`), which keeps "no match 1-2" or "after 2m, stays" readable.
+The end node is not placed: each edge to it ends in a dot of its own, next to where
+it starts (:attr:`PlacedEdge.end`). An edge from a state to itself is not routed: it
+becomes a row inside the state's box (:attr:`PlacedNode.loops`), which keeps "no match
+1-2" or "after 2m" readable.
 Text is measured by the caller's ``measure`` function, so the SVG (estimated widths)
 and the PNG (the real font) each get boxes that fit their text.
 """
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ucwa_flow.graph._curves import Point
 from ucwa_flow.graph._model import Edge, Graph, Node, NodeKind
+from ucwa_flow.graph._placement import Vertex, order_layers, place_x
 
 __all__ = ["LABEL_FONT", "NODE_FONT", "Layout", "PlacedEdge", "PlacedNode", "layout_graph"]
 
@@ -34,9 +39,7 @@ Measure = Callable[[str, float], float]
 
 _PAD_X, _PAD_Y, _ROW = 10.0, 7.0, 15.0
 _TERMINAL = 16.0  # diameter of the start and end dots
-_SEP, _LAYER_GAP, _MARGIN, _TITLE = 18.0, 14.0, 16.0, 30.0
-_SWEEPS = 6
-Point = tuple[float, float]
+_LAYER_GAP, _MARGIN, _TITLE = 14.0, 28.0, 30.0
 
 
 @dataclass(frozen=True)
@@ -57,33 +60,28 @@ class PlacedNode:
 
 @dataclass(frozen=True)
 class PlacedEdge:
-    """An edge's route from source to target, and where its label's top-left corner is."""
+    """An edge's route from source to target, and where its label's top-left corner is.
+
+    An edge to the end node gets an end dot of its own (``end``), drawn where it stops,
+    instead of one end node that every state's "bye" and "after 10m" would cross the
+    picture to reach.
+    """
 
     edge: Edge
     points: tuple[Point, ...]
     label_at: Point | None
+    end: PlacedNode | None = None
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Everything placed: a renderer only draws what it finds here."""
+    """Everything placed: a renderer only draws what it finds here (``nodes`` has no end)."""
 
     title: str
     width: float
     height: float
     nodes: tuple[PlacedNode, ...]
     edges: tuple[PlacedEdge, ...]
-
-
-@dataclass
-class _Vertex:
-    width: float
-    height: float
-    node: Node | None = None
-    layer: int = 0
-    x: float = 0.0
-    ups: list[int] = field(default_factory=list)
-    downs: list[int] = field(default_factory=list)
 
 
 def estimate_width(text: str, size: float) -> float:
@@ -98,20 +96,28 @@ def layout_graph(graph: Graph, measure: Measure = estimate_width) -> Layout:
     for edge in graph.edges:
         if edge.source == edge.target:
             loops[edge.source].append(edge)
-    verts = [_node_vertex(node, loops[node], measure) for node in graph.nodes]
-    index = {node: number for number, node in enumerate(graph.nodes)}
-    reversed_ = _back_edges(len(verts), [(index[e.source], index[e.target]) for e in routed])
+    drawn = [node for node in graph.nodes if node.kind is not NodeKind.END]
+    verts = [_node_vertex(node, loops[node], measure) for node in drawn]
+    index = {node: number for number, node in enumerate(drawn)}
+    ends: dict[int, int] = {}  # routed edge -> the vertex of its own end dot
+    for number, edge in enumerate(routed):
+        if edge.target.kind is NodeKind.END:
+            ends[number] = len(verts)
+            verts.append(Vertex(_TERMINAL, _TERMINAL, edge.target))
+    targets = [ends.get(n, index.get(edge.target, -1)) for n, edge in enumerate(routed)]
+    sources = [index[edge.source] for edge in routed]
+    reversed_ = _back_edges(len(verts), list(zip(sources, targets, strict=True)))
     pairs = [
-        (index[e.target], index[e.source]) if back else (index[e.source], index[e.target])
-        for e, back in zip(routed, reversed_, strict=True)
+        (target, source) if back else (source, target)
+        for source, target, back in zip(sources, targets, reversed_, strict=True)
     ]
     _assign_layers(verts, pairs)
+    boxes = len(verts)  # the vertices so far are drawn as nodes, the rest are virtual
     chains = [_chain(verts, edge, pair, measure) for edge, pair in zip(routed, pairs, strict=True)]
-    layers = _order(verts)
-    tops = _place(verts, layers)
-    placed = {
-        node: _placed(node, verts[i], tops, loops[node]) for i, node in enumerate(graph.nodes)
-    }
+    layers = order_layers(verts)
+    place_x(verts, layers, _MARGIN)
+    tops = _tops(verts, layers)
+    placed = {n: _placed(verts[n], tops, loops) for n in range(boxes)}
     edges = [
         _route(edge, chain, back, verts, tops, placed)
         for edge, chain, back in zip(routed, chains, reversed_, strict=True)
@@ -119,23 +125,18 @@ def layout_graph(graph: Graph, measure: Measure = estimate_width) -> Layout:
     width = max((v.x + v.width / 2 for v in verts), default=0.0) + _MARGIN
     height = max((tops[v.layer] + v.height for v in verts), default=0.0) + _MARGIN
     title_width = measure(graph.title, NODE_FONT) + 2 * _MARGIN
-    return Layout(
-        graph.title,
-        max(width, title_width),
-        height,
-        tuple(placed[node] for node in graph.nodes),
-        tuple(edges),
-    )
+    nodes = tuple(placed[n] for n in range(len(drawn)))
+    return Layout(graph.title, max(width, title_width), height, nodes, tuple(edges))
 
 
-def _node_vertex(node: Node, loops: list[Edge], measure: Measure) -> _Vertex:
+def _node_vertex(node: Node, loops: list[Edge], measure: Measure) -> Vertex:
     if node.kind in (NodeKind.START, NodeKind.END):
-        return _Vertex(_TERMINAL, _TERMINAL, node)
+        return Vertex(_TERMINAL, _TERMINAL, node)
     width = measure(node.name, NODE_FONT)
     for edge in loops:
         width = max(width, measure(edge.label or "stays", LABEL_FONT) + _ROW)
     height = NODE_FONT + 2 * _PAD_Y + _ROW * len(loops)
-    return _Vertex(width + 2 * _PAD_X, height, node)
+    return Vertex(width + 2 * _PAD_X, height, node)
 
 
 def _back_edges(count: int, pairs: list[tuple[int, int]]) -> list[bool]:
@@ -165,7 +166,7 @@ def _back_edges(count: int, pairs: list[tuple[int, int]]) -> list[bool]:
     return back
 
 
-def _assign_layers(verts: list[_Vertex], pairs: list[tuple[int, int]]) -> None:
+def _assign_layers(verts: list[Vertex], pairs: list[tuple[int, int]]) -> None:
     """Longest path from the sources, two layers per edge (Kahn's order on the DAG)."""
     incoming = [0] * len(verts)
     out: dict[int, list[int]] = {n: [] for n in range(len(verts))}
@@ -182,7 +183,7 @@ def _assign_layers(verts: list[_Vertex], pairs: list[tuple[int, int]]) -> None:
                 ready.append(target)
 
 
-def _chain(verts: list[_Vertex], edge: Edge, pair: tuple[int, int], measure: Measure) -> list[int]:
+def _chain(verts: list[Vertex], edge: Edge, pair: tuple[int, int], measure: Measure) -> list[int]:
     """Virtual vertices for every layer the edge crosses; the middle one holds the label."""
     source, target = pair
     span = verts[target].layer - verts[source].layer
@@ -193,7 +194,7 @@ def _chain(verts: list[_Vertex], edge: Edge, pair: tuple[int, int], measure: Mea
             width, height = measure(edge.label, LABEL_FONT) + 8, LABEL_FONT + 6
         else:
             width, height = 6.0, 0.0
-        verts.append(_Vertex(width, height, layer=verts[source].layer + step + 1))
+        verts.append(Vertex(width, height, layer=verts[source].layer + step + 1))
         chain.append(len(verts) - 1)
     chain.append(target)
     for upper, lower in itertools.pairwise(chain):
@@ -202,75 +203,30 @@ def _chain(verts: list[_Vertex], edge: Edge, pair: tuple[int, int], measure: Mea
     return chain
 
 
-def _order(verts: list[_Vertex]) -> list[list[int]]:
-    """Layers of vertex numbers, ordered by barycenter sweeps down and up."""
-    layers: list[list[int]] = [[] for _ in range(max(v.layer for v in verts) + 1)]
-    for number, vertex in enumerate(verts):
-        layers[vertex.layer].append(number)
-    position = {n: i for layer in layers for i, n in enumerate(layer)}
-    for sweep in range(_SWEEPS):
-        down = sweep % 2 == 0
-        for layer in layers[1:] if down else reversed(layers[:-1]):
-
-            def key(n: int, down: bool = down) -> float:
-                near = verts[n].ups if down else verts[n].downs
-                return sum(position[m] for m in near) / len(near) if near else position[n]
-
-            layer.sort(key=key)
-            position.update({n: i for i, n in enumerate(layer)})
-    return layers
-
-
-def _place(verts: list[_Vertex], layers: list[list[int]]) -> list[float]:
-    """Set each vertex's centre ``x``; return each layer's top ``y``."""
+def _tops(verts: list[Vertex], layers: list[list[int]]) -> list[float]:
+    """Each layer's top ``y``."""
     tops: list[float] = []
     y = _MARGIN + _TITLE
     for layer in layers:
         tops.append(y)
         y += max((verts[n].height for n in layer), default=0.0) + _LAYER_GAP
-        _pack(verts, layer, {n: 0.0 for n in layer})
-    for sweep in range(4):
-        for layer in layers if sweep % 2 == 0 else reversed(layers):
-            wanted = {}
-            for n in layer:
-                near = verts[n].ups + verts[n].downs
-                wanted[n] = sum(verts[m].x for m in near) / len(near) if near else verts[n].x
-            _pack(verts, layer, wanted)
-    shift = _MARGIN - min((v.x - v.width / 2 for v in verts), default=0.0)
-    for vertex in verts:
-        vertex.x += shift
     return tops
 
 
-def _pack(verts: list[_Vertex], layer: list[int], wanted: dict[int, float]) -> None:
-    """Put each vertex at its wanted centre, then push apart (in order) where they overlap."""
-    previous: _Vertex | None = None
-    for n in layer:
-        vertex = verts[n]
-        vertex.x = wanted[n]
-        if previous is not None:
-            least = previous.x + (previous.width + vertex.width) / 2 + _SEP
-            vertex.x = max(vertex.x, least)
-        previous = vertex
-    # pull the row back left by half its push, so it stays centred on its neighbours
-    if layer:
-        drift = sum(verts[n].x - wanted[n] for n in layer) / len(layer)
-        for n in layer:
-            verts[n].x -= drift
-
-
-def _placed(node: Node, vertex: _Vertex, tops: list[float], loops: list[Edge]) -> PlacedNode:
+def _placed(vertex: Vertex, tops: list[float], loops: dict[Node, list[Edge]]) -> PlacedNode:
+    node = vertex.node
+    assert node is not None
     left, top = vertex.x - vertex.width / 2, tops[vertex.layer]
-    return PlacedNode(node, left, top, vertex.width, vertex.height, tuple(loops))
+    return PlacedNode(node, left, top, vertex.width, vertex.height, tuple(loops[node]))
 
 
 def _route(
     edge: Edge,
     chain: list[int],
     back: bool,
-    verts: list[_Vertex],
+    verts: list[Vertex],
     tops: list[float],
-    placed: dict[Node, PlacedNode],
+    placed: dict[int, PlacedNode],
 ) -> PlacedEdge:
     label_at: Point | None = None
     middle: list[Point] = []
@@ -282,12 +238,14 @@ def _route(
             middle += [(left + 1, top), (left + 1, top + vertex.height)]
         else:
             middle.append((vertex.x, top))
+    source, target = placed[chain[0]], placed[chain[-1]]
     if back:
         middle.reverse()
-    source, target = placed[edge.source], placed[edge.target]
+        source, target = target, source
     first = _clip(source, middle[0] if middle else target.center)
     last = _clip(target, middle[-1] if middle else source.center)
-    return PlacedEdge(edge, (first, *middle, last), label_at)
+    end = target if edge.target.kind is NodeKind.END else None
+    return PlacedEdge(edge, (first, *middle, last), label_at, end)
 
 
 def _clip(box: PlacedNode, toward: Point) -> Point:

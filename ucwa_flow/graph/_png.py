@@ -15,6 +15,7 @@ import math
 from functools import cache
 from typing import Any
 
+from ucwa_flow.graph._curves import Point, sample
 from ucwa_flow.graph._dot import EDGE_STYLES
 from ucwa_flow.graph._layout import LABEL_FONT, NODE_FONT, PlacedEdge, PlacedNode, layout_graph
 from ucwa_flow.graph._model import Graph, NodeKind
@@ -26,7 +27,6 @@ __all__ = ["SCALE", "render_png"]
 SCALE = 2
 #: characters the bundled font may lack, and what is drawn instead
 _ASCII = str.maketrans({"→": "->", "…": "...", "“": '"', "”": '"', "’": "'"})
-Point = tuple[float, float]
 
 
 @cache
@@ -61,6 +61,9 @@ def render_png(graph: Graph) -> bytes:
         _draw_edge(draw, edge)
     for node in layout.nodes:
         _draw_node(draw, node)
+    for edge in layout.edges:
+        if edge.end is not None:
+            _draw_node(draw, edge.end)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -74,32 +77,34 @@ def _draw_edge(draw: Any, placed: PlacedEdge) -> None:
     color = edge_color(placed.edge.kind)
     dash = DASHES.get(EDGE_STYLES[placed.edge.kind].get("style", ""), "")
     pattern = [float(part) * SCALE for part in dash.split()] if dash else []
-    points = [_px(point) for point in placed.points]
-    for start, end in itertools.pairwise(points):
-        _line(draw, start, end, color, pattern)
+    points = [_px(point) for point in sample(placed.points)]
+    _polyline(draw, points, color, pattern)
     _arrow(draw, points[-2], points[-1], color)
     if placed.label_at is not None and placed.edge.label:
         x, y = placed.label_at
         draw.text(_px((x, y + 2)), _text(placed.edge.label), color, font=_font(LABEL_FONT))
 
 
-def _line(draw: Any, start: Point, end: Point, color: str, pattern: list[float]) -> None:
+def _polyline(draw: Any, points: list[Point], color: str, pattern: list[float]) -> None:
+    """Draw the line through ``points``, dashed by ``pattern`` (on, off, ...) if given."""
     width = round(1.3 * SCALE)
     if not pattern:
-        draw.line([start, end], fill=color, width=width)
+        draw.line(points, fill=color, width=width, joint="curve")
         return
-    length = math.dist(start, end)
-    if length == 0:
-        return
-    ux, uy = (end[0] - start[0]) / length, (end[1] - start[1]) / length
-    done, on, step = 0.0, True, 0
-    while done < length:
-        part = min(pattern[step % len(pattern)], length - done)
-        if on:
-            a = (start[0] + ux * done, start[1] + uy * done)
-            b = (start[0] + ux * (done + part), start[1] + uy * (done + part))
-            draw.line([a, b], fill=color, width=width)
-        done, on, step = done + part, not on, step + 1
+    step, left = 0, pattern[0]  # the dash (or gap) under way, and how much of it is left
+    for start, end in itertools.pairwise(points):
+        length, done = math.dist(start, end), 0.0
+        while length - done > 1e-9:
+            part = min(left, length - done)
+            if step % 2 == 0:
+                t0, t1 = done / length, (done + part) / length
+                a = (start[0] + (end[0] - start[0]) * t0, start[1] + (end[1] - start[1]) * t0)
+                b = (start[0] + (end[0] - start[0]) * t1, start[1] + (end[1] - start[1]) * t1)
+                draw.line([a, b], fill=color, width=width)
+            done, left = done + part, left - part
+            if left <= 1e-9:
+                step += 1
+                left = pattern[step % len(pattern)]
 
 
 def _arrow(draw: Any, before: Point, tip: Point, color: str) -> None:

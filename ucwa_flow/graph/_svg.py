@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from ucwa_flow.graph._curves import Point, bezier
 from ucwa_flow.graph._dot import EDGE_STYLES
 from ucwa_flow.graph._layout import (
     LABEL_FONT,
@@ -60,6 +61,7 @@ def svg_of_layout(layout: Layout) -> str:
     ]
     parts.extend(_edge(edge) for edge in layout.edges)
     parts.extend(_node(node) for node in layout.nodes)
+    parts.extend(_node(edge.end) for edge in layout.edges if edge.end is not None)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -102,9 +104,13 @@ def _edge_title(placed: PlacedEdge) -> str:
     return f"{edge.source.name} → {edge.target.name}{label}"
 
 
-def _path(points: tuple[tuple[float, float], ...]) -> str:
-    first, *rest = points
-    return f"M{first[0]:.1f},{first[1]:.1f} " + " ".join(f"L{x:.1f},{y:.1f}" for x, y in rest)
+def _path(points: tuple[Point, ...]) -> str:
+    start = points[0]
+    curves = " ".join(
+        f"C{a[0]:.1f},{a[1]:.1f} {b[0]:.1f},{b[1]:.1f} {end[0]:.1f},{end[1]:.1f}"
+        for _, a, b, end in bezier(points)
+    )
+    return f"M{start[0]:.1f},{start[1]:.1f} {curves}"
 
 
 def _node(placed: PlacedNode) -> str:
