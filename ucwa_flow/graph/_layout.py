@@ -12,7 +12,8 @@
    layer pushed apart where boxes would overlap (:mod:`._placement`).
 
 The end node is not placed: each edge to it ends in a dot of its own, next to where
-it starts (:attr:`PlacedEdge.end`). An edge from a state to itself is not routed: it
+it starts (:attr:`PlacedEdge.end`), and an edge back up more than one row of states
+ends in a tag naming its target. An edge from a state to itself is not routed: it
 becomes a row inside the state's box (:attr:`PlacedNode.loops`), which keeps "no match
 1-2" or "after 2m" readable.
 Text is measured by the caller's ``measure`` function, so the SVG (estimated widths)
@@ -29,7 +30,15 @@ from ucwa_flow.graph._curves import Point
 from ucwa_flow.graph._model import Edge, Graph, Node, NodeKind
 from ucwa_flow.graph._placement import Vertex, order_layers, place_x
 
-__all__ = ["LABEL_FONT", "NODE_FONT", "Layout", "PlacedEdge", "PlacedNode", "layout_graph"]
+__all__ = [
+    "LABEL_FONT",
+    "NODE_FONT",
+    "Layout",
+    "PlacedEdge",
+    "PlacedNode",
+    "layout_graph",
+    "tag_text",
+]
 
 #: font sizes (in layout units) of state names and of edge labels
 NODE_FONT = 13.0
@@ -39,6 +48,7 @@ Measure = Callable[[str, float], float]
 
 _PAD_X, _PAD_Y, _ROW = 10.0, 7.0, 15.0
 _TERMINAL = 16.0  # diameter of the start and end dots
+_FAR = 2  # an edge back up more layers than this (one row of states) ends in a tag
 _LAYER_GAP, _MARGIN, _TITLE = 14.0, 28.0, 30.0
 
 
@@ -52,6 +62,8 @@ class PlacedNode:
     width: float
     height: float
     loops: tuple[Edge, ...] = ()
+    #: a stand-in drawn where one edge ends (an end dot, or a tag naming a state)
+    stand_in: bool = False
 
     @property
     def center(self) -> Point:
@@ -62,9 +74,10 @@ class PlacedNode:
 class PlacedEdge:
     """An edge's route from source to target, and where its label's top-left corner is.
 
-    An edge to the end node gets an end dot of its own (``end``), drawn where it stops,
-    instead of one end node that every state's "bye" and "after 10m" would cross the
-    picture to reach.
+    ``end`` is a stand-in for the target, drawn where the edge stops: an end dot of the
+    edge's own for an edge to the end node (rather than one end node that every state's
+    "bye" and "after 10m" would cross the picture to reach), or a tag "back to menu" for
+    an edge that would climb far back up the picture.
     """
 
     edge: Edge
@@ -99,34 +112,51 @@ def layout_graph(graph: Graph, measure: Measure = estimate_width) -> Layout:
     drawn = [node for node in graph.nodes if node.kind is not NodeKind.END]
     verts = [_node_vertex(node, loops[node], measure) for node in drawn]
     index = {node: number for number, node in enumerate(drawn)}
-    ends: dict[int, int] = {}  # routed edge -> the vertex of its own end dot
+    targets = [index.get(edge.target, -1) for edge in routed]
     for number, edge in enumerate(routed):
         if edge.target.kind is NodeKind.END:
-            ends[number] = len(verts)
-            verts.append(Vertex(_TERMINAL, _TERMINAL, edge.target))
-    targets = [ends.get(n, index.get(edge.target, -1)) for n, edge in enumerate(routed)]
+            targets[number] = _stand_in(verts, edge.target, measure)
     sources = [index[edge.source] for edge in routed]
-    reversed_ = _back_edges(len(verts), list(zip(sources, targets, strict=True)))
-    pairs = [
-        (target, source) if back else (source, target)
-        for source, target, back in zip(sources, targets, reversed_, strict=True)
-    ]
+    back = _back_edges(len(verts), list(zip(sources, targets, strict=True)))
+    forward = [(s, t) for s, t, b in zip(sources, targets, back, strict=True) if not b]
+    _assign_layers(verts, forward)
+    for number, edge in enumerate(routed):  # a long way back up: a tag instead of a line
+        if back[number] and verts[sources[number]].layer - verts[targets[number]].layer > _FAR:
+            targets[number], back[number] = _stand_in(verts, edge.target, measure), False
+    pairs = [(t, s) if b else (s, t) for s, t, b in zip(sources, targets, back, strict=True)]
+    for vertex in verts:
+        vertex.layer = 0
     _assign_layers(verts, pairs)
-    boxes = len(verts)  # the vertices so far are drawn as nodes, the rest are virtual
+    boxes = len(verts)  # the vertices so far are drawn as boxes, the rest are virtual
     chains = [_chain(verts, edge, pair, measure) for edge, pair in zip(routed, pairs, strict=True)]
     layers = order_layers(verts)
     place_x(verts, layers, _MARGIN)
     tops = _tops(verts, layers)
-    placed = {n: _placed(verts[n], tops, loops) for n in range(boxes)}
+    placed = {n: _placed(verts[n], tops, loops, n >= len(drawn)) for n in range(boxes)}
     edges = [
-        _route(edge, chain, back, verts, tops, placed)
-        for edge, chain, back in zip(routed, chains, reversed_, strict=True)
+        _route(edge, chain, reverse, verts, tops, placed)
+        for edge, chain, reverse in zip(routed, chains, back, strict=True)
     ]
     width = max((v.x + v.width / 2 for v in verts), default=0.0) + _MARGIN
     height = max((tops[v.layer] + v.height for v in verts), default=0.0) + _MARGIN
     title_width = measure(graph.title, NODE_FONT) + 2 * _MARGIN
     nodes = tuple(placed[n] for n in range(len(drawn)))
     return Layout(graph.title, max(width, title_width), height, nodes, tuple(edges))
+
+
+def _stand_in(verts: list[Vertex], node: Node, measure: Measure) -> int:
+    """Add a stand-in for ``node`` at one edge's end (an end dot, a state's tag)."""
+    if node.kind is NodeKind.END:
+        verts.append(Vertex(_TERMINAL, _TERMINAL, node))
+    else:
+        width = measure(tag_text(node.name), LABEL_FONT) + 2 * _PAD_X
+        verts.append(Vertex(width, LABEL_FONT + 2 * _PAD_Y, node))
+    return len(verts) - 1
+
+
+def tag_text(name: str) -> str:
+    """The text of the tag that stands for state ``name`` at the end of a long edge back."""
+    return f"back to {name}"
 
 
 def _node_vertex(node: Node, loops: list[Edge], measure: Measure) -> Vertex:
@@ -213,11 +243,14 @@ def _tops(verts: list[Vertex], layers: list[list[int]]) -> list[float]:
     return tops
 
 
-def _placed(vertex: Vertex, tops: list[float], loops: dict[Node, list[Edge]]) -> PlacedNode:
+def _placed(
+    vertex: Vertex, tops: list[float], loops: dict[Node, list[Edge]], stand_in: bool
+) -> PlacedNode:
     node = vertex.node
     assert node is not None
     left, top = vertex.x - vertex.width / 2, tops[vertex.layer]
-    return PlacedNode(node, left, top, vertex.width, vertex.height, tuple(loops[node]))
+    rows = () if stand_in else tuple(loops[node])
+    return PlacedNode(node, left, top, vertex.width, vertex.height, rows, stand_in)
 
 
 def _route(
@@ -244,7 +277,7 @@ def _route(
         source, target = target, source
     first = _clip(source, middle[0] if middle else target.center)
     last = _clip(target, middle[-1] if middle else source.center)
-    end = target if edge.target.kind is NodeKind.END else None
+    end = target if target.stand_in else None
     return PlacedEdge(edge, (first, *middle, last), label_at, end)
 
 

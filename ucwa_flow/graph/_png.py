@@ -17,7 +17,14 @@ from typing import Any
 
 from ucwa_flow.graph._curves import Point, sample
 from ucwa_flow.graph._dot import EDGE_STYLES
-from ucwa_flow.graph._layout import LABEL_FONT, NODE_FONT, PlacedEdge, PlacedNode, layout_graph
+from ucwa_flow.graph._layout import (
+    LABEL_FONT,
+    NODE_FONT,
+    PlacedEdge,
+    PlacedNode,
+    layout_graph,
+    tag_text,
+)
 from ucwa_flow.graph._model import Graph, NodeKind
 from ucwa_flow.graph._svg import DASHES, edge_color
 
@@ -130,6 +137,11 @@ def _draw_node(draw: Any, placed: PlacedNode) -> None:
         return
     x, y = _px((placed.x, placed.y))
     box = [x, y, x + placed.width * SCALE, y + placed.height * SCALE]
+    if placed.stand_in:  # a tag standing for a state far up the picture
+        draw.rounded_rectangle(box, radius=placed.height * SCALE / 2, outline="#64748b", width=2)
+        text_at = _px((placed.x + 10, placed.y + 6))
+        draw.text(text_at, _text(tag_text(node.name)), "#334155", font=_font(LABEL_FONT))
+        return
     draw.rounded_rectangle(box, radius=6 * SCALE, fill="#f8fafc", outline="#334155", width=3)
     name_width = _measure(node.name, NODE_FONT)
     name_at = (placed.x + (placed.width - name_width) / 2, placed.y + 5)

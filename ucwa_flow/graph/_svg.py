@@ -25,6 +25,7 @@ from ucwa_flow.graph._layout import (
     PlacedNode,
     estimate_width,
     layout_graph,
+    tag_text,
 )
 from ucwa_flow.graph._model import EdgeKind, Graph, NodeKind
 
@@ -125,6 +126,8 @@ def _node(placed: PlacedNode) -> str:
             f'fill="#fff" stroke="#000" stroke-width="1.5"/>'
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{w / 2 - 4:.1f}"/></g>'
         )
+    if placed.stand_in:
+        return _tag(placed)
     dash = ' stroke-dasharray="5 3"' if node.kind is NodeKind.ANY else ""
     data = f" data-state={quoteattr(node.name)}" if node.kind is NodeKind.STATE else ""
     parts = [
@@ -148,3 +151,17 @@ def _node(placed: PlacedNode) -> str:
         row_y += 15
     parts.append("</g>")
     return "".join(parts)
+
+
+def _tag(placed: PlacedNode) -> str:
+    """A tag standing for a state far up the picture, where a long edge back ends."""
+    x, y, w, h = placed.x, placed.y, placed.width, placed.height
+    name = placed.node.name
+    return (
+        f'<g class="node tag" data-goto={quoteattr(name)}><title>{escape(name)}</title>'
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="{h / 2:.1f}" '
+        f'fill="#ffffff" stroke="#64748b" stroke-dasharray="3 2"/>'
+        f'<text x="{x + w / 2:.1f}" y="{y + h / 2 + LABEL_FONT / 2 - 1.5:.1f}" '
+        f'text-anchor="middle" font-size="{LABEL_FONT:g}" fill="#334155">'
+        f"{escape(tag_text(name))}</text></g>"
+    )
