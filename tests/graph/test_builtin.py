@@ -147,3 +147,25 @@ def test_sixty_states_lay_out_and_render() -> None:
     width, height = _png_size(render_png(graph))
     assert width > 0
     assert height > 0
+
+
+def test_edges_far_back_up_end_in_a_tag() -> None:
+    root = ET.fromstring(render_svg(_big_graph()))
+    tags = [g for g in root.iter(f"{SVG}g") if g.attrib.get("class") == "node tag"]
+    assert tags
+    assert {g.attrib["data-goto"] for g in tags} == {"state_00"}
+    texts = {t.text for g in tags for t in g.iter(f"{SVG}text")}
+    assert texts == {"back to state_00"}
+
+
+def test_awkward_text_and_tiny_graphs_still_draw() -> None:
+    builder = GraphBuilder('odd <"title"> & \x01')
+    weird = builder.add_state("a<b>&'\"\x02")
+    builder.add_edge(START, weird, EdgeKind.EVENT)
+    builder.add_edge(weird, weird, EdgeKind.MESSAGE, "/\x1b[0-9]+/ & <x>")
+    for graph in (builder.build(), Graph("empty", ())):
+        root = ET.fromstring(render_svg(graph))  # well-formed XML whatever the text
+        assert root.tag == f"{SVG}svg"
+        assert _png_size(render_png(graph)) >= (1, 1)
+        assert "<svg" in render_html(graph)
+    assert _svg_states(render_svg(builder.build())) == {"a<b>&'\" "}

@@ -8,11 +8,9 @@ carry ``data-state`` attributes; hovering a node or edge shows its ``<title>``.
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from ucwa_flow.graph._dot import EDGE_STYLES
 from ucwa_flow.graph._model import EdgeKind, Graph
-from ucwa_flow.graph._svg import DASHES, edge_color, render_svg
+from ucwa_flow.graph._svg import DASHES, edge_color, escape, render_svg
 
 __all__ = ["render_html"]
 

@@ -35,7 +35,7 @@ class Vertex:
 
 def order_layers(verts: list[Vertex]) -> list[list[int]]:
     """Layers of vertex numbers, ordered by barycenter sweeps down and up."""
-    layers: list[list[int]] = [[] for _ in range(max(v.layer for v in verts) + 1)]
+    layers: list[list[int]] = [[] for _ in range(max((v.layer for v in verts), default=0) + 1)]
     for number, vertex in enumerate(verts):
         layers[vertex.layer].append(number)
     position = {n: i for layer in layers for i, n in enumerate(layer)}

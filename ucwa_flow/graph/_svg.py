@@ -12,7 +12,8 @@ data-state="menu">``, ``<g class="edge timeout">``) so a page can style or find 
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape, quoteattr
+import re
+from xml.sax import saxutils
 
 from ucwa_flow.graph._curves import Point, bezier
 from ucwa_flow.graph._dot import EDGE_STYLES
@@ -29,12 +30,26 @@ from ucwa_flow.graph._layout import (
 )
 from ucwa_flow.graph._model import EdgeKind, Graph, NodeKind
 
-__all__ = ["DASHES", "edge_color", "render_svg", "svg_of_layout"]
+__all__ = ["DASHES", "edge_color", "escape", "quoteattr", "render_svg", "svg_of_layout"]
 
 FONT_FAMILY = "Helvetica, Arial, sans-serif"
 #: stroke-dasharray per DOT style name
 DASHES = {"dashed": "6 4", "dotted": "2 3"}
 _DEFAULT_COLOR = "#111827"
+
+
+#: characters XML 1.0 does not allow (control characters but tab, newline, return)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """``text`` safe as XML character data (characters XML cannot hold become spaces)."""
+    return saxutils.escape(_NOT_XML.sub(" ", text))
+
+
+def quoteattr(text: str) -> str:
+    """``text`` as a quoted XML attribute value, safe likewise."""
+    return saxutils.quoteattr(_NOT_XML.sub(" ", text))
 
 
 def edge_color(kind: EdgeKind) -> str:
