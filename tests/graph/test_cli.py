@@ -63,9 +63,10 @@ def test_dot_to_a_file(tmp_path: Path) -> None:
     assert '"menu" -> "handoff" [label="no match 3+", style="dotted"' in text
 
 
-def test_svg_without_graphviz_prints_the_install_hint(tmp_path: Path) -> None:
+def test_engine_graphviz_without_graphviz_prints_the_install_hint(tmp_path: Path) -> None:
     out = tmp_path / "helpdesk.svg"
-    done = _run("flows/helpdesk.flow.yaml", "-o", str(out), path=str(tmp_path))
+    args = ("flows/helpdesk.flow.yaml", "--engine", "graphviz", "-o", str(out))
+    done = _run(*args, path=str(tmp_path))
     assert done.returncode == 1
     lines = done.stderr.decode().splitlines()
     assert len(lines) == 1

@@ -41,11 +41,25 @@ def _fake_dot(directory: Path, script: str) -> None:
 def test_missing_dot_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GraphvizNotFound) as caught:
-        render_image(_graph(), "svg")
+        render_image(_graph(), "svg", engine="graphviz")
     message = str(caught.value)
     assert "\n" not in message
     assert "apt-get install graphviz" in message
     assert "brew install graphviz" in message
+
+
+def test_missing_dot_draws_with_the_builtin_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert b'data-state="menu"' in render_image(_graph(), "svg")
+    assert render_image(_graph(), "png").startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_builtin_engine_ignores_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_dot(tmp_path, "exit 3\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert b"<svg" in render_image(_graph(), "svg", engine="builtin")
 
 
 def test_dot_gets_the_format_and_the_dot_text(

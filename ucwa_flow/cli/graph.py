@@ -1,13 +1,15 @@
 """``ucwa-flow graph``: draw a flow, or a UCWA lifecycle, for review.
 
-``ucwa-flow graph FLOW [--format mermaid|dot|svg|png] [-o OUT]`` draws the states and
-transitions of a flow file; ``ucwa-flow graph --lifecycle conversation|invitation|messaging``
+``ucwa-flow graph FLOW [--format mermaid|dot|svg|png|html] [-o OUT]`` draws the states
+and transitions of a flow file; ``ucwa-flow graph --lifecycle conversation|invitation|messaging``
 draws one of the lifecycle machines that track UCWA conversations.
 
-Mermaid and DOT are plain text and need nothing installed. SVG and PNG run Graphviz's
-``dot``; without it the command prints one line saying how to install it and exits 1.
-The output goes to stdout unless ``-o`` names a file; the format defaults to the file's
-extension (``.mmd``, ``.dot``/``.gv``, ``.svg``, ``.png``), else Mermaid.
+Mermaid and DOT are plain text. SVG and PNG use Graphviz's ``dot`` when it is on ``PATH``
+and the built-in layout otherwise (``--engine graphviz|builtin`` chooses); HTML is one
+self-contained page (the built-in SVG inline, a legend, no script). None of them needs
+a system package or the network. The output goes to stdout unless ``-o`` names a file;
+the format defaults to the file's extension (``.mmd``, ``.dot``/``.gv``, ``.svg``,
+``.png``, ``.html``/``.htm``), else Mermaid.
 
 A flow with errors is not drawn: its diagnostics are printed to stderr exactly as
 ``ucwa-flow validate`` prints them, and the exit status is 1 (2 when the file cannot be
@@ -25,9 +27,9 @@ import click
 
 __all__ = ["LIFECYCLES", "command"]
 
-FORMATS = ("mermaid", "dot", "svg", "png")
+FORMATS = ("mermaid", "dot", "svg", "png", "html")
 _BY_SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot"}
-_BY_SUFFIX |= {".svg": "svg", ".png": "png"}
+_BY_SUFFIX |= {".svg": "svg", ".png": "png", ".html": "html", ".htm": "html"}
 
 #: lifecycle name -> (module, machine factory, states drawn as final)
 LIFECYCLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -54,13 +56,24 @@ LIFECYCLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     help="Write to this file instead of stdout.",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(("auto", "graphviz", "builtin")),
+    default="auto",
+    show_default=True,
+    help="Who draws svg/png: Graphviz's dot if on PATH (auto), dot only, or the built-in layout.",
+)
+@click.option(
     "--lifecycle",
     type=click.Choice(sorted(LIFECYCLES)),
     default=None,
     help="Draw a UCWA lifecycle machine instead of a flow.",
 )
 def command(
-    flow_file: str | None, output_format: str | None, output: str | None, lifecycle: str | None
+    flow_file: str | None,
+    output_format: str | None,
+    output: str | None,
+    engine: str,
+    lifecycle: str | None,
 ) -> None:
     """Draw a flow's states and transitions (or a UCWA lifecycle) as a graph.
 
@@ -76,7 +89,7 @@ def command(
     graph = _lifecycle_graph(lifecycle) if lifecycle else _flow_graph(flow_file or "")
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
-    content = _render(graph, fmt)
+    content = _render(graph, fmt, engine)
     _write(content, output)
 
 
@@ -112,15 +125,23 @@ def _lifecycle_graph(name: str) -> Any:
     return extract_live_machine(factory(), f"{name} lifecycle", final=final)
 
 
-def _render(graph: Any, fmt: str) -> str | bytes:
-    from ucwa_flow.graph import GraphvizError, render_dot, render_image, render_mermaid
+def _render(graph: Any, fmt: str, engine: Any) -> str | bytes:
+    from ucwa_flow.graph import (
+        GraphvizError,
+        render_dot,
+        render_html,
+        render_image,
+        render_mermaid,
+    )
 
     if fmt == "mermaid":
         return render_mermaid(graph)
     if fmt == "dot":
         return render_dot(graph)
+    if fmt == "html":
+        return render_html(graph)
     try:
-        return render_image(graph, "svg" if fmt == "svg" else "png")
+        return render_image(graph, "svg" if fmt == "svg" else "png", engine=engine)
     except GraphvizError as exc:
         _fail(str(exc), status=1)
 

@@ -1,4 +1,4 @@
-"""Graphs of flows and UCWA lifecycles, for review: Mermaid, DOT, SVG and PNG.
+"""Graphs of flows and UCWA lifecycles, for review: Mermaid, DOT, SVG, PNG and HTML.
 
 Drawing happens in three steps, each in its own module:
 
@@ -9,9 +9,11 @@ Drawing happens in three steps, each in its own module:
 2. the **graph model**: frozen :class:`Graph`, :class:`Node` (:class:`NodeKind` start,
    state, any, end) and :class:`Edge` (:class:`EdgeKind` message, timeout, no_match,
    command, invite, webhook, enter, ended, delivery_failed, event, with a label);
-3. **render** it: :func:`render_mermaid` and :func:`render_dot` produce text and need
-   nothing installed; :func:`render_image` produces SVG or PNG bytes through Graphviz's
-   ``dot`` and raises :class:`GraphvizNotFound` (with install instructions) without it.
+3. **render** it: :func:`render_mermaid` and :func:`render_dot` produce text;
+   :func:`render_image` produces SVG or PNG bytes through Graphviz's ``dot`` when it is
+   on ``PATH``, else with the built-in layered layout (:func:`layout_graph`,
+   :func:`render_svg`, :func:`render_png` through Pillow); :func:`render_html` is one
+   self-contained page. Nothing needs a system package.
 
 Example::
 
@@ -26,7 +28,16 @@ from __future__ import annotations
 
 from ucwa_flow.graph._dot import escape_dot, render_dot
 from ucwa_flow.graph._flow import extract_flow
-from ucwa_flow.graph._graphviz import GraphvizError, GraphvizNotFound, ImageFormat, render_image
+from ucwa_flow.graph._graphviz import (
+    ENGINES,
+    Engine,
+    GraphvizError,
+    GraphvizNotFound,
+    ImageFormat,
+    render_image,
+)
+from ucwa_flow.graph._html import render_html
+from ucwa_flow.graph._layout import Layout, PlacedEdge, PlacedNode, layout_graph
 from ucwa_flow.graph._machine import extract_live_machine, extract_machine
 from ucwa_flow.graph._mermaid import escape_mermaid, render_mermaid
 from ucwa_flow.graph._model import (
@@ -40,26 +51,37 @@ from ucwa_flow.graph._model import (
     Node,
     NodeKind,
 )
+from ucwa_flow.graph._png import render_png
+from ucwa_flow.graph._svg import render_svg
 
 __all__ = [
     "ANY",
     "END",
+    "ENGINES",
     "START",
     "Edge",
     "EdgeKind",
+    "Engine",
     "Graph",
     "GraphBuilder",
     "GraphvizError",
     "GraphvizNotFound",
     "ImageFormat",
+    "Layout",
     "Node",
     "NodeKind",
+    "PlacedEdge",
+    "PlacedNode",
     "escape_dot",
     "escape_mermaid",
     "extract_flow",
     "extract_live_machine",
     "extract_machine",
+    "layout_graph",
     "render_dot",
+    "render_html",
     "render_image",
     "render_mermaid",
+    "render_png",
+    "render_svg",
 ]

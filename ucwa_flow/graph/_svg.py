@@ -1,0 +1,182 @@
+"""Render a :class:`Graph` as SVG with the built-in layout: no Graphviz, no fonts needed.
+
+The picture follows :func:`~ucwa_flow.graph._layout.layout_graph`: states are rounded
+boxes (edges that stay in a state are rows inside its box, with a loop mark), the start
+a filled dot, the end a ringed dot, "any state" (global commands) a dashed box. Each
+edge kind has the colour and dash of :data:`~ucwa_flow.graph._dot.EDGE_STYLES`, the one
+table the DOT output uses too, so both pictures read the same.
+
+Elements carry classes and ``data-`` attributes (``<g class="node state"
+data-state="menu">``, ``<g class="edge timeout">``) so a page can style or find them.
+"""
+
+from __future__ import annotations
+
+import re
+from xml.sax import saxutils
+
+from ucwa_flow.graph._curves import Point, bezier
+from ucwa_flow.graph._dot import EDGE_STYLES
+from ucwa_flow.graph._layout import (
+    LABEL_FONT,
+    NODE_FONT,
+    Layout,
+    Measure,
+    PlacedEdge,
+    PlacedNode,
+    estimate_width,
+    layout_graph,
+    tag_text,
+)
+from ucwa_flow.graph._model import EdgeKind, Graph, NodeKind
+
+__all__ = ["DASHES", "edge_color", "escape", "quoteattr", "render_svg", "svg_of_layout"]
+
+FONT_FAMILY = "Helvetica, Arial, sans-serif"
+#: stroke-dasharray per DOT style name
+DASHES = {"dashed": "6 4", "dotted": "2 3"}
+_DEFAULT_COLOR = "#111827"
+
+
+#: characters XML 1.0 does not allow (control characters but tab, newline, return)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """``text`` safe as XML character data (characters XML cannot hold become spaces)."""
+    return saxutils.escape(_NOT_XML.sub(" ", text))
+
+
+def quoteattr(text: str) -> str:
+    """``text`` as a quoted XML attribute value, safe likewise."""
+    return saxutils.quoteattr(_NOT_XML.sub(" ", text))
+
+
+def edge_color(kind: EdgeKind) -> str:
+    """The colour of an edge kind (the DOT table's, else near-black)."""
+    return EDGE_STYLES[kind].get("color", _DEFAULT_COLOR)
+
+
+def render_svg(graph: Graph, measure: Measure = estimate_width) -> str:
+    """The SVG document of ``graph``, laid out by the built-in layout."""
+    return svg_of_layout(layout_graph(graph, measure))
+
+
+def svg_of_layout(layout: Layout) -> str:
+    """The SVG document drawing ``layout`` (no XML declaration: it can be inlined)."""
+    width, height = round(layout.width), round(layout.height)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family={quoteattr(FONT_FAMILY)} '
+        'class="ucwa-flow-graph">',
+        f"<title>{escape(layout.title)}</title>",
+        _defs(),
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+        f'<text class="graph-title" x="{width / 2:.1f}" y="24" text-anchor="middle" '
+        f'font-size="{NODE_FONT + 3:g}" font-weight="bold">{escape(layout.title)}</text>',
+    ]
+    parts.extend(_edge(edge) for edge in layout.edges)
+    parts.extend(_node(node) for node in layout.nodes)
+    parts.extend(_node(edge.end) for edge in layout.edges if edge.end is not None)
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _defs() -> str:
+    markers = [
+        f'<marker id="arrow-{kind.value}" viewBox="0 0 10 10" refX="9" refY="5" '
+        f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        f'<path d="M0,0 L10,5 L0,10 z" fill="{edge_color(kind)}"/></marker>'
+        for kind in EdgeKind
+    ]
+    return "<defs>" + "".join(markers) + "</defs>"
+
+
+def _edge(placed: PlacedEdge) -> str:
+    edge = placed.edge
+    color = edge_color(edge.kind)
+    dash = DASHES.get(EDGE_STYLES[edge.kind].get("style", ""), "")
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    data = f" data-source={quoteattr(edge.source.name)} data-target={quoteattr(edge.target.name)}"
+    lines = [
+        f'<g class="edge {edge.kind.value}"{data}>',
+        f"<title>{escape(_edge_title(placed))}</title>",
+        f'<path d="{_path(placed.points)}" fill="none" stroke="{color}" stroke-width="1.3"'
+        f'{dash_attr} marker-end="url(#arrow-{edge.kind.value})"/>',
+    ]
+    if placed.label_at is not None and edge.label:
+        x, y = placed.label_at
+        lines.append(
+            f'<text x="{x:.1f}" y="{y + LABEL_FONT + 1:.1f}" font-size="{LABEL_FONT:g}" '
+            f'fill="{color}">{escape(edge.label)}</text>'
+        )
+    lines.append("</g>")
+    return "".join(lines)
+
+
+def _edge_title(placed: PlacedEdge) -> str:
+    edge = placed.edge
+    label = f" ({edge.label})" if edge.label else ""
+    return f"{edge.source.name} → {edge.target.name}{label}"
+
+
+def _path(points: tuple[Point, ...]) -> str:
+    start = points[0]
+    curves = " ".join(
+        f"C{a[0]:.1f},{a[1]:.1f} {b[0]:.1f},{b[1]:.1f} {end[0]:.1f},{end[1]:.1f}"
+        for _, a, b, end in bezier(points)
+    )
+    return f"M{start[0]:.1f},{start[1]:.1f} {curves}"
+
+
+def _node(placed: PlacedNode) -> str:
+    node = placed.node
+    x, y, w, h = placed.x, placed.y, placed.width, placed.height
+    cx, cy = placed.center
+    if node.kind is NodeKind.START:
+        return f'<g class="node start"><circle cx="{cx:.1f}" cy="{cy:.1f}" r="{w / 2:.1f}"/></g>'
+    if node.kind is NodeKind.END:
+        return (
+            f'<g class="node end"><circle cx="{cx:.1f}" cy="{cy:.1f}" r="{w / 2:.1f}" '
+            f'fill="#fff" stroke="#000" stroke-width="1.5"/>'
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{w / 2 - 4:.1f}"/></g>'
+        )
+    if placed.stand_in:
+        return _tag(placed)
+    dash = ' stroke-dasharray="5 3"' if node.kind is NodeKind.ANY else ""
+    data = f" data-state={quoteattr(node.name)}" if node.kind is NodeKind.STATE else ""
+    parts = [
+        f'<g class="node {node.kind.value}"{data}>',
+        f"<title>{escape(node.name)}</title>",
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6" '
+        f'fill="#f8fafc" stroke="#334155" stroke-width="1.3"{dash}/>',
+        f'<text x="{cx:.1f}" y="{y + 7 + NODE_FONT - 2:.1f}" text-anchor="middle" '
+        f'font-size="{NODE_FONT:g}">{escape(node.name)}</text>',
+    ]
+    row_y = y + 7 + NODE_FONT + 2
+    for edge in placed.loops:
+        color = edge_color(edge.kind)
+        parts.append(
+            f'<g class="loop {edge.kind.value}"><path d="M{x + 14:.1f},{row_y + 6:.1f} '
+            f'a4,4 0 1,1 -4,-4" fill="none" stroke="{color}" stroke-width="1.2"/>'
+            f'<text x="{x + 20:.1f}" y="{row_y + LABEL_FONT - 1:.1f}" '
+            f'font-size="{LABEL_FONT:g}" fill="{color}">{escape(edge.label or "stays")}'
+            "</text></g>"
+        )
+        row_y += 15
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _tag(placed: PlacedNode) -> str:
+    """A tag standing for a state far up the picture, where a long edge back ends."""
+    x, y, w, h = placed.x, placed.y, placed.width, placed.height
+    name = placed.node.name
+    return (
+        f'<g class="node tag" data-goto={quoteattr(name)}><title>{escape(name)}</title>'
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="{h / 2:.1f}" '
+        f'fill="#ffffff" stroke="#64748b" stroke-dasharray="3 2"/>'
+        f'<text x="{x + w / 2:.1f}" y="{y + h / 2 + LABEL_FONT / 2 - 1.5:.1f}" '
+        f'text-anchor="middle" font-size="{LABEL_FONT:g}" fill="#334155">'
+        f"{escape(tag_text(name))}</text></g>"
+    )
