@@ -68,7 +68,8 @@ def test_the_html_page_marks_the_added_state(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     html = page.read_text(encoding="utf-8")
-    assert "<script" not in html and "http" not in html.split("<svg", 1)[0]
+    assert "<script" not in html
+    assert "http" not in html.split("<svg", 1)[0]
     start = html.index("<svg", html.index('<div class="picture">'))
     svg = ElementTree.fromstring(html[start : html.index("</svg>", start) + 6])
     marked = {
@@ -92,7 +93,8 @@ def test_a_flow_with_errors_is_status_2_with_its_diagnostics(tmp_path: Path) -> 
     broken.write_text(BASE.replace("goto: track", "goto: nowhere"), encoding="utf-8")
     done = _run(str(HELPDESK), str(broken))
     assert done.returncode == 2
-    assert f"{broken}:" in done.stderr and " error: " in done.stderr
+    assert f"{broken}:" in done.stderr
+    assert " error: " in done.stderr
     assert "not compared" in done.stderr.splitlines()[-1]
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from tests.diff._flows import BASE, edit, flow
 from ucwa_flow.diff import FlowDiff, diff_flows, format_text
 from ucwa_flow.diff._model import Change
-
-from tests.diff._flows import BASE, edit, flow
 
 
 def _diff(new_text: str, old_text: str = BASE) -> FlowDiff:
@@ -45,7 +44,8 @@ def test_an_added_state_and_the_goto_that_reaches_it() -> None:
     assert _status(diff)["cancel"] == "added"
     assert _status(diff)["menu"] == "changed"
     added = _changes(diff, "menu")[("message", 'choice "3"')]
-    assert added.status == "added" and added.new == ("goto cancel",)
+    assert added.status == "added"
+    assert added.new == ("goto cancel",)
     assert "state cancel: added" in format_text(diff)
 
 
@@ -63,7 +63,8 @@ def test_a_renamed_state_is_found_by_similarity_and_gotos_to_it_are_not_changes(
     text = BASE.replace("goto: order", "goto: purchase").replace("  order:\n", "  purchase:\n")
     diff = _diff(text)
     state = next(s for s in diff.states if s.name == "purchase")
-    assert state.status == "renamed" and state.old_name == "order"
+    assert state.status == "renamed"
+    assert state.old_name == "order"
     assert state.similarity == 1.0
     assert diff.renames == {"order": "purchase"}
     assert _status(diff)["menu"] == "same"
@@ -88,7 +89,8 @@ def test_a_state_replaced_by_a_different_one_is_removed_and_added() -> None:
         "        do: [stop]\n",
     )
     status = _status(_diff(text))
-    assert status["status"] == "added" and status["track"] == "removed"
+    assert status["status"] == "added"
+    assert status["track"] == "removed"
 
 
 def test_handler_pattern_text_and_goto_changes() -> None:
@@ -120,7 +122,8 @@ def test_timeouts_ladders_and_enter_texts() -> None:
     menu = _changes(_diff(text), "menu")
     timeout = menu[("timeout", "step 2")]
     assert timeout.status == "changed"
-    assert timeout.old[0] == "after 10m" and timeout.new[0] == "after 15m"
+    assert timeout.old[0] == "after 10m"
+    assert timeout.new[0] == "after 15m"
     assert menu[("no_match", "rung 2")].status == "removed"
     assert menu[("enter", "on enter")].aspects == ("texts",)
 
@@ -157,7 +160,8 @@ def test_a_state_that_disables_a_global_command() -> None:
         )
     )
     change = _changes(_diff(text), "order")[("command", "help")]
-    assert change.status == "added" and change.new == ("disabled in this state",)
+    assert change.status == "added"
+    assert change.new == ("disabled in this state",)
 
 
 def test_json_lists_only_states_that_differ() -> None:

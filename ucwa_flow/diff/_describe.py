@@ -126,9 +126,9 @@ def state_parts(
         lines = (handler_key(command), *describe_actions(command.actions, rename))
         if name not in global_commands or _command_lines(flow, name, rename) != lines:
             parts[("command", name)] = lines
-    for name in global_commands:
-        if name is not None and name not in own:
-            parts[("command", name)] = ("disabled in this state",)
+    for global_name in global_commands:
+        if global_name is not None and global_name not in own:
+            parts[("command", global_name)] = ("disabled in this state",)
     for number, step in enumerate(state.timeouts, start=1):
         after = f"after {format_duration(step.after)}"
         parts[("timeout", f"step {number}")] = (after, *describe_actions(step.actions, rename))
@@ -177,15 +177,15 @@ def flow_parts(flow: Flow, rename: Mapping[str, str] | None = None) -> dict[Part
     parts.update(_invitation_parts(flow, rename))
     if flow.outbound is not None:
         outbound = flow.outbound
-        lines = [f"to {', '.join(outbound.to)}"]
+        out_lines = [f"to {', '.join(outbound.to)}"]
         if outbound.message is not None:
-            lines.append(f"message {json.dumps(outbound.message.source)}")
-        lines.append(f"timeout {format_duration(outbound.timeout)}")
+            out_lines.append(f"message {json.dumps(outbound.message.source)}")
+        out_lines.append(f"timeout {format_duration(outbound.timeout)}")
         for label, branch in (("declined", outbound.declined), ("no answer", outbound.no_answer)):
             if branch is not None:
-                lines.append(f"{label}:")
-                lines.extend(describe_actions(branch, rename, "  "))
-        parts[("outbound", "outbound")] = tuple(lines)
+                out_lines.append(f"{label}:")
+                out_lines.extend(describe_actions(branch, rename, "  "))
+        parts[("outbound", "outbound")] = tuple(out_lines)
     return parts
 
 
@@ -196,7 +196,7 @@ def _invitation_parts(flow: Flow, rename: Mapping[str, str]) -> dict[Part, tuple
         text = json.dumps(policy.decline_message.source, ensure_ascii=False)
         parts[("invitation", "decline message")] = (text,)
     for number, rule in enumerate(policy.rules, start=1):
-        lines = [rule.action]
+        lines: list[str] = [rule.action]
         if rule.callers:
             lines.append("from " + ", ".join(rule.callers))
         if rule.subjects:

@@ -18,6 +18,7 @@ edge is also faded). Marked elements carry ``data-mark="added"`` and a ``mark-ad
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from xml.sax import saxutils
 
 from ucwa_flow.graph._curves import Point, bezier
@@ -33,8 +34,6 @@ from ucwa_flow.graph._layout import (
     layout_graph,
     tag_text,
 )
-from collections.abc import Mapping
-
 from ucwa_flow.graph._model import Edge, EdgeKind, Graph, Node, NodeKind
 
 __all__ = [
@@ -205,7 +204,8 @@ def _node(placed: PlacedNode, marks: _Marks) -> str:
         color = edge_color(edge.kind)
         loop_cls, loop_attr = _mark_attrs(marks.get(edge, ""))
         parts.append(
-            f'<g class="loop {edge.kind.value}{loop_cls}"{loop_attr}><path d="M{x + 14:.1f},{row_y + 6:.1f} '
+            f'<g class="loop {edge.kind.value}{loop_cls}"{loop_attr}>'
+            f'<path d="M{x + 14:.1f},{row_y + 6:.1f} '
             f'a4,4 0 1,1 -4,-4" fill="none" stroke="{color}" stroke-width="1.2"/>'
             f'<text x="{x + 20:.1f}" y="{row_y + LABEL_FONT - 1:.1f}" '
             f'font-size="{LABEL_FONT:g}" fill="{color}">{escape(edge.label or "stays")}'
