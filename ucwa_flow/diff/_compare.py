@@ -105,7 +105,7 @@ def _compare(
         if part not in old:
             changes.append(Change(*part, "added", (), lines))
         elif old[part] != lines:
-            aspects = _aspects(old[part], lines)
+            aspects = ("value",) if part[0] in _VALUES else _aspects(old[part], lines)
             changes.append(Change(*part, "changed", old[part], lines, aspects))
     changes.extend(
         Change(*part, "removed", lines) for part, lines in old.items() if part not in new
@@ -113,19 +113,22 @@ def _compare(
     return tuple(changes)
 
 
+#: flow-wide sections whose parts are single values rather than action lists
+_VALUES = ("flow", "settings", "variables", "invitation")
+
+
 def _aspects(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
-    """Which of texts, gotos, actions differ between two descriptions of one part."""
+    """What differs between two descriptions of one part: ``texts`` (``say`` lines),
+    ``gotos``, ``timing`` (a timeout's ``after``), ``actions`` (any other line)."""
 
     def pick(lines: tuple[str, ...], prefixes: tuple[str, ...]) -> list[str]:
         return [line.strip() for line in lines if line.strip().startswith(prefixes)]
 
-    says, gotos = ("say ",), ("goto ",)
     aspects = []
-    if pick(old, says) != pick(new, says):
-        aspects.append("texts")
-    if pick(old, gotos) != pick(new, gotos):
-        aspects.append("gotos")
-    other = ("say ", "goto ")
+    for aspect, prefixes in (("texts", ("say ",)), ("gotos", ("goto ",)), ("timing", ("after ",))):
+        if pick(old, prefixes) != pick(new, prefixes):
+            aspects.append(aspect)
+    other = ("say ", "goto ", "after ")
     rest_old = [line for line in old if not line.strip().startswith(other)]
     rest_new = [line for line in new if not line.strip().startswith(other)]
     if rest_old != rest_new or not aspects:

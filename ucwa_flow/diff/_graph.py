@@ -16,7 +16,7 @@ model's style hook) say what each is:
 from __future__ import annotations
 
 from ucwa_flow.diff._model import FlowDiff
-from ucwa_flow.diff._text import format_change
+from ucwa_flow.diff._text import format_change, state_lines
 from ucwa_flow.flow import Flow
 from ucwa_flow.graph import (
     Edge,
@@ -103,8 +103,8 @@ def _changes_html(diff: FlowDiff) -> str:
         parts.append(
             f'<h2 class="{state.status}" data-state="{escape(state.name)}">{escape(heading)}</h2>'
         )
-        if state.status in ("changed", "renamed") and state.changes:
-            lines = [line for change in state.changes for line in format_change(change)]
+        lines = state_lines(state)
+        if lines:
             parts.append("<pre>" + "\n".join(escape(line) for line in lines) + "</pre>")
     parts.append("</section>")
     return "\n".join(parts)

@@ -10,7 +10,7 @@ from difflib import SequenceMatcher
 
 from ucwa_flow.diff._model import Change, FlowDiff, StateDiff
 
-__all__ = ["format_change", "format_text"]
+__all__ = ["format_change", "format_text", "state_lines"]
 
 _SECTIONS = {
     "enter": "enter actions",
@@ -40,11 +40,35 @@ def format_text(diff: FlowDiff) -> str:
             lines.extend("  " + line for line in format_change(change))
     for state in diff.changed_states:
         lines.append(_state_heading(state))
-        if state.status in ("added", "removed"):
-            continue
-        for change in state.changes:
-            lines.extend("  " + line for line in format_change(change))
+        lines.extend("  " + line for line in state_lines(state))
     return "\n".join(lines) + "\n"
+
+
+def state_lines(state: StateDiff) -> list[str]:
+    """The lines under a state's heading: an added or removed state's whole content,
+    else each change of a changed or renamed state."""
+    lines: list[str] = []
+    for change in state.changes:
+        if state.status in ("added", "removed"):
+            lines.extend(_content(change))
+        else:
+            lines.extend(format_change(change))
+    return lines
+
+
+def _content(change: Change) -> list[str]:
+    """A part of an added or removed state: its heading and its lines, marked."""
+    marker = "+" if change.status == "added" else "-"
+    return [
+        f"{marker} {_what(change)}:",
+        *(f"{marker}   {line}" for line in change.new or change.old),
+    ]
+
+
+def _what(change: Change) -> str:
+    if change.section in ("enter", "ended", "delivery_failed"):
+        return _SECTIONS[change.section]
+    return f"{_SECTIONS.get(change.section, change.section)} {change.key}".strip()
 
 
 def _state_heading(state: StateDiff) -> str:
@@ -56,9 +80,7 @@ def _state_heading(state: StateDiff) -> str:
 
 def format_change(change: Change) -> list[str]:
     """A change as lines: a heading, then its lines with ``+``/``-`` where they differ."""
-    what = f"{_SECTIONS.get(change.section, change.section)} {change.key}".strip()
-    if change.section in ("enter", "ended", "delivery_failed"):
-        what = _SECTIONS[change.section]
+    what = _what(change)
     if change.status != "changed":
         lines = [f"{what}: {change.status}"]
         marker = "+" if change.status == "added" else "-"
