@@ -46,7 +46,8 @@ def test_an_added_state_and_the_goto_that_reaches_it() -> None:
     added = _changes(diff, "menu")[("message", 'choice "3"')]
     assert added.status == "added"
     assert added.new == ("goto cancel",)
-    assert "state cancel: added" in format_text(diff)
+    report = format_text(diff)
+    assert 'state cancel: added\n  + enter actions:\n  +   say "Cancelled."\n  +   stop\n' in report
 
 
 def test_a_removed_state() -> None:
@@ -124,6 +125,7 @@ def test_timeouts_ladders_and_enter_texts() -> None:
     assert timeout.status == "changed"
     assert timeout.old[0] == "after 10m"
     assert timeout.new[0] == "after 15m"
+    assert timeout.aspects == ("timing",)
     assert menu[("no_match", "rung 2")].status == "removed"
     assert menu[("enter", "on enter")].aspects == ("texts",)
 
@@ -142,6 +144,7 @@ def test_start_settings_variables_commands_and_invitation() -> None:
     flow_changes = {(c.section, c.key): c for c in _diff(text).flow}
     assert flow_changes[("flow", "start")].new == ("track",)
     assert flow_changes[("settings", "idle_timeout")].old == ("30m",)
+    assert flow_changes[("settings", "idle_timeout")].aspects == ("value",)
     assert flow_changes[("settings", "format")].new == ("html",)
     assert flow_changes[("variables", "order")].status == "changed"
     assert flow_changes[("variables", "basket")].status == "added"
