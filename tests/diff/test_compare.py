@@ -172,3 +172,13 @@ def test_json_lists_only_states_that_differ() -> None:
     assert data["differences"] is True
     assert [s["name"] for s in data["states"]] == ["track"]
     assert data["states"][0]["changes"][0]["aspects"] == ["texts"]
+
+
+def test_handlers_tried_in_another_order() -> None:
+    first = '      - choice: ["1", order]\n        goto: order\n'
+    second = "      - keywords: [track, where]\n        goto: track\n"
+    text = edit((first + second, second + first))
+    change = _changes(_diff(text), "menu")[("message", "order")]
+    assert change.aspects == ("order",)
+    assert change.new == ('keywords "track", "where"', 'choice "1", "order"')
+    assert "  message handlers: tried in another order\n" in format_text(_diff(text))

@@ -47,7 +47,7 @@ def diff_flows(old: Flow, new: Flow) -> FlowDiff:
             states.append(StateDiff(name, "added", changes=changes))
             continue
         old_parts = state_parts(old.states[old_name], old, renames)
-        changes = _compare(old_parts, new_parts)
+        changes = _compare(old_parts, new_parts) + _handler_order(old_parts, new_parts)
         if old_name != name:
             states.append(StateDiff(name, "renamed", old_name, scores[old_name], changes))
         else:
@@ -115,6 +115,18 @@ def _compare(
 
 #: flow-wide sections whose parts are single values rather than action lists
 _VALUES = ("flow", "settings", "variables", "invitation")
+
+
+def _handler_order(
+    old: Mapping[Part, tuple[str, ...]], new: Mapping[Part, tuple[str, ...]]
+) -> tuple[Change, ...]:
+    """A change when the handlers both versions have are tried in another order (the first
+    handler that matches wins, so the order is behaviour)."""
+    old_keys = [key for section, key in old if section == "message" and ("message", key) in new]
+    new_keys = [key for section, key in new if section == "message" and ("message", key) in old]
+    if old_keys == new_keys:
+        return ()
+    return (Change("message", "order", "changed", tuple(old_keys), tuple(new_keys), ("order",)),)
 
 
 def _aspects(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:

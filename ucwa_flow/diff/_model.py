@@ -18,7 +18,8 @@ class Change:
     ``section`` says what kind of part it is (``message``, ``timeout``, ``settings``...),
     ``key`` which one (``choice "1", "password"``, ``step 1``, ``idle_timeout``).
     ``aspects`` says, for a changed part, what changed: ``texts`` (what is said), ``gotos``
-    (where it leads), ``timing`` (a timeout step's delay), ``actions`` (anything else), or
+    (where it leads), ``timing`` (a timeout step's delay), ``order`` (the handlers' order,
+    key ``order``), ``actions`` (anything else), or
     ``value`` for a flow-wide value (a setting, a variable's default, the start state).
     ``old``/``new`` are its lines (empty for an added or removed part's missing side).
     """

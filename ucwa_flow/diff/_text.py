@@ -89,6 +89,8 @@ def format_change(change: Change) -> list[str]:
     if len(change.old) == 1 and len(change.new) == 1 and change.section not in _SECTIONS_STATE:
         return [f"{what}: {change.old[0]} -> {change.new[0]}"]
     lines = [f"{what}: {', '.join(change.aspects)} changed"]
+    if change.aspects == ("order",):
+        lines = ["message handlers: tried in another order"]
     matcher = SequenceMatcher(a=change.old, b=change.new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
