@@ -43,6 +43,7 @@ from ucwa_flow.graph._mermaid import escape_mermaid, render_mermaid
 from ucwa_flow.graph._model import (
     ANY,
     END,
+    MARKS,
     START,
     Edge,
     EdgeKind,
@@ -58,6 +59,7 @@ __all__ = [
     "ANY",
     "END",
     "ENGINES",
+    "MARKS",
     "START",
     "Edge",
     "EdgeKind",

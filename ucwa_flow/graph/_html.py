@@ -4,13 +4,17 @@ The page has no script and fetches nothing (no CDN, no web font, no image file),
 opens offline in any browser and can be mailed or attached to a pull request as is. The
 picture is the built-in SVG (:func:`~ucwa_flow.graph._svg.render_svg`), whose elements
 carry ``data-state`` attributes; hovering a node or edge shows its ``<title>``.
+
+A graph with marks (the comparison of two flow versions) gets a second legend for the
+marks; a caller may add its own HTML after the picture (``appendix``, already escaped),
+which is how ``ucwa-flow diff`` puts the list of changes on the same page.
 """
 
 from __future__ import annotations
 
 from ucwa_flow.graph._dot import EDGE_STYLES
 from ucwa_flow.graph._model import EdgeKind, Graph
-from ucwa_flow.graph._svg import DASHES, edge_color, escape, render_svg
+from ucwa_flow.graph._svg import DASHES, MARK_STYLES, edge_color, escape, render_svg
 
 __all__ = ["render_html"]
 
@@ -39,9 +43,15 @@ h1 { font-size: 1.3em; margin: 0 0 .4em; }
 """.strip()
 
 
-def render_html(graph: Graph) -> str:
-    """A complete HTML document showing ``graph``, with a legend of the edge kinds used."""
+def render_html(graph: Graph, *, appendix: str = "", extra_style: str = "") -> str:
+    """A complete HTML document showing ``graph``, with a legend of the edge kinds used
+    (and of the marks, when the graph has some).
+
+    ``appendix`` is HTML put after the picture and ``extra_style`` CSS added to the page's
+    style sheet; both are inserted as given (the caller escapes its own text).
+    """
     used = [kind for kind in EdgeKind if any(edge.kind is kind for edge in graph.edges)]
+    marks = [mark for mark in MARK_STYLES if mark in graph.marks.values()]
     title = escape(graph.title)
     lines = [
         "<!DOCTYPE html>",
@@ -50,16 +60,22 @@ def render_html(graph: Graph) -> str:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{title} — ucwa-flow graph</title>",
-        f"<style>\n{_STYLE}\n</style>",
+        f"<style>\n{_STYLE}\n{extra_style}\n</style>",
         "</head>",
         "<body>",
         f"<h1>{title}</h1>",
         '<ul class="legend">',
         *(_legend_item(kind) for kind in used),
         "</ul>",
+        *(
+            ['<ul class="legend marks">', *(_mark_item(mark) for mark in marks), "</ul>"]
+            if marks
+            else []
+        ),
         '<div class="picture">',
         render_svg(graph).rstrip("\n"),
         "</div>",
+        *([appendix] if appendix else []),
         "</body>",
         "</html>",
     ]
@@ -76,3 +92,13 @@ def _legend_item(kind: EdgeKind) -> str:
     )
     name = kind.value.replace("_", "-")
     return f'<li class="{kind.value}">{sample}<b>{name}</b>: {escape(_MEANINGS[kind])}</li>'
+
+
+def _mark_item(mark: str) -> str:
+    fill, stroke, dash = MARK_STYLES[mark]
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    sample = (
+        f'<svg width="30" height="14" aria-hidden="true"><rect x="1" y="1" width="28" '
+        f'height="12" rx="3" fill="{fill}" stroke="{stroke}" stroke-width="2"{dash_attr}/></svg>'
+    )
+    return f'<li class="mark-{mark}">{sample}<b>{mark}</b></li>'

@@ -7,11 +7,22 @@ flows and lifecycles alike, and a renderer test needs nothing but a hand-built g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["ANY", "END", "START", "Edge", "EdgeKind", "Graph", "GraphBuilder", "Node", "NodeKind"]
+__all__ = [
+    "ANY",
+    "END",
+    "MARKS",
+    "START",
+    "Edge",
+    "EdgeKind",
+    "Graph",
+    "GraphBuilder",
+    "Node",
+    "NodeKind",
+]
 
 
 class NodeKind(StrEnum):
@@ -78,6 +89,9 @@ class Edge:
     label: str = ""
 
 
+#: the marks a node or edge of a :class:`Graph` may carry
+MARKS = ("added", "removed", "changed")
+
 #: the start pseudo-node
 START = Node(NodeKind.START, "start")
 #: the end pseudo-node
@@ -94,11 +108,17 @@ class Graph:
     is at most one node of each pseudo kind (start, any, end); nothing enters the start
     node and nothing leaves the end node. Nodes are drawn in the order given, so the
     output of a renderer is stable and diff-friendly.
+
+    ``marks`` is the style hook: a node or edge may carry a mark (``added``,
+    ``removed``, ``changed``; see :data:`MARKS`) that the SVG and HTML renderers draw in
+    its own style and expose as a ``data-mark`` attribute. The comparison of two flow
+    versions uses it; an ordinary graph has none.
     """
 
     title: str
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...] = ()
+    marks: Mapping[Node | Edge, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         known = set(self.nodes)
@@ -116,6 +136,11 @@ class Graph:
                 raise ValueError("no edge may enter the start node")
             if edge.source.kind is NodeKind.END:
                 raise ValueError("no edge may leave the end node")
+        for item, mark in self.marks.items():
+            if mark not in MARKS:
+                raise ValueError(f"unknown mark {mark!r}: one of {', '.join(MARKS)}")
+            if item not in known and item not in self.edges:
+                raise ValueError("a mark names a node or edge outside the graph")
 
     @property
     def states(self) -> tuple[Node, ...]:

@@ -8,11 +8,17 @@ table the DOT output uses too, so both pictures read the same.
 
 Elements carry classes and ``data-`` attributes (``<g class="node state"
 data-state="menu">``, ``<g class="edge timeout">``) so a page can style or find them.
+
+A graph's marks (:attr:`~ucwa_flow.graph.Graph.marks`) are drawn in the styles of
+:data:`MARK_STYLES`: an added node is green, a removed one red and dashed, a changed one
+amber; a marked edge gets a wide halo of that colour under its own kind's line (a removed
+edge is also faded). Marked elements carry ``data-mark="added"`` and a ``mark-added`` class.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from xml.sax import saxutils
 
 from ucwa_flow.graph._curves import Point, bezier
@@ -28,14 +34,29 @@ from ucwa_flow.graph._layout import (
     layout_graph,
     tag_text,
 )
-from ucwa_flow.graph._model import EdgeKind, Graph, NodeKind
+from ucwa_flow.graph._model import Edge, EdgeKind, Graph, Node, NodeKind
 
-__all__ = ["DASHES", "edge_color", "escape", "quoteattr", "render_svg", "svg_of_layout"]
+__all__ = [
+    "DASHES",
+    "MARK_STYLES",
+    "edge_color",
+    "escape",
+    "quoteattr",
+    "render_svg",
+    "svg_of_layout",
+]
 
 FONT_FAMILY = "Helvetica, Arial, sans-serif"
 #: stroke-dasharray per DOT style name
 DASHES = {"dashed": "6 4", "dotted": "2 3"}
 _DEFAULT_COLOR = "#111827"
+#: mark -> (fill, stroke, dash) of a marked node; the stroke is also a marked edge's halo
+MARK_STYLES: dict[str, tuple[str, str, str]] = {
+    "added": ("#dcfce7", "#16a34a", ""),
+    "removed": ("#fee2e2", "#dc2626", "6 3"),
+    "changed": ("#fef3c7", "#d97706", ""),
+}
+_Marks = Mapping[Node | Edge, str]
 
 
 #: characters XML 1.0 does not allow (control characters but tab, newline, return)
@@ -59,11 +80,13 @@ def edge_color(kind: EdgeKind) -> str:
 
 def render_svg(graph: Graph, measure: Measure = estimate_width) -> str:
     """The SVG document of ``graph``, laid out by the built-in layout."""
-    return svg_of_layout(layout_graph(graph, measure))
+    return svg_of_layout(layout_graph(graph, measure), graph.marks)
 
 
-def svg_of_layout(layout: Layout) -> str:
-    """The SVG document drawing ``layout`` (no XML declaration: it can be inlined)."""
+def svg_of_layout(layout: Layout, marks: _Marks | None = None) -> str:
+    """The SVG document drawing ``layout`` (no XML declaration: it can be inlined), with
+    the nodes and edges named in ``marks`` drawn in their mark's style."""
+    marks = marks or {}
     width, height = round(layout.width), round(layout.height)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -75,9 +98,9 @@ def svg_of_layout(layout: Layout) -> str:
         f'<text class="graph-title" x="{width / 2:.1f}" y="24" text-anchor="middle" '
         f'font-size="{NODE_FONT + 3:g}" font-weight="bold">{escape(layout.title)}</text>',
     ]
-    parts.extend(_edge(edge) for edge in layout.edges)
-    parts.extend(_node(node) for node in layout.nodes)
-    parts.extend(_node(edge.end) for edge in layout.edges if edge.end is not None)
+    parts.extend(_edge(edge, marks.get(edge.edge, "")) for edge in layout.edges)
+    parts.extend(_node(node, marks) for node in layout.nodes)
+    parts.extend(_node(edge.end, {}) for edge in layout.edges if edge.end is not None)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -92,18 +115,33 @@ def _defs() -> str:
     return "<defs>" + "".join(markers) + "</defs>"
 
 
-def _edge(placed: PlacedEdge) -> str:
+def _mark_attrs(mark: str) -> tuple[str, str]:
+    """The extra class and the ``data-mark`` attribute of a marked element."""
+    return (f" mark-{mark}", f' data-mark="{mark}"') if mark else ("", "")
+
+
+def _edge(placed: PlacedEdge, mark: str = "") -> str:
     edge = placed.edge
     color = edge_color(edge.kind)
     dash = DASHES.get(EDGE_STYLES[edge.kind].get("style", ""), "")
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
     data = f" data-source={quoteattr(edge.source.name)} data-target={quoteattr(edge.target.name)}"
+    cls, mark_attr = _mark_attrs(mark)
+    title = _edge_title(placed) + (f" [{mark}]" if mark else "")
     lines = [
-        f'<g class="edge {edge.kind.value}"{data}>',
-        f"<title>{escape(_edge_title(placed))}</title>",
-        f'<path d="{_path(placed.points)}" fill="none" stroke="{color}" stroke-width="1.3"'
-        f'{dash_attr} marker-end="url(#arrow-{edge.kind.value})"/>',
+        f'<g class="edge {edge.kind.value}{cls}"{data}{mark_attr}>',
+        f"<title>{escape(title)}</title>",
     ]
+    if mark:
+        lines.append(
+            f'<path class="halo" d="{_path(placed.points)}" fill="none" '
+            f'stroke="{MARK_STYLES[mark][1]}" stroke-width="7" stroke-opacity="0.35"/>'
+        )
+    opacity = ' opacity="0.55"' if mark == "removed" else ""
+    lines.append(
+        f'<path d="{_path(placed.points)}" fill="none" stroke="{color}" stroke-width="1.3"'
+        f'{dash_attr}{opacity} marker-end="url(#arrow-{edge.kind.value})"/>'
+    )
     if placed.label_at is not None and edge.label:
         x, y = placed.label_at
         lines.append(
@@ -129,8 +167,9 @@ def _path(points: tuple[Point, ...]) -> str:
     return f"M{start[0]:.1f},{start[1]:.1f} {curves}"
 
 
-def _node(placed: PlacedNode) -> str:
+def _node(placed: PlacedNode, marks: _Marks) -> str:
     node = placed.node
+    mark = marks.get(node, "")
     x, y, w, h = placed.x, placed.y, placed.width, placed.height
     cx, cy = placed.center
     if node.kind is NodeKind.START:
@@ -144,20 +183,29 @@ def _node(placed: PlacedNode) -> str:
     if placed.stand_in:
         return _tag(placed)
     dash = ' stroke-dasharray="5 3"' if node.kind is NodeKind.ANY else ""
+    fill, stroke, width = "#f8fafc", "#334155", "1.3"
+    if mark:
+        fill, stroke, mark_dash = MARK_STYLES[mark]
+        dash = f' stroke-dasharray="{mark_dash}"' if mark_dash else dash
+        width = "2.2"
     data = f" data-state={quoteattr(node.name)}" if node.kind is NodeKind.STATE else ""
+    cls, mark_attr = _mark_attrs(mark)
+    title = node.name + (f" [{mark}]" if mark else "")
     parts = [
-        f'<g class="node {node.kind.value}"{data}>',
-        f"<title>{escape(node.name)}</title>",
+        f'<g class="node {node.kind.value}{cls}"{data}{mark_attr}>',
+        f"<title>{escape(title)}</title>",
         f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6" '
-        f'fill="#f8fafc" stroke="#334155" stroke-width="1.3"{dash}/>',
+        f'fill="{fill}" stroke="{stroke}" stroke-width="{width}"{dash}/>',
         f'<text x="{cx:.1f}" y="{y + 7 + NODE_FONT - 2:.1f}" text-anchor="middle" '
         f'font-size="{NODE_FONT:g}">{escape(node.name)}</text>',
     ]
     row_y = y + 7 + NODE_FONT + 2
     for edge in placed.loops:
         color = edge_color(edge.kind)
+        loop_cls, loop_attr = _mark_attrs(marks.get(edge, ""))
         parts.append(
-            f'<g class="loop {edge.kind.value}"><path d="M{x + 14:.1f},{row_y + 6:.1f} '
+            f'<g class="loop {edge.kind.value}{loop_cls}"{loop_attr}>'
+            f'<path d="M{x + 14:.1f},{row_y + 6:.1f} '
             f'a4,4 0 1,1 -4,-4" fill="none" stroke="{color}" stroke-width="1.2"/>'
             f'<text x="{x + 20:.1f}" y="{row_y + LABEL_FONT - 1:.1f}" '
             f'font-size="{LABEL_FONT:g}" fill="{color}">{escape(edge.label or "stays")}'

@@ -1,0 +1,175 @@
+"""``ucwa-flow diff`` as a user runs it: a real subprocess, files and git repos in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.diff._flows import BASE
+from tests.guards import WAIT
+
+ROOT = Path(__file__).resolve().parents[2]
+HELPDESK = ROOT / "flows" / "helpdesk.flow.yaml"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "diff", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+
+
+def _helpdesk_with_a_survey(tmp_path: Path) -> Path:
+    text = HELPDESK.read_text(encoding="utf-8")
+    text = text.replace(
+        "\nstates:\n",
+        "\nstates:\n  survey:\n    enter:\n      - say: How did we do?\n      - goto: menu\n",
+        1,
+    )
+    copy = tmp_path / "helpdesk.flow.yaml"
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def test_no_difference_exits_0() -> None:
+    done = _run(str(HELPDESK), str(HELPDESK))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "helpdesk: no differences\n"
+
+
+def test_differences_exit_1_with_the_text_list(tmp_path: Path) -> None:
+    done = _run(str(HELPDESK), str(_helpdesk_with_a_survey(tmp_path)))
+    assert done.returncode == 1, done.stderr
+    assert "state survey: added\n" in done.stdout
+
+
+def test_json_format(tmp_path: Path) -> None:
+    done = _run(str(HELPDESK), str(_helpdesk_with_a_survey(tmp_path)), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert {"name": "survey", "status": "added"}.items() <= data["states"][0].items()
+
+
+def test_the_html_page_marks_the_added_state(tmp_path: Path) -> None:
+    page = tmp_path / "diff.html"
+    done = _run(
+        str(HELPDESK), str(_helpdesk_with_a_survey(tmp_path)), "-o", str(page), "--format", "html"
+    )
+    assert done.returncode == 1, done.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "<script" not in html
+    assert "http" not in html.split("<svg", 1)[0]
+    start = html.index("<svg", html.index('<div class="picture">'))
+    svg = ElementTree.fromstring(html[start : html.index("</svg>", start) + 6])
+    marked = {
+        g.get("data-state"): g.get("data-mark")
+        for g in svg.iter(f"{SVG}g")
+        if g.get("data-state") is not None
+    }
+    assert marked["survey"] == "added"
+    assert marked["menu"] is None  # untouched states carry no mark
+    added_edges = [
+        g
+        for g in svg.iter(f"{SVG}g")
+        if g.get("data-mark") == "added" and g.get("data-source") == "survey"
+    ]
+    assert added_edges, "the survey's goto is drawn as an added edge"
+    assert 'class="added" data-state="survey"' in html  # the text list under the graph
+
+
+def test_a_flow_with_errors_is_status_2_with_its_diagnostics(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.flow.yaml"
+    broken.write_text(BASE.replace("goto: track", "goto: nowhere"), encoding="utf-8")
+    done = _run(str(HELPDESK), str(broken))
+    assert done.returncode == 2
+    assert f"{broken}:" in done.stderr
+    assert " error: " in done.stderr
+    assert "not compared" in done.stderr.splitlines()[-1]
+
+
+def test_a_missing_file_is_one_line() -> None:
+    done = _run(str(HELPDESK), "nowhere.flow.yaml")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "ucwa-flow: error: nowhere.flow.yaml: no such flow file"
+    ]
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    (repo / "flows").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    flow = repo / "flows" / "shop.flow.yaml"
+    flow.write_text(BASE, encoding="utf-8")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "one")
+    flow.write_text(BASE.replace("Tracking is not online yet.", "Tracking soon."), encoding="utf-8")
+    _git(repo, "commit", "-qam", "two")
+    return repo
+
+
+def test_rev_compares_a_revision_with_the_working_copy(repo: Path, tmp_path: Path) -> None:
+    flow = repo / "flows" / "shop.flow.yaml"
+    assert _run(str(flow), "--rev", "HEAD", cwd=tmp_path).returncode == 0
+    done = _run(str(flow), "--rev", "HEAD~1", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[:2] == [
+        "state track: changed",
+        "  enter actions: texts changed",
+    ]
+
+
+def test_two_revisions(repo: Path) -> None:
+    done = _run("flows/shop.yaml", "--rev", "HEAD", "--rev", "HEAD~1", cwd=repo)
+    assert done.returncode == 1, done.stderr
+    assert '  - say "Tracking soon."' in done.stdout
+    assert '  + say "Tracking is not online yet."' in done.stdout
+
+
+def test_a_missing_revision_is_one_line(repo: Path) -> None:
+    done = _run("flows/shop.flow.yaml", "--rev", "no-such-branch", cwd=repo)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "ucwa-flow: error: flows/shop.flow.yaml: cannot read revision no-such-branch"
+    )
+
+
+def test_a_file_outside_git_is_one_line(tmp_path: Path) -> None:
+    flow = tmp_path / "shop.flow.yaml"
+    flow.write_text(BASE, encoding="utf-8")
+    done = _run(str(flow), "--rev", "HEAD", cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "cannot read revision HEAD" in done.stderr
+
+
+def test_usage_errors() -> None:
+    assert _run(str(HELPDESK)).returncode == 2
+    assert _run(str(HELPDESK), str(HELPDESK), "--rev", "HEAD").returncode == 2

@@ -1,0 +1,130 @@
+"""``ucwa-flow diff``: the semantic differences of two versions of a flow.
+
+``ucwa-flow diff OLD NEW`` compares two files; ``ucwa-flow diff FILE --rev REV`` compares
+FILE at a git revision with the working copy, ``--rev A --rev B`` two revisions. The
+report lists flow-wide changes, then states added, removed, renamed (by similarity of
+content) and changed, with each handler, timeout, no-match rung, text and goto that
+differs (``ucwa_flow.diff``). ``--format json`` is one JSON document, ``--format html``
+one self-contained page with a merged graph (added parts green, removed red, changed
+amber) and the same list.
+
+Exit status: 0 when the versions do not differ, 1 when they do, 2 when a version cannot
+be read or has errors (its diagnostics are printed as ``validate`` prints them).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from ucwa_flow.flow import Flow
+
+__all__ = ["command"]
+
+
+@click.command("diff")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="[NEW]", required=False)
+@click.option(
+    "--rev",
+    "revisions",
+    multiple=True,
+    metavar="REV",
+    help="Compare OLD at this git revision with the working copy; twice: two revisions.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("text", "json", "html")),
+    default="text",
+    show_default=True,
+    help="A text list, one JSON document, or a self-contained HTML page with the graph.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of stdout.",
+)
+def command(
+    old: str, new: str | None, revisions: tuple[str, ...], output_format: str, output: str | None
+) -> None:
+    """Show what changed between two versions of a flow (states, handlers, texts...).
+
+    OLD NEW compares two files; FILE --rev REV compares FILE at a git revision with the
+    working copy; FILE --rev A --rev B compares two revisions. Exit status 0: no
+    difference, 1: differences, 2: a version cannot be read or has errors.
+    """
+    from ucwa_flow.diff import diff_flows, format_text, render_diff_html
+
+    if revisions and new is not None:
+        raise click.UsageError("give either OLD NEW, or one FILE with --rev")
+    if not revisions and new is None:
+        raise click.UsageError("give two flow files (OLD NEW), or one FILE with --rev REV")
+    if len(revisions) > 2:
+        raise click.UsageError("--rev is given at most twice")
+    if revisions:
+        old_flow = _load_revision(old, revisions[0])
+        new_flow = _load_revision(old, revisions[1]) if len(revisions) == 2 else _load_file(old)
+    else:
+        old_flow, new_flow = _load_file(old), _load_file(new or "")
+    diff = diff_flows(old_flow, new_flow)
+    if output_format == "json":
+        content = json.dumps(diff.to_json(), indent=2, ensure_ascii=False) + "\n"
+    elif output_format == "html":
+        content = render_diff_html(old_flow, new_flow, diff)
+    else:
+        content = format_text(diff)
+    if output is None:
+        click.echo(content, nl=False)
+    else:
+        try:
+            Path(output).write_text(content, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+    sys.exit(1 if diff.has_differences else 0)
+
+
+def _load_file(path: str) -> Flow:
+    from ucwa_flow.flow import FlowFileError, load_flow
+
+    try:
+        result = load_flow(path)
+    except FlowFileError as exc:
+        _fail(str(exc))
+    return _checked(result, path)
+
+
+def _load_revision(path: str, revision: str) -> Flow:
+    from ucwa_flow.cli._git import read_at_revision
+    from ucwa_flow.errors import UnreadableFileError
+    from ucwa_flow.flow import load_flow_text, resolve_flow_path
+
+    resolved = resolve_flow_path(path)
+    try:
+        text = read_at_revision(resolved, revision)
+    except UnreadableFileError as exc:
+        _fail(str(exc))
+    return _checked(load_flow_text(text, f"{resolved}@{revision}"), f"{resolved}@{revision}")
+
+
+def _checked(result: object, name: str) -> Flow:
+    from ucwa_flow.flow import LoadResult
+
+    assert isinstance(result, LoadResult)
+    if result.flow is None:
+        for diagnostic in result.diagnostics:
+            click.echo(str(diagnostic), err=True)
+        _fail(f"{name}: not compared, the flow has {len(result.errors)} error(s)")
+    return result.flow
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"ucwa-flow: error: {message}", err=True)
+    sys.exit(2)
