@@ -289,7 +289,7 @@ class AccountRunner:
             started_at is not None and self._clock.monotonic() - started_at >= self._backoff.cap
         )
         self.failures = 1 if served_long else self.failures + 1
-        if isinstance(exc, StoreFenced):  # not a failure to retry: the account moved on
+        if isinstance(exc, (StoreFenced, LeaseExpired)):  # not to retry: the lease is gone
             self._stopping = True
             log.warning("%s: stops serving: %s", self.spec.id, text)
             if self.on_fenced is not None:
@@ -318,7 +318,12 @@ class AccountRunner:
 
             async def check(request: httpx.Request) -> None:
                 if not valid():
-                    raise LeaseExpired(f"{account}: the lease is not surely valid any more")
+                    # revoked first: the runtime takes a refused request for a failed one
+                    # (a send "failed", an invitation not accepted); none of what it
+                    # decides from that may be committed, or a message would be lost
+                    why = f"{account}: the lease is not surely valid any more"
+                    self.revoke(why)
+                    raise LeaseExpired(why)
 
             client.before_each_request(check)
         return client
