@@ -44,6 +44,7 @@ import uuid
 from dataclasses import dataclass
 
 from ucwa_flow.store._errors import StoreError
+from ucwa_flow.store._fencing import stall_guard
 from ucwa_flow.store._sql import Program, Rows, Sql
 from ucwa_flow.store._store import Store
 
@@ -123,7 +124,7 @@ class LeaseBook:
         self.store = store
 
     async def _do(self, program: Program[object]) -> Rows:
-        result = await self.store._run(program, write=True)
+        result = await self.store._run(_guarded(program), write=True)
         assert isinstance(result, list)
         return result
 
@@ -194,9 +195,12 @@ class LeaseBook:
 
     async def acquire(self, account: str, worker: str, ttl: float) -> Lease | None:
         """Take ``account``'s lease for ``ttl`` seconds if it is free or expired (token + 1);
-        ``None`` when another worker holds it."""
+        ``None`` when another worker holds it, or when the row is locked: a write of its
+        owner is under way (it is taken at a later round, not waited for: a heartbeat must
+        never wait behind a frozen worker's transaction; see :mod:`._fencing`)."""
         rows = await self._do(
-            _one(
+            _acquire(
+                account,
                 "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
                 f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
                 "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
@@ -265,6 +269,26 @@ class LeaseBook:
                 "(another deployment file on the same store): refusing to serve it; "
                 "deploy the same file to every worker"
             )
+
+
+def _guarded(program: Program[object]) -> Program[object]:
+    """``program`` in a transaction the server ends should its client stall in it."""
+    yield stall_guard()
+    return (yield from program)
+
+
+def _acquire(account: str, text: str, params: tuple[object, ...]) -> Program[Rows]:
+    """The upsert of :meth:`LeaseBook.acquire`, after locking the row without waiting:
+    nothing (``[]``) when the row exists and another transaction holds a lock on it."""
+    exists = yield Sql("SELECT 1 FROM leases WHERE account = %s", (account,))
+    if exists:
+        mine = yield Sql(
+            "SELECT 1 FROM leases WHERE account = %s FOR UPDATE SKIP LOCKED", (account,)
+        )
+        if not mine:
+            return []
+    rows = yield Sql(text, params)
+    return rows
 
 
 def _one(text: str, params: tuple[object, ...]) -> Program[Rows]:
