@@ -17,10 +17,18 @@ from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation, position
 from tests.store.conftest import Target
 from ucwa_flow.cli import cli
+from ucwa_flow.service._stores import named
 from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced
 from ucwa_flow.store._fencing import fenced
 from ucwa_flow.store._sql import Program, Sql
-from ucwa_flow.store.leases import ConfigConflict, Lease, LeaseBook, LeaseLost, WorkerInfo
+from ucwa_flow.store.leases import (
+    ConfigConflict,
+    Lease,
+    LeaseBook,
+    LeaseLost,
+    WorkerInfo,
+    application_name,
+)
 
 A, B = WorkerInfo("a", "host-a", 1), WorkerInfo("b", "host-b", 2)
 
@@ -260,33 +268,45 @@ async def test_a_writer_frozen_in_a_fenced_write_neither_blocks_nor_keeps_the_ac
 ) -> None:
     """A worker paused between a fenced write's check and its commit holds the lease row's
     share lock: another worker's acquire must not wait for it (its heartbeat would stall
-    and it would lose its own leases), and the server must end the frozen transaction so
-    that the account can be taken over (found by tests/e2e/test_failover.py)."""
+    and it would lose its own leases), and, the lease expired, it ends the frozen session
+    so that the account can be taken over (found by tests/e2e/test_failover.py)."""
     one, two, target = books
     lease = await one.acquire(ACCOUNT, "a", 0.2)
     assert lease is not None
     assert target.url is not None
     assert target.schema is not None
     program = fenced(ACCOUNT, lease.token, _write_nothing(), "postgres")
-    async with await psycopg.AsyncConnection.connect(target.url) as frozen:
+    url = named(target.url, application_name("a"))  # worker a's connection
+    taken: list[Lease] = []
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as frozen:
         await frozen.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
-        await frozen.commit()
+        with pytest.raises(psycopg.OperationalError):  # the frozen session is ended
+            await _frozen_while_taken(frozen, program, two, taken)
+    assert taken[0].token == lease.token + 1
+
+
+async def _frozen_while_taken(
+    frozen: psycopg.AsyncConnection[tuple[object, ...]],
+    program: Program[None],
+    two: LeaseBook,
+    taken: list[Lease],
+) -> None:
+    """Run ``program`` as the store does (pipelined: the server sees a busy session, not
+    an idle one) up to its commit, and, frozen there, let ``two`` take the account."""
+    async with frozen.transaction(), frozen.pipeline(), frozen.cursor() as cursor:
         statement = next(program)
         with contextlib.suppress(StopIteration):
-            while True:  # the fenced write's statements, up to (not including) its commit
-                cursor = await frozen.execute(statement.text, statement.params)
+            while True:
+                await cursor.execute(statement.text, statement.params)
                 rows = await cursor.fetchall() if statement.returns_rows else []
                 statement = program.send(rows)
-        await asyncio.sleep(0.3)  # the lease has expired; the writer is still frozen
         assert await asyncio.wait_for(two.acquire(ACCOUNT, "b", 30), WAIT) is None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT
-        while (taken := await two.acquire(ACCOUNT, "b", 30)) is None:
+        while (lease := await two.acquire(ACCOUNT, "b", 30)) is None:
             assert loop.time() < deadline, "the frozen transaction was never ended"
-            await asyncio.sleep(0.1)
-        assert taken.token == lease.token + 1
-        with pytest.raises(psycopg.Error, match="idle-in-transaction"):  # its session ended
-            await frozen.commit()
+            await asyncio.sleep(0.2)
+        taken.append(lease)
 
 
 def _write_nothing() -> Program[None]:

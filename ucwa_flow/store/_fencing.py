@@ -18,14 +18,13 @@ A token that is not the row's (or an account without a lease row) fails the tran
 with :class:`~ucwa_flow.store.StoreFenced`: nothing of the write is kept.
 
 **A writer frozen in the middle.** A worker paused (``SIGSTOP``, a frozen virtual machine)
-between the check and its commit keeps the share lock for as long as it is paused: no new
-owner could take the account, and one whose heartbeat waited for the row would lose its
-own leases. So a fenced transaction on PostgreSQL first sets
-``idle_in_transaction_session_timeout`` (:data:`STALLED`, for this transaction only): the
-server ends a session that waits that long for its client in the middle of one, rolling
-the write back and releasing the lock (the resumed worker gets a lost connection, then a
-fenced or revoked write). :meth:`~ucwa_flow.store.leases.LeaseBook.acquire` skips a locked
-row meanwhile instead of waiting for it.
+between the check and its commit keeps the share lock for as long as it is paused, and
+the server cannot tell (the transaction is pipelined: the session looks busy, not idle).
+So :meth:`~ucwa_flow.store.leases.LeaseBook.acquire` never waits for a locked lease row:
+it skips it, and when the lease has expired it ends the sessions of the expired owner
+that have been in a transaction for :data:`~ucwa_flow.store.leases.STALLED` seconds
+(every worker's connections carry ``application_name`` ``ucwa-flow <worker id>``): the
+frozen write is rolled back, and the account is taken at the next round.
 """
 
 from __future__ import annotations
@@ -35,18 +34,9 @@ from typing import TypeVar
 from ucwa_flow.store._errors import StoreFenced
 from ucwa_flow.store._sql import Dialect, Program, Sql
 
-__all__ = ["STALLED", "fenced", "stall_guard"]
+__all__ = ["fenced"]
 
 T = TypeVar("T")
-
-#: seconds a PostgreSQL session may wait for its client in the middle of a transaction of
-#: the leases or of a fenced write before the server ends it (see the module docstring)
-STALLED = 2.0
-
-
-def stall_guard() -> Sql:
-    """The statement that opens such a transaction (PostgreSQL only)."""
-    return Sql(f"SET LOCAL idle_in_transaction_session_timeout = {round(STALLED * 1000)}")
 
 
 def fenced(account: str, token: int, program: Program[T], dialect: Dialect) -> Program[T]:
@@ -56,8 +46,6 @@ def fenced(account: str, token: int, program: Program[T], dialect: Dialect) -> P
 
 
 def _fenced(account: str, token: int, program: Program[T], lock: str) -> Program[T]:
-    if lock:
-        yield stall_guard()
     rows = yield Sql(f"SELECT token, worker FROM leases WHERE account = %s{lock}", (account,))
     if not rows or int(rows[0][0]) != token:
         program.close()

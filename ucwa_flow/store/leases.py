@@ -44,11 +44,23 @@ import uuid
 from dataclasses import dataclass
 
 from ucwa_flow.store._errors import StoreError
-from ucwa_flow.store._fencing import stall_guard
 from ucwa_flow.store._sql import Program, Rows, Sql
 from ucwa_flow.store._store import Store
 
-__all__ = ["ConfigConflict", "Lease", "LeaseBook", "LeaseLost", "WorkerInfo", "new_worker"]
+__all__ = [
+    "STALLED",
+    "ConfigConflict",
+    "Lease",
+    "LeaseBook",
+    "LeaseLost",
+    "WorkerInfo",
+    "application_name",
+    "new_worker",
+]
+
+#: seconds an expired owner's session may stay in one transaction before the worker that
+#: takes the account over ends it (a worker frozen mid-write; see :mod:`._fencing`)
+STALLED = 2.0
 
 
 class LeaseLost(StoreError):
@@ -92,6 +104,11 @@ def new_worker() -> WorkerInfo:
     return WorkerInfo(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:6]}", host, os.getpid())
 
 
+def application_name(worker: str) -> str:
+    """What every store connection of ``worker`` is called on the PostgreSQL server."""
+    return f"ucwa-flow {worker}"[:63]
+
+
 _LEASE_COLUMNS = (
     "account, worker, token, EXTRACT(EPOCH FROM expires_at - now()), "
     "EXTRACT(EPOCH FROM now() - acquired_at), EXTRACT(EPOCH FROM now() - renewed_at)"
@@ -124,7 +141,7 @@ class LeaseBook:
         self.store = store
 
     async def _do(self, program: Program[object]) -> Rows:
-        result = await self.store._run(_guarded(program), write=True)
+        result = await self.store._run(program, write=True)
         assert isinstance(result, list)
         return result
 
@@ -271,12 +288,6 @@ class LeaseBook:
             )
 
 
-def _guarded(program: Program[object]) -> Program[object]:
-    """``program`` in a transaction the server ends should its client stall in it."""
-    yield stall_guard()
-    return (yield from program)
-
-
 def _acquire(account: str, text: str, params: tuple[object, ...]) -> Program[Rows]:
     """The upsert of :meth:`LeaseBook.acquire`, after locking the row without waiting:
     nothing (``[]``) when the row exists and another transaction holds a lock on it."""
@@ -285,7 +296,14 @@ def _acquire(account: str, text: str, params: tuple[object, ...]) -> Program[Row
         mine = yield Sql(
             "SELECT 1 FROM leases WHERE account = %s FOR UPDATE SKIP LOCKED", (account,)
         )
-        if not mine:
+        if not mine:  # a write under way, or a frozen one: end those stalled past STALLED
+            yield Sql(
+                "SELECT pg_terminate_backend(a.pid) FROM leases l JOIN pg_stat_activity a "
+                "ON a.application_name = left('ucwa-flow ' || l.worker, 63) "
+                "WHERE l.account = %s AND l.expires_at <= now() AND a.pid <> pg_backend_pid() "
+                "AND a.xact_start < now() - %s * interval '1 second'",
+                (account, STALLED),
+            )
             return []
     rows = yield Sql(text, params)
     return rows
