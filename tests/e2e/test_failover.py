@@ -320,7 +320,7 @@ async def test_three_workers_survive_a_kill_and_a_freeze_answering_everyone_once
                 finally:
                     done.set()
                     await talks
-                report += await _end(board, procs, store_url)
+                report += "\n" + await _end(board, procs, store_url)
         finally:
             await book.store.aclose()
             sim.close()
@@ -352,6 +352,8 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
     await _eventually(killed_taken_over, "the killed worker's accounts to be taken over", *procs)
     kill_firsts = _first_replies(callers, lost_by_kill, kill_at)
     kill_wait = _longest_wait(callers, lost_by_kill, kill_at)
+    # every caller answered once more: the new owners have settled what was in doubt
+    await _answered_after(callers, time.monotonic(), "everyone to be answered after the kill")
 
     frozen = board.of(paused)
     tokens = {account: board.tokens[account] for account in frozen}
@@ -377,12 +379,7 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
 
     await _eventually(resumed_and_dropped, "the resumed worker to drop its lost accounts", paused)
     await _eventually(lambda: board.shared([paused, other], 3), "a 3/3 share again", paused, other)
-    settled = time.monotonic()
-
-    async def carried_on() -> bool:
-        return all(c.answered_after(settled) is not None for c in callers)
-
-    await _eventually(carried_on, "every caller to be answered after the re-balance", paused, other)
+    await _answered_after(callers, time.monotonic(), "everyone to be answered after it all")
     return (
         f"SIGKILL of worker {killed.pid} ({', '.join(map(_account_id, lost_by_kill))}): "
         f"first reply from the new owner after {_seconds(kill_firsts)}; the longest a caller "
@@ -390,6 +387,13 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
         f"SIGSTOP of worker {paused.pid} ({', '.join(map(_account_id, frozen))}) for "
         f"{frozen_for:.2f} s: first reply from the new owner after {_seconds(stop_firsts)}"
     )
+
+
+async def _answered_after(callers: list[Caller], moment: float, what: str) -> None:
+    async def carried_on() -> bool:
+        return all(c.answered_after(moment) is not None for c in callers)
+
+    await _eventually(carried_on, what)
 
 
 def _account_id(user: str) -> str:
