@@ -8,10 +8,12 @@ numbered lines (``c007 line 3``) one at a time and waiting for the answer (``c00
 
 1. **SIGKILL** one worker: its two accounts wait for their leases to expire; the other two
    workers take them over (three each) and carry the conversations on.
-2. **SIGSTOP** another for longer than the lease (until the last worker has taken its
-   accounts over and answered their callers), then **SIGCONT** it: it finds its leases gone,
-   logs that it stops serving each of them, and then takes its share back by a graceful
-   hand-over (three and three).
+2. Once every caller has been answered again, **SIGSTOP** another for longer than the
+   lease (until the last worker has taken its accounts over and answered their callers),
+   then **SIGCONT** it: it finds its leases gone, logs that it stops serving each of them,
+   and then takes its share back by a graceful hand-over (three and three). (Frozen within
+   a moment of its own takeover, while settling the messages in doubt it inherited, a few
+   replies were heard twice: a known limit, see docs/ha.md.)
 
 At the end every account has exactly one owner (``ucwa-flow workers --json``), every caller
 heard each of its lines answered exactly once, in order (after both workers stopped, so a
