@@ -36,15 +36,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
-from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
-from tests.e2e.serving import ROOT, ServeProcess
+from tests.e2e.serving import ROOT, ServeProcess, eventually, metric
 from tests.guards import WAIT
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users
@@ -208,14 +207,6 @@ async def _workers(deploy: Path, url: str, folder: Path) -> AsyncIterator[list[S
             await proc.close()
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], what: str, *logs: ServeProcess) -> None:
-    deadline = time.monotonic() + WAIT
-    while not await check():
-        tails = "\n".join(f"--- {p.log.name}\n{p.tail(15)}" for p in logs)
-        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{tails}"
-        await asyncio.sleep(0.1)
-
-
 class Board:
     """Who owns what, by process: the store's leases and workers, and each one's /readyz."""
 
@@ -248,15 +239,6 @@ class Board:
                         continue
                 return False
         return True
-
-
-def _metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                total += sample.value
-    return total
 
 
 def _first_replies(callers: list[Caller], accounts: list[str], moment: float) -> dict[str, float]:
@@ -312,7 +294,7 @@ async def test_three_workers_survive_a_kill_and_a_freeze_answering_everyone_once
                 for proc in procs:
                     await proc.listening()
                 board = Board(book, procs)
-                await _eventually(lambda: board.shared(procs, 2), "a 2/2/2 share", *procs)
+                await eventually(lambda: board.shared(procs, 2), "a 2/2/2 share", *procs)
                 rng = random.Random(13)
                 MARKS.clear()
                 MARKS["start"] = time.monotonic()
@@ -340,7 +322,7 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
     async def everyone_talking() -> bool:
         return all(c.lines for c in callers)
 
-    await _eventually(everyone_talking, "600 conversations in progress", *procs)
+    await eventually(everyone_talking, "600 conversations in progress", *procs)
     killed, paused, other = procs
     await board.read()
     lost_by_kill = board.of(killed)
@@ -351,7 +333,7 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
         firsts = _first_replies(callers, lost_by_kill, kill_at)
         return len(firsts) == len(lost_by_kill) and await board.shared([paused, other], 3)
 
-    await _eventually(killed_taken_over, "the killed worker's accounts to be taken over", *procs)
+    await eventually(killed_taken_over, "the killed worker's accounts to be taken over", *procs)
     kill_firsts = _first_replies(callers, lost_by_kill, kill_at)
     kill_wait = _longest_wait(callers, lost_by_kill, kill_at)
     # every caller answered once more: the new owners have settled what was in doubt
@@ -367,7 +349,7 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
         firsts = _first_replies(callers, frozen, stop_at)
         return len(firsts) == len(frozen) and len(board.of(other)) == len(ACCOUNTS)
 
-    await _eventually(frozen_taken_over, "the frozen worker's accounts to be taken over", other)
+    await eventually(frozen_taken_over, "the frozen worker's accounts to be taken over", other)
     stop_firsts = _first_replies(callers, frozen, stop_at)
     paused.signal(signal.SIGCONT)
     MARKS["SIGCONT"] = time.monotonic()
@@ -379,8 +361,8 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
         dropped = set(_DROPPED.findall(paused.output()))
         return {_account_id(a) for a in frozen} <= dropped
 
-    await _eventually(resumed_and_dropped, "the resumed worker to drop its lost accounts", paused)
-    await _eventually(lambda: board.shared([paused, other], 3), "a 3/3 share again", paused, other)
+    await eventually(resumed_and_dropped, "the resumed worker to drop its lost accounts", paused)
+    await eventually(lambda: board.shared([paused, other], 3), "a 3/3 share again", paused, other)
     await _answered_after(callers, time.monotonic(), "everyone to be answered after it all")
     return (
         f"SIGKILL of worker {killed.pid} ({', '.join(map(_account_id, lost_by_kill))}): "
@@ -395,7 +377,7 @@ async def _answered_after(callers: list[Caller], moment: float, what: str) -> No
     async def carried_on() -> bool:
         return all(c.answered_after(moment) is not None for c in callers)
 
-    await _eventually(carried_on, what)
+    await eventually(carried_on, what)
 
 
 def _account_id(user: str) -> str:
@@ -430,8 +412,8 @@ async def _end(board: Board, procs: list[ServeProcess], store_url: str) -> str:
 
     async with httpx.AsyncClient(timeout=WAIT) as http:
         text = (await http.get(f"{paused.url}/metrics")).text
-    lost = _metric(text, "ucwa_flow_leases_total", event="lost")
-    fenced = _metric(text, "ucwa_flow_store_errors_total", error="StoreFenced")
+    lost = metric(text, "ucwa_flow_leases_total", event="lost")
+    fenced = metric(text, "ucwa_flow_store_errors_total", error="StoreFenced")
     assert lost == 3, text  # each account it held when frozen, once
     for proc in (paused, other):
         proc.signal(signal.SIGTERM)
