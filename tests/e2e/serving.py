@@ -20,16 +20,18 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.guards import WAIT
 from ucwa_flow.simulator import VirtualUser
 
-__all__ = ["ServeProcess", "Talker", "until"]
+__all__ = ["ServeProcess", "Talker", "eventually", "metric", "until"]
 
 ROOT = Path(__file__).resolve().parents[2]
 _ADMIN = re.compile(r"admin\b.*?(http://127\.0\.0\.1:\d+)")
@@ -102,6 +104,11 @@ class ServeProcess:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=WAIT)
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
@@ -154,3 +161,23 @@ class Talker:
             assert loop.time() < deadline, f"{self.vu.uri}: timed out waiting for {what}"
             with contextlib.suppress(TimeoutError):
                 await self.vu.wait_for_message(timeout=0.5)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, *logs: ServeProcess) -> None:
+    """Poll the async ``check`` until it holds (``WAIT`` at most); on failure, the tails
+    of ``logs``."""
+    deadline = time.monotonic() + WAIT
+    while not await check():
+        tails = "\n".join(f"--- {p.log.name}\n{p.tail(15)}" for p in logs)
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{tails}"
+        await asyncio.sleep(0.1)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples whose labels include ``labels``, in /metrics ``text``."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total

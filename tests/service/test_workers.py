@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -244,3 +245,41 @@ async def test_an_unreachable_store_stops_the_bots_once_the_leases_are_not_prova
         assert await lene.hear() == ["v1 thanks Lene"]
         await lene.silence()
         await nowhere.aclose()
+
+
+async def test_a_send_refused_for_a_lease_not_provably_valid_is_sent_later_not_lost(
+    tmp_path: Path, pg_store: str
+) -> None:
+    """A worker whose event loop stalls past its lease's safe time right after committing a
+    reply (the database still has it as the owner) refuses to send it; the runtime must not
+    record the reply as failed: the bot stops, the worker takes the account again and the
+    reply goes out, once (found in a run of tests/e2e/test_failover.py)."""
+    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
+        accounts = (w.account("helpdesk", HELPDESK),)
+        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
+        await until(lambda: _ready(service, 1), "the account")
+        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        coordinator = service.coordinator
+        assert coordinator is not None
+        await coordinator.pause()  # a stalled loop: no heartbeat, no guard
+        fenced = service.runners["helpdesk"]._fenced
+        assert fenced is not None
+        commit = fenced.commit
+
+        async def stall_after(account: str, changes: Changes, *, fence: int | None = None) -> Any:
+            result = await commit(account, changes, fence=fence)
+            if changes.outbox:  # the reply is committed: the lease stops being provable
+                coordinator.held["helpdesk"].valid_until = 0.0
+            return result
+
+        fenced.commit = stall_after  # type: ignore[method-assign]
+        await lene.say("Lene")
+        await until(lambda: "helpdesk" not in coordinator.held, "the bot to give the account up")
+        coordinator.resume()
+        await advance_until(w.clock, lambda: _ready(service, 1), "the account back")
+        # in doubt after the restart (sent or not?): sent once the event channel says not
+        await advance_until(w.clock, lambda: lene.caller.heard[len(lene.seen) :], "the reply")
+        assert await lene.hear() == ["v1 thanks Lene"]
+        await lene.silence()

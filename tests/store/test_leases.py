@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg import sql
 
+from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation, position
 from tests.store.conftest import Target
 from ucwa_flow.cli import cli
+from ucwa_flow.service._stores import named
 from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced
-from ucwa_flow.store.leases import ConfigConflict, LeaseBook, LeaseLost, WorkerInfo
+from ucwa_flow.store._fencing import fenced
+from ucwa_flow.store._sql import Program, Sql
+from ucwa_flow.store.leases import (
+    ConfigConflict,
+    Lease,
+    LeaseBook,
+    LeaseLost,
+    WorkerInfo,
+    application_name,
+)
 
 A, B = WorkerInfo("a", "host-a", 1), WorkerInfo("b", "host-b", 2)
 
@@ -139,20 +153,24 @@ async def test_a_stale_token_is_fenced_in_the_same_transaction(
     assert target.raw("SELECT state FROM conversations") == [("paid",)]
 
 
-async def test_a_fenced_write_waits_for_no_one_and_an_acquire_waits_for_a_checked_write(
+async def test_a_fenced_write_waits_for_no_one_and_an_acquire_skips_a_checked_write(
     books: tuple[LeaseBook, LeaseBook, Target],
 ) -> None:
     """Commits and a takeover racing: every commit either lands before the new token
-    (accepted) or is refused; none with the old token lands after it."""
+    (accepted) or is refused; none with the old token lands after it. An acquire that
+    finds a checked write under way does not wait for it: it tries again later."""
     one, two, target = books
     old = await one.acquire(ACCOUNT, "a", 30)
     assert old is not None
     stale = FencedStore(one.store, old.token)
     target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
+    taken: list[Lease] = []
 
     async def writes() -> list[bool]:
         outcomes = []
-        for n in range(1, 30):
+        n = 0
+        while len(outcomes) < 30 or not taken or outcomes[-1]:
+            n += 1
             try:
                 await stale.commit(ACCOUNT, Changes(position=position(n)))
                 outcomes.append(True)
@@ -160,8 +178,16 @@ async def test_a_fenced_write_waits_for_no_one_and_an_acquire_waits_for_a_checke
                 outcomes.append(False)
         return outcomes
 
-    outcomes, new = await asyncio.gather(writes(), two.acquire(ACCOUNT, "b", 30))
-    assert new is not None
+    async def take() -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while (lease := await two.acquire(ACCOUNT, "b", 30)) is None:
+            assert loop.time() < deadline, "never taken"
+            await asyncio.sleep(0)
+        taken.append(lease)
+
+    outcomes, _ = await asyncio.gather(writes(), take())
+    assert taken[0].token == old.token + 1
     # once refused, always refused
     assert outcomes == sorted(outcomes, reverse=True)
     assert outcomes[-1] is False
@@ -235,3 +261,53 @@ def test_the_workers_command_needs_a_postgresql_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["workers", "--store", str(tmp_path / "x.sqlite3")])
     assert result.exit_code == 2
     assert "PostgreSQL" in result.output
+
+
+async def test_a_writer_frozen_in_a_fenced_write_neither_blocks_nor_keeps_the_account(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker paused between a fenced write's check and its commit holds the lease row's
+    share lock: another worker's acquire must not wait for it (its heartbeat would stall
+    and it would lose its own leases), and, the lease expired, it ends the frozen session
+    so that the account can be taken over (found by tests/e2e/test_failover.py)."""
+    one, two, target = books
+    lease = await one.acquire(ACCOUNT, "a", 0.2)
+    assert lease is not None
+    assert target.url is not None
+    assert target.schema is not None
+    program = fenced(ACCOUNT, lease.token, _write_nothing(), "postgres")
+    url = named(target.url, application_name("a"))  # worker a's connection
+    taken: list[Lease] = []
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as frozen:
+        await frozen.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
+        with pytest.raises(psycopg.OperationalError):  # the frozen session is ended
+            await _frozen_while_taken(frozen, program, two, taken)
+    assert taken[0].token == lease.token + 1
+
+
+async def _frozen_while_taken(
+    frozen: psycopg.AsyncConnection[tuple[object, ...]],
+    program: Program[None],
+    two: LeaseBook,
+    taken: list[Lease],
+) -> None:
+    """Run ``program`` as the store does (pipelined: the server sees a busy session, not
+    an idle one) up to its commit, and, frozen there, let ``two`` take the account."""
+    async with frozen.transaction(), frozen.pipeline(), frozen.cursor() as cursor:
+        statement = next(program)
+        with contextlib.suppress(StopIteration):
+            while True:
+                await cursor.execute(statement.text, statement.params)
+                rows = await cursor.fetchall() if statement.returns_rows else []
+                statement = program.send(rows)
+        assert await asyncio.wait_for(two.acquire(ACCOUNT, "b", 30), WAIT) is None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while (lease := await two.acquire(ACCOUNT, "b", 30)) is None:
+            assert loop.time() < deadline, "the frozen transaction was never ended"
+            await asyncio.sleep(0.2)
+        taken.append(lease)
+
+
+def _write_nothing() -> Program[None]:
+    yield Sql("SELECT 1")

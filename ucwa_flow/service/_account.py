@@ -21,6 +21,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -289,7 +290,7 @@ class AccountRunner:
             started_at is not None and self._clock.monotonic() - started_at >= self._backoff.cap
         )
         self.failures = 1 if served_long else self.failures + 1
-        if isinstance(exc, StoreFenced):  # not a failure to retry: the account moved on
+        if isinstance(exc, (StoreFenced, LeaseExpired)):  # not to retry: the lease is gone
             self._stopping = True
             log.warning("%s: stops serving: %s", self.spec.id, text)
             if self.on_fenced is not None:
@@ -316,9 +317,28 @@ class AccountRunner:
         if valid is not None:
             account = self.spec.id
 
-            async def check(request: httpx.Request) -> None:
+            def refuse() -> None:
                 if not valid():
-                    raise LeaseExpired(f"{account}: the lease is not surely valid any more")
+                    # revoked first: the runtime takes a refused request for a failed one
+                    # (a send "failed", an invitation not accepted); none of what it
+                    # decides from that may be committed, or a message would be lost
+                    why = f"{account}: the lease is not surely valid any more"
+                    self.revoke(why)
+                    raise LeaseExpired(why)
+
+            async def check(request: httpx.Request) -> None:
+                refuse()
+                # and again at the last moment: a request may wait for a connection of the
+                # pool meanwhile, and a worker frozen there must not send it once resumed
+                outer = request.extensions.get("trace")
+
+                async def trace(event: str, info: dict[str, Any]) -> None:
+                    if outer is not None:
+                        await outer(event, info)
+                    if event.endswith("send_request_headers.started"):
+                        refuse()
+
+                request.extensions["trace"] = trace
 
             client.before_each_request(check)
         return client

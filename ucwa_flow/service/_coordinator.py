@@ -317,7 +317,7 @@ class Coordinator:
         return valid
 
     def _fenced(self, runner: AccountRunner) -> None:
-        self._lose(runner.spec.id, "a store write was fenced (another worker owns it)")
+        self._lose(runner.spec.id, f"its bot stopped: {runner.error or 'a write was fenced'}")
 
     async def _stop_runner(self, runner: AccountRunner) -> None:
         try:

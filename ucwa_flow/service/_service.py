@@ -161,6 +161,11 @@ class Service:
             self._watcher.start()
 
     @property
+    def stores(self) -> StoreHub:
+        """Where the accounts' stores are opened."""
+        return self._stores
+
+    @property
     def _shared(self) -> bool:
         """The store is PostgreSQL: the accounts are shared with the other workers."""
         return is_postgres_url(self.deployment.store or "")

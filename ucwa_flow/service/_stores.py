@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 from ucwa_flow.clock import Clock
 from ucwa_flow.errors import OperationalError
@@ -32,7 +33,7 @@ from ucwa_flow.store import (
     run_retention,
 )
 
-__all__ = ["StoreHub", "store_target"]
+__all__ = ["StoreHub", "named", "store_target"]
 
 log = logging.getLogger("ucwa_flow.service")
 
@@ -45,6 +46,14 @@ def store_target(store: str | None, user: str) -> str:
     if store is None:
         return str(default)
     return str(Path(store).expanduser() / default.name)
+
+
+def named(target: str, name: str | None) -> str:
+    """A PostgreSQL ``target`` whose connections are called ``name`` on the server."""
+    if name is None or not is_postgres_url(target):
+        return target
+    glue = "&" if "?" in target else "?"
+    return f"{target}{glue}application_name={quote(name)}"
 
 
 class StoreHub:
@@ -60,6 +69,8 @@ class StoreHub:
         self._locks: dict[str, asyncio.Lock] = {}
         self._pruned: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        #: what the PostgreSQL connections are called (a worker's id; see leases)
+        self.application_name: str | None = None
 
     @property
     def healthy(self) -> bool:
@@ -74,7 +85,7 @@ class StoreHub:
             if user in self._open:
                 return self._open[user]
             try:
-                store = await open_store(target)
+                store = await open_store(named(target, self.application_name))
             except StoreError as exc:
                 self._healthy[user] = False
                 raise OperationalError(

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.service._coordinator import Coordinator
+from ucwa_flow.service._stores import named
 from ucwa_flow.store import StoreError, describe_target, open_store
-from ucwa_flow.store.leases import LeaseBook
+from ucwa_flow.store.leases import LeaseBook, application_name, new_worker
 
 if TYPE_CHECKING:
     from ucwa_flow.service._service import Service
@@ -21,8 +22,10 @@ async def open_coordinator(service: Service) -> Coordinator:
     line) when the store cannot be opened or another worker's file disagrees."""
     deployment = service.deployment
     target = deployment.store or ""
+    worker = new_worker()  # its connections carry its id: a takeover can end a frozen one's
+    service.stores.application_name = application_name(worker.id)
     try:
-        store = await open_store(target)
+        store = await open_store(named(target, application_name(worker.id)))
     except StoreError as exc:
         raise OperationalError(
             f"cannot open the conversation store {describe_target(target)}: {exc}"
@@ -33,6 +36,7 @@ async def open_coordinator(service: Service) -> Coordinator:
         deployment.workers,
         metrics=service.metrics,
         stop_timeout=deployment.stop_timeout,
+        worker=worker,
     )
     try:
         await coordinator.start()

@@ -16,6 +16,15 @@ the write's program, inside the same transaction:
 
 A token that is not the row's (or an account without a lease row) fails the transaction
 with :class:`~ucwa_flow.store.StoreFenced`: nothing of the write is kept.
+
+**A writer frozen in the middle.** A worker paused (``SIGSTOP``, a frozen virtual machine)
+between the check and its commit keeps the share lock for as long as it is paused, and
+the server cannot tell (the transaction is pipelined: the session looks busy, not idle).
+So :meth:`~ucwa_flow.store.leases.LeaseBook.acquire` never waits for a locked lease row:
+it skips it, and when the lease has expired it ends the sessions of the expired owner
+that have been in a transaction for :data:`~ucwa_flow.store.leases.STALLED` seconds
+(every worker's connections carry ``application_name`` ``ucwa-flow <worker id>``): the
+frozen write is rolled back, and the account is taken at the next round.
 """
 
 from __future__ import annotations

@@ -47,7 +47,20 @@ from ucwa_flow.store._errors import StoreError
 from ucwa_flow.store._sql import Program, Rows, Sql
 from ucwa_flow.store._store import Store
 
-__all__ = ["ConfigConflict", "Lease", "LeaseBook", "LeaseLost", "WorkerInfo", "new_worker"]
+__all__ = [
+    "STALLED",
+    "ConfigConflict",
+    "Lease",
+    "LeaseBook",
+    "LeaseLost",
+    "WorkerInfo",
+    "application_name",
+    "new_worker",
+]
+
+#: seconds an expired owner's session may stay in one transaction before the worker that
+#: takes the account over ends it (a worker frozen mid-write; see :mod:`._fencing`)
+STALLED = 2.0
 
 
 class LeaseLost(StoreError):
@@ -89,6 +102,11 @@ def new_worker() -> WorkerInfo:
     """This process as a worker: ``host:pid:random``."""
     host = socket.gethostname()
     return WorkerInfo(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:6]}", host, os.getpid())
+
+
+def application_name(worker: str) -> str:
+    """What every store connection of ``worker`` is called on the PostgreSQL server."""
+    return f"ucwa-flow {worker}"[:63]
 
 
 _LEASE_COLUMNS = (
@@ -194,9 +212,12 @@ class LeaseBook:
 
     async def acquire(self, account: str, worker: str, ttl: float) -> Lease | None:
         """Take ``account``'s lease for ``ttl`` seconds if it is free or expired (token + 1);
-        ``None`` when another worker holds it."""
+        ``None`` when another worker holds it, or when the row is locked: a write of its
+        owner is under way (it is taken at a later round, not waited for: a heartbeat must
+        never wait behind a frozen worker's transaction; see :mod:`._fencing`)."""
         rows = await self._do(
-            _one(
+            _acquire(
+                account,
                 "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
                 f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
                 "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
@@ -265,6 +286,27 @@ class LeaseBook:
                 "(another deployment file on the same store): refusing to serve it; "
                 "deploy the same file to every worker"
             )
+
+
+def _acquire(account: str, text: str, params: tuple[object, ...]) -> Program[Rows]:
+    """The upsert of :meth:`LeaseBook.acquire`, after locking the row without waiting:
+    nothing (``[]``) when the row exists and another transaction holds a lock on it."""
+    exists = yield Sql("SELECT 1 FROM leases WHERE account = %s", (account,))
+    if exists:
+        mine = yield Sql(
+            "SELECT 1 FROM leases WHERE account = %s FOR UPDATE SKIP LOCKED", (account,)
+        )
+        if not mine:  # a write under way, or a frozen one: end those stalled past STALLED
+            yield Sql(
+                "SELECT pg_terminate_backend(a.pid) FROM leases l JOIN pg_stat_activity a "
+                "ON a.application_name = left('ucwa-flow ' || l.worker, 63) "
+                "WHERE l.account = %s AND l.expires_at <= now() AND a.pid <> pg_backend_pid() "
+                "AND a.xact_start < now() - %s * interval '1 second'",
+                (account, STALLED),
+            )
+            return []
+    rows = yield Sql(text, params)
+    return rows
 
 
 def _one(text: str, params: tuple[object, ...]) -> Program[Rows]:
