@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -33,9 +34,9 @@ from ucwa_flow.store import Store, open_store
 from ucwa_flow.ucwa import UcwaClient
 
 ECHO = Path(__file__).resolve().parents[1] / "flows" / "echo.flow.yaml"
-#: Requests in flight at once: httpx's default pool size, which the baseline bot gets.
-#: (UcwaClient's own default is 50, half the 100 requests a front end lets one user have open.)
-MAX_CONCURRENCY = 100
+#: Requests in flight at once: UcwaClient's default (16) unless UCWA_BENCH_CONCURRENCY says
+#: otherwise (the baseline bot keeps httpx's default pool of 100)
+MAX_CONCURRENCY = int(os.environ.get("UCWA_BENCH_CONCURRENCY", "16"))
 
 
 async def serve(server: str, user: str, password: str, flow_path: Path, state: Path | None) -> None:

@@ -69,6 +69,11 @@ class UcwaClient(Presence):
     * a 5xx, 408 or 429 answer (the request was not performed) is tried again up to
       ``retries`` times, ``backoff`` seconds apart and doubling, on ``clock``;
     * sign-in problems raise ``AuthenticationFailed`` / ``DiscoveryFailed``.
+
+    ``max_concurrency`` bounds the requests in flight and the connections kept (16 by
+    default). More is slower, not faster: httpcore checks every pooled connection (a
+    socket system call each) for every request, and at a thousand conversations that
+    bookkeeping was half the bot's CPU with 100 connections (docs/performance.md).
     """
 
     def __init__(
@@ -82,7 +87,7 @@ class UcwaClient(Presence):
         clock: Clock | None = None,
         user_agent: str | None = None,
         culture: str = "en-US",
-        max_concurrency: int = 50,
+        max_concurrency: int = 16,
         timeout: float = 15.0,
         poll_connections: int = 2,
         ca_bundle: str | os.PathLike[str] | None = None,
