@@ -1,5 +1,5 @@
-"""The deployment schema (two identical copies, a valid, documented, closed draft 2020-12
-schema, printed by ``ucwa-flow schema deploy``) and ``deploy.example.yaml``."""
+"""The deployment schema (printed by ``ucwa-flow schema deploy``, its duration pattern the
+parser's) and ``deploy.example.yaml``; tests/test_schemas.py checks it as every schema."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from ucwa_flow.deploy import (
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO_SCHEMA = ROOT / "schemas" / "deploy.schema.json"
-PACKAGED_SCHEMA = ROOT / "ucwa_flow" / "schemas" / "deploy.schema.json"
 EXAMPLE = ROOT / "deploy.example.yaml"
 #: what the example needs from the environment
 EXAMPLE_ENV = {"TICKET_URL": "https://tickets.contoso.com/api"}
