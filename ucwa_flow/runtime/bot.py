@@ -187,7 +187,7 @@ class Bot:
         """Leave new invitations unanswered from now on (they ring for another instance
         of the bot, or until the caller gives up): a graceful stop's first step. The
         conversations under way carry on until the bot is closed."""
-        self.engine._closing = True
+        self.engine.stop_answering()
 
     async def run(self) -> None:
         """Serve conversations until cancelled; channel errors other than a bad body end it."""

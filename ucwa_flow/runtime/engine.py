@@ -135,15 +135,6 @@ class Engine:
         return catalog.get(catalog.default)
 
     @property
-    def machine(self) -> FlowMachine:
-        """The machine of the default flow's current version."""
-        return self.versions.machine(self.flow)
-
-    @property
-    def limits(self) -> Limits:
-        return self.answers.limits
-
-    @property
     def shed(self) -> int:
         """Invitations shed because the account was full (:class:`Limits`), so far."""
         return self.answers.shed
@@ -152,6 +143,10 @@ class Engine:
     def closing(self) -> bool:
         """Stopping: new invitations are left unanswered."""
         return self._closing
+
+    def stop_answering(self) -> None:
+        """Leave new invitations unanswered from now on (a graceful stop's first step)."""
+        self._closing = True
 
     def active(self) -> Counter[tuple[str, str]]:
         """Live conversations by (flow name, flow state); ``(new)``: not connected yet."""
@@ -197,7 +192,7 @@ class Engine:
         commit but send outcomes alone, requests): busy answers wait (:mod:`.turns`)."""
         journal = self.journal
         deciding = journal is not None and bool(journal) and not journal.outcomes_only
-        return bool(self._mailboxes.running()) or self.sender.busy or deciding
+        return self._mailboxes.busy or self.sender.busy or deciding
 
     @property
     def busy(self) -> bool:

@@ -132,7 +132,7 @@ class Journal:
     def accept(self, conversation: str, link: str) -> None:
         """Accept the invitation to ``conversation`` (``link``) once this step is committed."""
         self._page.accepts.append((conversation, link))
-        self.news.set()
+        self._work()
 
     def sent(self, result: Sent) -> None:
         self._page.outcomes.append(result)

@@ -52,6 +52,11 @@ class Mailboxes:
         """The tasks of the conversations that have jobs to run."""
         return [box.task for box in self._boxes.values() if box.task is not None]
 
+    @property
+    def busy(self) -> bool:
+        """Whether any conversation has jobs to run (cheaper than :meth:`running`)."""
+        return any(box.task is not None for box in self._boxes.values())
+
     async def drained(self) -> None:
         """Wait until every job posted so far (and every job those post) has run."""
         while busy := self.running():

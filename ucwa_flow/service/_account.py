@@ -326,18 +326,14 @@ class AccountRunner:
                     self.revoke(why)
                     raise LeaseExpired(why)
 
+            async def trace(event: str, info: dict[str, Any]) -> None:
+                if event.endswith("send_request_headers.started"):
+                    refuse()
+
             async def check(request: httpx.Request) -> None:
                 refuse()
                 # and again at the last moment: a request may wait for a connection of the
                 # pool meanwhile, and a worker frozen there must not send it once resumed
-                outer = request.extensions.get("trace")
-
-                async def trace(event: str, info: dict[str, Any]) -> None:
-                    if outer is not None:
-                        await outer(event, info)
-                    if event.endswith("send_request_headers.started"):
-                        refuse()
-
                 request.extensions["trace"] = trace
 
             client.before_each_request(check)

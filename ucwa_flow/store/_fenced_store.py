@@ -32,22 +32,14 @@ class FencedStore(Store):
         longer prove it holds the lease): :class:`StoreFenced` with ``why``."""
         self.revoked = why
 
-    def _check(self, account: str) -> None:
+    async def _write(
+        self, account: str, program: Program[T], fence: int | None, rows: int | None = None
+    ) -> T:
+        # every account write (commit, forget_application) comes through here
         if self.revoked is not None:
+            program.close()
             raise StoreFenced(f"a write of {account} was refused: {self.revoked}")
-
-    async def commit(
-        self, account: str, changes: Changes, *, fence: int | None = None
-    ) -> CommitResult:
-        self._check(account)
-        return await super().commit(account, changes, fence=self.fence if fence is None else fence)
-
-    async def forget_application(
-        self, account: str, reason: str, at: float, *, fence: int | None = None
-    ) -> int:
-        self._check(account)
-        token = self.fence if fence is None else fence
-        return await super().forget_application(account, reason, at, fence=token)
+        return await super()._write(account, program, self.fence if fence is None else fence, rows)
 
     def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
         """Never inline: a fenced write always goes through the checking transaction of
