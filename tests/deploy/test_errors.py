@@ -82,6 +82,7 @@ CASES = [
     ("admin: {listen: ':8470'}\n" + ACCOUNT, "1:17: D111 admin.listen: ':8470' is not host:port"),
     ("store: mysql://db/x\n" + ACCOUNT, "1:8: D112 store: mysql:// is not a store"),
     ("store: flows/echo.flow.yaml\n" + ACCOUNT, "1:8: D112 store:"),
+    ("store: 'postgresql://[db'\n" + ACCOUNT, "1:8: D112 store: the store URL is not a valid"),
     (ACCOUNT.replace("echo.flow", "nothere.flow"), "5:11: D113 flows/nothere.flow.yaml: no such"),
     (ACCOUNT.replace("flows/echo.flow.yaml", "flows"), "5:11: D113 flows: is a directory"),
     # the flow language's YAML and schema codes

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import ucwa_flow.store
 
 
@@ -17,3 +19,12 @@ def test_importing_the_store_loads_no_postgres_driver() -> None:
     code = "import sys, ucwa_flow.store; print('psycopg' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"]
+
+
+async def test_a_store_url_that_does_not_parse_is_one_line_without_its_password() -> None:
+    from ucwa_flow.store import StoreError, open_store
+    from ucwa_flow.store._postgres import public_url
+
+    with pytest.raises(StoreError, match=r"^the store URL is not a valid URL \(Invalid IPv6"):
+        await open_store("postgresql://bot:s3cret@[db/ucwa")
+    assert public_url("postgresql://bot:s3cret@db:port/ucwa") == "postgresql://***"

@@ -39,6 +39,7 @@ from ucwa_flow.deploy._model import (
 from ucwa_flow.durations import parse_duration
 from ucwa_flow.flow import Diagnostic, resolve_flow_path
 from ucwa_flow.flow._loader import Document, Path
+from ucwa_flow.store import postgres_url_problem
 
 __all__ = ["build_deployment", "flow_name"]
 
@@ -148,6 +149,8 @@ class _Builder:
                     "or the path of a folder (one SQLite file per account)"
                 )
                 self.error(("store",), "D112", message)
+            elif (problem := postgres_url_problem(written)) is not None:
+                self.error(("store",), "D112", f"store: {problem}")
             return written
         folder = self.path(written)
         if folder.exists() and not folder.is_dir():

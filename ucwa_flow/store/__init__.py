@@ -58,6 +58,7 @@ from ucwa_flow.store._factory import (
     describe_target,
     is_postgres_url,
     open_store,
+    postgres_url_problem,
 )
 from ucwa_flow.store._fenced_store import FencedStore
 from ucwa_flow.store._migrations import LATEST as SCHEMA_VERSION
@@ -118,6 +119,7 @@ __all__ = [
     "describe_target",
     "is_postgres_url",
     "open_store",
+    "postgres_url_problem",
     "redact",
     "run_retention",
 ]

@@ -5,17 +5,35 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from ucwa_flow.store._errors import StoreError
 from ucwa_flow.store._migrations import LATEST
 from ucwa_flow.store._store import Store
 
-__all__ = ["default_state_path", "is_postgres_url", "open_store"]
+__all__ = [
+    "default_state_path",
+    "describe_target",
+    "is_postgres_url",
+    "open_store",
+    "postgres_url_problem",
+]
 
 _POSTGRES = ("postgresql://", "postgres://")
 
 
 def is_postgres_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.lower().startswith(_POSTGRES)
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """What is wrong with a ``postgresql://`` URL that cannot even be parsed (a bad host
+    in brackets, a port that is not a number), or ``None``."""
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing the port is what checks it
+    except ValueError as exc:
+        return f"the store URL is not a valid URL ({exc}); write postgresql://user@host/db"
+    return None
 
 
 async def open_store(
@@ -35,6 +53,10 @@ async def open_store(
     """
     if is_postgres_url(target):
         from ucwa_flow.store._postgres import PostgresStore
+
+        problem = postgres_url_problem(str(target))
+        if problem is not None:
+            raise StoreError(problem)
 
         return await PostgresStore(
             str(target), schema=schema, connect_timeout=connect_timeout

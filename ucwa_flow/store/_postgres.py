@@ -145,8 +145,13 @@ async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Pro
 
 
 def public_url(url: str) -> str:
-    """``url`` without its password (``postgresql://user:***@host/db``)."""
-    parts = urlsplit(url)
+    """``url`` without its password (``postgresql://user:***@host/db``); all of it but the
+    scheme when it cannot be parsed (it may hold a password anywhere)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        return url.partition("://")[0] + "://***"
     if parts.password is None:
         return url
     host = parts.netloc.rpartition("@")[2]
