@@ -34,9 +34,10 @@ from ucwa_flow.store import Store, open_store
 from ucwa_flow.ucwa import UcwaClient
 
 ECHO = Path(__file__).resolve().parents[1] / "flows" / "echo.flow.yaml"
-#: Requests in flight at once: UcwaClient's default (16) unless UCWA_BENCH_CONCURRENCY says
+#: Requests in flight at once: UcwaClient's default unless UCWA_BENCH_CONCURRENCY says
 #: otherwise (the baseline bot keeps httpx's default pool of 100)
-MAX_CONCURRENCY = int(os.environ.get("UCWA_BENCH_CONCURRENCY", "16"))
+_CONCURRENCY = os.environ.get("UCWA_BENCH_CONCURRENCY")
+LIMITS = {"max_concurrency": int(_CONCURRENCY)} if _CONCURRENCY else {}
 
 
 async def serve(server: str, user: str, password: str, flow_path: Path, state: Path | None) -> None:
@@ -44,7 +45,7 @@ async def serve(server: str, user: str, password: str, flow_path: Path, state: P
     if result.flow is None:
         raise SystemExit("\n".join(str(d) for d in result.diagnostics))
     store: Store | None = await open_store(state) if state is not None else None
-    client = UcwaClient(user, password, server_url=server, max_concurrency=MAX_CONCURRENCY)
+    client = UcwaClient(user, password, server_url=server, **LIMITS)
     bot = Bot(result.flow, client, clock=SystemClock(), store=store)
     batches = events = 0
     if bot.durable is not None:  # count what the channel hands over, to report batch sizes

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DURATION_PATTERN", "parse_duration"]
-
-#: the JSON Schema ``pattern`` for such a duration (the deployment schema repeats it)
-DURATION_PATTERN = r"^\s*([0-9]+(\.[0-9]+)?\s*[smhdwSMHDW]\s*)+$"
+__all__ = ["parse_duration"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")

@@ -169,3 +169,20 @@ def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert last.startswith(f"ucwa-flow: error: cannot listen on 127.0.0.1:{port} ")
     assert "Address already in use" in last
     assert "signed in" not in done.stderr  # the port is taken before any account signs in
+
+
+def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    deploy = _deployment(tmp_path)
+    done = subprocess.run(
+        [UCWA_FLOW, "serve", str(deploy), "--server", "::bad"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+        timeout=WAIT,
+    )
+    assert done.returncode == 2
+    assert "Invalid value for --server: server URL '::bad' is not an http(s) URL" in done.stderr
+    assert "Traceback" not in done.stderr

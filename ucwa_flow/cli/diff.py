@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from ucwa_flow.flow import Flow
+    from ucwa_flow.flow import Flow, LoadResult
 
 __all__ = ["command"]
 
@@ -114,10 +114,7 @@ def _load_revision(path: str, revision: str) -> Flow:
     return _checked(load_flow_text(text, f"{resolved}@{revision}"), f"{resolved}@{revision}")
 
 
-def _checked(result: object, name: str) -> Flow:
-    from ucwa_flow.flow import LoadResult
-
-    assert isinstance(result, LoadResult)
+def _checked(result: LoadResult, name: str) -> Flow:
     if result.flow is None:
         for diagnostic in result.diagnostics:
             click.echo(str(diagnostic), err=True)

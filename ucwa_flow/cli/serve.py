@@ -31,6 +31,8 @@ import click
 from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment
 from ucwa_flow.observe.logs import configure_logging
 from ucwa_flow.service import FlowsRefused, Service, preflight
+from ucwa_flow.ucwa.discovery import root_candidates
+from ucwa_flow.ucwa.errors import DiscoveryFailed
 
 __all__ = ["command"]
 
@@ -73,6 +75,11 @@ def command(
 ) -> None:
     """Serve every bot account of DEPLOY.yaml until stopped."""
     listen = _address(admin)
+    if server is not None:
+        try:  # a wrong --server is one line now, not a sign-in retried for ever
+            root_candidates("", server)
+        except DiscoveryFailed as exc:
+            raise click.BadParameter(str(exc), param_hint="--server") from None
     try:
         deployment = load_deployment(deploy_file)
     except DeploymentError as exc:

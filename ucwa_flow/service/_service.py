@@ -287,7 +287,7 @@ class Service:
                 or (self.coordinator.rounds > 0 and not self.coordinator.unreachable)
             )
             and self._stop_task is None
-            and all(a.signed_in and a.channel_live for a in accounts)
+            and all(a.ready for a in accounts)
         )
         return Readiness(ready=ready, store=store, accounts=accounts)
 
