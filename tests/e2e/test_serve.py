@@ -27,7 +27,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.serving import ServeProcess, Talker, until
+from tests.e2e.serving import ServeProcess, Talker, eventually, until
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users
 from ucwa_flow.simulator.server import serve
@@ -156,11 +156,7 @@ async def _ready(proc: ServeProcess, accounts: list[str]) -> dict[str, dict[str,
                 seen.get(a, {}).get("signed_in") and seen[a].get("channel_live") for a in accounts
             )
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while not await check():
-            assert loop.time() < deadline, f"accounts not ready: {seen}\n{proc.tail()}"
-            await asyncio.sleep(0.1)
+        await eventually(check, f"accounts {accounts} signed in", proc)
     return seen
 
 
@@ -224,10 +220,7 @@ async def test_three_accounts_one_down_two_serve_ready_and_metrics_tell(tmp_path
                         "desk2": 12.0,
                     }
 
-                for _ in range(200):  # the last "bye" may be counted a moment later
-                    if await counted():
-                        break
-                    await asyncio.sleep(0.05)
+                await eventually(counted, "every message counted", proc)  # "bye" may lag
                 text = (await admin.get("/metrics")).text
             assert _by_account(text, "ucwa_flow_messages_total", direction="in") == {
                 "desk1": 18.0,
