@@ -28,7 +28,7 @@ from typing import Any
 
 import click
 
-from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment
+from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment, parse_listen
 from ucwa_flow.observe.logs import configure_logging
 from ucwa_flow.service import FlowsRefused, Service, preflight
 from ucwa_flow.ucwa.discovery import root_candidates
@@ -48,10 +48,10 @@ _INSECURE_WARNING = (
 def _address(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
-    host, colon, port = value.rpartition(":")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
+    parsed = parse_listen(value)
+    if parsed is None:
         raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--admin")
-    return host.strip("[]"), int(port)
+    return parsed
 
 
 @click.command("serve")
