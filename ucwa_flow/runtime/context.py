@@ -2,9 +2,10 @@
 
 :func:`context_of` builds the names a template or condition of a running conversation can
 use (``docs/flow-language.md``, "Templates"): the variables, the state, the caller, the
-message being handled and the extras of the action list (``match``, ``webhook``,
-``delivery``). :func:`copy_variables` gives each conversation its own copy of the flow's
-declared variables, so that one conversation's changes never leak into another's.
+message being handled, the conversation's facts (subject, message counts, account) and
+the extras of the action list (``match``, ``webhook``, ``delivery``).
+:func:`copy_variables` gives each conversation its own copy of the flow's declared
+variables, so that one conversation's changes never leak into another's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> dict[str, A
         match=extras.get("match"),
         webhook=extras.get("webhook"),
         conversation_format="html" if "Html" in instance.conv.messaging.formats else "text",
+        subject=instance.conv.subject or "",
+        messages=instance.facts.messages(),
+        account=instance.services.account,
         delivery=extras.get("delivery"),
         now=instance.services.clock.now(),
         timezone=instance.flow.settings.timezone,

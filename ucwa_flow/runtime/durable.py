@@ -173,7 +173,12 @@ class Durable:
             engine.reopen(instance, record.extra.get("opening") or {})
             return
         engine.instances[href] = instance
-        data = {"misses": record.misses, "silence": record.extra.get("silence")}
+        extra = record.extra
+        data = {
+            "misses": record.misses,
+            "silence": extra.get("silence"),
+            "facts": extra.get("facts"),
+        }
         if not known:
             why = f"its flow {record.flow!r} is not run any more"
             engine.post(href, lambda: self._end_changed(instance, why))

@@ -61,12 +61,13 @@ from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
+from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
+from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
-from ucwa_flow.ucwa.dataurl import html_to_text
 
 __all__ = ["FlowInstance"]
 
@@ -90,6 +91,7 @@ class FlowInstance:
         "conv",
         "ended",
         "ended_by",
+        "facts",
         "flow",
         "flow_name",
         "machine",
@@ -118,6 +120,7 @@ class FlowInstance:
         self.variables: dict[str, Any] = copy_variables(flow.variables)
         self.ended = False
         self.ended_by: str | None = None
+        self.facts = Facts()
         self._misses = 0
         self._deliveries = DeliveryGuard()
         self._hops = 0
@@ -135,12 +138,15 @@ class FlowInstance:
     async def start(self, state: str | None = None) -> None:
         """The conversation is connected: enter the start state (or ``state``)."""
         self._hops = 0
+        if self.conv.first_text is not None and self.flow.settings.first_message == "route_only":
+            self.facts.heard()  # a message of the caller's although it is not handled
         await self._enter(state or self.flow.start)
 
     async def on_message(self, text: str) -> None:
         if self.ended:
             return
         self._hops = 0
+        self.facts.heard()
         self._emit(t.MessageIn, text=text)
         current = self._current()
         if current is None:
@@ -252,7 +258,13 @@ class FlowInstance:
         current = self._current()
         schedule = self.machine.silence_schedule(current) if current is not None else ()
         due = None if self.ended else self._silence.due(schedule, now)
-        return {"misses": self._misses, "silence": self._silence.to_data(now), "due": due}
+        silence = self._silence.to_data(now)
+        return {
+            "misses": self._misses,
+            "silence": silence,
+            "due": due,
+            "facts": self.facts.to_data(),
+        }
 
     def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
         """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
@@ -260,6 +272,7 @@ class FlowInstance:
         if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
             return False
         self.variables, self._misses = dict(variables), int(data.get("misses", 0))
+        self.facts = Facts.from_data(data.get("facts"))
         schedule = self.machine.silence_schedule(self.flow.states[state])
         self._silence.resume(data.get("silence"), schedule, now)
         return True
@@ -382,22 +395,17 @@ class FlowInstance:
         return False
 
     async def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
-        html = action.html.render(ctx) if action.html is not None else None
-        text = action.text.render(ctx) if action.text is not None else html_to_text(html or "")
-        use_html = (
-            html is not None
-            and self.flow.settings.format == "html"
-            and "Html" in self.conv.messaging.formats
-        )
+        formats = self.conv.messaging.formats
+        text, sent = render_say(action, ctx, flow_format=self.flow.settings.format, formats=formats)
         href = self.conv.messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
-        sent = html if use_html else None
         quiet = self._deliveries.recovering
         self._send(
             Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
         )
+        self.facts.said()
         self._emit(t.MessageOut, text=text, html=sent)
         self._done("say", action.location)
 

@@ -88,6 +88,7 @@ def record_of(
         extra={
             "conversation": dump_conversation(instance.conv),
             "silence": data["silence"],
+            "facts": data["facts"],
             **(extra or {}),
         },
     )

@@ -1,0 +1,70 @@
+"""A durable bot killed and restarted keeps what the flow language's round two adds to a
+conversation: its facts (subject, message counts), its ``back`` stack and its language.
+
+The bot runs against the simulator on loopback with a SQLite or PostgreSQL store;
+``Stage.crash`` kills it as SIGKILL would and ``Stage.restart`` starts a new one on the
+same store (see ``tests/e2e/test_durable.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import stage
+from tests.store.conftest import postgres_target
+from ucwa_flow.flow import Flow, load_flow_text
+from ucwa_flow.store import Store, open_store
+
+FACTS = """\
+version: 1
+name: durable-facts
+start: ask
+settings: {idle_timeout: 1h}
+states:
+  ask:
+    messages:
+      - any: true
+        say: >-
+          {{ conversation.subject }}: caller {{ conversation.messages.caller }},
+          bot {{ conversation.messages.bot }}
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The bot's store: a SQLite file, or a PostgreSQL schema of the test's own."""
+    if request.param == "sqlite":
+        opened = await open_store(str(tmp_path / "bot.sqlite3"))
+    else:
+        where = postgres_target()
+        opened = await next(where).open()
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+        if request.param == "postgres":
+            next(where, None)
+
+
+def _flow(text: str) -> Flow:
+    result = load_flow_text(text, "durable.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    return result.flow
+
+
+async def test_the_subject_and_message_counts_survive_a_restart(store: Store) -> None:
+    async with stage(_flow(FACTS), store=store) as s:
+        lene = await s.person()
+        await lene.caller.invite("hello", subject="Order 7")
+        assert await lene.hear() == ["Order 7: caller 1, bot 0"]
+        await lene.say("again")
+        assert await lene.hear() == ["Order 7: caller 2, bot 1"]
+        await s.idle()
+
+        await s.crash()
+        await s.restart()
+        await lene.say("after the restart")
+        assert await lene.hear() == ["Order 7: caller 3, bot 2"]

@@ -1,0 +1,61 @@
+"""What a running conversation knows about itself beyond its variables: its facts.
+
+A :class:`Facts` belongs to one :class:`~ucwa_flow.runtime.instance.FlowInstance` and
+counts the messages so far: the caller's (:meth:`Facts.heard`, the message being handled
+included, and the invitation's first message although a ``route_only`` flow does not
+handle it) and the bot's (:meth:`Facts.said`, counted when a ``say`` sends one). The
+template context shows them as ``conversation.messages`` (``docs/flow-language.md``,
+"Template context").
+
+Facts are kept in the conversation's durable record (:meth:`to_data`, in the record's
+``extra``) and read back after a restart (:meth:`from_data`), so a restored conversation
+goes on counting where it was. The subject, the caller and the account are not kept here:
+the tracked conversation and the engine know them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Facts"]
+
+
+class Facts:
+    """The message counts of one conversation (see the module docstring)."""
+
+    __slots__ = ("bot", "caller")
+
+    def __init__(self) -> None:
+        #: messages the caller sent so far (the one being handled included)
+        self.caller = 0
+        #: messages the bot said so far
+        self.bot = 0
+
+    def heard(self) -> None:
+        """The caller sent a message."""
+        self.caller += 1
+
+    def said(self) -> None:
+        """The bot said something."""
+        self.bot += 1
+
+    def messages(self) -> dict[str, int]:
+        """``conversation.messages`` of the template context."""
+        return {"caller": self.caller, "bot": self.bot, "total": self.caller + self.bot}
+
+    def to_data(self) -> dict[str, Any]:
+        """The facts as JSON data, for the durable record."""
+        return {"caller": self.caller, "bot": self.bot}
+
+    @classmethod
+    def from_data(cls, data: Any) -> Facts:
+        """The facts :meth:`to_data` gave (anything unreadable counts as nothing)."""
+        facts = cls()
+        if isinstance(data, dict):
+            facts.caller = _count(data.get("caller"))
+            facts.bot = _count(data.get("bot"))
+        return facts
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
