@@ -68,3 +68,42 @@ async def test_the_subject_and_message_counts_survive_a_restart(store: Store) ->
         await s.restart()
         await lene.say("after the restart")
         assert await lene.hear() == ["Order 7: caller 3, bot 2"]
+
+
+BACKS = """\
+version: 1
+name: durable-back
+start: a
+settings: {idle_timeout: 1h}
+commands:
+  back: {choice: ["0"], goto: back}
+states:
+  a:
+    enter: [{say: A}]
+    messages: [{choice: [next], goto: b}]
+  b:
+    enter: [{say: B}]
+    messages: [{choice: [next], goto: c}]
+  c:
+    enter: [{say: "C, back to {{ conversation.previous }}"}]
+"""
+
+
+async def test_the_back_stack_survives_a_restart(store: Store) -> None:
+    async with stage(_flow(BACKS), store=store) as s:
+        lene = await s.person()
+        await lene.say("hi")
+        assert await lene.hear() == ["A"]
+        await lene.say("next")
+        await lene.say("next")
+        assert await lene.hear(2) == ["B", "C, back to b"]
+        await s.idle()
+
+        await s.crash()
+        await s.restart()
+        await lene.say("0")
+        assert await lene.hear() == ["B"]
+        await lene.say("0")
+        assert await lene.hear() == ["A"]
+        await lene.say("0")  # nothing before a: a run-time error, nothing said
+        await lene.silence()

@@ -28,6 +28,7 @@ from ucwa_flow.flow._api import (
     load_flow_text,
     resolve_flow_path,
 )
+from ucwa_flow.flow._back import BACK, BACK_DEPTH, back_targets, global_goto
 from ucwa_flow.flow._context import template_context
 from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
 from ucwa_flow.flow._durations import format_duration, parse_duration
@@ -65,6 +66,8 @@ from ucwa_flow.flow._sandbox import (
 )
 
 __all__ = [
+    "BACK",
+    "BACK_DEPTH",
     "RESERVED_NAMES",
     "RULES",
     "Action",
@@ -103,9 +106,11 @@ __all__ = [
     "UnknownActionList",
     "Value",
     "Webhook",
+    "back_targets",
     "branch_list_id",
     "command_list_id",
     "format_duration",
+    "global_goto",
     "handler_list_id",
     "iter_actions",
     "load_flow",

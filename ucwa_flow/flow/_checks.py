@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from ucwa_flow.flow._back import BACK, back_targets, check_back
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
@@ -72,7 +73,7 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     seen: set[Location] = set()  # global commands appear in every state: report once
     for _, actions in _lists(flow):
         for action in iter_actions(actions):
-            unknown = isinstance(action, Goto) and action.target not in flow.states
+            unknown = isinstance(action, Goto) and action.target not in (*flow.states, BACK)
             if unknown and action.location not in seen:
                 assert isinstance(action, Goto)
                 seen.add(action.location)
@@ -87,7 +88,9 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
             yield Diagnostic.at(
                 doc.locate(("invitation", "rules", i, "goto")),
                 "F101",
-                f"goto {rule.goto!r}: there is no state named {rule.goto!r}"
+                "an invitation rule cannot go back: the conversation has no previous state"
+                if rule.goto == BACK
+                else f"goto {rule.goto!r}: there is no state named {rule.goto!r}"
                 + _suggest(rule.goto, flow.states),
             )
     if flow.start not in flow.states:
@@ -101,14 +104,20 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
 # --- F103, F104: reachability --------------------------------------------------------
 
 
-def _reachable(flow: Flow, roots: Iterable[str]) -> set[str]:
+def _reachable(
+    flow: Flow, roots: Iterable[str], back: Mapping[str, tuple[str, ...]] | None = None
+) -> set[str]:
+    """The states reachable from ``roots``; with ``back``, ``goto: back`` leads to them."""
     seen: set[str] = set()
     todo = [name for name in roots if name in flow.states]
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(t for t in _targets(flow.states[name]) if t in flow.states)
+            targets = _targets(flow.states[name])
+            todo.extend(t for t in targets if t in flow.states)
+            if back is not None and BACK in targets:
+                todo.extend(back[name])
     return seen
 
 
@@ -127,8 +136,9 @@ def check_reachability(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     if flow.settings.idle_timeout is not None:
         return  # the idle timeout ends every conversation that goes quiet
     exits = {name for name, state in flow.states.items() if _can_end(state)}
+    back = back_targets(flow)
     for name in sorted(reachable, key=list(flow.states).index):
-        if not _reachable(flow, [name]) & exits:
+        if not _reachable(flow, [name], back) & exits:
             yield Diagnostic.at(
                 flow.states[name].location,
                 "F104",
@@ -349,4 +359,5 @@ CHECKS: tuple[Check, ...] = (
     check_shadowing,
     check_branches,
     check_dead_actions,
+    check_back,
 )

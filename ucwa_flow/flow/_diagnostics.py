@@ -125,5 +125,7 @@ RULES: dict[str, Rule] = {
         Rule("F119", _W, "no_match ladder never used: the state has a catch-all handler"),
         Rule("F120", _W, "regular expression can backtrack catastrophically"),
         Rule("F121", _E, "secret names no variable the flow declares or sets"),
+        Rule("F130", _E, "a state named 'back' (goto: back returns to the previous state)"),
+        Rule("F131", _W, "goto: back in a state only entered as the start"),
     )
 }

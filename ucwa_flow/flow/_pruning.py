@@ -56,7 +56,7 @@ _UNIT_LISTS = frozenset(
 )
 _REQUIRED = ("version", "name", "start", "states")
 #: F rules whose verdict depends on the whole graph of gotos, stops and timeouts
-_GRAPH_RULES = frozenset({"F103", "F104"})
+_GRAPH_RULES = frozenset({"F103", "F104", "F131"})
 #: top-level sections whose loss cannot change the graph
 _OFF_GRAPH = frozenset({"name", "version", "description", "variables", "secrets", "outbound"})
 #: keys that define variables (or, misspelt, would once fixed)

@@ -9,7 +9,10 @@ Every state of the flow becomes a node, in file order. Edges, per state:
 * the no-match ladder, one edge per destination (``no match 1-2`` loops, ``no match 3+``
   leaves; the last rung repeats) and each step of the timeout ladder (``after 2m``);
 * ``ended`` (``caller left``, always to the end) and ``delivery failed`` when handled;
-* commands the state defines or overrides.
+* commands the state defines or overrides;
+* ``goto: back`` (kind ``back``, drawn dashed, the label ending in ``→ back``): one edge
+  to each state with a ``goto`` into the state (where the conversation may have come
+  from), and one to "any state" when a global command leads into it.
 
 Global commands and the flow's idle timeout apply in every state, so they are drawn once
 from the "any state" node instead of from each state. The start arrow carries the
@@ -19,9 +22,10 @@ invitation outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ucwa_flow.flow import (
+    BACK,
     Action,
     Flow,
     InvitationPolicy,
@@ -30,7 +34,9 @@ from ucwa_flow.flow import (
     MessageHandler,
     Outbound,
     State,
+    back_targets,
     format_duration,
+    global_goto,
 )
 from ucwa_flow.graph._model import ANY, END, START, EdgeKind, Graph, GraphBuilder, Node
 from ucwa_flow.graph._paths import END_OF_CONVERSATION, trace_exits
@@ -51,39 +57,54 @@ def extract_flow(flow: Flow) -> Graph:
     builder = GraphBuilder(flow.name)
     builder.add_states(flow.states)
     _add_entry(builder, flow)
+    back: dict[Node, tuple[Node, ...]] = {ANY: (ANY,)}
+    for name, sources in back_targets(flow, global_commands=False).items():
+        into = (
+            *(builder.add_state(s) for s in sources),
+            *((ANY,) if global_goto(flow, name) else ()),
+        )
+        back[builder.add_state(name)] = into
     global_commands = {command.location for command in flow.commands}
     for command in flow.commands:
-        _add_paths(builder, ANY, EdgeKind.COMMAND, command_label(command), command.actions)
+        label = command_label(command)
+        _add_paths(builder, ANY, EdgeKind.COMMAND, label, command.actions, back=back)
     if flow.settings.idle_timeout is not None:
         idle = f"idle {format_duration(flow.settings.idle_timeout)}"
         builder.add_edge(ANY, END, EdgeKind.TIMEOUT, idle)
     for state in flow.states.values():
-        _add_state(builder, state, global_commands)
+        _add_state(builder, state, global_commands, back)
     return builder.build()
 
 
-def _add_state(builder: GraphBuilder, state: State, global_commands: set[Location]) -> None:
+def _add_state(
+    builder: GraphBuilder,
+    state: State,
+    global_commands: set[Location],
+    back: Mapping[Node, tuple[Node, ...]],
+) -> None:
     node = builder.add_state(state.name)
-    _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False)
+    _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False, back=back)
     for command in state.commands:
         if command.location not in global_commands:
-            _add_paths(builder, node, EdgeKind.COMMAND, command_label(command), command.actions)
+            label = command_label(command)
+            _add_paths(builder, node, EdgeKind.COMMAND, label, command.actions, back=back)
     for handler in state.handlers:
-        _add_paths(builder, node, EdgeKind.MESSAGE, matcher_label(handler), handler.actions)
-    _add_no_match_ladder(builder, node, state)
+        label = matcher_label(handler)
+        _add_paths(builder, node, EdgeKind.MESSAGE, label, handler.actions, back=back)
+    _add_no_match_ladder(builder, node, state, back)
     for step in state.timeouts:
-        _add_paths(
-            builder, node, EdgeKind.TIMEOUT, f"after {format_duration(step.after)}", step.actions
-        )
+        label = f"after {format_duration(step.after)}"
+        _add_paths(builder, node, EdgeKind.TIMEOUT, label, step.actions, back=back)
     if state.ended:
         builder.add_edge(node, END, EdgeKind.ENDED, "caller left")
     if state.delivery_failed:
-        _add_paths(
-            builder, node, EdgeKind.DELIVERY_FAILED, "delivery failed", state.delivery_failed
-        )
+        label = "delivery failed"
+        _add_paths(builder, node, EdgeKind.DELIVERY_FAILED, label, state.delivery_failed, back=back)
 
 
-def _add_no_match_ladder(builder: GraphBuilder, node: Node, state: State) -> None:
+def _add_no_match_ladder(
+    builder: GraphBuilder, node: Node, state: State, back: Mapping[Node, tuple[Node, ...]]
+) -> None:
     """One edge per destination of the ladder: ``no match 1-2`` (stays), ``no match 3+``.
 
     The last rung repeats for every further miss, hence its ``+``.
@@ -95,6 +116,9 @@ def _add_no_match_ladder(builder: GraphBuilder, node: Node, state: State) -> Non
     last = len(state.no_match)
     for (target, steps), numbers in rungs.items():
         label = "no match " + _number_ranges(numbers) + ("+" if numbers[-1] == last else "")
+        if target == BACK:
+            _add_back(builder, node, back, label, steps)
+            continue
         _add_edge(builder, node, _target(builder, node, target), EdgeKind.NO_MATCH, label, steps)
 
 
@@ -120,14 +144,30 @@ def _add_paths(
     actions: Sequence[Action],
     *,
     loop: bool = True,
+    back: Mapping[Node, tuple[Node, ...]],
 ) -> None:
     """One edge per exit of ``actions``; an exit that stays draws a loop if ``loop``."""
     for exit_ in trace_exits(actions):
         if exit_.target is None and not loop:
             continue
+        if exit_.target == BACK:
+            _add_back(builder, source, back, trigger, exit_.steps)
+            continue
         edge_kind = exit_.kind if kind is EdgeKind.ENTER and exit_.kind else kind
         target = _target(builder, source, exit_.target)
         _add_edge(builder, source, target, edge_kind, trigger, exit_.steps)
+
+
+def _add_back(
+    builder: GraphBuilder,
+    source: Node,
+    back: Mapping[Node, tuple[Node, ...]],
+    trigger: str,
+    steps: tuple[str, ...],
+) -> None:
+    """A ``goto: back`` from ``source``: a dashed edge to each state it may return to."""
+    for target in back.get(source, ()):
+        _add_edge(builder, source, target, EdgeKind.BACK, trigger, (*steps, BACK))
 
 
 def _target(builder: GraphBuilder, source: Node, target: str | None) -> Node:

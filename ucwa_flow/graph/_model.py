@@ -59,6 +59,8 @@ class EdgeKind(StrEnum):
     ENDED = "ended"
     #: a message could not be delivered
     DELIVERY_FAILED = "delivery_failed"
+    #: ``goto: back``: to a state the conversation may have come from (drawn dashed)
+    BACK = "back"
     #: a named trigger of a lifecycle machine
     EVENT = "event"
 

@@ -36,6 +36,7 @@ def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> dict[str, A
         subject=instance.conv.subject or "",
         messages=instance.facts.messages(),
         account=instance.services.account,
+        previous=instance.facts.previous,
         delivery=extras.get("delivery"),
         now=instance.services.clock.now(),
         timezone=instance.flow.settings.timezone,

@@ -1,10 +1,13 @@
 """What a running conversation knows about itself beyond its variables: its facts.
 
-A :class:`Facts` belongs to one :class:`~ucwa_flow.runtime.instance.FlowInstance` and
-counts the messages so far: the caller's (:meth:`Facts.heard`, the message being handled
-included, and the invitation's first message although a ``route_only`` flow does not
-handle it) and the bot's (:meth:`Facts.said`, counted when a ``say`` sends one). The
-template context shows them as ``conversation.messages`` (``docs/flow-language.md``,
+A :class:`Facts` belongs to one :class:`~ucwa_flow.runtime.instance.FlowInstance`. It
+keeps the conversation's *back stack*, the states ``goto: back`` returns to (what
+"previous" means is in :mod:`ucwa_flow.flow._back`; :meth:`Facts.entered` pushes and
+pops it, :attr:`Facts.previous` is its top), and counts the messages so far: the
+caller's (:meth:`Facts.heard`, the message being handled included, and the invitation's
+first message although a ``route_only`` flow does not handle it) and the bot's
+(:meth:`Facts.said`, counted when a ``say`` sends one). The template context shows them
+as ``conversation.previous`` and ``conversation.messages`` (``docs/flow-language.md``,
 "Template context").
 
 Facts are kept in the conversation's durable record (:meth:`to_data`, in the record's
@@ -15,21 +18,41 @@ the tracked conversation and the engine know them.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
+
+from ucwa_flow.flow import BACK_DEPTH
 
 __all__ = ["Facts"]
 
 
 class Facts:
-    """The message counts of one conversation (see the module docstring)."""
+    """The back stack and message counts of one conversation (see the module docstring)."""
 
-    __slots__ = ("bot", "caller")
+    __slots__ = ("back", "bot", "caller")
 
     def __init__(self) -> None:
+        #: the states ``goto: back`` returns to, the latest last
+        self.back: list[str] = []
         #: messages the caller sent so far (the one being handled included)
         self.caller = 0
         #: messages the bot said so far
         self.bot = 0
+
+    @property
+    def previous(self) -> str | None:
+        """The state ``goto: back`` would enter now (``None``: there is none)."""
+        return self.back[-1] if self.back else None
+
+    def entered(self, left: str | None, state: str, *, back: bool) -> None:
+        """The conversation left ``left`` (``None``: it was starting) for ``state``, by a
+        ``goto: back`` when ``back``."""
+        if back:
+            if self.back:
+                self.back.pop()
+        elif left is not None and left != state:
+            self.back.append(left)
+            del self.back[:-BACK_DEPTH]
 
     def heard(self) -> None:
         """The caller sent a message."""
@@ -45,15 +68,19 @@ class Facts:
 
     def to_data(self) -> dict[str, Any]:
         """The facts as JSON data, for the durable record."""
-        return {"caller": self.caller, "bot": self.bot}
+        return {"caller": self.caller, "bot": self.bot, "back": list(self.back)}
 
     @classmethod
-    def from_data(cls, data: Any) -> Facts:
-        """The facts :meth:`to_data` gave (anything unreadable counts as nothing)."""
+    def from_data(cls, data: Any, states: Container[str]) -> Facts:
+        """The facts :meth:`to_data` gave (anything unreadable counts as nothing); the
+        back stack keeps only the ``states`` the flow still has."""
         facts = cls()
         if isinstance(data, dict):
             facts.caller = _count(data.get("caller"))
             facts.bot = _count(data.get("bot"))
+            back = data.get("back")
+            if isinstance(back, list):
+                facts.back = [s for s in back if isinstance(s, str) and s in states]
         return facts
 
 

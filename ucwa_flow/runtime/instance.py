@@ -16,7 +16,8 @@ Semantics, as ``docs/flow-language.md`` states them:
   the next rung of the no-match ladder (the last rung repeats); the count restarts when a
   state is entered.
 * ``goto`` ends the running action list and enters the target: its timers restart, its
-  ladder count resets, its ``enter`` actions run.
+  ladder count resets, its ``enter`` actions run; ``back`` is the previous state (the
+  back stack of :class:`~ucwa_flow.runtime.facts.Facts`).
 * timeouts count caller silence from the same moment (entering the state or the caller's
   last message); each step fires once.
 * ``invite`` and ``webhook`` do not block the conversation: the actions after them, and
@@ -37,6 +38,7 @@ import httpx
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
+    BACK,
     Action,
     ActionRef,
     Flow,
@@ -45,7 +47,6 @@ from ucwa_flow.flow import (
     Invite,
     Location,
     Log,
-    MatchTimeout,
     Say,
     SetVariable,
     State,
@@ -53,8 +54,6 @@ from ucwa_flow.flow import (
     Typing,
     UnknownActionList,
     Webhook,
-    command_list_id,
-    handler_list_id,
     state_list_id,
 )
 from ucwa_flow.lifecycle import Conversation
@@ -63,6 +62,7 @@ from ucwa_flow.runtime.context import context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.matching import first_match
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
 from ucwa_flow.runtime.saying import render_say
@@ -152,32 +152,22 @@ class FlowInstance:
         if current is None:
             return
         self._silence.heard(self.machine.silence_schedule(current))
-        commands = len(current.commands)
-        for j, handler in enumerate((*current.commands, *current.handlers)):
-            try:
-                captures = handler.match(text)
-            except MatchTimeout as exc:
-                self._error(str(exc), handler.location)
-                continue
-            if captures is None:
-                continue
-            self._misses = 0
-            self.variables.update(captures)
-            self._emit(
-                t.HandlerMatched,
-                state=current.name,
-                kind=handler.kind,
-                command=handler.name,
-                captures=captures,
-                location=handler.location,
-            )
-            if j < commands:
-                list_id = command_list_id(current.name, handler.name or str(j))
-            else:
-                list_id = handler_list_id(current.name, j - commands)
-            await self._execute(list_id, {"match": captures, "message": text})
+        found = first_match(current, text, self._error)
+        if found is None:
+            await self._no_match(current, text)
             return
-        await self._no_match(current, text)
+        handler, list_id, captures = found
+        self._misses = 0
+        self.variables.update(captures)
+        self._emit(
+            t.HandlerMatched,
+            state=current.name,
+            kind=handler.kind,
+            command=handler.name,
+            captures=captures,
+            location=handler.location,
+        )
+        await self._execute(list_id, {"match": captures, "message": text})
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
@@ -272,7 +262,7 @@ class FlowInstance:
         if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
             return False
         self.variables, self._misses = dict(variables), int(data.get("misses", 0))
-        self.facts = Facts.from_data(data.get("facts"))
+        self.facts = Facts.from_data(data.get("facts"), self.flow.states)
         schedule = self.machine.silence_schedule(self.flow.states[state])
         self._silence.resume(data.get("silence"), schedule, now)
         return True
@@ -288,7 +278,7 @@ class FlowInstance:
     def _current(self) -> State | None:
         return self.flow.states.get(self.state)
 
-    async def _enter(self, name: str) -> None:
+    async def _enter(self, name: str, *, back: bool = False) -> None:
         self._hops += 1
         if self._hops > _MAX_HOPS:
             self._error(f"more than {_MAX_HOPS} gotos without caller input; stopping", None)
@@ -299,6 +289,7 @@ class FlowInstance:
             self._error(f"cannot enter unknown state {name!r}", None)
             return
         self._misses = 0
+        self.facts.entered(previous, name, back=back)
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
         self._silence.restart(self.machine.silence_schedule(state))
@@ -360,8 +351,12 @@ class FlowInstance:
             self.variables[action.name] = action.value.evaluate(ctx)
             self._done("set", action.location, action.name)
         elif isinstance(action, Goto):
+            target = self.facts.previous if action.target == BACK else action.target
+            if target is None:
+                self._error("goto back: there is no previous state to go back to", action.location)
+                return False
             self._done("goto", action.location, action.target)
-            await self._enter(action.target)
+            await self._enter(target, back=action.target == BACK)
             return True
         elif isinstance(action, Stop):
             self._done("stop", action.location)
