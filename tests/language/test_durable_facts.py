@@ -107,3 +107,32 @@ async def test_the_back_stack_survives_a_restart(store: Store) -> None:
         assert await lene.hear() == ["A"]
         await lene.say("0")  # nothing before a: a run-time error, nothing said
         await lene.silence()
+
+
+POLYGLOT = """\
+version: 1
+name: durable-polyglot
+start: ask
+settings:
+  idle_timeout: 1h
+  default_language: en
+  detect_language: {de: [hallo]}
+states:
+  ask:
+    messages:
+      - any: true
+        say: {texts: {en: "You said {{ message }}", de: "Sie sagten {{ message }}"}}
+"""
+
+
+async def test_the_detected_language_survives_a_restart(store: Store) -> None:
+    async with stage(_flow(POLYGLOT), store=store) as s:
+        lene = await s.person()
+        await lene.say("hallo")
+        assert await lene.hear() == ["Sie sagten hallo"]
+        await s.idle()
+
+        await s.crash()
+        await s.restart()
+        await lene.say("hello")
+        assert await lene.hear() == ["Sie sagten hello"]

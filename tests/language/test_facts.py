@@ -50,7 +50,10 @@ async def test_templates_see_the_subject_counts_account_caller_and_local_time(
             at: "2026-01-05T09:30:00+00:00"
             steps:
               - invite: {text: hello, subject: Pizza order 42}
-              - expect: {say: 'Lene Aaling <sip:lenea@contoso.com> on sip:toshm@contoso.com about "Pizza order 42" at 10:30 CET'}
+              - expect:
+                  say: >-
+                    Lene Aaling <sip:lenea@contoso.com> on sip:toshm@contoso.com
+                    about "Pizza order 42" at 10:30 CET
               - say: one
               - expect: {say: "caller 2, bot 1, total 3"}
               - say: two

@@ -64,6 +64,7 @@ from ucwa_flow.flow._sandbox import (
     TemplateRenderError,
     Value,
 )
+from ucwa_flow.flow._texts import detect_language, version_of
 
 __all__ = [
     "BACK",
@@ -109,6 +110,7 @@ __all__ = [
     "back_targets",
     "branch_list_id",
     "command_list_id",
+    "detect_language",
     "format_duration",
     "global_goto",
     "handler_list_id",
@@ -119,4 +121,5 @@ __all__ = [
     "resolve_flow_path",
     "state_list_id",
     "template_context",
+    "version_of",
 ]

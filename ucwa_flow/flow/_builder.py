@@ -36,7 +36,6 @@ from ucwa_flow.flow._model import (
     Log,
     MessageHandler,
     Outbound,
-    Say,
     Settings,
     SetVariable,
     State,
@@ -54,6 +53,7 @@ from ucwa_flow.flow._sandbox import (
     TemplateCompileError,
     Value,
 )
+from ucwa_flow.flow._texts import build_say, with_detectors
 
 __all__ = ["build_flow"]
 
@@ -160,7 +160,7 @@ class _Builder:
         idle = raw.get("idle_timeout")
         timezone = raw.get("timezone", base.timezone)
         self.zone(timezone, (*path, "timezone"))
-        return Settings(
+        settings = Settings(
             format=raw.get("format", base.format),
             first_message=raw.get("first_message", base.first_message),
             idle_timeout=(
@@ -172,7 +172,10 @@ class _Builder:
             max_message_length=raw.get("max_message_length", base.max_message_length),
             timezone=timezone,
             changed_message=raw.get("changed_message", base.changed_message),
+            default_language=raw.get("default_language"),
+            language=self.template(raw.get("language"), (*path, "language")),
         )
+        return with_detectors(settings, raw.get("detect_language", {}))
 
     def zone(self, name: str, path: Path) -> None:
         try:
@@ -315,12 +318,7 @@ class _Builder:
         return self.webhook(value, at)
 
     def say(self, raw: Any, path: Path) -> list[Action]:
-        if isinstance(raw, dict):
-            text = self.template(raw.get("text"), (*path, "text"))
-            html = self.template(raw.get("html"), (*path, "html"), html=True)
-        else:
-            text, html = self.template(raw, path), None
-        return [Say(text, html, self.loc(path))] if text or html else []
+        return build_say(self, raw, path)
 
     def set_variable(self, name: str, raw: Any, path: Path) -> list[Action]:
         self.variable_name(name, path)

@@ -32,6 +32,7 @@ from ucwa_flow.flow._model import (
     iter_actions,
 )
 from ucwa_flow.flow._sandbox import RESERVED_NAMES, Condition, Template, Value
+from ucwa_flow.flow._texts import check_texts
 
 __all__ = ["CHECKS", "run_checks"]
 
@@ -161,7 +162,8 @@ def _can_end(state: State) -> bool:
 def _compiled_in(actions: tuple[Action, ...]) -> Iterator[_Compiled]:
     for action in iter_actions(actions):
         if isinstance(action, Say):
-            yield from (t for t in (action.text, action.html) if t is not None)
+            versions = [(action.text, action.html), *((t, h) for _, t, h in action.texts)]
+            yield from (t for pair in versions for t in pair if t is not None)
         elif isinstance(action, SetVariable):
             yield action.value
         elif isinstance(action, Log):
@@ -193,7 +195,7 @@ def _scopes(flow: Flow) -> Iterator[tuple[frozenset[str], _Compiled]]:
             for compiled in _compiled_in(actions):
                 yield frozenset(), compiled
     policy = flow.invitation
-    extra = [policy.decline_message, *(rule.message for rule in policy.rules)]
+    extra = [policy.decline_message, flow.settings.language, *(r.message for r in policy.rules)]
     if flow.outbound is not None:
         out = flow.outbound
         extra += [out.message, out.subject]
@@ -360,4 +362,5 @@ CHECKS: tuple[Check, ...] = (
     check_branches,
     check_dead_actions,
     check_back,
+    check_texts,
 )

@@ -13,10 +13,11 @@ name        value
 ``caller``  ``{uri, name}`` of the other party of the conversation
 ``message`` the text of the caller's message being handled (empty elsewhere)
 ``webhook`` ``{status, json, error}`` of the last webhook call (in its branches)
-``conversation`` ``{format, subject, messages, account, previous}``: ``html`` when the
+``conversation`` ``{format, subject, messages, account, previous, language}``: ``html`` when the
             conversation negotiated HTML, else ``text``; its subject (``""`` when none); the
             messages so far, ``{caller, bot, total}``; the bot's SIP URI it came in on; the
-            state ``goto: back`` would return to (``None`` when none)
+            state ``goto: back`` would return to (``None`` when none); the language of
+            the conversation (``None`` without translations)
 ``delivery`` ``{code, subcode, message, status}`` of the failed delivery (in
             ``delivery_failed``; all ``None`` elsewhere)
 ``now``     the current time, timezone-aware, in the flow's ``settings.timezone``
@@ -61,6 +62,7 @@ def template_context(
     messages: Mapping[str, int] | None = None,
     account: str = "",
     previous: str | None = None,
+    language: str | None = None,
     delivery: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     timezone: str = "UTC",
@@ -83,6 +85,7 @@ def template_context(
             "messages": dict(messages or NO_MESSAGES),
             "account": account,
             "previous": previous,
+            "language": language,
         },
         delivery=dict(delivery or NO_DELIVERY),
         now=now.astimezone(ZoneInfo(timezone)) if now is not None else None,

@@ -127,5 +127,7 @@ RULES: dict[str, Rule] = {
         Rule("F121", _E, "secret names no variable the flow declares or sets"),
         Rule("F130", _E, "a state named 'back' (goto: back returns to the previous state)"),
         Rule("F131", _W, "goto: back in a state only entered as the start"),
+        Rule("F132", _W, "a say has no text in one of the flow's languages"),
+        Rule("F133", _E, "a say with texts cannot fall back to the default language"),
     )
 }

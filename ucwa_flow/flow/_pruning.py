@@ -89,6 +89,8 @@ class Pruning:
         code = diagnostic.code
         if code in _GRAPH_RULES:
             return all(path[0] in _OFF_GRAPH for path in self.cuts)
+        if code == "F133":  # a cut setting may have been the default language
+            return not any(path[:1] == ("settings",) for path in self.cuts)
         if code in ("F106", "F121"):  # unset variable, secret naming none: a cut may set it
             return not any(self._could_assign(path) for path in self.cuts)
         paths = list(self._paths_at(diagnostic))

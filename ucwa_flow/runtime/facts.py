@@ -6,9 +6,11 @@ keeps the conversation's *back stack*, the states ``goto: back`` returns to (wha
 pops it, :attr:`Facts.previous` is its top), and counts the messages so far: the
 caller's (:meth:`Facts.heard`, the message being handled included, and the invitation's
 first message although a ``route_only`` flow does not handle it) and the bot's
-(:meth:`Facts.said`, counted when a ``say`` sends one). The template context shows them
-as ``conversation.previous`` and ``conversation.messages`` (``docs/flow-language.md``,
-"Template context").
+(:meth:`Facts.said`, counted when a ``say`` sends one). It also holds the language the
+caller's first message showed (:attr:`Facts.language`, by the flow's
+``detect_language`` keywords). The template context shows them as
+``conversation.previous``, ``conversation.messages`` and (with the flow's language rules)
+``conversation.language`` (``docs/flow-language.md``, "Template context").
 
 Facts are kept in the conversation's durable record (:meth:`to_data`, in the record's
 ``extra``) and read back after a restart (:meth:`from_data`), so a restored conversation
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any
 
-from ucwa_flow.flow import BACK_DEPTH
+from ucwa_flow.flow import BACK_DEPTH, Flow, detect_language
 
 __all__ = ["Facts"]
 
@@ -29,11 +31,13 @@ __all__ = ["Facts"]
 class Facts:
     """The back stack and message counts of one conversation (see the module docstring)."""
 
-    __slots__ = ("back", "bot", "caller")
+    __slots__ = ("back", "bot", "caller", "language")
 
     def __init__(self) -> None:
         #: the states ``goto: back`` returns to, the latest last
         self.back: list[str] = []
+        #: the language the caller's first message showed (``None``: none, or not yet)
+        self.language: str | None = None
         #: messages the caller sent so far (the one being handled included)
         self.caller = 0
         #: messages the bot said so far
@@ -54,8 +58,20 @@ class Facts:
             self.back.append(left)
             del self.back[:-BACK_DEPTH]
 
-    def heard(self) -> None:
-        """The caller sent a message."""
+    def opened(self, first_text: str | None, flow: Flow) -> None:
+        """The conversation starts; ``first_text`` came with the invitation: the language
+        is detected in it now (before the start state speaks), and it is counted now
+        when the flow only routes by it (``first_message: route_only``)."""
+        if first_text is not None:
+            self.language = detect_language(flow.settings, first_text)
+            if flow.settings.first_message == "route_only":
+                self.caller += 1
+
+    def heard(self, text: str, flow: Flow) -> None:
+        """The caller sent ``text``; the first text of the conversation tells its
+        language."""
+        if self.caller == 0:
+            self.language = detect_language(flow.settings, text)
         self.caller += 1
 
     def said(self) -> None:
@@ -68,7 +84,8 @@ class Facts:
 
     def to_data(self) -> dict[str, Any]:
         """The facts as JSON data, for the durable record."""
-        return {"caller": self.caller, "bot": self.bot, "back": list(self.back)}
+        back = list(self.back)
+        return {"caller": self.caller, "bot": self.bot, "back": back, "language": self.language}
 
     @classmethod
     def from_data(cls, data: Any, states: Container[str]) -> Facts:
@@ -78,6 +95,8 @@ class Facts:
         if isinstance(data, dict):
             facts.caller = _count(data.get("caller"))
             facts.bot = _count(data.get("bot"))
+            language = data.get("language")
+            facts.language = language if isinstance(language, str) else None
             back = data.get("back")
             if isinstance(back, list):
                 facts.back = [s for s in back if isinstance(s, str) and s in states]

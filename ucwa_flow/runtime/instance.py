@@ -138,15 +138,14 @@ class FlowInstance:
     async def start(self, state: str | None = None) -> None:
         """The conversation is connected: enter the start state (or ``state``)."""
         self._hops = 0
-        if self.conv.first_text is not None and self.flow.settings.first_message == "route_only":
-            self.facts.heard()  # a message of the caller's although it is not handled
+        self.facts.opened(self.conv.first_text, self.flow)
         await self._enter(state or self.flow.start)
 
     async def on_message(self, text: str) -> None:
         if self.ended:
             return
         self._hops = 0
-        self.facts.heard()
+        self.facts.heard(text, self.flow)
         self._emit(t.MessageIn, text=text)
         current = self._current()
         if current is None:
