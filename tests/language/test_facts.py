@@ -85,3 +85,14 @@ async def test_a_script_invite_takes_a_subject_only_as_text(write: Callable[...,
     )
     loaded = load_script(path)
     assert [f"{d.line}:{d.col}: {d.code}" for d in loaded.diagnostics] == ["5:40: S003"]
+
+
+def test_run_on_the_simulator_starts_its_chats_with_the_subject_given() -> None:
+    from tests.e2e.test_cli import ucwa_flow
+
+    done = ucwa_flow("run", "flows/pizza-menu.flow.yaml", "--subject", "Dinner", stdin="hi\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:2] == [
+        "you: hi",
+        'bot: Hi Lene Aaling! About "Dinner": 1 Pizzas, 2 Drinks, 3 Opening hours',
+    ]

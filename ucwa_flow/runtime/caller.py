@@ -176,14 +176,14 @@ class Caller:
         self.sent += 1
         await self.client.send_message(href, text)
 
-    async def chat(self, text: str) -> None:
+    async def chat(self, text: str, *, subject: str = "") -> None:
         """Send one line as typed at a chat window (what ``ucwa-flow run`` does).
 
-        The first line starts the chat, unless the bot has invited the person; later lines
-        are said in it.
+        The first line starts the chat (with ``subject``), unless the bot has invited the
+        person; later lines are said in it.
         """
         if self._operation is None and self._invitation is None and self.ended is None:
-            await self.invite(text)
+            await self.invite(text, subject=subject)
         else:
             await self.say(text)
 
