@@ -96,7 +96,7 @@ def test_validate_reports_a_text_missing_in_a_language() -> None:
     result = load_flow_text(FLOW, "polyglot.flow.yaml")
     assert [str(d) for d in result.diagnostics] == [
         "polyglot.flow.yaml:30:11: F132 warning: no text in 'de', 'fr': "
-        "callers speaking it hear the default language's"
+        "such callers hear the default language's ('en')"
     ]
     without_default = FLOW.replace("  default_language: en\n", "")
     result = load_flow_text(without_default, "polyglot.flow.yaml")
@@ -106,3 +106,16 @@ def test_validate_reports_a_text_missing_in_a_language() -> None:
         "29:11: F132",
         "29:11: F133",
     ]
+
+
+def test_a_flow_diff_shows_every_language_of_a_say() -> None:
+    from ucwa_flow.diff._describe import describe_actions
+
+    flow = load_flow_text(FLOW, "polyglot.flow.yaml").flow
+    assert flow is not None
+    assert describe_actions(flow.states["hello"].enter) == (
+        'say [en] "Hello {{ caller.name }}!"',
+        'say [de] "Hallo {{ caller.name }}!"',
+        'say [fr] "Bonjour {{ caller.name }} !"',
+        'say [fr] html "<b>Bonjour</b>"',
+    )

@@ -136,5 +136,6 @@ def check_texts(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
             yield Diagnostic.at(
                 say.location,
                 "F132",
-                f"no text in {names}: callers speaking it hear the default language's",
+                f"no text in {names}: such callers hear the default language's"
+                + (f" ({default!r})" if default else ""),
             )
