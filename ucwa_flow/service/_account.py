@@ -56,6 +56,11 @@ log = logging.getLogger("ucwa_flow.service")
 #: event-channel requests failed in a row from which an account is not ready (``/readyz``)
 CHANNEL_FAILING = 3
 
+#: the moments (httpcore trace events) a request of a leased account is checked at last:
+#: before its headers are written, and before its body is (a frozen worker, resumed, must
+#: not complete a request that the account's next owner has made again meanwhile)
+_LAST_MOMENTS = ("send_request_headers.started", "send_request_body.started")
+
 #: per-account trace sinks: (account id, conversation href -> flow name) -> sink
 SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
 
@@ -327,13 +332,16 @@ class AccountRunner:
                     raise LeaseExpired(why)
 
             async def trace(event: str, info: dict[str, Any]) -> None:
-                if event.endswith("send_request_headers.started"):
+                if event.endswith(_LAST_MOMENTS):
                     refuse()
 
             async def check(request: httpx.Request) -> None:
                 refuse()
-                # and again at the last moment: a request may wait for a connection of the
-                # pool meanwhile, and a worker frozen there must not send it once resumed
+                # and again at the last moments: a request may wait for a connection of the
+                # pool meanwhile, and a worker frozen there must not send it once resumed;
+                # nor the body of one whose headers went out just before it froze (the
+                # transport yields to the event loop between the two writes): the server
+                # performs nothing until the body is complete (docs/ha.md, "In flight")
                 request.extensions["trace"] = trace
 
             client.before_each_request(check)
