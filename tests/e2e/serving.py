@@ -116,6 +116,11 @@ class ServeProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def stopped(self) -> bool:
+        """Whether the process is stopped (``SIGSTOP``: ``T`` in ``/proc/PID/stat``)."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text(encoding="utf-8")
+        return stat.rsplit(")", 1)[1].split()[0] == "T"
+
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)

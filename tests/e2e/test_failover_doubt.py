@@ -22,8 +22,8 @@ import re
 import signal
 from pathlib import Path
 
+from tests.e2e.failover_world import PASSWORD, Caller, bot, deployment, schema
 from tests.e2e.serving import ServeProcess, eventually
-from tests.e2e.test_failover import FLOW, PASSWORD, Caller, _bot, _schema
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users
 from ucwa_flow.simulator.server import serve
@@ -35,34 +35,6 @@ PER_ACCOUNT = 3
 LEASE, HEARTBEAT = 3.0, 0.5
 
 
-def _deploy(folder: Path, store: str) -> Path:
-    (folder / "failover.flow.yaml").write_text(FLOW, encoding="utf-8")
-    lines = [
-        f"store: {store}",
-        "stop_timeout: 5s",
-        f"workers: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}",
-        "admin:",
-        '  listen: "127.0.0.1:0"',
-        "accounts:",
-    ]
-    for account in ACCOUNTS:
-        lines += [
-            f"  - id: {account}",
-            f"    user: {_bot(account)}",
-            "    password_env: DESK_PASSWORD",
-            "    flow: failover.flow.yaml",
-        ]
-    path = folder / "deploy.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _stopped(proc: ServeProcess) -> bool:
-    """Whether the process is stopped (``T`` in ``/proc/PID/stat``)."""
-    stat = Path(f"/proc/{proc.pid}/stat").read_text(encoding="utf-8")
-    return stat.rsplit(")", 1)[1].split()[0] == "T"
-
-
 async def test_a_worker_frozen_mid_send_does_not_send_the_reply_its_successor_sent(
     tmp_path: Path,
 ) -> None:
@@ -70,16 +42,16 @@ async def test_a_worker_frozen_mid_send_does_not_send_the_reply_its_successor_se
         SimulatorUser(f"sip:c{i:03d}@contoso.com", f"Caller {i:03d}")
         for i in range(PER_ACCOUNT * len(ACCOUNTS))
     ]
-    bots = [SimulatorUser(_bot(a), a, PASSWORD) for a in ACCOUNTS]
+    bots = [SimulatorUser(bot(a), a, PASSWORD) for a in ACCOUNTS]
     sim = Simulator(SimulatorConfig(users=[*default_users(), *bots, *users]), SystemClock())
     callers = [Caller(sim, user, i, ACCOUNTS[i % len(ACCOUNTS)]) for i, user in enumerate(users)]
     armed = tmp_path / "freeze.arm"
     env = {"DESK_PASSWORD": PASSWORD, "UCWA_FLOW_TEST_FREEZE": str(armed)}
-    with _schema() as (base, schema, store_url):
-        book = LeaseBook(await open_store(base, schema=schema))
+    with schema() as (base, name, store_url):
+        book = LeaseBook(await open_store(base, schema=name))
         try:
             async with serve(sim) as url:
-                deploy = _deploy(tmp_path, store_url)
+                deploy = deployment(tmp_path, store_url, ACCOUNTS, LEASE, HEARTBEAT)
                 args = [str(deploy), "--server", url]
                 steady = ServeProcess(args, tmp_path / "steady.log", env)
                 frozen = ServeProcess(
@@ -126,17 +98,16 @@ async def _scenes(
     rng = random.Random(13)
     await asyncio.gather(*(c.say(0) for c in callers))  # every conversation started
     mine = next(a for a, pid in (await owners()).items() if pid == frozen.pid)
-    theirs = [c for c in callers if _bot(c.account) == mine]
+    theirs = [c for c in callers if bot(c.account) == mine]
 
-    armed.touch()
+    await asyncio.to_thread(armed.touch)
     victim = rng.choice(theirs)
     answer = asyncio.create_task(victim.say(1))  # its reply freezes the worker half-sent
-    frozen_at = armed.with_suffix(".frozen")
-    await eventually(
-        lambda: asyncio.sleep(0, frozen_at.exists() and _stopped(frozen)),
-        "the worker to freeze in the middle of a reply",
-        frozen,
-    )
+
+    async def half_sent() -> bool:
+        return armed.with_suffix(".frozen").exists() and frozen.stopped()
+
+    await eventually(half_sent, "the worker to freeze in the middle of a reply", frozen)
 
     async def taken_over() -> bool:
         return set((await owners()).values()) == {steady.pid}
@@ -144,12 +115,13 @@ async def _scenes(
     await eventually(taken_over, "the other worker to take the account over", steady)
     await answer  # the new owner sent the reply that was in doubt
     frozen.signal(signal.SIGCONT)
-    dropped = re.compile(rf"\b{mine.split(':')[1].split('@')[0]}: worker \S+ stops serving it")
-    await eventually(
-        lambda: asyncio.sleep(0, dropped.search(frozen.output()) is not None),
-        "the resumed worker to drop the account",
-        frozen,
-    )
+    account = mine.removeprefix("sip:").split("@")[0]
+    dropped = re.compile(rf"\b{account}: worker \S+ stops serving it")
+
+    async def resumed_and_dropped() -> bool:
+        return dropped.search(frozen.output()) is not None
+
+    await eventually(resumed_and_dropped, "the resumed worker to drop the account", frozen)
     await eventually(one_each, "one account each again", steady, frozen)
     await asyncio.gather(*(c.say(2) for c in callers))  # everyone carries on
     for proc in (steady, frozen):
