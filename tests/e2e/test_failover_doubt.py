@@ -43,7 +43,10 @@ async def test_a_worker_frozen_mid_send_does_not_send_the_reply_its_successor_se
         for i in range(PER_ACCOUNT * len(ACCOUNTS))
     ]
     bots = [SimulatorUser(bot(a), a, PASSWORD) for a in ACCOUNTS]
-    sim = Simulator(SimulatorConfig(users=[*default_users(), *bots, *users]), SystemClock())
+    # the new owner settles its doubt after two batches, the second built after its marker
+    # (a presence update, held the medium hold when nothing else happens): 0.5 s, not 5 s
+    config = SimulatorConfig(users=[*default_users(), *bots, *users], medium_hold=0.5)
+    sim = Simulator(config, SystemClock())
     callers = [Caller(sim, user, i, ACCOUNTS[i % len(ACCOUNTS)]) for i, user in enumerate(users)]
     armed = tmp_path / "freeze.arm"
     env = {"DESK_PASSWORD": PASSWORD, "UCWA_FLOW_TEST_FREEZE": str(armed)}
