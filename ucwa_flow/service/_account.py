@@ -57,9 +57,21 @@ log = logging.getLogger("ucwa_flow.service")
 CHANNEL_FAILING = 3
 
 #: the moments (httpcore trace events) a request of a leased account is checked at last:
-#: before its headers are written, and before its body is (a frozen worker, resumed, must
-#: not complete a request that the account's next owner has made again meanwhile)
-_LAST_MOMENTS = ("send_request_headers.started", "send_request_body.started")
+#: before its headers are written, and before its body is, when it has one (a frozen
+#: worker, resumed, must not complete a request that the account's next owner has made
+#: again meanwhile; one without a body was complete with its headers)
+_HEADERS, _BODY = "send_request_headers.started", "send_request_body.started"
+
+
+def _has_body(request: object) -> bool:
+    """Whether an httpcore request says it has a body (``Content-Length`` above 0, or
+    chunked)."""
+    for name, value in getattr(request, "headers", ()):
+        key = name.lower()
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
 
 #: per-account trace sinks: (account id, conversation href -> flow name) -> sink
 SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
@@ -332,7 +344,9 @@ class AccountRunner:
                     raise LeaseExpired(why)
 
             async def trace(event: str, info: dict[str, Any]) -> None:
-                if event.endswith(_LAST_MOMENTS):
+                if event.endswith(_HEADERS) or (
+                    event.endswith(_BODY) and _has_body(info.get("request"))
+                ):
                     refuse()
 
             async def check(request: httpx.Request) -> None:
