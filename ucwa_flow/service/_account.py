@@ -355,7 +355,8 @@ class AccountRunner:
                 # pool meanwhile, and a worker frozen there must not send it once resumed;
                 # nor the body of one whose headers went out just before it froze (the
                 # transport yields to the event loop between the two writes): the server
-                # performs nothing until the body is complete (docs/ha.md, "In flight")
+                # performs nothing until the body is complete (docs/ha.md, "A request in
+                # flight")
                 request.extensions["trace"] = trace
 
             client.before_each_request(check)
