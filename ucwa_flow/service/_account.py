@@ -56,6 +56,23 @@ log = logging.getLogger("ucwa_flow.service")
 #: event-channel requests failed in a row from which an account is not ready (``/readyz``)
 CHANNEL_FAILING = 3
 
+#: the moments (httpcore trace events) a request of a leased account is checked at last:
+#: before its headers are written, and before its body is, when it has one (a frozen
+#: worker, resumed, must not complete a request that the account's next owner has made
+#: again meanwhile; one without a body was complete with its headers)
+_HEADERS, _BODY = "send_request_headers.started", "send_request_body.started"
+
+
+def _has_body(request: object) -> bool:
+    """Whether an httpcore request says it has a body (``Content-Length`` above 0, or
+    chunked)."""
+    for name, value in getattr(request, "headers", ()):
+        key = name.lower()
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
 #: per-account trace sinks: (account id, conversation href -> flow name) -> sink
 SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
 
@@ -327,13 +344,19 @@ class AccountRunner:
                     raise LeaseExpired(why)
 
             async def trace(event: str, info: dict[str, Any]) -> None:
-                if event.endswith("send_request_headers.started"):
+                if event.endswith(_HEADERS) or (
+                    event.endswith(_BODY) and _has_body(info.get("request"))
+                ):
                     refuse()
 
             async def check(request: httpx.Request) -> None:
                 refuse()
-                # and again at the last moment: a request may wait for a connection of the
-                # pool meanwhile, and a worker frozen there must not send it once resumed
+                # and again at the last moments: a request may wait for a connection of the
+                # pool meanwhile, and a worker frozen there must not send it once resumed;
+                # nor the body of one whose headers went out just before it froze (the
+                # transport yields to the event loop between the two writes): the server
+                # performs nothing until the body is complete (docs/ha.md, "A request in
+                # flight")
                 request.extensions["trace"] = trace
 
             client.before_each_request(check)
