@@ -14,6 +14,7 @@ from tests.runtime.conftest import BOT, PASSWORD, load
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.live import LiveBoard, LiveSource
+from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
 from ucwa_flow.ucwa import UcwaClient
@@ -53,12 +54,15 @@ async def eventually(check: Callable[[], bool]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(flow: Flow, board: LiveBoard) -> AsyncIterator[tuple[Simulator, Bot]]:
+async def running(
+    flow: Flow, board: LiveBoard, sink: t.TraceSink | None = None
+) -> AsyncIterator[tuple[Simulator, Bot]]:
+    """A bot serving ``flow`` on the simulator, its traces going to ``board`` (or ``sink``)."""
     clock = ManualClock()
     sim = Simulator(SimulatorConfig(seed=3), clock=clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
         client = UcwaClient(BOT, PASSWORD, server_url=url, clock=clock)
-        bot = Bot(flow, client, clock=clock, sink=board)
+        bot = Bot(flow, client, clock=clock, sink=sink or board)
         board.attach(bot.engine)
         await bot.start()
         task = asyncio.create_task(bot.run())
