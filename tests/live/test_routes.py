@@ -128,3 +128,17 @@ class _NoTarget:
 
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
         raise AssertionError("not asked")
+
+
+async def test_the_admin_server_stopping_ends_open_event_streams_cleanly(board: LiveBoard) -> None:
+    server, url = await _serve(create_app(_NoTarget(), Metrics(), None, live=board))
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=WAIT) as client,
+        client.stream("GET", "/live/events") as stream,
+    ):
+        lines = _lines(stream)
+        assert await anext(lines) == "event: snapshot"
+        await server.stop()
+        rest = [line async for line in lines]  # the response ends: no broken chunk
+        assert rest[0].startswith("data: ")
+    assert board.waiting == 0
