@@ -179,3 +179,22 @@ async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() 
             await waiting
         assert board.waiting == 0
         await changes.aclose()
+
+
+async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on() -> None:
+    board = LiveBoard()
+    async with running(load("helpdesk"), board) as (sim, bot):
+        lene = sim.virtual_user(LENE)
+        await lene.start_conversation(BOT, "hello")
+        await lene.wait_for_message(WAIT)
+        await eventually(lambda: counts(board, "helpdesk") == {"menu": 1})
+        assert board.sweep(None, bot.engine.instances, "lost") == 0
+        assert board.sweep("another account", set(), "lost") == 0
+        assert counts(board, "helpdesk") == {"menu": 1}
+        assert board.sweep(None, set(), "not carried on") == 1
+        assert counts(board, "helpdesk") == {}
+        assert board.snapshot()["lifecycle"]["conversation"]["Connected"] == 0
+        detail = board.conversation(only(board)["id"])
+        assert detail is not None
+        assert detail["active"] is False
+        assert detail["ended"] == "not carried on"
