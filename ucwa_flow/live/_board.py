@@ -12,9 +12,11 @@ number); readers of :meth:`LiveBoard.changes` are woken through futures, never b
 engine's live :class:`~ucwa_flow.runtime.instance.FlowInstance`, or ``None``) and keeps the
 answer for the conversation's life: the engine forgets a conversation before its last
 records (``Ended``, what its ``ended`` handler does). The instance also gives the flow's
-version, the caller and the secret variables whose values are blanked from steps. A new
-instance for the same conversation (a durable bot restarted and carried it on) is
-adopted. Without a lookup the flow is unknown and only lifecycle counts are kept.
+version, the caller and the secret variables whose values are blanked from steps. The
+lookup is asked until it knows the conversation, then no more (a dictionary lookup saved
+per record); after a bot's restart, :meth:`sweep` makes the board ask again, so the new
+engine's instance of a conversation carried on is adopted. Without a lookup the flow is
+unknown and only lifecycle counts are kept.
 
 **One board, several engines.** ``board(record)`` is the sink of the engine
 :meth:`attach` named (or of none); :meth:`sink` gives the sink of one account of a
@@ -79,7 +81,7 @@ class LiveBoard:
         *,
         max_steps: int = 500,
         recent: int = 100,
-        max_conversations: int = 10_000,
+        max_conversations: int = 50_000,
         step_budget: int = 250_000,
         rate: float = 10.0,
         now: Callable[[], float] = time.time,
@@ -143,12 +145,15 @@ class LiveBoard:
     def sweep(self, account: str | None, alive: Collection[str], reason: str) -> int:
         """End ``account``'s active conversations whose href is not in ``alive``: they are
         gone without an ``Ended`` record (a bot restarted and did not carry them on, its
-        application having ended meanwhile). Returns how many."""
-        gone = [
-            entry
-            for key, entry in self._active.items()
-            if key[0] == account and key[1] not in alive
-        ]
+        application having ended meanwhile). The others are resolved again through the
+        lookup at their next record (the new engine has new instances). Returns how many
+        ended."""
+        gone = []
+        for key, entry in self._active.items():
+            if key[0] == account:
+                entry.instance = None  # the new engine's is adopted at the next record
+                if key[1] not in alive:
+                    gone.append(entry)
         now = self._now()
         for entry in gone:
             self._step(entry, now, "ended", reason)
@@ -168,19 +173,28 @@ class LiveBoard:
         if not href or href.startswith("outbound:"):
             return
         key = (account, href)
-        entry = self._active.get(key) or self._ended.get(key)
-        lookup = self._lookups.get(account)
-        instance = lookup(href) if lookup is not None else None
         now = self._now()
+        entry = self._active.get(key)
         if entry is None:
-            if not self._opens(record, instance):
-                return
-            entry = self._open(key, now)
-        if instance is not None and instance is not entry.instance and entry.ended is None:
-            self._adopt(entry, instance)
+            entry = self._ended.get(key)
+            if entry is None:
+                instance = self._instance(account, href)
+                if not self._opens(record, instance):
+                    return
+                entry = self._open(key, now)
+                if instance is not None:
+                    self._adopt(entry, instance)
+        elif entry.instance is None:  # not known yet, or known before a restart
+            instance = self._instance(account, href)
+            if instance is not None:
+                self._adopt(entry, instance)
         entry.updated_at = now
         handler(entry, record, now)
         self._changed()
+
+    def _instance(self, account: str | None, href: str) -> FlowInstance | None:
+        lookup = self._lookups.get(account)
+        return lookup(href) if lookup is not None else None
 
     @staticmethod
     def _opens(record: t.Trace, instance: FlowInstance | None) -> bool:
