@@ -198,3 +198,17 @@ async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on() -> None:
         assert detail is not None
         assert detail["active"] is False
         assert detail["ended"] == "not carried on"
+
+
+async def test_the_list_is_bounded_the_counts_are_not() -> None:
+    board = LiveBoard(max_listed=1)
+    async with running(load("helpdesk"), board) as (sim, _):
+        for caller in (LENE, "sip:adrianag@contoso.com"):
+            user = sim.virtual_user(caller)
+            await user.start_conversation(BOT, "hello")
+            await user.wait_for_message(WAIT)
+        await eventually(lambda: counts(board, "helpdesk") == {"menu": 2})
+        snap = board.snapshot()
+        assert snap["active"] == 2
+        assert [c["caller"] for c in snap["conversations"]] == ["sip:adrianag@contoso.com"]
+        assert board.snapshot() is snap  # nothing changed: the same picture

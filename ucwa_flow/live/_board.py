@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ucwa_flow.lifecycle.conversation import STATES as CONVERSATION_STATES
@@ -71,7 +72,8 @@ class LiveBoard:
     implements :class:`~ucwa_flow.live.LiveSource`.
 
     ``max_steps`` steps are kept per conversation, ``recent`` ended conversations,
-    ``max_conversations`` active ones and ``step_budget`` steps in all. :meth:`changes`
+    ``max_conversations`` active ones and ``step_budget`` steps in all; the snapshot lists
+    the newest ``max_listed`` active conversations (all are counted). :meth:`changes`
     yields at most ``rate`` snapshots a second to each reader. ``now`` is the wall clock
     (epoch seconds) that stamps steps.
     """
@@ -83,12 +85,14 @@ class LiveBoard:
         recent: int = 100,
         max_conversations: int = 50_000,
         step_budget: int = 250_000,
+        max_listed: int = 1_000,
         rate: float = 10.0,
         now: Callable[[], float] = time.time,
     ) -> None:
         self._max_steps = max_steps
         self._recent = recent
         self._max_active = max_conversations
+        self._max_listed = max_listed
         self._budget = step_budget
         self._interval = 1.0 / rate
         self._now = now
@@ -156,6 +160,7 @@ class LiveBoard:
                     gone.append(entry)
         now = self._now()
         for entry in gone:
+            entry.listed = None
             self._step(entry, now, "ended", reason)
             self._finish(entry, reason, now)
         if gone:
@@ -189,6 +194,7 @@ class LiveBoard:
             if instance is not None:
                 self._adopt(entry, instance)
         entry.updated_at = now
+        entry.listed = None
         handler(entry, record, now)
         self._changed()
 
@@ -389,11 +395,13 @@ class LiveBoard:
         cached = self._cache
         if cached is not None and cached[0] == self._seq:
             return cached[1]
-        conversations = [entry.summary() for entry in reversed(self._active.values())]
+        newest = islice(reversed(self._active.values()), self._max_listed)
+        conversations = [entry.summary() for entry in newest]
         conversations += [entry.summary() for entry in reversed(self._ended.values())]
         body = {
             "seq": self._seq,
             "at": iso(self._now()),
+            "active": len(self._active),
             "flows": {name: {"states": dict(states)} for name, states in self._flows.items()},
             "lifecycle": {kind: dict(states) for kind, states in self._life.items()},
             "conversations": conversations,
