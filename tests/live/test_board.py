@@ -41,6 +41,8 @@ states:
     messages:
       - any: true
         say: "You said: {{ message }}"
+    ended:
+      - log: "left with pin {{ pin }}"
 """
 
 
@@ -150,12 +152,20 @@ async def test_secret_values_never_appear_in_steps(tmp_path) -> None:
         await lene.wait_for_message(WAIT)
         lene.send("is 48151 right?")
         assert "48151" in (await lene.wait_for_message(WAIT)).text
-        detail = board.conversation(only(board)["id"])
-        assert detail is not None
-        texts = [s["text"] for s in detail["steps"] if s["text"]]
+
+        def steps() -> list[dict[str, Any]]:
+            detail = board.conversation(only(board)["id"])
+            assert detail is not None
+            found: list[dict[str, Any]] = detail["steps"]
+            return found
+
+        texts = [s["text"] for s in steps() if s["text"]]
         assert not [text for text in texts if "48151" in text], texts
-        assert "[redacted]" in [s["text"] for s in detail["steps"] if s["kind"] == "in"]
+        assert "[redacted]" in [s["text"] for s in steps() if s["kind"] == "in"]
         assert "Thanks, [redacted] noted." in texts
+        lene.hang_up()
+        await eventually(lambda: any(s["text"] == "log left with pin [redacted]" for s in steps()))
+        assert not [s for s in steps() if "48151" in (s["text"] or "")]
 
 
 async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() -> None:

@@ -255,8 +255,8 @@ class LiveBoard:
         if entry.ended is not None:
             return
         self._count(entry, -1)
-        entry.ended, entry.ended_at = reason, now
-        entry.instance = None
+        entry.ended, entry.ended_at = reason, now  # its instance is kept: the records
+        # its ``ended`` handler emits after this one are cleaned of its secrets too
         del self._active[entry.key]
         self._ended[entry.key] = entry
         while len(self._ended) > self._recent:
