@@ -191,7 +191,7 @@ async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() 
         await changes.aclose()
 
 
-async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on() -> None:
+async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on_until_it_runs() -> None:
     board = LiveBoard()
     async with running(load("helpdesk"), board) as (sim, bot):
         lene = sim.virtual_user(LENE)
@@ -208,6 +208,10 @@ async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on() -> None:
         assert detail is not None
         assert detail["active"] is False
         assert detail["ended"] == "not carried on"
+        lene.send("1")  # it was carried on after all: active again at its next record
+        await eventually(lambda: counts(board, "helpdesk") == {"ask_employee_id": 1})
+        assert only(board)["active"] is True, board.snapshot()
+        assert board.snapshot()["lifecycle"]["conversation"]["Connected"] == 1
 
 
 async def test_the_list_is_bounded_the_counts_are_not() -> None:

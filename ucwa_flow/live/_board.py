@@ -27,7 +27,9 @@ lifecycle move, or any record of a conversation the lookup knows; it stays activ
 its ``Ended`` record, its invitation is declined or shed (``busy``), or, for one that never
 ran a flow, its conversation lifecycle reaches Disconnected. A bot that starts again (a
 ``serve`` account signing in again) may not carry on every conversation: :meth:`sweep`
-ends those its new engine does not have. Records of the outbound
+ends those its new engine does not have (``serve`` also sweeps an account it stops serving:
+another worker took it over). A swept conversation that a later engine runs after all is
+active again at its next record. Records of the outbound
 actions that run when no conversation could be started (``outbound:<uri>``) are left out.
 
 **Memory** is bounded three ways: at most ``max_steps`` steps per conversation (the
@@ -182,13 +184,15 @@ class LiveBoard:
         entry = self._active.get(key)
         if entry is None:
             entry = self._ended.get(key)
+            instance = self._instance(account, href)
             if entry is None:
-                instance = self._instance(account, href)
                 if not self._opens(record, instance):
                     return
                 entry = self._open(key, now)
                 if instance is not None:
                     self._adopt(entry, instance)
+            elif instance is not None and instance is not entry.instance and not instance.ended:
+                self._reopen(entry, instance)  # swept, yet carried on after all
         elif entry.instance is None:  # not known yet, or known before a restart
             instance = self._instance(account, href)
             if instance is not None:
@@ -261,6 +265,13 @@ class LiveBoard:
         self._ended[entry.key] = entry
         while len(self._ended) > self._recent:
             self._drop(next(iter(self._ended.values())))
+
+    def _reopen(self, entry: Entry, instance: FlowInstance) -> None:
+        del self._ended[entry.key]
+        self._active[entry.key] = entry
+        self._adopt(entry, instance)  # counts nothing while it is ended
+        entry.ended = entry.ended_at = None
+        self._count(entry, +1)
 
     def _drop(self, entry: Entry) -> None:
         """Forget ``entry`` altogether (the oldest beyond a bound)."""
