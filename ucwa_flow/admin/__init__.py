@@ -1,4 +1,4 @@
-"""The admin HTTP endpoint of ``ucwa-flow serve``: health, readiness, metrics, reload.
+"""The admin HTTP endpoint of ``ucwa-flow serve``: health, readiness, metrics, reload, live feed.
 
 * :func:`create_app` builds the starlette app over an :class:`AdminTarget` (the service:
   :meth:`~AdminTarget.readiness`, :meth:`~AdminTarget.reload`,

@@ -1,4 +1,4 @@
-"""The admin HTTP app: health, readiness, Prometheus metrics, reload, outbound starts.
+"""The admin HTTP app: health, readiness, Prometheus metrics, reload, outbound starts, live feed.
 
 =============================  ====================================================
 ``GET /healthz``               ``200 ok`` while the process runs (never authenticated)
