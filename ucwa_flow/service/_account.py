@@ -31,10 +31,12 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.deploy import AccountSpec
 from ucwa_flow.errors import OperationalError, UcwaFlowError
 from ucwa_flow.flow import Flow
+from ucwa_flow.live import LiveBoard
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
+from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
@@ -118,6 +120,7 @@ class AccountRunner:
         backoff: Backoff,
         sinks: SinkFactory | None = None,
         metrics: Metrics | None = None,
+        live: LiveBoard | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.spec = spec
@@ -135,6 +138,8 @@ class AccountRunner:
             metrics.track(spec.id, self)
             for name, flow in flows.items():
                 metrics.flow_version(spec.id, name, flow.digest)
+        self._live = live
+        self._live_sink = live.sink(spec.id, self.instance_of) if live is not None else None
         self.bot: Bot | None = None
         self._started = False  # the bot's start() completed
         self.signed_in = False
@@ -172,6 +177,11 @@ class AccountRunner:
     def flow_of(self, conversation: str) -> str | None:
         instance = self.bot.engine.instances.get(conversation) if self.bot is not None else None
         return instance.flow_name if instance is not None else None
+
+    def instance_of(self, conversation: str) -> FlowInstance | None:
+        """The running bot's flow instance of ``conversation`` (for the live board)."""
+        bot = self.bot
+        return bot.engine.instances.get(conversation) if bot is not None else None
 
     def active(self) -> Counter[tuple[str, str]]:
         return self.bot.engine.active() if self.bot is not None else Counter()
@@ -236,6 +246,8 @@ class AccountRunner:
         if self._retiring is not None:  # a failed bot being closed when the stop came
             await self._retiring
         await self._retire()
+        if self._live is not None:  # not served here any more (they may carry on elsewhere)
+            self._live.sweep(self.spec.id, (), "no longer served by this process")
 
     def revoke(self, why: str) -> None:
         """The lease cannot be proved valid any more: every further store write of this
@@ -289,6 +301,8 @@ class AccountRunner:
             for name, flow in self.flows.items():  # reloaded while the bot was starting
                 if built.get(name) is not flow:
                     bot.engine.reload(name, flow)
+            if self._live is not None:  # what the new bot did not carry on is over
+                self._live.sweep(self.spec.id, bot.engine.instances, "not carried on by the bot")
             started_at = self._clock.monotonic()
             self.signed_in = self.channel_live = True
             self.error = None
@@ -365,6 +379,8 @@ class AccountRunner:
     def _trace(self, record: t.Trace) -> None:
         if self._metrics_sink is not None:
             self._metrics_sink(record)
+        if self._live_sink is not None:
+            self._live_sink(record)
         if self._sink is not None:
             self._sink(record)
 
