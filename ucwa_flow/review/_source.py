@@ -1,6 +1,7 @@
 """What the review app reads live data from: a :class:`LiveSource`, and its status.
 
-The live feed (:mod:`ucwa_flow.live`, ``docs/review.md``) is a ``LiveSource``: a
+The live feed (:mod:`ucwa_flow.live`, ``docs/review.md``) is a
+:class:`~ucwa_flow.live.LiveSource`: a
 ``snapshot()`` of the counts and conversations, ``conversation(id)`` for one
 conversation's steps, and ``changes()``, an async iterator of snapshots (one at once,
 then one after each change). The app relays it to the browser as its own event stream.
@@ -12,21 +13,11 @@ page shows that in ``#live-status``. An in-process source is always ``live``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, Protocol, runtime_checkable
 
+from ucwa_flow.live import LiveSource
+
 __all__ = ["FetchingSource", "LiveSource", "StatusSource", "detail_of", "status_of"]
-
-
-@runtime_checkable
-class LiveSource(Protocol):
-    """The running picture of one or more engines (contract of ``ucwa_flow.live``)."""
-
-    def snapshot(self) -> dict[str, Any]: ...
-
-    def conversation(self, conversation_id: str) -> dict[str, Any] | None: ...
-
-    def changes(self) -> AsyncIterator[dict[str, Any]]: ...
 
 
 @runtime_checkable
@@ -56,5 +47,5 @@ async def detail_of(source: object, conversation_id: str) -> dict[str, Any] | No
     """The detail of one conversation from ``source``, fetched when it must be."""
     if isinstance(source, FetchingSource):
         return await source.fetch_conversation(conversation_id)
-    assert isinstance(source, LiveSource)
-    return source.conversation(conversation_id)
+    live: LiveSource = source  # type: ignore[assignment]
+    return live.conversation(conversation_id)
