@@ -173,6 +173,9 @@
     if (here) {
       here.classList.add("current-step");
     }
+    if (current.line) {
+      showLine(current.line);
+    }
     var item = document.querySelector('#transcript li.step[data-index="' + index + '"]');
     if (item) {
       var list = document.getElementById("transcript");
