@@ -61,6 +61,7 @@ def page(title: str, body: str, *, heading: str, live: bool, extra_head: str = "
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{esc(title)} — ucwa-flow review</title>",
             '<link rel="stylesheet" href="/static/review.css">',
+            '<link rel="icon" href="data:,">',
             extra_head,
             "</head>",
             "<body>",
