@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,8 +43,13 @@ def test_the_document_counts_every_edge_of_the_flow(results: Path) -> None:
     assert all(isinstance(e["line"], int) for e in edges["list"])
 
 
+def _document(results: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
+    return loaded
+
+
 async def test_the_page_draws_untaken_edges_apart_with_counts(results: Path) -> None:
-    document = json.loads(results.read_text(encoding="utf-8"))
+    document = _document(results)
     listed = document["flows"][0]["edges"]["list"]
     expected = {
         (e["from"], e["to"], e["line"]): e["count"] for e in listed

@@ -25,10 +25,11 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ucwa_flow.live._routes import EventStream
 from ucwa_flow.review._coverage import CoverageResults
 from ucwa_flow.review._events import event_stream
 from ucwa_flow.review._lifecycle import LIFECYCLE_KINDS
@@ -120,10 +121,8 @@ class _Review:
     async def events(self, request: Request) -> Response:
         if self.live is None:
             return _error(404, "this review has no live source (run --review, or --attach)")
-        headers = {**_NO_CACHE, "X-Accel-Buffering": "no"}
-        return StreamingResponse(
-            event_stream(self.live), media_type="text/event-stream", headers=headers
-        )
+        # live's response ends the stream as soon as the browser goes (whatever ASGI version)
+        return EventStream(event_stream(self.live))
 
     async def conversation(self, request: Request) -> Response:
         if self.live is None:
