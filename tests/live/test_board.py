@@ -14,6 +14,7 @@ from tests.runtime.conftest import BOT, PASSWORD, load
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.live import LiveBoard, LiveSource
+from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
 from ucwa_flow.ucwa import UcwaClient
@@ -40,6 +41,8 @@ states:
     messages:
       - any: true
         say: "You said: {{ message }}"
+    ended:
+      - log: "left with pin {{ pin }}"
 """
 
 
@@ -53,12 +56,15 @@ async def eventually(check: Callable[[], bool]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(flow: Flow, board: LiveBoard) -> AsyncIterator[tuple[Simulator, Bot]]:
+async def running(
+    flow: Flow, board: LiveBoard, sink: t.TraceSink | None = None
+) -> AsyncIterator[tuple[Simulator, Bot]]:
+    """A bot serving ``flow`` on the simulator, its traces going to ``board`` (or ``sink``)."""
     clock = ManualClock()
     sim = Simulator(SimulatorConfig(seed=3), clock=clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
         client = UcwaClient(BOT, PASSWORD, server_url=url, clock=clock)
-        bot = Bot(flow, client, clock=clock, sink=board)
+        bot = Bot(flow, client, clock=clock, sink=sink or board)
         board.attach(bot.engine)
         await bot.start()
         task = asyncio.create_task(bot.run())
@@ -146,12 +152,20 @@ async def test_secret_values_never_appear_in_steps(tmp_path) -> None:
         await lene.wait_for_message(WAIT)
         lene.send("is 48151 right?")
         assert "48151" in (await lene.wait_for_message(WAIT)).text
-        detail = board.conversation(only(board)["id"])
-        assert detail is not None
-        texts = [s["text"] for s in detail["steps"] if s["text"]]
+
+        def steps() -> list[dict[str, Any]]:
+            detail = board.conversation(only(board)["id"])
+            assert detail is not None
+            found: list[dict[str, Any]] = detail["steps"]
+            return found
+
+        texts = [s["text"] for s in steps() if s["text"]]
         assert not [text for text in texts if "48151" in text], texts
-        assert "[redacted]" in [s["text"] for s in detail["steps"] if s["kind"] == "in"]
+        assert "[redacted]" in [s["text"] for s in steps() if s["kind"] == "in"]
         assert "Thanks, [redacted] noted." in texts
+        lene.hang_up()
+        await eventually(lambda: any(s["text"] == "log left with pin [redacted]" for s in steps()))
+        assert not [s for s in steps() if "48151" in (s["text"] or "")]
 
 
 async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() -> None:
@@ -175,3 +189,40 @@ async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() 
             await waiting
         assert board.waiting == 0
         await changes.aclose()
+
+
+async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on_until_it_runs() -> None:
+    board = LiveBoard()
+    async with running(load("helpdesk"), board) as (sim, bot):
+        lene = sim.virtual_user(LENE)
+        await lene.start_conversation(BOT, "hello")
+        await lene.wait_for_message(WAIT)
+        await eventually(lambda: counts(board, "helpdesk") == {"menu": 1})
+        assert board.sweep(None, bot.engine.instances, "lost") == 0
+        assert board.sweep("another account", set(), "lost") == 0
+        assert counts(board, "helpdesk") == {"menu": 1}
+        assert board.sweep(None, set(), "not carried on") == 1
+        assert counts(board, "helpdesk") == {}
+        assert board.snapshot()["lifecycle"]["conversation"]["Connected"] == 0
+        detail = board.conversation(only(board)["id"])
+        assert detail is not None
+        assert detail["active"] is False
+        assert detail["ended"] == "not carried on"
+        lene.send("1")  # it was carried on after all: active again at its next record
+        await eventually(lambda: counts(board, "helpdesk") == {"ask_employee_id": 1})
+        assert only(board)["active"] is True, board.snapshot()
+        assert board.snapshot()["lifecycle"]["conversation"]["Connected"] == 1
+
+
+async def test_the_list_is_bounded_the_counts_are_not() -> None:
+    board = LiveBoard(max_listed=1)
+    async with running(load("helpdesk"), board) as (sim, _):
+        for caller in (LENE, "sip:adrianag@contoso.com"):
+            user = sim.virtual_user(caller)
+            await user.start_conversation(BOT, "hello")
+            await user.wait_for_message(WAIT)
+        await eventually(lambda: counts(board, "helpdesk") == {"menu": 2})
+        snap = board.snapshot()
+        assert snap["active"] == 2
+        assert [c["caller"] for c in snap["conversations"]] == ["sip:adrianag@contoso.com"]
+        assert board.snapshot() is snap  # nothing changed: the same picture
