@@ -8,7 +8,6 @@ not as each case needs) with ``PATH`` holding only stubs: ``apt-get``, ``sudo``,
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
