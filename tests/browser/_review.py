@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.browser._pages import poll
+from tests.browser.conftest import screenshot_folder
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -87,3 +88,11 @@ def in_view(driver: WebDriver, element: WebElement) -> bool:
             element,
         )
     )
+
+
+def report_delay(what: str, seconds: float) -> None:
+    """Print how long the page took to show ``what`` and keep it in ``live-delays.txt``."""
+    line = f"{what}: {seconds * 1000:.0f} ms"
+    print(line)
+    with (screenshot_folder() / "live-delays.txt").open("a", encoding="utf-8") as out:
+        out.write(line + "\n")

@@ -22,8 +22,16 @@ import pytest
 
 from tests.browser._apps import AppProcess, app_process
 from tests.browser._pages import HELPDESK, poll, states_of
-from tests.browser._review import classes, css, live_count, one, open_page, wait_live
-from tests.browser.conftest import Screenshot, screenshot_folder
+from tests.browser._review import (
+    classes,
+    css,
+    live_count,
+    one,
+    open_page,
+    report_delay,
+    wait_live,
+)
+from tests.browser.conftest import Screenshot
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -41,14 +49,6 @@ def bot(tmp_path: Path) -> Iterator[AppProcess]:
     args = ("run", str(HELPDESK), "--review", "127.0.0.1:0", "--agent-delay", "0.2")
     with app_process(tmp_path / "run", *args) as app:
         yield app
-
-
-def report_delay(what: str, seconds: float) -> None:
-    """Print how long the page took to show ``what`` and keep it in ``live-delays.txt``."""
-    line = f"{what}: {seconds * 1000:.0f} ms"
-    print(line)
-    with (screenshot_folder() / "live-delays.txt").open("a", encoding="utf-8") as out:
-        out.write(line + "\n")
 
 
 def type_and_time(browser: WebDriver, bot: AppProcess, line: str, state: str) -> float:
