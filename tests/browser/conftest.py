@@ -19,6 +19,7 @@ temporary folder). Screenshots go to ``$UCWA_FLOW_SCREENSHOTS`` or ``build/scree
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -145,12 +146,20 @@ def screenshot_folder() -> Path:
 
 @pytest.fixture
 def screenshot(browser: WebDriver, request: pytest.FixtureRequest) -> Screenshot:
-    """``screenshot(name)`` saves what the browser shows as ``{folder}/{name}.png``."""
+    """``screenshot(name)`` saves what the browser shows as ``{folder}/{name}.png``.
+
+    The PNG is a 256-colour one (pages are flat colours and text: a few tens of kB, small
+    enough to commit the ones docs/review.md shows, as they are)."""
+    from PIL import Image
 
     def save(name: str) -> Path:
         safe = re.sub(r"[^\w.-]+", "-", name).strip("-")
         path = screenshot_folder() / f"{safe}.png"
-        assert browser.save_screenshot(str(path)), f"no screenshot for {request.node.name}"
+        data = browser.get_screenshot_as_png()
+        assert data, f"no screenshot for {request.node.name}"
+        with Image.open(io.BytesIO(data)) as shot:
+            small = shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+            small.save(path, optimize=True)
         return path
 
     return save
