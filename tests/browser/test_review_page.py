@@ -161,9 +161,8 @@ def coverage_review(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``ucwa-flow review`` of the helpdesk with the coverage of its test scripts."""
     folder = tmp_path_factory.mktemp("coverage")
     results = folder / "results.json"
-    done = ucwa_flow("test", "flows/helpdesk.test.yaml", "--coverage", "--json")
-    assert done.returncode == 0, done.stderr
-    results.write_text(done.stdout, encoding="utf-8")
+    done = ucwa_flow("test", "flows/helpdesk.test.yaml", "--coverage", "--json", str(results))
+    assert done.returncode == 0, done.stdout + done.stderr
     args = ("review", str(HELPDESK), "--coverage", str(results), "--listen", "127.0.0.1:0")
     with app_process(folder / "app", *args) as app:
         yield app.url()
