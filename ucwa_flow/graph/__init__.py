@@ -13,7 +13,8 @@ Drawing happens in three steps, each in its own module:
    :func:`render_image` produces SVG or PNG bytes through Graphviz's ``dot`` when it is
    on ``PATH``, else with the built-in layered layout (:func:`layout_graph`,
    :func:`render_svg`, :func:`render_png` through Pillow); :func:`render_html` is one
-   self-contained page. Nothing needs a system package.
+   self-contained page. Nothing needs a system package. A page that inlines the SVG
+   passes :class:`Decorations` (an id, extra classes, coverage counts, live counters).
 
 Example::
 
@@ -26,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+from ucwa_flow.graph._decorations import Decorations
 from ucwa_flow.graph._dot import escape_dot, render_dot
 from ucwa_flow.graph._flow import extract_flow
 from ucwa_flow.graph._graphviz import (
@@ -61,6 +63,7 @@ __all__ = [
     "ENGINES",
     "MARKS",
     "START",
+    "Decorations",
     "Edge",
     "EdgeKind",
     "Engine",

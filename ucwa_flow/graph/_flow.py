@@ -47,40 +47,70 @@ def extract_flow(flow: Flow) -> Graph:
 
     The flow must be the compiled result of a load without errors (every ``goto``
     names a state); the graph is then complete for every state in the file.
+
+    The graph's :attr:`~ucwa_flow.graph.Graph.lines` give each state the line of its key
+    in the file and each edge the line of what it comes from: the handler, command,
+    ladder rung, timeout step or invitation rule (the flow's first line when nothing
+    nearer is known, as for the idle timeout).
     """
     builder = GraphBuilder(flow.name)
-    builder.add_states(flow.states)
+    for state in flow.states.values():
+        builder.add_state(state.name, state.location.line)
     _add_entry(builder, flow)
     global_commands = {command.location for command in flow.commands}
     for command in flow.commands:
-        _add_paths(builder, ANY, EdgeKind.COMMAND, command_label(command), command.actions)
+        _add_paths(
+            builder,
+            ANY,
+            EdgeKind.COMMAND,
+            command_label(command),
+            command.actions,
+            line=command.location.line,
+        )
     if flow.settings.idle_timeout is not None:
         idle = f"idle {format_duration(flow.settings.idle_timeout)}"
-        builder.add_edge(ANY, END, EdgeKind.TIMEOUT, idle)
+        builder.add_edge(ANY, END, EdgeKind.TIMEOUT, idle, flow.location.line)
     for state in flow.states.values():
         _add_state(builder, state, global_commands)
     return builder.build()
 
 
 def _add_state(builder: GraphBuilder, state: State, global_commands: set[Location]) -> None:
-    node = builder.add_state(state.name)
-    _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False)
+    line = state.location.line
+    node = builder.add_state(state.name, line)
+    enter_line = _first_line(state.enter, line)
+    _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False, line=enter_line)
     for command in state.commands:
         if command.location not in global_commands:
-            _add_paths(builder, node, EdgeKind.COMMAND, command_label(command), command.actions)
+            label = command_label(command)
+            _add_paths(
+                builder, node, EdgeKind.COMMAND, label, command.actions, command.location.line
+            )
     for handler in state.handlers:
-        _add_paths(builder, node, EdgeKind.MESSAGE, matcher_label(handler), handler.actions)
+        label = matcher_label(handler)
+        _add_paths(builder, node, EdgeKind.MESSAGE, label, handler.actions, handler.location.line)
     _add_no_match_ladder(builder, node, state)
     for step in state.timeouts:
-        _add_paths(
-            builder, node, EdgeKind.TIMEOUT, f"after {format_duration(step.after)}", step.actions
-        )
+        label = f"after {format_duration(step.after)}"
+        _add_paths(builder, node, EdgeKind.TIMEOUT, label, step.actions, step.location.line)
     if state.ended:
-        builder.add_edge(node, END, EdgeKind.ENDED, "caller left")
+        ended_line = _first_line(state.ended, line)
+        builder.add_edge(node, END, EdgeKind.ENDED, "caller left", ended_line)
     if state.delivery_failed:
+        failed_line = _first_line(state.delivery_failed, line)
         _add_paths(
-            builder, node, EdgeKind.DELIVERY_FAILED, "delivery failed", state.delivery_failed
+            builder,
+            node,
+            EdgeKind.DELIVERY_FAILED,
+            "delivery failed",
+            state.delivery_failed,
+            failed_line,
         )
+
+
+def _first_line(actions: Sequence[Action], default: int) -> int:
+    """The line of the first of ``actions`` (``default`` for none)."""
+    return actions[0].location.line if actions else default
 
 
 def _add_no_match_ladder(builder: GraphBuilder, node: Node, state: State) -> None:
@@ -89,13 +119,17 @@ def _add_no_match_ladder(builder: GraphBuilder, node: Node, state: State) -> Non
     The last rung repeats for every further miss, hence its ``+``.
     """
     rungs: dict[tuple[str | None, tuple[str, ...]], list[int]] = {}
+    lines: dict[tuple[str | None, tuple[str, ...]], int] = {}
     for number, rung in enumerate(state.no_match, start=1):
         for exit_ in trace_exits(rung.actions):
             rungs.setdefault((exit_.target, exit_.steps), []).append(number)
+            lines.setdefault((exit_.target, exit_.steps), rung.location.line)
     last = len(state.no_match)
     for (target, steps), numbers in rungs.items():
         label = "no match " + _number_ranges(numbers) + ("+" if numbers[-1] == last else "")
-        _add_edge(builder, node, _target(builder, node, target), EdgeKind.NO_MATCH, label, steps)
+        line = lines[(target, steps)]
+        target_node = _target(builder, node, target)
+        _add_edge(builder, node, target_node, EdgeKind.NO_MATCH, label, steps, line)
 
 
 def _number_ranges(numbers: list[int]) -> str:
@@ -118,6 +152,7 @@ def _add_paths(
     kind: EdgeKind,
     trigger: str,
     actions: Sequence[Action],
+    line: int | None = None,
     *,
     loop: bool = True,
 ) -> None:
@@ -127,7 +162,7 @@ def _add_paths(
             continue
         edge_kind = exit_.kind if kind is EdgeKind.ENTER and exit_.kind else kind
         target = _target(builder, source, exit_.target)
-        _add_edge(builder, source, target, edge_kind, trigger, exit_.steps)
+        _add_edge(builder, source, target, edge_kind, trigger, exit_.steps, line)
 
 
 def _target(builder: GraphBuilder, source: Node, target: str | None) -> Node:
@@ -145,13 +180,15 @@ def _add_edge(
     kind: EdgeKind,
     trigger: str,
     steps: tuple[str, ...],
+    line: int | None = None,
 ) -> None:
     label = " → ".join(_shorten(part) for part in (trigger, *steps) if part)
-    builder.add_edge(source, target, kind, label)
+    builder.add_edge(source, target, kind, label, line)
 
 
 def _add_entry(builder: GraphBuilder, flow: Flow) -> None:
     start = builder.add_state(flow.start)
+    start_line = flow.start_state.location.line
     if flow.outbound is not None:
         _add_outbound(builder, flow.outbound, start)
     policy = flow.invitation
@@ -159,25 +196,29 @@ def _add_entry(builder: GraphBuilder, flow: Flow) -> None:
         if flow.outbound is not None and policy.default == "accept":
             return  # the outbound invitation is the way in
         if policy.default == "accept":
-            builder.add_edge(START, start, EdgeKind.EVENT)
+            builder.add_edge(START, start, EdgeKind.EVENT, line=start_line)
         else:
-            builder.add_edge(START, END, EdgeKind.EVENT, "decline every invitation")
+            label = "decline every invitation"
+            builder.add_edge(START, END, EdgeKind.EVENT, label, flow.location.line)
         return
     for rule in policy.rules:
         target = END if rule.action == "decline" else builder.add_state(rule.goto or flow.start)
-        builder.add_edge(START, target, EdgeKind.EVENT, _shorten(_rule_label(rule)))
+        label = _shorten(_rule_label(rule))
+        builder.add_edge(START, target, EdgeKind.EVENT, label, rule.location.line)
     default_target = start if policy.default == "accept" else END
-    builder.add_edge(START, default_target, EdgeKind.EVENT, _default_label(policy))
+    line = start_line if policy.default == "accept" else flow.location.line
+    builder.add_edge(START, default_target, EdgeKind.EVENT, _default_label(policy), line)
 
 
 def _add_outbound(builder: GraphBuilder, outbound: Outbound, start: Node) -> None:
-    builder.add_edge(START, start, EdgeKind.INVITE, "invite accepted")
+    line = outbound.location.line
+    builder.add_edge(START, start, EdgeKind.INVITE, "invite accepted", line)
     for label, branch in (
         ("invite declined", outbound.declined),
         ("no answer", outbound.no_answer),
     ):
         if branch is not None:
-            builder.add_edge(START, END, EdgeKind.INVITE, label)
+            builder.add_edge(START, END, EdgeKind.INVITE, label, line)
 
 
 def _rule_label(rule: InvitationRule) -> str:

@@ -31,10 +31,12 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.deploy import AccountSpec
 from ucwa_flow.errors import OperationalError, UcwaFlowError
 from ucwa_flow.flow import Flow
+from ucwa_flow.live import LiveBoard
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
+from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
@@ -101,6 +103,7 @@ class AccountRunner:
         backoff: Backoff,
         sinks: SinkFactory | None = None,
         metrics: Metrics | None = None,
+        live: LiveBoard | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.spec = spec
@@ -118,6 +121,7 @@ class AccountRunner:
             metrics.track(spec.id, self)
             for name, flow in flows.items():
                 metrics.flow_version(spec.id, name, flow.digest)
+        self._live_sink = live.sink(spec.id, self.instance_of) if live is not None else None
         self.bot: Bot | None = None
         self._started = False  # the bot's start() completed
         self.signed_in = False
@@ -155,6 +159,11 @@ class AccountRunner:
     def flow_of(self, conversation: str) -> str | None:
         instance = self.bot.engine.instances.get(conversation) if self.bot is not None else None
         return instance.flow_name if instance is not None else None
+
+    def instance_of(self, conversation: str) -> FlowInstance | None:
+        """The running bot's flow instance of ``conversation`` (for the live board)."""
+        bot = self.bot
+        return bot.engine.instances.get(conversation) if bot is not None else None
 
     def active(self) -> Counter[tuple[str, str]]:
         return self.bot.engine.active() if self.bot is not None else Counter()
@@ -342,6 +351,8 @@ class AccountRunner:
     def _trace(self, record: t.Trace) -> None:
         if self._metrics_sink is not None:
             self._metrics_sink(record)
+        if self._live_sink is not None:
+            self._live_sink(record)
         if self._sink is not None:
             self._sink(record)
 

@@ -20,6 +20,7 @@ branch steps pick between edges that differ only by them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -51,12 +52,18 @@ _BRANCHES = ("if ", "else", "webhook ok", "webhook failed", "invite ", "no answe
 
 @dataclass(slots=True)
 class FlowCoverage:
-    """What the tests of one flow covered; ``graph`` is the universe of transitions."""
+    """What the tests of one flow covered; ``graph`` is the universe of transitions.
+
+    ``states`` and ``edges`` are what was covered; ``state_counts`` and ``edge_counts``
+    how many times, over every scenario, each state was entered and each edge taken.
+    """
 
     flow: Flow
     graph: Graph
     states: set[str] = field(default_factory=set)
     edges: set[Edge] = field(default_factory=set)
+    state_counts: Counter[str] = field(default_factory=Counter)
+    edge_counts: Counter[Edge] = field(default_factory=Counter)
 
     @property
     def name(self) -> str:
@@ -137,6 +144,7 @@ class _Replay:
         conv = r.conversation
         if isinstance(r, t.StateEntered):
             self.cov.states.add(r.state)
+            self.cov.state_counts[r.state] += 1
             path = self.current.get(conv)
             if r.previous is None:
                 self._entry(conv, r.state)
@@ -249,7 +257,9 @@ class _Replay:
             return
         full = " → ".join(_shorten(part) for part in (path.trigger, *path.steps) if part)
         exact = [e for e in candidates if e.label == full]
-        self.cov.edges.add((exact or candidates)[0])
+        taken = (exact or candidates)[0]
+        self.cov.edges.add(taken)
+        self.cov.edge_counts[taken] += 1
 
     def _fits(self, edge: Edge, path: _Path, target: Node) -> bool:
         if edge.source != path.source or edge.target != target:
