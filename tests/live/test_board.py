@@ -14,6 +14,7 @@ from tests.runtime.conftest import BOT, PASSWORD, load
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.live import LiveBoard, LiveSource
+from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
 from ucwa_flow.ucwa import UcwaClient
@@ -53,12 +54,15 @@ async def eventually(check: Callable[[], bool]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(flow: Flow, board: LiveBoard) -> AsyncIterator[tuple[Simulator, Bot]]:
+async def running(
+    flow: Flow, board: LiveBoard, sink: t.TraceSink | None = None
+) -> AsyncIterator[tuple[Simulator, Bot]]:
+    """A bot serving ``flow`` on the simulator, its traces going to ``board`` (or ``sink``)."""
     clock = ManualClock()
     sim = Simulator(SimulatorConfig(seed=3), clock=clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
         client = UcwaClient(BOT, PASSWORD, server_url=url, clock=clock)
-        bot = Bot(flow, client, clock=clock, sink=board)
+        bot = Bot(flow, client, clock=clock, sink=sink or board)
         board.attach(bot.engine)
         await bot.start()
         task = asyncio.create_task(bot.run())
@@ -175,3 +179,22 @@ async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() 
             await waiting
         assert board.waiting == 0
         await changes.aclose()
+
+
+async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on() -> None:
+    board = LiveBoard()
+    async with running(load("helpdesk"), board) as (sim, bot):
+        lene = sim.virtual_user(LENE)
+        await lene.start_conversation(BOT, "hello")
+        await lene.wait_for_message(WAIT)
+        await eventually(lambda: counts(board, "helpdesk") == {"menu": 1})
+        assert board.sweep(None, bot.engine.instances, "lost") == 0
+        assert board.sweep("another account", set(), "lost") == 0
+        assert counts(board, "helpdesk") == {"menu": 1}
+        assert board.sweep(None, set(), "not carried on") == 1
+        assert counts(board, "helpdesk") == {}
+        assert board.snapshot()["lifecycle"]["conversation"]["Connected"] == 0
+        detail = board.conversation(only(board)["id"])
+        assert detail is not None
+        assert detail["active"] is False
+        assert detail["ended"] == "not carried on"

@@ -33,6 +33,7 @@ asked (reloads, outbound starts), never headers.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -131,10 +132,13 @@ def create_app(
         Route("/reload", reload, methods=["POST"]),
         Route("/accounts/{account}/outbound", outbound, methods=["POST"]),
     ]
+    closing = asyncio.Event()  # set by AdminServer.stop(): open event streams end
     if live is not None:
-        routes += live_routes(live)
+        routes += live_routes(live, closing=closing)
     middleware = [Middleware(BearerAuth, token=token)] if token else []
-    return Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.closing = closing
+    return app
 
 
 class BearerAuth:

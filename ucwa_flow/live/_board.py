@@ -23,7 +23,9 @@ adopted. Without a lookup the flow is unknown and only lifecycle counts are kept
 **What counts as active.** A conversation opens on its invitation's decision, its first
 lifecycle move, or any record of a conversation the lookup knows; it stays active until
 its ``Ended`` record, its invitation is declined or shed (``busy``), or, for one that never
-ran a flow, its conversation lifecycle reaches Disconnected. Records of the outbound
+ran a flow, its conversation lifecycle reaches Disconnected. A bot that starts again (a
+``serve`` account signing in again) may not carry on every conversation: :meth:`sweep`
+ends those its new engine does not have. Records of the outbound
 actions that run when no conversation could be started (``outbound:<uri>``) are left out.
 
 **Memory** is bounded three ways: at most ``max_steps`` steps per conversation (the
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ucwa_flow.lifecycle.conversation import STATES as CONVERSATION_STATES
@@ -137,6 +139,23 @@ class LiveBoard:
             self._take(account, record)
 
         return take
+
+    def sweep(self, account: str | None, alive: Collection[str], reason: str) -> int:
+        """End ``account``'s active conversations whose href is not in ``alive``: they are
+        gone without an ``Ended`` record (a bot restarted and did not carry them on, its
+        application having ended meanwhile). Returns how many."""
+        gone = [
+            entry
+            for key, entry in self._active.items()
+            if key[0] == account and key[1] not in alive
+        ]
+        now = self._now()
+        for entry in gone:
+            self._step(entry, now, "ended", reason)
+            self._finish(entry, reason, now)
+        if gone:
+            self._changed()
+        return len(gone)
 
     def __call__(self, record: t.Trace) -> None:
         self._take(None, record)

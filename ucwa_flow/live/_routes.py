@@ -41,14 +41,20 @@ PING_EVERY = 15.0
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def live_routes(source: LiveSource, *, ping_every: float = PING_EVERY) -> list[Route]:
-    """The ``/live`` routes over ``source`` (see the module docstring)."""
+def live_routes(
+    source: LiveSource,
+    *,
+    ping_every: float = PING_EVERY,
+    closing: asyncio.Event | None = None,
+) -> list[Route]:
+    """The ``/live`` routes over ``source`` (see the module docstring). Once ``closing``
+    is set, open event streams end (the server is stopping: it need not wait for them)."""
 
     async def live(request: Request) -> Response:
         return JSONResponse(source.snapshot())
 
     async def events(request: Request) -> Response:
-        return EventStream(sse_events(source, ping_every))
+        return EventStream(sse_events(source, ping_every, closing=closing))
 
     async def conversation(request: Request) -> Response:
         found = source.conversation(request.path_params["id"])
@@ -64,27 +70,40 @@ def live_routes(source: LiveSource, *, ping_every: float = PING_EVERY) -> list[R
 
 
 async def sse_events(
-    source: LiveSource, ping_every: float = PING_EVERY, *, event: str = "snapshot"
+    source: LiveSource,
+    ping_every: float = PING_EVERY,
+    *,
+    event: str = "snapshot",
+    closing: asyncio.Event | None = None,
 ) -> AsyncIterator[str]:
-    """``source``'s changes as server-sent events, with a ping comment when quiet."""
+    """``source``'s changes as server-sent events, with a ping comment when quiet; it
+    ends when the changes do or ``closing`` is set."""
     changes = source.changes()
     pending: asyncio.Future[dict[str, Any]] | None = None
+    closed: asyncio.Future[Any] = asyncio.ensure_future((closing or asyncio.Event()).wait())
     try:
-        while True:
+        while not closed.done():
             if pending is None:
                 pending = asyncio.ensure_future(_next(changes))
-            done, _ = await asyncio.wait({pending}, timeout=ping_every)
-            if not done:
+            either: set[asyncio.Future[Any]] = {pending, closed}
+            await asyncio.wait(either, timeout=ping_every, return_when=asyncio.FIRST_COMPLETED)
+            if closed.done():
+                return
+            if not pending.done():
                 yield ": ping\n\n"
                 continue
-            body = pending.result()
-            pending = None
+            done, pending = pending, None
+            try:
+                body = done.result()
+            except StopAsyncIteration:
+                return
             yield f"event: {event}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        for task in (pending, closed):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         aclose: Callable[[], Any] | None = getattr(changes, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):

@@ -121,6 +121,7 @@ class AccountRunner:
             metrics.track(spec.id, self)
             for name, flow in flows.items():
                 metrics.flow_version(spec.id, name, flow.digest)
+        self._live = live
         self._live_sink = live.sink(spec.id, self.instance_of) if live is not None else None
         self.bot: Bot | None = None
         self._started = False  # the bot's start() completed
@@ -281,6 +282,8 @@ class AccountRunner:
             for name, flow in self.flows.items():  # reloaded while the bot was starting
                 if built.get(name) is not flow:
                     bot.engine.reload(name, flow)
+            if self._live is not None:  # what the new bot did not carry on is over
+                self._live.sweep(self.spec.id, bot.engine.instances, "not carried on by the bot")
             started_at = self._clock.monotonic()
             self.signed_in = self.channel_live = True
             self.error = None
