@@ -25,7 +25,9 @@ from tests.guards import WAIT
 __all__ = ["REVIEW_URL", "AppProcess", "app_process"]
 
 #: the review app's address as ``review`` and ``run --review`` announce it
-REVIEW_URL = re.compile(r"review\b[^\n]*?(https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+)", re.I)
+REVIEW_URL = re.compile(
+    r"review(?:ing)?\b[^\n]*?(https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+)", re.I
+)
 
 
 class AppProcess:

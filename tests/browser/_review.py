@@ -6,6 +6,7 @@ Every read is a fresh look at the page; waits are bounded polls (:func:`poll`).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,5 +95,6 @@ def report_delay(what: str, seconds: float) -> None:
     """Print how long the page took to show ``what`` and keep it in ``live-delays.txt``."""
     line = f"{what}: {seconds * 1000:.0f} ms"
     print(line)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     with (screenshot_folder() / "live-delays.txt").open("a", encoding="utf-8") as out:
-        out.write(line + "\n")
+        out.write(f"{stamp} {line}\n")
