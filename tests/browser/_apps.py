@@ -96,6 +96,14 @@ class AppProcess:
         self.proc.stdin.flush()
         return time.monotonic()
 
+    def finish(self) -> int:
+        """Close stdin (the end of the chat, as Ctrl-D) and wait for the process to end;
+        its exit status."""
+        assert self.proc is not None
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return self.proc.wait(WAIT)
+
     def wait_for_stdout(self, text: str) -> None:
         poll(lambda: self.alive() and text in self.stdout(), f"{text!r} on stdout")
 
@@ -105,7 +113,7 @@ class AppProcess:
         self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(WAIT)
-        if self.proc.stdin is not None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()
 
