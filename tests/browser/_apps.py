@@ -33,8 +33,15 @@ REVIEW_URL = re.compile(
 class AppProcess:
     """``python -m ucwa_flow ARGS`` in an OS process (see the module docstring)."""
 
-    def __init__(self, args: list[str], folder: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        folder: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+    ) -> None:
         self.args = args
+        self.cwd = cwd
         self.stdout_log = folder / "stdout.log"
         self.stderr_log = folder / "stderr.log"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | {
@@ -52,7 +59,7 @@ class AppProcess:
                 stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=err,
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
             )
 
@@ -120,11 +127,11 @@ class AppProcess:
 
 @contextlib.contextmanager
 def app_process(
-    folder: Path, *args: str, env: dict[str, str] | None = None
+    folder: Path, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> Iterator[AppProcess]:
-    """An :class:`AppProcess` of ``args``, started, killed on the way out."""
+    """An :class:`AppProcess` of ``args`` (run in ``cwd``), started, killed on the way out."""
     folder.mkdir(parents=True, exist_ok=True)
-    process = AppProcess(list(args), folder, env)
+    process = AppProcess(list(args), folder, env, cwd)
     process.start()
     try:
         yield process

@@ -48,6 +48,8 @@ PASSWORD = "d3sk-Pa55word!"
 TOKEN = "admin-T0ken-browser-0123456789"
 BOT = "sip:desk@contoso.com"
 CALLER = "sip:caller0001@contoso.com"
+#: two more callers, so the page counts more than one: one in menu, one in describe
+OTHERS = ["sip:caller0002@contoso.com", "sip:caller0003@contoso.com"]
 
 
 def _deploy(folder: Path) -> Path:
@@ -85,6 +87,7 @@ async def test_review_attached_to_serve_counts_and_replays_a_conversation(
         *default_users(),
         SimulatorUser(BOT, "desk", PASSWORD),
         SimulatorUser(CALLER, "Caller One"),
+        *(SimulatorUser(uri, f"Caller {n}") for n, uri in enumerate(OTHERS, start=2)),
     ]
     sim = Simulator(SimulatorConfig(users=users), SystemClock())
     try:
@@ -126,10 +129,22 @@ async def _check_pages(
     )
     report_delay("attached: caller's 'hello' -> live count 1 in menu", time.monotonic() - sent)
     await talk
+    menu, hardware = (Talker(sim.virtual_user(uri), BOT) for uri in OTHERS)
+    await asyncio.gather(menu.say("hi", 2), hardware.say("hey", 2))
+    await hardware.say("2")
+
+    def counted() -> None:
+        poll(lambda: live_count(browser, "menu") == "2", "2 conversations in menu")
+        poll(lambda: live_count(browser, "describe") == "1", "1 conversation in describe")
+        assert len(css(browser, "li.conversation")) == 3
+        connected = '#lifecycle [data-lifecycle="conversation"][data-lifecycle-state="Connected"]'
+        poll(lambda: one(browser, connected).text == "3", "3 Connected in the lifecycle bar")
+        screenshot("review-attach-live")
+
+    await asyncio.to_thread(counted)
 
     def replay() -> None:
-        conversation = one(browser, "li.conversation")
-        screenshot("review-attach-live")
+        [conversation] = [li for li in css(browser, "li.conversation") if "caller0001" in li.text]
         conversation.click()
         poll(lambda: css(browser, "#transcript li.step") or None, "the transcript's steps")
         last = one(browser, "#step-next")
