@@ -41,6 +41,8 @@ states:
     messages:
       - any: true
         say: "You said: {{ message }}"
+    ended:
+      - log: "left with pin {{ pin }}"
 """
 
 
@@ -150,12 +152,20 @@ async def test_secret_values_never_appear_in_steps(tmp_path) -> None:
         await lene.wait_for_message(WAIT)
         lene.send("is 48151 right?")
         assert "48151" in (await lene.wait_for_message(WAIT)).text
-        detail = board.conversation(only(board)["id"])
-        assert detail is not None
-        texts = [s["text"] for s in detail["steps"] if s["text"]]
+
+        def steps() -> list[dict[str, Any]]:
+            detail = board.conversation(only(board)["id"])
+            assert detail is not None
+            found: list[dict[str, Any]] = detail["steps"]
+            return found
+
+        texts = [s["text"] for s in steps() if s["text"]]
         assert not [text for text in texts if "48151" in text], texts
-        assert "[redacted]" in [s["text"] for s in detail["steps"] if s["kind"] == "in"]
+        assert "[redacted]" in [s["text"] for s in steps() if s["kind"] == "in"]
         assert "Thanks, [redacted] noted." in texts
+        lene.hang_up()
+        await eventually(lambda: any(s["text"] == "log left with pin [redacted]" for s in steps()))
+        assert not [s for s in steps() if "48151" in (s["text"] or "")]
 
 
 async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() -> None:
@@ -181,7 +191,7 @@ async def test_changes_yield_at_once_then_after_each_change_and_leave_nothing() 
         await changes.aclose()
 
 
-async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on() -> None:
+async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on_until_it_runs() -> None:
     board = LiveBoard()
     async with running(load("helpdesk"), board) as (sim, bot):
         lene = sim.virtual_user(LENE)
@@ -198,3 +208,21 @@ async def test_sweep_ends_what_a_restarted_bot_did_not_carry_on() -> None:
         assert detail is not None
         assert detail["active"] is False
         assert detail["ended"] == "not carried on"
+        lene.send("1")  # it was carried on after all: active again at its next record
+        await eventually(lambda: counts(board, "helpdesk") == {"ask_employee_id": 1})
+        assert only(board)["active"] is True, board.snapshot()
+        assert board.snapshot()["lifecycle"]["conversation"]["Connected"] == 1
+
+
+async def test_the_list_is_bounded_the_counts_are_not() -> None:
+    board = LiveBoard(max_listed=1)
+    async with running(load("helpdesk"), board) as (sim, _):
+        for caller in (LENE, "sip:adrianag@contoso.com"):
+            user = sim.virtual_user(caller)
+            await user.start_conversation(BOT, "hello")
+            await user.wait_for_message(WAIT)
+        await eventually(lambda: counts(board, "helpdesk") == {"menu": 2})
+        snap = board.snapshot()
+        assert snap["active"] == 2
+        assert [c["caller"] for c in snap["conversations"]] == ["sip:adrianag@contoso.com"]
+        assert board.snapshot() is snap  # nothing changed: the same picture

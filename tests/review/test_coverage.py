@@ -82,3 +82,14 @@ def test_a_file_that_is_no_coverage_is_one_line(tmp_path: Path) -> None:
     assert outcome.exit_code != 0
     with pytest.raises(UnreadableFileError, match="cannot read"):
         load_coverage(tmp_path / "missing.json")
+
+
+def test_json_refuses_to_write_over_a_test_path() -> None:
+    script = ROOT / "flows" / "helpdesk.test.yaml"
+    before = script.read_bytes()
+    outcome = CliRunner().invoke(cli, ["test", "--json", str(script)])
+    assert outcome.exit_code == 2
+    assert "is a test path" in outcome.output
+    assert script.read_bytes() == before
+    outcome = CliRunner().invoke(cli, ["test", "--json", str(ROOT / "flows")])
+    assert outcome.exit_code == 2

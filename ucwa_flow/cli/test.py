@@ -76,6 +76,8 @@ def command(
 
     A script is a YAML file named <flow>.test.yaml; see docs/testing.md.
     """
+    if json_path is not None:
+        _check_json_path(json_path)
     # flow errors and webhooks the script mocks as failures are part of the test, not noise
     logging.getLogger("ucwa_flow").setLevel(logging.CRITICAL)
 
@@ -109,6 +111,18 @@ def command(
     for line in low:
         click.echo(line)
     sys.exit(0 if run.passed and not low else 1)
+
+
+def _check_json_path(json_path: str) -> None:
+    """Refuse a ``--json`` value that is a test path taken for the output file (``--json``
+    takes an optional value, so ``--json flows/`` would otherwise write over ``flows/``)."""
+    path = Path(json_path)
+    if path.is_dir() or path.suffix.lower() in (".yaml", ".yml"):
+        raise click.BadParameter(
+            f"{json_path!r} is a test path, not the JSON file to write: give --json PATH.json "
+            "or put --json after the paths",
+            param_hint="--json",
+        )
 
 
 def _write(path: Path, text: str) -> None:

@@ -233,7 +233,7 @@ def _node(placed: PlacedNode, draw: _Drawing) -> str:
         width = "2.2"
     data = ""
     if node.kind is NodeKind.STATE:
-        data = f" id={quoteattr('node-' + node.name)} data-state={quoteattr(node.name)}"
+        data = f" data-state={quoteattr(node.name)} id={quoteattr('node-' + node.name)}"
         data += draw.line_attr(node)
     cls, mark_attr = _mark_attrs(mark)
     cls += draw.decorations.node_class(node)

@@ -6,7 +6,8 @@
 * :class:`LiveBoard`: the live source kept from an engine's trace records (it *is* a trace
   sink; :meth:`LiveBoard.sink` gives one per account of a ``serve`` process);
 * :func:`live_routes`: the starlette routes ``/live``, ``/live/events`` (server-sent
-  events) and ``/live/conversations/{id}`` over any live source.
+  events) and ``/live/conversations/{id}`` over any live source; :func:`sse_events` and
+  :class:`EventStream` are its event stream, for an app that serves one elsewhere.
 
 Example (one engine)::
 
@@ -20,7 +21,15 @@ Example (one engine)::
 from __future__ import annotations
 
 from ucwa_flow.live._board import LiveBoard, Lookup
-from ucwa_flow.live._routes import PING_EVERY, live_routes
+from ucwa_flow.live._routes import PING_EVERY, EventStream, live_routes, sse_events
 from ucwa_flow.live._source import LiveSource
 
-__all__ = ["PING_EVERY", "LiveBoard", "LiveSource", "Lookup", "live_routes"]
+__all__ = [
+    "PING_EVERY",
+    "EventStream",
+    "LiveBoard",
+    "LiveSource",
+    "Lookup",
+    "live_routes",
+    "sse_events",
+]

@@ -12,9 +12,11 @@ number); readers of :meth:`LiveBoard.changes` are woken through futures, never b
 engine's live :class:`~ucwa_flow.runtime.instance.FlowInstance`, or ``None``) and keeps the
 answer for the conversation's life: the engine forgets a conversation before its last
 records (``Ended``, what its ``ended`` handler does). The instance also gives the flow's
-version, the caller and the secret variables whose values are blanked from steps. A new
-instance for the same conversation (a durable bot restarted and carried it on) is
-adopted. Without a lookup the flow is unknown and only lifecycle counts are kept.
+version, the caller and the secret variables whose values are blanked from steps. The
+lookup is asked until it knows the conversation, then no more (a dictionary lookup saved
+per record); after a bot's restart, :meth:`sweep` makes the board ask again, so the new
+engine's instance of a conversation carried on is adopted. Without a lookup the flow is
+unknown and only lifecycle counts are kept.
 
 **One board, several engines.** ``board(record)`` is the sink of the engine
 :meth:`attach` named (or of none); :meth:`sink` gives the sink of one account of a
@@ -25,7 +27,9 @@ lifecycle move, or any record of a conversation the lookup knows; it stays activ
 its ``Ended`` record, its invitation is declined or shed (``busy``), or, for one that never
 ran a flow, its conversation lifecycle reaches Disconnected. A bot that starts again (a
 ``serve`` account signing in again) may not carry on every conversation: :meth:`sweep`
-ends those its new engine does not have. Records of the outbound
+ends those its new engine does not have (``serve`` also sweeps an account it stops serving:
+another worker took it over). A swept conversation that a later engine runs after all is
+active again at its next record. Records of the outbound
 actions that run when no conversation could be started (``outbound:<uri>``) are left out.
 
 **Memory** is bounded three ways: at most ``max_steps`` steps per conversation (the
@@ -39,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ucwa_flow.lifecycle.conversation import STATES as CONVERSATION_STATES
@@ -69,7 +74,8 @@ class LiveBoard:
     implements :class:`~ucwa_flow.live.LiveSource`.
 
     ``max_steps`` steps are kept per conversation, ``recent`` ended conversations,
-    ``max_conversations`` active ones and ``step_budget`` steps in all. :meth:`changes`
+    ``max_conversations`` active ones and ``step_budget`` steps in all; the snapshot lists
+    the newest ``max_listed`` active conversations (all are counted). :meth:`changes`
     yields at most ``rate`` snapshots a second to each reader. ``now`` is the wall clock
     (epoch seconds) that stamps steps.
     """
@@ -79,14 +85,16 @@ class LiveBoard:
         *,
         max_steps: int = 500,
         recent: int = 100,
-        max_conversations: int = 10_000,
+        max_conversations: int = 50_000,
         step_budget: int = 250_000,
+        max_listed: int = 1_000,
         rate: float = 10.0,
         now: Callable[[], float] = time.time,
     ) -> None:
         self._max_steps = max_steps
         self._recent = recent
         self._max_active = max_conversations
+        self._max_listed = max_listed
         self._budget = step_budget
         self._interval = 1.0 / rate
         self._now = now
@@ -143,14 +151,18 @@ class LiveBoard:
     def sweep(self, account: str | None, alive: Collection[str], reason: str) -> int:
         """End ``account``'s active conversations whose href is not in ``alive``: they are
         gone without an ``Ended`` record (a bot restarted and did not carry them on, its
-        application having ended meanwhile). Returns how many."""
-        gone = [
-            entry
-            for key, entry in self._active.items()
-            if key[0] == account and key[1] not in alive
-        ]
+        application having ended meanwhile). The others are resolved again through the
+        lookup at their next record (the new engine has new instances). Returns how many
+        ended."""
+        gone = []
+        for key, entry in self._active.items():
+            if key[0] == account:
+                entry.instance = None  # the new engine's is adopted at the next record
+                if key[1] not in alive:
+                    gone.append(entry)
         now = self._now()
         for entry in gone:
+            entry.listed = None
             self._step(entry, now, "ended", reason)
             self._finish(entry, reason, now)
         if gone:
@@ -168,19 +180,31 @@ class LiveBoard:
         if not href or href.startswith("outbound:"):
             return
         key = (account, href)
-        entry = self._active.get(key) or self._ended.get(key)
-        lookup = self._lookups.get(account)
-        instance = lookup(href) if lookup is not None else None
         now = self._now()
+        entry = self._active.get(key)
         if entry is None:
-            if not self._opens(record, instance):
-                return
-            entry = self._open(key, now)
-        if instance is not None and instance is not entry.instance and entry.ended is None:
-            self._adopt(entry, instance)
+            entry = self._ended.get(key)
+            instance = self._instance(account, href)
+            if entry is None:
+                if not self._opens(record, instance):
+                    return
+                entry = self._open(key, now)
+                if instance is not None:
+                    self._adopt(entry, instance)
+            elif instance is not None and instance is not entry.instance and not instance.ended:
+                self._reopen(entry, instance)  # swept, yet carried on after all
+        elif entry.instance is None:  # not known yet, or known before a restart
+            instance = self._instance(account, href)
+            if instance is not None:
+                self._adopt(entry, instance)
         entry.updated_at = now
+        entry.listed = None
         handler(entry, record, now)
         self._changed()
+
+    def _instance(self, account: str | None, href: str) -> FlowInstance | None:
+        lookup = self._lookups.get(account)
+        return lookup(href) if lookup is not None else None
 
     @staticmethod
     def _opens(record: t.Trace, instance: FlowInstance | None) -> bool:
@@ -235,12 +259,19 @@ class LiveBoard:
         if entry.ended is not None:
             return
         self._count(entry, -1)
-        entry.ended, entry.ended_at = reason, now
-        entry.instance = None
+        entry.ended, entry.ended_at = reason, now  # its instance is kept: the records
+        # its ``ended`` handler emits after this one are cleaned of its secrets too
         del self._active[entry.key]
         self._ended[entry.key] = entry
         while len(self._ended) > self._recent:
             self._drop(next(iter(self._ended.values())))
+
+    def _reopen(self, entry: Entry, instance: FlowInstance) -> None:
+        del self._ended[entry.key]
+        self._active[entry.key] = entry
+        self._adopt(entry, instance)  # counts nothing while it is ended
+        entry.ended = entry.ended_at = None
+        self._count(entry, +1)
 
     def _drop(self, entry: Entry) -> None:
         """Forget ``entry`` altogether (the oldest beyond a bound)."""
@@ -375,11 +406,13 @@ class LiveBoard:
         cached = self._cache
         if cached is not None and cached[0] == self._seq:
             return cached[1]
-        conversations = [entry.summary() for entry in reversed(self._active.values())]
+        newest = islice(reversed(self._active.values()), self._max_listed)
+        conversations = [entry.summary() for entry in newest]
         conversations += [entry.summary() for entry in reversed(self._ended.values())]
         body = {
             "seq": self._seq,
             "at": iso(self._now()),
+            "active": len(self._active),
             "flows": {name: {"states": dict(states)} for name, states in self._flows.items()},
             "lifecycle": {kind: dict(states) for kind, states in self._life.items()},
             "conversations": conversations,

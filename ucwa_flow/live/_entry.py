@@ -47,6 +47,7 @@ class Entry:
         "instance",
         "key",
         "lifecycle",
+        "listed",
         "messaging",
         "secrets",
         "started_at",
@@ -72,6 +73,8 @@ class Entry:
         self.instance: FlowInstance | None = None  # while it runs, for its secrets
         self.secrets: tuple[str, ...] = ()  # the secret values last seen
         self.steps: deque[Step] = deque(maxlen=max_steps)
+        #: the summary last built, until a record changes the entry (``None``)
+        self.listed: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -121,7 +124,12 @@ class Entry:
     # -- JSON ------------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
-        """What the snapshot's list shows of it."""
+        """What the snapshot's list shows of it (built once per change)."""
+        if self.listed is None:
+            self.listed = self._summary()
+        return self.listed
+
+    def _summary(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "href": self.href,
@@ -139,7 +147,7 @@ class Entry:
 
     def detail(self) -> dict[str, Any]:
         """The summary with its steps (oldest first) and why it ended."""
-        body = self.summary()
+        body = dict(self.summary())
         body["ended"] = self.ended
         body["steps"] = [_step(step) for step in self.steps]
         return body

@@ -53,8 +53,10 @@ def live_routes(
     async def live(request: Request) -> Response:
         return JSONResponse(source.snapshot())
 
+    encode = _Encoder()  # readers share the JSON of a snapshot
+
     async def events(request: Request) -> Response:
-        return EventStream(sse_events(source, ping_every, closing=closing))
+        return EventStream(sse_events(source, ping_every, closing=closing, encode=encode))
 
     async def conversation(request: Request) -> Response:
         found = source.conversation(request.path_params["id"])
@@ -75,9 +77,12 @@ async def sse_events(
     *,
     event: str = "snapshot",
     closing: asyncio.Event | None = None,
+    encode: Callable[[dict[str, Any]], str] | None = None,
 ) -> AsyncIterator[str]:
     """``source``'s changes as server-sent events, with a ping comment when quiet; it
-    ends when the changes do or ``closing`` is set."""
+    ends when the changes do or ``closing`` is set. ``encode`` makes the JSON of a
+    snapshot (compact ``json.dumps`` by default)."""
+    encode = encode or _compact
     changes = source.changes()
     pending: asyncio.Future[dict[str, Any]] | None = None
     closed: asyncio.Future[Any] = asyncio.ensure_future((closing or asyncio.Event()).wait())
@@ -97,7 +102,7 @@ async def sse_events(
                 body = done.result()
             except StopAsyncIteration:
                 return
-            yield f"event: {event}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+            yield f"event: {event}\ndata: {encode(body)}\n\n"
     finally:
         for task in (pending, closed):
             if task is not None and not task.done():
@@ -108,6 +113,24 @@ async def sse_events(
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()
+
+
+def _compact(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+class _Encoder:
+    """The JSON of the last snapshot, made once for every reader of the same one (a
+    live board gives them all the same object until the next change)."""
+
+    def __init__(self) -> None:
+        self._body: dict[str, Any] | None = None
+        self._text = ""
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        if body is not self._body:
+            self._body, self._text = body, _compact(body)
+        return self._text
 
 
 async def _next(changes: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:

@@ -10,18 +10,21 @@ Everything it returns is JSON-ready (plain dicts, lists, strings, numbers). The 
 
 snapshot::
 
-    {"seq": 12, "at": "2026-12-01T12:00:00.123Z",
+    {"seq": 12, "at": "2026-12-01T12:00:00.123Z", "active": 4,
      "flows": {"helpdesk": {"states": {"menu": 3, "password": 1}}},
      "lifecycle": {"conversation": {"Incoming": 0, "Connecting": 0, "Connected": 4, ...},
                    "messaging": {"Connected": 4, ...}},
      "conversations": [{"id", "href", "account", "flow", "version", "state", "lifecycle",
                         "messaging", "caller", "started_at", "updated_at", "active"}]}
 
-``seq`` grows with every change. ``flows`` is keyed by flow name; a state with no active
-conversation is left out of ``states``. ``lifecycle`` lists every state of both machines
-(zeros included). Counts are of active conversations only. ``conversations`` holds the
-active ones, newest first, then the last ended ones (``active: false``), the most recently
-ended first.
+``seq`` grows with every change; ``active`` is the number of active conversations.
+``flows`` is keyed by flow name; a state with no active conversation is left out of
+``states``. ``lifecycle`` lists every state of both machines (zeros included). Counts are
+of active conversations only. ``conversations`` holds the active ones, newest first, then
+the last ended ones (``active: false``), the most recently ended first; a board may bound
+the active ones it lists (:class:`~ucwa_flow.live.LiveBoard` lists the newest 1,000: a bot
+with more still counts them all, and the JSON a reader gets ten times a second stays
+small).
 
 conversation detail: the list entry's keys plus ``steps`` (oldest first, the last ones
 only) and ``ended`` (the reason, or ``None``)::

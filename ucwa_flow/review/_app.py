@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ucwa_flow.live._routes import EventStream
+from ucwa_flow.live import EventStream
 from ucwa_flow.review._coverage import CoverageResults
 from ucwa_flow.review._events import event_stream
 from ucwa_flow.review._lifecycle import LIFECYCLE_KINDS

@@ -35,18 +35,18 @@ def sse(event: str, data: Any) -> str:
 
 async def event_stream(source: LiveSource, *, ping_every: float = PING_EVERY) -> AsyncIterator[str]:
     """The events of ``source`` for one client; see the module's docstring."""
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=1)
+    latest: list[dict[str, Any]] = []  # the newest snapshot not sent yet: a slow client skips
+    ended = asyncio.Event()
+    ready = asyncio.Event()
 
     async def pump() -> None:
         try:
             async for snapshot in source.changes():
-                if queue.full():  # the client is slow: only the newest snapshot matters
-                    queue.get_nowait()
-                queue.put_nowait(snapshot)
+                latest[:] = [snapshot]
+                ready.set()
         finally:
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(None)
+            ended.set()
+            ready.set()
 
     task = asyncio.create_task(pump(), name="ucwa-flow review relay")
     status: dict[str, Any] | None = None
@@ -56,13 +56,17 @@ async def event_stream(source: LiveSource, *, ping_every: float = PING_EVERY) ->
             if now != status:
                 status = now
                 yield sse("status", status)
+            if not latest and ended.is_set():
+                return
             try:
-                snapshot = await asyncio.wait_for(queue.get(), ping_every)
+                await asyncio.wait_for(ready.wait(), ping_every)
             except TimeoutError:
                 yield ": ping\n\n"
                 continue
-            if snapshot is None:
-                return
+            ready.clear()
+            if not latest:
+                continue
+            snapshot = latest.pop()
             now = status_of(source)
             if now != status:
                 status = now

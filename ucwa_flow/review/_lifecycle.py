@@ -8,25 +8,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
 
-from ucwa_flow.graph import Graph, extract_live_machine
+from ucwa_flow.graph import Graph
+from ucwa_flow.graph import lifecycle_graph as _draw
 
 __all__ = ["LIFECYCLE_KINDS", "lifecycle_graph", "lifecycle_states"]
 
 #: the lifecycle kinds the live feed counts, in the order pages show them
 LIFECYCLE_KINDS = ("conversation", "messaging")
-
-
-def _factory(kind: str) -> tuple[Callable[[], Any], tuple[str, ...]]:
-    if kind == "conversation":
-        from ucwa_flow.lifecycle.conversation import conversation_machine
-
-        return conversation_machine, ("Disconnected",)
-    from ucwa_flow.lifecycle.messaging import messaging_machine
-
-    return messaging_machine, ()
 
 
 @functools.cache
@@ -35,8 +24,7 @@ def lifecycle_graph(kind: str) -> Graph:
     :class:`KeyError` for another."""
     if kind not in LIFECYCLE_KINDS:
         raise KeyError(kind)
-    factory, final = _factory(kind)
-    return extract_live_machine(factory(), f"{kind} lifecycle", final=final)
+    return _draw(kind)
 
 
 def lifecycle_states(kind: str) -> tuple[str, ...]:

@@ -229,6 +229,8 @@ class AccountRunner:
         if self._retiring is not None:  # a failed bot being closed when the stop came
             await self._retiring
         await self._retire()
+        if self._live is not None:  # not served here any more (they may carry on elsewhere)
+            self._live.sweep(self.spec.id, (), "no longer served by this process")
 
     def revoke(self, why: str) -> None:
         """The lease cannot be proved valid any more: every further store write of this

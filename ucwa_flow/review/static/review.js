@@ -156,14 +156,21 @@
       li.classList.toggle("current", i === index);
       li.classList.toggle("past", i < index);
     });
+    var trigger = null; // the line of what moved the conversation (a handler, a step)
     for (var i = 0; i <= index; i++) {
       var step = detail.steps[i];
+      if ((step.kind === "match" || step.kind === "nomatch" || step.kind === "timeout") && step.line) {
+        trigger = String(step.line);
+      }
       if (step.kind === "enter") {
         var node = nodeOf(step.state);
         if (node) {
           node.classList.add("visited");
         }
-        edgesBetween(step.from, step.state).forEach(function (e) { e.classList.add("visited"); });
+        var edges = edgesBetween(step.from, step.state);
+        var taken = edges.filter(function (e) { return e.getAttribute("data-line") === trigger; });
+        (taken.length ? taken : edges).forEach(function (e) { e.classList.add("visited"); });
+        trigger = null;
       } else if (step.kind === "ended" && step.state) {
         edgesBetween(step.state, "end").forEach(function (e) { e.classList.add("visited"); });
       }
