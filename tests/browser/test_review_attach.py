@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.browser._apps import app_process
 from tests.browser._pages import HELPDESK, poll, states_of
 from tests.browser._review import (
@@ -40,9 +38,6 @@ from ucwa_flow.simulator.server import serve
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
-# until the review app and the live feed land (issue 14, branches review14 and live14)
-pytest.importorskip("ucwa_flow.review", reason="the review app (ucwa_flow.review) is not here yet")
-pytest.importorskip("ucwa_flow.live", reason="the live feed (ucwa_flow.live) is not here yet")
 
 PASSWORD = "d3sk-Pa55word!"
 TOKEN = "admin-T0ken-browser-0123456789"

@@ -20,8 +20,6 @@ from tests.browser.conftest import Screenshot
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
-# until the review app lands (issue 14, branch review14): skipped, never silently passing
-pytest.importorskip("ucwa_flow.review", reason="the review app (ucwa_flow.review) is not here yet")
 
 ORPHANS = """\
 version: 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.browser._apps import app_process
 from tests.browser._pages import HELPDESK, poll, states_of
 from tests.browser._review import classes, css, one
@@ -16,8 +14,6 @@ from tests.browser.conftest import Screenshot
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
-# until the review app lands (issue 14, branch review14): skipped, never silently passing
-pytest.importorskip("ucwa_flow.review", reason="the review app (ucwa_flow.review) is not here yet")
 
 CHAT = ["hi", "2", "my printer jams all the time", "stop"]
 PATH = ["welcome", "menu", "describe", "ask_employee_id"]
