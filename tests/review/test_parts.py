@@ -135,3 +135,29 @@ def test_a_stored_transcript_becomes_the_live_detail_shape() -> None:
     ]
     assert detail["steps"][0]["at"] == "2027-01-15T08:00:01.500Z"
     assert "1234" not in str(detail)
+
+
+async def test_stopping_the_server_ends_open_event_streams(caplog: Any) -> None:
+    import logging
+
+    import httpx
+
+    from tests.guards import WAIT
+    from tests.review.pages import HELPDESK
+    from ucwa_flow.live import LiveBoard
+    from ucwa_flow.review import FlowShelf, ReviewServer, create_app
+
+    app = create_app(FlowShelf.load([HELPDESK]), live=LiveBoard())
+    server = ReviewServer(app, "127.0.0.1", 0)
+    url = await server.start()
+    caplog.set_level(logging.ERROR)
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=WAIT) as client,
+        client.stream("GET", "/live/events") as response,
+    ):
+        lines = response.aiter_lines()
+        assert await anext(lines) == "event: status"
+        await server.stop()
+        rest = [line async for line in lines]  # the stream ends (no error)
+    assert all(not line.startswith("event: ") or line == "event: snapshot" for line in rest)
+    assert not [r for r in caplog.records if "ASGI" in r.getMessage()]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.e2e.serving import until
 from tests.guards import WAIT
 from tests.review.pages import HELPDESK, Page
 from tests.review.processes import Command, events, snapshot_where
@@ -65,3 +66,48 @@ async def test_live_counts_through_the_review_event_stream(tmp_path: Path) -> No
         assert await run.wait() == 0, run.output()
     finally:
         await run.close()
+
+
+async def test_run_on_a_server_with_review_counts_its_callers(tmp_path: Path) -> None:
+    """``run --server URL --review``: the bot of a (simulated) real server feeds the
+    review too."""
+    from tests.e2e.test_serve import FLOW, PASSWORD, _scene
+
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(FLOW, encoding="utf-8")
+    async with _scene(tmp_path, ["desk1"], {"c": 1}) as scene:
+        run = Command(
+            [
+                "run",
+                str(flow),
+                "--server",
+                scene.url,
+                "--user",
+                "sip:desk1@contoso.com",
+                "--password",
+                PASSWORD,
+                "--state",
+                str(tmp_path / "desk.sqlite3"),
+                "--review",
+                "127.0.0.1:0",
+            ],
+            tmp_path / "run.log",
+        )
+        try:
+            url = await run.serving()
+            await until(lambda: "serving as" in run.output(), "the bot signed in")
+            async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+                async with client.stream("GET", "/live/events") as response:
+                    stream = events(response)
+                    (talker,) = scene.talkers("c", 1, "desk1")
+                    assert await talker.say("ping 3", 2) == ["hello", "v1 pong 3"]
+                    seen = await snapshot_where(
+                        stream,
+                        lambda s: s["flows"].get("desk", {}).get("states") == {"talk": 1},
+                        "the caller in talk",
+                    )
+                assert seen["conversations"][0]["caller"] == "sip:c0000@contoso.com"
+                page = Page((await client.get("/flows/desk")).text)
+                assert set(page.nodes) == {"talk"}
+        finally:
+            await run.close()

@@ -27,7 +27,8 @@ async def _chat(tmp_path: Path, store: Path, lines: list[str]) -> None:
 
 async def test_a_stored_conversation_is_replayed_on_its_flow(tmp_path: Path) -> None:
     store = tmp_path / "bot.sqlite3"
-    await _chat(tmp_path, store, ["hi", "2", "my printer jams all the time", "stop"])
+    said_by_caller = "my printer </script><b>jams</b> all the time"
+    await _chat(tmp_path, store, ["hi", "2", said_by_caller, "stop"])
     review = Command(
         ["review", str(HELPDESK), "--store", str(store), "--listen", "127.0.0.1:0"],
         tmp_path / "review.log",
@@ -48,13 +49,14 @@ async def test_a_stored_conversation_is_replayed_on_its_flow(tmp_path: Path) -> 
             assert set(page.nodes) >= {"welcome", "menu", "describe"}
             assert page.by_id("transcript") is not None
             assert page.by_id("step-play") is not None
+            assert "<b>jams" not in response.text
             data = re.search(
                 r'<script type="application/json" id="replay-data">(.*?)</script>',
                 response.text,
                 re.S,
             )
             assert data is not None
-            replay = json.loads(data.group(1).replace("<\\/", "</"))
+            replay = json.loads(data.group(1))
             assert (await client.get("/transcripts/not-a-conversation")).status_code == 404
     finally:
         await review.close()
@@ -64,7 +66,7 @@ async def test_a_stored_conversation_is_replayed_on_its_flow(tmp_path: Path) -> 
     entered = [(s["from"], s["state"]) for s in steps if s["kind"] == "enter"]
     assert entered[:3] == [(None, "welcome"), ("welcome", "menu"), ("menu", "describe")]
     said = [(s["kind"], s["text"]) for s in steps if s["kind"] in ("in", "out")]
-    assert ("in", "my printer jams all the time") in said
+    assert ("in", said_by_caller) in said  # in the page as data, never as markup
     assert any(kind == "out" for kind, _ in said)
     assert steps[-1]["kind"] == "ended"
     for step in steps:

@@ -16,11 +16,14 @@ Routes (pages are HTML, the rest JSON or an event stream):
 ``GET /static/...``                    the page script and style sheet
 =====================================  ===================================================
 
-Every page works without a live source (no counts) and without a store.
+Every page works without a live source (no counts) and without a store. The app's
+``state.closing`` event ends every event stream (:class:`~ucwa_flow.review.ReviewServer`
+sets it when it stops).
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -59,7 +62,7 @@ def create_app(
     stored: StoredConversations | None = None,
 ) -> Starlette:
     """The review app over ``flows``, with coverage, a live source and a store if given."""
-    review = _Review(flows, coverage, live, stored)
+    review = _Review(flows, coverage, live, stored, asyncio.Event())
     routes = [
         Route("/", review.index),
         Route("/flows/{name}", review.flow),
@@ -73,7 +76,9 @@ def create_app(
         Route("/transcripts/{conversation:path}", review.transcript),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.closing = review.closing  # set by ReviewServer.stop(): event streams end
+    return app
 
 
 class _Review:
@@ -83,7 +88,9 @@ class _Review:
         coverage: CoverageResults | None,
         live: LiveSource | None,
         stored: StoredConversations | None,
+        closing: asyncio.Event,
     ) -> None:
+        self.closing = closing
         self.flows = flows
         self.coverage = coverage
         self.live = live
@@ -122,7 +129,7 @@ class _Review:
         if self.live is None:
             return _error(404, "this review has no live source (run --review, or --attach)")
         # live's response ends the stream as soon as the browser goes (whatever ASGI version)
-        return EventStream(event_stream(self.live))
+        return EventStream(event_stream(self.live, closing=self.closing))
 
     async def conversation(self, request: Request) -> Response:
         if self.live is None:

@@ -33,11 +33,22 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def event_stream(source: LiveSource, *, ping_every: float = PING_EVERY) -> AsyncIterator[str]:
-    """The events of ``source`` for one client; see the module's docstring."""
+async def event_stream(
+    source: LiveSource,
+    *,
+    ping_every: float = PING_EVERY,
+    closing: asyncio.Event | None = None,
+) -> AsyncIterator[str]:
+    """The events of ``source`` for one client; see the module's docstring. The stream
+    ends when ``closing`` is set (the server stops: it need not cut open streams)."""
     latest: list[dict[str, Any]] = []  # the newest snapshot not sent yet: a slow client skips
     ended = asyncio.Event()
     ready = asyncio.Event()
+    closed = closing or asyncio.Event()
+
+    async def watch() -> None:
+        await closed.wait()
+        ready.set()
 
     async def pump() -> None:
         try:
@@ -49,9 +60,12 @@ async def event_stream(source: LiveSource, *, ping_every: float = PING_EVERY) ->
             ready.set()
 
     task = asyncio.create_task(pump(), name="ucwa-flow review relay")
+    watcher = asyncio.create_task(watch(), name="ucwa-flow review relay closing")
     status: dict[str, Any] | None = None
     try:
         while True:
+            if closed.is_set():
+                return
             now = status_of(source)
             if now != status:
                 status = now
@@ -64,7 +78,7 @@ async def event_stream(source: LiveSource, *, ping_every: float = PING_EVERY) ->
                 yield ": ping\n\n"
                 continue
             ready.clear()
-            if not latest:
+            if not latest or closed.is_set():
                 continue
             snapshot = latest.pop()
             now = status_of(source)
@@ -73,6 +87,7 @@ async def event_stream(source: LiveSource, *, ping_every: float = PING_EVERY) ->
                 yield sse("status", status)
             yield sse("snapshot", snapshot)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for running in (task, watcher):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running

@@ -188,7 +188,8 @@ def _conversation_list() -> str:
 def _live_panes(replay: Mapping[str, Any] | None) -> str:
     data = ""
     if replay is not None:
-        text = json.dumps(replay, ensure_ascii=False).replace("</", "<\\/")
+        # "<" as a JSON escape: nothing a caller wrote can close or open a tag in here
+        text = json.dumps(replay, ensure_ascii=False).replace("<", "\\u003c")
         data = f'<script type="application/json" id="replay-data">{text}</script>'
     conversations = _conversation_list() if replay is None else ""
     return (

@@ -112,9 +112,14 @@ class ReviewServer:
         return f"http://{shown}:{port}/"
 
     async def stop(self) -> None:
-        """Stop serving (idempotent); open event streams are cut after the grace time."""
+        """Stop serving (idempotent). The event streams of an app made by
+        :func:`~ucwa_flow.review.create_app` end first (its ``state.closing``); others are
+        cut after the grace time."""
         server, task, sock = self._server, self._task, self._sock
         self._server = self._task = self._sock = None
+        closing = getattr(getattr(self.app, "state", None), "closing", None)
+        if isinstance(closing, asyncio.Event):
+            closing.set()
         if server is not None:
             server.should_exit = True
         if task is not None:
