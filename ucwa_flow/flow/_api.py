@@ -114,21 +114,30 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
 
 
 def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
-    """Like :func:`load_flow`, for flow text already in memory; ``file`` names it in messages."""
+    """Like :func:`load_flow`, for flow text already in memory; ``file`` names it in messages.
+
+    The files it includes and the sub-flows it calls are read relative to ``file``'s
+    folder (the current directory for a ``file`` with none), which they must not leave.
+    """
     from ucwa_flow.flow._builder import build_flow
     from ucwa_flow.flow._checks import run_checks
     from ucwa_flow.flow._loader import read_document
+    from ucwa_flow.flow._parts import assemble
     from ucwa_flow.flow._schema import check_schema
 
     document, diagnostics = read_document(text, file)
+    parts = None
     if document is not None:
+        parts = assemble(document, Path(file).parent)
         diagnostics = check_schema(document)
     flow = None
     if document is not None and not diagnostics:
-        flow, diagnostics = build_flow(document)
+        flow, diagnostics = build_flow(document, parts)
         diagnostics = diagnostics + run_checks(flow, document)
     elif document is not None:
         diagnostics = diagnostics + _pruned_checks(document)
+    if parts is not None:
+        diagnostics = diagnostics + parts.diagnostics
     diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)
     has_errors = any(d.is_error for d in diagnostics)
     return LoadResult(None if has_errors else flow, diagnostics)
