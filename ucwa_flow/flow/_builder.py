@@ -282,9 +282,11 @@ class _Builder(BuilderBase):
             return [Stop(self.loc(path))]
         if raw == "typing":
             return [Typing(self.loc(path))]
-        if raw == "return" or (isinstance(raw, dict) and "return" in raw):
-            returns = self.doc.data.get("returns", [])
-            return self.return_(raw["return"] if raw != "return" else None, path, returns)
+        returns = self.doc.data.get("returns", [])
+        if raw == "return":
+            return self.return_(None, path, returns)
+        if "return" in raw:
+            return self.return_(raw["return"], (*path, "return"), returns)
         key = next(k for k in (*_ACTIONS, "call") if k in raw)
         value, at = raw[key], (*path, key)
         if key == "say":
