@@ -21,6 +21,7 @@ from ucwa_flow.flow._action_lists import (
     state_list_id,
 )
 from ucwa_flow.flow._api import (
+    PART_SUFFIXES,
     FlowFileError,
     FlowInvalid,
     LoadResult,
@@ -68,6 +69,7 @@ from ucwa_flow.flow._sandbox import (
 )
 
 __all__ = [
+    "PART_SUFFIXES",
     "RESERVED_NAMES",
     "RULES",
     "Action",

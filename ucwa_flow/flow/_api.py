@@ -12,6 +12,7 @@ missing state are reported together.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ucwa_flow.flow._loader import Document
 
 __all__ = [
+    "PART_SUFFIXES",
     "FlowFileError",
     "FlowInvalid",
     "LoadResult",
@@ -32,6 +34,10 @@ __all__ = [
     "load_flow_text",
     "resolve_flow_path",
 ]
+
+
+#: files that are parts of flows, not flows: a sub-flow, a file of states to include
+PART_SUFFIXES = (".subflow.yaml", ".states.yaml")
 
 
 class FlowFileError(UnreadableFileError):
@@ -92,7 +98,10 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
     """Load, validate, compile and check the flow file at ``path``.
 
     Problems in the flow are diagnostics in the result; a file that cannot be read raises
-    :class:`FlowFileError` (one clear line, for exit status 2 in the CLI).
+    :class:`FlowFileError` (one clear line, for exit status 2 in the CLI). A part of a
+    flow (:data:`PART_SUFFIXES`) is checked as such: its result has no flow, only the
+    problems found in it (a sub-flow fully, as a call with its parameters would run it;
+    an included file for YAML and schema, since its gotos name states of its includers).
     """
     resolved = resolve_flow_path(path)
     display = str(resolved)
@@ -110,6 +119,8 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
         location = Location(display, 1, 1)
         message = f"the file is not UTF-8 text (byte {exc.start})"
         return LoadResult(None, [Diagnostic.at(location, "Y001", message)])
+    if display.endswith(PART_SUFFIXES):
+        return LoadResult(None, _part_diagnostics(text, display))
     return load_flow_text(text, display)
 
 
@@ -155,3 +166,21 @@ def _pruned_checks(document: Document) -> list[Diagnostic]:
     flow, found = build_flow(pruning.document)
     found = found + run_checks(flow, pruning.document)
     return [d for d in found if pruning.keeps(d)]
+
+
+def _part_diagnostics(text: str, file: str) -> list[Diagnostic]:
+    """The problems of a sub-flow or an included file, checked on its own."""
+    from ucwa_flow.flow._loader import read_document
+    from ucwa_flow.flow._schema import check_part_schema
+
+    if file.endswith(".states.yaml"):
+        document, diagnostics = read_document(text, file, kind="included")
+        return diagnostics if document is None else check_part_schema(document, "states")
+    # A sub-flow is checked as the one sub-flow of a flow that only calls it; what is
+    # reported of the made-up caller (its call's parameters, say) is left out.
+    caller = str(Path(file).parent / "(caller).flow.yaml")
+    call = {"call": {"flow": Path(file).name}}
+    text = json.dumps(
+        {"version": 1, "name": "check", "start": "c", "states": {"c": {"enter": [call]}}}
+    )
+    return [d for d in load_flow_text(text, caller).diagnostics if d.file != caller]
