@@ -73,8 +73,17 @@ def _targets(state: State) -> set[str]:
 
 def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     seen: set[Location] = set()  # global commands appear in every state: report once
-    for _, actions in _lists(flow):
+    scope_of = _scope_of(flow)
+    for state, actions in _lists(flow):
+        scope = scope_of.get(state.name, "") if state else ""
         for action in iter_actions(actions):
+            if isinstance(action, Goto) and scope_of.get(action.target, scope) != scope:
+                seen.add(action.location)
+                message = (
+                    f"goto {action.target!r}: that state belongs to sub-flow "
+                    f"{scope_of[action.target]!r}; run it with `call`"
+                )
+                yield Diagnostic.at(action.location, "F101", message)
             unknown = isinstance(action, Goto) and action.target not in flow.states
             if unknown and action.location not in seen:
                 assert isinstance(action, Goto)
