@@ -4,6 +4,7 @@ The broken examples of each rule are in tests/flow/broken (F130-F138)."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -194,3 +195,20 @@ def test_the_digest_covers_the_sub_flows_and_included_files(tmp_path: Path) -> N
     _write(tmp_path, {"more.states.yaml": files["more.states.yaml"] + "# edited\n"})
     third = load_flow(tmp_path / "main.flow.yaml").raise_for_errors().digest
     assert len({first, second, third}) == 3
+
+
+def test_diff_shows_a_changed_call_parameter(tmp_path: Path) -> None:
+    from ucwa_flow.diff import diff_flows, format_text
+
+    old = RESET.read_text("utf-8")
+    (tmp_path / "new.flow.yaml").write_text(old.replace("attempts: 2", "attempts: 3"), "utf-8")
+    shutil.copytree(RESET.parent / "lib", tmp_path / "lib")
+    report = format_text(
+        diff_flows(
+            load_flow(RESET).raise_for_errors(),
+            load_flow(tmp_path / "new.flow.yaml").raise_for_errors(),
+        )
+    )
+    assert "-   with attempts = 2\n" in report
+    assert "+   with attempts = 3\n" in report
+    assert "call employee-id" in report
