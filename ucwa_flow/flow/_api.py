@@ -24,6 +24,7 @@ from ucwa_flow.flow._model import Flow
 
 if TYPE_CHECKING:
     from ucwa_flow.flow._loader import Document
+    from ucwa_flow.flow._parts import Parts
 
 __all__ = [
     "PART_SUFFIXES",
@@ -146,7 +147,7 @@ def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
         flow, diagnostics = build_flow(document, parts)
         diagnostics = diagnostics + run_checks(flow, document)
     elif document is not None:
-        diagnostics = diagnostics + _pruned_checks(document)
+        diagnostics = diagnostics + _pruned_checks(document, parts)
     if parts is not None:
         diagnostics = diagnostics + parts.diagnostics
     diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)
@@ -154,7 +155,7 @@ def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
     return LoadResult(None if has_errors else flow, diagnostics)
 
 
-def _pruned_checks(document: Document) -> list[Diagnostic]:
+def _pruned_checks(document: Document, parts: Parts | None) -> list[Diagnostic]:
     """The F problems of a document with schema errors, found on its valid parts."""
     from ucwa_flow.flow._builder import build_flow
     from ucwa_flow.flow._checks import run_checks
@@ -163,7 +164,7 @@ def _pruned_checks(document: Document) -> list[Diagnostic]:
     pruning = prune(document)
     if pruning is None:
         return []
-    flow, found = build_flow(pruning.document)
+    flow, found = build_flow(pruning.document, parts)
     found = found + run_checks(flow, pruning.document)
     return [d for d in found if pruning.keeps(d)]
 
