@@ -1,7 +1,7 @@
 """A durable bot killed while a conversation is inside a sub-flow (two calls deep) carries
 on there after the restart: the call stack is in the conversation's record, so the
 sub-flows still return to their callers with their values, and the caller's variables
-come back as they were."""
+come back as they were; the caller's secrets stay redacted in what the sub-flow says."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ version: 1
 name: durable-calls
 start: menu
 settings: {idle_timeout: 1h, first_message: route_only}
-variables: {who: null, sure: null, note: kept}
+variables: {who: null, sure: null, note: kept, pin: "4711"}
+secrets: [pin]
 states:
   menu:
     enter:
       - say: Hello.
       - call:
           flow: lib/ask-name.subflow.yaml
-          with: {greeting: "Your name?"}
+          with: {greeting: "Your name? (PIN {{ pin }})"}
           returns: {name: who, sure: sure}
       - say: "Thanks {{ who }} ({{ sure }}), {{ note }}."
       - goto: done
@@ -85,7 +86,7 @@ async def test_a_restart_inside_a_sub_flow_returns_to_the_caller(
     async with stage(_flow(tmp_path), store=store) as s:
         lene = await s.person()
         await lene.say("hello")
-        assert await lene.hear(2) == ["Hello.", "Your name?"]
+        assert await lene.hear(2) == ["Hello.", "Your name? (PIN 4711)"]
         await s.idle()
 
         await s.crash()
@@ -107,5 +108,9 @@ async def test_a_restart_inside_a_sub_flow_returns_to_the_caller(
         await s.idle()
     (record,) = await store.conversations(ConversationQuery())
     assert record.state == "done"
-    assert dict(record.variables) == {"who": "Ann", "sure": "yes", "note": "kept"}
+    assert dict(record.variables) == {"who": "Ann", "sure": "yes", "note": "kept", "pin": "4711"}
     assert "calls" not in record.extra
+    # said inside the sub-flow, whose variables do not hold it: the caller's secret still
+    lines = await store.transcript(record.account, record.conversation)
+    said = [(line.data or {}).get("text") for line in lines if line.kind == "message_out"]
+    assert said[:2] == ["Hello.", "Your name? (PIN [redacted])"]
