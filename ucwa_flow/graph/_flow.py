@@ -11,6 +11,11 @@ Every state of the flow becomes a node, in file order. Edges, per state:
 * ``ended`` (``caller left``, always to the end) and ``delivery failed`` when handled;
 * commands the state defines or overrides.
 
+A ``call`` is an edge into the sub-flow's start state (``call confirm``); its states are
+drawn like the flow's own (named ``confirm/ask``); each ``return`` is an edge back to every
+state that calls the sub-flow, and what the caller does after the return is drawn from
+the calling state (``confirm returned → ...``).
+
 Global commands and the flow's idle timeout apply in every state, so they are drawn once
 from the "any state" node instead of from each state. The start arrow carries the
 invitation policy when there is one (each rule, then the default), and an outbound flow's
@@ -33,7 +38,7 @@ from ucwa_flow.flow import (
     format_duration,
 )
 from ucwa_flow.graph._model import ANY, END, START, EdgeKind, Graph, GraphBuilder, Node
-from ucwa_flow.graph._paths import END_OF_CONVERSATION, trace_exits
+from ucwa_flow.graph._paths import END_OF_CONVERSATION, RETURN, after_calls, trace_exits
 
 __all__ = ["extract_flow", "matcher_label"]
 
@@ -70,14 +75,38 @@ def extract_flow(flow: Flow) -> Graph:
     if flow.settings.idle_timeout is not None:
         idle = f"idle {format_duration(flow.settings.idle_timeout)}"
         builder.add_edge(ANY, END, EdgeKind.TIMEOUT, idle, flow.location.line)
+    callers = _callers(flow)
+    owner = {name: sub.name for sub in flow.subflows.values() for name in sub.states}
     for state in flow.states.values():
+        builder.returns_to = callers.get(owner.get(state.name, ""), [])
         _add_state(builder, state, global_commands)
     return builder.build()
+
+
+def _callers(flow: Flow) -> dict[str, list[str]]:
+    """Sub-flow name -> the states that call it; drawn: what runs after each return."""
+    callers: dict[str, list[str]] = {}
+    for state in flow.states.values():
+        for actions in state.all_action_lists():
+            for call, _ in after_calls(actions):
+                names = callers.setdefault(call.subflow, [])
+                if state.name not in names:
+                    names.append(state.name)
+    return callers
+
+
+def _add_returns(builder: GraphBuilder, node: Node, state: State) -> None:
+    for actions in state.all_action_lists():
+        for call, rest in after_calls(actions):
+            trigger = f"{call.subflow} returned"
+            line = call.location.line
+            _add_paths(builder, node, EdgeKind.ENTER, trigger, rest, loop=False, line=line)
 
 
 def _add_state(builder: GraphBuilder, state: State, global_commands: set[Location]) -> None:
     line = state.location.line
     node = builder.add_state(state.name, line)
+    _add_returns(builder, node, state)
     enter_line = _first_line(state.enter, line)
     _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False, line=enter_line)
     for command in state.commands:
@@ -161,8 +190,10 @@ def _add_paths(
         if exit_.target is None and not loop:
             continue
         edge_kind = exit_.kind if kind is EdgeKind.ENTER and exit_.kind else kind
-        target = _target(builder, source, exit_.target)
-        _add_edge(builder, source, target, edge_kind, trigger, exit_.steps, line)
+        targets = [exit_.target] if exit_.target != RETURN else builder.returns_to
+        for target in targets:
+            node = _target(builder, source, target)
+            _add_edge(builder, source, node, edge_kind, trigger, exit_.steps, line)
 
 
 def _target(builder: GraphBuilder, source: Node, target: str | None) -> Node:

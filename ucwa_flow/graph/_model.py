@@ -178,6 +178,8 @@ class GraphBuilder:
     """
 
     title: str
+    #: where a ``return`` of the state being extracted goes: the states calling its sub-flow
+    returns_to: list[str] = field(default_factory=list)
     _nodes: dict[Node, None] = field(default_factory=dict)
     _edges: dict[Edge, None] = field(default_factory=dict)
     _lines: dict[Node | Edge, int] = field(default_factory=dict)

@@ -47,7 +47,16 @@ from ucwa_flow.runtime import trace as t
 __all__ = ["Coverage", "FlowCoverage"]
 
 # how the graph names the branches a path took (see ucwa_flow.graph._paths)
-_BRANCHES = ("if ", "else", "webhook ok", "webhook failed", "invite ", "no answer")
+_BRANCHES = (
+    "if ",
+    "else",
+    "webhook ok",
+    "webhook failed",
+    "invite ",
+    "no answer",
+    "call ",
+    "return",
+)
 
 
 @dataclass(slots=True)
@@ -131,6 +140,7 @@ class _Replay:
             for a in iter_actions(actions)
             if isinstance(a, If)
         }
+        self.owner = {name: sub.name for sub in flow.subflows.values() for name in sub.states}
         self.current: dict[str, _Path | None] = {}
         self.parked: dict[tuple[str, Location], _Path] = {}
 
@@ -150,7 +160,9 @@ class _Replay:
                 self._entry(conv, r.state)
             elif path is not None:
                 self._take(path, _state(r.state))
-            self.current[conv] = _Path(_state(r.state), EdgeKind.ENTER, "", stays=False)
+            returned = path is not None and path.steps[-1:] == ["return"]
+            trigger = f"{self.owner.get(r.previous or '')} returned" if returned else ""
+            self.current[conv] = _Path(_state(r.state), EdgeKind.ENTER, trigger, stays=False)
         elif isinstance(r, t.InvitationDecided) and r.decision == "decline":
             self._take(_Path(START, EdgeKind.EVENT, self._rule(r.location)), END)
         elif isinstance(r, t.HandlerMatched):
@@ -201,6 +213,8 @@ class _Replay:
             if branch is not None:
                 then = r.detail == "then"
                 path.steps.append(f"if {branch.condition.source}" if then else "else")
+        elif r.action in ("call", "return"):
+            path.steps.append(f"call {r.detail}" if r.action == "call" else "return")
         elif r.action in ("webhook", "invite"):
             self.parked[(conv, r.location)] = path
             self.current[conv] = None
