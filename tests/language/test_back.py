@@ -1,6 +1,6 @@
 """``goto: back`` (issue 15, item 3, second half): the previous state, the back stack's
 rules (re-entries do not count, bounded depth), the run-time error where there is no
-previous state, the checks (F130, F131, F101 for a rule), the graph's dashed edges and
+previous state, the checks (F140, F141, F101 for a rule), the graph's dashed edges and
 the coverage of them."""
 
 from __future__ import annotations
@@ -200,3 +200,79 @@ def test_the_back_stack_forgets_re_entries_and_is_bounded() -> None:
     kept = {f"s{BACK_DEPTH + 2}", f"s{BACK_DEPTH + 3}"}  # a new flow version lost the others
     restored = Facts.from_data(facts.to_data(), kept)
     assert restored.back == [f"s{BACK_DEPTH + 2}", f"s{BACK_DEPTH + 3}"]
+
+
+CALLER = """\
+version: 1
+name: caller
+start: a
+settings: {idle_timeout: 10m}
+states:
+  a:
+    enter: [{say: A}]
+    messages: [{choice: [b], goto: b}]
+  b:
+    enter:
+      - say: B
+      - call: {flow: ask.subflow.yaml, returns: {answer: answer}}
+      - say: "got {{ answer }}"
+    messages: [{choice: ["0"], goto: back}]
+"""
+
+SUBFLOW = """\
+version: 1
+subflow: ask
+returns: [answer]
+variables: {answer: null}
+start: ask
+states:
+  ask:
+    enter: [{say: ask}]
+    messages:
+      - {choice: [more], goto: more}
+      - {choice: ["0"], goto: back}
+  more:
+    enter: [{say: more}]
+    messages:
+      - {choice: ["0"], goto: back}
+      - {choice: [done], do: [{return: {answer: yes}}]}
+"""
+
+
+async def test_a_sub_flow_has_a_history_of_its_own(write: Callable[..., Path]) -> None:
+    write("caller.flow.yaml", CALLER)
+    subflow = write("ask.subflow.yaml", SUBFLOW)
+    script = write(
+        "caller.test.yaml",
+        """
+        flow: caller.flow.yaml
+        scenarios:
+          - name: back inside and after a call
+            steps:
+              - invite
+              - expect: {say: A}
+              - say: b
+              - expect: {say: B}
+              - expect: {say: ask}
+              - say: "0"
+              - expect: {state: ask/ask}
+              - say: more
+              - expect: {say: more}
+              - say: "0"
+              - expect: {say: ask}
+              - say: more
+              - expect: {say: more}
+              - say: done
+              - expect: {say: got yes}
+              - expect: {state: b}
+              - say: "0"
+              - expect: {say: A}
+              - expect: {state: a}
+        """,
+    )
+    (result,) = await _results(script)
+    assert result.failure is None, str(result.failure)
+    errors = [r for r in result.traces if isinstance(r, t.FlowError)]
+    assert [(e.message, str(e.location)) for e in errors] == [
+        ("goto back: there is no previous state to go back to", f"{subflow}:11:31")
+    ]

@@ -1,6 +1,6 @@
 """Translations (issue 15, item 5): ``say: {texts: ...}``, the conversation's language from
 ``settings.language``, from the first message (``detect_language``) or the default, and
-``validate``'s F132/F133 at the ``say``'s file:line:col."""
+``validate``'s F142/F143 at the ``say``'s file:line:col."""
 
 from __future__ import annotations
 
@@ -95,16 +95,16 @@ async def test_the_conversation_speaks_its_language(write: Callable[..., Path]) 
 def test_validate_reports_a_text_missing_in_a_language() -> None:
     result = load_flow_text(FLOW, "polyglot.flow.yaml")
     assert [str(d) for d in result.diagnostics] == [
-        "polyglot.flow.yaml:30:11: F132 warning: no text in 'de', 'fr': "
+        "polyglot.flow.yaml:30:11: F142 warning: no text in 'de', 'fr': "
         "such callers hear the default language's ('en')"
     ]
     without_default = FLOW.replace("  default_language: en\n", "")
     result = load_flow_text(without_default, "polyglot.flow.yaml")
     assert [f"{d.line}:{d.col}: {d.code}" for d in result.diagnostics] == [
-        "16:11: F133",
-        "23:11: F133",
-        "29:11: F132",
-        "29:11: F133",
+        "16:11: F143",
+        "23:11: F143",
+        "29:11: F142",
+        "29:11: F143",
     ]
 
 

@@ -21,6 +21,7 @@ from ucwa_flow.flow._action_lists import (
     state_list_id,
 )
 from ucwa_flow.flow._api import (
+    PART_SUFFIXES,
     FlowFileError,
     FlowInvalid,
     LoadResult,
@@ -34,6 +35,7 @@ from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Sever
 from ucwa_flow.flow._durations import format_duration, parse_duration
 from ucwa_flow.flow._model import (
     Action,
+    Call,
     Flow,
     Goto,
     If,
@@ -44,11 +46,13 @@ from ucwa_flow.flow._model import (
     Log,
     MessageHandler,
     Outbound,
+    Return,
     Say,
     Settings,
     SetVariable,
     State,
     Stop,
+    SubFlow,
     TimeoutStep,
     TimeWindow,
     Typing,
@@ -69,10 +73,12 @@ from ucwa_flow.flow._texts import detect_language, version_of
 __all__ = [
     "BACK",
     "BACK_DEPTH",
+    "PART_SUFFIXES",
     "RESERVED_NAMES",
     "RULES",
     "Action",
     "ActionRef",
+    "Call",
     "Condition",
     "Diagnostic",
     "Flow",
@@ -91,6 +97,7 @@ __all__ = [
     "Matcher",
     "MessageHandler",
     "Outbound",
+    "Return",
     "Rule",
     "Say",
     "SetVariable",
@@ -98,6 +105,7 @@ __all__ = [
     "Severity",
     "State",
     "Stop",
+    "SubFlow",
     "Template",
     "TemplateCompileError",
     "TemplateRenderError",

@@ -11,9 +11,9 @@ is bounded (:data:`BACK_DEPTH` states; the oldest are forgotten) and kept in the
 conversation's durable record.
 
 Statically, ``back`` from a state can only lead to a state with a ``goto`` into it
-(:func:`back_targets`); the graph draws those edges and the checks warn (``F131``) where
+(:func:`back_targets`); the graph draws those edges and the checks warn (``F141``) where
 ``back`` can never work: in a state no ``goto`` leads to, which is entered only as the
-start (or by an invitation rule). A state may not be named ``back`` (``F130``).
+start (or by an invitation rule). A state may not be named ``back`` (``F140``).
 """
 
 from __future__ import annotations
@@ -70,12 +70,12 @@ def global_goto(flow: Flow, target: str) -> bool:
 
 
 def check_back(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
-    """F130: a state named ``back``; F131: ``goto: back`` where nothing came before."""
+    """F140: a state named ``back``; F141: ``goto: back`` where nothing came before."""
     for name, state in flow.states.items():
-        if name == BACK:
+        if name == BACK or name.endswith("/" + BACK):  # a sub-flow's states: "ask/back"
             yield Diagnostic.at(
                 state.location,
-                "F130",
+                "F140",
                 "a state cannot be named 'back': `goto: back` returns to the previous state",
             )
     known = {command.location for command in flow.commands}
@@ -89,7 +89,7 @@ def check_back(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                 seen.add(goto.location)
                 yield Diagnostic.at(
                     goto.location,
-                    "F131",
+                    "F141",
                     f"`goto: back` never works in state {name!r}: no goto leads to it, so "
                     "it is only entered as the start and there is no previous state",
                 )

@@ -15,9 +15,9 @@ every version. The settings say which language a conversation speaks
 
 The flow's languages (:attr:`Flow.languages <ucwa_flow.flow.Flow.languages>`) are the
 default, the detected ones and every language a ``texts`` names. :func:`check_texts`
-reports a ``say`` without a version in one of them (``F132``, a warning: the default
+reports a ``say`` without a version in one of them (``F142``, a warning: the default
 language's is said instead) and one that cannot fall back: ``texts`` without
-``settings.default_language``, or without a version in it (``F133``).
+``settings.default_language``, or without a version in it (``F143``).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _says(flow: Flow) -> Iterator[Say]:
 
 
 def check_texts(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
-    """F132: a ``say`` without a version in one of the flow's languages; F133: one that
+    """F142: a ``say`` without a version in one of the flow's languages; F143: one that
     has no default language's version to fall back to."""
     default = flow.settings.default_language
     for say in sorted(_says(flow), key=lambda s: s.location):
@@ -122,20 +122,20 @@ def check_texts(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
         if default is None:
             yield Diagnostic.at(
                 say.location,
-                "F133",
+                "F143",
                 "`texts` needs settings.default_language: the language said to a caller "
                 "whose language has no text",
             )
         elif default not in have:
             yield Diagnostic.at(
-                say.location, "F133", f"no text in the default language {default!r}"
+                say.location, "F143", f"no text in the default language {default!r}"
             )
         missing = sorted(flow.languages - have - {default})
         if missing:
             names = ", ".join(repr(m) for m in missing)
             yield Diagnostic.at(
                 say.location,
-                "F132",
+                "F142",
                 f"no text in {names}: such callers hear the default language's"
                 + (f" ({default!r})" if default else ""),
             )

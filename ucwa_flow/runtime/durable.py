@@ -173,11 +173,11 @@ class Durable:
             engine.reopen(instance, record.extra.get("opening") or {})
             return
         engine.instances[href] = instance
-        extra = record.extra
         data = {
             "misses": record.misses,
-            "silence": extra.get("silence"),
-            "facts": extra.get("facts"),
+            "silence": record.extra.get("silence"),
+            "calls": record.extra.get("calls"),
+            "facts": record.extra.get("facts"),
         }
         if not known:
             why = f"its flow {record.flow!r} is not run any more"

@@ -31,11 +31,13 @@ __all__ = ["Facts"]
 class Facts:
     """The back stack and message counts of one conversation (see the module docstring)."""
 
-    __slots__ = ("back", "bot", "caller", "language")
+    __slots__ = ("back", "bot", "caller", "language", "outer")
 
     def __init__(self) -> None:
         #: the states ``goto: back`` returns to, the latest last
         self.back: list[str] = []
+        #: the back stacks of the callers of the sub-flows under way, the innermost last
+        self.outer: list[list[str]] = []
         #: the language the caller's first message showed (``None``: none, or not yet)
         self.language: str | None = None
         #: messages the caller sent so far (the one being handled included)
@@ -48,10 +50,14 @@ class Facts:
         """The state ``goto: back`` would enter now (``None``: there is none)."""
         return self.back[-1] if self.back else None
 
-    def entered(self, left: str | None, state: str, *, back: bool) -> None:
+    def entered(self, left: str | None, state: str, *, back: bool, call: bool = False) -> None:
         """The conversation left ``left`` (``None``: it was starting) for ``state``, by a
-        ``goto: back`` when ``back``."""
-        if back:
+        ``goto: back`` when ``back``, by a sub-flow ``call`` when ``call``: a sub-flow
+        starts a history of its own (``back`` never leaves it), kept until it returns."""
+        if call:
+            self.outer.append(self.back)
+            self.back = []
+        elif back:
             if self.back:
                 self.back.pop()
         elif left is not None and left != state:
@@ -66,6 +72,10 @@ class Facts:
             self.language = detect_language(flow.settings, first_text)
             if flow.settings.first_message == "route_only":
                 self.caller += 1
+
+    def returned(self) -> None:
+        """The running sub-flow returned: its caller's history is back."""
+        self.back = self.outer.pop() if self.outer else []
 
     def heard(self, text: str, flow: Flow) -> None:
         """The caller sent ``text``; the first text of the conversation tells its
@@ -84,8 +94,9 @@ class Facts:
 
     def to_data(self) -> dict[str, Any]:
         """The facts as JSON data, for the durable record."""
-        back = list(self.back)
-        return {"caller": self.caller, "bot": self.bot, "back": back, "language": self.language}
+        back, outer = list(self.back), [list(stack) for stack in self.outer]
+        data = {"caller": self.caller, "bot": self.bot, "back": back, "outer": outer}
+        return {**data, "language": self.language}
 
     @classmethod
     def from_data(cls, data: Any, states: Container[str]) -> Facts:
@@ -98,9 +109,18 @@ class Facts:
             language = data.get("language")
             facts.language = language if isinstance(language, str) else None
             back = data.get("back")
-            if isinstance(back, list):
-                facts.back = [s for s in back if isinstance(s, str) and s in states]
+            facts.back = _states(back, states)
+            outer = data.get("outer")
+            if isinstance(outer, list):
+                facts.outer = [_states(stack, states) for stack in outer]
         return facts
+
+
+def _states(data: object, states: Container[str]) -> list[str]:
+    """The back stack ``data`` (a list of state names) without unknown states."""
+    if not isinstance(data, list):
+        return []
+    return [s for s in data if isinstance(s, str) and s in states]
 
 
 def _count(value: object) -> int:

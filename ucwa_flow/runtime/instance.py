@@ -15,9 +15,8 @@ Semantics, as ``docs/flow-language.md`` states them:
   order; the first that matches runs. Named regex captures become variables. No match runs
   the next rung of the no-match ladder (the last rung repeats); the count restarts when a
   state is entered.
-* ``goto`` ends the running action list and enters the target: its timers restart, its
-  ladder count resets, its ``enter`` actions run; ``back`` is the previous state (the
-  back stack of :class:`~ucwa_flow.runtime.facts.Facts`).
+* ``goto`` ends the running action list and enters the target (``back``: the previous
+  state, see ``facts``): its timers restart, its ladder count resets, ``enter`` runs.
 * timeouts count caller silence from the same moment (entering the state or the caller's
   last message); each step fires once.
 * ``invite`` and ``webhook`` do not block the conversation: the actions after them, and
@@ -41,12 +40,14 @@ from ucwa_flow.flow import (
     BACK,
     Action,
     ActionRef,
+    Call,
     Flow,
     Goto,
     If,
     Invite,
     Location,
     Log,
+    Return,
     Say,
     SetVariable,
     State,
@@ -57,6 +58,7 @@ from ucwa_flow.flow import (
     state_list_id,
 )
 from ucwa_flow.lifecycle import Conversation
+from ucwa_flow.runtime import calls
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
@@ -88,6 +90,7 @@ class FlowInstance:
         "_silence",
         "caller_name",
         "caller_uri",
+        "calls",
         "conv",
         "ended",
         "ended_by",
@@ -118,6 +121,7 @@ class FlowInstance:
         self.caller_name = caller_name
         self.state = FlowMachine.NEW
         self.variables: dict[str, Any] = copy_variables(flow.variables)
+        self.calls = calls.CallStack()
         self.ended = False
         self.ended_by: str | None = None
         self.facts = Facts()
@@ -201,11 +205,8 @@ class FlowInstance:
             return
         self._emit(t.OutcomeReceived, action=action, branch=branch, location=location)
         self._hops = 0
-        await self._run(
-            (ActionRef(branch_list, 0), *rest.frames),
-            {**rest.extras, **extras},
-            allow_after_end=rest.after_end,
-        )
+        frames = (ActionRef(branch_list, 0), *rest.frames)
+        await self._run(frames, {**rest.extras, **extras}, allow_after_end=rest.after_end)
 
     async def on_delivery_failed(
         self, delivery: Mapping[str, Any], message: str | None = None
@@ -247,13 +248,10 @@ class FlowInstance:
         current = self._current()
         schedule = self.machine.silence_schedule(current) if current is not None else ()
         due = None if self.ended else self._silence.due(schedule, now)
+        stack = [] if self.ended else list(self.calls)  # the caller's variables too
         silence = self._silence.to_data(now)
-        return {
-            "misses": self._misses,
-            "silence": silence,
-            "due": due,
-            "facts": self.facts.to_data(),
-        }
+        data = {"misses": self._misses, "silence": silence, "due": due, "calls": stack}
+        return {**data, "facts": self.facts.to_data()}
 
     def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
         """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
@@ -262,6 +260,7 @@ class FlowInstance:
             return False
         self.variables, self._misses = dict(variables), int(data.get("misses", 0))
         self.facts = Facts.from_data(data.get("facts"), self.flow.states)
+        self.calls = calls.CallStack.from_data(data.get("calls"))
         schedule = self.machine.silence_schedule(self.flow.states[state])
         self._silence.resume(data.get("silence"), schedule, now)
         return True
@@ -277,7 +276,7 @@ class FlowInstance:
     def _current(self) -> State | None:
         return self.flow.states.get(self.state)
 
-    async def _enter(self, name: str, *, back: bool = False) -> None:
+    async def _enter(self, name: str, *, back: bool = False, call: bool = False) -> None:
         self._hops += 1
         if self._hops > _MAX_HOPS:
             self._error(f"more than {_MAX_HOPS} gotos without caller input; stopping", None)
@@ -288,7 +287,7 @@ class FlowInstance:
             self._error(f"cannot enter unknown state {name!r}", None)
             return
         self._misses = 0
-        self.facts.entered(previous, name, back=back)
+        self.facts.entered(previous, name, back=back, call=call)
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
         self._silence.restart(self.machine.silence_schedule(state))
@@ -330,7 +329,7 @@ class FlowInstance:
                         cursor.branch("then" if chosen else "else")
                         continue
                     rest = None
-                    if isinstance(action, Invite | Webhook):
+                    if isinstance(action, Invite | Webhook | Call):
                         rest = cursor.suspend(extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
@@ -361,6 +360,9 @@ class FlowInstance:
             self._done("stop", action.location)
             await self._stop("stop")
             return True
+        elif isinstance(action, Call | Return):
+            await calls.perform(self, action, ctx, rest)
+            return True
         elif isinstance(action, Typing):
             link = self.conv.messaging.set_is_typing_href
             if link:
@@ -390,7 +392,7 @@ class FlowInstance:
 
     async def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
         formats = self.conv.messaging.formats
-        text, sent = render_say(action, ctx, flow_format=self.flow.settings.format, formats=formats)
+        text, sent = render_say(action, ctx, self.flow.settings.format, formats)
         href = self.conv.messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)

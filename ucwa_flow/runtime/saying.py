@@ -1,16 +1,15 @@
-"""What a ``say`` sends: its text, and its HTML when the conversation takes HTML.
+"""What a ``say`` sends: its plain text, and its HTML when the conversation takes HTML.
 
-:func:`render_say` renders a :class:`~ucwa_flow.flow.Say` in a template context: the
-``html`` part is sent when the flow's format is ``html`` and the conversation negotiated
-HTML messages (``formats``), the ``text`` part otherwise (or, when the flow gives only
-``html``, its text with the tags removed). A ``say`` with ``texts`` says the version of
-the conversation's language (``conversation.language`` in the context), else the
-default language's. The instance sends the result.
+With ``settings.format: html``, a conversation that negotiated HTML messages gets the
+``html`` part; every message also has a plain text (the ``text`` part, or the HTML with
+its tags removed), which is what a plain-text conversation gets and what traces show.
+A ``say`` with ``texts`` says the version of the conversation's language
+(``conversation.language`` in the context), else the default language's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ucwa_flow.flow import Say, version_of
@@ -20,12 +19,10 @@ __all__ = ["render_say"]
 
 
 def render_say(
-    action: Say, ctx: Mapping[str, Any], *, flow_format: str, formats: tuple[str, ...]
+    action: Say, ctx: Mapping[str, Any], flow_format: str, formats: Collection[str]
 ) -> tuple[str, str | None]:
-    """``(text, html)`` of ``action``: ``html`` is ``None`` when the text is to be sent.
-
-    Raises what a template raises when it fails (the ``say`` then sends nothing).
-    """
+    """``(text, html)`` of ``action`` rendered in ``ctx``; ``html`` is ``None`` unless the
+    flow's format is html and the conversation's ``formats`` include ``Html``."""
     text_part, html_part = action.text, action.html
     if action.texts:
         text_part, html_part = version_of(action, ctx["conversation"]["language"])

@@ -23,6 +23,7 @@ branch steps pick between edges that differ only by them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -50,17 +51,32 @@ from ucwa_flow.runtime import trace as t
 __all__ = ["Coverage", "FlowCoverage"]
 
 # how the graph names the branches a path took (see ucwa_flow.graph._paths)
-_BRANCHES = ("if ", "else", "webhook ok", "webhook failed", "invite ", "no answer")
+_BRANCHES = (
+    "if ",
+    "else",
+    "webhook ok",
+    "webhook failed",
+    "invite ",
+    "no answer",
+    "call ",
+    "return",
+)
 
 
 @dataclass(slots=True)
 class FlowCoverage:
-    """What the tests of one flow covered; ``graph`` is the universe of transitions."""
+    """What the tests of one flow covered; ``graph`` is the universe of transitions.
+
+    ``states`` and ``edges`` are what was covered; ``state_counts`` and ``edge_counts``
+    how many times, over every scenario, each state was entered and each edge taken.
+    """
 
     flow: Flow
     graph: Graph
     states: set[str] = field(default_factory=set)
     edges: set[Edge] = field(default_factory=set)
+    state_counts: Counter[str] = field(default_factory=Counter)
+    edge_counts: Counter[Edge] = field(default_factory=Counter)
 
     @property
     def name(self) -> str:
@@ -129,6 +145,7 @@ class _Replay:
             for a in iter_actions(actions)
             if isinstance(a, If)
         }
+        self.owner = {name: sub.name for sub in flow.subflows.values() for name in sub.states}
         self.current: dict[str, _Path | None] = {}
         self.parked: dict[tuple[str, Location], _Path] = {}
 
@@ -142,12 +159,15 @@ class _Replay:
         conv = r.conversation
         if isinstance(r, t.StateEntered):
             self.cov.states.add(r.state)
+            self.cov.state_counts[r.state] += 1
             path = self.current.get(conv)
             if r.previous is None:
                 self._entry(conv, r.state)
             elif path is not None:
                 self._take(path, _state(r.state))
-            self.current[conv] = _Path(_state(r.state), EdgeKind.ENTER, "", stays=False)
+            returned = path is not None and path.steps[-1:] == ["return"]
+            trigger = f"{self.owner.get(r.previous or '')} returned" if returned else ""
+            self.current[conv] = _Path(_state(r.state), EdgeKind.ENTER, trigger, stays=False)
         elif isinstance(r, t.InvitationDecided) and r.decision == "decline":
             self._take(_Path(START, EdgeKind.EVENT, self._rule(r.location)), END)
         elif isinstance(r, t.HandlerMatched):
@@ -201,6 +221,8 @@ class _Replay:
         elif r.action == "goto" and r.detail == BACK:
             path.steps.append(BACK)
             path.back = True
+        elif r.action in ("call", "return"):
+            path.steps.append(f"call {r.detail}" if r.action == "call" else "return")
         elif r.action in ("webhook", "invite"):
             self.parked[(conv, r.location)] = path
             self.current[conv] = None
@@ -259,7 +281,9 @@ class _Replay:
             return
         full = " → ".join(_shorten(part) for part in (path.trigger, *path.steps) if part)
         exact = [e for e in candidates if e.label == full]
-        self.cov.edges.add((exact or candidates)[0])
+        taken = (exact or candidates)[0]
+        self.cov.edges.add(taken)
+        self.cov.edge_counts[taken] += 1
 
     def _fits(self, edge: Edge, path: _Path, target: Node) -> bool:
         if edge.source != path.source or edge.target != target:
