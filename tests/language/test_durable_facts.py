@@ -136,3 +136,34 @@ async def test_the_detected_language_survives_a_restart(store: Store) -> None:
         await s.restart()
         await lene.say("hello")
         assert await lene.hear() == ["Sie sagten hello"]
+
+
+async def test_a_sub_flow_s_history_and_its_caller_s_survive_a_restart(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.language.test_back import CALLER, SUBFLOW
+    from ucwa_flow.flow import load_flow
+
+    (tmp_path / "ask.subflow.yaml").write_text(SUBFLOW, "utf-8")
+    (tmp_path / "caller.flow.yaml").write_text(CALLER, "utf-8")
+    flow = load_flow(tmp_path / "caller.flow.yaml").flow
+    assert flow is not None
+    async with stage(flow, store=store) as s:
+        lene = await s.person()
+        await lene.say("hi")
+        assert await lene.hear() == ["A"]
+        await lene.say("b")
+        assert await lene.hear(2) == ["B", "ask"]
+        await lene.say("more")
+        assert await lene.hear() == ["more"]
+        await s.idle()
+
+        await s.crash()
+        await s.restart()
+        await lene.say("0")  # back inside the sub-flow
+        assert await lene.hear() == ["ask"]
+        await lene.say("more")
+        await lene.say("done")
+        assert await lene.hear(2) == ["more", "got yes"]
+        await lene.say("0")  # the caller's history: b came from a
+        assert await lene.hear() == ["A"]
