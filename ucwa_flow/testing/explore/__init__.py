@@ -1,0 +1,2 @@
+"""Explore a flow and write conversation tests that take every transition.
+"""
