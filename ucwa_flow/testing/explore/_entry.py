@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ucwa_flow.flow import Flow, InvitationRule
+from ucwa_flow.graph._flow import _default_label, _rule_label, _shorten
 from ucwa_flow.testing._script import DEFAULT_CALLER
 from ucwa_flow.testing.explore._play import Setup
 
@@ -28,7 +29,7 @@ _MONDAY = (2026, 1, 5)
 
 @dataclass(slots=True)
 class Entries:
-    """The setups to start from, and the entries no setup takes (label -> why)."""
+    """The setups to start from, and the entries no setup takes (edge label -> why)."""
 
     setups: list[Setup]
     missed: dict[str, str]
@@ -49,7 +50,8 @@ def entries(flow: Flow) -> Entries:
         return found
     for index in [*range(len(policy.rules)), None]:
         setup = _first_fit(flow, index)
-        label = _label(policy.rules[index]) if index is not None else "the default"
+        label = _shorten(_rule_label(policy.rules[index])) if index is not None else ""
+        label = label or _default_label(policy)
         if setup is not None:
             found.setups.append(setup)
             continue

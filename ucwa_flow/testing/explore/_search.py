@@ -49,6 +49,7 @@ class Exploration:
 
     flow: Flow
     graph: Graph
+    web: WebMocks
     plays: list[tuple[Play, frozenset[Edge]]] = field(default_factory=list)
     covered: set[Edge] = field(default_factory=set)
     entry_missed: dict[str, str] = field(default_factory=dict)
@@ -61,7 +62,7 @@ class Exploration:
 async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> Exploration:
     """Explore ``flow`` (see the module docstring)."""
     graph = extract_flow(flow)
-    found = Exploration(flow, graph)
+    found = Exploration(flow, graph, WebMocks(flow))
     ways = entries(flow)
     found.entry_missed = ways.missed
     search = _Search(flow, found)
@@ -85,7 +86,7 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
         cov.add(result.traces)
         new = frozenset(cov.edges) - found.covered
         if new:
-            found.plays.append((result, new))
+            found.plays.append((result, frozenset(cov.edges)))
             found.covered |= new
         pinned = setup
         for url, calls in result.calls.items():
@@ -121,7 +122,7 @@ class _Search:
     def __init__(self, flow: Flow, found: Exploration) -> None:
         self.flow = flow
         self.found = found
-        self.web = WebMocks(flow)
+        self.web = found.web
         self.relevant = _condition_names(flow)
         self.seen: set[tuple[Any, ...]] = set()
         self.tried: set[tuple[Any, ...]] = set()
