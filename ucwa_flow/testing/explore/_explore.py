@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ucwa_flow.flow import FlowFileError, load_flow
+from ucwa_flow.flow import Flow, FlowFileError, load_flow
 from ucwa_flow.graph import Edge
 from ucwa_flow.testing._coverage import FlowCoverage
 from ucwa_flow.testing._suite import TestRun, run_tests
@@ -58,6 +58,19 @@ class ExploreReport:
         return lines
 
 
+def _load(path: Path) -> Flow:
+    if not path.is_file():
+        raise ExploreError(f"{path}: no such flow file")
+    try:
+        loaded = load_flow(path)
+    except FlowFileError as exc:
+        raise ExploreError(f"{path}: {exc}") from None
+    if loaded.flow is None:
+        first = next((d for d in loaded.diagnostics if d.is_error), None)
+        raise ExploreError(f"{first}" if first is not None else f"{path}: the flow has errors")
+    return loaded.flow
+
+
 def default_output(flow_file: Path) -> Path:
     """``flows/helpdesk.flow.yaml`` -> ``flows/helpdesk.explored.test.yaml``."""
     stem = flow_file.name.removesuffix(".yaml").removesuffix(".flow")
@@ -73,24 +86,16 @@ async def explore_flow(
     directory, which gets one script per path family. Raises :class:`ExploreError`.
     """
     path = Path(flow_file)
-    if not path.is_file():
-        raise ExploreError(f"{path}: no such flow file")
-    try:
-        loaded = load_flow(path)
-    except FlowFileError as exc:
-        raise ExploreError(f"{path}: {exc}") from None
-    if loaded.flow is None:
-        first = next((d for d in loaded.diagnostics if d.is_error), None)
-        raise ExploreError(f"{first}" if first is not None else f"{path}: the flow has errors")
+    flow = _load(path)
     out = Path(output) if output is not None else default_output(path)
     split = not out.name.endswith(".test.yaml")
-    found = await explore(loaded.flow)
+    found = await explore(flow)
     chosen = choose(found.plays)
     files = write_scripts(path, chosen, found.web, out, split=split)
     run = await run_tests(files)
     coverage = next(iter(run.coverage.flows.values()), None)
     if coverage is None:
-        coverage = run.coverage.of(str(path.resolve()), loaded.flow)
+        coverage = run.coverage.of(str(path), flow)
     why = reasons(found)
     missed = {
         edge: why.get(edge, "taken while exploring, but not when the written script ran")

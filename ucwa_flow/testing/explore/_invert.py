@@ -23,17 +23,23 @@ on a captured value (``score | int <= 2``) sees more than one value.
 
 from __future__ import annotations
 
-import sys
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    from re import _constants as _c
-    from re import _parser as _p
-else:  # pragma: no cover - the project runs on 3.11+, this keeps the intent explicit
-    import sre_constants as _c
-    import sre_parse as _p
+
+def _private(name: str, before_311: str) -> ModuleType:
+    """CPython's regex parser modules: ``re._parser`` (3.11+) or ``sre_parse`` (older)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # pragma: no cover - the project runs on 3.11+
+        return importlib.import_module(before_311)
+
+
+_p: Any = _private("re._parser", "sre_parse")
+_c: Any = _private("re._constants", "sre_constants")
 
 __all__ = ["PLAUSIBLE", "Inversion", "Uninvertible", "invert"]
 
@@ -168,10 +174,8 @@ class _Walker:
 
     def group(self, number: int | None, sub: Any) -> str:
         name = self.names.get(number) if number is not None else None
-        if name is not None and name in self.named:
-            text = self.named[name]
-        else:
-            text = self.seq(sub)
+        forced = self.named.get(name) if name is not None else None
+        text = forced if forced is not None else self.seq(sub)
         if number is not None:
             self.numbered[number] = text
         return text

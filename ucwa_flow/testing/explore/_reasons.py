@@ -30,11 +30,11 @@ _SERVER_GIVES_UP = 30.0
 
 def reasons(found: Exploration) -> dict[Edge, str]:
     """A reason for every transition of the flow that no kept path took."""
-    entered = {
+    entered: set[str] = {
         obs.state
         for play, _ in found.plays
         for obs in play.observations
-        if obs.state in found.flow.states
+        if obs.state is not None and obs.state in found.flow.states
     }
     why: dict[Edge, str] = {}
     for edge in found.graph.edges:
@@ -136,7 +136,7 @@ def _enter_wait(actions: Sequence[Action]) -> float | None:
     """How long at most until the enter actions leave, through a webhook or an invite."""
     for action in actions:
         if isinstance(action, Webhook):
-            branches = (action.success, action.failure or ())
+            branches: tuple[tuple[Action, ...], ...] = (action.success, action.failure or ())
             if all(_always_leaves(branch) for branch in branches):
                 return action.timeout
         elif isinstance(action, Invite):

@@ -96,7 +96,9 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "family"
 
 
-def _script(flow_file: Path, folder: Path, families: dict[str, list[Written]], web: WebMocks) -> str:
+def _script(
+    flow_file: Path, folder: Path, families: dict[str, list[Written]], web: WebMocks
+) -> str:
     relative = os.path.relpath(flow_file.resolve(), folder.resolve())
     lines = [
         f"# Written by `ucwa-flow test --explore {flow_file.name}`: conversations that together",
