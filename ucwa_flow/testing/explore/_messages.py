@@ -66,6 +66,8 @@ def messages_for(state: State, index: int) -> Candidates:
     texts: list[str] = []
     takers: list[int] = []
     for text in dict.fromkeys(t.strip() for t in raw if t.strip()):
+        if not _matches(handler, text):
+            continue
         taker = taken_by(state, text)
         if taker == index:
             texts.append(text)
@@ -86,6 +88,13 @@ def unmatched_messages(state: State) -> Candidates:
     if texts:
         return Candidates(texts)
     return Candidates((), "every message is handled in this state")
+
+
+def _matches(handler: MessageHandler, text: str) -> bool:
+    try:
+        return handler.match(text) is not None
+    except MatchTimeout:
+        return False
 
 
 def _raw_candidates(handler: MessageHandler) -> tuple[list[str], tuple[str, ...]]:

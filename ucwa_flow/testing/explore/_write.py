@@ -119,8 +119,8 @@ def _script(
 
 def _scenario(family: str, item: Written, web: WebMocks, names: set[str]) -> list[str]:
     play = item.play
-    first = item.covers[0] if item.covers else None
-    name = f"{family}: {first.label or first.kind.value}" if first is not None else family
+    labels = [edge.label for edge in item.covers if edge.label]
+    name = f"{family}: {labels[0]}" if labels else f"{family}: start"
     base, n = name, 2
     while name in names:
         name, n = f"{base} ({n})", n + 1

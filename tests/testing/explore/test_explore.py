@@ -1,0 +1,124 @@
+"""``ucwa-flow test --explore``: scripts that pass and take every reachable transition.
+
+Every example flow in ``flows/`` is explored (listed when the tests are collected, so a
+new example is covered too). What the written scripts do not take must be named with a
+reason that proves it out of reach, never "not found": the example flows' idle timeouts
+(every state ends or leaves before the idle timeout is due) and the helpdesk's
+``open_ticket`` timeout (its webhook answers within 10 s) are such transitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.testing.conftest import FLOWS
+from ucwa_flow.cli import cli
+from ucwa_flow.testing import run_tests
+from ucwa_flow.testing.explore import explore_flow
+from ucwa_flow.testing.explore._write import describe_edge
+
+_PROVEN = ("no state stays silent for", "is always left before")
+
+UNINVERTIBLE = """\
+version: 1
+name: odd-patterns
+start: ask
+states:
+  ask:
+    enter:
+      - say: Your code?
+    messages:
+      - match: '(?<=@)corp'
+        say: never
+      - match: '(a)?(?(1)b|c)x'
+        say: never either
+      - match: '^(?P<digit>\\d)$'
+        do:
+          - if: "digit == 'ten'"
+            then:
+              - say: impossible
+              - stop
+            else:
+              - say: "digit {{ digit }}"
+      - match: '(?P<word>[a-z]+)'
+        say: "word {{ word }}"
+        goto: done
+  done:
+    enter:
+      - say: bye
+      - stop
+"""
+
+
+@pytest.mark.parametrize("flow", sorted(FLOWS.glob("*.flow.yaml")), ids=lambda p: p.name)
+def test_every_example_flow_is_explored_to_every_reachable_transition(
+    flow: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "explored.test.yaml"
+    report = asyncio.run(explore_flow(flow, out))
+    assert report.passed, [str(r.failure) for r in report.run.results if not r.passed]
+    cov = report.coverage
+    assert len(cov.states) == cov.state_total
+    unproven = {
+        describe_edge(edge): why
+        for edge, why in report.missed.items()
+        if not why.startswith(tuple(f"{s}" for s in ())) and not any(p in why for p in _PROVEN)
+    }
+    assert unproven == {}
+    assert len(cov.edges) + len(report.missed) == cov.edge_total
+    # the written script stands on its own: `ucwa-flow test --coverage` sees the same
+    again = asyncio.run(run_tests([out]))
+    assert again.passed
+    (alone,) = again.coverage.flows.values()
+    assert alone.edges == cov.edges
+
+
+def test_an_uninvertible_pattern_and_an_unsatisfiable_condition_are_named(
+    tmp_path: Path,
+) -> None:
+    flow = tmp_path / "odd.flow.yaml"
+    flow.write_text(UNINVERTIBLE, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "odd.explored.test.yaml"))
+    assert report.passed
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert set(missed) == {
+        "ask -> ask [message: /(?<=@)corp/]",
+        "ask -> ask [message: /(a)?(?(1)b|c)x/]",
+        "ask -> (end) [message: /^(?P<digit>\\d)$/ → if digit == 'ten']",
+    }
+    assert "lookbehind" in missed["ask -> ask [message: /(?<=@)corp/]"]
+    assert "conditional group" in missed["ask -> ask [message: /(a)?(?(1)b|c)x/]"]
+    assert "digit == 'ten'" in missed["ask -> (end) [message: /^(?P<digit>\\d)$/ → if digit == 'ten']"]
+    text = (tmp_path / "odd.explored.test.yaml").read_text(encoding="utf-8")
+    assert "flow: \"odd.flow.yaml\"" in text
+
+
+def test_the_cli_writes_one_script_per_family_into_a_directory(tmp_path: Path) -> None:
+    flow = tmp_path / "odd.flow.yaml"
+    flow.write_text(UNINVERTIBLE, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(flow), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "transitions not taken, and why:" in result.output
+    assert "lookbehind" in result.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written and all(name.startswith("odd.") for name in written)
+    result = CliRunner().invoke(
+        cli, ["test", "--explore", str(flow), "-o", str(tmp_path / "o.test.yaml"), "--fail-under", "100"]
+    )
+    assert result.exit_code == 1
+    assert "FAIL coverage: odd-patterns: transition coverage" in result.output
+
+
+def test_a_flow_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["test", "--explore", str(tmp_path / "none.flow.yaml")])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"ucwa-flow: error: {tmp_path / 'none.flow.yaml'}: no such flow file"
+    broken = tmp_path / "broken.flow.yaml"
+    broken.write_text("version: 1\nname: x\nstart: nowhere\nstates: {}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(broken)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
