@@ -178,3 +178,27 @@ async def test_a_handler_that_stays_is_taken_even_when_the_caller_leaves_next(
         ]
     )
     assert cov.missed_edges() == [e for e in cov.graph.edges if "idle" in e.label]
+
+
+async def test_a_handler_that_stays_as_the_last_step_is_counted(
+    write: Callable[..., Path],
+) -> None:
+    # closing the scenario's stage ends the conversation; that end is not the handler's
+    write("tiny.flow.yaml", TINY_FLOW)
+    script = write(
+        "tiny.test.yaml",
+        """
+        flow: tiny.flow.yaml
+        scenarios:
+          - name: ends on a loop
+            steps:
+              - invite
+              - say: maybe
+              - expect: {say: Yes or no?}
+              - expect: {say: Think again.}
+        """,
+    )
+    run = await run_tests([script])
+    assert run.passed, [str(r.failure) for r in run.results]
+    (cov,) = run.coverage.flows.values()
+    assert 'ask -> ask: "maybe"' in _edges(cov.edges)
