@@ -16,7 +16,8 @@ transition there:
 A path that made webhook calls gets siblings in which one of those calls fails, so both
 branches of every webhook are tried. Paths are kept when they took a transition no
 earlier path took; the search stops when every transition is taken, or its budget is
-spent. Breadth first makes each kept path a shortest one.
+spent; transitions :mod:`._reach` proves out of reach are not searched for. Breadth
+first makes each kept path a shortest one.
 """
 
 from __future__ import annotations
@@ -36,11 +37,9 @@ from ucwa_flow.testing._stage import invitees
 from ucwa_flow.testing.explore._entry import entries
 from ucwa_flow.testing.explore._messages import messages_for, ordered, unmatched_messages
 from ucwa_flow.testing.explore._play import HERE, Act, Play, Setup, WebMocks, play, wait_step
+from ucwa_flow.testing.explore._reach import SERVER_GIVES_UP, out_of_reach
 
 __all__ = ["Exploration", "explore"]
-
-#: the simulated server gives up on an unanswered invitation after this many seconds
-_SERVER_GIVES_UP = 30.0
 
 
 @dataclass(slots=True)
@@ -53,6 +52,7 @@ class Exploration:
     plays: list[tuple[Play, frozenset[Edge]]] = field(default_factory=list)
     covered: set[Edge] = field(default_factory=set)
     entry_missed: dict[str, str] = field(default_factory=dict)
+    out_of_reach: dict[Edge, str] = field(default_factory=dict)
     handler_notes: dict[tuple[str, int], str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     runs: int = 0
@@ -71,8 +71,9 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
         first: tuple[Act, ...] = () if setup.entry.startswith("outbound") else (_invite(),)
         queue.append((setup, first))
     queued = set(queue)
-    total = set(graph.edges)
-    while queue and found.covered != total:
+    found.out_of_reach = out_of_reach(flow, graph)
+    wanted = set(graph.edges) - set(found.out_of_reach)
+    while queue and not wanted <= found.covered:
         if found.runs >= max_runs:
             found.budget_spent = True
             break
@@ -189,18 +190,18 @@ class _Search:
         """Accept, decline, or let the invitation time out."""
         if pending is None:
             outbound = self.flow.outbound
-            timeout = outbound.timeout if outbound is not None else _SERVER_GIVES_UP
+            timeout = outbound.timeout if outbound is not None else SERVER_GIVES_UP
             return [
                 s.Accept(location=HERE, who=None),
                 s.Decline(location=HERE, who=None),
-                wait_step(min(timeout, _SERVER_GIVES_UP)),
+                wait_step(min(timeout, SERVER_GIVES_UP)),
             ]
         acts: list[Act] = []
         people = invitees(self.flow, "")
         for who in people:
             acts += [s.Accept(location=HERE, who=who), s.Decline(location=HERE, who=who)]
         timeouts = [self.invites[loc].timeout for loc in pending if loc in self.invites]
-        acts.append(wait_step(min([*timeouts, _SERVER_GIVES_UP])))
+        acts.append(wait_step(min([*timeouts, SERVER_GIVES_UP])))
         return acts
 
 
