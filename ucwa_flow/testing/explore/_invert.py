@@ -170,7 +170,12 @@ class _Walker:
         top = low + 3 if high is _c.MAXREPEAT else int(high)
         counts = (low, top, (low + top) // 2)
         count = max(low, min(top, counts[self.variant % 3]))
-        return "".join(self.seq(sub) for _ in range(count))
+        if count == 0:
+            return ""
+        first = self.seq(sub)
+        if first.isspace():  # "1   /   5" reads worse than "1 / 5" and tests no more
+            count = max(low, 1)
+        return first + "".join(self.seq(sub) for _ in range(count - 1))
 
     def group(self, number: int | None, sub: Any) -> str:
         name = self.names.get(number) if number is not None else None

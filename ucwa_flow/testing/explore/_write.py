@@ -5,8 +5,7 @@ transition found (greedy: the path taking most transitions not yet taken first, 
 shorter on a tie). Each becomes a scenario whose steps are the path's and whose
 expectations are what the bot did when the path was played: every message each person
 heard (exactly), the state after each step when it changed, the regex captures, and the
-end. A scenario that leaves the conversation open ends with ``hang_up``, so that the
-last transition is concluded and counted.
+end.
 
 Scenarios are grouped into *path families*: the state where the scenario's last step
 acts (``entry`` for invitations that never reach a state). One file holds them all, a
@@ -119,7 +118,8 @@ def _script(
 
 def _scenario(family: str, item: Written, web: WebMocks, names: set[str]) -> list[str]:
     play = item.play
-    labels = [edge.label for edge in item.covers if edge.label]
+    ordered = sorted(item.covers, key=lambda edge: edge.source.name != family)
+    labels = [edge.label for edge in ordered if edge.label]
     name = f"{family}: {labels[0]}" if labels else f"{family}: start"
     base, n = name, 2
     while name in names:
@@ -140,9 +140,6 @@ def _scenario(family: str, item: Written, web: WebMocks, names: set[str]) -> lis
         lines.append(f"      - {_step(step)}")
         lines += _expectations(seen, previous or play.observations[0], caller)
         previous = seen
-    last = play.last
-    if last.state is not None and not last.ended:
-        lines += ["      - hang_up", "      - expect: ended"]
     return lines
 
 
