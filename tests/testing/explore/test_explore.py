@@ -137,3 +137,52 @@ def test_a_flow_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["test", "--explore", str(broken)])
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1
+
+
+RUNTIME = """\
+version: 1
+name: runtime-parts
+start: ask
+variables:
+  base: http://hooks.test
+invitation:
+  rules:
+    - from: "sip:*@contoso.com"
+      subject: "*urgent*"
+      action: decline
+  default: accept
+states:
+  ask:
+    enter:
+      - say: Which region?
+    messages:
+      - match: '^(?P<region>eu|us)$'
+        do:
+          - webhook:
+              url: "{{ base }}/{{ region }}/tickets"
+              success: [{say: filed}]
+              failure: [{say: not filed}]
+    delivery_failed:
+      - log: lost
+"""
+
+
+def test_webhook_urls_made_at_run_time_are_mocked_and_the_unreachable_named(
+    tmp_path: Path,
+) -> None:
+    flow = tmp_path / "runtime.flow.yaml"
+    flow.write_text(RUNTIME, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "runtime.explored.test.yaml"))
+    assert report.passed, [str(r.failure) for r in report.run.results if not r.passed]
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert set(missed) == {
+        '(start) -> (end) [event: decline sip:*@contoso.com, subject "*urgent*"]',
+        "ask -> ask [delivery_failed: delivery failed]",
+    }
+    assert (
+        "cannot give an invitation a subject"
+        in missed['(start) -> (end) [event: decline sip:*@contoso.com, subject "*urgent*"]']
+    )
+    assert "lose a message" in missed["ask -> ask [delivery_failed: delivery failed]"]
+    text = (tmp_path / "runtime.explored.test.yaml").read_text(encoding="utf-8")
+    assert '"http://hooks.test/eu/tickets"' in text

@@ -80,6 +80,7 @@ class Play:
     traces: list[t.Trace] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)  # webhook URL -> requests made
     error: str | None = None
+    unmocked: list[str] = field(default_factory=list)  # webhook URLs known only at run time
 
     @property
     def last(self) -> Observation:
@@ -117,6 +118,15 @@ class WebMocks:
         body = self.bodies.setdefault(url, {})
         body.update({name: "1001" for name in sorted(fields)})
 
+    def learn(self, urls: list[str]) -> bool:
+        """Mock URLs the flow computed at run time (a template on a variable set as it
+        ran); ``False`` when there was nothing new to learn."""
+        new = [url for url in urls if url not in self.bodies]
+        for url in new:
+            self.bodies[url] = {}
+            self.timeouts[url] = min(self.timeouts.values(), default=10.0)
+        return bool(new)
+
     def mocks(self, setup: Setup) -> tuple[s.MockedWebhook, ...]:
         found: list[s.MockedWebhook] = []
         for url, body in self.bodies.items():
@@ -151,6 +161,7 @@ async def play(flow: Flow, setup: Setup, steps: tuple[Act, ...], web: WebMocks) 
                 await stage.settle()
                 if stage.web.unmocked:
                     result.error = stage.web.unmocked[0]
+                    result.unmocked = [r.url for r in stage.web.requests if r.url not in web.bodies]
                     break
                 result.observations.append(_observe(stage, seen, mark))
             # a copy: closing the stage ends the conversation, which is not the path's doing

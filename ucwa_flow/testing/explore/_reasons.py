@@ -48,7 +48,10 @@ def _reason(found: Exploration, edge: Edge, entered: set[str]) -> str:
     if branch:
         return branch
     spent = f"; the search stopped after {found.runs} runs" if found.budget_spent else ""
-    return f"no explored path took it ({found.runs} paths played{spent})"
+    failed = ""
+    if found.errors:
+        failed = f"; {len(found.errors)} could not be played, the first: {found.errors[0]}"
+    return f"no explored path took it ({found.runs} paths played{spent}{failed})"
 
 
 def _handler_note(found: Exploration, edge: Edge) -> str:

@@ -81,6 +81,9 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
         result = await play(flow, setup, steps, search.web)
         found.runs += 1
         if result.error is not None:
+            if search.web.learn(result.unmocked):
+                queue.appendleft((setup, steps))  # again, with that URL mocked
+                continue
             found.errors.append(result.error)
             continue
         cov = FlowCoverage(flow, graph)
