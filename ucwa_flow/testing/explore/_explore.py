@@ -52,6 +52,14 @@ class ExploreReport:
             f"transitions taken by the written scenarios: {len(cov.edges)}/{cov.edge_total} "
             f"({cov.edge_percent:.1f}%), states {len(cov.states)}/{cov.state_total}",
         ]
+        proven = [edge for edge in self.missed if edge in self.found.out_of_reach]
+        if proven:
+            reachable = cov.edge_total - len(proven)
+            percent = 100.0 * len(cov.edges) / reachable if reachable else 100.0
+            lines.append(
+                f"transitions a script can take (the flow rules out {len(proven)}): "
+                f"{len(cov.edges)}/{reachable} ({percent:.1f}%)"
+            )
         if self.missed:
             lines.append(f"{cov.name}: transitions not taken, and why:")
             lines += [f"  {describe_edge(edge)}: {why}" for edge, why in self.missed.items()]

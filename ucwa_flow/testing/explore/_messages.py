@@ -60,9 +60,7 @@ def messages_for(state: State, index: int) -> Candidates:
     try:
         raw, hazards = _raw_candidates(handler)
     except Uninvertible as exc:
-        return Candidates(
-            (), f"its pattern /{handler.matcher.values[0]}/ cannot be inverted: {exc}"
-        )
+        return Candidates((), f"its pattern cannot be inverted: {exc}")
     texts: list[str] = []
     takers: list[int] = []
     for text in dict.fromkeys(t.strip() for t in raw if t.strip()):
