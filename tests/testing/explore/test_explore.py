@@ -44,6 +44,13 @@ states:
               - stop
             else:
               - say: "digit {{ digit }}"
+      - match: '^(?P<code>[a-z]{3})$'
+        do:
+          - if: "code == 'vip'"
+            then:
+              - say: welcome back
+            else:
+              - say: "code {{ code }}"
       - match: '(?P<word>[a-z]+)'
         say: "word {{ word }}"
         goto: done

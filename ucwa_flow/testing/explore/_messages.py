@@ -10,6 +10,7 @@ When nothing works, the answer is the reason, for the report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ucwa_flow.flow import MatchTimeout, MessageHandler, State
@@ -54,11 +55,16 @@ def taken_by(state: State, text: str) -> int | None:
     return None
 
 
-def messages_for(state: State, index: int) -> Candidates:
-    """Texts that handler ``index`` of :func:`ordered` takes in ``state``."""
+def messages_for(state: State, index: int, hints: Sequence[str] = ()) -> Candidates:
+    """Texts that handler ``index`` of :func:`ordered` takes in ``state``.
+
+    ``hints`` are values worth capturing (the literals the flow's conditions compare
+    with): each named group of a pattern is also tried with each of them, after the
+    generated texts, and kept when the pattern accepts it.
+    """
     handler = ordered(state)[index]
     try:
-        raw, hazards = _raw_candidates(handler)
+        raw, hazards = _raw_candidates(handler, hints)
     except Uninvertible as exc:
         return Candidates((), f"its pattern cannot be inverted: {exc}")
     texts: list[str] = []
@@ -95,7 +101,9 @@ def _matches(handler: MessageHandler, text: str) -> bool:
         return False
 
 
-def _raw_candidates(handler: MessageHandler) -> tuple[list[str], tuple[str, ...]]:
+def _raw_candidates(
+    handler: MessageHandler, hints: Sequence[str]
+) -> tuple[list[str], tuple[str, ...]]:
     matcher = handler.matcher
     if matcher.kind in ("keywords", "choice"):
         return list(matcher.values), ()
@@ -110,4 +118,7 @@ def _raw_candidates(handler: MessageHandler) -> tuple[list[str], tuple[str, ...]
             inversion = invert(pattern, variant=variant, named=named)
             texts.append(inversion.text)
             hazards = inversion.hazards
+    for group in sorted(matcher.groups):
+        for hint in hints:
+            texts.append(invert(pattern, named={group: hint}).text)
     return texts, hazards

@@ -47,7 +47,7 @@ def _reason(found: Exploration, edge: Edge, entered: set[str]) -> str:
     branch = _condition(edge.label)
     if branch:
         return branch
-    spent = f"; the search stopped after {found.runs} runs" if found.budget_spent else ""
+    spent = "; the search stopped there, finding nothing new" if found.budget_spent else ""
     failed = ""
     if found.errors:
         failed = f"; {len(found.errors)} could not be played, the first: {found.errors[0]}"

@@ -15,9 +15,10 @@ transition there:
 
 A path that made webhook calls gets siblings in which one of those calls fails, so both
 branches of every webhook are tried. Paths are kept when they took a transition no
-earlier path took; the search stops when every transition is taken, or its budget is
-spent; transitions :mod:`._reach` proves out of reach are not searched for. Breadth
-first makes each kept path a shortest one.
+earlier path took. The search stops when every transition is taken (but those
+:mod:`._reach` proves out of reach), when its budget is spent, or when it has played as
+many paths again as it took to find the last new transition (at least 100) without
+finding another. Breadth first makes each kept path a shortest one.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from ucwa_flow.testing.explore._play import HERE, Act, Play, Setup, WebMocks, pl
 from ucwa_flow.testing.explore._reach import SERVER_GIVES_UP, out_of_reach
 
 __all__ = ["Exploration", "explore"]
+
+#: the search gives up after this many paths (at least) without a new transition
+_PATIENCE = 100
 
 
 @dataclass(slots=True)
@@ -73,8 +77,9 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
     queued = set(queue)
     found.out_of_reach = out_of_reach(flow, graph)
     wanted = set(graph.edges) - set(found.out_of_reach)
+    last_new = 0
     while queue and not wanted <= found.covered:
-        if found.runs >= max_runs:
+        if found.runs >= max_runs or found.runs - last_new > max(_PATIENCE, last_new):
             found.budget_spent = True
             break
         setup, steps = queue.popleft()
@@ -90,6 +95,7 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
         cov.add(result.traces)
         new = frozenset(cov.edges) - found.covered
         if new:
+            last_new = found.runs
             found.plays.append((result, frozenset(cov.edges)))
             found.covered |= new
         pinned = setup
@@ -128,6 +134,7 @@ class _Search:
         self.found = found
         self.web = found.web
         self.relevant = _condition_names(flow)
+        self.literals = _condition_literals(flow)
         self.seen: set[tuple[Any, ...]] = set()
         self.tried: set[tuple[Any, ...]] = set()
         self.invites = {
@@ -180,13 +187,13 @@ class _Search:
                 yield act
 
     def _messages(self, state: State, index: int, handler: MessageHandler) -> list[Act]:
-        candidates = messages_for(state, index)
+        candidates = messages_for(state, index, self.literals)
         if not candidates.texts:
             self.found.handler_notes[(state.name, index)] = candidates.reason
             return []
         wanted = 1
         if handler.matcher.groups & self.relevant or "message" in self.relevant:
-            wanted = 3
+            wanted = 3 + len(self.literals)
         return [_say(text) for text in candidates.texts[:wanted]]
 
     def _answers(self, pending: tuple[Any, ...] | None) -> list[Act]:
@@ -237,12 +244,26 @@ class _Facts:
         self.pending = tuple(sorted((loc for loc, n in waiting.items() if n > 0), key=str))
 
 
-def _condition_names(flow: Flow) -> frozenset[str]:
-    """Names that ``if:`` conditions read (variables, captures, ``message``...)."""
-    names: set[str] = set()
+def _conditions(flow: Flow) -> Iterator[str]:
     for state in flow.states.values():
         for actions in state.all_action_lists():
             for action in iter_actions(actions):
                 if isinstance(action, If):
-                    names.update(re.findall(r"[A-Za-z_]\w*", action.condition.source))
+                    yield action.condition.source
+
+
+def _condition_literals(flow: Flow) -> tuple[str, ...]:
+    """The texts and numbers ``if:`` conditions compare with (``code == 'vip'``: vip)."""
+    found: list[str] = []
+    for source in _conditions(flow):
+        for quoted, double, number in re.findall(r"'([^']*)'|\"([^\"]*)\"|\b(\d+)\b", source):
+            found.append(quoted or double or number)
+    return tuple(dict.fromkeys(value for value in found if value))[:8]
+
+
+def _condition_names(flow: Flow) -> frozenset[str]:
+    """Names that ``if:`` conditions read (variables, captures, ``message``...)."""
+    names: set[str] = set()
+    for source in _conditions(flow):
+        names.update(re.findall(r"[A-Za-z_]\w*", source))
     return frozenset(names)
