@@ -202,3 +202,30 @@ async def test_a_handler_that_stays_as_the_last_step_is_counted(
     assert run.passed, [str(r.failure) for r in run.results]
     (cov,) = run.coverage.flows.values()
     assert 'ask -> ask: "maybe"' in _edges(cov.edges)
+
+
+async def test_a_script_naming_its_flow_through_another_path_counts_all_the_same(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # the directory finds tiny.flow.yaml; the script in sub/ names it ../tiny.flow.yaml
+    write("tiny.flow.yaml", TINY_FLOW)
+    (tmp_path / "sub").mkdir()
+    script = write(
+        "sub/tiny.test.yaml",
+        """
+        flow: ../tiny.flow.yaml
+        scenarios:
+          - name: one loop
+            steps:
+              - invite: maybe
+              - expect: {say: Yes or no?}
+              - expect: {say: Think again.}
+        """,
+    )
+    alone = await run_tests([script])
+    both = await run_tests([tmp_path])
+    assert both.passed
+    (cov_alone,) = alone.coverage.flows.values()
+    (cov_both,) = both.coverage.flows.values()
+    assert 'ask -> ask: "maybe"' in _edges(cov_both.edges)
+    assert _edges(cov_both.edges) == _edges(cov_alone.edges)
