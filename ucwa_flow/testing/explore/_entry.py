@@ -97,11 +97,13 @@ def _callers(rules: tuple[InvitationRule, ...]) -> list[str]:
 
 
 def _week(timezone: str) -> Iterator[datetime]:
-    """Every half hour of a week in ``timezone``, from Monday 10:00 (readable first)."""
+    """Every half hour of a week in ``timezone``: 10:00 on each day first, then 10:30...
+    (a scenario at a readable time of the right day)."""
     zone = ZoneInfo(timezone)
-    start = datetime(*_MONDAY, 10, tzinfo=zone)
-    for step in range(7 * 48):
-        yield start + timedelta(minutes=30 * step)
+    for half_hours in range(48):
+        for day in range(7):
+            start = datetime(*_MONDAY, 10, tzinfo=zone) + timedelta(days=day)
+            yield start + timedelta(minutes=30 * half_hours)
 
 
 def _label(rule: InvitationRule) -> str:
