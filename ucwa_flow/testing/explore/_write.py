@@ -31,6 +31,8 @@ from ucwa_flow.testing.explore._play import Observation, Play, WebMocks
 
 __all__ = ["Written", "choose", "describe_edge", "family_of", "write_scripts"]
 
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029", "\ufeff")
+
 
 @dataclass(frozen=True, slots=True)
 class Written:
@@ -179,7 +181,7 @@ def _step(step: s.Step) -> str:
 def _expectations(seen: Observation, before: Observation | None, caller: str) -> list[str]:
     lines: list[str] = []
     for person, texts in seen.heard.items():
-        to = "" if person == caller else f", to: {person}"
+        to = "" if person == caller else f", to: {_text(person)}"
         lines += [f"      - expect: {{say: {_text(text)}{to}}}" for text in texts]
     captured = {name: seen.variables[name] for name in seen.captures if name in seen.variables}
     if captured and not seen.ended:
@@ -193,7 +195,12 @@ def _expectations(seen: Observation, before: Observation | None, caller: str) ->
 
 
 def _text(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML double-quoted scalar: JSON, with the characters YAML reads as line breaks
+    (and JSON leaves as they are) escaped."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    for char in _YAML_BREAKS:
+        quoted = quoted.replace(char, f"\\u{ord(char):04x}")
+    return quoted
 
 
 def _json(value: Any) -> str:
