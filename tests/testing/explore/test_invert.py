@@ -67,3 +67,8 @@ def test_lookarounds_are_named_as_hazards_when_the_text_does_not_satisfy_them() 
     inversion = invert(r"(?<=@)corp")
     assert inversion.hazards == ("a lookbehind",)
     assert Matcher("regex", [r"(?<=@)corp"]).match(inversion.text) is None
+
+
+def test_the_documented_example() -> None:
+    # docs/testing.md, "Exploring a flow"
+    assert invert(r"\b(?P<employee_id>E\d{6})\b").text == "E111111"
