@@ -56,6 +56,9 @@ def entries(flow: Flow) -> Entries:
             found.setups.append(setup)
             continue
         why = "no caller and time tried fits it before an earlier rule"
+        catch_all = next((r for r in policy.rules[:index] if _takes_all(r)), None)
+        if catch_all is not None:
+            why = f"the rule at line {catch_all.location.line} takes every invitation before it"
         if index is not None and policy.rules[index].subjects:
             why += " (a test script cannot give an invitation a subject)"
         found.missed[label] = why
@@ -104,6 +107,10 @@ def _week(timezone: str) -> Iterator[datetime]:
         for day in range(7):
             start = datetime(*_MONDAY, 10, tzinfo=zone) + timedelta(days=day)
             yield start + timedelta(minutes=30 * half_hours)
+
+
+def _takes_all(rule: InvitationRule) -> bool:
+    return not (rule.callers or rule.subjects or rule.days is not None or rule.hours is not None)
 
 
 def _label(rule: InvitationRule) -> str:

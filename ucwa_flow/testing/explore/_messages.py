@@ -91,7 +91,7 @@ def unmatched_messages(state: State) -> Candidates:
     texts = tuple(text for text in _NOTHING if taken_by(state, text) is None)
     if texts:
         return Candidates(texts)
-    return Candidates((), "every message is handled in this state")
+    return Candidates((), "every message is taken by a handler or a command of the state")
 
 
 def _matches(handler: MessageHandler, text: str) -> bool:

@@ -1,10 +1,11 @@
 """Transitions provably out of reach of any conversation test, read from the flow alone.
 
-* A silence step (``after 1m``) is never due when the conversation always leaves the
-  state earlier: an earlier timeout step leaves or stops, or the state's ``enter`` waits
-  for a webhook or an invitation whose every branch leaves, a wait bounded by its
-  timeout (an unanswered invitation also by the simulated server, which gives up after
-  30 s). The idle timeout is never due when that holds in every state.
+* A silence step (``after 1m``) is never due when the idle timeout is shorter, or when
+  the conversation always leaves the state earlier: an earlier timeout step leaves or
+  stops, or the state's ``enter`` waits for a webhook or an invitation whose every
+  branch leaves, a wait bounded by its timeout (an unanswered invitation also by the
+  simulated server, which gives up after 30 s). The idle timeout is never due when
+  that holds in every state.
 * ``delivery failed`` cannot be caused by a test script: the simulated server loses no
   message the script can point at.
 
@@ -53,8 +54,16 @@ def _timeout(flow: Flow, edge: Edge) -> str:
     if state is None:
         return ""
     spelled = head.removeprefix("after ")
+    limit = flow.settings.idle_timeout
     for step in state.timeouts:
-        if format_duration(step.after) == spelled and _left_before(state, step.after):
+        if format_duration(step.after) != spelled:
+            continue
+        if limit is not None and limit < step.after:
+            return (
+                f"the flow's idle timeout ({format_duration(limit)}) ends the conversation "
+                f"before {spelled} of silence"
+            )
+        if _left_before(state, step.after):
             return (
                 f"{state.name} is always left before {spelled} of silence (an earlier "
                 "timeout step, or the webhook or invitation its enter waits for)"

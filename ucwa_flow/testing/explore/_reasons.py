@@ -8,8 +8,7 @@ out of reach: timeouts never due, ``delivery failed``), and from the labels: a b
 
 from __future__ import annotations
 
-from ucwa_flow.graph import Edge, EdgeKind, NodeKind
-from ucwa_flow.testing.explore._messages import handler_label, ordered
+from ucwa_flow.graph import Edge, NodeKind
 from ucwa_flow.testing.explore._search import Exploration
 
 __all__ = ["reasons"]
@@ -40,10 +39,8 @@ def _reason(found: Exploration, edge: Edge, entered: set[str]) -> str:
         return f"the state {source.name} is never entered"
     if edge in found.out_of_reach:
         return found.out_of_reach[edge]
-    if edge.kind in (EdgeKind.MESSAGE, EdgeKind.COMMAND):
-        note = _handler_note(found, edge)
-        if note:
-            return note
+    if edge in found.unbuildable:
+        return found.unbuildable[edge]
     branch = _condition(edge.label)
     if branch:
         return branch
@@ -52,18 +49,6 @@ def _reason(found: Exploration, edge: Edge, entered: set[str]) -> str:
     if found.errors:
         failed = f"; {len(found.errors)} could not be played, the first: {found.errors[0]}"
     return f"no explored path took it ({found.runs} paths played{spent}{failed})"
-
-
-def _handler_note(found: Exploration, edge: Edge) -> str:
-    head = edge.label.split(" → ", 1)[0]
-    for (state_name, index), note in found.handler_notes.items():
-        if edge.source.kind is NodeKind.STATE and state_name != edge.source.name:
-            continue
-        handler = ordered(found.flow.states[state_name])[index]
-        label = handler_label(handler)
-        if head in label:
-            return f"{label} in {state_name}: {note}"
-    return ""
 
 
 def _condition(label: str) -> str:

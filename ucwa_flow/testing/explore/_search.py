@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ucwa_flow.flow import Flow, If, Invite, MessageHandler, State, iter_actions
-from ucwa_flow.graph import Edge, Graph, extract_flow
+from ucwa_flow.graph import START, Edge, Graph, extract_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.testing import _script as s
 from ucwa_flow.testing._coverage import FlowCoverage
@@ -39,6 +39,7 @@ from ucwa_flow.testing.explore._entry import entries
 from ucwa_flow.testing.explore._messages import messages_for, ordered, unmatched_messages
 from ucwa_flow.testing.explore._play import HERE, Act, Play, Setup, WebMocks, play, wait_step
 from ucwa_flow.testing.explore._reach import SERVER_GIVES_UP, out_of_reach
+from ucwa_flow.testing.explore._unbuildable import unbuildable
 
 __all__ = ["Exploration", "explore"]
 
@@ -57,7 +58,7 @@ class Exploration:
     covered: set[Edge] = field(default_factory=set)
     entry_missed: dict[str, str] = field(default_factory=dict)
     out_of_reach: dict[Edge, str] = field(default_factory=dict)
-    handler_notes: dict[tuple[str, int], str] = field(default_factory=dict)
+    unbuildable: dict[Edge, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     runs: int = 0
     budget_spent: bool = False
@@ -76,7 +77,9 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
         queue.append((setup, first))
     queued = set(queue)
     found.out_of_reach = out_of_reach(flow, graph)
-    wanted = set(graph.edges) - set(found.out_of_reach)
+    found.unbuildable = unbuildable(flow, graph, search.literals)
+    entry_edges = {e for e in graph.edges if e.source == START and e.label in ways.missed}
+    wanted = set(graph.edges) - set(found.out_of_reach) - set(found.unbuildable) - entry_edges
     last_new = 0
     while queue and not wanted <= found.covered:
         if found.runs >= max_runs or found.runs - last_new > max(_PATIENCE, last_new):
@@ -89,7 +92,8 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
             if search.web.learn(result.unmocked):
                 queue.appendleft((setup, steps))  # again, with that URL mocked
                 continue
-            found.errors.append(result.error)
+            if not isinstance(steps[-1], s.Accept | s.Decline):  # those are guesses
+                found.errors.append(result.error)
             continue
         cov = FlowCoverage(flow, graph)
         cov.add(result.traces)
@@ -164,8 +168,8 @@ class _Search:
         for index, handler in enumerate(ordered(state)):
             yield from self._fresh(base, ("say", index), self._messages(state, index, handler))
         if state.no_match:
-            texts = unmatched_messages(state).texts
-            yield from self._fresh((*base, facts.misses), "no match", [_say(t) for t in texts[:1]])
+            texts = unmatched_messages(state).texts[:1]
+            yield from self._fresh((*base, facts.misses), "no match", [_say(t) for t in texts])
         schedule = sorted(
             [step.after for step in state.timeouts]
             + ([self.flow.settings.idle_timeout] if self.flow.settings.idle_timeout else [])
@@ -188,9 +192,6 @@ class _Search:
 
     def _messages(self, state: State, index: int, handler: MessageHandler) -> list[Act]:
         candidates = messages_for(state, index, self.literals)
-        if not candidates.texts:
-            self.found.handler_notes[(state.name, index)] = candidates.reason
-            return []
         wanted = 1
         if handler.matcher.groups & self.relevant or "message" in self.relevant:
             wanted = 3 + len(self.literals)
