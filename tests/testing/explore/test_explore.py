@@ -193,3 +193,54 @@ def test_webhook_urls_made_at_run_time_are_mocked_and_the_unreachable_named(
     assert "lose a message" in missed["ask -> ask [delivery_failed: delivery failed]"]
     text = (tmp_path / "runtime.explored.test.yaml").read_text(encoding="utf-8")
     assert '"http://hooks.test/eu/tickets"' in text
+
+
+RULED_OUT = """\
+version: 1
+name: ruled-out
+start: menu
+settings: {idle_timeout: 5m}
+invitation:
+  rules:
+    - action: accept
+  default: decline
+states:
+  menu:
+    enter: [{say: Hi}]
+    messages:
+      - any: true
+        say: ok
+      - choice: [help]
+        say: never
+    no_match:
+      - say: never
+    timeouts:
+      - after: 10m
+        do: [stop]
+"""
+
+
+def test_what_the_flow_itself_rules_out_is_named_without_a_search(tmp_path: Path) -> None:
+    flow = tmp_path / "ruled.flow.yaml"
+    flow.write_text(RULED_OUT, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "ruled.explored.test.yaml"))
+    assert report.passed
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert missed == {
+        "(start) -> (end) [event: otherwise decline]": (
+            "the rule at line 7 takes every invitation before it"
+        ),
+        'menu -> menu [message: "help"]': (
+            '"help" in menu: every message built for it is taken first by any message'
+        ),
+        "menu -> menu [no_match: no match 1+]": (
+            "every message is taken by a handler or a command of the state"
+        ),
+        "menu -> (end) [timeout: after 10m]": (
+            "the flow's idle timeout (5m) ends the conversation before 10m of silence"
+        ),
+    }
+    assert "(any state) -> (end) [timeout: idle 5m]" in {
+        describe_edge(edge) for edge in report.coverage.edges
+    }
+    assert report.found.runs < 10  # nothing was hunted for
