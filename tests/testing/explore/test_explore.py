@@ -244,3 +244,23 @@ def test_what_the_flow_itself_rules_out_is_named_without_a_search(tmp_path: Path
         describe_edge(edge) for edge in report.coverage.edges
     }
     assert report.found.runs < 10  # nothing was hunted for
+
+
+def test_a_script_the_explorer_did_not_write_is_never_overwritten(tmp_path: Path) -> None:
+    flow = tmp_path / "ruled.flow.yaml"
+    flow.write_text(RULED_OUT, encoding="utf-8")
+    mine = tmp_path / "ruled.test.yaml"
+    mine.write_text("flow: ruled.flow.yaml\nscenarios: []\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(flow), "-o", str(mine)])
+    assert result.exit_code == 2
+    assert "was not written by --explore" in result.output
+    assert mine.read_text(encoding="utf-8").startswith("flow:")
+    # a directory: an earlier run's families are replaced, nothing is left over
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / "ruled.gone.test.yaml"
+    stale.write_text("# Written by `ucwa-flow test --explore ruled.flow.yaml`: old\n", "utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(flow), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    assert [p.name for p in out.iterdir()]

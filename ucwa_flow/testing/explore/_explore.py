@@ -18,7 +18,7 @@ from ucwa_flow.testing._coverage import FlowCoverage
 from ucwa_flow.testing._suite import TestRun, run_tests
 from ucwa_flow.testing.explore._reasons import reasons
 from ucwa_flow.testing.explore._search import Exploration, explore
-from ucwa_flow.testing.explore._write import choose, describe_edge, write_scripts
+from ucwa_flow.testing.explore._write import choose, describe_edge, targets, write_scripts
 
 __all__ = ["ExploreError", "ExploreReport", "default_output", "explore_flow"]
 
@@ -97,6 +97,12 @@ async def explore_flow(
     flow = _load(path)
     out = Path(output) if output is not None else default_output(path)
     split = not out.name.endswith(".test.yaml")
+    _, theirs = targets(path, out, split=split)
+    if theirs:
+        raise ExploreError(
+            f"{theirs[0]}: exists and was not written by --explore; "
+            "move it or give another -o (the explorer replaces only its own scripts)"
+        )
     found = await explore(flow)
     chosen = choose(found.plays)
     files = write_scripts(path, chosen, found.web, out, split=split)

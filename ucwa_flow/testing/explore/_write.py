@@ -29,8 +29,10 @@ from ucwa_flow.testing import _script as s
 from ucwa_flow.testing._script import DEFAULT_CALLER
 from ucwa_flow.testing.explore._play import Observation, Play, WebMocks
 
-__all__ = ["Written", "choose", "describe_edge", "family_of", "write_scripts"]
+__all__ = ["HEADER", "Written", "choose", "describe_edge", "family_of", "targets", "write_scripts"]
 
+#: the first line of every script the explorer writes (it replaces only those)
+HEADER = "# Written by `ucwa-flow test --explore"
 _YAML_BREAKS = ("\x85", "\u2028", "\u2029", "\ufeff")
 
 
@@ -72,10 +74,28 @@ def family_of(play: Play) -> str:
     return before.state or "entry"
 
 
+def targets(flow_file: Path, out: Path, *, split: bool) -> tuple[list[Path], list[Path]]:
+    """What writing to ``out`` replaces: (earlier explorer scripts, anything else).
+
+    A file is the explorer's when it starts with its header; a directory's are the
+    ``<flow>.*.test.yaml`` files in it (an earlier run's families, removed before
+    writing so that none is left over). Anything else is never overwritten.
+    """
+    if not split:
+        candidates = [out] if out.exists() else []
+    elif out.is_dir():
+        candidates = sorted(out.glob(f"{_stem(flow_file)}.*.test.yaml"))
+    else:
+        return [], [out] if out.exists() else []  # a file where a directory should be
+    ours = [path for path in candidates if path.is_file() and _is_ours(path)]
+    return ours, [path for path in candidates if path not in ours]
+
+
 def write_scripts(
     flow_file: Path, chosen: list[Written], web: WebMocks, out: Path, *, split: bool
 ) -> list[Path]:
-    """Write the scripts; ``out`` is a file, or a directory when ``split``."""
+    """Write the scripts; ``out`` is a file, or a directory when ``split`` (see
+    :func:`targets`: the caller checks that nothing else is in the way)."""
     families: dict[str, list[Written]] = {}
     for item in chosen:
         families.setdefault(family_of(item.play), []).append(item)
@@ -84,13 +104,27 @@ def write_scripts(
         out.write_text(_script(flow_file, out.parent, families, web), encoding="utf-8")
         return [out]
     out.mkdir(parents=True, exist_ok=True)
-    stem = flow_file.name.removesuffix(".flow.yaml").removesuffix(".yaml")
+    for old in targets(flow_file, out, split=True)[0]:
+        old.unlink()
+    stem = _stem(flow_file)
     written = []
     for family, items in families.items():
         path = out / f"{stem}.{_slug(family)}.test.yaml"
         path.write_text(_script(flow_file, out, {family: items}, web), encoding="utf-8")
         written.append(path)
     return written
+
+
+def _stem(flow_file: Path) -> str:
+    return flow_file.name.removesuffix(".flow.yaml").removesuffix(".yaml")
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as file:
+            return file.readline().startswith(HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _slug(name: str) -> str:
@@ -102,7 +136,7 @@ def _script(
 ) -> str:
     relative = os.path.relpath(flow_file.resolve(), folder.resolve())
     lines = [
-        f"# Written by `ucwa-flow test --explore {flow_file.name}`: conversations that together",
+        f"{HEADER} {flow_file.name}`: conversations that together",
         "# take every transition the explorer could reach, recording what the flow does today.",
         "# Review the expectations: they are the flow's current behaviour, right or wrong.",
         "",
