@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 from tests.testing.conftest import FLOWS
 from ucwa_flow.cli import cli
+from ucwa_flow.flow import load_flow_text
 from ucwa_flow.testing import run_tests
 from ucwa_flow.testing.explore import explore_flow
+from ucwa_flow.testing.explore._messages import messages_for
 from ucwa_flow.testing.explore._write import describe_edge
 
 _PROVEN = ("no state stays silent for", "is always left before")
@@ -264,3 +266,14 @@ def test_a_script_the_explorer_did_not_write_is_never_overwritten(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert not stale.exists()
     assert [p.name for p in out.iterdir()]
+
+
+def test_a_keyword_an_earlier_choice_takes_alone_is_sent_in_a_sentence() -> None:
+    loaded = load_flow_text(
+        "version: 1\nname: k\nstart: s\nstates:\n  s:\n    messages:\n"
+        "      - choice: [printer]\n        say: a\n"
+        "      - keywords: [printer]\n        say: b\n"
+    )
+    assert loaded.flow is not None
+    state = loaded.flow.states["s"]
+    assert messages_for(state, 1).texts == ("a question about printer",)

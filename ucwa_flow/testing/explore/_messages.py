@@ -105,8 +105,10 @@ def _raw_candidates(
     handler: MessageHandler, hints: Sequence[str]
 ) -> tuple[list[str], tuple[str, ...]]:
     matcher = handler.matcher
-    if matcher.kind in ("keywords", "choice"):
+    if matcher.kind == "choice":
         return list(matcher.values), ()
+    if matcher.kind == "keywords":  # a keyword alone, else within a sentence
+        return [*matcher.values, *(f"a question about {word}" for word in matcher.values)], ()
     if matcher.kind == "any":
         return list(_PLAIN), ()
     pattern = matcher.values[0]
