@@ -20,8 +20,9 @@ Public API::
 
 Modules: ``_invert`` (regex inversion), ``_messages`` (texts a handler takes, checked
 with the real matchers), ``_entry`` (ways in: callers and times for the invitation
-policy), ``_play`` (playing a path on the stage), ``_search`` (the breadth-first search),
-``_reasons`` (why a transition is out of reach), ``_write`` (scripts), ``_explore``.
+policy), ``_play`` (playing a path on the stage), ``_reach`` and ``_unbuildable`` (what
+the flow rules out, read before playing), ``_search`` (the breadth-first search),
+``_reasons`` (why a transition was not taken), ``_write`` (scripts), ``_explore``.
 """
 
 from __future__ import annotations
