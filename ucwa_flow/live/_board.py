@@ -3,7 +3,7 @@
 The board is a :data:`~ucwa_flow.runtime.trace.TraceSink`, called synchronously by the
 engine for every record, so each call is a handful of dictionary operations: the record's
 conversation is found (or opened), what changed is applied to running counts (never
-recomputed), a step is appended to a bounded deque, and a sequence number is bumped. The
+recomputed), a step is appended to a bounded list, and a sequence number is bumped. The
 JSON is built only when someone asks (:meth:`LiveBoard.snapshot`, cached per sequence
 number); readers of :meth:`LiveBoard.changes` are woken through futures, never by polling.
 
@@ -221,7 +221,7 @@ class LiveBoard:
         while id in self._ids:
             n += 1
             id = f"{short}~{n}"
-        entry = self._ids[id] = self._active[key] = Entry(key, id, now, self._max_steps)
+        entry = self._ids[id] = self._active[key] = Entry(key, id, now)
         while len(self._active) > self._max_active:
             self._drop(next(iter(self._active.values())))
         return entry
@@ -295,11 +295,13 @@ class LiveBoard:
         machine: str | None = None,
     ) -> None:
         steps = entry.steps
-        if len(steps) < self._max_steps:
-            self._kept += 1
         steps.append((at, kind, entry.state, previous, text, line, machine))
-        if self._kept > self._budget:
-            self._shrink()
+        if len(steps) > self._max_steps:
+            del steps[0]  # a move of at most max_steps pointers
+        else:
+            self._kept += 1
+            if self._kept > self._budget:
+                self._shrink()
 
     def _shrink(self) -> None:
         """Over the step budget: ended conversations lose their steps, then active ones
@@ -310,8 +312,7 @@ class LiveBoard:
             if self._kept <= target:
                 return
             drop = len(entry.steps) if entry.ended is not None else len(entry.steps) // 2
-            for _ in range(drop):
-                entry.steps.popleft()
+            del entry.steps[:drop]
             self._kept -= drop
 
     # -- per record type --------------------------------------------------------------------
