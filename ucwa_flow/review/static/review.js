@@ -17,6 +17,9 @@
   }
   var svg = document.getElementById("graph");
   var fileName = main.getAttribute("data-file") || "";
+  var filesBase = main.getAttribute("data-files");
+  var shownFile = fileName; // the file whose lines #source holds now
+  var wanted = 0; // the latest request for another file: an older answer is dropped
   var flowName = main.getAttribute("data-flow");
   var lifecycleKind = main.getAttribute("data-lifecycle-kind");
 
@@ -30,13 +33,68 @@
 
   // -- the source pane ---------------------------------------------------------------------
 
-  function showLine(line) {
-    q("#source li.current").forEach(function (li) { li.classList.remove("current"); });
-    var item = document.getElementById("L" + line);
+  // A flow of several files: #source holds one file at a time; another is fetched from
+  // /flows/{name}/files/{file} (only the flow's own files are served) and swapped in.
+  function fillSource(file, lines) {
+    var pane = document.getElementById("source");
+    if (!pane) {
+      return;
+    }
+    var items = document.createDocumentFragment();
+    lines.forEach(function (text, i) {
+      var li = document.createElement("li");
+      li.id = "L" + (i + 1);
+      var code = document.createElement("code");
+      code.textContent = text || " ";
+      li.appendChild(code);
+      items.appendChild(li);
+    });
+    pane.textContent = "";
+    pane.appendChild(items);
+    pane.setAttribute("data-file", file);
+    shownFile = file;
+    q("#source-files .source-file").forEach(function (tab) {
+      tab.classList.toggle("current", tab.getAttribute("data-file") === file);
+    });
+  }
+
+  function showFile(file, then) {
+    var ticket = ++wanted; // an answer for an earlier choice, still on its way, is void
+    if (file === shownFile || !filesBase) {
+      then();
+      return;
+    }
+    var url = filesBase + file.split("/").map(encodeURIComponent).join("/");
+    fetch(url, { cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (found) {
+        if (ticket !== wanted) {
+          return;
+        }
+        if (found) {
+          fillSource(file, found.lines);
+        }
+        then();
+      })
+      .catch(function () {});
+  }
+
+  function showLine(line, file) {
+    file = file || fileName;
     var location = document.getElementById("location");
     if (location) {
-      location.textContent = fileName + ":" + line;
+      location.textContent = file + ":" + line;
     }
+    showFile(file, function () {
+      if (file === shownFile) {
+        markLine(line);
+      }
+    });
+  }
+
+  function markLine(line) {
+    q("#source li.current").forEach(function (li) { li.classList.remove("current"); });
+    var item = document.getElementById("L" + line);
     if (!item) {
       return;
     }
@@ -56,7 +114,7 @@
     element.classList.add("selected");
     var line = element.getAttribute("data-line");
     if (line) {
-      showLine(line);
+      showLine(line, element.getAttribute("data-file"));
     }
   }
 
@@ -92,7 +150,14 @@
       if (node) {
         select(node);
       }
-      showLine(item.getAttribute("data-line"));
+      showLine(item.getAttribute("data-line"), item.getAttribute("data-file"));
+    });
+  });
+
+  q("#source-files .source-file").forEach(function (tab) {
+    tab.addEventListener("click", function () {
+      var file = tab.getAttribute("data-file");
+      showFile(file, function () {});
     });
   });
 
