@@ -2,7 +2,8 @@
  *
  * Plain JavaScript shipped with the package: no build step, no library, nothing fetched
  * from elsewhere. The pages are rendered on the server; this script
- *   - selects a state or edge of the graph on click and shows its source line,
+ *   - selects a state or edge of the graph on click and shows its source line (through
+ *     source.js, loaded first: window.ucwaShowLine),
  *   - follows the live feed (EventSource on the review app's own event stream) and writes
  *     the counts on the states, the lifecycle bar and the list of conversations,
  *   - replays one conversation (live, or stored: #replay-data) step by step on the graph.
@@ -16,10 +17,6 @@
     return;
   }
   var svg = document.getElementById("graph");
-  var fileName = main.getAttribute("data-file") || "";
-  var filesBase = main.getAttribute("data-files");
-  var shownFile = fileName; // the file whose lines #source holds now
-  var wanted = 0; // the latest request for another file: an older answer is dropped
   var flowName = main.getAttribute("data-flow");
   var lifecycleKind = main.getAttribute("data-lifecycle-kind");
 
@@ -31,80 +28,9 @@
     return window.CSS && CSS.escape ? CSS.escape(text) : String(text).replace(/["\\]/g, "\\$&");
   }
 
-  // -- the source pane ---------------------------------------------------------------------
+  // -- the source pane (source.js) ---------------------------------------------------------
 
-  // A flow of several files: #source holds one file at a time; another is fetched from
-  // /flows/{name}/files/{file} (only the flow's own files are served) and swapped in.
-  function fillSource(file, lines) {
-    var pane = document.getElementById("source");
-    if (!pane) {
-      return;
-    }
-    var items = document.createDocumentFragment();
-    lines.forEach(function (text, i) {
-      var li = document.createElement("li");
-      li.id = "L" + (i + 1);
-      var code = document.createElement("code");
-      code.textContent = text || " ";
-      li.appendChild(code);
-      items.appendChild(li);
-    });
-    pane.textContent = "";
-    pane.appendChild(items);
-    pane.setAttribute("data-file", file);
-    shownFile = file;
-    q("#source-files .source-file").forEach(function (tab) {
-      tab.classList.toggle("current", tab.getAttribute("data-file") === file);
-    });
-  }
-
-  function showFile(file, then) {
-    var ticket = ++wanted; // an answer for an earlier choice, still on its way, is void
-    if (file === shownFile || !filesBase) {
-      then();
-      return;
-    }
-    var url = filesBase + file.split("/").map(encodeURIComponent).join("/");
-    fetch(url, { cache: "no-store" })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (found) {
-        if (ticket !== wanted) {
-          return;
-        }
-        if (found) {
-          fillSource(file, found.lines);
-        }
-        then();
-      })
-      .catch(function () {});
-  }
-
-  function showLine(line, file) {
-    file = file || fileName;
-    var location = document.getElementById("location");
-    if (location) {
-      location.textContent = file + ":" + line;
-    }
-    showFile(file, function () {
-      if (file === shownFile) {
-        markLine(line);
-      }
-    });
-  }
-
-  function markLine(line) {
-    q("#source li.current").forEach(function (li) { li.classList.remove("current"); });
-    var item = document.getElementById("L" + line);
-    if (!item) {
-      return;
-    }
-    item.classList.add("current");
-    var pane = document.getElementById("source");
-    if (pane && pane.scrollHeight > pane.clientHeight) {
-      pane.scrollTop = Math.max(0, item.offsetTop - pane.clientHeight / 3);
-    }
-    item.scrollIntoView({ block: "nearest" });
-  }
+  var showLine = window.ucwaShowLine || function () {};
 
   function select(element) {
     if (!svg) {
@@ -154,12 +80,6 @@
     });
   });
 
-  q("#source-files .source-file").forEach(function (tab) {
-    tab.addEventListener("click", function () {
-      var file = tab.getAttribute("data-file");
-      showFile(file, function () {});
-    });
-  });
 
   // -- replay of one conversation ------------------------------------------------------------
 
