@@ -190,3 +190,24 @@ def test_an_edited_included_file_is_shown_as_it_now_is(tmp_path: Path) -> None:
     assert "lost" not in page.nodes
     served = client.get("/flows/split/files/lib/more.states.yaml").json()
     assert "  found:" in served["lines"]
+
+
+def test_a_problem_in_a_sub_flow_is_pinned_on_its_state(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    flow = tmp_path / "caller.flow.yaml"
+    flow.write_text(
+        "version: 1\nname: caller\nstart: a\nstates:\n  a:\n    enter:\n"
+        "      - call: {flow: lib/ask.subflow.yaml}\n      - stop\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "lib" / "ask.subflow.yaml").write_text(
+        "version: 1\nsubflow: ask\nstart: q\nstates:\n  q:\n    enter:\n      - return: {}\n"
+        "  orphan:\n    enter:\n      - return: {}\n",
+        encoding="utf-8",
+    )
+    page = Page(_client(flow).get("/flows/caller").text)
+    [item] = [e for e in page.elements if e.tag == "li" and "F103" in e.text]
+    assert (item.get("data-file"), item.get("data-line")) == ("lib/ask.subflow.yaml", "8")
+    assert item.get("data-state") == "ask/orphan"
+    assert "has-problem" in page.nodes["ask/orphan"].classes
+    assert "has-problem" not in page.nodes["a"].classes
