@@ -66,6 +66,7 @@ from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
+from ucwa_flow.runtime.webhooks import recorded_result
 from ucwa_flow.ucwa.dataurl import html_to_text
 
 __all__ = ["FlowInstance"]
@@ -204,7 +205,10 @@ class FlowInstance:
         then what followed it."""
         if self.ended and not rest.after_end:
             return
-        self._emit(t.OutcomeReceived, action=action, branch=branch, location=location)
+        result = recorded_result(self.flow, rest, extras.get("webhook"))
+        self._emit(
+            t.OutcomeReceived, action=action, branch=branch, location=location, result=result
+        )
         self._hops = 0
         await self._run(
             (ActionRef(branch_list, 0), *rest.frames),

@@ -156,7 +156,10 @@ class Journal:
         elif isinstance(record, t.TimeoutFired):
             self.line(href, "timeout", {"state": record.state, "after": record.after})
         elif isinstance(record, t.OutcomeReceived):
-            self.line(href, "outcome", {"action": record.action, "branch": record.branch})
+            outcome: dict[str, Any] = {"action": record.action, "branch": record.branch}
+            if record.result is not None:
+                outcome["result"] = dict(record.result)
+            self.line(href, "outcome", outcome)
         elif isinstance(record, t.Ended):
             self.line(href, "ended", {"reason": f"ended by the {record.by}", "state": record.state})
             self.ended_in[href] = record.state
