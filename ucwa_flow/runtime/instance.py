@@ -408,7 +408,7 @@ class FlowInstance:
     async def _stop(self, why: str) -> None:
         if self.ended:
             return
-        self._finish("bot")
+        self._finish("bot", why)
         messaging = self.conv.messaging
         if messaging.stop_messaging_href and messaging.state in ("Connecting", "Connected"):
             self._send(Outgoing(self.href, "stop", messaging.stop_messaging_href, why=why))
@@ -422,13 +422,13 @@ class FlowInstance:
         """``message`` (an href) was sent by ``delivery_failed``: its loss is not news."""
         self._deliveries.remember(message)
 
-    def _finish(self, by: str) -> None:
+    def _finish(self, by: str, why: str | None = None) -> None:
         state = self._current()
         self.ended = True
         self.ended_by = by
         self._silence.cancel()
         self.machine.fire(self, "end")
-        self._emit(t.Ended, by=by, state=state.name if state else None)
+        self._emit(t.Ended, by=by, state=state.name if state else None, why=why)
 
     # -- context and tracing ---------------------------------------------------------------
 

@@ -133,10 +133,13 @@ class OutcomeReceived(Trace):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ended(Trace):
-    """The flow instance is over: ``by`` is "caller", "bot" or "server"."""
+    """The flow instance is over: ``by`` is "caller", "bot" or "server"; ``why`` is why
+    the bot ended it (``stop``, ``idle timeout``, ``goto loop``: the flow; ``shutdown``...:
+    the runtime), ``None`` when it did not."""
 
     by: str
     state: str | None
+    why: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
