@@ -205,7 +205,7 @@ async def play(flow: Flow, machine: FlowMachine, recording: Recording) -> Played
     return played
 
 
-def _answer(flow: Flow, recording: Recording, stage: _Stage) -> str | bool | None:
+def _answer(flow: Flow, recording: Recording, stage: _Stage) -> str | Literal[False] | None:
     """The new flow's invitation policy on this caller: ``False`` when it declines, else
     the state a rule starts the conversation in (``None``: the flow's start)."""
     if flow.outbound is not None:
