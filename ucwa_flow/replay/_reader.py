@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.replay._recording import KINDS, Event, Recording
 
 __all__ = ["RecordingError", "from_export", "read_lines", "recording_line"]
@@ -30,8 +30,8 @@ _FLOW_ENDS = frozenset({"stop", "idle timeout", "goto loop"})
 _BY = {"ended by the caller": "caller", "ended by the server": "server", "ended by the bot": "bot"}
 
 
-class RecordingError(UcwaFlowError):
-    """A recording that cannot be read: ``file:line:col: message``."""
+class RecordingError(UnreadableFileError):
+    """A recording that cannot be read: ``file:line:col: message`` (exit status 2)."""
 
 
 class _Bad(Exception):
@@ -47,6 +47,7 @@ def read_lines(name: str, lines: Iterable[str]) -> Iterator[Recording]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        line = line.rstrip("\r\n")
         obj = _parse(name, number, line)
         kind = obj.get("type")
         try:
