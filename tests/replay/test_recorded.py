@@ -59,6 +59,12 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+TICKET = "Ticket {{ ticket.id }} is open."
+NOW_OPEN = "Ticket {{ ticket.id }} is now open."
+REPLY = "Ticket INC0001001 is open. IT will get back to you within the working day."
+NEW_REPLY = "Ticket INC0001001 is now open. IT will get back to you within the working day."
+
+
 def changed(tmp_path: Path, old: str, new: str) -> Path:
     text = HELPDESK.read_text(encoding="utf-8")
     assert text.count(old) == 1, old
@@ -107,12 +113,7 @@ def test_a_text_change_touches_the_conversations_that_got_that_reply(
     report = json.loads(out)
     assert report["by_state"] == {"open_ticket": {"reply changed": 3}}
     first = next(r for r in report["results"] if r["caller"] == caller("ann"))["first"]
-    assert first["recorded"] == (
-        "Ticket INC0001001 is open. IT will get back to you within the working day."
-    )
-    assert first["replayed"] == (
-        "Ticket INC0001001 is now open. IT will get back to you within the working day."
-    )
+    assert (first["recorded"], first["replayed"]) == (REPLY, NEW_REPLY)
 
 
 def test_a_new_state_on_a_path_stops_where_the_callers_answer_is_unknown(
@@ -120,7 +121,8 @@ def test_a_new_state_on_a_path_stops_where_the_callers_answer_is_unknown(
 ) -> None:
     flow = changed(
         tmp_path,
-        "      - choice: [2, hardware]\n        set: {category: hardware}\n        goto: describe\n",
+        "      - choice: [2, hardware]\n        set: {category: hardware}\n"
+        "        goto: describe\n",
         "      - choice: [2, hardware]\n        set: {category: hardware}\n"
         "        goto: which_device\n",
     )
