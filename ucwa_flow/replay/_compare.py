@@ -1,8 +1,10 @@
 """Comparing what the flow did in a replay with what the bot did in the recording.
 
 Both sides are cut into *segments* at the caller's inputs (each message, the leaving):
-segment 0 is what the bot did before the caller's first message, segment 1 what it did
-after it (and what timeouts and outcomes made it do) until the second, and so on. Within a
+segment 0 is what the bot did on the invitation and the caller's first message (its
+greeting and its answer, in the order they came, whether the recording lists the message
+before or after the greeting), segment 1 what it did after the second input (and what
+timeouts and outcomes made it do) until the third, and so on. Within a
 segment the replies and the states entered are compared in order; the first item that
 differs is the conversation's first divergence, located in the state the bot was in when
 it happened. The variables at the end are compared last (secret ones, and values the
@@ -72,8 +74,8 @@ def _loose(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Difference:
-    """Where the replay first did something else: in ``segment`` (after the caller's
-    ``segment``-th input), in ``state``. ``kind``: ``reply``, ``state`` or ``ended``;
+    """Where the replay first did something else: in ``segment`` (after the caller's input
+    number ``segment``, counting from 0), in ``state``. ``kind``: ``reply``, ``state`` or ``ended``;
     ``expected``/``actual`` are ``None`` when one side did nothing there."""
 
     kind: str
@@ -128,7 +130,7 @@ def compare(recording: Recording, played: Played, flow: Flow, how: Compare) -> R
     recorded = _recorded_segments(recording, states)
     replayed = _replayed_segments(played.traces, states)
     result = Result(recording, stop=played.stop, recorded=recorded, replayed=replayed)
-    upto = played.inputs + 1 if played.stop is not None else len(recorded)
+    upto = max(played.inputs, 1) if played.stop is not None else len(recorded)
     state: str | None = None
     for i in range(upto):
         want = recorded[i] if i < len(recorded) else []
@@ -180,6 +182,11 @@ def _shown(item: Item | None) -> str | None:
     return f"(enters {text})" if kind == "state" else text
 
 
+def _merged(segments: list[list[Item]]) -> list[list[Item]]:
+    """What came before the first input joins what came after it (see the module)."""
+    return [segments[0] + segments[1], *segments[2:]] if len(segments) > 1 else segments
+
+
 def _recorded_segments(recording: Recording, states: bool) -> list[list[Item]]:
     segments: list[list[Item]] = [[]]
     for event in recording.events:
@@ -187,7 +194,7 @@ def _recorded_segments(recording: Recording, states: bool) -> list[list[Item]]:
             segments.append([])
         elif event.kind == "bot" or (states and event.kind in ("state", "ended")):
             segments[-1].append((event.kind, event.text))
-    return segments
+    return _merged(segments)
 
 
 def _replayed_segments(traces: list[t.Trace], states: bool) -> list[list[Item]]:
@@ -201,7 +208,7 @@ def _replayed_segments(traces: list[t.Trace], states: bool) -> list[list[Item]]:
             segments[-1].append(("state", record.state))
         elif states and isinstance(record, t.Ended):
             segments[-1].append(("ended", "bot"))
-    return segments
+    return _merged(segments)
 
 
 def _variables(

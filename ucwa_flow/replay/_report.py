@@ -88,9 +88,9 @@ def detail_lines(result: Result, *, verbose: bool = False) -> Iterator[str]:
 
 
 def _after(inputs: list[Any], segment: int) -> str:
-    if segment == 0:
-        return ", before the caller's first message"
-    event = inputs[segment - 1]
+    if segment >= len(inputs):
+        return ", before the caller said anything"
+    event = inputs[segment]
     if event.kind == "left":
         return f", after the caller left (+{event.at:g}s)"
     return f", after the caller's message {_quote(event.text)} (+{event.at:g}s)"
@@ -126,8 +126,8 @@ def _transcript_diff(result: Result) -> Iterator[str]:
 def _transcript(segments: list[list[Item]], inputs: list[Any]) -> list[str]:
     lines: list[str] = []
     for i, segment in enumerate(segments):
-        if i > 0 and i - 1 < len(inputs):
-            event = inputs[i - 1]
+        if i < len(inputs):
+            event = inputs[i]
             lines.append("caller: " + ("(leaves)" if event.kind == "left" else event.text))
         for kind, text in segment:
             if kind == "bot":
@@ -174,7 +174,7 @@ def _result(result: Result) -> dict[str, Any]:
         else {
             "kind": first.kind,
             "state": first.state,
-            "after_input": first.segment,
+            "after_input": first.segment + 1,
             "recorded": first.expected,
             "replayed": first.actual,
         },
