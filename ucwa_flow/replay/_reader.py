@@ -196,7 +196,7 @@ def from_export(
         moment = at_time.timestamp() if at_time is not None else None
         if origin is None and moment is not None:
             origin = moment
-        at = max(0.0, (moment or 0.0) - (origin or 0.0))
+        at = round(max(0.0, (moment or 0.0) - (origin or 0.0)), 3)
         event = _entry_event(entry.get("kind"), data, at)
         if event is not None:
             events.append(event)
