@@ -3,10 +3,11 @@
 :func:`play` runs a real :class:`~ucwa_flow.runtime.FlowInstance` (the interpreter the bot
 runs, on the flow's shared :class:`~ucwa_flow.runtime.FlowMachine`) with :class:`_Stage` as
 its :class:`~ucwa_flow.runtime.services.Services`: nothing is sent anywhere. Time is a
-:class:`~ucwa_flow.testing.ScenarioClock` (the conversation tests' clock) starting at the
-recording's start; it moves from one due timer to the next, so timeouts fire at the
-moments they would have, and each of the conversation's inputs runs, one after another,
-as the engine's mailbox would run them.
+:class:`~ucwa_flow.clock.ManualClock` (the clock of the conversation tests) starting at
+the recording's start; it moves from one due timer to the next (:meth:`ManualClock.step`),
+so timeouts fire at the moments they would have, and each of the conversation's inputs
+runs, one after another, as the engine's mailbox would run them. Nothing waits for the
+event loop: a conversation replays in well under a millisecond of waiting.
 
 * the invitation policy of the new flow is asked first (a decline ends the replay);
 * the caller's messages and leaving happen at their recorded times;
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
-from ucwa_flow.clock import Clock, TimerHandle
+from ucwa_flow.clock import Clock, ManualClock, TimerHandle
 from ucwa_flow.flow import Flow, Invite, Webhook
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.replay._recording import Event, Recording
@@ -40,7 +41,6 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.store import REDACTED
-from ucwa_flow.testing import ScenarioClock
 
 __all__ = ["Played", "Stop", "play"]
 
@@ -85,7 +85,7 @@ class _Stage:
     clock: Clock
 
     def __init__(self, flow: Flow, recording: Recording) -> None:
-        self.clock = self.scenario_clock = ScenarioClock(recording.started)
+        self.clock = self.manual = ManualClock(recording.started)
         self.port: Any = None  # the interpreter asks the port nothing itself
         self.played = Played()
         self.jobs: deque[Callable[[], Awaitable[None]]] = deque()
@@ -271,6 +271,5 @@ def _cannot_say(
 async def _until(at: float, stage: _Stage) -> None:
     """Let time pass up to ``at``, running what falls due on the way."""
     await stage.drain()
-    ahead = at - stage.clock.monotonic()
-    if ahead > 0:
-        await stage.scenario_clock.advance_settled(ahead, stage.drain)
+    while stage.manual.step(at):
+        await stage.drain()

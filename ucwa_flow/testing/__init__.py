@@ -20,7 +20,6 @@ Public API::
   (``failure`` is a :class:`Failure` with the step's location);
 * :func:`run_tests` runs scripts and directories -> :class:`TestRun` with
   :class:`Coverage`;
-* :class:`ScenarioClock`: the virtual clock scenarios run on (``ucwa-flow replay`` uses it);
 * :mod:`ucwa_flow.testing._report` formats results and coverage tables for the console.
 """
 
@@ -32,7 +31,6 @@ from ucwa_flow.testing._report import coverage_lines, result_lines, script_lines
 from ucwa_flow.testing._runner import Failure, ScenarioResult, run_scenario
 from ucwa_flow.testing._schema import schema_text
 from ucwa_flow.testing._script import DEFAULT_CALLER, Scenario, Script
-from ucwa_flow.testing._stage import ScenarioClock
 from ucwa_flow.testing._suite import SCRIPT_SUFFIX, ScriptRun, TestRun, find_scripts, run_tests
 
 __all__ = [
@@ -42,7 +40,6 @@ __all__ = [
     "Failure",
     "FlowCoverage",
     "Scenario",
-    "ScenarioClock",
     "ScenarioResult",
     "Script",
     "ScriptFileError",
