@@ -168,6 +168,29 @@ def test_a_caller_the_new_policy_declines_is_reported() -> None:
     assert result.diverged
 
 
+def test_a_flow_that_now_ends_before_the_caller_is_done_diverged(tmp_path: Path) -> None:
+    edited = flow("echo", tmp_path, ("choice: [stop, bye]", "choice: [stop, bye, hello]"))
+    hi = 'Hi Ann! I repeat everything you write. Type "stop" to end.'
+    line = {
+        "caller": "sip:ann@contoso.com",
+        "caller_name": "Ann",
+        "events": [
+            {"at": 0, "state": "echo"},
+            {"at": 0, "bot": hi},
+            {"at": 0, "caller": "hello"},
+            {"at": 0, "bot": "You said: hello"},
+            {"at": 4, "caller": "how are you"},
+            {"at": 4, "bot": "You said: how are you"},
+        ],
+    }
+    assert not one(flow("echo"), line).diverged
+    result = one(edited, line)
+    assert result.stop is not None
+    assert (result.stop.kind, result.stop.detail) == ("ended", "how are you")
+    assert result.first is not None
+    assert (result.first.expected, result.first.actual) == ("You said: hello", "Bye!")
+
+
 def test_a_message_kept_secret_replays_up_to_it_only() -> None:
     line = {**ANN, "events": [*start(), {"at": 5, "caller": "[redacted]"}]}
     result = one(flow("helpdesk"), line)

@@ -84,7 +84,7 @@ class _Stage:
 
     clock: Clock
 
-    def __init__(self, flow: Flow, recording: Recording) -> None:
+    def __init__(self, recording: Recording) -> None:
         self.clock = self.manual = ManualClock(recording.started)
         self.port: Any = None  # the interpreter asks the port nothing itself
         self.played = Played()
@@ -180,7 +180,7 @@ class _Stage:
 
 async def play(flow: Flow, machine: FlowMachine, recording: Recording) -> Played:
     """Replay ``recording``'s inputs against ``flow`` (see the module docstring)."""
-    stage = _Stage(flow, recording)
+    stage = _Stage(recording)
     played = stage.played
     conv = Conversation(_HREF)
     conv.messaging.state = "Connected"
