@@ -41,11 +41,11 @@ from ucwa_flow.replay import (
     Compare,
     Event,
     Recording,
+    play,
     read_recordings,
     recording_line,
     replay,
 )
-from ucwa_flow.replay._driver import play
 from ucwa_flow.runtime import FlowMachine
 from ucwa_flow.runtime import trace as t
 

@@ -18,6 +18,7 @@ Public API::
   :class:`RecordingError`, ``file:line:col``); :func:`from_export` and
   :func:`recording_line` convert the export's lines to a recording and a recording to the
   replay format;
+* :func:`play` replays one recording -> :class:`Played` (what the flow did);
 * :func:`replay` -> one :class:`Result` per recording (``first``: the first
   :class:`Difference`; ``stop``: why the replay ended early, a :class:`Stop`);
 * :mod:`ucwa_flow.replay._report` (:func:`summary_lines`, :func:`detail_lines`,
@@ -51,6 +52,7 @@ __all__ = [
     "as_json",
     "detail_lines",
     "from_export",
+    "play",
     "read_lines",
     "read_recordings",
     "recording_line",
