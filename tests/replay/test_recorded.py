@@ -12,18 +12,23 @@ replayed against the helpdesk as it is and as three changes make it:
 * one removed handler (the hardware keywords of the menu) touches exactly the one
   conversation that typed "laptop".
 
-The flow as it is touches none of them.
+The flow as it is touches none of them. A conversation recorded in a PostgreSQL store is
+replayed straight from the store.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from tests.e2e.harness import ROOT
 from tests.e2e.test_cli import ucwa_flow
+from tests.store.conftest import postgres_url
 from ucwa_flow.cli import main
 
 HELPDESK = ROOT / "flows" / "helpdesk.flow.yaml"
@@ -207,3 +212,29 @@ def test_the_store_is_read_directly_and_a_loose_compare_ignores_case(
     assert set(diverged) == {"ann", "bob", "cy"}
     code, diverged, _ = replay(capsys, str(flow), "--state", str(state), "--compare", "loose")
     assert (code, diverged) == (0, {})
+
+
+def test_a_postgresql_store_is_replayed_directly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = postgres_url()
+    schema = f"replay_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        sep = "&" if "?" in url else "?"
+        store = f"{url}{sep}options=-csearch_path%3D{schema}"
+        echo = ROOT / "flows" / "echo.flow.yaml"
+        done = ucwa_flow("run", str(echo), "--store", store, stdin="hello\nhow are you\nbye\n")
+        assert done.returncode == 0, done.stderr
+        code, diverged, out = replay(capsys, str(echo), "--store", store)
+        assert (code, diverged) == (0, {})
+        assert json.loads(out)["conversations"] == 1
+        edited = tmp_path / "echo.flow.yaml"
+        text = echo.read_text(encoding="utf-8")
+        edited.write_text(text.replace("You said:", "You wrote:"), encoding="utf-8")
+        code, diverged, _ = replay(capsys, str(edited), "--store", store)
+        assert (code, diverged) == (1, {"lenea": "reply changed"})
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
