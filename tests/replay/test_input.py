@@ -143,13 +143,13 @@ def test_the_json_document_has_counts_groups_and_one_object_per_conversation(
         "results",
     }  # fmt: skip
     assert (report["conversations"], report["unchanged"], report["diverged"]) == (2, 1, 1)
-    assert report["by_state"] == {"(start)": {"reply changed": 1}}
+    assert report["by_state"] == {"echo": {"reply changed": 1}}  # from the replay: no states
     diverged = report["results"][1]
     assert diverged["status"] == "diverged"
     assert diverged["source"].endswith("recordings.jsonl:2")
     assert diverged["first"] == {
         "kind": "reply",
-        "state": None,
+        "state": "echo",
         "after_input": 1,
         "recorded": "You said: HELLO",
         "replayed": "You said: hello",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ucwa_flow.flow import Flow
@@ -135,8 +135,12 @@ def compare(recording: Recording, played: Played, flow: Flow, how: Compare) -> R
     for i in range(upto):
         want = recorded[i] if i < len(recorded) else []
         got = replayed[i] if i < len(replayed) else []
-        result.first = _first(i, want, got, state, how)
-        if result.first is not None:
+        found = _first(i, want, got, state, how)
+        if found is not None:
+            first, j = found
+            if not states:  # only replies compared: the replay knows where it was
+                first = replace(first, state=_state_at(played.traces, i, j))
+            result.first = first
             break
         state = next((text for kind, text in reversed(want) if kind == "state"), state)
     if played.stop is None and recording.variables is not None:
@@ -147,7 +151,8 @@ def compare(recording: Recording, played: Played, flow: Flow, how: Compare) -> R
 
 def _first(
     segment: int, want: list[Item], got: list[Item], state: str | None, how: Compare
-) -> Difference | None:
+) -> tuple[Difference, int] | None:
+    """The first difference in a segment, and its position there."""
     for j in range(max(len(want), len(got))):
         expected = want[j] if j < len(want) else None
         actual = got[j] if j < len(got) else None
@@ -163,14 +168,26 @@ def _first(
                 continue
         kinds = {item[0] for item in (expected, actual) if item is not None}
         kind = "state" if "state" in kinds else "reply" if "bot" in kinds else "ended"
-        return Difference(
-            kind,
-            segment,
-            state,
-            _shown(expected),
-            _shown(actual),
-        )
+        return Difference(kind, segment, state, _shown(expected), _shown(actual)), j
     return None
+
+
+def _state_at(traces: list[t.Trace], segment: int, replies: int) -> str | None:
+    """The state the replay was in when it said its reply number ``replies`` (from 0) of
+    ``segment`` (or after its last one)."""
+    state: str | None = None
+    for i, items in enumerate(_replayed_segments(traces, True)):
+        said = 0
+        for kind, text in items:
+            if i == segment and kind == "bot":
+                if said == replies:
+                    return state
+                said += 1
+            elif kind == "state":
+                state = text
+        if i == segment:
+            break
+    return state
 
 
 def _shown(item: Item | None) -> str | None:
