@@ -238,3 +238,24 @@ def test_a_postgresql_store_is_replayed_directly(
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def test_the_export_in_the_replay_format_replays_the_same(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = export.parent / "helpdesk.sqlite3"
+    lines = tmp_path / "replay.jsonl"
+    main(["transcripts", "export", "--state", str(state), "--format", "replay", "-o", str(lines)])
+    capsys.readouterr()
+    recordings = [json.loads(line) for line in lines.read_text(encoding="utf-8").splitlines()]
+    assert [r["caller"] for r in recordings] == [caller(name) for name in CHATS]
+    webhook = next(e for e in recordings[0]["events"] if "webhook" in e)
+    assert (webhook["webhook"], webhook["status"], webhook["json"]["id"]) == (
+        "success", 201, "INC0001001",
+    )  # fmt: skip
+    assert recordings[0]["vars"]["ticket_url"].startswith("http://127.0.0.1:")
+    code, diverged, _ = replay(capsys, str(HELPDESK), str(lines))
+    assert (code, diverged) == (0, {})
+    flow = changed(tmp_path, TICKET, NOW_OPEN)
+    _, diverged, _ = replay(capsys, str(flow), str(lines))
+    assert set(diverged) == {"ann", "bob", "cy"}
