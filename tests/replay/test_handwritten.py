@@ -198,6 +198,12 @@ def test_a_message_kept_secret_replays_up_to_it_only() -> None:
     assert not result.diverged
 
 
+def test_a_first_message_kept_secret_is_not_replayed_at_all() -> None:
+    line = {**ANN, "events": [{"at": 0, "state": "welcome"}, {"at": 0, "caller": "[redacted]"}]}
+    result = one(flow("helpdesk"), line)
+    assert (result.partial, result.diverged) == (True, False)
+
+
 def test_without_states_only_the_replies_are_compared() -> None:
     hi = 'Hi Ann! I repeat everything you write. Type "stop" to end.'
     line = {

@@ -130,7 +130,7 @@ def compare(recording: Recording, played: Played, flow: Flow, how: Compare) -> R
     recorded = _recorded_segments(recording, states)
     replayed = _replayed_segments(played.traces, states)
     result = Result(recording, stop=played.stop, recorded=recorded, replayed=replayed)
-    upto = max(played.inputs, 1) if played.stop is not None else len(recorded)
+    upto = played.inputs if played.stop is not None else len(recorded)
     state: str | None = None
     for i in range(upto):
         want = recorded[i] if i < len(recorded) else []
