@@ -54,6 +54,11 @@ def write(tmp_path: Path, *lines: str) -> str:
         ('{"events": [{"at": 0, "caller": "hi"}', "2:38", "not JSON: Expecting ',' delimiter"),
         ("[1, 2]", "2:1", "a line must be a JSON object"),
         (
+            '{"type": "conversation", "created_at": "nope"}',
+            "2:1",
+            "'created_at' must be an ISO-8601 time like 2026-01-05T09:00:00Z",
+        ),
+        (
             '{"type": "entry", "kind": "message_in"}',
             "2:2",
             "an entry line before any conversation line",

@@ -44,21 +44,21 @@ class _Bad(Exception):
 def read_lines(name: str, lines: Iterable[str]) -> Iterator[Recording]:
     """The recordings in ``lines`` of the file ``name`` (either shape, mixed as they come)."""
     group: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(lines, 1):
+    for number, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
         if not line.strip():
             continue
-        line = line.rstrip("\r\n")
         obj = _parse(name, number, line)
         kind = obj.get("type")
+        if kind == "entry" and group:
+            group.append((number, obj))
+            continue
+        if group:
+            yield _exported(name, group)
+            group = []
         try:
             if kind == "entry":
-                if not group:
-                    raise _Bad("an entry line before any conversation line", "type")
-                group.append((number, obj))
-                continue
-            if group:
-                yield from_export(group[0][1], [o for _, o in group[1:]], f"{name}:{group[0][0]}")
-                group = []
+                raise _Bad("an entry line before any conversation line", "type")
             if kind == "conversation":
                 group = [(number, obj)]
             elif kind in (None, "replay"):
@@ -68,12 +68,16 @@ def read_lines(name: str, lines: Iterable[str]) -> Iterator[Recording]:
         except _Bad as exc:
             raise RecordingError(f"{name}:{number}:{_column(line, exc.key)}: {exc}") from None
     if group:
-        first, rest = group[0], group[1:]
-        try:
-            yield from_export(first[1], [o for _, o in rest], f"{name}:{first[0]}")
-        except _Bad as exc:
-            line_no = first[0]
-            raise RecordingError(f"{name}:{line_no}:1: {exc}") from None
+        yield _exported(name, group)
+
+
+def _exported(name: str, group: list[tuple[int, dict[str, Any]]]) -> Recording:
+    """The recording of an exported conversation: its line and its entries' (numbered)."""
+    number, conversation = group[0]
+    try:
+        return from_export(conversation, [obj for _, obj in group[1:]], f"{name}:{number}")
+    except _Bad as exc:
+        raise RecordingError(f"{name}:{number}:1: {exc}") from None
 
 
 def _parse(name: str, number: int, line: str) -> dict[str, Any]:
