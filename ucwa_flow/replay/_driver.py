@@ -1,7 +1,7 @@
 """Playing one recording's inputs against a flow, on a virtual clock, with no network.
 
 :func:`play` runs a real :class:`~ucwa_flow.runtime.FlowInstance` (the interpreter the bot
-runs, on the flow's shared :class:`~ucwa_flow.runtime.FlowMachine`) with :class:`_Stage` as
+runs, on the flow's shared :class:`~ucwa_flow.runtime.FlowMachine`) with :class:`_Services` as
 its :class:`~ucwa_flow.runtime.services.Services`: nothing is sent anywhere. Time is a
 :class:`~ucwa_flow.clock.ManualClock` (the clock of the conversation tests) starting at
 the recording's start; it moves from one due timer to the next (:meth:`ManualClock.step`),
@@ -77,7 +77,7 @@ class Played:
     inputs: int = 0
 
 
-class _Stage:
+class _Services:
     """The :class:`~ucwa_flow.runtime.services.Services` of the replayed conversation."""
 
     tracing = True
@@ -93,7 +93,6 @@ class _Stage:
             kind: deque(e for e in recording.events if e.kind == kind)
             for kind in ("invite", "webhook")
         }
-        self._instance: FlowInstance | None = None
 
     def emit(self, record: t.Trace) -> None:
         self.played.traces.append(record)
@@ -180,7 +179,7 @@ class _Stage:
 
 async def play(flow: Flow, machine: FlowMachine, recording: Recording) -> Played:
     """Replay ``recording``'s inputs against ``flow`` (see the module docstring)."""
-    stage = _Stage(recording)
+    stage = _Services(recording)
     played = stage.played
     conv = Conversation(_HREF)
     conv.messaging.state = "Connected"
@@ -205,7 +204,7 @@ async def play(flow: Flow, machine: FlowMachine, recording: Recording) -> Played
     return played
 
 
-def _answer(flow: Flow, recording: Recording, stage: _Stage) -> str | Literal[False] | None:
+def _answer(flow: Flow, recording: Recording, stage: _Services) -> str | Literal[False] | None:
     """The new flow's invitation policy on this caller: ``False`` when it declines, else
     the state a rule starts the conversation in (``None``: the flow's start)."""
     if flow.outbound is not None:
@@ -219,7 +218,7 @@ def _answer(flow: Flow, recording: Recording, stage: _Stage) -> str | Literal[Fa
     return rule.goto if rule is not None and rule.goto else None
 
 
-async def _inputs(instance: FlowInstance, recording: Recording, stage: _Stage) -> None:
+async def _inputs(instance: FlowInstance, recording: Recording, stage: _Services) -> None:
     played = stage.played
     answered_in: str | None = None  # the recorded state the next caller message meets
     for event in recording.events:
@@ -255,7 +254,7 @@ def _cannot_say(
     recording: Recording,
     event: Event,
     answered_in: str | None,
-    stage: _Stage,
+    stage: _Services,
 ) -> Stop | None:
     """Why the caller's recorded message cannot be said to the flow now, if it cannot."""
     now = stage.clock.monotonic()
@@ -268,7 +267,7 @@ def _cannot_say(
     return None
 
 
-async def _until(at: float, stage: _Stage) -> None:
+async def _until(at: float, stage: _Services) -> None:
     """Let time pass up to ``at``, running what falls due on the way."""
     await stage.drain()
     while stage.manual.step(at):
