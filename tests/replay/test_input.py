@@ -1,18 +1,23 @@
 """What ``ucwa-flow replay`` reads, and what it says about input it cannot read.
 
 Bad input is one line and exit status 2: a recording that is not valid JSON or not a
-recording (``file:line:col``), a flow with errors, no recordings named at all. A
-recording converted from the export's lines to the replay format and back reads the same.
+recording (``file:line:col``), a flow with errors, no recordings named at all. A progress
+bar is drawn on a terminal, never into a pipe. A recording converted from the export's
+lines to the replay format and back reads the same.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import ROOT
+from tests.e2e.test_cli import ENV, UCWA_FLOW
+from tests.guards import WAIT
 from ucwa_flow.cli import main
 from ucwa_flow.replay import RecordingError, from_export, read_lines, recording_line
 
@@ -225,3 +230,36 @@ def test_an_export_converts_to_the_replay_format_and_reads_back_the_same() -> No
 def test_a_bad_line_raises_a_located_error_from_the_api() -> None:
     with pytest.raises(RecordingError, match=r"^f\.jsonl:1:1: a line must be a JSON object$"):
         list(read_lines("f.jsonl", ["3"]))
+
+
+def test_a_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD, GOOD, GOOD)
+    main_fd, terminal = os.openpty()
+    try:
+        done = subprocess.run(
+            [UCWA_FLOW, "replay", ECHO, path],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            env=ENV | {"TERM": "xterm", "COLUMNS": "80"},
+            timeout=WAIT,
+            check=False,
+        )
+        os.close(terminal)
+        terminal = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main_fd, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(main_fd)
+    assert done.returncode == 0
+    assert done.stdout.startswith("Replayed 3 conversations")
+    assert "3/3" in shown.decode("utf-8", "replace")  # the bar's count, drawn on stderr
