@@ -1,6 +1,6 @@
 """Engine only, no HTTP: (c) records per second and (d) memory per idle conversation.
 
-    python -m bench.engine_load [CONVERSATIONS] [ROUNDS]
+    python -m bench.engine_load [CONVERSATIONS] [ROUNDS] [SINK]
 
 Feeds an :class:`~ucwa_flow.runtime.Engine` running ``flows/echo.flow.yaml`` with decoded
 event batches for CONVERSATIONS (default 10,000) live conversations, through a port that
@@ -21,6 +21,12 @@ hrefs made unique per conversation, JSON-parsed and decoded with
    the channel's iterator gives one), and ``await engine.idle()`` after every ``CHUNK``
    batches (every mailbox drained: the flow matched, rendered and "sent" each reply); the
    decoding is not timed. (c) = records fed / timed seconds.
+
+SINK (default ``none``) is the trace sink the engine is given, to price what one costs on
+the hot path: ``none`` (the engine builds no trace record at all), ``noop`` (records built,
+dropped), ``metrics`` (the ``serve`` metrics sink), ``live`` (a :class:`~ucwa_flow.live.LiveBoard`
+attached to the engine, as ``serve``'s admin endpoint and ``run --review`` use), or
+``metrics+live`` (both, as ``serve`` runs).
 
 The counts the port saw are checked (a greeting and an echo of the invitation's
 first message per conversation, then one echo per message), so a broken engine cannot
@@ -125,10 +131,42 @@ def _echo() -> Flow:
     return result.flow
 
 
-async def measure(conversations: int, rounds: int) -> dict[str, Any]:
+SINKS = ("none", "noop", "metrics", "live", "metrics+live")
+
+
+def _sink(kind: str) -> tuple[Any, Any]:
+    """The trace sink ``kind`` names, and the live board in it (to attach), if any."""
+    from ucwa_flow.live import LiveBoard
+    from ucwa_flow.observe.metrics import Metrics
+
+    if kind == "none":
+        return None, None
+    if kind == "noop":
+        return (lambda record: None), None
+    parts, board = [], None
+    if "metrics" in kind:
+        parts.append(Metrics().sink("bench", lambda href: "echo"))
+    if "live" in kind:
+        board = LiveBoard()
+        parts.append(board)
+    if len(parts) == 1:
+        return parts[0], board
+    first, second = parts
+
+    def both(record: Any) -> None:
+        first(record)
+        second(record)
+
+    return both, board
+
+
+async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> dict[str, Any]:
     samples, flow = Samples(), _echo()
     port = CountingPort()
-    engine = Engine(flow, port, ManualClock())
+    sink, board = _sink(sink_kind)
+    engine = Engine(flow, port, ManualClock(), sink)
+    if board is not None:
+        board.attach(engine)
     # warm the lazy paths (template compilation, first-use imports) on one conversation
     for batch in [*samples.set_up(-1), samples.message(-1, 3)]:
         engine.handle(batch)
@@ -173,7 +211,11 @@ async def measure(conversations: int, rounds: int) -> dict[str, Any]:
             await engine.idle()
             elapsed += time.perf_counter() - started
     assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
+    if board is not None:  # the board saw them all
+        live = board.snapshot()["flows"]["echo"]["states"]
+        assert live == {"echo": conversations + 1}, live
     return {
+        "sink": sink_kind,
         "conversations": conversations,
         "bytes_per_idle_conversation": (after - before) / conversations,
         "records": records,
@@ -185,7 +227,10 @@ async def measure(conversations: int, rounds: int) -> dict[str, Any]:
 def main() -> None:
     conversations = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    print(json.dumps(asyncio.run(measure(conversations, rounds))))
+    sink = sys.argv[3] if len(sys.argv) > 3 else "none"
+    if sink not in SINKS:
+        sys.exit(f"unknown sink {sink!r}: one of {', '.join(SINKS)}")
+    print(json.dumps(asyncio.run(measure(conversations, rounds, sink))))
 
 
 if __name__ == "__main__":

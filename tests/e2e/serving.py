@@ -50,12 +50,19 @@ class ServeProcess:
     """``ucwa-flow serve`` in an OS process (see the module docstring).
 
     ``env`` is added to a copy of this process's environment without ``UCWA_FLOW_*``.
+    ``module`` is what ``python -m`` runs (a test's own wrapper of ``ucwa_flow``, say).
     """
 
     def __init__(
-        self, args: list[str], log: Path, env: dict[str, str], token: str | None = None
+        self,
+        args: list[str],
+        log: Path,
+        env: dict[str, str],
+        token: str | None = None,
+        module: str = "ucwa_flow",
     ) -> None:
         self.args = args
+        self.module = module
         self.log = log
         self.token = token
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | {
@@ -70,7 +77,7 @@ class ServeProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ucwa_flow", "serve", *self.args],
+                [sys.executable, "-m", self.module, "serve", *self.args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -108,6 +115,11 @@ class ServeProcess:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+    def stopped(self) -> bool:
+        """Whether the process is stopped (``SIGSTOP``: ``T`` in ``/proc/PID/stat``)."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text(encoding="utf-8")
+        return stat.rsplit(")", 1)[1].split()[0] == "T"
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None

@@ -10,18 +10,24 @@ numbered lines (``c007 line 3``) one at a time and waiting for the answer (``c00
    workers take them over (three each) and carry the conversations on.
 2. Once every caller has been answered again, **SIGSTOP** another for longer than the
    lease (until the last worker has taken its accounts over and answered their callers),
-   then **SIGCONT** it: it finds its leases gone, logs that it stops serving each of them,
-   and then takes its share back by a graceful hand-over (three and three). (Frozen within
-   a moment of its own takeover, while settling the messages in doubt it inherited, a few
-   replies were heard twice: a known limit, see docs/ha.md.)
+   then **SIGCONT** it: it finds its leases gone and logs that it stops serving each of
+   them.
+3. It takes its share back by a graceful hand-over and answers the lines that waited for
+   it at once; it runs :mod:`tests.e2e.frozen_serve`, armed: it freezes itself in the
+   middle of the first of those replies (its headers written, its body not). That is
+   where a freeze within a moment of a takeover once caught a worker, and a few replies
+   were heard twice (docs/ha.md, "A request in flight"). The other worker takes the
+   accounts over and sends that reply; **SIGCONT**: the body is refused, the accounts are
+   dropped again and shared back three and three.
 
 At the end every account has exactly one owner (``ucwa-flow workers --json``), every caller
 heard each of its lines answered exactly once, in order (after both workers stopped, so a
-late double would have arrived), and the paused worker counted each account it lost once.
-Whatever it still tried to write was refused: revoked before it reached the database, or
-fenced by it (``ucwa_flow_store_errors_total{error="StoreFenced"}``, printed). The takeover
-times (kill or freeze -> the first reply from the new owner to a message sent after it) are
-measured and printed, never asserted. Every wait is on a condition, bounded by ``WAIT``.
+late double would have arrived), and the paused worker counted each account it lost once
+per freeze. Whatever it still tried to write was refused: revoked before it reached the
+database, or fenced by it (``ucwa_flow_store_errors_total{error="StoreFenced"}``,
+printed). The takeover times (kill or freeze -> the first reply from the new owner to a
+message sent after it) are measured and printed, never asserted. Every wait is on a
+condition, bounded by ``WAIT``.
 """
 
 from __future__ import annotations
@@ -35,167 +41,39 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import psycopg
-from psycopg import sql
 
+from tests.e2e.failover_world import MARKS, PASSWORD, Board, Caller, bot, deployment, schema
 from tests.e2e.serving import ROOT, ServeProcess, eventually, metric
 from tests.guards import WAIT
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users
-from ucwa_flow.simulator.control import VirtualUser
 from ucwa_flow.simulator.server import serve
-from ucwa_flow.simulator.state import Conversation, Message
 from ucwa_flow.store import open_store
 from ucwa_flow.store.leases import LeaseBook
 
-PASSWORD = "f4ilover-Pa55word!"
-#: when the test did what (monotonic seconds), for the failure messages
-MARKS: dict[str, float] = {}
 ACCOUNTS = [f"a{k}" for k in range(1, 7)]
 PER_ACCOUNT = 100
 LEASE, HEARTBEAT = 4.0, 0.5
-SPREAD = 3.0  # callers arrive over this many seconds
-THINK = (2.0, 5.0)
-_DROPPED = re.compile(
-    r"\b(a\d): worker \S+ stops serving it"
-)  # a caller's pause between two lines (real seconds)
-
-FLOW = """\
-version: 1
-name: failover
-start: talk
-settings:
-  idle_timeout: 1h
-variables:
-  who: null
-  n: null
-states:
-  talk:
-    messages:
-      - match: '^(?P<who>c\\d+) line (?P<n>\\d+)$'
-        say: "{{ who }} reply {{ n }}"
-    no_match:
-      - say: what?
-"""
-
-
-def _bot(account: str) -> str:
-    return f"sip:{account}@contoso.com"
-
-
-class Caller(VirtualUser):
-    """One caller: says numbered lines to its account, one at a time, and notes when each
-    answer arrived (``time.monotonic``, the event loop's clock)."""
-
-    def __init__(self, sim: Simulator, user: SimulatorUser, i: int, account: str) -> None:
-        super().__init__(sim, user)
-        self.i, self.account = i, account
-        self.conv: str | None = None
-        self.expected: list[str] = []
-        self.arrivals: list[float] = []
-        #: (sent, answered) of each line, monotonic seconds
-        self.lines: list[tuple[float, float]] = []
-
-    @property
-    def who(self) -> str:
-        return f"c{self.i:03d}"
-
-    def heard(self) -> list[str]:
-        return [m.text.strip() for m in self.received]
-
-    def on_message(self, conv: Conversation, message: Message) -> None:
-        self.arrivals.append(time.monotonic())
-        super().on_message(conv, message)
-
-    def answered_after(self, moment: float) -> float | None:
-        """When the first answer to a line sent after ``moment`` arrived."""
-        return next((done for sent, done in self.lines if sent > moment), None)
-
-    async def run(self, done: asyncio.Event, rng: random.Random) -> None:
-        await asyncio.sleep(rng.uniform(0, SPREAD))
-        n = 0
-        while n == 0 or not done.is_set():
-            await self.say(n)
-            n += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), rng.uniform(*THINK))
-
-    async def say(self, n: int) -> None:
-        text = f"{self.who} line {n}"
-        sent = time.monotonic()
-        if self.conv is None:
-            self.conv = await self.start_conversation(_bot(self.account), text)
-        else:
-            self.send(text, self.conv)
-        self.expected.append(f"{self.who} reply {n}")
-        deadline = sent + WAIT
-        while len(self.received) < len(self.expected):
-            state = self.state(self.conv)
-            assert state not in ("failed", "ended"), (
-                f"{self.who} ({self.account}): the conversation is {state} "
-                f"({self.reasons.get(self.conv)}); heard {self.heard()}"
-            )
-            assert time.monotonic() < deadline, (
-                f"{self.who} ({self.account}): no answer to {text!r} sent "
-                f"{', '.join(f'{sent - at:+.2f} s after the {m}' for m, at in MARKS.items())}"
-            )
-            with contextlib.suppress(TimeoutError):
-                await self.wait_for_message(timeout=0.5)
-        self.lines.append((sent, self.arrivals[len(self.expected) - 1]))
-
+_DROPPED = re.compile(r"\b(a\d): worker \S+ stops serving it")
 
 # -- the store, the deployment, the workers -------------------------------------------------
 
 
-@contextlib.contextmanager
-def _schema() -> Iterator[tuple[str, str, str]]:
-    """(base URL, schema, the workers' URL whose tables go to the schema)."""
-    from tests.store.conftest import postgres_url
-
-    base = postgres_url()
-    schema = f"f_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    glue = "&" if "?" in base else "?"
-    try:
-        yield base, schema, f"{base}{glue}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
-def _deploy(folder: Path, store: str) -> Path:
-    (folder / "failover.flow.yaml").write_text(FLOW, encoding="utf-8")
-    lines = [
-        f"store: {store}",
-        "stop_timeout: 5s",
-        f"workers: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}",
-        "admin:",
-        '  listen: "127.0.0.1:0"',
-        "accounts:",
-    ]
-    for account in ACCOUNTS:
-        lines += [
-            f"  - id: {account}",
-            f"    user: {_bot(account)}",
-            "    password_env: DESK_PASSWORD",
-            "    flow: failover.flow.yaml",
-        ]
-    path = folder / "deploy.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 @contextlib.asynccontextmanager
 async def _workers(deploy: Path, url: str, folder: Path) -> AsyncIterator[list[ServeProcess]]:
-    env = {"DESK_PASSWORD": PASSWORD}
+    """The three workers; the second runs :mod:`tests.e2e.frozen_serve` (see the third scene)."""
+    env = {"DESK_PASSWORD": PASSWORD, "UCWA_FLOW_TEST_FREEZE": str(folder / "freeze.arm")}
     procs = [
-        ServeProcess([str(deploy), "--server", url], folder / f"worker{k}.log", env)
+        ServeProcess(
+            [str(deploy), "--server", url],
+            folder / f"worker{k}.log",
+            env,
+            module="tests.e2e.frozen_serve" if k == 1 else "ucwa_flow",
+        )
         for k in range(3)
     ]
     try:
@@ -204,48 +82,16 @@ async def _workers(deploy: Path, url: str, folder: Path) -> AsyncIterator[list[S
         yield procs
     finally:
         for proc in procs:
+            if proc.proc is not None and proc.proc.poll() is None:
+                proc.signal(signal.SIGCONT)
             await proc.close()
-
-
-class Board:
-    """Who owns what, by process: the store's leases and workers, and each one's /readyz."""
-
-    def __init__(self, book: LeaseBook, procs: list[ServeProcess]) -> None:
-        self.book, self.procs = book, procs
-        self.owners: dict[str, ServeProcess] = {}  # account (user) -> process
-        self.tokens: dict[str, int] = {}
-
-    async def read(self) -> None:
-        pids = {w.id: w.pid for w in await self.book.workers()}
-        by_pid = {p.pid: p for p in self.procs}
-        self.owners.clear()
-        for lease in await self.book.owners():
-            self.tokens[lease.account] = lease.token
-            if lease.valid and lease.worker in pids and pids[lease.worker] in by_pid:
-                self.owners[lease.account] = by_pid[pids[lease.worker]]
-
-    def of(self, proc: ServeProcess) -> list[str]:
-        return sorted(a for a, p in self.owners.items() if p is proc)
-
-    async def shared(self, live: list[ServeProcess], each: int) -> bool:
-        """Every account owned, ``each`` by each of ``live``, and every one of them ready."""
-        await self.read()
-        if len(self.owners) != len(ACCOUNTS) or any(len(self.of(p)) != each for p in live):
-            return False
-        async with httpx.AsyncClient(timeout=WAIT) as http:
-            for proc in live:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{proc.url}/readyz")).status_code == 200:
-                        continue
-                return False
-        return True
 
 
 def _first_replies(callers: list[Caller], accounts: list[str], moment: float) -> dict[str, float]:
     """Per account, seconds from ``moment`` to the first answer to a line sent after it."""
     found: dict[str, float] = {}
     for caller in callers:
-        if _bot(caller.account) in accounts:
+        if bot(caller.account) in accounts:
             at = caller.answered_after(moment)
             if at is not None:
                 best = found.get(caller.account, float("inf"))
@@ -259,7 +105,7 @@ def _longest_wait(callers: list[Caller], accounts: list[str], moment: float) -> 
     waits = [
         done - sent
         for c in callers
-        if _bot(c.account) in accounts
+        if bot(c.account) in accounts
         for sent, done in c.lines
         if done > moment
     ]
@@ -277,34 +123,36 @@ async def test_three_workers_survive_a_kill_and_a_freeze_answering_everyone_once
         SimulatorUser(f"sip:c{i:03d}@contoso.com", f"Caller {i:03d}")
         for i in range(PER_ACCOUNT * len(ACCOUNTS))
     ]
-    bots = [SimulatorUser(_bot(a), a, PASSWORD) for a in ACCOUNTS]
+    bots = [SimulatorUser(bot(a), a, PASSWORD) for a in ACCOUNTS]
     config = SimulatorConfig(users=[*default_users(), *bots, *callers_users])
     sim = Simulator(config, SystemClock())
     callers = [
         Caller(sim, user, i, ACCOUNTS[i % len(ACCOUNTS)]) for i, user in enumerate(callers_users)
     ]
     done = asyncio.Event()
-    with _schema() as (base, schema, store_url):
-        book = LeaseBook(await open_store(base, schema=schema))
+    with schema() as (base, name, store_url):
+        book = LeaseBook(await open_store(base, schema=name))
         try:
             async with (
                 serve(sim) as url,
-                _workers(_deploy(tmp_path, store_url), url, tmp_path) as procs,
+                _workers(
+                    deployment(tmp_path, store_url, ACCOUNTS, LEASE, HEARTBEAT), url, tmp_path
+                ) as procs,
             ):
                 for proc in procs:
                     await proc.listening()
-                board = Board(book, procs)
+                board = Board(book, procs, len(ACCOUNTS))
                 await eventually(lambda: board.shared(procs, 2), "a 2/2/2 share", *procs)
                 rng = random.Random(13)
                 MARKS.clear()
                 MARKS["start"] = time.monotonic()
                 talks = asyncio.gather(*(c.run(done, random.Random(rng.random())) for c in callers))
                 try:
-                    report = await _scenes(board, procs, callers)
+                    report, frozen = await _scenes(board, procs, callers)
                 finally:
                     done.set()
                     await talks
-                report += "\n" + await _end(board, procs, store_url)
+                report += "\n" + await _end(board, procs, store_url, frozen)
         finally:
             await book.store.aclose()
             sim.close()
@@ -316,8 +164,11 @@ async def test_three_workers_survive_a_kill_and_a_freeze_answering_everyone_once
     )
 
 
-async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]) -> str:
-    """Kill one worker, freeze another; what was measured (printed by the test)."""
+async def _scenes(
+    board: Board, procs: list[ServeProcess], callers: list[Caller]
+) -> tuple[str, int]:
+    """Kill one worker, freeze another (twice); what was measured (printed by the test),
+    and how many accounts the frozen worker held when frozen."""
 
     async def everyone_talking() -> bool:
         return all(c.lines for c in callers)
@@ -362,15 +213,64 @@ async def _scenes(board: Board, procs: list[ServeProcess], callers: list[Caller]
         return {_account_id(a) for a in frozen} <= dropped
 
     await eventually(resumed_and_dropped, "the resumed worker to drop its lost accounts", paused)
+    mid_send, held = await _frozen_mid_send(board, procs, callers)
+    return (
+        (
+            f"SIGKILL of worker {killed.pid} ({', '.join(map(_account_id, lost_by_kill))}): "
+            f"first reply from the new owner after {_seconds(kill_firsts)}; the longest a caller "
+            f"waited {kill_wait:.2f} s (lease {LEASE:g} s, heartbeat {HEARTBEAT:g} s)\n"
+            f"SIGSTOP of worker {paused.pid} ({', '.join(map(_account_id, frozen))}) for "
+            f"{frozen_for:.2f} s: first reply from the new owner after {_seconds(stop_firsts)}\n"
+            f"{mid_send}"
+        ),
+        len(frozen) + held,
+    )
+
+
+async def _frozen_mid_send(
+    board: Board, procs: list[ServeProcess], callers: list[Caller]
+) -> tuple[str, int]:
+    """The third scene: the resumed worker, armed, freezes itself in the middle of its first
+    reply once it takes accounts back (the burst of the lines that waited for the
+    hand-over); the other one takes them over and sends that reply; then SIGCONT."""
+    _, paused, other = procs
+    armed = Path(paused.env["UCWA_FLOW_TEST_FREEZE"])
+    seen = len(paused.output())
+    await asyncio.to_thread(armed.touch)
+
+    async def frozen_mid_send() -> bool:
+        return armed.with_suffix(".frozen").exists() and paused.stopped()
+
+    await eventually(frozen_mid_send, "the worker to freeze in the middle of a reply", paused)
+    stop_at = MARKS["frozen mid-send"] = time.monotonic()
+    await board.read()
+    frozen = board.of(paused)
+    # the callers of its accounts who wait for an answer, one of them for the half-sent one
+    waiting = {c: len(c.expected) for c in callers if bot(c.account) in frozen}
+
+    async def answered_by_the_other() -> bool:
+        await board.read()
+        mine = len(board.of(other)) == len(ACCOUNTS)
+        return mine and all(len(c.received) >= n for c, n in waiting.items())
+
+    await eventually(answered_by_the_other, "the other worker to send the half-sent reply", other)
+    firsts = time.monotonic() - stop_at
+    paused.signal(signal.SIGCONT)
+    MARKS["SIGCONT (mid-send)"] = time.monotonic()
+    frozen_for = time.monotonic() - stop_at
+
+    async def dropped_again() -> bool:
+        return {_account_id(a) for a in frozen} <= set(_DROPPED.findall(paused.output()[seen:]))
+
+    await eventually(dropped_again, "the worker to drop the accounts once more", paused)
     await eventually(lambda: board.shared([paused, other], 3), "a 3/3 share again", paused, other)
     await _answered_after(callers, time.monotonic(), "everyone to be answered after it all")
-    return (
-        f"SIGKILL of worker {killed.pid} ({', '.join(map(_account_id, lost_by_kill))}): "
-        f"first reply from the new owner after {_seconds(kill_firsts)}; the longest a caller "
-        f"waited {kill_wait:.2f} s (lease {LEASE:g} s, heartbeat {HEARTBEAT:g} s)\n"
-        f"SIGSTOP of worker {paused.pid} ({', '.join(map(_account_id, frozen))}) for "
-        f"{frozen_for:.2f} s: first reply from the new owner after {_seconds(stop_firsts)}"
+    report = (
+        f"worker {paused.pid} frozen in the middle of a reply, right after it took "
+        f"{', '.join(map(_account_id, frozen))} back, for {frozen_for:.2f} s: its callers "
+        f"answered by the other worker {firsts:.2f} s after the freeze"
     )
+    return report, len(frozen)
 
 
 async def _answered_after(callers: list[Caller], moment: float, what: str) -> None:
@@ -388,7 +288,7 @@ def _seconds(firsts: dict[str, float]) -> str:
     return ", ".join(f"{account} {value:.2f} s" for account, value in sorted(firsts.items()))
 
 
-async def _end(board: Board, procs: list[ServeProcess], store_url: str) -> str:
+async def _end(board: Board, procs: list[ServeProcess], store_url: str, frozen: int) -> str:
     """One owner per account (the CLI says), what the resumed worker counted, then a
     graceful stop of both live workers."""
     _, paused, other = procs
@@ -405,7 +305,7 @@ async def _end(board: Board, procs: list[ServeProcess], store_url: str) -> str:
     assert listed.returncode == 0, listed.stderr
     snapshot = json.loads(listed.stdout)
     owned = [a["account"] for w in snapshot["workers"] for a in w["accounts"]]
-    assert sorted(owned) == sorted(_bot(a) for a in ACCOUNTS), snapshot
+    assert sorted(owned) == sorted(bot(a) for a in ACCOUNTS), snapshot
     assert snapshot["unowned"] == [], snapshot
     holders = {w["pid"] for w in snapshot["workers"] if w["accounts"]}
     assert holders == {paused.pid, other.pid}, snapshot
@@ -414,7 +314,8 @@ async def _end(board: Board, procs: list[ServeProcess], store_url: str) -> str:
         text = (await http.get(f"{paused.url}/metrics")).text
     lost = metric(text, "ucwa_flow_leases_total", event="lost")
     fenced = metric(text, "ucwa_flow_store_errors_total", error="StoreFenced")
-    assert lost == 3, text  # each account it held when frozen, once
+    # each account it held when frozen, once per freeze (more if a loaded machine stalled it)
+    assert lost >= frozen, text
     for proc in (paused, other):
         proc.signal(signal.SIGTERM)
     for proc in (paused, other):

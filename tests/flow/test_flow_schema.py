@@ -33,3 +33,31 @@ def test_the_stock_validator_rejects_a_broken_flow() -> None:
     schema = json.loads(REPO_SCHEMA.read_text("utf-8"))
     data = {"version": 1, "name": "x", "start": "a", "states": {"a": {"enter": [{"sey": 1}]}}}
     assert not jsonschema.Draft202012Validator(schema).is_valid(data)
+
+
+PARTS = sorted((ROOT / "flows").rglob("*.subflow.yaml")) + sorted(
+    (ROOT / "flows").rglob("*.states.yaml")
+)
+
+
+@pytest.mark.parametrize("path", PARTS, ids=[p.name for p in PARTS])
+def test_each_part_of_a_flow_validates_with_its_definition(path: Path) -> None:
+    # a sub-flow against $defs/subflowFile, an included file against $defs/statesFile
+    schema = json.loads(REPO_SCHEMA.read_text("utf-8"))
+    root = "subflowFile" if path.name.endswith(".subflow.yaml") else "statesFile"
+    rooted = {**schema["$defs"][root], "$defs": schema["$defs"]}
+    data = json.loads(json.dumps(YAML(typ="safe").load(path.read_text("utf-8")), default=str))
+    assert list(jsonschema.Draft202012Validator(rooted).iter_errors(data)) == []
+    flow_errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    assert flow_errors, "a part is not a flow"
+
+
+def test_the_schema_knows_include_call_and_return() -> None:
+    schema = json.loads(REPO_SCHEMA.read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    call = {"call": {"flow": "lib/x.subflow.yaml", "with": {"q": 1}, "returns": {"a": "b"}}}
+    flow = {"version": 1, "name": "x", "start": "a", "include": ["lib/a.states.yaml"]}
+    assert validator.is_valid({**flow, "states": {"a": {"enter": [call, "return"]}}})
+    assert validator.is_valid({**flow, "states": {"a": {"enter": [{"return": {"a": 1}}]}}})
+    bad_call = {"call": {"flow": "x", "returns": {"a": 1}}}
+    assert not validator.is_valid({**flow, "states": {"a": {"enter": [bad_call]}}})

@@ -1,4 +1,4 @@
-"""The admin HTTP app: health, readiness, Prometheus metrics, reload, outbound starts.
+"""The admin HTTP app: health, readiness, Prometheus metrics, reload, outbound starts, live feed.
 
 =============================  ====================================================
 ``GET /healthz``               ``200 ok`` while the process runs (never authenticated)
@@ -13,7 +13,18 @@
                                ``404`` unknown account or flow; ``400`` bad body
                                or a flow without ``outbound``; ``503`` the account
                                is not signed in (or the process is stopping)
+``GET /live``                  the live picture (JSON): conversations per flow state
+                               and per lifecycle state, the conversations running and
+                               the last ended ones (:mod:`ucwa_flow.live`)
+``GET /live/events``           the same as server-sent events (``text/event-stream``):
+                               ``event: snapshot`` at once and after each change (at
+                               most ~10/s), a ``: ping`` comment every 15 s
+``GET /live/conversations/{id}``  one conversation with its steps (secrets redacted);
+                               ``404`` when it is not known
 =============================  ====================================================
+
+The ``/live`` routes are there when the app is given a live source (``serve`` always
+gives one).
 
 With a ``token``, every other path needs ``Authorization: Bearer <token>`` (``401``
 otherwise, compared in constant time). The token is never logged: the app logs what was
@@ -22,6 +33,7 @@ asked (reloads, outbound starts), never headers.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -37,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ucwa_flow.admin._target import AdminTarget
 from ucwa_flow.errors import OperationalError
+from ucwa_flow.live import LiveSource, live_routes
 from ucwa_flow.observe.metrics import Metrics
 
 __all__ = ["OPEN_PATHS", "create_app"]
@@ -48,10 +61,17 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 _MAX_BODY = 64 * 1024
 
 
-def create_app(target: AdminTarget, metrics: Metrics, token: str | None) -> Starlette:
+def create_app(
+    target: AdminTarget,
+    metrics: Metrics,
+    token: str | None,
+    *,
+    live: LiveSource | None = None,
+) -> Starlette:
     """The admin ASGI app over ``target`` and ``metrics`` (see the module docstring).
 
     ``token``: the bearer token the other paths require; ``None`` or ``""`` for none.
+    ``live``: what the ``/live`` routes serve (none without it).
     """
 
     async def healthz(request: Request) -> Response:
@@ -112,8 +132,13 @@ def create_app(target: AdminTarget, metrics: Metrics, token: str | None) -> Star
         Route("/reload", reload, methods=["POST"]),
         Route("/accounts/{account}/outbound", outbound, methods=["POST"]),
     ]
+    closing = asyncio.Event()  # set by AdminServer.stop(): open event streams end
+    if live is not None:
+        routes += live_routes(live, closing=closing)
     middleware = [Middleware(BearerAuth, token=token)] if token else []
-    return Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.closing = closing
+    return app
 
 
 class BearerAuth:

@@ -106,9 +106,14 @@ class AdminServer:
         return str(host), int(port)
 
     async def stop(self) -> None:
-        """Stop serving (idempotent)."""
+        """Stop serving (idempotent). An app with an :class:`asyncio.Event` as
+        ``app.state.closing`` (:func:`~ucwa_flow.admin.create_app`'s) has it set first, so
+        that its endless responses (event streams) end instead of holding the stop."""
         server, task, sock = self._server, self._task, self._sock
         self._server = self._task = self._sock = None
+        closing = getattr(getattr(self.app, "state", None), "closing", None)
+        if isinstance(closing, asyncio.Event):
+            closing.set()
         if server is not None:
             server.should_exit = True
         if task is not None:

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("ucwa_flow.cli.validate", "Check flow and deploy files, report every problem."),
     "graph": ("ucwa_flow.cli.graph", "Draw a flow or a UCWA lifecycle as a graph."),
     "diff": ("ucwa_flow.cli.diff", "Show what changed between two versions of a flow."),
+    "review": (
+        "ucwa_flow.cli.review",
+        "Review flows in the browser: graph, source, coverage, live conversations.",
+    ),
     "schema": ("ucwa_flow.cli.schema", "Print the flow (or deployment) JSON Schema."),
     "test": ("ucwa_flow.cli.test", "Run conversation test scripts against flows."),
     "replay": (

@@ -35,6 +35,7 @@ from ucwa_flow.store import Store
 from ucwa_flow.ucwa import UcwaClient
 
 if TYPE_CHECKING:
+    from ucwa_flow.live import LiveBoard
     from ucwa_flow.simulator.demo import Answer
 
 __all__ = ["SIM_BOT", "ChatOptions", "Output", "chat"]
@@ -64,9 +65,10 @@ async def chat(
     stdin: TextIO,
     webhooks: httpx.AsyncClient | None,
     store: Store | None = None,
+    board: LiveBoard | None = None,
 ) -> None:
     """Run ``flow`` on the embedded simulator and chat with it through ``stdin`` (a
-    durable bot when ``store`` is given)."""
+    durable bot when ``store`` is given; ``board`` is fed the bot's trace records)."""
     from ucwa_flow.cli._demo import extra_users, plan, serve_world
     from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, SimulatorConfig, serve
 
@@ -76,6 +78,8 @@ async def chat(
 
     def sink(record: t.Trace) -> None:
         traces.append(record)
+        if board is not None:
+            board(record)
         if isinstance(record, t.MessageOut | t.Ended):
             return  # the caller's side reports these, as the caller saw them
         line = describe(record, verbose=options.verbose)
@@ -114,6 +118,8 @@ async def chat(
             http=webhooks,
             store=store,
         )
+        if board is not None:
+            board.attach(bot.engine)
         session: _Session | None = None
         bot_task: asyncio.Task[None] | None = None
 

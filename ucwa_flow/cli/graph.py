@@ -19,7 +19,6 @@ read).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,12 +30,9 @@ FORMATS = ("mermaid", "dot", "svg", "png", "html")
 _BY_SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot"}
 _BY_SUFFIX |= {".svg": "svg", ".png": "png", ".html": "html", ".htm": "html"}
 
-#: lifecycle name -> (module, machine factory, states drawn as final)
-LIFECYCLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "conversation": ("ucwa_flow.lifecycle.conversation", "conversation_machine", ("Disconnected",)),
-    "invitation": ("ucwa_flow.lifecycle.invitation", "invitation_machine", ("Connected", "Failed")),
-    "messaging": ("ucwa_flow.lifecycle.messaging", "messaging_machine", ()),
-}
+#: the lifecycles --lifecycle draws (:data:`ucwa_flow.graph.LIFECYCLES`, kept here too so
+#: that the CLI starts without importing the graph package)
+LIFECYCLES = ("conversation", "invitation", "messaging")
 
 
 @click.command("graph")
@@ -116,13 +112,9 @@ def _flow_graph(path: str) -> Any:
 
 
 def _lifecycle_graph(name: str) -> Any:
-    import importlib
+    from ucwa_flow.graph import lifecycle_graph
 
-    from ucwa_flow.graph import extract_live_machine
-
-    module, factory_name, final = LIFECYCLES[name]
-    factory: Callable[[], Any] = getattr(importlib.import_module(module), factory_name)
-    return extract_live_machine(factory(), f"{name} lifecycle", final=final)
+    return lifecycle_graph(name)
 
 
 def _render(graph: Any, fmt: str, engine: Any) -> str | bytes:

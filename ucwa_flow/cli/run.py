@@ -19,6 +19,9 @@ embedded simulator the store is a temporary file unless ``--state`` or ``--store
 one (``UCWA_FLOW_STORE`` is not used there, so a demo never writes into a production
 store), and Ctrl-C stops the open conversations, as the simulator ends with the run.
 
+``--review [HOST:PORT]`` also serves ``ucwa-flow review`` of FLOW with this bot's live
+conversations (:mod:`ucwa_flow.cli._review_run`) and prints its URL on stderr.
+
 TLS certificates are always verified; ``--ca-bundle FILE`` (or ``UCWA_FLOW_CA_BUNDLE``)
 trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simulate
 --tls`` prints. ``--insecure`` turns verification off and says so loudly on every start.
@@ -34,7 +37,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +46,7 @@ import click
 import httpx
 
 from ucwa_flow.cli._chat import ChatOptions, chat
+from ucwa_flow.cli._review_run import DEFAULT_REVIEW, parse_review, serving_review
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Duration
 from ucwa_flow.clock import SystemClock
@@ -56,6 +60,7 @@ from ucwa_flow.ucwa import UcwaClient
 from ucwa_flow.ucwa._tls import client_context
 
 if TYPE_CHECKING:
+    from ucwa_flow.live import LiveBoard
     from ucwa_flow.simulator.demo import Answer
 
 __all__ = ["command"]
@@ -150,6 +155,15 @@ _INSECURE_WARNING = (
     "background, e.g. 90d).",
 )
 @click.option(
+    "--review",
+    is_flag=False,
+    flag_value=DEFAULT_REVIEW,
+    default=None,
+    metavar="[HOST:PORT]",
+    help=f"Also serve `ucwa-flow review` of FLOW with this bot's live conversations "
+    f"(default {DEFAULT_REVIEW}; port 0: any free port); the URL is printed.",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -166,6 +180,7 @@ def command(
     state: str | None,
     store: str | None,
     retention: float,
+    review: str | None,
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
@@ -173,6 +188,7 @@ def command(
     FLOW may be written X.yaml for X.flow.yaml.
     """
     flow = _with_variables(_load(flow_file), overrides)
+    review_at = parse_review(review)
     _configure_logging(verbose)
     if insecure:
         click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
@@ -183,9 +199,8 @@ def command(
         )
     if server is not None:
         target = resolve_store_target(state, store, os.environ, user)
-        main = _serve(
-            flow, server, user or "", password or "", verbose, tls, _Keep(target, retention)
-        )
+        keep = _Keep(target, retention)
+        main = _serve(flow, server, user or "", password or "", verbose, tls, keep)
     else:
         chosen = None  # a temporary file, removed after the run
         if state is not None or store is not None:
@@ -202,11 +217,21 @@ def command(
         )
         main = _chat(flow, options, tls, chosen)
     try:
-        stopped = asyncio.run(_until_terminated(main))
+        stopped = asyncio.run(_until_terminated(_reviewed(flow_file, review_at, main)))
     except KeyboardInterrupt:
         stopped = True
     if stopped:
         click.echo("stopped.", err=True)
+
+
+async def _reviewed(
+    flow_file: str,
+    address: tuple[str, int] | None,
+    main: Callable[[LiveBoard | None], Coroutine[Any, Any, None]],
+) -> None:
+    """Run ``main`` with the review of ``flow_file`` served on ``address`` (if given)."""
+    async with serving_review(flow_file, address) as board:
+        await main(board)
 
 
 async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
@@ -253,12 +278,23 @@ def _sip(address: str) -> str:
     return uri
 
 
-async def _chat(flow: Flow, options: ChatOptions, tls: _Tls, target: str | None) -> None:
+def _chat(
+    flow: Flow, options: ChatOptions, tls: _Tls, target: str | None
+) -> Callable[[LiveBoard | None], Coroutine[Any, Any, None]]:
+    async def main(board: LiveBoard | None) -> None:
+        await _chat_on(flow, options, tls, target, board)
+
+    return main
+
+
+async def _chat_on(
+    flow: Flow, options: ChatOptions, tls: _Tls, target: str | None, board: LiveBoard | None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="ucwa-flow-") as scratch:
         webhooks = tls.webhook_client()
         store = await _open(target or str(Path(scratch) / "simulator.sqlite3"))
         try:
-            await chat(flow, options, sys.stdin, webhooks, store)
+            await chat(flow, options, sys.stdin, webhooks, store, board)
         finally:
             await store.aclose()
             if webhooks is not None:
@@ -330,14 +366,32 @@ class _Keep:
     retention: float
 
 
-async def _serve(
+def _serve(
     flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, keep: _Keep
+) -> Callable[[LiveBoard | None], Coroutine[Any, Any, None]]:
+    async def main(board: LiveBoard | None) -> None:
+        await _serve_on(flow, server, user, password, verbose, tls, keep, board)
+
+    return main
+
+
+async def _serve_on(
+    flow: Flow,
+    server: str,
+    user: str,
+    password: str,
+    verbose: bool,
+    tls: _Tls,
+    keep: _Keep,
+    board: LiveBoard | None,
 ) -> None:
     clock = SystemClock()
     labels = Labels()
     callers: dict[str, str] = {}
 
     def sink(record: t.Trace) -> None:
+        if board is not None:
+            board(record)
         who = labels(record.conversation) if record.conversation else "-"
         if isinstance(record, t.InvitationDecided) and record.caller:
             callers[record.conversation] = record.caller
@@ -358,6 +412,8 @@ async def _serve(
     store = await _open(keep.target)
     webhooks = tls.webhook_client()
     bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks, store=store)
+    if board is not None:
+        board.attach(bot.engine)
     pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
     try:
         await bot.start()

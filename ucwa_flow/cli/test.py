@@ -8,6 +8,16 @@ virtual clock; the result of each is printed as it finishes, a failure with the 
 Exit status: 0 when every scenario passed (and coverage is at least ``--fail-under``),
 1 when a scenario failed, a script has errors or coverage is too low, 2 for a path that
 does not exist.
+
+``--json PATH`` also writes the results and the coverage, with how many times each
+transition was taken, as one JSON document (``--json`` alone: ``coverage.json``); that is
+what ``ucwa-flow review --coverage PATH`` reads. The format is in ``docs/testing.md``.
+
+``--explore FLOW`` writes scripts instead (``FLOW``'s name with ``.explored.test.yaml``,
+or ``-o``: a ``.test.yaml`` file, or a directory for one script per path family) that
+take every transition the explorer can reach, runs them and prints their coverage and
+the transitions out of reach, with why. Exit status 0 when the written scripts pass
+(1 only when they fail, or with ``--fail-under``), 2 for a flow that cannot be read.
 """
 
 from __future__ import annotations
@@ -15,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 import click
 
+from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.testing import (
     ScenarioResult,
     ScriptFileError,
@@ -29,8 +41,13 @@ from ucwa_flow.testing import (
     script_lines,
     summary_line,
 )
+from ucwa_flow.testing._coverage_json import coverage_json
+from ucwa_flow.testing.explore import ExploreError, explore_flow
 
-__all__ = ["command"]
+__all__ = ["DEFAULT_JSON", "command"]
+
+#: where ``--json`` without a path writes
+DEFAULT_JSON = "coverage.json"
 
 
 @click.command("test")
@@ -45,15 +62,53 @@ __all__ = ["command"]
     help="Fail when a flow's state or transition coverage is below N percent.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print failures and the summary only.")
+@click.option(
+    "--json",
+    "json_path",
+    is_flag=False,
+    flag_value=DEFAULT_JSON,
+    default=None,
+    metavar="[PATH]",
+    help=f"Also write results and coverage (with each transition's take count) as JSON to "
+    f"PATH (default {DEFAULT_JSON}), for `ucwa-flow review --coverage`.",
+)
+@click.option(
+    "--explore",
+    "explore",
+    metavar="FLOW",
+    help="Write scripts that take every transition of FLOW, run them and report.",
+)
+@click.option(
+    "--output",
+    "-o",
+    metavar="PATH",
+    help="With --explore: the script to write, or a directory (one script per path family).",
+)
 def command(
-    paths: tuple[str, ...], show_coverage: bool, fail_under: float | None, quiet: bool
+    paths: tuple[str, ...],
+    show_coverage: bool,
+    fail_under: float | None,
+    quiet: bool,
+    json_path: str | None,
+    explore: str | None,
+    output: str | None,
 ) -> None:
     """Run the conversation test scripts in PATH (files or directories; default: flows).
 
     A script is a YAML file named <flow>.test.yaml; see docs/testing.md.
     """
+    if json_path is not None:
+        _check_json_path(json_path)
     # flow errors and webhooks the script mocks as failures are part of the test, not noise
     logging.getLogger("ucwa_flow").setLevel(logging.CRITICAL)
+    if explore is not None:
+        if paths:
+            click.echo("ucwa-flow: error: --explore takes a flow, not test paths", err=True)
+            sys.exit(2)
+        _explore(explore, output, fail_under)
+    if output is not None:
+        click.echo("ucwa-flow: error: --output is for --explore", err=True)
+        sys.exit(2)
 
     def on_script(script: ScriptRun) -> None:
         for line in script_lines(script):
@@ -74,6 +129,9 @@ def command(
         click.echo(f"ucwa-flow: error: {exc}", err=True)
         sys.exit(2)
     click.echo(summary_line(run))
+    if json_path is not None:
+        _write(Path(json_path), coverage_json(run))
+        click.echo(f"wrote results and coverage to {json_path}", err=True)
     low = _below(run, fail_under)
     if show_coverage or low:
         click.echo("")
@@ -82,6 +140,25 @@ def command(
     for line in low:
         click.echo(line)
     sys.exit(0 if run.passed and not low else 1)
+
+
+def _check_json_path(json_path: str) -> None:
+    """Refuse a ``--json`` value that is a test path taken for the output file (``--json``
+    takes an optional value, so ``--json flows/`` would otherwise write over ``flows/``)."""
+    path = Path(json_path)
+    if path.is_dir() or path.suffix.lower() in (".yaml", ".yml"):
+        raise click.BadParameter(
+            f"{json_path!r} is a test path, not the JSON file to write: give --json PATH.json "
+            "or put --json after the paths",
+            param_hint="--json",
+        )
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UnreadableFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 def _below(run: TestRun, fail_under: float | None) -> list[str]:
@@ -96,3 +173,21 @@ def _below(run: TestRun, fail_under: float | None) -> list[str]:
                     f"is below {fail_under:g}%"
                 )
     return lines
+
+
+def _explore(flow: str, output: str | None, fail_under: float | None) -> None:
+    try:
+        report = asyncio.run(explore_flow(flow, output))
+    except ExploreError as exc:
+        click.echo(f"ucwa-flow: error: {exc}", err=True)
+        sys.exit(2)
+    for result in report.run.results:
+        if not result.passed:
+            for line in result_lines(result):
+                click.echo(line)
+    for line in report.lines():
+        click.echo(line)
+    low = _below(report.run, fail_under)
+    for line in low:
+        click.echo(line)
+    sys.exit(0 if report.passed and not low else 1)

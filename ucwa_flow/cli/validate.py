@@ -44,13 +44,15 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     """Check flow and deployment files and report every problem with its file:line:col.
 
     FILE may be written X.yaml for X.flow.yaml. A deployment file (with `accounts:`) is
-    checked with the flows it names.
+    checked with the flows it names. A folder means every flow (*.flow.yaml), sub-flow
+    (*.subflow.yaml) and included file (*.states.yaml) below it.
     """
     from ucwa_flow.deploy._loader import is_deployment_file
     from ucwa_flow.flow import FlowFileError, load_flow
 
     diagnostics: list[Diagnostic] = []
     unreadable: list[str] = []
+    files = tuple(found for given in files for found in _expand(given))
     for file in files:
         try:
             if is_deployment_file(file):
@@ -79,6 +81,20 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
             summary = f"{len(files)} file(s) checked: {errors} error(s), {warnings} warning(s)"
             click.echo(summary, err=True)
     sys.exit(2 if unreadable else 1 if errors else 0)
+
+
+def _expand(given: str) -> list[str]:
+    """``given``, or the flows and parts of flows below it when it is a folder."""
+    from pathlib import Path
+
+    from ucwa_flow.flow import PART_SUFFIXES
+
+    folder = Path(given)
+    if not folder.is_dir():
+        return [given]
+    suffixes = (".flow.yaml", *PART_SUFFIXES)
+    found = sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
+    return [str(p) for p in found] or [given]
 
 
 def _deployment(file: str) -> list[Diagnostic]:

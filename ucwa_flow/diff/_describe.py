@@ -17,12 +17,14 @@ from collections.abc import Mapping
 
 from ucwa_flow.flow import (
     Action,
+    Call,
     Flow,
     Goto,
     If,
     Invite,
     Log,
     MessageHandler,
+    Return,
     Say,
     SetVariable,
     State,
@@ -97,7 +99,18 @@ def describe_actions(
             lines.append(f"{indent}webhook {action.method} {action.url.source}")
             nested("success", action.success)
             nested("failure", action.failure)
+        elif isinstance(action, Call):
+            lines.append(f"{indent}call {action.subflow}")
+            lines.extend(f"{indent}  with {n} = {_source(v.source)}" for n, v in action.args)
+            lines.extend(f"{indent}  returns {r} -> {v}" for r, v in action.returns)
+        elif isinstance(action, Return):
+            lines.append(f"{indent}return")
+            lines.extend(f"{indent}  {n} = {_source(v.source)}" for n, v in action.values)
     return tuple(lines)
+
+
+def _source(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def state_parts(

@@ -21,6 +21,7 @@ from ucwa_flow.flow._action_lists import (
     state_list_id,
 )
 from ucwa_flow.flow._api import (
+    PART_SUFFIXES,
     FlowFileError,
     FlowInvalid,
     LoadResult,
@@ -33,6 +34,7 @@ from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Sever
 from ucwa_flow.flow._durations import format_duration, parse_duration
 from ucwa_flow.flow._model import (
     Action,
+    Call,
     Flow,
     Goto,
     If,
@@ -43,11 +45,13 @@ from ucwa_flow.flow._model import (
     Log,
     MessageHandler,
     Outbound,
+    Return,
     Say,
     Settings,
     SetVariable,
     State,
     Stop,
+    SubFlow,
     TimeoutStep,
     TimeWindow,
     Typing,
@@ -65,10 +69,12 @@ from ucwa_flow.flow._sandbox import (
 )
 
 __all__ = [
+    "PART_SUFFIXES",
     "RESERVED_NAMES",
     "RULES",
     "Action",
     "ActionRef",
+    "Call",
     "Condition",
     "Diagnostic",
     "Flow",
@@ -87,6 +93,7 @@ __all__ = [
     "Matcher",
     "MessageHandler",
     "Outbound",
+    "Return",
     "Rule",
     "Say",
     "SetVariable",
@@ -94,6 +101,7 @@ __all__ = [
     "Severity",
     "State",
     "Stop",
+    "SubFlow",
     "Template",
     "TemplateCompileError",
     "TemplateRenderError",

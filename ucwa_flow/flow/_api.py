@@ -12,6 +12,7 @@ missing state are reported together.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,10 @@ from ucwa_flow.flow._model import Flow
 
 if TYPE_CHECKING:
     from ucwa_flow.flow._loader import Document
+    from ucwa_flow.flow._parts import Parts
 
 __all__ = [
+    "PART_SUFFIXES",
     "FlowFileError",
     "FlowInvalid",
     "LoadResult",
@@ -32,6 +35,10 @@ __all__ = [
     "load_flow_text",
     "resolve_flow_path",
 ]
+
+
+#: files that are parts of flows, not flows: a sub-flow, a file of states to include
+PART_SUFFIXES = (".subflow.yaml", ".states.yaml")
 
 
 class FlowFileError(UnreadableFileError):
@@ -92,7 +99,10 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
     """Load, validate, compile and check the flow file at ``path``.
 
     Problems in the flow are diagnostics in the result; a file that cannot be read raises
-    :class:`FlowFileError` (one clear line, for exit status 2 in the CLI).
+    :class:`FlowFileError` (one clear line, for exit status 2 in the CLI). A part of a
+    flow (:data:`PART_SUFFIXES`) is checked as such: its result has no flow, only the
+    problems found in it (a sub-flow fully, as a call with its parameters would run it;
+    an included file for YAML and schema, since its gotos name states of its includers).
     """
     resolved = resolve_flow_path(path)
     display = str(resolved)
@@ -110,31 +120,42 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
         location = Location(display, 1, 1)
         message = f"the file is not UTF-8 text (byte {exc.start})"
         return LoadResult(None, [Diagnostic.at(location, "Y001", message)])
+    if display.endswith(PART_SUFFIXES):
+        return LoadResult(None, _part_diagnostics(text, display))
     return load_flow_text(text, display)
 
 
 def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
-    """Like :func:`load_flow`, for flow text already in memory; ``file`` names it in messages."""
+    """Like :func:`load_flow`, for flow text already in memory; ``file`` names it in messages.
+
+    The files it includes and the sub-flows it calls are read relative to ``file``'s
+    folder (the current directory for a ``file`` with none), which they must not leave.
+    """
     from ucwa_flow.flow._builder import build_flow
     from ucwa_flow.flow._checks import run_checks
     from ucwa_flow.flow._loader import read_document
+    from ucwa_flow.flow._parts import assemble
     from ucwa_flow.flow._schema import check_schema
 
     document, diagnostics = read_document(text, file)
+    parts = None
     if document is not None:
+        parts = assemble(document, Path(file).parent)
         diagnostics = check_schema(document)
     flow = None
     if document is not None and not diagnostics:
-        flow, diagnostics = build_flow(document)
+        flow, diagnostics = build_flow(document, parts)
         diagnostics = diagnostics + run_checks(flow, document)
     elif document is not None:
-        diagnostics = diagnostics + _pruned_checks(document)
+        diagnostics = diagnostics + _pruned_checks(document, parts)
+    if parts is not None:
+        diagnostics = diagnostics + parts.diagnostics
     diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)
     has_errors = any(d.is_error for d in diagnostics)
     return LoadResult(None if has_errors else flow, diagnostics)
 
 
-def _pruned_checks(document: Document) -> list[Diagnostic]:
+def _pruned_checks(document: Document, parts: Parts | None) -> list[Diagnostic]:
     """The F problems of a document with schema errors, found on its valid parts."""
     from ucwa_flow.flow._builder import build_flow
     from ucwa_flow.flow._checks import run_checks
@@ -143,6 +164,24 @@ def _pruned_checks(document: Document) -> list[Diagnostic]:
     pruning = prune(document)
     if pruning is None:
         return []
-    flow, found = build_flow(pruning.document)
+    flow, found = build_flow(pruning.document, parts)
     found = found + run_checks(flow, pruning.document)
     return [d for d in found if pruning.keeps(d)]
+
+
+def _part_diagnostics(text: str, file: str) -> list[Diagnostic]:
+    """The problems of a sub-flow or an included file, checked on its own."""
+    from ucwa_flow.flow._loader import read_document
+    from ucwa_flow.flow._schema import check_part_schema
+
+    if file.endswith(".states.yaml"):
+        document, diagnostics = read_document(text, file, kind="included")
+        return diagnostics if document is None else check_part_schema(document, "states")
+    # A sub-flow is checked as the one sub-flow of a flow that only calls it; what is
+    # reported of the made-up caller (its call's parameters, say) is left out.
+    caller = str(Path(file).parent / "(caller).flow.yaml")
+    call = {"call": {"flow": Path(file).name}}
+    text = json.dumps(
+        {"version": 1, "name": "check", "start": "c", "states": {"c": {"enter": [call]}}}
+    )
+    return [d for d in load_flow_text(text, caller).diagnostics if d.file != caller]

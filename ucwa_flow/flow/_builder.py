@@ -14,15 +14,15 @@ list in that order. A number where a text is expected (``choice: [1]``, a state 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import time
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ucwa_flow.flow._backtracking import backtracking_warning
-from ucwa_flow.flow._diagnostics import Diagnostic, Location
-from ucwa_flow.flow._durations import parse_duration
+from ucwa_flow.flow._build_base import BuilderBase, text_of
+from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.flow._model import (
     Action,
@@ -41,17 +41,16 @@ from ucwa_flow.flow._model import (
     SetVariable,
     State,
     Stop,
+    SubFlow,
     TimeoutStep,
     TimeWindow,
     Typing,
     Webhook,
 )
+from ucwa_flow.flow._parts import Parts
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import (
-    RESERVED_NAMES,
     Condition,
-    Template,
-    TemplateCompileError,
     Value,
 )
 
@@ -61,68 +60,23 @@ _DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 _HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _GROUP_NAME = re.compile(r"\(\?P?<([A-Za-z_]\w*)>")
 _TRIGGERS: tuple[MatcherKind, ...] = ("regex", "keywords", "choice", "any")
-_T = TypeVar("_T")
 
+_ACTIONS = ("say", "set", "goto", "log", "if", "invite", "webhook")
 DEFAULT_INVITE_TIMEOUT = 60.0
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 
 
-def build_flow(document: Document) -> tuple[Flow, list[Diagnostic]]:
-    """Compile a schema-valid document; the diagnostics are the F errors found on the way."""
-    builder = _Builder(document)
+def build_flow(document: Document, parts: Parts | None = None) -> tuple[Flow, list[Diagnostic]]:
+    """Compile a schema-valid document, with the sub-flows of ``parts`` that it calls; the
+    diagnostics are the F errors found on the way."""
+    builder = _Builder(document, parts)
     return builder.flow(), builder.problems
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else str(value)
+_text = text_of
 
 
-class _Builder:
-    def __init__(self, document: Document) -> None:
-        self.doc = document
-        self.problems: list[Diagnostic] = []
-        self.settings = Settings()
-
-    # --- helpers ---------------------------------------------------------------------
-
-    def loc(self, path: Path, *, key: bool = False) -> Location:
-        return self.doc.locate(path, key=key)
-
-    def report(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
-        self.problems.append(Diagnostic.at(self.loc(path, key=key), code, message))
-
-    def compiled(self, path: Path, make: Callable[[Location], _T], code: str) -> _T | None:
-        location = self.loc(path)
-        try:
-            return make(location)
-        except TemplateCompileError as exc:
-            where = f" (line {exc.lineno} of it)" if exc.lineno > 1 else ""
-            what = "condition" if code == "F113" else "template"
-            self.report(path, code, f"{what} does not compile{where}: {exc}")
-            return None
-
-    def template(self, raw: Any, path: Path, *, html: bool = False) -> Template | None:
-        if raw is None:
-            return None
-        return self.compiled(path, lambda at: Template(_text(raw), at, html=html), "F112")
-
-    def duration(self, raw: Any, path: Path, default: float) -> float:
-        if raw is None:
-            return default
-        seconds = parse_duration(raw)
-        if seconds == 0:
-            self.report(path, "F111", f"duration {raw!r} is zero; give a positive duration")
-        return seconds
-
-    def variable_name(self, name: str, path: Path, *, key: bool = True) -> None:
-        if name in RESERVED_NAMES:
-            self.report(
-                path,
-                "F117",
-                f"{name!r} is a reserved name in templates; choose another variable name",
-                key=key,
-            )
-
+class _Builder(BuilderBase):
     # --- top level -------------------------------------------------------------------
 
     def flow(self) -> Flow:
@@ -136,6 +90,14 @@ class _Builder:
             name: self.state(name, raw, ("states", name), commands)
             for name, raw in data["states"].items()
         }
+        subflows = {}
+        for sub in self.parts.subflows.values():
+            if sub is not None:
+                inner = _Builder(
+                    sub, self.parts, prefix=f"{sub.data['subflow']}/", settings=self.settings
+                )
+                subflows[sub.data["subflow"]] = inner.subflow(states)
+                self.problems += inner.problems
         outbound = data.get("outbound")
         return Flow(
             name=_text(data["name"]),
@@ -150,7 +112,35 @@ class _Builder:
             states=MappingProxyType(states),
             outbound=self.outbound(outbound, ("outbound",)) if outbound else None,
             source=self.doc.file,
-            digest=self.doc.digest,
+            digest=self.parts.digest(self.doc.digest),
+            location=self.loc(()),
+            subflows=MappingProxyType(subflows),
+        )
+
+    def subflow(self, states: dict[str, State]) -> SubFlow:
+        """Build this sub-flow document's states into ``states``; its description."""
+        data: dict[str, Any] = self.doc.data
+        for name in (*data.get("variables", {}), *data.get("params", {})):
+            self.variable_name(
+                name, ("params" if name in data.get("params", {}) else "variables", name)
+            )
+        commands = self.commands(data.get("commands", {}), ("commands",))
+        own = [self.target(name) for name in data["states"]]
+        for name, raw in data["states"].items():
+            states[self.target(name)] = self.state(
+                self.target(name), raw, ("states", name), commands
+            )
+        params = data.get("params", {})
+        return SubFlow(
+            name=data["subflow"],
+            description=data.get("description", ""),
+            file=self.doc.file,
+            start=self.target(data["start"]),
+            params=MappingProxyType({k: v.get("default") for k, v in params.items()}),
+            required=frozenset(k for k, v in params.items() if "default" not in v),
+            returns=tuple(data.get("returns", ())),
+            variables=MappingProxyType(dict(data.get("variables", {}))),
+            states=tuple(own),
             location=self.loc(()),
         )
 
@@ -260,7 +250,7 @@ class _Builder:
             actions.extend(self.say(raw["say"], (*path, "say")))
         actions.extend(self.actions(raw.get("do", []), (*path, "do")))
         if "goto" in raw:
-            actions.append(Goto(_text(raw["goto"]), self.loc((*path, "goto"))))
+            actions.append(Goto(self.target(raw["goto"]), self.loc((*path, "goto"))))
         return MessageHandler(matcher, tuple(actions), self.loc(path, key=name is not None), name)
 
     def timeouts(self, raw: list[Mapping[str, Any]], path: Path) -> tuple[TimeoutStep, ...]:
@@ -292,14 +282,21 @@ class _Builder:
             return [Stop(self.loc(path))]
         if raw == "typing":
             return [Typing(self.loc(path))]
-        key = next(k for k in ("say", "set", "goto", "log", "if", "invite", "webhook") if k in raw)
+        returns = self.doc.data.get("returns", [])
+        if raw == "return":
+            return self.return_(None, path, returns)
+        if "return" in raw:
+            return self.return_(raw["return"], (*path, "return"), returns)
+        key = next(k for k in (*_ACTIONS, "call") if k in raw)
         value, at = raw[key], (*path, key)
         if key == "say":
             return self.say(value, at)
         if key == "set":
             return [a for var, v in value.items() for a in self.set_variable(var, v, (*at, var))]
         if key == "goto":
-            return [Goto(_text(value), self.loc(at))]
+            return [Goto(self.target(value), self.loc(at))]
+        if key == "call":
+            return self.call(value, at)
         if key == "log":
             parts = value if isinstance(value, dict) else {"message": value}
             message = self.template(parts["message"], at)

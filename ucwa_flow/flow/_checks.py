@@ -17,12 +17,14 @@ from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
     Action,
+    Call,
     Flow,
     Goto,
     If,
     Invite,
     Log,
     MessageHandler,
+    Return,
     Say,
     SetVariable,
     State,
@@ -62,7 +64,8 @@ def _targets(state: State) -> set[str]:
     lists += [rung.actions for rung in state.no_match]
     lists += [step.actions for step in state.timeouts]
     lists.append(state.delivery_failed)  # the graph draws these edges too
-    return {a.target for actions in lists for a in iter_actions(actions) if isinstance(a, Goto)}
+    actions = [a for listed in lists for a in iter_actions(listed)]
+    return {a.target for a in actions if isinstance(a, Goto | Call)}
 
 
 # --- F101, F102: unknown states ------------------------------------------------------
@@ -70,8 +73,17 @@ def _targets(state: State) -> set[str]:
 
 def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     seen: set[Location] = set()  # global commands appear in every state: report once
-    for _, actions in _lists(flow):
+    scope_of = _scope_of(flow)
+    for state, actions in _lists(flow):
+        scope = scope_of.get(state.name, "") if state else ""
         for action in iter_actions(actions):
+            if isinstance(action, Goto) and scope_of.get(action.target, scope) != scope:
+                seen.add(action.location)
+                message = (
+                    f"goto {action.target!r}: that state belongs to sub-flow "
+                    f"{scope_of[action.target]!r}; run it with `call`"
+                )
+                yield Diagnostic.at(action.location, "F101", message)
             unknown = isinstance(action, Goto) and action.target not in flow.states
             if unknown and action.location not in seen:
                 assert isinstance(action, Goto)
@@ -142,7 +154,7 @@ def _can_end(state: State) -> bool:
         return True
     lists = [state.enter, *(h.actions for h in (*state.commands, *state.handlers))]
     lists += [step.actions for step in state.no_match]
-    return any(isinstance(a, Stop) for actions in lists for a in iter_actions(actions))
+    return any(isinstance(a, Stop | Return) for actions in lists for a in iter_actions(actions))
 
 
 # --- F106, F107: variables and captures ----------------------------------------------
@@ -165,51 +177,72 @@ def _compiled_in(actions: tuple[Action, ...]) -> Iterator[_Compiled]:
             yield from (t for _, t in action.headers)
             if action.json is not None:
                 yield action.json
+        elif isinstance(action, Call | Return):
+            yield from (
+                value for _, value in (action.args if isinstance(action, Call) else action.values)
+            )
 
 
-def _scopes(flow: Flow) -> Iterator[tuple[frozenset[str], _Compiled]]:
-    """Every template with the captures available where it runs."""
+def _scope_of(flow: Flow) -> dict[str, str]:
+    """The sub-flow each state belongs to ("" for the flow's own states)."""
+    return {name: sub.name for sub in flow.subflows.values() for name in sub.states}
+
+
+def _scopes(flow: Flow) -> Iterator[tuple[str, frozenset[str], _Compiled]]:
+    """Every template with its variable scope and the captures available where it runs."""
     seen: set[int] = set()
+    scope_of = _scope_of(flow)
     for state in flow.states.values():
+        scope = scope_of.get(state.name, "")
         for handler in (*state.commands, *state.handlers):
             if id(handler) not in seen:
                 seen.add(id(handler))
                 for compiled in _compiled_in(handler.actions):
-                    yield handler.matcher.groups, compiled
+                    yield scope, handler.matcher.groups, compiled
         lists = [state.enter, state.ended, state.delivery_failed]
         lists += [rung.actions for rung in state.no_match]
         lists += [step.actions for step in state.timeouts]
         for actions in lists:
             for compiled in _compiled_in(actions):
-                yield frozenset(), compiled
+                yield scope, frozenset(), compiled
     policy = flow.invitation
     extra = [policy.decline_message, *(rule.message for rule in policy.rules)]
     if flow.outbound is not None:
         out = flow.outbound
         extra += [out.message, out.subject]
         for actions in (out.declined or (), out.no_answer or ()):
-            yield from ((frozenset(), c) for c in _compiled_in(actions))
-    yield from ((frozenset(), t) for t in extra if t is not None)
+            yield from (("", frozenset(), c) for c in _compiled_in(actions))
+    yield from (("", frozenset(), t) for t in extra if t is not None)
 
 
-def _assigned(flow: Flow) -> set[str]:
-    names = set(flow.variables)
-    for state in flow.states.values():
-        for handler in (*state.commands, *state.handlers):
+def _assigned(flow: Flow, scope: str = "") -> set[str]:
+    """The variables of the flow (``scope`` "") or of one of its sub-flows."""
+    sub = flow.subflows.get(scope)
+    names = set(flow.variables) if sub is None else {*sub.variables, *sub.params}
+    scope_of = _scope_of(flow)
+    for state, actions in _lists(flow):
+        if (scope_of.get(state.name, "") if state else "") != scope:
+            continue
+        for handler in (*state.commands, *state.handlers) if state else ():
             names |= handler.matcher.groups
-    for _, actions in _lists(flow):
         for action in iter_actions(actions):
             if isinstance(action, SetVariable):
                 names.add(action.name)
             elif isinstance(action, Webhook) and action.result:
                 names.add(action.result)
+            elif isinstance(action, Call):
+                names.update(variable for _, variable in action.returns)
+            elif isinstance(action, Return):
+                names.update(name for name, _ in action.values)
     return names
 
 
 def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
-    known = _assigned(flow)
+    scopes = {"", *flow.subflows}
+    known_in = {scope: _assigned(flow, scope) for scope in scopes}
     reported: set[tuple[Location, str]] = set()
-    for groups, compiled in _scopes(flow):
+    for scope, groups, compiled in _scopes(flow):
+        known = known_in[scope]
         for name in sorted(compiled.variables - known - RESERVED_NAMES):
             if (compiled.location, name) not in reported:
                 reported.add((compiled.location, name))

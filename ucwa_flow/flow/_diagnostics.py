@@ -125,5 +125,15 @@ RULES: dict[str, Rule] = {
         Rule("F119", _W, "no_match ladder never used: the state has a catch-all handler"),
         Rule("F120", _W, "regular expression can backtrack catastrophically"),
         Rule("F121", _E, "secret names no variable the flow declares or sets"),
+        # includes and sub-flows: F130-F139
+        Rule("F130", _E, "included or called file cannot be read"),
+        Rule("F131", _E, "a file includes itself (include cycle)"),
+        Rule("F132", _E, "state, variable or command defined twice (in a file and its includes)"),
+        Rule("F133", _E, "called file is not a usable sub-flow"),
+        Rule("F134", _E, "call gives an unknown parameter or lacks a required one"),
+        Rule("F135", _E, "returned name the sub-flow does not return"),
+        Rule("F136", _E, "a sub-flow calls itself, directly or through others"),
+        Rule("F137", _E, "return outside a sub-flow"),
+        Rule("F138", _E, "include or call path absolute or outside the flow's folder"),
     )
 }

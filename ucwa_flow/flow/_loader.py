@@ -52,7 +52,9 @@ class Document:
     ``values[path]`` is where the node at ``path`` starts and ``keys[path]`` where its
     mapping key is written; both are 1-based ``(line, col)`` pairs. ``digest`` is the
     sha256 (hex) of the text the document was read from, encoded as UTF-8: the same
-    text gives the same digest in every process.
+    text gives the same digest in every process. ``sources`` names the file of the parts
+    merged in from other files (``include``): a path and everything below it are located
+    in that file.
     """
 
     file: str
@@ -60,6 +62,16 @@ class Document:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     digest: str = ""
+    sources: dict[Path, str] = field(default_factory=dict)
+
+    def file_of(self, path: Path) -> str:
+        """The file the node at ``path`` was read from."""
+        if self.sources:
+            for end in range(len(path), 0, -1):
+                found = self.sources.get(path[:end])
+                if found is not None:
+                    return found
+        return self.file
 
     def locate(self, path: Path, *, key: bool = False) -> Location:
         """The location of the node at ``path`` (of its key with ``key=True``).
@@ -68,11 +80,11 @@ class Document:
         """
         if key and path in self.keys:
             line, col = self.keys[path]
-            return Location(self.file, line, col)
+            return Location(self.file_of(path), line, col)
         while path not in self.values and path:
             path = path[:-1]
         line, col = self.values.get(path, (1, 1))
-        return Location(self.file, line, col)
+        return Location(self.file_of(path), line, col)
 
 
 class _Rejected(MarkedYAMLError):

@@ -32,9 +32,11 @@ from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._invitation import InvitationPolicy, InvitationRule, TimeWindow
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Template, Value
+from ucwa_flow.flow._subflow_model import Call, Return, SubFlow
 
 __all__ = [
     "Action",
+    "Call",
     "Flow",
     "Goto",
     "If",
@@ -45,11 +47,13 @@ __all__ = [
     "Log",
     "MessageHandler",
     "Outbound",
+    "Return",
     "Say",
     "SetVariable",
     "Settings",
     "State",
     "Stop",
+    "SubFlow",
     "TimeWindow",
     "TimeoutStep",
     "Typing",
@@ -166,7 +170,7 @@ class Webhook:
     location: Location
 
 
-Action = Say | SetVariable | Goto | Stop | Typing | Log | If | Invite | Webhook
+Action = Say | SetVariable | Goto | Stop | Typing | Log | If | Invite | Webhook | Call | Return
 
 
 def iter_actions(actions: tuple[Action, ...]) -> Iterator[Action]:
@@ -321,7 +325,8 @@ class Flow:
     ``source`` names the file (or what ``load_flow_text`` was told).
 
     Every action list, branches included, is indexed by its id when the flow is made
-    (:meth:`action_list`); ids depend only on the flow's structure.
+    (:meth:`action_list`); ids depend only on the flow's structure. ``subflows`` are the
+    sub-flows it calls, by name; their states are in ``states`` as ``SUBFLOW/STATE``.
     """
 
     name: str
@@ -338,6 +343,7 @@ class Flow:
     source: str
     digest: str
     location: Location
+    subflows: Mapping[str, SubFlow] = field(default_factory=dict)
     _lists: Mapping[str, tuple[Action, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )

@@ -214,7 +214,7 @@ def _unit_cut(unit: Path, document: Document) -> tuple[Path, Any]:
 
 def _copy(document: Document, cuts: dict[Path, Any]) -> tuple[Document, dict[Path, Path]]:
     """``document`` with ``cuts`` applied, and each kept path's original path."""
-    copy = Document(document.file, None, digest=document.digest)
+    copy = Document(document.file, None, digest=document.digest, sources=document.sources)
     origin: dict[Path, Path] = {}
 
     def place(old: Path, new: Path) -> None:

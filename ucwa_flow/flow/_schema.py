@@ -20,7 +20,7 @@ from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.flow._validation import INVALID, TWO_IN_ONE, SchemaValidator, where
 
-__all__ = ["SCHEMA_ID", "check_schema", "schema", "schema_text"]
+__all__ = ["SCHEMA_ID", "check_part_schema", "check_schema", "schema", "schema_text"]
 
 SCHEMA_ID = "https://ucwa-flow.dev/schemas/flow-1.json"
 
@@ -73,7 +73,21 @@ class _FlowSchema(SchemaValidator):
         yield self.at(doc, path, TWO_IN_ONE, f"{where(path)}{needs}: one of {options}")
 
 
+class _PartSchema(_FlowSchema):
+    """The flow schema rooted at one of its definitions: ``subflowFile`` (a sub-flow) or
+    ``statesFile`` (an included file)."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__("flow.schema.json")
+        self.root = root
+
+    def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
+        defs = schema["$defs"]
+        return _inlined({"$schema": schema["$schema"], **defs[self.root], "$defs": defs})
+
+
 _FLOW = _FlowSchema("flow.schema.json")
+_PARTS = {"subflow": _PartSchema("subflowFile"), "states": _PartSchema("statesFile")}
 
 
 def schema_text() -> str:
@@ -89,6 +103,12 @@ def schema() -> dict[str, Any]:
 def check_schema(document: Document) -> list[Diagnostic]:
     """Every schema violation in ``document``, located and worded for people."""
     return _FLOW.check(document)
+
+
+def check_part_schema(document: Document, kind: str) -> list[Diagnostic]:
+    """Every schema violation in a sub-flow (``kind="subflow"``) or an included file
+    (``kind="states"``)."""
+    return _PARTS[kind].check(document)
 
 
 def _inlined(root: dict[str, Any], depth: int = 1) -> dict[str, Any]:

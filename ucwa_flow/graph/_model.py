@@ -113,12 +113,18 @@ class Graph:
     ``removed``, ``changed``; see :data:`MARKS`) that the SVG and HTML renderers draw in
     its own style and expose as a ``data-mark`` attribute. The comparison of two flow
     versions uses it; an ordinary graph has none.
+
+    ``lines`` maps a node or edge to the 1-based line of the source it was drawn from (a
+    flow's state, the handler or ladder step behind an edge); the SVG renderer writes it
+    as ``data-line`` so a page can open the source there. Like marks, it is no part of
+    the graph's identity.
     """
 
     title: str
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...] = ()
     marks: Mapping[Node | Edge, str] = field(default_factory=dict, compare=False, hash=False)
+    lines: Mapping[Node | Edge, int] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         known = set(self.nodes)
@@ -166,16 +172,24 @@ class GraphBuilder:
     Extractors add states as they meet them and edges as they find triggers; an edge
     identical to one already added is dropped. Pseudo-nodes are added on first use, so
     a graph without global commands has no "any state" node.
+
+    A ``line`` given with a node or edge is the source line it comes from (the first one
+    given wins, as the first of identical edges is the one kept).
     """
 
     title: str
+    #: where a ``return`` of the state being extracted goes: the states calling its sub-flow
+    returns_to: list[str] = field(default_factory=list)
     _nodes: dict[Node, None] = field(default_factory=dict)
     _edges: dict[Edge, None] = field(default_factory=dict)
+    _lines: dict[Node | Edge, int] = field(default_factory=dict)
 
-    def add_state(self, name: str) -> Node:
+    def add_state(self, name: str, line: int | None = None) -> Node:
         """Add (or find) the state called ``name`` and return its node."""
         node = Node(NodeKind.STATE, name)
         self._nodes.setdefault(node, None)
+        if line is not None:
+            self._lines.setdefault(node, line)
         return node
 
     def add_states(self, names: Iterable[str]) -> None:
@@ -183,14 +197,24 @@ class GraphBuilder:
         for name in names:
             self.add_state(name)
 
-    def add_edge(self, source: Node, target: Node, kind: EdgeKind, label: str = "") -> None:
+    def add_edge(
+        self,
+        source: Node,
+        target: Node,
+        kind: EdgeKind,
+        label: str = "",
+        line: int | None = None,
+    ) -> None:
         """Add an edge, adding its endpoints too; an exact duplicate is ignored."""
         self._nodes.setdefault(source, None)
         self._nodes.setdefault(target, None)
-        self._edges.setdefault(Edge(source, target, kind, label), None)
+        edge = Edge(source, target, kind, label)
+        self._edges.setdefault(edge, None)
+        if line is not None:
+            self._lines.setdefault(edge, line)
 
     def build(self) -> Graph:
         """The finished graph: start first, then states and "any state", end last."""
         order = {NodeKind.START: 0, NodeKind.STATE: 1, NodeKind.ANY: 1, NodeKind.END: 2}
         nodes = sorted(self._nodes, key=lambda node: order[node.kind])
-        return Graph(self.title, tuple(nodes), tuple(self._edges))
+        return Graph(self.title, tuple(nodes), tuple(self._edges), lines=dict(self._lines))

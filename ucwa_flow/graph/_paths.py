@@ -2,23 +2,27 @@
 
 Running a state's action list ends in one of three ways: a ``goto`` moves to another
 state, a ``stop`` ends the conversation, or the list runs out and the conversation stays
-where it is. Branching actions (``if``, an outbound ``invite``, a ``webhook``) split the
-run into several paths, each named by the branches it took. :func:`trace_exits` lists
-those paths so the flow extractor can draw one edge per path.
+where it is. A ``call`` moves into a sub-flow's start state (the actions after it run once
+the sub-flow returns: :func:`after_calls`), and a ``return`` goes back to the caller.
+Branching actions (``if``, an outbound ``invite``, a ``webhook``) split the run into
+several paths, each named by the branches it took. :func:`trace_exits` lists those paths
+so the flow extractor can draw one edge per path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ucwa_flow.flow import Action, Goto, If, Invite, Stop, Webhook
+from ucwa_flow.flow import Action, Call, Goto, If, Invite, Return, Stop, Webhook
 from ucwa_flow.graph._model import EdgeKind
 
-__all__ = ["END_OF_CONVERSATION", "Exit", "trace_exits"]
+__all__ = ["END_OF_CONVERSATION", "RETURN", "Exit", "after_calls", "trace_exits"]
 
 #: the ``target`` of an exit that ends the conversation
 END_OF_CONVERSATION = "\x00end"
+#: the ``target`` of an exit that returns from a sub-flow to its caller
+RETURN = "\x00return"
 
 # A flow with many nested branches could make the number of paths explode; past this
 # many, further branching is not followed (the graph stays readable and cheap).
@@ -71,6 +75,10 @@ def _outcomes(action: Action) -> list[Exit]:
         return [Exit(target=action.target)]
     if isinstance(action, Stop):
         return [Exit(target=END_OF_CONVERSATION)]
+    if isinstance(action, Call):
+        return [Exit((f"call {action.subflow}",), target=action.target)]
+    if isinstance(action, Return):
+        return [Exit(("return",), target=RETURN)]
     branches: list[tuple[str, EdgeKind | None, Sequence[Action]]]
     if isinstance(action, If):
         branches = [
@@ -102,3 +110,23 @@ def _outcomes(action: Action) -> list[Exit]:
 
 def _unique(exits: list[Exit]) -> list[Exit]:
     return list(dict.fromkeys(exits))
+
+
+def after_calls(
+    actions: Sequence[Action], after: tuple[Action, ...] = ()
+) -> Iterator[tuple[Call, tuple[Action, ...]]]:
+    """Every ``call`` in ``actions`` (branches included) with the actions that run once
+    its sub-flow returns: the rest of its list, then of the lists around it."""
+    for i, action in enumerate(actions):
+        rest = (*actions[i + 1 :], *after)
+        if isinstance(action, Call):
+            yield action, rest
+        elif isinstance(action, If):
+            yield from after_calls(action.then, rest)
+            yield from after_calls(action.otherwise, rest)
+        elif isinstance(action, Invite):
+            for branch in (action.accepted, action.declined, action.no_answer):
+                yield from after_calls(branch or (), rest)
+        elif isinstance(action, Webhook):
+            yield from after_calls(action.success, rest)
+            yield from after_calls(action.failure or (), rest)

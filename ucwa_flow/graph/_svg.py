@@ -6,8 +6,14 @@ a filled dot, the end a ringed dot, "any state" (global commands) a dashed box. 
 edge kind has the colour and dash of :data:`~ucwa_flow.graph._dot.EDGE_STYLES`, the one
 table the DOT output uses too, so both pictures read the same.
 
-Elements carry classes and ``data-`` attributes (``<g class="node state"
-data-state="menu">``, ``<g class="edge timeout">``) so a page can style or find them.
+Elements carry classes and ``data-`` attributes so a page can style or find them: a state
+is ``<g class="node state" id="node-menu" data-state="menu" data-line="12">``, an edge
+``<g class="edge timeout" data-from="menu" data-to="bye" data-line="20">`` (also as
+``data-source``/``data-target``; a pseudo-node is named ``start``, ``any state`` or
+``end``), an edge that stays in its state is a row of the state's box drawn as ``<g
+class="edge loop ...">`` with the same attributes. ``data-line`` is the source line of
+:attr:`~ucwa_flow.graph.Graph.lines`, when the graph has one. A page's own hooks (an id,
+coverage counts, live counters) come as :class:`~ucwa_flow.graph.Decorations`.
 
 A graph's marks (:attr:`~ucwa_flow.graph.Graph.marks`) are drawn in the styles of
 :data:`MARK_STYLES`: an added node is green, a removed one red and dashed, a changed one
@@ -22,6 +28,7 @@ from collections.abc import Mapping
 from xml.sax import saxutils
 
 from ucwa_flow.graph._curves import Point, bezier
+from ucwa_flow.graph._decorations import PLAIN, Decorations
 from ucwa_flow.graph._dot import EDGE_STYLES
 from ucwa_flow.graph._layout import (
     LABEL_FONT,
@@ -57,6 +64,7 @@ MARK_STYLES: dict[str, tuple[str, str, str]] = {
     "changed": ("#fef3c7", "#d97706", ""),
 }
 _Marks = Mapping[Node | Edge, str]
+_Lines = Mapping[Node | Edge, int]
 
 
 #: characters XML 1.0 does not allow (control characters but tab, newline, return)
@@ -78,18 +86,27 @@ def edge_color(kind: EdgeKind) -> str:
     return EDGE_STYLES[kind].get("color", _DEFAULT_COLOR)
 
 
-def render_svg(graph: Graph, measure: Measure = estimate_width) -> str:
+def render_svg(
+    graph: Graph, measure: Measure = estimate_width, decorations: Decorations = PLAIN
+) -> str:
     """The SVG document of ``graph``, laid out by the built-in layout."""
-    return svg_of_layout(layout_graph(graph, measure), graph.marks)
+    return svg_of_layout(layout_graph(graph, measure), graph.marks, graph.lines, decorations)
 
 
-def svg_of_layout(layout: Layout, marks: _Marks | None = None) -> str:
+def svg_of_layout(
+    layout: Layout,
+    marks: _Marks | None = None,
+    lines: _Lines | None = None,
+    decorations: Decorations = PLAIN,
+) -> str:
     """The SVG document drawing ``layout`` (no XML declaration: it can be inlined), with
-    the nodes and edges named in ``marks`` drawn in their mark's style."""
-    marks = marks or {}
+    the nodes and edges named in ``marks`` drawn in their mark's style, ``lines`` as
+    their ``data-line`` and a page's ``decorations``."""
+    draw = _Drawing(marks or {}, lines or {}, decorations)
     width, height = round(layout.width), round(layout.height)
+    svg_id = f" id={quoteattr(decorations.svg_id)}" if decorations.svg_id else ""
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg"{svg_id} width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family={quoteattr(FONT_FAMILY)} '
         'class="ucwa-flow-graph">',
         f"<title>{escape(layout.title)}</title>",
@@ -98,11 +115,38 @@ def svg_of_layout(layout: Layout, marks: _Marks | None = None) -> str:
         f'<text class="graph-title" x="{width / 2:.1f}" y="24" text-anchor="middle" '
         f'font-size="{NODE_FONT + 3:g}" font-weight="bold">{escape(layout.title)}</text>',
     ]
-    parts.extend(_edge(edge, marks.get(edge.edge, "")) for edge in layout.edges)
-    parts.extend(_node(node, marks) for node in layout.nodes)
-    parts.extend(_node(edge.end, {}) for edge in layout.edges if edge.end is not None)
+    parts.extend(draw.edge(edge) for edge in layout.edges)
+    parts.extend(draw.node(node) for node in layout.nodes)
+    parts.extend(draw.node(edge.end) for edge in layout.edges if edge.end is not None)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+class _Drawing:
+    """The per-picture lookups: marks, source lines, decorations."""
+
+    def __init__(self, marks: _Marks, lines: _Lines, decorations: Decorations) -> None:
+        self.marks = marks
+        self.lines = lines
+        self.decorations = decorations
+
+    def edge_attrs(self, edge: Edge) -> tuple[str, str]:
+        """The extra classes and attributes of an edge (loops included)."""
+        cls, attrs = self.decorations.edge_attrs(edge)
+        ends = f" data-from={quoteattr(edge.source.name)} data-to={quoteattr(edge.target.name)}"
+        ends += f" data-source={quoteattr(edge.source.name)}"
+        ends += f" data-target={quoteattr(edge.target.name)}"
+        return cls, ends + self.line_attr(edge) + attrs
+
+    def line_attr(self, item: Node | Edge) -> str:
+        line = self.lines.get(item)
+        return f' data-line="{line}"' if line is not None else ""
+
+    def edge(self, placed: PlacedEdge) -> str:
+        return _edge(placed, self.marks.get(placed.edge, ""), self.edge_attrs(placed.edge))
+
+    def node(self, placed: PlacedNode) -> str:
+        return _node(placed, self)
 
 
 def _defs() -> str:
@@ -120,16 +164,15 @@ def _mark_attrs(mark: str) -> tuple[str, str]:
     return (f" mark-{mark}", f' data-mark="{mark}"') if mark else ("", "")
 
 
-def _edge(placed: PlacedEdge, mark: str = "") -> str:
+def _edge(placed: PlacedEdge, mark: str, extra: tuple[str, str]) -> str:
     edge = placed.edge
     color = edge_color(edge.kind)
     dash = DASHES.get(EDGE_STYLES[edge.kind].get("style", ""), "")
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-    data = f" data-source={quoteattr(edge.source.name)} data-target={quoteattr(edge.target.name)}"
     cls, mark_attr = _mark_attrs(mark)
     title = _edge_title(placed) + (f" [{mark}]" if mark else "")
     lines = [
-        f'<g class="edge {edge.kind.value}{cls}"{data}{mark_attr}>',
+        f'<g class="edge {edge.kind.value}{cls}{extra[0]}"{extra[1]}{mark_attr}>',
         f"<title>{escape(title)}</title>",
     ]
     if mark:
@@ -167,9 +210,9 @@ def _path(points: tuple[Point, ...]) -> str:
     return f"M{start[0]:.1f},{start[1]:.1f} {curves}"
 
 
-def _node(placed: PlacedNode, marks: _Marks) -> str:
+def _node(placed: PlacedNode, draw: _Drawing) -> str:
     node = placed.node
-    mark = marks.get(node, "")
+    mark = draw.marks.get(node, "")
     x, y, w, h = placed.x, placed.y, placed.width, placed.height
     cx, cy = placed.center
     if node.kind is NodeKind.START:
@@ -188,8 +231,12 @@ def _node(placed: PlacedNode, marks: _Marks) -> str:
         fill, stroke, mark_dash = MARK_STYLES[mark]
         dash = f' stroke-dasharray="{mark_dash}"' if mark_dash else dash
         width = "2.2"
-    data = f" data-state={quoteattr(node.name)}" if node.kind is NodeKind.STATE else ""
+    data = ""
+    if node.kind is NodeKind.STATE:
+        data = f" data-state={quoteattr(node.name)} id={quoteattr('node-' + node.name)}"
+        data += draw.line_attr(node)
     cls, mark_attr = _mark_attrs(mark)
+    cls += draw.decorations.node_class(node)
     title = node.name + (f" [{mark}]" if mark else "")
     parts = [
         f'<g class="node {node.kind.value}{cls}"{data}{mark_attr}>',
@@ -199,12 +246,19 @@ def _node(placed: PlacedNode, marks: _Marks) -> str:
         f'<text x="{cx:.1f}" y="{y + 7 + NODE_FONT - 2:.1f}" text-anchor="middle" '
         f'font-size="{NODE_FONT:g}">{escape(node.name)}</text>',
     ]
+    if draw.decorations.live_counts and node.kind is NodeKind.STATE:
+        parts.append(
+            f'<text class="live-count" data-state={quoteattr(node.name)} x="{x + w - 3:.1f}" '
+            f'y="{y - 3:.1f}" text-anchor="end" font-size="{LABEL_FONT:g}" '
+            'font-weight="bold"></text>'
+        )
     row_y = y + 7 + NODE_FONT + 2
     for edge in placed.loops:
         color = edge_color(edge.kind)
-        loop_cls, loop_attr = _mark_attrs(marks.get(edge, ""))
+        loop_cls, loop_attr = _mark_attrs(draw.marks.get(edge, ""))
+        extra_cls, extra_attrs = draw.edge_attrs(edge)
         parts.append(
-            f'<g class="loop {edge.kind.value}{loop_cls}"{loop_attr}>'
+            f'<g class="edge loop {edge.kind.value}{loop_cls}{extra_cls}"{extra_attrs}{loop_attr}>'
             f'<path d="M{x + 14:.1f},{row_y + 6:.1f} '
             f'a4,4 0 1,1 -4,-4" fill="none" stroke="{color}" stroke-width="1.2"/>'
             f'<text x="{x + 20:.1f}" y="{row_y + LABEL_FONT - 1:.1f}" '

@@ -173,7 +173,11 @@ class Durable:
             engine.reopen(instance, record.extra.get("opening") or {})
             return
         engine.instances[href] = instance
-        data = {"misses": record.misses, "silence": record.extra.get("silence")}
+        data = {
+            "misses": record.misses,
+            "silence": record.extra.get("silence"),
+            "calls": record.extra.get("calls"),
+        }
         if not known:
             why = f"its flow {record.flow!r} is not run any more"
             engine.post(href, lambda: self._end_changed(instance, why))

@@ -39,6 +39,7 @@ from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
     Action,
     ActionRef,
+    Call,
     Flow,
     Goto,
     If,
@@ -46,6 +47,7 @@ from ucwa_flow.flow import (
     Location,
     Log,
     MatchTimeout,
+    Return,
     Say,
     SetVariable,
     State,
@@ -58,16 +60,17 @@ from ucwa_flow.flow import (
     state_list_id,
 )
 from ucwa_flow.lifecycle import Conversation
+from ucwa_flow.runtime import calls
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
+from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.runtime.webhooks import recorded_result
-from ucwa_flow.ucwa.dataurl import html_to_text
 
 __all__ = ["FlowInstance"]
 
@@ -88,6 +91,7 @@ class FlowInstance:
         "_silence",
         "caller_name",
         "caller_uri",
+        "calls",
         "conv",
         "ended",
         "ended_by",
@@ -117,6 +121,7 @@ class FlowInstance:
         self.caller_name = caller_name
         self.state = FlowMachine.NEW
         self.variables: dict[str, Any] = copy_variables(flow.variables)
+        self.calls = calls.CallStack()
         self.ended = False
         self.ended_by: str | None = None
         self._misses = 0
@@ -205,16 +210,11 @@ class FlowInstance:
         then what followed it."""
         if self.ended and not rest.after_end:
             return
-        result = recorded_result(self.flow, rest, extras.get("webhook"))
-        self._emit(
-            t.OutcomeReceived, action=action, branch=branch, location=location, result=result
-        )
+        kept = recorded_result(self.flow, rest, extras.get("webhook"))  # for a replay
+        self._emit(t.OutcomeReceived, action=action, branch=branch, location=location, result=kept)
         self._hops = 0
-        await self._run(
-            (ActionRef(branch_list, 0), *rest.frames),
-            {**rest.extras, **extras},
-            allow_after_end=rest.after_end,
-        )
+        frames = (ActionRef(branch_list, 0), *rest.frames)
+        await self._run(frames, {**rest.extras, **extras}, allow_after_end=rest.after_end)
 
     async def on_delivery_failed(
         self, delivery: Mapping[str, Any], message: str | None = None
@@ -256,7 +256,9 @@ class FlowInstance:
         current = self._current()
         schedule = self.machine.silence_schedule(current) if current is not None else ()
         due = None if self.ended else self._silence.due(schedule, now)
-        return {"misses": self._misses, "silence": self._silence.to_data(now), "due": due}
+        stack = [] if self.ended else list(self.calls)  # the caller's variables too
+        silence = self._silence.to_data(now)
+        return {"misses": self._misses, "silence": silence, "due": due, "calls": stack}
 
     def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
         """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
@@ -264,6 +266,7 @@ class FlowInstance:
         if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
             return False
         self.variables, self._misses = dict(variables), int(data.get("misses", 0))
+        self.calls = calls.CallStack.from_data(data.get("calls"))
         schedule = self.machine.silence_schedule(self.flow.states[state])
         self._silence.resume(data.get("silence"), schedule, now)
         return True
@@ -331,7 +334,7 @@ class FlowInstance:
                         cursor.branch("then" if chosen else "else")
                         continue
                     rest = None
-                    if isinstance(action, Invite | Webhook):
+                    if isinstance(action, Invite | Webhook | Call):
                         rest = cursor.suspend(extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
@@ -357,6 +360,9 @@ class FlowInstance:
         elif isinstance(action, Stop):
             self._done("stop", action.location)
             await self._stop("stop")
+            return True
+        elif isinstance(action, Call | Return):
+            await calls.perform(self, action, ctx, rest)
             return True
         elif isinstance(action, Typing):
             link = self.conv.messaging.set_is_typing_href
@@ -386,18 +392,12 @@ class FlowInstance:
         return False
 
     async def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
-        html = action.html.render(ctx) if action.html is not None else None
-        text = action.text.render(ctx) if action.text is not None else html_to_text(html or "")
-        use_html = (
-            html is not None
-            and self.flow.settings.format == "html"
-            and "Html" in self.conv.messaging.formats
-        )
+        formats = self.conv.messaging.formats
+        text, sent = render_say(action, ctx, self.flow.settings.format, formats)
         href = self.conv.messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
-        sent = html if use_html else None
         quiet = self._deliveries.recovering
         self._send(
             Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)

@@ -88,6 +88,7 @@ def record_of(
         extra={
             "conversation": dump_conversation(instance.conv),
             "silence": data["silence"],
+            **({"calls": data["calls"]} if data.get("calls") else {}),
             **(extra or {}),
         },
     )
@@ -192,9 +193,11 @@ def without_secrets(data: dict[str, Any], instance: FlowInstance | None) -> dict
     secrets = instance.flow.secrets if instance is not None else frozenset()
     if instance is None or not secrets:
         return data
+    scopes = [instance.variables, *(frame.variables for frame in instance.calls.frames)]
     values = [
         str(value)
-        for name, value in instance.variables.items()
+        for variables in scopes  # in a sub-flow, the callers' secrets are still secret
+        for name, value in variables.items()
         if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
     ]
     if not values:

@@ -156,6 +156,10 @@ def incompatibility(engine: Engine, instance: FlowInstance, flow: Flow) -> str |
             return f"the state {start!r} it is to start in is not in the new version"
     elif state not in flow.states:
         return f"its state {state!r} is not in the new version"
+    for frame in instance.calls.frames:  # the sub-flow calls it is in must return there
+        back = Continuation(None, frame.rest)
+        if frame.caller not in flow.states or not _resumable(flow, back, Webhook):
+            return f"the new version cannot return to {frame.caller!r} from {frame.subflow!r}"
     href = instance.href
     waits: list[tuple[Continuation, type[Invite | Webhook]]] = [
         (call.rest, Webhook) for call in engine.calls.pending(href)
@@ -193,7 +197,8 @@ def switch_version(instance: FlowInstance, flow: Flow, machine: FlowMachine, now
     instance.close()  # its silence timer and its old machine
     instance.flow, instance.machine = flow, machine
     machine.add_model(instance)
+    outermost = instance.calls.frames[0].variables if instance.calls.frames else instance.variables
     for name, value in copy_variables(flow.variables).items():
-        instance.variables.setdefault(name, value)
+        outermost.setdefault(name, value)
     if state != FlowMachine.NEW:
         instance.resume(state, instance.variables, data, now)

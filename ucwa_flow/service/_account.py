@@ -31,10 +31,12 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.deploy import AccountSpec
 from ucwa_flow.errors import OperationalError, UcwaFlowError
 from ucwa_flow.flow import Flow
+from ucwa_flow.live import LiveBoard
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
+from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
@@ -55,6 +57,23 @@ log = logging.getLogger("ucwa_flow.service")
 
 #: event-channel requests failed in a row from which an account is not ready (``/readyz``)
 CHANNEL_FAILING = 3
+
+#: the moments (httpcore trace events) a request of a leased account is checked at last:
+#: before its headers are written, and before its body is, when it has one (a frozen
+#: worker, resumed, must not complete a request that the account's next owner has made
+#: again meanwhile; one without a body was complete with its headers)
+_HEADERS, _BODY = "send_request_headers.started", "send_request_body.started"
+
+
+def _has_body(request: object) -> bool:
+    """Whether an httpcore request says it has a body (``Content-Length`` above 0, or
+    chunked)."""
+    for name, value in getattr(request, "headers", ()):
+        key = name.lower()
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
 
 #: per-account trace sinks: (account id, conversation href -> flow name) -> sink
 SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
@@ -101,6 +120,7 @@ class AccountRunner:
         backoff: Backoff,
         sinks: SinkFactory | None = None,
         metrics: Metrics | None = None,
+        live: LiveBoard | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.spec = spec
@@ -118,6 +138,8 @@ class AccountRunner:
             metrics.track(spec.id, self)
             for name, flow in flows.items():
                 metrics.flow_version(spec.id, name, flow.digest)
+        self._live = live
+        self._live_sink = live.sink(spec.id, self.instance_of) if live is not None else None
         self.bot: Bot | None = None
         self._started = False  # the bot's start() completed
         self.signed_in = False
@@ -155,6 +177,11 @@ class AccountRunner:
     def flow_of(self, conversation: str) -> str | None:
         instance = self.bot.engine.instances.get(conversation) if self.bot is not None else None
         return instance.flow_name if instance is not None else None
+
+    def instance_of(self, conversation: str) -> FlowInstance | None:
+        """The running bot's flow instance of ``conversation`` (for the live board)."""
+        bot = self.bot
+        return bot.engine.instances.get(conversation) if bot is not None else None
 
     def active(self) -> Counter[tuple[str, str]]:
         return self.bot.engine.active() if self.bot is not None else Counter()
@@ -219,6 +246,8 @@ class AccountRunner:
         if self._retiring is not None:  # a failed bot being closed when the stop came
             await self._retiring
         await self._retire()
+        if self._live is not None:  # not served here any more (they may carry on elsewhere)
+            self._live.sweep(self.spec.id, (), "no longer served by this process")
 
     def revoke(self, why: str) -> None:
         """The lease cannot be proved valid any more: every further store write of this
@@ -272,6 +301,8 @@ class AccountRunner:
             for name, flow in self.flows.items():  # reloaded while the bot was starting
                 if built.get(name) is not flow:
                     bot.engine.reload(name, flow)
+            if self._live is not None:  # what the new bot did not carry on is over
+                self._live.sweep(self.spec.id, bot.engine.instances, "not carried on by the bot")
             started_at = self._clock.monotonic()
             self.signed_in = self.channel_live = True
             self.error = None
@@ -327,13 +358,19 @@ class AccountRunner:
                     raise LeaseExpired(why)
 
             async def trace(event: str, info: dict[str, Any]) -> None:
-                if event.endswith("send_request_headers.started"):
+                if event.endswith(_HEADERS) or (
+                    event.endswith(_BODY) and _has_body(info.get("request"))
+                ):
                     refuse()
 
             async def check(request: httpx.Request) -> None:
                 refuse()
-                # and again at the last moment: a request may wait for a connection of the
-                # pool meanwhile, and a worker frozen there must not send it once resumed
+                # and again at the last moments: a request may wait for a connection of the
+                # pool meanwhile, and a worker frozen there must not send it once resumed;
+                # nor the body of one whose headers went out just before it froze (the
+                # transport yields to the event loop between the two writes): the server
+                # performs nothing until the body is complete (docs/ha.md, "A request in
+                # flight")
                 request.extensions["trace"] = trace
 
             client.before_each_request(check)
@@ -342,6 +379,8 @@ class AccountRunner:
     def _trace(self, record: t.Trace) -> None:
         if self._metrics_sink is not None:
             self._metrics_sink(record)
+        if self._live_sink is not None:
+            self._live_sink(record)
         if self._sink is not None:
             self._sink(record)
 

@@ -44,6 +44,7 @@ from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
+from ucwa_flow.live import LiveBoard
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner, Server, SinkFactory, describe_error
@@ -95,6 +96,8 @@ class Service:
         self.server = Server(url, str(spec.ca_bundle) if spec.ca_bundle else None, spec.insecure)
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics if metrics is not None else Metrics()
+        #: the live picture the admin endpoint's ``/live`` routes serve (with the endpoint)
+        self.live: LiveBoard | None = LiveBoard() if deployment.admin.enabled else None
         self._backoff = backoff or Backoff()
         self._sinks = sinks
         self._watching = watch
@@ -143,6 +146,7 @@ class Service:
                 backoff=self._backoff,
                 sinks=self._sinks,
                 metrics=self.metrics,
+                live=self.live,
                 http=self._http,
             )
             self.runners[spec.id] = runner
@@ -178,7 +182,9 @@ class Service:
         if token is not None:
             add_secret(token)
         try:
-            server = AdminServer(create_app(self, self.metrics, token), admin.host, admin.port)
+            server = AdminServer(
+                create_app(self, self.metrics, token, live=self.live), admin.host, admin.port
+            )
             self.admin_address = await server.start()
         except OSError as exc:
             raise OperationalError(

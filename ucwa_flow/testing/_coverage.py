@@ -20,6 +20,7 @@ branch steps pick between edges that differ only by them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -46,17 +47,32 @@ from ucwa_flow.runtime import trace as t
 __all__ = ["Coverage", "FlowCoverage"]
 
 # how the graph names the branches a path took (see ucwa_flow.graph._paths)
-_BRANCHES = ("if ", "else", "webhook ok", "webhook failed", "invite ", "no answer")
+_BRANCHES = (
+    "if ",
+    "else",
+    "webhook ok",
+    "webhook failed",
+    "invite ",
+    "no answer",
+    "call ",
+    "return",
+)
 
 
 @dataclass(slots=True)
 class FlowCoverage:
-    """What the tests of one flow covered; ``graph`` is the universe of transitions."""
+    """What the tests of one flow covered; ``graph`` is the universe of transitions.
+
+    ``states`` and ``edges`` are what was covered; ``state_counts`` and ``edge_counts``
+    how many times, over every scenario, each state was entered and each edge taken.
+    """
 
     flow: Flow
     graph: Graph
     states: set[str] = field(default_factory=set)
     edges: set[Edge] = field(default_factory=set)
+    state_counts: Counter[str] = field(default_factory=Counter)
+    edge_counts: Counter[Edge] = field(default_factory=Counter)
 
     @property
     def name(self) -> str:
@@ -84,9 +100,18 @@ class FlowCoverage:
     def missed_edges(self) -> list[Edge]:
         return [edge for edge in self.graph.edges if edge not in self.edges]
 
-    def add(self, traces: Iterable[t.Trace]) -> None:
-        """Count what one scenario's trace records show."""
-        _Replay(self).run(traces)
+    def add(self, traces: Iterable[t.Trace], flow: Flow | None = None) -> None:
+        """Count what one scenario's trace records show.
+
+        ``flow`` is the flow the scenario ran, when it was loaded apart from this
+        coverage's (a script naming it ``../x.flow.yaml``, a directory finding it as
+        ``x.flow.yaml``): the records locate handlers in *its* file, and the transitions
+        taken are the same edges.
+        """
+        if flow is None or flow is self.flow:
+            _Replay(self).run(traces)
+        else:
+            _Replay(FlowCoverage(flow, self.graph, self.states, self.edges)).run(traces)
 
 
 class Coverage:
@@ -124,6 +149,7 @@ class _Replay:
             for a in iter_actions(actions)
             if isinstance(a, If)
         }
+        self.owner = {name: sub.name for sub in flow.subflows.values() for name in sub.states}
         self.current: dict[str, _Path | None] = {}
         self.parked: dict[tuple[str, Location], _Path] = {}
 
@@ -137,12 +163,15 @@ class _Replay:
         conv = r.conversation
         if isinstance(r, t.StateEntered):
             self.cov.states.add(r.state)
+            self.cov.state_counts[r.state] += 1
             path = self.current.get(conv)
             if r.previous is None:
                 self._entry(conv, r.state)
             elif path is not None:
                 self._take(path, _state(r.state))
-            self.current[conv] = _Path(_state(r.state), EdgeKind.ENTER, "", stays=False)
+            returned = path is not None and path.steps[-1:] == ["return"]
+            trigger = f"{self.owner.get(r.previous or '')} returned" if returned else ""
+            self.current[conv] = _Path(_state(r.state), EdgeKind.ENTER, trigger, stays=False)
         elif isinstance(r, t.InvitationDecided) and r.decision == "decline":
             self._take(_Path(START, EdgeKind.EVENT, self._rule(r.location)), END)
         elif isinstance(r, t.HandlerMatched):
@@ -193,6 +222,8 @@ class _Replay:
             if branch is not None:
                 then = r.detail == "then"
                 path.steps.append(f"if {branch.condition.source}" if then else "else")
+        elif r.action in ("call", "return"):
+            path.steps.append(f"call {r.detail}" if r.action == "call" else "return")
         elif r.action in ("webhook", "invite"):
             self.parked[(conv, r.location)] = path
             self.current[conv] = None
@@ -249,7 +280,9 @@ class _Replay:
             return
         full = " → ".join(_shorten(part) for part in (path.trigger, *path.steps) if part)
         exact = [e for e in candidates if e.label == full]
-        self.cov.edges.add((exact or candidates)[0])
+        taken = (exact or candidates)[0]
+        self.cov.edges.add(taken)
+        self.cov.edge_counts[taken] += 1
 
     def _fits(self, edge: Edge, path: _Path, target: Node) -> bool:
         if edge.source != path.source or edge.target != target:

@@ -1,0 +1,196 @@
+"""The world of the failover tests: callers on the simulator, a PostgreSQL schema, a
+deployment of worker processes, and who owns which account.
+
+:class:`Caller` says numbered lines (``c007 line 3``) one at a time to its account's bot
+and waits for each answer (``c007 reply 3``), noting when each arrived; :data:`FLOW` is
+the flow that answers them. :func:`schema` makes a PostgreSQL schema of the test's own,
+:func:`deployment` the deployment file of the workers, :class:`Board` reads the leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from tests.e2e.serving import ServeProcess
+from tests.guards import WAIT
+from ucwa_flow.simulator import Simulator, SimulatorUser
+from ucwa_flow.simulator.control import VirtualUser
+from ucwa_flow.simulator.state import Conversation, Message
+from ucwa_flow.store.leases import LeaseBook
+
+__all__ = ["FLOW", "MARKS", "PASSWORD", "Board", "Caller", "bot", "deployment", "schema"]
+
+PASSWORD = "f4ilover-Pa55word!"
+#: when the test did what (monotonic seconds), for the failure messages
+MARKS: dict[str, float] = {}
+SPREAD = 3.0  # callers arrive over this many seconds
+THINK = (2.0, 5.0)  # a caller's pause between two lines (real seconds)
+
+FLOW = """\
+version: 1
+name: failover
+start: talk
+settings:
+  idle_timeout: 1h
+variables:
+  who: null
+  n: null
+states:
+  talk:
+    messages:
+      - match: '^(?P<who>c\\d+) line (?P<n>\\d+)$'
+        say: "{{ who }} reply {{ n }}"
+    no_match:
+      - say: what?
+"""
+
+
+def bot(account: str) -> str:
+    return f"sip:{account}@contoso.com"
+
+
+class Caller(VirtualUser):
+    """One caller: says numbered lines to its account, one at a time, and notes when each
+    answer arrived (``time.monotonic``, the event loop's clock)."""
+
+    def __init__(self, sim: Simulator, user: SimulatorUser, i: int, account: str) -> None:
+        super().__init__(sim, user)
+        self.i, self.account = i, account
+        self.conv: str | None = None
+        self.expected: list[str] = []
+        self.arrivals: list[float] = []
+        #: (sent, answered) of each line, monotonic seconds
+        self.lines: list[tuple[float, float]] = []
+
+    @property
+    def who(self) -> str:
+        return f"c{self.i:03d}"
+
+    def heard(self) -> list[str]:
+        return [m.text.strip() for m in self.received]
+
+    def on_message(self, conv: Conversation, message: Message) -> None:
+        self.arrivals.append(time.monotonic())
+        super().on_message(conv, message)
+
+    def answered_after(self, moment: float) -> float | None:
+        """When the first answer to a line sent after ``moment`` arrived."""
+        return next((done for sent, done in self.lines if sent > moment), None)
+
+    async def run(self, done: asyncio.Event, rng: random.Random) -> None:
+        await asyncio.sleep(rng.uniform(0, SPREAD))
+        n = 0
+        while n == 0 or not done.is_set():
+            await self.say(n)
+            n += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), rng.uniform(*THINK))
+
+    async def say(self, n: int) -> None:
+        text = f"{self.who} line {n}"
+        sent = time.monotonic()
+        if self.conv is None:
+            self.conv = await self.start_conversation(bot(self.account), text)
+        else:
+            self.send(text, self.conv)
+        self.expected.append(f"{self.who} reply {n}")
+        deadline = sent + WAIT
+        while len(self.received) < len(self.expected):
+            state = self.state(self.conv)
+            assert state not in ("failed", "ended"), (
+                f"{self.who} ({self.account}): the conversation is {state} "
+                f"({self.reasons.get(self.conv)}); heard {self.heard()}"
+            )
+            assert time.monotonic() < deadline, (
+                f"{self.who} ({self.account}): no answer to {text!r} sent "
+                f"{', '.join(f'{sent - at:+.2f} s after the {m}' for m, at in MARKS.items())}"
+            )
+            with contextlib.suppress(TimeoutError):
+                await self.wait_for_message(timeout=0.5)
+        self.lines.append((sent, self.arrivals[len(self.expected) - 1]))
+
+
+@contextlib.contextmanager
+def schema() -> Iterator[tuple[str, str, str]]:
+    """(base URL, schema, the workers' URL whose tables go to the schema)."""
+    from tests.store.conftest import postgres_url
+
+    base = postgres_url()
+    schema = f"f_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    glue = "&" if "?" in base else "?"
+    try:
+        yield base, schema, f"{base}{glue}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def deployment(
+    folder: Path, store: str, accounts: list[str], lease: float, heartbeat: float
+) -> Path:
+    """The workers' deployment file (every account on :data:`FLOW`), in ``folder``."""
+    (folder / "failover.flow.yaml").write_text(FLOW, encoding="utf-8")
+    lines = [
+        f"store: {store}",
+        "stop_timeout: 5s",
+        f"workers: {{lease: {lease:g}s, heartbeat: {heartbeat:g}s}}",
+        "admin:",
+        '  listen: "127.0.0.1:0"',
+        "accounts:",
+    ]
+    for account in accounts:
+        lines += [
+            f"  - id: {account}",
+            f"    user: {bot(account)}",
+            "    password_env: DESK_PASSWORD",
+            "    flow: failover.flow.yaml",
+        ]
+    path = folder / "deploy.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Board:
+    """Who owns what, by process: the store's leases and workers, and each one's /readyz."""
+
+    def __init__(self, book: LeaseBook, procs: list[ServeProcess], accounts: int) -> None:
+        self.book, self.procs, self.accounts = book, procs, accounts
+        self.owners: dict[str, ServeProcess] = {}  # account (user) -> process
+        self.tokens: dict[str, int] = {}
+
+    async def read(self) -> None:
+        pids = {w.id: w.pid for w in await self.book.workers()}
+        by_pid = {p.pid: p for p in self.procs}
+        self.owners.clear()
+        for lease in await self.book.owners():
+            self.tokens[lease.account] = lease.token
+            if lease.valid and lease.worker in pids and pids[lease.worker] in by_pid:
+                self.owners[lease.account] = by_pid[pids[lease.worker]]
+
+    def of(self, proc: ServeProcess) -> list[str]:
+        return sorted(a for a, p in self.owners.items() if p is proc)
+
+    async def shared(self, live: list[ServeProcess], each: int) -> bool:
+        """Every account owned, ``each`` by each of ``live``, and every one of them ready."""
+        await self.read()
+        if len(self.owners) != self.accounts or any(len(self.of(p)) != each for p in live):
+            return False
+        async with httpx.AsyncClient(timeout=WAIT) as http:
+            for proc in live:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{proc.url}/readyz")).status_code == 200:
+                        continue
+                return False
+        return True

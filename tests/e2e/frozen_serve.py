@@ -1,0 +1,47 @@
+"""``ucwa-flow`` that freezes its own process in the middle of sending a message (tests only).
+
+``python -m tests.e2e.frozen_serve serve ...`` is ``python -m ucwa_flow serve ...`` with one
+difference: once the file named by ``UCWA_FLOW_TEST_FREEZE`` exists, the next ``POST`` of a
+message (UCWA ``sendMessage``) stops the process with ``SIGSTOP`` right after the request's
+headers were written to the socket, before its body: where an outside ``SIGSTOP`` lands with
+some luck when a worker has many sends under way. The file is removed and the request's
+target (with its ``OperationContext``) written to the same name with the suffix
+``.frozen``, so that the test knows when, and on which message, the process froze. A
+``SIGCONT`` carries on from there, as it would after an outside ``SIGSTOP``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from httpcore._async.http11 import AsyncHTTP11Connection
+
+from ucwa_flow.cli import main
+
+_send_headers = AsyncHTTP11Connection._send_request_headers
+
+
+async def _send_headers_then_freeze(self: AsyncHTTP11Connection, request: Any) -> None:
+    await _send_headers(self, request)
+    target = bytes(request.url.target).decode()
+    if request.method == b"POST" and "/messaging/messages" in target and _disarm(target):
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def _disarm(target: str) -> bool:
+    """Whether the freeze is armed; if so, disarm it and say on which request it froze."""
+    armed = Path(os.environ["UCWA_FLOW_TEST_FREEZE"])
+    if not armed.exists():
+        return False
+    armed.unlink()
+    armed.with_suffix(".frozen").write_text(target, encoding="utf-8")
+    return True
+
+
+AsyncHTTP11Connection._send_request_headers = _send_headers_then_freeze  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Includes and sub-flows in the loader: what they compile to, what `validate` says about
+them (at the file:line:col of the file the problem is in), and how the digest covers them.
+The broken examples of each rule are in tests/flow/broken (F130-F138)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ucwa_flow.cli import cli
+from ucwa_flow.flow import Call, Goto, Return, load_flow
+
+HERE = Path(__file__).parent
+BROKEN = HERE / "broken"
+ROOT = HERE.parents[1]
+RESET = ROOT / "flows" / "password-reset.flow.yaml"
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(textwrap.dedent(text).lstrip("\n"), "utf-8")
+
+
+def test_the_example_compiles_sub_flow_states_as_qualified_states() -> None:
+    flow = load_flow(RESET).raise_for_errors()
+    assert list(flow.states) == [
+        "menu",
+        "identify",
+        "confirm",
+        "resetting",
+        "handoff",  # from lib/desk.states.yaml
+        "goodbye",
+        "employee-id/ask",
+        "confirm/ask",
+    ]
+    sub = flow.subflows["confirm"]
+    assert (sub.start, sub.required, sub.returns) == ("confirm/ask", {"question"}, ("confirmed",))
+    assert dict(flow.subflows["employee-id"].params)["attempts"] == 3
+    call = flow.states["confirm"].enter[0]
+    assert isinstance(call, Call)
+    assert (call.subflow, call.target, call.returns) == (
+        "confirm",
+        "confirm/ask",
+        (("confirmed", "confirmed"),),
+    )
+    assert call.location.file == str(RESET)
+    # the included state keeps its own file and position
+    handoff = flow.states["handoff"]
+    assert (handoff.location.file, handoff.location.line) == (
+        str(ROOT / "flows" / "lib" / "desk.states.yaml"),
+        12,
+    )
+    # the included command is a global command of the flow, not of the sub-flows' states
+    assert [c.name for c in flow.states["menu"].commands] == ["agent"]
+    assert [c.name for c in flow.states["employee-id/ask"].commands] == ["cancel"]
+    answer = flow.states["confirm/ask"].handlers[0].actions[0]
+    assert isinstance(answer, Return)
+    assert [name for name, _ in answer.values] == ["confirmed"]
+
+
+def test_gotos_in_a_sub_flow_name_its_own_states(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "main.flow.yaml": """
+                version: 1
+                name: main
+                start: ask
+                settings: {idle_timeout: 5m}
+                states:
+                  ask:
+                    enter: [{call: {flow: two.subflow.yaml}}, stop]
+            """,
+            "two.subflow.yaml": """
+                version: 1
+                subflow: two
+                start: ask
+                states:
+                  ask:
+                    enter: [{goto: done}]
+                  done:
+                    enter: [return]
+            """,
+        },
+    )
+    flow = load_flow(tmp_path / "main.flow.yaml").raise_for_errors()
+    goto = flow.states["two/ask"].enter[0]
+    assert isinstance(goto, Goto)
+    assert goto.target == "two/done"
+    assert flow.states["ask"].enter[0] == Call(
+        "two", "two.subflow.yaml", (), (), "two/ask", flow.states["ask"].enter[0].location
+    )
+
+
+def test_a_sub_flow_sees_its_own_variables_only(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "main.flow.yaml": """
+                version: 1
+                name: main
+                start: ask
+                settings: {idle_timeout: 5m}
+                variables: {ticket: 1}
+                states:
+                  ask:
+                    enter: [{call: {flow: lib/x.subflow.yaml}}, stop]
+            """,
+            "lib/x.subflow.yaml": """
+                version: 1
+                subflow: x
+                params: {p: {default: 1}}
+                start: ask
+                states:
+                  ask:
+                    enter: [{say: "{{ p }} {{ ticket }}"}, return]
+            """,
+        },
+    )
+    result = load_flow(tmp_path / "main.flow.yaml")
+    assert [str(d) for d in result.diagnostics] == [
+        f"{tmp_path}/lib/x.subflow.yaml:7:19: F106 error: variable 'ticket' is used but never "
+        "set or declared in `variables`"
+    ]
+
+
+def test_validate_prints_the_lines_of_the_included_file() -> None:
+    path = BROKEN / "f132-defined-twice.flow.yaml"
+    part = BROKEN / "parts" / "desk.states.yaml"
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{part}:3:3: F132 error: variable 'ticket' is defined twice: first at {path}:6:13",
+        f"{part}:7:3: F132 error: state 'handoff' is defined twice: first at {path}:15:3",
+        f"{part}:9:3: F103 warning: state 'help_desk' cannot be reached: no goto leads to it "
+        "from 'menu'",
+        f"{part}:11:15: F101 error: goto 'hand_off': there is no state named 'hand_off'; "
+        "did you mean 'handoff'?",
+    ]
+
+
+def test_a_yaml_error_in_an_included_file_says_where_it_was_included() -> None:
+    path = BROKEN / "y001-in-included-file.flow.yaml"
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{BROKEN / 'parts' / 'bad-yaml.states.yaml'}:4:14: Y001 error: expected ',' or ']', "
+        "but got '<stream end>' while parsing a flow sequence (included at "
+        f"{path}:6:11)"
+    ]
+
+
+def test_validate_a_folder_checks_flows_sub_flows_and_included_files() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(ROOT / "flows")])
+    assert (result.exit_code, result.stdout) == (0, "")
+    flows = len(list((ROOT / "flows").glob("*.flow.yaml")))
+    assert f"{flows + 3} file(s) checked: 0 error(s), 0 warning(s)" in result.stderr
+
+
+def test_a_sub_flow_alone_is_checked_as_a_sub_flow() -> None:
+    path = BROKEN / "parts" / "ask.subflow.yaml"
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:16:46: F135 error: 'extra' is not a value this sub-flow returns: add it to "
+        "`returns` (it returns: answer)"
+    ]
+    included = ROOT / "flows" / "lib" / "desk.states.yaml"
+    assert CliRunner().invoke(cli, ["validate", str(included)]).exit_code == 0
+
+
+def test_the_digest_covers_the_sub_flows_and_included_files(tmp_path: Path) -> None:
+    files = {
+        "main.flow.yaml": """
+            version: 1
+            name: main
+            start: ask
+            settings: {idle_timeout: 5m}
+            include: [more.states.yaml]
+            states:
+              ask:
+                enter: [{call: {flow: x.subflow.yaml}}, {goto: bye}]
+        """,
+        "more.states.yaml": "states: {bye: {enter: [stop]}}\n",
+        "x.subflow.yaml": "version: 1\nsubflow: x\nstart: a\nstates: {a: {enter: [return]}}\n",
+    }
+    _write(tmp_path, files)
+    first = load_flow(tmp_path / "main.flow.yaml").raise_for_errors().digest
+    _write(tmp_path, {"x.subflow.yaml": files["x.subflow.yaml"] + "# edited\n"})
+    second = load_flow(tmp_path / "main.flow.yaml").raise_for_errors().digest
+    _write(tmp_path, {"more.states.yaml": files["more.states.yaml"] + "# edited\n"})
+    third = load_flow(tmp_path / "main.flow.yaml").raise_for_errors().digest
+    assert len({first, second, third}) == 3
+
+
+def test_diff_shows_a_changed_call_parameter(tmp_path: Path) -> None:
+    from ucwa_flow.diff import diff_flows, format_text
+
+    old = RESET.read_text("utf-8")
+    (tmp_path / "new.flow.yaml").write_text(old.replace("attempts: 2", "attempts: 3"), "utf-8")
+    shutil.copytree(RESET.parent / "lib", tmp_path / "lib")
+    report = format_text(
+        diff_flows(
+            load_flow(RESET).raise_for_errors(),
+            load_flow(tmp_path / "new.flow.yaml").raise_for_errors(),
+        )
+    )
+    assert "-   with attempts = 2\n" in report
+    assert "+   with attempts = 3\n" in report
+    assert "call employee-id" in report

@@ -1,0 +1,65 @@
+"""``ucwa-flow review``'s mistakes are one line and a non-zero status, never a traceback;
+``run --review`` refuses a bad address before starting anything."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.guards import WAIT
+from tests.review.pages import HELPDESK, ROOT
+
+
+def _review(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_a_flow_file_that_does_not_exist(tmp_path: Path) -> None:
+    done = _review("review", str(tmp_path / "none.flow.yaml"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("ucwa-flow: error: ")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_listen_address() -> None:
+    done = _review("review", str(HELPDESK), "--listen", "localhost")
+    assert done.returncode == 2
+    assert "--listen" in done.stderr
+    assert "HOST:PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_address_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _review("review", str(HELPDESK), "--listen", f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port} for the review" in lines[0]
+
+
+def test_attach_needs_an_http_url() -> None:
+    done = _review("review", str(HELPDESK), "--attach", "localhost:8470")
+    assert done.returncode == 2
+    assert "--attach" in done.stderr
+
+
+def test_run_review_refuses_a_bad_address() -> None:
+    done = _review("run", str(HELPDESK), "--review", "nowhere")
+    assert done.returncode == 2
+    assert "--review" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,86 @@
+"""``ucwa-flow review --store``: finished conversations a real run kept in a real SQLite
+store, listed and replayed in the same view as live ones."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+
+from tests.guards import WAIT
+from tests.review.pages import HELPDESK, Page
+from tests.review.processes import Command
+
+
+async def _chat(tmp_path: Path, store: Path, lines: list[str]) -> None:
+    run = Command(["run", str(HELPDESK), "--state", str(store)], tmp_path / "run.log", stdin=True)
+    try:
+        for line in lines:
+            run.say(line)
+        run.stdin.close()
+        assert await run.wait() == 0, run.output()
+    finally:
+        await run.close()
+
+
+async def test_a_stored_conversation_is_replayed_on_its_flow(tmp_path: Path) -> None:
+    store = tmp_path / "bot.sqlite3"
+    said_by_caller = "my printer </script><b>jams</b> all the time"
+    await _chat(tmp_path, store, ["hi", "2", said_by_caller, "stop"])
+    review = Command(
+        ["review", str(HELPDESK), "--store", str(store), "--listen", "127.0.0.1:0"],
+        tmp_path / "review.log",
+    )
+    try:
+        url = await review.serving()
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+            rows = (await client.get("/transcripts")).json()
+            assert len(rows) == 1
+            (row,) = rows
+            assert row["flow"] == "helpdesk"
+            assert row["caller"] == "sip:lenea@contoso.com"
+            index = (await client.get("/")).text
+            assert f'href="/transcripts/{row["id"]}"' in index
+            response = await client.get(f"/transcripts/{row['id']}")
+            assert response.status_code == 200
+            page = Page(response.text)
+            assert set(page.nodes) >= {"welcome", "menu", "describe"}
+            assert page.by_id("transcript") is not None
+            assert page.by_id("step-play") is not None
+            assert "<b>jams" not in response.text
+            data = re.search(
+                r'<script type="application/json" id="replay-data">(.*?)</script>',
+                response.text,
+                re.S,
+            )
+            assert data is not None
+            replay = json.loads(data.group(1))
+            assert (await client.get("/transcripts/not-a-conversation")).status_code == 404
+    finally:
+        await review.close()
+    assert replay["id"] == row["id"]
+    assert replay["active"] is False
+    steps = replay["steps"]
+    entered = [(s["from"], s["state"]) for s in steps if s["kind"] == "enter"]
+    assert entered[:3] == [(None, "welcome"), ("welcome", "menu"), ("menu", "describe")]
+    said = [(s["kind"], s["text"]) for s in steps if s["kind"] in ("in", "out")]
+    assert ("in", said_by_caller) in said  # in the page as data, never as markup
+    assert any(kind == "out" for kind, _ in said)
+    assert steps[-1]["kind"] == "ended"
+    for step in steps:
+        assert set(step) >= {"at", "kind", "state", "from", "text"}
+
+
+async def test_a_store_file_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    review = Command(
+        ["review", str(HELPDESK), "--store", str(tmp_path / "none.sqlite3")],
+        tmp_path / "review.log",
+    )
+    try:
+        assert await review.wait() == 2
+    finally:
+        await review.close()
+    lines = review.output().strip().splitlines()
+    assert lines == [f"ucwa-flow: error: {tmp_path / 'none.sqlite3'}: no such store file"]

@@ -1,0 +1,150 @@
+"""``ucwa-flow review FLOW...``: review flows in the browser (a local web app).
+
+Serves :mod:`ucwa_flow.review` on ``--listen`` (default ``127.0.0.1:8300``; port 0 picks a
+free one) and prints the URL to open. Each FLOW gets a page: its graph, its YAML, the
+problems ``validate`` reports. Options add:
+
+* ``--coverage RESULTS.json``: what ``ucwa-flow test --json RESULTS.json`` wrote; edges
+  the tests never took are drawn apart, each edge with how often it was taken;
+* ``--attach ADMIN_URL``: the live feed of a running ``ucwa-flow serve`` (its admin
+  endpoint, with ``--token`` or ``UCWA_FLOW_ADMIN_TOKEN``): live counts per state and
+  the conversations, each replayable; the review reconnects by itself;
+* ``--store URL``: finished conversations from a store (a ``postgresql://`` URL or a
+  SQLite file, as ``ucwa-flow transcripts`` reads), replayed in the same view.
+
+It runs until Ctrl-C. Errors (a flow file or coverage file that cannot be read, an
+address in use) are one line; a flow with problems is shown, not refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import click
+
+from ucwa_flow.errors import OperationalError
+
+if TYPE_CHECKING:
+    from ucwa_flow.review import CoverageResults, FlowShelf
+
+__all__ = ["TOKEN_ENV", "command"]
+
+#: where --token is read from when not given
+TOKEN_ENV = "UCWA_FLOW_ADMIN_TOKEN"
+
+
+@click.command("review")
+@click.argument("flows", nargs=-1, required=True, metavar="FLOW...")
+@click.option(
+    "--coverage",
+    "coverage_file",
+    metavar="RESULTS.json",
+    help="Coverage written by `ucwa-flow test --json RESULTS.json`.",
+)
+@click.option(
+    "--attach",
+    metavar="ADMIN_URL",
+    help="Show the live conversations of a running `ucwa-flow serve` (its admin endpoint, "
+    "e.g. http://127.0.0.1:8470).",
+)
+@click.option(
+    "--token",
+    envvar=TOKEN_ENV,
+    metavar="TOKEN",
+    help=f"The admin endpoint's bearer token (env {TOKEN_ENV}).",
+)
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Replay finished conversations from this store: postgresql://... or a SQLite file.",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:8300",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to serve the review (port 0: any free port).",
+)
+def command(
+    flows: tuple[str, ...],
+    coverage_file: str | None,
+    attach: str | None,
+    token: str | None,
+    store: str | None,
+    listen: str,
+) -> None:
+    """Review FLOW files in the browser: graph, source, problems, coverage, live
+    conversations and stored transcripts.
+
+    FLOW may be written X.yaml for X.flow.yaml.
+    """
+    from ucwa_flow.review import FlowShelf, load_coverage, parse_listen
+
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
+    if attach is not None and not attach.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{attach!r} is not an http(s) URL such as http://127.0.0.1:8470",
+            param_hint="--attach",
+        )
+    shelf = FlowShelf.load(flows)
+    coverage = load_coverage(coverage_file) if coverage_file is not None else None
+    target = _store_target(store) if store is not None else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(shelf, coverage, attach, token or None, target, host, port))
+    click.echo("stopped.", err=True)
+
+
+def _store_target(store: str) -> str:
+    from ucwa_flow.cli._store_target import resolve_store_target
+    from ucwa_flow.store import is_postgres_url
+
+    if is_postgres_url(store):
+        return resolve_store_target(None, store, {}, None)
+    return resolve_store_target(store, None, {}, None, must_exist=True)
+
+
+async def _serve(
+    shelf: FlowShelf,
+    coverage: CoverageResults | None,
+    attach: str | None,
+    token: str | None,
+    target: str | None,
+    host: str,
+    port: int,
+) -> None:
+    from ucwa_flow.cli.run import _until_terminated
+    from ucwa_flow.review import RemoteLive, ReviewServer, StoredConversations, create_app
+    from ucwa_flow.store import StoreError, open_store
+
+    remote = RemoteLive(attach, token) if attach is not None else None
+    store = None
+    if target is not None:
+        try:
+            store = await open_store(target)
+        except StoreError as exc:
+            raise OperationalError(f"cannot open the conversation store: {exc}") from None
+    stored = StoredConversations(store) if store is not None else None
+    app = create_app(shelf, coverage=coverage, live=remote, stored=stored)
+    server = ReviewServer(app, host, port)
+    try:
+        if remote is not None:
+            await remote.start()
+        url = await server.start()
+        names = ", ".join(flow.name for flow in shelf.all())
+        click.echo(f"Reviewing {names} at {url} (Ctrl-C to stop)")
+        await _until_terminated(_forever())
+    finally:
+        await server.stop()
+        if remote is not None:
+            await remote.aclose()
+        if store is not None:
+            await store.aclose()
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()

@@ -1,0 +1,213 @@
+"""Reading the other files a flow is made of: included files and the sub-flows it calls.
+
+A flow's ``include`` list names files whose ``states``, ``variables`` and ``commands`` are
+merged into the flow's document (:func:`assemble`); a ``call`` action names a sub-flow
+file, read once per file however many calls name it, with its own includes merged. Every
+file is read by the same strict YAML loader and checked against its part of the flow
+schema (``statesFile``, ``subflowFile``), so every problem is located in the file it is
+in. A merged part keeps its positions: the including document records, in
+``Document.sources``, which file each merged state, variable or command came from.
+
+Paths are relative to the file that names them and must stay inside ``root``, the folder
+of the flow file the command was given (F138). A file that cannot be read is F130, a file
+that includes itself is F131, a name defined twice is F132, a called file that is not a
+sub-flow or a second sub-flow of the same name is F133, a sub-flow that calls itself,
+directly or through others, is F136.
+
+The flow's digest covers every file: it is the sha256 of the digests of the flow file and
+of each part, in the order they were read, so an edit of a sub-flow is a new version of
+every flow that calls it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
+from typing import Any
+
+from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._loader import Document, Path, read_document
+from ucwa_flow.flow._schema import check_part_schema
+
+__all__ = ["Parts", "assemble", "part_path"]
+
+_SECTIONS = ("states", "variables", "commands")
+#: keys whose values hold data, never actions
+_DATA_KEYS = frozenset({"set", "with", "json", "headers", "return", "say", "log"})
+
+
+def part_path(including: str, written: str) -> str:
+    """The path of the file ``written`` names, as seen from the file ``including``."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(including), written))
+
+
+@dataclass
+class Parts:
+    """What :func:`assemble` read: the sub-flows by file path (``None`` for one that is
+    unusable: unreadable, YAML or schema errors, not a sub-flow), each with its includes
+    merged, in the order they were first called."""
+
+    subflows: dict[str, Document | None] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+
+    def digest(self, own: str) -> str:
+        """The digest of a flow whose own file has digest ``own``."""
+        if not self.digests:
+            return own
+        return hashlib.sha256(" ".join((own, *self.digests)).encode()).hexdigest()
+
+
+def assemble(document: Document, root: FilePath) -> Parts:
+    """Merge ``document``'s includes into it and read the sub-flows it calls (in place)."""
+    parts = _Assembler(root)
+    parts.includes(document, (document.file,))
+    parts.calls(document, ())
+    parts.result.diagnostics = sorted(set(parts.result.diagnostics), key=Diagnostic.sort_key)
+    return parts.result
+
+
+class _Assembler:
+    def __init__(self, root: FilePath) -> None:
+        self.root = root.resolve()
+        self.result = Parts()
+        self.called: dict[str, str] = {}  # sub-flow file -> its name
+
+    def report(self, location: Location, code: str, message: str) -> None:
+        self.result.diagnostics.append(Diagnostic.at(location, code, message))
+
+    def read(self, doc: Document, at: Path, written: str, kind: str) -> Document | None:
+        """The file that ``written`` (at ``at`` in ``doc``) names; ``None`` when it cannot
+        be used (and the reason is reported)."""
+        location = doc.locate(at)
+        if posixpath.isabs(written) or os.path.isabs(written):
+            self.report(location, "F138", f"{written!r}: write a path relative to this file")
+            return None
+        path = part_path(doc.file_of(at), written)
+        try:
+            inside = FilePath(path).resolve().is_relative_to(self.root)
+            raw = FilePath(path).read_bytes() if inside else b""
+        except OSError as exc:
+            reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror
+            self.report(location, "F130", f"cannot read {written!r} ({path}): {reason}")
+            return None
+        if not inside:
+            message = f"{written!r} is outside the flow's folder {self.root.name}/"
+            self.report(location, "F138", message)
+            return None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            message = f"{written!r} is not UTF-8 text (byte {exc.start})"
+            self.report(location, "F130", message)
+            return None
+        part, problems = read_document(text, path, kind=kind)
+        for problem in problems:  # a YAML error: say where the file was included from
+            self.result.diagnostics.append(
+                Diagnostic.at(
+                    Location(problem.file, problem.line, problem.col),
+                    problem.code,
+                    f"{problem.message} ({'called' if kind == 'sub-flow' else kind} at {location})",
+                )
+            )
+        if part is not None:
+            self.result.digests.append(part.digest)
+        return part
+
+    # --- include -------------------------------------------------------------------------
+
+    def includes(self, doc: Document, chain: tuple[str, ...]) -> None:
+        """Merge the files ``doc`` includes into it; ``chain`` holds the including files."""
+        written = doc.data.get("include") if isinstance(doc.data, dict) else None
+        if not isinstance(written, list):
+            return
+        for i, item in enumerate(written):
+            if not isinstance(item, str) or not item:
+                continue
+            at: Path = ("include", i)
+            path = part_path(doc.file_of(at), item)
+            if path in chain:
+                cycle = " -> ".join((*chain[chain.index(path) :], path))
+                self.report(doc.locate(at), "F131", f"include cycle: {cycle}")
+                continue
+            part = self.read(doc, at, item, "included")
+            if part is None:
+                continue
+            problems = check_part_schema(part, "states")
+            self.result.diagnostics.extend(problems)
+            if problems or not isinstance(part.data, dict):
+                continue
+            self.includes(part, (*chain, path))
+            self.merge(doc, part)
+
+    def merge(self, doc: Document, part: Document) -> None:
+        for section in _SECTIONS:
+            for name, value in part.data.get(section, {}).items():
+                here: Any = doc.data.setdefault(section, {})
+                if not isinstance(here, dict):
+                    return
+                key: Path = (section, name)
+                if name in here:
+                    first = doc.locate(key, key=True)
+                    what = section.removesuffix("s")
+                    message = f"{what} {name!r} is defined twice: first at {first}"
+                    self.report(part.locate(key, key=True), "F132", message)
+                    continue
+                here[name] = value
+                for source, target in ((part.values, doc.values), (part.keys, doc.keys)):
+                    target.update((p, v) for p, v in source.items() if p[:2] == key)
+                doc.sources[key] = part.file
+                doc.sources.update((p, f) for p, f in part.sources.items() if p[:2] == key)
+
+    # --- call --------------------------------------------------------------------------
+
+    def calls(self, doc: Document, chain: tuple[str, ...]) -> None:
+        """Read the sub-flows ``doc`` calls (``chain``: the sub-flows calling it)."""
+        for at, written in _calls(doc.data, ()):
+            path = part_path(doc.file_of(at), written)
+            if path in chain:
+                cycle = " -> ".join((*chain[chain.index(path) :], path))
+                self.report(doc.locate(at), "F136", f"a sub-flow calls itself: {cycle}")
+                continue
+            if path in self.result.subflows:
+                continue
+            self.result.subflows[path] = None
+            part = self.read(doc, at, written, "sub-flow")
+            if part is None:
+                continue
+            if not isinstance(part.data, dict) or "subflow" not in part.data:
+                message = f"{written!r} is not a sub-flow: its file has no `subflow:` name"
+                self.report(doc.locate(at), "F133", message)
+                continue
+            problems = check_part_schema(part, "subflow")
+            self.result.diagnostics.extend(problems)
+            if problems:
+                continue
+            self.includes(part, (path,))
+            name = part.data["subflow"]
+            other = next((f for f, n in self.called.items() if n == name), None)
+            if other is not None:
+                message = f"sub-flow name {name!r} is taken by {other}: rename one of them"
+                self.report(part.locate(("subflow",)), "F133", message)
+                continue
+            self.called[path] = name
+            self.result.subflows[path] = part
+            self.calls(part, (*chain, path))
+
+
+def _calls(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    """Every ``call``'s ``flow`` in the document data under ``path``, with its path."""
+    if isinstance(node, dict):
+        call = node.get("call")
+        if isinstance(call, dict) and isinstance(call.get("flow"), str) and call["flow"]:
+            yield (*path, "call", "flow"), call["flow"]
+        for key, value in node.items():
+            if (key in ("states", "commands") or path) and key not in _DATA_KEYS:
+                yield from _calls(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _calls(value, (*path, i))

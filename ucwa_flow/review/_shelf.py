@@ -1,0 +1,63 @@
+"""The flows of one review, reloaded when their file changes.
+
+A reviewer edits the YAML while the review runs; the next page load shows the edit
+(the file's modification time and size are checked on each lookup, which costs one
+``stat``). A file that became unreadable keeps its last good picture.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ucwa_flow.errors import UnreadableFileError
+from ucwa_flow.review._flows import ReviewedFlow, review_flow
+
+__all__ = ["FlowShelf"]
+
+
+class FlowShelf:
+    """The reviewed flows, in the order given; see the module's docstring."""
+
+    def __init__(self, flows: Sequence[ReviewedFlow]) -> None:
+        self._flows = list(flows)
+        self._stamps = [_stamp(flow.path) for flow in flows]
+
+    @classmethod
+    def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
+        """Load every file (:class:`~ucwa_flow.flow.FlowFileError` for one that cannot be
+        read, the CLI's one line)."""
+        return cls([review_flow(path) for path in paths])
+
+    def all(self) -> list[ReviewedFlow]:
+        """Every flow, each fresh."""
+        for index in range(len(self._flows)):
+            self._fresh(index)
+        return list(self._flows)
+
+    def get(self, name: str) -> ReviewedFlow | None:
+        """The flow called ``name`` (fresh), or ``None``."""
+        for flow in self.all():
+            if flow.name == name:
+                return flow
+        return None
+
+    def _fresh(self, index: int) -> None:
+        flow = self._flows[index]
+        stamp = _stamp(flow.path)
+        if stamp == self._stamps[index] or stamp is None:
+            return
+        try:
+            self._flows[index] = review_flow(flow.path)
+        except (OSError, UnreadableFileError):
+            return
+        self._stamps[index] = stamp
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size)

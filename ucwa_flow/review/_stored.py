@@ -1,0 +1,133 @@
+"""Finished conversations from the store, in the shape of the live feed's detail.
+
+``review --store URL`` lists the conversations a bot kept (``ucwa-flow transcripts``)
+and replays one in the same view as a live one. :func:`stored_detail` turns a
+:class:`~ucwa_flow.store.ConversationRecord` and its transcript into the conversation
+detail JSON of the live feed (``docs/review.md``)::
+
+    {"id", "flow", "version", "caller", "account", "state", "active",
+     "steps": [{"at", "kind", "state", "from", "text"}, ...]}
+
+Transcript lines map to steps: ``state`` -> ``enter``, ``message_in`` -> ``in``,
+``message_out`` -> ``out``, ``timeout`` -> ``timeout``, ``outcome`` and ``error`` ->
+``action``, ``ended`` -> ``ended``; variable and version lines are no steps. Every value
+passes through :func:`~ucwa_flow.store.redact` with the record's secret names again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ucwa_flow.store import (
+    ConversationQuery,
+    ConversationRecord,
+    Store,
+    TranscriptEntry,
+    redact,
+)
+
+__all__ = ["StoredConversations", "conversation_key", "iso", "stored_detail"]
+
+
+def iso(at: float) -> str:
+    """``2026-01-05T09:00:12.345Z``."""
+    stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def conversation_key(href: str) -> str:
+    """The id a page uses for a stored conversation: its href's last part."""
+    return href.rstrip("/").rpartition("/")[2] or href
+
+
+class StoredConversations:
+    """Reads a store for the review pages (never writes)."""
+
+    def __init__(self, store: Store, *, limit: int = 100) -> None:
+        self.store = store
+        self.limit = limit
+
+    async def recent(self) -> list[dict[str, Any]]:
+        """The newest finished conversations, newest first, as list rows."""
+        query = ConversationQuery(status="ended", limit=self.limit, newest_first=True)
+        records = await self.store.conversations(query)
+        return [_row(record) for record in records]
+
+    async def detail(self, key: str) -> dict[str, Any] | None:
+        """The detail of the conversation whose href or href's last part is ``key``."""
+        found = await self.store.conversations(
+            ConversationQuery(conversation=key, limit=1000, newest_first=True)
+        )
+        matches = [r for r in found if key in (r.conversation, conversation_key(r.conversation))]
+        if not matches:
+            return None
+        record = matches[0]
+        entries = await self.store.transcript(record.account, record.conversation)
+        return stored_detail(record, entries)
+
+
+def _row(record: ConversationRecord) -> dict[str, Any]:
+    return {
+        "id": conversation_key(record.conversation),
+        "flow": record.flow,
+        "caller": record.caller_uri or record.caller_name,
+        "state": record.state,
+        "started_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+        "reason": record.ended_reason,
+    }
+
+
+def stored_detail(record: ConversationRecord, entries: Sequence[TranscriptEntry]) -> dict[str, Any]:
+    """The live feed's detail shape of a stored conversation (see the module)."""
+    steps: list[dict[str, Any]] = []
+    state: str | None = None
+    for entry in entries:
+        data = redact(entry.data, record.secrets)
+        fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        step = _step(entry.kind, fields, state)
+        if step is None:
+            continue
+        if step["kind"] == "enter":
+            state = step["state"]
+        steps.append({"at": iso(entry.at), **step})
+    return {
+        "id": conversation_key(record.conversation),
+        "conversation": record.conversation,
+        "flow": record.flow,
+        "version": record.flow_version,
+        "caller": record.caller_uri or record.caller_name,
+        "account": record.account,
+        "state": record.state,
+        "active": record.status == "active",
+        "steps": steps,
+    }
+
+
+def _step(kind: str, fields: Mapping[str, Any], state: str | None) -> dict[str, Any] | None:
+    def step(kind: str, text: Any = None, **more: Any) -> dict[str, Any]:
+        shown = None if text is None else str(text)
+        return {"kind": kind, "state": state, "from": None, "text": shown, **more}
+
+    if kind == "state":
+        after = fields.get("state", fields.get("to"))
+        before = fields.get("previous", fields.get("from"))
+        entered = step("enter")
+        entered.update(state=str(after), **{"from": None if before is None else str(before)})
+        return entered
+    if kind == "message_in":
+        return step("in", fields.get("text"))
+    if kind == "message_out":
+        text = fields.get("text")
+        return step("out", text if text is not None else fields.get("html"))
+    if kind == "timeout":
+        return step("timeout", f"after {fields.get('after')}s")
+    if kind == "outcome":
+        return step("action", f"{fields.get('action')} {fields.get('branch')}")
+    if kind == "error":
+        return step("action", f"error: {fields.get('message')}")
+    if kind == "ended":
+        return step("ended", fields.get("reason"))
+    return None
