@@ -9,6 +9,7 @@ lines to the replay format and back reads the same.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 from pathlib import Path
@@ -263,3 +264,17 @@ def test_a_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert done.stdout.startswith("Replayed 3 conversations")
     assert "3/3" in shown.decode("utf-8", "replace")  # the bar's count, drawn on stderr
+
+
+def test_the_command_leaves_the_loggers_level_as_it_found_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logger = logging.getLogger("ucwa_flow")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        code, _, _ = run(capsys, ECHO, write(tmp_path, GOOD))
+        assert code == 0
+        assert logger.level == logging.INFO  # other tests in this process still see warnings
+    finally:
+        logger.setLevel(before)

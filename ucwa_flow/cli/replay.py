@@ -105,14 +105,16 @@ def command(
     format (docs/replay.md). --state/--store (or UCWA_FLOW_STORE with no file given) reads
     the conversations of FLOW's name from a store instead.
     """
-    logging.getLogger("ucwa_flow").setLevel(logging.CRITICAL)  # flow errors are results here
     flow = _flow(flow_file)
     found = _recordings(recordings, state, store, account, since, flow.name)
     mine = [r for r in found if r.flow is None or r.flow == flow.name]
     if len(mine) < len(found):
         others = len(found) - len(mine)
         click.echo(f"Skipped {others} conversation(s) of other flows than {flow.name}.", err=True)
-    with _progress(len(mine), enabled=not as_json_output and sys.stderr.isatty()) as advance:
+    with (
+        _quiet_flows(),
+        _progress(len(mine), enabled=not as_json_output and sys.stderr.isatty()) as advance,
+    ):
         results = asyncio.run(replay(flow, mine, how, advance))
     _print(results, str(flow_file), how, as_json_output, verbose)
     diverged = any(r.diverged for r in results)
@@ -166,6 +168,19 @@ def _from_store(
         return found
 
     return asyncio.run(read())
+
+
+@contextmanager
+def _quiet_flows() -> Iterator[None]:
+    """The flows' warnings (a failed template, a webhook failing as recorded) are results
+    here, not log lines; the logger's level is put back afterwards (a caller's process)."""
+    logger = logging.getLogger("ucwa_flow")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextmanager
