@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ucwa_flow.cli._quiet import quiet_flows
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Moment
 from ucwa_flow.cli._transcript_text import jsonl_objects, last_part
@@ -112,7 +112,7 @@ def command(
         others = len(found) - len(mine)
         click.echo(f"Skipped {others} conversation(s) of other flows than {flow.name}.", err=True)
     with (
-        _quiet_flows(),
+        quiet_flows(),
         _progress(len(mine), enabled=not as_json_output and sys.stderr.isatty()) as advance,
     ):
         results = asyncio.run(replay(flow, mine, how, advance))
@@ -168,19 +168,6 @@ def _from_store(
         return found
 
     return asyncio.run(read())
-
-
-@contextmanager
-def _quiet_flows() -> Iterator[None]:
-    """The flows' warnings (a failed template, a webhook failing as recorded) are results
-    here, not log lines; the logger's level is put back afterwards (a caller's process)."""
-    logger = logging.getLogger("ucwa_flow")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @contextmanager

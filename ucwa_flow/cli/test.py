@@ -23,12 +23,12 @@ the transitions out of reach, with why. Exit status 0 when the written scripts p
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 import click
 
+from ucwa_flow.cli._quiet import quiet_flows
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.testing import (
     ScenarioResult,
@@ -100,7 +100,19 @@ def command(
     if json_path is not None:
         _check_json_path(json_path)
     # flow errors and webhooks the script mocks as failures are part of the test, not noise
-    logging.getLogger("ucwa_flow").setLevel(logging.CRITICAL)
+    with quiet_flows():
+        _test(paths, show_coverage, fail_under, quiet, json_path, explore, output)
+
+
+def _test(
+    paths: tuple[str, ...],
+    show_coverage: bool,
+    fail_under: float | None,
+    quiet: bool,
+    json_path: str | None,
+    explore: str | None,
+    output: str | None,
+) -> None:
     if explore is not None:
         if paths:
             click.echo("ucwa-flow: error: --explore takes a flow, not test paths", err=True)
