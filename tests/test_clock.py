@@ -98,3 +98,19 @@ async def test_manual_clock_drops_cancelled_timers_and_counts_pending() -> None:
     assert fired == [1]
     keep.cancel()  # cancelling a timer that already fired changes nothing
     assert clock.pending == 0
+
+
+def test_manual_clock_step_fires_one_due_timer_at_a_time_at_its_own_instant() -> None:
+    clock = ManualClock()
+    fired: list[tuple[str, float]] = []
+    clock.call_later(5, lambda: fired.append(("b", clock.monotonic())))
+    clock.call_later(2, lambda: fired.append(("a", clock.monotonic())))
+    clock.call_later(3, lambda: None).cancel()
+    clock.call_later(9, lambda: fired.append(("late", clock.monotonic())))
+    assert clock.step(6)
+    assert fired == [("a", 2.0)]
+    assert clock.step(6)
+    assert fired == [("a", 2.0), ("b", 5.0)]
+    assert not clock.step(6)  # the cancelled one is skipped, the late one not due
+    assert clock.monotonic() == 6.0
+    assert clock.pending == 1

@@ -133,6 +133,23 @@ class ManualClock:
         """When each live timer falls due (``monotonic()`` time), soonest first."""
         return sorted(when for when, _, timer in self._timers if not timer.cancelled)
 
+    def step(self, until: float) -> bool:
+        """Fire the next live timer due at or before ``until`` (``monotonic()`` time), with
+        time moved to its due time; ``False`` when there is none (time then moves to
+        ``until``). Nothing else runs meanwhile: for a driver that runs what the callbacks
+        queue itself, without turns of the event loop (``ucwa-flow replay``)."""
+        while self._timers and self._timers[0][0] <= until:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                self._cancelled -= 1
+                continue
+            timer.cancelled = True  # fired: a later cancel() must not count it
+            self._t = max(self._t, when)
+            timer.callback(*timer.args)
+            return True
+        self._t = max(self._t, until)
+        return False
+
     async def advance(self, seconds: float) -> None:
         """Move time forward, firing due timers in order and letting woken tasks run.
 

@@ -226,3 +226,21 @@ async def test_the_list_is_bounded_the_counts_are_not() -> None:
         assert snap["active"] == 2
         assert [c["caller"] for c in snap["conversations"]] == ["sip:adrianag@contoso.com"]
         assert board.snapshot() is snap  # nothing changed: the same picture
+
+
+async def test_steps_are_bounded_per_conversation_and_in_all() -> None:
+    board = LiveBoard(max_steps=4, step_budget=6)
+    async with running(load("helpdesk"), board) as (sim, _):
+        for caller in (LENE, "sip:adrianag@contoso.com"):
+            user = sim.virtual_user(caller)
+            await user.start_conversation(BOT, "hello")
+            await user.wait_for_message(WAIT)
+            await user.wait_for_message(WAIT)
+        await eventually(lambda: counts(board, "helpdesk") == {"menu": 2})
+        details = [board.conversation(c["id"]) for c in board.snapshot()["conversations"]]
+        steps = [d["steps"] for d in details if d is not None]
+        assert all(len(s) <= 4 for s in steps), steps
+        assert sum(len(s) for s in steps) <= 6, steps
+        newest = steps[0]  # the newest conversation keeps its last steps
+        assert newest[-1]["kind"] == "out"
+        assert "1. Reset my password" in newest[-1]["text"]

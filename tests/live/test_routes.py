@@ -20,7 +20,7 @@ from tests.guards import WAIT
 from tests.live.test_board import LENE, eventually, running
 from tests.runtime.conftest import BOT, load
 from ucwa_flow.admin import AdminServer, create_app
-from ucwa_flow.live import LiveBoard, live_routes
+from ucwa_flow.live import LiveBoard, live_routes, sse_events
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.runtime import trace as t
 
@@ -142,3 +142,23 @@ async def test_the_admin_server_stopping_ends_open_event_streams_cleanly(board: 
         rest = [line async for line in lines]  # the response ends: no broken chunk
         assert rest[0].startswith("data: ")
     assert board.waiting == 0
+
+
+class _Failing:
+    """A live source whose changes fail after the first (a remote one losing its server)."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"seq": 1}
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        return None
+
+    async def changes(self) -> AsyncIterator[dict[str, Any]]:
+        yield {"seq": 1}
+        raise OSError("connection reset")
+
+
+async def test_an_event_stream_ends_quietly_when_its_source_fails(caplog) -> None:
+    events = [event async for event in sse_events(_Failing(), 60.0)]
+    assert events == ['event: snapshot\ndata: {"seq":1}\n\n']
+    assert "the event stream ends: connection reset" in caplog.text

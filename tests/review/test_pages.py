@@ -194,6 +194,7 @@ def test_the_script_and_style_are_served_from_the_package() -> None:
     script = client.get("/static/review.js")
     assert script.status_code == 200
     assert "EventSource" in script.text
+    assert "ucwaShowLine" in client.get("/static/source.js").text
     style = client.get("/static/review.css")
     assert style.status_code == 200
     page = Page(client.get("/flows/helpdesk").text)

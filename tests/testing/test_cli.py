@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -98,3 +99,17 @@ def test_script_errors_and_missing_paths(write: Callable[..., Path], tmp_path: P
     code, out = _invoke(str(tmp_path / "nowhere"))
     assert code == 2
     assert "no such test script or directory" in out
+
+
+def test_the_command_leaves_the_loggers_level_as_it_found_it() -> None:
+    # run in-process (as these tests do), it silenced ucwa_flow for every later test of
+    # the same worker: their log assertions failed depending on test order
+    logger = logging.getLogger("ucwa_flow")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        code, _ = _invoke(str(FLOWS / "echo.test.yaml"), "-q")
+        assert code == 0
+        assert logger.level == logging.INFO
+    finally:
+        logger.setLevel(before)

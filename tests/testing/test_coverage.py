@@ -178,3 +178,54 @@ async def test_a_handler_that_stays_is_taken_even_when_the_caller_leaves_next(
         ]
     )
     assert cov.missed_edges() == [e for e in cov.graph.edges if "idle" in e.label]
+
+
+async def test_a_handler_that_stays_as_the_last_step_is_counted(
+    write: Callable[..., Path],
+) -> None:
+    # closing the scenario's stage ends the conversation; that end is not the handler's
+    write("tiny.flow.yaml", TINY_FLOW)
+    script = write(
+        "tiny.test.yaml",
+        """
+        flow: tiny.flow.yaml
+        scenarios:
+          - name: ends on a loop
+            steps:
+              - invite
+              - say: maybe
+              - expect: {say: Yes or no?}
+              - expect: {say: Think again.}
+        """,
+    )
+    run = await run_tests([script])
+    assert run.passed, [str(r.failure) for r in run.results]
+    (cov,) = run.coverage.flows.values()
+    assert 'ask -> ask: "maybe"' in _edges(cov.edges)
+
+
+async def test_a_script_naming_its_flow_through_another_path_counts_all_the_same(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # the directory finds tiny.flow.yaml; the script in sub/ names it ../tiny.flow.yaml
+    write("tiny.flow.yaml", TINY_FLOW)
+    (tmp_path / "sub").mkdir()
+    script = write(
+        "sub/tiny.test.yaml",
+        """
+        flow: ../tiny.flow.yaml
+        scenarios:
+          - name: one loop
+            steps:
+              - invite: maybe
+              - expect: {say: Yes or no?}
+              - expect: {say: Think again.}
+        """,
+    )
+    alone = await run_tests([script])
+    both = await run_tests([tmp_path])
+    assert both.passed
+    (cov_alone,) = alone.coverage.flows.values()
+    (cov_both,) = both.coverage.flows.values()
+    assert 'ask -> ask: "maybe"' in _edges(cov_both.edges)
+    assert _edges(cov_both.edges) == _edges(cov_alone.edges)

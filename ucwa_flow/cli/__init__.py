@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "schema": ("ucwa_flow.cli.schema", "Print the flow (or deployment) JSON Schema."),
     "test": ("ucwa_flow.cli.test", "Run conversation test scripts against flows."),
+    "replay": (
+        "ucwa_flow.cli.replay",
+        "Replay recorded conversations against a flow and show what changed.",
+    ),
     "simulate": ("ucwa_flow.cli.simulate", "Serve the simulated Skype for Business server."),
     "transcripts": (
         "ucwa_flow.cli.transcripts",

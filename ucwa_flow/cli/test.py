@@ -12,17 +12,23 @@ does not exist.
 ``--json PATH`` also writes the results and the coverage, with how many times each
 transition was taken, as one JSON document (``--json`` alone: ``coverage.json``); that is
 what ``ucwa-flow review --coverage PATH`` reads. The format is in ``docs/testing.md``.
+
+``--explore FLOW`` writes scripts instead (``FLOW``'s name with ``.explored.test.yaml``,
+or ``-o``: a ``.test.yaml`` file, or a directory for one script per path family) that
+take every transition the explorer can reach, runs them and prints their coverage and
+the transitions out of reach, with why. Exit status 0 when the written scripts pass
+(1 only when they fail, or with ``--fail-under``), 2 for a flow that cannot be read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 import click
 
+from ucwa_flow.cli._quiet import quiet_flows
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.testing import (
     ScenarioResult,
@@ -36,6 +42,7 @@ from ucwa_flow.testing import (
     summary_line,
 )
 from ucwa_flow.testing._coverage_json import coverage_json
+from ucwa_flow.testing.explore import ExploreError, explore_flow
 
 __all__ = ["DEFAULT_JSON", "command"]
 
@@ -65,12 +72,26 @@ DEFAULT_JSON = "coverage.json"
     help=f"Also write results and coverage (with each transition's take count) as JSON to "
     f"PATH (default {DEFAULT_JSON}), for `ucwa-flow review --coverage`.",
 )
+@click.option(
+    "--explore",
+    "explore",
+    metavar="FLOW",
+    help="Write scripts that take every transition of FLOW, run them and report.",
+)
+@click.option(
+    "--output",
+    "-o",
+    metavar="PATH",
+    help="With --explore: the script to write, or a directory (one script per path family).",
+)
 def command(
     paths: tuple[str, ...],
     show_coverage: bool,
     fail_under: float | None,
     quiet: bool,
     json_path: str | None,
+    explore: str | None,
+    output: str | None,
 ) -> None:
     """Run the conversation test scripts in PATH (files or directories; default: flows).
 
@@ -79,7 +100,27 @@ def command(
     if json_path is not None:
         _check_json_path(json_path)
     # flow errors and webhooks the script mocks as failures are part of the test, not noise
-    logging.getLogger("ucwa_flow").setLevel(logging.CRITICAL)
+    with quiet_flows():
+        _test(paths, show_coverage, fail_under, quiet, json_path, explore, output)
+
+
+def _test(
+    paths: tuple[str, ...],
+    show_coverage: bool,
+    fail_under: float | None,
+    quiet: bool,
+    json_path: str | None,
+    explore: str | None,
+    output: str | None,
+) -> None:
+    if explore is not None:
+        if paths:
+            click.echo("ucwa-flow: error: --explore takes a flow, not test paths", err=True)
+            sys.exit(2)
+        _explore(explore, output, fail_under)
+    if output is not None:
+        click.echo("ucwa-flow: error: --output is for --explore", err=True)
+        sys.exit(2)
 
     def on_script(script: ScriptRun) -> None:
         for line in script_lines(script):
@@ -144,3 +185,21 @@ def _below(run: TestRun, fail_under: float | None) -> list[str]:
                     f"is below {fail_under:g}%"
                 )
     return lines
+
+
+def _explore(flow: str, output: str | None, fail_under: float | None) -> None:
+    try:
+        report = asyncio.run(explore_flow(flow, output))
+    except ExploreError as exc:
+        click.echo(f"ucwa-flow: error: {exc}", err=True)
+        sys.exit(2)
+    for result in report.run.results:
+        if not result.passed:
+            for line in result_lines(result):
+                click.echo(line)
+    for line in report.lines():
+        click.echo(line)
+    low = _below(report.run, fail_under)
+    for line in low:
+        click.echo(line)
+    sys.exit(0 if report.passed and not low else 1)

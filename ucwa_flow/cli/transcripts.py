@@ -4,8 +4,9 @@
 * ``transcripts show CONVERSATION [--format text|jsonl]``: one conversation's history;
   CONVERSATION is its href, any unique beginning or end of it, or the beginning of the id
   ``list`` prints (the href's last part);
-* ``transcripts export [filters] [--format jsonl|text] [-o FILE]``: every conversation the
-  filters select, oldest first, with its history;
+* ``transcripts export [filters] [--format jsonl|text|replay] [-o FILE]``: every
+  conversation the filters select, oldest first, with its history (``replay``: one line
+  per conversation in the format ``ucwa-flow replay`` documents);
 * ``transcripts prune --older-than 30d``: delete what ended that long ago (retention by
   hand; a running bot prunes by itself).
 
@@ -180,7 +181,13 @@ def show_command(conversation: str, output_format: str, **options: Any) -> None:
 @command.command("export")
 @_target_options
 @_filter_options
-@click.option("--format", "output_format", type=click.Choice(["jsonl", "text"]), default="jsonl")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "text", "replay"]),
+    default="jsonl",
+    help="JSON lines, text, or one line per conversation in the replay format.",
+)
 @click.option(
     "-o",
     "--output",
@@ -267,6 +274,12 @@ def _names(href: str, text: str) -> bool:
 
 
 def _render(record: ConversationRecord, entries: Any, output_format: str) -> Iterator[str]:
+    if output_format == "replay":
+        from ucwa_flow.replay import from_export, recording_line
+
+        objects = list(jsonl_objects(record, entries))
+        recording = from_export(objects[0], objects[1:], record.conversation)
+        return iter([dumps(recording_line(recording))])
     if output_format == "jsonl":
         return (dumps(obj) for obj in jsonl_objects(record, entries))
     return text_lines(record, entries)

@@ -27,7 +27,9 @@ invitation outcomes.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ucwa_flow.flow import (
     BACK,
@@ -62,11 +64,13 @@ def extract_flow(flow: Flow) -> Graph:
     The graph's :attr:`~ucwa_flow.graph.Graph.lines` give each state the line of its key
     in the file and each edge the line of what it comes from: the handler, command,
     ladder rung, timeout step or invitation rule (the flow's first line when nothing
-    nearer is known, as for the idle timeout).
+    nearer is known, as for the idle timeout). What comes from another file than the
+    flow's own (an included file, a sub-flow) has that file in
+    :attr:`~ucwa_flow.graph.Graph.files`, relative to the flow file's folder.
     """
-    builder = GraphBuilder(flow.name)
+    builder = _Builder(flow.name, home=flow.location.file)
     for state in flow.states.values():
-        builder.add_state(state.name, state.location.line)
+        builder.add_state(state.name, *builder.at(state.location))
     _add_entry(builder, flow)
     builder.back_to[ANY] = (ANY,)
     for name, sources in back_targets(flow, global_commands=False).items():
@@ -83,17 +87,33 @@ def extract_flow(flow: Flow) -> Graph:
             EdgeKind.COMMAND,
             command_label(command),
             command.actions,
-            line=command.location.line,
+            at=command.location,
         )
     if flow.settings.idle_timeout is not None:
         idle = f"idle {format_duration(flow.settings.idle_timeout)}"
-        builder.add_edge(ANY, END, EdgeKind.TIMEOUT, idle, flow.location.line)
+        builder.add_edge(ANY, END, EdgeKind.TIMEOUT, idle, *builder.at(flow.location))
     callers = _callers(flow)
     owner = {name: sub.name for sub in flow.subflows.values() for name in sub.states}
     for state in flow.states.values():
         builder.returns_to = callers.get(owner.get(state.name, ""), [])
         _add_state(builder, state, global_commands)
     return builder.build()
+
+
+@dataclass
+class _Builder(GraphBuilder):
+    """A graph builder that knows the flow's own file, to place lines of other files."""
+
+    home: str = ""
+
+    def at(self, location: Location | None) -> tuple[int | None, str | None]:
+        """The line of ``location`` and its file, ``None`` for the flow's own file."""
+        if location is None:
+            return None, None
+        if location.file == self.home:
+            return location.line, None
+        folder = posixpath.dirname(self.home.replace("\\", "/")) or "."
+        return location.line, posixpath.relpath(location.file.replace("\\", "/"), folder)
 
 
 def _callers(flow: Flow) -> dict[str, list[str]]:
@@ -108,73 +128,70 @@ def _callers(flow: Flow) -> dict[str, list[str]]:
     return callers
 
 
-def _add_returns(builder: GraphBuilder, node: Node, state: State) -> None:
+def _add_returns(builder: _Builder, node: Node, state: State) -> None:
     for actions in state.all_action_lists():
         for call, rest in after_calls(actions):
             trigger = f"{call.subflow} returned"
-            line = call.location.line
-            _add_paths(builder, node, EdgeKind.ENTER, trigger, rest, loop=False, line=line)
+            _add_paths(builder, node, EdgeKind.ENTER, trigger, rest, loop=False, at=call.location)
 
 
-def _add_state(builder: GraphBuilder, state: State, global_commands: set[Location]) -> None:
-    line = state.location.line
-    node = builder.add_state(state.name, line)
+def _add_state(builder: _Builder, state: State, global_commands: set[Location]) -> None:
+    here = state.location
+    node = builder.add_state(state.name, *builder.at(here))
     _add_returns(builder, node, state)
-    enter_line = _first_line(state.enter, line)
-    _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False, line=enter_line)
+    enter_at = _first_at(state.enter, here)
+    _add_paths(builder, node, EdgeKind.ENTER, "", state.enter, loop=False, at=enter_at)
     for command in state.commands:
         if command.location not in global_commands:
             label = command_label(command)
-            _add_paths(
-                builder, node, EdgeKind.COMMAND, label, command.actions, command.location.line
-            )
+            _add_paths(builder, node, EdgeKind.COMMAND, label, command.actions, command.location)
     for handler in state.handlers:
         label = matcher_label(handler)
-        _add_paths(builder, node, EdgeKind.MESSAGE, label, handler.actions, handler.location.line)
+        _add_paths(builder, node, EdgeKind.MESSAGE, label, handler.actions, handler.location)
     _add_no_match_ladder(builder, node, state)
     for step in state.timeouts:
         label = f"after {format_duration(step.after)}"
-        _add_paths(builder, node, EdgeKind.TIMEOUT, label, step.actions, step.location.line)
+        _add_paths(builder, node, EdgeKind.TIMEOUT, label, step.actions, step.location)
     if state.ended:
-        ended_line = _first_line(state.ended, line)
-        builder.add_edge(node, END, EdgeKind.ENDED, "caller left", ended_line)
+        ended_at = builder.at(_first_at(state.ended, here))
+        builder.add_edge(node, END, EdgeKind.ENDED, "caller left", *ended_at)
     if state.delivery_failed:
-        failed_line = _first_line(state.delivery_failed, line)
+        failed_at = _first_at(state.delivery_failed, here)
         _add_paths(
             builder,
             node,
             EdgeKind.DELIVERY_FAILED,
             "delivery failed",
             state.delivery_failed,
-            failed_line,
+            failed_at,
         )
 
 
-def _first_line(actions: Sequence[Action], default: int) -> int:
-    """The line of the first of ``actions`` (``default`` for none)."""
-    return actions[0].location.line if actions else default
+def _first_at(actions: Sequence[Action], default: Location) -> Location:
+    """The location of the first of ``actions`` (``default`` for none)."""
+    return actions[0].location if actions else default
 
 
-def _add_no_match_ladder(builder: GraphBuilder, node: Node, state: State) -> None:
+def _add_no_match_ladder(builder: _Builder, node: Node, state: State) -> None:
     """One edge per destination of the ladder: ``no match 1-2`` (stays), ``no match 3+``.
 
     The last rung repeats for every further miss, hence its ``+``.
     """
     rungs: dict[tuple[str | None, tuple[str, ...]], list[int]] = {}
-    lines: dict[tuple[str | None, tuple[str, ...]], int] = {}
+    places: dict[tuple[str | None, tuple[str, ...]], Location] = {}
     for number, rung in enumerate(state.no_match, start=1):
         for exit_ in trace_exits(rung.actions):
             rungs.setdefault((exit_.target, exit_.steps), []).append(number)
-            lines.setdefault((exit_.target, exit_.steps), rung.location.line)
+            places.setdefault((exit_.target, exit_.steps), rung.location)
     last = len(state.no_match)
     for (target, steps), numbers in rungs.items():
         label = "no match " + _number_ranges(numbers) + ("+" if numbers[-1] == last else "")
-        line = lines[(target, steps)]
+        at = places[(target, steps)]
         if target == BACK:
-            _add_back(builder, node, label, steps, line)
+            _add_back(builder, node, label, steps, at)
             continue
         target_node = _target(builder, node, target)
-        _add_edge(builder, node, target_node, EdgeKind.NO_MATCH, label, steps, line)
+        _add_edge(builder, node, target_node, EdgeKind.NO_MATCH, label, steps, at)
 
 
 def _number_ranges(numbers: list[int]) -> str:
@@ -192,12 +209,12 @@ def _number_ranges(numbers: list[int]) -> str:
 
 
 def _add_paths(
-    builder: GraphBuilder,
+    builder: _Builder,
     source: Node,
     kind: EdgeKind,
     trigger: str,
     actions: Sequence[Action],
-    line: int | None = None,
+    at: Location | None = None,
     *,
     loop: bool = True,
 ) -> None:
@@ -206,21 +223,21 @@ def _add_paths(
         if exit_.target is None and not loop:
             continue
         if exit_.target == BACK:
-            _add_back(builder, source, trigger, exit_.steps, line)
+            _add_back(builder, source, trigger, exit_.steps, at)
             continue
         edge_kind = exit_.kind if kind is EdgeKind.ENTER and exit_.kind else kind
         targets = [exit_.target] if exit_.target != RETURN else builder.returns_to
         for target in targets:
             node = _target(builder, source, target)
-            _add_edge(builder, source, node, edge_kind, trigger, exit_.steps, line)
+            _add_edge(builder, source, node, edge_kind, trigger, exit_.steps, at)
 
 
 def _add_back(
-    builder: GraphBuilder, source: Node, trigger: str, steps: tuple[str, ...], line: int | None
+    builder: _Builder, source: Node, trigger: str, steps: tuple[str, ...], at: Location | None
 ) -> None:
     """A ``goto: back`` from ``source``: a dashed edge to each state it may return to."""
     for target in builder.back_to.get(source, ()):
-        _add_edge(builder, source, target, EdgeKind.BACK, trigger, (*steps, BACK), line)
+        _add_edge(builder, source, target, EdgeKind.BACK, trigger, (*steps, BACK), at)
 
 
 def _target(builder: GraphBuilder, source: Node, target: str | None) -> Node:
@@ -232,21 +249,22 @@ def _target(builder: GraphBuilder, source: Node, target: str | None) -> Node:
 
 
 def _add_edge(
-    builder: GraphBuilder,
+    builder: _Builder,
     source: Node,
     target: Node,
     kind: EdgeKind,
     trigger: str,
     steps: tuple[str, ...],
-    line: int | None = None,
+    at: Location | None = None,
 ) -> None:
     label = " → ".join(_shorten(part) for part in (trigger, *steps) if part)
-    builder.add_edge(source, target, kind, label, line)
+    builder.add_edge(source, target, kind, label, *builder.at(at))
 
 
-def _add_entry(builder: GraphBuilder, flow: Flow) -> None:
+def _add_entry(builder: _Builder, flow: Flow) -> None:
     start = builder.add_state(flow.start)
-    start_line = flow.start_state.location.line
+    start_at = builder.at(flow.start_state.location)
+    flow_at = builder.at(flow.location)
     if flow.outbound is not None:
         _add_outbound(builder, flow.outbound, start)
     policy = flow.invitation
@@ -254,29 +272,29 @@ def _add_entry(builder: GraphBuilder, flow: Flow) -> None:
         if flow.outbound is not None and policy.default == "accept":
             return  # the outbound invitation is the way in
         if policy.default == "accept":
-            builder.add_edge(START, start, EdgeKind.EVENT, line=start_line)
+            builder.add_edge(START, start, EdgeKind.EVENT, "", *start_at)
         else:
             label = "decline every invitation"
-            builder.add_edge(START, END, EdgeKind.EVENT, label, flow.location.line)
+            builder.add_edge(START, END, EdgeKind.EVENT, label, *flow_at)
         return
     for rule in policy.rules:
         target = END if rule.action == "decline" else builder.add_state(rule.goto or flow.start)
         label = _shorten(_rule_label(rule))
-        builder.add_edge(START, target, EdgeKind.EVENT, label, rule.location.line)
+        builder.add_edge(START, target, EdgeKind.EVENT, label, *builder.at(rule.location))
     default_target = start if policy.default == "accept" else END
-    line = start_line if policy.default == "accept" else flow.location.line
-    builder.add_edge(START, default_target, EdgeKind.EVENT, _default_label(policy), line)
+    default_at = start_at if policy.default == "accept" else flow_at
+    builder.add_edge(START, default_target, EdgeKind.EVENT, _default_label(policy), *default_at)
 
 
-def _add_outbound(builder: GraphBuilder, outbound: Outbound, start: Node) -> None:
-    line = outbound.location.line
-    builder.add_edge(START, start, EdgeKind.INVITE, "invite accepted", line)
+def _add_outbound(builder: _Builder, outbound: Outbound, start: Node) -> None:
+    at = builder.at(outbound.location)
+    builder.add_edge(START, start, EdgeKind.INVITE, "invite accepted", *at)
     for label, branch in (
         ("invite declined", outbound.declined),
         ("no answer", outbound.no_answer),
     ):
         if branch is not None:
-            builder.add_edge(START, END, EdgeKind.INVITE, label, line)
+            builder.add_edge(START, END, EdgeKind.INVITE, label, *at)
 
 
 def _rule_label(rule: InvitationRule) -> str:

@@ -118,8 +118,11 @@ class Graph:
 
     ``lines`` maps a node or edge to the 1-based line of the source it was drawn from (a
     flow's state, the handler or ladder step behind an edge); the SVG renderer writes it
-    as ``data-line`` so a page can open the source there. Like marks, it is no part of
-    the graph's identity.
+    as ``data-line`` so a page can open the source there. ``files`` names the file of
+    such a line when it is not the main source file (a flow's included file or sub-flow,
+    as a path relative to the flow file's folder, ``lib/desk.states.yaml``): no entry
+    means the main file. The SVG renderer writes it as ``data-file``. Like marks, lines
+    and files are no part of the graph's identity.
     """
 
     title: str
@@ -127,6 +130,7 @@ class Graph:
     edges: tuple[Edge, ...] = ()
     marks: Mapping[Node | Edge, str] = field(default_factory=dict, compare=False, hash=False)
     lines: Mapping[Node | Edge, int] = field(default_factory=dict, compare=False, hash=False)
+    files: Mapping[Node | Edge, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         known = set(self.nodes)
@@ -176,7 +180,8 @@ class GraphBuilder:
     a graph without global commands has no "any state" node.
 
     A ``line`` given with a node or edge is the source line it comes from (the first one
-    given wins, as the first of identical edges is the one kept).
+    given wins, as the first of identical edges is the one kept); ``file`` names the file
+    of that line when it is not the main one (see :attr:`Graph.files`).
     """
 
     title: str
@@ -187,14 +192,22 @@ class GraphBuilder:
     _nodes: dict[Node, None] = field(default_factory=dict)
     _edges: dict[Edge, None] = field(default_factory=dict)
     _lines: dict[Node | Edge, int] = field(default_factory=dict)
+    _files: dict[Node | Edge, str] = field(default_factory=dict)
 
-    def add_state(self, name: str, line: int | None = None) -> Node:
+    def add_state(self, name: str, line: int | None = None, file: str | None = None) -> Node:
         """Add (or find) the state called ``name`` and return its node."""
         node = Node(NodeKind.STATE, name)
         self._nodes.setdefault(node, None)
-        if line is not None:
-            self._lines.setdefault(node, line)
+        self._place(node, line, file)
         return node
+
+    def _place(self, item: Node | Edge, line: int | None, file: str | None) -> None:
+        """Record where ``item`` comes from, unless it already has a line."""
+        if line is None or item in self._lines:
+            return
+        self._lines[item] = line
+        if file is not None:
+            self._files[item] = file
 
     def add_states(self, names: Iterable[str]) -> None:
         """Add several states, in order."""
@@ -208,17 +221,23 @@ class GraphBuilder:
         kind: EdgeKind,
         label: str = "",
         line: int | None = None,
+        file: str | None = None,
     ) -> None:
         """Add an edge, adding its endpoints too; an exact duplicate is ignored."""
         self._nodes.setdefault(source, None)
         self._nodes.setdefault(target, None)
         edge = Edge(source, target, kind, label)
         self._edges.setdefault(edge, None)
-        if line is not None:
-            self._lines.setdefault(edge, line)
+        self._place(edge, line, file)
 
     def build(self) -> Graph:
         """The finished graph: start first, then states and "any state", end last."""
         order = {NodeKind.START: 0, NodeKind.STATE: 1, NodeKind.ANY: 1, NodeKind.END: 2}
         nodes = sorted(self._nodes, key=lambda node: order[node.kind])
-        return Graph(self.title, tuple(nodes), tuple(self._edges), lines=dict(self._lines))
+        return Graph(
+            self.title,
+            tuple(nodes),
+            tuple(self._edges),
+            lines=dict(self._lines),
+            files=dict(self._files),
+        )

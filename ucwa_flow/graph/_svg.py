@@ -12,7 +12,10 @@ is ``<g class="node state" id="node-menu" data-state="menu" data-line="12">``, a
 ``data-source``/``data-target``; a pseudo-node is named ``start``, ``any state`` or
 ``end``), an edge that stays in its state is a row of the state's box drawn as ``<g
 class="edge loop ...">`` with the same attributes. ``data-line`` is the source line of
-:attr:`~ucwa_flow.graph.Graph.lines`, when the graph has one. A page's own hooks (an id,
+:attr:`~ucwa_flow.graph.Graph.lines`, when the graph has one; a line of another file than
+the main one (an included file or sub-flow of a flow) comes with ``data-file`` naming it
+(:attr:`~ucwa_flow.graph.Graph.files`, ``data-file="lib/desk.states.yaml"``), so a
+``data-line`` without ``data-file`` is a line of the main file. A page's own hooks (an id,
 coverage counts, live counters) come as :class:`~ucwa_flow.graph.Decorations`.
 
 A graph's marks (:attr:`~ucwa_flow.graph.Graph.marks`) are drawn in the styles of
@@ -65,6 +68,7 @@ MARK_STYLES: dict[str, tuple[str, str, str]] = {
 }
 _Marks = Mapping[Node | Edge, str]
 _Lines = Mapping[Node | Edge, int]
+_Files = Mapping[Node | Edge, str]
 
 
 #: characters XML 1.0 does not allow (control characters but tab, newline, return)
@@ -90,7 +94,8 @@ def render_svg(
     graph: Graph, measure: Measure = estimate_width, decorations: Decorations = PLAIN
 ) -> str:
     """The SVG document of ``graph``, laid out by the built-in layout."""
-    return svg_of_layout(layout_graph(graph, measure), graph.marks, graph.lines, decorations)
+    layout = layout_graph(graph, measure)
+    return svg_of_layout(layout, graph.marks, graph.lines, decorations, graph.files)
 
 
 def svg_of_layout(
@@ -98,11 +103,12 @@ def svg_of_layout(
     marks: _Marks | None = None,
     lines: _Lines | None = None,
     decorations: Decorations = PLAIN,
+    files: _Files | None = None,
 ) -> str:
     """The SVG document drawing ``layout`` (no XML declaration: it can be inlined), with
     the nodes and edges named in ``marks`` drawn in their mark's style, ``lines`` as
-    their ``data-line`` and a page's ``decorations``."""
-    draw = _Drawing(marks or {}, lines or {}, decorations)
+    their ``data-line`` (and ``files`` as ``data-file``) and a page's ``decorations``."""
+    draw = _Drawing(marks or {}, lines or {}, decorations, files or {})
     width, height = round(layout.width), round(layout.height)
     svg_id = f" id={quoteattr(decorations.svg_id)}" if decorations.svg_id else ""
     parts = [
@@ -125,9 +131,12 @@ def svg_of_layout(
 class _Drawing:
     """The per-picture lookups: marks, source lines, decorations."""
 
-    def __init__(self, marks: _Marks, lines: _Lines, decorations: Decorations) -> None:
+    def __init__(
+        self, marks: _Marks, lines: _Lines, decorations: Decorations, files: _Files
+    ) -> None:
         self.marks = marks
         self.lines = lines
+        self.files = files
         self.decorations = decorations
 
     def edge_attrs(self, edge: Edge) -> tuple[str, str]:
@@ -140,7 +149,11 @@ class _Drawing:
 
     def line_attr(self, item: Node | Edge) -> str:
         line = self.lines.get(item)
-        return f' data-line="{line}"' if line is not None else ""
+        if line is None:
+            return ""
+        file = self.files.get(item)
+        where = f" data-file={quoteattr(file)}" if file is not None else ""
+        return f' data-line="{line}"{where}'
 
     def edge(self, placed: PlacedEdge) -> str:
         return _edge(placed, self.marks.get(placed.edge, ""), self.edge_attrs(placed.edge))

@@ -3,7 +3,7 @@
 The board is a :data:`~ucwa_flow.runtime.trace.TraceSink`, called synchronously by the
 engine for every record, so each call is a handful of dictionary operations: the record's
 conversation is found (or opened), what changed is applied to running counts (never
-recomputed), a step is appended to a bounded deque, and a sequence number is bumped. The
+recomputed), a step is appended to a bounded list, and a sequence number is bumped. The
 JSON is built only when someone asks (:meth:`LiveBoard.snapshot`, cached per sequence
 number); readers of :meth:`LiveBoard.changes` are woken through futures, never by polling.
 
@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ucwa_flow.lifecycle.conversation import STATES as CONVERSATION_STATES
-from ucwa_flow.lifecycle.messaging import STATES as MESSAGING_STATES
+from ucwa_flow.live._counts import Counts
 from ucwa_flow.live._entry import Entry, iso
+from ucwa_flow.live._signal import Signal
+from ucwa_flow.live._steps import Steps
 from ucwa_flow.runtime import trace as t
 
 if TYPE_CHECKING:
@@ -91,26 +92,19 @@ class LiveBoard:
         rate: float = 10.0,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self._max_steps = max_steps
         self._recent = recent
         self._max_active = max_conversations
         self._max_listed = max_listed
-        self._budget = step_budget
         self._interval = 1.0 / rate
         self._now = now
         self._lookups: dict[str | None, Lookup | None] = {}
         self._active: dict[_KEY, Entry] = {}  # in the order they opened
         self._ended: dict[_KEY, Entry] = {}  # in the order they ended
         self._ids: dict[str, Entry] = {}
-        self._kept = 0  # steps kept in all
-        self._flows: dict[str, dict[str, int]] = {}
-        self._life: dict[str, dict[str, int]] = {
-            "conversation": dict.fromkeys(CONVERSATION_STATES, 0),
-            "messaging": dict.fromkeys(MESSAGING_STATES, 0),
-        }
-        self._seq = 0
+        self._steps = Steps(max_steps, step_budget, self._by_age)
+        self._counts = Counts()
+        self._signal = Signal()
         self._cache: tuple[int, dict[str, Any]] | None = None
-        self._waiters: set[asyncio.Future[None]] = set()
         self._handlers: dict[type[t.Trace], Callable[[Entry, Any, float], None]] = {
             t.InvitationDecided: self._invitation,
             t.LifecycleChanged: self._lifecycle,
@@ -163,7 +157,7 @@ class LiveBoard:
         now = self._now()
         for entry in gone:
             entry.listed = None
-            self._step(entry, now, "ended", reason)
+            self._steps.add(entry, now, "ended", reason)
             self._finish(entry, reason, now)
         if gone:
             self._changed()
@@ -221,44 +215,32 @@ class LiveBoard:
         while id in self._ids:
             n += 1
             id = f"{short}~{n}"
-        entry = self._ids[id] = self._active[key] = Entry(key, id, now, self._max_steps)
+        entry = self._ids[id] = self._active[key] = Entry(key, id, now)
         while len(self._active) > self._max_active:
             self._drop(next(iter(self._active.values())))
         return entry
 
     def _adopt(self, entry: Entry, instance: FlowInstance) -> None:
-        self._count(entry, -1)
+        self._counts.add(entry, -1)
         entry.instance = instance
         entry.flow = instance.flow_name
         entry.version = instance.flow.digest[:8]
         entry.caller = entry.caller or instance.caller_uri
         if instance.state != _NEW and not instance.ended:
             entry.state = instance.state
-        self._flows.setdefault(entry.flow, {})
-        self._count(entry, +1)
+        self._counts.know(entry.flow)
+        self._counts.add(entry, +1)
 
     # -- counts -----------------------------------------------------------------------------
 
-    def _count(self, entry: Entry, delta: int) -> None:
-        """Add ``entry`` to the counts (``+1``) or take it out (``-1``), if active."""
-        if entry.ended is not None:
-            return
-        if entry.flow is not None and entry.state is not None:
-            states = self._flows.setdefault(entry.flow, {})
-            n = states.get(entry.state, 0) + delta
-            if n > 0:
-                states[entry.state] = n
-            else:
-                states.pop(entry.state, None)
-        for kind, state in (("conversation", entry.lifecycle), ("messaging", entry.messaging)):
-            if state is not None:
-                states = self._life[kind]
-                states[state] = states.get(state, 0) + delta
+    def _by_age(self) -> Iterable[Entry]:
+        """Ended conversations, then active ones, the oldest first (who loses steps)."""
+        return (*self._ended.values(), *self._active.values())
 
     def _finish(self, entry: Entry, reason: str, now: float) -> None:
         if entry.ended is not None:
             return
-        self._count(entry, -1)
+        self._counts.add(entry, -1)
         entry.ended, entry.ended_at = reason, now  # its instance is kept: the records
         # its ``ended`` handler emits after this one are cleaned of its secrets too
         del self._active[entry.key]
@@ -271,153 +253,118 @@ class LiveBoard:
         self._active[entry.key] = entry
         self._adopt(entry, instance)  # counts nothing while it is ended
         entry.ended = entry.ended_at = None
-        self._count(entry, +1)
+        self._counts.add(entry, +1)
 
     def _drop(self, entry: Entry) -> None:
         """Forget ``entry`` altogether (the oldest beyond a bound)."""
-        self._count(entry, -1)
+        self._counts.add(entry, -1)
         self._active.pop(entry.key, None)
         self._ended.pop(entry.key, None)
         self._ids.pop(entry.id, None)
-        self._kept -= len(entry.steps)
-        entry.steps.clear()
+        self._steps.forget(entry)
 
     # -- steps ------------------------------------------------------------------------------
-
-    def _step(
-        self,
-        entry: Entry,
-        at: float,
-        kind: str,
-        text: str | None = None,
-        line: int | None = None,
-        previous: str | None = None,
-        machine: str | None = None,
-    ) -> None:
-        steps = entry.steps
-        if len(steps) < self._max_steps:
-            self._kept += 1
-        steps.append((at, kind, entry.state, previous, text, line, machine))
-        if self._kept > self._budget:
-            self._shrink()
-
-    def _shrink(self) -> None:
-        """Over the step budget: ended conversations lose their steps, then active ones
-        (the oldest first) the older half of theirs, down to 90% of the budget (so that
-        this runs once in many steps, not at each)."""
-        target = self._budget * 9 // 10
-        for entry in (*self._ended.values(), *self._active.values()):
-            if self._kept <= target:
-                return
-            drop = len(entry.steps) if entry.ended is not None else len(entry.steps) // 2
-            for _ in range(drop):
-                entry.steps.popleft()
-            self._kept -= drop
 
     # -- per record type --------------------------------------------------------------------
 
     def _invitation(self, entry: Entry, record: t.InvitationDecided, now: float) -> None:
         entry.caller = record.caller or entry.caller
         line = record.location.line if record.location is not None else None
-        self._step(entry, now, "action", f"invitation: {record.decision}", line)
+        self._steps.add(entry, now, "action", f"invitation: {record.decision}", line)
         if record.decision != "accept":
             reason = "declined" if record.decision == "decline" else "busy: too many conversations"
             self._finish(entry, reason, now)
 
     def _lifecycle(self, entry: Entry, record: t.LifecycleChanged, now: float) -> None:
-        self._count(entry, -1)
+        self._counts.add(entry, -1)
         if record.kind == "conversation":
             entry.lifecycle = record.new
         elif record.kind == "messaging":
             entry.messaging = record.new
-        self._count(entry, +1)
+        self._counts.add(entry, +1)
         text = f"{record.old} -> {record.new}"
-        self._step(entry, now, "lifecycle", text, machine=record.kind)
+        self._steps.add(entry, now, "lifecycle", text, machine=record.kind)
         if record.kind == "conversation" and record.new == "Disconnected" and entry.flow is None:
             self._finish(entry, "disconnected", now)
 
     def _entered(self, entry: Entry, record: t.StateEntered, now: float) -> None:
-        self._count(entry, -1)
+        self._counts.add(entry, -1)
         entry.state = record.state
-        self._count(entry, +1)
-        self._step(entry, now, "enter", previous=record.previous)
+        self._counts.add(entry, +1)
+        self._steps.add(entry, now, "enter", previous=record.previous)
 
     def _message_in(self, entry: Entry, record: t.MessageIn, now: float) -> None:
-        self._step(entry, now, "in", entry.clean(record.text))
+        self._steps.add(entry, now, "in", entry.clean(record.text))
 
     def _message_out(self, entry: Entry, record: t.MessageOut, now: float) -> None:
-        self._step(entry, now, "out", entry.clean(record.text))
+        self._steps.add(entry, now, "out", entry.clean(record.text))
 
     def _matched(self, entry: Entry, record: t.HandlerMatched, now: float) -> None:
         instance = entry.instance
         if instance is not None and instance.flow.secrets & record.captures.keys():
             entry.redact_last_in()
         label = f"command {record.command}" if record.command else f"{record.kind} handler"
-        self._step(entry, now, "match", label, record.location.line)
+        self._steps.add(entry, now, "match", label, record.location.line)
 
     def _no_match(self, entry: Entry, record: t.NoMatch, now: float) -> None:
-        self._step(entry, now, "nomatch", f"no match #{record.miss}")
+        self._steps.add(entry, now, "nomatch", f"no match #{record.miss}")
 
     def _timeout(self, entry: Entry, record: t.TimeoutFired, now: float) -> None:
         line = record.location.line if record.location is not None else None
-        self._step(entry, now, "timeout", f"{record.after:g}s of silence", line)
+        self._steps.add(entry, now, "timeout", f"{record.after:g}s of silence", line)
 
     def _action(self, entry: Entry, record: t.ActionDone, now: float) -> None:
         if record.action == "say":
             return  # its message is the step
         text = f"{record.action} {entry.clean(record.detail)}" if record.detail else record.action
-        self._step(entry, now, "action", text, record.location.line)
+        self._steps.add(entry, now, "action", text, record.location.line)
 
     def _outcome(self, entry: Entry, record: t.OutcomeReceived, now: float) -> None:
         text = f"{record.action}: {record.branch}"
-        self._step(entry, now, "action", text, record.location.line)
+        self._steps.add(entry, now, "action", text, record.location.line)
 
     def _error(self, entry: Entry, record: t.FlowError, now: float) -> None:
         line = record.location.line if record.location is not None else None
-        self._step(entry, now, "error", entry.clean(record.message), line)
+        self._steps.add(entry, now, "error", entry.clean(record.message), line)
 
     def _version(self, entry: Entry, record: t.VersionChanged, now: float) -> None:
         entry.version = record.new[:8]
-        self._step(entry, now, "action", f"now runs version {record.new[:8]} of {record.flow}")
+        self._steps.add(entry, now, "action", f"now runs version {record.new[:8]} of {record.flow}")
 
     def _ended_record(self, entry: Entry, record: t.Ended, now: float) -> None:
         reason = f"ended by the {record.by}"
-        self._step(entry, now, "ended", reason)
+        self._steps.add(entry, now, "ended", reason)
         self._finish(entry, reason, now)
 
     # -- reading ----------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        self._seq += 1
-        if self._waiters:
-            waiters, self._waiters = self._waiters, set()
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        self._signal.bump()
 
     @property
     def seq(self) -> int:
         """Grows with every change."""
-        return self._seq
+        return self._signal.seq
 
     def snapshot(self) -> dict[str, Any]:
         """The picture now (:mod:`ucwa_flow.live._source` shows its shape); the same
         object until the next change, so callers must not modify it."""
         cached = self._cache
-        if cached is not None and cached[0] == self._seq:
+        seq = self._signal.seq
+        if cached is not None and cached[0] == seq:
             return cached[1]
         newest = islice(reversed(self._active.values()), self._max_listed)
         conversations = [entry.summary() for entry in newest]
         conversations += [entry.summary() for entry in reversed(self._ended.values())]
         body = {
-            "seq": self._seq,
+            "seq": seq,
             "at": iso(self._now()),
             "active": len(self._active),
-            "flows": {name: {"states": dict(states)} for name, states in self._flows.items()},
-            "lifecycle": {kind: dict(states) for kind, states in self._life.items()},
+            "flows": self._counts.flows(),
+            "lifecycle": self._counts.lifecycle(),
             "conversations": conversations,
         }
-        self._cache = (self._seq, body)
+        self._cache = (seq, body)
         return body
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
@@ -429,13 +376,7 @@ class LiveBoard:
         """A snapshot at once, then one after each change, at most ``rate`` a second."""
         seen = -1
         while True:
-            if self._seq == seen:
-                waiter = asyncio.get_running_loop().create_future()
-                self._waiters.add(waiter)
-                try:
-                    await waiter
-                finally:
-                    self._waiters.discard(waiter)
+            await self._signal.past(seen)
             body = self.snapshot()
             seen = body["seq"]
             yield body
@@ -444,4 +385,4 @@ class LiveBoard:
     @property
     def waiting(self) -> int:
         """Readers of :meth:`changes` waiting for a change now (to check none is left)."""
-        return len(self._waiters)
+        return self._signal.waiting

@@ -11,7 +11,6 @@ kept are cleaned again.
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ucwa_flow.store import REDACTED
@@ -57,7 +56,7 @@ class Entry:
         "version",
     )
 
-    def __init__(self, key: tuple[str | None, str], id: str, at: float, max_steps: int) -> None:
+    def __init__(self, key: tuple[str | None, str], id: str, at: float) -> None:
         self.key = key
         self.account, self.href = key
         self.id = id
@@ -72,7 +71,7 @@ class Entry:
         self.ended_at: float | None = None
         self.instance: FlowInstance | None = None  # while it runs, for its secrets
         self.secrets: tuple[str, ...] = ()  # the secret values last seen
-        self.steps: deque[Step] = deque(maxlen=max_steps)
+        self.steps: list[Step] = []  # a list: a deque's first block alone is 600 bytes
         #: the summary last built, until a record changes the entry (``None``)
         self.listed: dict[str, Any] | None = None
 

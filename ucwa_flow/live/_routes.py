@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -34,6 +35,8 @@ from starlette.types import Receive, Scope, Send
 from ucwa_flow.live._source import LiveSource
 
 __all__ = ["PING_EVERY", "live_routes", "sse_events"]
+
+log = logging.getLogger("ucwa_flow.live")
 
 #: seconds between two ``: ping`` comments of the event stream
 PING_EVERY = 15.0
@@ -101,6 +104,9 @@ async def sse_events(
             try:
                 body = done.result()
             except StopAsyncIteration:
+                return
+            except Exception as exc:  # a remote source that failed: the reader reconnects
+                log.warning("live: the event stream ends: %s", exc)
                 return
             yield f"event: {event}\ndata: {encode(body)}\n\n"
     finally:

@@ -5,6 +5,7 @@ Routes (pages are HTML, the rest JSON or an event stream):
 =====================================  ===================================================
 ``GET /``                              the flows (``a.flow-link``), lifecycles, stored ones
 ``GET /flows/{name}``                  a flow: graph, source, problems, live, replay
+``GET /flows/{name}/files/{file}``     a file of the flow (JSON lines; 404 for any other)
 ``GET /flows/{name}/events``           the live feed as server-sent events (404 without)
 ``GET /flows/{name}/conversations/ID`` one live conversation's detail (404 if unknown)
 ``GET /live``                          the live snapshot
@@ -66,6 +67,7 @@ def create_app(
     routes = [
         Route("/", review.index),
         Route("/flows/{name}", review.flow),
+        Route("/flows/{name}/files/{file:path}", review.source),
         Route("/flows/{name}/events", review.events),
         Route("/flows/{name}/conversations/{conversation:path}", review.conversation),
         Route("/live", review.snapshot),
@@ -113,6 +115,18 @@ class _Review:
         if self.coverage is not None and flow.graph is not None:
             counts = self.coverage.counts(flow.path, flow.name, flow.graph)
         return HTMLResponse(flow_page(flow, counts=counts, live=self.has_live))
+
+    async def source(self, request: Request) -> Response:
+        """One file of a flow: its own, an included file or a sub-flow, by the path relative
+        to the flow file's folder that the graph's ``data-file`` names; nothing else."""
+        name, file = request.path_params["name"], request.path_params["file"]
+        flow = self.flows.get(name)
+        if flow is None:
+            return _error(404, f"no flow called {name!r} in this review")
+        lines = flow.source(file)
+        if lines is None:
+            return _error(404, f"{file!r} is not a file of the flow {name!r}")
+        return JSONResponse({"file": file, "lines": list(lines)}, headers=_NO_CACHE)
 
     async def lifecycle(self, request: Request) -> Response:
         kind = request.path_params["kind"]

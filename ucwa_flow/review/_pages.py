@@ -3,7 +3,9 @@
 Each returns a whole HTML page (:func:`~ucwa_flow.review._shell.page`). The flow page is
 the centre of the review (its DOM is a contract the browser tests rely on, see
 ``docs/review.md``): the graph (``<svg id="graph">``), the YAML source (``#source``, one
-``<li id="L{n}">`` per line), the problems ``validate`` reports (``#problems``), the live
+``<li id="L{n}">`` per line; a flow of several files has a tab per file in
+``#source-files``, the others fetched from ``/flows/{name}/files/{file}``), the problems
+``validate`` reports (``#problems``), the live
 conversations (``#conversations``) and the replay of one (``#transcript`` and its
 buttons). ``<main>``'s ``data-`` attributes tell the script where the live feed is.
 """
@@ -77,6 +79,7 @@ def flow_page(
         "class": "review",
         "data-flow": flow.name,
         "data-file": flow.file_name,
+        "data-files": f"/flows/{path_part(flow.name)}/files/",
         "data-live": "1" if live and replay is None else "0",
         "data-events": f"/flows/{path_part(flow.name)}/events",
         "data-detail": f"/flows/{path_part(flow.name)}/conversations/",
@@ -92,6 +95,7 @@ def flow_page(
         '<aside class="side-pane">',
         '<section class="source-pane">',
         f'<h2>Source <span id="location" class="location">{esc(flow.file_name)}</span></h2>',
+        _file_tabs(flow),
         _source(flow.lines),
         "</section>",
         _live_panes(replay),
@@ -151,11 +155,11 @@ def _graph_html(flow: ReviewedFlow, counts: Mapping[Edge, int] | None, live: boo
 
 def _problems(flow: ReviewedFlow) -> str:
     state_of = {d: name for name, found in flow.pinned.items() for d in found}
-    items = [
-        f'<li class="{"error" if d.is_error else "warning"}"'
-        f"{attrs({'data-line': d.line, 'data-state': state_of.get(d)})}>{esc(d)}</li>"
-        for d in flow.problems
-    ]
+    items = []
+    for d in flow.problems:
+        where = {"data-line": d.line, "data-file": flow.file_of(d), "data-state": state_of.get(d)}
+        kind = "error" if d.is_error else "warning"
+        items.append(f'<li class="{kind}"{attrs(where)}>{esc(d)}</li>')
     hidden = "" if items else " hidden"
     return f'<ul id="problems" class="problems"{hidden}>{"".join(items)}</ul>'
 
@@ -168,6 +172,18 @@ def _coverage_note(counts: Mapping[Edge, int] | None) -> str:
         f'<p class="coverage-note">Coverage: {taken} of {len(counts)} transitions taken by '
         "the tests; dashed grey ones never were. Each edge's count is in its tooltip.</p>"
     )
+
+
+def _file_tabs(flow: ReviewedFlow) -> str:
+    """A tab per file of a flow made of several (its own first, shown at first)."""
+    if not flow.parts:
+        return ""
+    tabs = [
+        f'<button type="button" class="source-file{" current" if not index else ""}"'
+        f"{attrs({'data-file': name})}>{esc(name)}</button>"
+        for index, name in enumerate((flow.file_name, *flow.parts))
+    ]
+    return f'<nav id="source-files" class="source-files">{"".join(tabs)}</nav>'
 
 
 def _source(lines: Sequence[str]) -> str:

@@ -1,8 +1,9 @@
 """The flows of one review, reloaded when their file changes.
 
 A reviewer edits the YAML while the review runs; the next page load shows the edit
-(the file's modification time and size are checked on each lookup, which costs one
-``stat``). A file that became unreadable keeps its last good picture.
+(the modification time and size of each file of the flow, its includes and sub-flows
+too, are checked on each lookup, one ``stat`` per file). A file that became unreadable
+keeps its last good picture.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class FlowShelf:
 
     def __init__(self, flows: Sequence[ReviewedFlow]) -> None:
         self._flows = list(flows)
-        self._stamps = [_stamp(flow.path) for flow in flows]
+        self._stamps = [_stamps(flow) for flow in flows]
 
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
@@ -45,14 +46,19 @@ class FlowShelf:
 
     def _fresh(self, index: int) -> None:
         flow = self._flows[index]
-        stamp = _stamp(flow.path)
-        if stamp == self._stamps[index] or stamp is None:
+        stamp = _stamps(flow)
+        if stamp == self._stamps[index] or stamp[0] is None:
             return
         try:
             self._flows[index] = review_flow(flow.path)
         except (OSError, UnreadableFileError):
             return
         self._stamps[index] = stamp
+
+
+def _stamps(flow: ReviewedFlow) -> tuple[tuple[int, int] | None, ...]:
+    """The stamp of every file of ``flow``, its own first."""
+    return tuple(_stamp(path) for path in flow.files)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -1,7 +1,8 @@
 """The frame every review page shares: head, header bar, lifecycle bar, script.
 
-Pages are plain HTML strings built on the server; the behaviour is one script and one
-style sheet shipped in this package (``static/review.js``, ``static/review.css``), served
+Pages are plain HTML strings built on the server; the behaviour is two scripts and one
+style sheet shipped in this package (``static/source.js``, the source pane,
+``static/review.js``, the rest, and ``static/review.css``), served
 by the app under ``/static/``. Nothing is fetched from elsewhere, so a review works
 offline.
 """
@@ -72,6 +73,7 @@ def page(title: str, body: str, *, heading: str, live: bool, extra_head: str = "
             "</header>",
             lifecycle_bar(live),
             body,
+            '<script src="/static/source.js"></script>',
             '<script src="/static/review.js"></script>',
             "</body>",
             "</html>",

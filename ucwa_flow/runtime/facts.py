@@ -23,9 +23,14 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any
 
-from ucwa_flow.flow import BACK_DEPTH, Flow, detect_language
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow import BACK, BACK_DEPTH, Flow, detect_language
 
-__all__ = ["Facts"]
+__all__ = ["Facts", "NoPreviousState"]
+
+
+class NoPreviousState(UcwaFlowError):
+    """``goto: back`` with nowhere to go back to (a run-time error of the flow)."""
 
 
 class Facts:
@@ -49,6 +54,15 @@ class Facts:
     def previous(self) -> str | None:
         """The state ``goto: back`` would enter now (``None``: there is none)."""
         return self.back[-1] if self.back else None
+
+    def target(self, goto: str) -> str:
+        """The state a ``goto`` to ``goto`` enters: ``back`` is :attr:`previous`.
+        :class:`NoPreviousState` when there is none."""
+        if goto != BACK:
+            return goto
+        if self.previous is None:
+            raise NoPreviousState("goto back: there is no previous state to go back to")
+        return self.previous
 
     def entered(self, left: str | None, state: str, *, back: bool, call: bool = False) -> None:
         """The conversation left ``left`` (``None``: it was starting) for ``state``, by a

@@ -70,6 +70,7 @@ from ucwa_flow.runtime.resume import ActionCursor
 from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
+from ucwa_flow.runtime.webhooks import recorded_result
 
 __all__ = ["FlowInstance"]
 
@@ -203,7 +204,8 @@ class FlowInstance:
         then what followed it."""
         if self.ended and not rest.after_end:
             return
-        self._emit(t.OutcomeReceived, action=action, branch=branch, location=location)
+        kept = recorded_result(self.flow, rest, extras.get("webhook"))  # for a replay
+        self._emit(t.OutcomeReceived, action=action, branch=branch, location=location, result=kept)
         self._hops = 0
         frames = (ActionRef(branch_list, 0), *rest.frames)
         await self._run(frames, {**rest.extras, **extras}, allow_after_end=rest.after_end)
@@ -349,10 +351,7 @@ class FlowInstance:
             self.variables[action.name] = action.value.evaluate(ctx)
             self._done("set", action.location, action.name)
         elif isinstance(action, Goto):
-            target = self.facts.previous if action.target == BACK else action.target
-            if target is None:
-                self._error("goto back: there is no previous state to go back to", action.location)
-                return False
+            target = self.facts.target(action.target)  # NoPreviousState: reported, skipped
             self._done("goto", action.location, action.target)
             await self._enter(target, back=action.target == BACK)
             return True
@@ -408,7 +407,7 @@ class FlowInstance:
     async def _stop(self, why: str) -> None:
         if self.ended:
             return
-        self._finish("bot")
+        self._finish("bot", why)
         messaging = self.conv.messaging
         if messaging.stop_messaging_href and messaging.state in ("Connecting", "Connected"):
             self._send(Outgoing(self.href, "stop", messaging.stop_messaging_href, why=why))
@@ -422,13 +421,13 @@ class FlowInstance:
         """``message`` (an href) was sent by ``delivery_failed``: its loss is not news."""
         self._deliveries.remember(message)
 
-    def _finish(self, by: str) -> None:
+    def _finish(self, by: str, why: str | None = None) -> None:
         state = self._current()
         self.ended = True
         self.ended_by = by
         self._silence.cancel()
         self.machine.fire(self, "end")
-        self._emit(t.Ended, by=by, state=state.name if state else None)
+        self._emit(t.Ended, by=by, state=state.name if state else None, why=why)
 
     # -- context and tracing ---------------------------------------------------------------
 

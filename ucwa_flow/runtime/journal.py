@@ -156,9 +156,15 @@ class Journal:
         elif isinstance(record, t.TimeoutFired):
             self.line(href, "timeout", {"state": record.state, "after": record.after})
         elif isinstance(record, t.OutcomeReceived):
-            self.line(href, "outcome", {"action": record.action, "branch": record.branch})
+            outcome: dict[str, Any] = {"action": record.action, "branch": record.branch}
+            if record.result is not None:
+                outcome["result"] = dict(record.result)
+            self.line(href, "outcome", outcome)
         elif isinstance(record, t.Ended):
-            self.line(href, "ended", {"reason": f"ended by the {record.by}", "state": record.state})
+            ended = {"reason": f"ended by the {record.by}", "state": record.state}
+            if record.why is not None:
+                ended["why"] = record.why
+            self.line(href, "ended", ended)
             self.ended_in[href] = record.state
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}

@@ -11,8 +11,9 @@ declined or did not answer, and ``""`` when an invitation could not even be sent
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ucwa_flow.flow import Location
 
@@ -117,19 +118,28 @@ class MessageSent(Trace):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutcomeReceived(Trace):
-    """An outbound invite or webhook came back; ``branch`` is the branch that runs."""
+    """An outbound invite or webhook came back; ``branch`` is the branch that runs.
+
+    ``result`` is a webhook's answer as its branches see it (``status``, ``json``,
+    ``error``; ``json`` is ``"[redacted]"`` when it goes into a secret variable), so that a
+    transcript holds what ``ucwa-flow replay`` needs to answer the same way; ``None`` for
+    an invite."""
 
     action: str  # invite | webhook
     branch: str  # accepted | declined | no_answer | success | failure
     location: Location
+    result: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ended(Trace):
-    """The flow instance is over: ``by`` is "caller", "bot" or "server"."""
+    """The flow instance is over: ``by`` is "caller", "bot" or "server"; ``why`` is why
+    the bot ended it (``stop``, ``idle timeout``, ``goto loop``: the flow; ``shutdown``...:
+    the runtime), ``None`` when it did not."""
 
     by: str
     state: str | None
+    why: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

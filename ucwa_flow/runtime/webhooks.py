@@ -16,9 +16,17 @@ from typing import Any
 
 import httpx
 
+from ucwa_flow.flow import Flow, UnknownActionList, Webhook
 from ucwa_flow.runtime.services import Continuation
+from ucwa_flow.store import REDACTED
 
-__all__ = ["IDEMPOTENCY_KEY", "WebhookCall", "WebhookCaller", "WebhookResult"]
+__all__ = [
+    "IDEMPOTENCY_KEY",
+    "WebhookCall",
+    "WebhookCaller",
+    "WebhookResult",
+    "recorded_result",
+]
 
 #: the header a webhook request carries, the same on every retry and after a restart
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -129,3 +137,20 @@ class WebhookCaller:
     async def aclose(self) -> None:
         if self._own and self._http is not None:
             await self._http.aclose()
+
+
+def recorded_result(flow: Flow, rest: Continuation, answer: Any) -> Mapping[str, Any] | None:
+    """A webhook's answer (``answer``: :meth:`WebhookResult.as_context`) as a transcript
+    keeps it, for ``ucwa-flow replay``: its ``json`` is redacted when the webhook's
+    ``result`` variable is secret. ``None`` when ``answer`` is not a webhook's."""
+    if not isinstance(answer, Mapping):
+        return None
+    action = None
+    if rest.at is not None:
+        try:
+            action = flow.action_list(rest.at.list_id)[rest.at.position]
+        except (UnknownActionList, IndexError):
+            action = None
+    if isinstance(action, Webhook) and action.result in flow.secrets:
+        return {**answer, "json": REDACTED}
+    return dict(answer)

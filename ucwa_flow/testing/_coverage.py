@@ -104,9 +104,18 @@ class FlowCoverage:
     def missed_edges(self) -> list[Edge]:
         return [edge for edge in self.graph.edges if edge not in self.edges]
 
-    def add(self, traces: Iterable[t.Trace]) -> None:
-        """Count what one scenario's trace records show."""
-        _Replay(self).run(traces)
+    def add(self, traces: Iterable[t.Trace], flow: Flow | None = None) -> None:
+        """Count what one scenario's trace records show.
+
+        ``flow`` is the flow the scenario ran, when it was loaded apart from this
+        coverage's (a script naming it ``../x.flow.yaml``, a directory finding it as
+        ``x.flow.yaml``): the records locate handlers in *its* file, and the transitions
+        taken are the same edges.
+        """
+        if flow is None or flow is self.flow:
+            _Replay(self).run(traces)
+        else:
+            _Replay(FlowCoverage(flow, self.graph, self.states, self.edges)).run(traces)
 
 
 class Coverage:

@@ -73,6 +73,8 @@ async def run_scenario(script: s.Script, scenario: s.Scenario) -> ScenarioResult
         async with Stage(script.flow, scenario) as stage:
             result.traces = stage.traces
             result.failure = await _Steps(stage).run(scenario.steps)
+            # a copy: closing the stage ends the conversation, which the flow did not do
+            result.traces = list(stage.traces)
     except (UcwaFlowError, OSError) as exc:
         result.failure = result.failure or Failure(
             scenario.location, f"the scenario could not run: {exc}"

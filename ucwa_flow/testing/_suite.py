@@ -109,7 +109,7 @@ async def run_tests(
         coverage = run.coverage.of(_key(script.flow_file), script.flow)
         for scenario in script.scenarios:
             result = await run_scenario(script, scenario)
-            coverage.add(result.traces)
+            coverage.add(result.traces, script.flow)
             script_run.results.append(result)
             if on_result is not None:
                 on_result(result)

@@ -2,7 +2,8 @@
  *
  * Plain JavaScript shipped with the package: no build step, no library, nothing fetched
  * from elsewhere. The pages are rendered on the server; this script
- *   - selects a state or edge of the graph on click and shows its source line,
+ *   - selects a state or edge of the graph on click and shows its source line (through
+ *     source.js, loaded first: window.ucwaShowLine),
  *   - follows the live feed (EventSource on the review app's own event stream) and writes
  *     the counts on the states, the lifecycle bar and the list of conversations,
  *   - replays one conversation (live, or stored: #replay-data) step by step on the graph.
@@ -16,7 +17,6 @@
     return;
   }
   var svg = document.getElementById("graph");
-  var fileName = main.getAttribute("data-file") || "";
   var flowName = main.getAttribute("data-flow");
   var lifecycleKind = main.getAttribute("data-lifecycle-kind");
 
@@ -28,25 +28,9 @@
     return window.CSS && CSS.escape ? CSS.escape(text) : String(text).replace(/["\\]/g, "\\$&");
   }
 
-  // -- the source pane ---------------------------------------------------------------------
+  // -- the source pane (source.js) ---------------------------------------------------------
 
-  function showLine(line) {
-    q("#source li.current").forEach(function (li) { li.classList.remove("current"); });
-    var item = document.getElementById("L" + line);
-    var location = document.getElementById("location");
-    if (location) {
-      location.textContent = fileName + ":" + line;
-    }
-    if (!item) {
-      return;
-    }
-    item.classList.add("current");
-    var pane = document.getElementById("source");
-    if (pane && pane.scrollHeight > pane.clientHeight) {
-      pane.scrollTop = Math.max(0, item.offsetTop - pane.clientHeight / 3);
-    }
-    item.scrollIntoView({ block: "nearest" });
-  }
+  var showLine = window.ucwaShowLine || function () {};
 
   function select(element) {
     if (!svg) {
@@ -56,7 +40,7 @@
     element.classList.add("selected");
     var line = element.getAttribute("data-line");
     if (line) {
-      showLine(line);
+      showLine(line, element.getAttribute("data-file"));
     }
   }
 
@@ -92,9 +76,10 @@
       if (node) {
         select(node);
       }
-      showLine(item.getAttribute("data-line"));
+      showLine(item.getAttribute("data-line"), item.getAttribute("data-file"));
     });
   });
+
 
   // -- replay of one conversation ------------------------------------------------------------
 

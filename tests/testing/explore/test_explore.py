@@ -1,0 +1,279 @@
+"""``ucwa-flow test --explore``: scripts that pass and take every reachable transition.
+
+Every example flow in ``flows/`` is explored (listed when the tests are collected, so a
+new example is covered too). What the written scripts do not take must be named with a
+reason that proves it out of reach, never "not found": the example flows' idle timeouts
+(every state ends or leaves before the idle timeout is due) and the helpdesk's
+``open_ticket`` timeout (its webhook answers within 10 s) are such transitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.testing.conftest import FLOWS
+from ucwa_flow.cli import cli
+from ucwa_flow.flow import load_flow_text
+from ucwa_flow.testing import run_tests
+from ucwa_flow.testing.explore import explore_flow
+from ucwa_flow.testing.explore._messages import messages_for
+from ucwa_flow.testing.explore._write import describe_edge
+
+_PROVEN = ("no state stays silent for", "is always left before")
+
+UNINVERTIBLE = """\
+version: 1
+name: odd-patterns
+start: ask
+states:
+  ask:
+    enter:
+      - say: Your code?
+    messages:
+      - match: '(?<=@)corp'
+        say: never
+      - match: '(a)?(?(1)b|c)x'
+        say: never either
+      - match: '^(?P<digit>\\d)$'
+        do:
+          - if: "digit == 'ten'"
+            then:
+              - say: impossible
+              - stop
+            else:
+              - say: "digit {{ digit }}"
+      - match: '^(?P<code>[a-z]{3})$'
+        do:
+          - if: "code == 'vip'"
+            then:
+              - say: welcome back
+            else:
+              - say: "code {{ code }}"
+      - match: '(?P<word>[a-z]+)'
+        say: "word {{ word }}"
+        goto: done
+  done:
+    enter:
+      - say: bye
+      - stop
+"""
+
+
+@pytest.mark.parametrize("flow", sorted(FLOWS.glob("*.flow.yaml")), ids=lambda p: p.name)
+def test_every_example_flow_is_explored_to_every_reachable_transition(
+    flow: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "explored.test.yaml"
+    report = asyncio.run(explore_flow(flow, out))
+    assert report.passed, [str(r.failure) for r in report.run.results if not r.passed]
+    cov = report.coverage
+    assert len(cov.states) == cov.state_total
+    unproven = {
+        describe_edge(edge): why
+        for edge, why in report.missed.items()
+        if not any(proof in why for proof in _PROVEN)
+    }
+    assert unproven == {}
+    assert len(cov.edges) + len(report.missed) == cov.edge_total
+    # the written script stands on its own: `ucwa-flow test --coverage` sees the same
+    again = asyncio.run(run_tests([out]))
+    assert again.passed
+    (alone,) = again.coverage.flows.values()
+    assert alone.edges == cov.edges
+
+
+def test_an_uninvertible_pattern_and_an_unsatisfiable_condition_are_named(
+    tmp_path: Path,
+) -> None:
+    flow = tmp_path / "odd.flow.yaml"
+    flow.write_text(UNINVERTIBLE, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "odd.explored.test.yaml"))
+    assert report.passed
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert set(missed) == {
+        "ask -> ask [message: /(?<=@)corp/]",
+        "ask -> ask [message: /(a)?(?(1)b|c)x/]",
+        "ask -> (end) [message: /^(?P<digit>\\d)$/ → if digit == 'ten']",
+    }
+    assert "lookbehind" in missed["ask -> ask [message: /(?<=@)corp/]"]
+    assert "conditional group" in missed["ask -> ask [message: /(a)?(?(1)b|c)x/]"]
+    assert (
+        "digit == 'ten'" in missed["ask -> (end) [message: /^(?P<digit>\\d)$/ → if digit == 'ten']"]
+    )
+    text = (tmp_path / "odd.explored.test.yaml").read_text(encoding="utf-8")
+    assert 'flow: "odd.flow.yaml"' in text
+
+
+def test_the_cli_writes_one_script_per_family_into_a_directory(tmp_path: Path) -> None:
+    flow = tmp_path / "odd.flow.yaml"
+    flow.write_text(UNINVERTIBLE, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(flow), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "transitions not taken, and why:" in result.output
+    assert "lookbehind" in result.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written
+    assert all(name.startswith("odd.") for name in written)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "test",
+            "--explore",
+            str(flow),
+            "-o",
+            str(tmp_path / "o.test.yaml"),
+            "--fail-under",
+            "100",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "FAIL coverage: odd-patterns: transition coverage" in result.output
+
+
+def test_a_flow_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["test", "--explore", str(tmp_path / "none.flow.yaml")])
+    assert result.exit_code == 2
+    assert (
+        result.output.strip()
+        == f"ucwa-flow: error: {tmp_path / 'none.flow.yaml'}: no such flow file"
+    )
+    broken = tmp_path / "broken.flow.yaml"
+    broken.write_text("version: 1\nname: x\nstart: nowhere\nstates: {}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(broken)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+
+
+RUNTIME = """\
+version: 1
+name: runtime-parts
+start: ask
+variables:
+  base: http://hooks.test
+invitation:
+  rules:
+    - from: "sip:*@contoso.com"
+      subject: "*urgent*"
+      action: decline
+  default: accept
+states:
+  ask:
+    enter:
+      - say: Which region?
+    messages:
+      - match: '^(?P<region>eu|us)$'
+        do:
+          - webhook:
+              url: "{{ base }}/{{ region }}/tickets"
+              success: [{say: filed}]
+              failure: [{say: not filed}]
+    delivery_failed:
+      - log: lost
+"""
+
+
+def test_webhook_urls_made_at_run_time_are_mocked_and_the_unreachable_named(
+    tmp_path: Path,
+) -> None:
+    flow = tmp_path / "runtime.flow.yaml"
+    flow.write_text(RUNTIME, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "runtime.explored.test.yaml"))
+    assert report.passed, [str(r.failure) for r in report.run.results if not r.passed]
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert set(missed) == {
+        '(start) -> (end) [event: decline sip:*@contoso.com, subject "*urgent*"]',
+        "ask -> ask [delivery_failed: delivery failed]",
+    }
+    assert (
+        "cannot give an invitation a subject"
+        in missed['(start) -> (end) [event: decline sip:*@contoso.com, subject "*urgent*"]']
+    )
+    assert "lose a message" in missed["ask -> ask [delivery_failed: delivery failed]"]
+    text = (tmp_path / "runtime.explored.test.yaml").read_text(encoding="utf-8")
+    assert '"http://hooks.test/eu/tickets"' in text
+
+
+RULED_OUT = """\
+version: 1
+name: ruled-out
+start: menu
+settings: {idle_timeout: 5m}
+invitation:
+  rules:
+    - action: accept
+  default: decline
+states:
+  menu:
+    enter: [{say: Hi}]
+    messages:
+      - any: true
+        say: ok
+      - choice: [help]
+        say: never
+    no_match:
+      - say: never
+    timeouts:
+      - after: 10m
+        do: [stop]
+"""
+
+
+def test_what_the_flow_itself_rules_out_is_named_without_a_search(tmp_path: Path) -> None:
+    flow = tmp_path / "ruled.flow.yaml"
+    flow.write_text(RULED_OUT, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "ruled.explored.test.yaml"))
+    assert report.passed
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert missed == {
+        "(start) -> (end) [event: otherwise decline]": (
+            "the rule at line 7 takes every invitation before it"
+        ),
+        'menu -> menu [message: "help"]': (
+            '"help" in menu: every message built for it is taken first by any message'
+        ),
+        "menu -> menu [no_match: no match 1+]": (
+            "every message is taken by a handler or a command of the state"
+        ),
+        "menu -> (end) [timeout: after 10m]": (
+            "the flow's idle timeout (5m) ends the conversation before 10m of silence"
+        ),
+    }
+    assert "(any state) -> (end) [timeout: idle 5m]" in {
+        describe_edge(edge) for edge in report.coverage.edges
+    }
+    assert report.found.runs < 10  # nothing was hunted for
+
+
+def test_a_script_the_explorer_did_not_write_is_never_overwritten(tmp_path: Path) -> None:
+    flow = tmp_path / "ruled.flow.yaml"
+    flow.write_text(RULED_OUT, encoding="utf-8")
+    mine = tmp_path / "ruled.test.yaml"
+    mine.write_text("flow: ruled.flow.yaml\nscenarios: []\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(flow), "-o", str(mine)])
+    assert result.exit_code == 2
+    assert "was not written by --explore" in result.output
+    assert mine.read_text(encoding="utf-8").startswith("flow:")
+    # a directory: an earlier run's families are replaced, nothing is left over
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / "ruled.gone.test.yaml"
+    stale.write_text("# Written by `ucwa-flow test --explore ruled.flow.yaml`: old\n", "utf-8")
+    result = CliRunner().invoke(cli, ["test", "--explore", str(flow), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    assert [p.name for p in out.iterdir()]
+
+
+def test_a_keyword_an_earlier_choice_takes_alone_is_sent_in_a_sentence() -> None:
+    loaded = load_flow_text(
+        "version: 1\nname: k\nstart: s\nstates:\n  s:\n    messages:\n"
+        "      - choice: [printer]\n        say: a\n"
+        "      - keywords: [printer]\n        say: b\n"
+    )
+    assert loaded.flow is not None
+    state = loaded.flow.states["s"]
+    assert messages_for(state, 1).texts == ("a question about printer",)

@@ -1,0 +1,117 @@
+"""The ways into a flow: who calls and when, so that each entry of the invitation policy
+(every rule, and the default) is taken once.
+
+An inbound flow without rules has one way in: the default caller invites the bot. With
+rules, each rule needs a caller and a moment that it matches *before* any earlier rule
+(the first matching rule wins): the explorer tries the default caller, a caller made
+from each rule's address globs and an outsider, on every half hour of one week in the
+rule's time zone, and asks the flow's own :meth:`~ucwa_flow.flow.InvitationRule.matches`.
+An outbound flow is entered by the bot's own invitation of its first ``outbound.to``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from ucwa_flow.flow import Flow, InvitationRule
+from ucwa_flow.graph._flow import _default_label, _rule_label, _shorten
+from ucwa_flow.testing._script import DEFAULT_CALLER
+from ucwa_flow.testing.explore._play import Setup
+
+__all__ = ["Entries", "entries"]
+
+_OUTSIDER = "sip:visitor@example.org"
+_MONDAY = (2026, 1, 5)
+
+
+@dataclass(slots=True)
+class Entries:
+    """The setups to start from, and the entries no setup takes (edge label -> why)."""
+
+    setups: list[Setup]
+    missed: dict[str, str]
+
+
+def entries(flow: Flow) -> Entries:
+    """A :class:`Setup` for each way into ``flow`` (see the module docstring)."""
+    found = Entries([], {})
+    if flow.outbound is not None:
+        to = [uri.lower() for uri in flow.outbound.to]
+        caller = DEFAULT_CALLER if DEFAULT_CALLER in to else to[0]
+        found.setups.append(Setup(caller, None, "outbound invitation"))
+        if not flow.invitation.rules:
+            return found
+    policy = flow.invitation
+    if not policy.rules:
+        found.setups.append(Setup(DEFAULT_CALLER, None, f"invitation ({policy.default})"))
+        return found
+    for index in [*range(len(policy.rules)), None]:
+        setup = _first_fit(flow, index)
+        label = _shorten(_rule_label(policy.rules[index])) if index is not None else ""
+        label = label or _default_label(policy)
+        if setup is not None:
+            found.setups.append(setup)
+            continue
+        why = "no caller and time tried fits it before an earlier rule"
+        catch_all = next((r for r in policy.rules[:index] if _takes_all(r)), None)
+        if catch_all is not None:
+            why = f"the rule at line {catch_all.location.line} takes every invitation before it"
+        if index is not None and policy.rules[index].subjects:
+            why += " (a test script cannot give an invitation a subject)"
+        found.missed[label] = why
+    return found
+
+
+def _first_fit(flow: Flow, index: int | None) -> Setup | None:
+    rules = flow.invitation.rules
+    timed = any(rule.days is not None or rule.hours is not None for rule in rules)
+    moments: list[datetime | None] = list(_week(flow.settings.timezone)) if timed else [None]
+    for caller in _callers(rules):
+        for moment in moments:
+            if _decided_by(rules, caller, moment) == index:
+                rule = rules[index] if index is not None else None
+                label = _label(rule) if rule is not None else f"default {flow.invitation.default}"
+                return Setup(caller, moment, label)
+    return None
+
+
+def _decided_by(
+    rules: tuple[InvitationRule, ...], caller: str, moment: datetime | None
+) -> int | None:
+    now = moment or datetime(*_MONDAY, 10, tzinfo=ZoneInfo("UTC"))
+    for index, rule in enumerate(rules):
+        if rule.matches(caller, "", now):
+            return index
+    return None
+
+
+def _callers(rules: tuple[InvitationRule, ...]) -> list[str]:
+    found = [DEFAULT_CALLER]
+    for rule in rules:
+        for glob in rule.callers:
+            uri = glob.replace("*", "explorer").replace("?", "x")
+            if "[" not in uri:
+                found.append(uri if uri.startswith("sip:") else "sip:" + uri)
+    found.append(_OUTSIDER)
+    return list(dict.fromkeys(uri.lower() for uri in found))
+
+
+def _week(timezone: str) -> Iterator[datetime]:
+    """Every half hour of a week in ``timezone``: 10:00 on each day first, then 10:30...
+    (a scenario at a readable time of the right day)."""
+    zone = ZoneInfo(timezone)
+    for half_hours in range(48):
+        for day in range(7):
+            start = datetime(*_MONDAY, 10, tzinfo=zone) + timedelta(days=day)
+            yield start + timedelta(minutes=30 * half_hours)
+
+
+def _takes_all(rule: InvitationRule) -> bool:
+    return not (rule.callers or rule.subjects or rule.days is not None or rule.hours is not None)
+
+
+def _label(rule: InvitationRule) -> str:
+    return f"invitation rule at line {rule.location.line} ({rule.action})"
