@@ -23,3 +23,28 @@ async def test_echo_repeats_each_message_once_and_says_bye() -> None:
         assert s.said().count("You said: hello there") == 1
         assert [e.by for e in s.of(t.Ended)] == ["bot"]
         assert s.bot.engine.instances == {}
+
+
+async def test_pizza_menu_goes_back_speaks_italian_and_knows_the_subject() -> None:
+    async with stage(load("pizza-menu")) as s:
+        lene = await s.person()
+        await lene.caller.invite("buongiorno", subject="Pranzo")
+        assert await lene.hear(2) == [
+            'Ciao Lene Aaling! Riguardo a "Pranzo": 1 Pizze, 2 Bevande, 3 Orari',
+            "Rispondi 1, 2 o 3.",
+        ]
+        await lene.say("1")
+        await lene.say("1")
+        assert await lene.hear(2) == [
+            "1 Margherita, 2 Diavola. 0 per tornare indietro.",
+            "Margherita: 1 piccola, 2 grande. 0 per tornare indietro.",
+        ]
+        await lene.say("0")
+        assert await lene.hear() == ["1 Margherita, 2 Diavola. 0 per tornare indietro."]
+        await lene.say("0")
+        assert await lene.hear() == [
+            'Ciao Lene Aaling! Riguardo a "Pranzo": 1 Pizze, 2 Bevande, 3 Orari'
+        ]
+        await lene.say("stop")
+        assert await lene.hear() == ["Ordine annullato. Ciao!"]
+        assert await lene.hear_end() == "the bot ended the conversation"

@@ -57,6 +57,7 @@ class ChatOptions:
     agent_answer: Answer
     ca_bundle: str | None = None
     insecure: bool = False
+    subject: str = ""
 
 
 async def chat(
@@ -156,7 +157,7 @@ async def chat(
                     session = await _Session.start(client(options.caller, url), traces, out)
                 if not options.interactive:
                     out.line(f"you: {line}")
-                await session.person.chat(line)
+                await session.person.chat(line, subject=options.subject)
                 if not options.interactive:
                     await _settle(settled)
             await _settle(settled)

@@ -98,6 +98,12 @@ _INSECURE_WARNING = (
     help="Who you chat as on the embedded simulator: any address, e.g. sip:someone@fabrikam.com.",
 )
 @click.option(
+    "--subject",
+    default="",
+    metavar="TEXT",
+    help="The subject of the chats you start on the embedded simulator (conversation.subject).",
+)
+@click.option(
     "--agent-delay",
     type=click.FloatRange(min=0),
     default=2.0,
@@ -172,6 +178,7 @@ def command(
     user: str | None,
     password: str | None,
     caller: str,
+    subject: str,
     agent_delay: float,
     agent_answer: Answer,
     ca_bundle: str | None,
@@ -207,6 +214,7 @@ def command(
             chosen = resolve_store_target(state, store, {}, None)
         options = ChatOptions(
             caller=_sip(caller),
+            subject=subject,
             verbose=verbose,
             interactive=sys.stdin.isatty(),
             set_by_user=frozenset(item.partition("=")[0] for item in overrides),

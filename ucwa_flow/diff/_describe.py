@@ -65,12 +65,13 @@ def describe_actions(
 
     for action in actions:
         if isinstance(action, Say):
-            if action.text is not None:
-                lines.append(f"{indent}say {json.dumps(action.text.source, ensure_ascii=False)}")
-            if action.html is not None:
-                lines.append(
-                    f"{indent}say html {json.dumps(action.html.source, ensure_ascii=False)}"
-                )
+            versions = action.texts or (("", action.text, action.html),)
+            for language, text, html in versions:  # a say with texts: each language's
+                say = f"{indent}say [{language}] " if language else f"{indent}say "
+                if text is not None:
+                    lines.append(say + json.dumps(text.source, ensure_ascii=False))
+                if html is not None:
+                    lines.append(f"{say}html {json.dumps(html.source, ensure_ascii=False)}")
         elif isinstance(action, Goto):
             lines.append(f"{indent}goto {rename.get(action.target, action.target)}")
         elif isinstance(action, SetVariable):

@@ -29,6 +29,7 @@ from ucwa_flow.flow._api import (
     load_flow_text,
     resolve_flow_path,
 )
+from ucwa_flow.flow._back import BACK, BACK_DEPTH, back_targets, global_goto
 from ucwa_flow.flow._context import template_context
 from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
 from ucwa_flow.flow._durations import format_duration, parse_duration
@@ -67,8 +68,11 @@ from ucwa_flow.flow._sandbox import (
     TemplateRenderError,
     Value,
 )
+from ucwa_flow.flow._texts import detect_language, version_of
 
 __all__ = [
+    "BACK",
+    "BACK_DEPTH",
     "PART_SUFFIXES",
     "RESERVED_NAMES",
     "RULES",
@@ -111,9 +115,12 @@ __all__ = [
     "UnknownActionList",
     "Value",
     "Webhook",
+    "back_targets",
     "branch_list_id",
     "command_list_id",
+    "detect_language",
     "format_duration",
+    "global_goto",
     "handler_list_id",
     "iter_actions",
     "load_flow",
@@ -122,4 +129,5 @@ __all__ = [
     "resolve_flow_path",
     "state_list_id",
     "template_context",
+    "version_of",
 ]

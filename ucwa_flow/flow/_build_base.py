@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from ucwa_flow.flow._back import BACK
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._durations import parse_duration
 from ucwa_flow.flow._loader import Document, Path
@@ -65,6 +66,10 @@ class BuilderBase:
     def target(self, raw: Any) -> str:
         """The state a ``goto`` in this document names."""
         return self.prefix + text_of(raw)
+
+    def goto_target(self, raw: Any) -> str:
+        """The target of a ``goto``: a state, or ``back`` (never a sub-flow's own)."""
+        return BACK if text_of(raw) == BACK else self.target(raw)
 
     def compiled(self, path: Path, make: Callable[[Location], _T], code: str) -> _T | None:
         location = self.loc(path)

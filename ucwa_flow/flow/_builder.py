@@ -36,7 +36,6 @@ from ucwa_flow.flow._model import (
     Log,
     MessageHandler,
     Outbound,
-    Say,
     Settings,
     SetVariable,
     State,
@@ -53,6 +52,7 @@ from ucwa_flow.flow._sandbox import (
     Condition,
     Value,
 )
+from ucwa_flow.flow._texts import build_say, with_detectors
 
 __all__ = ["build_flow"]
 
@@ -150,7 +150,7 @@ class _Builder(BuilderBase):
         idle = raw.get("idle_timeout")
         timezone = raw.get("timezone", base.timezone)
         self.zone(timezone, (*path, "timezone"))
-        return Settings(
+        settings = Settings(
             format=raw.get("format", base.format),
             first_message=raw.get("first_message", base.first_message),
             idle_timeout=(
@@ -162,7 +162,10 @@ class _Builder(BuilderBase):
             max_message_length=raw.get("max_message_length", base.max_message_length),
             timezone=timezone,
             changed_message=raw.get("changed_message", base.changed_message),
+            default_language=raw.get("default_language"),
+            language=self.template(raw.get("language"), (*path, "language")),
         )
+        return with_detectors(settings, raw.get("detect_language", {}))
 
     def zone(self, name: str, path: Path) -> None:
         try:
@@ -250,7 +253,7 @@ class _Builder(BuilderBase):
             actions.extend(self.say(raw["say"], (*path, "say")))
         actions.extend(self.actions(raw.get("do", []), (*path, "do")))
         if "goto" in raw:
-            actions.append(Goto(self.target(raw["goto"]), self.loc((*path, "goto"))))
+            actions.append(Goto(self.goto_target(raw["goto"]), self.loc((*path, "goto"))))
         return MessageHandler(matcher, tuple(actions), self.loc(path, key=name is not None), name)
 
     def timeouts(self, raw: list[Mapping[str, Any]], path: Path) -> tuple[TimeoutStep, ...]:
@@ -294,7 +297,7 @@ class _Builder(BuilderBase):
         if key == "set":
             return [a for var, v in value.items() for a in self.set_variable(var, v, (*at, var))]
         if key == "goto":
-            return [Goto(self.target(value), self.loc(at))]
+            return [Goto(self.goto_target(value), self.loc(at))]
         if key == "call":
             return self.call(value, at)
         if key == "log":
@@ -312,12 +315,7 @@ class _Builder(BuilderBase):
         return self.webhook(value, at)
 
     def say(self, raw: Any, path: Path) -> list[Action]:
-        if isinstance(raw, dict):
-            text = self.template(raw.get("text"), (*path, "text"))
-            html = self.template(raw.get("html"), (*path, "html"), html=True)
-        else:
-            text, html = self.template(raw, path), None
-        return [Say(text, html, self.loc(path))] if text or html else []
+        return build_say(self, raw, path)
 
     def set_variable(self, name: str, raw: Any, path: Path) -> list[Action]:
         self.variable_name(name, path)

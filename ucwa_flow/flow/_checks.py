@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from ucwa_flow.flow._back import BACK, back_targets, check_back
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
@@ -33,6 +34,7 @@ from ucwa_flow.flow._model import (
     iter_actions,
 )
 from ucwa_flow.flow._sandbox import RESERVED_NAMES, Condition, Template, Value
+from ucwa_flow.flow._texts import check_texts
 
 __all__ = ["CHECKS", "run_checks"]
 
@@ -84,7 +86,7 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                     f"{scope_of[action.target]!r}; run it with `call`"
                 )
                 yield Diagnostic.at(action.location, "F101", message)
-            unknown = isinstance(action, Goto) and action.target not in flow.states
+            unknown = isinstance(action, Goto) and action.target not in (*flow.states, BACK)
             if unknown and action.location not in seen:
                 assert isinstance(action, Goto)
                 seen.add(action.location)
@@ -99,7 +101,9 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
             yield Diagnostic.at(
                 doc.locate(("invitation", "rules", i, "goto")),
                 "F101",
-                f"goto {rule.goto!r}: there is no state named {rule.goto!r}"
+                "an invitation rule cannot go back: the conversation has no previous state"
+                if rule.goto == BACK
+                else f"goto {rule.goto!r}: there is no state named {rule.goto!r}"
                 + _suggest(rule.goto, flow.states),
             )
     if flow.start not in flow.states:
@@ -113,14 +117,20 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
 # --- F103, F104: reachability --------------------------------------------------------
 
 
-def _reachable(flow: Flow, roots: Iterable[str]) -> set[str]:
+def _reachable(
+    flow: Flow, roots: Iterable[str], back: Mapping[str, tuple[str, ...]] | None = None
+) -> set[str]:
+    """The states reachable from ``roots``; with ``back``, ``goto: back`` leads to them."""
     seen: set[str] = set()
     todo = [name for name in roots if name in flow.states]
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(t for t in _targets(flow.states[name]) if t in flow.states)
+            targets = _targets(flow.states[name])
+            todo.extend(t for t in targets if t in flow.states)
+            if back is not None and BACK in targets:
+                todo.extend(back[name])
     return seen
 
 
@@ -139,8 +149,9 @@ def check_reachability(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     if flow.settings.idle_timeout is not None:
         return  # the idle timeout ends every conversation that goes quiet
     exits = {name for name, state in flow.states.items() if _can_end(state)}
+    back = back_targets(flow)
     for name in sorted(reachable, key=list(flow.states).index):
-        if not _reachable(flow, [name]) & exits:
+        if not _reachable(flow, [name], back) & exits:
             yield Diagnostic.at(
                 flow.states[name].location,
                 "F104",
@@ -163,7 +174,8 @@ def _can_end(state: State) -> bool:
 def _compiled_in(actions: tuple[Action, ...]) -> Iterator[_Compiled]:
     for action in iter_actions(actions):
         if isinstance(action, Say):
-            yield from (t for t in (action.text, action.html) if t is not None)
+            versions = [(action.text, action.html), *((t, h) for _, t, h in action.texts)]
+            yield from (t for pair in versions for t in pair if t is not None)
         elif isinstance(action, SetVariable):
             yield action.value
         elif isinstance(action, Log):
@@ -206,7 +218,7 @@ def _scopes(flow: Flow) -> Iterator[tuple[str, frozenset[str], _Compiled]]:
             for compiled in _compiled_in(actions):
                 yield scope, frozenset(), compiled
     policy = flow.invitation
-    extra = [policy.decline_message, *(rule.message for rule in policy.rules)]
+    extra = [policy.decline_message, flow.settings.language, *(r.message for r in policy.rules)]
     if flow.outbound is not None:
         out = flow.outbound
         extra += [out.message, out.subject]
@@ -382,4 +394,6 @@ CHECKS: tuple[Check, ...] = (
     check_shadowing,
     check_branches,
     check_dead_actions,
+    check_back,
+    check_texts,
 )

@@ -13,7 +13,11 @@ name        value
 ``caller``  ``{uri, name}`` of the other party of the conversation
 ``message`` the text of the caller's message being handled (empty elsewhere)
 ``webhook`` ``{status, json, error}`` of the last webhook call (in its branches)
-``conversation`` ``{format}``: ``html`` when the conversation negotiated HTML, else ``text``
+``conversation`` ``{format, subject, messages, account, previous, language}``: ``html`` when the
+            conversation negotiated HTML, else ``text``; its subject (``""`` when none); the
+            messages so far, ``{caller, bot, total}``; the bot's SIP URI it came in on; the
+            state ``goto: back`` would return to (``None`` when none); the language of
+            the conversation (``None`` without translations)
 ``delivery`` ``{code, subcode, message, status}`` of the failed delivery (in
             ``delivery_failed``; all ``None`` elsewhere)
 ``now``     the current time, timezone-aware, in the flow's ``settings.timezone``
@@ -29,7 +33,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["NO_DELIVERY", "template_context"]
+__all__ = ["NO_DELIVERY", "NO_MESSAGES", "template_context"]
 
 #: ``delivery`` outside ``delivery_failed``
 NO_DELIVERY: Mapping[str, Any] = {
@@ -38,6 +42,9 @@ NO_DELIVERY: Mapping[str, Any] = {
     "message": None,
     "status": None,
 }
+
+#: ``conversation.messages`` before anyone said anything
+NO_MESSAGES: Mapping[str, int] = {"caller": 0, "bot": 0, "total": 0}
 
 
 def template_context(
@@ -51,6 +58,11 @@ def template_context(
     match: Mapping[str, str] | None = None,
     webhook: Mapping[str, Any] | None = None,
     conversation_format: str = "text",
+    subject: str = "",
+    messages: Mapping[str, int] | None = None,
+    account: str = "",
+    previous: str | None = None,
+    language: str | None = None,
     delivery: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     timezone: str = "UTC",
@@ -67,7 +79,14 @@ def template_context(
         caller={"uri": caller_uri, "name": caller_name or caller_uri},
         message=message,
         webhook=dict(webhook or {"status": None, "json": None, "error": None}),
-        conversation={"format": conversation_format},
+        conversation={
+            "format": conversation_format,
+            "subject": subject,
+            "messages": dict(messages or NO_MESSAGES),
+            "account": account,
+            "previous": previous,
+            "language": language,
+        },
         delivery=dict(delivery or NO_DELIVERY),
         now=now.astimezone(ZoneInfo(timezone)) if now is not None else None,
         state=state,

@@ -74,11 +74,16 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 class Say:
     """Send a message. ``html`` is sent when the flow's format is html and it is given;
     otherwise ``text`` is sent (when only ``html`` is given, the interpreter derives the
-    plain fallback by stripping tags)."""
+    plain fallback by stripping tags).
+
+    A ``say`` written with ``texts`` has one ``(language, text, html)`` version per
+    language in ``texts``; ``text`` and ``html`` are then the default language's.
+    """
 
     text: Template | None
     html: Template | None
     location: Location
+    texts: tuple[tuple[str, Template | None, Template | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +278,9 @@ class Settings:
     through the start state's handlers, as a message; ``route_only`` uses it only for the
     invitation policy (rules, templates of a decline message) and does not handle it.
     ``changed_message`` is said when a restarted bot's flow lost a conversation's state.
+    ``default_language``, ``language`` (a template naming the conversation's language)
+    and ``detect_language`` (keywords per language, looked for in the caller's first
+    message) pick the version of a ``say`` with ``texts`` (see ``_texts``).
     """
 
     format: MessageFormat = "text"
@@ -285,6 +293,9 @@ class Settings:
         "Sorry, this conversation cannot go on: the service was updated meanwhile. "
         "Please start a new conversation."
     )
+    default_language: str | None = None
+    language: Template | None = None
+    detect_language: tuple[tuple[str, Matcher], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,9 +358,27 @@ class Flow:
     _lists: Mapping[str, tuple[Action, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _languages: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_lists", _index_lists(self))
+        settings = self.settings
+        languages = {name for name, _ in settings.detect_language}
+        languages.update(
+            name
+            for actions in self._lists.values()
+            for action in actions
+            if isinstance(action, Say)
+            for name, _, _ in action.texts
+        )
+        if settings.default_language is not None:
+            languages.add(settings.default_language)
+        object.__setattr__(self, "_languages", frozenset(languages))
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The flow's languages: the default, the detected ones, those ``texts`` name."""
+        return self._languages
 
     @property
     def start_state(self) -> State:

@@ -56,7 +56,7 @@ _UNIT_LISTS = frozenset(
 )
 _REQUIRED = ("version", "name", "start", "states")
 #: F rules whose verdict depends on the whole graph of gotos, stops and timeouts
-_GRAPH_RULES = frozenset({"F103", "F104"})
+_GRAPH_RULES = frozenset({"F103", "F104", "F141"})
 #: top-level sections whose loss cannot change the graph
 _OFF_GRAPH = frozenset({"name", "version", "description", "variables", "secrets", "outbound"})
 #: keys that define variables (or, misspelt, would once fixed)
@@ -89,6 +89,8 @@ class Pruning:
         code = diagnostic.code
         if code in _GRAPH_RULES:
             return all(path[0] in _OFF_GRAPH for path in self.cuts)
+        if code in ("F142", "F143"):  # a cut setting may have been the default language
+            return not any(path[:1] == ("settings",) for path in self.cuts)
         if code in ("F106", "F121"):  # unset variable, secret naming none: a cut may set it
             return not any(self._could_assign(path) for path in self.cuts)
         paths = list(self._paths_at(diagnostic))

@@ -8,7 +8,8 @@ HTML-like label or a record shape.
 
 Edge kinds get their own line style and colour (see :data:`EDGE_STYLES`): timeouts
 dashed amber, no-match steps dotted red, global commands blue, invitation branches
-purple, webhook branches teal, "caller left" and delivery failures grey.
+purple, webhook branches teal, "caller left" and delivery failures grey, ``goto: back``
+dashed blue.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ EDGE_STYLES: dict[EdgeKind, dict[str, str]] = {
     EdgeKind.ENTER: {"color": "#4b5563", "fontcolor": "#4b5563"},
     EdgeKind.ENDED: {"style": "dashed", "color": "#6b7280", "fontcolor": "#6b7280"},
     EdgeKind.DELIVERY_FAILED: {"style": "dotted", "color": "#6b7280", "fontcolor": "#6b7280"},
+    EdgeKind.BACK: {"style": "dashed", "color": "#0369a1", "fontcolor": "#0369a1"},
 }
 
 _NODE_STYLES: dict[NodeKind, dict[str, str]] = {

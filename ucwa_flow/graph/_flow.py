@@ -9,7 +9,10 @@ Every state of the flow becomes a node, in file order. Edges, per state:
 * the no-match ladder, one edge per destination (``no match 1-2`` loops, ``no match 3+``
   leaves; the last rung repeats) and each step of the timeout ladder (``after 2m``);
 * ``ended`` (``caller left``, always to the end) and ``delivery failed`` when handled;
-* commands the state defines or overrides.
+* commands the state defines or overrides;
+* ``goto: back`` (kind ``back``, drawn dashed, the label ending in ``→ back``): one edge
+  to each state with a ``goto`` into the state (where the conversation may have come
+  from), and one to "any state" when a global command leads into it.
 
 A ``call`` is an edge into the sub-flow's start state (``call confirm``); its states are
 drawn like the flow's own (named ``confirm/ask``); each ``return`` is an edge back to every
@@ -29,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ucwa_flow.flow import (
+    BACK,
     Action,
     Flow,
     InvitationPolicy,
@@ -37,7 +41,9 @@ from ucwa_flow.flow import (
     MessageHandler,
     Outbound,
     State,
+    back_targets,
     format_duration,
+    global_goto,
 )
 from ucwa_flow.graph._model import ANY, END, START, EdgeKind, Graph, GraphBuilder, Node
 from ucwa_flow.graph._paths import END_OF_CONVERSATION, RETURN, after_calls, trace_exits
@@ -66,6 +72,13 @@ def extract_flow(flow: Flow) -> Graph:
     for state in flow.states.values():
         builder.add_state(state.name, *builder.at(state.location))
     _add_entry(builder, flow)
+    builder.back_to[ANY] = (ANY,)
+    for name, sources in back_targets(flow, global_commands=False).items():
+        into = (
+            *(builder.add_state(s) for s in sources),
+            *((ANY,) if global_goto(flow, name) else ()),
+        )
+        builder.back_to[builder.add_state(name)] = into
     global_commands = {command.location for command in flow.commands}
     for command in flow.commands:
         _add_paths(
@@ -174,6 +187,9 @@ def _add_no_match_ladder(builder: _Builder, node: Node, state: State) -> None:
     for (target, steps), numbers in rungs.items():
         label = "no match " + _number_ranges(numbers) + ("+" if numbers[-1] == last else "")
         at = places[(target, steps)]
+        if target == BACK:
+            _add_back(builder, node, label, steps, at)
+            continue
         target_node = _target(builder, node, target)
         _add_edge(builder, node, target_node, EdgeKind.NO_MATCH, label, steps, at)
 
@@ -206,11 +222,22 @@ def _add_paths(
     for exit_ in trace_exits(actions):
         if exit_.target is None and not loop:
             continue
+        if exit_.target == BACK:
+            _add_back(builder, source, trigger, exit_.steps, at)
+            continue
         edge_kind = exit_.kind if kind is EdgeKind.ENTER and exit_.kind else kind
         targets = [exit_.target] if exit_.target != RETURN else builder.returns_to
         for target in targets:
             node = _target(builder, source, target)
             _add_edge(builder, source, node, edge_kind, trigger, exit_.steps, at)
+
+
+def _add_back(
+    builder: _Builder, source: Node, trigger: str, steps: tuple[str, ...], at: Location | None
+) -> None:
+    """A ``goto: back`` from ``source``: a dashed edge to each state it may return to."""
+    for target in builder.back_to.get(source, ()):
+        _add_edge(builder, source, target, EdgeKind.BACK, trigger, (*steps, BACK), at)
 
 
 def _target(builder: GraphBuilder, source: Node, target: str | None) -> Node:

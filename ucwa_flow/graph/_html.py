@@ -29,6 +29,7 @@ _MEANINGS = {
     EdgeKind.ENTER: "on entering the state",
     EdgeKind.ENDED: "the caller left",
     EdgeKind.DELIVERY_FAILED: "a message could not be delivered",
+    EdgeKind.BACK: "goto back: to the state the conversation came from",
     EdgeKind.EVENT: "an invitation arrives / a lifecycle event",
 }
 

@@ -10,7 +10,7 @@ as written.
 
 A state diagram cannot style individual transitions, so edge kinds are told apart by a
 label prefix: ``⏱`` for timeout steps, ``✗`` for no-match steps, ``⌘`` for global
-commands. The "any state" node is drawn dashed through a ``classDef``.
+commands, ``↩`` for ``goto: back``. The "any state" node is drawn dashed through a ``classDef``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ KIND_PREFIXES: dict[EdgeKind, str] = {
     EdgeKind.TIMEOUT: "⏱ ",
     EdgeKind.NO_MATCH: "✗ ",
     EdgeKind.COMMAND: "⌘ ",
+    EdgeKind.BACK: "↩ ",
 }
 
 _ENCODED = frozenset('#;:"<>&%\\{}|`')

@@ -59,6 +59,8 @@ class EdgeKind(StrEnum):
     ENDED = "ended"
     #: a message could not be delivered
     DELIVERY_FAILED = "delivery_failed"
+    #: ``goto: back``: to a state the conversation may have come from (drawn dashed)
+    BACK = "back"
     #: a named trigger of a lifecycle machine
     EVENT = "event"
 
@@ -185,6 +187,8 @@ class GraphBuilder:
     title: str
     #: where a ``return`` of the state being extracted goes: the states calling its sub-flow
     returns_to: list[str] = field(default_factory=list)
+    #: where a ``goto: back`` from a node may lead (the flow extractor fills it)
+    back_to: dict[Node, tuple[Node, ...]] = field(default_factory=dict)
     _nodes: dict[Node, None] = field(default_factory=dict)
     _edges: dict[Edge, None] = field(default_factory=dict)
     _lines: dict[Node | Edge, int] = field(default_factory=dict)

@@ -13,8 +13,8 @@ before it reads the event channel again. When the application was new instead, t
 server ended those conversations: restore nothing.
 
 The data: the conversation and messaging states, the messaging links and negotiated
-formats, every invitation's direction, state and outcome, the remote party, and what the
-first-message de-duplication needs. ``"v"`` is the format version.
+formats, every invitation's direction, state and outcome, the remote party, the subject, and
+what the first-message de-duplication needs. ``"v"`` is the format version.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def dump_conversation(conv: Conversation) -> dict[str, Any]:
         "remote_uri": conv.remote_uri,
         "remote_name": conv.remote_name,
         "first_text": conv.first_text,
+        "subject": conv.subject,
         "last_incoming": conv.last_incoming,
         "ended": conv.ended,
     }
@@ -94,6 +95,7 @@ def load_conversation(data: Mapping[str, Any]) -> Conversation:
     conv.remote_uri = _optional(data, "remote_uri")
     conv.remote_name = _optional(data, "remote_name")
     conv.first_text = _optional(data, "first_text")
+    conv.subject = _optional(data, "subject")
     conv.last_incoming = _optional(data, "last_incoming")
     conv.ended = bool(data.get("ended", False))
     return conv

@@ -176,6 +176,7 @@ class Conversation:
         "messaging",
         "remote_name",
         "remote_uri",
+        "subject",
     )
 
     def __init__(self, href: str) -> None:
@@ -186,6 +187,8 @@ class Conversation:
         self.remote_uri: str | None = None
         self.remote_name: str | None = None
         self.first_text: str | None = None
+        #: the conversation's subject, as its invitation or a conversation event gave it
+        self.subject: str | None = None
         self.last_incoming: str | None = None
         self.ended = False
 
@@ -284,6 +287,8 @@ class LifecycleTracker:
             conv.invitations[rec.link.href] = inv
         if rec.from_uri and rec.direction == "Incoming":
             conv.remote_uri, conv.remote_name = rec.from_uri, rec.from_name
+        if rec.subject:
+            conv.subject = rec.subject
         trigger = inv_lc.trigger_for(rec)
         old = inv.state
         if trigger is None or not self.invitation_machine.fire(inv, trigger, reason=rec.reason):
@@ -317,6 +322,8 @@ class LifecycleTracker:
         return []
 
     def _conversation(self, conv: Conversation, rec: ConversationEvent) -> list[Change]:
+        if rec.subject:
+            conv.subject = rec.subject
         trigger = conv_lc.trigger_for(rec)
         old = conv.lifecycle.state
         if trigger is None or conv_lc.REPORTED[trigger] == old:

@@ -87,6 +87,7 @@ class _Services:
     def __init__(self, recording: Recording) -> None:
         self.clock = self.manual = ManualClock(recording.started)
         self.port: Any = None  # the interpreter asks the port nothing itself
+        self.account = ""  # conversation.account: a replay is on no account
         self.played = Played()
         self.jobs: deque[Callable[[], Awaitable[None]]] = deque()
         self._outcomes = {
@@ -187,6 +188,7 @@ async def play(flow: Flow, machine: FlowMachine, recording: Recording) -> Played
     conv.messaging.send_message_href = _HREF + "/messaging/sendMessage"
     conv.messaging.stop_messaging_href = _HREF + "/messaging/stopMessaging"
     conv.messaging.set_is_typing_href = _HREF + "/messaging/typing"
+    conv.subject = recording.subject
     caller = recording.caller_uri or _CALLER
     instance = FlowInstance(flow, machine, stage, conv, caller, recording.caller_name)
     for name, value in recording.start_variables.items():

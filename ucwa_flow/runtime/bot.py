@@ -77,6 +77,7 @@ class Bot:
         self.client = client
         self.clock = clock
         self.engine = Engine(flows, UcwaPort(client), clock, sink, http=http, limits=limits)
+        self.engine.account = client.user
         self._outbound_at_start = not isinstance(flows, Catalog)
         self.durable: Durable | None = None
         if store is not None:

@@ -148,14 +148,17 @@ class Caller:
 
     # -- acting -------------------------------------------------------------------------------
 
-    async def invite(self, text: str | None) -> None:
-        """Start a chat with the bot, ``text`` being the invitation's first message."""
+    async def invite(self, text: str | None, *, subject: str = "") -> None:
+        """Start a chat with the bot, ``text`` being the invitation's first message and
+        ``subject`` the conversation's subject."""
         if self._conversation is not None or self._operation is not None:
             raise CallerError(f"{self.uri} is already in a conversation with the bot")
         self._operation = uuid.uuid4().hex
         if text is not None:
             self.sent += 1
-        await self.client.start_messaging(self.bot, message=text, operation_id=self._operation)
+        await self.client.start_messaging(
+            self.bot, message=text, subject=subject, operation_id=self._operation
+        )
 
     async def say(self, text: str) -> None:
         """Send a message in the conversation, once it is connected if it is on its way."""
@@ -173,14 +176,14 @@ class Caller:
         self.sent += 1
         await self.client.send_message(href, text)
 
-    async def chat(self, text: str) -> None:
+    async def chat(self, text: str, *, subject: str = "") -> None:
         """Send one line as typed at a chat window (what ``ucwa-flow run`` does).
 
-        The first line starts the chat, unless the bot has invited the person; later lines
-        are said in it.
+        The first line starts the chat (with ``subject``), unless the bot has invited the
+        person; later lines are said in it.
         """
         if self._operation is None and self._invitation is None and self.ended is None:
-            await self.invite(text)
+            await self.invite(text, subject=subject)
         else:
             await self.say(text)
 

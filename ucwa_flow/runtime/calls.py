@@ -123,7 +123,7 @@ async def call(
     )
     instance.variables = scope
     instance._done("call", action.location, sub.name)
-    await instance._enter(action.target)
+    await instance._enter(action.target, call=True)
 
 
 async def return_(instance: FlowInstance, action: Return, ctx: Mapping[str, Any]) -> None:
@@ -144,6 +144,7 @@ async def return_(instance: FlowInstance, action: Return, ctx: Mapping[str, Any]
         instance.report_error(f"cannot return to unknown state {frame.caller!r}", None)
         return
     instance._misses = 0
+    instance.facts.returned()
     state = instance.flow.states[frame.caller]
     instance._emit(t.StateEntered, state=frame.caller, previous=previous)
     instance._silence.restart(instance.machine.silence_schedule(state))

@@ -2,27 +2,35 @@
 
 :func:`context_of` builds the names a template or condition of a running conversation can
 use (``docs/flow-language.md``, "Templates"): the variables, the state, the caller, the
-message being handled and the extras of the action list (``match``, ``webhook``,
-``delivery``). :func:`copy_variables` gives each conversation its own copy of the flow's
-declared variables, so that one conversation's changes never leak into another's.
+message being handled, the conversation's facts (subject, message counts, account, the
+back stack's top, the language) and the extras of the action list (``match``,
+``webhook``, ``delivery``). The conversation's language is ``settings.language`` when it
+names one of the flow's languages, else the one its first message showed, else the
+default (``ucwa_flow.flow._texts``).
+:func:`copy_variables` gives each conversation its own copy of the flow's declared
+variables, so that one conversation's changes never leak into another's.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ucwa_flow.flow import template_context
+from ucwa_flow.flow import Flow, Template, TemplateRenderError, template_context
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
 __all__ = ["context_of", "copy_variables"]
 
+log = logging.getLogger("ucwa_flow.runtime")
+
 
 def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> dict[str, Any]:
     """The template context of ``instance`` running an action list with ``extras``."""
-    return template_context(
+    settings = instance.flow.settings
+    context = template_context(
         variables=instance.variables,
         state=instance.state,
         flow=instance.flow.name,
@@ -32,10 +40,30 @@ def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> dict[str, A
         match=extras.get("match"),
         webhook=extras.get("webhook"),
         conversation_format="html" if "Html" in instance.conv.messaging.formats else "text",
+        subject=instance.conv.subject or "",
+        messages=instance.facts.messages(),
+        account=instance.services.account,
+        previous=instance.facts.previous,
+        language=instance.facts.language or settings.default_language,
         delivery=extras.get("delivery"),
         now=instance.services.clock.now(),
-        timezone=instance.flow.settings.timezone,
+        timezone=settings.timezone,
     )
+    if settings.language is not None:
+        _choose_language(instance.flow, settings.language, context)
+    return context
+
+
+def _choose_language(flow: Flow, rule: Template, context: dict[str, Any]) -> None:
+    """``settings.language`` decides ``conversation.language`` when it renders one of the
+    flow's languages (it sees the detected or default one); a failure is logged."""
+    try:
+        chosen = rule.render(context).strip()
+    except TemplateRenderError as exc:
+        log.warning("%s: settings.language: %s", rule.location, exc)
+        return
+    if chosen in flow.languages:
+        context["conversation"]["language"] = chosen
 
 
 def copy_variables(variables: Mapping[str, Any]) -> dict[str, Any]:

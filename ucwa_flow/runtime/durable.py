@@ -177,6 +177,7 @@ class Durable:
             "misses": record.misses,
             "silence": record.extra.get("silence"),
             "calls": record.extra.get("calls"),
+            "facts": record.extra.get("facts"),
         }
         if not known:
             why = f"its flow {record.flow!r} is not run any more"

@@ -115,6 +115,8 @@ class Engine:
         self.sender = Sender(port, self._sent, self.spawn)
         #: set by a durable bot: what is decided waits there for its commit
         self.journal: Journal | None = None
+        #: the bot account's SIP URI (``conversation.account``), set by the bot
+        self.account = ""
 
     # -- public ---------------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ def render_farewell(
         flow=flow.name,
         caller_uri=change.from_uri or "",
         caller_name=change.from_name or "",
+        subject=change.subject or "",
+        account=engine.account,
         now=engine.clock.now(),
         timezone=flow.settings.timezone,
     )

@@ -15,8 +15,8 @@ Semantics, as ``docs/flow-language.md`` states them:
   order; the first that matches runs. Named regex captures become variables. No match runs
   the next rung of the no-match ladder (the last rung repeats); the count restarts when a
   state is entered.
-* ``goto`` ends the running action list and enters the target: its timers restart, its
-  ladder count resets, its ``enter`` actions run.
+* ``goto`` ends the running action list and enters the target (``back``: the previous
+  state, see ``facts``): its timers restart, its ladder count resets, ``enter`` runs.
 * timeouts count caller silence from the same moment (entering the state or the caller's
   last message); each step fires once.
 * ``invite`` and ``webhook`` do not block the conversation: the actions after them, and
@@ -37,6 +37,7 @@ import httpx
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
+    BACK,
     Action,
     ActionRef,
     Call,
@@ -46,7 +47,6 @@ from ucwa_flow.flow import (
     Invite,
     Location,
     Log,
-    MatchTimeout,
     Return,
     Say,
     SetVariable,
@@ -55,8 +55,6 @@ from ucwa_flow.flow import (
     Typing,
     UnknownActionList,
     Webhook,
-    command_list_id,
-    handler_list_id,
     state_list_id,
 )
 from ucwa_flow.lifecycle import Conversation
@@ -64,7 +62,9 @@ from ucwa_flow.runtime import calls
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
+from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.matching import first_match
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
 from ucwa_flow.runtime.saying import render_say
@@ -95,6 +95,7 @@ class FlowInstance:
         "conv",
         "ended",
         "ended_by",
+        "facts",
         "flow",
         "flow_name",
         "machine",
@@ -124,6 +125,7 @@ class FlowInstance:
         self.calls = calls.CallStack()
         self.ended = False
         self.ended_by: str | None = None
+        self.facts = Facts()
         self._misses = 0
         self._deliveries = DeliveryGuard()
         self._hops = 0
@@ -141,43 +143,35 @@ class FlowInstance:
     async def start(self, state: str | None = None) -> None:
         """The conversation is connected: enter the start state (or ``state``)."""
         self._hops = 0
+        self.facts.opened(self.conv.first_text, self.flow)
         await self._enter(state or self.flow.start)
 
     async def on_message(self, text: str) -> None:
         if self.ended:
             return
         self._hops = 0
+        self.facts.heard(text, self.flow)
         self._emit(t.MessageIn, text=text)
         current = self._current()
         if current is None:
             return
         self._silence.heard(self.machine.silence_schedule(current))
-        commands = len(current.commands)
-        for j, handler in enumerate((*current.commands, *current.handlers)):
-            try:
-                captures = handler.match(text)
-            except MatchTimeout as exc:
-                self._error(str(exc), handler.location)
-                continue
-            if captures is None:
-                continue
-            self._misses = 0
-            self.variables.update(captures)
-            self._emit(
-                t.HandlerMatched,
-                state=current.name,
-                kind=handler.kind,
-                command=handler.name,
-                captures=captures,
-                location=handler.location,
-            )
-            if j < commands:
-                list_id = command_list_id(current.name, handler.name or str(j))
-            else:
-                list_id = handler_list_id(current.name, j - commands)
-            await self._execute(list_id, {"match": captures, "message": text})
+        found = first_match(current, text, self._error)
+        if found is None:
+            await self._no_match(current, text)
             return
-        await self._no_match(current, text)
+        handler, list_id, captures = found
+        self._misses = 0
+        self.variables.update(captures)
+        self._emit(
+            t.HandlerMatched,
+            state=current.name,
+            kind=handler.kind,
+            command=handler.name,
+            captures=captures,
+            location=handler.location,
+        )
+        await self._execute(list_id, {"match": captures, "message": text})
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
@@ -258,7 +252,8 @@ class FlowInstance:
         due = None if self.ended else self._silence.due(schedule, now)
         stack = [] if self.ended else list(self.calls)  # the caller's variables too
         silence = self._silence.to_data(now)
-        return {"misses": self._misses, "silence": silence, "due": due, "calls": stack}
+        data = {"misses": self._misses, "silence": silence, "due": due, "calls": stack}
+        return {**data, "facts": self.facts.to_data()}
 
     def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
         """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
@@ -266,6 +261,7 @@ class FlowInstance:
         if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
             return False
         self.variables, self._misses = dict(variables), int(data.get("misses", 0))
+        self.facts = Facts.from_data(data.get("facts"), self.flow.states)
         self.calls = calls.CallStack.from_data(data.get("calls"))
         schedule = self.machine.silence_schedule(self.flow.states[state])
         self._silence.resume(data.get("silence"), schedule, now)
@@ -282,7 +278,7 @@ class FlowInstance:
     def _current(self) -> State | None:
         return self.flow.states.get(self.state)
 
-    async def _enter(self, name: str) -> None:
+    async def _enter(self, name: str, *, back: bool = False, call: bool = False) -> None:
         self._hops += 1
         if self._hops > _MAX_HOPS:
             self._error(f"more than {_MAX_HOPS} gotos without caller input; stopping", None)
@@ -293,6 +289,7 @@ class FlowInstance:
             self._error(f"cannot enter unknown state {name!r}", None)
             return
         self._misses = 0
+        self.facts.entered(previous, name, back=back, call=call)
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
         self._silence.restart(self.machine.silence_schedule(state))
@@ -354,8 +351,9 @@ class FlowInstance:
             self.variables[action.name] = action.value.evaluate(ctx)
             self._done("set", action.location, action.name)
         elif isinstance(action, Goto):
+            target = self.facts.target(action.target)  # NoPreviousState: reported, skipped
             self._done("goto", action.location, action.target)
-            await self._enter(action.target)
+            await self._enter(target, back=action.target == BACK)
             return True
         elif isinstance(action, Stop):
             self._done("stop", action.location)
@@ -402,6 +400,7 @@ class FlowInstance:
         self._send(
             Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
         )
+        self.facts.said()
         self._emit(t.MessageOut, text=text, html=sent)
         self._done("say", action.location)
 

@@ -148,6 +148,7 @@ class Invitations:
                 variables=flow.variables,
                 flow=flow.name,
                 caller_uri=invitee,
+                account=engine.account,
                 now=engine.clock.now(),
                 timezone=flow.settings.timezone,
             )

@@ -88,6 +88,7 @@ def record_of(
         extra={
             "conversation": dump_conversation(instance.conv),
             "silence": data["silence"],
+            "facts": data["facts"],
             **({"calls": data["calls"]} if data.get("calls") else {}),
             **(extra or {}),
         },

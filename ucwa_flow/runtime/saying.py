@@ -3,6 +3,8 @@
 With ``settings.format: html``, a conversation that negotiated HTML messages gets the
 ``html`` part; every message also has a plain text (the ``text`` part, or the HTML with
 its tags removed), which is what a plain-text conversation gets and what traces show.
+A ``say`` with ``texts`` says the version of the conversation's language
+(``conversation.language`` in the context), else the default language's.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ucwa_flow.flow import Say
+from ucwa_flow.flow import Say, version_of
 from ucwa_flow.ucwa.dataurl import html_to_text
 
 __all__ = ["render_say"]
@@ -21,7 +23,10 @@ def render_say(
 ) -> tuple[str, str | None]:
     """``(text, html)`` of ``action`` rendered in ``ctx``; ``html`` is ``None`` unless the
     flow's format is html and the conversation's ``formats`` include ``Html``."""
-    html = action.html.render(ctx) if action.html is not None else None
-    text = action.text.render(ctx) if action.text is not None else html_to_text(html or "")
+    text_part, html_part = action.text, action.html
+    if action.texts:
+        text_part, html_part = version_of(action, ctx["conversation"]["language"])
+    html = html_part.render(ctx) if html_part is not None else None
+    text = text_part.render(ctx) if text_part is not None else html_to_text(html or "")
     use_html = html is not None and flow_format == "html" and "Html" in formats
     return text, html if use_html else None

@@ -83,6 +83,8 @@ class Services(Protocol):
 
     clock: Clock
     port: Port
+    #: the SIP URI of the bot account the conversations came in on (``""``: unknown)
+    account: str
 
     @property
     def tracing(self) -> bool:

@@ -12,7 +12,10 @@ which of those edges the bot actually took:
   ok``/``failed``, ``invite accepted``/``declined``/``no answer``); a path that waits for
   a webhook or an invitation is parked and resumed when the outcome arrives;
 * the path ends where the graph's edge does: in another state, at the end of the
-  conversation, or back where it started when the next trigger begins.
+  conversation, or back where it started when the next trigger begins;
+* a ``goto: back`` makes the path a ``back`` edge to the state it returned to (or to
+  "any state", when the graph draws it so: a global command's ``back``, or a return
+  into a state a global command led to).
 
 The edge taken is the graph's edge with the same source, target and trigger label; its
 branch steps pick between edges that differ only by them.
@@ -25,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ucwa_flow.flow import (
+    BACK,
     Action,
     Flow,
     If,
@@ -135,6 +139,7 @@ class _Path:
     trigger: str
     steps: list[str] = field(default_factory=list)
     stays: bool = True  # a path that runs out is a loop (not for `enter`)
+    back: bool = False  # it took a `goto: back`
 
 
 class _Replay:
@@ -222,6 +227,9 @@ class _Replay:
             if branch is not None:
                 then = r.detail == "then"
                 path.steps.append(f"if {branch.condition.source}" if then else "else")
+        elif r.action == "goto" and r.detail == BACK:
+            path.steps.append(BACK)
+            path.back = True
         elif r.action in ("call", "return"):
             path.steps.append(f"call {r.detail}" if r.action == "call" else "return")
         elif r.action in ("webhook", "invite"):
@@ -273,9 +281,11 @@ class _Replay:
     # -- matching a path to an edge of the graph --------------------------------------------
 
     def _take(self, path: _Path, target: Node) -> None:
-        if path.source is ANY and target == path.source:
+        if path.source is ANY and (target == path.source or path.back):
             target = ANY
         candidates = [e for e in self.cov.graph.edges if self._fits(e, path, target)]
+        if not candidates and path.back:  # returned into a state a global command led to
+            candidates = [e for e in self.cov.graph.edges if self._fits(e, path, ANY)]
         if not candidates:
             return
         full = " → ".join(_shorten(part) for part in (path.trigger, *path.steps) if part)
@@ -287,11 +297,12 @@ class _Replay:
     def _fits(self, edge: Edge, path: _Path, target: Node) -> bool:
         if edge.source != path.source or edge.target != target:
             return False
+        if path.back != (edge.kind is EdgeKind.BACK):
+            return False
         if path.kind is EdgeKind.ENTER:
-            return edge.kind in (EdgeKind.ENTER, EdgeKind.WEBHOOK, EdgeKind.INVITE) and (
-                _steps_fit(edge.label, path.steps)
-            )
-        if edge.kind is not path.kind:
+            kinds = (EdgeKind.ENTER, EdgeKind.WEBHOOK, EdgeKind.INVITE, EdgeKind.BACK)
+            return edge.kind in kinds and _steps_fit(edge.label, path.steps)
+        if edge.kind is not path.kind and not path.back:
             return False
         if path.kind is EdgeKind.NO_MATCH:
             return int(path.trigger[1:]) in _rungs(edge.label)

@@ -167,6 +167,8 @@ class _Builder:
         else:
             ((key, value),) = raw.items()
         if key == "invite":
+            if isinstance(value, dict):  # {text: hello, subject: Pizza order}
+                return s.Invite(location=at, text=value.get("text"), subject=value["subject"])
             return s.Invite(location=at, text=value)
         if key == "say":
             return s.Say(location=at, text=value)

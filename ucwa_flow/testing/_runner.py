@@ -116,7 +116,7 @@ class _Steps:
     async def _act(self, step: s.Step) -> None:
         stage = self.stage
         if isinstance(step, s.Invite):
-            await stage.party(None).invite(step.text)
+            await stage.party(None).invite(step.text, subject=step.subject)
         elif isinstance(step, s.Say):
             await stage.party(None).say(step.text)
         elif isinstance(step, s.HangUp):

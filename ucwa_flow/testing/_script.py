@@ -59,9 +59,11 @@ class Step:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invite(Step):
-    """The caller starts a chat with the bot; ``text`` is its first message, if any."""
+    """The caller starts a chat with the bot; ``text`` is its first message, if any, and
+    ``subject`` the conversation's subject (``""``: none)."""
 
     text: str | None
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
