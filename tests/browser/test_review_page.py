@@ -17,7 +17,7 @@ from tests.browser._apps import app_process
 from tests.browser._pages import HELPDESK, drawn_box, poll, states_of, ucwa_flow
 from tests.browser._review import classes, css, in_view, one, open_page, state_lines
 from tests.browser.conftest import Screenshot
-from tests.review.pages import LEFT_OUT, trimmed_helpdesk_script
+from tests.trimmed import LEFT_OUT, trimmed_helpdesk_script
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver

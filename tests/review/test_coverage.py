@@ -14,7 +14,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.review.pages import HELPDESK, ROOT, Page, trimmed_helpdesk_script
+from tests.review.pages import HELPDESK, ROOT, Page
+from tests.trimmed import trimmed_helpdesk_script
 from ucwa_flow.cli import cli
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.review import FlowShelf, create_app, load_coverage
