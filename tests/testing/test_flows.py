@@ -1,5 +1,5 @@
 """Every example flow has a conversation test script, and the scripts pass with full state
-coverage: the project's test command runs them all."""
+and transition coverage: the project's test command runs them all."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_every_flow_has_a_test_script() -> None:
     assert scripts == flows
 
 
-async def test_all_flow_scripts_pass_with_every_state_covered() -> None:
+async def test_all_flow_scripts_pass_with_every_state_and_transition_covered() -> None:
     run = await run_tests([FLOWS])
     failures = [str(r.failure) for r in run.results if r.failure is not None]
     problems = [str(d) for script in run.scripts for d in script.diagnostics]
@@ -24,4 +24,5 @@ async def test_all_flow_scripts_pass_with_every_state_covered() -> None:
     assert len(run.coverage.flows) == len(list(FLOWS.glob("*.flow.yaml")))
     for cov in run.coverage.flows.values():
         assert cov.state_percent == 100.0, (cov.name, cov.missed_states())
-        assert cov.edge_percent >= 90.0, (cov.name, cov.missed_edges())
+        assert cov.edge_percent == 100.0, (cov.name, cov.missed_edges())
+        assert len(cov.edges) == cov.edge_total
