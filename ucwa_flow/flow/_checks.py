@@ -117,20 +117,27 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
 # --- F103, F104: reachability --------------------------------------------------------
 
 
-def _reachable(
-    flow: Flow, roots: Iterable[str], back: Mapping[str, tuple[str, ...]] | None = None
-) -> set[str]:
-    """The states reachable from ``roots``; with ``back``, ``goto: back`` leads to them."""
+def _edges(flow: Flow, back: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, list[str]]:
+    """Each state's successors, computed once; with ``back``, ``goto: back`` leads to them."""
+    edges: dict[str, list[str]] = {}
+    for name, state in flow.states.items():
+        targets = _targets(state)
+        successors = [t for t in targets if t in flow.states]
+        if back is not None and BACK in targets:
+            successors.extend(back[name])
+        edges[name] = successors
+    return edges
+
+
+def _reachable(edges: Mapping[str, list[str]], roots: Iterable[str]) -> set[str]:
+    """The states reachable from ``roots`` along ``edges`` (one pass: linear in the graph)."""
     seen: set[str] = set()
-    todo = [name for name in roots if name in flow.states]
+    todo = [name for name in roots if name in edges]
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            targets = _targets(flow.states[name])
-            todo.extend(t for t in targets if t in flow.states)
-            if back is not None and BACK in targets:
-                todo.extend(back[name])
+            todo.extend(edges[name])
     return seen
 
 
@@ -138,7 +145,7 @@ def check_reachability(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     if flow.start not in flow.states:
         return
     roots = [flow.start, *(rule.goto for rule in flow.invitation.rules if rule.goto)]
-    reachable = _reachable(flow, roots)
+    reachable = _reachable(_edges(flow), roots)
     for name, state in flow.states.items():
         if name not in reachable:
             yield Diagnostic.at(
@@ -148,12 +155,17 @@ def check_reachability(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
             )
     if flow.settings.idle_timeout is not None:
         return  # the idle timeout ends every conversation that goes quiet
-    exits = {name for name, state in flow.states.items() if _can_end(state)}
-    back = back_targets(flow)
-    for name in sorted(reachable, key=list(flow.states).index):
-        if not _reachable(flow, [name], back) & exits:
+    # the states from which an exit can be reached: one search back from the exits
+    predecessors: dict[str, list[str]] = {name: [] for name in flow.states}
+    for name, successors in _edges(flow, back_targets(flow)).items():
+        for successor in successors:
+            predecessors[successor].append(name)
+    exits = [name for name, state in flow.states.items() if _can_end(state)]
+    can_end = _reachable(predecessors, exits)
+    for name, state in flow.states.items():
+        if name in reachable and name not in can_end:
             yield Diagnostic.at(
-                flow.states[name].location,
+                state.location,
                 "F104",
                 f"a conversation can get stuck in state {name!r}: no path from it reaches a "
                 "`stop` or a timeout (add a timeout, a stop, or settings.idle_timeout)",
