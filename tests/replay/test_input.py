@@ -54,6 +54,9 @@ def write(tmp_path: Path, *lines: str) -> str:
     return str(path)
 
 
+AT = 'event 1: "at" is seconds since the start, a number >= 0'
+
+
 @pytest.mark.parametrize(
     ("line", "where", "message"),
     [
@@ -91,6 +94,23 @@ def write(tmp_path: Path, *lines: str) -> str:
             '{"events": [{"left": "bot"}]}',
             "2:14",
             'event 1: "left" is true (the caller left) or "server"',
+        ),
+        ('{"events": [{"at": NaN, "caller": "hi"}]}', "2:14", AT),
+        ('{"events": [{"at": Infinity, "caller": "hi"}]}', "2:14", AT),
+        (
+            '{"events": [{"invite": "accept"}]}',
+            "2:14",
+            "event 1: 'invite' is one of accepted, declined, no_answer, not 'accept'",
+        ),
+        (
+            '{"events": [{"webhook": "sucess"}]}',
+            "2:14",
+            "event 1: 'webhook' is one of success, failure, not 'sucess'",
+        ),
+        (
+            '{"type": "conversation"}\n{"type": "entry", "seq": "a"}\n{"type": "entry", "seq": 1}',
+            "2:1",
+            'an entry\'s "seq" must be a whole number',
         ),
     ],
 )

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.guards import WAIT
 from tests.review.pages import HELPDESK, ROOT
 
@@ -52,10 +54,25 @@ def test_an_address_in_use() -> None:
     assert f"cannot listen on 127.0.0.1:{port} for the review" in lines[0]
 
 
-def test_attach_needs_an_http_url() -> None:
-    done = _review("review", str(HELPDESK), "--attach", "localhost:8470")
+@pytest.mark.parametrize(
+    "url", ["localhost:8470", "http://127.0.0.1:99999", "http://[::1", "http://"]
+)
+def test_attach_needs_an_http_url(url: str) -> None:
+    # a port that cannot exist or a broken host used to stop the live feed silently
+    done = _review("review", str(HELPDESK), "--attach", url)
     assert done.returncode == 2
     assert "--attach" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_two_flows_of_one_name_are_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.flow.yaml"
+    copy.write_text(HELPDESK.read_text(encoding="utf-8"), encoding="utf-8")
+    done = _review("review", str(HELPDESK), str(copy))
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "are both flows named 'helpdesk'" in lines[0]
 
 
 def test_run_review_refuses_a_bad_address() -> None:

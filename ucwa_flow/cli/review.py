@@ -86,7 +86,7 @@ def command(
         host, port = parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
-    if attach is not None and not attach.startswith(("http://", "https://")):
+    if attach is not None and not _http_url(attach):
         raise click.BadParameter(
             f"{attach!r} is not an http(s) URL such as http://127.0.0.1:8470",
             param_hint="--attach",
@@ -148,3 +148,15 @@ async def _serve(
 
 async def _forever() -> None:
     await asyncio.Event().wait()
+
+
+def _http_url(text: str) -> bool:
+    """Whether ``text`` is an http(s) URL with a host (and a port that can exist)."""
+    import httpx
+
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL:
+        return False
+    port_ok = url.port is None or 0 < url.port <= 65535
+    return url.scheme in ("http", "https") and bool(url.host) and port_ok

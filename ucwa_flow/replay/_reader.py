@@ -16,6 +16,7 @@ A line that is not JSON, or not one of these shapes, is a :class:`RecordingError
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -127,6 +128,10 @@ def _from_replay(obj: Mapping[str, Any], source: str) -> Recording:
     )
 
 
+#: the outcomes a recording may give an invite or a webhook (docs/replay.md)
+_OUTCOMES = {"invite": ("accepted", "declined", "no_answer"), "webhook": ("success", "failure")}
+
+
 def _event(item: Any, index: int) -> Event:
     where = f"event {index + 1}"
     if not isinstance(item, dict):
@@ -137,7 +142,7 @@ def _event(item: Any, index: int) -> Event:
         raise _Bad(f"{where}: an event has exactly one of {known}", "events")
     kind = kinds[0]
     at = item.get("at", 0)
-    if not isinstance(at, int | float) or isinstance(at, bool) or at < 0:
+    if not isinstance(at, int | float) or isinstance(at, bool) or not 0 <= at < math.inf:
         raise _Bad(f'{where}: "at" is seconds since the start, a number >= 0', "at")
     value = item[kind]
     if kind == "left":
@@ -150,6 +155,9 @@ def _event(item: Any, index: int) -> Event:
             raise _Bad(f'{where}: "ended" is "bot" (the bot ended the conversation)', "ended")
     elif not isinstance(value, str):
         raise _Bad(f"{where}: {kind!r} must be text", kind)
+    elif kind in _OUTCOMES and value not in _OUTCOMES[kind]:
+        known = ", ".join(_OUTCOMES[kind])
+        raise _Bad(f"{where}: {kind!r} is one of {known}, not {value!r}", kind)
     result = None
     if kind == "webhook":
         result = {k: item[k] for k in ("status", "json", "error") if k in item}
@@ -194,6 +202,8 @@ def from_export(
     origin = started.timestamp() if started is not None else None
     events: list[Event] = []
     assigned: set[str] = set()
+    if any(not isinstance(e.get("seq", 0), int) for e in entries):
+        raise _Bad('an entry\'s "seq" must be a whole number', "seq")
     for entry in sorted(entries, key=lambda e: e.get("seq", 0)):
         data = _mapping(entry.get("data")) or {}
         at_time = _time(entry.get("at"), "at")

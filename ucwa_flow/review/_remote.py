@@ -76,7 +76,10 @@ class RemoteLive:
             return None
         if response.status_code != 200:
             return None
-        found = response.json()
+        try:
+            found = response.json()
+        except ValueError:  # not JSON: not an admin endpoint's answer
+            return None
         return found if isinstance(found, dict) else None
 
     async def changes(self) -> AsyncIterator[dict[str, Any]]:
@@ -104,7 +107,7 @@ class RemoteLive:
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
         await self._client.aclose()
@@ -133,6 +136,8 @@ class RemoteLive:
                 reason = _reason(exc)
             except _Refused as exc:
                 reason = str(exc)
+            except Exception as exc:  # the page says why; the app goes on
+                reason = f"the live feed failed ({type(exc).__name__}: {exc})"
             if self._streamed:  # it was up: start over from the shortest delay
                 delay = BACKOFF
             self._set_status("reconnecting", f"{reason}; retrying in {delay:g}s")

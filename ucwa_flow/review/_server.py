@@ -27,7 +27,7 @@ DEFAULT_LISTEN = "127.0.0.1:8300"
 STOP_GRACE = 1.0  # seconds open requests (event streams) get on stop()
 
 _HINTS = {
-    errno.EADDRINUSE: " (is another review running? use --listen 127.0.0.1:PORT, or port 0)",
+    errno.EADDRINUSE: " (is another review running? choose another port, or port 0)",
     errno.EACCES: " (a port below 1024 needs privileges; use one such as 8300)",
     errno.EADDRNOTAVAIL: " (not an address of this machine; try 127.0.0.1)",
 }

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ucwa_flow.errors import UnreadableFileError
+from ucwa_flow.errors import OperationalError, UnreadableFileError
 from ucwa_flow.review._flows import ReviewedFlow, review_flow
 
 __all__ = ["FlowShelf"]
@@ -28,8 +28,18 @@ class FlowShelf:
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
         """Load every file (:class:`~ucwa_flow.flow.FlowFileError` for one that cannot be
-        read, the CLI's one line)."""
-        return cls([review_flow(path) for path in paths])
+        read, the CLI's one line; :class:`~ucwa_flow.errors.OperationalError` for two flows
+        of one name: a page is a flow's name)."""
+        flows = [review_flow(path) for path in paths]
+        named: dict[str, ReviewedFlow] = {}
+        for flow in flows:
+            other = named.setdefault(flow.name, flow)
+            if other is not flow:
+                raise OperationalError(
+                    f"{other.path} and {flow.path} are both flows named {flow.name!r}: "
+                    "review them one at a time"
+                )
+        return cls(flows)
 
     def all(self) -> list[ReviewedFlow]:
         """Every flow, each fresh."""
