@@ -173,3 +173,23 @@ def test_a_file_outside_git_is_one_line(tmp_path: Path) -> None:
 def test_usage_errors() -> None:
     assert _run(str(HELPDESK)).returncode == 2
     assert _run(str(HELPDESK), str(HELPDESK), "--rev", "HEAD").returncode == 2
+
+
+def test_rev_refuses_a_flow_of_several_files(repo: Path) -> None:
+    # its includes would be read from the working copy, not the revision: a change made only
+    # in an included file went unseen ("no differences")
+    flows = repo / "flows"
+    (flows / "more.states.yaml").write_text(
+        "states:\n  extra:\n    enter: [stop]\n", encoding="utf-8"
+    )
+    flow = flows / "shop.flow.yaml"
+    flow.write_text("include: [more.states.yaml]\n" + flow.read_text("utf-8"), encoding="utf-8")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "three")
+    done = _run("flows/shop.flow.yaml", "--rev", "HEAD", cwd=repo)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "ucwa-flow: error: flows/shop.flow.yaml@HEAD: includes or calls other files; --rev "
+        "compares flows of one file only (check the revision out into a folder and compare "
+        "the two flow files)"
+    ]

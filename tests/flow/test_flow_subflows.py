@@ -212,3 +212,35 @@ def test_diff_shows_a_changed_call_parameter(tmp_path: Path) -> None:
     assert "-   with attempts = 2\n" in report
     assert "+   with attempts = 3\n" in report
     assert "call employee-id" in report
+
+
+def test_a_sub_flows_missing_start_and_a_clashing_state_are_errors(tmp_path: Path) -> None:
+    # both passed validate and broke the conversation at the call
+    _write(
+        tmp_path,
+        {
+            "w.flow.yaml": """
+                version: 1
+                name: w
+                start: a
+                states:
+                  a:
+                    enter:
+                      - call: {flow: lib/ok.subflow.yaml}
+                  ok/x:
+                    enter: [stop]
+                """,
+            "lib/ok.subflow.yaml": """
+                version: 1
+                subflow: ok
+                start: nope
+                states:
+                  x:
+                    enter: [return]
+                """,
+        },
+    )
+    loaded = load_flow(tmp_path / "w.flow.yaml")
+    found = sorted(str(d).split(" error:")[0] for d in loaded.errors)
+    sub = str(tmp_path / "lib" / "ok.subflow.yaml")
+    assert found == [f"{sub}:3:8: F102", f"{sub}:5:3: F132"], [str(d) for d in loaded.errors]

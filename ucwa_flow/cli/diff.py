@@ -111,7 +111,16 @@ def _load_revision(path: str, revision: str) -> Flow:
         text = read_at_revision(resolved, revision)
     except UnreadableFileError as exc:
         _fail(str(exc))
-    return _checked(load_flow_text(text, f"{resolved}@{revision}"), f"{resolved}@{revision}")
+    name = f"{resolved}@{revision}"
+    flow = _checked(load_flow_text(text, name), name)
+    parts = {state.location.file for state in flow.states.values()} - {name}
+    if parts or flow.subflows:
+        # its includes and sub-flows would be read from the working copy, not the revision
+        _fail(
+            f"{name}: includes or calls other files; --rev compares flows of one file only "
+            "(check the revision out into a folder and compare the two flow files)"
+        )
+    return flow
 
 
 def _checked(result: LoadResult, name: str) -> Flow:

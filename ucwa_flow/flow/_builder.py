@@ -127,9 +127,15 @@ class _Builder(BuilderBase):
         commands = self.commands(data.get("commands", {}), ("commands",))
         own = [self.target(name) for name in data["states"]]
         for name, raw in data["states"].items():
+            if self.target(name) in states:  # the flow named a state of its own like that
+                clash = f"state {self.target(name)!r} is also a state of the calling flow"
+                self.report(("states", name), "F132", clash, key=True)
+                continue
             states[self.target(name)] = self.state(
                 self.target(name), raw, ("states", name), commands
             )
+        if data["start"] not in data["states"]:
+            self.report(("start",), "F102", f"start state {data['start']!r} does not exist")
         params = data.get("params", {})
         return SubFlow(
             name=data["subflow"],
