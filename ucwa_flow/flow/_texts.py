@@ -131,7 +131,7 @@ def check_texts(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                 say.location, "F143", f"no text in the default language {default!r}"
             )
         missing = sorted(flow.languages - have - {default})
-        if missing:
+        if missing and default in have:  # else F143 says what is wrong, and no one falls back
             names = ", ".join(repr(m) for m in missing)
             yield Diagnostic.at(
                 say.location,
