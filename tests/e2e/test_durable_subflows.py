@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.e2e.harness import stage
 from tests.e2e.test_durable import store  # noqa: F401  (the SQLite and PostgreSQL stores)
 from ucwa_flow.flow import Flow, load_flow
+from ucwa_flow.runtime import trace as t
 from ucwa_flow.store import ConversationQuery, Store
 
 MAIN = """\
@@ -114,3 +115,22 @@ async def test_a_restart_inside_a_sub_flow_returns_to_the_caller(
     lines = await store.transcript(record.account, record.conversation)
     said = [(line.data or {}).get("text") for line in lines if line.kind == "message_out"]
     assert said[:2] == ["Hello.", "Your name? (PIN [redacted])"]
+
+
+async def test_a_conversation_ended_inside_a_sub_flow_keeps_the_flows_own_variables(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # its record used to keep the sub-flow's variables (the flow's own were lost)
+    async with stage(_flow(tmp_path), store=store) as s:
+        lene = await s.person()
+        await lene.say("hello")
+        assert await lene.hear(2) == ["Hello.", "Your name? (PIN 4711)"]
+        await s.idle()
+        await lene.caller.hang_up()
+        await s.until(lambda: s.of(t.Ended))
+        await s.idle()
+    (record,) = await store.conversations(ConversationQuery())
+    assert record.status == "ended"
+    assert set(record.variables) == {"who", "sure", "note", "pin"}
+    assert record.variables["note"] == "kept"

@@ -76,7 +76,7 @@ def record_of(
         state=(ended_in or instance.state) if instance.ended else instance.state,
         created_at=created_at,
         updated_at=now,
-        variables=dict(instance.variables),
+        variables=_own_variables(instance),
         misses=int(data["misses"]),
         timers=timers,
         pending=(*(_pending_webhook(call) for call in webhooks), *invites),
@@ -211,3 +211,12 @@ def without_secrets(data: dict[str, Any], instance: FlowInstance | None) -> dict
                 text = text.replace(value, REDACTED)
             clean[part] = text
     return clean
+
+
+def _own_variables(instance: FlowInstance) -> dict[str, Any]:
+    """The flow's own variables: an ended conversation that ended inside a sub-flow keeps
+    those of the flow (put aside at its outermost call), not the sub-flow's."""
+    frames = instance.calls.frames
+    if instance.ended and frames:
+        return dict(frames[0].variables)
+    return dict(instance.variables)
