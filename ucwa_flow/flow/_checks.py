@@ -398,6 +398,17 @@ def check_dead_actions(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                     break
 
 
+def check_ended_calls(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    """F139: ``call`` or ``return`` in an ``ended`` list: the caller has left, so no
+    sub-flow can talk with them, and a return would leave the call stack half undone."""
+    for state in flow.states.values():
+        for action in iter_actions(state.ended):
+            if isinstance(action, Call | Return):
+                what = "call" if isinstance(action, Call) else "return"
+                message = f"{what} in `ended`: the conversation is over (use set, log, webhook)"
+                yield Diagnostic.at(action.location, "F139", message)
+
+
 CHECKS: tuple[Check, ...] = (
     check_targets,
     check_reachability,
@@ -408,4 +419,5 @@ CHECKS: tuple[Check, ...] = (
     check_dead_actions,
     check_back,
     check_texts,
+    check_ended_calls,
 )

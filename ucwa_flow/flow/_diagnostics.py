@@ -135,6 +135,7 @@ RULES: dict[str, Rule] = {
         Rule("F136", _E, "a sub-flow calls itself, directly or through others"),
         Rule("F137", _E, "return outside a sub-flow"),
         Rule("F138", _E, "include or call path absolute or outside the flow's folder"),
+        Rule("F139", _E, "call or return in an ended list (the conversation is over)"),
         # goto back and translations: F140-F149
         Rule("F140", _E, "a state named 'back' (goto: back returns to the previous state)"),
         Rule("F141", _W, "goto: back in a state only entered as the start"),
