@@ -72,3 +72,11 @@ def test_lookarounds_are_named_as_hazards_when_the_text_does_not_satisfy_them() 
 def test_the_documented_example() -> None:
     # docs/testing.md, "Exploring a flow"
     assert invert(r"\b(?P<employee_id>E\d{6})\b").text == "E111111"
+
+
+def test_a_pattern_whose_matches_are_all_huge_is_uninvertible() -> None:
+    # nested repeats: the shortest match has 13 million characters; building it took a
+    # minute and three times the memory, and one more level exhausted it
+    with pytest.raises(Uninvertible, match="longer than 10,000 characters"):
+        invert("^(?:(?:(?:x{60}){60}){60}){60}$")
+    assert len(invert("a{5000}b").text) == 5001

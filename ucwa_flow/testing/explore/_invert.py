@@ -67,6 +67,9 @@ PLAUSIBLE: tuple[tuple[str, str], ...] = (
 )
 
 _FILLER = "lorem ipsum dolor sit amet consectetur"
+#: the longest message the generator builds: a pattern whose matches are all longer is
+#: uninvertible (nested repeats such as ``((x{60}){60}){60}`` would take all memory)
+MAX_TEXT = 10_000
 _PLAIN = "ax1-_.Z b"  # tried, in order, for "any character except ..."
 
 
@@ -175,6 +178,8 @@ class _Walker:
         first = self.seq(sub)
         if first.isspace():  # "1   /   5" reads worse than "1 / 5" and tests no more
             count = max(low, 1)
+        if len(first) * count > MAX_TEXT:
+            raise Uninvertible(f"the text it matches is longer than {MAX_TEXT:,} characters")
         return first + "".join(self.seq(sub) for _ in range(count - 1))
 
     def group(self, number: int | None, sub: Any) -> str:
