@@ -9,18 +9,10 @@ few seconds would drown the bots' lines, and the app logs the requests that chan
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
-import socket
-from collections.abc import Generator
 from typing import Any
 
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
-from ucwa_flow._sockets import listen
-from ucwa_flow.errors import OperationalError
+from ucwa_flow._uvicorn import LoopServer
 
 __all__ = ["AdminServer"]
 
@@ -33,30 +25,7 @@ _HINTS = {
 }
 
 
-class _Quiet(H11Protocol):
-    """HTTP/1.1 without access-log lines (uvicorn's ``access_log=False`` would instead
-    cut the ``uvicorn.access`` logger off for the whole process)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.access_log = False
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.up = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield  # the service handles signals, not uvicorn
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.up.set()
-
-
-class AdminServer:
+class AdminServer(LoopServer):
     """``app`` on ``host``:``port`` (``0``: a free port) in the running event loop.
 
     ``await start()`` returns the address it is bound to; ``await stop()`` closes it
@@ -65,69 +34,8 @@ class AdminServer:
     """
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8470) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._sock: socket.socket | None = None
+        super().__init__(app, host, port, what="the admin endpoint", hints=_HINTS, grace=STOP_GRACE)
 
     async def start(self) -> tuple[str, int]:
         """Listen and serve; returns the bound ``(host, port)``."""
-        if self._task is not None:
-            raise RuntimeError("the admin server is already started")
-        sock = _listen(self.host, self.port)
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            http=_Quiet,
-            ws="none",
-            log_config=None,
-            server_header=False,
-            timeout_graceful_shutdown=int(STOP_GRACE),
-        )
-        server = _Server(config)
-        task = asyncio.get_running_loop().create_task(
-            server.serve(sockets=[sock]), name="ucwa-flow admin"
-        )
-        self._server, self._task, self._sock = server, task, sock
-        up = asyncio.ensure_future(server.up.wait())
-        await asyncio.wait([up, task], return_when=asyncio.FIRST_COMPLETED)
-        if not server.up.is_set():  # serve() ended before it was up
-            up.cancel()
-            self._server = self._task = self._sock = None
-            sock.close()
-            reason = None if task.cancelled() else task.exception()
-            raise OperationalError(
-                f"the admin endpoint on {self.host}:{self.port} did not start"
-                + (f": {reason}" if reason is not None else "")
-            )
-        host, port = sock.getsockname()[:2]
-        return str(host), int(port)
-
-    async def stop(self) -> None:
-        """Stop serving (idempotent). An app with an :class:`asyncio.Event` as
-        ``app.state.closing`` (:func:`~ucwa_flow.admin.create_app`'s) has it set first, so
-        that its endless responses (event streams) end instead of holding the stop."""
-        server, task, sock = self._server, self._task, self._sock
-        self._server = self._task = self._sock = None
-        closing = getattr(getattr(self.app, "state", None), "closing", None)
-        if isinstance(closing, asyncio.Event):
-            closing.set()
-        if server is not None:
-            server.should_exit = True
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if sock is not None:
-            sock.close()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (``[::1]`` or ``::1``), or one clear line."""
-    return listen(
-        host,
-        port,
-        what=" for the admin endpoint",
-        hint=lambda exc, _: _HINTS.get(exc.errno or 0, ""),
-    )
+        return await self.serve()

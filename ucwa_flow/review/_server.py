@@ -8,17 +8,10 @@ handlers, no access log; binding problems are one line
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
-import socket
-from collections.abc import Generator
 from typing import Any
 
-import uvicorn
-
-from ucwa_flow._sockets import listen
-from ucwa_flow.errors import OperationalError
+from ucwa_flow._uvicorn import LoopServer
 
 __all__ = ["DEFAULT_LISTEN", "ReviewServer", "parse_listen"]
 
@@ -47,87 +40,16 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.up = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield  # the command owns the signals
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.up.set()
-
-
-class ReviewServer:
-    """``app`` on ``host``:``port`` (``0``: a free port) in the running event loop."""
+class ReviewServer(LoopServer):
+    """``app`` on ``host``:``port`` (``0``: a free port) in the running event loop. The
+    event streams of an app made by :func:`~ucwa_flow.review.create_app` end first on
+    :meth:`stop` (its ``state.closing``); others are cut after the grace time."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8300) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._sock: socket.socket | None = None
+        super().__init__(app, host, port, what="the review", hints=_HINTS, grace=STOP_GRACE)
 
     async def start(self) -> str:
         """Listen and serve; returns the URL to open (``http://127.0.0.1:8300/``)."""
-        if self._task is not None:
-            raise RuntimeError("the review server is already started")
-        sock = listen(
-            self.host,
-            self.port,
-            what=" for the review",
-            hint=lambda exc, _: _HINTS.get(exc.errno or 0, ""),
-        )
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            ws="none",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=int(STOP_GRACE) or 1,
-        )
-        server = _Server(config)
-        task = asyncio.get_running_loop().create_task(
-            server.serve(sockets=[sock]), name="ucwa-flow review"
-        )
-        self._server, self._task, self._sock = server, task, sock
-        up = asyncio.ensure_future(server.up.wait())
-        await asyncio.wait([up, task], return_when=asyncio.FIRST_COMPLETED)
-        if not server.up.is_set():
-            up.cancel()
-            self._server = self._task = self._sock = None
-            sock.close()
-            reason = None if task.cancelled() else task.exception()
-            raise OperationalError(
-                f"the review on {self.host}:{self.port} did not start"
-                + (f": {reason}" if reason is not None else "")
-            )
-        host, port = sock.getsockname()[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        host, port = await self.serve()
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
-
-    async def stop(self) -> None:
-        """Stop serving (idempotent). The event streams of an app made by
-        :func:`~ucwa_flow.review.create_app` end first (its ``state.closing``); others are
-        cut after the grace time."""
-        server, task, sock = self._server, self._task, self._sock
-        self._server = self._task = self._sock = None
-        closing = getattr(getattr(self.app, "state", None), "closing", None)
-        if isinstance(closing, asyncio.Event):
-            closing.set()
-        if server is not None:
-            server.should_exit = True
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE + 2)
-            except TimeoutError:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if sock is not None:
-            sock.close()
