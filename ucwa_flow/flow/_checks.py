@@ -117,13 +117,15 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
 # --- F103, F104: reachability --------------------------------------------------------
 
 
-def _edges(flow: Flow, back: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, list[str]]:
-    """Each state's successors, computed once; with ``back``, ``goto: back`` leads to them."""
+def _edges(
+    flow: Flow, targets: Mapping[str, set[str]], back: Mapping[str, tuple[str, ...]] | None = None
+) -> dict[str, list[str]]:
+    """Each state's successors from its ``targets``; with ``back``, ``goto: back`` leads
+    to them."""
     edges: dict[str, list[str]] = {}
-    for name, state in flow.states.items():
-        targets = _targets(state)
-        successors = [t for t in targets if t in flow.states]
-        if back is not None and BACK in targets:
+    for name, found in targets.items():
+        successors = [t for t in found if t in flow.states]
+        if back is not None and BACK in found:
             successors.extend(back[name])
         edges[name] = successors
     return edges
@@ -145,7 +147,8 @@ def check_reachability(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     if flow.start not in flow.states:
         return
     roots = [flow.start, *(rule.goto for rule in flow.invitation.rules if rule.goto)]
-    reachable = _reachable(_edges(flow), roots)
+    targets = {name: _targets(state) for name, state in flow.states.items()}  # read once
+    reachable = _reachable(_edges(flow, targets), roots)
     for name, state in flow.states.items():
         if name not in reachable:
             yield Diagnostic.at(
@@ -157,7 +160,7 @@ def check_reachability(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
         return  # the idle timeout ends every conversation that goes quiet
     # the states from which an exit can be reached: one search back from the exits
     predecessors: dict[str, list[str]] = {name: [] for name in flow.states}
-    for name, successors in _edges(flow, back_targets(flow)).items():
+    for name, successors in _edges(flow, targets, back_targets(flow)).items():
         for successor in successors:
             predecessors[successor].append(name)
     exits = [name for name, state in flow.states.items() if _can_end(state)]
