@@ -48,10 +48,10 @@ _INSECURE_WARNING = (
 def _address(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
-    parsed = parse_listen(value)
-    if parsed is None:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--admin")
-    return parsed
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--admin") from None
 
 
 @click.command("serve")
