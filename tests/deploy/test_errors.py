@@ -79,7 +79,7 @@ CASES = [
     ("retention: .nan\n" + ACCOUNT, "1:12: D110 retention: nan is not a duration"),
     ("retention: .inf\n" + ACCOUNT, "1:12: D110 retention: inf is not a duration"),
     ("admin: {listen: '127.0.0.1:99999'}\n" + ACCOUNT, "1:17: D111 admin.listen:"),
-    ("admin: {listen: ':8470'}\n" + ACCOUNT, "1:17: D111 admin.listen: ':8470' is not host:port"),
+    ("admin: {listen: '8470'}\n" + ACCOUNT, "1:17: D111 admin.listen: '8470' is not HOST:PORT"),
     ("store: mysql://db/x\n" + ACCOUNT, "1:8: D112 store: mysql:// is not a store"),
     ("store: flows/echo.flow.yaml\n" + ACCOUNT, "1:8: D112 store:"),
     ("store: 'postgresql://[db'\n" + ACCOUNT, "1:8: D112 store: the store URL is not a valid"),

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -378,5 +379,42 @@ async def test_overload_serves_the_limit_and_tells_the_rest_they_wait(tmp_path: 
             assert shed == INVITATIONS - LIMIT, text
             proc.signal(signal.SIGTERM)
             assert await proc.wait() == 0, proc.tail()
+        finally:
+            await proc.close()
+
+
+# -- a stop past its bound ------------------------------------------------------------------
+
+
+async def test_a_stop_past_its_bound_exits_3(tmp_path: Path) -> None:
+    """A commit that cannot finish (another process holds the store's SQLite file locked)
+    holds the stop past ``stop_timeout``: the process cancels what is left and says so with
+    exit status 3, for the service manager."""
+    async with _scene(tmp_path, ["desk1"], {"w": 1}) as scene:
+        deploy = _deploy(tmp_path, ["desk1"])
+        text = deploy.read_text(encoding="utf-8").replace("stop_timeout: 5s", "stop_timeout: 1s")
+        deploy.write_text(text, encoding="utf-8")
+        (talker,) = scene.talkers("w", 1, "desk1")
+        proc = _process(scene, deploy)
+        proc.start()
+        try:
+            await proc.listening()
+            await _ready(proc, ["desk1"])
+            assert await talker.say("ping 1", 2) == ["hello", "v1 pong 1"]
+            (app,) = [a for a in scene.sim.applications if a.user.uri.startswith("sip:desk1")]
+            # parked in its next P-GET, which follows the commit of the batch before
+            await until(lambda: app.channel.held and not app.channel.pending_count, "a quiet bot")
+            (database,) = (tmp_path / "state").glob("*.sqlite3")
+            lock = sqlite3.connect(database, isolation_level=None)
+            try:
+                lock.execute("BEGIN EXCLUSIVE")  # every commit of the bot now waits (5 s)
+                talker.vu.send("ping 2", talker.conv)
+                # served to the bot: its commit (before the reply) now waits for the lock
+                await until(lambda: app.channel.pending_count == 0, "the bot to read ping 2")
+                proc.signal(signal.SIGTERM)
+                assert await proc.wait() == 3, proc.tail()
+            finally:
+                lock.close()
+            assert "not done after 1 s; cancelled what was left" in proc.output()
         finally:
             await proc.close()

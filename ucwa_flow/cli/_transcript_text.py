@@ -36,10 +36,11 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ucwa_flow._display import short_id
 from ucwa_flow.cli._times import format_time, iso_time
 from ucwa_flow.store import REDACTED, ConversationRecord, TranscriptEntry, redact
 
-__all__ = ["dumps", "jsonl_objects", "last_part", "list_rows", "short_version", "text_lines"]
+__all__ = ["dumps", "jsonl_objects", "list_rows", "short_version", "text_lines"]
 
 _LABEL_WIDTH = 6
 _INDENT = " " * (len(format_time(0)) + 2 + _LABEL_WIDTH + 2)
@@ -65,7 +66,7 @@ def list_rows(
             record.state,
             _status(record),
             _messages(counts.get((record.account, record.conversation), {})),
-            last_part(record.conversation),
+            short_id(record.conversation),
         ]
         rows.append(row if not accounts else [record.account, *row])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
@@ -144,11 +145,6 @@ def dumps(obj: Any) -> str:
 
 
 # -- pieces ---------------------------------------------------------------------------------
-
-
-def last_part(href: str) -> str:
-    """The short id of a conversation: its href's last part."""
-    return href.rstrip("/").rpartition("/")[2] or href
 
 
 def _variables(record: ConversationRecord) -> dict[str, Any]:

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ucwa_flow._display import short_id
 from ucwa_flow.cli._quiet import quiet_flows
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Moment
-from ucwa_flow.cli._transcript_text import jsonl_objects, last_part
+from ucwa_flow.cli._transcript_text import jsonl_objects
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.replay import (
     Compare,
@@ -163,7 +164,7 @@ def _from_store(
         async with await open_store(target) as opened:
             async for record, entries in opened.export(query):
                 objects = list(jsonl_objects(record, entries))
-                source = f"{opened.target}:{last_part(record.conversation)}"
+                source = f"{opened.target}:{short_id(record.conversation)}"
                 found.append(from_export(objects[0], objects[1:], source))
         return found
 

@@ -12,6 +12,7 @@ Errors in the deployment file or its flows are printed as ``file:line:col: CODE 
 lines (exit status 2); a password or admin token that cannot be read is one line per
 secret, and other operational errors (a store or port that cannot be opened) one line
 (status 1); never a traceback. Nothing starts before the flows and secrets are checked.
+A stop exits 0, or 3 when it ran past ``stop_timeout`` and cancelled what was left.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ __all__ = ["command"]
 
 log = logging.getLogger("ucwa_flow.service")
 
+#: the exit status of a stop that ran past ``stop_timeout`` and cancelled what was left
+STOP_CUT_SHORT = 3
+
 _INSECURE_WARNING = (
     "WARNING: server.insecure: TLS certificates are NOT verified. Anyone on the network path "
     "can impersonate the server and read the bots' passwords and messages. Use "
@@ -48,10 +52,10 @@ _INSECURE_WARNING = (
 def _address(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
-    parsed = parse_listen(value)
-    if parsed is None:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--admin")
-    return parsed
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--admin") from None
 
 
 @click.command("serve")
@@ -101,8 +105,9 @@ def command(
         clean = asyncio.run(_main(deployment, server or deployment.server.url, watch))
     except KeyboardInterrupt:  # a second Ctrl-C during the stop
         clean = False
-    if not clean:
+    if not clean:  # a service manager should know: the next start resumes from the last commit
         click.echo("stopped (some steps were cut short).", err=True)
+        sys.exit(STOP_CUT_SHORT)
 
 
 async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool:

@@ -35,12 +35,12 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from ucwa_flow._display import short_id
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Duration, Moment, format_time
 from ucwa_flow.cli._transcript_text import (
     dumps,
     jsonl_objects,
-    last_part,
     list_rows,
     text_lines,
 )
@@ -257,7 +257,7 @@ async def _find(store: Store, text: str, account: str | None, where: str) -> Con
         raise ConversationNotFound(
             f"{text!r} is a conversation of several accounts ({accounts}): add --account SIP"
         )
-    ids = [last_part(r.conversation) for r in candidates]
+    ids = [short_id(r.conversation) for r in candidates]
     if len(set(ids)) < len(ids):
         ids = [f"{r.conversation} of {r.account}" for r in candidates]
     shown = ", ".join(ids[:3])
@@ -270,7 +270,7 @@ async def _find(store: Store, text: str, account: str | None, where: str) -> Con
 def _names(href: str, text: str) -> bool:
     """Whether ``text`` (lowered) is a beginning or end of ``href``, or of its last part."""
     href = href.lower()
-    return href.startswith(text) or href.endswith(text) or last_part(href).startswith(text)
+    return href.startswith(text) or href.endswith(text) or short_id(href).startswith(text)
 
 
 def _render(record: ConversationRecord, entries: Any, output_format: str) -> Iterator[str]:

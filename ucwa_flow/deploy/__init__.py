@@ -7,7 +7,7 @@ the store, the admin endpoint, logging).
 ``docs/deploy.md`` and described by ``schemas/deploy.schema.json``.
 """
 
-from ucwa_flow.deploy._builder import parse_listen
+from ucwa_flow._listen import parse_listen
 from ucwa_flow.deploy._errors import DEPLOY_RULES, DeploymentError, DeploymentFileError
 from ucwa_flow.deploy._loader import (
     check_deployment_flows,

@@ -21,6 +21,7 @@ import re
 from pathlib import Path as FsPath
 from typing import Any
 
+from ucwa_flow._listen import parse_listen
 from ucwa_flow.deploy._errors import problem
 from ucwa_flow.deploy._model import (
     AccountSpec,
@@ -44,16 +45,6 @@ from ucwa_flow.store import postgres_url_problem
 __all__ = ["build_deployment", "flow_name"]
 
 _POSTGRES = ("postgresql://", "postgres://")
-_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]]+)):(?P<port>\d{1,5})$")
-
-
-def parse_listen(text: str) -> tuple[str, int] | None:
-    """``host:port`` or ``[v6]:port`` (the admin endpoint's address) as (host, port);
-    ``None`` when it is neither (the file's ``admin.listen`` and ``serve --admin``)."""
-    match = _LISTEN.match(text.strip())
-    if match is None or int(match["port"]) > 65535:
-        return None
-    return match["v6"] or match["host"], int(match["port"])
 
 
 def flow_name(path: str) -> str:
@@ -173,15 +164,10 @@ class _Builder:
         host, port = AdminSpec.host, AdminSpec.port
         listen = raw.get("listen")
         if listen is not None and ("admin", "listen") not in self.skip:
-            parsed = parse_listen(listen)
-            if parsed is None:
-                message = (
-                    f"admin.listen: {listen!r} is not host:port "
-                    "(e.g. 127.0.0.1:8470, 0.0.0.0:8470, [::1]:8470; port 0 picks a free one)"
-                )
-                self.error(("admin", "listen"), "D111", message)
-            else:
-                host, port = parsed
+            try:
+                host, port = parse_listen(listen)
+            except ValueError as exc:
+                self.error(("admin", "listen"), "D111", f"admin.listen: {exc}")
         token = None
         if "token_env" in raw:
             token = SecretSource(env=raw["token_env"])

@@ -141,5 +141,6 @@ RULES: dict[str, Rule] = {
         Rule("F141", _W, "goto: back in a state only entered as the start"),
         Rule("F142", _W, "a say has no text in one of the flow's languages"),
         Rule("F143", _E, "a say with texts cannot fall back to the default language"),
+        Rule("F144", _W, "a file included twice (it is merged once)"),
     )
 }

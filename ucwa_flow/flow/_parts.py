@@ -10,7 +10,8 @@ in. A merged part keeps its positions: the including document records, in
 
 Paths are relative to the file that names them and must stay inside ``root``, the folder
 of the flow file the command was given (F138). A file that cannot be read is F130, a file
-that includes itself is F131, a name defined twice is F132, a called file that is not a
+that includes itself is F131, a file included twice is merged once (F144, a warning), a
+name defined twice is F132, a called file that is not a
 sub-flow or a second sub-flow of the same name is F133, a sub-flow that calls itself,
 directly or through others, is F136.
 
@@ -120,11 +121,16 @@ class _Assembler:
 
     # --- include -------------------------------------------------------------------------
 
-    def includes(self, doc: Document, chain: tuple[str, ...]) -> None:
-        """Merge the files ``doc`` includes into it; ``chain`` holds the including files."""
+    def includes(
+        self, doc: Document, chain: tuple[str, ...], seen: dict[str, Location] | None = None
+    ) -> None:
+        """Merge the files ``doc`` includes into it; ``chain`` holds the including files,
+        ``seen`` where each file was first included (one file is merged once per flow or
+        sub-flow, however many of its files include it)."""
         written = doc.data.get("include") if isinstance(doc.data, dict) else None
         if not isinstance(written, list):
             return
+        seen = {} if seen is None else seen
         for i, item in enumerate(written):
             if not isinstance(item, str) or not item:
                 continue
@@ -134,6 +140,11 @@ class _Assembler:
                 cycle = " -> ".join((*chain[chain.index(path) :], path))
                 self.report(doc.locate(at), "F131", f"include cycle: {cycle}")
                 continue
+            if path in seen:
+                message = f"{item!r} is already included at {seen[path]}; it is merged once"
+                self.report(doc.locate(at), "F144", message)
+                continue
+            seen[path] = doc.locate(at)
             part = self.read(doc, at, item, "included")
             if part is None:
                 continue
@@ -141,7 +152,7 @@ class _Assembler:
             self.result.diagnostics.extend(problems)
             if problems or not isinstance(part.data, dict):
                 continue
-            self.includes(part, (*chain, path))
+            self.includes(part, (*chain, path), seen)
             self.merge(doc, part)
 
     def merge(self, doc: Document, part: Document) -> None:

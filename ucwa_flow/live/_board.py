@@ -46,8 +46,9 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ucwa_flow._display import iso, short_id
 from ucwa_flow.live._counts import Counts
-from ucwa_flow.live._entry import Entry, iso
+from ucwa_flow.live._entry import Entry
 from ucwa_flow.live._signal import Signal
 from ucwa_flow.live._steps import Steps
 from ucwa_flow.runtime import trace as t
@@ -210,7 +211,7 @@ class LiveBoard:
 
     def _open(self, key: _KEY, now: float) -> Entry:
         href = key[1]
-        short = href.rstrip("/").rpartition("/")[2] or href
+        short = short_id(href)
         id, n = short, 1
         while id in self._ids:
             n += 1

@@ -10,26 +10,20 @@ kept are cleaned again.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from ucwa_flow._display import iso
 from ucwa_flow.store import REDACTED
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["Entry", "Step", "iso"]
+__all__ = ["Entry", "Step"]
 
 #: (at, kind, state, from, text, line, machine)
 Step = tuple[float, str, str | None, str | None, str | None, int | None, str | None]
 
 _SHORT = 3  # secret values shorter than this are not blanked (they would hit plain words)
-
-
-def iso(at: float) -> str:
-    """Epoch seconds as ISO-8601 UTC with milliseconds: ``2026-12-01T12:00:00.123Z``."""
-    moment = dt.datetime.fromtimestamp(at, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class Entry:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ucwa_flow._display import short_id
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.replay._recording import KINDS, Event, Recording
 
@@ -221,7 +222,7 @@ def from_export(
     start = {k: v for k, v in (variables or {}).items() if k not in assigned}
     href = str(conversation.get("conversation") or source)
     return Recording(
-        id=href.rstrip("/").rpartition("/")[2] or href,
+        id=short_id(href),
         source=source,
         events=tuple(events),
         caller_uri=_text(conversation, "caller_uri"),

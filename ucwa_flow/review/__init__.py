@@ -28,11 +28,12 @@ is described in ``docs/review.md``.
 
 from __future__ import annotations
 
+from ucwa_flow._listen import parse_listen
 from ucwa_flow.review._app import STATIC, create_app
 from ucwa_flow.review._coverage import CoverageResults, load_coverage
 from ucwa_flow.review._flows import ReviewedFlow, review_flow, skeleton_graph
 from ucwa_flow.review._remote import RemoteLive
-from ucwa_flow.review._server import DEFAULT_LISTEN, ReviewServer, parse_listen
+from ucwa_flow.review._server import DEFAULT_LISTEN, ReviewServer
 from ucwa_flow.review._shelf import FlowShelf
 from ucwa_flow.review._source import LiveSource
 from ucwa_flow.review._stored import StoredConversations, stored_detail

@@ -13,7 +13,7 @@ from typing import Any
 
 from ucwa_flow._uvicorn import LoopServer
 
-__all__ = ["DEFAULT_LISTEN", "ReviewServer", "parse_listen"]
+__all__ = ["DEFAULT_LISTEN", "ReviewServer"]
 
 #: where ``ucwa-flow review`` listens by default
 DEFAULT_LISTEN = "127.0.0.1:8300"
@@ -24,20 +24,6 @@ _HINTS = {
     errno.EACCES: " (a port below 1024 needs privileges; use one such as 8300)",
     errno.EADDRNOTAVAIL: " (not an address of this machine; try 127.0.0.1)",
 }
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8300``, or ``:8300`` for 127.0.0.1) -> ``(host, port)``;
-    :class:`ValueError` with a one-line reason otherwise."""
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8300)")
-    if not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
-    host = host or "127.0.0.1"
-    if host.startswith("[") != host.endswith("]"):
-        raise ValueError(f"{text!r}: an IPv6 address is written [::1]:PORT")
-    return host, int(port)
 
 
 class ReviewServer(LoopServer):

@@ -17,9 +17,9 @@ passes through :func:`~ucwa_flow.store.redact` with the record's secret names ag
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from ucwa_flow._display import iso, short_id
 from ucwa_flow.store import (
     ConversationQuery,
     ConversationRecord,
@@ -28,18 +28,7 @@ from ucwa_flow.store import (
     redact,
 )
 
-__all__ = ["StoredConversations", "conversation_key", "iso", "stored_detail"]
-
-
-def iso(at: float) -> str:
-    """``2026-01-05T09:00:12.345Z``."""
-    stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
-
-
-def conversation_key(href: str) -> str:
-    """The id a page uses for a stored conversation: its href's last part."""
-    return href.rstrip("/").rpartition("/")[2] or href
+__all__ = ["StoredConversations", "stored_detail"]
 
 
 class StoredConversations:
@@ -60,7 +49,7 @@ class StoredConversations:
         found = await self.store.conversations(
             ConversationQuery(conversation=key, limit=1000, newest_first=True)
         )
-        matches = [r for r in found if key in (r.conversation, conversation_key(r.conversation))]
+        matches = [r for r in found if key in (r.conversation, short_id(r.conversation))]
         if not matches:
             return None
         record = matches[0]
@@ -70,7 +59,7 @@ class StoredConversations:
 
 def _row(record: ConversationRecord) -> dict[str, Any]:
     return {
-        "id": conversation_key(record.conversation),
+        "id": short_id(record.conversation),
         "flow": record.flow,
         "caller": record.caller_uri or record.caller_name,
         "state": record.state,
@@ -94,7 +83,7 @@ def stored_detail(record: ConversationRecord, entries: Sequence[TranscriptEntry]
             state = step["state"]
         steps.append({"at": iso(entry.at), **step})
     return {
-        "id": conversation_key(record.conversation),
+        "id": short_id(record.conversation),
         "conversation": record.conversation,
         "flow": record.flow,
         "version": record.flow_version,
