@@ -98,3 +98,17 @@ def test_json_refuses_to_write_over_a_test_path() -> None:
     assert script.read_bytes() == before
     outcome = CliRunner().invoke(cli, ["test", "--json", str(ROOT / "flows")])
     assert outcome.exit_code == 2
+
+
+def test_an_edge_from_another_file_names_it(tmp_path: Path) -> None:
+    """password-reset includes lib/desk.states.yaml and calls sub-flows in lib/: their
+    edges carry the file of their line (``null``: the flow file itself)."""
+    path = tmp_path / "results.json"
+    script = ROOT / "flows" / "password-reset.test.yaml"
+    outcome = CliRunner().invoke(cli, ["test", str(script), "--json", str(path)])
+    assert outcome.exit_code == 0, outcome.output
+    (flow,) = _document(path)["flows"]
+    files = {e["file"] for e in flow["edges"]["list"]}
+    assert None in files
+    assert "lib/desk.states.yaml" in files
+    assert any(f is not None and f.endswith(".subflow.yaml") for f in files), files

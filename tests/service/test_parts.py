@@ -21,10 +21,11 @@ from ucwa_flow.deploy import (
     ServerSpec,
     SourceSpot,
 )
+from ucwa_flow.deploy import _loader as deploy_loader
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.logs import redact
 from ucwa_flow.service import Backoff, FlowsRefused, describe_error, preflight, store_target
-from ucwa_flow.service._flows import load_all
+from ucwa_flow.service._flows import load_account_flows
 from ucwa_flow.service._schedule import start_schedules
 from ucwa_flow.store import default_state_path
 
@@ -153,8 +154,8 @@ def test_the_values_a_deployment_gives_to_secret_variables_are_redacted(tmp_path
         default_flow="desk",
         variables={"api_key": key, "greeting": "hello-there"},
     )
-    flows = load_all([account])
-    assert flows["desk"]["desk"].variables["api_key"] == key
+    flows = load_account_flows(account).flows
+    assert flows["desk"].variables["api_key"] == key
     assert redact(f"calling with {key} and hello-there") == "calling with *** and hello-there"
 
 
@@ -182,3 +183,33 @@ def test_a_password_in_the_store_url_is_redacted(tmp_path: Path) -> None:
     deployment = Deployment(tmp_path / "deploy.yaml", ServerSpec(), (account,), store=store)
     preflight(deployment)
     assert redact(f"could not connect with {secret}") == "could not connect with ***"
+
+
+def test_preflight_loads_a_flow_file_once_for_every_account_that_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(
+        "version: 1\nname: desk\nstart: ask\nvariables: {greeting: hi}\nstates:\n"
+        "  ask:\n    enter:\n      - say: '{{ greeting }}'\n      - stop\n",
+        encoding="utf-8",
+    )
+    accounts = tuple(
+        AccountSpec(
+            id=name,
+            user=f"sip:{name}@contoso.com",
+            password=SecretSource(file=flow),  # any readable file will do
+            flows=(FlowSpec("desk", flow),),
+            default_flow="desk",
+            variables={"greeting": name} if name == "two" else {},
+        )
+        for name in ("one", "two", "three")
+    )
+    loads: list[object] = []
+    real = deploy_loader.load_flow
+    monkeypatch.setattr(deploy_loader, "load_flow", lambda path: loads.append(path) or real(path))
+    flows = preflight(Deployment(tmp_path / "deploy.yaml", ServerSpec(), accounts))
+    assert loads == [flow]  # it was read twice per account: once checked, once loaded
+    assert set(flows) == {"one", "two", "three"}
+    assert flows["one"]["desk"] is flows["three"]["desk"]  # compiled flows are immutable
+    assert flows["two"]["desk"].variables["greeting"] == "two"

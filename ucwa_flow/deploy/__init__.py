@@ -10,10 +10,12 @@ the store, the admin endpoint, logging).
 from ucwa_flow._listen import parse_listen
 from ucwa_flow.deploy._errors import DEPLOY_RULES, DeploymentError, DeploymentFileError
 from ucwa_flow.deploy._loader import (
+    DeploymentFlows,
     check_deployment_flows,
     deployment_flow_diagnostics,
     is_deployment_file,
     load_deployment,
+    load_deployment_flows,
 )
 from ucwa_flow.deploy._model import (
     AccountSpec,
@@ -37,6 +39,7 @@ __all__ = [
     "Deployment",
     "DeploymentError",
     "DeploymentFileError",
+    "DeploymentFlows",
     "FlowSpec",
     "LimitsSpec",
     "LoggingSpec",
@@ -50,5 +53,6 @@ __all__ = [
     "deployment_flow_diagnostics",
     "is_deployment_file",
     "load_deployment",
+    "load_deployment_flows",
     "parse_listen",
 ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ucwa_flow.deploy._builder import build_deployment
@@ -35,10 +36,12 @@ from ucwa_flow.flow._loader import Document, read_document
 _TOP_LEVEL_ACCOUNTS = re.compile(r"""^\{?\s*["']?accounts["']?\s*:""", re.MULTILINE)
 
 __all__ = [
+    "DeploymentFlows",
     "check_deployment_flows",
     "deployment_flow_diagnostics",
     "is_deployment_file",
     "load_deployment",
+    "load_deployment_flows",
 ]
 
 
@@ -86,28 +89,49 @@ def is_deployment_file(path: str | os.PathLike[str]) -> bool:
     return isinstance(document.data, dict) and "accounts" in document.data
 
 
+@dataclass
+class DeploymentFlows:
+    """Every flow file a deployment names, loaded once however many accounts name it
+    (``None``: it could not be read), and every diagnostic of them (see
+    :func:`deployment_flow_diagnostics`)."""
+
+    loaded: dict[Path, LoadResult | None] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        """The errors as ``file:line:col: CODE error: message`` lines (warnings left out)."""
+        return [str(d) for d in self.diagnostics if d.is_error]
+
+
+def load_deployment_flows(deployment: Deployment) -> DeploymentFlows:
+    """Load every flow file ``deployment`` names, each once (see :class:`DeploymentFlows`)."""
+    found = DeploymentFlows()
+    for account in deployment.accounts:
+        for spec in account.flows:
+            if spec.path not in found.loaded:
+                result = _load(spec)
+                found.loaded[spec.path] = result if isinstance(result, LoadResult) else None
+                found.diagnostics.extend(
+                    result.diagnostics if isinstance(result, LoadResult) else result
+                )
+        found.diagnostics.extend(_undeclared(account, found.loaded, deployment))
+    return found
+
+
 def deployment_flow_diagnostics(deployment: Deployment) -> list[Diagnostic]:
     """Every diagnostic (errors and warnings) of every flow file the deployment names,
     each file once, then ``D114`` for a variable in ``vars`` that no flow of its account
     declares. A flow file that cannot be read is a ``D113`` at its line in the deployment
     file."""
-    loaded: dict[Path, LoadResult | None] = {}
-    diagnostics: list[Diagnostic] = []
-    for account in deployment.accounts:
-        for spec in account.flows:
-            if spec.path not in loaded:
-                result = _load(spec)
-                loaded[spec.path] = result if isinstance(result, LoadResult) else None
-                diagnostics.extend(result.diagnostics if isinstance(result, LoadResult) else result)
-        diagnostics.extend(_undeclared(account, loaded, deployment))
-    return diagnostics
+    return load_deployment_flows(deployment).diagnostics
 
 
 def check_deployment_flows(deployment: Deployment) -> list[str]:
     """The errors of every flow the deployment names, one ``file:line:col: CODE error:
     message`` line each; an empty list when every flow can run. Warnings are left out
     (:func:`deployment_flow_diagnostics` has them)."""
-    return [str(d) for d in deployment_flow_diagnostics(deployment) if d.is_error]
+    return load_deployment_flows(deployment).errors
 
 
 def _load(spec: FlowSpec) -> LoadResult | list[Diagnostic]:

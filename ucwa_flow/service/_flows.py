@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ucwa_flow.deploy import AccountSpec, FlowSpec
@@ -10,7 +10,7 @@ from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.observe.logs import add_secret
 
-__all__ = ["FlowsRefused", "Loaded", "load_account_flows", "load_all", "load_one", "with_variables"]
+__all__ = ["FlowsRefused", "Loaded", "load_account_flows", "load_one", "with_variables"]
 
 
 class FlowsRefused(UcwaFlowError):
@@ -46,20 +46,6 @@ def load_account_flows(account: AccountSpec) -> Loaded:
         else:
             loaded.refused[spec.name] = outcome
     return loaded
-
-
-def load_all(accounts: Iterable[AccountSpec]) -> dict[str, dict[str, Flow]]:
-    """Every account's flows by account id; :class:`FlowsRefused` when any has errors."""
-    flows: dict[str, dict[str, Flow]] = {}
-    lines: list[str] = []
-    for spec in accounts:
-        loaded = load_account_flows(spec)
-        flows[spec.id] = loaded.flows
-        for found in loaded.refused.values():
-            lines += found
-    if lines:
-        raise FlowsRefused("\n".join(lines))
-    return flows
 
 
 def with_variables(flow: Flow, values: Mapping[str, object]) -> Flow:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 from urllib.parse import urlsplit
 
-from ucwa_flow.deploy import Deployment, check_deployment_flows
+from ucwa_flow.deploy import Deployment, load_deployment_flows
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.flow import Flow
 from ucwa_flow.observe.logs import add_secret
-from ucwa_flow.service._flows import FlowsRefused, load_all
+from ucwa_flow.service._flows import FlowsRefused, with_variables
 
 __all__ = ["SecretsUnreadable", "preflight"]
 
@@ -32,10 +32,17 @@ def preflight(deployment: Deployment) -> dict[str, dict[str, Flow]]:
     has errors or ``vars`` names a variable no flow of its account has (``D114``), then
     :class:`SecretsUnreadable` when a password or the admin token cannot be read. The
     secrets read, and a password in the store's URL, are redacted from the logs."""
-    refused = check_deployment_flows(deployment)  # as validate: D114 (a typo in vars) too
-    if refused:
-        raise FlowsRefused("\n".join(refused))
-    flows = load_all(deployment.accounts)
+    checked = load_deployment_flows(deployment)  # as validate: D114 (a typo in vars) too
+    if checked.errors:
+        raise FlowsRefused("\n".join(checked.errors))
+    flows: dict[str, dict[str, Flow]] = {}
+    for account in deployment.accounts:  # each file was loaded once, for every account
+        mine = flows[account.id] = {}
+        for named in account.flows:
+            loaded = checked.loaded[named.path]
+            if loaded is None or loaded.flow is None:  # an error above: never here
+                raise FlowsRefused(f"{named.path}: the flow has errors")
+            mine[named.name] = with_variables(loaded.flow, account.variables)
     problems: list[str] = []
     if deployment.store is not None:  # a password in the store's URL (${PGPASSWORD})
         with contextlib.suppress(ValueError):

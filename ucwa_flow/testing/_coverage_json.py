@@ -12,13 +12,15 @@ apart, with the count of times each edge was taken. The format (``docs/testing.m
         "edges": {"total": 40, "covered": 31, "percent": 77.5,
                   "list": [{"from": "menu", "from_kind": "state", "to": "describe",
                             "to_kind": "state", "kind": "message", "label": "\\"2\\" or ...",
-                            "line": 80, "count": 3}, ...]}}]}
+                            "line": 80, "file": null, "count": 3}, ...]}}]}
 
 ``states.counts`` has every state of the flow (0: never entered); ``edges.list`` every
 edge of the flow's graph (``ucwa-flow graph``), in drawing order, with how many times the
 tests took it. An edge is identified by its ends, ``kind`` and ``label``; ``from_kind``
 and ``to_kind`` are ``state`` or one of the pseudo-nodes ``start``, ``any``, ``end``;
-``line`` is the source line of the handler, rung or step behind it (``null`` if unknown).
+``line`` is the source line of the handler, rung or step behind it (``null`` if unknown),
+``file`` the file of that line relative to the flow file's folder when it is another file
+(an included file, a sub-flow), else ``null``.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _flows(coverage: Coverage) -> list[dict[str, Any]]:
 
 
 def _flow(key: str, cov: FlowCoverage) -> dict[str, Any]:
-    lines = cov.graph.lines
+    lines, files = cov.graph.lines, cov.graph.files
     return {
         "file": key,
         "name": cov.name,
@@ -82,6 +84,7 @@ def _flow(key: str, cov: FlowCoverage) -> dict[str, Any]:
                     "kind": edge.kind.value,
                     "label": edge.label,
                     "line": lines.get(edge),
+                    "file": files.get(edge),
                     "count": cov.edge_counts.get(edge, 0),
                 }
                 for edge in cov.graph.edges
