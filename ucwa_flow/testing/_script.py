@@ -154,8 +154,8 @@ class ExpectVariables(Step):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExpectWebhook(Step):
     """The flow called ``url``: the next such request no earlier expectation matched has
-    the JSON body ``json`` (when ``has_json``); ``times``: it was called that many times
-    so far in all."""
+    the JSON body ``json`` (when ``has_json``; a mapping is compared key by key, keys it
+    leaves out unchecked); ``times``: it was called that many times so far in all."""
 
     url: str
     json: Any = None
