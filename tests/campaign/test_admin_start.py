@@ -11,7 +11,10 @@ import pytest
 
 from tests.service.world import ADRIANA, HELPDESK, LENE, until, world
 from ucwa_flow.deploy import AdminSpec, FlowSpec
+from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.campaigns import CampaignEvent
+from ucwa_flow.service import store_target
+from ucwa_flow.store import open_store
 
 pytestmark = pytest.mark.asyncio
 
@@ -84,7 +87,26 @@ async def test_the_admin_api_starts_a_campaign_run_with_its_people(tmp_path: Pat
             return any(isinstance(r, CampaignEvent) and r.kind == "campaign_report" for r in traces)
 
         await until(finished, "the campaign report")
+
+        def logged() -> list[str]:
+            return [r.detail for r in traces if isinstance(r, t.ActionDone) and r.action == "log"]
+
+        # the report's webhook went out once the step was committed (a durable bot), failed
+        await until(logged, "the report's failure branch")
+        assert logged() == ["poll report not sent: ['4', '5']"]
         events = [r for r in traces if isinstance(r, CampaignEvent)]
         assert {r.campaign for r in events} == {run}
         started = events[0]
         assert (started.kind, started.data["people"]) == ("campaign_started", [LENE, ADRIANA])
+        joined = next(r for r in events if r.kind == "campaign_joined")
+        # the transcripts in the store carry the run too: its own, and Lene's conversation's
+        await service.stop()
+        store = await open_store(store_target(str(tmp_path / "state"), HELPDESK))
+        try:
+            own = [e.kind for e in await store.transcript(HELPDESK, f"campaign:{run}")]
+            hers = [e.kind for e in await store.transcript(HELPDESK, joined.conversation)]
+        finally:
+            await store.aclose()
+        assert own[0] == "campaign_started"
+        assert {"campaign_finished", "campaign_report", "outcome"} <= set(own)
+        assert "campaign_joined" in hers
