@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from tests.campaign.conftest import ANN, BOB, CY, REPORT
+from tests.campaign.conftest import ANN, BOB, CY, FLOW, REPORT
+from ucwa_flow.flow import load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.campaigns import CampaignEvent
+from ucwa_flow.testing._script import Scenario
+from ucwa_flow.testing._stage import Stage
 
 
 def _events(traces: list[t.Trace], *kinds: str) -> list[tuple[str, Any]]:
@@ -173,3 +177,21 @@ async def test_a_plain_inbound_conversation_of_a_campaign_flow_cannot_set_the_ca
     )
     errors = [r.message for r in result.traces if isinstance(r, t.FlowError)]
     assert any("belongs to no campaign run" in message for message in errors), errors
+
+
+async def test_a_stopping_bot_invites_nobody_more_and_sends_no_report(tmp_path: Path) -> None:
+    (tmp_path / "poll.flow.yaml").write_text(FLOW.replace("AT_ONCE", "1"), encoding="utf-8")
+    flow = load_flow(tmp_path / "poll.flow.yaml").flow
+    assert flow is not None
+    scenario = Scenario("stop", flow.location, ANN, None, (), (), ())
+    async with Stage(flow, scenario) as stage:
+        await stage.party(ANN).accept()
+        await stage.settle()
+        await stage.bot.aclose()  # stops Ann's conversation: she is done, but nobody follows
+        await stage.settle()
+        assert _events(stage.traces, "campaign_invited", "campaign_person_done") == [
+            ("campaign_invited", ANN),
+            ("campaign_person_done", ANN),
+        ]
+        assert not stage.party(BOB).texts
+        assert stage.web.requests == []

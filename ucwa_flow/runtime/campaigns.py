@@ -249,6 +249,8 @@ class Campaigns:
     # -- inside ------------------------------------------------------------------------------
 
     def _next(self, run: CampaignRun) -> None:
+        if self._engine.closing:
+            return  # stopping: the run ends here, unfinished and unreported
         while run.waiting and run.busy < run.at_once:
             uri = run.waiting.pop(0)
             run.people.append(Person(uri))

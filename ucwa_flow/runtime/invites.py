@@ -92,6 +92,10 @@ class InvitationHost(Services, Protocol):
     def instances(self) -> Mapping[str, FlowInstance]:
         """The conversations a flow runs in, by href."""
 
+    @property
+    def closing(self) -> bool:
+        """Stopping: campaign runs invite nobody more and send no report."""
+
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run ``coro`` as a task of its own (the engine keeps and cancels it)."""
 
