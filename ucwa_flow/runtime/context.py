@@ -85,13 +85,13 @@ def campaign_view(instance: FlowInstance) -> dict[str, Any] | None:
     """``campaign`` for ``instance``'s templates: its run's, else (a conversation outside
     any run) the declared variables' starting values, with no people; ``None`` for a
     flow without a campaign."""
+    outbound = instance.flow.outbound
+    if outbound is None or outbound.campaign is None:
+        return None  # most flows: nothing more to look up
     campaigns = instance.services.campaigns
     run = campaigns.of(instance.href) if campaigns is not None else None
     if run is not None:
         return run.view()
-    outbound = instance.flow.outbound
-    if outbound is None or outbound.campaign is None:
-        return None
     defaults = copy_variables(outbound.campaign.variables)
     return {**defaults, "id": None, "people": [], "size": 0, "done": 0}
 
