@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -40,7 +40,7 @@ class FakeTarget:
     flows: Mapping[str, set[str]] = field(
         default_factory=lambda: {"helpdesk": {"survey"}, "hr": set()}
     )
-    started: list[tuple[str, str, str]] = field(default_factory=list)
+    started: list[tuple[str, str, object]] = field(default_factory=list)
     reloads: int = 0
 
     def readiness(self) -> Readiness:
@@ -53,14 +53,19 @@ class FakeTarget:
             raise self.reload_error
         return self.report
 
-    async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
+    async def start_outbound(
+        self, account: str, flow: str, invitee: str | Sequence[str] | None
+    ) -> str | None:
         if account not in self.flows:
             raise KeyError(f"no account {account!r}")
         if flow not in self.flows[account]:
             raise KeyError(f"account {account} has no flow {flow!r}")
-        if not invitee.startswith("sip:"):
-            raise ValueError(f"{invitee!r} is not a SIP URI (sip:user@domain)")
-        self.started.append((account, flow, invitee))
+        people = [invitee] if isinstance(invitee, str) else list(invitee or ())
+        for person in people:
+            if not person.startswith("sip:"):
+                raise ValueError(f"{person!r} is not a SIP URI (sip:user@domain)")
+        self.started.append((account, flow, invitee if isinstance(invitee, str | None) else people))
+        return "run-1" if invitee is None or not isinstance(invitee, str) else None
 
 
 class Live:
@@ -228,6 +233,19 @@ async def test_outbound_starts_a_flow_of_an_account(admin: Admin) -> None:
     assert admin.target.started == [("helpdesk", "survey", "sip:marco@contoso.com")]
 
 
+async def test_outbound_starts_several_people_or_the_flows_own(admin: Admin) -> None:
+    url = "/accounts/helpdesk/outbound"
+    people = ["sip:marco@contoso.com", "sip:lenea@contoso.com"]
+    body = {"flow": "survey", "invitees": people}
+    response = await admin.http.post(url, json=body, headers=admin.auth())
+    assert response.status_code == 202
+    assert response.json() == {"account": "helpdesk", **body, "campaign": "run-1"}
+    response = await admin.http.post(url, json={"flow": "survey"}, headers=admin.auth())
+    assert response.status_code == 202
+    assert response.json() == {"account": "helpdesk", "flow": "survey", "campaign": "run-1"}
+    assert admin.target.started == [("helpdesk", "survey", people), ("helpdesk", "survey", None)]
+
+
 @pytest.mark.parametrize(
     ("path", "content", "status", "error"),
     [
@@ -253,9 +271,21 @@ async def test_outbound_starts_a_flow_of_an_account(admin: Admin) -> None:
         ("/accounts/helpdesk/outbound", b'["survey"]', 400, "the body must be a JSON object"),
         (
             "/accounts/helpdesk/outbound",
-            b'{"flow": "survey"}',
+            b'{"flow": "survey", "invitee": " "}',
             400,
             "invitee must be a non-empty string",
+        ),
+        (
+            "/accounts/helpdesk/outbound",
+            b'{"flow": "survey", "invitees": []}',
+            400,
+            "invitees must be a non-empty list",
+        ),
+        (
+            "/accounts/helpdesk/outbound",
+            b'{"flow": "survey", "invitee": "sip:a@b", "invitees": ["sip:a@b"]}',
+            400,
+            "give invitee (one person) or invitees (a list), not both",
         ),
         (
             "/accounts/helpdesk/outbound",

@@ -9,7 +9,10 @@
 ``GET /metrics``               Prometheus text format
 ``POST /reload``               ``200 {"ok": true, "lines": [...]}``; ``422`` with the
                                same body when a file was refused; ``500`` if it failed
-``POST /accounts/{id}/outbound``  body ``{"flow": ..., "invitee": ...}``: ``202``;
+``POST /accounts/{id}/outbound``  body ``{"flow": ..., "invitee": ...}`` (or
+                               ``"invitees": [...]``, or neither: the flow's
+                               ``outbound.to``): ``202``, with ``"campaign": id``
+                               when the flow is a campaign (a run started);
                                ``404`` unknown account or flow; ``400`` bad body
                                or a flow without ``outbound``; ``503`` the account
                                is not signed in (or the process is stopping)
@@ -112,7 +115,7 @@ def create_app(
         except ValueError as exc:
             return _error(400, str(exc))
         try:
-            await target.start_outbound(account, flow, invitee)
+            campaign = await target.start_outbound(account, flow, invitee)
         except LookupError as exc:
             return _error(404, _message(exc))
         except ValueError as exc:
@@ -122,8 +125,15 @@ def create_app(
         except Exception as exc:
             log.exception("admin: outbound %s to %s on %s failed", flow, invitee, account)
             return _error(500, f"the outbound start failed: {exc}")
-        log.info("admin: outbound %s to %s started on %s", flow, invitee, account)
-        return JSONResponse({"account": account, "flow": flow, "invitee": invitee}, status_code=202)
+        log.info("admin: outbound %s to %s started on %s", flow, invitee or "its people", account)
+        body: dict[str, Any] = {"account": account, "flow": flow}
+        if isinstance(invitee, str):
+            body["invitee"] = invitee
+        elif invitee is not None:
+            body["invitees"] = list(invitee)
+        if campaign is not None:
+            body["campaign"] = campaign
+        return JSONResponse(body, status_code=202)
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -170,7 +180,9 @@ class BearerAuth:
         return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._token)
 
 
-def _outbound_body(raw: bytes) -> tuple[str, str]:
+def _outbound_body(raw: bytes) -> tuple[str, str | list[str] | None]:
+    """``flow`` and whom to invite: ``invitee`` (one), ``invitees`` (a list) or neither
+    (the flow's ``outbound.to``)."""
     if len(raw) > _MAX_BODY:
         raise ValueError("the request body is too large")
     try:
@@ -179,14 +191,31 @@ def _outbound_body(raw: bytes) -> tuple[str, str]:
         raise ValueError('the body must be JSON: {"flow": "...", "invitee": "sip:..."}') from None
     if not isinstance(body, dict):
         raise ValueError('the body must be a JSON object: {"flow": "...", "invitee": "sip:..."}')
-    unknown = sorted(set(body) - {"flow", "invitee"})
+    unknown = sorted(set(body) - {"flow", "invitee", "invitees"})
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)}: give flow and invitee")
-    flow, invitee = body.get("flow"), body.get("invitee")
-    for name, value in (("flow", flow), ("invitee", invitee)):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{name} must be a non-empty string")
-    return str(flow), str(invitee)
+        raise ValueError(
+            f"unknown field(s) {', '.join(unknown)}: give flow, and invitee or invitees"
+        )
+    if "invitee" in body and "invitees" in body:
+        raise ValueError("give invitee (one person) or invitees (a list), not both")
+    flow = body.get("flow")
+    if not isinstance(flow, str) or not flow.strip():
+        raise ValueError("flow must be a non-empty string")
+    if "invitee" in body:
+        invitee = body["invitee"]
+        if not isinstance(invitee, str) or not invitee.strip():
+            raise ValueError("invitee must be a non-empty string")
+        return flow, invitee
+    if "invitees" in body:
+        people = body["invitees"]
+        if (
+            not isinstance(people, list)
+            or not people
+            or not all(isinstance(p, str) and p.strip() for p in people)
+        ):
+            raise ValueError("invitees must be a non-empty list of non-empty strings")
+        return flow, [str(p) for p in people]
+    return flow, None
 
 
 def _error(status: int, message: str) -> Response:

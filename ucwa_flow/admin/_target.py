@@ -7,6 +7,7 @@ service builds them and tests fake them with no HTTP stack at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,8 +70,12 @@ class AdminTarget(Protocol):
         not read again: its other changes need a restart)."""
         ...
 
-    async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
-        """Start flow ``flow`` of ``account`` as an outbound conversation with ``invitee``.
+    async def start_outbound(
+        self, account: str, flow: str, invitee: str | Sequence[str] | None
+    ) -> str | None:
+        """Start flow ``flow`` of ``account`` as an outbound conversation with ``invitee``
+        (several people; ``None``: the flow's ``outbound.to``). A campaign flow starts a
+        campaign run: its id is returned (``None`` otherwise).
 
         Raises ``LookupError`` (``KeyError``) for an unknown account or flow, ``ValueError``
         for a request it cannot serve (not a SIP URI, a flow without ``outbound``),

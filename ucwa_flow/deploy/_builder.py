@@ -277,7 +277,8 @@ class _Builder:
     def schedule(self, raw: dict[str, Any], at: Path, names: list[str]) -> ScheduleSpec:
         self.known(raw["flow"], names, (*at, "flow"))
         every = self.duration(raw, "every", at, 0.0)
-        return ScheduleSpec(raw["flow"], _sip(raw["invitee"]), every, self.spot(at))
+        invitee = _sip(raw["invitee"]) if "invitee" in raw else None
+        return ScheduleSpec(raw["flow"], invitee, every, self.spot(at))
 
 
 def _seconds(text: str) -> float:

@@ -102,10 +102,11 @@ class RouteSpec:
 @dataclass(frozen=True)
 class ScheduleSpec:
     """An outbound conversation started on a schedule: ``flow`` invites ``invitee``
-    every ``every`` seconds (the first time ``every`` seconds after the start)."""
+    (``None``: its ``outbound.to``; a campaign flow starts a campaign run) every ``every``
+    seconds (the first time ``every`` seconds after the start)."""
 
     flow: str
-    invitee: str
+    invitee: str | None
     every: float
     spot: SourceSpot | None = None
 

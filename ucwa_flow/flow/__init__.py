@@ -30,6 +30,7 @@ from ucwa_flow.flow._api import (
     resolve_flow_path,
 )
 from ucwa_flow.flow._back import BACK, BACK_DEPTH, back_targets, global_goto
+from ucwa_flow.flow._campaign import CAMPAIGN_PREFIX, CAMPAIGN_REPORT, RUN_NAMES, Campaign
 from ucwa_flow.flow._context import template_context
 from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
 from ucwa_flow.flow._durations import format_duration, parse_duration
@@ -73,12 +74,16 @@ from ucwa_flow.flow._texts import detect_language, version_of
 __all__ = [
     "BACK",
     "BACK_DEPTH",
+    "CAMPAIGN_PREFIX",
+    "CAMPAIGN_REPORT",
     "PART_SUFFIXES",
     "RESERVED_NAMES",
     "RULES",
+    "RUN_NAMES",
     "Action",
     "ActionRef",
     "Call",
+    "Campaign",
     "Condition",
     "Diagnostic",
     "Flow",

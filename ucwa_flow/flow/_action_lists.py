@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from ucwa_flow.errors import UcwaFlowError
 
 __all__ = [
+    "CAMPAIGN_REPORT",
     "ActionRef",
     "UnknownActionList",
     "branch_list_id",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_-]+")
+#: an outbound campaign's report webhook, alone in its list (``ucwa_flow.flow._campaign``)
+CAMPAIGN_REPORT = "outbound.campaign.report"
 
 
 class UnknownActionList(UcwaFlowError):

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ucwa_flow.flow._backtracking import backtracking_warning
 from ucwa_flow.flow._build_base import BuilderBase, text_of
+from ucwa_flow.flow._campaign import build_campaign
 from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.flow._model import (
@@ -48,10 +49,7 @@ from ucwa_flow.flow._model import (
 )
 from ucwa_flow.flow._parts import Parts
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
-from ucwa_flow.flow._sandbox import (
-    Condition,
-    Value,
-)
+from ucwa_flow.flow._sandbox import Condition, Value
 from ucwa_flow.flow._texts import build_say, with_detectors
 
 __all__ = ["build_flow"]
@@ -441,6 +439,7 @@ class _Builder(BuilderBase):
             declined=self.branch(raw, "declined", path),
             no_answer=self.branch(raw, "no_answer", path),
             location=self.loc(path, key=True),
+            campaign=build_campaign(self, raw, path),
         )
 
 

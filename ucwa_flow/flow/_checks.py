@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ucwa_flow.flow._back import BACK, back_targets, check_back
+from ucwa_flow.flow._campaign import campaign_lists, check_campaign
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
@@ -36,7 +37,7 @@ from ucwa_flow.flow._model import (
 from ucwa_flow.flow._sandbox import RESERVED_NAMES, Condition, Template, Value
 from ucwa_flow.flow._texts import check_texts
 
-__all__ = ["CHECKS", "run_checks"]
+__all__ = ["CHECKS", "all_compiled", "all_lists", "run_checks"]
 
 Check = Callable[[Flow, Document], Iterable[Diagnostic]]
 _Compiled = Template | Value | Condition
@@ -237,9 +238,19 @@ def _scopes(flow: Flow) -> Iterator[tuple[str, frozenset[str], _Compiled]]:
     if flow.outbound is not None:
         out = flow.outbound
         extra += [out.message, out.subject]
-        for actions in (out.declined or (), out.no_answer or ()):
+        for actions in (out.declined or (), out.no_answer or (), *campaign_lists(out)):
             yield from (("", frozenset(), c) for c in _compiled_in(actions))
     yield from (("", frozenset(), t) for t in extra if t is not None)
+
+
+def all_compiled(flow: Flow) -> Iterator[_Compiled]:
+    """Every template, value and condition of the flow (its campaign report's too)."""
+    return (compiled for _, _, compiled in _scopes(flow))
+
+
+def all_lists(flow: Flow) -> list[tuple[Action, ...]]:
+    """Every top action list of the flow (its campaign report too)."""
+    return [actions for _, actions in _lists(flow)] + list(campaign_lists(flow.outbound))
 
 
 def _assigned(flow: Flow, scope: str = "") -> set[str]:
@@ -423,4 +434,5 @@ CHECKS: tuple[Check, ...] = (
     check_back,
     check_texts,
     check_ended_calls,
+    check_campaign,
 )

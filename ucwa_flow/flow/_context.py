@@ -23,6 +23,8 @@ name        value
 ``now``     the current time, timezone-aware, in the flow's ``settings.timezone``
 ``state``   the name of the current state
 ``flow``    the flow's name
+``campaign`` the campaign run's variables, ``id``, ``people``, ``size``, ``done`` (empty
+            for a flow without ``outbound.campaign``; ``ucwa_flow.runtime.campaigns``)
 =========== ==============================================================================
 """
 
@@ -66,6 +68,7 @@ def template_context(
     delivery: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     timezone: str = "UTC",
+    campaign: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the mapping that :meth:`Template.render` and friends receive.
 
@@ -91,5 +94,6 @@ def template_context(
         now=now.astimezone(ZoneInfo(timezone)) if now is not None else None,
         state=state,
         flow=flow,
+        campaign=dict(campaign or {}),
     )
     return context

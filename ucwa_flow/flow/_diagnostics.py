@@ -142,5 +142,12 @@ RULES: dict[str, Rule] = {
         Rule("F142", _W, "a say has no text in one of the flow's languages"),
         Rule("F143", _E, "a say with texts cannot fall back to the default language"),
         Rule("F144", _W, "a file included twice (it is merged once)"),
+        # campaigns: F160-F169
+        Rule("F160", _E, "campaign at_once is less than 1"),
+        Rule("F161", _E, "campaign.NAME read but not a campaign variable"),
+        Rule("F162", _E, "campaign.NAME set but not a campaign variable"),
+        Rule("F163", _W, "campaign report without a failure branch"),
+        Rule("F164", _E, "campaign used in a flow without outbound.campaign"),
+        Rule("F165", _E, "campaign variable named like a name every run has"),
     )
 }

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ucwa_flow.flow._action_lists import (
+    CAMPAIGN_REPORT,
     UnknownActionList,
     branch_list_id,
     command_list_id,
@@ -33,6 +34,9 @@ from ucwa_flow.flow._invitation import InvitationPolicy, InvitationRule, TimeWin
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Template, Value
 from ucwa_flow.flow._subflow_model import Call, Return, SubFlow
+
+if TYPE_CHECKING:
+    from ucwa_flow.flow._campaign import Campaign
 
 __all__ = [
     "Action",
@@ -304,6 +308,7 @@ class Outbound:
 
     Each of ``to`` is invited with ``message``; an accepted conversation runs the flow from
     ``start``; ``declined``/``no_answer`` run without a conversation (log, set, webhook).
+    ``campaign``: invite them as one campaign run (``ucwa_flow.flow._campaign``).
     """
 
     to: tuple[str, ...]
@@ -314,6 +319,7 @@ class Outbound:
     declined: tuple[Action, ...] | None
     no_answer: tuple[Action, ...] | None
     location: Location
+    campaign: Campaign | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,4 +439,6 @@ def _index_lists(flow: Flow) -> dict[str, tuple[Action, ...]]:
     if flow.outbound is not None:
         add("outbound.declined", flow.outbound.declined or ())
         add("outbound.no_answer", flow.outbound.no_answer or ())
+        if flow.outbound.campaign is not None and flow.outbound.campaign.report is not None:
+            add(CAMPAIGN_REPORT, (flow.outbound.campaign.report,))
     return lists

@@ -44,7 +44,7 @@ __all__ = [
 #: names the interpreter puts in every template context; variables may not use them
 RESERVED_NAMES: frozenset[str] = frozenset(
     {"vars", "match", "caller", "message", "webhook", "now", "state", "flow"}
-    | {"conversation", "delivery"}
+    | {"conversation", "delivery", "campaign"}
     | {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none"}
     | {"True", "False", "None", "loop", "self", "super", "varargs", "kwargs"}
 )
@@ -190,7 +190,16 @@ class _Compiled:
     large flow does not pay for code it never runs.
     """
 
-    __slots__ = ("_ast", "_code", "_env", "captures", "location", "source", "variables")
+    __slots__ = (
+        "_ast",
+        "_code",
+        "_env",
+        "campaign",
+        "captures",
+        "location",
+        "source",
+        "variables",
+    )
 
     def __init__(self, source: str, location: Location, ast: nodes.Template, env: _Sandbox):
         self.source = source
@@ -199,7 +208,9 @@ class _Compiled:
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = _free_names(ast)
         #: names read as ``match.NAME`` or ``match['NAME']``
-        self.captures: frozenset[str] = frozenset(_captures(ast))
+        self.captures: frozenset[str] = frozenset(_attributes(ast, "match"))
+        #: names read as ``campaign.NAME`` or ``campaign['NAME']``
+        self.campaign: frozenset[str] = frozenset(_attributes(ast, "campaign"))
         self._ast: nodes.Template | None = ast
         self._env = env
         self._code: JinjaTemplate | None = None
@@ -265,16 +276,17 @@ def _check_names(ast: nodes.Template, env: _Sandbox) -> None:
             raise TemplateCompileError(f"no test named {test.name!r}", test.lineno)
 
 
-def _captures(ast: nodes.Node) -> set[str]:
+def _attributes(ast: nodes.Node, root: str) -> set[str]:
+    """The names read as ``ROOT.NAME`` or ``ROOT['NAME']``."""
     found: set[str] = set()
     for node in ast.find_all(nodes.Getattr):
         assert isinstance(node, nodes.Getattr)
-        if isinstance(node.node, nodes.Name) and node.node.name == "match":
+        if isinstance(node.node, nodes.Name) and node.node.name == root:
             found.add(node.attr)
     for item in ast.find_all(nodes.Getitem):
         assert isinstance(item, nodes.Getitem)
         key = item.arg
-        on_match = isinstance(item.node, nodes.Name) and item.node.name == "match"
+        on_match = isinstance(item.node, nodes.Name) and item.node.name == root
         if on_match and isinstance(key, nodes.Const) and isinstance(key.value, str):
             found.add(key.value)
     return found
@@ -367,7 +379,7 @@ class Value:
     * numbers, booleans and null are constants; lists and mappings are evaluated item by item.
     """
 
-    __slots__ = ("_tree", "captures", "location", "source", "variables")
+    __slots__ = ("_tree", "campaign", "captures", "location", "source", "variables")
 
     def __init__(self, source: Any, location: Location) -> None:
         self.source = source
@@ -376,6 +388,7 @@ class Value:
         self._tree = _compile_tree(source, location, parts)
         self.variables: frozenset[str] = frozenset().union(*(p.variables for p in parts))
         self.captures: frozenset[str] = frozenset().union(*(p.captures for p in parts))
+        self.campaign: frozenset[str] = frozenset().union(*(p.campaign for p in parts))
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         """Evaluate to plain JSON-compatible data (or whatever an expression returns)."""

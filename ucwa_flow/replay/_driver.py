@@ -88,6 +88,7 @@ class _Services:
         self.clock = self.manual = ManualClock(recording.started)
         self.port: Any = None  # the interpreter asks the port nothing itself
         self.account = ""  # conversation.account: a replay is on no account
+        self.campaigns = None  # a replay runs one conversation, in no campaign run
         self.played = Played()
         self.jobs: deque[Callable[[], Awaitable[None]]] = deque()
         self._outcomes = {

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -154,17 +154,19 @@ class Answering:
         if not await self._accept(href, link):
             self.answering.discard(href)
 
-    def start_outbound(self, name: str, invitee: str) -> None:
-        """Invite ``invitee`` to a conversation running flow ``name``, as its ``outbound``
-        section says. ``KeyError``: an unknown flow; ``ValueError``: one without ``outbound``;
-        :class:`~ucwa_flow.errors.OperationalError`: the limits are reached (they bind
-        outbound starts as they bind invitations)."""
+    def start_outbound(self, name: str, invitee: str | Sequence[str] | None) -> str | None:
+        """Invite ``invitee`` (or several; ``None``: its ``outbound.to``) to a conversation
+        running flow ``name``, as its ``outbound`` section says; a campaign flow starts a
+        campaign run, whose id is returned. ``KeyError``: an unknown flow; ``ValueError``:
+        one without ``outbound``; :class:`~ucwa_flow.errors.OperationalError`: the limits
+        are reached (they bind outbound starts as they bind invitations)."""
         engine = self._engine
         if engine.catalog.get(name).outbound is None:
             raise ValueError(f"flow {name} has no outbound section: it cannot start conversations")
         if self.full():
             raise OperationalError("the account is at its conversation limits: try again later")
-        engine.invitations.start_outbound(name, (invitee,))
+        people = (invitee,) if isinstance(invitee, str) else invitee
+        return engine.invitations.start_outbound(name, people)
 
     def full(self) -> bool:
         """Whether a new conversation now would go past the limits."""

@@ -7,6 +7,8 @@ back stack's top, the language) and the extras of the action list (``match``,
 ``webhook``, ``delivery``). The conversation's language is ``settings.language`` when it
 names one of the flow's languages, else the one its first message showed, else the
 default (``ucwa_flow.flow._texts``).
+:func:`assign` stores a ``set`` (``campaign.NAME``: in the conversation's campaign run,
+:mod:`ucwa_flow.runtime.campaigns`); :func:`campaign_view` is ``campaign`` in templates.
 :func:`copy_variables` gives each conversation its own copy of the flow's declared
 variables, so that one conversation's changes never leak into another's.
 """
@@ -17,12 +19,13 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ucwa_flow.flow import Flow, Template, TemplateRenderError, template_context
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow import CAMPAIGN_PREFIX, Flow, Template, TemplateRenderError, template_context
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["context_of", "copy_variables"]
+__all__ = ["assign", "campaign_view", "context_of", "copy_variables"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -48,6 +51,7 @@ def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> dict[str, A
         delivery=extras.get("delivery"),
         now=instance.services.clock.now(),
         timezone=settings.timezone,
+        campaign=campaign_view(instance),
     )
     if settings.language is not None:
         _choose_language(instance.flow, settings.language, context)
@@ -64,6 +68,32 @@ def _choose_language(flow: Flow, rule: Template, context: dict[str, Any]) -> Non
         return
     if chosen in flow.languages:
         context["conversation"]["language"] = chosen
+
+
+def assign(instance: FlowInstance, name: str, value: Any) -> None:
+    """``set`` a variable of ``instance``: ``campaign.NAME`` is one of its campaign run."""
+    if name.startswith(CAMPAIGN_PREFIX):
+        campaigns = instance.services.campaigns
+        if campaigns is None:
+            raise UcwaFlowError(f"set {name}: campaigns do not run here")
+        campaigns.assign(instance.href, name.removeprefix(CAMPAIGN_PREFIX), value)
+    else:
+        instance.variables[name] = value
+
+
+def campaign_view(instance: FlowInstance) -> dict[str, Any] | None:
+    """``campaign`` for ``instance``'s templates: its run's, else (a conversation outside
+    any run) the declared variables' starting values, with no people; ``None`` for a
+    flow without a campaign."""
+    outbound = instance.flow.outbound
+    if outbound is None or outbound.campaign is None:
+        return None  # most flows: nothing more to look up
+    campaigns = instance.services.campaigns
+    run = campaigns.of(instance.href) if campaigns is not None else None
+    if run is not None:
+        return run.view()
+    defaults = copy_variables(outbound.campaign.variables)
+    return {**defaults, "id": None, "people": [], "size": 0, "done": 0}
 
 
 def copy_variables(variables: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -58,6 +58,7 @@ from ucwa_flow.lifecycle import (
 )
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.answering import Answering
+from ucwa_flow.runtime.campaigns import Campaigns
 from ucwa_flow.runtime.delivery import from_reason, settle_sent
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
@@ -107,6 +108,7 @@ class Engine:
         self._sink = sink
         self.calls = WebhookCalls(self, WebhookCaller(http))
         self.invitations = Invitations(self)
+        self.campaigns: Campaigns = self.invitations.outbound.campaigns  # the campaign runs
         self.answers = Answering(self, limits)
         self._instances: dict[str, FlowInstance] = {}
         self._mailboxes = Mailboxes(self._stepped)
@@ -164,10 +166,10 @@ class Engine:
         their state (and pending work) exists in it, else keep their version to the end."""
         return self.versions.reload(self, name, flow)
 
-    def start_outbound(self, name: str, invitee: str) -> None:
+    def start_outbound(self, name: str, invitee: str | Sequence[str] | None = None) -> str | None:
         """Invite ``invitee`` to a conversation running flow ``name`` (its ``outbound``
         section): see :meth:`Answering.start_outbound <ucwa_flow.runtime.answering>`."""
-        self.answers.start_outbound(name, invitee)
+        return self.answers.start_outbound(name, invitee)
 
     @property
     def tracing(self) -> bool:
@@ -297,6 +299,7 @@ class Engine:
             instance.close()
             if self.journal is not None:
                 self.journal.touch(instance)
+        self.campaigns.ended(href, instance)
         self.answers.forget(href)
         self.tracker.forget(href)
 

@@ -36,7 +36,7 @@ class NoPreviousState(UcwaFlowError):
 class Facts:
     """The back stack and message counts of one conversation (see the module docstring)."""
 
-    __slots__ = ("back", "bot", "caller", "language", "outer")
+    __slots__ = ("back", "bot", "caller", "language", "last", "outer")
 
     def __init__(self) -> None:
         #: the states ``goto: back`` returns to, the latest last
@@ -49,6 +49,8 @@ class Facts:
         self.caller = 0
         #: messages the bot said so far
         self.bot = 0
+        #: the state entered last (``None``: none yet)
+        self.last: str | None = None
 
     @property
     def previous(self) -> str | None:
@@ -68,6 +70,7 @@ class Facts:
         """The conversation left ``left`` (``None``: it was starting) for ``state``, by a
         ``goto: back`` when ``back``, by a sub-flow ``call`` when ``call``: a sub-flow
         starts a history of its own (``back`` never leaves it), kept until it returns."""
+        self.last = state
         if call:
             self.outer.append(self.back)
             self.back = []

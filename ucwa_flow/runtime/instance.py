@@ -60,7 +60,7 @@ from ucwa_flow.flow import (
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import calls
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import context_of, copy_variables
+from ucwa_flow.runtime.context import assign, context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -348,7 +348,7 @@ class FlowInstance:
         if isinstance(action, Say):
             await self._say(action, ctx)
         elif isinstance(action, SetVariable):
-            self.variables[action.name] = action.value.evaluate(ctx)
+            assign(self, action.name, action.value.evaluate(ctx))
             self._done("set", action.location, action.name)
         elif isinstance(action, Goto):
             target = self.facts.target(action.target)  # NoPreviousState: reported, skipped

@@ -11,8 +11,9 @@ carries the operationId back) or for their timeout on the injected clock:
 * an outbound flow invites everyone in ``outbound.to`` when the bot starts (or whom
   :meth:`Invitations.start_outbound` is given); an accepted invitation runs the flow from
   its start state, a declined or unanswered one runs the flow's ``declined``/``no_answer``
-  actions with no conversation to talk in. The version of the flow is the one current when
-  the invitation is answered.
+  actions with no conversation to talk in (:mod:`ucwa_flow.runtime.outbound`; a flow
+  with ``outbound.campaign`` invites them as a campaign run,
+  :mod:`ucwa_flow.runtime.campaigns`).
 
 When does an invitation end ``no_answer``? When its ``timeout`` passes, or when the server
 says nobody answered (its own ring time ran out: ``Timeout``, ``Missed``...). An invitee who
@@ -38,10 +39,11 @@ from typing import Protocol
 import httpx
 
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Invite, template_context
+from ucwa_flow.flow import Invite
 from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.instance import FlowInstance
+from ucwa_flow.runtime.outbound import OutboundStarts
 from ucwa_flow.runtime.pending_invite import PendingInvite, cancel_timers
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.services import Continuation, Services
@@ -90,6 +92,10 @@ class InvitationHost(Services, Protocol):
     def instances(self) -> Mapping[str, FlowInstance]:
         """The conversations a flow runs in, by href."""
 
+    @property
+    def closing(self) -> bool:
+        """Stopping: campaign runs invite nobody more and send no report."""
+
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run ``coro`` as a task of its own (the engine keeps and cancels it)."""
 
@@ -113,6 +119,7 @@ class Invitations:
         self._side: dict[str, str] = {}  # accepted invite conversation -> origin
         # given up before the server named them: withdrawn when they show up
         self._abandoned: set[str] = set()
+        self.outbound = OutboundStarts(engine, self)
 
     @property
     def offline(self) -> list[str]:
@@ -132,32 +139,16 @@ class Invitations:
     ) -> None:
         """An ``invite`` action: invite ``to``; resume ``instance`` once it is answered."""
         pending = PendingInvite(to, instance.href, action, rest)
-        self._start(pending, action.timeout, subject, action.importance, message)
+        self.start(pending, action.timeout, subject, action.importance, message)
 
-    def start_outbound(self, name: str | None = None, to: Sequence[str] | None = None) -> None:
+    def start_outbound(
+        self, name: str | None = None, to: Sequence[str] | None = None
+    ) -> str | None:
         """Invite ``to`` (everyone in its ``outbound.to``) to run flow ``name`` (the default
-        flow); nothing for a flow without an ``outbound`` section."""
-        engine = self._engine
-        name = name if name is not None else engine.catalog.default
-        flow = engine.catalog.get(name)
-        outbound = flow.outbound
-        if outbound is None:
-            return
-        for invitee in outbound.to if to is None else to:
-            ctx = template_context(
-                variables=flow.variables,
-                flow=flow.name,
-                caller_uri=invitee,
-                account=engine.account,
-                now=engine.clock.now(),
-                timezone=flow.settings.timezone,
-            )
-            subject = outbound.subject.render(ctx) if outbound.subject else None
-            message = outbound.message.render(ctx) if outbound.message else None
-            pending = PendingInvite(invitee, flow=name)
-            self._start(pending, outbound.timeout, subject, outbound.importance, message)
+        flow): :meth:`OutboundStarts.start <ucwa_flow.runtime.outbound.OutboundStarts.start>`."""
+        return self.outbound.start(name, to)
 
-    def _start(
+    def start(
         self,
         pending: PendingInvite,
         timeout: float,
@@ -165,6 +156,7 @@ class Invitations:
         importance: str,
         message: str | None,
     ) -> None:
+        """Send ``pending``'s invitation; it ends ``no_answer`` after ``timeout`` seconds."""
         engine = self._engine
         pending.invitation = (subject, importance, message)
         pending.deadline = engine.clock.monotonic() + timeout
@@ -335,7 +327,7 @@ class Invitations:
         if conversation is not None and branch != "accepted":
             engine.tracker.forget(conversation)
         if pending.action is None:
-            self._outbound_resolved(pending, branch)
+            self.outbound.resolved(pending, branch)
             return
         instance = engine.instances.get(pending.origin or "")
         if instance is None:
@@ -351,35 +343,6 @@ class Invitations:
             instance.on_outcome, rest, "invite", branch, rest.branch(branch), {}, action.location
         )
         engine.post(instance.href, resume)
-
-    def _outbound_resolved(self, pending: PendingInvite, branch: str) -> None:
-        engine = self._engine
-        name = pending.flow if pending.flow is not None else engine.catalog.default
-        if name not in engine.catalog:
-            log.warning("%s answered flow %s, which is gone", pending.to, name)
-            return
-        href = pending.conversation
-        if branch == "accepted" and href is not None:
-            conv = engine.tracker.get(href)
-            if conv is not None:
-                engine.adopt(conv, pending.to, name)
-            return
-        detached = engine.new_instance(name, Conversation(f"outbound:{pending.to}"), pending.to)
-        engine.post(detached.href, partial(self._run_detached, detached, branch))
-
-    async def _run_detached(self, instance: FlowInstance, branch: str) -> None:
-        outbound = instance.flow.outbound
-        if outbound is None:  # the version answered has no outbound section any more
-            instance.close()
-            return
-        location = outbound.location
-        branch_list = f"outbound.{'declined' if branch == 'declined' else 'no_answer'}"
-        try:
-            await instance.on_outcome(
-                Continuation(None), "invite", branch, branch_list, {}, location
-            )
-        finally:
-            instance.close()
 
     # -- side conversations -------------------------------------------------------------------
 
@@ -421,11 +384,14 @@ class Invitations:
         if still_open:
             for side in self._side:
                 engine.spawn(self._end_side(side))
+        outbound = [p for p in self._pending.values() if p.action is None]
         self._pending.clear()
         self._side.clear()
+        self.outbound.lost(outbound)
 
     async def aclose(self) -> None:
         """Shutting down: withdraw what still rings and end every side conversation."""
+        self.outbound.close()
         self.lose_all(still_open=True)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.campaigns import CampaignEvent
 from ucwa_flow.runtime.outbox import Outgoing, Sent
 from ucwa_flow.runtime.webhooks import WebhookCall
 from ucwa_flow.store import REDACTED
@@ -166,6 +167,8 @@ class Journal:
                 ended["why"] = record.why
             self.line(href, "ended", ended)
             self.ended_in[href] = record.state
+        elif isinstance(record, CampaignEvent):  # which run, who, its variables
+            self.line(href, record.kind, {"campaign": record.campaign, **record.data})
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)

@@ -36,6 +36,7 @@ class PendingInvite:
     retry: TimerHandle | None = None  # set while waiting to invite someone offline again
     invitation: Invitation = (None, "normal", None)
     flow: str | None = None  # an outbound flow's invitation: the flow's name (None: the default)
+    campaign: str | None = None  # the campaign run it was sent for (ucwa_flow.runtime.campaigns)
 
     def to_data(self) -> dict[str, Any]:
         """The request and what the server said of it so far (JSON data)."""

@@ -21,6 +21,7 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.port import Port
 
 if TYPE_CHECKING:
+    from ucwa_flow.runtime.campaigns import Campaigns
     from ucwa_flow.runtime.instance import FlowInstance
     from ucwa_flow.runtime.outbox import Outgoing
 
@@ -91,6 +92,10 @@ class Services(Protocol):
         """Whether anyone receives trace records (none are built otherwise)."""
 
     def emit(self, record: t.Trace) -> None: ...
+
+    @property
+    def campaigns(self) -> Campaigns | None:
+        """The campaign runs conversations may belong to (``None``: none run here)."""
 
     def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
         """Arrange for ``instance.on_timer(epoch)`` to be handled after ``delay``."""

@@ -9,6 +9,7 @@ several at once.
 from __future__ import annotations
 
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.campaigns import CampaignEvent
 
 __all__ = ["Labels", "describe"]
 
@@ -48,6 +49,9 @@ def describe(record: t.Trace, *, verbose: bool = False, speaker: str = "bot") ->
     if isinstance(record, t.Ended):
         who = {"bot": "the bot", "caller": "the caller", "server": "the server"}[record.by]
         return f"* {who} ended the conversation"
+    if isinstance(record, CampaignEvent) and (verbose or record.kind != "campaign_set"):
+        details = ", ".join(f"{k}={v}" for k, v in record.data.items())
+        return f"* {record.kind.replace('_', ' ')} {record.campaign}: {details}".rstrip(": ")
     if not verbose:
         return None
     if isinstance(record, t.StateEntered):

@@ -2,7 +2,8 @@
 
 Each :class:`~ucwa_flow.deploy.ScheduleSpec` is a task on the service's clock: every
 ``every`` seconds (the first time ``every`` seconds after the start) it asks the
-account's running engine to start ``flow`` with ``invitee``. A round that finds the
+account's running engine to start ``flow`` with ``invitee`` (without one: the flow's
+``outbound.to``; a campaign flow starts a campaign run). A round that finds the
 account not signed in, or that fails, is logged as one line and skipped; the schedule
 carries on (no catching up on missed rounds).
 """
@@ -11,25 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ucwa_flow.clock import Clock
 from ucwa_flow.deploy import ScheduleSpec
 
-__all__ = ["run_schedule", "start_schedules"]
+__all__ = ["Starter", "run_schedule", "start_schedules"]
 
 log = logging.getLogger("ucwa_flow.service")
 
-#: starts ``flow`` with ``invitee`` on an account; raises to say why it could not
-Starter = Callable[[str, str], None]
+#: starts ``flow`` with ``invitee`` (several; ``None``: the flow's ``outbound.to``) on an
+#: account, and returns a campaign flow's run id; raises to say why it could not
+Starter = Callable[[str, str | Sequence[str] | None], str | None]
 
 
 async def run_schedule(account: str, spec: ScheduleSpec, start: Starter, clock: Clock) -> None:
     """Start ``spec.flow`` with ``spec.invitee`` every ``spec.every`` seconds, forever."""
+    whom = spec.invitee or "its outbound.to"
     while True:
         await clock.sleep(spec.every)
         try:
-            start(spec.flow, spec.invitee)
+            campaign = start(spec.flow, spec.invitee)
         except Exception as exc:  # one line; the next round tries again
             where = f" ({spec.spot})" if spec.spot is not None else ""
             log.warning(
@@ -37,11 +40,12 @@ async def run_schedule(account: str, spec: ScheduleSpec, start: Starter, clock: 
                 account,
                 where,
                 spec.flow,
-                spec.invitee,
+                whom,
                 exc,
             )
         else:
-            log.info("%s: schedule: started %s with %s", account, spec.flow, spec.invitee)
+            run = f" (campaign run {campaign})" if campaign is not None else ""
+            log.info("%s: schedule: started %s with %s%s", account, spec.flow, whom, run)
 
 
 def start_schedules(

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -52,7 +52,7 @@ from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._coordinator import Coordinator
 from ucwa_flow.service._flows import FlowsRefused, load_one
 from ucwa_flow.service._preflight import SecretsUnreadable, preflight
-from ucwa_flow.service._schedule import start_schedules
+from ucwa_flow.service._schedule import Starter, start_schedules
 from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.service._watch import Watcher
 from ucwa_flow.service._workers import open_coordinator
@@ -324,21 +324,28 @@ class Service:
             self.metrics.reloaded(ok)
             return ReloadReport(ok, [line for _, line in lines])
 
-    async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
-        """Start ``flow`` of ``account`` with ``invitee`` now: LookupError for an unknown
-        account or flow, ValueError for an invitee that is not a SIP address,
+    async def start_outbound(
+        self, account: str, flow: str, invitee: str | Sequence[str] | None
+    ) -> str | None:
+        """Start ``flow`` of ``account`` with ``invitee`` (several people; ``None``: its
+        ``outbound.to``) now; a campaign flow's run id is returned. LookupError for an
+        unknown account or flow, ValueError for an invitee that is not a SIP address,
         OperationalError while the account is not signed in."""
         runner = self.runners.get(account)
         if runner is None:
             raise LookupError(f"no account {account!r}")
-        self._starter(runner)(flow, invitee)
+        return self._starter(runner)(flow, invitee)
 
-    def _starter(self, runner: AccountRunner) -> Callable[[str, str], None]:
-        def start(flow: str, invitee: str) -> None:
+    def _starter(self, runner: AccountRunner) -> Starter:
+        def start(flow: str, invitee: str | Sequence[str] | None) -> str | None:
             if flow not in runner.flows:
                 raise LookupError(f"account {runner.spec.id!r} has no flow {flow!r}")
-            if not _is_sip(invitee):
-                raise ValueError(f"{invitee!r} is not a SIP address like sip:someone@contoso.com")
+            people = [invitee] if isinstance(invitee, str) else list(invitee or ())
+            for person in people:
+                if not _is_sip(person):
+                    raise ValueError(
+                        f"{person!r} is not a SIP address like sip:someone@contoso.com"
+                    )
             coordinator = self.coordinator
             if coordinator is not None and runner.spec.id not in coordinator.held:
                 raise OperationalError(
@@ -347,7 +354,7 @@ class Service:
             bot = runner.bot
             if bot is None or not runner.signed_in or self._stop_task is not None:
                 raise OperationalError(_NOT_SIGNED_IN.format(account=runner.spec.id))
-            bot.engine.start_outbound(flow, invitee)
+            return bot.engine.start_outbound(flow, invitee)
 
         return start
 

@@ -34,6 +34,8 @@ async def simulated(deployment: Deployment) -> AsyncIterator[str]:
         password = account.password.read()
         users[account.user.lower()] = SimulatorUser(account.user, account.id, password)
         for schedule in account.schedules:
+            if schedule.invitee is None:
+                continue  # the flow's outbound.to: callers it names must exist already
             name = schedule.invitee.removeprefix("sip:").partition("@")[0]
             users.setdefault(schedule.invitee.lower(), SimulatorUser(schedule.invitee, name))
     sim = Simulator(SimulatorConfig(users=list(users.values())))

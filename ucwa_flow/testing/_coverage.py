@@ -237,6 +237,8 @@ class _Replay:
             self.current[conv] = None
 
     def _outcome(self, conv: str, r: t.OutcomeReceived) -> None:
+        if r.action == "campaign":  # a campaign's report: no transition of the graph
+            return
         step = {
             "accepted": "invite accepted",
             "declined": "invite declined",

@@ -199,6 +199,15 @@ class _Builder:
             return s.ExpectState(location=at, state=state)
         if "variable" in raw:
             return s.ExpectVariables(location=at, values=dict(raw["variable"]))
+        if "webhook" in raw:
+            hook = raw["webhook"]
+            return s.ExpectWebhook(
+                location=at,
+                url=hook["url"],
+                json=hook.get("json"),
+                has_json="json" in hook,
+                times=hook.get("times"),
+            )
         said = raw["say"]
         mode, text = ("exact", said) if isinstance(said, str) else next(iter(said.items()))
         if mode == "regex":

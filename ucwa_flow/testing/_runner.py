@@ -9,6 +9,8 @@ Semantics (``docs/testing.md`` states them for authors):
   step (it is what the bot said instead). Messages left over at the end do not fail the
   scenario; ``expect: silence`` checks that there are none;
 * state, variable and ``ended`` expectations look at the caller's flow instance;
+* ``expect: {webhook: {url, json, times}}`` looks at the requests the flow made to ``url``:
+  the next one no earlier expectation matched has that body; ``times`` counts them all;
 * a scenario stops at its first failing step; a webhook the scenario did not mock fails
   the step during which the flow called it.
 """
@@ -87,6 +89,7 @@ class _Steps:
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
         self.read: dict[str, int] = {}  # person -> messages matched so far
+        self.called: dict[str, int] = {}  # url -> webhook requests matched so far
 
     async def run(self, steps: tuple[s.Step, ...]) -> Failure | None:
         for step in steps:
@@ -141,6 +144,27 @@ class _Steps:
             self._variables(step)
         elif isinstance(step, s.ExpectEnded):
             self._ended()
+        elif isinstance(step, s.ExpectWebhook):
+            self._webhook(step)
+
+    def _webhook(self, step: s.ExpectWebhook) -> None:
+        bodies = [r.body for r in self.stage.web.requests if r.url == step.url]
+        if step.times is not None and len(bodies) != step.times:
+            raise _Mismatch(
+                f"expected the flow to call {step.url} {step.times} time(s), "
+                f"but it called it {len(bodies)} time(s)"
+            )
+        if not step.has_json:
+            return
+        index = self.called.get(step.url, 0)
+        if index >= len(bodies):
+            raise _Mismatch(f"expected the flow to call {step.url}, but it did not (again)")
+        if not _within(step.json, bodies[index]):
+            raise _Mismatch(
+                f"expected the flow to call {step.url} with {step.json!r}, "
+                f"but it sent {bodies[index]!r}"
+            )
+        self.called[step.url] = index + 1
 
     def _said(self, step: s.ExpectSay) -> None:
         party = self.stage.party(step.to)
@@ -213,6 +237,18 @@ class _Steps:
                 f"expected the conversation {what}, but the bot has no conversation with {caller}"
             )
         return instance
+
+
+def _within(expected: Any, actual: Any) -> bool:
+    """``actual`` has what ``expected`` says: a mapping key by key (keys it leaves out
+    are not checked), anything else whole."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and _within(value, actual[key]) for key, value in expected.items()
+        )
+    return bool(
+        expected == actual and (type(expected) is type(actual) or _numbers(expected, actual))
+    )
 
 
 def _numbers(a: Any, b: Any) -> bool:

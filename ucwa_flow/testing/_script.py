@@ -28,6 +28,7 @@ __all__ = [
     "ExpectSilence",
     "ExpectState",
     "ExpectVariables",
+    "ExpectWebhook",
     "HangUp",
     "Invite",
     "MockedWebhook",
@@ -144,6 +145,22 @@ class ExpectVariables(Step):
     """Flow variables of the caller's conversation equal these values."""
 
     values: dict[str, Any]
+
+    @property
+    def acts(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectWebhook(Step):
+    """The flow called ``url``: the next such request no earlier expectation matched has
+    the JSON body ``json`` (when ``has_json``; a mapping is compared key by key, keys it
+    leaves out unchecked); ``times``: it was called that many times so far in all."""
+
+    url: str
+    json: Any = None
+    has_json: bool = False
+    times: int | None = None
 
     @property
     def acts(self) -> bool:

@@ -1,0 +1,326 @@
+"""Campaign runs: an outbound flow's people invited a few at a time, with one report.
+
+A flow with ``outbound.campaign`` (``ucwa_flow.flow._campaign``) starts a *run* each time
+it is started (when the bot starts, by ``POST /accounts/{id}/outbound``, by a schedule):
+:meth:`Campaigns.start` gives it an id and invites the first ``at_once`` people; each
+time one of them is *done*, the next one in line is invited. A person is done when
+
+* their conversation (they accepted) has ended, its ``ended`` actions run;
+* the ``declined`` or ``no_answer`` actions have run (they declined, did not answer).
+
+When the last person is done, the report webhook (the list
+:data:`~ucwa_flow.flow.CAMPAIGN_REPORT`) runs once, in an instance of its own
+(``campaign:<id>``, no conversation), and the run is forgotten.
+
+Campaign variables belong to the run: every conversation of the run (and its declined /
+no_answer actions, and the report) reads them as ``campaign.NAME``; ``set:
+{campaign.NAME: ...}`` changes them for all (:meth:`Campaigns.assign`). ``campaign`` also holds
+``id``, ``people`` (one ``{uri, outcome, state, ended_by}`` per person invited so far, in
+invitation order: ``outcome`` ``accepted``/``declined``/``no_answer``, ``None`` while it
+rings; ``state`` the flow state the conversation ended in), ``size`` (everyone in the
+run) and ``done`` (how many are done).
+
+A run is data (:class:`CampaignRun`: :meth:`~CampaignRun.to_data` /
+:meth:`~CampaignRun.from_data`); :class:`Campaigns` keeps the runs of one engine in
+memory. What happens is traced as :class:`CampaignEvent` records whose ``kind`` is one of
+``campaign_started``, ``campaign_invited``, ``campaign_joined`` (in the person's
+conversation: which run it belongs to), ``campaign_set``, ``campaign_person_done``,
+``campaign_report`` and ``campaign_finished``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow import CAMPAIGN_REPORT, Flow
+from ucwa_flow.lifecycle import Conversation
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.services import Continuation
+
+if TYPE_CHECKING:
+    from ucwa_flow.runtime.instance import FlowInstance
+    from ucwa_flow.runtime.invites import InvitationHost
+
+__all__ = [
+    "CampaignEvent",
+    "CampaignRun",
+    "Campaigns",
+    "Person",
+]
+
+#: finished runs whose report branches can still read ``campaign`` (the latest ones)
+_KEPT_REPORTS = 64
+#: how an invitation is sent for a run: (flow name, invitee, run id)
+Invite = Callable[[str, str, str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignEvent(t.Trace):
+    """Something happened to campaign run ``campaign`` (``kind``: ``campaign_*``, see the
+    module docstring). ``conversation`` is ``campaign:<id>``, or the person's conversation
+    for ``campaign_joined`` and ``campaign_set``."""
+
+    kind: str
+    campaign: str
+    data: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Person:
+    """One person of a run: ``outcome`` of their invitation (``None``: ringing),
+    ``conversation`` the href their part runs under, ``state`` the flow state their
+    conversation ended in, ``done`` once their part is over."""
+
+    uri: str
+    outcome: str | None = None
+    conversation: str | None = None
+    state: str | None = None
+    ended_by: str | None = None
+    done: bool = False
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "outcome": self.outcome,
+            "state": self.state,
+            "ended_by": self.ended_by,
+        }
+
+
+@dataclass(slots=True)
+class CampaignRun:
+    """A run of flow ``flow``: who is still to be invited (``waiting``, in order), the
+    people invited so far, the campaign variables, and whether the report has run."""
+
+    id: str
+    flow: str
+    at_once: int
+    waiting: list[str]
+    variables: dict[str, Any]
+    people: list[Person] = field(default_factory=list)
+    reported: bool = False
+
+    @property
+    def busy(self) -> int:
+        """People invited whose part is not over yet."""
+        return sum(not person.done for person in self.people)
+
+    @property
+    def finished(self) -> bool:
+        return not self.waiting and self.busy == 0
+
+    def person(self, href: str) -> Person | None:
+        return next((p for p in self.people if p.conversation == href and not p.done), None)
+
+    def view(self) -> dict[str, Any]:
+        """``campaign`` as templates see it (a copy: templates cannot change the run)."""
+        return {
+            **_copy(self.variables),
+            "id": self.id,
+            "people": [person.view() for person in self.people],
+            "size": len(self.people) + len(self.waiting),
+            "done": sum(person.done for person in self.people),
+        }
+
+    def to_data(self) -> dict[str, Any]:
+        """The run as JSON data (for a store)."""
+        return {
+            "id": self.id,
+            "flow": self.flow,
+            "at_once": self.at_once,
+            "waiting": list(self.waiting),
+            "variables": _copy(self.variables),
+            "people": [
+                {**p.view(), "conversation": p.conversation, "done": p.done} for p in self.people
+            ],
+            "reported": self.reported,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CampaignRun:
+        """The run :meth:`to_data` gave."""
+        people = [
+            Person(
+                str(p["uri"]),
+                p.get("outcome"),
+                p.get("conversation"),
+                p.get("state"),
+                p.get("ended_by"),
+                bool(p.get("done")),
+            )
+            for p in data.get("people", [])
+        ]
+        return cls(
+            str(data["id"]),
+            str(data["flow"]),
+            int(data["at_once"]),
+            [str(uri) for uri in data["waiting"]],
+            dict(data["variables"]),
+            people,
+            bool(data.get("reported")),
+        )
+
+
+class Campaigns:
+    """The campaign runs of one engine, by id, and the conversations that belong to them."""
+
+    def __init__(self, engine: InvitationHost, invite: Invite) -> None:
+        self._engine = engine
+        self._invite = invite
+        self.runs: dict[str, CampaignRun] = {}
+        self._members: dict[str, CampaignRun] = {}  # conversation href -> its run
+        self._reports: list[str] = []  # report instances, oldest first (their branches may run)
+
+    def start(self, name: str, flow: Flow, to: Sequence[str]) -> str:
+        """Start a run of flow ``name`` (``flow``, its current version) with ``to``."""
+        outbound = flow.outbound
+        assert outbound is not None
+        assert outbound.campaign is not None
+        campaign = outbound.campaign
+        run = CampaignRun(
+            uuid.uuid4().hex[:12],
+            name,
+            campaign.at_once,
+            list(dict.fromkeys(to)),
+            _copy(dict(campaign.variables)),
+        )
+        self.runs[run.id] = run
+        self._event(run, "campaign_started", flow=name, people=list(run.waiting))
+        self._next(run)
+        return run.id
+
+    def of(self, href: str) -> CampaignRun | None:
+        """The run conversation ``href`` (or ``campaign:<id>``) belongs to, if any."""
+        return self._members.get(href)
+
+    def answered(self, run_id: str, uri: str, outcome: str, href: str | None) -> None:
+        """``uri``'s invitation for run ``run_id`` ended ``outcome``; their part runs
+        under ``href`` (the conversation, or the declined/no_answer actions' instance;
+        ``None``: nothing runs, they are done)."""
+        run = self.runs.get(run_id)
+        person = (
+            next((p for p in run.people if p.uri == uri and p.outcome is None), None)
+            if run
+            else None
+        )
+        if run is None or person is None:
+            return
+        person.outcome = outcome
+        if href is None:
+            self._done(run, person)
+            return
+        person.conversation = href
+        self._members[href] = run
+        self._event(run, "campaign_joined", href, uri=uri, outcome=outcome)
+
+    def ended(self, href: str, instance: FlowInstance | None) -> None:
+        """``href``'s part is over (its conversation ended, its branch ran)."""
+        run = self.of(href)
+        person = run.person(href) if run is not None else None
+        if run is None or person is None:
+            return
+        del self._members[href]
+        if instance is not None and person.outcome == "accepted":
+            person.state = instance.facts.last
+            person.ended_by = instance.ended_by
+        self._done(run, person)
+
+    def assign(self, href: str, name: str, value: Any) -> None:
+        """``set: {campaign.NAME: value}`` in ``href``: ``UcwaFlowError`` outside a run."""
+        run = self.of(href)
+        if run is None:
+            raise UcwaFlowError(
+                f"set campaign.{name}: this conversation belongs to no campaign run"
+            )
+        run.variables[name] = value
+        self._event(run, "campaign_set", href, name=name, value=value)
+
+    def lose_all(self) -> None:
+        """Nothing the runs wait on will complete (the channel lost its conversations):
+        each person still under way is done, and runs go on with the next ones."""
+        for href in list(self._members):
+            self.ended(href, None)
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _next(self, run: CampaignRun) -> None:
+        if self._engine.closing:
+            return  # stopping: the run ends here, unfinished and unreported
+        while run.waiting and run.busy < run.at_once:
+            uri = run.waiting.pop(0)
+            run.people.append(Person(uri))
+            self._event(run, "campaign_invited", uri=uri)
+            self._invite(run.flow, uri, run.id)
+        if run.finished and not run.reported:
+            self._report(run)
+
+    def _done(self, run: CampaignRun, person: Person) -> None:
+        person.done = True
+        self._event(run, "campaign_person_done", **person.view())
+        self._next(run)
+
+    def _report(self, run: CampaignRun) -> None:
+        run.reported = True
+        engine = self._engine
+        href = f"campaign:{run.id}"
+        name = run.flow
+        flow = engine.catalog.get(name) if name in engine.catalog else None
+        campaign = flow.outbound.campaign if flow and flow.outbound else None
+        self._event(run, "campaign_finished", **_summary(run))
+        if flow is None or campaign is None or campaign.report is None:
+            del self.runs[run.id]
+            return
+        self._members[href] = run
+        self._reports.append(href)
+        for old in self._reports[:-_KEPT_REPORTS]:
+            self._members.pop(old, None)
+        del self._reports[:-_KEPT_REPORTS]
+        instance = engine.new_instance(name, Conversation(href), None)
+        engine.post(href, partial(self._run_report, run, instance))
+
+    async def _run_report(self, run: CampaignRun, instance: FlowInstance) -> None:
+        self._event(run, "campaign_report", **_summary(run))
+        outbound = instance.flow.outbound
+        assert outbound is not None
+        assert outbound.campaign is not None
+        report = outbound.campaign.report
+        assert report is not None
+        try:
+            # the report list alone: its webhook, whose branches run when it answers
+            await instance.on_outcome(
+                Continuation(None), "campaign", "report", CAMPAIGN_REPORT, {}, report.location
+            )
+        finally:
+            instance.close()
+            del self.runs[run.id]  # the report's branches still see it (through _members)
+
+    def _event(self, run: CampaignRun, kind: str, href: str | None = None, **data: Any) -> None:
+        engine = self._engine
+        if engine.tracing:
+            engine.emit(
+                CampaignEvent(
+                    at=engine.clock.monotonic(),
+                    conversation=href or f"campaign:{run.id}",
+                    kind=kind,
+                    campaign=run.id,
+                    data=data,
+                )
+            )
+
+
+def _summary(run: CampaignRun) -> dict[str, Any]:
+    outcomes = [p.outcome or "no_answer" for p in run.people]
+    return {"people": len(run.people), **{o: outcomes.count(o) for o in sorted(set(outcomes))}}
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
