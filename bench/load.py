@@ -1,28 +1,28 @@
-"""Over HTTP: (a) reaction latency and (b) sustained messages per second, per bot.
+"""Over HTTP: the bot's CPU per message, the callers' latency, messages per second and the
+bot's memory, per bot and per number of concurrent conversations.
 
-One measurement (:func:`measure_bot`) starts a fresh :class:`~ucwa_flow.simulator.Simulator`
+One measurement (:func:`measure_levels`) starts a fresh :class:`~ucwa_flow.simulator.Simulator`
 on loopback (real uvicorn, system clock) in this process, starts the bot under test as a
 separate process against it (``bench/flow_bot.py`` or ``bench/baseline_echo.py``), and
 plays the callers as virtual users in this process, so that the load costs the simulator
 no HTTP of its own and the bot has the other core to itself.
 
 Every caller is its own simulator user (``sip:caller0001@contoso.com`` ...) with one
-conversation to the bot. A caller sends ``ping <caller>:<n>`` and waits for the reply
-that contains that token (the echo flow's greeting is skipped that way). Latency is
+conversation to the bot. A caller sends ``ping <token>`` and waits for the reply that
+contains that token (the echo flow's greeting is skipped that way). Latency is
 ``time.perf_counter()`` read right before :meth:`VirtualUser.send` and again in the
 simulator's delivery of the reply to the caller (:meth:`TimedCaller.on_message`): the
 whole path caller -> simulator -> event channel -> bot -> sendMessage -> simulator -> caller.
 
-* ``single``: one conversation; ``SINGLE_WARMUP`` messages, then ``SINGLE_MESSAGES``
-  timed ones, one after another.
-The bot's stderr goes to ``bench/results/<bot>.log``; its CPU time inside the window is
-read from ``/proc`` (CPU per message is less sensitive to other load on the machine than
-messages per second).
-
-* ``many``: ``CONCURRENT`` conversations, each a closed loop (the next message as soon as
-  the reply arrived); ``WARMUP`` seconds of load, then a ``WINDOW``-second window. Every
-  message sent inside the window whose reply arrived inside it gives a latency sample;
-  every reply that arrived inside it counts for messages per second.
+For each level (1, 100, 1,000 conversations ...) the conversations are opened up to that
+number (:func:`connect`), and up to ``Timing.active`` of them talk in a closed loop (the
+next message as soon as the reply arrived; :func:`closed_loop`): once each has had a reply
+and ``Timing.warmup`` s more, a window of ``Timing.slices`` slices is measured. What a
+slice's figures are, and why a reply that comes after the window still counts, is in
+:mod:`bench.window`. The bot's CPU seconds are read from ``/proc`` at each slice's edge
+(CPU per message is far less sensitive to other load on the machine than messages per
+second), its resident memory after each level's window. The bot's stderr goes to
+``bench/results/<bot>.log``.
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ BOTS = {
 }
 DURABLE = frozenset({"ucwa-flow+sqlite"})
 BOT_URI = "sip:toshm@contoso.com"
-CONCURRENT = 1_000
-SINGLE_WARMUP, SINGLE_MESSAGES = 20, 300
 WARMUP, WINDOW = 3.0, 10.0
 REPLY_TIMEOUT = 30.0  # real seconds; a reply this late counts as lost
 START_BATCH = 100  # conversations opened at once while ramping up

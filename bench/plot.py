@@ -13,8 +13,9 @@ __all__ = ["scale"]
 
 PANELS = (
     ("cpu_ms_per_message", "bot CPU per message (ms)"),
-    ("messages_per_second", "messages per second"),
+    ("messages_per_second", "messages per second, all conversations"),
     ("rss_mb", "bot resident memory (MB)"),
+    ("kb_per_conversation", "bot memory per added conversation (KB)"),
 )
 
 
@@ -28,7 +29,8 @@ def scale(result: dict[str, Any], path: Path) -> None:
         raise SystemExit("the plot needs matplotlib: pip install 'ucwa-flow[bench]'") from None
     figures = result["figures"]
     bots, levels, _ = http_layout(figures)
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4), layout="constrained")
+    fig, grid = plt.subplots(2, 2, figsize=(11, 8), layout="constrained")
+    axes = list(grid.flat)
     for ax, (measure, title) in zip(axes, PANELS, strict=True):
         for bot in bots:
             xs, ys, low, high = [], [], [], []
@@ -42,6 +44,8 @@ def scale(result: dict[str, Any], path: Path) -> None:
                 high.append(f["q3"] - f["median"])
             ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=bot)
         ax.set_xscale("log")
+        ax.set_xticks(levels, [f"{n:,}" for n in levels])
+        ax.minorticks_off()
         ax.set_xlabel("concurrent conversations")
         ax.set_title(title)
         ax.set_ylim(bottom=0)

@@ -86,10 +86,14 @@ def tables(result: dict[str, Any], *, markdown: bool = False) -> str:
     ]
     if lost:
         out += ["", "replies lost (no reply within the timeout): " + "; ".join(lost)]
+    # (ratios of a missing figure, and the first level's memory per conversation, go
+    # without saying: the JSON has them)
     missing = [
         f"{key}: {f['missing'] if 'missing' in f else f['note']}"
         for key, f in figures.items()
-        if not key.endswith(".talk") and ("missing" in f or "note" in f)
+        if not key.endswith(".talk")
+        and ("missing" in f or "note" in f)
+        and not f.get("missing", "").startswith(("a side is missing", "the first level"))
     ]
     if missing:
         out += ["", "figures missing or incomplete:", *(f"  {line}" for line in missing)]

@@ -60,7 +60,12 @@ def test_compare_prints_each_change_with_its_spread_and_verdict(tmp_path: Path) 
     assert rows[rate][-3:] == ["+1.2%", "within", "noise"]
     assert rows[p99][-4:] == ["missing", "missing", "in", "new"]
     assert rows[gone][-4:] == ["-", "only", "in", "old"]
-    assert rows["validate.seconds"][1:2] + rows["validate.seconds"][-3:] == ["-", "only", "in", "new"]
+    assert rows["validate.seconds"][1:2] + rows["validate.seconds"][-3:] == [
+        "-",
+        "only",
+        "in",
+        "new",
+    ]
     assert "load 6.5-6.5" in done.stdout  # the runs' loads are shown
 
 
