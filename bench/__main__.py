@@ -2,6 +2,7 @@
 
     python -m bench [--quick | --scale] [options]     measure; print tables; write JSON
     python -m bench compare OLD.json NEW.json         what changed between two results
+    python -m bench table RESULT.json [--markdown]    a results file's tables again
 
 Measures ucwa-flow against a minimal hand-written httpx echo bot on the same simulator
 (see ``docs/performance.md`` for the method and the recorded numbers). Over HTTP, per bot
@@ -289,10 +290,22 @@ def parse(argv: list[str]) -> dict[str, Any]:
     return settings
 
 
+def show(argv: list[str]) -> int:
+    """``python -m bench table RESULT.json [--markdown]``: a results file's tables again."""
+    files = [a for a in argv if a != "--markdown"]
+    if len(files) != 1:
+        print("usage: python -m bench table RESULT.json [--markdown]")
+        return 2
+    print(report.tables(compare.read(Path(files[0])), markdown="--markdown" in argv))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["compare"]:
         sys.exit(compare.main(argv[1:]))
+    if argv[:1] == ["table"]:
+        sys.exit(show(argv[1:]))
     settings = parse(argv)
     started = time.monotonic()
     info = machine()

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _results(path: Path, figures: dict[str, object], load: float) -> Path:
     machine = {"date": "2026-12-01T15:00:00+00:00", "commit": "abc", "nproc": 2, "cpu": "EPYC"}
-    machine["load_during"] = {"min": load, "median": load, "max": load}  # type: ignore[assignment]
+    machine["load_during"] = {"min": load, "median": load, "max": load}
     data = {"schema": "ucwa-flow-bench/1", "machine": machine, "settings": {"mode": "quick"}}
     path.write_text(json.dumps(data | {"figures": figures}), "utf-8")
     return path
@@ -66,7 +66,7 @@ def test_compare_prints_each_change_with_its_spread_and_verdict(tmp_path: Path) 
         "in",
         "new",
     ]
-    assert "load 6.5-6.5" in done.stdout  # the runs' loads are shown
+    assert "load average 6.5-6.5" in done.stdout  # the runs' loads are shown
 
 
 def test_compare_refuses_a_file_that_is_not_a_result_in_one_line(tmp_path: Path) -> None:
@@ -74,4 +74,4 @@ def test_compare_refuses_a_file_that_is_not_a_result_in_one_line(tmp_path: Path)
     bad.write_text("{}", "utf-8")
     done = _compare(str(bad), str(bad))
     assert done.returncode == 1
-    assert done.stderr.strip() == f"bench compare: {bad} is not a bench results file (no figures)"
+    assert done.stderr.strip() == f"bench: {bad} is not a bench results file (no figures)"

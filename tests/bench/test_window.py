@@ -71,8 +71,8 @@ class SlowPerson:
 
 
 async def test_the_closed_loop_waits_for_and_records_the_replies_due_at_its_end() -> None:
-    person = SlowPerson(0.6)
-    timing = load.Timing(warmup=0.0, window=1.0, slices=2, reply_timeout=10.0)
+    person = SlowPerson(1.2)
+    timing = load.Timing(warmup=0.0, window=2.0, slices=2, reply_timeout=10.0)
     window, bounds, cpu = await load.closed_loop([person], os.getpid(), timing, 1)  # type: ignore[list-item]
     inside = [t for t in person.asked if bounds[0] <= t < bounds[-1]]
     assert inside, "no message sent inside the window"
