@@ -258,7 +258,12 @@ async def http_runs(settings: dict[str, Any]) -> dict[str, list[list[dict[str, A
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n")[0],
+        epilog="also: python -m bench compare OLD.json NEW.json; "
+        "python -m bench table RESULT.json [--markdown]",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a short run for development")
     mode.add_argument("--scale", action="store_true", help="1 to 10,000 conversations + plot")
