@@ -191,43 +191,61 @@ def http_figures(raw: dict[str, list[list[dict[str, Any]]]]) -> dict[str, Figure
     return out
 
 
-def run_module(argv: list[str]) -> dict[str, Any]:
+def run_module(argv: list[str], failures: list[str]) -> dict[str, Any]:
+    """``python -m ARGV`` in a fresh process: its JSON, or ``{}`` with the failure noted."""
     done = subprocess.run(
-        [sys.executable, "-m", *argv], capture_output=True, text=True, check=True, cwd=HERE.parent
+        [sys.executable, "-m", *argv], capture_output=True, text=True, check=False, cwd=HERE.parent
     )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        failures.append(f"{' '.join(argv)} exited with {done.returncode} {last}".strip())
+        print(f"  {failures[-1]}", file=sys.stderr, flush=True)
+        return {}
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
 def engine_figures(settings: dict[str, Any]) -> dict[str, Figure]:
     """c/d: the engine alone, in memory and (``durable_conversations``) with SQLite, a
-    fresh process per run, alternating."""
+    fresh process per run, alternating. A run that fails leaves a sample out (its figure
+    says why, or is missing with the reason when no run succeeded)."""
     out: dict[str, Figure] = {}
+    failures: list[str] = []
+
+    def why() -> str:
+        return "; ".join(failures) or "no sample"
+
     runs, n = settings["engine_runs"], settings["engine_conversations"]
     if runs and n:
-        results = [run_module(["bench.engine_load", str(n)]) for _ in range(runs)]
+        results = [run_module(["bench.engine_load", str(n)], failures) for _ in range(runs)]
         out[f"engine.{n}.records_per_second"] = figure(
-            [r["records_per_second"] for r in results], "rec/s"
+            [r.get("records_per_second") for r in results], "rec/s", why()
         )
         out[f"engine.{n}.bytes_per_idle_conversation"] = figure(
-            [r["bytes_per_idle_conversation"] for r in results], "B"
+            [r.get("bytes_per_idle_conversation") for r in results], "B", why()
         )
     durable = settings["durable_conversations"]
     if runs and durable:
+        failures.clear()
         jobs = [("memory", ["bench.engine_load", str(durable)])]
         jobs += [
             (f"batch{b}", ["bench.engine_durable", str(durable), "3", str(b)])
             for b in settings["durable_batch"]
         ]
-        seen: dict[str, list[float]] = {name: [] for name, _ in jobs}
+        seen: dict[str, list[float | None]] = {name: [] for name, _ in jobs}
         for run in range(runs):
             for name, argv in jobs if run % 2 == 0 else jobs[::-1]:
-                seen[name].append(run_module(argv)["records_per_second"])
+                seen[name].append(run_module(argv, failures).get("records_per_second"))
         for name, values in seen.items():
-            out[f"engine_durable.{durable}.{name}.records_per_second"] = figure(values, "rec/s")
+            key = f"engine_durable.{durable}.{name}.records_per_second"
+            out[key] = figure(values, "rec/s", why())
     if settings["validate_runs"]:
-        lines, timings = validate_time.measure(settings["validate_runs"])
-        out["validate.seconds"] = figure(timings, "s") | {"flow_lines": lines}
+        try:
+            lines, timings = validate_time.measure(settings["validate_runs"])
+        except subprocess.CalledProcessError as error:
+            out["validate.seconds"] = figure([], "s", f"ucwa-flow validate failed: {error}")
+        else:
+            out["validate.seconds"] = figure(timings, "s") | {"flow_lines": lines}
     return out
 
 
@@ -321,17 +339,9 @@ def main(argv: list[str] | None = None) -> None:
         f"load {info['loadavg_at_start'][0]:.2f}",
         file=sys.stderr,
     )
-    figures: dict[str, Figure] = {}
-    raw: dict[str, Any] = {}
-    if settings["bots"] and settings["levels"]:
-        raw = asyncio.run(http_runs(settings))
-        figures |= http_figures(raw)
-    figures |= engine_figures(settings)
-    info["loadavg_at_end"] = list(os.getloadavg())
-    info["load_during"] = sampler.summary()
-    info["seconds"] = round(time.monotonic() - started, 1)
     timing: load.Timing = settings["timing"]
-    result = {
+    figures: dict[str, Figure] = {}
+    result: dict[str, Any] = {
         "schema": SCHEMA,
         "machine": info,
         "settings": {
@@ -339,10 +349,18 @@ def main(argv: list[str] | None = None) -> None:
         }
         | {"timing": vars(timing)},
         "figures": figures,
-        "raw_http": raw,
+        "raw_http": {},
     }
     stamp = dt.datetime.now().strftime("%Y-%m-%dT%H%M")
     out = settings.get("out") or RESULTS / f"{stamp}-{settings['mode']}.json"
+    if settings["bots"] and settings["levels"]:
+        result["raw_http"] = asyncio.run(http_runs(settings))
+        figures |= http_figures(result["raw_http"])
+        dump(result | {"partial": "the HTTP part only (written before the rest ran)"}, out)
+    figures |= engine_figures(settings)
+    info["loadavg_at_end"] = list(os.getloadavg())
+    info["load_during"] = sampler.summary()
+    info["seconds"] = round(time.monotonic() - started, 1)
     dump(result, out)
     print(report.tables(result))
     if settings["mode"] == "scale" or settings.get("plot"):

@@ -67,3 +67,15 @@ def test_the_tables_say_missing_and_why() -> None:
     row = next(line for line in text.splitlines() if line.startswith("1 "))
     assert row.split() == ["1", "2.10", "[2.05-2.15]", "missing", "missing"]
     assert "http.baseline.1.cpu_ms_per_message: no reply arrived" in text
+
+
+def test_a_part_that_fails_leaves_its_figure_missing_with_the_reason() -> None:
+    from bench.__main__ import run_module
+
+    failures: list[str] = []
+    assert run_module(["bench.no_such_part"], failures) == {}
+    assert len(failures) == 1
+    assert failures[0].startswith("bench.no_such_part exited with 1 ")
+    assert failures[0].endswith("No module named bench.no_such_part")
+    f = figure([None], "rec/s", "; ".join(failures))
+    assert f["missing"].startswith("bench.no_such_part exited with 1")
