@@ -1,28 +1,28 @@
-"""Over HTTP: (a) reaction latency and (b) sustained messages per second, per bot.
+"""Over HTTP: the bot's CPU per message, the callers' latency, messages per second and the
+bot's memory, per bot and per number of concurrent conversations.
 
-One measurement (:func:`measure_bot`) starts a fresh :class:`~ucwa_flow.simulator.Simulator`
+One measurement (:func:`measure_levels`) starts a fresh :class:`~ucwa_flow.simulator.Simulator`
 on loopback (real uvicorn, system clock) in this process, starts the bot under test as a
 separate process against it (``bench/flow_bot.py`` or ``bench/baseline_echo.py``), and
 plays the callers as virtual users in this process, so that the load costs the simulator
 no HTTP of its own and the bot has the other core to itself.
 
 Every caller is its own simulator user (``sip:caller0001@contoso.com`` ...) with one
-conversation to the bot. A caller sends ``ping <caller>:<n>`` and waits for the reply
-that contains that token (the echo flow's greeting is skipped that way). Latency is
+conversation to the bot. A caller sends ``ping <token>`` and waits for the reply that
+contains that token (the echo flow's greeting is skipped that way). Latency is
 ``time.perf_counter()`` read right before :meth:`VirtualUser.send` and again in the
 simulator's delivery of the reply to the caller (:meth:`TimedCaller.on_message`): the
 whole path caller -> simulator -> event channel -> bot -> sendMessage -> simulator -> caller.
 
-* ``single``: one conversation; ``SINGLE_WARMUP`` messages, then ``SINGLE_MESSAGES``
-  timed ones, one after another.
-The bot's stderr goes to ``bench/results/<bot>.log``; its CPU time inside the window is
-read from ``/proc`` (CPU per message is less sensitive to other load on the machine than
-messages per second).
-
-* ``many``: ``CONCURRENT`` conversations, each a closed loop (the next message as soon as
-  the reply arrived); ``WARMUP`` seconds of load, then a ``WINDOW``-second window. Every
-  message sent inside the window whose reply arrived inside it gives a latency sample;
-  every reply that arrived inside it counts for messages per second.
+For each level (1, 100, 1,000 conversations ...) the conversations are opened up to that
+number (:func:`connect`), and up to ``Timing.active`` of them talk in a closed loop (the
+next message as soon as the reply arrived; :func:`closed_loop`): once each has had a reply
+and ``Timing.warmup`` s more, a window of ``Timing.slices`` slices is measured. What a
+slice's figures are, and why a reply that comes after the window still counts, is in
+:mod:`bench.window`. The bot's CPU seconds are read from ``/proc`` at each slice's edge
+(CPU per message is far less sensitive to other load on the machine than messages per
+second), its resident memory after each level's window. The bot's stderr goes to
+``bench/results/<bot>.log``.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.window import Window, summarise
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.simulator import (
     DEFAULT_PASSWORD,
@@ -61,8 +62,6 @@ BOTS = {
 }
 DURABLE = frozenset({"ucwa-flow+sqlite"})
 BOT_URI = "sip:toshm@contoso.com"
-CONCURRENT = 1_000
-SINGLE_WARMUP, SINGLE_MESSAGES = 20, 300
 WARMUP, WINDOW = 3.0, 10.0
 REPLY_TIMEOUT = 30.0  # real seconds; a reply this late counts as lost
 START_BATCH = 100  # conversations opened at once while ramping up
@@ -76,6 +75,7 @@ class TimedCaller(VirtualUser):
         super().__init__(sim, user)
         self.expect = ""
         self.arrived: asyncio.Future[float] | None = None
+        self.sent_at = 0.0
 
     def on_message(self, conv: Conversation, message: Message) -> None:
         at = time.perf_counter()
@@ -84,32 +84,14 @@ class TimedCaller(VirtualUser):
             arrived.set_result(at)
         # received messages are not kept: a long run would only grow the list
 
-    async def ask(self, token: str) -> tuple[float, float]:
+    async def ask(self, token: str, timeout: float = REPLY_TIMEOUT) -> tuple[float, float]:  # noqa: ASYNC109
         """Send ``ping <token>``; returns (sent, replied) perf_counter readings."""
         self.expect = token
         self.arrived = asyncio.get_running_loop().create_future()
-        sent = time.perf_counter()
+        self.sent_at = sent = time.perf_counter()
         self.send(f"ping {token}")
-        replied = await asyncio.wait_for(self.arrived, REPLY_TIMEOUT)
+        replied = await asyncio.wait_for(self.arrived, timeout)
         return sent, replied
-
-
-@dataclass
-class Window:
-    """What the callers saw between ``start`` and ``end`` (perf_counter seconds)."""
-
-    start: float = float("inf")
-    end: float = float("inf")
-    latencies: list[float] = field(default_factory=list)
-    replies: int = 0
-    lost: int = 0
-    bot_cpu: float = 0.0  # CPU seconds the bot process used inside the window
-
-    def record(self, sent: float, replied: float) -> None:
-        if self.start <= sent and replied <= self.end:
-            self.latencies.append(replied - sent)
-        if self.start <= replied <= self.end:
-            self.replies += 1
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -173,27 +155,19 @@ def callers(count: int) -> list[SimulatorUser]:
     ]
 
 
-async def connect(sim: Simulator, users: list[SimulatorUser]) -> list[TimedCaller]:
-    """One connected conversation to the bot per user, opened ``START_BATCH`` at a time."""
+async def connect(
+    sim: Simulator, users: list[SimulatorUser], batch_size: int = START_BATCH
+) -> list[TimedCaller]:
+    """One connected conversation to the bot per user, opened ``batch_size`` at a time."""
     people = [TimedCaller(sim, user) for user in users]
-    for first in range(0, len(people), START_BATCH):
-        batch = people[first : first + START_BATCH]
+    for first in range(0, len(people), batch_size):
+        batch = people[first : first + batch_size]
         for person in batch:
             await person.start_conversation(BOT_URI)
         for person in batch:
             await person.wait_for_state("connected", timeout=REPLY_TIMEOUT)
     await asyncio.sleep(0.5)  # let greetings arrive before anything is timed
     return people
-
-
-async def single(person: TimedCaller) -> list[float]:
-    """Latencies (s) of ``SINGLE_MESSAGES`` messages in one conversation."""
-    latencies = []
-    for n in range(SINGLE_WARMUP + SINGLE_MESSAGES):
-        sent, replied = await person.ask(f"solo:{n}")
-        if n >= SINGLE_WARMUP:
-            latencies.append(replied - sent)
-    return latencies
 
 
 def cpu_seconds(pid: int) -> float:
@@ -203,56 +177,113 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def many(people: list[TimedCaller], bot_pid: int) -> Window:
-    """The closed-loop load of every caller at once (see the module docstring)."""
+def rss_bytes(pid: int) -> int:
+    """Resident set size of process ``pid`` (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How a level is measured: ``active`` conversations at most talk (``None``: all; the
+    others stay open and idle); once each of them has had a reply (a closed loop settles in
+    about one round trip) and ``warmup`` s more, ``slices`` slices of ``window / slices`` s
+    each are measured. A reply later than ``reply_timeout`` s counts as lost.
+    Conversations are opened ``start_batch`` at a time; after the last level the callers
+    hang up ``settle`` s before the bot is stopped."""
+
+    warmup: float = WARMUP
+    window: float = WINDOW
+    slices: int = 5
+    active: int | None = None
+    reply_timeout: float = REPLY_TIMEOUT
+    start_batch: int = START_BATCH
+    settle: float = SETTLE
+
+
+async def closed_loop(
+    people: list[TimedCaller], bot_pid: int, timing: Timing, level: int
+) -> tuple[Window, list[float], list[float]]:
+    """Every caller of ``people`` in a closed loop; returns the window, its slice bounds
+    and the bot's CPU seconds at each bound. After the window no new message is sent, and
+    the replies still due are waited for (up to ``timing.reply_timeout``) and recorded."""
     window = Window()
-    stop = asyncio.Event()
+    stop, settled = asyncio.Event(), asyncio.Event()
+    answered = 0
 
     async def loop(person: TimedCaller, index: int) -> None:
+        nonlocal answered
         n = 0
         while not stop.is_set():
+            # "L<level>:" first and "." last: no token is a substring of another
             try:
-                sent, replied = await person.ask(f"{index}:{n}")
+                sent, replied = await person.ask(f"L{level}:{index}:{n}.", timing.reply_timeout)
             except TimeoutError:
-                window.lost += 1
-                continue
-            window.record(sent, replied)
+                window.lost(person.sent_at)
+            else:
+                window.record(sent, replied)
+            if n == 0:
+                answered += 1
+                if answered == len(people):
+                    settled.set()
             n += 1
 
     tasks = [asyncio.create_task(loop(p, i)) for i, p in enumerate(people)]
-    await asyncio.sleep(WARMUP)
-    cpu = cpu_seconds(bot_pid)
-    window.start = time.perf_counter()
-    await asyncio.sleep(WINDOW)
-    window.end = time.perf_counter()
-    window.bot_cpu = cpu_seconds(bot_pid) - cpu
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), timing.reply_timeout)
+    await asyncio.sleep(timing.warmup)
+    bounds, cpu = [time.perf_counter()], [cpu_seconds(bot_pid)]
+    window.start = bounds[0]
+    step = timing.window / timing.slices
+    for i in range(1, timing.slices + 1):
+        await asyncio.sleep(max(0.0, bounds[0] + i * step - time.perf_counter()))
+        bounds.append(time.perf_counter())
+        cpu.append(cpu_seconds(bot_pid))
     stop.set()
-    await asyncio.wait(tasks, timeout=REPLY_TIMEOUT + 5)
+    await asyncio.wait(tasks, timeout=timing.reply_timeout + 5)
     for task in tasks:
         task.cancel()
-    return window
+    return window, bounds, cpu
 
 
-async def measure_bot(kind: str, concurrent: int = CONCURRENT) -> dict[str, Any]:
-    """(a) and (b) for one bot, in a fresh simulator and a fresh bot process."""
-    users = callers(concurrent + 1)
+async def measure_levels(
+    kind: str, levels: list[int], timing: Timing, progress: Any = None
+) -> list[dict[str, Any]]:
+    """One fresh simulator and ``kind`` bot; for each number of conversations in
+    ``levels`` (ascending), opens conversations up to it and measures them all in a
+    closed loop (:func:`closed_loop`). Per level: the per-slice figures
+    (:func:`~bench.window.summarise`), the replies lost, and the bot's resident memory
+    after the window (``rss_bytes``) and when it was ready, before any conversation."""
+    users = callers(max(levels))
     sim = Simulator(SimulatorConfig(users=[*default_users(), *users]), clock=SystemClock())
+    out: list[dict[str, Any]] = []
     async with serve(sim) as url, bot_process(kind, url) as proc:
-        solo = await single((await connect(sim, users[:1]))[0])
-        people = await connect(sim, users[1:])
-        window = await many(people, proc.pid)
+        ready = rss_bytes(proc.pid)
+        people: list[TimedCaller] = []
+        for level in levels:
+            began = time.perf_counter()
+            people += await connect(sim, users[len(people) : level], timing.start_batch)
+            connected = time.perf_counter()
+            talking = people[: timing.active or len(people)]
+            window, bounds, cpu = await closed_loop(talking, proc.pid, timing, level)
+            result = {
+                "conversations": len(people),
+                "active": len(talking),
+                "slices": summarise(window, bounds, cpu),
+                "sent": len([s for s, _ in window.samples if bounds[0] <= s < bounds[-1]]),
+                "lost": sum(1 for _, r in window.samples if r is None),
+                "rss_bytes": rss_bytes(proc.pid),
+                "rss_ready_bytes": ready,
+                "connect_seconds": connected - began,
+                "load_seconds": time.perf_counter() - connected,
+            }
+            out.append(result)
+            if progress is not None:
+                progress(kind, result)
         for person in people:
             person.hang_up()
-        await asyncio.sleep(SETTLE)  # let the bot see the hang-ups before it stops
-    seconds = window.end - window.start
-    return {
-        "single_p50_ms": percentile(solo, 0.5) * 1000,
-        "single_p99_ms": percentile(solo, 0.99) * 1000,
-        "single_messages": len(solo),
-        "many_p50_ms": percentile(window.latencies, 0.5) * 1000,
-        "many_p99_ms": percentile(window.latencies, 0.99) * 1000,
-        "many_messages_per_second": window.replies / seconds,
-        "many_conversations": len(people),
-        "many_lost": window.lost,
-        "bot_cpu_ms_per_message": window.bot_cpu / max(window.replies, 1) * 1000,
-    }
+        await asyncio.sleep(timing.settle)  # let the bot see the hang-ups before it stops
+    return out
