@@ -47,7 +47,6 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     checked with the flows it names. A folder means every flow (*.flow.yaml), sub-flow
     (*.subflow.yaml) and included file (*.states.yaml) below it.
     """
-    from ucwa_flow.deploy._loader import is_deployment_file
     from ucwa_flow.flow import FlowFileError, load_flow
 
     diagnostics: list[Diagnostic] = []
@@ -55,7 +54,7 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     files = tuple(found for given in files for found in _expand(given))
     for file in files:
         try:
-            if is_deployment_file(file):
+            if _is_deployment_file(file):
                 diagnostics.extend(_deployment(file))
             else:
                 diagnostics.extend(load_flow(file).diagnostics)
@@ -95,6 +94,24 @@ def _expand(given: str) -> list[str]:
     suffixes = (".flow.yaml", *PART_SUFFIXES)
     found = sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
     return [str(p) for p in found] or [given]
+
+
+def _is_deployment_file(file: str) -> bool:
+    """Whether ``file`` is a deployment file; the deployment loader (which brings in the
+    store and the service) is imported only for a file that may be one."""
+    from pathlib import Path
+
+    from ucwa_flow._deploy_sniff import may_be_deployment
+
+    try:
+        text = Path(file).read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return False  # not one; loading it as a flow says why it cannot be read
+    if not may_be_deployment(text):
+        return False
+    from ucwa_flow.deploy import is_deployment_file
+
+    return is_deployment_file(file)
 
 
 def _deployment(file: str) -> list[Diagnostic]:

@@ -86,7 +86,11 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                     f"{scope_of[action.target]!r}; run it with `call`"
                 )
                 yield Diagnostic.at(action.location, "F101", message)
-            unknown = isinstance(action, Goto) and action.target not in (*flow.states, BACK)
+            unknown = (
+                isinstance(action, Goto)
+                and action.target not in flow.states  # (not in a tuple of all states)
+                and action.target != BACK
+            )
             if unknown and action.location not in seen:
                 assert isinstance(action, Goto)
                 seen.add(action.location)

@@ -195,11 +195,11 @@ class _Compiled:
     def __init__(self, source: str, location: Location, ast: nodes.Template, env: _Sandbox):
         self.source = source
         self.location = location
-        _check_names(ast, env)
+        variables, captures = _analyse(ast, env)
         #: top-level names the template reads (variables and context names)
-        self.variables: frozenset[str] = _free_names(ast)
+        self.variables: frozenset[str] = variables
         #: names read as ``match.NAME`` or ``match['NAME']``
-        self.captures: frozenset[str] = frozenset(_captures(ast))
+        self.captures: frozenset[str] = captures
         self._ast: nodes.Template | None = ast
         self._env = env
         self._code: JinjaTemplate | None = None
@@ -239,45 +239,55 @@ _SCOPING = (
 )
 
 
-def _free_names(ast: nodes.Template) -> frozenset[str]:
-    if any(True for _ in ast.find_all(_SCOPING)):
-        return frozenset(meta.find_undeclared_variables(ast))  # exact, but slow
-    # Without any construct that binds names, every loaded name is free.
-    return frozenset(
-        name.name
-        for name in ast.find_all(nodes.Name)
-        if isinstance(name, nodes.Name) and name.ctx == "load"
-    )
+_UNAVAILABLE = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 
 
-def _check_names(ast: nodes.Template, env: _Sandbox) -> None:
-    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[frozenset[str], frozenset[str]]:
+    """The names a template reads and the captures it reads, in one walk of its tree;
+    :class:`TemplateCompileError` for what flow templates cannot use (an ``include``, then
+    an unknown filter, then an unknown test, each the first one in the tree)."""
+    unavailable: nodes.Node | None = None
+    unknown_filter: nodes.Filter | None = None
+    unknown_test: nodes.Test | None = None
+    scoping = False
+    loaded: set[str] = set()
+    captures: set[str] = set()
+    for node in ast.find_all(nodes.Node):
+        if isinstance(node, nodes.Name):
+            if node.ctx == "load":
+                loaded.add(node.name)
+        elif isinstance(node, nodes.Getattr):
+            if isinstance(node.node, nodes.Name) and node.node.name == "match":
+                captures.add(node.attr)
+        elif isinstance(node, nodes.Getitem):
+            key = node.arg
+            on_match = isinstance(node.node, nodes.Name) and node.node.name == "match"
+            if on_match and isinstance(key, nodes.Const) and isinstance(key.value, str):
+                captures.add(key.value)
+        elif isinstance(node, nodes.Filter):
+            if unknown_filter is None and node.name not in env.filters:
+                unknown_filter = node
+        elif isinstance(node, nodes.Test):
+            if unknown_test is None and node.name not in env.tests:
+                unknown_test = node
+        elif isinstance(node, _UNAVAILABLE):
+            unavailable = unavailable or node
+        if isinstance(node, _SCOPING):
+            scoping = True
+    if unavailable is not None:
         raise TemplateCompileError(
-            f"{type(node).__name__.lower()} is not available in flow templates", node.lineno
+            f"{type(unavailable).__name__.lower()} is not available in flow templates",
+            unavailable.lineno,
         )
-    for call in ast.find_all(nodes.Filter):
-        assert isinstance(call, nodes.Filter)
-        if call.name not in env.filters:
-            raise TemplateCompileError(f"no filter named {call.name!r}", call.lineno)
-    for test in ast.find_all(nodes.Test):
-        assert isinstance(test, nodes.Test)
-        if test.name not in env.tests:
-            raise TemplateCompileError(f"no test named {test.name!r}", test.lineno)
-
-
-def _captures(ast: nodes.Node) -> set[str]:
-    found: set[str] = set()
-    for node in ast.find_all(nodes.Getattr):
-        assert isinstance(node, nodes.Getattr)
-        if isinstance(node.node, nodes.Name) and node.node.name == "match":
-            found.add(node.attr)
-    for item in ast.find_all(nodes.Getitem):
-        assert isinstance(item, nodes.Getitem)
-        key = item.arg
-        on_match = isinstance(item.node, nodes.Name) and item.node.name == "match"
-        if on_match and isinstance(key, nodes.Const) and isinstance(key.value, str):
-            found.add(key.value)
-    return found
+    if unknown_filter is not None:
+        raise TemplateCompileError(
+            f"no filter named {unknown_filter.name!r}", unknown_filter.lineno
+        )
+    if unknown_test is not None:
+        raise TemplateCompileError(f"no test named {unknown_test.name!r}", unknown_test.lineno)
+    # Without any construct that binds names, every loaded name is free.
+    names = meta.find_undeclared_variables(ast) if scoping else loaded  # exact, but slow
+    return frozenset(names), frozenset(captures)
 
 
 def _parse_template(source: str, env: _Sandbox) -> nodes.Template:

@@ -30,9 +30,10 @@ class _FlowSchema(SchemaValidator):
 
     bare_words = frozenset({"stop", "typing"})
     suggest_values = False
+    gated = True
 
     def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return _inlined(schema)
+        return _inlined(self.rooted(schema))
 
     def needs(self, key: str, other: str, path: Path) -> str:
         return f"{key!r} needs {other!r}"
@@ -81,9 +82,9 @@ class _PartSchema(_FlowSchema):
         super().__init__("flow.schema.json")
         self.root = root
 
-    def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
+    def rooted(self, schema: dict[str, Any]) -> dict[str, Any]:
         defs = schema["$defs"]
-        return _inlined({"$schema": schema["$schema"], **defs[self.root], "$defs": defs})
+        return {"$schema": schema["$schema"], **defs[self.root], "$defs": defs}
 
 
 _FLOW = _FlowSchema("flow.schema.json")
