@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ucwa_flow.flow import _fast_yaml, _loader, _schema
-from ucwa_flow.flow._schema_gate import Gate, draft7
+from ucwa_flow.flow._schema_gate import FLOW_GATE_MODULE, Gate, draft7, generated_code
 from ucwa_flow.flow._validation import SchemaValidator
 
 HERE = Path(__file__).parent
@@ -220,3 +220,13 @@ def test_the_gate_reads_constants_as_jsonschema_does() -> None:
     assert draft7({"dependentSchemas": {}}) is None  # unknown to draft 7: no gate
     assert draft7({"enum": [1, "a"]}) is None
     assert rewritten["properties"]["any"]["type"] == "boolean"
+
+
+def test_the_flow_schemas_check_generated_ahead_is_up_to_date() -> None:
+    # After a change to schemas/flow.schema.json: python -m ucwa_flow.flow._schema_gate
+    module = ROOT / "ucwa_flow" / "flow" / "_flow_gate.py"
+    assert module.read_text("utf-8") == generated_code(_schema.schema())
+    gate = Gate(_schema.schema, FLOW_GATE_MODULE)
+    rewritten = draft7(_schema.schema())
+    assert rewritten is not None
+    assert gate._ahead(rewritten) is not None  # the module is used, not generated again

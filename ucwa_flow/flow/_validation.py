@@ -86,12 +86,14 @@ class SchemaValidator:
     suggest_values: ClassVar[bool] = True
     #: whether a quick yes/no (:mod:`ucwa_flow.flow._schema_gate`) may answer first
     gated: ClassVar[bool] = False
+    #: the module that holds the quick check generated ahead, if any
+    gate_module: ClassVar[str | None] = None
 
     def __init__(self, resource: str) -> None:
         self.resource = resource
         self._schema: dict[str, Any] | None = None
         self._validator: Any = None
-        self._gate = Gate(lambda: self.rooted(self.schema()))
+        self._gate = Gate(lambda: self.rooted(self.schema()), self.gate_module)
 
     # -- the schema -----------------------------------------------------------------------
 
