@@ -246,31 +246,31 @@ def _scopes(flow: Flow) -> Iterator[tuple[str, frozenset[str], _Compiled]]:
     yield from (("", frozenset(), t) for t in extra if t is not None)
 
 
-def _assigned(flow: Flow, scope: str = "") -> set[str]:
-    """The variables of the flow (``scope`` "") or of one of its sub-flows."""
-    sub = flow.subflows.get(scope)
-    names = set(flow.variables) if sub is None else {*sub.variables, *sub.params}
+def _assigned(flow: Flow) -> dict[str, set[str]]:
+    """The variables of the flow (scope "") and of each of its sub-flows (scope: its
+    name), found in one pass over the flow."""
+    names: dict[str, set[str]] = {"": set(flow.variables)}
+    for scope, sub in flow.subflows.items():
+        names[scope] = {*sub.variables, *sub.params}
     scope_of = _scope_of(flow)
     for state, actions in _lists(flow):
-        if (scope_of.get(state.name, "") if state else "") != scope:
-            continue
+        found = names.setdefault(scope_of.get(state.name, "") if state else "", set())
         for handler in (*state.commands, *state.handlers) if state else ():
-            names |= handler.matcher.groups
+            found |= handler.matcher.groups
         for action in iter_actions(actions):
             if isinstance(action, SetVariable):
-                names.add(action.name)
+                found.add(action.name)
             elif isinstance(action, Webhook) and action.result:
-                names.add(action.result)
+                found.add(action.result)
             elif isinstance(action, Call):
-                names.update(variable for _, variable in action.returns)
+                found.update(variable for _, variable in action.returns)
             elif isinstance(action, Return):
-                names.update(name for name, _ in action.values)
+                found.update(name for name, _ in action.values)
     return names
 
 
 def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
-    scopes = {"", *flow.subflows}
-    known_in = {scope: _assigned(flow, scope) for scope in scopes}
+    known_in = _assigned(flow)
     reported: set[tuple[Location, str]] = set()
     for scope, groups, compiled in _scopes(flow):
         known = known_in[scope]
@@ -305,7 +305,7 @@ def check_secrets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     """Each name of ``secrets`` must be a variable the flow declares or sets (F106's set)."""
     if not flow.secrets:
         return
-    known = _assigned(flow)
+    known = _assigned(flow)[""]
     listed = doc.data.get("secrets", [])
     for i, name in enumerate(listed):
         if name in known:

@@ -76,6 +76,7 @@ class _Assembler:
         self.root = root.resolve()
         self.result = Parts()
         self.called: dict[str, str] = {}  # sub-flow file -> its name
+        self.caller_of: dict[str, str] = {}  # sub-flow name -> the first file named so
 
     def report(self, location: Location, code: str, message: str) -> None:
         self.result.diagnostics.append(Diagnostic.at(location, code, message))
@@ -145,6 +146,14 @@ class _Assembler:
             self.merge(doc, part)
 
     def merge(self, doc: Document, part: Document) -> None:
+        # each state's (or command's) positions, found in one pass over the part's tables
+        by_entry: dict[Path, list[tuple[dict[Path, Any], Path, Any]]] = {}
+        for source, target in ((part.values, doc.values), (part.keys, doc.keys)):
+            for p, v in source.items():
+                by_entry.setdefault(p[:2], []).append((target, p, v))
+        sources: dict[Path, list[tuple[Path, str]]] = {}
+        for p, f in part.sources.items():
+            sources.setdefault(p[:2], []).append((p, f))
         for section in _SECTIONS:
             for name, value in part.data.get(section, {}).items():
                 here: Any = doc.data.setdefault(section, {})
@@ -158,10 +167,10 @@ class _Assembler:
                     self.report(part.locate(key, key=True), "F132", message)
                     continue
                 here[name] = value
-                for source, target in ((part.values, doc.values), (part.keys, doc.keys)):
-                    target.update((p, v) for p, v in source.items() if p[:2] == key)
+                for target, p, v in by_entry.get(key, ()):
+                    target[p] = v
                 doc.sources[key] = part.file
-                doc.sources.update((p, f) for p, f in part.sources.items() if p[:2] == key)
+                doc.sources.update(sources.get(key, ()))
 
     # --- call --------------------------------------------------------------------------
 
@@ -189,12 +198,13 @@ class _Assembler:
                 continue
             self.includes(part, (path,))
             name = part.data["subflow"]
-            other = next((f for f, n in self.called.items() if n == name), None)
+            other = self.caller_of.get(name)
             if other is not None:
                 message = f"sub-flow name {name!r} is taken by {other}: rename one of them"
                 self.report(part.locate(("subflow",)), "F133", message)
                 continue
             self.called[path] = name
+            self.caller_of.setdefault(name, path)
             self.result.subflows[path] = part
             self.calls(part, (*chain, path))
 
