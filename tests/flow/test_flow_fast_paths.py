@@ -230,3 +230,57 @@ def test_the_flow_schemas_check_generated_ahead_is_up_to_date() -> None:
     rewritten = draft7(_schema.schema())
     assert rewritten is not None
     assert gate._ahead(rewritten) is not None  # the module is used, not generated again
+
+
+# --- templates read without a parser --------------------------------------------------
+
+_TEMPLATES = [
+    "Hello {{ caller.name }}",
+    "Code {{match.code}} for {{ last }}, {{ match.code.upper }}",
+    "no template at all { } }} %} #}",
+    "{{ true }} {{ none }} {{ None }}",
+    "{{ x.if }}",
+    "{{ and }}",
+    "{{- name }}",
+    "{{ name | upper }}",
+    "{{ name['a'] }}",
+    "{% if x %}y{% endif %}",
+    "{# comment #}",
+    "{{ match }}",
+    "{{ a }}{{b}}{{ c.d.e }}\n{{ f }}",
+    "{ {{ x }} }",
+    "{{{ x }}}",
+    "{{ x }",
+    "{{ é }}",
+    "{{ class }}",
+    "",
+]
+
+
+@pytest.mark.parametrize("source", _TEMPLATES)
+def test_a_template_read_without_a_parser_reads_the_names_the_parser_finds(source: str) -> None:
+    from jinja2.exceptions import TemplateSyntaxError
+
+    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow._simple_templates import simple_names
+
+    names = simple_names(source)
+    try:
+        tree = _sandbox._TEXT.parse(source)
+    except TemplateSyntaxError:
+        assert names is None  # a template with an error is always parsed
+        return
+    if names is not None:
+        assert names == _sandbox._analyse(tree, _sandbox._TEXT)
+
+
+def test_a_template_read_without_a_parser_renders_as_before() -> None:
+    from ucwa_flow.flow._diagnostics import Location
+    from ucwa_flow.flow._sandbox import Template
+
+    template = Template("Hi {{ caller.name }} <{{ match.code }}>", Location("f", 1, 1), html=True)
+    assert template._ast is None  # not parsed while loading
+    assert template.variables == {"caller", "match"}
+    assert template.captures == {"code"}
+    context = {"caller": {"name": "Ann & Bo"}, "match": {"code": "X<1>"}}
+    assert template.render(context) == "Hi Ann &amp; Bo <X&lt;1&gt;>"  # values escaped

@@ -31,6 +31,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._limits import MAX_SIZE, check_format, check_str_call, filters, tests
+from ucwa_flow.flow._simple_templates import NO_NAMES, simple_names
 
 __all__ = [
     "RESERVED_NAMES",
@@ -192,10 +193,18 @@ class _Compiled:
 
     __slots__ = ("_ast", "_code", "_env", "captures", "location", "source", "variables")
 
-    def __init__(self, source: str, location: Location, ast: nodes.Template, env: _Sandbox):
+    def __init__(
+        self,
+        source: str,
+        location: Location,
+        ast: nodes.Template | None,
+        env: _Sandbox,
+        names: tuple[frozenset[str], frozenset[str]] | None = None,
+    ):
         self.source = source
         self.location = location
-        variables, captures = _analyse(ast, env)
+        # a template without a tree was read by simple_names, which gives ``names``
+        variables, captures = _analyse(ast, env) if ast is not None else names or NO_NAMES
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = variables
         #: names read as ``match.NAME`` or ``match['NAME']``
@@ -207,8 +216,8 @@ class _Compiled:
     @property
     def _template(self) -> JinjaTemplate:
         if self._code is None:
-            assert self._ast is not None
-            self._code = self._env.from_string(self._ast)
+            ast = self._ast or _parse_template(self.source, self._env)
+            self._code = self._env.from_string(ast)
             self._ast = None
         return self._code
 
@@ -314,14 +323,19 @@ def _parse_expression(source: str, env: _Sandbox) -> nodes.Template:
 class Template(_Compiled):
     """A text template: ``render(context) -> str``.
 
-    ``html=True`` compiles it with autoescaping, for the HTML part of a ``say``.
+    ``html=True`` compiles it with autoescaping, for the HTML part of a ``say``. Most
+    templates are text with ``{{ name }}`` or ``{{ name.attribute }}`` in it; those are
+    read without Jinja2 (:func:`simple_names`) and parsed at their first render, so that
+    validating a large flow does not pay for parsing them.
     """
 
     __slots__ = ("html",)
 
     def __init__(self, source: str, location: Location, *, html: bool = False) -> None:
         env = _HTML if html else _TEXT
-        super().__init__(source, location, _parse_template(source, env), env)
+        names = simple_names(source)
+        ast = _parse_template(source, env) if names is None else None
+        super().__init__(source, location, ast, env, names)
         self.html = html
 
     def render(self, context: Mapping[str, Any]) -> str:
