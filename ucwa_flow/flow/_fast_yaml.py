@@ -203,7 +203,12 @@ class _Builder:
             child = (*path, key)
             event = get()
             mark = event.start_mark
-            value = self.node(event, child, depth + 1)
+            if type(event) is scalar and event.style and event.anchor is None:  # a text
+                if event.tag is not None:
+                    raise _Unusual("tag")
+                value = event.value
+            else:
+                value = self.node(event, child, depth + 1)
             if value is None and mark.line > key_mark.line:
                 values[child] = key_at  # an empty value is "located" at the next token
             else:
