@@ -3,7 +3,7 @@
 # ruff: noqa
 SCHEMA_SHA256 = '4626375d9552ea917cee39853235e9a735ca3123742b1540d1a43f816dab6433'
 VERSION = "2.21.2"
-from decimal import Decimal
+Decimal = float
 import re
 from fastjsonschema import JsonSchemaValueException
 

@@ -144,6 +144,8 @@ def generated_code(schema: dict[str, Any]) -> str:
         "# ruff: noqa\n"
         f"SCHEMA_SHA256 = {digest(rewritten)!r}\n"
     )
+    # YAML gives int and float, never Decimal: do not import decimal for isinstance checks
+    code = code.replace("from decimal import Decimal\n", "Decimal = float\n", 1)
     return header + code
 
 
