@@ -15,8 +15,11 @@ never the HTTP stack, so that it starts fast.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -54,10 +57,11 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     files = tuple(found for given in files for found in _expand(given))
     for file in files:
         try:
-            if _is_deployment_file(file):
-                diagnostics.extend(_deployment(file))
-            else:
-                diagnostics.extend(load_flow(file).diagnostics)
+            with _without_cyclic_gc():
+                if _is_deployment_file(file):
+                    diagnostics.extend(_deployment(file))
+                else:
+                    diagnostics.extend(load_flow(file).diagnostics)
         except (FlowFileError, UnreadableFileError) as exc:
             unreadable.append(str(exc))
     errors = sum(1 for d in diagnostics if d.is_error)
@@ -80,6 +84,23 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
             summary = f"{len(files)} file(s) checked: {errors} error(s), {warnings} warning(s)"
             click.echo(summary, err=True)
     sys.exit(2 if unreadable else 1 if errors else 0)
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection while one file is checked.
+
+    Loading a flow builds a few hundred thousand objects that all stay alive (the
+    document, its positions, the model), and almost no cycles; the collector still walked
+    the growing heap again and again: a fifth of the time on a 5,000-state flow.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _expand(given: str) -> list[str]:
