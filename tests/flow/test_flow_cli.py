@@ -155,3 +155,23 @@ def test_real_process_exit_status_and_no_http_stack_imported() -> None:
     assert done.returncode == 1
     assert "F105 error" in done.stdout
     assert done.stderr == ""
+
+
+@pytest.mark.timeout(30)
+def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
+    # issue 17: no deployment loader (store, asyncio) for a flow, and no jsonschema for a
+    # flow without schema errors (the compiled check generated ahead answers)
+    script = (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "try:\n"
+        f"    main(['validate', '-q', {str(ROOT / 'flows' / 'helpdesk.flow.yaml')!r}])\n"
+        "finally:\n"
+        "    unused = ('jsonschema', 'asyncio', 'ucwa_flow.deploy', 'ucwa_flow.store', 'httpx')\n"
+        "    sys.stderr.write(' '.join(m for m in unused if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stderr == ""

@@ -15,8 +15,11 @@ never the HTTP stack, so that it starts fast.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -47,7 +50,6 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     checked with the flows it names. A folder means every flow (*.flow.yaml), sub-flow
     (*.subflow.yaml) and included file (*.states.yaml) below it.
     """
-    from ucwa_flow.deploy._loader import is_deployment_file
     from ucwa_flow.flow import FlowFileError, load_flow
 
     diagnostics: list[Diagnostic] = []
@@ -55,10 +57,11 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     files = tuple(found for given in files for found in _expand(given))
     for file in files:
         try:
-            if is_deployment_file(file):
-                diagnostics.extend(_deployment(file))
-            else:
-                diagnostics.extend(load_flow(file).diagnostics)
+            with _without_cyclic_gc():
+                if _is_deployment_file(file):
+                    diagnostics.extend(_deployment(file))
+                else:
+                    diagnostics.extend(load_flow(file).diagnostics)
         except (FlowFileError, UnreadableFileError) as exc:
             unreadable.append(str(exc))
     errors = sum(1 for d in diagnostics if d.is_error)
@@ -83,6 +86,23 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     sys.exit(2 if unreadable else 1 if errors else 0)
 
 
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection while one file is checked.
+
+    Loading a flow builds a few hundred thousand objects that all stay alive (the
+    document, its positions, the model), and almost no cycles; the collector still walked
+    the growing heap again and again: a fifth of the time on a 5,000-state flow.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _expand(given: str) -> list[str]:
     """``given``, or the flows and parts of flows below it when it is a folder."""
     from pathlib import Path
@@ -95,6 +115,24 @@ def _expand(given: str) -> list[str]:
     suffixes = (".flow.yaml", *PART_SUFFIXES)
     found = sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
     return [str(p) for p in found] or [given]
+
+
+def _is_deployment_file(file: str) -> bool:
+    """Whether ``file`` is a deployment file; the deployment loader (which brings in the
+    store and the service) is imported only for a file that may be one."""
+    from pathlib import Path
+
+    from ucwa_flow._deploy_sniff import may_be_deployment
+
+    try:
+        text = Path(file).read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return False  # not one; loading it as a flow says why it cannot be read
+    if not may_be_deployment(text):
+        return False
+    from ucwa_flow.deploy import is_deployment_file
+
+    return is_deployment_file(file)
 
 
 def _deployment(file: str) -> list[Diagnostic]:

@@ -19,11 +19,11 @@ not loaded: :func:`check_deployment_flows` does that, for ``validate`` and for a
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ucwa_flow._deploy_sniff import may_be_deployment
 from ucwa_flow.deploy._builder import build_deployment
 from ucwa_flow.deploy._errors import DeploymentError, DeploymentFileError, problem
 from ucwa_flow.deploy._model import AccountSpec, Deployment, FlowSpec, SourceSpot
@@ -33,7 +33,6 @@ from ucwa_flow.flow import Diagnostic, FlowFileError, LoadResult, Location, load
 from ucwa_flow.flow._loader import Document, read_document
 
 #: a line that starts with the key ``accounts`` (perhaps quoted, perhaps in ``{...}``)
-_TOP_LEVEL_ACCOUNTS = re.compile(r"""^\{?\s*["']?accounts["']?\s*:""", re.MULTILINE)
 
 __all__ = [
     "DeploymentFlows",
@@ -81,7 +80,7 @@ def is_deployment_file(path: str | os.PathLike[str]) -> bool:
         text = Path(path).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return False
-    if _TOP_LEVEL_ACCOUNTS.search(text) is None:
+    if not may_be_deployment(text):
         return False  # the common case, a flow: no second parse
     document, _ = read_document(text, str(path), kind="deployment")
     if document is None:

@@ -87,7 +87,11 @@ def check_targets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                     f"{scope_of[action.target]!r}; run it with `call`"
                 )
                 yield Diagnostic.at(action.location, "F101", message)
-            unknown = isinstance(action, Goto) and action.target not in (*flow.states, BACK)
+            unknown = (
+                isinstance(action, Goto)
+                and action.target not in flow.states  # (not in a tuple of all states)
+                and action.target != BACK
+            )
             if unknown and action.location not in seen:
                 assert isinstance(action, Goto)
                 seen.add(action.location)
@@ -253,31 +257,31 @@ def all_lists(flow: Flow) -> list[tuple[Action, ...]]:
     return [actions for _, actions in _lists(flow)] + list(campaign_lists(flow.outbound))
 
 
-def _assigned(flow: Flow, scope: str = "") -> set[str]:
-    """The variables of the flow (``scope`` "") or of one of its sub-flows."""
-    sub = flow.subflows.get(scope)
-    names = set(flow.variables) if sub is None else {*sub.variables, *sub.params}
+def _assigned(flow: Flow) -> dict[str, set[str]]:
+    """The variables of the flow (scope "") and of each of its sub-flows (scope: its
+    name), found in one pass over the flow."""
+    names: dict[str, set[str]] = {"": set(flow.variables)}
+    for scope, sub in flow.subflows.items():
+        names[scope] = {*sub.variables, *sub.params}
     scope_of = _scope_of(flow)
     for state, actions in _lists(flow):
-        if (scope_of.get(state.name, "") if state else "") != scope:
-            continue
+        found = names.setdefault(scope_of.get(state.name, "") if state else "", set())
         for handler in (*state.commands, *state.handlers) if state else ():
-            names |= handler.matcher.groups
+            found |= handler.matcher.groups
         for action in iter_actions(actions):
             if isinstance(action, SetVariable):
-                names.add(action.name)
+                found.add(action.name)
             elif isinstance(action, Webhook) and action.result:
-                names.add(action.result)
+                found.add(action.result)
             elif isinstance(action, Call):
-                names.update(variable for _, variable in action.returns)
+                found.update(variable for _, variable in action.returns)
             elif isinstance(action, Return):
-                names.update(name for name, _ in action.values)
+                found.update(name for name, _ in action.values)
     return names
 
 
 def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
-    scopes = {"", *flow.subflows}
-    known_in = {scope: _assigned(flow, scope) for scope in scopes}
+    known_in = _assigned(flow)
     reported: set[tuple[Location, str]] = set()
     for scope, groups, compiled in _scopes(flow):
         known = known_in[scope]
@@ -312,7 +316,7 @@ def check_secrets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     """Each name of ``secrets`` must be a variable the flow declares or sets (F106's set)."""
     if not flow.secrets:
         return
-    known = _assigned(flow)
+    known = _assigned(flow)[""]
     listed = doc.data.get("secrets", [])
     for i, name in enumerate(listed):
         if name in known:

@@ -31,6 +31,7 @@ from ruamel.yaml.nodes import MappingNode
 from ruamel.yaml.reader import Reader, ReaderError
 
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._fast_yaml import plain_scalar, read_plain
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "Path", "read_document"]
 
@@ -81,6 +82,9 @@ class Document:
         if key and path in self.keys:
             line, col = self.keys[path]
             return Location(self.file_of(path), line, col)
+        found = self.values.get(path)
+        if found is not None and not self.sources:  # the common case, cheaply
+            return Location(self.file, found[0], found[1])
         while path not in self.values and path:
             path = path[:-1]
         line, col = self.values.get(path, (1, 1))
@@ -151,6 +155,10 @@ def read_document(
     if len(encoded) > MAX_BYTES:
         message = f"{kind} file is larger than {MAX_BYTES:,} bytes"
         return None, [Diagnostic.at(Location(file, 1, 1), "Y005", message)]
+    digest = hashlib.sha256(encoded).hexdigest()
+    document = Document(file, None, digest=digest)
+    if read_plain(text, document, MAX_DEPTH):
+        return document, []
     try:
         tree = _yaml(kind).load(text)
     except MarkedYAMLError as exc:
@@ -162,7 +170,7 @@ def read_document(
         return None, [Diagnostic.at(Location(file, 1, 1), "Y001", first)]
     if tree is None:
         return None, [Diagnostic.at(Location(file, 1, 1), "Y007", "the file has no YAML document")]
-    document = Document(file, None, digest=hashlib.sha256(encoded).hexdigest())
+    document = Document(file, None, digest=digest)
     problems: list[Diagnostic] = []
     document.values[()] = _start(tree)
     document.data = _convert(tree, (), document, problems)
@@ -256,7 +264,7 @@ def _convert(node: Any, path: Path, doc: Document, problems: list[Diagnostic]) -
             doc.values[child] = _value_start(value, line, col)
             items.append(_convert(value, child, doc, problems))
         return items
-    return _scalar(node)
+    return plain_scalar(node)
 
 
 def _value_start(value: Any, line: int, col: int) -> tuple[int, int]:
@@ -286,17 +294,3 @@ def _kind(value: Any) -> str:
     if isinstance(value, float):
         return "number"
     return type(value).__name__
-
-
-def _scalar(node: Any) -> Any:
-    if node is None or isinstance(node, bool):
-        return node
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, datetime.date):
-        return node.isoformat()
-    return str(node)

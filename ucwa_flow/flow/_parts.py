@@ -77,6 +77,8 @@ class _Assembler:
         self.root = root.resolve()
         self.result = Parts()
         self.called: dict[str, str] = {}  # sub-flow file -> its name
+        self.unusable: dict[str, tuple[str, str]] = {}  # file -> (code, why) it cannot be read
+        self.caller_of: dict[str, str] = {}  # sub-flow name -> the first file named so
 
     def report(self, location: Location, code: str, message: str) -> None:
         self.result.diagnostics.append(Diagnostic.at(location, code, message))
@@ -85,26 +87,29 @@ class _Assembler:
         """The file that ``written`` (at ``at`` in ``doc``) names; ``None`` when it cannot
         be used (and the reason is reported)."""
         location = doc.locate(at)
-        if posixpath.isabs(written) or os.path.isabs(written):
-            self.report(location, "F138", f"{written!r}: write a path relative to this file")
-            return None
         path = part_path(doc.file_of(at), written)
+
+        def unusable(code: str, message: str) -> None:
+            self.unusable[path] = (code, message)
+            self.report(location, code, message)
+
+        if posixpath.isabs(written) or os.path.isabs(written):
+            unusable("F138", f"{written!r}: write a path relative to this file")
+            return None
         try:
             inside = FilePath(path).resolve().is_relative_to(self.root)
             raw = FilePath(path).read_bytes() if inside else b""
         except OSError as exc:
             reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror
-            self.report(location, "F130", f"cannot read {written!r} ({path}): {reason}")
+            unusable("F130", f"cannot read {written!r} ({path}): {reason}")
             return None
         if not inside:
-            message = f"{written!r} is outside the flow's folder {self.root.name}/"
-            self.report(location, "F138", message)
+            unusable("F138", f"{written!r} is outside the flow's folder {self.root.name}/")
             return None
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            message = f"{written!r} is not UTF-8 text (byte {exc.start})"
-            self.report(location, "F130", message)
+            unusable("F130", f"{written!r} is not UTF-8 text (byte {exc.start})")
             return None
         part, problems = read_document(text, path, kind=kind)
         for problem in problems:  # a YAML error: say where the file was included from
@@ -156,6 +161,14 @@ class _Assembler:
             self.merge(doc, part)
 
     def merge(self, doc: Document, part: Document) -> None:
+        # each state's (or command's) positions, found in one pass over the part's tables
+        by_entry: dict[Path, list[tuple[dict[Path, Any], Path, Any]]] = {}
+        for source, target in ((part.values, doc.values), (part.keys, doc.keys)):
+            for p, v in source.items():
+                by_entry.setdefault(p[:2], []).append((target, p, v))
+        sources: dict[Path, list[tuple[Path, str]]] = {}
+        for p, f in part.sources.items():
+            sources.setdefault(p[:2], []).append((p, f))
         for section in _SECTIONS:
             for name, value in part.data.get(section, {}).items():
                 here: Any = doc.data.setdefault(section, {})
@@ -169,10 +182,10 @@ class _Assembler:
                     self.report(part.locate(key, key=True), "F132", message)
                     continue
                 here[name] = value
-                for source, target in ((part.values, doc.values), (part.keys, doc.keys)):
-                    target.update((p, v) for p, v in source.items() if p[:2] == key)
+                for target, p, v in by_entry.get(key, ()):
+                    target[p] = v
                 doc.sources[key] = part.file
-                doc.sources.update((p, f) for p, f in part.sources.items() if p[:2] == key)
+                doc.sources.update(sources.get(key, ()))
 
     # --- call --------------------------------------------------------------------------
 
@@ -185,6 +198,8 @@ class _Assembler:
                 self.report(doc.locate(at), "F136", f"a sub-flow calls itself: {cycle}")
                 continue
             if path in self.result.subflows:
+                if path in self.unusable:  # every call of a file that cannot be read says so
+                    self.report(doc.locate(at), *self.unusable[path])
                 continue
             self.result.subflows[path] = None
             part = self.read(doc, at, written, "sub-flow")
@@ -200,12 +215,13 @@ class _Assembler:
                 continue
             self.includes(part, (path,))
             name = part.data["subflow"]
-            other = next((f for f, n in self.called.items() if n == name), None)
+            other = self.caller_of.get(name)
             if other is not None:
                 message = f"sub-flow name {name!r} is taken by {other}: rename one of them"
                 self.report(part.locate(("subflow",)), "F133", message)
                 continue
             self.called[path] = name
+            self.caller_of.setdefault(name, path)
             self.result.subflows[path] = part
             self.calls(part, (*chain, path))
 

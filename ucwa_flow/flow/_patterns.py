@@ -17,6 +17,7 @@ Matching rules (all case-insensitive, on the trimmed text):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -35,9 +36,24 @@ class MatchTimeout(UcwaFlowError):
     """A pattern took longer than the flow's ``match_timeout`` on a message."""
 
 
+_WORD_START = regex.compile(r"\w")
+_WORD_END = regex.compile(r"\w\Z")
+
+
+@functools.lru_cache(maxsize=4096)
 def compile_regex(pattern: str) -> Any:
-    """Compile a flow pattern; raise :class:`regex.error` with a position when it is invalid."""
+    """Compile a flow pattern; raise :class:`regex.error` with a position when it is invalid.
+
+    Compiled patterns are immutable and shared: a flow says ``keywords: [back]`` in many
+    states, and reloading a flow compiles the same patterns again. (``regex`` keeps a
+    cache of its own, but only of 500 patterns, and looking in it costs more than here.)
+    """
     return regex.compile(pattern, _FLAGS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keywords(words: tuple[str, ...]) -> Any:
+    return compile_regex("|".join(_keyword(word) for word in words))
 
 
 def _normalise(text: str) -> str:
@@ -52,8 +68,8 @@ def _keyword(word: str) -> str:
     So ``help`` matches "help?" but not "helpless", and ``?`` matches "what?".
     """
     text = _normalise(word)
-    before = r"(?<!\w)" if regex.match(r"\w", text) else ""
-    after = r"(?!\w)" if regex.search(r"\w\Z", text) else ""
+    before = r"(?<!\w)" if _WORD_START.match(text) else ""
+    after = r"(?!\w)" if _WORD_END.search(text) else ""
     return f"{before}{regex.escape(text)}{after}"
 
 
@@ -86,8 +102,7 @@ class Matcher:
             self._compiled = compile_regex(self.values[0])
             self.groups = frozenset(self._compiled.groupindex)
         elif kind == "keywords":
-            words = "|".join(_keyword(word) for word in self.values)
-            self._compiled = regex.compile(words, _FLAGS)
+            self._compiled = _keywords(self.values)
         elif kind == "choice":
             self._compiled = frozenset(_normalise(choice) for choice in self.values)
 

@@ -31,6 +31,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._limits import MAX_SIZE, check_format, check_str_call, filters, tests
+from ucwa_flow.flow._simple_templates import NO_NAMES, Names, simple_names
 
 __all__ = [
     "RESERVED_NAMES",
@@ -201,16 +202,24 @@ class _Compiled:
         "variables",
     )
 
-    def __init__(self, source: str, location: Location, ast: nodes.Template, env: _Sandbox):
+    def __init__(
+        self,
+        source: str,
+        location: Location,
+        ast: nodes.Template | None,
+        env: _Sandbox,
+        names: Names | None = None,
+    ):
         self.source = source
         self.location = location
-        _check_names(ast, env)
+        # a template without a tree was read by simple_names, which gives ``names``
+        variables, captures, campaign = _analyse(ast, env) if ast is not None else names or NO_NAMES
         #: top-level names the template reads (variables and context names)
-        self.variables: frozenset[str] = _free_names(ast)
+        self.variables: frozenset[str] = variables
         #: names read as ``match.NAME`` or ``match['NAME']``
-        self.captures: frozenset[str] = frozenset(_attributes(ast, "match"))
+        self.captures: frozenset[str] = captures
         #: names read as ``campaign.NAME`` or ``campaign['NAME']``
-        self.campaign: frozenset[str] = frozenset(_attributes(ast, "campaign"))
+        self.campaign: frozenset[str] = campaign
         self._ast: nodes.Template | None = ast
         self._env = env
         self._code: JinjaTemplate | None = None
@@ -218,8 +227,8 @@ class _Compiled:
     @property
     def _template(self) -> JinjaTemplate:
         if self._code is None:
-            assert self._ast is not None
-            self._code = self._env.from_string(self._ast)
+            ast = self._ast or _parse_template(self.source, self._env)
+            self._code = self._env.from_string(ast)
             self._ast = None
         return self._code
 
@@ -250,46 +259,56 @@ _SCOPING = (
 )
 
 
-def _free_names(ast: nodes.Template) -> frozenset[str]:
-    if any(True for _ in ast.find_all(_SCOPING)):
-        return frozenset(meta.find_undeclared_variables(ast))  # exact, but slow
-    # Without any construct that binds names, every loaded name is free.
-    return frozenset(
-        name.name
-        for name in ast.find_all(nodes.Name)
-        if isinstance(name, nodes.Name) and name.ctx == "load"
-    )
+_UNAVAILABLE = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 
 
-def _check_names(ast: nodes.Template, env: _Sandbox) -> None:
-    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+def _analyse(ast: nodes.Template, env: _Sandbox) -> Names:
+    """The names a template reads, the captures (``match.NAME``) and the campaign variables
+    (``campaign.NAME``) it reads, in one walk of its tree; :class:`TemplateCompileError`
+    for what flow templates cannot use (an ``include``, then an unknown filter, then an
+    unknown test, each the first one in the tree)."""
+    unavailable: nodes.Node | None = None
+    unknown_filter: nodes.Filter | None = None
+    unknown_test: nodes.Test | None = None
+    scoping = False
+    loaded: set[str] = set()
+    attributes: dict[str, set[str]] = {"match": set(), "campaign": set()}
+    for node in ast.find_all(nodes.Node):
+        if isinstance(node, nodes.Name):
+            if node.ctx == "load":
+                loaded.add(node.name)
+        elif isinstance(node, nodes.Getattr):
+            if isinstance(node.node, nodes.Name) and node.node.name in attributes:
+                attributes[node.node.name].add(node.attr)
+        elif isinstance(node, nodes.Getitem):
+            key = node.arg
+            root = node.node.name if isinstance(node.node, nodes.Name) else None
+            if root in attributes and isinstance(key, nodes.Const) and isinstance(key.value, str):
+                attributes[root].add(key.value)
+        elif isinstance(node, nodes.Filter):
+            if unknown_filter is None and node.name not in env.filters:
+                unknown_filter = node
+        elif isinstance(node, nodes.Test):
+            if unknown_test is None and node.name not in env.tests:
+                unknown_test = node
+        elif isinstance(node, _UNAVAILABLE):
+            unavailable = unavailable or node
+        if isinstance(node, _SCOPING):
+            scoping = True
+    if unavailable is not None:
         raise TemplateCompileError(
-            f"{type(node).__name__.lower()} is not available in flow templates", node.lineno
+            f"{type(unavailable).__name__.lower()} is not available in flow templates",
+            unavailable.lineno,
         )
-    for call in ast.find_all(nodes.Filter):
-        assert isinstance(call, nodes.Filter)
-        if call.name not in env.filters:
-            raise TemplateCompileError(f"no filter named {call.name!r}", call.lineno)
-    for test in ast.find_all(nodes.Test):
-        assert isinstance(test, nodes.Test)
-        if test.name not in env.tests:
-            raise TemplateCompileError(f"no test named {test.name!r}", test.lineno)
-
-
-def _attributes(ast: nodes.Node, root: str) -> set[str]:
-    """The names read as ``ROOT.NAME`` or ``ROOT['NAME']``."""
-    found: set[str] = set()
-    for node in ast.find_all(nodes.Getattr):
-        assert isinstance(node, nodes.Getattr)
-        if isinstance(node.node, nodes.Name) and node.node.name == root:
-            found.add(node.attr)
-    for item in ast.find_all(nodes.Getitem):
-        assert isinstance(item, nodes.Getitem)
-        key = item.arg
-        on_match = isinstance(item.node, nodes.Name) and item.node.name == root
-        if on_match and isinstance(key, nodes.Const) and isinstance(key.value, str):
-            found.add(key.value)
-    return found
+    if unknown_filter is not None:
+        raise TemplateCompileError(
+            f"no filter named {unknown_filter.name!r}", unknown_filter.lineno
+        )
+    if unknown_test is not None:
+        raise TemplateCompileError(f"no test named {unknown_test.name!r}", unknown_test.lineno)
+    # Without any construct that binds names, every loaded name is free.
+    names = meta.find_undeclared_variables(ast) if scoping else loaded  # exact, but slow
+    return frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"])
 
 
 def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
@@ -316,14 +335,19 @@ def _parse_expression(source: str, env: _Sandbox) -> nodes.Template:
 class Template(_Compiled):
     """A text template: ``render(context) -> str``.
 
-    ``html=True`` compiles it with autoescaping, for the HTML part of a ``say``.
+    ``html=True`` compiles it with autoescaping, for the HTML part of a ``say``. Most
+    templates are text with ``{{ name }}`` or ``{{ name.attribute }}`` in it; those are
+    read without Jinja2 (:func:`simple_names`) and parsed at their first render, so that
+    validating a large flow does not pay for parsing them.
     """
 
     __slots__ = ("html",)
 
     def __init__(self, source: str, location: Location, *, html: bool = False) -> None:
         env = _HTML if html else _TEXT
-        super().__init__(source, location, _parse_template(source, env), env)
+        names = simple_names(source)
+        ast = _parse_template(source, env) if names is None else None
+        super().__init__(source, location, ast, env, names)
         self.html = html
 
     def render(self, context: Mapping[str, Any]) -> str:

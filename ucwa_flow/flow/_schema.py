@@ -14,10 +14,11 @@ written alone.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
+from ucwa_flow.flow._schema_gate import FLOW_GATE_MODULE
 from ucwa_flow.flow._validation import INVALID, TWO_IN_ONE, SchemaValidator, where
 
 __all__ = ["SCHEMA_ID", "check_part_schema", "check_schema", "schema", "schema_text"]
@@ -30,9 +31,11 @@ class _FlowSchema(SchemaValidator):
 
     bare_words = frozenset({"stop", "typing"})
     suggest_values = False
+    gated = True
+    gate_module: ClassVar[str | None] = FLOW_GATE_MODULE
 
     def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return _inlined(schema)
+        return _inlined(self.rooted(schema))
 
     def needs(self, key: str, other: str, path: Path) -> str:
         return f"{key!r} needs {other!r}"
@@ -77,13 +80,16 @@ class _PartSchema(_FlowSchema):
     """The flow schema rooted at one of its definitions: ``subflowFile`` (a sub-flow) or
     ``statesFile`` (an included file)."""
 
+    gated = False  # a part is small: jsonschema alone, as generating a check costs more
+    gate_module = None
+
     def __init__(self, root: str) -> None:
         super().__init__("flow.schema.json")
         self.root = root
 
-    def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
+    def rooted(self, schema: dict[str, Any]) -> dict[str, Any]:
         defs = schema["$defs"]
-        return _inlined({"$schema": schema["$schema"], **defs[self.root], "$defs": defs})
+        return {"$schema": schema["$schema"], **defs[self.root], "$defs": defs}
 
 
 _FLOW = _FlowSchema("flow.schema.json")

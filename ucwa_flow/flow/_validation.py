@@ -15,7 +15,9 @@ step written as a word or a one-key mapping) and, where needed, the message meth
 The codes are common to both languages: ``S001`` unknown key, ``S002`` missing key,
 ``S003`` wrong type, ``S004`` invalid value, ``S005`` one item holding two.
 
-jsonschema is imported when the first document is checked, not before.
+jsonschema is imported when the first document is checked, not before; a validator with
+``gated`` set asks fastjsonschema first, and imports jsonschema only for a document with
+errors.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, ClassVar
 
 from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
+from ucwa_flow.flow._schema_gate import Gate
 
 __all__ = [
     "INVALID",
@@ -81,11 +84,16 @@ class SchemaValidator:
 
     bare_words: ClassVar[frozenset[str]] = frozenset()
     suggest_values: ClassVar[bool] = True
+    #: whether a quick yes/no (:mod:`ucwa_flow.flow._schema_gate`) may answer first
+    gated: ClassVar[bool] = False
+    #: the module that holds the quick check generated ahead, if any
+    gate_module: ClassVar[str | None] = None
 
     def __init__(self, resource: str) -> None:
         self.resource = resource
         self._schema: dict[str, Any] | None = None
         self._validator: Any = None
+        self._gate = Gate(lambda: self.rooted(self.schema()), self.gate_module)
 
     # -- the schema -----------------------------------------------------------------------
 
@@ -99,14 +107,20 @@ class SchemaValidator:
             self._schema = json.loads(self.text())
         return self._schema
 
-    def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """The schema the validator is compiled from; the schema itself by default."""
+    def rooted(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema documents are checked against; the schema itself by default."""
         return schema
+
+    def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema jsonschema's validator is compiled from; :meth:`rooted` by default."""
+        return self.rooted(schema)
 
     # -- checking -------------------------------------------------------------------------
 
     def check(self, document: Document) -> list[Diagnostic]:
         """Every schema violation in ``document``, located and worded for people."""
+        if self.gated and self._gate.passes(document.data):
+            return []  # valid: jsonschema is needed only to find and word errors
         if self._validator is None:
             from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
