@@ -27,6 +27,7 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, InFlight, error_for, host_of
 from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import rejected_certificate
+from ucwa_flow.ucwa._transport import Http11Transport
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable
 
@@ -56,10 +57,16 @@ class Wire:
         self.who = who
         self.clock = clock
         self.timeout = timeout
+        # the lean transport unless one was given (tests; it brings its own TLS then)
+        lean = verify if isinstance(verify, ssl.SSLContext) and transport is None else None
         self.http = httpx.AsyncClient(
             auth=auth,
             cookies=_no_cookies(),
-            transport=transport,
+            transport=(
+                Http11Transport(verify=lean, max_connections=max_concurrency)
+                if lean is not None
+                else transport
+            ),
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(
@@ -69,7 +76,11 @@ class Wire:
         self.poll = httpx.AsyncClient(
             auth=auth,
             cookies=_no_cookies(),
-            transport=transport,
+            transport=(
+                Http11Transport(verify=lean, max_connections=poll_connections, max_keepalive=1)
+                if lean is not None
+                else transport
+            ),
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
