@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -263,8 +264,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 )
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {name}:{port} timed out") from None
-        except OSError as exc:
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        except OSError as exc:  # "Connection refused", not asyncio's "Connect call failed"
+            plain = exc.errno is not None and not isinstance(exc, ssl.SSLError)
+            reason = os.strerror(exc.errno) if plain and exc.errno else str(exc)
+            raise httpx.ConnectError(reason or type(exc).__name__) from exc
         self.opened += 1
         return conn
 
