@@ -280,6 +280,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
             or conn.broken
             or h.our_state is not h11.DONE
             or h.their_state is not h11.DONE
+            or h.trailing_data[0]  # more than the response: the next one would be misread
         ):
             conn.close()
             return

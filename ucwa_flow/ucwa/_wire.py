@@ -10,7 +10,12 @@
   is set per request above the server's hold, so that a quiet channel is never cut short.
 
 Neither pool keeps cookies: UCWA's one cookie (``cwt_ucwa``) only serves photo downloads
-in browsers, and keeping it costs every request a cookie-header computation.
+in browsers, and keeping it costs every request a cookie-header computation; nor reads
+them (httpx hands every response to its jar, which copies the headers into an
+``email.message.Message`` first). Both send through
+:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given. The URLs
+of :meth:`Wire.send` are parsed once (:data:`URL_CACHE` of them kept): a bot sends to the
+same few hrefs of each conversation again and again, and httpx's URL parser is not cheap.
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from ucwa_flow.ucwa._transport import Http11Transport
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable
 
-__all__ = ["Wire"]
+__all__ = ["URL_CACHE", "Wire"]
+
+#: parsed URLs a :class:`Wire` keeps (all forgotten at once when full)
+URL_CACHE = 4096
 
 
 class Wire:
@@ -86,6 +94,7 @@ class Wire:
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
         )
         self._bound = asyncio.Semaphore(max_concurrency)
+        self._urls: dict[str, httpx.URL] = {}
         #: requests sent and not yet answered in full, polls included (observability)
         self.in_flight = InFlight()
 
@@ -152,7 +161,7 @@ class Wire:
             async with self._bound:
                 with self.in_flight:
                     response = await self.http.request(
-                        method, url, json=json, content=content, headers=all_headers
+                        method, self._url(url), json=json, content=content, headers=all_headers
                     )
         except NETWORK_ERRORS as exc:
             rejected = rejected_certificate(exc, url)
@@ -168,6 +177,14 @@ class Wire:
             return response
         raise error_for(response)
 
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= URL_CACHE:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
+
 
 def _failed_elsewhere(exc: Exception, url: str) -> bool:
     """Whether the request that failed was another one (the token grant) than ``url``'s."""
@@ -178,6 +195,15 @@ def _failed_elsewhere(exc: Exception, url: str) -> bool:
     return isinstance(failed, httpx.Request) and str(failed.url) != url
 
 
+class _NoCookies(CookieJar):
+    """A cookie jar that keeps nothing and reads no response (see the module docstring)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
+
+
 def _no_cookies() -> CookieJar:
-    """A cookie jar that keeps nothing (see the module docstring)."""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return _NoCookies(policy=DefaultCookiePolicy(allowed_domains=[]))
