@@ -13,9 +13,7 @@ Neither pool keeps cookies: UCWA's one cookie (``cwt_ucwa``) only serves photo d
 in browsers, and keeping it costs every request a cookie-header computation; nor reads
 them (httpx hands every response to its jar, which copies the headers into an
 ``email.message.Message`` first). Both send through
-:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given. The URLs
-of :meth:`Wire.send` are parsed once (:data:`URL_CACHE` of them kept): a bot sends to the
-same few hrefs of each conversation again and again, and httpx's URL parser is not cheap.
+:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given.
 """
 
 from __future__ import annotations
@@ -36,10 +34,7 @@ from ucwa_flow.ucwa._transport import Http11Transport
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable
 
-__all__ = ["URL_CACHE", "Wire"]
-
-#: parsed URLs a :class:`Wire` keeps (all forgotten at once when full)
-URL_CACHE = 4096
+__all__ = ["Wire"]
 
 
 class Wire:
@@ -94,7 +89,6 @@ class Wire:
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
         )
         self._bound = asyncio.Semaphore(max_concurrency)
-        self._urls: dict[str, httpx.URL] = {}
         #: requests sent and not yet answered in full, polls included (observability)
         self.in_flight = InFlight()
 
@@ -161,7 +155,7 @@ class Wire:
             async with self._bound:
                 with self.in_flight:
                     response = await self.http.request(
-                        method, self._url(url), json=json, content=content, headers=all_headers
+                        method, url, json=json, content=content, headers=all_headers
                     )
         except NETWORK_ERRORS as exc:
             rejected = rejected_certificate(exc, url)
@@ -176,14 +170,6 @@ class Wire:
         if response.is_success:
             return response
         raise error_for(response)
-
-    def _url(self, url: str) -> httpx.URL:
-        parsed = self._urls.get(url)
-        if parsed is None:
-            if len(self._urls) >= URL_CACHE:
-                self._urls.clear()
-            parsed = self._urls[url] = httpx.URL(url)
-        return parsed
 
 
 def _failed_elsewhere(exc: Exception, url: str) -> bool:
