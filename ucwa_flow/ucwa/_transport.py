@@ -178,7 +178,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
     """HTTP/1.1 keep-alive connections, a small pool per origin (see the module docstring).
 
     ``verify`` is the TLS context for ``https`` URLs. At most ``max_connections`` requests
-    are in flight at once (and that many connections open); ``max_keepalive`` (default:
+    are in flight at once, each on a connection of its own; ``max_keepalive`` (default:
     ``max_connections``) idle connections are kept, each for ``keepalive_expiry`` seconds.
     """
 
@@ -213,6 +213,8 @@ class Http11Transport(httpx.AsyncBaseTransport):
         conn: _Connection | None = None
         try:
             url = request.url
+            if url.raw_scheme not in _DEFAULT_PORTS:
+                raise httpx.UnsupportedProtocol(f"{url.scheme}: is not http: or https:")
             origin = (url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.raw_scheme])
             conn = self._take(origin) or await self._connect(origin, timeouts.get("connect"))
             status, headers, reason = await _exchange(conn, request, timeouts)
