@@ -3,15 +3,17 @@
     python bench/baseline_echo.py SERVER_URL USER PASSWORD
 
 Signs in (autodiscover, WebTicket OAuth), creates an application, makes itself available,
-then runs one P-GET loop: it accepts every incoming invitation and answers every incoming
-message with ``You said: <text>`` (what the echo flow answers). No state machines, no
-retries, no error handling: it is the yardstick the benchmark compares ucwa-flow with.
+then runs one P-GET loop (on a connection of its own): it accepts every incoming
+invitation and answers every incoming message with ``You said: <text>`` (what the echo
+flow answers). No state machines, no retries, no error handling: it is the yardstick the
+benchmark compares ucwa-flow with.
 Prints ``ready`` on stdout once it can take invitations; stops on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import sys
@@ -21,14 +23,22 @@ from urllib.parse import unquote_plus
 
 import httpx
 
+#: requests in flight and connections kept (``UCWA_BENCH_POOL``, which the ucwa-flow bot
+#: reads too; 16 by default, UcwaClient's default), idle connections kept alive
+#: (``UCWA_BENCH_KEEPALIVE``, default: all of them)
+POOL = int(os.environ.get("UCWA_BENCH_POOL") or 16)
+KEEPALIVE = int(os.environ.get("UCWA_BENCH_KEEPALIVE") or POOL)
+
 
 async def echo_bot(server: str, user: str, password: str) -> None:
-    # the usual httpx advice: a pool of its own for the long poll, requests bounded by the pool
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    bound = asyncio.Semaphore(100)
+    # the usual httpx advice: a pool of its own for the long poll (one connection), requests
+    # bounded by the pool; the pool's size is ucwa-flow's (the same transport tuning)
+    limits = httpx.Limits(max_connections=POOL, max_keepalive_connections=KEEPALIVE)
+    bound = asyncio.Semaphore(POOL)
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with (
         httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=240.0), limits=limits) as http,
-        httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=240.0)) as poll,
+        httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=240.0), limits=one) as poll,
     ):
         user_href = (await http.get(server)).json()["_links"]["user"]["href"]
         challenge = ",".join((await http.get(user_href)).headers.get_list("www-authenticate"))

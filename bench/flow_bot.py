@@ -4,7 +4,8 @@
 
 Runs FLOW (default ``flows/echo.flow.yaml``) through the public API the way an embedding
 application would: a :class:`~ucwa_flow.ucwa.UcwaClient` allowed as many requests in
-flight as the baseline's plain httpx client (100), the system clock, no trace sink
+flight as the baseline's plain httpx client (``UCWA_BENCH_POOL``, 16 by default: the
+same transport tuning for both), the system clock, no trace sink
 (``ucwa-flow run`` also prints a transcript line per message, which is not what is
 measured here). Prints ``ready`` on stdout once the bot can take invitations; on SIGINT
 or SIGTERM it stops open conversations and deletes its application.
@@ -34,10 +35,10 @@ from ucwa_flow.store import Store, open_store
 from ucwa_flow.ucwa import UcwaClient
 
 ECHO = Path(__file__).resolve().parents[1] / "flows" / "echo.flow.yaml"
-#: Requests in flight at once: UcwaClient's default unless UCWA_BENCH_CONCURRENCY says
-#: otherwise (the baseline bot keeps httpx's default pool of 100)
-_CONCURRENCY = os.environ.get("UCWA_BENCH_CONCURRENCY")
-LIMITS = {"max_concurrency": int(_CONCURRENCY)} if _CONCURRENCY else {}
+#: Requests in flight at once, and connections kept: UcwaClient's default (16) unless
+#: UCWA_BENCH_POOL says otherwise (the baseline bot reads the same variable)
+_POOL = os.environ.get("UCWA_BENCH_POOL")
+LIMITS = {"max_concurrency": int(_POOL)} if _POOL else {}
 
 
 async def serve(server: str, user: str, password: str, flow_path: Path, state: Path | None) -> None:

@@ -113,7 +113,8 @@ async def bot_process(
     durable kind (:data:`DURABLE`) gets a fresh SQLite file in a temporary folder, removed
     when the block ends.
     """
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    # UCWA_BENCH_ROOT: run the bot on another checkout's code (paired old/new runs)
+    env = {**os.environ, "PYTHONPATH": os.environ.get("UCWA_BENCH_ROOT", str(HERE.parent))}
     (HERE / "results").mkdir(exist_ok=True)
     folder = tempfile.TemporaryDirectory(prefix="ucwa-flow-bench-")
     log = (HERE / "results" / f"{kind}.log").open("ab")

@@ -142,7 +142,8 @@ async def serving(url: str, when_full: str, profile: Path | None) -> AsyncIterat
     with tempfile.TemporaryDirectory(prefix="ucwa-flow-overload-") as name:
         folder = Path(name)
         log = folder / "serve.log"
-        env = {**os.environ, "PYTHONPATH": str(HERE.parent), "DESK_PASSWORD": DEFAULT_PASSWORD}
+        root = os.environ.get("UCWA_BENCH_ROOT", str(HERE.parent))  # another checkout's code
+        env = {**os.environ, "PYTHONPATH": root, "DESK_PASSWORD": DEFAULT_PASSWORD}
         wrap = ["-m", "cProfile", "-o", str(profile)] if profile else []
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(

@@ -15,19 +15,21 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
-from httpcore._async.http11 import AsyncHTTP11Connection
+import httpx
 
 from ucwa_flow.cli import main
+from ucwa_flow.ucwa._transport import _Connection
 
-_send_headers = AsyncHTTP11Connection._send_request_headers
+_send_head = _Connection.send_head
 
 
-async def _send_headers_then_freeze(self: AsyncHTTP11Connection, request: Any) -> None:
-    await _send_headers(self, request)
-    target = bytes(request.url.target).decode()
-    if request.method == b"POST" and "/messaging/messages" in target and _disarm(target):
+async def _send_head_then_freeze(
+    self: _Connection, request: httpx.Request, data: bytes, within: float | None
+) -> None:
+    await _send_head(self, request, data, within)
+    target = request.url.raw_path.decode()
+    if request.method == "POST" and "/messaging/messages" in target and _disarm(target):
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
@@ -41,7 +43,7 @@ def _disarm(target: str) -> bool:
     return True
 
 
-AsyncHTTP11Connection._send_request_headers = _send_headers_then_freeze  # type: ignore[method-assign]
+_Connection.send_head = _send_head_then_freeze  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

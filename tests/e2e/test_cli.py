@@ -128,7 +128,7 @@ def test_an_unreachable_server_is_one_line() -> None:
     )
     assert_one_clear_line(
         done,
-        f"ucwa-flow: error: cannot reach http://127.0.0.1:{port}: All connection attempts failed",
+        f"ucwa-flow: error: cannot reach http://127.0.0.1:{port}: Connection refused",
     )
     assert done.stdout == ""
 

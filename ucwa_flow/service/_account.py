@@ -58,7 +58,7 @@ log = logging.getLogger("ucwa_flow.service")
 #: event-channel requests failed in a row from which an account is not ready (``/readyz``)
 CHANNEL_FAILING = 3
 
-#: the moments (httpcore trace events) a request of a leased account is checked at last:
+#: the moments (trace events, httpcore's names) a request of a leased account is checked at last:
 #: before its headers are written, and before its body is, when it has one (a frozen
 #: worker, resumed, must not complete a request that the account's next owner has made
 #: again meanwhile; one without a body was complete with its headers)
@@ -66,9 +66,11 @@ _HEADERS, _BODY = "send_request_headers.started", "send_request_body.started"
 
 
 def _has_body(request: object) -> bool:
-    """Whether an httpcore request says it has a body (``Content-Length`` above 0, or
-    chunked)."""
-    for name, value in getattr(request, "headers", ()):
+    """Whether a request says it has a body (``Content-Length`` above 0, or chunked): an
+    ``httpx.Request`` (the client's own transport) or an httpcore one (httpx's transport,
+    which serves the proxies the environment names)."""
+    headers = getattr(request, "headers", ())
+    for name, value in getattr(headers, "raw", headers):
         key = name.lower()
         if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
             return True

@@ -7,6 +7,7 @@ builds a URL from pieces; :func:`with_query` only adds parameters through a URL 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -53,8 +54,12 @@ class InFlight:
         self.count -= 1
 
 
+@functools.lru_cache(maxsize=4096)
 def resolve(base: str, href: str) -> str:
-    """Return ``href`` as an absolute URL, resolved against the resource that carried it."""
+    """Return ``href`` as an absolute URL, resolved against the resource that carried it.
+
+    Remembered: a bot resolves the same hrefs of a conversation against the same base for
+    every message, and ``urljoin`` parses both each time."""
     return urljoin(base, href)
 
 

@@ -10,7 +10,10 @@
   is set per request above the server's hold, so that a quiet channel is never cut short.
 
 Neither pool keeps cookies: UCWA's one cookie (``cwt_ucwa``) only serves photo downloads
-in browsers, and keeping it costs every request a cookie-header computation.
+in browsers, and keeping it costs every request a cookie-header computation; nor reads
+them (httpx hands every response to its jar, which copies the headers into an
+``email.message.Message`` first). Both send through
+:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, InFlight, error_for, host_of
 from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import rejected_certificate
+from ucwa_flow.ucwa._transport import Http11Transport
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable
 
@@ -56,10 +60,16 @@ class Wire:
         self.who = who
         self.clock = clock
         self.timeout = timeout
+        # the lean transport unless one was given (tests; it brings its own TLS then)
+        lean = verify if isinstance(verify, ssl.SSLContext) and transport is None else None
         self.http = httpx.AsyncClient(
             auth=auth,
             cookies=_no_cookies(),
-            transport=transport,
+            transport=(
+                Http11Transport(verify=lean, max_connections=max_concurrency)
+                if lean is not None
+                else transport
+            ),
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(
@@ -69,7 +79,11 @@ class Wire:
         self.poll = httpx.AsyncClient(
             auth=auth,
             cookies=_no_cookies(),
-            transport=transport,
+            transport=(
+                Http11Transport(verify=lean, max_connections=poll_connections, max_keepalive=1)
+                if lean is not None
+                else transport
+            ),
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
@@ -167,6 +181,15 @@ def _failed_elsewhere(exc: Exception, url: str) -> bool:
     return isinstance(failed, httpx.Request) and str(failed.url) != url
 
 
+class _NoCookies(CookieJar):
+    """A cookie jar that keeps nothing and reads no response (see the module docstring)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
+
+
 def _no_cookies() -> CookieJar:
-    """A cookie jar that keeps nothing (see the module docstring)."""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return _NoCookies(policy=DefaultCookiePolicy(allowed_domains=[]))

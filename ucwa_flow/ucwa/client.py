@@ -71,9 +71,10 @@ class UcwaClient(Presence):
     * sign-in problems raise ``AuthenticationFailed`` / ``DiscoveryFailed``.
 
     ``max_concurrency`` bounds the requests in flight and the connections kept (16 by
-    default). More is slower, not faster: httpcore checks every pooled connection (a
-    socket system call each) for every request, and at a thousand conversations that
-    bookkeeping was half the bot's CPU with 100 connections (docs/performance.md).
+    default). Without ``transport``, both pools send through the client's own HTTP/1.1
+    transport (:mod:`ucwa_flow.ucwa._transport`), whose cost per request does not grow
+    with the pool (httpcore's did: it checks every pooled connection for every request;
+    docs/performance.md, "Transport").
     """
 
     def __init__(

@@ -1,0 +1,185 @@
+"""The client's own HTTP/1.1 transport (``ucwa_flow.ucwa._transport``), on loopback.
+
+A tiny asyncio server plays the front end, so that each test can make it misbehave in
+exactly one way: close a kept-alive connection, say something nobody asked, never answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.guards import WAIT
+from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, serve
+from ucwa_flow.ucwa import UcwaClient
+from ucwa_flow.ucwa._transport import Http11Transport
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+
+
+@contextlib.asynccontextmanager
+async def server(handle: Handler) -> AsyncIterator[str]:
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        srv.close()
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """One request's head and body (Content-Length only), or b"" at the end."""
+    head = await reader.readuntil(b"\r\n\r\n") if not reader.at_eof() else b""
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return head + (await reader.readexactly(length) if length else b"")
+
+
+def transport(**kwargs: Any) -> Http11Transport:
+    return Http11Transport(verify=ssl.create_default_context(), max_connections=4, **kwargs)
+
+
+async def test_a_connection_is_kept_alive_and_reused() -> None:
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while await read_request(reader):
+                writer.write(OK)
+
+    async with server(handle) as url:
+        pool = transport()
+        async with httpx.AsyncClient(transport=pool, timeout=WAIT) as http:
+            for _ in range(10):
+                assert (await http.get(url)).text == "ok"
+            assert (await http.post(url, content=b"x" * 100_000)).text == "ok"
+    assert (connections, pool.opened) == (1, 1)
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        writer.close()  # after one answer, whatever the keep-alive said
+
+    async with server(handle) as url:
+        pool = transport()
+        async with httpx.AsyncClient(transport=pool, timeout=WAIT) as http:
+            for _ in range(3):
+                assert (await http.get(url)).text == "ok"
+                await asyncio.sleep(0.05)  # the close reaches the client's event loop
+    assert pool.opened == 3
+
+
+async def test_a_connection_that_said_something_unasked_is_dropped() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while await read_request(reader):
+                writer.write(OK + OK)  # a second answer nobody asked for
+
+    async with server(handle) as url:
+        pool = transport()
+        async with httpx.AsyncClient(transport=pool, timeout=WAIT) as http:
+            for _ in range(3):
+                assert (await http.get(url)).text == "ok"
+                await asyncio.sleep(0.05)
+    assert pool.opened == 3
+
+
+async def test_a_server_that_never_answers_is_a_read_timeout_and_frees_the_slot() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(WAIT)
+
+    async with server(handle) as url:
+        pool = Http11Transport(verify=ssl.create_default_context(), max_connections=1)
+        async with httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(0.2)) as http:
+            for _ in range(2):  # the second one gets the only slot back
+                with pytest.raises(httpx.ReadTimeout):
+                    await http.get(url)
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    async with server(lambda r, w: None) as url:
+        pass  # closed: nobody listens there any more
+    async with httpx.AsyncClient(transport=transport(), timeout=WAIT) as http:
+        with pytest.raises(httpx.ConnectError, match="Connection refused"):
+            await http.get(url)
+
+
+async def test_the_trace_sees_the_head_and_then_the_body_as_httpcore_names_them() -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        seen.append((event, info["request"].method))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while await read_request(reader):
+                writer.write(OK)
+
+    async with (
+        server(handle) as url,
+        httpx.AsyncClient(transport=transport(), timeout=WAIT) as http,
+    ):
+        await http.post(url, content=b"hello", extensions={"trace": trace})
+        await http.post(url, content=b"", extensions={"trace": trace})
+        await http.get(url, extensions={"trace": trace})
+    assert seen == [
+        ("http11.send_request_headers.started", "POST"),
+        ("http11.send_request_body.started", "POST"),
+        ("http11.send_request_headers.started", "POST"),  # no body: the head is all of it
+        ("http11.send_request_headers.started", "GET"),
+    ]
+
+
+async def test_a_refusing_trace_sends_nothing_of_the_body() -> None:
+    received: list[bytes] = []
+
+    async def refuse_body(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_body.started"):
+            raise httpx.RequestError("refused")
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read())  # everything until the client closes
+
+    async with (
+        server(handle) as url,
+        httpx.AsyncClient(transport=transport(), timeout=WAIT) as http,
+    ):
+        with pytest.raises(httpx.RequestError, match="refused"):
+            await http.post(url, content=b"the body", extensions={"trace": refuse_body})
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.01)
+    assert received
+    assert received[0].startswith(b"POST / HTTP/1.1")
+    assert b"the body" not in received[0]
+
+
+async def test_the_ucwa_client_sends_through_it_and_reuses_its_connections() -> None:
+    async with serve(Simulator()) as url:
+        client = UcwaClient("sip:toshm@contoso.com", DEFAULT_PASSWORD, server_url=url)
+        async with client:
+            app = await client.make_me_available()
+            assert app.me_href is not None
+            for _ in range(20):
+                await client.get(app.me_href)
+            pool = client._wire.http._transport
+            assert isinstance(pool, Http11Transport)
+            assert pool.opened <= 2  # sign-in's requests and the 20 GETs, one at a time
+            assert isinstance(client._wire.poll._transport, Http11Transport)

@@ -1,0 +1,380 @@
+"""A lean HTTP/1.1 transport for the UCWA client: h11 on an asyncio protocol (private).
+
+:class:`Http11Transport` is what :class:`~ucwa_flow.ucwa._wire.Wire` plugs into each of its
+two ``httpx.AsyncClient`` pools (httpx's one transport seam), in place of httpx's default
+``AsyncHTTPTransport`` (httpcore on anyio). Everything above the transport is httpx's own:
+auth (:class:`~ucwa_flow.ucwa.auth.WebTicketAuth`), redirects, timeouts as request
+extensions, the ``httpx`` exceptions, content decoding.
+
+Why: a bot talks to one front end, over a handful of keep-alive connections, with small
+request and response bodies. httpcore's pool, made for any number of hosts and HTTP/2,
+checks every pooled connection for every request (``is_idle``, ``has_expired``, and for
+an idle one a ``getpeername`` and a ``poll`` system call), under a lock, through anyio's
+stream layers; at a few hundred requests a second that bookkeeping was most of a bot's CPU
+(docs/performance.md, "Transport"). Here the pool is a stack of idle connections per origin
+(scheme, host, port), taken from the top (the most recently used: the others expire), and
+a connection learns that the server closed it from the event loop (``connection_lost``,
+``eof_received``), so taking one costs no system call and no scan.
+
+What it keeps from httpcore:
+
+* the ``connect``/``read``/``write``/``pool`` timeouts of ``request.extensions["timeout"]``,
+  raised as ``httpx.ConnectTimeout`` / ``ReadTimeout`` / ``WriteTimeout`` / ``PoolTimeout``;
+* failures as ``httpx.ConnectError`` (the ``ssl`` error as the cause, for
+  :func:`~ucwa_flow.ucwa._tls.rejected_certificate`), ``ReadError``, ``WriteError``,
+  ``RemoteProtocolError``; a connection whose exchange failed, or was cancelled, is closed;
+* the ``trace`` extension, with httpcore's event names, at the two moments the service's
+  lease check needs (docs/ha.md, "A request in flight"):
+  ``http11.send_request_headers.started`` before the request's head is written, and
+  ``http11.send_request_body.started`` between the head and the body (a request with a
+  body is written in two writes so that a worker frozen between them can still refuse the
+  body). The trace callback gets ``{"request": request}`` (the ``httpx.Request``);
+* ``max_connections`` (requests wait for a connection, within the ``pool`` timeout),
+  ``max_keepalive`` idle connections, ``keepalive_expiry`` seconds of idleness.
+
+Not supported: HTTP/2, proxies (an ``httpx.AsyncClient`` mounts httpx's own transport for
+the proxies the environment names, so those still work), streaming bodies larger than
+memory (a response is buffered as it arrives; UCWA's are small).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import h11
+import httpx
+
+__all__ = ["Http11Transport"]
+
+Origin = tuple[bytes, bytes, int]
+Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: h11's state machine fed by the event loop."""
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.transport: asyncio.Transport | None = None
+        self.idle_since = 0.0
+        self.idle = False
+        self.broken = False  # closed by either side, or data while idle
+        self._waiter: asyncio.Future[None] | None = None
+        self._can_write: asyncio.Future[None] | None = None
+
+    # -- the event loop's side
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.idle:  # nothing was asked: the next response would be misread
+            self.broken = True
+            self.close()
+            return
+        self.h11.receive_data(data)
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._lost()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost()
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._can_write = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+        self._can_write = None
+
+    def _lost(self) -> None:
+        if not self.broken:
+            self.broken = True
+            with contextlib.suppress(RuntimeError):  # already closed on h11's side
+                self.h11.receive_data(b"")
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- the request's side
+    def usable(self, now: float, expiry: float) -> bool:
+        return (
+            not self.broken
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and now - self.idle_since < expiry
+        )
+
+    def close(self) -> None:
+        self.broken = True
+        if self.transport is not None:
+            self.transport.close()
+
+    async def write(self, data: bytes, within: float | None) -> None:
+        transport = self.transport
+        if self.broken or transport is None or transport.is_closing():
+            raise httpx.WriteError("the connection was closed")
+        transport.write(data)
+        if self._can_write is not None:
+            await self._wait(self._can_write, within, httpx.WriteTimeout)
+
+    async def send_head(self, request: httpx.Request, data: bytes, within: float | None) -> None:
+        """Write a request's head (its own method: tests freeze a process right after it)."""
+        await self.write(data, within)
+
+    async def next_event(self, within: float | None) -> Any:
+        """h11's next event from the server, waiting up to ``within`` seconds per arrival."""
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpx.RemoteProtocolError(str(exc)) from exc
+            if event is not h11.NEED_DATA:
+                return event
+            if self.broken:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._wait(self._waiter, within, httpx.ReadTimeout)
+            finally:
+                self._waiter = None
+
+    @staticmethod
+    async def _wait(
+        future: asyncio.Future[None], within: float | None, error: type[httpx.TimeoutException]
+    ) -> None:
+        if within is None:
+            await future
+            return
+        handle = asyncio.get_running_loop().call_later(within, _expire, future, error)
+        try:
+            await future
+        finally:
+            handle.cancel()
+
+
+def _expire(future: asyncio.Future[None], error: type[httpx.TimeoutException]) -> None:
+    if not future.done():
+        future.set_exception(error("timed out"))
+
+
+class Http11Transport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 keep-alive connections, a small pool per origin (see the module docstring).
+
+    ``verify`` is the TLS context for ``https`` URLs. At most ``max_connections`` requests
+    are in flight at once, each on a connection of its own; ``max_keepalive`` (default:
+    ``max_connections``) idle connections are kept, each for ``keepalive_expiry`` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext,
+        max_connections: int,
+        max_keepalive: int | None = None,
+        keepalive_expiry: float = 5.0,
+    ) -> None:
+        self._ssl = verify
+        self._expiry = keepalive_expiry
+        self._max_keepalive = max_connections if max_keepalive is None else max_keepalive
+        self._slots = asyncio.Semaphore(max_connections)
+        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle_count = 0
+        self._closed = False
+        #: connections opened so far (tests and the bench count them)
+        self.opened = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(timeouts.get("pool")):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout("no connection free in time") from None
+        else:
+            await self._slots.acquire()
+        conn: _Connection | None = None
+        try:
+            url = request.url
+            if url.raw_scheme not in _DEFAULT_PORTS:
+                raise httpx.UnsupportedProtocol(f"{url.scheme}: is not http: or https:")
+            origin = (url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.raw_scheme])
+            conn = self._take(origin) or await self._connect(origin, timeouts.get("connect"))
+            status, headers, reason = await _exchange(conn, request, timeouts)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            self._slots.release()
+            raise
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=_Body(self, conn, timeouts.get("read")),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for stack in self._idle.values():
+            for conn in stack:
+                conn.close()
+        self._idle.clear()
+        self._idle_count = 0
+
+    def _take(self, origin: Origin) -> _Connection | None:
+        stack = self._idle.get(origin)
+        now = time.monotonic()
+        while stack:
+            conn = stack.pop()
+            self._idle_count -= 1
+            conn.idle = False
+            if conn.usable(now, self._expiry):
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, origin: Origin, within: float | None) -> _Connection:
+        scheme, host, port = origin
+        name = host.decode("ascii")
+        tls = self._ssl if scheme == b"https" else None
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(within):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(origin),
+                    name,
+                    port,
+                    ssl=tls,
+                    server_hostname=name if tls is not None else None,
+                )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connecting to {name}:{port} timed out") from None
+        except OSError as exc:  # "Connection refused", not asyncio's "Connect call failed"
+            plain = exc.errno is not None and not isinstance(exc, ssl.SSLError)
+            reason = os.strerror(exc.errno) if plain and exc.errno else str(exc)
+            raise httpx.ConnectError(reason or type(exc).__name__) from exc
+        self.opened += 1
+        return conn
+
+    def _release(self, conn: _Connection) -> None:
+        """Give back the slot, and keep ``conn`` for the next request if it can serve one."""
+        self._slots.release()
+        h = conn.h11
+        if (
+            self._closed
+            or conn.broken
+            or h.our_state is not h11.DONE
+            or h.their_state is not h11.DONE
+            or h.trailing_data[0]  # more than the response: the next one would be misread
+        ):
+            conn.close()
+            return
+        h.start_next_cycle()
+        now = time.monotonic()
+        for stack in self._idle.values():  # the oldest idle one of each origin, if expired
+            while stack and now - stack[0].idle_since >= self._expiry:
+                stack.pop(0).close()
+                self._idle_count -= 1
+        if self._idle_count >= self._max_keepalive:
+            conn.close()
+            return
+        conn.idle = True
+        conn.idle_since = now
+        self._idle.setdefault(conn.origin, []).append(conn)
+        self._idle_count += 1
+
+
+async def _exchange(
+    conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Send ``request`` on ``conn`` and read the response's head: (status, headers, reason)."""
+    trace: Trace | None = request.extensions.get("trace")
+    info = {"request": request}
+    h = conn.h11
+    write = timeouts.get("write")
+    if trace is not None:
+        await trace("http11.send_request_headers.started", info)
+    head = h11.Request(
+        method=request.method, target=request.url.raw_path, headers=request.headers.raw
+    )
+    await conn.send_head(request, h.send(head) or b"", write)
+    if _has_body(request.headers.raw):
+        if trace is not None:
+            await trace("http11.send_request_body.started", info)
+        chunks = [h.send(h11.Data(data=chunk)) or b"" async for chunk in _chunks(request.stream)]
+        chunks.append(h.send(h11.EndOfMessage()) or b"")
+        await conn.write(b"".join(chunks), write)
+    else:
+        h.send(h11.EndOfMessage())
+    read = timeouts.get("read")
+    while True:
+        event = await conn.next_event(read)
+        if isinstance(event, h11.Response):
+            return event.status_code, event.headers.raw_items(), event.reason
+        if isinstance(event, h11.ConnectionClosed):
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        # an InformationalResponse (100 Continue): the real one follows
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's raw headers announce a body (``Content-Length`` above 0, or
+    chunked): one without is complete with its head."""
+    for name, value in headers:
+        key = name.lower()
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+async def _chunks(stream: Any) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        if chunk:
+            yield chunk
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response's body, read from its connection; closing it frees the connection."""
+
+    def __init__(self, pool: Http11Transport, conn: _Connection, timeout: float | None) -> None:
+        self._pool = pool
+        self._conn: _Connection | None = conn
+        self._timeout = timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            raise httpx.StreamClosed()
+        try:
+            while True:
+                event = await conn.next_event(self._timeout)
+                if isinstance(event, h11.Data):
+                    yield bytes(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    return
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise httpx.RemoteProtocolError("Server disconnected in the response body.")
+        except BaseException:
+            conn.close()
+            raise
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool._release(conn)
