@@ -30,7 +30,7 @@ from ucwa_flow.flow._api import (
     resolve_flow_path,
 )
 from ucwa_flow.flow._back import BACK, BACK_DEPTH, back_targets, global_goto
-from ucwa_flow.flow._context import template_context
+from ucwa_flow.flow._context import NO_DELIVERY, template_context
 from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
 from ucwa_flow.flow._durations import format_duration, parse_duration
 from ucwa_flow.flow._model import (
@@ -73,6 +73,7 @@ from ucwa_flow.flow._texts import detect_language, version_of
 __all__ = [
     "BACK",
     "BACK_DEPTH",
+    "NO_DELIVERY",
     "PART_SUFFIXES",
     "RESERVED_NAMES",
     "RULES",

@@ -15,7 +15,6 @@ message and the template's source location.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import time
@@ -170,16 +169,27 @@ _TEXT = _environment(autoescape=False)
 _HTML = _environment(autoescape=True)
 
 
-@contextlib.contextmanager
-def _time_limit() -> Iterator[None]:
-    global _deadline, _cpu_deadline  # renders are synchronous: one deadline at a time
-    previous = _deadline, _cpu_deadline
-    _deadline = min(previous[0], time.monotonic() + RENDER_SECONDS)
-    _cpu_deadline = min(previous[1], time.thread_time() + RENDER_SECONDS)
-    try:
-        yield
-    finally:
-        _deadline, _cpu_deadline = previous
+class _TimeLimit:
+    """``with _time_limit:`` bounds the render inside (a class: cheaper than a generator
+    context manager, and renders are on every step's path)."""
+
+    __slots__ = ("_saved",)
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[float, float]] = []
+
+    def __enter__(self) -> None:
+        global _deadline, _cpu_deadline  # renders are synchronous: one deadline at a time
+        self._saved.append((_deadline, _cpu_deadline))
+        _deadline = min(_deadline, time.monotonic() + RENDER_SECONDS)
+        _cpu_deadline = min(_cpu_deadline, time.thread_time() + RENDER_SECONDS)
+
+    def __exit__(self, *exc: object) -> None:
+        global _deadline, _cpu_deadline
+        _deadline, _cpu_deadline = self._saved.pop()
+
+
+_time_limit = _TimeLimit()
 
 
 class _Compiled:
@@ -190,7 +200,7 @@ class _Compiled:
     large flow does not pay for code it never runs.
     """
 
-    __slots__ = ("_ast", "_code", "_env", "captures", "location", "source", "variables")
+    __slots__ = ("_ast", "_code", "_env", "_names", "captures", "location", "source", "variables")
 
     def __init__(self, source: str, location: Location, ast: nodes.Template, env: _Sandbox):
         self.source = source
@@ -198,6 +208,7 @@ class _Compiled:
         _check_names(ast, env)
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = _free_names(ast)
+        self._names = tuple(self.variables)
         #: names read as ``match.NAME`` or ``match['NAME']``
         self.captures: frozenset[str] = frozenset(_captures(ast))
         self._ast: nodes.Template | None = ast
@@ -212,10 +223,16 @@ class _Compiled:
             self._ast = None
         return self._code
 
+    def _picked(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The names of ``context`` this template reads (:attr:`variables`), and no more:
+        a lazy context builds only those, and Jinja copies fewer."""
+        return {name: context[name] for name in self._names if name in context}
+
     def _run(self, context: Mapping[str, Any]) -> Any:
+        picked = self._picked(context)
         try:
-            with _time_limit():
-                return self._template.render(context)
+            with _time_limit:
+                return self._template.render(picked)
         except SecurityError as exc:
             raise TemplateRenderError(f"{self.location}: unsafe template: {exc}") from None
         except Exception as exc:  # any runtime failure of user code is reported, not raised
@@ -326,9 +343,10 @@ class _Expression(_Compiled):
         super().__init__(source, location, _parse_expression(source, _TEXT), _TEXT)
 
     def value(self, context: Mapping[str, Any]) -> Any:
+        picked = self._picked(context)
         try:
-            ctx = self._template.new_context(dict(context))
-            with _time_limit():
+            ctx = self._template.new_context(picked)
+            with _time_limit:
                 for _ in self._template.root_render_func(ctx):
                     pass
         except SecurityError as exc:
