@@ -117,6 +117,7 @@ class Engine:
         self.journal: Journal | None = None
         #: the bot account's SIP URI (``conversation.account``), set by the bot
         self.account = ""
+        self._timer_due = self._time_is_up  # bound once, not per timer
 
     # -- public ---------------------------------------------------------------------------
 
@@ -409,9 +410,11 @@ class Engine:
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
     def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
-        return self.clock.call_later(
-            delay, self.post, instance.href, partial(instance.on_timer, epoch)
-        )
+        # a pending timer holds only (instance, epoch): an idle conversation keeps one
+        return self.clock.call_later(delay, self._timer_due, instance, epoch)
+
+    def _time_is_up(self, instance: FlowInstance, epoch: int) -> None:
+        self.post(instance.href, partial(instance.on_timer, epoch))
 
     def post(self, href: str, job: Job) -> None:
         self._mailboxes.post(href, job)

@@ -129,9 +129,7 @@ class FlowInstance:
         self._misses = 0
         self._deliveries = DeliveryGuard()
         self._hops = 0
-        self._silence = Silence(
-            services.clock, lambda delay, epoch: services.post_timer(self, delay, epoch)
-        )
+        self._silence = Silence(services, self)
         machine.add_model(self)
 
     @property
