@@ -163,10 +163,10 @@ class _Preempted:
 
 
 def test_a_busy_machine_does_not_fail_a_small_template(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow import _render_time
 
     clock = _Preempted()
-    monkeypatch.setattr(_sandbox, "time", clock)
+    monkeypatch.setattr(_render_time, "time", clock)
     rendered = Template("{{ name | upper }}{% for i in range(3) %} {{ i }}{% endfor %}", HERE)
     assert rendered.render({"name": "lene"}) == "LENE 0 1 2"
     assert clock.reads > 1  # the deadline was checked after the "pause"

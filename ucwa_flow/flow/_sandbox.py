@@ -15,9 +15,7 @@ message and the template's source location.
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -30,6 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._limits import MAX_SIZE, check_format, check_str_call, filters, tests
+from ucwa_flow.flow._render_time import check_time, time_limit
 
 __all__ = [
     "RESERVED_NAMES",
@@ -52,21 +51,6 @@ _MAX_RANGE = 1000
 _MAX_SIZE = MAX_SIZE  # longest string or list that `*` or a padding filter may build
 _MAX_EXPONENT = 64
 _MAX_POWER_BITS = 65_536  # the largest number `**` may build
-#: how much CPU time one render may take: loops, calls and attribute reads check it
-RENDER_SECONDS = 0.25
-
-# The deadlines of the render in progress (renders are synchronous and never nest). The
-# bound is on the thread's CPU time, so that a busy machine never fails a small template;
-# the wall clock (cheap to read, never behind CPU time) says when that is worth reading.
-_deadline = math.inf
-_cpu_deadline = math.inf
-
-
-def _check_time() -> None:
-    if time.monotonic() > _deadline and time.thread_time() > _cpu_deadline:
-        raise SecurityError(f"a template may run at most {RENDER_SECONDS:g}s in flows")
-
-
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
 
 
@@ -104,7 +88,7 @@ class _BoundedRange(Sequence[int]):
 
     def __iter__(self) -> Iterator[int]:
         for item in self._range:
-            _check_time()
+            check_time()
             yield item
 
 
@@ -123,7 +107,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         raise SecurityError(f"access to {attribute!r} of a {type(obj).__name__} is not allowed")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        _check_time()
+        check_time()
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
                 raise SecurityError(f"exponents above {_MAX_EXPONENT} are not allowed in flows")
@@ -142,16 +126,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return left * right
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_time()
+        check_time()
         check_str_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        _check_time()
+        check_time()
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        _check_time()
+        check_time()
         return super().getitem(obj, argument)
 
 
@@ -167,29 +151,6 @@ def _environment(autoescape: bool) -> _Sandbox:
 
 _TEXT = _environment(autoescape=False)
 _HTML = _environment(autoescape=True)
-
-
-class _TimeLimit:
-    """``with _time_limit:`` bounds the render inside (a class: cheaper than a generator
-    context manager, and renders are on every step's path)."""
-
-    __slots__ = ("_saved",)
-
-    def __init__(self) -> None:
-        self._saved: list[tuple[float, float]] = []
-
-    def __enter__(self) -> None:
-        global _deadline, _cpu_deadline  # renders are synchronous: one deadline at a time
-        self._saved.append((_deadline, _cpu_deadline))
-        _deadline = min(_deadline, time.monotonic() + RENDER_SECONDS)
-        _cpu_deadline = min(_cpu_deadline, time.thread_time() + RENDER_SECONDS)
-
-    def __exit__(self, *exc: object) -> None:
-        global _deadline, _cpu_deadline
-        _deadline, _cpu_deadline = self._saved.pop()
-
-
-_time_limit = _TimeLimit()
 
 
 class _Compiled:
@@ -231,7 +192,7 @@ class _Compiled:
     def _run(self, context: Mapping[str, Any]) -> Any:
         picked = self._picked(context)
         try:
-            with _time_limit:
+            with time_limit:
                 return self._template.render(picked)
         except SecurityError as exc:
             raise TemplateRenderError(f"{self.location}: unsafe template: {exc}") from None
@@ -346,7 +307,7 @@ class _Expression(_Compiled):
         picked = self._picked(context)
         try:
             ctx = self._template.new_context(picked)
-            with _time_limit:
+            with time_limit:
                 for _ in self._template.root_render_func(ctx):
                     pass
         except SecurityError as exc:

@@ -78,6 +78,7 @@ log = logging.getLogger("ucwa_flow.runtime")
 
 _MAX_HOPS = 32  # gotos in a row without caller input before the flow is declared looping
 _LEVELS = logging.getLevelNamesMapping()  # "DEBUG" -> logging.DEBUG ...
+_SUSPENDING = (Invite, Webhook, Call)  # actions that leave the rest of the lists as data
 
 
 class FlowInstance:
@@ -149,26 +150,31 @@ class FlowInstance:
             return
         self._hops = 0
         self.facts.heard(text, self.flow)
-        self._emit(t.MessageIn, text=text)
+        tracing = self.services.tracing
+        if tracing:
+            self._emit(t.MessageIn, text=text)
         current = self._current()
         if current is None:
             return
-        self._silence.heard(self.machine.silence_schedule(current))
-        found = first_match(current, text, self._error)
+        machine = self.machine
+        self._silence.heard(machine.silence_schedule(current))
+        found = first_match(machine.candidates(current), text, self._error)
         if found is None:
             await self._no_match(current, text)
             return
         handler, list_id, captures = found
         self._misses = 0
-        self.variables.update(captures)
-        self._emit(
-            t.HandlerMatched,
-            state=current.name,
-            kind=handler.kind,
-            command=handler.name,
-            captures=captures,
-            location=handler.location,
-        )
+        if captures:
+            self.variables.update(captures)
+        if tracing:
+            self._emit(
+                t.HandlerMatched,
+                state=current.name,
+                kind=handler.kind,
+                command=handler.name,
+                captures=captures,
+                location=handler.location,
+            )
         await self._execute(list_id, {"match": captures, "message": text})
 
     async def on_timer(self, epoch: int) -> None:
@@ -329,7 +335,7 @@ class FlowInstance:
                         cursor.branch("then" if chosen else "else")
                         continue
                     rest = None
-                    if isinstance(action, Invite | Webhook | Call):
+                    if isinstance(action, _SUSPENDING):
                         rest = cursor.suspend(extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
@@ -399,8 +405,9 @@ class FlowInstance:
             Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
         )
         self.facts.said()
-        self._emit(t.MessageOut, text=text, html=sent)
-        self._done("say", action.location)
+        if self.services.tracing:
+            self._emit(t.MessageOut, text=text, html=sent)
+            self._done("say", action.location)
 
     async def _stop(self, why: str) -> None:
         if self.ended:
