@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any
 
 from jinja2.exceptions import SecurityError
 
@@ -32,7 +31,10 @@ _CPU_STALE = 0.01
 # ``settings.language`` rendered while a context is built, keeps the earlier deadline).
 _deadline = math.inf
 _cpu_deadline = math.inf
-_cpu_seen: list[Any] = [None, -math.inf, 0.0]  # thread, wall clock, its CPU time then
+# the last reading of a thread's CPU time: the thread, the wall clock then, the reading
+_seen_thread: int | None = None
+_seen_wall = -math.inf
+_seen_cpu = 0.0
 
 
 def check_time() -> None:
@@ -70,10 +72,10 @@ def _cpu_time(now: float) -> float:
     clock). A reading less than ``_CPU_STALE`` s of wall time old, plus the wall time
     since, is never below the thread's CPU time now (it grows no faster than the wall
     clock): a render's CPU bound may start up to that much late, never early."""
+    global _seen_thread, _seen_wall, _seen_cpu
     ident = threading.get_ident()
-    thread, wall, cpu = _cpu_seen
-    if thread == ident and 0.0 <= now - wall < _CPU_STALE:
-        return float(cpu) + (now - wall)
-    cpu = time.thread_time()
-    _cpu_seen[:] = (ident, now, cpu)
-    return float(cpu)
+    since = now - _seen_wall
+    if _seen_thread == ident and 0.0 <= since < _CPU_STALE:
+        return _seen_cpu + since
+    _seen_thread, _seen_wall, _seen_cpu = ident, now, time.thread_time()
+    return _seen_cpu

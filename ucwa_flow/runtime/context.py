@@ -110,18 +110,33 @@ class Context(Mapping[str, Any]):
     def _delivery(self) -> dict[str, Any]:
         return dict(self._extras.get("delivery") or NO_DELIVERY)
 
+    def _vars(self) -> dict[str, Any]:
+        return self._variables
+
+    def _match(self) -> dict[str, str]:
+        return dict(self._extras.get("match") or {})
+
+    def _message(self) -> Any:
+        return self._extras.get("message", "")
+
+    def _state(self) -> str:
+        return self._instance.state
+
+    def _flow(self) -> str:
+        return self._instance.flow.name
+
 
 _MAKERS: dict[str, Callable[[Context], Any]] = {
-    "vars": lambda c: c._variables,
-    "match": lambda c: dict(c._extras.get("match") or {}),
+    "vars": Context._vars,
+    "match": Context._match,
     "caller": Context._caller,
-    "message": lambda c: c._extras.get("message", ""),
+    "message": Context._message,
     "webhook": Context._webhook,
     "conversation": Context._conversation,
     "delivery": Context._delivery,
     "now": Context._now,
-    "state": lambda c: c._instance.state,
-    "flow": lambda c: c._instance.flow.name,
+    "state": Context._state,
+    "flow": Context._flow,
 }
 
 

@@ -60,7 +60,7 @@ from ucwa_flow.flow import (
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import calls
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import context_of, copy_variables
+from ucwa_flow.runtime.context import Context, context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -436,7 +436,7 @@ class FlowInstance:
 
     # -- context and tracing ---------------------------------------------------------------
 
-    def _context(self, extras: Mapping[str, Any]) -> dict[str, Any]:
+    def _context(self, extras: Mapping[str, Any]) -> Context:
         return context_of(self, extras)
 
     def _emit(self, record: type[Any], **fields: Any) -> None:
