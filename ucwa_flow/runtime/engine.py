@@ -428,9 +428,16 @@ class Engine:
                 self.journal.touch(instance)
 
     def spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
+        task = asyncio.ensure_future(self._tracked(coro))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+    async def _tracked(self, work: Awaitable[None]) -> None:
+        # forgets its own task when done: a done callback would cost every send (a task
+        # each) one more round of the event loop
+        try:
+            await work
+        finally:
+            self._tasks.discard(asyncio.current_task())
 
     async def safely(self, op: Awaitable[None], href: str) -> None:
         try:
