@@ -117,7 +117,6 @@ class Engine:
         self.journal: Journal | None = None
         #: the bot account's SIP URI (``conversation.account``), set by the bot
         self.account = ""
-        self._timer_due = self._time_is_up  # bound once, not per timer
 
     # -- public ---------------------------------------------------------------------------
 
@@ -410,10 +409,9 @@ class Engine:
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
     def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
-        # a pending timer holds only (instance, epoch): an idle conversation keeps one
-        return self.clock.call_later(delay, self._timer_due, instance, epoch)
+        return self.clock.call_later(delay, Engine._time_is_up, self, instance, epoch)
 
-    def _time_is_up(self, instance: FlowInstance, epoch: int) -> None:
+    def _time_is_up(self, instance: FlowInstance, epoch: int) -> None:  # no bound method held
         self.post(instance.href, partial(instance.on_timer, epoch))
 
     def post(self, href: str, job: Job) -> None:
@@ -428,13 +426,10 @@ class Engine:
                 self.journal.touch(instance)
 
     def spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(self._tracked(coro))
-        self._tasks.add(task)
+        self._tasks.add(asyncio.ensure_future(self._tracked(coro)))
 
     async def _tracked(self, work: Awaitable[None]) -> None:
-        # forgets its own task when done: a done callback would cost every send (a task
-        # each) one more round of the event loop
-        try:
+        try:  # forgets its own task when done (a done callback costs a loop round a send)
             await work
         finally:
             self._tasks.discard(asyncio.current_task())

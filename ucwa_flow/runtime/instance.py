@@ -78,7 +78,6 @@ log = logging.getLogger("ucwa_flow.runtime")
 
 _MAX_HOPS = 32  # gotos in a row without caller input before the flow is declared looping
 _LEVELS = logging.getLevelNamesMapping()  # "DEBUG" -> logging.DEBUG ...
-_SUSPENDING = (Invite, Webhook, Call)  # actions that leave the rest of the lists as data
 
 
 class FlowInstance:
@@ -150,23 +149,20 @@ class FlowInstance:
             return
         self._hops = 0
         self.facts.heard(text, self.flow)
-        tracing = self.services.tracing
-        if tracing:
+        if self.services.tracing:
             self._emit(t.MessageIn, text=text)
         current = self._current()
         if current is None:
             return
-        machine = self.machine
-        self._silence.heard(machine.silence_schedule(current))
-        found = first_match(machine.candidates(current), text, self._error)
+        self._silence.heard(self.machine.silence_schedule(current))
+        found = first_match(self.machine.candidates(current), text, self._error)
         if found is None:
             await self._no_match(current, text)
             return
         handler, list_id, captures = found
         self._misses = 0
-        if captures:
-            self.variables.update(captures)
-        if tracing:
+        self.variables.update(captures)
+        if self.services.tracing:
             self._emit(
                 t.HandlerMatched,
                 state=current.name,
@@ -335,7 +331,7 @@ class FlowInstance:
                         cursor.branch("then" if chosen else "else")
                         continue
                     rest = None
-                    if isinstance(action, _SUSPENDING):
+                    if isinstance(action, (Invite, Webhook, Call)):  # a tuple: no union built
                         rest = cursor.suspend(extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
