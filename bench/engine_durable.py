@@ -1,6 +1,6 @@
 """Engine only, durable: (c) records per second with a real SQLite store.
 
-    python -m bench.engine_durable [CONVERSATIONS] [ROUNDS] [PER_BATCH]
+    python -m bench.engine_durable [CONVERSATIONS] [ROUNDS] [PER_BATCH] [BESIDE]
 
 The durable counterpart of :mod:`bench.engine_load`: the same echo flow, the same
 "Receive an IM" samples made unique per conversation, the same port that does no I/O, but
@@ -23,6 +23,13 @@ Set-up (untimed): CONVERSATIONS (default 1,000) conversations invited, accepted,
 and greeted, through ``handle`` as well, 100 per batch. The port's counts and the store's
 conversation count are checked, so a broken engine cannot post a number. Prints one JSON
 object.
+
+Beside it (BESIDE ``memory``, the default; ``none`` leaves it out), in the same process
+and first, the in-memory engine is fed the very same merged batches the same way (each
+handed to :meth:`Engine.handle` with the event-loop turn a channel gives; at the end, every
+mailbox drained and every send done), so that ``ratio_to_in_memory`` (durable records/s
+over in-memory records/s; target at least 0.7) compares like with like. CPU time
+(``time.process_time``) is reported beside the wall clock for both.
 """
 
 from __future__ import annotations
@@ -66,6 +73,42 @@ async def settled(engine: Engine, durable: Durable) -> None:
             return
 
 
+async def in_memory(conversations: int, rounds: int, per_batch: int) -> dict[str, Any]:
+    """The in-memory engine fed the batches :func:`measure` feeds the durable one."""
+    samples, flow = Samples(), _echo()
+    port = CountingPort()
+    engine = Engine(flow, port, ManualClock())
+    for first in range(-1, conversations, SET_UP_BATCH):
+        group = range(first, min(first + SET_UP_BATCH, conversations))
+        invites, accepted = zip(*(samples.set_up(conv) for conv in group), strict=True)
+        engine.handle(merged(list(invites)))
+        engine.handle(merged(list(accepted)))
+        await engine.idle()
+    assert port.sent == 2 * (conversations + 1), f"{port.sent} sent in the set-up"
+    records = messages = 0
+    elapsed = cpu = 0.0
+    sent_before = port.sent
+    for r in range(rounds):
+        for first in range(0, conversations, per_batch):
+            group = range(first, min(first + per_batch, conversations))
+            batch = merged([samples.message(conv, 10 + r) for conv in group])
+            records += len(batch.events)
+            messages += len(group)
+            started, used = time.perf_counter(), time.process_time()
+            engine.handle(batch)
+            await asyncio.sleep(0)  # the event loop turn a channel's next() gives
+            elapsed += time.perf_counter() - started
+            cpu += time.process_time() - used
+            del batch
+    started, used = time.perf_counter(), time.process_time()
+    await engine.idle()
+    elapsed += time.perf_counter() - started
+    cpu += time.process_time() - used
+    assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
+    await engine.aclose(stop=False)
+    return {"records": records, "seconds": elapsed, "cpu_seconds": cpu}
+
+
 async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, Any]:
     samples, flow = Samples(), _echo()
     port = CountingPort()
@@ -89,7 +132,7 @@ async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, 
             assert port.sent == 2 * (conversations + 1), f"{port.sent} sent in the set-up"
 
             records = messages = 0
-            elapsed = 0.0
+            elapsed = cpu = 0.0
             commits, sent_before = durable.commits, port.sent
             for r in range(rounds):
                 for first in range(0, conversations, per_batch):
@@ -97,13 +140,15 @@ async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, 
                     batch = merged([samples.message(conv, 10 + r) for conv in group])
                     records += len(batch.events)
                     messages += len(group)
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), time.process_time()
                     await handle(batch)
                     elapsed += time.perf_counter() - started
+                    cpu += time.process_time() - used
                     del batch
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             await settled(engine, durable)
             elapsed += time.perf_counter() - started
+            cpu += time.process_time() - used
             assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
             stored = await store.load(ACCOUNT)
             assert len(stored.conversations) == conversations + 1, "conversations not stored"
@@ -121,14 +166,34 @@ async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, 
         "commits": commits,
         "seconds": elapsed,
         "records_per_second": records / elapsed,
+        "cpu_seconds": cpu,
+        "records_per_cpu_second": records / cpu,
     }
+
+
+async def both(conversations: int, rounds: int, per_batch: int, beside: bool) -> dict[str, Any]:
+    """:func:`measure`, and with ``beside`` the in-memory engine first and the ratios."""
+    memory = await in_memory(conversations, rounds, per_batch) if beside else None
+    result = await measure(conversations, rounds, per_batch)
+    if memory is not None:
+        rate = memory["records"] / memory["seconds"]
+        cpu_rate = memory["records"] / memory["cpu_seconds"]
+        result["in_memory_records_per_second"] = rate
+        result["in_memory_records_per_cpu_second"] = cpu_rate
+        result["ratio_to_in_memory"] = result["records_per_second"] / rate
+        result["cpu_ratio_to_in_memory"] = result["records_per_cpu_second"] / cpu_rate
+    return result
 
 
 def main() -> None:
     conversations = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     per_batch = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    print(json.dumps(asyncio.run(measure(conversations, rounds, per_batch))))
+    beside = sys.argv[4] if len(sys.argv) > 4 else "memory"
+    if beside not in ("memory", "none"):
+        sys.exit(f"unknown BESIDE {beside!r}: memory or none")
+    result = asyncio.run(both(conversations, rounds, per_batch, beside == "memory"))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,15 @@ hrefs made unique per conversation, JSON-parsed and decoded with
    batches (every mailbox drained: the flow matched, rendered and "sent" each reply); the
    decoding is not timed. (c) = records fed / timed seconds.
 
+3. The yardstick, in the same process right after: :func:`raw_trigger`, the cost of one
+   trigger of a stock ``transitions.Machine`` (two states, two triggers, no callbacks,
+   ``TRIGGERS`` triggers on ``MODELS`` models in turns, median of ``REPEATS``), wall and CPU
+   time. The engine's time per record over it is ``ratio_to_raw_trigger`` (target: at
+   most 1.5): what the whole path (tracker, flow instance, template, outbox, event loop)
+   costs per record, in units of the one ``transitions`` call a lifecycle step needs at
+   least. CPU-time figures (``time.process_time``) sit beside the wall-clock ones: on a
+   shared machine they move less.
+
 SINK (default ``none``) is the trace sink the engine is given, to price what one costs on
 the hot path: ``none`` (the engine builds no trace record at all), ``noop`` (records built,
 dropped), ``metrics`` (the ``serve`` metrics sink), ``live`` (a :class:`~ucwa_flow.live.LiveBoard`
@@ -38,11 +47,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import statistics
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
+
+from transitions import Machine
 
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow
@@ -53,6 +65,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "events"
 ECHO = ROOT / "flows" / "echo.flow.yaml"
 CHUNK = 1_000  # batches decoded ahead of the timed part
+MODELS = 1_000  # models of the raw transitions machine
+TRIGGERS = 50_000  # triggers per measurement of it
+REPEATS = 5
 
 
 class CountingPort:
@@ -194,7 +209,7 @@ async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> d
     # engine's mailboxes are drained (timed). Pre-decoding batches into a list, or handling
     # many without a loop turn, would keep bench data alive for the garbage collector.
     records = messages = 0
-    elapsed = 0.0
+    elapsed = cpu = 0.0
     sent_before = port.sent
     for r in range(rounds):
         for first in range(0, conversations, CHUNK):
@@ -202,18 +217,22 @@ async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> d
                 batch = samples.message(conv, 10 + r)
                 records += len(batch.events)
                 messages += 1
-                started = time.perf_counter()
+                started, used = time.perf_counter(), time.process_time()
                 engine.handle(batch)
                 await asyncio.sleep(0)  # the event loop turn a channel's next() gives
                 elapsed += time.perf_counter() - started
+                cpu += time.process_time() - used
                 del batch
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             await engine.idle()
             elapsed += time.perf_counter() - started
+            cpu += time.process_time() - used
     assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
     if board is not None:  # the board saw them all
         live = board.snapshot()["flows"]["echo"]["states"]
         assert live == {"echo": conversations + 1}, live
+    raw = raw_trigger()
+    per_record, cpu_per_record = elapsed / records, cpu / records
     return {
         "sink": sink_kind,
         "conversations": conversations,
@@ -221,7 +240,52 @@ async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> d
         "records": records,
         "seconds": elapsed,
         "records_per_second": records / elapsed,
+        "cpu_seconds": cpu,
+        "records_per_cpu_second": records / cpu,
+        "us_per_record": per_record * 1e6,
+        "cpu_us_per_record": cpu_per_record * 1e6,
+        "raw_trigger_us": raw["us"],
+        "raw_trigger_cpu_us": raw["cpu_us"],
+        "ratio_to_raw_trigger": per_record * 1e6 / raw["us"],
+        "cpu_ratio_to_raw_trigger": cpu_per_record * 1e6 / raw["cpu_us"],
     }
+
+
+class _Model:
+    """A model of the raw machine (a plain object: the machine binds its triggers on it)."""
+
+
+def raw_trigger() -> dict[str, float]:
+    """Microseconds per trigger of a stock ``transitions.Machine`` (wall and CPU time,
+    each the median of ``REPEATS`` measurements of ``TRIGGERS`` triggers): two states, a
+    trigger each way, ``MODELS`` models added the stock way, triggered in turns."""
+    machine = Machine(
+        model=None,
+        states=["a", "b"],
+        transitions=[
+            {"trigger": "go", "source": "a", "dest": "b"},
+            {"trigger": "back", "source": "b", "dest": "a"},
+        ],
+        initial="a",
+        auto_transitions=False,
+    )
+    models = [_Model() for _ in range(MODELS)]
+    machine.add_model(models)
+    rounds = TRIGGERS // (2 * MODELS)
+    walls, cpus = [], []
+    for _ in range(REPEATS):
+        started, used = time.perf_counter(), time.process_time()
+        for _ in range(rounds):
+            for model in models:
+                model.go()  # type: ignore[attr-defined]
+            for model in models:
+                model.back()  # type: ignore[attr-defined]
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - used)
+    triggers = rounds * 2 * MODELS
+    assert all(model.state == "a" for model in models)  # type: ignore[attr-defined]
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    return {"us": wall / triggers * 1e6, "cpu_us": cpu / triggers * 1e6}
 
 
 def main() -> None:

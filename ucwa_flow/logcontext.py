@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from types import MappingProxyType
 
-__all__ = ["FIELDS", "bind", "enrich_with", "fields"]
+__all__ = ["FIELDS", "bind", "bind_one", "enrich_with", "fields", "unbind"]
 
 #: the fields log lines carry, in the order they are shown
 FIELDS = ("account", "conversation", "flow", "state")
@@ -57,6 +57,19 @@ def bind(**values: str | None) -> Iterator[None]:
         yield
     finally:
         _bound.reset(token)
+
+
+def bind_one(name: str, value: str) -> Token[Mapping[str, str]]:
+    """Bind one field until :func:`unbind` gets the token back: :func:`bind` for a hot
+    path (every conversation step binds its conversation), without a ``with`` block."""
+    merged = dict(_bound.get())
+    merged[name] = value
+    return _bound.set(merged)
+
+
+def unbind(token: Token[Mapping[str, str]]) -> None:
+    """Undo the :func:`bind_one` that gave ``token`` (in the task it was bound in)."""
+    _bound.reset(token)
 
 
 def fields() -> dict[str, str]:

@@ -163,10 +163,48 @@ class _Preempted:
 
 
 def test_a_busy_machine_does_not_fail_a_small_template(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow import _render_time
 
     clock = _Preempted()
-    monkeypatch.setattr(_sandbox, "time", clock)
+    monkeypatch.setattr(_render_time, "time", clock)
     rendered = Template("{{ name | upper }}{% for i in range(3) %} {{ i }}{% endfor %}", HERE)
     assert rendered.render({"name": "lene"}) == "LENE 0 1 2"
     assert clock.reads > 1  # the deadline was checked after the "pause"
+
+
+class _SlowCpuClock:
+    """``time`` for the render bound: a wall clock moved by hand, CPU-time reads counted."""
+
+    def __init__(self) -> None:
+        self.wall = 1000.0
+        self.cpu_reads = 0
+
+    def monotonic(self) -> float:
+        return self.wall
+
+    def thread_time(self) -> float:
+        self.cpu_reads += 1
+        return 5.0
+
+
+def test_renders_read_the_cpu_clock_at_most_every_10_ms(monkeypatch: pytest.MonkeyPatch) -> None:
+    # reading a thread's CPU time is a system call: not one per render of every step
+    from ucwa_flow.flow import _render_time
+
+    clock = _SlowCpuClock()
+    monkeypatch.setattr(_render_time, "time", clock)
+    monkeypatch.setattr(_render_time, "_seen_thread", None)
+    template = Template("You said: {{ message }}", HERE)
+    for _ in range(100):
+        assert template.render({"message": "hi"}) == "You said: hi"
+        clock.wall += 0.00005  # 50 us a render: 5 ms in all
+    assert clock.cpu_reads == 1
+    clock.wall += 0.01
+    template.render({"message": "hi"})
+    assert clock.cpu_reads == 2
+    # never early: the bound starts from a CPU time at or above the thread's (CPU time
+    # grows no faster than the wall clock since the reading)
+    assert _render_time._cpu_time(clock.wall + 0.004) == pytest.approx(5.004)
+    clock.wall -= 1.0  # a wall clock behind the reading is not trusted
+    _render_time._cpu_time(clock.wall)
+    assert clock.cpu_reads == 3

@@ -190,7 +190,7 @@ def test_the_back_stack_forgets_re_entries_and_is_bounded() -> None:
     facts.entered(None, "a", back=False)
     assert facts.previous is None
     facts.entered("a", "a", back=False)
-    assert facts.back == []
+    assert facts.back == ()
     for i in range(BACK_DEPTH + 5):
         facts.entered(f"s{i}", f"s{i + 1}", back=False)
     assert len(facts.back) == BACK_DEPTH
@@ -199,7 +199,7 @@ def test_the_back_stack_forgets_re_entries_and_is_bounded() -> None:
     assert facts.previous == f"s{BACK_DEPTH + 3}"
     kept = {f"s{BACK_DEPTH + 2}", f"s{BACK_DEPTH + 3}"}  # a new flow version lost the others
     restored = Facts.from_data(facts.to_data(), kept)
-    assert restored.back == [f"s{BACK_DEPTH + 2}", f"s{BACK_DEPTH + 3}"]
+    assert restored.back == (f"s{BACK_DEPTH + 2}", f"s{BACK_DEPTH + 3}")
 
 
 CALLER = """\

@@ -31,7 +31,7 @@ from ucwa_flow.flow._api import (
 )
 from ucwa_flow.flow._back import BACK, BACK_DEPTH, back_targets, global_goto
 from ucwa_flow.flow._campaign import CAMPAIGN_PREFIX, CAMPAIGN_REPORT, RUN_NAMES, Campaign
-from ucwa_flow.flow._context import template_context
+from ucwa_flow.flow._context import NO_DELIVERY, template_context
 from ucwa_flow.flow._diagnostics import RULES, Diagnostic, Location, Rule, Severity
 from ucwa_flow.flow._durations import format_duration, parse_duration
 from ucwa_flow.flow._model import (
@@ -76,6 +76,7 @@ __all__ = [
     "BACK_DEPTH",
     "CAMPAIGN_PREFIX",
     "CAMPAIGN_REPORT",
+    "NO_DELIVERY",
     "PART_SUFFIXES",
     "RESERVED_NAMES",
     "RULES",

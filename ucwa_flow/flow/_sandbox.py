@@ -15,10 +15,7 @@ message and the template's source location.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -26,11 +23,13 @@ from jinja2 import Template as JinjaTemplate
 from jinja2 import Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._limits import MAX_SIZE, check_format, check_str_call, filters, tests
+from ucwa_flow.flow._render_time import check_time, time_limit
 from ucwa_flow.flow._simple_templates import NO_NAMES, Names, simple_names
 
 __all__ = [
@@ -54,21 +53,6 @@ _MAX_RANGE = 1000
 _MAX_SIZE = MAX_SIZE  # longest string or list that `*` or a padding filter may build
 _MAX_EXPONENT = 64
 _MAX_POWER_BITS = 65_536  # the largest number `**` may build
-#: how much CPU time one render may take: loops, calls and attribute reads check it
-RENDER_SECONDS = 0.25
-
-# The deadlines of the render in progress (renders are synchronous and never nest). The
-# bound is on the thread's CPU time, so that a busy machine never fails a small template;
-# the wall clock (cheap to read, never behind CPU time) says when that is worth reading.
-_deadline = math.inf
-_cpu_deadline = math.inf
-
-
-def _check_time() -> None:
-    if time.monotonic() > _deadline and time.thread_time() > _cpu_deadline:
-        raise SecurityError(f"a template may run at most {RENDER_SECONDS:g}s in flows")
-
-
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
 
 
@@ -106,7 +90,7 @@ class _BoundedRange(Sequence[int]):
 
     def __iter__(self) -> Iterator[int]:
         for item in self._range:
-            _check_time()
+            check_time()
             yield item
 
 
@@ -125,7 +109,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         raise SecurityError(f"access to {attribute!r} of a {type(obj).__name__} is not allowed")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        _check_time()
+        check_time()
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
                 raise SecurityError(f"exponents above {_MAX_EXPONENT} are not allowed in flows")
@@ -144,16 +128,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return left * right
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_time()
+        check_time()
         check_str_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        _check_time()
+        check_time()
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        _check_time()
+        check_time()
         return super().getitem(obj, argument)
 
 
@@ -171,18 +155,6 @@ _TEXT = _environment(autoescape=False)
 _HTML = _environment(autoescape=True)
 
 
-@contextlib.contextmanager
-def _time_limit() -> Iterator[None]:
-    global _deadline, _cpu_deadline  # renders are synchronous: one deadline at a time
-    previous = _deadline, _cpu_deadline
-    _deadline = min(previous[0], time.monotonic() + RENDER_SECONDS)
-    _cpu_deadline = min(previous[1], time.thread_time() + RENDER_SECONDS)
-    try:
-        yield
-    finally:
-        _deadline, _cpu_deadline = previous
-
-
 class _Compiled:
     """Shared parts of templates and conditions: source, location, static analysis.
 
@@ -195,6 +167,8 @@ class _Compiled:
         "_ast",
         "_code",
         "_env",
+        "_globals",
+        "_names",
         "campaign",
         "captures",
         "location",
@@ -216,6 +190,7 @@ class _Compiled:
         variables, captures, campaign = _analyse(ast, env) if ast is not None else names or NO_NAMES
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = variables
+        self._names = tuple(self.variables)
         #: names read as ``match.NAME`` or ``match['NAME']``
         self.captures: frozenset[str] = captures
         #: names read as ``campaign.NAME`` or ``campaign['NAME']``
@@ -223,19 +198,39 @@ class _Compiled:
         self._ast: nodes.Template | None = ast
         self._env = env
         self._code: JinjaTemplate | None = None
+        self._globals: dict[str, Any] = {}
 
     @property
     def _template(self) -> JinjaTemplate:
         if self._code is None:
             ast = self._ast or _parse_template(self.source, self._env)
             self._code = self._env.from_string(ast)
+            self._globals = dict(self._code.globals)
             self._ast = None
         return self._code
 
+    def _new_context(self, picked: dict[str, Any]) -> Context:
+        """A Jinja context holding ``picked`` (and the globals), as ``Template.render``
+        makes one but for a quarter of the work: it copies the template's globals (a
+        ``ChainMap``) twice per render, here flattened once when compiled (they never
+        change); the context's record of them serves only imports, which flows cannot
+        use (``_check_names``)."""
+        template = self._template
+        env = template.environment
+        parent = {**self._globals, **picked}
+        return env.context_class(env, parent, template.name, template.blocks)
+
+    def _picked(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The names of ``context`` this template reads (:attr:`variables`), and no more:
+        a lazy context builds only those, and Jinja copies fewer."""
+        return {name: context[name] for name in self._names if name in context}
+
     def _run(self, context: Mapping[str, Any]) -> Any:
+        picked = self._picked(context)
         try:
-            with _time_limit():
-                return self._template.render(context)
+            with time_limit:
+                ctx = self._new_context(picked)
+                return self._env.concat(self._template.root_render_func(ctx))
         except SecurityError as exc:
             raise TemplateRenderError(f"{self.location}: unsafe template: {exc}") from None
         except Exception as exc:  # any runtime failure of user code is reported, not raised
@@ -362,9 +357,10 @@ class _Expression(_Compiled):
         super().__init__(source, location, _parse_expression(source, _TEXT), _TEXT)
 
     def value(self, context: Mapping[str, Any]) -> Any:
+        picked = self._picked(context)
         try:
-            ctx = self._template.new_context(dict(context))
-            with _time_limit():
+            ctx = self._new_context(picked)
+            with time_limit:
                 for _ in self._template.root_render_func(ctx):
                     pass
         except SecurityError as exc:

@@ -31,15 +31,21 @@ log = logging.getLogger("ucwa_flow.lifecycle")
 
 
 class ModelRegistry:
-    """The ``models`` collection of a :class:`SharedMachine`: insertion-ordered, by identity."""
+    """The ``models`` collection of a :class:`SharedMachine`: insertion-ordered, by identity.
+
+    A model that compares by identity (no ``__eq__``/``__hash__`` of its own: every model
+    of the runtime) is its own key; any other is keyed by ``id()``, so that two
+    equal-looking models are never merged. (An ``id()`` key is one more int object per
+    model and machine: four per conversation.)
+    """
 
     __slots__ = ("_models",)
 
     def __init__(self) -> None:
-        self._models: dict[int, Any] = {}
+        self._models: dict[object, Any] = {}
 
     def __contains__(self, model: object) -> bool:
-        return id(model) in self._models
+        return _key(model) in self._models
 
     def __iter__(self) -> Iterator[Any]:
         return iter(list(self._models.values()))
@@ -53,11 +59,18 @@ class ModelRegistry:
         return next(iter(self._models.values()))
 
     def append(self, model: object) -> None:
-        self._models[id(model)] = model
+        self._models[_key(model)] = model
 
     def remove(self, model: object) -> None:
-        if self._models.pop(id(model), None) is None:
+        if self._models.pop(_key(model), None) is None:
             raise ValueError("model is not registered with this machine")
+
+
+def _key(model: object) -> object:
+    cls = type(model)
+    if cls.__hash__ is object.__hash__ and cls.__eq__ is object.__eq__:
+        return model
+    return id(model)
 
 
 class SharedMachine(Machine):

@@ -364,13 +364,13 @@ class LifecycleTracker:
             ]
         if rec.direction != "Incoming" or rec.type not in ("completed", "started"):
             return []
-        if rec.text is None:
+        text = rec.text  # decoded from its data URL on each read: read once
+        if text is None:
             return []  # a "started" with no body yet: its "completed" will carry the text
         if rec.link.href == conv.last_incoming:
             return []  # "started" then "completed" for one message: report it once
         first = conv.last_incoming is None
         conv.last_incoming = rec.link.href
-        text = rec.text
         if first and conv.first_text is not None and text == conv.first_text:
             return []  # the invitation's first message, delivered again
         html = rec.html.text if rec.html is not None else None

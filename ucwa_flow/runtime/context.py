@@ -1,12 +1,21 @@
 """What a flow instance's templates and conditions see, and its variables' starting values.
 
-:func:`context_of` builds the names a template or condition of a running conversation can
+:func:`context_of` gives the names a template or condition of a running conversation can
 use (``docs/flow-language.md``, "Templates"): the variables, the state, the caller, the
 message being handled, the conversation's facts (subject, message counts, account, the
 back stack's top, the language) and the extras of the action list (``match``,
-``webhook``, ``delivery``). The conversation's language is ``settings.language`` when it
-names one of the flow's languages, else the one its first message showed, else the
-default (``ucwa_flow.flow._texts``).
+``webhook``, ``delivery``), in the shape :func:`~ucwa_flow.flow.template_context` gives.
+The conversation's language is ``settings.language`` when it names one of the flow's
+languages, else the one its first message showed, else the default
+(``ucwa_flow.flow._texts``).
+
+The context is a :class:`Context`: a mapping that builds each name the first time it is
+read. An action reads a few names at most (``You said: {{ message }}`` reads one; a
+template hands on only the names it reads, see ``ucwa_flow.flow._sandbox``), so the
+caller, the conversation, the clock's time in the flow's zone are built only for the
+templates that use them. The variables are copied when the context is made: what an
+action's templates see does not change while it runs (a ``return`` sets variables while
+it evaluates its values), as when every name was built up front.
 :func:`assign` stores a ``set`` (``campaign.NAME``: in the conversation's campaign run,
 :mod:`ucwa_flow.runtime.campaigns`); :func:`campaign_view` is ``campaign`` in templates.
 :func:`copy_variables` gives each conversation its own copy of the flow's declared
@@ -16,49 +25,136 @@ variables, so that one conversation's changes never leak into another's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import CAMPAIGN_PREFIX, Flow, Template, TemplateRenderError, template_context
+from ucwa_flow.flow import CAMPAIGN_PREFIX, NO_DELIVERY, Flow, Template, TemplateRenderError
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["assign", "campaign_view", "context_of", "copy_variables"]
+__all__ = ["Context", "assign", "campaign_view", "context_of", "copy_variables"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
+_NO_WEBHOOK: Mapping[str, Any] = {"status": None, "json": None, "error": None}
 
-def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> dict[str, Any]:
+
+class Context(Mapping[str, Any]):
+    """The template context of ``instance`` running an action list with ``extras``.
+
+    Each fixed name (``vars``, ``caller``, ``conversation``...) is built when first read
+    and kept; :attr:`built` counts the builds (a test checks that nothing is built for
+    nothing). Iterating it builds everything, as ``dict(context)`` would want.
+    """
+
+    __slots__ = ("_extras", "_instance", "_made", "_variables", "built")
+
+    def __init__(self, instance: FlowInstance, extras: Mapping[str, Any]) -> None:
+        self._instance = instance
+        self._extras = extras
+        self._variables = dict(instance.variables)
+        self._made: dict[str, Any] = {}
+        self.built = 0
+
+    def __getitem__(self, name: str) -> Any:
+        made = self._made
+        if name in made:
+            return made[name]
+        maker = _MAKERS.get(name)
+        if maker is None:
+            return self._variables[name]
+        self.built += 1
+        value = made[name] = maker(self)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return name in _MAKERS or name in self._variables
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (name for name in self._variables if name not in _MAKERS)
+        yield from _MAKERS
+
+    def __len__(self) -> int:
+        return len(_MAKERS) + sum(1 for name in self._variables if name not in _MAKERS)
+
+    # -- the fixed names --------------------------------------------------------------
+
+    def _caller(self) -> dict[str, str]:
+        uri = self._instance.caller_uri
+        name = self._instance.caller_name or _user(uri)
+        return {"uri": uri or "", "name": name or uri or ""}
+
+    def _conversation(self) -> dict[str, Any]:
+        instance = self._instance
+        settings = instance.flow.settings
+        facts = instance.facts
+        conversation = self._made["conversation"] = {
+            "format": "html" if "Html" in instance.conv.messaging.formats else "text",
+            "subject": instance.conv.subject or "",
+            "messages": facts.messages(),
+            "account": instance.services.account,
+            "previous": facts.previous,
+            "language": facts.language or settings.default_language,
+        }
+        if settings.language is not None:  # the rule sees the detected or default language
+            _choose_language(instance.flow, settings.language, self, conversation)
+        return conversation
+
+    def _now(self) -> Any:
+        now = self._instance.services.clock.now()
+        return now.astimezone(ZoneInfo(self._instance.flow.settings.timezone))
+
+    def _webhook(self) -> dict[str, Any]:
+        return dict(self._extras.get("webhook") or _NO_WEBHOOK)
+
+    def _delivery(self) -> dict[str, Any]:
+        return dict(self._extras.get("delivery") or NO_DELIVERY)
+
+    def _vars(self) -> dict[str, Any]:
+        return self._variables
+
+    def _match(self) -> dict[str, str]:
+        return dict(self._extras.get("match") or {})
+
+    def _message(self) -> Any:
+        return self._extras.get("message", "")
+
+    def _state(self) -> str:
+        return self._instance.state
+
+    def _flow(self) -> str:
+        return self._instance.flow.name
+
+    def _campaign(self) -> dict[str, Any]:
+        return campaign_view(self._instance) or {}
+
+
+_MAKERS: dict[str, Callable[[Context], Any]] = {
+    "vars": Context._vars,
+    "match": Context._match,
+    "caller": Context._caller,
+    "message": Context._message,
+    "webhook": Context._webhook,
+    "conversation": Context._conversation,
+    "delivery": Context._delivery,
+    "now": Context._now,
+    "state": Context._state,
+    "flow": Context._flow,
+    "campaign": Context._campaign,
+}
+
+
+def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> Context:
     """The template context of ``instance`` running an action list with ``extras``."""
-    settings = instance.flow.settings
-    context = template_context(
-        variables=instance.variables,
-        state=instance.state,
-        flow=instance.flow.name,
-        caller_uri=instance.caller_uri or "",
-        caller_name=instance.caller_name or _user(instance.caller_uri),
-        message=extras.get("message", ""),
-        match=extras.get("match"),
-        webhook=extras.get("webhook"),
-        conversation_format="html" if "Html" in instance.conv.messaging.formats else "text",
-        subject=instance.conv.subject or "",
-        messages=instance.facts.messages(),
-        account=instance.services.account,
-        previous=instance.facts.previous,
-        language=instance.facts.language or settings.default_language,
-        delivery=extras.get("delivery"),
-        now=instance.services.clock.now(),
-        timezone=settings.timezone,
-        campaign=campaign_view(instance),
-    )
-    if settings.language is not None:
-        _choose_language(instance.flow, settings.language, context)
-    return context
+    return Context(instance, extras)
 
 
-def _choose_language(flow: Flow, rule: Template, context: dict[str, Any]) -> None:
+def _choose_language(
+    flow: Flow, rule: Template, context: Context, conversation: dict[str, Any]
+) -> None:
     """``settings.language`` decides ``conversation.language`` when it renders one of the
     flow's languages (it sees the detected or default one); a failure is logged."""
     try:
@@ -67,7 +163,7 @@ def _choose_language(flow: Flow, rule: Template, context: dict[str, Any]) -> Non
         log.warning("%s: settings.language: %s", rule.location, exc)
         return
     if chosen in flow.languages:
-        context["conversation"]["language"] = chosen
+        conversation["language"] = chosen
 
 
 def assign(instance: FlowInstance, name: str, value: Any) -> None:

@@ -45,18 +45,23 @@ class DeliveryGuard:
 
     def __init__(self) -> None:
         self.recovering = False  # delivery_failed is running
-        self._quiet: dict[str, None] = {}  # paths of the messages it sent
+        # paths of the messages it sent; made on the first (most conversations never)
+        self._quiet: dict[str, None] | None = None
 
     def remember(self, message: str) -> None:
         """``message`` (an href) was sent while ``delivery_failed`` ran."""
+        if self._quiet is None:
+            self._quiet = {}
         self._quiet[urlsplit(message).path] = None
         while len(self._quiet) > _REMEMBERED:
             del self._quiet[next(iter(self._quiet))]
 
     def own(self, message: str | None) -> bool:
         """Whether a Failure event for ``message`` is about one that delivery_failed sent."""
-        path = urlsplit(message).path if message is not None else None
-        if path is None or path not in self._quiet:
+        if self._quiet is None or message is None:
+            return False
+        path = urlsplit(message).path
+        if path not in self._quiet:
             return False
         del self._quiet[path]
         return True

@@ -412,9 +412,10 @@ class Engine:
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
     def post_timer(self, instance: FlowInstance, delay: float, epoch: int) -> TimerHandle:
-        return self.clock.call_later(
-            delay, self.post, instance.href, partial(instance.on_timer, epoch)
-        )
+        return self.clock.call_later(delay, Engine._time_is_up, self, instance, epoch)
+
+    def _time_is_up(self, instance: FlowInstance, epoch: int) -> None:  # no bound method held
+        self.post(instance.href, partial(instance.on_timer, epoch))
 
     def post(self, href: str, job: Job) -> None:
         self._mailboxes.post(href, job)
@@ -428,9 +429,13 @@ class Engine:
                 self.journal.touch(instance)
 
     def spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.add(asyncio.ensure_future(self._tracked(coro)))
+
+    async def _tracked(self, work: Awaitable[None]) -> None:
+        try:  # forgets its own task when done (a done callback costs a loop round a send)
+            await work
+        finally:
+            self._tasks.discard(asyncio.current_task())
 
     async def safely(self, op: Awaitable[None], href: str) -> None:
         try:

@@ -39,10 +39,12 @@ class Facts:
     __slots__ = ("back", "bot", "caller", "language", "last", "outer")
 
     def __init__(self) -> None:
+        # Tuples, replaced rather than changed: a conversation that never moves (or never
+        # calls a sub-flow) shares the empty one instead of keeping two empty lists.
         #: the states ``goto: back`` returns to, the latest last
-        self.back: list[str] = []
+        self.back: tuple[str, ...] = ()
         #: the back stacks of the callers of the sub-flows under way, the innermost last
-        self.outer: list[list[str]] = []
+        self.outer: tuple[tuple[str, ...], ...] = ()
         #: the language the caller's first message showed (``None``: none, or not yet)
         self.language: str | None = None
         #: messages the caller sent so far (the one being handled included)
@@ -72,14 +74,12 @@ class Facts:
         starts a history of its own (``back`` never leaves it), kept until it returns."""
         self.last = state
         if call:
-            self.outer.append(self.back)
-            self.back = []
+            self.outer = (*self.outer, self.back)
+            self.back = ()
         elif back:
-            if self.back:
-                self.back.pop()
+            self.back = self.back[:-1]
         elif left is not None and left != state:
-            self.back.append(left)
-            del self.back[:-BACK_DEPTH]
+            self.back = (*self.back, left)[-BACK_DEPTH:]
 
     def opened(self, first_text: str | None, flow: Flow) -> None:
         """The conversation starts; ``first_text`` came with the invitation: the language
@@ -92,7 +92,8 @@ class Facts:
 
     def returned(self) -> None:
         """The running sub-flow returned: its caller's history is back."""
-        self.back = self.outer.pop() if self.outer else []
+        self.back = self.outer[-1] if self.outer else ()
+        self.outer = self.outer[:-1]
 
     def heard(self, text: str, flow: Flow) -> None:
         """The caller sent ``text``; the first text of the conversation tells its
@@ -129,15 +130,15 @@ class Facts:
             facts.back = _states(back, states)
             outer = data.get("outer")
             if isinstance(outer, list):
-                facts.outer = [_states(stack, states) for stack in outer]
+                facts.outer = tuple(_states(stack, states) for stack in outer)
         return facts
 
 
-def _states(data: object, states: Container[str]) -> list[str]:
+def _states(data: object, states: Container[str]) -> tuple[str, ...]:
     """The back stack ``data`` (a list of state names) without unknown states."""
     if not isinstance(data, list):
-        return []
-    return [s for s in data if isinstance(s, str) and s in states]
+        return ()
+    return tuple(s for s in data if isinstance(s, str) and s in states)
 
 
 def _count(value: object) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ucwa_flow.flow import Flow, State
 from ucwa_flow.lifecycle.machine import SharedMachine
+from ucwa_flow.runtime.matching import Candidate, candidates
 
 __all__ = ["FlowMachine"]
 
@@ -40,6 +41,15 @@ class FlowMachine(SharedMachine):
         )
         self._idle = flow.settings.idle_timeout
         self._schedules: dict[str, tuple[FlowMachine.Entry, ...]] = {}
+        self._candidates: dict[str, tuple[Candidate, ...]] = {}
+
+    def candidates(self, state: State) -> tuple[Candidate, ...]:
+        """What a message in ``state`` is tried against, in order
+        (:func:`~ucwa_flow.runtime.matching.candidates`). Computed once per state."""
+        found = self._candidates.get(state.name)
+        if found is None:
+            found = self._candidates[state.name] = candidates(state)
+        return found
 
     def silence_schedule(self, state: State) -> tuple[Entry, ...]:
         """What happens as the caller stays silent in ``state``, in order of time.

@@ -60,7 +60,7 @@ from ucwa_flow.flow import (
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import calls
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import assign, context_of, copy_variables
+from ucwa_flow.runtime.context import Context, assign, context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -129,9 +129,7 @@ class FlowInstance:
         self._misses = 0
         self._deliveries = DeliveryGuard()
         self._hops = 0
-        self._silence = Silence(
-            services.clock, lambda delay, epoch: services.post_timer(self, delay, epoch)
-        )
+        self._silence = Silence(services, self)
         machine.add_model(self)
 
     @property
@@ -151,26 +149,28 @@ class FlowInstance:
             return
         self._hops = 0
         self.facts.heard(text, self.flow)
-        self._emit(t.MessageIn, text=text)
+        if self.services.tracing:
+            self._emit(t.MessageIn, text=text)
         current = self._current()
         if current is None:
             return
         self._silence.heard(self.machine.silence_schedule(current))
-        found = first_match(current, text, self._error)
+        found = first_match(self.machine.candidates(current), text, self._error)
         if found is None:
             await self._no_match(current, text)
             return
         handler, list_id, captures = found
         self._misses = 0
         self.variables.update(captures)
-        self._emit(
-            t.HandlerMatched,
-            state=current.name,
-            kind=handler.kind,
-            command=handler.name,
-            captures=captures,
-            location=handler.location,
-        )
+        if self.services.tracing:
+            self._emit(
+                t.HandlerMatched,
+                state=current.name,
+                kind=handler.kind,
+                command=handler.name,
+                captures=captures,
+                location=handler.location,
+            )
         await self._execute(list_id, {"match": captures, "message": text})
 
     async def on_timer(self, epoch: int) -> None:
@@ -331,7 +331,7 @@ class FlowInstance:
                         cursor.branch("then" if chosen else "else")
                         continue
                     rest = None
-                    if isinstance(action, Invite | Webhook | Call):
+                    if isinstance(action, (Invite, Webhook, Call)):  # a tuple: no union built
                         rest = cursor.suspend(extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
@@ -401,8 +401,9 @@ class FlowInstance:
             Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
         )
         self.facts.said()
-        self._emit(t.MessageOut, text=text, html=sent)
-        self._done("say", action.location)
+        if self.services.tracing:
+            self._emit(t.MessageOut, text=text, html=sent)
+            self._done("say", action.location)
 
     async def _stop(self, why: str) -> None:
         if self.ended:
@@ -431,7 +432,7 @@ class FlowInstance:
 
     # -- context and tracing ---------------------------------------------------------------
 
-    def _context(self, extras: Mapping[str, Any]) -> dict[str, Any]:
+    def _context(self, extras: Mapping[str, Any]) -> Context:
         return context_of(self, extras)
 
     def _emit(self, record: type[Any], **fields: Any) -> None:

@@ -63,10 +63,7 @@ class Mailboxes:
             await asyncio.wait(busy)
 
     async def _drain(self, href: str, box: _Mailbox) -> None:
-        with logcontext.bind(conversation=href):  # what a step logs names its conversation
-            await self._run(href, box)
-
-    async def _run(self, href: str, box: _Mailbox) -> None:
+        token = logcontext.bind_one("conversation", href)  # what a step logs names it
         try:
             while box.jobs:
                 job = box.jobs.popleft()
@@ -79,3 +76,4 @@ class Mailboxes:
             box.task = None
             if not box.jobs:  # an idle conversation keeps no mailbox
                 self._boxes.pop(href, None)
+            logcontext.unbind(token)

@@ -1,9 +1,10 @@
 """Which handler answers a caller's message: the state's commands, then its handlers.
 
 :func:`first_match` tries, in order, the commands in force in a state (its own, then the
-global ones it did not override or disable) and its message handlers, and returns the
-first that matches with its captures and the id of its action list. A pattern that runs
-out of time counts as no match; ``timed_out`` hears of it (the instance reports it).
+global ones it did not override or disable) and its message handlers (:func:`candidates`),
+and returns the first that matches with its captures and the id of its action list. A
+pattern that runs out of time counts as no match; ``timed_out`` hears of it (the instance
+reports it).
 """
 
 from __future__ import annotations
@@ -19,28 +20,38 @@ from ucwa_flow.flow import (
     handler_list_id,
 )
 
-__all__ = ["Matched", "first_match"]
+__all__ = ["Candidate", "Matched", "candidates", "first_match"]
 
 #: the handler that matched, the id of its action list, and its captures
 Matched = tuple[MessageHandler, str, dict[str, str]]
 
+#: a command or handler of a state, with the id of its action list
+Candidate = tuple[MessageHandler, str]
+
+
+def candidates(state: State) -> tuple[Candidate, ...]:
+    """The commands in force in ``state`` (its own, then the global ones it did not
+    override or disable), then its handlers, in the order they are tried, each with the
+    id of its action list. The same for every message: the caller keeps it
+    (:meth:`FlowMachine.candidates <ucwa_flow.runtime.flowmachine.FlowMachine>`)."""
+    found: list[Candidate] = []
+    for j, handler in enumerate(state.commands):
+        found.append((handler, command_list_id(state.name, handler.name or str(j))))
+    for j, handler in enumerate(state.handlers):
+        found.append((handler, handler_list_id(state.name, j)))
+    return tuple(found)
+
 
 def first_match(
-    state: State, text: str, timed_out: Callable[[str, Location], None]
+    tried: tuple[Candidate, ...], text: str, timed_out: Callable[[str, Location], None]
 ) -> Matched | None:
-    """The first command or handler of ``state`` that matches ``text``, if any."""
-    commands = len(state.commands)
-    for j, handler in enumerate((*state.commands, *state.handlers)):
+    """The first of ``tried`` (:func:`candidates`) that matches ``text``, if any."""
+    for handler, list_id in tried:
         try:
             captures = handler.match(text)
         except MatchTimeout as exc:
             timed_out(str(exc), handler.location)
             continue
-        if captures is None:
-            continue
-        if j < commands:
-            list_id = command_list_id(state.name, handler.name or str(j))
-        else:
-            list_id = handler_list_id(state.name, j - commands)
-        return handler, list_id, captures
+        if captures is not None:
+            return handler, list_id, captures
     return None

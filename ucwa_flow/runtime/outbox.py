@@ -16,7 +16,7 @@ conversation's message events, a message it sent before it died.
 
 from __future__ import annotations
 
-import uuid
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,8 +33,15 @@ __all__ = ["Outgoing", "Sender", "Sent"]
 Kind = Literal["message", "typing", "stop", "leave"]
 
 
+_VERSION_4 = (0x4 << 76) | (0x2 << 62)  # the version and variant bits of a random UUID
+_NOT_RANDOM = ~((0xF << 76) | (0x3 << 62))
+
+
 def _new_context() -> str:
-    return uuid.uuid4().hex
+    """A random UUID's hex, as ``uuid.uuid4().hex`` but without its system call (one per
+    message sent): the operation context must be unique, not secret, and ``random`` is
+    seeded from the system and re-seeded in a forked child."""
+    return f"{random.getrandbits(128) & _NOT_RANDOM | _VERSION_4:032x}"
 
 
 @dataclass(frozen=True, slots=True)

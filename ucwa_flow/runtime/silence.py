@@ -8,7 +8,8 @@ whichever is later; each fires once. :class:`Silence` keeps at most one timer fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -18,19 +19,31 @@ __all__ = ["Silence"]
 Schedule = tuple[FlowMachine.Entry, ...]
 
 
-class Silence:
-    """The silence timer of one conversation.
+class Timers(Protocol):
+    """Where a silence timer is set (the engine's services): its clock, and
+    ``post_timer(owner, delay, epoch)``."""
 
-    ``post(delay, epoch)`` arranges for :meth:`fire` to be called with ``epoch`` after
-    ``delay`` seconds (through the conversation's mailbox); a timer of an earlier epoch is
-    stale (the state changed since) and fires nothing.
+    @property
+    def clock(self) -> Clock: ...
+
+    def post_timer(self, owner: Any, delay: float, epoch: int) -> TimerHandle: ...
+
+
+class Silence:
+    """The silence timer of one conversation, ``owner``.
+
+    ``timers.post_timer(owner, delay, epoch)`` arranges for :meth:`fire` to be called with
+    ``epoch`` after ``delay`` seconds (through the conversation's mailbox); a timer of an
+    earlier epoch is stale (the state changed since) and fires nothing. (The owner is
+    passed along rather than bound into a closure: one per conversation, they add up.)
     """
 
-    __slots__ = ("_clock", "_cursor", "_due", "_epoch", "_post", "_since", "_timer")
+    __slots__ = ("_clock", "_cursor", "_due", "_epoch", "_owner", "_since", "_timer", "_timers")
 
-    def __init__(self, clock: Clock, post: Callable[[float, int], TimerHandle]) -> None:
-        self._clock = clock
-        self._post = post
+    def __init__(self, timers: Timers, owner: Any) -> None:
+        self._timers = timers
+        self._clock = timers.clock
+        self._owner = owner
         self._epoch = 0
         self._since = 0.0
         self._cursor = 0  # the next entry of the schedule to fire
@@ -106,5 +119,6 @@ class Silence:
             if self._due <= due:
                 return
             self._timer.cancel()
-        self._timer = self._post(due - self._clock.monotonic(), self._epoch)
+        delay = due - self._clock.monotonic()
+        self._timer = self._timers.post_timer(self._owner, delay, self._epoch)
         self._due = due
