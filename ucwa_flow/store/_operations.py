@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ucwa_flow.store._campaigns import active_campaigns, campaign_params, upsert_campaigns
 from ucwa_flow.store._changes import (
     Changes,
     CommitResult,
@@ -87,6 +88,7 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
     secrets = {c.conversation: c.secrets for c in changes.conversations}
     upserts = [conversation_params(account, c) for c in changes.conversations]
     additions = [outbox_params(account, e) for e in changes.outbox]
+    runs = [campaign_params(account, c) for c in changes.campaigns]
     for entry in (*changes.transcript,):
         _same_account(account, entry.account, "a transcript entry")
 
@@ -135,13 +137,15 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         yield from _record_attempt(account, update)
     if lines:
         yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
+    yield from upsert_campaigns(runs)
     return CommitResult(
         applied=True, events_next=None if position is None else position.events_next
     )
 
 
 def load(account: str) -> Program[Snapshot]:
-    """The application, the active conversations and the pending outbox of ``account``."""
+    """The application, the active conversations, the pending outbox and the campaign runs
+    under way of ``account``."""
     rows = yield Sql(
         "SELECT account, application_url, events_next, updated_at FROM applications "
         "WHERE account = %s",
@@ -159,7 +163,9 @@ def load(account: str) -> Program[Snapshot]:
         "WHERE account = %s AND status = 'pending' ORDER BY id",
         (account,),
     )
-    return Snapshot(account, application, active, tuple(outbox_of(row) for row in rows))
+    outbox = tuple(outbox_of(row) for row in rows)
+    campaigns = yield from active_campaigns(account)
+    return Snapshot(account, application, active, outbox, campaigns)
 
 
 def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]:
