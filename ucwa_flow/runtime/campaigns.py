@@ -29,7 +29,9 @@ runs back (:meth:`Campaigns.restore`), reattaches the conversations that carry o
 whose invitation was ringing at the stop are invited again, those whose part was lost are
 done, the next ones in line are invited, and a report decided but not answered is sent
 again, with the same ``Idempotency-Key`` (a report's webhook keys are derived from the
-run, see :mod:`ucwa_flow.runtime.webhook_calls`). What happens is traced as :class:`CampaignEvent` records whose ``kind`` is one of
+run, see :mod:`ucwa_flow.runtime.webhook_calls`).
+
+What happens is traced as :class:`CampaignEvent` records whose ``kind`` is one of
 ``campaign_started``, ``campaign_invited``, ``campaign_joined`` (in the person's
 conversation: which run it belongs to), ``campaign_set``, ``campaign_person_done``,
 ``campaign_report`` and ``campaign_finished``.
@@ -239,10 +241,6 @@ class Campaigns:
                     self._done(run, person)
             self._next(run)
 
-    def reporting(self) -> list[tuple[str, CampaignRun]]:
-        """The reports that ran and wait for their webhooks' answers (by report href)."""
-        return list(self._reporting.items())
-
     def report_answered(self, href: str) -> None:
         """Report ``href`` is over (its webhooks answered, its branches ran): its run is
         closed."""
@@ -360,7 +358,8 @@ class Campaigns:
             )
         finally:
             instance.close()
-            self._reporting[instance.href] = run  # closed once its webhooks have answered
+            if self.on_change is not None:  # a durable bot closes it once answered
+                self._reporting[instance.href] = run
             self.runs.pop(run.id, None)  # the report's branches still see it (_members)
 
     def _changed(self, run: CampaignRun) -> None:

@@ -64,10 +64,6 @@ class PageWriter:
         after the ``committed`` one: see :class:`~ucwa_flow.store.Changes`)."""
         now, account, engine = self._now(), self.account, self.engine
         campaigns = engine.campaigns
-        for report, _run in campaigns.reporting():  # answered: in this commit, closed
-            if not engine.calls.pending(report):
-                campaigns.report_answered(report)
-        page.campaigns.update(self._journal.take_campaigns())
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         lines = [

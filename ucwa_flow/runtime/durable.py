@@ -116,6 +116,7 @@ class Durable:
         self._held: Page | None = None  # the page whose outcomes waited already
         self.journal.on_work = self._release
         engine.campaigns.on_change = self.journal.campaign
+        engine.calls.on_answered = self._answered
 
     @property
     def flow(self) -> Flow:
@@ -218,6 +219,12 @@ class Durable:
             if tracked:
                 engine.tracker.restore(load_conversation(tracked))
             invitations.resume(instance, work.key, pending, (work.due or now) - now)
+
+    def _answered(self, href: str) -> None:
+        """A webhook of ``href`` was answered: a campaign report with nothing more to wait
+        on closes its run (in the commit of the answer's branch)."""
+        if not self.engine.calls.pending(href):
+            self.engine.campaigns.report_answered(href)
 
     def _changed_version(self, instance: FlowInstance, old: str) -> None:
         """``instance`` carries on with another version of its flow than it had: say so in

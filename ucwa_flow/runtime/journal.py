@@ -203,12 +203,6 @@ class Journal:
         self.news.clear()
         return page
 
-    def take_campaigns(self) -> dict[str, CampaignRun]:
-        """The runs changed on the page being written, taken off it (a commit being built
-        closed them: they join that commit)."""
-        runs, self._page.campaigns = self._page.campaigns, {}
-        return runs
-
     def put_back(self, page: Page) -> None:
         """A commit of ``page`` failed: its contents go first into the next one."""
         current, self._page = self._page, page

@@ -53,6 +53,8 @@ class WebhookCalls:
         self._host = host
         self._caller = caller
         self._calls: dict[str, tuple[WebhookCall, FlowInstance]] = {}
+        #: told of each conversation whose webhook's answer (and branch) was handled
+        self.on_answered: Callable[[str], None] | None = None
 
     def begin(
         self,
@@ -124,6 +126,8 @@ class WebhookCalls:
             {"webhook": result.as_context()},
             action.location,
         )
+        if self.on_answered is not None:
+            self.on_answered(call.conversation)
 
     async def aclose(self) -> None:
         await self._caller.aclose()

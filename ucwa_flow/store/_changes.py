@@ -8,9 +8,9 @@ the transcript lines, and the campaign runs the step changed.
 
 Every part is idempotent, so committing the same value twice changes nothing the second
 time: conversations are upserted by key (an ended one stays ended), outbox entries are keyed
-by ``operation_context``, transcript entries by their ``key``, campaign runs by their id (written whole), and an
-outbox update only
-moves a pending entry. With ``after`` set, a batch whose position is no longer the stored one
+by ``operation_context``, transcript entries by their ``key``, campaign runs by their id
+(written whole; a finished one stays finished), and an outbox update only moves a pending
+entry. With ``after`` set, a batch whose position is no longer the stored one
 (it was committed already) is not applied at all.
 """
 
