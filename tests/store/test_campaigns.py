@@ -103,3 +103,13 @@ async def test_an_older_store_gets_the_campaigns_table(target: Target) -> None:
     finally:
         await store.aclose()
     assert target.raw("SELECT MAX(version) FROM schema_migrations") == [(4,)]
+
+
+async def test_retention_deletes_finished_runs_only(store: Store) -> None:
+    finished = record("run2", at=20.0, reported=True, closed=True)
+    await store.commit(ACCOUNT, Changes(campaigns=(record(), finished)))
+    await store.prune(before=100.0)
+    assert [c.id for c in (await store.load(ACCOUNT)).campaigns] == ["run1"]
+    # run2 is gone: written again as under way, it is a new run (the upsert inserts it)
+    await store.commit(ACCOUNT, Changes(campaigns=(record("run2", at=200.0),)))
+    assert [c.id for c in (await store.load(ACCOUNT)).campaigns] == ["run1", "run2"]

@@ -244,8 +244,8 @@ _CHUNK = 500
 
 def prune(before: float) -> Program[int]:
     """Delete ended conversations last updated before ``before``, with their transcripts and
-    outbox entries, finished outbox entries and transcripts of unknown conversations older
-    than that; returns how many conversations went."""
+    outbox entries, finished outbox entries, finished campaign runs and transcripts of unknown
+    conversations older than that; returns how many conversations went."""
     old = (
         "SELECT account, conversation FROM conversations WHERE status = 'ended' AND updated_at < %s"
     )
@@ -257,6 +257,7 @@ def prune(before: float) -> Program[int]:
         "WHERE c.account = transcript.account AND c.conversation = transcript.conversation)",
         (before,),
     )
+    yield Sql("DELETE FROM campaigns WHERE status = 'finished' AND updated_at < %s", (before,))
     rows = yield Sql(
         "DELETE FROM conversations WHERE status = 'ended' AND updated_at < %s "
         "RETURNING conversation",
