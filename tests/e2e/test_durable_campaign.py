@@ -149,3 +149,35 @@ async def test_a_report_cut_off_by_a_crash_is_sent_again_with_the_same_key(
             assert (await store.load(account)).campaigns == ()
             for person in s.people:
                 await person.silence()
+
+
+async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart(
+    store: Store,
+) -> None:
+    with webhook_server() as hooks:
+        people = [LENE, "agent:" + ADRIANA, MARCO]
+        async with stage(_flow(hooks), store=store, before_bot=people) as s:
+            adriana = s.agents[0]
+            await _answer(s, 0, "yes")
+            first = await adriana.invited()  # she lets it ring
+            assert first.text == "One question?"
+            assert s.task is not None
+            s.task.cancel()
+            await s.bot.aclose()  # withdraws what rings
+            await s.restart()
+            again = await adriana.invited()
+            assert again.text == "One question?"
+            assert again.decline_href is not None
+            await adriana.client.decline(again.decline_href)
+            await _answer(s, 1, "yes")  # marco, once she is done
+            await s.until(lambda: len(_reports(hooks)) == 1, "the report")
+            await s.idle()
+            ((_, report),) = _reports(hooks)
+            assert isinstance(report, dict)
+            assert [(p["uri"], p["outcome"]) for p in report["people"]] == [
+                (LENE, "accepted"),
+                (ADRIANA, "declined"),
+                (MARCO, "accepted"),
+            ]
+            assert (report["yes"], report["done"]) == (2, "3/3")
+            assert adriana.invitations.empty()
