@@ -113,3 +113,9 @@ async def test_retention_deletes_finished_runs_only(store: Store) -> None:
     # run2 is gone: written again as under way, it is a new run (the upsert inserts it)
     await store.commit(ACCOUNT, Changes(campaigns=(record("run2", at=200.0),)))
     assert [c.id for c in (await store.load(ACCOUNT)).campaigns] == ["run1", "run2"]
+
+
+async def test_an_application_gone_finishes_the_runs_under_way(store: Store) -> None:
+    await store.commit(ACCOUNT, Changes(campaigns=(record(),)))
+    await store.forget_application(ACCOUNT, "gone", 50.0)
+    assert (await store.load(ACCOUNT)).campaigns == ()

@@ -268,7 +268,8 @@ def prune(before: float) -> Program[int]:
 
 def forget_application(account: str, reason: str, at: float) -> Program[int]:
     """The application is gone: end its active conversations with ``reason``, give up its
-    pending outbox entries and drop the application record; returns how many ended."""
+    pending outbox entries, finish its campaign runs (they cannot carry on) and drop the
+    application record; returns how many ended."""
     rows = yield Sql(
         "SELECT conversation FROM conversations WHERE account = %s AND status = 'active' "
         "ORDER BY created_at, conversation",
@@ -280,6 +281,11 @@ def forget_application(account: str, reason: str, at: float) -> Program[int]:
         "UPDATE outbox SET status = 'failed', error = %s, updated_at = %s "
         "WHERE account = %s AND status = 'pending'",
         (reason, at, account),
+    )
+    yield Sql(
+        "UPDATE campaigns SET status = 'finished', updated_at = %s "
+        "WHERE account = %s AND status = 'active'",
+        (at, account),
     )
     yield Sql("DELETE FROM applications WHERE account = %s", (account,))
     return len(rows)
