@@ -139,7 +139,9 @@ class Bot:
             durable.marker = self._mark  # again once the first batch is read (see Durable)
             if durable.unsure:
                 durable.marked = await self._mark()
-        if not self.reattached and self._outbound_at_start:
+        if self.reattached:  # the stored campaign runs carry on (no new ones start)
+            self.engine.campaigns.resume()
+        elif self._outbound_at_start:
             self.engine.invitations.start_outbound()
 
     async def _reattach(self, durable: Durable, snapshot: Snapshot, reattached: bool) -> str | None:

@@ -22,7 +22,16 @@ run) and ``done`` (how many are done).
 
 A run is data (:class:`CampaignRun`: :meth:`~CampaignRun.to_data` /
 :meth:`~CampaignRun.from_data`); :class:`Campaigns` keeps the runs of one engine in
-memory. What happens is traced as :class:`CampaignEvent` records whose ``kind`` is one of
+memory, and tells :attr:`Campaigns.on_change` (a durable bot's journal) of each run a step
+changed, so the run is committed with that step. A restarted durable bot puts the stored
+runs back (:meth:`Campaigns.restore`), reattaches the conversations that carry on
+(:meth:`Campaigns.rejoin`) and carries the runs on (:meth:`Campaigns.resume`): people
+whose invitation was ringing at the stop are invited again, those whose part was lost are
+done, the next ones in line are invited, and a report decided but not answered is sent
+again, with the same ``Idempotency-Key`` (a report's webhook keys are derived from the
+run, see :mod:`ucwa_flow.runtime.webhook_calls`).
+
+What happens is traced as :class:`CampaignEvent` records whose ``kind`` is one of
 ``campaign_started``, ``campaign_invited``, ``campaign_joined`` (in the person's
 conversation: which run it belongs to), ``campaign_set``, ``campaign_person_done``,
 ``campaign_report`` and ``campaign_finished``.
@@ -95,7 +104,9 @@ class Person:
 @dataclass(slots=True)
 class CampaignRun:
     """A run of flow ``flow``: who is still to be invited (``waiting``, in order), the
-    people invited so far, the campaign variables, and whether the report has run."""
+    people invited so far, the campaign variables, whether the report has run
+    (``reported``: decided) and whether the run is over (``closed``: its report was
+    answered, or it has none)."""
 
     id: str
     flow: str
@@ -104,6 +115,7 @@ class CampaignRun:
     variables: dict[str, Any]
     people: list[Person] = field(default_factory=list)
     reported: bool = False
+    closed: bool = False
 
     @property
     def busy(self) -> int:
@@ -139,6 +151,7 @@ class CampaignRun:
                 {**p.view(), "conversation": p.conversation, "done": p.done} for p in self.people
             ],
             "reported": self.reported,
+            "closed": self.closed,
         }
 
     @classmethod
@@ -163,6 +176,7 @@ class CampaignRun:
             dict(data["variables"]),
             people,
             bool(data.get("reported")),
+            bool(data.get("closed")),
         )
 
 
@@ -175,6 +189,9 @@ class Campaigns:
         self.runs: dict[str, CampaignRun] = {}
         self._members: dict[str, CampaignRun] = {}  # conversation href -> its run
         self._reports: list[str] = []  # report instances, oldest first (their branches may run)
+        self._reporting: dict[str, CampaignRun] = {}  # report href -> run, until answered
+        #: told of each run a step changed (a durable bot commits it with the step)
+        self.on_change: Callable[[CampaignRun], None] | None = None
 
     def start(self, name: str, flow: Flow, to: Sequence[str]) -> str:
         """Start a run of flow ``name`` (``flow``, its current version) with ``to``."""
@@ -191,8 +208,46 @@ class Campaigns:
         )
         self.runs[run.id] = run
         self._event(run, "campaign_started", flow=name, people=list(run.waiting))
+        self._changed(run)
         self._next(run)
         return run.id
+
+    def restore(self, data: Mapping[str, Any]) -> CampaignRun:
+        """Put back a stored run (:meth:`CampaignRun.to_data`), before its conversations."""
+        run = CampaignRun.from_data(data)
+        self.runs[run.id] = run
+        return run
+
+    def rejoin(self, href: str, run_id: str | None) -> None:
+        """Restored conversation ``href`` belongs to run ``run_id`` (its record says so)."""
+        run = self.runs.get(run_id) if run_id is not None else None
+        if run is not None and run.person(href) is not None:
+            self._members[href] = run
+
+    def resume(self) -> None:
+        """Carry the restored runs on (see the module docstring)."""
+        for run in list(self.runs.values()):
+            if run.reported:
+                if not run.closed:
+                    self._report(run)  # again: the same Idempotency-Key
+                continue
+            for person in run.people:
+                if person.done:
+                    continue
+                if person.outcome is None:  # ringing at the stop (withdrawn then)
+                    self._event(run, "campaign_invited", uri=person.uri, again=True)
+                    self._invite(run.flow, person.uri, run.id)
+                elif person.conversation not in self._members:  # its part was lost
+                    self._done(run, person)
+            self._next(run)
+
+    def report_answered(self, href: str) -> None:
+        """Report ``href`` is over (its webhooks answered, its branches ran): its run is
+        closed."""
+        run = self._reporting.pop(href, None)
+        if run is not None:
+            run.closed = True
+            self._changed(run)
 
     def of(self, href: str) -> CampaignRun | None:
         """The run conversation ``href`` (or ``campaign:<id>``) belongs to, if any."""
@@ -211,6 +266,7 @@ class Campaigns:
         if run is None or person is None:
             return
         person.outcome = outcome
+        self._changed(run)
         if href is None:
             self._done(run, person)
             return
@@ -239,6 +295,7 @@ class Campaigns:
             )
         run.variables[name] = value
         self._event(run, "campaign_set", href, name=name, value=value)
+        self._changed(run)
 
     def lose_all(self) -> None:
         """Nothing the runs wait on will complete (the channel lost its conversations):
@@ -255,6 +312,7 @@ class Campaigns:
             uri = run.waiting.pop(0)
             run.people.append(Person(uri))
             self._event(run, "campaign_invited", uri=uri)
+            self._changed(run)
             self._invite(run.flow, uri, run.id)
         if run.finished and not run.reported:
             self._report(run)
@@ -262,10 +320,12 @@ class Campaigns:
     def _done(self, run: CampaignRun, person: Person) -> None:
         person.done = True
         self._event(run, "campaign_person_done", **person.view())
+        self._changed(run)
         self._next(run)
 
     def _report(self, run: CampaignRun) -> None:
         run.reported = True
+        self._changed(run)
         engine = self._engine
         href = f"campaign:{run.id}"
         name = run.flow
@@ -273,6 +333,7 @@ class Campaigns:
         campaign = flow.outbound.campaign if flow and flow.outbound else None
         self._event(run, "campaign_finished", **_summary(run))
         if flow is None or campaign is None or campaign.report is None:
+            run.closed = True
             del self.runs[run.id]
             return
         self._members[href] = run
@@ -297,7 +358,13 @@ class Campaigns:
             )
         finally:
             instance.close()
-            del self.runs[run.id]  # the report's branches still see it (through _members)
+            if self.on_change is not None:  # a durable bot closes it once answered
+                self._reporting[instance.href] = run
+            self.runs.pop(run.id, None)  # the report's branches still see it (_members)
+
+    def _changed(self, run: CampaignRun) -> None:
+        if self.on_change is not None:
+            self.on_change(run)
 
     def _event(self, run: CampaignRun, kind: str, href: str | None = None, **data: Any) -> None:
         engine = self._engine

@@ -22,7 +22,13 @@ from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Sent
 from ucwa_flow.runtime.records import invite_work, outbox_entry_of, record_of, without_secrets
-from ucwa_flow.store import Changes, ChannelPosition, OutboxUpdate, TranscriptEntry
+from ucwa_flow.store import (
+    CampaignRecord,
+    Changes,
+    ChannelPosition,
+    OutboxUpdate,
+    TranscriptEntry,
+)
 
 __all__ = ["PageWriter"]
 
@@ -57,6 +63,7 @@ class PageWriter:
         """``page`` as the store's :class:`Changes` (with ``position``, to be written only
         after the ``committed`` one: see :class:`~ucwa_flow.store.Changes`)."""
         now, account, engine = self._now(), self.account, self.engine
+        campaigns = engine.campaigns
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         lines = [
@@ -98,6 +105,7 @@ class PageWriter:
                     extra={
                         "sides": [side for side in sides if side is not None],
                         "opening": engine.opening(href),
+                        **({"campaign": run.id} if (run := campaigns.of(href)) else {}),
                     },
                     ended_in=self._journal.ended_in.pop(href, None) if instance.ended else None,
                 )
@@ -114,6 +122,18 @@ class PageWriter:
             outbox=tuple(outbox_entry_of(o, account=account, now=now) for o in page.outgoing),
             sent=self._updates(page.outcomes, now),
             transcript=tuple(lines),
+            campaigns=tuple(
+                CampaignRecord(
+                    account,
+                    run.id,
+                    run.flow,
+                    run.to_data(),
+                    now,
+                    now,
+                    "finished" if run.closed else "active",
+                )
+                for run in page.campaigns.values()
+            ),
         )
 
     def _updates(self, outcomes: list[Sent], now: float) -> tuple[OutboxUpdate, ...]:

@@ -25,6 +25,11 @@ shows up in the batches read after the restart went out and is not sent again; t
 are sent once two batches have been read since the restart (the second is formed after
 the restart, so it holds every event of a send made before it).
 
+Campaign runs (:mod:`ucwa_flow.runtime.campaigns`) are committed with the step that
+changed them; :meth:`restore` puts the runs under way back before their conversations
+(each record names its run), and the bot carries them on once it is up
+(:meth:`~ucwa_flow.runtime.campaigns.Campaigns.resume`).
+
 Each record names the conversation's flow (its name in the engine's catalog) and version
 (the digest). A restart carries it on with the current version of that flow (a transcript
 ``version`` line says so when the version changed); one whose state no longer exists in
@@ -110,6 +115,8 @@ class Durable:
         self._holding: asyncio.Future[None] | None = None
         self._held: Page | None = None  # the page whose outcomes waited already
         self.journal.on_work = self._release
+        engine.campaigns.on_change = self.journal.campaign
+        engine.calls.on_answered = self._answered
 
     @property
     def flow(self) -> Flow:
@@ -142,6 +149,8 @@ class Durable:
         if not reattached:
             return
         now = self._now()
+        for run in snapshot.campaigns:  # before their conversations, which rejoin them
+            self.engine.campaigns.restore(run.data)
         for record in snapshot.conversations:
             self._restore(record, now)
         for entry in snapshot.outbox:
@@ -166,6 +175,7 @@ class Durable:
         name = record.flow if known else engine.catalog.default
         instance = engine.new_instance(name, conv, record.caller_uri, record.caller_name)
         instance.flow_name = record.flow
+        engine.campaigns.rejoin(href, record.extra.get("campaign"))
         self._pages.restored(href, record.created_at, record.variables)
         if record.state == FlowMachine.NEW and known:
             # accepted, not connected when committed: the batch that connected it was not,
@@ -209,6 +219,12 @@ class Durable:
             if tracked:
                 engine.tracker.restore(load_conversation(tracked))
             invitations.resume(instance, work.key, pending, (work.due or now) - now)
+
+    def _answered(self, href: str) -> None:
+        """A webhook of ``href`` was answered: a campaign report with nothing more to wait
+        on closes its run (in the commit of the answer's branch)."""
+        if not self.engine.calls.pending(href):
+            self.engine.campaigns.report_answered(href)
 
     def _changed_version(self, instance: FlowInstance, old: str) -> None:
         """``instance`` carries on with another version of its flow than it had: say so in

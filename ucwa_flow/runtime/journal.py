@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.campaigns import CampaignEvent
+from ucwa_flow.runtime.campaigns import CampaignEvent, CampaignRun
 from ucwa_flow.runtime.outbox import Outgoing, Sent
 from ucwa_flow.runtime.webhooks import WebhookCall
 from ucwa_flow.store import REDACTED
@@ -53,10 +53,12 @@ class Page:
     accepts: list[tuple[str, str]] = field(default_factory=list)  # (conversation, accept link)
     outcomes: list[Sent] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
+    campaigns: dict[str, CampaignRun] = field(default_factory=dict)  # runs changed, by id
 
     def __bool__(self) -> bool:
         return bool(
-            self.touched
+            self.campaigns
+            or self.touched
             or self.outgoing
             or self.webhooks
             or self.invites
@@ -102,7 +104,12 @@ class Journal:
         """Whether the page holds the outcomes of sends and nothing else."""
         page = self._page
         return bool(page.outcomes) and not (
-            page.touched or page.outgoing or page.webhooks or page.invites or page.lines
+            page.touched
+            or page.outgoing
+            or page.webhooks
+            or page.invites
+            or page.lines
+            or page.campaigns
         )
 
     def _work(self) -> None:
@@ -113,6 +120,11 @@ class Journal:
     def touch(self, instance: FlowInstance) -> None:
         """``instance`` may have changed: its record goes into the next commit."""
         self._page.touched[instance.href] = instance
+        self._work()
+
+    def campaign(self, run: CampaignRun) -> None:
+        """Campaign run ``run`` changed: it goes into the next commit."""
+        self._page.campaigns[run.id] = run
         self._work()
 
     def send(self, item: Outgoing) -> None:
@@ -201,6 +213,7 @@ class Journal:
         page.accepts.extend(current.accepts)
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
+        page.campaigns.update(current.campaigns)
         self._work()
 
 

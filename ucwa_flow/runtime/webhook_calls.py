@@ -7,12 +7,19 @@ and turns the answer into an input of the conversation that asked: the ``success
 the request goes out only once the step that decided it is committed; after a restart,
 :meth:`WebhookCalls.resume` sends a stored call again, with the same key.
 
+A campaign run's report (conversation ``campaign:<id>``, :data:`STABLE_KEYS`) is not stored
+as a conversation: a restart runs it again when it was not answered. Its webhooks' keys are
+derived from the run and the action's place, so the call made again carries the key the
+first one did.
+
 It sees the engine only through :class:`WebhookHost`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -22,7 +29,10 @@ from ucwa_flow.runtime.journal import Journal
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCall, WebhookCaller, WebhookResult
 
-__all__ = ["WebhookCalls", "WebhookHost"]
+__all__ = ["STABLE_KEYS", "WebhookCalls", "WebhookHost"]
+
+#: conversations whose webhooks' keys are derived from the href and the action's place
+STABLE_KEYS = ("campaign:",)
 
 
 class WebhookHost(Protocol):
@@ -43,6 +53,8 @@ class WebhookCalls:
         self._host = host
         self._caller = caller
         self._calls: dict[str, tuple[WebhookCall, FlowInstance]] = {}
+        #: told of each conversation whose webhook's answer (and branch) was handled
+        self.on_answered: Callable[[str], None] | None = None
 
     def begin(
         self,
@@ -54,7 +66,12 @@ class WebhookCalls:
         rest: Continuation,
     ) -> None:
         """A ``webhook`` action of ``instance``: call it, then resume with ``rest``."""
-        call = WebhookCall(instance.href, action.method, url, headers, body, action.timeout, rest)
+        href = instance.href
+        call = WebhookCall(href, action.method, url, headers, body, action.timeout, rest)
+        if href.startswith(STABLE_KEYS):  # the same call each time it is made: the same key
+            assert rest.at is not None
+            place = f"ucwa-flow:{href}:{rest.at.list_id}:{rest.at.position}"
+            call = replace(call, key=uuid.uuid5(uuid.NAMESPACE_URL, place).hex, headers=headers)
         self._calls[call.key] = (call, instance)
         journal = self._host.journal
         if journal is not None:
@@ -109,6 +126,8 @@ class WebhookCalls:
             {"webhook": result.as_context()},
             action.location,
         )
+        if self.on_answered is not None:
+            self.on_answered(call.conversation)
 
     async def aclose(self) -> None:
         await self._caller.aclose()

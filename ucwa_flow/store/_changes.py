@@ -3,12 +3,14 @@
 The runtime decides; the store records. A step (or a whole event batch of steps: group
 commit) yields a :class:`Changes`: the channel position it reached, the conversations as they
 now are, the ones that ended, the outbox entries to send, the outcomes of sends already tried,
-and the transcript lines. :meth:`~ucwa_flow.store.Store.commit` writes all of it or nothing.
+the transcript lines, and the campaign runs the step changed.
+:meth:`~ucwa_flow.store.Store.commit` writes all of it or nothing.
 
 Every part is idempotent, so committing the same value twice changes nothing the second
 time: conversations are upserted by key (an ended one stays ended), outbox entries are keyed
-by ``operation_context``, transcript entries by their ``key``, and an outbox update only
-moves a pending entry. With ``after`` set, a batch whose position is no longer the stored one
+by ``operation_context``, transcript entries by their ``key``, campaign runs by their id
+(written whole; a finished one stays finished), and an outbox update only moves a pending
+entry. With ``after`` set, a batch whose position is no longer the stored one
 (it was committed already) is not applied at all.
 """
 
@@ -19,6 +21,7 @@ from typing import Literal
 
 from ucwa_flow.store._records import (
     ApplicationRecord,
+    CampaignRecord,
     ConversationRecord,
     OutboxEntry,
     TranscriptEntry,
@@ -83,6 +86,8 @@ class Changes:
     outbox: tuple[OutboxEntry, ...] = ()
     sent: tuple[OutboxUpdate, ...] = ()
     transcript: tuple[TranscriptEntry, ...] = ()
+    #: campaign runs as they now are (upserted by account and id; a finished one stays so)
+    campaigns: tuple[CampaignRecord, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -94,6 +99,7 @@ class Changes:
             + len(self.outbox)
             + len(self.sent)
             + len(self.transcript)
+            + len(self.campaigns)
         )
 
 
@@ -115,6 +121,8 @@ class Snapshot:
     conversations: tuple[ConversationRecord, ...]
     #: pending outbox entries, in the order they were committed
     outbox: tuple[OutboxEntry, ...]
+    #: campaign runs under way (not finished), oldest first
+    campaigns: tuple[CampaignRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                 registered_at {time} NOT NULL)""",
         ),
     ),
+    Migration(
+        4,
+        "campaign runs",
+        (
+            """CREATE TABLE campaigns (
+                account TEXT NOT NULL,
+                id TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('active', 'finished')),
+                data TEXT NOT NULL,
+                created_at {real} NOT NULL,
+                updated_at {real} NOT NULL,
+                PRIMARY KEY (account, id))""",
+            "CREATE INDEX campaigns_status ON campaigns (account, status, created_at)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

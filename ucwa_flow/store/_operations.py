@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ucwa_flow.store._campaigns import active_campaigns, campaign_params, upsert_campaigns
 from ucwa_flow.store._changes import (
     Changes,
     CommitResult,
@@ -87,6 +88,7 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
     secrets = {c.conversation: c.secrets for c in changes.conversations}
     upserts = [conversation_params(account, c) for c in changes.conversations]
     additions = [outbox_params(account, e) for e in changes.outbox]
+    runs = [campaign_params(account, c) for c in changes.campaigns]
     for entry in (*changes.transcript,):
         _same_account(account, entry.account, "a transcript entry")
 
@@ -135,13 +137,15 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         yield from _record_attempt(account, update)
     if lines:
         yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
+    yield from upsert_campaigns(runs)
     return CommitResult(
         applied=True, events_next=None if position is None else position.events_next
     )
 
 
 def load(account: str) -> Program[Snapshot]:
-    """The application, the active conversations and the pending outbox of ``account``."""
+    """The application, the active conversations, the pending outbox and the campaign runs
+    under way of ``account``."""
     rows = yield Sql(
         "SELECT account, application_url, events_next, updated_at FROM applications "
         "WHERE account = %s",
@@ -159,7 +163,9 @@ def load(account: str) -> Program[Snapshot]:
         "WHERE account = %s AND status = 'pending' ORDER BY id",
         (account,),
     )
-    return Snapshot(account, application, active, tuple(outbox_of(row) for row in rows))
+    outbox = tuple(outbox_of(row) for row in rows)
+    campaigns = yield from active_campaigns(account)
+    return Snapshot(account, application, active, outbox, campaigns)
 
 
 def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]:
@@ -238,8 +244,8 @@ _CHUNK = 500
 
 def prune(before: float) -> Program[int]:
     """Delete ended conversations last updated before ``before``, with their transcripts and
-    outbox entries, finished outbox entries and transcripts of unknown conversations older
-    than that; returns how many conversations went."""
+    outbox entries, finished outbox entries, finished campaign runs and transcripts of unknown
+    conversations older than that; returns how many conversations went."""
     old = (
         "SELECT account, conversation FROM conversations WHERE status = 'ended' AND updated_at < %s"
     )
@@ -251,6 +257,7 @@ def prune(before: float) -> Program[int]:
         "WHERE c.account = transcript.account AND c.conversation = transcript.conversation)",
         (before,),
     )
+    yield Sql("DELETE FROM campaigns WHERE status = 'finished' AND updated_at < %s", (before,))
     rows = yield Sql(
         "DELETE FROM conversations WHERE status = 'ended' AND updated_at < %s "
         "RETURNING conversation",
@@ -261,7 +268,8 @@ def prune(before: float) -> Program[int]:
 
 def forget_application(account: str, reason: str, at: float) -> Program[int]:
     """The application is gone: end its active conversations with ``reason``, give up its
-    pending outbox entries and drop the application record; returns how many ended."""
+    pending outbox entries, finish its campaign runs (they cannot carry on) and drop the
+    application record; returns how many ended."""
     rows = yield Sql(
         "SELECT conversation FROM conversations WHERE account = %s AND status = 'active' "
         "ORDER BY created_at, conversation",
@@ -273,6 +281,11 @@ def forget_application(account: str, reason: str, at: float) -> Program[int]:
         "UPDATE outbox SET status = 'failed', error = %s, updated_at = %s "
         "WHERE account = %s AND status = 'pending'",
         (reason, at, account),
+    )
+    yield Sql(
+        "UPDATE campaigns SET status = 'finished', updated_at = %s "
+        "WHERE account = %s AND status = 'active'",
+        (at, account),
     )
     yield Sql("DELETE FROM applications WHERE account = %s", (account,))
     return len(rows)

@@ -12,6 +12,8 @@ clock), so a deadline written before a restart still means the same moment after
 * :class:`OutboxEntry`: a message (or typing notice, or stop) decided but perhaps not yet sent,
   keyed by the ``OperationContext`` the runtime puts on the UCWA request.
 * :class:`TranscriptEntry`: one line of a conversation's history and audit log.
+* :class:`CampaignRecord`: one campaign run (keyed by account and run id): its cursor (who
+  is waiting, invited, done and how), its campaign variables and its report's state.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any, Literal
 __all__ = [
     "ActionRef",
     "ApplicationRecord",
+    "CampaignRecord",
+    "CampaignStatus",
     "ConversationRecord",
     "ConversationStatus",
     "OutboxEntry",
@@ -34,6 +38,7 @@ __all__ = [
 
 ConversationStatus = Literal["active", "ended"]
 OutboxStatus = Literal["pending", "sent", "failed"]
+CampaignStatus = Literal["active", "finished"]
 
 #: the value a secret variable has in transcripts and in ended conversations
 REDACTED = "[redacted]"
@@ -160,3 +165,21 @@ class TranscriptEntry:
     outcome: str | None = None
     key: str | None = None
     seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRecord:
+    """A campaign run as the runtime left it after its last committed step.
+
+    ``data`` is the run as JSON (the runtime's ``CampaignRun.to_data``: who is waiting, the
+    people invited with their outcomes, the campaign variables, the report's state). A run
+    is ``"finished"`` once its report was answered (or it has none): a finished run is not
+    loaded again, and stays finished (a later upsert of it changes nothing)."""
+
+    account: str
+    id: str
+    flow: str
+    data: Mapping[str, Any]
+    created_at: float
+    updated_at: float
+    status: CampaignStatus = "active"

@@ -61,9 +61,9 @@ class Store(abc.ABC):
         self, account: str, reason: str, at: float, *, fence: int | None = None
     ) -> int:
         """The account's application is gone (404/410): end its active conversations with
-        ``reason``, fail its pending outbox entries, forget the application and its channel
-        position. Returns how many conversations were ended. ``fence`` as for
-        :meth:`commit`."""
+        ``reason``, fail its pending outbox entries, finish its campaign runs under way,
+        forget the application and its channel position. Returns how many conversations
+        were ended. ``fence`` as for :meth:`commit`."""
         return await self._write(account, ops.forget_application(account, reason, at), fence)
 
     async def _write(

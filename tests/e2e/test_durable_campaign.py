@@ -1,0 +1,183 @@
+"""A campaign run survives a restart of its durable bot (SQLite and PostgreSQL stores).
+
+Three people, one at a time: the bot is stopped once the first is done (the second one's
+conversation under way), a new bot starts on the same store, and the run carries on: the
+conversation under way rejoins its run, the last person is invited, and one report holds all
+three outcomes. A report whose answer the
+crash cut off is sent again with the same ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import LENE, Hooks, Stage, stage, webhook_server
+from tests.e2e.test_durable import _postgres_store
+from ucwa_flow.flow import Flow, load_flow_text
+from ucwa_flow.store import Store, open_store
+
+ADRIANA = "sip:adrianag@contoso.com"
+MARCO = "sip:marco@contoso.com"
+ASK = "Yes or no?"
+
+FLOW = """\
+version: 1
+name: poll
+start: ask
+outbound:
+  to: [sip:lenea@contoso.com, sip:adrianag@contoso.com, sip:marco@contoso.com]
+  message: "One question?"
+  timeout: 2m
+  campaign:
+    at_once: 1
+    variables: {yes: 0, answers: []}
+    report:
+      url: REPORT_URL
+      json:
+        yes: "{{ campaign.yes }}"
+        answers: "{{ campaign.answers }}"
+        people: "{{ campaign.people }}"
+        done: "{{ campaign.done }}/{{ campaign.size }}"
+states:
+  ask:
+    enter:
+      - say: Yes or no?
+    messages:
+      - choice: ["yes", "no"]
+        do:
+          - set:
+              campaign.yes: "{{ campaign.yes + (1 if message == 'yes' else 0) }}"
+              campaign.answers: "{{ campaign.answers + [caller.uri + ' ' + message] }}"
+          - say: Thanks.
+          - stop
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        opened = await open_store(str(tmp_path / "bot.sqlite3"))
+        try:
+            yield opened
+        finally:
+            await opened.aclose()
+        return
+    async for opened in _postgres_store():
+        yield opened
+
+
+def _flow(hooks: Hooks) -> Flow:
+    result = load_flow_text(FLOW.replace("REPORT_URL", f"{hooks.url}/report"), "poll.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    return result.flow
+
+
+def _reports(hooks: Hooks) -> list[tuple[dict[str, str], object]]:
+    return [
+        (headers, body)
+        for (_, path, body), headers in zip(hooks.received, hooks.headers, strict=True)
+        if path == "/report"
+    ]
+
+
+async def _answer(s: Stage, index: int, text: str, *, asked: bool = False) -> None:
+    person = s.people[index]
+    if not asked:
+        assert await person.hear(2) == ["One question?", ASK]
+    await person.say(text)
+    assert await person.hear() == ["Thanks."]
+    assert await person.hear_end() == "the bot ended the conversation"
+
+
+async def test_a_run_stopped_after_the_first_person_completes_after_the_restart(
+    store: Store,
+) -> None:
+    with webhook_server() as hooks:
+        async with stage(_flow(hooks), store=store, before_bot=[LENE, ADRIANA, MARCO]) as s:
+            await _answer(s, 0, "yes")
+            adriana = s.people[1]
+            assert await adriana.hear(2) == ["One question?", ASK]  # her part is under way
+            await s.idle()
+            assert s.task is not None
+            s.task.cancel()
+            await s.bot.aclose()  # a graceful stop (SIGTERM): the application is kept
+            assert (await store.load(s.bot.durable.account)).campaigns  # type: ignore[union-attr]
+            await s.restart()
+            await _answer(s, 1, "no", asked=True)
+            await _answer(s, 2, "yes")
+            await s.until(lambda: len(_reports(hooks)) == 1, "the report")
+            await s.idle()
+            ((headers, report),) = _reports(hooks)  # once, not again
+            assert isinstance(report, dict)
+            assert report["yes"] == 2
+            assert report["done"] == "3/3"
+            assert report["answers"] == [f"{LENE} yes", f"{ADRIANA} no", f"{MARCO} yes"]
+            assert [(p["uri"], p["outcome"]) for p in report["people"]] == [
+                (LENE, "accepted"),
+                (ADRIANA, "accepted"),
+                (MARCO, "accepted"),
+            ]
+            assert headers.get("Idempotency-Key")
+            account = s.bot.durable.account  # type: ignore[union-attr]
+            assert (await store.load(account)).campaigns == ()  # finished: not loaded again
+            for person in s.people:
+                await person.silence()
+
+
+async def test_a_report_cut_off_by_a_crash_is_sent_again_with_the_same_key(
+    store: Store,
+) -> None:
+    with webhook_server() as hooks:
+        async with stage(_flow(hooks), store=store, before_bot=[LENE, ADRIANA, MARCO]) as s:
+            await _answer(s, 0, "yes")
+            await _answer(s, 1, "yes")
+            hooks.hold.set()  # the report's receiver takes its time
+            await _answer(s, 2, "no")
+            await s.until(lambda: len(_reports(hooks)) == 1, "the report", idle=False)
+            await s.crash()  # its answer never reaches the bot
+            hooks.hold.clear()
+            await s.restart()
+            await s.until(lambda: len(_reports(hooks)) == 2, "the report again")
+            await s.idle()
+            (first, body), (again, body_again) = _reports(hooks)
+            assert first["Idempotency-Key"] == again["Idempotency-Key"]
+            assert body == body_again
+            account = s.bot.durable.account  # type: ignore[union-attr]
+            assert (await store.load(account)).campaigns == ()
+            for person in s.people:
+                await person.silence()
+
+
+async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart(
+    store: Store,
+) -> None:
+    with webhook_server() as hooks:
+        people = [LENE, "agent:" + ADRIANA, MARCO]
+        async with stage(_flow(hooks), store=store, before_bot=people) as s:
+            adriana = s.agents[0]
+            await _answer(s, 0, "yes")
+            first = await adriana.invited()  # she lets it ring
+            assert first.text == "One question?"
+            assert s.task is not None
+            s.task.cancel()
+            await s.bot.aclose()  # withdraws what rings
+            await s.restart()
+            again = await adriana.invited()
+            assert again.text == "One question?"
+            assert again.decline_href is not None
+            await adriana.client.decline(again.decline_href)
+            await _answer(s, 1, "yes")  # marco, once she is done
+            await s.until(lambda: len(_reports(hooks)) == 1, "the report")
+            await s.idle()
+            ((_, report),) = _reports(hooks)
+            assert isinstance(report, dict)
+            assert [(p["uri"], p["outcome"]) for p in report["people"]] == [
+                (LENE, "accepted"),
+                (ADRIANA, "declined"),
+                (MARCO, "accepted"),
+            ]
+            assert (report["yes"], report["done"]) == (2, "3/3")
+            assert adriana.invitations.empty()
