@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ucwa_flow.flow._back import BACK, back_targets, check_back
+from ucwa_flow.flow._handoff_checks import HANDOFF_CHECKS
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
@@ -21,6 +22,7 @@ from ucwa_flow.flow._model import (
     Call,
     Flow,
     Goto,
+    Handoff,
     If,
     Invite,
     Log,
@@ -199,6 +201,8 @@ def _compiled_in(actions: tuple[Action, ...]) -> Iterator[_Compiled]:
             yield action.condition
         elif isinstance(action, Invite):
             yield from (t for t in (action.to, action.message, action.subject) if t)
+        elif isinstance(action, Handoff):
+            yield from (t for t in (*action.to, action.message, action.subject) if t)
         elif isinstance(action, Webhook):
             yield action.url
             yield from (t for _, t in action.headers)
@@ -382,6 +386,9 @@ def _nested(actions: tuple[Action, ...]) -> Iterator[tuple[Action, ...]]:
         elif isinstance(action, Webhook):
             yield from _nested(action.success)
             yield from _nested(action.failure or ())
+        elif isinstance(action, Handoff):
+            for _, branch in action.branches():
+                yield from _nested(branch or ())
 
 
 def check_dead_actions(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
@@ -423,4 +430,5 @@ CHECKS: tuple[Check, ...] = (
     check_back,
     check_texts,
     check_ended_calls,
+    *HANDOFF_CHECKS,
 )

@@ -64,6 +64,7 @@ def template_context(
     previous: str | None = None,
     language: str | None = None,
     delivery: Mapping[str, Any] | None = None,
+    agent: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     timezone: str = "UTC",
 ) -> dict[str, Any]:
@@ -88,6 +89,7 @@ def template_context(
             "language": language,
         },
         delivery=dict(delivery or NO_DELIVERY),
+        agent=dict(agent or {"uri": "", "name": ""}),
         now=now.astimezone(ZoneInfo(timezone)) if now is not None else None,
         state=state,
         flow=flow,

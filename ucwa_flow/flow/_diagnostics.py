@@ -141,5 +141,11 @@ RULES: dict[str, Rule] = {
         Rule("F141", _W, "goto: back in a state only entered as the start"),
         Rule("F142", _W, "a say has no text in one of the flow's languages"),
         Rule("F143", _E, "a say with texts cannot fall back to the default language"),
+        # handoff: F150-F159
+        Rule("F150", _W, "handoff without a no_answer branch"),
+        Rule("F151", _W, "handoff without an agent_left branch"),
+        Rule("F152", _E, "handoff to nobody (an empty list of agents)"),
+        Rule("F153", _E, "a handoff's connected branch leaves the state (goto, stop, call)"),
+        Rule("F154", _E, "handoff where there is no caller to hand over (ended, an outbound outcome)"),
     )
 }

@@ -49,6 +49,8 @@ _UNIT_LISTS = frozenset(
         "accepted",
         "declined",
         "no_answer",
+        "connected",
+        "agent_left",
         "success",
         "failure",
         "rules",

@@ -46,6 +46,7 @@ def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> dict[str, A
         previous=instance.facts.previous,
         language=instance.facts.language or settings.default_language,
         delivery=extras.get("delivery"),
+        agent=extras.get("agent"),
         now=instance.services.clock.now(),
         timezone=settings.timezone,
     )

@@ -232,12 +232,16 @@ class _Replay:
             path.back = True
         elif r.action in ("call", "return"):
             path.steps.append(f"call {r.detail}" if r.action == "call" else "return")
-        elif r.action in ("webhook", "invite"):
+        elif r.action in ("webhook", "invite", "handoff"):
             self.parked[(conv, r.location)] = path
             self.current[conv] = None
 
     def _outcome(self, conv: str, r: t.OutcomeReceived) -> None:
+        if r.branch == "connected":  # a bridge: its path goes on when the bridge ends
+            return
         step = {
+            "done": "agent done",
+            "agent_left": "agent left",
             "accepted": "invite accepted",
             "declined": "invite declined",
             "no_answer": "no answer",
