@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ucwa_flow.flow._backtracking import backtracking_warning
 from ucwa_flow.flow._build_base import BuilderBase, text_of
 from ucwa_flow.flow._diagnostics import Diagnostic
+from ucwa_flow.flow._handoff_build import build_handoff
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.flow._model import (
     Action,
@@ -48,7 +49,6 @@ from ucwa_flow.flow._model import (
 )
 from ucwa_flow.flow._parts import Parts
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
-from ucwa_flow.flow._handoff_build import build_handoff
 from ucwa_flow.flow._sandbox import Condition, Value
 from ucwa_flow.flow._texts import build_say, with_detectors
 

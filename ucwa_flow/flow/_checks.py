@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ucwa_flow.flow._back import BACK, back_targets, check_back
-from ucwa_flow.flow._handoff_checks import HANDOFF_CHECKS
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._handoff_checks import HANDOFF_CHECKS
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
     Action,

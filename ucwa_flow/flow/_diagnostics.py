@@ -146,6 +146,6 @@ RULES: dict[str, Rule] = {
         Rule("F151", _W, "handoff without an agent_left branch"),
         Rule("F152", _E, "handoff to nobody (an empty list of agents)"),
         Rule("F153", _E, "a handoff's connected branch leaves the state (goto, stop, call)"),
-        Rule("F154", _E, "handoff where there is no caller to hand over (ended, an outbound outcome)"),
+        Rule("F154", _E, "handoff where there is no caller (in ended, an outbound outcome)"),
     )
 }

@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ucwa_flow.clock import Clock, ManualClock, TimerHandle
-from ucwa_flow.flow import Flow, Invite, Webhook
+from ucwa_flow.flow import Flow, Handoff, Invite, Webhook
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.replay._recording import Event, Recording
 from ucwa_flow.runtime import FlowInstance, FlowMachine
@@ -124,6 +124,22 @@ class _Services:
             instance.on_outcome, rest, "invite", branch, rest.branch(branch), {}, action.location
         )
         self._at(outcome.at, job)
+
+    def begin_handoff(
+        self,
+        instance: FlowInstance,
+        action: Handoff,
+        agents: tuple[str, ...],
+        subject: str | None,
+        message: str | None,
+        rest: Continuation,
+    ) -> None:
+        """A handoff bridges the caller with a person: a replay stops there."""
+        if self.played.stop is None:
+            what = f"the handoff to {', '.join(agents)} (a bridge is not replayed)"
+            self.played.stop = Stop(
+                "outcome_unknown", self.clock.monotonic(), instance.state, detail=what
+            )
 
     def begin_webhook(
         self,

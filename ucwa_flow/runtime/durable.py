@@ -209,6 +209,9 @@ class Durable:
             if tracked:
                 engine.tracker.restore(load_conversation(tracked))
             invitations.resume(instance, work.key, pending, (work.due or now) - now)
+        bridge = record.extra.get("bridge")
+        if bridge:
+            engine.bridges.resume(instance, bridge)
 
     def _changed_version(self, instance: FlowInstance, old: str) -> None:
         """``instance`` carries on with another version of its flow than it had: say so in

@@ -42,10 +42,15 @@ from ucwa_flow.flow import Invite, template_context
 from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.instance import FlowInstance
-from ucwa_flow.runtime.pending_invite import PendingInvite, cancel_timers
+from ucwa_flow.runtime.pending_invite import (
+    Invitation,
+    PendingInvite,
+    cancel_timers,
+    describe_reason,
+    offline_reason,
+)
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.services import Continuation, Services
-from ucwa_flow.ucwa.events import Reason
 
 __all__ = ["OFFLINE_RETRY", "InvitationHost", "Invitations"]
 
@@ -54,8 +59,6 @@ log = logging.getLogger("ucwa_flow.runtime")
 _BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
 #: seconds between invitations to someone who is not signed in (until the invite's timeout)
 OFFLINE_RETRY = 10.0
-# Failure subcodes that mean "no endpoint of the invitee could be offered it right now"
-_OFFLINE = frozenset({"temporarilyunavailable"})
 
 
 class TrackedConversations(Protocol):
@@ -133,6 +136,18 @@ class Invitations:
         """An ``invite`` action: invite ``to``; resume ``instance`` once it is answered."""
         pending = PendingInvite(to, instance.href, action, rest)
         self._start(pending, action.timeout, subject, action.importance, message)
+
+    def ring(self, pending: PendingInvite, timeout: float, invitation: Invitation) -> None:
+        """Send a handoff's invitation (``pending.on_answer`` is told its outcome)."""
+        self._start(pending, timeout, *invitation)
+
+    def withdraw(self, pending: PendingInvite) -> None:
+        """Give up ``pending`` (ringing, or waiting to ring again); nobody is told."""
+        if self._pending.pop(pending.op, None) is pending:
+            self._stop_ringing(pending)
+            cancel_timers(pending)
+            if pending.conversation is not None:
+                self._engine.tracker.forget(pending.conversation)
 
     def start_outbound(self, name: str | None = None, to: Sequence[str] | None = None) -> None:
         """Invite ``to`` (everyone in its ``outbound.to``) to run flow ``name`` (the default
@@ -270,10 +285,10 @@ class Invitations:
             return False
         pending = self._pending[op]
         pending.conversation = change.conversation
-        if _offline(change.reason) and self._wait_for_sign_in(pending):
+        if offline_reason(change.reason) and self._wait_for_sign_in(pending):
             return True
         if change.outcome is Outcome.FAILED:
-            self._report(pending, f"inviting {pending.to} failed: {_describe(change.reason)}")
+            self._report(pending, f"inviting {pending.to} failed: {describe_reason(change.reason)}")
         self._resolve(op, _BRANCH.get(change.outcome, "no_answer"))
         return True
 
@@ -299,11 +314,14 @@ class Invitations:
         op = pending.op
         if self._pending.get(op) is not pending:
             return
+        self._stop_ringing(pending)
+        self._resolve(op, "no_answer")
+
+    def _stop_ringing(self, pending: PendingInvite) -> None:
         if pending.retry is None:  # an invitation rings (or is on its way): withdraw it
             if pending.conversation is None and pending.cancel_href is None:
-                self._abandoned.add(op)  # nothing to withdraw yet
+                self._abandoned.add(pending.op)  # nothing to withdraw yet
             self._withdraw(pending)
-        self._resolve(op, "no_answer")
 
     def _report(self, pending: PendingInvite, message: str) -> None:
         engine = self._engine
@@ -334,6 +352,9 @@ class Invitations:
         conversation = pending.conversation
         if conversation is not None and branch != "accepted":
             engine.tracker.forget(conversation)
+        if pending.on_answer is not None:
+            pending.on_answer(pending, branch)
+            return
         if pending.action is None:
             self._outbound_resolved(pending, branch)
             return
@@ -427,14 +448,3 @@ class Invitations:
     async def aclose(self) -> None:
         """Shutting down: withdraw what still rings and end every side conversation."""
         self.lose_all(still_open=True)
-
-
-def _offline(reason: Reason | None) -> bool:
-    return reason is not None and (reason.subcode or "").lower() in _OFFLINE
-
-
-def _describe(reason: Reason | None) -> str:
-    if reason is None:
-        return "the server gave no reason"
-    code = "/".join(part for part in (reason.code, reason.subcode) if part)
-    return f"{code} {reason.message}" if reason.message else code

@@ -166,6 +166,10 @@ class Journal:
                 ended["why"] = record.why
             self.line(href, "ended", ended)
             self.ended_in[href] = record.state
+        elif isinstance(record, t.BridgeEvent):
+            # the texts relayed are the message lines already (both conversations)
+            bridge = {"agent": record.agent, "agents": list(record.agents), "by": record.by}
+            self.line(href, record.kind, bridge)
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)
