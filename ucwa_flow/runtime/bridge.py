@@ -251,7 +251,7 @@ class Bridges:
             engine = self._engine
             engine.emit(t.MessageIn(at=engine.clock.monotonic(), conversation=href, text=text))
             self._trace(href, "relay", agent=link.agent_uri, by="caller", text=text)
-            self._say(link.agent, f"{link.caller_name}: {text}")
+            self._say(link.agent, f"{link.caller_name}: {text.strip()}")
             return True
         caller = self._agents.get(href)
         if caller is None:
@@ -272,7 +272,7 @@ class Bridges:
             await self._resume(caller, link, "done", frames=False)
             return
         self._trace(caller, "relay", agent=link.agent_uri, by="agent", text=text)
-        self._say(caller, f"{link.agent_name}: {text}")
+        self._say(caller, f"{link.agent_name}: {text.strip()}")
 
     async def ended(self, href: str) -> None:
         """Conversation ``href`` ended (a job of its mailbox): an agent's ends the bridge
@@ -432,4 +432,8 @@ class Bridges:
 
 
 def _user(uri: str) -> str:
-    return uri.removeprefix("sip:").split("@", 1)[0] or uri
+    """A name made from an address the server gave none for: ``sip:ann.lee@...`` is
+    ``Ann Lee``."""
+    local = uri.removeprefix("sip:").split("@", 1)[0]
+    words = local.replace(".", " ").replace("-", " ").replace("_", " ").split()
+    return " ".join(word.capitalize() for word in words) or uri
