@@ -81,6 +81,9 @@ class BridgeHost(Protocol):
 
     def safely(self, op: Awaitable[None], href: str) -> Awaitable[None]: ...
 
+    def touch(self, href: str) -> None:
+        """Conversation ``href``'s record goes into the next commit (a durable bot)."""
+
 
 @dataclass(slots=True)
 class _Search:
@@ -186,7 +189,11 @@ class Bridges:
         return True
 
     def _answered(self, search: _Search, pending: PendingInvite, branch: str) -> None:
-        """One of ``search``'s invitations is answered (``Invitations`` calls this)."""
+        """News of one of ``search``'s invitations (``Invitations`` calls this): it rings
+        (the caller's record keeps how to withdraw it), or it is answered."""
+        if branch == "ringing":
+            self._engine.touch(search.caller)
+            return
         if pending in search.ringing:
             search.ringing.remove(pending)
         agent = pending.conversation

@@ -359,9 +359,7 @@ class Engine:
         if self.journal is None:
             return False
         self.journal.invite(op)
-        instance = self._instances.get(origin or "")
-        if instance is not None:
-            self.journal.touch(instance)
+        self.touch(origin or "")
         return True
 
     def opening(self, href: str) -> dict[str, str]:
@@ -424,10 +422,12 @@ class Engine:
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: with a journal, its record goes into the next commit."""
         self.answers.turns.nudge()
-        if self.journal is not None:
-            instance = self._instances.get(href)
-            if instance is not None:
-                self.journal.touch(instance)
+        self.touch(href)
+
+    def touch(self, href: str) -> None:
+        """With a journal, conversation ``href``'s record goes into the next commit."""
+        if self.journal is not None and (instance := self._instances.get(href)) is not None:
+            self.journal.touch(instance)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -264,6 +264,8 @@ class Invitations:
         if pending is not None:
             pending.conversation = change.conversation
             pending.cancel_href = change.cancel_href
+            if pending.on_answer is not None:  # a handoff keeps how to withdraw it
+                pending.on_answer(pending, "ringing")
         elif op in self._abandoned:
             self._abandoned.discard(op)
             self._withdraw(
@@ -430,10 +432,8 @@ class Invitations:
 
     def lose_all(self, still_open: bool) -> None:
         """The channel lost track of every conversation: nothing we wait on will complete.
-
         ``still_open`` (a resync or resume, not a re-created application): the server may
-        still have them, so ringing invitations are withdrawn and side conversations ended.
-        """
+        still have them, so ringing invitations are withdrawn and side conversations ended."""
         engine = self._engine
         for pending in self._pending.values():
             cancel_timers(pending)
