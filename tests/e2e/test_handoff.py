@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Stage, pass_markers, stage
+from tests.e2e.harness import pass_markers, stage
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.store import ConversationQuery, Store, open_store

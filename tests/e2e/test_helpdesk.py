@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.harness import (
-    BOT,
     LENE,
     Person,
     Stage,
