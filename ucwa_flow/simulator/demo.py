@@ -188,10 +188,14 @@ class DemoAgent:
 
         with contextlib.suppress(TimeoutError, LookupError, RuntimeError):
             await self.vu.wait_until(heard, timeout=3600.0, what="the caller's message")
-            await asyncio.sleep(self.delay)
-            for text in (self.answer_text, done):
-                self.vu.send(text, conversation)
-                self.report(f"agent: {text}")
+            self.answering = True  # a runner waits for the answer, as for an invitation's
+            try:
+                await asyncio.sleep(self.delay)
+                for text in (self.answer_text, done):
+                    self.vu.send(text, conversation)
+                    self.report(f"agent: {text}")
+            finally:
+                self.answering = False
 
     async def _wait_until_answered(self, conversation: str) -> None:
         # an unanswered invitation fails: it times out, or the bot withdraws it
