@@ -3,12 +3,16 @@ both ways, and a durable bot restarted with a bridge (or a search) under way."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import pass_markers, stage
+from ucwa_flow.cli import main
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.store import ConversationQuery, Store, open_store
@@ -169,6 +173,27 @@ async def test_a_bridge_under_way_at_a_restart_carries_on(store: Store) -> None:
         "bridge_relay",
         "bridge_done",
     ]
+    # what an operator reads: the bridge in the caller's history, across the restart
+    shown = await asyncio.to_thread(_show, store.target, record.conversation)
+    in_order = [
+        "bridge  ringing sip:marco@contoso.com",
+        "bridge  connected sip:marco@contoso.com",
+        "bot     You are talking with Marco.",
+        "caller  are you still there?",
+        "bridge  relay sip:marco@contoso.com (by the caller)",
+        "bridge  done sip:marco@contoso.com (by the agent)",
+        "state   help -> menu",
+    ]
+    positions = [shown.find(text) for text in in_order]
+    assert -1 not in positions, shown
+    assert positions == sorted(positions), shown
+
+
+def _show(state: str, conversation: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["transcripts", "show", conversation, "--state", state])
+    return out.getvalue()
 
 
 async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None:
