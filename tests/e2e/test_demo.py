@@ -17,8 +17,7 @@ from tests.e2e.test_helpdesk import AGENT, ASK_ID, HANDOFF, HELLO, MENU, NOT_AN_
 
 LIMIT = 180.0  # seconds for a whole run; reached only when a test is about to fail
 CONNECTED = (
-    "bot: Helpdesk Agents from the service desk is with you now. "
-    "Everything you write goes to them."
+    "bot: Helpdesk Agents from the service desk is with you now. Everything you write goes to them."
 )
 GREETING = "Hi, I'm taking over from the bot. How can I help?"
 ANSWER = "Thanks, I have noted that and will follow up by e-mail today."
