@@ -261,6 +261,8 @@ def _assigned(flow: Flow, scope: str = "") -> set[str]:
                 names.add(action.name)
             elif isinstance(action, Webhook) and action.result:
                 names.add(action.result)
+            elif isinstance(action, Handoff):
+                names.add("agent")  # in its branches, the agent who accepted
             elif isinstance(action, Call):
                 names.update(variable for _, variable in action.returns)
             elif isinstance(action, Return):

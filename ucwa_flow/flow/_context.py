@@ -89,9 +89,10 @@ def template_context(
             "language": language,
         },
         delivery=dict(delivery or NO_DELIVERY),
-        agent=dict(agent or {"uri": "", "name": ""}),
         now=now.astimezone(ZoneInfo(timezone)) if now is not None else None,
         state=state,
         flow=flow,
     )
+    if agent is not None:  # a handoff's branch: the agent who accepted (over a variable)
+        context["agent"] = dict(agent)
     return context

@@ -44,7 +44,7 @@ __all__ = [
 #: names the interpreter puts in every template context; variables may not use them
 RESERVED_NAMES: frozenset[str] = frozenset(
     {"vars", "match", "caller", "message", "webhook", "now", "state", "flow"}
-    | {"conversation", "delivery", "agent"}
+    | {"conversation", "delivery"}
     | {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none"}
     | {"True", "False", "None", "loop", "self", "super", "varargs", "kwargs"}
 )
