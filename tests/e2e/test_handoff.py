@@ -21,6 +21,7 @@ from ucwa_flow.ucwa.errors import UcwaHttpError
 MARCO = "sip:marco@contoso.com"
 DESK = "sip:service-desk@contoso.com"
 ADRIANA = "sip:adrianag@contoso.com"
+QUEUE = "sip:helpdesk-agents@contoso.com"
 
 FLOW = """\
 version: 1
@@ -89,8 +90,8 @@ async def test_the_first_agent_to_accept_wins_and_the_others_are_withdrawn() -> 
 
 
 async def test_round_robin_starts_after_the_agent_used_last_across_conversations() -> None:
-    async with stage(desk([MARCO, DESK], "round_robin")) as s:
-        marco, service = await s.agent(MARCO), await s.agent(DESK)
+    async with stage(desk([MARCO, DESK, QUEUE], "round_robin")) as s:
+        marco, service, queue = await s.agent(MARCO), await s.agent(DESK), await s.agent(QUEUE)
         lene = await s.person()
         await lene.say("agent")
         offer = await marco.invited()  # nobody used yet: the first of the list
@@ -103,12 +104,18 @@ async def test_round_robin_starts_after_the_agent_used_last_across_conversations
         second = await service.invited()
         assert second.text == "Adriana Giorgi needs help"
         assert second.decline_href is not None
-        await service.client.decline(second.decline_href)  # declined: on to the next, Marco
-        third = await marco.invited()
+        await service.client.decline(second.decline_href)  # declined: on to the next
+        third = await queue.invited()
         assert third.text == "Adriana Giorgi needs help"
-        await s.clock.advance(30)  # Marco's ring time (30s) passes: nobody else is left
-        assert await adriana.hear(3) == ["Menu.", "Nobody is free.", "Menu."]
+        await s.clock.advance(30)  # its ring time (30s) passes unanswered: on to Marco
+        fourth = await marco.invited()
+        assert fourth.accept_href is not None
+        await marco.client.accept(fourth.accept_href)
+        assert await adriana.hear(2) == ["Menu.", "You are talking with Marco."]
         assert service.invitations.empty()
+        assert queue.invitations.empty()
+        rung = [b.agents for b in s.of(t.BridgeEvent) if b.event == "ringing"]
+        assert rung == [(MARCO, DESK, QUEUE)] * 2
 
 
 async def test_the_bridge_relays_both_ways_until_the_agent_leaves() -> None:
