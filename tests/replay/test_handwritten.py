@@ -26,6 +26,7 @@ MENU = (
 HI = "Hi Ann Smith, I'm the Contoso IT helpdesk bot."
 ASK_ID = "What is your employee ID? It is an E followed by 6 digits, like E123456."
 ANN = {"caller": "sip:ann@contoso.com", "caller_name": "Ann Smith", "flow": "helpdesk"}
+AGENT = "sip:helpdesk-agents@contoso.com"
 
 
 def flow(name: str, tmp_path: Path | None = None, edit: tuple[str, str] | None = None) -> Flow:
@@ -175,7 +176,37 @@ def test_an_invite_is_answered_as_recorded() -> None:
     assert result.first.actual == "An agent accepted."
 
 
-def test_a_handoff_stops_a_replay() -> None:
+def test_a_handoff_is_answered_as_recorded_and_its_relay_left_out() -> None:
+    waiting = "I'm asking an agent to join you, this can take a minute..."
+    connected = (
+        "Helpdesk Agents from the service desk is with you now. Everything you write goes to them."
+    )
+    line = {
+        **ANN,
+        "events": [
+            *start(),
+            {"at": 3, "caller": "4"},
+            {"at": 3, "state": "handoff"},
+            {"at": 3, "bot": waiting},
+            {"at": 9, "handoff": "connected", "uri": AGENT, "name": "Helpdesk Agents"},
+            {"at": 9, "bot": connected},
+            {"at": 1900, "handoff": "done"},  # 30m idle timeout: paused while bridged
+            {"at": 1900, "state": "anything_else"},
+            {"at": 1900, "bot": "Is there anything else I can do for you? (yes or no)"},
+            {"at": 1905, "caller": "no"},
+            {"at": 1905, "bot": "You're welcome. Have a good day!"},
+            {"at": 1905, "ended": "bot"},
+        ],
+    }
+    assert not one(flow("helpdesk"), line).diverged
+    line["events"][8] = {"at": 9, "handoff": "connected", "uri": AGENT, "name": "Ann Agent"}
+    result = one(flow("helpdesk"), line)
+    assert result.first is not None
+    assert result.first.actual is not None
+    assert result.first.actual.startswith("Ann Agent from the service desk")
+
+
+def test_a_handoff_without_a_recorded_outcome_stops_a_replay() -> None:
     waiting = "I'm asking an agent to join you, this can take a minute..."
     line = {
         **ANN,
@@ -191,7 +222,7 @@ def test_a_handoff_stops_a_replay() -> None:
     assert result.stop is not None
     assert result.stop.kind == "outcome_unknown"
     assert result.stop.state == "handoff"
-    assert "a bridge is not replayed" in (result.stop.detail or "")
+    assert "the handoff to sip:helpdesk-agents@contoso.com" in (result.stop.detail or "")
 
 
 def test_a_caller_the_new_policy_declines_is_reported() -> None:

@@ -244,12 +244,13 @@ class Bridges:
         if self._links.get(link.caller) is not link or instance is None:
             return
         instance.hold_silence(True)
-        self._trace(link.caller, "connected", agent=link.agent_uri)
         rest = Continuation(link.rest.at, (), link.rest.extras, link.rest.after_end)
         branch = rest.branch("connected")
         await instance.on_outcome(
             rest, "handoff", "connected", branch, link.extras, link.action.location
         )
+        # after `connected`: what a transcript shows from here to the bridge's end is relayed
+        self._trace(link.caller, "connected", agent=link.agent_uri, name=link.agent_name)
 
     def heard(self, href: str, text: str) -> bool:
         """A message in conversation ``href``: ``True`` when a bridge took it."""

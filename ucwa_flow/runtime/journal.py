@@ -169,6 +169,8 @@ class Journal:
         elif isinstance(record, t.BridgeEvent):
             # the texts relayed are the message lines already (both conversations)
             bridge = {"agent": record.agent, "agents": list(record.agents), "by": record.by}
+            if record.name:
+                bridge["name"] = record.name
             self.line(href, record.kind, bridge)
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}

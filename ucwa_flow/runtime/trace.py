@@ -72,6 +72,7 @@ class BridgeEvent(Trace):
 
     event: str
     agent: str = ""
+    name: str = ""  # connected: the agent's name (``agent.name`` in the flow)
     agents: tuple[str, ...] = ()
     by: str | None = None
     text: str | None = None
