@@ -16,7 +16,11 @@ from tests.e2e.test_cli import _closed_port, ucwa_flow
 from tests.e2e.test_helpdesk import AGENT, ASK_ID, HANDOFF, HELLO, MENU, NOT_AN_ID
 
 LIMIT = 180.0  # seconds for a whole run; reached only when a test is about to fail
-ACCEPTED = "bot: An agent has accepted and will contact you directly in a new chat."
+CONNECTED = (
+    "bot: Helpdesk Agents from the service desk is with you now. Everything you write goes to them."
+)
+GREETING = "Hi, I'm taking over from the bot. How can I help?"
+ANSWER = "Thanks, I have noted that and will follow up by e-mail today."
 ANYTHING_ELSE = "bot: Is there anything else I can do for you? (yes or no)"
 DESCRIBE = 'bot: In one sentence, what is the problem? (for example "the printer on floor 3 jams")'
 MENU_LINES = "bot: " + MENU.replace("\n", "\n     ")
@@ -60,10 +64,10 @@ def test_every_branch_of_the_helpdesk_runs_on_the_simulator() -> None:
         "hello", "help", "1", "it is e12", "sure, E123456", "maybe", "yes",
         # 2. hardware, by keyword, with a description that is too short
         "my laptop is broken", "eh", "the screen stays black", "E654321", "yes",
-        # 3. something else, then three misses and the agent accepts
+        # 3. something else, then three misses and the agent accepts, answers, hands back
         "menu", "3", "the coffee machine is sad", "E111111", "yes",
-        "hey", "what", "hmm", "nope",
-        # a new conversation: straight to an agent, then stop on the next one
+        "hey", "what", "hmm", "nope", "it makes no coffee", "no",
+        # a new conversation: straight to an agent, then stop once back with the bot
         "hi", "4",
         "hello again", "bye",
     )  # fmt: skip
@@ -100,24 +104,29 @@ def test_every_branch_of_the_helpdesk_runs_on_the_simulator() -> None:
         out,
         "you: nope\n",
         f"bot: {HANDOFF}\n",
-        ACCEPTED + "\n* the bot ended the conversation\nyou: hi\n",
+        f"{CONNECTED}\nbot: Helpdesk Agents: {GREETING}\nyou: it makes no coffee\n",
     )
     in_order(
         out,
         "you: nope\n",
         f"* {AGENT} (simulated agent) accepted the bot's invitation\n",
         f"* {AGENT} (simulated agent) read: Lene Aaling (sip:lenea@contoso.com) needs help "
-        "with: the coffee machine is sad\n",
-        "agent: Hi, I'm taking over from the bot. How can I help?\n",
-        ACCEPTED,
+        "with: the coffee machine is sad. Type /done to give them back to the bot.\n",
+        f"agent: {GREETING}\n",
+        CONNECTED,
+        "you: it makes no coffee\n",
+        f"agent: {ANSWER}\nagent: /done\n",
+        f"bot: Helpdesk Agents: {ANSWER}\n{ANYTHING_ELSE}\n",
+        "you: no\nbot: You're welcome. Have a good day!\n* the bot ended the conversation\n",
         "you: hi\n",
         f"bot: {HELLO}\n",
         "you: 4\n",
         f"* {AGENT} (simulated agent) accepted the bot's invitation\n",
-        "agent: ",
-        ACCEPTED + "\n* the bot ended the conversation\n",
+        f"agent: {GREETING}\n",
+        CONNECTED,
         "you: hello again\n",
-        f"bot: {HELLO}\n",
+        f"agent: {ANSWER}\nagent: /done\n",
+        f"bot: Helpdesk Agents: {ANSWER}\n{ANYTHING_ELSE}\n",
         "you: bye\nbot: Goodbye! Message me any time you need IT help.\n"
         "* the bot ended the conversation\n",
     )

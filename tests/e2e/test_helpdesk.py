@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.harness import (
-    BOT,
     LENE,
     Person,
     Stage,
@@ -29,6 +28,14 @@ ASK_ID = "What is your employee ID? It is an E followed by 6 digits, like E12345
 NOT_AN_ID = "That doesn't look like an employee ID. It is an E followed by 6 digits, like E123456."
 HANDOFF = "I'm asking an agent to join you, this can take a minute..."
 AGENT = "sip:helpdesk-agents@contoso.com"
+OFFER = (
+    "Lene Aaling (sip:lenea@contoso.com) needs help with: {}. "
+    "Type /done to give them back to the bot."
+)
+CONNECTED = (
+    "Helpdesk Agents from the service desk is with you now. Everything you write goes to them."
+)
+NO_AGENT = "No agent is free right now. Please call the service desk on extension 4357."
 
 
 async def test_password_reset_opens_a_ticket_through_the_webhook() -> None:
@@ -78,7 +85,7 @@ async def test_a_failing_ticket_system_hands_over_to_an_agent_who_accepts() -> N
     with webhook_server() as hooks:
         hooks.status, hooks.reply = 503, {"error": "maintenance"}
         async with stage(load("helpdesk", ticket_url=f"{hooks.url}/tickets")) as s:
-            agents = await s.agent(AGENT)
+            agent = await s.person(AGENT)  # accepts the bot's invitation at once
             lene = await s.person()
             await lene.say("hello")
             await lene.hear(2)
@@ -94,16 +101,22 @@ async def test_a_failing_ticket_system_hands_over_to_an_agent_who_accepts() -> N
                 HANDOFF,
             ]
             # the agent is offered the handoff, with the caller and the problem
-            offer = await agents.invited()
-            assert (offer.from_uri, offer.subject) == (BOT, "Helpdesk handoff")
-            assert offer.text == (
-                "Lene Aaling (sip:lenea@contoso.com) needs help with: my screen flickers all day"
-            )
-            assert offer.accept_href is not None
-            await agents.client.accept(offer.accept_href)
+            assert await agent.hear() == [OFFER.format("my screen flickers all day")]
+            assert await lene.hear() == [CONNECTED]
+            # the bot relays both ways, each side seeing who wrote
+            await lene.say("it flickers when I move the lid")
+            assert await agent.hear() == ["Lene Aaling: it flickers when I move the lid"]
+            await agent.say("Then it is the cable; I'll send a technician.")
             assert await lene.hear() == [
-                "An agent has accepted and will contact you directly in a new chat."
+                "Helpdesk Agents: Then it is the cable; I'll send a technician."
             ]
+            # the agent gives Lene back to the bot, which ends the agent's conversation
+            await agent.say("/done")
+            assert await agent.hear() == ["Lene Aaling is back with the bot."]
+            assert await agent.hear_end() == "the bot ended the conversation"
+            assert await lene.hear() == ["Is there anything else I can do for you? (yes or no)"]
+            await lene.say("no")
+            assert await lene.hear() == ["You're welcome. Have a good day!"]
             assert await lene.hear_end() == "the bot ended the conversation"
             assert [body["description"] for _, _, body in hooks.received] == [
                 "my screen flickers all day"
@@ -114,7 +127,19 @@ async def test_a_failing_ticket_system_hands_over_to_an_agent_who_accepts() -> N
             errors = [e.message for e in s.of(t.FlowError)]
             assert errors == [f"POST {hooks.url}/tickets answered 503"]
             outcomes = [(o.action, o.branch) for o in s.of(t.OutcomeReceived)]
-            assert outcomes == [("webhook", "failure"), ("invite", "accepted")]
+            assert outcomes == [
+                ("webhook", "failure"),
+                ("handoff", "connected"),
+                ("handoff", "done"),
+            ]
+            bridge = [(b.event, b.by) for b in s.of(t.BridgeEvent)]
+            assert bridge == [
+                ("ringing", None),
+                ("connected", None),
+                ("relay", "caller"),
+                ("relay", "agent"),
+                ("done", "agent"),
+            ]
             assert_released(s)
 
 
@@ -133,20 +158,17 @@ async def test_an_agent_who_declines_sends_the_caller_to_anything_else() -> None
         agents = await s.agent(AGENT)
         lene = await reach_handoff(s)
         offer = await agents.invited()
-        assert (
-            offer.text
-            == "Lene Aaling (sip:lenea@contoso.com) needs help with: an unspecified problem"
-        )
+        assert offer.text == OFFER.format("an unspecified problem")
         assert offer.decline_href is not None
         await agents.client.decline(offer.decline_href)
         assert await lene.hear(2) == [
-            "No agent is free right now. Please call the service desk on extension 4357.",
+            NO_AGENT,
             "Is there anything else I can do for you? (yes or no)",
         ]
         await lene.say("yes")
         assert await lene.hear() == [MENU]
         await s.idle()
-        assert [(o.action, o.branch) for o in s.of(t.OutcomeReceived)] == [("invite", "declined")]
+        assert [(o.action, o.branch) for o in s.of(t.OutcomeReceived)] == [("handoff", "no_answer")]
         assert s.states()[-2:] == ["anything_else", "menu"]
 
 
@@ -160,11 +182,11 @@ async def test_an_agent_who_never_answers_is_no_answer_after_the_server_gives_up
         # the simulator fails an unanswered invitation after 30 s, before the flow's 2m
         await s.clock.advance(1)
         assert await lene.hear(2) == [
-            "No agent is answering right now. Please call the service desk on extension 4357.",
+            NO_AGENT,
             "Is there anything else I can do for you? (yes or no)",
         ]
         await s.idle()
-        assert [(o.action, o.branch) for o in s.of(t.OutcomeReceived)] == [("invite", "no_answer")]
+        assert [(o.action, o.branch) for o in s.of(t.OutcomeReceived)] == [("handoff", "no_answer")]
         assert s.clock.monotonic() == 30
 
 
@@ -177,12 +199,12 @@ async def test_the_flows_invite_timeout_applies_when_it_is_shorter_than_the_serv
         await lene.silence()
         await s.clock.advance(1)
         assert await lene.hear(2) == [
-            "No agent is answering right now. Please call the service desk on extension 4357.",
+            NO_AGENT,
             "Is there anything else I can do for you? (yes or no)",
         ]
         await s.idle()
         # the bot withdrew its invitation: the agent's side of it is over
-        assert [(o.action, o.branch) for o in s.of(t.OutcomeReceived)] == [("invite", "no_answer")]
+        assert [(o.action, o.branch) for o in s.of(t.OutcomeReceived)] == [("handoff", "no_answer")]
 
 
 async def test_a_caller_who_hangs_up_while_waiting_runs_ended_and_is_released() -> None:
@@ -194,7 +216,7 @@ async def test_a_caller_who_hangs_up_while_waiting_runs_ended_and_is_released() 
         await s.until(lambda: s.of(t.Ended), "the end of the conversation")
         assert [(e.by, e.state) for e in s.of(t.Ended)] == [("caller", "handoff")]
         logs = [a.detail for a in s.of(t.ActionDone) if a.action == "log"]
-        assert logs == ["caller left while waiting for an agent"]
+        assert logs == ["caller left while waiting for or talking with an agent"]
         # the pending invite runs out on the clock without touching the gone conversation
         await s.clock.advance(120)
         await s.idle()

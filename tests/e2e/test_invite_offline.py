@@ -1,5 +1,8 @@
 """An invitee who is not signed in: no answer only when the invite's timeout passes.
 
+The helpdesk's handoff invites its agent with the invite action's machinery, so what holds
+for one holds for the other.
+
 The simulated server fails an invitation to someone with no signed-in endpoint at once
 (``RemoteFailure/TemporarilyUnavailable``, SIP's 480); the bot invites again every
 ``OFFLINE_RETRY`` seconds until the flow's ``timeout``.
@@ -8,16 +11,15 @@ The simulated server fails an invitation to someone with no signed-in endpoint a
 from __future__ import annotations
 
 from tests.e2e.harness import Stage, load, stage
-from tests.e2e.test_helpdesk import AGENT, reach_handoff
+from tests.e2e.test_helpdesk import AGENT, CONNECTED, NO_AGENT, reach_handoff
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.invites import OFFLINE_RETRY
 
-NO_AGENT = "No agent is answering right now. Please call the service desk on extension 4357."
 ANYTHING_ELSE = "Is there anything else I can do for you? (yes or no)"
 
 
 def outcomes(s: Stage) -> list[tuple[str, float]]:
-    return [(o.branch, o.at) for o in s.of(t.OutcomeReceived) if o.action == "invite"]
+    return [(o.branch, o.at) for o in s.of(t.OutcomeReceived) if o.action == "handoff"]
 
 
 async def test_an_agent_who_is_not_signed_in_is_no_answer_when_the_timeout_passes() -> None:
@@ -48,11 +50,9 @@ async def test_an_agent_who_signs_in_before_the_timeout_gets_the_invitation() ->
         assert offer.text is not None
         assert offer.text.startswith("Lene Aaling (sip:lenea@contoso.com) needs help")
         await agents.client.accept(offer.accept_href)
-        assert await lene.hear() == [
-            "An agent has accepted and will contact you directly in a new chat."
-        ]
+        assert await lene.hear() == [CONNECTED]
         await s.idle()
-        assert [branch for branch, _ in outcomes(s)] == ["accepted"]
+        assert [branch for branch, _ in outcomes(s)] == ["connected"]
         assert agents.invitations.empty()  # one invitation at a time
 
 
@@ -68,5 +68,9 @@ async def test_an_unknown_address_is_no_answer_at_once_and_reported() -> None:
             "inviting sip:nobody@contoso.com failed: RemoteFailure/DestinationNotFound "
             "The person you are trying to reach was not found."
         )
-        assert error.location is not None
-        assert error.location.line > 0
+        assert error.conversation == lene_href(s)
+
+
+def lene_href(s: Stage) -> str:
+    (ended,) = [r for r in s.of(t.StateEntered) if r.state == "handoff"]
+    return ended.conversation

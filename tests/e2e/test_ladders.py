@@ -54,7 +54,7 @@ async def test_the_no_match_ladder_first_second_and_third_miss() -> None:
         # no agent is signed in: no answer when the invite's 2m have passed
         await s.clock.advance(120)
         assert await lene.hear(2) == [
-            "No agent is answering right now. Please call the service desk on extension 4357.",
+            "No agent is free right now. Please call the service desk on extension 4357.",
             "Is there anything else I can do for you? (yes or no)",
         ]
         await s.idle()

@@ -363,6 +363,11 @@ def test_one_broken_line_adds_no_f_problem_its_repair_would_not_have() -> None:
         compared += 1
         repaired = {d for d in original.diagnostics if d.line != i + 1}
         for diagnostic in broken.diagnostics:
-            if diagnostic.code.startswith("F") and diagnostic.line != i + 1:
+            # F130 is reported once per unreadable file, at its first call: breaking that
+            # call moves the report to the next one (the same problem)
+            moved = diagnostic.code == "F130" and any(
+                d.code == "F130" for d in original.diagnostics
+            )
+            if diagnostic.code.startswith("F") and diagnostic.line != i + 1 and not moved:
                 assert diagnostic in repaired, f"{lines[i]!r}: {diagnostic}"
     assert compared > 100

@@ -97,9 +97,12 @@ def test_helpdesk_has_every_kind_of_trigger() -> None:
         (EdgeKind.MESSAGE, r"/\b(?P<employee_id>E\d{6})\b/")
     }
     assert _labels(graph, _state("open_ticket"), handoff) >= {(EdgeKind.WEBHOOK, "webhook failed")}
-    assert _labels(graph, handoff, END) == {
-        (EdgeKind.INVITE, "invite accepted"),
-        (EdgeKind.ENDED, "caller left"),
+    assert _labels(graph, handoff, END) == {(EdgeKind.ENDED, "caller left")}
+    # a handoff's ends: the agent's /done (its goto), the agent leaving, nobody taking it
+    assert _labels(graph, handoff, _state("anything_else")) == {
+        (EdgeKind.INVITE, "agent done"),
+        (EdgeKind.INVITE, "agent left"),
+        (EdgeKind.INVITE, "no answer"),
     }
     assert (EdgeKind.COMMAND, "agent, human, person, operator") in _labels(graph, ANY, handoff)
     assert (EdgeKind.TIMEOUT, "idle 30m") in _labels(graph, ANY, END)

@@ -188,3 +188,18 @@ def test_the_flow_of_a_conversation_is_kept_past_the_engine_forgetting_it() -> N
     assert m.value("ucwa_flow_webhook_latency_seconds_sum", flow="helpdesk") == 1
     assert m.value("ucwa_flow_webhook_calls_total", flow="unknown") == 0
     assert sink.pending == 0  # type: ignore[attr-defined]
+
+
+def test_a_message_relayed_to_an_agent_is_no_step() -> None:
+    metrics = Metrics()
+    _feed(
+        metrics,
+        [
+            t.MessageIn(at=1.0, conversation=A, text="my screen is black"),
+            t.BridgeEvent(at=1.0, conversation=A, event="relay", agent="sip:ann@x", by="caller"),
+            t.MessageSent(at=90.0, conversation=A, ok=True),  # the agent's answer, relayed
+        ],
+    )
+    m = Scraped.of(metrics)
+    assert m.value("ucwa_flow_messages_total", account="desk", flow="helpdesk", direction="in") == 1
+    assert m.value("ucwa_flow_step_latency_seconds_count", flow="helpdesk") == 0

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import ROOT
-from ucwa_flow.flow import Flow, load_flow
+from ucwa_flow.flow import Flow, load_flow, load_flow_text
 from ucwa_flow.replay import Compare, Result, read_lines, replay
 
 MENU = (
@@ -26,6 +26,7 @@ MENU = (
 HI = "Hi Ann Smith, I'm the Contoso IT helpdesk bot."
 ASK_ID = "What is your employee ID? It is an E followed by 6 digits, like E123456."
 ANN = {"caller": "sip:ann@contoso.com", "caller_name": "Ann Smith", "flow": "helpdesk"}
+AGENT = "sip:helpdesk-agents@contoso.com"
 
 
 def flow(name: str, tmp_path: Path | None = None, edit: tuple[str, str] | None = None) -> Flow:
@@ -133,9 +134,53 @@ def test_timeouts_fire_on_the_virtual_clock_at_their_recorded_times() -> None:
     assert result.first.actual == "(enters ask_employee_id)"
 
 
+INVITE_FLOW = """\
+version: 1
+name: desk
+start: ask
+settings: {idle_timeout: 10m}
+states:
+  ask:
+    messages:
+      - any: true
+        do:
+          - say: Asking an agent.
+          - invite:
+              to: sip:agent@contoso.com
+              timeout: 1m
+              accepted: [{say: An agent accepted.}, stop]
+              declined: [{say: The agent declined.}]
+              no_answer: [{say: Nobody answered.}]
+"""
+
+
 def test_an_invite_is_answered_as_recorded() -> None:
+    desk = load_flow_text(INVITE_FLOW, "desk.flow.yaml").raise_for_errors()
+    line = {
+        **ANN,
+        "flow": "desk",
+        "events": [
+            {"at": 0, "state": "ask"},
+            {"at": 1, "caller": "hello"},
+            {"at": 1, "bot": "Asking an agent."},
+            {"at": 40, "invite": "declined"},
+            {"at": 40, "bot": "The agent declined."},
+            {"at": 50, "left": True},
+        ],
+    }
+    assert not one(desk, line).diverged
+    line["events"][3] = {"at": 40, "invite": "accepted"}
+    result = one(desk, line)
+    assert result.first is not None
+    assert result.first.state == "ask"
+    assert result.first.actual == "An agent accepted."
+
+
+def test_a_handoff_is_answered_as_recorded_and_its_relay_left_out() -> None:
     waiting = "I'm asking an agent to join you, this can take a minute..."
-    declined = "No agent is free right now. Please call the service desk on extension 4357."
+    connected = (
+        "Helpdesk Agents from the service desk is with you now. Everything you write goes to them."
+    )
     line = {
         **ANN,
         "events": [
@@ -143,21 +188,41 @@ def test_an_invite_is_answered_as_recorded() -> None:
             {"at": 3, "caller": "4"},
             {"at": 3, "state": "handoff"},
             {"at": 3, "bot": waiting},
-            {"at": 40, "invite": "declined"},
-            {"at": 40, "bot": declined},
-            {"at": 40, "state": "anything_else"},
-            {"at": 40, "bot": "Is there anything else I can do for you? (yes or no)"},
-            {"at": 50, "left": True},
+            {"at": 9, "handoff": "connected", "uri": AGENT, "name": "Helpdesk Agents"},
+            {"at": 9, "bot": connected},
+            {"at": 1900, "handoff": "done"},  # 30m idle timeout: paused while bridged
+            {"at": 1900, "state": "anything_else"},
+            {"at": 1900, "bot": "Is there anything else I can do for you? (yes or no)"},
+            {"at": 1905, "caller": "no"},
+            {"at": 1905, "bot": "You're welcome. Have a good day!"},
+            {"at": 1905, "ended": "bot"},
         ],
     }
     assert not one(flow("helpdesk"), line).diverged
-    line["events"][8] = {"at": 40, "invite": "accepted"}
+    line["events"][8] = {"at": 9, "handoff": "connected", "uri": AGENT, "name": "Ann Agent"}
     result = one(flow("helpdesk"), line)
     assert result.first is not None
-    assert result.first.state == "handoff"
-    assert result.first.actual == (
-        "An agent has accepted and will contact you directly in a new chat."
-    )
+    assert result.first.actual is not None
+    assert result.first.actual.startswith("Ann Agent from the service desk")
+
+
+def test_a_handoff_without_a_recorded_outcome_stops_a_replay() -> None:
+    waiting = "I'm asking an agent to join you, this can take a minute..."
+    line = {
+        **ANN,
+        "events": [
+            *start(),
+            {"at": 3, "caller": "4"},
+            {"at": 3, "state": "handoff"},
+            {"at": 3, "bot": waiting},
+            {"at": 40, "bot": "Helpdesk Agents: hello"},
+        ],
+    }
+    result = one(flow("helpdesk"), line)
+    assert result.stop is not None
+    assert result.stop.kind == "outcome_unknown"
+    assert result.stop.state == "handoff"
+    assert "the handoff to sip:helpdesk-agents@contoso.com" in (result.stop.detail or "")
 
 
 def test_a_caller_the_new_policy_declines_is_reported() -> None:

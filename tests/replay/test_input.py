@@ -77,7 +77,8 @@ AT = 'event 1: "at" is seconds since the start, a number >= 0'
         (
             '{"events": [{"at": 0, "caler": "hi"}]}',
             "2:2",
-            "event 1: an event has exactly one of bot, caller, ended, invite, left, state, webhook",
+            "event 1: an event has exactly one of bot, caller, ended, handoff, invite, left, "
+            "state, webhook",
         ),
         (
             '{"events": [{"at": -1, "caller": "hi"}]}',

@@ -146,3 +146,48 @@ async def test_a_demo_agent_can_decline() -> None:
         await agent.aclose()
     assert lene.reasons[lene.describe()[0]["id"]].subcode == "Declined"
     assert lines == [f"* {AGENT} (simulated agent) declined the bot's invitation"]
+
+
+HANDOFF_FLOW = """\
+version: 1
+name: desk
+start: ask
+variables: {queue: sip:desk-queue@contoso.com}
+settings: {idle_timeout: 5m}
+states:
+  ask:
+    messages:
+      - any: true
+        do:
+          - handoff:
+              to: ["{{ queue }}", "sip:lead@fabrikam.com", "{{ caller.uri }}"]
+              done: {command: /back, goto: ask}
+              no_answer: [stop]
+              agent_left: [stop]
+"""
+
+
+def test_a_handoffs_agents_are_simulated_with_its_done_command() -> None:
+    flow = load_flow_text(HANDOFF_FLOW, "desk.flow.yaml").raise_for_errors()
+    found = plan(flow, set_by_user=set(), caller="sip:lenea@contoso.com", bot="sip:b@x.com")
+    assert found.agents == ("sip:desk-queue@contoso.com", "sip:lead@fabrikam.com")
+    assert found.done == {"sip:desk-queue@contoso.com": "/back", "sip:lead@fabrikam.com": "/back"}
+
+
+async def test_a_bridged_demo_agent_answers_once_then_types_its_done_command() -> None:
+    sim = Simulator(SimulatorConfig(), clock=ManualClock())
+    lines: list[str] = []
+    agent = DemoAgent(sim.virtual_user(AGENT), report=lines.append, delay=0, done="/back")
+    agent.start()
+    try:
+        lene = sim.virtual_user("sip:lenea@contoso.com")
+        await lene.start_conversation(AGENT, "Lene needs help")
+        await lene.wait_for_state("connected", timeout=WAIT)
+        assert (await lene.wait_for_message(timeout=WAIT)).text == GREETING + "\r\n"
+        lene.send("Lene Aaling: my screen is black")
+        answer = await lene.wait_for_message(timeout=WAIT)
+        done = await lene.wait_for_message(timeout=WAIT)
+    finally:
+        await agent.aclose()
+    assert (answer.text.strip(), done.text.strip()) == (agent.answer_text, "/back")
+    assert lines[-2:] == [f"agent: {agent.answer_text}", "agent: /back"]

@@ -86,3 +86,28 @@ def test_invitees_are_the_invite_targets_with_the_variables_defaults() -> None:
     unknown = FLOW.replace('"sip:agent@contoso.com"', "null")
     flow = load_flow_text(unknown, "handoff.flow.yaml").raise_for_errors()
     assert invitees(flow, "sip:lenea@contoso.com") == []
+
+
+def test_a_handoffs_agents_are_invitees_too() -> None:
+    text = """
+version: 1
+name: desk
+start: ask
+variables: {queue: "sip:queue@contoso.com"}
+settings: {idle_timeout: 5m}
+states:
+  ask:
+    messages:
+      - any: true
+        do:
+          - handoff:
+              to: ["{{ queue }}", "sip:Ann@contoso.com", "{{ queue }}"]
+              no_answer: [stop]
+              agent_left: [stop]
+"""
+    result = load_flow_text(text, "desk.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    assert invitees(result.flow, "sip:lenea@contoso.com") == [
+        "sip:queue@contoso.com",
+        "sip:ann@contoso.com",
+    ]

@@ -106,7 +106,7 @@ def test_schema_errors_are_located_and_readable(write: Callable[..., Path]) -> N
         "4:13 S004 scenarios[0].caller: 'lenea@contoso.com' is not a SIP address like "
         "sip:lenea@contoso.com",
         "6:9 S001 scenarios[0].steps[0]: unknown key 'sya'; did you mean 'say'? "
-        "(expected one of: accept, decline, expect, invite, say, wait)",
+        "(expected one of: accept, decline, expect, hang_up, invite, say, wait)",
         "8:9 S005 scenarios[0].steps[1]: 'say' and 'expect' in one step: "
         "write each step as its own list item",
         "9:15 S004 scenarios[0].steps[2].wait: 'soon' is not a duration like 90s, 2m, 1h30m",
@@ -158,3 +158,35 @@ def test_yaml_errors_and_unreadable_files(write: Callable[..., Path], tmp_path: 
     assert [d.code for d in load_script(dup).diagnostics] == ["Y002"]
     with pytest.raises(ScriptFileError, match="no such test script"):
         load_script(tmp_path / "none.test.yaml")
+
+
+def test_an_agent_can_speak_and_leave(write: Callable[..., Path]) -> None:
+    path = write(
+        "echo.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: agent
+            steps:
+              - say: {{as: sip:ann@contoso.com, text: /done}}
+              - hang_up: sip:ann@contoso.com
+              - say: {{as: sip:ann@contoso.com}}
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert [d.code for d in result.diagnostics] == ["S002"]  # no text
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    fixed = "".join(line for line in lines if not line.rstrip().endswith("contoso.com}"))
+    path.write_text(fixed, "utf-8")
+    result = load_script(path)
+    assert result.script is not None, _codes(result)
+    said, left = result.script.scenarios[0].steps
+    assert isinstance(said, s.Say)
+    assert isinstance(left, s.HangUp)
+    assert (said.who, said.text, left.who) == (
+        "sip:ann@contoso.com",
+        "/done",
+        "sip:ann@contoso.com",
+    )
+    assert result.script.scenarios[0].people() == ["sip:lenea@contoso.com", "sip:ann@contoso.com"]

@@ -137,7 +137,7 @@ async def chat(
             if world.answering or (answers and _ringing(traces)):
                 return False  # a simulated agent is about to answer the bot
             heard_in = sum(1 for r in traces if isinstance(r, t.MessageIn)) - session.base_in
-            sent = sum(1 for r in traces if isinstance(r, t.MessageOut)) - session.base_out
+            sent = _said_to_callers(traces) - session.base_out
             return heard_in >= person.sent and not bot.engine.busy and person.received >= sent
 
         try:
@@ -198,7 +198,7 @@ class _Session:
         self.out = out
         # trace counts when it started: the messages of earlier conversations are not its own
         self.base_in = sum(1 for r in traces if isinstance(r, t.MessageIn))
-        self.base_out = sum(1 for r in traces if isinstance(r, t.MessageOut))
+        self.base_out = _said_to_callers(traces)
         self.printer: asyncio.Task[None] | None = None
 
     @classmethod
@@ -238,6 +238,15 @@ def _ringing(traces: list[t.Trace]) -> bool:
         elif isinstance(record, t.Ended):
             waiting.pop(record.conversation, None)
     return any(count > 0 for count in waiting.values())
+
+
+def _said_to_callers(traces: list[t.Trace]) -> int:
+    """Messages the bot sent to callers (not those a handoff relays to an agent: the bot
+    started those conversations, no invitation of the bot's was decided in them)."""
+    callers = {
+        r.conversation for r in traces if isinstance(r, t.InvitationDecided | t.StateEntered)
+    }
+    return sum(1 for r in traces if isinstance(r, t.MessageOut) and r.conversation in callers)
 
 
 async def _settle(settled: Callable[[], bool]) -> None:

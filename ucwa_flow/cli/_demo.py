@@ -8,9 +8,11 @@ A flow reaches the outside world in two ways, and on the simulator neither is th
   (:class:`~ucwa_flow.simulator.demo.TicketService`) on a free loopback port, keeping the
   URL's path. Variables pointing elsewhere are left alone (a real service is called), and
   so is a URL written in the webhook itself.
-* **invitations** (``invite`` actions): each address they invite, rendered from the flow's
-  starting variables, is a simulated agent (:class:`~ucwa_flow.simulator.demo.DemoAgent`)
-  who answers after a short delay, unless it is the bot or the caller.
+* **invitations** (``invite`` and ``handoff`` actions): each address they invite, rendered
+  from the flow's starting variables, is a simulated agent
+  (:class:`~ucwa_flow.simulator.demo.DemoAgent`) who answers after a short delay, unless it
+  is the bot or the caller. A handoff's agent, once bridged, answers the caller's first
+  message with a canned line and gives the caller back with the handoff's ``done`` command.
 
 :func:`plan` reads the flow; :class:`DemoWorld` starts and stops what the plan needs and
 says what it simulates (:meth:`DemoWorld.banner`). The caller and the agents are added
@@ -21,13 +23,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
 from ucwa_flow.flow import (
     Action,
     Flow,
+    Handoff,
     Invite,
+    Template,
     TemplateRenderError,
     Webhook,
     iter_actions,
@@ -45,16 +49,18 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 @dataclass(frozen=True)
 class DemoPlan:
     """``services``: variable -> the loopback URL the flow gives it; ``agents``: addresses
-    the flow invites."""
+    the flow invites; ``done``: a handoff agent -> the command that ends its bridge."""
 
     services: dict[str, str]
     agents: tuple[str, ...]
+    done: dict[str, str] = field(default_factory=dict)
 
 
 def plan(flow: Flow, *, set_by_user: set[str], caller: str, bot: str) -> DemoPlan:
     """What to simulate for ``flow`` (see the module docstring)."""
     services: dict[str, str] = {}
     agents: dict[str, None] = {}
+    done: dict[str, str] = {}
     people = {caller.lower(), bot.lower()}
     for action in _actions(flow):
         if isinstance(action, Webhook):
@@ -63,10 +69,17 @@ def plan(flow: Flow, *, set_by_user: set[str], caller: str, bot: str) -> DemoPla
                 if name not in set_by_user and isinstance(value, str) and _is_loopback(value):
                     services[name] = value
         elif isinstance(action, Invite):
-            to = _invitee(flow, action, caller)
+            to = _invitee(flow, action.to, caller)
             if to is not None and to.lower() not in people:
                 agents[to] = None
-    return DemoPlan(services, tuple(agents))
+        elif isinstance(action, Handoff):
+            for template in action.to:
+                to = _invitee(flow, template, caller)
+                if to is not None and to.lower() not in people:
+                    agents[to] = None
+                    if action.done is not None:
+                        done[to] = action.done_command
+    return DemoPlan(services, tuple(agents), done)
 
 
 def extra_users(known: list[SimulatorUser], addresses: list[str]) -> list[SimulatorUser]:
@@ -128,7 +141,13 @@ async def serve_world(
 ) -> AsyncIterator[DemoWorld]:
     """Start the ticket service (when a variable needs it) and the agents of ``plan``."""
     agents = [
-        DemoAgent(sim.virtual_user(uri), report=report, delay=delay, answer=answer)
+        DemoAgent(
+            sim.virtual_user(uri),
+            report=report,
+            delay=delay,
+            answer=answer,
+            done=plan.done.get(uri),
+        )
         for uri in plan.agents
     ]
     async with contextlib.AsyncExitStack() as stack:
@@ -155,10 +174,10 @@ def _actions(flow: Flow) -> Iterator[Action]:
         yield from iter_actions(actions)
 
 
-def _invitee(flow: Flow, action: Invite, caller: str) -> str | None:
+def _invitee(flow: Flow, template: Template, caller: str) -> str | None:
     ctx = template_context(variables=flow.variables, flow=flow.name, caller_uri=caller)
     try:
-        to = action.to.render(ctx).strip()
+        to = template.render(ctx).strip()
     except TemplateRenderError:
         return None
     return to if "@" in to else None

@@ -21,6 +21,7 @@ kind and its data as JSON, so a new kind is never lost):
 ``error``       ``message``, ``location``
 ``version``     ``flow``, ``from``, ``to``: the flow versions (digests) it moved between
 ``ended``       ``reason`` (the store writes this line itself)
+``bridge_*``    ``agent`` or ``agents``, ``by``: a handoff's steps
 =============== ==========================================================================
 
 Secrets: the store redacts secret variables in what it writes, and in the record once a
@@ -177,6 +178,10 @@ def _describe(kind: str, data: Any, outcome: str | None) -> tuple[str, str]:
         return "flow", f"{fields.get('flow') or ''} {before} -> {after}".strip()
     if kind == "ended":
         return "ended", str(fields.get("reason") or "")
+    if kind.startswith("bridge_"):  # a handoff: ringing, connected, relay, done, ended
+        who = fields.get("agent") or ", ".join(fields.get("agents") or ())
+        by = f" (by the {fields['by']})" if fields.get("by") else ""
+        return "bridge", f"{kind.removeprefix('bridge_')} {who}{by}".strip()
     detail = "" if data is None else dumps(data)
     return kind, detail + (f"  [{outcome}]" if outcome else "")
 

@@ -20,6 +20,7 @@ from ucwa_flow.flow import (
     Call,
     Flow,
     Goto,
+    Handoff,
     If,
     Invite,
     Log,
@@ -96,6 +97,15 @@ def describe_actions(
             nested("accepted", action.accepted)
             nested("declined", action.declined)
             nested("no answer", action.no_answer)
+        elif isinstance(action, Handoff):
+            agents = ", ".join(template.source for template in action.to)
+            timeout = format_duration(action.timeout)
+            lines.append(f"{indent}handoff {action.mode} {agents} (timeout {timeout})")
+            if action.message is not None:
+                lines.append(f"{indent}  message {json.dumps(action.message.source)}")
+            for name, branch in action.branches():  # done: the agent's command, its goto
+                label = f"done {action.done_command}" if name == "done" else name
+                nested(label.replace("_", " "), branch)
         elif isinstance(action, Webhook):
             lines.append(f"{indent}webhook {action.method} {action.url.source}")
             nested("success", action.success)

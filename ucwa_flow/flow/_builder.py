@@ -24,6 +24,7 @@ from ucwa_flow.flow._backtracking import backtracking_warning
 from ucwa_flow.flow._build_base import BuilderBase, text_of
 from ucwa_flow.flow._campaign import build_campaign
 from ucwa_flow.flow._diagnostics import Diagnostic
+from ucwa_flow.flow._handoff_build import build_handoff
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.flow._model import (
     Action,
@@ -59,7 +60,7 @@ _HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _GROUP_NAME = re.compile(r"\(\?P?<([A-Za-z_]\w*)>")
 _TRIGGERS: tuple[MatcherKind, ...] = ("regex", "keywords", "choice", "any")
 
-_ACTIONS = ("say", "set", "goto", "log", "if", "invite", "webhook")
+_ACTIONS = ("say", "set", "goto", "log", "if", "invite", "webhook", "handoff")
 DEFAULT_INVITE_TIMEOUT = 60.0
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 
@@ -316,7 +317,7 @@ class _Builder(BuilderBase):
             return [If(condition, then, otherwise, self.loc(path))] if condition else []
         if key == "invite":
             return self.invite(value, at)
-        return self.webhook(value, at)
+        return self.webhook(value, at) if key == "webhook" else build_handoff(self, value, at)
 
     def say(self, raw: Any, path: Path) -> list[Action]:
         return build_say(self, raw, path)

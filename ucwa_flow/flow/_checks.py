@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from ucwa_flow.flow._back import BACK, back_targets, check_back
 from ucwa_flow.flow._campaign import campaign_lists, check_campaign
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._handoff_checks import HANDOFF_CHECKS
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
     Action,
     Call,
     Flow,
     Goto,
+    Handoff,
     If,
     Invite,
     Log,
@@ -204,6 +206,8 @@ def _compiled_in(actions: tuple[Action, ...]) -> Iterator[_Compiled]:
             yield action.condition
         elif isinstance(action, Invite):
             yield from (t for t in (action.to, action.message, action.subject) if t)
+        elif isinstance(action, Handoff):
+            yield from (t for t in (*action.to, action.message, action.subject) if t)
         elif isinstance(action, Webhook):
             yield action.url
             yield from (t for _, t in action.headers)
@@ -273,6 +277,8 @@ def _assigned(flow: Flow) -> dict[str, set[str]]:
                 found.add(action.name)
             elif isinstance(action, Webhook) and action.result:
                 found.add(action.result)
+            elif isinstance(action, Handoff):
+                found.add("agent")  # in its branches, the agent who accepted
             elif isinstance(action, Call):
                 found.update(variable for _, variable in action.returns)
             elif isinstance(action, Return):
@@ -397,6 +403,9 @@ def _nested(actions: tuple[Action, ...]) -> Iterator[tuple[Action, ...]]:
         elif isinstance(action, Webhook):
             yield from _nested(action.success)
             yield from _nested(action.failure or ())
+        elif isinstance(action, Handoff):
+            for _, branch in action.branches():
+                yield from _nested(branch or ())
 
 
 def check_dead_actions(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
@@ -439,4 +448,5 @@ CHECKS: tuple[Check, ...] = (
     check_texts,
     check_ended_calls,
     check_campaign,
+    *HANDOFF_CHECKS,
 )

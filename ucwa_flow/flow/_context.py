@@ -66,6 +66,7 @@ def template_context(
     previous: str | None = None,
     language: str | None = None,
     delivery: Mapping[str, Any] | None = None,
+    agent: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     timezone: str = "UTC",
     campaign: Mapping[str, Any] | None = None,
@@ -96,4 +97,6 @@ def template_context(
         flow=flow,
         campaign=dict(campaign or {}),
     )
+    if agent is not None:  # a handoff's branch: the agent who accepted (over a variable)
+        context["agent"] = dict(agent)
     return context

@@ -142,6 +142,12 @@ RULES: dict[str, Rule] = {
         Rule("F142", _W, "a say has no text in one of the flow's languages"),
         Rule("F143", _E, "a say with texts cannot fall back to the default language"),
         Rule("F144", _W, "a file included twice (it is merged once)"),
+        # handoff: F150-F159
+        Rule("F150", _W, "handoff without a no_answer branch"),
+        Rule("F151", _W, "handoff without an agent_left branch"),
+        Rule("F152", _E, "handoff to nobody (an empty list of agents)"),
+        Rule("F153", _E, "a handoff's connected branch leaves the state (goto, stop, call)"),
+        Rule("F154", _E, "handoff where there is no caller (in ended, an outbound outcome)"),
         # campaigns: F160-F169
         Rule("F160", _E, "campaign at_once is less than 1"),
         Rule("F161", _E, "campaign.NAME read but not a campaign variable"),

@@ -30,6 +30,7 @@ from ucwa_flow.flow._action_lists import (
     state_list_id,
 )
 from ucwa_flow.flow._diagnostics import Location
+from ucwa_flow.flow._handoff import Handoff
 from ucwa_flow.flow._invitation import InvitationPolicy, InvitationRule, TimeWindow
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Template, Value
@@ -43,6 +44,7 @@ __all__ = [
     "Call",
     "Flow",
     "Goto",
+    "Handoff",
     "If",
     "InvitationPolicy",
     "InvitationRule",
@@ -179,7 +181,9 @@ class Webhook:
     location: Location
 
 
-Action = Say | SetVariable | Goto | Stop | Typing | Log | If | Invite | Webhook | Call | Return
+Action = (
+    Say | SetVariable | Goto | Stop | Typing | Log | If | Invite | Webhook | Call | Return | Handoff
+)
 
 
 def iter_actions(actions: tuple[Action, ...]) -> Iterator[Action]:
@@ -195,6 +199,9 @@ def iter_actions(actions: tuple[Action, ...]) -> Iterator[Action]:
         elif isinstance(action, Webhook):
             yield from iter_actions(action.success)
             yield from iter_actions(action.failure or ())
+        elif isinstance(action, Handoff):
+            for _, nested in action.branches():
+                yield from iter_actions(nested or ())
 
 
 # --- handlers and ladders ----------------------------------------------------------------
@@ -421,6 +428,8 @@ def _index_lists(flow: Flow) -> dict[str, tuple[Action, ...]]:
                 )
             elif isinstance(action, Webhook):
                 branches = (("success", action.success), ("failure", action.failure))
+            elif isinstance(action, Handoff):
+                branches = action.branches()
             for branch, nested in branches:
                 add(branch_list_id(list_id, i, branch), nested or ())
 

@@ -49,6 +49,8 @@ _UNIT_LISTS = frozenset(
         "accepted",
         "declined",
         "no_answer",
+        "connected",
+        "agent_left",
         "success",
         "failure",
         "rules",
@@ -90,7 +92,7 @@ class Pruning:
         if code in _GRAPH_RULES:
             return all(path[0] in _OFF_GRAPH for path in self.cuts)
         if code in ("F142", "F143"):  # a cut setting may have been the default language
-            return not any(path[:1] == ("settings",) for path in self.cuts)
+            return not any(path and _near(str(path[0]), ("settings",)) for path in self.cuts)
         if code in ("F106", "F121"):  # unset variable, secret naming none: a cut may set it
             return not any(self._could_assign(path) for path in self.cuts)
         if code in ("F161", "F162", "F163", "F164"):  # a cut may have declared the campaign
@@ -261,6 +263,11 @@ def _node(data: Any, path: Path) -> Any:
         except (KeyError, IndexError, TypeError):
             return None  # a required key that was missing, now a placeholder
     return data
+
+
+def _near(key: str, names: tuple[str, ...]) -> bool:
+    """``key`` is one of ``names``, or may be once repaired (``settingsx``)."""
+    return bool(difflib.get_close_matches(key, names, n=1, cutoff=0.6))
 
 
 def _near_assigning(key: str) -> bool:

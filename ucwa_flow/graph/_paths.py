@@ -4,7 +4,7 @@ Running a state's action list ends in one of three ways: a ``goto`` moves to ano
 state, a ``stop`` ends the conversation, or the list runs out and the conversation stays
 where it is. A ``call`` moves into a sub-flow's start state (the actions after it run once
 the sub-flow returns: :func:`after_calls`), and a ``return`` goes back to the caller.
-Branching actions (``if``, an outbound ``invite``, a ``webhook``) split the run into
+Branching actions (``if``, an outbound ``invite``, a ``webhook``, a ``handoff``) split the run into
 several paths, each named by the branches it took. :func:`trace_exits` lists those paths
 so the flow extractor can draw one edge per path.
 """
@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ucwa_flow.flow import Action, Call, Goto, If, Invite, Return, Stop, Webhook
+from ucwa_flow.flow import Action, Call, Goto, Handoff, If, Invite, Return, Stop, Webhook
 from ucwa_flow.graph._model import EdgeKind
 
-__all__ = ["END_OF_CONVERSATION", "RETURN", "Exit", "after_calls", "trace_exits"]
+__all__ = ["END_OF_CONVERSATION", "HANDOFF_STEPS", "RETURN", "Exit", "after_calls", "trace_exits"]
+
+#: how the graph names the ends of a handoff (by branch)
+HANDOFF_STEPS = {"done": "agent done", "agent_left": "agent left", "no_answer": "no answer"}
 
 #: the ``target`` of an exit that ends the conversation
 END_OF_CONVERSATION = "\x00end"
@@ -96,6 +99,12 @@ def _outcomes(action: Action) -> list[Exit]:
             ("webhook ok", EdgeKind.WEBHOOK, action.success),
             ("webhook failed", EdgeKind.WEBHOOK, action.failure or ()),
         ]
+    elif isinstance(action, Handoff):  # `connected` cannot leave (F153): the bridge's ends
+        branches = [
+            (HANDOFF_STEPS[name], EdgeKind.INVITE, branch or ())
+            for name, branch in action.branches()
+            if name != "connected"
+        ]
     else:
         return [Exit()]
     outcomes = [
@@ -130,3 +139,6 @@ def after_calls(
         elif isinstance(action, Webhook):
             yield from after_calls(action.success, rest)
             yield from after_calls(action.failure or (), rest)
+        elif isinstance(action, Handoff):
+            for _, branch in action.branches():
+                yield from after_calls(branch or (), rest)

@@ -85,6 +85,7 @@ class TraceMetrics:
             t.ActionDone: self._action,
             t.OutcomeReceived: self._outcome,
             t.FlowError: self._flow_error,
+            t.BridgeEvent: self._bridge,
         }
 
     def __call__(self, record: t.Trace) -> None:
@@ -115,6 +116,11 @@ class TraceMetrics:
         self._asked.pop(record.conversation, None)  # re-inserted: the newest last
         self._asked[record.conversation] = record.at
         _bound(self._asked, self._max)
+
+    def _bridge(self, record: t.BridgeEvent) -> None:
+        if record.event == "relay" and record.by == "caller":
+            # relayed to a person (a handoff): its answer is not the bot's step latency
+            self._asked.pop(record.conversation, None)
 
     def _message_out(self, record: t.MessageOut) -> None:
         self._f.messages.labels(self._account, self._flow(record), "out").inc()

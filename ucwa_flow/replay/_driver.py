@@ -13,7 +13,9 @@ event loop: a conversation replays in well under a millisecond of waiting.
 * the caller's messages and leaving happen at their recorded times;
 * an ``invite`` or ``webhook`` the flow starts is answered by the next recorded outcome of
   that kind, at its recorded time (at once when that time is past); one the recording has
-  no outcome for stops the replay: its answer is unknown;
+  no outcome for stops the replay: its answer is unknown. A ``handoff`` gets its recorded
+  outcome too (``no_answer``; or ``connected``, then ``done`` or ``agent_left`` when the
+  recording has the bridge's end), the flow's timeouts waiting while its bridge is on;
 * before each caller message, the state the flow is in is compared with the state the
   recorded message was answered in: when they differ, the flow asked something the
   recording has no answer for, and the replay stops there (never guessing an answer);
@@ -33,7 +35,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ucwa_flow.clock import Clock, ManualClock, TimerHandle
-from ucwa_flow.flow import Flow, Invite, Webhook
+from ucwa_flow.flow import Flow, Handoff, Invite, Webhook
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.replay._recording import Event, Recording
 from ucwa_flow.runtime import FlowInstance, FlowMachine
@@ -93,7 +95,7 @@ class _Services:
         self.jobs: deque[Callable[[], Awaitable[None]]] = deque()
         self._outcomes = {
             kind: deque(e for e in recording.events if e.kind == kind)
-            for kind in ("invite", "webhook")
+            for kind in ("invite", "webhook", "handoff")
         }
 
     def emit(self, record: t.Trace) -> None:
@@ -125,6 +127,69 @@ class _Services:
             instance.on_outcome, rest, "invite", branch, rest.branch(branch), {}, action.location
         )
         self._at(outcome.at, job)
+
+    def begin_handoff(
+        self,
+        instance: FlowInstance,
+        action: Handoff,
+        agents: tuple[str, ...],
+        subject: str | None,
+        message: str | None,
+        rest: Continuation,
+    ) -> None:
+        """A handoff: its recorded outcome (``no_answer``, or ``connected`` then the
+        bridge's end, ``done`` or ``agent_left``, if the recording has it) at its time;
+        what the bridge relayed is not in the recording (the reader leaves it out)."""
+        outcome = self._next("handoff", instance, f"the handoff to {', '.join(agents)}")
+        if outcome is None:
+            return
+        extras = {"agent": dict(outcome.result or {"uri": "", "name": ""})}
+        if outcome.text != "connected":
+            self._at(outcome.at, partial(self._handoff_ends, instance, rest, outcome.text, {}))
+            return
+        only = Continuation(rest.at, (), rest.extras, rest.after_end)
+        connected = partial(
+            instance.on_outcome,
+            only,
+            "handoff",
+            "connected",
+            only.branch("connected"),
+            extras,
+            action.location,
+        )
+        self._at(outcome.at, connected)
+        self._at(outcome.at, partial(self._held, instance))
+        end = self._outcomes["handoff"]
+        if end and end[0].text in ("done", "agent_left"):
+            ending = end.popleft()
+            ends = partial(self._handoff_ends, instance, rest, ending.text, extras)
+            self._at(ending.at, ends)
+
+    async def _held(self, instance: FlowInstance) -> None:
+        instance.hold_silence(True)  # the bridge is on: the flow's timeouts wait
+
+    async def _handoff_ends(
+        self, instance: FlowInstance, rest: Continuation, branch: str, extras: dict[str, Any]
+    ) -> None:
+        if branch != "no_answer":
+            instance.hold_silence(False)
+        if branch == "done":
+            rest = Continuation(rest.at, (), rest.extras, rest.after_end)
+        await instance.on_outcome(
+            rest,
+            "handoff",
+            branch,
+            rest.branch(branch),
+            {"agent": {"uri": "", "name": ""}},
+            self._location(instance, rest),
+        )
+
+    @staticmethod
+    def _location(instance: FlowInstance, rest: Continuation) -> Any:
+        at = rest.at
+        actions = instance.flow.action_list(at.list_id) if at is not None else ()
+        action = actions[at.position] if at is not None and at.position < len(actions) else None
+        return action.location if action is not None else instance.flow.location
 
     def begin_webhook(
         self,

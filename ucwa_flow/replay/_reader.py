@@ -130,7 +130,11 @@ def _from_replay(obj: Mapping[str, Any], source: str) -> Recording:
 
 
 #: the outcomes a recording may give an invite or a webhook (docs/replay.md)
-_OUTCOMES = {"invite": ("accepted", "declined", "no_answer"), "webhook": ("success", "failure")}
+_OUTCOMES = {
+    "invite": ("accepted", "declined", "no_answer"),
+    "webhook": ("success", "failure"),
+    "handoff": ("connected", "done", "agent_left", "no_answer"),
+}
 
 
 def _event(item: Any, index: int) -> Event:
@@ -162,6 +166,8 @@ def _event(item: Any, index: int) -> Event:
     result = None
     if kind == "webhook":
         result = {k: item[k] for k in ("status", "json", "error") if k in item}
+    elif kind == "handoff" and ("uri" in item or "name" in item):  # the agent connected
+        result = {k: str(item.get(k) or "") for k in ("uri", "name")}
     return Event(float(at), kind, str(value), result)
 
 
@@ -205,8 +211,19 @@ def from_export(
     assigned: set[str] = set()
     if any(not isinstance(e.get("seq", 0), int) for e in entries):
         raise _Bad('an entry\'s "seq" must be a whole number', "seq")
+    bridged = False  # between bridge_connected and its end: messages a handoff relayed
     for entry in sorted(entries, key=lambda e: e.get("seq", 0)):
         data = _mapping(entry.get("data")) or {}
+        kind = entry.get("kind")
+        if kind in ("bridge_connected", "bridge_done", "bridge_ended"):
+            bridged = kind == "bridge_connected"
+            handoffs = [i for i, e in enumerate(events) if e.kind == "handoff"]
+            if bridged and handoffs:  # the `connected` before it: who (agent.uri, agent.name)
+                agent = {"uri": str(data.get("agent", "")), "name": str(data.get("name", ""))}
+                last = events[handoffs[-1]]
+                events[handoffs[-1]] = Event(last.at, "handoff", last.text, agent)
+        if bridged and kind in ("message_in", "message_out"):
+            continue
         at_time = _time(entry.get("at"), "at")
         moment = at_time.timestamp() if at_time is not None else None
         if origin is None and moment is not None:
@@ -245,7 +262,7 @@ def _entry_event(kind: Any, data: Mapping[str, Any], at: float) -> Event | None:
     if kind == "state":
         name = data.get("state", data.get("to"))
         return Event(at, "state", str(name)) if name else None
-    if kind == "outcome" and data.get("action") in ("invite", "webhook"):
+    if kind == "outcome" and data.get("action") in ("invite", "webhook", "handoff"):
         result = data.get("result")
         return Event(at, str(data["action"]), str(data.get("branch")), _mapping(result))
     if kind == "ended":

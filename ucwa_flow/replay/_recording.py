@@ -33,7 +33,7 @@ from ucwa_flow.store import REDACTED
 __all__ = ["INPUTS", "KINDS", "OUTPUTS", "Event", "Recording"]
 
 #: what the caller and the world do: replay performs these
-INPUTS = frozenset({"caller", "left", "webhook", "invite"})
+INPUTS = frozenset({"caller", "left", "webhook", "invite", "handoff"})
 #: what the bot did: replay compares these
 OUTPUTS = frozenset({"bot", "state", "ended"})
 KINDS = INPUTS | OUTPUTS

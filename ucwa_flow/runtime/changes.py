@@ -105,6 +105,7 @@ class PageWriter:
                     extra={
                         "sides": [side for side in sides if side is not None],
                         "opening": engine.opening(href),
+                        "bridge": engine.bridges.to_data(href, self._tracked),
                         **({"campaign": run.id} if (run := campaigns.of(href)) else {}),
                     },
                     ended_in=self._journal.ended_in.pop(href, None) if instance.ended else None,

@@ -57,6 +57,8 @@ class Context(Mapping[str, Any]):
         self._extras = extras
         self._variables = dict(instance.variables)
         self._made: dict[str, Any] = {}
+        if extras.get("agent") is not None:  # a handoff's branch: the agent, over a variable
+            self._made["agent"] = dict(extras["agent"])
         self.built = 0
 
     def __getitem__(self, name: str) -> Any:
@@ -71,14 +73,16 @@ class Context(Mapping[str, Any]):
         return value
 
     def __contains__(self, name: object) -> bool:
-        return name in _MAKERS or name in self._variables
+        return name in _MAKERS or name in self._variables or name in self._made
 
     def __iter__(self) -> Iterator[str]:
         yield from (name for name in self._variables if name not in _MAKERS)
+        if "agent" in self._made and "agent" not in self._variables:
+            yield "agent"
         yield from _MAKERS
 
     def __len__(self) -> int:
-        return len(_MAKERS) + sum(1 for name in self._variables if name not in _MAKERS)
+        return sum(1 for _ in self)
 
     # -- the fixed names --------------------------------------------------------------
 

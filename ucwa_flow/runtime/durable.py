@@ -219,6 +219,9 @@ class Durable:
             if tracked:
                 engine.tracker.restore(load_conversation(tracked))
             invitations.resume(instance, work.key, pending, (work.due or now) - now)
+        bridge = record.extra.get("bridge")
+        if bridge:
+            engine.bridges.resume(instance, bridge)
 
     def _answered(self, href: str) -> None:
         """A webhook of ``href`` was answered: a campaign report with nothing more to wait

@@ -11,7 +11,8 @@ and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance`
 * messaging Connected enters the start state, then the invitation's first message is
   handled as the caller's first message (unless ``settings.first_message`` is
   ``route_only``: then it only served the invitation policy);
-* each incoming message goes to the handlers; a failed delivery to ``delivery_failed``;
+* each incoming message goes to the handlers (to the agent while a handoff bridges the
+  caller: :mod:`.bridge`); a failed delivery to ``delivery_failed``;
 * Disconnected (the caller hung up) fires ``ended``.
 
 Ordering: every conversation has a mailbox. Inputs for one conversation run strictly one
@@ -19,8 +20,7 @@ after another, in arrival order; different conversations run concurrently. Handl
 only posts to mailboxes, so a slow webhook in one conversation never delays another, and
 the channel can poll again at once.
 
-Timers (state, idle and invite timeouts) run on the injected clock; a firing is posted to
-the conversation's mailbox like any other input.
+Timers (state, idle, invite timeouts) run on the injected clock, posted to the mailbox.
 
 Flows: the engine runs the flows of a :class:`~ucwa_flow.runtime.routing.Catalog` (a bare
 flow is a catalog of one); each conversation runs one version of one of them
@@ -58,6 +58,7 @@ from ucwa_flow.lifecycle import (
 )
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.answering import Answering
+from ucwa_flow.runtime.bridge import Bridges
 from ucwa_flow.runtime.campaigns import Campaigns
 from ucwa_flow.runtime.delivery import from_reason, settle_sent
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -109,6 +110,8 @@ class Engine:
         self.calls = WebhookCalls(self, WebhookCaller(http))
         self.invitations = Invitations(self)
         self.campaigns: Campaigns = self.invitations.outbound.campaigns  # the campaign runs
+        self.bridges = Bridges(self)  # handoffs: searches for agents, and bridges
+        self.begin_handoff = self.bridges.begin
         self.answers = Answering(self, limits)
         self._instances: dict[str, FlowInstance] = {}
         self._mailboxes = Mailboxes(self._stepped)
@@ -192,8 +195,7 @@ class Engine:
         self.answers.flush()  # new invitations after the inputs of conversations under way
 
     def replying(self) -> bool:
-        """Whether conversations have work pending (steps, decisions waiting for their
-        commit but send outcomes alone, requests): busy answers wait (:mod:`.turns`)."""
+        """Whether conversations have work pending: busy answers wait (:mod:`.turns`)."""
         journal = self.journal
         deciding = journal is not None and bool(journal) and not journal.outcomes_only
         return self._mailboxes.busy or self.sender.busy or deciding
@@ -229,6 +231,7 @@ class Engine:
             self.stop_all("shutdown")
             await self.idle()
             await self.invitations.aclose()
+            await self.bridges.aclose()
             await self.idle()
         else:
             await self.drained()
@@ -270,7 +273,7 @@ class Engine:
 
     async def _message(self, href: str, text: str) -> None:
         instance = self._instances.get(href)
-        if instance is not None:
+        if not self.bridges.heard(href, text) and instance is not None:
             await instance.on_message(text)
 
     async def _delivery_failed(
@@ -292,6 +295,7 @@ class Engine:
             await instance.on_message(first)
 
     async def _ended(self, href: str, by: str) -> None:
+        await self.bridges.ended(href)
         await self.invitations.origin_ended(href)
         instance = self._instances.pop(href, None)
         if instance is not None:
@@ -309,6 +313,7 @@ class Engine:
         for href in list(self._instances):
             self.post(href, partial(self._lost, href, item.reason))
         self.invitations.lose_all(still_open=item.reason != "application re-created")
+        self.bridges.lose_all(still_open=item.reason != "application re-created")
         for conv in self.tracker:  # side and pending conversations: nobody follows them now
             if conv.href not in self._instances:
                 self.tracker.forget(conv.href)
@@ -357,9 +362,7 @@ class Engine:
         if self.journal is None:
             return False
         self.journal.invite(op)
-        instance = self._instances.get(origin or "")
-        if instance is not None:
-            self.journal.touch(instance)
+        self.touch(origin or "")
         return True
 
     def opening(self, href: str) -> dict[str, str]:
@@ -423,10 +426,12 @@ class Engine:
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: with a journal, its record goes into the next commit."""
         self.answers.turns.nudge()
-        if self.journal is not None:
-            instance = self._instances.get(href)
-            if instance is not None:
-                self.journal.touch(instance)
+        self.touch(href)
+
+    def touch(self, href: str) -> None:
+        """With a journal, conversation ``href``'s record goes into the next commit."""
+        if self.journal is not None and (instance := self._instances.get(href)) is not None:
+            self.journal.touch(instance)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.add(asyncio.ensure_future(self._tracked(coro)))

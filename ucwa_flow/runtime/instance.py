@@ -19,8 +19,9 @@ Semantics, as ``docs/flow-language.md`` states them:
   state, see ``facts``): its timers restart, its ladder count resets, ``enter`` runs.
 * timeouts count caller silence from the same moment (entering the state or the caller's
   last message); each step fires once.
-* ``invite`` and ``webhook`` do not block the conversation: the actions after them, and
-  their branch, run when the outcome arrives; messages are handled meanwhile.
+* ``invite``, ``webhook`` and ``handoff`` do not block the conversation: the actions after
+  them, and their branch, run when the outcome arrives; messages are handled meanwhile
+  (while a handoff's bridge is on, the bridge takes them: :mod:`.bridge`).
 * ``stop`` ends the conversation from the bot's side; ``ended`` runs only when the caller
   (or the server) ends it.
 * ``delivery_failed`` runs, as an input of its own, on a Failure event for a message of the
@@ -43,6 +44,7 @@ from ucwa_flow.flow import (
     Call,
     Flow,
     Goto,
+    Handoff,
     If,
     Invite,
     Location,
@@ -58,7 +60,7 @@ from ucwa_flow.flow import (
     state_list_id,
 )
 from ucwa_flow.lifecycle import Conversation
-from ucwa_flow.runtime import calls
+from ucwa_flow.runtime import calls, suspending
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import Context, assign, context_of, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
@@ -267,6 +269,13 @@ class FlowInstance:
         self._silence.resume(data.get("silence"), schedule, now)
         return True
 
+    def hold_silence(self, held: bool) -> None:
+        """Pause the state's timeouts and the idle timeout (a bridge is on), or start them
+        again from now (``held`` false: the bridge is over)."""
+        current = self._current()
+        schedule = self.machine.silence_schedule(current) if current and not held else ()
+        self._silence.restart(schedule)
+
     def close(self) -> None:
         """Release timers and the machine model (the engine forgets the instance)."""
         self._silence.cancel()
@@ -331,7 +340,7 @@ class FlowInstance:
                         cursor.branch("then" if chosen else "else")
                         continue
                     rest = None
-                    if isinstance(action, (Invite, Webhook, Call)):  # a tuple: no union built
+                    if isinstance(action, (Invite, Webhook, Call, Handoff)):  # no union built
                         rest = cursor.suspend(extras, allow_after_end)
                     if await self._do(action, extras, rest):
                         return
@@ -371,21 +380,9 @@ class FlowInstance:
             line = action.message.render(ctx)
             log.log(_LEVELS[action.level.upper()], "%s: %s", self.href, line)
             self._done("log", action.location, line)
-        elif isinstance(action, Invite):
-            to = action.to.render(ctx)
-            subject = action.subject.render(ctx) if action.subject else None
-            message = action.message.render(ctx) if action.message else None
-            self._done("invite", action.location, to)
+        elif isinstance(action, Invite | Webhook | Handoff):
             assert rest is not None
-            self.services.begin_invite(self, action, to, subject, message, rest)
-            return True
-        elif isinstance(action, Webhook):
-            url = action.url.render(ctx)
-            headers = {name: value.render(ctx) for name, value in action.headers}
-            body = action.json.evaluate(ctx) if action.json is not None else None
-            self._done("webhook", action.location, f"{action.method} {url}")
-            assert rest is not None
-            self.services.begin_webhook(self, action, url, headers, body, rest)
+            suspending.begin(self, action, ctx, rest, self._done)
             return True
         return False
 

@@ -44,10 +44,15 @@ from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, O
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.outbound import OutboundStarts
-from ucwa_flow.runtime.pending_invite import PendingInvite, cancel_timers
+from ucwa_flow.runtime.pending_invite import (
+    Invitation,
+    PendingInvite,
+    cancel_timers,
+    describe_reason,
+    offline_reason,
+)
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.services import Continuation, Services
-from ucwa_flow.ucwa.events import Reason
 
 __all__ = ["OFFLINE_RETRY", "InvitationHost", "Invitations"]
 
@@ -56,8 +61,6 @@ log = logging.getLogger("ucwa_flow.runtime")
 _BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
 #: seconds between invitations to someone who is not signed in (until the invite's timeout)
 OFFLINE_RETRY = 10.0
-# Failure subcodes that mean "no endpoint of the invitee could be offered it right now"
-_OFFLINE = frozenset({"temporarilyunavailable"})
 
 
 class TrackedConversations(Protocol):
@@ -140,6 +143,18 @@ class Invitations:
         """An ``invite`` action: invite ``to``; resume ``instance`` once it is answered."""
         pending = PendingInvite(to, instance.href, action, rest)
         self.start(pending, action.timeout, subject, action.importance, message)
+
+    def ring(self, pending: PendingInvite, timeout: float, invitation: Invitation) -> None:
+        """Send a handoff's invitation (``pending.on_answer`` is told its outcome)."""
+        self.start(pending, timeout, *invitation)
+
+    def withdraw(self, pending: PendingInvite) -> None:
+        """Give up ``pending`` (ringing, or waiting to ring again); nobody is told."""
+        if self._pending.pop(pending.op, None) is pending:
+            self._stop_ringing(pending)
+            cancel_timers(pending)
+            if pending.conversation is not None:
+                self._engine.tracker.forget(pending.conversation)
 
     def start_outbound(
         self, name: str | None = None, to: Sequence[str] | None = None
@@ -241,6 +256,8 @@ class Invitations:
         if pending is not None:
             pending.conversation = change.conversation
             pending.cancel_href = change.cancel_href
+            if pending.on_answer is not None:  # a handoff keeps how to withdraw it
+                pending.on_answer(pending, "ringing")
         elif op in self._abandoned:
             self._abandoned.discard(op)
             self._withdraw(
@@ -262,10 +279,10 @@ class Invitations:
             return False
         pending = self._pending[op]
         pending.conversation = change.conversation
-        if _offline(change.reason) and self._wait_for_sign_in(pending):
+        if offline_reason(change.reason) and self._wait_for_sign_in(pending):
             return True
         if change.outcome is Outcome.FAILED:
-            self._report(pending, f"inviting {pending.to} failed: {_describe(change.reason)}")
+            self._report(pending, f"inviting {pending.to} failed: {describe_reason(change.reason)}")
         self._resolve(op, _BRANCH.get(change.outcome, "no_answer"))
         return True
 
@@ -291,11 +308,14 @@ class Invitations:
         op = pending.op
         if self._pending.get(op) is not pending:
             return
+        self._stop_ringing(pending)
+        self._resolve(op, "no_answer")
+
+    def _stop_ringing(self, pending: PendingInvite) -> None:
         if pending.retry is None:  # an invitation rings (or is on its way): withdraw it
             if pending.conversation is None and pending.cancel_href is None:
-                self._abandoned.add(op)  # nothing to withdraw yet
+                self._abandoned.add(pending.op)  # nothing to withdraw yet
             self._withdraw(pending)
-        self._resolve(op, "no_answer")
 
     def _report(self, pending: PendingInvite, message: str) -> None:
         engine = self._engine
@@ -326,6 +346,9 @@ class Invitations:
         conversation = pending.conversation
         if conversation is not None and branch != "accepted":
             engine.tracker.forget(conversation)
+        if pending.on_answer is not None:
+            pending.on_answer(pending, branch)
+            return
         if pending.action is None:
             self.outbound.resolved(pending, branch)
             return
@@ -372,10 +395,8 @@ class Invitations:
 
     def lose_all(self, still_open: bool) -> None:
         """The channel lost track of every conversation: nothing we wait on will complete.
-
         ``still_open`` (a resync or resume, not a re-created application): the server may
-        still have them, so ringing invitations are withdrawn and side conversations ended.
-        """
+        still have them, so ringing invitations are withdrawn and side conversations ended."""
         engine = self._engine
         for pending in self._pending.values():
             cancel_timers(pending)
@@ -393,14 +414,3 @@ class Invitations:
         """Shutting down: withdraw what still rings and end every side conversation."""
         self.outbound.close()
         self.lose_all(still_open=True)
-
-
-def _offline(reason: Reason | None) -> bool:
-    return reason is not None and (reason.subcode or "").lower() in _OFFLINE
-
-
-def _describe(reason: Reason | None) -> str:
-    if reason is None:
-        return "the server gave no reason"
-    code = "/".join(part for part in (reason.code, reason.subcode) if part)
-    return f"{code} {reason.message}" if reason.message else code

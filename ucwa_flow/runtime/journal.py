@@ -181,6 +181,12 @@ class Journal:
             self.ended_in[href] = record.state
         elif isinstance(record, CampaignEvent):  # which run, who, its variables
             self.line(href, record.kind, {"campaign": record.campaign, **record.data})
+        elif isinstance(record, t.BridgeEvent):
+            # the texts relayed are the message lines already (both conversations)
+            bridge = {"agent": record.agent, "agents": list(record.agents), "by": record.by}
+            if record.name:
+                bridge["name"] = record.name
+            self.line(href, record.kind, bridge)
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)

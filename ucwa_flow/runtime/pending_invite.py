@@ -6,20 +6,35 @@ and the rest of its action lists as a :class:`~ucwa_flow.runtime.services.Contin
 the operationId it went out under, the conversation the server named for it, and its
 timers. :meth:`PendingInvite.to_data` and :func:`invite_from_data` turn the parts a
 restarted bot needs into JSON data and back; the timers are re-armed from the deadline.
+A handoff's invitations (:mod:`ucwa_flow.runtime.bridge`) carry ``on_answer`` instead of
+an action: the bridge keeps them, not the store's pending work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ucwa_flow.clock import TimerHandle
 from ucwa_flow.flow import Invite
+from ucwa_flow.ucwa.events import Reason
 
-__all__ = ["PendingInvite", "cancel_timers", "invitation_from_data"]
+__all__ = [
+    "Answered",
+    "Invitation",
+    "PendingInvite",
+    "cancel_timers",
+    "describe_reason",
+    "invitation_from_data",
+    "offline_reason",
+]
 
 Invitation = tuple[str | None, str, str | None]  # subject, importance, first message
+#: what a handoff is told of one of its invitations: the invitation and its branch
+Answered = Callable[["PendingInvite", str], None]
+# Failure subcodes that mean "no endpoint of the invitee could be offered it right now"
+_OFFLINE = frozenset({"temporarilyunavailable"})
 
 
 @dataclass(slots=True)
@@ -37,6 +52,8 @@ class PendingInvite:
     invitation: Invitation = (None, "normal", None)
     flow: str | None = None  # an outbound flow's invitation: the flow's name (None: the default)
     campaign: str | None = None  # the campaign run it was sent for (ucwa_flow.runtime.campaigns)
+    #: a handoff's invitation: told the outcome instead of a flow (see runtime.bridge)
+    on_answer: Answered | None = None
 
     def to_data(self) -> dict[str, Any]:
         """The request and what the server said of it so far (JSON data)."""
@@ -62,3 +79,16 @@ def cancel_timers(pending: PendingInvite) -> None:
         if timer is not None:
             timer.cancel()
     pending.retry = None
+
+
+def offline_reason(reason: Reason | None) -> bool:
+    """Whether ``reason`` says the invitee is not signed in anywhere (SIP's 480)."""
+    return reason is not None and (reason.subcode or "").lower() in _OFFLINE
+
+
+def describe_reason(reason: Reason | None) -> str:
+    """``reason`` in a line (code/subcode message)."""
+    if reason is None:
+        return "the server gave no reason"
+    code = "/".join(part for part in (reason.code, reason.subcode) if part)
+    return f"{code} {reason.message}" if reason.message else code

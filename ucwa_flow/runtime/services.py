@@ -1,7 +1,7 @@
 """What a flow instance needs from the engine that runs it, and what it leaves pending.
 
 :class:`Services` is the instance's whole view of the runtime: the clock, the port, the
-trace sink, timers posted to its mailbox, and the start of invites and webhooks (whose
+trace sink, timers posted to its mailbox, and the start of invites, webhooks and handoffs (whose
 outcomes come back later as inputs). :class:`Continuation` is the work an invite or webhook
 left suspended: the rest of the action lists, to run after the outcome's branch. It is
 plain data (places in the flow as :class:`~ucwa_flow.flow.ActionRef`, JSON extras), so a
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ucwa_flow.clock import Clock, TimerHandle
-from ucwa_flow.flow import ActionRef, Invite, Webhook, branch_list_id
+from ucwa_flow.flow import ActionRef, Handoff, Invite, Webhook, branch_list_id
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.port import Port
 
@@ -125,3 +125,14 @@ class Services(Protocol):
         body: Any,
         rest: Continuation,
     ) -> None: ...
+
+    def begin_handoff(
+        self,
+        instance: FlowInstance,
+        action: Handoff,
+        agents: tuple[str, ...],
+        subject: str | None,
+        message: str | None,
+        rest: Continuation,
+    ) -> None:
+        """Look for one of ``agents`` to take ``instance``'s caller (:mod:`.bridge`)."""

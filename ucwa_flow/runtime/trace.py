@@ -19,6 +19,7 @@ from ucwa_flow.flow import Location
 
 __all__ = [
     "ActionDone",
+    "BridgeEvent",
     "Ended",
     "FlowError",
     "HandlerMatched",
@@ -62,6 +63,26 @@ class LifecycleChanged(Trace):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BridgeEvent(Trace):
+    """A handoff's bridge (:mod:`ucwa_flow.runtime.bridge`) in the caller's conversation:
+    ``event`` is ``ringing`` (``agents`` are invited), ``connected`` (``agent`` accepted),
+    ``relay`` (``text`` went across, written ``by`` the caller or the agent), ``done`` (the
+    agent gave the caller back) or ``ended`` (``by``: who left, ``caller``, ``agent``, or
+    ``restart``/``shutdown``). Transcripts show it as ``bridge_<event>``."""
+
+    event: str
+    agent: str = ""
+    name: str = ""  # connected: the agent's name (``agent.name`` in the flow)
+    agents: tuple[str, ...] = ()
+    by: str | None = None
+    text: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return f"bridge_{self.event}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StateEntered(Trace):
     state: str
     previous: str | None
@@ -96,7 +117,7 @@ class TimeoutFired(Trace):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActionDone(Trace):
-    action: str  # say | set | goto | stop | typing | log | if | invite | webhook
+    action: str  # say | set | goto | stop | typing | log | if | invite | webhook | handoff
     location: Location
     detail: str = ""
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ucwa_flow.flow import Flow, Invite, UnknownActionList, Webhook
+from ucwa_flow.flow import Flow, Handoff, Invite, UnknownActionList, Webhook
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import copy_variables
@@ -161,10 +161,11 @@ def incompatibility(engine: Engine, instance: FlowInstance, flow: Flow) -> str |
         if frame.caller not in flow.states or not _resumable(flow, back, Webhook):
             return f"the new version cannot return to {frame.caller!r} from {frame.subflow!r}"
     href = instance.href
-    waits: list[tuple[Continuation, type[Invite | Webhook]]] = [
+    waits: list[tuple[Continuation, type[Invite | Webhook | Handoff]]] = [
         (call.rest, Webhook) for call in engine.calls.pending(href)
     ]
     waits += [(p.rest, Invite) for p in engine.invitations.waiting(href)]
+    waits += [(rest, Handoff) for rest in engine.bridges.waiting(href)]
     for rest, kind in waits:
         if not _resumable(flow, rest, kind):
             at = rest.at
@@ -173,7 +174,7 @@ def incompatibility(engine: Engine, instance: FlowInstance, flow: Flow) -> str |
     return None
 
 
-def _resumable(flow: Flow, rest: Continuation, kind: type[Invite | Webhook]) -> bool:
+def _resumable(flow: Flow, rest: Continuation, kind: type[Invite | Webhook | Handoff]) -> bool:
     """Whether ``flow`` has the action ``rest`` waits on (of ``kind``) and every list after it."""
     try:
         if rest.at is not None:

@@ -12,7 +12,9 @@ tried from a terminal:
 * :class:`DemoAgent` plays a person the bot invites (a help desk's agents, say). It is a
   :class:`~ucwa_flow.simulator.control.VirtualUser` of the simulator that answers every
   invitation after ``delay`` seconds (accept, decline or, with ``"ignore"``, never) and,
-  having accepted, says ``greeting``. It reports what it does as lines for a transcript.
+  having accepted, says ``greeting``. Bridged by a handoff (``done``: its command), it
+  answers the caller's first message with ``answer_text`` and then types ``done``, giving
+  the caller back to the bot. It reports what it does as lines for a transcript.
 
 Both use real time: they are for people, not for tests on a virtual clock (those script
 webhooks and invitees in their test files instead).
@@ -108,12 +110,16 @@ class DemoAgent:
         delay: float = 2.0,
         answer: Answer = "accept",
         greeting: str = "Hi, I'm taking over from the bot. How can I help?",
+        done: str | None = None,
+        answer_text: str = "Thanks, I have noted that and will follow up by e-mail today.",
     ) -> None:
         self.vu = vu
         self.report = report
         self.delay = delay
         self.answer = answer
         self.greeting = greeting
+        self.done = done
+        self.answer_text = answer_text
         self.answering = False
         self._task: asyncio.Task[None] | None = None
 
@@ -144,11 +150,14 @@ class DemoAgent:
             self.answering = True
             try:
                 await asyncio.sleep(self.delay)
-                self._answer(conversation)
+                accepted = self._answer(conversation)
             finally:
                 self.answering = False
+            if accepted and self.done is not None:
+                await self._hand_back(conversation, self.done)
 
-    def _answer(self, conversation: str) -> None:
+    def _answer(self, conversation: str) -> bool:
+        """Answer the invitation to ``conversation``: ``True`` when it was accepted."""
         read = len(self.vu.received)
         try:
             if self.answer == "decline":
@@ -157,16 +166,36 @@ class DemoAgent:
                 self.vu.accept(conversation)
         except (LookupError, RuntimeError):  # withdrawn while the agent took its time
             self.report(f"* {self.uri} (simulated agent) was invited, but it was withdrawn")
-            return
+            return False
         if self.answer == "decline":
             self.report(f"* {self.uri} (simulated agent) declined the bot's invitation")
-            return
+            return False
         self.report(f"* {self.uri} (simulated agent) accepted the bot's invitation")
         for message in self.vu.received[read:]:  # the invitation's text comes with the accept
             self.report(f"* {self.uri} (simulated agent) read: {message.text.rstrip()}")
         with contextlib.suppress(LookupError, RuntimeError):  # the bot left already
             self.vu.send(self.greeting, conversation)
             self.report(f"agent: {self.greeting}")
+            return True
+        return False
+
+    async def _hand_back(self, conversation: str, done: str) -> None:
+        """Bridged by a handoff: answer the caller's first message, then type ``done``."""
+        read = len(self.vu.received)
+
+        def heard() -> bool:
+            return any(m.conversation == conversation for m in self.vu.received[read:])
+
+        with contextlib.suppress(TimeoutError, LookupError, RuntimeError):
+            await self.vu.wait_until(heard, timeout=3600.0, what="the caller's message")
+            self.answering = True  # a runner waits for the answer, as for an invitation's
+            try:
+                await asyncio.sleep(self.delay)
+                for text in (self.answer_text, done):
+                    self.vu.send(text, conversation)
+                    self.report(f"agent: {text}")
+            finally:
+                self.answering = False
 
     async def _wait_until_answered(self, conversation: str) -> None:
         # an unanswered invitation fails: it times out, or the bot withdraws it

@@ -232,14 +232,16 @@ class _Replay:
             path.back = True
         elif r.action in ("call", "return"):
             path.steps.append(f"call {r.detail}" if r.action == "call" else "return")
-        elif r.action in ("webhook", "invite"):
+        elif r.action in ("webhook", "invite", "handoff"):
             self.parked[(conv, r.location)] = path
             self.current[conv] = None
 
     def _outcome(self, conv: str, r: t.OutcomeReceived) -> None:
-        if r.action == "campaign":  # a campaign's report: no transition of the graph
-            return
+        if r.action == "campaign" or r.branch == "connected":
+            return  # a campaign's report: no transition; a bridge: its path goes on at its end
         step = {
+            "done": "agent done",
+            "agent_left": "agent left",
             "accepted": "invite accepted",
             "declined": "invite declined",
             "no_answer": "no answer",

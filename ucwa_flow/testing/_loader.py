@@ -171,9 +171,11 @@ class _Builder:
                 return s.Invite(location=at, text=value.get("text"), subject=value["subject"])
             return s.Invite(location=at, text=value)
         if key == "say":
+            if isinstance(value, dict):  # {as: sip:agent@..., text: hello}
+                return s.Say(location=at, text=value["text"], who=value["as"])
             return s.Say(location=at, text=value)
         if key == "hang_up":
-            return s.HangUp(location=at)
+            return s.HangUp(location=at, who=value)
         if key == "accept":
             return s.Accept(location=at, who=value)
         if key == "decline":

@@ -2,7 +2,8 @@
 
 Semantics (``docs/testing.md`` states them for authors):
 
-* acting steps (``invite``, ``say``, ``hang_up``, ``accept``, ``decline``, ``wait``) are
+* acting steps (``invite``, ``say``, ``hang_up``, ``accept``, ``decline``, ``wait``; ``say``
+  and ``hang_up`` as someone else, an agent of a handoff, too) are
   performed, then the stage settles: the bot has reacted completely before the next step;
 * ``expect: {say: ...}`` looks at the **next** message the person heard that no earlier
   expectation matched, and only that one: a message nobody expected in between fails the
@@ -121,9 +122,9 @@ class _Steps:
         if isinstance(step, s.Invite):
             await stage.party(None).invite(step.text, subject=step.subject)
         elif isinstance(step, s.Say):
-            await stage.party(None).say(step.text)
+            await stage.party(step.who).say(step.text)
         elif isinstance(step, s.HangUp):
-            await stage.party(None).hang_up()
+            await stage.party(step.who).hang_up()
         elif isinstance(step, s.Accept):
             await stage.party(step.who).accept()
         elif isinstance(step, s.Decline):

@@ -69,14 +69,17 @@ class Invite(Step):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Say(Step):
-    """The caller sends ``text``."""
+    """``who`` (the caller when ``None``; an agent in a handoff) sends ``text``."""
 
     text: str
+    who: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HangUp(Step):
-    """The caller leaves the conversation."""
+    """``who`` (the caller when ``None``) leaves their conversation with the bot."""
+
+    who: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,7 +218,7 @@ class Scenario:
         """Everyone who must exist on the simulator: caller, users, who accepts/declines."""
         named = [self.caller, *self.users]
         for step in self.steps:
-            if isinstance(step, Accept | Decline) and step.who is not None:
+            if isinstance(step, Accept | Decline | Say | HangUp) and step.who is not None:
                 named.append(step.who)
             elif isinstance(step, ExpectSay) and step.to is not None:
                 named.append(step.to)

@@ -28,7 +28,7 @@ import httpx
 
 from ucwa_flow.clock import ManualClock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Flow, Invite, iter_actions, template_context
+from ucwa_flow.flow import Flow, Handoff, Invite, iter_actions, template_context
 from ucwa_flow.runtime import Caller, FlowInstance
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
@@ -212,10 +212,11 @@ class Stage:
 def invitees(flow: Flow, caller: str) -> list[str]:
     """Everyone ``flow`` can invite, as far as its text and its variables' defaults tell.
 
-    The ``to:`` of every ``invite`` rendered with the variables' defaults (``caller`` as the
-    caller), and ``outbound.to``. A test script then sees the same invitee whether or not
-    it mentions them: signed in, answering only when a step says so. Someone a ``to:``
-    names only through a variable set at run time must be listed in ``users:``.
+    The ``to:`` of every ``invite`` and ``handoff`` rendered with the variables' defaults
+    (``caller`` as the caller), and ``outbound.to``. A test script then sees the same
+    invitee whether or not it mentions them: signed in, answering only when a step says so.
+    Someone a ``to:`` names only through a variable set at run time must be listed in
+    ``users:``.
     """
     found: list[str] = list(flow.outbound.to) if flow.outbound is not None else []
     context = template_context(
@@ -224,14 +225,15 @@ def invitees(flow: Flow, caller: str) -> list[str]:
     for state in flow.states.values():
         for actions in state.all_action_lists():
             for action in iter_actions(actions):
-                if not isinstance(action, Invite):
+                if not isinstance(action, Invite | Handoff):
                     continue
-                try:
-                    to = action.to.render(context).strip()
-                except UcwaFlowError:
-                    continue
-                if "@" in to and not any(c.isspace() for c in to):
-                    found.append(to)
+                for template in action.to if isinstance(action, Handoff) else (action.to,):
+                    try:
+                        to = template.render(context).strip()
+                    except UcwaFlowError:
+                        continue
+                    if "@" in to and not any(c.isspace() for c in to):
+                        found.append(to)
     return list(dict.fromkeys(_sip(uri).lower() for uri in found))
 
 

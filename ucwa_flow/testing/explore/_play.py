@@ -177,9 +177,9 @@ async def _act(stage: Stage, step: Act) -> None:
     if isinstance(step, s.Invite):
         await stage.party(None).invite(step.text)
     elif isinstance(step, s.Say):
-        await stage.party(None).say(step.text)
+        await stage.party(step.who).say(step.text)
     elif isinstance(step, s.HangUp):
-        await stage.party(None).hang_up()
+        await stage.party(step.who).hang_up()
     elif isinstance(step, s.Accept):
         await stage.party(step.who).accept()
     elif isinstance(step, s.Decline):

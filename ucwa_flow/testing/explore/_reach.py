@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ucwa_flow.flow import Action, Flow, Invite, State, Webhook, format_duration
+from ucwa_flow.flow import Action, Flow, Handoff, Invite, State, Webhook, format_duration
 from ucwa_flow.graph import Edge, EdgeKind, Graph
 from ucwa_flow.graph._paths import trace_exits
 
@@ -96,4 +96,6 @@ def _enter_wait(actions: Sequence[Action]) -> float | None:
             branches = (action.accepted or (), action.declined or (), action.no_answer or ())
             if all(_always_leaves(branch) for branch in branches):
                 return min(action.timeout, SERVER_GIVES_UP)
+        elif isinstance(action, Handoff):
+            return None  # a bridge lasts as long as the agent and the caller talk
     return None

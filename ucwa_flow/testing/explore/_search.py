@@ -11,6 +11,7 @@ transition there:
   handler captures a variable a condition reads), and one nothing takes (a no-match);
 * waiting until the next step of the state's silence schedule (timeouts, idle timeout);
 * accepting or declining a pending invitation, or letting it go unanswered;
+* with a handoff's bridge on, the agent typing the handoff's ``done`` command or leaving;
 * the caller leaving, where the state handles ``ended``.
 
 A path that made webhook calls gets siblings in which one of those calls fails, so both
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ucwa_flow.flow import Flow, If, Invite, MessageHandler, State, iter_actions
+from ucwa_flow.flow import Flow, Handoff, If, Invite, MessageHandler, State, iter_actions
 from ucwa_flow.graph import START, Edge, Graph, extract_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.testing import _script as s
@@ -141,12 +142,12 @@ class _Search:
         self.literals = _condition_literals(flow)
         self.seen: set[tuple[Any, ...]] = set()
         self.tried: set[tuple[Any, ...]] = set()
-        self.invites = {
+        self.invites: dict[Any, Invite | Handoff] = {
             a.location: a
             for state in flow.states.values()
             for actions in state.all_action_lists()
             for a in iter_actions(actions)
-            if isinstance(a, Invite)
+            if isinstance(a, Invite | Handoff)
         }
 
     def stimuli(self, result: Play) -> Iterator[Act]:
@@ -163,6 +164,9 @@ class _Search:
         self.seen.add(key)
         if last.state is None:  # an outbound invitation not answered yet
             yield from self._fresh(base, "outbound", self._answers(None))
+            return
+        if facts.bridge is not None:  # the caller talks with an agent: only the agent moves
+            yield from self._fresh(base, "bridge", self._agent_acts(*facts.bridge))
             return
         state = self.flow.states[last.state]
         for index, handler in enumerate(ordered(state)):
@@ -215,6 +219,18 @@ class _Search:
         acts.append(wait_step(min([*timeouts, SERVER_GIVES_UP])))
         return acts
 
+    def _agent_acts(self, location: Any, agent: str) -> list[Act]:
+        """A bridged agent gives the caller back (the handoff's ``done``) or leaves."""
+        handoff = self.invites.get(location)
+        acts: list[Act] = [s.HangUp(location=HERE, who=agent)]
+        if isinstance(handoff, Handoff) and handoff.done is not None:
+            acts.insert(0, s.Say(location=HERE, text=handoff.done_command, who=agent))
+        return acts
+
+
+#: actions that leave the conversation waiting for an outcome
+_WAITING = ("invite", "webhook", "handoff")
+
 
 def _say(text: str) -> s.Say:
     return s.Say(location=HERE, text=text)
@@ -226,6 +242,7 @@ class _Facts:
     def __init__(self, result: Play) -> None:
         self.misses = 0
         self.fired = 0
+        self.bridge: tuple[Any, str] | None = None  # a handoff's place, the agent bridged
         waiting: dict[Any, int] = {}
         for record in result.traces:
             if isinstance(record, t.StateEntered):
@@ -238,11 +255,26 @@ class _Facts:
                 self.misses = record.miss
             elif isinstance(record, t.TimeoutFired):
                 self.fired += 1
-            elif isinstance(record, t.ActionDone) and record.action in ("invite", "webhook"):
+            elif isinstance(record, t.ActionDone) and record.action in _WAITING:
                 waiting[record.location] = waiting.get(record.location, 0) + 1
             elif isinstance(record, t.OutcomeReceived):
-                waiting[record.location] = waiting.get(record.location, 0) - 1
+                if record.branch not in ("done", "agent_left"):  # `connected` ended the wait
+                    waiting[record.location] = waiting.get(record.location, 0) - 1
+                if record.branch != "connected":
+                    self.bridge = None
+            elif isinstance(record, t.BridgeEvent) and record.event == "connected":
+                self.bridge = (self._handoff(result, record), record.agent)
         self.pending = tuple(sorted((loc for loc, n in waiting.items() if n > 0), key=str))
+
+    @staticmethod
+    def _handoff(result: Play, connected: t.BridgeEvent) -> Any:
+        """The place of the handoff whose bridge ``connected`` opened (its last start)."""
+        starts = [
+            r.location
+            for r in result.traces
+            if isinstance(r, t.ActionDone) and r.action == "handoff" and r.at <= connected.at
+        ]
+        return starts[-1] if starts else None
 
 
 def _conditions(flow: Flow) -> Iterator[str]:

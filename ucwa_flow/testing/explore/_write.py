@@ -199,12 +199,14 @@ def _webhooks(play: Play, web: WebMocks) -> list[str]:
 def _step(step: s.Step) -> str:
     if isinstance(step, s.Invite):
         return "invite" if step.text is None else f"invite: {_text(step.text)}"
+    if isinstance(step, s.Say) and step.who is not None:  # an agent a handoff bridged
+        return f"say: {{as: {step.who}, text: {_text(step.text)}}}"
     if isinstance(step, s.Say):
         return f"say: {_text(step.text)}"
     if isinstance(step, s.Wait):
         return f"wait: {step.spelled}"
     if isinstance(step, s.HangUp):
-        return "hang_up"
+        return "hang_up" if step.who is None else f"hang_up: {step.who}"
     if isinstance(step, s.Accept):
         return "accept" if step.who is None else f"accept: {step.who}"
     if isinstance(step, s.Decline):

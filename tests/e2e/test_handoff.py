@@ -1,0 +1,219 @@
+"""Handoffs end to end: agents rung first-to-accept or round robin, the bridge relaying
+both ways, and a durable bot restarted with a bridge (or a search) under way."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import pass_markers, stage
+from ucwa_flow.cli import main
+from ucwa_flow.flow import Flow, load_flow_text
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.store import ConversationQuery, Store, open_store
+from ucwa_flow.ucwa.errors import UcwaHttpError
+
+MARCO = "sip:marco@contoso.com"
+DESK = "sip:service-desk@contoso.com"
+ADRIANA = "sip:adrianag@contoso.com"
+QUEUE = "sip:helpdesk-agents@contoso.com"
+
+FLOW = """\
+version: 1
+name: desk
+start: menu
+settings: {{idle_timeout: 2m}}
+states:
+  menu:
+    enter: [{{say: Menu.}}]
+    messages:
+      - keywords: [agent]
+        goto: help
+      - any: true
+        say: "You said: {{{{ message }}}}"
+  help:
+    enter:
+      - handoff:
+          to: {to}
+          mode: {mode}
+          message: "{{{{ caller.name }}}} needs help"
+          timeout: 2m
+          done: {{goto: menu}}
+          connected: [{{say: "You are talking with {{{{ agent.name }}}}."}}]
+          no_answer: [{{say: Nobody is free.}}, {{goto: menu}}]
+          agent_left: [{{say: The agent left.}}, {{goto: menu}}]
+    messages:
+      - any: true
+        say: Still looking.
+"""
+
+
+def desk(to: list[str], mode: str = "first") -> Flow:
+    result = load_flow_text(FLOW.format(to=to, mode=mode), "desk.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    return result.flow
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await open_store(str(tmp_path / "bot.sqlite3"))
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+async def test_the_first_agent_to_accept_wins_and_the_others_are_withdrawn() -> None:
+    async with stage(desk([MARCO, DESK])) as s:
+        marco, service = await s.agent(MARCO), await s.agent(DESK)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        offers = await marco.invited(), await service.invited()
+        assert [o.text for o in offers] == ["Lene Aaling needs help"] * 2
+        assert offers[1].accept_href is not None
+        await service.client.accept(offers[1].accept_href)
+        assert await lene.hear() == ["You are talking with Service Desk."]
+        # Marco's invitation is withdrawn: it stops ringing and can no longer be taken
+        await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
+        assert marco.ended == [offers[0].conversation]
+        assert offers[0].accept_href is not None
+        with pytest.raises(UcwaHttpError):
+            await marco.client.accept(offers[0].accept_href)
+        bridge = [(b.event, b.agent, b.agents) for b in s.of(t.BridgeEvent)]
+        assert bridge == [("ringing", "", (MARCO, DESK)), ("connected", DESK, ())]
+
+
+async def test_round_robin_starts_after_the_agent_used_last_across_conversations() -> None:
+    async with stage(desk([MARCO, DESK, QUEUE], "round_robin")) as s:
+        marco, service, queue = await s.agent(MARCO), await s.agent(DESK), await s.agent(QUEUE)
+        lene = await s.person()
+        await lene.say("agent")
+        offer = await marco.invited()  # nobody used yet: the first of the list
+        assert offer.accept_href is not None
+        await marco.client.accept(offer.accept_href)
+        assert await lene.hear(2) == ["Menu.", "You are talking with Marco."]
+        # a second conversation: Service Desk rings first, Marco having taken the last one
+        adriana = await s.person(ADRIANA)
+        await adriana.say("agent")
+        second = await service.invited()
+        assert second.text == "Adriana Giorgi needs help"
+        assert second.decline_href is not None
+        await service.client.decline(second.decline_href)  # declined: on to the next
+        third = await queue.invited()
+        assert third.text == "Adriana Giorgi needs help"
+        await s.clock.advance(30)  # its ring time (30s) passes unanswered: on to Marco
+        fourth = await marco.invited()
+        assert fourth.accept_href is not None
+        await marco.client.accept(fourth.accept_href)
+        assert await adriana.hear(2) == ["Menu.", "You are talking with Marco."]
+        assert service.invitations.empty()
+        assert queue.invitations.empty()
+        rung = [b.agents for b in s.of(t.BridgeEvent) if b.event == "ringing"]
+        assert rung == [(MARCO, DESK, QUEUE)] * 2
+
+
+async def test_the_bridge_relays_both_ways_until_the_agent_leaves() -> None:
+    async with stage(desk([MARCO])) as s:
+        marco = await s.person(MARCO)  # accepts at once
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear(2) == ["Menu.", "You are talking with Marco."]
+        assert await marco.hear() == ["Lene Aaling needs help"]
+        await lene.say("menu")  # relayed, not handled by the flow
+        assert await marco.hear() == ["Lene Aaling: menu"]
+        await marco.say("Hello Lene")
+        assert await lene.hear() == ["Marco: Hello Lene"]
+        await s.clock.advance(180)  # the idle timeout (2m) waits while the bridge is on
+        await lene.silence()
+        await marco.caller.hang_up()
+        assert await lene.hear(2) == ["The agent left.", "Menu."]
+        await lene.say("hi")
+        assert await lene.hear() == ["You said: hi"]
+        await s.idle()
+        ended = [(b.event, b.by) for b in s.of(t.BridgeEvent) if b.event == "ended"]
+        assert ended == [("ended", "agent")]
+
+
+async def test_a_caller_who_leaves_ends_the_agents_conversation() -> None:
+    async with stage(desk([MARCO])) as s:
+        marco = await s.person(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear(2) == ["Menu.", "You are talking with Marco."]
+        await lene.caller.hang_up()
+        assert await marco.hear(2) == [
+            "Lene Aaling needs help",
+            "Lene Aaling left the conversation.",
+        ]
+        assert await marco.hear_end() == "the bot ended the conversation"
+
+
+async def test_a_bridge_under_way_at_a_restart_carries_on(store: Store) -> None:
+    async with stage(desk([MARCO]), store=store) as s:
+        marco = await s.person(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear(2) == ["Menu.", "You are talking with Marco."]
+        assert await marco.hear() == ["Lene Aaling needs help"]
+        await s.idle()
+        await s.crash()
+        await s.restart()
+        await pass_markers(s)
+        await lene.say("are you still there?")
+        assert await marco.hear() == ["Lene Aaling: are you still there?"]
+        await marco.say("/done")
+        assert await marco.hear() == ["Lene Aaling is back with the bot."]
+        assert await lene.hear() == ["Menu."]
+        await lene.say("thanks")
+        assert await lene.hear() == ["You said: thanks"]
+    (record,) = await store.conversations(ConversationQuery())
+    kinds = [e.kind for e in await store.transcript(record.account, record.conversation)]
+    assert [k for k in kinds if k.startswith("bridge_")] == [
+        "bridge_ringing",
+        "bridge_connected",
+        "bridge_relay",
+        "bridge_done",
+    ]
+    # what an operator reads: the bridge in the caller's history, across the restart
+    shown = await asyncio.to_thread(_show, store.target, record.conversation)
+    in_order = [
+        "bridge  ringing sip:marco@contoso.com",
+        "bridge  connected sip:marco@contoso.com",
+        "bot     You are talking with Marco.",
+        "caller  are you still there?",
+        "bridge  relay sip:marco@contoso.com (by the caller)",
+        "bridge  done sip:marco@contoso.com (by the agent)",
+        "state   help -> menu",
+    ]
+    positions = [shown.find(text) for text in in_order]
+    assert -1 not in positions, shown
+    assert positions == sorted(positions), shown
+
+
+def _show(state: str, conversation: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["transcripts", "show", conversation, "--state", state])
+    return out.getvalue()
+
+
+async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None:
+    async with stage(desk([MARCO]), store=store) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        offer = await marco.invited()
+        await s.idle()
+        await s.crash()
+        await s.restart()
+        # the caller is told (no_answer) and back in the flow; the invitation is withdrawn
+        assert await lene.hear(2) == ["Nobody is free.", "Menu."]
+        await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
+        assert marco.ended == [offer.conversation]
