@@ -32,6 +32,19 @@ def _events_path(party: Party) -> str:
     return re.escape(urlsplit(party.client.application.events_href).path)
 
 
+async def _held(sim: Simulator, party: Party) -> None:
+    """Wait until the simulator holds ``party``'s P-GET (nothing to answer it with yet)."""
+    app_id = urlsplit(party.client.application.self_href).path.rsplit("/", 1)[1]
+    app = sim.application_by_id(app_id)
+    assert app is not None
+
+    async def poll() -> None:
+        while not app.channel.held:  # noqa: ASYNC110 (the simulator's state has no notification)
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), WAIT)
+
+
 async def test_decline(tosh: Party, lene: Party) -> None:
     href = await tosh.client.start_messaging(LENE, subject="Lunch?")
     incoming = await lene.invitation("started", "Incoming")
@@ -188,12 +201,16 @@ async def test_a_spoilt_event_body_is_asked_for_again_and_no_message_is_lost(
     tosh: Party, lene: Party, sim: Simulator
 ) -> None:
     tosh_send, lene_send = await _chat(tosh, lene)
-    await lene.client.send_message(lene_send, "one")
-    await tosh.message("one")
-    # the next two answers to tosh's P-GET come back as garbage (a proxy error page, then a
-    # body that is JSON but not UCWA); the channel asks for the same batch again each time
+    # A fault rule is taken when a request arrives, so one that is already held at the
+    # server is not spoilt: inject only once tosh's P-GET is held (it carries "one"). The
+    # next two answers to tosh's P-GET then come back as garbage (a proxy error page, then
+    # a body that is JSON but not UCWA), and the channel asks for the same batch again
+    # each time; "two" is sent after "one" arrived, so it comes after both.
+    await _held(sim, tosh)
     rule = sim.faults.inject(method="GET", path=_events_path(tosh), body=b"<html>bad gateway")
     sim.faults.inject(method="GET", path=_events_path(tosh), body=b'{"sender": 3}')
+    await lene.client.send_message(lene_send, "one")
+    await tosh.message("one")
     await lene.client.send_message(lene_send, "two")
     await tosh.message("two")
     assert rule.hits == 1
