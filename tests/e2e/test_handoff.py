@@ -184,8 +184,8 @@ async def test_a_bridge_under_way_at_a_restart_carries_on(store: Store) -> None:
     shown = await asyncio.to_thread(_show, store.target, record.conversation)
     in_order = [
         "bridge  ringing sip:marco@contoso.com",
+        "bot     You are talking with Marco.",  # `connected` runs, then the relay starts
         "bridge  connected sip:marco@contoso.com",
-        "bot     You are talking with Marco.",
         "caller  are you still there?",
         "bridge  relay sip:marco@contoso.com (by the caller)",
         "bridge  done sip:marco@contoso.com (by the agent)",
