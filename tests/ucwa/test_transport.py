@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -183,3 +185,56 @@ async def test_the_ucwa_client_sends_through_it_and_reuses_its_connections() -> 
             assert isinstance(pool, Http11Transport)
             assert pool.opened <= 2  # sign-in's requests and the 20 GETs, one at a time
             assert isinstance(client._wire.poll._transport, Http11Transport)
+
+
+async def test_a_proxy_the_environment_names_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This transport cannot go through a proxy: with one in the environment the client
+    keeps httpx's own transport, which does (it went straight to the server before)."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))  # a plain-http request: the absolute URL
+        writer.write(OK)
+        await writer.drain()
+        writer.close()
+
+    async with server(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = UcwaClient("sip:bot@contoso.com", "pw", server_url="http://lync.contoso.test")
+        try:
+            assert not isinstance(client._wire.http._transport, Http11Transport)
+            answer = await client._wire.http.get("http://lync.contoso.test/ucwa")
+        finally:
+            await client.aclose()
+    assert answer.text == "ok"
+    assert seen[0].startswith(b"GET http://lync.contoso.test/ucwa HTTP/1.1")
+
+
+async def test_a_reset_in_a_body_without_a_length_is_a_read_error() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\npartial")  # runs until the connection closes
+        await writer.drain()
+        linger = struct.pack("ii", 1, 0)  # closing then sends an RST, not the body's end
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        writer.transport.abort()
+
+    async with server(handle) as url, httpx.AsyncClient(transport=transport()) as http:
+        with pytest.raises(httpx.ReadError):
+            await http.get(url, timeout=WAIT)
+
+
+async def test_a_name_that_does_not_resolve_says_so() -> None:
+    async with httpx.AsyncClient(transport=transport()) as http:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.get("http://no-such-host.invalid/", timeout=WAIT)
+    assert "Unknown error" not in str(caught.value)
+    assert str(caught.value)
+
+
+async def test_a_header_h11_refuses_is_an_httpx_error() -> None:
+    async with server(lambda r, w: None) as url, httpx.AsyncClient(transport=transport()) as http:
+        with pytest.raises(httpx.LocalProtocolError):
+            await http.get(url, headers={"X-A": "a\r\nb"}, timeout=WAIT)

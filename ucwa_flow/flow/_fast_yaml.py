@@ -49,6 +49,10 @@ def _c_parser() -> Any:
     return CParser
 
 
+#: plain scalars remembered at most (each distinct text once; cleared when full)
+_KNOWN_MAX = 10_000
+
+
 class _Scalars:
     """Plain scalars resolved and constructed as the round-trip loader does (YAML 1.2)."""
 
@@ -78,6 +82,8 @@ class _Scalars:
         else:
             node = ScalarNode(tag, text, None, None, None)
             value = plain_scalar(self._constructor.construct_object(node, deep=True))
+        if len(self._known) >= _KNOWN_MAX:  # a long-lived process reloading edited flows
+            self._known.clear()
         self._known[text] = value
         return value
 

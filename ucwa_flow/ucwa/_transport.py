@@ -32,8 +32,8 @@ What it keeps from httpcore:
 * ``max_connections`` (requests wait for a connection, within the ``pool`` timeout),
   ``max_keepalive`` idle connections, ``keepalive_expiry`` seconds of idleness.
 
-Not supported: HTTP/2, proxies (an ``httpx.AsyncClient`` mounts httpx's own transport for
-the proxies the environment names, so those still work), streaming bodies larger than
+Not supported: HTTP/2, proxies (when the environment names one, ``Wire`` does not use this
+transport at all: httpx's own then goes through the proxy), streaming bodies larger than
 memory (a response is buffered as it arrives; UCWA's are small).
 """
 
@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -69,6 +70,7 @@ class _Connection(asyncio.Protocol):
         self.broken = False  # closed by either side, or data while idle
         self._waiter: asyncio.Future[None] | None = None
         self._can_write: asyncio.Future[None] | None = None
+        self._reset: Exception | None = None  # how the connection was lost, if not cleanly
 
     # -- the event loop's side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,6 +90,8 @@ class _Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and not self.broken:  # a reset: not the end of a body
+            self._reset = exc
         self._lost()
         if self._can_write is not None and not self._can_write.done():
             self._can_write.set_result(None)
@@ -103,8 +107,9 @@ class _Connection(asyncio.Protocol):
     def _lost(self) -> None:
         if not self.broken:
             self.broken = True
-            with contextlib.suppress(RuntimeError):  # already closed on h11's side
-                self.h11.receive_data(b"")
+            if self._reset is None:  # a clean close ends a body that runs until it
+                with contextlib.suppress(RuntimeError):  # already closed on h11's side
+                    self.h11.receive_data(b"")
         self._wake()
 
     def _wake(self) -> None:
@@ -147,6 +152,8 @@ class _Connection(asyncio.Protocol):
                 raise httpx.RemoteProtocolError(str(exc)) from exc
             if event is not h11.NEED_DATA:
                 return event
+            if self._reset is not None:
+                raise httpx.ReadError(str(self._reset) or type(self._reset).__name__)
             if self.broken:
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             self._waiter = asyncio.get_running_loop().create_future()
@@ -267,8 +274,9 @@ class Http11Transport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {name}:{port} timed out") from None
         except OSError as exc:  # "Connection refused", not asyncio's "Connect call failed"
-            plain = exc.errno is not None and not isinstance(exc, ssl.SSLError)
-            reason = os.strerror(exc.errno) if plain and exc.errno else str(exc)
+            plain = not isinstance(exc, (ssl.SSLError, socket.gaierror))
+            # a name that does not resolve: its own words ("Name or service not known")
+            reason = os.strerror(exc.errno) if plain and exc.errno else exc.strerror or str(exc)
             raise httpx.ConnectError(reason or type(exc).__name__) from exc
         self.opened += 1
         return conn
@@ -304,7 +312,18 @@ class Http11Transport(httpx.AsyncBaseTransport):
 async def _exchange(
     conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Send ``request`` on ``conn`` and read the response's head: (status, headers, reason)."""
+    """Send ``request`` on ``conn`` and read the response's head: (status, headers, reason);
+    a request h11 refuses to write (a header with a line break) is httpx's
+    ``LocalProtocolError``, as from httpx's own transport."""
+    try:
+        return await _exchange_unchecked(conn, request, timeouts)
+    except h11.LocalProtocolError as exc:
+        raise httpx.LocalProtocolError(str(exc)) from exc
+
+
+async def _exchange_unchecked(
+    conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     trace: Trace | None = request.extensions.get("trace")
     info = {"request": request}
     h = conn.h11

@@ -23,6 +23,7 @@ import ssl
 from collections.abc import Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
+from urllib.request import getproxies
 
 import httpx
 
@@ -35,6 +36,12 @@ from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable
 
 __all__ = ["Wire"]
+
+
+def _proxied() -> bool:
+    """Whether the environment names a proxy for http or https (``HTTPS_PROXY``,
+    ``HTTP_PROXY``, ``ALL_PROXY``, as httpx reads them; ``NO_PROXY`` is httpx's to apply)."""
+    return any(scheme in getproxies() for scheme in ("http", "https", "all"))
 
 
 class Wire:
@@ -60,8 +67,13 @@ class Wire:
         self.who = who
         self.clock = clock
         self.timeout = timeout
-        # the lean transport unless one was given (tests; it brings its own TLS then)
-        lean = verify if isinstance(verify, ssl.SSLContext) and transport is None else None
+        # the lean transport unless one was given (tests; it brings its own TLS then) or the
+        # environment names a proxy (httpx's own transport goes through it; ours cannot)
+        lean = (
+            verify
+            if isinstance(verify, ssl.SSLContext) and transport is None and not _proxied()
+            else None
+        )
         self.http = httpx.AsyncClient(
             auth=auth,
             cookies=_no_cookies(),
