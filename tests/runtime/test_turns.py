@@ -21,7 +21,7 @@ from tests.runtime.test_engine_answering import _batch
 from tests.runtime.test_engine_lost import FIXTURES, RecordingPort
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Engine, Limits, answering
-from ucwa_flow.runtime.turns import Inflow, Turns
+from ucwa_flow.runtime.turns import Turns
 from ucwa_flow.ucwa.events import EventBatch, decode_batch
 
 
@@ -138,65 +138,5 @@ async def test_a_shed_callers_accept_waits_for_the_reply_in_flight(
     assert [c for c in port.calls if c == ("send", BUSY)] == [("send", BUSY)]
     assert engine.shed == 1
     assert len(engine.instances) == 1
-    assert engine.answers.turns.overdue == 0
-    await engine.aclose(stop=False)
-
-
-def test_a_flood_is_heavy_for_a_window_after_it_and_a_trickle_never_is() -> None:
-    now = [0.0]
-    inflow = Inflow(window=1.0, at_least=3, now=lambda: now[0])
-    for _ in range(5):  # one invitation every 0.6 s: never 3 within a second
-        inflow.arrived(1)
-        assert not inflow.heavy()
-        now[0] += 0.6
-    inflow.arrived(2)
-    assert inflow.heavy()  # 3 within the last second (with the one 0.6 s ago)
-    now[0] += 0.9
-    assert inflow.heavy()
-    now[0] += 0.2
-    assert not inflow.heavy()
-    inflow.arrived(0)  # a batch without invitations changes nothing
-    assert not inflow.heavy()
-
-
-def _invitations(*convs: str) -> EventBatch:
-    """Several callers invite the bot, in one event batch."""
-    body: dict[str, object] = {}
-    for i, conv in enumerate(convs):
-        one = json.loads(_batch_text("msdocs_ReceiveAnIM_08", conv, f"65{i:02d}"))
-        if body:
-            body["sender"] += one["sender"]  # type: ignore[operator]
-        else:
-            body = one
-    return decode_batch(body)
-
-
-def _batch_text(name: str, conv: str, invitation: str) -> str:
-    text = (FIXTURES / f"{name}.json").read_text(encoding="utf-8")
-    return text.replace("eee0", conv).replace("6408", invitation)
-
-
-async def test_the_shed_callers_wait_while_invitations_flood_in(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Nothing is pending for the caller talking, but invitations are flooding in: the shed
-    callers' accepts wait until the flood has passed (here: the window's end)."""
-    monkeypatch.setattr(answering, "YIELD_AT_MOST", WAIT)  # only a pause lets it go
-    port = HeldReplies()
-    limits = Limits(max_conversations=1, busy_message=BUSY)
-    engine = Engine(load_flow("echo"), port, ManualClock(), limits=limits)
-    now = [0.0]
-    engine.answers.inflow = Inflow(window=1.0, at_least=3, now=lambda: now[0])
-    for name in ("msdocs_ReceiveAnIM_08", "msdocs_ReceiveAnIM_15"):  # a caller talking
-        engine.handle(_batch(name, "eee0", "6408"))
-        await engine.idle()
-    engine.handle(_invitations("eee1", "eee2", "eee3"))  # a flood, all shed
-    await _until(lambda: engine.shed == 3)
-    await _rounds()
-    assert not engine.replying()
-    assert not [call for call in port.calls if call[0] == "accept"][1:]  # the talker's only
-    assert engine.answers.turns.waiting == 2  # two slots (BUSY_AT_ONCE)
-    now[0] += 1.5  # the flood has passed
-    await _until(lambda: len([call for call in port.calls if call[0] == "accept"]) == 1 + 3)
     assert engine.answers.turns.overdue == 0
     await engine.aclose(stop=False)

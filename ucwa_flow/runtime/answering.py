@@ -26,11 +26,9 @@ Priority. Conversations already under way come first:
   say it and leave: those three requests run as background tasks that wait their turn
   (:class:`~ucwa_flow.runtime.turns.Turns`): at most :data:`BUSY_AT_ONCE` at a time, each
   request once the conversations under way have nothing pending (or after
-  :data:`YIELD_AT_MOST` seconds), and not while invitations flood in (at least
-  :data:`FLOOD_AT_LEAST` within :data:`FLOOD_WINDOW` seconds, :class:`~.turns.Inflow`):
-  the flood's batches are work enough. They never count as conversations, and leave
-  nothing in a store (no flow instance, no transcript). Nothing waits for them: not the
-  mailboxes, not a durable bot's commit of the batch.
+  :data:`YIELD_AT_MOST` seconds). They never count as conversations, and leave nothing in a
+  store (no flow instance, no transcript). Nothing waits for them: not the mailboxes, not a
+  durable bot's commit of the batch.
 
 The count of invitations being answered (:attr:`Answering.answering`) holds the accepted
 conversations that are not connected yet: from the accept request to the connection (or
@@ -54,13 +52,13 @@ from ucwa_flow.lifecycle import InvitationReceived
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.farewell import render_farewell, say_farewell
 from ucwa_flow.runtime.limits import Limits
-from ucwa_flow.runtime.turns import Inflow, Turns
+from ucwa_flow.runtime.turns import Turns
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.engine import Engine
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["BUSY_AT_ONCE", "FLOOD_AT_LEAST", "FLOOD_WINDOW", "YIELD_AT_MOST", "Answering"]
+__all__ = ["BUSY_AT_ONCE", "YIELD_AT_MOST", "Answering"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -70,8 +68,6 @@ _ENDED = attrgetter("ended")
 BUSY_AT_ONCE = 2
 #: how long one of their requests waits for the conversations under way to pause (seconds)
 YIELD_AT_MOST = 0.5
-#: a flood of invitations: at least this many within this many seconds (``Inflow``)
-FLOOD_AT_LEAST, FLOOD_WINDOW = 20, 0.25
 
 
 class Answering:
@@ -90,9 +86,7 @@ class Answering:
         self._farewells: dict[str, str] = {}  # declined with a message: said once connected
         self._links: dict[str, str] = {}  # accept links of the conversations being answered
         #: the turns of the declines with a message (see the module docstring)
-        #: new invitations flooding in: the declines' turns wait for it to pass too
-        self.inflow = Inflow(window=FLOOD_WINDOW, at_least=FLOOD_AT_LEAST)
-        self.turns = Turns(self._pending, at_once=BUSY_AT_ONCE, at_most=YIELD_AT_MOST)
+        self.turns = Turns(engine.replying, at_once=BUSY_AT_ONCE, at_most=YIELD_AT_MOST)
 
     # -- a batch's invitations, after its other inputs ------------------------------------------
 
@@ -103,13 +97,8 @@ class Answering:
     def flush(self) -> None:
         """Post the held invitations to their conversations' mailboxes."""
         held, self._held = self._held, []
-        self.inflow.arrived(len(held))
         for change in held:
             self._engine.post(change.conversation, partial(self.answer, change))
-
-    def _pending(self) -> bool:
-        """Whether a decline's request waits (its turn, :mod:`.turns`)."""
-        return self._engine.replying() or self.inflow.heavy()
 
     # -- answering --------------------------------------------------------------------------------
 

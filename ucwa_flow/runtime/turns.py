@@ -17,13 +17,6 @@ callers already talking, on one event loop, and the replies wait.
 * the wait is bounded (``at_most`` seconds per request): a bot kept busy without a pause
   still sheds, only more slowly, so that every shed caller hears its answer.
 
-:class:`Inflow` tells a flood of new invitations from the trickle of a busy day: while one
-arrives (at least ``at_least`` invitations within ``window`` seconds), every event batch
-brings more of them, each costs the bot its decoding, tracking and decision, and the
-batches grow; the shed work would add its own requests and events to those batches, and
-the replies to the callers talking would wait for both. Its owner counts the flood as
-pending work, so the shed work waits for it to pass (or for ``at_most``, as above).
-
 The bound is real time (the event loop's), not the engine's clock: it is a scheduling
 matter, like the order of the ready callbacks, and no flow's timing depends on it.
 """
@@ -32,47 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Callable
 
-__all__ = ["Inflow", "Turns"]
+__all__ = ["Turns"]
 
 #: how often a waiting job looks again without being nudged (seconds)
 _LOOK_AGAIN = 0.05
-
-
-class Inflow:
-    """Whether new invitations are flooding in (see the module docstring)."""
-
-    def __init__(
-        self, *, window: float, at_least: int, now: Callable[[], float] | None = None
-    ) -> None:
-        self._window = window
-        self._at_least = at_least
-        self._now = now
-        self._arrivals: deque[tuple[float, int]] = deque()
-        self._count = 0
-        self._until = float("-inf")
-
-    def arrived(self, count: int) -> None:
-        """``count`` new invitations arrived (one event batch's)."""
-        if not count:
-            return
-        now = self._time()
-        arrivals = self._arrivals
-        arrivals.append((now, count))
-        self._count += count
-        while arrivals[0][0] < now - self._window:
-            self._count -= arrivals.popleft()[1]
-        if self._count >= self._at_least:
-            self._until = now + self._window
-
-    def heavy(self) -> bool:
-        """Whether a flood arrived within the last ``window`` seconds."""
-        return self._time() < self._until
-
-    def _time(self) -> float:
-        return self._now() if self._now is not None else asyncio.get_running_loop().time()
 
 
 class Turns:
