@@ -41,6 +41,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import httpx
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
 __all__ = ["BUSY_AT_ONCE", "YIELD_AT_MOST", "Answering"]
 
 log = logging.getLogger("ucwa_flow.runtime")
+
+_ENDED = attrgetter("ended")
 
 #: declines with a message (accept, say, leave) under way at once
 BUSY_AT_ONCE = 2
@@ -173,7 +176,8 @@ class Answering:
         limits = self.limits
         if limits.max_conversations is None and limits.max_answering is None:
             return False
-        live = sum(not instance.ended for instance in self._engine.instances.values())
+        instances = self._engine.instances
+        live = len(instances) - sum(map(_ENDED, instances.values()))  # once per invitation
         return limits.full(live, len(self.answering))
 
     async def _shed(self, change: InvitationReceived) -> None:
