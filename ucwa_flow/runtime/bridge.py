@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
@@ -41,10 +40,13 @@ from ucwa_flow.clock import Clock
 from ucwa_flow.flow import Handoff
 from ucwa_flow.lifecycle import Conversation, LifecycleTracker, load_conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.bridge_records import Link as _Link
+from ucwa_flow.runtime.bridge_records import Search as _Search
+from ucwa_flow.runtime.bridge_records import user_name as _user
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.outbox import Outgoing
-from ucwa_flow.runtime.pending_invite import Invitation, PendingInvite
+from ucwa_flow.runtime.pending_invite import PendingInvite
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.records import action_at
 from ucwa_flow.runtime.services import Continuation
@@ -83,39 +85,6 @@ class BridgeHost(Protocol):
 
     def touch(self, href: str) -> None:
         """Conversation ``href``'s record goes into the next commit (a durable bot)."""
-
-
-@dataclass(slots=True)
-class _Search:
-    """A handoff looking for an agent."""
-
-    caller: str
-    action: Handoff
-    rest: Continuation
-    agents: tuple[str, ...]
-    invitation: Invitation
-    deadline: float
-    flow: str
-    ringing: list[PendingInvite] = field(default_factory=list)
-    next: int = 0  # round robin: the index (mod len) of the next agent to ring
-    left: int = 0  # round robin: agents not rung yet
-
-
-@dataclass(slots=True)
-class _Link:
-    """A caller and an agent, bridged."""
-
-    caller: str
-    caller_name: str
-    agent: str  # the agent's conversation
-    agent_uri: str
-    agent_name: str
-    action: Handoff
-    rest: Continuation
-
-    @property
-    def extras(self) -> dict[str, Any]:
-        return {"agent": {"uri": self.agent_uri, "name": self.agent_name}}
 
 
 class Bridges:
@@ -437,11 +406,3 @@ class Bridges:
             self._trace(link.caller, "ended", agent=link.agent_uri, by="shutdown")
             await self._hang_up(link.agent)
         self.lose_all(still_open=False)
-
-
-def _user(uri: str) -> str:
-    """A name made from an address the server gave none for: ``sip:ann.lee@...`` is
-    ``Ann Lee``."""
-    local = uri.removeprefix("sip:").split("@", 1)[0]
-    words = local.replace(".", " ").replace("-", " ").replace("_", " ").split()
-    return " ".join(word.capitalize() for word in words) or uri
