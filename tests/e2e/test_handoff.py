@@ -28,6 +28,8 @@ version: 1
 name: desk
 start: menu
 settings: {{idle_timeout: 2m}}
+commands:
+  menu: {{choice: [menu], goto: menu}}
 states:
   menu:
     enter: [{{say: Menu.}}]
@@ -48,6 +50,8 @@ states:
           no_answer: [{{say: Nobody is free.}}, {{goto: menu}}]
           agent_left: [{{say: The agent left.}}, {{goto: menu}}]
     messages:
+      - keywords: [again]
+        goto: help
       - any: true
         say: Still looking.
 """
@@ -217,3 +221,45 @@ async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None
         assert await lene.hear(2) == ["Nobody is free.", "Menu."]
         await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
         assert marco.ended == [offer.conversation]
+
+
+async def test_a_second_handoff_withdraws_the_first_ones_invitations() -> None:
+    async with stage(desk([MARCO])) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        first = await marco.invited()
+        await lene.say("again")  # the handoff's state again: a second search
+        second = await marco.invited()
+        await s.until(lambda: marco.ended, "the withdrawal of the first invitation")
+        assert marco.ended == [first.conversation]
+        assert first.accept_href is not None and second.accept_href is not None
+        with pytest.raises(UcwaHttpError):
+            await marco.client.accept(first.accept_href)
+        await marco.client.accept(second.accept_href)
+        assert await lene.hear() == ["You are talking with Marco."]
+        await s.idle()
+        assert marco.ended == [first.conversation]  # the bot did not hang up on Marco
+        ended = [b.by for b in s.of(t.BridgeEvent) if b.event == "ended"]
+        assert ended == ["handoff"]
+
+
+async def test_leaving_the_handoffs_state_withdraws_the_search() -> None:
+    async with stage(desk([MARCO])) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        offer = await marco.invited()
+        await lene.say("menu")  # a command: the flow moves on, the search is over
+        assert await lene.hear() == ["Menu."]
+        await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
+        assert marco.ended == [offer.conversation]
+        await s.clock.advance(60)
+        await lene.say("hi")
+        assert await lene.hear() == ["You said: hi"]
+        await s.clock.advance(70)  # past the search's timeout (2m): no_answer does not run
+        await lene.silence()
+        ended = [b.by for b in s.of(t.BridgeEvent) if b.event == "ended"]
+        assert ended == ["state"]

@@ -117,8 +117,17 @@ class Bridges:
         message: str | None,
         rest: Continuation,
     ) -> None:
-        """Look for one of ``agents`` to take ``instance``'s caller."""
+        """Look for one of ``agents`` to take ``instance``'s caller: a search of the
+        caller's still under way is withdrawn; a caller talking with an agent is refused."""
         engine = self._engine
+        if instance.href in self._links:
+            instance.report_error(
+                "handoff refused: the caller is already talking with an agent", action.location
+            )
+            return
+        previous = self._searches.pop(instance.href, None)
+        if previous is not None:
+            self._withdraw(previous, "handoff")
         search = _Search(
             instance.href,
             action,
@@ -127,6 +136,7 @@ class Bridges:
             (subject, action.importance, message),
             engine.clock.monotonic() + action.timeout,
             instance.flow_name,
+            instance.state,
         )
         self._searches[search.caller] = search
         self._trace(search.caller, "ringing", agents=search.agents)
@@ -140,6 +150,24 @@ class Bridges:
             self._ring_next(search)
         if not search.ringing:
             self._give_up(search)
+
+    def stepped(self, href: str) -> None:
+        """A job of conversation ``href`` is over: a search of a caller who left the state
+        it began in (a command, a handler's goto) is withdrawn, the flow having moved on;
+        ``no_answer`` does not run."""
+        search = self._searches.get(href)
+        instance = self._engine.instances.get(href)
+        if search is not None and instance is not None and instance.state != search.state:
+            del self._searches[href]
+            self._withdraw(search, "state")
+
+    def _withdraw(self, search: _Search, by: str) -> None:
+        """Withdraw ``search``'s invitations (it is no longer in ``_searches``): ``by`` a
+        new ``handoff``, or the caller leaving its ``state``."""
+        for pending in search.ringing:
+            self._engine.invitations.withdraw(pending)
+        search.ringing.clear()
+        self._trace(search.caller, "ended", agents=search.agents, by=by)
 
     def _ring(self, search: _Search, uri: str, timeout: float) -> None:
         pending = PendingInvite(uri, search.caller, on_answer=partial(self._answered, search))
