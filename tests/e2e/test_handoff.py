@@ -234,7 +234,8 @@ async def test_a_second_handoff_withdraws_the_first_ones_invitations() -> None:
         second = await marco.invited()
         await s.until(lambda: marco.ended, "the withdrawal of the first invitation")
         assert marco.ended == [first.conversation]
-        assert first.accept_href is not None and second.accept_href is not None
+        assert first.accept_href is not None
+        assert second.accept_href is not None
         with pytest.raises(UcwaHttpError):
             await marco.client.accept(first.accept_href)
         await marco.client.accept(second.accept_href)
