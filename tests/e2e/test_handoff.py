@@ -264,3 +264,42 @@ async def test_leaving_the_handoffs_state_withdraws_the_search() -> None:
         await lene.silence()
         ended = [b.by for b in s.of(t.BridgeEvent) if b.event == "ended"]
         assert ended == ["state"]
+
+
+NESTED = """\
+version: 1
+name: desk
+start: menu
+states:
+  menu:
+    enter: [{say: Menu.}]
+    messages:
+      - keywords: [agent]
+        goto: help
+  help:
+    enter:
+      - handoff:
+          to: [sip:marco@contoso.com]
+          connected:
+            - say: You are talking with Marco.
+            - handoff: {to: [sip:adrianag@contoso.com], no_answer: [], agent_left: []}
+          no_answer: [{say: Nobody is free.}, {goto: menu}]
+          agent_left: [{say: The agent left.}, {goto: menu}]
+"""
+
+
+async def test_a_handoff_while_the_caller_talks_with_an_agent_is_refused() -> None:
+    result = load_flow_text(NESTED, "desk.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    async with stage(result.flow) as s:
+        adriana = await s.agent(ADRIANA)
+        marco = await s.person(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear(2) == ["Menu.", "You are talking with Marco."]
+        await s.idle()
+        errors = [e.message for e in s.of(t.FlowError)]
+        assert errors == ["handoff refused: the caller is already talking with an agent"]
+        assert adriana.invitations.empty()
+        await lene.say("still there?")  # the bridge goes on
+        assert await marco.hear() == ["Lene Aaling: still there?"]
