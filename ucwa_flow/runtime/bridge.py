@@ -7,7 +7,9 @@ tells the search its outcome instead of resuming a flow). ``mode: first`` rings 
 at once and withdraws the others when one accepts; ``round_robin`` rings one agent at a
 time, ``ring`` seconds each, starting after the agent the flow used last (kept per flow,
 across conversations, in this process). Nobody accepting within ``timeout`` (or everyone
-declining) runs ``no_answer``, then the actions after the handoff.
+declining) runs ``no_answer``, then the actions after the handoff. A search ends without ``no_answer`` when the caller leaves the state
+it began in (:meth:`Bridges.stepped`) or a new handoff begins; a handoff while bridged is
+refused (a run-time error).
 
 An accepted invitation *links* the caller's conversation and the agent's:
 
