@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -303,3 +305,58 @@ async def test_a_handoff_while_the_caller_talks_with_an_agent_is_refused() -> No
         assert adriana.invitations.empty()
         await lene.say("still there?")  # the bridge goes on
         assert await marco.hear() == ["Lene Aaling: still there?"]
+
+
+SECRET = """\
+version: 1
+name: desk
+start: menu
+variables: {pin: null}
+secrets: [pin]
+states:
+  menu:
+    enter: [{say: Menu.}]
+    messages:
+      - match: '^pin (?P<pin>[0-9]{4})$'
+        say: Noted.
+      - keywords: [agent]
+        goto: help
+  help:
+    enter:
+      - handoff:
+          to: [sip:marco@contoso.com]
+          done: {goto: menu}
+          connected: [{say: "You are talking with {{ agent.name }}."}]
+          no_answer: [{goto: menu}]
+          agent_left: [{goto: menu}]
+"""
+
+
+async def test_the_agents_transcript_keeps_the_callers_secrets_out(store: Store) -> None:
+    result = load_flow_text(SECRET, "desk.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    async with stage(result.flow, store=store) as s:
+        marco = await s.person(MARCO)
+        lene = await s.person()
+        await lene.say("pin 4711")
+        assert await lene.hear(2) == ["Menu.", "Noted."]
+        await lene.say("agent")
+        assert await lene.hear() == ["You are talking with Marco."]
+        await lene.say("my pin 4711 does not work")
+        assert await marco.hear() == ["Lene Aaling: my pin 4711 does not work"]
+        await marco.say("/done")  # the relay and the end of the bridge in one commit
+        assert await lene.hear() == ["Menu."]
+        await s.idle()
+    texts: dict[str, list[str]] = {}  # every conversation's, the agent's (no record) too
+    for conversation, kind, data in await asyncio.to_thread(_transcripts, store.target):
+        if kind in ("message_in", "message_out"):
+            texts.setdefault(conversation, []).append(json.loads(data)["text"])
+    assert len(texts) == 2, texts  # the caller's conversation and the agent's
+    shown = [text for lines in texts.values() for text in lines]
+    assert "Lene Aaling: my pin [redacted] does not work" in shown, shown
+    assert not [text for text in shown if "4711" in text], shown
+
+
+def _transcripts(path: str) -> list[tuple[str, str, str]]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return list(db.execute("SELECT conversation, kind, data FROM transcript"))

@@ -7,9 +7,9 @@ tells the search its outcome instead of resuming a flow). ``mode: first`` rings 
 at once and withdraws the others when one accepts; ``round_robin`` rings one agent at a
 time, ``ring`` seconds each, starting after the agent the flow used last (kept per flow,
 across conversations, in this process). Nobody accepting within ``timeout`` (or everyone
-declining) runs ``no_answer``, then the actions after the handoff. A search ends without ``no_answer`` when the caller leaves the state
-it began in (:meth:`Bridges.stepped`) or a new handoff begins; a handoff while bridged is
-refused (a run-time error).
+declining) runs ``no_answer``, then the actions after the handoff. A search ends without
+``no_answer`` when the caller leaves the state it began in (:meth:`Bridges.stepped`) or a
+new handoff begins; a handoff while bridged is refused (a run-time error).
 
 An accepted invitation *links* the caller's conversation and the agent's:
 
@@ -34,22 +34,20 @@ runs. Trace records: :class:`~ucwa_flow.runtime.trace.BridgeEvent`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from ucwa_flow.clock import Clock
 from ucwa_flow.flow import Handoff
-from ucwa_flow.lifecycle import Conversation, LifecycleTracker, load_conversation
+from ucwa_flow.lifecycle import Conversation, load_conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.bridge_records import BridgeHost
 from ucwa_flow.runtime.bridge_records import Link as _Link
 from ucwa_flow.runtime.bridge_records import Search as _Search
 from ucwa_flow.runtime.bridge_records import user_name as _user
 from ucwa_flow.runtime.instance import FlowInstance
-from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.pending_invite import PendingInvite
-from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.records import action_at
 from ucwa_flow.runtime.services import Continuation
 
@@ -58,35 +56,6 @@ __all__ = ["BridgeHost", "Bridges"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 Tracked = Callable[[str], "dict[str, Any] | None"]
-
-
-class BridgeHost(Protocol):
-    """What :class:`Bridges` needs from the engine."""
-
-    clock: Clock
-    port: Port
-
-    @property
-    def invitations(self) -> Invitations: ...
-
-    @property
-    def tracker(self) -> LifecycleTracker: ...
-
-    @property
-    def instances(self) -> Mapping[str, FlowInstance]: ...
-
-    def emit(self, record: t.Trace) -> None: ...
-
-    def post(self, href: str, job: Callable[[], Awaitable[None]]) -> None: ...
-
-    def send(self, item: Outgoing) -> None: ...
-
-    def spawn(self, coro: Awaitable[None]) -> None: ...
-
-    def safely(self, op: Awaitable[None], href: str) -> Awaitable[None]: ...
-
-    def touch(self, href: str) -> None:
-        """Conversation ``href``'s record goes into the next commit (a durable bot)."""
 
 
 class Bridges:
@@ -258,7 +227,7 @@ class Bridges:
             engine = self._engine
             engine.emit(t.MessageIn(at=engine.clock.monotonic(), conversation=href, text=text))
             self._trace(href, "relay", agent=link.agent_uri, by="caller", text=text)
-            self._say(link.agent, f"{link.caller_name}: {text.strip()}")
+            self._to_agent(link, f"{link.caller_name}: {text.strip()}")
             return True
         caller = self._agents.get(href)
         if caller is None:
@@ -274,7 +243,7 @@ class Bridges:
         if action.done is not None and text.strip() == action.done_command:
             self._unlink(link)
             self._trace(caller, "done", agent=link.agent_uri, by="agent")
-            self._say(agent, f"{link.caller_name} is back with the bot.")
+            self._to_agent(link, f"{link.caller_name} is back with the bot.")
             self._end_agent(agent, "handoff done")
             await self._resume(caller, link, "done", frames=False)
             return
@@ -293,7 +262,7 @@ class Bridges:
         if link is not None:
             self._unlink(link)
             self._trace(href, "ended", agent=link.agent_uri, by="caller")
-            self._say(link.agent, f"{link.caller_name} left the conversation.")
+            self._to_agent(link, f"{link.caller_name} left the conversation.")
             self._end_agent(link.agent, "the caller left")
 
     async def _agent_left(self, caller: str, agent: str) -> None:
@@ -324,12 +293,23 @@ class Bridges:
 
     # -- talking to either side ---------------------------------------------------------------
 
+    def _to_agent(self, link: _Link, text: str) -> None:
+        """Say ``text`` to ``link``'s agent; the transcript keeps the caller's secrets out
+        of it (the agent's conversation has no instance of its own)."""
+        engine = self._engine
+        instance = engine.instances.get(link.caller)
+        if engine.journal is not None and instance is not None:
+            engine.journal.owned(link.agent, instance)
+        self._say(link.agent, text)
+
     def _say(self, href: str, text: str) -> None:
         engine = self._engine
         conv = engine.tracker.get(href)
         link = conv.messaging.send_message_href if conv is not None else None
         if link is None:
-            log.warning("%s: cannot relay %r: messaging is not connected", href, text)
+            log.warning(
+                "%s: cannot relay %d characters: messaging is not connected", href, len(text)
+            )
             return
         engine.send(Outgoing(href, "message", link, text))
         engine.emit(
