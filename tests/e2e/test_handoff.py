@@ -360,3 +360,23 @@ async def test_the_agents_transcript_keeps_the_callers_secrets_out(store: Store)
 def _transcripts(path: str) -> list[tuple[str, str, str]]:
     with contextlib.closing(sqlite3.connect(path)) as db:
         return list(db.execute("SELECT conversation, kind, data FROM transcript"))
+
+
+async def test_an_agent_who_accepted_while_the_bot_was_down_is_not_left_alone(
+    store: Store,
+) -> None:
+    async with stage(desk([MARCO]), store=store) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        offer = await marco.invited()
+        await s.idle()
+        await s.crash()
+        assert offer.accept_href is not None
+        await marco.client.accept(offer.accept_href)  # nobody is there to see it
+        await s.restart()
+        assert await lene.hear(2) == ["Nobody is free.", "Menu."]
+        # the search is given up: the conversation Marco accepted is left, not kept open
+        await s.until(lambda: marco.ended, "the end of Marco's conversation")
+        assert marco.ended == [offer.conversation]
