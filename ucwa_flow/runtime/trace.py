@@ -69,7 +69,7 @@ class BridgeEvent(Trace):
     ``relay`` (``text`` went across, written ``by`` the caller or the agent), ``done`` (the
     agent gave the caller back) or ``ended`` (``by``: who left, ``caller``, ``agent``, or
     ``restart``/``shutdown``; a search withdrawn by a new ``handoff`` or by the caller
-leaving its ``state``). Transcripts show it as ``bridge_<event>``."""
+    leaving its ``state``). Transcripts show it as ``bridge_<event>``."""
 
     event: str
     agent: str = ""
