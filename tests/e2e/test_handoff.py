@@ -265,7 +265,7 @@ async def test_leaving_the_handoffs_state_withdraws_the_search() -> None:
         await s.clock.advance(70)  # past the search's timeout (2m): no_answer does not run
         await lene.silence()
         ended = [b.by for b in s.of(t.BridgeEvent) if b.event == "ended"]
-        assert ended == ["state"]
+        assert ended == ["flow"]
 
 
 NESTED = """\

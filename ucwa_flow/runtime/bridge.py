@@ -130,11 +130,11 @@ class Bridges:
         instance = self._engine.instances.get(href)
         if search is not None and instance is not None and instance.state != search.state:
             del self._searches[href]
-            self._withdraw(search, "state")
+            self._withdraw(search, "flow")
 
     def _withdraw(self, search: _Search, by: str) -> None:
         """Withdraw ``search``'s invitations (it is no longer in ``_searches``): ``by`` a
-        new ``handoff``, or the caller leaving its ``state``."""
+        new ``handoff``, or the ``flow`` leaving the state it began in."""
         for pending in search.ringing:
             self._engine.invitations.withdraw(pending)
         search.ringing.clear()
