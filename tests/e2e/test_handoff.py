@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +30,8 @@ version: 1
 name: desk
 start: menu
 settings: {{idle_timeout: 2m}}
+commands:
+  menu: {{choice: [menu], goto: menu}}
 states:
   menu:
     enter: [{{say: Menu.}}]
@@ -48,6 +52,8 @@ states:
           no_answer: [{{say: Nobody is free.}}, {{goto: menu}}]
           agent_left: [{{say: The agent left.}}, {{goto: menu}}]
     messages:
+      - keywords: [again]
+        goto: help
       - any: true
         say: Still looking.
 """
@@ -216,4 +222,161 @@ async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None
         # the caller is told (no_answer) and back in the flow; the invitation is withdrawn
         assert await lene.hear(2) == ["Nobody is free.", "Menu."]
         await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
+        assert marco.ended == [offer.conversation]
+
+
+async def test_a_second_handoff_withdraws_the_first_ones_invitations() -> None:
+    async with stage(desk([MARCO])) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        first = await marco.invited()
+        await lene.say("again")  # the handoff's state again: a second search
+        second = await marco.invited()
+        await s.until(lambda: marco.ended, "the withdrawal of the first invitation")
+        assert marco.ended == [first.conversation]
+        assert first.accept_href is not None
+        assert second.accept_href is not None
+        with pytest.raises(UcwaHttpError):
+            await marco.client.accept(first.accept_href)
+        await marco.client.accept(second.accept_href)
+        assert await lene.hear() == ["You are talking with Marco."]
+        await s.idle()
+        assert marco.ended == [first.conversation]  # the bot did not hang up on Marco
+        ended = [b.by for b in s.of(t.BridgeEvent) if b.event == "ended"]
+        assert ended == ["handoff"]
+
+
+async def test_leaving_the_handoffs_state_withdraws_the_search() -> None:
+    async with stage(desk([MARCO])) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        offer = await marco.invited()
+        await lene.say("menu")  # a command: the flow moves on, the search is over
+        assert await lene.hear() == ["Menu."]
+        await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
+        assert marco.ended == [offer.conversation]
+        await s.clock.advance(60)
+        await lene.say("hi")
+        assert await lene.hear() == ["You said: hi"]
+        await s.clock.advance(70)  # past the search's timeout (2m): no_answer does not run
+        await lene.silence()
+        ended = [b.by for b in s.of(t.BridgeEvent) if b.event == "ended"]
+        assert ended == ["flow"]
+
+
+NESTED = """\
+version: 1
+name: desk
+start: menu
+states:
+  menu:
+    enter: [{say: Menu.}]
+    messages:
+      - keywords: [agent]
+        goto: help
+  help:
+    enter:
+      - handoff:
+          to: [sip:marco@contoso.com]
+          connected:
+            - say: You are talking with Marco.
+            - handoff: {to: [sip:adrianag@contoso.com], no_answer: [], agent_left: []}
+          no_answer: [{say: Nobody is free.}, {goto: menu}]
+          agent_left: [{say: The agent left.}, {goto: menu}]
+"""
+
+
+async def test_a_handoff_while_the_caller_talks_with_an_agent_is_refused() -> None:
+    result = load_flow_text(NESTED, "desk.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    async with stage(result.flow) as s:
+        adriana = await s.agent(ADRIANA)
+        marco = await s.person(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear(2) == ["Menu.", "You are talking with Marco."]
+        await s.idle()
+        errors = [e.message for e in s.of(t.FlowError)]
+        assert errors == ["handoff refused: the caller is already talking with an agent"]
+        assert adriana.invitations.empty()
+        await lene.say("still there?")  # the bridge goes on
+        assert await marco.hear() == ["Lene Aaling: still there?"]
+
+
+SECRET = """\
+version: 1
+name: desk
+start: menu
+variables: {pin: null}
+secrets: [pin]
+states:
+  menu:
+    enter: [{say: Menu.}]
+    messages:
+      - match: '^pin (?P<pin>[0-9]{4})$'
+        say: Noted.
+      - keywords: [agent]
+        goto: help
+  help:
+    enter:
+      - handoff:
+          to: [sip:marco@contoso.com]
+          done: {goto: menu}
+          connected: [{say: "You are talking with {{ agent.name }}."}]
+          no_answer: [{goto: menu}]
+          agent_left: [{goto: menu}]
+"""
+
+
+async def test_the_agents_transcript_keeps_the_callers_secrets_out(store: Store) -> None:
+    result = load_flow_text(SECRET, "desk.flow.yaml")
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    async with stage(result.flow, store=store) as s:
+        marco = await s.person(MARCO)
+        lene = await s.person()
+        await lene.say("pin 4711")
+        assert await lene.hear(2) == ["Menu.", "Noted."]
+        await lene.say("agent")
+        assert await lene.hear() == ["You are talking with Marco."]
+        await lene.say("my pin 4711 does not work")
+        assert await marco.hear() == ["Lene Aaling: my pin 4711 does not work"]
+        await marco.say("/done")  # the relay and the end of the bridge in one commit
+        assert await lene.hear() == ["Menu."]
+        await s.idle()
+    texts: dict[str, list[str]] = {}  # every conversation's, the agent's (no record) too
+    for conversation, kind, data in await asyncio.to_thread(_transcripts, store.target):
+        if kind in ("message_in", "message_out"):
+            texts.setdefault(conversation, []).append(json.loads(data)["text"])
+    assert len(texts) == 2, texts  # the caller's conversation and the agent's
+    shown = [text for lines in texts.values() for text in lines]
+    assert "Lene Aaling: my pin [redacted] does not work" in shown, shown
+    assert not [text for text in shown if "4711" in text], shown
+
+
+def _transcripts(path: str) -> list[tuple[str, str, str]]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return list(db.execute("SELECT conversation, kind, data FROM transcript"))
+
+
+async def test_an_agent_who_accepted_while_the_bot_was_down_is_not_left_alone(
+    store: Store,
+) -> None:
+    async with stage(desk([MARCO]), store=store) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("agent")
+        assert await lene.hear() == ["Menu."]
+        offer = await marco.invited()
+        await s.idle()
+        await s.crash()
+        assert offer.accept_href is not None
+        await marco.client.accept(offer.accept_href)  # nobody is there to see it
+        await s.restart()
+        assert await lene.hear(2) == ["Nobody is free.", "Menu."]
+        # the search is given up: the conversation Marco accepted is left, not kept open
+        await s.until(lambda: marco.ended, "the end of Marco's conversation")
         assert marco.ended == [offer.conversation]

@@ -7,7 +7,9 @@ tells the search its outcome instead of resuming a flow). ``mode: first`` rings 
 at once and withdraws the others when one accepts; ``round_robin`` rings one agent at a
 time, ``ring`` seconds each, starting after the agent the flow used last (kept per flow,
 across conversations, in this process). Nobody accepting within ``timeout`` (or everyone
-declining) runs ``no_answer``, then the actions after the handoff.
+declining) runs ``no_answer``, then the actions after the handoff. A search ends without
+``no_answer`` when the caller leaves the state it began in (:meth:`Bridges.stepped`) or a
+new handoff begins; a handoff while bridged is refused (a run-time error).
 
 An accepted invitation *links* the caller's conversation and the agent's:
 
@@ -32,20 +34,20 @@ runs. Trace records: :class:`~ucwa_flow.runtime.trace.BridgeEvent`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from ucwa_flow.clock import Clock
 from ucwa_flow.flow import Handoff
-from ucwa_flow.lifecycle import Conversation, LifecycleTracker, load_conversation
+from ucwa_flow.lifecycle import Conversation, load_conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.bridge_records import BridgeHost
+from ucwa_flow.runtime.bridge_records import Link as _Link
+from ucwa_flow.runtime.bridge_records import Search as _Search
+from ucwa_flow.runtime.bridge_records import user_name as _user
 from ucwa_flow.runtime.instance import FlowInstance
-from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.outbox import Outgoing
-from ucwa_flow.runtime.pending_invite import Invitation, PendingInvite
-from ucwa_flow.runtime.port import Port
+from ucwa_flow.runtime.pending_invite import PendingInvite
 from ucwa_flow.runtime.records import action_at
 from ucwa_flow.runtime.services import Continuation
 
@@ -54,68 +56,6 @@ __all__ = ["BridgeHost", "Bridges"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 Tracked = Callable[[str], "dict[str, Any] | None"]
-
-
-class BridgeHost(Protocol):
-    """What :class:`Bridges` needs from the engine."""
-
-    clock: Clock
-    port: Port
-
-    @property
-    def invitations(self) -> Invitations: ...
-
-    @property
-    def tracker(self) -> LifecycleTracker: ...
-
-    @property
-    def instances(self) -> Mapping[str, FlowInstance]: ...
-
-    def emit(self, record: t.Trace) -> None: ...
-
-    def post(self, href: str, job: Callable[[], Awaitable[None]]) -> None: ...
-
-    def send(self, item: Outgoing) -> None: ...
-
-    def spawn(self, coro: Awaitable[None]) -> None: ...
-
-    def safely(self, op: Awaitable[None], href: str) -> Awaitable[None]: ...
-
-    def touch(self, href: str) -> None:
-        """Conversation ``href``'s record goes into the next commit (a durable bot)."""
-
-
-@dataclass(slots=True)
-class _Search:
-    """A handoff looking for an agent."""
-
-    caller: str
-    action: Handoff
-    rest: Continuation
-    agents: tuple[str, ...]
-    invitation: Invitation
-    deadline: float
-    flow: str
-    ringing: list[PendingInvite] = field(default_factory=list)
-    next: int = 0  # round robin: the index (mod len) of the next agent to ring
-    left: int = 0  # round robin: agents not rung yet
-
-
-@dataclass(slots=True)
-class _Link:
-    """A caller and an agent, bridged."""
-
-    caller: str
-    caller_name: str
-    agent: str  # the agent's conversation
-    agent_uri: str
-    agent_name: str
-    action: Handoff
-    rest: Continuation
-
-    @property
-    def extras(self) -> dict[str, Any]:
-        return {"agent": {"uri": self.agent_uri, "name": self.agent_name}}
 
 
 class Bridges:
@@ -148,8 +88,17 @@ class Bridges:
         message: str | None,
         rest: Continuation,
     ) -> None:
-        """Look for one of ``agents`` to take ``instance``'s caller."""
+        """Look for one of ``agents`` to take ``instance``'s caller: a search of the
+        caller's still under way is withdrawn; a caller talking with an agent is refused."""
         engine = self._engine
+        if instance.href in self._links:
+            instance.report_error(
+                "handoff refused: the caller is already talking with an agent", action.location
+            )
+            return
+        previous = self._searches.pop(instance.href, None)
+        if previous is not None:
+            self._withdraw(previous, "handoff")
         search = _Search(
             instance.href,
             action,
@@ -158,6 +107,7 @@ class Bridges:
             (subject, action.importance, message),
             engine.clock.monotonic() + action.timeout,
             instance.flow_name,
+            instance.state,
         )
         self._searches[search.caller] = search
         self._trace(search.caller, "ringing", agents=search.agents)
@@ -171,6 +121,24 @@ class Bridges:
             self._ring_next(search)
         if not search.ringing:
             self._give_up(search)
+
+    def stepped(self, href: str) -> None:
+        """A job of conversation ``href`` is over: a search of a caller who left the state
+        it began in (a command, a handler's goto) is withdrawn, the flow having moved on;
+        ``no_answer`` does not run."""
+        search = self._searches.get(href)
+        instance = self._engine.instances.get(href)
+        if search is not None and instance is not None and instance.state != search.state:
+            del self._searches[href]
+            self._withdraw(search, "flow")
+
+    def _withdraw(self, search: _Search, by: str) -> None:
+        """Withdraw ``search``'s invitations (it is no longer in ``_searches``): ``by`` a
+        new ``handoff``, or the ``flow`` leaving the state it began in."""
+        for pending in search.ringing:
+            self._engine.invitations.withdraw(pending)
+        search.ringing.clear()
+        self._trace(search.caller, "ended", agents=search.agents, by=by)
 
     def _ring(self, search: _Search, uri: str, timeout: float) -> None:
         pending = PendingInvite(uri, search.caller, on_answer=partial(self._answered, search))
@@ -259,7 +227,7 @@ class Bridges:
             engine = self._engine
             engine.emit(t.MessageIn(at=engine.clock.monotonic(), conversation=href, text=text))
             self._trace(href, "relay", agent=link.agent_uri, by="caller", text=text)
-            self._say(link.agent, f"{link.caller_name}: {text.strip()}")
+            self._to_agent(link, f"{link.caller_name}: {text.strip()}")
             return True
         caller = self._agents.get(href)
         if caller is None:
@@ -275,7 +243,7 @@ class Bridges:
         if action.done is not None and text.strip() == action.done_command:
             self._unlink(link)
             self._trace(caller, "done", agent=link.agent_uri, by="agent")
-            self._say(agent, f"{link.caller_name} is back with the bot.")
+            self._to_agent(link, f"{link.caller_name} is back with the bot.")
             self._end_agent(agent, "handoff done")
             await self._resume(caller, link, "done", frames=False)
             return
@@ -294,7 +262,7 @@ class Bridges:
         if link is not None:
             self._unlink(link)
             self._trace(href, "ended", agent=link.agent_uri, by="caller")
-            self._say(link.agent, f"{link.caller_name} left the conversation.")
+            self._to_agent(link, f"{link.caller_name} left the conversation.")
             self._end_agent(link.agent, "the caller left")
 
     async def _agent_left(self, caller: str, agent: str) -> None:
@@ -325,12 +293,23 @@ class Bridges:
 
     # -- talking to either side ---------------------------------------------------------------
 
+    def _to_agent(self, link: _Link, text: str) -> None:
+        """Say ``text`` to ``link``'s agent; the transcript keeps the caller's secrets out
+        of it (the agent's conversation has no instance of its own)."""
+        engine = self._engine
+        instance = engine.instances.get(link.caller)
+        if engine.journal is not None and instance is not None:
+            engine.journal.owned(link.agent, instance)
+        self._say(link.agent, text)
+
     def _say(self, href: str, text: str) -> None:
         engine = self._engine
         conv = engine.tracker.get(href)
         link = conv.messaging.send_message_href if conv is not None else None
         if link is None:
-            log.warning("%s: cannot relay %r: messaging is not connected", href, text)
+            log.warning(
+                "%s: cannot relay %d characters: messaging is not connected", href, len(text)
+            )
             return
         engine.send(Outgoing(href, "message", link, text))
         engine.emit(
@@ -437,11 +416,3 @@ class Bridges:
             self._trace(link.caller, "ended", agent=link.agent_uri, by="shutdown")
             await self._hang_up(link.agent)
         self.lose_all(still_open=False)
-
-
-def _user(uri: str) -> str:
-    """A name made from an address the server gave none for: ``sip:ann.lee@...`` is
-    ``Ann Lee``."""
-    local = uri.removeprefix("sip:").split("@", 1)[0]
-    words = local.replace(".", " ").replace("-", " ").replace("_", " ").split()
-    return " ".join(word.capitalize() for word in words) or uri

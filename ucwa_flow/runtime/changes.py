@@ -19,6 +19,7 @@ from typing import Any
 from ucwa_flow.lifecycle import dump_conversation
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
+from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Sent
 from ucwa_flow.runtime.records import invite_work, outbox_entry_of, record_of, without_secrets
@@ -72,7 +73,7 @@ class PageWriter:
                 line.conversation,
                 line.at,
                 line.kind,
-                without_secrets(line.data, page.touched.get(line.conversation))
+                without_secrets(line.data, _owner(page, line.conversation))
                 if line.kind in ("message_in", "message_out")
                 else line.data,
                 key=line.key,
@@ -158,3 +159,9 @@ def _outcome(result: Sent, now: float) -> OutboxUpdate:
     if result.ok:
         return OutboxUpdate(result.item.operation_context, "sent", now)
     return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))
+
+
+def _owner(page: Page, href: str) -> FlowInstance | None:
+    """The instance whose secrets conversation ``href``'s messages keep out: its own, else
+    the caller's for a handoff's agent."""
+    return page.touched.get(href) or page.owners.get(href)

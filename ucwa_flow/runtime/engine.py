@@ -424,8 +424,9 @@ class Engine:
         self._mailboxes.post(href, job)
 
     def _stepped(self, href: str) -> None:
-        """A job of ``href`` is over: with a journal, its record goes into the next commit."""
+        """A job of ``href`` is over: a handoff may end; its record goes into the next commit."""
         self.answers.turns.nudge()
+        self.bridges.stepped(href)
         self.touch(href)
 
     def touch(self, href: str) -> None:

@@ -54,6 +54,8 @@ class Page:
     outcomes: list[Sent] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     campaigns: dict[str, CampaignRun] = field(default_factory=dict)  # runs changed, by id
+    #: whose secrets a conversation without an instance of its own keeps (a handoff's agent)
+    owners: dict[str, FlowInstance] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
@@ -121,6 +123,11 @@ class Journal:
         """``instance`` may have changed: its record goes into the next commit."""
         self._page.touched[instance.href] = instance
         self._work()
+
+    def owned(self, href: str, instance: FlowInstance) -> None:
+        """Conversation ``href`` (a handoff's agent) has no instance: its messages keep the
+        secrets of ``instance`` (the caller's) out of the transcript."""
+        self._page.owners[href] = instance
 
     def campaign(self, run: CampaignRun) -> None:
         """Campaign run ``run`` changed: it goes into the next commit."""
@@ -220,6 +227,7 @@ class Journal:
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
         page.campaigns.update(current.campaigns)
+        page.owners.update(current.owners)
         self._work()
 
 

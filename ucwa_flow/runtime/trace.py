@@ -68,7 +68,8 @@ class BridgeEvent(Trace):
     ``event`` is ``ringing`` (``agents`` are invited), ``connected`` (``agent`` accepted),
     ``relay`` (``text`` went across, written ``by`` the caller or the agent), ``done`` (the
     agent gave the caller back) or ``ended`` (``by``: who left, ``caller``, ``agent``, or
-    ``restart``/``shutdown``). Transcripts show it as ``bridge_<event>``."""
+    ``restart``/``shutdown``; a search withdrawn by a new ``handoff`` or the ``flow``
+    leaving its state). Transcripts show it as ``bridge_<event>``."""
 
     event: str
     agent: str = ""
