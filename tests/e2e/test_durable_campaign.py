@@ -18,6 +18,7 @@ from tests.e2e.harness import LENE, Hooks, Stage, stage, webhook_server
 from tests.e2e.test_durable import _postgres_store
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.store import Store, open_store
+from ucwa_flow.ucwa.errors import UcwaHttpError
 
 ADRIANA = "sip:adrianag@contoso.com"
 MARCO = "sip:marco@contoso.com"
@@ -161,10 +162,20 @@ async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart
             await _answer(s, 0, "yes")
             first = await adriana.invited()  # she lets it ring
             assert first.text == "One question?"
+            invitations = s.bot.engine.invitations
+            await s.until(  # the bot has heard it rings (one not yet named cannot be withdrawn)
+                lambda: any(p.cancel_href for p in invitations._pending.values()),
+                "the bot to hear the invitation rings",
+            )
             assert s.task is not None
             s.task.cancel()
             await s.bot.aclose()  # withdraws what rings
             await s.restart()
+            await s.until(lambda: adriana.ended, "the withdrawal of the first invitation")
+            assert adriana.ended == [first.conversation]
+            assert first.accept_href is not None
+            with pytest.raises(UcwaHttpError):  # it can no longer be taken
+                await adriana.client.accept(first.accept_href)
             again = await adriana.invited()
             assert again.text == "One question?"
             assert again.decline_href is not None

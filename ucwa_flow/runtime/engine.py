@@ -235,6 +235,7 @@ class Engine:
             await self.idle()
         else:
             await self.drained()
+            await self.invitations.withdraw_outbound()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
