@@ -192,3 +192,69 @@ async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart
             ]
             assert (report["yes"], report["done"]) == (2, "3/3")
             assert adriana.invitations.empty()
+
+
+CAMPAIGN_HOOK = """\
+version: 1
+name: poll
+start: ask
+outbound:
+  to: [sip:adrianag@contoso.com]
+  message: "One question?"
+  timeout: 2m
+  campaign:
+    variables: {skipped: []}
+    report:
+      url: HOOKS/report
+      json: {skipped: "{{ campaign.skipped }}"}
+      failure: [{log: failed}]
+  declined:
+    - webhook:
+        url: HOOKS/lookup
+        success: [{set: {campaign.skipped: "{{ campaign.skipped + [caller.uri] }}"}}]
+        failure: [{log: lookup failed}]
+states:
+  ask:
+    enter: [{say: Yes or no?}]
+"""
+
+
+async def test_a_person_is_done_once_their_branch_webhooks_answered() -> None:
+    with webhook_server() as hooks:
+        result = load_flow_text(CAMPAIGN_HOOK.replace("HOOKS", hooks.url), "poll.flow.yaml")
+        assert result.flow is not None, [str(d) for d in result.diagnostics]
+        async with stage(result.flow, before_bot=["agent:" + ADRIANA]) as s:
+            adriana = s.agents[0]
+            offer = await adriana.invited()
+            assert offer.decline_href is not None
+            await adriana.client.decline(offer.decline_href)
+            await s.until(lambda: len(_reports(hooks)) == 1, "the report")
+            await s.idle()
+            assert [path for (_, path, _) in hooks.received] == ["/lookup", "/report"]
+            ((_, report),) = _reports(hooks)
+            assert report == {"skipped": [ADRIANA]}  # the lookup's branch set it in time
+
+
+async def test_a_run_whose_flow_is_gone_is_closed_at_the_restart(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with webhook_server() as hooks:
+        people = [LENE, "agent:" + ADRIANA, MARCO]
+        async with stage(_flow(hooks), store=store, before_bot=people) as s:
+            await _answer(s, 0, "yes")
+            await s.agents[0].invited()
+            assert s.task is not None
+            s.task.cancel()
+            await s.bot.aclose()
+            text = FLOW.replace("REPORT_URL", f"{hooks.url}/report")
+            renamed = load_flow_text(text.replace("name: poll", "name: poll2"), "poll2.flow.yaml")
+            assert renamed.flow is not None
+            await s.restart(renamed.flow)  # starts: no KeyError
+            await s.idle()
+            warnings = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
+            assert len(warnings) == 1, warnings
+            assert "flow poll is gone" in warnings[0]
+            account = s.bot.durable.account  # type: ignore[union-attr]
+            assert (await store.load(account)).campaigns == ()  # closed: not loaded again
+            assert _reports(hooks) == []
+            assert s.agents[0].invitations.empty()  # nobody is invited again
