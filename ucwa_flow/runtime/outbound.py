@@ -4,8 +4,8 @@
 (which sends, times and resolves every invitation): it starts an outbound flow's
 invitations and, when one is resolved, runs the flow in the accepted conversation, or the
 flow's ``declined``/``no_answer`` actions in an instance with no conversation to talk in
-(``outbound:<uri>``). The version of the flow is the one current when the invitation is
-answered.
+(``outbound:<uri>``; ``outbound:<run id>:<uri>`` in a campaign run). The version of the
+flow is the one current when the invitation is answered.
 
 A flow with ``outbound.campaign`` is started as a campaign run instead
 (:mod:`ucwa_flow.runtime.campaigns`): the run decides whom to invite when, and hears back
