@@ -258,3 +258,32 @@ async def test_a_run_whose_flow_is_gone_is_closed_at_the_restart(
             assert (await store.load(account)).campaigns == ()  # closed: not loaded again
             assert _reports(hooks) == []
             assert s.agents[0].invitations.empty()  # nobody is invited again
+
+
+async def test_a_run_whose_flow_is_gone_invites_nobody_when_its_conversation_ends(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with webhook_server() as hooks:
+        async with stage(_flow(hooks), store=store, before_bot=[LENE, ADRIANA, MARCO]) as s:
+            assert await s.people[0].hear(2) == ["One question?", ASK]  # under way at the stop
+            await s.idle()
+            assert s.task is not None
+            s.task.cancel()
+            await s.bot.aclose()
+            text = FLOW.replace("REPORT_URL", f"{hooks.url}/report")
+            renamed = load_flow_text(text.replace("name: poll", "name: poll2"), "poll2.flow.yaml")
+            assert renamed.flow is not None
+            await s.restart(renamed.flow)
+            (changed,) = await s.people[0].hear()  # her conversation's flow is gone too
+            assert "updated meanwhile" in changed
+            assert await s.people[0].hear_end() == "the bot ended the conversation"
+            await s.idle()
+            warnings = [
+                r.getMessage() for r in caplog.records if "flow poll is gone" in r.getMessage()
+            ]
+            assert len(warnings) == 1, warnings
+            assert _reports(hooks) == []
+            account = s.bot.durable.account  # type: ignore[union-attr]
+            assert (await store.load(account)).campaigns == ()
+            for person in s.people[1:]:
+                await person.silence()  # nobody else is invited

@@ -228,7 +228,8 @@ class Campaigns:
     def rejoin(self, href: str, run_id: str | None) -> None:
         """Restored conversation ``href`` belongs to run ``run_id`` (its record says so)."""
         run = self.runs.get(run_id) if run_id is not None else None
-        if run is not None and run.person(href) is not None:
+        gone = run is not None and run.flow not in self._engine.catalog  # closed by resume
+        if run is not None and not gone and run.person(href) is not None:
             self._members[href] = run
 
     def resume(self) -> None:
