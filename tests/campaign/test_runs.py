@@ -151,11 +151,12 @@ async def test_the_run_id_is_in_each_conversation_and_the_report(
     assert [r.data["uri"] for r in joined] == [ANN, BOB, CY]
     # ann's part runs in her conversation; the others' in their declined/no_answer instance
     assert not joined[0].conversation.startswith(("campaign:", "outbound:"))
-    assert [r.conversation for r in joined[1:]] == [f"outbound:{BOB}", f"outbound:{CY}"]
+    # named after the run too: two runs with the same person do not collide
+    assert [r.conversation for r in joined[1:]] == [f"outbound:{run}:{BOB}", f"outbound:{run}:{CY}"]
     sets = [r for r in events if r.kind == "campaign_set"]
     assert {(r.data["name"], r.conversation) for r in sets} >= {
         ("yes", joined[0].conversation),
-        ("skipped", f"outbound:{BOB}"),
+        ("skipped", f"outbound:{run}:{BOB}"),
     }
     assert events[-1].conversation == f"campaign:{run}"
 

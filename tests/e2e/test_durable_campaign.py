@@ -18,6 +18,7 @@ from tests.e2e.harness import LENE, Hooks, Stage, stage, webhook_server
 from tests.e2e.test_durable import _postgres_store
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.store import Store, open_store
+from ucwa_flow.ucwa.errors import UcwaHttpError
 
 ADRIANA = "sip:adrianag@contoso.com"
 MARCO = "sip:marco@contoso.com"
@@ -161,10 +162,20 @@ async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart
             await _answer(s, 0, "yes")
             first = await adriana.invited()  # she lets it ring
             assert first.text == "One question?"
+            invitations = s.bot.engine.invitations
+            await s.until(  # the bot has heard it rings (one not yet named cannot be withdrawn)
+                lambda: any(p.cancel_href for p in invitations._pending.values()),
+                "the bot to hear the invitation rings",
+            )
             assert s.task is not None
             s.task.cancel()
             await s.bot.aclose()  # withdraws what rings
             await s.restart()
+            await s.until(lambda: adriana.ended, "the withdrawal of the first invitation")
+            assert adriana.ended == [first.conversation]
+            assert first.accept_href is not None
+            with pytest.raises(UcwaHttpError):  # it can no longer be taken
+                await adriana.client.accept(first.accept_href)
             again = await adriana.invited()
             assert again.text == "One question?"
             assert again.decline_href is not None
@@ -181,3 +192,98 @@ async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart
             ]
             assert (report["yes"], report["done"]) == (2, "3/3")
             assert adriana.invitations.empty()
+
+
+CAMPAIGN_HOOK = """\
+version: 1
+name: poll
+start: ask
+outbound:
+  to: [sip:adrianag@contoso.com]
+  message: "One question?"
+  timeout: 2m
+  campaign:
+    variables: {skipped: []}
+    report:
+      url: HOOKS/report
+      json: {skipped: "{{ campaign.skipped }}"}
+      failure: [{log: failed}]
+  declined:
+    - webhook:
+        url: HOOKS/lookup
+        success: [{set: {campaign.skipped: "{{ campaign.skipped + [caller.uri] }}"}}]
+        failure: [{log: lookup failed}]
+states:
+  ask:
+    enter: [{say: Yes or no?}]
+"""
+
+
+async def test_a_person_is_done_once_their_branch_webhooks_answered() -> None:
+    with webhook_server() as hooks:
+        result = load_flow_text(CAMPAIGN_HOOK.replace("HOOKS", hooks.url), "poll.flow.yaml")
+        assert result.flow is not None, [str(d) for d in result.diagnostics]
+        async with stage(result.flow, before_bot=["agent:" + ADRIANA]) as s:
+            adriana = s.agents[0]
+            offer = await adriana.invited()
+            assert offer.decline_href is not None
+            await adriana.client.decline(offer.decline_href)
+            await s.until(lambda: len(_reports(hooks)) == 1, "the report")
+            await s.idle()
+            assert [path for (_, path, _) in hooks.received] == ["/lookup", "/report"]
+            ((_, report),) = _reports(hooks)
+            assert report == {"skipped": [ADRIANA]}  # the lookup's branch set it in time
+
+
+async def test_a_run_whose_flow_is_gone_is_closed_at_the_restart(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with webhook_server() as hooks:
+        people = [LENE, "agent:" + ADRIANA, MARCO]
+        async with stage(_flow(hooks), store=store, before_bot=people) as s:
+            await _answer(s, 0, "yes")
+            await s.agents[0].invited()
+            assert s.task is not None
+            s.task.cancel()
+            await s.bot.aclose()
+            text = FLOW.replace("REPORT_URL", f"{hooks.url}/report")
+            renamed = load_flow_text(text.replace("name: poll", "name: poll2"), "poll2.flow.yaml")
+            assert renamed.flow is not None
+            await s.restart(renamed.flow)  # starts: no KeyError
+            await s.idle()
+            warnings = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
+            assert len(warnings) == 1, warnings
+            assert "flow poll is gone" in warnings[0]
+            account = s.bot.durable.account  # type: ignore[union-attr]
+            assert (await store.load(account)).campaigns == ()  # closed: not loaded again
+            assert _reports(hooks) == []
+            assert s.agents[0].invitations.empty()  # nobody is invited again
+
+
+async def test_a_run_whose_flow_is_gone_invites_nobody_when_its_conversation_ends(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with webhook_server() as hooks:
+        async with stage(_flow(hooks), store=store, before_bot=[LENE, ADRIANA, MARCO]) as s:
+            assert await s.people[0].hear(2) == ["One question?", ASK]  # under way at the stop
+            await s.idle()
+            assert s.task is not None
+            s.task.cancel()
+            await s.bot.aclose()
+            text = FLOW.replace("REPORT_URL", f"{hooks.url}/report")
+            renamed = load_flow_text(text.replace("name: poll", "name: poll2"), "poll2.flow.yaml")
+            assert renamed.flow is not None
+            await s.restart(renamed.flow)
+            (changed,) = await s.people[0].hear()  # her conversation's flow is gone too
+            assert "updated meanwhile" in changed
+            assert await s.people[0].hear_end() == "the bot ended the conversation"
+            await s.idle()
+            warnings = [
+                r.getMessage() for r in caplog.records if "flow poll is gone" in r.getMessage()
+            ]
+            assert len(warnings) == 1, warnings
+            assert _reports(hooks) == []
+            account = s.bot.durable.account  # type: ignore[union-attr]
+            assert (await store.load(account)).campaigns == ()
+            for person in s.people[1:]:
+                await person.silence()  # nobody else is invited

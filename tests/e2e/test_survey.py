@@ -3,6 +3,8 @@ comments, decline, no answer, and the campaign's report to a real webhook server
 
 from __future__ import annotations
 
+import re
+
 from tests.e2e.harness import LENE, Hooks, Stage, load, stage, webhook_server
 from ucwa_flow.flow import Flow
 from ucwa_flow.runtime import trace as t
@@ -118,4 +120,10 @@ async def test_people_who_never_answer_are_logged_as_no_answer_one_after_the_oth
 
 
 def invites(s: Stage) -> list[tuple[str, str]]:
-    return [(o.conversation, o.branch) for o in s.of(t.OutcomeReceived) if o.action == "invite"]
+    """The outbound invitations' outcomes: (``outbound:<uri>``, branch); the instance's
+    name holds the run's id too (``outbound:<run>:<uri>``), left out here."""
+    return [
+        (re.sub(r"^outbound:[0-9a-f]{12}:", "outbound:", o.conversation), o.branch)
+        for o in s.of(t.OutcomeReceived)
+        if o.action == "invite"
+    ]

@@ -39,6 +39,7 @@ conversation: which run it belongs to), ``campaign_set``, ``campaign_person_done
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ from ucwa_flow.runtime.services import Continuation
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
     from ucwa_flow.runtime.invites import InvitationHost
+
+log = logging.getLogger("ucwa_flow.runtime")
 
 __all__ = [
     "CampaignEvent",
@@ -190,6 +193,10 @@ class Campaigns:
         self._members: dict[str, CampaignRun] = {}  # conversation href -> its run
         self._reports: list[str] = []  # report instances, oldest first (their branches may run)
         self._reporting: dict[str, CampaignRun] = {}  # report href -> run, until answered
+        self._settling: set[str] = set()  # parts over whose webhooks are not answered yet
+        self._inviting: set[str] = set()  # runs whose people are being invited
+        #: whether conversation ``href`` waits on webhooks (the engine's calls)
+        self.waits: Callable[[str], bool] = lambda href: False
         #: told of each run a step changed (a durable bot commits it with the step)
         self.on_change: Callable[[CampaignRun], None] | None = None
 
@@ -221,12 +228,16 @@ class Campaigns:
     def rejoin(self, href: str, run_id: str | None) -> None:
         """Restored conversation ``href`` belongs to run ``run_id`` (its record says so)."""
         run = self.runs.get(run_id) if run_id is not None else None
-        if run is not None and run.person(href) is not None:
+        gone = run is not None and run.flow not in self._engine.catalog  # closed by resume
+        if run is not None and not gone and run.person(href) is not None:
             self._members[href] = run
 
     def resume(self) -> None:
         """Carry the restored runs on (see the module docstring)."""
         for run in list(self.runs.values()):
+            if run.flow not in self._engine.catalog:
+                self._close_gone(run)
+                continue
             if run.reported:
                 if not run.closed:
                     self._report(run)  # again: the same Idempotency-Key
@@ -240,6 +251,19 @@ class Campaigns:
                 elif person.conversation not in self._members:  # its part was lost
                     self._done(run, person)
             self._next(run)
+
+    def settled(self, href: str) -> None:
+        """A webhook of ``href`` was answered and its branch ran: once ``href`` waits on
+        none, a person whose part is over is done, and a report's run is closed."""
+        if self.waits(href):
+            return
+        self.report_answered(href)
+        if href in self._settling:
+            self._settling.discard(href)
+            run = self._members.pop(href, None)
+            person = run.person(href) if run is not None else None
+            if run is not None and person is not None:
+                self._done(run, person)
 
     def report_answered(self, href: str) -> None:
         """Report ``href`` is over (its webhooks answered, its branches ran): its run is
@@ -275,15 +299,21 @@ class Campaigns:
         self._event(run, "campaign_joined", href, uri=uri, outcome=outcome)
 
     def ended(self, href: str, instance: FlowInstance | None) -> None:
-        """``href``'s part is over (its conversation ended, its branch ran)."""
+        """``href``'s part is over (its conversation ended, its branch ran); the person is
+        done once the webhooks it started are answered too (:meth:`settled`): their
+        branches may still set ``campaign.NAME``."""
         run = self.of(href)
         person = run.person(href) if run is not None else None
         if run is None or person is None:
             return
-        del self._members[href]
         if instance is not None and person.outcome == "accepted":
             person.state = instance.facts.last
             person.ended_by = instance.ended_by
+        if self.waits(href):
+            self._settling.add(href)
+            return
+        self._settling.discard(href)
+        del self._members[href]
         self._done(run, person)
 
     def assign(self, href: str, name: str, value: Any) -> None:
@@ -308,14 +338,33 @@ class Campaigns:
     def _next(self, run: CampaignRun) -> None:
         if self._engine.closing:
             return  # stopping: the run ends here, unfinished and unreported
-        while run.waiting and run.busy < run.at_once:
-            uri = run.waiting.pop(0)
-            run.people.append(Person(uri))
-            self._event(run, "campaign_invited", uri=uri)
-            self._changed(run)
-            self._invite(run.flow, uri, run.id)
+        if run.id in self._inviting:  # someone done at once: the loop below goes on
+            return
+        self._inviting.add(run.id)
+        try:
+            while run.waiting and run.busy < run.at_once:
+                uri = run.waiting.pop(0)
+                run.people.append(Person(uri))
+                self._event(run, "campaign_invited", uri=uri)
+                self._changed(run)
+                self._invite(run.flow, uri, run.id)
+        finally:
+            self._inviting.discard(run.id)
         if run.finished and not run.reported:
             self._report(run)
+
+    def _close_gone(self, run: CampaignRun) -> None:
+        """A restored run whose flow is gone (renamed, removed): closed, unreported."""
+        log.warning(
+            "campaign run %s: flow %s is gone; the run is closed without a report",
+            run.id,
+            run.flow,
+        )
+        run.reported = run.closed = True
+        self._changed(run)
+        del self.runs[run.id]
+        for href in [href for href, of in self._members.items() if of is run]:
+            del self._members[href]
 
     def _done(self, run: CampaignRun, person: Person) -> None:
         person.done = True

@@ -116,7 +116,6 @@ class Durable:
         self._held: Page | None = None  # the page whose outcomes waited already
         self.journal.on_work = self._release
         engine.campaigns.on_change = self.journal.campaign
-        engine.calls.on_answered = self._answered
 
     @property
     def flow(self) -> Flow:
@@ -222,12 +221,6 @@ class Durable:
         bridge = record.extra.get("bridge")
         if bridge:
             engine.bridges.resume(instance, bridge)
-
-    def _answered(self, href: str) -> None:
-        """A webhook of ``href`` was answered: a campaign report with nothing more to wait
-        on closes its run (in the commit of the answer's branch)."""
-        if not self.engine.calls.pending(href):
-            self.engine.campaigns.report_answered(href)
 
     def _changed_version(self, instance: FlowInstance, old: str) -> None:
         """``instance`` carries on with another version of its flow than it had: say so in

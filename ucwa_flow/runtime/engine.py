@@ -110,6 +110,8 @@ class Engine:
         self.calls = WebhookCalls(self, WebhookCaller(http))
         self.invitations = Invitations(self)
         self.campaigns: Campaigns = self.invitations.outbound.campaigns  # the campaign runs
+        self.campaigns.waits = lambda href: bool(self.calls.pending(href))
+        self.calls.on_answered = self.campaigns.settled
         self.bridges = Bridges(self)  # handoffs: searches for agents, and bridges
         self.begin_handoff = self.bridges.begin
         self.answers = Answering(self, limits)
@@ -235,6 +237,7 @@ class Engine:
             await self.idle()
         else:
             await self.drained()
+            await self.invitations.withdraw_outbound()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

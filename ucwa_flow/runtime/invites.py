@@ -330,12 +330,18 @@ class Invitations:
 
     def _withdraw(self, pending: PendingInvite) -> None:
         """Stop a ringing invitation (its cancel link, else leave its conversation)."""
+        withdrawal = self._withdrawal(pending)
+        if withdrawal is not None:
+            self._engine.spawn(withdrawal)
+
+    def _withdrawal(self, pending: PendingInvite) -> Awaitable[None] | None:
         engine = self._engine
         href = pending.conversation
         if pending.cancel_href is not None:
-            engine.spawn(engine.safely(engine.port.stop_messaging(pending.cancel_href), href or ""))
-        elif href is not None:
-            engine.spawn(engine.safely(engine.port.leave(href), href))
+            return engine.safely(engine.port.stop_messaging(pending.cancel_href), href or "")
+        if href is not None:
+            return engine.safely(engine.port.leave(href), href)
+        return None
 
     def _resolve(self, op: str, branch: str) -> None:
         pending = self._pending.pop(op, None)
@@ -409,6 +415,21 @@ class Invitations:
         self._pending.clear()
         self._side.clear()
         self.outbound.lost(outbound)
+
+    async def withdraw_outbound(self) -> None:
+        """A durable stop: withdraw the outbound flows' invitations that still ring. They
+        are not stored (a restarted bot invites again whom a campaign run still waits on);
+        the invitations of ``invite`` actions and handoffs are, and are left ringing."""
+        self.outbound.close()
+        for op, pending in list(self._pending.items()):
+            if pending.action is None and pending.on_answer is None:
+                del self._pending[op]
+                cancel_timers(pending)
+                withdrawal = self._withdrawal(pending)
+                if withdrawal is not None:
+                    await withdrawal
+                if pending.conversation is not None:
+                    self._engine.tracker.forget(pending.conversation)
 
     async def aclose(self) -> None:
         """Shutting down: withdraw what still rings and end every side conversation."""

@@ -4,8 +4,8 @@
 (which sends, times and resolves every invitation): it starts an outbound flow's
 invitations and, when one is resolved, runs the flow in the accepted conversation, or the
 flow's ``declined``/``no_answer`` actions in an instance with no conversation to talk in
-(``outbound:<uri>``). The version of the flow is the one current when the invitation is
-answered.
+(``outbound:<uri>``; ``outbound:<run id>:<uri>`` in a campaign run). The version of the
+flow is the one current when the invitation is answered.
 
 A flow with ``outbound.campaign`` is started as a campaign run instead
 (:mod:`ucwa_flow.runtime.campaigns`): the run decides whom to invite when, and hears back
@@ -66,10 +66,10 @@ class OutboundStarts:
 
     def _invite(self, name: str, invitee: str, campaign: str | None) -> None:
         engine = self._engine
-        flow = engine.catalog.get(name)
-        outbound = flow.outbound
-        if outbound is None:  # the flow lost its outbound section since the run started
-            self.campaigns.answered(campaign or "", invitee, "no_answer", None)
+        flow = engine.catalog.get(name) if name in engine.catalog else None
+        outbound = flow.outbound if flow is not None else None
+        if flow is None or outbound is None:  # gone, or lost its outbound section, since
+            self.campaigns.answered(campaign or "", invitee, "no_answer", None)  # the run began
             return
         run = self.campaigns.runs.get(campaign) if campaign is not None else None
         ctx = template_context(
@@ -106,7 +106,8 @@ class OutboundStarts:
             elif run is not None:
                 self.campaigns.answered(run, pending.to, branch, None)
             return
-        detached = engine.new_instance(name, Conversation(f"outbound:{pending.to}"), pending.to)
+        place = f"{run}:{pending.to}" if run is not None else pending.to  # runs may overlap
+        detached = engine.new_instance(name, Conversation(f"outbound:{place}"), pending.to)
         if run is not None:
             self.campaigns.answered(run, pending.to, branch, detached.href)
         engine.post(detached.href, partial(self._run_detached, detached, branch))

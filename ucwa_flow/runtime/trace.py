@@ -6,7 +6,8 @@ happens. ``ucwa-flow run`` prints them as a transcript; conversation tests asser
 
 Every record has ``at`` (the injected clock's monotonic time) and ``conversation`` (the
 conversation href; ``"outbound:<uri>"`` for the actions an outbound flow runs when ``uri``
-declined or did not answer, and ``""`` when an invitation could not even be sent).
+declined or did not answer, ``"outbound:<run id>:<uri>"`` in a campaign run, and ``""``
+when an invitation could not even be sent).
 """
 
 from __future__ import annotations
