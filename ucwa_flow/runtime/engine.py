@@ -41,7 +41,7 @@ import httpx
 
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import Flow, Invite, Webhook
+from ucwa_flow.flow import Flow
 from ucwa_flow.lifecycle import (
     Change,
     Conversation,
@@ -70,7 +70,6 @@ from ucwa_flow.runtime.mailboxes import Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.routing import Catalog
-from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.versions import Reloaded, Versions
 from ucwa_flow.runtime.webhook_calls import WebhookCalls
 from ucwa_flow.runtime.webhooks import WebhookCaller
@@ -113,6 +112,9 @@ class Engine:
         self.campaigns.waits = lambda href: bool(self.calls.pending(href))
         self.calls.on_answered = self.campaigns.settled
         self.bridges = Bridges(self)  # handoffs: searches for agents, and bridges
+        # what an instance's invite, webhook and handoff actions begin (Services)
+        self.begin_invite = self.invitations.begin
+        self.begin_webhook = self.calls.begin
         self.begin_handoff = self.bridges.begin
         self.answers = Answering(self, limits)
         self._instances: dict[str, FlowInstance] = {}
@@ -338,28 +340,6 @@ class Engine:
         )
 
     # -- what instances ask of the engine -------------------------------------------------
-
-    def begin_invite(
-        self,
-        instance: FlowInstance,
-        action: Invite,
-        to: str,
-        subject: str | None,
-        message: str | None,
-        rest: Continuation,
-    ) -> None:
-        self.invitations.begin(instance, action, to, subject, message, rest)
-
-    def begin_webhook(
-        self,
-        instance: FlowInstance,
-        action: Webhook,
-        url: str,
-        headers: dict[str, str],
-        body: Any,
-        rest: Continuation,
-    ) -> None:
-        self.calls.begin(instance, action, url, headers, body, rest)
 
     def later(self, op: str, origin: str | None) -> bool:
         if self.journal is None:
