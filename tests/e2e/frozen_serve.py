@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
+from httpcore._async.http11 import AsyncHTTP11Connection
 
 from ucwa_flow.cli import main
 from ucwa_flow.ucwa._transport import _Connection
 
 _send_head = _Connection.send_head
+_send_headers = AsyncHTTP11Connection._send_request_headers
 
 
 async def _send_head_then_freeze(
@@ -43,7 +46,16 @@ def _disarm(target: str) -> bool:
     return True
 
 
+async def _send_headers_then_freeze(self: AsyncHTTP11Connection, request: Any) -> None:
+    """The same for httpx's own transport (a lease-fenced worker's)."""
+    await _send_headers(self, request)
+    target = bytes(request.url.target).decode()
+    if request.method == b"POST" and "/messaging/messages" in target and _disarm(target):
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 _Connection.send_head = _send_head_then_freeze  # type: ignore[method-assign]
+AsyncHTTP11Connection._send_request_headers = _send_headers_then_freeze  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

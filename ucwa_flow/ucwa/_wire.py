@@ -63,6 +63,7 @@ class Wire:
         timeout: float,
         max_concurrency: int,
         poll_connections: int,
+        lean_transport: bool = True,
     ) -> None:
         self.who = who
         self.clock = clock
@@ -71,7 +72,10 @@ class Wire:
         # environment names a proxy (httpx's own transport goes through it; ours cannot)
         lean = (
             verify
-            if isinstance(verify, ssl.SSLContext) and transport is None and not _proxied()
+            if lean_transport
+            and isinstance(verify, ssl.SSLContext)
+            and transport is None
+            and not _proxied()
             else None
         )
         self.http = httpx.AsyncClient(

@@ -95,6 +95,7 @@ class UcwaClient(Presence):
         insecure: bool = False,
         retries: int = 3,
         backoff: float = 0.5,
+        lean_transport: bool = True,
     ) -> None:
         self.user = sip_uri(user)
         self.retries = retries
@@ -117,6 +118,7 @@ class UcwaClient(Presence):
             timeout=timeout,
             max_concurrency=max_concurrency,
             poll_connections=poll_connections,
+            lean_transport=lean_transport,
         )
         self._discovery: Discovery | None = None
         self._application: Application | None = None
