@@ -345,9 +345,7 @@ class AccountRunner:
             clock=self._clock,
             ca_bundle=server.ca_bundle,
             insecure=server.insecure,
-            # a lease-fenced worker keeps httpx's own transport: the window in which a
-            # fail-over can double a reply was analysed on it (docs/ha.md, "A request in
-            # flight"); on the lean one the fail-over test heard a reply twice in 2 of 8 runs
+            # a lease-fenced worker keeps httpx's transport (docs/ha.md, "Which transport")
             lean_transport=self.lease_valid is None,
         )
         valid = self.lease_valid
