@@ -69,6 +69,8 @@ class Caller(VirtualUser):
         self.conv: str | None = None
         self.expected: list[str] = []
         self.arrivals: list[float] = []
+        #: the OperationContext of each message received (which send it was)
+        self.operations: list[str | None] = []
         #: (sent, answered) of each line, monotonic seconds
         self.lines: list[tuple[float, float]] = []
 
@@ -81,7 +83,18 @@ class Caller(VirtualUser):
 
     def on_message(self, conv: Conversation, message: Message) -> None:
         self.arrivals.append(time.monotonic())
+        self.operations.append(message.operation_id)
         super().on_message(conv, message)
+
+    def story(self) -> str:
+        """What it heard, when (against :data:`MARKS`) and from which send (for a failure)."""
+        lines = []
+        for text, at, operation in zip(self.heard(), self.arrivals, self.operations, strict=True):
+            mark, moment = max(
+                ((m, t) for m, t in MARKS.items() if t <= at), key=lambda p: p[1], default=("", at)
+            )
+            lines.append(f"    {text!r} {at - moment:+.3f} s after the {mark}, send {operation}")
+        return "\n".join(lines)
 
     def answered_after(self, moment: float) -> float | None:
         """When the first answer to a line sent after ``moment`` arrived."""
