@@ -83,7 +83,10 @@ class Caller(VirtualUser):
 
     def on_message(self, conv: Conversation, message: Message) -> None:
         self.arrivals.append(time.monotonic())
-        self.operations.append(message.operation_id)
+        # the bot's side of the conversation holds the send (the caller's copy has no id)
+        peer = conv.chat.other(conv)
+        sent = peer.messages.get(max(peer.messages, default=0)) if peer is not None else None
+        self.operations.append(sent.operation_id if sent is not None else None)
         super().on_message(conv, message)
 
     def story(self) -> str:
@@ -91,7 +94,9 @@ class Caller(VirtualUser):
         lines = []
         for text, at, operation in zip(self.heard(), self.arrivals, self.operations, strict=True):
             mark, moment = max(
-                ((m, t) for m, t in MARKS.items() if t <= at), key=lambda p: p[1], default=("", at)
+                ((m, t) for m, t in MARKS.items() if t <= at),
+                key=lambda p: p[1],
+                default=("clock's zero", 0.0),
             )
             lines.append(f"    {text!r} {at - moment:+.3f} s after the {mark}, send {operation}")
         return "\n".join(lines)
