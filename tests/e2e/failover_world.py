@@ -69,6 +69,8 @@ class Caller(VirtualUser):
         self.conv: str | None = None
         self.expected: list[str] = []
         self.arrivals: list[float] = []
+        #: the OperationContext of each message received (which send it was)
+        self.operations: list[str | None] = []
         #: (sent, answered) of each line, monotonic seconds
         self.lines: list[tuple[float, float]] = []
 
@@ -81,7 +83,23 @@ class Caller(VirtualUser):
 
     def on_message(self, conv: Conversation, message: Message) -> None:
         self.arrivals.append(time.monotonic())
+        # the bot's side of the conversation holds the send (the caller's copy has no id)
+        peer = conv.chat.other(conv)
+        sent = peer.messages.get(max(peer.messages, default=0)) if peer is not None else None
+        self.operations.append(sent.operation_id if sent is not None else None)
         super().on_message(conv, message)
+
+    def story(self) -> str:
+        """What it heard, when (against :data:`MARKS`) and from which send (for a failure)."""
+        lines = []
+        for text, at, operation in zip(self.heard(), self.arrivals, self.operations, strict=True):
+            mark, moment = max(
+                ((m, t) for m, t in MARKS.items() if t <= at),
+                key=lambda p: p[1],
+                default=("clock's zero", 0.0),
+            )
+            lines.append(f"    {text!r} {at - moment:+.3f} s after the {mark}, send {operation}")
+        return "\n".join(lines)
 
     def answered_after(self, moment: float) -> float | None:
         """When the first answer to a line sent after ``moment`` arrived."""

@@ -329,5 +329,6 @@ async def _end(board: Board, procs: list[ServeProcess], store_url: str, frozen: 
 def _check_callers(callers: list[Caller]) -> None:
     wrong = [c for c in callers if c.heard() != c.expected]
     assert not wrong, "\n".join(
-        f"{c.who} ({c.account}) heard {c.heard()}\n  not {c.expected}" for c in wrong[:5]
+        f"{c.who} ({c.account}) heard {c.heard()}\n  not {c.expected}\n{c.story()}"
+        for c in wrong[:5]
     )

@@ -21,7 +21,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -40,6 +39,7 @@ from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._lease_check import LeaseExpired, check_lease
 from ucwa_flow.service._stores import StoreHub
 from ucwa_flow.store import FencedStore, Store, StoreFenced
 from ucwa_flow.ucwa import ChannelStats, UcwaClient
@@ -58,25 +58,6 @@ log = logging.getLogger("ucwa_flow.service")
 #: event-channel requests failed in a row from which an account is not ready (``/readyz``)
 CHANNEL_FAILING = 3
 
-#: the moments (trace events, httpcore's names) a request of a leased account is checked at last:
-#: before its headers are written, and before its body is, when it has one (a frozen
-#: worker, resumed, must not complete a request that the account's next owner has made
-#: again meanwhile; one without a body was complete with its headers)
-_HEADERS, _BODY = "send_request_headers.started", "send_request_body.started"
-
-
-def _has_body(request: object) -> bool:
-    """Whether a request says it has a body (``Content-Length`` above 0, or chunked): an
-    ``httpx.Request`` (the client's own transport) or an httpcore one (httpx's transport,
-    which serves the proxies the environment names)."""
-    headers = getattr(request, "headers", ())
-    for name, value in getattr(headers, "raw", headers):
-        key = name.lower()
-        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
-            return True
-    return False
-
-
 #: per-account trace sinks: (account id, conversation href -> flow name) -> sink
 SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
 
@@ -88,10 +69,6 @@ class Server:
     url: str
     ca_bundle: str | None = None
     insecure: bool = False
-
-
-class LeaseExpired(httpx.RequestError):
-    """A request not sent: the worker can no longer prove it holds the account's lease."""
 
 
 def describe_error(exc: BaseException, secret: str | None = None) -> str:
@@ -348,36 +325,8 @@ class AccountRunner:
             # a lease-fenced worker keeps httpx's transport (docs/ha.md, "Which transport")
             lean_transport=self.lease_valid is None,
         )
-        valid = self.lease_valid
-        if valid is not None:
-            account = self.spec.id
-
-            def refuse() -> None:
-                if not valid():
-                    # revoked first: the runtime takes a refused request for a failed one
-                    # (a send "failed", an invitation not accepted); none of what it
-                    # decides from that may be committed, or a message would be lost
-                    why = f"{account}: the lease is not surely valid any more"
-                    self.revoke(why)
-                    raise LeaseExpired(why)
-
-            async def trace(event: str, info: dict[str, Any]) -> None:
-                if event.endswith(_HEADERS) or (
-                    event.endswith(_BODY) and _has_body(info.get("request"))
-                ):
-                    refuse()
-
-            async def check(request: httpx.Request) -> None:
-                refuse()
-                # and again at the last moments: a request may wait for a connection of the
-                # pool meanwhile, and a worker frozen there must not send it once resumed;
-                # nor the body of one whose headers went out just before it froze (the
-                # transport yields to the event loop between the two writes): the server
-                # performs nothing until the body is complete (docs/ha.md, "A request in
-                # flight")
-                request.extensions["trace"] = trace
-
-            client.before_each_request(check)
+        if self.lease_valid is not None:
+            check_lease(client, self.spec.id, self.lease_valid, self.revoke)
         return client
 
     def _trace(self, record: t.Trace) -> None:
