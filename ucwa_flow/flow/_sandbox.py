@@ -29,6 +29,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._limits import MAX_SIZE, check_format, check_str_call, filters, tests
+from ucwa_flow.flow._plain import plain_parts, render_plain
 from ucwa_flow.flow._render_time import check_time, time_limit
 from ucwa_flow.flow._simple_templates import NO_NAMES, Names, simple_names
 
@@ -169,6 +170,7 @@ class _Compiled:
         "_env",
         "_globals",
         "_names",
+        "_plain",
         "campaign",
         "captures",
         "location",
@@ -199,6 +201,7 @@ class _Compiled:
         self._env = env
         self._code: JinjaTemplate | None = None
         self._globals: dict[str, Any] = {}
+        self._plain = None if names is None else plain_parts(source, env.globals)  # no Jinja
 
     @property
     def _template(self) -> JinjaTemplate:
@@ -210,24 +213,23 @@ class _Compiled:
         return self._code
 
     def _new_context(self, picked: dict[str, Any]) -> Context:
-        """A Jinja context holding ``picked`` (and the globals), as ``Template.render``
-        makes one but for a quarter of the work: it copies the template's globals (a
-        ``ChainMap``) twice per render, here flattened once when compiled (they never
-        change); the context's record of them serves only imports, which flows cannot
-        use (``_check_names``)."""
+        """A Jinja context holding ``picked`` and the globals, as ``Template.render`` makes
+        one but with the globals flattened once, not copied twice per render (its record
+        of them serves only imports, which flows cannot use)."""
         template = self._template
         env = template.environment
         parent = {**self._globals, **picked}
         return env.context_class(env, parent, template.name, template.blocks)
 
     def _picked(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        """The names of ``context`` this template reads (:attr:`variables`), and no more:
-        a lazy context builds only those, and Jinja copies fewer."""
+        """The names of ``context`` this template reads (a lazy context builds no more)."""
         return {name: context[name] for name in self._names if name in context}
 
     def _run(self, context: Mapping[str, Any]) -> Any:
         picked = self._picked(context)
         try:
+            if self._plain is not None:  # no loop, call or filter: nothing to time
+                return render_plain(self._plain, picked, self._env)
             with time_limit:
                 ctx = self._new_context(picked)
                 return self._env.concat(self._template.root_render_func(ctx))
@@ -252,7 +254,6 @@ _SCOPING = (
     nodes.FilterBlock,
     nodes.Scope,
 )
-
 
 _UNAVAILABLE = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 
@@ -332,8 +333,8 @@ class Template(_Compiled):
 
     ``html=True`` compiles it with autoescaping, for the HTML part of a ``say``. Most
     templates are text with ``{{ name }}`` or ``{{ name.attribute }}`` in it; those are
-    read without Jinja2 (:func:`simple_names`) and parsed at their first render, so that
-    validating a large flow does not pay for parsing them.
+    read without Jinja2 (:func:`simple_names`), so that validating a large flow does not
+    pay for parsing them, and rendered without it (``ucwa_flow.flow._plain``).
     """
 
     __slots__ = ("html",)

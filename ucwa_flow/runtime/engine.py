@@ -70,6 +70,7 @@ from ucwa_flow.runtime.mailboxes import Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.routing import Catalog
+from ucwa_flow.runtime.runner import Runner
 from ucwa_flow.runtime.versions import Reloaded, Versions
 from ucwa_flow.runtime.webhook_calls import WebhookCalls
 from ucwa_flow.runtime.webhooks import WebhookCaller
@@ -118,10 +119,11 @@ class Engine:
         self.begin_handoff = self.bridges.begin
         self.answers = Answering(self, limits)
         self._instances: dict[str, FlowInstance] = {}
-        self._mailboxes = Mailboxes(self._stepped)
+        self._runner = Runner()  # runs steps and sends in turns (not a task each)
+        self._mailboxes = Mailboxes(self._stepped, self._runner)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
-        self.sender = Sender(port, self._sent, self.spawn)
+        self.sender = Sender(port, self._sent, self._runner.start)
         #: set by a durable bot: what is decided waits there for its commit
         self.journal: Journal | None = None
         #: the bot account's SIP URI (``conversation.account``), set by the bot
@@ -207,11 +209,15 @@ class Engine:
     @property
     def busy(self) -> bool:
         """True while any conversation has work queued or a webhook/invite is starting."""
-        return bool(self._mailboxes.running()) or any(not task.done() for task in self._tasks)
+        return self._mailboxes.busy or self.sender.busy or any(not t.done() for t in self._tasks)
 
     async def idle(self) -> None:
-        """Wait until every mailbox is empty and no webhook or invite start is running."""
-        while busy := [*self._mailboxes.running(), *(t for t in self._tasks if not t.done())]:
+        """Wait until every mailbox is empty and no send, webhook or invite start is running."""
+        while busy := [
+            *self._mailboxes.running(),
+            *self.sender.running(),
+            *(t for t in self._tasks if not t.done()),
+        ]:
             await asyncio.wait(busy)
 
     def stop_all(self, why: str) -> None:
@@ -240,9 +246,10 @@ class Engine:
         else:
             await self.drained()
             await self.invitations.withdraw_outbound()
+        self._runner.cancel()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._runner.tasks, return_exceptions=True)
         for instance in self._instances.values():
             instance.close()
         self._instances.clear()

@@ -6,6 +6,10 @@ in the order they were posted; different conversations run concurrently. An idle
 conversation keeps no mailbox. A job that raises is logged and the next one runs: a bug in
 one conversation never stops the others. ``after(href)`` is called once each job is over
 (a durable engine notes that the conversation may have changed).
+
+A mailbox with jobs is one coroutine in a :class:`~ucwa_flow.runtime.runner.Runner`, not a
+task: most steps never wait, and one task runs them in turns; a step that waits keeps a
+task of its own until its mailbox is empty (:mod:`.runner`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from ucwa_flow import logcontext
+from ucwa_flow.runtime.runner import Runner
 
 __all__ = ["Job", "Mailboxes"]
 
@@ -25,19 +30,23 @@ Job = Callable[[], Awaitable[None]]
 
 
 class _Mailbox:
-    __slots__ = ("jobs", "task")
+    __slots__ = ("jobs", "running")
 
     def __init__(self) -> None:
         self.jobs: deque[Job] = deque()
-        self.task: asyncio.Task[None] | None = None
+        self.running = False  # its jobs are queued in the runner, or running
 
 
 class Mailboxes:
-    """The mailboxes of every conversation (see the module docstring)."""
+    """The mailboxes of every conversation (see the module docstring); ``runner`` runs
+    their jobs (:mod:`.runner`: one task in turns, not a task per step)."""
 
-    def __init__(self, after: Callable[[str], None]) -> None:
+    def __init__(self, after: Callable[[str], None], runner: Runner | None = None) -> None:
         self._after = after
+        self._runner = runner or Runner()
         self._boxes: dict[str, _Mailbox] = {}
+        self._active = 0  # mailboxes running
+        self._drained: asyncio.Future[None] | None = None
 
     def post(self, href: str, job: Job) -> None:
         """Queue ``job`` as the next input of conversation ``href``."""
@@ -45,17 +54,24 @@ class Mailboxes:
         if box is None:
             box = self._boxes[href] = _Mailbox()
         box.jobs.append(job)
-        if box.task is None:
-            box.task = asyncio.get_running_loop().create_task(self._drain(href, box))
+        if not box.running:
+            box.running = True
+            self._active += 1
+            self._runner.start(self._drain(href, box))
 
-    def running(self) -> list[asyncio.Task[None]]:
-        """The tasks of the conversations that have jobs to run."""
-        return [box.task for box in self._boxes.values() if box.task is not None]
+    def running(self) -> list[asyncio.Future[None]]:
+        """What to wait for until every job posted so far has run (empty when none is
+        queued)."""
+        if not self._active:
+            return []
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+        return [self._drained]
 
     @property
     def busy(self) -> bool:
-        """Whether any conversation has jobs to run (cheaper than :meth:`running`)."""
-        return any(box.task is not None for box in self._boxes.values())
+        """Whether any conversation has jobs to run."""
+        return self._active > 0
 
     async def drained(self) -> None:
         """Wait until every job posted so far (and every job those post) has run."""
@@ -63,7 +79,8 @@ class Mailboxes:
             await asyncio.wait(busy)
 
     async def _drain(self, href: str, box: _Mailbox) -> None:
-        token = logcontext.bind_one("conversation", href)  # what a step logs names it
+        # runs in its own copy of the context (the runner's): the binding goes with it
+        logcontext.bind_one("conversation", href)  # what a step logs names it
         try:
             while box.jobs:
                 job = box.jobs.popleft()
@@ -73,7 +90,11 @@ class Mailboxes:
                     log.exception("%s: unexpected error in the flow runtime", href)
                 self._after(href)
         finally:
-            box.task = None
+            box.running = False
             if not box.jobs:  # an idle conversation keeps no mailbox
                 self._boxes.pop(href, None)
-            logcontext.unbind(token)
+            self._active -= 1
+            if not self._active and self._drained is not None:
+                if not self._drained.done():
+                    self._drained.set_result(None)
+                self._drained = None

@@ -16,9 +16,10 @@ conversation's message events, a message it sent before it died.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -112,24 +113,35 @@ class Sent:
 class Sender:
     """Performs :class:`Outgoing` requests through ``port``, in order per conversation.
 
-    ``report`` gets each :class:`Sent` as soon as its request is over; ``spawn`` runs the
-    per-conversation send loops as tasks of the owner (so that it can wait for them).
+    ``report`` gets each :class:`Sent` as soon as its request is over; ``start`` runs the
+    per-conversation send loops (the engine's :class:`~ucwa_flow.runtime.runner.Runner`:
+    a send that never waits, as a test's port, costs no task; one that waits on the
+    network gets its own). The number in flight is bounded by the port's HTTP client.
     """
 
     def __init__(
         self,
         port: Port,
         report: Callable[[Sent], None],
-        spawn: Callable[[Awaitable[None]], None],
+        start: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
         self._port = port
         self._report = report
-        self._spawn = spawn
+        self._start = start
         self._queues: dict[str, deque[Outgoing]] = {}
+        self._empty: asyncio.Future[None] | None = None
 
     @property
     def busy(self) -> bool:
         return bool(self._queues)
+
+    def running(self) -> list[asyncio.Future[None]]:
+        """What to wait for until every request queued so far is over (empty: none is)."""
+        if not self._queues:
+            return []
+        if self._empty is None:
+            self._empty = asyncio.get_running_loop().create_future()
+        return [self._empty]
 
     def send(self, items: Iterable[Outgoing]) -> None:
         """Queue ``items`` behind what each conversation is already sending."""
@@ -138,7 +150,7 @@ class Sender:
             if queue is None:
                 queue = self._queues[item.conversation] = deque()
                 queue.append(item)
-                self._spawn(self._drain(item.conversation, queue))
+                self._start(self._drain(item.conversation, queue))
             else:
                 queue.append(item)
 
@@ -151,6 +163,10 @@ class Sender:
         finally:
             if self._queues.get(conversation) is queue:
                 del self._queues[conversation]
+            if not self._queues and self._empty is not None:
+                if not self._empty.done():
+                    self._empty.set_result(None)
+                self._empty = None
 
     async def _perform(self, item: Outgoing) -> Sent:
         port = self._port

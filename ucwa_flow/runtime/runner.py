@@ -1,0 +1,125 @@
+"""One task runs the engine's short work in turns, instead of a task for each piece.
+
+A conversation's step (:mod:`.mailboxes`) and a conversation's sends (:mod:`.outbox`) are
+coroutines that almost always finish without waiting for anything: the flow matches,
+renders, decides. A task each costs the event loop several rounds per message. The
+:class:`Runner` keeps a queue of such coroutines and one task that runs them one after
+another, each in the :mod:`contextvars` context of the moment it was started (as a task
+would have copied it):
+
+* :meth:`Runner.start` only queues: nothing runs before the caller's next ``await``, as
+  with a new task (the channel may poll again before any step runs);
+* the runner task takes turns with the rest of the event loop: at most :data:`ROUND`
+  coroutines, then a loop round, so a long queue never starves I/O;
+* a coroutine that does wait (a webhook, a real HTTP request) keeps the task it started
+  in, to its end: that task becomes its own task, as if it had been created for it
+  (:func:`asyncio.current_task`, cancel scopes and timeouts see one task throughout), and
+  a new runner task takes over the queue, so a slow step never holds up the others.
+
+A coroutine that raises is logged, and the next one runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import types
+from collections import deque
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+__all__ = ["ROUND", "Runner"]
+
+log = logging.getLogger("ucwa_flow.runtime")
+
+#: coroutines run per turn of the runner task before it lets the event loop go round
+ROUND = 256
+
+_Item = tuple[contextvars.Context, Coroutine[Any, Any, None]]
+
+
+class Runner:
+    """Runs coroutines in turns in one task (see the module docstring)."""
+
+    __slots__ = ("_ready", "_task", "tasks")
+
+    def __init__(self) -> None:
+        self._ready: deque[_Item] = deque()
+        self._task: asyncio.Task[None] | None = None  # the one serving the queue, if any
+        #: every task of the runner not done yet: the one serving the queue, and those
+        #: that each carry a coroutine that waited
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` after what is queued, in a copy of the current context."""
+        self._ready.append((contextvars.copy_context(), coro))
+        if self._task is None:
+            self._task = self._new_task()
+        elif self._task.done():  # cancelled before its first step
+            self.tasks.discard(self._task)
+            self._task = self._new_task()
+
+    def cancel(self) -> None:
+        """Cancel every task of the runner and drop what is queued (the engine closes)."""
+        while self._ready:
+            self._ready.popleft()[1].close()
+        for task in self.tasks:
+            task.cancel()
+
+    def _new_task(self) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(self._serve())
+        self.tasks.add(task)
+        return task
+
+    async def _serve(self) -> None:
+        ready = self._ready
+        me = asyncio.current_task()
+        try:
+            while ready:
+                for _ in range(ROUND):
+                    if not ready:
+                        break
+                    ctx, coro = ready.popleft()
+                    try:
+                        waited = ctx.run(coro.send, None)
+                    except StopIteration:
+                        continue
+                    except Exception:
+                        log.exception("unexpected error in the flow runtime")
+                        continue
+                    # ``coro`` waits: this task is its own from now on; another serves
+                    self._task = self._new_task() if ready else None
+                    try:
+                        await _carry(ctx, coro, waited)
+                    except Exception:
+                        log.exception("unexpected error in the flow runtime")
+                    return
+                if ready:
+                    await asyncio.sleep(0)
+        finally:
+            if self._task is me:
+                self._task = None
+            if me is not None:
+                self.tasks.discard(me)
+
+
+@types.coroutine
+def _carry(
+    ctx: contextvars.Context, coro: Coroutine[Any, Any, None], waited: Any
+) -> Generator[Any, Any, None]:
+    """Go on with ``coro``, which is waiting for ``waited``, in the task that awaits this
+    (as ``await coro`` would, had it not started already), each step in ``ctx``."""
+    while True:
+        try:
+            sent = yield waited
+        except BaseException as exc:  # a cancellation (or a throw) goes to the coroutine
+            try:
+                waited = ctx.run(coro.throw, exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            waited = ctx.run(coro.send, sent)
+        except StopIteration:
+            return
