@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -23,7 +25,8 @@ import pytest
 from tests.guards import WAIT
 from tests.ucwa.test_transport import read_request
 from ucwa_flow.clock import SystemClock
-from ucwa_flow.ucwa._direct import Direct, url_of
+from ucwa_flow.ucwa._direct import _PLAIN, Direct, url_of
+from ucwa_flow.ucwa._http import resolve
 from ucwa_flow.ucwa._wire import Wire
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable, UcwaError
@@ -220,3 +223,39 @@ def test_urls_are_what_httpx_makes_of_them(url: str) -> None:
         expected.netloc,
         expected.port,
     )
+
+
+# characters that matter to a URL parser, to build URLs and hrefs from (seeded: the same
+# cases in every run)
+PIECES = ["/", "a", ".", "..", "?", "#", ";", "%", "%2e", "%zz", " ", "\t", "\\", "é", ":"]
+PIECES += ["@", "//", "=", "&", "~", "{", "`", "<", '"', "\x7f"]
+
+
+def test_built_urls_equal_httpx_urls_in_many_shapes() -> None:
+    origins = ["https://lync.contoso.com", "HTTPS://Lync.Contoso.com:443", "http://[::1]:80"]
+    origins += ["http://u:p@h", "http://h:99999", "http://", "ftp://h", "http://bad host"]
+    rng = random.Random(2)
+    fast = 0
+    for _ in range(3000):
+        url = rng.choice(origins) + "/" + "".join(rng.choices(PIECES, k=rng.randint(0, 10)))
+        try:
+            expected = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            with pytest.raises(httpx.InvalidURL, match=re.escape(str(exc))):
+                url_of(url)
+            continue
+        fast += _PLAIN.fullmatch(url) is not None
+        assert url_of(url)._uri_reference == expected._uri_reference, url
+    assert fast > 100  # the shortcut was taken, not only httpx.URL
+
+
+def test_server_relative_hrefs_resolve_as_urljoin_resolves_them() -> None:
+    bases = ["https://lync.contoso.com/ucwa/oauth/v1/applications/1", "http://127.0.0.1:8080"]
+    bases += ["HTTPS://Lync.Contoso.com:443/x/y?q=1#f", "http://[::1]:80/a/", "http:/nohost"]
+    bases += ["ftp://h/x", "http://u:p@h/x;p?q", "//h/x", "/rel", ""]
+    rng = random.Random(1)
+    for _ in range(5000):
+        href = "/" + "".join(rng.choices(PIECES, k=rng.randint(0, 8)))
+        base = rng.choice(bases)
+        resolve.cache_clear()
+        assert resolve(base, href) == urljoin(base, href), (base, href)
