@@ -13,7 +13,9 @@ Neither pool keeps cookies: UCWA's one cookie (``cwt_ucwa``) only serves photo d
 in browsers, and keeping it costs every request a cookie-header computation; nor reads
 them (httpx hands every response to its jar, which copies the headers into an
 ``email.message.Message`` first). Both send through
-:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given.
+:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given, and then
+past ``AsyncClient.request``, straight to it (:mod:`ucwa_flow.ucwa._direct`: the same
+request and response, without re-parsing each URL and re-merging each request's headers).
 """
 
 from __future__ import annotations
