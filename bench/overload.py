@@ -25,7 +25,10 @@ most 2). Next to them, for the window: the CPU share of the bot process and of t
 simulator and the callers; both from ``/proc``), and the bot's own step-latency histogram
 (``ucwa_flow_step_latency_seconds`` from its ``/metrics``, read before and after: only as
 fine as its buckets, and it times a step from the message's handling to the reply's
-decision, so it shows whether the time goes in the steps or around them). ``--diagnose``
+decision, so it shows whether the time goes in the steps or around them). The bot's CPU
+seconds from the window's start until the last shed caller heard the busy message (the
+window's end for ``quiet``) give, burst minus quiet over ``BURST``, the bot's CPU per shed
+caller: a cost that a loaded machine stretches in time but does not change much. ``--diagnose``
 runs one measurement and prints it second by second (latency, CPU, the bot's sockets);
 ``--profile`` runs the bot under cProfile. Prints one block per round and writes
 ``results/overload-<date>.json``.
@@ -308,6 +311,7 @@ async def measure(kind: str, *, spread: float, profile: Path | None = None) -> d
                     wrong = [p.texts for p in burst if p.texts != want][:5]
                     raise RuntimeError(f"burst callers not all told busy: {wrong}")
                 await asyncio.sleep(0.1)
+            spent = cpu_seconds(served.pid) - cpu[0][1]  # till the last busy message
             for person in [*people, *burst]:
                 person.hang_up()
     finally:
@@ -326,6 +330,7 @@ async def measure(kind: str, *, spread: float, profile: Path | None = None) -> d
         "bot_p99_ms": bucket_quantile(before, after, 0.99) * 1000,
         "bot_cpu": (cpu[-1][1] - cpu[0][1]) / span,
         "bench_cpu": (cpu[-1][2] - cpu[0][2]) / span,
+        "bot_cpu_s": spent,
         "timeline": _timeline(samples, cpu, started),
     }
 
@@ -355,7 +360,7 @@ def _line(kind: str, found: dict[str, Any]) -> str:
     return (
         f"{kind} p50 {found['p50_ms']:.1f} ms p99 {found['p99_ms']:.1f} ms "
         f"(bot cpu {found['bot_cpu']:.2f}, bench cpu {found['bench_cpu']:.2f}, "
-        f"bot steps p99 <= {found['bot_p99_ms']:g} ms"
+        f"bot steps p99 <= {found['bot_p99_ms']:g} ms, bot cpu {found['bot_cpu_s']:.2f} s in all"
         + (f", all told busy in {found['busy_done_s']:.1f} s" if found["busy"] else "")
         + ")"
     )
@@ -393,8 +398,14 @@ def main() -> None:
             result[kind] = asyncio.run(measure(kind, spread=args.spread))
             result[kind].pop("timeline")
         result["ratio_p99"] = result["burst"]["p99_ms"] / result["quiet"]["p99_ms"]
+        shed_cpu = result["burst"]["bot_cpu_s"] - result["quiet"]["bot_cpu_s"]
+        result["shed_cpu_ms"] = shed_cpu / BURST * 1000
         rounds.append(result)
-        print(f"  run {run + 1}: p99 ratio burst/quiet {result['ratio_p99']:.2f}", flush=True)
+        print(
+            f"  run {run + 1}: p99 ratio burst/quiet {result['ratio_p99']:.2f}, "
+            f"bot cpu per shed caller {result['shed_cpu_ms']:.2f} ms",
+            flush=True,
+        )
         for kind in kinds:
             print(f"    {_line(kind, result[kind])}", flush=True)
     ratios = [r["ratio_p99"] for r in rounds]

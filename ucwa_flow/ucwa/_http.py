@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -54,13 +55,33 @@ class InFlight:
         self.count -= 1
 
 
+# a server-relative href that urljoin would append to the base's origin as it is: one
+# slash, printable ASCII without a query, fragment, parameters or a "." / ".." segment
+_PLAIN_PATH = re.compile(r"/[\x21\x22\x24-\x3a\x3c-\x3e\x40-\x7e]*")
+
+
 @functools.lru_cache(maxsize=4096)
 def resolve(base: str, href: str) -> str:
     """Return ``href`` as an absolute URL, resolved against the resource that carried it.
 
     Remembered: a bot resolves the same hrefs of a conversation against the same base for
-    every message, and ``urljoin`` parses both each time."""
+    every message, and ``urljoin`` parses both each time. A plain server-relative href
+    (``/ucwa/...``, what UCWA's events carry) is put after the base's origin without
+    parsing it: the result is ``urljoin``'s."""
+    if _PLAIN_PATH.fullmatch(href) and href[1:2] != "/" and "/." not in href:
+        origin = _origin(base)
+        if origin is not None:
+            return origin + href
     return urljoin(base, href)
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(base: str) -> str | None:
+    """``scheme://netloc`` of an http(s) URL as ``urljoin`` writes it, else ``None``."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def host_of(url: str | httpx.URL) -> str:

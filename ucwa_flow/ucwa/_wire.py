@@ -13,7 +13,9 @@ Neither pool keeps cookies: UCWA's one cookie (``cwt_ucwa``) only serves photo d
 in browsers, and keeping it costs every request a cookie-header computation; nor reads
 them (httpx hands every response to its jar, which copies the headers into an
 ``email.message.Message`` first). Both send through
-:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given.
+:class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given, and then
+past ``AsyncClient.request``, straight to it (:mod:`ucwa_flow.ucwa._direct`: the same
+request and response, without re-parsing each URL and re-merging each request's headers).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from urllib.request import getproxies
 import httpx
 
 from ucwa_flow.clock import Clock
+from ucwa_flow.ucwa._direct import Direct
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, InFlight, error_for, host_of
 from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import rejected_certificate
@@ -104,6 +107,9 @@ class Wire:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
         )
+        # requests on the lean transport skip httpx.AsyncClient's own work (``_direct``)
+        self._direct = _direct(self.http, auth)
+        self._direct_poll = _direct(self.poll, auth)
         self._bound = asyncio.Semaphore(max_concurrency)
         #: requests sent and not yet answered in full, polls included (observability)
         self.in_flight = InFlight()
@@ -152,6 +158,10 @@ class Wire:
         """One GET on the long-poll pool; any status is returned, transport errors raised."""
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
         with self.in_flight:
+            if self._direct_poll is not None:
+                return await self._direct_poll.request(
+                    "GET", url, headers=ACCEPT_JSON, limits=timeout
+                )
             return await self.poll.get(url, headers=ACCEPT_JSON, timeout=timeout)
 
     async def _send_once(
@@ -170,9 +180,14 @@ class Wire:
         try:
             async with self._bound:
                 with self.in_flight:
-                    response = await self.http.request(
-                        method, url, json=json, content=content, headers=all_headers
-                    )
+                    if self._direct is not None:
+                        response = await self._direct.request(
+                            method, url, json=json, content=content, headers=all_headers
+                        )
+                    else:
+                        response = await self.http.request(
+                            method, url, json=json, content=content, headers=all_headers
+                        )
         except NETWORK_ERRORS as exc:
             rejected = rejected_certificate(exc, url)
             if rejected is not None:
@@ -186,6 +201,12 @@ class Wire:
         if response.is_success:
             return response
         raise error_for(response)
+
+
+def _direct(pool: httpx.AsyncClient, auth: WebTicketAuth) -> Direct | None:
+    """A :class:`Direct` sender for ``pool`` when it sends through the lean transport."""
+    transport = pool._transport
+    return Direct(pool, transport, auth) if isinstance(transport, Http11Transport) else None
 
 
 def _failed_elsewhere(exc: Exception, url: str) -> bool:
