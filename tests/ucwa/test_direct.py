@@ -259,3 +259,11 @@ def test_server_relative_hrefs_resolve_as_urljoin_resolves_them() -> None:
         base = rng.choice(bases)
         resolve.cache_clear()
         assert resolve(base, href) == urljoin(base, href), (base, href)
+
+
+def test_the_installed_httpx_has_what_direct_relies_on() -> None:
+    # on a release without these internals the client falls back to AsyncClient.request:
+    # correct, but slower; this says so instead of letting it pass unnoticed
+    from ucwa_flow.ucwa import _direct
+
+    assert _direct.SUPPORTED

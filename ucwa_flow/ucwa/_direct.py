@@ -36,9 +36,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from httpx._client import BoundAsyncStream
 
-__all__ = ["Direct", "url_of"]
+try:  # httpx's internals this module relies on; a release without them is not sent through here
+    from httpx._client import BoundAsyncStream
+
+    SUPPORTED = hasattr(httpx.URL("http://h/"), "_uri_reference") and hasattr(
+        httpx.AsyncClient, "_build_redirect_request"
+    )
+except ImportError:  # pragma: no cover - only on an httpx release outside the tested range
+    SUPPORTED = False
+
+__all__ = ["SUPPORTED", "Direct", "url_of"]
 
 _log = logging.getLogger("httpx")  # httpx's own logger, for its line per request
 

@@ -30,7 +30,7 @@ from urllib.request import getproxies
 import httpx
 
 from ucwa_flow.clock import Clock
-from ucwa_flow.ucwa._direct import Direct
+from ucwa_flow.ucwa._direct import SUPPORTED, Direct
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, InFlight, error_for, host_of
 from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import rejected_certificate
@@ -206,7 +206,9 @@ class Wire:
 def _direct(pool: httpx.AsyncClient, auth: WebTicketAuth) -> Direct | None:
     """A :class:`Direct` sender for ``pool`` when it sends through the lean transport."""
     transport = pool._transport
-    return Direct(pool, transport, auth) if isinstance(transport, Http11Transport) else None
+    if not SUPPORTED or not isinstance(transport, Http11Transport):
+        return None
+    return Direct(pool, transport, auth)
 
 
 def _failed_elsewhere(exc: Exception, url: str) -> bool:
