@@ -339,7 +339,7 @@ _RECORD_OUTCOME = (
 
 
 def _record_outcomes(account: str, updates: tuple[OutboxUpdate, ...]) -> Program[None]:
-    """The outcomes of sends, each another one's: two statements for all of them (the
+    """The outcomes of sends, one update per send: two statements for all of them (the
     transcript lines first, while their entries are still pending), not two per send."""
     if not updates:
         return
