@@ -186,6 +186,51 @@ async def test_outbox_entries_move_from_pending_to_sent_or_failed(store: Store) 
     assert outcomes["in-1"] is None
 
 
+async def test_the_outcomes_of_many_sends_go_in_one_commit(store: Store) -> None:
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            conversations=(conversation("conv1"), conversation("conv2")),
+            outbox=(outbox("op-1"), outbox("op-2", "conv2"), outbox("op-3")),
+            transcript=(
+                line("message_out", {"text": "one"}, entry="op-1"),
+                line("message_out", {"text": "two"}, "conv2", entry="op-2"),
+                line("message_out", {"text": "three"}, entry="op-3"),
+            ),
+        ),
+    )
+    await store.commit(ACCOUNT, Changes(sent=(OutboxUpdate("op-1", "sent", 1001.0),)))
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            sent=(
+                OutboxUpdate("op-1", "failed", 1002.0, "late"),  # final already: a replay
+                OutboxUpdate("op-2", "failed", 1002.0, "gone"),
+                OutboxUpdate("op-3", "pending", 1002.0, "503 from the server"),
+            )
+        ),
+    )
+    (left,) = (await store.load(ACCOUNT)).outbox
+    assert (left.operation_context, left.attempts, left.error) == ("op-3", 1, "503 from the server")
+    # one send updated again and again in one commit: in order (a retry, its success, and
+    # a late failure that changes nothing)
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            sent=(
+                OutboxUpdate("op-3", "pending", 1003.0, "503 again"),
+                OutboxUpdate("op-3", "sent", 1003.0),
+                OutboxUpdate("op-3", "failed", 1003.0, "late"),
+            )
+        ),
+    )
+    assert (await store.load(ACCOUNT)).outbox == ()
+    first = {e.key: e.outcome for e in await store.transcript(ACCOUNT, "/conv/conv1")}
+    second = {e.key: e.outcome for e in await store.transcript(ACCOUNT, "/conv/conv2")}
+    assert first == {"op-1": "sent", "op-3": "sent"}
+    assert second == {"op-2": "failed: gone"}
+
+
 async def test_an_outbox_entry_is_kept_once_by_operation_context(store: Store) -> None:
     await store.commit(ACCOUNT, Changes(outbox=(outbox("op-1"),)))
     await store.commit(ACCOUNT, Changes(outbox=(outbox("op-1", payload={"text": "other"}),)))

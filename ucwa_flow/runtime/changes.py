@@ -116,7 +116,8 @@ class PageWriter:
                 self._created.pop(href, None)
                 self._committed_vars.pop(href, None)
             else:
-                self._committed_vars[href] = copy.deepcopy(instance.variables)
+                variables = instance.variables
+                self._committed_vars[href] = copy.deepcopy(variables) if variables else {}
         return Changes(
             position=position,
             after=committed if position is not None else None,

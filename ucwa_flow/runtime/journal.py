@@ -70,6 +70,10 @@ class Page:
         )
 
 
+#: kinds of trace record a transcript does not show (most of them, each step)
+_UNSHOWN: set[type] = set()
+
+
 class Journal:
     """The page being written, and a signal that there is something to commit.
 
@@ -165,6 +169,8 @@ class Journal:
 
     def trace(self, record: t.Trace) -> None:
         """Keep what a transcript shows of ``record`` (a message out is kept by :meth:`send`)."""
+        if type(record) in _UNSHOWN:
+            return
         href = record.conversation
         if isinstance(record, t.MessageIn):
             self.line(href, "message_in", {"text": record.text})
@@ -197,8 +203,11 @@ class Journal:
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)
-        elif isinstance(record, t.HandlerMatched) and self.secrets(href) & record.captures.keys():
-            self._redact_last_message_in(href)
+        elif isinstance(record, t.HandlerMatched):
+            if self.secrets(href) & record.captures.keys():
+                self._redact_last_message_in(href)
+        else:
+            _UNSHOWN.add(type(record))  # the next one of its kind returns at once
 
     def _redact_last_message_in(self, href: str) -> None:
         """The caller's message just handled put a secret into a variable: the message

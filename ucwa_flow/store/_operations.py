@@ -133,8 +133,11 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         yield from _end(account, ending.conversation, ending.reason, ending.at)
     if additions:
         yield Sql(_INSERT_OUTBOX, many=tuple(additions))
-    for update in changes.sent:
-        yield from _record_attempt(account, update)
+    if len({u.operation_context for u in changes.sent}) == len(changes.sent):
+        yield from _record_outcomes(account, changes.sent)
+    else:  # one send updated twice: in order, one at a time
+        for update in changes.sent:
+            yield from _record_attempt(account, update)
     if lines:
         yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
     yield from upsert_campaigns(runs)
@@ -323,26 +326,51 @@ def _end(account: str, conversation: str, reason: str, at: float) -> Program[boo
     return True
 
 
-def _record_attempt(account: str, update: OutboxUpdate) -> Program[None]:
-    rows = yield Sql(
-        "UPDATE outbox SET status = %s, error = %s, attempts = attempts + 1, updated_at = %s "
-        "WHERE account = %s AND operation_context = %s AND status = 'pending' "
-        "RETURNING conversation",
-        (
-            update.status,
-            update.error,
-            finite(update.at, "an outbox update's time"),
-            account,
-            update.operation_context,
-        ),
+_RECORD_ATTEMPT = (
+    "UPDATE outbox SET status = %s, error = %s, attempts = attempts + 1, updated_at = %s "
+    "WHERE account = %s AND operation_context = %s AND status = 'pending'"
+)
+#: the outcome on the send's ``message_out`` line, while its outbox entry is still pending
+_RECORD_OUTCOME = (
+    "UPDATE transcript SET outcome = %s WHERE account = %s AND key = %s AND conversation = "
+    "(SELECT conversation FROM outbox WHERE account = %s AND operation_context = %s "
+    "AND status = 'pending')"
+)
+
+
+def _record_outcomes(account: str, updates: tuple[OutboxUpdate, ...]) -> Program[None]:
+    """The outcomes of sends, one update per send: two statements for all of them (the
+    transcript lines first, while their entries are still pending), not two per send."""
+    if not updates:
+        return
+    attempts = tuple(_attempt_params(account, update) for update in updates)
+    outcomes = tuple(
+        (_outcome_text(u), account, u.operation_context, account, u.operation_context)
+        for u in updates
+        if u.status != "pending"
     )
+    if outcomes:
+        yield Sql(_RECORD_OUTCOME, many=outcomes)
+    yield Sql(_RECORD_ATTEMPT, many=attempts)
+
+
+def _record_attempt(account: str, update: OutboxUpdate) -> Program[None]:
+    rows = yield Sql(_RECORD_ATTEMPT + " RETURNING conversation", _attempt_params(account, update))
     if rows and update.status != "pending":
-        outcome = "sent" if update.status == "sent" else f"failed: {update.error or 'unknown'}"
         yield Sql(
             "UPDATE transcript SET outcome = %s "
             "WHERE account = %s AND conversation = %s AND key = %s",
-            (outcome, account, rows[0][0], update.operation_context),
+            (_outcome_text(update), account, rows[0][0], update.operation_context),
         )
+
+
+def _attempt_params(account: str, update: OutboxUpdate) -> tuple[Any, ...]:
+    at = finite(update.at, "an outbox update's time")
+    return (update.status, update.error, at, account, update.operation_context)
+
+
+def _outcome_text(update: OutboxUpdate) -> str:
+    return "sent" if update.status == "sent" else f"failed: {update.error or 'unknown'}"
 
 
 def _transcript_params(entry: TranscriptEntry, secrets: Iterable[str]) -> tuple[Any, ...]:

@@ -184,6 +184,7 @@ class SqliteStore(Store):
             conn.execute("PRAGMA wal_autocheckpoint=0")  # see _drive
             conn.execute("PRAGMA busy_timeout=0")  # only the worker waits (see _drive)
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-8000")
         except sqlite3.Error as exc:
             conn.close()
             raise self._translate(exc) from None
@@ -253,10 +254,15 @@ class SqliteStore(Store):
 
 
 def _steps(conn: sqlite3.Connection, program: Program[T]) -> T:
+    texts = _TEXTS
     try:
         statement = next(program)
         while True:
-            text = statement.text.replace("%s", "?")
+            text = texts.get(statement.text)
+            if text is None:
+                text = statement.text.replace("%s", "?")
+                if len(texts) < _TEXTS_KEPT:  # the fixed statements; not every IN list
+                    texts[statement.text] = text
             if statement.many is not None:
                 conn.executemany(text, statement.many)
                 rows = []
@@ -267,6 +273,11 @@ def _steps(conn: sqlite3.Connection, program: Program[T]) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+#: statements in SQLite's placeholders, by their text in the programs'
+_TEXTS: dict[str, str] = {}
+_TEXTS_KEPT = 200
 
 
 def _no_wait(conn: sqlite3.Connection) -> None:
