@@ -130,7 +130,7 @@ def digest(rewritten: dict[str, Any]) -> str:
 
 def generated_code(schema: dict[str, Any]) -> str:
     """The source of a module holding fastjsonschema's function for ``schema``."""
-    import fastjsonschema  # type: ignore[import-untyped]
+    import fastjsonschema  # type: ignore[import-untyped, unused-ignore]
 
     rewritten = draft7(schema)
     if rewritten is None:
