@@ -162,7 +162,8 @@ def test_real_process_exit_status_and_no_http_stack_imported() -> None:
 def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
     # issue 17: no deployment loader (store, asyncio) for a flow, no jsonschema for a flow
     # without schema errors (the compiled check generated ahead answers), no click for the
-    # common arguments, no regex for plain patterns and keywords (compiled when matched)
+    # common arguments, no regex for plain patterns and keywords (compiled when matched),
+    # no Jinja2 for plain templates (parsed when first rendered)
     script = (
         "import sys\n"
         "from ucwa_flow.cli import main\n"
@@ -170,7 +171,8 @@ def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
         f"    main(['validate', '-q', {str(ROOT / 'flows' / 'helpdesk.flow.yaml')!r}])\n"
         "finally:\n"
         "    unused = ('jsonschema', 'asyncio', 'ucwa_flow.deploy', 'ucwa_flow.store', 'httpx',\n"
-        "              'click', 'regex', 'starlette', 'transitions', 'ucwa_flow.runtime')\n"
+        "              'click', 'regex', 'jinja2', 'starlette', 'transitions',\n"
+        "              'ucwa_flow.runtime')\n"
         "    sys.stderr.write(' '.join(m for m in unused if m in sys.modules))\n"
     )
     done = subprocess.run(
