@@ -15,7 +15,7 @@ report theirs), 1 otherwise; Ctrl-C exits with status 130.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> Any:
     return run_click(argv)
 
 
-def _fail(exc: UcwaFlowError) -> None:
+def _fail(exc: UcwaFlowError) -> NoReturn:
     import click
 
     click.echo(f"ucwa-flow: error: {exc}", err=True)
