@@ -16,6 +16,9 @@ environment so that the warm-up run writes ``.pyc`` files, as an installed packa
 (:func:`generate_compact`: about 190 bytes and 6 lines a state, so that 5,000 states stay
 under the 1,000,000-byte limit of a flow file), to show how the time grows with the
 flow's size. (Moved here from ``tests/flow/perf_validate.py``.)
+
+``UCWA_BENCH_ROOT=/path/to/another/checkout`` runs that checkout's code (the child's
+working directory and ``PYTHONPATH``), for paired old/new runs on a busy machine.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from pathlib import Path
 
 CURVE = (250, 500, 1000, 2000, 5000)
 HELPDESK = Path(__file__).resolve().parent.parent / "flows" / "helpdesk.flow.yaml"
+#: the checkout whose code is run (``UCWA_BENCH_ROOT``; default this one)
+ROOT = Path(os.environ.get("UCWA_BENCH_ROOT", Path(__file__).resolve().parent.parent))
 
 STATE = """\
   s{i}:
@@ -123,12 +128,13 @@ def _run(path: Path, runs: int) -> tuple[list[float], list[float]]:
     """Wall-clock and CPU (user + sys) seconds of ``runs`` validate processes on ``path``."""
     command = [sys.executable, "-m", "ucwa_flow", "validate", "-q", str(path)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run(command, check=True, env=env)  # warm the file cache and .pyc files
+    env["PYTHONPATH"] = str(ROOT)  # `-m` puts the working directory first: ROOT there too
+    subprocess.run(command, check=True, env=env, cwd=ROOT)  # warm the cache and .pyc files
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(command, check=True, env=env)
+        subprocess.run(command, check=True, env=env, cwd=ROOT)
         walls.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -168,7 +174,7 @@ def _spread(values: list[float]) -> str:
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--curve"]
     runs = int(args[0]) if args else 7
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; code of {ROOT}")
     if "--curve" in sys.argv[1:]:
         print(f"{'states':>6} {'lines':>6} {'bytes':>9}  {'wall':<24} {'cpu (user+sys)':<24}")
         for row in curve(runs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -159,15 +160,19 @@ def test_real_process_exit_status_and_no_http_stack_imported() -> None:
 
 @pytest.mark.timeout(30)
 def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
-    # issue 17: no deployment loader (store, asyncio) for a flow, and no jsonschema for a
-    # flow without schema errors (the compiled check generated ahead answers)
+    # issue 17: no deployment loader (store, asyncio) for a flow, no jsonschema for a flow
+    # without schema errors (the compiled check generated ahead answers), no click for the
+    # common arguments, no regex for plain patterns and keywords (compiled when matched),
+    # no Jinja2 for plain templates (parsed when first rendered)
     script = (
         "import sys\n"
         "from ucwa_flow.cli import main\n"
         "try:\n"
         f"    main(['validate', '-q', {str(ROOT / 'flows' / 'helpdesk.flow.yaml')!r}])\n"
         "finally:\n"
-        "    unused = ('jsonschema', 'asyncio', 'ucwa_flow.deploy', 'ucwa_flow.store', 'httpx')\n"
+        "    unused = ('jsonschema', 'asyncio', 'ucwa_flow.deploy', 'ucwa_flow.store', 'httpx',\n"
+        "              'click', 'regex', 'jinja2', 'starlette', 'transitions',\n"
+        "              'ucwa_flow.runtime')\n"
         "    sys.stderr.write(' '.join(m for m in unused if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -175,3 +180,41 @@ def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
     )
     assert done.returncode == 0
     assert done.stderr == ""
+
+
+def _main_in_a_process(argv: list[str]) -> tuple[int, str, list[str]]:
+    """Exit status, stdout and the modules imported, of ``main(argv)`` in a fresh process
+    (a fixed hash seed: diagnostics at the same place and of the same code come out in
+    the order of a set)."""
+    script = (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "finally:\n"
+        "    sys.stderr.write('\\n'.join(sorted(sys.modules)))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, env=env
+    )
+    return done.returncode, done.stdout, done.stderr.splitlines()
+
+
+@pytest.mark.timeout(60)
+def test_validate_runs_without_click_and_reports_as_through_click() -> None:
+    # issue 17: `validate [-q] [--format F] FILE...` is read without click; `-qq` (two
+    # flags in one argument) is read only by click, and means the same
+    code, lean_out, lean = _main_in_a_process(["validate", "-q", str(BROKEN)])
+    click_code, click_out, clicked = _main_in_a_process(["validate", "-qq", str(BROKEN)])
+    assert (code, lean_out) == (click_code, click_out)
+    assert code == 1
+    assert "F105 error" in lean_out
+    assert "click" in lean  # errors are printed with click.echo, as before
+    code, _, lean = _main_in_a_process(["validate", "-q", str(ROOT / "flows")])
+    click_code, _, clicked = _main_in_a_process(["validate", "-qq", str(ROOT / "flows")])
+    assert code == click_code == 0
+    assert "click" not in lean
+    # modules counted, not time: click brings in some 17 (its own, gettext, threading...)
+    assert set(lean) < set(clicked)
+    assert len(clicked) - len(lean) >= 12

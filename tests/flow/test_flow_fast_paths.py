@@ -258,6 +258,20 @@ _TEMPLATES = [
     "{{ é }}",
     "{{ class }}",
     "",
+    '{{ description or "an unspecified problem" }}.',
+    "{{ a and b or 'x' }}",
+    "{{ 'x' }}{{ \"y\" }}",
+    '{{ "a}}b" }}',
+    "{{ a or }}",
+    "{{ or b }}",
+    "{{ a or or b }}",
+    "{{ match.x or campaign.y }}",
+    "{{ a.or }}",
+    '{{ "x\\"y" }}',
+    "{{ a  or  'b' }}",
+    "{{ none or a }}",
+    "{{ a ornot b }}",
+    "{{ a or 'b' and c.d }}",
 ]
 
 
@@ -276,6 +290,48 @@ def test_a_template_read_without_a_parser_reads_the_names_the_parser_finds(sourc
         return
     if names is not None:
         assert names == _sandbox._analyse(tree, _sandbox._TEXT)
+
+
+def test_random_templates_read_without_a_parser_read_what_the_parser_finds() -> None:
+    from jinja2.exceptions import TemplateSyntaxError
+
+    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow._simple_templates import simple_expression, simple_names
+
+    pieces = ["{{", "}}", " ", "a", "b.c", "match.k", "campaign.n", " or ", " and ", "or"]
+    pieces += ['"x"', "'y'", '"{"', "none", "{%", "%}", "|", "+", "1", "\\", "\n", "."]
+    rng = random.Random(17)
+    read = 0
+    for _ in range(4000):
+        source = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 9)))
+        for simple, parse in (
+            (simple_names, _sandbox._TEXT.parse),
+            (simple_expression, lambda s: _sandbox._parse_expression(s, _sandbox._TEXT)),
+        ):
+            names = simple(source)
+            if names is None:
+                continue
+            read += 1
+            try:
+                tree = parse(source)
+            except (TemplateSyntaxError, _sandbox.TemplateCompileError):
+                pytest.fail(f"{source!r} was read as plain but does not parse")
+            assert names == _sandbox._analyse(tree, _sandbox._TEXT), source
+    assert read > 300
+
+
+def test_a_plain_expression_is_parsed_when_first_evaluated() -> None:
+    from ucwa_flow.flow._diagnostics import Location
+    from ucwa_flow.flow._sandbox import Condition, Value
+
+    where = Location("f", 1, 1)
+    value = Value({"to": "{{ caller.uri }}", "why": "{{ reason or 'none given' }}"}, where)
+    assert value.variables == {"caller", "reason"}
+    assert value.evaluate({"caller": {"uri": 7}, "reason": None}) == {"to": 7, "why": "none given"}
+    condition = Condition("{{ vars.ticket and ready }}", where)
+    assert condition._ast is None
+    assert condition.evaluate({"vars": {"ticket": "T1"}, "ready": True}) is True
+    assert condition.evaluate({"vars": {"ticket": ""}, "ready": True}) is False
 
 
 def test_a_template_read_without_a_parser_renders_as_before() -> None:

@@ -241,3 +241,27 @@ states:
           text: "{{ caller.name }}: {{ message }} ({{ pin }}, {{ vars.n }}) {{ state }}"
           html: "<b>{{ caller.name }}</b>: {{ message }} ({{ pin }})"
 """
+
+
+def test_the_globals_known_without_jinja_are_the_sandboxes_own() -> None:
+    from ucwa_flow.flow import _jinja_env
+    from ucwa_flow.flow._plain import JINJA_GLOBALS
+
+    assert set(_jinja_env.TEXT.globals) == set(JINJA_GLOBALS)
+    assert set(_jinja_env.HTML.globals) == set(JINJA_GLOBALS)
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ('{{ a or "none given" }}', "none given"),
+        ("x {{ a }} {{ b and a }}", "x None None"),
+        ("{{ c.name or b }}!", "B!"),
+    ],
+)
+def test_plain_expressions_beyond_a_reference_are_left_to_jinja(source: str, text: str) -> None:
+    # validate reads these without a parser (simple_names); Jinja2 renders them
+    assert simple_names(source) is not None
+    template = Template(source, HERE)
+    assert template._plain is None
+    assert template.render({"a": None, "b": "B", "c": {}}) == text

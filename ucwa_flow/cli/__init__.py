@@ -3,7 +3,8 @@
 Each subcommand lives in its own module of this package and is imported only when it is
 invoked, so ``ucwa-flow validate`` does not pay for starting the HTTP stack. A module
 registers by exporting a :class:`click.Command` named ``command``; :data:`COMMANDS` maps
-subcommand names to those modules.
+subcommand names to those modules. The group itself (``cli``, in ``_group``) and click are
+imported on first use: ``ucwa-flow validate [-q] [--format F] FILE...`` runs without them.
 
 :func:`main` is the console-script entry point. It turns every deliberate error
 (:class:`~ucwa_flow.errors.UcwaFlowError`) into one line on stderr and a non-zero exit,
@@ -13,14 +14,13 @@ report theirs), 1 otherwise; Ctrl-C exits with status 130.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
-from typing import Any
-
-import click
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
+
+if TYPE_CHECKING:
+    from ucwa_flow.cli._group import cli
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -56,49 +56,35 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class _LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name, (module, _) in COMMANDS.items() if _available(module))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
-        if entry is None or not _available(entry[0]):
-            return None
-        command = importlib.import_module(entry[0]).command
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
-
-
-def _available(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ucwa-flow", prog_name="ucwa-flow")
-def cli() -> None:
-    """Declarative state-machine bots for Skype for Business (UCWA)."""
-
-
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI, and turn deliberate errors into one line."""
-    try:
-        return cli.main(args=argv, prog_name="ucwa-flow", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except UcwaFlowError as exc:
-        click.echo(f"ucwa-flow: error: {exc}", err=True)
-        sys.exit(2 if isinstance(exc, UnreadableFileError) else 1)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["validate"]:
+        from ucwa_flow.cli._validate_run import parse, run
+
+        parsed = parse(args[1:])
+        if parsed is not None:  # the common case, without click (see _validate_run)
+            try:
+                sys.exit(run(*parsed))
+            except KeyboardInterrupt:
+                sys.exit(130)
+            except UcwaFlowError as exc:
+                _fail(exc)
+    from ucwa_flow.cli._group import run_click
+
+    return run_click(argv)
+
+
+def _fail(exc: UcwaFlowError) -> NoReturn:
+    import click
+
+    click.echo(f"ucwa-flow: error: {exc}", err=True)
+    sys.exit(2 if isinstance(exc, UnreadableFileError) else 1)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":
+        from ucwa_flow.cli._group import cli
+
+        return cli
+    raise AttributeError(f"module 'ucwa_flow.cli' has no attribute {name!r}")

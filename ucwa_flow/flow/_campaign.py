@@ -109,7 +109,7 @@ def campaign_lists(outbound: Outbound | None) -> tuple[tuple[Action, ...], ...]:
 
 def check_campaign(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     """F161-F164: campaign names read and set, and the report's failure branch."""
-    from ucwa_flow.flow._checks import all_compiled, all_lists  # the checks import this
+    from ucwa_flow.flow._name_checks import all_compiled, all_lists  # they import this
 
     campaign = flow.outbound.campaign if flow.outbound is not None else None
     declared = set(campaign.variables) | RUN_NAMES if campaign is not None else set()

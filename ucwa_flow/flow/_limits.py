@@ -16,12 +16,10 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2.exceptions import SecurityError
-from jinja2.filters import FILTERS as JINJA_FILTERS
-from jinja2.tests import TESTS as JINJA_TESTS
-from jinja2.utils import _PassArg
+if TYPE_CHECKING:  # Jinja2 is imported by the sandbox, on first use (``_jinja_env``)
+    from jinja2.exceptions import SecurityError
 
 __all__ = [
     "FILTERS",
@@ -65,6 +63,8 @@ _NESTED_SPEC = re.compile(r"\{[^{}]*?:[^{}]*\{")
 
 
 def _refuse(what: str) -> SecurityError:
+    from jinja2.exceptions import SecurityError
+
     return SecurityError(f"{what} may not build more than {MAX_SIZE} characters in flows")
 
 
@@ -109,6 +109,9 @@ def check_str_call(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
 
 def _bounded(name: str, check: Callable[[inspect.BoundArguments], None]) -> Callable[..., Any]:
     """Jinja's filter ``name``, calling ``check`` on its bound arguments first."""
+    from jinja2.filters import FILTERS as JINJA_FILTERS
+    from jinja2.utils import _PassArg
+
     original = JINJA_FILTERS[name]
     passes_first = _PassArg.from_obj(original) is not None  # an environment or a context
     signature = inspect.signature(original)
@@ -128,6 +131,8 @@ def _width(parameter: str, what: str) -> Callable[[inspect.BoundArguments], None
     def check(bound: inspect.BoundArguments) -> None:
         size = bound.arguments.get(parameter)
         if isinstance(size, int) and abs(size) > MAX_SIZE:
+            from jinja2.exceptions import SecurityError
+
             raise SecurityError(f"{what} may not pad beyond {MAX_SIZE} characters in flows")
 
     return check
@@ -157,6 +162,8 @@ _CHECKS: dict[str, Callable[[inspect.BoundArguments], None]] = {
 
 def filters() -> dict[str, Callable[..., Any]]:
     """The filters of :data:`FILTERS`, size-building ones bounded."""
+    from jinja2.filters import FILTERS as JINJA_FILTERS
+
     known: dict[str, Any] = dict(JINJA_FILTERS)
     return {
         name: _bounded(name, _CHECKS[name]) if name in _CHECKS else known[name] for name in FILTERS
@@ -165,5 +172,7 @@ def filters() -> dict[str, Callable[..., Any]]:
 
 def tests() -> dict[str, Callable[..., Any]]:
     """The tests of :data:`TESTS`."""
+    from jinja2.tests import TESTS as JINJA_TESTS
+
     known: dict[str, Any] = dict(JINJA_TESTS)
     return {name: known[name] for name in TESTS}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ucwa_flow.flow._action_lists import (
     CAMPAIGN_REPORT,
@@ -32,12 +32,10 @@ from ucwa_flow.flow._action_lists import (
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._handoff import Handoff
 from ucwa_flow.flow._invitation import InvitationPolicy, InvitationRule, TimeWindow
+from ucwa_flow.flow._outbound import Invite, Outbound
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Template, Value
 from ucwa_flow.flow._subflow_model import Call, Return, SubFlow
-
-if TYPE_CHECKING:
-    from ucwa_flow.flow._campaign import Campaign
 
 __all__ = [
     "Action",
@@ -69,7 +67,6 @@ __all__ = [
 
 MessageFormat = Literal["text", "html"]
 FirstMessage = Literal["handle", "route_only"]
-Importance = Literal["normal", "high"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -139,26 +136,6 @@ class If:
     condition: Condition
     then: tuple[Action, ...]
     otherwise: tuple[Action, ...]
-    location: Location
-
-
-@dataclass(frozen=True, slots=True)
-class Invite:
-    """Start an outbound IM conversation with ``to`` and send ``message`` as its first message.
-
-    Exactly one branch runs in the current conversation once the outcome is known:
-    ``accepted``, ``declined`` or ``no_answer`` (no answer within ``timeout`` seconds).
-    A branch that is ``None`` was not written in the flow (an empty list is ``()``).
-    """
-
-    to: Template
-    message: Template | None
-    subject: Template | None
-    importance: Importance
-    timeout: float
-    accepted: tuple[Action, ...] | None
-    declined: tuple[Action, ...] | None
-    no_answer: tuple[Action, ...] | None
     location: Location
 
 
@@ -307,26 +284,6 @@ class Settings:
     default_language: str | None = None
     language: Template | None = None
     detect_language: tuple[tuple[str, Matcher], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """Conversations the bot starts when the flow runs (an outbound flow).
-
-    Each of ``to`` is invited with ``message``; an accepted conversation runs the flow from
-    ``start``; ``declined``/``no_answer`` run without a conversation (log, set, webhook).
-    ``campaign``: invite them as one campaign run (``ucwa_flow.flow._campaign``).
-    """
-
-    to: tuple[str, ...]
-    message: Template | None
-    subject: Template | None
-    importance: Importance
-    timeout: float
-    declined: tuple[Action, ...] | None
-    no_answer: tuple[Action, ...] | None
-    location: Location
-    campaign: Campaign | None = None
 
 
 @dataclass(frozen=True, slots=True)

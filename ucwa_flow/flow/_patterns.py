@@ -21,23 +21,16 @@ import functools
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import regex
-
 from ucwa_flow.errors import UcwaFlowError
+from ucwa_flow.flow._simple_patterns import simple_groups
 
 __all__ = ["MatchTimeout", "Matcher", "MatcherKind", "compile_regex"]
 
 MatcherKind = Literal["regex", "keywords", "choice", "any"]
 
-_FLAGS = regex.IGNORECASE | regex.V0
-
 
 class MatchTimeout(UcwaFlowError):
     """A pattern took longer than the flow's ``match_timeout`` on a message."""
-
-
-_WORD_START = regex.compile(r"\w")
-_WORD_END = regex.compile(r"\w\Z")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -47,8 +40,12 @@ def compile_regex(pattern: str) -> Any:
     Compiled patterns are immutable and shared: a flow says ``keywords: [back]`` in many
     states, and reloading a flow compiles the same patterns again. (``regex`` keeps a
     cache of its own, but only of 500 patterns, and looking in it costs more than here.)
+    ``regex`` is imported here, on first use: validating a flow whose patterns are all
+    plain (``_simple_patterns``) and that has only keywords and choices never needs it.
     """
-    return regex.compile(pattern, _FLAGS)
+    import regex
+
+    return regex.compile(pattern, regex.IGNORECASE | regex.V0)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -67,9 +64,11 @@ def _keyword(word: str) -> str:
     another word character in the message; an edge that is punctuation may touch anything.
     So ``help`` matches "help?" but not "helpless", and ``?`` matches "what?".
     """
+    import regex
+
     text = _normalise(word)
-    before = r"(?<!\w)" if _WORD_START.match(text) else ""
-    after = r"(?!\w)" if _WORD_END.search(text) else ""
+    before = r"(?<!\w)" if compile_regex(r"\w").match(text) else ""
+    after = r"(?!\w)" if compile_regex(r"\w\Z").search(text) else ""
     return f"{before}{regex.escape(text)}{after}"
 
 
@@ -79,6 +78,10 @@ class Matcher:
     ``values`` is the pattern (kind ``regex``), the words (``keywords``) or the accepted
     texts (``choice``); it is empty for ``any``. :meth:`match` returns the captures (a
     dict, empty for non-regex kinds) or ``None``.
+
+    A pattern in the plain subset of ``_simple_patterns`` (which always compiles) and
+    keywords (escaped, so they always compile) are compiled at the first match; any
+    other pattern at once, so that its syntax error is raised here.
     """
 
     __slots__ = ("_compiled", "groups", "kind", "max_length", "timeout", "values")
@@ -99,10 +102,11 @@ class Matcher:
         #: names of the regex's named groups (empty for other kinds)
         self.groups: frozenset[str] = frozenset()
         if kind == "regex":
-            self._compiled = compile_regex(self.values[0])
-            self.groups = frozenset(self._compiled.groupindex)
-        elif kind == "keywords":
-            self._compiled = _keywords(self.values)
+            groups = simple_groups(self.values[0])
+            if groups is None:
+                self._compiled = compile_regex(self.values[0])
+                groups = frozenset(self._compiled.groupindex)
+            self.groups = groups
         elif kind == "choice":
             self._compiled = frozenset(_normalise(choice) for choice in self.values)
 
@@ -118,8 +122,11 @@ class Matcher:
         if self.kind == "choice":
             return {} if _normalise(text) in self._compiled else None
         subject = text if self.kind == "regex" else _normalise(text)
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = self._compile()
         try:
-            found = self._compiled.search(subject, timeout=self.timeout, concurrent=True)
+            found = compiled.search(subject, timeout=self.timeout, concurrent=True)
         except TimeoutError:
             shown = repr(self.values[0]) if self.kind == "regex" else ", ".join(self.values)
             raise MatchTimeout(
@@ -130,6 +137,11 @@ class Matcher:
         if self.kind != "regex":
             return {}
         return {name: value or "" for name, value in found.groupdict().items()}
+
+    def _compile(self) -> Any:
+        if self.kind == "regex":
+            return compile_regex(self.values[0])
+        return _keywords(self.values)
 
     def __repr__(self) -> str:
         return f"Matcher({self.kind!r}, {self.values!r})"

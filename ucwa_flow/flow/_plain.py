@@ -20,14 +20,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
+from ucwa_flow.flow._simple_templates import _BLOCK as BLOCK
 from ucwa_flow.flow._simple_templates import _REFERENCE as REFERENCE
 
-__all__ = ["Part", "plain_parts", "render_plain"]
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
+
+__all__ = ["JINJA_GLOBALS", "Part", "plain_parts", "render_plain"]
+
+#: the names the sandboxes hold as globals (Jinja2's own; a test compares), known here
+#: without importing Jinja2, which validating a flow of plain templates does not need
+JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace"})
 
 #: a text, or a reference: the name and the attributes read from it in turn
 Part = str | tuple[str, tuple[str, ...]]
@@ -37,11 +44,15 @@ _MISSING = object()
 
 
 def plain_parts(source: str, names_of_globals: Container[str]) -> tuple[Part, ...] | None:
-    """The parts of ``source``, a template :func:`simple_names` read; ``None`` when it
-    reads one of ``names_of_globals`` (Jinja2 renders it)."""
+    """The parts of ``source``, a template :func:`simple_names` read; ``None`` when one of
+    its blocks is more than a reference (``{{ a or "b" }}``) or reads one of
+    ``names_of_globals`` (Jinja2 renders it)."""
     parts: list[Part] = []
     end = 0
-    for found in REFERENCE.finditer(source):
+    for block in BLOCK.finditer(source):
+        found = REFERENCE.fullmatch(source, block.start(), block.end())
+        if found is None:
+            return None
         name = found.group(1)
         if name in names_of_globals:
             return None

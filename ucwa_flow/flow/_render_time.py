@@ -17,8 +17,6 @@ import math
 import threading
 import time
 
-from jinja2.exceptions import SecurityError
-
 __all__ = ["RENDER_SECONDS", "check_time", "time_limit"]
 
 #: how much CPU time one render may take: loops, calls and attribute reads check it
@@ -40,6 +38,8 @@ _seen_cpu = 0.0
 def check_time() -> None:
     """Raise :class:`~jinja2.exceptions.SecurityError` once the render is past its bound."""
     if time.monotonic() > _deadline and time.thread_time() > _cpu_deadline:
+        from jinja2.exceptions import SecurityError  # imported once a template is parsed
+
         raise SecurityError(f"a template may run at most {RENDER_SECONDS:g}s in flows")
 
 

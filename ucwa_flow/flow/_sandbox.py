@@ -16,22 +16,21 @@ message and the template's source location.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, overload
-
-from jinja2 import Template as JinjaTemplate
-from jinja2 import Undefined, meta, nodes
-from jinja2.exceptions import SecurityError, TemplateSyntaxError
-from jinja2.parser import Parser
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
-from ucwa_flow.flow._limits import MAX_SIZE, check_format, check_str_call, filters, tests
-from ucwa_flow.flow._plain import plain_parts, render_plain
-from ucwa_flow.flow._render_time import check_time, time_limit
-from ucwa_flow.flow._simple_templates import NO_NAMES, Names, simple_names
+from ucwa_flow.flow._plain import JINJA_GLOBALS, plain_parts, render_plain
+from ucwa_flow.flow._render_time import time_limit
+from ucwa_flow.flow._simple_templates import NO_NAMES, Names, simple_expression, simple_names
+
+if TYPE_CHECKING:
+    from jinja2 import Template as JinjaTemplate
+    from jinja2 import nodes
+    from jinja2.runtime import Context
+
+    from ucwa_flow.flow._jinja_env import Sandbox as _Sandbox
 
 __all__ = [
     "RESERVED_NAMES",
@@ -50,10 +49,6 @@ RESERVED_NAMES: frozenset[str] = frozenset(
     | {"True", "False", "None", "loop", "self", "super", "varargs", "kwargs"}
 )
 
-_MAX_RANGE = 1000
-_MAX_SIZE = MAX_SIZE  # longest string or list that `*` or a padding filter may build
-_MAX_EXPONENT = 64
-_MAX_POWER_BITS = 65_536  # the largest number `**` may build
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
 
 
@@ -69,91 +64,26 @@ class TemplateRenderError(UcwaFlowError):
     """Rendering failed (a sandbox violation or a runtime error); the message is safe to log."""
 
 
-class _BoundedRange(Sequence[int]):
-    """``range`` for templates: at most ``_MAX_RANGE`` items, each step within the deadline."""
+def _env(html: bool) -> _Sandbox:
+    """The sandbox for HTML (autoescaping) or text templates. Jinja2 is imported here, on
+    first use: validating a flow whose templates are all plain (``_simple_templates``)
+    never needs it, nor does anything before a template is parsed or rendered."""
+    global _jinja
+    if _jinja is None:
+        from ucwa_flow.flow import _jinja_env
 
-    __slots__ = ("_range",)
-
-    def __init__(self, rng: range) -> None:
-        self._range = rng
-
-    def __len__(self) -> int:
-        return len(self._range)
-
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[int]: ...
-
-    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
-        return self._range[index]
-
-    def __iter__(self) -> Iterator[int]:
-        for item in self._range:
-            check_time()
-            yield item
+        _jinja = _jinja_env
+    return cast("_Sandbox", _jinja.HTML if html else _jinja.TEXT)
 
 
-def _safe_range(*args: int) -> _BoundedRange:
-    rng = range(*args)
-    if len(rng) > _MAX_RANGE:
-        raise SecurityError(f"range() is limited to {_MAX_RANGE} items in flows")
-    return _BoundedRange(rng)
+#: :mod:`ucwa_flow.flow._jinja_env` (Jinja2 and the sandbox) once :func:`_env` ran
+_jinja: Any = None
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        # Fail loudly instead of rendering an empty string for `{{ ''.__class__ }}`.
-        raise SecurityError(f"access to {attribute!r} of a {type(obj).__name__} is not allowed")
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        check_time()
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
-                raise SecurityError(f"exponents above {_MAX_EXPONENT} are not allowed in flows")
-            big = isinstance(left, int) and isinstance(right, int) and right > 0
-            if big and left.bit_length() * right > _MAX_POWER_BITS:
-                raise SecurityError("'**' may not build a number that large in flows")
-            return left**right
-        if operator == "%":
-            if isinstance(left, str):
-                check_format(left)
-            return left % right
-        for seq, count in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
-            if sized and len(seq) * count > _MAX_SIZE:
-                raise SecurityError(f"'*' may not build more than {_MAX_SIZE} items in flows")
-        return left * right
-
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        check_time()
-        check_str_call(__obj, args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        check_time()
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        check_time()
-        return super().getitem(obj, argument)
-
-
-def _environment(autoescape: bool) -> _Sandbox:
-    env = _Sandbox(autoescape=autoescape, keep_trailing_newline=True)
-    env.globals["range"] = _safe_range
-    env.filters.clear()
-    env.filters.update(filters())
-    env.tests.clear()
-    env.tests.update(tests())
-    return env
-
-
-_TEXT = _environment(autoescape=False)
-_HTML = _environment(autoescape=True)
+def __getattr__(name: str) -> Any:
+    if name in ("_TEXT", "_HTML"):  # the two sandboxes, as they were named before
+        return _env(name == "_HTML")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Compiled:
@@ -183,13 +113,15 @@ class _Compiled:
         source: str,
         location: Location,
         ast: nodes.Template | None,
-        env: _Sandbox,
+        env: _Sandbox | None,
         names: Names | None = None,
     ):
         self.source = source
         self.location = location
-        # a template without a tree was read by simple_names, which gives ``names``
-        variables, captures, campaign = _analyse(ast, env) if ast is not None else names or NO_NAMES
+        # a template without a tree was read by simple_names, which gives ``names``; its
+        # sandbox (``env``) is found when it is first rendered
+        analysed = _analyse(ast, cast("_Sandbox", env)) if ast is not None else None
+        variables, captures, campaign = analysed or names or NO_NAMES
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = variables
         self._names = tuple(self.variables)
@@ -201,16 +133,24 @@ class _Compiled:
         self._env = env
         self._code: JinjaTemplate | None = None
         self._globals: dict[str, Any] = {}
-        self._plain = None if names is None else plain_parts(source, env.globals)  # no Jinja
+        # a simple template is rendered without Jinja2 (``_plain``)
+        self._plain = None if names is None else plain_parts(source, JINJA_GLOBALS)
 
     @property
     def _template(self) -> JinjaTemplate:
         if self._code is None:
-            ast = self._ast or _parse_template(self.source, self._env)
-            self._code = self._env.from_string(ast)
+            env = self._env = self._env or self._environment()
+            ast = self._ast or self._parse(env)
+            self._code = env.from_string(ast)
             self._globals = dict(self._code.globals)
             self._ast = None
         return self._code
+
+    def _environment(self) -> _Sandbox:
+        return _env(False)
+
+    def _parse(self, env: _Sandbox) -> nodes.Template:
+        return _parse_template(self.source, env)
 
     def _new_context(self, picked: dict[str, Any]) -> Context:
         """A Jinja context holding ``picked`` and the globals, as ``Template.render`` makes
@@ -229,11 +169,12 @@ class _Compiled:
         picked = self._picked(context)
         try:
             if self._plain is not None:  # no loop, call or filter: nothing to time
-                return render_plain(self._plain, picked, self._env)
+                env = self._env = self._env or self._environment()
+                return render_plain(self._plain, picked, env)
             with time_limit:
                 ctx = self._new_context(picked)
-                return self._env.concat(self._template.root_render_func(ctx))
-        except SecurityError as exc:
+                return self._env.concat(self._template.root_render_func(ctx))  # type: ignore[union-attr]
+        except _jinja.SecurityError as exc:
             raise TemplateRenderError(f"{self.location}: unsafe template: {exc}") from None
         except Exception as exc:  # any runtime failure of user code is reported, not raised
             raise TemplateRenderError(
@@ -244,25 +185,13 @@ class _Compiled:
         return f"{type(self).__name__}({self.source!r})"
 
 
-_SCOPING = (
-    nodes.Assign,
-    nodes.AssignBlock,
-    nodes.For,
-    nodes.Macro,
-    nodes.CallBlock,
-    nodes.With,
-    nodes.FilterBlock,
-    nodes.Scope,
-)
-
-_UNAVAILABLE = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
-
-
 def _analyse(ast: nodes.Template, env: _Sandbox) -> Names:
     """The names a template reads, the captures (``match.NAME``) and the campaign variables
     (``campaign.NAME``) it reads, in one walk of its tree; :class:`TemplateCompileError`
     for what flow templates cannot use (an ``include``, then an unknown filter, then an
     unknown test, each the first one in the tree)."""
+    from jinja2 import meta, nodes
+
     unavailable: nodes.Node | None = None
     unknown_filter: nodes.Filter | None = None
     unknown_test: nodes.Test | None = None
@@ -287,9 +216,9 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> Names:
         elif isinstance(node, nodes.Test):
             if unknown_test is None and node.name not in env.tests:
                 unknown_test = node
-        elif isinstance(node, _UNAVAILABLE):
+        elif isinstance(node, _jinja.UNAVAILABLE):
             unavailable = unavailable or node
-        if isinstance(node, _SCOPING):
+        if isinstance(node, _jinja.SCOPING):
             scoping = True
     if unavailable is not None:
         raise TemplateCompileError(
@@ -308,6 +237,8 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> Names:
 
 
 def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
+    from jinja2.exceptions import TemplateSyntaxError
+
     try:
         return env.parse(source)
     except TemplateSyntaxError as exc:
@@ -315,6 +246,10 @@ def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
 
 
 def _parse_expression(source: str, env: _Sandbox) -> nodes.Template:
+    from jinja2 import nodes
+    from jinja2.exceptions import TemplateSyntaxError
+    from jinja2.parser import Parser
+
     parser = Parser(env, source, state="variable")
     try:
         expr = parser.parse_expression()
@@ -340,11 +275,14 @@ class Template(_Compiled):
     __slots__ = ("html",)
 
     def __init__(self, source: str, location: Location, *, html: bool = False) -> None:
-        env = _HTML if html else _TEXT
-        names = simple_names(source)
-        ast = _parse_template(source, env) if names is None else None
-        super().__init__(source, location, ast, env, names)
         self.html = html
+        names = simple_names(source)
+        env = _env(html) if names is None else None
+        ast = _parse_template(source, env) if env is not None else None
+        super().__init__(source, location, ast, env, names)
+
+    def _environment(self) -> _Sandbox:
+        return _env(self.html)
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context`` (see ``docs/flow-language.md``, "Template context")."""
@@ -355,7 +293,13 @@ class _Expression(_Compiled):
     __slots__ = ()
 
     def __init__(self, source: str, location: Location) -> None:
-        super().__init__(source, location, _parse_expression(source, _TEXT), _TEXT)
+        names = simple_expression(source)
+        env = _env(False) if names is None else None
+        ast = _parse_expression(source, env) if env is not None else None
+        super().__init__(source, location, ast, env, names)
+
+    def _parse(self, env: _Sandbox) -> nodes.Template:
+        return _parse_expression(self.source, env)
 
     def value(self, context: Mapping[str, Any]) -> Any:
         picked = self._picked(context)
@@ -364,14 +308,14 @@ class _Expression(_Compiled):
             with time_limit:
                 for _ in self._template.root_render_func(ctx):
                     pass
-        except SecurityError as exc:
+        except _jinja.SecurityError as exc:
             raise TemplateRenderError(f"{self.location}: unsafe expression: {exc}") from None
         except Exception as exc:
             raise TemplateRenderError(
                 f"{self.location}: expression failed: {type(exc).__name__}: {exc}"
             ) from None
         result = ctx.vars.get("result")
-        return None if isinstance(result, Undefined) else result
+        return None if isinstance(result, _jinja.Undefined) else result
 
 
 class Condition(_Expression):

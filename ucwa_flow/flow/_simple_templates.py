@@ -4,45 +4,76 @@ Most flow templates are such (``Hello {{ caller.name }}``, ``Code {{ match.code 
 validating needs of them (the variables and captures they read) shows in the text, and
 they cannot have a syntax error, so :func:`simple_names` reads them with one regular
 expression instead of Jinja2's lexer and parser; the sandbox parses them at their first
-render. Any other template, and any whose names Jinja2 reads as constants or operators
-(``{{ none }}``), gets ``None``: it is parsed as before.
+render. A plain expression may also join such names and quoted texts (no backslash, brace,
+``%`` or ``#`` in them) with ``or`` and ``and``: ``{{ description or "none given" }}``;
+:func:`simple_expression` reads a value's or a condition's expression of that form. Any
+other template, and any whose names Jinja2 reads as constants or operators
+(``{{ none }}``), gets ``None``: it is parsed as before. When every template of a flow
+is plain, validating it does not import Jinja2.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterable
 
-__all__ = ["NO_NAMES", "Names", "simple_names"]
+__all__ = ["NO_NAMES", "Names", "simple_expression", "simple_names"]
 
 #: what a template reads: its variables, its captures (``match.NAME``) and its campaign
 #: variables (``campaign.NAME``)
 Names = tuple[frozenset[str], frozenset[str], frozenset[str]]
 NO_NAMES: Names = (frozenset(), frozenset(), frozenset())
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-#: text (no ``{{``, ``{%`` or ``{#``) and ``{{ name }}``/``{{ name.attribute... }}``
-_SIMPLE = re.compile(rf"(?:[^{{]|\{{(?![{{%#])|\{{\{{ *{_NAME}(?:\.{_NAME})* *\}}\}})*\Z")
+_STRING = r"""(?:"[^"\\{}%#\n]*"|'[^'\\{}%#\n]*')"""
+_OPERAND = rf"(?:{_NAME}(?:\.{_NAME})*|{_STRING})"
+#: names and quoted texts joined by ``or`` and ``and``
+_EXPRESSION = rf" *{_OPERAND}(?: +(?:or|and) +{_OPERAND})* *"
+#: text (no ``{{``, ``{%`` or ``{#``) and ``{{ expression }}``
+_SIMPLE = re.compile(rf"(?:[^{{]|\{{(?![{{%#])|\{{\{{{_EXPRESSION}\}}\}})*\Z")
+_BLOCK = re.compile(rf"\{{\{{({_EXPRESSION})\}}\}}")
+#: a block that reads one name or attribute: ``{{ name.attribute }}``
 _REFERENCE = re.compile(rf"\{{\{{ *({_NAME})((?:\.{_NAME})*) *\}}\}}")
+_WHOLE = re.compile(rf"{_EXPRESSION}\Z")
+#: an operand or an operator, in turn
+_TOKEN = re.compile(rf"{_STRING}|({_NAME})((?:\.{_NAME})*)")
 #: names Jinja2 reads as constants or operators, or that Python reserves: parsed as usual
 _WORDS = frozenset({"true", "false", "none", "and", "or", "not", "in", "is", "if", "else"})
 
 
 def simple_names(source: str) -> Names | None:
     """The variables, the captures and the campaign variables of a template that is text
-    with ``{{ name }}`` or ``{{ name.attribute }}`` in it, as the sandbox finds them in its
-    tree; ``None`` for any other template (it is parsed)."""
+    with plain expressions (``{{ name }}``, ``{{ name.attribute }}``, ``{{ a or "b" }}``)
+    in it, as the sandbox finds them in its tree; ``None`` for any other template (it is
+    parsed)."""
     if _SIMPLE.match(source) is None:
         return None
+    return _names(found.group(1) for found in _BLOCK.finditer(source))
+
+
+def simple_expression(source: str) -> Names | None:
+    """Like :func:`simple_names`, for an expression (what ``{{ }}`` would hold)."""
+    if _WHOLE.match(source) is None:
+        return None
+    return _names((source,))
+
+
+def _names(expressions: Iterable[str]) -> Names | None:
     variables: set[str] = set()
     captures: set[str] = set()
     campaign: set[str] = set()
-    for found in _REFERENCE.finditer(source):
-        name, attributes = found.group(1), found.group(2).split(".")[1:]
-        if any(keyword.iskeyword(n) or n.lower() in _WORDS for n in (name, *attributes)):
-            return None
-        variables.add(name)
-        if name == "match" and attributes:
-            captures.add(attributes[0])
-        elif name == "campaign" and attributes:
-            campaign.add(attributes[0])
+    for expression in expressions:
+        for i, found in enumerate(_TOKEN.finditer(expression)):
+            if found.group(1) is None:
+                continue  # a quoted text
+            name, attributes = found.group(1), found.group(2).split(".")[1:]
+            if i % 2:  # an operator (the expression was matched whole)
+                continue
+            if any(keyword.iskeyword(n) or n.lower() in _WORDS for n in (name, *attributes)):
+                return None
+            variables.add(name)
+            if name == "match" and attributes:
+                captures.add(attributes[0])
+            elif name == "campaign" and attributes:
+                campaign.add(attributes[0])
     return frozenset(variables), frozenset(captures), frozenset(campaign)

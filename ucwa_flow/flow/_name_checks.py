@@ -1,0 +1,205 @@
+"""The checks of names: F106 (variables), F107 (captures) and F121 (secrets).
+
+A template may read only the variables its flow (or its sub-flow) declares or sets, and
+the captures of the pattern that matched; a name of ``secrets`` must be one of those
+variables. Registered in :data:`~ucwa_flow.flow._checks.CHECKS` with the other semantic
+checks; :func:`all_compiled` and :func:`all_lists` serve the campaign checks too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+
+from ucwa_flow.flow._campaign import campaign_lists
+from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._loader import Document
+from ucwa_flow.flow._model import (
+    Action,
+    Call,
+    Flow,
+    Handoff,
+    If,
+    Invite,
+    Log,
+    Return,
+    Say,
+    SetVariable,
+    State,
+    Webhook,
+    iter_actions,
+)
+from ucwa_flow.flow._sandbox import RESERVED_NAMES, Condition, Template, Value
+
+__all__ = [
+    "all_compiled",
+    "all_lists",
+    "check_names",
+    "check_secrets",
+    "flow_lists",
+    "scope_of",
+    "suggest",
+]
+
+_Compiled = Template | Value | Condition
+
+
+def suggest(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def flow_lists(flow: Flow) -> Iterator[tuple[State | None, tuple[Action, ...]]]:
+    for state in flow.states.values():
+        for actions in state.all_action_lists():
+            yield state, actions
+    if flow.outbound is not None:
+        yield None, flow.outbound.declined or ()
+        yield None, flow.outbound.no_answer or ()
+
+
+# --- F106, F107: variables and captures ----------------------------------------------
+
+
+def _compiled_in(actions: tuple[Action, ...]) -> Iterator[_Compiled]:
+    for action in iter_actions(actions):
+        if isinstance(action, Say):
+            versions = [(action.text, action.html), *((t, h) for _, t, h in action.texts)]
+            yield from (t for pair in versions for t in pair if t is not None)
+        elif isinstance(action, SetVariable):
+            yield action.value
+        elif isinstance(action, Log):
+            yield action.message
+        elif isinstance(action, If):
+            yield action.condition
+        elif isinstance(action, Invite):
+            yield from (t for t in (action.to, action.message, action.subject) if t)
+        elif isinstance(action, Handoff):
+            yield from (t for t in (*action.to, action.message, action.subject) if t)
+        elif isinstance(action, Webhook):
+            yield action.url
+            yield from (t for _, t in action.headers)
+            if action.json is not None:
+                yield action.json
+        elif isinstance(action, Call | Return):
+            yield from (
+                value for _, value in (action.args if isinstance(action, Call) else action.values)
+            )
+
+
+def scope_of(flow: Flow) -> dict[str, str]:
+    """The sub-flow each state belongs to ("" for the flow's own states)."""
+    return {name: sub.name for sub in flow.subflows.values() for name in sub.states}
+
+
+def _scopes(flow: Flow) -> Iterator[tuple[str, frozenset[str], _Compiled]]:
+    """Every template with its variable scope and the captures available where it runs."""
+    seen: set[int] = set()
+    scopes = scope_of(flow)
+    for state in flow.states.values():
+        scope = scopes.get(state.name, "")
+        for handler in (*state.commands, *state.handlers):
+            if id(handler) not in seen:
+                seen.add(id(handler))
+                for compiled in _compiled_in(handler.actions):
+                    yield scope, handler.matcher.groups, compiled
+        lists = [state.enter, state.ended, state.delivery_failed]
+        lists += [rung.actions for rung in state.no_match]
+        lists += [step.actions for step in state.timeouts]
+        for actions in lists:
+            for compiled in _compiled_in(actions):
+                yield scope, frozenset(), compiled
+    policy = flow.invitation
+    extra = [policy.decline_message, flow.settings.language, *(r.message for r in policy.rules)]
+    if flow.outbound is not None:
+        out = flow.outbound
+        extra += [out.message, out.subject]
+        for actions in (out.declined or (), out.no_answer or (), *campaign_lists(out)):
+            yield from (("", frozenset(), c) for c in _compiled_in(actions))
+    yield from (("", frozenset(), t) for t in extra if t is not None)
+
+
+def all_compiled(flow: Flow) -> Iterator[_Compiled]:
+    """Every template, value and condition of the flow (its campaign report's too)."""
+    return (compiled for _, _, compiled in _scopes(flow))
+
+
+def all_lists(flow: Flow) -> list[tuple[Action, ...]]:
+    """Every top action list of the flow (its campaign report too)."""
+    return [actions for _, actions in flow_lists(flow)] + list(campaign_lists(flow.outbound))
+
+
+def _assigned(flow: Flow) -> dict[str, set[str]]:
+    """The variables of the flow (scope "") and of each of its sub-flows (scope: its
+    name), found in one pass over the flow."""
+    names: dict[str, set[str]] = {"": set(flow.variables)}
+    for scope, sub in flow.subflows.items():
+        names[scope] = {*sub.variables, *sub.params}
+    scopes = scope_of(flow)
+    for state, actions in flow_lists(flow):
+        found = names.setdefault(scopes.get(state.name, "") if state else "", set())
+        for handler in (*state.commands, *state.handlers) if state else ():
+            found |= handler.matcher.groups
+        for action in iter_actions(actions):
+            if isinstance(action, SetVariable):
+                found.add(action.name)
+            elif isinstance(action, Webhook) and action.result:
+                found.add(action.result)
+            elif isinstance(action, Handoff):
+                found.add("agent")  # in its branches, the agent who accepted
+            elif isinstance(action, Call):
+                found.update(variable for _, variable in action.returns)
+            elif isinstance(action, Return):
+                found.update(name for name, _ in action.values)
+    return names
+
+
+def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    known_in = _assigned(flow)
+    reported: set[tuple[Location, str]] = set()
+    for scope, groups, compiled in _scopes(flow):
+        known = known_in[scope]
+        for name in sorted(compiled.variables - known - RESERVED_NAMES):
+            if (compiled.location, name) not in reported:
+                reported.add((compiled.location, name))
+                yield Diagnostic.at(
+                    compiled.location,
+                    "F106",
+                    f"variable {name!r} is used but never set or declared in `variables`"
+                    + suggest(name, known),
+                )
+        for capture in sorted(compiled.captures - groups):
+            if (compiled.location, "match." + capture) not in reported:
+                reported.add((compiled.location, "match." + capture))
+                where = (
+                    f"the pattern defines only {', '.join(sorted(groups))}"
+                    if groups
+                    else "no regex with a named group matched here"
+                )
+                yield Diagnostic.at(
+                    compiled.location,
+                    "F107",
+                    f"capture match.{capture} is not defined: {where}",
+                )
+
+
+# --- F121: secrets ------------------------------------------------------------------
+
+
+def check_secrets(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
+    """Each name of ``secrets`` must be a variable the flow declares or sets (F106's set)."""
+    if not flow.secrets:
+        return
+    known = _assigned(flow)[""]
+    listed = doc.data.get("secrets", [])
+    for i, name in enumerate(listed):
+        if name in known:
+            continue
+        if name in RESERVED_NAMES:
+            message = f"secret {name!r} is a name of the template context, not a variable"
+        else:
+            message = (
+                f"secret {name!r} is not a variable of this flow: no `variables` entry, "
+                f"`set`, regex capture or webhook `result` defines it" + suggest(name, known)
+            )
+        yield Diagnostic.at(doc.locate(("secrets", i)), "F121", message)
