@@ -267,3 +267,34 @@ def test_the_installed_httpx_has_what_direct_relies_on() -> None:
     from ucwa_flow.ucwa import _direct
 
     assert _direct.SUPPORTED
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "httpx"])
+async def test_a_response_is_freed_without_the_cycle_collector(direct: bool) -> None:
+    """httpx ties a response to its stream in a reference cycle; the wire unties every
+    response it hands out (``_http.unbound``), so reference counting frees it, its request
+    and its history (a challenged request's 401) at once: no garbage left for the
+    collector's pauses (docs/performance.md, "Overload")."""
+    import gc
+    import weakref
+
+    async with front_end([]) as base:
+        w = wire(direct=direct)
+        try:
+            await w.send("GET", base + "/ucwa/warm", retries=0, backoff=0)  # token granted
+            gc.collect()
+            gc.disable()
+            try:
+                for path, method in (("/ucwa/me", "GET"), ("/ucwa/x/accept", "POST")):
+                    response = await w.send(method, base + path, retries=0, backoff=0)
+                    gone = [weakref.ref(response), weakref.ref(response.request)]
+                    del response
+                    assert [ref() for ref in gone] == [None, None], path
+                polled = await w.long_poll(base + "/ucwa/events", read_timeout=WAIT)
+                gone = [weakref.ref(polled)]
+                del polled
+                assert gone[0]() is None
+            finally:
+                gc.enable()
+        finally:
+            await w.aclose()

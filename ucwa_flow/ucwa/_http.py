@@ -84,6 +84,24 @@ def _origin(base: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+_READ = httpx.ByteStream(b"")  # the stream of a response whose body has been read
+
+
+def unbound(response: httpx.Response) -> httpx.Response:
+    """``response``, its body read, no longer tied to the stream it was read from.
+
+    httpx wraps a response's stream in one that points back at the response (to set
+    ``elapsed`` when it closes), so every response, with its request, headers and URL, is
+    a reference cycle that only the cyclic garbage collector frees: about 25 objects per
+    request, and under a burst of requests full collections (40-90 ms each) often enough
+    to be the p99 of the replies (docs/performance.md, "Overload"). A read stream has
+    nothing left to give; once it is replaced, reference counting frees the rest."""
+    for each in (response, *response.history):
+        if each.is_closed:
+            each.stream = _READ
+    return response
+
+
 def host_of(url: str | httpx.URL) -> str:
     """``scheme://host[:port]`` of a URL: the unit a WebTicket token is valid for."""
     parts = url if isinstance(url, httpx.URL) else httpx.URL(url)  # parsing is not cheap

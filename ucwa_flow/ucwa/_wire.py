@@ -31,7 +31,14 @@ import httpx
 
 from ucwa_flow.clock import Clock
 from ucwa_flow.ucwa._direct import SUPPORTED, Direct
-from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, InFlight, error_for, host_of
+from ucwa_flow.ucwa._http import (
+    ACCEPT_JSON,
+    NETWORK_ERRORS,
+    InFlight,
+    error_for,
+    host_of,
+    unbound,
+)
 from ucwa_flow.ucwa._retry import with_retries
 from ucwa_flow.ucwa._tls import rejected_certificate
 from ucwa_flow.ucwa._transport import Http11Transport
@@ -159,10 +166,12 @@ class Wire:
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=read_timeout)
         with self.in_flight:
             if self._direct_poll is not None:
-                return await self._direct_poll.request(
+                response = await self._direct_poll.request(
                     "GET", url, headers=ACCEPT_JSON, limits=timeout
                 )
-            return await self.poll.get(url, headers=ACCEPT_JSON, timeout=timeout)
+            else:
+                response = await self.poll.get(url, headers=ACCEPT_JSON, timeout=timeout)
+        return unbound(response)
 
     async def _send_once(
         self,
@@ -188,6 +197,7 @@ class Wire:
                         response = await self.http.request(
                             method, url, json=json, content=content, headers=all_headers
                         )
+                    unbound(response)
         except NETWORK_ERRORS as exc:
             rejected = rejected_certificate(exc, url)
             if rejected is not None:
