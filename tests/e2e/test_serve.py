@@ -231,6 +231,8 @@ async def test_three_accounts_one_down_two_serve_ready_and_metrics_tell(tmp_path
                 "desk1": 24.0,
                 "desk2": 16.0,
             }, text
+            # what start-up made was moved out of the collector's way (ucwa_flow._heap)
+            assert _samples(text, "ucwa_flow_heap_frozen_objects")[()] > 10_000, text
             proc.signal(signal.SIGTERM)
             assert await proc.wait() == 0, proc.tail()
         finally:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import httpx
 
+from ucwa_flow._heap import settle
 from ucwa_flow.cli._chat import ChatOptions, chat
 from ucwa_flow.cli._review_run import DEFAULT_REVIEW, parse_review, serving_review
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
@@ -425,6 +426,7 @@ async def _serve_on(
     pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
     try:
         await bot.start()
+        settle()  # what start-up made stays out of the collector's full collections
         where = ""
         if bot.durable is not None and bot.reattached:
             where = f"; {bot.durable.carried} conversation(s) carried on"

@@ -29,6 +29,7 @@ from typing import Any
 
 import click
 
+from ucwa_flow._heap import settle
 from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment, parse_listen
 from ucwa_flow.observe.logs import configure_logging
 from ucwa_flow.service import FlowsRefused, Service, preflight
@@ -131,6 +132,7 @@ async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool
                 loop.add_signal_handler(number, handler)
         try:
             await service.start()
+            settle()  # what start-up made stays out of the collector's full collections
             accounts = ", ".join(a.id for a in chosen.accounts)
             log.info("serving %s on %s", accounts, url)
             await service.run()

@@ -9,6 +9,8 @@ channel counters) are built by :mod:`ucwa_flow.observe._scrape`; their names are
 
 from __future__ import annotations
 
+import gc
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["Families"]
@@ -139,6 +141,13 @@ class Families:
             "Accounts whose lease this worker holds (several workers on one PostgreSQL store).",
             registry=registry,
         )
+        self.frozen_objects = Gauge(
+            P + "heap_frozen_objects",
+            "Objects moved out of the garbage collector's way once the process started "
+            "(gc.freeze); 0 until then.",
+            registry=registry,
+        )
+        self.frozen_objects.set_function(gc.get_freeze_count)
         self.leases = counter(
             "leases_total",
             "Account leases changing hands at this worker: event=takeover (taken from a worker "
