@@ -9,15 +9,11 @@ crash cut off is sent again with the same ``Idempotency-Key``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.harness import LENE, Hooks, Stage, stage, webhook_server
-from tests.e2e.test_durable import _postgres_store
 from ucwa_flow.flow import Flow, load_flow_text
-from ucwa_flow.store import Store, open_store
+from ucwa_flow.store import Store
 from ucwa_flow.ucwa.errors import UcwaHttpError
 
 ADRIANA = "sip:adrianag@contoso.com"
@@ -55,19 +51,6 @@ states:
           - say: Thanks.
           - stop
 """
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened = await open_store(str(tmp_path / "bot.sqlite3"))
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
-        return
-    async for opened in _postgres_store():
-        yield opened
 
 
 def _flow(hooks: Hooks) -> Flow:
