@@ -76,6 +76,14 @@ async def _answer(s: Stage, index: int, text: str, *, asked: bool = False) -> No
     assert await person.hear_end() == "the bot ended the conversation"
 
 
+async def _finished(s: Stage, store: Store) -> None:
+    """The run is over: its record is not loaded again, and nobody hears anything more."""
+    assert s.bot.durable is not None
+    assert (await store.load(s.bot.durable.account)).campaigns == ()
+    for person in s.people:
+        await person.silence()
+
+
 async def test_a_run_stopped_after_the_first_person_completes_after_the_restart(
     store: Store,
 ) -> None:
@@ -105,10 +113,7 @@ async def test_a_run_stopped_after_the_first_person_completes_after_the_restart(
                 (MARCO, "accepted"),
             ]
             assert headers.get("Idempotency-Key")
-            account = s.bot.durable.account  # type: ignore[union-attr]
-            assert (await store.load(account)).campaigns == ()  # finished: not loaded again
-            for person in s.people:
-                await person.silence()
+            await _finished(s, store)
 
 
 async def test_a_report_cut_off_by_a_crash_is_sent_again_with_the_same_key(
@@ -129,10 +134,7 @@ async def test_a_report_cut_off_by_a_crash_is_sent_again_with_the_same_key(
             (first, body), (again, body_again) = _reports(hooks)
             assert first["Idempotency-Key"] == again["Idempotency-Key"]
             assert body == body_again
-            account = s.bot.durable.account  # type: ignore[union-attr]
-            assert (await store.load(account)).campaigns == ()
-            for person in s.people:
-                await person.silence()
+            await _finished(s, store)
 
 
 async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart(

@@ -10,9 +10,10 @@ import sqlite3
 
 import pytest
 
-from tests.e2e.harness import pass_markers, stage
+from tests.e2e.harness import Agent, Person, Stage, pass_markers, stage
 from tests.e2e.shown import assert_shown_in_order
 from ucwa_flow.flow import Flow, load_flow_text
+from ucwa_flow.lifecycle import InvitationReceived
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.store import ConversationQuery, Store
 from ucwa_flow.ucwa.errors import UcwaHttpError
@@ -66,6 +67,15 @@ def desk(to: list[str], mode: str = "first") -> Flow:
 def store(sqlite_store: Store) -> Store:
     """SQLite only: the secrets test reads the store's file, and `transcripts show` shows it."""
     return sqlite_store
+
+
+async def _ringing(s: Stage) -> tuple[Agent, Person, InvitationReceived]:
+    """Lene asks for an agent; Marco, signed in to answer by hand, is rung."""
+    marco = await s.agent(MARCO)
+    lene = await s.person()
+    await lene.say("agent")
+    assert await lene.hear() == ["Menu."]
+    return marco, lene, await marco.invited()
 
 
 async def test_the_first_agent_to_accept_wins_and_the_others_are_withdrawn() -> None:
@@ -195,11 +205,7 @@ async def test_a_bridge_under_way_at_a_restart_carries_on(store: Store) -> None:
 
 async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None:
     async with stage(desk([MARCO]), store=store) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        offer = await marco.invited()
+        marco, lene, offer = await _ringing(s)
         await s.idle()
         await s.crash()
         await s.restart()
@@ -211,11 +217,7 @@ async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None
 
 async def test_a_second_handoff_withdraws_the_first_ones_invitations() -> None:
     async with stage(desk([MARCO])) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        first = await marco.invited()
+        marco, lene, first = await _ringing(s)
         await lene.say("again")  # the handoff's state again: a second search
         second = await marco.invited()
         await s.until(lambda: marco.ended, "the withdrawal of the first invitation")
@@ -234,11 +236,7 @@ async def test_a_second_handoff_withdraws_the_first_ones_invitations() -> None:
 
 async def test_leaving_the_handoffs_state_withdraws_the_search() -> None:
     async with stage(desk([MARCO])) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        offer = await marco.invited()
+        marco, lene, offer = await _ringing(s)
         await lene.say("menu")  # a command: the flow moves on, the search is over
         assert await lene.hear() == ["Menu."]
         await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
@@ -350,11 +348,7 @@ async def test_an_agent_who_accepted_while_the_bot_was_down_is_not_left_alone(
     store: Store,
 ) -> None:
     async with stage(desk([MARCO]), store=store) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        offer = await marco.invited()
+        marco, lene, offer = await _ringing(s)
         await s.idle()
         await s.crash()
         assert offer.accept_href is not None
