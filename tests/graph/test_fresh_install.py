@@ -75,7 +75,7 @@ def _owners() -> dict[Path, str]:
     folder is resolved once (resolving each of some 12,000 files took seconds).
     """
     folders = functools.cache(Path.resolve)
-    owners = {}
+    owners: dict[Path, str] = {}
     for dist in importlib.metadata.distributions():
         name = canonicalize_name(dist.metadata["Name"])
         for file in dist.files or []:
