@@ -9,6 +9,21 @@ import tempfile
 
 import pytest
 
+#: The tests that take longest (tens of seconds on two cores), run first: one of them started
+#: last would keep one core busy for that long while the other has nothing left to do.
+#: A node id or the start of one (a module, a parametrized test's name without its id).
+LONGEST = (
+    "tests/e2e/test_kill.py::",
+    "tests/e2e/test_failover.py::test_three_workers_survive_a_kill_and_a_freeze",
+    "tests/service/test_workers.py::test_a_paused_worker_is_taken_over",
+    "tests/flow/test_flow_all_errors.py::test_10000_mutations",
+    "tests/e2e/test_load.py::",
+    "tests/e2e/test_serve.py::test_overload_serves_the_limit",
+    "tests/testing/explore/test_explore.py::test_every_example_flow_is_explored",
+    "tests/e2e/test_soak.py::",
+    "tests/replay/test_recorded.py::",
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Let the suite's child processes take Ctrl-C as a person's terminal gives it.
@@ -26,6 +41,20 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = tempfile.mkdtemp(prefix="ucwa-flow-tests-state-")
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     os.environ["XDG_STATE_HOME"] = folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The :data:`LONGEST` tests first, in their order; the others after them, as collected.
+
+    Every pytest-xdist worker collects and sorts the same way, so they agree on the order.
+    """
+
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, start in enumerate(LONGEST) if item.nodeid.startswith(start)), len(LONGEST)
+        )
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)

@@ -10,19 +10,16 @@ answered exactly once, state, variables and ladder kept, timers firing once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import re
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.e2e.harness import BOT, Hooks, pass_markers, stage, webhook_server
-from tests.store.conftest import postgres_target, postgres_url
-from ucwa_flow.cli import main
+from tests.e2e.shown import assert_shown_in_order
+from tests.store.conftest import postgres_url
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.store import ChannelPosition, ConversationQuery, Store, open_store
@@ -90,38 +87,6 @@ states:
       - say: Back to you, {{ name }}.
       - goto: wait
 """
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """The bot's store: a SQLite file, or a PostgreSQL schema of the test's own."""
-    if request.param == "sqlite":
-        opened = await open_store(str(tmp_path / "bot.sqlite3"))
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
-        return
-    async for opened in _postgres_store():
-        yield opened
-
-
-@pytest.fixture
-async def pg_store() -> AsyncIterator[Store]:
-    """A PostgreSQL store only, for what is about the database server."""
-    async for opened in _postgres_store():
-        yield opened
-
-
-async def _postgres_store() -> AsyncIterator[Store]:
-    where = postgres_target()
-    target = next(where)
-    opened = await target.open()
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
-        next(where, None)
 
 
 def _flow(ticket_url: str = "http://127.0.0.1:9/none") -> Flow:
@@ -216,7 +181,6 @@ async def test_the_store_keeps_one_continuous_history(store: Store) -> None:
     variables = [line.data for line in lines if line.kind == "variable"]
     assert {"name": "name", "value": "[redacted]"} in variables
     if store.backend == "sqlite":  # what an operator reads: one history across the restart
-        shown = await asyncio.to_thread(_show, store.target, record.conversation)
         said_in_order = [
             "What is your name?",
             "caller  [redacted]",
@@ -224,16 +188,7 @@ async def test_the_store_keeps_one_continuous_history(store: Store) -> None:
             "caller  after the crash",
             "[redacted], you said: after the crash",
         ]
-        positions = [shown.find(text) for text in said_in_order]
-        assert -1 not in positions, shown
-        assert positions == sorted(positions), shown
-
-
-def _show(state: str, conversation: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        main(["transcripts", "show", conversation, "--state", state])
-    return out.getvalue()
+        await assert_shown_in_order(store, record.conversation, said_in_order)
 
 
 async def test_an_invite_ringing_at_the_crash_is_answered_after_the_restart(store: Store) -> None:

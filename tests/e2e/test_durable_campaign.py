@@ -9,15 +9,11 @@ crash cut off is sent again with the same ``Idempotency-Key``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.harness import LENE, Hooks, Stage, stage, webhook_server
-from tests.e2e.test_durable import _postgres_store
 from ucwa_flow.flow import Flow, load_flow_text
-from ucwa_flow.store import Store, open_store
+from ucwa_flow.store import Store
 from ucwa_flow.ucwa.errors import UcwaHttpError
 
 ADRIANA = "sip:adrianag@contoso.com"
@@ -57,19 +53,6 @@ states:
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened = await open_store(str(tmp_path / "bot.sqlite3"))
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
-        return
-    async for opened in _postgres_store():
-        yield opened
-
-
 def _flow(hooks: Hooks) -> Flow:
     result = load_flow_text(FLOW.replace("REPORT_URL", f"{hooks.url}/report"), "poll.flow.yaml")
     assert result.flow is not None, [str(d) for d in result.diagnostics]
@@ -91,6 +74,14 @@ async def _answer(s: Stage, index: int, text: str, *, asked: bool = False) -> No
     await person.say(text)
     assert await person.hear() == ["Thanks."]
     assert await person.hear_end() == "the bot ended the conversation"
+
+
+async def _finished(s: Stage, store: Store) -> None:
+    """The run is over: its record is not loaded again, and nobody hears anything more."""
+    assert s.bot.durable is not None
+    assert (await store.load(s.bot.durable.account)).campaigns == ()
+    for person in s.people:
+        await person.silence()
 
 
 async def test_a_run_stopped_after_the_first_person_completes_after_the_restart(
@@ -122,10 +113,7 @@ async def test_a_run_stopped_after_the_first_person_completes_after_the_restart(
                 (MARCO, "accepted"),
             ]
             assert headers.get("Idempotency-Key")
-            account = s.bot.durable.account  # type: ignore[union-attr]
-            assert (await store.load(account)).campaigns == ()  # finished: not loaded again
-            for person in s.people:
-                await person.silence()
+            await _finished(s, store)
 
 
 async def test_a_report_cut_off_by_a_crash_is_sent_again_with_the_same_key(
@@ -146,10 +134,7 @@ async def test_a_report_cut_off_by_a_crash_is_sent_again_with_the_same_key(
             (first, body), (again, body_again) = _reports(hooks)
             assert first["Idempotency-Key"] == again["Idempotency-Key"]
             assert body == body_again
-            account = s.bot.durable.account  # type: ignore[union-attr]
-            assert (await store.load(account)).campaigns == ()
-            for person in s.people:
-                await person.silence()
+            await _finished(s, store)
 
 
 async def test_an_invitation_ringing_at_the_stop_is_sent_again_after_the_restart(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.e2e.harness import stage
-from tests.e2e.test_durable import store  # noqa: F401  (the SQLite and PostgreSQL stores)
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.store import ConversationQuery, Store
@@ -81,7 +80,7 @@ def _flow(folder: Path) -> Flow:
 
 
 async def test_a_restart_inside_a_sub_flow_returns_to_the_caller(
-    store: Store,  # noqa: F811
+    store: Store,
     tmp_path: Path,
 ) -> None:
     async with stage(_flow(tmp_path), store=store) as s:
@@ -118,7 +117,7 @@ async def test_a_restart_inside_a_sub_flow_returns_to_the_caller(
 
 
 async def test_a_conversation_ended_inside_a_sub_flow_keeps_the_flows_own_variables(
-    store: Store,  # noqa: F811
+    store: Store,
     tmp_path: Path,
 ) -> None:
     # its record used to keep the sub-flow's variables (the flow's own were lost)

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import pass_markers, stage
-from ucwa_flow.cli import main
+from tests.e2e.harness import Agent, Person, Stage, pass_markers, stage
+from tests.e2e.shown import assert_shown_in_order
 from ucwa_flow.flow import Flow, load_flow_text
+from ucwa_flow.lifecycle import InvitationReceived
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.store import ConversationQuery, Store, open_store
+from ucwa_flow.store import ConversationQuery, Store
 from ucwa_flow.ucwa.errors import UcwaHttpError
 
 MARCO = "sip:marco@contoso.com"
@@ -66,12 +64,18 @@ def desk(to: list[str], mode: str = "first") -> Flow:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(str(tmp_path / "bot.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
+def store(sqlite_store: Store) -> Store:
+    """SQLite only: the secrets test reads the store's file, and `transcripts show` shows it."""
+    return sqlite_store
+
+
+async def _ringing(s: Stage) -> tuple[Agent, Person, InvitationReceived]:
+    """Lene asks for an agent; Marco, signed in to answer by hand, is rung."""
+    marco = await s.agent(MARCO)
+    lene = await s.person()
+    await lene.say("agent")
+    assert await lene.hear() == ["Menu."]
+    return marco, lene, await marco.invited()
 
 
 async def test_the_first_agent_to_accept_wins_and_the_others_are_withdrawn() -> None:
@@ -187,7 +191,6 @@ async def test_a_bridge_under_way_at_a_restart_carries_on(store: Store) -> None:
         "bridge_done",
     ]
     # what an operator reads: the bridge in the caller's history, across the restart
-    shown = await asyncio.to_thread(_show, store.target, record.conversation)
     in_order = [
         "bridge  ringing sip:marco@contoso.com",
         "bot     You are talking with Marco.",  # `connected` runs, then the relay starts
@@ -197,25 +200,12 @@ async def test_a_bridge_under_way_at_a_restart_carries_on(store: Store) -> None:
         "bridge  done sip:marco@contoso.com (by the agent)",
         "state   help -> menu",
     ]
-    positions = [shown.find(text) for text in in_order]
-    assert -1 not in positions, shown
-    assert positions == sorted(positions), shown
-
-
-def _show(state: str, conversation: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        main(["transcripts", "show", conversation, "--state", state])
-    return out.getvalue()
+    await assert_shown_in_order(store, record.conversation, in_order)
 
 
 async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None:
     async with stage(desk([MARCO]), store=store) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        offer = await marco.invited()
+        marco, lene, offer = await _ringing(s)
         await s.idle()
         await s.crash()
         await s.restart()
@@ -227,11 +217,7 @@ async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None
 
 async def test_a_second_handoff_withdraws_the_first_ones_invitations() -> None:
     async with stage(desk([MARCO])) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        first = await marco.invited()
+        marco, lene, first = await _ringing(s)
         await lene.say("again")  # the handoff's state again: a second search
         second = await marco.invited()
         await s.until(lambda: marco.ended, "the withdrawal of the first invitation")
@@ -250,11 +236,7 @@ async def test_a_second_handoff_withdraws_the_first_ones_invitations() -> None:
 
 async def test_leaving_the_handoffs_state_withdraws_the_search() -> None:
     async with stage(desk([MARCO])) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        offer = await marco.invited()
+        marco, lene, offer = await _ringing(s)
         await lene.say("menu")  # a command: the flow moves on, the search is over
         assert await lene.hear() == ["Menu."]
         await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
@@ -366,11 +348,7 @@ async def test_an_agent_who_accepted_while_the_bot_was_down_is_not_left_alone(
     store: Store,
 ) -> None:
     async with stage(desk([MARCO]), store=store) as s:
-        marco = await s.agent(MARCO)
-        lene = await s.person()
-        await lene.say("agent")
-        assert await lene.hear() == ["Menu."]
-        offer = await marco.invited()
+        marco, lene, offer = await _ringing(s)
         await s.idle()
         await s.crash()
         assert offer.accept_href is not None

@@ -14,9 +14,8 @@ import contextlib
 import http.server
 import io
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +26,7 @@ from ucwa_flow.cli import main
 from ucwa_flow.runtime import Catalog, Reloaded
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.simulator import SimulatorUser, default_users
-from ucwa_flow.store import ConversationQuery, Store, open_store
+from ucwa_flow.store import ConversationQuery, Store
 
 ANN = "sip:ann@contoso.com"
 USERS = [*default_users(), *EXTRA_USERS, SimulatorUser(ANN, "Ann Example")]
@@ -148,12 +147,8 @@ async def test_a_conversation_waiting_on_a_webhook_moves_only_if_the_new_version
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(str(tmp_path / "bot.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 async def test_a_restart_after_a_reload_carries_on_with_the_current_version(

@@ -12,6 +12,7 @@ tool, a package that happens to be installed here) would fail on a fresh machine
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import subprocess
@@ -65,14 +66,24 @@ def _declared_closure() -> set[str]:
     return seen
 
 
+@functools.cache
 def _owners() -> dict[Path, str]:
-    """Every installed file in site-packages -> its distribution's canonical name."""
-    owners = {}
+    """Every installed file in site-packages (its real path) -> its distribution's
+    canonical name.
+
+    The real path of a file that is no link is its real folder's and its name: each
+    folder is resolved once (resolving each of some 12,000 files took seconds).
+    """
+    folders = functools.cache(Path.resolve)
+    owners: dict[Path, str] = {}
     for dist in importlib.metadata.distributions():
+        name = canonicalize_name(dist.metadata["Name"])
         for file in dist.files or []:
-            owners[Path(str(dist.locate_file(file))).resolve()] = canonicalize_name(
-                dist.metadata["Name"]
-            )
+            located = Path(str(dist.locate_file(file)))
+            if located.is_symlink():
+                owners[located.resolve()] = name
+            else:
+                owners[folders(located.parent) / located.name] = name
     return owners
 
 

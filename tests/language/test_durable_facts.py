@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot_stores import BACKENDS, bot_store
 from tests.e2e.harness import stage
-from tests.store.conftest import postgres_target
 from ucwa_flow.flow import Flow, load_flow_text
-from ucwa_flow.store import Store, open_store
+from ucwa_flow.store import Store
 
 FACTS = """\
 version: 1
@@ -33,20 +33,11 @@ states:
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """The bot's store: a SQLite file, or a PostgreSQL schema of the test's own."""
-    if request.param == "sqlite":
-        opened = await open_store(str(tmp_path / "bot.sqlite3"))
-    else:
-        where = postgres_target()
-        opened = await next(where).open()
-    try:
+    async with bot_store(request.param, tmp_path) as opened:
         yield opened
-    finally:
-        await opened.aclose()
-        if request.param == "postgres":
-            next(where, None)
 
 
 def _flow(text: str) -> Flow:

@@ -3,7 +3,10 @@ simulated agent, and which webhook variables and invitees a flow gets simulated.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +15,7 @@ from tests.guards import WAIT
 from ucwa_flow.cli._demo import extra_users, plan
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow_text
-from ucwa_flow.simulator import Simulator, SimulatorConfig, default_users
+from ucwa_flow.simulator import Simulator, SimulatorConfig, VirtualUser, default_users
 from ucwa_flow.simulator.demo import DemoAgent, TicketService
 from ucwa_flow.simulator.server import serve_app
 
@@ -111,19 +114,28 @@ GREETING = "Hi, I'm taking over from the bot. How can I help?"
 AGENT = "sip:adrianag@contoso.com"
 
 
-@pytest.mark.parametrize("first", ["Lene needs help", None])
-async def test_a_demo_agent_accepts_reads_the_invitation_and_says_hello(first: str | None) -> None:
+@contextlib.asynccontextmanager
+async def _demo_agent(
+    **options: Any,
+) -> AsyncIterator[tuple[DemoAgent, list[str], VirtualUser]]:
+    """A demo agent (answering at once) on a simulator; the lines it reports; Lene, who
+    calls it."""
     sim = Simulator(SimulatorConfig(), clock=ManualClock())
     lines: list[str] = []
-    agent = DemoAgent(sim.virtual_user(AGENT), report=lines.append, delay=0)
+    agent = DemoAgent(sim.virtual_user(AGENT), report=lines.append, delay=0, **options)
     agent.start()
     try:
-        lene = sim.virtual_user("sip:lenea@contoso.com")
+        yield agent, lines, sim.virtual_user("sip:lenea@contoso.com")
+    finally:
+        await agent.aclose()
+
+
+@pytest.mark.parametrize("first", ["Lene needs help", None])
+async def test_a_demo_agent_accepts_reads_the_invitation_and_says_hello(first: str | None) -> None:
+    async with _demo_agent() as (_, lines, lene):
         await lene.start_conversation(AGENT, first)
         await lene.wait_for_state("connected", timeout=WAIT)
         said = await lene.wait_for_message(timeout=WAIT)
-    finally:
-        await agent.aclose()
     assert said.text == GREETING + "\r\n"
     read = [f"* {AGENT} (simulated agent) read: {first}"] if first else []
     assert lines == [
@@ -134,16 +146,9 @@ async def test_a_demo_agent_accepts_reads_the_invitation_and_says_hello(first: s
 
 
 async def test_a_demo_agent_can_decline() -> None:
-    sim = Simulator(SimulatorConfig(), clock=ManualClock())
-    lines: list[str] = []
-    agent = DemoAgent(sim.virtual_user(AGENT), report=lines.append, delay=0, answer="decline")
-    agent.start()
-    try:
-        lene = sim.virtual_user("sip:lenea@contoso.com")
+    async with _demo_agent(answer="decline") as (_, lines, lene):
         await lene.start_conversation(AGENT, "hello")
         await lene.wait_for_state("failed", timeout=WAIT)
-    finally:
-        await agent.aclose()
     assert lene.reasons[lene.describe()[0]["id"]].subcode == "Declined"
     assert lines == [f"* {AGENT} (simulated agent) declined the bot's invitation"]
 
@@ -175,19 +180,12 @@ def test_a_handoffs_agents_are_simulated_with_its_done_command() -> None:
 
 
 async def test_a_bridged_demo_agent_answers_once_then_types_its_done_command() -> None:
-    sim = Simulator(SimulatorConfig(), clock=ManualClock())
-    lines: list[str] = []
-    agent = DemoAgent(sim.virtual_user(AGENT), report=lines.append, delay=0, done="/back")
-    agent.start()
-    try:
-        lene = sim.virtual_user("sip:lenea@contoso.com")
+    async with _demo_agent(done="/back") as (agent, lines, lene):
         await lene.start_conversation(AGENT, "Lene needs help")
         await lene.wait_for_state("connected", timeout=WAIT)
         assert (await lene.wait_for_message(timeout=WAIT)).text == GREETING + "\r\n"
         lene.send("Lene Aaling: my screen is black")
         answer = await lene.wait_for_message(timeout=WAIT)
         done = await lene.wait_for_message(timeout=WAIT)
-    finally:
-        await agent.aclose()
     assert (answer.text.strip(), done.text.strip()) == (agent.answer_text, "/back")
     assert lines[-2:] == [f"agent: {agent.answer_text}", "agent: /back"]

@@ -110,20 +110,16 @@ def test_the_cli_writes_one_script_per_family_into_a_directory(tmp_path: Path) -
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written
     assert all(name.startswith("odd.") for name in written)
+    # --fail-under: a flow that is quick to explore (this one takes seconds)
+    ruled = tmp_path / "ruled.flow.yaml"
+    ruled.write_text(RULED_OUT, encoding="utf-8")
+    out = tmp_path / "o.test.yaml"
     result = CliRunner().invoke(
-        cli,
-        [
-            "test",
-            "--explore",
-            str(flow),
-            "-o",
-            str(tmp_path / "o.test.yaml"),
-            "--fail-under",
-            "100",
-        ],
+        cli, ["test", "--explore", str(ruled), "-o", str(out), "--fail-under", "100"]
     )
     assert result.exit_code == 1
-    assert "FAIL coverage: odd-patterns: transition coverage" in result.output
+    assert "FAIL coverage: ruled-out: transition coverage" in result.output
+    assert out.is_file()
 
 
 def test_a_flow_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path) -> None:
