@@ -10,10 +10,11 @@ permanent generation once the process has started (:func:`gc.freeze`, what the s
 library offers for this), they are never visited again: a full collection then took
 1-6 ms.
 
-Only the command that owns the process calls :func:`settle`; the library never changes
-how its host's collector works. What is frozen is still freed by reference counting; a
-frozen reference cycle that later becomes garbage would stay (a start-up object that
-dies in a cycle: none is known).
+Only the command that owns the process calls :func:`settle`, once, after its imports and
+before its bot or service starts: never after a conversation exists, since conversations
+end and are reference cycles (a frozen cycle that becomes garbage is never collected). What
+is frozen is still freed by reference counting. A flow loaded later (a reload) is not
+frozen.
 """
 
 from __future__ import annotations

@@ -265,3 +265,18 @@ def test_plain_expressions_beyond_a_reference_are_left_to_jinja(source: str, tex
     template = Template(source, HERE)
     assert template._plain is None
     assert template.render({"a": None, "b": "B", "c": {}}) == text
+
+
+@pytest.mark.parametrize("source", ["a {{ self }} b", "a {{ self.x }} b"])
+def test_self_is_jinjas_template_reference_not_a_plain_name(source: str) -> None:
+    template = Template(source, HERE)
+    assert template._plain is None
+    jinja = _outcome(template, {})
+    assert jinja.startswith("text: a "), jinja
+
+
+def test_expressions_are_never_rendered_as_plain_text() -> None:
+    from ucwa_flow.flow import Condition
+
+    condition = Condition("misses", HERE)
+    assert condition._plain is None

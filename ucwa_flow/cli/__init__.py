@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> Any:
                 sys.exit(run(*parsed))
             except KeyboardInterrupt:
                 sys.exit(130)
+            except BrokenPipeError:  # `validate ... | head`: quiet, as click's main is
+                sys.stdout = None  # nothing left to flush
+                sys.exit(1)
             except UcwaFlowError as exc:
                 _fail(exc)
     from ucwa_flow.cli._group import run_click

@@ -425,8 +425,8 @@ async def _serve_on(
         board.attach(bot.engine)
     pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
     try:
+        settle()  # start-up's objects out of the collector's way; before any conversation
         await bot.start()
-        settle()  # what start-up made stays out of the collector's full collections
         where = ""
         if bot.durable is not None and bot.reattached:
             where = f"; {bot.durable.carried} conversation(s) carried on"

@@ -131,8 +131,10 @@ async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(number, handler)
         try:
+            # what start-up made stays out of the collector's full collections; before the
+            # accounts start, so that no conversation (they end, in cycles) is frozen
+            settle()
             await service.start()
-            settle()  # what start-up made stays out of the collector's full collections
             accounts = ", ".join(a.id for a in chosen.accounts)
             log.info("serving %s on %s", accounts, url)
             await service.run()

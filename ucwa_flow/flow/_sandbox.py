@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
-from ucwa_flow.flow._plain import JINJA_GLOBALS, plain_parts, render_plain
+from ucwa_flow.flow._plain import JINJA_GLOBALS, Part, plain_parts, render_plain
 from ucwa_flow.flow._render_time import time_limit
 from ucwa_flow.flow._simple_templates import NO_NAMES, Names, simple_expression, simple_names
 
@@ -133,8 +133,8 @@ class _Compiled:
         self._env = env
         self._code: JinjaTemplate | None = None
         self._globals: dict[str, Any] = {}
-        # a simple template is rendered without Jinja2 (``_plain``)
-        self._plain = None if names is None else plain_parts(source, JINJA_GLOBALS)
+        # a simple template is rendered without Jinja2 (``_plain``; set by Template)
+        self._plain: tuple[Part, ...] | None = None
 
     @property
     def _template(self) -> JinjaTemplate:
@@ -280,6 +280,8 @@ class Template(_Compiled):
         env = _env(html) if names is None else None
         ast = _parse_template(source, env) if env is not None else None
         super().__init__(source, location, ast, env, names)
+        if names is not None:
+            self._plain = plain_parts(source, JINJA_GLOBALS)
 
     def _environment(self) -> _Sandbox:
         return _env(self.html)

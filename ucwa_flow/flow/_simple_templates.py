@@ -38,7 +38,9 @@ _WHOLE = re.compile(rf"{_EXPRESSION}\Z")
 #: an operand or an operator, in turn
 _TOKEN = re.compile(rf"{_STRING}|({_NAME})((?:\.{_NAME})*)")
 #: names Jinja2 reads as constants or operators, or that Python reserves: parsed as usual
-_WORDS = frozenset({"true", "false", "none", "and", "or", "not", "in", "is", "if", "else"})
+_WORDS = frozenset(
+    {"true", "false", "none", "and", "or", "not", "in", "is", "if", "else", "self"}
+)  # ``self`` is Jinja2's reference to the template
 
 
 def simple_names(source: str) -> Names | None:

@@ -29,6 +29,7 @@ httpx's own when the environment names a proxy) is not sent through here.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import re
 import time
@@ -40,8 +41,10 @@ import httpx
 try:  # httpx's internals this module relies on; a release without them is not sent through here
     from httpx._client import BoundAsyncStream
 
-    SUPPORTED = hasattr(httpx.URL("http://h/"), "_uri_reference") and hasattr(
-        httpx.AsyncClient, "_build_redirect_request"
+    SUPPORTED = (
+        hasattr(httpx.URL("http://h/"), "_uri_reference")
+        and hasattr(httpx.AsyncClient, "_build_redirect_request")
+        and "start" in inspect.signature(BoundAsyncStream).parameters  # 0.27 took a timer
     )
 except ImportError:  # pragma: no cover - only on an httpx release outside the tested range
     SUPPORTED = False
