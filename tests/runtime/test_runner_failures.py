@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 
 from tests.guards import WAIT
+from tests.runtime.conftest import load
+from tests.runtime.test_engine_lost import RecordingPort
 from ucwa_flow import logcontext
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime.mailboxes import Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.runner import Runner
@@ -235,3 +239,24 @@ async def test_an_unexpected_send_failure_is_reported_and_the_rest_go_out(
     assert isinstance(reports[0].error, ValueError)
     assert reports[1].message == "/a/send/m/a1"
     assert "a: unexpected error sending a message" in caplog.text
+
+
+async def test_a_job_dropped_as_the_engine_closes_leaves_it_idle_and_closable_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A durable bot closes with ``aclose(stop=False)``, and again if its last commit
+    fails (:meth:`Bot._close_durable`): a job posted during the first one is dropped, and
+    the second must not wait for it."""
+    seen: list[str] = []
+    engine = Engine(load("echo"), RecordingPort(), ManualClock())
+
+    async def withdraw_outbound() -> None:  # an input arrives while the engine closes
+        engine.post("/late", _job(seen, "late"))
+
+    monkeypatch.setattr(engine.invitations, "withdraw_outbound", withdraw_outbound)
+    await engine.aclose(stop=False)
+    assert not engine.busy
+    async with asyncio.timeout(WAIT):
+        await engine.aclose(stop=False)
+        await engine.idle()
+    assert seen == []
