@@ -111,7 +111,7 @@ class Runner:
                 if ready:
                     await asyncio.sleep(0)
         finally:
-            if self._task is me:  # ended by a cancellation: what is queued still runs
+            if self._task is me:  # done, or cancelled: what is still queued gets a task
                 self._task = self._new_task() if ready else None
 
 
