@@ -123,7 +123,7 @@ class Engine:
         self._mailboxes = Mailboxes(self._stepped, self._runner)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
-        self.sender = Sender(port, self._sent, self._runner.start)
+        self.sender = Sender(port, self._sent, self._runner)
         #: set by a durable bot: what is decided waits there for its commit
         self.journal: Journal | None = None
         #: the bot account's SIP URI (``conversation.account``), set by the bot

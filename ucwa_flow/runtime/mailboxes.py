@@ -9,7 +9,8 @@ one conversation never stops the others. ``after(href)`` is called once each job
 
 A mailbox with jobs is one coroutine in a :class:`~ucwa_flow.runtime.runner.Runner`, not a
 task: most steps never wait, and one task runs them in turns; a step that waits keeps a
-task of its own until its mailbox is empty (:mod:`.runner`).
+task of its own until its mailbox is empty (:mod:`.runner`). When the runner is cancelled
+(the engine closes), the mailboxes forget their jobs: nothing is left to wait for.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Mailboxes:
         self._boxes: dict[str, _Mailbox] = {}
         self._active = 0  # mailboxes running
         self._drained: asyncio.Future[None] | None = None
+        self._runner.on_cancel(self._clear)
 
     def post(self, href: str, job: Job) -> None:
         """Queue ``job`` as the next input of conversation ``href``."""
@@ -78,6 +80,21 @@ class Mailboxes:
         while busy := self.running():
             await asyncio.wait(busy)
 
+    def _clear(self) -> None:
+        """The runner dropped what was queued (:meth:`Runner.cancel`): forget every job."""
+        for box in self._boxes.values():
+            box.running = False  # a cancelled drain's ``finally`` leaves the counts alone
+            box.jobs.clear()
+        self._boxes.clear()
+        self._active = 0
+        self._done()
+
+    def _done(self) -> None:
+        if not self._active and self._drained is not None:
+            if not self._drained.done():
+                self._drained.set_result(None)
+            self._drained = None
+
     async def _drain(self, href: str, box: _Mailbox) -> None:
         # runs in its own copy of the context (the runner's): the binding goes with it
         logcontext.bind_one("conversation", href)  # what a step logs names it
@@ -88,13 +105,23 @@ class Mailboxes:
                     await job()
                 except Exception:  # a bug must not kill the other conversations
                     log.exception("%s: unexpected error in the flow runtime", href)
-                self._after(href)
+                except asyncio.CancelledError:  # its own (a cancelled future), not the task's
+                    if _cancelling():
+                        raise
+                    log.exception("%s: unexpected error in the flow runtime", href)
+                try:
+                    self._after(href)
+                except Exception:
+                    log.exception("%s: unexpected error in the flow runtime", href)
         finally:
-            box.running = False
-            if not box.jobs:  # an idle conversation keeps no mailbox
-                self._boxes.pop(href, None)
-            self._active -= 1
-            if not self._active and self._drained is not None:
-                if not self._drained.done():
-                    self._drained.set_result(None)
-                self._drained = None
+            if box.running:  # not forgotten by :meth:`_clear` meanwhile
+                box.running = False
+                if not box.jobs:  # an idle conversation keeps no mailbox
+                    self._boxes.pop(href, None)
+                self._active -= 1
+                self._done()
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0

@@ -17,9 +17,10 @@ conversation's message events, a message it sent before it died.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,8 +29,11 @@ import httpx
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Location
 from ucwa_flow.runtime.port import Port
+from ucwa_flow.runtime.runner import Runner
 
 __all__ = ["Outgoing", "Sender", "Sent"]
+
+log = logging.getLogger("ucwa_flow.runtime")
 
 Kind = Literal["message", "typing", "stop", "leave"]
 
@@ -113,21 +117,24 @@ class Sent:
 class Sender:
     """Performs :class:`Outgoing` requests through ``port``, in order per conversation.
 
-    ``report`` gets each :class:`Sent` as soon as its request is over; ``start`` runs the
+    ``report`` gets each :class:`Sent` as soon as its request is over; ``runner`` runs the
     per-conversation send loops (the engine's :class:`~ucwa_flow.runtime.runner.Runner`:
     a send that never waits, as a test's port, costs no task; one that waits on the
-    network gets its own). The number in flight is bounded by the port's HTTP client.
+    network gets its own; once it is cancelled, what was queued is forgotten). The number
+    in flight is bounded by the port's HTTP client. A request that fails unexpectedly (a
+    bug) is logged and reported as failed, and the conversation's next one goes out.
     """
 
     def __init__(
         self,
         port: Port,
         report: Callable[[Sent], None],
-        start: Callable[[Coroutine[Any, Any, None]], None],
+        runner: Runner,
     ) -> None:
         self._port = port
         self._report = report
-        self._start = start
+        self._start = runner.start
+        runner.on_cancel(self._clear)
         self._queues: dict[str, deque[Outgoing]] = {}
         self._empty: asyncio.Future[None] | None = None
 
@@ -154,19 +161,38 @@ class Sender:
             else:
                 queue.append(item)
 
+    def _clear(self) -> None:
+        """The runner dropped what was queued (:meth:`Runner.cancel`): forget every send."""
+        for queue in self._queues.values():
+            queue.clear()
+        self._queues.clear()
+        self._done()
+
+    def _done(self) -> None:
+        if not self._queues and self._empty is not None:
+            if not self._empty.done():
+                self._empty.set_result(None)
+            self._empty = None
+
     async def _drain(self, conversation: str, queue: deque[Outgoing]) -> None:
         try:
             while queue:
                 item = queue[0]
-                self._report(await self._perform(item))
-                queue.popleft()
+                try:
+                    sent = await self._perform(item)
+                except Exception as exc:  # a bug: the request counts as failed
+                    log.exception("%s: unexpected error sending a %s", conversation, item.kind)
+                    sent = Sent(item, error=exc)
+                try:
+                    self._report(sent)
+                except Exception:
+                    log.exception("%s: unexpected error in the flow runtime", conversation)
+                if queue:  # emptied if the runner was cancelled meanwhile
+                    queue.popleft()
         finally:
             if self._queues.get(conversation) is queue:
                 del self._queues[conversation]
-            if not self._queues and self._empty is not None:
-                if not self._empty.done():
-                    self._empty.set_result(None)
-                self._empty = None
+            self._done()
 
     async def _perform(self, item: Outgoing) -> Sent:
         port = self._port

@@ -16,7 +16,11 @@ would have copied it):
   (:func:`asyncio.current_task`, cancel scopes and timeouts see one task throughout), and
   a new runner task takes over the queue, so a slow step never holds up the others.
 
-A coroutine that raises is logged, and the next one runs.
+A coroutine that raises is logged (in its own context: what it bound names it), and the next
+one runs; so is one that raises :class:`asyncio.CancelledError` of its own (it awaited a
+cancelled future) while the runner task itself is not being cancelled. :meth:`Runner.cancel`
+drops what is queued, and tells the owners of those coroutines (:meth:`Runner.on_cancel`) so
+they forget them: a dropped coroutine never runs its ``finally``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import contextvars
 import logging
 import types
 from collections import deque
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 __all__ = ["ROUND", "Runner"]
@@ -42,7 +46,7 @@ _Item = tuple[contextvars.Context, Coroutine[Any, Any, None]]
 class Runner:
     """Runs coroutines in turns in one task (see the module docstring)."""
 
-    __slots__ = ("_ready", "_task", "tasks")
+    __slots__ = ("_cleared", "_ready", "_task", "tasks")
 
     def __init__(self) -> None:
         self._ready: deque[_Item] = deque()
@@ -50,26 +54,35 @@ class Runner:
         #: every task of the runner not done yet: the one serving the queue, and those
         #: that each carry a coroutine that waited
         self.tasks: set[asyncio.Task[None]] = set()
+        self._cleared: list[Callable[[], None]] = []
+
+    def on_cancel(self, clear: Callable[[], None]) -> None:
+        """Have :meth:`cancel` call ``clear`` once it dropped what is queued: an owner of
+        coroutines started here forgets them (their ``finally`` blocks will not run)."""
+        self._cleared.append(clear)
 
     def start(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` after what is queued, in a copy of the current context."""
         self._ready.append((contextvars.copy_context(), coro))
-        if self._task is None:
-            self._task = self._new_task()
-        elif self._task.done():  # cancelled before its first step
-            self.tasks.discard(self._task)
+        if self._task is None or self._task.done():  # done: cancelled before its first step
             self._task = self._new_task()
 
     def cancel(self) -> None:
-        """Cancel every task of the runner and drop what is queued (the engine closes)."""
+        """Cancel every task of the runner and drop what is queued (the engine closes); the
+        owners forget what was dropped (:meth:`on_cancel`). A later :meth:`start` gets a new
+        task."""
+        self._task = None
         while self._ready:
             self._ready.popleft()[1].close()
         for task in self.tasks:
             task.cancel()
+        for clear in self._cleared:
+            clear()
 
     def _new_task(self) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._serve())
         self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)  # even if cancelled before its first step
         return task
 
     async def _serve(self) -> None:
@@ -85,23 +98,31 @@ class Runner:
                         waited = ctx.run(coro.send, None)
                     except StopIteration:
                         continue
-                    except Exception:
-                        log.exception("unexpected error in the flow runtime")
+                    except BaseException as exc:
+                        _failed(ctx, exc)
                         continue
                     # ``coro`` waits: this task is its own from now on; another serves
                     self._task = self._new_task() if ready else None
                     try:
                         await _carry(ctx, coro, waited)
-                    except Exception:
-                        log.exception("unexpected error in the flow runtime")
+                    except BaseException as exc:
+                        _failed(ctx, exc)
                     return
                 if ready:
                     await asyncio.sleep(0)
         finally:
-            if self._task is me:
-                self._task = None
-            if me is not None:
-                self.tasks.discard(me)
+            if self._task is me:  # done, or cancelled: what is still queued gets a task
+                self._task = self._new_task() if ready else None
+
+
+def _failed(ctx: contextvars.Context, exc: BaseException) -> None:
+    """A coroutine raised ``exc``: log it in the coroutine's context, unless it is the
+    task's own cancellation (or ``KeyboardInterrupt``, ``SystemExit``), raised again."""
+    if not isinstance(exc, Exception):
+        task = asyncio.current_task()
+        if not isinstance(exc, asyncio.CancelledError) or task is None or task.cancelling():
+            raise exc
+    ctx.run(log.exception, "unexpected error in the flow runtime", exc_info=exc)
 
 
 @types.coroutine
