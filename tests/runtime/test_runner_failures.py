@@ -7,32 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 
 from tests.guards import WAIT
 from tests.runtime.conftest import load
 from tests.runtime.test_engine_lost import RecordingPort
+from tests.runtime.test_runner import _job
 from ucwa_flow import logcontext
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime.mailboxes import Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.runner import Runner
-
-Job = Callable[[], Coroutine[Any, Any, None]]
-
-
-def _job(seen: list[str], name: str, gate: asyncio.Event | None = None) -> Job:
-    async def run() -> None:
-        seen.append(f"{name} start")
-        if gate is not None:
-            await gate.wait()
-        seen.append(f"{name} end")
-
-    return run
 
 
 async def _rounds(n: int = 10) -> None:
