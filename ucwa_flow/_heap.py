@@ -3,12 +3,12 @@
 CPython's cyclic garbage collector, on a full collection, visits every container object
 the process holds; in a started bot most of them are its modules, functions, classes and
 flows, which live as long as the process. Measured in ``ucwa-flow serve`` under issue 12's
-burst (docs/performance.md, "Overload"): about 48,000 of its 72,000-80,000 objects were
-there once it had started, and a full collection cost 30-50 ms of CPU, three to six times
-in a 12-second window: each one a pause every caller's reply waits out. Moved to the
-permanent generation once the process has started (:func:`gc.freeze`, what the standard
-library offers for this), they are never visited again: a full collection then took
-1-6 ms.
+burst (docs/performance.md, "Overload"): about 57,000 of its 72,000-80,000 objects were
+there before it served anyone, and a full collection cost 30-50 ms of CPU, three to six
+times in a 12-second window: each one a pause every caller's reply waits out. Moved to the
+permanent generation (:func:`gc.freeze`, what the standard library offers for this), they
+are never visited again: a full collection then visited 20,000-32,000 objects and took
+4-25 ms.
 
 Only the command that owns the process calls :func:`settle`, once, after its imports and
 before its bot or service starts: never after a conversation exists, since conversations
