@@ -40,6 +40,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,26 @@ def merged(batches: list[EventBatch]) -> EventBatch:
     return dataclasses.replace(batches[-1], events=events)
 
 
+def set_up_batches(samples: Samples, conversations: int) -> Iterator[tuple[EventBatch, ...]]:
+    """The invitations, then the acceptances, of conversations -1 to ``conversations`` - 1,
+    ``SET_UP_BATCH`` conversations merged per batch."""
+    for first in range(-1, conversations, SET_UP_BATCH):
+        group = range(first, min(first + SET_UP_BATCH, conversations))
+        invites, accepted = zip(*(samples.set_up(conv) for conv in group), strict=True)
+        yield merged(list(invites)), merged(list(accepted))
+
+
+def message_batches(
+    samples: Samples, conversations: int, rounds: int, per_batch: int
+) -> Iterator[tuple[EventBatch, int]]:
+    """Each round's incoming messages, ``per_batch`` conversations merged per batch (made
+    before the timed part), with how many messages each batch holds."""
+    for r in range(rounds):
+        for first in range(0, conversations, per_batch):
+            group = range(first, min(first + per_batch, conversations))
+            yield merged([samples.message(conv, 10 + r) for conv in group]), len(group)
+
+
 async def settled(engine: Engine, durable: Durable) -> None:
     """Every mailbox drained, every send done, and its outcome committed."""
     while True:
@@ -78,28 +99,23 @@ async def in_memory(conversations: int, rounds: int, per_batch: int) -> dict[str
     samples, flow = Samples(), _echo()
     port = CountingPort()
     engine = Engine(flow, port, ManualClock())
-    for first in range(-1, conversations, SET_UP_BATCH):
-        group = range(first, min(first + SET_UP_BATCH, conversations))
-        invites, accepted = zip(*(samples.set_up(conv) for conv in group), strict=True)
-        engine.handle(merged(list(invites)))
-        engine.handle(merged(list(accepted)))
+    for invites, accepted in set_up_batches(samples, conversations):
+        engine.handle(invites)
+        engine.handle(accepted)
         await engine.idle()
     assert port.sent == 2 * (conversations + 1), f"{port.sent} sent in the set-up"
     records = messages = 0
     elapsed = cpu = 0.0
     sent_before = port.sent
-    for r in range(rounds):
-        for first in range(0, conversations, per_batch):
-            group = range(first, min(first + per_batch, conversations))
-            batch = merged([samples.message(conv, 10 + r) for conv in group])
-            records += len(batch.events)
-            messages += len(group)
-            started, used = time.perf_counter(), time.process_time()
-            engine.handle(batch)
-            await asyncio.sleep(0)  # the event loop turn a channel's next() gives
-            elapsed += time.perf_counter() - started
-            cpu += time.process_time() - used
-            del batch
+    for batch, group in message_batches(samples, conversations, rounds, per_batch):
+        records += len(batch.events)
+        messages += group
+        started, used = time.perf_counter(), time.process_time()
+        engine.handle(batch)
+        await asyncio.sleep(0)  # the event loop turn a channel's next() gives
+        elapsed += time.perf_counter() - started
+        cpu += time.process_time() - used
+        del batch
     started, used = time.perf_counter(), time.process_time()
     await engine.idle()
     elapsed += time.perf_counter() - started
@@ -123,28 +139,23 @@ async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, 
             await durable.handle(batch, APPLICATION, f"{APPLICATION}/events?ack={next(acks)}")
 
         try:
-            for first in range(-1, conversations, SET_UP_BATCH):
-                group = range(first, min(first + SET_UP_BATCH, conversations))
-                invites, accepted = zip(*(samples.set_up(conv) for conv in group), strict=True)
-                await handle(merged(list(invites)))
-                await handle(merged(list(accepted)))
+            for invites, accepted in set_up_batches(samples, conversations):
+                await handle(invites)
+                await handle(accepted)
             await settled(engine, durable)
             assert port.sent == 2 * (conversations + 1), f"{port.sent} sent in the set-up"
 
             records = messages = 0
             elapsed = cpu = 0.0
             commits, sent_before = durable.commits, port.sent
-            for r in range(rounds):
-                for first in range(0, conversations, per_batch):
-                    group = range(first, min(first + per_batch, conversations))
-                    batch = merged([samples.message(conv, 10 + r) for conv in group])
-                    records += len(batch.events)
-                    messages += len(group)
-                    started, used = time.perf_counter(), time.process_time()
-                    await handle(batch)
-                    elapsed += time.perf_counter() - started
-                    cpu += time.process_time() - used
-                    del batch
+            for batch, group in message_batches(samples, conversations, rounds, per_batch):
+                records += len(batch.events)
+                messages += group
+                started, used = time.perf_counter(), time.process_time()
+                await handle(batch)
+                elapsed += time.perf_counter() - started
+                cpu += time.process_time() - used
+                del batch
             started, used = time.perf_counter(), time.process_time()
             await settled(engine, durable)
             elapsed += time.perf_counter() - started
