@@ -32,6 +32,8 @@ async def test_outbound_and_readiness_over_http(tmp_path: Path) -> None:
         auth = {"Authorization": "Bearer admin-token-for-tests"}
         lene = await w.person(LENE, HELPDESK)
         await until(lambda: service.runners["helpdesk"].signed_in, "helpdesk signed in")
+        # hr's sign-in fails on its own schedule: ask /readyz once it has
+        await until(lambda: service.runners["hr"].error is not None, "hr's sign-in refused")
         async with httpx.AsyncClient(base_url=f"http://{host}:{port}", headers=auth) as http:
 
             async def outbound(account: str, flow: str) -> httpx.Response:
