@@ -203,6 +203,12 @@ async def test_three_accounts_one_down_two_serve_ready_and_metrics_tell(tmp_path
 
             await asyncio.gather(*(converse(t) for t in talkers))
             async with proc.admin() as admin:
+
+                async def refused() -> bool:  # desk3's sign-in fails on its own schedule
+                    body = (await admin.get("/readyz")).json()
+                    return bool({a["id"]: a for a in body["accounts"]}["desk3"]["error"])
+
+                await eventually(refused, "desk3's sign-in refused", proc)
                 ready = await admin.get("/readyz")
                 assert ready.status_code == 503, ready.text
                 accounts = {a["id"]: a for a in ready.json()["accounts"]}
