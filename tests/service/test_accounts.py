@@ -116,24 +116,26 @@ async def test_accounts_share_one_postgresql_store(tmp_path: Path, pg_store: str
 async def test_a_server_that_is_down_is_one_line_and_retried(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # bound and never listening: a connection is refused, and no other socket of the run (a
+    # server on port 0 of the other xdist worker, say) can take the port meanwhile
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with world(tmp_path) as w:
-        w.url = closed
-        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
-        runner = service.runners["helpdesk"]
+        async with world(tmp_path) as w:
+            w.url = closed
+            service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+            runner = service.runners["helpdesk"]
 
-        def lines() -> list[str]:
-            return [m for r in caplog.records if "cannot sign in" in (m := r.getMessage())]
+            def lines() -> list[str]:
+                return [m for r in caplog.records if "cannot sign in" in (m := r.getMessage())]
 
-        # each line comes after its attempt is counted and its client closed: wait for it
-        await advance_until(w.clock, lambda: len(lines()) >= 2, "two failed sign-ins logged")
-        assert runner.failures >= 2
-        assert runner.error is not None
-        assert "\n" not in runner.error
-        assert not service.readiness().ready
-        assert all(r.exc_info is None for r in caplog.records)
+            # each line comes after its attempt is counted and its client closed: wait for it
+            await advance_until(w.clock, lambda: len(lines()) >= 2, "two failed sign-ins logged")
+            assert runner.failures >= 2
+            assert runner.error is not None
+            assert "\n" not in runner.error
+            assert not service.readiness().ready
+            assert all(r.exc_info is None for r in caplog.records)
 
 
 async def test_an_event_channel_that_keeps_failing_makes_its_account_not_ready(
