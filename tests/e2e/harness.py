@@ -442,7 +442,39 @@ def assert_released(s: Stage) -> None:
 
 async def pass_markers(s: Stage) -> None:
     """Let a restarted durable bot read its markers: each is a medium-priority event (held
-    5 s), one put at the start and one once the first batch is read."""
-    await s.clock.advance(6)
-    await s.idle()
+    5 s), one put at the start and one once the first batch is read.
+
+    The second one is put after that batch is handled and committed, in the bot's own task
+    (which :meth:`Stage.idle` does not wait for): the clock moves on only once it is on the
+    server, or its hold would end past the second move, and never.
+    """
+    durable = s.bot.durable
+    assert durable is not None, "pass_markers() needs a durable bot"
+    doubt, marker = durable.doubt, durable.marker
+    calls = [0, 0]  # marker calls begun, ended
+
+    async def counted() -> bool:
+        assert marker is not None
+        calls[0] += 1
+        try:
+            return await marker()
+        finally:
+            calls[1] += 1
+
+    marked = durable.marked  # a bot sure of what it did puts none
+    if marker is not None:
+        durable.marker = counted
+    try:
+        await s.clock.advance(6)
+        # the first batch read (a marker, if any, is put in the same step) and that put done
+        await s.until(
+            lambda: (
+                not marked
+                or not doubt.restarting
+                or (doubt.since_restart >= 1 and calls[0] == calls[1])
+            ),
+            "the first batch after the restart read, and the next marker put",
+        )
+    finally:
+        durable.marker = marker
     await s.clock.advance(6)
