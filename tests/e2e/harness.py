@@ -282,6 +282,15 @@ class Stage:
         await settle()
         await asyncio.wait_for(self.bot.engine.idle(), WAIT)
 
+    async def committed(self) -> None:
+        """Wait until a durable bot has committed every batch it has read: its next poll is
+        parked on the server (it polls again only once the batch before is committed); then
+        :meth:`idle`. The commit runs in the bot's own task, which :meth:`idle` does not wait
+        for: a crash that must find the last batch in the store waits here first."""
+        assert self.bot.durable is not None, "committed() needs a durable bot"
+        app = [a for a in self.sim.applications if a.user.uri == BOT][-1]
+        await self.until(lambda: app.channel.held, "the bot's next poll (its batch committed)")
+
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
