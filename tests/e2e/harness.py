@@ -432,9 +432,17 @@ def webhook_server() -> Iterator[Hooks]:
         server.server_close()
 
 
-def assert_released(s: Stage) -> None:
-    """Nothing of a finished conversation is left: instances, tracker, machine models."""
+async def assert_released(s: Stage) -> None:
+    """Nothing of a finished conversation is left: instances, tracker, machine models.
+
+    The bot forgets a conversation when its own event channel says it ended, on its own
+    poll: a caller may have heard the end before. That is waited for (``WAIT`` at most: a
+    conversation never forgotten fails here), then the rest is checked.
+    """
     engine = s.bot.engine
+    await s.until(
+        lambda: not engine.instances and len(engine.tracker) == 0, "the bot to forget them"
+    )
     assert engine.instances == {}
     assert len(engine.tracker) == 0
     for flow_machine in engine.versions.machines():
