@@ -141,6 +141,9 @@ async def test_a_paused_worker_is_taken_over_and_its_stale_writes_are_fenced(
         for name, store in stale.items():  # what the paused worker would still write
             with pytest.raises(StoreFenced, match="another worker"):
                 await store.commit(BOTS[name], Changes())
+        # while the other is paused: once it is live again, this one hands two accounts back
+        # at its next round, and serves all four no more
+        await advance_until(w.clock, lambda: _ready(second, 4), "the new owner to serve all four")
 
         first.coordinator.resume()  # SIGCONT: it finds its leases gone and stops serving
         await until(lambda: not _held(first), "the paused worker to drop its accounts")
@@ -149,7 +152,6 @@ async def test_a_paused_worker_is_taken_over_and_its_stale_writes_are_fenced(
             "its bots to stop",
         )
         assert _leases(first)["lost"] == 2
-        await advance_until(w.clock, lambda: _ready(second, 4), "the new owner to serve all four")
         for name, person in people.items():  # every conversation carries on, answered once
             await person.say(name)
             assert await person.hear() == [f"v1 thanks {name}"]
