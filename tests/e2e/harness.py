@@ -282,6 +282,15 @@ class Stage:
         await settle()
         await asyncio.wait_for(self.bot.engine.idle(), WAIT)
 
+    async def committed(self) -> None:
+        """Wait until a durable bot has committed every batch it has read: its next poll is
+        parked on the server (it polls again only once the batch before is committed); then
+        :meth:`idle`. The commit runs in the bot's own task, which :meth:`idle` does not wait
+        for: a crash that must find the last batch in the store waits here first."""
+        assert self.bot.durable is not None, "committed() needs a durable bot"
+        app = [a for a in self.sim.applications if a.user.uri == BOT][-1]
+        await self.until(lambda: app.channel.held, "the bot's next poll (its batch committed)")
+
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
@@ -423,9 +432,17 @@ def webhook_server() -> Iterator[Hooks]:
         server.server_close()
 
 
-def assert_released(s: Stage) -> None:
-    """Nothing of a finished conversation is left: instances, tracker, machine models."""
+async def assert_released(s: Stage) -> None:
+    """Nothing of a finished conversation is left: instances, tracker, machine models.
+
+    The bot forgets a conversation when its own event channel says it ended, on its own
+    poll: a caller may have heard the end before. That is waited for (``WAIT`` at most: a
+    conversation never forgotten fails here), then the rest is checked.
+    """
     engine = s.bot.engine
+    await s.until(
+        lambda: not engine.instances and len(engine.tracker) == 0, "the bot to forget them"
+    )
     assert engine.instances == {}
     assert len(engine.tracker) == 0
     for flow_machine in engine.versions.machines():
@@ -442,7 +459,39 @@ def assert_released(s: Stage) -> None:
 
 async def pass_markers(s: Stage) -> None:
     """Let a restarted durable bot read its markers: each is a medium-priority event (held
-    5 s), one put at the start and one once the first batch is read."""
-    await s.clock.advance(6)
-    await s.idle()
+    5 s), one put at the start and one once the first batch is read.
+
+    The second one is put after that batch is handled and committed, in the bot's own task
+    (which :meth:`Stage.idle` does not wait for): the clock moves on only once it is on the
+    server, or its hold would end past the second move, and never.
+    """
+    durable = s.bot.durable
+    assert durable is not None, "pass_markers() needs a durable bot"
+    doubt, marker = durable.doubt, durable.marker
+    calls = [0, 0]  # marker calls begun, ended
+
+    async def counted() -> bool:
+        assert marker is not None
+        calls[0] += 1
+        try:
+            return await marker()
+        finally:
+            calls[1] += 1
+
+    marked = durable.marked  # a bot sure of what it did puts none
+    if marker is not None:
+        durable.marker = counted
+    try:
+        await s.clock.advance(6)
+        # the first batch read (a marker, if any, is put in the same step) and that put done
+        await s.until(
+            lambda: (
+                not marked
+                or not doubt.restarting
+                or (doubt.since_restart >= 1 and calls[0] == calls[1])
+            ),
+            "the first batch after the restart read, and the next marker put",
+        )
+    finally:
+        durable.marker = marker
     await s.clock.advance(6)

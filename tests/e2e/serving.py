@@ -21,9 +21,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,9 +32,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.guards import WAIT
 from ucwa_flow.simulator import VirtualUser
 
-__all__ = ["ServeProcess", "Talker", "eventually", "metric", "until"]
+__all__ = ["ServeProcess", "Talker", "eventually", "metric", "until", "until_each"]
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 _ADMIN = re.compile(r"admin\b.*?(http://127\.0\.0\.1:\d+)")
 
 
@@ -44,6 +46,22 @@ async def until(ready: Callable[[], object], what: str) -> None:
     while not ready():
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
+
+
+async def until_each(items: Sequence[T], done: Callable[[T], bool], what: str) -> None:
+    """Poll until ``done`` holds for each of ``items``. ``WAIT`` bounds a stretch in which
+    none more is done, not the whole wait: a burst of work (thousands of conversations)
+    on a loaded 2-core machine may take longer than ``WAIT`` and still move on, while a
+    stuck one stops moving."""
+    loop = asyncio.get_running_loop()
+    most, deadline = -1, 0.0
+    while (count := sum(1 for item in items if done(item))) < len(items):
+        if count > most:
+            most, deadline = count, loop.time() + WAIT
+        assert loop.time() < deadline, (
+            f"timed out waiting for {what}: {count} of {len(items)}, none more in {WAIT:g} s"
+        )
+        await asyncio.sleep(0.1)
 
 
 class ServeProcess:

@@ -103,7 +103,7 @@ async def test_the_weekend_rule_declines_with_its_message() -> None:
             await s.until(lambda: len(s.bot.engine.tracker) == 0, "the bot to forget the chat")
             assert [d.decision for d in s.of(t.InvitationDecided)] == ["decline"]
             assert s.of(t.StateEntered) == []
-            assert_released(s)
+            await assert_released(s)
 
 
 async def test_outsiders_are_declined_with_the_default_message_even_in_office_hours() -> None:

@@ -6,6 +6,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -115,17 +116,17 @@ def test_a_flow_with_errors_is_refused_with_its_diagnostics() -> None:
 
 
 def test_an_unreachable_server_is_one_line() -> None:
-    port = _closed_port()
-    done = ucwa_flow(
-        "run",
-        "flows/echo.flow.yaml",
-        "--server",
-        f"http://127.0.0.1:{port}",
-        "--user",
-        "sip:toshm@contoso.com",
-        "--password",
-        "pass@word1",
-    )
+    with _closed_port() as port:
+        done = ucwa_flow(
+            "run",
+            "flows/echo.flow.yaml",
+            "--server",
+            f"http://127.0.0.1:{port}",
+            "--user",
+            "sip:toshm@contoso.com",
+            "--password",
+            "pass@word1",
+        )
     assert_one_clear_line(
         done,
         f"ucwa-flow: error: cannot reach http://127.0.0.1:{port}: Connection refused",
@@ -183,10 +184,14 @@ def test_a_wrong_password_against_the_simulator_is_one_line(simulator: str) -> N
     assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
-def _closed_port() -> int:
+@contextlib.contextmanager
+def _closed_port() -> Iterator[int]:
+    """A port nothing listens on: bound and never listening, so a connection is refused,
+    and no other socket of the run (a server on port 0 of the other xdist worker, or of the
+    command under test, say) can take it meanwhile, as it could once released."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
 def test_sigterm_stops_run_as_ctrl_c_does() -> None:

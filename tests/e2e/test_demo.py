@@ -157,17 +157,18 @@ def test_a_caller_from_another_domain_is_declined_with_the_flows_message() -> No
 
 
 def test_a_ticket_url_set_with_var_is_not_simulated() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/tickets"
-    done = ucwa_flow(
-        "run",
-        "flows/helpdesk.flow.yaml",
-        "--var",
-        f"ticket_url={url}",
-        "--agent-delay",
-        "0.2",
-        stdin="hello\n1\nE123456\n",
-        timeout=LIMIT,
-    )
+    with _closed_port() as port:
+        url = f"http://127.0.0.1:{port}/tickets"
+        done = ucwa_flow(
+            "run",
+            "flows/helpdesk.flow.yaml",
+            "--var",
+            f"ticket_url={url}",
+            "--agent-delay",
+            "0.2",
+            stdin="hello\n1\nE123456\n",
+            timeout=LIMIT,
+        )
     assert done.returncode == 0, done.stderr
     assert "ticket_url" not in done.stderr  # not announced as simulated
     assert f"! POST {url} failed" in done.stdout

@@ -206,7 +206,7 @@ async def test_a_bridge_under_way_at_a_restart_carries_on(store: Store) -> None:
 async def test_a_search_under_way_at_a_restart_is_given_up(store: Store) -> None:
     async with stage(desk([MARCO]), store=store) as s:
         marco, lene, offer = await _ringing(s)
-        await s.idle()
+        await s.committed()  # the batch that names Marco's invitation too
         await s.crash()
         await s.restart()
         # the caller is told (no_answer) and back in the flow; the invitation is withdrawn
@@ -349,7 +349,7 @@ async def test_an_agent_who_accepted_while_the_bot_was_down_is_not_left_alone(
 ) -> None:
     async with stage(desk([MARCO]), store=store) as s:
         marco, lene, offer = await _ringing(s)
-        await s.idle()
+        await s.committed()  # the batch that names Marco's invitation too
         await s.crash()
         assert offer.accept_href is not None
         await marco.client.accept(offer.accept_href)  # nobody is there to see it

@@ -78,7 +78,7 @@ async def test_password_reset_opens_a_ticket_through_the_webhook() -> None:
             ]
             captured = [m.captures for m in s.of(t.HandlerMatched) if m.kind == "regex"]
             assert captured == [{"employee_id": "E123456"}]
-            assert_released(s)
+            await assert_released(s)
 
 
 async def test_a_failing_ticket_system_hands_over_to_an_agent_who_accepts() -> None:
@@ -140,7 +140,7 @@ async def test_a_failing_ticket_system_hands_over_to_an_agent_who_accepts() -> N
                 ("relay", "agent"),
                 ("done", "agent"),
             ]
-            assert_released(s)
+            await assert_released(s)
 
 
 async def reach_handoff(s: Stage) -> Person:
@@ -221,7 +221,7 @@ async def test_a_caller_who_hangs_up_while_waiting_runs_ended_and_is_released() 
         await s.clock.advance(120)
         await s.idle()
         assert s.of(t.OutcomeReceived) == []
-        assert_released(s)
+        await assert_released(s)
 
 
 async def test_a_handoff_still_ringing_is_withdrawn_when_the_caller_leaves() -> None:
@@ -238,4 +238,4 @@ async def test_a_handoff_still_ringing_is_withdrawn_when_the_caller_leaves() -> 
         with pytest.raises(UcwaHttpError):
             await agents.client.accept(offer.accept_href)
         assert s.of(t.OutcomeReceived) == []
-        assert_released(s)
+        await assert_released(s)

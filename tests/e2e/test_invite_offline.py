@@ -25,10 +25,13 @@ def outcomes(s: Stage) -> list[tuple[str, float]]:
 async def test_an_agent_who_is_not_signed_in_is_no_answer_when_the_timeout_passes() -> None:
     async with stage(load("helpdesk")) as s:
         lene = await reach_handoff(s)
-        await s.until(lambda: s.bot.engine.invitations.offline == [AGENT], "the refusal")
+        invitations = s.bot.engine.invitations
+        await s.until(lambda: invitations.offline == [AGENT], "the refusal")
         for _ in range(11):  # 110 s of the invite's 2m, the bot inviting again and again
             await s.clock.advance(OFFLINE_RETRY)
-            await s.idle()
+            # refused again, on the bot's own poll: before the clock moves on, or the 2m would
+            # withdraw an invitation the server failed already (a 404, a FlowError)
+            await s.until(lambda: invitations.offline == [AGENT], "the refusal again")
         await lene.silence()
         assert outcomes(s) == []
         await s.clock.advance(10)

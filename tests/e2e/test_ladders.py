@@ -35,7 +35,7 @@ async def test_silence_nudges_then_stops_and_a_message_restarts_the_ladder() -> 
         await s.idle()
         fired = [(f.state, f.after, round(f.at)) for f in s.of(t.TimeoutFired)]
         assert fired == [("menu", 120.0, 120), ("menu", 120.0, 300), ("menu", 300.0, 480)]
-        assert_released(s)
+        await assert_released(s)
 
 
 async def test_the_no_match_ladder_first_second_and_third_miss() -> None:
@@ -95,4 +95,4 @@ async def test_the_idle_timeout_ends_a_conversation_whatever_the_state() -> None
         assert [(f.state, f.after, f.location) for f in s.of(t.TimeoutFired)] == [
             ("echo", 600.0, None)
         ]
-        assert_released(s)
+        await assert_released(s)

@@ -37,7 +37,7 @@ async def test_200_simultaneous_callers_each_get_exactly_their_own_replies() -> 
         await s.until(lambda: len(s.bot.engine.instances) == 0, "every conversation to end")
         assert len(s.of(t.Ended)) == CALLERS
         assert len(s.of(t.MessageIn)) == CALLERS * (MESSAGES + 1)
-        assert_released(s)
+        await assert_released(s)
     # what the 2-core machine spends where (printed with pytest -s)
     print(
         f"\n{CALLERS} callers: sign-in {signed_in - started:.1f} s, "

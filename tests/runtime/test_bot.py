@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.e2e.serving import until
 from tests.guards import WAIT
 from tests.runtime.conftest import BOT, load
 from ucwa_flow.runtime import trace as t
@@ -61,10 +62,8 @@ async def test_helpdesk_menu_choice_and_employee_id_capture(run_bot) -> None:
         lene.send("it is e12")
         assert "doesn't look like" in (await lene.wait_for_message(WAIT)).text
         lene.send("sure, E123456")
-        for _ in range(50):
-            if "open_ticket" in run.states():
-                break
-            await asyncio.sleep(0.02)
+        # bounded by WAIT, not by a second of polls (that a loaded machine can pass by)
+        await until(lambda: "open_ticket" in run.states(), "the bot to open a ticket")
         instance = next(iter(run.bot.engine.instances.values()))
         assert instance.variables["employee_id"] == "E123456"
         assert instance.variables["category"] == "password"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -15,18 +17,18 @@ from tests.store.conftest import Target, postgres_url
 from ucwa_flow.store import Changes, StoreUnavailable, open_store
 
 
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A port nothing listens on: bound and never listening (released, another socket of the
+    run, a server on port 0 of the other xdist worker, could take it meanwhile)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+        yield int(sock.getsockname()[1])
 
 
 async def test_an_unreachable_server_is_one_retryable_line() -> None:
-    url = f"postgresql://bot:sekret@127.0.0.1:{closed_port()}/ucwa"
-    with pytest.raises(StoreUnavailable) as caught:
-        await open_store(url, connect_timeout=5)
+    with closed_port() as port, pytest.raises(StoreUnavailable) as caught:
+        await open_store(f"postgresql://bot:sekret@127.0.0.1:{port}/ucwa", connect_timeout=5)
     message = str(caught.value)
     assert "\n" not in message
     assert "cannot be reached" in message
