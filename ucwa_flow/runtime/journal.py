@@ -96,6 +96,8 @@ class Journal:
         #: called when something other than a send's outcome is added (a commit that
         #: waits only for outcomes to join a batch's commit goes ahead then)
         self.on_work: Callable[[], None] | None = None
+        #: called when the outcome of a send is added
+        self.on_outcome: Callable[[], None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self._page)
@@ -161,6 +163,8 @@ class Journal:
     def sent(self, result: Sent) -> None:
         self._page.outcomes.append(result)
         self.news.set()
+        if self.on_outcome is not None:
+            self.on_outcome()
 
     def line(
         self, conversation: str, kind: str, data: dict[str, Any], key: str | None = None
