@@ -89,8 +89,9 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
     upserts = [conversation_params(account, c) for c in changes.conversations]
     additions = [outbox_params(account, e) for e in changes.outbox]
     runs = [campaign_params(account, c) for c in changes.campaigns]
-    for entry in (*changes.transcript,):
-        _same_account(account, entry.account, "a transcript entry")
+    for entry in changes.transcript:
+        if entry.account != account:
+            _same_account(account, entry.account, "a transcript entry")
 
     if changes.after is not None and position_params is not None:
         # the position moves only from where this batch was read: the UPDATE holds the
@@ -121,9 +122,7 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
             (account, *missing),
         )
         secrets.update({row[0]: frozenset(load_json(row[1])) for row in rows})
-    lines = [
-        _transcript_params(e, secrets.get(e.conversation, frozenset())) for e in changes.transcript
-    ]
+    lines = [_transcript_params(e, secrets.get(e.conversation, _NONE)) for e in changes.transcript]
 
     if position_params is not None:
         yield Sql(_UPSERT_APPLICATION, position_params)
@@ -373,16 +372,24 @@ def _outcome_text(update: OutboxUpdate) -> str:
     return "sent" if update.status == "sent" else f"failed: {update.error or 'unknown'}"
 
 
-def _transcript_params(entry: TranscriptEntry, secrets: Iterable[str]) -> tuple[Any, ...]:
+def _transcript_params(entry: TranscriptEntry, secrets: frozenset[str]) -> tuple[Any, ...]:
+    data = entry.data
     return (
         entry.account,
         entry.conversation,
         finite(entry.at, "a transcript entry's time"),
         entry.kind,
-        dump(redact(entry.data, secrets), f"transcript data of {entry.conversation}"),
+        dump(
+            redact(data, secrets) if secrets else data,
+            "transcript data of %s",
+            entry.conversation,
+        ),
         entry.outcome,
         entry.key,
     )
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _same_account(account: str, other: str, what: str) -> None:
