@@ -208,7 +208,8 @@ class Journal:
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)
         elif isinstance(record, t.HandlerMatched):
-            if self.secrets(href) & record.captures.keys():
+            captures = record.captures
+            if captures and not self.secrets(href).isdisjoint(captures):
                 self._redact_last_message_in(href)
         else:
             _UNSHOWN.add(type(record))  # the next one of its kind returns at once

@@ -114,7 +114,11 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         if rows and rows[0][0] != changes.after:
             return CommitResult(applied=False, events_next=rows[0][0])
 
-    missing = sorted({e.conversation for e in changes.transcript} - secrets.keys())
+    missing = (
+        sorted({e.conversation for e in changes.transcript} - secrets.keys())
+        if changes.transcript
+        else None
+    )
     if missing:
         rows = yield Sql(
             "SELECT conversation, secrets FROM conversations WHERE account = %s "
@@ -132,14 +136,18 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         yield from _end(account, ending.conversation, ending.reason, ending.at)
     if additions:
         yield Sql(_INSERT_OUTBOX, many=tuple(additions))
-    if len({u.operation_context for u in changes.sent}) == len(changes.sent):
-        yield from _record_outcomes(account, changes.sent)
+    sent = changes.sent
+    if not sent:
+        pass
+    elif len({u.operation_context for u in sent}) == len(sent):
+        yield from _record_outcomes(account, sent)
     else:  # one send updated twice: in order, one at a time
-        for update in changes.sent:
+        for update in sent:
             yield from _record_attempt(account, update)
     if lines:
         yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
-    yield from upsert_campaigns(runs)
+    if runs:
+        yield from upsert_campaigns(runs)
     return CommitResult(
         applied=True, events_next=None if position is None else position.events_next
     )
