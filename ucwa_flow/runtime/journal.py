@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.campaigns import CampaignEvent, CampaignRun
@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["Journal", "Line", "Page"]
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A transcript line: ``kind`` and its JSON ``data``; ``key`` makes it idempotent."""
+class Line(NamedTuple):
+    """A transcript line: ``kind`` and its JSON ``data``; ``key`` makes it idempotent.
+    (A named tuple: two per message, and a tuple is made in half the time of a frozen
+    dataclass.)"""
 
     conversation: str
     at: float
