@@ -332,9 +332,14 @@ class Durable:
 
     def _work(self) -> None:
         """Something other than a send's outcome was decided: outcomes held for a batch
-        wait no longer, and a committer sleeping between batches wakes."""
-        self._release()
-        self._wake()
+        wait no longer (:meth:`_release`), and a committer sleeping between batches wakes
+        (:meth:`_wake`). Both inline: twice per step."""
+        holding = self._holding
+        if holding is not None and not holding.done():
+            holding.set_result(None)
+        wanted = self._wanted
+        if wanted is not None and self._between and not wanted.done():
+            wanted.set_result(None)
 
     def _wake(self) -> None:
         """Wake the committer (:meth:`run`) if nothing holds a batch."""
