@@ -33,6 +33,8 @@ from ucwa_flow.store import (
 
 __all__ = ["PageWriter"]
 
+_MESSAGES = frozenset(("message_in", "message_out"))
+
 
 class PageWriter:
     """Builds the :class:`Changes` of each commit of ``account`` (see the module docstring)."""
@@ -64,7 +66,9 @@ class PageWriter:
         """``page`` as the store's :class:`Changes` (with ``position``, to be written only
         after the ``committed`` one: see :class:`~ucwa_flow.store.Changes`)."""
         now, account, engine = self._now(), self.account, self.engine
-        campaigns = engine.campaigns
+        campaigns, calls, invitations = engine.campaigns, engine.calls, engine.invitations
+        journal, tracked = self._journal, self._tracked
+        committed_vars, created_at = self._committed_vars, self._created
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         lines = [
@@ -74,7 +78,7 @@ class PageWriter:
                 line.at,
                 line.kind,
                 without_secrets(line.data, _owner(page, line.conversation))
-                if line.kind in ("message_in", "message_out")
+                if line.kind in _MESSAGES
                 else line.data,
                 key=line.key,
             )
@@ -82,17 +86,27 @@ class PageWriter:
         ]
         for href, instance in page.touched.items():
             flow = instance.flow
-            before = self._committed_vars.get(href, flow.variables)  # new: the defaults
-            for name, value in instance.variables.items():
-                if name not in before or before[name] != value:
-                    data = {"name": name, "value": value}
-                    lines.append(TranscriptEntry(account, href, now, "variable", data))
-            created = self._created.setdefault(href, now)
+            variables = instance.variables
+            if variables:
+                before = committed_vars.get(href, flow.variables)  # new: the defaults
+                for name, value in variables.items():
+                    if name not in before or before[name] != value:
+                        data = {"name": name, "value": value}
+                        lines.append(TranscriptEntry(account, href, now, "variable", data))
+            created = created_at.setdefault(href, now)
             invites = [
-                invite_work(p, due=offset + p.deadline, tracked=self._tracked(p.conversation))
-                for p in engine.invitations.waiting(href)
+                invite_work(p, due=offset + p.deadline, tracked=tracked(p.conversation))
+                for p in invitations.waiting(href)
             ]
-            sides = [self._tracked(side) for side in engine.invitations.sides(href)]
+            sides = [side for side in map(tracked, invitations.sides(href)) if side is not None]
+            extra: dict[str, Any] = {
+                "sides": sides,
+                "opening": engine.opening(href),
+                "bridge": engine.bridges.to_data(href, tracked),
+            }
+            if (run := campaigns.of(href)) is not None:
+                extra["campaign"] = run.id
+            ended = instance.ended
             records.append(
                 record_of(
                     instance,
@@ -101,23 +115,17 @@ class PageWriter:
                     secrets=flow.secrets,
                     created_at=created,
                     now=now,
-                    webhooks=engine.calls.pending(href),
+                    webhooks=calls.pending(href),
                     invites=invites,
-                    extra={
-                        "sides": [side for side in sides if side is not None],
-                        "opening": engine.opening(href),
-                        "bridge": engine.bridges.to_data(href, self._tracked),
-                        **({"campaign": run.id} if (run := campaigns.of(href)) else {}),
-                    },
-                    ended_in=self._journal.ended_in.pop(href, None) if instance.ended else None,
+                    extra=extra,
+                    ended_in=journal.ended_in.pop(href, None) if ended else None,
                 )
             )
-            if instance.ended:
-                self._created.pop(href, None)
-                self._committed_vars.pop(href, None)
+            if ended:
+                created_at.pop(href, None)
+                committed_vars.pop(href, None)
             else:
-                variables = instance.variables
-                self._committed_vars[href] = copy.deepcopy(variables) if variables else {}
+                committed_vars[href] = copy.deepcopy(variables) if variables else {}
         return Changes(
             position=position,
             after=committed if position is not None else None,

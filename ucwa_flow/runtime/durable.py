@@ -96,8 +96,9 @@ class Durable:
         self._now = now
         self.journal = engine.journal = Journal(now, self._secrets_of)
         self._lock = asyncio.Lock()
-        self._between = asyncio.Event()  # set while no batch is being handled
-        self._between.set()
+        self._between = True  # no batch is being handled
+        #: what the committer (run) waits on: something to commit while no batch is handled
+        self._wanted: asyncio.Future[None] | None = None
         self._position: str | None = None  # the committed events_next
         self.doubt = Doubt()
         self._pages = PageWriter(engine, account, now, self.doubt)
@@ -114,7 +115,8 @@ class Durable:
         self.hold = 0.02
         self._holding: asyncio.Future[None] | None = None
         self._held: Page | None = None  # the page whose outcomes waited already
-        self.journal.on_work = self._release
+        self.journal.on_work = self._work
+        self.journal.on_outcome = self._wake
         engine.campaigns.on_change = self.journal.campaign
 
     @property
@@ -259,7 +261,7 @@ class Durable:
         self, item: EventBatch | ConversationsLost, application: str, next_url: str | None
     ) -> None:
         """Handle one channel item and commit it with the channel's next position."""
-        self._between.clear()
+        self._between = False
         self._release()  # this batch's commit takes the outcomes waiting
         try:
             if isinstance(item, EventBatch):
@@ -269,7 +271,9 @@ class Durable:
             await self.engine.drained()
             await self._commit_surely(ChannelPosition(application, next_url, self._now()))
         finally:
-            self._between.set()
+            self._between = True
+            if self.journal.news.is_set():
+                self._wake()
         doubt = self.doubt
         if doubt.restarting:
             doubt.since_restart += 1
@@ -289,14 +293,23 @@ class Durable:
     # -- commits ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Commit what timers, webhooks and sends decide between batches (until cancelled)."""
+        """Commit what timers, webhooks and sends decide between batches (until cancelled).
+
+        It sleeps while a batch is being handled (the batch's commit takes what is
+        decided meanwhile): only news between batches, or a batch ending with news
+        still uncommitted, wakes it (:meth:`_wake`)."""
+        journal = self.journal
+        loop = asyncio.get_running_loop()
         while True:
-            await self.journal.news.wait()
-            await self._between.wait()
+            if not (self._between and journal.news.is_set()):
+                wanted = self._wanted = loop.create_future()
+                try:
+                    await wanted
+                finally:
+                    self._wanted = None
             await asyncio.sleep(0)  # let the steps of this moment join the commit
-            if not self._between.is_set():
+            if not self._between:
                 continue
-            journal = self.journal
             if not journal:
                 journal.news.clear()
                 continue
@@ -316,6 +329,23 @@ class Durable:
         finally:
             timer.cancel()
             self._holding = None
+
+    def _work(self) -> None:
+        """Something other than a send's outcome was decided: outcomes held for a batch
+        wait no longer (:meth:`_release`), and a committer sleeping between batches wakes
+        (:meth:`_wake`). Both inline: twice per step."""
+        holding = self._holding
+        if holding is not None and not holding.done():
+            holding.set_result(None)
+        wanted = self._wanted
+        if wanted is not None and self._between and not wanted.done():
+            wanted.set_result(None)
+
+    def _wake(self) -> None:
+        """Wake the committer (:meth:`run`) if nothing holds a batch."""
+        wanted = self._wanted
+        if wanted is not None and self._between and not wanted.done():
+            wanted.set_result(None)
 
     def _release(self) -> None:
         holding = self._holding

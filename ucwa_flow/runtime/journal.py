@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.campaigns import CampaignEvent, CampaignRun
@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["Journal", "Line", "Page"]
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A transcript line: ``kind`` and its JSON ``data``; ``key`` makes it idempotent."""
+class Line(NamedTuple):
+    """A transcript line: ``kind`` and its JSON ``data``; ``key`` makes it idempotent.
+    (A named tuple: two per message, and a tuple is made in half the time of a frozen
+    dataclass.)"""
 
     conversation: str
     at: float
@@ -96,6 +97,8 @@ class Journal:
         #: called when something other than a send's outcome is added (a commit that
         #: waits only for outcomes to join a batch's commit goes ahead then)
         self.on_work: Callable[[], None] | None = None
+        #: called when the outcome of a send is added
+        self.on_outcome: Callable[[], None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self._page)
@@ -161,6 +164,8 @@ class Journal:
     def sent(self, result: Sent) -> None:
         self._page.outcomes.append(result)
         self.news.set()
+        if self.on_outcome is not None:
+            self.on_outcome()
 
     def line(
         self, conversation: str, kind: str, data: dict[str, Any], key: str | None = None
@@ -204,7 +209,8 @@ class Journal:
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)
         elif isinstance(record, t.HandlerMatched):
-            if self.secrets(href) & record.captures.keys():
+            captures = record.captures
+            if captures and not self.secrets(href).isdisjoint(captures):
                 self._redact_last_message_in(href)
         else:
             _UNSHOWN.add(type(record))  # the next one of its kind returns at once

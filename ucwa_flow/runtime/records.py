@@ -66,32 +66,39 @@ def record_of(
     """``instance`` as it stands, as a record (``now``: the wall clock, epoch seconds);
     an ended one keeps the flow state it ended in (``ended_in``), when known."""
     data = instance.snapshot(now)
-    due = data.pop("due")
-    timers = (Timer("silence", due, data["silence"]),) if due is not None else ()
+    due, silence = data["due"], data["silence"]
+    timers = (Timer("silence", due, silence),) if due is not None else ()
+    pending = tuple(map(_pending_webhook, webhooks))
+    if invites:
+        pending += tuple(invites)
+    kept = {
+        "conversation": dump_conversation(instance.conv),
+        "silence": silence,
+        "facts": data["facts"],
+    }
+    if data.get("calls"):
+        kept["calls"] = data["calls"]
+    if extra:
+        kept.update(extra)
+    ended = instance.ended
     return ConversationRecord(
         account=account,
         conversation=instance.href,
         flow=instance.flow_name,
         flow_version=version,
-        state=(ended_in or instance.state) if instance.ended else instance.state,
+        state=(ended_in or instance.state) if ended else instance.state,
         created_at=created_at,
         updated_at=now,
         variables=_own_variables(instance),
         misses=int(data["misses"]),
         timers=timers,
-        pending=(*(_pending_webhook(call) for call in webhooks), *invites),
+        pending=pending,
         caller_uri=instance.caller_uri,
         caller_name=instance.caller_name,
-        status="ended" if instance.ended else "active",
-        ended_reason=instance.ended_by if instance.ended else None,
+        status="ended" if ended else "active",
+        ended_reason=instance.ended_by if ended else None,
         secrets=secrets,
-        extra={
-            "conversation": dump_conversation(instance.conv),
-            "silence": data["silence"],
-            "facts": data["facts"],
-            **({"calls": data["calls"]} if data.get("calls") else {}),
-            **(extra or {}),
-        },
+        extra=kept,
     )
 
 

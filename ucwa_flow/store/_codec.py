@@ -63,34 +63,58 @@ TRANSCRIPT_COLUMNS = ("account", "conversation", "at", "kind", "data", "outcome"
 
 
 def conversation_params(account: str, record: ConversationRecord) -> tuple[Any, ...]:
+    href = record.conversation
     if record.account != account:
         raise StoreError(
-            f"conversation {record.conversation} of account {record.account} was committed "
-            f"for account {account}"
+            f"conversation {href} of account {record.account} was committed for account {account}"
         )
-    what = f"conversation {record.conversation}"
-    variables: Any = dict(record.variables)
+    variables = record.variables
     if record.status == "ended":
-        variables = redact({"variables": variables}, record.secrets)["variables"]
+        variables = redact({"variables": dict(variables)}, record.secrets)["variables"]
+    elif type(variables) is not dict:
+        variables = dict(variables)
+    extra = record.extra
     return (
         record.account,
-        record.conversation,
+        href,
         record.flow,
         record.flow_version,
         record.state,
-        dump(variables, f"a variable of {what}"),
+        dump(variables, "a variable of conversation %s", href),
         int(record.misses),
-        dump([_timer(t, what) for t in record.timers], f"a timer of {what}"),
-        dump([_pending(p) for p in record.pending], f"pending work of {what}"),
+        dump([_timer(t, href) for t in record.timers], "a timer of conversation %s", href)
+        if record.timers
+        else "[]",
+        dump([_pending(p) for p in record.pending], "pending work of conversation %s", href)
+        if record.pending
+        else "[]",
         record.caller_uri,
         record.caller_name,
         record.status,
         record.ended_reason,
-        dump(sorted(record.secrets), f"the secret names of {what}"),
-        dump(dict(record.extra), f"the runtime data of {what}"),
-        finite(record.created_at, f"the creation time of {what}"),
-        finite(record.updated_at, f"the update time of {what}"),
+        _secret_names(record.secrets, href),
+        dump(
+            extra if type(extra) is dict else dict(extra),
+            "the runtime data of conversation %s",
+            href,
+        ),
+        finite(record.created_at, "the creation time of conversation %s", href),
+        finite(record.updated_at, "the update time of conversation %s", href),
     )
+
+
+def _secret_names(names: frozenset[str], href: str) -> str:
+    """The secret names as stored (a sorted JSON list), encoded once per set of names."""
+    text = _SECRET_NAMES.get(names)
+    if text is None:
+        text = dump(sorted(names), "the secret names of conversation %s", href)
+        if len(_SECRET_NAMES) >= 64:  # one set per flow version, usually: never many
+            _SECRET_NAMES.clear()
+        _SECRET_NAMES[names] = text
+    return text
+
+
+_SECRET_NAMES: dict[frozenset[str], str] = {frozenset(): "[]"}
 
 
 def conversation_of(row: tuple[Any, ...]) -> ConversationRecord:
@@ -118,18 +142,18 @@ def conversation_of(row: tuple[Any, ...]) -> ConversationRecord:
 
 
 def outbox_params(account: str, entry: OutboxEntry) -> tuple[Any, ...]:
+    context = entry.operation_context
     if entry.account != account:
         raise StoreError(
-            f"outbox entry {entry.operation_context} of account {entry.account} was "
-            f"committed for account {account}"
+            f"outbox entry {context} of account {entry.account} was committed for account {account}"
         )
-    created = finite(entry.created_at, f"the time of outbox entry {entry.operation_context}")
+    created = finite(entry.created_at, "the time of outbox entry %s", context)
     return (
         entry.account,
         entry.conversation,
         entry.kind,
-        dump(entry.payload, f"outbox entry {entry.operation_context}"),
-        entry.operation_context,
+        dump(entry.payload, "outbox entry %s", context),
+        context,
         entry.status,
         int(entry.attempts),
         entry.error,
@@ -173,8 +197,9 @@ def application_of(row: tuple[Any, ...]) -> ApplicationRecord:
     return ApplicationRecord(account, url, events_next, float(updated))
 
 
-def _timer(timer: Timer, what: str) -> dict[str, Any]:
-    return {"name": timer.name, "due": finite(timer.due, what), "data": timer.data}
+def _timer(timer: Timer, href: str) -> dict[str, Any]:
+    due = finite(timer.due, "conversation %s", href)
+    return {"name": timer.name, "due": due, "data": timer.data}
 
 
 def _pending(work: PendingWork) -> dict[str, Any]:

@@ -89,8 +89,9 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
     upserts = [conversation_params(account, c) for c in changes.conversations]
     additions = [outbox_params(account, e) for e in changes.outbox]
     runs = [campaign_params(account, c) for c in changes.campaigns]
-    for entry in (*changes.transcript,):
-        _same_account(account, entry.account, "a transcript entry")
+    for entry in changes.transcript:
+        if entry.account != account:
+            _same_account(account, entry.account, "a transcript entry")
 
     if changes.after is not None and position_params is not None:
         # the position moves only from where this batch was read: the UPDATE holds the
@@ -113,7 +114,11 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         if rows and rows[0][0] != changes.after:
             return CommitResult(applied=False, events_next=rows[0][0])
 
-    missing = sorted({e.conversation for e in changes.transcript} - secrets.keys())
+    missing = (
+        sorted({e.conversation for e in changes.transcript} - secrets.keys())
+        if changes.transcript
+        else None
+    )
     if missing:
         rows = yield Sql(
             "SELECT conversation, secrets FROM conversations WHERE account = %s "
@@ -121,9 +126,7 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
             (account, *missing),
         )
         secrets.update({row[0]: frozenset(load_json(row[1])) for row in rows})
-    lines = [
-        _transcript_params(e, secrets.get(e.conversation, frozenset())) for e in changes.transcript
-    ]
+    lines = [_transcript_params(e, secrets.get(e.conversation, _NONE)) for e in changes.transcript]
 
     if position_params is not None:
         yield Sql(_UPSERT_APPLICATION, position_params)
@@ -133,14 +136,18 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
         yield from _end(account, ending.conversation, ending.reason, ending.at)
     if additions:
         yield Sql(_INSERT_OUTBOX, many=tuple(additions))
-    if len({u.operation_context for u in changes.sent}) == len(changes.sent):
-        yield from _record_outcomes(account, changes.sent)
+    sent = changes.sent
+    if not sent:
+        pass
+    elif len({u.operation_context for u in sent}) == len(sent):
+        yield from _record_outcomes(account, sent)
     else:  # one send updated twice: in order, one at a time
-        for update in changes.sent:
+        for update in sent:
             yield from _record_attempt(account, update)
     if lines:
         yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
-    yield from upsert_campaigns(runs)
+    if runs:
+        yield from upsert_campaigns(runs)
     return CommitResult(
         applied=True, events_next=None if position is None else position.events_next
     )
@@ -373,16 +380,24 @@ def _outcome_text(update: OutboxUpdate) -> str:
     return "sent" if update.status == "sent" else f"failed: {update.error or 'unknown'}"
 
 
-def _transcript_params(entry: TranscriptEntry, secrets: Iterable[str]) -> tuple[Any, ...]:
+def _transcript_params(entry: TranscriptEntry, secrets: frozenset[str]) -> tuple[Any, ...]:
+    data = entry.data
     return (
         entry.account,
         entry.conversation,
         finite(entry.at, "a transcript entry's time"),
         entry.kind,
-        dump(redact(entry.data, secrets), f"transcript data of {entry.conversation}"),
+        dump(
+            redact(data, secrets) if secrets else data,
+            "transcript data of %s",
+            entry.conversation,
+        ),
         entry.outcome,
         entry.key,
     )
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _same_account(account: str, other: str, what: str) -> None:

@@ -88,13 +88,15 @@ def _prebuilt() -> Callable[[Any], str]:
 _encode = _prebuilt()
 
 
-def dump(value: Any, what: str) -> str:
-    """``value`` as compact JSON text; a :class:`StoreError` naming ``what`` if it is not JSON."""
+def dump(value: Any, what: str, *args: object) -> str:
+    """``value`` as compact JSON text; a :class:`StoreError` naming ``what`` if it is not JSON
+    (``what % args`` when ``args`` are given: formatted only then)."""
     if not value and type(value) in _EMPTY:  # most variables, timers, pending work
         return _EMPTY[type(value)]
     try:
         return _encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
+        what = what % args if args else what
         raise StoreError(f"{what} cannot be stored: it is not JSON data ({exc})") from None
 
 
@@ -105,10 +107,16 @@ def load_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def finite(value: float, what: str) -> float:
-    if not math.isfinite(value):
+def finite(value: float, what: str, *args: object) -> float:
+    """``value`` as a float; a :class:`StoreError` naming ``what`` (``what % args``) if it
+    is not a finite number."""
+    if not _isfinite(value):
+        what = what % args if args else what
         raise StoreError(f"{what} cannot be stored: {value} is not a time")
-    return float(value)
+    return value if type(value) is float else float(value)
+
+
+_isfinite = math.isfinite
 
 
 def redact(data: Any, secrets: Iterable[str]) -> Any:

@@ -161,7 +161,10 @@ class SqliteStore(Store):
         if self._executor is None:
             raise StoreError(f"the store {self.target} is closed")
         handed = self._handed = self._executor.submit(work)
-        return await asyncio.wrap_future(handed)
+        result = await asyncio.wrap_future(handed)
+        if self._handed is handed:  # done: no lock to take in _may_inline
+            self._handed = None
+        return result
 
     def _connect(self) -> None:
         try:
