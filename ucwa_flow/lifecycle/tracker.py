@@ -222,14 +222,15 @@ class LifecycleTracker:
             if not _begins_conversation(record):
                 return []  # news of a conversation we never saw, or already forgot
             conv = self._track(href)
-        if isinstance(record, MessagingInvitationEvent):
-            return self._invitation(conv, record)
+        # the most frequent kinds first (the record types are disjoint)
+        if isinstance(record, MessageEvent):
+            return self._message(conv, record)
         if isinstance(record, ConversationEvent):
             return self._conversation(conv, record)
         if isinstance(record, MessagingEvent):
             return self._messaging(conv, record)
-        if isinstance(record, MessageEvent):
-            return self._message(conv, record)
+        if isinstance(record, MessagingInvitationEvent):
+            return self._invitation(conv, record)
         if isinstance(record, TypingEvent) and record.type in ("added", "deleted"):
             return [TypingChanged(href, record.participant_href, record.is_typing)]
         return []

@@ -259,15 +259,15 @@ class Engine:
 
     def _dispatch(self, change: Change) -> None:
         href = change.conversation
-        if isinstance(change, InvitationReceived):
+        if isinstance(change, MessageReceived):  # the most frequent first (disjoint types)
+            if change.text is not None:
+                self._mailboxes.post(href, partial(self._message, href, change.text))
+        elif isinstance(change, InvitationReceived):
             self.answers.received(change)
         elif isinstance(change, MessagingState):
             self._lifecycle(href, "messaging", change.old, change.new)
             if change.new == "Connected":
                 self.post(href, partial(self._connected, href))
-        elif isinstance(change, MessageReceived):
-            if change.text is not None:
-                self.post(href, partial(self._message, href, change.text))
         elif isinstance(change, MessageDelivery):
             if not change.delivered:
                 delivery = from_reason(change.reason)
@@ -395,7 +395,7 @@ class Engine:
         if self.journal is not None:
             self.journal.send(item)
         else:
-            self.sender.send((item,))
+            self.sender.send_one(item)
 
     def _sent(self, result: Sent) -> None:
         """An outgoing request is over (:func:`~ucwa_flow.runtime.delivery.settle_sent`)."""

@@ -151,7 +151,8 @@ class FlowInstance:
             return
         self._hops = 0
         self.facts.heard(text, self.flow)
-        if self.services.tracing:
+        tracing = self.services.tracing
+        if tracing:
             self._emit(t.MessageIn, text=text)
         current = self._current()
         if current is None:
@@ -163,8 +164,9 @@ class FlowInstance:
             return
         handler, list_id, captures = found
         self._misses = 0
-        self.variables.update(captures)
-        if self.services.tracing:
+        if captures:
+            self.variables.update(captures)
+        if tracing:
             self._emit(
                 t.HandlerMatched,
                 state=current.name,
@@ -317,7 +319,7 @@ class FlowInstance:
         self, list_id: str, extras: Mapping[str, Any], *, allow_after_end: bool = False
     ) -> None:
         """Run the action list ``list_id`` from its start."""
-        await self._run((ActionRef(list_id, 0),), extras, allow_after_end=allow_after_end)
+        await self._run(self.machine.start_of(list_id), extras, allow_after_end=allow_after_end)
 
     async def _run(
         self,
@@ -353,9 +355,9 @@ class FlowInstance:
         self, action: Action, extras: Mapping[str, Any], rest: Continuation | None
     ) -> bool:
         """Perform one action; ``True`` when it ends the running action lists."""
-        ctx = self._context(extras)
+        ctx = Context(self, extras)
         if isinstance(action, Say):
-            await self._say(action, ctx)
+            self._say(action, ctx)
         elif isinstance(action, SetVariable):
             assign(self, action.name, action.value.evaluate(ctx))
             self._done("set", action.location, action.name)
@@ -386,7 +388,7 @@ class FlowInstance:
             return True
         return False
 
-    async def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
+    def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
         formats = self.conv.messaging.formats
         text, sent = render_say(action, ctx, self.flow.settings.format, formats)
         href = self.conv.messaging.send_message_href
@@ -394,9 +396,7 @@ class FlowInstance:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
         quiet = self._deliveries.recovering
-        self._send(
-            Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
-        )
+        self.services.send(Outgoing.message(self.href, href, text, sent, quiet, action.location))
         self.facts.said()
         if self.services.tracing:
             self._emit(t.MessageOut, text=text, html=sent)

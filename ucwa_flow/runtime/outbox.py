@@ -71,6 +71,21 @@ class Outgoing:
     operation_context: str = field(default_factory=_new_context)
     location: Location | None = field(default=None, compare=False)
 
+    @classmethod
+    def message(
+        cls,
+        conversation: str,
+        link: str,
+        text: str,
+        html: str | None,
+        quiet: bool,
+        location: Location | None,
+    ) -> Outgoing:
+        """A ``message`` with a new operation context: the common case, built from
+        positional arguments (keywords cost a fair part of a frozen dataclass's
+        construction, and every message said builds one)."""
+        return cls(conversation, "message", link, text, html, quiet, "", _new_context(), location)
+
     def to_payload(self) -> dict[str, Any]:
         """The parts a store keeps (JSON data)."""
         return {
@@ -153,13 +168,16 @@ class Sender:
     def send(self, items: Iterable[Outgoing]) -> None:
         """Queue ``items`` behind what each conversation is already sending."""
         for item in items:
-            queue = self._queues.get(item.conversation)
-            if queue is None:
-                queue = self._queues[item.conversation] = deque()
-                queue.append(item)
-                self._start(self._drain(item.conversation, queue))
-            else:
-                queue.append(item)
+            self.send_one(item)
+
+    def send_one(self, item: Outgoing) -> None:
+        """Queue ``item`` behind what its conversation is already sending."""
+        queue = self._queues.get(item.conversation)
+        if queue is None:
+            queue = self._queues[item.conversation] = deque((item,))
+            self._start(self._drain(item.conversation, queue))
+        else:
+            queue.append(item)
 
     def _clear(self) -> None:
         """The runner dropped what was queued (:meth:`Runner.cancel`): forget every send."""
@@ -175,14 +193,31 @@ class Sender:
             self._empty = None
 
     async def _drain(self, conversation: str, queue: deque[Outgoing]) -> None:
+        port = self._port
         try:
             while queue:
                 item = queue[0]
-                try:
-                    sent = await self._perform(item)
+                try:  # the request (inline: a coroutine less per send)
+                    if item.kind == "message":
+                        text = item.text or ""
+                        context = item.operation_context
+                        message = await port.send_message(
+                            item.link, text, item.html, operation_context=context
+                        )
+                        sent = Sent(item, message)
+                    else:
+                        if item.kind == "typing":
+                            await port.set_typing(item.link)
+                        elif item.kind == "stop":
+                            await port.stop_messaging(item.link)
+                        else:
+                            await port.leave(item.link)
+                        sent = Sent(item)
+                except (UcwaFlowError, httpx.HTTPError) as exc:
+                    sent = Sent(item, None, exc)
                 except Exception as exc:  # a bug: the request counts as failed
                     log.exception("%s: unexpected error sending a %s", conversation, item.kind)
-                    sent = Sent(item, error=exc)
+                    sent = Sent(item, None, exc)
                 try:
                     self._report(sent)
                 except Exception:
@@ -193,24 +228,3 @@ class Sender:
             if self._queues.get(conversation) is queue:
                 del self._queues[conversation]
             self._done()
-
-    async def _perform(self, item: Outgoing) -> Sent:
-        port = self._port
-        try:
-            if item.kind == "message":
-                message = await port.send_message(
-                    item.link,
-                    item.text or "",
-                    item.html,
-                    operation_context=item.operation_context,
-                )
-                return Sent(item, message=message)
-            if item.kind == "typing":
-                await port.set_typing(item.link)
-            elif item.kind == "stop":
-                await port.stop_messaging(item.link)
-            else:
-                await port.leave(item.link)
-        except (UcwaFlowError, httpx.HTTPError) as exc:
-            return Sent(item, error=exc)
-        return Sent(item)
