@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ucwa_flow._fastinit import builder
 from ucwa_flow.lifecycle import conversation as conv_lc
 from ucwa_flow.lifecycle import invitation as inv_lc
 from ucwa_flow.lifecycle import messaging as msg_lc
@@ -161,6 +162,9 @@ Change = (
     | TypingChanged
     | ConversationEnded
 )
+
+
+_received = builder(MessageReceived)  # one per message: made quicker
 
 
 class Conversation:
@@ -375,7 +379,7 @@ class LifecycleTracker:
         if first and conv.first_text is not None and text == conv.first_text:
             return []  # the invitation's first message, delivered again
         html = rec.html.text if rec.html is not None else None
-        return [MessageReceived(conv.href, rec.link.href, text, html, rec.participant_name)]
+        return [_received(conv.href, rec.link.href, text, html, rec.participant_name)]
 
 
 def _begins_conversation(record: Event) -> bool:
