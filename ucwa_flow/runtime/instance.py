@@ -62,7 +62,7 @@ from ucwa_flow.flow import (
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import calls, suspending
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import Context, assign, context_of, copy_variables
+from ucwa_flow.runtime.context import Context, assign, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -175,7 +175,7 @@ class FlowInstance:
                 captures=captures,
                 location=handler.location,
             )
-        await self._execute(list_id, {"match": captures, "message": text})
+        await self._run(self.machine.start_of(list_id), {"match": captures, "message": text})
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
@@ -336,8 +336,11 @@ class FlowInstance:
                 if self.ended and not allow_after_end:
                     return
                 try:
+                    if type(action) is Say:  # the most common action: no coroutine for it
+                        self._say(action, Context(self, extras))
+                        continue
                     if isinstance(action, If):
-                        chosen = action.condition.evaluate(self._context(extras))
+                        chosen = action.condition.evaluate(Context(self, extras))
                         self._done("if", action.location, "then" if chosen else "else")
                         cursor.branch("then" if chosen else "else")
                         continue
@@ -428,9 +431,6 @@ class FlowInstance:
         self._emit(t.Ended, by=by, state=state.name if state else None, why=why)
 
     # -- context and tracing ---------------------------------------------------------------
-
-    def _context(self, extras: Mapping[str, Any]) -> Context:
-        return context_of(self, extras)
 
     def _emit(self, record: type[Any], **fields: Any) -> None:
         if not self.services.tracing:
