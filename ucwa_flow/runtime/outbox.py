@@ -46,8 +46,9 @@ _NOT_RANDOM = ~((0xF << 76) | (0x3 << 62))
 def _new_context() -> str:
     """A random UUID's hex, as ``uuid.uuid4().hex`` but without its system call (one per
     message sent): the operation context must be unique, not secret, and ``random`` is
-    seeded from the system and re-seeded in a forked child."""
-    return f"{random.getrandbits(128) & _NOT_RANDOM | _VERSION_4:032x}"
+    seeded from the system and re-seeded in a forked child. (``bytes.hex`` writes the
+    32 digits in half the time of a ``032x`` format.)"""
+    return (random.getrandbits(128) & _NOT_RANDOM | _VERSION_4).to_bytes(16, "big").hex()
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ log = logging.getLogger("ucwa_flow.runtime")
 ROUND = 256
 
 _Item = tuple[contextvars.Context, Coroutine[Any, Any, None]]
+_DONE: Any = object()  # what a coroutine's first step gives when it ended in it
 
 
 class Runner:
@@ -115,12 +116,12 @@ class Runner:
                     if not ready:
                         break
                     ctx, coro = ready.popleft()
-                    try:
-                        waited = ctx.run(coro.send, None)
-                    except StopIteration:
-                        continue
+                    try:  # next(), not send(): an end raises no StopIteration
+                        waited = ctx.run(next, coro.__await__(), _DONE)
                     except BaseException as exc:
                         _failed(ctx, exc)
+                        continue
+                    if waited is _DONE:
                         continue
                     # ``coro`` waits: this task is its own from now on; another serves
                     self._task = self._new_task() if ready else None
