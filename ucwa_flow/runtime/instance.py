@@ -154,11 +154,12 @@ class FlowInstance:
         tracing = self.services.tracing
         if tracing:
             self._emit(t.MessageIn, text=text)
-        current = self._current()
+        current = self.flow.states.get(self.state)  # self._current(), a call less
         if current is None:
             return
-        self._silence.heard(self.machine.silence_schedule(current))
-        found = first_match(self.machine.candidates(current), text, self._error)
+        machine = self.machine
+        self._silence.heard(machine.silence_schedule(current))
+        found = first_match(machine.candidates(current), text, self._error)
         if found is None:
             await self._no_match(current, text)
             return
@@ -392,14 +393,15 @@ class FlowInstance:
         return False
 
     def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
-        formats = self.conv.messaging.formats
-        text, sent = render_say(action, ctx, self.flow.settings.format, formats)
-        href = self.conv.messaging.send_message_href
+        conv = self.conv
+        messaging = conv.messaging
+        text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
+        href = messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
         quiet = self._deliveries.recovering
-        self.services.send(Outgoing.message(self.href, href, text, sent, quiet, action.location))
+        self.services.send(Outgoing.message(conv.href, href, text, sent, quiet, action.location))
         self.facts.said()
         if self.services.tracing:
             self._emit(t.MessageOut, text=text, html=sent)
