@@ -18,16 +18,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 from ucwa_flow import logcontext
 from ucwa_flow.runtime.runner import Runner
 
-__all__ = ["Job", "Mailboxes"]
+__all__ = ["NOTHING", "Job", "Mailboxes"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
 Job = Callable[[], Awaitable[None]]
+
+
+class _Nothing:
+    """An awaitable already done: what a job with nothing to do may return."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()
+
+
+#: a job returns it when it finds nothing to do (a job need not be a coroutine of its own)
+NOTHING: Awaitable[None] = _Nothing()
 
 
 class _Mailbox(deque[Job]):
