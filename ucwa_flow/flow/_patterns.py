@@ -116,9 +116,9 @@ class Matcher:
 
     def match(self, text: str) -> dict[str, str] | None:
         """Captures when ``text`` matches, else ``None``; may raise :class:`MatchTimeout`."""
-        text = text[: self.max_length].strip()
         if self.kind == "any":
             return {}
+        text = text[: self.max_length].strip()
         if self.kind == "choice":
             return {} if _normalise(text) in self._compiled else None
         subject = text if self.kind == "regex" else _normalise(text)

@@ -163,7 +163,11 @@ class _Compiled:
 
     def _picked(self, context: Mapping[str, Any]) -> dict[str, Any]:
         """The names of ``context`` this template reads (a lazy context builds no more)."""
-        return {name: context[name] for name in self._names if name in context}
+        picked = {}  # a loop, not a comprehension: no frame of its own (one per render)
+        for name in self._names:
+            if name in context:
+                picked[name] = context[name]
+        return picked
 
     def _run(self, context: Mapping[str, Any]) -> Any:
         picked = self._picked(context)

@@ -96,6 +96,8 @@ class Answering:
 
     def flush(self) -> None:
         """Post the held invitations to their conversations' mailboxes."""
+        if not self._held:
+            return
         held, self._held = self._held, []
         for change in held:
             self._engine.post(change.conversation, partial(self.answer, change))

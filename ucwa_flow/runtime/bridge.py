@@ -127,8 +127,10 @@ class Bridges:
         it began in (a command, a handler's goto) is withdrawn, the flow having moved on;
         ``no_answer`` does not run."""
         search = self._searches.get(href)
+        if search is None:
+            return
         instance = self._engine.instances.get(href)
-        if search is not None and instance is not None and instance.state != search.state:
+        if instance is not None and instance.state != search.state:
             del self._searches[href]
             self._withdraw(search, "flow")
 

@@ -66,7 +66,7 @@ from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.journal import Journal
 from ucwa_flow.runtime.limits import Limits
-from ucwa_flow.runtime.mailboxes import Job, Mailboxes
+from ucwa_flow.runtime.mailboxes import NOTHING, Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.routing import Catalog
@@ -259,15 +259,15 @@ class Engine:
 
     def _dispatch(self, change: Change) -> None:
         href = change.conversation
-        if isinstance(change, InvitationReceived):
+        if isinstance(change, MessageReceived):  # the most frequent first (disjoint types)
+            if change.text is not None:
+                self._mailboxes.post(href, partial(self._message, href, change.text))
+        elif isinstance(change, InvitationReceived):
             self.answers.received(change)
         elif isinstance(change, MessagingState):
             self._lifecycle(href, "messaging", change.old, change.new)
             if change.new == "Connected":
                 self.post(href, partial(self._connected, href))
-        elif isinstance(change, MessageReceived):
-            if change.text is not None:
-                self.post(href, partial(self._message, href, change.text))
         elif isinstance(change, MessageDelivery):
             if not change.delivered:
                 delivery = from_reason(change.reason)
@@ -283,10 +283,10 @@ class Engine:
         elif isinstance(change, ConversationEnded):
             self.post(href, partial(self._ended, href, "caller"))
 
-    async def _message(self, href: str, text: str) -> None:
-        instance = self._instances.get(href)
-        if not self.bridges.heard(href, text) and instance is not None:
-            await instance.on_message(text)
+    def _message(self, href: str, text: str) -> Awaitable[None]:  # the step: on_message's
+        if not self.bridges.heard(href, text) and (i := self._instances.get(href)) is not None:
+            return i.on_message(text)
+        return NOTHING
 
     async def _delivery_failed(
         self, href: str, delivery: dict[str, Any], message: str | None
@@ -395,7 +395,7 @@ class Engine:
         if self.journal is not None:
             self.journal.send(item)
         else:
-            self.sender.send((item,))
+            self.sender.send_one(item)
 
     def _sent(self, result: Sent) -> None:
         """An outgoing request is over (:func:`~ucwa_flow.runtime.delivery.settle_sent`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ucwa_flow.flow import Flow, State
+from ucwa_flow.flow import ActionRef, Flow, State
 from ucwa_flow.lifecycle.machine import SharedMachine
 from ucwa_flow.runtime.matching import Candidate, candidates
 
@@ -42,6 +42,15 @@ class FlowMachine(SharedMachine):
         self._idle = flow.settings.idle_timeout
         self._schedules: dict[str, tuple[FlowMachine.Entry, ...]] = {}
         self._candidates: dict[str, tuple[Candidate, ...]] = {}
+        self._starts: dict[str, tuple[ActionRef]] = {}
+
+    def start_of(self, list_id: str) -> tuple[ActionRef]:
+        """The frames that run action list ``list_id`` from its start (made once: the
+        same for every conversation)."""
+        found = self._starts.get(list_id)
+        if found is None:
+            found = self._starts[list_id] = (ActionRef(list_id, 0),)
+        return found
 
     def candidates(self, state: State) -> tuple[Candidate, ...]:
         """What a message in ``state`` is tried against, in order

@@ -62,7 +62,7 @@ from ucwa_flow.flow import (
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import calls, suspending
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import Context, assign, context_of, copy_variables
+from ucwa_flow.runtime.context import Context, assign, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -151,20 +151,23 @@ class FlowInstance:
             return
         self._hops = 0
         self.facts.heard(text, self.flow)
-        if self.services.tracing:
+        tracing = self.services.tracing
+        if tracing:
             self._emit(t.MessageIn, text=text)
-        current = self._current()
+        current = self.flow.states.get(self.state)  # self._current(), a call less
         if current is None:
             return
-        self._silence.heard(self.machine.silence_schedule(current))
-        found = first_match(self.machine.candidates(current), text, self._error)
+        machine = self.machine
+        self._silence.heard(machine.silence_schedule(current))
+        found = first_match(machine.candidates(current), text, self._error)
         if found is None:
             await self._no_match(current, text)
             return
         handler, list_id, captures = found
         self._misses = 0
-        self.variables.update(captures)
-        if self.services.tracing:
+        if captures:
+            self.variables.update(captures)
+        if tracing:
             self._emit(
                 t.HandlerMatched,
                 state=current.name,
@@ -173,7 +176,7 @@ class FlowInstance:
                 captures=captures,
                 location=handler.location,
             )
-        await self._execute(list_id, {"match": captures, "message": text})
+        await self._run(self.machine.start_of(list_id), {"match": captures, "message": text})
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
@@ -317,7 +320,7 @@ class FlowInstance:
         self, list_id: str, extras: Mapping[str, Any], *, allow_after_end: bool = False
     ) -> None:
         """Run the action list ``list_id`` from its start."""
-        await self._run((ActionRef(list_id, 0),), extras, allow_after_end=allow_after_end)
+        await self._run(self.machine.start_of(list_id), extras, allow_after_end=allow_after_end)
 
     async def _run(
         self,
@@ -334,8 +337,11 @@ class FlowInstance:
                 if self.ended and not allow_after_end:
                     return
                 try:
+                    if type(action) is Say:  # the most common action: no coroutine for it
+                        self._say(action, Context(self, extras))
+                        continue
                     if isinstance(action, If):
-                        chosen = action.condition.evaluate(self._context(extras))
+                        chosen = action.condition.evaluate(Context(self, extras))
                         self._done("if", action.location, "then" if chosen else "else")
                         cursor.branch("then" if chosen else "else")
                         continue
@@ -353,9 +359,9 @@ class FlowInstance:
         self, action: Action, extras: Mapping[str, Any], rest: Continuation | None
     ) -> bool:
         """Perform one action; ``True`` when it ends the running action lists."""
-        ctx = self._context(extras)
+        ctx = Context(self, extras)
         if isinstance(action, Say):
-            await self._say(action, ctx)
+            self._say(action, ctx)
         elif isinstance(action, SetVariable):
             assign(self, action.name, action.value.evaluate(ctx))
             self._done("set", action.location, action.name)
@@ -386,17 +392,16 @@ class FlowInstance:
             return True
         return False
 
-    async def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
-        formats = self.conv.messaging.formats
-        text, sent = render_say(action, ctx, self.flow.settings.format, formats)
-        href = self.conv.messaging.send_message_href
+    def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
+        conv = self.conv
+        messaging = conv.messaging
+        text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
+        href = messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)
             return
         quiet = self._deliveries.recovering
-        self._send(
-            Outgoing(self.href, "message", href, text, sent, quiet, location=action.location)
-        )
+        self.services.send(Outgoing.message(conv.href, href, text, sent, quiet, action.location))
         self.facts.said()
         if self.services.tracing:
             self._emit(t.MessageOut, text=text, html=sent)
@@ -428,9 +433,6 @@ class FlowInstance:
         self._emit(t.Ended, by=by, state=state.name if state else None, why=why)
 
     # -- context and tracing ---------------------------------------------------------------
-
-    def _context(self, extras: Mapping[str, Any]) -> Context:
-        return context_of(self, extras)
 
     def _emit(self, record: type[Any], **fields: Any) -> None:
         if not self.services.tracing:

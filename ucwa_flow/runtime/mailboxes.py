@@ -18,24 +18,38 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 from ucwa_flow import logcontext
 from ucwa_flow.runtime.runner import Runner
 
-__all__ = ["Job", "Mailboxes"]
+__all__ = ["NOTHING", "Job", "Mailboxes"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
 Job = Callable[[], Awaitable[None]]
 
 
-class _Mailbox:
-    __slots__ = ("jobs", "running")
+class _Nothing:
+    """An awaitable already done: what a job with nothing to do may return."""
 
-    def __init__(self) -> None:
-        self.jobs: deque[Job] = deque()
-        self.running = False  # its jobs are queued in the runner, or running
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()
+
+
+#: a job returns it when it finds nothing to do (a job need not be a coroutine of its own)
+NOTHING: Awaitable[None] = _Nothing()
+
+
+class _Mailbox(deque[Job]):
+    """A conversation's jobs (one object, no ``__init__`` of its own: one per message to an
+    idle conversation); ``running``: they are queued in the runner, or running."""
+
+    __slots__ = ("running",)
+    running: bool
 
 
 class Mailboxes:
@@ -54,8 +68,10 @@ class Mailboxes:
         """Queue ``job`` as the next input of conversation ``href``."""
         box = self._boxes.get(href)
         if box is None:
-            box = self._boxes[href] = _Mailbox()
-        box.jobs.append(job)
+            box = self._boxes[href] = _Mailbox((job,))
+            box.running = False
+        else:
+            box.append(job)
         if not box.running:
             box.running = True
             self._active += 1
@@ -84,7 +100,7 @@ class Mailboxes:
         """The runner dropped what was queued (:meth:`Runner.cancel`): forget every job."""
         for box in self._boxes.values():
             box.running = False  # a cancelled drain's ``finally`` leaves the counts alone
-            box.jobs.clear()
+            box.clear()
         self._boxes.clear()
         self._active = 0
         self._done()
@@ -99,8 +115,8 @@ class Mailboxes:
         # runs in its own copy of the context (the runner's): the binding goes with it
         logcontext.bind_one("conversation", href)  # what a step logs names it
         try:
-            while box.jobs:
-                job = box.jobs.popleft()
+            while box:
+                job = box.popleft()
                 try:
                     await job()
                 except Exception:  # a bug must not kill the other conversations
@@ -116,7 +132,7 @@ class Mailboxes:
         finally:
             if box.running:  # not forgotten by :meth:`_clear` meanwhile
                 box.running = False
-                if not box.jobs:  # an idle conversation keeps no mailbox
+                if not box:  # an idle conversation keeps no mailbox
                     self._boxes.pop(href, None)
                 self._active -= 1
                 self._done()

@@ -48,7 +48,7 @@ def first_match(
     """The first of ``tried`` (:func:`candidates`) that matches ``text``, if any."""
     for handler, list_id in tried:
         try:
-            captures = handler.match(text)
+            captures = handler.matcher.match(text)  # handler.match(text), a call less
         except MatchTimeout as exc:
             timed_out(str(exc), handler.location)
             continue

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import httpx
 
+from ucwa_flow._fastinit import builder
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Location
 from ucwa_flow.runtime.port import Port
@@ -45,8 +46,9 @@ _NOT_RANDOM = ~((0xF << 76) | (0x3 << 62))
 def _new_context() -> str:
     """A random UUID's hex, as ``uuid.uuid4().hex`` but without its system call (one per
     message sent): the operation context must be unique, not secret, and ``random`` is
-    seeded from the system and re-seeded in a forked child."""
-    return f"{random.getrandbits(128) & _NOT_RANDOM | _VERSION_4:032x}"
+    seeded from the system and re-seeded in a forked child. (``bytes.hex`` writes the
+    32 digits in half the time of a ``032x`` format.)"""
+    return (random.getrandbits(128) & _NOT_RANDOM | _VERSION_4).to_bytes(16, "big").hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,21 @@ class Outgoing:
     why: str = ""
     operation_context: str = field(default_factory=_new_context)
     location: Location | None = field(default=None, compare=False)
+
+    @classmethod
+    def message(
+        cls,
+        conversation: str,
+        link: str,
+        text: str,
+        html: str | None,
+        quiet: bool,
+        location: Location | None,
+    ) -> Outgoing:
+        """A ``message`` with a new operation context, as the constructor makes it but
+        quicker (:mod:`ucwa_flow._fastinit`): every message said makes one."""
+        context = _new_context()
+        return _outgoing(conversation, "message", link, text, html, quiet, "", context, location)
 
     def to_payload(self) -> dict[str, Any]:
         """The parts a store keeps (JSON data)."""
@@ -114,6 +131,10 @@ class Sent:
         return self.error is None
 
 
+_outgoing = builder(Outgoing)
+_sent = builder(Sent)
+
+
 class Sender:
     """Performs :class:`Outgoing` requests through ``port``, in order per conversation.
 
@@ -153,13 +174,16 @@ class Sender:
     def send(self, items: Iterable[Outgoing]) -> None:
         """Queue ``items`` behind what each conversation is already sending."""
         for item in items:
-            queue = self._queues.get(item.conversation)
-            if queue is None:
-                queue = self._queues[item.conversation] = deque()
-                queue.append(item)
-                self._start(self._drain(item.conversation, queue))
-            else:
-                queue.append(item)
+            self.send_one(item)
+
+    def send_one(self, item: Outgoing) -> None:
+        """Queue ``item`` behind what its conversation is already sending."""
+        queue = self._queues.get(item.conversation)
+        if queue is None:
+            queue = self._queues[item.conversation] = deque((item,))
+            self._start(self._drain(item.conversation, queue))
+        else:
+            queue.append(item)
 
     def _clear(self) -> None:
         """The runner dropped what was queued (:meth:`Runner.cancel`): forget every send."""
@@ -175,14 +199,31 @@ class Sender:
             self._empty = None
 
     async def _drain(self, conversation: str, queue: deque[Outgoing]) -> None:
+        port = self._port
         try:
             while queue:
                 item = queue[0]
-                try:
-                    sent = await self._perform(item)
+                try:  # the request (inline: a coroutine less per send)
+                    if item.kind == "message":
+                        text = item.text or ""
+                        context = item.operation_context
+                        message = await port.send_message(
+                            item.link, text, item.html, operation_context=context
+                        )
+                        sent = _sent(item, message, None)
+                    else:
+                        if item.kind == "typing":
+                            await port.set_typing(item.link)
+                        elif item.kind == "stop":
+                            await port.stop_messaging(item.link)
+                        else:
+                            await port.leave(item.link)
+                        sent = _sent(item, None, None)
+                except (UcwaFlowError, httpx.HTTPError) as exc:
+                    sent = _sent(item, None, exc)
                 except Exception as exc:  # a bug: the request counts as failed
                     log.exception("%s: unexpected error sending a %s", conversation, item.kind)
-                    sent = Sent(item, error=exc)
+                    sent = Sent(item, None, exc)
                 try:
                     self._report(sent)
                 except Exception:
@@ -193,24 +234,3 @@ class Sender:
             if self._queues.get(conversation) is queue:
                 del self._queues[conversation]
             self._done()
-
-    async def _perform(self, item: Outgoing) -> Sent:
-        port = self._port
-        try:
-            if item.kind == "message":
-                message = await port.send_message(
-                    item.link,
-                    item.text or "",
-                    item.html,
-                    operation_context=item.operation_context,
-                )
-                return Sent(item, message=message)
-            if item.kind == "typing":
-                await port.set_typing(item.link)
-            elif item.kind == "stop":
-                await port.stop_messaging(item.link)
-            else:
-                await port.leave(item.link)
-        except (UcwaFlowError, httpx.HTTPError) as exc:
-            return Sent(item, error=exc)
-        return Sent(item)

@@ -9,7 +9,7 @@ keep and a process running the same flow version can resume.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ucwa_flow.flow import Action, ActionRef, Flow, branch_list_id
@@ -19,7 +19,8 @@ __all__ = ["ActionCursor"]
 
 
 class ActionCursor:
-    """The actions to run from ``frames``, in order, one at a time (an iterator).
+    """The actions to run from ``frames``, in order, one at a time (iterate it once;
+    :meth:`branch` and :meth:`suspend` act on the action it gave last).
 
     Resolving a place may raise :class:`~ucwa_flow.flow.UnknownActionList` (the flow
     changed incompatibly since the place was taken).
@@ -34,19 +35,18 @@ class ActionCursor:
         self._actions: tuple[Action, ...] = ()
         self._next = 0
 
-    def __iter__(self) -> ActionCursor:
-        return self
-
-    def __next__(self) -> Action:
-        while self._next >= len(self._actions):
-            if not self._work:
-                raise StopIteration
-            frame = self._work.pop(0)
-            self._actions = self._flow.action_list(frame.list_id)
-            self._list, self._next = frame.list_id, frame.position
-        action = self._actions[self._next]
-        self._next += 1
-        return action
+    def __iter__(self) -> Iterator[Action]:
+        # a generator: no method call per action, no StopIteration raised at the end
+        while True:
+            while self._next >= len(self._actions):
+                if not self._work:
+                    return
+                frame = self._work.pop(0)
+                self._actions = self._flow.action_list(frame.list_id)
+                self._list, self._next = frame.list_id, frame.position
+            action = self._actions[self._next]
+            self._next += 1
+            yield action
 
     def branch(self, name: str) -> None:
         """Run branch ``name`` of the action just returned, then the rest of its list."""

@@ -11,6 +11,10 @@ would have copied it):
   with a new task (the channel may poll again before any step runs);
 * the runner task takes turns with the rest of the event loop: at most :data:`ROUND`
   coroutines, then a loop round, so a long queue never starves I/O;
+* once the queue is empty the runner task stays, waiting for the next :meth:`Runner.start`
+  (a future it sets): waking a task costs the loop less than a new task per batch. A
+  runner task waiting so is not among :attr:`Runner.tasks` (it has no work), and one
+  dropped with its engine is not reported as "destroyed but pending";
 * a coroutine that does wait (a webhook, a real HTTP request) keeps the task it started
   in, to its end: that task becomes its own task, as if it had been created for it
   (:func:`asyncio.current_task`, cancel scopes and timeouts see one task throughout), and
@@ -41,20 +45,30 @@ log = logging.getLogger("ucwa_flow.runtime")
 ROUND = 256
 
 _Item = tuple[contextvars.Context, Coroutine[Any, Any, None]]
+_DONE: Any = object()  # what a coroutine's first step gives when it ended in it
 
 
 class Runner:
     """Runs coroutines in turns in one task (see the module docstring)."""
 
-    __slots__ = ("_cleared", "_ready", "_task", "tasks")
+    __slots__ = ("_cleared", "_ready", "_task", "_tasks", "_wake")
 
     def __init__(self) -> None:
         self._ready: deque[_Item] = deque()
         self._task: asyncio.Task[None] | None = None  # the one serving the queue, if any
+        #: what the task serving the queue awaits while the queue is empty
+        self._wake: asyncio.Future[None] | None = None
         #: every task of the runner not done yet: the one serving the queue, and those
         #: that each carry a coroutine that waited
-        self.tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._cleared: list[Callable[[], None]] = []
+
+    @property
+    def tasks(self) -> set[asyncio.Task[None]]:
+        """The runner's tasks with work not done yet: the one serving the queue, unless it
+        waits for work, and those that each carry a coroutine that waited."""
+        idle = self._task if self._wake is not None else None
+        return {task for task in self._tasks if task is not idle}
 
     def on_cancel(self, clear: Callable[[], None]) -> None:
         """Have :meth:`cancel` call ``clear`` once it dropped what is queued: an owner of
@@ -64,6 +78,12 @@ class Runner:
     def start(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` after what is queued, in a copy of the current context."""
         self._ready.append((contextvars.copy_context(), coro))
+        wake = self._wake
+        if wake is not None:  # the runner task waits for work: wake it
+            self._wake = None
+            if not wake.done():
+                wake.set_result(None)
+                return
         if self._task is None or self._task.done():  # done: cancelled before its first step
             self._task = self._new_task()
 
@@ -71,35 +91,37 @@ class Runner:
         """Cancel every task of the runner and drop what is queued (the engine closes); the
         owners forget what was dropped (:meth:`on_cancel`). A later :meth:`start` gets a new
         task."""
-        self._task = None
+        self._task = self._wake = None
         while self._ready:
             self._ready.popleft()[1].close()
-        for task in self.tasks:
+        for task in self._tasks:
             task.cancel()
         for clear in self._cleared:
             clear()
 
     def _new_task(self) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._serve())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)  # even if cancelled before its first step
+        task._log_destroy_pending = False  # type: ignore[attr-defined]  # (idle, dropped)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)  # even if cancelled before its first step
         return task
 
     async def _serve(self) -> None:
         ready = self._ready
         me = asyncio.current_task()
+        loop = asyncio.get_running_loop()
         try:
-            while ready:
+            while True:
                 for _ in range(ROUND):
                     if not ready:
                         break
                     ctx, coro = ready.popleft()
-                    try:
-                        waited = ctx.run(coro.send, None)
-                    except StopIteration:
-                        continue
+                    try:  # next(), not send(): an end raises no StopIteration
+                        waited = ctx.run(next, coro.__await__(), _DONE)
                     except BaseException as exc:
                         _failed(ctx, exc)
+                        continue
+                    if waited is _DONE:
                         continue
                     # ``coro`` waits: this task is its own from now on; another serves
                     self._task = self._new_task() if ready else None
@@ -110,8 +132,12 @@ class Runner:
                     return
                 if ready:
                     await asyncio.sleep(0)
+                else:  # wait for work (:meth:`start` wakes this task)
+                    wake = self._wake = loop.create_future()
+                    await wake
         finally:
-            if self._task is me:  # done, or cancelled: what is still queued gets a task
+            if self._task is me:  # cancelled: what is still queued gets a task
+                self._wake = None
                 self._task = self._new_task() if ready else None
 
 
