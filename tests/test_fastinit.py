@@ -75,3 +75,27 @@ def test_only_frozen_slotted_records_of_their_own_fields_are_built() -> None:
     for cls in (Mutable, NoSlots, Checked):
         with pytest.raises(TypeError):
             builder(cls)
+
+
+def test_fields_named_as_the_builder_s_own_names_or_outside_init_are_handled() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Named:
+        made: str
+        cls: int
+        new: int
+        twin: int
+
+    _same_record(builder(Named)("m", 1, 2, 3), Named("m", 1, 2, 3))
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Derived:
+        x: int
+        y: int = dataclasses.field(init=False, default=0)
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class KeywordOnly:
+        x: int
+
+    for cls in (Derived, KeywordOnly):
+        with pytest.raises(TypeError):
+            builder(cls)

@@ -12,13 +12,15 @@ dataclass (``__class__`` assignment, which Python allows between classes of one 
 What comes out is an ordinary instance of the dataclass: equal to, hashing and printing as
 the one its constructor makes, and frozen from then on.
 
-The builder takes every field, positionally and in declaration order: no defaults, no
-``default_factory``, no ``__post_init__`` (:func:`builder` refuses a class that has one).
+The builder takes every field, positionally and in declaration order: defaults are not
+applied (each field is an argument), and a class with ``__post_init__``, a field outside
+``__init__`` or a keyword-only field is refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,20 +37,24 @@ def builder(cls: type[T]) -> Callable[..., T]:
         raise TypeError(f"{cls.__name__} is not a frozen, slotted dataclass")
     if hasattr(cls, "__post_init__") or cls.__bases__ != (object,):
         raise TypeError(f"{cls.__name__}: only a dataclass of its own fields can be built")
-    names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    if any(not name.isidentifier() or name.startswith("_") for name in names):
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if any(not f.init or f.kw_only for f in fields):
+        raise TypeError(f"{cls.__name__}: a field outside __init__, or keyword-only")
+    names = [f.name for f in fields]
+    # the generated code's own names start with "_": no field can shadow them
+    if any(not n.isidentifier() or keyword.iskeyword(n) or n.startswith("_") for n in names):
         raise TypeError(f"{cls.__name__}: unexpected field names {names}")
     twin = type(f"_{cls.__name__}Fields", (), {"__slots__": cls.__dict__["__slots__"]})
     arguments = ", ".join(names)
-    body = "".join(f"    made.{name} = {name}\n" for name in names)
+    body = "".join(f"    _made.{name} = {name}\n" for name in names)
     source = (
         f"def build({arguments}):\n"
-        "    made = new(twin)\n"
+        "    _made = _new(_twin)\n"
         f"{body}"
-        "    made.__class__ = cls\n"
-        "    return made\n"
+        "    _made.__class__ = _cls\n"
+        "    return _made\n"
     )
-    namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}
+    namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
     exec(source, namespace)  # the source is made above, from the field names
     build: Callable[..., T] = namespace["build"]
     build.__qualname__ = build.__name__ = f"build_{cls.__name__}"

@@ -78,7 +78,7 @@ def fields() -> dict[str, str]:
     if not _enricher:
         return dict(bound)
     try:
-        extra = _enricher[0](bound)
+        extra = _enricher[0](dict(bound))  # a copy: the default is shared by every context
     except Exception:  # a log line must never fail because of its context
         extra = {}
     return {**{k: v for k, v in extra.items() if isinstance(v, str)}, **bound}

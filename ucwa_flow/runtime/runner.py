@@ -100,8 +100,8 @@ class Runner:
             clear()
 
     def _new_task(self) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(self._serve())
-        task._log_destroy_pending = False  # type: ignore[attr-defined]  # (idle, dropped)
+        # a context of its own: it outlives the job that started it (each job runs in its own)
+        task = asyncio.get_running_loop().create_task(self._serve(), context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)  # even if cancelled before its first step
         return task
@@ -134,7 +134,12 @@ class Runner:
                     await asyncio.sleep(0)
                 else:  # wait for work (:meth:`start` wakes this task)
                     wake = self._wake = loop.create_future()
-                    await wake
+                    # dropped with its engine while idle, it has lost nothing: no warning then
+                    me._log_destroy_pending = False  # type: ignore[union-attr]
+                    try:
+                        await wake
+                    finally:
+                        me._log_destroy_pending = True  # type: ignore[union-attr]
         finally:
             if self._task is me:  # cancelled: what is still queued gets a task
                 self._wake = None

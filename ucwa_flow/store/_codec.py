@@ -105,6 +105,8 @@ def conversation_params(account: str, record: ConversationRecord) -> tuple[Any, 
 
 def _secret_names(names: frozenset[str], href: str) -> str:
     """The secret names as stored (a sorted JSON list), encoded once per set of names."""
+    if type(names) is not frozenset:  # a record made by hand may hold a set or a list
+        names = frozenset(names)
     text = _SECRET_NAMES.get(names)
     if text is None:
         text = dump(sorted(names), "the secret names of conversation %s", href)
