@@ -189,3 +189,27 @@ async def test_sends_keep_their_order_per_conversation_and_run_side_by_side() ->
     ]
     assert not sender.busy
     assert not runner.tasks
+
+
+async def test_an_idle_runner_task_is_woken_for_new_work_and_cancelled_with_the_runner() -> None:
+    seen: list[str] = []
+    runner = Runner()
+    boxes = Mailboxes(lambda href: None, runner)
+    boxes.post("a", _job(seen, "a1"))
+    await boxes.drained()
+    await asyncio.sleep(0)  # the runner task goes round once more and waits for work
+    assert not runner.tasks  # waiting for work is not work
+    (idle,) = runner._tasks  # the one task, kept
+    boxes.post("b", _job(seen, "b1"))
+    await boxes.drained()
+    assert seen == ["a1 start", "a1 end", "b1 start", "b1 end"]
+    assert runner._tasks == {idle}  # woken, not replaced by a new task
+
+    runner.cancel()  # the engine closes while its runner task waits for work
+    await asyncio.gather(idle, return_exceptions=True)
+    await asyncio.sleep(0)  # its done callbacks run
+    assert idle.cancelled()
+    assert not runner._tasks
+    boxes.post("c", _job(seen, "c1"))  # a later start gets a new task
+    await boxes.drained()
+    assert seen[-2:] == ["c1 start", "c1 end"]
