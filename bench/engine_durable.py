@@ -39,12 +39,11 @@ import dataclasses
 import json
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.engine_load import CountingPort, Samples, _echo
+from bench.engine_load import CountingPort, Samples, Stopwatch, _echo
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime.durable import Durable
@@ -105,21 +104,18 @@ async def in_memory(conversations: int, rounds: int, per_batch: int) -> dict[str
         await engine.idle()
     assert port.sent == 2 * (conversations + 1), f"{port.sent} sent in the set-up"
     records = messages = 0
-    elapsed = cpu = 0.0
+    watch = Stopwatch()
     sent_before = port.sent
     for batch, group in message_batches(samples, conversations, rounds, per_batch):
         records += len(batch.events)
         messages += group
-        started, used = time.perf_counter(), time.process_time()
-        engine.handle(batch)
-        await asyncio.sleep(0)  # the event loop turn a channel's next() gives
-        elapsed += time.perf_counter() - started
-        cpu += time.process_time() - used
+        with watch:
+            engine.handle(batch)
+            await asyncio.sleep(0)  # the event loop turn a channel's next() gives
         del batch
-    started, used = time.perf_counter(), time.process_time()
-    await engine.idle()
-    elapsed += time.perf_counter() - started
-    cpu += time.process_time() - used
+    with watch:
+        await engine.idle()
+    elapsed, cpu = watch.wall, watch.cpu
     assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
     await engine.aclose(stop=False)
     return {"records": records, "seconds": elapsed, "cpu_seconds": cpu}
@@ -146,20 +142,17 @@ async def measure(conversations: int, rounds: int, per_batch: int) -> dict[str, 
             assert port.sent == 2 * (conversations + 1), f"{port.sent} sent in the set-up"
 
             records = messages = 0
-            elapsed = cpu = 0.0
+            watch = Stopwatch()
             commits, sent_before = durable.commits, port.sent
             for batch, group in message_batches(samples, conversations, rounds, per_batch):
                 records += len(batch.events)
                 messages += group
-                started, used = time.perf_counter(), time.process_time()
-                await handle(batch)
-                elapsed += time.perf_counter() - started
-                cpu += time.process_time() - used
+                with watch:
+                    await handle(batch)
                 del batch
-            started, used = time.perf_counter(), time.process_time()
-            await settled(engine, durable)
-            elapsed += time.perf_counter() - started
-            cpu += time.process_time() - used
+            with watch:
+                await settled(engine, durable)
+            elapsed, cpu = watch.wall, watch.cpu
             assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
             stored = await store.load(ACCOUNT)
             assert len(stored.conversations) == conversations + 1, "conversations not stored"

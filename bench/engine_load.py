@@ -70,6 +70,22 @@ TRIGGERS = 50_000  # triggers per measurement of it
 REPEATS = 5
 
 
+class Stopwatch:
+    """Wall-clock and CPU (``time.process_time``) seconds summed over the stretches timed
+    with ``with watch:``."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self._started = self._used = 0.0
+
+    def __enter__(self) -> None:
+        self._started, self._used = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall += time.perf_counter() - self._started
+        self.cpu += time.process_time() - self._used
+
+
 class CountingPort:
     """A :class:`~ucwa_flow.runtime.Port` that does no I/O; it counts each operation."""
 
@@ -209,7 +225,7 @@ async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> d
     # engine's mailboxes are drained (timed). Pre-decoding batches into a list, or handling
     # many without a loop turn, would keep bench data alive for the garbage collector.
     records = messages = 0
-    elapsed = cpu = 0.0
+    watch = Stopwatch()
     sent_before = port.sent
     for r in range(rounds):
         for first in range(0, conversations, CHUNK):
@@ -217,16 +233,13 @@ async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> d
                 batch = samples.message(conv, 10 + r)
                 records += len(batch.events)
                 messages += 1
-                started, used = time.perf_counter(), time.process_time()
-                engine.handle(batch)
-                await asyncio.sleep(0)  # the event loop turn a channel's next() gives
-                elapsed += time.perf_counter() - started
-                cpu += time.process_time() - used
+                with watch:
+                    engine.handle(batch)
+                    await asyncio.sleep(0)  # the event loop turn a channel's next() gives
                 del batch
-            started, used = time.perf_counter(), time.process_time()
-            await engine.idle()
-            elapsed += time.perf_counter() - started
-            cpu += time.process_time() - used
+            with watch:
+                await engine.idle()
+    elapsed, cpu = watch.wall, watch.cpu
     assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
     if board is not None:  # the board saw them all
         live = board.snapshot()["flows"]["echo"]["states"]
