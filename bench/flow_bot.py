@@ -35,10 +35,9 @@ from ucwa_flow.store import Store, open_store
 from ucwa_flow.ucwa import UcwaClient
 
 ECHO = Path(__file__).resolve().parents[1] / "flows" / "echo.flow.yaml"
-#: Requests in flight at once, and connections kept: UcwaClient's default (16) unless
-#: UCWA_BENCH_POOL says otherwise (the baseline bot reads the same variable)
-_POOL = os.environ.get("UCWA_BENCH_POOL")
-LIMITS = {"max_concurrency": int(_POOL)} if _POOL else {}
+#: Requests in flight at once, and connections kept: 16 (UcwaClient's default) unless
+#: UCWA_BENCH_POOL says otherwise (the baseline bot reads the same variable, same default)
+POOL = int(os.environ.get("UCWA_BENCH_POOL") or 16)
 
 
 async def serve(server: str, user: str, password: str, flow_path: Path, state: Path | None) -> None:
@@ -46,7 +45,7 @@ async def serve(server: str, user: str, password: str, flow_path: Path, state: P
     if result.flow is None:
         raise SystemExit("\n".join(str(d) for d in result.diagnostics))
     store: Store | None = await open_store(state) if state is not None else None
-    client = UcwaClient(user, password, server_url=server, **LIMITS)
+    client = UcwaClient(user, password, server_url=server, max_concurrency=POOL)
     bot = Bot(result.flow, client, clock=SystemClock(), store=store)
     batches = events = 0
     if bot.durable is not None:  # count what the channel hands over, to report batch sizes

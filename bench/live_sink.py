@@ -33,7 +33,8 @@ from ucwa_flow.runtime.instance import FlowInstance
 
 
 async def _records(conversations: int, rounds: int) -> tuple[list[t.Trace], dict[str, Any]]:
-    samples, records = Samples(), []
+    samples = Samples()
+    records: list[t.Trace] = []
     engine = Engine(_echo(), CountingPort(), ManualClock(), records.append)
     for conv in range(conversations):
         for batch in samples.set_up(conv):

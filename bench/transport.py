@@ -1,6 +1,6 @@
 """Transport settings, paired: the bots' CPU per handled message under the same load.
 
-    python -m bench.transport [--runs N] [--concurrent 1 100 1000] SPEC SPEC ...
+    python -m bench.transport [--runs N] [--concurrent 1 100 1000] -- SPEC SPEC ...
 
 A SPEC is ``label=kind[,pool=N][,keepalive=N][,root=PATH]``: one of ``bench.load``'s bot
 kinds (``ucwa-flow``, ``ucwa-flow+sqlite``, ``baseline``), the requests in flight and
@@ -10,8 +10,8 @@ default: the pool) and the checkout whose code it runs (``UCWA_BENCH_ROOT``; def
 one; ``root=/work/main`` runs the code of another worktree against this bench).
 
 For each number of concurrent conversations, every round measures every SPEC once
-(``bench.load.measure_bot``: a fresh simulator and bot process, ``WARMUP`` s of
-closed-loop load, then the ``WINDOW``-second window), the SPECs' order rotating from
+(``bench.load.measure_levels`` at one level: a fresh simulator and bot process, ``WARMUP``
+s of closed-loop load, then the ``WINDOW``-second window in slices), the SPECs' order rotating from
 round to round. Prints per SPEC the median and spread of the bot's CPU per message
 (process CPU time from ``/proc`` inside the window: steadier than wall time on a loaded
 machine) and of messages/s, and the ratio of each SPEC to the first one per round.
@@ -24,6 +24,7 @@ import asyncio
 import os
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench import load
 
@@ -51,11 +52,29 @@ class Spec:
         return cls(label, kind, env)
 
 
+def medians(level: dict[str, Any]) -> dict[str, float]:
+    """One level of ``load.measure_levels`` as the medians of its slices' CPU ms per
+    message, messages/s and p50 (slices without a sample left out; NaN-free: a figure
+    with no sample at all is reported as 0), and the replies lost."""
+
+    def median(key: str) -> float:
+        values = [v for v in level["slices"][key] if v is not None]
+        return statistics.median(values) if values else 0.0
+
+    return {
+        "cpu_ms_per_message": median("cpu_ms_per_message"),
+        "messages_per_second": median("messages_per_second"),
+        "p50_ms": median("p50_ms"),
+        "lost": float(level["lost"]),
+    }
+
+
 async def measure(spec: Spec, concurrent: int) -> dict[str, float]:
     saved = {name: os.environ.get(name) for name in ENV.values()}
     os.environ.update(spec.env)
     try:
-        return await load.measure_bot(spec.kind, concurrent)
+        (level,) = await load.measure_levels(spec.kind, [concurrent], load.Timing())
+        return medians(level)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -79,14 +98,14 @@ async def main_async(specs: list[Spec], runs: int, counts: list[int]) -> None:
             got = {}
             for spec in order:
                 result = await measure(spec, concurrent)
-                got[spec.label] = result["bot_cpu_ms_per_message"]
+                got[spec.label] = result["cpu_ms_per_message"]
                 cpu[spec.label].append(got[spec.label])
-                rate[spec.label].append(result["many_messages_per_second"])
+                rate[spec.label].append(result["messages_per_second"])
                 print(
                     f"  {concurrent:>5} conv, round {run + 1}, {spec.label}: "
                     f"{got[spec.label]:.3f} ms CPU/msg, "
-                    f"{result['many_messages_per_second']:.0f} msg/s, "
-                    f"p50 {result['many_p50_ms']:.1f} ms, lost {result['many_lost']}, "
+                    f"{result['messages_per_second']:.0f} msg/s, "
+                    f"p50 {result['p50_ms']:.1f} ms, lost {result['lost']:.0f}, "
                     f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
