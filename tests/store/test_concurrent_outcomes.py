@@ -6,7 +6,9 @@ the server shows it waiting for a lock the first one holds; then the first commi
 order of outcomes ("sent" first, "failed" first) must leave the outbox entry and its
 ``message_out`` line's outcome telling the same story: that of the first to commit. (Before
 the fix the second commit wrote its outcome on the line, and the entry kept the first's;
-with several sends in opposite orders the two commits deadlocked.)
+with several sends in opposite orders, or one send updated twice in the second commit (its
+statements lock the entry before the line, the first commit's the line before the entry),
+the two commits deadlocked.)
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ OTHER_FAILED = OutboxUpdate("op-2", "failed", 1001.0, "late")
         ((FAILED,), (SENT,), [("failed", "failed: gone"), ("pending", None)]),
         ((RETRY,), (SENT,), [("sent", "sent"), ("pending", None)]),
         ((SENT, OTHER_SENT), (OTHER_FAILED, FAILED), [("sent", "sent"), ("sent", "sent")]),
+        # one send twice in the second commit: the path that updates one at a time
+        ((SENT,), (RETRY, FAILED), [("sent", "sent"), ("pending", None)]),
     ],
 )
 async def test_two_commits_of_one_send_leave_outbox_and_transcript_agreeing(
