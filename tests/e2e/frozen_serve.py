@@ -21,14 +21,14 @@ import httpx
 from httpcore._async.http11 import AsyncHTTP11Connection
 
 from ucwa_flow.cli import main
-from ucwa_flow.ucwa._transport import _Connection
+from ucwa_flow.ucwa._connection import Connection
 
-_send_head = _Connection.send_head
+_send_head = Connection.send_head
 _send_headers = AsyncHTTP11Connection._send_request_headers
 
 
 async def _send_head_then_freeze(
-    self: _Connection, request: httpx.Request, data: bytes, within: float | None
+    self: Connection, request: httpx.Request, data: bytes, within: float | None
 ) -> None:
     await _send_head(self, request, data, within)
     target = request.url.raw_path.decode()
@@ -54,7 +54,7 @@ async def _send_headers_then_freeze(self: AsyncHTTP11Connection, request: Any) -
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
-_Connection.send_head = _send_head_then_freeze  # type: ignore[method-assign]
+Connection.send_head = _send_head_then_freeze  # type: ignore[method-assign]
 AsyncHTTP11Connection._send_request_headers = _send_headers_then_freeze  # type: ignore[method-assign]
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation, position
 from tests.store.conftest import Target, postgres_url
 from ucwa_flow.store import Changes, StoreUnavailable, open_store
+from ucwa_flow.store._postgres import PostgresStore
 
 
 @contextlib.contextmanager
@@ -77,3 +78,14 @@ def kill_backends(application_name: str) -> None:
         ).fetchone():
             assert time.monotonic() < deadline, "the server did not end the connection"
             time.sleep(0.01)
+
+
+def test_a_write_rolled_back_for_racing_another_is_retryable_and_says_so() -> None:
+    store = PostgresStore("postgresql://bot:sekret@db/ucwa", schema=None, connect_timeout=5)
+    error = store._translate(psycopg.errors.DeadlockDetected("deadlock detected"), connected=True)
+    assert isinstance(error, StoreUnavailable)
+    assert error.retryable
+    assert str(error) == (
+        "the store postgresql://bot:***@db/ucwa rolled back a write that raced another one "
+        "(deadlock detected); nothing was written"
+    )

@@ -238,3 +238,45 @@ async def test_a_header_h11_refuses_is_an_httpx_error() -> None:
     async with server(lambda r, w: None) as url, httpx.AsyncClient(transport=transport()) as http:
         with pytest.raises(httpx.LocalProtocolError):
             await http.get(url, headers={"X-A": "a\r\nb"}, timeout=WAIT)
+
+
+async def test_closing_it_closes_the_connections_in_use_too() -> None:
+    """A request waiting for its answer (the event channel's long poll) when the pool
+    closes fails at once, and its socket is closed, as the idle ones are, by the time
+    ``aclose`` returns."""
+    held: list[asyncio.StreamReader] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while request := await read_request(reader):
+            if b"GET /hold" in request:
+                held.append(reader)
+                return  # never answered
+            writer.write(OK)
+
+    made: list[Any] = []
+
+    class Recording(Http11Transport):
+        async def _connect(self, origin: Any, within: float | None) -> Any:
+            made.append(await super()._connect(origin, within))
+            return made[-1]
+
+    async with server(handle) as url:
+        pool = Recording(verify=ssl.create_default_context(), max_connections=4)
+        http = httpx.AsyncClient(transport=pool, timeout=WAIT)
+        poll = asyncio.create_task(http.get(f"{url}hold"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while not held:
+            assert not poll.done(), poll
+            assert loop.time() < deadline, "the long poll never reached the server"
+            await asyncio.sleep(0.01)
+        assert (await http.get(url)).text == "ok"  # on a second connection, idle after
+        try:
+            await http.aclose()
+            assert len(made) == 2
+            assert [conn.transport.get_extra_info("socket").fileno() for conn in made] == [-1, -1]
+            with pytest.raises(httpx.ReadError, match="the connection pool was closed"):
+                await asyncio.wait_for(poll, WAIT)
+            assert await asyncio.wait_for(held[0].read(), WAIT) == b""  # the server saw it go
+        finally:
+            poll.cancel()

@@ -31,7 +31,16 @@ from ucwa_flow.store._codec import (
 )
 from ucwa_flow.store._errors import StoreError
 from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
-from ucwa_flow.store._sql import Program, Sql, dump, finite, load_json, placeholders, redact
+from ucwa_flow.store._sql import (
+    Dialect,
+    Program,
+    Sql,
+    dump,
+    finite,
+    load_json,
+    placeholders,
+    redact,
+)
 
 __all__ = [
     "commit",
@@ -72,7 +81,7 @@ _MOVE_POSITION = (
 )
 
 
-def commit(account: str, changes: Changes) -> Program[CommitResult]:
+def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitResult]:
     """Write ``changes`` for ``account`` (see :class:`Changes` for what makes it idempotent)."""
     position = changes.position
     position_params = (
@@ -140,7 +149,7 @@ def commit(account: str, changes: Changes) -> Program[CommitResult]:
     if not sent:
         pass
     elif len({u.operation_context for u in sent}) == len(sent):
-        yield from _record_outcomes(account, sent)
+        yield from _record_outcomes(account, sent, dialect)
     else:  # one send updated twice: in order, one at a time
         for update in sent:
             yield from _record_attempt(account, update)
@@ -337,19 +346,30 @@ _RECORD_ATTEMPT = (
     "UPDATE outbox SET status = %s, error = %s, attempts = attempts + 1, updated_at = %s "
     "WHERE account = %s AND operation_context = %s AND status = 'pending'"
 )
-#: the outcome on the send's ``message_out`` line, while its outbox entry is still pending
+#: the outcome on the send's ``message_out`` line, while its outbox entry is still pending;
+#: on PostgreSQL the entry's row is locked (and re-checked, when another transaction has
+#: it, once that one is done): a second transaction recording the same send waits, then
+#: finds it no longer pending, so the line keeps the outcome the entry finished with
 _RECORD_OUTCOME = (
     "UPDATE transcript SET outcome = %s WHERE account = %s AND key = %s AND conversation = "
     "(SELECT conversation FROM outbox WHERE account = %s AND operation_context = %s "
-    "AND status = 'pending')"
+    "AND status = 'pending'{lock})"
 )
+_RECORD_OUTCOMES = {
+    "sqlite": _RECORD_OUTCOME.format(lock=""),  # its write transactions take turns
+    "postgres": _RECORD_OUTCOME.format(lock=" FOR UPDATE"),
+}
 
 
-def _record_outcomes(account: str, updates: tuple[OutboxUpdate, ...]) -> Program[None]:
+def _record_outcomes(
+    account: str, updates: tuple[OutboxUpdate, ...], dialect: Dialect
+) -> Program[None]:
     """The outcomes of sends, one update per send: two statements for all of them (the
-    transcript lines first, while their entries are still pending), not two per send."""
-    if not updates:
-        return
+    transcript lines first, while their entries are still pending), not two per send.
+    In the order of their operation contexts: two transactions recording the same sends
+    lock their rows in the same order, so neither waits for the other in a cycle."""
+    if len(updates) > 1:
+        updates = tuple(sorted(updates, key=_context))
     attempts = tuple(_attempt_params(account, update) for update in updates)
     outcomes = tuple(
         (_outcome_text(u), account, u.operation_context, account, u.operation_context)
@@ -357,8 +377,12 @@ def _record_outcomes(account: str, updates: tuple[OutboxUpdate, ...]) -> Program
         if u.status != "pending"
     )
     if outcomes:
-        yield Sql(_RECORD_OUTCOME, many=outcomes)
+        yield Sql(_RECORD_OUTCOMES[dialect], many=outcomes)
     yield Sql(_RECORD_ATTEMPT, many=attempts)
+
+
+def _context(update: OutboxUpdate) -> str:
+    return update.operation_context
 
 
 def _record_attempt(account: str, update: OutboxUpdate) -> Program[None]:

@@ -117,6 +117,11 @@ class PostgresStore(Store):
             return StoreFull(f"{where} is out of space ({detail})")
         if not connected:
             return StoreUnavailable(f"{where} cannot be reached ({detail})")
+        if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
+            return StoreUnavailable(
+                f"{where} rolled back a write that raced another one ({detail}); "
+                "nothing was written"
+            )
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
             return StoreUnavailable(f"{where} lost its connection ({detail})")
         return StoreError(f"{where} failed ({detail})")

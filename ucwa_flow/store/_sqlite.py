@@ -104,7 +104,7 @@ class SqliteStore(Store):
         rows = changes.rows
         if not self._may_inline(rows):
             return None
-        program = ops.commit(account, changes)
+        program = ops.commit(account, changes, "sqlite")
         done = self._inline(program)
         if isinstance(done, _NotNow):
             program.close()

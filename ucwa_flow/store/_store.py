@@ -48,7 +48,9 @@ class Store(abc.ABC):
         ``fence``: the lease token of the worker writing (several workers on one
         PostgreSQL store); a token that is no longer the account's fails the write with
         :class:`~ucwa_flow.store.StoreFenced` (see :mod:`ucwa_flow.store._fencing`)."""
-        return await self._write(account, ops.commit(account, changes), fence, changes.rows)
+        return await self._write(
+            account, ops.commit(account, changes, self.backend), fence, changes.rows
+        )
 
     def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
         """:meth:`commit` on the caller's thread, without waiting, when the backend can

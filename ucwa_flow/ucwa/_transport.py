@@ -23,6 +23,8 @@ What it keeps from httpcore:
 * failures as ``httpx.ConnectError`` (the ``ssl`` error as the cause, for
   :func:`~ucwa_flow.ucwa._tls.rejected_certificate`), ``ReadError``, ``WriteError``,
   ``RemoteProtocolError``; a connection whose exchange failed, or was cancelled, is closed;
+* ``aclose`` closes every connection, those in use too (a pending long poll's request
+  fails with ``httpx.ReadError``), and returns once their sockets are closed;
 * the ``trace`` extension, with httpcore's event names, at the two moments the service's
   lease check needs (docs/ha.md, "A request in flight"):
   ``http11.send_request_headers.started`` before the request's head is written, and
@@ -40,7 +42,6 @@ memory (a response is buffered as it arrives; UCWA's are small).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import ssl
@@ -51,134 +52,16 @@ from typing import Any
 import h11
 import httpx
 
+from ucwa_flow.ucwa._connection import Connection, Origin
+
 __all__ = ["Http11Transport"]
 
-Origin = tuple[bytes, bytes, int]
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
-
-
-class _Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection: h11's state machine fed by the event loop."""
-
-    def __init__(self, origin: Origin) -> None:
-        self.origin = origin
-        self.h11 = h11.Connection(h11.CLIENT)
-        self.transport: asyncio.Transport | None = None
-        self.idle_since = 0.0
-        self.idle = False
-        self.broken = False  # closed by either side, or data while idle
-        self._waiter: asyncio.Future[None] | None = None
-        self._can_write: asyncio.Future[None] | None = None
-        self._reset: Exception | None = None  # how the connection was lost, if not cleanly
-
-    # -- the event loop's side
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        if self.idle:  # nothing was asked: the next response would be misread
-            self.broken = True
-            self.close()
-            return
-        self.h11.receive_data(data)
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self._lost()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if exc is not None and not self.broken:  # a reset: not the end of a body
-            self._reset = exc
-        self._lost()
-        if self._can_write is not None and not self._can_write.done():
-            self._can_write.set_result(None)
-
-    def pause_writing(self) -> None:
-        self._can_write = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self._can_write is not None and not self._can_write.done():
-            self._can_write.set_result(None)
-        self._can_write = None
-
-    def _lost(self) -> None:
-        if not self.broken:
-            self.broken = True
-            if self._reset is None:  # a clean close ends a body that runs until it
-                with contextlib.suppress(RuntimeError):  # already closed on h11's side
-                    self.h11.receive_data(b"")
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    # -- the request's side
-    def usable(self, now: float, expiry: float) -> bool:
-        return (
-            not self.broken
-            and self.transport is not None
-            and not self.transport.is_closing()
-            and now - self.idle_since < expiry
-        )
-
-    def close(self) -> None:
-        self.broken = True
-        if self.transport is not None:
-            self.transport.close()
-
-    async def write(self, data: bytes, within: float | None) -> None:
-        transport = self.transport
-        if self.broken or transport is None or transport.is_closing():
-            raise httpx.WriteError("the connection was closed")
-        transport.write(data)
-        if self._can_write is not None:
-            await self._wait(self._can_write, within, httpx.WriteTimeout)
-
-    async def send_head(self, request: httpx.Request, data: bytes, within: float | None) -> None:
-        """Write a request's head (its own method: tests freeze a process right after it)."""
-        await self.write(data, within)
-
-    async def next_event(self, within: float | None) -> Any:
-        """h11's next event from the server, waiting up to ``within`` seconds per arrival."""
-        while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise httpx.RemoteProtocolError(str(exc)) from exc
-            if event is not h11.NEED_DATA:
-                return event
-            if self._reset is not None:
-                raise httpx.ReadError(str(self._reset) or type(self._reset).__name__)
-            if self.broken:
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._wait(self._waiter, within, httpx.ReadTimeout)
-            finally:
-                self._waiter = None
-
-    @staticmethod
-    async def _wait(
-        future: asyncio.Future[None], within: float | None, error: type[httpx.TimeoutException]
-    ) -> None:
-        if within is None:
-            await future
-            return
-        handle = asyncio.get_running_loop().call_later(within, _expire, future, error)
-        try:
-            await future
-        finally:
-            handle.cancel()
-
-
-def _expire(future: asyncio.Future[None], error: type[httpx.TimeoutException]) -> None:
-    if not future.done():
-        future.set_exception(error("timed out"))
+_CLOSED = "the connection pool was closed"
+#: seconds :meth:`Http11Transport.aclose` lets a connection close politely (a TLS
+#: close_notify answered) before it is cut
+_CLOSE_GRACE = 2.0
 
 
 class Http11Transport(httpx.AsyncBaseTransport):
@@ -201,8 +84,9 @@ class Http11Transport(httpx.AsyncBaseTransport):
         self._expiry = keepalive_expiry
         self._max_keepalive = max_connections if max_keepalive is None else max_keepalive
         self._slots = asyncio.Semaphore(max_connections)
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[Connection]] = {}
         self._idle_count = 0
+        self._busy: set[Connection] = set()  # in an exchange, or its body not yet read
         self._closed = False
         #: connections opened so far (tests and the bench count them)
         self.opened = 0
@@ -217,17 +101,21 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 raise httpx.PoolTimeout("no connection free in time") from None
         else:
             await self._slots.acquire()
-        conn: _Connection | None = None
+        conn: Connection | None = None
         try:
             url = request.url
             if url.raw_scheme not in _DEFAULT_PORTS:
                 raise httpx.UnsupportedProtocol(f"{url.scheme}: is not http: or https:")
             origin = (url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.raw_scheme])
             conn = self._take(origin) or await self._connect(origin, timeouts.get("connect"))
+            if self._closed:  # while this one waited for a slot or a connection
+                raise httpx.ConnectError(_CLOSED)
+            self._busy.add(conn)
             status, headers, reason = await _exchange(conn, request, timeouts)
         except BaseException:
             if conn is not None:
                 conn.close()
+                self._busy.discard(conn)
             self._slots.release()
             raise
         return httpx.Response(
@@ -238,14 +126,30 @@ class Http11Transport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
+        """Close every connection, the idle ones and those in use (a pending long poll:
+        its request fails with ``httpx.ReadError``), and return once their sockets are
+        closed."""
         self._closed = True
-        for stack in self._idle.values():
-            for conn in stack:
-                conn.close()
+        closing = [conn for stack in self._idle.values() for conn in stack]
         self._idle.clear()
         self._idle_count = 0
+        for conn in closing:
+            conn.close()
+        busy, self._busy = self._busy, set()
+        for conn in busy:
+            conn.abort(_CLOSED)
+        closing += busy
+        if not closing:
+            return
+        lost = [conn.gone() for conn in closing]
+        await asyncio.wait(lost, timeout=_CLOSE_GRACE)
+        late = [conn for conn in closing if not conn.lost]  # a TLS peer that never answered
+        for conn in late:
+            conn.abort(_CLOSED)
+        if late:
+            await asyncio.wait([conn.gone() for conn in late])
 
-    def _take(self, origin: Origin) -> _Connection | None:
+    def _take(self, origin: Origin) -> Connection | None:
         stack = self._idle.get(origin)
         now = time.monotonic()
         while stack:
@@ -257,7 +161,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
             conn.close()
         return None
 
-    async def _connect(self, origin: Origin, within: float | None) -> _Connection:
+    async def _connect(self, origin: Origin, within: float | None) -> Connection:
         scheme, host, port = origin
         name = host.decode("ascii")
         tls = self._ssl if scheme == b"https" else None
@@ -265,7 +169,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(within):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(origin),
+                    lambda: Connection(origin),
                     name,
                     port,
                     ssl=tls,
@@ -281,9 +185,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
         self.opened += 1
         return conn
 
-    def _release(self, conn: _Connection) -> None:
+    def _release(self, conn: Connection) -> None:
         """Give back the slot, and keep ``conn`` for the next request if it can serve one."""
         self._slots.release()
+        self._busy.discard(conn)
         h = conn.h11
         if (
             self._closed
@@ -310,7 +215,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
 
 
 async def _exchange(
-    conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+    conn: Connection, request: httpx.Request, timeouts: dict[str, float | None]
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Send ``request`` on ``conn`` and read the response's head: (status, headers, reason);
     a request h11 refuses to write (a header with a line break) is httpx's
@@ -322,7 +227,7 @@ async def _exchange(
 
 
 async def _exchange_unchecked(
-    conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+    conn: Connection, request: httpx.Request, timeouts: dict[str, float | None]
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     trace: Trace | None = request.extensions.get("trace")
     info = {"request": request}
@@ -371,9 +276,9 @@ async def _chunks(stream: Any) -> AsyncIterator[bytes]:
 class _Body(httpx.AsyncByteStream):
     """A response's body, read from its connection; closing it frees the connection."""
 
-    def __init__(self, pool: Http11Transport, conn: _Connection, timeout: float | None) -> None:
+    def __init__(self, pool: Http11Transport, conn: Connection, timeout: float | None) -> None:
         self._pool = pool
-        self._conn: _Connection | None = conn
+        self._conn: Connection | None = conn
         self._timeout = timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
