@@ -38,7 +38,8 @@ which OperationContext (the same: sent again from the outbox; another: decided t
 end the store must have nothing left to send and caller 0's history, through every restart,
 must be its conversation exactly once. ``UCWA_FLOW_KILL_SEED`` repeats a run's kill schedule
 (not its timing). Nothing here waits on time to pass except the callers'
-"thinking" and the bot's own 2 s timers; every wait is on a condition, bounded by ``WAIT``.
+"thinking" and the bot's own 2 s timers; every wait is on a condition, bounded by ``WAIT``
+(a caller's wait for its answer by ``WAIT`` without any caller hearing anything).
 """
 
 from __future__ import annotations
@@ -175,11 +176,30 @@ def _replies(i: int, step: str) -> list[str]:
 
 
 @dataclass
+class Progress:
+    """When any caller last heard anything: a caller waiting for its answer fails only
+    once nobody has heard a thing for ``WAIT`` seconds. A loaded machine answers slowly but
+    keeps answering; a lost message leaves its caller waiting until everyone else is done,
+    and then nothing moves."""
+
+    callers: list[Caller] = field(default_factory=list)
+    heard: int = 0
+    moved: float = 0.0
+
+    def stalled_for(self, now: float) -> float:
+        heard = sum(len(c.vu.received) for c in self.callers)
+        if heard != self.heard or not self.moved:
+            self.heard, self.moved = heard, now
+        return now - self.moved
+
+
+@dataclass
 class Caller:
     """One caller: what it said and what it must hear (see the module docstring)."""
 
     i: int
     vu: VirtualUser
+    progress: Progress
     said: list[str] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)
     conv: str | None = None
@@ -218,10 +238,10 @@ class Caller:
             self.vu.send(text, self.conv)
         self.expected += _replies(self.i, step)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT
         while not self._answered():
-            assert loop.time() < deadline, (
-                f"timed out waiting for {self.who}: an answer to {text!r}"
+            assert self.progress.stalled_for(loop.time()) < WAIT, (
+                f"{self.who} waits for an answer to {text!r}, and no caller has heard "
+                f"anything for {WAIT:.0f} s"
             )
             with contextlib.suppress(TimeoutError):  # woken by each message it receives
                 await self.vu.wait_for_message(timeout=0.5)
@@ -281,7 +301,9 @@ async def _run(
     users = [*default_users(), SimulatorUser(AGENT, "Agent"), *USERS]
     config = SimulatorConfig(users=users, invitation_timeout=120.0, seed=seed)
     sim = Simulator(config, SystemClock())
-    callers = [Caller(i, sim.virtual_user(u.uri)) for i, u in enumerate(USERS)]
+    progress = Progress()
+    callers = progress.callers
+    callers += [Caller(i, sim.virtual_user(u.uri), progress) for i, u in enumerate(USERS)]
     agent = sim.virtual_user(AGENT)
     killer = Killer(SCHEDULE, lambda: sum(c.timer_armed for c in callers), agent, seed)
     slow = {c.who for c in callers if c.i % 4 == 1}
