@@ -50,6 +50,7 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 )
 
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
+_ABSENT: Any = object()  # a name the context does not hold
 
 
 class TemplateCompileError(UcwaFlowError):
@@ -165,8 +166,9 @@ class _Compiled:
         """The names of ``context`` this template reads (a lazy context builds no more)."""
         picked = {}  # a loop, not a comprehension: no frame of its own (one per render)
         for name in self._names:
-            if name in context:
-                picked[name] = context[name]
+            value = context.get(name, _ABSENT)  # as ``name in context``, then ``context[name]``
+            if value is not _ABSENT:
+                picked[name] = value
         return picked
 
     def _run(self, context: Mapping[str, Any]) -> Any:

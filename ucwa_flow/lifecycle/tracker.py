@@ -329,8 +329,10 @@ class LifecycleTracker:
     def _conversation(self, conv: Conversation, rec: ConversationEvent) -> list[Change]:
         if rec.subject:
             conv.subject = rec.subject
-        trigger = conv_lc.trigger_for(rec)
         old = conv.lifecycle.state
+        if rec.state == old and rec.type != "deleted":
+            return []  # the state it is already in (the usual case): no trigger to look up
+        trigger = conv_lc.trigger_for(rec)
         if trigger is None or conv_lc.REPORTED[trigger] == old:
             return []  # nothing reported, or the state it is already in (links changed)
         if not self.conversation_machine.fire(conv.lifecycle, trigger):

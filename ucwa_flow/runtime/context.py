@@ -72,6 +72,19 @@ class Context(Mapping[str, Any]):
         value = made[name] = maker(self)
         return value
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """``self[name]`` if ``name in self``, else ``default``: one call where a template
+        picking its names (``ucwa_flow.flow._sandbox``) would make two."""
+        made = self._made
+        if name in made:
+            return made[name]
+        maker = _MAKERS.get(name)
+        if maker is None:
+            return self._variables.get(name, default)
+        self.built += 1
+        value = made[name] = maker(self)
+        return value
+
     def __contains__(self, name: object) -> bool:
         return name in _MAKERS or name in self._variables or name in self._made
 

@@ -417,7 +417,8 @@ class Engine:
         """A job of ``href`` is over: a handoff may end; its record goes into the next commit."""
         self.answers.turns.nudge()
         self.bridges.stepped(href)
-        self.touch(href)
+        if self.journal is not None:  # (a call less without one)
+            self.touch(href)
 
     def touch(self, href: str) -> None:
         """With a journal, conversation ``href``'s record goes into the next commit."""

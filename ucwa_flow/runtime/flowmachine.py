@@ -7,9 +7,9 @@ one shared synchronous machine serves them all, and why nothing is bound onto th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from ucwa_flow.flow import ActionRef, Flow, State
+from ucwa_flow.flow import ActionRef, Flow, Say, State, UnknownActionList
 from ucwa_flow.lifecycle.machine import SharedMachine
 from ucwa_flow.runtime.matching import Candidate, candidates
 
@@ -43,6 +43,8 @@ class FlowMachine(SharedMachine):
         self._schedules: dict[str, tuple[FlowMachine.Entry, ...]] = {}
         self._candidates: dict[str, tuple[Candidate, ...]] = {}
         self._starts: dict[str, tuple[ActionRef]] = {}
+        self._flow = flow
+        self._says: dict[str, tuple[Say, ...] | None] = {}
 
     def start_of(self, list_id: str) -> tuple[ActionRef]:
         """The frames that run action list ``list_id`` from its start (made once: the
@@ -51,6 +53,25 @@ class FlowMachine(SharedMachine):
         if found is None:
             found = self._starts[list_id] = (ActionRef(list_id, 0),)
         return found
+
+    def says_only(self, flow: Flow, list_id: str) -> tuple[Say, ...] | None:
+        """``flow``'s action list ``list_id`` when it holds nothing but ``say`` actions (a
+        handler's ``say:`` alone), which run without a coroutine; ``None`` otherwise, and
+        for a flow other than the one this machine was made for (another copy of its
+        version). Decided once per list."""
+        if flow is not self._flow:
+            return None
+        if list_id in self._says:
+            return self._says[list_id]
+        try:
+            actions = flow.action_list(list_id)
+        except UnknownActionList:
+            return None  # the general path reports it
+        says = None
+        if all(type(action) is Say for action in actions):
+            says = cast("tuple[Say, ...]", actions)
+        self._says[list_id] = says
+        return says
 
     def candidates(self, state: State) -> tuple[Candidate, ...]:
         """What a message in ``state`` is tried against, in order

@@ -176,7 +176,12 @@ class FlowInstance:
                 captures=captures,
                 location=handler.location,
             )
-        await self._run(self.machine.start_of(list_id), {"match": captures, "message": text})
+        extras = {"match": captures, "message": text}
+        says = machine.says_only(self.flow, list_id)
+        if says is not None:
+            self._say_all(says, extras)  # what ``_run`` does with them, without a coroutine
+        else:
+            await self._run(machine.start_of(list_id), extras)
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
@@ -354,6 +359,17 @@ class FlowInstance:
                     self._error(str(exc) or type(exc).__name__, action.location)
         except UnknownActionList as exc:
             self._error(str(exc), None)
+
+    def _say_all(self, says: tuple[Say, ...], extras: Mapping[str, Any]) -> None:
+        """Run an action list of ``say`` actions alone (:meth:`FlowMachine.says_only
+        <ucwa_flow.runtime.flowmachine.FlowMachine.says_only>`) as :meth:`_run` would."""
+        for action in says:
+            if self.ended:
+                return
+            try:
+                self._say(action, Context(self, extras))
+            except (UcwaFlowError, httpx.HTTPError) as exc:
+                self._error(str(exc) or type(exc).__name__, action.location)
 
     async def _do(
         self, action: Action, extras: Mapping[str, Any], rest: Continuation | None

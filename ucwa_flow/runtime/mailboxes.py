@@ -67,15 +67,15 @@ class Mailboxes:
     def post(self, href: str, job: Job) -> None:
         """Queue ``job`` as the next input of conversation ``href``."""
         box = self._boxes.get(href)
-        if box is None:
-            box = self._boxes[href] = _Mailbox((job,))
-            box.running = False
-        else:
+        if box is not None:
             box.append(job)
-        if not box.running:
-            box.running = True
-            self._active += 1
-            self._runner.start(self._drain(href, box))
+            if box.running:
+                return
+        else:
+            box = self._boxes[href] = _Mailbox((job,))
+        box.running = True
+        self._active += 1
+        self._runner.start(self._drain(href, box))
 
     def running(self) -> list[asyncio.Future[None]]:
         """What to wait for until every job posted so far has run (empty when none is

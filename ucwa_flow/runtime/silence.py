@@ -58,8 +58,10 @@ class Silence:
 
     def heard(self, schedule: Schedule) -> None:
         """The caller spoke: the schedule starts again from now."""
-        self._since = self._clock.monotonic()
+        since = self._since = self._clock.monotonic()
         self._cursor = 0
+        if self._timer is not None and schedule and self._due <= since + schedule[0][0]:
+            return  # what :meth:`_arm` decides then (the usual case), a call less
         self._arm(schedule)
 
     def fire(self, epoch: int, schedule: Schedule) -> FlowMachine.Entry | None:

@@ -1,0 +1,187 @@
+"""The engine's fast paths do what the general paths they stand for do.
+
+Each test runs the same conversation twice, once as the engine runs it and once with the
+fast path turned off, and compares everything seen from outside: the trace records, in
+order, and the requests the port was asked to make.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.runtime.test_engine_lost import RecordingPort
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.flow import Flow, Location, Template, load_flow_text
+from ucwa_flow.lifecycle import LifecycleTracker
+from ucwa_flow.lifecycle import conversation as conv_lc
+from ucwa_flow.runtime import Engine
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.context import context_of
+from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.silence import Silence
+from ucwa_flow.ucwa.dataurl import encode_data_url
+from ucwa_flow.ucwa.events import ConversationEvent, decode_batch
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+HERE = Location("test", 1, 1)
+
+FLOW = """
+version: 1
+name: fast
+start: main
+commands:
+  stop:
+    choice: [stop]
+    say: Bye!
+    do: [stop]
+states:
+  main:
+    enter:
+      - say: Hi {{ caller.name }}
+    messages:
+      - choice: [two]
+        do:
+          - say: "one {{ message }}"
+          - say: "two {{ state }} {{ conversation.messages.caller }}"
+      - choice: [broken]
+        say: "{{ message.upper(1, 2, 3) }}"
+      - choice: [again]
+        do:
+          - say: first
+          - goto: main
+      - match: 'set (?P<word>\\w+)'
+        do:
+          - set: {name: word_seen, value: "{{ word }}"}
+          - say: "set {{ word }}"
+      - any: true
+        say: "You said: {{ message }}"
+"""
+
+TEXTS = ["hello", "two", "broken", "again", "set lemon", "two", "Hi Tosh", "stop", "late"]
+
+
+def _flow() -> Flow:
+    result = load_flow_text(FLOW)
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    return result.flow
+
+
+def _batches() -> list[Any]:
+    """The invitation, the accept-time events, then one incoming message per text."""
+    texts = [(FIXTURES / f"msdocs_ReceiveAnIM_{n}.json").read_text("utf-8") for n in ("08", "15")]
+    batches = [decode_batch(json.loads(text)) for text in texts]
+    message = (FIXTURES / "msdocs_ReceiveAnIM_16.json").read_text("utf-8")
+    for n, text in enumerate(TEXTS):
+        body = message.replace("messaging/messages/2", f"messaging/messages/m{n}")
+        body = body.replace("data:text/plain;charset=utf-8,Hi+Tosh%0d%0a", encode_data_url(text))
+        batches.append(decode_batch(json.loads(body)))
+    return batches
+
+
+async def _run(flow: Flow) -> tuple[list[t.Trace], list[tuple[str, str]]]:
+    traces: list[t.Trace] = []
+    port = RecordingPort()
+    engine = Engine(flow, port, ManualClock(), traces.append)
+    for batch in _batches():
+        engine.handle(batch)
+        await engine.idle()
+    await engine.aclose()
+    return traces, port.calls
+
+
+async def test_say_only_lists_run_as_the_general_path_runs_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = await _run(_flow())
+    with monkeypatch.context() as patched:
+        patched.setattr(FlowMachine, "says_only", lambda self, flow, list_id: None)
+        slow = await _run(_flow())
+    assert fast == slow
+    said = [r.text for r in fast[0] if isinstance(r, t.MessageOut)]
+    assert {"You said: hello", "one two", "two main 3"} <= set(said)
+    assert any(isinstance(r, t.FlowError) for r in fast[0])  # the broken template
+
+
+def test_says_only_takes_lists_of_says_alone() -> None:
+    flow = _flow()
+    machine = FlowMachine(flow)
+    assert machine.says_only(flow, "states.main.messages[0]") is not None
+    assert machine.says_only(flow, "states.main.messages[2]") is None  # a goto in it
+    assert machine.says_only(flow, "states.main.messages[3]") is None  # a set in it
+    assert machine.says_only(flow, "no such list") is None
+    assert machine.says_only(_flow(), "states.main.messages[0]") is None  # another copy
+
+
+def test_a_context_gets_what_it_holds_and_only_that() -> None:
+    class Instance:
+        def __init__(self) -> None:
+            self.variables = {"tries": 2, "vars": "shadowed"}
+            self.state = "main"
+
+    context = context_of(Instance(), {"message": "hi"})  # type: ignore[arg-type]
+    for name in ("tries", "message", "state", "nothing", "agent"):
+        expected = context[name] if name in context else "absent"  # noqa: SIM401 (the point)
+        assert context.get(name, "absent") == expected
+    assert context.get("nothing") is None
+    built = context.built
+    assert Template("{{ message }} {{ tries }} {{ nothing }}", HERE).render(context) == "hi 2 "
+    assert context.built == built  # built once, kept
+
+
+def test_a_conversation_record_of_the_current_state_needs_no_trigger() -> None:
+    # the tracker returns at once when a record reports the state the conversation is in
+    # (not "deleted"): where the trigger it would look up reports that state, or is none
+    body = (FIXTURES / "msdocs_ReceiveAnIM_16.json").read_text("utf-8")
+    events = decode_batch(json.loads(body)).events
+    record = next(e for e in events if isinstance(e, ConversationEvent))
+    states = [*conv_lc.STATES, *conv_lc.REPORTED.values(), None, "Bogus"]
+    for kind in ("added", "updated", "deleted"):
+        for state in states:
+            for old in conv_lc.STATES:
+                if state == old and kind != "deleted":
+                    trigger = conv_lc.trigger_for(replace(record, type=kind, state=state))
+                    assert trigger is None or conv_lc.REPORTED[trigger] == old
+
+
+def test_the_tracker_follows_the_conversation_records() -> None:
+    batches = [
+        (FIXTURES / f"msdocs_ReceiveAnIM_{n}.json").read_text("utf-8") for n in ("08", "15", "16")
+    ]
+    tracker = LifecycleTracker()
+    seen = []
+    for batch in [*batches, batches[2]]:
+        for event in decode_batch(json.loads(batch)).events:
+            seen += [type(c).__name__ for c in tracker.apply(event)]
+    assert seen.count("ConversationState") == 2  # Incoming, Connected; then only reports
+    deleted = batches[2].replace('"type": "updated"', '"type": "deleted"')
+    for event in decode_batch(json.loads(deleted)).events:
+        seen += [type(c).__name__ for c in tracker.apply(event)]
+    assert seen[-2:] == ["ConversationState", "ConversationEnded"]
+
+
+class _Timers:
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.posted: list[float] = []
+
+    def post_timer(self, owner: Any, delay: float, epoch: int) -> Any:
+        self.posted.append(delay)
+        return self.clock.call_later(delay, lambda: None)
+
+
+async def test_silence_heard_sets_a_timer_only_when_the_one_set_is_late() -> None:
+    timers = _Timers()
+    silence = Silence(timers, owner=None)
+    silence.heard(((60.0, 0), (600.0, -1)))
+    await timers.clock.advance(10)
+    silence.heard(((60.0, 0), (600.0, -1)))  # the timer set goes off first: kept
+    assert timers.posted == [60.0]
+    silence.heard(((5.0, 0),))  # a shorter schedule: a new, earlier timer
+    assert timers.posted == [60.0, 5.0]
+    silence.heard(())
+    assert timers.posted == [60.0, 5.0]
