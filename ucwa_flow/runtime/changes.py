@@ -94,16 +94,11 @@ class PageWriter:
                         data = {"name": name, "value": value}
                         lines.append(TranscriptEntry(account, href, now, "variable", data))
             created = created_at.setdefault(href, now)
-            waiting, opened = invitations.waiting(href), invitations.sides(href)
-            invites = (
-                [
-                    invite_work(p, due=offset + p.deadline, tracked=tracked(p.conversation))
-                    for p in waiting
-                ]
-                if waiting
-                else []
-            )
-            sides = [side for side in map(tracked, opened) if side is not None] if opened else []
+            invites = [
+                invite_work(p, due=offset + p.deadline, tracked=tracked(p.conversation))
+                for p in invitations.waiting(href)
+            ]
+            sides = [side for side in map(tracked, invitations.sides(href)) if side is not None]
             extra: dict[str, Any] = {
                 "sides": sides,
                 "opening": engine.opening(href),

@@ -269,11 +269,7 @@ class Durable:
                     self.journal.sent(sent)
             self.engine.handle(item)
             await self.engine.drained()
-            position = ChannelPosition(application, next_url, self._now())
-            try:  # _commit_surely, a coroutine less
-                await self.commit(position)
-            except StoreError as exc:
-                await self._commit_again(position, exc)
+            await self._commit_surely(ChannelPosition(application, next_url, self._now()))
         finally:
             self._between = True
             if self.journal.news.is_set():
@@ -361,32 +357,23 @@ class Durable:
         file, a full disk, a database that went away): one log line each time, and
         meanwhile nothing is performed and no further batch is read, so no new
         conversation is taken without durability. Other store errors are raised."""
-        try:
-            await self.commit(position)
-        except StoreError as exc:
-            await self._commit_again(position, exc)
-
-    async def _commit_again(self, position: ChannelPosition | None, exc: StoreError) -> None:
-        """The commit failed with ``exc``: try again (see :meth:`_commit_surely`)."""
         delay = self.retry
         while True:
-            if not exc.retryable:
-                raise exc
-            log.error(
-                "%s; nothing is sent or read until it works again (next try in %g s)",
-                exc,
-                delay,
-            )
-            await self.engine.clock.sleep(delay)
-            delay = min(self.max_retry, delay * 2)
             try:
                 await self.commit(position)
-            except StoreError as again:
-                exc = again
-                continue
-            if delay > self.retry:
-                log.warning("the store works again; carrying on")
-            return
+                if delay > self.retry:
+                    log.warning("the store works again; carrying on")
+                return
+            except StoreError as exc:
+                if not exc.retryable:
+                    raise
+                log.error(
+                    "%s; nothing is sent or read until it works again (next try in %g s)",
+                    exc,
+                    delay,
+                )
+                await self.engine.clock.sleep(delay)
+                delay = min(self.max_retry, delay * 2)
 
     async def settle(self) -> None:
         """Wait for a store commit that a cancellation interrupted (see :meth:`commit`);

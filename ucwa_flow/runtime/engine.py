@@ -236,11 +236,10 @@ class Engine:
             if not instance.ended:
                 self.post(instance.href, partial(instance.stop, why))
 
-    def drained(self) -> Awaitable[None]:
+    async def drained(self) -> None:
         """Wait until every conversation has handled every input given to it so far
-        (webhooks and sends still under way are not waited for). The mailboxes' own wait,
-        not a coroutine around it: a durable engine waits so after each batch."""
-        return self._mailboxes.drained()
+        (webhooks and sends still under way are not waited for)."""
+        await self._mailboxes.drained()
 
     async def aclose(self, *, stop: bool = True) -> None:
         """Release everything; with ``stop``, stop every live conversation from the bot's

@@ -83,8 +83,7 @@ class WebhookCalls:
 
     def pending(self, href: str) -> list[WebhookCall]:
         """The webhooks conversation ``href`` waits on."""
-        group = self._calls.of(href)
-        return [call for call, _ in group.values()] if group else []
+        return [call for call, _ in self._calls.of(href).values()]
 
     def resume(self, instance: FlowInstance, call: WebhookCall) -> None:
         """Wait on ``call`` again for ``instance`` (restored after a restart): it is sent
