@@ -83,6 +83,7 @@ class _Services:
     """The :class:`~ucwa_flow.runtime.services.Services` of the replayed conversation."""
 
     tracing = True
+    traced = t.EVERY
 
     clock: Clock
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Container, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -64,7 +64,7 @@ from ucwa_flow.runtime.delivery import from_reason, settle_sent
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
-from ucwa_flow.runtime.journal import Journal
+from ucwa_flow.runtime.journal import SHOWN, Journal
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.mailboxes import NOTHING, Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
@@ -183,6 +183,15 @@ class Engine:
     @property
     def tracing(self) -> bool:
         return self._sink is not None or self.journal is not None
+
+    @property
+    def traced(self) -> Container[type]:
+        """The kinds of trace record anyone takes: every kind for a sink, else those a
+        journal keeps (:data:`~ucwa_flow.runtime.journal.SHOWN`); an instance builds no
+        record of another kind."""
+        if self._sink is not None:
+            return t.EVERY
+        return () if self.journal is None else SHOWN
 
     def emit(self, record: t.Trace) -> None:
         if self.journal is not None:

@@ -451,7 +451,7 @@ class FlowInstance:
     # -- context and tracing ---------------------------------------------------------------
 
     def _emit(self, record: type[Any], **fields: Any) -> None:
-        if not self.services.tracing:
+        if record not in self.services.traced:  # nobody takes it: not built
             return
         self.services.emit(
             record(at=self.services.clock.monotonic(), conversation=self.href, **fields)

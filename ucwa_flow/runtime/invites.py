@@ -34,6 +34,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Mapping, Sequence
 from functools import partial
+from operator import attrgetter
 from typing import Protocol
 
 import httpx
@@ -42,6 +43,7 @@ from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Invite
 from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.grouped import Grouped
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.outbound import OutboundStarts
 from ucwa_flow.runtime.pending_invite import (
@@ -118,8 +120,10 @@ class Invitations:
 
     def __init__(self, engine: InvitationHost) -> None:
         self._engine = engine
-        self._pending: dict[str, PendingInvite] = {}
-        self._side: dict[str, str] = {}  # accepted invite conversation -> origin
+        #: by operationId, and by origin (asked at every commit of a durable bot)
+        self._pending: Grouped[str, PendingInvite, str | None] = Grouped(attrgetter("origin"))
+        #: accepted invite conversation -> origin, and by origin
+        self._side: Grouped[str, str, str] = Grouped(_itself)
         # given up before the server named them: withdrawn when they show up
         self._abandoned: set[str] = set()
         self.outbound = OutboundStarts(engine, self)
@@ -220,11 +224,11 @@ class Invitations:
 
     def waiting(self, origin: str) -> list[PendingInvite]:
         """The invitations conversation ``origin``'s ``invite`` actions wait on."""
-        return [p for p in self._pending.values() if p.origin == origin and p.action]
+        return [p for p in self._pending.of(origin).values() if p.action]
 
     def sides(self, origin: str) -> list[str]:
         """The side conversations (accepted invites) conversation ``origin`` opened."""
-        return [side for side, owner in self._side.items() if owner == origin]
+        return list(self._side.of(origin))
 
     def resume(self, instance: FlowInstance, op: str, pending: PendingInvite, due: float) -> None:
         """Wait again on the invitation ``op`` for ``instance`` (after a restart), its timeout
@@ -378,18 +382,16 @@ class Invitations:
     async def origin_ended(self, href: str) -> None:
         """``href`` ended: withdraw the invitations it sent that still ring, and stop the
         side conversations it opened (and forget it as one)."""
-        for op, pending in list(self._pending.items()):
-            if pending.origin == href:
-                del self._pending[op]
-                cancel_timers(pending)
-                self._withdraw(pending)
-                if pending.conversation is not None:
-                    self._engine.tracker.forget(pending.conversation)
+        for op, pending in list(self._pending.of(href).items()):
+            del self._pending[op]
+            cancel_timers(pending)
+            self._withdraw(pending)
+            if pending.conversation is not None:
+                self._engine.tracker.forget(pending.conversation)
         self._side.pop(href, None)
-        for side, origin in list(self._side.items()):
-            if origin == href:
-                del self._side[side]
-                await self._end_side(side)
+        for side in list(self._side.of(href)):
+            del self._side[side]
+            await self._end_side(side)
 
     async def _end_side(self, href: str) -> None:
         engine = self._engine
@@ -435,3 +437,7 @@ class Invitations:
         """Shutting down: withdraw what still rings and end every side conversation."""
         self.outbound.close()
         self.lose_all(still_open=True)
+
+
+def _itself(origin: str) -> str:
+    return origin

@@ -28,7 +28,7 @@ from ucwa_flow.store import REDACTED
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["Journal", "Line", "Page"]
+__all__ = ["SHOWN", "Journal", "Line", "Page"]
 
 
 class Line(NamedTuple):
@@ -71,8 +71,22 @@ class Page:
         )
 
 
-#: kinds of trace record a transcript does not show (most of them, each step)
-_UNSHOWN: set[type] = set()
+#: the kinds of trace record :meth:`Journal.trace` keeps or looks at (a transcript shows
+#: no other: most records of a step, which an engine with a journal alone does not build)
+SHOWN: frozenset[type] = frozenset(
+    (
+        t.MessageIn,
+        t.StateEntered,
+        t.FlowError,
+        t.TimeoutFired,
+        t.OutcomeReceived,
+        t.Ended,
+        CampaignEvent,
+        t.BridgeEvent,
+        t.VersionChanged,
+        t.HandlerMatched,
+    )
+)
 
 
 class Journal:
@@ -174,7 +188,7 @@ class Journal:
 
     def trace(self, record: t.Trace) -> None:
         """Keep what a transcript shows of ``record`` (a message out is kept by :meth:`send`)."""
-        if type(record) in _UNSHOWN:
+        if type(record) not in SHOWN:
             return
         href = record.conversation
         if isinstance(record, t.MessageIn):
@@ -212,8 +226,6 @@ class Journal:
             captures = record.captures
             if captures and not self.secrets(href).isdisjoint(captures):
                 self._redact_last_message_in(href)
-        else:
-            _UNSHOWN.add(type(record))  # the next one of its kind returns at once
 
     def _redact_last_message_in(self, href: str) -> None:
         """The caller's message just handled put a secret into a variable: the message

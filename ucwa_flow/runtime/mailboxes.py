@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
+from functools import partial
 from typing import Any
 
 from ucwa_flow import logcontext
@@ -92,9 +93,23 @@ class Mailboxes:
         return self._active > 0
 
     async def drained(self) -> None:
-        """Wait until every job posted so far (and every job those post) has run."""
-        while busy := self.running():
-            await asyncio.wait(busy)
+        """Wait until every job posted so far (and every job those post) has run.
+
+        Each call waits on a future of its own that the shared one (:meth:`running`'s)
+        resolves: cancelling one waiter cancels nothing another waits on."""
+        while self._active:
+            loop = asyncio.get_running_loop()
+            shared = self._drained
+            if shared is None:
+                shared = self._drained = loop.create_future()
+            waiter = loop.create_future()
+            wake = partial(_wake, waiter)
+            shared.add_done_callback(wake)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                shared.remove_done_callback(wake)
+                raise
 
     def _clear(self) -> None:
         """The runner dropped what was queued (:meth:`Runner.cancel`): forget every job."""
@@ -136,6 +151,11 @@ class Mailboxes:
                     self._boxes.pop(href, None)
                 self._active -= 1
                 self._done()
+
+
+def _wake(waiter: asyncio.Future[None], shared: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _cancelling() -> bool:

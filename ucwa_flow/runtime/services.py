@@ -11,7 +11,7 @@ store can keep it and a process running the same flow version can resume it.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -90,6 +90,10 @@ class Services(Protocol):
     @property
     def tracing(self) -> bool:
         """Whether anyone receives trace records (none are built otherwise)."""
+
+    @property
+    def traced(self) -> Container[type]:
+        """The kinds of trace record anyone receives (no other kind is built)."""
 
     def emit(self, record: t.Trace) -> None: ...
 

@@ -12,13 +12,14 @@ when an invitation could not even be sent).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ucwa_flow.flow import Location
 
 __all__ = [
+    "EVERY",
     "ActionDone",
     "BridgeEvent",
     "Ended",
@@ -184,3 +185,16 @@ class VersionChanged(Trace):
 
 
 TraceSink = Callable[[Trace], None]
+
+
+class _Every:
+    """Every kind of record: what a sink takes."""
+
+    __slots__ = ()
+
+    def __contains__(self, kind: object) -> bool:
+        return True
+
+
+#: the kinds of record a receiver that takes them all takes (see ``Services.traced``)
+EVERY: Container[type] = _Every()

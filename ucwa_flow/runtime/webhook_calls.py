@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from ucwa_flow.flow import Webhook
+from ucwa_flow.runtime.grouped import Grouped
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal
 from ucwa_flow.runtime.services import Continuation
@@ -52,7 +53,8 @@ class WebhookCalls:
     def __init__(self, host: WebhookHost, caller: WebhookCaller) -> None:
         self._host = host
         self._caller = caller
-        self._calls: dict[str, tuple[WebhookCall, FlowInstance]] = {}
+        #: by key, and by conversation (asked at every commit of a durable bot)
+        self._calls: Grouped[str, tuple[WebhookCall, FlowInstance], str] = Grouped(_conversation)
         #: told of each conversation whose webhook's answer (and branch) was handled
         self.on_answered: Callable[[str], None] | None = None
 
@@ -81,7 +83,7 @@ class WebhookCalls:
 
     def pending(self, href: str) -> list[WebhookCall]:
         """The webhooks conversation ``href`` waits on."""
-        return [call for call, _ in self._calls.values() if call.conversation == href]
+        return [call for call, _ in self._calls.of(href).values()]
 
     def resume(self, instance: FlowInstance, call: WebhookCall) -> None:
         """Wait on ``call`` again for ``instance`` (restored after a restart): it is sent
@@ -131,3 +133,7 @@ class WebhookCalls:
 
     async def aclose(self) -> None:
         await self._caller.aclose()
+
+
+def _conversation(entry: tuple[WebhookCall, FlowInstance]) -> str:
+    return entry[0].conversation
