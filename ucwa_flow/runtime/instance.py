@@ -38,31 +38,23 @@ import httpx
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
-    BACK,
-    Action,
     ActionRef,
     Call,
     Flow,
-    Goto,
     Handoff,
     If,
     Invite,
     Location,
-    Log,
-    Return,
     Say,
-    SetVariable,
     State,
-    Stop,
-    Typing,
     UnknownActionList,
     Webhook,
     state_list_id,
 )
 from ucwa_flow.lifecycle import Conversation
-from ucwa_flow.runtime import calls, suspending
+from ucwa_flow.runtime import acting, calls
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import Context, assign, copy_variables
+from ucwa_flow.runtime.context import Context, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -79,7 +71,6 @@ __all__ = ["FlowInstance"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 _MAX_HOPS = 32  # gotos in a row without caller input before the flow is declared looping
-_LEVELS = logging.getLevelNamesMapping()  # "DEBUG" -> logging.DEBUG ...
 
 
 class FlowInstance:
@@ -353,7 +344,7 @@ class FlowInstance:
                     rest = None
                     if isinstance(action, (Invite, Webhook, Call, Handoff)):  # no union built
                         rest = cursor.suspend(extras, allow_after_end)
-                    if await self._do(action, extras, rest):
+                    if await acting.perform(self, action, extras, rest):
                         return
                 except (UcwaFlowError, httpx.HTTPError) as exc:
                     self._error(str(exc) or type(exc).__name__, action.location)
@@ -370,43 +361,6 @@ class FlowInstance:
                 self._say(action, Context(self, extras))
             except (UcwaFlowError, httpx.HTTPError) as exc:
                 self._error(str(exc) or type(exc).__name__, action.location)
-
-    async def _do(
-        self, action: Action, extras: Mapping[str, Any], rest: Continuation | None
-    ) -> bool:
-        """Perform one action; ``True`` when it ends the running action lists."""
-        ctx = Context(self, extras)
-        if isinstance(action, Say):
-            self._say(action, ctx)
-        elif isinstance(action, SetVariable):
-            assign(self, action.name, action.value.evaluate(ctx))
-            self._done("set", action.location, action.name)
-        elif isinstance(action, Goto):
-            target = self.facts.target(action.target)  # NoPreviousState: reported, skipped
-            self._done("goto", action.location, action.target)
-            await self._enter(target, back=action.target == BACK)
-            return True
-        elif isinstance(action, Stop):
-            self._done("stop", action.location)
-            await self._stop("stop")
-            return True
-        elif isinstance(action, Call | Return):
-            await calls.perform(self, action, ctx, rest)
-            return True
-        elif isinstance(action, Typing):
-            link = self.conv.messaging.set_is_typing_href
-            if link:
-                self._send(Outgoing(self.href, "typing", link, location=action.location))
-            self._done("typing", action.location)
-        elif isinstance(action, Log):
-            line = action.message.render(ctx)
-            log.log(_LEVELS[action.level.upper()], "%s: %s", self.href, line)
-            self._done("log", action.location, line)
-        elif isinstance(action, Invite | Webhook | Handoff):
-            assert rest is not None
-            suspending.begin(self, action, ctx, rest, self._done)
-            return True
-        return False
 
     def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
         conv = self.conv
