@@ -181,6 +181,7 @@ class Stage:
     store: Store | None = None
     task: asyncio.Task[None] | None = None
     limits: Limits = field(default_factory=Limits)
+    _quiet: asyncio.Future[None] | None = field(default=None, repr=False)
 
     async def crash(self) -> None:
         """Kill the bot as SIGKILL would: nothing more is committed, sent or deleted.
@@ -281,8 +282,11 @@ class Stage:
 
     async def idle(self) -> None:
         """Wait until in-flight HTTP exchanges have landed and the bot's mailboxes are
-        drained: until nothing moves without the test (:mod:`tests.e2e.quiet`)."""
-        await until_quiet(self)
+        drained: until nothing moves without the test (:mod:`tests.e2e.quiet`). Callers
+        waiting at once (every person's :meth:`Person.silence`) share one wait."""
+        if self._quiet is None or self._quiet.done():
+            self._quiet = asyncio.ensure_future(until_quiet(self))
+        await asyncio.shield(self._quiet)
 
     async def committed(self) -> None:
         """Wait until a durable bot has committed every batch it has read: its next poll is

@@ -22,6 +22,7 @@ accepted as it arrives) has run to its first real wait: turns, never real time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["QUIET_TURNS", "WatchedClock", "moving", "until_quiet"]
 
 QUIET_TURNS = 20
-_LOOK_AGAIN = 0.001  # real seconds between looks at a stage that moves: how soon, never whether
+# real seconds between looks at a stage that moves (doubling): how soon, never whether
+_LOOK_AGAIN, _LOOK_AGAIN_MAX = 0.001, 0.016
 _EVENTS = re.compile(r"/ucwa/oauth/v1/applications/(\d+)/events", re.IGNORECASE)
 
 
@@ -113,6 +115,7 @@ async def until_quiet(s: Stage) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
     turns = 0
+    pause = _LOOK_AGAIN
     while turns < QUIET_TURNS:
         what = moving(s)
         if what is None:
@@ -123,16 +126,25 @@ async def until_quiet(s: Stage) -> None:
         assert loop.time() < deadline, f"the stage never went quiet: {what}"
         if what.startswith("the bot's engine"):
             await asyncio.wait_for(s.bot.engine.idle(), max(0.0, deadline - loop.time()))
+            pause = _LOOK_AGAIN
         else:
-            await asyncio.sleep(_LOOK_AGAIN)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LOOK_AGAIN_MAX)
 
 
 def _parked(sim: Simulator, url: str) -> bool:
     """Whether the simulator holds the P-GET of ``url`` and nothing has woken it yet."""
+    poll = _poll_of(url)
+    if poll is None:
+        return False
+    app = sim.application_by_id(poll[0])
+    return app is not None and app.channel.parked == poll[1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _poll_of(url: str) -> tuple[str, int] | None:
+    """The application id and ``ack`` of an event-channel URL."""
     parts = urlsplit(url)
     found = _EVENTS.fullmatch(parts.path)
     ack = parse_qs(parts.query).get("ack")
-    if found is None or not ack:
-        return False
-    app = sim.application_by_id(found.group(1))
-    return app is not None and app.channel.parked == int(ack[0])
+    return (found.group(1), int(ack[0])) if found is not None and ack else None
