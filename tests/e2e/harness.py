@@ -20,7 +20,7 @@ import http.server
 import json
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.quiet import WatchedClock, until_quiet
 from tests.guards import WAIT
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow, load_flow_text
@@ -79,9 +80,10 @@ def load(name: str, **variables: str) -> Flow:
 class Person:
     """A real caller (``Caller`` over a ``UcwaClient``) and what it has seen so far."""
 
-    def __init__(self, caller: Caller) -> None:
+    def __init__(self, caller: Caller, quiet: Callable[[], Awaitable[None]] | None = None) -> None:
         self.caller = caller
         self.seen: list[Heard] = []
+        self._quiet = quiet or settle
 
     @property
     def uri(self) -> str:
@@ -106,8 +108,8 @@ class Person:
         return item.ended
 
     async def silence(self) -> None:
-        """Assert that nothing more arrived (after letting the loop settle)."""
-        await settle()
+        """Assert that nothing more arrived (once the stage is quiet, when it has one)."""
+        await self._quiet()
         more = self.caller.heard[len(self.seen) :]
         assert not more, f"{self.uri} heard {more[0]}"
 
@@ -169,7 +171,7 @@ class Stage:
     """A running simulator and bot; ``traces`` is everything the bot did, in order."""
 
     sim: Simulator
-    clock: ManualClock
+    clock: WatchedClock
     url: str
     bot: Bot
     traces: list[t.Trace] = field(default_factory=list)
@@ -179,6 +181,7 @@ class Stage:
     store: Store | None = None
     task: asyncio.Task[None] | None = None
     limits: Limits = field(default_factory=Limits)
+    _quiet: asyncio.Future[None] | None = field(default=None, repr=False)
 
     async def crash(self) -> None:
         """Kill the bot as SIGKILL would: nothing more is committed, sent or deleted.
@@ -240,7 +243,7 @@ class Stage:
             await client.sign_in()
             await client.make_me_available(formats)
         caller = Caller(client, BOT, clock=self.clock)
-        person = Person(caller)
+        person = Person(caller, self.idle)
         self.people.append(person)
         await caller.start()
         return person
@@ -278,9 +281,12 @@ class Stage:
             await self.idle()
 
     async def idle(self) -> None:
-        """Let in-flight HTTP exchanges land, then wait for the bot's mailboxes to drain."""
-        await settle()
-        await asyncio.wait_for(self.bot.engine.idle(), WAIT)
+        """Wait until in-flight HTTP exchanges have landed and the bot's mailboxes are
+        drained: until nothing moves without the test (:mod:`tests.e2e.quiet`). Callers
+        waiting at once (every person's :meth:`Person.silence`) share one wait."""
+        if self._quiet is None or self._quiet.done():
+            self._quiet = asyncio.ensure_future(until_quiet(self))
+        await asyncio.shield(self._quiet)
 
     async def committed(self) -> None:
         """Wait until a durable bot has committed every batch it has read: its next poll is
@@ -332,7 +338,7 @@ async def stage(
     With ``store`` the bot is durable; :meth:`Stage.crash` and :meth:`Stage.restart`
     kill it and start another one on the same store.
     """
-    clock = ManualClock(start)
+    clock = WatchedClock(start)
     config = SimulatorConfig(
         users=users or [*default_users(), *EXTRA_USERS],
         invitation_timeout=invitation_timeout,

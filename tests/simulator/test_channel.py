@@ -11,7 +11,7 @@ from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator
 from ucwa_flow.simulator.config import SimulatorConfig
 from ucwa_flow.simulator.errors import UcwaErrorResponse
-from ucwa_flow.simulator.eventqueue import EventChannel
+from ucwa_flow.simulator.eventqueue import EventChannel, Priority
 
 from .conftest import sign_in
 
@@ -201,3 +201,21 @@ async def test_a_refused_lower_priority_poll_changes_no_remembered_setting() -> 
     assert (channel.priority, channel.timeout) == (5, 300)
     channel.close()
     await winner
+
+
+async def test_parked_names_the_ack_of_a_held_poll_until_something_wakes_it() -> None:
+    clock = ManualClock()
+    channel = EventChannel("/ucwa/oauth/v1/applications/1/events", clock, SimulatorConfig())
+    assert channel.parked is None  # no P-GET
+    held = asyncio.create_task(channel.poll(1, {"timeout": "180"}))
+    await clock.advance(0)
+    assert channel.parked == 1
+    channel.push("me", "/me", _me_event(), Priority.MEDIUM)  # wakes it, but not due yet
+    assert channel.parked is None
+    await clock.advance(0)
+    assert channel.parked == 1  # waiting again, for the medium hold
+    channel.push("me", "/me", _me_event())  # a high event: due at once
+    assert channel.parked is None
+    body = await held
+    assert len(body["sender"][0]["events"]) == 2
+    assert channel.parked is None

@@ -52,9 +52,10 @@ class _Entry:
 
 
 class _Hold:
-    __slots__ = ("future", "priority", "replaced")
+    __slots__ = ("ack", "future", "priority", "replaced")
 
-    def __init__(self, priority: int) -> None:
+    def __init__(self, ack: int, priority: int) -> None:
+        self.ack = ack
         self.priority = priority
         self.replaced = False
         self.future: asyncio.Future[None] | None = None
@@ -146,6 +147,16 @@ class EventChannel:
         return self._hold is not None
 
     @property
+    def parked(self) -> int | None:
+        """The ``ack`` of the held P-GET while it waits and nothing has woken it (an event
+        due, its timeout, a newer P-GET), else ``None``: a test's sign that the client
+        reading this channel has taken everything due and asked for more."""
+        hold = self._hold
+        if hold is None or hold.future is None or hold.future.done():
+            return None
+        return hold.ack
+
+    @property
     def pending_count(self) -> int:
         return len(self._pending)
 
@@ -193,7 +204,7 @@ class EventChannel:
         if ack <= self._last:
             self.last_release = now
             return self._batches[ack]
-        hold = _Hold(priority)
+        hold = _Hold(ack, priority)
         self._hold = hold
         try:
             await self._wait(hold, now)
