@@ -8,7 +8,8 @@ order of outcomes ("sent" first, "failed" first) must leave the outbox entry and
 the fix the second commit wrote its outcome on the line, and the entry kept the first's;
 with several sends in opposite orders, or one send updated twice in the second commit (its
 statements lock the entry before the line, the first commit's the line before the entry),
-the two commits deadlocked.)
+the two commits deadlocked; so they did, until every entry was locked up front in one
+order, when each commit's first statement took the other send first.)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FAILED = OutboxUpdate("op-1", "failed", 1001.0, "gone")
 RETRY = OutboxUpdate("op-1", "pending", 1001.0, "503 from the server")
 OTHER_SENT = OutboxUpdate("op-2", "sent", 1001.0)
 OTHER_FAILED = OutboxUpdate("op-2", "failed", 1001.0, "late")
+OTHER_RETRY = OutboxUpdate("op-2", "pending", 1001.0, "503 from the server")
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,11 @@ OTHER_FAILED = OutboxUpdate("op-2", "failed", 1001.0, "late")
         ((SENT, OTHER_SENT), (OTHER_FAILED, FAILED), [("sent", "sent"), ("sent", "sent")]),
         # one send twice in the second commit: the path that updates one at a time
         ((SENT,), (RETRY, FAILED), [("sent", "sent"), ("pending", None)]),
+        # each commit's first statement (the lines of the finished sends) takes the other
+        # send first: without locking every entry up front, in one order, a cycle
+        ((RETRY, OTHER_SENT), (SENT, OTHER_RETRY), [("sent", "sent"), ("sent", "sent")]),
+        # one send twice in the second commit, against the other send's order
+        ((SENT, OTHER_SENT), (OTHER_RETRY, SENT, OTHER_FAILED), [("sent", "sent")] * 2),
     ],
 )
 async def test_two_commits_of_one_send_leave_outbox_and_transcript_agreeing(

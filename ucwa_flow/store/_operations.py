@@ -15,7 +15,6 @@ from ucwa_flow.store._changes import (
     Changes,
     CommitResult,
     ConversationQuery,
-    OutboxUpdate,
     Snapshot,
 )
 from ucwa_flow.store._codec import (
@@ -30,6 +29,7 @@ from ucwa_flow.store._codec import (
     transcript_of,
 )
 from ucwa_flow.store._errors import StoreError
+from ucwa_flow.store._outcomes import record_outcomes
 from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
 from ucwa_flow.store._sql import (
     Dialect,
@@ -145,14 +145,8 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
         yield from _end(account, ending.conversation, ending.reason, ending.at)
     if additions:
         yield Sql(_INSERT_OUTBOX, many=tuple(additions))
-    sent = changes.sent
-    if not sent:
-        pass
-    elif len({u.operation_context for u in sent}) == len(sent):
-        yield from _record_outcomes(account, sent, dialect)
-    else:  # one send updated twice: in order, one at a time
-        for update in sent:
-            yield from _record_attempt(account, update)
+    if changes.sent:
+        yield from record_outcomes(account, changes.sent, dialect)
     if lines:
         yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
     if runs:
@@ -340,68 +334,6 @@ def _end(account: str, conversation: str, reason: str, at: float) -> Program[boo
         (account, conversation, at, "ended", dump({"reason": reason}, "a reason"), None, "ended"),
     )
     return True
-
-
-_RECORD_ATTEMPT = (
-    "UPDATE outbox SET status = %s, error = %s, attempts = attempts + 1, updated_at = %s "
-    "WHERE account = %s AND operation_context = %s AND status = 'pending'"
-)
-#: the outcome on the send's ``message_out`` line, while its outbox entry is still pending;
-#: on PostgreSQL the entry's row is locked (and re-checked, when another transaction has
-#: it, once that one is done): a second transaction recording the same send waits, then
-#: finds it no longer pending, so the line keeps the outcome the entry finished with
-_RECORD_OUTCOME = (
-    "UPDATE transcript SET outcome = %s WHERE account = %s AND key = %s AND conversation = "
-    "(SELECT conversation FROM outbox WHERE account = %s AND operation_context = %s "
-    "AND status = 'pending'{lock})"
-)
-_RECORD_OUTCOMES = {
-    "sqlite": _RECORD_OUTCOME.format(lock=""),  # its write transactions take turns
-    "postgres": _RECORD_OUTCOME.format(lock=" FOR UPDATE"),
-}
-
-
-def _record_outcomes(
-    account: str, updates: tuple[OutboxUpdate, ...], dialect: Dialect
-) -> Program[None]:
-    """The outcomes of sends, one update per send: two statements for all of them (the
-    transcript lines first, while their entries are still pending), not two per send.
-    In the order of their operation contexts: two transactions recording the same sends
-    lock their rows in the same order, so neither waits for the other in a cycle."""
-    if len(updates) > 1:
-        updates = tuple(sorted(updates, key=_context))
-    attempts = tuple(_attempt_params(account, update) for update in updates)
-    outcomes = tuple(
-        (_outcome_text(u), account, u.operation_context, account, u.operation_context)
-        for u in updates
-        if u.status != "pending"
-    )
-    if outcomes:
-        yield Sql(_RECORD_OUTCOMES[dialect], many=outcomes)
-    yield Sql(_RECORD_ATTEMPT, many=attempts)
-
-
-def _context(update: OutboxUpdate) -> str:
-    return update.operation_context
-
-
-def _record_attempt(account: str, update: OutboxUpdate) -> Program[None]:
-    rows = yield Sql(_RECORD_ATTEMPT + " RETURNING conversation", _attempt_params(account, update))
-    if rows and update.status != "pending":
-        yield Sql(
-            "UPDATE transcript SET outcome = %s "
-            "WHERE account = %s AND conversation = %s AND key = %s",
-            (_outcome_text(update), account, rows[0][0], update.operation_context),
-        )
-
-
-def _attempt_params(account: str, update: OutboxUpdate) -> tuple[Any, ...]:
-    at = finite(update.at, "an outbox update's time")
-    return (update.status, update.error, at, account, update.operation_context)
-
-
-def _outcome_text(update: OutboxUpdate) -> str:
-    return "sent" if update.status == "sent" else f"failed: {update.error or 'unknown'}"
 
 
 def _transcript_params(entry: TranscriptEntry, secrets: frozenset[str]) -> tuple[Any, ...]:
