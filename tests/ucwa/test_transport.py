@@ -280,3 +280,37 @@ async def test_closing_it_closes_the_connections_in_use_too() -> None:
             assert await asyncio.wait_for(held[0].read(), WAIT) == b""  # the server saw it go
         finally:
             poll.cancel()
+
+
+async def test_a_request_waiting_for_a_slot_when_it_closes_opens_no_connection() -> None:
+    """The one slot is taken by a long poll; a second request waits for it. Closing the
+    pool frees the slot (the poll fails): the waiting request fails too, without dialling
+    the server after the pool was closed."""
+    held: list[asyncio.StreamReader] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await read_request(reader):
+            held.append(reader)  # never answered
+
+    async with server(handle) as url:
+        pool = Http11Transport(verify=ssl.create_default_context(), max_connections=1)
+        http = httpx.AsyncClient(transport=pool, timeout=WAIT)
+        poll = asyncio.create_task(http.get(f"{url}hold"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while not held:
+            assert not poll.done(), poll
+            assert loop.time() < deadline, "the long poll never reached the server"
+            await asyncio.sleep(0.01)
+        waiting = asyncio.create_task(http.get(f"{url}next"))
+        await asyncio.sleep(0)  # let it start waiting for the slot
+        try:
+            await http.aclose()
+            with pytest.raises(httpx.ConnectError, match="the connection pool was closed"):
+                await asyncio.wait_for(waiting, WAIT)
+            with pytest.raises(httpx.ReadError):
+                await asyncio.wait_for(poll, WAIT)
+            assert pool.opened == 1
+        finally:
+            poll.cancel()
+            waiting.cancel()

@@ -107,8 +107,12 @@ class Http11Transport(httpx.AsyncBaseTransport):
             if url.raw_scheme not in _DEFAULT_PORTS:
                 raise httpx.UnsupportedProtocol(f"{url.scheme}: is not http: or https:")
             origin = (url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.raw_scheme])
+            if self._closed:  # while this one waited for a slot
+                raise httpx.ConnectError(_CLOSED)
             conn = self._take(origin) or await self._connect(origin, timeouts.get("connect"))
-            if self._closed:  # while this one waited for a slot or a connection
+            if self._closed:  # while this one connected: not to be kept, nor closed politely
+                conn.abort(_CLOSED)
+                conn = None
                 raise httpx.ConnectError(_CLOSED)
             self._busy.add(conn)
             status, headers, reason = await _exchange(conn, request, timeouts)
