@@ -363,6 +363,8 @@ async def stage(
             yield running
         finally:
             # a failed test may leave the bot sleeping on the clock: a guard, not a hang
+            if running._quiet is not None:  # an idle() whose waiters were all cancelled
+                running._quiet.cancel()
             bot, task = running.bot, running.task
             await asyncio.wait_for(bot.aclose(), WAIT)
             if task is not None:
