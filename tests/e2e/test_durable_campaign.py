@@ -13,6 +13,7 @@ import asyncio
 
 import pytest
 
+from tests.e2e.campaign_poll import FLOW
 from tests.e2e.harness import LENE, Hooks, Stage, stage, webhook_server
 from tests.guards import WAIT
 from ucwa_flow.flow import Flow, load_flow_text
@@ -22,38 +23,6 @@ from ucwa_flow.ucwa.errors import UcwaHttpError
 ADRIANA = "sip:adrianag@contoso.com"
 MARCO = "sip:marco@contoso.com"
 ASK = "Yes or no?"
-
-FLOW = """\
-version: 1
-name: poll
-start: ask
-outbound:
-  to: [sip:lenea@contoso.com, sip:adrianag@contoso.com, sip:marco@contoso.com]
-  message: "One question?"
-  timeout: 2m
-  campaign:
-    at_once: 1
-    variables: {yes: 0, answers: []}
-    report:
-      url: REPORT_URL
-      json:
-        yes: "{{ campaign.yes }}"
-        answers: "{{ campaign.answers }}"
-        people: "{{ campaign.people }}"
-        done: "{{ campaign.done }}/{{ campaign.size }}"
-states:
-  ask:
-    enter:
-      - say: Yes or no?
-    messages:
-      - choice: ["yes", "no"]
-        do:
-          - set:
-              campaign.yes: "{{ campaign.yes + (1 if message == 'yes' else 0) }}"
-              campaign.answers: "{{ campaign.answers + [caller.uri + ' ' + message] }}"
-          - say: Thanks.
-          - stop
-"""
 
 
 def _flow(hooks: Hooks) -> Flow:

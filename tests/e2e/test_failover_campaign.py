@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from tests.e2e.campaign_poll import FLOW
 from tests.e2e.failover_world import PASSWORD, bot, schema
 from tests.e2e.harness import Hooks, webhook_server
 from tests.e2e.serving import ServeProcess, eventually
@@ -32,41 +33,10 @@ LENE, ADRIANA, MARCO = "sip:lenea@contoso.com", "sip:adrianag@contoso.com", "sip
 LEASE, HEARTBEAT = 3.0, 0.5
 ASK = ["One question?", "Yes or no?"]
 
-FLOW = """\
-version: 1
-name: poll
-start: ask
-outbound:
-  to: [sip:lenea@contoso.com, sip:adrianag@contoso.com, sip:marco@contoso.com]
-  message: "One question?"
-  timeout: 2m
-  campaign:
-    at_once: 1
-    variables: {yes: 0, answers: []}
-    report:
-      url: HOOKS/report
-      json:
-        yes: "{{ campaign.yes }}"
-        answers: "{{ campaign.answers }}"
-        people: "{{ campaign.people }}"
-        done: "{{ campaign.done }}/{{ campaign.size }}"
-states:
-  ask:
-    enter:
-      - say: Yes or no?
-    messages:
-      - choice: ["yes", "no"]
-        do:
-          - set:
-              campaign.yes: "{{ campaign.yes + (1 if message == 'yes' else 0) }}"
-              campaign.answers: "{{ campaign.answers + [caller.uri + ' ' + message] }}"
-          - say: Thanks.
-          - stop
-"""
-
 
 def _deployment(folder: Path, store: str, hooks: Hooks) -> Path:
-    (folder / "poll.flow.yaml").write_text(FLOW.replace("HOOKS", hooks.url), encoding="utf-8")
+    text = FLOW.replace("REPORT_URL", f"{hooks.url}/report")
+    (folder / "poll.flow.yaml").write_text(text, encoding="utf-8")
     lines = [
         f"store: {store}",
         "stop_timeout: 5s",

@@ -47,6 +47,21 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return head + (await reader.readexactly(length) if length else b"")
 
 
+async def held_poll(
+    http: httpx.AsyncClient, url: str, held: list[asyncio.StreamReader]
+) -> asyncio.Task[httpx.Response]:
+    """A GET of ``url`` (a long poll the server never answers), once the server holds it
+    (``held`` filled by the server's handler)."""
+    poll = asyncio.create_task(http.get(url))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not held:
+        assert not poll.done(), poll
+        assert loop.time() < deadline, "the long poll never reached the server"
+        await asyncio.sleep(0.01)
+    return poll
+
+
 def transport(**kwargs: Any) -> Http11Transport:
     return Http11Transport(verify=ssl.create_default_context(), max_connections=4, **kwargs)
 
@@ -263,13 +278,7 @@ async def test_closing_it_closes_the_connections_in_use_too() -> None:
     async with server(handle) as url:
         pool = Recording(verify=ssl.create_default_context(), max_connections=4)
         http = httpx.AsyncClient(transport=pool, timeout=WAIT)
-        poll = asyncio.create_task(http.get(f"{url}hold"))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT
-        while not held:
-            assert not poll.done(), poll
-            assert loop.time() < deadline, "the long poll never reached the server"
-            await asyncio.sleep(0.01)
+        poll = await held_poll(http, f"{url}hold", held)
         assert (await http.get(url)).text == "ok"  # on a second connection, idle after
         try:
             await http.aclose()
@@ -295,13 +304,7 @@ async def test_a_request_waiting_for_a_slot_when_it_closes_opens_no_connection()
     async with server(handle) as url:
         pool = Http11Transport(verify=ssl.create_default_context(), max_connections=1)
         http = httpx.AsyncClient(transport=pool, timeout=WAIT)
-        poll = asyncio.create_task(http.get(f"{url}hold"))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT
-        while not held:
-            assert not poll.done(), poll
-            assert loop.time() < deadline, "the long poll never reached the server"
-            await asyncio.sleep(0.01)
+        poll = await held_poll(http, f"{url}hold", held)
         waiting = asyncio.create_task(http.get(f"{url}next"))
         await asyncio.sleep(0)  # let it start waiting for the slot
         try:
