@@ -156,10 +156,17 @@ def schema() -> Iterator[tuple[str, str, str]]:
 
 
 def deployment(
-    folder: Path, store: str, accounts: list[str], lease: float, heartbeat: float
+    folder: Path,
+    store: str,
+    accounts: list[str],
+    lease: float,
+    heartbeat: float,
+    flow: tuple[str, str] = ("failover.flow.yaml", FLOW),
 ) -> Path:
-    """The workers' deployment file (every account on :data:`FLOW`), in ``folder``."""
-    (folder / "failover.flow.yaml").write_text(FLOW, encoding="utf-8")
+    """The workers' deployment file (every account on ``flow``, a file name and its text:
+    :data:`FLOW` unless given), in ``folder``."""
+    name, text = flow
+    (folder / name).write_text(text, encoding="utf-8")
     lines = [
         f"store: {store}",
         "stop_timeout: 5s",
@@ -173,7 +180,7 @@ def deployment(
             f"  - id: {account}",
             f"    user: {bot(account)}",
             "    password_env: DESK_PASSWORD",
-            "    flow: failover.flow.yaml",
+            f"    flow: {name}",
         ]
     path = folder / "deploy.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

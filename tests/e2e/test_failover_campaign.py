@@ -17,7 +17,7 @@ import signal
 from pathlib import Path
 
 from tests.e2e.campaign_poll import FLOW
-from tests.e2e.failover_world import PASSWORD, bot, schema
+from tests.e2e.failover_world import PASSWORD, bot, deployment, schema
 from tests.e2e.harness import Hooks, webhook_server
 from tests.e2e.serving import ServeProcess, eventually
 from tests.guards import WAIT
@@ -36,22 +36,7 @@ ASK = ["One question?", "Yes or no?"]
 
 def _deployment(folder: Path, store: str, hooks: Hooks) -> Path:
     text = FLOW.replace("REPORT_URL", f"{hooks.url}/report")
-    (folder / "poll.flow.yaml").write_text(text, encoding="utf-8")
-    lines = [
-        f"store: {store}",
-        "stop_timeout: 5s",
-        f"workers: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}",
-        "admin:",
-        '  listen: "127.0.0.1:0"',
-        "accounts:",
-        f"  - id: {ACCOUNT}",
-        f"    user: {bot(ACCOUNT)}",
-        "    password_env: DESK_PASSWORD",
-        "    flow: poll.flow.yaml",
-    ]
-    path = folder / "deploy.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return deployment(folder, store, [ACCOUNT], LEASE, HEARTBEAT, ("poll.flow.yaml", text))
 
 
 def _heard(person: VirtualUser) -> list[str]:
