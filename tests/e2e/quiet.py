@@ -124,7 +124,7 @@ async def until_quiet(s: Stage) -> None:
             continue
         turns = 0
         assert loop.time() < deadline, f"the stage never went quiet: {what}"
-        if what.startswith("the bot's engine"):
+        if s.bot.engine.busy:  # its own wait, rather than looks at it
             await asyncio.wait_for(s.bot.engine.idle(), max(0.0, deadline - loop.time()))
             pause = _LOOK_AGAIN
         else:
