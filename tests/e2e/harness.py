@@ -135,6 +135,10 @@ class Agent:
         self._channel = EventChannel(client, clock=clock)
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def channel(self) -> EventChannel:
+        return self._channel
+
     async def start(self) -> None:
         await self.client.sign_in()
         await self.client.make_me_available()

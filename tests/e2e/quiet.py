@@ -52,23 +52,23 @@ def moving(s: Stage) -> str | None:
     durable = bot.durable
     # a durable bot whose store fails tries again on the clock: that waits for the test
     retrying = durable is not None and s.task is not None and s.clock.asleep(s.task)
-    if durable is not None and not retrying and (durable.journal or durable._lock.locked()):
+    if durable is not None and not retrying and (durable.journal or durable.committing):
         return "the durable bot has steps to commit"
     sim = s.sim
     if sim.requests_in_progress != sim.requests_waiting:
         working = sim.requests_in_progress - sim.requests_waiting
         return f"the simulator works on {working} request(s)"
     readers: list[tuple[UcwaClient, EventChannel | None]] = [(bot.client, bot.channel)]
-    readers += [(p.caller.client, p.caller._channel) for p in s.people]
-    readers += [(a.client, a._channel) for a in s.agents]
+    readers += [(p.caller.client, p.caller.channel) for p in s.people]
+    readers += [(a.client, a.channel) for a in s.agents]
     out = 0
     for client, channel in readers:
         out += client.in_flight
-        if channel is None or channel._closed:
+        if channel is None or channel.closed:
             continue
-        if not channel._queue.empty():
+        if channel.unread:
             return f"{client.user} has event batches to read"
-        if not channel.prefetch and not channel._demand.is_set() and not retrying:
+        if channel.with_consumer and not retrying:
             return f"{client.user} is handling an event batch"
         if channel.url is not None and _parked(sim, channel.url):
             out -= 1  # its P-GET, held by the server

@@ -100,8 +100,11 @@ async def test_the_next_poll_is_sent_before_the_consumer_asks(rig: Rig) -> None:
     await rig.pool.push(batch(1, participant_added("a")), batch(2, participant_added("b")))
     rig.channel.start()
     await rig.until(lambda: len(rig.pool.event_urls) == 3)  # both answered, ack=3 pending
+    assert (rig.channel.unread, rig.channel.with_consumer) == (2, False)
     assert _names(await rig.next()) == ["a@contoso.com"]
+    assert rig.channel.unread == 1
     assert _names(await rig.next()) == ["b@contoso.com"]
+    assert rig.channel.unread == 0
 
 
 def test_read_timeout_exceeds_the_hold() -> None:
@@ -312,7 +315,9 @@ async def test_aclose_cancels_the_outstanding_poll(rig: Rig) -> None:
 
     consumer = asyncio.ensure_future(consume())
     await rig.until(lambda: rig.pool.outstanding == 1)
+    assert not rig.channel.closed
     await rig.channel.aclose()
+    assert rig.channel.closed
     await asyncio.wait_for(consumer, WAIT)  # the iteration ended
     assert rig.pool.outstanding == 0
     assert received == []
@@ -344,6 +349,7 @@ async def test_without_prefetch_a_duplicate_is_skipped_and_a_resync_has_its_posi
     assert _acks_of(channel.position) == ("5", "6")
     assert parse_qs(urlsplit(rig.pool.event_urls[0]).query) == {"ack": ["5"], "timeout": ["180"]}
     assert len(rig.pool.event_urls) == 1  # nothing more until the consumer asks
+    assert (channel.with_consumer, channel.unread) == (True, 0)
     lost = await rig.next()
     assert isinstance(lost, ConversationsLost)
     assert _acks_of(channel.position) == ("6", "6")  # the resync link, taken from ack=6

@@ -115,6 +115,11 @@ class Caller:
         return self.client.user
 
     @property
+    def channel(self) -> EventChannel | None:
+        """The person's event channel, once :meth:`start` has run."""
+        return self._channel
+
+    @property
     def invited(self) -> bool:
         """The bot has invited this person (answered or not)."""
         return self._invitation is not None

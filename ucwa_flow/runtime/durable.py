@@ -120,6 +120,11 @@ class Durable:
         engine.campaigns.on_change = self.journal.campaign
 
     @property
+    def committing(self) -> bool:
+        """Whether a commit is under way (or waits for the one under way)."""
+        return self._lock.locked()
+
+    @property
     def flow(self) -> Flow:
         """The current version of the engine's default flow."""
         return self.engine.flow

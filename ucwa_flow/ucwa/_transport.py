@@ -110,7 +110,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
             if self._closed:  # while this one waited for a slot
                 raise httpx.ConnectError(_CLOSED)
             conn = self._take(origin) or await self._connect(origin, timeouts.get("connect"))
-            if self._closed:  # while this one connected: not to be kept, nor closed politely
+            if self._closing():  # while this one connected: not to be kept, nor closed politely
                 conn.abort(_CLOSED)
                 conn = None
                 raise httpx.ConnectError(_CLOSED)
@@ -188,6 +188,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(reason or type(exc).__name__) from exc
         self.opened += 1
         return conn
+
+    def _closing(self) -> bool:
+        # read anew after an await (a type checker keeps the narrowing of ``_closed``)
+        return self._closed
 
     def _release(self, conn: Connection) -> None:
         """Give back the slot, and keep ``conn`` for the next request if it can serve one."""

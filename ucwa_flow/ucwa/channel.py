@@ -56,10 +56,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import httpx
-
 from ucwa_flow.clock import Clock
-from ucwa_flow.ucwa._http import NETWORK_ERRORS, error_for, resolve, with_query
+from ucwa_flow.ucwa._answer import Entry, Refused, read_answer
+from ucwa_flow.ucwa._http import NETWORK_ERRORS, error_for, with_query
 from ucwa_flow.ucwa._stats import ChannelStats
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.channel_items import ChannelItem, ConversationsLost, ReadPosition
@@ -67,12 +66,11 @@ from ucwa_flow.ucwa.client import UcwaClient
 from ucwa_flow.ucwa.errors import (
     ApplicationGone,
     EventChannelReplaced,
-    MalformedEventBody,
     ServerUnreachable,
     TokenRefused,
     UcwaHttpError,
 )
-from ucwa_flow.ucwa.events import EventBatch, decode_batch
+from ucwa_flow.ucwa.events import EventBatch
 
 __all__ = ["ChannelItem", "ConversationsLost", "EventChannel", "ReadPosition"]
 
@@ -90,7 +88,6 @@ class _Failure:
 
 
 _CLOSED = object()
-_Entry = tuple[ChannelItem, ReadPosition]
 
 
 class EventChannel:
@@ -161,6 +158,23 @@ class EventChannel:
     def prefetch(self) -> bool:
         """False when the next P-GET waits for the consumer (see the module docstring)."""
         return self._prefetch
+
+    @property
+    def closed(self) -> bool:
+        """Whether the channel was closed or its iteration has ended."""
+        return self._closed
+
+    @property
+    def unread(self) -> int:
+        """Items (and end or error markers) read from the server that the consumer has not
+        taken yet."""
+        return self._queue.qsize()
+
+    @property
+    def with_consumer(self) -> bool:
+        """``prefetch=False``: whether the consumer has not yet asked for the item after the
+        last answer's (the next P-GET waits for it). Always false with prefetch."""
+        return not self._prefetch and not self._demand.is_set()
 
     @property
     def position(self) -> ReadPosition | None:
@@ -257,7 +271,7 @@ class EventChannel:
             await self._loop(url, application)
         except asyncio.CancelledError:
             raise
-        except _Refused as refused:
+        except Refused as refused:
             position = None
             if refused.continue_at is not None and self._url is not None:
                 position = ReadPosition(
@@ -301,8 +315,17 @@ class EventChannel:
             status = response.status_code
             if status == 200:
                 try:
-                    items, next_url = self._deliver(response, url, application)
-                except _Refused as exc:
+                    items, next_url = read_answer(
+                        response,
+                        url,
+                        application.self_href,
+                        seen=self._seen,
+                        prefetch=self._prefetch,
+                        hold=self._hold,
+                        stats=self.stats,
+                        user=self._client.user,
+                    )
+                except Refused as exc:
                     # Ask for the same ack again: the server re-delivers an unacknowledged
                     # batch, so a body spoilt on the way loses nothing. A body that stays
                     # bad is handed to the consumer as an error when it says where to go
@@ -350,7 +373,7 @@ class EventChannel:
                 continue
             raise error
 
-    async def _hand_on(self, items: list[_Entry]) -> None:
+    async def _hand_on(self, items: list[Entry]) -> None:
         """Queue what one answer carried; without prefetch, wait until the consumer is
         done with it (asks for the item after the last one) before the next P-GET."""
         for entry in items:
@@ -358,49 +381,6 @@ class EventChannel:
         if items and not self._prefetch:
             self._demand.clear()
             await self._demand.wait()
-
-    def _deliver(
-        self, response: httpx.Response, url: str, application: Application
-    ) -> tuple[list[_Entry], str]:
-        """What a 200 carries for the consumer, and the URL of the next P-GET."""
-        try:
-            body = response.json()
-        except ValueError:
-            raise _Refused(
-                MalformedEventBody(f"the answer to GET {url} is not JSON"), None
-            ) from None
-        try:
-            batch = decode_batch(body)
-        except MalformedEventBody as exc:
-            log.error("%s: refused event body from %s: %.500r", self._client.user, url, body)
-            raise _Refused(exc, _next_of(body, url)) from None
-
-        here = application.self_href
-        if batch.resync_href:
-            follow = resolve(url, batch.resync_href)
-            lost = ConversationsLost("resync", f"server asked to resync at {url}")
-            self.stats.resyncs += 1
-            return [(lost, ReadPosition(url, follow, here))], follow
-        if batch.resume_href:
-            follow = with_query(resolve(url, batch.resume_href), timeout=str(int(self._hold)))
-        elif batch.next_href:
-            follow = resolve(url, batch.next_href)
-        else:
-            error = MalformedEventBody("no next, resync or resume link", "$._links")
-            raise _Refused(error, None)
-        items: list[_Entry] = []
-        key = resolve(url, batch.self_href or url)
-        if key in self._seen:
-            log.info("%s: batch %s delivered twice; handed on once", self._client.user, key)
-        elif not batch.is_empty or not self._prefetch:
-            self._seen.append(key)
-            self.stats.batches += 1
-            items.append((batch, ReadPosition(url, follow, here)))
-        if batch.resume_href:
-            # before its batch; resuming after it reads this answer again, batch included
-            lost = ConversationsLost("resume", f"server resumed the channel at {url}")
-            items.insert(0, (lost, ReadPosition(url, url if items else follow, here)))
-        return items, follow
 
     async def _recreate(self, stale: Application) -> Application:
         attempts = 0
@@ -429,21 +409,3 @@ class EventChannel:
         """The back-off before try ``attempt + 1``: doubling, capped, with jitter."""
         delay: float = min(self._max_backoff, self._backoff * 2.0 ** min(attempt - 1, 30))
         return delay * self._rng.uniform(0.5, 1.0)
-
-
-class _Refused(Exception):
-    def __init__(self, error: MalformedEventBody, continue_at: str | None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.continue_at = continue_at
-
-
-def _next_of(body: object, url: str) -> str | None:
-    """The ``next`` href of a body the decoder refused, if it has a readable one."""
-    if isinstance(body, dict):
-        links = body.get("_links")
-        if isinstance(links, dict):
-            entry = links.get("next")
-            if isinstance(entry, dict) and isinstance(entry.get("href"), str):
-                return resolve(url, entry["href"])
-    return None
