@@ -52,9 +52,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The process waits for its go with everything `run` needs imported, then is `python -m
 # ucwa_flow` with the same arguments (an end of file instead of a go: it was not needed).
+# Besides `run` itself: what it imports on the way (the flow's loader and templates, the
+# webhook client's httpcore), a third of a second that each restart would pay again.
 _PRELUDE = """\
 import runpy, sys
 import ucwa_flow.cli.run, ucwa_flow.store._sqlite, ucwa_flow.store._postgres
+import ucwa_flow.cli._group, ucwa_flow.flow._builder, ucwa_flow.flow._jinja_env, httpcore
 if not sys.stdin.readline():
     sys.exit(0)
 sys.argv[0] = "ucwa-flow"

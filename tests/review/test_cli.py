@@ -80,3 +80,29 @@ def test_run_review_refuses_a_bad_address() -> None:
     assert done.returncode == 2
     assert "--review" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_bad_addresses_are_refused_before_the_review_app_is_imported() -> None:
+    # a mistake on the command line is told at once; `run` without --review never loads it
+    script = (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "from ucwa_flow.cli._review_run import parse_review\n"
+        "assert parse_review(None) is None\n"
+        "for args in (['--listen', 'localhost'], ['--attach', 'http://']):\n"
+        "    try:\n"
+        f"        main(['review', {str(HELPDESK)!r}, *args])\n"
+        "    except SystemExit as exc:\n"
+        "        print(exc.code)\n"
+        "print('ucwa_flow.review' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["2", "2", "False"], done.stdout

@@ -8,12 +8,13 @@ import queue
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import UCWA_FLOW
+from tests.e2e.test_cli import ROOT, UCWA_FLOW
 from tests.guards import WAIT
 from tests.service.world import World
 
@@ -129,6 +130,31 @@ def test_a_deployment_file_that_is_not_there_or_a_folder(tmp_path: Path) -> None
     assert _one_line(_serve(tmp_path, "nowhere.yaml"), 2) == "nowhere.yaml: no such deployment file"
     folder = _one_line(_serve(tmp_path, "."), 2)
     assert folder == ".: is a directory, not a deployment file"
+
+
+def test_a_missing_deployment_file_is_told_before_the_service_is_imported(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "try:\n"
+        "    main(['serve', 'nowhere.yaml'])\n"
+        "finally:\n"
+        "    heavy = ('ucwa_flow.service', 'ucwa_flow.runtime', 'ucwa_flow.ucwa.client')\n"
+        "    print(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=ENV | {"PYTHONPATH": str(ROOT)},
+        timeout=WAIT,
+        check=False,
+    )
+    assert _one_line(done, 2) == "nowhere.yaml: no such deployment file"
+    assert done.stdout == "\n"
 
 
 def test_a_deployment_file_with_errors_names_each_place(tmp_path: Path) -> None:

@@ -64,6 +64,28 @@ async def test_a_client_without_the_ca_refuses_with_one_line_naming_the_host() -
     assert caught.value.host == host
 
 
+async def test_ssl_cert_file_set_after_a_first_client_is_trusted_by_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the default trust is made once per process: a new SSL_CERT_FILE must still count
+    tls = local_certificate()
+    assert tls.ca_file is not None
+    async with serve(Simulator(), tls=tls) as url:
+        server = _localhost(url)
+        first = UcwaClient(BOT, PASSWORD, server_url=server)
+        with pytest.raises(CertificateRejected):
+            await first.sign_in()
+        await first.aclose()
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))
+        async with UcwaClient(BOT, PASSWORD, server_url=server) as second:
+            assert (await second.make_me_available()).self_href.startswith(server)
+        monkeypatch.delenv("SSL_CERT_FILE")
+        third = UcwaClient(BOT, PASSWORD, server_url=server)
+        with pytest.raises(CertificateRejected):
+            await third.sign_in()
+        await third.aclose()
+
+
 async def test_a_name_the_certificate_does_not_cover_is_refused_as_a_mismatch(
     tmp_path: Path,
 ) -> None:

@@ -23,10 +23,10 @@ DEFAULT_REVIEW = "127.0.0.1:8300"
 
 def parse_review(value: str | None) -> tuple[str, int] | None:
     """The ``(host, port)`` of ``--review``'s value; a usage error for a bad one."""
-    from ucwa_flow.review import parse_listen
-
-    if value is None:
+    if value is None:  # without --review, `run` never imports the review app
         return None
+    from ucwa_flow._listen import parse_listen
+
     try:
         return parse_listen(value)
     except ValueError as exc:

@@ -80,7 +80,7 @@ def command(
 
     FLOW may be written X.yaml for X.flow.yaml.
     """
-    from ucwa_flow.review import FlowShelf, load_coverage, parse_listen
+    from ucwa_flow._listen import parse_listen
 
     try:
         host, port = parse_listen(listen)
@@ -91,6 +91,9 @@ def command(
             f"{attach!r} is not an http(s) URL such as http://127.0.0.1:8470",
             param_hint="--attach",
         )
+    # the review app's modules only once the arguments are known to be usable
+    from ucwa_flow.review import FlowShelf, load_coverage
+
     shelf = FlowShelf.load(flows)
     coverage = load_coverage(coverage_file) if coverage_file is not None else None
     target = _store_target(store) if store is not None else None

@@ -32,9 +32,6 @@ import click
 from ucwa_flow._heap import settle
 from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment, parse_listen
 from ucwa_flow.observe.logs import configure_logging
-from ucwa_flow.service import FlowsRefused, Service, preflight
-from ucwa_flow.ucwa.discovery import root_candidates
-from ucwa_flow.ucwa.errors import DiscoveryFailed
 
 __all__ = ["command"]
 
@@ -81,6 +78,9 @@ def command(
     """Serve every bot account of DEPLOY.yaml until stopped."""
     listen = _address(admin)
     if server is not None:
+        from ucwa_flow.ucwa.discovery import root_candidates
+        from ucwa_flow.ucwa.errors import DiscoveryFailed
+
         try:  # a wrong --server is one line now, not a sign-in retried for ever
             root_candidates("", server)
         except DiscoveryFailed as exc:
@@ -90,6 +90,10 @@ def command(
     except DeploymentError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
+    # the service's modules (most of the package) once the file is known to be usable:
+    # a missing or broken deployment file is one line without them
+    from ucwa_flow.service import FlowsRefused, preflight
+
     if listen is not None:
         spec = dataclasses.replace(deployment.admin, host=listen[0], port=listen[1], enabled=True)
         deployment = dataclasses.replace(deployment, admin=spec)
@@ -112,6 +116,8 @@ def command(
 
 
 async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool:
+    from ucwa_flow.service import Service
+
     async with _target(deployment, server) as (chosen, url):
         service = Service(chosen, server=url, watch=watch)
         loop = asyncio.get_running_loop()

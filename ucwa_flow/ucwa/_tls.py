@@ -37,10 +37,43 @@ def client_context(
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
+    if ca_bundle is None:
+        return _default_trust()
     context = httpx.create_ssl_context(verify=True, trust_env=True)
-    if ca_bundle is not None:
-        _add_bundle(context, os.fspath(ca_bundle))
+    _add_bundle(context, os.fspath(ca_bundle))
     return context
+
+
+#: the default trust's contexts, by what :func:`_trust_source` says they were made from
+_DEFAULT_TRUST: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+
+def _default_trust() -> ssl.SSLContext:
+    """``httpx``'s default trust, made once per process for each source of trust.
+
+    Loading certifi's bundle costs some 25 ms of CPU, and every client asked for it again.
+    A context is made to be shared by many connections; nothing here changes it once made.
+    """
+    source = _trust_source()
+    context = _DEFAULT_TRUST.get(source)
+    if context is None:
+        context = _DEFAULT_TRUST[source] = httpx.create_ssl_context(verify=True, trust_env=True)
+    return context
+
+
+def _trust_source() -> tuple[object, ...]:
+    """What the default context is made of: the environment ``httpx`` and ``ssl`` read, and
+    the file ``SSL_CERT_FILE`` names as it is now (a new file there is a new trust)."""
+    names = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE")
+    values = tuple(os.environ.get(name) for name in names)
+    cafile = values[0]
+    if not cafile:
+        return values
+    try:
+        stat = os.stat(cafile)
+    except OSError:
+        return values  # httpx says what is wrong with it, each time
+    return (*values, stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 def _add_bundle(context: ssl.SSLContext, path: str) -> None:

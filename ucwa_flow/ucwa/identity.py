@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from importlib.metadata import PackageNotFoundError, version
 
@@ -23,8 +24,12 @@ def endpoint_id_for(user: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ucwa-flow:{sip_uri(user).lower()}"))
 
 
+@functools.cache
 def default_user_agent() -> str:
-    """``ucwa-flow/<installed version>``, the UserAgent of the applications we create."""
+    """``ucwa-flow/<installed version>``, the UserAgent of the applications we create.
+
+    Looked up once per process: finding the version reads the installed packages' metadata
+    (milliseconds), and every client a process creates asks for it."""
     try:
         return f"ucwa-flow/{version('ucwa-flow')}"
     except PackageNotFoundError:
