@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from tests.e2e.harness import Person
+from tests.guards import WAIT
 from tests.service.world import HELPDESK, HR, World, advance_until, until, world
 from tests.store.conftest import postgres_url
 from ucwa_flow.deploy import Deployment, WorkersSpec
@@ -286,5 +288,46 @@ async def test_a_send_refused_for_a_lease_not_provably_valid_is_sent_later_not_l
         await advance_until(w.clock, lambda: _ready(service, 1), "the account back")
         # in doubt after the restart (sent or not?): sent once the event channel says not
         await advance_until(w.clock, lambda: lene.caller.heard[len(lene.seen) :], "the reply")
+        assert await lene.hear() == ["v1 thanks Lene"]
+        await lene.silence()
+
+
+async def test_a_reply_decided_as_the_account_is_handed_over_is_sent_before_the_hand_over(
+    tmp_path: Path, pg_store: str
+) -> None:
+    """The hand-over's graceful stop cancels the bot while it commits a batch with a reply
+    (found in a run of the paused-worker test: the account went back to the resumed worker
+    just as the caller spoke). The stop must send what that commit decided: left in the
+    outbox, the reply is in doubt for the next owner, which waits for its event channel to
+    settle it before it answers."""
+    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
+        accounts = (w.account("helpdesk", HELPDESK),)
+        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
+        await until(lambda: _ready(service, 1), "the account")
+        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        runner = service.runners["helpdesk"]
+        fenced = runner._fenced
+        assert fenced is not None
+        commit = fenced.commit
+        committing, go = asyncio.Event(), asyncio.Event()
+
+        async def held(account: str, changes: Changes, *, fence: int | None = None) -> Any:
+            if changes.outbox and not go.is_set():  # the batch with the reply, held
+                committing.set()
+                await go.wait()
+            return await commit(account, changes, fence=fence)
+
+        fenced.commit = held  # type: ignore[method-assign]
+        await lene.say("Lene")
+        await asyncio.wait_for(committing.wait(), WAIT)
+        stopping = asyncio.create_task(runner.stop())  # what a hand-over does first
+        # the bot is cancelled mid-commit: the stop waits for the commit to end
+        await until(lambda: runner._retiring is not None, "the stop to close the bot")
+        go.set()
+        await asyncio.wait_for(stopping, WAIT)
+        snapshot = await fenced.inner.load(HELPDESK)
+        assert snapshot.outbox == ()  # sent, and its answer committed: nothing in doubt
         assert await lene.hear() == ["v1 thanks Lene"]
         await lene.silence()
