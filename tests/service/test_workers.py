@@ -132,6 +132,8 @@ async def test_a_paused_worker_is_taken_over_and_its_stale_writes_are_fenced(
             assert fenced is not None
             stale[name] = FencedStore(fenced.inner, fenced.fence)
         assert first.coordinator is not None
+        # a loop stalled past the margin before (a loaded machine) loses a lease: not counted
+        lost = _leases(first).get("lost", 0)
         await first.coordinator.pause()  # frozen: no heartbeat, no guard (a GC pause, SIGSTOP)
 
         await until(lambda: len(_held(second)) == 4, "the expired leases to be taken over")
@@ -153,7 +155,7 @@ async def test_a_paused_worker_is_taken_over_and_its_stale_writes_are_fenced(
             lambda: not any(first.runners[name].busy for name in moved),
             "its bots to stop",
         )
-        assert _leases(first)["lost"] == 2
+        assert _leases(first)["lost"] == lost + 2
         for name, person in people.items():  # every conversation carries on, answered once
             await person.say(name)
             assert await person.hear() == [f"v1 thanks {name}"]
