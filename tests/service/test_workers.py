@@ -294,14 +294,15 @@ async def test_a_send_refused_for_a_lease_not_provably_valid_is_sent_later_not_l
         await lene.silence()
 
 
+@pytest.mark.parametrize("cut", ["mid-commit", "before the commit"])
 async def test_a_reply_decided_as_the_account_is_handed_over_is_sent_before_the_hand_over(
-    tmp_path: Path, pg_store: str
+    tmp_path: Path, pg_store: str, cut: str
 ) -> None:
-    """The hand-over's graceful stop cancels the bot while it commits a batch with a reply
-    (found in a run of the paused-worker test: the account went back to the resumed worker
-    just as the caller spoke). The stop must send what that commit decided: left in the
-    outbox, the reply is in doubt for the next owner, which waits for its event channel to
-    settle it before it answers."""
+    """The hand-over's graceful stop cancels the bot while it commits a batch with a reply,
+    or once the reply is decided and before it is committed (found in a run of the
+    paused-worker test: the account went back to the resumed worker just as the caller
+    spoke). The stop must send that reply: left in the outbox, it is in doubt for the next
+    owner, which waits for its event channel to settle it before it answers."""
     async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
         accounts = (w.account("helpdesk", HELPDESK),)
         service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
@@ -310,22 +311,34 @@ async def test_a_reply_decided_as_the_account_is_handed_over_is_sent_before_the_
         await lene.say("hello")
         assert await lene.hear() == ["helpdesk v1: your name?"]
         runner = service.runners["helpdesk"]
-        fenced = runner._fenced
+        fenced, bot = runner._fenced, runner.bot
         assert fenced is not None
-        commit = fenced.commit
-        committing, go = asyncio.Event(), asyncio.Event()
+        assert bot is not None
+        assert bot.durable is not None
+        journal, engine = bot.durable.journal, bot.engine
+        commit, drained = fenced.commit, engine.drained
+        holding, go = asyncio.Event(), asyncio.Event()
 
-        async def held(account: str, changes: Changes, *, fence: int | None = None) -> Any:
-            if changes.outbox and not go.is_set():  # the batch with the reply, held
-                committing.set()
-                await go.wait()
+        async def hold() -> None:
+            holding.set()
+            await go.wait()
+
+        async def held_commit(account: str, changes: Changes, *, fence: int | None = None) -> Any:
+            if cut == "mid-commit" and changes.outbox and not go.is_set():
+                await hold()
             return await commit(account, changes, fence=fence)
 
-        fenced.commit = held  # type: ignore[method-assign]
+        async def held_drained() -> None:
+            await drained()
+            if cut == "before the commit" and journal.page.outgoing and not go.is_set():
+                await hold()
+
+        fenced.commit = held_commit  # type: ignore[method-assign]
+        engine.drained = held_drained  # type: ignore[method-assign]
         await lene.say("Lene")
-        await asyncio.wait_for(committing.wait(), WAIT)
+        await asyncio.wait_for(holding.wait(), WAIT)
         stopping = asyncio.create_task(runner.stop())  # what a hand-over does first
-        # the bot is cancelled mid-commit: the stop waits for the commit to end
+        # the bot is cancelled where it is held; the stop goes on once it closes the bot
         await until(lambda: runner._retiring is not None, "the stop to close the bot")
         go.set()
         await asyncio.wait_for(stopping, WAIT)
