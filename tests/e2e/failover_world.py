@@ -14,7 +14,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,7 +28,18 @@ from ucwa_flow.simulator.control import VirtualUser
 from ucwa_flow.simulator.state import Conversation, Message
 from ucwa_flow.store.leases import LeaseBook
 
-__all__ = ["FLOW", "MARKS", "PASSWORD", "Board", "Caller", "bot", "deployment", "schema"]
+__all__ = [
+    "FLOW",
+    "MARKS",
+    "PASSWORD",
+    "Board",
+    "Caller",
+    "Progress",
+    "bot",
+    "deployment",
+    "schema",
+    "until_moving",
+]
 
 PASSWORD = "f4ilover-Pa55word!"
 #: when the test did what (monotonic seconds), for the failure messages
@@ -59,13 +70,66 @@ def bot(account: str) -> str:
     return f"sip:{account}@contoso.com"
 
 
+class Progress:
+    """When any caller last heard anything (as in ``tests/e2e/test_kill.py``): a caller
+    waiting for its answer fails only once nobody has heard a thing for ``WAIT`` seconds.
+    A loaded machine answers slowly but keeps answering; a lost message leaves its caller
+    waiting until the others are done (the test stops them when a wait of its own fails),
+    and then nothing moves."""
+
+    def __init__(self) -> None:
+        self.callers: list[Caller] = []
+        self.heard = 0
+        self.moved = 0.0
+
+    def stalled_for(self, now: float) -> float:
+        heard = sum(len(c.received) for c in self.callers)
+        if heard != self.heard or not self.moved:
+            self.heard, self.moved = heard, now
+        return now - self.moved
+
+
+async def until_moving(
+    check: Callable[[], Awaitable[bool]],
+    what: str,
+    toward: Callable[[], int],
+    *logs: ServeProcess,
+) -> None:
+    """Poll the async ``check`` until it holds; fail once ``toward()`` (how far toward it
+    things are: a count that only the goal's own progress raises, read after each check)
+    has not reached a new height for ``WAIT`` seconds. On failure, the tails of ``logs``."""
+    best, since = toward(), time.monotonic()
+    while not await check():
+        now, height = time.monotonic(), toward()
+        if height > best:
+            best, since = height, now
+        tails = "\n".join(f"--- {p.log.name}\n{p.tail(15)}" for p in logs)
+        assert now - since < WAIT, (
+            f"timed out waiting for {what}: nothing moved toward it for {WAIT:.0f} s "
+            f"(at {best})\n{tails}"
+        )
+        await asyncio.sleep(0.1)
+
+
 class Caller(VirtualUser):
     """One caller: says numbered lines to its account, one at a time, and notes when each
-    answer arrived (``time.monotonic``, the event loop's clock)."""
+    answer arrived (``time.monotonic``, the event loop's clock). With a :class:`Progress`,
+    a line waits for its answer until nobody has heard anything for ``WAIT`` seconds;
+    without, ``WAIT`` seconds at most."""
 
-    def __init__(self, sim: Simulator, user: SimulatorUser, i: int, account: str) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        user: SimulatorUser,
+        i: int,
+        account: str,
+        progress: Progress | None = None,
+    ) -> None:
         super().__init__(sim, user)
         self.i, self.account = i, account
+        self.progress = progress
+        if progress is not None:
+            progress.callers.append(self)
         self.conv: str | None = None
         self.expected: list[str] = []
         self.arrivals: list[float] = []
@@ -129,9 +193,16 @@ class Caller(VirtualUser):
                 f"{self.who} ({self.account}): the conversation is {state} "
                 f"({self.reasons.get(self.conv)}); heard {self.heard()}"
             )
-            assert time.monotonic() < deadline, (
+            now = time.monotonic()
+            if self.progress is not None:
+                late = self.progress.stalled_for(now) >= WAIT
+                why = f"; no caller has heard anything for {WAIT:.0f} s"
+            else:
+                late, why = now >= deadline, ""
+            assert not late, (
                 f"{self.who} ({self.account}): no answer to {text!r} sent "
                 f"{', '.join(f'{sent - at:+.2f} s after the {m}' for m, at in MARKS.items())}"
+                f"{why}"
             )
             with contextlib.suppress(TimeoutError):
                 await self.wait_for_message(timeout=0.5)
@@ -206,6 +277,11 @@ class Board:
 
     def of(self, proc: ServeProcess) -> list[str]:
         return sorted(a for a, p in self.owners.items() if p is proc)
+
+    def toward(self, live: list[ServeProcess], each: int) -> Callable[[], int]:
+        """How far the last read is from ``each`` account for each of ``live`` (a count
+        that grows toward it; for :func:`until_moving`)."""
+        return lambda: sum(min(len(self.of(p)), each) for p in live)
 
     async def shared(self, live: list[ServeProcess], each: int) -> bool:
         """Every account owned, ``each`` by each of ``live``, and every one of them ready."""

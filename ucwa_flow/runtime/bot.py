@@ -244,10 +244,18 @@ class Bot:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
-        await durable.settle()
         engine = self.engine
         try:
-            if not keep:  # stops are decided, committed, then sent, like any other step
+            if keep:
+                # the replies of the steps under way are committed, then sent: one left
+                # unsent would be in doubt for the next start (another worker's, after a
+                # hand-over), which answers only once its event channel has settled it
+                await durable.settle(send=True)
+                await engine.drained()
+                await durable.commit(sends_only=True)
+                await _sent(engine)
+            else:  # stops are decided, committed, then sent, like any other step
+                await durable.settle()
                 engine.stop_all("shutdown")
                 await engine.drained()
                 await durable.commit()
@@ -257,3 +265,9 @@ class Bot:
         except StoreError as exc:
             log.error("could not commit the last steps before stopping: %s", exc)
             await engine.aclose(stop=not keep)
+
+
+async def _sent(engine: Engine) -> None:
+    """Until no send is under way."""
+    while running := engine.sender.running():
+        await asyncio.wait(running)

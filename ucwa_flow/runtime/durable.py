@@ -107,6 +107,7 @@ class Durable:
         self.marked = False
         self.commits = 0
         self._storing: asyncio.Future[CommitResult] | None = None
+        self._interrupted: Page | None = None  # the page of a commit a cancellation cut off
         #: conversations a restart carried on (their state still in the flow)
         self.carried = 0
         #: back-off (seconds) while the store fails retryably
@@ -380,18 +381,27 @@ class Durable:
                 await self.engine.clock.sleep(delay)
                 delay = min(self.max_retry, delay * 2)
 
-    async def settle(self) -> None:
-        """Wait for a store commit that a cancellation interrupted (see :meth:`commit`);
-        its work is not performed: what it put in the outbox waits for the next start."""
-        storing = self._storing
-        if storing is not None and not storing.done():
-            try:
-                await storing
-            except StoreError as exc:
-                log.error("an interrupted commit failed: %s", exc)
+    async def settle(self, *, send: bool = False) -> None:
+        """Wait for a store commit that a cancellation interrupted (see :meth:`commit`).
+        With ``send`` (a graceful stop), the messages it decided are sent now; the rest of
+        its work (all of it, without) waits in the store for the next start."""
+        storing, page = self._storing, self._interrupted
+        self._interrupted = None
+        if storing is None or page is None:
+            return
+        try:
+            result = await storing
+        except StoreError as exc:
+            log.error("an interrupted commit failed: %s", exc)
+            return
+        if send and result.applied:
+            self._perform(page, sends_only=True)
 
-    async def commit(self, position: ChannelPosition | None = None) -> bool:
-        """Commit everything decided so far (with ``position``), then perform it."""
+    async def commit(
+        self, position: ChannelPosition | None = None, *, sends_only: bool = False
+    ) -> bool:
+        """Commit everything decided so far (with ``position``), then perform it (only its
+        sends with ``sends_only``: a graceful stop's; the rest waits for the next start)."""
         async with self._lock:
             page = self.journal.take()
             if not page and position is None:
@@ -405,8 +415,11 @@ class Durable:
                     storing = self._storing = asyncio.ensure_future(
                         self.store.commit(self.account, changes)
                     )
+                    self._interrupted = page  # until the commit is awaited to the end
                     result = await asyncio.shield(storing)
+                    self._interrupted = None
             except StoreError:
+                self._interrupted = None
                 self.journal.put_back(page)
                 raise
             self.commits += 1
@@ -415,11 +428,17 @@ class Durable:
             if not result.applied:
                 log.warning("a batch was committed before (another process?); not performed")
                 return False
-            self.engine.sender.send(self.doubt.route(page.outgoing))
-            for call in page.webhooks:
-                self.engine.calls.start(call)
-            for op in page.invites:
-                self.engine.invitations.dispatch(op)
-            for href, link in page.accepts:  # new conversations after those under way
-                self.engine.spawn(self.engine.answers.accept(href, link))
+            self._perform(page, sends_only=sends_only)
             return True
+
+    def _perform(self, page: Page, *, sends_only: bool = False) -> None:
+        """What a committed page decided: its sends, webhooks, invitations, accepts."""
+        self.engine.sender.send(self.doubt.route(page.outgoing))
+        if sends_only:
+            return
+        for call in page.webhooks:
+            self.engine.calls.start(call)
+        for op in page.invites:
+            self.engine.invitations.dispatch(op)
+        for href, link in page.accepts:  # new conversations after those under way
+            self.engine.spawn(self.engine.answers.accept(href, link))
