@@ -365,7 +365,11 @@ class FlowInstance:
     def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
         conv = self.conv
         messaging = conv.messaging
-        text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
+        template = action.text
+        if action.html is None and template is not None and not action.texts:
+            text, sent = template.render(ctx), None  # what ``render_say`` gives it, a call less
+        else:
+            text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
         href = messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)
