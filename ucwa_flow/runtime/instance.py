@@ -31,7 +31,7 @@ Semantics, as ``docs/flow-language.md`` states them:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import httpx
@@ -58,6 +58,7 @@ from ucwa_flow.runtime.context import Context, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.mailboxes import NOTHING
 from ucwa_flow.runtime.matching import first_match
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
@@ -137,9 +138,12 @@ class FlowInstance:
         self.facts.opened(self.conv.first_text, self.flow)
         await self._enter(state or self.flow.start)
 
-    async def on_message(self, text: str) -> None:
+    def on_message(self, text: str) -> Awaitable[None]:
+        """The caller wrote ``text``. What needs no waiting (matching, a handler's says)
+        runs in this call; the rest is the awaitable returned (:data:`NOTHING`: none is
+        left), to await at once: no coroutine is made for a step that never waits."""
         if self.ended:
-            return
+            return NOTHING
         self._hops = 0
         self.facts.heard(text, self.flow)
         tracing = self.services.tracing
@@ -147,13 +151,12 @@ class FlowInstance:
             self._emit(t.MessageIn, text=text)
         current = self.flow.states.get(self.state)  # self._current(), a call less
         if current is None:
-            return
+            return NOTHING
         machine = self.machine
         self._silence.heard(machine.silence_schedule(current))
         found = first_match(machine.candidates(current), text, self._error)
         if found is None:
-            await self._no_match(current, text)
-            return
+            return self._no_match(current, text)
         handler, list_id, captures = found
         self._misses = 0
         if captures:
@@ -171,8 +174,8 @@ class FlowInstance:
         says = machine.says_only(self.flow, list_id)
         if says is not None:
             self._say_all(says, extras)  # what ``_run`` does with them, without a coroutine
-        else:
-            await self._run(machine.start_of(list_id), extras)
+            return NOTHING
+        return self._run(machine.start_of(list_id), extras)
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""

@@ -133,7 +133,9 @@ class Mailboxes:
             while box:
                 job = box.popleft()
                 try:
-                    await job()
+                    step = job()
+                    if step is not NOTHING:  # (awaiting it makes a generator)
+                        await step
                 except Exception:  # a bug must not kill the other conversations
                     log.exception("%s: unexpected error in the flow runtime", href)
                 except asyncio.CancelledError:  # its own (a cancelled future), not the task's
