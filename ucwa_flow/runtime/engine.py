@@ -395,7 +395,8 @@ class Engine(Traced):
         if self._journal is not None:
             self._journal.sent(result)
         settle_sent(self, result)
-        self.answers.turns.nudge()
+        if (turns := self.answers.turns).waiting:  # (a call less when none waits)
+            turns.nudge()
 
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
@@ -410,7 +411,8 @@ class Engine(Traced):
 
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: a handoff may end; its record goes into the next commit."""
-        self.answers.turns.nudge()
+        if (turns := self.answers.turns).waiting:  # (a call less when none waits)
+            turns.nudge()
         if self.bridges.searches:  # (a call less without one)
             self.bridges.stepped(href)
         if self._journal is not None:  # (a call less without one)

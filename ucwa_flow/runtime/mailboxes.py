@@ -152,7 +152,8 @@ class Mailboxes:
                 if not box:  # an idle conversation keeps no mailbox
                     self._boxes.pop(href, None)
                 self._active -= 1
-                self._done()
+                if self._drained is not None:  # someone waits (a call less when nobody does)
+                    self._done()
 
 
 def _wake(waiter: asyncio.Future[None], shared: asyncio.Future[None]) -> None:
