@@ -299,7 +299,11 @@ class Template(_Compiled):
         plain, env = self._plain, self._env
         if plain is None or env is None:
             return str(self._run(context))
-        picked = self._picked(context)  # what ``_run`` does, a call less (a say each)
+        picked = {}  # what ``_run`` does, ``_picked`` inline: a call less (a say each)
+        for name in self._names:
+            value = context.get(name, _ABSENT)
+            if value is not _ABSENT:
+                picked[name] = value
         try:
             return render_plain(plain, picked, env)
         except Exception as exc:
