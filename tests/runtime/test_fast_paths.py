@@ -24,7 +24,7 @@ from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime import instance as instance_module
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import context_of
-from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.flowmachine import FlowMachine, Plans
 from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.ucwa.dataurl import encode_data_url
@@ -102,7 +102,7 @@ async def test_say_only_lists_run_as_the_general_path_runs_them(
 ) -> None:
     fast = await _run(_flow())
     with monkeypatch.context() as patched:
-        patched.setattr(FlowMachine, "says_only", lambda self, flow, list_id: None)
+        patched.setattr(Plans, "says_only", lambda self, flow, list_id: None)
         slow = await _run(_flow())
     assert fast == slow
     said = [r.text for r in fast[0] if isinstance(r, t.MessageOut)]

@@ -152,9 +152,9 @@ class FlowInstance:
         current = self.flow.states.get(self.state)  # self._current(), a call less
         if current is None:
             return NOTHING
-        machine = self.machine
-        self._silence.heard(machine.silence_schedule(current))
-        found = first_match(machine.candidates(current), text, self._error)
+        plans = self.machine.plans  # one read on the machine (``Plans`` says why)
+        self._silence.heard(plans.silence_schedule(current))
+        found = first_match(plans.candidates(current), text, self._error)
         if found is None:
             return self._no_match(current, text)
         handler, list_id, captures = found
@@ -171,11 +171,11 @@ class FlowInstance:
                 location=handler.location,
             )
         extras = {"match": captures, "message": text}
-        says = machine.says_only(self.flow, list_id)
+        says = plans.says_only(self.flow, list_id)
         if says is not None:
             self._say_all(says, extras)  # what ``_run`` does with them, without a coroutine
             return NOTHING
-        return self._run(machine.start_of(list_id), extras)
+        return self._run(plans.start_of(list_id), extras)
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
@@ -319,7 +319,8 @@ class FlowInstance:
         self, list_id: str, extras: Mapping[str, Any], *, allow_after_end: bool = False
     ) -> None:
         """Run the action list ``list_id`` from its start."""
-        await self._run(self.machine.start_of(list_id), extras, allow_after_end=allow_after_end)
+        frames = self.machine.plans.start_of(list_id)
+        await self._run(frames, extras, allow_after_end=allow_after_end)
 
     async def _run(
         self,
