@@ -25,6 +25,7 @@ from ucwa_flow.runtime import instance as instance_module
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import context_of
 from ucwa_flow.runtime.flowmachine import FlowMachine, Plans
+from ucwa_flow.runtime.matching import candidates, first_match
 from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.ucwa.dataurl import encode_data_url
@@ -257,3 +258,22 @@ async def test_says_with_html_or_texts_take_render_say(monkeypatch: pytest.Monke
     said = [r.text for r in traces if isinstance(r, t.MessageOut)]
     assert said == ["plain Hi Tosh en", "text html", "only only", "en texts", "plain hi en"]
     assert any(isinstance(r, t.FlowError) for r in traces)  # the failing template
+
+
+def test_first_match_answers_as_each_handler_s_match_in_order() -> None:
+    # candidates keep each matcher's ``match`` (``None`` for ``any``): the same answers
+    flow = _flow()
+    texts = [*TEXTS, "", "  two ", "set", "set x y", "STOP", "bye"]
+    for state in flow.states.values():
+        tried = candidates(state)
+        assert [c[2] is None for c in tried] == [h.matcher.kind == "any" for h, _, _ in tried]
+        for text in texts:
+            expected = next(
+                (
+                    (h, list_id, h.match(text))
+                    for h, list_id, _ in tried
+                    if h.match(text) is not None
+                ),
+                None,
+            )
+            assert first_match(tried, text, lambda message, where: None) == expected
