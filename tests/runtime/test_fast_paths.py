@@ -216,7 +216,10 @@ def _says() -> tuple[Flow, list[Say]]:
     result = load_flow_text(SAYS)
     assert result.flow is not None, [str(d) for d in result.diagnostics]
     flow = result.flow
-    return flow, [a for i in range(4) for a in flow.action_list(handler_list_id("main", i))]
+    actions = [a for i in range(4) for a in flow.action_list(handler_list_id("main", i))]
+    says = [a for a in actions if isinstance(a, Say)]
+    assert says == actions
+    return flow, says
 
 
 def test_a_say_of_text_alone_renders_as_render_say_renders_it() -> None:
