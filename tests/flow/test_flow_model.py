@@ -305,7 +305,7 @@ def test_a_choice_matches_the_message_normalised_as_before() -> None:
     texts = ["talk to a human", " TALK\tto a  HUMAN\r\n", "stop", "\u00a0stop\u2003", "SS", "ß"]
     texts += ["talk to a hu", "x" + " " * 20 + "y", "x          y", "\n\nstop\n", "sto p", ""]
     for text in texts:
-        expected = {} if _normalise(text[:12].strip()) in accepted else None
+        expected: dict[str, str] | None = {} if _normalise(text[:12].strip()) in accepted else None
         assert matcher.match(text) == expected, text
     assert matcher.match(" TALK\tto a  HUMAN\r\n") is None  # cut at 12 characters first
     assert matcher.match("\u00a0stop\u2003") == {}
