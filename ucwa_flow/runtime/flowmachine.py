@@ -15,6 +15,8 @@ from ucwa_flow.runtime.matching import Candidate, candidates
 
 __all__ = ["FlowMachine", "Plans"]
 
+_UNDECIDED: Any = object()  # a list not looked at yet (``Plans.says_only``)
+
 
 class FlowMachine(SharedMachine):
     """The states of one flow as a shared ``transitions`` machine.
@@ -65,7 +67,7 @@ class Plans:
     has a ``__getattr__``, so that every attribute read on one (a :class:`FlowMachine`)
     takes Python's slow path; a message's lookups are made here instead."""
 
-    __slots__ = ("_candidates", "_flow", "_idle", "_says", "_schedules", "_starts")
+    __slots__ = ("_candidates", "_flow", "_heard", "_idle", "_says", "_schedules", "_starts")
 
     def __init__(self, flow: Flow) -> None:
         self._idle = flow.settings.idle_timeout
@@ -74,6 +76,7 @@ class Plans:
         self._starts: dict[str, tuple[ActionRef]] = {}
         self._flow = flow
         self._says: dict[str, tuple[Say, ...] | None] = {}
+        self._heard: dict[str, tuple[tuple[FlowMachine.Entry, ...], tuple[Candidate, ...]]] = {}
 
     def start_of(self, list_id: str) -> tuple[ActionRef]:
         """The frames that run action list ``list_id`` from its start (made once: the
@@ -90,8 +93,9 @@ class Plans:
         version). Decided once per list."""
         if flow is not self._flow:
             return None
-        if list_id in self._says:
-            return self._says[list_id]
+        found = self._says.get(list_id, _UNDECIDED)
+        if found is not _UNDECIDED:
+            return cast("tuple[Say, ...] | None", found)
         try:
             actions = flow.action_list(list_id)
         except UnknownActionList:
@@ -101,6 +105,14 @@ class Plans:
             says = cast("tuple[Say, ...]", actions)
         self._says[list_id] = says
         return says
+
+    def heard_in(self, state: State) -> tuple[tuple[FlowMachine.Entry, ...], tuple[Candidate, ...]]:
+        """What a message in ``state`` needs: :meth:`silence_schedule` and
+        :meth:`candidates`, in one call."""
+        found = self._heard.get(state.name)
+        if found is None:
+            found = self._heard[state.name] = self.silence_schedule(state), self.candidates(state)
+        return found
 
     def candidates(self, state: State) -> tuple[Candidate, ...]:
         """What a message in ``state`` is tried against, in order

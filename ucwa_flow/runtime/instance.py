@@ -153,8 +153,9 @@ class FlowInstance:
         if current is None:
             return NOTHING
         plans = self.machine.plans  # one read on the machine (``Plans`` says why)
-        self._silence.heard(plans.silence_schedule(current))
-        found = first_match(plans.candidates(current), text, self._error)
+        schedule, tried = plans.heard_in(current)
+        self._silence.heard(schedule)
+        found = first_match(tried, text, self._error)
         if found is None:
             return self._no_match(current, text)
         handler, list_id, captures = found
