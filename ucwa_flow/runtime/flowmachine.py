@@ -15,7 +15,8 @@ from ucwa_flow.runtime.matching import Candidate, candidates
 
 __all__ = ["FlowMachine", "Plans"]
 
-_UNDECIDED: Any = object()  # a list not looked at yet (``Plans.says_only``)
+#: a list not looked at yet (``Plans.says_only``; typed as an answer: no cast per read)
+_UNDECIDED = cast("tuple[Say, ...]", object())
 
 
 class FlowMachine(SharedMachine):
@@ -95,7 +96,7 @@ class Plans:
             return None
         found = self._says.get(list_id, _UNDECIDED)
         if found is not _UNDECIDED:
-            return cast("tuple[Say, ...] | None", found)
+            return found
         try:
             actions = flow.action_list(list_id)
         except UnknownActionList:
