@@ -4,6 +4,7 @@ constructors make: equal, hashing and printing alike, of the same class, still f
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import pytest
 
@@ -48,6 +49,10 @@ def test_the_engine_s_records_built_quickly_equal_those_built_the_usual_way() ->
     usual = Outgoing("/c", "message", "/c/send", "hi", None, True, "", context, where)
     _same_record(said, usual)
     assert len(said.operation_context) == 32
+    for _ in range(200):  # a random UUID's hex, as _new_context and uuid4 make them
+        context = Outgoing.message("/c", "/s", "hi", None, False, None).operation_context
+        made = uuid.UUID(hex=context)
+        assert (made.version, made.variant, made.hex) == (4, uuid.RFC_4122, context)
     assert Outgoing.message("/c", "/c/send", "hi", None, False, None).operation_context != (
         said.operation_context
     )

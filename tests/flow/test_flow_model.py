@@ -293,3 +293,19 @@ def test_the_helpdesk_answers_what_with_its_help_command() -> None:
     (help_command,) = [c for c in flow.states["menu"].commands if c.name == "help"]
     assert help_command.match("what?") == {}
     assert help_command.match("helpless") is None
+
+
+def test_a_choice_matches_the_message_normalised_as_before() -> None:
+    # ``match`` for a choice normalises inline: the same as _normalise(text[:max].strip())
+    from ucwa_flow.flow._patterns import _normalise
+
+    choices = ["Talk to  a human", "stop", "ß", "x"]
+    matcher = Matcher("choice", choices, max_length=12)
+    accepted = {_normalise(c) for c in choices}
+    texts = ["talk to a human", " TALK\tto a  HUMAN\r\n", "stop", "\u00a0stop\u2003", "SS", "ß"]
+    texts += ["talk to a hu", "x" + " " * 20 + "y", "x          y", "\n\nstop\n", "sto p", ""]
+    for text in texts:
+        expected: dict[str, str] | None = {} if _normalise(text[:12].strip()) in accepted else None
+        assert matcher.match(text) == expected, text
+    assert matcher.match(" TALK\tto a  HUMAN\r\n") is None  # cut at 12 characters first
+    assert matcher.match("\u00a0stop\u2003") == {}

@@ -49,7 +49,7 @@ def _listen(s: Stage, metrics: Metrics, live: Live) -> None:
         s.traces.append(record)
         sink(record)
 
-    s.bot.engine._sink = both
+    s.bot.engine.sink = both
 
 
 async def test_a_run_is_counted_from_its_traces_store_and_channel(tmp_path: Path) -> None:

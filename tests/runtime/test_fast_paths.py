@@ -16,13 +16,17 @@ import pytest
 
 from tests.runtime.test_engine_lost import RecordingPort
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.flow import Flow, Location, Template, load_flow_text
+from ucwa_flow.flow import Flow, Location, Say, Template, handler_list_id, load_flow_text
+from ucwa_flow.flow._sandbox import TemplateRenderError
 from ucwa_flow.lifecycle import LifecycleTracker
 from ucwa_flow.lifecycle import conversation as conv_lc
 from ucwa_flow.runtime import Engine
+from ucwa_flow.runtime import instance as instance_module
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import context_of
-from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.flowmachine import FlowMachine, Plans
+from ucwa_flow.runtime.matching import candidates, first_match
+from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.events import ConversationEvent, decode_batch
@@ -71,23 +75,23 @@ def _flow() -> Flow:
     return result.flow
 
 
-def _batches() -> list[Any]:
+def _batches(messages: list[str]) -> list[Any]:
     """The invitation, the accept-time events, then one incoming message per text."""
     texts = [(FIXTURES / f"msdocs_ReceiveAnIM_{n}.json").read_text("utf-8") for n in ("08", "15")]
     batches = [decode_batch(json.loads(text)) for text in texts]
     message = (FIXTURES / "msdocs_ReceiveAnIM_16.json").read_text("utf-8")
-    for n, text in enumerate(TEXTS):
+    for n, text in enumerate(messages):
         body = message.replace("messaging/messages/2", f"messaging/messages/m{n}")
         body = body.replace("data:text/plain;charset=utf-8,Hi+Tosh%0d%0a", encode_data_url(text))
         batches.append(decode_batch(json.loads(body)))
     return batches
 
 
-async def _run(flow: Flow) -> tuple[list[t.Trace], list[tuple[str, str]]]:
+async def _run(flow: Flow, texts: list[str] = TEXTS) -> tuple[list[t.Trace], list[tuple[str, str]]]:
     traces: list[t.Trace] = []
     port = RecordingPort()
     engine = Engine(flow, port, ManualClock(), traces.append)
-    for batch in _batches():
+    for batch in _batches(texts):
         engine.handle(batch)
         await engine.idle()
     await engine.aclose()
@@ -99,7 +103,7 @@ async def test_say_only_lists_run_as_the_general_path_runs_them(
 ) -> None:
     fast = await _run(_flow())
     with monkeypatch.context() as patched:
-        patched.setattr(FlowMachine, "says_only", lambda self, flow, list_id: None)
+        patched.setattr(Plans, "says_only", lambda self, flow, list_id: None)
         slow = await _run(_flow())
     assert fast == slow
     said = [r.text for r in fast[0] if isinstance(r, t.MessageOut)]
@@ -185,3 +189,94 @@ async def test_silence_heard_sets_a_timer_only_when_the_one_set_is_late() -> Non
     assert timers.posted == [60.0, 5.0]
     silence.heard(())
     assert timers.posted == [60.0, 5.0]
+
+
+SAYS = """
+version: 1
+name: says
+start: main
+settings: {format: html, default_language: en, detect_language: {de: [hallo]}}
+states:
+  main:
+    messages:
+      - choice: [html]
+        say: {text: "text {{ message }}", html: "<b>html</b> {{ message }}"}
+      - choice: [only]
+        say: {html: "<i>only</i> {{ message }}"}
+      - choice: [texts]
+        say: {texts: {en: "en {{ message }}", de: {text: "de", html: "<b>de</b>"}}}
+      - any: true
+        do:
+          - say: "plain {{ message }} {{ conversation.language }}"
+          - say: "{{ message.upper(1) }}"
+"""
+
+
+def _says() -> tuple[Flow, list[Say]]:
+    result = load_flow_text(SAYS)
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    flow = result.flow
+    actions = [a for i in range(4) for a in flow.action_list(handler_list_id("main", i))]
+    says = [a for a in actions if isinstance(a, Say)]
+    assert says == actions
+    return flow, says
+
+
+def test_a_say_of_text_alone_renders_as_render_say_renders_it() -> None:
+    # what ``FlowInstance._say`` does without ``render_say`` for such a say
+    _, says = _says()
+    plain = [a for a in says if a.html is None and a.text is not None and not a.texts]
+    assert len(plain) == 2
+    for message in ("hi", "hallo"):
+        for language in ("en", "de", None):
+            ctx = {"message": message, "conversation": {"language": language}}
+            for flow_format in ("text", "html"):
+                for formats in ((), ("Plain",), ("Plain", "Html"), ("Html",)):
+                    for action in plain:
+                        assert action.text is not None
+                        try:
+                            fast: Any = (action.text.render(ctx), None)
+                        except TemplateRenderError as exc:
+                            fast = str(exc)
+                        try:
+                            general: Any = render_say(action, ctx, flow_format, formats)
+                        except TemplateRenderError as exc:
+                            general = str(exc)
+                        assert fast == general
+    assert isinstance(fast, str)  # the failing template
+    assert "template failed" in fast
+
+
+async def test_says_with_html_or_texts_take_render_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[Say] = []
+
+    def recording(action: Say, *args: Any) -> tuple[str, str | None]:
+        rendered.append(action)
+        return render_say(action, *args)
+
+    monkeypatch.setattr(instance_module, "render_say", recording)
+    flow, says = _says()
+    traces, _ = await _run(flow, ["html", "only", "texts", "hi"])
+    assert rendered == [says[0], says[1], says[2]]
+    said = [r.text for r in traces if isinstance(r, t.MessageOut)]
+    assert said == ["plain Hi Tosh en", "text html", "only only", "en texts", "plain hi en"]
+    assert any(isinstance(r, t.FlowError) for r in traces)  # the failing template
+
+
+def test_first_match_answers_as_each_handler_s_match_in_order() -> None:
+    # candidates keep each matcher's ``match`` (``None`` for ``any``): the same answers
+    flow = _flow()
+    texts = [*TEXTS, "", "  two ", "set", "set x y", "STOP", "bye"]
+    for state in flow.states.values():
+        tried = candidates(state)
+        assert [c[2] is None for c in tried] == [h.matcher.kind == "any" for h, _, _ in tried]
+        for text in texts:
+            expected = next(
+                (
+                    (h, list_id, h.match(text))
+                    for h, list_id, _ in tried
+                    if h.match(text) is not None
+                ),
+                None,
+            )
+            assert first_match(tried, text, lambda message, where: None) == expected

@@ -247,3 +247,32 @@ async def test_a_job_dropped_as_the_engine_closes_leaves_it_idle_and_closable_ag
         await engine.aclose(stop=False)
         await engine.idle()
     assert seen == []
+
+
+async def test_jobs_left_by_a_cancelled_drain_run_in_order_at_the_next_post() -> None:
+    seen: list[str] = []
+    gate = asyncio.Event()
+    runner = Runner()
+    boxes = Mailboxes(lambda href: None, runner)
+    boxes.post("slow", _job(seen, "slow", gate))
+    await _rounds()  # slow waits, in a task of its own
+    (carrier,) = runner.tasks
+    boxes.post("slow", _job(seen, "slow2"))
+    boxes.post("slow", _job(seen, "slow3"))
+    carrier.cancel()  # the task, not the job: the drain ends with two jobs left
+    await asyncio.gather(carrier, return_exceptions=True)
+    assert seen == ["slow start"]
+    assert not boxes.busy
+    assert boxes.running() == []
+    boxes.post("other", _job(seen, "other"))
+    await _rounds()
+    assert seen == ["slow start", "other start", "other end"]  # the jobs left wait
+    boxes.post("slow", _job(seen, "slow4"))  # and run, first, with the next one
+    async with asyncio.timeout(WAIT):
+        await boxes.drained()
+    assert seen[3:] == [f"slow{n} {part}" for n in (2, 3, 4) for part in ("start", "end")]
+    assert not boxes.busy
+    boxes.post("slow", _job(seen, "slow5"))  # an idle conversation's mailbox starts again
+    async with asyncio.timeout(WAIT):
+        await boxes.drained()
+    assert seen[-2:] == ["slow5 start", "slow5 end"]

@@ -80,7 +80,8 @@ class Answering:
         self.shed = 0
         #: accepted conversations not connected yet (by href)
         self.answering: set[str] = set()
-        self._held: list[InvitationReceived] = []
+        #: invitations of the batch being handled, answered at :meth:`flush` (read outside)
+        self.held: list[InvitationReceived] = []
         self._first_text: dict[str, str] = {}
         self._start_state: dict[str, str] = {}
         self._farewells: dict[str, str] = {}  # declined with a message: said once connected
@@ -92,13 +93,13 @@ class Answering:
 
     def received(self, change: InvitationReceived) -> None:
         """An invitation arrived: answered at the next :meth:`flush`."""
-        self._held.append(change)
+        self.held.append(change)
 
     def flush(self) -> None:
         """Post the held invitations to their conversations' mailboxes."""
-        if not self._held:
+        if not self.held:
             return
-        held, self._held = self._held, []
+        held, self.held = self.held, []
         for change in held:
             self._engine.post(change.conversation, partial(self.answer, change))
 

@@ -63,18 +63,19 @@ class Bridges:
 
     def __init__(self, engine: BridgeHost) -> None:
         self._engine = engine
-        self._searches: dict[str, _Search] = {}
-        self._links: dict[str, _Link] = {}
-        self._agents: dict[str, str] = {}  # agent conversation -> caller conversation
+        # by caller, read (not changed) outside: empty, no message or step need ask here
+        self.searches: dict[str, _Search] = {}
+        self.links: dict[str, _Link] = {}
+        self.agents: dict[str, str] = {}  # agent conversation -> caller conversation
         self._last: dict[str, str] = {}  # flow name -> the agent it used last (round robin)
 
     def bridged(self, href: str) -> bool:
         """Whether the caller of ``href`` is talking with an agent."""
-        return href in self._links
+        return href in self.links
 
     def waiting(self, href: str) -> list[Continuation]:
         """What conversation ``href``'s handoff resumes with, if it has one under way."""
-        found = self._searches.get(href) or self._links.get(href)
+        found = self.searches.get(href) or self.links.get(href)
         return [found.rest] if found is not None else []
 
     # -- searching ------------------------------------------------------------------------
@@ -91,12 +92,12 @@ class Bridges:
         """Look for one of ``agents`` to take ``instance``'s caller: a search of the
         caller's still under way is withdrawn; a caller talking with an agent is refused."""
         engine = self._engine
-        if instance.href in self._links:
+        if instance.href in self.links:
             instance.report_error(
                 "handoff refused: the caller is already talking with an agent", action.location
             )
             return
-        previous = self._searches.pop(instance.href, None)
+        previous = self.searches.pop(instance.href, None)
         if previous is not None:
             self._withdraw(previous, "handoff")
         search = _Search(
@@ -109,7 +110,7 @@ class Bridges:
             instance.flow_name,
             instance.state,
         )
-        self._searches[search.caller] = search
+        self.searches[search.caller] = search
         self._trace(search.caller, "ringing", agents=search.agents)
         if action.mode == "first":
             for uri in search.agents:
@@ -126,12 +127,12 @@ class Bridges:
         """A job of conversation ``href`` is over: a search of a caller who left the state
         it began in (a command, a handler's goto) is withdrawn, the flow having moved on;
         ``no_answer`` does not run."""
-        search = self._searches.get(href)
+        search = self.searches.get(href)
         if search is None:
             return
         instance = self._engine.instances.get(href)
         if instance is not None and instance.state != search.state:
-            del self._searches[href]
+            del self.searches[href]
             self._withdraw(search, "flow")
 
     def _withdraw(self, search: _Search, by: str) -> None:
@@ -167,12 +168,12 @@ class Bridges:
         if pending in search.ringing:
             search.ringing.remove(pending)
         agent = pending.conversation
-        if self._searches.get(search.caller) is not search:
+        if self.searches.get(search.caller) is not search:
             if branch == "accepted" and agent is not None:  # too late: the search is over
                 self._engine.spawn(self._hang_up(agent))
             return
         if branch == "accepted" and agent is not None:
-            del self._searches[search.caller]
+            del self.searches[search.caller]
             for other in search.ringing:
                 self._engine.invitations.withdraw(other)
             self._last[search.flow] = pending.to
@@ -184,7 +185,7 @@ class Bridges:
             self._give_up(search)
 
     def _give_up(self, search: _Search) -> None:
-        self._searches.pop(search.caller, None)
+        self.searches.pop(search.caller, None)
         self._engine.post(search.caller, partial(self._resume, search.caller, search, "no_answer"))
 
     def _link(self, search: _Search, agent_uri: str, agent: str) -> None:
@@ -203,15 +204,15 @@ class Bridges:
             search.action,
             search.rest,
         )
-        self._links[link.caller] = link
-        self._agents[agent] = link.caller
+        self.links[link.caller] = link
+        self.agents[agent] = link.caller
         engine.post(link.caller, partial(self._connected, link))
 
     # -- the bridge (jobs of the caller's mailbox) ------------------------------------------
 
     async def _connected(self, link: _Link) -> None:
         instance = self._engine.instances.get(link.caller)
-        if self._links.get(link.caller) is not link or instance is None:
+        if self.links.get(link.caller) is not link or instance is None:
             return
         instance.hold_silence(True)
         rest = Continuation(link.rest.at, (), link.rest.extras, link.rest.after_end)
@@ -224,21 +225,21 @@ class Bridges:
 
     def heard(self, href: str, text: str) -> bool:
         """A message in conversation ``href``: ``True`` when a bridge took it."""
-        link = self._links.get(href)
+        link = self.links.get(href)
         if link is not None:  # the caller wrote (a job of the caller's mailbox)
             engine = self._engine
             engine.emit(t.MessageIn(at=engine.clock.monotonic(), conversation=href, text=text))
             self._trace(href, "relay", agent=link.agent_uri, by="caller", text=text)
             self._to_agent(link, f"{link.caller_name}: {text.strip()}")
             return True
-        caller = self._agents.get(href)
+        caller = self.agents.get(href)
         if caller is None:
             return False
         self._engine.post(caller, partial(self._from_agent, caller, href, text))
         return True
 
     async def _from_agent(self, caller: str, agent: str, text: str) -> None:
-        link = self._links.get(caller)
+        link = self.links.get(caller)
         if link is None or link.agent != agent:
             return
         action = link.action
@@ -255,12 +256,12 @@ class Bridges:
     async def ended(self, href: str) -> None:
         """Conversation ``href`` ended (a job of its mailbox): an agent's ends the bridge
         (``agent_left`` runs for the caller), a caller's tells the agent and ends theirs."""
-        caller = self._agents.get(href)
+        caller = self.agents.get(href)
         if caller is not None:
             self._engine.post(caller, partial(self._agent_left, caller, href))
             return
-        self._searches.pop(href, None)  # its invitations: withdrawn by Invitations
-        link = self._links.get(href)
+        self.searches.pop(href, None)  # its invitations: withdrawn by Invitations
+        link = self.links.get(href)
         if link is not None:
             self._unlink(link)
             self._trace(href, "ended", agent=link.agent_uri, by="caller")
@@ -268,7 +269,7 @@ class Bridges:
             self._end_agent(link.agent, "the caller left")
 
     async def _agent_left(self, caller: str, agent: str) -> None:
-        link = self._links.get(caller)
+        link = self.links.get(caller)
         if link is None or link.agent != agent:
             return
         self._unlink(link)
@@ -290,8 +291,8 @@ class Bridges:
         await instance.on_outcome(rest, "handoff", branch, rest.branch(branch), extras, location)
 
     def _unlink(self, link: _Link) -> None:
-        self._links.pop(link.caller, None)
-        self._agents.pop(link.agent, None)
+        self.links.pop(link.caller, None)
+        self.agents.pop(link.agent, None)
 
     # -- talking to either side ---------------------------------------------------------------
 
@@ -345,7 +346,7 @@ class Bridges:
     def to_data(self, href: str, tracked: Tracked) -> dict[str, Any] | None:
         """Conversation ``href``'s handoff as JSON data (``tracked``: the tracker's data of
         a conversation), for its record; ``None`` when it has none under way."""
-        link = self._links.get(href)
+        link = self.links.get(href)
         if link is not None:
             return {
                 "rest": link.rest.to_data(),
@@ -354,7 +355,7 @@ class Bridges:
                 "caller_name": link.caller_name,
                 "conversation": tracked(link.agent),
             }
-        search = self._searches.get(href)
+        search = self.searches.get(href)
         if search is None:
             return None
         return {"rest": search.rest.to_data(), "ringing": [p.to_data() for p in search.ringing]}
@@ -383,8 +384,8 @@ class Bridges:
                 action,
                 rest,
             )
-            self._links[link.caller] = link
-            self._agents[agent] = link.caller
+            self.links[link.caller] = link
+            self.agents[agent] = link.caller
             instance.hold_silence(True)
             return
         for request in data.get("ringing") or ():
@@ -406,15 +407,15 @@ class Bridges:
         """The channel lost track of every conversation: forget every handoff (ending the
         agents' conversations when they may still be open)."""
         if still_open:
-            for agent in self._agents:
+            for agent in self.agents:
                 self._engine.spawn(self._hang_up(agent))
-        self._searches.clear()
-        self._links.clear()
-        self._agents.clear()
+        self.searches.clear()
+        self.links.clear()
+        self.agents.clear()
 
     async def aclose(self) -> None:
         """Shutting down (the callers' conversations are stopped): end the agents' too."""
-        for link in list(self._links.values()):
+        for link in list(self.links.values()):
             self._trace(link.caller, "ended", agent=link.agent_uri, by="shutdown")
             await self._hang_up(link.agent)
         self.lose_all(still_open=False)

@@ -87,11 +87,9 @@ def from_reason(reason: Reason | None) -> dict[str, Any]:
 
 
 def settle_sent(engine: Engine, result: Sent) -> None:
-    """An outgoing request of ``engine`` is over: report a failure; a lost message runs
-    ``delivery_failed`` (unless ``delivery_failed`` sent it)."""
+    """An outgoing request of ``engine`` is over (its journal, if any, told already): report
+    a failure; a lost message runs ``delivery_failed`` (unless ``delivery_failed`` sent it)."""
     item, href = result.item, result.item.conversation
-    if engine.journal is not None:
-        engine.journal.sent(result)
     if item.kind == "message" and engine.tracing:
         now = engine.clock.monotonic()
         engine.emit(t.MessageSent(at=now, conversation=href, ok=result.error is None))

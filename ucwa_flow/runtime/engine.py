@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Container, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -64,13 +64,13 @@ from ucwa_flow.runtime.delivery import from_reason, settle_sent
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
-from ucwa_flow.runtime.journal import SHOWN, Journal
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.mailboxes import NOTHING, Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.runner import Runner
+from ucwa_flow.runtime.tracing import Traced
 from ucwa_flow.runtime.versions import Reloaded, Versions
 from ucwa_flow.runtime.webhook_calls import WebhookCalls
 from ucwa_flow.runtime.webhooks import WebhookCaller
@@ -82,12 +82,13 @@ __all__ = ["Engine"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 
-class Engine:
+class Engine(Traced):
     """Runs the flows of ``flows`` for every conversation of one signed-in bot.
 
     ``flows`` is a :class:`~ucwa_flow.runtime.routing.Catalog`, or one flow (a catalog of
     that flow alone, under its own name). ``port`` performs UCWA operations; ``clock`` times
-    everything; ``sink`` receives every :class:`~ucwa_flow.runtime.trace.Trace`; ``http`` is
+    everything; ``sink`` receives every :class:`~ucwa_flow.runtime.trace.Trace` (and a
+    durable bot's ``journal`` those it keeps: :class:`~.tracing.Traced`); ``http`` is
     the client webhooks use (a new one with default settings when omitted); ``limits`` say
     when new invitations are shed.
     """
@@ -102,11 +103,11 @@ class Engine:
         http: httpx.AsyncClient | None = None,
         limits: Limits = Limits(),  # noqa: B008 (frozen)
     ) -> None:
+        super().__init__(sink)
         self.versions = Versions(flows if isinstance(flows, Catalog) else Catalog.of(flows))
         self.port = port
         self.clock = clock
         self.tracker = LifecycleTracker()
-        self._sink = sink
         self.calls = WebhookCalls(self, WebhookCaller(http))
         self.invitations = Invitations(self)
         self.campaigns: Campaigns = self.invitations.outbound.campaigns  # the campaign runs
@@ -124,8 +125,6 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self.sender = Sender(port, self._sent, self._runner)
-        #: set by a durable bot: what is decided waits there for its commit
-        self.journal: Journal | None = None
         #: the bot account's SIP URI (``conversation.account``), set by the bot
         self.account = ""
 
@@ -180,25 +179,6 @@ class Engine:
         section): see :meth:`Answering.start_outbound <ucwa_flow.runtime.answering>`."""
         return self.answers.start_outbound(name, invitee)
 
-    @property
-    def tracing(self) -> bool:
-        return self._sink is not None or self.journal is not None
-
-    @property
-    def traced(self) -> Container[type]:
-        """The kinds of trace record anyone takes: every kind for a sink, else those a
-        journal keeps (:data:`~ucwa_flow.runtime.journal.SHOWN`); an instance builds no
-        record of another kind."""
-        if self._sink is not None:
-            return t.EVERY
-        return () if self.journal is None else SHOWN
-
-    def emit(self, record: t.Trace) -> None:
-        if self.journal is not None:
-            self.journal.trace(record)
-        if self._sink is not None:
-            self._sink(record)
-
     def handle(self, item: EventBatch | ConversationsLost) -> None:
         """Take one channel item; returns at once (the work is posted to mailboxes)."""
         if isinstance(item, ConversationsLost):
@@ -207,11 +187,12 @@ class Engine:
         for record in item.events:
             for change in self.tracker.apply(record):
                 self._dispatch(change)
-        self.answers.flush()  # new invitations after the inputs of conversations under way
+        if self.answers.held:  # new invitations after the inputs of conversations under way
+            self.answers.flush()
 
     def replying(self) -> bool:
         """Whether conversations have work pending: busy answers wait (:mod:`.turns`)."""
-        journal = self.journal
+        journal = self._journal
         deciding = journal is not None and bool(journal) and not journal.outcomes_only
         return self._mailboxes.busy or self.sender.busy or deciding
 
@@ -293,9 +274,11 @@ class Engine:
             self.post(href, partial(self._ended, href, "caller"))
 
     def _message(self, href: str, text: str) -> Awaitable[None]:  # the step: on_message's
-        if not self.bridges.heard(href, text) and (i := self._instances.get(href)) is not None:
-            return i.on_message(text)
-        return NOTHING
+        bridges = self.bridges  # asked only while a bridge is on (a call less)
+        if (bridges.links or bridges.agents) and bridges.heard(href, text):
+            return NOTHING
+        instance = self._instances.get(href)
+        return NOTHING if instance is None else instance.on_message(text)
 
     async def _delivery_failed(
         self, href: str, delivery: dict[str, Any], message: str | None
@@ -322,8 +305,8 @@ class Engine:
         if instance is not None:
             await instance.on_ended(by)
             instance.close()
-            if self.journal is not None:
-                self.journal.touch(instance)
+            if self._journal is not None:
+                self._journal.touch(instance)
         self.campaigns.ended(href, instance)
         self.answers.forget(href)
         self.tracker.forget(href)
@@ -358,9 +341,9 @@ class Engine:
     # -- what instances ask of the engine -------------------------------------------------
 
     def later(self, op: str, origin: str | None) -> bool:
-        if self.journal is None:
+        if self._journal is None:
             return False
-        self.journal.invite(op)
+        self._journal.invite(op)
         self.touch(origin or "")
         return True
 
@@ -401,15 +384,19 @@ class Engine:
     def send(self, item: Outgoing) -> None:
         """A conversation decided to send ``item``: send it (after the queued ones), or,
         with a journal, once the step that decided it is committed."""
-        if self.journal is not None:
-            self.journal.send(item)
+        if self._journal is not None:
+            self._journal.send(item)
         else:
             self.sender.send_one(item)
 
     def _sent(self, result: Sent) -> None:
-        """An outgoing request is over (:func:`~ucwa_flow.runtime.delivery.settle_sent`)."""
+        """An outgoing request is over: the journal notes it, then
+        :func:`~ucwa_flow.runtime.delivery.settle_sent`."""
+        if self._journal is not None:
+            self._journal.sent(result)
         settle_sent(self, result)
-        self.answers.turns.nudge()
+        if (turns := self.answers.turns).waiting:  # (a call less when none waits)
+            turns.nudge()
 
     # -- mailboxes, timers, tasks ---------------------------------------------------------
 
@@ -424,15 +411,17 @@ class Engine:
 
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: a handoff may end; its record goes into the next commit."""
-        self.answers.turns.nudge()
-        self.bridges.stepped(href)
-        if self.journal is not None:  # (a call less without one)
+        if (turns := self.answers.turns).waiting:  # (a call less when none waits)
+            turns.nudge()
+        if self.bridges.searches:  # (a call less without one)
+            self.bridges.stepped(href)
+        if self._journal is not None:  # (a call less without one)
             self.touch(href)
 
     def touch(self, href: str) -> None:
         """With a journal, conversation ``href``'s record goes into the next commit."""
-        if self.journal is not None and (instance := self._instances.get(href)) is not None:
-            self.journal.touch(instance)
+        if self._journal is not None and (instance := self._instances.get(href)) is not None:
+            self._journal.touch(instance)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.add(asyncio.ensure_future(self._tracked(coro)))

@@ -13,7 +13,10 @@ from ucwa_flow.flow import ActionRef, Flow, Say, State, UnknownActionList
 from ucwa_flow.lifecycle.machine import SharedMachine
 from ucwa_flow.runtime.matching import Candidate, candidates
 
-__all__ = ["FlowMachine"]
+__all__ = ["FlowMachine", "Plans"]
+
+#: a list not looked at yet (``Plans.says_only``; typed as an answer: no cast per read)
+_UNDECIDED = cast("tuple[Say, ...]", object())
 
 
 class FlowMachine(SharedMachine):
@@ -39,12 +42,42 @@ class FlowMachine(SharedMachine):
         super().__init__(
             f"flow {flow.name}", [self.NEW, *names, self.ENDED], transitions, initial=self.NEW
         )
+        #: the per-state and per-list lookups (a message reads this once: :class:`Plans`)
+        self.plans = Plans(flow)
+
+    def start_of(self, list_id: str) -> tuple[ActionRef]:
+        """:meth:`Plans.start_of`."""
+        return self.plans.start_of(list_id)
+
+    def says_only(self, flow: Flow, list_id: str) -> tuple[Say, ...] | None:
+        """:meth:`Plans.says_only`."""
+        return self.plans.says_only(flow, list_id)
+
+    def candidates(self, state: State) -> tuple[Candidate, ...]:
+        """:meth:`Plans.candidates`."""
+        return self.plans.candidates(state)
+
+    def silence_schedule(self, state: State) -> tuple[Entry, ...]:
+        """:meth:`Plans.silence_schedule`."""
+        return self.plans.silence_schedule(state)
+
+
+class Plans:
+    """What a flow version's states and action lists come to, worked out once and shared
+    by every conversation running it: a plain object, because a ``transitions.Machine``
+    has a ``__getattr__``, so that every attribute read on one (a :class:`FlowMachine`)
+    takes Python's slow path; a message's lookups are made here instead."""
+
+    __slots__ = ("_candidates", "_flow", "_heard", "_idle", "_says", "_schedules", "_starts")
+
+    def __init__(self, flow: Flow) -> None:
         self._idle = flow.settings.idle_timeout
         self._schedules: dict[str, tuple[FlowMachine.Entry, ...]] = {}
         self._candidates: dict[str, tuple[Candidate, ...]] = {}
         self._starts: dict[str, tuple[ActionRef]] = {}
         self._flow = flow
         self._says: dict[str, tuple[Say, ...] | None] = {}
+        self._heard: dict[str, tuple[tuple[FlowMachine.Entry, ...], tuple[Candidate, ...]]] = {}
 
     def start_of(self, list_id: str) -> tuple[ActionRef]:
         """The frames that run action list ``list_id`` from its start (made once: the
@@ -57,12 +90,13 @@ class FlowMachine(SharedMachine):
     def says_only(self, flow: Flow, list_id: str) -> tuple[Say, ...] | None:
         """``flow``'s action list ``list_id`` when it holds nothing but ``say`` actions (a
         handler's ``say:`` alone), which run without a coroutine; ``None`` otherwise, and
-        for a flow other than the one this machine was made for (another copy of its
+        for a flow other than the one these plans were made for (another copy of its
         version). Decided once per list."""
         if flow is not self._flow:
             return None
-        if list_id in self._says:
-            return self._says[list_id]
+        found = self._says.get(list_id, _UNDECIDED)
+        if found is not _UNDECIDED:
+            return found
         try:
             actions = flow.action_list(list_id)
         except UnknownActionList:
@@ -73,6 +107,14 @@ class FlowMachine(SharedMachine):
         self._says[list_id] = says
         return says
 
+    def heard_in(self, state: State) -> tuple[tuple[FlowMachine.Entry, ...], tuple[Candidate, ...]]:
+        """What a message in ``state`` needs: :meth:`silence_schedule` and
+        :meth:`candidates`, in one call."""
+        found = self._heard.get(state.name)
+        if found is None:
+            found = self._heard[state.name] = self.silence_schedule(state), self.candidates(state)
+        return found
+
     def candidates(self, state: State) -> tuple[Candidate, ...]:
         """What a message in ``state`` is tried against, in order
         (:func:`~ucwa_flow.runtime.matching.candidates`). Computed once per state."""
@@ -81,7 +123,7 @@ class FlowMachine(SharedMachine):
             found = self._candidates[state.name] = candidates(state)
         return found
 
-    def silence_schedule(self, state: State) -> tuple[Entry, ...]:
+    def silence_schedule(self, state: State) -> tuple[FlowMachine.Entry, ...]:
         """What happens as the caller stays silent in ``state``, in order of time.
 
         Each entry is (seconds since the silence began, index of the state's timeout step),

@@ -31,7 +31,7 @@ Semantics, as ``docs/flow-language.md`` states them:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import httpx
@@ -58,6 +58,7 @@ from ucwa_flow.runtime.context import Context, copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.mailboxes import NOTHING
 from ucwa_flow.runtime.matching import first_match
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.resume import ActionCursor
@@ -137,9 +138,12 @@ class FlowInstance:
         self.facts.opened(self.conv.first_text, self.flow)
         await self._enter(state or self.flow.start)
 
-    async def on_message(self, text: str) -> None:
+    def on_message(self, text: str) -> Awaitable[None]:
+        """The caller wrote ``text``. What needs no waiting (matching, a handler's says)
+        runs in this call; the rest is the awaitable returned (:data:`NOTHING`: none is
+        left), to await at once: no coroutine is made for a step that never waits."""
         if self.ended:
-            return
+            return NOTHING
         self._hops = 0
         self.facts.heard(text, self.flow)
         tracing = self.services.tracing
@@ -147,13 +151,13 @@ class FlowInstance:
             self._emit(t.MessageIn, text=text)
         current = self.flow.states.get(self.state)  # self._current(), a call less
         if current is None:
-            return
-        machine = self.machine
-        self._silence.heard(machine.silence_schedule(current))
-        found = first_match(machine.candidates(current), text, self._error)
+            return NOTHING
+        plans = self.machine.plans  # one read on the machine (``Plans`` says why)
+        schedule, tried = plans.heard_in(current)
+        self._silence.heard(schedule)
+        found = first_match(tried, text, self._error)
         if found is None:
-            await self._no_match(current, text)
-            return
+            return self._no_match(current, text)
         handler, list_id, captures = found
         self._misses = 0
         if captures:
@@ -168,11 +172,11 @@ class FlowInstance:
                 location=handler.location,
             )
         extras = {"match": captures, "message": text}
-        says = machine.says_only(self.flow, list_id)
+        says = plans.says_only(self.flow, list_id)
         if says is not None:
             self._say_all(says, extras)  # what ``_run`` does with them, without a coroutine
-        else:
-            await self._run(machine.start_of(list_id), extras)
+            return NOTHING
+        return self._run(plans.start_of(list_id), extras)
 
     async def on_timer(self, epoch: int) -> None:
         """The silence timer went off: fire the schedule entry that is due, if any."""
@@ -316,7 +320,8 @@ class FlowInstance:
         self, list_id: str, extras: Mapping[str, Any], *, allow_after_end: bool = False
     ) -> None:
         """Run the action list ``list_id`` from its start."""
-        await self._run(self.machine.start_of(list_id), extras, allow_after_end=allow_after_end)
+        frames = self.machine.plans.start_of(list_id)
+        await self._run(frames, extras, allow_after_end=allow_after_end)
 
     async def _run(
         self,
@@ -365,7 +370,11 @@ class FlowInstance:
     def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
         conv = self.conv
         messaging = conv.messaging
-        text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
+        template = action.text
+        if action.html is None and template is not None and not action.texts:
+            text, sent = template.render(ctx), None  # what ``render_say`` gives it, a call less
+        else:
+            text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
         href = messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from functools import partial
 from typing import Any
@@ -45,14 +44,6 @@ class _Nothing:
 NOTHING: Awaitable[None] = _Nothing()
 
 
-class _Mailbox(deque[Job]):
-    """A conversation's jobs (one object, no ``__init__`` of its own: one per message to an
-    idle conversation); ``running``: they are queued in the runner, or running."""
-
-    __slots__ = ("running",)
-    running: bool
-
-
 class Mailboxes:
     """The mailboxes of every conversation (see the module docstring); ``runner`` runs
     their jobs (:mod:`.runner`: one task in turns, not a task per step)."""
@@ -60,7 +51,11 @@ class Mailboxes:
     def __init__(self, after: Callable[[str], None], runner: Runner | None = None) -> None:
         self._after = after
         self._runner = runner or Runner()
-        self._boxes: dict[str, _Mailbox] = {}
+        # a conversation's jobs: a list, not a deque (a new deque costs a block of 64, a
+        # malloc, and one is made per message to an idle conversation)
+        self._boxes: dict[str, list[Job]] = {}
+        #: conversations whose jobs wait with no drain under way (it was cancelled)
+        self._stalled: set[str] = set()
         self._active = 0  # mailboxes running
         self._drained: asyncio.Future[None] | None = None
         self._runner.on_cancel(self._clear)
@@ -70,11 +65,11 @@ class Mailboxes:
         box = self._boxes.get(href)
         if box is not None:
             box.append(job)
-            if box.running:
+            if href not in self._stalled:  # its drain is queued or running: it takes the job
                 return
+            self._stalled.discard(href)
         else:
-            box = self._boxes[href] = _Mailbox((job,))
-        box.running = True
+            box = self._boxes[href] = [job]
         self._active += 1
         self._runner.start(self._drain(href, box))
 
@@ -114,9 +109,9 @@ class Mailboxes:
     def _clear(self) -> None:
         """The runner dropped what was queued (:meth:`Runner.cancel`): forget every job."""
         for box in self._boxes.values():
-            box.running = False  # a cancelled drain's ``finally`` leaves the counts alone
             box.clear()
-        self._boxes.clear()
+        self._boxes.clear()  # a cancelled drain's ``finally`` then leaves the counts alone
+        self._stalled.clear()
         self._active = 0
         self._done()
 
@@ -126,14 +121,16 @@ class Mailboxes:
                 self._drained.set_result(None)
             self._drained = None
 
-    async def _drain(self, href: str, box: _Mailbox) -> None:
+    async def _drain(self, href: str, box: list[Job]) -> None:
         # runs in its own copy of the context (the runner's): the binding goes with it
         logcontext.bind_one("conversation", href)  # what a step logs names it
         try:
             while box:
-                job = box.popleft()
+                job = box.pop(0)
                 try:
-                    await job()
+                    step = job()
+                    if step is not NOTHING:  # (awaiting it makes a generator)
+                        await step
                 except Exception:  # a bug must not kill the other conversations
                     log.exception("%s: unexpected error in the flow runtime", href)
                 except asyncio.CancelledError:  # its own (a cancelled future), not the task's
@@ -145,12 +142,14 @@ class Mailboxes:
                 except Exception:
                     log.exception("%s: unexpected error in the flow runtime", href)
         finally:
-            if box.running:  # not forgotten by :meth:`_clear` meanwhile
-                box.running = False
-                if not box:  # an idle conversation keeps no mailbox
-                    self._boxes.pop(href, None)
+            if self._boxes.get(href) is box:  # not forgotten by :meth:`_clear` meanwhile
+                if box:  # cancelled: the next post starts a drain for the jobs left
+                    self._stalled.add(href)
+                else:  # an idle conversation keeps no mailbox
+                    del self._boxes[href]
                 self._active -= 1
-                self._done()
+                if self._drained is not None:  # someone waits (a call less when nobody does)
+                    self._done()
 
 
 def _wake(waiter: asyncio.Future[None], shared: asyncio.Future[None]) -> None:

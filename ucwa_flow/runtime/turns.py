@@ -42,15 +42,11 @@ class Turns:
         self._at_most = at_most
         self._slots: asyncio.Semaphore | None = None
         self._quiet: asyncio.Event | None = None
-        self._waiting = 0
+        #: jobs waiting for their turn now (read only outside: none, no need to nudge)
+        self.waiting = 0
         self._checking = False
         #: requests that went without waiting for a pause, the bound having passed
         self.overdue = 0
-
-    @property
-    def waiting(self) -> int:
-        """Jobs waiting for their turn now."""
-        return self._waiting
 
     def slot(self) -> asyncio.Semaphore:
         """``async with turns.slot():`` one job of at most ``at_once`` at a time."""
@@ -67,7 +63,7 @@ class Turns:
             self._quiet = asyncio.Event()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._at_most
-        self._waiting += 1
+        self.waiting += 1
         try:
             while self._pending():
                 left = deadline - loop.time()
@@ -78,12 +74,12 @@ class Turns:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._quiet.wait(), min(left, _LOOK_AGAIN))
         finally:
-            self._waiting -= 1
+            self.waiting -= 1
 
     def nudge(self) -> None:
         """A step or a send is over: waiting jobs look again (once the step's own
         bookkeeping is done, hence on the next round of the event loop)."""
-        if self._waiting and not self._checking:
+        if self.waiting and not self._checking:
             self._checking = True
             asyncio.get_running_loop().call_soon(self._check)
 
