@@ -252,7 +252,7 @@ class Bot:
                 # hand-over), which answers only once its event channel has settled it
                 await durable.settle(send=True)
                 await engine.drained()
-                await durable.commit(sends_only=True)
+                await durable.commit(perform="sends")
                 await _sent(engine)
             else:  # stops are decided, committed, then sent, like any other step
                 await durable.settle()
@@ -261,7 +261,8 @@ class Bot:
                 await durable.commit()
                 await engine.idle()
             await engine.aclose(stop=False)
-            await durable.commit()
+            # the sends' outcomes; what else it holds waits for the next start
+            await durable.commit(perform="nothing")
         except StoreError as exc:
             log.error("could not commit the last steps before stopping: %s", exc)
             await engine.aclose(stop=not keep)

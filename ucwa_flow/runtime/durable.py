@@ -43,6 +43,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from ucwa_flow.flow import Flow, Invite, Webhook
 from ucwa_flow.lifecycle import load_conversation
@@ -71,7 +72,10 @@ from ucwa_flow.store import (
 from ucwa_flow.ucwa import ConversationsLost
 from ucwa_flow.ucwa.events import EventBatch
 
-__all__ = ["Durable"]
+__all__ = ["Durable", "Performed"]
+
+#: what :meth:`Durable.commit` performs of what it committed (see there)
+Performed = Literal["all", "sends", "nothing"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -106,8 +110,8 @@ class Durable:
         self.marker: Callable[[], Awaitable[bool]] | None = None
         self.marked = False
         self.commits = 0
-        self._storing: asyncio.Future[CommitResult] | None = None
-        self._interrupted: Page | None = None  # the page of a commit a cancellation cut off
+        #: the store's commit and its page, of a commit() a cancellation cut short
+        self._interrupted: tuple[asyncio.Future[CommitResult], Page] | None = None
         #: conversations a restart carried on (their state still in the flow)
         self.carried = 0
         #: back-off (seconds) while the store fails retryably
@@ -382,26 +386,26 @@ class Durable:
                 delay = min(self.max_retry, delay * 2)
 
     async def settle(self, *, send: bool = False) -> None:
-        """Wait for a store commit that a cancellation interrupted (see :meth:`commit`).
+        """Wait for the store commit of a :meth:`commit` that a cancellation interrupted.
         With ``send`` (a graceful stop), the messages it decided are sent now; the rest of
         its work (all of it, without) waits in the store for the next start."""
-        storing, page = self._storing, self._interrupted
-        self._interrupted = None
-        if storing is None or page is None:
+        if self._interrupted is None:
             return
+        (storing, page), self._interrupted = self._interrupted, None
         try:
             result = await storing
         except StoreError as exc:
             log.error("an interrupted commit failed: %s", exc)
             return
         if send and result.applied:
-            self._perform(page, sends_only=True)
+            self._perform(page, "sends")
 
     async def commit(
-        self, position: ChannelPosition | None = None, *, sends_only: bool = False
+        self, position: ChannelPosition | None = None, *, perform: Performed = "all"
     ) -> bool:
-        """Commit everything decided so far (with ``position``), then perform it (only its
-        sends with ``sends_only``: a graceful stop's; the rest waits for the next start)."""
+        """Commit everything decided so far (with ``position``), then perform it: all of it,
+        only its sends (``"sends"``: a graceful stop's) or nothing (``"nothing"``: after the
+        engine closed); what is not performed waits in the store for the next start."""
         async with self._lock:
             page = self.journal.take()
             if not page and position is None:
@@ -412,14 +416,13 @@ class Durable:
                 if result is None:
                     # shielded: a stop that cancels the bot mid-commit waits for it (settle),
                     # so what it wrote (the answers to sends, say) is not lost
-                    storing = self._storing = asyncio.ensure_future(
-                        self.store.commit(self.account, changes)
-                    )
-                    self._interrupted = page  # until the commit is awaited to the end
-                    result = await asyncio.shield(storing)
-                    self._interrupted = None
+                    storing = asyncio.ensure_future(self.store.commit(self.account, changes))
+                    try:
+                        result = await asyncio.shield(storing)
+                    except asyncio.CancelledError:
+                        self._interrupted = storing, page  # what settle() waits for
+                        raise
             except StoreError:
-                self._interrupted = None
                 self.journal.put_back(page)
                 raise
             self.commits += 1
@@ -428,13 +431,15 @@ class Durable:
             if not result.applied:
                 log.warning("a batch was committed before (another process?); not performed")
                 return False
-            self._perform(page, sends_only=sends_only)
+            self._perform(page, perform)
             return True
 
-    def _perform(self, page: Page, *, sends_only: bool = False) -> None:
+    def _perform(self, page: Page, perform: Performed) -> None:
         """What a committed page decided: its sends, webhooks, invitations, accepts."""
+        if perform == "nothing":
+            return
         self.engine.sender.send(self.doubt.route(page.outgoing))
-        if sends_only:
+        if perform == "sends":
             return
         for call in page.webhooks:
             self.engine.calls.start(call)
