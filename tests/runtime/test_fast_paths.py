@@ -114,11 +114,11 @@ async def test_say_only_lists_run_as_the_general_path_runs_them(
 def test_says_only_takes_lists_of_says_alone() -> None:
     flow = _flow()
     machine = FlowMachine(flow)
-    assert machine.says_only(flow, "states.main.messages[0]") is not None
-    assert machine.says_only(flow, "states.main.messages[2]") is None  # a goto in it
-    assert machine.says_only(flow, "states.main.messages[3]") is None  # a set in it
-    assert machine.says_only(flow, "no such list") is None
-    assert machine.says_only(_flow(), "states.main.messages[0]") is None  # another copy
+    assert machine.plans.says_only(flow, "states.main.messages[0]") is not None
+    assert machine.plans.says_only(flow, "states.main.messages[2]") is None  # a goto in it
+    assert machine.plans.says_only(flow, "states.main.messages[3]") is None  # a set in it
+    assert machine.plans.says_only(flow, "no such list") is None
+    assert machine.plans.says_only(_flow(), "states.main.messages[0]") is None  # another copy
 
 
 def test_a_context_gets_what_it_holds_and_only_that() -> None:

@@ -45,22 +45,6 @@ class FlowMachine(SharedMachine):
         #: the per-state and per-list lookups (a message reads this once: :class:`Plans`)
         self.plans = Plans(flow)
 
-    def start_of(self, list_id: str) -> tuple[ActionRef]:
-        """:meth:`Plans.start_of`."""
-        return self.plans.start_of(list_id)
-
-    def says_only(self, flow: Flow, list_id: str) -> tuple[Say, ...] | None:
-        """:meth:`Plans.says_only`."""
-        return self.plans.says_only(flow, list_id)
-
-    def candidates(self, state: State) -> tuple[Candidate, ...]:
-        """:meth:`Plans.candidates`."""
-        return self.plans.candidates(state)
-
-    def silence_schedule(self, state: State) -> tuple[Entry, ...]:
-        """:meth:`Plans.silence_schedule`."""
-        return self.plans.silence_schedule(state)
-
 
 class Plans:
     """What a flow version's states and action lists come to, worked out once and shared

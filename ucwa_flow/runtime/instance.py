@@ -183,7 +183,7 @@ class FlowInstance:
         current = self._current()
         if self.ended or current is None:
             return
-        entry = self._silence.fire(epoch, self.machine.silence_schedule(current))
+        entry = self._silence.fire(epoch, self.machine.plans.silence_schedule(current))
         if entry is None:
             return  # stale (the state changed since) or not due yet
         after, step = entry
@@ -253,7 +253,7 @@ class FlowInstance:
     def snapshot(self, now: float) -> dict[str, Any]:
         """The ladder and silence timer as data, ``now`` being the wall clock (epoch s)."""
         current = self._current()
-        schedule = self.machine.silence_schedule(current) if current is not None else ()
+        schedule = self.machine.plans.silence_schedule(current) if current is not None else ()
         due = None if self.ended else self._silence.due(schedule, now)
         stack = [] if self.ended else list(self.calls)  # the caller's variables too
         silence = self._silence.to_data(now)
@@ -268,7 +268,7 @@ class FlowInstance:
         self.variables, self._misses = dict(variables), int(data.get("misses", 0))
         self.facts = Facts.from_data(data.get("facts"), self.flow.states)
         self.calls = calls.CallStack.from_data(data.get("calls"))
-        schedule = self.machine.silence_schedule(self.flow.states[state])
+        schedule = self.machine.plans.silence_schedule(self.flow.states[state])
         self._silence.resume(data.get("silence"), schedule, now)
         return True
 
@@ -276,7 +276,7 @@ class FlowInstance:
         """Pause the state's timeouts and the idle timeout (a bridge is on), or start them
         again from now (``held`` false: the bridge is over)."""
         current = self._current()
-        schedule = self.machine.silence_schedule(current) if current and not held else ()
+        schedule = self.machine.plans.silence_schedule(current) if current and not held else ()
         self._silence.restart(schedule)
 
     def close(self) -> None:
@@ -304,7 +304,7 @@ class FlowInstance:
         self.facts.entered(previous, name, back=back, call=call)
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
-        self._silence.restart(self.machine.silence_schedule(state))
+        self._silence.restart(self.machine.plans.silence_schedule(state))
         await self._execute(state_list_id(name, "enter"), {})
 
     async def _no_match(self, state: State, text: str) -> None:
@@ -357,8 +357,8 @@ class FlowInstance:
             self._error(str(exc), None)
 
     def _say_all(self, says: tuple[Say, ...], extras: Mapping[str, Any]) -> None:
-        """Run an action list of ``say`` actions alone (:meth:`FlowMachine.says_only
-        <ucwa_flow.runtime.flowmachine.FlowMachine.says_only>`) as :meth:`_run` would."""
+        """Run an action list of ``say`` actions alone (:meth:`Plans.says_only
+        <ucwa_flow.runtime.flowmachine.Plans.says_only>`) as :meth:`_run` would."""
         for action in says:
             if self.ended:
                 return

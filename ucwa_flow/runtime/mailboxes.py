@@ -75,7 +75,8 @@ class Mailboxes:
 
     def running(self) -> list[asyncio.Future[None]]:
         """What to wait for until every job posted so far has run (empty when none is
-        queued)."""
+        queued). A conversation whose drain was cancelled (stalled) counts only once a
+        post starts it again."""
         if not self._active:
             return []
         if self._drained is None:
@@ -84,7 +85,7 @@ class Mailboxes:
 
     @property
     def busy(self) -> bool:
-        """Whether any conversation has jobs to run."""
+        """Whether any conversation has a drain under way (see :meth:`running`)."""
         return self._active > 0
 
     async def drained(self) -> None:

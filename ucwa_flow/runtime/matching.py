@@ -34,7 +34,7 @@ def candidates(state: State) -> tuple[Candidate, ...]:
     """The commands in force in ``state`` (its own, then the global ones it did not
     override or disable), then its handlers, in the order they are tried, each with the
     id of its action list. The same for every message: the caller keeps it
-    (:meth:`FlowMachine.candidates <ucwa_flow.runtime.flowmachine.FlowMachine>`)."""
+    (:meth:`Plans.candidates <ucwa_flow.runtime.flowmachine.Plans.candidates>`)."""
     found: list[Candidate] = []
     for j, handler in enumerate(state.commands):
         found.append(_candidate(handler, command_list_id(state.name, handler.name or str(j))))

@@ -52,7 +52,9 @@ def _default_trust() -> ssl.SSLContext:
     """``httpx``'s default trust, made once per process for each source of trust.
 
     Loading certifi's bundle costs some 25 ms of CPU, and every client asked for it again.
-    A context is made to be shared by many connections; nothing here changes it once made.
+    A context is made to be shared by many connections. Nothing here changes it once made;
+    httpcore sets its ALPN protocols at each TLS connection, always to ``http/1.1`` as no
+    client of ours asks for HTTP/2 (one that did would change it for every client).
     """
     source = _trust_source()
     context = _DEFAULT_TRUST.get(source)
