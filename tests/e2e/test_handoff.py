@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
+from tests.bot_stores import BACKENDS, bot_store
 from tests.e2e.harness import Agent, Person, Stage, pass_markers, stage
 from tests.e2e.shown import assert_shown_in_order
 from ucwa_flow.flow import Flow, load_flow_text
@@ -126,6 +128,67 @@ async def test_round_robin_starts_after_the_agent_used_last_across_conversations
         assert queue.invitations.empty()
         rung = [b.agents for b in s.of(t.BridgeEvent) if b.event == "ringing"]
         assert rung == [(MARCO, DESK, QUEUE)] * 2
+
+
+async def _first_rung(s: Stage, *agents: Agent) -> str:
+    """The agent a round-robin search rang first (the others are not rung before the test
+    moves the clock or that agent answers)."""
+    await s.until(lambda: any(not a.invitations.empty() for a in agents), "an agent rung")
+    (rung,) = [a.client.user for a in agents if not a.invitations.empty()]
+    return rung
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_round_robin_carries_on_after_a_restart(backend: str, tmp_path: Path) -> None:
+    """The agent who accepted last is committed with the step in which they accepted: the
+    bot started again on the store (a deploy, another worker taking the account over) rings
+    the agent after them first, not the first of the list again."""
+    async with (
+        bot_store(backend, tmp_path) as store,
+        stage(desk([MARCO, DESK, QUEUE], "round_robin"), store=store) as s,
+    ):
+        marco, service, queue = await s.agent(MARCO), await s.agent(DESK), await s.agent(QUEUE)
+        lene = await s.person()
+        await lene.say("agent")
+        offer = await marco.invited()
+        assert offer.accept_href is not None
+        await marco.client.accept(offer.accept_href)
+        assert await lene.hear(2) == ["Menu.", "You are talking with Marco."]
+        await s.committed()
+        await s.crash()
+        await s.restart()
+        assert s.bot.reattached
+        adriana = await s.person(ADRIANA)
+        await adriana.say("agent")
+        assert await _first_rung(s, marco, service, queue) == DESK
+        second = await service.invited()
+        assert second.text == "Adriana Giorgi needs help"
+        assert second.accept_href is not None
+        await service.client.accept(second.accept_href)
+        assert await adriana.hear(2) == ["Menu.", "You are talking with Service Desk."]
+        (stored,) = (await store.load(s.bot.engine.account)).rotations
+        assert (stored.flow, stored.agent) == ("desk", DESK)
+
+
+async def test_round_robin_carries_on_when_the_application_was_gone(store: Store) -> None:
+    """The position is the flow's, not the application's: a bot whose application ended
+    while it was stopped starts clean, but its rotation carries on."""
+    async with stage(desk([MARCO, DESK]), store=store) as s:
+        marco, lene, offer = await _ringing(s)
+        assert offer.accept_href is not None
+        await marco.client.accept(offer.accept_href)
+        assert await lene.hear() == ["You are talking with Marco."]
+        await s.committed()
+        await s.crash()
+        await s.clock.advance(20 * 60)  # the server forgets an application unpolled 15 min
+        await s.restart(desk([MARCO, DESK], "round_robin"))
+        assert not s.bot.reattached
+        service = await s.agent(DESK)
+        adriana = await s.person(ADRIANA)
+        await adriana.say("agent")
+        # after Marco, who accepted last (in mode first: the flow's last agent all the same)
+        assert await _first_rung(s, marco, service) == DESK
+        assert (await service.invited()).text == "Adriana Giorgi needs help"
 
 
 async def test_the_bridge_relays_both_ways_until_the_agent_leaves() -> None:

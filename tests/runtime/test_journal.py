@@ -28,3 +28,21 @@ def test_outcomes_alone_do_not_call_for_work_but_anything_else_does() -> None:
     assert not journal.news.is_set()
     journal.put_back(page)
     assert called == ["work", "work"]
+
+
+def test_a_round_robin_acceptance_is_work_and_the_later_one_wins_a_put_back() -> None:
+    journal = Journal(lambda: 1000.0)
+    called: list[str] = []
+    journal.on_work = lambda: called.append("work")
+
+    journal.rotation("desk", "sip:marco@contoso.com")
+    assert journal
+    assert called == ["work"]
+    journal.sent(Sent(Outgoing("/conv/1", "typing", "/conv/1/messaging/typing")))
+    assert not journal.outcomes_only  # the position waits for no batch
+
+    page = journal.take()
+    assert page.rotations == {"desk": "sip:marco@contoso.com"}
+    journal.rotation("desk", "sip:service-desk@contoso.com")  # while the commit failed
+    journal.put_back(page)
+    assert journal.take().rotations == {"desk": "sip:service-desk@contoso.com"}

@@ -11,7 +11,7 @@ import pytest
 from tests.store.builders import ACCOUNT, conversation, line
 from tests.store.conftest import Target
 from ucwa_flow.runtime.campaigns import CampaignRun, Person
-from ucwa_flow.store import CampaignRecord, Changes, Store, StoreError
+from ucwa_flow.store import SCHEMA_VERSION, CampaignRecord, Changes, Store, StoreError
 
 
 def run_data(**changes: Any) -> dict[str, Any]:
@@ -102,7 +102,7 @@ async def test_an_older_store_gets_the_campaigns_table(target: Target) -> None:
         assert [c.id for c in (await store.load(ACCOUNT)).campaigns] == ["run1"]
     finally:
         await store.aclose()
-    assert target.raw("SELECT MAX(version) FROM schema_migrations") == [(4,)]
+    assert target.raw("SELECT MAX(version) FROM schema_migrations") == [(SCHEMA_VERSION,)]
 
 
 async def test_retention_deletes_finished_runs_only(store: Store) -> None:

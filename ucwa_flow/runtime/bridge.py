@@ -5,8 +5,9 @@ agents through :class:`~ucwa_flow.runtime.invites.Invitations` (:meth:`Invitatio
 the invitations are the invite action's, with offline retries and withdrawal, but each
 tells the search its outcome instead of resuming a flow). ``mode: first`` rings everyone
 at once and withdraws the others when one accepts; ``round_robin`` rings one agent at a
-time, ``ring`` seconds each, starting after the agent the flow used last (kept per flow,
-across conversations, in this process). Nobody accepting within ``timeout`` (or everyone
+time, ``ring`` seconds each, starting after the agent the flow used last (per flow, across
+conversations: :class:`~ucwa_flow.runtime.rotation.Rotation`, which a durable bot commits
+and restores). Nobody accepting within ``timeout`` (or everyone
 declining) runs ``no_answer``, then the actions after the handoff. A search ends without
 ``no_answer`` when the caller leaves the state it began in (:meth:`Bridges.stepped`) or a
 new handoff begins; a handoff while bridged is refused (a run-time error).
@@ -49,6 +50,7 @@ from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.outbox import Outgoing
 from ucwa_flow.runtime.pending_invite import PendingInvite
 from ucwa_flow.runtime.records import action_at
+from ucwa_flow.runtime.rotation import Rotation
 from ucwa_flow.runtime.services import Continuation
 
 __all__ = ["BridgeHost", "Bridges"]
@@ -67,7 +69,7 @@ class Bridges:
         self.searches: dict[str, _Search] = {}
         self.links: dict[str, _Link] = {}
         self.agents: dict[str, str] = {}  # agent conversation -> caller conversation
-        self._last: dict[str, str] = {}  # flow name -> the agent it used last (round robin)
+        self.rotation = Rotation(engine)  # flow name -> the agent it used last (round robin)
 
     def bridged(self, href: str) -> bool:
         """Whether the caller of ``href`` is talking with an agent."""
@@ -116,8 +118,7 @@ class Bridges:
             for uri in search.agents:
                 self._ring(search, uri, action.timeout)
         else:
-            last = self._last.get(search.flow)
-            search.next = search.agents.index(last) + 1 if last in search.agents else 0
+            search.next = self.rotation.first(search.flow, search.agents)
             search.left = len(search.agents)
             self._ring_next(search)
         if not search.ringing:
@@ -176,7 +177,7 @@ class Bridges:
             del self.searches[search.caller]
             for other in search.ringing:
                 self._engine.invitations.withdraw(other)
-            self._last[search.flow] = pending.to
+            self.rotation.accepted(search.flow, pending.to)
             self._link(search, pending.to, agent)
             return
         if search.action.mode == "round_robin" and self._ring_next(search):

@@ -5,9 +5,10 @@
 conversation's record (state, variables, pending webhooks and invites as data, its
 tracked lifecycle), the transcript lines (messages cleaned of secrets, one line per
 variable that changed since the last commit), the outbox entries of what is to be sent,
-and the outcomes of sends (one update per send). It remembers, per live conversation,
-when it was created and the variables last committed, which is what a variable line is
-measured against.
+the outcomes of sends (one update per send), the campaign runs changed and the round-robin
+positions moved (the agent each flow's handoff was accepted by). It remembers, per live
+conversation, when it was created and the variables last committed, which is what a
+variable line is measured against.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ucwa_flow.store import (
     Changes,
     ChannelPosition,
     OutboxUpdate,
+    RotationRecord,
     TranscriptEntry,
 )
 
@@ -144,6 +146,9 @@ class PageWriter:
                     "finished" if run.closed else "active",
                 )
                 for run in page.campaigns.values()
+            ),
+            rotations=tuple(
+                RotationRecord(account, flow, agent, now) for flow, agent in page.rotations.items()
             ),
         )
 

@@ -55,12 +55,7 @@ from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Outgoing
-from ucwa_flow.runtime.records import (
-    action_at,
-    invite_of,
-    outgoing_of,
-    webhook_of,
-)
+from ucwa_flow.runtime.records import action_at, invite_of, outgoing_of, webhook_of
 from ucwa_flow.store import (
     ChannelPosition,
     CommitResult,
@@ -154,9 +149,11 @@ class Durable:
 
     def restore(self, snapshot: Snapshot, *, reattached: bool) -> None:
         """Carry on from ``snapshot``: its conversations, when the application it had is
-        the one the bot is attached to now (``reattached``), and its position."""
+        the one the bot is attached to now (``reattached``), and its position; its flows'
+        round-robin positions either way (they are about the agents, not the application)."""
         application = snapshot.application
         self._position = application.events_next if application and reattached else None
+        self.engine.bridges.rotation.restore(snapshot.rotations)
         if not reattached:
             return
         now = self._now()

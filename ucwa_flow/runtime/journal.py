@@ -55,12 +55,14 @@ class Page:
     outcomes: list[Sent] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     campaigns: dict[str, CampaignRun] = field(default_factory=dict)  # runs changed, by id
+    rotations: dict[str, str] = field(default_factory=dict)  # flow -> agent who accepted
     #: whose secrets a conversation without an instance of its own keeps (a handoff's agent)
     owners: dict[str, FlowInstance] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
             self.campaigns
+            or self.rotations
             or self.touched
             or self.outgoing
             or self.webhooks
@@ -133,6 +135,7 @@ class Journal:
             or page.invites
             or page.lines
             or page.campaigns
+            or page.rotations
         )
 
     def _work(self) -> None:
@@ -153,6 +156,11 @@ class Journal:
     def campaign(self, run: CampaignRun) -> None:
         """Campaign run ``run`` changed: it goes into the next commit."""
         self._page.campaigns[run.id] = run
+        self._work()
+
+    def rotation(self, flow: str, agent: str) -> None:
+        """``agent`` accepted a round-robin handoff of ``flow``: the next commit keeps it."""
+        self._page.rotations[flow] = agent
         self._work()
 
     def send(self, item: Outgoing) -> None:
@@ -254,6 +262,7 @@ class Journal:
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
         page.campaigns.update(current.campaigns)
+        page.rotations.update(current.rotations)  # the later acceptance wins
         page.owners.update(current.owners)
         self._work()
 

@@ -13,7 +13,8 @@ part of a commit is idempotent, so a re-delivered batch or a retried commit chan
 twice.
 
 A (re)start is ``await store.load(account)``: the :class:`Snapshot` of the application and
-its channel position, the active conversations and the pending outbox.
+its channel position, the active conversations, the pending outbox, the campaign runs under
+way and where each flow's round-robin handoffs stand (:class:`RotationRecord`).
 
 History: :meth:`Store.conversations` (filtered by :class:`ConversationQuery`),
 :meth:`Store.transcript`, :meth:`Store.transcript_counts`, :meth:`Store.export`, and
@@ -72,6 +73,7 @@ from ucwa_flow.store._records import (
     OutboxEntry,
     OutboxStatus,
     PendingWork,
+    RotationRecord,
     Timer,
     TranscriptEntry,
 )
@@ -105,6 +107,7 @@ __all__ = [
     "OutboxUpdate",
     "PendingWork",
     "RetentionPass",
+    "RotationRecord",
     "Snapshot",
     "Store",
     "StoreConflict",

@@ -3,15 +3,17 @@
 The runtime decides; the store records. A step (or a whole event batch of steps: group
 commit) yields a :class:`Changes`: the channel position it reached, the conversations as they
 now are, the ones that ended, the outbox entries to send, the outcomes of sends already tried,
-the transcript lines, and the campaign runs the step changed.
+the transcript lines, the campaign runs the step changed, and the round-robin positions it
+moved (the agent a flow's handoff was accepted by).
 :meth:`~ucwa_flow.store.Store.commit` writes all of it or nothing.
 
 Every part is idempotent, so committing the same value twice changes nothing the second
 time: conversations are upserted by key (an ended one stays ended), outbox entries are keyed
 by ``operation_context``, transcript entries by their ``key``, campaign runs by their id
-(written whole; a finished one stays finished), and an outbox update only moves a pending
-entry. With ``after`` set, a batch whose position is no longer the stored one
-(it was committed already) is not applied at all.
+(written whole; a finished one stays finished), round-robin positions by their flow (the
+latest commit wins), and an outbox update only moves a pending entry. With ``after`` set,
+a batch whose position is no longer the stored one (it was committed already) is not
+applied at all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ucwa_flow.store._records import (
     CampaignRecord,
     ConversationRecord,
     OutboxEntry,
+    RotationRecord,
     TranscriptEntry,
 )
 
@@ -88,6 +91,8 @@ class Changes:
     transcript: tuple[TranscriptEntry, ...] = ()
     #: campaign runs as they now are (upserted by account and id; a finished one stays so)
     campaigns: tuple[CampaignRecord, ...] = ()
+    #: round-robin positions the step moved (upserted by account and flow: the latest wins)
+    rotations: tuple[RotationRecord, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -100,6 +105,7 @@ class Changes:
             + len(self.sent)
             + len(self.transcript)
             + len(self.campaigns)
+            + len(self.rotations)
         )
 
 
@@ -114,7 +120,8 @@ class CommitResult:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What a (re)starting bot needs: its application, live conversations, unsent output."""
+    """What a (re)starting bot needs: its application, live conversations, unsent output,
+    campaign runs under way and where its flows' round-robin handoffs stand."""
 
     account: str
     application: ApplicationRecord | None
@@ -123,6 +130,8 @@ class Snapshot:
     outbox: tuple[OutboxEntry, ...]
     #: campaign runs under way (not finished), oldest first
     campaigns: tuple[CampaignRecord, ...] = ()
+    #: the agent each flow's round-robin handoff was accepted by last, by flow name
+    rotations: tuple[RotationRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX campaigns_status ON campaigns (account, status, created_at)",
         ),
     ),
+    Migration(
+        5,
+        "round-robin handoff positions",
+        (
+            """CREATE TABLE handoff_rotations (
+                account TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                updated_at {real} NOT NULL,
+                PRIMARY KEY (account, flow))""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -31,6 +31,7 @@ from ucwa_flow.store._codec import (
 from ucwa_flow.store._errors import StoreError
 from ucwa_flow.store._outcomes import record_outcomes
 from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
+from ucwa_flow.store._rotations import rotation_params, rotations, upsert_rotations
 from ucwa_flow.store._sql import (
     Dialect,
     Program,
@@ -98,6 +99,7 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
     upserts = [conversation_params(account, c) for c in changes.conversations]
     additions = [outbox_params(account, e) for e in changes.outbox]
     runs = [campaign_params(account, c) for c in changes.campaigns]
+    turns = [rotation_params(account, r) for r in changes.rotations]
     for entry in changes.transcript:
         if entry.account != account:
             _same_account(account, entry.account, "a transcript entry")
@@ -151,14 +153,16 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
         yield Sql(_INSERT_TRANSCRIPT, many=tuple(lines))
     if runs:
         yield from upsert_campaigns(runs)
+    if turns:
+        yield from upsert_rotations(turns)
     return CommitResult(
         applied=True, events_next=None if position is None else position.events_next
     )
 
 
 def load(account: str) -> Program[Snapshot]:
-    """The application, the active conversations, the pending outbox and the campaign runs
-    under way of ``account``."""
+    """The application, the active conversations, the pending outbox, the campaign runs
+    under way and the round-robin positions of ``account``."""
     rows = yield Sql(
         "SELECT account, application_url, events_next, updated_at FROM applications "
         "WHERE account = %s",
@@ -178,7 +182,8 @@ def load(account: str) -> Program[Snapshot]:
     )
     outbox = tuple(outbox_of(row) for row in rows)
     campaigns = yield from active_campaigns(account)
-    return Snapshot(account, application, active, outbox, campaigns)
+    positions = yield from rotations(account)
+    return Snapshot(account, application, active, outbox, campaigns, positions)
 
 
 def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]:

@@ -14,6 +14,8 @@ clock), so a deadline written before a restart still means the same moment after
 * :class:`TranscriptEntry`: one line of a conversation's history and audit log.
 * :class:`CampaignRecord`: one campaign run (keyed by account and run id): its cursor (who
   is waiting, invited, done and how), its campaign variables and its report's state.
+* :class:`RotationRecord`: where a flow's round-robin handoffs stand (keyed by account and
+  flow name): the agent who accepted last.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxStatus",
     "PendingWork",
+    "RotationRecord",
     "Timer",
     "TranscriptEntry",
 ]
@@ -183,3 +186,15 @@ class CampaignRecord:
     created_at: float
     updated_at: float
     status: CampaignStatus = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class RotationRecord:
+    """Where the round-robin handoffs of one flow stand: ``agent`` (a SIP URI) accepted
+    last, so the next search rings the agent after it first. One per account and flow
+    name (the flow's name in the bot's catalog); a later commit replaces it."""
+
+    account: str
+    flow: str
+    agent: str
+    updated_at: float

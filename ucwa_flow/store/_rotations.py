@@ -1,0 +1,59 @@
+"""Round-robin positions as rows: the upsert a commit makes and the positions a load reads.
+
+A handoff with ``mode: round_robin`` starts after the agent its flow used last
+(:class:`~ucwa_flow.store.RotationRecord`). The runtime commits that agent in the
+transaction of the step in which they accepted; the row is keyed by account and flow name,
+so there is one per flow and the latest commit wins (written again, it changes nothing).
+Neither retention nor a lost application removes it: it is about the flow's agents, not
+about a conversation or an application.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ucwa_flow.store._errors import StoreError
+from ucwa_flow.store._records import RotationRecord
+from ucwa_flow.store._sql import Program, Sql, finite, placeholders
+
+__all__ = ["rotation_params", "rotations", "upsert_rotations"]
+
+_COLUMNS = ("account", "flow", "agent", "updated_at")
+_UPSERT = (
+    f"INSERT INTO handoff_rotations ({', '.join(_COLUMNS)}) "
+    f"VALUES ({placeholders(len(_COLUMNS))}) "
+    "ON CONFLICT (account, flow) DO UPDATE SET agent = excluded.agent, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def rotation_params(account: str, record: RotationRecord) -> tuple[Any, ...]:
+    """``record`` as the upsert's parameters (checked: the account, a finite time)."""
+    if record.account != account:
+        raise StoreError(
+            f"the round-robin position of flow {record.flow} of account {record.account} "
+            f"was committed for account {account}"
+        )
+    return (
+        account,
+        record.flow,
+        record.agent,
+        finite(record.updated_at, "a round-robin position's time"),
+    )
+
+
+def upsert_rotations(params: list[tuple[Any, ...]]) -> Program[None]:
+    if params:
+        yield Sql(_UPSERT, many=tuple(params))
+
+
+def rotations(account: str) -> Program[tuple[RotationRecord, ...]]:
+    """The round-robin positions of ``account``'s flows, by flow name."""
+    rows = yield Sql(
+        f"SELECT {', '.join(_COLUMNS)} FROM handoff_rotations WHERE account = %s ORDER BY flow",
+        (account,),
+    )
+    return tuple(
+        RotationRecord(account=row[0], flow=row[1], agent=row[2], updated_at=float(row[3]))
+        for row in rows
+    )
