@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from functools import partial
 from typing import Any
 
@@ -346,18 +346,6 @@ class Engine(Traced):
         self._journal.invite(op)
         self.touch(origin or "")
         return True
-
-    def opening(self, href: str) -> dict[str, str]:
-        """How conversation ``href``, accepted but not connected yet, will start: the state
-        an invitation rule sends it to (``start``) and the first message to handle
-        (``first_text``). A durable bot stores it, for a restart in between."""
-        return self.answers.opening(href)
-
-    def reopen(self, instance: FlowInstance, opening: Mapping[str, str]) -> None:
-        """Follow ``instance`` again (restored after a restart, accepted but not connected
-        yet): the connection, which the server reports again, starts it as :meth:`opening`
-        said."""
-        self.answers.reopen(instance, opening)
 
     def new_instance(
         self,
