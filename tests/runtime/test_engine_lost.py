@@ -7,6 +7,7 @@ records what the engine asks of UCWA (the port is the interpreter's whole view o
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.ucwa import ConversationsLost
-from ucwa_flow.ucwa.events import decode_batch
+from ucwa_flow.ucwa.events import MessagingEvent, decode_batch
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 CONV = "/ucwa/oauth/v1/applications/104/communication/conversations/eee0"
@@ -25,6 +26,7 @@ CONV = "/ucwa/oauth/v1/applications/104/communication/conversations/eee0"
 class RecordingPort:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.listed: list[str] = []  # what the server lists as active after a loss: none
 
     async def accept(self, accept_href: str) -> None:
         self.calls.append(("accept", accept_href))
@@ -64,6 +66,13 @@ class RecordingPort:
         self.calls.append(("invite", to))
         return "/invitation"
 
+    async def still_open(self, conversations: Sequence[str]) -> list[str]:
+        self.calls.append(("list", ""))
+        return [href for href in conversations if href in self.listed]
+
+    async def messaging_now(self, conversation: str) -> MessagingEvent | None:
+        raise AssertionError("only a listed conversation's messaging is read")
+
 
 async def _connected_echo() -> tuple[Engine, RecordingPort, list[t.Trace]]:
     port, traces = RecordingPort(), []
@@ -78,13 +87,13 @@ async def _connected_echo() -> tuple[Engine, RecordingPort, list[t.Trace]]:
 
 
 @pytest.mark.parametrize("reason", ["resync", "resume"])
-async def test_after_a_resync_or_resume_the_bot_ends_what_it_no_longer_follows(
+async def test_after_a_resync_or_resume_the_bot_ends_what_the_server_no_longer_lists(
     reason: str,
 ) -> None:
     engine, port, traces = await _connected_echo()
     engine.handle(ConversationsLost(reason))
     await engine.idle()
-    assert port.calls[-1] == ("stop", f"{CONV}/messaging/terminate")
+    assert port.calls[-2:] == [("list", ""), ("stop", f"{CONV}/messaging/terminate")]
     assert engine.instances == {}
     assert engine.tracker.get(CONV) is None
     assert [r.by for r in traces if isinstance(r, t.Ended)] == ["bot"]
