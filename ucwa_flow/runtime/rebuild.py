@@ -141,7 +141,8 @@ class Rebuild:
         if record is None:
             return None
         log.warning(
-            "%s: still open after the %s; carries on (messages of the gap may be lost)",
+            "%s: carries on after the %s (still open on the server; messages of the gap "
+            "may be lost)",
             href,
             self.reason,
         )
