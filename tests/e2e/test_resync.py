@@ -59,14 +59,14 @@ def _bot_app(s: Stage) -> Application:
     return [a for a in s.sim.applications if a.user.uri == BOT][-1]
 
 
-def _resync_next_poll(s: Stage) -> None:
-    """The bot's next P-GET is answered with only a ``resync`` link to its first
-    unacknowledged batch, as the fault plan's ``resync`` answers it."""
+def _resync_next_poll(s: Stage, times: int = 1) -> None:
+    """The bot's next P-GET (``times`` P-GETs) is answered with only a ``resync`` link to
+    its first unacknowledged batch, as the fault plan's ``resync`` answers it."""
     app = _bot_app(s)
     href = app.channel.href(app.channel.first_unacked)
     events = re.escape(urlsplit(href).path) + "$"
     body = json.dumps({"_links": {"resync": {"href": href}}}).encode()
-    s.sim.faults.inject(method="GET", path=events, body=body)
+    s.sim.faults.inject(method="GET", path=events, body=body, times=times)
 
 
 async def _in_wait(s: Stage) -> tuple[Person, str]:
@@ -79,9 +79,9 @@ async def _in_wait(s: Stage) -> tuple[Person, str]:
     return lene, href
 
 
-async def _resynced(s: Stage, lene: Person) -> None:
+async def _resynced(s: Stage, lene: Person, times: int = 1) -> None:
     """The bot's poll after the caller's next message is answered with ``resync``."""
-    _resync_next_poll(s)
+    _resync_next_poll(s, times)
     await lene.say("one")
     assert await lene.hear() == ["Ann, you said: one"]
     channel = s.bot.channel
@@ -103,7 +103,8 @@ async def test_a_conversation_still_open_after_a_resync_carries_on_in_its_state(
         assert s.bot.engine.instances[href].state == "wait"
         assert s.of(t.Ended) == []
         kept = [r for r in caplog.records if KEPT in r.getMessage()]
-        assert len(kept) == 1 and kept[0].levelno == logging.WARNING
+        assert len(kept) == 1
+        assert kept[0].levelno == logging.WARNING
 
 
 async def test_a_later_message_waits_for_the_decision_and_nothing_else_does() -> None:
@@ -181,3 +182,31 @@ async def test_a_durable_bot_keeps_the_conversation_in_its_store(sqlite_store: S
         await lene.say("three")
         await s.restart()
         assert await lene.hear() == ["Ann, you said: three"]
+
+
+async def test_a_crash_during_the_rebuild_redoes_it_at_the_restart(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "ucwa_flow")
+    async with stage(_flow(), store=sqlite_store) as s:
+        lene, href = await _in_wait(s)
+        listing = s.sim.faults.inject(method="GET", path=r"/communication/conversations$", delay=5)
+        # the stored position is before the resync: the server answers it with a resync
+        # again after the restart, as a real server answers an ack it no longer has
+        await _resynced(s, lene, times=2)
+        await s.until(lambda: s.sim.app.delayed == 1, "the rebuild's read", idle=False)
+        await s.crash()  # before the decision was committed
+        assert KEPT not in caplog.text
+        await s.restart()
+        channel = s.bot.channel
+        assert channel is not None
+        await s.until(lambda: channel.stats.resyncs == 1, "the resync after the restart")
+        assert KEPT in caplog.text
+        await lene.say("two")
+        assert await lene.hear() == ["Ann, you said: two"]
+        await s.clock.advance(5)  # the crashed bot's read is answered (to nobody)
+        await lene.silence()
+        assert listing.hits == 1
+        assert s.of(t.Ended) == []
+        (record,) = await sqlite_store.conversations(ConversationQuery())
+        assert (record.conversation, record.status, record.state) == (href, "active", "wait")

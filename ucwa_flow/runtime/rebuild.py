@@ -111,9 +111,9 @@ class Rebuild:
         self._answer: asyncio.Future[Rebuilt] = asyncio.get_running_loop().create_future()
 
     async def ask(self) -> None:
-        """Ask the server and publish the answer; a failure is an answer that keeps
-        nothing (logged once), never an exception."""
-        answer = Rebuilt(failed="cancelled")
+        """Ask the server and publish the answer: a failure is an answer that keeps
+        nothing (logged once), never an exception. Cancelled (the engine closes), it
+        publishes none: the conversations are neither kept nor ended by this process."""
         try:
             answer = await rebuild(self._port, list(self._marks))
         except (UcwaFlowError, httpx.HTTPError) as exc:
@@ -128,9 +128,7 @@ class Rebuild:
         except Exception as exc:  # a bug must not leave the conversations waiting
             answer = Rebuilt(failed=repr(exc))
             log.exception("unexpected error rebuilding after the %s; ending them all", self.reason)
-        finally:
-            if not self._answer.done():
-                self._answer.set_result(answer)
+        self._answer.set_result(answer)
 
     async def decide(self, href: str) -> list[Change] | None:
         """Once the server answered: ``None`` when conversation ``href`` is to end as
