@@ -146,7 +146,7 @@ async def test_a_conversation_the_server_ended_in_the_gap_ends_as_before(
         assert await lene.hear_end()
         await s.until(lambda: not s.bot.engine.instances, "the bot to end it")
         assert [r.conversation for r in s.of(t.Ended)] == [href]
-        assert "lost track of every conversation (resume)" in caplog.text
+        assert "lost track of the conversations (resume)" in caplog.text
         assert "carries on after the resume" not in caplog.text
 
 

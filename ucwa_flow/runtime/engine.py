@@ -315,7 +315,7 @@ class Engine(Traced):
     def _lose_all(self, item: ConversationsLost) -> None:
         """The channel lost track of the conversations (resync, resume, new application).
         After a resync or resume the server is asked which are still open (:mod:`.rebuild`)."""
-        log.warning("lost track of every conversation (%s)", item.reason)
+        log.warning("the event channel lost track of the conversations (%s)", item.reason)
         still_open = item.reason != "application re-created"
         asked = None
         if still_open:  # those with an invite or a handoff under way end (let go below)
