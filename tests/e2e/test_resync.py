@@ -42,8 +42,24 @@ states:
       - say: Please say "I am" and your name.
   wait:
     messages:
+      - keywords: [agent]
+        goto: asking
       - any: true
         say: "{{ name }}, you said: {{ message }}"
+  asking:
+    enter:
+      - say: Asking Marco.
+      - invite:
+          to: sip:marco@contoso.com
+          message: "{{ name }} needs help"
+          timeout: 2m
+          accepted: [{say: Marco accepted.}]
+          declined: [{say: Marco declined.}]
+          no_answer: [{say: Marco did not answer.}]
+      - goto: wait
+    messages:
+      - any: true
+        say: Still asking.
 """
 
 KEPT = "carries on after the resync"
@@ -148,6 +164,22 @@ async def test_a_conversation_the_server_ended_in_the_gap_ends_as_before(
         assert [r.conversation for r in s.of(t.Ended)] == [href]
         assert "lost track of the conversations (resume)" in caplog.text
         assert "carries on after the resume" not in caplog.text
+
+
+async def test_a_conversation_waiting_on_an_invite_ends_as_before() -> None:
+    async with stage(_flow()) as s:
+        marco = await s.agent("sip:marco@contoso.com")  # answers by hand: never, here
+        lene, href = await _in_wait(s)
+        await lene.say("agent")
+        assert await lene.hear() == ["Asking Marco."]
+        await marco.invited()
+        await s.idle()
+        _resync_next_poll(s)
+        await lene.say("hello?")
+        assert await lene.hear() == ["Still asking."]
+        assert await lene.hear_end()  # the invitation it waited on was let go
+        await s.until(lambda: not s.bot.engine.instances, "the bot to end it")
+        assert [(r.conversation, r.by) for r in s.of(t.Ended)] == [(href, "bot")]
 
 
 async def test_a_failed_rebuild_ends_every_conversation(caplog: pytest.LogCaptureFixture) -> None:
