@@ -53,6 +53,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ from transitions import Machine
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import Engine
-from ucwa_flow.ucwa.events import EventBatch, decode_batch
+from ucwa_flow.ucwa.events import EventBatch, MessagingEvent, decode_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "events"
@@ -131,6 +132,12 @@ class CountingPort:
         operation_id: str,
     ) -> str:
         raise AssertionError("the echo flow starts no conversation")
+
+    async def still_open(self, conversations: Sequence[str]) -> list[str]:
+        raise AssertionError("the bench never loses track of its conversations")
+
+    async def messaging_now(self, conversation: str) -> MessagingEvent | None:
+        raise AssertionError("the bench never loses track of its conversations")
 
 
 class Samples:

@@ -7,6 +7,7 @@ records what the engine asks of UCWA (the port is the interpreter's whole view o
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,19 @@ from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.ucwa import ConversationsLost
-from ucwa_flow.ucwa.events import decode_batch
+from ucwa_flow.ucwa.active import messaging_record
+from ucwa_flow.ucwa.events import MessagingEvent, decode_batch
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 CONV = "/ucwa/oauth/v1/applications/104/communication/conversations/eee0"
+INVITATION = "/ucwa/oauth/v1/applications/104/communication/messagingInvitations/6408"
 
 
 class RecordingPort:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.listed: list[str] = []  # what the server lists as active after a loss: none
+        self.messaging: dict[str, MessagingEvent] = {}  # their messaging, as re-read
 
     async def accept(self, accept_href: str) -> None:
         self.calls.append(("accept", accept_href))
@@ -64,6 +69,15 @@ class RecordingPort:
         self.calls.append(("invite", to))
         return "/invitation"
 
+    async def still_open(self, conversations: Sequence[str]) -> list[str]:
+        self.calls.append(("list", ""))
+        return [href for href in conversations if href in self.listed]
+
+    async def messaging_now(self, conversation: str) -> MessagingEvent | None:
+        assert conversation in self.listed, "only a listed conversation's messaging is read"
+        self.calls.append(("read", conversation))
+        return self.messaging.get(conversation)
+
 
 async def _connected_echo() -> tuple[Engine, RecordingPort, list[t.Trace]]:
     port, traces = RecordingPort(), []
@@ -78,16 +92,61 @@ async def _connected_echo() -> tuple[Engine, RecordingPort, list[t.Trace]]:
 
 
 @pytest.mark.parametrize("reason", ["resync", "resume"])
-async def test_after_a_resync_or_resume_the_bot_ends_what_it_no_longer_follows(
+async def test_after_a_resync_or_resume_the_bot_ends_what_the_server_no_longer_lists(
     reason: str,
 ) -> None:
     engine, port, traces = await _connected_echo()
     engine.handle(ConversationsLost(reason))
     await engine.idle()
-    assert port.calls[-1] == ("stop", f"{CONV}/messaging/terminate")
+    assert port.calls[-2:] == [("list", ""), ("stop", f"{CONV}/messaging/terminate")]
     assert engine.instances == {}
     assert engine.tracker.get(CONV) is None
     assert [r.by for r in traces if isinstance(r, t.Ended)] == ["bot"]
+
+
+def _messaging(state: str) -> MessagingEvent:
+    """Conversation ``CONV``'s messaging as a re-read finds it, in ``state``."""
+    body = json.loads((FIXTURES / "msdocs_ReceiveAnIM_15.json").read_text(encoding="utf-8"))
+    resource = body["sender"][0]["events"][0]["_embedded"]["messaging"]
+    return messaging_record(CONV, f"{CONV}/messaging", {**resource, "state": state})
+
+
+async def test_a_conversation_still_open_and_connected_carries_on() -> None:
+    engine, port, traces = await _connected_echo()
+    port.listed, port.messaging = [CONV], {CONV: _messaging("Connected")}
+    engine.handle(ConversationsLost("resync"))
+    await engine.idle()
+    assert port.calls[-2:] == [("list", ""), ("read", CONV)]
+    assert list(engine.instances) == [CONV]
+    assert not any(isinstance(r, t.Ended) for r in traces)
+
+
+async def test_one_whose_messaging_is_no_longer_connected_ends() -> None:
+    engine, port, traces = await _connected_echo()
+    port.listed, port.messaging = [CONV], {CONV: _messaging("Disconnected")}
+    engine.handle(ConversationsLost("resume"))
+    await engine.idle()
+    assert port.calls[-1] == ("stop", f"{CONV}/messaging/terminate")
+    assert engine.instances == {}
+    assert [r.by for r in traces if isinstance(r, t.Ended)] == ["bot"]
+
+
+async def test_the_reread_connection_the_gap_hid_starts_the_conversation() -> None:
+    port, traces = RecordingPort(), []
+    engine = Engine(load("echo"), port, ManualClock(), traces.append)
+    body = json.loads((FIXTURES / "msdocs_ReceiveAnIM_08.json").read_text(encoding="utf-8"))
+    engine.handle(decode_batch(body))  # the invitation, accepted; its connection is lost
+    await engine.idle()
+    assert ("accept", f"{INVITATION}/accept") in port.calls
+    assert engine.instances[CONV].state == "(new)"
+    port.listed, port.messaging = [CONV], {CONV: _messaging("Connected")}
+    engine.handle(ConversationsLost("resync"))
+    await engine.idle()
+    assert ("send", "You said: Hi Tosh") in port.calls  # started by what was re-read
+    conv = engine.tracker.get(CONV)
+    assert conv is not None
+    assert conv.messaging.state == "Connected"
+    assert conv.messaging.send_message_href == f"{CONV}/messaging/messages"
 
 
 async def test_a_recreated_application_took_its_conversations_with_it() -> None:

@@ -103,7 +103,7 @@ class PageWriter:
             sides = [side for side in map(tracked, invitations.sides(href)) if side is not None]
             extra: dict[str, Any] = {
                 "sides": sides,
-                "opening": engine.opening(href),
+                "opening": engine.answers.opening(href),
                 "bridge": engine.bridges.to_data(href, tracked),
             }
             if (run := campaigns.of(href)) is not None:

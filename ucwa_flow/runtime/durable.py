@@ -188,7 +188,7 @@ class Durable:
         if record.state == FlowMachine.NEW and known:
             # accepted, not connected when committed: the batch that connected it was not,
             # so the server hands it out again and it starts then
-            engine.reopen(instance, record.extra.get("opening") or {})
+            engine.answers.reopen(instance, record.extra.get("opening") or {})
             return
         engine.instances[href] = instance
         data = {

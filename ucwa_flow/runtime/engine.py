@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from functools import partial
 from typing import Any
 
@@ -68,6 +68,7 @@ from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.mailboxes import NOTHING, Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
+from ucwa_flow.runtime.rebuild import Rebuild, alone
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.runner import Runner
 from ucwa_flow.runtime.tracing import Traced
@@ -312,22 +313,33 @@ class Engine(Traced):
         self.tracker.forget(href)
 
     def _lose_all(self, item: ConversationsLost) -> None:
-        """The channel lost track of the conversations (resync, resume, new application)."""
-        log.warning("lost track of every conversation (%s)", item.reason)
+        """The channel lost track of the conversations (resync, resume, new application).
+        After a resync or resume the server is asked which are still open (:mod:`.rebuild`)."""
+        log.warning("the event channel lost track of the conversations (%s)", item.reason)
+        still_open = item.reason != "application re-created"
+        asked = None
+        if still_open:  # those with an invite or a handoff under way end (let go below)
+            followed = alone(self._instances, self.invitations, self.bridges)
+            asked = Rebuild(self.port, self.tracker, item.reason, followed)
+            self.spawn(asked.ask())
         for href in list(self._instances):
-            self.post(href, partial(self._lost, href, item.reason))
-        self.invitations.lose_all(still_open=item.reason != "application re-created")
-        self.bridges.lose_all(still_open=item.reason != "application re-created")
+            self.post(href, partial(self._lost, href, item.reason, asked))
+        self.invitations.lose_all(still_open=still_open)
+        self.bridges.lose_all(still_open=still_open)
         for conv in self.tracker:  # side and pending conversations: nobody follows them now
             if conv.href not in self._instances:
                 self.tracker.forget(conv.href)
 
-    async def _lost(self, href: str, reason: str) -> None:
-        # A re-created application took its conversations with it. After a resync or a
-        # resume they may still be open on the server, with a caller waiting for a bot that
-        # no longer follows them: end them from the bot's side (a dead link only logs).
+    async def _lost(self, href: str, reason: str, asked: Rebuild | None) -> None:
+        # Still open with messaging connected: it carries on. Else the bot ends it from its
+        # side (a dead link only logs); a re-created application took it with it.
         instance = self._instances.get(href)
-        if instance is not None and reason != "application re-created":
+        if instance is not None and asked is not None:
+            changes = await asked.decide(href)
+            if changes is not None:
+                for change in changes:  # the tracker refreshed from what was re-read
+                    self._dispatch(change)
+                return
             await instance.stop(f"lost track of the conversation ({reason})")
         await self._ended(href, "server")
 
@@ -346,18 +358,6 @@ class Engine(Traced):
         self._journal.invite(op)
         self.touch(origin or "")
         return True
-
-    def opening(self, href: str) -> dict[str, str]:
-        """How conversation ``href``, accepted but not connected yet, will start: the state
-        an invitation rule sends it to (``start``) and the first message to handle
-        (``first_text``). A durable bot stores it, for a restart in between."""
-        return self.answers.opening(href)
-
-    def reopen(self, instance: FlowInstance, opening: Mapping[str, str]) -> None:
-        """Follow ``instance`` again (restored after a restart, accepted but not connected
-        yet): the connection, which the server reports again, starts it as :meth:`opening`
-        said."""
-        self.answers.reopen(instance, opening)
 
     def new_instance(
         self,

@@ -2,16 +2,20 @@
 
 The flow interpreter never sees HTTP. It asks a :class:`Port` to accept or decline an
 invitation, send a message, show typing, stop messaging or start an outbound conversation,
-always naming the link the server handed out (links are followed, never built). The one
-production implementation is :class:`UcwaPort`, over a signed-in
-:class:`~ucwa_flow.ucwa.UcwaClient`.
+always naming the link the server handed out (links are followed, never built). The
+engine also reads through it what the server still has after the event channel lost track
+(:mod:`ucwa_flow.runtime.rebuild`). The one production implementation is
+:class:`UcwaPort`, over a signed-in :class:`~ucwa_flow.ucwa.UcwaClient`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from ucwa_flow.ucwa import UcwaClient
+from ucwa_flow.ucwa.active import active_conversations, messaging_now
+from ucwa_flow.ucwa.events import MessagingEvent
 
 __all__ = ["Port", "UcwaPort"]
 
@@ -60,6 +64,14 @@ class Port(Protocol):
         operation_id: str,
     ) -> str:
         """Invite ``to`` to a new conversation; returns the invitation href."""
+
+    async def still_open(self, conversations: Sequence[str]) -> list[str]:
+        """Those of ``conversations`` (hrefs as the events named them) that the server
+        lists as active now: one read of the application's conversations link."""
+
+    async def messaging_now(self, conversation: str) -> MessagingEvent | None:
+        """Conversation ``conversation``'s IM modality as the server has it now, as the
+        record an ``updated`` event would carry (``None``: it offers no messaging)."""
 
 
 class UcwaPort:
@@ -115,3 +127,11 @@ class UcwaPort:
             operation_id=operation_id,
             message=message,
         )
+
+    async def still_open(self, conversations: Sequence[str]) -> list[str]:
+        client = self._client
+        listed = await active_conversations(client)
+        return [href for href in conversations if client.absolute(href) in listed]
+
+    async def messaging_now(self, conversation: str) -> MessagingEvent | None:
+        return await messaging_now(self._client, conversation)

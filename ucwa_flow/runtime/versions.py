@@ -151,7 +151,7 @@ def incompatibility(engine: Engine, instance: FlowInstance, flow: Flow) -> str |
     """Why ``instance`` cannot move to ``flow`` now, or ``None`` when it can."""
     state = instance.state
     if state == FlowMachine.NEW:
-        start = engine.opening(instance.href).get("start")
+        start = engine.answers.opening(instance.href).get("start")
         if start is not None and start not in flow.states:
             return f"the state {start!r} it is to start in is not in the new version"
     elif state not in flow.states:

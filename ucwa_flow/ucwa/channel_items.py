@@ -39,11 +39,14 @@ __all__ = ["ChannelItem", "ConversationsLost", "ReadPosition"]
 
 @dataclass(frozen=True, slots=True)
 class ConversationsLost:
-    """Every conversation and invitation known so far is gone; forget their state.
+    """The channel lost track: what it said of conversations and invitations so far is no
+    longer to be trusted.
 
-    ``reason`` is ``"resync"`` (the server lost our place), ``"resume"`` (we were away too
-    long) or ``"application re-created"`` (the old application expired: its conversations
-    ended on the server and all its hrefs are dead). ``detail`` says what happened.
+    ``reason`` is ``"resync"`` (the server lost our place) or ``"resume"`` (we were away too
+    long): the events of the gap may be gone, and the conversations may still be open on
+    the server; read them again (:mod:`ucwa_flow.ucwa.active`). Or it is ``"application
+    re-created"`` (the old application expired): its conversations ended on the server and
+    all its hrefs are dead. ``detail`` says what happened.
     """
 
     reason: str
