@@ -206,6 +206,7 @@ class Stage:
                     await task
         durable.journal.take()  # decided, never committed: lost with the process
         engine = bot.engine
+        engine._runner.cancel()  # the steps queued or under way die with the process
         for task in list(engine._tasks):
             task.cancel()
         for instance in engine.instances.values():
