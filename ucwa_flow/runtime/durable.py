@@ -282,7 +282,7 @@ class Durable:
             if self.journal.news.is_set():
                 self._wake()
         doubt = self.doubt
-        if doubt.restarting:
+        if doubt.restarting and isinstance(item, EventBatch):  # a loss is no batch
             doubt.since_restart += 1
             if doubt.since_restart == 1 and self.marker is not None and self.unsure:
                 # after the first batch, which may be one the server built before the restart
