@@ -198,6 +198,32 @@ async def test_a_failed_rebuild_ends_every_conversation(caplog: pytest.LogCaptur
         assert KEPT not in caplog.text
 
 
+async def test_one_conversation_whose_read_fails_ends_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "ucwa_flow")
+    async with stage(_flow()) as s:
+        lene, href = await _in_wait(s)
+        marco = await s.person("sip:marco@contoso.com")
+        await marco.say("I am Marco")
+        assert await marco.hear(2) == ["What is your name?", "Hello Marco."]
+        await s.idle()
+        (other,) = [h for h in s.bot.engine.instances if h != href]
+        # Lene's conversation is listed but its read fails, as when she hangs up between
+        # the bot's listing and its read
+        path = re.escape(urlsplit(href).path) + "$"
+        s.sim.faults.inject(method="GET", path=path, status=404, times=None)
+        await _resynced(s, lene)
+        assert await lene.hear_end()
+        await s.until(lambda: list(s.bot.engine.instances) == [other], "the bot to end hers")
+        await marco.say("still here")
+        assert await marco.hear() == ["Marco, you said: still here"]
+        assert [(r.conversation, r.by) for r in s.of(t.Ended)] == [(href, "bot")]
+        unread = [r for r in caplog.records if "could not re-read it" in r.getMessage()]
+        assert [r.getMessage().startswith(f"{href}:") for r in unread] == [True], caplog.text
+        assert "could not read which" not in caplog.text
+
+
 async def test_a_durable_bot_keeps_the_conversation_in_its_store(sqlite_store: Store) -> None:
     async with stage(_flow(), store=sqlite_store) as s:
         lene, href = await _in_wait(s)

@@ -13,8 +13,11 @@ and asks the server, through the engine's :class:`~ucwa_flow.runtime.port.Port`:
 
 The answer is data, a :class:`Rebuilt`: the re-read messaging record of every conversation
 that carries on (still listed, messaging Connected). When a read fails (a UCWA or HTTP
-error, a lost connection) the answer keeps nothing and says why, in one log line: every
-conversation then ends as it did before rebuilding existed.
+error, a lost connection) the answer depends on which: when the listing fails it keeps
+nothing and says why, in one log line, and every conversation then ends as it did before
+rebuilding existed; when one conversation's read fails (its caller hung up between the
+listing and the read, a ``503``, no connection free in time) that one is not kept (it
+ends, with a log line saying why) and the others are decided on what was read.
 
 Order. The engine posts one job per conversation to its mailbox, which waits for the answer
 (:meth:`Rebuild.decide`): what later batches bring for that conversation queues behind it,
@@ -61,10 +64,12 @@ _Mark = tuple[str, str | None, str | None, str | None, tuple[str, ...]]
 class Rebuilt:
     """What the server still has: ``kept`` maps each conversation that carries on to its
     messaging as re-read; ``failed`` says why the server could not be asked (nothing is
-    kept then)."""
+    kept then); ``unread`` maps each listed conversation whose messaging could not be
+    re-read to why (it is not kept: it ends)."""
 
     kept: Mapping[str, MessagingEvent] = field(default_factory=dict)
     failed: str | None = None
+    unread: Mapping[str, str] = field(default_factory=dict)
 
 
 def alone(hrefs: Iterable[str], invitations: Invitations, bridges: Bridges) -> list[str]:
@@ -83,17 +88,29 @@ def alone(hrefs: Iterable[str], invitations: Invitations, bridges: Bridges) -> l
 async def rebuild(port: Port, followed: Sequence[str]) -> Rebuilt:
     """Which of ``followed`` are still open on the server with messaging Connected, and
     their messaging as re-read (one listing, then two reads per listed conversation).
-    Errors are the port's (a UCWA error, an ``httpx`` error)."""
+    The listing's errors are the port's (a UCWA error, an ``httpx`` error); a read that
+    fails leaves that conversation out (``unread``, with why) and the others as read."""
     if not followed:
         return Rebuilt()
     listed = await port.still_open(followed)
-    records = await asyncio.gather(*(port.messaging_now(href) for href in listed))
-    kept = {
-        href: record
-        for href, record in zip(listed, records, strict=True)
-        if record is not None and record.state == "Connected"
-    }
-    return Rebuilt(kept)
+    records = await asyncio.gather(*(_read(port, href) for href in listed))
+    kept: dict[str, MessagingEvent] = {}
+    unread: dict[str, str] = {}
+    for href, record in zip(listed, records, strict=True):
+        if isinstance(record, str):
+            unread[href] = record
+        elif record is not None and record.state == "Connected":
+            kept[href] = record
+    return Rebuilt(kept, unread=unread)
+
+
+async def _read(port: Port, href: str) -> MessagingEvent | str | None:
+    """Conversation ``href``'s messaging re-read, or why it could not be (one caller
+    hanging up between the listing and its read is no reason to end the others)."""
+    try:
+        return await port.messaging_now(href)
+    except (UcwaFlowError, httpx.HTTPError) as exc:
+        return str(exc) or type(exc).__name__
 
 
 class Rebuild:
@@ -128,6 +145,10 @@ class Rebuild:
         except Exception as exc:  # a bug must not leave the conversations waiting
             answer = Rebuilt(failed=repr(exc))
             log.exception("unexpected error rebuilding after the %s; ending them all", self.reason)
+        for href, why in answer.unread.items():
+            log.error(
+                "%s: could not re-read it after the %s (%s); ending it", href, self.reason, why
+            )
         self._answer.set_result(answer)
 
     async def decide(self, href: str) -> list[Change] | None:
