@@ -65,11 +65,13 @@ class Rebuilt:
     """What the server still has: ``kept`` maps each conversation that carries on to its
     messaging as re-read; ``failed`` says why the server could not be asked (nothing is
     kept then); ``unread`` maps each listed conversation whose messaging could not be
-    re-read to why (it is not kept: it ends)."""
+    re-read to why (it is not kept: it ends); ``cancelled``: the asking was cancelled
+    (the engine closes), nothing is decided."""
 
     kept: Mapping[str, MessagingEvent] = field(default_factory=dict)
     failed: str | None = None
     unread: Mapping[str, str] = field(default_factory=dict)
+    cancelled: bool = False
 
 
 def alone(hrefs: Iterable[str], invitations: Invitations, bridges: Bridges) -> list[str]:
@@ -130,7 +132,15 @@ class Rebuild:
     async def ask(self) -> None:
         """Ask the server and publish the answer: a failure is an answer that keeps
         nothing (logged once), never an exception. Cancelled (the engine closes), it
-        publishes none: the conversations are neither kept nor ended by this process."""
+        publishes one that decides nothing: the conversations are neither kept nor ended
+        by this process, and their jobs return (``drained`` does not wait forever)."""
+        answer = Rebuilt(cancelled=True)
+        try:
+            answer = await self._asked()
+        finally:
+            self._answer.set_result(answer)
+
+    async def _asked(self) -> Rebuilt:
         try:
             answer = await rebuild(self._port, list(self._marks))
         except (UcwaFlowError, httpx.HTTPError) as exc:
@@ -149,13 +159,16 @@ class Rebuild:
             log.error(
                 "%s: could not re-read it after the %s (%s); ending it", href, self.reason, why
             )
-        self._answer.set_result(answer)
+        return answer
 
     async def decide(self, href: str) -> list[Change] | None:
         """Once the server answered: ``None`` when conversation ``href`` is to end as
         before, else the changes of refreshing the tracker with its re-read messaging
-        (often none), for the engine to dispatch."""
+        (often none), for the engine to dispatch; none when the asking was cancelled
+        (the conversation is left as it is)."""
         answer = await asyncio.shield(self._answer)  # one job's cancellation is its own
+        if answer.cancelled:
+            return []  # the engine closes: neither ended nor kept here
         record = answer.kept.get(href)
         if record is None:
             return None
