@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from ucwa_flow.clock import Clock
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.lifecycle import Change, Conversation, LifecycleTracker
 from ucwa_flow.runtime.port import Port
@@ -52,9 +53,23 @@ if TYPE_CHECKING:
     from ucwa_flow.runtime.bridge import Bridges
     from ucwa_flow.runtime.invites import Invitations
 
-__all__ = ["Rebuild", "Rebuilt", "alone", "rebuild"]
+__all__ = ["DEADLINE", "READS_AT_ONCE", "Rebuild", "Rebuilt", "alone", "rebuild"]
 
 log = logging.getLogger("ucwa_flow.runtime")
+
+#: At most this many conversations are re-read at a time (two GETs each): the client's
+#: pool serves the bot's sends too, and a request waits at most about 15 s for a free
+#: connection, so all of them at once would time out themselves and hold the sends up.
+READS_AT_ONCE = 8
+
+#: Seconds, on the engine's clock, the whole rebuild may take (listing and reads). The
+#: engine's clock is the one its flows' timeouts run on: real time in production (the
+#: wait it bounds is real: a durable bot's commit and a graceful stop wait for the
+#: decisions), virtual in tests, which move it. Past it, a listing not answered yet ends
+#: every conversation, and the conversations not re-read yet end (those read are kept).
+DEADLINE = 30.0
+
+_T = TypeVar("_T")
 
 #: what the tracker knows of a conversation's messaging (compared, to see it moved)
 _Mark = tuple[str, str | None, str | None, str | None, tuple[str, ...]]
@@ -87,44 +102,84 @@ def alone(hrefs: Iterable[str], invitations: Invitations, bridges: Bridges) -> l
     ]
 
 
-async def rebuild(port: Port, followed: Sequence[str]) -> Rebuilt:
+async def rebuild(port: Port, followed: Sequence[str], clock: Clock) -> Rebuilt:
     """Which of ``followed`` are still open on the server with messaging Connected, and
-    their messaging as re-read (one listing, then two reads per listed conversation).
-    The listing's errors are the port's (a UCWA error, an ``httpx`` error); a read that
-    fails leaves that conversation out (``unread``, with why) and the others as read."""
+    their messaging as re-read (one listing, then two reads per listed conversation, at
+    most :data:`READS_AT_ONCE` conversations at a time), all within :data:`DEADLINE`
+    seconds of ``clock``. The listing's errors are the port's (a UCWA error, an ``httpx``
+    error); a listing not answered in time keeps nothing (``failed``). A read that fails,
+    or is not done in time, leaves that conversation out (``unread``, with why) and the
+    others as read."""
     if not followed:
         return Rebuilt()
-    listed = await port.still_open(followed)
-    records = await asyncio.gather(*(_read(port, href) for href in listed))
+    late = asyncio.Event()
+    timer = clock.call_later(DEADLINE, late.set)
+    try:
+        listed = await _before(late, port.still_open(followed))
+        if isinstance(listed, _Late):
+            return Rebuilt(failed=f"no answer within {DEADLINE:g} s")
+        slots = asyncio.Semaphore(READS_AT_ONCE)
+        records = await asyncio.gather(*(_before(late, _read(port, h, slots)) for h in listed))
+    finally:
+        timer.cancel()
     kept: dict[str, MessagingEvent] = {}
     unread: dict[str, str] = {}
     for href, record in zip(listed, records, strict=True):
-        if isinstance(record, str):
+        if isinstance(record, _Late):
+            unread[href] = f"not re-read within {DEADLINE:g} s"
+        elif isinstance(record, str):
             unread[href] = record
         elif record is not None and record.state == "Connected":
             kept[href] = record
     return Rebuilt(kept, unread=unread)
 
 
-async def _read(port: Port, href: str) -> MessagingEvent | str | None:
+async def _read(port: Port, href: str, slots: asyncio.Semaphore) -> MessagingEvent | str | None:
     """Conversation ``href``'s messaging re-read, or why it could not be (one caller
     hanging up between the listing and its read is no reason to end the others)."""
+    async with slots:
+        try:
+            return await port.messaging_now(href)
+        except (UcwaFlowError, httpx.HTTPError) as exc:
+            return str(exc) or type(exc).__name__
+
+
+class _Late:
+    """What :func:`_before` gives for work not done by the deadline."""
+
+
+async def _before(late: asyncio.Event, work: Coroutine[Any, Any, _T]) -> _T | _Late:
+    """``work``'s result (or its exception), or a :class:`_Late` once ``late`` is set
+    first (``work`` is cancelled then, as it is when the caller is)."""
+    task = asyncio.ensure_future(work)
+    waiting = asyncio.ensure_future(late.wait())
     try:
-        return await port.messaging_now(href)
-    except (UcwaFlowError, httpx.HTTPError) as exc:
-        return str(exc) or type(exc).__name__
+        await asyncio.wait((task, waiting), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+        task.cancel()  # nothing when it is done
+    if task.done() and not task.cancelled():
+        return task.result()
+    return _Late()
 
 
 class Rebuild:
     """One rebuild after losing track for ``reason`` (``resync`` or ``resume``) of the
     conversations ``followed`` (see the module docstring); ``tracker`` is the engine's.
-    The engine runs :meth:`ask` as a task, and each conversation's job :meth:`decide`."""
+    The engine runs :meth:`ask` as a task, and each conversation's job :meth:`decide`;
+    ``clock`` is the engine's (:data:`DEADLINE`)."""
 
     def __init__(
-        self, port: Port, tracker: LifecycleTracker, reason: str, followed: Sequence[str]
+        self,
+        port: Port,
+        tracker: LifecycleTracker,
+        reason: str,
+        followed: Sequence[str],
+        clock: Clock,
     ) -> None:
         self.reason = reason
         self._port = port
+        self._clock = clock
         self._tracker = tracker
         self._marks = {href: _mark(tracker.get(href)) for href in followed}
         self._answer: asyncio.Future[Rebuilt] = asyncio.get_running_loop().create_future()
@@ -142,7 +197,7 @@ class Rebuild:
 
     async def _asked(self) -> Rebuilt:
         try:
-            answer = await rebuild(self._port, list(self._marks))
+            answer = await rebuild(self._port, list(self._marks), self._clock)
         except (UcwaFlowError, httpx.HTTPError) as exc:
             answer = Rebuilt(failed=str(exc) or type(exc).__name__)
             log.error(
