@@ -9,7 +9,8 @@ before) to a :class:`Rebuild`, whose :meth:`~Rebuild.ask` runs as a task of the 
 and asks the server, through the engine's :class:`~ucwa_flow.runtime.port.Port`:
 
 1. once, which of them it still lists as active (the application's conversations link);
-2. for each one listed, its messaging modality now (re-read, not taken from the tracker).
+2. for each one listed, its messaging modality now (re-read, not taken from the tracker),
+   at most :data:`READS_AT_ONCE` at a time, the whole within :data:`DEADLINE`.
 
 The answer is data, a :class:`Rebuilt`: the re-read messaging record of every conversation
 that carries on (still listed, messaging Connected). When a read fails (a UCWA or HTTP
