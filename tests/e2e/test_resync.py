@@ -136,9 +136,13 @@ async def test_a_later_message_waits_for_the_decision_and_nothing_else_does() ->
         read = conv.last_incoming
         await lene.say("two")  # read by the bot while the rebuild's GET is out...
         await s.until(lambda: conv.last_incoming != read, "the message read", idle=False)
-        assert [h.text for h in lene.caller.heard][-1] == "Ann, you said: one"  # ...not answered
+        held = s.clock.monotonic()
         await s.clock.advance(5)
         assert await lene.hear() == ["Ann, you said: two"]
+        # ...and handled only once the listing was answered: the shared clock moves only
+        # when the test moves it, so this holds however slow the machine
+        (two,) = [r for r in s.of(t.MessageIn) if r.text == "two"]
+        assert two.at >= held + 5
         await lene.silence()
         assert listing.hits == 1
         assert s.of(t.Ended) == []
@@ -196,6 +200,32 @@ async def test_a_failed_rebuild_ends_every_conversation(caplog: pytest.LogCaptur
         assert "after the resync" in failed[0].getMessage()
         assert "ending all 1 of them" in failed[0].getMessage()
         assert KEPT not in caplog.text
+
+
+async def test_one_conversation_whose_read_fails_ends_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "ucwa_flow")
+    async with stage(_flow()) as s:
+        lene, href = await _in_wait(s)
+        marco = await s.person("sip:marco@contoso.com")
+        await marco.say("I am Marco")
+        assert await marco.hear(2) == ["What is your name?", "Hello Marco."]
+        await s.idle()
+        (other,) = [h for h in s.bot.engine.instances if h != href]
+        # Lene's conversation is listed but its read fails, as when she hangs up between
+        # the bot's listing and its read
+        path = re.escape(urlsplit(href).path) + "$"
+        s.sim.faults.inject(method="GET", path=path, status=404, times=None)
+        await _resynced(s, lene)
+        assert await lene.hear_end()
+        await s.until(lambda: list(s.bot.engine.instances) == [other], "the bot to end hers")
+        await marco.say("still here")
+        assert await marco.hear() == ["Marco, you said: still here"]
+        assert [(r.conversation, r.by) for r in s.of(t.Ended)] == [(href, "bot")]
+        unread = [r for r in caplog.records if "could not re-read it" in r.getMessage()]
+        assert [r.getMessage().startswith(f"{href}:") for r in unread] == [True], caplog.text
+        assert "could not read which" not in caplog.text
 
 
 async def test_a_durable_bot_keeps_the_conversation_in_its_store(sqlite_store: Store) -> None:

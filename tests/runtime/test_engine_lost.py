@@ -6,6 +6,7 @@ records what the engine asks of UCWA (the port is the interpreter's whole view o
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,9 @@ class RecordingPort:
         self.calls: list[tuple[str, str]] = []
         self.listed: list[str] = []  # what the server lists as active after a loss: none
         self.messaging: dict[str, MessagingEvent] = {}  # their messaging, as re-read
+        self.listing = asyncio.Event()  # the listing is answered once set
+        self.listing.set()
+        self.asked = asyncio.Event()  # set once the listing was asked for
 
     async def accept(self, accept_href: str) -> None:
         self.calls.append(("accept", accept_href))
@@ -71,6 +75,8 @@ class RecordingPort:
 
     async def still_open(self, conversations: Sequence[str]) -> list[str]:
         self.calls.append(("list", ""))
+        self.asked.set()
+        await self.listing.wait()
         return [href for href in conversations if href in self.listed]
 
     async def messaging_now(self, conversation: str) -> MessagingEvent | None:
@@ -223,3 +229,18 @@ states:
     assert logged == ["caller left", "filed T-9", "after the webhook"]
     assert calls == ["http://hooks.example/left"]
     assert [r.by for r in traces if isinstance(r, t.Ended)] == ["caller"]
+
+
+async def test_a_rebuild_cancelled_while_its_read_is_out_decides_nothing() -> None:
+    engine, port, traces = await _connected_echo()
+    port.listed, port.messaging = [CONV], {CONV: _messaging("Connected")}
+    port.listing.clear()
+    calls = len(port.calls)
+    engine.handle(ConversationsLost("resync"))
+    await port.asked.wait()  # the listing is out, and stays out
+    (asking,) = engine._tasks
+    asking.cancel()  # as the engine's closing does
+    await engine.drained()  # the conversation's job returns: it waited forever before
+    assert port.calls[calls:] == [("list", "")]  # neither read nor stopped
+    assert list(engine.instances) == [CONV]
+    assert not any(isinstance(r, t.Ended) for r in traces)

@@ -98,6 +98,8 @@ class FakePool:
         self.created = 0
         self.available = False
         self.gone = False  # the application expired: 404 ApplicationNotFound
+        self.conversations_link = True  # the communication resource links its conversations
+        self.active: list[str] = []  # the hrefs the conversations listing names
         self.script: deque[Scripted | Callable[[], Scripted]] = deque()
         self.event_urls: list[str] = []
         self.outstanding = 0
@@ -184,6 +186,14 @@ class FakePool:
             me_links["reportMyActivity"] = {"href": f"{APP}/me/reportMyActivity"}
         else:
             me_links["makeMeAvailable"] = {"href": f"{APP}/me/makeMeAvailable"}
+        communication: dict[str, Any] = {
+            "self": {"href": f"{APP}/communication"},
+            "startMessaging": {"href": f"{APP}/communication/messagingInvitations"},
+        }
+        if self.conversations_link:
+            communication["conversations"] = {
+                "href": f"{APP}/communication/conversations?filter=active"
+            }
         return {
             "rel": "application",
             "_links": {"self": {"href": APP}, "events": {"href": f"{APP}/events?ack=1"}},
@@ -194,16 +204,7 @@ class FakePool:
                     "name": "Tosh Meston",
                     "_links": me_links,
                 },
-                "communication": {
-                    "rel": "communication",
-                    "_links": {
-                        "self": {"href": f"{APP}/communication"},
-                        "startMessaging": {"href": f"{APP}/communication/messagingInvitations"},
-                        "conversations": {
-                            "href": f"{APP}/communication/conversations?filter=active"
-                        },
-                    },
-                },
+                "communication": {"rel": "communication", "_links": communication},
             },
         }
 
@@ -267,6 +268,11 @@ class FakePool:
             )
         if rest.endswith("/messaging/messages"):
             return Response(status_code=201, headers={"Location": f"{APP}/{rest}/2"})
+        if rest == "communication/conversations" and request.method == "GET":
+            links: dict[str, Any] = {"self": {"href": f"{APP}/{rest}?filter=active"}}
+            if self.active:
+                links["conversation"] = [{"href": href} for href in self.active]
+            return JSONResponse({"rel": "conversations", "_links": links})
         if rest.startswith("communication/conversations/") and request.method == "GET":
             return JSONResponse(
                 {

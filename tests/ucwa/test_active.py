@@ -1,8 +1,15 @@
-"""Reading what the server still has after a resync: the listing and a messaging resource."""
+"""Reading what the server still has after a resync: the listing and a messaging resource,
+as data, then over the wire against the in-process fake pool."""
 
 from __future__ import annotations
 
-from ucwa_flow.ucwa.active import listed_conversations, messaging_record
+import pytest
+
+from tests.ucwa.fake_pool import APP, HOST, PASSWORD, FakePool, transport_for
+from ucwa_flow.runtime.port import UcwaPort
+from ucwa_flow.ucwa import UcwaClient
+from ucwa_flow.ucwa.active import active_conversations, listed_conversations, messaging_record
+from ucwa_flow.ucwa.errors import UcwaError
 
 CONVS = "/ucwa/oauth/v1/applications/105/communication/conversations"
 
@@ -41,3 +48,49 @@ def test_a_messaging_resource_reads_as_the_event_that_would_carry_it() -> None:
     assert record.send_message_href == f"{conv}/messaging/messages"
     assert record.stop_messaging_href == f"{conv}/messaging/terminate"
     assert record.set_is_typing_href is None
+
+
+# -- over the wire: which of the conversations the events named are still listed ----------
+
+
+def _client(pool: FakePool) -> UcwaClient:
+    return UcwaClient(
+        "sip:toshm@contoso.com", PASSWORD, server_url=HOST, transport=transport_for(pool)
+    )
+
+
+async def test_relative_event_hrefs_are_compared_with_the_absolute_listing() -> None:
+    pool = FakePool()
+    conversations = f"{APP}/communication/conversations"
+    # the listing names one conversation absolute, one relative with a query string
+    pool.active = [f"{HOST}{conversations}/c1", f"{conversations}/c2?v=2"]
+    named = [f"{conversations}/c1", f"{conversations}/c2?v=2", f"{conversations}/c3"]
+    async with _client(pool) as client:
+        assert await active_conversations(client) == {
+            f"{HOST}{conversations}/c1",
+            f"{HOST}{conversations}/c2?v=2",
+        }
+        assert await UcwaPort(client).still_open(named) == named[:2]  # as the events named them
+    listings = [url for method, url in pool.requests if url.endswith("filter=active")]
+    assert listings == [f"{HOST}{conversations}?filter=active"] * 2  # the link, query and all
+
+
+async def test_a_conversation_listed_under_another_query_is_not_the_same_one() -> None:
+    pool = FakePool()
+    conversations = f"{APP}/communication/conversations"
+    pool.active = [f"{conversations}/c1?v=2"]
+    async with _client(pool) as client:
+        assert await UcwaPort(client).still_open([f"{conversations}/c1"]) == []
+
+
+async def test_without_a_conversations_link_the_error_names_it_and_what_follows() -> None:
+    pool = FakePool()
+    pool.conversations_link = False
+    async with _client(pool) as client:
+        before = len(pool.requests)
+        with pytest.raises(UcwaError) as caught:
+            await UcwaPort(client).still_open([f"{APP}/communication/conversations/c1"])
+        assert len(pool.requests) == before + 1  # the application read again, once
+    message = str(caught.value)
+    assert "communication resource has no 'conversations' link" in message
+    assert "the bot ends every conversation it lost track of" in message

@@ -320,7 +320,7 @@ class Engine(Traced):
         asked = None
         if still_open:  # those with an invite or a handoff under way end (let go below)
             followed = alone(self._instances, self.invitations, self.bridges)
-            asked = Rebuild(self.port, self.tracker, item.reason, followed)
+            asked = Rebuild(self.port, self.tracker, item.reason, followed, self.clock)
             self.spawn(asked.ask())
         for href in list(self._instances):
             self.post(href, partial(self._lost, href, item.reason, asked))

@@ -12,8 +12,9 @@ resync or resume"). Two reads serve that:
   the conversation, then its ``messaging`` link), as the :class:`MessagingEvent` an
   ``updated`` event would carry: a consumer feeds it to its tracker like any record.
 
-Both follow links only. Every failure is the client's (:class:`~ucwa_flow.ucwa.errors.UcwaError`
-or an ``httpx`` error); nothing here decides what to do about it.
+Both follow links only. Every failure is a :class:`~ucwa_flow.ucwa.errors.UcwaError` (the
+client's, or a missing link or resource that does not read as expected) or an ``httpx``
+error; nothing here decides what to do about it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ async def active_conversations(client: UcwaClient) -> frozenset[str]:
     if href is None:
         href = (await client.refresh_application()).conversations_href
     if href is None:
-        raise UcwaError(f"{client.user}: the server offers no conversations link")
+        raise UcwaError(
+            f"{client.user}: the application's communication resource has no "
+            "'conversations' link, so the server cannot say which conversations are still "
+            "open; the bot ends every conversation it lost track of, as it would without "
+            "rebuilding"
+        )
     listing = await client.get(href)
     return frozenset(client.absolute(h) for h in listed_conversations(listing))
 
@@ -85,6 +91,7 @@ def messaging_record(conversation: str, href: str, resource: Mapping[str, Any]) 
             }
         ],
     }
-    (record,) = decode_batch(body).events
-    assert isinstance(record, MessagingEvent)
-    return record
+    records = decode_batch(body).events
+    if len(records) != 1 or not isinstance(records[0], MessagingEvent):
+        raise UcwaError(f"{href}: the messaging resource does not read as a messaging record")
+    return records[0]
