@@ -166,8 +166,11 @@ async def test_round_robin_carries_on_after_a_restart(backend: str, tmp_path: Pa
         assert second.accept_href is not None
         await service.client.accept(second.accept_href)
         assert await adriana.hear(2) == ["Menu.", "You are talking with Service Desk."]
-        (stored,) = (await store.load(s.bot.engine.account)).rotations
-        assert (stored.flow, stored.agent) == ("desk", DESK)
+        stored = (await store.load(s.bot.engine.account)).rotations
+        assert [(r.flow, r.agent, r.turn) for r in stored] == [
+            ("desk", MARCO, 1),
+            ("desk", DESK, 2),
+        ]
 
 
 async def test_round_robin_carries_on_when_the_application_was_gone(store: Store) -> None:

@@ -35,14 +35,18 @@ def test_a_round_robin_acceptance_is_work_and_the_later_one_wins_a_put_back() ->
     called: list[str] = []
     journal.on_work = lambda: called.append("work")
 
-    journal.rotation("desk", "sip:marco@contoso.com")
+    journal.rotation("desk", "sip:marco@contoso.com", 1)
     assert journal
     assert called == ["work"]
     journal.sent(Sent(Outgoing("/conv/1", "typing", "/conv/1/messaging/typing")))
     assert not journal.outcomes_only  # the position waits for no batch
 
     page = journal.take()
-    assert page.rotations == {"desk": "sip:marco@contoso.com"}
-    journal.rotation("desk", "sip:service-desk@contoso.com")  # while the commit failed
+    assert page.rotations == {("desk", "sip:marco@contoso.com"): 1}
+    journal.rotation("desk", "sip:service-desk@contoso.com", 2)  # while the commit failed
+    journal.rotation("desk", "sip:marco@contoso.com", 3)
     journal.put_back(page)
-    assert journal.take().rotations == {"desk": "sip:service-desk@contoso.com"}
+    assert journal.take().rotations == {
+        ("desk", "sip:marco@contoso.com"): 3,  # Marco's later acceptance wins
+        ("desk", "sip:service-desk@contoso.com"): 2,
+    }

@@ -1,5 +1,6 @@
-"""Round-robin positions in the store, on both backends: committed with a step, one per
-account and flow (the latest commit wins), loaded at start, migrated into an older store."""
+"""Round-robin turns in the store, on both backends: committed with a step, one per
+account, flow and agent (the latest commit wins), loaded at start, migrated into an older
+store."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ MARCO = "sip:marco@contoso.com"
 DESK = "sip:service-desk@contoso.com"
 
 
-def turn(agent: str, flow: str = "desk", *, at: float = 10.0) -> RotationRecord:
-    return RotationRecord(ACCOUNT, flow, agent, at)
+def turn(agent: str, flow: str = "desk", *, n: int = 1, at: float = 10.0) -> RotationRecord:
+    return RotationRecord(ACCOUNT, flow, agent, n, at)
 
 
 async def test_the_agent_accepted_last_comes_back_per_flow(store: Store) -> None:
@@ -23,17 +24,24 @@ async def test_the_agent_accepted_last_comes_back_per_flow(store: Store) -> None
     assert (await store.load(ACCOUNT)).rotations == (turn(MARCO), turn(DESK, "sales"))
 
 
-async def test_one_row_per_flow_the_latest_commit_wins(target: Target, store: Store) -> None:
+async def test_one_row_per_agent_of_a_flow_the_latest_commit_wins(
+    target: Target, store: Store
+) -> None:
     await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO),)))
-    await store.commit(ACCOUNT, Changes(rotations=(turn(DESK, at=20.0),)))
-    await store.commit(ACCOUNT, Changes(rotations=(turn(DESK, at=20.0),)))  # again: idempotent
-    assert (await store.load(ACCOUNT)).rotations == (turn(DESK, at=20.0),)
-    assert target.raw("SELECT COUNT(*) FROM handoff_rotations") == [(1,)]
+    await store.commit(ACCOUNT, Changes(rotations=(turn(DESK, n=2, at=20.0),)))
+    await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO, n=3, at=30.0),)))
+    await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO, n=3, at=30.0),)))  # idempotent
+    # by turn within the flow
+    assert (await store.load(ACCOUNT)).rotations == (
+        turn(DESK, n=2, at=20.0),
+        turn(MARCO, n=3, at=30.0),
+    )
+    assert target.raw("SELECT COUNT(*) FROM handoff_rotations") == [(2,)]
     # another account's flow of the same name is another row
-    other = RotationRecord("sip:other@contoso.com", "desk", MARCO, 30.0)
+    other = RotationRecord("sip:other@contoso.com", "desk", MARCO, 1, 30.0)
     await store.commit(other.account, Changes(rotations=(other,)))
     assert (await store.load(other.account)).rotations == (other,)
-    assert (await store.load(ACCOUNT)).rotations == (turn(DESK, at=20.0),)
+    assert len((await store.load(ACCOUNT)).rotations) == 2
 
 
 async def test_the_position_is_committed_with_the_step_or_not_at_all(store: Store) -> None:
@@ -50,7 +58,7 @@ async def test_the_position_is_committed_with_the_step_or_not_at_all(store: Stor
     bad = Changes(conversations=(conversation("ann"),), rotations=(turn(DESK, at=1e400),))
     with pytest.raises(StoreError, match="round-robin position"):
         await store.commit(ACCOUNT, bad)
-    foreign = RotationRecord("sip:other@contoso.com", "desk", DESK, 20.0)
+    foreign = RotationRecord("sip:other@contoso.com", "desk", DESK, 1, 20.0)
     with pytest.raises(StoreError, match="committed for account"):
         await store.commit(ACCOUNT, Changes(rotations=(turn(DESK, at=20.0), foreign)))
     snapshot = await store.load(ACCOUNT)

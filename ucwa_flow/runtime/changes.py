@@ -148,7 +148,8 @@ class PageWriter:
                 for run in page.campaigns.values()
             ),
             rotations=tuple(
-                RotationRecord(account, flow, agent, now) for flow, agent in page.rotations.items()
+                RotationRecord(account, flow, agent, turn, now)
+                for (flow, agent), turn in page.rotations.items()
             ),
         )
 

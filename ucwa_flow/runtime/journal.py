@@ -55,7 +55,8 @@ class Page:
     outcomes: list[Sent] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     campaigns: dict[str, CampaignRun] = field(default_factory=dict)  # runs changed, by id
-    rotations: dict[str, str] = field(default_factory=dict)  # flow -> agent who accepted
+    #: round-robin turns taken: (flow, agent who accepted) -> the flow's turn count
+    rotations: dict[tuple[str, str], int] = field(default_factory=dict)
     #: whose secrets a conversation without an instance of its own keeps (a handoff's agent)
     owners: dict[str, FlowInstance] = field(default_factory=dict)
 
@@ -158,9 +159,9 @@ class Journal:
         self._page.campaigns[run.id] = run
         self._work()
 
-    def rotation(self, flow: str, agent: str) -> None:
-        """``agent`` accepted a round-robin handoff of ``flow``: the next commit keeps it."""
-        self._page.rotations[flow] = agent
+    def rotation(self, flow: str, agent: str, turn: int) -> None:
+        """``agent`` accepted a handoff of ``flow``, its ``turn``: the next commit keeps it."""
+        self._page.rotations[flow, agent] = turn
         self._work()
 
     def send(self, item: Outgoing) -> None:
@@ -262,7 +263,7 @@ class Journal:
         page.outcomes.extend(current.outcomes)
         page.lines.extend(current.lines)
         page.campaigns.update(current.campaigns)
-        page.rotations.update(current.rotations)  # the later acceptance wins
+        page.rotations.update(current.rotations)  # an agent's later acceptance wins
         page.owners.update(current.owners)
         self._work()
 

@@ -160,8 +160,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                 account TEXT NOT NULL,
                 flow TEXT NOT NULL,
                 agent TEXT NOT NULL,
+                turn BIGINT NOT NULL,
                 updated_at {real} NOT NULL,
-                PRIMARY KEY (account, flow))""",
+                PRIMARY KEY (account, flow, agent))""",
         ),
     ),
 )

@@ -190,11 +190,13 @@ class CampaignRecord:
 
 @dataclass(frozen=True, slots=True)
 class RotationRecord:
-    """Where the round-robin handoffs of one flow stand: ``agent`` (a SIP URI) accepted
-    last, so the next search rings the agent after it first. One per account and flow
-    name (the flow's name in the bot's catalog); a later commit replaces it."""
+    """When ``agent`` (a SIP URI) last accepted a handoff of flow ``flow`` (its name in the
+    bot's catalog): ``turn`` counts the flow's acceptances, so among the agents a
+    round-robin search rings, the one with the highest turn accepted last and the search
+    starts after them. One per account, flow and agent; a later commit replaces it."""
 
     account: str
     flow: str
     agent: str
+    turn: int
     updated_at: float

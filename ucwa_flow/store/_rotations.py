@@ -1,9 +1,10 @@
 """Round-robin positions as rows: the upsert a commit makes and the positions a load reads.
 
-A handoff with ``mode: round_robin`` starts after the agent its flow used last
-(:class:`~ucwa_flow.store.RotationRecord`). The runtime commits that agent in the
-transaction of the step in which they accepted; the row is keyed by account and flow name,
-so there is one per flow and the latest commit wins (written again, it changes nothing).
+A handoff with ``mode: round_robin`` starts after the one of its agents who accepted last
+(:class:`~ucwa_flow.store.RotationRecord`). The runtime commits an agent's turn in the
+transaction of the step in which they accepted; the row is keyed by account, flow name and
+agent, so there is one per agent of a flow and the latest commit wins (written again, it
+changes nothing).
 Neither retention nor a lost application removes it: it is about the flow's agents, not
 about a conversation or an application.
 """
@@ -18,11 +19,11 @@ from ucwa_flow.store._sql import Program, Sql, finite, placeholders
 
 __all__ = ["rotation_params", "rotations", "upsert_rotations"]
 
-_COLUMNS = ("account", "flow", "agent", "updated_at")
+_COLUMNS = ("account", "flow", "agent", "turn", "updated_at")
 _UPSERT = (
     f"INSERT INTO handoff_rotations ({', '.join(_COLUMNS)}) "
     f"VALUES ({placeholders(len(_COLUMNS))}) "
-    "ON CONFLICT (account, flow) DO UPDATE SET agent = excluded.agent, "
+    "ON CONFLICT (account, flow, agent) DO UPDATE SET turn = excluded.turn, "
     "updated_at = excluded.updated_at"
 )
 
@@ -38,6 +39,7 @@ def rotation_params(account: str, record: RotationRecord) -> tuple[Any, ...]:
         account,
         record.flow,
         record.agent,
+        int(record.turn),
         finite(record.updated_at, "a round-robin position's time"),
     )
 
@@ -48,12 +50,15 @@ def upsert_rotations(params: list[tuple[Any, ...]]) -> Program[None]:
 
 
 def rotations(account: str) -> Program[tuple[RotationRecord, ...]]:
-    """The round-robin positions of ``account``'s flows, by flow name."""
+    """The round-robin turns of ``account``'s flows' agents, by flow name and turn."""
     rows = yield Sql(
-        f"SELECT {', '.join(_COLUMNS)} FROM handoff_rotations WHERE account = %s ORDER BY flow",
+        f"SELECT {', '.join(_COLUMNS)} FROM handoff_rotations WHERE account = %s "
+        "ORDER BY flow, turn",
         (account,),
     )
     return tuple(
-        RotationRecord(account=row[0], flow=row[1], agent=row[2], updated_at=float(row[3]))
+        RotationRecord(
+            account=row[0], flow=row[1], agent=row[2], turn=int(row[3]), updated_at=float(row[4])
+        )
         for row in rows
     )
