@@ -276,3 +276,32 @@ async def test_jobs_left_by_a_cancelled_drain_run_in_order_at_the_next_post() ->
     async with asyncio.timeout(WAIT):
         await boxes.drained()
     assert seen[-2:] == ["slow5 start", "slow5 end"]
+
+
+async def test_a_long_mailbox_cancelled_after_dropping_the_jobs_it_ran_keeps_the_rest() -> None:
+    """A flooded conversation: its drain drops the jobs it ran from the front of the
+    mailbox as it goes; cancelled after that, it leaves exactly the jobs not run yet."""
+    seen: list[str] = []
+    started = asyncio.Event()
+
+    async def waits() -> None:
+        seen.append("j70 start")
+        started.set()
+        await asyncio.Event().wait()
+
+    runner = Runner()
+    boxes = Mailboxes(lambda href: None, runner)
+    for n in range(100):
+        boxes.post("flood", waits if n == 70 else _job(seen, f"j{n}"))
+    await asyncio.wait_for(started.wait(), WAIT)
+    (carrier,) = runner.tasks
+    carrier.cancel()
+    await asyncio.gather(carrier, return_exceptions=True)
+    assert seen[-1] == "j70 start"
+    assert not boxes.busy
+    boxes.post("flood", _job(seen, "j100"))
+    async with asyncio.timeout(WAIT):
+        await boxes.drained()
+    ran = [entry.removesuffix(" start") for entry in seen if entry.endswith(" start")]
+    assert ran == [f"j{n}" for n in range(101)]
+    assert "j70 end" not in seen

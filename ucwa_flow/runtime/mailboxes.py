@@ -30,6 +30,9 @@ log = logging.getLogger("ucwa_flow.runtime")
 
 Job = Callable[[], Awaitable[None]]
 
+#: jobs a drain runs before it drops those it ran from the front of its mailbox
+_COMPACT = 32
+
 
 class _Nothing:
     """An awaitable already done: what a job with nothing to do may return."""
@@ -125,9 +128,14 @@ class Mailboxes:
     async def _drain(self, href: str, box: list[Job]) -> None:
         # runs in its own copy of the context (the runner's): the binding goes with it
         logcontext.bind_one("conversation", href)  # what a step logs names it
+        head = 0  # jobs before it have run (no pop(0): a flooded mailbox would cost O(n²))
         try:
-            while box:
-                job = box.pop(0)
+            while head < len(box):
+                job = box[head]
+                head += 1
+                if head > _COMPACT and head * 2 > len(box):  # drop the jobs run, amortised
+                    del box[:head]
+                    head = 0
                 try:
                     step = job()
                     if step is not NOTHING:  # (awaiting it makes a generator)
@@ -144,7 +152,8 @@ class Mailboxes:
                     log.exception("%s: unexpected error in the flow runtime", href)
         finally:
             if self._boxes.get(href) is box:  # not forgotten by :meth:`_clear` meanwhile
-                if box:  # cancelled: the next post starts a drain for the jobs left
+                if head < len(box):  # cancelled: the next post starts a drain for the jobs left
+                    del box[:head]
                     self._stalled.add(href)
                 else:  # an idle conversation keeps no mailbox
                     del self._boxes[href]
