@@ -279,9 +279,10 @@ async def test_jobs_left_by_a_cancelled_drain_run_in_order_at_the_next_post() ->
     assert seen[-2:] == ["slow5 start", "slow5 end"]
 
 
-async def test_a_long_mailbox_cancelled_after_dropping_the_jobs_it_ran_keeps_the_rest() -> None:
-    """A flooded conversation: its drain drops the jobs it ran from the front of the
-    mailbox as it goes; cancelled after that, it leaves exactly the jobs not run yet."""
+async def test_a_flooded_mailbox_cancelled_midway_keeps_the_jobs_not_run_in_order() -> None:
+    """A conversation flooded with jobs: its mailbox becomes a deque once it is long (so
+    that each job is taken from the front in O(1)); cancelled midway, its drain leaves
+    exactly the jobs not run yet, for the next post."""
     seen: list[str] = []
     started = asyncio.Event()
 
