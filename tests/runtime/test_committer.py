@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from bench.engine_load import CountingPort, Samples
 from tests.e2e.harness import Hooks, webhook_server
 from tests.e2e.quiet import QUIET_TURNS
 from tests.guards import WAIT
+from tests.service.world import until
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime import Engine
@@ -72,20 +74,11 @@ class GatedPort(CountingPort):
         self.gate: asyncio.Event | None = None
         self.waiting = 0
 
-    async def send_message(
-        self,
-        send_message_href: str,
-        text: str,
-        html: str | None,
-        *,
-        operation_context: str | None = None,
-    ) -> str:
+    async def send_message(self, *args: Any, **kwargs: Any) -> str:
         if self.gate is not None:
             self.waiting += 1
             await self.gate.wait()
-        return await super().send_message(
-            send_message_href, text, html, operation_context=operation_context
-        )
+        return await super().send_message(*args, **kwargs)
 
 
 @dataclass
@@ -135,15 +128,6 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             await store.aclose()
 
 
-async def _until(ready: Callable[[], object], what: str) -> None:
-    """Poll ``ready`` in real time (``WAIT`` at most): how soon, never whether."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not ready():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-
-
 def _all_committed(durable: Durable) -> bool:
     return not (durable.journal or durable.committing or durable.engine.busy)
 
@@ -151,13 +135,13 @@ def _all_committed(durable: Durable) -> bool:
 async def test_a_timers_reply_is_committed_with_no_batch(rig: Rig) -> None:
     gate = rig.port.gate = asyncio.Event()
     await rig.clock.advance(60)  # the state's timeout says "Still there?"
-    await _until(lambda: rig.port.waiting == 1, "the timer's reply, sent once committed")
+    await until(lambda: rig.port.waiting == 1, "the timer's reply, sent once committed")
     snapshot = await rig.stored()
     assert [entry.payload["text"] for entry in snapshot.outbox] == ["Still there?"]
     assert snapshot.application is not None
     assert snapshot.application.events_next == rig.position  # no batch took it
     gate.set()
-    await _until(lambda: _all_committed(rig.durable), "its outcome committed")
+    await until(lambda: _all_committed(rig.durable), "its outcome committed")
     assert rig.port.sent == 2
 
 
@@ -166,11 +150,11 @@ async def test_a_sends_outcome_is_committed_with_no_batch(rig: Rig) -> None:
     durable, gate = rig.durable, asyncio.Event()
     rig.port.gate = gate
     await rig.clock.advance(60)
-    await _until(lambda: rig.port.waiting == 1, "the timer's reply, sent once committed")
+    await until(lambda: rig.port.waiting == 1, "the timer's reply, sent once committed")
     commits = durable.commits
     assert len((await rig.stored()).outbox) == 1
     gate.set()
-    await _until(lambda: _all_committed(durable), "the reply's outcome committed")
+    await until(lambda: _all_committed(durable), "the reply's outcome committed")
     assert durable.commits == commits + 1
     snapshot = await rig.stored()
     assert snapshot.outbox == ()  # its outcome: sent
@@ -181,9 +165,9 @@ async def test_a_sends_outcome_is_committed_with_no_batch(rig: Rig) -> None:
 async def test_a_webhooks_answer_is_committed_with_no_batch(rig: Rig) -> None:
     await rig.handle(rig.samples.message(0, 10))
     (instance,) = rig.durable.engine.instances.values()
-    await _until(lambda: instance.variables["ticket"] is not None, "the webhook's answer")
-    await _until(lambda: rig.port.sent == 2, "its reply, sent once committed")
-    await _until(lambda: _all_committed(rig.durable), "everything committed")
+    await until(lambda: instance.variables["ticket"] is not None, "the webhook's answer")
+    await until(lambda: rig.port.sent == 2, "its reply, sent once committed")
+    await until(lambda: _all_committed(rig.durable), "everything committed")
     snapshot = await rig.stored()
     (record,) = snapshot.conversations
     assert record.variables["ticket"] == {"id": "INC0042"}
@@ -210,7 +194,7 @@ async def test_the_committer_sleeps_while_a_batch_is_handled(rig: Rig) -> None:
     handling = asyncio.create_task(rig.handle(dataclasses.replace(quiet, events=())))
     await asyncio.wait_for(holding.wait(), WAIT)
     await rig.clock.advance(60)
-    await _until(lambda: durable.journal.page.outgoing, "the timer's reply decided")
+    await until(lambda: durable.journal.page.outgoing, "the timer's reply decided")
     for _ in range(QUIET_TURNS):  # turns enough for a committer that woke to commit
         await asyncio.sleep(0)
     assert durable.commits == commits
@@ -220,5 +204,5 @@ async def test_the_committer_sleeps_while_a_batch_is_handled(rig: Rig) -> None:
     await asyncio.wait_for(handling, WAIT)
     assert durable.commits == commits + 1  # the batch's, with the reply
     assert not durable.journal.page.outgoing
-    await _until(lambda: rig.port.sent == 2, "the reply, sent")
+    await until(lambda: rig.port.sent == 2, "the reply, sent")
     engine.drained = drained  # type: ignore[method-assign]
