@@ -4,6 +4,7 @@ its people is a loop."""
 from __future__ import annotations
 
 import json
+from collections import deque
 from typing import Any, cast
 
 from tests.campaign.conftest import FLOW
@@ -19,7 +20,7 @@ def test_a_run_round_trips_through_json() -> None:
         "a1b2c3",
         "poll",
         2,
-        ["sip:cy@contoso.com"],
+        deque(["sip:cy@contoso.com"]),
         {"yes": 1, "answers": ["sip:ann@contoso.com"]},
         [
             Person("sip:ann@contoso.com", "accepted", "/conv/1", "ask", "bot", True),
@@ -32,7 +33,7 @@ def test_a_run_round_trips_through_json() -> None:
 
 
 def test_templates_see_a_copy_of_the_run() -> None:
-    run = CampaignRun("r", "poll", 1, [], {"answers": []}, [Person("sip:ann@contoso.com")])
+    run = CampaignRun("r", "poll", 1, deque(), {"answers": []}, [Person("sip:ann@contoso.com")])
     view = run.view()
     view["answers"].append("x")
     assert run.variables == {"answers": []}

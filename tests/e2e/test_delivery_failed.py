@@ -3,12 +3,16 @@ with UCWA's reason in ``delivery``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from functools import partial
 
-from tests.e2e.harness import Stage, stage
+from tests.e2e.harness import BOT, Stage, stage
+from tests.guards import WAIT
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.store import Store
 
 FLOW = """
 version: 1
@@ -155,3 +159,45 @@ async def test_a_failure_event_for_a_message_runs_delivery_failed_with_its_reaso
             "message": "The message could not be delivered.",
             "status": None,
         }
+
+
+async def test_a_graceful_stop_sends_what_delivery_failed_says_of_a_reply_lost_meanwhile(
+    sqlite_store: Store,
+) -> None:
+    """A durable bot's graceful stop waits for the replies under way; one of them fails
+    while it waits, and ``delivery_failed`` answers. That answer must be sent by the stop
+    too: left in the outbox, it is in doubt for the next start (another worker's, after a
+    hand-over), which says it only once its event channel has settled it."""
+    async with stage(_flow(), store=sqlite_store) as s:
+        lene = await s.person()
+        await lene.say("hi")
+        assert await lene.hear(2) == ["Question?", "Answer."]
+        # the next reply waits on the clock at the server, then fails (409: not sent again)
+        rule = s.sim.faults.inject(
+            method="POST", path=_bots_messages(s), status=409, delay=5.0, times=1
+        )
+        await lene.say("are you there?")
+        # sent once committed: it waits at the server
+        await s.until(lambda: rule.hits == 1, "the reply at the server", idle=False)
+        assert s.task is not None
+        s.task.cancel()  # a graceful stop: the reading ends, then the bot closes
+        with contextlib.suppress(asyncio.CancelledError):
+            await s.task
+        s.task = None
+        committer, durable = s.bot._committer, s.bot.durable
+        assert committer is not None
+        assert durable is not None
+        closing = asyncio.create_task(s.bot.aclose())
+        # the stop cancels the committer, commits what is left, then waits for the reply
+        await s.until(
+            lambda: committer.done() and not (durable.committing or durable.journal),
+            "the stop to wait for the reply",
+            idle=False,
+        )
+        assert not closing.done()
+        await s.clock.advance(5.0)
+        await asyncio.wait_for(closing, WAIT)
+        assert _lost(s) == ["lost: Conflict/None 409 Injected fault."]
+        snapshot = await sqlite_store.load(BOT)
+        assert snapshot.outbox == ()  # sent, and its answer committed: nothing in doubt
+        assert await lene.hear() == ["Sorry, one of my messages was lost."]

@@ -23,7 +23,7 @@ from ucwa_flow.lifecycle import conversation as conv_lc
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime import instance as instance_module
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import context_of
+from ucwa_flow.runtime.context import Context
 from ucwa_flow.runtime.flowmachine import FlowMachine, Plans
 from ucwa_flow.runtime.matching import candidates, first_match
 from ucwa_flow.runtime.saying import render_say
@@ -127,7 +127,7 @@ def test_a_context_gets_what_it_holds_and_only_that() -> None:
             self.variables = {"tries": 2, "vars": "shadowed"}
             self.state = "main"
 
-    context = context_of(Instance(), {"message": "hi"})  # type: ignore[arg-type]
+    context = Context(Instance(), {"message": "hi"})  # type: ignore[arg-type]
     for name in ("tries", "message", "state", "nothing", "agent"):
         expected = context[name] if name in context else "absent"  # noqa: SIM401 (the point)
         assert context.get(name, "absent") == expected

@@ -16,7 +16,7 @@ from tests.runtime.test_engine_lost import CONV, RecordingPort
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Location, Template, handler_list_id, template_context
 from ucwa_flow.runtime import Engine
-from ucwa_flow.runtime.context import context_of
+from ucwa_flow.runtime.context import Context
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.ucwa.events import decode_batch
 
@@ -64,7 +64,7 @@ def _eager(instance: FlowInstance, extras: dict[str, Any]) -> dict[str, Any]:
 async def test_a_template_builds_only_the_names_it_reads() -> None:
     instance = await _echo_instance()
     say = instance.flow.action_list(handler_list_id("echo", 0))[0]
-    context = context_of(instance, {"match": {}, "message": "hello"})
+    context = Context(instance, {"match": {}, "message": "hello"})
     assert say.text.render(context) == "You said: hello"  # type: ignore[attr-defined]
     assert context.built == 1  # "message", not the caller, the conversation, the time...
     Template("{{ caller.name }} in {{ state }}", HERE).render(context)
@@ -77,7 +77,7 @@ async def test_the_lazy_context_holds_what_the_eager_one_held() -> None:
     instance = await _echo_instance()
     instance.variables.update({"ticket": {"id": 7}, "tries": 2})
     extras: dict[str, Any] = {"match": {"id": "E1"}, "message": "id E1", "webhook": None}
-    lazy = context_of(instance, extras)
+    lazy = Context(instance, extras)
     assert dict(lazy) == _eager(instance, extras)
     assert "tries" in lazy
     assert "nothing" not in lazy
@@ -91,6 +91,6 @@ async def test_variables_are_those_of_the_moment_the_context_was_made() -> None:
     # see the variables as they were when the action began, as with an eager context
     instance = await _echo_instance()
     instance.variables["a"] = "old"
-    context = context_of(instance, {})
+    context = Context(instance, {})
     instance.variables["a"] = "new"
     assert Template("{{ a }} {{ vars.a }}", HERE).render(context) == "old old"

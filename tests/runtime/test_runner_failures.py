@@ -27,6 +27,17 @@ async def _rounds(n: int = 10) -> None:
         await asyncio.sleep(0)
 
 
+async def _waiting_mailbox() -> tuple[list[str], Runner, Mailboxes]:
+    """Mailboxes whose conversation ``slow`` has a job that waits for ever, in a task of its
+    own; what the jobs do is noted in ``seen``."""
+    seen: list[str] = []
+    runner = Runner()
+    boxes = Mailboxes(lambda href: None, runner)
+    boxes.post("slow", _job(seen, "slow", asyncio.Event()))
+    await _rounds()
+    return seen, runner, boxes
+
+
 async def _cancelled_at_once() -> None:
     """Raises CancelledError in its first part: it awaits a future already cancelled."""
     future = asyncio.get_running_loop().create_future()
@@ -119,12 +130,7 @@ async def test_a_failure_is_logged_in_the_context_of_the_coroutine_that_failed()
 
 
 async def test_after_a_cancel_nothing_is_waited_for_and_a_new_post_runs() -> None:
-    seen: list[str] = []
-    gate = asyncio.Event()
-    runner = Runner()
-    boxes = Mailboxes(lambda href: None, runner)
-    boxes.post("slow", _job(seen, "slow", gate))
-    await _rounds()  # slow waits, in a task of its own
+    seen, runner, boxes = await _waiting_mailbox()
     boxes.post("slow", _job(seen, "slow2"))
     boxes.post("a", _job(seen, "a"))  # queued: a new runner task, not started yet
     runner.cancel()
@@ -250,12 +256,7 @@ async def test_a_job_dropped_as_the_engine_closes_leaves_it_idle_and_closable_ag
 
 
 async def test_jobs_left_by_a_cancelled_drain_run_in_order_at_the_next_post() -> None:
-    seen: list[str] = []
-    gate = asyncio.Event()
-    runner = Runner()
-    boxes = Mailboxes(lambda href: None, runner)
-    boxes.post("slow", _job(seen, "slow", gate))
-    await _rounds()  # slow waits, in a task of its own
+    seen, runner, boxes = await _waiting_mailbox()
     (carrier,) = runner.tasks
     boxes.post("slow", _job(seen, "slow2"))
     boxes.post("slow", _job(seen, "slow3"))
@@ -276,3 +277,33 @@ async def test_jobs_left_by_a_cancelled_drain_run_in_order_at_the_next_post() ->
     async with asyncio.timeout(WAIT):
         await boxes.drained()
     assert seen[-2:] == ["slow5 start", "slow5 end"]
+
+
+async def test_a_flooded_mailbox_cancelled_midway_keeps_the_jobs_not_run_in_order() -> None:
+    """A conversation flooded with jobs: its mailbox becomes a deque once it is long (so
+    that each job is taken from the front in O(1)); cancelled midway, its drain leaves
+    exactly the jobs not run yet, for the next post."""
+    seen: list[str] = []
+    started = asyncio.Event()
+
+    async def waits() -> None:
+        seen.append("j70 start")
+        started.set()
+        await asyncio.Event().wait()
+
+    runner = Runner()
+    boxes = Mailboxes(lambda href: None, runner)
+    for n in range(100):
+        boxes.post("flood", waits if n == 70 else _job(seen, f"j{n}"))
+    await asyncio.wait_for(started.wait(), WAIT)
+    (carrier,) = runner.tasks
+    carrier.cancel()
+    await asyncio.gather(carrier, return_exceptions=True)
+    assert seen[-1] == "j70 start"
+    assert not boxes.busy
+    boxes.post("flood", _job(seen, "j100"))
+    async with asyncio.timeout(WAIT):
+        await boxes.drained()
+    ran = [entry.removesuffix(" start") for entry in seen if entry.endswith(" start")]
+    assert ran == [f"j{n}" for n in range(101)]
+    assert "j70 end" not in seen

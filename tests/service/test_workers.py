@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,22 @@ async def _start_conversations(w: World) -> dict[str, Person]:
         await person.say("hello")
         assert await person.hear() == [f"{name} v1: your name?"]
     return people
+
+
+@contextlib.asynccontextmanager
+async def _chatting(
+    folder: Path, store: str, *more: str
+) -> AsyncIterator[tuple[World, Service, Person]]:
+    """A worker serving the helpdesk account (and the accounts of ``more``, names of
+    :data:`BOTS`) on ``store``, and Lene in a chat with it, its first question heard."""
+    async with world(folder, (CALLERS["helpdesk"],)) as w:
+        accounts = [w.account(name, BOTS[name]) for name in ("helpdesk", *more)]
+        service = await w.service(replace(w.deployment(*accounts, store=store), workers=FAST))
+        await until(lambda: _ready(service, len(accounts)), "the accounts")
+        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        yield w, service, lene
 
 
 async def test_two_workers_balance_and_a_graceful_stop_hands_everything_over(
@@ -184,13 +201,7 @@ async def test_a_deployment_that_disagrees_about_an_account_is_refused(
 async def test_a_fenced_commit_stops_the_bot_once_and_the_account_comes_back(
     tmp_path: Path, pg_store: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
-        accounts = (w.account("helpdesk", HELPDESK), w.account("hr", HR))
-        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
-        await until(lambda: _ready(service, 2), "both accounts")
-        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
-        await lene.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
+    async with _chatting(tmp_path, pg_store, "hr") as (_w, service, lene):
         coordinator = service.coordinator
         assert coordinator is not None
         await coordinator.pause()  # so that the database, not the heartbeat, notices first
@@ -222,13 +233,7 @@ async def test_a_fenced_commit_stops_the_bot_once_and_the_account_comes_back(
 async def test_an_unreachable_store_stops_the_bots_once_the_leases_are_not_provably_valid(
     tmp_path: Path, pg_store: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
-        accounts = (w.account("helpdesk", HELPDESK), w.account("hr", HR))
-        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
-        await until(lambda: _ready(service, 2), "both accounts")
-        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
-        await lene.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
+    async with _chatting(tmp_path, pg_store, "hr") as (_w, service, lene):
         coordinator = service.coordinator
         assert coordinator is not None
         book = coordinator.book
@@ -263,13 +268,7 @@ async def test_a_send_refused_for_a_lease_not_provably_valid_is_sent_later_not_l
     reply (the database still has it as the owner) refuses to send it; the runtime must not
     record the reply as failed: the bot stops, the worker takes the account again and the
     reply goes out, once (found in a run of tests/e2e/test_failover.py)."""
-    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
-        accounts = (w.account("helpdesk", HELPDESK),)
-        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
-        await until(lambda: _ready(service, 1), "the account")
-        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
-        await lene.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
+    async with _chatting(tmp_path, pg_store) as (w, service, lene):
         coordinator = service.coordinator
         assert coordinator is not None
         await coordinator.pause()  # a stalled loop: no heartbeat, no guard
@@ -303,13 +302,7 @@ async def test_a_reply_decided_as_the_account_is_handed_over_is_sent_before_the_
     paused-worker test: the account went back to the resumed worker just as the caller
     spoke). The stop must send that reply: left in the outbox, it is in doubt for the next
     owner, which waits for its event channel to settle it before it answers."""
-    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
-        accounts = (w.account("helpdesk", HELPDESK),)
-        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
-        await until(lambda: _ready(service, 1), "the account")
-        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
-        await lene.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
+    async with _chatting(tmp_path, pg_store) as (_w, service, lene):
         runner = service.runners["helpdesk"]
         fenced, bot = runner._fenced, runner.bot
         assert fenced is not None

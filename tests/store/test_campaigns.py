@@ -4,6 +4,7 @@ way, written whole, never brought back once finished, migrated into an older sto
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ def run_data(**changes: Any) -> dict[str, Any]:
         "run1",
         "poll",
         1,
-        ["sip:bob@contoso.com", "sip:cy@contoso.com"],
+        deque(["sip:bob@contoso.com", "sip:cy@contoso.com"]),
         {"yes": 1, "answers": ["sip:ann@contoso.com"]},
         [Person("sip:ann@contoso.com", "accepted", "/conv/ann", "ask", "bot", done=True)],
     )
@@ -38,7 +39,7 @@ async def test_a_run_comes_back_with_its_cursor_variables_and_report_state(store
     (loaded,) = (await store.load(ACCOUNT)).campaigns
     assert loaded == record()
     run = CampaignRun.from_data(loaded.data)
-    assert run.waiting == ["sip:bob@contoso.com", "sip:cy@contoso.com"]
+    assert list(run.waiting) == ["sip:bob@contoso.com", "sip:cy@contoso.com"]
     assert [(p.uri, p.outcome, p.done) for p in run.people] == [
         ("sip:ann@contoso.com", "accepted", True)
     ]

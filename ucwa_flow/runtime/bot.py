@@ -251,9 +251,7 @@ class Bot:
                 # unsent would be in doubt for the next start (another worker's, after a
                 # hand-over), which answers only once its event channel has settled it
                 await durable.settle(send=True)
-                await engine.drained()
-                await durable.commit(perform="sends")
-                await _sent(engine)
+                await _send_replies(engine, durable)
             else:  # stops are decided, committed, then sent, like any other step
                 await durable.settle()
                 engine.stop_all("shutdown")
@@ -268,7 +266,31 @@ class Bot:
             await engine.aclose(stop=not keep)
 
 
-async def _sent(engine: Engine) -> None:
-    """Until no send is under way."""
-    while running := engine.sender.running():
-        await asyncio.wait(running)
+#: how many times a graceful stop commits and sends what its steps said (see _send_replies)
+_REPLY_ROUNDS = 3
+
+
+async def _send_replies(engine: Engine, durable: Durable) -> None:
+    """A graceful stop's replies: what the steps under way say is committed and sent; a
+    reply that fails meanwhile runs ``delivery_failed``, whose replies go the same way.
+
+    Bounded by :data:`_REPLY_ROUNDS`: what ``delivery_failed`` says is quiet (its loss runs
+    no further step, :class:`~ucwa_flow.runtime.delivery.DeliveryGuard`; and the event
+    channel, whose Failure events run it too, is not read any more), so the replies under
+    way and what their loss makes ``delivery_failed`` say take two rounds; the third is
+    for a timer or a webhook's answer that came meanwhile. A round waits for its steps and
+    its sends (each bounded by the client's time-outs and retries). What is said after the
+    last round waits in the store for the next start, as before.
+    """
+    rounds = 0
+    while True:
+        await engine.drained()
+        if rounds and not durable.journal.page.outgoing:
+            return
+        if rounds == _REPLY_ROUNDS:
+            log.warning("stopping with replies still unsent; they wait for the next start")
+            return
+        await durable.commit(perform="sends")
+        while running := engine.sender.running():
+            await asyncio.wait(running)
+        rounds += 1

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -114,7 +115,7 @@ class CampaignRun:
     id: str
     flow: str
     at_once: int
-    waiting: list[str]
+    waiting: deque[str]
     variables: dict[str, Any]
     people: list[Person] = field(default_factory=list)
     reported: bool = False
@@ -175,7 +176,7 @@ class CampaignRun:
             str(data["id"]),
             str(data["flow"]),
             int(data["at_once"]),
-            [str(uri) for uri in data["waiting"]],
+            deque(str(uri) for uri in data["waiting"]),
             dict(data["variables"]),
             people,
             bool(data.get("reported")),
@@ -210,7 +211,7 @@ class Campaigns:
             uuid.uuid4().hex[:12],
             name,
             campaign.at_once,
-            list(dict.fromkeys(to)),
+            deque(dict.fromkeys(to)),
             _copy(dict(campaign.variables)),
         )
         self.runs[run.id] = run
@@ -343,7 +344,7 @@ class Campaigns:
         self._inviting.add(run.id)
         try:
             while run.waiting and run.busy < run.at_once:
-                uri = run.waiting.pop(0)
+                uri = run.waiting.popleft()
                 run.people.append(Person(uri))
                 self._event(run, "campaign_invited", uri=uri)
                 self._changed(run)

@@ -1,6 +1,6 @@
 """What a flow instance's templates and conditions see, and its variables' starting values.
 
-:func:`context_of` gives the names a template or condition of a running conversation can
+:class:`Context` gives the names a template or condition of a running conversation can
 use (``docs/flow-language.md``, "Templates"): the variables, the state, the caller, the
 message being handled, the conversation's facts (subject, message counts, account, the
 back stack's top, the language) and the extras of the action list (``match``,
@@ -9,7 +9,7 @@ The conversation's language is ``settings.language`` when it names one of the fl
 languages, else the one its first message showed, else the default
 (``ucwa_flow.flow._texts``).
 
-The context is a :class:`Context`: a mapping that builds each name the first time it is
+A :class:`Context` is a mapping that builds each name the first time it is
 read. An action reads a few names at most (``You said: {{ message }}`` reads one; a
 template hands on only the names it reads, see ``ucwa_flow.flow._sandbox``), so the
 caller, the conversation, the clock's time in the flow's zone are built only for the
@@ -35,7 +35,7 @@ from ucwa_flow.flow import CAMPAIGN_PREFIX, NO_DELIVERY, Flow, Template, Templat
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["Context", "assign", "campaign_view", "context_of", "copy_variables"]
+__all__ = ["Context", "assign", "campaign_view", "copy_variables"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -162,11 +162,6 @@ _MAKERS: dict[str, Callable[[Context], Any]] = {
     "flow": Context._flow,
     "campaign": Context._campaign,
 }
-
-
-def context_of(instance: FlowInstance, extras: Mapping[str, Any]) -> Context:
-    """The template context of ``instance`` running an action list with ``extras``."""
-    return Context(instance, extras)
 
 
 def _choose_language(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from functools import partial
 from typing import Any
@@ -29,6 +30,22 @@ __all__ = ["NOTHING", "Job", "Mailboxes"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 Job = Callable[[], Awaitable[None]]
+
+#: jobs waiting in a conversation's mailbox past which it becomes a :class:`_Flood`
+_LONG = 32
+
+
+class _Flood(deque[Job]):
+    """A flooded conversation's mailbox: ``pop(0)`` takes the next job in O(1), where a
+    list's moves every job behind it (O(n²) for n jobs). Every other use is a list's."""
+
+    __slots__ = ()
+
+    def pop(self, index: int = -1) -> Job:
+        return self.popleft() if index == 0 else super().pop()
+
+
+_Box = list[Job] | _Flood
 
 
 class _Nothing:
@@ -52,8 +69,8 @@ class Mailboxes:
         self._after = after
         self._runner = runner or Runner()
         # a conversation's jobs: a list, not a deque (a new deque costs a block of 64, a
-        # malloc, and one is made per message to an idle conversation)
-        self._boxes: dict[str, list[Job]] = {}
+        # malloc, and one is made per message to an idle conversation), until it is long
+        self._boxes: dict[str, _Box] = {}
         #: conversations whose jobs wait with no drain under way (it was cancelled)
         self._stalled: set[str] = set()
         self._active = 0  # mailboxes running
@@ -122,7 +139,14 @@ class Mailboxes:
                 self._drained.set_result(None)
             self._drained = None
 
-    async def _drain(self, href: str, box: list[Job]) -> None:
+    def _flooded(self, href: str, box: list[Job]) -> _Box:
+        """``href``'s mailbox as a :class:`_Flood` (unless :meth:`_clear` forgot it)."""
+        if self._boxes.get(href) is not box:
+            return box
+        flood = self._boxes[href] = _Flood(box)
+        return flood
+
+    async def _drain(self, href: str, box: _Box) -> None:
         # runs in its own copy of the context (the runner's): the binding goes with it
         logcontext.bind_one("conversation", href)  # what a step logs names it
         try:
@@ -142,6 +166,8 @@ class Mailboxes:
                     self._after(href)
                 except Exception:
                     log.exception("%s: unexpected error in the flow runtime", href)
+                if box and len(box) > _LONG and type(box) is list:  # (box: nearly always empty)
+                    box = self._flooded(href, box)
         finally:
             if self._boxes.get(href) is box:  # not forgotten by :meth:`_clear` meanwhile
                 if box:  # cancelled: the next post starts a drain for the jobs left

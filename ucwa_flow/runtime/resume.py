@@ -30,7 +30,8 @@ class ActionCursor:
 
     def __init__(self, flow: Flow, frames: tuple[ActionRef, ...]) -> None:
         self._flow = flow
-        self._work = list(frames)
+        # the places still to run, the next one last (taken with pop(), pushed with append)
+        self._work = list(frames) if len(frames) < 2 else list(reversed(frames))
         self._list = ""
         self._actions: tuple[Action, ...] = ()
         self._next = 0
@@ -41,7 +42,7 @@ class ActionCursor:
             while self._next >= len(self._actions):
                 if not self._work:
                     return
-                frame = self._work.pop(0)
+                frame = self._work.pop()
                 self._actions = self._flow.action_list(frame.list_id)
                 self._list, self._next = frame.list_id, frame.position
             action = self._actions[self._next]
@@ -52,10 +53,10 @@ class ActionCursor:
         """Run branch ``name`` of the action just returned, then the rest of its list."""
         at = self._next - 1
         branch = ActionRef(branch_list_id(self._list, at, name), 0)
-        self._work[0:0] = [branch, ActionRef(self._list, self._next)]
+        self._work += (ActionRef(self._list, self._next), branch)
         self._actions, self._next = (), 0
 
     def suspend(self, extras: Mapping[str, Any], after_end: bool) -> Continuation:
         """What is left once the action just returned (an invite or webhook) is answered."""
-        after = (ActionRef(self._list, self._next), *self._work)
+        after = (ActionRef(self._list, self._next), *reversed(self._work))
         return Continuation(ActionRef(self._list, self._next - 1), after, extras, after_end)
