@@ -190,19 +190,22 @@ async def test_the_committer_sleeps_while_a_batch_is_handled(rig: Rig) -> None:
         await go.wait()
 
     engine.drained = held_drained  # type: ignore[method-assign]
-    commits, quiet = durable.commits, rig.samples.set_up(0)[1]
-    handling = asyncio.create_task(rig.handle(dataclasses.replace(quiet, events=())))
-    await asyncio.wait_for(holding.wait(), WAIT)
-    await rig.clock.advance(60)
-    await until(lambda: durable.journal.page.outgoing, "the timer's reply decided")
-    for _ in range(QUIET_TURNS):  # turns enough for a committer that woke to commit
-        await asyncio.sleep(0)
-    assert durable.commits == commits
-    assert not durable.committing
-    assert rig.port.sent == 1
-    go.set()
-    await asyncio.wait_for(handling, WAIT)
-    assert durable.commits == commits + 1  # the batch's, with the reply
-    assert not durable.journal.page.outgoing
-    await until(lambda: rig.port.sent == 2, "the reply, sent")
-    engine.drained = drained  # type: ignore[method-assign]
+    try:  # a failure must not leave the batch held: the engine's close would wait on it
+        commits, quiet = durable.commits, rig.samples.set_up(0)[1]
+        handling = asyncio.create_task(rig.handle(dataclasses.replace(quiet, events=())))
+        await asyncio.wait_for(holding.wait(), WAIT)
+        await rig.clock.advance(60)
+        await until(lambda: durable.journal.page.outgoing, "the timer's reply decided")
+        for _ in range(QUIET_TURNS):  # turns enough for a committer that woke to commit
+            await asyncio.sleep(0)
+        assert durable.commits == commits
+        assert not durable.committing
+        assert rig.port.sent == 1
+        go.set()
+        await asyncio.wait_for(handling, WAIT)
+        assert durable.commits == commits + 1  # the batch's, with the reply
+        assert not durable.journal.page.outgoing
+        await until(lambda: rig.port.sent == 2, "the reply, sent")
+    finally:
+        go.set()
+        engine.drained = drained  # type: ignore[method-assign]

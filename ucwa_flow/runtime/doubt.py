@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ucwa_flow.runtime.outbox import Outgoing, Sent
-from ucwa_flow.ucwa import ConversationsLost
 from ucwa_flow.ucwa.events import Event, EventBatch, MessageEvent
 
 __all__ = ["Doubt"]
@@ -67,7 +66,7 @@ class Doubt:
                 now.append(item)
         return now
 
-    def caught_up(self, item: EventBatch | ConversationsLost, marked: bool) -> bool:
+    def caught_up(self, item: EventBatch, marked: bool) -> bool:
         """Whether every event of what was done before the restart has been read.
 
         With a marker (``marked``), once a batch holding one is read, except the first after
@@ -78,7 +77,7 @@ class Doubt:
         """
         if not marked:
             return self.since_restart >= _BARRIER
-        if isinstance(item, EventBatch) and any(_is_marker(event) for event in item.events):
+        if any(_is_marker(event) for event in item.events):
             return self.since_restart > 1
         return self.since_restart >= _BARRIER + 2
 

@@ -37,12 +37,17 @@ _LONG = 32
 
 class _Flood(deque[Job]):
     """A flooded conversation's mailbox: ``pop(0)`` takes the next job in O(1), where a
-    list's moves every job behind it (O(n²) for n jobs). Every other use is a list's."""
+        list's moves every job behind it (O(n²) for n jobs). ``append``, ``clear``, ``len`` and
+    truth are a list's; ``pop`` gives the first or the last job only."""
 
     __slots__ = ()
 
     def pop(self, index: int = -1) -> Job:
-        return self.popleft() if index == 0 else super().pop()
+        if index == 0:
+            return self.popleft()
+        if index == -1:
+            return super().pop()
+        raise IndexError("a flooded mailbox gives its first or last job only")
 
 
 _Box = list[Job] | _Flood

@@ -5,8 +5,8 @@ one at a time, starting after the one of *them* who accepted a handoff of the fl
 flow is known here by its name in the engine's catalog (``FlowInstance.flow_name``), so
 all its conversations share one rotation; a flow with several handoffs to different agents
 (a billing queue and a technical one) keeps one rotation per queue, since only the turns of
-the agents a search rings count. :class:`Rotation` numbers each flow's acceptances (its
-turns) and keeps each agent's last.
+the agents a search rings count (an agent in both queues moves both). :class:`Rotation`
+numbers each flow's acceptances (its turns) and keeps each agent's last.
 
 An engine without a journal keeps them in this process only. A durable bot's engine puts
 each acceptance in its journal (:meth:`~ucwa_flow.runtime.journal.Journal.rotation`), so it

@@ -160,7 +160,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 account TEXT NOT NULL,
                 flow TEXT NOT NULL,
                 agent TEXT NOT NULL,
-                turn BIGINT NOT NULL,
+                turn {bigint} NOT NULL,
                 updated_at {real} NOT NULL,
                 PRIMARY KEY (account, flow, agent))""",
         ),

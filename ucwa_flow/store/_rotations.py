@@ -23,8 +23,12 @@ _COLUMNS = ("account", "flow", "agent", "turn", "updated_at")
 _UPSERT = (
     f"INSERT INTO handoff_rotations ({', '.join(_COLUMNS)}) "
     f"VALUES ({placeholders(len(_COLUMNS))}) "
-    "ON CONFLICT (account, flow, agent) DO UPDATE SET turn = excluded.turn, "
-    "updated_at = excluded.updated_at"
+    "ON CONFLICT (account, flow, agent) DO UPDATE SET "
+    # a turn only rises: a commit of an older one (written again) changes nothing
+    "turn = CASE WHEN excluded.turn > handoff_rotations.turn "
+    "THEN excluded.turn ELSE handoff_rotations.turn END, "
+    "updated_at = CASE WHEN excluded.turn > handoff_rotations.turn "
+    "THEN excluded.updated_at ELSE handoff_rotations.updated_at END"
 )
 
 
