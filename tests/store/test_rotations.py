@@ -92,3 +92,9 @@ async def test_an_older_store_gets_the_rotations_table(target: Target) -> None:
     finally:
         await store.aclose()
     assert target.raw("SELECT MAX(version) FROM schema_migrations") == [(SCHEMA_VERSION,)]
+
+
+async def test_a_turn_only_rises(store: Store) -> None:
+    await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO, n=3, at=30.0),)))
+    await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO, n=2, at=40.0),)))  # an older one
+    assert (await store.load(ACCOUNT)).rotations == (turn(MARCO, n=3, at=30.0),)
