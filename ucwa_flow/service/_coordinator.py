@@ -3,7 +3,10 @@
 When a deployment's store is PostgreSQL, every ``ucwa-flow serve`` process of it is a
 *worker*. Its coordinator joins the store's ``workers`` table, then every ``heartbeat``
 (``workers:`` in the deployment file; 2 s by default) renews the leases it holds for
-``lease`` (10 s) and balances:
+``lease`` (10 s) and balances. A serving worker renews from a thread of its own
+(:mod:`~ucwa_flow.service._renewer`: a starved machine runs the service's loop seconds
+late, and a renewal that waited for it lost the leases), and its rounds read what the
+renewer renewed; without one (``renew_from`` not given) the rounds renew.
 
 * its fair share is ``ceil(accounts / live workers)`` (a worker is live when it was seen
   within one lease time, by the database's clock);

@@ -8,12 +8,16 @@ its loop seconds late, the renewal comes too late, the worker drops its accounts
 them again, and restarting their bots (sign-in, resync, the messages in doubt) makes its
 loop later still: the leases went round in circles and callers waited more than a minute.
 
-The renewer sends the same renewal (:meth:`LeaseBook.heartbeat`) every ``heartbeat`` from
-a thread with its own event loop and its own connection, so a late loop does not make a
-late renewal. It only ever *extends* what the coordinator may rely on, through
-``renewed(sent, leases)`` (called in the renewer's thread): the database's answer for each
-lease still the worker's, with the moment the renewal was sent. Everything else (a lease
-lost, balancing, the log) stays with the coordinator's own rounds on the service's loop.
+The renewer sends the renewal (:meth:`LeaseBook.heartbeat`: the worker seen, its leases
+extended) every ``heartbeat`` from a thread with its own event loop and its own
+connection, so a late loop does not make a late renewal. It only ever *extends* what the
+coordinator may rely on, through ``renewed(sent, leases)`` (called in the renewer's
+thread): the database's answer for each lease still the worker's, with the moment the
+renewal was sent. Everything else (a lease lost, balancing, the log) stays with the
+coordinator's own rounds on the service's loop, which then only *read* the leases: a round
+renewing too would keep the worker's rows locked for as long as its loop is late in the
+middle of the round's transaction, and the renewer would wait behind it (it did, in the
+first version of this).
 Nothing about safety changes: a renewal proves the lease by the database's clock, whichever
 thread sent it, and a frozen process (``SIGSTOP``, a frozen machine) freezes this thread
 too.
@@ -34,7 +38,6 @@ from ucwa_flow.store import StoreError, open_store
 from ucwa_flow.store.leases import Lease, LeaseBook
 
 __all__ = ["Renewer"]
-
 
 
 class Renewer:
