@@ -30,6 +30,18 @@ message sent after it) are measured and printed, never asserted. Every wait is o
 condition and fails once nothing has moved toward it for ``WAIT`` (a loaded machine is slow,
 not stuck): a caller's, once no caller has heard anything (:class:`Progress`); the test's
 own, once the count of what it waits for (accounts taken, callers answered) stops growing.
+
+**Load.** It passes beside other load: on two cores at a load average of 10 (seven CPU
+burners and other test suites) it takes about two minutes instead of one, and the workers
+lose no lease but those of the freezes. A 4 s lease holds there because a worker's leases
+are renewed from a thread of their own, on a connection whose renewal never waits for the
+worker's own commits (``FOR KEY SHARE``): a worker answering 200 to 600 callers on a
+fifth of a core runs its event loop seconds late, and when its renewals waited for that
+loop (or for a commit it was late in the middle of), its leases lapsed every few seconds
+and every account went round between the workers until a wait gave up (3 of 5 runs at a
+load average of 9 to 11 failed so). A lease lost anyway (a process starved for a whole
+lease) is taken again at once and costs a restart of its bot, not a failure: what is
+checked at the end is that every account has one owner, not that none moved meanwhile.
 """
 
 from __future__ import annotations

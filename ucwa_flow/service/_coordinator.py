@@ -63,7 +63,7 @@ log = logging.getLogger("ucwa_flow.service")
 
 #: the renewer stops renewing once the service's loop has not run for this long (or three
 #: leases, if longer): a stuck worker must not keep its accounts forever
-STALLED = 30.0
+LOOP_STUCK = 30.0
 
 
 def account_digest(spec: AccountSpec) -> str:
@@ -146,7 +146,7 @@ class Coordinator:
                 self.worker.id,
                 ttl=self.ttl,
                 heartbeat=self.heartbeat,
-                stalled=max(STALLED, 3 * self.ttl),
+                stalled=max(LOOP_STUCK, 3 * self.ttl),
                 monotonic=self._monotonic,
                 alive=lambda: self._monotonic() - self._loop_seen,
                 renewed=self._renewed,
