@@ -267,7 +267,7 @@ async def test_a_writer_frozen_in_a_fenced_write_neither_blocks_nor_keeps_the_ac
     books: tuple[LeaseBook, LeaseBook, Target],
 ) -> None:
     """A worker paused between a fenced write's check and its commit holds the lease row's
-    share lock: another worker's acquire must not wait for it (its heartbeat would stall
+    lock: another worker's acquire must not wait for it (its heartbeat would stall
     and it would lose its own leases), and, the lease expired, it ends the frozen session
     so that the account can be taken over (found by tests/e2e/test_failover.py)."""
     one, two, target = books
