@@ -256,7 +256,7 @@ class Coordinator:
         for account, held in list(self.held.items()):
             lease = renewed.get(self.runners[account].user)
             if lease is not None and lease.token == held.token:
-                if self.renewer is None:
+                if self.renewer is None or not self.renewer.running:
                     held.valid_until = max(held.valid_until, sent + self.ttl - self.margin)
             else:
                 self._lose(account, "its lease expired or was taken by another worker")
@@ -275,7 +275,7 @@ class Coordinator:
         """The leases still this worker's. With a renewer, they are only read: renewing
         here too would hold the worker's rows locked for as long as this loop is late in
         the middle of its transaction, and the renewer would wait behind it."""
-        if self.renewer is None:
+        if self.renewer is None or not self.renewer.running:
             return await self.book.heartbeat(self.worker.id, self.ttl)
         mine = self.worker.id
         return [lease for lease in await self.book.owners() if lease.worker == mine and lease.valid]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 
@@ -38,6 +39,8 @@ from ucwa_flow.store import StoreError, open_store
 from ucwa_flow.store.leases import Lease, LeaseBook
 
 __all__ = ["Renewer"]
+
+log = logging.getLogger("ucwa_flow.service")
 
 
 class Renewer:
@@ -63,21 +66,27 @@ class Renewer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
-        self._started = threading.Event()
+        self._halt = threading.Event()
 
     def start(self) -> None:
-        self._started.clear()
+        self._halt.clear()
+        self._loop = self._stopping = None
         self._thread = threading.Thread(
             target=asyncio.run, args=(self._main(),), name="leases: renewer", daemon=True
         )
         self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether its thread runs (the coordinator's rounds renew themselves otherwise)."""
+        return self._thread is not None and self._thread.is_alive()
 
     async def stop(self) -> None:
         """Stop renewing (a renewal under way finishes first)."""
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        await asyncio.to_thread(self._started.wait)
+        self._halt.set()  # seen within a heartbeat if its loop is not up yet; else at once:
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None:
             with contextlib.suppress(RuntimeError):  # its loop has ended already
@@ -87,10 +96,9 @@ class Renewer:
     async def _main(self) -> None:
         stopping = asyncio.Event()
         self._loop, self._stopping = asyncio.get_running_loop(), stopping
-        self._started.set()
         book: LeaseBook | None = None
         try:
-            while not stopping.is_set():
+            while not (stopping.is_set() or self._halt.is_set()):
                 if book is None:
                     with contextlib.suppress(StoreError):  # the coordinator's rounds say so
                         book = LeaseBook(await open_store(self._target))
@@ -109,4 +117,7 @@ class Renewer:
             leases = await book.heartbeat(self._worker, self._ttl)
         except StoreError:
             return  # the coordinator's own round sees it too, and logs it
+        except Exception:  # a bug: say so, and let the next renewal try again
+            log.exception("worker %s: renewing its leases failed", self._worker)
+            return
         self._renewed(sent, leases)
