@@ -32,16 +32,17 @@ not stuck): a caller's, once no caller has heard anything (:class:`Progress`); t
 own, once the count of what it waits for (accounts taken, callers answered) stops growing.
 
 **Load.** It passes beside other load: on two cores at a load average of 10 to 13 (seven
-to ten CPU burners and other test suites) it takes two to three minutes instead of one,
-and the workers lose no lease but those of the freezes. A 4 s lease holds there because a worker's leases
-are renewed from a thread of their own, on a connection whose renewal never waits for the
-worker's own commits (``FOR KEY SHARE``): a worker answering 200 to 600 callers on a
-fifth of a core runs its event loop seconds late, and when its renewals waited for that
-loop (or for a commit it was late in the middle of), its leases lapsed every few seconds
-and every account went round between the workers until a wait gave up (3 of 5 runs at a
-load average of 9 to 11 failed so). A lease lost anyway (a process starved for a whole
-lease) is taken again at once and costs a restart of its bot, not a failure: what is
-checked at the end is that every account has one owner, not that none moved meanwhile.
+to ten CPU burners and other test suites) it takes two to three minutes instead of half a
+minute, and the workers lose no lease but those of the freezes. A 4 s lease holds there
+because a worker's leases are renewed from a thread of their own, on a connection whose
+renewal never waits for the worker's own commits (``FOR KEY SHARE``): a worker answering
+200 to 600 callers on a fifth of a core runs its event loop seconds late, and when its
+renewals waited for that loop (or for a commit it was late in the middle of), its leases
+lapsed every few seconds and the accounts went round between the workers until a wait gave
+up (3 of 5 runs failed so at a load average of 9 to 11, and 2 of 2 at 10 to 14). A lease
+lost anyway (a process starved for a whole lease) is taken again at once and costs a
+restart of its bot, not a failure: what is checked at the end is that every account has
+one owner, not that none moved meanwhile.
 """
 
 from __future__ import annotations
