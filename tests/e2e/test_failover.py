@@ -30,6 +30,19 @@ message sent after it) are measured and printed, never asserted. Every wait is o
 condition and fails once nothing has moved toward it for ``WAIT`` (a loaded machine is slow,
 not stuck): a caller's, once no caller has heard anything (:class:`Progress`); the test's
 own, once the count of what it waits for (accounts taken, callers answered) stops growing.
+
+**Load.** It passes beside other load: on two cores at a load average of 10 to 13 (seven
+to ten CPU burners and other test suites) it takes two to three minutes instead of half a
+minute, and the workers lose no lease but those of the freezes. A 4 s lease holds there
+because a worker's leases are renewed from a thread of their own, on a connection whose
+renewal never waits for the worker's own commits (``FOR KEY SHARE``): a worker answering
+200 to 600 callers on a fifth of a core runs its event loop seconds late, and when its
+renewals waited for that loop (or for a commit it was late in the middle of), its leases
+lapsed every few seconds and the accounts went round between the workers until a wait gave
+up (3 of 5 runs failed so at a load average of 9 to 11, and 2 of 2 at 10 to 14). A lease
+lost anyway (a process starved for a whole lease) is taken again at once and costs a
+restart of its bot, not a failure: what is checked at the end is that every account has
+one owner, not that none moved meanwhile.
 """
 
 from __future__ import annotations
@@ -45,6 +58,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -129,7 +143,7 @@ def _longest_wait(callers: list[Caller], accounts: list[str], moment: float) -> 
 
 
 # the hang guard (pyproject's 240 s): on a loaded machine the test is slow, not stuck, and
-# runs past it (4 min at a load average of 9); a stuck wait ends once nothing moves for WAIT
+# may run past it (3 min at a load average of 12); a stuck wait ends once nothing moves for WAIT
 @pytest.mark.timeout(900)
 async def test_three_workers_survive_a_kill_and_a_freeze_answering_everyone_once(
     tmp_path: Path,
@@ -224,6 +238,7 @@ async def _scenes(
 
     frozen = board.of(paused)
     tokens = {account: board.tokens[account] for account in frozen}
+    seen = len(paused.output())  # what it logged before (a loaded machine: drops too)
     paused.signal(signal.SIGSTOP)
     stop_at = MARKS["SIGSTOP"] = time.monotonic()
 
@@ -248,7 +263,8 @@ async def _scenes(
     assert all(board.tokens[account] > tokens[account] for account in frozen), board.tokens
 
     def dropped_by_paused() -> int:
-        return len({_account_id(a) for a in frozen} & set(_DROPPED.findall(paused.output())))
+        dropped = set(_DROPPED.findall(paused.output()[seen:]))
+        return len({_account_id(a) for a in frozen} & dropped)
 
     async def resumed_and_dropped() -> bool:
         return dropped_by_paused() == len(frozen)
@@ -360,21 +376,32 @@ async def _end(board: Board, procs: list[ServeProcess], store_url: str, frozen: 
     """One owner per account (the CLI says), what the resumed worker counted, then a
     graceful stop of both live workers."""
     _, paused, other = procs
-    listed = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "ucwa_flow", "workers", "--store", store_url, "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=WAIT,
-        check=False,
-        env={**paused.env},
+    snapshot: dict[str, Any] = {}
+
+    async def listed() -> bool:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "ucwa_flow", "workers", "--store", store_url, "--json"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=WAIT,
+            check=False,
+            env={**paused.env},
+        )
+        assert done.returncode == 0, done.stderr
+        snapshot.update(json.loads(done.stdout))
+        holders = {w["pid"] for w in snapshot["workers"] if w["accounts"]}
+        shared = holders == {paused.pid, other.pid}
+        return shared and not snapshot["unowned"] and _owned(snapshot) == len(ACCOUNTS)
+
+    # a lease lost to a starved moment is taken again within a heartbeat or two: every
+    # account owned is what holds at the end, not at every instant
+    await until_moving(
+        listed, "every account owned, by both workers", lambda: _owned(snapshot), paused, other
     )
-    assert listed.returncode == 0, listed.stderr
-    snapshot = json.loads(listed.stdout)
     owned = [a["account"] for w in snapshot["workers"] for a in w["accounts"]]
-    assert sorted(owned) == sorted(bot(a) for a in ACCOUNTS), snapshot
-    assert snapshot["unowned"] == [], snapshot
+    assert sorted(owned) == sorted(bot(a) for a in ACCOUNTS), snapshot  # one owner each
     holders = {w["pid"] for w in snapshot["workers"] if w["accounts"]}
     assert holders == {paused.pid, other.pid}, snapshot
 
@@ -392,6 +419,11 @@ async def _end(board: Board, procs: list[ServeProcess], store_url: str, frozen: 
         f"the resumed worker lost {lost:g} lease(s); the database fenced {fenced:g} of its "
         f"writes (the rest were revoked before reaching it)"
     )
+
+
+def _owned(snapshot: dict[str, Any]) -> int:
+    """How many accounts a ``workers --json`` snapshot shows owned."""
+    return sum(len(w["accounts"]) for w in snapshot.get("workers", []))
 
 
 def _check_callers(callers: list[Caller]) -> None:

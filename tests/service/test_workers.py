@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -242,6 +243,9 @@ async def test_an_unreachable_store_stops_the_bots_once_the_leases_are_not_prova
             "postgresql://postgres@127.0.0.1:9/test", schema=None, connect_timeout=1
         )
         coordinator.book = LeaseBook(nowhere)
+        renewer = coordinator.renewer  # its own connection: cut too
+        assert renewer is not None
+        await renewer.stop()
         await until(lambda: not coordinator.held, "the bots to stop serving")
         await until(lambda: not any(r.busy for r in service.runners.values()), "the bots to stop")
         # the guard drops the leases on its own schedule, the failed heartbeat that makes the
@@ -254,6 +258,7 @@ async def test_an_unreachable_store_stops_the_bots_once_the_leases_are_not_prova
         assert sum("could not be renewed in time" in line for line in said) == 2
 
         coordinator.book = book  # the store is back: the worker takes its accounts again
+        renewer.start()
         await until(lambda: _ready(service, 2), "the accounts to come back")
         await lene.say("Lene")
         assert await lene.hear() == ["v1 thanks Lene"]
@@ -290,6 +295,38 @@ async def test_a_send_refused_for_a_lease_not_provably_valid_is_sent_later_not_l
         # in doubt after the restart (sent or not?): sent once the event channel says not
         await advance_until(w.clock, lambda: lene.caller.heard[len(lene.seen) :], "the reply")
         assert await lene.hear() == ["v1 thanks Lene"]
+        await lene.silence()
+
+
+async def test_a_worker_whose_loop_stalls_past_the_safe_part_of_its_lease_keeps_it(
+    tmp_path: Path, pg_store: str
+) -> None:
+    """A starved worker runs its event loop seconds late; its leases are renewed from a
+    thread of their own meanwhile, so it keeps them, and its bot, once the loop runs again.
+    Before, the guard found the lease past its safe time and dropped the account (then took
+    it again, restarting its bot): on a loaded machine a busy worker went round in circles
+    (tests/e2e/test_failover.py, load average 10 on two cores)."""
+    async with world(tmp_path, (CALLERS["helpdesk"],)) as w:
+        accounts = (w.account("helpdesk", HELPDESK),)
+        service = await w.service(replace(w.deployment(*accounts, store=pg_store), workers=FAST))
+        await until(lambda: _ready(service, 1), "the account")
+        lene = await w.person(CALLERS["helpdesk"], HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        coordinator = service.coordinator
+        assert coordinator is not None
+        lost, held = _leases(service).get("lost", 0), coordinator.held["helpdesk"]
+        safe_until, clock = held.valid_until, coordinator._monotonic
+        # the loop stalls (nothing on it runs) until past the lease's safe time, and until a
+        # renewal sent after that time has come back (WAIT at most: the old code never)
+        give_up = time.monotonic() + WAIT
+        while (clock() <= safe_until or held.valid_until <= clock()) and time.monotonic() < give_up:
+            time.sleep(0.05)  # noqa: ASYNC251 (a stalled loop is the point)
+        assert held.valid_until > safe_until, "no renewal while the loop stalled"
+        await lene.say("Lene")
+        assert await lene.hear() == ["v1 thanks Lene"]
+        assert coordinator.held["helpdesk"] is held
+        assert _leases(service).get("lost", 0) == lost
         await lene.silence()
 
 

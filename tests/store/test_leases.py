@@ -267,7 +267,7 @@ async def test_a_writer_frozen_in_a_fenced_write_neither_blocks_nor_keeps_the_ac
     books: tuple[LeaseBook, LeaseBook, Target],
 ) -> None:
     """A worker paused between a fenced write's check and its commit holds the lease row's
-    share lock: another worker's acquire must not wait for it (its heartbeat would stall
+    lock: another worker's acquire must not wait for it (its heartbeat would stall
     and it would lose its own leases), and, the lease expired, it ends the frozen session
     so that the account can be taken over (found by tests/e2e/test_failover.py)."""
     one, two, target = books
@@ -311,3 +311,30 @@ async def _frozen_while_taken(
 
 def _write_nothing() -> Program[None]:
     yield Sql("SELECT 1")
+
+
+async def test_a_renewal_does_not_wait_for_its_own_workers_checked_write(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A write checked and not yet committed (its worker's loop runs late in the middle of
+    it: a loaded machine) must not hold the worker's own renewal back: with the check's
+    ``FOR SHARE`` the renewal waited for the commit, and a worker busy committing lost its
+    leases to its own writes (tests/e2e/test_failover.py at a load average of 10). A
+    takeover still cannot happen meanwhile (the acquire skips the row)."""
+    one, two, target = books
+    lease = await one.acquire(ACCOUNT, "a", 30)
+    assert lease is not None
+    assert target.url is not None
+    assert target.schema is not None
+    program = fenced(ACCOUNT, lease.token, _write_nothing(), "postgres")
+    async with await psycopg.AsyncConnection.connect(target.url, autocommit=True) as late:
+        await late.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
+        async with late.transaction():
+            check = next(program)
+            await late.execute(check.text, check.params)  # checked: the row is locked
+            # WAIT only bounds the old code's hang: the renewal waited for this commit
+            renewed = await asyncio.wait_for(one.heartbeat("a", 30), WAIT)
+            assert [(r.account, r.token) for r in renewed] == [(ACCOUNT, lease.token)]
+            target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
+            assert await asyncio.wait_for(two.acquire(ACCOUNT, "b", 30), WAIT) is None
+        program.close()

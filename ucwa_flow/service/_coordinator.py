@@ -3,7 +3,10 @@
 When a deployment's store is PostgreSQL, every ``ucwa-flow serve`` process of it is a
 *worker*. Its coordinator joins the store's ``workers`` table, then every ``heartbeat``
 (``workers:`` in the deployment file; 2 s by default) renews the leases it holds for
-``lease`` (10 s) and balances:
+``lease`` (10 s) and balances. A serving worker renews from a thread of its own
+(:mod:`~ucwa_flow.service._renewer`: a starved machine runs the service's loop seconds
+late, and a renewal that waited for it lost the leases), and its rounds read what the
+renewer renewed; without one (``renew_from`` not given) the rounds renew.
 
 * its fair share is ``ceil(accounts / live workers)`` (a worker is live when it was seen
   within one lease time, by the database's clock);
@@ -50,12 +53,17 @@ from ucwa_flow.deploy import AccountSpec, WorkersSpec
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner
+from ucwa_flow.service._renewer import Renewer
 from ucwa_flow.store import StoreError
 from ucwa_flow.store.leases import ConfigConflict, Lease, LeaseBook, WorkerInfo, new_worker
 
 __all__ = ["Coordinator", "account_digest"]
 
 log = logging.getLogger("ucwa_flow.service")
+
+#: the renewer stops renewing once the service's loop has not run for this long (or three
+#: leases, if longer): a stuck worker must not keep its accounts forever
+LOOP_STUCK = 30.0
 
 
 def account_digest(spec: AccountSpec) -> str:
@@ -106,6 +114,7 @@ class Coordinator:
         margin: float | None = None,
         monotonic: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        renew_from: str | None = None,
     ) -> None:
         self.book = book
         self.runners = runners
@@ -124,6 +133,25 @@ class Coordinator:
         self.unreachable = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
         self.rounds = 0
+        #: when the service's loop last ran (the guard's last look), on ``_monotonic``
+        self._loop_seen = self._monotonic()
+        self._users = {runner.user: account for account, runner in runners.items()}
+        #: renews from a thread of its own too (``renew_from``: the store's URL), so that a
+        #: late loop does not make a late renewal (see ``_renewer``)
+        self.renewer = (
+            None
+            if renew_from is None
+            else Renewer(
+                renew_from,
+                self.worker.id,
+                ttl=self.ttl,
+                heartbeat=self.heartbeat,
+                stalled=max(LOOP_STUCK, 3 * self.ttl),
+                monotonic=self._monotonic,
+                alive=lambda: self._monotonic() - self._loop_seen,
+                renewed=self._renewed,
+            )
+        )
 
     @property
     def serving(self) -> list[str]:
@@ -167,9 +195,14 @@ class Coordinator:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.renewer is not None:
+            await self.renewer.stop()
 
     def resume(self) -> None:
         """Renew and check again after :meth:`pause` (as after ``SIGCONT``)."""
+        self._loop_seen = self._monotonic()
+        if self.renewer is not None:
+            self.renewer.start()
         self._tasks = [
             asyncio.create_task(self._rounds(), name="leases: heartbeat"),
             asyncio.create_task(self._guard(), name="leases: guard"),
@@ -202,13 +235,11 @@ class Coordinator:
             await self._sleep(self.heartbeat)
 
     async def round(self) -> None:
-        """One heartbeat: renew, drop what was lost, balance."""
+        """One heartbeat: renew (or, with a renewer, read what it renewed), drop what was
+        lost, balance."""
         sent = self._monotonic()
         try:
-            renewed = {
-                lease.account: lease
-                for lease in await self.book.heartbeat(self.worker.id, self.ttl)
-            }
+            renewed = {lease.account: lease for lease in await self._renew()}
         except StoreError as exc:
             if not self.unreachable:
                 log.error(
@@ -225,7 +256,8 @@ class Coordinator:
         for account, held in list(self.held.items()):
             lease = renewed.get(self.runners[account].user)
             if lease is not None and lease.token == held.token:
-                held.valid_until = sent + self.ttl - self.margin
+                if self.renewer is None or not self.renewer.running:
+                    held.valid_until = max(held.valid_until, sent + self.ttl - self.margin)
             else:
                 self._lose(account, "its lease expired or was taken by another worker")
         try:
@@ -238,6 +270,15 @@ class Coordinator:
             log.warning("worker %s: balancing: %s", self.worker.id, exc)
             return
         self.rounds += 1
+
+    async def _renew(self) -> list[Lease]:
+        """The leases still this worker's. With a renewer, they are only read: renewing
+        here too would hold the worker's rows locked for as long as this loop is late in
+        the middle of its transaction, and the renewer would wait behind it."""
+        if self.renewer is None or not self.renewer.running:
+            return await self.book.heartbeat(self.worker.id, self.ttl)
+        mine = self.worker.id
+        return [lease for lease in await self.book.owners() if lease.worker == mine and lease.valid]
 
     async def _balance(self) -> None:
         live = {w.id for w in await self.book.workers(live_within=self.ttl)} | {self.worker.id}
@@ -309,6 +350,16 @@ class Coordinator:
         self._count(len(self.held), "lost")
         self._spawn(self._stop_runner(runner), f"stop {account}")
 
+    def _renewed(self, sent: float, leases: list[Lease]) -> None:
+        """The renewer's answer (in its thread): each lease still held with the same token
+        is valid for longer. Only ever extends: losing a lease is for the rounds."""
+        until = sent + self.ttl - self.margin
+        for lease in leases:
+            account = self._users.get(lease.account)
+            held = self.held.get(account) if account is not None else None
+            if held is not None and held.token == lease.token and until > held.valid_until:
+                held.valid_until = until
+
     def _validity(self, account: str) -> Callable[[], bool]:
         def valid() -> bool:
             held = self.held.get(account)
@@ -331,7 +382,7 @@ class Coordinator:
         """Revoke an account the moment its lease is no longer provably valid."""
         step = max(0.05, min(self.margin, self.heartbeat) / 2)
         while True:
-            now = self._monotonic()
+            now = self._loop_seen = self._monotonic()
             for account, held in list(self.held.items()):
                 if now >= held.valid_until:
                     self._lose(account, "its lease could not be renewed in time")

@@ -37,6 +37,7 @@ async def open_coordinator(service: Service) -> Coordinator:
         metrics=service.metrics,
         stop_timeout=deployment.stop_timeout,
         worker=worker,
+        renew_from=named(target, application_name(worker.id)),
     )
     try:
         await coordinator.start()

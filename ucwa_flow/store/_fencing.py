@@ -6,11 +6,15 @@ one of them through a row of ``leases`` whose ``token`` grows with every new own
 (``store.commit(account, changes, fence=token)``); :func:`fenced` puts a check in front of
 the write's program, inside the same transaction:
 
-* PostgreSQL: ``SELECT token FROM leases WHERE account = %s FOR SHARE``. The share lock
-  holds the lease row until the write commits, so a new owner's ``acquire`` (an update of
-  that row) waits for a write already checked, and a write checked after the acquire sees
-  the new token. Either way no write with an older token commits after a newer owner took
-  the account.
+* PostgreSQL: ``SELECT token FROM leases WHERE account = %s FOR KEY SHARE``. The lock
+  holds the lease row until the write commits, so a new owner's ``acquire`` (which locks
+  the row ``FOR UPDATE`` before it changes it) cannot take it while a write already
+  checked is under way, and a write checked after the acquire sees the new token. Either
+  way no write with an older token commits after a newer owner took the account. The
+  weakest lock that does so: the owner's renewals (an ``UPDATE`` of no key column) do not
+  conflict with it. With ``FOR SHARE`` they did, and a worker whose loop ran late in the
+  middle of its commits (a loaded machine) kept its own renewals waiting until its leases
+  lapsed.
 * SQLite (one process; its write transactions are serialised anyway): the same ``SELECT``
   without the lock clause.
 
@@ -18,7 +22,7 @@ A token that is not the row's (or an account without a lease row) fails the tran
 with :class:`~ucwa_flow.store.StoreFenced`: nothing of the write is kept.
 
 **A writer frozen in the middle.** A worker paused (``SIGSTOP``, a frozen virtual machine)
-between the check and its commit keeps the share lock for as long as it is paused, and
+between the check and its commit keeps the row locked for as long as it is paused, and
 the server cannot tell (the transaction is pipelined: the session looks busy, not idle).
 So :meth:`~ucwa_flow.store.leases.LeaseBook.acquire` never waits for a locked lease row:
 it skips it, and when the lease has expired it ends the sessions of the expired owner
@@ -41,7 +45,7 @@ T = TypeVar("T")
 
 def fenced(account: str, token: int, program: Program[T], dialect: Dialect) -> Program[T]:
     """``program`` run only while ``token`` is ``account``'s lease token (see above)."""
-    lock = " FOR SHARE" if dialect == "postgres" else ""
+    lock = " FOR KEY SHARE" if dialect == "postgres" else ""
     return _named(_fenced(account, token, program, lock), program)
 
 
