@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import logging
 import socket
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from tests.service.world import ADRIANA, HELPDESK, HR, LENE, advance_until, until, world
-from tests.store.conftest import postgres_url
 from ucwa_flow.store import ConversationQuery, open_store
 
 pytestmark = pytest.mark.asyncio
@@ -81,19 +76,6 @@ async def test_a_wrong_password_is_retried_while_the_other_account_serves(
         adriana = await w.person(ADRIANA, HR)
         await adriana.say("hello")
         assert await adriana.hear() == ["hr v1: your name?"]
-
-
-@pytest.fixture
-def pg_store() -> Iterator[str]:
-    """A PostgreSQL URL whose tables go to a schema of the test's own (search_path)."""
-    base = postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    glue = "&" if "?" in base else "?"
-    yield f"{base}{glue}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 async def test_accounts_share_one_postgresql_store(tmp_path: Path, pg_store: str) -> None:

@@ -6,33 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator
-
-import psycopg
-import pytest
-from psycopg import sql
 
 from tests.service.world import until
-from tests.store.conftest import postgres_url
 from ucwa_flow.service._renewer import Renewer
 from ucwa_flow.store import open_store
 from ucwa_flow.store.leases import Lease, LeaseBook, new_worker
 
 ACCOUNT = "sip:helpdesk@contoso.com"
-
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    """A PostgreSQL URL whose tables go to a schema of the test's own (search_path)."""
-    base = postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    glue = "&" if "?" in base else "?"
-    yield f"{base}{glue}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 class _Loop:
@@ -51,8 +31,9 @@ class _Loop:
 
 
 async def test_the_renewer_renews_until_the_loop_is_stuck_and_again_once_it_runs(
-    url: str,
+    pg_store: str,
 ) -> None:
+    url = pg_store
     book = LeaseBook(await open_store(url))
     worker = new_worker()
     await book.join(worker)

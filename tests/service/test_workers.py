@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from psycopg import sql
 
 from tests.e2e.harness import Person
 from tests.guards import WAIT
 from tests.service.world import HELPDESK, HR, World, advance_until, until, world
-from tests.store.conftest import postgres_url
 from ucwa_flow.deploy import Deployment, WorkersSpec
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.service import Service
@@ -34,19 +31,6 @@ BOTS = {"helpdesk": HELPDESK, "hr": HR, "it": IT, "pay": PAY}
 CALLERS = {name: f"sip:caller-{name}@contoso.com" for name in BOTS}
 #: short leases: a takeover waits for an expiry (real time, the database's clock)
 FAST = WorkersSpec(lease=3.0, heartbeat=0.5)
-
-
-@pytest.fixture
-def pg_store() -> Iterator[str]:
-    """A PostgreSQL URL whose tables go to a schema of the test's own (search_path)."""
-    base = postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    glue = "&" if "?" in base else "?"
-    yield f"{base}{glue}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def _deployment(w: World, store: str) -> Deployment:
