@@ -44,13 +44,12 @@ class Rotation:
         self._host = host
         self._turns: dict[str, dict[str, int]] = {}  # flow name -> agent URI -> last turn
 
-    def last(self, flow: str, agents: Iterable[str] | None = None) -> str | None:
-        """The agent (of ``agents``, or of all) who accepted ``flow``'s last handoff."""
+    def last(self, flow: str, agents: Iterable[str]) -> str | None:
+        """The one of ``agents`` who accepted a handoff of ``flow`` last, if any did."""
         turns = self._turns.get(flow)
         if not turns:
             return None
-        among = turns if agents is None else [a for a in agents if a in turns]
-        return max(among, key=turns.__getitem__, default=None)
+        return max((a for a in agents if a in turns), key=turns.__getitem__, default=None)
 
     def first(self, flow: str, agents: tuple[str, ...]) -> int:
         """The index in ``agents`` a round-robin search of ``flow`` rings first: the one
