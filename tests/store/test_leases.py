@@ -109,6 +109,7 @@ async def test_heartbeat_renews_every_lease_and_leave_releases_them_at_once(
         assert await one.acquire(account, "a", 30) is not None
     renewed = await one.heartbeat("a", 30)
     assert sorted(lease.account for lease in renewed) == accounts
+    assert await two.heartbeat("b", 30) == []
     assert [w.id for w in await two.workers(live_within=30)] == ["a", "b"]
     await two.join(WorkerInfo("killed", "host-c", 3))
     target.raw("UPDATE workers SET seen_at = now() - interval '1 hour' WHERE id = 'killed'")
@@ -338,3 +339,19 @@ async def test_a_renewal_does_not_wait_for_its_own_workers_checked_write(
             target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
             assert await asyncio.wait_for(two.acquire(ACCOUNT, "b", 30), WAIT) is None
         program.close()
+
+
+async def test_a_worker_that_only_joined_is_not_live_yet(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker counts as live once it renewed after joining: one refused at start (its
+    deployment file disagrees) joins and leaves at once, and counted meanwhile it made the
+    live workers hand accounts over to nobody (tests/service/test_workers.py, loaded)."""
+    one, two, _target = books
+    await one.join(A)
+    await one.heartbeat("a", 30)
+    await two.join(B)
+    assert [w.id for w in await one.workers(live_within=30)] == ["a"]
+    assert [w.id for w in await one.workers()] == ["a", "b"]  # listed all the same
+    await two.heartbeat("b", 30)
+    assert [w.id for w in await one.workers(live_within=30)] == ["a", "b"]

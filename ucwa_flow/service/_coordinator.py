@@ -8,8 +8,8 @@ When a deployment's store is PostgreSQL, every ``ucwa-flow serve`` process of it
 late, and a renewal that waited for it lost the leases), and its rounds read what the
 renewer renewed; without one (``renew_from`` not given) the rounds renew.
 
-* its fair share is ``ceil(accounts / live workers)`` (a worker is live when it was seen
-  within one lease time, by the database's clock);
+* its fair share is ``ceil(accounts / live workers)`` (a worker is live when it renewed
+  within one lease time, by the database's clock, and not merely joined);
 * under its share, it takes free or expired leases (:meth:`LeaseBook.acquire`: the token
   grows by one) and starts the account's runner with that token: the bot re-attaches to
   the stored application, resumes the channel and carries the conversations on, its every

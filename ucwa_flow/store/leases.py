@@ -193,12 +193,16 @@ class LeaseBook:
         return len(rows)
 
     async def workers(self, live_within: float | None = None) -> list[WorkerInfo]:
-        """The workers, oldest first; with ``live_within``, only those seen in the last
-        ``live_within`` seconds (database clock)."""
+        """The workers, oldest first; with ``live_within``, only the live ones: seen in the
+        last ``live_within`` seconds (database clock) by a renewal after they joined. A
+        worker that has only joined may still be refused (its deployment file disagrees,
+        :meth:`claim_config`) and leave at once: counted, it would make the others hand
+        accounts over to nobody."""
         where: str = ""
         params: tuple[object, ...] = ()
         if live_within is not None:
-            where, params = " WHERE seen_at > now() - %s * interval '1 second'", (live_within,)
+            where = " WHERE seen_at > now() - %s * interval '1 second' AND seen_at > started_at"
+            params = (live_within,)
         rows = await self._do(
             _one(
                 "SELECT id, host, pid, started_at, EXTRACT(EPOCH FROM now() - seen_at) "
