@@ -45,21 +45,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from ucwa_flow.flow import Flow, Invite, Webhook
-from ucwa_flow.lifecycle import load_conversation
-from ucwa_flow.runtime import trace as t
+from ucwa_flow.flow import Flow
 from ucwa_flow.runtime.changes import PageWriter
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
-from ucwa_flow.runtime.flowmachine import FlowMachine
-from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
-from ucwa_flow.runtime.outbox import Outgoing
-from ucwa_flow.runtime.records import action_at, invite_of, outgoing_of, webhook_of
+from ucwa_flow.runtime.restore import carry_on
 from ucwa_flow.store import (
     ChannelPosition,
     CommitResult,
-    ConversationRecord,
     Snapshot,
     Store,
     StoreError,
@@ -149,118 +143,21 @@ class Durable:
 
     def restore(self, snapshot: Snapshot, *, reattached: bool) -> None:
         """Carry on from ``snapshot``: its conversations, when the application it had is
-        the one the bot is attached to now (``reattached``), and its position; its flows'
+        the one the bot is attached to now (``reattached``; see
+        :func:`~ucwa_flow.runtime.restore.carry_on`), and its position; its flows'
         round-robin positions either way (they are about the agents, not the application)."""
         application = snapshot.application
         self._position = application.events_next if application and reattached else None
         self.engine.bridges.rotation.restore(snapshot.rotations)
-        if not reattached:
-            return
-        now = self._now()
-        for run in snapshot.campaigns:  # before their conversations, which rejoin them
-            self.engine.campaigns.restore(run.data)
-        for record in snapshot.conversations:
-            self._restore(record, now)
-        for entry in snapshot.outbox:
-            item = outgoing_of(entry)
-            if item.kind == "message":
-                self.doubt.pending[item.operation_context] = item
-            else:
-                self.engine.sender.send(self.doubt.route((item,)))
-        if self.doubt.pending:
-            log.info("%d message(s) may have been sent before the restart", len(self.doubt.pending))
-        self.doubt.restarting = True
-
-    def _restore(self, record: ConversationRecord, now: float) -> None:
-        engine = self.engine
-        href = record.conversation
-        try:
-            conv = engine.tracker.restore(load_conversation(record.extra["conversation"]))
-        except (KeyError, ValueError) as exc:
-            log.error("%s: cannot carry on the stored conversation: %s", href, exc)
-            return
-        known = record.flow in engine.catalog
-        name = record.flow if known else engine.catalog.default
-        instance = engine.new_instance(name, conv, record.caller_uri, record.caller_name)
-        instance.flow_name = record.flow
-        engine.campaigns.rejoin(href, record.extra.get("campaign"))
-        self._pages.restored(href, record.created_at, record.variables)
-        if record.state == FlowMachine.NEW and known:
-            # accepted, not connected when committed: the batch that connected it was not,
-            # so the server hands it out again and it starts then
-            engine.answers.reopen(instance, record.extra.get("opening") or {})
-            return
-        engine.instances[href] = instance
-        data = {
-            "misses": record.misses,
-            "silence": record.extra.get("silence"),
-            "calls": record.extra.get("calls"),
-            "facts": record.extra.get("facts"),
-        }
-        if not known:
-            why = f"its flow {record.flow!r} is not run any more"
-            engine.post(href, lambda: self._end_changed(instance, why))
-            return
-        if not instance.resume(record.state, record.variables, data, now):
-            why = f"its state {record.state!r} is not in flow {record.flow} any more"
-            engine.post(href, lambda: self._end_changed(instance, why))
-            return
-        self.carried += 1
-        if record.flow_version != instance.flow.digest:
-            self._changed_version(instance, record.flow_version)
-        invitations = engine.invitations
-        for side in record.extra.get("sides") or ():
-            invitations.resume_side(engine.tracker.restore(load_conversation(side)).href, href)
-        for work in record.pending:
-            kind = Webhook if work.kind == "webhook" else Invite
-            action = action_at(instance.flow, work.action.list_id, work.action.position)
-            if not isinstance(action, kind):
-                where = f"{work.action.list_id}[{work.action.position}]"
-                instance.report_error(f"the flow has no {work.kind} at {where} any more", None)
-                continue
-            if isinstance(action, Webhook):
-                engine.calls.resume(instance, webhook_of(href, work))
-                continue
-            pending = invite_of(work)
-            pending.action = action
-            tracked = work.payload.get("tracked")
-            if tracked:
-                engine.tracker.restore(load_conversation(tracked))
-            invitations.resume(instance, work.key, pending, (work.due or now) - now)
-        bridge = record.extra.get("bridge")
-        if bridge:
-            engine.bridges.resume(instance, bridge)
-
-    def _changed_version(self, instance: FlowInstance, old: str) -> None:
-        """``instance`` carries on with another version of its flow than it had: say so in
-        its transcript, and its record takes the new version at the next commit."""
-        engine = self.engine
-        log.info(
-            "%s: carries on with version %s of flow %s (it had %s)",
-            instance.href,
-            instance.flow.digest[:8],
-            instance.flow_name,
-            old[:8],
-        )
-        engine.emit(
-            t.VersionChanged(
-                at=engine.clock.monotonic(),
-                conversation=instance.href,
-                flow=instance.flow_name,
-                old=old,
-                new=instance.flow.digest,
+        if reattached:
+            self.carried = carry_on(
+                self.engine,
+                snapshot,
+                pages=self._pages,
+                journal=self.journal,
+                doubt=self.doubt,
+                now=self._now(),
             )
-        )
-        self.journal.touch(instance)
-
-    async def _end_changed(self, instance: FlowInstance, why: str) -> None:
-        log.warning("%s: ending the conversation: %s", instance.href, why)
-        instance.report_error(f"ended after a restart: {why}", None)
-        link = instance.conv.messaging.send_message_href
-        if link is not None:
-            text = instance.flow.settings.changed_message
-            self.engine.send(Outgoing(instance.href, "message", link, text))
-        await instance.stop("flow changed")
 
     # -- event batches ------------------------------------------------------------------------
 
