@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import time
 from types import MappingProxyType
 from typing import Any, Literal, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ucwa_flow.flow._backtracking import backtracking_warning
 from ucwa_flow.flow._build_base import BuilderBase, text_of
 from ucwa_flow.flow._campaign import build_campaign
 from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._handoff_build import build_handoff
+from ucwa_flow.flow._invitation_build import build_invitation, check_zone, globs
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.flow._model import (
     Action,
     Flow,
     Goto,
     If,
-    InvitationPolicy,
-    InvitationRule,
     Invite,
     LadderStep,
     Log,
@@ -44,7 +41,6 @@ from ucwa_flow.flow._model import (
     Stop,
     SubFlow,
     TimeoutStep,
-    TimeWindow,
     Typing,
     Webhook,
 )
@@ -55,8 +51,6 @@ from ucwa_flow.flow._texts import build_say, with_detectors
 
 __all__ = ["build_flow"]
 
-_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
-_HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _GROUP_NAME = re.compile(r"\(\?P?<([A-Za-z_]\w*)>")
 _TRIGGERS: tuple[MatcherKind, ...] = ("regex", "keywords", "choice", "any")
 
@@ -106,7 +100,7 @@ class _Builder(BuilderBase):
             settings=self.settings,
             variables=MappingProxyType(variables),
             secrets=frozenset(data.get("secrets", ())),
-            invitation=self.invitation(data.get("invitation"), ("invitation",)),
+            invitation=build_invitation(self, data.get("invitation"), ("invitation",)),
             commands=tuple(commands.values()),
             states=MappingProxyType(states),
             outbound=self.outbound(outbound, ("outbound",)) if outbound else None,
@@ -154,7 +148,7 @@ class _Builder(BuilderBase):
         path: Path = ("settings",)
         idle = raw.get("idle_timeout")
         timezone = raw.get("timezone", base.timezone)
-        self.zone(timezone, (*path, "timezone"))
+        check_zone(self, timezone, (*path, "timezone"))
         settings = Settings(
             format=raw.get("format", base.format),
             first_message=raw.get("first_message", base.first_message),
@@ -171,16 +165,6 @@ class _Builder(BuilderBase):
             language=self.template(raw.get("language"), (*path, "language")),
         )
         return with_detectors(settings, raw.get("detect_language", {}))
-
-    def zone(self, name: str, path: Path) -> None:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.report(
-                path,
-                "F114",
-                f"unknown time zone {name!r} (use an IANA name such as Europe/Paris or UTC)",
-            )
 
     # --- states and handlers -----------------------------------------------------------
 
@@ -380,59 +364,11 @@ class _Builder(BuilderBase):
             )
         ]
 
-    # --- invitation and outbound -------------------------------------------------------
-
-    def invitation(self, raw: Mapping[str, Any] | None, path: Path) -> InvitationPolicy:
-        if raw is None:
-            return InvitationPolicy()
-        rules = [
-            self.rule(item, (*path, "rules", i)) for i, item in enumerate(raw.get("rules", []))
-        ]
-        return InvitationPolicy(
-            rules=tuple(rules),
-            default=raw.get("default", "accept"),
-            decline_message=self.template(raw.get("decline_message"), (*path, "decline_message")),
-            location=self.loc(path, key=True),
-        )
-
-    def rule(self, raw: Mapping[str, Any], path: Path) -> InvitationRule:
-        timezone = raw.get("timezone", self.settings.timezone)
-        if "timezone" in raw:
-            self.zone(timezone, (*path, "timezone"))
-        days = raw.get("days")
-        return InvitationRule(
-            callers=_globs(raw.get("from")),
-            subjects=_globs(raw.get("subject")),
-            hours=self.hours(raw["hours"], (*path, "hours")) if "hours" in raw else None,
-            days=frozenset(_DAYS[d] for d in days) if days else None,
-            timezone=timezone,
-            action=raw["action"],
-            goto=_text(raw["goto"]) if "goto" in raw else None,
-            message=self.template(raw.get("message"), (*path, "message")),
-            location=self.loc(path),
-        )
-
-    def hours(self, raw: str, path: Path) -> TimeWindow | None:
-        match = _HOURS.fullmatch(raw)
-        numbers = [int(n) for n in match.groups()] if match else []
-        if (
-            len(numbers) == 4
-            and max(numbers[0], numbers[2]) < 24
-            and max(numbers[1], numbers[3]) < 60
-            and numbers[:2] != numbers[2:]
-        ):
-            return TimeWindow(time(numbers[0], numbers[1]), time(numbers[2], numbers[3]))
-        self.report(
-            path,
-            "F115",
-            f"{raw!r} is not a time range such as 08:00-18:00 "
-            "(hours 0-23, minutes 0-59, start and end different)",
-        )
-        return None
+    # --- outbound --------------------------------------------------------------------
 
     def outbound(self, raw: Mapping[str, Any], path: Path) -> Outbound:
         return Outbound(
-            to=_globs(raw["to"]),
+            to=globs(raw["to"]),
             message=self.template(raw.get("message"), (*path, "message")),
             subject=self.template(raw.get("subject"), (*path, "subject")),
             importance=raw.get("importance", "normal"),
@@ -442,9 +378,3 @@ class _Builder(BuilderBase):
             location=self.loc(path, key=True),
             campaign=build_campaign(self, raw, path),
         )
-
-
-def _globs(raw: str | list[str] | None) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    return (raw,) if isinstance(raw, str) else tuple(raw)
