@@ -45,7 +45,7 @@ from ucwa_flow.cli._transcript_text import (
     text_lines,
 )
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
-from ucwa_flow.store import ConversationQuery, ConversationRecord, Store, open_store
+from ucwa_flow.store import ConversationQuery, ConversationRecord, Pruned, Store, open_store
 
 __all__ = ["command"]
 
@@ -228,13 +228,11 @@ def prune_command(older_than: float, **options: Any) -> None:
     store), and finished outbox entries as old."""
     before = time.time() - older_than
 
-    async def work(store: Store) -> tuple[int, str]:
+    async def work(store: Store) -> tuple[Pruned, str]:
         return await store.prune(before=before), store.target
 
     pruned, target = _with_store(options, work)
-    click.echo(
-        f"Pruned {pruned} conversation(s) that ended before {format_time(before)} from {target}."
-    )
+    click.echo(f"Pruned {pruned.describe(format_time(before))} from {target}.")
 
 
 # -- pieces ---------------------------------------------------------------------------------
