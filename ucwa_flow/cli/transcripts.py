@@ -7,8 +7,8 @@
 * ``transcripts export [filters] [--format jsonl|text|replay] [-o FILE]``: every
   conversation the filters select, oldest first, with its history (``replay``: one line
   per conversation in the format ``ucwa-flow replay`` documents);
-* ``transcripts prune --older-than 30d``: delete what ended that long ago (retention by
-  hand; a running bot prunes by itself).
+* ``transcripts prune --older-than 30d``: delete what ended that long ago, and round-robin
+  places unused as long (retention by hand; a running bot prunes by itself).
 
 Each opens the store that ``--state PATH`` (SQLite), ``--store URL`` (PostgreSQL),
 ``UCWA_FLOW_STORE`` or ``--account SIP`` (its default file) names, by the rules of
@@ -225,7 +225,8 @@ def export_command(output_format: str, output: Path | None, **options: Any) -> N
 )
 def prune_command(older_than: float, **options: Any) -> None:
     """Delete conversations that ended long ago, with their history (every account in the
-    store), and finished outbox entries as old."""
+    store), finished outbox entries as old, and the round-robin places of agents who have
+    not accepted a handoff since (they count as never having accepted)."""
     before = time.time() - older_than
 
     async def work(store: Store) -> tuple[Pruned, str]:
