@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ucwa_flow.store import (
     Ending,
     OutboxEntry,
     OutboxUpdate,
+    RotationRecord,
     TranscriptEntry,
     open_store,
 )
@@ -375,6 +377,30 @@ def test_prune_deletes_what_ended_before_the_cutoff(
 
     assert asyncio.run(left()) == [href("c0ffee01"), href("c0ffee02")]
     assert run(capsys, "show", "8f3b", *where)[0] == 1  # gone, with its history
+
+
+def test_prune_says_how_many_round_robin_positions_went(
+    where: list[str], target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def accepted() -> None:  # Ann 31 days ago, Bo yesterday
+        now = time.time()
+        rows = tuple(
+            RotationRecord(BOT, "helpdesk", f"sip:{agent}@contoso.com", n, now - days * 86400)
+            for agent, n, days in (("ann", 1, 31), ("bo", 2, 1))
+        )
+        async with await target.open() as store:
+            await store.commit(BOT, Changes(rotations=rows))
+
+    asyncio.run(accepted())
+    code, out, err = run(capsys, "prune", *where, "--older-than", "30d")
+    assert (code, err) == (0, "")
+    said = r"Pruned \d+ conversation\(s\) that ended before [^,]+, and 1 round-robin position\(s\) "
+    assert re.fullmatch(said + r"as old, from \S+\.\n", out), out
+    code, out, err = run(capsys, "prune", *where, "--older-than", "30d")
+    assert (code, err) == (0, "")
+    assert re.fullmatch(r"Pruned 0 conversation\(s\) that ended before [^,]+ from \S+\.\n", out), (
+        out
+    )
 
 
 def test_the_docs_show_what_the_command_prints() -> None:

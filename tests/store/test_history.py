@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.store.builders import ACCOUNT, conversation, line
-from ucwa_flow.store import REDACTED, Changes, ConversationQuery, Ending, Store
+from ucwa_flow.store import REDACTED, Changes, ConversationQuery, Ending, Pruned, Store
 
 OTHER = "sip:sales@contoso.com"
 
@@ -130,14 +130,14 @@ async def test_prune_deletes_only_what_ended_before_the_cutoff(store: Store) -> 
     )
     await store.commit(ACCOUNT, Changes(transcript=(line("error", {}, "ghost", at=10.0),)))
 
-    assert await store.prune(before=2000.0) == 1
+    assert await store.prune(before=2000.0) == Pruned(1, 0)
 
     assert await keys(store) == ["c2", "c3", "c4", "c5"]
     assert await store.transcript(ACCOUNT, "/conv/c1") == []
     assert await store.transcript(ACCOUNT, "/conv/ghost") == []
     assert len(await store.transcript(ACCOUNT, "/conv/c2")) == 4  # three lines and "ended"
     assert len(await store.transcript(ACCOUNT, "/conv/c3")) == 3  # old but still active
-    assert await store.prune(before=2000.0) == 0
+    assert await store.prune(before=2000.0) == Pruned(0, 0)
 
 
 async def test_secret_variables_are_redacted_in_the_history(store: Store) -> None:

@@ -19,6 +19,7 @@ from ucwa_flow.store import (
     ConversationQuery,
     Ending,
     RetentionPass,
+    RotationRecord,
     Store,
     StoreError,
     run_retention,
@@ -70,15 +71,25 @@ async def test_it_prunes_what_ended_30_days_ago_at_once_then_every_interval(
 ) -> None:
     now = clock.now().timestamp()
     await seed(store, now)
+    accepted = [
+        RotationRecord(ACCOUNT, "desk", agent, n, now - days * DAY)
+        for agent, n, days in (
+            ("sip:ann@contoso.com", 1, 31),
+            ("sip:bo@contoso.com", 2, 31),
+            ("sip:cy@contoso.com", 3, 1),
+        )
+    ]
+    await store.commit(ACCOUNT, Changes(rotations=tuple(accepted)))
     caplog.set_level(logging.INFO, logger="ucwa_flow.store")
     retention = Retention(store, clock, interval=10 * DAY)
     try:
         first = await retention.next_pass()
-        assert first == RetentionPass(at=now, before=now - DEFAULT_RETENTION, pruned=1)
+        assert first == RetentionPass(now, now - DEFAULT_RETENTION, pruned=1, rotations=2)
         assert await keys(store) == ["/conv/live", "/conv/recent"]
+        assert (await store.load(ACCOUNT)).rotations == (accepted[2],)
         assert [r.getMessage() for r in caplog.records] == [
-            "retention: pruned 1 conversation(s) that ended before 2025-12-06T09:00:00+00:00 "
-            f"from {store.target}"
+            "retention: pruned 1 conversation(s) that ended before 2025-12-06T09:00:00+00:00, "
+            f"and 2 round-robin position(s) as old, from {store.target}"
         ]
 
         await clock.advance(10 * DAY)  # "recent" ended 20 days and an hour ago: kept
@@ -87,9 +98,13 @@ async def test_it_prunes_what_ended_30_days_ago_at_once_then_every_interval(
 
         await clock.advance(10 * DAY)  # now 30 days and an hour ago: pruned
         third = await retention.next_pass()
-        assert (third.at, third.pruned) == (now + 20 * DAY, 1)
+        assert (third.at, third.pruned, third.rotations) == (now + 20 * DAY, 1, 0)
         assert await keys(store) == ["/conv/live"]  # active conversations are never pruned
         assert len(caplog.records) == 2  # a pass with nothing to prune logs at DEBUG only
+        assert caplog.records[1].getMessage() == (
+            "retention: pruned 1 conversation(s) that ended before 2025-12-26T09:00:00+00:00 "
+            f"from {store.target}"
+        )
     finally:
         await retention.stop()
 

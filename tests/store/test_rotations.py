@@ -8,10 +8,18 @@ import pytest
 
 from tests.store.builders import ACCOUNT, conversation, line
 from tests.store.conftest import Target
-from ucwa_flow.store import SCHEMA_VERSION, Changes, RotationRecord, Store, StoreError
+from ucwa_flow.runtime.rotation import Rotation
+from ucwa_flow.store import SCHEMA_VERSION, Changes, Pruned, RotationRecord, Store, StoreError
 
 MARCO = "sip:marco@contoso.com"
 DESK = "sip:service-desk@contoso.com"
+ANN = "sip:ann@contoso.com"
+
+
+class _Host:
+    """An engine without a journal, for :class:`Rotation`."""
+
+    journal = None
 
 
 def turn(agent: str, flow: str = "desk", *, n: int = 1, at: float = 10.0) -> RotationRecord:
@@ -66,11 +74,39 @@ async def test_the_position_is_committed_with_the_step_or_not_at_all(store: Stor
     assert snapshot.rotations == (turn(MARCO),)
 
 
-async def test_retention_and_a_lost_application_keep_the_positions(store: Store) -> None:
-    await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO),)))
-    await store.prune(before=1e9)
+async def test_retention_prunes_the_positions_older_than_its_cutoff(store: Store) -> None:
+    """The agents of a removed flow, or who left, or have not accepted since the cutoff
+    lose their place, in every account; a lost application keeps the positions."""
+    other = RotationRecord("sip:other@contoso.com", "desk", MARCO, 1, 10.0)
+    await store.commit(other.account, Changes(rotations=(other,)))
+    removed = turn(ANN, "retired-flow", at=5.0)
+    await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO), turn(DESK, n=2, at=20.0), removed)))
+    assert await store.prune(before=15.0) == Pruned(0, 3)
+    assert (await store.load(ACCOUNT)).rotations == (turn(DESK, n=2, at=20.0),)
+    assert (await store.load(other.account)).rotations == ()
+    assert await store.prune(before=20.0) == Pruned(0, 0)  # as old as the cutoff: kept
     await store.forget_application(ACCOUNT, "gone", 50.0)
-    assert (await store.load(ACCOUNT)).rotations == (turn(MARCO),)
+    assert (await store.load(ACCOUNT)).rotations == (turn(DESK, n=2, at=20.0),)
+    # Marco accepts again: a new place, after Desk's
+    await store.commit(ACCOUNT, Changes(rotations=(turn(MARCO, n=3, at=30.0),)))
+    assert (await store.load(ACCOUNT)).rotations == (
+        turn(DESK, n=2, at=20.0),
+        turn(MARCO, n=3, at=30.0),
+    )
+
+
+async def test_agents_pruned_from_a_rotation_count_as_never_having_accepted(
+    store: Store,
+) -> None:
+    """A search none of whose agents kept a place starts at its first agent again."""
+    agents = (ANN, MARCO, DESK)
+    await store.commit(ACCOUNT, Changes(rotations=(turn(ANN, at=10.0), turn(MARCO, n=2, at=20.0))))
+    before, after = Rotation(_Host()), Rotation(_Host())
+    before.restore((await store.load(ACCOUNT)).rotations)
+    assert before.first("desk", agents) == 2  # after Marco, who accepted last
+    await store.prune(before=25.0)
+    after.restore((await store.load(ACCOUNT)).rotations)
+    assert after.first("desk", agents) == 0
 
 
 async def test_an_older_store_gets_the_rotations_table(target: Target) -> None:

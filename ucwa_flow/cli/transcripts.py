@@ -7,8 +7,8 @@
 * ``transcripts export [filters] [--format jsonl|text|replay] [-o FILE]``: every
   conversation the filters select, oldest first, with its history (``replay``: one line
   per conversation in the format ``ucwa-flow replay`` documents);
-* ``transcripts prune --older-than 30d``: delete what ended that long ago (retention by
-  hand; a running bot prunes by itself).
+* ``transcripts prune --older-than 30d``: delete what ended that long ago, and round-robin
+  places unused as long (retention by hand; a running bot prunes by itself).
 
 Each opens the store that ``--state PATH`` (SQLite), ``--store URL`` (PostgreSQL),
 ``UCWA_FLOW_STORE`` or ``--account SIP`` (its default file) names, by the rules of
@@ -45,7 +45,7 @@ from ucwa_flow.cli._transcript_text import (
     text_lines,
 )
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
-from ucwa_flow.store import ConversationQuery, ConversationRecord, Store, open_store
+from ucwa_flow.store import ConversationQuery, ConversationRecord, Pruned, Store, open_store
 
 __all__ = ["command"]
 
@@ -225,16 +225,15 @@ def export_command(output_format: str, output: Path | None, **options: Any) -> N
 )
 def prune_command(older_than: float, **options: Any) -> None:
     """Delete conversations that ended long ago, with their history (every account in the
-    store), and finished outbox entries as old."""
+    store), finished outbox entries as old, and the round-robin places of agents who have
+    not accepted a handoff since (they count as never having accepted)."""
     before = time.time() - older_than
 
-    async def work(store: Store) -> tuple[int, str]:
+    async def work(store: Store) -> tuple[Pruned, str]:
         return await store.prune(before=before), store.target
 
     pruned, target = _with_store(options, work)
-    click.echo(
-        f"Pruned {pruned} conversation(s) that ended before {format_time(before)} from {target}."
-    )
+    click.echo(f"Pruned {pruned.describe(format_time(before))} from {target}.")
 
 
 # -- pieces ---------------------------------------------------------------------------------

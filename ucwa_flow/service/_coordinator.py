@@ -135,6 +135,8 @@ class Coordinator:
         self.rounds = 0
         #: when the service's loop last ran (the guard's last look), on ``_monotonic``
         self._loop_seen = self._monotonic()
+        #: the renewer stops renewing once the loop has not run for this long (seconds)
+        self.stalled = max(LOOP_STUCK, 3 * self.ttl)
         self._users = {runner.user: account for account, runner in runners.items()}
         #: renews from a thread of its own too (``renew_from``: the store's URL), so that a
         #: late loop does not make a late renewal (see ``_renewer``)
@@ -146,9 +148,9 @@ class Coordinator:
                 self.worker.id,
                 ttl=self.ttl,
                 heartbeat=self.heartbeat,
-                stalled=max(LOOP_STUCK, 3 * self.ttl),
+                stalled=self.stalled,
                 monotonic=self._monotonic,
-                alive=lambda: self._monotonic() - self._loop_seen,
+                alive=self.loop_late,
                 renewed=self._renewed,
             )
         )
@@ -359,6 +361,10 @@ class Coordinator:
             held = self.held.get(account) if account is not None else None
             if held is not None and held.token == lease.token and until > held.valid_until:
                 held.valid_until = until
+
+    def loop_late(self) -> float:
+        """Seconds since the service's loop last ran (the renewer asks, from its thread)."""
+        return self._monotonic() - self._loop_seen
 
     def _validity(self, account: str) -> Callable[[], bool]:
         def valid() -> bool:

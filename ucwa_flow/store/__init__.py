@@ -42,6 +42,7 @@ from ucwa_flow.store._changes import (
     ConversationQuery,
     Ending,
     OutboxUpdate,
+    Pruned,
     Snapshot,
 )
 from ucwa_flow.store._errors import (
@@ -106,6 +107,7 @@ __all__ = [
     "OutboxStatus",
     "OutboxUpdate",
     "PendingWork",
+    "Pruned",
     "RetentionPass",
     "RotationRecord",
     "Snapshot",

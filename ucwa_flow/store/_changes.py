@@ -37,6 +37,7 @@ __all__ = [
     "ConversationQuery",
     "Ending",
     "OutboxUpdate",
+    "Pruned",
     "Snapshot",
 ]
 
@@ -116,6 +117,24 @@ class CommitResult:
     applied: bool
     #: the position stored after the commit
     events_next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What :meth:`Store.prune` deleted."""
+
+    #: ended conversations (with their transcripts and outbox entries)
+    conversations: int
+    #: round-robin positions (:class:`RotationRecord`) older than the cutoff
+    rotations: int = 0
+
+    def describe(self, cutoff: str) -> str:
+        """In words (``cutoff``: the cutoff as printed): ``1 conversation(s) that ended
+        before CUTOFF``, and the positions when some went."""
+        text = f"{self.conversations} conversation(s) that ended before {cutoff}"
+        if self.rotations:
+            text += f", and {self.rotations} round-robin position(s) as old,"
+        return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from ucwa_flow.store._changes import (
     Changes,
     CommitResult,
     ConversationQuery,
+    Pruned,
     Snapshot,
 )
 from ucwa_flow.store._codec import (
@@ -31,7 +32,12 @@ from ucwa_flow.store._codec import (
 from ucwa_flow.store._errors import StoreError
 from ucwa_flow.store._outcomes import record_outcomes
 from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
-from ucwa_flow.store._rotations import rotation_params, rotations, upsert_rotations
+from ucwa_flow.store._rotations import (
+    prune_rotations,
+    rotation_params,
+    rotations,
+    upsert_rotations,
+)
 from ucwa_flow.store._sql import (
     Dialect,
     Program,
@@ -260,10 +266,12 @@ def transcript_counts(
 _CHUNK = 500
 
 
-def prune(before: float) -> Program[int]:
+def prune(before: float) -> Program[Pruned]:
     """Delete ended conversations last updated before ``before``, with their transcripts and
-    outbox entries, finished outbox entries, finished campaign runs and transcripts of unknown
-    conversations older than that; returns how many conversations went."""
+    outbox entries, finished outbox entries, finished campaign runs, transcripts of unknown
+    conversations and round-robin positions older than that (an agent who has not accepted
+    since loses their place: see ``_rotations``); returns how many conversations and
+    positions went."""
     old = (
         "SELECT account, conversation FROM conversations WHERE status = 'ended' AND updated_at < %s"
     )
@@ -281,7 +289,7 @@ def prune(before: float) -> Program[int]:
         "RETURNING conversation",
         (before,),
     )
-    return len(rows)
+    return Pruned(len(rows), (yield from prune_rotations(before)))
 
 
 def forget_application(account: str, reason: str, at: float) -> Program[int]:

@@ -9,8 +9,10 @@ A bot that runs for weeks keeps every conversation's history until it is pruned.
 
 Every ``interval`` seconds of the injected :class:`~ucwa_flow.clock.Clock` (the first time
 at once) it calls ``store.prune(before=now - retention)``, where ``now`` is the clock's wall
-time, and logs one line on the ``ucwa_flow.store`` logger: what it pruned (INFO, or DEBUG
-when there was nothing to prune), or why it could not. A retryable
+time (see :meth:`~ucwa_flow.store.Store.prune`: ended conversations, and the round-robin
+positions of agents who have not accepted since), and logs one line on the
+``ucwa_flow.store`` logger: what it pruned (INFO, or DEBUG when there was nothing to
+prune), or why it could not. A retryable
 :class:`~ucwa_flow.store.StoreError` (a lock held by the bot's own commit, a server
 restarting) is logged as a warning and the next pass tries again; any other store error is
 logged and ends the task with that error, since no later pass would fare better.
@@ -53,6 +55,8 @@ class RetentionPass:
     pruned: int
     #: the retryable error that made the pass fail, if it did
     error: StoreError | None = None
+    #: how many round-robin positions were deleted
+    rotations: int = 0
 
 
 async def run_retention(
@@ -86,13 +90,12 @@ async def run_retention(
             outcome = RetentionPass(now, before, 0, exc)
         else:
             log.log(
-                logging.INFO if pruned else logging.DEBUG,
-                "retention: pruned %d conversation(s) that ended before %s from %s",
-                pruned,
-                cutoff,
+                logging.INFO if pruned.conversations or pruned.rotations else logging.DEBUG,
+                "retention: pruned %s from %s",
+                pruned.describe(cutoff),
                 store.target,
             )
-            outcome = RetentionPass(now, before, pruned)
+            outcome = RetentionPass(now, before, pruned.conversations, rotations=pruned.rotations)
         if on_pass is not None:
             on_pass(outcome)
         await clock.sleep(interval)

@@ -1,12 +1,19 @@
-"""Round-robin positions as rows: the upsert a commit makes and the positions a load reads.
+"""Round-robin positions as rows: the upsert a commit makes, the positions a load reads
+and the ones retention deletes.
 
 A handoff with ``mode: round_robin`` starts after the one of its agents who accepted last
 (:class:`~ucwa_flow.store.RotationRecord`). The runtime commits an agent's turn in the
 transaction of the step in which they accepted; the row is keyed by account, flow name and
 agent, so there is one per agent of a flow and the latest commit wins (written again, it
-changes nothing).
-Neither retention nor a lost application removes it: it is about the flow's agents, not
-about a conversation or an application.
+changes nothing). A lost application does not remove it: it is about the flow's agents, not
+about an application.
+
+Retention (:func:`prune_rotations`) deletes the rows of agents who have not accepted since
+its cutoff: the agents of removed flows, agents who left. Such an agent loses their place
+and counts as one who never accepted. A later acceptance of a flow has a higher turn, so
+this only changes where a search starts when none of its agents accepted since the cutoff:
+it then starts at its first agent, as in a flow that never handed off (a bot running
+meanwhile keeps the turns it holds in memory until it restarts).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from ucwa_flow.store._errors import StoreError
 from ucwa_flow.store._records import RotationRecord
 from ucwa_flow.store._sql import Program, Sql, finite, placeholders
 
-__all__ = ["rotation_params", "rotations", "upsert_rotations"]
+__all__ = ["prune_rotations", "rotation_params", "rotations", "upsert_rotations"]
 
 _COLUMNS = ("account", "flow", "agent", "turn", "updated_at")
 _UPSERT = (
@@ -66,3 +73,12 @@ def rotations(account: str) -> Program[tuple[RotationRecord, ...]]:
         )
         for row in rows
     )
+
+
+def prune_rotations(before: float) -> Program[int]:
+    """Delete every account's positions last updated (accepted) before ``before``; returns
+    how many went."""
+    rows = yield Sql(
+        "DELETE FROM handoff_rotations WHERE updated_at < %s RETURNING agent", (before,)
+    )
+    return len(rows)

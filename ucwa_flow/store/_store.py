@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Literal, TypeVar
 
 from ucwa_flow.store import _operations as ops
-from ucwa_flow.store._changes import Changes, CommitResult, ConversationQuery, Snapshot
+from ucwa_flow.store._changes import Changes, CommitResult, ConversationQuery, Pruned, Snapshot
 from ucwa_flow.store._fencing import fenced
 from ucwa_flow.store._records import ConversationRecord, TranscriptEntry
 from ucwa_flow.store._sql import Program
@@ -75,9 +75,10 @@ class Store(abc.ABC):
             program = fenced(account, fence, program, self.backend)
         return await self._run(program, write=True, rows=rows)
 
-    async def prune(self, before: float) -> int:
-        """Retention: delete what ended before ``before`` (epoch seconds), every account.
-        Returns how many conversations were deleted."""
+    async def prune(self, before: float) -> Pruned:
+        """Retention: delete what ended before ``before`` (epoch seconds), every account,
+        and the round-robin positions of agents who have not accepted since (they count as
+        never having accepted). Returns how many conversations and positions went."""
         return await self._run(ops.prune(before), write=True)
 
     # -- reads ----------------------------------------------------------------------------
