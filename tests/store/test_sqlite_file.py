@@ -16,6 +16,7 @@ from ucwa_flow.store import (
     StoreFull,
     StoreLocked,
     StoreUnavailable,
+    _sqlite,
     default_state_path,
     is_postgres_url,
     open_store,
@@ -199,5 +200,44 @@ async def test_checkpoints_run_on_the_stores_thread(tmp_path: Path) -> None:
         await store.commit(ACCOUNT, Changes(position=position(0)))
         assert path.stat().st_size > 4096
         assert store.commit_now(ACCOUNT, Changes(position=position(1))) is not None
+    finally:
+        await store.aclose()
+
+
+def committed_in_the_file_alone(path: Path, copy: Path) -> int:
+    """How many conversations the database file holds without its WAL (what a power cut
+    that lost the WAL's unsynced pages would leave)."""
+    copy.write_bytes(path.read_bytes())
+    conn = sqlite3.connect(copy)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'conversations'").fetchall():
+            return 0
+        return int(conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_a_quiet_stores_commits_are_checkpointed_soon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sqlite, "CHECKPOINT_SECONDS", 0.05)
+    path, copy = tmp_path / "bot.sqlite3", tmp_path / "copy.sqlite3"
+    store = await open_store(path)
+    try:
+        # far fewer rows than CHECKPOINT_ROWS, some inline, some on the store's thread
+        assert store.commit_now(ACCOUNT, Changes(conversations=(conversation("c1"),)))
+        assert committed_in_the_file_alone(path, copy) == 0  # in the WAL only, for now
+        for _ in range(2000):  # the loop turns: no time is asserted, only the outcome
+            if committed_in_the_file_alone(path, copy) == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert committed_in_the_file_alone(path, copy) == 1
+        many = tuple(conversation(f"d{i}") for i in range(INLINE_ROWS + 1))
+        await store.commit(ACCOUNT, Changes(conversations=many))
+        for _ in range(2000):
+            if committed_in_the_file_alone(path, copy) == 2 + INLINE_ROWS:
+                break
+            await asyncio.sleep(0.01)
+        assert committed_in_the_file_alone(path, copy) == 2 + INLINE_ROWS
     finally:
         await store.aclose()

@@ -15,6 +15,9 @@ checkpoints there after its commit.
 The file is put in WAL mode with ``synchronous=NORMAL`` (a commit is durable against a
 process crash at once, and against a power cut at the next checkpoint) and a busy timeout,
 after which a lock held by another process becomes :class:`~ucwa_flow.store.StoreLocked`.
+So that a quiet bot's commits do not wait long for that checkpoint, one also runs on the
+store's thread :data:`CHECKPOINT_SECONDS` after the first write not checkpointed yet: a
+power cut loses at most about that much of what was committed.
 
 Write transactions begin with ``BEGIN IMMEDIATE`` (the write lock up front, so two writers
 cannot deadlock upgrading), reads with a plain ``BEGIN``: under WAL they never wait for a
@@ -46,7 +49,7 @@ from ucwa_flow.store._migrations import LATEST, migrate
 from ucwa_flow.store._sql import Program
 from ucwa_flow.store._store import Store
 
-__all__ = ["CHECKPOINT_ROWS", "INLINE_ROWS", "SqliteStore"]
+__all__ = ["CHECKPOINT_ROWS", "CHECKPOINT_SECONDS", "INLINE_ROWS", "SqliteStore"]
 
 T = TypeVar("T")
 
@@ -56,6 +59,8 @@ _BUSY, _LOCKED, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 11, 13, 14, 26
 INLINE_ROWS = 12
 #: rows written between checkpoints (about 1,000 WAL pages, SQLite's own default)
 CHECKPOINT_ROWS = 500
+#: seconds (real time) a write waits at most for a checkpoint (a power cut's window)
+CHECKPOINT_SECONDS = 1.0
 
 
 class _NotNow:
@@ -80,6 +85,7 @@ class SqliteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._handed: Future[Any] | None = None  # the last work handed to the thread
         self._written = 0  # rows written since the last checkpoint
+        self._due: asyncio.TimerHandle | None = None  # the checkpoint CHECKPOINT_SECONDS after
 
     async def open(self, upto: int = LATEST) -> SqliteStore:
         """Open (creating the file and its folder if needed) and migrate to ``upto``."""
@@ -92,6 +98,9 @@ class SqliteStore(Store):
         return self
 
     async def aclose(self) -> None:
+        if self._due is not None:
+            self._due.cancel()  # closing the last connection checkpoints
+            self._due = None
         executor, self._executor = self._executor, None
         if executor is None:
             return
@@ -109,23 +118,39 @@ class SqliteStore(Store):
         if isinstance(done, _NotNow):
             program.close()
             return None
-        self._written += rows
+        self._wrote(rows)
         return done
 
     async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
         if write and rows is not None and self._may_inline(rows):
             done = self._inline(program)
             if not isinstance(done, _NotNow):
-                self._written += rows
+                self._wrote(rows)
                 return done
         checkpoint = False
         if write:
-            self._written += rows or 0
+            self._wrote(rows or 0)
             checkpoint = self._written >= CHECKPOINT_ROWS
             if checkpoint:
                 self._written = 0
         result: T = await self._call(lambda: self._drive(program, write, checkpoint))
         return result
+
+    def _wrote(self, rows: int) -> None:
+        """Count ``rows`` toward the next checkpoint, and make sure one comes within
+        :data:`CHECKPOINT_SECONDS` (a write that is not checkpointed yet waits at most that)."""
+        self._written += rows
+        if self._due is None:
+            self._due = asyncio.get_running_loop().call_later(
+                CHECKPOINT_SECONDS, self._checkpoint_due
+            )
+
+    def _checkpoint_due(self) -> None:
+        self._due = None
+        if self._written == 0 or self._executor is None:
+            return  # nothing written since the last checkpoint
+        self._written = 0
+        self._handed = self._executor.submit(self._checkpoint)
 
     def _may_inline(self, rows: int) -> bool:
         """Whether a write of ``rows`` rows may run on the caller's thread: a small one,
@@ -198,6 +223,12 @@ class SqliteStore(Store):
         if conn is not None:
             conn.close()
 
+    def _checkpoint(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):  # the next one catches up
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def _drive(self, program: Program[T], write: bool, checkpoint: bool = False) -> T:
         """Run ``program`` here, waiting up to the busy timeout for another process's
         locks; then, with ``checkpoint``, copy the WAL into the database file."""
@@ -217,8 +248,7 @@ class SqliteStore(Store):
         finally:
             _no_wait(conn)
         if checkpoint:
-            with contextlib.suppress(sqlite3.Error):  # the next one catches up
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self._checkpoint()
         return result
 
     def _finish(self, conn: sqlite3.Connection, program: Program[T]) -> T:
