@@ -1,5 +1,5 @@
 """The SQLite backend: the standard library's ``sqlite3`` on a thread of its own, and for
-small writes on the event loop's.
+small writes on the event loop's; checkpoints on a thread of their own.
 
 ``sqlite3`` blocks, so each store owns one worker thread and one connection; reads and
 large writes run there, one at a time, while the event loop waits on a future. A small
@@ -8,16 +8,14 @@ hop to that thread and back, so it runs on the caller's thread instead, when the
 idle (it never touches the connection at the same time) and the write lock is free at once
 (the inline ``BEGIN IMMEDIATE`` does not wait: another process's lock sends the write to
 the worker thread, which waits for it). Checkpoints, the only part of a commit that may
-fsync, never run inline: automatic checkpoints are off, and once about
-:data:`CHECKPOINT_ROWS` rows were written the next write goes to the worker thread and
-checkpoints there after its commit.
+fsync, never run in a commit: automatic checkpoints are off, and a
+:class:`~ucwa_flow.store._checkpointer.Checkpointer` runs them beside the writes, after
+about :data:`CHECKPOINT_ROWS` rows and :data:`CHECKPOINT_SECONDS` after the first write not
+checkpointed yet.
 
 The file is put in WAL mode with ``synchronous=NORMAL`` (a commit is durable against a
 process crash at once, and against a power cut at the next checkpoint) and a busy timeout,
 after which a lock held by another process becomes :class:`~ucwa_flow.store.StoreLocked`.
-So that a quiet bot's commits do not wait long for that checkpoint, one also runs on the
-store's thread :data:`CHECKPOINT_SECONDS` after the first write not checkpointed yet: a
-power cut loses at most about that much of what was committed.
 
 Write transactions begin with ``BEGIN IMMEDIATE`` (the write lock up front, so two writers
 cannot deadlock upgrading), reads with a plain ``BEGIN``: under WAL they never wait for a
@@ -36,6 +34,7 @@ from typing import Any, TypeVar
 
 from ucwa_flow.store import _operations as ops
 from ucwa_flow.store._changes import Changes, CommitResult
+from ucwa_flow.store._checkpointer import Checkpointer
 from ucwa_flow.store._errors import (
     StoreConflict,
     StoreCorrupt,
@@ -59,7 +58,7 @@ _BUSY, _LOCKED, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 11, 13, 14, 26
 INLINE_ROWS = 12
 #: rows written between checkpoints (about 1,000 WAL pages, SQLite's own default)
 CHECKPOINT_ROWS = 500
-#: seconds (real time) a write waits at most for a checkpoint (a power cut's window)
+#: seconds (real time) a write waits at most for a checkpoint to start (a power cut's window)
 CHECKPOINT_SECONDS = 1.0
 
 
@@ -84,8 +83,11 @@ class SqliteStore(Store):
         )
         self._conn: sqlite3.Connection | None = None
         self._handed: Future[Any] | None = None  # the last work handed to the thread
-        self._written = 0  # rows written since the last checkpoint
-        self._due: asyncio.TimerHandle | None = None  # the checkpoint CHECKPOINT_SECONDS after
+        self._checkpoints = (
+            None
+            if str(path) == ":memory:"
+            else Checkpointer(path, rows=CHECKPOINT_ROWS, seconds=CHECKPOINT_SECONDS)
+        )
 
     async def open(self, upto: int = LATEST) -> SqliteStore:
         """Open (creating the file and its folder if needed) and migrate to ``upto``."""
@@ -98,13 +100,12 @@ class SqliteStore(Store):
         return self
 
     async def aclose(self) -> None:
-        if self._due is not None:
-            self._due.cancel()  # closing the last connection checkpoints
-            self._due = None
         executor, self._executor = self._executor, None
         if executor is None:
             return
         try:
+            if self._checkpoints is not None:  # first: closing the last connection checkpoints
+                await self._checkpoints.aclose()
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
         finally:
             executor.shutdown(wait=False)
@@ -127,40 +128,21 @@ class SqliteStore(Store):
             if not isinstance(done, _NotNow):
                 self._wrote(rows)
                 return done
-        checkpoint = False
+        result: T = await self._call(lambda: self._drive(program, write))
         if write:
-            self._wrote(rows or 0)
-            checkpoint = self._written >= CHECKPOINT_ROWS
-            if checkpoint:
-                self._written = 0
-        result: T = await self._call(lambda: self._drive(program, write, checkpoint))
+            self._wrote(max(rows or 0, 1))  # a migration's, a prune's: as one row
         return result
 
     def _wrote(self, rows: int) -> None:
-        """Count ``rows`` toward the next checkpoint, and make sure one comes within
-        :data:`CHECKPOINT_SECONDS` (a write that is not checkpointed yet waits at most that)."""
-        self._written += rows
-        if self._due is None:
-            self._due = asyncio.get_running_loop().call_later(
-                CHECKPOINT_SECONDS, self._checkpoint_due
-            )
-
-    def _checkpoint_due(self) -> None:
-        self._due = None
-        if self._written == 0 or self._executor is None:
-            return  # nothing written since the last checkpoint
-        self._written = 0
-        self._handed = self._executor.submit(self._checkpoint)
+        if self._checkpoints is not None:
+            self._checkpoints.wrote(rows)
 
     def _may_inline(self, rows: int) -> bool:
         """Whether a write of ``rows`` rows may run on the caller's thread: a small one,
-        no checkpoint due, and the worker thread idle (so the connection is free)."""
+        and the worker thread idle (so the connection is free)."""
         handed = self._handed
         return (
-            rows <= INLINE_ROWS
-            and self._written + rows < CHECKPOINT_ROWS
-            and self._executor is not None
-            and (handed is None or handed.done())
+            rows <= INLINE_ROWS and self._executor is not None and (handed is None or handed.done())
         )
 
     # -- on the caller's thread -----------------------------------------------------------
@@ -209,7 +191,7 @@ class SqliteStore(Store):
         try:
             conn.execute("PRAGMA journal_mode=WAL").fetchall()
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # see _drive
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's
             conn.execute("PRAGMA busy_timeout=0")  # only the worker waits (see _drive)
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA cache_size=-8000")
@@ -223,15 +205,9 @@ class SqliteStore(Store):
         if conn is not None:
             conn.close()
 
-    def _checkpoint(self) -> None:
-        conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(sqlite3.Error):  # the next one catches up
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def _drive(self, program: Program[T], write: bool, checkpoint: bool = False) -> T:
+    def _drive(self, program: Program[T], write: bool) -> T:
         """Run ``program`` here, waiting up to the busy timeout for another process's
-        locks; then, with ``checkpoint``, copy the WAL into the database file."""
+        locks."""
         conn = self._conn
         if conn is None:
             program.close()
@@ -247,8 +223,6 @@ class SqliteStore(Store):
             result = self._finish(conn, program)
         finally:
             _no_wait(conn)
-        if checkpoint:
-            self._checkpoint()
         return result
 
     def _finish(self, conn: sqlite3.Connection, program: Program[T]) -> T:
