@@ -212,3 +212,22 @@ def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
     assert done.returncode == 2
     assert "Invalid value for --server: server URL '::bad' is not an http(s) URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_postgres_store_is_one_line_naming_the_url_as_written(
+    tmp_path: Path,
+) -> None:
+    deploy = _deployment(tmp_path)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # closed again before serve connects: refused
+    url = f"postgresql://bot@127.0.0.1:{port}/ucwa"
+    deploy.write_text(f"store: {url}\n{DEPLOY}", "utf-8")
+    done = _serve(tmp_path, str(deploy), "--server", "http://127.0.0.1:1/")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    opening = "ucwa-flow: error: cannot open the conversation store: the store"
+    assert last.startswith(f"{opening} {url} cannot be reached ")
+    assert "application_name" not in last
+    assert last.count(url) == 1
