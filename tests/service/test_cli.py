@@ -106,6 +106,19 @@ def test_a_flow_with_errors_is_reported_with_its_location(tmp_path: Path) -> Non
     assert f"{flow}:13:15: F101 " in done.stderr
 
 
+def test_vars_no_flow_declares_are_told_as_such_not_as_a_flow_with_errors(tmp_path: Path) -> None:
+    deploy = _deployment(tmp_path)
+    deploy.write_text(DEPLOY + "    vars: {tiket_url: x}\n", "utf-8")
+    done = _serve(tmp_path, str(deploy))
+    assert done.returncode == 2, done.stderr
+    first, last = done.stderr.splitlines()
+    assert first.startswith(f"{deploy}:8:12: D114 error: vars.tiket_url: ")
+    assert last == (
+        f"ucwa-flow: error: {deploy}: its flows, or the vars it gives them, have errors; "
+        "nothing was run"
+    )
+
+
 def _serve(folder: Path, *args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [UCWA_FLOW, "serve", *args],
