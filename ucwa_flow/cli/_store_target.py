@@ -75,6 +75,11 @@ def resolve_store_target(
     if from_env:
         if is_postgres_url(from_env):
             return from_env
+        if "://" in from_env:  # not a file name: a SQLite file "x" in a folder "mysql:"
+            raise click.UsageError(
+                f"{STORE_ENV} takes a postgresql:// URL or the path of a SQLite file, "
+                f"not {from_env!r}"
+            )
         return _sqlite(Path(from_env).expanduser(), must_exist, f" (from {STORE_ENV})")
     if account:
         return _sqlite(default_state_path(account), must_exist, f" (the default for {account})")
