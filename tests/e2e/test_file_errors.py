@@ -86,3 +86,25 @@ def test_state_and_store_together_are_a_usage_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "--state PATH (a SQLite file) or --store URL (PostgreSQL), not both" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("users.yaml", "users: [\n", "users.yaml:2:1: users file is not valid YAML: "),
+        (
+            "users.json",
+            '{"users": [\n  {"uri": }\n]}',
+            "users.json:2:11: users file is not valid JSON: ",
+        ),
+    ],
+    ids=["yaml", "json"],
+)
+def test_a_users_file_that_does_not_parse_names_the_place(
+    tmp_path: Path, name: str, text: str, where: str
+) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    done = ucwa_flow("simulate", "--port", "0", "--users", str(tmp_path / name), timeout=WAIT)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"ucwa-flow: error: {tmp_path / where}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1

@@ -139,6 +139,12 @@ def test_schema_command_prints_the_schema_file() -> None:
     assert out == (ROOT / "schemas" / "flow.schema.json").read_text("utf-8")
 
 
+def test_schema_test_prints_the_test_script_schema_a_pip_install_has_no_other_copy_of() -> None:
+    code, out, _ = _run("schema", "test")
+    assert code == 0
+    assert out == (ROOT / "schemas" / "test.schema.json").read_text("utf-8")
+
+
 @pytest.mark.timeout(30)
 def test_real_process_exit_status_and_no_http_stack_imported() -> None:
     script = (

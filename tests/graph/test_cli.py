@@ -135,3 +135,11 @@ def test_lifecycle_graphs(name: str, states: list[str]) -> None:
     for state in states:
         assert f'state "{state}" as {state}' in text
     assert "[*] --> " in text
+
+
+def test_an_image_format_it_cannot_draw_is_refused_not_written_as_mermaid(tmp_path: Path) -> None:
+    out = tmp_path / "helpdesk.jpg"
+    done = _run("flows/helpdesk.flow.yaml", "-o", str(out))
+    assert done.returncode == 2
+    assert "cannot draw .jpg; write .svg, .png, .html, .dot or .mmd" in done.stderr.decode()
+    assert not out.exists()

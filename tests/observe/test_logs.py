@@ -204,3 +204,10 @@ async def test_a_conversation_step_logs_with_its_conversation(log_output: io.Str
         ("a2", "/conv/a", "helpdesk"),
         ("b1", "/conv/b", "helpdesk"),
     }
+
+
+def test_a_secret_of_one_or_two_characters_is_masked_only_where_it_stands_alone() -> None:
+    add_secret("Q7")
+    assert redact("cannot reach https://Q7host.contoso.com as Q7Q; password Q7 refused") == (
+        "cannot reach https://Q7host.contoso.com as Q7Q; password *** refused"
+    )

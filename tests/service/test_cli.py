@@ -106,6 +106,19 @@ def test_a_flow_with_errors_is_reported_with_its_location(tmp_path: Path) -> Non
     assert f"{flow}:13:15: F101 " in done.stderr
 
 
+def test_vars_no_flow_declares_are_told_as_such_not_as_a_flow_with_errors(tmp_path: Path) -> None:
+    deploy = _deployment(tmp_path)
+    deploy.write_text(DEPLOY + "    vars: {tiket_url: x}\n", "utf-8")
+    done = _serve(tmp_path, str(deploy))
+    assert done.returncode == 2, done.stderr
+    first, last = done.stderr.splitlines()
+    assert first.startswith(f"{deploy}:8:12: D114 error: vars.tiket_url: ")
+    assert last == (
+        f"ucwa-flow: error: {deploy}: its flows, or the vars it gives them, have errors; "
+        "nothing was run"
+    )
+
+
 def _serve(folder: Path, *args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [UCWA_FLOW, "serve", *args],
@@ -212,3 +225,22 @@ def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
     assert done.returncode == 2
     assert "Invalid value for --server: server URL '::bad' is not an http(s) URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_postgres_store_is_one_line_naming_the_url_as_written(
+    tmp_path: Path,
+) -> None:
+    deploy = _deployment(tmp_path)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # closed again before serve connects: refused
+    url = f"postgresql://bot@127.0.0.1:{port}/ucwa"
+    deploy.write_text(f"store: {url}\n{DEPLOY}", "utf-8")
+    done = _serve(tmp_path, str(deploy), "--server", "http://127.0.0.1:1/")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    opening = "ucwa-flow: error: cannot open the conversation store: the store"
+    assert last.startswith(f"{opening} {url} cannot be reached ")
+    assert "application_name" not in last
+    assert last.count(url) == 1

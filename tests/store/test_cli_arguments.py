@@ -63,6 +63,13 @@ def test_options_come_first_then_the_environment_then_the_account(
             {},
             "which store? give --state PATH, --store URL or --account SIP (or set UCWA_FLOW_STORE)",
         ),
+        (
+            None,
+            None,
+            {"UCWA_FLOW_STORE": "mysql://bot@db/ucwa"},
+            "UCWA_FLOW_STORE takes a postgresql:// URL or the path of a SQLite file, "
+            "not 'mysql://bot@db/ucwa'",
+        ),
     ],
 )
 def test_options_that_name_no_store_or_two_are_usage_errors(

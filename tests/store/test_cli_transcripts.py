@@ -144,6 +144,8 @@ def test_list_shows_one_line_per_conversation_newest_first(
         "STARTED", "CALLER", "FLOW", "STATE", "STATUS", "MESSAGES", "CONVERSATION",
     ]  # fmt: skip
     assert [line.split()[-1] for line in out.splitlines()[1:]] == ["c0ffee01", "8f3b2d41"]
+    # the account as the bot's --user may give it, without sip:
+    assert run(capsys, "list", *where, "--account", BOT.removeprefix("sip:")) == (0, out, "")
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ucwa_flow.cli.review",
         "Review flows in the browser: graph, source, coverage, live conversations.",
     ),
-    "schema": ("ucwa_flow.cli.schema", "Print the flow (or deployment) JSON Schema."),
+    "schema": ("ucwa_flow.cli.schema", "Print the flow, deployment or test script JSON Schema."),
     "test": ("ucwa_flow.cli.test", "Run conversation test scripts against flows."),
     "replay": (
         "ucwa_flow.cli.replay",

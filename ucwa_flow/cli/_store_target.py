@@ -27,10 +27,19 @@ import click
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.store import default_state_path, is_postgres_url
 
-__all__ = ["STORE_ENV", "resolve_store_target"]
+__all__ = ["STORE_ENV", "resolve_store_target", "sip_account"]
 
 #: the environment variable naming the store when no option does
 STORE_ENV = "UCWA_FLOW_STORE"
+
+
+def sip_account(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An ``--account`` option as the store keys it: ``sip:`` added when missing, as the bot
+    adds it to its ``--user`` (else ``--account bot@contoso.com`` matches nothing)."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value if value.lower().startswith("sip:") else f"sip:{value}"
 
 
 def resolve_store_target(
@@ -66,6 +75,11 @@ def resolve_store_target(
     if from_env:
         if is_postgres_url(from_env):
             return from_env
+        if "://" in from_env:  # not a file name: a SQLite file "x" in a folder "mysql:"
+            raise click.UsageError(
+                f"{STORE_ENV} takes a postgresql:// URL or the path of a SQLite file, "
+                f"not {from_env!r}"
+            )
         return _sqlite(Path(from_env).expanduser(), must_exist, f" (from {STORE_ENV})")
     if account:
         return _sqlite(default_state_path(account), must_exist, f" (the default for {account})")

@@ -9,7 +9,8 @@ and the built-in layout otherwise (``--engine graphviz|builtin`` chooses); HTML 
 self-contained page (the built-in SVG inline, a legend, no script). None of them needs
 a system package or the network. The output goes to stdout unless ``-o`` names a file;
 the format defaults to the file's extension (``.mmd``, ``.dot``/``.gv``, ``.svg``,
-``.png``, ``.html``/``.htm``), else Mermaid.
+``.png``, ``.html``/``.htm``), else Mermaid; an image or document format it cannot draw
+(``.jpg``, ``.pdf`` ...) is a usage error rather than a file of Mermaid text.
 
 A flow with errors is not drawn: its diagnostics are printed to stderr exactly as
 ``ucwa-flow validate`` prints them, and the exit status is 1 (2 when the file cannot be
@@ -29,6 +30,7 @@ __all__ = ["LIFECYCLES", "command"]
 FORMATS = ("mermaid", "dot", "svg", "png", "html")
 _BY_SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot"}
 _BY_SUFFIX |= {".svg": "svg", ".png": "png", ".html": "html", ".htm": "html"}
+_NOT_DRAWN = {".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".pdf", ".eps"}
 
 #: the lifecycles --lifecycle draws (:data:`ucwa_flow.graph.LIFECYCLES`, kept here too so
 #: that the CLI starts without importing the graph package)
@@ -92,7 +94,13 @@ def command(
 def _format_for(output: str | None) -> str:
     if output is None:
         return "mermaid"
-    return _BY_SUFFIX.get(Path(output).suffix.lower(), "mermaid")
+    suffix = Path(output).suffix.lower()
+    if suffix in _NOT_DRAWN:
+        raise click.UsageError(
+            f"{output}: cannot draw {suffix}; write .svg, .png, .html, .dot or .mmd "
+            "(or give --format)"
+        )
+    return _BY_SUFFIX.get(suffix, "mermaid")
 
 
 def _flow_graph(path: str) -> Any:

@@ -31,7 +31,7 @@ import click
 
 from ucwa_flow._display import short_id
 from ucwa_flow.cli._quiet import quiet_flows
-from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
+from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target, sip_account
 from ucwa_flow.cli._times import Moment
 from ucwa_flow.cli._transcript_text import jsonl_objects
 from ucwa_flow.flow import Flow, load_flow
@@ -75,7 +75,12 @@ class _CompareType(_CompareParam):
 @click.argument("recordings", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path), help="A SQLite store.")
 @click.option("--store", metavar="URL", help=f"A PostgreSQL store (env {STORE_ENV}).")
-@click.option("--account", metavar="SIP", help="Only this bot's conversations in the store.")
+@click.option(
+    "--account",
+    metavar="SIP",
+    callback=sip_account,
+    help="Only this bot's conversations in the store.",
+)
 @click.option("--since", type=Moment(), help="Store conversations started since (ISO time or 7d).")
 @click.option(
     "--compare",

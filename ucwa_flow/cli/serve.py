@@ -102,7 +102,8 @@ def command(
         preflight(deployment)
     except FlowsRefused as exc:
         click.echo(str(exc), err=True)
-        click.echo(f"ucwa-flow: error: {deploy_file}: a flow has errors; nothing was run", err=True)
+        why = "its flows, or the vars it gives them, have errors"  # D114 is no flow's error
+        click.echo(f"ucwa-flow: error: {deploy_file}: {why}; nothing was run", err=True)
         sys.exit(2)
     if deployment.server.insecure:
         click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)

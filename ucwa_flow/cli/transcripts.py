@@ -36,7 +36,7 @@ from typing import IO, Any, TypeVar
 import click
 
 from ucwa_flow._display import short_id
-from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
+from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target, sip_account
 from ucwa_flow.cli._times import Duration, Moment, format_time
 from ucwa_flow.cli._transcript_text import (
     dumps,
@@ -76,6 +76,7 @@ def _target_options(func: F) -> F:
                 "--account",
                 metavar="SIP",
                 default=None,
+                callback=sip_account,
                 help="Only this bot's conversations; without --state/--store, its default file.",
             ),
         )

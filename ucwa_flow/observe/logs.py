@@ -46,10 +46,18 @@ _PATTERNS = re.compile(
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None  # the registered secrets, longest first
+_SHORT = 3  # a secret shorter than this is masked only as a whole word, not inside words
+
+
+def _alternative(secret: str) -> str:
+    escaped = re.escape(secret)
+    return escaped if len(secret) >= _SHORT else rf"(?<!\w){escaped}(?!\w)"
 
 
 def add_secret(value: str) -> None:
-    """Redact ``value`` from every log line from now on (an empty value is ignored)."""
+    """Redact ``value`` from every log line from now on (an empty value is ignored; one of
+    1 or 2 characters only where it stands alone, else every "y" of a password "y" would be
+    masked, which garbles the lines and gives the password away)."""
     global _pattern
     if not value:
         return
@@ -58,7 +66,7 @@ def add_secret(value: str) -> None:
             return
         _secrets.add(value)
         ordered = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        _pattern = re.compile("|".join(_alternative(s) for s in ordered))
 
 
 def redact(text: str) -> str:

@@ -88,9 +88,7 @@ class StoreHub:
                 store = await open_store(named(target, self.application_name))
             except StoreError as exc:
                 self._healthy[user] = False
-                raise OperationalError(
-                    f"cannot open the conversation store {describe_target(target)}: {exc}"
-                ) from None
+                raise OperationalError(f"cannot open the conversation store: {exc}") from None
             self._open[user] = store
             self._healthy[user] = True
             if target not in self._pruned:  # prune() covers every account of a store

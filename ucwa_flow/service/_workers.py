@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.service._coordinator import Coordinator
 from ucwa_flow.service._stores import named
-from ucwa_flow.store import StoreError, describe_target, open_store
+from ucwa_flow.store import StoreError, open_store
 from ucwa_flow.store.leases import LeaseBook, application_name, new_worker
 
 if TYPE_CHECKING:
@@ -27,9 +27,7 @@ async def open_coordinator(service: Service) -> Coordinator:
     try:
         store = await open_store(named(target, application_name(worker.id)))
     except StoreError as exc:
-        raise OperationalError(
-            f"cannot open the conversation store {describe_target(target)}: {exc}"
-        ) from None
+        raise OperationalError(f"cannot open the conversation store: {exc}") from None
     coordinator = Coordinator(
         LeaseBook(store),
         service.runners,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ucwa_flow.errors import OperationalError, UnreadableFileError
 
@@ -151,8 +151,7 @@ def load_users(path: str | Path) -> list[SimulatorUser]:
         else:
             data = YAML(typ="safe").load(text)
     except (ValueError, YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        raise OperationalError(f"users file {file} is not valid: {first}") from None
+        raise OperationalError(_syntax_error(file, exc)) from None
     if isinstance(data, dict):
         data = data.get("users")
     if not isinstance(data, list) or not data:
@@ -165,6 +164,18 @@ def load_users(path: str | Path) -> list[SimulatorUser]:
     except ValueError as exc:
         raise OperationalError(f"users file {file}: {exc}") from None
     return users
+
+
+def _syntax_error(file: Path, exc: Exception) -> str:
+    """One line ``file:line:col: problem`` for a users file that does not parse."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{file}:{exc.lineno}:{exc.colno}: users file is not valid JSON: {exc.msg}"
+    if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = exc.problem or exc.context or "syntax error"
+        return f"{file}:{mark.line + 1}:{mark.column + 1}: users file is not valid YAML: {problem}"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+    return f"users file {file} is not valid: {first}"
 
 
 def _user_from(entry: Any, where: str) -> SimulatorUser:

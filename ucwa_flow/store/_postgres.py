@@ -150,15 +150,19 @@ async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Pro
 
 
 def public_url(url: str) -> str:
-    """``url`` without its password (``postgresql://user:***@host/db``); all of it but the
-    scheme when it cannot be parsed (it may hold a password anywhere)."""
+    """``url`` without its password (``postgresql://user:***@host/db``) and without the
+    ``application_name`` that ``serve`` adds to name a worker's connections; all of it but
+    the scheme when it cannot be parsed (it may hold a password anywhere)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
         return url.partition("://")[0] + "://***"
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    query = "&".join(
+        item for item in parts.query.split("&") if not item.startswith("application_name=")
+    )
+    parts = parts._replace(query=query)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    return urlunsplit(parts)
