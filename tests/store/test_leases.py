@@ -294,12 +294,17 @@ async def _frozen_while_taken(
 ) -> None:
     """Run ``program`` as the store does (pipelined: the server sees a busy session, not
     an idle one) up to its commit, and, frozen there, let ``two`` take the account."""
-    async with frozen.transaction(), frozen.pipeline(), frozen.cursor() as cursor:
+    async with frozen.transaction(), frozen.pipeline(), frozen.cursor() as unread:
         statement = next(program)
         with contextlib.suppress(StopIteration):
             while True:
-                await cursor.execute(statement.text, statement.params)
-                rows = await cursor.fetchall() if statement.returns_rows else []
+                rows: list[tuple[object, ...]] = []
+                if not statement.returns_rows:
+                    await unread.execute(statement.text, statement.params)
+                else:  # a cursor of its own, as in the store (see _postgres._steps)
+                    async with frozen.cursor() as cursor:
+                        await cursor.execute(statement.text, statement.params)
+                        rows = await cursor.fetchall()
                 statement = program.send(rows)
         assert await asyncio.wait_for(two.acquire(ACCOUNT, "b", 30), WAIT) is None
         loop = asyncio.get_running_loop()

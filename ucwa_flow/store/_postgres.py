@@ -129,20 +129,27 @@ class PostgresStore(Store):
 
 async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Program[T]) -> T:
     """Run ``program`` pipelined: a statement whose rows it does not need is sent without
-    waiting for the server; its errors surface at the next result or at the commit."""
+    waiting for the server; its errors surface at the next result or at the commit.
+
+    psycopg hands a cursor the results of its statements as they arrive, and reads rows from
+    the last that did. The server sends results when its buffer fills, so an unread
+    statement's may arrive while a later one runs: the unread statements share one cursor,
+    and each statement whose rows are read gets a cursor of its own."""
     result: T
-    async with conn.pipeline(), conn.cursor() as cursor:
+    async with conn.pipeline(), conn.cursor() as unread:
         try:
             statement = next(program)
             while True:
                 rows: list[tuple[object, ...]] = []
                 if statement.many is not None:
-                    await cursor.executemany(statement.text, statement.many)
+                    await unread.executemany(statement.text, statement.many)
+                elif not statement.returns_rows:
+                    await unread.execute(statement.text, statement.params)
                 else:
-                    await cursor.execute(statement.text, statement.params)
-                    if statement.returns_rows:
+                    async with conn.cursor() as cursor:
+                        await cursor.execute(statement.text, statement.params)
                         rows = await cursor.fetchall()
-                statement = program.send(list(rows))
+                statement = program.send(rows)
         except StopIteration as done:
             result = done.value
     # leaving the pipeline waited for every statement: a failed one has raised by now
