@@ -213,6 +213,7 @@ async def test_checkpoints_run_beside_the_writes(tmp_path: Path) -> None:
     finally:
         await store.aclose()
 
+
 def committed_in_the_file_alone(path: Path, copy: Path) -> int:
     """How many conversations the database file holds without its WAL (what a power cut
     that lost the WAL's unsynced pages would leave)."""
