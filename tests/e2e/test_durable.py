@@ -353,7 +353,8 @@ async def test_a_database_connection_lost_mid_run_is_tried_again(
     pg_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = pg_store
-    found = re.search(r"application_name=(\w+)", store.target)
+    # its connection's application_name is its schema's name (tests/bot_stores.py)
+    found = re.search(r"\(schema (\w+)\)", store.target)
     assert found is not None, store.target
     name = found.group(1)
     async with stage(_flow(), store=store) as s:
