@@ -178,6 +178,17 @@ def test_a_deployment_file_with_errors_names_each_place(tmp_path: Path) -> None:
     assert "hunter2" not in line
 
 
+def test_a_ca_bundle_that_is_not_there_is_a_d116_at_its_place(tmp_path: Path) -> None:
+    deploy = _deployment(tmp_path)
+    deploy.write_text("server:\n  url: https://127.0.0.1:1/\n  ca_bundle: nosuch.pem\n" + DEPLOY)
+    line = _one_line(_serve(tmp_path, str(deploy)), 2)
+    missing = tmp_path / "nosuch.pem"
+    expected = (
+        f"{deploy}:3:14: D116 error: ca_bundle: nosuch.pem: no such file (looked for {missing})"
+    )
+    assert line == expected
+
+
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
