@@ -257,3 +257,17 @@ def test_run_names_the_bot_with_the_sip_it_signs_in_with(simulator: str, tmp_pat
             bot.wait(timeout=WAIT)
     assert started.startswith(f"echo: serving as sip:toshm@contoso.com on {simulator}"), started
 
+
+def test_https_to_a_plain_http_server_says_to_try_http(simulator: str) -> None:
+    https = simulator.replace("http://", "https://") + "/"
+    done = ucwa_flow(
+        "run", "flows/echo.flow.yaml", "--server", https,
+        "--user", "sip:toshm@contoso.com", "--password", "pass@word1",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"ucwa-flow: error: cannot reach {https}: "), line
+    assert line.endswith(
+        "; the server does not speak TLS there (a plain HTTP server?): "
+        f"try {simulator.replace('https://', 'http://')}/"
+    ), line
