@@ -3,6 +3,10 @@ and never a traceback."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import certifi
 import pytest
 
 from tests.deploy.conftest import WriteDeployment
@@ -119,6 +123,7 @@ CASES = [
         "workers: {lease: 5s, heartbeat: 2s}\n" + ACCOUNT,
         "1:33: D115 workers: a heartbeat of 2 s is too slow for a lease of 5 s",
     ),
+    ("server: {ca_bundle: nosuch.pem}\n" + ACCOUNT, "1:21: D116 ca_bundle: nosuch.pem: no such"),
 ]
 
 
@@ -237,3 +242,29 @@ def test_an_escaped_substitution_is_checked_as_written(write_deployment: WriteDe
     # the published schema lets ${ through for editors; after substitution it must be a URL
     (found,) = _errors(write_deployment, "server: {url: '$${URL}'}\n" + ACCOUNT)
     assert found.startswith("1:15: S004 server.url: '${URL}' is not an http:// or https:// URL")
+
+
+def test_a_ca_bundle_is_relative_to_the_file_and_read(write_deployment: WriteDeployment) -> None:
+    path = write_deployment("server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
+    (found,) = _errors(write_deployment, "server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
+    bundle = path.parent / "certs" / "ca.pem"
+    assert found == f"1:21: D116 ca_bundle: certs/ca.pem: no such file (looked for {bundle})"
+    bundle.mkdir(parents=True)
+    (found,) = _errors(write_deployment, "server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
+    assert (
+        found == f"1:21: D116 ca_bundle: {bundle} is a directory, not a PEM file of CA certificates"
+    )
+    bundle.rmdir()
+    bundle.write_text("not a certificate\n", "utf-8")
+    (found,) = _errors(write_deployment, "server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
+    assert found.startswith(f"1:21: D116 ca_bundle: {bundle} holds no usable PEM certificate")
+    bundle.write_text(Path(certifi.where()).read_text("utf-8"), "utf-8")
+    assert load_deployment(path, environ={}).server.ca_bundle == bundle
+    bundle.chmod(0)
+    try:
+        if os.access(bundle, os.R_OK):
+            pytest.skip("the permission is not enforced (root)")
+        (found,) = _errors(write_deployment, "server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
+        assert found == f"1:21: D116 ca_bundle: cannot read {bundle}: Permission denied"
+    finally:
+        bundle.chmod(0o644)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import certifi
 import pytest
 
 from tests.deploy.conftest import WriteDeployment
@@ -71,6 +72,8 @@ accounts:
     schedules:
       - {flow: survey, invitee: panel@contoso.com, every: 1d12h}
 """)
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "ca.pem").write_bytes(Path(certifi.where()).read_bytes())
     d = load_deployment(path, environ={})
     assert d.server.ca_bundle == tmp_path / "certs" / "ca.pem"
     assert d.server.insecure

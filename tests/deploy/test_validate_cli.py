@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.deploy.conftest import ROOT, WriteDeployment
+from ucwa_flow._deploy_sniff import DEPLOYMENT_KEYS, FLOW_KEYS
 from ucwa_flow.cli import cli
 
 GOOD = """\
@@ -113,3 +114,43 @@ def test_a_real_process(write_deployment: WriteDeployment) -> None:
     )
     assert missing.returncode == 2
     assert "Traceback" not in missing.stderr
+
+
+def test_a_misspelt_accounts_key_is_still_worded_as_a_deployment(
+    write_deployment: WriteDeployment,
+) -> None:
+    path = write_deployment("store: state\n" + GOOD.replace("accounts:", "acounts:"))
+    code, out, _ = _run("validate", str(path))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{path}:1:1: S002 error: missing required key 'accounts'",
+        f"{path}:2:1: S001 error: unknown key 'acounts'; did you mean 'accounts'? "
+        "(expected one of: accounts, admin, logging, retention, server, stop_timeout, store, "
+        "workers)",
+    ]
+
+
+def test_a_broken_yaml_file_with_deployment_keys_is_worded_as_one(
+    write_deployment: WriteDeployment,
+) -> None:
+    path = write_deployment("server: {url: http://x}\nacounts:\n  - id: x\n    flow: &a f\n")
+    code, out, _ = _run("validate", str(path))
+    assert code == 1
+    assert out == f"{path}:4:11: Y003 error: anchor &a is not allowed in deployment files\n"
+
+
+def test_a_flow_with_a_deployment_key_stays_a_flow(write_deployment: WriteDeployment) -> None:
+    flow = (ROOT / "flows" / "echo.flow.yaml").read_text("utf-8")
+    path = write_deployment(flow + "store: state\n")
+    code, out, _ = _run("validate", str(path))
+    assert code == 1
+    assert "unknown key 'store'; did you mean 'start'?" in out
+
+
+def test_the_sniffed_keys_are_the_schemas_keys() -> None:
+    schemas = {
+        name: set(json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())["properties"])
+        for name in ("flow", "deploy")
+    }
+    assert schemas["deploy"] == DEPLOYMENT_KEYS
+    assert schemas["flow"] == FLOW_KEYS

@@ -235,3 +235,39 @@ def test_the_simulators_temporary_store_is_removed_after_the_run(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert "You said: hello" in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_names_the_bot_with_the_sip_it_signs_in_with(simulator: str, tmp_path: Path) -> None:
+    args = ["run", "flows/echo.flow.yaml", "--server", simulator, "--user", "toshm@contoso.com"]
+    args += ["--password", "pass@word1", "--state", str(tmp_path / "bot.sqlite3")]
+    with subprocess.Popen(
+        [UCWA_FLOW, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+    ) as bot:
+        try:
+            assert bot.stderr is not None
+            started = bot.stderr.readline()
+        finally:
+            bot.send_signal(signal.SIGINT)
+            bot.wait(timeout=WAIT)
+    assert started.startswith(f"echo: serving as sip:toshm@contoso.com on {simulator}"), started
+
+
+def test_https_to_a_plain_http_server_says_to_try_http(simulator: str) -> None:
+    https = simulator.replace("http://", "https://") + "/"
+    done = ucwa_flow(
+        "run", "flows/echo.flow.yaml", "--server", https,
+        "--user", "sip:toshm@contoso.com", "--password", "pass@word1",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"ucwa-flow: error: cannot reach {https}: "), line
+    assert line.endswith(
+        "; the server does not speak TLS there (a plain HTTP server?): "
+        f"try {simulator.replace('https://', 'http://')}/"
+    ), line

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.service.world import ADRIANA, HELPDESK, HR, LENE, advance_until, until, world
-from ucwa_flow.store import ConversationQuery, open_store
+from ucwa_flow.service import StoreNotOpened
+from ucwa_flow.service._stores import StoreHub
+from ucwa_flow.store import ConversationQuery, Store, open_store
 
 pytestmark = pytest.mark.asyncio
 
@@ -138,3 +140,40 @@ async def test_an_event_channel_that_keeps_failing_makes_its_account_not_ready(
         bot = service.runners["helpdesk"].bot
         await advance_until(w.clock, lambda: service.readiness().ready, "ready again", step=10)
         assert service.runners["helpdesk"].bot is bot
+
+
+async def test_a_store_that_can_never_open_refuses_the_start(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    state = tmp_path / "a-file" / "state"  # its folder can never be made
+    async with world(tmp_path) as w:
+        deployment = w.deployment(w.account("helpdesk", HELPDESK), store=str(state))
+        with pytest.raises(StoreNotOpened) as refused:
+            await w.service(deployment)
+        assert not refused.value.retryable
+        message = str(refused.value)
+        assert message.startswith(f"cannot open the conversation store: the store {state}/")
+        assert len(message.splitlines()) == 1
+        assert w.services[0].runners == {}  # no account was started: nothing signs in
+
+
+async def test_a_store_that_may_yet_open_is_retried_and_worded_as_the_store(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="ucwa_flow.service")
+    opening = StoreHub.open
+    calls = []
+
+    async def open_later(hub: StoreHub, user: str) -> Store:
+        calls.append(user)
+        if len(calls) <= 2:  # the check at the start, then the runner's first attempt
+            raise StoreNotOpened("cannot open the conversation store: locked", retryable=True)
+        return await opening(hub, user)
+
+    monkeypatch.setattr(StoreHub, "open", open_later)
+    async with world(tmp_path) as w:
+        service = await w.service(w.deployment(w.account("helpdesk", HELPDESK)))
+        runner = service.runners["helpdesk"]
+        await advance_until(w.clock, lambda: runner.signed_in, "signed in once the store opens")
+    # the check at the start left it to the runner, which says what failed: the store
+    lines = [m for r in caplog.records if "locked" in (m := r.getMessage())]
+    assert lines == ["helpdesk: cannot open the conversation store: locked; trying again in 1 s"]

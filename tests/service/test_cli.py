@@ -178,6 +178,17 @@ def test_a_deployment_file_with_errors_names_each_place(tmp_path: Path) -> None:
     assert "hunter2" not in line
 
 
+def test_a_ca_bundle_that_is_not_there_is_a_d116_at_its_place(tmp_path: Path) -> None:
+    deploy = _deployment(tmp_path)
+    deploy.write_text("server:\n  url: https://127.0.0.1:1/\n  ca_bundle: nosuch.pem\n" + DEPLOY)
+    line = _one_line(_serve(tmp_path, str(deploy)), 2)
+    missing = tmp_path / "nosuch.pem"
+    expected = (
+        f"{deploy}:3:14: D116 error: ca_bundle: nosuch.pem: no such file (looked for {missing})"
+    )
+    assert line == expected
+
+
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
@@ -244,3 +255,13 @@ def test_an_unreachable_postgres_store_is_one_line_naming_the_url_as_written(
     assert last.startswith(f"{opening} {url} cannot be reached ")
     assert "application_name" not in last
     assert last.count(url) == 1
+
+
+def test_a_store_that_can_never_open_is_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    deploy = _deployment(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    deploy.write_text("store: a-file/state\n" + DEPLOY, "utf-8")
+    line = _one_line(_serve(tmp_path, str(deploy), "--server", "http://127.0.0.1:1/"), 1)
+    store = tmp_path / "a-file" / "state" / "desk@contoso.com.sqlite3"
+    opening = "ucwa-flow: error: cannot open the conversation store: the store"
+    assert line.startswith(f"{opening} {store} cannot be opened (")

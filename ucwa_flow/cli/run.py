@@ -433,7 +433,7 @@ async def _serve_on(
         elif bot.lost:
             where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
         click.echo(
-            f"{flow.name}: serving as {user} on {server}, conversations kept in "
+            f"{flow.name}: serving as {client.user} on {server}, conversations kept in "
             f"{describe_target(keep.target)}{where}. Ctrl-C to stop.",
             err=True,
         )

@@ -4,7 +4,8 @@ The schema has checked every shape (types, keys, patterns, "exactly one of"); wh
 left needs more than one value or a look outside the document: flow names that routes,
 schedules and ``default_flow`` use (``D105``, ``D106``), regular expressions
 (``D107``), unique ids and users (``D108``, ``D109``), durations of zero (``D110``), the
-admin address (``D111``), the store (``D112``) and the flow files themselves (``D113``).
+admin address (``D111``), the store (``D112``), the flow files themselves (``D113``) and
+the CA bundle (``D116``: it exists, can be read and holds a PEM certificate).
 (``D114``, a variable no flow of the account declares, needs the flows loaded:
 :func:`~ucwa_flow.deploy.check_deployment_flows`.)
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -106,6 +108,8 @@ class _Builder:
         data: dict[str, Any] = self.doc.data
         server = data.get("server", {})
         ca_bundle = server.get("ca_bundle")
+        if ca_bundle and ("server", "ca_bundle") not in self.skip:
+            self.ca_bundle(ca_bundle)
         accounts = tuple(
             self.account(raw, ("accounts", i)) for i, raw in enumerate(data["accounts"])
         )
@@ -125,6 +129,24 @@ class _Builder:
             retention=self.duration(data, "retention", (), 30 * 86400.0),
             workers=self.workers(data.get("workers", {})),
         )
+
+    def ca_bundle(self, written: str) -> None:
+        """``D116`` when the CA bundle cannot be used: missing, unreadable, or no PEM
+        certificate in it (what ``serve`` would stop on when it first connects)."""
+        bundle = self.path(written)
+        if not bundle.exists():
+            why = f"{written}: no such file (looked for {bundle})"
+        elif bundle.is_dir():
+            why = f"{bundle} is a directory, not a PEM file of CA certificates"
+        else:
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=bundle)
+                return
+            except ssl.SSLError as exc:
+                why = f"{bundle} holds no usable PEM certificate ({exc.reason or exc})"
+            except OSError as exc:
+                why = f"cannot read {bundle}: {exc.strerror or exc}"
+        self.error(("server", "ca_bundle"), "D116", f"ca_bundle: {why}")
 
     def workers(self, data: dict[str, Any]) -> WorkersSpec:
         path = ("workers",)

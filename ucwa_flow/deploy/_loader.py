@@ -10,7 +10,8 @@ The stages, each reporting every problem it finds, located at ``file:line:col``:
    ``D101``, ``D102``.
 4. The JSON Schema (:mod:`ucwa_flow.deploy._schema`): ``S`` codes. A schema error stops
    here: the later checks trust the shapes.
-5. Meaning, and the model (:mod:`ucwa_flow.deploy._builder`): ``D105``-``D113``.
+5. Meaning, and the model (:mod:`ucwa_flow.deploy._builder`): ``D105``-``D113``,
+   ``D115``, ``D116``.
 
 Any problem raises :class:`DeploymentError` with all of them. The flows themselves are
 not loaded: :func:`check_deployment_flows` does that, for ``validate`` and for a reload.
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ucwa_flow._deploy_sniff import may_be_deployment
+from ucwa_flow._deploy_sniff import deployment_by_keys, deployment_by_lines, may_be_deployment
 from ucwa_flow.deploy._builder import build_deployment
 from ucwa_flow.deploy._errors import DeploymentError, DeploymentFileError, problem
 from ucwa_flow.deploy._model import AccountSpec, Deployment, FlowSpec, SourceSpot
@@ -31,8 +32,6 @@ from ucwa_flow.deploy._schema import check_deploy_schema
 from ucwa_flow.deploy._substitute import substitute
 from ucwa_flow.flow import Diagnostic, FlowFileError, LoadResult, Location, load_flow
 from ucwa_flow.flow._loader import Document, read_document
-
-#: a line that starts with the key ``accounts`` (perhaps quoted, perhaps in ``{...}``)
 
 __all__ = [
     "DeploymentFlows",
@@ -74,8 +73,9 @@ def load_deployment(
 
 def is_deployment_file(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a deployment file: YAML whose top level has ``accounts:`` (a
-    flow never has). A file that cannot be read is not one; one whose YAML is broken is
-    when a line starts with ``accounts:``."""
+    flow never has), or a key only deployment files have (``store:``, ``server:``, ...)
+    and none of a flow's. A file that cannot be read is not one; one whose YAML is broken
+    is when its lines that start a top-level key say so."""
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
@@ -83,9 +83,9 @@ def is_deployment_file(path: str | os.PathLike[str]) -> bool:
     if not may_be_deployment(text):
         return False  # the common case, a flow: no second parse
     document, _ = read_document(text, str(path), kind="deployment")
-    if document is None:
-        return True  # broken YAML that says `accounts:`: report it as a deployment file
-    return isinstance(document.data, dict) and "accounts" in document.data
+    if document is None:  # broken YAML: report it as a deployment file if it says so
+        return deployment_by_lines(text)
+    return isinstance(document.data, dict) and deployment_by_keys(document.data)
 
 
 @dataclass

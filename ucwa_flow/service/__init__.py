@@ -14,7 +14,7 @@ from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._coordinator import Coordinator, account_digest
 from ucwa_flow.service._preflight import SecretsUnreadable, preflight
 from ucwa_flow.service._service import FlowsRefused, Service
-from ucwa_flow.service._stores import store_target
+from ucwa_flow.service._stores import StoreNotOpened, store_target
 
 __all__ = [
     "AccountHealth",
@@ -27,6 +27,7 @@ __all__ = [
     "SecretsUnreadable",
     "Server",
     "Service",
+    "StoreNotOpened",
     "account_digest",
     "describe_error",
     "preflight",

@@ -40,7 +40,7 @@ from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.routing import Catalog, Route
 from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._lease_check import LeaseExpired, check_lease
-from ucwa_flow.service._stores import StoreHub
+from ucwa_flow.service._stores import StoreHub, StoreNotOpened
 from ucwa_flow.store import FencedStore, Store, StoreFenced
 from ucwa_flow.ucwa import ChannelStats, UcwaClient
 
@@ -310,7 +310,10 @@ class AccountRunner:
             return
         delay = self._backoff.delay(self.failures)
         what = "the bot stopped" if started_at is not None else f"cannot sign in as {self.user}"
-        log.warning("%s: %s: %s; trying again in %.0f s", self.spec.id, what, text, delay)
+        if isinstance(exc, StoreNotOpened):  # its text says what: no sign-in was tried
+            log.warning("%s: %s; trying again in %.0f s", self.spec.id, text, delay)
+        else:
+            log.warning("%s: %s: %s; trying again in %.0f s", self.spec.id, what, text, delay)
         await self._clock.sleep(delay)
 
     def _client(self, password: str) -> UcwaClient:

@@ -53,13 +53,13 @@ from ucwa_flow.service._coordinator import Coordinator
 from ucwa_flow.service._flows import FlowsRefused, load_one
 from ucwa_flow.service._preflight import SecretsUnreadable, preflight
 from ucwa_flow.service._schedule import Starter, start_schedules
-from ucwa_flow.service._stores import StoreHub
+from ucwa_flow.service._stores import StoreHub, StoreNotOpened
 from ucwa_flow.service._watch import Watcher
 from ucwa_flow.service._workers import open_coordinator
 from ucwa_flow.store import is_postgres_url
 from ucwa_flow.ucwa._tls import client_context
 
-__all__ = ["FlowsRefused", "SecretsUnreadable", "Service"]
+__all__ = ["FlowsRefused", "SecretsUnreadable", "Service", "StoreNotOpened"]
 
 log = logging.getLogger("ucwa_flow.service")
 
@@ -122,13 +122,16 @@ class Service:
 
     async def start(self) -> None:
         """Load every flow (:class:`FlowsRefused` when one has errors) and read every
-        secret (:class:`SecretsUnreadable`), then start the admin endpoint when enabled
+        secret (:class:`SecretsUnreadable`), open the SQLite stores (:class:`StoreNotOpened`
+        when one never can be), then start the admin endpoint when enabled
         (:class:`OperationalError` when it cannot listen), every account and the file
         watch."""
         flows = preflight(self.deployment)
         self._started = True
         logcontext.enrich_with(self._where)  # log lines name their conversation's flow, state
-        try:  # first: a port in use fails the start before any account signs in
+        try:  # first: a store that can never open, a port in use, fail the start at once
+            if not self._shared:  # a PostgreSQL store: the coordinator opens it first
+                await self._stores.check([spec.user for spec in self.deployment.accounts])
             await self._start_admin()
         except BaseException:
             await self.stop()

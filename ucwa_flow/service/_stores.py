@@ -33,7 +33,7 @@ from ucwa_flow.store import (
     run_retention,
 )
 
-__all__ = ["StoreHub", "named", "store_target"]
+__all__ = ["StoreHub", "StoreNotOpened", "named", "store_target"]
 
 log = logging.getLogger("ucwa_flow.service")
 
@@ -54,6 +54,16 @@ def named(target: str, name: str | None) -> str:
         return target
     glue = "&" if "?" in target else "?"
     return f"{target}{glue}application_name={quote(name)}"
+
+
+class StoreNotOpened(OperationalError):
+    """An account's store could not be opened; ``retryable`` as the store's error said
+    (``False``: a folder that cannot be created, a file that is not a database, a store
+    of a newer version: a mistake in the deployment, not a passing trouble)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class StoreHub:
@@ -78,7 +88,7 @@ class StoreHub:
         return all(self._healthy.values())
 
     async def open(self, user: str) -> Store:
-        """The store of ``user``; :class:`OperationalError` (one line) when it cannot be
+        """The store of ``user``; :class:`StoreNotOpened` (one line) when it cannot be
         opened (the account tries again later)."""
         target = store_target(self._store, user)
         async with self._locks.setdefault(user, asyncio.Lock()):
@@ -88,7 +98,8 @@ class StoreHub:
                 store = await open_store(named(target, self.application_name))
             except StoreError as exc:
                 self._healthy[user] = False
-                raise OperationalError(f"cannot open the conversation store: {exc}") from None
+                message = f"cannot open the conversation store: {exc}"
+                raise StoreNotOpened(message, retryable=exc.retryable) from None
             self._open[user] = store
             self._healthy[user] = True
             if target not in self._pruned:  # prune() covers every account of a store
@@ -96,6 +107,17 @@ class StoreHub:
                 self._tasks.append(asyncio.create_task(self._prune(store), name="retention"))
             self._tasks.append(asyncio.create_task(self._watch(user, store), name="store probe"))
             return store
+
+    async def check(self, users: list[str]) -> None:
+        """Open the store of every one of ``users`` now: :class:`StoreNotOpened` for the
+        first that cannot be opened for good. One that may yet open (locked, a full disk)
+        is left for its account, which tries again with back-off."""
+        for user in users:
+            try:
+                await self.open(user)
+            except StoreNotOpened as exc:
+                if not exc.retryable:
+                    raise
 
     async def _prune(self, store: Store) -> None:
         with contextlib.suppress(StoreError):  # logged by run_retention

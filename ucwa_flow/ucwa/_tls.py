@@ -20,7 +20,7 @@ import httpx
 from ucwa_flow.errors import OperationalError, UnreadableFileError
 from ucwa_flow.ucwa.errors import CertificateRejected
 
-__all__ = ["client_context", "rejected_certificate"]
+__all__ = ["client_context", "not_tls_hint", "rejected_certificate"]
 
 
 def client_context(
@@ -104,6 +104,33 @@ def rejected_certificate(exc: BaseException, url: str) -> CertificateRejected | 
     host = parts.netloc.rpartition("@")[2] or url
     reason = failure.verify_message or failure.reason or str(failure)
     return CertificateRejected(host, str(reason), _advice(str(reason)))
+
+
+def not_tls_hint(exc: BaseException, url: str) -> str:
+    """``"; ..."`` advice when an ``https://`` ``url`` reached a server that does not speak
+    TLS there (OpenSSL's "wrong version number": the answer was plain HTTP, say), else
+    ``""``. The advice names the ``http://`` URL to try."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not _said_wrong_version(exc):
+        return ""
+    plain = parts._replace(scheme="http").geturl()
+    return f"; the server does not speak TLS there (a plain HTTP server?): try {plain}"
+
+
+def _said_wrong_version(exc: BaseException) -> bool:
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLError) and item.reason == "WRONG_VERSION_NUMBER":
+            return True
+        if "WRONG_VERSION_NUMBER" in str(item):  # wrapped: httpx keeps only the text
+            return True
+        pending.extend([item.__cause__, item.__context__, *item.args])
+    return False
 
 
 def _find_verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:

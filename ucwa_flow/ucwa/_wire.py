@@ -40,7 +40,7 @@ from ucwa_flow.ucwa._http import (
     unbound,
 )
 from ucwa_flow.ucwa._retry import with_retries
-from ucwa_flow.ucwa._tls import rejected_certificate
+from ucwa_flow.ucwa._tls import not_tls_hint, rejected_certificate
 from ucwa_flow.ucwa._transport import Http11Transport
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable
@@ -204,6 +204,7 @@ class Wire:
                 raise rejected from None
             reason = str(exc) or type(exc).__name__
             if during_sign_in:
+                reason += not_tls_hint(exc, url)
                 raise ServerUnreachable(f"cannot reach {host_of(url)}: {reason}") from None
             raise ServerUnreachable(
                 f"{method} {url} failed: {reason}", unsent=_failed_elsewhere(exc, url)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, link, resolve
-from ucwa_flow.ucwa._tls import rejected_certificate
+from ucwa_flow.ucwa._tls import not_tls_hint, rejected_certificate
 from ucwa_flow.ucwa.errors import CertificateRejected, DiscoveryFailed, ServerUnreachable
 
 __all__ = ["Discovery", "discover", "root_candidates"]
@@ -148,7 +148,8 @@ async def _get(http: httpx.AsyncClient, url: str) -> dict[str, object]:
         rejected = rejected_certificate(exc, url)
         if rejected is not None:
             raise rejected from None
-        raise ServerUnreachable(f"cannot reach {url}: {str(exc) or type(exc).__name__}") from None
+        reason = (str(exc) or type(exc).__name__) + not_tls_hint(exc, url)
+        raise ServerUnreachable(f"cannot reach {url}: {reason}") from None
     if response.status_code != 200:
         raise DiscoveryFailed(
             f"Autodiscover at {url} answered {response.status_code} {response.reason_phrase}"
