@@ -28,3 +28,18 @@ async def test_a_store_url_that_does_not_parse_is_one_line_without_its_password(
     with pytest.raises(StoreError, match=r"^the store URL is not a valid URL \(Invalid IPv6"):
         await open_store("postgresql://bot:s3cret@[db/ucwa")
     assert public_url("postgresql://bot:s3cret@db:port/ucwa") == "postgresql://***"
+
+
+def test_a_store_url_is_shown_without_passwords_and_as_written_otherwise() -> None:
+    from ucwa_flow.store._postgres import public_url
+
+    # a local socket URL keeps its "//" (urlunsplit drops it)
+    assert public_url("postgresql:///ucwa?host=/run/postgresql") == (
+        "postgresql:///ucwa?host=/run/postgresql"
+    )
+    assert public_url("postgresql://bot@/ucwa") == "postgresql://bot@/ucwa"
+    # a password in the query is masked too; serve's application_name is left out
+    assert public_url(
+        "postgresql://db/ucwa?password=s3cret&application_name=w1&sslmode=require"
+    ) == ("postgresql://db/ucwa?password=***&sslmode=require")
+    assert public_url("postgresql://bot:s3cret@db:5432/ucwa") == "postgresql://bot:***@db:5432/ucwa"

@@ -157,19 +157,26 @@ async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Pro
 
 
 def public_url(url: str) -> str:
-    """``url`` without its password (``postgresql://user:***@host/db``) and without the
-    ``application_name`` that ``serve`` adds to name a worker's connections; all of it but
-    the scheme when it cannot be parsed (it may hold a password anywhere)."""
+    """``url`` without its password (``postgresql://user:***@host/db``, and ``password=***``
+    in its query) and without the ``application_name`` that ``serve`` adds to name a worker's
+    connections; all of it but the scheme when it cannot be parsed (it may hold a password
+    anywhere)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
         return url.partition("://")[0] + "://***"
     query = "&".join(
-        item for item in parts.query.split("&") if not item.startswith("application_name=")
+        "password=***" if item.startswith("password=") else item
+        for item in parts.query.split("&")
+        if item and not item.startswith("application_name=")
     )
-    parts = parts._replace(query=query)
+    netloc = parts.netloc
     if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    return urlunsplit(parts)
+        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
+    # by hand: urlunsplit drops the "//" of a URL with no host (postgresql:///db?host=/tmp)
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
