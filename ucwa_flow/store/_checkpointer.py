@@ -6,7 +6,7 @@ OS crash only once a checkpoint has synced the WAL (then copied it into the data
 and synced that). SQLite's automatic checkpoints run inside the commit that crosses the
 mark, so that commit waits for two ``fsync``\\ s; here they are off, and a
 :class:`Checkpointer` runs them on a thread and a connection of its own instead, so a
-commit never waits for one (a ``PASSIVE`` checkpoint waits for no reader or writer, and
+commit does not wait for one (a ``PASSIVE`` checkpoint waits for no reader or writer, and
 writers go on appending to the WAL while it runs). One starts:
 
 * once about ``rows`` rows were written since the last one (on the order of SQLite's own
@@ -15,7 +15,15 @@ writers go on appending to the WAL while it runs). One starts:
   store's commits do not wait long: a power cut loses at most about that much.
 
 One runs at a time; writes that come while it runs are counted toward the next, which
-starts when it ends (once enough rows came) or ``seconds`` after it.
+starts when it ends (once enough rows came) or ``seconds`` after it. A checkpoint that
+could not copy the whole WAL (a reader still on an older snapshot, another process's
+checkpoint, an error) is tried again ``seconds`` later, writes or not, until one does.
+
+The WAL starts over from its beginning only when a writer finds all of it copied. Under
+steady writes a passive checkpoint never gets there (new frames come in while it copies),
+so past :data:`RESTART_FRAMES` frames the checkpoint is a ``RESTART`` one: writers wait
+while it copies the rest (a commit goes to the store's thread, which waits for the lock),
+and the next writer starts the WAL over, its file cut back to :data:`WAL_KEPT_BYTES`.
 """
 
 from __future__ import annotations
@@ -27,7 +35,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["Checkpointer"]
+__all__ = ["RESTART_FRAMES", "WAL_KEPT_BYTES", "Checkpointer"]
+
+#: WAL frames (pages) past which a checkpoint makes writers wait until the WAL starts over
+RESTART_FRAMES = 4096
+#: milliseconds such a checkpoint waits for a writer or a reader to finish
+RESTART_WAIT_MS = 2000
+#: bytes of WAL file kept when the WAL starts over (``journal_size_limit``)
+WAL_KEPT_BYTES = 16 * 1024 * 1024
 
 
 class Checkpointer:
@@ -41,20 +56,30 @@ class Checkpointer:
             max_workers=1, thread_name_prefix="ucwa-flow-checkpoint"
         )
         self._conn: sqlite3.Connection | None = None  # opened, and used, on that thread
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one the timers are on
         self._written = 0  # rows written since the last checkpoint started
         self._due: asyncio.TimerHandle | None = None
-        self._running: Future[None] | None = None  # the checkpoint under way
-        #: checkpoints run so far
+        self._running: Future[bool] | None = None  # the checkpoint under way
+        #: checkpoints that found the whole WAL copied into the file
         self.runs = 0
 
     def wrote(self, rows: int) -> None:
         """``rows`` rows were just committed: start a checkpoint if they make enough,
         else make sure one starts within ``seconds``."""
+        if self._executor is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a store used from another loop: its timers are gone
+            self._loop, self._due, self._running = loop, None, None
         self._written += rows
         if self._written >= self._rows:
             self._start()
-        elif self._due is None:
-            self._due = asyncio.get_running_loop().call_later(self._seconds, self._timer)
+        else:
+            self._arm()
+
+    def _arm(self) -> None:
+        if self._due is None and self._loop is not None:
+            self._due = self._loop.call_later(self._seconds, self._timer)
 
     def _timer(self) -> None:
         self._due = None
@@ -67,25 +92,43 @@ class Checkpointer:
             self._due.cancel()
             self._due = None
         self._written = 0
-        loop = asyncio.get_running_loop()
-        self._running = self._executor.submit(self._checkpoint)
-        self._running.add_done_callback(lambda _: _soon(loop, self._finished))
+        loop = self._loop
+        assert loop is not None  # wrote() came first
+        running = self._running = self._executor.submit(self._checkpoint)
+        running.add_done_callback(lambda _: _soon(loop, lambda: self._finished(running)))
 
-    def _finished(self) -> None:
+    def _finished(self, done: Future[bool]) -> None:
+        if done is not self._running:
+            return  # one started on a loop the store no longer runs on
         self._running = None
+        if self._executor is None:
+            return  # closed meanwhile
+        if done.cancelled() or done.exception() is not None or not done.result():
+            self._written = max(self._written, 1)  # not all copied: try again
         if self._written >= self._rows:
             self._start()
-        elif self._written and self._due is None:
-            self._due = asyncio.get_running_loop().call_later(self._seconds, self._timer)
+        elif self._written:
+            self._arm()
 
-    def _checkpoint(self) -> None:
-        with contextlib.suppress(sqlite3.Error):  # the next one catches up
-            if self._conn is None:
-                self._conn = sqlite3.connect(
+    def _checkpoint(self) -> bool:
+        """On the checkpoint thread: whether the whole WAL is in the file now."""
+        try:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = sqlite3.connect(
                     self._path, timeout=0, isolation_level=None, check_same_thread=False
                 )
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")  # RESTART only
+                conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
+            busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if log > RESTART_FRAMES:
+                busy, log, copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except sqlite3.Error:
+            return False  # tried again (the file gone, locked, full...)
+        if busy or copied < log:
+            return False
         self.runs += 1
+        return True
 
     async def aclose(self) -> None:
         """Stop: no checkpoint starts any more; waits for the one running, if any."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql

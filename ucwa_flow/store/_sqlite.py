@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from ucwa_flow.store import _operations as ops
 from ucwa_flow.store._changes import Changes, CommitResult
-from ucwa_flow.store._checkpointer import Checkpointer
+from ucwa_flow.store._checkpointer import WAL_KEPT_BYTES, Checkpointer
 from ucwa_flow.store._errors import (
     StoreConflict,
     StoreCorrupt,
@@ -86,7 +86,9 @@ class SqliteStore(Store):
         self._checkpoints = (
             None
             if str(path) == ":memory:"
-            else Checkpointer(path, rows=CHECKPOINT_ROWS, seconds=CHECKPOINT_SECONDS)
+            else Checkpointer(  # the file _connect opens
+                Path(path).expanduser(), rows=CHECKPOINT_ROWS, seconds=CHECKPOINT_SECONDS
+            )
         )
 
     async def open(self, upto: int = LATEST) -> SqliteStore:
@@ -192,6 +194,7 @@ class SqliteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL").fetchall()
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's
+            conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             conn.execute("PRAGMA busy_timeout=0")  # only the worker waits (see _drive)
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA cache_size=-8000")
