@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -118,22 +119,19 @@ def not_tls_hint(exc: BaseException, url: str) -> str:
 
 
 def _said_wrong_version(exc: BaseException) -> bool:
-    pending: list[object] = [exc]
-    seen: set[int] = set()
-    while pending:
-        item = pending.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, ssl.SSLError) and item.reason == "WRONG_VERSION_NUMBER":
-            return True
-        if "WRONG_VERSION_NUMBER" in str(item):  # wrapped: httpx keeps only the text
-            return True
-        pending.extend([item.__cause__, item.__context__, *item.args])
-    return False
+    return any(
+        (isinstance(item, ssl.SSLError) and item.reason == "WRONG_VERSION_NUMBER")
+        or "WRONG_VERSION_NUMBER" in str(item)  # wrapped: httpx keeps only the text
+        for item in _chain(exc)
+    )
 
 
 def _find_verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    return next((i for i in _chain(exc) if isinstance(i, ssl.SSLCertVerificationError)), None)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions behind it: causes, contexts and arguments, each once."""
     pending: list[object] = [exc]
     seen: set[int] = set()
     while pending:
@@ -141,10 +139,8 @@ def _find_verification_error(exc: BaseException) -> ssl.SSLCertVerificationError
         if not isinstance(item, BaseException) or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, ssl.SSLCertVerificationError):
-            return item
+        yield item
         pending.extend([item.__cause__, item.__context__, *item.args])
-    return None
 
 
 def _advice(reason: str) -> str:
