@@ -45,11 +45,13 @@ FLOW_KEYS = frozenset(
     )
 )
 
-#: a line that starts the top-level key ``accounts`` (block or flow style, quoted or not)
-TOP_LEVEL_ACCOUNTS = re.compile(r"""^\{?\s*["']?accounts["']?\s*:""", re.MULTILINE)
+#: a line that starts the top-level key ``accounts`` (block or flow style, quoted or not;
+#: at the line's start: an indented ``accounts:`` is some other mapping's key)
+TOP_LEVEL_ACCOUNTS = re.compile(r"""^(?:\{[ \t]*)?["']?accounts["']?[ \t]*:""", re.MULTILINE)
 #: a line that starts any top-level key only deployment files have
 _TOP_LEVEL_DEPLOYMENT = re.compile(
-    r"""^\{?\s*["']?(?:""" + "|".join(sorted(DEPLOYMENT_KEYS)) + r""")["']?\s*:""", re.MULTILINE
+    r"""^(?:\{[ \t]*)?["']?(?:""" + "|".join(sorted(DEPLOYMENT_KEYS)) + r""")["']?[ \t]*:""",
+    re.MULTILINE,
 )
 #: a line that starts a top-level key (block style), for a text whose YAML is broken
 _TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*:""", re.MULTILINE)

@@ -154,3 +154,15 @@ def test_the_sniffed_keys_are_the_schemas_keys() -> None:
     }
     assert schemas["deploy"] == DEPLOYMENT_KEYS
     assert schemas["flow"] == FLOW_KEYS
+
+
+def test_only_keys_at_the_top_level_count() -> None:
+    from ucwa_flow._deploy_sniff import deployment_by_lines, may_be_deployment
+
+    # a flow's variable or state named like a deployment key is indented: not a sign
+    flow = "name: desk\nstart: menu\nvariables:\n  store: 1\n  accounts: 2\nstates:\n  menu: {}\n"
+    assert not may_be_deployment(flow)
+    assert not deployment_by_lines(flow + "  - broken: [\n")
+    assert may_be_deployment("store: /var/lib/bots\n")
+    assert may_be_deployment('{ "accounts": [] }')
+    assert deployment_by_lines("acounts:\n  - id: a\nstore: /x\n  - [\n")
