@@ -43,3 +43,6 @@ def test_a_store_url_is_shown_without_passwords_and_as_written_otherwise() -> No
         "postgresql://db/ucwa?password=s3cret&application_name=w1&sslmode=require"
     ) == ("postgresql://db/ucwa?password=***&sslmode=require")
     assert public_url("postgresql://bot:s3cret@db:5432/ucwa") == "postgresql://bot:***@db:5432/ucwa"
+    assert (
+        public_url("postgresql://db/ucwa?sslpassword=k3y") == "postgresql://db/ucwa?sslpassword=***"
+    )

@@ -158,16 +158,16 @@ async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Pro
 
 def public_url(url: str) -> str:
     """``url`` without its password (``postgresql://user:***@host/db``, and ``password=***``
-    in its query) and without the ``application_name`` that ``serve`` adds to name a worker's
-    connections; all of it but the scheme when it cannot be parsed (it may hold a password
-    anywhere)."""
+    or ``sslpassword=***`` in its query) and without the ``application_name`` that ``serve``
+    adds to name a worker's connections; all of it but the scheme when it cannot be parsed
+    (it may hold a password anywhere)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
         return url.partition("://")[0] + "://***"
     query = "&".join(
-        "password=***" if item.startswith("password=") else item
+        f"{item.partition('=')[0]}=***" if item.partition("=")[0].endswith("password") else item
         for item in parts.query.split("&")
         if item and not item.startswith("application_name=")
     )

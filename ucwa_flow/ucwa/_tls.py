@@ -109,7 +109,8 @@ def rejected_certificate(exc: BaseException, url: str) -> CertificateRejected | 
 
 def not_tls_hint(exc: BaseException, url: str) -> str:
     """``"; ..."`` advice when an ``https://`` ``url`` reached a server that does not speak
-    TLS there (OpenSSL's "wrong version number": the answer was plain HTTP, say), else
+    TLS there (OpenSSL's "wrong version number", "record layer failure" since 3.2: the
+    answer was plain HTTP, say), else
     ``""``. The advice names the ``http://`` URL to try."""
     parts = urlsplit(url)
     if parts.scheme != "https" or not _said_wrong_version(exc):
@@ -118,10 +119,16 @@ def not_tls_hint(exc: BaseException, url: str) -> str:
     return f"; the server does not speak TLS there (a plain HTTP server?): try {plain}"
 
 
+#: what OpenSSL says of a plain-HTTP answer to a TLS hello: before 3.2, and from 3.2 on
+#: (``[SSL: WRONG_VERSION_NUMBER] wrong version number``, ``[SSL] record layer failure``)
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
+_NOT_TLS_TEXT = ("wrong version number", "record layer failure")
+
+
 def _said_wrong_version(exc: BaseException) -> bool:
     return any(
-        (isinstance(item, ssl.SSLError) and item.reason == "WRONG_VERSION_NUMBER")
-        or "WRONG_VERSION_NUMBER" in str(item)  # wrapped: httpx keeps only the text
+        (isinstance(item, ssl.SSLError) and item.reason in _NOT_TLS)
+        or any(text in str(item) for text in _NOT_TLS_TEXT)  # wrapped: httpx keeps the text
         for item in _chain(exc)
     )
 
