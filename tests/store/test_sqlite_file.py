@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -335,3 +337,29 @@ async def test_a_store_under_the_home_folder_is_checkpointed_there(
         assert not (tmp_path / "~").exists()
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "retryable"),
+    [
+        (errno.ENOSPC, StoreFull, True),  # a full disk may be cleared: the bot tries again
+        (errno.EMFILE, StoreUnavailable, True),
+        (errno.EACCES, StoreUnavailable, False),  # the deployment's to fix: serve refuses it
+    ],
+)
+async def test_a_file_that_cannot_be_made_says_whether_it_may_pass(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    code: int,
+    kind: type[StoreError],
+    retryable: bool,
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(_sqlite.os, "open", refuse)
+    with pytest.raises(StoreError) as caught:
+        await open_store(tmp_path / "bot.sqlite3")
+    assert type(caught.value) is kind
+    assert caught.value.retryable is retryable
+    assert str(tmp_path / "bot.sqlite3") in one_line(caught.value)

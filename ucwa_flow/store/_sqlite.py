@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,6 +54,10 @@ __all__ = ["CHECKPOINT_ROWS", "CHECKPOINT_SECONDS", "INLINE_ROWS", "SqliteStore"
 T = TypeVar("T")
 
 _BUSY, _LOCKED, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 11, 13, 14, 26
+#: errors of making the store's folder or file that pass (the others, a path that cannot be
+#: a folder, no permission, a read-only file system, are the deployment's to fix)
+_NO_SPACE = frozenset((errno.ENOSPC, errno.EDQUOT))
+_PASSING = frozenset((errno.EIO, errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.EINTR))
 
 #: a write of at most this many rows runs on the caller's thread (when it can at once)
 INLINE_ROWS = 12
@@ -258,7 +263,13 @@ class SqliteStore(Store):
             return StoreFull(f"{where} cannot grow: the disk is full ({detail})")
         if code in (_NOTADB, _CORRUPT):
             return StoreCorrupt(f"{where} is not a usable database ({detail})")
-        if code == _CANTOPEN or isinstance(exc, OSError):
+        if isinstance(exc, OSError):  # making the folder or the file
+            if exc.errno in _NO_SPACE:
+                return StoreFull(f"{where} cannot grow: the disk is full ({detail})")
+            return StoreUnavailable(
+                f"{where} cannot be opened ({detail})", retryable=exc.errno in _PASSING
+            )
+        if code == _CANTOPEN:
             return StoreUnavailable(f"{where} cannot be opened ({detail})", retryable=False)
         return StoreUnavailable(f"{where} failed ({detail})")
 
