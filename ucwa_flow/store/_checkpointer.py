@@ -20,10 +20,11 @@ could not copy the whole WAL (a reader still on an older snapshot, another proce
 checkpoint, an error) is tried again ``seconds`` later, writes or not, until one does.
 
 The WAL starts over from its beginning only when a writer finds all of it copied. Under
-steady writes a passive checkpoint never gets there (new frames come in while it copies),
-so past :data:`RESTART_FRAMES` frames the checkpoint is a ``RESTART`` one: writers wait
-while it copies the rest (a commit goes to the store's thread, which waits for the lock),
-and the next writer starts the WAL over, its file cut back to :data:`WAL_KEPT_BYTES`.
+steady writes a checkpoint beside them never gets there (new frames come in while it
+copies), so once a checkpoint finds more than :data:`RESTART_FRAMES` frames it sets
+:attr:`Checkpointer.oversized`, and the store then checkpoints on its writers' own thread,
+after each commit, until one copies the whole WAL (as SQLite's own automatic checkpoints
+do); the next writer starts the WAL over, its file cut back to :data:`WAL_KEPT_BYTES`.
 """
 
 from __future__ import annotations
@@ -37,10 +38,8 @@ from pathlib import Path
 
 __all__ = ["RESTART_FRAMES", "WAL_KEPT_BYTES", "Checkpointer"]
 
-#: WAL frames (pages) past which a checkpoint makes writers wait until the WAL starts over
+#: WAL frames (pages) past which the writers checkpoint themselves until the WAL starts over
 RESTART_FRAMES = 4096
-#: milliseconds such a checkpoint waits for a writer or a reader to finish
-RESTART_WAIT_MS = 2000
 #: bytes of WAL file kept when the WAL starts over (``journal_size_limit``)
 WAL_KEPT_BYTES = 16 * 1024 * 1024
 
@@ -60,6 +59,8 @@ class Checkpointer:
         self._written = 0  # rows written since the last checkpoint started
         self._due: asyncio.TimerHandle | None = None
         self._running: Future[bool] | None = None  # the checkpoint under way
+        #: the WAL has grown past RESTART_FRAMES: the writers checkpoint (see the module)
+        self.oversized = False
         #: checkpoints that found the whole WAL copied into the file
         self.runs = 0
 
@@ -118,17 +119,24 @@ class Checkpointer:
                 conn = self._conn = sqlite3.connect(
                     self._path, timeout=0, isolation_level=None, check_same_thread=False
                 )
-                conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")  # RESTART only
                 conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if log > RESTART_FRAMES:
-                busy, log, copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self.oversized = True
         except sqlite3.Error:
             return False  # tried again (the file gone, locked, full...)
         if busy or copied < log:
             return False
         self.runs += 1
         return True
+
+    def caught_up(self, conn: sqlite3.Connection) -> None:
+        """On the writers' thread, after a commit, while :attr:`oversized`: checkpoint on
+        ``conn``, between writes (none can come in meanwhile), so that the WAL starts over."""
+        with contextlib.suppress(sqlite3.Error):  # the next write tries again
+            busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if not busy and copied >= log:
+                self.oversized = False
 
     async def aclose(self) -> None:
         """Stop: no checkpoint starts any more; waits for the one running, if any."""

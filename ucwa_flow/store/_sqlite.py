@@ -8,10 +8,11 @@ hop to that thread and back, so it runs on the caller's thread instead, when the
 idle (it never touches the connection at the same time) and the write lock is free at once
 (the inline ``BEGIN IMMEDIATE`` does not wait: another process's lock sends the write to
 the worker thread, which waits for it). Checkpoints, the only part of a commit that may
-fsync, never run in a commit: automatic checkpoints are off, and a
-:class:`~ucwa_flow.store._checkpointer.Checkpointer` runs them beside the writes, after
+fsync, run beside the commits: automatic checkpoints are off, and a
+:class:`~ucwa_flow.store._checkpointer.Checkpointer` runs them on a thread of its own, after
 about :data:`CHECKPOINT_ROWS` rows and :data:`CHECKPOINT_SECONDS` after the first write not
-checkpointed yet.
+checkpointed yet; only once the WAL has grown past its mark (steady writes) do the writes
+go to the worker thread and checkpoint there after their commit, until it starts over.
 
 The file is put in WAL mode with ``synchronous=NORMAL`` (a commit is durable against a
 process crash at once, and against a power cut at the next checkpoint) and a busy timeout,
@@ -135,7 +136,8 @@ class SqliteStore(Store):
             if not isinstance(done, _NotNow):
                 self._wrote(rows)
                 return done
-        result: T = await self._call(lambda: self._drive(program, write))
+        checkpoints = self._checkpoints if write else None
+        result: T = await self._call(lambda: self._drive(program, write, checkpoints))
         if write:
             self._wrote(max(rows or 0, 1))  # a migration's, a prune's: as one row
         return result
@@ -146,10 +148,14 @@ class SqliteStore(Store):
 
     def _may_inline(self, rows: int) -> bool:
         """Whether a write of ``rows`` rows may run on the caller's thread: a small one,
-        and the worker thread idle (so the connection is free)."""
-        handed = self._handed
+        the worker thread idle (so the connection is free), and the WAL not oversized (then
+        writes checkpoint after their commit: see ``_checkpointer``)."""
+        handed, checkpoints = self._handed, self._checkpoints
         return (
-            rows <= INLINE_ROWS and self._executor is not None and (handed is None or handed.done())
+            rows <= INLINE_ROWS
+            and self._executor is not None
+            and (handed is None or handed.done())
+            and not (checkpoints is not None and checkpoints.oversized)
         )
 
     # -- on the caller's thread -----------------------------------------------------------
@@ -213,9 +219,11 @@ class SqliteStore(Store):
         if conn is not None:
             conn.close()
 
-    def _drive(self, program: Program[T], write: bool) -> T:
+    def _drive(
+        self, program: Program[T], write: bool, checkpoints: Checkpointer | None = None
+    ) -> T:
         """Run ``program`` here, waiting up to the busy timeout for another process's
-        locks."""
+        locks; then, while the WAL is oversized, checkpoint (see ``_checkpointer``)."""
         conn = self._conn
         if conn is None:
             program.close()
@@ -231,6 +239,8 @@ class SqliteStore(Store):
             result = self._finish(conn, program)
         finally:
             _no_wait(conn)
+        if checkpoints is not None and checkpoints.oversized:
+            checkpoints.caught_up(conn)
         return result
 
     def _finish(self, conn: sqlite3.Connection, program: Program[T]) -> T:
