@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e.test_cli import ROOT
 from tests.guards import WAIT
-from tests.service.test_cli import Lines
+from tests.lines import Lines
 
 SECTION = "## Trying a deployment on the simulator"
 

@@ -20,6 +20,7 @@ import pytest
 from tests.e2e.harness import ROOT
 from tests.e2e.test_helpdesk import ASK_ID, HELLO, MENU
 from tests.guards import WAIT
+from tests.lines import Lines
 
 UCWA_FLOW = str(Path(sys.executable).with_name("ucwa-flow"))
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | {
@@ -251,7 +252,7 @@ def test_run_names_the_bot_with_the_sip_it_signs_in_with(simulator: str, tmp_pat
     ) as bot:
         try:
             assert bot.stderr is not None
-            started = bot.stderr.readline()
+            started = Lines(bot.stderr).until("serving as")  # within WAIT, warnings or not
         finally:
             bot.send_signal(signal.SIGINT)
             bot.wait(timeout=WAIT)

@@ -4,18 +4,17 @@ each mistake a person can make in starting it as one line with its exit status."
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_cli import ROOT, UCWA_FLOW
 from tests.guards import WAIT
+from tests.lines import Lines
 from tests.service.world import World
 
 SECRET = "desk-secret-5150"
@@ -32,26 +31,6 @@ accounts:
     password_env: DESK_PASSWORD
     flow: desk.flow.yaml
 """
-
-
-class Lines:
-    """The lines of a stream, read on a thread; :meth:`until` waits for one."""
-
-    def __init__(self, stream: object) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self._queue.put(line)
-
-    def until(self, text: str) -> str:
-        while True:
-            line = self._queue.get(timeout=WAIT)
-            self.seen.append(line)
-            if text in line:
-                return line
 
 
 def _deployment(folder: Path) -> Path:
