@@ -11,14 +11,14 @@ import pytest
 
 from tests.guards import WAIT
 from tests.runtime.conftest import load
-from ucwa_flow.cli.run import _with_variables
+from ucwa_flow.cli._flow_loading import with_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_values_are_json_when_they_parse_and_text_otherwise() -> None:
     flow = load("helpdesk")
-    changed = _with_variables(
+    changed = with_variables(
         flow, ("agent_uri=sip:adrianag@contoso.com", "ticket=null", "category=3")
     )
     assert changed.variables["agent_uri"] == "sip:adrianag@contoso.com"
@@ -34,7 +34,7 @@ def test_values_are_json_when_they_parse_and_text_otherwise() -> None:
 )
 def test_a_bad_option_is_one_usage_error(option: str, message: str) -> None:
     with pytest.raises(click.BadParameter, match=message):
-        _with_variables(load("helpdesk"), (option,))
+        with_variables(load("helpdesk"), (option,))
     proc = subprocess.run(
         [sys.executable, "-m", "ucwa_flow", "run", "flows/helpdesk.flow.yaml", "--var", option],
         cwd=ROOT,

@@ -162,7 +162,7 @@ def test_the_ca_is_reused_on_a_second_start() -> None:
 
 
 async def test_webhooks_trust_the_ca_bundle_of_run_too() -> None:
-    from ucwa_flow.cli.run import _Tls
+    from ucwa_flow.cli._serving import Tls
     from ucwa_flow.runtime.webhooks import WebhookCaller
 
     tls = local_certificate()
@@ -174,8 +174,8 @@ async def test_webhooks_trust_the_ca_bundle_of_run_too() -> None:
         await untrusted.aclose()
         assert refused.error is not None
         assert "CERTIFICATE_VERIFY_FAILED" in refused.error
-        assert _Tls(None, insecure=False).webhook_client() is None  # the engine's default
-        client = _Tls(str(tls.ca_file), insecure=False).webhook_client()
+        assert Tls(None, insecure=False).webhook_client() is None  # the engine's default
+        client = Tls(str(tls.ca_file), insecure=False).webhook_client()
         assert client is not None
         trusted = WebhookCaller(client)
         answered = await trusted.call("GET", target, headers={}, body=None, timeout=WAIT)

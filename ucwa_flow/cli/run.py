@@ -8,7 +8,10 @@ to this machine, people it invites) is simulated (:mod:`ucwa_flow.cli._demo`).
 
 With ``--server URL`` (or ``UCWA_FLOW_SERVER``) and ``--user``/``--password`` (or
 ``UCWA_FLOW_USER``/``UCWA_FLOW_PASSWORD``) it runs the bot against a real Skype for
-Business server and serves every caller who invites it until Ctrl-C.
+Business server and serves every caller who invites it until Ctrl-C. Both are in
+:mod:`ucwa_flow.cli._serving`; FLOW and its ``--var`` overrides are read by
+:mod:`ucwa_flow.cli._flow_loading`. This module is the command: its options, their checks
+and the wiring.
 
 Conversations are durable (:mod:`ucwa_flow.store`): on a real server they are kept in
 ``--state PATH`` (SQLite), ``--store postgresql://...`` or ``UCWA_FLOW_STORE``, by default
@@ -31,34 +34,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
-from ucwa_flow._heap import settle
-from ucwa_flow.cli._chat import ChatOptions, chat
+from ucwa_flow.cli._chat import ChatOptions
+from ucwa_flow.cli._flow_loading import load_or_exit, with_variables
 from ucwa_flow.cli._review_run import DEFAULT_REVIEW, parse_review, serving_review
+from ucwa_flow.cli._serving import Keep, Tls, on_server, on_simulator
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Duration
-from ucwa_flow.clock import SystemClock
-from ucwa_flow.errors import OperationalError
-from ucwa_flow.flow import Flow, load_flow
-from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.bot import Bot
-from ucwa_flow.runtime.transcript import Labels, describe
-from ucwa_flow.store import Store, StoreError, describe_target, open_store, run_retention
-from ucwa_flow.ucwa import UcwaClient
-from ucwa_flow.ucwa._tls import client_context
 
 if TYPE_CHECKING:
     from ucwa_flow.live import LiveBoard
@@ -195,20 +185,20 @@ def command(
 
     FLOW may be written X.yaml for X.flow.yaml.
     """
-    flow = _with_variables(_load(flow_file), overrides)
+    flow = with_variables(load_or_exit(flow_file), overrides)
     review_at = parse_review(review)
     _configure_logging(verbose)
     if insecure:
         click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
-    tls = _Tls(ca_bundle or None, insecure)
+    tls = Tls(ca_bundle or None, insecure)
     if server is not None and (not user or not password):
         raise click.UsageError(
             "--server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)"
         )
     if server is not None:
         target = resolve_store_target(state, store, os.environ, user)
-        keep = _Keep(target, retention)
-        main = _serve(flow, server, user or "", password or "", verbose, tls, keep)
+        keep = Keep(target, retention)
+        main = on_server(flow, server, user or "", password or "", verbose, tls, keep)
     else:
         chosen = None  # a temporary file, removed after the run
         if state is not None or store is not None:
@@ -224,7 +214,7 @@ def command(
             ca_bundle=tls.ca_bundle,
             insecure=tls.insecure,
         )
-        main = _chat(flow, options, tls, chosen)
+        main = on_simulator(flow, options, tls, chosen)
     try:
         stopped = asyncio.run(_until_terminated(_reviewed(flow_file, review_at, main)))
     except KeyboardInterrupt:
@@ -262,21 +252,6 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class _Tls:
-    """How every UcwaClient of this run treats certificates (``--ca-bundle``, ``--insecure``)."""
-
-    ca_bundle: str | None
-    insecure: bool
-
-    def webhook_client(self) -> httpx.AsyncClient | None:
-        """Webhooks trust ``--ca-bundle`` too (a ticket system behind the same corporate CA);
-        ``--insecure`` is about the UCWA server only. ``None``: the engine's default client."""
-        if self.ca_bundle is None:
-            return None
-        return httpx.AsyncClient(verify=client_context(self.ca_bundle), follow_redirects=False)
-
-
 def _sip(address: str) -> str:
     uri = address if address.lower().startswith("sip:") else "sip:" + address
     user, at, domain = uri[4:].partition("@")
@@ -285,36 +260,6 @@ def _sip(address: str) -> str:
             f"{address!r} is not a SIP address like sip:someone@fabrikam.com", param_hint="--caller"
         )
     return uri
-
-
-def _chat(
-    flow: Flow, options: ChatOptions, tls: _Tls, target: str | None
-) -> Callable[[LiveBoard | None], Coroutine[Any, Any, None]]:
-    async def main(board: LiveBoard | None) -> None:
-        await _chat_on(flow, options, tls, target, board)
-
-    return main
-
-
-async def _chat_on(
-    flow: Flow, options: ChatOptions, tls: _Tls, target: str | None, board: LiveBoard | None
-) -> None:
-    with tempfile.TemporaryDirectory(prefix="ucwa-flow-") as scratch:
-        webhooks = tls.webhook_client()
-        store = await _open(target or str(Path(scratch) / "simulator.sqlite3"))
-        try:
-            await chat(flow, options, sys.stdin, webhooks, store, board)
-        finally:
-            await store.aclose()
-            if webhooks is not None:
-                await webhooks.aclose()
-
-
-async def _open(target: str) -> Store:
-    try:
-        return await open_store(target)
-    except StoreError as exc:
-        raise OperationalError(f"cannot open the conversation store: {exc}") from None
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -326,124 +271,3 @@ def _configure_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("ucwa_flow.runtime").setLevel(logging.ERROR)
-
-
-def _with_variables(flow: Flow, overrides: tuple[str, ...]) -> Flow:
-    """``flow`` with the starting values that ``--var NAME=VALUE`` options give."""
-    values = dict(flow.variables)
-    for item in overrides:
-        name, sep, raw = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--var")
-        if name not in values:
-            known = ", ".join(sorted(values)) or "none"
-            raise click.BadParameter(
-                f"{flow.name} has no variable {name!r} (its variables: {known})",
-                param_hint="--var",
-            )
-        try:
-            values[name] = json.loads(raw)
-        except ValueError:
-            values[name] = raw
-    return replace(flow, variables=values) if overrides else flow
-
-
-def _load(path: str) -> Flow:
-    result = load_flow(path)  # a file that cannot be read: the CLI's one line, status 2
-    for diagnostic in result.diagnostics:
-        click.echo(str(diagnostic), err=True)
-    if result.flow is None:
-        click.echo(f"ucwa-flow: error: {path} has errors; nothing was run", err=True)
-        sys.exit(1)
-    return result.flow
-
-
-# -- a real server: serve every caller ------------------------------------------------------
-
-
-def _caller_of(bot: Bot, href: str) -> str:
-    """Who the caller of ``href`` is (a conversation carried on after a restart)."""
-    instance = bot.engine.instances.get(href)
-    return (instance.caller_uri if instance is not None else None) or "caller"
-
-
-@dataclass(frozen=True)
-class _Keep:
-    """Where conversations are kept (a file or a URL) and for how long once ended."""
-
-    target: str
-    retention: float
-
-
-def _serve(
-    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: _Tls, keep: _Keep
-) -> Callable[[LiveBoard | None], Coroutine[Any, Any, None]]:
-    async def main(board: LiveBoard | None) -> None:
-        await _serve_on(flow, server, user, password, verbose, tls, keep, board)
-
-    return main
-
-
-async def _serve_on(
-    flow: Flow,
-    server: str,
-    user: str,
-    password: str,
-    verbose: bool,
-    tls: _Tls,
-    keep: _Keep,
-    board: LiveBoard | None,
-) -> None:
-    clock = SystemClock()
-    labels = Labels()
-    callers: dict[str, str] = {}
-
-    def sink(record: t.Trace) -> None:
-        if board is not None:
-            board(record)
-        who = labels(record.conversation) if record.conversation else "-"
-        if isinstance(record, t.InvitationDecided) and record.caller:
-            callers[record.conversation] = record.caller
-        if isinstance(record, t.MessageIn):
-            caller = callers.get(record.conversation) or _caller_of(bot, record.conversation)
-            click.echo(f"[{who}] {caller}: {record.text}")
-            return
-        line = describe(record, verbose=verbose)
-        if line is not None:
-            click.echo(f"[{who}] {line}")
-        if isinstance(record, t.Ended):
-            labels.forget(record.conversation)
-            callers.pop(record.conversation, None)
-
-    client = UcwaClient(
-        user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
-    )
-    store = await _open(keep.target)
-    webhooks = tls.webhook_client()
-    bot = Bot(flow, client, clock=clock, sink=sink, http=webhooks, store=store)
-    if board is not None:
-        board.attach(bot.engine)
-    pruning = asyncio.create_task(run_retention(store, clock, retention=keep.retention))
-    try:
-        settle()  # start-up's objects out of the collector's way; before any conversation
-        await bot.start()
-        where = ""
-        if bot.durable is not None and bot.reattached:
-            where = f"; {bot.durable.carried} conversation(s) carried on"
-        elif bot.lost:
-            where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
-        click.echo(
-            f"{flow.name}: serving as {client.user} on {server}, conversations kept in "
-            f"{describe_target(keep.target)}{where}. Ctrl-C to stop.",
-            err=True,
-        )
-        await bot.run()
-    finally:
-        pruning.cancel()
-        try:
-            await bot.aclose()
-        finally:
-            await bot.client.aclose()
-            await store.aclose()
-            if webhooks is not None:
-                await webhooks.aclose()
