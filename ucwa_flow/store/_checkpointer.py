@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -40,6 +41,8 @@ __all__ = ["RESTART_FRAMES", "WAL_KEPT_BYTES", "Checkpointer"]
 
 #: WAL frames (pages) past which the writers checkpoint themselves until the WAL starts over
 RESTART_FRAMES = 4096
+#: seconds between two RESTART checkpoints of the writers (each waits up to 50 ms for readers)
+RESTART_EVERY = 1.0
 #: bytes of WAL file kept when the WAL starts over (``journal_size_limit``)
 WAL_KEPT_BYTES = 16 * 1024 * 1024
 
@@ -61,6 +64,11 @@ class Checkpointer:
         self._running: Future[bool] | None = None  # the checkpoint under way
         #: the WAL has grown past RESTART_FRAMES: the writers checkpoint (see the module)
         self.oversized = False
+        #: a checkpoint copied the whole WAL: the next write starts it over, which syncs
+        #: its new header, so it goes to the store's thread (not the event loop's)
+        self.fresh = False
+        self._clean = True  # every write is in a checkpoint that copied it all
+        self._restarted = 0.0  # when the writers last tried a RESTART (their thread's)
         #: checkpoints that found the whole WAL copied into the file
         self.runs = 0
 
@@ -73,6 +81,7 @@ class Checkpointer:
         if loop is not self._loop:  # a store used from another loop: its timers are gone
             self._loop, self._due, self._running = loop, None, None
         self._written += rows
+        self._clean = False
         if self._written >= self._rows:
             self._start()
         else:
@@ -106,6 +115,8 @@ class Checkpointer:
             return  # closed meanwhile
         if done.cancelled() or done.exception() is not None or not done.result():
             self._written = max(self._written, 1)  # not all copied: try again
+        elif not self._written:
+            self._clean = True
         if self._written >= self._rows:
             self._start()
         elif self._written:
@@ -128,15 +139,35 @@ class Checkpointer:
         if busy or copied < log:
             return False
         self.runs += 1
+        self.fresh = True
         return True
 
     def caught_up(self, conn: sqlite3.Connection) -> None:
         """On the writers' thread, after a commit, while :attr:`oversized`: checkpoint on
-        ``conn``, between writes (none can come in meanwhile), so that the WAL starts over."""
+        ``conn``, between writes (none can come in meanwhile), so that the WAL starts over.
+        All copied but still long, a reader may still be in it (another process reading
+        again and again): every :data:`RESTART_EVERY` seconds a ``RESTART`` checkpoint
+        waits up to 50 ms for the readers to leave. :attr:`oversized` ends once a
+        checkpoint finds it short: started over."""
         with contextlib.suppress(sqlite3.Error):  # the next write tries again
             busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if not busy and copied >= log:
+            if busy or copied < log:
+                return
+            if log <= RESTART_FRAMES:
                 self.oversized = False
+                return
+            now = time.monotonic()
+            if now - self._restarted >= RESTART_EVERY:
+                self._restarted = now
+                conn.execute("PRAGMA busy_timeout=50")
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                finally:
+                    conn.execute("PRAGMA busy_timeout=0")
+
+    def wrote_here(self) -> None:
+        """A write just committed on the store's thread: the WAL is no longer fresh."""
+        self.fresh = False
 
     async def aclose(self) -> None:
         """Stop: no checkpoint starts any more; waits for the one running, if any."""
@@ -146,10 +177,18 @@ class Checkpointer:
         executor, self._executor = self._executor, None
         if executor is None:
             return
+        clean = self._clean
         try:
-            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+            # a last one for what was written since (the bot's own close may not be the
+            # last connection's, which would checkpoint: `transcripts prune` beside a bot)
+            await asyncio.get_running_loop().run_in_executor(executor, self._last, clean)
         finally:
             executor.shutdown(wait=False)
+
+    def _last(self, clean: bool) -> None:
+        if not clean:
+            self._checkpoint()
+        self._disconnect()
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

@@ -148,14 +148,15 @@ class SqliteStore(Store):
 
     def _may_inline(self, rows: int) -> bool:
         """Whether a write of ``rows`` rows may run on the caller's thread: a small one,
-        the worker thread idle (so the connection is free), and the WAL not oversized (then
-        writes checkpoint after their commit: see ``_checkpointer``)."""
+        the worker thread idle (so the connection is free), and the WAL neither oversized
+        (then writes checkpoint after their commit) nor fresh (the write that starts it
+        over syncs it): see ``_checkpointer``."""
         handed, checkpoints = self._handed, self._checkpoints
         return (
             rows <= INLINE_ROWS
             and self._executor is not None
             and (handed is None or handed.done())
-            and not (checkpoints is not None and checkpoints.oversized)
+            and not (checkpoints is not None and (checkpoints.oversized or checkpoints.fresh))
         )
 
     # -- on the caller's thread -----------------------------------------------------------
@@ -239,8 +240,10 @@ class SqliteStore(Store):
             result = self._finish(conn, program)
         finally:
             _no_wait(conn)
-        if checkpoints is not None and checkpoints.oversized:
-            checkpoints.caught_up(conn)
+        if checkpoints is not None:
+            checkpoints.wrote_here()
+            if checkpoints.oversized:
+                checkpoints.caught_up(conn)
         return result
 
     def _finish(self, conn: sqlite3.Connection, program: Program[T]) -> T:
