@@ -160,14 +160,9 @@ async def _serve_on(
     try:
         settle()  # start-up's objects out of the collector's way; before any conversation
         await bot.start()
-        where = ""
-        if bot.durable is not None and bot.reattached:
-            where = f"; {bot.durable.carried} conversation(s) carried on"
-        elif bot.lost:
-            where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
         click.echo(
             f"{flow.name}: serving as {client.user} on {server}, conversations kept in "
-            f"{describe_target(keep.target)}{where}. Ctrl-C to stop.",
+            f"{describe_target(keep.target)}{bot.resumed}. Ctrl-C to stop.",
             err=True,
         )
         await bot.run()

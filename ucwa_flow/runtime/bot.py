@@ -99,6 +99,16 @@ class Bot:
         """The current version of the bot's (default) flow."""
         return self.engine.flow
 
+    @property
+    def resumed(self) -> str:
+        """What the start took over from the store, as the end of a start line
+        (``"; 2 conversation(s) carried on"``), or ``""``."""
+        if self.durable is not None and self.reattached:
+            return f"; {self.durable.carried} conversation(s) carried on"
+        if self.lost:
+            return f"; the application had ended, {self.lost} conversation(s) recorded as ended"
+        return ""
+
     async def __aenter__(self) -> Bot:
         await self.start()
         return self

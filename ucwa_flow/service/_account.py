@@ -341,17 +341,12 @@ class AccountRunner:
             self._sink(record)
 
     def _announce(self, bot: Bot) -> None:
-        where = ""
-        if bot.durable is not None and bot.reattached:
-            where = f"; {bot.durable.carried} conversation(s) carried on"
-        elif bot.lost:
-            where = f"; the application had ended, {bot.lost} conversation(s) recorded as ended"
         log.info(
             "%s: signed in as %s, serving %s%s",
             self.spec.id,
             self.user,
             ", ".join(self.flows),
-            where,
+            bot.resumed,
         )
 
     async def _retire(self) -> None:
