@@ -167,9 +167,9 @@ def public_url(url: str) -> str:
     except ValueError:
         return url.partition("://")[0] + "://***"
     query = "&".join(
-        f"{item.partition('=')[0]}=***" if item.partition("=")[0].endswith("password") else item
-        for item in parts.query.split("&")
-        if item and not item.startswith("application_name=")
+        f"{key}=***" if key.endswith("password") else f"{key}{eq}{value}"
+        for key, eq, value in (item.partition("=") for item in parts.query.split("&") if item)
+        if key != "application_name"
     )
     netloc = parts.netloc
     if parts.password is not None:

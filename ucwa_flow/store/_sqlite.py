@@ -272,13 +272,11 @@ class SqliteStore(Store):
             return StoreLocked(
                 f"{where} is locked by another process (waited {self._busy_timeout:g} s)"
             )
-        if code == _FULL:
+        if code == _FULL or (isinstance(exc, OSError) and exc.errno in _NO_SPACE):
             return StoreFull(f"{where} cannot grow: the disk is full ({detail})")
         if code in (_NOTADB, _CORRUPT):
             return StoreCorrupt(f"{where} is not a usable database ({detail})")
         if isinstance(exc, OSError):  # making the folder or the file
-            if exc.errno in _NO_SPACE:
-                return StoreFull(f"{where} cannot grow: the disk is full ({detail})")
             return StoreUnavailable(
                 f"{where} cannot be opened ({detail})", retryable=exc.errno in _PASSING
             )
