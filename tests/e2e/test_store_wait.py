@@ -34,6 +34,7 @@ from tests.guards import WAIT
 from ucwa_flow.clock import SystemClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, SimulatorUser, default_users
 from ucwa_flow.simulator.server import serve
+from ucwa_flow.store import SCHEMA_VERSION, open_store
 
 PASSWORD = "st0re-wait-Pa55word!"
 
@@ -270,33 +271,52 @@ async def test_sigterm_while_waiting_for_the_store_exits_0(tmp_path: Path) -> No
     assert "Traceback" not in output
 
 
+def _refused(folder: Path, url: str) -> str:
+    """``serve`` with its store at ``url`` ended at once with status 1: its last line."""
+    env = ServeProcess([], folder / "unused.log", {"DESK_PASSWORD": PASSWORD}).env
+    args = [str(_deploy(folder, url)), "--server", "http://127.0.0.1:1/"]
+    done = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "serve", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=WAIT,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "trying again" not in done.stderr
+    return done.stderr.splitlines()[-1]
+
+
 def test_a_database_that_does_not_exist_is_refused_at_once(tmp_path: Path) -> None:
     with _schema() as (params, schema):
         host, port = _upstream(params)
         missing = f"nosuch_{uuid.uuid4().hex[:12]}"
         url = _url(params, port, schema, database=missing).replace("127.0.0.1", host)
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ucwa_flow",
-                "serve",
-                str(_deploy(tmp_path, url)),
-                "--server",
-                "http://127.0.0.1:1/",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=ServeProcess([], tmp_path / "unused.log", {"DESK_PASSWORD": PASSWORD}).env,
-            timeout=WAIT,
-        )
-    assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    assert "trying again" not in done.stderr
-    last = done.stderr.splitlines()[-1]
+        last = _refused(tmp_path, url)
     assert last.startswith(
         f"ucwa-flow: error: cannot open the conversation store: the store {url} refused the "
         "connection ("
     ), last
     assert f'database "{missing}" does not exist' in last
+
+
+async def test_a_store_of_a_newer_ucwa_flow_is_refused_at_once(tmp_path: Path) -> None:
+    with _schema() as (params, schema):
+        host, port = _upstream(params)
+        url = _url(params, port, schema).replace("127.0.0.1", host)
+        store = await open_store(url)
+        await store.aclose()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO schema_migrations (version, description, applied_at) "
+                "VALUES (%s, 'from the future', 0)",
+                (SCHEMA_VERSION + 40,),
+            )
+        last = await asyncio.to_thread(_refused, tmp_path, url)
+    assert last == (
+        f"ucwa-flow: error: cannot open the conversation store: {url} was written by a newer "
+        f"ucwa-flow (schema version {SCHEMA_VERSION + 40}; this version knows up to "
+        f"{SCHEMA_VERSION}): upgrade ucwa-flow to use it"
+    )
