@@ -164,6 +164,8 @@ class Service:
             starter = self._starter(runner)
             self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
         if self._shared:  # the accounts start as their leases come
+            if self.stopping:  # a stop came while the admin endpoint started: no wait
+                return
             self._joining = asyncio.create_task(
                 open_coordinator(self, self._backoff), name="workers: joining"
             )
@@ -261,9 +263,8 @@ class Service:
         return await asyncio.shield(self._stop_task)
 
     async def _stop(self) -> bool:
-        await self._end_joining()
-        waited = self.waiting_for_store  # nothing was started then: nothing to finish
-        runners = list(self.runners.values()) if waited is None else []
+        cut = await self._end_joining()  # no account was started then: nothing to finish
+        runners = [] if cut else list(self.runners.values())
         for runner in runners:
             runner.stop_answering()
         for task in self._tasks:
@@ -298,20 +299,23 @@ class Service:
         logcontext.enrich_with(None)
         if runners:
             log.info("stopped")
-        elif waited is not None:
-            log.info("stopped while %s", waited)
+        elif cut:
+            log.info("stopped while %s", self.waiting_for_store or "connecting to the store")
         return clean
 
-    async def _end_joining(self) -> None:
-        """Cancel a wait for the store; a join that was done keeps its coordinator (its
-        leases are released as the stop goes on)."""
+    async def _end_joining(self) -> bool:
+        """Cancel a wait for the store (``True``: it was cut short); a join that was done
+        keeps its coordinator (its leases are released as the stop goes on)."""
         joining = self._joining
         if joining is None:
-            return
+            return False
         joining.cancel()
         await asyncio.gather(joining, return_exceptions=True)
-        if self.coordinator is None and not joining.cancelled() and joining.exception() is None:
+        if joining.cancelled():
+            return True
+        if self.coordinator is None and joining.exception() is None:
             self.coordinator = joining.result()
+        return False
 
     # -- what the admin endpoint offers (AdminTarget) ------------------------------------
 
