@@ -217,23 +217,37 @@ def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
     assert "Traceback" not in done.stderr
 
 
-def test_an_unreachable_postgres_store_is_one_line_naming_the_url_as_written(
+def test_an_unreachable_postgres_store_is_waited_for_naming_the_url_as_written(
     tmp_path: Path,
 ) -> None:
+    """One line per attempt (the admin endpoint off: nothing else tells), until SIGTERM."""
     deploy = _deployment(tmp_path)
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]  # closed again before serve connects: refused
-    url = f"postgresql://bot@127.0.0.1:{port}/ucwa"
-    deploy.write_text(f"store: {url}\n{DEPLOY}", "utf-8")
-    done = _serve(tmp_path, str(deploy), "--server", "http://127.0.0.1:1/")
-    assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    last = done.stderr.splitlines()[-1]
-    opening = "ucwa-flow: error: cannot open the conversation store: the store"
-    assert last.startswith(f"{opening} {url} cannot be reached ")
-    assert "application_name" not in last
-    assert last.count(url) == 1
+    with socket.socket() as refusing:  # bound, never listening: every connection refused
+        refusing.bind(("127.0.0.1", 0))
+        url = f"postgresql://bot@127.0.0.1:{refusing.getsockname()[1]}/ucwa"
+        deploy.write_text(f"store: {url}\n{DEPLOY}", "utf-8")
+        with subprocess.Popen(
+            [UCWA_FLOW, "serve", str(deploy), "--server", "http://127.0.0.1:1/"],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            cwd=tmp_path,
+            env=ENV,
+        ) as proc:
+            try:
+                lines = Lines(proc.stderr)
+                line = lines.until("trying again in 1 s")
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=WAIT)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+    assert proc.returncode == 0, "".join(lines.seen)
+    opening = "cannot open the conversation store: the store"
+    assert f"{opening} {url} cannot be reached (" in line
+    assert "application_name" not in line
+    assert line.count(url) == 1
+    assert "Traceback" not in "".join(lines.seen)
 
 
 def test_a_store_that_can_never_open_is_one_line_and_starts_nothing(tmp_path: Path) -> None:

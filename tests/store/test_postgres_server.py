@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import socket
 import time
+import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation, position
 from tests.store.conftest import Target, postgres_url
-from ucwa_flow.store import Changes, StoreUnavailable, open_store
+from ucwa_flow.store import Changes, StoreError, StoreUnavailable, open_store
 from ucwa_flow.store._postgres import PostgresStore
 
 
@@ -36,6 +39,69 @@ async def test_an_unreachable_server_is_one_retryable_line() -> None:
     assert "127.0.0.1" in message
     assert "sekret" not in message
     assert caught.value.retryable
+
+
+def _with_database(url: str, name: str) -> str:
+    """``url`` (the test server's) naming the database ``name`` instead."""
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+async def test_a_database_that_does_not_exist_is_refused_for_good() -> None:
+    url = _with_database(postgres_url(), f"nosuch_{uuid.uuid4().hex[:12]}")
+    with pytest.raises(StoreError) as caught:
+        await open_store(url, connect_timeout=5)
+    message = str(caught.value)
+    assert not caught.value.retryable, message
+    assert not isinstance(caught.value, StoreUnavailable)
+    assert "\n" not in message
+    assert " refused the connection (" in message
+    assert "does not exist" in message
+    assert message.endswith("; check the URL")
+
+
+async def test_a_role_that_does_not_exist_is_refused_for_good() -> None:
+    parts = urlsplit(postgres_url())
+    host = parts.netloc.rpartition("@")[2]
+    url = parts._replace(netloc=f"nosuch_{uuid.uuid4().hex[:8]}:sekret@{host}").geturl()
+    with pytest.raises(StoreError) as caught:
+        await open_store(url, connect_timeout=5)
+    message = str(caught.value)
+    assert not caught.value.retryable, message
+    assert " refused the connection (" in message
+    assert "sekret" not in message
+
+
+async def test_a_url_parameter_libpq_does_not_know_is_refused_for_good() -> None:
+    with closed_port() as port, pytest.raises(StoreError) as caught:
+        await open_store(f"postgresql://bot@127.0.0.1:{port}/ucwa?bogus=1", connect_timeout=5)
+    assert not caught.value.retryable
+    assert str(caught.value) == (
+        f"the store postgresql://bot@127.0.0.1:{port}/ucwa?bogus=1: the URL cannot be used "
+        '(invalid URI query parameter: "bogus")'
+    )
+
+
+async def test_a_refusal_after_the_store_connected_once_is_retried() -> None:
+    """A fail-over or a server restarted with other rules: passing, as a lost connection."""
+    base = postgres_url()
+    name = f"gone_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    store = await open_store(_with_database(base, name), connect_timeout=5)
+    try:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        with pytest.raises(StoreError):  # the connection it had is gone
+            await store.commit(ACCOUNT, Changes(position=position(1)))
+        with pytest.raises(StoreError) as caught:  # a new one is refused: tried again
+            await store.commit(ACCOUNT, Changes(position=position(1)))
+        assert "does not exist" in str(caught.value)
+        assert caught.value.retryable
+    finally:
+        await store.aclose()
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 async def test_a_connection_killed_mid_run_is_retryable_and_comes_back(

@@ -10,8 +10,10 @@ file's ``server.url``; with neither, the deployment runs on the embedded simulat
 
 Errors in the deployment file or its flows are printed as ``file:line:col: CODE message``
 lines (exit status 2); a password or admin token that cannot be read is one line per
-secret, and other operational errors (a store or port that cannot be opened) one line
-(status 1); never a traceback. Nothing starts before the flows and secrets are checked.
+secret, and other operational errors (a store that can never be opened, a port in use) one
+line (status 1); never a traceback. A PostgreSQL store that cannot be reached yet is waited
+for, with the admin endpoint up (``/readyz`` 503); SIGTERM or SIGINT meanwhile exits 0.
+Nothing starts before the flows and secrets are checked.
 A stop exits 0, or 3 when it ran past ``stop_timeout`` and cancelled what was left.
 """
 
@@ -141,9 +143,10 @@ async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool
             # what start-up made stays out of the collector's full collections; before the
             # accounts start, so that no conversation (they end, in cycles) is frozen
             settle()
-            await service.start()
-            accounts = ", ".join(a.id for a in chosen.accounts)
-            log.info("serving %s on %s", accounts, url)
+            await service.start()  # waits for a PostgreSQL store that cannot be reached yet
+            if not service.stopping:  # a SIGTERM while it waited: nothing was started
+                accounts = ", ".join(a.id for a in chosen.accounts)
+                log.info("serving %s on %s", accounts, url)
             await service.run()
             return await service.stop()
         finally:

@@ -164,7 +164,8 @@ class Coordinator:
 
     async def start(self) -> None:
         """Join, register every account's configuration (:class:`OperationalError`, one
-        line, when another live worker's file disagrees), then share the accounts."""
+        line, when another live worker's file disagrees), then share the accounts. A
+        retryable :class:`StoreError` when the store cannot be reached meanwhile."""
         try:
             await self.book.join(self.worker)
             for runner in self.runners.values():
@@ -175,6 +176,8 @@ class Coordinator:
                 await self.book.leave(self.worker.id)
             raise OperationalError(str(exc)) from None
         except StoreError as exc:
+            if exc.retryable:  # the server went away meanwhile: the caller may try again
+                raise
             raise OperationalError(f"cannot join the other workers: {exc}") from None
         for account, runner in self.runners.items():
             runner.on_fenced = self._fenced

@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 
 from ucwa_flow import logcontext
-from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
+from ucwa_flow.admin import AccountHealth, AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
 from ucwa_flow.errors import OperationalError
@@ -117,6 +117,10 @@ class Service:
         self._started = False
         #: with a PostgreSQL store, this process is one worker of several (see _coordinator)
         self.coordinator: Coordinator | None = None
+        #: why the start waits for a PostgreSQL store that cannot be reached (None: it
+        #: does not); ``/readyz`` gives it as each account's error
+        self.waiting_for_store: str | None = None
+        self._joining: asyncio.Task[Coordinator] | None = None
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -125,7 +129,9 @@ class Service:
         secret (:class:`SecretsUnreadable`), open the SQLite stores (:class:`StoreNotOpened`
         when one never can be), then start the admin endpoint when enabled
         (:class:`OperationalError` when it cannot listen), every account and the file
-        watch."""
+        watch. A PostgreSQL store that cannot be reached is waited for (see
+        :mod:`._workers`); a :meth:`stop` meanwhile ends the wait, and the start returns
+        with nothing started (:attr:`stopping`)."""
         flows = preflight(self.deployment)
         self._started = True
         logcontext.enrich_with(self._where)  # log lines name their conversation's flow, state
@@ -158,14 +164,30 @@ class Service:
             starter = self._starter(runner)
             self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
         if self._shared:  # the accounts start as their leases come
+            if self.stopping:  # a stop came while the admin endpoint started: no wait
+                return
+            self._joining = asyncio.create_task(
+                open_coordinator(self, self._backoff), name="workers: joining"
+            )
             try:
-                self.coordinator = await open_coordinator(self)
+                self.coordinator = await self._joining
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if self._stop_task is None or (current is not None and current.cancelling()):
+                    await self.stop()
+                    raise
+                return  # stopped while waiting for the store: _stop() cancelled the wait
             except BaseException:
                 await self.stop()
                 raise
         if self._watching:
             self._watcher = Watcher(self.watched_files(), self._changed)
             self._watcher.start()
+
+    @property
+    def stopping(self) -> bool:
+        """A stop has begun (a start that waited for the store returns with it)."""
+        return self._stop_task is not None
 
     @property
     def stores(self) -> StoreHub:
@@ -241,7 +263,8 @@ class Service:
         return await asyncio.shield(self._stop_task)
 
     async def _stop(self) -> bool:
-        runners = list(self.runners.values())
+        cut = await self._end_joining()  # no account was started then: nothing to finish
+        runners = [] if cut else list(self.runners.values())
         for runner in runners:
             runner.stop_answering()
         for task in self._tasks:
@@ -276,7 +299,23 @@ class Service:
         logcontext.enrich_with(None)
         if runners:
             log.info("stopped")
+        elif cut:
+            log.info("stopped while %s", self.waiting_for_store or "connecting to the store")
         return clean
+
+    async def _end_joining(self) -> bool:
+        """Cancel a wait for the store (``True``: it was cut short); a join that was done
+        keeps its coordinator (its leases are released as the stop goes on)."""
+        joining = self._joining
+        if joining is None:
+            return False
+        joining.cancel()
+        await asyncio.gather(joining, return_exceptions=True)
+        if joining.cancelled():
+            return True
+        if self.coordinator is None and joining.exception() is None:
+            self.coordinator = joining.result()
+        return False
 
     # -- what the admin endpoint offers (AdminTarget) ------------------------------------
 
@@ -284,6 +323,10 @@ class Service:
         """Ready when every account is signed in with its event channel live and every
         store answers; never while stopping."""
         runners = list(self.runners.values())
+        waiting = self.waiting_for_store
+        if waiting is not None:  # the store cannot be reached yet: every account waits
+            accounts = [AccountHealth(r.spec.id, r.user, False, False, waiting) for r in runners]
+            return Readiness(ready=False, store=False, accounts=accounts)
         if self.coordinator is not None:  # a worker answers for the accounts it holds
             runners = [self.runners[account] for account in self.coordinator.serving]
         accounts = [runner.health() for runner in runners]

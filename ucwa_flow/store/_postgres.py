@@ -5,6 +5,14 @@ A connection that breaks (the server restarts, ``pg_terminate_backend``, the net
 turns the operation into a retryable :class:`~ucwa_flow.store.StoreUnavailable`; the next
 operation connects again, so the runtime's retry with backoff is all recovery takes.
 
+A server that cannot be reached (refused, not resolving yet, timing out, starting up, full)
+is retryable at the first connection too (``serve`` waits for it). Until the store has
+connected once, a server that answers and refuses this URL for good (no such database or
+role, failed authentication, no ``pg_hba.conf`` entry, an SSL mode it cannot meet, an invalid
+parameter in the URL) is a :class:`~ucwa_flow.store.StoreError` that is not retryable: a
+mistake in the URL, refused at once. Later, the same answer (a fail-over, a server that
+restarts with new rules) is retried like a lost connection.
+
 ``schema`` puts the store's tables in a schema of their own (created if missing, then first on
 the ``search_path``); without it the URL's defaults apply (a ``search_path`` can also be given
 in the URL as ``?options=-csearch_path%3Dname``). The URL's password never appears in errors.
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -35,6 +44,15 @@ __all__ = ["PostgresStore", "public_url"]
 
 T = TypeVar("T")
 
+#: what a server (or libpq) says when it refuses a URL for good: trying again cannot help
+#: (a server's messages in another language than English are not recognised: retried)
+_REFUSED_FOR_GOOD = re.compile(
+    r"does not exist|authentication failed|no pg_hba\.conf entry|permission denied"
+    r"|no password supplied|ssl was required|does not support ssl|invalid \w+ value"
+    r"|invalid value for parameter|unrecognized configuration parameter",
+    re.IGNORECASE,
+)
+
 
 class PostgresStore(Store):
     """A store in a PostgreSQL database (``postgresql://`` or ``postgres://`` URL)."""
@@ -50,6 +68,7 @@ class PostgresStore(Store):
         self._lock = asyncio.Lock()
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
         self._closed = False
+        self._reached = False  # a connection succeeded once: refusals are passing now
 
     async def open(self, upto: int = LATEST) -> PostgresStore:
         """Connect and migrate the schema to ``upto``."""
@@ -96,6 +115,7 @@ class PostgresStore(Store):
             )
         except psycopg.Error as exc:
             raise self._translate(exc, connected=False) from None
+        self._reached = True
         try:
             if self._schema:
                 name = sql.Identifier(self._schema)
@@ -116,6 +136,10 @@ class PostgresStore(Store):
         if isinstance(exc, psycopg.errors.DiskFull | psycopg.errors.OutOfMemory):
             return StoreFull(f"{where} is out of space ({detail})")
         if not connected:
+            if not isinstance(exc, psycopg.OperationalError):  # before any connection
+                return StoreError(f"{where}: the URL cannot be used ({detail})")
+            if not self._reached and _REFUSED_FOR_GOOD.search(str(exc)):
+                return StoreError(f"{where} refused the connection ({detail}); check the URL")
             return StoreUnavailable(f"{where} cannot be reached ({detail})")
         if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
             return StoreUnavailable(
