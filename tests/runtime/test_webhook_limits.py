@@ -1,14 +1,19 @@
-"""A webhook's answer is bounded: a huge body is a failure, not a variable of the
-conversation, and a server that trickles its answer cannot hold the call past its timeout.
-Real servers on loopback (asyncio sockets speaking HTTP/1.1)."""
+"""A webhook call always ends in its success or failure branch, bounded: a huge answer is
+a failure, not a variable of the conversation; a server that trickles its answer cannot
+hold the call past its timeout; a request that the caller's text makes unsendable is a
+failure, not an exception. Real servers on loopback (asyncio sockets speaking HTTP/1.1),
+and a real bot on the simulator."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from tests.guards import WAIT
+from tests.runtime.conftest import BOT
+from ucwa_flow.flow import load_flow_text
 from ucwa_flow.runtime.webhooks import MAX_ANSWER, WebhookCaller
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
@@ -71,3 +76,48 @@ async def test_a_trickling_answer_ends_at_the_timeout() -> None:
     finally:
         await caller.aclose()
     assert result.error == f"GET {url} timed out after 0.5s"
+
+
+async def test_a_request_the_callers_text_makes_unsendable_is_a_failure() -> None:
+    """A line break in the URL, a letter beyond ASCII in a header: the failure branch,
+    not an exception that would leave the conversation waiting for ever."""
+    caller = WebhookCaller()
+    try:
+        broken = "http://127.0.0.1:9/find?q=line one\nline two"
+        in_url = await caller.call("GET", broken, headers={}, body=None, timeout=WAIT)
+        in_header = await caller.call(
+            "GET", "http://127.0.0.1:9/find", headers={"X-Name": "Zoë"}, body=None, timeout=WAIT
+        )
+    finally:
+        await caller.aclose()
+    assert in_url.error is not None
+    assert in_url.error.startswith("GET 'http://127.0.0.1:9/find?q=line one\\nline two' cannot")
+    assert "\n" not in in_url.error  # one log line
+    assert in_header.error is not None
+    assert "cannot be sent" in in_header.error
+
+
+async def test_a_conversation_whose_webhook_url_cannot_be_sent_takes_the_failure_branch(
+    run_bot: Any,
+) -> None:
+    flow = load_flow_text(
+        """
+version: 1
+name: lookup
+start: ask
+states:
+  ask:
+    messages:
+      - any: true
+        do:
+          - webhook:
+              url: "http://127.0.0.1:9/find?q={{ message }}"
+              success: [{say: found}]
+              failure: [{say: "lookup failed"}]
+""",
+        "lookup.flow.yaml",
+    ).raise_for_errors()
+    async with run_bot(flow) as run:
+        lene = run.sim.virtual_user("sip:lenea@contoso.com")
+        await lene.start_conversation(BOT, "line one\nline two")
+        assert (await lene.wait_for_message(WAIT)).text == "lookup failed"

@@ -119,7 +119,8 @@ class WebhookCaller:
         body: Any,
         timeout: float,  # noqa: ASYNC109
     ) -> WebhookResult:
-        """Send one request; never raises for network or HTTP trouble."""
+        """Send one request; never raises for network or HTTP trouble, nor for a request
+        its rendered URL or headers make impossible to send."""
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False)
         try:
@@ -130,6 +131,12 @@ class WebhookCaller:
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
             return WebhookResult(None, None, f"{method} {url} failed: {detail}")
+        except Exception as exc:  # a caller's text made it unsendable: a line break in the
+            # URL, a letter beyond ASCII in a header, a port too large (an ExceptionGroup)
+            while isinstance(exc, ExceptionGroup) and exc.exceptions:
+                exc = exc.exceptions[0]
+            detail = str(exc) or type(exc).__name__
+            return WebhookResult(None, None, f"{method} {url!r} cannot be sent: {detail}")
         if content is None:
             too_large = f"{method} {url} answered more than {MAX_ANSWER:,} bytes"
             return WebhookResult(status, None, too_large)
