@@ -204,6 +204,55 @@ async def test_without_a_token_everything_is_open(open_admin: Admin) -> None:
     assert (await open_admin.http.post("/reload")).status_code == 200
 
 
+REBOUND = {"Host": "rebind.attacker.example"}  # a name the attacker points at 127.0.0.1
+
+
+async def test_without_a_token_a_host_name_not_of_this_machine_is_refused(
+    open_admin: Admin,
+) -> None:
+    """DNS rebinding: a web page whose name resolves to 127.0.0.1 is not let in."""
+    for method, path in (("GET", "/metrics"), ("POST", "/reload"), ("GET", "/nowhere")):
+        response = await open_admin.http.request(method, path, headers=REBOUND)
+        assert response.status_code == 403, (method, path)
+        assert "DNS rebinding" in response.text
+    assert open_admin.target.reloads == 0
+    port = open_admin.url.rsplit(":", 1)[1]
+    names = ("[::1]", "bot.localhost", "ucwa-bot:8470")  # a container's name has no dot
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", *names):
+        assert (await open_admin.http.get("/metrics", headers={"Host": host})).status_code == 200
+    # health probes may name the server as they like
+    assert (await open_admin.http.get("/healthz", headers=REBOUND)).status_code == 200
+    assert (await open_admin.http.get("/readyz", headers=REBOUND)).status_code == 200
+
+
+async def test_with_a_token_any_host_name_is_taken(admin: Admin) -> None:
+    response = await admin.http.get("/metrics", headers={**REBOUND, **admin.auth()})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("with_token", [False, True])
+async def test_a_post_from_another_sites_page_is_refused(with_token: bool) -> None:
+    """CSRF: a page can send a POST it cannot read; its browser says whose it is."""
+    token = TOKEN if with_token else None
+    async for running in _admin(token):
+        auth = running.auth() if token else {}
+        body = {"flow": "survey", "invitee": "sip:victim@contoso.com"}
+        for origin in ("http://attacker.example", "null", f"{running.url}.attacker.example"):
+            headers = {"Origin": origin, "Content-Type": "text/plain", **auth}
+            reload = await running.http.post("/reload", headers=headers)
+            started = await running.http.post(
+                "/accounts/helpdesk/outbound", json=body, headers=headers
+            )
+            assert (reload.status_code, started.status_code) == (403, 403), origin
+            assert "cross-site" in reload.text
+        assert running.target.reloads == 0
+        assert running.target.started == []
+        # the server's own pages (and programs, which send no Origin) are let in
+        own = await running.http.post("/reload", headers={"Origin": running.url, **auth})
+        assert own.status_code == 200
+        assert (await running.http.post("/reload", headers=auth)).status_code == 200
+
+
 async def test_reload_reports_its_lines_and_refusals(admin: Admin) -> None:
     response = await admin.http.post("/reload", headers=admin.auth())
     assert (response.status_code, response.json()) == (

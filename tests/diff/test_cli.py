@@ -42,6 +42,35 @@ def _helpdesk_with_a_survey(tmp_path: Path) -> Path:
     return copy
 
 
+def test_a_state_name_with_quotes_stays_one_attribute_value(tmp_path: Path) -> None:
+    """A state called ``x" onmouseover="...`` (valid YAML, a valid name) adds no event
+    handler to the HTML page a reviewer opens."""
+    from html.parser import HTMLParser
+
+    name = 'x" onmouseover="document.title=1" title="'
+    quoted = name.replace('"', '\\"')
+    text = (
+        "version: 1\nname: demo\nstart: menu\nstates:\n  menu:\n    messages:\n"
+        f'      - any: true\n        goto: "{quoted}"\n  "{quoted}":\n'
+        "    enter:\n      - say: bye\n      - stop\n"
+    )
+    old, new = tmp_path / "old.flow.yaml", tmp_path / "new.flow.yaml"
+    old.write_text(text, encoding="utf-8")
+    new.write_text(text.replace("say: bye", "say: goodbye"), encoding="utf-8")
+    page = tmp_path / "diff.html"
+    done = _run(str(old), str(new), "-o", str(page), "--format", "html")
+    assert done.returncode == 1, done.stderr
+    found: list[dict[str, str | None]] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append(dict(attrs))
+
+    Tags().feed(page.read_text(encoding="utf-8"))
+    assert not [a for a in found if any(key.startswith("on") for key in a)]
+    assert name in [a.get("data-state") for a in found]
+
+
 def test_no_difference_exits_0() -> None:
     done = _run(str(HELPDESK), str(HELPDESK))
     assert done.returncode == 0, done.stderr

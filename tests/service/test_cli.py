@@ -185,6 +185,16 @@ def test_a_password_that_cannot_be_read_starts_nothing(
     assert line.endswith(reason)
 
 
+def test_an_empty_admin_token_file_starts_nothing(tmp_path: Path) -> None:
+    """An empty token file is no token: the endpoint would be open to anyone."""
+    deploy = _deployment(tmp_path)
+    (tmp_path / "token").write_text("\n", encoding="utf-8")
+    admin = 'admin: {listen: "127.0.0.1:0", token_file: token}'
+    deploy.write_text(DEPLOY.replace("admin: {enabled: false}", admin), "utf-8")
+    line = _one_line(_serve(tmp_path, str(deploy)), 1)
+    assert line == f"ucwa-flow: error: cannot read the admin token: {tmp_path / 'token'} is empty"
+
+
 def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     deploy = _deployment(tmp_path)
     with socket.socket() as taken:

@@ -169,6 +169,24 @@ def _odd_pool(token_answer: Response) -> httpx.AsyncBaseTransport:
     )
 
 
+async def test_the_password_never_goes_to_a_plain_http_token_service() -> None:
+    """An https server whose challenge names an http WebTicket href gets no password."""
+    seen: list[str] = []
+
+    async def anything(request: Request) -> Response:
+        seen.append(f"{request.method} {request.url}")
+        href = TOKEN_URL.replace("https:", "http:")
+        return Response(status_code=401, headers={"WWW-Authenticate": f"MsRtcOAuth href={href}"})
+
+    app = Starlette(routes=[Route("/{path:path}", anything, methods=["GET", "POST"])])
+    auth = WebTicketAuth("toshm@contoso.com", PASSWORD)
+    async with httpx.AsyncClient(auth=auth, transport=httpx.ASGITransport(app=app)) as http:
+        with pytest.raises(AuthenticationFailed, match="unencrypted"):
+            await http.get(f"{HOST}/user")
+    assert seen == [f"GET {HOST}/user"]
+    assert auth.grants == 0
+
+
 async def test_token_service_failure_is_typed() -> None:
     transport = _odd_pool(JSONResponse({"code": "ServiceUnavailable"}, 503))
     auth = WebTicketAuth("toshm@contoso.com", PASSWORD)

@@ -32,6 +32,12 @@ gives one).
 With a ``token``, every other path needs ``Authorization: Bearer <token>`` (``401``
 otherwise, compared in constant time). The token is never logged: the app logs what was
 asked (reloads, outbound starts), never headers.
+
+Web pages in a browser on the machine are kept out (:class:`~ucwa_flow._local_guard.
+LocalGuard`, ``403``): a ``POST`` whose ``Origin`` is another site's, always; and, without
+a token, a request whose ``Host`` is not an IP address, a name without a dot
+(``localhost``), the machine's name or the ``hosts`` given (DNS rebinding), but for the
+health paths.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -50,6 +57,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ucwa_flow._local_guard import LocalGuard
 from ucwa_flow.admin._target import AdminTarget
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.live import LiveSource, live_routes
@@ -70,11 +78,14 @@ def create_app(
     token: str | None,
     *,
     live: LiveSource | None = None,
+    hosts: Iterable[str] = (),
 ) -> Starlette:
     """The admin ASGI app over ``target`` and ``metrics`` (see the module docstring).
 
     ``token``: the bearer token the other paths require; ``None`` or ``""`` for none.
     ``live``: what the ``/live`` routes serve (none without it).
+    ``hosts``: host names besides addresses, ``localhost`` and the machine's own that
+    requests may name without a token (the address it listens on, when a name).
     """
 
     async def healthz(request: Request) -> Response:
@@ -145,7 +156,8 @@ def create_app(
     closing = asyncio.Event()  # set by AdminServer.stop(): open event streams end
     if live is not None:
         routes += live_routes(live, closing=closing)
-    middleware = [Middleware(BearerAuth, token=token)] if token else []
+    guard = Middleware(LocalGuard, check_host=not token, names=hosts, open_paths=OPEN_PATHS)
+    middleware = [guard, *([Middleware(BearerAuth, token=token)] if token else [])]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.closing = closing
     return app

@@ -45,7 +45,8 @@ async def serving_review(
     from ucwa_flow.review import FlowShelf, ReviewServer, create_app
 
     board = LiveBoard()
-    server = ReviewServer(create_app(FlowShelf.load([flow_file]), live=board), *address)
+    app = create_app(FlowShelf.load([flow_file]), live=board, hosts=[address[0]])
+    server = ReviewServer(app, *address)
     url = await server.start()
     click.echo(f"review: {url}", err=True)
     try:

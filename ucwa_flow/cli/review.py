@@ -132,7 +132,7 @@ async def _serve(
         except StoreError as exc:
             raise OperationalError(f"cannot open the conversation store: {exc}") from None
     stored = StoredConversations(store) if store is not None else None
-    app = create_app(shelf, coverage=coverage, live=remote, stored=stored)
+    app = create_app(shelf, coverage=coverage, live=remote, stored=stored, hosts=[host])
     server = ReviewServer(app, host, port)
     try:
         if remote is not None:

@@ -54,7 +54,7 @@ class SecretSource:
 
     def read(self) -> str:
         """The secret; :class:`~ucwa_flow.errors.OperationalError` (one line, never the
-        value) when the variable is unset or the file cannot be read."""
+        value) when the variable is unset or empty, or the file cannot be read or is empty."""
         if self.env is not None:
             value = os.environ.get(self.env)
             if not value:
@@ -62,9 +62,12 @@ class SecretSource:
             return value
         assert self.file is not None
         try:
-            return self.file.read_text(encoding="utf-8").rstrip("\r\n")
+            value = self.file.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise OperationalError(f"cannot read {self.file}: {exc.strerror}") from None
+        if not value:  # as an unset variable: an empty admin token would be no token at all
+            raise OperationalError(f"{self.file} is empty")
+        return value
 
 
 @dataclass(frozen=True)

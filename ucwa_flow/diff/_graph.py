@@ -27,7 +27,7 @@ from ucwa_flow.graph import (
     extract_flow,
     render_html,
 )
-from ucwa_flow.graph._svg import escape
+from ucwa_flow.graph._svg import escape, quoteattr
 
 __all__ = ["diff_graph", "render_diff_html"]
 
@@ -101,7 +101,7 @@ def _changes_html(diff: FlowDiff) -> str:
         if state.status == "renamed":
             heading += f" from {state.old_name}"
         parts.append(
-            f'<h2 class="{state.status}" data-state="{escape(state.name)}">{escape(heading)}</h2>'
+            f'<h2 class="{state.status}" data-state={quoteattr(state.name)}>{escape(heading)}</h2>'
         )
         lines = state_lines(state)
         if lines:

@@ -17,6 +17,11 @@ Routes (pages are HTML, the rest JSON or an event stream):
 ``GET /static/...``                    the page script and style sheet
 =====================================  ===================================================
 
+The app has no authentication; :class:`~ucwa_flow._local_guard.LocalGuard` answers ``403``
+to a request naming a ``Host`` that is not an IP address, a dotless name, the machine's name
+or one of ``hosts`` (DNS rebinding: a web page reading the transcripts through a name of
+its own), and to a non-``GET`` from another site's page.
+
 Every page works without a live source (no counts) and without a store. The app's
 ``state.closing`` event ends every event stream (:class:`~ucwa_flow.review.ReviewServer`
 sets it when it stops).
@@ -25,14 +30,17 @@ sets it when it stops).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ucwa_flow._local_guard import LocalGuard
 from ucwa_flow.live import EventStream
 from ucwa_flow.review._coverage import CoverageResults
 from ucwa_flow.review._events import event_stream
@@ -61,8 +69,11 @@ def create_app(
     coverage: CoverageResults | None = None,
     live: LiveSource | None = None,
     stored: StoredConversations | None = None,
+    hosts: Iterable[str] = (),
 ) -> Starlette:
-    """The review app over ``flows``, with coverage, a live source and a store if given."""
+    """The review app over ``flows``, with coverage, a live source and a store if given;
+    ``hosts``: host names it may be asked by besides the ones :class:`LocalGuard` takes
+    (the ``--listen`` name)."""
     review = _Review(flows, coverage, live, stored, asyncio.Event())
     routes = [
         Route("/", review.index),
@@ -78,7 +89,7 @@ def create_app(
         Route("/transcripts/{conversation:path}", review.transcript),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(LocalGuard, names=hosts)])
     app.state.closing = review.closing  # set by ReviewServer.stop(): event streams end
     return app
 

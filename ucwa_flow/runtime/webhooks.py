@@ -4,11 +4,15 @@
 :class:`httpx.AsyncClient` (tests hand in their own, with a mock transport for scripted
 answers) and reduces whatever happens to a :class:`WebhookResult`: a 2xx answer is success,
 anything else (another status, a timeout, a refused connection) is failure with a one-line
-reason. The JSON body, when there is one, is the result either way.
+reason. The JSON body, when there is one, is the result either way. The whole call,
+answer included, has the action's ``timeout``; an answer of more than :data:`MAX_ANSWER`
+bytes is a failure (it is not read further: it would become a conversation's variable).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ from ucwa_flow.store import REDACTED
 
 __all__ = [
     "IDEMPOTENCY_KEY",
+    "MAX_ANSWER",
     "WebhookCall",
     "WebhookCaller",
     "WebhookResult",
@@ -30,6 +35,8 @@ __all__ = [
 
 #: the header a webhook request carries, the same on every retry and after a restart
 IDEMPOTENCY_KEY = "Idempotency-Key"
+#: the largest answer body a webhook may give (bytes); a larger one is a failure
+MAX_ANSWER = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,27 +119,60 @@ class WebhookCaller:
         body: Any,
         timeout: float,  # noqa: ASYNC109
     ) -> WebhookResult:
-        """Send one request; never raises for network or HTTP trouble."""
+        """Send one request; never raises for network or HTTP trouble, nor for a request
+        its rendered URL or headers make impossible to send."""
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False)
         try:
-            response = await self._http.request(
-                method, url, headers=headers, json=body, timeout=httpx.Timeout(timeout)
-            )
-        except httpx.TimeoutException:
+            async with asyncio.timeout(timeout):  # the whole call, however slow the body
+                status, content = await self._send(method, url, headers, body, timeout)
+        except (TimeoutError, httpx.TimeoutException):
             return WebhookResult(None, None, f"{method} {url} timed out after {timeout:g}s")
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
             return WebhookResult(None, None, f"{method} {url} failed: {detail}")
+        except Exception as exc:  # a caller's text made it unsendable: a line break in the
+            # URL, a letter beyond ASCII in a header, a port too large (an ExceptionGroup)
+            while isinstance(exc, ExceptionGroup) and exc.exceptions:
+                exc = exc.exceptions[0]
+            detail = str(exc) or type(exc).__name__
+            return WebhookResult(None, None, f"{method} {url!r} cannot be sent: {detail}")
+        if content is None:
+            too_large = f"{method} {url} answered more than {MAX_ANSWER:,} bytes"
+            return WebhookResult(status, None, too_large)
         try:
-            data = response.json() if response.content else None
+            data = json.loads(content) if content else None
         except ValueError:
             data = None
-        if response.is_success:
-            return WebhookResult(response.status_code, data, None)
-        return WebhookResult(
-            response.status_code, data, f"{method} {url} answered {response.status_code}"
+        if 200 <= status < 300:
+            return WebhookResult(status, data, None)
+        return WebhookResult(status, data, f"{method} {url} answered {status}")
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Any,
+        timeout: float,  # noqa: ASYNC109
+    ) -> tuple[int, bytes | None]:
+        """The status and body of the answer (``None`` for a body over :data:`MAX_ANSWER`
+        bytes, of which no more is read)."""
+        assert self._http is not None
+        request = self._http.build_request(
+            method, url, headers=headers, json=body, timeout=httpx.Timeout(timeout)
         )
+        response = await self._http.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER:
+                    return response.status_code, None
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         if self._own and self._http is not None:

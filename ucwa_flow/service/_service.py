@@ -208,7 +208,9 @@ class Service:
             add_secret(token)
         try:
             server = AdminServer(
-                create_app(self, self.metrics, token, live=self.live), admin.host, admin.port
+                create_app(self, self.metrics, token, live=self.live, hosts=[admin.host]),
+                admin.host,
+                admin.port,
             )
             self.admin_address = await server.start()
         except OSError as exc:

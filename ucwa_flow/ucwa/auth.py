@@ -99,6 +99,8 @@ class WebTicketAuth(httpx.Auth):
     * Tokens are renewed before ``expires_in`` runs out (a tenth of the lifetime early, at
       most five minutes), measured on the injected ``clock``.
     * Concurrent requests share one grant per host (an asyncio lock per host).
+    * The password goes to an ``https`` WebTicket service only, when the challenge came
+      over ``https``: an ``http`` (or other) ``href`` raises :class:`AuthenticationFailed`.
 
     Async clients only.
     """
@@ -162,6 +164,11 @@ class WebTicketAuth(httpx.Auth):
                 f"{', '.join(challenge.grant_types)}); ucwa-flow supports only the password grant"
             )
         endpoint = resolve(str(request.url), challenge.href)
+        if request.url.scheme == "https" and not endpoint.startswith("https://"):
+            raise AuthenticationFailed(
+                f"{host} asked for {self.username}'s password at {endpoint}: refused, it "
+                f"would cross the network unencrypted (the WebTicket service must be https)"
+            )
         async with lock:
             current = self._tokens.get(host)
             if current is not None and current is not token:

@@ -1,0 +1,31 @@
+"""The review app against web pages in the machine's browser: DNS rebinding (a page whose
+name resolves to 127.0.0.1 reading the conversations) is refused, over a real server."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.guards import WAIT
+from tests.review.pages import HELPDESK
+from ucwa_flow.live import LiveBoard
+from ucwa_flow.review import FlowShelf, ReviewServer, create_app
+
+
+async def test_a_host_name_not_of_this_machine_is_refused() -> None:
+    app = create_app(FlowShelf.load([HELPDESK]), live=LiveBoard(), hosts=["review.lan"])
+    server = ReviewServer(app, "127.0.0.1", 0)
+    url = await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+            for path in ("/", "/live", "/flows/helpdesk", "/static/review.js"):
+                response = await client.get(path, headers={"Host": "rebind.attacker.example"})
+                assert response.status_code == 403, path
+                assert "DNS rebinding" in response.text
+            port = url.rstrip("/").rsplit(":", 1)[1]
+            for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"review.lan:{port}"):
+                response = await client.get("/live", headers={"Host": host})
+                assert response.status_code == 200, host
+            refused = await client.post("/live", headers={"Origin": "http://attacker.example"})
+            assert refused.status_code == 403
+    finally:
+        await server.stop()

@@ -1,0 +1,123 @@
+"""A webhook call always ends in its success or failure branch, bounded: a huge answer is
+a failure, not a variable of the conversation; a server that trickles its answer cannot
+hold the call past its timeout; a request that the caller's text makes unsendable is a
+failure, not an exception. Real servers on loopback (asyncio sockets speaking HTTP/1.1),
+and a real bot on the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from tests.guards import WAIT
+from tests.runtime.conftest import BOT
+from ucwa_flow.flow import load_flow_text
+from ucwa_flow.runtime.webhooks import MAX_ANSWER, WebhookCaller
+
+Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def _server(answer: Answer) -> AsyncIterator[str]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")
+            await answer(writer)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        server.close()
+
+
+async def test_an_answer_larger_than_the_limit_is_a_failure() -> None:
+    async def huge(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Transfer-Encoding: chunked\r\n\r\n")
+        chunks = [b"[", *[b"1," * 32_000] * 64, b"1]"]  # a JSON list of about 4 MB
+        for chunk in chunks:
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    caller = WebhookCaller()
+    try:
+        async with _server(huge) as url:
+            result = await asyncio.wait_for(
+                caller.call("GET", url, headers={}, body=None, timeout=WAIT), WAIT
+            )
+    finally:
+        await caller.aclose()
+    assert result.json is None
+    assert result.error == f"GET {url} answered more than {MAX_ANSWER:,} bytes"
+    assert not result.ok
+
+
+async def test_a_trickling_answer_ends_at_the_timeout() -> None:
+    async def trickle(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+        while True:  # a byte now and then, each well within the read timeout
+            writer.write(b" ")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    caller = WebhookCaller()
+    try:
+        async with _server(trickle) as url:
+            result = await asyncio.wait_for(
+                caller.call("GET", url, headers={}, body=None, timeout=0.5), WAIT
+            )
+    finally:
+        await caller.aclose()
+    assert result.error == f"GET {url} timed out after 0.5s"
+
+
+async def test_a_request_the_callers_text_makes_unsendable_is_a_failure() -> None:
+    """A line break in the URL, a letter beyond ASCII in a header: the failure branch,
+    not an exception that would leave the conversation waiting for ever."""
+    caller = WebhookCaller()
+    try:
+        broken = "http://127.0.0.1:9/find?q=line one\nline two"
+        in_url = await caller.call("GET", broken, headers={}, body=None, timeout=WAIT)
+        in_header = await caller.call(
+            "GET", "http://127.0.0.1:9/find", headers={"X-Name": "Zoë"}, body=None, timeout=WAIT
+        )
+    finally:
+        await caller.aclose()
+    assert in_url.error is not None
+    assert in_url.error.startswith("GET 'http://127.0.0.1:9/find?q=line one\\nline two' cannot")
+    assert "\n" not in in_url.error  # one log line
+    assert in_header.error is not None
+    assert "cannot be sent" in in_header.error
+
+
+async def test_a_conversation_whose_webhook_url_cannot_be_sent_takes_the_failure_branch(
+    run_bot: Any,
+) -> None:
+    flow = load_flow_text(
+        """
+version: 1
+name: lookup
+start: ask
+states:
+  ask:
+    messages:
+      - any: true
+        do:
+          - webhook:
+              url: "http://127.0.0.1:9/find?q={{ message }}"
+              success: [{say: found}]
+              failure: [{say: "lookup failed"}]
+""",
+        "lookup.flow.yaml",
+    ).raise_for_errors()
+    async with run_bot(flow) as run:
+        lene = run.sim.virtual_user("sip:lenea@contoso.com")
+        await lene.start_conversation(BOT, "line one\nline two")
+        assert (await lene.wait_for_message(WAIT)).text == "lookup failed"

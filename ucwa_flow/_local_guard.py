@@ -1,0 +1,102 @@
+"""Guarding an HTTP app on this machine from web pages in its browsers (private).
+
+A server on loopback is out of the network's reach, but not out of a browser's: any web
+page the machine's browser opens can send requests to ``http://127.0.0.1:PORT``. Two
+attacks follow, and :class:`LocalGuard` stops both:
+
+* **DNS rebinding.** A page of ``attacker.example`` whose name then resolves to
+  ``127.0.0.1`` reads the answers as its own (same origin for the browser): the live
+  conversations, stored transcripts, metrics. Its requests carry ``Host:
+  attacker.example``; the guard answers ``403`` to any ``Host`` that is not an IP address,
+  a name without a dot (``localhost``, a machine or container name: no site on the
+  internet has one), a ``.localhost`` name, this machine's host name, or a name given.
+* **Cross-site requests (CSRF).** A page can *send* a ``POST`` it cannot read the answer
+  of (``fetch(url, {method: "POST", mode: "no-cors", body: ...})``). A browser puts the
+  page's ``Origin`` on it; the guard answers ``403`` to a request other than ``GET`` and
+  ``HEAD`` whose ``Origin`` is not the server's own (``http(s)://`` + its ``Host``).
+
+Programs (curl, Prometheus, ``review --attach``) send no ``Origin`` and address the server
+as they like; only the ``Host`` check can turn one away, and only when it is on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Collection, Iterable
+
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["LocalGuard", "host_name"]
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def host_name(host: str) -> str:
+    """The name of a ``Host`` header value, without port or IPv6 brackets, lower-cased."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host[1:]
+    name, _, _ = host.partition(":")
+    return name.rstrip(".")
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class LocalGuard:
+    """ASGI middleware: the ``Host`` check (when ``check_host``) and the ``Origin`` check
+    (always) of the module docstring. ``names``: more host names to accept (a
+    ``--listen`` name); ``open_paths`` skip the ``Host`` check (health probes)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        check_host: bool = True,
+        names: Iterable[str] = (),
+        open_paths: Collection[str] = (),
+    ) -> None:
+        self.app = app
+        self.check_host = check_host
+        self.open_paths = frozenset(open_paths)
+        machine = socket.gethostname().lower()
+        given = {host_name(name) for name in names if name}
+        self.names = frozenset({machine, *given})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await PlainTextResponse(refusal + "\n", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> str | None:
+        headers = dict(scope["headers"])  # the last of a repeated header: none repeats here
+        host = headers.get(b"host", b"").decode("latin-1")
+        if self.check_host and host and scope["path"] not in self.open_paths:
+            name = host_name(host)
+            if name.endswith(".localhost"):
+                name = "localhost"
+            if not (_is_address(name) or "." not in name or name in self.names):
+                return (
+                    f"refused: {host!r} is not an address of this server (a guard against "
+                    "DNS rebinding); use its IP address or localhost"
+                )
+        origin = headers.get(b"origin")
+        if origin is not None and scope["method"] not in _SAFE_METHODS:
+            text = origin.decode("latin-1").strip().lower().rstrip("/")
+            own = {f"http://{host.lower()}", f"https://{host.lower()}"}
+            if not host or text not in own:
+                return (
+                    f"refused: a {scope['method']} from the web page at {text} "
+                    "(a guard against cross-site requests)"
+                )
+        return None
