@@ -173,16 +173,29 @@ def test_a_ca_bundle_that_is_not_there_is_a_d116_at_its_place(tmp_path: Path) ->
     [
         ("password_env: NOT_SET_ANYWHERE", "environment variable NOT_SET_ANYWHERE is not set"),
         ("password_file: no-such.secret", "no-such.secret: No such file or directory"),
+        ("password_env: SET_BUT_EMPTY", "environment variable SET_BUT_EMPTY is empty"),
+        ("password_file: empty.secret", "empty.secret is empty"),
     ],
 )
 def test_a_password_that_cannot_be_read_starts_nothing(
     tmp_path: Path, source: str, reason: str
 ) -> None:
     deploy = _deployment(tmp_path)
+    (tmp_path / "empty.secret").write_text("\n", encoding="utf-8")  # a secret not filled in
     deploy.write_text(DEPLOY.replace("password_env: DESK_PASSWORD", source), "utf-8")
-    line = _one_line(_serve(tmp_path, str(deploy)), 1)
+    line = _one_line(_serve(tmp_path, str(deploy), env=ENV | {"SET_BUT_EMPTY": ""}), 1)
     assert line.startswith("ucwa-flow: error: desk: cannot read the password of sip:desk@")
     assert line.endswith(reason)
+
+
+def test_an_empty_admin_token_file_starts_nothing(tmp_path: Path) -> None:
+    """Read as no token at all, it left /metrics, /reload and outbound starts open."""
+    deploy = _deployment(tmp_path)
+    (tmp_path / "admin.token").write_text("", encoding="utf-8")
+    admin = "admin: {listen: '127.0.0.1:0', token_file: admin.token}\n"
+    deploy.write_text(DEPLOY.replace("admin: {enabled: false}\n", admin), "utf-8")
+    line = _one_line(_serve(tmp_path, str(deploy)), 1)
+    assert line == f"ucwa-flow: error: cannot read the admin token: {tmp_path}/admin.token is empty"
 
 
 def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
