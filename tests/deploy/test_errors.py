@@ -124,6 +124,16 @@ CASES = [
         "1:33: D115 workers: a heartbeat of 2 s is too slow for a lease of 5 s",
     ),
     ("server: {ca_bundle: nosuch.pem}\n" + ACCOUNT, "1:21: D116 ca_bundle: nosuch.pem: no such"),
+    # what the schema's pattern lets through, a sign-in retried for ever before
+    (
+        "server: {url: 'https://lyncdiscover.contoso.com:84430/'}\n" + ACCOUNT,
+        "1:15: D117 server.url: 'https://lyncdiscover.contoso.com:84430/' is not a URL (Port out",
+    ),
+    ("server: {url: 'https://[::1/'}\n" + ACCOUNT, "1:15: D117 server.url: 'https://[::1/' is"),
+    (
+        "server: {url: '${URL:-http://h:8750:80/}'}\n" + ACCOUNT,
+        "1:15: D117 server.url: 'http://h:8750:80/' is not a URL (Port could not be cast",
+    ),
 ]
 
 

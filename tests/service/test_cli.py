@@ -213,12 +213,20 @@ def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert "signed in" not in done.stderr  # the port is taken before any account signs in
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("::bad", "is not an http(s) URL"),
+        ("https://[::1/", "is not a URL (Invalid IPv6 URL)"),  # was a traceback
+        ("http://127.0.0.1:187500/", "is not a URL (Port out of range"),  # was retried for ever
+    ],
+)
 def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
-    tmp_path: Path,
+    tmp_path: Path, url: str, why: str
 ) -> None:
     deploy = _deployment(tmp_path)
     done = subprocess.run(
-        [UCWA_FLOW, "serve", str(deploy), "--server", "::bad"],
+        [UCWA_FLOW, "serve", str(deploy), "--server", url],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -226,7 +234,7 @@ def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
         timeout=WAIT,
     )
     assert done.returncode == 2
-    assert "Invalid value for --server: server URL '::bad' is not an http(s) URL" in done.stderr
+    assert f"Invalid value for --server: server URL {url!r} {why}" in done.stderr
     assert "Traceback" not in done.stderr
 
 

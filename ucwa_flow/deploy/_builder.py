@@ -25,6 +25,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from ucwa_flow._listen import parse_listen
+from ucwa_flow._server_url import server_url_problem
 from ucwa_flow.deploy._errors import problem
 from ucwa_flow.deploy._model import (
     AccountSpec,
@@ -108,6 +109,10 @@ class _Builder:
     def build(self) -> Deployment:
         data: dict[str, Any] = self.doc.data
         server = data.get("server", {})
+        url = server.get("url")
+        if url is not None and (why := server_url_problem(url)) is not None:
+            # the schema's pattern lets a port out of range or an open '[' through
+            self.error(("server", "url"), "D117", f"server.url: {url!r} {why}")
         ca_bundle = server.get("ca_bundle")
         if ca_bundle and ("server", "ca_bundle") not in self.skip:
             self.ca_bundle(ca_bundle)
@@ -118,7 +123,7 @@ class _Builder:
         return Deployment(
             source=self.source,
             server=ServerSpec(
-                url=server.get("url"),
+                url=url,
                 ca_bundle=self.path(ca_bundle) if ca_bundle else None,
                 insecure=bool(server.get("insecure", False)),
             ),
