@@ -3,6 +3,7 @@ each mistake a person can make in starting it as one line with its exit status."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -265,3 +266,27 @@ def test_a_store_that_can_never_open_is_one_line_and_starts_nothing(tmp_path: Pa
     store = tmp_path / "a-file" / "state" / "desk@contoso.com.sqlite3"
     opening = "ucwa-flow: error: cannot open the conversation store: the store"
     assert line.startswith(f"{opening} {store} cannot be opened (")
+
+
+def test_with_json_logs_the_line_that_ends_the_process_is_json_too(tmp_path: Path) -> None:
+    """It was the one plain-text line among JSON ones: a log pipeline dropped, or choked
+    on, the line that says why the service did not start."""
+    deploy = _deployment(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    deploy.write_text("store: a-file/state\nlogging: {format: json}\n" + DEPLOY, "utf-8")
+    done = _serve(tmp_path, str(deploy), "--server", "http://127.0.0.1:1/")
+    assert done.returncode == 1, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    last = records[-1]
+    assert (last["level"], last["logger"]) == ("error", "ucwa_flow.service")
+    assert last["message"].startswith("cannot open the conversation store: the store ")
+
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(World.flow_text("desk").replace("goto: done", "goto: nowhere"), "utf-8")
+    done = _serve(tmp_path, str(deploy), "--log-format", "json")
+    assert done.returncode == 2, done.stderr
+    messages = [json.loads(line)["message"] for line in done.stderr.splitlines()]
+    assert messages[0].startswith(f"{flow}:")
+    assert messages[-1].endswith(
+        "its flows, or the vars it gives them, have errors; nothing was run"
+    )
