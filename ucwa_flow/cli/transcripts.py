@@ -121,7 +121,7 @@ def _with_store(options: dict[str, Any], work: Callable[[Store], Awaitable[T]]) 
     )
 
     async def main() -> T:
-        async with await open_store(target) as store:
+        async with await open_store(target, existing=True) as store:
             return await work(store)
 
     return asyncio.run(main())
