@@ -290,3 +290,29 @@ def test_with_json_logs_the_line_that_ends_the_process_is_json_too(tmp_path: Pat
     assert messages[-1].endswith(
         "its flows, or the vars it gives them, have errors; nothing was run"
     )
+
+
+def test_the_start_line_says_where_the_conversations_are_kept(tmp_path: Path) -> None:
+    """What an on-call engineer gives ``ucwa-flow transcripts``; it was not said."""
+    deploy = _deployment(tmp_path)
+    deploy.write_text("store: state\n" + DEPLOY, "utf-8")
+    with subprocess.Popen(
+        [UCWA_FLOW, "serve", str(deploy), "--server", "http://127.0.0.1:1/"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    ) as proc:
+        try:
+            lines = Lines(proc.stderr)
+            started = lines.until("serving desk on ")
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert started.rstrip().endswith(
+        f"serving desk on http://127.0.0.1:1/, conversations kept in {tmp_path / 'state'} "
+        "(a SQLite file per account, named after its user)"
+    ), started

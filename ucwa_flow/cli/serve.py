@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -172,13 +173,26 @@ async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool
             settle()
             await service.start()
             accounts = ", ".join(a.id for a in chosen.accounts)
-            log.info("serving %s on %s", accounts, url)
+            log.info("serving %s on %s, %s", accounts, url, _kept_in(chosen))
             await service.run()
             return await service.stop()
         finally:
             for number in signals:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(number)
+
+
+def _kept_in(deployment: Deployment) -> str:
+    """Where the conversations are kept, for the start line: what an on-call engineer
+    passes to ``ucwa-flow transcripts`` (``--store URL``, ``--state FOLDER/FILE``)."""
+    from ucwa_flow.service._stores import store_target
+    from ucwa_flow.store import describe_target, is_postgres_url
+
+    store = deployment.store
+    if store is not None and is_postgres_url(store):
+        return f"conversations kept in {describe_target(store)}"
+    folder = Path(store_target(store, deployment.accounts[0].user)).parent
+    return f"conversations kept in {folder} (a SQLite file per account, named after its user)"
 
 
 @contextlib.asynccontextmanager
