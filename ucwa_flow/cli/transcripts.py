@@ -62,9 +62,10 @@ def _target_options(func: F) -> F:
         (
             click.option(
                 "--state",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=click.Path(path_type=Path),
                 default=None,
-                help="The bot's SQLite store file.",
+                help="The bot's SQLite store file (or a deployment's store folder, with "
+                "--account).",
             ),
             click.option(
                 "--store",
