@@ -124,6 +124,16 @@ CASES = [
         "1:33: D115 workers: a heartbeat of 2 s is too slow for a lease of 5 s",
     ),
     ("server: {ca_bundle: nosuch.pem}\n" + ACCOUNT, "1:21: D116 ca_bundle: nosuch.pem: no such"),
+    # what the schema's pattern lets through, a sign-in retried for ever before
+    (
+        "server: {url: 'https://lyncdiscover.contoso.com:84430/'}\n" + ACCOUNT,
+        "1:15: D117 server.url: 'https://lyncdiscover.contoso.com:84430/' is not a URL (Port out",
+    ),
+    ("server: {url: 'https://[::1/'}\n" + ACCOUNT, "1:15: D117 server.url: 'https://[::1/' is"),
+    (
+        "server: {url: '${URL:-http://h:8750:80/}'}\n" + ACCOUNT,
+        "1:15: D117 server.url: 'http://h:8750:80/' is not a URL (Port could not be cast",
+    ),
 ]
 
 
@@ -268,3 +278,30 @@ def test_a_ca_bundle_is_relative_to_the_file_and_read(write_deployment: WriteDep
         assert found == f"1:21: D116 ca_bundle: cannot read {bundle}: Permission denied"
     finally:
         bundle.chmod(0o644)
+
+
+# A path that cannot even be looked at: for a service user, a folder on the way that it may
+# not search (EACCES); for anyone, a name too long (ENAMETOOLONG), which a test run as root
+# can make. Either was a traceback from validate and serve.
+TOO_LONG = "x" * 300
+
+
+def test_a_flow_or_ca_bundle_that_cannot_be_looked_at_is_located(
+    write_deployment: WriteDeployment,
+) -> None:
+    text = f"server: {{url: 'https://h/', ca_bundle: {TOO_LONG}/ca.pem}}\n" + ACCOUNT.replace(
+        "flows/echo.flow.yaml", f"{TOO_LONG}/echo.flow.yaml"
+    )
+    bundle, flow = _errors(write_deployment, text)
+    assert bundle.startswith("1:40: D116 ca_bundle: cannot read ")
+    assert bundle.endswith(f"{TOO_LONG}/ca.pem: File name too long")
+    assert flow.startswith(f"6:11: D113 {TOO_LONG}/echo.flow.yaml: cannot be read (File name too")
+
+
+def test_a_store_folder_that_cannot_be_looked_at_is_left_to_the_store(
+    write_deployment: WriteDeployment,
+) -> None:
+    """``validate`` may run as another user than ``serve``; opening the store says why."""
+    path = write_deployment(f"store: {TOO_LONG}/state\n" + ACCOUNT)
+    deployment = load_deployment(path, environ={})
+    assert deployment.store == str(path.parent / TOO_LONG / "state")

@@ -135,6 +135,20 @@ def test_an_unreachable_server_is_one_line() -> None:
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:187500/", "is not a URL (Port out of range 0-65535)"),
+        ("https://[::1/", "is not a URL (Invalid IPv6 URL)"),
+    ],
+)
+def test_a_server_url_that_cannot_be_one_is_one_line(url: str, why: str) -> None:
+    """A typo in the port, or an unclosed '[', was a traceback."""
+    args = ("--user", "sip:toshm@contoso.com", "--password", "pass@word1")
+    done = ucwa_flow("run", "flows/echo.flow.yaml", "--server", url, *args)
+    assert_one_clear_line(done, f"ucwa-flow: error: server URL {url!r} {why}")
+
+
 def test_server_without_user_is_a_usage_error() -> None:
     done = ucwa_flow("run", "flows/echo.flow.yaml", "--server", "http://127.0.0.1:1")
     assert done.returncode == 2

@@ -36,6 +36,9 @@ class Live:
         channel = self.s.bot._channel
         return channel.stats if channel is not None else None
 
+    def ready(self) -> bool | None:
+        return True
+
     def flow_of(self, href: str) -> str | None:
         instance = self.s.bot.engine.instances.get(href)
         return instance.flow.name if instance is not None else None

@@ -24,6 +24,7 @@ class Source:
         self.counts = dict(active)
         self.channel: ChannelStats | None = None
         self.broken = False
+        self.serving: bool | None = True
 
     def active(self) -> Mapping[tuple[str, str], int]:
         if self.broken:
@@ -36,6 +37,9 @@ class Source:
         for (flow, _state), count in self.active().items():
             totals[flow, "v1"] = totals.get((flow, "v1"), 0) + count
         return totals
+
+    def ready(self) -> bool | None:
+        return self.serving
 
 
 def test_live_conversations_by_account_flow_and_state() -> None:
@@ -167,3 +171,20 @@ def test_the_flow_version_served_and_reloads() -> None:
     assert m.value("ucwa_flow_flow_version_info", flow="helpdesk") == 1
     assert m.value("ucwa_flow_reloads_total", result="ok") == 1
     assert m.value("ucwa_flow_reloads_total", result="refused") == 1
+
+
+def test_whether_each_account_serves() -> None:
+    """A wrong password or an unreachable server showed nowhere in the metrics: no channel,
+    so no reconnects either. An account another worker holds has no series here."""
+    metrics = Metrics()
+    desk, hr, elsewhere = Source({}), Source({}), Source({})
+    hr.serving = False
+    elsewhere.serving = None
+    for account, source in (("desk", desk), ("hr", hr), ("elsewhere", elsewhere)):
+        metrics.track(account, source)
+    m = Scraped.of(metrics)
+    assert m.types["ucwa_flow_account_ready"] == "gauge"
+    assert [(s[1], s[2]) for s in m.samples if s[0] == "ucwa_flow_account_ready"] == [
+        ({"account": "desk"}, 1.0),
+        ({"account": "hr"}, 0.0),
+    ]

@@ -3,6 +3,7 @@ each mistake a person can make in starting it as one line with its exit status."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -173,26 +174,29 @@ def test_a_ca_bundle_that_is_not_there_is_a_d116_at_its_place(tmp_path: Path) ->
     [
         ("password_env: NOT_SET_ANYWHERE", "environment variable NOT_SET_ANYWHERE is not set"),
         ("password_file: no-such.secret", "no-such.secret: No such file or directory"),
+        ("password_env: SET_BUT_EMPTY", "environment variable SET_BUT_EMPTY is empty"),
+        ("password_file: empty.secret", "empty.secret is empty"),
     ],
 )
 def test_a_password_that_cannot_be_read_starts_nothing(
     tmp_path: Path, source: str, reason: str
 ) -> None:
     deploy = _deployment(tmp_path)
+    (tmp_path / "empty.secret").write_text("\n", encoding="utf-8")  # a secret not filled in
     deploy.write_text(DEPLOY.replace("password_env: DESK_PASSWORD", source), "utf-8")
-    line = _one_line(_serve(tmp_path, str(deploy)), 1)
+    line = _one_line(_serve(tmp_path, str(deploy), env=ENV | {"SET_BUT_EMPTY": ""}), 1)
     assert line.startswith("ucwa-flow: error: desk: cannot read the password of sip:desk@")
     assert line.endswith(reason)
 
 
 def test_an_empty_admin_token_file_starts_nothing(tmp_path: Path) -> None:
-    """An empty token file is no token: the endpoint would be open to anyone."""
+    """Read as no token at all, it left /metrics, /reload and outbound starts open."""
     deploy = _deployment(tmp_path)
-    (tmp_path / "token").write_text("\n", encoding="utf-8")
-    admin = 'admin: {listen: "127.0.0.1:0", token_file: token}'
-    deploy.write_text(DEPLOY.replace("admin: {enabled: false}", admin), "utf-8")
+    (tmp_path / "admin.token").write_text("", encoding="utf-8")
+    admin = "admin: {listen: '127.0.0.1:0', token_file: admin.token}\n"
+    deploy.write_text(DEPLOY.replace("admin: {enabled: false}\n", admin), "utf-8")
     line = _one_line(_serve(tmp_path, str(deploy)), 1)
-    assert line == f"ucwa-flow: error: cannot read the admin token: {tmp_path / 'token'} is empty"
+    assert line == f"ucwa-flow: error: cannot read the admin token: {tmp_path}/admin.token is empty"
 
 
 def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
@@ -210,12 +214,20 @@ def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert "signed in" not in done.stderr  # the port is taken before any account signs in
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("::bad", "is not an http(s) URL"),
+        ("https://[::1/", "is not a URL (Invalid IPv6 URL)"),  # was a traceback
+        ("http://127.0.0.1:187500/", "is not a URL (Port out of range"),  # was retried for ever
+    ],
+)
 def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
-    tmp_path: Path,
+    tmp_path: Path, url: str, why: str
 ) -> None:
     deploy = _deployment(tmp_path)
     done = subprocess.run(
-        [UCWA_FLOW, "serve", str(deploy), "--server", "::bad"],
+        [UCWA_FLOW, "serve", str(deploy), "--server", url],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -223,7 +235,7 @@ def test_a_server_that_is_not_an_http_url_is_refused_before_anything_starts(
         timeout=WAIT,
     )
     assert done.returncode == 2
-    assert "Invalid value for --server: server URL '::bad' is not an http(s) URL" in done.stderr
+    assert f"Invalid value for --server: server URL {url!r} {why}" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -268,3 +280,53 @@ def test_a_store_that_can_never_open_is_one_line_and_starts_nothing(tmp_path: Pa
     store = tmp_path / "a-file" / "state" / "desk@contoso.com.sqlite3"
     opening = "ucwa-flow: error: cannot open the conversation store: the store"
     assert line.startswith(f"{opening} {store} cannot be opened (")
+
+
+def test_with_json_logs_the_line_that_ends_the_process_is_json_too(tmp_path: Path) -> None:
+    """It was the one plain-text line among JSON ones: a log pipeline dropped, or choked
+    on, the line that says why the service did not start."""
+    deploy = _deployment(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    deploy.write_text("store: a-file/state\nlogging: {format: json}\n" + DEPLOY, "utf-8")
+    done = _serve(tmp_path, str(deploy), "--server", "http://127.0.0.1:1/")
+    assert done.returncode == 1, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    last = records[-1]
+    assert (last["level"], last["logger"]) == ("error", "ucwa_flow.service")
+    assert last["message"].startswith("cannot open the conversation store: the store ")
+
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(World.flow_text("desk").replace("goto: done", "goto: nowhere"), "utf-8")
+    done = _serve(tmp_path, str(deploy), "--log-format", "json")
+    assert done.returncode == 2, done.stderr
+    messages = [json.loads(line)["message"] for line in done.stderr.splitlines()]
+    assert messages[0].startswith(f"{flow}:")
+    assert messages[-1].endswith(
+        "its flows, or the vars it gives them, have errors; nothing was run"
+    )
+
+
+def test_the_start_line_says_where_the_conversations_are_kept(tmp_path: Path) -> None:
+    """What an on-call engineer gives ``ucwa-flow transcripts``; it was not said."""
+    deploy = _deployment(tmp_path)
+    deploy.write_text("store: state\n" + DEPLOY, "utf-8")
+    with subprocess.Popen(
+        [UCWA_FLOW, "serve", str(deploy), "--server", "http://127.0.0.1:1/"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    ) as proc:
+        try:
+            lines = Lines(proc.stderr)
+            started = lines.until("serving desk on ")
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert started.rstrip().endswith(
+        f"serving desk on http://127.0.0.1:1/, conversations kept in {tmp_path / 'state'} "
+        "(a SQLite file per account, named after its user)"
+    ), started

@@ -410,3 +410,24 @@ def test_the_docs_show_what_the_command_prints() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "transcripts.md").read_text("utf-8")
     assert "$ ucwa-flow transcripts list --state helpdesk.sqlite3\n" + LIST in docs
     assert "$ ucwa-flow transcripts show 8f3b --state helpdesk.sqlite3\n" + SHOW in docs
+
+
+def test_a_deployments_store_folder_is_read_with_the_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` keeps one file per account in its ``store:`` folder; ``--state FOLDER``
+    was refused as 'a directory' with no hint of the files in it."""
+    monkeypatch.delenv("UCWA_FLOW_STORE", raising=False)
+    folder = tmp_path / "state"
+    asyncio.run(_seed(Target("sqlite", path=folder / "helpdesk@contoso.com.sqlite3")))
+    code, out, err = run(
+        capsys, "list", "--state", str(folder), "--account", "helpdesk@contoso.com"
+    )
+    assert code == 0, err
+    assert [line.split()[-1] for line in out.splitlines()[1:]] == ["c0ffee01", "8f3b2d41"]
+    code, out, err = run(capsys, "list", "--state", str(folder))
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        f"Error: --state {folder} is a folder (a deployment's store: one file per account); "
+        "add --account SIP, or give one of its files (helpdesk@contoso.com.sqlite3)"
+    )

@@ -70,7 +70,10 @@ def resolve_store_target(
             )
         return store
     if state is not None:
-        return _sqlite(Path(state).expanduser(), must_exist, "")
+        path = Path(state).expanduser()
+        if path.is_dir():  # a deployment's store folder: one file per account
+            return _in_folder(path, account, must_exist)
+        return _sqlite(path, must_exist, "")
     from_env = env.get(STORE_ENV, "").strip()
     if from_env:
         if is_postgres_url(from_env):
@@ -85,6 +88,21 @@ def resolve_store_target(
         return _sqlite(default_state_path(account), must_exist, f" (the default for {account})")
     raise click.UsageError(
         f"which store? give --state PATH, --store URL or --account SIP (or set {STORE_ENV})"
+    )
+
+
+def _in_folder(folder: Path, account: str | None, must_exist: bool) -> str:
+    """The file of ``account`` in a deployment's store ``folder`` (``serve`` names each
+    account's file as :func:`default_state_path` does); without an account, a usage error
+    naming the files there."""
+    if account:
+        name = default_state_path(account).name
+        return _sqlite(folder / name, must_exist, f" (the file of {account} in {folder})")
+    files = sorted(p.name for p in folder.glob("*.sqlite3"))
+    shown = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
+    raise click.UsageError(
+        f"--state {folder} is a folder (a deployment's store: one file per account); "
+        f"add --account SIP, or give one of its files ({shown or 'none there'})"
     )
 
 

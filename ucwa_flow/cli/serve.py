@@ -11,7 +11,8 @@ file's ``server.url``; with neither, the deployment runs on the embedded simulat
 Errors in the deployment file or its flows are printed as ``file:line:col: CODE message``
 lines (exit status 2); a password or admin token that cannot be read is one line per
 secret, and other operational errors (a store that can never be opened, a port in use) one
-line (status 1); never a traceback. A PostgreSQL store that cannot be reached yet is waited
+line (status 1); never a traceback. With JSON logs, each of these lines found once the file
+is loaded is a JSON log line too. A PostgreSQL store that cannot be reached yet is waited
 for, with the admin endpoint up (``/readyz`` 503); SIGTERM or SIGINT meanwhile exits 0.
 Nothing starts before the flows and secrets are checked.
 A stop exits 0, or 3 when it ran past ``stop_timeout`` and cancelled what was left.
@@ -26,13 +27,15 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ucwa_flow._heap import settle
 from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment, parse_listen
+from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 from ucwa_flow.observe.logs import configure_logging
 
 __all__ = ["command"]
@@ -99,23 +102,50 @@ def command(
     if listen is not None:
         spec = dataclasses.replace(deployment.admin, host=listen[0], port=listen[1], enabled=True)
         deployment = dataclasses.replace(deployment, admin=spec)
-    configure_logging(log_format or deployment.logging.format, deployment.logging.level)
-    try:  # before anything starts (the simulator, the admin endpoint, a sign-in)
-        preflight(deployment)
-    except FlowsRefused as exc:
-        click.echo(str(exc), err=True)
-        why = "its flows, or the vars it gives them, have errors"  # D114 is no flow's error
-        click.echo(f"ucwa-flow: error: {deploy_file}: {why}; nothing was run", err=True)
-        sys.exit(2)
-    if deployment.server.insecure:
-        click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
+    json_lines = (log_format or deployment.logging.format) == "json"
+    configure_logging("json" if json_lines else "text", deployment.logging.level)
+    with _as_log_lines(json_lines):
+        try:  # before anything starts (the simulator, the admin endpoint, a sign-in)
+            preflight(deployment)
+        except FlowsRefused as exc:
+            why = "its flows, or the vars it gives them, have errors"  # D114: no flow's error
+            _say(json_lines, f"{exc}\nucwa-flow: error: {deploy_file}: {why}; nothing was run")
+            sys.exit(2)
+        if deployment.server.insecure:
+            if json_lines:
+                log.warning("%s", _INSECURE_WARNING)
+            else:
+                click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
+        try:
+            clean = asyncio.run(_main(deployment, server or deployment.server.url, watch))
+        except KeyboardInterrupt:  # a second Ctrl-C during the stop
+            clean = False
+        if not clean:  # a service manager should know: the next start resumes from the last
+            _say(json_lines, "stopped (some steps were cut short).")  # commit
+            sys.exit(STOP_CUT_SHORT)
+
+
+def _say(json_lines: bool, text: str) -> None:
+    """``text`` on standard error: its lines as error records in JSON logs, else as is."""
+    if not json_lines:
+        click.echo(text, err=True)
+        return
+    for line in text.splitlines():
+        log.error("%s", line.removeprefix("ucwa-flow: error: "))
+
+
+@contextlib.contextmanager
+def _as_log_lines(json_lines: bool) -> Iterator[None]:
+    """With JSON logs the error that ends the process is a JSON line too: a log pipeline
+    would drop, or choke on, the one line that says why the service stopped. In text, it is
+    the ``ucwa-flow: error: ...`` line of every command."""
     try:
-        clean = asyncio.run(_main(deployment, server or deployment.server.url, watch))
-    except KeyboardInterrupt:  # a second Ctrl-C during the stop
-        clean = False
-    if not clean:  # a service manager should know: the next start resumes from the last commit
-        click.echo("stopped (some steps were cut short).", err=True)
-        sys.exit(STOP_CUT_SHORT)
+        yield
+    except UcwaFlowError as exc:
+        if not json_lines:
+            raise
+        _say(json_lines, str(exc))
+        sys.exit(2 if isinstance(exc, UnreadableFileError) else 1)
 
 
 async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool:
@@ -146,13 +176,26 @@ async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool
             await service.start()  # waits for a PostgreSQL store that cannot be reached yet
             if not service.stopping:  # a SIGTERM while it waited: nothing was started
                 accounts = ", ".join(a.id for a in chosen.accounts)
-                log.info("serving %s on %s", accounts, url)
+                log.info("serving %s on %s, %s", accounts, url, _kept_in(chosen))
             await service.run()
             return await service.stop()
         finally:
             for number in signals:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(number)
+
+
+def _kept_in(deployment: Deployment) -> str:
+    """Where the conversations are kept, for the start line: what an on-call engineer
+    passes to ``ucwa-flow transcripts`` (``--store URL``, ``--state FOLDER/FILE``)."""
+    from ucwa_flow.service._stores import store_target
+    from ucwa_flow.store import describe_target, is_postgres_url
+
+    store = deployment.store
+    if store is not None and is_postgres_url(store):
+        return f"conversations kept in {describe_target(store)}"
+    folder = Path(store_target(store, deployment.accounts[0].user)).parent
+    return f"conversations kept in {folder} (a SQLite file per account, named after its user)"
 
 
 @contextlib.asynccontextmanager

@@ -62,9 +62,10 @@ def _target_options(func: F) -> F:
         (
             click.option(
                 "--state",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=click.Path(path_type=Path),
                 default=None,
-                help="The bot's SQLite store file.",
+                help="The bot's SQLite store file (or a deployment's store folder, with "
+                "--account).",
             ),
             click.option(
                 "--store",
@@ -121,7 +122,7 @@ def _with_store(options: dict[str, Any], work: Callable[[Store], Awaitable[T]]) 
     )
 
     async def main() -> T:
-        async with await open_store(target) as store:
+        async with await open_store(target, existing=True) as store:
             return await work(store)
 
     return asyncio.run(main())

@@ -47,7 +47,7 @@ def command(store: str | None, as_json: bool) -> None:
 
 
 async def _read(target: str) -> tuple[list[WorkerInfo], list[Lease]]:
-    async with await open_store(target) as opened:
+    async with await open_store(target, existing=True) as opened:
         book = LeaseBook(opened)
         return await book.workers(), await book.owners()
 

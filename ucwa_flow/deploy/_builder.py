@@ -20,10 +20,12 @@ from __future__ import annotations
 import math
 import re
 import ssl
+import stat
 from pathlib import Path as FsPath
 from typing import Any
 
 from ucwa_flow._listen import parse_listen
+from ucwa_flow._server_url import server_url_problem
 from ucwa_flow.deploy._errors import problem
 from ucwa_flow.deploy._model import (
     AccountSpec,
@@ -107,6 +109,10 @@ class _Builder:
     def build(self) -> Deployment:
         data: dict[str, Any] = self.doc.data
         server = data.get("server", {})
+        url = server.get("url")
+        if url is not None and (why := server_url_problem(url)) is not None:
+            # the schema's pattern lets a port out of range or an open '[' through
+            self.error(("server", "url"), "D117", f"server.url: {url!r} {why}")
         ca_bundle = server.get("ca_bundle")
         if ca_bundle and ("server", "ca_bundle") not in self.skip:
             self.ca_bundle(ca_bundle)
@@ -117,7 +123,7 @@ class _Builder:
         return Deployment(
             source=self.source,
             server=ServerSpec(
-                url=server.get("url"),
+                url=url,
                 ca_bundle=self.path(ca_bundle) if ca_bundle else None,
                 insecure=bool(server.get("insecure", False)),
             ),
@@ -134,9 +140,12 @@ class _Builder:
         """``D116`` when the CA bundle cannot be used: missing, unreadable, or no PEM
         certificate in it (what ``serve`` would stop on when it first connects)."""
         bundle = self.path(written)
-        if not bundle.exists():
+        kind = _kind(bundle)
+        if isinstance(kind, OSError):
+            why = f"cannot read {bundle}: {kind.strerror or kind}"
+        elif kind is None:
             why = f"{written}: no such file (looked for {bundle})"
-        elif bundle.is_dir():
+        elif kind == "dir":
             why = f"{bundle} is a directory, not a PEM file of CA certificates"
         else:
             try:
@@ -175,7 +184,9 @@ class _Builder:
                 self.error(("store",), "D112", f"store: {problem}")
             return written
         folder = self.path(written)
-        if folder.exists() and not folder.is_dir():
+        # a folder this user may not even look at (its parent not searchable) is said in
+        # one line when serve opens the store; validate may run as another user
+        if _kind(folder) == "file":
             message = (
                 f"store: {folder} is a file; the store is a folder (one SQLite file per account)"
             )
@@ -262,10 +273,14 @@ class _Builder:
         specs = []
         for name, (path, file) in written.items():
             resolved = resolve_flow_path(self.path(file))
-            if path not in self.skip and not resolved.is_file():
-                what = (
-                    "is a directory, not a flow file" if resolved.is_dir() else "no such flow file"
-                )
+            kind = _kind(resolved)
+            if path not in self.skip and kind != "file":
+                if isinstance(kind, OSError):
+                    what = f"cannot be read ({kind.strerror or kind})"
+                elif kind is None:
+                    what = "no such flow file"
+                else:
+                    what = "is a directory, not a flow file" if kind == "dir" else "is no file"
                 self.error(path, "D113", f"{file}: {what} (looked for {resolved})")
             specs.append(FlowSpec(name, resolved, self.spot(path)))
         return tuple(specs)
@@ -312,3 +327,17 @@ def _seconds(text: str) -> float:
 
 def _sip(address: str) -> str:
     return address if address.lower().startswith("sip:") else "sip:" + address
+
+
+def _kind(path: FsPath) -> str | OSError | None:
+    """``"file"``, ``"dir"`` (or ``"other"``), ``None`` when nothing is there, or the
+    error that kept it from being looked at (a folder on the way not searchable)."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return exc
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "other"

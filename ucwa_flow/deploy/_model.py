@@ -54,18 +54,24 @@ class SecretSource:
 
     def read(self) -> str:
         """The secret; :class:`~ucwa_flow.errors.OperationalError` (one line, never the
-        value) when the variable is unset or empty, or the file cannot be read or is empty."""
+        value) when the variable is unset or empty, or the file cannot be read or is
+        empty (a secret not filled in: an empty admin token would leave the endpoint
+        open, an empty password only fails every sign-in)."""
         if self.env is not None:
             value = os.environ.get(self.env)
-            if not value:
+            if value is None:
                 raise OperationalError(f"environment variable {self.env} is not set")
+            if not value:
+                raise OperationalError(f"environment variable {self.env} is empty")
             return value
         assert self.file is not None
         try:
             value = self.file.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise OperationalError(f"cannot read {self.file}: {exc.strerror}") from None
-        if not value:  # as an unset variable: an empty admin token would be no token at all
+        except UnicodeDecodeError:
+            raise OperationalError(f"cannot read {self.file}: not UTF-8 text") from None
+        if not value:
             raise OperationalError(f"{self.file} is empty")
         return value
 

@@ -88,11 +88,23 @@ class LoadResult:
 def resolve_flow_path(path: str | os.PathLike[str]) -> Path:
     """``X.yaml`` means ``X.flow.yaml`` when the former does not exist but the latter does."""
     candidate = Path(path)
-    if not candidate.exists() and candidate.suffix in (".yaml", ".yml"):
+    if not _exists(candidate) and candidate.suffix in (".yaml", ".yml"):
         alternative = candidate.with_suffix(".flow" + candidate.suffix)
-        if alternative.exists():
+        if _exists(alternative):
             return alternative
     return candidate
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; one that cannot even be looked at (a folder on the way
+    not searchable) counts as there, for its reader to say why it cannot be read."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def load_flow(path: str | os.PathLike[str]) -> LoadResult:

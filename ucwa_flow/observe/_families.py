@@ -23,6 +23,10 @@ VERSIONS = (
     P + "conversations_by_version",
     "Live conversations by the flow version (the first 12 hex digits of its digest) they run.",
 )
+READY = (
+    P + "account_ready",
+    "1 while the account is signed in with a live event channel (as /readyz says), else 0.",
+)
 CHANNEL = {
     "reconnects": (
         P + "channel_reconnects",

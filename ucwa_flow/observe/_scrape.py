@@ -2,8 +2,9 @@
 
 :class:`ScrapeCollector` is a custom ``prometheus_client`` collector over the accounts that
 :meth:`~ucwa_flow.observe.metrics.Metrics.track` registered. At each scrape it asks every
-account's source for its live conversations (a gauge per flow and state) and reads its event
-channel's :class:`~ucwa_flow.ucwa.ChannelStats`.
+account's source for its live conversations (a gauge per flow and state) and whether it
+serves (signed in with a live event channel), and reads its event channel's
+:class:`~ucwa_flow.ucwa.ChannelStats`.
 
 Channel counters stay monotonic across restarts of an account: when a source hands out a
 new stats object (the bot signed in again, with a new event channel), the totals of the old
@@ -20,7 +21,7 @@ from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ucwa_flow.observe._families import ACTIVE, CHANNEL, VERSIONS
+from ucwa_flow.observe._families import ACTIVE, CHANNEL, READY, VERSIONS
 from ucwa_flow.ucwa import ChannelStats
 
 __all__ = ["AccountSource", "ScrapeCollector"]
@@ -35,10 +36,14 @@ class AccountSource(Protocol):
     ``versions()`` by ``(flow name, version)`` (after a reload, some may still run the
     version they started with); ``channel`` is its current event channel's counters
     (``None`` while it has none, e.g. before it signed in). All are read on the event
-    loop's thread.
+    loop's thread. ``ready()`` is whether the account serves: signed in with its event
+    channel live (as ``/readyz`` says), ``None`` when this process does not run it (a
+    worker's account held by another worker).
     """
 
     def active(self) -> Mapping[tuple[str, str], int]: ...
+
+    def ready(self) -> bool | None: ...
 
     def versions(self) -> Mapping[tuple[str, str], int]: ...
 
@@ -81,17 +86,19 @@ class ScrapeCollector:
             tracked.source = source
 
     def describe(self) -> Iterator[Metric]:
-        active, versions, channel = self._families()
+        active, versions, ready, channel = self._families()
         yield active
         yield versions
+        yield ready
         yield from channel
 
     def collect(self) -> Iterator[Metric]:
-        active, versions, channel = self._families()
+        active, versions, ready, channel = self._families()
         for account, tracked in list(self._accounts.items()):
             try:
                 counts = dict(tracked.source.active())
                 running = dict(tracked.source.versions())
+                serving = tracked.source.ready()
                 totals = tracked.channel_totals()
             except Exception:  # one broken source must not cost the whole scrape
                 log.warning("metrics: cannot read account %s", account, exc_info=True)
@@ -100,17 +107,23 @@ class ScrapeCollector:
                 active.add_metric([account, flow, state], count)
             for (flow, version), count in sorted(running.items()):
                 versions.add_metric([account, flow, version], count)
+            if serving is not None:
+                ready.add_metric([account], 1 if serving else 0)
             for name, family in zip(CHANNEL, channel, strict=True):
                 family.add_metric([account], totals[name])
         yield active
         yield versions
+        yield ready
         yield from channel
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, list[CounterMetricFamily]]:
+    def _families() -> tuple[
+        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, list[CounterMetricFamily]
+    ]:
         active = GaugeMetricFamily(*ACTIVE, labels=["account", "flow", "state"])
         versions = GaugeMetricFamily(*VERSIONS, labels=["account", "flow", "version"])
+        ready = GaugeMetricFamily(*READY, labels=["account"])
         channel = [
             CounterMetricFamily(name, doc, labels=["account"]) for name, doc in CHANNEL.values()
         ]
-        return active, versions, channel
+        return active, versions, ready, channel

@@ -18,7 +18,8 @@ Both use the traces' ``at`` (the injected clock's monotonic time).
 
 The flow label: ``flow_of(conversation)`` is asked the first time a conversation is seen and
 the answer is kept for its life, since the engine forgets a conversation before its last
-records (``Ended``, what its ``ended`` handler does) are emitted. After its end it is
+records (``Ended``, what its ``ended`` handler does) are emitted; ``Ended`` names the flow
+itself, for a conversation first seen at its end. After its end it is
 remembered among the last :data:`RECENT` ended conversations only (for a webhook of the
 ``ended`` handler that comes back later).
 
@@ -143,9 +144,13 @@ class TraceMetrics:
             self._f.started.labels(self._account, self._flow(record)).inc()
 
     def _ended(self, record: t.Ended) -> None:
+        href = record.conversation
+        if record.flow is not None and href not in self._flows and href not in self._recent:
+            # carried on after a restart, it may end before any other record: the engine
+            # no longer knows it then, the record does
+            self._flows[href] = record.flow
         flow = self._flow(record)
         self._f.ended.labels(self._account, flow, record.by).inc()
-        href = record.conversation
         asked = self._asked.pop(href, None)
         if asked is not None:
             self._closing[href] = asked

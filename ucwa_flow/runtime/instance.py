@@ -409,7 +409,8 @@ class FlowInstance:
         self.ended_by = by
         self._silence.cancel()
         self.machine.fire(self, "end")
-        self._emit(t.Ended, by=by, state=state.name if state else None, why=why)
+        name = state.name if state else None
+        self._emit(t.Ended, by=by, state=name, why=why, flow=self.flow_name)
 
     # -- context and tracing ---------------------------------------------------------------
 

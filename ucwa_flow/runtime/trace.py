@@ -159,11 +159,13 @@ class OutcomeReceived(Trace):
 class Ended(Trace):
     """The flow instance is over: ``by`` is "caller", "bot" or "server"; ``why`` is why
     the bot ended it (``stop``, ``idle timeout``, ``goto loop``: the flow; ``shutdown``...:
-    the runtime), ``None`` when it did not."""
+    the runtime), ``None`` when it did not. ``flow`` is the flow's name in the engine's
+    catalog: the engine has forgotten the conversation by the time this is emitted."""
 
     by: str
     state: str | None
     why: str | None = None
+    flow: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

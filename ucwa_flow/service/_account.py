@@ -153,6 +153,15 @@ class AccountRunner:
             error = f"the event channel failed {stats.failing} times in a row; retrying"
         return AccountHealth(self.spec.id, self.user, self.signed_in, live, error)
 
+    def ready(self) -> bool | None:
+        """For the metrics: signed in with a live event channel; ``None`` while this
+        process does not run the account (its supervisor not started: a worker's account
+        that another worker holds)."""
+        task = self._task
+        if task is None or task.done():
+            return None
+        return self.health().ready
+
     def flow_of(self, conversation: str) -> str | None:
         instance = self.bot.engine.instances.get(conversation) if self.bot is not None else None
         return instance.flow_name if instance is not None else None

@@ -42,6 +42,7 @@ async def open_store(
     schema: str | None = None,
     busy_timeout: float = 5.0,
     connect_timeout: float = 10.0,
+    existing: bool = False,
     _upto: int = LATEST,
 ) -> Store:
     """Open the store at ``target``, migrating its schema to the current version.
@@ -50,6 +51,8 @@ async def open_store(
     ``schema`` when given); anything else is the path of a SQLite file, created with its
     folder if missing. ``busy_timeout`` (SQLite) is how long to wait for another process's
     write lock; ``connect_timeout`` (PostgreSQL) how long to wait for the server.
+    ``existing`` (PostgreSQL): refuse a database that holds no store yet rather than create
+    one, for the commands that read a store (a SQLite file is theirs to check).
     """
     if is_postgres_url(target):
         from ucwa_flow.store._postgres import PostgresStore
@@ -60,7 +63,7 @@ async def open_store(
 
         return await PostgresStore(
             str(target), schema=schema, connect_timeout=connect_timeout
-        ).open(_upto)
+        ).open(_upto, existing=existing)
     from ucwa_flow.store._sqlite import SqliteStore
 
     return await SqliteStore(target, busy_timeout).open(_upto)

@@ -37,7 +37,7 @@ from ucwa_flow.store._errors import (
     first_line,
 )
 from ucwa_flow.store._migrations import LATEST, migrate
-from ucwa_flow.store._sql import Program
+from ucwa_flow.store._sql import Program, Sql
 from ucwa_flow.store._store import Store
 
 __all__ = ["PostgresStore", "public_url"]
@@ -70,9 +70,16 @@ class PostgresStore(Store):
         self._closed = False
         self._reached = False  # a connection succeeded once: refusals are passing now
 
-    async def open(self, upto: int = LATEST) -> PostgresStore:
-        """Connect and migrate the schema to ``upto``."""
+    async def open(self, upto: int = LATEST, *, existing: bool = False) -> PostgresStore:
+        """Connect and migrate the schema to ``upto``. ``existing``: refuse (a
+        :class:`StoreError`) a database whose ``search_path`` holds no store yet, instead
+        of creating its tables (a command that only reads, pointed at the wrong database)."""
         try:
+            if existing and not await self._run(_has_store(), write=False):
+                raise StoreError(
+                    f"the store {self.target} holds no ucwa-flow tables (no schema_migrations "
+                    "on its search_path): check the database name and the search_path"
+                )
             await self._run(migrate("postgres", self.target, upto), write=True)
         except BaseException:
             await self.aclose()
@@ -178,6 +185,11 @@ async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Pro
             result = done.value
     # leaving the pipeline waited for every statement: a failed one has raised by now
     return result
+
+
+def _has_store() -> Program[bool]:
+    rows = yield Sql("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    return bool(rows[0][0])
 
 
 def public_url(url: str) -> str:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ucwa_flow._server_url import server_url_problem
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, link, resolve
 from ucwa_flow.ucwa._tls import not_tls_hint, rejected_certificate
 from ucwa_flow.ucwa.errors import CertificateRejected, DiscoveryFailed, ServerUnreachable
@@ -49,12 +50,9 @@ def root_candidates(user: str, server_url: str | None = None) -> tuple[str, ...]
     external Lync discover names of the user's SIP domain.
     """
     if server_url:
-        parts = urlsplit(server_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise DiscoveryFailed(
-                f"server URL {server_url!r} is not an http(s) URL such as "
-                f"https://lyncdiscover.contoso.com"
-            )
+        problem = server_url_problem(server_url)
+        if problem is not None:
+            raise DiscoveryFailed(f"server URL {server_url!r} {problem}")
         return (server_url,)
     domain = sip_domain(user)
     return (f"https://lyncdiscoverinternal.{domain}/", f"https://lyncdiscover.{domain}/")
