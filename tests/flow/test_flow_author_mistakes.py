@@ -1,0 +1,97 @@
+"""A new author's YAML mistakes: ``validate`` names the mistake and the fix, at its place.
+
+Each case is a one-line slip in an otherwise valid flow, checked through the command an
+author runs (``ucwa-flow validate``): the line must be ``file:line:col: CODE severity:
+message`` at the character the author has to change, and the message must say what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ucwa_flow.cli import cli
+
+_FLOW = """\
+version: 1
+name: desk
+start: menu
+settings: {{idle_timeout: 5m}}
+variables: {{name: null}}
+states:
+  menu:
+    enter:
+      - {line}
+"""
+
+
+def _validate(tmp_path: Path, line: str) -> str:
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(_FLOW.format(line=line), "utf-8")
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.exit_code == 1, result.output
+    return result.stdout.removeprefix(f"{path}:")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "say: {{ name }}, welcome",  # the template is read as a mapping in a mapping
+            "9:14: Y006 error: a text that starts with '{{' must be quoted: unquoted, YAML "
+            "reads {{ ... }} as a mapping; put the whole text in double quotes\n",
+        ),
+        (
+            "say: hello\t",  # an invisible tab at the end of the line
+            "9:19: Y001 error: a tab character: YAML indents and separates with spaces only; "
+            "use spaces (found character '\\t' that cannot start any token)\n",
+        ),
+        (
+            "say: @all the desk is open",
+            "9:14: Y001 error: a text cannot start with '@' in YAML: quote it "
+            "(found character '@' that cannot start any token)\n",
+        ),
+        (
+            "say: `menu` lists the options",
+            "9:14: Y001 error: a text cannot start with '`' in YAML: quote it "
+            "(found character '`' that cannot start any token)\n",
+        ),
+        (
+            "say: *Important* read this",
+            "9:14: Y003 error: alias *Important* is not allowed in flows "
+            "(a text that starts with '*' must be quoted)\n",
+        ),
+        (
+            "say: * one\n      - stop",
+            "9:14: Y001 error: '*' starts a YAML alias: quote a text that starts with '*' "
+            "(expected alphabetic or numeric character, but found ' ')\n",
+        ),
+        (
+            'say: "Hello" and welcome',  # the quote closes the text; the rest is left over
+            "9:22: Y001 error: text after a closing quote: a quoted text ends at its closing "
+            "quote; quote the whole text (expected <block end>, but found '<scalar>')\n",
+        ),
+        (
+            "do: [{say: Note: read this}]",
+            "9:24: Y001 error: unexpected ':' (quote texts that contain ': ') "
+            "(expected ',' or '}', but got ':')\n",
+        ),
+    ],
+    ids=["template", "tab", "at", "backtick", "alias", "star", "after-quote", "colon-in-flow"],
+)
+def test_a_yaml_slip_is_named_with_its_fix_at_its_place(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    assert _validate(tmp_path, line) == expected
+
+
+def test_text_after_the_document_has_no_parser_tuple_in_its_message(tmp_path: Path) -> None:
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text("[desk]\nname = desk\n", "utf-8")  # an INI file saved as a flow
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout == (
+        f"{path}:2:1: Y001 error: text after the end of the YAML document "
+        "(expected '<document start>', but found '<scalar>')\n"
+    )
