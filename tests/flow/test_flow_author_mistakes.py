@@ -95,3 +95,35 @@ def test_text_after_the_document_has_no_parser_tuple_in_its_message(tmp_path: Pa
         f"{path}:2:1: Y001 error: text after the end of the YAML document "
         "(expected '<document start>', but found '<scalar>')\n"
     )
+
+
+def test_a_regex_that_does_not_compile_is_shown_as_written(tmp_path: Path) -> None:
+    # A repr showed '^(?P<code>\\d{6}$': an author would look for a double backslash.
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        _FLOW.format(line="stop")
+        + "    messages:\n      - match: '^(?P<code>\\d{6}$'\n        say: ok\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout == (
+        f"{path}:11:16: F105 error: regex '^(?P<code>\\d{{6}}$' does not compile at position 16: "
+        "missing )\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "name", "meant"),
+    [
+        ("Bye {{ callr.name }}", "callr", "caller"),
+        ("You wrote {{ mesage }}", "mesage", "message"),
+        ("Hello {{ nmae }}", "nmae", "name"),  # a declared variable is suggested as before
+    ],
+)
+def test_a_misspelt_name_of_the_template_context_gets_a_did_you_mean(
+    tmp_path: Path, template: str, name: str, meant: str
+) -> None:
+    assert _validate(tmp_path, f'say: "{template}"') == (
+        f"9:14: F106 error: variable {name!r} is used but never set or declared in "
+        f"`variables`; did you mean {meant!r}?\n"
+    )

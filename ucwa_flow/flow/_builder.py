@@ -224,7 +224,9 @@ class _Builder(BuilderBase):
             position = getattr(exc, "pos", None)
             at = f" at position {position}" if position is not None else ""
             reason = getattr(exc, "msg", str(exc))
-            message = f"regex {values[0]!r} does not compile{at}: {reason}"
+            # as written (a repr shows each backslash twice), unless that takes two lines
+            shown = repr(values[0]) if "\n" in values[0] else f"'{values[0]}'"
+            message = f"regex {shown} does not compile{at}: {reason}"
             self.report((*path, "match"), "F105", message)
             # Keep checking the rest of the handler with a matcher that never matches.
             matcher = Matcher("choice", ())
