@@ -1,8 +1,8 @@
-"""A new author's YAML mistakes: ``validate`` names the mistake and the fix, at its place.
+"""A new author's first flow: the slips they make, and text in their own language.
 
-Each case is a one-line slip in an otherwise valid flow, checked through the command an
-author runs (``ucwa-flow validate``): the line must be ``file:line:col: CODE severity:
-message`` at the character the author has to change, and the message must say what to do.
+Each slip is one line in an otherwise valid flow, checked through the command an author
+runs (``ucwa-flow validate``): the line must be ``file:line:col: CODE severity: message``
+at the character the author has to change, and the message must say what to do.
 """
 
 from __future__ import annotations
@@ -127,3 +127,21 @@ def test_a_misspelt_name_of_the_template_context_gets_a_did_you_mean(
         f"9:14: F106 error: variable {name!r} is used but never set or declared in "
         f"`variables`; did you mean {meant!r}?\n"
     )
+
+
+def test_a_chinese_keyword_answers_a_chinese_sentence(tmp_path: Path) -> None:
+    # Chinese has no spaces between words: `茶` was never "a whole word" of 我要茶 (I want tea)
+    (tmp_path / "tea.flow.yaml").write_text(
+        "version: 1\nname: tea\nstart: menu\nsettings: {idle_timeout: 5m}\nstates:\n"
+        "  menu:\n    messages:\n      - keywords: [茶]\n        say: 好的，一杯茶\n"
+        "    no_match: [{say: 请再说一遍}]\n",
+        "utf-8",
+    )
+    (tmp_path / "tea.test.yaml").write_text(
+        "flow: tea.flow.yaml\nscenarios:\n  - name: tea\n    steps:\n      - invite\n"
+        "      - say: 我要茶\n      - expect: {say: 好的，一杯茶}\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["test", str(tmp_path / "tea.test.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "1 scenario: 1 passed, 0 failed" in result.output
