@@ -145,3 +145,36 @@ def test_a_chinese_keyword_answers_a_chinese_sentence(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["test", str(tmp_path / "tea.test.yaml")])
     assert result.exit_code == 0, result.output
     assert "1 scenario: 1 passed, 0 failed" in result.output
+
+
+def test_a_word_edge_in_double_quotes_is_a_backspace_and_validate_says_so(
+    tmp_path: Path,
+) -> None:
+    # "\bvpn\b" loaded without a word and never matched "my vpn": YAML read \b as U+0008.
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        _FLOW.format(line="stop") + '    messages:\n      - match: "\\bvpn\\b"\n        say: ok\n',
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.exit_code == 0  # a warning: the flow runs
+    assert result.stdout == (
+        f"{path}:11:16: F122 warning: the regex holds a backspace character, which no message "
+        "has: in double quotes YAML reads \\b as a backspace, not as a word edge; write the "
+        "regex in single quotes\n"
+    )
+
+
+def test_a_regex_escape_in_double_quotes_says_to_use_single_quotes(tmp_path: Path) -> None:
+    # the tutorial's example (section 6.4): line 7 holds the pattern in double quotes
+    (tmp_path / "flows").mkdir()
+    path = tmp_path / "flows" / "bad.flow.yaml"
+    path.write_text(
+        "version: 1\nname: bad\nstart: a\nstates:\n  a:\n    messages:\n"
+        '      - match: "\\b(?P<employee_id>E\\d{6})\\b"\n        goto: a\n',
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    tutorial = (Path(__file__).parents[2] / "docs" / "tutorial.md").read_text("utf-8")
+    shown = next(line for line in tutorial.splitlines() if line.startswith("flows/bad.flow"))
+    assert result.stdout == f"{tmp_path}/{shown}\n"

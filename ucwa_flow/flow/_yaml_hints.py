@@ -38,6 +38,8 @@ def hint(problem: str, context: str, mark: Any) -> str | None:
     for reserved in _RESERVED:
         if problem.startswith(f"found character '{reserved}' that cannot start any token"):
             return f"a text cannot start with '{reserved}' in YAML: quote it"
+    if problem.startswith("found unknown escape character"):
+        return "in double quotes a backslash starts a YAML escape: write a regex in single quotes"
     if "scanning an alias" in context:
         return "'*' starts a YAML alias: quote a text that starts with '*'"
     if problem.startswith("expected <block end>, but found '<scalar>'") and _after_quote(mark):
