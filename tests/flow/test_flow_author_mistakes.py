@@ -178,3 +178,19 @@ def test_a_regex_escape_in_double_quotes_says_to_use_single_quotes(tmp_path: Pat
     tutorial = (Path(__file__).parents[2] / "docs" / "tutorial.md").read_text("utf-8")
     shown = next(line for line in tutorial.splitlines() if line.startswith("flows/bad.flow"))
     assert result.stdout == f"{tmp_path}/{shown}\n"
+
+
+def test_a_misspelt_outbound_key_is_the_only_problem_reported(tmp_path: Path) -> None:
+    # F164 ("no outbound.campaign") came with the S001: fixing the key made it go away.
+    path = tmp_path / "survey.flow.yaml"
+    path.write_text(
+        "version: 1\nname: survey\nstart: ask\n"
+        "outbond:\n  to: [sip:ann@contoso.com]\n  campaign: {variables: {yes: 0}}\n"
+        "states:\n  ask:\n    messages:\n      - choice: [yes]\n"
+        '        set: {campaign.yes: "{{ campaign.yes + 1 }}"}\n        do: [stop]\n'
+        "    timeouts: [{after: 1m, do: [stop]}]\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert [line.split(": ")[1] for line in result.stdout.splitlines()] == ["S001 error"]
+    assert "did you mean 'outbound'?" in result.stdout
