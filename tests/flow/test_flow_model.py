@@ -288,6 +288,27 @@ def test_keywords_with_inner_punctuation_and_spaces() -> None:
     assert matcher.match("abc++") is None  # `c` is a word edge: not inside "abc"
 
 
+@pytest.mark.parametrize(
+    ("keyword", "message", "found"),
+    [
+        ("茶", "我要茶", True),  # Chinese writes no spaces between words
+        ("茶", "お茶をください", True),
+        ("コーヒー", "ホットコーヒーをください", True),
+        ("ชา", "ฉันอยากได้ชาเย็น", True),  # Thai neither
+        ("help", "我要help", True),  # a Latin word within Chinese text is a word
+        ("help", "我要helpless", False),
+        ("קפה", "אני רוצה קפה", True),  # Hebrew separates words: still whole words
+        ("קפה", "קפהה", False),
+        ("café", "un CAFÉ!", True),
+        ("café", "cafés", False),
+    ],
+)
+def test_keywords_in_scripts_without_spaces_match_inside_the_text(
+    keyword: str, message: str, found: bool
+) -> None:
+    assert (Matcher("keywords", [keyword]).match(message) is not None) is found
+
+
 def test_the_helpdesk_answers_what_with_its_help_command() -> None:
     flow = load_flow(ROOT / "flows" / "helpdesk.flow.yaml").raise_for_errors()
     (help_command,) = [c for c in flow.states["menu"].commands if c.name == "help"]

@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 from itertools import combinations
 from pathlib import Path
 
+import pytest
+
 from tests.graph.test_cli import _run
 from ucwa_flow.flow import load_flow
 from ucwa_flow.graph import (
@@ -21,6 +23,7 @@ from ucwa_flow.graph import (
     EdgeKind,
     Graph,
     GraphBuilder,
+    _png,
     extract_flow,
     layout_graph,
     render_html,
@@ -169,3 +172,37 @@ def test_awkward_text_and_tiny_graphs_still_draw() -> None:
         assert _png_size(render_png(graph)) >= (1, 1)
         assert "<svg" in render_html(graph)
     assert _svg_states(render_svg(builder.build())) == {"a<b>&'\" "}
+
+
+def _one_state(name: str) -> bytes:
+    builder = GraphBuilder("desk")
+    state = builder.add_state(name)
+    builder.add_edge(START, state, EdgeKind.EVENT)
+    builder.add_edge(state, END, EdgeKind.COMMAND, f"{name}, bye")
+    return render_png(builder.build())
+
+
+def test_png_draws_letters_beyond_ascii_not_missing_letter_boxes() -> None:
+    # Pillow's bundled font has only ASCII: "Grüße" came out as "Gr□□e", exactly as a
+    # name made of characters that no font has.
+    no_letters = _one_state("Gr\U0010fffd\U0010fffde")
+    assert _one_state("Grüße") != no_letters
+    assert _one_state("שלום") != _one_state("\U0010fffd" * 4)
+
+
+def _forget_fonts() -> None:
+    for name in ("_installed", "_face"):  # what the renderer found on this machine
+        cached = getattr(_png, name, None)
+        if cached is not None:
+            cached.cache_clear()
+
+
+def test_png_without_system_fonts_leaves_the_accents_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A machine with no fonts at all: the bundled font draws "Grusse", not boxes.
+    monkeypatch.setattr(_png, "SYSTEM_FONTS", (), raising=False)
+    _forget_fonts()
+    try:
+        assert _one_state("Grüße") == _one_state("Grusse")
+        assert _one_state("café") == _one_state("cafe")
+    finally:
+        _forget_fonts()

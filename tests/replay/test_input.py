@@ -137,6 +137,17 @@ def test_a_good_file_replays_and_a_missing_one_is_exit_2(
     assert "nope.jsonl: cannot read" in err
 
 
+def test_a_file_saved_with_a_byte_order_mark_and_crlf_replays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Notepad and other Windows editors start a UTF-8 file with a BOM: it was "not JSON"
+    path = tmp_path / "notepad.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{GOOD}\r\n\r\n{GOOD}\r\n".encode())
+    code, out, err = run(capsys, ECHO, str(path))
+    assert (code, err) == (0, "")
+    assert out.startswith("Replayed 2 conversations against ")
+
+
 def test_a_flow_with_errors_and_no_recordings_are_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

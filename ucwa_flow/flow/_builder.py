@@ -52,6 +52,10 @@ from ucwa_flow.flow._texts import build_say, with_detectors
 __all__ = ["build_flow"]
 
 _GROUP_NAME = re.compile(r"\(\?P?<([A-Za-z_]\w*)>")
+_BACKSPACE = (
+    "the regex holds a backspace character, which no message has: in double quotes YAML "
+    "reads \\b as a backspace, not as a word edge; write the regex in single quotes"
+)
 _TRIGGERS: tuple[MatcherKind, ...] = ("regex", "keywords", "choice", "any")
 
 _ACTIONS = ("say", "set", "goto", "log", "if", "invite", "webhook", "handoff")
@@ -224,7 +228,9 @@ class _Builder(BuilderBase):
             position = getattr(exc, "pos", None)
             at = f" at position {position}" if position is not None else ""
             reason = getattr(exc, "msg", str(exc))
-            message = f"regex {values[0]!r} does not compile{at}: {reason}"
+            # as written (a repr shows each backslash twice), unless that takes two lines
+            shown = repr(values[0]) if "\n" in values[0] else f"'{values[0]}'"
+            message = f"regex {shown} does not compile{at}: {reason}"
             self.report((*path, "match"), "F105", message)
             # Keep checking the rest of the handler with a matcher that never matches.
             matcher = Matcher("choice", ())
@@ -233,6 +239,8 @@ class _Builder(BuilderBase):
             warning = backtracking_warning(values[0]) if kind == "regex" else None
             if warning is not None:
                 self.report((*path, "match"), "F120", warning)
+            if kind == "regex" and "\x08" in values[0]:  # "\b" in double quotes: a backspace
+                self.report((*path, "match"), "F122", _BACKSPACE)
         for group in matcher.groups:
             self.variable_name(group, (*path, "match"), key=False)
         actions: list[Action] = []

@@ -32,6 +32,7 @@ from ruamel.yaml.reader import Reader, ReaderError
 
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._fast_yaml import plain_scalar, read_plain
+from ucwa_flow.flow._yaml_hints import TEMPLATE_KEY, hint
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "Path", "read_document"]
 
@@ -106,7 +107,10 @@ class _StrictComposer(Composer):
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.parser.peek_event()
         if isinstance(event, AliasEvent):
-            message = f"alias *{event.anchor} is not allowed in {self.files}"
+            message = (
+                f"alias *{event.anchor} is not allowed in {self.files} "
+                "(a text that starts with '*' must be quoted)"
+            )
             raise _Rejected("Y003", message, event.start_mark)
         if event.anchor is not None:
             raise _Rejected(
@@ -118,11 +122,25 @@ class _StrictComposer(Composer):
             message = f"YAML tag {shown} is not allowed in {self.files}"
             raise _Rejected("Y001", message, event.start_mark)
         is_key = index is None and isinstance(parent, MappingNode)
+        if is_key and _template_start(parent, event):
+            raise _Rejected("Y006", TEMPLATE_KEY, parent.start_mark)
         if is_key and isinstance(event, MappingStartEvent | SequenceStartEvent):
             kind = "mapping" if isinstance(event, MappingStartEvent) else "list"
             message = f"a {kind} cannot be a mapping key: keys are texts"
             raise _Rejected("Y006", message, event.start_mark)
         return super().compose_node(parent, index)
+
+
+def _template_start(parent: MappingNode, event: Any) -> bool:
+    """Whether ``event`` is the second brace of ``{{ ... }}`` on one line: a template."""
+    if not (isinstance(event, MappingStartEvent) and event.flow_style and parent.flow_style):
+        return False
+    mark = event.start_mark
+    buffer, pointer = getattr(mark, "buffer", None), getattr(mark, "pointer", None)
+    if parent.start_mark.index + 1 != mark.index or not isinstance(buffer, str):
+        return False
+    line = buffer[pointer:].split("\n", 1)[0] if isinstance(pointer, int) else ""
+    return "}}" in line  # {{a: 1}: x} is a mapping used as a key, not a template
 
 
 def _composer(kind: str) -> type[_StrictComposer]:
@@ -177,17 +195,12 @@ def read_document(
     return (None if problems else document), problems
 
 
-_HINTS = {
-    "expected <block end>": "bad indentation: this line does not line up with the ones above",
-    "could not find expected ':'": "a line is missing its ':' or is indented wrongly",
-    "mapping values are not allowed here": "unexpected ':' (quote texts that contain ': ')",
-}
-
-
 def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     if "<stream end>" in str(exc.problem) and exc.context_mark is not None:
         mark = exc.context_mark  # point at what was left open, not at the end of the file
+    if "scanning an alias" in str(exc.context) and exc.context_mark is not None:
+        mark = exc.context_mark  # the '*' that starts the text, not the character after it
     location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
     problem = str(exc.problem or "invalid YAML").strip()
     if isinstance(exc, _Rejected):
@@ -202,9 +215,10 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic
         return Diagnostic.at(location, "Y004", f"nesting deeper than {MAX_DEPTH} levels")
     if isinstance(exc, ComposerError) and "single document" in f"{problem} {exc.context}":
         return Diagnostic.at(location, "Y007", f"a {kind} file holds exactly one YAML document")
-    context = f" {exc.context}" if exc.context else ""
-    hint = next((text for start, text in _HINTS.items() if problem.startswith(start)), None)
-    message = f"{hint} ({problem})" if hint else f"{problem}{context}"
+    problem = re.sub(r"\('(<\w+>)',\)", r"'\1'", problem)  # ruamel's ('<scalar>',)
+    context = str(exc.context or "")
+    hinted = hint(problem, context, exc.problem_mark)
+    message = f"{hinted} ({problem})" if hinted else f"{problem} {context}".strip()
     return Diagnostic.at(location, "Y001", message)
 
 

@@ -43,6 +43,12 @@ __all__ = [
 
 _Compiled = Template | Value | Condition
 
+#: what every template can read besides the variables: a misspelt `callr` means `caller`
+_CONTEXT = frozenset(
+    {"vars", "match", "caller", "message", "webhook", "now", "state", "flow"}
+    | {"conversation", "delivery", "campaign"}
+)
+
 
 def suggest(name: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=1)
@@ -166,7 +172,7 @@ def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                     compiled.location,
                     "F106",
                     f"variable {name!r} is used but never set or declared in `variables`"
-                    + suggest(name, known),
+                    + suggest(name, known | _CONTEXT),
                 )
         for capture in sorted(compiled.captures - groups):
             if (compiled.location, "match." + capture) not in reported:

@@ -57,18 +57,27 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+#: scripts written without spaces between words (Chinese, Japanese, Thai...)
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+#: a word character of a script that separates its words with spaces
+_WORD = rf"[^\W{_UNSPACED}]"
+
+
 def _keyword(word: str) -> str:
     """The pattern of one keyword: whole words, and punctuation wherever it is.
 
     An edge of the keyword that is a word character (letter, digit, ``_``) must not touch
     another word character in the message; an edge that is punctuation may touch anything.
-    So ``help`` matches "help?" but not "helpless", and ``?`` matches "what?".
+    So ``help`` matches "help?" but not "helpless", and ``?`` matches "what?". Scripts
+    that write words without spaces between them (Chinese, Japanese, Thai...) have no
+    word edges to look for, so their letters count as punctuation here: ``茶`` matches
+    "我要茶" and ``help`` matches "我要help".
     """
     import regex
 
     text = _normalise(word)
-    before = r"(?<!\w)" if compile_regex(r"\w").match(text) else ""
-    after = r"(?!\w)" if compile_regex(r"\w\Z").search(text) else ""
+    before = rf"(?<!{_WORD})" if compile_regex(_WORD).match(text) else ""
+    after = rf"(?!{_WORD})" if compile_regex(rf"{_WORD}\Z").search(text) else ""
     return f"{before}{regex.escape(text)}{after}"
 
 

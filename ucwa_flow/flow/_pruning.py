@@ -96,7 +96,7 @@ class Pruning:
         if code in ("F106", "F121"):  # unset variable, secret naming none: a cut may set it
             return not any(self._could_assign(path) for path in self.cuts)
         if code in ("F161", "F162", "F163", "F164"):  # a cut may have declared the campaign
-            return not any(path[:1] == ("outbound",) for path in self.cuts)
+            return not any(path and _near(str(path[0]), ("outbound",)) for path in self.cuts)
         paths = list(self._paths_at(diagnostic))
         if code in ("F116", "F118"):
             # A step or action cut from the same list would change the verdict or its place.

@@ -48,6 +48,8 @@ def read_lines(name: str, lines: Iterable[str]) -> Iterator[Recording]:
     group: list[tuple[int, dict[str, Any]]] = []
     for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark (Windows editors write one)
         if not line.strip():
             continue
         obj = _parse(name, number, line)

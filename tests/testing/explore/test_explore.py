@@ -318,3 +318,45 @@ def test_a_keyword_an_earlier_choice_takes_alone_is_sent_in_a_sentence() -> None
     assert loaded.flow is not None
     state = loaded.flow.states["s"]
     assert messages_for(state, 1).texts == ("a question about printer",)
+
+
+PASSED_THROUGH = """\
+version: 1
+name: passed-through
+start: ask
+settings: {idle_timeout: 5m}
+states:
+  ask:
+    enter: [{say: User name?}]
+    messages:
+      - match: '^(?P<user>[a-z]+)$'
+        goto: lookup
+  lookup:
+    enter:
+      - webhook:
+          url: http://hooks.test/users
+          result: account
+          success:
+            - if: "account.locked == 'for good'"
+              then: [{say: locked}, {goto: done}]
+              else: [{goto: done}]
+          failure: [{goto: done}]
+  done:
+    enter: [{say: bye}, stop]
+"""
+
+
+def test_a_state_left_in_the_step_that_entered_it_is_not_called_never_entered(
+    tmp_path: Path,
+) -> None:
+    # lookup is entered and left within one step (its webhook answers at once): no
+    # observation is in it, but the transitions into it were taken
+    flow = tmp_path / "through.flow.yaml"
+    flow.write_text(PASSED_THROUGH, "utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "through.explored.test.yaml"))
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert missed == {
+        "lookup -> done [webhook: webhook ok → if account.locked == 'for good']": (
+            "its condition `account.locked == 'for good'` was never true with the values tried"
+        )
+    }

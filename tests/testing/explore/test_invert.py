@@ -23,6 +23,8 @@ PATTERNS = [
     r"x{2,3}?y*+z",
     r"(?>abc)d",
     r"(?-i:Exact)",
+    r"\bvpn\b.*\b(?P<os>windows|mac|linux)\b",  # word edges with nothing between: a space
+    r"\b(?P<first>\w+)\b.*\b(?P<last>\w+)\b",
 ]
 
 

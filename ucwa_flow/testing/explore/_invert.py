@@ -71,6 +71,8 @@ _FILLER = "lorem ipsum dolor sit amet consectetur"
 #: uninvertible (nested repeats such as ``((x{60}){60}){60}`` would take all memory)
 MAX_TEXT = 10_000
 _PLAIN = "ax1-_.Z b"  # tried, in order, for "any character except ..."
+#: where the pattern has a word edge ``\b``: a space between two letters, else nothing
+_EDGE = "\ue000"
 
 
 @dataclass(slots=True)
@@ -97,6 +99,28 @@ def invert(pattern: str, *, variant: int = 0, named: dict[str, str] | None = Non
     return _Walker(names, variant, named or {}).run(tree)
 
 
+def _word_edges(text: str) -> str:
+    """``text`` with each word edge mark made a space where two letters meet, else removed.
+
+    ``\bvpn\b.*\bmac\b`` generates "vpn", nothing for ``.*`` and "mac": "vpn mac", not
+    "vpnmac", which has no word edge between the two words.
+    """
+    if _EDGE not in text:
+        return text
+    parts = text.split(_EDGE)
+    out = parts[0]
+    for index in range(1, len(parts)):
+        following = "".join(parts[index:])
+        if out and following and _is_word(out[-1]) and _is_word(following[0]):
+            out += " "
+        out += parts[index]
+    return out
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
 def plausible_values(groups: Iterator[str] | list[str]) -> dict[str, str]:
     """A plausible value for each group whose name suggests one."""
     found: dict[str, str] = {}
@@ -119,8 +143,10 @@ class _Walker:
         self.hazards: list[str] = []
 
     def run(self, tree: Any) -> Inversion:
-        text = self.seq(tree)
-        groups = {name: self.numbered.get(n, "") for n, name in self.names.items()}
+        text = _word_edges(self.seq(tree))
+        groups = {
+            name: self.numbered.get(n, "").replace(_EDGE, "") for n, name in self.names.items()
+        }
         return Inversion(text, groups, tuple(dict.fromkeys(self.hazards)))
 
     def pick(self, count: int) -> int:
@@ -148,8 +174,8 @@ class _Walker:
         if op is _c.BRANCH:
             alternatives = av[1]
             return self.seq(alternatives[self.pick(len(alternatives))])
-        if op is _c.AT:
-            return ""  # anchors and boundaries: left to the check with the real matcher
+        if op is _c.AT:  # anchors and \B: left to the check with the real matcher
+            return _EDGE if av is _c.AT_BOUNDARY else ""
         if op in (_c.ASSERT, _c.ASSERT_NOT):
             behind = "lookbehind" if av[0] < 0 else "lookahead"
             negative = "negative " if op is _c.ASSERT_NOT else ""

@@ -22,6 +22,9 @@ def reasons(found: Exploration) -> dict[Edge, str]:
         for obs in play.observations
         if obs.state is not None and obs.state in found.flow.states
     }
+    # a state left within the step that entered it (its enter calls a webhook, then goes
+    # on) is no observation's state: a transition taken into it says it was entered
+    entered |= {e.target.name for e in found.covered if e.target.kind is NodeKind.STATE}
     why: dict[Edge, str] = {}
     for edge in found.graph.edges:
         if edge not in found.covered:
