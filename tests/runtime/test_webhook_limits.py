@@ -35,6 +35,25 @@ async def _server(answer: Answer) -> AsyncIterator[str]:
         server.close()
 
 
+async def test_an_answer_nested_deeper_than_python_goes_is_no_json_not_an_exception() -> None:
+    deep = b"[" * 200_000 + b"]" * 200_000  # well under the limit; json.loads recurses
+
+    async def nested(writer: asyncio.StreamWriter) -> None:
+        head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        writer.write(f"{head}Content-Length: {len(deep)}\r\n\r\n".encode() + deep)
+        await writer.drain()
+
+    caller = WebhookCaller()
+    try:
+        async with _server(nested) as url:
+            result = await asyncio.wait_for(
+                caller.call("GET", url, headers={}, body=None, timeout=WAIT), WAIT
+            )
+    finally:
+        await caller.aclose()
+    assert (result.status, result.json, result.error) == (200, None, None)
+
+
 async def test_an_answer_larger_than_the_limit_is_a_failure() -> None:
     async def huge(writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")

@@ -39,6 +39,12 @@ def test_backoff_doubles_to_its_cap_with_bounded_jitter() -> None:
         assert 0.8 * base <= spread.delay(failures) <= min(60.0, 1.2 * base)
 
 
+def test_backoff_stays_at_its_cap_however_long_the_failures_go_on() -> None:
+    # a store or server down for a weekend: 1,025 failures overflowed 2.0 ** n
+    exact = Backoff(first=1.0, cap=60.0, jitter=0.0)
+    assert {exact.delay(n) for n in (1_025, 100_000, 10**9)} == {60.0}
+
+
 def test_store_targets() -> None:
     url = "postgresql://bots@db/ucwa"
     assert store_target(url, "sip:a@contoso.com") == url

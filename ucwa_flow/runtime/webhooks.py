@@ -142,7 +142,7 @@ class WebhookCaller:
             return WebhookResult(status, None, too_large)
         try:
             data = json.loads(content) if content else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
             data = None
         if 200 <= status < 300:
             return WebhookResult(status, data, None)

@@ -21,6 +21,7 @@ class Backoff:
 
     def delay(self, failures: int) -> float:
         """The pause after ``failures`` failures in a row (1 for the first)."""
-        base = min(self.cap, self.first * 2.0 ** max(0, failures - 1))
+        # the exponent stops growing long after the cap is reached (2.0 ** 1024 overflows)
+        base = min(self.cap, self.first * 2.0 ** min(max(0, failures - 1), 64))
         spread = base * self.jitter * (2 * self.rng.random() - 1)
         return max(0.0, min(self.cap, base + spread))
