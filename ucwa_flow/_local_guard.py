@@ -9,7 +9,9 @@ attacks follow, and :class:`LocalGuard` stops both:
   conversations, stored transcripts, metrics. Its requests carry ``Host:
   attacker.example``; the guard answers ``403`` to any ``Host`` that is not an IP address,
   a name without a dot (``localhost``, a machine or container name: no site on the
-  internet has one), a ``.localhost`` name, this machine's host name, or a name given.
+  internet has one), a ``.localhost`` name, this machine's host name or full name
+  (``reviewbox.corp.example``, as colleagues reach a review page opened to the network), or
+  a name given (the listen name).
 * **Cross-site requests (CSRF).** A page can *send* a ``POST`` it cannot read the answer
   of (``fetch(url, {method: "POST", mode: "no-cors", body: ...})``). A browser puts the
   page's ``Origin`` on it; the guard answers ``403`` to a request other than ``GET`` and
@@ -17,11 +19,6 @@ attacks follow, and :class:`LocalGuard` stops both:
 
 Programs (curl, Prometheus, ``review --attach``) send no ``Origin`` and address the server
 as they like; only the ``Host`` check can turn one away, and only when it is on.
-
-The ``Host`` check is for a server on loopback. One that listens on another address (a
-``--listen 0.0.0.0:8300`` to share the review page) was opened to the network on purpose,
-which reaches it anyway, by names the guard cannot know (``reviewbox.corp.example``): there
-only the ``Origin`` check applies.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from collections.abc import Collection, Iterable
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LocalGuard", "host_name", "is_loopback"]
+__all__ = ["LocalGuard", "host_name"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -47,20 +44,6 @@ def host_name(host: str) -> str:
     return name.rstrip(".")
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a listen address (or ``Host`` name) ``host`` is this machine's loopback:
-    ``localhost``, a ``.localhost`` name, ``127.0.0.0/8`` or ``::1``."""
-    name = host.strip().lower()
-    if name.startswith("[") or name.count(":") == 1:  # not a bare IPv6 address
-        name = host_name(name)
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def _is_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -71,10 +54,8 @@ def _is_address(name: str) -> bool:
 
 class LocalGuard:
     """ASGI middleware: the ``Host`` check (when ``check_host``) and the ``Origin`` check
-    (always) of the module docstring. ``names``: the address the server listens on (a
-    ``--listen`` name), accepted as a ``Host``; one that is not loopback turns the
-    ``Host`` check off (see the module docstring). ``open_paths`` skip the ``Host`` check
-    (health probes)."""
+    (always) of the module docstring. ``names``: more host names to accept (a
+    ``--listen`` name); ``open_paths`` skip the ``Host`` check (health probes)."""
 
     def __init__(
         self,
@@ -85,12 +66,11 @@ class LocalGuard:
         open_paths: Collection[str] = (),
     ) -> None:
         self.app = app
-        listening = [name for name in names if name]
-        self.check_host = check_host and all(is_loopback(name) for name in listening)
+        self.check_host = check_host
         self.open_paths = frozenset(open_paths)
-        machine = socket.gethostname().lower()
-        given = {host_name(name) for name in listening}
-        self.names = frozenset({machine, *given})
+        machine = {socket.gethostname().lower(), socket.getfqdn().lower()}
+        given = {host_name(name) for name in names if name}
+        self.names = frozenset(machine | given)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

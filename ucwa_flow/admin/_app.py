@@ -36,8 +36,8 @@ asked (reloads, outbound starts), never headers.
 Web pages in a browser on the machine are kept out (:class:`~ucwa_flow._local_guard.
 LocalGuard`, ``403``): a ``POST`` whose ``Origin`` is another site's, always; and, without
 a token, a request whose ``Host`` is not an IP address, a name without a dot
-(``localhost``), the machine's name or the ``hosts`` given (DNS rebinding), but for the
-health paths.
+(``localhost``), the machine's name or the ``hosts`` given (DNS rebinding), but for
+``/healthz``.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def create_app(
     closing = asyncio.Event()  # set by AdminServer.stop(): open event streams end
     if live is not None:
         routes += live_routes(live, closing=closing)
-    guard = Middleware(LocalGuard, check_host=not token, names=hosts, open_paths=OPEN_PATHS)
+    # /readyz names the accounts and the store: only the bare liveness probe takes any Host
+    guard = Middleware(LocalGuard, check_host=not token, names=hosts, open_paths={"/healthz"})
     middleware = [guard, *([Middleware(BearerAuth, token=token)] if token else [])]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.closing = closing
