@@ -4,8 +4,10 @@ committed, and a second Service on the same store carries the conversations on."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.harness import settle
@@ -75,3 +77,38 @@ async def test_a_stop_past_its_bound_cancels_what_is_left(
         warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
         assert "stop: not done after 0.2 s; cancelled what was left" in warned
         assert runner.bot is None  # abandoned: its connections closed
+
+
+async def test_a_stop_while_the_admin_endpoint_starts_leaves_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop ends what the start made after it too: the endpoint, and no account signs
+    in. The endpoint's start is held (a seam in the test, not a timing) until the stop ran."""
+    from ucwa_flow.admin import AdminServer
+    from ucwa_flow.deploy import AdminSpec
+    from ucwa_flow.service import Service
+
+    listening, release = asyncio.Event(), asyncio.Event()
+    real_start = AdminServer.start
+
+    async def held_start(self: AdminServer) -> tuple[str, int]:
+        listening.set()
+        await release.wait()
+        return await real_start(self)
+
+    monkeypatch.setattr(AdminServer, "start", held_start)
+    async with world(tmp_path) as w:
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        deployment = dataclasses.replace(deployment, admin=AdminSpec(host="127.0.0.1", port=0))
+        service = Service(deployment, clock=w.clock, sinks=w.sink)
+        starting = asyncio.create_task(service.start())
+        await listening.wait()
+        assert await service.stop() is True
+        release.set()
+        await starting
+        assert service.runners == {}  # no account was started after the stop
+        address = service.admin_address
+        assert address is not None
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://{address[0]}:{address[1]}/healthz")

@@ -142,6 +142,10 @@ class Service:
         except BaseException:
             await self.stop()
             raise
+        if self.stopping:  # a stop came meanwhile: it ended what it found, not what came after
+            await self.stop()
+            await self._end_late()
+            return
         if self.server.ca_bundle is not None:  # webhooks trust the private CA too, as in run
             verify = client_context(self.server.ca_bundle)
             self._http = httpx.AsyncClient(verify=verify, follow_redirects=False)
@@ -164,8 +168,6 @@ class Service:
             starter = self._starter(runner)
             self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
         if self._shared:  # the accounts start as their leases come
-            if self.stopping:  # a stop came while the admin endpoint started: no wait
-                return
             self._joining = asyncio.create_task(
                 open_coordinator(self, self._backoff), name="workers: joining"
             )
@@ -291,10 +293,7 @@ class Service:
         if self.coordinator is not None:  # the others take the accounts over at once
             await self.coordinator.leave()
             await self.coordinator.book.store.aclose()
-        if self._admin is not None:
-            with contextlib.suppress(Exception):
-                await self._admin.stop()
-        await self._stores.aclose()
+        await self._end_late()
         if self._http is not None:
             await self._http.aclose()
         self._done.set()
@@ -304,6 +303,15 @@ class Service:
         elif cut:
             log.info("stopped while %s", self.waiting_for_store or "connecting to the store")
         return clean
+
+    async def _end_late(self) -> None:
+        """Stop the admin endpoint and close the stores (again, for what a start still in
+        progress opened after the stop had closed them)."""
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.stop()
+        await self._stores.aclose()
 
     async def _end_joining(self) -> bool:
         """Cancel a wait for the store (``True``: it was cut short); a join that was done
