@@ -34,6 +34,15 @@ def test_a_flow_file_that_does_not_exist(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_a_store_folder_names_its_files_not_an_option_review_lacks(tmp_path: Path) -> None:
+    (tmp_path / "desk@contoso.com.sqlite3").write_bytes(b"")
+    done = _review("review", str(HELPDESK), "--store", str(tmp_path))
+    assert done.returncode == 2
+    assert f"{tmp_path} is a folder" in done.stderr
+    assert "give one of its files (desk@contoso.com.sqlite3)" in done.stderr
+    assert "--account" not in done.stderr and "--state" not in done.stderr
+
+
 def test_a_bad_listen_address() -> None:
     done = _review("review", str(HELPDESK), "--listen", "localhost")
     assert done.returncode == 2

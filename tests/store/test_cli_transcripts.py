@@ -428,6 +428,6 @@ def test_a_deployments_store_folder_is_read_with_the_account(
     code, out, err = run(capsys, "list", "--state", str(folder))
     assert code == 2
     assert err.splitlines()[-1] == (
-        f"Error: --state {folder} is a folder (a deployment's store: one file per account); "
+        f"Error: {folder} is a folder (a deployment's store: one file per account); "
         "add --account SIP, or give one of its files (helpdesk@contoso.com.sqlite3)"
     )

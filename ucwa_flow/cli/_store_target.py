@@ -49,8 +49,11 @@ def resolve_store_target(
     account: str | None,
     *,
     must_exist: bool = False,
+    folders: bool = False,
 ) -> str:
     """The store to open (a file path or a PostgreSQL URL), as :func:`open_store` takes it.
+    With ``folders`` (a command with ``--account``), ``--state`` may name a deployment's
+    store folder, and ``account``'s file there is taken.
 
     ``state`` and ``store`` are the command's ``--state`` and ``--store`` values, ``env`` the
     environment (``os.environ``), ``account`` the bot account, if the command knows it.
@@ -72,7 +75,7 @@ def resolve_store_target(
     if state is not None:
         path = Path(state).expanduser()
         if path.is_dir():  # a deployment's store folder: one file per account
-            return _in_folder(path, account, must_exist)
+            return _in_folder(path, account if folders else None, must_exist, folders)
         return _sqlite(path, must_exist, "")
     from_env = env.get(STORE_ENV, "").strip()
     if from_env:
@@ -91,18 +94,19 @@ def resolve_store_target(
     )
 
 
-def _in_folder(folder: Path, account: str | None, must_exist: bool) -> str:
+def _in_folder(folder: Path, account: str | None, must_exist: bool, folders: bool) -> str:
     """The file of ``account`` in a deployment's store ``folder`` (``serve`` names each
     account's file as :func:`default_state_path` does); without an account, a usage error
-    naming the files there."""
+    naming the files there (and ``--account`` where the command takes a folder)."""
     if account:
         name = default_state_path(account).name
         return _sqlite(folder / name, must_exist, f" (the file of {account} in {folder})")
     files = sorted(p.name for p in folder.glob("*.sqlite3"))
     shown = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
+    hint = "add --account SIP, or give" if folders else "give"
     raise click.UsageError(
-        f"--state {folder} is a folder (a deployment's store: one file per account); "
-        f"add --account SIP, or give one of its files ({shown or 'none there'})"
+        f"{folder} is a folder (a deployment's store: one file per account); "
+        f"{hint} one of its files ({shown or 'none there'})"
     )
 
 
