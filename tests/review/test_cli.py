@@ -40,7 +40,8 @@ def test_a_store_folder_names_its_files_not_an_option_review_lacks(tmp_path: Pat
     assert done.returncode == 2
     assert f"{tmp_path} is a folder" in done.stderr
     assert "give one of its files (desk@contoso.com.sqlite3)" in done.stderr
-    assert "--account" not in done.stderr and "--state" not in done.stderr
+    assert "--account" not in done.stderr
+    assert "--state" not in done.stderr
 
 
 def test_a_bad_listen_address() -> None:

@@ -161,9 +161,7 @@ def _recordings(
 def _from_store(
     state: Path | None, store: str | None, account: str | None, since: float | None, flow: str
 ) -> list[Recording]:
-    target = resolve_store_target(
-        state, store, os.environ, account, must_exist=True, folders=True
-    )
+    target = resolve_store_target(state, store, os.environ, account, must_exist=True, folders=True)
     query = ConversationQuery(account=account, flow=flow, since=since)
 
     async def read() -> list[Recording]:

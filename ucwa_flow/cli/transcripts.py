@@ -118,7 +118,12 @@ def _query(options: dict[str, Any], **more: Any) -> ConversationQuery:
 def _with_store(options: dict[str, Any], work: Callable[[Store], Awaitable[T]]) -> T:
     """Open the store the options name, run ``work`` on it, close it."""
     target = resolve_store_target(
-        options["state"], options["store"], os.environ, options["account"], must_exist=True, folders=True
+        options["state"],
+        options["store"],
+        os.environ,
+        options["account"],
+        must_exist=True,
+        folders=True,
     )
 
     async def main() -> T:
