@@ -72,6 +72,23 @@ async def test_a_role_that_does_not_exist_is_refused_for_good() -> None:
     assert "sekret" not in message
 
 
+async def test_a_role_that_may_not_log_in_is_refused_for_good() -> None:
+    base = postgres_url()
+    name = f"nologin_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+    try:
+        parts = urlsplit(base)
+        host = parts.netloc.rpartition("@")[2]
+        with pytest.raises(StoreError) as caught:
+            await open_store(parts._replace(netloc=f"{name}@{host}").geturl(), connect_timeout=5)
+        assert not caught.value.retryable, str(caught.value)
+        assert "is not permitted to log in" in str(caught.value)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
 async def test_a_url_parameter_libpq_does_not_know_is_refused_for_good() -> None:
     with closed_port() as port, pytest.raises(StoreError) as caught:
         await open_store(f"postgresql://bot@127.0.0.1:{port}/ucwa?bogus=1", connect_timeout=5)

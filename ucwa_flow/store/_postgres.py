@@ -48,6 +48,7 @@ T = TypeVar("T")
 #: (a server's messages in another language than English are not recognised: retried)
 _REFUSED_FOR_GOOD = re.compile(
     r"does not exist|authentication failed|no pg_hba\.conf entry|permission denied"
+    r"|is not permitted to log in|no such database"  # the latter: PgBouncer's
     r"|no password supplied|ssl was required|does not support ssl|invalid \w+ value"
     r"|invalid value for parameter|unrecognized configuration parameter",
     re.IGNORECASE,
