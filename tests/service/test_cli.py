@@ -111,6 +111,28 @@ def _serve(folder: Path, *args: str, env: dict[str, str] = ENV) -> subprocess.Co
     )
 
 
+def _serve_until(folder: Path, deploy: Path, text: str) -> tuple[str, int, str]:
+    """``serve`` until a line holding ``text`` (given back), then SIGTERM: that line, the
+    exit status and everything it wrote."""
+    with subprocess.Popen(
+        [UCWA_FLOW, "serve", str(deploy), "--server", "http://127.0.0.1:1/"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=folder,
+        env=ENV,
+    ) as proc:
+        try:
+            lines = Lines(proc.stderr)
+            line = lines.until(text)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return line, proc.returncode, "".join(lines.seen)
+
+
 def _one_line(done: subprocess.CompletedProcess[str], status: int) -> str:
     """The one line ``done`` printed on stderr, after checking its exit status."""
     assert done.returncode == status, done.stderr
@@ -248,28 +270,13 @@ def test_an_unreachable_postgres_store_is_waited_for_naming_the_url_as_written(
         refusing.bind(("127.0.0.1", 0))
         url = f"postgresql://bot@127.0.0.1:{refusing.getsockname()[1]}/ucwa"
         deploy.write_text(f"store: {url}\n{DEPLOY}", "utf-8")
-        with subprocess.Popen(
-            [UCWA_FLOW, "serve", str(deploy), "--server", "http://127.0.0.1:1/"],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            cwd=tmp_path,
-            env=ENV,
-        ) as proc:
-            try:
-                lines = Lines(proc.stderr)
-                line = lines.until("trying again in 1 s")
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=WAIT)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-    assert proc.returncode == 0, "".join(lines.seen)
+        line, status, seen = _serve_until(tmp_path, deploy, "trying again in 1 s")
+    assert status == 0, seen
     opening = "cannot open the conversation store: the store"
     assert f"{opening} {url} cannot be reached (" in line
     assert "application_name" not in line
     assert line.count(url) == 1
-    assert "Traceback" not in "".join(lines.seen)
+    assert "Traceback" not in seen
 
 
 def test_a_store_that_can_never_open_is_one_line_and_starts_nothing(tmp_path: Path) -> None:
@@ -310,22 +317,7 @@ def test_the_start_line_says_where_the_conversations_are_kept(tmp_path: Path) ->
     """What an on-call engineer gives ``ucwa-flow transcripts``; it was not said."""
     deploy = _deployment(tmp_path)
     deploy.write_text("store: state\n" + DEPLOY, "utf-8")
-    with subprocess.Popen(
-        [UCWA_FLOW, "serve", str(deploy), "--server", "http://127.0.0.1:1/"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env=ENV,
-    ) as proc:
-        try:
-            lines = Lines(proc.stderr)
-            started = lines.until("serving desk on ")
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=WAIT)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    started, _, _ = _serve_until(tmp_path, deploy, "serving desk on ")
     assert started.rstrip().endswith(
         f"serving desk on http://127.0.0.1:1/, conversations kept in {tmp_path / 'state'} "
         "(a SQLite file per account, named after its user)"
