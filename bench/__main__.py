@@ -224,6 +224,9 @@ def engine_figures(settings: dict[str, Any]) -> dict[str, Figure]:
         out[f"engine.{n}.bytes_per_idle_conversation"] = figure(
             [r.get("bytes_per_idle_conversation") for r in results], "B", why()
         )
+        out[f"engine.{n}.ratio_to_raw_trigger"] = figure(
+            [r.get("paired_ratio_to_raw_trigger") for r in results], "x", why()
+        )
     durable = settings["durable_conversations"]
     if runs and durable:
         failures.clear()

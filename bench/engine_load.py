@@ -33,6 +33,15 @@ hrefs made unique per conversation, JSON-parsed and decoded with
    least. CPU-time figures (``time.process_time``) sit beside the wall-clock ones: on a
    shared machine they move less.
 
+   The same yardstick also runs *paired*: right after each timed chunk, ``PAIRED_ROUNDS``
+   rounds of it (``2 * PAIRED_ROUNDS * MODELS`` triggers, about as long as the chunk) on a
+   machine built before the clock starts. Each pair gives a ratio of two measurements taken
+   a few milliseconds apart, so a machine whose speed drifts over the run (another tenant,
+   frequency scaling) moves both sides of it alike; ``paired_ratio_to_raw_trigger`` is the
+   median of those ratios (with ``paired_ratio_min``/``max``), and
+   ``paired_cpu_ratio_to_raw_trigger`` its CPU-time twin. The one-off figure after the run
+   stays for comparison with older results.
+
 SINK (default ``none``) is the trace sink the engine is given, to price what one costs on
 the hot path: ``none`` (the engine builds no trace record at all), ``noop`` (records built,
 dropped), ``metrics`` (the ``serve`` metrics sink), ``live`` (a :class:`~ucwa_flow.live.LiveBoard`
@@ -71,6 +80,7 @@ CHUNK = 1_000  # batches decoded ahead of the timed part
 MODELS = 1_000  # models of the raw transitions machine
 TRIGGERS = 50_000  # triggers per measurement of it
 REPEATS = 5
+PAIRED_ROUNDS = 2  # rounds of the raw machine timed after each chunk
 
 
 class Stopwatch:
@@ -235,19 +245,26 @@ async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> d
     # itself (``time.process_time`` is a system call, about 0.7 us, two per read).
     records = messages = 0
     watch = Stopwatch()
+    yardstick, pairs = RawMachine(), list[tuple[float, float]]()
     sent_before = port.sent
     for r in range(rounds):
         for first in range(0, conversations, CHUNK):
             chunk = [
                 samples.message(c, 10 + r) for c in range(first, min(first + CHUNK, conversations))
             ]
-            records += sum(len(batch.events) for batch in chunk)
+            fed = sum(len(batch.events) for batch in chunk)
+            records += fed
             messages += len(chunk)
+            wall, used = watch.wall, watch.cpu
             with watch:
                 for batch in chunk:
                     engine.handle(batch)
                     await asyncio.sleep(0)  # the event loop turn a channel's next() gives
                 await engine.idle()
+            per_record = (watch.wall - wall) / fed
+            cpu_per_record = (watch.cpu - used) / fed
+            raw_wall, raw_cpu = yardstick.run(PAIRED_ROUNDS)
+            pairs.append((per_record / raw_wall, cpu_per_record / raw_cpu))
             del chunk, batch
     elapsed, cpu = watch.wall, watch.cpu
     assert port.sent - sent_before == messages, f"{port.sent - sent_before} echoes"
@@ -271,6 +288,11 @@ async def measure(conversations: int, rounds: int, sink_kind: str = "none") -> d
         "raw_trigger_cpu_us": raw["cpu_us"],
         "ratio_to_raw_trigger": per_record * 1e6 / raw["us"],
         "cpu_ratio_to_raw_trigger": cpu_per_record * 1e6 / raw["cpu_us"],
+        "paired_ratio_to_raw_trigger": statistics.median(r for r, _ in pairs),
+        "paired_ratio_min": min(r for r, _ in pairs),
+        "paired_ratio_max": max(r for r, _ in pairs),
+        "paired_cpu_ratio_to_raw_trigger": statistics.median(c for _, c in pairs),
+        "pairs": len(pairs),
     }
 
 
@@ -278,37 +300,46 @@ class _Model:
     """A model of the raw machine (a plain object: the machine binds its triggers on it)."""
 
 
-def raw_trigger() -> dict[str, float]:
-    """Microseconds per trigger of a stock ``transitions.Machine`` (wall and CPU time,
-    each the median of ``REPEATS`` measurements of ``TRIGGERS`` triggers): two states, a
-    trigger each way, ``MODELS`` models added the stock way, triggered in turns."""
-    machine = Machine(
-        model=None,
-        states=["a", "b"],
-        transitions=[
-            {"trigger": "go", "source": "a", "dest": "b"},
-            {"trigger": "back", "source": "b", "dest": "a"},
-        ],
-        initial="a",
-        auto_transitions=False,
-    )
-    models = [_Model() for _ in range(MODELS)]
-    machine.add_model(models)
-    rounds = TRIGGERS // (2 * MODELS)
-    walls, cpus = [], []
-    for _ in range(REPEATS):
+class RawMachine:
+    """A stock ``transitions.Machine``: two states, a trigger each way, ``MODELS`` models
+    added the stock way. :meth:`run` times ``rounds`` rounds of triggering every model
+    there and back, and returns seconds per trigger (wall, CPU)."""
+
+    def __init__(self) -> None:
+        machine = Machine(
+            model=None,
+            states=["a", "b"],
+            transitions=[
+                {"trigger": "go", "source": "a", "dest": "b"},
+                {"trigger": "back", "source": "b", "dest": "a"},
+            ],
+            initial="a",
+            auto_transitions=False,
+        )
+        self.models = [_Model() for _ in range(MODELS)]
+        machine.add_model(self.models)
+        self.machine = machine
+
+    def run(self, rounds: int) -> tuple[float, float]:
+        models = self.models
         started, used = time.perf_counter(), time.process_time()
         for _ in range(rounds):
             for model in models:
                 model.go()  # type: ignore[attr-defined]
             for model in models:
                 model.back()  # type: ignore[attr-defined]
-        walls.append(time.perf_counter() - started)
-        cpus.append(time.process_time() - used)
-    triggers = rounds * 2 * MODELS
-    assert all(model.state == "a" for model in models)  # type: ignore[attr-defined]
-    wall, cpu = statistics.median(walls), statistics.median(cpus)
-    return {"us": wall / triggers * 1e6, "cpu_us": cpu / triggers * 1e6}
+        wall, cpu = time.perf_counter() - started, time.process_time() - used
+        assert all(model.state == "a" for model in models)  # type: ignore[attr-defined]
+        triggers = rounds * 2 * len(models)
+        return wall / triggers, cpu / triggers
+
+
+def raw_trigger() -> dict[str, float]:
+    """Microseconds per trigger of a :class:`RawMachine` (wall and CPU time, each the
+    median of ``REPEATS`` measurements of ``TRIGGERS`` triggers)."""
+    machine, rounds = RawMachine(), TRIGGERS // (2 * MODELS)
+    walls, cpus = zip(*(machine.run(rounds) for _ in range(REPEATS)), strict=True)
+    return {"us": statistics.median(walls) * 1e6, "cpu_us": statistics.median(cpus) * 1e6}
 
 
 def main() -> None:

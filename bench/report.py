@@ -25,6 +25,7 @@ SECTIONS = (
 LABELS = {
     "records_per_second": "records/s",
     "bytes_per_idle_conversation": "bytes per idle conversation",
+    "ratio_to_raw_trigger": "time per record over a raw transitions trigger (paired)",
 }
 
 
