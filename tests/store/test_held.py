@@ -140,3 +140,13 @@ async def test_a_store_that_cannot_open_lets_the_hold_go(tmp_path: Path) -> None
         await open_store(path, exclusive=True)
     path.unlink()
     assert await _other(path, "bot") == (0, "0")
+
+
+async def test_the_file_is_held_under_every_name_it_has(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "bot.sqlite3"
+    (tmp_path / "linked").mkdir()
+    alias = tmp_path / "linked" / "bot.sqlite3"
+    async with await open_store(real, exclusive=True):
+        alias.symlink_to(real)
+        assert await _other(alias, "bot") == (1, _in_use(alias, os.getpid()))
+    assert not (tmp_path / "linked" / "bot.sqlite3.lock").exists()

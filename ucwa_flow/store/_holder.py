@@ -108,8 +108,8 @@ def hold(database: Path, target: str) -> Hold:
     process; :class:`StoreInUse` when another process holds it."""
     if sys.platform == "win32":  # pragma: no cover - no flock: one process is up to you
         return Hold(None)
-    path = lock_path(database)
-    key = os.path.realpath(path)
+    path = lock_path(Path(os.path.realpath(database)))  # beside the file a symlink names
+    key = str(path)
     with _GUARD:
         held = _HELD.get(key)
         if held is not None and held.pid == os.getpid():
