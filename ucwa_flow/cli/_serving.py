@@ -90,8 +90,8 @@ async def _chat_on(
 
 
 async def _open(target: str) -> Store:
-    try:
-        return await open_store(target)
+    try:  # a bot's store: a second process on a SQLite file is refused (StoreInUse)
+        return await open_store(target, exclusive=True)
     except StoreError as exc:
         raise OperationalError(f"cannot open the conversation store: {exc}") from None
 

@@ -95,7 +95,8 @@ class StoreHub:
             if user in self._open:
                 return self._open[user]
             try:
-                store = await open_store(named(target, self.application_name))
+                # exclusive: a SQLite file another process serves is refused (StoreInUse)
+                store = await open_store(named(target, self.application_name), exclusive=True)
             except StoreError as exc:
                 self._healthy[user] = False
                 message = f"cannot open the conversation store: {exc}"

@@ -25,9 +25,10 @@ record keeps the real values, since the conversation needs them to carry on.
 
 Backends: SQLite (``sqlite3`` on a thread of its own, WAL; one file per bot account, by
 default at :func:`default_state_path`) and PostgreSQL (psycopg 3, async), chosen by
-:func:`open_store` from its target. The schema is versioned and migrated on open. Failures
-are :class:`StoreError` subclasses with one-line messages; ``retryable`` says whether trying
-again later may help.
+:func:`open_store` from its target. The schema is versioned and migrated on open. A bot's
+SQLite store (``exclusive=True``) is held against a second process (:class:`StoreInUse`).
+Failures are :class:`StoreError` subclasses with one-line messages; ``retryable`` says
+whether trying again later may help.
 
 Several workers on one PostgreSQL store share the accounts through leases
 (:mod:`ucwa_flow.store.leases`); each account write then carries its owner's fencing token
@@ -51,6 +52,7 @@ from ucwa_flow.store._errors import (
     StoreError,
     StoreFenced,
     StoreFull,
+    StoreInUse,
     StoreLocked,
     StoreTooNew,
     StoreUnavailable,
@@ -117,6 +119,7 @@ __all__ = [
     "StoreError",
     "StoreFenced",
     "StoreFull",
+    "StoreInUse",
     "StoreLocked",
     "StoreTooNew",
     "StoreUnavailable",

@@ -21,6 +21,7 @@ __all__ = [
     "StoreError",
     "StoreFenced",
     "StoreFull",
+    "StoreInUse",
     "StoreLocked",
     "StoreTooNew",
     "StoreUnavailable",
@@ -60,6 +61,11 @@ class StoreCorrupt(StoreUnavailable):
 
 class StoreTooNew(StoreError):
     """The store was written by a newer ucwa-flow (a schema version this one does not know)."""
+
+
+class StoreInUse(StoreError):
+    """A SQLite store is held by another ucwa-flow process running a bot on it (see
+    :mod:`ucwa_flow.store._holder`). Not retryable: that process must stop first."""
 
 
 class StoreConflict(StoreError):

@@ -43,6 +43,7 @@ async def open_store(
     busy_timeout: float = 5.0,
     connect_timeout: float = 10.0,
     existing: bool = False,
+    exclusive: bool = False,
     _upto: int = LATEST,
 ) -> Store:
     """Open the store at ``target``, migrating its schema to the current version.
@@ -53,6 +54,9 @@ async def open_store(
     write lock; ``connect_timeout`` (PostgreSQL) how long to wait for the server.
     ``existing`` (PostgreSQL): refuse a database that holds no store yet rather than create
     one, for the commands that read a store (a SQLite file is theirs to check).
+    ``exclusive`` (SQLite): the store of a running bot, held against other processes until
+    closed: :class:`~ucwa_flow.store.StoreInUse` when another process holds the file
+    (``ucwa_flow.store._holder``). Leave it off to read a store a bot is running on.
     """
     if is_postgres_url(target):
         from ucwa_flow.store._postgres import PostgresStore
@@ -66,7 +70,7 @@ async def open_store(
         ).open(_upto, existing=existing)
     from ucwa_flow.store._sqlite import SqliteStore
 
-    return await SqliteStore(target, busy_timeout).open(_upto)
+    return await SqliteStore(target, busy_timeout, exclusive=exclusive).open(_upto)
 
 
 def default_state_path(account: str) -> Path:

@@ -18,6 +18,10 @@ The file is put in WAL mode with ``synchronous=NORMAL`` (a commit is durable aga
 process crash at once, and against a power cut at the next checkpoint) and a busy timeout,
 after which a lock held by another process becomes :class:`~ucwa_flow.store.StoreLocked`.
 
+A bot's store (``exclusive``) also holds an advisory lock on ``<file>.lock`` for as long as
+it is open, so that a second process running a bot on the same file is refused at once
+(:mod:`ucwa_flow.store._holder`).
+
 Write transactions begin with ``BEGIN IMMEDIATE`` (the write lock up front, so two writers
 cannot deadlock upgrading), reads with a plain ``BEGIN``: under WAL they never wait for a
 writer, so ``ucwa-flow transcripts`` can read a store a bot is writing.
@@ -46,6 +50,7 @@ from ucwa_flow.store._errors import (
     StoreUnavailable,
     first_line,
 )
+from ucwa_flow.store._holder import Hold, hold
 from ucwa_flow.store._migrations import LATEST, migrate
 from ucwa_flow.store._sql import Program
 from ucwa_flow.store._store import Store
@@ -76,14 +81,17 @@ _NOT_NOW = _NotNow()
 
 
 class SqliteStore(Store):
-    """A store in one SQLite file (``":memory:"`` for a private in-memory one)."""
+    """A store in one SQLite file (``":memory:"`` for a private in-memory one);
+    ``exclusive``: held against other processes while open (see ``_holder``)."""
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str, busy_timeout: float) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float, *, exclusive: bool = False) -> None:
         super().__init__(str(path))
         self._path = path
         self._busy_timeout = busy_timeout
+        self._exclusive = exclusive and str(path) != ":memory:"
+        self._hold: Hold | None = None
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="ucwa-flow-store"
         )
@@ -117,6 +125,7 @@ class SqliteStore(Store):
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
         finally:
             executor.shutdown(wait=False)
+            self._let_go()
 
     def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
         rows = changes.rows
@@ -193,6 +202,8 @@ class SqliteStore(Store):
             if str(path) != ":memory:":
                 path = Path(path).expanduser()
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if self._exclusive:  # before the file is touched: StoreInUse, as is
+                    self._hold = hold(path, self.target)
                 # messages, rendered webhook headers and live secrets: for its owner only
                 # (SQLite gives the -wal and -shm files the database file's permissions)
                 os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
@@ -201,6 +212,7 @@ class SqliteStore(Store):
                 path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
         except (sqlite3.Error, OSError) as exc:
+            self._let_go()
             raise self._translate(exc) from None
         try:
             conn.execute("PRAGMA journal_mode=WAL").fetchall()
@@ -212,6 +224,7 @@ class SqliteStore(Store):
             conn.execute("PRAGMA cache_size=-8000")
         except sqlite3.Error as exc:
             conn.close()
+            self._let_go()
             raise self._translate(exc) from None
         self._conn = conn
 
@@ -219,6 +232,12 @@ class SqliteStore(Store):
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+    def _let_go(self) -> None:
+        """Release the hold on the file, if any (after the connection has closed)."""
+        held, self._hold = self._hold, None
+        if held is not None:
+            held.release()
 
     def _drive(
         self, program: Program[T], write: bool, checkpoints: Checkpointer | None = None

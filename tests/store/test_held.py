@@ -1,0 +1,152 @@
+"""A bot's SQLite store (``open_store(path, exclusive=True)``) is held against other
+processes while it is open; readers are not held back (``ucwa_flow.store._holder``).
+
+The other process is a real one: ``python -c`` opening the same file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.guards import WAIT
+from tests.store.builders import ACCOUNT, conversation
+from ucwa_flow.store import Changes, ConversationQuery, StoreCorrupt, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# opens the store as the bot would (exclusive) or as `transcripts` does, and reads it
+_OTHER = """\
+import asyncio, sys
+from ucwa_flow.store import ConversationQuery, StoreError, open_store
+
+async def main() -> None:
+    store = await open_store(sys.argv[1], exclusive=sys.argv[2] == "bot")
+    try:
+        print(len(await store.conversations(ConversationQuery())))
+    finally:
+        await store.aclose()
+
+try:
+    asyncio.run(main())
+except StoreError as exc:
+    print(exc)
+    sys.exit(1)
+"""
+
+# holds the store, then forks: the child's own exclusive open is refused
+_FORKED = """\
+import asyncio, os, sys
+from ucwa_flow.store import StoreInUse, open_store
+
+async def hold():
+    return await open_store(sys.argv[1], exclusive=True)
+
+async def again() -> int:
+    try:
+        store = await open_store(sys.argv[1], exclusive=True)
+    except StoreInUse as exc:
+        print(exc, flush=True)
+        return 0
+    await store.aclose()
+    return 1
+
+loop = asyncio.new_event_loop()
+held = loop.run_until_complete(hold())
+child = os.fork()
+if child == 0:
+    os._exit(asyncio.run(again()))
+_, status = os.waitpid(child, 0)
+loop.run_until_complete(held.aclose())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+async def _other(path: Path, how: str, script: str = _OTHER) -> tuple[int, str]:
+    """Another process opening ``path`` (``bot``: exclusive; ``reader``: not): its exit
+    status and its output's last line."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", script, str(path), how],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=WAIT,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, done.stdout.strip()
+
+
+def _in_use(path: Path, pid: int) -> str:
+    return (
+        f"the store {path} is in use by another ucwa-flow process (pid {pid}); stop it "
+        "first, or use a PostgreSQL store to share accounts between workers"
+    )
+
+
+async def test_another_process_running_a_bot_is_refused_and_readers_are_not(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    bot = await open_store(path, exclusive=True)
+    try:
+        await bot.commit(ACCOUNT, Changes(conversations=(conversation("c1"),)))
+        assert (tmp_path / "bot.sqlite3.lock").read_text() == f"{os.getpid()}\n"
+        assert await _other(path, "bot") == (1, _in_use(path, os.getpid()))
+        assert await _other(path, "reader") == (0, "1")
+        # in this process a reader opens, and closes, without letting the hold go
+        reader = await open_store(path)
+        assert len(await reader.conversations(ConversationQuery())) == 1
+        await reader.aclose()
+        assert (await _other(path, "bot"))[0] == 1
+    finally:
+        await bot.aclose()
+    assert await _other(path, "bot") == (0, "1")  # closed: let go
+    assert (tmp_path / "bot.sqlite3.lock").read_text() == ""  # no pid to mislead
+
+
+async def test_a_second_bot_store_in_one_process_shares_the_hold_until_the_last_closes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    first = await open_store(path, exclusive=True)
+    second = await open_store(path, exclusive=True)
+    await first.aclose()
+    assert await _other(path, "bot") == (1, _in_use(path, os.getpid()))
+    await second.aclose()
+    await second.aclose()  # twice: nothing more to let go
+    assert await _other(path, "bot") == (0, "0")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX")
+async def test_a_forked_child_does_not_share_its_parents_hold(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    await (await open_store(path)).aclose()  # the schema first: the child only opens
+    code, line = await _other(path, "-", _FORKED)
+    assert code == 0, line
+    assert line.startswith(f"the store {path} is in use by another ucwa-flow process (pid ")
+
+
+async def test_a_store_that_cannot_open_lets_the_hold_go(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    path.write_bytes(b"not a database, at all: a mistake" * 100)
+    with pytest.raises(StoreCorrupt, match="not a usable database"):
+        await open_store(path, exclusive=True)
+    path.unlink()
+    assert await _other(path, "bot") == (0, "0")
+
+
+async def test_the_file_is_held_under_every_name_it_has(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "bot.sqlite3"
+    (tmp_path / "linked").mkdir()
+    alias = tmp_path / "linked" / "bot.sqlite3"
+    async with await open_store(real, exclusive=True):
+        alias.symlink_to(real)
+        assert await _other(alias, "bot") == (1, _in_use(alias, os.getpid()))
+    assert not (tmp_path / "linked" / "bot.sqlite3.lock").exists()
