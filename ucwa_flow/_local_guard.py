@@ -36,8 +36,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 __all__ = ["LocalGuard", "host_name", "host_to_allow"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: a DNS name: labels of letters, digits and hyphens, joined by dots
-_DNS_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?", re.I)
+#: a DNS name: labels of letters, digits and hyphens (not first or last), joined by dots
+#: (as the deployment schema's ``admin.allow_hosts`` items)
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?", re.I)
 
 
 def host_name(host: str) -> str:
