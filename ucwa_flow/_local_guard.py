@@ -11,7 +11,9 @@ attacks follow, and :class:`LocalGuard` stops both:
   a name without a dot (``localhost``, a machine or container name: no site on the
   internet has one), a ``.localhost`` name, this machine's host name or full name
   (``reviewbox.corp.example``, as colleagues reach a review page opened to the network), or
-  a name given (the listen name).
+  a name given (the listen name, and the names a reverse proxy in front of the server
+  forwards, such as ``review.example.com``: ``review --allow-host``, the deployment
+  file's ``admin.allow_hosts``; :func:`host_to_allow` checks one).
 * **Cross-site requests (CSRF).** A page can *send* a ``POST`` it cannot read the answer
   of (``fetch(url, {method: "POST", mode: "no-cors", body: ...})``). A browser puts the
   page's ``Origin`` on it; the guard answers ``403`` to a request other than ``GET`` and
@@ -24,15 +26,20 @@ as they like; only the ``Host`` check can turn one away, and only when it is on.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Collection, Iterable
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LocalGuard", "host_name"]
+__all__ = ["LocalGuard", "host_name", "host_to_allow"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: a DNS name: labels of letters, digits and hyphens (not first or last), joined by dots
+#: (as the deployment schema's ``admin.allow_hosts`` items)
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?", re.I)
 
 
 def host_name(host: str) -> str:
@@ -42,6 +49,17 @@ def host_name(host: str) -> str:
         return host[1 : host.find("]")] if "]" in host else host[1:]
     name, _, _ = host.partition(":")
     return name.rstrip(".")
+
+
+def host_to_allow(text: str) -> str:
+    """``text`` as a host name to accept (lower-cased), or :class:`ValueError` saying why
+    it is not one (a URL, a port, a path: only the name a ``Host`` header carries)."""
+    name = text.strip()
+    if not _DNS_NAME.fullmatch(name) or len(name) > 253:
+        raise ValueError(
+            f"{text!r} is not a host name such as review.example.com (no scheme, port or path)"
+        )
+    return name.lower().rstrip(".")
 
 
 def _is_address(name: str) -> bool:

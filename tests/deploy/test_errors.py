@@ -120,6 +120,10 @@ CASES = [
         "1:23: S005 admin: 'token_env' and 'token_file' together: use exactly one",
     ),
     (
+        "admin:\n  allow_hosts: [ok.example, https://admin.example.com]\n" + ACCOUNT,
+        "2:29: S004 admin.allow_hosts[1]: 'https://admin.example.com' is not a host name",
+    ),
+    (
         "workers: {lease: 5s, heartbeat: 2s}\n" + ACCOUNT,
         "1:33: D115 workers: a heartbeat of 2 s is too slow for a lease of 5 s",
     ),

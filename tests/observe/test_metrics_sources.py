@@ -173,6 +173,25 @@ def test_the_flow_version_served_and_reloads() -> None:
     assert m.value("ucwa_flow_reloads_total", result="refused") == 1
 
 
+def test_the_reloads_help_says_what_is_counted() -> None:
+    """It said "reloads of the deployment and its flows": a reload never reads the
+    deployment file again, counts ``ok`` when no flow changed, and ``refused`` also when an
+    engine could not take a valid new version."""
+    body, _ = Metrics().exposition()
+    helps = [
+        line
+        for line in body.decode().splitlines()
+        if line.startswith("# HELP ucwa_flow_reloads_total ")
+    ]
+    assert helps == [
+        "# HELP ucwa_flow_reloads_total Reloads asked for (SIGHUP, POST /reload, a watched file "
+        "changed): the flow files are checked again, the deployment file is not. "
+        "result=refused when a flow file had errors or an engine could not take its new "
+        "version (that flow keeps its running version; others may have been taken), else ok "
+        "(also when no flow changed)."
+    ]
+
+
 def test_whether_each_account_serves() -> None:
     """A wrong password or an unreachable server showed nowhere in the metrics: no channel,
     so no reconnects either. An account another worker holds has no series here."""

@@ -85,6 +85,15 @@ def test_two_flows_of_one_name_are_refused(tmp_path: Path) -> None:
     assert "are both flows named 'helpdesk'" in lines[0]
 
 
+@pytest.mark.parametrize("name", ["https://review.example.com", "review.example.com:443", ""])
+def test_allow_host_takes_a_host_name_only(name: str) -> None:
+    done = _review("review", str(HELPDESK), "--allow-host", name)
+    assert done.returncode == 2
+    assert "--allow-host" in done.stderr
+    assert "is not a host name such as review.example.com" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_run_review_refuses_a_bad_address() -> None:
     done = _review("run", str(HELPDESK), "--review", "nowhere")
     assert done.returncode == 2

@@ -4,12 +4,14 @@ name resolves to 127.0.0.1 reading the conversations) is refused, over a real se
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.guards import WAIT
 from tests.review.pages import HELPDESK
+from tests.review.processes import Command
 from ucwa_flow.live import LiveBoard
 from ucwa_flow.review import FlowShelf, ReviewServer, create_app
 
@@ -49,3 +51,29 @@ async def test_a_host_name_not_of_this_machine_is_refused() -> None:
             assert refused.status_code == 403
     finally:
         await server.stop()
+
+
+async def _status_for_host(log: Path, name: str, *options: str) -> tuple[int, str]:
+    """What ``ucwa-flow review`` (a real process on loopback, its output in ``log``)
+    answers to a request for ``Host: name``."""
+    review = Command(["review", str(HELPDESK), "--listen", "127.0.0.1:0", *options], log)
+    try:
+        url = await review.serving()
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+            response = await client.get("/flows/helpdesk", headers={"Host": name})
+            return response.status_code, response.text
+    finally:
+        await review.close()
+
+
+async def test_a_reverse_proxys_name_is_taken_when_allowed(tmp_path: Path) -> None:
+    # served behind a proxy as review.example.com, every page was 403: no way to allow it
+    status, text = await _status_for_host(tmp_path / "1.log", "review.example.com")
+    assert status == 403
+    assert "DNS rebinding" in text
+    allowed = ("--allow-host", "Review.Example.com", "--allow-host", "other.example.org")
+    status, text = await _status_for_host(tmp_path / "2.log", "review.example.com", *allowed)
+    assert status == 200
+    assert "helpdesk" in text
+    status, _ = await _status_for_host(tmp_path / "3.log", "rebind.attacker.example", *allowed)
+    assert status == 403

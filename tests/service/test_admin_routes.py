@@ -11,7 +11,7 @@ import pytest
 
 from tests.service.test_parts import SURVEY
 from tests.service.world import HELPDESK, HR, LENE, until, world
-from ucwa_flow.deploy import AdminSpec, FlowSpec, SecretSource
+from ucwa_flow.deploy import AdminSpec, FlowSpec, SecretSource, load_deployment
 
 pytestmark = pytest.mark.asyncio
 
@@ -60,3 +60,43 @@ async def test_outbound_and_readiness_over_http(tmp_path: Path) -> None:
             assert (await outbound("helpdesk", "survey")).status_code == 202
             heard = await lene.hear(2)
             assert heard == ["survey: a minute for us?", "survey: a score from 1 to 5?"]
+
+
+_DEPLOY = """\
+admin:
+  listen: 127.0.0.1:0
+{allow}accounts:
+  - id: helpdesk
+    user: {user}
+    password_env: HELPDESK_PASSWORD
+    flow: helpdesk.flow.yaml
+"""
+
+
+async def test_the_name_a_reverse_proxy_forwards_is_taken_when_the_file_allows_it(
+    tmp_path: Path,
+) -> None:
+    # behind a proxy as admin.example.com, an endpoint without a token answered only 403
+    async with world(tmp_path) as w:
+        account = w.account("helpdesk", HELPDESK)
+        statuses = {}
+        for allow in ("", "  allow_hosts: [Admin.Example.com, other.example.org]\n"):
+            deploy = tmp_path / "deploy.yaml"
+            deploy.write_text(_DEPLOY.format(allow=allow, user=HELPDESK), encoding="utf-8")
+            loaded = load_deployment(deploy, environ={"HELPDESK_PASSWORD": "x"})
+            deployment = dataclasses.replace(w.deployment(account), admin=loaded.admin)
+            service = await w.service(deployment)
+            assert service.admin_address is not None
+            host, port = service.admin_address
+            async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as http:
+                for name in ("admin.example.com", "rebind.attacker.example"):
+                    response = await http.get("/metrics", headers={"Host": name})
+                    statuses[bool(allow), name] = response.status_code
+            await service.stop()
+        assert loaded.admin.allow_hosts == ("admin.example.com", "other.example.org")
+        assert statuses == {
+            (False, "admin.example.com"): 403,
+            (False, "rebind.attacker.example"): 403,
+            (True, "admin.example.com"): 200,
+            (True, "rebind.attacker.example"): 403,
+        }

@@ -360,3 +360,22 @@ async def test_a_worker_that_only_joined_is_not_live_yet(
     assert [w.id for w in await one.workers()] == ["a", "b"]  # listed all the same
     await two.heartbeat("b", 30)
     assert [w.id for w in await one.workers(live_within=30)] == ["a", "b"]
+
+
+async def test_a_worker_that_joins_again_is_not_live_until_it_renews(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """``serve`` joins again with the same worker id when its first join was cut short (the
+    store went away before the join finished: ``open_coordinator`` tries again). The second
+    join set ``seen_at`` past ``started_at``: a worker that never renewed counted as live,
+    and, killed there, stayed live to the others for a lease time, which they handed
+    accounts over to (a ghost's fair share)."""
+    one, two, _target = books
+    await one.join(A)
+    await one.heartbeat("a", 30)
+    await two.join(B)  # cut short here: the store went away before the configs were claimed
+    await asyncio.sleep(0.01)  # two statements' now() differ (a real retry waits seconds)
+    await two.join(B)  # the retry, with the same id; then killed before its first renewal
+    assert [w.id for w in await one.workers(live_within=30)] == ["a"]
+    await two.heartbeat("b", 30)
+    assert [w.id for w in await one.workers(live_within=30)] == ["a", "b"]

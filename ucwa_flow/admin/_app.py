@@ -36,8 +36,8 @@ asked (reloads, outbound starts), never headers.
 Web pages in a browser on the machine are kept out (:class:`~ucwa_flow._local_guard.
 LocalGuard`, ``403``): a ``POST`` whose ``Origin`` is another site's, always; and, without
 a token, a request whose ``Host`` is not an IP address, a name without a dot
-(``localhost``), the machine's name or the ``hosts`` given (DNS rebinding), but for
-``/healthz``.
+(``localhost``), the machine's name or the ``hosts`` given (the listen name and the
+deployment file's ``admin.allow_hosts``; DNS rebinding), but for ``/healthz``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ self-contained page (the built-in SVG inline, a legend, no script). None of them
 a system package or the network. The output goes to stdout unless ``-o`` names a file;
 the format defaults to the file's extension (``.mmd``, ``.dot``/``.gv``, ``.svg``,
 ``.png``, ``.html``/``.htm``), else Mermaid; an image or document format it cannot draw
-(``.jpg``, ``.pdf`` ...) is a usage error rather than a file of Mermaid text.
+(``.jpg``, ``.pdf`` ...) is a usage error rather than a file of Mermaid text. A PNG is
+kept within 16384 pixels a side and 25 megapixels: a bigger picture is drawn scaled down,
+with one line on stderr that says so (SVG has no such limit).
 
 A flow with errors is not drawn: its diagnostics are printed to stderr exactly as
 ``ucwa-flow validate`` prints them, and the exit status is 1 (2 when the file cannot be
@@ -141,9 +143,13 @@ def _render(graph: Any, fmt: str, engine: Any) -> str | bytes:
     if fmt == "html":
         return render_html(graph)
     try:
-        return render_image(graph, "svg" if fmt == "svg" else "png", engine=engine)
+        return render_image(graph, "svg" if fmt == "svg" else "png", engine=engine, notice=_note)
     except GraphvizError as exc:
         _fail(str(exc), status=1)
+
+
+def _note(line: str) -> None:
+    click.echo(f"ucwa-flow: note: {line}", err=True)
 
 
 def _write(content: str | bytes, output: str | None) -> None:

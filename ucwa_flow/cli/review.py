@@ -12,6 +12,12 @@ problems ``validate`` reports. Options add:
 * ``--store URL``: finished conversations from a store (a ``postgresql://`` URL or a
   SQLite file, as ``ucwa-flow transcripts`` reads), replayed in the same view.
 
+A request is answered only when its ``Host`` is an IP address, a dotless name
+(``localhost``), one of this machine's names, the ``--listen`` name or a name
+``--allow-host NAME`` gives (repeatable: the name a reverse proxy in front of the review
+forwards, ``review.example.com``); any other gets ``403`` (a guard against DNS
+rebinding, :mod:`ucwa_flow._local_guard`).
+
 It runs until Ctrl-C. Errors (a flow file or coverage file that cannot be read, an
 address in use) are one line; a flow with problems is shown, not refused.
 """
@@ -67,6 +73,15 @@ TOKEN_ENV = "UCWA_FLOW_ADMIN_TOKEN"
     metavar="HOST:PORT",
     help="Where to serve the review (port 0: any free port).",
 )
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this host name, e.g. review.example.com behind a "
+    "reverse proxy (repeatable). Without it only IP addresses, localhost, dotless names and "
+    "this machine's names are answered (a guard against DNS rebinding).",
+)
 def command(
     flows: tuple[str, ...],
     coverage_file: str | None,
@@ -74,6 +89,7 @@ def command(
     token: str | None,
     store: str | None,
     listen: str,
+    allow_hosts: tuple[str, ...],
 ) -> None:
     """Review FLOW files in the browser: graph, source, problems, coverage, live
     conversations and stored transcripts.
@@ -81,11 +97,16 @@ def command(
     FLOW may be written X.yaml for X.flow.yaml.
     """
     from ucwa_flow._listen import parse_listen
+    from ucwa_flow._local_guard import host_to_allow
 
     try:
         host, port = parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
+    try:
+        allowed = [host_to_allow(name) for name in allow_hosts]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-host") from None
     if attach is not None and not _http_url(attach):
         raise click.BadParameter(
             f"{attach!r} is not an http(s) URL such as http://127.0.0.1:8470",
@@ -98,7 +119,7 @@ def command(
     coverage = load_coverage(coverage_file) if coverage_file is not None else None
     target = _store_target(store) if store is not None else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(shelf, coverage, attach, token or None, target, host, port))
+        asyncio.run(_serve(shelf, coverage, attach, token or None, target, (host, port), allowed))
     click.echo("stopped.", err=True)
 
 
@@ -117,8 +138,8 @@ async def _serve(
     attach: str | None,
     token: str | None,
     target: str | None,
-    host: str,
-    port: int,
+    address: tuple[str, int],
+    allowed: list[str],
 ) -> None:
     from ucwa_flow.cli.run import _until_terminated
     from ucwa_flow.review import RemoteLive, ReviewServer, StoredConversations, create_app
@@ -132,7 +153,9 @@ async def _serve(
         except StoreError as exc:
             raise OperationalError(f"cannot open the conversation store: {exc}") from None
     stored = StoredConversations(store) if store is not None else None
-    app = create_app(shelf, coverage=coverage, live=remote, stored=stored, hosts=[host])
+    host, port = address
+    hosts = [host, *allowed]
+    app = create_app(shelf, coverage=coverage, live=remote, stored=stored, hosts=hosts)
     server = ReviewServer(app, host, port)
     try:
         if remote is not None:

@@ -206,7 +206,14 @@ class _Builder:
             token = SecretSource(env=raw["token_env"])
         elif "token_file" in raw:
             token = SecretSource(file=self.path(raw["token_file"]))
-        return AdminSpec(host=host, port=port, token=token, enabled=raw.get("enabled", True))
+        allow_hosts = tuple(name.lower().rstrip(".") for name in raw.get("allow_hosts", ()))
+        return AdminSpec(
+            host=host,
+            port=port,
+            token=token,
+            enabled=raw.get("enabled", True),
+            allow_hosts=allow_hosts,
+        )
 
     def unique(self, accounts: list[dict[str, Any]]) -> None:
         ids: dict[str, int] = {}

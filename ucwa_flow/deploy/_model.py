@@ -161,12 +161,15 @@ class AccountSpec:
 class AdminSpec:
     """The admin HTTP endpoint: ``/healthz``, ``/readyz``, ``/metrics``, ``/reload``,
     ``/accounts/{id}/outbound``; ``token`` (a bearer token) guards all but the health
-    checks when set. ``port`` 0 picks a free port."""
+    checks when set. ``port`` 0 picks a free port. ``allow_hosts``: host names (lower
+    case) a request's ``Host`` may name besides addresses, dotless names, this machine's
+    and ``host`` (without a token, others are refused: a guard against DNS rebinding)."""
 
     host: str = "127.0.0.1"
     port: int = 8470
     token: SecretSource | None = None
     enabled: bool = True
+    allow_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from ucwa_flow.flow._parts import Parts
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Value
 from ucwa_flow.flow._texts import build_say, with_detectors
+from ucwa_flow.flow._url_parts import unencoded
 
 __all__ = ["build_flow"]
 
@@ -344,6 +345,15 @@ class _Builder(BuilderBase):
 
     def webhook(self, raw: Mapping[str, Any], path: Path) -> list[Action]:
         url = self.template(raw["url"], (*path, "url"))
+        if url is not None and (raw_values := unencoded(url.source)):
+            values = " and ".join(raw_values)
+            self.report(
+                (*path, "url"),
+                "F123",
+                f"{values} goes into the URL's path or query as it is: a value such as "
+                "'a b&c' makes a wrong request (and lets a caller write the query); "
+                "add '| urlencode'",
+            )
         headers = {
             name: self.template(value, (*path, "headers", name))
             for name, value in raw.get("headers", {}).items()

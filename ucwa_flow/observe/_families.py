@@ -137,7 +137,10 @@ class Families:
         )
         self.reloads = counter(
             "reloads_total",
-            "Reloads of the deployment and its flows, result=ok|refused (a file was refused).",
+            "Reloads asked for (SIGHUP, POST /reload, a watched file changed): the flow files "
+            "are checked again, the deployment file is not. result=refused when a flow file had "
+            "errors or an engine could not take its new version (that flow keeps its running "
+            "version; others may have been taken), else ok (also when no flow changed).",
             "result",
         )
         self.accounts_owned = Gauge(

@@ -81,7 +81,8 @@ class Metrics:
         self.families.flow_version.labels(account, flow, digest).set(1)
 
     def reloaded(self, ok: bool) -> None:
-        """Count a reload (``ok`` false when a file was refused)."""
+        """Count a reload asked for (``ok`` false when a flow file was refused or an engine
+        could not take a new version; true also when no flow changed)."""
         self.families.reloads.labels("ok" if ok else "refused").inc()
 
     def leases(self, owned: int, event: str | None = None) -> None:

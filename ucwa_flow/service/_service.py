@@ -209,8 +209,9 @@ class Service:
         if token is not None:
             add_secret(token)
         try:
+            hosts = [admin.host, *admin.allow_hosts]
             server = AdminServer(
-                create_app(self, self.metrics, token, live=self.live, hosts=[admin.host]),
+                create_app(self, self.metrics, token, live=self.live, hosts=hosts),
                 admin.host,
                 admin.port,
             )

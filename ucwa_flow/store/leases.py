@@ -148,11 +148,15 @@ class LeaseBook:
     # -- workers --------------------------------------------------------------------------
 
     async def join(self, worker: WorkerInfo) -> None:
-        """Record ``worker`` as live (seen now)."""
+        """Record ``worker`` as joined now: listed, not live until it renews (see
+        :meth:`workers`). Joining again (a join cut short, tried again with the same id)
+        starts it over: a worker that never renewed must not count as live, for the others
+        would hand it accounts it may never take."""
         await self._do(
             _one(
                 "INSERT INTO workers (id, host, pid, started_at, seen_at) "
-                "VALUES (%s, %s, %s, now(), now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                "VALUES (%s, %s, %s, now(), now()) "
+                "ON CONFLICT (id) DO UPDATE SET started_at = now(), seen_at = now()",
                 (worker.id, worker.host, worker.pid),
             )
         )
