@@ -27,6 +27,7 @@ from ucwa_flow.store.leases import (
     LeaseBook,
     LeaseLost,
     WorkerInfo,
+    _acquire,
     application_name,
 )
 
@@ -288,7 +289,7 @@ async def test_a_writer_frozen_in_a_fenced_write_neither_blocks_nor_keeps_the_ac
 
 async def _frozen_while_taken(
     frozen: psycopg.AsyncConnection[tuple[object, ...]],
-    program: Program[None],
+    program: Program[object],
     two: LeaseBook,
     taken: list[Lease],
 ) -> None:
@@ -379,3 +380,33 @@ async def test_a_worker_that_joins_again_is_not_live_until_it_renews(
     assert [w.id for w in await one.workers(live_within=30)] == ["a"]
     await two.heartbeat("b", 30)
     assert [w.id for w in await one.workers(live_within=30)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("freed", ["released", "expired"])
+async def test_a_worker_frozen_in_the_middle_of_an_acquire_does_not_keep_the_account(
+    books: tuple[LeaseBook, LeaseBook, Target], freed: str
+) -> None:
+    """A worker paused in the middle of its own acquire of a free lease (between the row's
+    lock and its commit) holds the row: once it has been in its transaction for STALLED,
+    the next worker's acquire ends that session, whoever the lease's last owner was: the
+    worker that handed the account over (the row has no owner), or one whose lease expired.
+    Only the last owner's sessions were ended, and the account stayed nobody's for good
+    (tests/e2e/test_failover.py: frozen in the middle of a reply while its coordinator was
+    taking the account handed over to it)."""
+    one, two, target = books
+    lease = await one.acquire(ACCOUNT, "a", 30)
+    assert lease is not None
+    if freed == "released":  # a hand-over
+        assert await one.release(ACCOUNT, "a", lease.token)
+    else:
+        target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
+    assert target.url is not None
+    assert target.schema is not None
+    url = named(target.url, application_name("c"))  # worker c's connection
+    taken: list[Lease] = []
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as frozen:
+        await frozen.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
+        with pytest.raises(psycopg.OperationalError):  # the frozen session is ended
+            await _frozen_while_taken(frozen, _acquire(ACCOUNT, "c", 30), two, taken)
+    assert taken[0].token == lease.token + 1  # c's acquire was rolled back
+    assert taken[0].worker == "b"

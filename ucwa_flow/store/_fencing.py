@@ -28,7 +28,9 @@ So :meth:`~ucwa_flow.store.leases.LeaseBook.acquire` never waits for a locked le
 it skips it, and when the lease has expired it ends the sessions of the expired owner
 that have been in a transaction for :data:`~ucwa_flow.store.leases.STALLED` seconds
 (every worker's connections carry ``application_name`` ``ucwa-flow <worker id>``): the
-frozen write is rolled back, and the account is taken at the next round.
+frozen write is rolled back, and the account is taken at the next round. A worker frozen
+in the middle of its own acquire of a free row holds the row too: the session holding the
+row's lock is ended as well (``leases._END_STALLED``).
 """
 
 from __future__ import annotations

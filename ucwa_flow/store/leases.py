@@ -223,18 +223,7 @@ class LeaseBook:
         ``None`` when another worker holds it, or when the row is locked: a write of its
         owner is under way (it is taken at a later round, not waited for: a heartbeat must
         never wait behind a frozen worker's transaction; see :mod:`._fencing`)."""
-        rows = await self._do(
-            _acquire(
-                account,
-                "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
-                f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
-                "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
-                "token = l.token + 1, expires_at = excluded.expires_at, "
-                "acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at "
-                "WHERE l.worker IS NULL OR l.expires_at <= now() RETURNING " + _LEASE_COLUMNS,
-                (account, worker, ttl),
-            )
-        )
+        rows = await self._do(_acquire(account, worker, ttl))
         return _lease(rows[0]) if rows else None
 
     async def renew(self, account: str, worker: str, token: int, ttl: float) -> Lease:
@@ -296,7 +285,21 @@ class LeaseBook:
             )
 
 
-def _acquire(account: str, text: str, params: tuple[object, ...]) -> Program[Rows]:
+#: the sessions that keep a free (expired or released) lease's row locked, ended once they
+#: have been in their transaction for STALLED: the expired owner's (a write checked, and
+#: frozen before its commit; two of them lock the row together) and whichever worker's
+#: transaction holds the row's lock alone (the row's ``xmax``: a worker frozen in the middle
+#: of its own acquire, between the lock and the commit; the row may have no owner at all then)
+_END_STALLED = (
+    "SELECT pg_terminate_backend(a.pid) FROM leases l JOIN pg_stat_activity a "
+    "ON a.application_name = left('ucwa-flow ' || l.worker, 63) "
+    "OR (a.backend_xid = l.xmax AND starts_with(a.application_name, 'ucwa-flow ')) "
+    "WHERE l.account = %s AND l.expires_at <= now() AND a.pid <> pg_backend_pid() "
+    "AND a.xact_start < now() - %s * interval '1 second'"
+)
+
+
+def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
     """The upsert of :meth:`LeaseBook.acquire`, after locking the row without waiting:
     nothing (``[]``) when the row exists and another transaction holds a lock on it."""
     exists = yield Sql("SELECT 1 FROM leases WHERE account = %s", (account,))
@@ -305,15 +308,17 @@ def _acquire(account: str, text: str, params: tuple[object, ...]) -> Program[Row
             "SELECT 1 FROM leases WHERE account = %s FOR UPDATE SKIP LOCKED", (account,)
         )
         if not mine:  # a write under way, or a frozen one: end those stalled past STALLED
-            yield Sql(
-                "SELECT pg_terminate_backend(a.pid) FROM leases l JOIN pg_stat_activity a "
-                "ON a.application_name = left('ucwa-flow ' || l.worker, 63) "
-                "WHERE l.account = %s AND l.expires_at <= now() AND a.pid <> pg_backend_pid() "
-                "AND a.xact_start < now() - %s * interval '1 second'",
-                (account, STALLED),
-            )
+            yield Sql(_END_STALLED, (account, STALLED))
             return []
-    rows = yield Sql(text, params)
+    rows = yield Sql(
+        "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
+        f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
+        "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
+        "token = l.token + 1, expires_at = excluded.expires_at, "
+        "acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at "
+        "WHERE l.worker IS NULL OR l.expires_at <= now() RETURNING " + _LEASE_COLUMNS,
+        (account, worker, ttl),
+    )
     return rows
 
 
