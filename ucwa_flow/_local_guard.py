@@ -13,7 +13,8 @@ attacks follow, and :class:`LocalGuard` stops both:
   (``reviewbox.corp.example``, as colleagues reach a review page opened to the network), or
   a name given (the listen name, and the names a reverse proxy in front of the server
   forwards, such as ``review.example.com``: ``review --allow-host``, the deployment
-  file's ``admin.allow_hosts``; :func:`host_to_allow` checks one).
+  file's ``admin.allow_hosts``; :func:`host_to_allow` checks one). The refusal says to use
+  an address or ``localhost`` and, in the app's own words (``hint``), how to allow the name.
 * **Cross-site requests (CSRF).** A page can *send* a ``POST`` it cannot read the answer
   of (``fetch(url, {method: "POST", mode: "no-cors", body: ...})``). A browser puts the
   page's ``Origin`` on it; the guard answers ``403`` to a request other than ``GET`` and
@@ -73,7 +74,10 @@ def _is_address(name: str) -> bool:
 class LocalGuard:
     """ASGI middleware: the ``Host`` check (when ``check_host``) and the ``Origin`` check
     (always) of the module docstring. ``names``: more host names to accept (a
-    ``--listen`` name); ``open_paths`` skip the ``Host`` check (health probes)."""
+    ``--listen`` name); ``open_paths`` skip the ``Host`` check (health probes); ``hint``:
+    how the app lets a name through, added to a ``Host`` refusal after "use its IP address
+    or localhost, " with ``{name}`` replaced by the name refused (``"or start it with
+    --allow-host {name}"``)."""
 
     def __init__(
         self,
@@ -82,8 +86,10 @@ class LocalGuard:
         check_host: bool = True,
         names: Iterable[str] = (),
         open_paths: Collection[str] = (),
+        hint: str = "",
     ) -> None:
         self.app = app
+        self.hint = hint
         self.check_host = check_host
         self.open_paths = frozenset(open_paths)
         machine = {socket.gethostname().lower(), socket.getfqdn().lower()}
@@ -106,9 +112,10 @@ class LocalGuard:
             if name.endswith(".localhost"):
                 name = "localhost"
             if not (_is_address(name) or "." not in name or name in self.names):
+                allow = ", " + self.hint.replace("{name}", name) if self.hint else ""
                 return (
                     f"refused: {host!r} is not an address of this server (a guard against "
-                    "DNS rebinding); use its IP address or localhost"
+                    f"DNS rebinding); use its IP address or localhost{allow}"
                 )
         origin = headers.get(b"origin")
         if origin is not None and scope["method"] not in _SAFE_METHODS:

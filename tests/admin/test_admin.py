@@ -218,6 +218,11 @@ async def test_without_a_token_a_host_name_not_of_this_machine_is_refused(
         response = await open_admin.http.request(method, path, headers=REBOUND)
         assert response.status_code == 403, (method, path)
         assert "DNS rebinding" in response.text
+        # and how to let a reverse proxy's name through
+        assert response.text.endswith(
+            "use its IP address or localhost, or list rebind.attacker.example in the "
+            "deployment file's admin.allow_hosts\n"
+        ), response.text
     assert open_admin.target.reloads == 0
     port = open_admin.url.rsplit(":", 1)[1]
     names = ("[::1]", "bot.localhost", "ucwa-bot:8470")  # a container's name has no dot

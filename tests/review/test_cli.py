@@ -86,11 +86,20 @@ def test_two_flows_of_one_name_are_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["https://review.example.com", "review.example.com:443", ""])
-def test_allow_host_takes_a_host_name_only(name: str) -> None:
-    done = _review("review", str(HELPDESK), "--allow-host", name)
+@pytest.mark.parametrize("command", [["review"], ["run", "--review", "127.0.0.1:0"]])
+def test_allow_host_takes_a_host_name_only(name: str, command: list[str]) -> None:
+    done = _review(command[0], str(HELPDESK), *command[1:], "--allow-host", name)
     assert done.returncode == 2
     assert "--allow-host" in done.stderr
     assert "is not a host name such as review.example.com" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_allow_host_needs_review() -> None:
+    # without --review there is no review to allow a name to: a mistake, said at once
+    done = _review("run", str(HELPDESK), "--allow-host", "review.example.com")
+    assert done.returncode == 2
+    assert "Error: --allow-host is for the review: give --review as well" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -53,27 +53,50 @@ async def test_a_host_name_not_of_this_machine_is_refused() -> None:
         await server.stop()
 
 
-async def _status_for_host(log: Path, name: str, *options: str) -> tuple[int, str]:
-    """What ``ucwa-flow review`` (a real process on loopback, its output in ``log``)
-    answers to a request for ``Host: name``."""
-    review = Command(["review", str(HELPDESK), "--listen", "127.0.0.1:0", *options], log)
+async def _status_for_host(
+    log: Path, name: str, *options: str, command: tuple[str, ...] = ("review",)
+) -> tuple[int, str]:
+    """What ``ucwa-flow review`` (or ``run --review``: ``command``; a real process on
+    loopback, its output in ``log``) answers to a request for ``Host: name``."""
+    served = Command([*command, str(HELPDESK), *options], log, stdin=True)
     try:
-        url = await review.serving()
+        url = await served.serving()
         async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
             response = await client.get("/flows/helpdesk", headers={"Host": name})
             return response.status_code, response.text
     finally:
-        await review.close()
+        await served.close()
 
 
-async def test_a_reverse_proxys_name_is_taken_when_allowed(tmp_path: Path) -> None:
+REVIEW = ("review",)
+RUN = ("run",)
+#: where each command serves on a free port of loopback
+_LISTEN = {REVIEW: ("--listen", "127.0.0.1:0"), RUN: ("--review", "127.0.0.1:0")}
+
+
+@pytest.mark.parametrize("command", [REVIEW, RUN], ids=["review", "run --review"])
+async def test_a_reverse_proxys_name_is_taken_when_allowed(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     # served behind a proxy as review.example.com, every page was 403: no way to allow it
-    status, text = await _status_for_host(tmp_path / "1.log", "review.example.com")
+    # (`run --review` had no --allow-host), and the refusal did not say how to
+    listen = _LISTEN[command]
+    status, text = await _status_for_host(
+        tmp_path / "1.log", "review.example.com", *listen, command=command
+    )
     assert status == 403
     assert "DNS rebinding" in text
-    allowed = ("--allow-host", "Review.Example.com", "--allow-host", "other.example.org")
-    status, text = await _status_for_host(tmp_path / "2.log", "review.example.com", *allowed)
+    assert text.strip().endswith(
+        "use its IP address or localhost, or start the review with --allow-host review.example.com"
+    ), text
+    allowed = (*listen, "--allow-host", "Review.Example.com", "--allow-host", "other.example.org")
+    status, text = await _status_for_host(
+        tmp_path / "2.log", "review.example.com", *allowed, command=command
+    )
     assert status == 200
     assert "helpdesk" in text
-    status, _ = await _status_for_host(tmp_path / "3.log", "rebind.attacker.example", *allowed)
+    status, text = await _status_for_host(
+        tmp_path / "3.log", "rebind.attacker.example:8300", *allowed, command=command
+    )
     assert status == 403
+    assert text.endswith("--allow-host rebind.attacker.example\n"), text  # no port

@@ -92,6 +92,9 @@ async def test_the_name_a_reverse_proxy_forwards_is_taken_when_the_file_allows_i
                 for name in ("admin.example.com", "rebind.attacker.example"):
                     response = await http.get("/metrics", headers={"Host": name})
                     statuses[bool(allow), name] = response.status_code
+                    if response.status_code == 403:  # the refusal says how to allow it
+                        hint = f"or list {name} in the deployment file's admin.allow_hosts"
+                        assert hint in response.text, response.text
             await service.stop()
         assert loaded.admin.allow_hosts == ("admin.example.com", "other.example.org")
         assert statuses == {

@@ -37,7 +37,8 @@ Web pages in a browser on the machine are kept out (:class:`~ucwa_flow._local_gu
 LocalGuard`, ``403``): a ``POST`` whose ``Origin`` is another site's, always; and, without
 a token, a request whose ``Host`` is not an IP address, a name without a dot
 (``localhost``), the machine's name or the ``hosts`` given (the listen name and the
-deployment file's ``admin.allow_hosts``; DNS rebinding), but for ``/healthz``.
+deployment file's ``admin.allow_hosts``; DNS rebinding), but for ``/healthz``; the
+refusal says to list the name in ``admin.allow_hosts``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ log = logging.getLogger("ucwa_flow.admin")
 #: paths that answer without the bearer token
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 _MAX_BODY = 64 * 1024
+#: how a refused ``Host`` name is let through without a token
+_HOST_HINT = "or list {name} in the deployment file's admin.allow_hosts"
 
 
 def create_app(
@@ -157,7 +160,13 @@ def create_app(
     if live is not None:
         routes += live_routes(live, closing=closing)
     # /readyz names the accounts and the store: only the bare liveness probe takes any Host
-    guard = Middleware(LocalGuard, check_host=not token, names=hosts, open_paths={"/healthz"})
+    guard = Middleware(
+        LocalGuard,
+        check_host=not token,
+        names=hosts,
+        open_paths={"/healthz"},
+        hint=_HOST_HINT,
+    )
     middleware = [guard, *([Middleware(BearerAuth, token=token)] if token else [])]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.closing = closing

@@ -23,7 +23,8 @@ one (``UCWA_FLOW_STORE`` is not used there, so a demo never writes into a produc
 store), and Ctrl-C stops the open conversations, as the simulator ends with the run.
 
 ``--review [HOST:PORT]`` also serves ``ucwa-flow review`` of FLOW with this bot's live
-conversations (:mod:`ucwa_flow.cli._review_run`) and prints its URL on stderr.
+conversations (:mod:`ucwa_flow.cli._review_run`) and prints its URL on stderr;
+``--allow-host NAME`` (repeatable) lets it answer a reverse proxy's name as well.
 
 TLS certificates are always verified; ``--ca-bundle FILE`` (or ``UCWA_FLOW_CA_BUNDLE``)
 trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simulate
@@ -45,7 +46,7 @@ import click
 
 from ucwa_flow.cli._chat import ChatOptions
 from ucwa_flow.cli._flow_loading import load_or_exit, with_variables
-from ucwa_flow.cli._review_run import DEFAULT_REVIEW, parse_review, serving_review
+from ucwa_flow.cli._review_run import DEFAULT_REVIEW, Review, parse_review, serving_review
 from ucwa_flow.cli._serving import Keep, Tls, on_server, on_simulator
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Duration
@@ -161,6 +162,15 @@ _INSECURE_WARNING = (
     f"(default {DEFAULT_REVIEW}; port 0: any free port); the URL is printed.",
 )
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="With --review: also answer requests for this host name, e.g. review.example.com "
+    "behind a reverse proxy (repeatable). Without it only IP addresses, localhost, dotless "
+    "names and this machine's names are answered (a guard against DNS rebinding).",
+)
+@click.option(
     "--verbose", "-v", is_flag=True, help="Show lifecycle and flow transitions as well as messages."
 )
 def command(
@@ -179,6 +189,7 @@ def command(
     store: str | None,
     retention: float,
     review: str | None,
+    allow_hosts: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Run FLOW as a bot; chat with it on the embedded simulator by default.
@@ -186,7 +197,7 @@ def command(
     FLOW may be written X.yaml for X.flow.yaml.
     """
     flow = with_variables(load_or_exit(flow_file), overrides)
-    review_at = parse_review(review)
+    review_at = parse_review(review, allow_hosts)
     _configure_logging(verbose)
     if insecure:
         click.secho(_INSECURE_WARNING, err=True, fg="red", bold=True)
@@ -225,11 +236,11 @@ def command(
 
 async def _reviewed(
     flow_file: str,
-    address: tuple[str, int] | None,
+    review: Review | None,
     main: Callable[[LiveBoard | None], Coroutine[Any, Any, None]],
 ) -> None:
-    """Run ``main`` with the review of ``flow_file`` served on ``address`` (if given)."""
-    async with serving_review(flow_file, address) as board:
+    """Run ``main`` with the review of ``flow_file`` served as ``review`` says (if given)."""
+    async with serving_review(flow_file, review) as board:
         await main(board)
 
 

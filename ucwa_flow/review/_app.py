@@ -20,7 +20,8 @@ Routes (pages are HTML, the rest JSON or an event stream):
 The app has no authentication; :class:`~ucwa_flow._local_guard.LocalGuard` answers ``403``
 to a request naming a ``Host`` that is not an IP address, a dotless name, the machine's name
 or one of ``hosts`` (DNS rebinding: a web page reading the transcripts through a name of
-its own), and to a non-``GET`` from another site's page.
+its own; the refusal says to start the review with ``--allow-host NAME``, which both
+``review`` and ``run --review`` take), and to a non-``GET`` from another site's page.
 
 Every page works without a live source (no counts) and without a store. The app's
 ``state.closing`` event ends every event stream (:class:`~ucwa_flow.review.ReviewServer`
@@ -60,6 +61,8 @@ __all__ = ["STATIC", "create_app"]
 
 #: the directory of the page script and style sheet
 STATIC = Path(__file__).with_name("static")
+#: how a refused ``Host`` name is let through (``review`` and ``run --review``)
+_HOST_HINT = "or start the review with --allow-host {name}"
 _NO_CACHE = {"Cache-Control": "no-store"}
 
 
@@ -89,7 +92,9 @@ def create_app(
         Route("/transcripts/{conversation:path}", review.transcript),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(LocalGuard, names=hosts)])
+    app = Starlette(
+        routes=routes, middleware=[Middleware(LocalGuard, names=hosts, hint=_HOST_HINT)]
+    )
     app.state.closing = review.closing  # set by ReviewServer.stop(): event streams end
     return app
 
