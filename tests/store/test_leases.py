@@ -382,7 +382,7 @@ async def test_a_worker_that_joins_again_is_not_live_until_it_renews(
     assert [w.id for w in await one.workers(live_within=30)] == ["a", "b"]
 
 
-@pytest.mark.parametrize("freed", ["released", "expired"])
+@pytest.mark.parametrize("freed", ["released", "expired", "never leased"])
 async def test_a_worker_frozen_in_the_middle_of_an_acquire_does_not_keep_the_account(
     books: tuple[LeaseBook, LeaseBook, Target], freed: str
 ) -> None:
@@ -392,13 +392,18 @@ async def test_a_worker_frozen_in_the_middle_of_an_acquire_does_not_keep_the_acc
     worker that handed the account over (the row has no owner), or one whose lease expired.
     Only the last owner's sessions were ended, and the account stayed nobody's for good
     (tests/e2e/test_failover.py: frozen in the middle of a reply while its coordinator was
-    taking the account handed over to it)."""
+    taking the account handed over to it). An account never leased has no row to skip:
+    the frozen acquire's uncommitted INSERT made the next worker's INSERT wait, its
+    heartbeat round with it, for as long as the first stayed frozen."""
     one, two, target = books
-    lease = await one.acquire(ACCOUNT, "a", 30)
-    assert lease is not None
+    token = 0
+    if freed != "never leased":
+        lease = await one.acquire(ACCOUNT, "a", 30)
+        assert lease is not None
+        token = lease.token
     if freed == "released":  # a hand-over
-        assert await one.release(ACCOUNT, "a", lease.token)
-    else:
+        assert await one.release(ACCOUNT, "a", token)
+    elif freed == "expired":
         target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
     assert target.url is not None
     assert target.schema is not None
@@ -408,5 +413,5 @@ async def test_a_worker_frozen_in_the_middle_of_an_acquire_does_not_keep_the_acc
         await frozen.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
         with pytest.raises(psycopg.OperationalError):  # the frozen session is ended
             await _frozen_while_taken(frozen, _acquire(ACCOUNT, "c", 30), two, taken)
-    assert taken[0].token == lease.token + 1  # c's acquire was rolled back
+    assert taken[0].token == token + 1  # c's acquire was rolled back
     assert taken[0].worker == "b"

@@ -29,8 +29,9 @@ it skips it, and when the lease has expired it ends the sessions of the expired 
 that have been in a transaction for :data:`~ucwa_flow.store.leases.STALLED` seconds
 (every worker's connections carry ``application_name`` ``ucwa-flow <worker id>``): the
 frozen write is rolled back, and the account is taken at the next round. A worker frozen
-in the middle of its own acquire of a free row holds the row too: the session holding the
-row's lock is ended as well (``leases._END_STALLED``).
+in the middle of its own acquire holds the row too (or the row it is inserting, for an
+account never leased): every acquire takes an advisory lock of the account first, without
+waiting, and the session holding it is ended the same way (``leases._END_STALLED_ACQUIRE``).
 """
 
 from __future__ import annotations

@@ -58,8 +58,9 @@ __all__ = [
     "new_worker",
 ]
 
-#: seconds an expired owner's session may stay in one transaction before the worker that
-#: takes the account over ends it (a worker frozen mid-write; see :mod:`._fencing`)
+#: seconds an expired owner's session, or another worker's acquire of the account, may stay
+#: in one transaction before the worker that takes the account over ends it (a worker
+#: frozen mid-write or mid-acquire; see :mod:`._fencing`)
 STALLED = 2.0
 
 
@@ -285,30 +286,53 @@ class LeaseBook:
             )
 
 
-#: the sessions that keep a free (expired or released) lease's row locked, ended once they
-#: have been in their transaction for STALLED: the expired owner's (a write checked, and
-#: frozen before its commit; two of them lock the row together) and whichever worker's
-#: transaction holds the row's lock alone (the row's ``xmax``: a worker frozen in the middle
-#: of its own acquire, between the lock and the commit; the row may have no owner at all then)
-_END_STALLED = (
+#: the advisory lock every acquire of an account takes first (its transaction's: released
+#: at its end), keyed (_ACQUIRING, hash of the schema and the account). Two workers' acquires
+#: of one account never wait on each other, even for an account with no row yet, whose
+#: uncommitted INSERT the other's INSERT would wait for (a hash shared by two accounts
+#: only makes one of them wait for the next round)
+_ACQUIRING = 0x75637766  # "ucwf"
+_LOCK_KEY = "hashtext(current_schema() || ' ' || %s)"
+
+#: the session whose acquire of the account holds the advisory lock, ended once it has been
+#: in its transaction for STALLED: a worker frozen in the middle of its own acquire (between
+#: the lock and the commit) keeps the lease's row, or the row it is inserting, for as long
+#: as it stays frozen; the account would stay nobody's
+_END_STALLED_ACQUIRE = (
+    "SELECT pg_terminate_backend(a.pid) FROM pg_locks k JOIN pg_stat_activity a "
+    "ON a.pid = k.pid WHERE k.locktype = 'advisory' AND k.granted "
+    "AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    f"AND k.classid = {_ACQUIRING}::oid AND k.objid = {_LOCK_KEY}::oid AND k.objsubid = 2 "
+    "AND a.pid <> pg_backend_pid() AND starts_with(a.application_name, 'ucwa-flow ') "
+    "AND a.xact_start < now() - %s * interval '1 second'"
+)
+
+#: the sessions of an expired lease's owner that keep its row locked (a write checked, and
+#: frozen before its commit; two of them lock the row together), ended once they have been
+#: in their transaction for STALLED
+_END_STALLED_OWNER = (
     "SELECT pg_terminate_backend(a.pid) FROM leases l JOIN pg_stat_activity a "
     "ON a.application_name = left('ucwa-flow ' || l.worker, 63) "
-    "OR (a.backend_xid = l.xmax AND starts_with(a.application_name, 'ucwa-flow ')) "
     "WHERE l.account = %s AND l.expires_at <= now() AND a.pid <> pg_backend_pid() "
     "AND a.xact_start < now() - %s * interval '1 second'"
 )
 
 
 def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
-    """The upsert of :meth:`LeaseBook.acquire`, after locking the row without waiting:
-    nothing (``[]``) when the row exists and another transaction holds a lock on it."""
+    """The upsert of :meth:`LeaseBook.acquire`, after the account's advisory lock and the
+    row's lock, both taken without waiting: nothing (``[]``) when another acquire of the
+    account is under way, or the row exists and another transaction holds a lock on it."""
+    got = yield Sql(f"SELECT pg_try_advisory_xact_lock({_ACQUIRING}, {_LOCK_KEY})", (account,))
+    if not got[0][0]:  # another worker's acquire, or a frozen one: end it past STALLED
+        yield Sql(_END_STALLED_ACQUIRE, (account, STALLED))
+        return []
     exists = yield Sql("SELECT 1 FROM leases WHERE account = %s", (account,))
     if exists:
         mine = yield Sql(
             "SELECT 1 FROM leases WHERE account = %s FOR UPDATE SKIP LOCKED", (account,)
         )
         if not mine:  # a write under way, or a frozen one: end those stalled past STALLED
-            yield Sql(_END_STALLED, (account, STALLED))
+            yield Sql(_END_STALLED_OWNER, (account, STALLED))
             return []
     rows = yield Sql(
         "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
