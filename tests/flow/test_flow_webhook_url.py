@@ -85,6 +85,12 @@ _SAYS = {
         # a name set to a value stands for it
         ("{% set q = message %}https://crm.example/find?q={{ q }}", "query", "{{ message }}"),
         (
+            "{% set q = message | urlencode %}{% with q = message %}"
+            "https://crm.example/find?q={{ q }}{% endwith %}",
+            "query",
+            "{{ q }}",
+        ),
+        (
             "{% for q in [message] %}https://crm.example/find?q={{ q }}{% endfor %}",
             "query",
             "{{ q }}",

@@ -89,11 +89,13 @@ def unencoded(source: str) -> list[Unencoded]:
                 part if isinstance(part, str) else _Value(".".join(part[:1] + part[1]), _Safe.RAW)
             )
         return scan.found
+    from jinja2.exceptions import TemplateSyntaxError
+
     from ucwa_flow.flow._sandbox import _env
 
     try:
         tree = _env(html=False).parse(source)
-    except Exception:  # a template that does not parse is reported as such elsewhere
+    except TemplateSyntaxError:  # reported as such where the template is compiled
         return []
     scan.statements(tree.body)
     return scan.found
@@ -121,9 +123,11 @@ class _Scan:
             elif isinstance(node, nodes.Macro | nodes.CallBlock):
                 continue  # a macro's body is output where it is called
             else:
-                if isinstance(node, nodes.For):  # the loop's names are no longer a set's
-                    for target in _names(node.target):
-                        self.names[target.name] = _raw(target)
+                bound: list[nodes.Node] = [node.target] if isinstance(node, nodes.For) else []
+                if isinstance(node, nodes.With):
+                    bound = list(node.targets)
+                for target in (name for b in bound for name in _names(b)):
+                    self.names[target.name] = _raw(target)  # no longer what a set made it
                 self.statements([c for c in node.iter_child_nodes() if isinstance(c, nodes.Stmt)])
 
     def _bounded(self, pieces: list[_Piece] | None) -> tuple[_Piece, ...]:
