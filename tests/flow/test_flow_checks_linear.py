@@ -167,7 +167,7 @@ def _flow(states: int, *, broken: bool = False) -> str:
             f"      - match: 'web{i}'",
             "        do:",
             "          - webhook:",
-            f"              url: 'https://api.example/{{{{ last | urlencode }}}}/{i}'",
+            f"              url: 'https://api.example/{{{{ last | urlsegment }}}}/{i}'",
             "              result: result",
             "              success: [{say: 'ok {{ result.id }}'}]",
             "              failure: [{say: failed}]",

@@ -99,6 +99,10 @@ FILTER_SAMPLES: dict[str, tuple[str, str]] = {
     "unique": ("{{ items | unique | list }}", "[3, 1, 2]"),
     "upper": ("{{ message | upper }}", "HELLO WORLD"),
     "urlencode": ("{{ 'a b&c' | urlencode }}", "a%20b%26c"),
+    "urlsegment": (
+        "{{ '../a b/c' | urlsegment }}/{{ '..' | urlsegment }}",
+        "..%2Fa%20b%2Fc/%2E%2E",
+    ),
     "urlize": ("{{ url | urlize }}", 'see <a href="http://x.org" rel="noopener">http://x.org</a>'),
     "wordcount": ("{{ message | wordcount }}", "2"),
     "wordwrap": ("{{ 'aaa bbb' | wordwrap(3) }}", "aaa\nbbb"),

@@ -1,4 +1,4 @@
-"""F123: a webhook URL that puts a value into its path or query without ``urlencode``.
+"""F123: a webhook URL that puts a value where it can change the request.
 
 ``url: "https://crm.example/find?q={{ message }}"`` validated clean, and the text
 "a b&c" then made the request ``?q=a b&c``: a wrong query, silently. Checked through
@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from ucwa_flow.cli import cli
+from ucwa_flow.flow._url_parts import Unencoded, unencoded
 
 _FLOW = """\
 version: 1
@@ -39,23 +40,76 @@ def _validate(tmp_path: Path, url: str) -> tuple[Path, str]:
     return path, result.stdout
 
 
+_SAYS = {
+    "query": "goes into the URL's query as it is: a value such as 'a b&c' makes a wrong "
+    "request (and lets a caller write the query); add '| urlencode'",
+    "path": "goes into the URL's path as it is: a value such as 'a/b' or '..' changes the "
+    "path the request goes to; add '| urlsegment'",
+    "host": "goes into the URL's host: a value such as 'evil.example/' sends the request "
+    "and its headers to another server; keep the host fixed, or start the URL with the "
+    "whole base URL ('{{ base_url }}/...')",
+}
+
+
 @pytest.mark.parametrize(
-    ("url", "values"),
+    ("url", "where", "values"),
     [
-        ("https://crm.example/find?q={{ message }}", "{{ message }}"),
-        ("https://crm.example/people/{{ caller.name }}/card", "{{ caller.name }}"),
-        ("{{ base_url }}/find?q={{ message }}&page={{ page }}", "{{ message }} and {{ page }}"),
-        ("https://crm.example/find?q={{ message | trim }}", "{{ message | trim }}"),
+        ("https://crm.example/find?q={{ message }}", "query", "{{ message }}"),
+        ("https://crm.example/people/{{ caller.name }}/card", "path", "{{ caller.name }}"),
+        (
+            "{{ base_url }}/find?q={{ message }}&page={{ page }}",
+            "query",
+            "{{ message }} and {{ page }}",
+        ),
+        ("https://crm.example/find?q={{ message | trim }}", "query", "{{ message | trim }}"),
+        # urlencode leaves "/" and ".": "../../admin" walks the API's path
+        (
+            "https://crm.example/people/{{ message | urlencode }}/card",
+            "path",
+            "{{ message | urlencode }}",
+        ),
+        # the operands of ~ one by one, after the leading base URL
+        ("{{ base_url ~ '/find?q=' ~ message }}", "query", "{{ message }}"),
+        (
+            "https://crm.example/find?q={{ message | urlencode ~ '&x=' ~ tenant }}",
+            "query",
+            "{{ tenant }}",
+        ),
+        ("{{ base_url + '/people/' + message }}", "path", "{{ message }}"),
+        # a value in the host (or right after the base URL) sends the request elsewhere
+        ("{{ base_url }}{{ message }}", "host", "{{ message }}"),
+        ("https://crm.example{{ message }}", "host", "{{ message }}"),
+        ("https://{{ tenant }}.crm.example/find", "host", "{{ tenant }}"),
+        ("https://{{ tenant | urlsegment }}.crm.example/find", "host", "{{ tenant | urlsegment }}"),
+        ("https://{{ tenant }}@crm.example/find", "host", "{{ tenant }}"),
+        # a name set to a value stands for it
+        ("{% set q = message %}https://crm.example/find?q={{ q }}", "query", "{{ message }}"),
+        (
+            "{% set q = message | urlencode %}{% with q = message %}"
+            "https://crm.example/find?q={{ q }}{% endwith %}",
+            "query",
+            "{{ q }}",
+        ),
+        (
+            "{% for q in [message] %}https://crm.example/find?q={{ q }}{% endfor %}",
+            "query",
+            "{{ q }}",
+        ),
     ],
 )
-def test_a_value_in_the_path_or_query_without_urlencode_is_a_warning(
-    tmp_path: Path, url: str, values: str
+def test_a_value_that_can_change_the_request_is_a_warning(
+    tmp_path: Path, url: str, where: str, values: str
 ) -> None:
     path, out = _validate(tmp_path, url)
-    assert out == (
-        f"{path}:10:16: F123 warning: {values} goes into the URL's path or query as it is: "
-        "a value such as 'a b&c' makes a wrong request (and lets a caller write the query); "
-        "add '| urlencode'\n"
+    assert out == f"{path}:10:16: F123 warning: {values} {_SAYS[where]}\n"
+
+
+def test_each_part_of_the_url_is_one_warning(tmp_path: Path) -> None:
+    url = "https://{{ tenant }}.crm.example/people/{{ message }}/card?q={{ message }}"
+    path, out = _validate(tmp_path, url)
+    assert sorted(out.splitlines()) == sorted(
+        f"{path}:10:16: F123 warning: {{{{ {value} }}}} {_SAYS[where]}"
+        for where, value in (("host", "tenant"), ("path", "message"), ("query", "message"))
     )
 
 
@@ -64,13 +118,30 @@ def test_a_value_in_the_path_or_query_without_urlencode_is_a_warning(
     [
         "{{ base_url }}/find",  # the whole base URL from a variable
         "{{ base_url }}",
+        "{{ base_url ~ '/find?q=' ~ (message | urlencode) }}",
         "https://crm.example/find?q={{ message | urlencode }}",
         "https://crm.example/find?q={{ message | trim | urlencode }}&page={{ page | int }}",
-        "https://{{ tenant }}.crm.example/find",  # the host
+        "https://crm.example/people/{{ message | urlsegment }}/card?q={{ message | urlsegment }}",
+        "https://crm.example/people/{{ message | urlsegment | upper }}/card",
+        "https://crm.example/find?q={{ message | urlencode ~ '&page=' ~ (page | int) }}",
+        "{% set q = message | urlencode %}https://crm.example/find?q={{ q }}",
+        "https://crm.example/find/{{ 'abc' | upper }}",  # a filter is no variable
+        "https://crm.example/find/{{ page | float }}",
         "https://crm.example:8443/find?q={{ 'fixed' }}",  # no variable
+        "{{ base_url }}/redirect?to=https://{{ tenant | urlencode }}",  # a "://" in the query
         "https://crm.example/find",
     ],
 )
-def test_a_base_url_the_host_or_an_encoded_value_is_not(tmp_path: Path, url: str) -> None:
+def test_a_base_url_or_an_encoded_value_is_not(tmp_path: Path, url: str) -> None:
     _, out = _validate(tmp_path, url)
     assert out == ""
+
+
+@pytest.mark.timeout(60)
+def test_names_set_to_names_stay_one_pass() -> None:
+    """A name set to itself twice, 300 times over, would stand for 2**300 values if each
+    were copied out: one that stands for many values is one value (as unsafe as its
+    worst), and the warning is still there."""
+    sets = "".join(f"{{% set v{i + 1} = v{i} ~ '-' ~ v{i} %}}" for i in range(300))
+    source = "{% set v0 = message %}" + sets + "https://crm.example/find?q={{ v300 }}"
+    assert unencoded(source) == [Unencoded("query", "{{ message }}")]

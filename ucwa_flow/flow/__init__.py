@@ -71,6 +71,7 @@ from ucwa_flow.flow._sandbox import (
     Value,
 )
 from ucwa_flow.flow._texts import detect_language, version_of
+from ucwa_flow.flow._url_segment import dot_segment
 
 __all__ = [
     "BACK",
@@ -127,6 +128,7 @@ __all__ = [
     "branch_list_id",
     "command_list_id",
     "detect_language",
+    "dot_segment",
     "format_duration",
     "global_goto",
     "handler_list_id",

@@ -48,7 +48,7 @@ from ucwa_flow.flow._parts import Parts
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
 from ucwa_flow.flow._sandbox import Condition, Value
 from ucwa_flow.flow._texts import build_say, with_detectors
-from ucwa_flow.flow._url_parts import unencoded
+from ucwa_flow.flow._url_parts import Unencoded, unencoded
 
 __all__ = ["build_flow"]
 
@@ -345,15 +345,8 @@ class _Builder(BuilderBase):
 
     def webhook(self, raw: Mapping[str, Any], path: Path) -> list[Action]:
         url = self.template(raw["url"], (*path, "url"))
-        if url is not None and (raw_values := unencoded(url.source)):
-            values = " and ".join(raw_values)
-            self.report(
-                (*path, "url"),
-                "F123",
-                f"{values} goes into the URL's path or query as it is: a value such as "
-                "'a b&c' makes a wrong request (and lets a caller write the query); "
-                "add '| urlencode'",
-            )
+        for where, values in _by_part(unencoded(url.source) if url is not None else []):
+            self.report((*path, "url"), "F123", f"{values} {_F123[where]}")
         headers = {
             name: self.template(value, (*path, "headers", name))
             for name, value in raw.get("headers", {}).items()
@@ -396,3 +389,24 @@ class _Builder(BuilderBase):
             location=self.loc(path, key=True),
             campaign=build_campaign(self, raw, path),
         )
+
+
+#: what F123 says of the values put into a URL's host, path or query
+_F123 = {
+    "host": "goes into the URL's host: a value such as 'evil.example/' sends the request "
+    "and its headers to another server; keep the host fixed, or start the URL with the "
+    "whole base URL ('{{ base_url }}/...')",
+    "path": "goes into the URL's path as it is: a value such as 'a/b' or '..' changes the "
+    "path the request goes to; add '| urlsegment'",
+    "query": "goes into the URL's query as it is: a value such as 'a b&c' makes a wrong "
+    "request (and lets a caller write the query); add '| urlencode'",
+}
+
+
+def _by_part(found: list[Unencoded]) -> list[tuple[str, str]]:
+    """The values of ``found`` by the part of the URL they go into (host, path, query)."""
+    return [
+        (where, " and ".join(dict.fromkeys(f.value for f in found if f.where == where)))
+        for where in _F123
+        if any(f.where == where for f in found)
+    ]

@@ -34,15 +34,15 @@ __all__ = [
 #: longest string or list that `*`, a padding filter, a format width or `replace` may build
 MAX_SIZE = 10_000
 
-#: the filters flow templates may use (all of Jinja's built-in ones)
+#: the filters flow templates may use (all of Jinja's built-in ones, and ``urlsegment``)
 FILTERS: tuple[str, ...] = (
     "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort",
     "e", "escape", "filesizeformat", "first", "float", "forceescape", "format", "groupby",
     "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min",
     "pprint", "random", "reject", "rejectattr", "replace", "reverse", "round", "safe",
     "select", "selectattr", "slice", "sort", "string", "striptags", "sum", "title", "tojson",
-    "trim", "truncate", "unique", "upper", "urlencode", "urlize", "wordcount", "wordwrap",
-    "xmlattr",
+    "trim", "truncate", "unique", "upper", "urlencode", "urlize", "urlsegment", "wordcount",
+    "wordwrap", "xmlattr",
 )  # fmt: skip
 
 #: the tests flow templates may use (all of Jinja's built-in ones)
@@ -161,10 +161,13 @@ _CHECKS: dict[str, Callable[[inspect.BoundArguments], None]] = {
 
 
 def filters() -> dict[str, Callable[..., Any]]:
-    """The filters of :data:`FILTERS`, size-building ones bounded."""
+    """The filters of :data:`FILTERS`, size-building ones bounded (``urlsegment``:
+    :mod:`ucwa_flow.flow._url_segment`)."""
     from jinja2.filters import FILTERS as JINJA_FILTERS
 
-    known: dict[str, Any] = dict(JINJA_FILTERS)
+    from ucwa_flow.flow._url_segment import urlsegment
+
+    known: dict[str, Any] = {**JINJA_FILTERS, "urlsegment": urlsegment}
     return {
         name: _bounded(name, _CHECKS[name]) if name in _CHECKS else known[name] for name in FILTERS
     }

@@ -1,76 +1,237 @@
-"""F123: a webhook ``url`` that puts a value into its path or query without ``urlencode``.
+"""F123: a webhook ``url`` that puts a caller's value where it can change the request.
 
 Values are put into a webhook's URL as they are (``docs/flow-language.md``, "webhook"):
-``https://crm.example/find?name={{ message }}`` sends ``name=a b&c`` for the text
-"a b&c", a wrong request, and lets the caller write the rest of the query. Such a URL
-is a warning; ``{{ message | urlencode }}`` (or ``| int``, a number) is not. A value at
-the very start of the URL (``{{ base_url }}/tickets``) is its scheme and host, not text
-of the caller's, and neither is one in the host (``https://{{ tenant }}.example/...``):
-only what comes after the host (its first ``/``, ``?`` or ``#``) counts.
 
-The template's text is read as it is written, without Jinja2's parser: ``{{ ... }}``
-blocks, and ``{% ... %}`` and ``{# ... #}`` ones that put no value in.
+* in the query (or fragment), ``https://crm.example/find?name={{ message }}`` sends
+  ``name=a b&c`` for the text "a b&c", a wrong request that lets the caller write the
+  rest of the query: it needs ``| urlencode`` (or ``| urlsegment``);
+* in the path, ``urlencode`` is not enough (it leaves ``/`` and ``.``): ``a/b`` or ``..``
+  changes the path the request goes to: it needs ``| urlsegment``;
+* in the host, ``https://{{ tenant }}.crm.example`` or ``https://crm.example{{ path }}``,
+  a value such as ``evil.example/`` sends the request, and its headers, elsewhere: no
+  filter makes that safe. Only a value the URL starts with, as a whole
+  (``{{ base_url }}/tickets``, ``{{ base_url ~ '/find?q=' ~ (q | urlencode) }}``), is
+  its scheme and host, the flow's own.
+
+``| int`` and ``| float`` (numbers) are fine in the path and the query, and so is a
+value that reads no variable (``{{ 'abc' | upper }}``). The template is read with Jinja's
+own parser (one of text and ``{{ name.attribute }}`` alone as ``_plain`` reads it, without
+importing Jinja2): the operands of ``~`` (and ``+``) one by one, in order, text included,
+and a name ``{% set %}`` earlier stands for what it was set to. One pass over the tree.
 """
 
 from __future__ import annotations
 
-import re
-from enum import Enum
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import TYPE_CHECKING, NamedTuple
 
-__all__ = ["unencoded"]
+from ucwa_flow.flow._plain import JINJA_GLOBALS, plain_parts
+from ucwa_flow.flow._simple_templates import simple_names
 
-#: a ``{{ }}`` block (group 1: its expression), or a ``{% %}`` or ``{# #}`` one
-_BLOCK = re.compile(r"\{\{(.*?)\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-#: a filter whose value is safe in a path or a query
-_ENCODED = re.compile(r"\|\s*(?:urlencode|int)\b")
-#: a name the expression reads (not a keyword Jinja2 reads as a constant)
-_NAME = re.compile(r"""(?<![\w.'"])(?!(?:true|false|none|and|or|not|if|else|in|is)\b)[A-Za-z_]""")
-_STRING = re.compile(r""""[^"]*"|'[^']*'""")
+if TYPE_CHECKING:
+    from jinja2 import nodes
+
+__all__ = ["Unencoded", "unencoded"]
+
+
+class Unencoded(NamedTuple):
+    """A value (``{{ text }}``) put into ``where`` (``host``, ``path`` or ``query``)."""
+
+    where: str
+    value: str
 
 
 class _Part(Enum):
     START = "start"  # nothing written yet
     SCHEME = "scheme"  # text before "://"
-    BASE = "base"  # after a value the URL starts with: its scheme and host
+    BASE = "base"  # after the value the URL starts with, before a "/", "?" or "#"
     HOST = "host"  # after "://", before the path
-    REST = "rest"  # the path, the query, the fragment
+    PATH = "path"
+    QUERY = "query"  # the query or the fragment
 
 
-def unencoded(source: str) -> list[str]:
-    """The expressions (as written, ``{{ text }}``) that ``source``, a URL template, puts
-    into its path or query without ``urlencode``, in order."""
-    found: list[str] = []
-    part = _Part.START
-    at = 0
-    for block in _BLOCK.finditer(source):
-        part = _after(part, source[at : block.start()])
-        at = block.end()
-        expression = block.group(1)
-        if expression is None:  # {% %} or {# #}: no value of its own
-            continue
+class _Safe(IntEnum):
+    """Where a value may go as it is (a larger one: fewer places)."""
+
+    CONST = 0  # reads no variable
+    SEGMENT = 1  # | urlsegment, | int, | float: the path or the query
+    QUERY = 2  # | urlencode: the query
+    RAW = 3  # nowhere after the host
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    text: str  # as the author wrote it, more or less: "message | trim"
+    safe: _Safe
+
+
+_Piece = str | _Value
+
+_ENCODERS = {"urlsegment": _Safe.SEGMENT, "int": _Safe.SEGMENT, "float": _Safe.SEGMENT}
+_ENCODERS["urlencode"] = _Safe.QUERY
+#: filters whose result is as safe as what they are given
+_KEEPING = frozenset({"trim", "lower", "upper", "string"})
+#: a name set to more pieces than this stands for one value (as unsafe as its worst)
+_MAX_PIECES = 32
+_SEPARATORS = "/?#"
+
+
+def unencoded(source: str) -> list[Unencoded]:
+    """The values ``source``, a URL template, puts into its host, or into its path or
+    query without the filter they need, in order."""
+    if "{" not in source:
+        return []
+    scan = _Scan()
+    if simple_names(source) is not None and (parts := plain_parts(source, JINJA_GLOBALS)):
+        for part in parts:  # text and {{ name.attribute }}: no need to import Jinja2
+            scan.put(
+                part if isinstance(part, str) else _Value(".".join(part[:1] + part[1]), _Safe.RAW)
+            )
+        return scan.found
+    from jinja2.exceptions import TemplateSyntaxError
+
+    from ucwa_flow.flow._sandbox import _env
+
+    try:
+        tree = _env(html=False).parse(source)
+    except TemplateSyntaxError:  # reported as such where the template is compiled
+        return []
+    scan.statements(tree.body)
+    return scan.found
+
+
+class _Scan:
+    def __init__(self) -> None:
+        self.part = _Part.START
+        self.names: dict[str, tuple[_Piece, ...]] = {}
+        self.found: list[Unencoded] = []
+
+    def statements(self, body: list[nodes.Node]) -> None:
+        from jinja2 import nodes
+
+        for node in body:
+            if isinstance(node, nodes.Output):
+                for child in node.nodes:
+                    for piece in self.pieces(child):
+                        self.put(piece)
+            elif isinstance(node, nodes.Assign | nodes.AssignBlock):
+                value = self.pieces(node.node) if isinstance(node, nodes.Assign) else None
+                for target in _names(node.target):
+                    single = isinstance(node.target, nodes.Name) and value is not None
+                    self.names[target.name] = self._bounded(value) if single else _raw(target)
+            elif isinstance(node, nodes.Macro | nodes.CallBlock):
+                continue  # a macro's body is output where it is called
+            else:
+                bound: list[nodes.Node] = [node.target] if isinstance(node, nodes.For) else []
+                if isinstance(node, nodes.With):
+                    bound = list(node.targets)
+                for target in (name for b in bound for name in _names(b)):
+                    self.names[target.name] = _raw(target)  # no longer what a set made it
+                self.statements([c for c in node.iter_child_nodes() if isinstance(c, nodes.Stmt)])
+
+    def _bounded(self, pieces: list[_Piece] | None) -> tuple[_Piece, ...]:
+        if pieces is None or len(pieces) <= _MAX_PIECES:
+            return tuple(pieces or ())
+        values = [p for p in pieces if isinstance(p, _Value)]
+        worst = max((v.safe for v in values), default=_Safe.CONST)
+        return (_Value(values[0].text if values else "...", worst),)
+
+    def pieces(self, expr: nodes.Node) -> list[_Piece]:
+        """``expr`` as the text and values it writes, in order."""
+        from jinja2 import nodes
+
+        if isinstance(expr, nodes.TemplateData):
+            return [expr.data]
+        if isinstance(expr, nodes.Const):
+            return [str(expr.value)] if isinstance(expr.value, str | int | float) else []
+        if isinstance(expr, nodes.Concat):
+            return [piece for operand in expr.nodes for piece in self.pieces(operand)]
+        if isinstance(expr, nodes.Add):
+            return [*self.pieces(expr.left), *self.pieces(expr.right)]
+        if isinstance(expr, nodes.Name) and expr.name in self.names:
+            return list(self.names[expr.name])
+        return [_Value(_describe(expr), self.safe(expr))]
+
+    def safe(self, expr: nodes.Node) -> _Safe:
+        from jinja2 import nodes
+
+        if isinstance(expr, nodes.Filter) and expr.node is not None:
+            if expr.name in _ENCODERS:
+                return _ENCODERS[expr.name]
+            if expr.name in _KEEPING and not expr.args and not expr.kwargs:
+                return self.safe(expr.node)
+        if isinstance(expr, nodes.Name) and expr.name in self.names:
+            values = [p.safe for p in self.names[expr.name] if isinstance(p, _Value)]
+            return max(values, default=_Safe.CONST)
+        if isinstance(expr, nodes.Name) or any(True for _ in expr.find_all(nodes.Name)):
+            return _Safe.RAW
+        return _Safe.CONST
+
+    def put(self, piece: _Piece) -> None:
+        """Write ``piece`` where the URL is; note a value that does not belong there."""
+        if isinstance(piece, str):
+            self.part = _after(self.part, piece)
+            return
+        part = self.part
         if part is _Part.START:
-            part = _Part.BASE
-        elif part is _Part.REST and _reads_names(expression) and not _ENCODED.search(expression):
-            found.append("{{ " + expression.strip(" \t\n-+") + " }}")
-    return found
+            self.part = _Part.BASE  # the URL's scheme and host, the flow's own
+        elif piece.safe is _Safe.CONST:
+            return
+        elif part in (_Part.SCHEME, _Part.HOST, _Part.BASE):
+            self.found.append(Unencoded("host", f"{{{{ {piece.text} }}}}"))
+        elif part is _Part.PATH and piece.safe > _Safe.SEGMENT:
+            self.found.append(Unencoded("path", f"{{{{ {piece.text} }}}}"))
+        elif part is _Part.QUERY and piece.safe > _Safe.QUERY:
+            self.found.append(Unencoded("query", f"{{{{ {piece.text} }}}}"))
+
+
+def _names(target: nodes.Node) -> list[nodes.Name]:
+    """The names a ``{% set %}`` or ``{% for %}`` target binds."""
+    from jinja2 import nodes
+
+    return [target] if isinstance(target, nodes.Name) else list(target.find_all(nodes.Name))
+
+
+def _raw(name: nodes.Name) -> tuple[_Piece, ...]:
+    return (_Value(name.name, _Safe.RAW),)
 
 
 def _after(part: _Part, text: str) -> _Part:
     """Where the URL is after its literal ``text`` (written where ``part`` was)."""
-    if not text:
+    while text:
+        cut = min((i for i in map(text.find, _SEPARATORS) if i >= 0), default=-1)
+        if part in (_Part.START, _Part.SCHEME, _Part.BASE):
+            scheme = text.find("://")
+            if scheme >= 0 and (cut < 0 or scheme <= cut):
+                part, text = _Part.HOST, text[scheme + 3 :]
+                continue
+            if part is not _Part.BASE:
+                return _Part.SCHEME
+        if part in (_Part.BASE, _Part.HOST, _Part.PATH) and cut >= 0:
+            part = _Part.PATH if text[cut] == "/" else _Part.QUERY
+            text = text[cut + 1 :]
+            continue
         return part
-    if part in (_Part.START, _Part.SCHEME, _Part.BASE):
-        _, sep, rest = text.partition("://")
-        if sep:
-            return _after(_Part.HOST, rest)
-        if part is _Part.BASE and any(c in text for c in "/?#"):
-            return _Part.REST
-        return _Part.BASE if part is _Part.BASE else _Part.SCHEME
-    if part is _Part.HOST and any(c in text for c in "/?#"):
-        return _Part.REST
     return part
 
 
-def _reads_names(expression: str) -> bool:
-    """Whether ``expression`` reads a variable (a text or number alone needs no encoding)."""
-    return _NAME.search(_STRING.sub("", expression)) is not None
+def _describe(expr: nodes.Node) -> str:
+    """``expr`` about as it is written (``caller.name``, ``message | trim``)."""
+    from jinja2 import nodes
+
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    if isinstance(expr, nodes.Getattr):
+        return f"{_describe(expr.node)}.{expr.attr}"
+    if isinstance(expr, nodes.Getitem):
+        key = expr.arg.value if isinstance(expr.arg, nodes.Const) else "..."
+        return f"{_describe(expr.node)}[{key!r}]"
+    if isinstance(expr, nodes.Filter) and expr.node is not None:
+        arguments = "(...)" if expr.args or expr.kwargs else ""
+        return f"{_describe(expr.node)} | {expr.name}{arguments}"
+    if isinstance(expr, nodes.Call):
+        return f"{_describe(expr.node)}(...)"
+    if isinstance(expr, nodes.Const):
+        return repr(expr.value)
+    return "..."

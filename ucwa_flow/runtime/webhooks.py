@@ -7,6 +7,11 @@ anything else (another status, a timeout, a refused connection) is failure with 
 reason. The JSON body, when there is one, is the result either way. The whole call,
 answer included, has the action's ``timeout``; an answer of more than :data:`MAX_ANSWER`
 bytes is a failure (it is not read further: it would become a conversation's variable).
+
+A URL whose path has a dot-segment (``/people/../admin``, ``%2e%2e`` too) is not sent: a
+client normalises it to another path (``/admin``), one a caller's text may have chosen
+(``urlencode`` leaves ``/`` and ``.`` alone); the call is a failure that says so
+(:func:`~ucwa_flow.flow.dot_segment`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from ucwa_flow.flow import Flow, UnknownActionList, Webhook
+from ucwa_flow.flow import Flow, UnknownActionList, Webhook, dot_segment
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.store import REDACTED
 
@@ -120,7 +125,11 @@ class WebhookCaller:
         timeout: float,  # noqa: ASYNC109
     ) -> WebhookResult:
         """Send one request; never raises for network or HTTP trouble, nor for a request
-        its rendered URL or headers make impossible to send."""
+        its rendered URL or headers make impossible to send, nor for one whose path a
+        client would rewrite (a dot-segment: not sent, a failure)."""
+        if (dots := dot_segment(url)) is not None:
+            reason = f"its path has the segment {dots!r}, which would send it to another path"
+            return WebhookResult(None, None, f"{method} {url!r} is not sent: {reason}")
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False)
         try:

@@ -1,0 +1,117 @@
+"""A webhook URL whose path a client would rewrite is not sent: the failure branch.
+
+``urlencode`` leaves ``/`` and ``.`` alone, so the name ``../../admin?x=1`` in
+``/people/{{ name | urlencode }}/card`` made ``/people/../../admin%3Fx%3D1/card``, which
+httpx sent as ``/admin%3Fx%3D1/card``, with the flow's headers: the caller chose the
+resource. A real server on loopback records the paths it is asked for; a real bot on
+the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.guards import WAIT
+from tests.runtime.conftest import BOT
+from ucwa_flow.flow import load_flow_text
+from ucwa_flow.runtime.webhooks import WebhookCaller
+
+
+@contextlib.asynccontextmanager
+async def _server() -> AsyncIterator[tuple[str, list[str]]]:
+    """A server answering 200 ``{}``, and the request lines' targets it was sent."""
+    asked: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            asked.append(head.split(b" ", 2)[1].decode())
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            writer.write(b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", asked
+    finally:
+        server.close()
+
+
+_FLOW = """
+version: 1
+name: cards
+start: ask
+states:
+  ask:
+    messages:
+      - any: true
+        do:
+          - webhook:
+              url: "{base}/people/{{{{ message | {filter} }}}}/card"
+              method: GET
+              headers: {{Authorization: "Bearer secret"}}
+              success: [{{say: sent}}]
+              failure: [{{say: "refused: {{{{ webhook.error }}}}"}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("filter_", "text", "path"),
+    [
+        # urlencode leaves "/" and ".": a path a client rewrites, not sent
+        ("urlencode", "../../admin?x=1", None),
+        ("urlencode", "%2e%2e", "/people/%252e%252e/card"),  # "%" is encoded: no dots
+        ("urlsegment", "../../admin?x=1", "/people/..%2F..%2Fadmin%3Fx%3D1/card"),
+        ("urlsegment", "..", None),  # %2E%2E: still a dot-segment to a URL parser
+        ("urlsegment", "ann b/c", "/people/ann%20b%2Fc/card"),
+    ],
+)
+async def test_a_path_a_client_would_rewrite_is_not_sent(
+    run_bot: Any, filter_: str, text: str, path: str | None
+) -> None:
+    async with _server() as (base, asked):
+        flow = load_flow_text(
+            _FLOW.format(base=base, filter=filter_), "cards.flow.yaml"
+        ).raise_for_errors()
+        async with run_bot(flow) as run:
+            lene = run.sim.virtual_user("sip:lenea@contoso.com")
+            await lene.start_conversation(BOT, text)
+            said = (await lene.wait_for_message(WAIT)).text
+    if path is None:
+        assert said.startswith("refused: GET '")
+        assert "is not sent: its path has the segment" in said
+        assert asked == []
+    else:
+        assert said == "sent"
+        assert asked == [path]
+
+
+async def test_the_caller_refuses_a_dot_segment_however_it_is_written() -> None:
+    caller = WebhookCaller()
+    try:
+        async with _server() as (base, asked):
+            results = [
+                await caller.call("GET", base + tail, headers={}, body=None, timeout=WAIT)
+                for tail in ("/a/../b", "/a/./b", "/a/%2E%2e/b", "/a\\..\\b", "/a/b?q=../c")
+            ]
+    finally:
+        await caller.aclose()
+    assert [r.error for r in results[:4]] == [
+        f"GET '{base}/a/../b' is not sent: its path has the segment '..', "
+        "which would send it to another path",
+        f"GET '{base}/a/./b' is not sent: its path has the segment '.', "
+        "which would send it to another path",
+        f"GET '{base}/a/%2E%2e/b' is not sent: its path has the segment '%2E%2e', "
+        "which would send it to another path",
+        f"GET '{base}/a\\\\..\\\\b' is not sent: its path has the segment '..', "
+        "which would send it to another path",
+    ]
+    assert results[4].ok  # a "../" in the query is no path
+    assert asked == ["/a/b?q=../c"]
