@@ -65,6 +65,68 @@ loop.run_until_complete(held.aclose())
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
+# holds the store, forks a child that lives on (until told) and lets go: the child must not
+# keep the lock; prints the child's pid once the parent has let go, waits for a line
+_LETS_GO = """\
+import asyncio, os, sys
+from ucwa_flow.store import open_store
+
+loop = asyncio.new_event_loop()
+held = loop.run_until_complete(open_store(sys.argv[1], exclusive=True))
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.close(ready_r)
+    os.close(go_w)
+    os.write(ready_w, b"+")  # after the fork handlers have run
+    os.read(go_r, 1)  # until the parent's end closes
+    os._exit(0)
+os.close(ready_w)
+os.close(go_r)
+os.read(ready_r, 1)
+loop.run_until_complete(held.aclose())
+print(child, flush=True)
+sys.stdin.readline()
+os.close(go_w)
+_, status = os.waitpid(child, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+# forks while another thread holds the holder's guard: the child's open must not wait
+# for a thread it does not have (exit 0: opened; 3: stuck)
+_GUARDED = """\
+import asyncio, os, sys, threading
+from tests.guards import WAIT
+from ucwa_flow.store import _holder, open_store
+
+taken, done = threading.Event(), threading.Event()
+
+def keep() -> None:
+    with _holder._GUARD:
+        taken.set()
+        done.wait()
+
+threading.Thread(target=keep, daemon=True).start()
+taken.wait()
+child = os.fork()
+if child == 0:
+    opened = threading.Event()
+
+    def again() -> None:
+        async def main() -> None:
+            await (await open_store(sys.argv[1], exclusive=True)).aclose()
+
+        asyncio.run(main())
+        opened.set()
+
+    threading.Thread(target=again, daemon=True).start()
+    os._exit(0 if opened.wait(WAIT / 2) else 3)  # within _other's WAIT
+done.set()
+_, status = os.waitpid(child, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
 
 async def _other(path: Path, how: str, script: str = _OTHER) -> tuple[int, str]:
     """Another process opening ``path`` (``bot``: exclusive; ``reader``: not): its exit
@@ -81,6 +143,18 @@ async def _other(path: Path, how: str, script: str = _OTHER) -> tuple[int, str]:
     )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, done.stdout.strip()
+
+
+def _started(script: str, path: Path) -> subprocess.Popen[str]:
+    """``script`` on ``path`` started, its stdin and stdout pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def _in_use(path: Path, pid: int) -> str:
@@ -131,6 +205,37 @@ async def test_a_forked_child_does_not_share_its_parents_hold(tmp_path: Path) ->
     code, line = await _other(path, "-", _FORKED)
     assert code == 0, line
     assert line.startswith(f"the store {path} is in use by another ucwa-flow process (pid ")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX")
+async def test_a_forked_child_does_not_keep_the_hold_after_its_parent_lets_go(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    await (await open_store(path)).aclose()
+    parent = _started(_LETS_GO, path)
+    assert parent.stdin is not None
+    assert parent.stdout is not None
+    try:
+        child = int(await asyncio.to_thread(parent.stdout.readline))  # the parent let go
+        os.kill(child, 0)  # alive: it waits for the parent's word
+        assert await _other(path, "bot") == (0, "0")
+        parent.stdin.write("go\n")
+        parent.stdin.close()
+        assert await asyncio.to_thread(parent.wait, WAIT) == 0
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX")
+async def test_a_child_forked_while_another_thread_holds_the_guard_opens(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    await (await open_store(path)).aclose()
+    assert await _other(path, "-", _GUARDED) == (0, "")
 
 
 async def test_a_store_that_cannot_open_lets_the_hold_go(tmp_path: Path) -> None:

@@ -29,7 +29,11 @@ released with the last store): ``flock`` locks belong to an open file descriptio
 second ``open`` in the same process would conflict with the first, but the lock is there
 to catch a second *process*, the operator's mistake; inside one process the code decides
 what it opens (``serve`` opens each account's store once). A child made by ``fork`` does
-not share its parent's hold: it takes its own, and is refused.
+not share its parent's hold: it takes its own, and is refused. The child closes, at once
+(``os.register_at_fork``), the lock descriptors it inherited (``O_CLOEXEC`` only closes
+them on ``exec``), so the lock goes when the parent lets go, however long the child lives;
+it also starts with a guard lock of its own (one another thread of the parent held at the
+fork would never be released in the child).
 
 Where the lock cannot be taken for another reason than another holder (a file system
 without ``flock``: some FUSE, 9p or SMB mounts answer ``ENOLCK``, ``EOPNOTSUPP``,
@@ -80,15 +84,32 @@ def lock_path(database: Path) -> Path:
     return database.with_name(database.name + SUFFIX)
 
 
+def _forked() -> None:
+    """In a child just made by ``fork``: drop the parent's holds (only its own are the
+    child's) and the guard (another thread may have held it at the fork)."""
+    global _GUARD
+    _GUARD = threading.Lock()
+    held = list(_HELD.values())
+    _HELD.clear()
+    for each in held:
+        with contextlib.suppress(OSError):
+            os.close(each.fd)  # the parent's descriptor of the description keeps the lock
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
 class Hold:
     """The lock on one store file, held until :meth:`release` (idempotent)."""
 
     def __init__(self, key: str | None) -> None:
         self._key = key
+        self._pid = os.getpid()  # a forked child's copy lets nothing go
 
     def release(self) -> None:
         key, self._key = self._key, None
-        if key is None:
+        if key is None or self._pid != os.getpid():
             return
         with _GUARD:
             held = _HELD.get(key)
