@@ -9,13 +9,15 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation
-from ucwa_flow.store import Changes, ConversationQuery, StoreCorrupt, open_store
+from ucwa_flow.store import Changes, ConversationQuery, StoreCorrupt, _sqlite, open_store
+from ucwa_flow.store._holder import Hold
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -236,6 +238,32 @@ async def test_a_child_forked_while_another_thread_holds_the_guard_opens(
     path = tmp_path / "bot.sqlite3"
     await (await open_store(path)).aclose()
     assert await _other(path, "-", _GUARDED) == (0, "")
+
+
+async def test_an_open_cancelled_while_the_thread_connects_lets_the_hold_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    taking, go_on, taken = threading.Event(), threading.Event(), threading.Event()
+    real = _sqlite.hold
+
+    def held_up(database: Path, target: str) -> Hold:  # the store's thread, connecting
+        taking.set()
+        go_on.wait(WAIT)
+        try:
+            return real(database, target)
+        finally:
+            taken.set()
+
+    monkeypatch.setattr(_sqlite, "hold", held_up)
+    opening = asyncio.create_task(open_store(path, exclusive=True))
+    assert await asyncio.to_thread(taking.wait, WAIT)
+    opening.cancel()  # while the thread connects: it goes on, and takes the hold
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert await asyncio.to_thread(taken.wait, WAIT)
+    assert await _other(path, "bot") == (0, "0")  # nobody has the store: nobody holds it
 
 
 async def test_a_store_that_cannot_open_lets_the_hold_go(tmp_path: Path) -> None:
