@@ -123,6 +123,10 @@ CASES = [
         "admin:\n  allow_hosts: [ok.example, https://admin.example.com]\n" + ACCOUNT,
         "2:29: S004 admin.allow_hosts[1]: 'https://admin.example.com' is not a host name",
     ),
+    (  # `$` alone would let a trailing newline through (Python's re, ECMA's as applied)
+        'admin:\n  allow_hosts: ["admin.example.com\\n"]\n' + ACCOUNT,
+        "2:17: S004 admin.allow_hosts[0]: 'admin.example.com\\n' is not a host name",
+    ),
     (
         "workers: {lease: 5s, heartbeat: 2s}\n" + ACCOUNT,
         "1:33: D115 workers: a heartbeat of 2 s is too slow for a lease of 5 s",

@@ -3,15 +3,20 @@ one that cannot sign in is retried with back-off while the others serve."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.guards import WAIT
 from tests.service.world import ADRIANA, HELPDESK, HR, LENE, advance_until, until, world
 from ucwa_flow.service import StoreNotOpened
-from ucwa_flow.service._stores import StoreHub
+from ucwa_flow.service._stores import StoreHub, store_target
 from ucwa_flow.store import ConversationQuery, Store, open_store
 
 pytestmark = pytest.mark.asyncio
@@ -154,6 +159,76 @@ async def test_a_store_that_can_never_open_refuses_the_start(tmp_path: Path) -> 
         assert message.startswith(f"cannot open the conversation store: the store {state}/")
         assert len(message.splitlines()) == 1
         assert w.services[0].runners == {}  # no account was started: nothing signs in
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# another process serving the file: holds the store until its stdin closes
+_HOLDER = """\
+import asyncio, sys
+from ucwa_flow.store import open_store
+
+async def main() -> None:
+    store = await open_store(sys.argv[1], exclusive=True)
+    print("held", flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    await store.aclose()
+
+asyncio.run(main())
+"""
+
+
+def _holder(path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+async def test_a_store_another_process_serves_stops_its_account_with_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="ucwa_flow.service")
+
+    async def checked(hub: StoreHub, users: list[str]) -> None:
+        """The start's check passed: the other process takes the file after it."""
+
+    monkeypatch.setattr(StoreHub, "check", checked)
+    async with world(tmp_path) as w:
+        deployment = w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
+        path = Path(store_target(deployment.store, HR))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        holder = _holder(path)
+        assert holder.stdin is not None
+        assert holder.stdout is not None
+        try:
+            assert await asyncio.to_thread(holder.stdout.readline) == "held\n"
+            service = await w.service(deployment)
+            runner = service.runners["hr"]
+
+            def said() -> list[str]:
+                return [m for r in caplog.records if (m := r.getMessage()).startswith("hr: ")]
+
+            refusal = (
+                f"cannot open the conversation store: the store {path} is in use by another "
+                f"ucwa-flow process (pid {holder.pid}); stop it first, or use a PostgreSQL "
+                "store to share accounts between workers"
+            )
+            await until(said, "hr's store refused")
+            assert said() == [f"hr: stops serving: {refusal}"]
+            await until(lambda: not runner.busy, "hr's runner stopped")
+            await until(lambda: service.runners["helpdesk"].signed_in, "helpdesk signed in")
+            assert [r.levelname for r in caplog.records if r.getMessage() in said()] == ["ERROR"]
+            down = {a.id: a for a in service.readiness().accounts}["hr"]
+            assert (down.signed_in, down.error) == (False, refusal)
+            await w.clock.advance(60)  # no back-off to sleep out: nothing is tried again
+            assert said() == [f"hr: stops serving: {refusal}"]
+        finally:
+            holder.stdin.close()
+            await asyncio.to_thread(holder.wait, WAIT)
 
 
 async def test_a_store_that_may_yet_open_is_retried_and_worded_as_the_store(

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation
-from ucwa_flow.store import Changes, ConversationQuery, StoreCorrupt, open_store
+from ucwa_flow.store import Changes, ConversationQuery, StoreCorrupt, _sqlite, open_store
+from ucwa_flow.store._holder import Hold
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +71,86 @@ loop.run_until_complete(held.aclose())
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
+# holds the store, forks a child that lives on (until told) and lets go: the child must not
+# keep the lock; prints the child's pid once the parent has let go, waits for a line
+_LETS_GO = """\
+import asyncio, os, sys
+from ucwa_flow.store import open_store
+
+loop = asyncio.new_event_loop()
+held = loop.run_until_complete(open_store(sys.argv[1], exclusive=True))
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.close(ready_r)
+    os.close(go_w)
+    os.write(ready_w, b"+")  # after the fork handlers have run
+    os.read(go_r, 1)  # until the parent's end closes
+    os._exit(0)
+os.close(ready_w)
+os.close(go_r)
+os.read(ready_r, 1)
+loop.run_until_complete(held.aclose())
+print(child, flush=True)
+sys.stdin.readline()
+os.close(go_w)
+_, status = os.waitpid(child, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+# forks while another thread holds the holder's guard: the child's open must not wait
+# for a thread it does not have (exit 0: opened; 3: stuck)
+_GUARDED = """\
+import asyncio, os, sys, threading
+from tests.guards import WAIT
+from ucwa_flow.store import _holder, open_store
+
+taken, done = threading.Event(), threading.Event()
+
+def keep() -> None:
+    with _holder._GUARD:
+        taken.set()
+        done.wait()
+
+threading.Thread(target=keep, daemon=True).start()
+taken.wait()
+child = os.fork()
+if child == 0:
+    opened = threading.Event()
+
+    def again() -> None:
+        async def main() -> None:
+            await (await open_store(sys.argv[1], exclusive=True)).aclose()
+
+        asyncio.run(main())
+        opened.set()
+
+    threading.Thread(target=again, daemon=True).start()
+    os._exit(0 if opened.wait(WAIT / 2) else 3)  # within _other's WAIT
+done.set()
+_, status = os.waitpid(child, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+# another user locks the file directly (its database, root's, is not its to open); exit 1
+# and the refusal when held, else "held" (and any warning: logged to stdout)
+_ANOTHER_USER = """\
+import logging, sys
+from pathlib import Path
+from ucwa_flow.store import StoreInUse
+from ucwa_flow.store._holder import hold
+
+logging.basicConfig(stream=sys.stdout, format="%(message)s")
+try:
+    hold(Path(sys.argv[1]), sys.argv[1])
+except StoreInUse as exc:
+    print(exc)
+    sys.exit(1)
+print("held")
+"""
+NOBODY = 65534
+
 
 async def _other(path: Path, how: str, script: str = _OTHER) -> tuple[int, str]:
     """Another process opening ``path`` (``bot``: exclusive; ``reader``: not): its exit
@@ -81,6 +167,18 @@ async def _other(path: Path, how: str, script: str = _OTHER) -> tuple[int, str]:
     )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, done.stdout.strip()
+
+
+def _started(script: str, path: Path) -> subprocess.Popen[str]:
+    """``script`` on ``path`` started, its stdin and stdout pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def _in_use(path: Path, pid: int) -> str:
@@ -131,6 +229,141 @@ async def test_a_forked_child_does_not_share_its_parents_hold(tmp_path: Path) ->
     code, line = await _other(path, "-", _FORKED)
     assert code == 0, line
     assert line.startswith(f"the store {path} is in use by another ucwa-flow process (pid ")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX")
+async def test_a_forked_child_does_not_keep_the_hold_after_its_parent_lets_go(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    await (await open_store(path)).aclose()
+    parent = _started(_LETS_GO, path)
+    assert parent.stdin is not None
+    assert parent.stdout is not None
+    try:
+        child = int(await asyncio.to_thread(parent.stdout.readline))  # the parent let go
+        os.kill(child, 0)  # alive: it waits for the parent's word
+        assert await _other(path, "bot") == (0, "0")
+        parent.stdin.write("go\n")
+        parent.stdin.close()
+        assert await asyncio.to_thread(parent.wait, WAIT) == 0
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX")
+async def test_a_child_forked_while_another_thread_holds_the_guard_opens(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    await (await open_store(path)).aclose()
+    assert await _other(path, "-", _GUARDED) == (0, "")
+
+
+async def test_an_open_cancelled_while_the_thread_connects_lets_the_hold_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    taking, go_on, taken = threading.Event(), threading.Event(), threading.Event()
+    real = _sqlite.hold
+
+    def held_up(database: Path, target: str) -> Hold:  # the store's thread, connecting
+        taking.set()
+        go_on.wait(WAIT)
+        try:
+            return real(database, target)
+        finally:
+            taken.set()
+
+    monkeypatch.setattr(_sqlite, "hold", held_up)
+    opening = asyncio.create_task(open_store(path, exclusive=True))
+    assert await asyncio.to_thread(taking.wait, WAIT)
+    opening.cancel()  # while the thread connects: it goes on, and takes the hold
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert await asyncio.to_thread(taken.wait, WAIT)
+    assert await _other(path, "bot") == (0, "0")  # nobody has the store: nobody holds it
+
+
+async def test_the_lock_file_is_readable_by_every_user_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    was = os.umask(0o077)
+    try:
+        await (await open_store(path, exclusive=True)).aclose()
+    finally:
+        os.umask(was)
+    assert stat.S_IMODE((tmp_path / "bot.sqlite3.lock").stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the database: its owner's alone
+
+
+def _as_nobody(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by an interpreter as the user ``nobody``."""
+    return subprocess.run(
+        [_interpreter(), "-c", script, *args],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        timeout=WAIT,
+        check=False,
+    )
+
+
+def _interpreter() -> str:
+    """This one, else the system's (ours may live where ``nobody`` cannot reach)."""
+    for python in (sys.executable, "/usr/bin/python3"):
+        try:
+            probe = subprocess.run(
+                [python, "-c", "import ucwa_flow.store._holder"],
+                capture_output=True,
+                cwd="/",
+                env={"PYTHONPATH": str(ROOT)},
+                user=NOBODY,
+                group=NOBODY,
+                extra_groups=[],
+                timeout=WAIT,
+                check=False,
+            )
+        except OSError:  # not there, or not nobody's to run
+            continue
+        if probe.returncode == 0:
+            return python
+    pytest.skip("no interpreter the user nobody can run ucwa_flow with")
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A folder every user can read (pytest's own are root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="ucwa-flow-held-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0, reason="runs a process as nobody: root"
+)
+async def test_a_bot_run_as_another_user_after_root_is_held_back_and_holds_in_turn(
+    shared: Path,
+) -> None:
+    path = shared / "bot.sqlite3"
+    lock = str(shared / "bot.sqlite3.lock")
+    async with await open_store(path, exclusive=True):  # root's: the lock file is root's
+        done = await asyncio.to_thread(_as_nobody, _ANOTHER_USER, str(path))
+        assert (done.returncode, done.stdout.strip()) == (1, _in_use(path, os.getpid()))
+    assert os.stat(lock).st_uid == 0
+    done = await asyncio.to_thread(_as_nobody, _ANOTHER_USER, str(path))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "held\n", "")
 
 
 async def test_a_store_that_cannot_open_lets_the_hold_go(tmp_path: Path) -> None:

@@ -314,6 +314,12 @@ class AccountRunner:
             log.warning("%s: stops serving: %s", self.spec.id, text)
             if self.on_fenced is not None:
                 self.on_fenced(self)
+        elif isinstance(exc, StoreNotOpened) and not exc.retryable and self.lease_token is None:
+            # another process serves its file, or a mistake in the deployment (a file
+            # that is not a database): trying again would not help, only log for ever.
+            # (A worker's runner tries on: stopped, it would keep its lease, unserved.)
+            self._stopping = True
+            log.error("%s: stops serving: %s", self.spec.id, text)
         await self._retire()
         if self._stopping:
             return

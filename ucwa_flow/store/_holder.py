@@ -29,7 +29,20 @@ released with the last store): ``flock`` locks belong to an open file descriptio
 second ``open`` in the same process would conflict with the first, but the lock is there
 to catch a second *process*, the operator's mistake; inside one process the code decides
 what it opens (``serve`` opens each account's store once). A child made by ``fork`` does
-not share its parent's hold: it takes its own, and is refused.
+not share its parent's hold: it takes its own, and is refused. The child closes, at once
+(``os.register_at_fork``), the lock descriptors it inherited (``O_CLOEXEC`` only closes
+them on ``exec``), so the lock goes when the parent lets go, however long the child lives;
+it also starts with a guard lock of its own (one another thread of the parent held at the
+fork would never be released in the child).
+
+The lock file is made readable by everyone (``0o644``, whatever the umask), its owner's
+alone to write: it holds nothing but a pid, and ``flock`` needs only a descriptor open for
+reading, so a bot run later as another user (after one run as root, say) opens it
+read-only and is held, or held back, like any other. A file only its owner could read
+would leave that user no way to lock it: the lock would quietly be gone (see below) for
+the one mistake it is there to catch. Refusing to start instead would stop a bot over a
+file that holds no secret. (A lock file left unreadable, by an earlier version or a
+``chmod``, still gets the warning below, naming it.)
 
 Where the lock cannot be taken for another reason than another holder (a file system
 without ``flock``: some FUSE, 9p or SMB mounts answer ``ENOLCK``, ``EOPNOTSUPP``,
@@ -61,6 +74,8 @@ log = logging.getLogger("ucwa_flow.store")
 
 #: the lock file's name is the database file's with this added
 SUFFIX = ".lock"
+#: the lock file's mode: anyone may read it to lock it (it holds a pid, nothing more)
+MODE = 0o644
 _BUSY = frozenset((errno.EWOULDBLOCK, errno.EAGAIN))
 
 
@@ -80,15 +95,32 @@ def lock_path(database: Path) -> Path:
     return database.with_name(database.name + SUFFIX)
 
 
+def _forked() -> None:
+    """In a child just made by ``fork``: drop the parent's holds (only its own are the
+    child's) and the guard (another thread may have held it at the fork)."""
+    global _GUARD
+    _GUARD = threading.Lock()
+    held = list(_HELD.values())
+    _HELD.clear()
+    for each in held:
+        with contextlib.suppress(OSError):
+            os.close(each.fd)  # the parent's descriptor of the description keeps the lock
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
 class Hold:
     """The lock on one store file, held until :meth:`release` (idempotent)."""
 
     def __init__(self, key: str | None) -> None:
         self._key = key
+        self._pid = os.getpid()  # a forked child's copy lets nothing go
 
     def release(self) -> None:
         key, self._key = self._key, None
-        if key is None:
+        if key is None or self._pid != os.getpid():
             return
         with _GUARD:
             held = _HELD.get(key)
@@ -133,9 +165,19 @@ def hold(database: Path, target: str) -> Hold:
 
 
 def _open(path: Path, target: str) -> int | None:
-    flags = os.O_CREAT | os.O_CLOEXEC
     try:
-        return os.open(path, flags | os.O_RDWR, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, MODE)
+    except (FileExistsError, PermissionError):
+        pass  # there: open it as it is (its mode is its owner's to choose)
+    except OSError as exc:
+        _unlocked(target, exc)
+        return None
+    else:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, MODE)  # whatever the umask: any user must be able to lock it
+        return fd
+    try:
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except PermissionError:
         pass  # another user's lock file (an earlier run as root): flock needs no write
     except OSError as exc:

@@ -107,11 +107,14 @@ class SqliteStore(Store):
 
     async def open(self, upto: int = LATEST) -> SqliteStore:
         """Open (creating the file and its folder if needed) and migrate to ``upto``."""
-        await self._call(self._connect)
         try:
+            await self._call(self._connect)
             await self._run(migrate("sqlite", self.target, upto), write=True)
         except BaseException:
-            await self.aclose()
+            # cancelled while the thread connects, the thread connects on (it cannot be
+            # stopped), taking the hold: closing queues behind it, and is shielded from a
+            # second cancel, so the hold is let go whoever gives up on the open
+            await asyncio.shield(self.aclose())
             raise
         return self
 
