@@ -9,7 +9,7 @@ that grows by one with every new owner. :class:`LeaseBook` is the narrow interfa
     await book.join(me)                                # WorkerInfo: id, host, pid
     lease = await book.acquire(account, me.id, ttl)    # None: someone else holds it
     store_for_bot = FencedStore(store, lease.token)    # every write carries the token
-    renewed = await book.heartbeat(me.id, ttl)         # seen_at + every lease it holds
+    renewed = await book.heartbeat(me, ttl)            # seen_at + every lease it holds
     await book.release(account, me.id, lease.token)    # graceful hand-over, at once
     await book.leave(me.id)                            # release all, forget the worker
 
@@ -161,14 +161,24 @@ class LeaseBook:
             )
         )
 
-    async def heartbeat(self, worker: str, ttl: float) -> list[Lease]:
+    async def heartbeat(self, worker: WorkerInfo, ttl: float) -> list[Lease]:
         """Mark ``worker`` seen and extend every unexpired lease it holds to now + ``ttl``;
         returns those leases (one it held that is missing has expired or was taken).
-        Workers not seen for ten lease times (a minute at least) are forgotten."""
+
+        Workers not seen for ten lease times (a minute at least) are forgotten. A worker
+        the others forgot that renews again (it was frozen that long: ``SIGSTOP``, a
+        virtual machine paused, then resumed) is recorded again, as if it joined again
+        (:meth:`join`): listed at once, live from its next renewal. It was never recorded
+        again, and the others shared the accounts out without it for good."""
         forget = max(60.0, 10 * ttl)  # a worker killed never left: forget it after a while
         rows = await self._do(
             _three(
-                Sql("UPDATE workers SET seen_at = now() WHERE id = %s", (worker,)),
+                Sql(
+                    "INSERT INTO workers (id, host, pid, started_at, seen_at) "
+                    "VALUES (%s, %s, %s, now(), now()) "
+                    "ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                    (worker.id, worker.host, worker.pid),
+                ),
                 Sql(
                     "DELETE FROM workers WHERE seen_at < now() - %s * interval '1 second'",
                     (forget,),
@@ -176,7 +186,7 @@ class LeaseBook:
                 Sql(
                     f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() "
                     "WHERE worker = %s AND expires_at > now() RETURNING " + _LEASE_COLUMNS,
-                    (ttl, worker),
+                    (ttl, worker.id),
                 ),
             )
         )
