@@ -18,7 +18,7 @@ from tests.store.builders import ACCOUNT, conversation, position
 from tests.store.conftest import Target
 from ucwa_flow.cli import cli
 from ucwa_flow.service._stores import named
-from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced
+from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced, open_store
 from ucwa_flow.store._fencing import fenced
 from ucwa_flow.store._sql import Program, Sql
 from ucwa_flow.store.leases import (
@@ -201,6 +201,8 @@ async def test_disagreeing_account_configs_are_refused(
     one, two, _ = books
     await one.join(A)
     await two.join(B)
+    await one.heartbeat(A, 30)
+    await two.heartbeat(B, 30)
     await one.claim_config(ACCOUNT, "a", "digest-1", 30)
     await two.claim_config(ACCOUNT, "b", "digest-1", 30)
     with pytest.raises(ConfigConflict) as caught:
@@ -212,6 +214,45 @@ async def test_disagreeing_account_configs_are_refused(
     await one.leave("a")
     await two.join(B)
     await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+
+
+async def test_a_worker_that_died_before_its_first_renewal_does_not_hold_its_configs(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker killed after it registered its configuration, before it renewed (its
+    connections gone with it), refused a worker with another deployment file for a lease
+    time: :meth:`LeaseBook.claim_config` counted it live by ``seen_at`` alone, where
+    :meth:`LeaseBook.workers` (the fair shares) did not."""
+    one, two, _ = books
+    await one.join(A)
+    await one.claim_config(ACCOUNT, "a", "digest-1", 30)  # then killed: no session named a
+    await two.join(B)
+    await two.heartbeat(B, 30)
+    await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+
+
+async def test_a_worker_starting_with_another_config_holds_its_configs_before_it_renews(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """Two workers with different deployment files starting at once: the first has joined
+    and registered, not renewed yet. Counted as not live, the second took its registrations
+    over, and both served with their own files. Its session on the server (named after it,
+    as ``serve``'s are) says it is starting, not dead."""
+    one, two, target = books
+    assert target.url is not None
+    starting = await open_store(named(target.url, application_name("c")), schema=target.schema)
+    try:
+        book = LeaseBook(starting)
+        await book.join(WorkerInfo("c", "host-c", 3))
+        await book.claim_config(ACCOUNT, "c", "digest-1", 30)
+        await two.join(B)
+        await two.heartbeat(B, 30)
+        with pytest.raises(ConfigConflict, match="configured differently by worker c"):
+            await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+        await one.join(A)  # one with the same file is welcome
+        await one.claim_config(ACCOUNT, "a", "digest-1", 30)
+    finally:
+        await starting.aclose()
 
 
 async def test_sqlite_has_no_lease_book(target: Target) -> None:
