@@ -42,7 +42,7 @@ async def test_the_renewer_renews_until_the_loop_is_stuck_and_again_once_it_runs
     loop, renewals = _Loop(), list[tuple[float, list[Lease]]]()
     renewer = Renewer(
         url,
-        worker.id,
+        worker,
         ttl=30,
         heartbeat=0.02,
         stalled=30,

@@ -18,7 +18,7 @@ from tests.store.builders import ACCOUNT, conversation, position
 from tests.store.conftest import Target
 from ucwa_flow.cli import cli
 from ucwa_flow.service._stores import named
-from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced
+from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced, open_store
 from ucwa_flow.store._fencing import fenced
 from ucwa_flow.store._sql import Program, Sql
 from ucwa_flow.store.leases import (
@@ -88,7 +88,7 @@ async def test_expiry_is_decided_by_the_database_clock_and_tokens_grow(
     )
     with pytest.raises(LeaseLost):
         await one.renew(ACCOUNT, "a", 1, 30)
-    assert [lease.account for lease in await one.heartbeat("a", 30)] == []
+    assert [lease.account for lease in await one.heartbeat(A, 30)] == []
     second = await two.acquire(ACCOUNT, "b", 30)
     assert second is not None
     assert second.token == 2
@@ -108,15 +108,15 @@ async def test_heartbeat_renews_every_lease_and_leave_releases_them_at_once(
     accounts = [f"sip:bot{i}@contoso.com" for i in range(3)]
     for account in accounts:
         assert await one.acquire(account, "a", 30) is not None
-    renewed = await one.heartbeat("a", 30)
+    renewed = await one.heartbeat(A, 30)
     assert sorted(lease.account for lease in renewed) == accounts
-    assert await two.heartbeat("b", 30) == []
+    assert await two.heartbeat(B, 30) == []
     assert [w.id for w in await two.workers(live_within=30)] == ["a", "b"]
     await two.join(WorkerInfo("killed", "host-c", 3))
     target.raw("UPDATE workers SET seen_at = now() - interval '1 hour' WHERE id = 'killed'")
     assert [w.id for w in await two.workers(live_within=30)] == ["a", "b"]
     assert len(await two.workers()) == 3
-    await two.heartbeat("b", 30)  # a worker killed long ago is forgotten
+    await two.heartbeat(B, 30)  # a worker killed long ago is forgotten
     assert await one.leave("a") == 3
     assert [w.id for w in await two.workers()] == ["b"]
     for account in accounts:
@@ -201,6 +201,8 @@ async def test_disagreeing_account_configs_are_refused(
     one, two, _ = books
     await one.join(A)
     await two.join(B)
+    await one.heartbeat(A, 30)
+    await two.heartbeat(B, 30)
     await one.claim_config(ACCOUNT, "a", "digest-1", 30)
     await two.claim_config(ACCOUNT, "b", "digest-1", 30)
     with pytest.raises(ConfigConflict) as caught:
@@ -212,6 +214,45 @@ async def test_disagreeing_account_configs_are_refused(
     await one.leave("a")
     await two.join(B)
     await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+
+
+async def test_a_worker_that_died_before_its_first_renewal_does_not_hold_its_configs(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker killed after it registered its configuration, before it renewed (its
+    connections gone with it), refused a worker with another deployment file for a lease
+    time: :meth:`LeaseBook.claim_config` counted it live by ``seen_at`` alone, where
+    :meth:`LeaseBook.workers` (the fair shares) did not."""
+    one, two, _ = books
+    await one.join(A)
+    await one.claim_config(ACCOUNT, "a", "digest-1", 30)  # then killed: no session named a
+    await two.join(B)
+    await two.heartbeat(B, 30)
+    await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+
+
+async def test_a_worker_starting_with_another_config_holds_its_configs_before_it_renews(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """Two workers with different deployment files starting at once: the first has joined
+    and registered, not renewed yet. Counted as not live, the second took its registrations
+    over, and both served with their own files. Its session on the server (named after it,
+    as ``serve``'s are) says it is starting, not dead."""
+    one, two, target = books
+    assert target.url is not None
+    starting = await open_store(named(target.url, application_name("c")), schema=target.schema)
+    try:
+        book = LeaseBook(starting)
+        await book.join(WorkerInfo("c", "host-c", 3))
+        await book.claim_config(ACCOUNT, "c", "digest-1", 30)
+        await two.join(B)
+        await two.heartbeat(B, 30)
+        with pytest.raises(ConfigConflict, match="configured differently by worker c"):
+            await two.claim_config(ACCOUNT, "b", "digest-2", 30)
+        await one.join(A)  # one with the same file is welcome
+        await one.claim_config(ACCOUNT, "a", "digest-1", 30)
+    finally:
+        await starting.aclose()
 
 
 async def test_sqlite_has_no_lease_book(target: Target) -> None:
@@ -340,7 +381,7 @@ async def test_a_renewal_does_not_wait_for_its_own_workers_checked_write(
             check = next(program)
             await late.execute(check.text, check.params)  # checked: the row is locked
             # WAIT only bounds the old code's hang: the renewal waited for this commit
-            renewed = await asyncio.wait_for(one.heartbeat("a", 30), WAIT)
+            renewed = await asyncio.wait_for(one.heartbeat(A, 30), WAIT)
             assert [(r.account, r.token) for r in renewed] == [(ACCOUNT, lease.token)]
             target.raw("UPDATE leases SET expires_at = now() WHERE account = %s", (ACCOUNT,))
             assert await asyncio.wait_for(two.acquire(ACCOUNT, "b", 30), WAIT) is None
@@ -355,11 +396,11 @@ async def test_a_worker_that_only_joined_is_not_live_yet(
     live workers hand accounts over to nobody (tests/service/test_workers.py, loaded)."""
     one, two, _target = books
     await one.join(A)
-    await one.heartbeat("a", 30)
+    await one.heartbeat(A, 30)
     await two.join(B)
     assert [w.id for w in await one.workers(live_within=30)] == ["a"]
     assert [w.id for w in await one.workers()] == ["a", "b"]  # listed all the same
-    await two.heartbeat("b", 30)
+    await two.heartbeat(B, 30)
     assert [w.id for w in await one.workers(live_within=30)] == ["a", "b"]
 
 
@@ -373,12 +414,12 @@ async def test_a_worker_that_joins_again_is_not_live_until_it_renews(
     accounts over to (a ghost's fair share)."""
     one, two, _target = books
     await one.join(A)
-    await one.heartbeat("a", 30)
+    await one.heartbeat(A, 30)
     await two.join(B)  # cut short here: the store went away before the configs were claimed
     await asyncio.sleep(0.01)  # two statements' now() differ (a real retry waits seconds)
     await two.join(B)  # the retry, with the same id; then killed before its first renewal
     assert [w.id for w in await one.workers(live_within=30)] == ["a"]
-    await two.heartbeat("b", 30)
+    await two.heartbeat(B, 30)
     assert [w.id for w in await one.workers(live_within=30)] == ["a", "b"]
 
 
@@ -415,3 +456,27 @@ async def test_a_worker_frozen_in_the_middle_of_an_acquire_does_not_keep_the_acc
             await _frozen_while_taken(frozen, _acquire(ACCOUNT, "c", 30), two, taken)
     assert taken[0].token == token + 1  # c's acquire was rolled back
     assert taken[0].worker == "b"
+
+
+async def test_a_forgotten_worker_that_renews_is_recorded_again_and_live_from_its_next_renewal(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker frozen for ten lease times is forgotten by the others' heartbeats; resumed,
+    its renewals updated a row that was gone, and it stayed unlisted and not live for good
+    (tests/service/test_coordinator_forgotten.py: its share stayed the others')."""
+    one, two, target = books
+    await one.join(A)
+    await one.heartbeat(A, 30)
+    await two.join(B)
+    await two.heartbeat(B, 30)
+    target.raw("UPDATE workers SET seen_at = now() - interval '1 hour' WHERE id = 'a'")
+    await two.heartbeat(B, 30)  # a is forgotten
+    assert [w.id for w in await two.workers()] == ["b"]
+    await one.heartbeat(A, 30)  # resumed: recorded again, as a worker that joins again
+    assert [(w.id, w.host, w.pid) for w in await two.workers()] == [
+        ("b", "host-b", 2),
+        ("a", "host-a", 1),
+    ]
+    assert [w.id for w in await two.workers(live_within=30)] == ["b"]
+    await one.heartbeat(A, 30)
+    assert [w.id for w in await two.workers(live_within=30)] == ["b", "a"]

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
+import gc
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation, position
 from ucwa_flow.store import (
     Changes,
     StoreCorrupt,
     StoreError,
     StoreFull,
+    StoreInUse,
     StoreLocked,
     StoreUnavailable,
     _checkpointer,
@@ -25,6 +30,7 @@ from ucwa_flow.store import (
     is_postgres_url,
     open_store,
 )
+from ucwa_flow.store._holder import lock_path
 from ucwa_flow.store._sqlite import CHECKPOINT_ROWS, INLINE_ROWS, SqliteStore
 
 
@@ -427,3 +433,40 @@ async def test_a_store_closed_beside_another_checkpoints_what_it_wrote(tmp_path:
         assert committed_in_the_file_alone(path, copy) == 1
     finally:
         await bot.aclose()
+
+
+@pytest.mark.parametrize("why", ["a file in place of its folder", "in use"])
+async def test_a_store_that_fails_to_open_ends_its_thread(tmp_path: Path, why: str) -> None:
+    """A failed open shut its thread down only once Python's cycle collector freed the
+    store (the store, its last future and the error's traceback hold one another): a
+    ``serve`` trying again (or any long-lived program) kept a thread per failed open. The
+    collector is off here, so only the open itself can end them."""
+    path = tmp_path / "bot.sqlite3"
+    if why == "in use":  # as another process's hold does (a lock on another description)
+        fd = os.open(lock_path(path), os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:
+        (tmp_path / "file").write_text("")
+        path = tmp_path / "file" / "bot.sqlite3"
+    before = set(threading.enumerate())
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(3):
+            with pytest.raises(StoreError) as caught:
+                await open_store(path, exclusive=True)
+            assert (type(caught.value) is StoreInUse) is (why == "in use")
+        started = [
+            thread
+            for thread in threading.enumerate()
+            if thread not in before and thread.name.startswith("ucwa-flow-")
+        ]
+        deadline = time.monotonic() + WAIT  # only bounds the old code's wait: they never end
+        for thread in started:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        assert [thread.name for thread in started if thread.is_alive()] == []
+    finally:
+        if collecting:
+            gc.enable()
+        if why == "in use":
+            os.close(fd)

@@ -145,7 +145,7 @@ class Coordinator:
             if renew_from is None
             else Renewer(
                 renew_from,
-                self.worker.id,
+                self.worker,
                 ttl=self.ttl,
                 heartbeat=self.heartbeat,
                 stalled=self.stalled,
@@ -281,7 +281,7 @@ class Coordinator:
         here too would hold the worker's rows locked for as long as this loop is late in
         the middle of its transaction, and the renewer would wait behind it."""
         if self.renewer is None or not self.renewer.running:
-            return await self.book.heartbeat(self.worker.id, self.ttl)
+            return await self.book.heartbeat(self.worker, self.ttl)
         mine = self.worker.id
         return [lease for lease in await self.book.owners() if lease.worker == mine and lease.valid]
 

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable
 
 from ucwa_flow.store import StoreError, open_store
-from ucwa_flow.store.leases import Lease, LeaseBook
+from ucwa_flow.store.leases import Lease, LeaseBook, WorkerInfo
 
 __all__ = ["Renewer"]
 
@@ -51,7 +51,7 @@ class Renewer:
     def __init__(
         self,
         target: str,
-        worker: str,
+        worker: WorkerInfo,
         *,
         ttl: float,
         heartbeat: float,
@@ -118,6 +118,6 @@ class Renewer:
         except StoreError:
             return  # the coordinator's own round sees it too, and logs it
         except Exception:  # a bug: say so, and let the next renewal try again
-            log.exception("worker %s: renewing its leases failed", self._worker)
+            log.exception("worker %s: renewing its leases failed", self._worker.id)
             return
         self._renewed(sent, leases)

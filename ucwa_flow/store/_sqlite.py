@@ -106,7 +106,8 @@ class SqliteStore(Store):
         )
 
     async def open(self, upto: int = LATEST) -> SqliteStore:
-        """Open (creating the file and its folder if needed) and migrate to ``upto``."""
+        """Open (creating the file and its folder if needed) and migrate to ``upto``; a
+        store that fails to open is closed (its thread ended) before the error is raised."""
         try:
             await self._call(self._connect)
             await self._run(migrate("sqlite", self.target, upto), write=True)

@@ -9,7 +9,7 @@ that grows by one with every new owner. :class:`LeaseBook` is the narrow interfa
     await book.join(me)                                # WorkerInfo: id, host, pid
     lease = await book.acquire(account, me.id, ttl)    # None: someone else holds it
     store_for_bot = FencedStore(store, lease.token)    # every write carries the token
-    renewed = await book.heartbeat(me.id, ttl)         # seen_at + every lease it holds
+    renewed = await book.heartbeat(me, ttl)            # seen_at + every lease it holds
     await book.release(account, me.id, lease.token)    # graceful hand-over, at once
     await book.leave(me.id)                            # release all, forget the worker
 
@@ -30,9 +30,9 @@ Rules that make it safe:
   (:class:`~ucwa_flow.store.StoreFenced`, :mod:`ucwa_flow.store._fencing`).
 
 ``account_configs`` records, per account, a digest of the deployment's spec of it
-(:meth:`LeaseBook.claim_config`): a worker whose deployment file disagrees with a live
-worker's is refused with :class:`ConfigConflict`. SQLite stores are single-process and
-have no leases: a LeaseBook needs a PostgreSQL store.
+(:meth:`LeaseBook.claim_config`): a worker whose deployment file disagrees with a live (or
+starting) worker's is refused with :class:`ConfigConflict`. SQLite stores are
+single-process and have no leases: a LeaseBook needs a PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -115,6 +115,16 @@ _LEASE_COLUMNS = (
     "EXTRACT(EPOCH FROM now() - acquired_at), EXTRACT(EPOCH FROM now() - renewed_at)"
 )
 _TTL = "now() + %s * interval '1 second'"
+#: the worker row ``w`` is live: seen in the last ``%s`` seconds (the database's clock) by a
+#: renewal after it joined (LeaseBook.workers); the fair shares' rule and the configurations'
+_LIVE = "(w.seen_at > now() - %s * interval '1 second' AND w.seen_at > w.started_at)"
+#: the worker row ``w`` is starting: joined in the last ``%s`` seconds, not renewed yet, and
+#: connected (its sessions are named after it): it holds the configurations it registered
+#: (LeaseBook.claim_config), a worker that died before its first renewal does not
+_STARTING = (
+    "(w.seen_at > now() - %s * interval '1 second' AND EXISTS (SELECT 1 FROM "
+    "pg_stat_activity a WHERE a.application_name = left('ucwa-flow ' || w.id, 63)))"
+)
 
 
 def _lease(row: tuple[object, ...]) -> Lease:
@@ -162,14 +172,24 @@ class LeaseBook:
             )
         )
 
-    async def heartbeat(self, worker: str, ttl: float) -> list[Lease]:
+    async def heartbeat(self, worker: WorkerInfo, ttl: float) -> list[Lease]:
         """Mark ``worker`` seen and extend every unexpired lease it holds to now + ``ttl``;
         returns those leases (one it held that is missing has expired or was taken).
-        Workers not seen for ten lease times (a minute at least) are forgotten."""
+
+        Workers not seen for ten lease times (a minute at least) are forgotten. A worker
+        the others forgot that renews again (it was frozen that long: ``SIGSTOP``, a
+        virtual machine paused, then resumed) is recorded again, as if it joined again
+        (:meth:`join`): listed at once, live from its next renewal. It was never recorded
+        again, and the others shared the accounts out without it for good."""
         forget = max(60.0, 10 * ttl)  # a worker killed never left: forget it after a while
         rows = await self._do(
             _three(
-                Sql("UPDATE workers SET seen_at = now() WHERE id = %s", (worker,)),
+                Sql(
+                    "INSERT INTO workers (id, host, pid, started_at, seen_at) "
+                    "VALUES (%s, %s, %s, now(), now()) "
+                    "ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                    (worker.id, worker.host, worker.pid),
+                ),
                 Sql(
                     "DELETE FROM workers WHERE seen_at < now() - %s * interval '1 second'",
                     (forget,),
@@ -177,7 +197,7 @@ class LeaseBook:
                 Sql(
                     f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() "
                     "WHERE worker = %s AND expires_at > now() RETURNING " + _LEASE_COLUMNS,
-                    (ttl, worker),
+                    (ttl, worker.id),
                 ),
             )
         )
@@ -206,12 +226,12 @@ class LeaseBook:
         where: str = ""
         params: tuple[object, ...] = ()
         if live_within is not None:
-            where = " WHERE seen_at > now() - %s * interval '1 second' AND seen_at > started_at"
+            where = f" WHERE {_LIVE}"
             params = (live_within,)
         rows = await self._do(
             _one(
                 "SELECT id, host, pid, started_at, EXTRACT(EPOCH FROM now() - seen_at) "
-                f"FROM workers{where} ORDER BY started_at, id",
+                f"FROM workers w{where} ORDER BY started_at, id",
                 params,
             )
         )
@@ -262,8 +282,12 @@ class LeaseBook:
         """Register ``digest`` (of the deployment's spec of ``account``) for ``worker``.
 
         The registration is taken over when it is the same digest or when the worker that
-        registered it has not been seen in ``live`` seconds (a rolling deploy); otherwise
-        :class:`ConfigConflict` names the worker that disagrees."""
+        registered it is neither live (:meth:`workers`, within ``live`` seconds: it is gone,
+        a rolling deploy) nor starting (joined in the last ``live`` seconds and connected,
+        not renewed yet: two workers started at once with different files); otherwise
+        :class:`ConfigConflict` names the worker that disagrees. A worker killed before
+        its first renewal has no connection left: it held its registrations for a lease
+        time, and a worker with a new file was refused meanwhile."""
         rows = await self._do(
             _two(
                 Sql(
@@ -272,8 +296,8 @@ class LeaseBook:
                     "digest = excluded.digest, worker = excluded.worker, "
                     "registered_at = excluded.registered_at WHERE c.digest = excluded.digest "
                     "OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = c.worker "
-                    "AND w.seen_at > now() - %s * interval '1 second')",
-                    (account, digest, worker, live),
+                    f"AND ({_LIVE} OR {_STARTING}))",
+                    (account, digest, worker, live, live),
                 ),
                 Sql("SELECT digest, worker FROM account_configs WHERE account = %s", (account,)),
             )
