@@ -35,6 +35,12 @@ them on ``exec``), so the lock goes when the parent lets go, however long the ch
 it also starts with a guard lock of its own (one another thread of the parent held at the
 fork would never be released in the child).
 
+The lock file is its owner's alone (``0o600``, as the database): one that other users
+could read would let any of them ``flock`` it and keep the bot from starting (or stop a
+``serve`` account) for as long as they like. A bot run as another user than the file's
+owner (after a run as root, say) cannot read the database either; it gets the warning
+below for the lock file, then SQLite's own error.
+
 Where the lock cannot be taken for another reason than another holder (a file system
 without ``flock``: some FUSE, 9p or SMB mounts answer ``ENOLCK``, ``EOPNOTSUPP``,
 ``EINVAL``; a lock file that cannot be created), the store opens anyway with a warning:
