@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -283,3 +284,18 @@ async def test_the_file_is_held_under_every_name_it_has(tmp_path: Path) -> None:
         alias.symlink_to(real)
         assert await _other(alias, "bot") == (1, _in_use(alias, os.getpid()))
     assert not (tmp_path / "linked" / "bot.sqlite3.lock").exists()
+
+
+async def test_the_lock_file_is_its_owners_alone(tmp_path: Path) -> None:
+    """Any user who could read the lock file could ``flock`` it, and keep the bot from
+    starting (or stop a ``serve`` account) for as long as they liked."""
+    previous = os.umask(0o022)  # a umask that leaves files readable by everyone
+    try:
+        store = await open_store(tmp_path / "bot.sqlite3", exclusive=True)
+    finally:
+        os.umask(previous)
+    try:
+        lock = tmp_path / "bot.sqlite3.lock"
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    finally:
+        await store.aclose()
