@@ -18,7 +18,7 @@ import pytest
 
 from tests.guards import WAIT
 from tests.runtime.conftest import BOT
-from ucwa_flow.flow import load_flow_text
+from ucwa_flow.flow import dot_segment, load_flow_text
 from ucwa_flow.runtime.webhooks import WebhookCaller
 
 
@@ -115,3 +115,20 @@ async def test_the_caller_refuses_a_dot_segment_however_it_is_written() -> None:
     ]
     assert results[4].ok  # a "../" in the query is no path
     assert asked == ["/a/b?q=../c"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://u:p]@h.example/x/../admin",
+        "https://u:[p@h.example/x/../admin",
+        "https://u\uff0f@h.example/x/../admin",  # a full-width solidus in the user info
+    ],
+)
+def test_a_dot_segment_is_found_behind_an_authority_urlsplit_refuses(url: str) -> None:
+    """``urlsplit`` raises on these; httpx sends them, path normalised to ``/admin``."""
+    assert dot_segment(url) == ".."
+
+
+def test_dots_that_are_no_segment_are_fine() -> None:
+    assert dot_segment("https://h.example/v1.2/.well-known/a..b/?q=../x#../y") is None

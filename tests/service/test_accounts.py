@@ -224,6 +224,7 @@ async def test_a_store_another_process_serves_stops_its_account_with_one_line(
             assert [r.levelname for r in caplog.records if r.getMessage() in said()] == ["ERROR"]
             down = {a.id: a for a in service.readiness().accounts}["hr"]
             assert (down.signed_in, down.error) == (False, refusal)
+            assert runner.ready() is False  # ucwa_flow_account_ready reads 0, not nothing
             await w.clock.advance(60)  # no back-off to sleep out: nothing is tried again
             assert said() == [f"hr: stops serving: {refusal}"]
         finally:

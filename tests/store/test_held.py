@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,24 +129,6 @@ done.set()
 _, status = os.waitpid(child, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
-
-# another user locks the file directly (its database, root's, is not its to open); exit 1
-# and the refusal when held, else "held" (and any warning: logged to stdout)
-_ANOTHER_USER = """\
-import logging, sys
-from pathlib import Path
-from ucwa_flow.store import StoreInUse
-from ucwa_flow.store._holder import hold
-
-logging.basicConfig(stream=sys.stdout, format="%(message)s")
-try:
-    hold(Path(sys.argv[1]), sys.argv[1])
-except StoreInUse as exc:
-    print(exc)
-    sys.exit(1)
-print("held")
-"""
-NOBODY = 65534
 
 
 async def _other(path: Path, how: str, script: str = _OTHER) -> tuple[int, str]:
@@ -288,84 +267,6 @@ async def test_an_open_cancelled_while_the_thread_connects_lets_the_hold_go(
     assert await _other(path, "bot") == (0, "0")  # nobody has the store: nobody holds it
 
 
-async def test_the_lock_file_is_readable_by_every_user_whatever_the_umask(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "bot.sqlite3"
-    was = os.umask(0o077)
-    try:
-        await (await open_store(path, exclusive=True)).aclose()
-    finally:
-        os.umask(was)
-    assert stat.S_IMODE((tmp_path / "bot.sqlite3.lock").stat().st_mode) == 0o644
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the database: its owner's alone
-
-
-def _as_nobody(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``script`` run by an interpreter as the user ``nobody``."""
-    return subprocess.run(
-        [_interpreter(), "-c", script, *args],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        timeout=WAIT,
-        check=False,
-    )
-
-
-def _interpreter() -> str:
-    """This one, else the system's (ours may live where ``nobody`` cannot reach)."""
-    for python in (sys.executable, "/usr/bin/python3"):
-        try:
-            probe = subprocess.run(
-                [python, "-c", "import ucwa_flow.store._holder"],
-                capture_output=True,
-                cwd="/",
-                env={"PYTHONPATH": str(ROOT)},
-                user=NOBODY,
-                group=NOBODY,
-                extra_groups=[],
-                timeout=WAIT,
-                check=False,
-            )
-        except OSError:  # not there, or not nobody's to run
-            continue
-        if probe.returncode == 0:
-            return python
-    pytest.skip("no interpreter the user nobody can run ucwa_flow with")
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    """A folder every user can read (pytest's own are root's alone)."""
-    folder = Path(tempfile.mkdtemp(prefix="ucwa-flow-held-"))
-    folder.chmod(0o755)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder)
-
-
-@pytest.mark.skipif(
-    not hasattr(os, "getuid") or os.getuid() != 0, reason="runs a process as nobody: root"
-)
-async def test_a_bot_run_as_another_user_after_root_is_held_back_and_holds_in_turn(
-    shared: Path,
-) -> None:
-    path = shared / "bot.sqlite3"
-    lock = str(shared / "bot.sqlite3.lock")
-    async with await open_store(path, exclusive=True):  # root's: the lock file is root's
-        done = await asyncio.to_thread(_as_nobody, _ANOTHER_USER, str(path))
-        assert (done.returncode, done.stdout.strip()) == (1, _in_use(path, os.getpid()))
-    assert os.stat(lock).st_uid == 0
-    done = await asyncio.to_thread(_as_nobody, _ANOTHER_USER, str(path))
-    assert (done.returncode, done.stdout, done.stderr) == (0, "held\n", "")
-
-
 async def test_a_store_that_cannot_open_lets_the_hold_go(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     path.write_bytes(b"not a database, at all: a mistake" * 100)
@@ -383,3 +284,18 @@ async def test_the_file_is_held_under_every_name_it_has(tmp_path: Path) -> None:
         alias.symlink_to(real)
         assert await _other(alias, "bot") == (1, _in_use(alias, os.getpid()))
     assert not (tmp_path / "linked" / "bot.sqlite3.lock").exists()
+
+
+async def test_the_lock_file_is_its_owners_alone(tmp_path: Path) -> None:
+    """Any user who could read the lock file could ``flock`` it, and keep the bot from
+    starting (or stop a ``serve`` account) for as long as they liked."""
+    previous = os.umask(0o022)  # a umask that leaves files readable by everyone
+    try:
+        store = await open_store(tmp_path / "bot.sqlite3", exclusive=True)
+    finally:
+        os.umask(previous)
+    try:
+        lock = tmp_path / "bot.sqlite3.lock"
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    finally:
+        await store.aclose()

@@ -15,13 +15,15 @@ sent) refuses it, with any other dot-segment in the rendered path, however it ca
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 __all__ = ["dot_segment", "urlsegment"]
 
 #: a path segment URL parsers resolve (RFC 3986 section 5.2.4; WHATWG's encoded forms too)
 _DOTS = frozenset({".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"})
+_SEPARATOR = re.compile(r"[/\\]")
 
 
 def urlsegment(value: Any) -> str:
@@ -33,13 +35,16 @@ def urlsegment(value: Any) -> str:
 
 def dot_segment(url: str) -> str | None:
     """The first dot-segment (``..``, ``.``, ``%2e%2e``...) of ``url``'s path, as written;
-    ``None`` when the path has none (or ``url`` is no URL ``urlsplit`` reads). A ``\\``
-    separates segments too, as it does for WHATWG's parser in an ``http(s)`` URL."""
-    try:
-        path = urlsplit(url).path
-    except ValueError:
-        return None
-    for segment in path.replace("\\", "/").split("/"):
+    ``None`` when the path has none. A ``\\`` separates segments too, as it does for
+    WHATWG's parser in an ``http(s)`` URL. The path is cut out by hand, not by
+    ``urlsplit``, which refuses some authorities (a ``]`` in the user info, a full-width
+    solidus) that HTTP clients still send, path normalised."""
+    rest = url.split("#", 1)[0].split("?", 1)[0]
+    _scheme, authority, tail = rest.partition("://")
+    if authority:  # the path starts at the first separator after the authority
+        found = _SEPARATOR.search(tail)
+        rest = tail[found.start() :] if found is not None else ""
+    for segment in _SEPARATOR.split(rest):
         if segment.lower() in _DOTS:
             return segment
     return None

@@ -128,6 +128,7 @@ class AccountRunner:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._retiring: asyncio.Future[None] | None = None
+        self._gave_up = False  # stopped by an error trying again would not mend
         #: the lease token every store write carries (a worker of several; None: alone)
         self.lease_token: int | None = None
         self._fenced: FencedStore | None = None
@@ -159,7 +160,7 @@ class AccountRunner:
         that another worker holds)."""
         task = self._task
         if task is None or task.done():
-            return None
+            return False if self._gave_up else None
         return self.health().ready
 
     def flow_of(self, conversation: str) -> str | None:
@@ -214,7 +215,7 @@ class AccountRunner:
     # -- lifetime -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._stopping = False  # a worker starts the runner again with each new lease
+        self._stopping = self._gave_up = False  # a worker starts it again with each lease
         self._task = asyncio.create_task(self._supervise(), name=f"account {self.spec.id}")
 
     def stop_answering(self) -> None:
@@ -318,7 +319,7 @@ class AccountRunner:
             # another process serves its file, or a mistake in the deployment (a file
             # that is not a database): trying again would not help, only log for ever.
             # (A worker's runner tries on: stopped, it would keep its lease, unserved.)
-            self._stopping = True
+            self._stopping = self._gave_up = True
             log.error("%s: stops serving: %s", self.spec.id, text)
         await self._retire()
         if self._stopping:

@@ -35,14 +35,11 @@ them on ``exec``), so the lock goes when the parent lets go, however long the ch
 it also starts with a guard lock of its own (one another thread of the parent held at the
 fork would never be released in the child).
 
-The lock file is made readable by everyone (``0o644``, whatever the umask), its owner's
-alone to write: it holds nothing but a pid, and ``flock`` needs only a descriptor open for
-reading, so a bot run later as another user (after one run as root, say) opens it
-read-only and is held, or held back, like any other. A file only its owner could read
-would leave that user no way to lock it: the lock would quietly be gone (see below) for
-the one mistake it is there to catch. Refusing to start instead would stop a bot over a
-file that holds no secret. (A lock file left unreadable, by an earlier version or a
-``chmod``, still gets the warning below, naming it.)
+The lock file is its owner's alone (``0o600``, as the database): one that other users
+could read would let any of them ``flock`` it and keep the bot from starting (or stop a
+``serve`` account) for as long as they like. A bot run as another user than the file's
+owner (after a run as root, say) cannot read the database either; it gets the warning
+below for the lock file, then SQLite's own error.
 
 Where the lock cannot be taken for another reason than another holder (a file system
 without ``flock``: some FUSE, 9p or SMB mounts answer ``ENOLCK``, ``EOPNOTSUPP``,
@@ -74,8 +71,6 @@ log = logging.getLogger("ucwa_flow.store")
 
 #: the lock file's name is the database file's with this added
 SUFFIX = ".lock"
-#: the lock file's mode: anyone may read it to lock it (it holds a pid, nothing more)
-MODE = 0o644
 _BUSY = frozenset((errno.EWOULDBLOCK, errno.EAGAIN))
 
 
@@ -165,19 +160,9 @@ def hold(database: Path, target: str) -> Hold:
 
 
 def _open(path: Path, target: str) -> int | None:
+    flags = os.O_CREAT | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, MODE)
-    except (FileExistsError, PermissionError):
-        pass  # there: open it as it is (its mode is its owner's to choose)
-    except OSError as exc:
-        _unlocked(target, exc)
-        return None
-    else:
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, MODE)  # whatever the umask: any user must be able to lock it
-        return fd
-    try:
-        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        return os.open(path, flags | os.O_RDWR, 0o600)
     except PermissionError:
         pass  # another user's lock file (an earlier run as root): flock needs no write
     except OSError as exc:

@@ -311,12 +311,13 @@ class LeaseBook:
 
 
 #: the advisory lock every acquire of an account takes first (its transaction's: released
-#: at its end), keyed (_ACQUIRING, hash of the schema and the account). Two workers' acquires
-#: of one account never wait on each other, even for an account with no row yet, whose
+#: at its end), keyed (_ACQUIRING, hash of the leases table's oid and the account: workers
+#: whose search paths differ but find one table share it). Two workers' acquires of one
+#: account never wait on each other, even for an account with no row yet, whose
 #: uncommitted INSERT the other's INSERT would wait for (a hash shared by two accounts
 #: only makes one of them wait for the next round)
 _ACQUIRING = 0x75637766  # "ucwf"
-_LOCK_KEY = "hashtext(current_schema() || ' ' || %s)"
+_LOCK_KEY = "hashtext('leases'::regclass::oid::text || ' ' || %s)"
 
 #: the session whose acquire of the account holds the advisory lock, ended once it has been
 #: in its transaction for STALLED: a worker frozen in the middle of its own acquire (between
