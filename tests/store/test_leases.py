@@ -255,6 +255,30 @@ async def test_a_worker_starting_with_another_config_holds_its_configs_before_it
         await starting.aclose()
 
 
+async def test_workers_of_one_long_host_name_are_told_apart_on_the_server(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """The server cuts a session's name at 63 bytes, and a worker id starts with its host
+    name: two workers of one long pod name were called the same, so a dead one's
+    registration was held by its live sibling's session (and the owner's stalled-session
+    ending could hit the sibling's sessions)."""
+    one, two, target = books
+    assert target.url is not None
+    host = "helpdesk-bot-7f9c8d6b5-" + "x" * 40  # 63 characters
+    dead, alive = f"{host}:11:aaaaaa", f"{host}:12:bbbbbb"
+    assert application_name(dead) != application_name(alive)
+    assert len(application_name(dead).encode()) <= 63
+    sibling = await open_store(named(target.url, application_name(alive)), schema=target.schema)
+    try:
+        await one.join(WorkerInfo(dead, host, 11))
+        await one.claim_config(ACCOUNT, dead, "digest-1", 30)  # then killed
+        await two.join(B)
+        await two.heartbeat(B, 30)
+        await two.claim_config(ACCOUNT, "b", "digest-2", 30)  # the sibling is no proof of it
+    finally:
+        await sibling.aclose()
+
+
 async def test_sqlite_has_no_lease_book(target: Target) -> None:
     store = await target.open()
     try:

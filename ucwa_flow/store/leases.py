@@ -38,6 +38,7 @@ single-process and have no leases: a LeaseBook needs a PostgreSQL store.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import socket
 import uuid
@@ -106,8 +107,21 @@ def new_worker() -> WorkerInfo:
 
 
 def application_name(worker: str) -> str:
-    """What every store connection of ``worker`` is called on the PostgreSQL server."""
-    return f"ucwa-flow {worker}"[:63]
+    """What every store connection of ``worker`` is called on the PostgreSQL server:
+    ``ucwa-flow <tag> <worker id>``, cut to the server's 63 bytes. The worker id starts
+    with the host name, and pod names that share their first 50 characters are common, so
+    the name is told by its tag (:data:`_TAG`, the first 12 hex digits of the id's
+    SHA-256), which always survives the cut; the id after it is for people reading
+    ``pg_stat_activity``."""
+    tag = hashlib.sha256(worker.encode()).hexdigest()[:12]
+    return f"ucwa-flow {tag} {worker}".encode()[:63].decode(errors="ignore")
+
+
+def _named(worker: str) -> str:
+    """SQL: the start of the sessions' names of the worker whose id is the SQL ``worker``
+    (as :func:`application_name` makes them)."""
+    tag = f"left(encode(sha256(convert_to({worker}, 'UTF8')), 'hex'), 12)"
+    return f"'ucwa-flow ' || {tag} || ' '"
 
 
 _LEASE_COLUMNS = (
@@ -123,7 +137,7 @@ _LIVE = "(w.seen_at > now() - %s * interval '1 second' AND w.seen_at > w.started
 #: (LeaseBook.claim_config), a worker that died before its first renewal does not
 _STARTING = (
     "(w.seen_at > now() - %s * interval '1 second' AND EXISTS (SELECT 1 FROM "
-    "pg_stat_activity a WHERE a.application_name = left('ucwa-flow ' || w.id, 63)))"
+    "pg_stat_activity a WHERE starts_with(a.application_name, " + _named("w.id") + ")))"
 )
 
 
@@ -337,7 +351,7 @@ _END_STALLED_ACQUIRE = (
 #: in their transaction for STALLED
 _END_STALLED_OWNER = (
     "SELECT pg_terminate_backend(a.pid) FROM leases l JOIN pg_stat_activity a "
-    "ON a.application_name = left('ucwa-flow ' || l.worker, 63) "
+    "ON starts_with(a.application_name, " + _named("l.worker") + ") "
     "WHERE l.account = %s AND l.expires_at <= now() AND a.pid <> pg_backend_pid() "
     "AND a.xact_start < now() - %s * interval '1 second'"
 )
