@@ -17,12 +17,15 @@ Every wait is on a condition, bounded by ``WAIT``; nothing asserts a duration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from tests.e2e.serving import ServeProcess, Talker
 from tests.e2e.test_cli import UCWA_FLOW
 from tests.e2e.test_serve import PASSWORD, TOKEN, Scene, _deploy, _process, _ready, _scene
 from tests.guards import WAIT
@@ -88,18 +91,26 @@ def _refused(done: subprocess.CompletedProcess[str], store: Path, pid: int) -> N
     assert message in (_in_use(store, pid), f"ucwa-flow: error: {_in_use(store, pid)}"), line
 
 
+@contextlib.asynccontextmanager
+async def _first_serving(scene: Scene, deploy: Path, talker: Talker) -> AsyncIterator[ServeProcess]:
+    """The first ``serve``, ready, its first conversation greeted and answered once."""
+    first = _process(scene, deploy, "first")
+    first.start()
+    try:
+        await first.listening()
+        await _ready(first, ["desk1"])
+        assert await talker.say("ping 0", 2) == ["hello", "v1 pong 0"]
+        yield first
+    finally:
+        await first.close()
+
+
 async def test_a_second_serve_or_run_on_a_store_in_use_is_refused(tmp_path: Path) -> None:
     async with _scene(tmp_path, ["desk1"], {"c": 1}) as scene:
         deploy = _deploy(tmp_path, ["desk1"])
         store = tmp_path / "state" / "desk1@contoso.com.sqlite3"
         [talker] = scene.talkers("c", 1, "desk1")
-        first = _process(scene, deploy, "first")
-        first.start()
-        try:
-            await first.listening()
-            await _ready(first, ["desk1"])
-            assert await talker.say("ping 0", 2) == ["hello", "v1 pong 0"]
-
+        async with _first_serving(scene, deploy, talker) as first:
             second = await _ucwa_flow(tmp_path, "serve", str(deploy), "--server", scene.url)
             _refused(second, store, first.pid)
             _refused(await _ucwa_flow(tmp_path, *_run_args(scene, store)), store, first.pid)
@@ -119,8 +130,6 @@ async def test_a_second_serve_or_run_on_a_store_in_use_is_refused(tmp_path: Path
             assert talker.heard() == ["hello", "v1 pong 0", "v1 pong 1"]
             first.signal(signal.SIGTERM)
             assert await first.wait() == 0, first.tail()
-        finally:
-            await first.close()
 
 
 async def test_a_killed_serve_leaves_no_lock_and_the_next_run_holds_the_store(
@@ -130,16 +139,9 @@ async def test_a_killed_serve_leaves_no_lock_and_the_next_run_holds_the_store(
         deploy = _deploy(tmp_path, ["desk1"])
         store = tmp_path / "state" / "desk1@contoso.com.sqlite3"
         [talker] = scene.talkers("k", 1, "desk1")
-        first = _process(scene, deploy, "first")
-        first.start()
-        try:
-            await first.listening()
-            await _ready(first, ["desk1"])
-            assert await talker.say("ping 0", 2) == ["hello", "v1 pong 0"]
+        async with _first_serving(scene, deploy, talker) as first:
             first.signal(signal.SIGKILL)
             assert await first.wait() == -signal.SIGKILL
-        finally:
-            await first.close()
         assert store.with_name(store.name + ".lock").exists()  # left, but nobody holds it
 
         with _started(tmp_path, _run_args(scene, store)) as bot:
