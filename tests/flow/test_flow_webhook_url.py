@@ -95,6 +95,26 @@ _SAYS = {
             "query",
             "{{ q }}",
         ),
+        # one branch of an {% if %} runs: what follows is read after the least safe one
+        (
+            "https://crm.example{% if page %}/find?q={% endif %}{{ message | urlencode }}",
+            "host",
+            "{{ message | urlencode }}",
+        ),
+        (
+            "{% set p = message %}{% if page %}{% set p = tenant | urlsegment %}{% endif %}"
+            "https://crm.example/x/{{ p }}",
+            "path",
+            "{{ message }}",
+        ),
+        # what a loop sets stays in the loop
+        (
+            "{% set p = message %}{% for x in [page] %}{% set p = tenant | urlsegment %}"
+            "{% endfor %}"
+            "https://crm.example/x/{{ p }}",
+            "path",
+            "{{ message }}",
+        ),
     ],
 )
 def test_a_value_that_can_change_the_request_is_a_warning(
@@ -130,6 +150,12 @@ def test_each_part_of_the_url_is_one_warning(tmp_path: Path) -> None:
         "https://crm.example:8443/find?q={{ 'fixed' }}",  # no variable
         "{{ base_url }}/redirect?to=https://{{ tenant | urlencode }}",  # a "://" in the query
         "https://crm.example/find",
+        "https://crm.example/find{% if page %}?q={{ message | urlencode }}"
+        "{% else %}?id={{ tenant | urlencode }}{% endif %}",
+        "{% if page %}{{ base_url }}{% else %}{{ base_url ~ '/v2' }}{% endif %}"
+        "/find?q={{ message | urlencode }}",
+        "https://crm.example/find?q={% if page %}{{ message | urlencode }}{% else %}-{% endif %}"
+        "&page={{ page | int }}",
     ],
 )
 def test_a_base_url_or_an_encoded_value_is_not(tmp_path: Path, url: str) -> None:

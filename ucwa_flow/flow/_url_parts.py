@@ -17,7 +17,10 @@ Values are put into a webhook's URL as they are (``docs/flow-language.md``, "web
 value that reads no variable (``{{ 'abc' | upper }}``). The template is read with Jinja's
 own parser (one of text and ``{{ name.attribute }}`` alone as ``_plain`` reads it, without
 importing Jinja2): the operands of ``~`` (and ``+``) one by one, in order, text included,
-and a name ``{% set %}`` earlier stands for what it was set to. One pass over the tree.
+and a name ``{% set %}`` earlier stands for what it was set to. Of an ``{% if %}``'s
+branches one runs: what follows is read after the least safe of them, and a name they set
+differently is as unsafe as its worst value; what a ``{% for %}`` sets stays in the loop.
+One pass over the tree.
 """
 
 from __future__ import annotations
@@ -122,6 +125,15 @@ class _Scan:
                     self.names[target.name] = self._bounded(value) if single else _raw(target)
             elif isinstance(node, nodes.Macro | nodes.CallBlock):
                 continue  # a macro's body is output where it is called
+            elif isinstance(node, nodes.If):
+                branches = [node.body, *(elif_.body for elif_ in node.elif_), node.else_]
+                self.branches(branches, scoped=False)
+            elif isinstance(node, nodes.For):  # run no time (its else) or some times
+                names = dict(self.names)
+                for target in _names(node.target):
+                    self.names[target.name] = _raw(target)
+                self.branches([node.body, node.else_], scoped=True)
+                self.names = names  # what a loop sets stays in the loop
             else:
                 bound: list[nodes.Node] = [node.target] if isinstance(node, nodes.For) else []
                 if isinstance(node, nodes.With):
@@ -129,6 +141,21 @@ class _Scan:
                 for target in (name for b in bound for name in _names(b)):
                     self.names[target.name] = _raw(target)  # no longer what a set made it
                 self.statements([c for c in node.iter_child_nodes() if isinstance(c, nodes.Stmt)])
+
+    def branches(self, bodies: list[list[nodes.Node]], *, scoped: bool) -> None:
+        """One of ``bodies`` runs (an ``{% if %}``'s, an empty ``else`` included): each
+        is read from where the URL is now, and what follows is read where the least safe
+        of them leaves it (the host before the path before the query), with each name as
+        unsafe as the least safe value a branch set it to."""
+        part, names = self.part, self.names
+        ends: list[tuple[_Part, dict[str, tuple[_Piece, ...]]]] = []
+        for body in bodies:
+            self.part, self.names = part, dict(names)
+            self.statements(body)
+            ends.append((self.part, self.names))
+        written = [end for end, _ in ends if end is not _Part.START]
+        self.part = max(written, key=_DANGER.__getitem__) if written else _Part.START
+        self.names = names if scoped else _merged([seen for _, seen in ends])
 
     def _bounded(self, pieces: list[_Piece] | None) -> tuple[_Piece, ...]:
         if pieces is None or len(pieces) <= _MAX_PIECES:
@@ -184,6 +211,25 @@ class _Scan:
             self.found.append(Unencoded("path", f"{{{{ {piece.text} }}}}"))
         elif part is _Part.QUERY and piece.safe > _Safe.QUERY:
             self.found.append(Unencoded("query", f"{{{{ {piece.text} }}}}"))
+
+
+#: how unsafe a value written in each part is (a value at the START is the base URL)
+_DANGER = {_Part.QUERY: 1, _Part.PATH: 2, _Part.HOST: 3, _Part.BASE: 3, _Part.SCHEME: 3}
+
+
+def _merged(branches: list[dict[str, tuple[_Piece, ...]]]) -> dict[str, tuple[_Piece, ...]]:
+    """The names after one of ``branches`` ran: a name every branch left the same stays
+    as it is; one they left different stands for one value, as unsafe as its worst."""
+    merged: dict[str, tuple[_Piece, ...]] = {}
+    for name in {name for names in branches for name in names}:
+        values = [names.get(name, ()) for names in branches]
+        if all(value == values[0] for value in values):
+            merged[name] = values[0]
+            continue
+        pieces = [p for value in values for p in value if isinstance(p, _Value)]
+        worst = max(pieces, key=lambda p: p.safe, default=_Value(name, _Safe.CONST))
+        merged[name] = (worst,)
+    return merged
 
 
 def _names(target: nodes.Node) -> list[nodes.Name]:
