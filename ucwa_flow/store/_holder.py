@@ -125,7 +125,7 @@ class Hold:
             if held.count > 0:
                 return
             del _HELD[key]
-            with contextlib.suppress(OSError):  # read-only: another user's file
+            with contextlib.suppress(OSError):
                 os.ftruncate(held.fd, 0)  # no pid left behind to mislead
             os.close(held.fd)  # the lock goes with its description's last descriptor
 
@@ -160,17 +160,9 @@ def hold(database: Path, target: str) -> Hold:
 
 
 def _open(path: Path, target: str) -> int | None:
-    flags = os.O_CREAT | os.O_CLOEXEC
     try:
-        return os.open(path, flags | os.O_RDWR, 0o600)
-    except PermissionError:
-        pass  # another user's lock file (an earlier run as root): flock needs no write
-    except OSError as exc:
-        _unlocked(target, exc)
-        return None
-    try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
+        return os.open(path, os.O_CREAT | os.O_CLOEXEC | os.O_RDWR, 0o600)
+    except OSError as exc:  # another user's file (its owner's alone), a read-only folder
         _unlocked(target, exc)
         return None
 
@@ -201,6 +193,6 @@ def _pid_in(fd: int) -> int | None:
 
 
 def _write_pid(fd: int) -> None:
-    with contextlib.suppress(OSError):  # read-only, or no room: it is only for the message
+    with contextlib.suppress(OSError):  # no room: it is only for the message
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
