@@ -11,7 +11,8 @@ from tests.campaign.conftest import FLOW
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import load_flow_text
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.campaigns import CampaignEvent, CampaignRun, Person
+from ucwa_flow.runtime.campaign_run import CampaignRun, Person
+from ucwa_flow.runtime.campaigns import CampaignEvent
 from ucwa_flow.runtime.engine import Engine
 
 

@@ -43,7 +43,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,8 @@ from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import CAMPAIGN_REPORT, Flow
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.campaign_run import CampaignRun, Person
+from ucwa_flow.runtime.context import copy_variables
 from ucwa_flow.runtime.services import Continuation
 
 if TYPE_CHECKING:
@@ -59,12 +61,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ucwa_flow.runtime")
 
-__all__ = [
-    "CampaignEvent",
-    "CampaignRun",
-    "Campaigns",
-    "Person",
-]
+__all__ = ["CampaignEvent", "Campaigns"]
 
 #: finished runs whose report branches can still read ``campaign`` (the latest ones)
 _KEPT_REPORTS = 64
@@ -81,107 +78,6 @@ class CampaignEvent(t.Trace):
     kind: str
     campaign: str
     data: Mapping[str, Any]
-
-
-@dataclass(slots=True)
-class Person:
-    """One person of a run: ``outcome`` of their invitation (``None``: ringing),
-    ``conversation`` the href their part runs under, ``state`` the flow state their
-    conversation ended in, ``done`` once their part is over."""
-
-    uri: str
-    outcome: str | None = None
-    conversation: str | None = None
-    state: str | None = None
-    ended_by: str | None = None
-    done: bool = False
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "uri": self.uri,
-            "outcome": self.outcome,
-            "state": self.state,
-            "ended_by": self.ended_by,
-        }
-
-
-@dataclass(slots=True)
-class CampaignRun:
-    """A run of flow ``flow``: who is still to be invited (``waiting``, in order), the
-    people invited so far, the campaign variables, whether the report has run
-    (``reported``: decided) and whether the run is over (``closed``: its report was
-    answered, or it has none)."""
-
-    id: str
-    flow: str
-    at_once: int
-    waiting: deque[str]
-    variables: dict[str, Any]
-    people: list[Person] = field(default_factory=list)
-    reported: bool = False
-    closed: bool = False
-
-    @property
-    def busy(self) -> int:
-        """People invited whose part is not over yet."""
-        return sum(not person.done for person in self.people)
-
-    @property
-    def finished(self) -> bool:
-        return not self.waiting and self.busy == 0
-
-    def person(self, href: str) -> Person | None:
-        return next((p for p in self.people if p.conversation == href and not p.done), None)
-
-    def view(self) -> dict[str, Any]:
-        """``campaign`` as templates see it (a copy: templates cannot change the run)."""
-        return {
-            **_copy(self.variables),
-            "id": self.id,
-            "people": [person.view() for person in self.people],
-            "size": len(self.people) + len(self.waiting),
-            "done": sum(person.done for person in self.people),
-        }
-
-    def to_data(self) -> dict[str, Any]:
-        """The run as JSON data (for a store)."""
-        return {
-            "id": self.id,
-            "flow": self.flow,
-            "at_once": self.at_once,
-            "waiting": list(self.waiting),
-            "variables": _copy(self.variables),
-            "people": [
-                {**p.view(), "conversation": p.conversation, "done": p.done} for p in self.people
-            ],
-            "reported": self.reported,
-            "closed": self.closed,
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> CampaignRun:
-        """The run :meth:`to_data` gave."""
-        people = [
-            Person(
-                str(p["uri"]),
-                p.get("outcome"),
-                p.get("conversation"),
-                p.get("state"),
-                p.get("ended_by"),
-                bool(p.get("done")),
-            )
-            for p in data.get("people", [])
-        ]
-        return cls(
-            str(data["id"]),
-            str(data["flow"]),
-            int(data["at_once"]),
-            deque(str(uri) for uri in data["waiting"]),
-            dict(data["variables"]),
-            people,
-            bool(data.get("reported")),
-            bool(data.get("closed")),
-        )
 
 
 class Campaigns:
@@ -212,7 +108,7 @@ class Campaigns:
             name,
             campaign.at_once,
             deque(dict.fromkeys(to)),
-            _copy(dict(campaign.variables)),
+            copy_variables(campaign.variables),
         )
         self.runs[run.id] = run
         self._event(run, "campaign_started", flow=name, people=list(run.waiting))
@@ -433,11 +329,3 @@ class Campaigns:
 def _summary(run: CampaignRun) -> dict[str, Any]:
     outcomes = [p.outcome or "no_answer" for p in run.people]
     return {"people": len(run.people), **{o: outcomes.count(o) for o in sorted(set(outcomes))}}
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.campaigns import CampaignEvent, CampaignRun
+from ucwa_flow.runtime.campaign_run import CampaignRun
+from ucwa_flow.runtime.campaigns import CampaignEvent
 from ucwa_flow.runtime.outbox import Outgoing, Sent
 from ucwa_flow.runtime.webhooks import WebhookCall
 from ucwa_flow.store import REDACTED
