@@ -57,7 +57,7 @@ from ucwa_flow.runtime.services import Continuation
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
-    from ucwa_flow.runtime.invites import InvitationHost
+    from ucwa_flow.runtime.invitation_host import InvitationHost
 
 log = logging.getLogger("ucwa_flow.runtime")
 

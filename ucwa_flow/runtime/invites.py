@@ -24,7 +24,8 @@ gets it. A failure to even start the invitation (an HTTP error), or one the serv
 known reason for (an unknown address: ``DestinationNotFound``), is reported as an error and
 counts as no answer at once.
 
-:class:`Invitations` sees the engine only through :class:`InvitationHost`: the flows, the
+:class:`Invitations` sees the engine only through
+:class:`~ucwa_flow.runtime.invitation_host.InvitationHost`: the flows, the
 services an instance has, the conversations being tracked and run, and task spawning.
 """
 
@@ -32,19 +33,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from functools import partial
 from operator import attrgetter
-from typing import Protocol
 
 import httpx
 
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Invite
-from ucwa_flow.lifecycle import Conversation, InvitationEnded, InvitationSent, Outcome
+from ucwa_flow.lifecycle import InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.grouped import Grouped
 from ucwa_flow.runtime.instance import FlowInstance
+from ucwa_flow.runtime.invitation_host import InvitationHost
 from ucwa_flow.runtime.outbound import OutboundStarts
 from ucwa_flow.runtime.pending_invite import (
     Invitation,
@@ -53,66 +54,15 @@ from ucwa_flow.runtime.pending_invite import (
     describe_reason,
     offline_reason,
 )
-from ucwa_flow.runtime.routing import Catalog
-from ucwa_flow.runtime.services import Continuation, Services
+from ucwa_flow.runtime.services import Continuation
 
-__all__ = ["OFFLINE_RETRY", "InvitationHost", "Invitations"]
+__all__ = ["OFFLINE_RETRY", "Invitations"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
 _BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
 #: seconds between invitations to someone who is not signed in (until the invite's timeout)
 OFFLINE_RETRY = 10.0
-
-
-class TrackedConversations(Protocol):
-    """The conversations the lifecycle tracker follows (a ``LifecycleTracker``)."""
-
-    def get(self, href: str) -> Conversation | None: ...
-
-    def forget(self, href: str) -> None:
-        """Stop following ``href`` (an invitation that is over, a side conversation)."""
-
-
-class InvitationHost(Services, Protocol):
-    """What :class:`Invitations` needs from the engine that runs it: its flows, an
-    instance's services, the tracked and the running conversations, tasks."""
-
-    @property
-    def catalog(self) -> Catalog: ...
-
-    def new_instance(
-        self,
-        name: str,
-        conv: Conversation,
-        caller_uri: str | None,
-        caller_name: str | None = None,
-    ) -> FlowInstance:
-        """A run of the current version of flow ``name`` in ``conv`` (not followed)."""
-
-    @property
-    def tracker(self) -> TrackedConversations: ...
-
-    @property
-    def instances(self) -> Mapping[str, FlowInstance]:
-        """The conversations a flow runs in, by href."""
-
-    @property
-    def closing(self) -> bool:
-        """Stopping: campaign runs invite nobody more and send no report."""
-
-    def spawn(self, coro: Awaitable[None]) -> None:
-        """Run ``coro`` as a task of its own (the engine keeps and cancels it)."""
-
-    def safely(self, op: Awaitable[None], href: str) -> Awaitable[None]:
-        """``op``, its failure reported (as a trace of ``href``) rather than raised."""
-
-    def adopt(self, conv: Conversation, caller_uri: str, name: str | None = None) -> None:
-        """Run flow ``name`` in ``conv``, an accepted outbound invitation."""
-
-    def later(self, op: str, origin: str | None) -> bool:
-        """``True`` when the invitation ``op`` (of conversation ``origin``) is to be sent
-        only once the step that decided it is committed (a durable host)."""
 
 
 class Invitations:

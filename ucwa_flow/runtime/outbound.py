@@ -27,7 +27,8 @@ from ucwa_flow.runtime.pending_invite import PendingInvite
 from ucwa_flow.runtime.services import Continuation
 
 if TYPE_CHECKING:
-    from ucwa_flow.runtime.invites import InvitationHost, Invitations
+    from ucwa_flow.runtime.invitation_host import InvitationHost
+    from ucwa_flow.runtime.invites import Invitations
 
 __all__ = ["OutboundStarts"]
 
