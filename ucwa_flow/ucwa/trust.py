@@ -62,7 +62,10 @@ class SignInTrust:
                 raise ValueError(f"trusted host {host!r} {trusted_host_problem(host)}")
             named.add(canonical)
         if server_url:
-            server_host = canonical_host(urlsplit(server_url).hostname or "")
+            try:
+                server_host = canonical_host(urlsplit(server_url).hostname or "")
+            except ValueError:  # not a URL: discovery says so, in one line
+                server_host = None
             if server_host is not None:
                 named.add(server_host)
         domain = None
