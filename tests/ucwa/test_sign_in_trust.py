@@ -147,6 +147,27 @@ async def test_a_webticket_service_on_another_domain_gets_nothing() -> None:
     assert auth.grants == 0
 
 
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://lyncweb.contoso.com@evil.example/WebTicket/oauthtoken",
+        "https://lyncweb.contoso.com.evil.example/WebTicket/oauthtoken",
+        "https://evilcontoso.com/WebTicket/oauthtoken",
+        "https://EVIL.example:443/WebTicket/oauthtoken",
+        "//evil.example/WebTicket/oauthtoken",
+    ],
+)
+async def test_lookalike_webticket_hosts_get_nothing(href: str) -> None:
+    pool = FakePool()  # answers for any host name: a grant would be recorded
+    pool.token_href = href
+    auth = WebTicketAuth("toshm@contoso.com", PASSWORD)
+    async with httpx.AsyncClient(auth=auth, transport=transport_for(pool)) as http:
+        with pytest.raises(AuthenticationFailed, match="is not a trusted sign-in server"):
+            await http.get(f"{HOST}/user")
+    assert pool.grants == []
+    assert pool.requests == [("GET", f"{HOST}/user")]
+
+
 async def test_a_listed_webticket_host_gets_the_grant() -> None:
     pool = FakePool()
     pool.token_href = "https://lyncweb.fabrikam.net/WebTicket/oauthtoken"
