@@ -139,6 +139,14 @@ CASES = [
     ),
     ("server: {url: 'https://[::1/'}\n" + ACCOUNT, "1:15: D117 server.url: 'https://[::1/' is"),
     (
+        "server:\n  trusted_hosts: [lyncweb.fabrikam.com, https://lync.example.com]\n" + ACCOUNT,
+        "2:41: S004 server.trusted_hosts[1]: 'https://lync.example.com' is not a host name",
+    ),
+    (  # what the pattern lets through: an empty label
+        "server:\n  trusted_hosts: [lyncweb..fabrikam.com]\n" + ACCOUNT,
+        "2:19: D118 server.trusted_hosts[0]: 'lyncweb..fabrikam.com' is not a host name such as",
+    ),
+    (
         "server: {url: '${URL:-http://h:8750:80/}'}\n" + ACCOUNT,
         "1:15: D117 server.url: 'http://h:8750:80/' is not a URL (Port could not be cast",
     ),

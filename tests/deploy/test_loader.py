@@ -50,7 +50,11 @@ def test_a_minimal_file_and_its_defaults(write_deployment: WriteDeployment) -> N
 
 def test_everything_written(write_deployment: WriteDeployment, tmp_path: Path) -> None:
     path = write_deployment("""\
-server: {url: https://lyncdiscover.contoso.com, ca_bundle: certs/ca.pem, insecure: true}
+server:
+  url: https://lyncdiscover.contoso.com
+  ca_bundle: certs/ca.pem
+  insecure: true
+  trusted_hosts: [lyncweb.fabrikam.com, bücher.example, "2001:db8::1"]
 store: state
 retention: 1w
 stop_timeout: 90
@@ -77,6 +81,7 @@ accounts:
     d = load_deployment(path, environ={})
     assert d.server.ca_bundle == tmp_path / "certs" / "ca.pem"
     assert d.server.insecure
+    assert d.server.trusted_hosts == ("lyncweb.fabrikam.com", "bücher.example", "2001:db8::1")
     assert d.store == str(tmp_path / "state")
     assert d.retention == 7 * 86400
     assert d.stop_timeout == 90

@@ -158,6 +158,31 @@ def test_server_without_user_is_a_usage_error() -> None:
     )
 
 
+def test_a_trusted_host_that_is_not_a_host_name_is_a_usage_error() -> None:
+    done = ucwa_flow(
+        "run",
+        "flows/echo.flow.yaml",
+        *("--server", "http://127.0.0.1:1", "--user", "sip:toshm@contoso.com"),
+        *("--password", "pass@word1", "--trust-host", "https://lyncweb.fabrikam.com/"),
+    )
+    assert done.returncode == 2
+    assert_one_clear_line(
+        done,
+        "Error: Invalid value for --trust-host: 'https://lyncweb.fabrikam.com/' is not a host "
+        "name such as lyncweb.fabrikam.com (no scheme, port or path)",
+    )
+
+
+def test_a_trusted_host_on_the_simulator_is_a_usage_error() -> None:
+    done = ucwa_flow("run", "flows/echo.flow.yaml", "--trust-host", "lyncweb.fabrikam.com")
+    assert done.returncode == 2
+    assert_one_clear_line(
+        done,
+        "Error: --trust-host is for a real server (--server URL): the embedded simulator "
+        "needs no other host",
+    )
+
+
 @pytest.fixture
 def simulator() -> Iterator[str]:
     """``ucwa-flow simulate --port 0`` as a subprocess; yields its base URL."""

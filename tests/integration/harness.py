@@ -33,9 +33,16 @@ LENE = "sip:lenea@contoso.com"
 class Party:
     """One real client: sign-in, makeMeAvailable, and an event channel being read."""
 
-    def __init__(self, user: str, base_url: str, *, channel_clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        user: str,
+        base_url: str,
+        *,
+        channel_clock: Clock | None = None,
+        trusted_hosts: tuple[str, ...] = (),
+    ) -> None:
         self.user = user
-        self.client = UcwaClient(user, PASSWORD, server_url=base_url)
+        self.client = UcwaClient(user, PASSWORD, server_url=base_url, trusted_hosts=trusted_hosts)
         self._channel_clock = channel_clock
         self.channel: EventChannel | None = None
         self.events: list[Event] = []

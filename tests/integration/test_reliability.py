@@ -7,11 +7,13 @@ import re
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.guards import WAIT
 from tests.integration.harness import LENE, TOSH, Party
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.simulator import Simulator, SimulatorConfig, serve
+from ucwa_flow.ucwa.errors import AuthenticationFailed
 from ucwa_flow.ucwa.events import MessagingInvitationEvent
 
 
@@ -186,7 +188,15 @@ async def test_sign_in_through_a_redirect_to_another_applications_host(
     )
     sim = Simulator(config, clock=sim_clock)
     async with serve(sim, host="127.0.0.1", port=0) as url:
-        tosh = await Party(TOSH, url).start()
+        # "localhost" is neither the server URL's host nor in contoso.com: trusted by name
+        refused = Party(TOSH, url)
+        try:
+            with pytest.raises(AuthenticationFailed, match=r"^localhost is not a trusted"):
+                await refused.start()
+        finally:
+            await refused.stop()
+        assert refused.client.auth.grants == 1  # 127.0.0.1's only
+        tosh = await Party(TOSH, url, trusted_hosts=("localhost",)).start()
         try:
             assert tosh.client.discovery is not None
             assert urlsplit(tosh.client.discovery.applications_url).hostname == "localhost"

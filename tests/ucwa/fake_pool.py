@@ -92,6 +92,8 @@ class FakePool:
         self.roots: dict[str, Any] = {}  # host -> root body, overriding ``root``
         self.valid: dict[str, set[str]] = {}  # host -> tokens it accepts
         self.reject_all_tokens = False
+        self.token_href: str | None = None  # the WebTicket the challenge names (else its own)
+        self.authorized: list[str] = []  # the URLs of requests that carried Authorization
         self.grants: list[tuple[str, dict[str, str]]] = []
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[tuple[str, str, bytes, str]] = []  # method, url, body, content type
@@ -137,10 +139,12 @@ class FakePool:
     def _unauthorized(self, request: Request) -> Response | None:
         self.requests.append((request.method, str(request.url)))
         header = request.headers.get("authorization", "")
+        if header:
+            self.authorized.append(str(request.url))
         known = self.valid.get(self._host(request), set())
         if not self.reject_all_tokens and header.startswith("Bearer ") and header[7:] in known:
             return None
-        href = f"{self._host(request)}/WebTicket/oauthtoken"
+        href = self.token_href or f"{self._host(request)}/WebTicket/oauthtoken"
         headers = [
             (b"www-authenticate", c.format(href=href).encode()) for c in CHALLENGES[self.challenge]
         ]
@@ -152,6 +156,8 @@ class FakePool:
 
     async def root_resource(self, request: Request) -> Response:
         self.requests.append((request.method, str(request.url)))
+        if request.headers.get("authorization"):
+            self.authorized.append(str(request.url))
         body = (
             self.roots.get(request.url.hostname or "")
             or self.root

@@ -30,6 +30,7 @@ from ucwa_flow.ucwa._http import resolve
 from ucwa_flow.ucwa._wire import Wire
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable, UcwaError
+from ucwa_flow.ucwa.trust import SignInTrust
 
 CHALLENGE = 'MsRtcOAuth href="/token",grant_type="urn:x,password"'
 DEAD = "http://127.0.0.1:9/token"
@@ -77,7 +78,9 @@ async def front_end(seen: list[bytes]) -> AsyncIterator[str]:
 
 
 def wire(*, direct: bool) -> Wire:
-    auth = WebTicketAuth("bot@contoso.com", "pw")
+    # the front end is on loopback, outside the account's domain: trusted by name
+    trust = SignInTrust.for_account("bot@contoso.com", hosts=["127.0.0.1"])
+    auth = WebTicketAuth("bot@contoso.com", "pw", trust=trust)
     made = Wire(
         auth,
         who="sip:bot@contoso.com",

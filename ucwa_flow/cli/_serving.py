@@ -106,13 +106,21 @@ def _caller_of(bot: Bot, href: str) -> str:
 
 
 def on_server(
-    flow: Flow, server: str, user: str, password: str, verbose: bool, tls: Tls, keep: Keep
+    flow: Flow,
+    server: str,
+    user: str,
+    password: str,
+    verbose: bool,
+    tls: Tls,
+    keep: Keep,
+    trusted_hosts: tuple[str, ...] = (),
 ) -> Callable[[LiveBoard | None], Coroutine[Any, Any, None]]:
     """``flow``'s bot signed in as ``user`` on ``server``, serving every caller who invites
-    it until cancelled (Ctrl-C, SIGTERM), its conversations kept as ``keep`` says."""
+    it until cancelled (Ctrl-C, SIGTERM), its conversations kept as ``keep`` says; its
+    password goes to ``server``'s host, its SIP domain and ``trusted_hosts`` only."""
 
     async def main(board: LiveBoard | None) -> None:
-        await _serve_on(flow, server, user, password, verbose, tls, keep, board)
+        await _serve_on(flow, server, user, password, verbose, tls, keep, board, trusted_hosts)
 
     return main
 
@@ -126,6 +134,7 @@ async def _serve_on(
     tls: Tls,
     keep: Keep,
     board: LiveBoard | None,
+    trusted_hosts: tuple[str, ...],
 ) -> None:
     clock = SystemClock()
     labels = Labels()
@@ -149,7 +158,12 @@ async def _serve_on(
             callers.pop(record.conversation, None)
 
     client = UcwaClient(
-        user, password, server_url=server, ca_bundle=tls.ca_bundle, insecure=tls.insecure
+        user,
+        password,
+        server_url=server,
+        ca_bundle=tls.ca_bundle,
+        insecure=tls.insecure,
+        trusted_hosts=trusted_hosts,
     )
     store = await _open(keep.target)
     webhooks = tls.webhook_client()

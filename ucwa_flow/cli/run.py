@@ -29,6 +29,10 @@ conversations (:mod:`ucwa_flow.cli._review_run`) and prints its URL on stderr;
 TLS certificates are always verified; ``--ca-bundle FILE`` (or ``UCWA_FLOW_CA_BUNDLE``)
 trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simulate
 --tls`` prints. ``--insecure`` turns verification off and says so loudly on every start.
+
+The password goes only to sign-in servers trusted for the account: the ``--server`` host
+and the names in the bot's SIP domain; ``--trust-host NAME`` (repeatable) trusts another
+(a pool an Autodiscover redirect leads to, a hosting provider's WebTicket service).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ucwa_flow._host_names import trusted_host_problem
 from ucwa_flow.cli._chat import ChatOptions
 from ucwa_flow.cli._flow_loading import load_or_exit, with_variables
 from ucwa_flow.cli._review_run import DEFAULT_REVIEW, Review, parse_review, serving_review
@@ -123,6 +128,15 @@ _INSECURE_WARNING = (
     help="Do not verify the server's TLS certificate. Unsafe; never the default.",
 )
 @click.option(
+    "--trust-host",
+    "trusted_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="With --server: also sign in to this host, e.g. lyncweb.fabrikam.com (repeatable). "
+    "Without it the password goes only to the --server host and to names in the bot's SIP "
+    "domain; Autodiscover redirects and WebTicket services elsewhere are refused.",
+)
+@click.option(
     "--var",
     "overrides",
     multiple=True,
@@ -184,6 +198,7 @@ def command(
     agent_answer: Answer,
     ca_bundle: str | None,
     insecure: bool,
+    trusted_hosts: tuple[str, ...],
     overrides: tuple[str, ...],
     state: str | None,
     store: str | None,
@@ -206,10 +221,13 @@ def command(
         raise click.UsageError(
             "--server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)"
         )
+    _check_trusted(server, trusted_hosts)
     if server is not None:
         target = resolve_store_target(state, store, os.environ, user)
         keep = Keep(target, retention)
-        main = on_server(flow, server, user or "", password or "", verbose, tls, keep)
+        main = on_server(
+            flow, server, user or "", password or "", verbose, tls, keep, trusted_hosts
+        )
     else:
         chosen = None  # a temporary file, removed after the run
         if state is not None or store is not None:
@@ -261,6 +279,17 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
     return False
+
+
+def _check_trusted(server: str | None, trusted_hosts: tuple[str, ...]) -> None:
+    if trusted_hosts and server is None:
+        raise click.UsageError(
+            "--trust-host is for a real server (--server URL): the embedded simulator "
+            "needs no other host"
+        )
+    for name in trusted_hosts:
+        if (why := trusted_host_problem(name)) is not None:
+            raise click.BadParameter(f"{name!r} {why}", param_hint="--trust-host")
 
 
 def _sip(address: str) -> str:

@@ -4,8 +4,9 @@ The schema has checked every shape (types, keys, patterns, "exactly one of"); wh
 left needs more than one value or a look outside the document: flow names that routes,
 schedules and ``default_flow`` use (``D105``, ``D106``), regular expressions
 (``D107``), unique ids and users (``D108``, ``D109``), durations of zero (``D110``), the
-admin address (``D111``), the store (``D112``), the flow files themselves (``D113``) and
-the CA bundle (``D116``: it exists, can be read and holds a PEM certificate).
+admin address (``D111``), the store (``D112``), the flow files themselves (``D113``), the
+CA bundle (``D116``: it exists, can be read and holds a PEM certificate), the server URL
+(``D117``) and the trusted sign-in hosts (``D118``).
 (``D114``, a variable no flow of the account declares, needs the flows loaded:
 :func:`~ucwa_flow.deploy.check_deployment_flows`.)
 
@@ -24,6 +25,7 @@ import stat
 from pathlib import Path as FsPath
 from typing import Any
 
+from ucwa_flow._host_names import trusted_host_problem
 from ucwa_flow._listen import parse_listen
 from ucwa_flow._server_url import server_url_problem
 from ucwa_flow.deploy._errors import problem
@@ -126,6 +128,7 @@ class _Builder:
                 url=url,
                 ca_bundle=self.path(ca_bundle) if ca_bundle else None,
                 insecure=bool(server.get("insecure", False)),
+                trusted_hosts=self.trusted_hosts(server.get("trusted_hosts", ())),
             ),
             accounts=accounts,
             store=self.store(data.get("store")),
@@ -135,6 +138,15 @@ class _Builder:
             retention=self.duration(data, "retention", (), 30 * 86400.0),
             workers=self.workers(data.get("workers", {})),
         )
+
+    def trusted_hosts(self, written: list[str]) -> tuple[str, ...]:
+        """``D118`` for a name the schema's pattern let through that is still no host name
+        (an empty label, a name IDNA cannot encode)."""
+        for i, name in enumerate(written):
+            where = ("server", "trusted_hosts", i)
+            if where not in self.skip and (why := trusted_host_problem(name)) is not None:
+                self.error(where, "D118", f"server.trusted_hosts[{i}]: {name!r} {why}")
+        return tuple(name.strip() for name in written)
 
     def ca_bundle(self, written: str) -> None:
         """``D116`` when the CA bundle cannot be used: missing, unreadable, or no PEM

@@ -2,7 +2,7 @@
 
 A deployment file is read in stages, each with its codes: the flow language's YAML loader
 (``Y001``-``Y007``), the JSON Schema (``S001``-``S005``, worded as for flows), then the
-checks of this package, ``D101``-``D117`` in :data:`DEPLOY_RULES`. Every problem is a
+checks of this package, ``D101``-``D118`` in :data:`DEPLOY_RULES`. Every problem is a
 :class:`~ucwa_flow.flow.Diagnostic` printed ``file:line:col: CODE error: message``; the
 loader raises them all at once in a :class:`DeploymentError`. ``docs/deploy.md`` lists the
 same table (a test keeps the two in step).
@@ -36,6 +36,7 @@ DEPLOY_RULES: dict[str, str] = {
     "D115": "workers.heartbeat is slower than a third of workers.lease",
     "D116": "server.ca_bundle is missing, unreadable or holds no PEM certificate",
     "D117": "server.url cannot be a URL: a port out of range, an unclosed [ of an address",
+    "D118": "server.trusted_hosts names something that is not a host name or IP address",
 }
 
 

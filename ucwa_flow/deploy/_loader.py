@@ -11,7 +11,7 @@ The stages, each reporting every problem it finds, located at ``file:line:col``:
 4. The JSON Schema (:mod:`ucwa_flow.deploy._schema`): ``S`` codes. A schema error stops
    here: the later checks trust the shapes.
 5. Meaning, and the model (:mod:`ucwa_flow.deploy._builder`): ``D105``-``D113``,
-   ``D115``, ``D116``, ``D117``.
+   ``D115``, ``D116``, ``D117``, ``D118``.
 
 Any problem raises :class:`DeploymentError` with all of them. The flows themselves are
 not loaded: :func:`check_deployment_flows` does that, for ``validate`` and for a reload.

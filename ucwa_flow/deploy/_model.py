@@ -79,11 +79,13 @@ class SecretSource:
 @dataclass(frozen=True)
 class ServerSpec:
     """The UCWA server: its discovery URL (``None``: the embedded simulator, or the
-    ``--server`` option), and how its certificate is checked."""
+    ``--server`` option), how its certificate is checked, and the sign-in hosts trusted
+    besides its own and the accounts' SIP domains (``trusted_hosts``, as written)."""
 
     url: str | None = None
     ca_bundle: Path | None = None
     insecure: bool = False
+    trusted_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

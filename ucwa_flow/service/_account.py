@@ -64,11 +64,13 @@ SinkFactory = Callable[[str, Callable[[str], str | None]], t.TraceSink | None]
 
 @dataclass(frozen=True)
 class Server:
-    """The UCWA server every account signs in to, and how its certificate is checked."""
+    """The UCWA server every account signs in to, how its certificate is checked, and the
+    sign-in hosts trusted besides its own and each account's SIP domain."""
 
     url: str
     ca_bundle: str | None = None
     insecure: bool = False
+    trusted_hosts: tuple[str, ...] = ()
 
 
 def describe_error(exc: BaseException, secret: str | None = None) -> str:
@@ -341,6 +343,7 @@ class AccountRunner:
             clock=self._clock,
             ca_bundle=server.ca_bundle,
             insecure=server.insecure,
+            trusted_hosts=server.trusted_hosts,
             # a lease-fenced worker keeps httpx's transport (docs/ha.md, "Which transport")
             lean_transport=self.lease_valid is None,
         )

@@ -93,7 +93,12 @@ class Service:
             raise OperationalError("no UCWA server: give server.url in the file or --server")
         spec = deployment.server
         self.deployment = deployment
-        self.server = Server(url, str(spec.ca_bundle) if spec.ca_bundle else None, spec.insecure)
+        self.server = Server(
+            url,
+            str(spec.ca_bundle) if spec.ca_bundle else None,
+            spec.insecure,
+            spec.trusted_hosts,
+        )
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics if metrics is not None else Metrics()
         #: the live picture the admin endpoint's ``/live`` routes serve (with the endpoint)

@@ -9,6 +9,10 @@ A UCWA server answers an unauthenticated request with ``401`` and a challenge su
 keeps the token it gets (one per host: a WebTicket token is valid for one pool), and sends
 the original request again with ``Authorization: Bearer cwt=...``. Only the password grant
 is implemented; Integrated Windows sign-in (NTLM/Negotiate) and ADFS passive sign-in are not.
+
+The challenge is the server's word, so the password goes only where a
+:class:`~ucwa_flow.ucwa.trust.SignInTrust` says it may: both the WebTicket host and the
+host that challenged (which gets the token) must be trusted, or nothing is sent.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import httpx
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.ucwa._http import ACCEPT_JSON, error_for, host_of, resolve
 from ucwa_flow.ucwa.errors import AuthenticationFailed, TokenRefused
+from ucwa_flow.ucwa.trust import TRUST_HINT, SignInTrust
 
 __all__ = ["Challenge", "WebTicketAuth", "parse_challenge"]
 
@@ -101,14 +106,31 @@ class WebTicketAuth(httpx.Auth):
     * Concurrent requests share one grant per host (an asyncio lock per host).
     * The password goes to an ``https`` WebTicket service only, when the challenge came
       over ``https``: an ``http`` (or other) ``href`` raises :class:`AuthenticationFailed`.
+    * The password goes only to a WebTicket host that ``trust`` trusts, and only when the
+      host that challenged is trusted too (the token it gets is sent there, and is as good
+      as the password for hours): otherwise :class:`AuthenticationFailed`, one line naming
+      the host, the account and how to trust the host, and nothing is sent. ``trust``
+      defaults to the domain of ``username`` when it is ``user@domain`` (a
+      ``DOMAIN\\user`` name trusts no host then); :class:`~ucwa_flow.ucwa.UcwaClient`
+      passes the account's SIP domain, its server URL's host and the operator's list.
+    * A token is sent only to the host whose challenge it answered (``scheme://host:port``);
+      the pools do not follow HTTP redirects, so no request carries it anywhere else.
 
     Async clients only.
     """
 
-    def __init__(self, username: str, password: str, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        *,
+        clock: Clock | None = None,
+        trust: SignInTrust | None = None,
+    ) -> None:
         if not username:
             raise ValueError("a user name is required for the WebTicket password grant")
         self.username = username
+        self.trust = trust if trust is not None else SignInTrust.for_account(username)
         self._password = password
         self._clock = clock or SystemClock()
         self._tokens: dict[str, _Token] = {}
@@ -169,6 +191,7 @@ class WebTicketAuth(httpx.Auth):
                 f"{host} asked for {self.username}'s password at {endpoint}: refused, it "
                 f"would cross the network unencrypted (the WebTicket service must be https)"
             )
+        self._check_trust(request.url, httpx.URL(endpoint))
         async with lock:
             current = self._tokens.get(host)
             if current is not None and current is not token:
@@ -184,6 +207,20 @@ class WebTicketAuth(httpx.Auth):
                 f"{host} refused a freshly issued token for {self.username}; if it goes on, "
                 f"the account may not be enabled for Skype for Business web access"
             )
+
+    def _check_trust(self, challenger: httpx.URL, endpoint: httpx.URL) -> None:
+        """:class:`AuthenticationFailed` unless both hosts are trusted (the token goes to
+        ``challenger``, the password to ``endpoint``)."""
+        for url, what in (
+            (challenger, "sign in there (it would get the account's token)"),
+            (endpoint, f"send the password to the WebTicket service {challenger.host} named"),
+        ):
+            if not self.trust.trusts(url.host):
+                raise AuthenticationFailed(
+                    f"{url.host} is not a trusted sign-in server for {self.username} "
+                    f"(trusted: {self.trust.describe()}): refused to {what}; "
+                    + TRUST_HINT.format(host=url.host)
+                )
 
     def _grant_request(self, endpoint: str) -> httpx.Request:
         form = urlencode(

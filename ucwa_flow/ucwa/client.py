@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,7 @@ from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.discovery import Discovery, discover
 from ucwa_flow.ucwa.errors import UcwaError
 from ucwa_flow.ucwa.identity import default_user_agent, endpoint_id_for, sip_uri
+from ucwa_flow.ucwa.trust import SignInTrust
 
 __all__ = ["UcwaClient"]
 
@@ -56,6 +57,15 @@ class UcwaClient(Presence):
     at a lab server). Both are ignored when ``transport`` is given: it has its own TLS.
     A certificate that fails verification raises
     :class:`~ucwa_flow.ucwa.errors.CertificateRejected`, naming the host and what to do.
+
+    The password (and the tokens it buys) go only to trusted sign-in servers
+    (:class:`~ucwa_flow.ucwa.trust.SignInTrust`): the host of ``server_url``, the hosts in
+    the SIP domain of ``user`` (that domain and its subdomains, where Autodiscover starts
+    without ``server_url``), and ``trusted_hosts``, host names the operator listed (an
+    Autodiscover redirect or WebTicket service elsewhere, such as a hosting provider's).
+    A challenge or redirect that would lead the password anywhere else fails sign-in with
+    ``AuthenticationFailed``, naming the host, and nothing is sent there. A name in
+    ``trusted_hosts`` that is not a host name raises :class:`ValueError`.
 
     Call :meth:`sign_in` first (or use ``async with``, which signs in and closes). Every
     operation takes an href from an event or a resource, resolved against the
@@ -96,6 +106,7 @@ class UcwaClient(Presence):
         retries: int = 3,
         backoff: float = 0.5,
         lean_transport: bool = True,
+        trusted_hosts: Iterable[str] = (),
     ) -> None:
         self.user = sip_uri(user)
         self.retries = retries
@@ -106,7 +117,10 @@ class UcwaClient(Presence):
         self.user_agent = user_agent or default_user_agent()
         self.culture = culture
         self.timeout = timeout
-        self.auth = WebTicketAuth(username or self.user[4:], password, clock=self.clock)
+        self.trust = SignInTrust.for_account(self.user, server_url=server_url, hosts=trusted_hosts)
+        self.auth = WebTicketAuth(
+            username or self.user[4:], password, clock=self.clock, trust=self.trust
+        )
         # one TLS context for both pools (loading a CA bundle costs tens of milliseconds)
         verify = client_context(ca_bundle, insecure=insecure) if transport is None else True
         self._wire = Wire(

@@ -4,7 +4,10 @@ The walk follows links only: the root resource gives ``user`` (or a ``redirect``
 another root), the user resource gives ``applications`` (or a ``redirect`` when the user is
 homed on another pool). The ``401`` on the user resource is answered by the client's
 :class:`~ucwa_flow.ucwa.auth.WebTicketAuth`, which also fetches a second token when a
-redirect or the applications link points at another host.
+redirect or the applications link points at another host. A redirect may lead anywhere
+(over https), but the password and tokens go only to the hosts the client trusts
+(:class:`~ucwa_flow.ucwa.trust.SignInTrust`): a redirect elsewhere ends in
+``AuthenticationFailed`` at its first challenge, with nothing sent there.
 """
 
 from __future__ import annotations

@@ -1,0 +1,103 @@
+"""Which servers may have an account's password and tokens: :class:`SignInTrust`.
+
+A front end answers a request with a WebTicket challenge naming where to send the
+password (``MsRtcOAuth href=...``), and Autodiscover may redirect the client to another
+root; both are the server's word. A server that is not the organisation's (a DNS or
+Autodiscover answer pointing at an attacker's host, which has a valid certificate for its
+own name) could name itself and collect the password. Lync and Skype for Business clients
+sign in only to servers in the user's SIP domain (or the one configured), refusing others
+with "cannot verify that the server is trusted for your sign-in address"; this is that
+rule for the bot.
+
+Trusted are: the SIP domain of the account and every name under it (``lyncweb.contoso.com``
+for ``sip:bot@contoso.com``, never ``evilcontoso.com`` or ``contoso.com.evil.net``), and
+the hosts named explicitly (the configured server URL's host, and whatever the operator
+listed: ``--trust-host`` for ``ucwa-flow run``, ``server.trusted_hosts`` in a deployment
+file). Names are compared in their canonical form (:func:`~ucwa_flow._host_names.canonical_host`:
+case-insensitive, IDNA, no trailing dot); a host that has none is never trusted. Ports do
+not matter: a host name is what a certificate vouches for.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ucwa_flow._host_names import canonical_host, trusted_host_problem
+
+__all__ = ["TRUST_HINT", "SignInTrust"]
+
+#: how an operator trusts ``{host}``; the end of every refusal (see :class:`SignInTrust`)
+TRUST_HINT = (
+    "if it is your organisation's sign-in server, trust it with --trust-host {host} "
+    "(ucwa-flow run) or server.trusted_hosts (deployment file)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInTrust:
+    """The hosts an account's password and tokens may go to (see the module docstring).
+
+    ``domain`` is trusted with every name under it; ``hosts`` only as named. Both hold
+    canonical names: build one with :meth:`for_account`.
+    """
+
+    domain: str | None = None
+    hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_account(
+        cls, address: str, *, server_url: str | None = None, hosts: Iterable[str] = ()
+    ) -> SignInTrust:
+        """The trust of the account ``address`` (``sip:user@domain``, ``user@domain``; a
+        ``DOMAIN\\user`` name has no domain to trust): its domain, the host of
+        ``server_url`` and ``hosts``. A name in ``hosts`` that is not a host name raises
+        :class:`ValueError` (the command line and the deployment file check them first)."""
+        named: set[str] = set()
+        for host in hosts:
+            canonical = canonical_host(host.strip())
+            if canonical is None:
+                raise ValueError(f"trusted host {host!r} {trusted_host_problem(host)}")
+            named.add(canonical)
+        if server_url:
+            try:
+                server_host = canonical_host(urlsplit(server_url).hostname or "")
+            except ValueError:  # not a URL: discovery says so, in one line
+                server_host = None
+            if server_host is not None:
+                named.add(server_host)
+        domain = None
+        user = address[4:] if address[:4].lower() == "sip:" else address
+        local, at, written = user.rpartition("@")
+        if local and at and written:
+            domain = canonical_host(written)
+        if domain is not None and _is_address(domain):
+            named.add(domain)  # sip:bot@10.0.0.5: that address only, nothing "under" it
+            domain = None
+        return cls(domain, frozenset(named))
+
+    def trusts(self, host: str) -> bool:
+        """Whether ``host`` (a URL's host name, in any case, IDNA or not) is trusted."""
+        name = canonical_host(host)
+        if name is None:
+            return False
+        if name in self.hosts:
+            return True
+        domain = self.domain
+        return domain is not None and (name == domain or name.endswith("." + domain))
+
+    def describe(self) -> str:
+        """What is trusted, for an error line: ``contoso.com and its subdomains, 10.0.0.5``."""
+        parts = [f"{self.domain} and its subdomains"] if self.domain else []
+        parts.extend(sorted(self.hosts))
+        return ", ".join(parts) or "no host"
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
