@@ -224,8 +224,10 @@ async def test_a_worker_that_died_before_its_first_renewal_does_not_hold_its_con
     time: :meth:`LeaseBook.claim_config` counted it live by ``seen_at`` alone, where
     :meth:`LeaseBook.workers` (the fair shares) did not."""
     one, two, _ = books
-    await one.join(A)
-    await one.claim_config(ACCOUNT, "a", "digest-1", 30)  # then killed: no session named a
+    # an id of this test's own: pg_stat_activity is the server's, and a test running beside
+    # this one (on another xdist worker) has a session named after worker a
+    await one.join(WorkerInfo("died-early", "host-d", 4))
+    await one.claim_config(ACCOUNT, "died-early", "digest-1", 30)  # then killed: no session
     await two.join(B)
     await two.heartbeat(B, 30)
     await two.claim_config(ACCOUNT, "b", "digest-2", 30)
