@@ -173,7 +173,8 @@ _LOCK_KEY = 0x75637761_666C6F77 & 0x7FFFFFFFFFFFFFFF  # "ucwaflow": the migratio
 
 
 def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
-    """Bring the schema to version ``upto`` (default: the latest); returns the version."""
+    """Bring the schema to version ``upto`` (default: the latest); returns how many
+    migrations it applied."""
     if dialect == "postgres":
         yield Sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
     types = _TYPES[dialect]
@@ -196,4 +197,4 @@ def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
             "INSERT INTO schema_migrations (version, description, applied_at) VALUES (%s, %s, %s)",
             (migration.version, migration.description, time.time()),
         )
-    return max(current, min(upto, LATEST))
+    return len(MIGRATIONS[current:upto])
