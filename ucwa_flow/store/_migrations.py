@@ -165,6 +165,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (account, flow, agent))""",
         ),
     ),
+    Migration(
+        6,
+        "workers that left (a late heartbeat of theirs must not record them again)",
+        ("ALTER TABLE workers ADD COLUMN left_at {time}",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
