@@ -167,8 +167,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         6,
-        "workers that left (a late heartbeat of theirs must not record them again)",
-        ("ALTER TABLE workers ADD COLUMN left_at {time}",),
+        "workers that left (a late heartbeat of theirs must not record them again), workers "
+        "kept away from the accounts (their store cannot be opened for good)",
+        (
+            "ALTER TABLE workers ADD COLUMN left_at {time}",
+            "ALTER TABLE workers ADD COLUMN away_until {time}",
+        ),
     ),
 )
 

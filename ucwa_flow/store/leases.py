@@ -151,6 +151,10 @@ _STARTING = (
 )
 
 
+#: the worker row ``w`` takes accounts: not kept away from them (LeaseBook.give_up)
+_TAKING = "(w.away_until IS NULL OR w.away_until <= now())"
+
+
 def _lease(row: tuple[object, ...]) -> Lease:
     account, worker, token, expires, held, renewed = row
     return Lease(
@@ -260,17 +264,22 @@ class LeaseBook:
         )
         return len(rows)
 
-    async def workers(self, live_within: float | None = None) -> list[WorkerInfo]:
+    async def workers(
+        self, live_within: float | None = None, *, taking: bool = False
+    ) -> list[WorkerInfo]:
         """The workers, oldest first; with ``live_within``, only the live ones: seen in the
         last ``live_within`` seconds (database clock) by a renewal after they joined. A
         worker that has only joined may still be refused (its deployment file disagrees,
         :meth:`claim_config`) and leave at once: counted, it would make the others hand
-        accounts over to nobody."""
+        accounts over to nobody. ``taking``: not the workers kept away from the accounts
+        (:meth:`give_up`), which take none: the fair shares are the others'."""
         where = " WHERE w.left_at IS NULL"
         params: tuple[object, ...] = ()
         if live_within is not None:
             where = f" WHERE {_LIVE}"
             params = (live_within,)
+        if taking:
+            where += f" AND {_TAKING}"
         rows = await self._do(
             _one(
                 "SELECT id, host, pid, started_at, EXTRACT(EPOCH FROM now() - seen_at) "
@@ -310,6 +319,28 @@ class LeaseBook:
                 "UPDATE leases SET worker = NULL, expires_at = now() WHERE account = %s "
                 "AND worker = %s AND token = %s RETURNING account",
                 (account, worker, token),
+            )
+        )
+        return bool(rows)
+
+    async def give_up(self, account: str, worker: str, token: int, away: float) -> bool:
+        """Release ``account`` at once (as :meth:`release`) because ``worker`` cannot serve
+        it (its store cannot be opened there for good), and mark ``worker`` as taking no
+        account for ``away`` seconds (by the database's clock; a longer mark stays): the
+        other workers leave it out of the fair shares meanwhile (:meth:`workers` with
+        ``taking``), so one of them takes the account even when it has its share already.
+        ``False`` if the lease was not held."""
+        rows = await self._do(
+            _two(
+                Sql(
+                    f"UPDATE workers SET away_until = greatest(away_until, {_TTL}) WHERE id = %s",
+                    (away, worker),
+                ),
+                Sql(
+                    "UPDATE leases SET worker = NULL, expires_at = now() WHERE account = %s "
+                    "AND worker = %s AND token = %s RETURNING account",
+                    (account, worker, token),
+                ),
             )
         )
         return bool(rows)
