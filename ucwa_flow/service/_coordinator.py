@@ -149,6 +149,8 @@ class Coordinator:
         self._round_lock = asyncio.Lock()
         #: the last heartbeat failed (the store cannot be reached)
         self.unreachable = False
+        #: it left (or is leaving): a round still under way takes nothing any more
+        self.left = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
         self.rounds = 0
         #: when the service's loop last ran (the guard's last look), on ``_monotonic``
@@ -242,7 +244,12 @@ class Coordinator:
         await self.pause()
 
     async def leave(self) -> None:
-        """Release every lease at once and leave (after the runners stopped)."""
+        """Release every lease at once and leave (after the runners stopped). A round that
+        :meth:`pause` gave up waiting for (its store hung) may still be under way: it stops
+        after its renewal, and releases what it took meanwhile. It went on, and after the
+        leave took every account again (a worker that left is in no share), started their
+        bots after the service had stopped, and held them until the leases expired."""
+        self.left = True
         await asyncio.gather(*self._stops, return_exceptions=True)
         try:
             released = await self.book.leave(self.worker.id)
@@ -266,6 +273,8 @@ class Coordinator:
     async def round(self) -> None:
         """One heartbeat: renew (or, with a renewer, read what it renewed), drop what was
         lost, balance."""
+        if self.left:
+            return
         sent = self._monotonic()
         try:
             renewed = {lease.account: lease for lease in await self._renew()}
@@ -278,6 +287,8 @@ class Coordinator:
                     exc,
                 )
             self.unreachable = True
+            return
+        if self._gone():  # left while it renewed
             return
         if self.unreachable:
             log.warning("worker %s: the store answers again", self.worker.id)
@@ -338,6 +349,9 @@ class Coordinator:
                 continue  # still stopping after a loss: next round
             sent = self._monotonic()
             lease = await self.book.acquire(runner.user, self.worker.id, self.ttl)
+            if lease is not None and self._gone():  # left meanwhile
+                await self.book.release(runner.user, self.worker.id, lease.token)
+                return
             if lease is not None:
                 self._grant(account, lease, sent, previous=current)
 
@@ -408,6 +422,10 @@ class Coordinator:
         for account in self.away.over():
             if account not in self.held:
                 self.runners[account].forgive()
+
+    def _gone(self) -> bool:
+        """It left (an await ago, possibly)."""
+        return self.left
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
