@@ -224,8 +224,10 @@ async def test_a_worker_that_died_before_its_first_renewal_does_not_hold_its_con
     time: :meth:`LeaseBook.claim_config` counted it live by ``seen_at`` alone, where
     :meth:`LeaseBook.workers` (the fair shares) did not."""
     one, two, _ = books
-    await one.join(A)
-    await one.claim_config(ACCOUNT, "a", "digest-1", 30)  # then killed: no session named a
+    # an id of this test's own: pg_stat_activity is the server's, and a test running beside
+    # this one (on another xdist worker) has a session named after worker a
+    await one.join(WorkerInfo("died-early", "host-d", 4))
+    await one.claim_config(ACCOUNT, "died-early", "digest-1", 30)  # then killed: no session
     await two.join(B)
     await two.heartbeat(B, 30)
     await two.claim_config(ACCOUNT, "b", "digest-2", 30)
@@ -504,3 +506,69 @@ async def test_a_forgotten_worker_that_renews_is_recorded_again_and_live_from_it
     assert [w.id for w in await two.workers(live_within=30)] == ["b"]
     await one.heartbeat(A, 30)
     assert [w.id for w in await two.workers(live_within=30)] == ["b", "a"]
+
+
+def _pid() -> Program[int]:
+    rows = yield Sql("SELECT pg_backend_pid()")
+    return int(str(rows[0][0]))
+
+
+async def _waiting(watch: psycopg.AsyncConnection[tuple[object, ...]], pid: int, what: str) -> None:
+    """Until the server session ``pid`` waits for a lock (``WAIT`` at most)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        cursor = await watch.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+        )
+        if await cursor.fetchone() == ("Lock",):
+            return
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_heartbeat_that_reaches_the_server_after_the_leave_does_not_bring_it_back(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker's heartbeat still on its way when the worker leaves (it hung, the stop
+    went on without it; or a connection given up whose statement arrives later) ran after
+    the leave's DELETE and inserted the row again: the worker that left was listed, a ghost
+    (ucwa-flow workers, the shares) for up to a minute. The order is made here by the
+    server's locks: the leave is held in its transaction (after its statement on the
+    worker's row) by a lease row locked from a third connection, the heartbeat is sent and
+    waits for the leave; the leave then commits, and the heartbeat runs after it."""
+    renewer, other, target = books  # worker a's renewer connection; worker b's
+    await renewer.join(A)
+    await renewer.heartbeat(A, 30)
+    await other.join(B)
+    await other.heartbeat(B, 30)
+    assert await renewer.acquire(ACCOUNT, "a", 30) is not None
+    coordinator = LeaseBook(await target.open())  # worker a's own connection, which leaves
+    assert target.url is not None
+    assert target.schema is not None
+    path = sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema))
+    try:
+        async with (
+            await psycopg.AsyncConnection.connect(target.url) as hold,
+            await psycopg.AsyncConnection.connect(target.url, autocommit=True) as watch,
+        ):
+            await hold.execute(path)
+            await hold.execute("SELECT 1 FROM leases WHERE account = %s FOR UPDATE", (ACCOUNT,))
+            leaving = asyncio.create_task(coordinator.leave("a"))
+            await _waiting(watch, await coordinator.store._run(_pid(), write=False), "the leave")
+            beat = asyncio.create_task(renewer.heartbeat(A, 30))
+            await _waiting(watch, await renewer.store._run(_pid(), write=False), "the heartbeat")
+            await hold.rollback()  # the leave commits, then the heartbeat runs
+            assert await asyncio.wait_for(leaving, WAIT) == 1
+            assert await asyncio.wait_for(beat, WAIT) == []  # nothing renewed
+        assert [w.id for w in await other.workers()] == ["b"]
+        await renewer.heartbeat(A, 30)  # a later one, and a join, do not bring it back either
+        await renewer.join(A)
+        await other.heartbeat(B, 30)
+        assert [w.id for w in await other.workers()] == ["b"]
+        assert [w.id for w in await other.workers(live_within=30)] == ["b"]
+        lease = await other.acquire(ACCOUNT, "b", 30)  # released by the leave
+        assert lease is not None
+        assert lease.token == 2
+    finally:
+        await coordinator.store.aclose()

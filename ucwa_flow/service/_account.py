@@ -136,6 +136,9 @@ class AccountRunner:
         self._fenced: FencedStore | None = None
         #: called when a write was fenced: the account is another worker's now
         self.on_fenced: Callable[[AccountRunner], None] | None = None
+        #: called when its store cannot be opened for good (it stopped): a worker hands the
+        #: account over, for another worker whose store opens
+        self.on_refused: Callable[[AccountRunner], None] | None = None
         #: whether the lease is provably valid now: checked before every request to the
         #: UCWA server, so a worker resumed after a pause sends nothing once it is not
         self.lease_valid: Callable[[], bool] | None = None
@@ -240,6 +243,12 @@ class AccountRunner:
         if self._live is not None:  # not served here any more (they may carry on elsewhere)
             self._live.sweep(self.spec.id, (), "no longer served by this process")
 
+    def forgive(self) -> None:
+        """What stopped it for good is no longer this process's to report: a worker's
+        time away from the account is over (:meth:`ready` is ``None`` again while it is
+        not started here; a start clears it too)."""
+        self._gave_up = False
+
     def revoke(self, why: str) -> None:
         """The lease cannot be proved valid any more: every further store write of this
         runner's bot fails at once (:class:`~ucwa_flow.store.StoreFenced`, ``why``)."""
@@ -317,12 +326,14 @@ class AccountRunner:
             log.warning("%s: stops serving: %s", self.spec.id, text)
             if self.on_fenced is not None:
                 self.on_fenced(self)
-        elif isinstance(exc, StoreNotOpened) and not exc.retryable and self.lease_token is None:
+        elif isinstance(exc, StoreNotOpened) and not exc.retryable:
             # another process serves its file, or a mistake in the deployment (a file
-            # that is not a database): trying again would not help, only log for ever.
-            # (A worker's runner tries on: stopped, it would keep its lease, unserved.)
+            # that is not a database, a store of a newer version): trying again would not
+            # help, only log for ever. A worker hands the lease over (on_refused)
             self._stopping = self._gave_up = True
             log.error("%s: stops serving: %s", self.spec.id, text)
+            if self.on_refused is not None:
+                self.on_refused(self)
         await self._retire()
         if self._stopping:
             return

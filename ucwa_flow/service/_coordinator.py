@@ -26,6 +26,18 @@ account's store writes are revoked at once (:meth:`AccountRunner.revoke`: nothin
 committed) and its bot stops. A write the database fences (the account moved while this
 worker was paused) stops the bot the same way, without a retry loop.
 
+**A store that cannot be opened for good.** An account's bot whose store this worker
+cannot open, and trying again would not mend (a URL its server refuses, a store of a newer
+ucwa-flow: a non-retryable :class:`StoreError`), stops with one error line; the worker
+then releases the lease at once and keeps away from every account it does not hold for a
+while (``away``: a lease, doubling with each refusal in a row up to five minutes, or ten
+leases if longer; spread by a fifth either way), marked so in the store
+(:meth:`LeaseBook.give_up`): the others leave it out of their fair shares and one whose
+store opens takes the account, even at its share. The accounts it serves, it keeps. The
+account is not ready on it meanwhile (``/readyz``, its error; ``ucwa_flow_account_ready``
+0). When every worker fails on it, each tries it once per time away, not once per
+heartbeat, and nobody holds it in between (:mod:`._away`).
+
 **Graceful stop.** :meth:`Coordinator.stop` ends the rounds; once the service has stopped
 its runners (committing their last steps), :meth:`Coordinator.leave` releases every lease
 in one statement, so the other workers take the accounts over at their next heartbeat,
@@ -53,6 +65,8 @@ from ucwa_flow.deploy import AccountSpec, WorkersSpec
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner
+from ucwa_flow.service._away import Away
+from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._renewer import Renewer
 from ucwa_flow.store import StoreError
 from ucwa_flow.store.leases import ConfigConflict, Lease, LeaseBook, WorkerInfo, new_worker
@@ -100,7 +114,8 @@ class _Held:
 
 class Coordinator:
     """Shares ``runners`` (by account id) with the other workers of ``book`` (see the
-    module docstring). ``stop_timeout`` bounds each runner's graceful stop."""
+    module docstring). ``stop_timeout`` bounds each runner's graceful stop; ``away`` is how
+    long it keeps away from the accounts after each refusal in a row of a store."""
 
     def __init__(
         self,
@@ -115,6 +130,7 @@ class Coordinator:
         monotonic: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         renew_from: str | None = None,
+        away: Backoff | None = None,
     ) -> None:
         self.book = book
         self.runners = runners
@@ -126,11 +142,15 @@ class Coordinator:
         self._monotonic, self._sleep = monotonic or _uptime, sleep
         #: the accounts (ids) whose lease this worker holds
         self.held: dict[str, _Held] = {}
+        #: the accounts whose store could not be opened here for good (see the docstring)
+        self.away = Away(self.ttl, self._monotonic, away)
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: set[asyncio.Task[None]] = set()
         self._round_lock = asyncio.Lock()
         #: the last heartbeat failed (the store cannot be reached)
         self.unreachable = False
+        #: it left (or is leaving): a round still under way takes nothing any more
+        self.left = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
         self.rounds = 0
         #: when the service's loop last ran (the guard's last look), on ``_monotonic``
@@ -160,6 +180,11 @@ class Coordinator:
         """The accounts (ids) held and not being handed over."""
         return [account for account, held in self.held.items() if not held.leaving]
 
+    def kept_away(self) -> dict[str, str]:
+        """The accounts (ids) this worker keeps away from now, each with the error that
+        made it (its store could not be opened here)."""
+        return self.away.kept()
+
     # -- lifetime -------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -181,6 +206,7 @@ class Coordinator:
             raise OperationalError(f"cannot join the other workers: {exc}") from None
         for account, runner in self.runners.items():
             runner.on_fenced = self._fenced
+            runner.on_refused = self._refused
             runner.lease_valid = self._validity(account)
         log.info("worker %s: sharing %d account(s)", self.worker.id, len(self.runners))
         self.resume()
@@ -218,7 +244,12 @@ class Coordinator:
         await self.pause()
 
     async def leave(self) -> None:
-        """Release every lease at once and leave (after the runners stopped)."""
+        """Release every lease at once and leave (after the runners stopped). A round that
+        :meth:`pause` gave up waiting for (its store hung) may still be under way: it stops
+        after its renewal, and releases what it took meanwhile. It went on, and after the
+        leave took every account again (a worker that left is in no share), started their
+        bots after the service had stopped, and held them until the leases expired."""
+        self.left = True
         await asyncio.gather(*self._stops, return_exceptions=True)
         try:
             released = await self.book.leave(self.worker.id)
@@ -242,6 +273,8 @@ class Coordinator:
     async def round(self) -> None:
         """One heartbeat: renew (or, with a renewer, read what it renewed), drop what was
         lost, balance."""
+        if self.left:
+            return
         sent = self._monotonic()
         try:
             renewed = {lease.account: lease for lease in await self._renew()}
@@ -255,6 +288,8 @@ class Coordinator:
                 )
             self.unreachable = True
             return
+        if self._gone():  # left while it renewed
+            return
         if self.unreachable:
             log.warning("worker %s: the store answers again", self.worker.id)
             self.unreachable = False
@@ -265,6 +300,7 @@ class Coordinator:
                     held.valid_until = max(held.valid_until, sent + self.ttl - self.margin)
             else:
                 self._lose(account, "its lease expired or was taken by another worker")
+        self._forgive()
         try:
             mine = {self.runners[account].user for account in self.held}
             for lease in renewed.values():  # given up here (revoked) but still ours there
@@ -286,7 +322,10 @@ class Coordinator:
         return [lease for lease in await self.book.owners() if lease.worker == mine and lease.valid]
 
     async def _balance(self) -> None:
-        live = {w.id for w in await self.book.workers(live_within=self.ttl)} | {self.worker.id}
+        if self.kept_away():  # serves what it holds, takes nothing and hands nothing over
+            return
+        takers = await self.book.workers(live_within=self.ttl, taking=True)
+        live = {w.id for w in takers} | {self.worker.id}
         share = math.ceil(len(self.runners) / len(live))
         serving = sorted(a for a, held in self.held.items() if not held.leaving)
         if len(serving) > share:  # in the background: the heartbeat must go on meanwhile
@@ -310,6 +349,9 @@ class Coordinator:
                 continue  # still stopping after a loss: next round
             sent = self._monotonic()
             lease = await self.book.acquire(runner.user, self.worker.id, self.ttl)
+            if lease is not None and self._gone():  # left meanwhile
+                await self.book.release(runner.user, self.worker.id, lease.token)
+                return
             if lease is not None:
                 self._grant(account, lease, sent, previous=current)
 
@@ -339,6 +381,51 @@ class Coordinator:
         self.held.pop(account, None)
         log.info("%s: worker %s handed it over", account, self.worker.id)
         self._count(len(self.held), "handover")
+
+    def _refused(self, runner: AccountRunner) -> None:
+        """``runner``'s store cannot be opened here for good (its bot stopped, with one
+        error line): give the account up at once and keep away (see the docstring)."""
+        account = runner.spec.id
+        away = self.away.refuse(account, runner.error or "its store cannot be opened")
+        log.warning(
+            "%s: worker %s gives it up (its store cannot be opened here) and takes no "
+            "account for %.0f s",
+            account,
+            self.worker.id,
+            away,
+        )
+        held = self.held.get(account)
+        if held is None or held.leaving:  # lost or being handed over meanwhile: let go there
+            return
+        held.leaving = True
+        self._spawn(self._give_up(account, away), f"give {account} up")
+
+    async def _give_up(self, account: str, away: float) -> None:
+        held = self.held[account]
+        runner = self.runners[account]
+        await self._stop_runner(runner)  # stopped already: nothing was written
+        if self.held.get(account) is not held:  # lost meanwhile
+            return
+        try:
+            await self.book.give_up(runner.user, self.worker.id, held.token, away)
+        except StoreError as exc:  # it expires instead, and the others may not know
+            log.warning("%s: could not release the lease: %s", account, exc)
+        self.held.pop(account, None)
+        self._count(len(self.held), "handover")
+
+    def _forgive(self) -> None:
+        """An account served here again is forgotten (and so are the refusals in a row);
+        one whose time away is over is no longer reported as not ready here."""
+        for account in list(self.away.refused):
+            if account in self.serving and self.runners[account].signed_in:
+                self.away.served(account)
+        for account in self.away.over():
+            if account not in self.held:
+                self.runners[account].forgive()
+
+    def _gone(self) -> bool:
+        """It left (an await ago, possibly)."""
+        return self.left
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)

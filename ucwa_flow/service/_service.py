@@ -343,9 +343,14 @@ class Service:
         if waiting is not None:  # the store cannot be reached yet: every account waits
             accounts = [AccountHealth(r.spec.id, r.user, False, False, waiting) for r in runners]
             return Readiness(ready=False, store=False, accounts=accounts)
+        away: dict[str, str] = {}
         if self.coordinator is not None:  # a worker answers for the accounts it holds
             runners = [self.runners[account] for account in self.coordinator.serving]
-        accounts = [runner.health() for runner in runners]
+            away = self.coordinator.kept_away()  # and those whose store it cannot open
+        accounts = [runner.health() for runner in runners if runner.spec.id not in away]
+        for account, error in away.items():
+            runner = self.runners[account]
+            accounts.append(AccountHealth(account, runner.user, False, False, error))
         store = self._stores.healthy
         ready = (
             store

@@ -165,6 +165,15 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (account, flow, agent))""",
         ),
     ),
+    Migration(
+        6,
+        "workers that left (a late heartbeat of theirs must not record them again), workers "
+        "kept away from the accounts (their store cannot be opened for good)",
+        (
+            "ALTER TABLE workers ADD COLUMN left_at {time}",
+            "ALTER TABLE workers ADD COLUMN away_until {time}",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -173,7 +182,8 @@ _LOCK_KEY = 0x75637761_666C6F77 & 0x7FFFFFFFFFFFFFFF  # "ucwaflow": the migratio
 
 
 def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
-    """Bring the schema to version ``upto`` (default: the latest); returns the version."""
+    """Bring the schema to version ``upto`` (default: the latest); returns how many
+    migrations it applied."""
     if dialect == "postgres":
         yield Sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
     types = _TYPES[dialect]
@@ -196,4 +206,4 @@ def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
             "INSERT INTO schema_migrations (version, description, applied_at) VALUES (%s, %s, %s)",
             (migration.version, migration.description, time.time()),
         )
-    return max(current, min(upto, LATEST))
+    return len(MIGRATIONS[current:upto])

@@ -81,7 +81,8 @@ class PostgresStore(Store):
                     f"the store {self.target} holds no ucwa-flow tables (no schema_migrations "
                     "on its search_path): check the database name and the search_path"
                 )
-            await self._run(migrate("postgres", self.target, upto), write=True)
+            if await self._run(migrate("postgres", self.target, upto), write=True):
+                await self._disconnect()  # the next operation connects again, see below
         except BaseException:
             await self.aclose()
             raise
@@ -90,10 +91,17 @@ class PostgresStore(Store):
     async def aclose(self) -> None:
         async with self._lock:
             self._closed = True
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                with contextlib.suppress(psycopg.Error):  # it was going anyway
-                    await conn.close()
+            await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        """Close the connection. After a migration too: psycopg forgets its prepared
+        statements when a result says ``ALTER`` (or ``DROP``) and deallocates them on the
+        server later, in a pipeline after a statement of the next operation was prepared,
+        which then was missing (*prepared statement "_pg3_1" does not exist*)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):  # it was going anyway
+                await conn.close()
 
     async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
         async with self._lock:

@@ -11,7 +11,7 @@ that grows by one with every new owner. :class:`LeaseBook` is the narrow interfa
     store_for_bot = FencedStore(store, lease.token)    # every write carries the token
     renewed = await book.heartbeat(me, ttl)            # seen_at + every lease it holds
     await book.release(account, me.id, lease.token)    # graceful hand-over, at once
-    await book.leave(me.id)                            # release all, forget the worker
+    await book.leave(me.id)                            # release all, mark the worker left
 
 Rules that make it safe:
 
@@ -49,6 +49,7 @@ from ucwa_flow.store._sql import Program, Rows, Sql
 from ucwa_flow.store._store import Store
 
 __all__ = [
+    "LEFT_KEPT",
     "STALLED",
     "ConfigConflict",
     "Lease",
@@ -58,6 +59,10 @@ __all__ = [
     "application_name",
     "new_worker",
 ]
+
+#: seconds a worker that left stays marked so (:meth:`LeaseBook.leave`): a statement of its
+#: own cannot reach the server that late (TCP gives a connection up within about 15 minutes)
+LEFT_KEPT = 86400.0
 
 #: seconds an expired owner's session, or another worker's acquire of the account, may stay
 #: in one transaction before the worker that takes the account over ends it (a worker
@@ -130,15 +135,24 @@ _LEASE_COLUMNS = (
 )
 _TTL = "now() + %s * interval '1 second'"
 #: the worker row ``w`` is live: seen in the last ``%s`` seconds (the database's clock) by a
-#: renewal after it joined (LeaseBook.workers); the fair shares' rule and the configurations'
-_LIVE = "(w.seen_at > now() - %s * interval '1 second' AND w.seen_at > w.started_at)"
+#: renewal after it joined, and not left (LeaseBook.workers); the fair shares' rule and the
+#: configurations'
+_LIVE = (
+    "(w.left_at IS NULL AND w.seen_at > now() - %s * interval '1 second' "
+    "AND w.seen_at > w.started_at)"
+)
 #: the worker row ``w`` is starting: joined in the last ``%s`` seconds, not renewed yet, and
 #: connected (its sessions are named after it): it holds the configurations it registered
-#: (LeaseBook.claim_config), a worker that died before its first renewal does not
+#: (LeaseBook.claim_config), a worker that died before its first renewal does not, nor one
+#: that left
 _STARTING = (
-    "(w.seen_at > now() - %s * interval '1 second' AND EXISTS (SELECT 1 FROM "
+    "(w.left_at IS NULL AND w.seen_at > now() - %s * interval '1 second' AND EXISTS (SELECT 1 FROM "
     "pg_stat_activity a WHERE starts_with(a.application_name, " + _named("w.id") + ")))"
 )
+
+
+#: the worker row ``w`` takes accounts: not kept away from them (LeaseBook.give_up)
+_TAKING = "(w.away_until IS NULL OR w.away_until <= now())"
 
 
 def _lease(row: tuple[object, ...]) -> Lease:
@@ -176,12 +190,12 @@ class LeaseBook:
         """Record ``worker`` as joined now: listed, not live until it renews (see
         :meth:`workers`). Joining again (a join cut short, tried again with the same id)
         starts it over: a worker that never renewed must not count as live, for the others
-        would hand it accounts it may never take."""
+        would hand it accounts it may never take. A worker that left stays gone."""
         await self._do(
             _one(
                 "INSERT INTO workers (id, host, pid, started_at, seen_at) "
-                "VALUES (%s, %s, %s, now(), now()) "
-                "ON CONFLICT (id) DO UPDATE SET started_at = now(), seen_at = now()",
+                "VALUES (%s, %s, %s, now(), now()) ON CONFLICT (id) DO UPDATE "
+                "SET started_at = now(), seen_at = now() WHERE workers.left_at IS NULL",
                 (worker.id, worker.host, worker.pid),
             )
         )
@@ -194,23 +208,34 @@ class LeaseBook:
         the others forgot that renews again (it was frozen that long: ``SIGSTOP``, a
         virtual machine paused, then resumed) is recorded again, as if it joined again
         (:meth:`join`): listed at once, live from its next renewal. It was never recorded
-        again, and the others shared the accounts out without it for good."""
+        again, and the others shared the accounts out without it for good.
+
+        A worker that left (:meth:`leave`) is not recorded again, nor are its leases
+        renewed: its row stays, marked left, for :data:`LEFT_KEPT`, so a heartbeat of its
+        own still on its way to the server when it left (a heartbeat that hung, a
+        connection given up whose statement reaches the server later) finds the mark,
+        whichever order the two transactions run in: before, the upsert inserted the row
+        the leave had deleted, and the worker that left was listed again (a ghost)."""
         forget = max(60.0, 10 * ttl)  # a worker killed never left: forget it after a while
         rows = await self._do(
             _three(
                 Sql(
                     "INSERT INTO workers (id, host, pid, started_at, seen_at) "
                     "VALUES (%s, %s, %s, now(), now()) "
-                    "ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                    "ON CONFLICT (id) DO UPDATE SET seen_at = now() WHERE workers.left_at IS NULL",
                     (worker.id, worker.host, worker.pid),
                 ),
                 Sql(
-                    "DELETE FROM workers WHERE seen_at < now() - %s * interval '1 second'",
-                    (forget,),
+                    "DELETE FROM workers WHERE CASE WHEN left_at IS NULL "
+                    "THEN seen_at < now() - %s * interval '1 second' "
+                    "ELSE left_at < now() - %s * interval '1 second' END",
+                    (forget, LEFT_KEPT),
                 ),
                 Sql(
                     f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() "
-                    "WHERE worker = %s AND expires_at > now() RETURNING " + _LEASE_COLUMNS,
+                    "WHERE worker = %s AND expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
+                    "workers w WHERE w.id = leases.worker AND w.left_at IS NOT NULL) "
+                    "RETURNING " + _LEASE_COLUMNS,
                     (ttl, worker.id),
                 ),
             )
@@ -218,10 +243,18 @@ class LeaseBook:
         return [_lease(row) for row in rows]
 
     async def leave(self, worker: str) -> int:
-        """Release every lease of ``worker`` at once and forget it; returns how many."""
+        """Release every lease of ``worker`` at once and mark it left; returns how many.
+        It is listed no more, counts in no share and holds no configuration, and nothing
+        it still sends brings it back (:meth:`heartbeat`, :meth:`join`); the mark goes
+        after :data:`LEFT_KEPT` (a row is made for it if it had none: forgotten)."""
         rows = await self._do(
             _two(
-                Sql("DELETE FROM workers WHERE id = %s", (worker,)),
+                Sql(
+                    "INSERT INTO workers (id, host, pid, started_at, seen_at, left_at) "
+                    "VALUES (%s, '', 0, now(), now(), now()) "
+                    "ON CONFLICT (id) DO UPDATE SET left_at = coalesce(workers.left_at, now())",
+                    (worker,),
+                ),
                 Sql(
                     "UPDATE leases SET worker = NULL, expires_at = now() WHERE worker = %s "
                     "RETURNING account",
@@ -231,17 +264,22 @@ class LeaseBook:
         )
         return len(rows)
 
-    async def workers(self, live_within: float | None = None) -> list[WorkerInfo]:
+    async def workers(
+        self, live_within: float | None = None, *, taking: bool = False
+    ) -> list[WorkerInfo]:
         """The workers, oldest first; with ``live_within``, only the live ones: seen in the
         last ``live_within`` seconds (database clock) by a renewal after they joined. A
         worker that has only joined may still be refused (its deployment file disagrees,
         :meth:`claim_config`) and leave at once: counted, it would make the others hand
-        accounts over to nobody."""
-        where: str = ""
+        accounts over to nobody. ``taking``: not the workers kept away from the accounts
+        (:meth:`give_up`), which take none: the fair shares are the others'."""
+        where = " WHERE w.left_at IS NULL"
         params: tuple[object, ...] = ()
         if live_within is not None:
             where = f" WHERE {_LIVE}"
             params = (live_within,)
+        if taking:
+            where += f" AND {_TAKING}"
         rows = await self._do(
             _one(
                 "SELECT id, host, pid, started_at, EXTRACT(EPOCH FROM now() - seen_at) "
@@ -281,6 +319,28 @@ class LeaseBook:
                 "UPDATE leases SET worker = NULL, expires_at = now() WHERE account = %s "
                 "AND worker = %s AND token = %s RETURNING account",
                 (account, worker, token),
+            )
+        )
+        return bool(rows)
+
+    async def give_up(self, account: str, worker: str, token: int, away: float) -> bool:
+        """Release ``account`` at once (as :meth:`release`) because ``worker`` cannot serve
+        it (its store cannot be opened there for good), and mark ``worker`` as taking no
+        account for ``away`` seconds (by the database's clock; a longer mark stays): the
+        other workers leave it out of the fair shares meanwhile (:meth:`workers` with
+        ``taking``), so one of them takes the account even when it has its share already.
+        ``False`` if the lease was not held."""
+        rows = await self._do(
+            _two(
+                Sql(
+                    f"UPDATE workers SET away_until = greatest(away_until, {_TTL}) WHERE id = %s",
+                    (away, worker),
+                ),
+                Sql(
+                    "UPDATE leases SET worker = NULL, expires_at = now() WHERE account = %s "
+                    "AND worker = %s AND token = %s RETURNING account",
+                    (account, worker, token),
+                ),
             )
         )
         return bool(rows)
