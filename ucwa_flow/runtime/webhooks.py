@@ -10,8 +10,9 @@ bytes is a failure (it is not read further: it would become a conversation's var
 
 A URL whose path has a dot-segment (``/people/../admin``, ``%2e%2e`` too) is not sent: a
 client normalises it to another path (``/admin``), one a caller's text may have chosen
-(``urlencode`` leaves ``/`` and ``.`` alone); the call is a failure that says so
-(:func:`~ucwa_flow.flow.dot_segment`).
+(``urlencode`` leaves ``/`` and ``.`` alone); nor is one a server may read as one once it
+decodes it or cuts its ``;params`` (``..%2Fadmin``, ``%252e%252e``, ``..;``); the call is a
+failure that says so (:func:`~ucwa_flow.flow.dot_segment`).
 """
 
 from __future__ import annotations
