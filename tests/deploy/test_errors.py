@@ -127,6 +127,26 @@ CASES = [
         'admin:\n  allow_hosts: ["admin.example.com\\n"]\n' + ACCOUNT,
         "2:17: S004 admin.allow_hosts[0]: 'admin.example.com\\n' is not a host name",
     ),
+    (  # so every pattern ends `(?!\n)$`, and the editors' `${` allowance is cut from all
+        'admin:\n  allow_hosts: ["$${X}"]\n' + ACCOUNT,
+        "2:17: S004 admin.allow_hosts[0]: '${X}' is not a host name",
+    ),
+    (
+        'server: {url: "https://lyncdiscover.contoso.com\\n"}\n' + ACCOUNT,
+        "1:15: S004 server.url: 'https://lyncdiscover.contoso.com\\n' is not an http:// or",
+    ),
+    (
+        ACCOUNT.replace("id: echo", 'id: "echo\\n"'),
+        "2:9: S004 accounts[0].id: 'echo\\n' is not an account id",
+    ),
+    (
+        ACCOUNT.replace("user: sip:echo@contoso.com", 'user: "sip:echo@contoso.com\\n"'),
+        "3:11: S004 accounts[0].user: 'sip:echo@contoso.com\\n' is not a SIP address",
+    ),
+    (
+        ACCOUNT.replace("password_env: ECHO_PASSWORD", 'password_env: "ECHO_PASSWORD\\n"'),
+        "4:19: S004 accounts[0].password_env: 'ECHO_PASSWORD\\n' is not an environment",
+    ),
     (
         "workers: {lease: 5s, heartbeat: 2s}\n" + ACCOUNT,
         "1:33: D115 workers: a heartbeat of 2 s is too slow for a lease of 5 s",
