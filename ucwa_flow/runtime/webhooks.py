@@ -43,6 +43,11 @@ __all__ = [
 IDEMPOTENCY_KEY = "Idempotency-Key"
 #: the largest answer body a webhook may give (bytes); a larger one is a failure
 MAX_ANSWER = 1024 * 1024
+#: how deep a JSON answer may nest (as a flow's YAML may); a deeper one is taken for no
+#: JSON (``json`` is null), as one nested past what ``json.loads`` can read: the answer
+#: becomes a conversation's variable, which is copied, stored and logged by code that
+#: recurses (``copy.deepcopy`` ran out of stack at 900 levels)
+MAX_JSON_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +155,7 @@ class WebhookCaller:
         if content is None:
             too_large = f"{method} {url} answered more than {MAX_ANSWER:,} bytes"
             return WebhookResult(status, None, too_large)
-        try:
-            data = json.loads(content) if content else None
-        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
-            data = None
+        data = _json(content)
         if 200 <= status < 300:
             return WebhookResult(status, data, None)
         return WebhookResult(status, data, f"{method} {url} answered {status}")
@@ -187,6 +189,29 @@ class WebhookCaller:
     async def aclose(self) -> None:
         if self._own and self._http is not None:
             await self._http.aclose()
+
+
+def _json(content: bytes) -> Any:
+    """The JSON ``content`` holds; ``None`` for none, for what is not JSON, and for JSON
+    nested deeper than :data:`MAX_JSON_DEPTH` levels (or than ``json.loads`` goes)."""
+    if not content:
+        return None
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    if content.count(b"[") + content.count(b"{") <= MAX_JSON_DEPTH:
+        return data  # too few brackets to nest too deep (most answers): no walk
+    pending: list[tuple[Any, int]] = [(data, 1)]  # a list, not recursion: depth unknown
+    while pending:
+        value, depth = pending.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return None
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children)
+    return data
 
 
 def recorded_result(flow: Flow, rest: Continuation, answer: Any) -> Mapping[str, Any] | None:
