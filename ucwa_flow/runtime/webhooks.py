@@ -18,7 +18,6 @@ failure that says so (:func:`~ucwa_flow.flow.dot_segment`).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from ucwa_flow import bounded_json
 from ucwa_flow.flow import Flow, UnknownActionList, Webhook, dot_segment
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.store import REDACTED
@@ -47,7 +47,7 @@ MAX_ANSWER = 1024 * 1024
 #: JSON (``json`` is null), as one nested past what ``json.loads`` can read: the answer
 #: becomes a conversation's variable, which is copied, stored and logged by code that
 #: recurses (``copy.deepcopy`` ran out of stack at 900 levels)
-MAX_JSON_DEPTH = 64
+MAX_JSON_DEPTH = bounded_json.MAX_DEPTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,25 +193,13 @@ class WebhookCaller:
 
 def _json(content: bytes) -> Any:
     """The JSON ``content`` holds; ``None`` for none, for what is not JSON, and for JSON
-    nested deeper than :data:`MAX_JSON_DEPTH` levels (or than ``json.loads`` goes)."""
+    nested deeper than :data:`MAX_JSON_DEPTH` levels."""
     if not content:
         return None
     try:
-        data = json.loads(content)
-    except (ValueError, RecursionError):
+        return bounded_json.loads(content, depth=MAX_JSON_DEPTH)
+    except ValueError:  # TooDeep too
         return None
-    if content.count(b"[") + content.count(b"{") <= MAX_JSON_DEPTH:
-        return data  # too few brackets to nest too deep (most answers): no walk
-    pending: list[tuple[Any, int]] = [(data, 1)]  # a list, not recursion: depth unknown
-    while pending:
-        value, depth = pending.pop()
-        if not isinstance(value, dict | list):
-            continue
-        if depth > MAX_JSON_DEPTH:
-            return None
-        children = value.values() if isinstance(value, dict) else value
-        pending.extend((child, depth + 1) for child in children)
-    return data
 
 
 def recorded_result(flow: Flow, rest: Continuation, answer: Any) -> Mapping[str, Any] | None:
