@@ -67,6 +67,14 @@ CASES = [
         ACCOUNT + "    routes:\n      - flow: echo\n        subject: 'a(b'\n",
         "8:18: D107 subject: 'a(b' does not compile: missing ), unterminated subpattern",
     ),
+    (  # re's parser recursed past Python's stack: a traceback
+        ACCOUNT
+        + "    routes:\n      - flow: echo\n        subject: '"
+        + "(" * 1000
+        + ")" * 1000
+        + "'\n",
+        "8:18: D107 subject: '((((",
+    ),
     (
         ACCOUNT + ACCOUNT.removeprefix("accounts:\n").replace("sip:echo", "sip:echo2"),
         "6:9: D108 account id 'echo' is used twice (first at line 2)",

@@ -213,3 +213,24 @@ def test_a_caller_with_a_final_line_break_is_no_sip_address(write: Callable[...,
         "4:13 S004 scenarios[0].caller: 'sip:lenea@contoso.com\\n' is not a SIP address like "
         "sip:lenea@contoso.com",
     ]
+
+
+def test_a_regex_nested_too_deeply_is_t002(write: Callable[..., Path]) -> None:
+    """re's parser recursed past Python's stack: ``ucwa-flow test`` ended in a traceback."""
+    deep = "(" * 1000 + "a" + ")" * 1000
+    path = write(
+        "deep.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: deep
+            steps:
+              - say: a
+              - expect: {{say: {{regex: "{deep}"}}}}
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    (found,) = result.diagnostics
+    assert (found.code, found.line) == ("T002", 6)
+    assert found.message.endswith(")))': nested too deeply")
