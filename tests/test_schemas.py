@@ -5,6 +5,7 @@ property documented and every object closed."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,15 @@ def test_every_property_has_a_description_and_objects_are_closed(name: str) -> N
             assert prop.get("description"), f"{where}/properties/{prop_name} has no description"
         if node.get("type") == "object" and "properties" in node:
             assert node.get("additionalProperties") is False, f"{where} is open"
+
+
+def test_every_pattern_refuses_a_final_line_break(name: str) -> None:
+    """jsonschema uses ``re.search``, where ``$`` also matches before a final ``\\n``:
+    every anchored pattern ends ``(?!\\n)$`` (ECMA-262 reads it as ``$``)."""
+    schema = json.loads(_published(name).read_text("utf-8"))
+    patterns = [node["pattern"] for _where, node in _objects(schema) if "pattern" in node]
+    assert patterns
+    for pattern in patterns:
+        assert pattern.startswith("^"), pattern
+        assert pattern.endswith("(?!\\n)$"), pattern
+        assert re.compile(pattern).search("\n") is None, pattern

@@ -327,6 +327,12 @@ async def test_outbound_starts_several_people_or_the_flows_own(admin: Admin) -> 
             "'marco' is not a SIP URI",
         ),
         ("/accounts/helpdesk/outbound", b"flow=survey", 400, "the body must be JSON"),
+        (  # json.loads' RecursionError was a 500
+            "/accounts/helpdesk/outbound",
+            b"[" * 30_000 + b"]" * 30_000,
+            400,
+            "the body is JSON nested deeper than 64 levels",
+        ),
         ("/accounts/helpdesk/outbound", b'["survey"]', 400, "the body must be a JSON object"),
         (
             "/accounts/helpdesk/outbound",

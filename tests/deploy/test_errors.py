@@ -67,6 +67,14 @@ CASES = [
         ACCOUNT + "    routes:\n      - flow: echo\n        subject: 'a(b'\n",
         "8:18: D107 subject: 'a(b' does not compile: missing ), unterminated subpattern",
     ),
+    (  # re's parser recursed past Python's stack: a traceback
+        ACCOUNT
+        + "    routes:\n      - flow: echo\n        subject: '"
+        + "(" * 1000
+        + ")" * 1000
+        + "'\n",
+        "8:18: D107 subject: '((((",
+    ),
     (
         ACCOUNT + ACCOUNT.removeprefix("accounts:\n").replace("sip:echo", "sip:echo2"),
         "6:9: D108 account id 'echo' is used twice (first at line 2)",
@@ -126,6 +134,26 @@ CASES = [
     (  # `$` alone would let a trailing newline through (Python's re, ECMA's as applied)
         'admin:\n  allow_hosts: ["admin.example.com\\n"]\n' + ACCOUNT,
         "2:17: S004 admin.allow_hosts[0]: 'admin.example.com\\n' is not a host name",
+    ),
+    (  # so every pattern ends `(?!\n)$`, and the editors' `${` allowance is cut from all
+        'admin:\n  allow_hosts: ["$${X}"]\n' + ACCOUNT,
+        "2:17: S004 admin.allow_hosts[0]: '${X}' is not a host name",
+    ),
+    (
+        'server: {url: "https://lyncdiscover.contoso.com\\n"}\n' + ACCOUNT,
+        "1:15: S004 server.url: 'https://lyncdiscover.contoso.com\\n' is not an http:// or",
+    ),
+    (
+        ACCOUNT.replace("id: echo", 'id: "echo\\n"'),
+        "2:9: S004 accounts[0].id: 'echo\\n' is not an account id",
+    ),
+    (
+        ACCOUNT.replace("user: sip:echo@contoso.com", 'user: "sip:echo@contoso.com\\n"'),
+        "3:11: S004 accounts[0].user: 'sip:echo@contoso.com\\n' is not a SIP address",
+    ),
+    (
+        ACCOUNT.replace("password_env: ECHO_PASSWORD", 'password_env: "ECHO_PASSWORD\\n"'),
+        "4:19: S004 accounts[0].password_env: 'ECHO_PASSWORD\\n' is not an environment",
     ),
     (
         "workers: {lease: 5s, heartbeat: 2s}\n" + ACCOUNT,

@@ -97,8 +97,13 @@ def test_state_and_store_together_are_a_usage_error(tmp_path: Path) -> None:
             '{"users": [\n  {"uri": }\n]}',
             "users.json:2:11: users file is not valid JSON: ",
         ),
+        (  # json.loads' RecursionError was a traceback
+            "users.json",
+            '{"users": ' + "[" * 5000 + "]" * 5000 + "}",
+            "users.json: users file is JSON nested deeper than 64 levels",
+        ),
     ],
-    ids=["yaml", "json"],
+    ids=["yaml", "json", "json-too-deep"],
 )
 def test_a_users_file_that_does_not_parse_names_the_place(
     tmp_path: Path, name: str, text: str, where: str

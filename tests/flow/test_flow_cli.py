@@ -224,3 +224,28 @@ def test_validate_runs_without_click_and_reports_as_through_click() -> None:
     # modules counted, not time: click brings in some 17 (its own, gettext, threading...)
     assert set(lean) < set(clicked)
     assert len(clicked) - len(lean) >= 12
+
+
+def test_a_template_nested_too_deeply_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    """About 1,500 ``+`` terms: Jinja's compiler ended ``validate`` in a RecursionError."""
+    terms = " + ".join(["a"] * 1500)
+    condition = " and ".join(["a"] * 1500)
+    path = tmp_path / "deep.flow.yaml"
+    path.write_text(
+        "version: 1\nname: deep\nstart: s\nvariables: {a: 1}\nstates:\n  s:\n"
+        "    messages:\n      - any: true\n        do:\n"
+        f'          - say: "{{{{ {terms} }}}}"\n'
+        f'          - if: "{condition}"\n'
+        "            then: [stop]\n"
+        "          - stop\n",
+        "utf-8",
+    )
+    code, out, err = _run("validate", str(path))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{path}:10:18: F112 error: template does not compile: nested too deeply (at most "
+        "64 levels of expressions and blocks)",
+        f"{path}:11:17: F113 error: condition does not compile: nested too deeply (at most "
+        "64 levels of expressions and blocks)",
+    ]
+    assert "Traceback" not in err

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ucwa_flow.flow import _fast_yaml, _loader, _schema
+from ucwa_flow.flow import Condition, Location, _fast_yaml, _loader, _schema
 from ucwa_flow.flow._schema_gate import FLOW_GATE_MODULE, Gate, digest, draft7, generated_code
 from ucwa_flow.flow._validation import SchemaValidator
 
@@ -289,7 +289,9 @@ def test_a_template_read_without_a_parser_reads_the_names_the_parser_finds(sourc
         assert names is None  # a template with an error is always parsed
         return
     if names is not None:
-        assert names == _sandbox._analyse(tree, _sandbox._TEXT)
+        depth, found = _sandbox._analyse(tree, _sandbox._TEXT)
+        assert names == found
+        assert depth <= _sandbox._COMPILE_NOW  # compiled at its first render: never deep
 
 
 def test_random_templates_read_without_a_parser_read_what_the_parser_finds() -> None:
@@ -316,8 +318,25 @@ def test_random_templates_read_without_a_parser_read_what_the_parser_finds() -> 
                 tree = parse(source)
             except (TemplateSyntaxError, _sandbox.TemplateCompileError):
                 pytest.fail(f"{source!r} was read as plain but does not parse")
-            assert names == _sandbox._analyse(tree, _sandbox._TEXT), source
+            assert names == _sandbox._analyse(tree, _sandbox._TEXT)[1], source
     assert read > 300
+
+
+def test_a_plain_expression_of_many_operands_is_parsed_and_its_depth_checked() -> None:
+    """A plain template or condition is parsed only when it is first rendered, unchecked
+    for depth: one joining more than ``MAX_OPERANDS`` operands is not read as plain."""
+    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow._simple_templates import MAX_OPERANDS, simple_expression, simple_names
+
+    most = " or ".join(["a", "'x'"] * (MAX_OPERANDS // 2))
+    assert simple_expression(most) is not None
+    assert simple_names("{{ " + most + " }}") is not None
+    depth, _ = _sandbox._analyse(_sandbox._TEXT.parse("{{ " + most + " }}"), _sandbox._TEXT)
+    assert depth <= _sandbox._COMPILE_NOW
+    assert simple_expression(most + " and b") is None
+    assert simple_names("{{ " + most + " and b }}") is None
+    with pytest.raises(_sandbox.TemplateCompileError, match="nested too deeply"):
+        Condition(" and ".join(["a"] * 1500), Location("f.yaml", 1, 1))
 
 
 def test_a_plain_expression_is_parsed_when_first_evaluated() -> None:

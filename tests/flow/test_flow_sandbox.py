@@ -17,6 +17,7 @@ from ucwa_flow.flow import (
     Value,
     load_flow_text,
 )
+from ucwa_flow.flow._sandbox import MAX_NESTING
 
 HERE = Location("t.yaml", 3, 7)
 
@@ -81,6 +82,57 @@ def test_syntax_errors_raise_compile_errors_with_the_line() -> None:
         Condition("1 +", HERE)
     with pytest.raises(TemplateCompileError):
         Condition("x }}{% for a in b %}", HERE)
+
+
+def _chain(n: int) -> str:
+    return " + ".join(["a"] * n)
+
+
+DEEP = [
+    "{{ " + _chain(1500) + " }}",  # Jinja's compiler recursed past Python's stack
+    "{{ " + _chain(200) + " }}",  # Python: "too many nested parentheses" at render
+    "{{ " + "(" * 1000 + "a" + ")" * 1000 + " }}",  # Jinja's parser recursed
+    "{{ " + "[" * 1000 + "a" + "]" * 1000 + " }}",
+    "{{ a" + " | string" * 1000 + " }}",
+    "{{ " + "not " * 1000 + "a }}",
+    "{% if a %}" * 120 + "x" + "{% endif %}" * 120,  # Python: too much indentation
+    "{% for x in [1] %}" * 21 + "x" + "{% endfor %}" * 21,  # Python: 20 nested blocks
+]
+
+
+@pytest.mark.parametrize("source", DEEP, ids=range(len(DEEP)))
+def test_a_template_nested_too_deeply_does_not_compile(source: str) -> None:
+    """Not a RecursionError, nor an error at every render: a compile error, as the flow
+    loads (``F112``)."""
+    with pytest.raises(TemplateCompileError, match="nested too deeply"):
+        Template(source, HERE)
+
+
+def test_a_condition_nested_too_deeply_does_not_compile() -> None:
+    with pytest.raises(TemplateCompileError, match="nested too deeply"):
+        Condition(" and ".join(["a"] * 1500), HERE)
+    with pytest.raises(TemplateCompileError, match="nested too deeply"):
+        Value({"x": "{{ " + _chain(1500) + " }}"}, HERE)
+
+
+def test_a_template_nested_as_deep_as_may_be_renders() -> None:
+    """Up to the limit, compiled (and checked by Python) as the flow loads, rendered later."""
+    add = Template("{{ " + _chain(MAX_NESTING - 2) + " }}", HERE)  # Template > Output > Add...
+    assert add.render({"a": 1}) == str(MAX_NESTING - 2)
+    loops = Template("{% for x in [1] %}" * 20 + "{{ x }}" + "{% endfor %}" * 20, HERE)
+    assert loops.render({}) == "1"
+    assert Condition("(" * 40 + "a" + ")" * 40, HERE).evaluate({"a": 1})
+    with pytest.raises(TemplateCompileError, match="nested too deeply"):
+        Template("{{ " + _chain(MAX_NESTING - 1) + " }}", HERE)
+
+
+def test_what_jinjas_code_generator_refuses_is_a_compile_error() -> None:
+    """It raised Jinja2's TemplateAssertionError out of ``validate``."""
+    with pytest.raises(TemplateCompileError, match="special loop variable"):
+        Template("{% for loop in [1] %}x{% endfor %}", HERE)
+    deep = "{% if a %}" * 20 + "{% for loop in [1] %}x{% endfor %}" + "{% endif %}" * 20
+    with pytest.raises(TemplateCompileError, match="special loop variable"):
+        Template(deep, HERE)
 
 
 def test_regex_on_a_catastrophic_pattern_times_out() -> None:

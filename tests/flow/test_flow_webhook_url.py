@@ -171,3 +171,9 @@ def test_names_set_to_names_stay_one_pass() -> None:
     sets = "".join(f"{{% set v{i + 1} = v{i} ~ '-' ~ v{i} %}}" for i in range(300))
     source = "{% set v0 = message %}" + sets + "https://crm.example/find?q={{ v300 }}"
     assert unencoded(source) == [Unencoded("query", "{{ message }}")]
+
+
+def test_a_url_too_deep_to_parse_is_left_to_its_compile_error() -> None:
+    """F112 reports it; the F123 scan, which parses the URL again, does not raise."""
+    deep = "(" * 1000 + "a" + ")" * 1000
+    assert unencoded("https://crm.example/{{ " + deep + " }}") == []

@@ -146,3 +146,57 @@ def test_all_schema_errors_are_reported_in_one_run_sorted() -> None:
         ("S003", 8, 31),
     ]
     assert "did you mean 'set'?" in result.diagnostics[2].message
+
+
+def test_a_name_with_a_final_line_break_is_no_name() -> None:
+    """``$`` alone (jsonschema's ``re.search``) let ``"count\\n"`` through as a variable
+    name, which a template's ``count`` then missed (F106, "did you mean 'count\\n'?")."""
+    result = load_flow_text(
+        _flow("""\
+        start: a
+        variables: {"count\\n": 1}
+        commands:
+          "help\\n": {any: true, do: [{say: help}]}
+        settings: {default_language: "en\\n"}
+        states:
+          a:
+            messages:
+              - any: true
+                do: [{set: {"count\\n": 2}}, {say: "{{ count }}"}, stop]
+        """),
+        "f.yaml",
+    )
+    assert [(d.code, d.line, d.col, d.message) for d in result.diagnostics] == [
+        (
+            "S004",
+            4,
+            13,
+            "'count\\n' is not a variable name (letters, digits and _, not starting with a digit)",
+        ),
+        ("S004", 6, 3, "'help\\n' is not a command name (letters, digits, _ and -)"),
+        (
+            "S004",
+            7,
+            30,
+            "settings.default_language: 'en\\n' is not a language code such as en, de or pt-BR",
+        ),
+        ("S004", 12, 21, "'count\\n' is not a variable name, or campaign.NAME"),
+    ]
+
+
+def test_a_state_name_with_a_line_break_keeps_the_diagnostic_one_line() -> None:
+    """A state name is any text; where a message names its path, one with a line break
+    is quoted, so that ``file:line:col: CODE message`` stays one line."""
+    result = load_flow_text(
+        _flow("""\
+        start: "a\\n"
+        states:
+          "a\\n":
+            enter: [{sey: x}, stop]
+        """),
+        "f.yaml",
+    )
+    (found,) = result.diagnostics
+    assert (found.code, found.line, found.col) == ("S001", 6, 14)
+    assert found.message.startswith("states['a\\n'].enter[0]: unknown key 'sey'")
+    assert "\n" not in str(found)

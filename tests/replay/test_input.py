@@ -62,6 +62,11 @@ AT = 'event 1: "at" is seconds since the start, a number >= 0'
     [
         ('{"events": [{"at": 0, "caller": "hi"}', "2:38", "not JSON: Expecting ',' delimiter"),
         ("[1, 2]", "2:1", "a line must be a JSON object"),
+        (  # json.loads' RecursionError was a traceback
+            '{"events": ' + "[" * 5000 + "]" * 5000 + "}",
+            "2:1",
+            "JSON nested deeper than 128 levels",
+        ),
         (
             '{"type": "conversation", "created_at": "nope"}',
             "2:1",

@@ -87,6 +87,9 @@ def test_a_file_that_is_no_coverage_is_one_line(tmp_path: Path) -> None:
     assert outcome.exit_code != 0
     with pytest.raises(UnreadableFileError, match="cannot read"):
         load_coverage(tmp_path / "missing.json")
+    path.write_text("[" * 5000 + "]" * 5000, encoding="utf-8")  # was a RecursionError
+    with pytest.raises(UnreadableFileError, match=r"not JSON \(JSON nested deeper than 64"):
+        load_coverage(path)
 
 
 def test_json_refuses_to_write_over_a_test_path() -> None:

@@ -30,7 +30,13 @@ def test_values_are_json_when_they_parse_and_text_otherwise() -> None:
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [("nosuch=1", "helpdesk has no variable 'nosuch'"), ("oops", "'oops' is not NAME=VALUE")],
+    [
+        ("nosuch=1", "helpdesk has no variable 'nosuch'"),
+        ("oops", "'oops' is not NAME=VALUE"),
+        # json.loads' RecursionError was a traceback
+        ("ticket=" + "[" * 5000 + "]" * 5000, "ticket: JSON nested deeper than 64 levels"),
+    ],
+    ids=["unknown", "no-equals", "too-deep"],
 )
 def test_a_bad_option_is_one_usage_error(option: str, message: str) -> None:
     with pytest.raises(click.BadParameter, match=message):

@@ -14,7 +14,7 @@ from typing import Any
 from tests.guards import WAIT
 from tests.runtime.conftest import BOT
 from ucwa_flow.flow import load_flow_text
-from ucwa_flow.runtime.webhooks import MAX_ANSWER, WebhookCaller
+from ucwa_flow.runtime.webhooks import MAX_ANSWER, MAX_JSON_DEPTH, WebhookCaller
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
@@ -52,6 +52,39 @@ async def test_an_answer_nested_deeper_than_python_goes_is_no_json_not_an_except
     finally:
         await caller.aclose()
     assert (result.status, result.json, result.error) == (200, None, None)
+
+
+async def test_an_answer_nested_deeper_than_the_limit_is_no_json() -> None:
+    """Deep, but within ``json.loads``'s reach: kept, it became a variable that code that
+    recurses (the committer's ``copy.deepcopy``) could not copy."""
+    answers = {
+        f"lists {depth}": ("[" * depth + "]" * depth).encode()
+        for depth in (MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 900)
+    }
+    deep = MAX_JSON_DEPTH
+    answers[f"objects {deep + 1}"] = ('{"a": ' * deep + '{"b": 1}' + "}" * deep).encode()
+    found = {}
+    caller = WebhookCaller()
+    try:
+        for what, body in answers.items():
+
+            async def nested(writer: asyncio.StreamWriter, body: bytes = body) -> None:
+                head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+
+            async with _server(nested) as url:
+                result = await caller.call("GET", url, headers={}, body=None, timeout=WAIT)
+            assert (result.status, result.error) == (200, None)
+            found[what] = result.json is not None
+    finally:
+        await caller.aclose()
+    assert found == {
+        f"lists {MAX_JSON_DEPTH}": True,
+        f"lists {MAX_JSON_DEPTH + 1}": False,
+        "lists 900": False,
+        f"objects {MAX_JSON_DEPTH + 1}": False,
+    }
 
 
 async def test_an_answer_larger_than_the_limit_is_a_failure() -> None:

@@ -19,6 +19,7 @@ import pytest
 from tests.guards import WAIT
 from tests.runtime.conftest import BOT
 from ucwa_flow.flow import dot_segment, load_flow_text
+from ucwa_flow.flow._url_segment import urlsegment
 from ucwa_flow.runtime.webhooks import WebhookCaller
 
 
@@ -67,10 +68,16 @@ states:
     [
         # urlencode leaves "/" and ".": a path a client rewrites, not sent
         ("urlencode", "../../admin?x=1", None),
-        ("urlencode", "%2e%2e", "/people/%252e%252e/card"),  # "%" is encoded: no dots
-        ("urlsegment", "../../admin?x=1", "/people/..%2F..%2Fadmin%3Fx%3D1/card"),
+        # "%252e%252e": "%2e%2e" to a server that decodes once more, ".." to one
+        # decoding twice
+        ("urlencode", "%2e%2e", None),
+        ("urlencode", "%41b", "/people/%2541b/card"),
+        # "..%2F..%2Fadmin%3Fx%3D1": "../../admin?x=1" to a server decoding "%2F"
+        ("urlsegment", "../../admin?x=1", None),
         ("urlsegment", "..", None),  # %2E%2E: still a dot-segment to a URL parser
+        ("urlsegment", "..;x", None),  # ".." to Tomcat
         ("urlsegment", "ann b/c", "/people/ann%20b%2Fc/card"),
+        ("urlsegment", "v1.2/..foo/a..b/...", "/people/v1.2%2F..foo%2Fa..b%2F.../card"),
     ],
 )
 async def test_a_path_a_client_would_rewrite_is_not_sent(
@@ -132,3 +139,50 @@ def test_a_dot_segment_is_found_behind_an_authority_urlsplit_refuses(url: str) -
 
 def test_dots_that_are_no_segment_are_fine() -> None:
     assert dot_segment("https://h.example/v1.2/.well-known/a..b/?q=../x#../y") is None
+
+
+@pytest.mark.parametrize(
+    ("path", "segment"),
+    [
+        ("/a/..;/admin", "..;"),  # Tomcat and other Java servers cut ";params"
+        ("/a/..;jsessionid=1/admin", "..;jsessionid=1"),
+        ("/a/.;x/admin", ".;x"),
+        ("/a/%2e%2e;x/admin", "%2e%2e;x"),
+        ("/a/..%3Bx/admin", "..%3Bx"),
+        ("/a/..%2Fadmin", "..%2Fadmin"),  # servers that decode "%2F" before routing
+        ("/a/..%2fadmin", "..%2fadmin"),
+        ("/a/..%5Cadmin", "..%5Cadmin"),  # and "%5C"
+        ("/a/%2e%2e%2fadmin", "%2e%2e%2fadmin"),
+        ("/a/x%2F..%2F..%2Fadmin", "x%2F..%2F..%2Fadmin"),
+        ("/a/x%2F.", "x%2F."),
+        ("/a/%252e%252e/admin", "%252e%252e"),  # decoded twice
+        ("/a/%252e%252e%252fadmin", "%252e%252e%252fadmin"),
+        ("/a/%25252e%25252e", "%25252e%25252e"),
+        ("/a/%2525252541", "%2525252541"),  # still encoded after four decodings
+    ],
+)
+def test_a_segment_a_server_decodes_to_a_dot_segment_is_refused(path: str, segment: str) -> None:
+    assert dot_segment("https://h.example" + path) == segment
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a/b",
+        "a\\b",
+        "v1.2",
+        "..foo",
+        "a..b",
+        "...",
+        "foo..",
+        ".well-known",
+        "100%",
+        "%41",
+        "a;b",
+        "x/...y/z",
+        "é/ü",
+    ],
+)
+def test_a_name_urlsegment_encoded_is_sent(value: str) -> None:
+    """Dots and slashes in a name are no dot-segment, however often the server decodes."""
+    assert dot_segment(f"https://h.example/people/{urlsegment(value)}/card") is None

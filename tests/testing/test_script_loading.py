@@ -190,3 +190,47 @@ def test_an_agent_can_speak_and_leave(write: Callable[..., Path]) -> None:
         "sip:ann@contoso.com",
     )
     assert result.script.scenarios[0].people() == ["sip:lenea@contoso.com", "sip:ann@contoso.com"]
+
+
+def test_a_caller_with_a_final_line_break_is_no_sip_address(write: Callable[..., Path]) -> None:
+    """``$`` alone let it through; the scenario then failed on its first step ("no
+    conversation with the bot is connected"), not on the script's mistake."""
+    path = write(
+        "nl.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: nl
+            caller: "sip:lenea@contoso.com\\n"
+            steps:
+              - say: hello
+              - wait: "2s\\n"  # white space around a duration is fine
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert _codes(result) == [
+        "4:13 S004 scenarios[0].caller: 'sip:lenea@contoso.com\\n' is not a SIP address like "
+        "sip:lenea@contoso.com",
+    ]
+
+
+def test_a_regex_nested_too_deeply_is_t002(write: Callable[..., Path]) -> None:
+    """re's parser recursed past Python's stack: ``ucwa-flow test`` ended in a traceback."""
+    deep = "(" * 1000 + "a" + ")" * 1000
+    path = write(
+        "deep.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: deep
+            steps:
+              - say: a
+              - expect: {{say: {{regex: "{deep}"}}}}
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    (found,) = result.diagnostics
+    assert (found.code, found.line) == ("T002", 6)
+    assert found.message.endswith(")))': nested too deeply")

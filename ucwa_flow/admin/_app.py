@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -58,6 +57,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ucwa_flow import bounded_json
 from ucwa_flow._local_guard import LocalGuard
 from ucwa_flow.admin._target import AdminTarget
 from ucwa_flow.errors import OperationalError
@@ -208,7 +208,9 @@ def _outbound_body(raw: bytes) -> tuple[str, str | list[str] | None]:
     if len(raw) > _MAX_BODY:
         raise ValueError("the request body is too large")
     try:
-        body: Any = json.loads(raw)
+        body: Any = bounded_json.loads(raw)
+    except bounded_json.TooDeep as exc:
+        raise ValueError(f"the body is {exc}") from None
     except ValueError:
         raise ValueError('the body must be JSON: {"flow": "...", "invitee": "sip:..."}') from None
     if not isinstance(body, dict):

@@ -8,12 +8,12 @@ error for a name the flow does not declare.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 
 import click
 
+from ucwa_flow import bounded_json
 from ucwa_flow.flow import Flow, load_flow
 
 __all__ = ["load_or_exit", "with_variables"]
@@ -45,7 +45,9 @@ def with_variables(flow: Flow, overrides: tuple[str, ...]) -> Flow:
                 param_hint="--var",
             )
         try:
-            values[name] = json.loads(raw)
+            values[name] = bounded_json.loads(raw)
+        except bounded_json.TooDeep as exc:
+            raise click.BadParameter(f"{name}: {exc}", param_hint="--var") from None
         except ValueError:
             values[name] = raw
     return replace(flow, variables=values) if overrides else flow

@@ -329,6 +329,9 @@ class _Builder:
             where = f" at position {exc.pos}" if exc.pos is not None else ""
             message = f"{path[-1]}: {pattern!r} does not compile: {exc.msg}{where}"
             self.error(path, "D107", message)
+        except RecursionError:  # re's parser recurses: ((((...))))
+            message = f"{path[-1]}: {pattern!r} does not compile: nested too deeply"
+            self.error(path, "D107", message)
 
     def schedule(self, raw: dict[str, Any], at: Path, names: list[str]) -> ScheduleSpec:
         self.known(raw["flow"], names, (*at, "flow"))

@@ -27,8 +27,10 @@ __all__ = ["SCHEMA_ID", "check_deploy_schema", "deploy_schema_text"]
 SCHEMA_ID = "https://ucwa-flow.dev/schemas/deploy-1.json"
 
 
-#: the end of a pattern that lets an editor accept a value with ``${...}`` in it
-_SUBSTITUTED = "|.*\\$\\{.*)$"
+#: the end of a pattern that lets an editor accept a value with ``${...}`` in it (every
+#: pattern ends ``(?!\\n)$``: ``$`` alone, as Python's ``re.search`` reads it, would let a
+#: final line break through)
+_SUBSTITUTED = "|.*\\$\\{.*)(?!\\n)$"
 
 
 class _DeploySchema(SchemaValidator):
@@ -67,7 +69,7 @@ _DEPLOY = _DeploySchema("deploy.schema.json")
 def _strict(node: Any) -> Any:
     if isinstance(node, dict):
         return {
-            k: v.replace(_SUBSTITUTED, ")$") if k == "pattern" else _strict(v)
+            k: v.replace(_SUBSTITUTED, ")(?!\\n)$") if k == "pattern" else _strict(v)
             for k, v in node.items()
         }
     if isinstance(node, list):

@@ -8,9 +8,11 @@ build huge strings or numbers. HTML templates autoescape, so a caller's text can
 inject markup into the bot's HTML replies.
 
 Compilation errors are raised as :class:`TemplateCompileError` (the builder turns them
-into located diagnostics); errors at render time, including sandbox violations such as
-``{{ ''.__class__ }}``, are raised as :class:`TemplateRenderError` with a safe one-line
-message and the template's source location.
+into located diagnostics), a tree nested deeper than :data:`MAX_NESTING` levels among
+them (``{{ a + a + ... }}`` with a thousand terms: Jinja's and Python's compilers, which
+recurse, would run out of stack); errors at render time, including sandbox violations
+such as ``{{ ''.__class__ }}``, are raised as :class:`TemplateRenderError` with a safe
+one-line message and the template's source location.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from ucwa_flow.flow._jinja_env import Sandbox as _Sandbox
 
 __all__ = [
+    "MAX_NESTING",
     "RESERVED_NAMES",
     "Condition",
     "Template",
@@ -48,6 +51,15 @@ RESERVED_NAMES: frozenset[str] = frozenset(
     | {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none"}
     | {"True", "False", "None", "loop", "self", "super", "varargs", "kwargs"}
 )
+
+#: how deep a template's or condition's tree may nest (expressions in expressions, blocks
+#: in blocks; as deep as a flow's YAML, ``MAX_DEPTH``): deeper is a compile error
+MAX_NESTING = 64
+#: a tree deeper than this is turned into Python when it is compiled, not when it is first
+#: rendered, so that what Python refuses in its code (more than 20 nested loops, 100
+#: levels of indentation, 200 nested parentheses) is a compile error too; a shallower
+#: tree cannot come near those limits, and most templates are far shallower
+_COMPILE_NOW = 16
 
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
 _ABSENT: Any = object()  # a name the context does not hold
@@ -121,7 +133,7 @@ class _Compiled:
         self.location = location
         # a template without a tree was read by simple_names, which gives ``names``; its
         # sandbox (``env``) is found when it is first rendered
-        analysed = _analyse(ast, cast("_Sandbox", env)) if ast is not None else None
+        depth, analysed = _analyse(ast, cast("_Sandbox", env)) if ast is not None else (0, None)
         variables, captures, campaign = analysed or names or NO_NAMES
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = variables
@@ -136,6 +148,21 @@ class _Compiled:
         self._globals: dict[str, Any] = {}
         # a simple template is rendered without Jinja2 (``_plain``; set by Template)
         self._plain: tuple[Part, ...] | None = None
+        if depth > _COMPILE_NOW:
+            self._compile_now()
+
+    def _compile_now(self) -> None:
+        """Turn the tree into Python at once: :class:`TemplateCompileError` when Python
+        refuses the code for its nesting (see :data:`_COMPILE_NOW`), or Jinja2 the tree."""
+        from jinja2.exceptions import TemplateSyntaxError
+
+        try:
+            self._template  # noqa: B018 (compiled and kept for the first render)
+        except TemplateSyntaxError as exc:
+            raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
+        except (SyntaxError, RecursionError, MemoryError) as exc:
+            detail = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
+            raise TemplateCompileError(f"nested too deeply to run ({detail})") from None
 
     @property
     def _template(self) -> JinjaTemplate:
@@ -193,12 +220,15 @@ class _Compiled:
         return f"{type(self).__name__}({self.source!r})"
 
 
-def _analyse(ast: nodes.Template, env: _Sandbox) -> Names:
-    """The names a template reads, the captures (``match.NAME``) and the campaign variables
-    (``campaign.NAME``) it reads, in one walk of its tree; :class:`TemplateCompileError`
-    for what flow templates cannot use (an ``include``, then an unknown filter, then an
-    unknown test, each the first one in the tree)."""
+def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
+    """How deep the tree nests, and the names a template reads, the captures
+    (``match.NAME``) and the campaign variables (``campaign.NAME``) it reads, in one walk
+    of its tree; :class:`TemplateCompileError` for a tree nested deeper than
+    :data:`MAX_NESTING` (found first: the tree is walked with a list of its own, not
+    recursion) and for what flow templates cannot use (an ``include``, then an unknown
+    filter, then an unknown test, each the first one in the tree)."""
     from jinja2 import meta, nodes
+    from jinja2.exceptions import TemplateSyntaxError
 
     unavailable: nodes.Node | None = None
     unknown_filter: nodes.Filter | None = None
@@ -206,7 +236,17 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> Names:
     scoping = False
     loaded: set[str] = set()
     attributes: dict[str, set[str]] = {"match": set(), "campaign": set()}
-    for node in ast.find_all(nodes.Node):
+    deepest = 0
+    pending = [(child, 2) for child in reversed(list(ast.iter_child_nodes()))]
+    while pending:  # the order of ``ast.find_all``: each node, then its children
+        node, depth = pending.pop()
+        if depth > deepest:
+            if depth > MAX_NESTING:
+                raise TemplateCompileError(_TOO_DEEP, node.lineno)
+            deepest = depth
+        children = list(node.iter_child_nodes())
+        if children:
+            pending.extend((child, depth + 1) for child in reversed(children))
         if isinstance(node, nodes.Name):
             if node.ctx == "load":
                 loaded.add(node.name)
@@ -240,8 +280,16 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> Names:
     if unknown_test is not None:
         raise TemplateCompileError(f"no test named {unknown_test.name!r}", unknown_test.lineno)
     # Without any construct that binds names, every loaded name is free.
-    names = meta.find_undeclared_variables(ast) if scoping else loaded  # exact, but slow
-    return frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"])
+    try:
+        names = meta.find_undeclared_variables(ast) if scoping else loaded  # exact, but slow
+    except TemplateSyntaxError as exc:  # what Jinja2's code generator refuses, as it would
+        # at the first render: ``{% for loop in items %}``
+        raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
+    found = frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"])
+    return deepest, found
+
+
+_TOO_DEEP = f"nested too deeply (at most {MAX_NESTING} levels of expressions and blocks)"
 
 
 def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
@@ -251,6 +299,8 @@ def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
         return env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
+    except RecursionError:  # Jinja's parser recurses: ``((((...))))``, ``[[[[...]]]]``
+        raise TemplateCompileError(_TOO_DEEP) from None
 
 
 def _parse_expression(source: str, env: _Sandbox) -> nodes.Template:
@@ -265,6 +315,8 @@ def _parse_expression(source: str, env: _Sandbox) -> nodes.Template:
             raise TemplateSyntaxError("unexpected text after the expression", 1)
     except TemplateSyntaxError as exc:
         raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
+    except RecursionError:
+        raise TemplateCompileError(_TOO_DEEP) from None
     body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
     ast = nodes.Template(body, lineno=1)
     ast.set_environment(env)

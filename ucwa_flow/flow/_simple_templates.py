@@ -8,8 +8,9 @@ render. A plain expression may also join such names and quoted texts (no backsla
 ``%`` or ``#`` in them) with ``or`` and ``and``: ``{{ description or "none given" }}``;
 :func:`simple_expression` reads a value's or a condition's expression of that form. Any
 other template, and any whose names Jinja2 reads as constants or operators
-(``{{ none }}``), gets ``None``: it is parsed as before. When every template of a flow
-is plain, validating it does not import Jinja2.
+(``{{ none }}``), or that joins more than :data:`MAX_OPERANDS` operands (its tree nests as
+deep: the sandbox checks that depth as it parses), gets ``None``: it is parsed as before.
+When every template of a flow is plain, validating it does not import Jinja2.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import keyword
 import re
 from collections.abc import Iterable
 
-__all__ = ["NO_NAMES", "Names", "simple_expression", "simple_names"]
+__all__ = ["MAX_OPERANDS", "NO_NAMES", "Names", "simple_expression", "simple_names"]
 
 #: what a template reads: its variables, its captures (``match.NAME``) and its campaign
 #: variables (``campaign.NAME``)
@@ -37,6 +38,10 @@ _REFERENCE = re.compile(rf"\{{\{{ *({_NAME})((?:\.{_NAME})*) *\}}\}}")
 _WHOLE = re.compile(rf"{_EXPRESSION}\Z")
 #: an operand or an operator, in turn
 _TOKEN = re.compile(rf"{_STRING}|({_NAME})((?:\.{_NAME})*)")
+#: the most operands a plain expression joins: Jinja2 nests ``a or b or c`` one level an
+#: operator, and a plain template is parsed only at its first render, where the sandbox's
+#: checks on deep trees (``_sandbox._COMPILE_NOW``, ``MAX_NESTING``) do not run
+MAX_OPERANDS = 12
 #: names Jinja2 reads as constants or operators, or that Python reserves: parsed as usual
 _WORDS = frozenset(
     {"true", "false", "none", "and", "or", "not", "in", "is", "if", "else", "self"}
@@ -66,6 +71,8 @@ def _names(expressions: Iterable[str]) -> Names | None:
     campaign: set[str] = set()
     for expression in expressions:
         for i, found in enumerate(_TOKEN.finditer(expression)):
+            if i == 2 * MAX_OPERANDS - 1:  # operands and operators in turn: one too many
+                return None
             if found.group(1) is None:
                 continue  # a quoted text
             name, attributes = found.group(1), found.group(2).split(".")[1:]

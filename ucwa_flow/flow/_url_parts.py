@@ -98,7 +98,7 @@ def unencoded(source: str) -> list[Unencoded]:
 
     try:
         tree = _env(html=False).parse(source)
-    except TemplateSyntaxError:  # reported as such where the template is compiled
+    except (TemplateSyntaxError, RecursionError):  # reported where the template is compiled
         return []
     scan.statements(tree.body)
     return scan.found

@@ -228,10 +228,15 @@ class SchemaValidator:
 
 
 def where(path: Path) -> str:
-    """``states.menu.on[2]: `` for a path, the prefix of a message; empty at the top."""
+    """``states.menu.on[2]: `` for a path, the prefix of a message; empty at the top. A
+    name a line break or another unprintable character would split or garble is quoted
+    (``states['start\\n'].enter``): a diagnostic stays one line."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int) or not str(part).isprintable():
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else str(part)
     return f"{text}: " if text else ""
 
 

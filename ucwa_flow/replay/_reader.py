@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ucwa_flow import bounded_json
 from ucwa_flow._display import short_id
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.replay._recording import KINDS, Event, Recording
@@ -85,10 +86,12 @@ def _exported(name: str, group: list[tuple[int, dict[str, Any]]]) -> Recording:
 
 
 def _parse(name: str, number: int, line: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(line)
+    try:  # a line holds variables (as deep as MAX_DEPTH) a few levels down: twice that
+        obj = bounded_json.loads(line, depth=2 * bounded_json.MAX_DEPTH)
     except json.JSONDecodeError as exc:
         raise RecordingError(f"{name}:{number}:{exc.colno}: not JSON: {exc.msg}") from None
+    except bounded_json.TooDeep as exc:
+        raise RecordingError(f"{name}:{number}:1: {exc}") from None
     if not isinstance(obj, dict):
         raise RecordingError(f"{name}:{number}:1: a line must be a JSON object")
     return obj

@@ -10,12 +10,12 @@ flow edited since the tests ran still shows the edges that did not change.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ucwa_flow import bounded_json
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.graph import Edge, Graph
 
@@ -61,7 +61,7 @@ def load_coverage(path: str | Path) -> CoverageResults:
     """Read a coverage document; :class:`UnreadableFileError` (one line) when it cannot
     be read or is not one."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = bounded_json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise UnreadableFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:

@@ -10,14 +10,14 @@ bytes is a failure (it is not read further: it would become a conversation's var
 
 A URL whose path has a dot-segment (``/people/../admin``, ``%2e%2e`` too) is not sent: a
 client normalises it to another path (``/admin``), one a caller's text may have chosen
-(``urlencode`` leaves ``/`` and ``.`` alone); the call is a failure that says so
-(:func:`~ucwa_flow.flow.dot_segment`).
+(``urlencode`` leaves ``/`` and ``.`` alone); nor is one a server may read as one once it
+decodes it or cuts its ``;params`` (``..%2Fadmin``, ``%252e%252e``, ``..;``); the call is a
+failure that says so (:func:`~ucwa_flow.flow.dot_segment`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from ucwa_flow import bounded_json
 from ucwa_flow.flow import Flow, UnknownActionList, Webhook, dot_segment
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.store import REDACTED
@@ -42,6 +43,11 @@ __all__ = [
 IDEMPOTENCY_KEY = "Idempotency-Key"
 #: the largest answer body a webhook may give (bytes); a larger one is a failure
 MAX_ANSWER = 1024 * 1024
+#: how deep a JSON answer may nest (as a flow's YAML may); a deeper one is taken for no
+#: JSON (``json`` is null), as one nested past what ``json.loads`` can read: the answer
+#: becomes a conversation's variable, which is copied, stored and logged by code that
+#: recurses (``copy.deepcopy`` ran out of stack at 900 levels)
+MAX_JSON_DEPTH = bounded_json.MAX_DEPTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +155,7 @@ class WebhookCaller:
         if content is None:
             too_large = f"{method} {url} answered more than {MAX_ANSWER:,} bytes"
             return WebhookResult(status, None, too_large)
-        try:
-            data = json.loads(content) if content else None
-        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
-            data = None
+        data = _json(content)
         if 200 <= status < 300:
             return WebhookResult(status, data, None)
         return WebhookResult(status, data, f"{method} {url} answered {status}")
@@ -186,6 +189,17 @@ class WebhookCaller:
     async def aclose(self) -> None:
         if self._own and self._http is not None:
             await self._http.aclose()
+
+
+def _json(content: bytes) -> Any:
+    """The JSON ``content`` holds; ``None`` for none, for what is not JSON, and for JSON
+    nested deeper than :data:`MAX_JSON_DEPTH` levels."""
+    if not content:
+        return None
+    try:
+        return bounded_json.loads(content, depth=MAX_JSON_DEPTH)
+    except ValueError:  # TooDeep too
+        return None
 
 
 def recorded_result(flow: Flow, rest: Continuation, answer: Any) -> Mapping[str, Any] | None:

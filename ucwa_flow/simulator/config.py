@@ -24,6 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from ucwa_flow import bounded_json
 from ucwa_flow.errors import OperationalError, UnreadableFileError
 
 __all__ = ["DEFAULT_PASSWORD", "SimulatorConfig", "SimulatorUser", "default_users", "load_users"]
@@ -147,7 +148,7 @@ def load_users(path: str | Path) -> list[SimulatorUser]:
         raise UnreadableFileError(f"{file}: cannot read the users file: {why}") from None
     try:
         if file.suffix.lower() == ".json":
-            data: Any = json.loads(text)
+            data: Any = bounded_json.loads(text)
         else:
             data = YAML(typ="safe").load(text)
     except (ValueError, YAMLError) as exc:
@@ -168,6 +169,8 @@ def load_users(path: str | Path) -> list[SimulatorUser]:
 
 def _syntax_error(file: Path, exc: Exception) -> str:
     """One line ``file:line:col: problem`` for a users file that does not parse."""
+    if isinstance(exc, bounded_json.TooDeep):
+        return f"{file}: users file is {exc}"
     if isinstance(exc, json.JSONDecodeError):
         return f"{file}:{exc.lineno}:{exc.colno}: users file is not valid JSON: {exc.msg}"
     if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:

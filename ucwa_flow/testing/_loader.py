@@ -215,7 +215,8 @@ class _Builder:
         if mode == "regex":
             try:
                 re.compile(text)
-            except re.error as exc:
+            except (re.error, RecursionError) as exc:  # re's parser recurses: ((((...))))
+                why = exc if isinstance(exc, re.error) else "nested too deeply"
                 location = self.doc.locate((*path, "say", "regex"))
-                self.problems.append(_error(location, "T002", f"regex {text!r}: {exc}"))
+                self.problems.append(_error(location, "T002", f"regex {text!r}: {why}"))
         return s.ExpectSay(location=at, mode=mode, text=text, to=raw.get("to"))

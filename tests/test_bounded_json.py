@@ -1,0 +1,48 @@
+"""JSON from outside, its nesting bounded: never a RecursionError, deep JSON a ValueError."""
+
+from __future__ import annotations
+
+import pytest
+
+from ucwa_flow import bounded_json
+from ucwa_flow.bounded_json import MAX_DEPTH, TooDeep
+
+
+def _lists(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_json_as_deep_as_may_be_is_read(as_bytes: bool) -> None:
+    text = _lists(MAX_DEPTH)
+    assert bounded_json.loads(text.encode() if as_bytes else text) is not None
+    objects = '{"a": ' * (MAX_DEPTH - 1) + "{}" + "}" * (MAX_DEPTH - 1)
+    assert bounded_json.loads(objects) is not None
+    wide = "[" + ",".join(["[1]"] * 1000) + "]"  # many brackets, two levels: walked, fine
+    assert len(bounded_json.loads(wide)) == 1000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _lists(MAX_DEPTH + 1),
+        _lists(900),  # read by json.loads; copy.deepcopy of it was a RecursionError
+        _lists(100_000),  # json.loads' own RecursionError
+        '{"a": ' * MAX_DEPTH + "[]" + "}" * MAX_DEPTH,
+    ],
+    ids=["one-more", "900", "100000", "objects"],
+)
+def test_json_nested_deeper_is_too_deep_a_value_error(text: str) -> None:
+    with pytest.raises(TooDeep, match=f"JSON nested deeper than {MAX_DEPTH} levels"):
+        bounded_json.loads(text)
+    with pytest.raises(ValueError, match="nested deeper"):
+        bounded_json.loads(text.encode())
+
+
+def test_brackets_in_texts_are_no_nesting_and_the_limit_may_be_given() -> None:
+    assert bounded_json.loads('["' + "[" * 500 + '"]') == ["[" * 500]
+    assert bounded_json.loads(_lists(100), depth=128) is not None
+    with pytest.raises(TooDeep, match="deeper than 2 levels"):
+        bounded_json.loads("[[[]]]", depth=2)
+    with pytest.raises(ValueError, match="Expecting value"):  # not JSON: json.loads
+        bounded_json.loads("[1,")

@@ -1,0 +1,54 @@
+"""JSON from outside the bot, its nesting bounded: :func:`loads`.
+
+``json.loads`` recurses, one level of Python's stack for each level of nesting: a text of
+a few thousand ``[`` (a webhook's answer, a ``--var`` value, a line of a recording, the
+body of an admin request) ends in a :class:`RecursionError`, which nothing expects, so a
+command ends in a traceback and a server answers 500. A value nested less deep, but still
+hundreds of levels, is read, and then fails the code that recurses over it later
+(``copy.deepcopy`` of a conversation's variables when a durable bot commits, ``repr`` in
+a log line), far from where it came in.
+
+:func:`loads` reads JSON as ``json.loads`` does and refuses, with a :class:`TooDeep`
+(a :class:`ValueError`, as what is not JSON), a text nested deeper than :data:`MAX_DEPTH`
+levels, as deep as a flow's YAML may nest: no JSON the bot is given nests nearly as deep.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["MAX_DEPTH", "TooDeep", "loads"]
+
+#: how deep JSON may nest (``[]`` and ``{}`` are one level, ``[[]]`` two)
+MAX_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than the limit."""
+
+
+def loads(text: str | bytes, *, depth: int = MAX_DEPTH) -> Any:
+    """The JSON ``text`` holds: :class:`ValueError` for what is not JSON, :class:`TooDeep`
+    for JSON nested deeper than ``depth`` levels."""
+    too_deep = f"JSON nested deeper than {depth} levels"
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise TooDeep(too_deep) from None
+    if isinstance(text, bytes):
+        openers = text.count(b"[") + text.count(b"{")
+    else:
+        openers = text.count("[") + text.count("{")
+    if openers <= depth:
+        return data  # too few brackets to nest too deep (most texts): no walk
+    pending: list[tuple[Any, int]] = [(data, 1)]  # a list, not recursion: depth unknown
+    while pending:
+        value, level = pending.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if level > depth:
+            raise TooDeep(too_deep)
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, level + 1) for child in children)
+    return data
