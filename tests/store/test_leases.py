@@ -347,10 +347,10 @@ async def test_the_workers_command_shows_a_worker_kept_away_from_the_accounts(
     lines = result.output.splitlines()
     assert lines[0].startswith("a  host host-a  pid 1  seen ")
     assert lines[0].endswith("0 account(s)")
-    assert lines[1].startswith("  takes no account for ")
+    assert lines[1].startswith("  takes no new account for ")
     assert "a store could not be opened there" in lines[1]
     assert lines[2].startswith("b  host host-b  pid 2")
-    assert not any(line.startswith("  takes no account") for line in lines[2:])
+    assert not any(line.startswith("  takes no new account") for line in lines[2:])
     result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url, "--json"])
     document = json.loads(result.output)
     away = {w["id"]: w["away_for"] for w in document["workers"]}
@@ -359,7 +359,7 @@ async def test_the_workers_command_shows_a_worker_kept_away_from_the_accounts(
     # its time away over, it takes accounts again and the listing says nothing more
     target.raw("UPDATE workers SET away_until = now() - interval '1 second' WHERE id = 'a'")
     result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url])
-    assert "takes no account" not in result.output
+    assert "takes no new account" not in result.output
 
 
 def test_the_workers_command_needs_a_postgresql_store(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ Lists every worker (``ucwa-flow serve`` process) the store knows, with its host,
 when it was last seen, the accounts it owns (lease token, how long it has held the lease,
 when it expires) and the accounts no worker owns (released, or expired: a worker died and
 no other took the account over yet), and a worker that keeps away from the accounts for a
-while because an account's store could not be opened there (it takes none meanwhile; see
+while because an account's store could not be opened there (it takes no new one meanwhile; see
 docs/ha.md). Times are the database's. ``--json`` prints one JSON
 document for scripts. A store that fails is one line and exit status 1.
 """
@@ -98,7 +98,7 @@ def render(workers: list[WorkerInfo], leases: list[Lease]) -> list[str]:
         lines.append(f"{w.id}  host {w.host}  pid {w.pid}  seen {seen}  {len(mine)} account(s)")
         if w.away_for is not None:
             lines.append(
-                f"  takes no account for {_span(w.away_for)}: a store could not be opened "
+                f"  takes no new account for {_span(w.away_for)}: a store could not be opened "
                 "there (see its log)"
             )
         for item in mine:
