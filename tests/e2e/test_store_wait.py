@@ -286,6 +286,10 @@ def _refused(folder: Path, url: str) -> str:
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "trying again" not in done.stderr
+    # nothing was started: no stop of accounts is told (it said "stopping: new invitations
+    # ring; finishing the steps under way" and "stopped" before the error line)
+    assert "finishing the steps under way" not in done.stderr
+    assert "INFO ucwa_flow.service: stopped" not in done.stderr
     return done.stderr.splitlines()[-1]
 
 

@@ -326,6 +326,42 @@ async def test_the_workers_command_lists_workers_leases_and_unowned_accounts(
     assert document["unowned"][0]["last_worker"] == "b"
 
 
+async def test_the_workers_command_shows_a_worker_kept_away_from_the_accounts(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker that gave an account up because its store could not be opened there takes
+    no account for a while (``workers.away_until``): the listing said nothing of it, so an
+    operator saw a live worker with no account and the others over their shares."""
+    one, two, target = books
+    await one.join(A)
+    await two.join(B)
+    lease = await one.acquire("sip:x@contoso.com", "a", 30)
+    assert lease is not None
+    assert await one.give_up("sip:x@contoso.com", "a", lease.token, 120)
+    assert target.url is not None
+    assert target.schema is not None
+    url = f"{target.url}&options=-csearch_path%3D{target.schema}"
+    runner = CliRunner()
+    result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("a  host host-a  pid 1  seen ")
+    assert lines[0].endswith("0 account(s)")
+    assert lines[1].startswith("  takes no new account for ")
+    assert "a store could not be opened there" in lines[1]
+    assert lines[2].startswith("b  host host-b  pid 2")
+    assert not any(line.startswith("  takes no new account") for line in lines[2:])
+    result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url, "--json"])
+    document = json.loads(result.output)
+    away = {w["id"]: w["away_for"] for w in document["workers"]}
+    assert 60 < away["a"] <= 120
+    assert away["b"] is None
+    # its time away over, it takes accounts again and the listing says nothing more
+    target.raw("UPDATE workers SET away_until = now() - interval '1 second' WHERE id = 'a'")
+    result = await asyncio.to_thread(runner.invoke, cli, ["workers", "--store", url])
+    assert "takes no new account" not in result.output
+
+
 def test_the_workers_command_needs_a_postgresql_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["workers", "--store", str(tmp_path / "x.sqlite3")])
     assert result.exit_code == 2

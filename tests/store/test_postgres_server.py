@@ -89,6 +89,24 @@ async def test_a_role_that_may_not_log_in_is_refused_for_good() -> None:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
+async def test_a_search_path_naming_no_schema_that_exists_says_so() -> None:
+    """It was "the store ... failed (no schema has been selected to create in)": the
+    server's words, which do not tell an operator that the URL's schema is missing."""
+    base = postgres_url()
+    glue = "&" if "?" in base else "?"
+    url = f"{base}{glue}options=-csearch_path%3Dnosuch_{uuid.uuid4().hex[:12]}"
+    with pytest.raises(StoreError) as caught:
+        await open_store(url, connect_timeout=5)
+    message = str(caught.value)
+    assert not caught.value.retryable, message
+    assert "\n" not in message
+    assert " has no schema to keep its tables in (no schema has been selected" in message
+    assert message.endswith(
+        "the URL's search_path names no schema that exists; create it (CREATE SCHEMA name) "
+        "or correct the URL"
+    )
+
+
 async def test_a_url_parameter_libpq_does_not_know_is_refused_for_good() -> None:
     with closed_port() as port, pytest.raises(StoreError) as caught:
         await open_store(f"postgresql://bot@127.0.0.1:{port}/ucwa?bogus=1", connect_timeout=5)

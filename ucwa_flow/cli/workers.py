@@ -3,7 +3,9 @@
 Lists every worker (``ucwa-flow serve`` process) the store knows, with its host, pid and
 when it was last seen, the accounts it owns (lease token, how long it has held the lease,
 when it expires) and the accounts no worker owns (released, or expired: a worker died and
-no other took the account over yet). Times are the database's. ``--json`` prints one JSON
+no other took the account over yet), and a worker that keeps away from the accounts for a
+while because an account's store could not be opened there (it takes no new one meanwhile; see
+docs/ha.md). Times are the database's. ``--json`` prints one JSON
 document for scripts. A store that fails is one line and exit status 1.
 """
 
@@ -73,6 +75,7 @@ def snapshot(workers: list[WorkerInfo], leases: list[Lease]) -> dict[str, Any]:
                 "pid": w.pid,
                 "started_at": w.started_at.isoformat() if w.started_at else None,
                 "seen_ago": None if w.seen_ago is None else round(w.seen_ago, 3),
+                "away_for": None if w.away_for is None else round(w.away_for, 3),
                 "accounts": [lease(item) for item in owned if item.worker == w.id],
             }
             for w in workers
@@ -93,6 +96,11 @@ def render(workers: list[WorkerInfo], leases: list[Lease]) -> list[str]:
         mine = [item for item in owned if item.worker == w.id]
         seen = "?" if w.seen_ago is None else _ago(w.seen_ago)
         lines.append(f"{w.id}  host {w.host}  pid {w.pid}  seen {seen}  {len(mine)} account(s)")
+        if w.away_for is not None:
+            lines.append(
+                f"  takes no new account for {_span(w.away_for)}: a store could not be opened "
+                "there (see its log)"
+            )
         for item in mine:
             lines.append(
                 f"  {item.account}  token {item.token}  held {_span(item.held_for)}  "

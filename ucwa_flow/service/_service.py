@@ -274,7 +274,9 @@ class Service:
 
     async def _stop(self) -> bool:
         cut = await self._end_joining()  # no account was started then: nothing to finish
-        runners = [] if cut else list(self.runners.values())
+        # a worker that never joined (its store refused for good) started no account either
+        joined = not self._shared or self.coordinator is not None
+        runners = list(self.runners.values()) if joined and not cut else []
         for runner in runners:
             runner.stop_answering()
         for task in self._tasks:

@@ -36,6 +36,10 @@ class Watcher:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        # watchfiles says "N changes detected" at info for every change in the folders, of
+        # any file: with the log written to a file beside the deployment file, each line
+        # was a change that made the next one, ten lines a second for as long as it ran
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
         self._task = asyncio.create_task(self._watch(), name="watch")
 
     async def _watch(self) -> None:

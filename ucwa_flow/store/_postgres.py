@@ -151,6 +151,12 @@ class PostgresStore(Store):
             return StoreConflict(f"{where} refused a write ({detail}); nothing was written")
         if isinstance(exc, psycopg.errors.DiskFull | psycopg.errors.OutOfMemory):
             return StoreFull(f"{where} is out of space ({detail})")
+        if isinstance(exc, psycopg.errors.InvalidSchemaName):  # search_path: none that exists
+            return StoreError(
+                f"{where} has no schema to keep its tables in ({detail}): the URL's "
+                "search_path names no schema that exists; create it (CREATE SCHEMA name) "
+                "or correct the URL"
+            )
         if not connected:
             if not isinstance(exc, psycopg.OperationalError):  # before any connection
                 return StoreError(f"{where}: the URL cannot be used ({detail})")

@@ -103,6 +103,9 @@ class WorkerInfo:
     pid: int
     started_at: dt.datetime | None = None
     seen_ago: float | None = None  # seconds since its last heartbeat (database clock)
+    #: seconds it still keeps away from the accounts (database clock; None: it takes them):
+    #: a store it could not open (:meth:`LeaseBook.give_up`)
+    away_for: float | None = None
 
 
 def new_worker() -> WorkerInfo:
@@ -282,12 +285,18 @@ class LeaseBook:
             where += f" AND {_TAKING}"
         rows = await self._do(
             _one(
-                "SELECT id, host, pid, started_at, EXTRACT(EPOCH FROM now() - seen_at) "
+                "SELECT id, host, pid, started_at, EXTRACT(EPOCH FROM now() - seen_at), "
+                "CASE WHEN away_until > now() THEN EXTRACT(EPOCH FROM away_until - now()) END "
                 f"FROM workers w{where} ORDER BY started_at, id",
                 params,
             )
         )
-        return [WorkerInfo(str(i), str(h), int(str(p)), s, float(str(a))) for i, h, p, s, a in rows]
+        return [
+            WorkerInfo(
+                str(i), str(h), int(str(p)), s, float(str(a)), None if u is None else float(str(u))
+            )
+            for i, h, p, s, a, u in rows
+        ]
 
     # -- leases ---------------------------------------------------------------------------
 
