@@ -55,10 +55,11 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 #: how deep a template's or condition's tree may nest (expressions in expressions, blocks
 #: in blocks; as deep as a flow's YAML, ``MAX_DEPTH``): deeper is a compile error
 MAX_NESTING = 64
-#: a tree deeper than this is turned into Python when it is compiled, not when it is first
-#: rendered, so that what Python refuses in its code (more than 20 nested loops, 100
-#: levels of indentation, 200 nested parentheses) is a compile error too; a shallower
-#: tree cannot come near those limits, and most templates are far shallower
+#: a tree deeper than this (its ``elif`` branches counted as levels: see :func:`_analyse`)
+#: is turned into Python when it is compiled, not when it is first rendered, so that what
+#: Python refuses in its code (more than 20 nested loops, 100 levels of indentation, 200
+#: nested parentheses, a thousand-odd ``elif`` branches) is a compile error too; a
+#: shallower tree cannot come near those limits, and most templates are far shallower
 _COMPILE_NOW = 16
 
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
@@ -221,12 +222,20 @@ class _Compiled:
 
 
 def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
-    """How deep the tree nests, and the names a template reads, the captures
+    """How deep the tree's Python code nests (see below), and the names a template reads, the captures
     (``match.NAME``) and the campaign variables (``campaign.NAME``) it reads, in one walk
     of its tree; :class:`TemplateCompileError` for a tree nested deeper than
     :data:`MAX_NESTING` (found first: the tree is walked with a list of its own, not
     recursion) and for what flow templates cannot use (an ``include``, then an unknown
-    filter, then an unknown test, each the first one in the tree)."""
+    filter, then an unknown test, each the first one in the tree).
+
+    The depth returned is the tree's plus its ``{% elif %}`` branches: Jinja2 keeps an
+    ``if``'s ``elif`` branches side by side (3,000 of them are a tree 6 levels deep), but
+    Python nests each ``elif`` in the one before, in its syntax tree and its compiler, which
+    recurse: 3,000 branches passed validate, then every render ended in a RecursionError
+    as the code was compiled. Counting them sends such a template to
+    :meth:`_Compiled._compile_now` as the flow loads; the ``elif`` branches are not
+    :data:`MAX_NESTING` levels (a hundred compile and run)."""
     from jinja2 import meta, nodes
     from jinja2.exceptions import TemplateSyntaxError
 
@@ -236,7 +245,7 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
     scoping = False
     loaded: set[str] = set()
     attributes: dict[str, set[str]] = {"match": set(), "campaign": set()}
-    deepest = 0
+    deepest = elifs = 0
     pending = [(child, 2) for child in reversed(list(ast.iter_child_nodes()))]
     while pending:  # the order of ``ast.find_all``: each node, then its children
         node, depth = pending.pop()
@@ -264,6 +273,8 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
         elif isinstance(node, nodes.Test):
             if unknown_test is None and node.name not in env.tests:
                 unknown_test = node
+        elif isinstance(node, nodes.If):
+            elifs += len(node.elif_)
         elif isinstance(node, _jinja.UNAVAILABLE):
             unavailable = unavailable or node
         if isinstance(node, _jinja.SCOPING):
@@ -286,7 +297,7 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
         # at the first render: ``{% for loop in items %}``
         raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
     found = frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"])
-    return deepest, found
+    return deepest + elifs, found
 
 
 _TOO_DEEP = f"nested too deeply (at most {MAX_NESTING} levels of expressions and blocks)"
