@@ -222,8 +222,9 @@ class _Compiled:
 
 
 def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
-    """How deep the tree's Python code nests (see below), and the names a template reads, the captures
-    (``match.NAME``) and the campaign variables (``campaign.NAME``) it reads, in one walk
+    """How deep the tree's Python code nests (see below), and the names a template reads,
+    the captures (``match.NAME``) and the campaign variables (``campaign.NAME``) it reads,
+    in one walk
     of its tree; :class:`TemplateCompileError` for a tree nested deeper than
     :data:`MAX_NESTING` (found first: the tree is walked with a list of its own, not
     recursion) and for what flow templates cannot use (an ``include``, then an unknown
