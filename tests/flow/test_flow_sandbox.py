@@ -117,7 +117,8 @@ PYTHON_REFUSES = [
     "{% for x in [1] %}" * 21 + "x" + "{% endfor %}" * 21,  # 20 nested blocks at most
     # 3,000 ``elif``: Jinja's tree is 6 levels deep, Python nests each elif in the one
     # before and its compiler recursed (RecursionError at every render)
-    "{% if a == 0 %}0" + "".join(f"{{% elif a == {i} %}}{i}" for i in range(1, 3000))
+    "{% if a == 0 %}0"
+    + "".join(f"{{% elif a == {i} %}}{i}" for i in range(1, 3000))
     + "{% endif %}",
 ]
 
