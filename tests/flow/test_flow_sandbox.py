@@ -330,3 +330,25 @@ def test_renders_read_the_cpu_clock_at_most_every_10_ms(monkeypatch: pytest.Monk
     clock.wall -= 1.0  # a wall clock behind the reading is not trusted
     _render_time._cpu_time(clock.wall)
     assert clock.cpu_reads == 3
+
+
+def test_a_value_nested_deeper_than_json_from_outside_fails_to_evaluate() -> None:
+    """What ``set``, a call's arguments and a return store: never deeper than 64 levels
+    (a ``set: {v: "{{ [v] }}"}`` per message grew ``v`` until a RecursionError)."""
+    from ucwa_flow.bounded_json import MAX_DEPTH
+
+    def nested(levels: int) -> list[object]:
+        value: list[object] = []
+        for _ in range(levels - 1):
+            value = [value]
+        return value
+
+    wrap = Value("{{ [v] }}", HERE)
+    assert wrap.evaluate({"v": nested(MAX_DEPTH - 1)}) == [nested(MAX_DEPTH - 1)]
+    with pytest.raises(TemplateRenderError, match=r"nested too deeply \(more than 64 levels\)"):
+        wrap.evaluate({"v": nested(MAX_DEPTH)})
+    with pytest.raises(TemplateRenderError, match="nested too deeply"):
+        Value("{{ (v,) }}", HERE).evaluate({"v": nested(MAX_DEPTH)})  # a tuple is a level
+    with pytest.raises(TemplateRenderError, match="nested too deeply"):
+        Value({"a": ["{{ v }}"]}, HERE).evaluate({"v": nested(MAX_DEPTH - 1)})
+    assert Value("{{ v }}", HERE).evaluate({"v": nested(MAX_DEPTH)}) == nested(MAX_DEPTH)
