@@ -46,3 +46,16 @@ def test_brackets_in_texts_are_no_nesting_and_the_limit_may_be_given() -> None:
         bounded_json.loads("[[[]]]", depth=2)
     with pytest.raises(ValueError, match="Expecting value"):  # not JSON: json.loads
         bounded_json.loads("[1,")
+
+
+def test_too_deep_walks_values_made_otherwise() -> None:
+    from ucwa_flow.bounded_json import too_deep
+
+    value: object = 1
+    for level in range(64):  # lists, dicts and tuples in turn: 64 levels
+        value = ([value], {"x": value}, (value,))[level % 3]
+    assert not too_deep(value)
+    assert too_deep([value])
+    assert not too_deep("[" * 100)
+    assert too_deep([[[1]]], depth=2)
+    assert not too_deep([[1]], depth=2)

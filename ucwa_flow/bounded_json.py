@@ -11,6 +11,7 @@ a log line), far from where it came in.
 :func:`loads` reads JSON as ``json.loads`` does and refuses, with a :class:`TooDeep`
 (a :class:`ValueError`, as what is not JSON), a text nested deeper than :data:`MAX_DEPTH`
 levels, as deep as a flow's YAML may nest: no JSON the bot is given nests nearly as deep.
+:func:`too_deep` tells the same of a value made otherwise (what a flow's ``set`` stores).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "TooDeep", "loads"]
+__all__ = ["MAX_DEPTH", "TooDeep", "loads", "too_deep"]
 
 #: how deep JSON may nest (``[]`` and ``{}`` are one level, ``[[]]`` two)
 MAX_DEPTH = 64
+_NESTING = (dict, list, tuple)
 
 
 class TooDeep(ValueError):
@@ -31,24 +33,32 @@ class TooDeep(ValueError):
 def loads(text: str | bytes, *, depth: int = MAX_DEPTH) -> Any:
     """The JSON ``text`` holds: :class:`ValueError` for what is not JSON, :class:`TooDeep`
     for JSON nested deeper than ``depth`` levels."""
-    too_deep = f"JSON nested deeper than {depth} levels"
+    too_deep_text = f"JSON nested deeper than {depth} levels"
     try:
         data = json.loads(text)
     except RecursionError:
-        raise TooDeep(too_deep) from None
+        raise TooDeep(too_deep_text) from None
     if isinstance(text, bytes):
         openers = text.count(b"[") + text.count(b"{")
     else:
         openers = text.count("[") + text.count("{")
     if openers <= depth:
         return data  # too few brackets to nest too deep (most texts): no walk
-    pending: list[tuple[Any, int]] = [(data, 1)]  # a list, not recursion: depth unknown
+    if too_deep(data, depth):
+        raise TooDeep(too_deep_text)
+    return data
+
+
+def too_deep(value: Any, depth: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` (dicts, lists and tuples of other values) nests deeper than
+    ``depth`` levels; walked with a list, not recursion (its depth is unknown)."""
+    if not isinstance(value, _NESTING):
+        return False
+    pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
         value, level = pending.pop()
-        if not isinstance(value, dict | list):
-            continue
         if level > depth:
-            raise TooDeep(too_deep)
+            return True
         children = value.values() if isinstance(value, dict) else value
-        pending.extend((child, level + 1) for child in children)
-    return data
+        pending.extend((child, level + 1) for child in children if isinstance(child, _NESTING))
+    return False

@@ -102,8 +102,13 @@ def test_state_and_store_together_are_a_usage_error(tmp_path: Path) -> None:
             '{"users": ' + "[" * 5000 + "]" * 5000 + "}",
             "users.json: users file is JSON nested deeper than 64 levels",
         ),
+        (  # libyaml's composer recursed on the C stack: a segmentation fault (exit 139)
+            "users.yaml",
+            "users: " + "[" * 30000 + "]" * 30000,
+            "users.yaml:1:71: users file is YAML nested deeper than 64 levels",
+        ),
     ],
-    ids=["yaml", "json", "json-too-deep"],
+    ids=["yaml", "json", "json-too-deep", "yaml-too-deep"],
 )
 def test_a_users_file_that_does_not_parse_names_the_place(
     tmp_path: Path, name: str, text: str, where: str

@@ -88,15 +88,18 @@ def _chain(n: int) -> str:
     return " + ".join(["a"] * n)
 
 
+#: all but the last are deeper than MAX_NESTING: the depth check (or a RecursionError of
+#: Jinja's parser) refuses them before any code is made; what each did before it is noted
 DEEP = [
     "{{ " + _chain(1500) + " }}",  # Jinja's compiler recursed past Python's stack
-    "{{ " + _chain(200) + " }}",  # Python: "too many nested parentheses" at render
+    "{{ " + _chain(200) + " }}",  # was Python's "too many nested parentheses" at render
     "{{ " + "(" * 1000 + "a" + ")" * 1000 + " }}",  # Jinja's parser recursed
     "{{ " + "[" * 1000 + "a" + "]" * 1000 + " }}",
     "{{ a" + " | string" * 1000 + " }}",
     "{{ " + "not " * 1000 + "a }}",
-    "{% if a %}" * 120 + "x" + "{% endif %}" * 120,  # Python: too much indentation
-    "{% for x in [1] %}" * 21 + "x" + "{% endfor %}" * 21,  # Python: 20 nested blocks
+    "{% if a %}" * 120 + "x" + "{% endif %}" * 120,  # was Python's "too much indentation"
+    "{% for x in [1] %}" * 21 + "x" + "{% endfor %}" * 21,  # 23 levels: the early compile
+    # (Python: "too many statically nested blocks")
 ]
 
 
@@ -106,6 +109,73 @@ def test_a_template_nested_too_deeply_does_not_compile(source: str) -> None:
     loads (``F112``)."""
     with pytest.raises(TemplateCompileError, match="nested too deeply"):
         Template(source, HERE)
+
+
+#: within MAX_NESTING, so not refused by the depth check, but code Python refuses: the
+#: early compile (``_COMPILE_NOW``) makes it a compile error as the flow loads
+PYTHON_REFUSES = [
+    "{% for x in [1] %}" * 21 + "x" + "{% endfor %}" * 21,  # 20 nested blocks at most
+    # 3,000 ``elif``: Jinja's tree is 6 levels deep, Python nests each elif in the one
+    # before and its compiler recursed (RecursionError at every render)
+    "{% if a == 0 %}0"
+    + "".join(f"{{% elif a == {i} %}}{i}" for i in range(1, 3000))
+    + "{% endif %}",
+]
+
+
+@pytest.mark.parametrize("source", PYTHON_REFUSES, ids=["for", "elif"])
+def test_code_python_refuses_is_a_compile_error_as_the_flow_loads(source: str) -> None:
+    from ucwa_flow.flow import _sandbox
+
+    tree = _sandbox._TEXT.parse(source)
+    walked = [(tree, 1)]  # the tree's own depth, as the depth check sees it
+    deepest = 0
+    while walked:
+        node, level = walked.pop()
+        deepest = max(deepest, level)
+        walked.extend((child, level + 1) for child in node.iter_child_nodes())
+    assert deepest <= MAX_NESTING  # not the depth check's
+    with pytest.raises(TemplateCompileError, match="nested too deeply to run"):
+        Template(source, HERE)
+
+
+def test_many_elif_branches_compile_and_run() -> None:
+    """The elif branches decide when the code is made, they are not levels of nesting."""
+    source = "{% if a == 0 %}0" + "".join(f"{{% elif a == {i} %}}{i}" for i in range(1, 300))
+    template = Template(source + "{% endif %}", HERE)
+    assert template._code is not None  # made as it loaded
+    assert template.render({"a": 299}) == "299"
+
+
+def test_a_long_attribute_chain_is_judged_as_jinja_judges_it() -> None:
+    """``s.x.x...`` is one operand to the plain reader, but Jinja nests a level an
+    attribute: 250 of them passed validate, then every render failed (Python: "too many
+    nested parentheses"; a RecursionError from about 1,000)."""
+    from ucwa_flow.flow._simple_templates import MAX_OPERANDS, simple_expression
+
+    def deep(n: int) -> dict[str, object]:
+        tree: dict[str, object] = {"x": 1}
+        for _ in range(n - 1):
+            tree = {"x": tree}
+        return tree
+
+    assert simple_expression("s" + ".x" * (MAX_OPERANDS - 1)) is not None
+    assert simple_expression("s" + ".x" * MAX_OPERANDS) is None  # parsed, depth checked
+    assert simple_expression("a or s" + ".x" * (MAX_OPERANDS - 2)) is not None
+    assert simple_expression("a or s" + ".x" * (MAX_OPERANDS - 1)) is None
+    for n in (250, 1000, 3000):
+        chain = "s" + ".x" * n
+        with pytest.raises(TemplateCompileError, match="nested too deeply"):
+            Condition(chain, HERE)
+        with pytest.raises(TemplateCompileError, match="nested too deeply"):
+            Template("v={{ " + chain + " }}", HERE)
+        with pytest.raises(TemplateCompileError, match="nested too deeply"):
+            Value("{{ " + chain + " }}", HERE)
+    for n in (MAX_OPERANDS, 40, MAX_NESTING - 4):  # what passes renders
+        chain = "s" + ".x" * n
+        assert Condition(chain, HERE).evaluate({"s": deep(n)})
+        assert Template("v={{ " + chain + " }}", HERE).render({"s": deep(n)}) == "v=1"
+        assert Value("{{ " + chain + " }}", HERE).evaluate({"s": deep(n)}) == 1
 
 
 def test_a_condition_nested_too_deeply_does_not_compile() -> None:
@@ -260,3 +330,25 @@ def test_renders_read_the_cpu_clock_at_most_every_10_ms(monkeypatch: pytest.Monk
     clock.wall -= 1.0  # a wall clock behind the reading is not trusted
     _render_time._cpu_time(clock.wall)
     assert clock.cpu_reads == 3
+
+
+def test_a_value_nested_deeper_than_json_from_outside_fails_to_evaluate() -> None:
+    """What ``set``, a call's arguments and a return store: never deeper than 64 levels
+    (a ``set: {v: "{{ [v] }}"}`` per message grew ``v`` until a RecursionError)."""
+    from ucwa_flow.bounded_json import MAX_DEPTH
+
+    def nested(levels: int) -> list[object]:
+        value: list[object] = []
+        for _ in range(levels - 1):
+            value = [value]
+        return value
+
+    wrap = Value("{{ [v] }}", HERE)
+    assert wrap.evaluate({"v": nested(MAX_DEPTH - 1)}) == [nested(MAX_DEPTH - 1)]
+    with pytest.raises(TemplateRenderError, match=r"nested too deeply \(more than 64 levels\)"):
+        wrap.evaluate({"v": nested(MAX_DEPTH)})
+    with pytest.raises(TemplateRenderError, match="nested too deeply"):
+        Value("{{ (v,) }}", HERE).evaluate({"v": nested(MAX_DEPTH)})  # a tuple is a level
+    with pytest.raises(TemplateRenderError, match="nested too deeply"):
+        Value({"a": ["{{ v }}"]}, HERE).evaluate({"v": nested(MAX_DEPTH - 1)})
+    assert Value("{{ v }}", HERE).evaluate({"v": nested(MAX_DEPTH)}) == nested(MAX_DEPTH)

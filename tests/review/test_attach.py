@@ -121,3 +121,38 @@ async def test_remote_live_reconnects_when_the_endpoint_comes_back() -> None:
         if second is not None:
             await second.stop()
         await first.stop()
+
+
+async def test_remote_live_passes_over_json_nested_too_deeply() -> None:
+    """An answer nested past what ``json.loads`` reads is no admin endpoint's: ``None``,
+    or a snapshot skipped, not a RecursionError (an event stream's ended the reader)."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    deep = "[" * 5000 + "]" * 5000
+    good = {"seq": 7, "flows": {}}
+
+    async def conversation(request: Request) -> Response:
+        return Response(deep, media_type="application/json")
+
+    async def stream(request: Request) -> Response:
+        import json
+
+        body = f"event: snapshot\ndata: {deep}\n\nevent: snapshot\ndata: {json.dumps(good)}\n\n"
+        return Response(body, media_type="text/event-stream")
+
+    routes = [Route("/live/conversations/{id}", conversation), Route("/live/events", stream)]
+    server = ReviewServer(Starlette(routes=routes), "127.0.0.1", 0)
+    remote = RemoteLive(await server.start())
+    try:
+        assert await remote.fetch_conversation("c1") is None
+        await remote.start()
+
+        async def streamed() -> bool:
+            return remote.snapshot().get("seq") == 7
+
+        await eventually(streamed, "the snapshot after the deep one")
+    finally:
+        await remote.aclose()
+        await server.stop()

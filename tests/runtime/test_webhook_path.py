@@ -139,6 +139,8 @@ def test_a_dot_segment_is_found_behind_an_authority_urlsplit_refuses(url: str) -
 
 def test_dots_that_are_no_segment_are_fine() -> None:
     assert dot_segment("https://h.example/v1.2/.well-known/a..b/?q=../x#../y") is None
+    for path in ("/.../x", "/..foo", "/a%2Fb", "/100%25", "/50%", "/café/日本", "/%ff%fe"):
+        assert dot_segment("https://h.example" + path) is None, path
 
 
 @pytest.mark.parametrize(
@@ -159,6 +161,26 @@ def test_dots_that_are_no_segment_are_fine() -> None:
         ("/a/%252e%252e%252fadmin", "%252e%252e%252fadmin"),
         ("/a/%25252e%25252e", "%25252e%25252e"),
         ("/a/%2525252541", "%2525252541"),  # still encoded after four decodings
+        # look-alikes a server normalising Unicode (NFKC) reads as dots and slashes
+        ("/a/\uff0e\uff0e/admin", "\uff0e\uff0e"),  # full-width full stops
+        ("/a/%EF%BC%8E%EF%BC%8E/admin", "%EF%BC%8E%EF%BC%8E"),
+        ("/a/\u2025/admin", "\u2025"),  # two dot leader
+        ("/a/\u2024\u2024/admin", "\u2024\u2024"),  # one dot leader
+        ("/a/\u3002\u3002/admin", "\u3002\u3002"),  # ideographic full stops (IDNA)
+        ("/a/..\uff0fadmin", "..\uff0fadmin"),  # a full-width solidus
+        ("/a/..%EF%BC%BCadmin", "..%EF%BC%BCadmin"),  # and reverse solidus
+        ("/a/%c0%ae%c0%ae/admin", "%c0%ae%c0%ae"),  # overlong UTF-8
+        ("/a/..%c0%afadmin", "..%c0%afadmin"),
+        ("/a/%e0%80%ae%e0%80%ae/admin", "%e0%80%ae%e0%80%ae"),
+        ("/a/%u002e%u002e/admin", "%u002e%u002e"),  # IIS's %u escapes
+        ("/a/..%u002fadmin", "..%u002fadmin"),
+        ("/a/..%00/admin", "..%00"),  # C code reads up to the NUL
+        ("/a/..%2500/admin", "..%2500"),
+        ("/a/..%00.jpg/admin", "..%00.jpg"),
+        ("/a/..%20/admin", "..%20"),  # trailing blanks, stripped by Windows and IIS
+        ("/a/.. /admin", ".. "),
+        ("/a/..%09/admin", "..%09"),
+        ("/a/.%20%20/admin", ".%20%20"),
     ],
 )
 def test_a_segment_a_server_decodes_to_a_dot_segment_is_refused(path: str, segment: str) -> None:
@@ -181,6 +203,12 @@ def test_a_segment_a_server_decodes_to_a_dot_segment_is_refused(path: str, segme
         "a;b",
         "x/...y/z",
         "é/ü",
+        "café",
+        "日本",
+        "a\u2025b",  # two dot leader in a name
+        "\u2026",  # an ellipsis is "..." to NFKC: a name
+        "... ",  # three dots are a name to Windows too, blank or not
+        "a.. ",
     ],
 )
 def test_a_name_urlsegment_encoded_is_sent(value: str) -> None:

@@ -117,6 +117,13 @@ async def test_error_bodies(client: httpx.AsyncClient) -> None:
     )
     assert bad_json.status_code == 400
     assert bad_json.json()["subcode"] == "DeserializationFailure"
+    deep = await s.post(  # json.loads' RecursionError was a 500
+        s.link("communication", "startMessaging"),
+        content=b'{"to": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert deep.status_code == 400
+    assert deep.json()["subcode"] == "DeserializationFailure"
     missing = await s.post(s.link("communication", "startMessaging"), json={"subject": "x"})
     assert missing.status_code == 400
     assert missing.json()["subcode"] == "ParameterValidationFailure"

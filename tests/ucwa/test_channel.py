@@ -306,6 +306,15 @@ async def test_a_body_that_is_not_json_is_retried_like_a_transport_failure(rig: 
     assert rig.acks()[:6] == ["1"] * 6  # the same URL each time
 
 
+async def test_a_body_nested_too_deeply_is_retried_like_one_that_is_not_json(rig: Rig) -> None:
+    """json.loads' RecursionError ended the channel's reader; now a protocol error."""
+    deep = "[" * 5000 + "]" * 5000
+    await rig.pool.push(*[(200, deep)] * 3)
+    await rig.pool.push(batch(1, participant_added("a")))
+    assert _names(await _drive(rig)) == ["a@contoso.com"]  # no error reached the consumer
+    assert rig.acks()[:4] == ["1"] * 4  # the same URL each time
+
+
 async def test_aclose_cancels_the_outstanding_poll(rig: Rig) -> None:
     received: list[object] = []
 

@@ -298,3 +298,17 @@ async def test_keep_alive_reports_on_the_clock_and_recovers_an_expired_applicati
         reports = [u for m, u, _, _ in pool.bodies if u.endswith("reportMyActivity")]
         assert len(reports) == 3
         task.cancel()
+
+
+def test_json_nested_too_deeply_is_an_unexpected_response() -> None:
+    from ucwa_flow.ucwa._http import error_for, json_of
+    from ucwa_flow.ucwa.errors import UnexpectedResponse
+
+    request = httpx.Request("GET", f"{HOST}/x")
+    deep = "[" * 5000 + "]" * 5000
+    answer = httpx.Response(200, text=deep, request=request)
+    with pytest.raises(UnexpectedResponse, match=r"JSON nested too deeply \(more than 64"):
+        json_of(answer)
+    headers = {"Content-Type": "application/json"}
+    refused = httpx.Response(500, text=deep, headers=headers, request=request)
+    assert error_for(refused).code is None

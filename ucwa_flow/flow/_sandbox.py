@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from ucwa_flow.bounded_json import MAX_DEPTH, too_deep
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._plain import JINJA_GLOBALS, Part, plain_parts, render_plain
@@ -55,10 +56,11 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 #: how deep a template's or condition's tree may nest (expressions in expressions, blocks
 #: in blocks; as deep as a flow's YAML, ``MAX_DEPTH``): deeper is a compile error
 MAX_NESTING = 64
-#: a tree deeper than this is turned into Python when it is compiled, not when it is first
-#: rendered, so that what Python refuses in its code (more than 20 nested loops, 100
-#: levels of indentation, 200 nested parentheses) is a compile error too; a shallower
-#: tree cannot come near those limits, and most templates are far shallower
+#: a tree deeper than this (its ``elif`` branches counted as levels: see :func:`_analyse`)
+#: is turned into Python when it is compiled, not when it is first rendered, so that what
+#: Python refuses in its code (more than 20 nested loops, 100 levels of indentation, 200
+#: nested parentheses, a thousand-odd ``elif`` branches) is a compile error too; a
+#: shallower tree cannot come near those limits, and most templates are far shallower
 _COMPILE_NOW = 16
 
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
@@ -221,12 +223,21 @@ class _Compiled:
 
 
 def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
-    """How deep the tree nests, and the names a template reads, the captures
-    (``match.NAME``) and the campaign variables (``campaign.NAME``) it reads, in one walk
+    """How deep the tree's Python code nests (see below), and the names a template reads,
+    the captures (``match.NAME``) and the campaign variables (``campaign.NAME``) it reads,
+    in one walk
     of its tree; :class:`TemplateCompileError` for a tree nested deeper than
     :data:`MAX_NESTING` (found first: the tree is walked with a list of its own, not
     recursion) and for what flow templates cannot use (an ``include``, then an unknown
-    filter, then an unknown test, each the first one in the tree)."""
+    filter, then an unknown test, each the first one in the tree).
+
+    The depth returned is the tree's plus its ``{% elif %}`` branches: Jinja2 keeps an
+    ``if``'s ``elif`` branches side by side (3,000 of them are a tree 6 levels deep), but
+    Python nests each ``elif`` in the one before, in its syntax tree and its compiler, which
+    recurse: 3,000 branches passed validate, then every render ended in a RecursionError
+    as the code was compiled. Counting them sends such a template to
+    :meth:`_Compiled._compile_now` as the flow loads; the ``elif`` branches are not
+    :data:`MAX_NESTING` levels (a hundred compile and run)."""
     from jinja2 import meta, nodes
     from jinja2.exceptions import TemplateSyntaxError
 
@@ -236,7 +247,7 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
     scoping = False
     loaded: set[str] = set()
     attributes: dict[str, set[str]] = {"match": set(), "campaign": set()}
-    deepest = 0
+    deepest = elifs = 0
     pending = [(child, 2) for child in reversed(list(ast.iter_child_nodes()))]
     while pending:  # the order of ``ast.find_all``: each node, then its children
         node, depth = pending.pop()
@@ -264,6 +275,8 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
         elif isinstance(node, nodes.Test):
             if unknown_test is None and node.name not in env.tests:
                 unknown_test = node
+        elif isinstance(node, nodes.If):
+            elifs += len(node.elif_)
         elif isinstance(node, _jinja.UNAVAILABLE):
             unavailable = unavailable or node
         if isinstance(node, _jinja.SCOPING):
@@ -286,10 +299,11 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
         # at the first render: ``{% for loop in items %}``
         raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
     found = frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"])
-    return deepest, found
+    return deepest + elifs, found
 
 
 _TOO_DEEP = f"nested too deeply (at most {MAX_NESTING} levels of expressions and blocks)"
+_VALUE_TOO_DEEP = f"the value is nested too deeply (more than {MAX_DEPTH} levels)"
 
 
 def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
@@ -429,8 +443,18 @@ class Value:
         self.campaign: frozenset[str] = frozenset().union(*(p.campaign for p in parts))
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
-        """Evaluate to plain JSON-compatible data (or whatever an expression returns)."""
-        return _evaluate_tree(self._tree, context)
+        """Evaluate to plain JSON-compatible data (or whatever an expression returns);
+        :class:`TemplateRenderError` for a value nested deeper than ``MAX_DEPTH`` levels.
+
+        A value can nest without bound otherwise: ``set: {v: "{{ [v] }}"}`` on every
+        message made ``v`` one level deeper each time, and after some 490 messages
+        ``copy.deepcopy`` (a durable bot's commit) ended the bot in a RecursionError. The
+        bound is JSON's from outside the bot (:mod:`ucwa_flow.bounded_json`), a webhook's
+        answer's among them, so that no variable nests deeper, however it was set."""
+        result = _evaluate_tree(self._tree, context)
+        if isinstance(result, dict | list | tuple) and too_deep(result):
+            raise TemplateRenderError(f"{self.location}: {_VALUE_TOO_DEEP}")
+        return result
 
     def __repr__(self) -> str:
         return f"Value({self.source!r})"

@@ -8,8 +8,9 @@ render. A plain expression may also join such names and quoted texts (no backsla
 ``%`` or ``#`` in them) with ``or`` and ``and``: ``{{ description or "none given" }}``;
 :func:`simple_expression` reads a value's or a condition's expression of that form. Any
 other template, and any whose names Jinja2 reads as constants or operators
-(``{{ none }}``), or that joins more than :data:`MAX_OPERANDS` operands (its tree nests as
-deep: the sandbox checks that depth as it parses), gets ``None``: it is parsed as before.
+(``{{ none }}``), or that joins more than :data:`MAX_OPERANDS` operands and attributes
+(its tree nests as deep: the sandbox checks that depth as it parses), gets ``None``: it is
+parsed as before.
 When every template of a flow is plain, validating it does not import Jinja2.
 """
 
@@ -38,9 +39,12 @@ _REFERENCE = re.compile(rf"\{{\{{ *({_NAME})((?:\.{_NAME})*) *\}}\}}")
 _WHOLE = re.compile(rf"{_EXPRESSION}\Z")
 #: an operand or an operator, in turn
 _TOKEN = re.compile(rf"{_STRING}|({_NAME})((?:\.{_NAME})*)")
-#: the most operands a plain expression joins: Jinja2 nests ``a or b or c`` one level an
-#: operator, and a plain template is parsed only at its first render, where the sandbox's
-#: checks on deep trees (``_sandbox._COMPILE_NOW``, ``MAX_NESTING``) do not run
+#: the most operands a plain expression joins, less the attributes of its longest
+#: ``name.a.b`` chain: Jinja2 nests ``a or b or c`` one level an operator, and ``s.a.b``
+#: one level an attribute; a plain template is parsed only at its first render, where the
+#: sandbox's checks on deep trees (``_sandbox._COMPILE_NOW``, ``MAX_NESTING``) do not run,
+#: so one that may nest deeper is parsed as the flow loads (``s.x.x...`` with 250
+#: attributes passed validate, then failed every render: 200 nested parentheses)
 MAX_OPERANDS = 12
 #: names Jinja2 reads as constants or operators, or that Python reserves: parsed as usual
 _WORDS = frozenset(
@@ -70,14 +74,19 @@ def _names(expressions: Iterable[str]) -> Names | None:
     captures: set[str] = set()
     campaign: set[str] = set()
     for expression in expressions:
+        operands = longest = 0  # operands and the longest attribute chain: see MAX_OPERANDS
         for i, found in enumerate(_TOKEN.finditer(expression)):
-            if i == 2 * MAX_OPERANDS - 1:  # operands and operators in turn: one too many
-                return None
-            if found.group(1) is None:
-                continue  # a quoted text
-            name, attributes = found.group(1), found.group(2).split(".")[1:]
             if i % 2:  # an operator (the expression was matched whole)
                 continue
+            operands += 1
+            if found.group(1) is None:  # a quoted text
+                if operands + longest > MAX_OPERANDS:
+                    return None
+                continue
+            name, attributes = found.group(1), found.group(2).split(".")[1:]
+            longest = max(longest, len(attributes))
+            if operands + longest > MAX_OPERANDS:
+                return None
             if any(keyword.iskeyword(n) or n.lower() in _WORDS for n in (name, *attributes)):
                 return None
             variables.add(name)

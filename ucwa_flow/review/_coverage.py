@@ -64,6 +64,11 @@ def load_coverage(path: str | Path) -> CoverageResults:
         data = bounded_json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise UnreadableFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except bounded_json.TooDeep:
+        depth = bounded_json.MAX_DEPTH
+        raise UnreadableFileError(
+            f"{path}: JSON nested too deeply (more than {depth} levels)"
+        ) from None
     except ValueError as exc:
         raise UnreadableFileError(f"{path}: not JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != _FORMAT:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ucwa_flow import bounded_json
 from ucwa_flow.review._sse import read_events
 
 __all__ = ["BACKOFF", "MAX_BACKOFF", "RemoteLive", "empty_snapshot"]
@@ -77,8 +77,8 @@ class RemoteLive:
         if response.status_code != 200:
             return None
         try:
-            found = response.json()
-        except ValueError:  # not JSON: not an admin endpoint's answer
+            found = bounded_json.loads(response.content)
+        except ValueError:  # not JSON (or nested too deeply): not an admin endpoint's answer
             return None
         return found if isinstance(found, dict) else None
 
@@ -152,7 +152,7 @@ class RemoteLive:
                 if event.name != "snapshot":
                     continue
                 try:
-                    snapshot = json.loads(event.data)
+                    snapshot = bounded_json.loads(event.data)
                 except ValueError:
                     continue
                 if isinstance(snapshot, dict):

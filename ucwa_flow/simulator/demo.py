@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ucwa_flow import bounded_json
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.simulator.control import VirtualUser
 
@@ -73,7 +73,7 @@ class TicketService:
         path = request.url.path.rstrip("/")
         if request.method == "POST":
             try:
-                body = json.loads(await request.body() or b"{}")
+                body = bounded_json.loads(await request.body() or b"{}")
             except ValueError:
                 return _error(400, "the body is not JSON")
             fields = body if isinstance(body, dict) else {"data": body}

@@ -21,6 +21,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ucwa_flow import bounded_json
 from ucwa_flow.simulator.errors import UcwaErrorResponse, bad_request
 
 if TYPE_CHECKING:
@@ -146,7 +147,11 @@ async def read_json(request: Request) -> dict[str, Any]:
             f"The content type {media or '(none)'!r} is not supported here; use application/json.",
         )
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = bounded_json.loads(raw.decode("utf-8"))
+    except bounded_json.TooDeep:  # json.loads' RecursionError was a 500
+        raise UcwaErrorResponse(
+            400, "BadRequest", "DeserializationFailure", "The request body is nested too deeply."
+        ) from None
     except (UnicodeDecodeError, ValueError):
         raise UcwaErrorResponse(
             400, "BadRequest", "DeserializationFailure", "The request body is not valid JSON."

@@ -14,6 +14,7 @@ from collections import deque
 
 import httpx
 
+from ucwa_flow import bounded_json
 from ucwa_flow.ucwa._http import resolve, with_query
 from ucwa_flow.ucwa._stats import ChannelStats
 from ucwa_flow.ucwa.channel_items import ChannelItem, ConversationsLost, ReadPosition
@@ -56,7 +57,10 @@ def read_answer(
     again after a ``resume``. Raises :class:`Refused` for a body that is not an event body.
     """
     try:
-        body = response.json()
+        body = bounded_json.loads(response.content)
+    except bounded_json.TooDeep:  # json.loads' RecursionError ended the channel's reader
+        problem = f"the answer to GET {url} is JSON nested too deeply"
+        raise Refused(MalformedEventBody(problem), None) from None
     except ValueError:
         raise Refused(MalformedEventBody(f"the answer to GET {url} is not JSON"), None) from None
     try:

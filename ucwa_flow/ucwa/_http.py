@@ -8,7 +8,6 @@ builds a URL from pieces; :func:`with_query` only adds parameters through a URL 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from ucwa_flow import bounded_json
 from ucwa_flow.ucwa.errors import ApplicationGone, UcwaHttpError, UnexpectedResponse
 
 __all__ = [
@@ -146,8 +146,13 @@ def embedded(resource: Mapping[str, Any], rel: str) -> Mapping[str, Any]:
 def json_of(response: httpx.Response) -> dict[str, Any]:
     """The JSON object in a success response, or :class:`UnexpectedResponse`."""
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = bounded_json.loads(response.content)
+    except bounded_json.TooDeep:
+        raise UnexpectedResponse(
+            f"{response.request.method} {response.request.url} answered {response.status_code} "
+            f"with JSON nested too deeply (more than {bounded_json.MAX_DEPTH} levels)"
+        ) from None
+    except ValueError as exc:  # not JSON (a JSONDecodeError, a UnicodeDecodeError)
         raise UnexpectedResponse(
             f"{response.request.method} {response.request.url} answered {response.status_code} "
             f"with a body that is not JSON ({exc})"
@@ -181,8 +186,8 @@ def error_for(response: httpx.Response) -> UcwaHttpError:
     code = subcode = message = None
     if "json" in response.headers.get("Content-Type", ""):
         try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = bounded_json.loads(response.content)
+        except ValueError:  # not JSON, or nested too deeply
             body = None
         if isinstance(body, dict):
             code = _text(body.get("code"))

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ucwa_flow import bounded_json
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.ucwa._http import ACCEPT_JSON, error_for, host_of, resolve
 from ucwa_flow.ucwa.errors import AuthenticationFailed, TokenRefused
@@ -254,7 +255,7 @@ class WebTicketAuth(httpx.Auth):
                 f"to the password grant for {self.username}"
             )
         try:
-            body = response.json()
+            body = bounded_json.loads(response.content)
             access = body["access_token"]
             kind = body.get("token_type") or "Bearer"
             lifetime = float(body.get("expires_in") or 3600)
@@ -279,7 +280,7 @@ class WebTicketAuth(httpx.Auth):
 
 def _oauth_error(response: httpx.Response) -> str | None:
     try:
-        body = response.json()
+        body = bounded_json.loads(response.content)
     except ValueError:
         return None
     error = body.get("error") if isinstance(body, dict) else None

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ucwa_flow import bounded_json
 from ucwa_flow._server_url import server_url_problem
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, link, resolve
 from ucwa_flow.ucwa._tls import not_tls_hint, rejected_certificate
@@ -156,8 +157,8 @@ async def _get(http: httpx.AsyncClient, url: str) -> dict[str, object]:
             f"Autodiscover at {url} answered {response.status_code} {response.reason_phrase}"
         )
     try:
-        body = response.json()
-    except ValueError:
+        body = bounded_json.loads(response.content)
+    except ValueError:  # not JSON, or nested too deeply
         body = None
     if not isinstance(body, dict):
         raise DiscoveryFailed(f"{url} is not a UCWA Autodiscover service (its answer is not JSON)")
