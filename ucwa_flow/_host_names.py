@@ -40,7 +40,23 @@ def canonical_host(name: str) -> str | None:
     text = text.lower()
     if len(text) > 253 or not _DNS_NAME.fullmatch(text):
         return None
+    if "xn--" in text and not _valid_a_labels(text):
+        return None
     return text
+
+
+def _valid_a_labels(name: str) -> bool:
+    """Whether every ``xn--`` label of ``name`` is valid IDNA (``xn--ab`` is not: it
+    decodes to control characters); a name with one that is not has no canonical form."""
+    import idna
+
+    for label in name.split("."):
+        if label.startswith("xn--"):
+            try:
+                idna.decode(label)
+            except (idna.IDNAError, UnicodeError):
+                return False
+    return True
 
 
 def trusted_host_problem(text: str) -> str | None:

@@ -18,7 +18,7 @@ from tests.ucwa.fake_pool import HOST, PASSWORD, FakePool, transport_for
 from ucwa_flow._host_names import canonical_host, trusted_host_problem
 from ucwa_flow.simulator.server import serve_app
 from ucwa_flow.ucwa import UcwaClient, WebTicketAuth
-from ucwa_flow.ucwa.errors import AuthenticationFailed
+from ucwa_flow.ucwa.errors import AuthenticationFailed, DiscoveryFailed
 from ucwa_flow.ucwa.trust import SignInTrust
 
 USER = "sip:toshm@contoso.com"
@@ -74,6 +74,8 @@ def test_trusted_hosts(host: str) -> None:
         "127.0.0.1",
         "",
         "xn--contoso-.com",
+        "xn--ab.contoso.com",  # no valid IDNA (decodes to control characters)
+        "lyncweb.xn--ab.contoso.com",
     ],
 )
 def test_untrusted_hosts(host: str) -> None:
@@ -114,6 +116,13 @@ def test_a_listed_name_must_be_a_host_name(written: str) -> None:
     assert trusted_host_problem(written) is not None
     with pytest.raises(ValueError, match="not a host name"):
         SignInTrust.for_account(USER, hosts=[written])
+
+
+def test_a_label_that_is_no_valid_idna_has_no_canonical_form() -> None:
+    assert canonical_host("xn--ab.contoso.com") is None
+    assert canonical_host("XN--AB.contoso.com") is None
+    assert canonical_host("xn--bcher-kva.example") == "xn--bcher-kva.example"
+    assert trusted_host_problem("xn--ab.contoso.com") is not None
 
 
 def test_canonical_form_is_what_httpx_connects_to() -> None:
@@ -293,3 +302,44 @@ async def test_a_listed_host_is_signed_in_to_and_each_host_gets_its_own_token(
     assert other.requests[:2] == [("GET", f"{other_url}/"), ("GET", f"{other_url}/user")]
     assert other.authorized[0] == f"{other_url}/user"
     assert all(url.startswith(other_url) for url in other.authorized)
+
+
+@pytest.mark.parametrize(
+    "href", ["https://xn--ab.contoso.com/WebTicket/oauthtoken", "https://xn--ab.evil.com/x"]
+)
+async def test_a_webticket_host_that_is_no_valid_idna_is_refused_in_one_line(href: str) -> None:
+    """httpx's ``URL.host`` raised idna's InvalidCodepoint for it: a traceback out of run."""
+    pool = FakePool()
+    async with served(pool) as url:
+        pool.token_href = href
+        bot = client(url + "/")
+        try:
+            with pytest.raises(AuthenticationFailed) as caught:
+                await bot.sign_in()
+        finally:
+            await bot.aclose()
+    host = httpx.URL(href).raw_host.decode()
+    assert str(caught.value) == (
+        f"{host} is not a valid host name, so not a trusted sign-in server for "
+        "toshm@contoso.com: refused to send the password to the WebTicket service "
+        "127.0.0.1 named"
+    )
+    assert pool.grants == []
+    assert pool.authorized == []
+
+
+async def test_a_redirect_to_a_host_that_is_no_valid_idna_is_refused_in_one_line() -> None:
+    pool = FakePool()
+    async with served(pool) as url:
+        pool.root = {"_links": {"redirect": {"href": "https://xn--ab.example/"}}}
+        bot = client(url + "/")
+        try:
+            with pytest.raises(DiscoveryFailed) as caught:
+                await bot.sign_in()
+        finally:
+            await bot.aclose()
+    assert str(caught.value) == (
+        f"refusing the link from {url}/ to https://xn--ab.example/: its host is not a valid "
+        "host name"
+    )
+    assert pool.grants == []
