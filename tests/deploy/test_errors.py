@@ -174,6 +174,14 @@ CASES = [
         "server:\n  trusted_hosts: [lyncweb..fabrikam.com]\n" + ACCOUNT,
         "2:19: D118 server.trusted_hosts[0]: 'lyncweb..fabrikam.com' is not a host name such as",
     ),
+    (  # a domain suffix that is a whole top-level domain
+        "server:\n  trusted_hosts: ['*.contoso.local', '*.com']\n" + ACCOUNT,
+        "2:38: D118 server.trusted_hosts[1]: '*.com' is too wide: *.com would trust a whole",
+    ),
+    (
+        "server:\n  trusted_hosts: ['*.*.contoso.local']\n" + ACCOUNT,
+        "2:19: D118 server.trusted_hosts[0]: '*.*.contoso.local' has a * that is not alone and",
+    ),
     (
         "server: {url: '${URL:-http://h:8750:80/}'}\n" + ACCOUNT,
         "1:15: D117 server.url: 'http://h:8750:80/' is not a URL (Port could not be cast",

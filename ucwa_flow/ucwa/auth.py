@@ -29,7 +29,7 @@ from ucwa_flow._host_names import canonical_host
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.ucwa._http import ACCEPT_JSON, error_for, host_name, host_of, resolve
 from ucwa_flow.ucwa.errors import AuthenticationFailed, TokenRefused
-from ucwa_flow.ucwa.trust import TRUST_HINT, SignInTrust
+from ucwa_flow.ucwa.trust import SignInTrust, trust_hint
 
 __all__ = ["Challenge", "WebTicketAuth", "parse_challenge"]
 
@@ -218,7 +218,8 @@ class WebTicketAuth(httpx.Auth):
             (endpoint, f"send the password to the WebTicket service {named_by} named"),
         ):
             host = host_name(url)
-            if canonical_host(host) is None:  # xn--ab.contoso.com: no trust to hint at
+            canonical = canonical_host(host)
+            if canonical is None:  # xn--ab.contoso.com: no trust to hint at
                 raise AuthenticationFailed(
                     f"{host} is not a valid host name, so not a trusted sign-in server for "
                     f"{self.username}: refused to {what}"
@@ -227,7 +228,7 @@ class WebTicketAuth(httpx.Auth):
                 raise AuthenticationFailed(
                     f"{host} is not a trusted sign-in server for {self.username} "
                     f"(trusted: {self.trust.describe()}): refused to {what}; "
-                    + TRUST_HINT.format(host=host)
+                    + trust_hint(canonical)
                 )
 
     def _grant_request(self, endpoint: str) -> httpx.Request:
