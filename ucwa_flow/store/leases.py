@@ -351,6 +351,19 @@ class LeaseBook:
         )
         return bool(rows)
 
+    async def mark_away(self, worker: str, away: float | None) -> None:
+        """Mark ``worker`` as taking no account for ``away`` more seconds (by the database's
+        clock), or, with ``None``, as taking accounts again: the mark follows the worker's
+        own time away (:meth:`give_up` marks it too, with the lease it gives up; this is
+        for a time away whose lease was lost or handed over meanwhile, a mark that could
+        not be written, and one that ends)."""
+        if away is None:
+            await self._do(_one("UPDATE workers SET away_until = NULL WHERE id = %s", (worker,)))
+        else:
+            await self._do(
+                _one(f"UPDATE workers SET away_until = {_TTL} WHERE id = %s", (away, worker))
+            )
+
     async def owners(self) -> list[Lease]:
         """Every lease, by account (the free and expired ones too)."""
         rows = await self._do(_one(f"SELECT {_LEASE_COLUMNS} FROM leases ORDER BY account", ()))
