@@ -167,6 +167,10 @@ CASES = [
     ),
     ("server: {url: 'https://[::1/'}\n" + ACCOUNT, "1:15: D117 server.url: 'https://[::1/' is"),
     (
+        "server: {url: 'https://xn--ab.contoso.com/'}\n" + ACCOUNT,
+        "1:15: D117 server.url: 'https://xn--ab.contoso.com/' has a host name that is no valid",
+    ),
+    (
         "server:\n  trusted_hosts: [lyncweb.fabrikam.com, https://lync.example.com]\n" + ACCOUNT,
         "2:41: S004 server.trusted_hosts[1]: 'https://lync.example.com' is not a host name",
     ),

@@ -59,6 +59,11 @@ def root_candidates(user: str, server_url: str | None = None) -> tuple[str, ...]
             raise DiscoveryFailed(f"server URL {server_url!r} {problem}")
         return (server_url,)
     domain = sip_domain(user)
+    if "xn--" in domain and canonical_host(domain) is None:  # httpx: an idna traceback
+        raise DiscoveryFailed(
+            f"the SIP domain of {user} ({domain}) is not a valid host name: give the server "
+            "URL explicitly"
+        )
     return (f"https://lyncdiscoverinternal.{domain}/", f"https://lyncdiscover.{domain}/")
 
 
