@@ -167,12 +167,24 @@ CASES = [
     ),
     ("server: {url: 'https://[::1/'}\n" + ACCOUNT, "1:15: D117 server.url: 'https://[::1/' is"),
     (
+        "server: {url: 'https://xn--ab.contoso.com/'}\n" + ACCOUNT,
+        "1:15: D117 server.url: 'https://xn--ab.contoso.com/' has a host name that is no valid",
+    ),
+    (
         "server:\n  trusted_hosts: [lyncweb.fabrikam.com, https://lync.example.com]\n" + ACCOUNT,
         "2:41: S004 server.trusted_hosts[1]: 'https://lync.example.com' is not a host name",
     ),
     (  # what the pattern lets through: an empty label
         "server:\n  trusted_hosts: [lyncweb..fabrikam.com]\n" + ACCOUNT,
         "2:19: D118 server.trusted_hosts[0]: 'lyncweb..fabrikam.com' is not a host name such as",
+    ),
+    (  # a domain suffix that is a whole top-level domain
+        "server:\n  trusted_hosts: ['*.contoso.local', '*.com']\n" + ACCOUNT,
+        "2:38: D118 server.trusted_hosts[1]: '*.com' is too wide: *.com would trust a whole",
+    ),
+    (
+        "server:\n  trusted_hosts: ['*.*.contoso.local']\n" + ACCOUNT,
+        "2:19: D118 server.trusted_hosts[0]: '*.*.contoso.local' has a * that is not alone and",
     ),
     (
         "server: {url: '${URL:-http://h:8750:80/}'}\n" + ACCOUNT,

@@ -54,7 +54,7 @@ server:
   url: https://lyncdiscover.contoso.com
   ca_bundle: certs/ca.pem
   insecure: true
-  trusted_hosts: [lyncweb.fabrikam.com, bücher.example, "2001:db8::1"]
+  trusted_hosts: [lyncweb.fabrikam.com, bücher.example, "2001:db8::1", "*.contoso.local"]
 store: state
 retention: 1w
 stop_timeout: 90
@@ -81,7 +81,12 @@ accounts:
     d = load_deployment(path, environ={})
     assert d.server.ca_bundle == tmp_path / "certs" / "ca.pem"
     assert d.server.insecure
-    assert d.server.trusted_hosts == ("lyncweb.fabrikam.com", "bücher.example", "2001:db8::1")
+    assert d.server.trusted_hosts == (
+        "lyncweb.fabrikam.com",
+        "bücher.example",
+        "2001:db8::1",
+        "*.contoso.local",
+    )
     assert d.store == str(tmp_path / "state")
     assert d.retention == 7 * 86400
     assert d.stop_timeout == 90

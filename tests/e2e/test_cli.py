@@ -169,8 +169,25 @@ def test_a_trusted_host_that_is_not_a_host_name_is_a_usage_error() -> None:
     assert_one_clear_line(
         done,
         "Error: Invalid value for --trust-host: 'https://lyncweb.fabrikam.com/' is not a host "
-        "name such as lyncweb.fabrikam.com (no scheme, port or path)",
+        "name such as lyncweb.fabrikam.com or a domain suffix such as *.fabrikam.com (no "
+        "scheme, port or path)",
     )
+
+
+def test_a_trusted_domain_suffix_is_taken_and_a_top_level_one_refused() -> None:
+    args = ("run", "flows/echo.flow.yaml", "--server", "http://127.0.0.1:1")
+    args += ("--user", "sip:toshm@contoso.com", "--password", "pass@word1")
+    wide = ucwa_flow(*args, "--trust-host", "*.local")
+    assert wide.returncode == 2
+    assert_one_clear_line(
+        wide,
+        "Error: Invalid value for --trust-host: '*.local' is too wide: *.local would trust a "
+        "whole top-level domain or address range; name your organisation's domain, such as "
+        "*.contoso.local",
+    )
+    taken = ucwa_flow(*args, "--trust-host", "*.contoso.local")
+    assert taken.returncode == 1  # past the options: the server is not there
+    assert "cannot reach" in taken.stderr
 
 
 def test_a_trusted_host_on_the_simulator_is_a_usage_error() -> None:

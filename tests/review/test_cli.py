@@ -65,7 +65,8 @@ def test_an_address_in_use() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["localhost:8470", "http://127.0.0.1:99999", "http://[::1", "http://"]
+    "url",
+    ["localhost:8470", "http://127.0.0.1:99999", "http://[::1", "http://", "http://xn--ab.example"],
 )
 def test_attach_needs_an_http_url(url: str) -> None:
     # a port that cannot exist or a broken host used to stop the live feed silently

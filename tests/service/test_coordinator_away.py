@@ -21,7 +21,7 @@ from tests.service.world import until
 from ucwa_flow.deploy import WorkersSpec
 from ucwa_flow.service import Backoff, Coordinator
 from ucwa_flow.service._account import AccountRunner
-from ucwa_flow.store import open_store
+from ucwa_flow.store import StoreError, open_store
 from ucwa_flow.store.leases import LeaseBook, WorkerInfo
 
 WORKERS = WorkersSpec(lease=60.0, heartbeat=1.0)
@@ -120,3 +120,78 @@ async def test_a_refused_account_goes_to_a_worker_at_its_share_and_the_time_away
     await _refuse(a, mine)
     clock.now += 61
     assert a.kept_away() == {}
+
+
+async def _taking(coordinator: Coordinator) -> list[str]:
+    """The workers the store counts in the fair shares (live, not marked away)."""
+    return [w.id for w in await coordinator.book.workers(live_within=60.0, taking=True)]
+
+
+async def _shared(a: Coordinator, b: Coordinator) -> str:
+    """Both live, one account each; the one ``a`` holds."""
+    await a.round()
+    await b.round()
+    await a.round()
+    await until(lambda: len(a.held) == 1, "an account handed over")
+    await b.round()
+    (mine,) = a.held
+    return mine
+
+
+async def test_a_refusal_of_an_account_lost_meanwhile_is_marked_in_the_store_and_cleared(
+    pair: tuple[Coordinator, Coordinator, _Clock],
+) -> None:
+    """The refused account's lease was lost (or being handed over) when the refusal came:
+    the worker kept away, but the store never knew it, and the others counted it in their
+    fair shares. The mark goes when the time away ends: it stayed until it expired, and the
+    others left out a worker that served again."""
+    a, b, clock = pair
+    mine = await _shared(a, b)
+    a._lose(mine, "taken meanwhile")  # as a round finding the lease gone does
+    await _refuse(a, mine)
+    assert a.kept_away() == {mine: REFUSAL}
+    await a.round()
+    assert await _taking(b) == ["b"]
+    clock.now += 61  # the time away is over: a counts again
+    await a.round()
+    assert await _taking(b) == ["a", "b"]
+
+
+async def test_a_mark_that_could_not_be_written_is_written_at_the_next_round(
+    pair: tuple[Coordinator, Coordinator, _Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, clock = pair
+    mine = await _shared(a, b)
+
+    async def unreachable(*_: object) -> bool:
+        raise StoreError("the store went away", retryable=True)
+
+    monkeypatch.setattr(a.book, "give_up", unreachable)
+    await _refuse(a, mine)  # neither released nor marked
+    assert await _taking(b) == ["a", "b"]
+    monkeypatch.undo()
+    await a.round()
+    assert await _taking(b) == ["b"]
+    await b.round()  # the lease a could not give up was released by its round: b takes it
+    assert sorted(b.serving) == ["one", "two"]
+    clock.now += 61
+    await a.round()
+    assert await _taking(b) == ["a", "b"]
+
+
+async def test_the_mark_goes_when_the_time_away_ends(
+    pair: tuple[Coordinator, Coordinator, _Clock],
+) -> None:
+    """Given up the usual way (the mark written with the lease given up, for a lease by the
+    database's clock): once the worker's own time away ends, the others count it again at
+    once, not when the mark expires."""
+    a, b, clock = pair
+    mine = await _shared(a, b)
+    await _refuse(a, mine)
+    assert await _taking(b) == ["b"]
+    clock.now += 30
+    await a.round()
+    assert await _taking(b) == ["b"]
+    clock.now += 31
+    await a.round()
+    assert await _taking(b) == ["a", "b"]

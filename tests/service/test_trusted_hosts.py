@@ -56,3 +56,23 @@ async def test_a_redirect_to_another_host_signs_in_only_when_it_is_listed(
                 assert "--trust-host 127.0.0.1" in runner.error
                 assert w.sim._tokens == {}  # the simulator never saw the password
         assert front.grants == []
+
+
+async def test_a_webticket_host_that_is_no_valid_idna_is_one_error_line(tmp_path: Path) -> None:
+    """serve: the runner's one line names the host (it was idna's InvalidCodepoint)."""
+    async with world(tmp_path) as w:
+        front = FakePool()
+        front.token_href = "https://xn--ab.contoso.com/WebTicket/oauthtoken"
+        async with serve_app(front.app, FRONT) as front_url:
+            front.apps_host = front_url
+            deployment = w.deployment(w.account("helpdesk", HELPDESK))
+            deployment = replace(deployment, server=ServerSpec(front_url + "/"))
+            service = await w.service(deployment)
+            runner = service.runners["helpdesk"]
+            await advance_until(w.clock, lambda: runner.error is not None, "refused")
+            assert runner.error is not None
+            assert runner.error.startswith(
+                "xn--ab.contoso.com is not a valid host name, so not a trusted sign-in server"
+            )
+            assert "\n" not in runner.error
+        assert front.grants == []

@@ -22,6 +22,7 @@ from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced
 from ucwa_flow.store._fencing import fenced
 from ucwa_flow.store._sql import Program, Sql
 from ucwa_flow.store.leases import (
+    _NOT_LEFT,
     ConfigConflict,
     Lease,
     LeaseBook,
@@ -608,3 +609,73 @@ async def test_a_heartbeat_that_reaches_the_server_after_the_leave_does_not_brin
         assert lease.token == 2
     finally:
         await coordinator.store.aclose()
+
+
+async def test_a_worker_that_left_acquires_nothing(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """An acquire whose answer came after the process exited (sent before the leave, run
+    after it) took the lease for a worker that had left: nobody served the account until
+    the lease expired."""
+    late, _, _ = books
+    await late.join(A)
+    await late.heartbeat(A, 30)
+    await late.leave("a")
+    assert await late.acquire(ACCOUNT, "a", 30) is None
+    assert await late.owners() == []
+
+
+async def test_an_acquire_sent_while_the_leave_is_under_way_waits_for_it_and_takes_nothing(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """The leave is held in its transaction (after its statements on the worker's row) by
+    a lease row locked from a third connection; the worker's acquire of another account,
+    sent meanwhile, waits for the worker row the leave holds, then reads the mark. Before,
+    it read the row as it was before the leave (not left) and took the lease, after the
+    leave's release had run: held by a worker that left until it expired."""
+    renewer, _, target = books
+    await renewer.join(A)
+    await renewer.heartbeat(A, 30)
+    assert await renewer.acquire(ACCOUNT, "a", 30) is not None
+    leaving_book = LeaseBook(await target.open())
+    other_account = "sip:other@contoso.com"
+    assert target.url is not None
+    assert target.schema is not None
+    path = sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema))
+    try:
+        async with (
+            await psycopg.AsyncConnection.connect(target.url) as hold,
+            await psycopg.AsyncConnection.connect(target.url, autocommit=True) as watch,
+        ):
+            await hold.execute(path)
+            await hold.execute("SELECT 1 FROM leases WHERE account = %s FOR UPDATE", (ACCOUNT,))
+            leaving = asyncio.create_task(leaving_book.leave("a"))
+            await _waiting(watch, await leaving_book.store._run(_pid(), write=False), "the leave")
+            taking = asyncio.create_task(renewer.acquire(other_account, "a", 30))
+            await _waiting(watch, await renewer.store._run(_pid(), write=False), "the acquire")
+            await hold.rollback()
+            assert await asyncio.wait_for(leaving, WAIT) == 1
+            assert await asyncio.wait_for(taking, WAIT) is None
+        assert [lease.worker for lease in await renewer.owners()] == [None]
+    finally:
+        await leaving_book.store.aclose()
+
+
+async def test_a_renewal_does_not_wait_for_its_own_workers_acquire(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """The acquire's lock on the worker row (FOR KEY SHARE, until its commit) lets the
+    renewer's update of the row through: a round late in the middle of an acquire does not
+    make the renewals late."""
+    renewer, _, target = books
+    await renewer.join(A)
+    await renewer.heartbeat(A, 30)
+    assert target.url is not None
+    assert target.schema is not None
+    async with await psycopg.AsyncConnection.connect(target.url) as acquiring:
+        await acquiring.execute(
+            sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema))
+        )
+        await acquiring.execute(f"SELECT {_NOT_LEFT}", ("a",))  # the lock, until the commit
+        assert await asyncio.wait_for(renewer.heartbeat(A, 30), WAIT) == []
+        await acquiring.rollback()

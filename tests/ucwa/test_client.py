@@ -51,6 +51,17 @@ def test_root_candidates_internal_then_external() -> None:
         root_candidates("sip:x@contoso.com", "ftp://contoso.com")
 
 
+def test_a_server_url_or_sip_domain_that_is_no_valid_idna_is_refused_in_one_line() -> None:
+    """httpx raised idna's InvalidCodepoint building the first request: a traceback."""
+    with pytest.raises(DiscoveryFailed, match=r"^server URL 'https://xn--ab\.example/' has a "):
+        root_candidates("sip:x@contoso.com", "https://xn--ab.example/")
+    with pytest.raises(DiscoveryFailed, match=r"^the SIP domain of sip:x@xn--ab\.example "):
+        root_candidates("sip:x@xn--ab.example")
+    assert root_candidates("sip:x@xn--bcher-kva.example")[1] == (
+        "https://lyncdiscover.xn--bcher-kva.example/"
+    )
+
+
 async def test_discovery_from_the_sip_domain_falls_back_to_external() -> None:
     pool = FakePool()
     transport = transport_for(pool)

@@ -18,8 +18,8 @@ from tests.ucwa.fake_pool import HOST, PASSWORD, FakePool, transport_for
 from ucwa_flow._host_names import canonical_host, trusted_host_problem
 from ucwa_flow.simulator.server import serve_app
 from ucwa_flow.ucwa import UcwaClient, WebTicketAuth
-from ucwa_flow.ucwa.errors import AuthenticationFailed
-from ucwa_flow.ucwa.trust import SignInTrust
+from ucwa_flow.ucwa.errors import AuthenticationFailed, DiscoveryFailed
+from ucwa_flow.ucwa.trust import SignInTrust, trust_hint
 
 USER = "sip:toshm@contoso.com"
 OTHER = "127.0.0.2"
@@ -74,6 +74,8 @@ def test_trusted_hosts(host: str) -> None:
         "127.0.0.1",
         "",
         "xn--contoso-.com",
+        "xn--ab.contoso.com",  # no valid IDNA (decodes to control characters)
+        "lyncweb.xn--ab.contoso.com",
     ],
 )
 def test_untrusted_hosts(host: str) -> None:
@@ -114,6 +116,95 @@ def test_a_listed_name_must_be_a_host_name(written: str) -> None:
     assert trusted_host_problem(written) is not None
     with pytest.raises(ValueError, match="not a host name"):
         SignInTrust.for_account(USER, hosts=[written])
+
+
+# -- domain suffixes (*.contoso.local) ----------------------------------------------------------
+
+SUFFIXED = SignInTrust.for_account(USER, hosts=["*.Contoso.LOCAL", "*.bücher.example"])
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "pool01.contoso.local",
+        "DIR01.Contoso.Local.",
+        "a.b.contoso.local",
+        "lyncweb.xn--bcher-kva.example",
+        "lyncweb.contoso.com",  # the SIP domain still
+    ],
+)
+def test_a_suffix_trusts_every_name_under_its_domain(host: str) -> None:
+    assert SUFFIXED.trusts(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "contoso.local",  # the apex is not under itself: list it to trust it
+        "evilcontoso.local",
+        "contoso.local.evil.net",
+        "pool01.contoso.local%2eevil.net",
+        "local",
+        "bücher.example",
+    ],
+)
+def test_a_suffix_trusts_nothing_else(host: str) -> None:
+    assert not SUFFIXED.trusts(host)
+
+
+def test_a_suffix_is_described_and_offered_in_the_hint() -> None:
+    assert SUFFIXED.describe() == (
+        "contoso.com and its subdomains, names under contoso.local, "
+        "names under xn--bcher-kva.example"
+    )
+    assert trust_hint("pool01.contoso.local").endswith(
+        "server.trusted_hosts (deployment file), or every name under contoso.local with "
+        "*.contoso.local"
+    )
+    assert trust_hint("evil.example").endswith("server.trusted_hosts (deployment file)")
+    assert trust_hint("10.0.0.5").endswith("server.trusted_hosts (deployment file)")
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("*.com", "is too wide: *.com would trust a whole top-level domain"),
+        ("*.local.", "is too wide"),
+        ("*.10.0.0.5", "is not a domain suffix"),  # an address has no names under it
+        ("*.0.5", "is too wide"),
+        ("*.[::1]", "is not a domain suffix"),
+        ("*.*.contoso.local", "has a * that is not alone and first"),
+        ("*contoso.local", "is not a host name"),
+        ("a.*.contoso.local", "is not a host name"),
+        ("*", "is not a host name"),
+        ("*.", "is not a domain suffix"),
+        ("*.contoso.local:443", "is not a domain suffix"),
+    ],
+)
+def test_a_suffix_must_be_a_domain_of_two_labels(written: str, problem: str) -> None:
+    found = trusted_host_problem(written)
+    assert found is not None
+    assert found.startswith(problem), found
+    with pytest.raises(ValueError, match="trusted host"):
+        SignInTrust.for_account(USER, hosts=[written])
+
+
+async def test_a_webticket_host_under_a_listed_suffix_gets_the_grant() -> None:
+    pool = FakePool()
+    pool.token_href = "https://pool01.contoso.local/WebTicket/oauthtoken"
+    trust = SignInTrust.for_account("toshm@contoso.com", hosts=["*.contoso.local"])
+    auth = WebTicketAuth("toshm@contoso.com", PASSWORD, trust=trust)
+    async with httpx.AsyncClient(auth=auth, transport=transport_for(pool)) as http:
+        with pytest.raises(AuthenticationFailed, match="refused a freshly issued token"):
+            await http.get(f"{HOST}/user")
+    assert [host for host, _ in pool.grants] == ["https://pool01.contoso.local"]
+
+
+def test_a_label_that_is_no_valid_idna_has_no_canonical_form() -> None:
+    assert canonical_host("xn--ab.contoso.com") is None
+    assert canonical_host("XN--AB.contoso.com") is None
+    assert canonical_host("xn--bcher-kva.example") == "xn--bcher-kva.example"
+    assert trusted_host_problem("xn--ab.contoso.com") is not None
 
 
 def test_canonical_form_is_what_httpx_connects_to() -> None:
@@ -293,3 +384,44 @@ async def test_a_listed_host_is_signed_in_to_and_each_host_gets_its_own_token(
     assert other.requests[:2] == [("GET", f"{other_url}/"), ("GET", f"{other_url}/user")]
     assert other.authorized[0] == f"{other_url}/user"
     assert all(url.startswith(other_url) for url in other.authorized)
+
+
+@pytest.mark.parametrize(
+    "href", ["https://xn--ab.contoso.com/WebTicket/oauthtoken", "https://xn--ab.evil.com/x"]
+)
+async def test_a_webticket_host_that_is_no_valid_idna_is_refused_in_one_line(href: str) -> None:
+    """httpx's ``URL.host`` raised idna's InvalidCodepoint for it: a traceback out of run."""
+    pool = FakePool()
+    async with served(pool) as url:
+        pool.token_href = href
+        bot = client(url + "/")
+        try:
+            with pytest.raises(AuthenticationFailed) as caught:
+                await bot.sign_in()
+        finally:
+            await bot.aclose()
+    host = httpx.URL(href).raw_host.decode()
+    assert str(caught.value) == (
+        f"{host} is not a valid host name, so not a trusted sign-in server for "
+        "toshm@contoso.com: refused to send the password to the WebTicket service "
+        "127.0.0.1 named"
+    )
+    assert pool.grants == []
+    assert pool.authorized == []
+
+
+async def test_a_redirect_to_a_host_that_is_no_valid_idna_is_refused_in_one_line() -> None:
+    pool = FakePool()
+    async with served(pool) as url:
+        pool.root = {"_links": {"redirect": {"href": "https://xn--ab.example/"}}}
+        bot = client(url + "/")
+        try:
+            with pytest.raises(DiscoveryFailed) as caught:
+                await bot.sign_in()
+        finally:
+            await bot.aclose()
+    assert str(caught.value) == (
+        f"refusing the link from {url}/ to https://xn--ab.example/: its host is not a valid "
+        "host name"
+    )
+    assert pool.grants == []

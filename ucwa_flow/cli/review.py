@@ -185,4 +185,7 @@ def _http_url(text: str) -> bool:
     except httpx.InvalidURL:
         return False
     port_ok = url.port is None or 0 < url.port <= 65535
-    return url.scheme in ("http", "https") and bool(url.host) and port_ok
+    host = url.raw_host.decode("ascii", "replace")  # url.host: an idna error for xn--ab
+    from ucwa_flow._host_names import canonical_host
+
+    return url.scheme in ("http", "https") and canonical_host(host) is not None and port_ok

@@ -32,7 +32,8 @@ trusts a private CA as well, such as a corporate one or the one ``ucwa-flow simu
 
 The password goes only to sign-in servers trusted for the account: the ``--server`` host
 and the names in the bot's SIP domain; ``--trust-host NAME`` (repeatable) trusts another
-(a pool an Autodiscover redirect leads to, a hosting provider's WebTicket service).
+(a pool an Autodiscover redirect leads to, a hosting provider's WebTicket service), and
+``--trust-host '*.contoso.local'`` every name under ``contoso.local`` (not the name itself).
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ _INSECURE_WARNING = (
     "trusted_hosts",
     multiple=True,
     metavar="NAME",
-    help="With --server: also sign in to this host, e.g. lyncweb.fabrikam.com (repeatable). "
+    help="With --server: also sign in to this host, e.g. lyncweb.fabrikam.com, or to every "
+    "name under a domain, e.g. *.contoso.local (not contoso.local itself; repeatable). "
     "Without it the password goes only to the --server host and to names in the bot's SIP "
     "domain; Autodiscover redirects and WebTicket services elsewhere are refused.",
 )

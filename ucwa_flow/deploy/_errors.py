@@ -36,7 +36,8 @@ DEPLOY_RULES: dict[str, str] = {
     "D115": "workers.heartbeat is slower than a third of workers.lease",
     "D116": "server.ca_bundle is missing, unreadable or holds no PEM certificate",
     "D117": "server.url cannot be a URL: a port out of range, an unclosed [ of an address",
-    "D118": "server.trusted_hosts names something that is not a host name or IP address",
+    "D118": "server.trusted_hosts names something that is not a host name, IP address or "
+    "domain suffix (*.contoso.local; not *.com)",
 }
 
 

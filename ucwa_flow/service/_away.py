@@ -8,8 +8,21 @@ ever; so the worker gives the lease up at once (its coordinator,
 :mod:`~ucwa_flow.service._coordinator`) and takes no account for a while: a lease after
 the first refusal, doubling with each one in a row up to :data:`AWAY_CAP` (or ten leases,
 if longer), spread by a fifth either way so that workers failing together do not come
-back together. Once an account it had to give up is served here again, the count starts
-over.
+back together.
+
+**In a row.** What doubles is the *time away*, not the refusals: every refusal that comes
+while the worker is away already (several accounts refused in the same round, a store
+that every account shares) joins that time away, ending with it, and counts once; it was
+counted once each, and eight accounts refused together sent the worker away for the five
+minutes of the cap at its first trouble. A refusal after the time away ended is in a row
+with it when it comes within as long again as that time away lasted: a worker that comes
+back, takes the account, and is refused again doubles; one that then goes as long as it
+was away without a refusal starts over (it was never reset but by the refused account
+being served here again, which may never happen when another worker serves it: refusals a
+week apart grew to five minutes each). Quiet time, not another account's store opening,
+is what resets it: a worker taking a good account between two refusals of a bad one would
+start over each time, and every worker would pass the bad one round once a lease. The
+count also starts over once an account it had to give up is served here again.
 
 When every worker fails on an account, each tries it once per time away, not once per
 heartbeat, and no worker holds it in between: they do not pass it round at full speed.
@@ -17,6 +30,7 @@ heartbeat, and no worker holds it in between: they do not pass it round at full 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,13 +67,30 @@ class Away:
         #: the accounts (ids) given up, each with its last refusal
         self.refused: dict[str, Refusal] = {}
         self._in_a_row = 0
+        #: when the last time away ends (or ended), and how long it was
+        self._ends = -math.inf
+        self._length = 0.0
 
     def refuse(self, account: str, error: str) -> float:
-        """``account``'s store was refused (``error``): the seconds to keep away."""
+        """``account``'s store was refused (``error``): the seconds to keep away (the rest
+        of the time away under way, if one is; see the module docstring)."""
+        now = self._monotonic()
+        if now < self._ends:  # the same time away: it counts once
+            self.refused[account] = Refusal(self._ends, error)
+            return self._ends - now
+        if now >= self._ends + self._length:  # as long again without a refusal
+            self._in_a_row = 0
         self._in_a_row += 1
         seconds = max(self._ttl, self._backoff.delay(self._in_a_row))
-        self.refused[account] = Refusal(self._monotonic() + seconds, error)
+        self._ends, self._length = now + seconds, seconds
+        self.refused[account] = Refusal(self._ends, error)
         return seconds
+
+    def until(self) -> float | None:
+        """When the time away under way ends (on the monotonic clock), ``None`` if none is."""
+        now = self._monotonic()
+        ends = [r.until for r in self.refused.values() if r.until > now]
+        return max(ends) if ends else None
 
     def kept(self) -> dict[str, str]:
         """The accounts kept away from now, each with its error."""

@@ -30,13 +30,14 @@ worker was paused) stops the bot the same way, without a retry loop.
 cannot open, and trying again would not mend (a URL its server refuses, a store of a newer
 ucwa-flow: a non-retryable :class:`StoreError`), stops with one error line; the worker
 then releases the lease at once and keeps away from every account it does not hold for a
-while (``away``: a lease, doubling with each refusal in a row up to five minutes, or ten
-leases if longer; spread by a fifth either way), marked so in the store
-(:meth:`LeaseBook.give_up`): the others leave it out of their fair shares and one whose
-store opens takes the account, even at its share. The accounts it serves, it keeps. The
-account is not ready on it meanwhile (``/readyz``, its error; ``ucwa_flow_account_ready``
-0). When every worker fails on it, each tries it once per time away, not once per
-heartbeat, and nobody holds it in between (:mod:`._away`).
+while (``away``: a lease, doubling with each time away in a row up to five minutes, or ten
+leases if longer; spread by a fifth either way; see :mod:`._away`), marked so in the store
+for as long as it keeps away (:meth:`LeaseBook.give_up`, and the rounds make the mark
+follow the time away: :meth:`Coordinator._mark`): the others leave it out of their fair
+shares and one whose store opens takes the account, even at its share. The accounts it
+serves, it keeps. The account is not ready on it meanwhile (``/readyz``, its error;
+``ucwa_flow_account_ready`` 0). When every worker fails on it, each tries it once per time
+away, not once per heartbeat, and nobody holds it in between (:mod:`._away`).
 
 **Graceful stop.** :meth:`Coordinator.stop` ends the rounds; once the service has stopped
 its runners (committing their last steps), :meth:`Coordinator.leave` releases every lease
@@ -144,6 +145,9 @@ class Coordinator:
         self.held: dict[str, _Held] = {}
         #: the accounts whose store could not be opened here for good (see the docstring)
         self.away = Away(self.ttl, self._monotonic, away)
+        #: the end of the time away the store's mark was last written for (``None``: no
+        #: mark, or cleared); the rounds make it follow ``away`` (:meth:`_mark`)
+        self._marked: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: set[asyncio.Task[None]] = set()
         self._round_lock = asyncio.Lock()
@@ -302,6 +306,12 @@ class Coordinator:
                 self._lose(account, "its lease expired or was taken by another worker")
         self._forgive()
         try:
+            await self._mark()
+        except StoreError as exc:  # the next round tries again
+            log.warning(
+                "worker %s: cannot mark its time away in the store: %s", self.worker.id, exc
+            )
+        try:
             mine = {self.runners[account].user for account in self.held}
             for lease in renewed.values():  # given up here (revoked) but still ours there
                 if lease.account not in mine:
@@ -404,14 +414,33 @@ class Coordinator:
         held = self.held[account]
         runner = self.runners[account]
         await self._stop_runner(runner)  # stopped already: nothing was written
-        if self.held.get(account) is not held:  # lost meanwhile
+        if self.held.get(account) is not held:  # lost meanwhile (the round marks it away)
             return
+        until = self.away.until()
         try:
             await self.book.give_up(runner.user, self.worker.id, held.token, away)
-        except StoreError as exc:  # it expires instead, and the others may not know
+        except StoreError as exc:  # it expires instead; the next round marks it away
             log.warning("%s: could not release the lease: %s", account, exc)
+        else:
+            if until is not None and self.away.until() == until:
+                self._marked = until
         self.held.pop(account, None)
         self._count(len(self.held), "handover")
+
+    async def _mark(self) -> None:
+        """Make the store's mark follow this worker's time away: written when one starts
+        (:meth:`_give_up` writes it with the lease it gives up; not when the lease was lost
+        or being handed over meanwhile, nor when that write failed, and the others counted
+        the worker in their fair shares: an account it freed could wait for the time away
+        under way), cleared when it ends or ends early (the others left a worker that
+        served again out of their shares until the mark expired). A failed write is tried
+        again at the next round. Only a worker kept away writes anything."""
+        until = self.away.until()
+        if until == self._marked:
+            return
+        seconds = None if until is None else max(0.0, until - self._monotonic())
+        await self.book.mark_away(self.worker.id, seconds)
+        self._marked = until
 
     def _forgive(self) -> None:
         """An account served here again is forgotten (and so are the refusals in a row);

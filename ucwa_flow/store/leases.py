@@ -249,9 +249,13 @@ class LeaseBook:
         """Release every lease of ``worker`` at once and mark it left; returns how many.
         It is listed no more, counts in no share and holds no configuration, and nothing
         it still sends brings it back (:meth:`heartbeat`, :meth:`join`); the mark goes
-        after :data:`LEFT_KEPT` (a row is made for it if it had none: forgotten)."""
+        after :data:`LEFT_KEPT` (a row is made for it if it had none: forgotten). Its first
+        statement locks the worker's row FOR UPDATE: an acquire of the worker's under way
+        commits first and its lease is released here too; one that comes later takes
+        nothing (:meth:`acquire`, ``_NOT_LEFT``)."""
         rows = await self._do(
-            _two(
+            _three(
+                Sql("SELECT 1 FROM workers WHERE id = %s FOR UPDATE", (worker,)),  # _NOT_LEFT
                 Sql(
                     "INSERT INTO workers (id, host, pid, started_at, seen_at, left_at) "
                     "VALUES (%s, '', 0, now(), now(), now()) "
@@ -304,7 +308,9 @@ class LeaseBook:
         """Take ``account``'s lease for ``ttl`` seconds if it is free or expired (token + 1);
         ``None`` when another worker holds it, or when the row is locked: a write of its
         owner is under way (it is taken at a later round, not waited for: a heartbeat must
-        never wait behind a frozen worker's transaction; see :mod:`._fencing`)."""
+        never wait behind a frozen worker's transaction; see :mod:`._fencing`). ``None``
+        too when ``worker`` has left (:meth:`leave`), decided in the same statement, ordered
+        with the leave by the worker row's lock (``_NOT_LEFT``)."""
         rows = await self._do(_acquire(account, worker, ttl))
         return _lease(rows[0]) if rows else None
 
@@ -353,6 +359,19 @@ class LeaseBook:
             )
         )
         return bool(rows)
+
+    async def mark_away(self, worker: str, away: float | None) -> None:
+        """Mark ``worker`` as taking no account for ``away`` more seconds (by the database's
+        clock), or, with ``None``, as taking accounts again: the mark follows the worker's
+        own time away (:meth:`give_up` marks it too, with the lease it gives up; this is
+        for a time away whose lease was lost or handed over meanwhile, a mark that could
+        not be written, and one that ends)."""
+        if away is None:
+            await self._do(_one("UPDATE workers SET away_until = NULL WHERE id = %s", (worker,)))
+        else:
+            await self._do(
+                _one(f"UPDATE workers SET away_until = {_TTL} WHERE id = %s", (away, worker))
+            )
 
     async def owners(self) -> list[Lease]:
         """Every lease, by account (the free and expired ones too)."""
@@ -426,6 +445,23 @@ _END_STALLED_OWNER = (
 )
 
 
+#: the acquiring worker (``%s``) has not left, its row (if it has one) locked FOR KEY SHARE
+#: until the acquire commits. That lock does not conflict with a renewal's update of the row
+#: (FOR NO KEY UPDATE: ``seen_at``, not its key), so the renewer never waits on the rounds'
+#: acquires, but it does with :meth:`LeaseBook.leave`'s FOR UPDATE, so the two are ordered:
+#: an acquire that reaches the row after the leave waits for the leave's commit and reads the
+#: mark (nothing taken); a leave that reaches it after the acquire waits for the acquire's
+#: commit, and its release of the worker's leases (a later statement) finds the new lease
+#: too. Without it, an acquire whose answer was late (the process exited meanwhile) took a
+#: lease for a worker that had left, held until it expired. A scalar sub-SELECT: under a
+#: NOT EXISTS the planner moves ``left_at IS NOT NULL`` into the locking scan, and a row that
+#: does not match it is not locked. A worker with no row (forgotten, not renewed since) is
+#: not ordered so; its leave inserts the row.
+_NOT_LEFT = (
+    "coalesce((SELECT w.left_at IS NULL FROM workers w WHERE w.id = %s FOR KEY SHARE), true)"
+)
+
+
 def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
     """The upsert of :meth:`LeaseBook.acquire`, after the account's advisory lock and the
     row's lock, both taken without waiting: nothing (``[]``) when another acquire of the
@@ -444,12 +480,12 @@ def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
             return []
     rows = yield Sql(
         "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
-        f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
+        f"renewed_at) SELECT %s, %s, 1, {_TTL}, now(), now() WHERE {_NOT_LEFT} "
         "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
         "token = l.token + 1, expires_at = excluded.expires_at, "
         "acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at "
         "WHERE l.worker IS NULL OR l.expires_at <= now() RETURNING " + _LEASE_COLUMNS,
-        (account, worker, ttl),
+        (account, worker, ttl, worker),
     )
     return rows
 

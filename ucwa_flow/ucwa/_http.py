@@ -24,6 +24,7 @@ __all__ = [
     "InFlight",
     "embedded",
     "error_for",
+    "host_name",
     "host_of",
     "json_of",
     "link",
@@ -102,12 +103,23 @@ def unbound(response: httpx.Response) -> httpx.Response:
     return response
 
 
+def host_name(url: httpx.URL) -> str:
+    """The host of ``url`` as it goes on the wire: ASCII, a non-ASCII name in IDNA.
+
+    Not ``url.host``: that decodes an ``xn--`` label back to Unicode and raises (an
+    ``idna`` error) for one that is no valid IDNA (``xn--ab.contoso.com``), a name any
+    server may put in a redirect or a sign-in challenge. Such a name is still a name to
+    refuse in one line (:func:`~ucwa_flow._host_names.canonical_host` has no canonical
+    form for it, so no trust rests on it), never a traceback."""
+    return url.raw_host.decode("ascii", "replace")
+
+
 def host_of(url: str | httpx.URL) -> str:
     """``scheme://host[:port]`` of a URL: the unit a WebTicket token is valid for."""
     parts = url if isinstance(url, httpx.URL) else httpx.URL(url)  # parsing is not cheap
     default = {"http": 80, "https": 443}.get(parts.scheme)
     port = f":{parts.port}" if parts.port not in (None, default) else ""
-    return f"{parts.scheme}://{parts.host}{port}"
+    return f"{parts.scheme}://{host_name(parts)}{port}"
 
 
 def with_query(url: str, **params: str) -> str:

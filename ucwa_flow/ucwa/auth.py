@@ -26,10 +26,11 @@ from urllib.parse import urlencode
 import httpx
 
 from ucwa_flow import bounded_json
+from ucwa_flow._host_names import canonical_host
 from ucwa_flow.clock import Clock, SystemClock
-from ucwa_flow.ucwa._http import ACCEPT_JSON, error_for, host_of, resolve
+from ucwa_flow.ucwa._http import ACCEPT_JSON, error_for, host_name, host_of, resolve
 from ucwa_flow.ucwa.errors import AuthenticationFailed, TokenRefused
-from ucwa_flow.ucwa.trust import TRUST_HINT, SignInTrust
+from ucwa_flow.ucwa.trust import SignInTrust, trust_hint
 
 __all__ = ["Challenge", "WebTicketAuth", "parse_challenge"]
 
@@ -212,15 +213,23 @@ class WebTicketAuth(httpx.Auth):
     def _check_trust(self, challenger: httpx.URL, endpoint: httpx.URL) -> None:
         """:class:`AuthenticationFailed` unless both hosts are trusted (the token goes to
         ``challenger``, the password to ``endpoint``)."""
+        named_by = host_name(challenger)
         for url, what in (
             (challenger, "sign in there (it would get the account's token)"),
-            (endpoint, f"send the password to the WebTicket service {challenger.host} named"),
+            (endpoint, f"send the password to the WebTicket service {named_by} named"),
         ):
-            if not self.trust.trusts(url.host):
+            host = host_name(url)
+            canonical = canonical_host(host)
+            if canonical is None:  # xn--ab.contoso.com: no trust to hint at
                 raise AuthenticationFailed(
-                    f"{url.host} is not a trusted sign-in server for {self.username} "
+                    f"{host} is not a valid host name, so not a trusted sign-in server for "
+                    f"{self.username}: refused to {what}"
+                )
+            if not self.trust.trusts(host):
+                raise AuthenticationFailed(
+                    f"{host} is not a trusted sign-in server for {self.username} "
                     f"(trusted: {self.trust.describe()}): refused to {what}; "
-                    + TRUST_HINT.format(host=url.host)
+                    + trust_hint(canonical)
                 )
 
     def _grant_request(self, endpoint: str) -> httpx.Request:
@@ -236,7 +245,7 @@ class WebTicketAuth(httpx.Auth):
 
     async def _accept_grant(self, response: httpx.Response, host: str, endpoint: str) -> _Token:
         await response.aread()
-        where = httpx.URL(endpoint).host or endpoint
+        where = host_name(httpx.URL(endpoint)) or endpoint
         if response.status_code == 400:
             error = _oauth_error(response)
             if error == "invalid_grant":

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ucwa_flow import bounded_json
+from ucwa_flow._host_names import canonical_host
 from ucwa_flow._server_url import server_url_problem
 from ucwa_flow.ucwa._http import ACCEPT_JSON, NETWORK_ERRORS, link, resolve
 from ucwa_flow.ucwa._tls import not_tls_hint, rejected_certificate
@@ -59,6 +60,11 @@ def root_candidates(user: str, server_url: str | None = None) -> tuple[str, ...]
             raise DiscoveryFailed(f"server URL {server_url!r} {problem}")
         return (server_url,)
     domain = sip_domain(user)
+    if "xn--" in domain and canonical_host(domain) is None:  # httpx: an idna traceback
+        raise DiscoveryFailed(
+            f"the SIP domain of {user} ({domain}) is not a valid host name: give the server "
+            "URL explicitly"
+        )
     return (f"https://lyncdiscoverinternal.{domain}/", f"https://lyncdiscover.{domain}/")
 
 
@@ -113,11 +119,12 @@ async def _walk(http: httpx.AsyncClient, root: str, max_hops: int) -> Discovery:
         resource = await _get(http, url)
         applications = link(resource, "applications")
         if applications:
-            return Discovery(root, user_url or url, resolve(url, applications))
+            found = _named_host(resolve(url, applications), url)
+            return Discovery(root, user_url or url, found)
         user = link(resource, "user")
         redirect = link(resource, "redirect")
         if user and user_url is None:
-            user_url = url = resolve(url, user)
+            user_url = url = _named_host(resolve(url, user), url)
             continue
         if redirect:
             hops += 1
@@ -139,6 +146,20 @@ def _checked_redirect(target: str, start_scheme: str, source: str) -> str:
     if scheme != "https" and scheme != start_scheme:
         raise DiscoveryFailed(
             f"refusing Autodiscover redirect from {source} to {target}: it would leave https"
+        )
+    return _named_host(target, source)
+
+
+def _named_host(target: str, source: str) -> str:
+    """``target``, a link ``source`` gave, unless its host is no host name (``xn--ab.example``
+    is no valid IDNA: httpx raises an ``idna`` error building any request to it)."""
+    try:
+        host = urlsplit(target).hostname
+    except ValueError:
+        host = None
+    if canonical_host(host or "") is None:
+        raise DiscoveryFailed(
+            f"refusing the link from {source} to {target}: its host is not a valid host name"
         )
     return target
 

@@ -13,7 +13,9 @@ Trusted are: the SIP domain of the account and every name under it (``lyncweb.co
 for ``sip:bot@contoso.com``, never ``evilcontoso.com`` or ``contoso.com.evil.net``), and
 the hosts named explicitly (the configured server URL's host, and whatever the operator
 listed: ``--trust-host`` for ``ucwa-flow run``, ``server.trusted_hosts`` in a deployment
-file). Names are compared in their canonical form (:func:`~ucwa_flow._host_names.canonical_host`:
+file); a name listed as ``*.contoso.local`` is a domain suffix, trusting every name under
+``contoso.local`` but not ``contoso.local`` itself (the rules: :mod:`ucwa_flow._host_names`).
+Names are compared in their canonical form (:func:`~ucwa_flow._host_names.canonical_host`:
 case-insensitive, IDNA, no trailing dot); a host that has none is never trusted. Ports do
 not matter: a host name is what a certificate vouches for.
 """
@@ -25,27 +27,37 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ucwa_flow._host_names import canonical_host, trusted_host_problem
+from ucwa_flow._host_names import canonical_host, trusted_host_problem, trusted_suffix
 
-__all__ = ["TRUST_HINT", "SignInTrust"]
+__all__ = ["SignInTrust", "trust_hint"]
 
-#: how an operator trusts ``{host}``; the end of every refusal (see :class:`SignInTrust`)
-TRUST_HINT = (
-    "if it is your organisation's sign-in server, trust it with --trust-host {host} "
-    "(ucwa-flow run) or server.trusted_hosts (deployment file)"
-)
+
+def trust_hint(host: str) -> str:
+    """How an operator trusts ``host`` (canonical); the end of every refusal (see
+    :class:`SignInTrust`). A name with a domain of two labels or more above it is offered
+    that domain as a suffix too (``*.contoso.local`` for ``pool01.contoso.local``)."""
+    hint = (
+        f"if it is your organisation's sign-in server, trust it with --trust-host {host} "
+        "(ucwa-flow run) or server.trusted_hosts (deployment file)"
+    )
+    parent = host.partition(".")[2]
+    if trusted_suffix(f"*.{parent}") is not None and not _is_address(host):
+        hint += f", or every name under {parent} with *.{parent}"
+    return hint
 
 
 @dataclass(frozen=True, slots=True)
 class SignInTrust:
     """The hosts an account's password and tokens may go to (see the module docstring).
 
-    ``domain`` is trusted with every name under it; ``hosts`` only as named. Both hold
-    canonical names: build one with :meth:`for_account`.
+    ``domain`` is trusted with every name under it; ``hosts`` only as named; ``suffixes``
+    (listed as ``*.contoso.local``) with every name under each, not the name itself. All
+    hold canonical names: build one with :meth:`for_account`.
     """
 
     domain: str | None = None
     hosts: frozenset[str] = frozenset()
+    suffixes: frozenset[str] = frozenset()
 
     @classmethod
     def for_account(
@@ -56,10 +68,17 @@ class SignInTrust:
         ``server_url`` and ``hosts``. A name in ``hosts`` that is not a host name raises
         :class:`ValueError` (the command line and the deployment file check them first)."""
         named: set[str] = set()
+        suffixes: set[str] = set()
         for host in hosts:
+            problem = trusted_host_problem(host)
+            if problem is not None:
+                raise ValueError(f"trusted host {host!r} {problem}")
+            suffix = trusted_suffix(host)
+            if suffix is not None:
+                suffixes.add(suffix)
+                continue
             canonical = canonical_host(host.strip())
-            if canonical is None:
-                raise ValueError(f"trusted host {host!r} {trusted_host_problem(host)}")
+            assert canonical is not None  # trusted_host_problem said so
             named.add(canonical)
         if server_url:
             try:
@@ -76,7 +95,7 @@ class SignInTrust:
         if domain is not None and _is_address(domain):
             named.add(domain)  # sip:bot@10.0.0.5: that address only, nothing "under" it
             domain = None
-        return cls(domain, frozenset(named))
+        return cls(domain, frozenset(named), frozenset(suffixes))
 
     def trusts(self, host: str) -> bool:
         """Whether ``host`` (a URL's host name, in any case, IDNA or not) is trusted."""
@@ -86,11 +105,15 @@ class SignInTrust:
         if name in self.hosts:
             return True
         domain = self.domain
-        return domain is not None and (name == domain or name.endswith("." + domain))
+        if domain is not None and (name == domain or name.endswith("." + domain)):
+            return True
+        return any(name.endswith("." + suffix) for suffix in self.suffixes)
 
     def describe(self) -> str:
-        """What is trusted, for an error line: ``contoso.com and its subdomains, 10.0.0.5``."""
+        """What is trusted, for an error line: ``contoso.com and its subdomains, names under
+        contoso.local, 10.0.0.5``."""
         parts = [f"{self.domain} and its subdomains"] if self.domain else []
+        parts.extend(f"names under {suffix}" for suffix in sorted(self.suffixes))
         parts.extend(sorted(self.hosts))
         return ", ".join(parts) or "no host"
 
