@@ -398,7 +398,7 @@ class Coordinator:
         account = runner.spec.id
         away = self.away.refuse(account, runner.error or "its store cannot be opened")
         log.warning(
-            "%s: worker %s gives it up (its store cannot be opened here) and takes no "
+            "%s: worker %s gives it up (its store cannot be opened here) and takes no new "
             "account for %.0f s",
             account,
             self.worker.id,
