@@ -23,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-__all__ = ["canonical_host", "trusted_host_problem", "trusted_suffix"]
+__all__ = ["canonical_host", "is_address", "trusted_host_problem", "trusted_suffix"]
 
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -95,7 +95,7 @@ def _suffix_problem(domain: str) -> str | None:
     if "*" in domain:
         return "has a * that is not alone and first (a domain suffix is *.contoso.local)"
     canonical = canonical_host(domain)
-    if canonical is None or _is_address(canonical):
+    if canonical is None or is_address(canonical):
         return "is not a domain suffix such as *.contoso.local (a * and a domain name after it)"
     if "." not in canonical or canonical.replace(".", "").isdigit():
         return (
@@ -105,7 +105,8 @@ def _suffix_problem(domain: str) -> str | None:
     return None
 
 
-def _is_address(name: str) -> bool:
+def is_address(name: str) -> bool:
+    """Whether ``name`` is an IPv4 or IPv6 address rather than a host name."""
     try:
         ipaddress.ip_address(name)
     except ValueError:

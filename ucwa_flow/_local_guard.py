@@ -26,13 +26,14 @@ as they like; only the ``Host`` check can turn one away, and only when it is on.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 from collections.abc import Collection, Iterable
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ucwa_flow._host_names import is_address
 
 __all__ = ["LocalGuard", "host_name", "host_to_allow"]
 
@@ -61,14 +62,6 @@ def host_to_allow(text: str) -> str:
             f"{text!r} is not a host name such as review.example.com (no scheme, port or path)"
         )
     return name.lower().rstrip(".")
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 class LocalGuard:
@@ -111,7 +104,7 @@ class LocalGuard:
             name = host_name(host)
             if name.endswith(".localhost"):
                 name = "localhost"
-            if not (_is_address(name) or "." not in name or name in self.names):
+            if not (is_address(name) or "." not in name or name in self.names):
                 allow = ", " + self.hint.replace("{name}", name) if self.hint else ""
                 return (
                     f"refused: {host!r} is not an address of this server (a guard against "

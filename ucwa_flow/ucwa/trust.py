@@ -22,12 +22,16 @@ not matter: a host name is what a certificate vouches for.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ucwa_flow._host_names import canonical_host, trusted_host_problem, trusted_suffix
+from ucwa_flow._host_names import (
+    canonical_host,
+    is_address,
+    trusted_host_problem,
+    trusted_suffix,
+)
 
 __all__ = ["SignInTrust", "trust_hint"]
 
@@ -41,7 +45,7 @@ def trust_hint(host: str) -> str:
         "(ucwa-flow run) or server.trusted_hosts (deployment file)"
     )
     parent = host.partition(".")[2]
-    if trusted_suffix(f"*.{parent}") is not None and not _is_address(host):
+    if trusted_suffix(f"*.{parent}") is not None and not is_address(host):
         hint += f", or every name under {parent} with *.{parent}"
     return hint
 
@@ -92,7 +96,7 @@ class SignInTrust:
         local, at, written = user.rpartition("@")
         if local and at and written:
             domain = canonical_host(written)
-        if domain is not None and _is_address(domain):
+        if domain is not None and is_address(domain):
             named.add(domain)  # sip:bot@10.0.0.5: that address only, nothing "under" it
             domain = None
         return cls(domain, frozenset(named), frozenset(suffixes))
@@ -116,11 +120,3 @@ class SignInTrust:
         parts.extend(f"names under {suffix}" for suffix in sorted(self.suffixes))
         parts.extend(sorted(self.hosts))
         return ", ".join(parts) or "no host"
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
