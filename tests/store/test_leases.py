@@ -679,3 +679,76 @@ async def test_a_renewal_does_not_wait_for_its_own_workers_acquire(
         await acquiring.execute(f"SELECT {_NOT_LEFT}", ("a",))  # the lock, until the commit
         assert await asyncio.wait_for(renewer.heartbeat(A, 30), WAIT) == []
         await acquiring.rollback()
+
+
+async def test_a_workers_acquire_of_its_own_expired_lease_and_its_leave_do_not_deadlock(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker taking back a lease of its own that expired (its store hung) while it
+    leaves: the acquire locked the lease's row, then the worker's; the leave the worker's,
+    then its leases'. The server ended one of them as a deadlock; when it was the leave, no
+    lease was released and the worker was not marked left. The acquire is stepped here on a
+    connection of its own, the leave sent once the lease's row is the acquire's."""
+    book, _, target = books
+    await book.join(A)
+    await book.heartbeat(A, 30)
+    assert await book.acquire(ACCOUNT, "a", 30) is not None
+    leaving_book = LeaseBook(await target.open())
+    assert target.url is not None
+    assert target.schema is not None
+    path = sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema))
+    try:
+        async with (
+            await psycopg.AsyncConnection.connect(target.url) as acquiring,
+            await psycopg.AsyncConnection.connect(target.url, autocommit=True) as watch,
+        ):
+            await acquiring.execute(path)
+            await watch.execute(path)
+            await watch.execute("UPDATE leases SET expires_at = now() - interval '1 second'")
+            program = _acquire(ACCOUNT, "a", 30)
+            statement = next(program)
+            leaving: asyncio.Task[int] | None = None
+            with contextlib.suppress(StopIteration):
+                while True:
+                    rows = await (
+                        await acquiring.execute(statement.text, statement.params)
+                    ).fetchall()
+                    if "FOR UPDATE SKIP LOCKED" in statement.text:  # the lease's row is ours
+                        leaving = asyncio.create_task(leaving_book.leave("a"))
+                        pid = await leaving_book.store._run(_pid(), write=False)
+                        await _waiting(watch, pid, "the leave")
+                    statement = program.send(rows)
+            await acquiring.commit()
+            assert leaving is not None
+            assert await asyncio.wait_for(leaving, WAIT) == 1  # the lease taken back, released
+        assert [lease.worker for lease in await book.owners()] == [None]
+        assert await book.acquire(ACCOUNT, "a", 30) is None  # marked left
+    finally:
+        await leaving_book.store.aclose()
+
+
+async def test_the_heartbeats_clean_up_does_not_wait_for_a_frozen_acquire(
+    books: tuple[LeaseBook, LeaseBook, Target],
+) -> None:
+    """A worker frozen in the middle of an acquire holds its row's lock (``_NOT_LEFT``);
+    once it counts as forgotten, every other worker's heartbeat deleted its row and waited
+    for that lock, for as long as the freeze lasted. The row is skipped now, and deleted by
+    a later heartbeat."""
+    frozen, other, target = books
+    await frozen.join(A)
+    await frozen.heartbeat(A, 30)
+    await other.join(B)
+    assert target.url is not None
+    assert target.schema is not None
+    path = sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema))
+    async with await psycopg.AsyncConnection.connect(target.url) as acquiring:
+        await acquiring.execute(path)
+        await acquiring.execute(
+            "UPDATE workers SET seen_at = now() - interval '1 hour' WHERE id = 'a'"
+        )
+        await acquiring.commit()
+        await acquiring.execute(f"SELECT {_NOT_LEFT}", ("a",))  # the acquire, frozen here
+        assert await asyncio.wait_for(other.heartbeat(B, 30), WAIT) == []
+        assert [w.id for w in await other.workers()] == ["a", "b"]  # not deleted: skipped
+    await other.heartbeat(B, 30)
+    assert [w.id for w in await other.workers()] == ["b"]

@@ -228,10 +228,11 @@ class LeaseBook:
                     "ON CONFLICT (id) DO UPDATE SET seen_at = now() WHERE workers.left_at IS NULL",
                     (worker.id, worker.host, worker.pid),
                 ),
-                Sql(
-                    "DELETE FROM workers WHERE CASE WHEN left_at IS NULL "
-                    "THEN seen_at < now() - %s * interval '1 second' "
-                    "ELSE left_at < now() - %s * interval '1 second' END",
+                Sql(  # not waiting for a row a frozen acquire holds (_NOT_LEFT)
+                    "DELETE FROM workers WHERE id IN (SELECT id FROM workers WHERE CASE "
+                    "WHEN left_at IS NULL THEN seen_at < now() - %s * interval '1 second' "
+                    "ELSE left_at < now() - %s * interval '1 second' END "
+                    "FOR UPDATE SKIP LOCKED)",
                     (forget, LEFT_KEPT),
                 ),
                 Sql(
@@ -446,17 +447,20 @@ _END_STALLED_OWNER = (
 
 
 #: the acquiring worker (``%s``) has not left, its row (if it has one) locked FOR KEY SHARE
-#: until the acquire commits. That lock does not conflict with a renewal's update of the row
-#: (FOR NO KEY UPDATE: ``seen_at``, not its key), so the renewer never waits on the rounds'
-#: acquires, but it does with :meth:`LeaseBook.leave`'s FOR UPDATE, so the two are ordered:
-#: an acquire that reaches the row after the leave waits for the leave's commit and reads the
+#: until the acquire commits, taken before the lease's row: the order the leave takes them
+#: in (the other order was a deadlock when a worker took back its own expired lease as it
+#: left). That lock does not conflict with a renewal's update of the row (FOR NO KEY
+#: UPDATE: ``seen_at``, not its key), so the renewer never waits on the rounds' acquires,
+#: but it does with :meth:`LeaseBook.leave`'s FOR UPDATE, so the two are ordered: an
+#: acquire that reaches the row after the leave waits for the leave's commit and reads the
 #: mark (nothing taken); a leave that reaches it after the acquire waits for the acquire's
-#: commit, and its release of the worker's leases (a later statement) finds the new lease
-#: too. Without it, an acquire whose answer was late (the process exited meanwhile) took a
-#: lease for a worker that had left, held until it expired. A scalar sub-SELECT: under a
-#: NOT EXISTS the planner moves ``left_at IS NOT NULL`` into the locking scan, and a row that
-#: does not match it is not locked. A worker with no row (forgotten, not renewed since) is
-#: not ordered so; its leave inserts the row.
+#: commit, and its release of the worker's leases finds the new lease too. Without it, an
+#: acquire whose answer was late (the process exited meanwhile) took a lease for a worker
+#: that had left, held until it expired. A scalar sub-SELECT: under a NOT EXISTS the planner
+#: moves ``left_at IS NOT NULL`` into the locking scan, and a row that does not match it is
+#: not locked. A worker with no row (forgotten, not renewed since) is not ordered so; its
+#: leave inserts the row. The heartbeats' clean-up of forgotten rows skips a row so locked
+#: (a frozen acquire's), rather than waiting for it.
 _NOT_LEFT = (
     "coalesce((SELECT w.left_at IS NULL FROM workers w WHERE w.id = %s FOR KEY SHARE), true)"
 )
@@ -470,6 +474,11 @@ def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
     if not got[0][0]:  # another worker's acquire, or a frozen one: end it past STALLED
         yield Sql(_END_STALLED_ACQUIRE, (account, STALLED))
         return []
+    # the worker's row before the lease's, as the leave locks them (the other order, for a
+    # lease of the worker's own that expired, was a deadlock with its leave)
+    staying = yield Sql(f"SELECT {_NOT_LEFT}", (worker,))
+    if not staying[0][0]:
+        return []
     exists = yield Sql("SELECT 1 FROM leases WHERE account = %s", (account,))
     if exists:
         mine = yield Sql(
@@ -480,12 +489,12 @@ def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
             return []
     rows = yield Sql(
         "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
-        f"renewed_at) SELECT %s, %s, 1, {_TTL}, now(), now() WHERE {_NOT_LEFT} "
+        f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
         "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
         "token = l.token + 1, expires_at = excluded.expires_at, "
         "acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at "
         "WHERE l.worker IS NULL OR l.expires_at <= now() RETURNING " + _LEASE_COLUMNS,
-        (account, worker, ttl, worker),
+        (account, worker, ttl),
     )
     return rows
 
