@@ -55,9 +55,16 @@ def canonical_host(name: str) -> str | None:
 
 def _valid_a_labels(name: str) -> bool:
     """Whether every ``xn--`` label of ``name`` is valid IDNA (``xn--ab`` is not: it
-    decodes to control characters); a name with one that is not has no canonical form."""
+    decodes to control characters), and, for a name that starts with one, the whole name
+    (httpx decodes such a name whole, and ``_`` is no IDNA: ``xn--bcher-kva._sip.example``);
+    a name that is not has no canonical form."""
     import idna
 
+    if name.startswith("xn--"):
+        try:
+            idna.decode(name)
+        except (idna.IDNAError, UnicodeError):
+            return False
     for label in name.split("."):
         if label.startswith("xn--"):
             try:

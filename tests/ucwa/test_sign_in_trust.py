@@ -152,17 +152,26 @@ def test_a_suffix_trusts_nothing_else(host: str) -> None:
     assert not SUFFIXED.trusts(host)
 
 
-def test_a_suffix_is_described_and_offered_in_the_hint() -> None:
+def test_a_suffix_is_described_and_never_offered_in_the_hint() -> None:
+    """The refused name comes from the server refused: the hint offered its parent domain
+    as a suffix, ``*.co.uk`` for ``evil.co.uk``, trusting far more than one organisation."""
     assert SUFFIXED.describe() == (
         "contoso.com and its subdomains, names under contoso.local, "
         "names under xn--bcher-kva.example"
     )
-    assert trust_hint("pool01.contoso.local").endswith(
-        "server.trusted_hosts (deployment file), or every name under contoso.local with "
-        "*.contoso.local"
-    )
-    assert trust_hint("evil.example").endswith("server.trusted_hosts (deployment file)")
-    assert trust_hint("10.0.0.5").endswith("server.trusted_hosts (deployment file)")
+    for host in ("pool01.contoso.local", "evil.co.uk", "webticket.cloudapp.net", "10.0.0.5"):
+        assert trust_hint(host).endswith("server.trusted_hosts (deployment file)")
+        assert "*." not in trust_hint(host)
+
+
+@pytest.mark.parametrize(
+    "host", ["xn--bcher-kva._sip.example", "xn--bcher-kva._sip.contoso.com", "xn--ab.example"]
+)
+def test_a_name_httpx_cannot_decode_whole_is_no_host(host: str) -> None:
+    """httpx decodes a host that starts with ``xn--`` whole, and ``_`` is no IDNA: such a
+    name passed and ended ``run`` in a traceback at the request."""
+    assert canonical_host(host) is None
+    assert not SignInTrust.for_account("sip:bot@contoso.com").trusts(host)
 
 
 @pytest.mark.parametrize(

@@ -38,16 +38,13 @@ __all__ = ["SignInTrust", "trust_hint"]
 
 def trust_hint(host: str) -> str:
     """How an operator trusts ``host`` (canonical); the end of every refusal (see
-    :class:`SignInTrust`). A name with a domain of two labels or more above it is offered
-    that domain as a suffix too (``*.contoso.local`` for ``pool01.contoso.local``)."""
-    hint = (
+    :class:`SignInTrust`). It offers the name alone, never a suffix: the name comes from
+    the server that was refused, and ``*.co.uk`` or ``*.cloudapp.net`` would trust far more
+    than the organisation's servers."""
+    return (
         f"if it is your organisation's sign-in server, trust it with --trust-host {host} "
         "(ucwa-flow run) or server.trusted_hosts (deployment file)"
     )
-    parent = host.partition(".")[2]
-    if trusted_suffix(f"*.{parent}") is not None and not is_address(host):
-        hint += f", or every name under {parent} with *.{parent}"
-    return hint
 
 
 @dataclass(frozen=True, slots=True)
