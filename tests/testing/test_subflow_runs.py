@@ -159,3 +159,57 @@ async def test_calls_nest_eight_deep_at_most(write: Callable[..., Path]) -> None
     failures = [str(r.failure) for r in run.results if r.failure is not None]
     assert not failures, failures  # level 9 is never said: the conversation ended
     assert run.passed
+
+
+FAILING_RETURN = """
+version: 1
+subflow: half
+returns: [said]
+variables: {said: before, zero: 0}
+start: half
+states:
+  half:
+    enter:
+      - say: in the sub-flow
+      - return: {said: "{{ 1 // zero }}"}
+      - say: still in the sub-flow
+"""
+CALLER = """
+version: 1
+name: caller
+start: menu
+settings: {idle_timeout: 10m, first_message: route_only}
+variables: {answer: none}
+states:
+  menu:
+    messages:
+      - any: true
+        do:
+          - call: {flow: half.subflow.yaml, returns: {said: answer}}
+          - say: "back: {{ answer }}"
+"""
+FAILING_SCRIPT = """
+flow: caller.flow.yaml
+scenarios:
+  - name: a return whose value fails still returns
+    steps:
+      - invite: hi
+      - say: go
+      - expect: {say: in the sub-flow}
+      - expect: {say: "back: before"}
+      - expect: {state: menu}
+"""
+
+
+async def test_a_return_whose_value_fails_still_returns_to_the_caller(
+    write: Callable[..., Path],
+) -> None:
+    """The frame was popped before the values were evaluated: a value that failed left the
+    conversation in the sub-flow with no caller, running the sub-flow's next actions."""
+    write("caller.flow.yaml", CALLER)
+    write("half.subflow.yaml", FAILING_RETURN)
+    run = await run_tests([write("caller.test.yaml", FAILING_SCRIPT)])
+    problems = [str(d) for script in run.scripts for d in script.diagnostics]
+    failures = [str(r.failure) for r in run.results if r.failure is not None]
+    assert not problems, problems
+    assert not failures, failures

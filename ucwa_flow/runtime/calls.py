@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import ActionRef
 from ucwa_flow.flow._subflow_model import MAX_CALL_DEPTH, Call, Return
 from ucwa_flow.runtime import trace as t
@@ -127,12 +128,19 @@ async def call(
 
 
 async def return_(instance: FlowInstance, action: Return, ctx: Mapping[str, Any]) -> None:
-    """End the running sub-flow: back to the caller, with the returned values."""
+    """End the running sub-flow: back to the caller, with the returned values. A value
+    that fails is reported and the sub-flow's variable keeps what it held: the return
+    goes on (it stopped half-way, the call frame gone, and the conversation went on in
+    the sub-flow with no caller to go back to)."""
     if not instance.calls.frames:
         instance.report_error("`return` with no sub-flow call under way", action.location)
         return
     frame = instance.calls.frames.pop()
-    instance.variables.update((name, value.evaluate(ctx)) for name, value in action.values)
+    for name, value in action.values:  # one that fails is reported, the return goes on
+        try:
+            instance.variables[name] = value.evaluate(ctx)
+        except UcwaFlowError as exc:  # the sub-flow's variable keeps its value
+            instance.report_error(str(exc) or type(exc).__name__, action.location)
     sub = instance.flow.subflows.get(frame.subflow)
     returned = {name: instance.variables.get(name) for name in (sub.returns if sub else ())}
     instance._done("return", action.location, frame.subflow)
