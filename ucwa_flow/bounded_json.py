@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "TooDeep", "loads", "too_deep"]
+__all__ = ["MAX_DEPTH", "TooDeep", "loads", "not_data", "too_deep"]
 
 #: how deep JSON may nest (``[]`` and ``{}`` are one level, ``[[]]`` two)
 MAX_DEPTH = 64
 _NESTING = (dict, list, tuple)
+_PLAIN = (str, int, float, bool, type(None))
 
 
 class TooDeep(ValueError):
@@ -65,3 +66,25 @@ def too_deep(value: Any, depth: int = MAX_DEPTH) -> bool:
             return False
         level = below
     return True
+
+
+def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
+    """Why ``value`` is no JSON data a variable may hold (one line), or ``None``: nested
+    deeper than ``depth`` levels, or holding something other than dicts, lists, tuples,
+    text, numbers, booleans and ``None`` (a template's ``namespace()``, ``range(3)``,
+    ``cycler(...)``: neither a store nor a copy takes it, and it ended the bot). Walked as
+    :func:`too_deep` walks, what is not plain going a level down to be looked at there."""
+    if isinstance(value, _PLAIN):
+        return None
+    level = [value]
+    for _ in range(depth):
+        below: list[Any] = []
+        for container in level:
+            if not isinstance(container, _NESTING):
+                return f"the value is not JSON data (it holds a {type(container).__name__})"
+            items = container.values() if isinstance(container, dict) else container
+            below += [item for item in items if not isinstance(item, _PLAIN)]
+        if not below:
+            return None
+        level = below
+    return f"the value is nested too deeply (more than {depth} levels)"

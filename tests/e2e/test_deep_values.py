@@ -47,3 +47,39 @@ def test_a_set_nested_too_deeply_fails_and_the_conversation_goes_on(
     assert len(refused) == 37
     assert refused[0].startswith(f"! {flow}:11:")
     assert "the value is nested too deeply (more than 64 levels)" in refused[0]
+
+
+#: what a template can make that is no JSON data: Jinja's own helpers
+ODD = """\
+version: 1
+name: odd
+start: a
+variables: {v: 0}
+settings: {idle_timeout: 1h}
+states:
+  a:
+    messages:
+      - any: true
+        do:
+          - set: {v: "{{ MAKE }}"}
+          - say: "ok {{ v }}"
+"""
+
+
+@pytest.mark.parametrize("make", ["namespace(x=1)", "range(3)", "[cycler(1, 2)]"])
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
+def test_a_set_of_what_is_no_json_data_fails_and_the_conversation_goes_on(
+    tmp_path: Path, durable: bool, make: str
+) -> None:
+    """Before, the bot ended: a ``copy.Error`` traceback (``namespace()``), or "cannot be
+    stored: it is not JSON data" (``range(3)``), exit status 1."""
+    flow = tmp_path / "odd.flow.yaml"
+    flow.write_text(ODD.replace("MAKE", make), encoding="utf-8")
+    state = ["--state", str(tmp_path / "s.db")] if durable else []
+    done = ucwa_flow("run", str(flow), *state, stdin="m\nm\n", timeout=2 * WAIT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    said = [line for line in done.stdout.splitlines() if line.startswith("bot: ")]
+    assert said == ["bot: ok 0", "bot: ok 0"]
+    refused = [line for line in done.stdout.splitlines() if "not JSON data" in line]
+    assert len(refused) == 2, done.stdout

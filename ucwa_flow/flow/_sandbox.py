@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from ucwa_flow.bounded_json import MAX_DEPTH, too_deep
+from ucwa_flow.bounded_json import not_data
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._plain import JINJA_GLOBALS, Part, plain_parts, render_plain
@@ -303,7 +303,6 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
 
 
 _TOO_DEEP = f"nested too deeply (at most {MAX_NESTING} levels of expressions and blocks)"
-_VALUE_TOO_DEEP = f"the value is nested too deeply (more than {MAX_DEPTH} levels)"
 
 
 def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
@@ -443,8 +442,9 @@ class Value:
         self.campaign: frozenset[str] = frozenset().union(*(p.campaign for p in parts))
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
-        """Evaluate to plain JSON-compatible data (or whatever an expression returns);
-        :class:`TemplateRenderError` for a value nested deeper than ``MAX_DEPTH`` levels.
+        """Evaluate to plain JSON data (dicts, lists, text, numbers, booleans, None);
+        :class:`TemplateRenderError` for a value nested deeper than ``MAX_DEPTH`` levels, or
+        one that is no JSON data (``namespace()``, ``range(3)``: no store takes it).
 
         A value can nest without bound otherwise: ``set: {v: "{{ [v] }}"}`` on every
         message made ``v`` one level deeper each time, and after some 490 messages
@@ -452,8 +452,9 @@ class Value:
         bound is JSON's from outside the bot (:mod:`ucwa_flow.bounded_json`), a webhook's
         answer's among them, so that no variable nests deeper, however it was set."""
         result = _evaluate_tree(self._tree, context)
-        if isinstance(result, dict | list | tuple) and too_deep(result):
-            raise TemplateRenderError(f"{self.location}: {_VALUE_TOO_DEEP}")
+        problem = not_data(result)
+        if problem is not None:
+            raise TemplateRenderError(f"{self.location}: {problem}")
         return result
 
     def __repr__(self) -> str:
