@@ -172,6 +172,11 @@ def test_dots_that_are_no_segment_are_fine() -> None:
         ("/a/%c0%ae%c0%ae/admin", "%c0%ae%c0%ae"),  # overlong UTF-8
         ("/a/..%c0%afadmin", "..%c0%afadmin"),
         ("/a/%e0%80%ae%e0%80%ae/admin", "%e0%80%ae%e0%80%ae"),
+        ("/a/%f0%80%80%ae%f0%80%80%ae/admin", "%f0%80%80%ae%f0%80%80%ae"),  # four bytes
+        (
+            "/a/\uff05\uff12\uff45\uff05\uff12\uff45/admin",
+            "\uff05\uff12\uff45\uff05\uff12\uff45",
+        ),  # ％２ｅ: NFKC, then decoded
         ("/a/%u002e%u002e/admin", "%u002e%u002e"),  # IIS's %u escapes
         ("/a/..%u002fadmin", "..%u002fadmin"),
         ("/a/..%00/admin", "..%00"),  # C code reads up to the NUL

@@ -38,9 +38,12 @@ _SEPARATOR = re.compile(r"[/\\]")
 _DECODINGS = 4
 #: IIS's ``%uXXXX`` escape of a UTF-16 code unit
 _IIS_ESCAPE = re.compile(r"%[uU]([0-9A-Fa-f]{4})")
-#: an overlong UTF-8 sequence (two or three bytes, undecodable: surrogate escapes) that
-#: may spell an ASCII character, ``%c0%ae`` for ``.``: old decoders read them so
-_OVERLONG = re.compile("[\udcc0\udcc1][\udc80-\udcbf]|\udce0[\udc80-\udc9f][\udc80-\udcbf]")
+#: an overlong UTF-8 sequence (two, three or four bytes, undecodable: surrogate escapes)
+#: that may spell an ASCII character, ``%c0%ae`` for ``.``: old decoders read them so
+_OVERLONG = re.compile(
+    "[\udcc0\udcc1][\udc80-\udcbf]|\udce0[\udc80-\udc9f][\udc80-\udcbf]"
+    "|\udcf0[\udc80-\udc8f][\udc80-\udcbf][\udc80-\udcbf]"
+)
 #: the ideographic full stops, which NFKC leaves alone
 _FULL_STOPS = {0x3002: ".", 0xFF61: "."}
 #: stripped from the end of a piece (see :func:`_is_dots`)
@@ -81,7 +84,8 @@ def _reads_as_dots(segment: str) -> bool:
     """Whether a reading of ``segment`` (see :func:`dot_segment`) is a dot-segment."""
     text = segment
     for _ in range(_DECODINGS + 1):
-        if any(_is_dots(piece) for piece in _SEPARATOR.split(_look_alikes(text))):
+        text = _look_alikes(text)  # decoded further as read: ``％２ｅ`` is ``%2e``
+        if any(_is_dots(piece) for piece in _SEPARATOR.split(text)):
             return True
         if "%" not in text:
             return False
@@ -106,8 +110,11 @@ def _overlong(found: re.Match[str]) -> str:
     data = [ord(c) - 0xDC00 for c in found.group()]
     if len(data) == 2:
         code = (data[0] & 0x1F) << 6 | data[1] & 0x3F
-    else:
+    elif len(data) == 3:
         code = (data[0] & 0x0F) << 12 | (data[1] & 0x3F) << 6 | data[2] & 0x3F
+    else:
+        code = (data[0] & 0x07) << 18 | (data[1] & 0x3F) << 12 | (data[2] & 0x3F) << 6
+        code |= data[3] & 0x3F
     return chr(code) if code < 0x80 else found.group()
 
 
