@@ -19,7 +19,7 @@ __all__ = ["AdminServer"]
 STOP_GRACE = 3.0  # seconds open requests get to finish on stop()
 
 _HINTS = {
-    errno.EADDRINUSE: " (is another ucwa-flow serve running? change admin.listen)",
+    errno.EADDRINUSE: " (is another ucwa-flow serve running? change admin.listen or --admin)",
     errno.EACCES: " (a port below 1024 needs privileges; use one such as 8470)",
     errno.EADDRNOTAVAIL: " (not an address of this machine; try 127.0.0.1)",
 }
