@@ -27,7 +27,7 @@ async def test_changes_to_other_files_in_the_watched_folder_log_nothing(
     seen = asyncio.Event()
 
     async def changed(paths: list[Path]) -> None:
-        assert paths == [watched]
+        assert [path.resolve() for path in paths] == [watched.resolve()]
         seen.set()
 
     watcher = Watcher([watched], changed, debounce=50)
