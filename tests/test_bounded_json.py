@@ -59,3 +59,19 @@ def test_too_deep_walks_values_made_otherwise() -> None:
     assert not too_deep("[" * 100)
     assert too_deep([[[1]]], depth=2)
     assert not too_deep([[1]], depth=2)
+
+
+def test_what_is_no_json_data_is_named_with_how_to_store_it() -> None:
+    """A value a flow sets that is no JSON data fails with what it holds and what to write
+    instead: ``{{ now }}`` is a datetime (``now.isoformat()``), ``d.items()`` an iterator
+    (``| list``)."""
+    import datetime
+
+    now = datetime.datetime(2026, 12, 3, 2, 0)
+    assert bounded_json.not_data({"when": now}) == (
+        "the value is not JSON data (a datetime is in it; store text such as {{ now.isoformat() }})"
+    )
+    problem = bounded_json.not_data({"a": 1}.items())
+    assert problem is not None
+    assert problem.endswith("store a list: add | list)")
+    assert bounded_json.not_data([{"a": [1, "x", None, 2.5, True]}, ("t",)]) is None

@@ -81,10 +81,31 @@ def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
         below: list[Any] = []
         for container in level:
             if not isinstance(container, _NESTING):
-                return f"the value is not JSON data (it holds a {type(container).__name__})"
+                return _not_json(container)
             items = container.values() if isinstance(container, dict) else container
             below += [item for item in items if not isinstance(item, _PLAIN)]
         if not below:
             return None
         level = below
     return f"the value is nested too deeply (more than {depth} levels)"
+
+
+#: how to store what is no JSON data, by its kind
+_HOW = {
+    "datetime": "text such as {{ now.isoformat() }}",
+    "date": "text such as {{ now.date().isoformat() }}",
+    "time": "text such as {{ now.strftime('%H:%M') }}",
+}
+
+
+def _not_json(value: Any) -> str:
+    kind = type(value).__name__
+    if kind in _HOW:
+        how = _HOW[kind]
+    elif hasattr(value, "__iter__") and not hasattr(value, "__getitem__"):
+        how = "a list: add | list"  # dict.items(), map, reverse: an iterator
+    elif "Undefined" in kind:  # a name no variable has
+        how = "a value that is defined"
+    else:
+        how = "text, a number, true/false, a list or a mapping"
+    return f"the value is not JSON data (a {kind} is in it; store {how})"

@@ -17,10 +17,10 @@ Rules that make it safe:
 
 * Every expiry decision uses the **database's clock** (``now()``), never a worker's: a
   lease is free when its ``expires_at <= now()`` or it has no worker.
-* :meth:`LeaseBook.acquire` is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` statement:
-  PostgreSQL locks the row and re-checks the condition on its newest version, so two
-  workers racing for a free lease cannot both get it; the winner's token is the old one
-  plus one (1 for an account never leased).
+* :meth:`LeaseBook.acquire` takes the lease in one ``INSERT ... ON CONFLICT DO UPDATE ...
+  WHERE`` statement (after its locks, see ``_acquire``): PostgreSQL locks the row and
+  re-checks the condition on its newest version, so two workers racing for a free lease cannot
+  both get it; the winner's token is the old one plus one (1 for an account never leased).
 * Renewal (:meth:`LeaseBook.heartbeat`, :meth:`LeaseBook.renew`) only extends a lease that
   is still the worker's and not expired, by the database's clock. A worker must not rely on
   a lease past (the moment it *sent* its last successful renewal + ttl - a margin) on its
@@ -310,8 +310,8 @@ class LeaseBook:
         ``None`` when another worker holds it, or when the row is locked: a write of its
         owner is under way (it is taken at a later round, not waited for: a heartbeat must
         never wait behind a frozen worker's transaction; see :mod:`._fencing`). ``None``
-        too when ``worker`` has left (:meth:`leave`), decided in the same statement, ordered
-        with the leave by the worker row's lock (``_NOT_LEFT``)."""
+        too when ``worker`` has left (:meth:`leave`), read under the worker row's lock
+        (``_NOT_LEFT``), which orders the acquire with the leave."""
         rows = await self._do(_acquire(account, worker, ttl))
         return _lease(rows[0]) if rows else None
 
@@ -467,9 +467,11 @@ _NOT_LEFT = (
 
 
 def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
-    """The upsert of :meth:`LeaseBook.acquire`, after the account's advisory lock and the
-    row's lock, both taken without waiting: nothing (``[]``) when another acquire of the
-    account is under way, or the row exists and another transaction holds a lock on it."""
+    """The upsert of :meth:`LeaseBook.acquire`, after three locks: the account's advisory
+    lock and the lease row's, both taken without waiting, and between them the worker
+    row's (``_NOT_LEFT``), which waits only for the worker's own leave or a heartbeat's
+    clean-up of the row. Nothing (``[]``) when another acquire of the account is under way,
+    the worker has left, or the row exists and another transaction holds a lock on it."""
     got = yield Sql(f"SELECT pg_try_advisory_xact_lock({_ACQUIRING}, {_LOCK_KEY})", (account,))
     if not got[0][0]:  # another worker's acquire, or a frozen one: end it past STALLED
         yield Sql(_END_STALLED_ACQUIRE, (account, STALLED))
