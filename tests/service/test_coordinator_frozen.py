@@ -23,7 +23,8 @@ from ucwa_flow.service import Coordinator
 from ucwa_flow.service._account import AccountRunner
 from ucwa_flow.service._stores import named
 from ucwa_flow.store import open_store
-from ucwa_flow.store.leases import LeaseBook, WorkerInfo, _acquire, application_name
+from ucwa_flow.store._lease_taking import acquire_program
+from ucwa_flow.store.leases import LeaseBook, WorkerInfo, application_name
 
 
 async def test_an_account_handed_over_to_a_worker_frozen_taking_it_is_taken_by_another(
@@ -53,7 +54,7 @@ async def _taken_while_c_is_frozen(
     """Worker c takes the account and freezes before its commit (pipelined, as the store
     runs it): ``coordinator`` must take the account meanwhile."""
     async with frozen.transaction(), frozen.pipeline():
-        program = _acquire(ACCOUNT, "c", 30)
+        program = acquire_program(ACCOUNT, "c", 30)
         statement = next(program)
         with contextlib.suppress(StopIteration):
             while True:

@@ -20,15 +20,14 @@ from ucwa_flow.cli import cli
 from ucwa_flow.service._stores import named
 from ucwa_flow.store import Changes, FencedStore, Store, StoreError, StoreFenced, open_store
 from ucwa_flow.store._fencing import fenced
+from ucwa_flow.store._lease_taking import _NOT_LEFT, acquire_program
 from ucwa_flow.store._sql import Program, Sql
 from ucwa_flow.store.leases import (
-    _NOT_LEFT,
     ConfigConflict,
     Lease,
     LeaseBook,
     LeaseLost,
     WorkerInfo,
-    _acquire,
     application_name,
 )
 
@@ -516,7 +515,7 @@ async def test_a_worker_frozen_in_the_middle_of_an_acquire_does_not_keep_the_acc
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as frozen:
         await frozen.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
         with pytest.raises(psycopg.OperationalError):  # the frozen session is ended
-            await _frozen_while_taken(frozen, _acquire(ACCOUNT, "c", 30), two, taken)
+            await _frozen_while_taken(frozen, acquire_program(ACCOUNT, "c", 30), two, taken)
     assert taken[0].token == token + 1  # c's acquire was rolled back
     assert taken[0].worker == "b"
 
@@ -705,7 +704,7 @@ async def test_a_workers_acquire_of_its_own_expired_lease_and_its_leave_do_not_d
             await acquiring.execute(path)
             await watch.execute(path)
             await watch.execute("UPDATE leases SET expires_at = now() - interval '1 second'")
-            program = _acquire(ACCOUNT, "a", 30)
+            program = acquire_program(ACCOUNT, "a", 30)
             statement = next(program)
             leaving: asyncio.Task[int] | None = None
             with contextlib.suppress(StopIteration):

@@ -26,13 +26,13 @@ between the check and its commit keeps the row locked for as long as it is pause
 the server cannot tell (the transaction is pipelined: the session looks busy, not idle).
 So :meth:`~ucwa_flow.store.leases.LeaseBook.acquire` never waits for a locked lease row:
 it skips it, and when the lease has expired it ends the sessions of the expired owner
-that have been in a transaction for :data:`~ucwa_flow.store.leases.STALLED` seconds
+that have been in a transaction for :data:`~ucwa_flow.store._lease_taking.STALLED` seconds
 (every worker's connections carry ``application_name`` ``ucwa-flow <tag> <worker id>``,
 see :func:`~ucwa_flow.store.leases.application_name`): the
 frozen write is rolled back, and the account is taken at the next round. A worker frozen
 in the middle of its own acquire holds the row too (or the row it is inserting, for an
 account never leased): every acquire takes an advisory lock of the account first, without
-waiting, and the session holding it is ended the same way (``leases._END_STALLED_ACQUIRE``).
+waiting, and the session holding it is ended the same way (``_lease_taking._END_STALLED_ACQUIRE``).
 """
 
 from __future__ import annotations

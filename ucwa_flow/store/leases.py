@@ -18,7 +18,7 @@ Rules that make it safe:
 * Every expiry decision uses the **database's clock** (``now()``), never a worker's: a
   lease is free when its ``expires_at <= now()`` or it has no worker.
 * :meth:`LeaseBook.acquire` takes the lease in one ``INSERT ... ON CONFLICT DO UPDATE ...
-  WHERE`` statement (after its locks, see ``_acquire``): PostgreSQL locks the row and
+  WHERE`` statement (after its locks, see :mod:`._lease_taking`): PostgreSQL locks the row and
   re-checks the condition on its newest version, so two workers racing for a free lease cannot
   both get it; the winner's token is the old one plus one (1 for an account never leased).
 * Renewal (:meth:`LeaseBook.heartbeat`, :meth:`LeaseBook.renew`) only extends a lease that
@@ -38,13 +38,20 @@ single-process and have no leases: a LeaseBook needs a PostgreSQL store.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import socket
 import uuid
 from dataclasses import dataclass
 
 from ucwa_flow.store._errors import StoreError
+from ucwa_flow.store._lease_taking import (
+    LEASE_COLUMNS,
+    STALLED,
+    TTL,
+    acquire_program,
+    application_name,
+    named,
+)
 from ucwa_flow.store._sql import Program, Rows, Sql
 from ucwa_flow.store._store import Store
 
@@ -63,11 +70,6 @@ __all__ = [
 #: seconds a worker that left stays marked so (:meth:`LeaseBook.leave`): a statement of its
 #: own cannot reach the server that late (TCP gives a connection up within about 15 minutes)
 LEFT_KEPT = 86400.0
-
-#: seconds an expired owner's session, or another worker's acquire of the account, may stay
-#: in one transaction before the worker that takes the account over ends it (a worker
-#: frozen mid-write or mid-acquire; see :mod:`._fencing`)
-STALLED = 2.0
 
 
 class LeaseLost(StoreError):
@@ -114,29 +116,6 @@ def new_worker() -> WorkerInfo:
     return WorkerInfo(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:6]}", host, os.getpid())
 
 
-def application_name(worker: str) -> str:
-    """What every store connection of ``worker`` is called on the PostgreSQL server:
-    ``ucwa-flow <tag> <worker id>``, cut to the server's 63 bytes. The worker id starts
-    with the host name, and pod names that share their first 50 characters are common, so
-    the name is told by its tag (:data:`_TAG`, the first 12 hex digits of the id's
-    SHA-256), which always survives the cut; the id after it is for people reading
-    ``pg_stat_activity``."""
-    tag = hashlib.sha256(worker.encode()).hexdigest()[:12]
-    return f"ucwa-flow {tag} {worker}".encode()[:63].decode(errors="ignore")
-
-
-def _named(worker: str) -> str:
-    """SQL: the start of the sessions' names of the worker whose id is the SQL ``worker``
-    (as :func:`application_name` makes them)."""
-    tag = f"left(encode(sha256(convert_to({worker}, 'UTF8')), 'hex'), 12)"
-    return f"'ucwa-flow ' || {tag} || ' '"
-
-
-_LEASE_COLUMNS = (
-    "account, worker, token, EXTRACT(EPOCH FROM expires_at - now()), "
-    "EXTRACT(EPOCH FROM now() - acquired_at), EXTRACT(EPOCH FROM now() - renewed_at)"
-)
-_TTL = "now() + %s * interval '1 second'"
 #: the worker row ``w`` is live: seen in the last ``%s`` seconds (the database's clock) by a
 #: renewal after it joined, and not left (LeaseBook.workers); the fair shares' rule and the
 #: configurations'
@@ -150,7 +129,7 @@ _LIVE = (
 #: that left
 _STARTING = (
     "(w.left_at IS NULL AND w.seen_at > now() - %s * interval '1 second' AND EXISTS (SELECT 1 FROM "
-    "pg_stat_activity a WHERE starts_with(a.application_name, " + _named("w.id") + ")))"
+    "pg_stat_activity a WHERE starts_with(a.application_name, " + named("w.id") + ")))"
 )
 
 
@@ -228,7 +207,7 @@ class LeaseBook:
                     "ON CONFLICT (id) DO UPDATE SET seen_at = now() WHERE workers.left_at IS NULL",
                     (worker.id, worker.host, worker.pid),
                 ),
-                Sql(  # not waiting for a row a frozen acquire holds (_NOT_LEFT)
+                Sql(  # not waiting for a row a frozen acquire holds (_lease_taking._NOT_LEFT)
                     "DELETE FROM workers WHERE id IN (SELECT id FROM workers WHERE CASE "
                     "WHEN left_at IS NULL THEN seen_at < now() - %s * interval '1 second' "
                     "ELSE left_at < now() - %s * interval '1 second' END "
@@ -236,10 +215,10 @@ class LeaseBook:
                     (forget, LEFT_KEPT),
                 ),
                 Sql(
-                    f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() "
+                    f"UPDATE leases SET expires_at = {TTL}, renewed_at = now() "
                     "WHERE worker = %s AND expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
                     "workers w WHERE w.id = leases.worker AND w.left_at IS NOT NULL) "
-                    "RETURNING " + _LEASE_COLUMNS,
+                    "RETURNING " + LEASE_COLUMNS,
                     (ttl, worker.id),
                 ),
             )
@@ -253,10 +232,10 @@ class LeaseBook:
         after :data:`LEFT_KEPT` (a row is made for it if it had none: forgotten). Its first
         statement locks the worker's row FOR UPDATE: an acquire of the worker's under way
         commits first and its lease is released here too; one that comes later takes
-        nothing (:meth:`acquire`, ``_NOT_LEFT``)."""
+        nothing (:meth:`acquire`, ``_lease_taking._NOT_LEFT``)."""
         rows = await self._do(
             _three(
-                Sql("SELECT 1 FROM workers WHERE id = %s FOR UPDATE", (worker,)),  # _NOT_LEFT
+                Sql("SELECT 1 FROM workers WHERE id = %s FOR UPDATE", (worker,)),  # see _NOT_LEFT
                 Sql(
                     "INSERT INTO workers (id, host, pid, started_at, seen_at, left_at) "
                     "VALUES (%s, '', 0, now(), now(), now()) "
@@ -311,16 +290,16 @@ class LeaseBook:
         owner is under way (it is taken at a later round, not waited for: a heartbeat must
         never wait behind a frozen worker's transaction; see :mod:`._fencing`). ``None``
         too when ``worker`` has left (:meth:`leave`), read under the worker row's lock
-        (``_NOT_LEFT``), which orders the acquire with the leave."""
-        rows = await self._do(_acquire(account, worker, ttl))
+        (:mod:`._lease_taking`), which orders the acquire with the leave."""
+        rows = await self._do(acquire_program(account, worker, ttl))
         return _lease(rows[0]) if rows else None
 
     async def renew(self, account: str, worker: str, token: int, ttl: float) -> Lease:
         """Extend one lease to now + ``ttl``; :class:`LeaseLost` if it expired or moved."""
         rows = await self._do(
             _one(
-                f"UPDATE leases SET expires_at = {_TTL}, renewed_at = now() WHERE account = %s "
-                "AND worker = %s AND token = %s AND expires_at > now() RETURNING " + _LEASE_COLUMNS,
+                f"UPDATE leases SET expires_at = {TTL}, renewed_at = now() WHERE account = %s "
+                "AND worker = %s AND token = %s AND expires_at > now() RETURNING " + LEASE_COLUMNS,
                 (ttl, account, worker, token),
             )
         )
@@ -349,7 +328,7 @@ class LeaseBook:
         rows = await self._do(
             _two(
                 Sql(
-                    f"UPDATE workers SET away_until = greatest(away_until, {_TTL}) WHERE id = %s",
+                    f"UPDATE workers SET away_until = greatest(away_until, {TTL}) WHERE id = %s",
                     (away, worker),
                 ),
                 Sql(
@@ -371,12 +350,12 @@ class LeaseBook:
             await self._do(_one("UPDATE workers SET away_until = NULL WHERE id = %s", (worker,)))
         else:
             await self._do(
-                _one(f"UPDATE workers SET away_until = {_TTL} WHERE id = %s", (away, worker))
+                _one(f"UPDATE workers SET away_until = {TTL} WHERE id = %s", (away, worker))
             )
 
     async def owners(self) -> list[Lease]:
         """Every lease, by account (the free and expired ones too)."""
-        rows = await self._do(_one(f"SELECT {_LEASE_COLUMNS} FROM leases ORDER BY account", ()))
+        rows = await self._do(_one(f"SELECT {LEASE_COLUMNS} FROM leases ORDER BY account", ()))
         return [_lease(row) for row in rows]
 
     # -- configuration --------------------------------------------------------------------
@@ -411,94 +390,6 @@ class LeaseBook:
                 "(another deployment file on the same store): refusing to serve it; "
                 "deploy the same file to every worker"
             )
-
-
-#: the advisory lock every acquire of an account takes first (its transaction's: released
-#: at its end), keyed (_ACQUIRING, hash of the leases table's oid and the account: workers
-#: whose search paths differ but find one table share it). Two workers' acquires of one
-#: account never wait on each other, even for an account with no row yet, whose
-#: uncommitted INSERT the other's INSERT would wait for (a hash shared by two accounts
-#: only makes one of them wait for the next round)
-_ACQUIRING = 0x75637766  # "ucwf"
-_LOCK_KEY = "hashtext('leases'::regclass::oid::text || ' ' || %s)"
-
-#: the session whose acquire of the account holds the advisory lock, ended once it has been
-#: in its transaction for STALLED: a worker frozen in the middle of its own acquire (between
-#: the lock and the commit) keeps the lease's row, or the row it is inserting, for as long
-#: as it stays frozen; the account would stay nobody's
-_END_STALLED_ACQUIRE = (
-    "SELECT pg_terminate_backend(a.pid) FROM pg_locks k JOIN pg_stat_activity a "
-    "ON a.pid = k.pid WHERE k.locktype = 'advisory' AND k.granted "
-    "AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    f"AND k.classid = {_ACQUIRING}::oid AND k.objid = {_LOCK_KEY}::oid AND k.objsubid = 2 "
-    "AND a.pid <> pg_backend_pid() AND starts_with(a.application_name, 'ucwa-flow ') "
-    "AND a.xact_start < now() - %s * interval '1 second'"
-)
-
-#: the sessions of an expired lease's owner that keep its row locked (a write checked, and
-#: frozen before its commit; two of them lock the row together), ended once they have been
-#: in their transaction for STALLED
-_END_STALLED_OWNER = (
-    "SELECT pg_terminate_backend(a.pid) FROM leases l JOIN pg_stat_activity a "
-    "ON starts_with(a.application_name, " + _named("l.worker") + ") "
-    "WHERE l.account = %s AND l.expires_at <= now() AND a.pid <> pg_backend_pid() "
-    "AND a.xact_start < now() - %s * interval '1 second'"
-)
-
-
-#: the acquiring worker (``%s``) has not left, its row (if it has one) locked FOR KEY SHARE
-#: until the acquire commits, taken before the lease's row: the order the leave takes them
-#: in (the other order was a deadlock when a worker took back its own expired lease as it
-#: left). That lock does not conflict with a renewal's update of the row (FOR NO KEY
-#: UPDATE: ``seen_at``, not its key), so the renewer never waits on the rounds' acquires,
-#: but it does with :meth:`LeaseBook.leave`'s FOR UPDATE, so the two are ordered: an
-#: acquire that reaches the row after the leave waits for the leave's commit and reads the
-#: mark (nothing taken); a leave that reaches it after the acquire waits for the acquire's
-#: commit, and its release of the worker's leases finds the new lease too. Without it, an
-#: acquire whose answer was late (the process exited meanwhile) took a lease for a worker
-#: that had left, held until it expired. A scalar sub-SELECT: under a NOT EXISTS the planner
-#: moves ``left_at IS NOT NULL`` into the locking scan, and a row that does not match it is
-#: not locked. A worker with no row (forgotten, not renewed since) is not ordered so; its
-#: leave inserts the row. The heartbeats' clean-up of forgotten rows skips a row so locked
-#: (a frozen acquire's), rather than waiting for it.
-_NOT_LEFT = (
-    "coalesce((SELECT w.left_at IS NULL FROM workers w WHERE w.id = %s FOR KEY SHARE), true)"
-)
-
-
-def _acquire(account: str, worker: str, ttl: float) -> Program[Rows]:
-    """The upsert of :meth:`LeaseBook.acquire`, after three locks: the account's advisory
-    lock and the lease row's, both taken without waiting, and between them the worker
-    row's (``_NOT_LEFT``), which waits only for the worker's own leave or a heartbeat's
-    clean-up of the row. Nothing (``[]``) when another acquire of the account is under way,
-    the worker has left, or the row exists and another transaction holds a lock on it."""
-    got = yield Sql(f"SELECT pg_try_advisory_xact_lock({_ACQUIRING}, {_LOCK_KEY})", (account,))
-    if not got[0][0]:  # another worker's acquire, or a frozen one: end it past STALLED
-        yield Sql(_END_STALLED_ACQUIRE, (account, STALLED))
-        return []
-    # the worker's row before the lease's, as the leave locks them (the other order, for a
-    # lease of the worker's own that expired, was a deadlock with its leave)
-    staying = yield Sql(f"SELECT {_NOT_LEFT}", (worker,))
-    if not staying[0][0]:
-        return []
-    exists = yield Sql("SELECT 1 FROM leases WHERE account = %s", (account,))
-    if exists:
-        mine = yield Sql(
-            "SELECT 1 FROM leases WHERE account = %s FOR UPDATE SKIP LOCKED", (account,)
-        )
-        if not mine:  # a write under way, or a frozen one: end those stalled past STALLED
-            yield Sql(_END_STALLED_OWNER, (account, STALLED))
-            return []
-    rows = yield Sql(
-        "INSERT INTO leases AS l (account, worker, token, expires_at, acquired_at, "
-        f"renewed_at) VALUES (%s, %s, 1, {_TTL}, now(), now()) "
-        "ON CONFLICT (account) DO UPDATE SET worker = excluded.worker, "
-        "token = l.token + 1, expires_at = excluded.expires_at, "
-        "acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at "
-        "WHERE l.worker IS NULL OR l.expires_at <= now() RETURNING " + _LEASE_COLUMNS,
-        (account, worker, ttl),
-    )
-    return rows
 
 
 def _one(text: str, params: tuple[object, ...]) -> Program[Rows]:
