@@ -133,6 +133,14 @@ def test_every_branch_of_the_helpdesk_runs_on_the_simulator() -> None:
     assert out.endswith("* the bot ended the conversation\n"), out
 
 
+def test_leaving_while_an_agent_is_with_the_caller_ends_both_without_an_error() -> None:
+    # the end of input stops the bot mid-handoff: the agent's conversation is ended before
+    # the bot's application is deleted, and the caller's end, seen after, tells the agent
+    # nothing more (it was sent after the application was gone: two "!" lines, a 404 each)
+    done = run("hello", "4")
+    in_order(done.stdout, "you: 4\n", f"agent: {GREETING}\n", CONNECTED)
+
+
 def test_an_agent_who_declines_sends_the_caller_back_to_the_menu() -> None:
     done = run("hello", "agent", "no", args=("--agent-answer", "decline"))
     in_order(

@@ -268,6 +268,8 @@ class Bot:
                 await engine.drained()
                 await durable.commit()
                 await engine.idle()
+                # the agents of handoffs too; a caller's end seen after this tells none
+                await engine.bridges.aclose()
             await engine.aclose(stop=False)
             # the sends' outcomes; what else it holds waits for the next start
             await durable.commit(perform="nothing")

@@ -415,8 +415,13 @@ class Bridges:
         self.agents.clear()
 
     async def aclose(self) -> None:
-        """Shutting down (the callers' conversations are stopped): end the agents' too."""
-        for link in list(self.links.values()):
+        """Shutting down (the callers' conversations are stopped): end the agents' too.
+
+        Every handoff is forgotten first: a caller's conversation that the server reports
+        ended meanwhile (the stop's own echo) tells no agent that the caller left, which
+        the bot would send after its application is gone."""
+        links = list(self.links.values())
+        self.lose_all(still_open=False)
+        for link in links:
             self._trace(link.caller, "ended", agent=link.agent_uri, by="shutdown")
             await self._hang_up(link.agent)
-        self.lose_all(still_open=False)
