@@ -97,6 +97,11 @@ class Away:
         now = self._monotonic()
         return {account: r.error for account, r in self.refused.items() if r.until > now}
 
+    def kept_for(self) -> dict[str, tuple[str, float]]:
+        """The accounts kept away from now, each with its error and the seconds left."""
+        now = self._monotonic()
+        return {a: (r.error, r.until - now) for a, r in self.refused.items() if r.until > now}
+
     def over(self) -> list[str]:
         """The accounts given up whose time away is over."""
         now = self._monotonic()

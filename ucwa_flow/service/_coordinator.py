@@ -153,6 +153,12 @@ class Coordinator:
         self._round_lock = asyncio.Lock()
         #: the last heartbeat failed (the store cannot be reached)
         self.unreachable = False
+        #: since when (``time.time()``) and why, while :attr:`unreachable`
+        self.unreachable_since: tuple[float, str] | None = None
+        #: the accounts (ids) whose lease it lost, each with why and when (``time.time()``)
+        self.lost: dict[str, tuple[str, float]] = {}
+        #: every lease as the store last showed it (by user), and when (``time.time()``)
+        self.seen: tuple[dict[str, Lease], float] | None = None
         #: it left (or is leaving): a round still under way takes nothing any more
         self.left = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
@@ -284,6 +290,7 @@ class Coordinator:
             renewed = {lease.account: lease for lease in await self._renew()}
         except StoreError as exc:
             if not self.unreachable:
+                self.unreachable_since = (time.time(), str(exc))
                 log.error(
                     "worker %s: cannot renew its leases (%s); serving each account only while "
                     "its lease is surely valid",
@@ -296,7 +303,7 @@ class Coordinator:
             return
         if self.unreachable:
             log.warning("worker %s: the store answers again", self.worker.id)
-            self.unreachable = False
+            self.unreachable, self.unreachable_since = False, None
         for account, held in list(self.held.items()):
             lease = renewed.get(self.runners[account].user)
             if lease is not None and lease.token == held.token:
@@ -329,7 +336,16 @@ class Coordinator:
         if self.renewer is None or not self.renewer.running:
             return await self.book.heartbeat(self.worker, self.ttl)
         mine = self.worker.id
-        return [lease for lease in await self.book.owners() if lease.worker == mine and lease.valid]
+        return [
+            lease
+            for lease in self._saw(await self.book.owners())
+            if lease.worker == mine and lease.valid
+        ]
+
+    def _saw(self, leases: list[Lease]) -> list[Lease]:
+        """Keep what the store showed of every lease (for ``/readyz``); ``leases``."""
+        self.seen = ({lease.account: lease for lease in leases}, time.time())
+        return leases
 
     async def _balance(self) -> None:
         if self.kept_away():  # serves what it holds, takes nothing and hands nothing over
@@ -345,7 +361,7 @@ class Coordinator:
             return
         if len(self.held) >= share:  # the accounts being handed over count until released
             return
-        leases = {lease.account: lease for lease in await self.book.owners()}
+        leases = {lease.account: lease for lease in self._saw(await self.book.owners())}
         ids = sorted(self.runners)
         turn = int(hashlib.sha256(self.worker.id.encode()).hexdigest(), 16) % len(ids)
         for account in ids[turn:] + ids[:turn]:  # workers start at different accounts
@@ -368,6 +384,7 @@ class Coordinator:
     def _grant(self, account: str, lease: Lease, sent: float, previous: Lease | None) -> None:
         runner = self.runners[account]
         self.held[account] = _Held(lease.token, sent + self.ttl - self.margin)
+        self.lost.pop(account, None)
         takeover = previous is not None and previous.worker not in (None, self.worker.id)
         event = "takeover" if takeover else "acquired"
         how = f"took it over from {previous.worker}" if takeover and previous else "acquired it"
@@ -465,6 +482,7 @@ class Coordinator:
         held = self.held.pop(account, None)
         if held is None:
             return
+        self.lost[account] = (why, time.time())
         runner = self.runners[account]
         runner.revoke(f"worker {self.worker.id} lost the lease (token {held.token}): {why}")
         log.warning("%s: worker %s stops serving it: %s", account, self.worker.id, why)
