@@ -27,50 +27,43 @@ committed) and its bot stops. A write the database fences (the account moved whi
 worker was paused) stops the bot the same way, without a retry loop.
 
 **A store that cannot be opened for good.** An account's bot whose store this worker
-cannot open, and trying again would not mend (a URL its server refuses, a store of a newer
-ucwa-flow: a non-retryable :class:`StoreError`), stops with one error line; the worker
-then releases the lease at once and keeps away from every account it does not hold for a
-while (``away``: a lease, doubling with each time away in a row up to five minutes, or ten
-leases if longer; spread by a fifth either way; see :mod:`._away`), marked so in the store
-for as long as it keeps away (:meth:`LeaseBook.give_up`, and the rounds make the mark
-follow the time away: :meth:`Coordinator._mark`): the others leave it out of their fair
-shares and one whose store opens takes the account, even at its share. The accounts it
-serves, it keeps. The account is not ready on it meanwhile (``/readyz``, its error;
-``ucwa_flow_account_ready`` 0). When every worker fails on it, each tries it once per time
-away, not once per heartbeat, and nobody holds it in between (:mod:`._away`).
+cannot open, and trying again would not mend (a non-retryable :class:`StoreError`), stops
+with one error line; the worker releases the lease at once (:meth:`LeaseBook.give_up`)
+and keeps away from every account it does not hold for a while, marked so in the store;
+how long, what the mark says and which accounts are forgiven is :class:`~._away.Away`'s
+to decide (see :mod:`._away`), the rounds write what it decides. The accounts it serves,
+it keeps. The account is not ready on it meanwhile (``/readyz``; ``ucwa_flow_account_ready``
+0).
 
 **Graceful stop.** :meth:`Coordinator.stop` ends the rounds; once the service has stopped
 its runners (committing their last steps), :meth:`Coordinator.leave` releases every lease
 in one statement, so the other workers take the accounts over at their next heartbeat,
 without waiting for the expiry.
 
-**Configuration.** At start, each account's spec (user, flows, routes, variables, limits,
-schedules) is registered as a digest (:meth:`LeaseBook.claim_config`); a deployment file
-that disagrees with a live worker's about an account is refused with one line.
+**Configuration.** At the start, each account's spec is registered; a deployment file
+that disagrees with a live worker's is refused with one line (:mod:`._joining`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import json
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from ucwa_flow.deploy import AccountSpec, WorkersSpec
-from ucwa_flow.errors import OperationalError
+from ucwa_flow.deploy import WorkersSpec
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner
 from ucwa_flow.service._away import Away
 from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._joining import account_digest, join
 from ucwa_flow.service._renewer import Renewer
 from ucwa_flow.store import StoreError
-from ucwa_flow.store.leases import ConfigConflict, Lease, LeaseBook, WorkerInfo, new_worker
+from ucwa_flow.store.leases import Lease, LeaseBook, WorkerInfo, new_worker
 
 __all__ = ["Coordinator", "account_digest"]
 
@@ -79,23 +72,6 @@ log = logging.getLogger("ucwa_flow.service")
 #: the renewer stops renewing once the service's loop has not run for this long (or three
 #: leases, if longer): a stuck worker must not keep its accounts forever
 LOOP_STUCK = 30.0
-
-
-def account_digest(spec: AccountSpec) -> str:
-    """A digest of what the deployment file says of an account (not its password, not
-    where its files are: two machines may keep them in different folders)."""
-    described = {
-        "id": spec.id,
-        "user": spec.user,
-        "flows": sorted((f.name, f.path.name) for f in spec.flows),
-        "default_flow": spec.default_flow,
-        "routes": [(r.flow, r.caller, r.subject, r.first_message) for r in spec.routes],
-        "variables": spec.variables,
-        "limits": asdict(spec.limits),
-        "schedules": [(s.flow, s.invitee, s.every) for s in spec.schedules],
-    }
-    text = json.dumps(described, sort_keys=True, default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _uptime() -> float:
@@ -145,9 +121,6 @@ class Coordinator:
         self.held: dict[str, _Held] = {}
         #: the accounts whose store could not be opened here for good (see the docstring)
         self.away = Away(self.ttl, self._monotonic, away)
-        #: the end of the time away the store's mark was last written for (``None``: no
-        #: mark, or cleared); the rounds make it follow ``away`` (:meth:`_mark`)
-        self._marked: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: set[asyncio.Task[None]] = set()
         self._round_lock = asyncio.Lock()
@@ -201,19 +174,7 @@ class Coordinator:
         """Join, register every account's configuration (:class:`OperationalError`, one
         line, when another live worker's file disagrees), then share the accounts. A
         retryable :class:`StoreError` when the store cannot be reached meanwhile."""
-        try:
-            await self.book.join(self.worker)
-            for runner in self.runners.values():
-                digest = account_digest(runner.spec)
-                await self.book.claim_config(runner.user, self.worker.id, digest, self.ttl)
-        except ConfigConflict as exc:
-            with contextlib.suppress(StoreError):
-                await self.book.leave(self.worker.id)
-            raise OperationalError(str(exc)) from None
-        except StoreError as exc:
-            if exc.retryable:  # the server went away meanwhile: the caller may try again
-                raise
-            raise OperationalError(f"cannot join the other workers: {exc}") from None
+        await join(self.book, self.worker, self.runners.values(), self.ttl)
         for account, runner in self.runners.items():
             runner.on_fenced = self._fenced
             runner.on_refused = self._refused
@@ -311,9 +272,15 @@ class Coordinator:
                     held.valid_until = max(held.valid_until, sent + self.ttl - self.margin)
             else:
                 self._lose(account, "its lease expired or was taken by another worker")
-        self._forgive()
+        serving = self.serving
+        served = [a for a in self.away.refused if a in serving and self.runners[a].signed_in]
+        for account in self.away.forgive(served, self.held):
+            self.runners[account].forgive()
+        mark = self.away.mark_due()  # the store's mark follows the time away
         try:
-            await self._mark()
+            if mark is not None:
+                await self.book.mark_away(self.worker.id, mark.seconds)
+                self.away.marked(mark)
         except StoreError as exc:  # the next round tries again
             log.warning(
                 "worker %s: cannot mark its time away in the store: %s", self.worker.id, exc
@@ -393,20 +360,27 @@ class Coordinator:
         runner.lease_token = lease.token
         runner.start()
 
-    async def _hand_over(self, account: str) -> None:
+    async def _hand_over(self, account: str, away: float | None = None) -> None:
         """Stop the bot gracefully (its last commits still carry the token, the lease still
-        renewed meanwhile), then release the lease."""
+        renewed meanwhile), then release the lease; given up (its store refused: stopped
+        already, nothing was written), for ``away`` seconds."""
         held = self.held[account]
         runner = self.runners[account]
         await self._stop_runner(runner)
-        if self.held.get(account) is not held:  # lost meanwhile
+        if self.held.get(account) is not held:  # lost meanwhile (the round marks it away)
             return
         try:
-            await self.book.release(runner.user, self.worker.id, held.token)
-        except StoreError as exc:  # it expires instead
+            if away is None:
+                await self.book.release(runner.user, self.worker.id, held.token)
+            else:
+                until = self.away.until()
+                await self.book.give_up(runner.user, self.worker.id, held.token, away)
+                self.away.given_up(until)
+        except StoreError as exc:  # it expires instead (the next round marks it away)
             log.warning("%s: could not release the lease: %s", account, exc)
         self.held.pop(account, None)
-        log.info("%s: worker %s handed it over", account, self.worker.id)
+        if away is None:
+            log.info("%s: worker %s handed it over", account, self.worker.id)
         self._count(len(self.held), "handover")
 
     def _refused(self, runner: AccountRunner) -> None:
@@ -425,49 +399,7 @@ class Coordinator:
         if held is None or held.leaving:  # lost or being handed over meanwhile: let go there
             return
         held.leaving = True
-        self._spawn(self._give_up(account, away), f"give {account} up")
-
-    async def _give_up(self, account: str, away: float) -> None:
-        held = self.held[account]
-        runner = self.runners[account]
-        await self._stop_runner(runner)  # stopped already: nothing was written
-        if self.held.get(account) is not held:  # lost meanwhile (the round marks it away)
-            return
-        until = self.away.until()
-        try:
-            await self.book.give_up(runner.user, self.worker.id, held.token, away)
-        except StoreError as exc:  # it expires instead; the next round marks it away
-            log.warning("%s: could not release the lease: %s", account, exc)
-        else:
-            if until is not None and self.away.until() == until:
-                self._marked = until
-        self.held.pop(account, None)
-        self._count(len(self.held), "handover")
-
-    async def _mark(self) -> None:
-        """Make the store's mark follow this worker's time away: written when one starts
-        (:meth:`_give_up` writes it with the lease it gives up; not when the lease was lost
-        or being handed over meanwhile, nor when that write failed, and the others counted
-        the worker in their fair shares: an account it freed could wait for the time away
-        under way), cleared when it ends or ends early (the others left a worker that
-        served again out of their shares until the mark expired). A failed write is tried
-        again at the next round. Only a worker kept away writes anything."""
-        until = self.away.until()
-        if until == self._marked:
-            return
-        seconds = None if until is None else max(0.0, until - self._monotonic())
-        await self.book.mark_away(self.worker.id, seconds)
-        self._marked = until
-
-    def _forgive(self) -> None:
-        """An account served here again is forgotten (and so are the refusals in a row);
-        one whose time away is over is no longer reported as not ready here."""
-        for account in list(self.away.refused):
-            if account in self.serving and self.runners[account].signed_in:
-                self.away.served(account)
-        for account in self.away.over():
-            if account not in self.held:
-                self.runners[account].forgive()
+        self._spawn(self._hand_over(account, away), f"give {account} up")
 
     def _gone(self) -> bool:
         """It left (an await ago, possibly)."""
