@@ -19,12 +19,8 @@ renewer renewed; without one (``renew_from`` not given) the rounds renew.
   server) and the lease is released at once, for the other worker's next round.
 
 **Validity.** A lease is relied on only while it is provably valid on the worker's own
-monotonic clock: until (the moment the last successful renewal was *sent*) + lease -
-``margin``; the database set a later expiry than that. A guard task checks it between
-heartbeats: when PostgreSQL is unreachable or a renewal comes back without the lease, the
-account's store writes are revoked at once (:meth:`AccountRunner.revoke`: nothing more is
-committed) and its bot stops. A write the database fences (the account moved while this
-worker was paused) stops the bot the same way, without a retry loop.
+monotonic clock (:mod:`._held`); a guard task revokes an account's store writes and stops
+its bot the moment it is not, and a write the database fences does the same.
 
 **A store that cannot be opened for good.** An account's bot whose store this worker
 cannot open, and trying again would not mend (a non-retryable :class:`StoreError`), stops
@@ -52,7 +48,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from ucwa_flow.deploy import WorkersSpec
@@ -60,6 +55,7 @@ from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner
 from ucwa_flow.service._away import Away
 from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._held import Held, Holding, uptime
 from ucwa_flow.service._joining import account_digest, join
 from ucwa_flow.service._renewer import Renewer
 from ucwa_flow.store import StoreError
@@ -72,21 +68,6 @@ log = logging.getLogger("ucwa_flow.service")
 #: the renewer stops renewing once the service's loop has not run for this long (or three
 #: leases, if longer): a stuck worker must not keep its accounts forever
 LOOP_STUCK = 30.0
-
-
-def _uptime() -> float:
-    """Seconds on a clock that never goes back and, on Linux, goes on while the machine
-    (or virtual machine) is suspended: a lease expires meanwhile too."""
-    if hasattr(time, "CLOCK_BOOTTIME"):
-        return time.clock_gettime(time.CLOCK_BOOTTIME)
-    return time.monotonic()
-
-
-@dataclass
-class _Held:
-    token: int
-    valid_until: float  # on the worker's monotonic clock
-    leaving: bool = False  # being handed over
 
 
 class Coordinator:
@@ -116,9 +97,9 @@ class Coordinator:
         self.margin = spec.lease * 0.25 if margin is None else margin
         self._metrics = metrics
         self._stop_timeout = stop_timeout
-        self._monotonic, self._sleep = monotonic or _uptime, sleep
+        self._monotonic, self._sleep = monotonic or uptime, sleep
         #: the accounts (ids) whose lease this worker holds
-        self.held: dict[str, _Held] = {}
+        self.held = Holding(self.ttl, self.margin, self._monotonic)
         #: the accounts whose store could not be opened here for good (see the docstring)
         self.away = Away(self.ttl, self._monotonic, away)
         self._tasks: list[asyncio.Task[None]] = []
@@ -178,7 +159,7 @@ class Coordinator:
         for account, runner in self.runners.items():
             runner.on_fenced = self._fenced
             runner.on_refused = self._refused
-            runner.lease_valid = self._validity(account)
+            runner.lease_valid = self.held.validity(account)
         log.info("worker %s: sharing %d account(s)", self.worker.id, len(self.runners))
         self.resume()
 
@@ -269,7 +250,7 @@ class Coordinator:
             lease = renewed.get(self.runners[account].user)
             if lease is not None and lease.token == held.token:
                 if self.renewer is None or not self.renewer.running:
-                    held.valid_until = max(held.valid_until, sent + self.ttl - self.margin)
+                    held.valid_until = max(held.valid_until, self.held.valid_after(sent))
             else:
                 self._lose(account, "its lease expired or was taken by another worker")
         serving = self.serving
@@ -350,7 +331,7 @@ class Coordinator:
 
     def _grant(self, account: str, lease: Lease, sent: float, previous: Lease | None) -> None:
         runner = self.runners[account]
-        self.held[account] = _Held(lease.token, sent + self.ttl - self.margin)
+        self.held[account] = Held(lease.token, self.held.valid_after(sent))
         self.lost.pop(account, None)
         takeover = previous is not None and previous.worker not in (None, self.worker.id)
         event = "takeover" if takeover else "acquired"
@@ -422,25 +403,12 @@ class Coordinator:
         self._spawn(self._stop_runner(runner), f"stop {account}")
 
     def _renewed(self, sent: float, leases: list[Lease]) -> None:
-        """The renewer's answer (in its thread): each lease still held with the same token
-        is valid for longer. Only ever extends: losing a lease is for the rounds."""
-        until = sent + self.ttl - self.margin
-        for lease in leases:
-            account = self._users.get(lease.account)
-            held = self.held.get(account) if account is not None else None
-            if held is not None and held.token == lease.token and until > held.valid_until:
-                held.valid_until = until
+        """The renewer's answer (in its thread): see :meth:`Holding.extend`."""
+        self.held.extend(((self._users.get(lease.account), lease.token) for lease in leases), sent)
 
     def loop_late(self) -> float:
         """Seconds since the service's loop last ran (the renewer asks, from its thread)."""
         return self._monotonic() - self._loop_seen
-
-    def _validity(self, account: str) -> Callable[[], bool]:
-        def valid() -> bool:
-            held = self.held.get(account)
-            return held is not None and self._monotonic() < held.valid_until
-
-        return valid
 
     def _fenced(self, runner: AccountRunner) -> None:
         self._lose(runner.spec.id, f"its bot stopped: {runner.error or 'a write was fenced'}")
@@ -458,9 +426,8 @@ class Coordinator:
         step = max(0.05, min(self.margin, self.heartbeat) / 2)
         while True:
             now = self._loop_seen = self._monotonic()
-            for account, held in list(self.held.items()):
-                if now >= held.valid_until:
-                    self._lose(account, "its lease could not be renewed in time")
+            for account in self.held.lapsed(now):
+                self._lose(account, "its lease could not be renewed in time")
             await self._sleep(step)
 
     def _count(self, owned: int, event: str | None = None) -> None:
