@@ -127,7 +127,9 @@ async def test_a_worker_kept_away_says_until_when_and_who_serves_the_rest(
         await until(lambda: "hr" in coordinator.kept_away(), "hr given up")
         await until(lambda: _ready(sound, 2), "the sound worker to serve both again")
         assert not _held(broken)
-        await until(lambda: coordinator.seen is not None, "the broken worker to read the leases")
+        await until(
+            lambda: coordinator.sight.leases is not None, "the broken worker to read the leases"
+        )
 
         status, body = await _readyz(broken)
         assert status == 503

@@ -46,7 +46,6 @@ import asyncio
 import hashlib
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -58,6 +57,7 @@ from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._held import Held, Holding, uptime
 from ucwa_flow.service._joining import account_digest, join
 from ucwa_flow.service._renewer import Renewer
+from ucwa_flow.service._sight import Sight
 from ucwa_flow.store import StoreError
 from ucwa_flow.store.leases import Lease, LeaseBook, WorkerInfo, new_worker
 
@@ -107,12 +107,8 @@ class Coordinator:
         self._round_lock = asyncio.Lock()
         #: the last heartbeat failed (the store cannot be reached)
         self.unreachable = False
-        #: since when (``time.time()``) and why, while :attr:`unreachable`
-        self.unreachable_since: tuple[float, str] | None = None
-        #: the accounts (ids) whose lease it lost, each with why and when (``time.time()``)
-        self.lost: dict[str, tuple[str, float]] = {}
-        #: every lease as the store last showed it (by user), and when (``time.time()``)
-        self.seen: tuple[dict[str, Lease], float] | None = None
+        #: what ``/readyz`` tells of the store and of the accounts it does not serve
+        self.sight = Sight()
         #: it left (or is leaving): a round still under way takes nothing any more
         self.left = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
@@ -232,7 +228,7 @@ class Coordinator:
             renewed = {lease.account: lease for lease in await self._renew()}
         except StoreError as exc:
             if not self.unreachable:
-                self.unreachable_since = (time.time(), str(exc))
+                self.sight.cut_off(str(exc))
                 log.error(
                     "worker %s: cannot renew its leases (%s); serving each account only while "
                     "its lease is surely valid",
@@ -245,7 +241,8 @@ class Coordinator:
             return
         if self.unreachable:
             log.warning("worker %s: the store answers again", self.worker.id)
-            self.unreachable, self.unreachable_since = False, None
+            self.unreachable = False
+            self.sight.reached()
         for account, held in list(self.held.items()):
             lease = renewed.get(self.runners[account].user)
             if lease is not None and lease.token == held.token:
@@ -286,14 +283,9 @@ class Coordinator:
         mine = self.worker.id
         return [
             lease
-            for lease in self._saw(await self.book.owners())
+            for lease in self.sight.saw(await self.book.owners())
             if lease.worker == mine and lease.valid
         ]
-
-    def _saw(self, leases: list[Lease]) -> list[Lease]:
-        """Keep what the store showed of every lease (for ``/readyz``); ``leases``."""
-        self.seen = ({lease.account: lease for lease in leases}, time.time())
-        return leases
 
     async def _balance(self) -> None:
         if self.kept_away():  # serves what it holds, takes nothing and hands nothing over
@@ -309,7 +301,7 @@ class Coordinator:
             return
         if len(self.held) >= share:  # the accounts being handed over count until released
             return
-        leases = {lease.account: lease for lease in self._saw(await self.book.owners())}
+        leases = {lease.account: lease for lease in self.sight.saw(await self.book.owners())}
         ids = sorted(self.runners)
         turn = int(hashlib.sha256(self.worker.id.encode()).hexdigest(), 16) % len(ids)
         for account in ids[turn:] + ids[:turn]:  # workers start at different accounts
@@ -332,7 +324,7 @@ class Coordinator:
     def _grant(self, account: str, lease: Lease, sent: float, previous: Lease | None) -> None:
         runner = self.runners[account]
         self.held[account] = Held(lease.token, self.held.valid_after(sent))
-        self.lost.pop(account, None)
+        self.sight.took(account)
         takeover = previous is not None and previous.worker not in (None, self.worker.id)
         event = "takeover" if takeover else "acquired"
         how = f"took it over from {previous.worker}" if takeover and previous else "acquired it"
@@ -395,7 +387,7 @@ class Coordinator:
         held = self.held.pop(account, None)
         if held is None:
             return
-        self.lost[account] = (why, time.time())
+        self.sight.lost_lease(account, why)
         runner = self.runners[account]
         runner.revoke(f"worker {self.worker.id} lost the lease (token {held.token}): {why}")
         log.warning("%s: worker %s stops serving it: %s", account, self.worker.id, why)

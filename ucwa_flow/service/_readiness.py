@@ -96,7 +96,7 @@ def _store(service: Service, now: float) -> list[Why]:
     coordinator = service.coordinator
     reasons = []
     if coordinator is not None and coordinator.unreachable:
-        since, error = coordinator.unreachable_since or (now, "its heartbeat failed")
+        since, error = coordinator.sight.unreachable or (now, "its heartbeat failed")
         reasons.append(
             Why(
                 "store_unreachable",
@@ -146,13 +146,13 @@ def _worker(service: Service, kept: dict[str, tuple[str, float]], now: float) ->
 def _elsewhere(coordinator: Coordinator, service: Service, now: float) -> list[AccountElsewhere]:
     """The accounts ``coordinator``'s worker does not answer for, and why."""
     me = coordinator.worker.id
-    leases, seen_at = coordinator.seen or ({}, -1.0)
+    leases, seen_at = coordinator.sight.leases or ({}, -1.0)
     answered = set(coordinator.serving) | set(coordinator.away.kept())
     found = []
     for account, runner in sorted(service.runners.items()):
         if account in answered:
             continue
-        held, lost = coordinator.held.get(account), coordinator.lost.get(account)
+        held, lost = coordinator.held.get(account), coordinator.sight.lost.get(account)
         lease = leases.get(runner.user)
         other = AccountElsewhere(account, runner.user, "unknown", "")
         if held is not None:  # being handed over (or given up)
@@ -165,7 +165,7 @@ def _elsewhere(coordinator: Coordinator, service: Service, now: float) -> list[A
         elif lease is not None and lease.valid and lease.worker != me:
             reason = f"served by worker {lease.worker} (lease token {lease.token})"
             other = AccountElsewhere(account, runner.user, "held_elsewhere", reason, lease.worker)
-        elif lease is not None or coordinator.seen is not None:
+        elif lease is not None or coordinator.sight.leases is not None:
             reason = (
                 "no worker holds its lease: one under its fair share takes it at its next heartbeat"
             )
