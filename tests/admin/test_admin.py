@@ -13,7 +13,15 @@ import pytest
 import uvicorn
 
 from tests.observe.scraped import Scraped
-from ucwa_flow.admin import AccountHealth, AdminServer, Readiness, ReloadReport, create_app
+from ucwa_flow.admin import (
+    AccountElsewhere,
+    AccountHealth,
+    AdminServer,
+    Readiness,
+    ReloadReport,
+    Why,
+    create_app,
+)
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.runtime import trace as t
@@ -43,9 +51,13 @@ class FakeTarget:
     started: list[tuple[str, str, object]] = field(default_factory=list)
     reloads: int = 0
 
+    reasons: list[Why] = field(default_factory=list)
+    elsewhere: list[AccountElsewhere] = field(default_factory=list)
+
     def readiness(self) -> Readiness:
-        ready = self.store and all(a.ready for a in self.accounts)
-        return Readiness(ready, self.store, list(self.accounts))
+        ready = self.store and not self.reasons and all(a.ready for a in self.accounts)
+        accounts = list(self.accounts)
+        return Readiness(ready, self.store, accounts, list(self.reasons), list(self.elsewhere))
 
     async def reload(self) -> ReloadReport:
         self.reloads += 1
@@ -136,6 +148,8 @@ async def test_readyz_lists_every_account_and_the_store(admin: Admin) -> None:
                 "signed_in": True,
                 "channel_live": True,
                 "error": None,
+                "code": "ready",
+                "reason": "ready",
             },
             {
                 "id": "hr",
@@ -143,8 +157,12 @@ async def test_readyz_lists_every_account_and_the_store(admin: Admin) -> None:
                 "signed_in": True,
                 "channel_live": True,
                 "error": None,
+                "code": "ready",
+                "reason": "ready",
             },
         ],
+        "reasons": [],
+        "elsewhere": [],
     }
     admin.target.accounts[1] = AccountHealth(
         "hr", "sip:hr@contoso.com", False, False, "wrong password"
@@ -153,11 +171,63 @@ async def test_readyz_lists_every_account_and_the_store(admin: Admin) -> None:
     assert response.status_code == 503
     assert response.json()["ready"] is False
     assert response.json()["accounts"][1]["error"] == "wrong password"
+    # a target that gives no code: the account's error is the reason
+    assert response.json()["reasons"] == [
+        {"code": "error", "account": "hr", "reason": "wrong password"}
+    ]
     admin.target.accounts.pop()
     admin.target.store = False
     response = await admin.http.get("/readyz")
     assert response.status_code == 503
     assert response.json()["store"] is False
+    assert response.json()["reasons"] == [
+        {"code": "not_ready", "reason": "the store does not answer"}
+    ]
+
+
+async def test_readyz_says_why_as_data(admin: Admin) -> None:
+    """The process's reasons first (with since or until), then each account's; and the
+    accounts a worker does not answer for, with the worker that does."""
+    since = "2026-12-03T03:40:12Z"
+    admin.target.reasons = [
+        Why("store_unreachable", "worker w1 cannot reach the store since ...", since=since)
+    ]
+    admin.target.accounts[1] = AccountHealth(
+        "hr",
+        "sip:hr@contoso.com",
+        False,
+        False,
+        "refused",
+        "store_refused",
+        "its store ...",
+        "2026-12-03T03:45:00Z",
+    )
+    admin.target.elsewhere = [
+        AccountElsewhere("it", "sip:it@contoso.com", "held_elsewhere", "served by w2", "w2")
+    ]
+    response = await admin.http.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["reasons"] == [
+        {
+            "code": "store_unreachable",
+            "reason": "worker w1 cannot reach the store since ...",
+            "since": since,
+        },
+        {"code": "store_refused", "account": "hr", "reason": "its store ..."},
+    ]
+    assert body["accounts"][1]["until"] == "2026-12-03T03:45:00Z"
+    assert body["accounts"][1]["code"] == "store_refused"
+    assert "until" not in body["accounts"][0]
+    assert body["elsewhere"] == [
+        {
+            "id": "it",
+            "user": "sip:it@contoso.com",
+            "code": "held_elsewhere",
+            "reason": "served by w2",
+            "worker": "w2",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

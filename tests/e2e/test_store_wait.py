@@ -242,10 +242,77 @@ async def _check_waiting(proc: ServeProcess, admin: httpx.AsyncClient, url: str)
     assert desk["error"].startswith(
         f"waiting for the conversation store: the store {url} cannot be reached ("
     )
+    # and why, as data: a code, a sentence, since when
+    assert (desk["code"], desk["reason"]) == ("waiting_for_store", desk["error"])
+    [why, account] = body["reasons"]
+    assert (why["code"], why["reason"]) == ("waiting_for_store", desk["error"])
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", why["since"])
+    assert account == {"code": "waiting_for_store", "account": "desk", "reason": desk["error"]}
+    assert body["elsewhere"] == []
     metrics = await admin.get("/metrics")
     assert metrics.status_code == 200
     assert "ucwa_flow_" in metrics.text
     assert "signed in" not in proc.output()
+
+
+async def test_a_store_lost_while_serving_is_why_readyz_says_not_ready(tmp_path: Path) -> None:
+    # it answered {"ready": false, "store": false, "accounts": []} and nothing more
+    with _schema() as (params, schema):
+        gate = Gate(_upstream(params))
+        url = _url(params, gate.port, schema)
+        await gate.open()
+        async with _simulator() as (_sim, server):
+            proc = ServeProcess(
+                [str(_deploy(tmp_path, url)), "--server", server],
+                tmp_path / "serve.log",
+                {"DESK_PASSWORD": PASSWORD},
+            )
+            proc.start()
+            try:
+                await proc.listening()
+                async with proc.admin() as admin:
+
+                    async def ready_now() -> bool:
+                        return (await admin.get("/readyz")).status_code == 200
+
+                    await eventually(ready_now, "/readyz 200", proc)
+                    await gate.close()  # PostgreSQL is gone: every connection cut, refused
+
+                    async def lost() -> bool:
+                        body = (await admin.get("/readyz")).json()
+                        return not body["accounts"] and [a["code"] for a in body["elsewhere"]] == [
+                            "lease_lost"
+                        ]
+
+                    await eventually(lost, "the lease lost", proc)
+                    ready = await admin.get("/readyz")
+                body = ready.json()
+                assert ready.status_code == 503, body
+                # "store" is the accounts' stores' last probe (every 15 s): it may not know yet
+                assert (body["ready"], body["accounts"]) == (False, [])
+                codes = [why["code"] for why in body["reasons"]]
+                assert codes[0] == "store_unreachable", body
+                why = body["reasons"][0]
+                assert why["reason"].startswith(
+                    f"worker {_worker(proc)} cannot reach the store since"
+                )
+                assert url.split("?")[0] in why["reason"]
+                [desk] = body["elsewhere"]
+                assert (desk["id"], desk["user"]) == ("desk", "sip:desk@contoso.com")
+                assert desk["reason"].startswith(f"worker {_worker(proc)} lost its lease at ")
+                proc.signal(signal.SIGTERM)
+                assert await proc.wait() == 0, proc.tail()
+            finally:
+                await proc.close()
+                await gate.close()
+        assert "Traceback" not in proc.output()
+
+
+def _worker(proc: ServeProcess) -> str:
+    """The id of ``proc``'s worker, as its log names it."""
+    found = re.search(r"worker (\S+): sharing", proc.output())
+    assert found is not None, proc.tail()
+    return found.group(1)
 
 
 async def test_sigterm_while_waiting_for_the_store_exits_0(tmp_path: Path) -> None:

@@ -17,14 +17,23 @@ from __future__ import annotations
 
 from ucwa_flow.admin._app import OPEN_PATHS, create_app
 from ucwa_flow.admin._server import AdminServer
-from ucwa_flow.admin._target import AccountHealth, AdminTarget, Readiness, ReloadReport
+from ucwa_flow.admin._target import (
+    AccountElsewhere,
+    AccountHealth,
+    AdminTarget,
+    Readiness,
+    ReloadReport,
+    Why,
+)
 
 __all__ = [
     "OPEN_PATHS",
+    "AccountElsewhere",
     "AccountHealth",
     "AdminServer",
     "AdminTarget",
     "Readiness",
     "ReloadReport",
+    "Why",
     "create_app",
 ]

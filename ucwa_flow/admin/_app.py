@@ -47,7 +47,6 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any
 
 from starlette.applications import Starlette
@@ -59,6 +58,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ucwa_flow import bounded_json
 from ucwa_flow._local_guard import LocalGuard
+from ucwa_flow.admin._ready import readyz_body
 from ucwa_flow.admin._target import AdminTarget
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.live import LiveSource, live_routes
@@ -96,11 +96,7 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         readiness = target.readiness()
-        body = {
-            "ready": readiness.ready,
-            "store": readiness.store,
-            "accounts": [asdict(account) for account in readiness.accounts],
-        }
+        body = readyz_body(readiness)
         return JSONResponse(body, status_code=200 if readiness.ready else 503)
 
     async def metrics_text(request: Request) -> Response:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["AccountHealth", "AdminTarget", "Readiness", "ReloadReport"]
+__all__ = ["AccountElsewhere", "AccountHealth", "AdminTarget", "Readiness", "ReloadReport", "Why"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,12 @@ class AccountHealth:
     not live once several requests in a row have failed). ``error`` is the last reason it
     is not serving (a one-line message: "wrong password", "server unreachable ..."),
     ``None`` when all is well.
+
+    ``code`` is a short, stable word saying what state it is in (``ready``, ``signing_in``,
+    ``retrying``, ``channel_failing``, ``stopped``, ``store_refused`` ...; the list is in
+    docs/observability.md) and ``reason`` a sentence for a person; ``None``: the app
+    derives them from the fields above. ``until``: when what ``code`` says ends (ISO 8601,
+    UTC), when that is known.
     """
 
     id: str
@@ -29,6 +35,9 @@ class AccountHealth:
     signed_in: bool
     channel_live: bool
     error: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    until: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -36,13 +45,45 @@ class AccountHealth:
 
 
 @dataclass(frozen=True)
+class Why:
+    """A reason the process as a whole is not ready (not one account's): a short, stable
+    ``code`` (``store_unreachable``, ``waiting_for_store``, ``away``, ``joining``,
+    ``stopping`` ...), a ``reason`` for a person, and, when known, ``since`` or ``until``
+    (ISO 8601, UTC)."""
+
+    code: str
+    reason: str
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountElsewhere:
+    """An account of the deployment this process does not answer for (a worker among
+    several): why, as ``code`` (``held_elsewhere``, ``lease_lost``, ``handing_over``,
+    ``unassigned``, ``unknown``) and ``reason``; ``worker``: the worker that holds it, when
+    known; ``since``: when this worker lost it, for ``lease_lost``."""
+
+    id: str
+    user: str
+    code: str
+    reason: str
+    worker: str | None = None
+    since: str | None = None
+
+
+@dataclass(frozen=True)
 class Readiness:
     """The process as ``/readyz`` shows it: ``ready`` when every account is signed in with
-    its event channel live and the store is reachable (the target decides)."""
+    its event channel live and the store is reachable (the target decides). ``reasons``:
+    why it is not ready as a whole (besides its accounts' own states); ``elsewhere``: the
+    accounts a worker does not answer for, and why."""
 
     ready: bool
     store: bool
     accounts: list[AccountHealth] = field(default_factory=list)
+    reasons: list[Why] = field(default_factory=list)
+    elsewhere: list[AccountElsewhere] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,11 @@ class AccountRunner:
         return channel.stats if channel is not None else None
 
     @property
+    def gave_up(self) -> bool:
+        """Its bot stopped for good, with :attr:`error` (a store that cannot be opened)."""
+        return self._gave_up
+
+    @property
     def busy(self) -> bool:
         """Its supervisor runs, or its last bot is still being closed."""
         task, retiring = self._task, self._retiring

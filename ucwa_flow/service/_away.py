@@ -26,17 +26,36 @@ count also starts over once an account it had to give up is served here again.
 
 When every worker fails on an account, each tries it once per time away, not once per
 heartbeat, and no worker holds it in between: they do not pass it round at full speed.
+
+**The store's mark.** The worker is marked away in the store for as long as it keeps away
+(:meth:`LeaseBook.give_up <ucwa_flow.store.leases.LeaseBook.give_up>` writes it with the
+lease it gives up, :meth:`LeaseBook.mark_away
+<ucwa_flow.store.leases.LeaseBook.mark_away>` at a round): the others leave it out of
+their fair shares, and one whose store opens takes the account, even at its share.
+:class:`Away` decides, as data, what the mark must become (:meth:`Away.mark_due`: a
+:class:`Mark`, or nothing to write); the coordinator writes it and says so
+(:meth:`Away.marked`, :meth:`Away.given_up`). It is written when a time away starts (with
+the lease given up; at the next round when the lease was lost or being handed over
+meanwhile, or that write failed: the others counted the worker in their fair shares, and
+an account it freed could wait for the time away under way), cleared when it ends or ends
+early (the others left a worker that served again out of their shares until the mark
+expired). Only a worker kept away writes anything.
+
+**Forgiven.** An account served here again is forgotten (and so are the refusals in a
+row); one whose time away is over, and that the worker does not hold, is no longer
+reported as stopped here (:meth:`Away.forgive` names them; the coordinator tells their
+runners).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from ucwa_flow.service._backoff import Backoff
 
-__all__ = ["AWAY_CAP", "AWAY_FIRST", "Away", "Refusal"]
+__all__ = ["AWAY_CAP", "AWAY_FIRST", "Away", "Mark", "Refusal"]
 
 #: leases kept away after the first refusal (doubling with each in a row)
 AWAY_FIRST = 1.0
@@ -50,6 +69,15 @@ class Refusal:
 
     until: float  # on the worker's monotonic clock: no account is taken before
     error: str  # the runner's one line
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What the store's mark of the worker's time away must become: away for ``seconds``
+    more (``None``: cleared), ending at ``until`` on the worker's monotonic clock."""
+
+    until: float | None
+    seconds: float | None
 
 
 class Away:
@@ -70,6 +98,9 @@ class Away:
         #: when the last time away ends (or ended), and how long it was
         self._ends = -math.inf
         self._length = 0.0
+        #: the end of the time away the store's mark was last written for (``None``: no
+        #: mark, or cleared)
+        self._marked: float | None = None
 
     def refuse(self, account: str, error: str) -> float:
         """``account``'s store was refused (``error``): the seconds to keep away (the rest
@@ -97,6 +128,11 @@ class Away:
         now = self._monotonic()
         return {account: r.error for account, r in self.refused.items() if r.until > now}
 
+    def kept_for(self) -> dict[str, tuple[str, float]]:
+        """The accounts kept away from now, each with its error and the seconds left."""
+        now = self._monotonic()
+        return {a: (r.error, r.until - now) for a, r in self.refused.items() if r.until > now}
+
     def over(self) -> list[str]:
         """The accounts given up whose time away is over."""
         now = self._monotonic()
@@ -106,3 +142,30 @@ class Away:
         """``account`` is served here again: forgotten, and the count starts over."""
         if self.refused.pop(account, None) is not None:
             self._in_a_row = 0
+
+    def forgive(self, served: Collection[str], held: Collection[str]) -> list[str]:
+        """The accounts of ``served`` (held here, not being handed over, signed in) are
+        forgotten (:meth:`served`); returns those given up whose time away is over and
+        that are not in ``held``: no longer this worker's to report as stopped."""
+        for account in list(self.refused):
+            if account in served:
+                self.served(account)
+        return [account for account in self.over() if account not in held]
+
+    def mark_due(self) -> Mark | None:
+        """What the store's mark must become now; ``None`` when it says so already."""
+        until = self.until()
+        if until == self._marked:
+            return None
+        return Mark(until, None if until is None else max(0.0, until - self._monotonic()))
+
+    def marked(self, mark: Mark) -> None:
+        """``mark`` was written in the store."""
+        self._marked = mark.until
+
+    def given_up(self, until: float | None) -> None:
+        """A lease was given up in the store with the time away that ended at ``until``
+        when it was sent (:meth:`until`): that wrote the mark, unless a refusal since moved
+        the end of the time away."""
+        if until is not None and self.until() == until:
+            self._marked = until

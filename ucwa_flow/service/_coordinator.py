@@ -19,58 +19,47 @@ renewer renewed; without one (``renew_from`` not given) the rounds renew.
   server) and the lease is released at once, for the other worker's next round.
 
 **Validity.** A lease is relied on only while it is provably valid on the worker's own
-monotonic clock: until (the moment the last successful renewal was *sent*) + lease -
-``margin``; the database set a later expiry than that. A guard task checks it between
-heartbeats: when PostgreSQL is unreachable or a renewal comes back without the lease, the
-account's store writes are revoked at once (:meth:`AccountRunner.revoke`: nothing more is
-committed) and its bot stops. A write the database fences (the account moved while this
-worker was paused) stops the bot the same way, without a retry loop.
+monotonic clock (:mod:`._held`); a guard task revokes an account's store writes and stops
+its bot the moment it is not, and a write the database fences does the same.
 
 **A store that cannot be opened for good.** An account's bot whose store this worker
-cannot open, and trying again would not mend (a URL its server refuses, a store of a newer
-ucwa-flow: a non-retryable :class:`StoreError`), stops with one error line; the worker
-then releases the lease at once and keeps away from every account it does not hold for a
-while (``away``: a lease, doubling with each time away in a row up to five minutes, or ten
-leases if longer; spread by a fifth either way; see :mod:`._away`), marked so in the store
-for as long as it keeps away (:meth:`LeaseBook.give_up`, and the rounds make the mark
-follow the time away: :meth:`Coordinator._mark`): the others leave it out of their fair
-shares and one whose store opens takes the account, even at its share. The accounts it
-serves, it keeps. The account is not ready on it meanwhile (``/readyz``, its error;
-``ucwa_flow_account_ready`` 0). When every worker fails on it, each tries it once per time
-away, not once per heartbeat, and nobody holds it in between (:mod:`._away`).
+cannot open, and trying again would not mend (a non-retryable :class:`StoreError`), stops
+with one error line; the worker releases the lease at once (:meth:`LeaseBook.give_up`)
+and keeps away from every account it does not hold for a while, marked so in the store;
+how long, what the mark says and which accounts are forgiven is :class:`~._away.Away`'s
+to decide (see :mod:`._away`), the rounds write what it decides. The accounts it serves,
+it keeps. The account is not ready on it meanwhile (``/readyz``; ``ucwa_flow_account_ready``
+0).
 
 **Graceful stop.** :meth:`Coordinator.stop` ends the rounds; once the service has stopped
 its runners (committing their last steps), :meth:`Coordinator.leave` releases every lease
 in one statement, so the other workers take the accounts over at their next heartbeat,
 without waiting for the expiry.
 
-**Configuration.** At start, each account's spec (user, flows, routes, variables, limits,
-schedules) is registered as a digest (:meth:`LeaseBook.claim_config`); a deployment file
-that disagrees with a live worker's about an account is refused with one line.
+**Configuration.** At the start, each account's spec is registered; a deployment file
+that disagrees with a live worker's is refused with one line (:mod:`._joining`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import json
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from ucwa_flow.deploy import AccountSpec, WorkersSpec
-from ucwa_flow.errors import OperationalError
+from ucwa_flow.deploy import WorkersSpec
 from ucwa_flow.observe.metrics import Metrics
 from ucwa_flow.service._account import AccountRunner
 from ucwa_flow.service._away import Away
 from ucwa_flow.service._backoff import Backoff
+from ucwa_flow.service._held import Held, Holding, uptime
+from ucwa_flow.service._joining import account_digest, join
 from ucwa_flow.service._renewer import Renewer
+from ucwa_flow.service._sight import Sight
 from ucwa_flow.store import StoreError
-from ucwa_flow.store.leases import ConfigConflict, Lease, LeaseBook, WorkerInfo, new_worker
+from ucwa_flow.store.leases import Lease, LeaseBook, WorkerInfo, new_worker
 
 __all__ = ["Coordinator", "account_digest"]
 
@@ -79,38 +68,6 @@ log = logging.getLogger("ucwa_flow.service")
 #: the renewer stops renewing once the service's loop has not run for this long (or three
 #: leases, if longer): a stuck worker must not keep its accounts forever
 LOOP_STUCK = 30.0
-
-
-def account_digest(spec: AccountSpec) -> str:
-    """A digest of what the deployment file says of an account (not its password, not
-    where its files are: two machines may keep them in different folders)."""
-    described = {
-        "id": spec.id,
-        "user": spec.user,
-        "flows": sorted((f.name, f.path.name) for f in spec.flows),
-        "default_flow": spec.default_flow,
-        "routes": [(r.flow, r.caller, r.subject, r.first_message) for r in spec.routes],
-        "variables": spec.variables,
-        "limits": asdict(spec.limits),
-        "schedules": [(s.flow, s.invitee, s.every) for s in spec.schedules],
-    }
-    text = json.dumps(described, sort_keys=True, default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _uptime() -> float:
-    """Seconds on a clock that never goes back and, on Linux, goes on while the machine
-    (or virtual machine) is suspended: a lease expires meanwhile too."""
-    if hasattr(time, "CLOCK_BOOTTIME"):
-        return time.clock_gettime(time.CLOCK_BOOTTIME)
-    return time.monotonic()
-
-
-@dataclass
-class _Held:
-    token: int
-    valid_until: float  # on the worker's monotonic clock
-    leaving: bool = False  # being handed over
 
 
 class Coordinator:
@@ -140,19 +97,18 @@ class Coordinator:
         self.margin = spec.lease * 0.25 if margin is None else margin
         self._metrics = metrics
         self._stop_timeout = stop_timeout
-        self._monotonic, self._sleep = monotonic or _uptime, sleep
+        self._monotonic, self._sleep = monotonic or uptime, sleep
         #: the accounts (ids) whose lease this worker holds
-        self.held: dict[str, _Held] = {}
+        self.held = Holding(self.ttl, self.margin, self._monotonic)
         #: the accounts whose store could not be opened here for good (see the docstring)
         self.away = Away(self.ttl, self._monotonic, away)
-        #: the end of the time away the store's mark was last written for (``None``: no
-        #: mark, or cleared); the rounds make it follow ``away`` (:meth:`_mark`)
-        self._marked: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: set[asyncio.Task[None]] = set()
         self._round_lock = asyncio.Lock()
         #: the last heartbeat failed (the store cannot be reached)
         self.unreachable = False
+        #: what ``/readyz`` tells of the store and of the accounts it does not serve
+        self.sight = Sight()
         #: it left (or is leaving): a round still under way takes nothing any more
         self.left = False
         #: rounds completed (renewed and balanced): a worker is ready after its first
@@ -195,23 +151,11 @@ class Coordinator:
         """Join, register every account's configuration (:class:`OperationalError`, one
         line, when another live worker's file disagrees), then share the accounts. A
         retryable :class:`StoreError` when the store cannot be reached meanwhile."""
-        try:
-            await self.book.join(self.worker)
-            for runner in self.runners.values():
-                digest = account_digest(runner.spec)
-                await self.book.claim_config(runner.user, self.worker.id, digest, self.ttl)
-        except ConfigConflict as exc:
-            with contextlib.suppress(StoreError):
-                await self.book.leave(self.worker.id)
-            raise OperationalError(str(exc)) from None
-        except StoreError as exc:
-            if exc.retryable:  # the server went away meanwhile: the caller may try again
-                raise
-            raise OperationalError(f"cannot join the other workers: {exc}") from None
+        await join(self.book, self.worker, self.runners.values(), self.ttl)
         for account, runner in self.runners.items():
             runner.on_fenced = self._fenced
             runner.on_refused = self._refused
-            runner.lease_valid = self._validity(account)
+            runner.lease_valid = self.held.validity(account)
         log.info("worker %s: sharing %d account(s)", self.worker.id, len(self.runners))
         self.resume()
 
@@ -284,6 +228,7 @@ class Coordinator:
             renewed = {lease.account: lease for lease in await self._renew()}
         except StoreError as exc:
             if not self.unreachable:
+                self.sight.cut_off(str(exc))
                 log.error(
                     "worker %s: cannot renew its leases (%s); serving each account only while "
                     "its lease is surely valid",
@@ -297,16 +242,23 @@ class Coordinator:
         if self.unreachable:
             log.warning("worker %s: the store answers again", self.worker.id)
             self.unreachable = False
+            self.sight.reached()
         for account, held in list(self.held.items()):
             lease = renewed.get(self.runners[account].user)
             if lease is not None and lease.token == held.token:
                 if self.renewer is None or not self.renewer.running:
-                    held.valid_until = max(held.valid_until, sent + self.ttl - self.margin)
+                    held.valid_until = max(held.valid_until, self.held.valid_after(sent))
             else:
                 self._lose(account, "its lease expired or was taken by another worker")
-        self._forgive()
+        serving = self.serving
+        served = [a for a in self.away.refused if a in serving and self.runners[a].signed_in]
+        for account in self.away.forgive(served, self.held):
+            self.runners[account].forgive()
+        mark = self.away.mark_due()  # the store's mark follows the time away
         try:
-            await self._mark()
+            if mark is not None:
+                await self.book.mark_away(self.worker.id, mark.seconds)
+                self.away.marked(mark)
         except StoreError as exc:  # the next round tries again
             log.warning(
                 "worker %s: cannot mark its time away in the store: %s", self.worker.id, exc
@@ -329,7 +281,11 @@ class Coordinator:
         if self.renewer is None or not self.renewer.running:
             return await self.book.heartbeat(self.worker, self.ttl)
         mine = self.worker.id
-        return [lease for lease in await self.book.owners() if lease.worker == mine and lease.valid]
+        return [
+            lease
+            for lease in self.sight.saw(await self.book.owners())
+            if lease.worker == mine and lease.valid
+        ]
 
     async def _balance(self) -> None:
         if self.kept_away():  # serves what it holds, takes nothing and hands nothing over
@@ -345,7 +301,7 @@ class Coordinator:
             return
         if len(self.held) >= share:  # the accounts being handed over count until released
             return
-        leases = {lease.account: lease for lease in await self.book.owners()}
+        leases = {lease.account: lease for lease in self.sight.saw(await self.book.owners())}
         ids = sorted(self.runners)
         turn = int(hashlib.sha256(self.worker.id.encode()).hexdigest(), 16) % len(ids)
         for account in ids[turn:] + ids[:turn]:  # workers start at different accounts
@@ -367,7 +323,8 @@ class Coordinator:
 
     def _grant(self, account: str, lease: Lease, sent: float, previous: Lease | None) -> None:
         runner = self.runners[account]
-        self.held[account] = _Held(lease.token, sent + self.ttl - self.margin)
+        self.held[account] = Held(lease.token, self.held.valid_after(sent))
+        self.sight.took(account)
         takeover = previous is not None and previous.worker not in (None, self.worker.id)
         event = "takeover" if takeover else "acquired"
         how = f"took it over from {previous.worker}" if takeover and previous else "acquired it"
@@ -376,20 +333,27 @@ class Coordinator:
         runner.lease_token = lease.token
         runner.start()
 
-    async def _hand_over(self, account: str) -> None:
+    async def _hand_over(self, account: str, away: float | None = None) -> None:
         """Stop the bot gracefully (its last commits still carry the token, the lease still
-        renewed meanwhile), then release the lease."""
+        renewed meanwhile), then release the lease; given up (its store refused: stopped
+        already, nothing was written), for ``away`` seconds."""
         held = self.held[account]
         runner = self.runners[account]
         await self._stop_runner(runner)
-        if self.held.get(account) is not held:  # lost meanwhile
+        if self.held.get(account) is not held:  # lost meanwhile (the round marks it away)
             return
         try:
-            await self.book.release(runner.user, self.worker.id, held.token)
-        except StoreError as exc:  # it expires instead
+            if away is None:
+                await self.book.release(runner.user, self.worker.id, held.token)
+            else:
+                until = self.away.until()
+                await self.book.give_up(runner.user, self.worker.id, held.token, away)
+                self.away.given_up(until)
+        except StoreError as exc:  # it expires instead (the next round marks it away)
             log.warning("%s: could not release the lease: %s", account, exc)
         self.held.pop(account, None)
-        log.info("%s: worker %s handed it over", account, self.worker.id)
+        if away is None:
+            log.info("%s: worker %s handed it over", account, self.worker.id)
         self._count(len(self.held), "handover")
 
     def _refused(self, runner: AccountRunner) -> None:
@@ -408,49 +372,7 @@ class Coordinator:
         if held is None or held.leaving:  # lost or being handed over meanwhile: let go there
             return
         held.leaving = True
-        self._spawn(self._give_up(account, away), f"give {account} up")
-
-    async def _give_up(self, account: str, away: float) -> None:
-        held = self.held[account]
-        runner = self.runners[account]
-        await self._stop_runner(runner)  # stopped already: nothing was written
-        if self.held.get(account) is not held:  # lost meanwhile (the round marks it away)
-            return
-        until = self.away.until()
-        try:
-            await self.book.give_up(runner.user, self.worker.id, held.token, away)
-        except StoreError as exc:  # it expires instead; the next round marks it away
-            log.warning("%s: could not release the lease: %s", account, exc)
-        else:
-            if until is not None and self.away.until() == until:
-                self._marked = until
-        self.held.pop(account, None)
-        self._count(len(self.held), "handover")
-
-    async def _mark(self) -> None:
-        """Make the store's mark follow this worker's time away: written when one starts
-        (:meth:`_give_up` writes it with the lease it gives up; not when the lease was lost
-        or being handed over meanwhile, nor when that write failed, and the others counted
-        the worker in their fair shares: an account it freed could wait for the time away
-        under way), cleared when it ends or ends early (the others left a worker that
-        served again out of their shares until the mark expired). A failed write is tried
-        again at the next round. Only a worker kept away writes anything."""
-        until = self.away.until()
-        if until == self._marked:
-            return
-        seconds = None if until is None else max(0.0, until - self._monotonic())
-        await self.book.mark_away(self.worker.id, seconds)
-        self._marked = until
-
-    def _forgive(self) -> None:
-        """An account served here again is forgotten (and so are the refusals in a row);
-        one whose time away is over is no longer reported as not ready here."""
-        for account in list(self.away.refused):
-            if account in self.serving and self.runners[account].signed_in:
-                self.away.served(account)
-        for account in self.away.over():
-            if account not in self.held:
-                self.runners[account].forgive()
+        self._spawn(self._hand_over(account, away), f"give {account} up")
 
     def _gone(self) -> bool:
         """It left (an await ago, possibly)."""
@@ -465,6 +387,7 @@ class Coordinator:
         held = self.held.pop(account, None)
         if held is None:
             return
+        self.sight.lost_lease(account, why)
         runner = self.runners[account]
         runner.revoke(f"worker {self.worker.id} lost the lease (token {held.token}): {why}")
         log.warning("%s: worker %s stops serving it: %s", account, self.worker.id, why)
@@ -472,25 +395,12 @@ class Coordinator:
         self._spawn(self._stop_runner(runner), f"stop {account}")
 
     def _renewed(self, sent: float, leases: list[Lease]) -> None:
-        """The renewer's answer (in its thread): each lease still held with the same token
-        is valid for longer. Only ever extends: losing a lease is for the rounds."""
-        until = sent + self.ttl - self.margin
-        for lease in leases:
-            account = self._users.get(lease.account)
-            held = self.held.get(account) if account is not None else None
-            if held is not None and held.token == lease.token and until > held.valid_until:
-                held.valid_until = until
+        """The renewer's answer (in its thread): see :meth:`Holding.extend`."""
+        self.held.extend(((self._users.get(lease.account), lease.token) for lease in leases), sent)
 
     def loop_late(self) -> float:
         """Seconds since the service's loop last ran (the renewer asks, from its thread)."""
         return self._monotonic() - self._loop_seen
-
-    def _validity(self, account: str) -> Callable[[], bool]:
-        def valid() -> bool:
-            held = self.held.get(account)
-            return held is not None and self._monotonic() < held.valid_until
-
-        return valid
 
     def _fenced(self, runner: AccountRunner) -> None:
         self._lose(runner.spec.id, f"its bot stopped: {runner.error or 'a write was fenced'}")
@@ -508,9 +418,8 @@ class Coordinator:
         step = max(0.05, min(self.margin, self.heartbeat) / 2)
         while True:
             now = self._loop_seen = self._monotonic()
-            for account, held in list(self.held.items()):
-                if now >= held.valid_until:
-                    self._lose(account, "its lease could not be renewed in time")
+            for account in self.held.lapsed(now):
+                self._lose(account, "its lease could not be renewed in time")
             await self._sleep(step)
 
     def _count(self, owned: int, event: str | None = None) -> None:

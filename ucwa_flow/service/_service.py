@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 
 from ucwa_flow import logcontext
-from ucwa_flow.admin import AccountHealth, AdminServer, Readiness, ReloadReport, create_app
+from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
 from ucwa_flow.errors import OperationalError
@@ -52,6 +52,7 @@ from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._coordinator import Coordinator
 from ucwa_flow.service._flows import FlowsRefused, load_one
 from ucwa_flow.service._preflight import SecretsUnreadable, preflight
+from ucwa_flow.service._readiness import readiness
 from ucwa_flow.service._schedule import Starter, start_schedules
 from ucwa_flow.service._stores import StoreHub, StoreNotOpened
 from ucwa_flow.service._watch import Watcher
@@ -125,6 +126,8 @@ class Service:
         #: why the start waits for a PostgreSQL store that cannot be reached (None: it
         #: does not); ``/readyz`` gives it as each account's error
         self.waiting_for_store: str | None = None
+        #: since when it waits (``time.time()``; None: it does not)
+        self.waiting_since: float | None = None
         self._joining: asyncio.Task[Coordinator] | None = None
 
     # -- lifetime -------------------------------------------------------------------------
@@ -141,7 +144,7 @@ class Service:
         self._started = True
         logcontext.enrich_with(self._where)  # log lines name their conversation's flow, state
         try:  # first: a store that can never open, a port in use, fail the start at once
-            if not self._shared:  # a PostgreSQL store: the coordinator opens it first
+            if not self.shared:  # a PostgreSQL store: the coordinator opens it first
                 await self._stores.check([spec.user for spec in self.deployment.accounts])
             await self._start_admin()
         except BaseException:
@@ -168,11 +171,11 @@ class Service:
                 http=self._http,
             )
             self.runners[spec.id] = runner
-            if not self._shared:
+            if not self.shared:
                 runner.start()
             starter = self._starter(runner)
             self._tasks += start_schedules(spec.id, spec.schedules, starter, self.clock)
-        if self._shared:  # the accounts start as their leases come
+        if self.shared:  # the accounts start as their leases come
             self._joining = asyncio.create_task(
                 open_coordinator(self, self._backoff), name="workers: joining"
             )
@@ -202,7 +205,7 @@ class Service:
         return self._stores
 
     @property
-    def _shared(self) -> bool:
+    def shared(self) -> bool:
         """The store is PostgreSQL: the accounts are shared with the other workers."""
         return is_postgres_url(self.deployment.store or "")
 
@@ -275,7 +278,7 @@ class Service:
     async def _stop(self) -> bool:
         cut = await self._end_joining()  # no account was started then: nothing to finish
         # a worker that never joined (its store refused for good) started no account either
-        joined = not self._shared or self.coordinator is not None
+        joined = not self.shared or self.coordinator is not None
         runners = list(self.runners.values()) if joined and not cut else []
         for runner in runners:
             runner.stop_answering()
@@ -339,32 +342,8 @@ class Service:
 
     def readiness(self) -> Readiness:
         """Ready when every account is signed in with its event channel live and every
-        store answers; never while stopping."""
-        runners = list(self.runners.values())
-        waiting = self.waiting_for_store
-        if waiting is not None:  # the store cannot be reached yet: every account waits
-            accounts = [AccountHealth(r.spec.id, r.user, False, False, waiting) for r in runners]
-            return Readiness(ready=False, store=False, accounts=accounts)
-        away: dict[str, str] = {}
-        if self.coordinator is not None:  # a worker answers for the accounts it holds
-            runners = [self.runners[account] for account in self.coordinator.serving]
-            away = self.coordinator.kept_away()  # and those whose store it cannot open
-        accounts = [runner.health() for runner in runners if runner.spec.id not in away]
-        for account, error in away.items():
-            runner = self.runners[account]
-            accounts.append(AccountHealth(account, runner.user, False, False, error))
-        store = self._stores.healthy
-        ready = (
-            store
-            and (bool(accounts) or self.coordinator is not None)
-            and (
-                self.coordinator is None
-                or (self.coordinator.rounds > 0 and not self.coordinator.unreachable)
-            )
-            and self._stop_task is None
-            and all(a.ready for a in accounts)
-        )
-        return Readiness(ready=ready, store=store, accounts=accounts)
+        store answers; never while stopping. Why not, as data (:mod:`._readiness`)."""
+        return readiness(self)
 
     async def reload(self) -> ReloadReport:
         """Check every flow file again and hand the changed, valid ones to their engines."""

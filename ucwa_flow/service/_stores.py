@@ -87,6 +87,11 @@ class StoreHub:
         """Every store opened so far answered its last probe (and none failed to open)."""
         return all(self._healthy.values())
 
+    @property
+    def unhealthy(self) -> list[str]:
+        """The users whose store did not answer its last probe (or failed to open)."""
+        return sorted(user for user, healthy in self._healthy.items() if not healthy)
+
     async def open(self, user: str) -> Store:
         """The store of ``user``; :class:`StoreNotOpened` (one line) when it cannot be
         opened (the account tries again later)."""

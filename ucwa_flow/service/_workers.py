@@ -12,6 +12,7 @@ use, a store of a newer ucwa-flow) is one line at once.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import OperationalError
@@ -45,17 +46,19 @@ async def open_coordinator(service: Service, backoff: Backoff) -> Coordinator:
             coordinator = await _joined(service, worker, store, target)
         except StoreError as exc:
             if not exc.retryable:
-                service.waiting_for_store = None
+                service.waiting_for_store = service.waiting_since = None
                 raise OperationalError(f"cannot open the conversation store: {exc}") from None
             failures += 1
             delay = backoff.delay(failures)
             service.waiting_for_store = f"waiting for the conversation store: {exc}"
+            if service.waiting_since is None:
+                service.waiting_since = time.time()
             log.warning(
                 "cannot open the conversation store: %s; trying again in %.0f s", exc, delay
             )
             await service.clock.sleep(delay)
             continue
-        service.waiting_for_store = None
+        service.waiting_for_store = service.waiting_since = None
         return coordinator
 
 
