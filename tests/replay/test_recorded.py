@@ -276,3 +276,20 @@ def test_a_deployments_store_folder_is_read_with_the_account(
         capsys, str(flow), "--state", str(folder), "--account", "sip:toshm@contoso.com"
     )
     assert (code, set(diverged)) == (1, {"ann", "bob", "cy"})
+
+
+def test_a_reply_of_several_lines_is_marked_and_aligned_on_each_line(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-v showed the lines of a reply under its first one unmarked, three columns left of
+    the text, as if they were no part of the change."""
+    flow = changed(tmp_path, "1. Reset my password", "1. Reset a password")
+    with pytest.raises(SystemExit):
+        main(["replay", str(flow), str(export), "-v"])
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("  -bot:    What can I help you with?")
+    assert lines[at + 1 : at + 3] == [
+        "  -        1. Reset my password",
+        "  -        2. Broken hardware (laptop, printer, screen ...)",
+    ]
+    assert "  +        1. Reset a password" in lines[at:]
