@@ -188,3 +188,13 @@ async def test_the_live_routes_of_a_flow_not_in_the_review_are_404() -> None:
                 assert response.status_code == 200
     finally:
         await server.stop()
+
+
+def test_the_snapshot_before_the_feed_answers_has_the_live_boards_keys() -> None:
+    """``/live`` of a review attached to a serve that has not answered yet had no
+    ``active`` count, which every other snapshot has."""
+    from ucwa_flow.live import LiveBoard
+    from ucwa_flow.review._remote import empty_snapshot
+
+    assert empty_snapshot().keys() == LiveBoard().snapshot().keys()
+    assert empty_snapshot()["active"] == 0
