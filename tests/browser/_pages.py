@@ -44,9 +44,14 @@ def states_of(path: Path) -> list[str]:
 def poll(check: Callable[[], T | None], what: str, interval: float = 0.02) -> T:
     """Call ``check`` until it returns something other than None/False (``WAIT`` real
     seconds at most, then the test fails naming ``what``); that value."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + WAIT
     while True:
-        value = check()
+        try:
+            value = check()
+        except StaleElementReferenceException:  # the page redrew what check was reading
+            value = None
         if value is not None and value is not False:
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

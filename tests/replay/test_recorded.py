@@ -259,3 +259,37 @@ def test_the_export_in_the_replay_format_replays_the_same(
     flow = changed(tmp_path, TICKET, NOW_OPEN)
     _, diverged, _ = replay(capsys, str(flow), str(lines))
     assert set(diverged) == {"ann", "bob", "cy"}
+
+
+def test_a_deployments_store_folder_is_read_with_the_account(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--state FOLDER --account SIP`` reads that account's file, as ``transcripts`` does
+    (the option refused a folder before the store was looked at)."""
+    import shutil
+
+    folder = tmp_path / "state"
+    folder.mkdir()
+    shutil.copy(export.parent / "helpdesk.sqlite3", folder / "toshm@contoso.com.sqlite3")
+    flow = changed(tmp_path, TICKET, NOW_OPEN)
+    code, diverged, _ = replay(
+        capsys, str(flow), "--state", str(folder), "--account", "sip:toshm@contoso.com"
+    )
+    assert (code, set(diverged)) == (1, {"ann", "bob", "cy"})
+
+
+def test_a_reply_of_several_lines_is_marked_and_aligned_on_each_line(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-v showed the lines of a reply under its first one unmarked, three columns left of
+    the text, as if they were no part of the change."""
+    flow = changed(tmp_path, "1. Reset my password", "1. Reset a password")
+    with pytest.raises(SystemExit):
+        main(["replay", str(flow), str(export), "-v"])
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("  -bot:    What can I help you with?")
+    assert lines[at + 1 : at + 3] == [
+        "  -        1. Reset my password",
+        "  -        2. Broken hardware (laptop, printer, screen ...)",
+    ]
+    assert "  +        1. Reset a password" in lines[at:]

@@ -135,3 +135,11 @@ def test_bad_addresses_are_refused_before_the_review_app_is_imported() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["2", "2", "False"], done.stdout
+
+
+def test_a_token_without_attach_is_a_mistake() -> None:
+    # it was taken and ignored: the review served no live feed and said nothing
+    done = _review("review", str(HELPDESK), "--token", "secret", "--listen", "127.0.0.1:0")
+    assert done.returncode == 2
+    assert "Error: --token is for --attach: give --attach ADMIN_URL as well" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -161,3 +161,40 @@ async def test_stopping_the_server_ends_open_event_streams(caplog: Any) -> None:
         rest = [line async for line in lines]  # the stream ends (no error)
     assert all(not line.startswith("event: ") or line == "event: snapshot" for line in rest)
     assert not [r for r in caplog.records if "ASGI" in r.getMessage()]
+
+
+async def test_the_live_routes_of_a_flow_not_in_the_review_are_404() -> None:
+    """``/flows/{name}/events`` and ``.../conversations/{id}`` of a flow the review does not
+    show answered as if it did (a stream of every flow's snapshots), where ``/flows/{name}``
+    is a 404."""
+    import httpx
+
+    from tests.guards import WAIT
+    from tests.review.pages import HELPDESK
+    from ucwa_flow.live import LiveBoard
+    from ucwa_flow.review import FlowShelf, ReviewServer, create_app
+
+    app = create_app(FlowShelf.load([HELPDESK]), live=LiveBoard())
+    server = ReviewServer(app, "127.0.0.1", 0)
+    url = await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+            for path in ("/flows/nope/events", "/flows/nope/conversations/c1"):
+                async with client.stream("GET", path) as response:
+                    assert response.status_code == 404, path
+                    body = await response.aread()
+                    assert b"no flow called 'nope' in this review" in body, body
+            async with client.stream("GET", "/flows/helpdesk/events") as response:
+                assert response.status_code == 200
+    finally:
+        await server.stop()
+
+
+def test_the_snapshot_before_the_feed_answers_has_the_live_boards_keys() -> None:
+    """``/live`` of a review attached to a serve that has not answered yet had no
+    ``active`` count, which every other snapshot has."""
+    from ucwa_flow.live import LiveBoard
+    from ucwa_flow.review._remote import empty_snapshot
+
+    assert empty_snapshot().keys() == LiveBoard().snapshot().keys()
+    assert empty_snapshot()["active"] == 0

@@ -73,7 +73,11 @@ class _CompareType(_CompareParam):
 @click.command("replay")
 @click.argument("flow_file", metavar="FLOW", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("recordings", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), help="A SQLite store.")
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path),
+    help="A SQLite store file (or a deployment's store folder, with --account).",
+)
 @click.option("--store", metavar="URL", help=f"A PostgreSQL store (env {STORE_ENV}).")
 @click.option(
     "--account",
@@ -166,7 +170,7 @@ def _from_store(
 
     async def read() -> list[Recording]:
         found: list[Recording] = []
-        async with await open_store(target) as opened:
+        async with await open_store(target, existing=True) as opened:
             async for record, entries in opened.export(query):
                 objects = list(jsonl_objects(record, entries))
                 source = f"{opened.target}:{short_id(record.conversation)}"

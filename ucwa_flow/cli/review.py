@@ -107,6 +107,9 @@ def command(
         allowed = [host_to_allow(name) for name in allow_hosts]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow-host") from None
+    if attach is None and token is not None and _given(click.get_current_context(), "token"):
+        # (a token from the environment alone is no mistake: it is there for any --attach)
+        raise click.UsageError("--token is for --attach: give --attach ADMIN_URL as well")
     if attach is not None and not _http_url(attach):
         raise click.BadParameter(
             f"{attach!r} is not an http(s) URL such as http://127.0.0.1:8470",
@@ -121,6 +124,11 @@ def command(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(shelf, coverage, attach, token or None, target, (host, port), allowed))
     click.echo("stopped.", err=True)
+
+
+def _given(context: click.Context, name: str) -> bool:
+    """Whether option ``name`` was written on the command line."""
+    return context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _store_target(store: str) -> str:
@@ -149,7 +157,7 @@ async def _serve(
     store = None
     if target is not None:
         try:
-            store = await open_store(target)
+            store = await open_store(target, existing=True)
         except StoreError as exc:
             raise OperationalError(f"cannot open the conversation store: {exc}") from None
     stored = StoredConversations(store) if store is not None else None

@@ -120,7 +120,11 @@ def _transcript_diff(result: Result) -> Iterator[str]:
     diff = difflib.unified_diff(recorded, replayed, "recorded", "replayed", lineterm="", n=1000)
     for line in list(diff)[2:]:
         if not line.startswith("@@"):
-            yield "  " + line
+            # a reply of several lines: each line under the first, marked as it is
+            first, *more = line.split("\n")
+            yield "  " + first
+            for rest in more:
+                yield "  " + line[:1] + rest
 
 
 def _transcript(segments: list[list[Item]], inputs: list[Any]) -> list[str]:

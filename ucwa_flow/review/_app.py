@@ -156,12 +156,16 @@ class _Review:
         return JSONResponse(self.live.snapshot(), headers=_NO_CACHE)
 
     async def events(self, request: Request) -> Response:
+        if (unknown := self._unknown_flow(request)) is not None:
+            return unknown
         if self.live is None:
             return _error(404, "this review has no live source (run --review, or --attach)")
         # live's response ends the stream as soon as the browser goes (whatever ASGI version)
         return EventStream(event_stream(self.live, closing=self.closing))
 
     async def conversation(self, request: Request) -> Response:
+        if (unknown := self._unknown_flow(request)) is not None:
+            return unknown
         if self.live is None:
             return _error(404, "this review has no live source")
         found = await detail_of(self.live, request.path_params["conversation"])
@@ -185,6 +189,13 @@ class _Review:
         if flow is None:
             return HTMLResponse(replay_only_page(replay))
         return HTMLResponse(flow_page(flow, counts=None, live=False, replay=replay))
+
+    def _unknown_flow(self, request: Request) -> Response | None:
+        """A 404 for ``/flows/{name}/...`` of a flow this review does not show, else None."""
+        name = request.path_params.get("name")
+        if name is None or self.flows.get(name) is not None:
+            return None
+        return _error(404, f"no flow called {name!r} in this review")
 
     def _missing(self, what: str) -> Response:
         return HTMLResponse(missing_page(what, live=self.has_live), status_code=404)

@@ -34,7 +34,7 @@ MAX_BACKOFF = 10.0
 
 def empty_snapshot() -> dict[str, Any]:
     """A snapshot with nothing in it (before the first one arrives)."""
-    return {"seq": 0, "at": None, "flows": {}, "lifecycle": {}, "conversations": []}
+    return {"seq": 0, "at": None, "active": 0, "flows": {}, "lifecycle": {}, "conversations": []}
 
 
 class RemoteLive:

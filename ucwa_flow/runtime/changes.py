@@ -125,7 +125,12 @@ class PageWriter:
             )
             if ended:
                 created_at.pop(href, None)
-                committed_vars.pop(href, None)
+                if engine.instances.get(href) is instance:
+                    # ended by the flow: the server's end touches it again, which must
+                    # not write its variables again
+                    committed_vars[href] = copy.deepcopy(variables) if variables else {}
+                else:
+                    committed_vars.pop(href, None)
             else:
                 committed_vars[href] = copy.deepcopy(variables) if variables else {}
         return Changes(

@@ -52,8 +52,9 @@ async def open_store(
     ``schema`` when given); anything else is the path of a SQLite file, created with its
     folder if missing. ``busy_timeout`` (SQLite) is how long to wait for another process's
     write lock; ``connect_timeout`` (PostgreSQL) how long to wait for the server.
-    ``existing`` (PostgreSQL): refuse a database that holds no store yet rather than create
-    one, for the commands that read a store (a SQLite file is theirs to check).
+    ``existing``: refuse a database (or SQLite file) that holds no store yet rather than
+    create one, for the commands that read a store (whether a SQLite file exists is theirs
+    to check).
     ``exclusive`` (SQLite): the store of a running bot, held against other processes until
     closed: :class:`~ucwa_flow.store.StoreInUse` when another process holds the file
     (``ucwa_flow.store._holder``). Leave it off to read a store a bot is running on.
@@ -70,7 +71,9 @@ async def open_store(
         ).open(_upto, existing=existing)
     from ucwa_flow.store._sqlite import SqliteStore
 
-    return await SqliteStore(target, busy_timeout, exclusive=exclusive).open(_upto)
+    return await SqliteStore(target, busy_timeout, exclusive=exclusive).open(
+        _upto, existing=existing
+    )
 
 
 def default_state_path(account: str) -> Path:

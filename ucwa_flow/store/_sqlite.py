@@ -52,7 +52,7 @@ from ucwa_flow.store._errors import (
 )
 from ucwa_flow.store._holder import Hold, hold
 from ucwa_flow.store._migrations import LATEST, migrate
-from ucwa_flow.store._sql import Program
+from ucwa_flow.store._sql import Program, Sql
 from ucwa_flow.store._store import Store
 
 __all__ = ["CHECKPOINT_ROWS", "CHECKPOINT_SECONDS", "INLINE_ROWS", "SqliteStore"]
@@ -105,11 +105,18 @@ class SqliteStore(Store):
             )
         )
 
-    async def open(self, upto: int = LATEST) -> SqliteStore:
+    async def open(self, upto: int = LATEST, *, existing: bool = False) -> SqliteStore:
         """Open (creating the file and its folder if needed) and migrate to ``upto``; a
-        store that fails to open is closed (its thread ended) before the error is raised."""
+        store that fails to open is closed (its thread ended) before the error is raised.
+        ``existing``: refuse (a :class:`StoreError`) a file that holds no store yet (an
+        empty file, another program's database) instead of creating its tables."""
         try:
             await self._call(self._connect)
+            if existing and not await self._run(_has_store(), write=False):
+                raise StoreError(
+                    f"the store {self.target} holds no ucwa-flow tables (no schema_migrations "
+                    "table): check the file name"
+                )
             await self._run(migrate("sqlite", self.target, upto), write=True)
         except BaseException:
             # cancelled while the thread connects, the thread connects on (it cannot be
@@ -344,3 +351,10 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):  # the connection is gone, or nothing to undo
             conn.execute("ROLLBACK")
+
+
+def _has_store() -> Program[bool]:
+    rows = yield Sql(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    )
+    return bool(rows[0][0])
