@@ -194,3 +194,46 @@ def test_a_misspelt_outbound_key_is_the_only_problem_reported(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
     assert [line.split(": ")[1] for line in result.stdout.splitlines()] == ["S001 error"]
     assert "did you mean 'outbound'?" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            'say: "Hi {{ caller.nmae }}"',
+            "9:14: F124 error: caller has no field 'nmae' (it has uri, name); "
+            "did you mean 'name'?\n",
+        ),
+        (  # README issue 10: `message` is the text itself
+            'say: "You said: {{ message.text }}"',
+            "9:14: F124 error: message is a text, without a field 'text': write {{ message }}\n",
+        ),
+        (  # parsed by Jinja2, not read by the plain-template fast path
+            "say: \"{{ caller['nmae'] | upper }}\"",
+            "9:14: F124 error: caller has no field 'nmae' (it has uri, name); "
+            "did you mean 'name'?\n",
+        ),
+        (
+            'if: "now.huor > 17"\n        then: [stop]',
+            "9:13: F124 error: now is a date and time, without 'huor'; did you mean 'hour'?\n",
+        ),
+    ],
+)
+def test_a_field_the_context_does_not_have_is_an_error(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    # these rendered as nothing, without a word from validate
+    assert _validate(tmp_path, line) == expected
+
+
+def test_fields_and_methods_the_context_has_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "desk.flow.yaml"
+    lines = [
+        "say: \"{{ caller.name }} {{ caller.get('uri') }} {{ message.lower() }}\"",
+        "say: \"{{ conversation.messages.total }} {{ now.strftime('%H') }} {{ state.upper() }}\"",
+        'say: "{{ webhook.json.id }} {{ delivery.code }} {{ flow }}"',
+        "say: \"{% set caller = {'nmae': 1} %}{{ caller.nmae }}\"",
+    ]
+    path.write_text(_FLOW.format(line="\n      - ".join(lines)), "utf-8")
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.exit_code == 0, result.output
