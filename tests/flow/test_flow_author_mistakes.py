@@ -237,3 +237,22 @@ def test_fields_and_methods_the_context_has_are_fine(tmp_path: Path) -> None:
     path.write_text(_FLOW.format(line="\n      - ".join(lines)), "utf-8")
     result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_switching_off_a_command_that_does_not_exist_is_a_warning(tmp_path: Path) -> None:
+    # `hlep: false` left `help` on, and validate said nothing
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        "version: 1\nname: desk\nstart: menu\nsettings: {idle_timeout: 5m}\n"
+        "commands:\n  help: {keywords: [help], say: '1 or 2'}\n"
+        "  agent: {keywords: [agent], sya: x}\n"
+        "states:\n  menu:\n    commands:\n"
+        "      hlep: false\n      agent: false\n      help: false\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    # `agent` was cut for its schema error: switching it off is no false alarm
+    assert result.stdout.replace(f"{path}:", "").splitlines()[1:] == [
+        "11:7: F125 warning: `false` switches off a global command, and none is named 'hlep'; "
+        "did you mean 'help'?"
+    ]

@@ -95,6 +95,11 @@ class Pruning:
             return not any(path and _near(str(path[0]), ("settings",)) for path in self.cuts)
         if code in ("F106", "F121"):  # unset variable, secret naming none: a cut may set it
             return not any(self._could_assign(path) for path in self.cuts)
+        if code == "F125":  # the global command it switches off may have been cut
+            names = {path[-1] for path in self._paths_at(diagnostic)}
+            return not any(
+                path in (("commands",), *(("commands", n) for n in names)) for path in self.cuts
+            )
         if code in ("F161", "F162", "F163", "F164"):  # a cut may have declared the campaign
             return not any(path and _near(str(path[0]), ("outbound",)) for path in self.cuts)
         paths = list(self._paths_at(diagnostic))
