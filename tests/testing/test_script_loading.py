@@ -158,6 +158,25 @@ def test_an_unquoted_date_that_is_no_date_is_an_error_not_a_traceback(
     assert "'2026-13-05T10:00:00' is not a date and time" in result.diagnostics[0].message
 
 
+def test_a_webhook_expectation_with_only_a_url_says_what_to_add(
+    write: Callable[..., Path],
+) -> None:
+    # it said "expect.webhook: must not be empty" of a mapping that holds a url
+    path = write(
+        "hook.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: a url alone
+            steps:
+              - expect: {{webhook: {{url: http://x.test/a}}}}
+        """,
+    )
+    assert _codes(load_script(path)) == [
+        "5:27 S004 scenarios[0].steps[0].expect.webhook: has only url: add json or times"
+    ]
+
+
 def test_a_missing_or_broken_flow_is_reported_at_the_flow_key(
     write: Callable[..., Path], tmp_path: Path
 ) -> None:
