@@ -116,3 +116,14 @@ def test_the_command_leaves_the_loggers_level_as_it_found_it() -> None:
         assert logger.level == logging.INFO
     finally:
         logger.setLevel(before)
+
+
+def test_a_flow_given_as_a_script_says_what_to_run() -> None:
+    # the flow was read as a script: "unknown key 'version' (expected one of: flow, ...)"
+    code, out = _invoke(str(FLOWS / "echo.flow.yaml"))
+    assert code == 2
+    assert out.strip() == (
+        f"ucwa-flow: error: {FLOWS / 'echo.flow.yaml'}: is a flow, not a test script "
+        f"(.test.yaml): run `ucwa-flow test {FLOWS / 'echo.test.yaml'}`, `ucwa-flow test "
+        f"{FLOWS}`, or write scripts with `ucwa-flow test --explore {FLOWS / 'echo.flow.yaml'}`"
+    )

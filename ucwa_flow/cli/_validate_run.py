@@ -69,6 +69,8 @@ def run(files: tuple[str, ...], output: str, quiet: bool) -> int:
             with _without_cyclic_gc():
                 if _is_deployment_file(file):
                     diagnostics.extend(_deployment(file))
+                elif file.endswith(".test.yaml"):  # named: a folder means its flows
+                    diagnostics.extend(_test_script(file))
                 else:
                     diagnostics.extend(load_flow(file).diagnostics)
         except (FlowFileError, UnreadableFileError) as exc:
@@ -159,6 +161,17 @@ def _is_deployment_file(file: str) -> bool:
     from ucwa_flow.deploy import is_deployment_file
 
     return is_deployment_file(file)
+
+
+def _test_script(file: str) -> list[Diagnostic]:
+    """The problems of a conversation test script, as ``ucwa-flow test`` reports them
+    before it runs anything (it was checked as a flow: "unknown key 'flow'")."""
+    from ucwa_flow.testing import ScriptFileError, load_script
+
+    try:
+        return load_script(file).diagnostics
+    except ScriptFileError as exc:
+        raise UnreadableFileError(str(exc)) from None
 
 
 def _deployment(file: str) -> list[Diagnostic]:
