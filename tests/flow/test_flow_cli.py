@@ -269,3 +269,14 @@ def test_a_test_script_is_checked_as_test_checks_it(tmp_path: Path) -> None:
         f"{bad}:5:9: S004 error: scenarios[0].steps[0]: 'hangup' is not one of: invite, "
         "hang_up, accept, decline; did you mean 'hang_up'?\n"
     )
+
+
+def test_a_folder_without_flows_says_so(tmp_path: Path) -> None:
+    # it said "DIR: is a directory, not a flow file"
+    (tmp_path / "echo.flow.yml").write_text("version: 1\n", "utf-8")
+    code, out, err = _run("validate", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ucwa-flow: error: {tmp_path}: no flows (*.flow.yaml, *.subflow.yaml, *.states.yaml) "
+        "in it (echo.flow.yml: end its name in .yaml, not .yml)\n"
+    )

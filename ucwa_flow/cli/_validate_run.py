@@ -63,7 +63,13 @@ def run(files: tuple[str, ...], output: str, quiet: bool) -> int:
 
     diagnostics: list[Diagnostic] = []
     unreadable: list[str] = []
-    files = tuple(found for given in files for found in _expand(given))
+    expanded: list[str] = []
+    for given in files:
+        try:
+            expanded += _expand(given)
+        except UnreadableFileError as exc:
+            unreadable.append(str(exc))
+    files = tuple(expanded)
     for file in files:
         try:
             with _without_cyclic_gc():
@@ -142,7 +148,12 @@ def _expand(given: str) -> list[str]:
         return [given]
     suffixes = (".flow.yaml", *PART_SUFFIXES)
     found = sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
-    return [str(p) for p in found] or [given]
+    if found:
+        return [str(p) for p in found]
+    named = ", ".join(f"*{suffix}" for suffix in suffixes)
+    yml = sorted(p.name for p in folder.rglob("*.yml"))
+    hint = f" ({yml[0]}: end its name in .yaml, not .yml)" if yml else ""
+    raise UnreadableFileError(f"{given}: no flows ({named}) in it{hint}")
 
 
 def _is_deployment_file(file: str) -> bool:

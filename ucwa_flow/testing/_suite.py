@@ -67,7 +67,9 @@ def find_scripts(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], l
         if path.is_dir():
             found = sorted(path.rglob("*" + SCRIPT_SUFFIX))
             if not found:
-                raise ScriptFileError(f"{path}: no test scripts (*{SCRIPT_SUFFIX}) in it")
+                yml = sorted(p.name for p in path.rglob("*.test.yml"))
+                hint = f" ({yml[0]}: end its name in .yaml, not .yml)" if yml else ""
+                raise ScriptFileError(f"{path}: no test scripts (*{SCRIPT_SUFFIX}) in it{hint}")
             scripts.update(dict.fromkeys(found))
             flows.update(dict.fromkeys(sorted(path.rglob("*.flow.yaml"))))
         elif path.name.endswith((".flow.yaml", *PART_SUFFIXES)) and path.is_file():
