@@ -78,8 +78,29 @@ def _validate(tmp_path: Path, line: str) -> str:
             "9:24: Y001 error: unexpected ':' (quote texts that contain ': ') "
             "(expected ',' or '}', but got ':')\n",
         ),
+        (  # it was located at the end of the file, without a word of what to do
+            'say: "Hello, welcome',
+            "9:14: Y001 error: a quoted text is never closed: add its closing quote "
+            "(found unexpected end of stream)\n",
+        ),
+        (
+            "do: [{say: hello}, stop",
+            "9:13: Y001 error: a '[' is never closed: add its ']' "
+            "(expected ',' or ']', but got '<stream end>')\n",
+        ),
     ],
-    ids=["template", "tab", "at", "backtick", "alias", "star", "after-quote", "colon-in-flow"],
+    ids=[
+        "template",
+        "tab",
+        "at",
+        "backtick",
+        "alias",
+        "star",
+        "after-quote",
+        "colon-in-flow",
+        "unclosed-quote",
+        "unclosed-bracket",
+    ],
 )
 def test_a_yaml_slip_is_named_with_its_fix_at_its_place(
     tmp_path: Path, line: str, expected: str

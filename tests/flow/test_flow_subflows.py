@@ -148,8 +148,8 @@ def test_a_yaml_error_in_an_included_file_says_where_it_was_included() -> None:
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        f"{BROKEN / 'parts' / 'bad-yaml.states.yaml'}:4:14: Y001 error: expected ',' or ']', "
-        "but got '<stream end>' while parsing a flow sequence (included at "
+        f"{BROKEN / 'parts' / 'bad-yaml.states.yaml'}:4:14: Y001 error: a '[' is never closed: "
+        "add its ']' (expected ',' or ']', but got '<stream end>') (included at "
         f"{path}:6:11)"
     ]
 

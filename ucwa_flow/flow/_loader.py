@@ -220,7 +220,8 @@ def read_document(
 
 def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
-    if "<stream end>" in str(exc.problem) and exc.context_mark is not None:
+    ended = re.search("<stream end>|end of stream", str(exc.problem))
+    if ended and exc.context_mark is not None:
         mark = exc.context_mark  # point at what was left open, not at the end of the file
     if "scanning an alias" in str(exc.context) and exc.context_mark is not None:
         mark = exc.context_mark  # the '*' that starts the text, not the character after it
