@@ -22,6 +22,7 @@ every flow that calls it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import posixpath
@@ -101,7 +102,8 @@ class _Assembler:
             raw = FilePath(path).read_bytes() if inside else b""
         except OSError as exc:
             reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror
-            unusable("F130", f"cannot read {written!r} ({path}): {reason}")
+            hint = _near_name(written, path) if isinstance(exc, FileNotFoundError) else ""
+            unusable("F130", f"cannot read {written!r} ({path}): {reason}{hint}")
             return None
         if not inside:
             unusable("F138", f"{written!r} is outside the flow's folder {self.root.name}/")
@@ -238,3 +240,16 @@ def _calls(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _calls(value, (*path, i))
+
+
+def _near_name(written: str, path: str) -> str:
+    """``; did you mean 'lib/desk.states.yaml'?`` for a misspelt file name ``written``."""
+    folder = FilePath(path).parent
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(FilePath(path).name, names, n=1)
+    return (
+        f"; did you mean {posixpath.join(posixpath.dirname(written), close[0])!r}?" if close else ""
+    )
