@@ -270,3 +270,24 @@ def test_a_misspelt_included_or_called_file_gets_a_did_you_mean(tmp_path: Path) 
         "no such file; did you mean 'lib/desk.states.yaml'?",
         "no such file; did you mean 'lib/confirm.subflow.yaml'?",
     ]
+
+
+def test_an_include_that_cannot_be_read_is_reported_alone(tmp_path: Path) -> None:
+    # with it, "goto 'handoff': there is no state named 'handoff'" and "variable 'ticket'
+    # is used but never set" were reported too: what the file would have defined
+    _write(
+        tmp_path,
+        {
+            "main.flow.yaml": """\
+                version: 1
+                name: main
+                start: menu
+                include: [lib/desk.states.yml]
+                states:
+                  menu:
+                    enter: [{say: "{{ ticket }}"}, {goto: handoff}]
+                """,
+        },
+    )
+    result = load_flow(tmp_path / "main.flow.yaml")
+    assert [(d.line, d.code) for d in result.diagnostics] == [(4, "F130")]

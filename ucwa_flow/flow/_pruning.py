@@ -29,6 +29,7 @@ from typing import Any
 
 from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
+from ucwa_flow.flow._parts import INCLUDED_NAMES
 
 __all__ = ["Pruning", "prune"]
 
@@ -89,6 +90,10 @@ class Pruning:
     def keeps(self, diagnostic: Diagnostic) -> bool:
         """Whether ``diagnostic`` (of the pruned flow) would stand in the repaired file."""
         code = diagnostic.code
+        if code in INCLUDED_NAMES and any(
+            path and _near(str(path[0]), ("include",)) for path in self.cuts
+        ):
+            return False  # a cut (misspelt) include may define what seems missing
         if code in _GRAPH_RULES:
             return all(path[0] in _OFF_GRAPH for path in self.cuts)
         if code in ("F142", "F143"):  # a cut setting may have been the default language
