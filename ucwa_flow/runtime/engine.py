@@ -237,7 +237,7 @@ class Engine(Traced):
         else:
             await self.drained()
             await self.invitations.withdraw_outbound()
-        self._runner.cancel()
+        self._mailboxes.close()  # cancels the runner; later posts are dropped
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._runner.tasks, return_exceptions=True)
