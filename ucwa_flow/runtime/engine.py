@@ -237,7 +237,7 @@ class Engine(Traced):
         else:
             await self.drained()
             await self.invitations.withdraw_outbound()
-        self._mailboxes.close()  # cancels the runner; later posts are dropped
+        self._runner.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._runner.tasks, return_exceptions=True)

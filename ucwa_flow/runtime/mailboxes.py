@@ -80,20 +80,10 @@ class Mailboxes:
         self._stalled: set[str] = set()
         self._active = 0  # mailboxes running
         self._drained: asyncio.Future[None] | None = None
-        self._closed = False
         self._runner.on_cancel(self._clear)
 
-    def close(self) -> None:
-        """The engine closes: cancel the runner (its jobs are forgotten) and take no job
-        from now on. One posted later (an event the bot still reads while it closes, a
-        caller who leaves) would start a task that nobody ends or waits for."""
-        self._closed = True
-        self._runner.cancel()
-
     def post(self, href: str, job: Job) -> None:
-        """Queue ``job`` as the next input of conversation ``href`` (none once closed)."""
-        if self._closed:
-            return
+        """Queue ``job`` as the next input of conversation ``href``."""
         box = self._boxes.get(href)
         if box is not None:
             box.append(job)
