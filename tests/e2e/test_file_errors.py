@@ -50,7 +50,10 @@ def test_a_missing_file_is_one_line_and_status_2(args: list[str], message: str) 
     [
         (["run", "flows"], "flows: is a directory, not a flow file"),
         # a folder with flows in it is checked whole (tests/flow/test_flow_subflows.py)
-        (["validate", "docs"], "docs: is a directory, not a flow file"),
+        (
+            ["validate", "docs"],
+            "docs: no flows (*.flow.yaml, *.subflow.yaml, *.states.yaml) in it",
+        ),
         (["graph", "flows"], "flows: is a directory, not a flow file"),
         (["simulate", "--users", "flows"], "flows: is a directory, not a users file"),
     ],

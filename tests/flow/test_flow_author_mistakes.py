@@ -78,8 +78,29 @@ def _validate(tmp_path: Path, line: str) -> str:
             "9:24: Y001 error: unexpected ':' (quote texts that contain ': ') "
             "(expected ',' or '}', but got ':')\n",
         ),
+        (  # it was located at the end of the file, without a word of what to do
+            'say: "Hello, welcome',
+            "9:14: Y001 error: a quoted text is never closed: add its closing quote "
+            "(found unexpected end of stream)\n",
+        ),
+        (
+            "do: [{say: hello}, stop",
+            "9:13: Y001 error: a '[' is never closed: add its ']' "
+            "(expected ',' or ']', but got '<stream end>')\n",
+        ),
     ],
-    ids=["template", "tab", "at", "backtick", "alias", "star", "after-quote", "colon-in-flow"],
+    ids=[
+        "template",
+        "tab",
+        "at",
+        "backtick",
+        "alias",
+        "star",
+        "after-quote",
+        "colon-in-flow",
+        "unclosed-quote",
+        "unclosed-bracket",
+    ],
 )
 def test_a_yaml_slip_is_named_with_its_fix_at_its_place(
     tmp_path: Path, line: str, expected: str
@@ -194,3 +215,65 @@ def test_a_misspelt_outbound_key_is_the_only_problem_reported(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
     assert [line.split(": ")[1] for line in result.stdout.splitlines()] == ["S001 error"]
     assert "did you mean 'outbound'?" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            'say: "Hi {{ caller.nmae }}"',
+            "9:14: F124 error: caller has no field 'nmae' (it has uri, name); "
+            "did you mean 'name'?\n",
+        ),
+        (  # README issue 10: `message` is the text itself
+            'say: "You said: {{ message.text }}"',
+            "9:14: F124 error: message is a text, without a field 'text': write {{ message }}\n",
+        ),
+        (  # parsed by Jinja2, not read by the plain-template fast path
+            "say: \"{{ caller['nmae'] | upper }}\"",
+            "9:14: F124 error: caller has no field 'nmae' (it has uri, name); "
+            "did you mean 'name'?\n",
+        ),
+        (
+            'if: "now.huor > 17"\n        then: [stop]',
+            "9:13: F124 error: now is a date and time, without 'huor'; did you mean 'hour'?\n",
+        ),
+    ],
+)
+def test_a_field_the_context_does_not_have_is_an_error(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    # these rendered as nothing, without a word from validate
+    assert _validate(tmp_path, line) == expected
+
+
+def test_fields_and_methods_the_context_has_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "desk.flow.yaml"
+    lines = [
+        "say: \"{{ caller.name }} {{ caller.get('uri') }} {{ message.lower() }}\"",
+        "say: \"{{ conversation.messages.total }} {{ now.strftime('%H') }} {{ state.upper() }}\"",
+        'say: "{{ webhook.json.id }} {{ delivery.code }} {{ flow }}"',
+        "say: \"{% set caller = {'nmae': 1} %}{{ caller.nmae }}\"",
+    ]
+    path.write_text(_FLOW.format(line="\n      - ".join(lines)), "utf-8")
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_switching_off_a_command_that_does_not_exist_is_a_warning(tmp_path: Path) -> None:
+    # `hlep: false` left `help` on, and validate said nothing
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        "version: 1\nname: desk\nstart: menu\nsettings: {idle_timeout: 5m}\n"
+        "commands:\n  help: {keywords: [help], say: '1 or 2'}\n"
+        "  agent: {keywords: [agent], sya: x}\n"
+        "states:\n  menu:\n    commands:\n"
+        "      hlep: false\n      agent: false\n      help: false\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    # `agent` was cut for its schema error: switching it off is no false alarm
+    assert result.stdout.replace(f"{path}:", "").splitlines()[1:] == [
+        "11:7: F125 warning: `false` switches off a global command, and none is named 'hlep'; "
+        "did you mean 'help'?"
+    ]

@@ -249,3 +249,34 @@ def test_a_template_nested_too_deeply_is_an_error_not_a_traceback(tmp_path: Path
         "64 levels of expressions and blocks)",
     ]
     assert "Traceback" not in err
+
+
+def test_a_test_script_is_checked_as_test_checks_it(tmp_path: Path) -> None:
+    # it was checked as a flow: "unknown key 'flow'", "missing required key 'version'"...
+    good = ROOT / "flows" / "echo.test.yaml"
+    code, out, err = _run("validate", str(good))
+    assert (code, out) == (0, "")
+    assert err == "1 file(s) checked: 0 error(s), 0 warning(s)\n"
+    bad = tmp_path / "bad.test.yaml"
+    bad.write_text(
+        f"flow: {ROOT / 'flows' / 'echo.flow.yaml'}\n"
+        "scenarios:\n  - name: x\n    steps:\n      - hangup\n",
+        "utf-8",
+    )
+    code, out, _ = _run("validate", str(bad))
+    assert code == 1
+    assert out == (
+        f"{bad}:5:9: S004 error: scenarios[0].steps[0]: 'hangup' is not one of: invite, "
+        "hang_up, accept, decline; did you mean 'hang_up'?\n"
+    )
+
+
+def test_a_folder_without_flows_says_so(tmp_path: Path) -> None:
+    # it said "DIR: is a directory, not a flow file"
+    (tmp_path / "echo.flow.yml").write_text("version: 1\n", "utf-8")
+    code, out, err = _run("validate", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ucwa-flow: error: {tmp_path}: no flows (*.flow.yaml, *.subflow.yaml, *.states.yaml) "
+        "in it (echo.flow.yml: end its name in .yaml, not .yml)\n"
+    )

@@ -258,6 +258,26 @@ async def test_the_bot_says_a_truncated_message_and_reports_a_failing_template(
     assert reports.failure is not None
     # the failing `say` sent nothing, and the error is traced with the template's location
     assert "  the bot reported: " in "\n".join(reports.failure.details)
-    assert f"template failed: ZeroDivisionError: division by zero ({flow}:9:14)" in "\n".join(
-        reports.failure.details
+    details = "\n".join(reports.failure.details)
+    # the location once, after the message (it was said before it too)
+    assert (
+        f"  the bot reported: template failed: ZeroDivisionError: division by zero ({flow}:9:14)"
+        in details
     )
+    assert details.count(f"{flow}:9:14") == 1
+
+
+def test_the_run_transcript_says_a_template_errors_location_once() -> None:
+    # `ucwa-flow run` printed "! t.flow.yaml:4:9: template failed: ... (t.flow.yaml:4:9)"
+    from ucwa_flow.runtime import trace as t
+    from ucwa_flow.runtime.transcript import describe
+
+    try:
+        Template("{{ 1 / 0 }}", HERE).render({})
+    except TemplateRenderError as exc:
+        record = t.FlowError(at=0, conversation="c", message=str(exc), location=HERE)
+    assert describe(record) == (
+        "! template failed: ZeroDivisionError: division by zero (t.flow.yaml:4:9)"
+    )
+    webhook = t.FlowError(at=0, conversation="c", message="POST x answered 500", location=HERE)
+    assert describe(webhook) == "! POST x answered 500 (t.flow.yaml:4:9)"

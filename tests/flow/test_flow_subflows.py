@@ -148,8 +148,8 @@ def test_a_yaml_error_in_an_included_file_says_where_it_was_included() -> None:
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        f"{BROKEN / 'parts' / 'bad-yaml.states.yaml'}:4:14: Y001 error: expected ',' or ']', "
-        "but got '<stream end>' while parsing a flow sequence (included at "
+        f"{BROKEN / 'parts' / 'bad-yaml.states.yaml'}:4:14: Y001 error: a '[' is never closed: "
+        "add its ']' (expected ',' or ']', but got '<stream end>') (included at "
         f"{path}:6:11)"
     ]
 
@@ -244,3 +244,50 @@ def test_a_sub_flows_missing_start_and_a_clashing_state_are_errors(tmp_path: Pat
     found = sorted(str(d).split(" error:")[0] for d in loaded.errors)
     sub = str(tmp_path / "lib" / "ok.subflow.yaml")
     assert found == [f"{sub}:3:8: F102", f"{sub}:5:3: F132"], [str(d) for d in loaded.errors]
+
+
+def test_a_misspelt_included_or_called_file_gets_a_did_you_mean(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "lib/desk.states.yaml": "states:\n  handoff:\n    enter: [stop]\n",
+            "lib/confirm.subflow.yaml": (ROOT / "flows/lib/confirm.subflow.yaml").read_text(),
+            "main.flow.yaml": """\
+                version: 1
+                name: main
+                start: menu
+                settings: {idle_timeout: 5m}
+                include: [lib/desk.states.yml]
+                states:
+                  menu:
+                    enter:
+                      - call: {flow: lib/confrim.subflow.yaml, with: {question: Sure?}}
+                """,
+        },
+    )
+    messages = [d.message for d in load_flow(tmp_path / "main.flow.yaml").diagnostics]
+    assert [m.split("): ", 1)[1] for m in messages if m.startswith("cannot read")] == [
+        "no such file; did you mean 'lib/desk.states.yaml'?",
+        "no such file; did you mean 'lib/confirm.subflow.yaml'?",
+    ]
+
+
+def test_an_include_that_cannot_be_read_is_reported_alone(tmp_path: Path) -> None:
+    # with it, "goto 'handoff': there is no state named 'handoff'" and "variable 'ticket'
+    # is used but never set" were reported too: what the file would have defined
+    _write(
+        tmp_path,
+        {
+            "main.flow.yaml": """\
+                version: 1
+                name: main
+                start: menu
+                include: [lib/desk.states.yml]
+                states:
+                  menu:
+                    enter: [{say: "{{ ticket }}"}, {goto: handoff}]
+                """,
+        },
+    )
+    result = load_flow(tmp_path / "main.flow.yaml")
+    assert [(d.line, d.code) for d in result.diagnostics] == [(4, "F130")]

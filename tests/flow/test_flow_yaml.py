@@ -104,6 +104,39 @@ def test_a_date_is_a_text_not_a_date_object() -> None:
     assert flow.variables["since"] == "2024-01-02"
 
 
+def test_what_only_looks_like_a_date_or_number_is_a_text_not_a_traceback() -> None:
+    # `2024-13-01` matches YAML's timestamp pattern but is no date: the loader raised a
+    # ValueError out of `validate` (and `test`, for `at: 2026-13-05T10:00:00`)
+    flow = load_flow_text(
+        _flow("""\
+        start: menu
+        variables: {a: 2024-13-01, b: 2024-02-30, c: 2026-13-05T10:00:00, d: 0x_}
+        states:
+          menu: {enter: [stop]}
+        """)
+    ).raise_for_errors()
+    assert flow.variables == {
+        "a": "2024-13-01",
+        "b": "2024-02-30",
+        "c": "2026-13-05T10:00:00",
+        "d": "0x_",
+    }
+
+
+def test_an_explicit_tag_that_does_not_fit_its_value_is_a_located_error() -> None:
+    result = load_flow_text(
+        _flow("""\
+        start: menu
+        variables: {a: !!int abc}
+        states:
+          menu: {enter: [stop]}
+        """)
+    )
+    assert [str(d) for d in result.diagnostics] == [
+        "<flow>:4:16: Y001 error: 'abc' cannot be read as !!int: fix the value or drop the tag"
+    ]
+
+
 def test_null_where_a_text_is_needed_is_a_type_error() -> None:
     result = load_flow_text(_flow("start: menu\nstates:\n  menu:\n    enter: [{say: null}]\n"))
     assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("S003", 6, 19)]

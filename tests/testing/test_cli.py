@@ -116,3 +116,24 @@ def test_the_command_leaves_the_loggers_level_as_it_found_it() -> None:
         assert logger.level == logging.INFO
     finally:
         logger.setLevel(before)
+
+
+def test_a_flow_given_as_a_script_says_what_to_run() -> None:
+    # the flow was read as a script: "unknown key 'version' (expected one of: flow, ...)"
+    code, out = _invoke(str(FLOWS / "echo.flow.yaml"))
+    assert code == 2
+    assert out.strip() == (
+        f"ucwa-flow: error: {FLOWS / 'echo.flow.yaml'}: is a flow, not a test script "
+        f"(.test.yaml): run `ucwa-flow test {FLOWS / 'echo.test.yaml'}`, `ucwa-flow test "
+        f"{FLOWS}`, or write scripts with `ucwa-flow test --explore {FLOWS / 'echo.flow.yaml'}`"
+    )
+
+
+def test_a_folder_of_yml_scripts_says_to_name_them_yaml(tmp_path: Path) -> None:
+    (tmp_path / "echo.test.yml").write_text("flow: echo.flow.yaml\n", "utf-8")
+    code, out = _invoke(str(tmp_path))
+    assert code == 2
+    assert out.strip() == (
+        f"ucwa-flow: error: {tmp_path}: no test scripts (*.test.yaml) in it "
+        "(echo.test.yml: end its name in .yaml, not .yml)"
+    )

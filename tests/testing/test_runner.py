@@ -207,3 +207,21 @@ async def test_an_outbound_flow_where_the_callee_declines(write: Callable[..., P
     )
     outcomes = [r for r in result.traces if type(r).__name__ == "OutcomeReceived"]
     assert ("invite", "declined") in [(r.action, r.branch) for r in outcomes]
+
+
+async def test_a_closed_stage_leaves_no_task_of_the_bot_pending() -> None:
+    # events the bot read while it closed posted jobs that waited for the scenario's clock:
+    # `ucwa-flow test --explore` printed "Task was destroyed but it is pending!" for them
+    from ucwa_flow.flow import load_flow_text
+    from ucwa_flow.testing import _script as s
+    from ucwa_flow.testing._stage import Stage
+
+    text = "version: 1\nname: stuck\nstart: ask\nstates:\n  ask:\n    enter: [{say: Code?}]\n"
+    flow = load_flow_text(text, "stuck.flow.yaml").flow
+    assert flow is not None
+    scenario = s.Scenario("x", flow.location, "sip:lenea@contoso.com", None, (), (), ())
+    async with Stage(flow, scenario) as stage:
+        await stage.party(None).invite("hi")
+        await stage.settle()
+    runner = stage.bot.engine._runner
+    assert [task for task in runner._tasks if not task.done()] == []

@@ -138,6 +138,45 @@ def test_checks_against_the_flow(write: Callable[..., Path]) -> None:
     assert str(result.diagnostics[1]).startswith(f"{path}:6:25: T004 error: flow 'echo' has no")
 
 
+def test_an_unquoted_date_that_is_no_date_is_an_error_not_a_traceback(
+    write: Callable[..., Path],
+) -> None:
+    # YAML's timestamp pattern took `2026-13-05T10:00:00` and the loader raised ValueError
+    path = write(
+        "at.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: month 13
+            at: 2026-13-05T10:00:00
+            steps: [invite]
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert [(d.line, d.col, d.code) for d in result.diagnostics] == [(4, 9, "S004")]
+    assert "'2026-13-05T10:00:00' is not a date and time" in result.diagnostics[0].message
+
+
+def test_a_webhook_expectation_with_only_a_url_says_what_to_add(
+    write: Callable[..., Path],
+) -> None:
+    # it said "expect.webhook: must not be empty" of a mapping that holds a url
+    path = write(
+        "hook.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: a url alone
+            steps:
+              - expect: {{webhook: {{url: http://x.test/a}}}}
+        """,
+    )
+    assert _codes(load_script(path)) == [
+        "5:27 S004 scenarios[0].steps[0].expect.webhook: has only url: add json or times"
+    ]
+
+
 def test_a_missing_or_broken_flow_is_reported_at_the_flow_key(
     write: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -63,12 +63,20 @@ def run(files: tuple[str, ...], output: str, quiet: bool) -> int:
 
     diagnostics: list[Diagnostic] = []
     unreadable: list[str] = []
-    files = tuple(found for given in files for found in _expand(given))
+    expanded: list[str] = []
+    for given in files:
+        try:
+            expanded += _expand(given)
+        except UnreadableFileError as exc:
+            unreadable.append(str(exc))
+    files = tuple(expanded)
     for file in files:
         try:
             with _without_cyclic_gc():
                 if _is_deployment_file(file):
                     diagnostics.extend(_deployment(file))
+                elif file.endswith(".test.yaml"):  # named: a folder means its flows
+                    diagnostics.extend(_test_script(file))
                 else:
                     diagnostics.extend(load_flow(file).diagnostics)
         except (FlowFileError, UnreadableFileError) as exc:
@@ -140,7 +148,12 @@ def _expand(given: str) -> list[str]:
         return [given]
     suffixes = (".flow.yaml", *PART_SUFFIXES)
     found = sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
-    return [str(p) for p in found] or [given]
+    if found:
+        return [str(p) for p in found]
+    named = ", ".join(f"*{suffix}" for suffix in suffixes)
+    yml = sorted(p.name for p in folder.rglob("*.yml"))
+    hint = f" ({yml[0]}: end its name in .yaml, not .yml)" if yml else ""
+    raise UnreadableFileError(f"{given}: no flows ({named}) in it{hint}")
 
 
 def _is_deployment_file(file: str) -> bool:
@@ -159,6 +172,17 @@ def _is_deployment_file(file: str) -> bool:
     from ucwa_flow.deploy import is_deployment_file
 
     return is_deployment_file(file)
+
+
+def _test_script(file: str) -> list[Diagnostic]:
+    """The problems of a conversation test script, as ``ucwa-flow test`` reports them
+    before it runs anything (it was checked as a flow: "unknown key 'flow'")."""
+    from ucwa_flow.testing import ScriptFileError, load_script
+
+    try:
+        return load_script(file).diagnostics
+    except ScriptFileError as exc:
+        raise UnreadableFileError(str(exc)) from None
 
 
 def _deployment(file: str) -> list[Diagnostic]:

@@ -40,7 +40,8 @@ def command(files: tuple[str, ...], output: str, quiet: bool) -> None:
     """Check flow and deployment files and report every problem with its file:line:col.
 
     FILE may be written X.yaml for X.flow.yaml. A deployment file (with `accounts:`) is
-    checked with the flows it names. A folder means every flow (*.flow.yaml), sub-flow
-    (*.subflow.yaml) and included file (*.states.yaml) below it.
+    checked with the flows it names, a test script (*.test.yaml) as `test` checks it. A
+    folder means every flow (*.flow.yaml), sub-flow (*.subflow.yaml) and included file
+    (*.states.yaml) below it.
     """
     sys.exit(run(files, output, quiet))

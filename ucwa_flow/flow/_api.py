@@ -146,7 +146,7 @@ def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
     from ucwa_flow.flow._builder import build_flow
     from ucwa_flow.flow._checks import run_checks
     from ucwa_flow.flow._loader import read_document
-    from ucwa_flow.flow._parts import assemble
+    from ucwa_flow.flow._parts import INCLUDED_NAMES, assemble
     from ucwa_flow.flow._schema import check_schema
 
     document, diagnostics = read_document(text, file)
@@ -161,6 +161,8 @@ def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
     elif document is not None:
         diagnostics = diagnostics + _pruned_checks(document, parts)
     if parts is not None:
+        if parts.incomplete:  # what the file left out defines may be "missing"
+            diagnostics = [d for d in diagnostics if d.code not in INCLUDED_NAMES]
         diagnostics = diagnostics + parts.diagnostics
     diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)
     has_errors = any(d.is_error for d in diagnostics)

@@ -13,6 +13,7 @@ list in that order. A number where a text is expected (``choice: [1]``, a state 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -179,6 +180,11 @@ class _Builder(BuilderBase):
         own = raw.get("commands", {})
         local = self.commands({k: v for k, v in own.items() if v is not False}, (*path, "commands"))
         disabled = {k for k, v in own.items() if v is False}
+        for unknown in sorted(disabled - globals_.keys()):  # F125: `hlep: false`
+            close = difflib.get_close_matches(unknown, list(globals_), n=1)
+            message = f"`false` switches off a global command, and none is named {unknown!r}"
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.report((*path, "commands", unknown), "F125", message + hint, key=True)
         remaining = [h for n, h in globals_.items() if n not in local and n not in disabled]
         handlers = [
             self.handler(item, (*path, "messages", i), None)

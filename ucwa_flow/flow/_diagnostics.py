@@ -127,6 +127,8 @@ RULES: dict[str, Rule] = {
         Rule("F121", _E, "secret names no variable the flow declares or sets"),
         Rule("F122", _W, "regex holds a backspace (\\b in double quotes is not a word edge)"),
         Rule("F123", _W, "webhook url puts a value into its host, or its path or query unencoded"),
+        Rule("F124", _E, "a field the template context's name does not have (caller.nmae)"),
+        Rule("F125", _W, "a state switches off a global command that does not exist"),
         # includes and sub-flows: F130-F139
         Rule("F130", _E, "included or called file cannot be read"),
         Rule("F131", _E, "a file includes itself (include cycle)"),

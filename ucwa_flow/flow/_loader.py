@@ -24,10 +24,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
-from ruamel.yaml.nodes import MappingNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode
 from ruamel.yaml.reader import Reader, ReaderError
 
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
@@ -153,9 +153,32 @@ def _composer(kind: str) -> type[_StrictComposer]:
     return _Composer
 
 
+class _StrictConstructor(RoundTripConstructor):
+    """Builds values; a scalar that resolves to a kind it cannot be is never a traceback.
+
+    A plain scalar that only looks like a date or number (``2026-02-30``,
+    ``2026-13-05T10:00:00``, ``0x_``) is the text as written, as valid dates are texts too;
+    one with an explicit tag that does not fit it (``!!int abc``) is a located ``Y001``.
+    """
+
+    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except (ValueError, KeyError, IndexError, OverflowError) as exc:
+            if not isinstance(node, ScalarNode):
+                raise
+            implicit = self.resolver.resolve(ScalarNode, node.value, (True, False))
+            if str(implicit) == str(node.tag):
+                return str(node.value)
+            shown = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            message = f"{node.value!r} cannot be read as {shown}: fix the value or drop the tag"
+            raise _Rejected("Y001", message, node.start_mark) from exc
+
+
 def _yaml(kind: str) -> YAML:
     yaml = YAML(typ="rt")
     yaml.Composer = _composer(kind)
+    yaml.Constructor = _StrictConstructor
     yaml.max_depth = MAX_DEPTH
     yaml.allow_duplicate_keys = False
     return yaml
@@ -197,7 +220,8 @@ def read_document(
 
 def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
-    if "<stream end>" in str(exc.problem) and exc.context_mark is not None:
+    ended = re.search("<stream end>|end of stream", str(exc.problem))
+    if ended and exc.context_mark is not None:
         mark = exc.context_mark  # point at what was left open, not at the end of the file
     if "scanning an alias" in str(exc.context) and exc.context_mark is not None:
         mark = exc.context_mark  # the '*' that starts the text, not the character after it

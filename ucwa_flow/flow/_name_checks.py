@@ -1,15 +1,18 @@
-"""The checks of names: F106 (variables), F107 (captures) and F121 (secrets).
+"""The checks of names: F106 (variables), F107 (captures), F121 (secrets), F124 (fields).
 
-A template may read only the variables its flow (or its sub-flow) declares or sets, and
-the captures of the pattern that matched; a name of ``secrets`` must be one of those
-variables. Registered in :data:`~ucwa_flow.flow._checks.CHECKS` with the other semantic
-checks; :func:`all_compiled` and :func:`all_lists` serve the campaign checks too.
+A template may read only the variables its flow (or its sub-flow) declares or sets, the
+captures of the pattern that matched, and the fields the context's names have
+(``caller.name``, not ``caller.nmae``; ``message`` is a text, without fields); a name of
+``secrets`` must be one of those variables. Registered in
+:data:`~ucwa_flow.flow._checks.CHECKS` with the other semantic checks; :func:`all_compiled`
+and :func:`all_lists` serve the campaign checks too.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from ucwa_flow.flow._campaign import campaign_lists
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
@@ -48,6 +51,32 @@ _CONTEXT = frozenset(
     {"vars", "match", "caller", "message", "webhook", "now", "state", "flow"}
     | {"conversation", "delivery", "campaign"}
 )
+
+
+def _public(kind: type) -> frozenset[str]:
+    return frozenset(name for name in dir(kind) if not name.startswith("_"))
+
+
+#: the fields of the context's names of a fixed shape (``_context.template_context``), with
+#: the methods of their Python type (``message.lower()``, ``caller.get('name')``)
+_FIELDS: dict[str, frozenset[str]] = {
+    "caller": frozenset({"uri", "name"}) | _public(dict),
+    "message": _public(str),
+    "webhook": frozenset({"status", "json", "error"}) | _public(dict),
+    "conversation": frozenset({"format", "subject", "messages", "account", "previous", "language"})
+    | _public(dict),
+    "delivery": frozenset({"code", "subcode", "message", "status"}) | _public(dict),
+    "now": _public(datetime),
+    "state": _public(str),
+    "flow": _public(str),
+}
+#: what the message of F124 offers: the fields, not the methods
+_SHOWN = {
+    "caller": "uri, name",
+    "webhook": "status, json, error",
+    "conversation": "format, subject, messages, account, previous, language",
+    "delivery": "code, subcode, message, status",
+}
 
 
 def suggest(name: str, options: Iterable[str]) -> str:
@@ -187,6 +216,30 @@ def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
                     "F107",
                     f"capture match.{capture} is not defined: {where}",
                 )
+        yield from _unknown_fields(compiled, reported)
+
+
+def _unknown_fields(
+    compiled: _Compiled, reported: set[tuple[Location, str]]
+) -> Iterator[Diagnostic]:
+    """F124: ``caller.nmae``, ``message.text``: a field the context's name does not have
+    renders as nothing."""
+    for field in sorted(compiled.fields):
+        root, name = field.split(".", 1)
+        if root not in compiled.variables or name in _FIELDS[root]:
+            continue  # a name the template binds itself ({% set caller = ... %})
+        if (compiled.location, field) in reported:
+            continue
+        reported.add((compiled.location, field))
+        if root in _SHOWN:
+            message = f"{root} has no field {name!r} (it has {_SHOWN[root]})" + suggest(
+                name, _SHOWN[root].split(", ")
+            )
+        elif root == "now":
+            message = f"now is a date and time, without {name!r}" + suggest(name, _FIELDS[root])
+        else:
+            message = f"{root} is a text, without a field {name!r}: write {{{{ {root} }}}}"
+        yield Diagnostic.at(compiled.location, "F124", message)
 
 
 # --- F121: secrets ------------------------------------------------------------------

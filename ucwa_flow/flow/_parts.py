@@ -22,6 +22,7 @@ every flow that calls it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import posixpath
@@ -34,9 +35,13 @@ from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._loader import Document, Path, read_document
 from ucwa_flow.flow._schema import check_part_schema
 
-__all__ = ["Parts", "assemble", "part_path"]
+__all__ = ["INCLUDED_NAMES", "Parts", "assemble", "part_path"]
 
 _SECTIONS = ("states", "variables", "commands")
+#: the F rules an included file that could not be merged may be behind: a goto or start to
+#: one of its states, a state or an end only its gotos and stops reach, a variable or a
+#: command it declares (not reported then: fixing the include may make them go away)
+INCLUDED_NAMES = frozenset({"F101", "F102", "F103", "F104", "F106", "F121", "F125", "F141"})
 #: keys whose values hold data, never actions
 _DATA_KEYS = frozenset({"set", "with", "json", "headers", "return", "say", "log"})
 
@@ -55,6 +60,8 @@ class Parts:
     subflows: dict[str, Document | None] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
+    #: an included file could not be merged: what it defines is missing from the flow
+    incomplete: bool = False
 
     def digest(self, own: str) -> str:
         """The digest of a flow whose own file has digest ``own``."""
@@ -101,7 +108,8 @@ class _Assembler:
             raw = FilePath(path).read_bytes() if inside else b""
         except OSError as exc:
             reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror
-            unusable("F130", f"cannot read {written!r} ({path}): {reason}")
+            hint = _near_name(written, path) if isinstance(exc, FileNotFoundError) else ""
+            unusable("F130", f"cannot read {written!r} ({path}): {reason}{hint}")
             return None
         if not inside:
             unusable("F138", f"{written!r} is outside the flow's folder {self.root.name}/")
@@ -151,11 +159,10 @@ class _Assembler:
                 continue
             seen[path] = doc.locate(at)
             part = self.read(doc, at, item, "included")
-            if part is None:
-                continue
-            problems = check_part_schema(part, "states")
+            problems = check_part_schema(part, "states") if part is not None else []
             self.result.diagnostics.extend(problems)
-            if problems or not isinstance(part.data, dict):
+            if part is None or problems or not isinstance(part.data, dict):
+                self.result.incomplete = True
                 continue
             self.includes(part, (*chain, path), seen)
             self.merge(doc, part)
@@ -238,3 +245,16 @@ def _calls(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _calls(value, (*path, i))
+
+
+def _near_name(written: str, path: str) -> str:
+    """``; did you mean 'lib/desk.states.yaml'?`` for a misspelt file name ``written``."""
+    folder = FilePath(path).parent
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(FilePath(path).name, names, n=1)
+    return (
+        f"; did you mean {posixpath.join(posixpath.dirname(written), close[0])!r}?" if close else ""
+    )

@@ -29,6 +29,7 @@ from typing import Any
 
 from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
+from ucwa_flow.flow._parts import INCLUDED_NAMES
 
 __all__ = ["Pruning", "prune"]
 
@@ -89,12 +90,21 @@ class Pruning:
     def keeps(self, diagnostic: Diagnostic) -> bool:
         """Whether ``diagnostic`` (of the pruned flow) would stand in the repaired file."""
         code = diagnostic.code
+        if code in INCLUDED_NAMES and any(
+            path and _near(str(path[0]), ("include",)) for path in self.cuts
+        ):
+            return False  # a cut (misspelt) include may define what seems missing
         if code in _GRAPH_RULES:
             return all(path[0] in _OFF_GRAPH for path in self.cuts)
         if code in ("F142", "F143"):  # a cut setting may have been the default language
             return not any(path and _near(str(path[0]), ("settings",)) for path in self.cuts)
         if code in ("F106", "F121"):  # unset variable, secret naming none: a cut may set it
             return not any(self._could_assign(path) for path in self.cuts)
+        if code == "F125":  # the global command it switches off may have been cut
+            names = {path[-1] for path in self._paths_at(diagnostic)}
+            return not any(
+                path in (("commands",), *(("commands", n) for n in names)) for path in self.cuts
+            )
         if code in ("F161", "F162", "F163", "F164"):  # a cut may have declared the campaign
             return not any(path and _near(str(path[0]), ("outbound",)) for path in self.cuts)
         paths = list(self._paths_at(diagnostic))

@@ -118,6 +118,7 @@ class _Compiled:
         "_plain",
         "campaign",
         "captures",
+        "fields",
         "location",
         "source",
         "variables",
@@ -136,7 +137,7 @@ class _Compiled:
         # a template without a tree was read by simple_names, which gives ``names``; its
         # sandbox (``env``) is found when it is first rendered
         depth, analysed = _analyse(ast, cast("_Sandbox", env)) if ast is not None else (0, None)
-        variables, captures, campaign = analysed or names or NO_NAMES
+        variables, captures, campaign, fields = analysed or names or NO_NAMES
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = variables
         self._names = tuple(self.variables)
@@ -144,6 +145,8 @@ class _Compiled:
         self.captures: frozenset[str] = captures
         #: names read as ``campaign.NAME`` or ``campaign['NAME']``
         self.campaign: frozenset[str] = campaign
+        #: fields read of the context's fixed-shape names: ``"caller.name"``
+        self.fields: frozenset[str] = fields
         self._ast: nodes.Template | None = ast
         self._env = env
         self._code: JinjaTemplate | None = None
@@ -241,12 +244,15 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
     from jinja2 import meta, nodes
     from jinja2.exceptions import TemplateSyntaxError
 
+    from ucwa_flow.flow._simple_templates import FIELD_ROOTS
+
     unavailable: nodes.Node | None = None
     unknown_filter: nodes.Filter | None = None
     unknown_test: nodes.Test | None = None
     scoping = False
     loaded: set[str] = set()
     attributes: dict[str, set[str]] = {"match": set(), "campaign": set()}
+    attributes.update((root, set()) for root in FIELD_ROOTS)
     deepest = elifs = 0
     pending = [(child, 2) for child in reversed(list(ast.iter_child_nodes()))]
     while pending:  # the order of ``ast.find_all``: each node, then its children
@@ -298,8 +304,9 @@ def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
     except TemplateSyntaxError as exc:  # what Jinja2's code generator refuses, as it would
         # at the first render: ``{% for loop in items %}``
         raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
-    found = frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"])
-    return deepest + elifs, found
+    fields = frozenset(f"{root}.{attr}" for root in FIELD_ROOTS for attr in attributes[root])
+    found = (frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"]))
+    return deepest + elifs, (*found, fields)
 
 
 _TOO_DEEP = f"nested too deeply (at most {MAX_NESTING} levels of expressions and blocks)"
@@ -430,7 +437,7 @@ class Value:
     * numbers, booleans and null are constants; lists and mappings are evaluated item by item.
     """
 
-    __slots__ = ("_tree", "campaign", "captures", "location", "source", "variables")
+    __slots__ = ("_tree", "campaign", "captures", "fields", "location", "source", "variables")
 
     def __init__(self, source: Any, location: Location) -> None:
         self.source = source
@@ -440,6 +447,7 @@ class Value:
         self.variables: frozenset[str] = frozenset().union(*(p.variables for p in parts))
         self.captures: frozenset[str] = frozenset().union(*(p.captures for p in parts))
         self.campaign: frozenset[str] = frozenset().union(*(p.campaign for p in parts))
+        self.fields: frozenset[str] = frozenset().union(*(p.fields for p in parts))
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         """Evaluate to plain JSON data (dicts, lists, text, numbers, booleans, None);

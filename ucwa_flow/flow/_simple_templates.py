@@ -20,12 +20,24 @@ import keyword
 import re
 from collections.abc import Iterable
 
-__all__ = ["MAX_OPERANDS", "NO_NAMES", "Names", "simple_expression", "simple_names"]
+__all__ = [
+    "FIELD_ROOTS",
+    "MAX_OPERANDS",
+    "NO_NAMES",
+    "Names",
+    "simple_expression",
+    "simple_names",
+]
 
-#: what a template reads: its variables, its captures (``match.NAME``) and its campaign
-#: variables (``campaign.NAME``)
-Names = tuple[frozenset[str], frozenset[str], frozenset[str]]
-NO_NAMES: Names = (frozenset(), frozenset(), frozenset())
+#: what a template reads: its variables, its captures (``match.NAME``), its campaign
+#: variables (``campaign.NAME``) and the fields it reads of the context's names of a fixed
+#: shape (``caller.name``, written ``"caller.name"``: see :data:`FIELD_ROOTS`)
+Names = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]
+NO_NAMES: Names = (frozenset(), frozenset(), frozenset(), frozenset())
+#: the names of the template context whose fields are known (F124 checks them)
+FIELD_ROOTS = frozenset(
+    {"caller", "message", "webhook", "conversation", "delivery", "now", "state", "flow"}
+)
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _STRING = r"""(?:"[^"\\{}%#\n]*"|'[^'\\{}%#\n]*')"""
 _OPERAND = rf"(?:{_NAME}(?:\.{_NAME})*|{_STRING})"
@@ -73,6 +85,7 @@ def _names(expressions: Iterable[str]) -> Names | None:
     variables: set[str] = set()
     captures: set[str] = set()
     campaign: set[str] = set()
+    fields: set[str] = set()
     for expression in expressions:
         operands = longest = 0  # operands and the longest attribute chain: see MAX_OPERANDS
         for i, found in enumerate(_TOKEN.finditer(expression)):
@@ -94,4 +107,6 @@ def _names(expressions: Iterable[str]) -> Names | None:
                 captures.add(attributes[0])
             elif name == "campaign" and attributes:
                 campaign.add(attributes[0])
-    return frozenset(variables), frozenset(captures), frozenset(campaign)
+            elif name in FIELD_ROOTS and attributes:
+                fields.add(f"{name}.{attributes[0]}")
+    return frozenset(variables), frozenset(captures), frozenset(campaign), frozenset(fields)

@@ -216,6 +216,9 @@ class SchemaValidator:
             return f"{instance!r} is not allowed here; the only value is {json.dumps(value)}"
         if keyword == "pattern":
             return f"{instance!r} is not {_title(error.schema, 'a valid value')}"
+        if keyword == "minProperties" and isinstance(instance, dict) and instance:
+            others = [k for k in error.schema.get("properties", {}) if k not in instance]
+            return f"has only {', '.join(instance)}: add {' or '.join(others)}"
         if keyword in ("minItems", "minProperties", "minLength"):
             return "must not be empty"
         if keyword == "uniqueItems":

@@ -40,6 +40,11 @@ def hint(problem: str, context: str, mark: Any) -> str | None:
             return f"a text cannot start with '{reserved}' in YAML: quote it"
     if problem.startswith("found unknown escape character"):
         return "in double quotes a backslash starts a YAML escape: write a regex in single quotes"
+    if problem.startswith("found unexpected end of stream") and "quoted scalar" in context:
+        return "a quoted text is never closed: add its closing quote"
+    if problem.endswith("but got '<stream end>'") and "flow " in context:
+        opened = "[" if "sequence" in context else "{"
+        return f"a '{opened}' is never closed: add its '{']' if opened == '[' else '}'}'"
     if "scanning an alias" in context:
         return "'*' starts a YAML alias: quote a text that starts with '*'"
     if problem.startswith("expected <block end>, but found '<scalar>'") and _after_quote(mark):

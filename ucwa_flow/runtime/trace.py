@@ -175,6 +175,14 @@ class FlowError(Trace):
     message: str
     location: Location | None
 
+    def shown(self) -> str:
+        """The message with its location said once, after it: a template's error names
+        its location first already (``file:l:c: template failed: ...``)."""
+        if self.location is None:
+            return self.message
+        message = self.message.removeprefix(f"{self.location}: ")
+        return f"{message} ({self.location})"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VersionChanged(Trace):

@@ -38,8 +38,7 @@ def describe(record: t.Trace, *, verbose: bool = False, speaker: str = "bot") ->
     if isinstance(record, t.MessageOut):
         return f"{speaker}: {_indent(record.text)}"
     if isinstance(record, t.FlowError):
-        where = f" ({record.location})" if record.location else ""
-        return f"! {record.message}{where}"
+        return f"! {record.shown()}"
     if isinstance(record, t.InvitationDecided):
         if record.decision == "busy":
             return f"* too busy for the invitation from {record.caller or 'an unknown caller'}"

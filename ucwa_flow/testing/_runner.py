@@ -110,7 +110,7 @@ class _Steps:
 
     def _errors(self) -> tuple[str, ...]:
         return tuple(
-            f"  the bot reported: {r.message}" + (f" ({r.location})" if r.location else "")
+            f"  the bot reported: {r.shown()}"
             for r in self.stage.traces
             if isinstance(r, t.FlowError)
         )

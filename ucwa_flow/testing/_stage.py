@@ -136,6 +136,11 @@ class Stage:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        # the bot read events while it closed (the caller's end): the jobs they posted wait
+        # for a clock nobody moves now; left pending, they are destroyed so, with a warning
+        runner = self.bot.engine._runner  # the stage owns this engine
+        runner.cancel()
+        await asyncio.gather(*runner.tasks, return_exceptions=True)
         for party in self.parties.values():
             with contextlib.suppress(Exception):  # one failing close must not skip the others
                 await party.aclose()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ucwa_flow.flow import Diagnostic, FlowFileError, load_flow
+from ucwa_flow.flow import PART_SUFFIXES, Diagnostic, FlowFileError, load_flow
 from ucwa_flow.testing._coverage import Coverage
 from ucwa_flow.testing._loader import ScriptFileError, load_script
 from ucwa_flow.testing._runner import ScenarioResult, run_scenario
@@ -67,14 +67,30 @@ def find_scripts(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], l
         if path.is_dir():
             found = sorted(path.rglob("*" + SCRIPT_SUFFIX))
             if not found:
-                raise ScriptFileError(f"{path}: no test scripts (*{SCRIPT_SUFFIX}) in it")
+                yml = sorted(p.name for p in path.rglob("*.test.yml"))
+                hint = f" ({yml[0]}: end its name in .yaml, not .yml)" if yml else ""
+                raise ScriptFileError(f"{path}: no test scripts (*{SCRIPT_SUFFIX}) in it{hint}")
             scripts.update(dict.fromkeys(found))
             flows.update(dict.fromkeys(sorted(path.rglob("*.flow.yaml"))))
+        elif path.name.endswith((".flow.yaml", *PART_SUFFIXES)) and path.is_file():
+            raise ScriptFileError(_not_a_script(path))
         elif path.exists():
             scripts[path] = None
         else:
             raise ScriptFileError(f"{path}: no such test script or directory")
     return list(scripts), list(flows)
+
+
+def _not_a_script(flow: Path) -> str:
+    """What to run instead of a flow (or a part of one) given as a test script."""
+    if not flow.name.endswith(".flow.yaml"):
+        return f"{flow}: is a part of a flow, not a test script: test the flows that use it"
+    script = flow.with_name(flow.name.removesuffix(".flow.yaml") + SCRIPT_SUFFIX)
+    instead = f"`ucwa-flow test {script}`, " if script.is_file() else ""
+    return (
+        f"{flow}: is a flow, not a test script ({SCRIPT_SUFFIX}): run {instead}"
+        f"`ucwa-flow test {flow.parent}`, or write scripts with `ucwa-flow test --explore {flow}`"
+    )
 
 
 async def run_tests(

@@ -136,6 +136,29 @@ def test_a_flow_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path) -> No
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_explore_takes_x_yaml_for_x_flow_yaml_as_every_command_does(tmp_path: Path) -> None:
+    # flow-language.md: "Wherever a command takes X.yaml and that file does not exist but
+    # X.flow.yaml does, the latter is used"; --explore said "no such flow file"
+    (tmp_path / "echo.flow.yaml").write_bytes((FLOWS / "echo.flow.yaml").read_bytes())
+    result = CliRunner().invoke(cli, ["test", "--explore", str(tmp_path / "echo.yaml")])
+    assert result.exit_code == 0, result.output
+    assert f"explored echo ({tmp_path / 'echo.flow.yaml'})" in result.output
+    assert (tmp_path / "echo.explored.test.yaml").is_file()
+
+
+def test_a_flow_with_several_errors_says_there_are_more(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.flow.yaml"
+    broken.write_text(
+        "version: 1\nname: x\nstart: nowhere\nstates: {a: {enter: [{goto: b}]}}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["test", "--explore", str(broken)])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"ucwa-flow: error: {broken}:3:8: F102 error:")
+    assert line.endswith(f"(and 1 more error(s): `ucwa-flow validate {broken}` lists them)")
+
+
 RUNTIME = """\
 version: 1
 name: runtime-parts

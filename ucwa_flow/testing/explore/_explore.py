@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ucwa_flow.flow import Flow, FlowFileError, load_flow
+from ucwa_flow.flow import Flow, FlowFileError, load_flow, resolve_flow_path
 from ucwa_flow.graph import Edge
 from ucwa_flow.testing._coverage import FlowCoverage
 from ucwa_flow.testing._suite import TestRun, run_tests
@@ -74,8 +74,12 @@ def _load(path: Path) -> Flow:
     except FlowFileError as exc:
         raise ExploreError(f"{path}: {exc}") from None
     if loaded.flow is None:
-        first = next((d for d in loaded.diagnostics if d.is_error), None)
-        raise ExploreError(f"{first}" if first is not None else f"{path}: the flow has errors")
+        errors = [d for d in loaded.diagnostics if d.is_error]
+        if not errors:
+            raise ExploreError(f"{path}: the flow has errors")
+        more = len(errors) - 1
+        shown = f" (and {more} more error(s): `ucwa-flow validate {path}` lists them)"
+        raise ExploreError(f"{errors[0]}{shown if more else ''}")
     return loaded.flow
 
 
@@ -93,7 +97,7 @@ async def explore_flow(
     ``output`` is a ``.test.yaml`` file (default: :func:`default_output`), or a
     directory, which gets one script per path family. Raises :class:`ExploreError`.
     """
-    path = Path(flow_file)
+    path = resolve_flow_path(flow_file)  # flows/echo.yaml: flows/echo.flow.yaml
     flow = _load(path)
     out = Path(output) if output is not None else default_output(path)
     split = not out.name.endswith(".test.yaml")
