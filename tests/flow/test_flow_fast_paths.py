@@ -279,7 +279,7 @@ _TEMPLATES = [
 def test_a_template_read_without_a_parser_reads_the_names_the_parser_finds(source: str) -> None:
     from jinja2.exceptions import TemplateSyntaxError
 
-    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow import _sandbox, _template_tree
     from ucwa_flow.flow._simple_templates import simple_names
 
     names = simple_names(source)
@@ -289,7 +289,7 @@ def test_a_template_read_without_a_parser_reads_the_names_the_parser_finds(sourc
         assert names is None  # a template with an error is always parsed
         return
     if names is not None:
-        depth, found = _sandbox._analyse(tree, _sandbox._TEXT)
+        depth, found = _template_tree.analyse(tree, _sandbox._TEXT)
         assert names == found
         assert depth <= _sandbox._COMPILE_NOW  # compiled at its first render: never deep
 
@@ -297,7 +297,7 @@ def test_a_template_read_without_a_parser_reads_the_names_the_parser_finds(sourc
 def test_random_templates_read_without_a_parser_read_what_the_parser_finds() -> None:
     from jinja2.exceptions import TemplateSyntaxError
 
-    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow import _sandbox, _template_tree
     from ucwa_flow.flow._simple_templates import simple_expression, simple_names
 
     pieces = ["{{", "}}", " ", "a", "b.c", "match.k", "campaign.n", " or ", " and ", "or"]
@@ -308,7 +308,7 @@ def test_random_templates_read_without_a_parser_read_what_the_parser_finds() -> 
         source = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 9)))
         for simple, parse in (
             (simple_names, _sandbox._TEXT.parse),
-            (simple_expression, lambda s: _sandbox._parse_expression(s, _sandbox._TEXT)),
+            (simple_expression, lambda s: _template_tree.parse_expression(s, _sandbox._TEXT)),
         ):
             names = simple(source)
             if names is None:
@@ -318,20 +318,20 @@ def test_random_templates_read_without_a_parser_read_what_the_parser_finds() -> 
                 tree = parse(source)
             except (TemplateSyntaxError, _sandbox.TemplateCompileError):
                 pytest.fail(f"{source!r} was read as plain but does not parse")
-            assert names == _sandbox._analyse(tree, _sandbox._TEXT)[1], source
+            assert names == _template_tree.analyse(tree, _sandbox._TEXT)[1], source
     assert read > 300
 
 
 def test_a_plain_expression_of_many_operands_is_parsed_and_its_depth_checked() -> None:
     """A plain template or condition is parsed only when it is first rendered, unchecked
     for depth: one joining more than ``MAX_OPERANDS`` operands is not read as plain."""
-    from ucwa_flow.flow import _sandbox
+    from ucwa_flow.flow import _sandbox, _template_tree
     from ucwa_flow.flow._simple_templates import MAX_OPERANDS, simple_expression, simple_names
 
     most = " or ".join(["a", "'x'"] * (MAX_OPERANDS // 2))
     assert simple_expression(most) is not None
     assert simple_names("{{ " + most + " }}") is not None
-    depth, _ = _sandbox._analyse(_sandbox._TEXT.parse("{{ " + most + " }}"), _sandbox._TEXT)
+    depth, _ = _template_tree.analyse(_sandbox._TEXT.parse("{{ " + most + " }}"), _sandbox._TEXT)
     assert depth <= _sandbox._COMPILE_NOW
     assert simple_expression(most + " and b") is None
     assert simple_names("{{ " + most + " and b }}") is None

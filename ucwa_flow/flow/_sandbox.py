@@ -27,6 +27,13 @@ from ucwa_flow.flow._diagnostics import Location
 from ucwa_flow.flow._plain import JINJA_GLOBALS, Part, plain_parts, render_plain
 from ucwa_flow.flow._render_time import time_limit
 from ucwa_flow.flow._simple_templates import NO_NAMES, Names, simple_expression, simple_names
+from ucwa_flow.flow._template_tree import (
+    MAX_NESTING,
+    TemplateCompileError,
+    analyse,
+    parse_expression,
+    parse_template,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Template as JinjaTemplate
@@ -53,10 +60,7 @@ RESERVED_NAMES: frozenset[str] = frozenset(
     | {"True", "False", "None", "loop", "self", "super", "varargs", "kwargs"}
 )
 
-#: how deep a template's or condition's tree may nest (expressions in expressions, blocks
-#: in blocks; as deep as a flow's YAML, ``MAX_DEPTH``): deeper is a compile error
-MAX_NESTING = 64
-#: a tree deeper than this (its ``elif`` branches counted as levels: see :func:`_analyse`)
+#: a tree deeper than this (its ``elif`` branches counted as levels: see ``analyse``)
 #: is turned into Python when it is compiled, not when it is first rendered, so that what
 #: Python refuses in its code (more than 20 nested loops, 100 levels of indentation, 200
 #: nested parentheses, a thousand-odd ``elif`` branches) is a compile error too; a
@@ -65,14 +69,6 @@ _COMPILE_NOW = 16
 
 _WHOLE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*\Z", re.DOTALL)
 _ABSENT: Any = object()  # a name the context does not hold
-
-
-class TemplateCompileError(UcwaFlowError):
-    """A template or condition that does not compile; ``lineno`` is 1-based within it."""
-
-    def __init__(self, message: str, lineno: int = 1) -> None:
-        super().__init__(message)
-        self.lineno = lineno
 
 
 class TemplateRenderError(UcwaFlowError):
@@ -136,7 +132,7 @@ class _Compiled:
         self.location = location
         # a template without a tree was read by simple_names, which gives ``names``; its
         # sandbox (``env``) is found when it is first rendered
-        depth, analysed = _analyse(ast, cast("_Sandbox", env)) if ast is not None else (0, None)
+        depth, analysed = analyse(ast, cast("_Sandbox", env)) if ast is not None else (0, None)
         variables, captures, campaign, fields = analysed or names or NO_NAMES
         #: top-level names the template reads (variables and context names)
         self.variables: frozenset[str] = variables
@@ -183,7 +179,7 @@ class _Compiled:
         return _env(False)
 
     def _parse(self, env: _Sandbox) -> nodes.Template:
-        return _parse_template(self.source, env)
+        return parse_template(self.source, env)
 
     def _new_context(self, picked: dict[str, Any]) -> Context:
         """A Jinja context holding ``picked`` and the globals, as ``Template.render`` makes
@@ -225,124 +221,6 @@ class _Compiled:
         return f"{type(self).__name__}({self.source!r})"
 
 
-def _analyse(ast: nodes.Template, env: _Sandbox) -> tuple[int, Names]:
-    """How deep the tree's Python code nests (see below), and the names a template reads,
-    the captures (``match.NAME``) and the campaign variables (``campaign.NAME``) it reads,
-    in one walk
-    of its tree; :class:`TemplateCompileError` for a tree nested deeper than
-    :data:`MAX_NESTING` (found first: the tree is walked with a list of its own, not
-    recursion) and for what flow templates cannot use (an ``include``, then an unknown
-    filter, then an unknown test, each the first one in the tree).
-
-    The depth returned is the tree's plus its ``{% elif %}`` branches: Jinja2 keeps an
-    ``if``'s ``elif`` branches side by side (3,000 of them are a tree 6 levels deep), but
-    Python nests each ``elif`` in the one before, in its syntax tree and its compiler, which
-    recurse: 3,000 branches passed validate, then every render ended in a RecursionError
-    as the code was compiled. Counting them sends such a template to
-    :meth:`_Compiled._compile_now` as the flow loads; the ``elif`` branches are not
-    :data:`MAX_NESTING` levels (a hundred compile and run)."""
-    from jinja2 import meta, nodes
-    from jinja2.exceptions import TemplateSyntaxError
-
-    from ucwa_flow.flow._simple_templates import FIELD_ROOTS
-
-    unavailable: nodes.Node | None = None
-    unknown_filter: nodes.Filter | None = None
-    unknown_test: nodes.Test | None = None
-    scoping = False
-    loaded: set[str] = set()
-    attributes: dict[str, set[str]] = {"match": set(), "campaign": set()}
-    attributes.update((root, set()) for root in FIELD_ROOTS)
-    deepest = elifs = 0
-    pending = [(child, 2) for child in reversed(list(ast.iter_child_nodes()))]
-    while pending:  # the order of ``ast.find_all``: each node, then its children
-        node, depth = pending.pop()
-        if depth > deepest:
-            if depth > MAX_NESTING:
-                raise TemplateCompileError(_TOO_DEEP, node.lineno)
-            deepest = depth
-        children = list(node.iter_child_nodes())
-        if children:
-            pending.extend((child, depth + 1) for child in reversed(children))
-        if isinstance(node, nodes.Name):
-            if node.ctx == "load":
-                loaded.add(node.name)
-        elif isinstance(node, nodes.Getattr):
-            if isinstance(node.node, nodes.Name) and node.node.name in attributes:
-                attributes[node.node.name].add(node.attr)
-        elif isinstance(node, nodes.Getitem):
-            key = node.arg
-            root = node.node.name if isinstance(node.node, nodes.Name) else None
-            if root in attributes and isinstance(key, nodes.Const) and isinstance(key.value, str):
-                attributes[root].add(key.value)
-        elif isinstance(node, nodes.Filter):
-            if unknown_filter is None and node.name not in env.filters:
-                unknown_filter = node
-        elif isinstance(node, nodes.Test):
-            if unknown_test is None and node.name not in env.tests:
-                unknown_test = node
-        elif isinstance(node, nodes.If):
-            elifs += len(node.elif_)
-        elif isinstance(node, _jinja.UNAVAILABLE):
-            unavailable = unavailable or node
-        if isinstance(node, _jinja.SCOPING):
-            scoping = True
-    if unavailable is not None:
-        raise TemplateCompileError(
-            f"{type(unavailable).__name__.lower()} is not available in flow templates",
-            unavailable.lineno,
-        )
-    if unknown_filter is not None:
-        raise TemplateCompileError(
-            f"no filter named {unknown_filter.name!r}", unknown_filter.lineno
-        )
-    if unknown_test is not None:
-        raise TemplateCompileError(f"no test named {unknown_test.name!r}", unknown_test.lineno)
-    # Without any construct that binds names, every loaded name is free.
-    try:
-        names = meta.find_undeclared_variables(ast) if scoping else loaded  # exact, but slow
-    except TemplateSyntaxError as exc:  # what Jinja2's code generator refuses, as it would
-        # at the first render: ``{% for loop in items %}``
-        raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
-    fields = frozenset(f"{root}.{attr}" for root in FIELD_ROOTS for attr in attributes[root])
-    found = (frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"]))
-    return deepest + elifs, (*found, fields)
-
-
-_TOO_DEEP = f"nested too deeply (at most {MAX_NESTING} levels of expressions and blocks)"
-
-
-def _parse_template(source: str, env: _Sandbox) -> nodes.Template:
-    from jinja2.exceptions import TemplateSyntaxError
-
-    try:
-        return env.parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
-    except RecursionError:  # Jinja's parser recurses: ``((((...))))``, ``[[[[...]]]]``
-        raise TemplateCompileError(_TOO_DEEP) from None
-
-
-def _parse_expression(source: str, env: _Sandbox) -> nodes.Template:
-    from jinja2 import nodes
-    from jinja2.exceptions import TemplateSyntaxError
-    from jinja2.parser import Parser
-
-    parser = Parser(env, source, state="variable")
-    try:
-        expr = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("unexpected text after the expression", 1)
-    except TemplateSyntaxError as exc:
-        raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
-    except RecursionError:
-        raise TemplateCompileError(_TOO_DEEP) from None
-    body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
-    ast = nodes.Template(body, lineno=1)
-    ast.set_environment(env)
-    return ast
-
-
 class Template(_Compiled):
     """A text template: ``render(context) -> str``.
 
@@ -358,7 +236,7 @@ class Template(_Compiled):
         self.html = html
         names = simple_names(source)
         env = _env(html) if names is None else None
-        ast = _parse_template(source, env) if env is not None else None
+        ast = parse_template(source, env) if env is not None else None
         super().__init__(source, location, ast, env, names)
         if names is not None:
             self._plain = plain_parts(source, JINJA_GLOBALS)
@@ -388,11 +266,11 @@ class _Expression(_Compiled):
     def __init__(self, source: str, location: Location) -> None:
         names = simple_expression(source)
         env = _env(False) if names is None else None
-        ast = _parse_expression(source, env) if env is not None else None
+        ast = parse_expression(source, env) if env is not None else None
         super().__init__(source, location, ast, env, names)
 
     def _parse(self, env: _Sandbox) -> nodes.Template:
-        return _parse_expression(self.source, env)
+        return parse_expression(self.source, env)
 
     def value(self, context: Mapping[str, Any]) -> Any:
         picked = self._picked(context)
