@@ -38,7 +38,20 @@ def test_a_lease_given_up_wrote_the_mark_unless_a_refusal_moved_the_end_since() 
     away.refuse("it", "e")  # the same time away: its end does not move
     away.given_up(before)
     assert away.mark_due() is None
-    clock.now = 1050.0  # over
+    stale = away.until()
+    assert stale is not None
+    clock.now = stale + 1.0  # over, and refused again: the end moves after the give-up began
+    away.refuse("hr", "e")
+    moved = away.until()
+    assert moved is not None
+    assert moved > stale
+    due = away.mark_due()
+    assert due is not None
+    assert due.until == moved
+    away.marked(due)  # a round wrote the new end
+    away.given_up(stale)  # then a give-up sent before the refusal ends: the old end
+    assert away.mark_due() is None  # it did not undo the round's mark
+    clock.now = 1050.0 + moved  # over
     later = away.until()
     assert later is None
     away.given_up(later)  # nothing away when sent: writes no mark

@@ -191,3 +191,30 @@ async def test_an_account_that_cannot_sign_in_says_it_is_trying_again(tmp_path: 
             {"code": "retrying", "account": "hr", "reason": hr_now["reason"]}
         ]
         assert body["elsewhere"] == []
+
+
+async def test_an_account_the_store_still_shows_as_this_workers_is_being_released() -> None:
+    # between the round that stops serving an account and the release of its lease, the
+    # store still shows the lease as this worker's: neither "unassigned" nor elsewhere
+    from types import SimpleNamespace
+
+    from ucwa_flow.service import _readiness
+    from ucwa_flow.service._sight import Sight
+    from ucwa_flow.store.leases import Lease
+
+    sight = Sight()
+    sight.saw([Lease(HELPDESK, "w1", 3, 20.0, 5.0, 1.0), Lease(HR, "w2", 4, 20.0, 5.0, 1.0)])
+    coordinator = SimpleNamespace(
+        worker=SimpleNamespace(id="w1"),
+        sight=sight,
+        serving={},
+        held={},
+        away=SimpleNamespace(kept=dict),
+    )
+    runners = {"helpdesk": SimpleNamespace(user=HELPDESK), "hr": SimpleNamespace(user=HR)}
+    service = SimpleNamespace(runners=runners)
+    found = _readiness._elsewhere(coordinator, service, 0.0)  # type: ignore[arg-type]
+    assert [(a.id, a.code, a.worker) for a in found] == [
+        ("helpdesk", "releasing", "w1"),
+        ("hr", "held_elsewhere", "w2"),
+    ]

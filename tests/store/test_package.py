@@ -46,3 +46,14 @@ def test_a_store_url_is_shown_without_passwords_and_as_written_otherwise() -> No
     assert (
         public_url("postgresql://db/ucwa?sslpassword=k3y") == "postgresql://db/ucwa?sslpassword=***"
     )
+
+
+def test_a_password_key_written_with_percent_escapes_is_masked_too() -> None:
+    # libpq decodes a query key's escapes: pass%77ord is the password
+    from psycopg.conninfo import conninfo_to_dict
+
+    from ucwa_flow.store._postgres import public_url
+
+    url = "postgresql://db/ucwa?pass%77ord=s3cret&application%5Fname=w1&sslmode=require"
+    assert conninfo_to_dict(url)["password"] == "s3cret"
+    assert public_url(url) == "postgresql://db/ucwa?pass%77ord=***&sslmode=require"

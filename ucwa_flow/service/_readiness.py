@@ -165,6 +165,9 @@ def _elsewhere(coordinator: Coordinator, service: Service, now: float) -> list[A
         elif lease is not None and lease.valid and lease.worker != me:
             reason = f"served by worker {lease.worker} (lease token {lease.token})"
             other = AccountElsewhere(account, runner.user, "held_elsewhere", reason, lease.worker)
+        elif lease is not None and lease.valid:  # the store still has it as this worker's
+            reason = f"worker {me} no longer serves it and is releasing its lease"
+            other = AccountElsewhere(account, runner.user, "releasing", reason, me)
         elif lease is not None or coordinator.sight.leases is not None:
             reason = (
                 "no worker holds its lease: one under its fair share takes it at its next heartbeat"

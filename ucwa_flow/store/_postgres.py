@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import re
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -218,9 +218,9 @@ def public_url(url: str) -> str:
     except ValueError:
         return url.partition("://")[0] + "://***"
     query = "&".join(
-        f"{key}=***" if key.endswith("password") else f"{key}{eq}{value}"
+        f"{key}=***" if unquote(key).endswith("password") else f"{key}{eq}{value}"
         for key, eq, value in (item.partition("=") for item in parts.query.split("&") if item)
-        if key != "application_name"
+        if unquote(key) != "application_name"
     )
     netloc = parts.netloc
     if parts.password is not None:
