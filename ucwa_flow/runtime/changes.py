@@ -49,7 +49,8 @@ class PageWriter:
         self._now = now
         self._doubt = doubt
         self._created: dict[str, float] = {}
-        self._committed_vars: dict[str, dict[str, Any]] = {}
+        #: per conversation, the instance whose variables were last committed, and them
+        self._committed_vars: dict[str, tuple[FlowInstance | None, dict[str, Any]]] = {}
 
     @property
     def _journal(self) -> Journal:
@@ -57,10 +58,17 @@ class PageWriter:
         assert journal is not None
         return journal
 
-    def restored(self, href: str, created_at: float, variables: Mapping[str, Any]) -> None:
-        """``href`` came back from the store with these variables, committed."""
+    def restored(
+        self,
+        href: str,
+        created_at: float,
+        variables: Mapping[str, Any],
+        instance: FlowInstance,
+    ) -> None:
+        """``href`` came back from the store with these variables, committed, carried on
+        by ``instance``."""
         self._created[href] = created_at
-        self._committed_vars[href] = dict(variables)
+        self._committed_vars[href] = (instance, dict(variables))
 
     def changes(
         self, page: Page, position: ChannelPosition | None, committed: str | None
@@ -90,7 +98,10 @@ class PageWriter:
             flow = instance.flow
             variables = instance.variables
             if variables:
-                before = committed_vars.get(href, flow.variables)  # new: the defaults
+                # a new conversation (or one invited again into the same href, which
+                # replaced the instance): measured against the defaults
+                last = committed_vars.get(href)
+                before = last[1] if last is not None and last[0] is instance else flow.variables
                 for name, value in variables.items():
                     if name not in before or before[name] != value:
                         data = {"name": name, "value": value}
@@ -128,11 +139,11 @@ class PageWriter:
                 if engine.instances.get(href) is instance:
                     # ended by the flow: the server's end touches it again, which must
                     # not write its variables again
-                    committed_vars[href] = copy.deepcopy(variables) if variables else {}
+                    committed_vars[href] = (instance, copy.deepcopy(variables) if variables else {})
                 else:
                     committed_vars.pop(href, None)
             else:
-                committed_vars[href] = copy.deepcopy(variables) if variables else {}
+                committed_vars[href] = (instance, copy.deepcopy(variables) if variables else {})
         return Changes(
             position=position,
             after=committed if position is not None else None,
