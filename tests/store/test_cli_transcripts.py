@@ -421,6 +421,23 @@ def test_the_docs_show_what_the_command_prints() -> None:
     assert "$ ucwa-flow transcripts show 8f3b --state helpdesk.sqlite3\n" + SHOW in docs
 
 
+def test_the_docs_other_samples_are_what_the_command_prints(
+    where: list[str], target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ended conversations of one account, and an active one as JSON lines."""
+    if target.backend != "sqlite":
+        pytest.skip("one store is enough")
+    docs = (Path(__file__).parents[2] / "docs" / "transcripts.md").read_text("utf-8")
+    for command in (
+        f"list --state helpdesk.sqlite3 --account {BOT} --ended",
+        "show c0ffee01 --state helpdesk.sqlite3 --format jsonl",
+    ):
+        args = [where[1] if a == "helpdesk.sqlite3" else a for a in command.split()]
+        code, out, err = run(capsys, *args)
+        assert (code, err) == (0, "")
+        assert f"$ ucwa-flow transcripts {command}\n{out}" in docs
+
+
 def test_a_deployments_store_folder_is_read_with_the_account(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
