@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,11 @@ PIN = "4321"  # a secret: never printed
 CARD = "4111111111111111"  # a secret too
 
 
+# flow versions as the runtime stores them: the sha256 of the flow's text, 64 hex digits
+HELPDESK = "3f2a9c1e77d04b6a" * 4
+SALES = "99aa0b1c2d3e4f50" * 4
+
+
 def href(key: str) -> str:
     return f"{APP}/{key}"
 
@@ -46,7 +52,7 @@ async def _seed(target: Target) -> None:
     store = await target.open()
     try:
         ann = ConversationRecord(
-            BOT, href("8f3b2d41"), "helpdesk", "sha256:3f2a9c1e77d0", "ask_id", T0, T0 + 30,
+            BOT, href("8f3b2d41"), "helpdesk", HELPDESK, "ask_id", T0, T0 + 30,
             variables={"name": "Ann", "pin": PIN}, caller_uri="sip:ann@contoso.com",
             caller_name="Ann Smith", secrets=frozenset({"pin", "card"}),
         )  # fmt: skip
@@ -55,8 +61,8 @@ async def _seed(target: Target) -> None:
             return TranscriptEntry(BOT, ann.conversation, T0 + at, kind, data, key=key)
 
         out = [OutboxEntry(BOT, ann.conversation, "message", {}, f"op-{n}", T0) for n in (1, 2)]
-        menu = {"text": "Hi Ann!\n1. Password\n2. Other"}
-        to_ask = {"from": "greeting", "to": "ask_id", "variables": {"pin": PIN}}
+        menu = {"html": None, "text": "Hi Ann!\n1. Password\n2. Other"}
+        to_ask = {"previous": "greeting", "state": "ask_id", "variables": {"pin": PIN}}
         failed = {"message": "webhook crm failed: 503", "location": "helpdesk.flow.yaml:40:9"}
         await store.commit(
             BOT,
@@ -65,7 +71,7 @@ async def _seed(target: Target) -> None:
                 outbox=tuple(out),
                 transcript=(
                     ann_line(0, "message_in", {"text": "hello"}),
-                    ann_line(0.4, "state", {"from": None, "to": "greeting"}),
+                    ann_line(0.4, "state", {"previous": None, "state": "greeting"}),
                     ann_line(0.5, "message_out", menu, "op-1"),
                     ann_line(9, "message_in", {"text": "1"}),
                     ann_line(9.2, "state", to_ask),
@@ -85,15 +91,18 @@ async def _seed(target: Target) -> None:
                 )
             ),
         )
-        await store.commit(BOT, Changes(ends=(Ending(ann.conversation, "caller left", T0 + 300),)))
+        # the caller leaves: the runtime ends the record and writes the ``ended`` line
+        left = replace(ann, status="ended", ended_reason="caller", updated_at=T0 + 300)
+        gone = ann_line(300, "ended", {"reason": "ended by the caller", "state": "ask_id"})
+        await store.commit(BOT, Changes(conversations=(left,), transcript=(gone,)))
 
         bob = ConversationRecord(
-            BOT, href("c0ffee01"), "helpdesk", "sha256:3f2a9c1e77d0", "menu", T0 + 3600,
+            BOT, href("c0ffee01"), "helpdesk", HELPDESK, "menu", T0 + 3600,
             T0 + 3610, variables={"pin": PIN}, caller_uri="sip:bob@fabrikam.com",
             caller_name="Bob Jones", secrets=frozenset({"pin"}),
         )  # fmt: skip
         cy = ConversationRecord(
-            OTHER_BOT, href("c0ffee02"), "sales", "sha256:99aa", "greeting", T0 + 7200,
+            OTHER_BOT, href("c0ffee02"), "sales", SALES, "greeting", T0 + 7200,
             T0 + 7200, caller_uri="sip:cy@contoso.com",
         )  # fmt: skip
         hi = TranscriptEntry(BOT, bob.conversation, T0 + 3600, "message_in", {"text": "hi"})
@@ -126,10 +135,10 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 LIST = """\
-ACCOUNT                   STARTED               CALLER            FLOW               STATE     STATUS              MESSAGES              CONVERSATION
-sip:sales@contoso.com     2026-01-05 11:00:00Z  cy@contoso.com    sales@99aa         greeting  active              0 in, 0 out           c0ffee02
-sip:helpdesk@contoso.com  2026-01-05 10:00:00Z  bob@fabrikam.com  helpdesk@3f2a9c1e  menu      active              1 in, 0 out           c0ffee01
-sip:helpdesk@contoso.com  2026-01-05 09:00:00Z  ann@contoso.com   helpdesk@3f2a9c1e  ask_id    ended: caller left  2 in, 2 out, 1 error  8f3b2d41
+ACCOUNT                   STARTED               CALLER            FLOW               STATE     STATUS         MESSAGES              CONVERSATION
+sip:sales@contoso.com     2026-01-05 11:00:00Z  cy@contoso.com    sales@99aa0b1c     greeting  active         0 in, 0 out           c0ffee02
+sip:helpdesk@contoso.com  2026-01-05 10:00:00Z  bob@fabrikam.com  helpdesk@3f2a9c1e  menu      active         1 in, 0 out           c0ffee01
+sip:helpdesk@contoso.com  2026-01-05 09:00:00Z  ann@contoso.com   helpdesk@3f2a9c1e  ask_id    ended: caller  2 in, 2 out, 1 error  8f3b2d41
 """  # noqa: E501
 
 
@@ -186,9 +195,9 @@ SHOW = f"""\
 Conversation  {APP}/8f3b2d41
 Account       sip:helpdesk@contoso.com
 Caller        Ann Smith <sip:ann@contoso.com>
-Flow          helpdesk (version sha256:3f2a9c1e77d0), state ask_id
+Flow          helpdesk (version 3f2a9c1e77d0), state ask_id
 Started       2026-01-05 09:00:00Z
-Status        ended 2026-01-05 09:05:00Z: caller left
+Status        ended 2026-01-05 09:05:00Z: by the caller
 Variables     name = "Ann", pin = [redacted]
 
 2026-01-05 09:00:00Z  caller  hello
@@ -202,7 +211,7 @@ Variables     name = "Ann", pin = [redacted]
 2026-01-05 09:00:20Z  matched  {{"captures":{{"card":"[redacted]"}}}}
 2026-01-05 09:00:21Z  bot     Thanks, checking.  [FAILED: 403 Forbidden]
 2026-01-05 09:00:30Z  error   webhook crm failed: 503 (helpdesk.flow.yaml:40:9)
-2026-01-05 09:05:00Z  ended   caller left
+2026-01-05 09:05:00Z  ended   by the caller
 """
 
 
@@ -225,10 +234,10 @@ def test_show_as_json_lines(where: list[str], capsys: pytest.CaptureFixture[str]
         "account": BOT,
         "conversation": href("8f3b2d41"),
         "flow": "helpdesk",
-        "flow_version": "sha256:3f2a9c1e77d0",
+        "flow_version": HELPDESK,
         "state": "ask_id",
         "status": "ended",
-        "ended_reason": "caller left",
+        "ended_reason": "caller",
         "caller_uri": "sip:ann@contoso.com",
         "caller_name": "Ann Smith",
         "created_at": "2026-01-05T09:00:00.000Z",
@@ -247,7 +256,7 @@ def test_show_as_json_lines(where: list[str], capsys: pytest.CaptureFixture[str]
         "seq": entries[2]["seq"],
         "at": "2026-01-05T09:00:00.500Z",
         "kind": "message_out",
-        "data": {"text": "Hi Ann!\n1. Password\n2. Other"},
+        "data": {"html": None, "text": "Hi Ann!\n1. Password\n2. Other"},
         "outcome": "sent",
         "key": "op-1",
     }
@@ -287,7 +296,7 @@ def test_the_same_conversation_href_under_two_accounts_needs_the_account(
     async def twin() -> None:
         async with await target.open() as store:
             record = ConversationRecord(
-                OTHER_BOT, href("8f3b2d41"), "sales", "sha256:99aa", "greeting", T0, T0
+                OTHER_BOT, href("8f3b2d41"), "sales", SALES, "greeting", T0, T0
             )
             await store.commit(OTHER_BOT, Changes(conversations=(record,)))
 
@@ -412,6 +421,23 @@ def test_the_docs_show_what_the_command_prints() -> None:
     assert "$ ucwa-flow transcripts show 8f3b --state helpdesk.sqlite3\n" + SHOW in docs
 
 
+def test_the_docs_other_samples_are_what_the_command_prints(
+    where: list[str], target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ended conversations of one account, and an active one as JSON lines."""
+    if target.backend != "sqlite":
+        pytest.skip("one store is enough")
+    docs = (Path(__file__).parents[2] / "docs" / "transcripts.md").read_text("utf-8")
+    for command in (
+        f"list --state helpdesk.sqlite3 --account {BOT} --ended",
+        "show c0ffee01 --state helpdesk.sqlite3 --format jsonl",
+    ):
+        args = [where[1] if a == "helpdesk.sqlite3" else a for a in command.split()]
+        code, out, err = run(capsys, *args)
+        assert (code, err) == (0, "")
+        assert f"$ ucwa-flow transcripts {command}\n{out}" in docs
+
+
 def test_a_deployments_store_folder_is_read_with_the_account(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -431,3 +457,30 @@ def test_a_deployments_store_folder_is_read_with_the_account(
         f"Error: {folder} is a folder (a deployment's store: one file per account); "
         "add --account SIP, or give one of its files (helpdesk@contoso.com.sqlite3)"
     )
+
+
+def test_show_says_why_the_bot_ended_a_conversation(
+    target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record says only ``bot``; its ``ended`` line says why (``stop``, ``shutdown``):
+    ``show`` printed ``ended by the bot`` and a status of ``bot``, so a conversation the
+    flow closed and one cut by the bot's shutdown read the same."""
+    if target.backend != "sqlite":
+        pytest.skip("the text, not the store")
+    monkeypatch.delenv("UCWA_FLOW_STORE", raising=False)
+
+    async def cut() -> None:
+        async with await target.open() as store:
+            record = ConversationRecord(
+                BOT, href("5eed0001"), "helpdesk", HELPDESK, "menu", T0, T0 + 2,
+                status="ended", ended_reason="bot",
+            )  # fmt: skip
+            why = {"reason": "ended by the bot", "state": "menu", "why": "shutdown"}
+            line = TranscriptEntry(BOT, record.conversation, T0 + 2, "ended", why)
+            await store.commit(BOT, Changes(conversations=(record,), transcript=(line,)))
+
+    asyncio.run(cut())
+    code, out, err = run(capsys, "show", "5eed", "--state", str(target.path))
+    assert (code, err) == (0, "")
+    assert "Status        ended 2026-01-05 09:00:02Z: by the bot (shutdown)\n" in out
+    assert out.endswith("2026-01-05 09:00:02Z  ended   by the bot (shutdown)\n")

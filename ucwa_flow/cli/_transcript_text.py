@@ -20,7 +20,7 @@ kind and its data as JSON, so a new kind is never lost):
 ``variable``    ``name``, ``value``
 ``error``       ``message``, ``location``
 ``version``     ``flow``, ``from``, ``to``: the flow versions (digests) it moved between
-``ended``       ``reason`` (the store writes this line itself)
+``ended``       ``reason`` (``ended by the bot``), ``why`` (``stop``, ``shutdown``) if the bot ended it
 ``bridge_*``    ``agent`` or ``agents``, ``by``: a handoff's steps
 =============== ==========================================================================
 
@@ -47,9 +47,9 @@ _LABEL_WIDTH = 6
 _INDENT = " " * (len(format_time(0)) + 2 + _LABEL_WIDTH + 2)
 
 
-def short_version(version: str) -> str:
-    """``sha256:3f2a9c1e...`` -> ``3f2a9c1e``."""
-    return version.rpartition(":")[2][:8] or "?"
+def short_version(version: str, length: int = 8) -> str:
+    """``4cea80c1768b...`` (a flow's 64-digit digest, or ``sha256:...``) -> ``4cea80c1``."""
+    return version.rpartition(":")[2][:length] or "?"
 
 
 def list_rows(
@@ -83,17 +83,19 @@ def text_lines(record: ConversationRecord, entries: Sequence[TranscriptEntry]) -
     caller = record.caller_uri or ""
     if record.caller_name:
         caller = f"{record.caller_name} <{caller}>" if caller else record.caller_name
-    ended = record.status == "ended"
-    status = (
-        f"ended {format_time(record.updated_at)}: {record.ended_reason or 'no reason given'}"
-        if ended
-        else f"active (last step {format_time(record.updated_at)})"
-    )
+    if record.status == "ended":
+        why = next((_ending(e.data) for e in reversed(entries) if e.kind == "ended"), "")
+        reason = why or _by(record.ended_reason or "no reason given")
+        status = f"ended {format_time(record.updated_at)}: {reason}"
+    else:
+        status = f"active (last step {format_time(record.updated_at)})"
     variables = _variables(record)
     yield f"Conversation  {record.conversation}"
     yield f"Account       {record.account}"
     yield f"Caller        {caller or '(unknown)'}"
-    yield f"Flow          {record.flow} (version {record.flow_version}), state {record.state}"
+    # the digest's first 12 digits, as `serve` logs a flow's version (64 in --format jsonl)
+    version = short_version(record.flow_version, 12)
+    yield f"Flow          {record.flow} (version {version}), state {record.state}"
     yield f"Started       {format_time(record.created_at)}"
     yield f"Status        {status}"
     yield "Variables     " + (
@@ -177,13 +179,25 @@ def _describe(kind: str, data: Any, outcome: str | None) -> tuple[str, str]:
         before, after = short_version(str(fields.get("from"))), short_version(str(fields["to"]))
         return "flow", f"{fields.get('flow') or ''} {before} -> {after}".strip()
     if kind == "ended":
-        return "ended", str(fields.get("reason") or "")
+        return "ended", _ending(fields)
     if kind.startswith("bridge_"):  # a handoff: ringing, connected, relay, done, ended
         who = fields.get("agent") or ", ".join(fields.get("agents") or ())
         by = f" (by the {fields['by']})" if fields.get("by") else ""
         return "bridge", f"{kind.removeprefix('bridge_')} {who}{by}".strip()
     detail = "" if data is None else dumps(data)
     return kind, detail + (f"  [{outcome}]" if outcome else "")
+
+
+def _by(who: str) -> str:
+    """``bot`` -> ``by the bot``; a reason of another shape stays as it is."""
+    return f"by the {who}" if who in ("bot", "caller", "server") else who
+
+
+def _ending(data: Any) -> str:
+    """An ``ended`` line's reason: ``by the bot (stop)``, ``by the caller``."""
+    fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    reason = str(fields.get("reason") or "").removeprefix("ended ")
+    return reason + (f" ({fields['why']})" if fields.get("why") else "")
 
 
 def _outcome(outcome: str | None) -> str:
