@@ -36,10 +36,6 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _value_maker(raw: Any) -> Callable[[Location], Value]:
-    return lambda at: Value(raw, at)
-
-
 class BuilderBase:
     """The document, the problems, and compiling one located piece at a time."""
 
@@ -86,6 +82,15 @@ class BuilderBase:
             return None
         return self.compiled(path, lambda at: Template(text_of(raw), at, html=html), "F112")
 
+    def value(self, raw: Any, path: Path) -> Value | None:
+        """A value (``set``, a webhook's ``json``), each of its templates located at its
+        own key or item."""
+
+        def locate(within: Path) -> Location:
+            return self.loc((*path, *within))
+
+        return self.compiled(path, lambda at: Value(raw, at, locate), "F112")
+
     def duration(self, raw: Any, path: Path, default: float) -> float:
         if raw is None:
             return default
@@ -107,7 +112,7 @@ class BuilderBase:
         """Values written as in ``set`` (``name: value``), compiled."""
         built: list[tuple[str, Value]] = []
         for name, value in raw.items():
-            compiled = self.compiled((*path, name), _value_maker(value), "F112")
+            compiled = self.value(value, (*path, name))
             if compiled is not None:
                 built.append((name, compiled))
         return tuple(built)

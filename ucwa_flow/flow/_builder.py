@@ -47,7 +47,7 @@ from ucwa_flow.flow._model import (
 )
 from ucwa_flow.flow._parts import Parts
 from ucwa_flow.flow._patterns import Matcher, MatcherKind
-from ucwa_flow.flow._sandbox import Condition, Value
+from ucwa_flow.flow._sandbox import Condition
 from ucwa_flow.flow._texts import build_say, with_detectors
 from ucwa_flow.flow._url_parts import Unencoded, unencoded
 
@@ -323,7 +323,7 @@ class _Builder(BuilderBase):
 
     def set_variable(self, name: str, raw: Any, path: Path) -> list[Action]:
         self.variable_name(name, path)
-        value = self.compiled(path, lambda at: Value(raw, at), "F112")
+        value = self.value(raw, path)
         return [SetVariable(name, value, self.loc(path, key=True))] if value else []
 
     def branch(self, raw: Mapping[str, Any], key: str, path: Path) -> tuple[Action, ...] | None:
@@ -359,7 +359,7 @@ class _Builder(BuilderBase):
         }
         body = None
         if "json" in raw:
-            body = self.compiled((*path, "json"), lambda at: Value(raw["json"], at), "F112")
+            body = self.value(raw["json"], (*path, "json"))
         result = raw.get("result")
         if result is not None:
             self.variable_name(result, (*path, "result"), key=False)

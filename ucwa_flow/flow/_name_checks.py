@@ -223,23 +223,25 @@ def _unknown_fields(
     compiled: _Compiled, reported: set[tuple[Location, str]]
 ) -> Iterator[Diagnostic]:
     """F124: ``caller.nmae``, ``message.text``: a field the context's name does not have
-    renders as nothing."""
-    for field in sorted(compiled.fields):
-        root, name = field.split(".", 1)
-        if root not in compiled.variables or name in _FIELDS[root]:
-            continue  # a name the template binds itself ({% set caller = ... %})
-        if (compiled.location, field) in reported:
-            continue
-        reported.add((compiled.location, field))
-        if root in _SHOWN:
-            message = f"{root} has no field {name!r} (it has {_SHOWN[root]})" + suggest(
-                name, _SHOWN[root].split(", ")
-            )
-        elif root == "now":
-            message = f"now is a date and time, without {name!r}" + suggest(name, _FIELDS[root])
-        else:
-            message = f"{root} is a text, without a field {name!r}: write {{{{ {root} }}}}"
-        yield Diagnostic.at(compiled.location, "F124", message)
+    renders as nothing. A template's ``fields`` are those of the context's names only (not
+    of a name it binds, ``{% set caller = ... %}``); a value's are its parts', each part
+    checked on its own and the finding located at it."""
+    parts = compiled.parts if isinstance(compiled, Value) else (compiled,)
+    for part in parts:
+        for field in sorted(part.fields):
+            root, name = field.split(".", 1)
+            if name not in _FIELDS[root] and (part.location, field) not in reported:
+                reported.add((part.location, field))
+                yield Diagnostic.at(part.location, "F124", _no_field(root, name))
+
+
+def _no_field(root: str, name: str) -> str:
+    if root in _SHOWN:
+        shown = _SHOWN[root]
+        return f"{root} has no field {name!r} (it has {shown})" + suggest(name, shown.split(", "))
+    if root == "now":
+        return f"now is a date and time, without {name!r}" + suggest(name, _FIELDS[root])
+    return f"{root} is a text, without a field {name!r}: write {{{{ {root} }}}}"
 
 
 # --- F121: secrets ------------------------------------------------------------------

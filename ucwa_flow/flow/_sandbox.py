@@ -18,7 +18,7 @@ one-line message and the template's source location.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ucwa_flow.bounded_json import not_data
@@ -46,6 +46,7 @@ __all__ = [
     "MAX_NESTING",
     "RESERVED_NAMES",
     "Condition",
+    "Locate",
     "Template",
     "TemplateCompileError",
     "TemplateRenderError",
@@ -313,15 +314,32 @@ class Value:
       (``"{{ misses + 1 }}"`` is an int, ``"{{ match.id }}"`` a string);
     * any other string renders as a text template;
     * numbers, booleans and null are constants; lists and mappings are evaluated item by item.
+
+    Each template of the tree is one of :attr:`parts`, located by ``locate`` (given the
+    keys and indexes that lead to it from the value: ``("list",)``, ``("items", 0)``) or,
+    without it, at ``location``, the value's. What the value reads is what its parts read,
+    each part read on its own (a name one part binds, ``{% for state in items %}``, is
+    still the context's in another: F124 checks each part's fields, at the part).
     """
 
-    __slots__ = ("_tree", "campaign", "captures", "fields", "location", "source", "variables")
+    __slots__ = (
+        "_tree",
+        "campaign",
+        "captures",
+        "fields",
+        "location",
+        "parts",
+        "source",
+        "variables",
+    )
 
-    def __init__(self, source: Any, location: Location) -> None:
+    def __init__(self, source: Any, location: Location, locate: Locate | None = None) -> None:
         self.source = source
         self.location = location
         parts: list[_Compiled] = []
-        self._tree = _compile_tree(source, location, parts)
+        self._tree = _compile_tree(source, (), location, locate, parts)
+        #: the templates of the tree, in its order
+        self.parts: tuple[_Compiled, ...] = tuple(parts)
         self.variables: frozenset[str] = frozenset().union(*(p.variables for p in parts))
         self.captures: frozenset[str] = frozenset().union(*(p.captures for p in parts))
         self.campaign: frozenset[str] = frozenset().union(*(p.campaign for p in parts))
@@ -347,10 +365,22 @@ class Value:
         return f"Value({self.source!r})"
 
 
-def _compile_tree(source: Any, location: Location, parts: list[_Compiled]) -> Any:
+#: where a part of a value is, given its keys and indexes within the value
+Locate = Callable[[tuple[str | int, ...]], Location]
+
+
+def _compile_tree(
+    source: Any,
+    path: tuple[str | int, ...],
+    location: Location,
+    locate: Locate | None,
+    parts: list[_Compiled],
+) -> Any:
     if isinstance(source, str):
         whole = _WHOLE_EXPRESSION.match(source)
         compiled: _Compiled
+        if path and locate is not None:
+            location = locate(path)
         if whole:
             compiled = _Expression(whole.group("expr"), location)
         elif "{" in source:
@@ -360,9 +390,15 @@ def _compile_tree(source: Any, location: Location, parts: list[_Compiled]) -> An
         parts.append(compiled)
         return compiled
     if isinstance(source, list):
-        return [_compile_tree(item, location, parts) for item in source]
+        return [
+            _compile_tree(item, (*path, i), location, locate, parts)
+            for i, item in enumerate(source)
+        ]
     if isinstance(source, dict):
-        return {key: _compile_tree(item, location, parts) for key, item in source.items()}
+        return {
+            key: _compile_tree(item, (*path, key), location, locate, parts)
+            for key, item in source.items()
+        }
     return source
 
 

@@ -4,7 +4,8 @@
 a template before it runs: whether its tree nests too deeply for Jinja's and Python's
 compilers (which recurse: :data:`MAX_NESTING`), whether it uses what flow templates cannot
 (an ``include``, an unknown filter or test), and which names, captures, campaign variables
-and fields of ``caller``, ``message``, ``conversation`` and ``now`` it reads. Errors are
+and fields of ``caller``, ``message``, ``conversation`` and ``now`` it reads (of those
+names only where they are the context's: see :func:`analyse`). Errors are
 :class:`TemplateCompileError`, with the line within the template.
 """
 
@@ -57,7 +58,15 @@ def analyse(ast: nodes.Template, env: Sandbox) -> tuple[int, Names]:
     recurse: 3,000 branches passed validate, then every render ended in a RecursionError
     as the code was compiled. Counting them sends such a template to
     :meth:`_Compiled._compile_now` as the flow loads; the ``elif`` branches are not
-    :data:`MAX_NESTING` levels (a hundred compile and run)."""
+    :data:`MAX_NESTING` levels (a hundred compile and run).
+
+    The fields (``"caller.name"``) are those of the context's names only: a name the
+    template binds anywhere (a loop's target, ``set``, ``with``, a macro's or a call
+    block's parameter, the ``caller`` a macro or a call block reads) is left out, fields
+    and all: ``{% for message in items %}{{ message.text }}{% endfor %}`` reads an item's
+    field, even where the same name is the context's elsewhere in the template
+    (``{{ message }}`` beside the loop): which read is whose is Jinja2's scoping, not
+    repeated here."""
     from jinja2 import meta, nodes
     from jinja2.exceptions import TemplateSyntaxError
 
@@ -69,6 +78,8 @@ def analyse(ast: nodes.Template, env: Sandbox) -> tuple[int, Names]:
     unknown_test: nodes.Test | None = None
     scoping = False
     loaded: set[str] = set()
+    bound: set[str] = set()  # names the template binds itself (ctx "store" or "param")
+    macros: list[nodes.Macro | nodes.CallBlock] = []
     attributes: dict[str, set[str]] = {"match": set(), "campaign": set()}
     attributes.update((root, set()) for root in FIELD_ROOTS)
     deepest = elifs = 0
@@ -85,6 +96,8 @@ def analyse(ast: nodes.Template, env: Sandbox) -> tuple[int, Names]:
         if isinstance(node, nodes.Name):
             if node.ctx == "load":
                 loaded.add(node.name)
+            else:
+                bound.add(node.name)
         elif isinstance(node, nodes.Getattr):
             if isinstance(node.node, nodes.Name) and node.node.name in attributes:
                 attributes[node.node.name].add(node.attr)
@@ -105,6 +118,8 @@ def analyse(ast: nodes.Template, env: Sandbox) -> tuple[int, Names]:
             unavailable = unavailable or node
         if isinstance(node, _jinja_env.SCOPING):
             scoping = True
+            if isinstance(node, nodes.Macro | nodes.CallBlock):
+                macros.append(node)
     if unavailable is not None:
         raise TemplateCompileError(
             f"{type(unavailable).__name__.lower()} is not available in flow templates",
@@ -122,7 +137,13 @@ def analyse(ast: nodes.Template, env: Sandbox) -> tuple[int, Names]:
     except TemplateSyntaxError as exc:  # what Jinja2's code generator refuses, as it would
         # at the first render: ``{% for loop in items %}``
         raise TemplateCompileError(exc.message or "syntax error", exc.lineno) from None
-    fields = frozenset(f"{root}.{attr}" for root in FIELD_ROOTS for attr in attributes[root])
+    for macro in macros:  # a macro's name; ``caller`` in its body is its caller's
+        if isinstance(macro, nodes.Macro):
+            bound.add(macro.name)
+        if any(name.name == "caller" for name in macro.find_all(nodes.Name)):
+            bound.add("caller")
+    roots = FIELD_ROOTS - bound
+    fields = frozenset(f"{root}.{attr}" for root in roots for attr in attributes[root])
     found = (frozenset(names), frozenset(attributes["match"]), frozenset(attributes["campaign"]))
     return deepest + elifs, (*found, fields)
 
