@@ -53,6 +53,7 @@ from ucwa_flow.store._errors import (
 from ucwa_flow.store._holder import Hold, hold
 from ucwa_flow.store._migrations import LATEST, migrate
 from ucwa_flow.store._sql import Program, Sql
+from ucwa_flow.store._sqlite_probe import holds_store
 from ucwa_flow.store._store import Store
 
 __all__ = ["CHECKPOINT_ROWS", "CHECKPOINT_SECONDS", "INLINE_ROWS", "SqliteStore"]
@@ -109,14 +110,14 @@ class SqliteStore(Store):
         """Open (creating the file and its folder if needed) and migrate to ``upto``; a
         store that fails to open is closed (its thread ended) before the error is raised.
         ``existing``: refuse (a :class:`StoreError`) a file that holds no store yet (an
-        empty file, another program's database) instead of creating its tables."""
+        empty file, another program's database) instead of creating its tables, and
+        look for them first without changing the file (nor creating a missing one)."""
         try:
+            if existing and self._checkpoints is not None:  # a file: looked at read-only
+                await self._call(self._look)
             await self._call(self._connect)
             if existing and not await self._run(_has_store(), write=False):
-                raise StoreError(
-                    f"the store {self.target} holds no ucwa-flow tables (no schema_migrations "
-                    "table): check the file name"
-                )
+                raise self._no_store()
             await self._run(migrate("sqlite", self.target, upto), write=True)
         except BaseException:
             # cancelled while the thread connects, the thread connects on (it cannot be
@@ -206,6 +207,26 @@ class SqliteStore(Store):
         if self._handed is handed:  # done: no lock to take in _may_inline
             self._handed = None
         return result
+
+    def _look(self) -> None:
+        """Refuse a file that holds no store, before :meth:`_connect` changes it."""
+        path = Path(self._path).expanduser()
+        try:
+            found = holds_store(path, self._busy_timeout)
+        except FileNotFoundError:
+            raise StoreError(
+                f"the store {self.target} does not exist: check the file name"
+            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise self._translate(exc) from None
+        if not found:
+            raise self._no_store()
+
+    def _no_store(self) -> StoreError:
+        return StoreError(
+            f"the store {self.target} holds no ucwa-flow tables (no schema_migrations table): "
+            "check the file name"
+        )
 
     def _connect(self) -> None:
         try:
