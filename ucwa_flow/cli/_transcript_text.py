@@ -20,7 +20,7 @@ kind and its data as JSON, so a new kind is never lost):
 ``variable``    ``name``, ``value``
 ``error``       ``message``, ``location``
 ``version``     ``flow``, ``from``, ``to``: the flow versions (digests) it moved between
-``ended``       ``reason`` (``ended by the bot``), ``why`` (``stop``, ``shutdown``) if the bot ended it
+``ended``       ``reason`` (``ended by the bot``); ``why`` (``stop``, ``shutdown``): who ended it
 ``bridge_*``    ``agent`` or ``agents``, ``by``: a handoff's steps
 =============== ==========================================================================
 
