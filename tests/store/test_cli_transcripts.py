@@ -421,12 +421,11 @@ def test_the_docs_show_what_the_command_prints() -> None:
     assert "$ ucwa-flow transcripts show 8f3b --state helpdesk.sqlite3\n" + SHOW in docs
 
 
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)  # one store is enough
 def test_the_docs_other_samples_are_what_the_command_prints(
     where: list[str], target: Target, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The ended conversations of one account, and an active one as JSON lines."""
-    if target.backend != "sqlite":
-        pytest.skip("one store is enough")
     docs = (Path(__file__).parents[2] / "docs" / "transcripts.md").read_text("utf-8")
     for command in (
         f"list --state helpdesk.sqlite3 --account {BOT} --ended",
@@ -459,14 +458,13 @@ def test_a_deployments_store_folder_is_read_with_the_account(
     )
 
 
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)  # the text, not the store
 def test_show_says_why_the_bot_ended_a_conversation(
     target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The record says only ``bot``; its ``ended`` line says why (``stop``, ``shutdown``):
     ``show`` printed ``ended by the bot`` and a status of ``bot``, so a conversation the
     flow closed and one cut by the bot's shutdown read the same."""
-    if target.backend != "sqlite":
-        pytest.skip("the text, not the store")
     monkeypatch.delenv("UCWA_FLOW_STORE", raising=False)
 
     async def cut() -> None:
