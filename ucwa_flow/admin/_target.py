@@ -61,8 +61,9 @@ class Why:
 class AccountElsewhere:
     """An account of the deployment this process does not answer for (a worker among
     several): why, as ``code`` (``held_elsewhere``, ``lease_lost``, ``handing_over``,
-    ``unassigned``, ``unknown``) and ``reason``; ``worker``: the worker that holds it, when
-    known; ``since``: when this worker lost it, for ``lease_lost``."""
+    ``releasing``, ``unassigned``, ``unknown``) and ``reason``; ``worker``: the worker that
+    holds it in the store, when known (this one, for ``releasing``); ``since``: when this
+    worker lost it, for ``lease_lost``."""
 
     id: str
     user: str

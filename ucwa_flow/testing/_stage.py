@@ -140,9 +140,8 @@ class Stage:
         # for a clock nobody moves now; left pending, they are destroyed so, with a warning
         runner = self.bot.engine._runner  # the stage owns this engine
         runner.cancel()
-        with contextlib.suppress(TimeoutError):  # a job that ignores its cancellation
-            async with asyncio.timeout(SETTLE_LIMIT):
-                await asyncio.gather(*runner.tasks, return_exceptions=True)
+        if runner.tasks:  # bounded: a job may ignore its cancellation
+            await asyncio.wait(runner.tasks, timeout=SETTLE_LIMIT)
         for party in self.parties.values():
             with contextlib.suppress(Exception):  # one failing close must not skip the others
                 await party.aclose()
