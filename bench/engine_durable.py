@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench._args import arguments, number
 from bench.engine_load import CountingPort, Samples, Stopwatch, _echo
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Engine
@@ -190,10 +191,11 @@ async def both(conversations: int, rounds: int, per_batch: int, beside: bool) ->
 
 
 def main() -> None:
-    conversations = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    per_batch = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    beside = sys.argv[4] if len(sys.argv) > 4 else "memory"
+    args = arguments(__doc__)
+    conversations = number(args, 0, "CONVERSATIONS", 1_000)
+    rounds = number(args, 1, "ROUNDS", 3)
+    per_batch = number(args, 2, "PER_BATCH", 1)
+    beside = args[3] if len(args) > 3 else "memory"
     if beside not in ("memory", "none"):
         sys.exit(f"unknown BESIDE {beside!r}: memory or none")
     result = asyncio.run(both(conversations, rounds, per_batch, beside == "memory"))

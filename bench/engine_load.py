@@ -68,6 +68,7 @@ from typing import Any
 
 from transitions import Machine
 
+from bench._args import arguments, number
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.runtime import Engine
@@ -344,9 +345,10 @@ def raw_trigger() -> dict[str, float]:
 
 
 def main() -> None:
-    conversations = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    sink = sys.argv[3] if len(sys.argv) > 3 else "none"
+    args = arguments(__doc__)
+    conversations = number(args, 0, "CONVERSATIONS", 10_000)
+    rounds = number(args, 1, "ROUNDS", 3)
+    sink = args[2] if len(args) > 2 else "none"
     if sink not in SINKS:
         sys.exit(f"unknown sink {sink!r}: one of {', '.join(SINKS)}")
     print(json.dumps(asyncio.run(measure(conversations, rounds, sink))))

@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from bench._args import arguments, number
 from bench.engine_load import CountingPort, Samples, _echo
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.live import LiveBoard
@@ -76,9 +76,10 @@ def _sinks(instances: dict[str, FlowInstance]) -> dict[str, Callable[[], Callabl
 
 
 def main() -> None:
-    conversations = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    args = arguments(__doc__)
+    conversations = number(args, 0, "CONVERSATIONS", 2_000)
+    rounds = number(args, 1, "ROUNDS", 5)
+    repeats = number(args, 2, "REPEATS", 5)
     records, instances = asyncio.run(_records(conversations, rounds))
     timings: dict[str, list[float]] = {}
     for _ in range(repeats):

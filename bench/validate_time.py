@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._args import arguments, number
+
 CURVE = (250, 500, 1000, 2000, 5000)
 HELPDESK = Path(__file__).resolve().parent.parent / "flows" / "helpdesk.flow.yaml"
 #: the checkout whose code is run (``UCWA_BENCH_ROOT``; default this one)
@@ -172,8 +174,8 @@ def _spread(values: list[float]) -> str:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--curve"]
-    runs = int(args[0]) if args else 7
+    args = [a for a in arguments(__doc__) if a != "--curve"]
+    runs = number(args, 0, "RUNS", 7)
     print(f"load average at start: {os.getloadavg()[0]:.2f}; code of {ROOT}")
     if "--curve" in sys.argv[1:]:
         print(f"{'states':>6} {'lines':>6} {'bytes':>9}  {'wall':<24} {'cpu (user+sys)':<24}")
