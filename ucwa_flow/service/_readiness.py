@@ -154,7 +154,6 @@ def _elsewhere(coordinator: Coordinator, service: Service, now: float) -> list[A
             continue
         held, lost = coordinator.held.get(account), coordinator.sight.lost.get(account)
         lease = leases.get(runner.user)
-        other = AccountElsewhere(account, runner.user, "unknown", "")
         if held is not None:  # being handed over (or given up)
             reason = "being handed over: its bot stops, then its lease is released"
             other = AccountElsewhere(account, runner.user, "handing_over", reason)

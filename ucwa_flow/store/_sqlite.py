@@ -53,7 +53,7 @@ from ucwa_flow.store._errors import (
 from ucwa_flow.store._holder import Hold, hold
 from ucwa_flow.store._migrations import LATEST, migrate
 from ucwa_flow.store._sql import Program, Sql
-from ucwa_flow.store._sqlite_probe import holds_store
+from ucwa_flow.store._sqlite_probe import STORE_TABLE, holds_store
 from ucwa_flow.store._store import Store
 
 __all__ = ["CHECKPOINT_ROWS", "CHECKPOINT_SECONDS", "INLINE_ROWS", "SqliteStore"]
@@ -113,10 +113,11 @@ class SqliteStore(Store):
         empty file, another program's database) instead of creating its tables, and
         look for them first without changing the file (nor creating a missing one)."""
         try:
-            if existing and self._checkpoints is not None:  # a file: looked at read-only
+            looked = existing and self._checkpoints is not None  # a file: read-only first
+            if looked:
                 await self._call(self._look)
             await self._call(self._connect)
-            if existing and not await self._run(_has_store(), write=False):
+            if existing and not looked and not await self._run(_has_store(), write=False):
                 raise self._no_store()
             await self._run(migrate("sqlite", self.target, upto), write=True)
         except BaseException:
@@ -375,7 +376,5 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 def _has_store() -> Program[bool]:
-    rows = yield Sql(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    )
+    rows = yield Sql(STORE_TABLE)
     return bool(rows[0][0])

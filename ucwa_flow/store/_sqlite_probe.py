@@ -19,8 +19,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-__all__ = ["holds_store"]
+__all__ = ["STORE_TABLE", "holds_store"]
 
+#: how a database tells it holds a store: its table of migrations
+STORE_TABLE = (
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+)
 #: the first bytes of every SQLite database file
 _MAGIC = b"SQLite format 3\x00"
 #: the header's file format versions (offsets 18 and 19): 2 is WAL
@@ -40,9 +44,7 @@ def holds_store(path: Path, timeout: float) -> bool:
         uri += "&immutable=1"
     conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
     try:
-        rows = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-        ).fetchall()
+        rows = conn.execute(STORE_TABLE).fetchall()
     finally:
         conn.close()
     return bool(rows[0][0])
