@@ -377,16 +377,16 @@ def _compile_tree(
     parts: list[_Compiled],
 ) -> Any:
     if isinstance(source, str):
-        whole = _WHOLE_EXPRESSION.match(source)
-        compiled: _Compiled
+        if "{" not in source:
+            return source  # a constant text: nothing to compile, nor to locate
         if path and locate is not None:
             location = locate(path)
+        whole = _WHOLE_EXPRESSION.match(source)
+        compiled: _Compiled
         if whole:
             compiled = _Expression(whole.group("expr"), location)
-        elif "{" in source:
-            compiled = Template(source, location)
         else:
-            return source
+            compiled = Template(source, location)
         parts.append(compiled)
         return compiled
     if isinstance(source, list):
