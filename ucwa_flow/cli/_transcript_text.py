@@ -197,7 +197,8 @@ def _ending(data: Any) -> str:
     """An ``ended`` line's reason: ``by the bot (stop)``, ``by the caller``."""
     fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
     reason = str(fields.get("reason") or "").removeprefix("ended ")
-    return reason + (f" ({fields['why']})" if fields.get("why") else "")
+    why = f"({fields['why']})" if fields.get("why") else ""
+    return " ".join(part for part in (reason, why) if part)
 
 
 def _outcome(outcome: str | None) -> str:
