@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ucwa_flow.errors import OperationalError, UnreadableFileError
+from ucwa_flow.flow import resolve_flow_path
 from ucwa_flow.review._flows import ReviewedFlow, review_flow
 
 __all__ = ["FlowShelf"]
@@ -27,10 +28,14 @@ class FlowShelf:
 
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
-        """Load every file (:class:`~ucwa_flow.flow.FlowFileError` for one that cannot be
-        read, the CLI's one line; :class:`~ucwa_flow.errors.OperationalError` for two flows
-        of one name: a page is a flow's name)."""
-        flows = [review_flow(path) for path in paths]
+        """Load every file, once however many times it is named
+        (:class:`~ucwa_flow.flow.FlowFileError` for one that cannot be read, the CLI's one
+        line; :class:`~ucwa_flow.errors.OperationalError` for two files with flows of one
+        name: a page is a flow's name)."""
+        unique: dict[Path, str | Path] = {}
+        for path in paths:
+            unique.setdefault(_same_file(path), path)
+        flows = [review_flow(path) for path in unique.values()]
         named: dict[str, ReviewedFlow] = {}
         for flow in flows:
             other = named.setdefault(flow.name, flow)
@@ -64,6 +69,12 @@ class FlowShelf:
         except (OSError, UnreadableFileError):
             return
         self._stamps[index] = stamp
+
+
+def _same_file(path: str | Path) -> Path:
+    """What tells two names of one flow file apart from two files: ``flows/x.yaml`` and
+    ``./flows/x.flow.yaml`` are one."""
+    return resolve_flow_path(path).resolve()
 
 
 def _stamps(flow: ReviewedFlow) -> tuple[tuple[int, int] | None, ...]:
