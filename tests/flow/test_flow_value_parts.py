@@ -1,8 +1,9 @@
-"""F106, F107 and F112 in a value holding several templates are located at the template.
+"""F106, F107, F112 and F161 in a value holding several templates are located at the
+template.
 
 A value (a ``set``, a webhook's ``json``, a call's ``with``) is a tree whose texts are
 templates, its parts. F124 and a part that fails when it runs were reported at the part;
-F106, F107 and F112 were reported where the value starts, lines away from the template
+F106, F107, F112 and F161 were reported where the value starts, lines away from the template
 at fault. Checked through ``ucwa-flow validate``, as an author sees them.
 """
 
@@ -115,3 +116,34 @@ def test_a_template_that_is_the_whole_value_is_located_at_the_value(tmp_path: Pa
             "13:22: F112 error: template does not compile: unexpected 'end of template'",
         ],
     )
+
+
+def test_an_undeclared_campaign_name_is_located_at_its_part(tmp_path: Path) -> None:
+    path = tmp_path / "survey.flow.yaml"
+    path.write_text(
+        """\
+version: 1
+name: survey
+start: ask
+outbound:
+  to: [sip:ann@contoso.com]
+  no_answer: [{log: none}]
+  declined: [{log: declined}]
+  campaign:
+    variables: {yes: 0}
+states:
+  ask:
+    enter:
+      - set:
+          tally:
+            yes: "{{ campaign.yes }}"
+            maybe: "{{ campaign.yess }}"
+      - stop
+""",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout.replace(f"{path}:", "").splitlines() == [
+        "16:20: F161 error: campaign.yess is read, but it is not a campaign variable "
+        "(declare it under outbound.campaign.variables; declared: yes)"
+    ]
