@@ -139,21 +139,9 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 def _expand(given: str) -> list[str]:
     """``given``, or the flows and parts of flows below it when it is a folder."""
-    from pathlib import Path
+    from ucwa_flow.flow._folders import expand_folder
 
-    from ucwa_flow.flow import PART_SUFFIXES
-
-    folder = Path(given)
-    if not folder.is_dir():
-        return [given]
-    suffixes = (".flow.yaml", *PART_SUFFIXES)
-    found = sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
-    if found:
-        return [str(p) for p in found]
-    named = ", ".join(f"*{suffix}" for suffix in suffixes)
-    yml = sorted(p.name for p in folder.rglob("*.yml"))
-    hint = f" ({yml[0]}: end its name in .yaml, not .yml)" if yml else ""
-    raise UnreadableFileError(f"{given}: no flows ({named}) in it{hint}")
+    return expand_folder(given, parts=True)
 
 
 def _is_deployment_file(file: str) -> bool:

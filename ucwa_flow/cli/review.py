@@ -2,7 +2,10 @@
 
 Serves :mod:`ucwa_flow.review` on ``--listen`` (default ``127.0.0.1:8300``; port 0 picks a
 free one) and prints the URL to open. Each FLOW gets a page: its graph, its YAML, the
-problems ``validate`` reports. Options add:
+problems ``validate`` reports. A folder stands for its flow files (every ``*.flow.yaml``
+below it, :mod:`ucwa_flow.flow._folders`, as ``validate`` and ``test`` read a folder); a
+file named twice (a folder and a file in it, ``x.yaml`` and ``x.flow.yaml``) is one
+flow, reviewed once. Options add:
 
 * ``--coverage RESULTS.json``: what ``ucwa-flow test --json RESULTS.json`` wrote; edges
   the tests never took are drawn apart, each edge with how often it was taken;
@@ -18,8 +21,8 @@ A request is answered only when its ``Host`` is an IP address, a dotless name
 forwards, ``review.example.com``); any other gets ``403`` (a guard against DNS
 rebinding, :mod:`ucwa_flow._local_guard`).
 
-It runs until Ctrl-C. Errors (a flow file or coverage file that cannot be read, an
-address in use) are one line; a flow with problems is shown, not refused.
+It runs until Ctrl-C. Errors (a flow file or coverage file that cannot be read, a folder
+without flows, an address in use) are one line; a flow with problems is shown, not refused.
 """
 
 from __future__ import annotations
@@ -94,7 +97,8 @@ def command(
     """Review FLOW files in the browser: graph, source, problems, coverage, live
     conversations and stored transcripts.
 
-    FLOW may be written X.yaml for X.flow.yaml.
+    FLOW may be written X.yaml for X.flow.yaml; a folder means every *.flow.yaml below
+    it, as for validate and test. A file named twice is reviewed once.
     """
     from ucwa_flow._listen import parse_listen
     from ucwa_flow._local_guard import host_to_allow
@@ -116,9 +120,10 @@ def command(
             param_hint="--attach",
         )
     # the review app's modules only once the arguments are known to be usable
+    from ucwa_flow.flow._folders import expand_folder
     from ucwa_flow.review import FlowShelf, load_coverage
 
-    shelf = FlowShelf.load(flows)
+    shelf = FlowShelf.load([file for given in flows for file in expand_folder(given)])
     coverage = load_coverage(coverage_file) if coverage_file is not None else None
     target = _store_target(store) if store is not None else None
     with contextlib.suppress(KeyboardInterrupt):

@@ -74,7 +74,8 @@ class BuilderBase:
         except TemplateCompileError as exc:
             where = f" (line {exc.lineno} of it)" if exc.lineno > 1 else ""
             what = "condition" if code == "F113" else "template"
-            self.report(path, code, f"{what} does not compile{where}: {exc}")
+            message = f"{what} does not compile{where}: {exc}"
+            self.problems.append(Diagnostic.at(exc.location or location, code, message))
             return None
 
     def template(self, raw: Any, path: Path, *, html: bool = False) -> Template | None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ucwa_flow.flow._action_lists import CAMPAIGN_REPORT
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._model import Action, Outbound, SetVariable, Webhook, iter_actions
+from ucwa_flow.flow._sandbox import Value
 
 if TYPE_CHECKING:
     from ucwa_flow.flow._builder import _Builder
@@ -115,11 +116,13 @@ def check_campaign(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     declared = set(campaign.variables) | RUN_NAMES if campaign is not None else set()
     reported: set[tuple[Location, str]] = set()
     for compiled in all_compiled(flow):
-        for name in sorted(compiled.campaign - declared):
-            if (compiled.location, name) in reported:
-                continue
-            reported.add((compiled.location, name))
-            yield _undeclared(campaign, compiled.location, "F161", f"campaign.{name} is read")
+        # a value's parts one by one, each finding at its own part (as F106's)
+        for part in compiled.parts if isinstance(compiled, Value) else (compiled,):
+            for name in sorted(part.campaign - declared):
+                if (part.location, name) in reported:
+                    continue
+                reported.add((part.location, name))
+                yield _undeclared(campaign, part.location, "F161", f"campaign.{name} is read")
     for actions in all_lists(flow):
         for action in iter_actions(actions):
             if not isinstance(action, SetVariable):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Protocol
 
 from ucwa_flow.flow._campaign import campaign_lists
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
@@ -45,6 +46,18 @@ __all__ = [
 ]
 
 _Compiled = Template | Value | Condition
+
+
+class _Reads(Protocol):
+    """What a template, a condition or a value's part reads, and where it is."""
+
+    @property
+    def location(self) -> Location: ...
+    @property
+    def variables(self) -> frozenset[str]: ...
+    @property
+    def captures(self) -> frozenset[str]: ...
+
 
 #: what every template can read besides the variables: a misspelt `callr` means `caller`
 _CONTEXT = frozenset(
@@ -194,29 +207,39 @@ def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:
     reported: set[tuple[Location, str]] = set()
     for scope, groups, compiled in _scopes(flow):
         known = known_in[scope]
-        for name in sorted(compiled.variables - known - RESERVED_NAMES):
-            if (compiled.location, name) not in reported:
-                reported.add((compiled.location, name))
-                yield Diagnostic.at(
-                    compiled.location,
-                    "F106",
-                    f"variable {name!r} is used but never set or declared in `variables`"
-                    + suggest(name, known | _CONTEXT),
-                )
-        for capture in sorted(compiled.captures - groups):
-            if (compiled.location, "match." + capture) not in reported:
-                reported.add((compiled.location, "match." + capture))
-                where = (
-                    f"the pattern defines only {', '.join(sorted(groups))}"
-                    if groups
-                    else "no regex with a named group matched here"
-                )
-                yield Diagnostic.at(
-                    compiled.location,
-                    "F107",
-                    f"capture match.{capture} is not defined: {where}",
-                )
+        # a value's parts one by one, each finding at its own part (as F124's)
+        for part in compiled.parts if isinstance(compiled, Value) else (compiled,):
+            yield from _unknown_names(part, known, groups, reported)
         yield from _unknown_fields(compiled, reported)
+
+
+def _unknown_names(
+    part: _Reads,
+    known: set[str],
+    groups: frozenset[str],
+    reported: set[tuple[Location, str]],
+) -> Iterator[Diagnostic]:
+    """F106 and F107: the variables and captures ``part`` reads that are not there."""
+    for name in sorted(part.variables - known - RESERVED_NAMES):
+        if (part.location, name) not in reported:
+            reported.add((part.location, name))
+            yield Diagnostic.at(
+                part.location,
+                "F106",
+                f"variable {name!r} is used but never set or declared in `variables`"
+                + suggest(name, known | _CONTEXT),
+            )
+    for capture in sorted(part.captures - groups):
+        if (part.location, "match." + capture) not in reported:
+            reported.add((part.location, "match." + capture))
+            where = (
+                f"the pattern defines only {', '.join(sorted(groups))}"
+                if groups
+                else "no regex with a named group matched here"
+            )
+            yield Diagnostic.at(
+                part.location, "F107", f"capture match.{capture} is not defined: {where}"
+            )
 
 
 def _unknown_fields(

@@ -319,7 +319,8 @@ class Value:
     keys and indexes that lead to it from the value: ``("list",)``, ``("items", 0)``) or,
     without it, at ``location``, the value's. What the value reads is what its parts read,
     each part read on its own (a name one part binds, ``{% for state in items %}``, is
-    still the context's in another: F124 checks each part's fields, at the part).
+    still the context's in another: F124 checks each part's fields, at the part). A part
+    that does not compile raises :class:`TemplateCompileError` with its ``location``.
     """
 
     __slots__ = (
@@ -383,10 +384,14 @@ def _compile_tree(
             location = locate(path)
         whole = _WHOLE_EXPRESSION.match(source)
         compiled: _Compiled
-        if whole:
-            compiled = _Expression(whole.group("expr"), location)
-        else:
-            compiled = Template(source, location)
+        try:
+            if whole:
+                compiled = _Expression(whole.group("expr"), location)
+            else:
+                compiled = Template(source, location)
+        except TemplateCompileError as exc:
+            exc.location = location  # F112 at the part, not at the value
+            raise
         parts.append(compiled)
         return compiled
     if isinstance(source, list):

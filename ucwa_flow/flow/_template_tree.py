@@ -19,6 +19,7 @@ from ucwa_flow.flow._simple_templates import Names
 if TYPE_CHECKING:
     from jinja2 import nodes
 
+    from ucwa_flow.flow._diagnostics import Location
     from ucwa_flow.flow._jinja_env import Sandbox
 
 __all__ = [
@@ -36,11 +37,13 @@ MAX_NESTING = 64
 
 
 class TemplateCompileError(UcwaFlowError):
-    """A template or condition that does not compile; ``lineno`` is 1-based within it."""
+    """A template or condition that does not compile; ``lineno`` is 1-based within it.
+    ``location`` is the part of a value that does not compile (``None``: the whole)."""
 
     def __init__(self, message: str, lineno: int = 1) -> None:
         super().__init__(message)
         self.lineno = lineno
+        self.location: Location | None = None
 
 
 def analyse(ast: nodes.Template, env: Sandbox) -> tuple[int, Names]:

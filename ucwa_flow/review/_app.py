@@ -191,9 +191,10 @@ class _Review:
         return HTMLResponse(flow_page(flow, counts=None, live=False, replay=replay))
 
     def _unknown_flow(self, request: Request) -> Response | None:
-        """A 404 for ``/flows/{name}/...`` of a flow this review does not show, else None."""
+        """A 404 for ``/flows/{name}/...`` of a flow this review does not show, else None
+        (the routes serve the live feed, which is every flow's: no file is reloaded)."""
         name = request.path_params.get("name")
-        if name is None or self.flows.get(name) is not None:
+        if name is None or self.flows.knows(name):
             return None
         return _error(404, f"no flow called {name!r} in this review")
 

@@ -2,8 +2,11 @@
 
 A reviewer edits the YAML while the review runs; the next page load shows the edit
 (the modification time and size of each file of the flow, its includes and sub-flows
-too, are checked on each lookup, one ``stat`` per file). A file that became unreadable
-keeps its last good picture.
+too, are checked on each lookup, one ``stat`` per file), and a flow renamed in its file is
+found by its new name. A file that became unreadable keeps its last good picture. The
+live routes, asked on every update of a conversation, only need to know that a name is one
+of the review's flows (:meth:`FlowShelf.knows`): they look at no file for a name already
+known.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ucwa_flow.errors import OperationalError, UnreadableFileError
+from ucwa_flow.flow import resolve_flow_path
 from ucwa_flow.review._flows import ReviewedFlow, review_flow
 
 __all__ = ["FlowShelf"]
@@ -27,10 +31,14 @@ class FlowShelf:
 
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
-        """Load every file (:class:`~ucwa_flow.flow.FlowFileError` for one that cannot be
-        read, the CLI's one line; :class:`~ucwa_flow.errors.OperationalError` for two flows
-        of one name: a page is a flow's name)."""
-        flows = [review_flow(path) for path in paths]
+        """Load every file, once however many times it is named
+        (:class:`~ucwa_flow.flow.FlowFileError` for one that cannot be read, the CLI's one
+        line; :class:`~ucwa_flow.errors.OperationalError` for two files with flows of one
+        name: a page is a flow's name)."""
+        unique: dict[Path, str | Path] = {}
+        for path in paths:
+            unique.setdefault(_same_file(path), path)
+        flows = [review_flow(path) for path in unique.values()]
         named: dict[str, ReviewedFlow] = {}
         for flow in flows:
             other = named.setdefault(flow.name, flow)
@@ -54,16 +62,33 @@ class FlowShelf:
                 return flow
         return None
 
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is a flow of this review: one of the names as last loaded (no
+        file looked at: the live routes ask on every update), else after a fresh look, for
+        a flow renamed in its file since."""
+        return any(flow.name == name for flow in self._flows) or self.get(name) is not None
+
     def _fresh(self, index: int) -> None:
         flow = self._flows[index]
         stamp = _stamps(flow)
         if stamp == self._stamps[index] or stamp[0] is None:
             return
         try:
-            self._flows[index] = review_flow(flow.path)
+            fresh = self._flows[index] = review_flow(flow.path)
         except (OSError, UnreadableFileError):
             return
-        self._stamps[index] = stamp
+        # the files of the flow as it now is: each one it had stamped before it was read (a
+        # change meanwhile is seen next time), one it includes or calls now after
+        before = dict(zip(flow.files, stamp, strict=True))
+        self._stamps[index] = tuple(
+            before[path] if path in before else _stamp(path) for path in fresh.files
+        )
+
+
+def _same_file(path: str | Path) -> Path:
+    """What tells two names of one flow file apart from two files: ``flows/x.yaml`` and
+    ``./flows/x.flow.yaml`` are one."""
+    return resolve_flow_path(path).resolve()
 
 
 def _stamps(flow: ReviewedFlow) -> tuple[tuple[int, int] | None, ...]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ucwa_flow.flow import PART_SUFFIXES, Diagnostic, FlowFileError, load_flow
+from ucwa_flow.flow._folders import flow_files
 from ucwa_flow.testing._coverage import Coverage
 from ucwa_flow.testing._loader import ScriptFileError, load_script
 from ucwa_flow.testing._runner import ScenarioResult, run_scenario
@@ -71,7 +72,7 @@ def find_scripts(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], l
                 hint = f" ({yml[0]}: end its name in .yaml, not .yml)" if yml else ""
                 raise ScriptFileError(f"{path}: no test scripts (*{SCRIPT_SUFFIX}) in it{hint}")
             scripts.update(dict.fromkeys(found))
-            flows.update(dict.fromkeys(sorted(path.rglob("*.flow.yaml"))))
+            flows.update(dict.fromkeys(flow_files(path)))
         elif path.name.endswith((".flow.yaml", *PART_SUFFIXES)) and path.is_file():
             raise ScriptFileError(_not_a_script(path))
         elif path.exists():

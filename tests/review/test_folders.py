@@ -1,0 +1,89 @@
+"""``ucwa-flow review`` takes a folder, as ``validate`` and ``test`` do, and a file once.
+
+A folder stands for every ``*.flow.yaml`` below it (the parts of flows, test scripts and
+other YAML are no pages); a folder without any is one line and exit status 2. A file named
+twice (``review flows/ flows/helpdesk.flow.yaml``, ``x.yaml`` and ``x.flow.yaml``) is
+reviewed once: it ended the review, status 1, as "two flows of one name".
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.guards import WAIT
+from tests.review.pages import HELPDESK, ROOT, Page
+from tests.review.processes import Command
+
+_FLOW = """\
+version: 1
+name: {name}
+start: echo
+settings: {{idle_timeout: 10m}}
+states:
+  echo:
+    messages:
+      - any: true
+        say: "You said: {{{{ message }}}}"
+"""
+
+
+async def _served(args: list[str], log: Path) -> tuple[str, list[str]]:
+    """What ``review ARGS`` says once it serves, and the flows its index lists."""
+    review = Command(["review", *args, "--listen", "127.0.0.1:0"], log)
+    try:
+        url = await review.serving()
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+            index = Page((await client.get("/")).text)
+        said = review.output().splitlines()[0]
+        return said, [link.text for link in index.select("a", "flow-link")]
+    finally:
+        await review.close()
+
+
+async def test_a_folder_is_every_flow_file_below_it(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    (flows / "team" / "lib").mkdir(parents=True)
+    (flows / "desk.flow.yaml").write_text(_FLOW.format(name="desk"), encoding="utf-8")
+    (flows / "team" / "echo.flow.yaml").write_text(_FLOW.format(name="echo"), encoding="utf-8")
+    # none of these is a flow's page: a test script, a part of a flow, other YAML
+    (flows / "desk.test.yaml").write_text("flow: desk.flow.yaml\nscenarios: []\n", "utf-8")
+    (flows / "team" / "lib" / "x.states.yaml").write_text("states: {}\n", encoding="utf-8")
+    (flows / "notes.yaml").write_text("a: 1\n", encoding="utf-8")
+    said, listed = await _served([str(flows)], tmp_path / "review.log")
+    assert said.startswith("Reviewing desk, echo at http://127.0.0.1:"), said
+    assert listed == ["desk", "echo"]
+
+
+async def test_a_file_named_twice_is_reviewed_once(tmp_path: Path) -> None:
+    said, listed = await _served([str(HELPDESK), str(HELPDESK)], tmp_path / "one.log")
+    assert said.startswith("Reviewing helpdesk at http://127.0.0.1:"), said
+    assert listed == ["helpdesk"]
+    # in a folder given too, and as X.yaml for X.flow.yaml
+    also = str(HELPDESK.with_name("helpdesk.yaml"))
+    args = [str(HELPDESK.parent), str(HELPDESK), also]
+    said, listed = await _served(args, tmp_path / "all.log")
+    assert "Reviewing after-hours, echo, helpdesk, " in said
+    assert listed.count("helpdesk") == 1
+    assert len(listed) == len(set(listed)) == len(list(HELPDESK.parent.glob("*.flow.yaml")))
+
+
+def test_a_folder_without_flows_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "desk.flow.yml").write_text(_FLOW.format(name="desk"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "review", str(tmp_path), "--listen", "127.0.0.1:0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"ucwa-flow: error: {tmp_path}: no flows (*.flow.yaml) in it "
+        "(desk.flow.yml: end its name in .yaml, not .yml)\n"
+    )

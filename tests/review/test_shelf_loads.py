@@ -1,0 +1,165 @@
+"""How often the review loads its flows: an edit is shown on the next page load, and the
+live routes, which the page asks on every update of the conversation it shows, load no
+flow and look at no file of a flow they know.
+
+``/flows/{name}/events`` and ``/flows/{name}/conversations/{id}`` checked the name with
+the page's lookup, which looks at every file of every flow and reloads each one edited
+since: an edit of one flow was loaded by the live routes of another, and every update
+looked at every file of the review. Counted here, as loads and file looks, on a real
+server on loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.guards import WAIT
+from tests.review.pages import ROOT
+from ucwa_flow.live import LiveBoard
+from ucwa_flow.review import FlowShelf, ReviewServer, _shelf, create_app
+
+_ECHO = """\
+version: 1
+name: {name}
+start: echo
+settings: {{idle_timeout: 10m}}
+{include}states:
+  echo:
+    messages:
+      - any: true
+        say: "You said: {{{{ message }}}}"
+"""
+_DESK = """\
+states:
+  desk:
+    enter: [stop]
+"""
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.loads: list[str] = []
+        self.looks = 0
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> _Counts:
+    """Every flow the review loads (its file's name) and every file it looks at."""
+    counts = _Counts()
+    load, look = _shelf.review_flow, _shelf._stamp
+
+    def counted_load(path: str | Path) -> _shelf.ReviewedFlow:
+        counts.loads.append(Path(path).name)
+        return load(path)
+
+    def counted_look(path: Path) -> tuple[int, int] | None:
+        counts.looks += 1
+        return look(path)
+
+    monkeypatch.setattr(_shelf, "review_flow", counted_load)
+    monkeypatch.setattr(_shelf, "_stamp", counted_look)
+    return counts
+
+
+@contextlib.asynccontextmanager
+async def _serving(shelf: FlowShelf) -> AsyncIterator[httpx.AsyncClient]:
+    server = ReviewServer(create_app(shelf, live=LiveBoard()), "127.0.0.1", 0)
+    url = await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+            yield client
+    finally:
+        await server.stop()
+
+
+async def _live_routes(client: httpx.AsyncClient, name: str) -> None:
+    """What a flow's page asks while it follows the live feed: the stream, and the
+    conversation it shows, again on each update."""
+    async with client.stream("GET", f"/flows/{name}/events") as response:
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                break  # the first event: the stream is served
+    for _ in range(3):
+        found = await client.get(f"/flows/{name}/conversations/c1")
+        assert found.json() == {"error": "no such conversation"}, found.text
+
+
+def _write(path: Path, name: str, include: str = "") -> None:
+    text = _ECHO.format(name=name, include=f"include: [{include}]\n" if include else "")
+    before = path.stat().st_size if path.exists() else None
+    path.write_text(text, encoding="utf-8")
+    assert path.stat().st_size != before  # an edit the size tells, whatever the clock
+
+
+async def test_live_routes_load_no_flow_and_look_at_no_file(
+    tmp_path: Path, counted: _Counts
+) -> None:
+    one, other = tmp_path / "one.flow.yaml", tmp_path / "other.flow.yaml"
+    _write(one, "one")
+    _write(other, "other")
+    shelf = FlowShelf.load([one, other])
+    assert counted.loads == ["one.flow.yaml", "other.flow.yaml"]
+    async with _serving(shelf) as client:
+        _write(other, "other!")  # an edit of the other flow
+        _write(one, "one", "desk.states.yaml")  # and of this one
+        (tmp_path / "desk.states.yaml").write_text(_DESK, encoding="utf-8")
+        counted.looks = 0
+        await _live_routes(client, "one")
+        assert counted.loads[2:] == []  # neither edit loaded by the live routes
+        assert counted.looks == 0
+        # the next page load shows them: each flow loaded once
+        assert 'data-file="desk.states.yaml"' in (await client.get("/flows/one")).text
+        assert "other!" in (await client.get("/")).text
+        assert sorted(counted.loads[2:]) == ["one.flow.yaml", "other.flow.yaml"]
+
+
+async def test_an_edit_is_loaded_once(tmp_path: Path, counted: _Counts) -> None:
+    # an edit that adds a file to the flow (an include) was loaded again on the next
+    # lookup: the files the flow was made of before the edit were the ones noted
+    flow = tmp_path / "one.flow.yaml"
+    _write(flow, "one")
+    async with _serving(FlowShelf.load([flow])) as client:
+        _write(flow, "one", "desk.states.yaml")
+        (tmp_path / "desk.states.yaml").write_text(_DESK, encoding="utf-8")
+        assert 'data-file="desk.states.yaml"' in (await client.get("/flows/one")).text
+        assert counted.loads == ["one.flow.yaml", "one.flow.yaml"]
+        await client.get("/flows/one")
+        await client.get("/")
+        await _live_routes(client, "one")
+        assert counted.loads == ["one.flow.yaml", "one.flow.yaml"]
+        # an edit of the included file is an edit of the flow
+        (tmp_path / "desk.states.yaml").write_text(_DESK + "\n# more\n", encoding="utf-8")
+        await client.get("/flows/one")
+        await client.get("/flows/one")
+        assert counted.loads == ["one.flow.yaml"] * 3
+
+
+async def test_a_flow_renamed_in_its_file_is_found_by_its_new_name(
+    tmp_path: Path, counted: _Counts
+) -> None:
+    # what the live routes' lookup is for: a name not in the review is a 404, and a flow
+    # renamed since the last look is in it under its new name, found by a fresh look
+    one = tmp_path / "one.flow.yaml"
+    _write(one, "one")
+    async with _serving(FlowShelf.load([one])) as client:
+        missing = await client.get("/flows/nope/conversations/c1")
+        assert missing.status_code == 404
+        assert missing.json() == {"error": "no flow called 'nope' in this review"}
+        _write(one, "renamed")
+        await _live_routes(client, "renamed")
+        assert counted.loads == ["one.flow.yaml", "one.flow.yaml"]
+        assert "renamed" in (await client.get("/")).text
+
+
+def test_a_file_named_twice_is_loaded_once(counted: _Counts) -> None:
+    helpdesk = ROOT / "flows" / "helpdesk.flow.yaml"
+    again = helpdesk.parent / ".." / "flows" / helpdesk.name
+    shelf = FlowShelf.load([helpdesk, ROOT / "flows" / "helpdesk.yaml", again])
+    assert [flow.name for flow in shelf.all()] == ["helpdesk"]
+    assert counted.loads == ["helpdesk.flow.yaml"]

@@ -1,0 +1,43 @@
+"""The flow files a folder stands for, read the same way by every command given one.
+
+A folder named where flows are expected (``validate flows/``, ``test flows/``, ``review
+flows/``) stands for the flow files below it, at any depth and sorted: every
+``*.flow.yaml`` and, for ``validate``, which checks the parts of flows on their own as well,
+every ``*.subflow.yaml`` and ``*.states.yaml`` (:data:`~ucwa_flow.flow.PART_SUFFIXES`).
+Other ``*.yaml`` files are not read: a folder holds test scripts and deployment files too.
+A folder without any is :class:`~ucwa_flow.errors.UnreadableFileError` (one line, exit
+status 2), with a hint for a flow named ``*.yml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ucwa_flow.errors import UnreadableFileError
+from ucwa_flow.flow._api import PART_SUFFIXES
+
+__all__ = ["FLOW_SUFFIX", "expand_folder", "flow_files"]
+
+#: the end of a flow file's name
+FLOW_SUFFIX = ".flow.yaml"
+
+
+def flow_files(folder: Path, *, parts: bool = False) -> list[Path]:
+    """The flow files below ``folder`` (with ``parts``, the parts of flows too), sorted."""
+    suffixes = (FLOW_SUFFIX, *PART_SUFFIXES) if parts else (FLOW_SUFFIX,)
+    return sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
+
+
+def expand_folder(given: str, *, parts: bool = False) -> list[str]:
+    """``given``, or the flow files below it when it is a folder (see the module)."""
+    folder = Path(given)
+    if not folder.is_dir():
+        return [given]
+    found = flow_files(folder, parts=parts)
+    if found:
+        return [str(p) for p in found]
+    suffixes = (FLOW_SUFFIX, *PART_SUFFIXES) if parts else (FLOW_SUFFIX,)
+    named = ", ".join(f"*{suffix}" for suffix in suffixes)
+    yml = sorted(p.name for p in folder.rglob("*.yml"))
+    hint = f" ({yml[0]}: end its name in .yaml, not .yml)" if yml else ""
+    raise UnreadableFileError(f"{given}: no flows ({named}) in it{hint}")
