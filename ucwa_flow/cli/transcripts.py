@@ -13,7 +13,8 @@
 Each opens the store that ``--state PATH`` (SQLite), ``--store URL`` (PostgreSQL),
 ``UCWA_FLOW_STORE`` or ``--account SIP`` (its default file) names, by the rules of
 :mod:`ucwa_flow.cli._store_target`; a SQLite file that does not exist is an error, never a
-new empty store. ``--account`` also limits what is shown to that bot's conversations.
+new empty store, and a store of an older schema version is refused, never migrated (a bot of
+that version may still run on it; ``prune`` too: only a bot migrates). ``--account`` also limits what is shown to that bot's conversations.
 Times are printed in UTC and accepted as ISO-8601 or as a duration before now (``2h``).
 
 Errors are one line and a non-zero exit status: 2 for a usage mistake or a missing store

@@ -55,6 +55,7 @@ from ucwa_flow.store._errors import (
     StoreInUse,
     StoreLocked,
     StoreTooNew,
+    StoreTooOld,
     StoreUnavailable,
 )
 from ucwa_flow.store._factory import (
@@ -122,6 +123,7 @@ __all__ = [
     "StoreInUse",
     "StoreLocked",
     "StoreTooNew",
+    "StoreTooOld",
     "StoreUnavailable",
     "Timer",
     "TranscriptEntry",
