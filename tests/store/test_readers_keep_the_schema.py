@@ -102,6 +102,25 @@ async def test_a_reader_opens_a_store_of_this_version(target: Target) -> None:
     assert record.conversation == "/conv/old"
 
 
+async def test_a_reader_does_not_wait_for_the_write_lock_of_a_bot(tmp_path: Path) -> None:
+    """Opening a store to read it ran the migrations' write transaction, which waited for
+    a bot's write lock (a long commit, a checkpoint) and failed past the busy timeout
+    (``StoreLocked``), although a read under WAL needs no lock at all."""
+    path = tmp_path / "bot.sqlite3"
+    target = Target("sqlite", path=path)
+    await asyncio.to_thread(_build, target, SCHEMA_VERSION)
+    bot = sqlite3.connect(path, isolation_level=None)
+    try:
+        bot.execute("BEGIN IMMEDIATE")  # held until the reader is done
+        bot.execute("UPDATE conversations SET state = 'menu'")
+        async with await target.open(existing=True, busy_timeout=0.05) as store:
+            (record,) = await store.conversations()
+        assert record.state == "greeting"  # what was committed: the bot's write is not
+    finally:
+        bot.execute("ROLLBACK")
+        bot.close()
+
+
 def test_a_reader_beside_a_running_older_bot_leaves_its_schema_alone(tmp_path: Path) -> None:
     """The case that matters: the older bot has the file open, its last writes still in the
     WAL (so the file is looked at through a read-only connection, not as immutable)."""
