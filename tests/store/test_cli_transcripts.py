@@ -244,6 +244,7 @@ def test_show_as_json_lines(where: list[str], capsys: pytest.CaptureFixture[str]
         "updated_at": "2026-01-05T09:05:00.000Z",
         "variables": {"name": "Ann", "pin": "[redacted]"},
         "misses": 0,
+        "ended_why": None,  # the caller ended it
     }
     assert [e["kind"] for e in entries] == [
         "message_in", "state", "message_out", "message_in", "state", "variable", "matched",
@@ -482,3 +483,53 @@ def test_show_says_why_the_bot_ended_a_conversation(
     assert (code, err) == (0, "")
     assert "Status        ended 2026-01-05 09:00:02Z: by the bot (shutdown)\n" in out
     assert out.endswith("2026-01-05 09:00:02Z  ended   by the bot (shutdown)\n")
+
+
+async def _endings(target: Target) -> None:
+    """Four conversations of the helpdesk: closed by the flow's ``stop``, cut by the bot's
+    shutdown, left by the caller, and one still going."""
+    async with await target.open() as store:
+        for n, (by, why) in enumerate([("bot", "stop"), ("bot", "shutdown"), ("caller", None)]):
+            record = ConversationRecord(
+                BOT, href(f"e0{n}"), "helpdesk", HELPDESK, "menu", T0 + n, T0 + n + 0.5,
+                status="ended", ended_reason=by,
+            )  # fmt: skip
+            data = {"reason": f"ended by the {by}", "state": "menu"}
+            if why is not None:
+                data["why"] = why
+            line = TranscriptEntry(BOT, record.conversation, T0 + n + 0.5, "ended", data)
+            await store.commit(BOT, Changes(conversations=(record,), transcript=(line,)))
+        going = ConversationRecord(BOT, href("e03"), "helpdesk", HELPDESK, "menu", T0 + 3, T0 + 3)
+        await store.commit(BOT, Changes(conversations=(going,)))
+
+
+def test_list_says_why_the_bot_ended_a_conversation(
+    target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``list`` printed ``ended: bot`` for a conversation the flow closed and for one the
+    bot's shutdown cut alike: only ``show`` told them apart."""
+    monkeypatch.delenv("UCWA_FLOW_STORE", raising=False)
+    asyncio.run(_endings(target))
+    if target.backend == "sqlite":
+        where = ["--state", str(target.path)]
+    else:
+        where = ["--store", f"{target.url}&options=-csearch_path%3D{target.schema}"]
+    code, out, err = run(capsys, "list", *where)
+    assert (code, err) == (0, "")
+    assert [re.split(r"\s{2,}", row)[4:6] for row in out.splitlines()] == [
+        ["STATUS", "MESSAGES"],
+        ["active", "0 in, 0 out"],
+        ["ended: caller", "0 in, 0 out"],
+        ["ended: bot (shutdown)", "0 in, 0 out"],
+        ["ended: bot (stop)", "0 in, 0 out"],
+    ]
+    # --format jsonl (show, export) says it in a field of its own
+    code, out, err = run(capsys, "export", *where)
+    assert (code, err) == (0, "Exported 4 conversation(s).\n")
+    heads = [o for o in map(json.loads, out.splitlines()) if o["type"] == "conversation"]
+    assert [(o["status"], o["ended_reason"], o["ended_why"]) for o in heads] == [
+        ("ended", "bot", "stop"),
+        ("ended", "bot", "shutdown"),
+        ("ended", "caller", None),
+        ("active", None, None),
+    ]

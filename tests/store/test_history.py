@@ -93,6 +93,32 @@ async def test_transcript_lines_are_counted_by_kind(store: Store) -> None:
     assert await store.transcript_counts([]) == {}
 
 
+async def test_how_each_conversation_ended_is_its_last_ended_line(store: Store) -> None:
+    """The record says only who ended it (``bot``); the ``ended`` line says why."""
+    await seed(store)
+    shutdown = {"reason": "ended by the bot", "state": "menu", "why": "shutdown"}
+    stop = {"reason": "ended by the bot", "state": "menu", "why": "stop"}
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            ends=(Ending("/conv/c2", "idle", 900.0),),
+            transcript=(line("ended", shutdown, "c1", at=990.0), line("ended", stop, "c1")),
+        ),
+    )
+    left = line("ended", {"reason": "ended by the caller"}, "c4", account=OTHER)
+    await store.commit(OTHER, Changes(transcript=(left,)))
+    asked = [(ACCOUNT, "/conv/c1"), (ACCOUNT, "/conv/c2"), (ACCOUNT, "/conv/c3")]
+    asked += [(OTHER, "/conv/c4"), (ACCOUNT, "/conv/c4")]  # c4 of ACCOUNT: no ended line
+    endings = await store.endings(asked)
+    assert {key: (entry.kind, entry.data) for key, entry in endings.items()} == {
+        (ACCOUNT, "/conv/c1"): ("ended", stop),  # the last one written
+        (ACCOUNT, "/conv/c2"): ("ended", {"reason": "idle"}),
+        (OTHER, "/conv/c4"): ("ended", {"reason": "ended by the caller"}),
+    }
+    assert endings[(ACCOUNT, "/conv/c1")].conversation == "/conv/c1"
+    assert await store.endings([]) == {}
+
+
 async def test_a_transcript_comes_back_in_order(store: Store) -> None:
     await seed(store)
     await store.commit(

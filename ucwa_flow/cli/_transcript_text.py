@@ -3,12 +3,15 @@
 The ``transcripts`` command reads :class:`~ucwa_flow.store.ConversationRecord` and
 :class:`~ucwa_flow.store.TranscriptEntry` values and prints them three ways:
 
-* :func:`list_rows`: one aligned line per conversation (``transcripts list``);
+* :func:`list_rows`: one aligned line per conversation (``transcripts list``), its status
+  with why the bot ended it when it did (``ended: bot (stop)``, ``(shutdown)``), from the
+  conversation's last ``ended`` entry (:meth:`~ucwa_flow.store.Store.endings`);
 * :func:`text_lines`: a conversation as one continuous history, a header and then a line
   per transcript entry: messages both ways with their delivery outcome, state and variable
   changes, errors, the end (``show``, ``export --format text``);
 * :func:`jsonl_objects`: the same as JSON objects, one ``"type": "conversation"`` object and
-  one ``"type": "entry"`` object per transcript line (``--format jsonl``).
+  one ``"type": "entry"`` object per transcript line (``--format jsonl``); the conversation's
+  ``ended_why`` is its last ``ended`` entry's ``why``.
 
 The entry kinds it knows and the data it reads from each (anything else is printed as its
 kind and its data as JSON, so a new kind is never lost):
@@ -53,9 +56,12 @@ def short_version(version: str, length: int = 8) -> str:
 
 
 def list_rows(
-    records: Sequence[ConversationRecord], counts: Mapping[tuple[str, str], Mapping[str, int]]
+    records: Sequence[ConversationRecord],
+    counts: Mapping[tuple[str, str], Mapping[str, int]],
+    endings: Mapping[tuple[str, str], TranscriptEntry],
 ) -> list[str]:
-    """One aligned line per conversation, under a header line."""
+    """One aligned line per conversation, under a header line; ``endings``: each one's last
+    ``ended`` entry, which says why the bot ended it (``ended: bot (stop)``)."""
     accounts = len({r.account for r in records}) > 1
     header = ["STARTED", "CALLER", "FLOW", "STATE", "STATUS", "MESSAGES", "CONVERSATION"]
     rows = [header if not accounts else ["ACCOUNT", *header]]
@@ -65,7 +71,7 @@ def list_rows(
             _caller_short(record),
             f"{record.flow}@{short_version(record.flow_version)}",
             record.state,
-            _status(record),
+            _status(record, endings.get((record.account, record.conversation))),
             _messages(counts.get((record.account, record.conversation), {})),
             short_id(record.conversation),
         ]
@@ -127,6 +133,8 @@ def jsonl_objects(
         "updated_at": iso_time(record.updated_at),
         "variables": _variables(record),
         "misses": record.misses,
+        # why the bot ended it (its last ``ended`` entry's): stop, shutdown...; else null
+        "ended_why": _why(next((e for e in reversed(entries) if e.kind == "ended"), None)),
     }
     for entry in entries:
         yield {
@@ -219,10 +227,20 @@ def _caller_short(record: ConversationRecord) -> str:
     return record.caller_name or "(unknown)"
 
 
-def _status(record: ConversationRecord) -> str:
+def _status(record: ConversationRecord, ended: TranscriptEntry | None) -> str:
+    """``active``, ``ended: caller``, ``ended: bot (stop)``, ``ended: bot (shutdown)``."""
     if record.status == "active":
         return "active"
-    return f"ended: {record.ended_reason}" if record.ended_reason else "ended"
+    why = _why(ended)
+    text = f"ended: {record.ended_reason}" if record.ended_reason else "ended"
+    return f"{text} ({why})" if why else text
+
+
+def _why(ended: TranscriptEntry | None) -> str | None:
+    """An ``ended`` entry's ``why`` (``stop``, ``shutdown``...), if it says one."""
+    data = ended.data if ended is not None else None
+    why = data.get("why") if isinstance(data, Mapping) else None
+    return str(why) if why else None
 
 
 def _messages(counts: Mapping[str, int]) -> str:

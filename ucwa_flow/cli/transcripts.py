@@ -13,7 +13,9 @@
 Each opens the store that ``--state PATH`` (SQLite), ``--store URL`` (PostgreSQL),
 ``UCWA_FLOW_STORE`` or ``--account SIP`` (its default file) names, by the rules of
 :mod:`ucwa_flow.cli._store_target`; a SQLite file that does not exist is an error, never a
-new empty store. ``--account`` also limits what is shown to that bot's conversations.
+new empty store, and a store of an older schema version is refused, never migrated (a bot of
+that version may still run on it; ``prune`` too: only a bot migrates). ``--account`` also
+limits what is shown to that bot's conversations.
 Times are printed in UTC and accepted as ISO-8601 or as a duration before now (``2h``).
 
 Errors are one line and a non-zero exit status: 2 for a usage mistake or a missing store
@@ -149,17 +151,18 @@ def command() -> None:
 def list_command(limit: int, **options: Any) -> None:
     """One line per conversation, newest first."""
 
-    async def work(store: Store) -> tuple[list[ConversationRecord], Any]:
+    async def work(store: Store) -> tuple[list[ConversationRecord], Any, Any]:
         query = _query(options, limit=limit + 1, newest_first=True)  # one more: are there?
         records = await store.conversations(query)
-        counts = await store.transcript_counts((r.account, r.conversation) for r in records)
-        return records, counts
+        keys = [(r.account, r.conversation) for r in records]
+        ended = [key for key, r in zip(keys, records, strict=True) if r.status == "ended"]
+        return records, await store.transcript_counts(keys), await store.endings(ended)
 
-    records, counts = _with_store(options, work)
+    records, counts, endings = _with_store(options, work)
     if not records:
         click.echo("No conversations match.", err=True)
         return
-    for row in list_rows(records[:limit], counts):
+    for row in list_rows(records[:limit], counts, endings):
         click.echo(row)
     if len(records) > limit:
         click.echo(f"(the newest {limit}; --limit N shows more)", err=True)

@@ -17,7 +17,8 @@ its channel position, the active conversations, the pending outbox, the campaign
 way and where each flow's round-robin handoffs stand (:class:`RotationRecord`).
 
 History: :meth:`Store.conversations` (filtered by :class:`ConversationQuery`),
-:meth:`Store.transcript`, :meth:`Store.transcript_counts`, :meth:`Store.export`, and
+:meth:`Store.transcript`, :meth:`Store.transcript_counts`, :meth:`Store.endings` (how each
+ended), :meth:`Store.export`, and
 :meth:`Store.prune` for retention, which :func:`run_retention` runs in the background. The
 flow's secret variables (:attr:`ConversationRecord.secrets`) are redacted by the store in
 every transcript entry it writes, and in the conversation record once it has ended; an active
@@ -55,6 +56,7 @@ from ucwa_flow.store._errors import (
     StoreInUse,
     StoreLocked,
     StoreTooNew,
+    StoreTooOld,
     StoreUnavailable,
 )
 from ucwa_flow.store._factory import (
@@ -122,6 +124,7 @@ __all__ = [
     "StoreInUse",
     "StoreLocked",
     "StoreTooNew",
+    "StoreTooOld",
     "StoreUnavailable",
     "Timer",
     "TranscriptEntry",

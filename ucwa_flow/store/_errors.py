@@ -24,6 +24,7 @@ __all__ = [
     "StoreInUse",
     "StoreLocked",
     "StoreTooNew",
+    "StoreTooOld",
     "StoreUnavailable",
 ]
 
@@ -61,6 +62,11 @@ class StoreCorrupt(StoreUnavailable):
 
 class StoreTooNew(StoreError):
     """The store was written by a newer ucwa-flow (a schema version this one does not know)."""
+
+
+class StoreTooOld(StoreError):
+    """A command that does not migrate (one that reads a store, or prunes it) opened a store
+    of an older schema version: a bot of this version migrates it when it starts."""
 
 
 class StoreInUse(StoreError):

@@ -52,9 +52,13 @@ async def open_store(
     ``schema`` when given); anything else is the path of a SQLite file, created with its
     folder if missing. ``busy_timeout`` (SQLite) is how long to wait for another process's
     write lock; ``connect_timeout`` (PostgreSQL) how long to wait for the server.
-    ``existing``: refuse a database (or SQLite file) that holds no store yet rather than
-    create one, for the commands that read a store; a SQLite file is looked at read-only
-    first, so one refused is left as it was, and a missing one is not created.
+    ``existing``: open the store as it is, for the commands that read a store (and
+    ``transcripts prune``): refuse a database (or SQLite file) that holds no store yet
+    rather than create one, and a store of an older schema version
+    (:class:`~ucwa_flow.store.StoreTooOld`) rather than migrate it, since a bot of that
+    version may still run on it (only a bot, ``run`` or ``serve``, migrates); nothing is
+    written. A SQLite file is looked at read-only first, so one refused is left as it was,
+    and a missing one is not created.
     ``exclusive`` (SQLite): the store of a running bot, held against other processes until
     closed: :class:`~ucwa_flow.store.StoreInUse` when another process holds the file
     (``ucwa_flow.store._holder``). Leave it off to read a store a bot is running on.

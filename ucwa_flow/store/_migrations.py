@@ -6,6 +6,12 @@ ucwa-flow opens, its data kept) and refuses a store whose version is newer than
 :data:`LATEST` with :class:`~ucwa_flow.store.StoreTooNew`. On PostgreSQL a transaction-scoped
 advisory lock keeps two processes from migrating the same schema at once.
 
+Only a bot migrates (``run``, ``serve``). The commands that read a store (and ``transcripts
+prune``) open it as it is: :func:`stored_version` reads its version and
+:func:`require_latest` refuses any other than :data:`LATEST`, an older one with
+:class:`~ucwa_flow.store.StoreTooOld`: a bot of that older version may still run on it, and
+a schema changed under it would stop it at its next start.
+
 A migration is never edited once released: a change to the schema is a new migration with
 the next number. Both dialects get the same tables, columns and keys; only the spelling of
 types and auto-numbered keys differs.
@@ -16,10 +22,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ucwa_flow.store._errors import StoreTooNew
+from ucwa_flow.store._errors import StoreTooNew, StoreTooOld
 from ucwa_flow.store._sql import Dialect, Program, Sql
+from ucwa_flow.store._sqlite_probe import STORE_TABLE, VERSION
 
-__all__ = ["LATEST", "MIGRATIONS", "migrate"]
+__all__ = ["LATEST", "MIGRATIONS", "migrate", "require_latest", "stored_version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +202,7 @@ def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
     rows = yield Sql("SELECT MAX(version) FROM schema_migrations")
     current = int(rows[0][0] or 0)
     if current > LATEST:
-        raise StoreTooNew(
-            f"{target} was written by a newer ucwa-flow (schema version {current}; this "
-            f"version knows up to {LATEST}): upgrade ucwa-flow to use it"
-        )
+        raise _too_new(target, current)
     for migration in MIGRATIONS[current:upto]:
         for statement in migration.statements:
             yield Sql(statement.format(**types))
@@ -207,3 +211,37 @@ def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
             (migration.version, migration.description, time.time()),
         )
     return len(MIGRATIONS[current:upto])
+
+
+def stored_version(dialect: Dialect) -> Program[int | None]:
+    """The store's schema version, read without changing anything; ``None`` when the
+    database (its ``search_path``) holds no ``schema_migrations`` table: no store."""
+    if dialect == "postgres":
+        rows = yield Sql("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    else:
+        rows = yield Sql(STORE_TABLE)
+    if not rows[0][0]:
+        return None
+    rows = yield Sql(VERSION)
+    return int(rows[0][0] or 0)
+
+
+def require_latest(target: str, current: int) -> None:
+    """Refuse a store of schema version ``current`` unless it is :data:`LATEST`: for a
+    command that opens a store as it is (one that reads it, or prunes it)."""
+    if current > LATEST:
+        raise _too_new(target, current)
+    if current < LATEST:
+        raise StoreTooOld(
+            f"the store {target} has schema version {current}, older than this ucwa-flow's "
+            f"{LATEST}: start this version's bot on it (ucwa-flow run or serve) to migrate "
+            "it; a command that reads or prunes a store never migrates it (a bot of the "
+            "older version may still run on it)"
+        )
+
+
+def _too_new(target: str, current: int) -> StoreTooNew:
+    return StoreTooNew(
+        f"{target} was written by a newer ucwa-flow (schema version {current}; this "
+        f"version knows up to {LATEST}): upgrade ucwa-flow to use it"
+    )

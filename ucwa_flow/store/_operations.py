@@ -7,7 +7,7 @@ so a value that cannot be stored fails the commit with nothing written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ucwa_flow.store._campaigns import active_campaigns, campaign_params, upsert_campaigns
@@ -52,6 +52,7 @@ from ucwa_flow.store._sql import (
 __all__ = [
     "commit",
     "conversations",
+    "endings",
     "forget_application",
     "load",
     "prune",
@@ -245,25 +246,48 @@ def transcript_counts(
     keys: Iterable[tuple[str, str]],
 ) -> Program[dict[tuple[str, str], dict[str, int]]]:
     """How many transcript entries of each kind the ``(account, conversation)`` keys have."""
-    by_account: dict[str, list[str]] = {}
-    for account, conversation in dict.fromkeys(keys):
-        by_account.setdefault(account, []).append(conversation)
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for account, hrefs in by_account.items():
-        for start in range(0, len(hrefs), _CHUNK):
-            chunk = hrefs[start : start + _CHUNK]
-            rows = yield Sql(
-                "SELECT conversation, kind, COUNT(*) FROM transcript WHERE account = %s "
-                f"AND conversation IN ({placeholders(len(chunk))}) GROUP BY conversation, kind",
-                (account, *chunk),
-            )
-            for conversation, kind, count in rows:
-                counts.setdefault((account, conversation), {})[kind] = int(count)
+    for account, chunk in _chunks(keys):
+        rows = yield Sql(
+            "SELECT conversation, kind, COUNT(*) FROM transcript WHERE account = %s "
+            f"AND conversation IN ({placeholders(len(chunk))}) GROUP BY conversation, kind",
+            (account, *chunk),
+        )
+        for conversation, kind, count in rows:
+            counts.setdefault((account, conversation), {})[kind] = int(count)
     return counts
+
+
+def endings(keys: Iterable[tuple[str, str]]) -> Program[dict[tuple[str, str], TranscriptEntry]]:
+    """The last ``ended`` transcript entry of each of the ``(account, conversation)`` keys
+    that has one: who ended it and why (``stop``, ``shutdown``...), which the record's
+    ``ended_reason`` does not say."""
+    found: dict[tuple[str, str], TranscriptEntry] = {}
+    for account, chunk in _chunks(keys):
+        rows = yield Sql(
+            f"SELECT {', '.join(TRANSCRIPT_COLUMNS)}, seq FROM transcript WHERE account = %s "
+            f"AND kind = 'ended' AND conversation IN ({placeholders(len(chunk))}) ORDER BY seq",
+            (account, *chunk),
+        )
+        for row in rows:  # in order: the last one of a conversation stays
+            entry = transcript_of(row)
+            found[(account, entry.conversation)] = entry
+    return found
 
 
 #: keys per ``IN (...)`` list: far below every backend's limit on parameters
 _CHUNK = 500
+
+
+def _chunks(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """The ``(account, conversation)`` keys (once each) as an account and a list of at most
+    :data:`_CHUNK` of its conversations, as many times as it takes."""
+    by_account: dict[str, list[str]] = {}
+    for account, conversation in dict.fromkeys(keys):
+        by_account.setdefault(account, []).append(conversation)
+    for account, hrefs in by_account.items():
+        for start in range(0, len(hrefs), _CHUNK):
+            yield account, hrefs[start : start + _CHUNK]
 
 
 def prune(before: float) -> Program[Pruned]:

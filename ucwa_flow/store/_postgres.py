@@ -36,8 +36,8 @@ from ucwa_flow.store._errors import (
     StoreUnavailable,
     first_line,
 )
-from ucwa_flow.store._migrations import LATEST, migrate
-from ucwa_flow.store._sql import Program, Sql
+from ucwa_flow.store._migrations import LATEST, migrate, require_latest, stored_version
+from ucwa_flow.store._sql import Program
 from ucwa_flow.store._store import Store
 
 __all__ = ["PostgresStore", "public_url"]
@@ -72,16 +72,22 @@ class PostgresStore(Store):
         self._reached = False  # a connection succeeded once: refusals are passing now
 
     async def open(self, upto: int = LATEST, *, existing: bool = False) -> PostgresStore:
-        """Connect and migrate the schema to ``upto``. ``existing``: refuse (a
-        :class:`StoreError`) a database whose ``search_path`` holds no store yet, instead
-        of creating its tables (a command that only reads, pointed at the wrong database)."""
+        """Connect and migrate the schema to ``upto``. ``existing``: open the store as it
+        is, for a command that reads it: refuse (a :class:`StoreError`) a database whose
+        ``search_path`` holds no store yet, instead of creating its tables (pointed at the
+        wrong database), and a store of another schema version than this one's, instead of
+        migrating it (a bot of an older version may still run on it)."""
         try:
-            if existing and not await self._run(_has_store(), write=False):
-                raise StoreError(
-                    f"the store {self.target} holds no ucwa-flow tables (no schema_migrations "
-                    "on its search_path): check the database name and the search_path"
-                )
-            if await self._run(migrate("postgres", self.target, upto), write=True):
+            if existing:
+                version = await self._run(stored_version("postgres"), write=False)
+                if version is None:
+                    raise StoreError(
+                        f"the store {self.target} holds no ucwa-flow tables (no "
+                        "schema_migrations on its search_path): check the database name "
+                        "and the search_path"
+                    )
+                require_latest(self.target, version)
+            elif await self._run(migrate("postgres", self.target, upto), write=True):
                 await self._disconnect()  # the next operation connects again, see below
         except BaseException:
             await self.aclose()
@@ -200,11 +206,6 @@ async def _steps(conn: psycopg.AsyncConnection[tuple[object, ...]], program: Pro
             result = done.value
     # leaving the pipeline waited for every statement: a failed one has raised by now
     return result
-
-
-def _has_store() -> Program[bool]:
-    rows = yield Sql("SELECT to_regclass('schema_migrations') IS NOT NULL")
-    return bool(rows[0][0])
 
 
 def public_url(url: str) -> str:

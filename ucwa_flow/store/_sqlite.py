@@ -51,9 +51,9 @@ from ucwa_flow.store._errors import (
     first_line,
 )
 from ucwa_flow.store._holder import Hold, hold
-from ucwa_flow.store._migrations import LATEST, migrate
-from ucwa_flow.store._sql import Program, Sql
-from ucwa_flow.store._sqlite_probe import STORE_TABLE, holds_store
+from ucwa_flow.store._migrations import LATEST, migrate, require_latest, stored_version
+from ucwa_flow.store._sql import Program
+from ucwa_flow.store._sqlite_probe import stored_version_of
 from ucwa_flow.store._store import Store
 
 __all__ = ["CHECKPOINT_ROWS", "CHECKPOINT_SECONDS", "INLINE_ROWS", "SqliteStore"]
@@ -109,17 +109,20 @@ class SqliteStore(Store):
     async def open(self, upto: int = LATEST, *, existing: bool = False) -> SqliteStore:
         """Open (creating the file and its folder if needed) and migrate to ``upto``; a
         store that fails to open is closed (its thread ended) before the error is raised.
-        ``existing``: refuse (a :class:`StoreError`) a file that holds no store yet (an
-        empty file, another program's database) instead of creating its tables, and
-        look for them first without changing the file (nor creating a missing one)."""
+        ``existing``: open the store as it is, for a command that reads it: refuse (a
+        :class:`StoreError`) a file that holds no store yet (an empty file, another
+        program's database) instead of creating its tables, and a store of another schema
+        version than this one's instead of migrating it; looked for first without changing
+        the file (nor creating a missing one)."""
         try:
             looked = existing and self._checkpoints is not None  # a file: read-only first
             if looked:
                 await self._call(self._look)
             await self._call(self._connect)
-            if existing and not looked and not await self._run(_has_store(), write=False):
-                raise self._no_store()
-            await self._run(migrate("sqlite", self.target, upto), write=True)
+            if not existing:
+                await self._run(migrate("sqlite", self.target, upto), write=True)
+            elif not looked:
+                self._as_it_is(await self._run(stored_version("sqlite"), write=False))
         except BaseException:
             # cancelled while the thread connects, the thread connects on (it cannot be
             # stopped), taking the hold: closing queues behind it, and is shielded from a
@@ -210,24 +213,27 @@ class SqliteStore(Store):
         return result
 
     def _look(self) -> None:
-        """Refuse a file that holds no store, before :meth:`_connect` changes it."""
+        """Refuse a file that holds no store, or one of another schema version, before
+        :meth:`_connect` changes it."""
         path = Path(self._path).expanduser()
         try:
-            found = holds_store(path, self._busy_timeout)
+            version = stored_version_of(path, self._busy_timeout)
         except FileNotFoundError:
             raise StoreError(
                 f"the store {self.target} does not exist: check the file name"
             ) from None
         except (sqlite3.Error, OSError) as exc:
             raise self._translate(exc) from None
-        if not found:
-            raise self._no_store()
+        self._as_it_is(version)
 
-    def _no_store(self) -> StoreError:
-        return StoreError(
-            f"the store {self.target} holds no ucwa-flow tables (no schema_migrations table): "
-            "check the file name"
-        )
+    def _as_it_is(self, version: int | None) -> None:
+        """Refuse, for a command that reads: no store (``None``), or another version."""
+        if version is None:
+            raise StoreError(
+                f"the store {self.target} holds no ucwa-flow tables (no schema_migrations "
+                "table): check the file name"
+            )
+        require_latest(self.target, version)
 
     def _connect(self) -> None:
         try:
@@ -373,8 +379,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):  # the connection is gone, or nothing to undo
             conn.execute("ROLLBACK")
-
-
-def _has_store() -> Program[bool]:
-    rows = yield Sql(STORE_TABLE)
-    return bool(rows[0][0])

@@ -104,6 +104,14 @@ class Store(abc.ABC):
         ``(account, conversation)`` has; a conversation without entries is left out."""
         return await self._run(ops.transcript_counts(tuple(conversations)), write=False)
 
+    async def endings(
+        self, conversations: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], TranscriptEntry]:
+        """The last ``ended`` transcript entry of each ``(account, conversation)``: its
+        ``data`` says who ended it and, when the bot did, why (``{"reason": "ended by the
+        bot", "why": "stop"}``); a conversation without one is left out."""
+        return await self._run(ops.endings(tuple(conversations)), write=False)
+
     async def export(
         self, query: ConversationQuery | None = None, *, page: int = 100
     ) -> AsyncIterator[tuple[ConversationRecord, list[TranscriptEntry]]]:
