@@ -87,3 +87,35 @@ def test_a_folder_without_flows_is_one_line(tmp_path: Path) -> None:
         f"ucwa-flow: error: {tmp_path}: no flows (*.flow.yaml) in it "
         "(desk.flow.yml: end its name in .yaml, not .yml)\n"
     )
+
+
+async def test_an_editors_lock_file_and_hidden_files_are_no_flows(tmp_path: Path) -> None:
+    # Emacs keeps `.#x.flow.yaml`, a link to nowhere, while x.flow.yaml is open: the review
+    # of the folder refused to start ("no such flow file"), and a hidden `.flow.yaml` was
+    # a page with an empty name
+    flows = tmp_path / "flows"
+    (flows / ".old").mkdir(parents=True)
+    (flows / "echo.flow.yaml").write_text(_FLOW.format(name="echo"), encoding="utf-8")
+    (flows / ".#echo.flow.yaml").symlink_to("someone@host.4242:1733200000")
+    (flows / ".flow.yaml").write_text(_FLOW.format(name="hidden"), encoding="utf-8")
+    (flows / ".old" / "x.flow.yaml").write_text(_FLOW.format(name="old"), encoding="utf-8")
+    said, listed = await _served([str(flows)], tmp_path / "review.log")
+    assert said.startswith("Reviewing echo at http://127.0.0.1:"), said
+    assert listed == ["echo"]
+
+
+def test_a_loop_of_links_is_one_line(tmp_path: Path) -> None:
+    loop = tmp_path / "a.flow.yaml"
+    loop.symlink_to(loop.name)
+    done = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "review", str(loop), "--listen", "127.0.0.1:0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "a.flow.yaml" in done.stderr

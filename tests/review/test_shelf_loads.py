@@ -12,6 +12,8 @@ server on loopback.
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -90,6 +92,13 @@ async def _live_routes(client: httpx.AsyncClient, name: str) -> None:
         assert found.json() == {"error": "no such conversation"}, found.text
 
 
+def _aged(path: Path) -> None:
+    """Date ``path`` a minute back: a file new to a flow whose time is close to the load's
+    is looked at again on the next lookup (it may have changed while it was read)."""
+    past = time.time_ns() - 60 * 10**9
+    os.utime(path, ns=(past, past))
+
+
 def _write(path: Path, name: str, include: str = "") -> None:
     text = _ECHO.format(name=name, include=f"include: [{include}]\n" if include else "")
     before = path.stat().st_size if path.exists() else None
@@ -109,6 +118,7 @@ async def test_live_routes_load_no_flow_and_look_at_no_file(
         _write(other, "other!")  # an edit of the other flow
         _write(one, "one", "desk.states.yaml")  # and of this one
         (tmp_path / "desk.states.yaml").write_text(_DESK, encoding="utf-8")
+        _aged(tmp_path / "desk.states.yaml")
         counted.looks = 0
         await _live_routes(client, "one")
         assert counted.loads[2:] == []  # neither edit loaded by the live routes
@@ -127,6 +137,7 @@ async def test_an_edit_is_loaded_once(tmp_path: Path, counted: _Counts) -> None:
     async with _serving(FlowShelf.load([flow])) as client:
         _write(flow, "one", "desk.states.yaml")
         (tmp_path / "desk.states.yaml").write_text(_DESK, encoding="utf-8")
+        _aged(tmp_path / "desk.states.yaml")
         assert 'data-file="desk.states.yaml"' in (await client.get("/flows/one")).text
         assert counted.loads == ["one.flow.yaml", "one.flow.yaml"]
         await client.get("/flows/one")
@@ -163,3 +174,26 @@ def test_a_file_named_twice_is_loaded_once(counted: _Counts) -> None:
     shelf = FlowShelf.load([helpdesk, ROOT / "flows" / "helpdesk.yaml", again])
     assert [flow.name for flow in shelf.all()] == ["helpdesk"]
     assert counted.loads == ["helpdesk.flow.yaml"]
+
+
+async def test_an_include_written_while_it_is_read_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a file new to the flow was stamped after the load had read it: written again during
+    # the load, its change counted as seen, and the older picture stayed until the next edit
+    flow, desk = tmp_path / "one.flow.yaml", tmp_path / "desk.states.yaml"
+    _write(flow, "one")
+    shelf = FlowShelf.load([flow])
+    load = _shelf.review_flow
+
+    def load_then_save(path: str | Path) -> _shelf.ReviewedFlow:
+        loaded = load(path)
+        if "saved again" not in desk.read_text(encoding="utf-8"):
+            desk.write_text(_DESK.replace("desk:", "desk2:") + "# saved again\n", "utf-8")
+        return loaded
+
+    monkeypatch.setattr(_shelf, "review_flow", load_then_save)
+    desk.write_text(_DESK, encoding="utf-8")
+    _write(flow, "one", "desk.states.yaml")
+    assert "desk" in shelf.all()[0].flow.states  # type: ignore[union-attr]
+    assert "desk2" in shelf.all()[0].flow.states  # type: ignore[union-attr]

@@ -5,6 +5,9 @@ flows/``) stands for the flow files below it, at any depth and sorted: every
 ``*.flow.yaml`` and, for ``validate``, which checks the parts of flows on their own as well,
 every ``*.subflow.yaml`` and ``*.states.yaml`` (:data:`~ucwa_flow.flow.PART_SUFFIXES`).
 Other ``*.yaml`` files are not read: a folder holds test scripts and deployment files too.
+Hidden files and folders (a name that starts with ``.``: an editor's lock file such as
+Emacs' ``.#x.flow.yaml``, a dangling link while the file is open) and anything that is not
+a file are left out.
 A folder without any is :class:`~ucwa_flow.errors.UnreadableFileError` (one line, exit
 status 2), with a hint for a flow named ``*.yml``.
 """
@@ -25,7 +28,13 @@ FLOW_SUFFIX = ".flow.yaml"
 def flow_files(folder: Path, *, parts: bool = False) -> list[Path]:
     """The flow files below ``folder`` (with ``parts``, the parts of flows too), sorted."""
     suffixes = (FLOW_SUFFIX, *PART_SUFFIXES) if parts else (FLOW_SUFFIX,)
-    return sorted(p for p in folder.rglob("*.yaml") if p.name.endswith(suffixes))
+    return sorted(
+        p
+        for p in folder.rglob("*.yaml")
+        if p.name.endswith(suffixes)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
+    )
 
 
 def expand_folder(given: str, *, parts: bool = False) -> list[str]:

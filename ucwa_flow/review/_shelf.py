@@ -12,6 +12,7 @@ known.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class FlowShelf:
         stamp = _stamps(flow)
         if stamp == self._stamps[index] or stamp[0] is None:
             return
+        started = time.time_ns()
         try:
             fresh = self._flows[index] = review_flow(flow.path)
         except (OSError, UnreadableFileError):
@@ -81,14 +83,33 @@ class FlowShelf:
         # change meanwhile is seen next time), one it includes or calls now after
         before = dict(zip(flow.files, stamp, strict=True))
         self._stamps[index] = tuple(
-            before[path] if path in before else _stamp(path) for path in fresh.files
+            before[path] if path in before else _stamp_after(path, started) for path in fresh.files
         )
 
 
 def _same_file(path: str | Path) -> Path:
     """What tells two names of one flow file apart from two files: ``flows/x.yaml`` and
-    ``./flows/x.flow.yaml`` are one."""
-    return resolve_flow_path(path).resolve()
+    ``./flows/x.flow.yaml`` are one. A name that cannot be resolved (a loop of links) stands
+    for itself: reading it says what is wrong, in one line."""
+    try:
+        return resolve_flow_path(path).resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop of symbolic links (3.11)
+        return Path(os.path.abspath(path))
+
+
+#: how long before a load a new file's change may have been written and still be missed
+#: (a file system's coarse times): such a file is looked at again on the next lookup
+_UNSURE_NS = 1_000_000_000
+
+
+def _stamp_after(path: Path, started: int) -> tuple[int, int] | None:
+    """The stamp of ``path``, first read by a load that started at ``started`` (ns): one
+    that may have changed while it was read is stamped as never seen, so the next lookup
+    loads the flow again rather than keep the older picture."""
+    stamp = _stamp(path)
+    if stamp is not None and stamp[0] >= started - _UNSURE_NS:
+        return (-1, -1)
+    return stamp
 
 
 def _stamps(flow: ReviewedFlow) -> tuple[tuple[int, int] | None, ...]:
