@@ -17,6 +17,7 @@ import pytest
 
 from tests.store.conftest import Target
 from ucwa_flow.cli import main
+from ucwa_flow.cli._transcript_text import jsonl_objects
 from ucwa_flow.store import (
     Changes,
     ConversationQuery,
@@ -533,3 +534,15 @@ def test_list_says_why_the_bot_ended_a_conversation(
         ("ended", "caller", None),
         ("active", None, None),
     ]
+
+
+def test_an_active_conversation_has_no_ended_why() -> None:
+    # invited again into the same conversation, it keeps its earlier run's `ended` entry:
+    # that run's why was given as the active one's
+    record = ConversationRecord(BOT, href("e04"), "helpdesk", HELPDESK, "menu", T0, T0 + 2)
+    data = {"reason": "ended by the bot", "state": "menu", "why": "stop"}
+    earlier = TranscriptEntry(BOT, record.conversation, T0 + 1, "ended", data)
+    head = next(jsonl_objects(record, [earlier]))
+    assert (head["status"], head["ended_why"]) == ("active", None)
+    ended = replace(record, status="ended", ended_reason="bot")
+    assert next(jsonl_objects(ended, [earlier]))["ended_why"] == "stop"

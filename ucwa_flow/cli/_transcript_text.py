@@ -133,8 +133,11 @@ def jsonl_objects(
         "updated_at": iso_time(record.updated_at),
         "variables": _variables(record),
         "misses": record.misses,
-        # why the bot ended it (its last ``ended`` entry's): stop, shutdown...; else null
-        "ended_why": _why(next((e for e in reversed(entries) if e.kind == "ended"), None)),
+        # why the bot ended it (its last ``ended`` entry's): stop, shutdown...; null while it
+        # is active (a conversation invited again keeps its earlier run's ``ended`` entry)
+        "ended_why": _why(next((e for e in reversed(entries) if e.kind == "ended"), None))
+        if record.status == "ended"
+        else None,
     }
     for entry in entries:
         yield {
