@@ -41,6 +41,7 @@ async def test_a_stored_conversation_is_replayed_on_its_flow(tmp_path: Path) -> 
             (row,) = rows
             assert row["flow"] == "helpdesk"
             assert row["caller"] == "sip:lenea@contoso.com"
+            assert row["reason"] == "bot (stop)"  # said only "bot", as for a shutdown
             index = (await client.get("/")).text
             assert f'href="/transcripts/{row["id"]}"' in index
             response = await client.get(f"/transcripts/{row['id']}")
@@ -68,7 +69,7 @@ async def test_a_stored_conversation_is_replayed_on_its_flow(tmp_path: Path) -> 
     said = [(s["kind"], s["text"]) for s in steps if s["kind"] in ("in", "out")]
     assert ("in", said_by_caller) in said  # in the page as data, never as markup
     assert any(kind == "out" for kind, _ in said)
-    assert steps[-1]["kind"] == "ended"
+    assert (steps[-1]["kind"], steps[-1]["text"]) == ("ended", "ended by the bot (stop)")
     for step in steps:
         assert set(step) >= {"at", "kind", "state", "from", "text"}
 

@@ -42,7 +42,8 @@ class StoredConversations:
         """The newest finished conversations, newest first, as list rows."""
         query = ConversationQuery(status="ended", limit=self.limit, newest_first=True)
         records = await self.store.conversations(query)
-        return [_row(record) for record in records]
+        endings = await self.store.endings((r.account, r.conversation) for r in records)
+        return [_row(r, endings.get((r.account, r.conversation))) for r in records]
 
     async def detail(self, key: str) -> dict[str, Any] | None:
         """The detail of the conversation whose href or href's last part is ``key``."""
@@ -57,7 +58,9 @@ class StoredConversations:
         return stored_detail(record, entries)
 
 
-def _row(record: ConversationRecord) -> dict[str, Any]:
+def _row(record: ConversationRecord, ended: TranscriptEntry | None) -> dict[str, Any]:
+    why = _why(ended.data) if ended is not None else None
+    reason = record.ended_reason
     return {
         "id": short_id(record.conversation),
         "flow": record.flow,
@@ -65,7 +68,8 @@ def _row(record: ConversationRecord) -> dict[str, Any]:
         "state": record.state,
         "started_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
-        "reason": record.ended_reason,
+        # who ended it and, when the bot did, why: "bot (stop)", "bot (shutdown)", "caller"
+        "reason": f"{reason} ({why})" if reason and why else reason,
     }
 
 
@@ -118,5 +122,12 @@ def _step(kind: str, fields: Mapping[str, Any], state: str | None) -> dict[str, 
     if kind == "error":
         return step("action", f"error: {fields.get('message')}")
     if kind == "ended":
-        return step("ended", fields.get("reason"))
+        reason, why = fields.get("reason"), _why(fields)
+        return step("ended", f"{reason} ({why})" if reason and why else reason)
     return None
+
+
+def _why(fields: Any) -> str | None:
+    """Why the bot ended a conversation (``stop``, ``shutdown``), from its ``ended`` line."""
+    why = fields.get("why") if isinstance(fields, Mapping) else None
+    return str(why) if why else None
