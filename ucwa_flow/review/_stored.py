@@ -69,6 +69,7 @@ def _row(record: ConversationRecord) -> dict[str, Any]:
         "started_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
         "reason": record.ended_reason,
+        "declined": not record.state and "declined" in record.extra,
     }
 
 

@@ -427,8 +427,11 @@ class FlowInstance:
         """Give the flow's variable ``name`` ``value``; a change is traced
         (:class:`~ucwa_flow.runtime.trace.VariableSet`) when anyone takes it."""
         variables = self.variables
-        if t.VariableSet in self.services.traced and (
-            name not in variables or variables[name] != value
+        services = self.services
+        if (  # ``tracing`` first: a plain attribute, False for a bot with no store nor sink
+            services.tracing
+            and t.VariableSet in services.traced
+            and (name not in variables or variables[name] != value)
         ):
             variables[name] = value
             self._emit(t.VariableSet, name=name, value=value)
