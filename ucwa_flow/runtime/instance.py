@@ -169,8 +169,9 @@ class FlowInstance:
                 captures=captures,
                 location=handler.location,
             )
-            for name, value in captures.items():  # traced after the match, before the reply
-                self.set_variable(name, value)
+            if captures:  # traced after the match, before the reply
+                for name, value in captures.items():
+                    self.set_variable(name, value)
         elif captures:
             self.variables.update(captures)
         extras = {"match": captures, "message": text}
