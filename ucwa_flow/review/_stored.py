@@ -69,7 +69,8 @@ def _row(record: ConversationRecord) -> dict[str, Any]:
         "started_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
         "reason": record.ended_reason,
-        "declined": not record.state and "declined" in record.extra,
+        # an invitation the bot turned away (``ucwa_flow.runtime.records.declined_record``)
+        "declined": isinstance(record.extra.get("declined"), Mapping),
     }
 
 
