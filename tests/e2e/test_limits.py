@@ -68,7 +68,10 @@ async def test_past_the_limit_invitations_hear_the_busy_message_and_are_let_go(
         assert engine.shed == SHED
     if store is not None:
         records = await store.conversations(ConversationQuery())
-        assert len(records) == SERVED + 1  # the shed ones never were conversations
+        # the shed ones never were conversations: each is kept as an invitation turned away
+        turned_away = [r for r in records if r.ended_reason == "busy"]
+        assert [(r.status, r.state) for r in turned_away] == [("ended", "")] * SHED
+        assert len(records) == SERVED + 1 + SHED
         await store.aclose()
 
 

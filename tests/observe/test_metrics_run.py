@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tests.e2e.harness import LENE, Stage, load, stage
+from tests.runtime.flows_for_routing import desk
 from ucwa_flow.observe.metrics import Metrics
+from ucwa_flow.runtime import Limits
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.store import open_store
+from ucwa_flow.store import ConversationQuery, open_store
 from ucwa_flow.ucwa import ChannelStats
 
 from .scraped import Scraped
@@ -94,3 +96,44 @@ async def test_a_run_is_counted_from_its_traces_store_and_channel(tmp_path: Path
     assert m.value("ucwa_flow_channel_batches_total", account="tosh") > 0
     assert m.value("ucwa_flow_store_latency_seconds_count", operation="load") == 1
     assert m.value("ucwa_flow_store_latency_seconds_count", operation="commit") > 0
+
+
+async def test_the_invitations_turned_away_in_the_store_are_those_the_metric_counts(
+    tmp_path: Path,
+) -> None:
+    """A durable bot keeps one ended record per ``decline`` and ``busy`` that
+    ``ucwa_flow_invitations_total`` counts: the flow's policy declines the guest, the
+    account's limit (one conversation) sheds Marco."""
+    policy = """
+invitation:
+  rules:
+    - from: "sip:*@contoso.com"
+      action: accept
+  default: decline
+  decline_message: Staff only.
+"""
+    metrics = Metrics()
+    store = await open_store(str(tmp_path / "bot.sqlite3"))
+    limits = Limits(max_conversations=1)
+    async with store, stage(desk("desk", "D", policy=policy), store=store, limits=limits) as s:
+        live = Live(s)
+        metrics.track("tosh", live)
+        _listen(s, metrics, live)
+        lene = await s.person(LENE)
+        await lene.say("hi")
+        assert await lene.hear() == ["D hello"]
+        guest = await s.person("sip:guest@fabrikam.com")
+        await guest.say("hello")
+        assert await guest.hear() == ["Staff only."]
+        marco = await s.person(MARCO)
+        await marco.say("hello")
+        assert await marco.hear() == [Limits().busy_message]
+        await s.idle()
+        m = Scraped.of(metrics)
+        records = await store.conversations(ConversationQuery(status="ended"))
+    turned_away = Counter(r.ended_reason for r in records)
+    assert turned_away == {"declined": 1, "busy": 1}
+    for decision, reason in (("decline", "declined"), ("busy", "busy")):
+        assert m.value("ucwa_flow_invitations_total", decision=decision) == turned_away[reason]
+    assert m.value("ucwa_flow_invitations_total", decision="accept") == 1
+    assert {r.caller_uri for r in records} == {"sip:guest@fabrikam.com", MARCO}

@@ -179,6 +179,32 @@ def test_conversations_of_other_flows_are_skipped(
     assert err == "Skipped 1 conversation(s) of other flows than echo.\n"
 
 
+def test_invitations_the_bot_turned_away_are_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # as `transcripts export` writes one (JSON lines, and the replay format)
+    declined = {"decision": "decline", "by": "default", "flow": "echo", "answer": "declined"}
+    exported = {
+        "type": "conversation",
+        "conversation": "/c/1",
+        "flow": "echo",
+        "caller_uri": "sip:someone@fabrikam.com",
+        "created_at": "2026-01-05T09:00:00.000Z",
+        "variables": {},
+        "declined": declined,
+    }
+    entry = {"type": "entry", "seq": 1, "at": "2026-01-05T09:00:00.000Z", "kind": "declined"}
+    lines = [json.dumps(exported), json.dumps({**entry, "data": declined})]
+    (recording,) = read_lines("x", lines)
+    replayed = json.dumps(recording_line(recording))
+    assert json.loads(replayed)["declined"] is True
+    path = write(tmp_path, GOOD, *lines, replayed)
+    code, out, err = run(capsys, ECHO, path, "--json")
+    assert code == 0
+    assert json.loads(out)["conversations"] == 1
+    assert err == "Skipped 2 invitation(s) the bot turned away (no conversation ran).\n"
+
+
 def test_the_json_document_has_counts_groups_and_one_object_per_conversation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -130,6 +130,7 @@ def test_a_stored_transcript_becomes_the_live_detail_shape() -> None:
         ("in", "welcome", None, "hi"),
         ("enter", "menu", "welcome", None),
         ("out", "menu", None, "Menu:"),
+        ("action", "menu", None, "set pin"),  # as the live feed shows a set (no value)
         ("timeout", "menu", None, "after 120.0s"),
         ("ended", "menu", None, "ended by the caller"),
     ]

@@ -14,8 +14,9 @@ from tests.review.pages import HELPDESK, Page
 from tests.review.processes import Command
 
 
-async def _chat(tmp_path: Path, store: Path, lines: list[str]) -> None:
-    run = Command(["run", str(HELPDESK), "--state", str(store)], tmp_path / "run.log", stdin=True)
+async def _chat(tmp_path: Path, store: Path, lines: list[str], *more: str) -> None:
+    args = ["run", str(HELPDESK), "--state", str(store), *more]
+    run = Command(args, tmp_path / "run.log", stdin=True)
     try:
         for line in lines:
             run.say(line)
@@ -72,6 +73,45 @@ async def test_a_stored_conversation_is_replayed_on_its_flow(tmp_path: Path) -> 
     assert (steps[-1]["kind"], steps[-1]["text"]) == ("ended", "ended by the bot (stop)")
     for step in steps:
         assert set(step) >= {"at", "kind", "state", "from", "text"}
+
+
+async def test_an_invitation_turned_away_is_listed_and_replayed_as_its_decline(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "bot.sqlite3"
+    # the helpdesk serves Contoso staff only: its default declines, with its message
+    await _chat(tmp_path, store, ["hello"], "--caller", "sip:someone@fabrikam.com")
+    review = Command(
+        ["review", str(HELPDESK), "--store", str(store), "--listen", "127.0.0.1:0"],
+        tmp_path / "review.log",
+    )
+    try:
+        url = await review.serving()
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+            (row,) = (await client.get("/transcripts")).json()
+            assert (row["caller"], row["reason"], row["declined"]) == (
+                "sip:someone@fabrikam.com",
+                "declined",
+                True,
+            )
+            index = (await client.get("/")).text
+            assert f'href="/transcripts/{row["id"]}"' in index
+            assert '<span class="flow">helpdesk</span> turned away: declined</li>' in index
+            response = await client.get(f"/transcripts/{row['id']}")
+            assert response.status_code == 200
+            data = re.search(
+                r'<script type="application/json" id="replay-data">(.*?)</script>',
+                response.text,
+                re.S,
+            )
+            assert data is not None
+    finally:
+        await review.close()
+    steps = [(s["kind"], s["text"]) for s in json.loads(data.group(1))["steps"]]
+    assert steps == [
+        ("out", "Sorry, this helpdesk only serves Contoso staff."),
+        ("ended", "declined"),
+    ]
 
 
 async def test_a_store_file_that_does_not_exist_is_one_line(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from ucwa_flow.runtime import changes
-from ucwa_flow.runtime.journal import Page
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.journal import Journal, Page
 
 FLOW = SimpleNamespace(variables={"answer": None}, digest="d", secrets=frozenset())
 
@@ -73,3 +74,32 @@ def test_a_restored_run_is_measured_against_its_stored_variables(
     assert _commit(writer, instance) == []
     instance.variables["answer"] = "no"
     assert _commit(writer, instance) == [{"name": "answer", "value": "no"}]
+
+
+def test_a_change_with_a_line_where_it_was_set_gets_no_second_line_at_the_end(
+    writer: changes.PageWriter,
+) -> None:
+    """A ``set`` is a line where it happened (the journal's, from a ``VariableSet``); the
+    commit adds a line only for a change no such line shows (made some other way, or
+    changed again since)."""
+    journal = Journal(lambda: 0.5)
+    instance = _run(writer, None)
+    journal.touch(instance)  # type: ignore[arg-type]
+    journal.trace(t.MessageIn(at=0, conversation="c1", text="yes"))
+    instance.variables["answer"] = "yes"
+    journal.trace(t.VariableSet(at=0, conversation="c1", name="answer", value="yes"))
+    journal.line("c1", "message_out", {"text": "Noted."})
+    found = writer.changes(journal.take(), None, None).transcript
+    assert [(line.kind, line.data) for line in found] == [
+        ("message_in", {"text": "yes"}),
+        ("variable", {"name": "answer", "value": "yes"}),
+        ("message_out", {"text": "Noted."}),
+    ]
+    journal.touch(instance)  # type: ignore[arg-type]
+    journal.trace(t.VariableSet(at=0, conversation="c1", name="answer", value="maybe"))
+    instance.variables["answer"] = "no"  # changed again, with no line of its own
+    found = writer.changes(journal.take(), None, None).transcript
+    assert [line.data for line in found] == [
+        {"name": "answer", "value": "maybe"},
+        {"name": "answer", "value": "no"},
+    ]

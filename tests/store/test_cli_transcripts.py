@@ -18,6 +18,8 @@ import pytest
 from tests.store.conftest import Target
 from ucwa_flow.cli import main
 from ucwa_flow.cli._transcript_text import jsonl_objects
+from ucwa_flow.runtime.journal import Declined
+from ucwa_flow.runtime.records import declined_record
 from ucwa_flow.store import (
     Changes,
     ConversationQuery,
@@ -546,3 +548,59 @@ def test_an_active_conversation_has_no_ended_why() -> None:
     assert (head["status"], head["ended_why"]) == ("active", None)
     ended = replace(record, status="ended", ended_reason="bot")
     assert next(jsonl_objects(ended, [earlier]))["ended_why"] == "stop"
+
+
+async def _seed_declined(target: Target) -> str:
+    """An invitation the after-hours flow's default declined, as a durable bot commits it
+    (:func:`~ucwa_flow.runtime.records.declined_record` and the journal's line)."""
+    declined = Declined(
+        conversation=DECLINED_HREF,
+        caller_uri="sip:someone@fabrikam.com",
+        caller_name="Someone",
+        flow="after-hours",
+        version="89cf316d4ab91066a65db3dff9324eeb38a28162a07b0df7ad8deb0fef015d1e",
+        secrets=frozenset(),
+        decision="decline",
+        by="default",
+        location="flows/after-hours.flow.yaml:20:1",
+        farewell="Sorry, this service is only for Contoso staff.",
+    )
+    at = 1796280784.0  # 2026-12-03 06:53:04Z
+    record = declined_record(declined, account="sip:toshm@contoso.com", at=at)
+    line = TranscriptEntry(record.account, DECLINED_HREF, at, "declined", declined.to_data())
+    store = await target.open()
+    try:
+        await store.commit(record.account, Changes(conversations=(record,), transcript=(line,)))
+    finally:
+        await store.aclose()
+    return DECLINED_HREF
+
+
+DECLINED_HREF = (
+    "/ucwa/oauth/v1/applications/879718321191/communication/conversations/"
+    "de2a3490-a32d-4d1e-ae24-f2802f8e18af"
+)
+
+
+def test_an_invitation_turned_away_is_listed_and_shown_as_the_docs_say(
+    target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UCWA_FLOW_STORE", raising=False)
+    asyncio.run(_seed_declined(target))
+    if target.backend == "sqlite":
+        where = ["--state", str(target.path)]
+    else:
+        where = ["--store", f"{target.url}&options=-csearch_path%3D{target.schema}"]
+    docs = (Path(__file__).parents[2] / "docs" / "transcripts.md").read_text("utf-8")
+    for command in ("list --state desk.sqlite3", "show de2a --state desk.sqlite3"):
+        args = command.split()[:-2] + where
+        code, out, err = run(capsys, *args)
+        assert (code, err) == (0, "")
+        assert f"$ ucwa-flow transcripts {command}\n{out}" in docs
+    code, out, _ = run(capsys, "show", "de2a", "--format", "jsonl", *where)
+    conversation, entry = map(json.loads, out.splitlines())
+    assert (conversation["status"], conversation["ended_reason"]) == ("ended", "declined")
+    assert conversation["declined"] == entry["data"]
+    assert entry["data"]["by"] == "default"
+    code, out, _ = run(capsys, "list", "--ended", "--caller", "fabrikam", *where)
+    assert out.splitlines()[1].split()[-1] == "de2a3490-a32d-4d1e-ae24-f2802f8e18af"

@@ -25,7 +25,15 @@ kind and its data as JSON, so a new kind is never lost):
 ``version``     ``flow``, ``from``, ``to``: the flow versions (digests) it moved between
 ``ended``       ``reason`` (``ended by the bot``); ``why`` (``stop``, ``shutdown``): who ended it
 ``bridge_*``    ``agent`` or ``agents``, ``by``: a handoff's steps
+``declined``    ``decision`` (``decline``, ``busy``), ``by`` (``rule``, ``default``,
+                ``limits``), ``location``, ``answer`` (``declined``, ``ringing``),
+                ``farewell``: an invitation the bot turned away
 =============== ==========================================================================
+
+An invitation the bot turned away is a conversation of its own, ended, in which no flow
+ran: no state, no variables, its record's ``extra`` holding the ``declined`` line's data
+(:func:`~ucwa_flow.runtime.records.declined_record`). It is listed as ``declined``,
+``declined: busy`` or ``not answered: busy``, and shown as its decline.
 
 Secrets: the store redacts secret variables in what it writes, and in the record once a
 conversation has ended; an active record still holds the real values. Everything here
@@ -70,7 +78,7 @@ def list_rows(
             format_time(record.created_at),
             _caller_short(record),
             f"{record.flow}@{short_version(record.flow_version)}",
-            record.state,
+            record.state or "-",
             _status(record, endings.get((record.account, record.conversation))),
             _messages(counts.get((record.account, record.conversation), {})),
             short_id(record.conversation),
@@ -89,7 +97,11 @@ def text_lines(record: ConversationRecord, entries: Sequence[TranscriptEntry]) -
     caller = record.caller_uri or ""
     if record.caller_name:
         caller = f"{record.caller_name} <{caller}>" if caller else record.caller_name
-    if record.status == "ended":
+    declined = _declined(record)
+    if declined is not None:
+        turned = _turned_away(declined).partition("\n")[0]
+        status = f"turned away {format_time(record.updated_at)}: {turned}"
+    elif record.status == "ended":
         why = next((_ending(e.data) for e in reversed(entries) if e.kind == "ended"), "")
         reason = why or _by(record.ended_reason or "no reason given")
         status = f"ended {format_time(record.updated_at)}: {reason}"
@@ -101,12 +113,17 @@ def text_lines(record: ConversationRecord, entries: Sequence[TranscriptEntry]) -
     yield f"Caller        {caller or '(unknown)'}"
     # the digest's first 12 digits, as `serve` logs a flow's version (64 in --format jsonl)
     version = short_version(record.flow_version, 12)
-    yield f"Flow          {record.flow} (version {version}), state {record.state}"
-    yield f"Started       {format_time(record.created_at)}"
-    yield f"Status        {status}"
-    yield "Variables     " + (
-        ", ".join(f"{k} = {_value(v)}" for k, v in variables.items()) or "(none)"
-    )
+    if declined is not None:  # no flow ran: no state, no variables
+        yield f"Flow          {record.flow} (version {version})"
+        yield f"Invited       {format_time(record.created_at)}"
+        yield f"Status        {status}"
+    else:
+        yield f"Flow          {record.flow} (version {version}), state {record.state}"
+        yield f"Started       {format_time(record.created_at)}"
+        yield f"Status        {status}"
+        yield "Variables     " + (
+            ", ".join(f"{k} = {_value(v)}" for k, v in variables.items()) or "(none)"
+        )
     yield ""
     for entry in entries:
         label, text = _describe(entry.kind, redact(entry.data, secrets), entry.outcome)
@@ -117,8 +134,9 @@ def text_lines(record: ConversationRecord, entries: Sequence[TranscriptEntry]) -
 def jsonl_objects(
     record: ConversationRecord, entries: Sequence[TranscriptEntry]
 ) -> Iterator[dict[str, Any]]:
-    """The conversation, then each transcript entry, as JSON-ready objects."""
-    yield {
+    """The conversation, then each transcript entry, as JSON-ready objects (an invitation
+    turned away has its decline in ``declined``)."""
+    conversation = {
         "type": "conversation",
         "account": record.account,
         "conversation": record.conversation,
@@ -139,6 +157,10 @@ def jsonl_objects(
         if record.status == "ended"
         else None,
     }
+    declined = _declined(record)
+    if declined is not None:
+        conversation["declined"] = dict(declined)
+    yield conversation
     for entry in entries:
         yield {
             "type": "entry",
@@ -191,12 +213,36 @@ def _describe(kind: str, data: Any, outcome: str | None) -> tuple[str, str]:
         return "flow", f"{fields.get('flow') or ''} {before} -> {after}".strip()
     if kind == "ended":
         return "ended", _ending(fields)
+    if kind == "declined" and "decision" in fields:
+        return "invite", _turned_away(fields)
     if kind.startswith("bridge_"):  # a handoff: ringing, connected, relay, done, ended
         who = fields.get("agent") or ", ".join(fields.get("agents") or ())
         by = f" (by the {fields['by']})" if fields.get("by") else ""
         return "bridge", f"{kind.removeprefix('bridge_')} {who}{by}".strip()
     detail = "" if data is None else dumps(data)
     return kind, detail + (f"  [{outcome}]" if outcome else "")
+
+
+def _declined(record: ConversationRecord) -> Mapping[str, Any] | None:
+    """The decline of an invitation the bot turned away (``None``: a conversation)."""
+    declined = record.extra.get("declined") if record.status == "ended" else None
+    return declined if isinstance(declined, Mapping) else None
+
+
+def _turned_away(fields: Mapping[str, Any]) -> str:
+    """A ``declined`` line: why, and the farewell said on a line of its own."""
+    location = fields.get("location")
+    if fields.get("decision") == "busy":
+        how = "left ringing" if fields.get("answer") == "ringing" else "declined"
+        text = f"{how}: busy (the account was at its limits)"
+    elif fields.get("by") == "rule":
+        text = f"declined by the invitation rule at {location}" if location else "declined"
+    else:
+        where = f" ({location})" if location else ""
+        text = f"declined by the invitation policy's default{where}"
+    if fields.get("farewell") is not None:
+        text += f"\nsaid: {fields['farewell']}"
+    return text
 
 
 def _by(who: str) -> str:
@@ -234,6 +280,11 @@ def _status(record: ConversationRecord, ended: TranscriptEntry | None) -> str:
     """``active``, ``ended: caller``, ``ended: bot (stop)``, ``ended: bot (shutdown)``."""
     if record.status == "active":
         return "active"
+    declined = _declined(record)
+    if declined is not None:
+        if declined.get("decision") != "busy":
+            return "declined"
+        return "not answered: busy" if declined.get("answer") == "ringing" else "declined: busy"
     why = _why(ended)
     text = f"ended: {record.ended_reason}" if record.ended_reason else "ended"
     return f"{text} ({why})" if why else text

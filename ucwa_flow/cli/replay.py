@@ -117,6 +117,13 @@ def command(
     """
     flow = _flow(flow_file)
     found = _recordings(recordings, state, store, account, since, flow.name)
+    turned_away = sum(r.declined for r in found)
+    if turned_away:
+        click.echo(
+            f"Skipped {turned_away} invitation(s) the bot turned away (no conversation ran).",
+            err=True,
+        )
+        found = [r for r in found if not r.declined]
     mine = [r for r in found if r.flow is None or r.flow == flow.name]
     if len(mine) < len(found):
         others = len(found) - len(mine)

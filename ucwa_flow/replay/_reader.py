@@ -131,6 +131,7 @@ def _from_replay(obj: Mapping[str, Any], source: str) -> Recording:
         start_variables=start,
         variables=variables,
         secrets=frozenset(_strings(obj.get("secrets", []), "secrets")),
+        declined=obj.get("declined") is True,
     )
 
 
@@ -255,6 +256,7 @@ def from_export(
         started=started,
         start_variables=start,
         variables=variables,
+        declined=isinstance(conversation.get("declined"), Mapping),
     )
 
 
@@ -310,4 +312,6 @@ def recording_line(recording: Recording) -> dict[str, Any]:
         line["variables"] = dict(recording.variables)
     if recording.secrets:
         line["secrets"] = sorted(recording.secrets)
+    if recording.declined:
+        line["declined"] = True
     return line

@@ -72,6 +72,8 @@ class Recording:
     #: the variables at the end; ``None``: not recorded, not compared
     variables: Mapping[str, Any] | None = None
     secrets: frozenset[str] = frozenset()
+    #: an invitation the bot turned away (no flow ran): nothing to replay
+    declined: bool = False
 
     @property
     def inputs(self) -> list[Event]:

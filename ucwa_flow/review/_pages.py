@@ -59,11 +59,18 @@ def _stored_list(stored: Sequence[Mapping[str, Any]]) -> str:
     rows = [
         f'<li class="stored"><a href="/transcripts/{path_part(str(row["id"]))}">'
         f"{esc(row['started_at'])} {esc(row['caller'] or '(unknown)')}</a> "
-        f'<span class="flow">{esc(row["flow"])}</span> ended in {esc(row["state"])}'
-        f"{esc(': ' + str(row['reason']) if row.get('reason') else '')}</li>"
+        f'<span class="flow">{esc(row["flow"])}</span> {_outcome(row)}</li>'
         for row in stored
     ]
     return f'<ul class="stored-list">{"".join(rows)}</ul>'
+
+
+def _outcome(row: Mapping[str, Any]) -> str:
+    """``ended in menu: caller``, or ``turned away: busy`` (an invitation declined)."""
+    reason = esc(": " + str(row["reason"]) if row.get("reason") else "")
+    if row.get("declined"):
+        return f"turned away{reason}"
+    return f"ended in {esc(row['state'])}{reason}"
 
 
 def flow_page(

@@ -10,8 +10,11 @@ detail JSON of the live feed (``docs/review.md``)::
 
 Transcript lines map to steps: ``state`` -> ``enter``, ``message_in`` -> ``in``,
 ``message_out`` -> ``out``, ``timeout`` -> ``timeout``, ``outcome`` and ``error`` ->
-``action``, ``ended`` -> ``ended``; variable and version lines are no steps. Every value
-passes through :func:`~ucwa_flow.store.redact` with the record's secret names again.
+``action``, ``variable`` -> ``action`` (``set NAME``, as the live feed shows a ``set``),
+``ended`` -> ``ended``, ``declined`` (an invitation the bot turned away: a conversation in
+which no flow ran) -> ``out`` for the farewell it said, if any, then ``ended``; version
+lines are no steps. Every value passes through :func:`~ucwa_flow.store.redact` with the
+record's secret names again.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def _row(record: ConversationRecord, ended: TranscriptEntry | None) -> dict[str,
         "updated_at": iso(record.updated_at),
         # who ended it and, when the bot did, why: "bot (stop)", "bot (shutdown)", "caller"
         "reason": f"{reason} ({why})" if reason and why else reason,
+        # an invitation the bot turned away (``ucwa_flow.runtime.records.declined_record``)
+        "declined": isinstance(record.extra.get("declined"), Mapping),
     }
 
 
@@ -80,12 +85,10 @@ def stored_detail(record: ConversationRecord, entries: Sequence[TranscriptEntry]
     for entry in entries:
         data = redact(entry.data, record.secrets)
         fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
-        step = _step(entry.kind, fields, state)
-        if step is None:
-            continue
-        if step["kind"] == "enter":
-            state = step["state"]
-        steps.append({"at": iso(entry.at), **step})
+        for step in _steps(entry.kind, fields, state):
+            if step["kind"] == "enter":
+                state = step["state"]
+            steps.append({"at": iso(entry.at), **step})
     return {
         "id": short_id(record.conversation),
         "conversation": record.conversation,
@@ -97,6 +100,24 @@ def stored_detail(record: ConversationRecord, entries: Sequence[TranscriptEntry]
         "active": record.status == "active",
         "steps": steps,
     }
+
+
+def _steps(kind: str, fields: Mapping[str, Any], state: str | None) -> list[dict[str, Any]]:
+    """The steps of one transcript line (none, one, or a decline's farewell and end)."""
+    if kind == "declined":  # the farewell said, if any, then the end
+        said = fields.get("farewell")
+        found = [] if said is None else [_step("message_out", {"text": said}, state)]
+        found.append(_step("ended", {"reason": _declined_text(fields)}, state))
+    else:
+        found = [_step(kind, fields, state)]
+    return [step for step in found if step is not None]
+
+
+def _declined_text(fields: Mapping[str, Any]) -> str:
+    if fields.get("decision") == "busy":
+        how = "left ringing" if fields.get("answer") == "ringing" else "declined"
+        return f"{how}: busy"
+    return "declined by the invitation rule" if fields.get("by") == "rule" else "declined"
 
 
 def _step(kind: str, fields: Mapping[str, Any], state: str | None) -> dict[str, Any] | None:
@@ -121,6 +142,8 @@ def _step(kind: str, fields: Mapping[str, Any], state: str | None) -> dict[str, 
         return step("action", f"{fields.get('action')} {fields.get('branch')}")
     if kind == "error":
         return step("action", f"error: {fields.get('message')}")
+    if kind == "variable" and "name" in fields:
+        return step("action", f"set {fields['name']}")
     if kind == "ended":
         reason, why = fields.get("reason"), _why(fields)
         return step("ended", f"{reason} ({why})" if reason and why else reason)

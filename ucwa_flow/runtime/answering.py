@@ -26,9 +26,14 @@ Priority. Conversations already under way come first:
   say it and leave: those three requests run as background tasks that wait their turn
   (:class:`~ucwa_flow.runtime.turns.Turns`): at most :data:`BUSY_AT_ONCE` at a time, each
   request once the conversations under way have nothing pending (or after
-  :data:`YIELD_AT_MOST` seconds). They never count as conversations, and leave nothing in a
-  store (no flow instance, no transcript). Nothing waits for them: not the mailboxes, not a
-  durable bot's commit of the batch.
+  :data:`YIELD_AT_MOST` seconds). They never count as conversations, and run no flow
+  instance. Nothing waits for them: not the mailboxes, not a durable bot's commit of the
+  batch.
+
+A durable bot keeps every invitation it turned away (declined, with or without a message,
+or shed: one for each ``decline`` or ``busy`` of the invitation metric): the journal gets a
+:class:`~ucwa_flow.runtime.journal.Declined`, committed with the batch as an ended
+conversation of its own (who, when, which flow and rule or ``busy``, the farewell said).
 
 The count of invitations being answered (:attr:`Answering.answering`) holds the accepted
 conversations that are not connected yet: from the accept request to the connection (or
@@ -51,10 +56,12 @@ from ucwa_flow.flow import Location
 from ucwa_flow.lifecycle import InvitationReceived
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.farewell import render_farewell, say_farewell
+from ucwa_flow.runtime.journal import Declined
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.turns import Turns
 
 if TYPE_CHECKING:
+    from ucwa_flow.flow import Flow
     from ucwa_flow.runtime.engine import Engine
     from ucwa_flow.runtime.instance import FlowInstance
 
@@ -118,12 +125,16 @@ class Answering:
         rule = policy.decide(change.from_uri or "", change.subject or "", engine.clock.now())
         decision = rule.action if rule is not None else policy.default
         if decision == "accept" and self.full():
-            await self._shed(change)
+            await self._shed(change, name, flow)
             return
-        self._decided(change, decision, rule.location if rule else policy.location)
+        location = rule.location if rule else policy.location
+        self._decided(change, decision, location)
         if decision == "decline":
             message = rule.message if rule is not None else policy.decline_message
             farewell = render_farewell(engine, flow, message, change) if message else None
+            if engine.journal is not None:
+                by = "rule" if rule is not None else "default"
+                self._keep(change, name, flow, "decline", by, location, farewell)
             await self._decline(change, farewell)
             return
         instance = engine.versions.instance(
@@ -183,12 +194,48 @@ class Answering:
         live = len(instances) - sum(map(_ENDED, instances.values()))  # once per invitation
         return limits.full(live, len(self.answering))
 
-    async def _shed(self, change: InvitationReceived) -> None:
+    async def _shed(self, change: InvitationReceived, name: str, flow: Flow) -> None:
         self.shed += 1
         self._decided(change, "busy", None)
-        if self.limits.when_full == "ring":
+        ring = self.limits.when_full == "ring"
+        farewell = None if ring else self.limits.busy_message or None
+        if self._engine.journal is not None:
+            self._keep(change, name, flow, "busy", "limits", None, farewell, ringing=ring)
+        if ring:
             return  # followed until it ends: answered elsewhere, or the caller gives up
-        await self._decline(change, self.limits.busy_message or None)
+        await self._decline(change, farewell)
+
+    def _keep(
+        self,
+        change: InvitationReceived,
+        name: str,
+        flow: Flow,
+        decision: str,
+        by: str,
+        location: Location | None,
+        farewell: str | None,
+        *,
+        ringing: bool = False,
+    ) -> None:
+        """A durable bot's journal keeps the invitation turned away (see the module)."""
+        journal = self._engine.journal
+        assert journal is not None
+        said = farewell if farewell and change.accept_href else None  # as _decline does
+        journal.declined(
+            Declined(
+                conversation=change.conversation,
+                caller_uri=change.from_uri,
+                caller_name=change.from_name,
+                flow=name,
+                version=flow.digest,
+                secrets=flow.secrets,
+                decision=decision,
+                by=by,
+                location=str(location) if location is not None else None,
+                farewell=said,
+                ringing=ringing,
+            )
+        )
 
     def _decided(
         self, change: InvitationReceived, decision: str, location: Location | None

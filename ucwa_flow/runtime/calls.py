@@ -146,7 +146,7 @@ async def return_(instance: FlowInstance, action: Return, ctx: Mapping[str, Any]
     instance._done("return", action.location, frame.subflow)
     instance.variables = frame.variables
     for name, variable in frame.returns:
-        instance.variables[variable] = returned.get(name)
+        instance.set_variable(variable, returned.get(name))
     previous = instance.state
     if not instance.machine.fire(instance, f"enter:{frame.caller}"):
         instance.report_error(f"cannot return to unknown state {frame.caller!r}", None)

@@ -3,8 +3,10 @@
 :class:`PageWriter` turns what conversations decided (a
 :class:`~ucwa_flow.runtime.journal.Page`) into records and rows: each touched
 conversation's record (state, variables, pending webhooks and invites as data, its
-tracked lifecycle), the transcript lines (messages cleaned of secrets, one line per
-variable that changed since the last commit), the outbox entries of what is to be sent,
+tracked lifecycle), the transcript lines (messages cleaned of secrets; a variable's change
+is a line where it happened, and a variable that changed since the last commit with no such
+line gets one at the end), the invitations turned away (an ended conversation each), the
+outbox entries of what is to be sent,
 the outcomes of sends (one update per send), the campaign runs changed and the round-robin
 positions moved (the agent each flow's handoff was accepted by). It remembers, per live
 conversation, when it was created and the variables last committed, which is what a
@@ -23,7 +25,13 @@ from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal, Page
 from ucwa_flow.runtime.outbox import Sent
-from ucwa_flow.runtime.records import invite_work, outbox_entry_of, record_of, without_secrets
+from ucwa_flow.runtime.records import (
+    declined_record,
+    invite_work,
+    outbox_entry_of,
+    record_of,
+    without_secrets,
+)
 from ucwa_flow.store import (
     CampaignRecord,
     Changes,
@@ -36,6 +44,7 @@ from ucwa_flow.store import (
 __all__ = ["PageWriter"]
 
 _MESSAGES = frozenset(("message_in", "message_out"))
+_NONE = object()  # no variable line in the page
 
 
 class PageWriter:
@@ -102,8 +111,11 @@ class PageWriter:
                 # replaced the instance): measured against the defaults
                 last = committed_vars.get(href)
                 before = last[1] if last is not None and last[0] is instance else flow.variables
+                shown = page.shown
                 for name, value in variables.items():
                     if name not in before or before[name] != value:
+                        if shown and shown.get((href, name), _NONE) == value:
+                            continue  # its line is where it was set
                         data = {"name": name, "value": value}
                         lines.append(TranscriptEntry(account, href, now, "variable", data))
             created = created_at.setdefault(href, now)
@@ -144,6 +156,11 @@ class PageWriter:
                     committed_vars.pop(href, None)
             else:
                 committed_vars[href] = (instance, copy.deepcopy(variables) if variables else {})
+        for at, declined in page.declines:
+            href = declined.conversation
+            if href not in page.touched and href not in engine.instances:
+                # a conversation the bot follows keeps its record: the line is enough
+                records.append(declined_record(declined, account=account, at=at))
         return Changes(
             position=position,
             after=committed if position is not None else None,

@@ -186,7 +186,7 @@ def assign(instance: FlowInstance, name: str, value: Any) -> None:
             raise UcwaFlowError(f"set {name}: campaigns do not run here")
         campaigns.assign(instance.href, name.removeprefix(CAMPAIGN_PREFIX), value)
     else:
-        instance.variables[name] = value
+        instance.set_variable(name, value)
 
 
 def campaign_view(instance: FlowInstance) -> dict[str, Any] | None:

@@ -160,8 +160,6 @@ class FlowInstance:
             return self._no_match(current, text)
         handler, list_id, captures = found
         self._misses = 0
-        if captures:
-            self.variables.update(captures)
         if tracing:
             self._emit(
                 t.HandlerMatched,
@@ -171,6 +169,11 @@ class FlowInstance:
                 captures=captures,
                 location=handler.location,
             )
+            if captures:  # traced after the match, before the reply
+                for name, value in captures.items():
+                    self.set_variable(name, value)
+        elif captures:
+            self.variables.update(captures)
         extras = {"match": captures, "message": text}
         says = plans.says_only(self.flow, list_id)
         if says is not None:
@@ -420,6 +423,21 @@ class FlowInstance:
         self.services.emit(
             record(at=self.services.clock.monotonic(), conversation=self.href, **fields)
         )
+
+    def set_variable(self, name: str, value: Any) -> None:
+        """Give the flow's variable ``name`` ``value``; a change is traced
+        (:class:`~ucwa_flow.runtime.trace.VariableSet`) when anyone takes it."""
+        variables = self.variables
+        services = self.services
+        if (  # ``tracing`` first: a plain attribute, False for a bot with no store nor sink
+            services.tracing
+            and t.VariableSet in services.traced
+            and (name not in variables or variables[name] != value)
+        ):
+            variables[name] = value
+            self._emit(t.VariableSet, name=name, value=value)
+            return
+        variables[name] = value
 
     def _done(self, action: str, location: Location, detail: str = "") -> None:
         self._emit(t.ActionDone, action=action, location=location, detail=detail)

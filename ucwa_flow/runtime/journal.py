@@ -8,6 +8,13 @@ conversations that changed and the transcript lines (built from the engine's tra
 wait for the next commit. :meth:`Journal.take` hands everything over at once, as a
 :class:`Page`, and starts a new one; whoever commits it performs the page's work afterwards.
 
+A variable's change is a transcript line where it happened (a
+:class:`~ucwa_flow.runtime.trace.VariableSet` record), among the lines of the step that
+made it; the commit adds one for a change made otherwise (see
+:class:`~ucwa_flow.runtime.changes.PageWriter`). An invitation the bot turned away (its
+flow's invitation policy declined it, or the account was busy) is a :class:`Declined`: no
+flow instance ever ran, and the commit keeps it as an ended conversation of its own.
+
 The journal is plain bookkeeping: it knows nothing of the store's records (that is
 :mod:`ucwa_flow.runtime.records`) and performs nothing.
 """
@@ -15,6 +22,7 @@ The journal is plain bookkeeping: it knows nothing of the store's records (that 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -29,7 +37,7 @@ from ucwa_flow.store import REDACTED
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["SHOWN", "Journal", "Line", "Page"]
+__all__ = ["SHOWN", "Declined", "Journal", "Line", "Page"]
 
 
 class Line(NamedTuple):
@@ -42,6 +50,45 @@ class Line(NamedTuple):
     kind: str
     data: dict[str, Any]
     key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Declined:
+    """An invitation the bot turned away, as the durable store keeps it.
+
+    ``decision`` is the invitation metric's: ``decline`` (the flow's invitation policy:
+    ``by`` its ``rule`` at ``location``, or its ``default``) or ``busy`` (``by`` the
+    ``limits``: shed, declined, or left ``ringing`` when ``when_full`` is ``ring``).
+    ``farewell`` is the text the bot accepts the invitation to say before it leaves, if
+    any. ``flow`` and ``version`` are the flow that was routed to (name and digest),
+    ``secrets`` its secret variables' names.
+    """
+
+    conversation: str
+    caller_uri: str | None
+    caller_name: str | None
+    flow: str
+    version: str
+    secrets: frozenset[str]
+    decision: str  # decline | busy
+    by: str  # rule | default | limits
+    location: str | None = None
+    farewell: str | None = None
+    ringing: bool = False
+
+    def to_data(self) -> dict[str, Any]:
+        """The transcript line's data (``docs/transcripts.md``)."""
+        data: dict[str, Any] = {
+            "decision": self.decision,
+            "by": self.by,
+            "flow": self.flow,
+            "answer": "ringing" if self.ringing else "declined",
+        }
+        if self.location is not None:
+            data["location"] = self.location
+        if self.farewell is not None:
+            data["farewell"] = self.farewell
+        return data
 
 
 @dataclass(slots=True)
@@ -60,10 +107,15 @@ class Page:
     rotations: dict[tuple[str, str], int] = field(default_factory=dict)
     #: whose secrets a conversation without an instance of its own keeps (a handoff's agent)
     owners: dict[str, FlowInstance] = field(default_factory=dict)
+    #: the last value a variable line of the page gave, by (conversation, variable)
+    shown: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: invitations turned away, with when (epoch seconds)
+    declines: list[tuple[float, Declined]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
-            self.campaigns
+            self.declines
+            or self.campaigns
             or self.rotations
             or self.touched
             or self.outgoing
@@ -89,6 +141,7 @@ SHOWN: frozenset[type] = frozenset(
         t.BridgeEvent,
         t.VersionChanged,
         t.HandlerMatched,
+        t.VariableSet,
     )
 )
 
@@ -138,6 +191,7 @@ class Journal:
             or page.lines
             or page.campaigns
             or page.rotations
+            or page.declines
         )
 
     def _work(self) -> None:
@@ -185,6 +239,15 @@ class Journal:
         self._page.accepts.append((conversation, link))
         self._work()
 
+    def declined(self, declined: Declined) -> None:
+        """An invitation was turned away: the next commit keeps it (a line, and an ended
+        conversation of its own)."""
+        at = self._now()
+        self._page.declines.append((at, declined))
+        href = declined.conversation
+        self._page.lines.append(Line(href, at, "declined", declined.to_data()))
+        self._work()
+
     def sent(self, result: Sent) -> None:
         self._page.outcomes.append(result)
         self.news.set()
@@ -229,6 +292,12 @@ class Journal:
             if record.name:
                 bridge["name"] = record.name
             self.line(href, record.kind, bridge)
+        elif isinstance(record, t.VariableSet):
+            name, value = record.name, record.value
+            if isinstance(value, dict | list):  # kept as it is now
+                value = copy.deepcopy(value)
+            self.line(href, "variable", {"name": name, "value": value})
+            self._page.shown[href, name] = value
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)
@@ -266,6 +335,8 @@ class Journal:
         page.campaigns.update(current.campaigns)
         page.rotations.update(current.rotations)  # an agent's later acceptance wins
         page.owners.update(current.owners)
+        page.shown.update(current.shown)
+        page.declines.extend(current.declines)
         self._work()
 
 

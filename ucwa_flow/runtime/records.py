@@ -12,6 +12,13 @@ webhook back, :func:`action_at` finds the action a stored place names, and
 
 Nothing here performs anything; the durable bot (:mod:`ucwa_flow.runtime.durable`) decides
 when records are written and what a restored conversation does next.
+
+:func:`declined_record` is the record of an invitation the bot turned away
+(:class:`~ucwa_flow.runtime.journal.Declined`): an ended conversation in which no flow ran
+(state ``""``, no variables), whose ``ended_reason`` is ``declined`` (the flow's invitation
+policy) or ``busy`` (the account's limits) and whose ``extra`` holds the decline (the
+``declined`` transcript line's data), so that ``transcripts`` and the review app list it
+with the conversations and retention prunes it with them.
 """
 
 from __future__ import annotations
@@ -37,9 +44,11 @@ from ucwa_flow.store import (
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
+    from ucwa_flow.runtime.journal import Declined
 
 __all__ = [
     "action_at",
+    "declined_record",
     "invite_of",
     "invite_work",
     "outbox_entry_of",
@@ -99,6 +108,25 @@ def record_of(
         ended_reason=instance.ended_by if ended else None,
         secrets=secrets,
         extra=kept,
+    )
+
+
+def declined_record(declined: Declined, *, account: str, at: float) -> ConversationRecord:
+    """The record of the invitation ``declined``, turned away at ``at`` (epoch seconds)."""
+    return ConversationRecord(
+        account=account,
+        conversation=declined.conversation,
+        flow=declined.flow,
+        flow_version=declined.version,
+        state="",
+        created_at=at,
+        updated_at=at,
+        caller_uri=declined.caller_uri,
+        caller_name=declined.caller_name,
+        status="ended",
+        ended_reason="declined" if declined.decision == "decline" else "busy",
+        secrets=declined.secrets,
+        extra={"declined": declined.to_data()},
     )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "TimeoutFired",
     "Trace",
     "TraceSink",
+    "VariableSet",
     "VersionChanged",
 ]
 
@@ -123,6 +124,17 @@ class ActionDone(Trace):
     action: str  # say | set | goto | stop | typing | log | if | invite | webhook | handoff
     location: Location
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariableSet(Trace):
+    """A variable of the flow changed: ``name`` now holds ``value``. Emitted where it
+    happens (a ``set`` action, a handler's capture, a webhook's ``result``, a sub-flow's
+    returned value), so a transcript shows it among what the step did, in order; a value
+    equal to the one the variable held emits nothing."""
+
+    name: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

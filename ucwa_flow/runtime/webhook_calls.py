@@ -116,7 +116,7 @@ class WebhookCalls:
         action = instance.flow.action_list(rest.at.list_id)[rest.at.position]
         assert isinstance(action, Webhook)
         if result.ok and action.result is not None:
-            instance.variables[action.result] = result.json
+            instance.set_variable(action.result, result.json)
         if not result.ok:
             instance.report_error(result.error or "webhook failed", action.location)
         branch = "success" if result.ok else "failure"
