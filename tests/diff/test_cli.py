@@ -190,6 +190,20 @@ def test_a_missing_revision_is_one_line(repo: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("revision", ["", " "])
+def test_an_empty_revision_is_one_line(repo: Path, revision: str) -> None:
+    # `--rev ""` (an unset CI variable) ran `git show :./FILE`, which reads the staged
+    # copy, and compared that with the working copy as if it were a revision
+    flow = repo / "flows" / "shop.flow.yaml"
+    flow.write_text(BASE.replace("Tracking soon.", "Tracking later."), encoding="utf-8")
+    _git(repo, "add", ".")
+    done = _run("flows/shop.flow.yaml", "--rev", revision, cwd=repo)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"ucwa-flow: error: flows/shop.flow.yaml: {revision!r} is not a git revision"
+    ]
+
+
 def test_a_file_outside_git_is_one_line(tmp_path: Path) -> None:
     flow = tmp_path / "shop.flow.yaml"
     flow.write_text(BASE, encoding="utf-8")
