@@ -118,6 +118,8 @@ def test_escape_mermaid(text: str, escaped: str) -> None:
         ("two\nlines", r'"two\nlines"'),
         ("<b>|{x}", '"<b>|{x}"'),
         ("tab\there", '"tab here"'),
+        # Graphviz reads entities in labels: a keyword "&amp;" was drawn as "&"
+        ("&amp; & &#60;", '"&amp;amp; &amp; &amp;#60;"'),
     ],
 )
 def test_escape_dot(text: str, escaped: str) -> None:
