@@ -236,3 +236,13 @@ def test_rev_refuses_a_flow_of_several_files(repo: Path) -> None:
         "compares flows of one file only (check the revision out into a folder and compare "
         "the two flow files)"
     ]
+
+
+def test_a_sub_flow_is_one_line_that_says_so() -> None:
+    # it said "not compared, the flow has 0 error(s)"
+    part = "flows/lib/confirm.subflow.yaml"
+    done = _run(part, part)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"ucwa-flow: error: {part} is a sub-flow, not a flow: compare a flow that calls it"
+    ]

@@ -143,3 +143,26 @@ def test_an_image_format_it_cannot_draw_is_refused_not_written_as_mermaid(tmp_pa
     assert done.returncode == 2
     assert "cannot draw .jpg; write .svg, .png, .html, .dot or .mmd" in done.stderr.decode()
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("part", "line"),
+    [
+        (
+            "flows/lib/confirm.subflow.yaml",
+            "ucwa-flow: error: flows/lib/confirm.subflow.yaml is a sub-flow, not a flow: "
+            "draw a flow that calls it",
+        ),
+        (
+            "flows/lib/desk.states.yaml",
+            "ucwa-flow: error: flows/lib/desk.states.yaml is an included file, not a flow: "
+            "draw a flow that includes it",
+        ),
+    ],
+)
+def test_a_part_of_a_flow_is_one_line_that_says_so(part: str, line: str) -> None:
+    # it said "not drawn, the flow has 0 error(s)"
+    done = _run(part)
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines() == [line]

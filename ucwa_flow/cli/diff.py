@@ -124,6 +124,10 @@ def _load_revision(path: str, revision: str) -> Flow:
 
 
 def _checked(result: LoadResult, name: str) -> Flow:
+    if result.flow is None and not result.errors:
+        from ucwa_flow.cli._flow_loading import part_of_a_flow
+
+        _fail(part_of_a_flow(name, "compare"))
     if result.flow is None:
         for diagnostic in result.diagnostics:
             click.echo(str(diagnostic), err=True)

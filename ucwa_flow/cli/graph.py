@@ -115,6 +115,10 @@ def _flow_graph(path: str) -> Any:
         _fail(str(exc), status=2)
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic), err=True)
+    if result.flow is None and not result.errors:
+        from ucwa_flow.cli._flow_loading import part_of_a_flow
+
+        _fail(part_of_a_flow(path, "draw"), status=1)
     if result.flow is None:
         errors = len(result.errors)
         _fail(f"{path}: not drawn, the flow has {errors} error(s)", status=1)
