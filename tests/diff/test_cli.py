@@ -117,6 +117,23 @@ def test_the_html_page_marks_the_added_state(tmp_path: Path) -> None:
     assert 'class="added" data-state="survey"' in html  # the text list under the graph
 
 
+@pytest.mark.parametrize(
+    ("name", "starts"),
+    [("diff.html", "<!DOCTYPE html>"), ("diff.JSON", "{"), ("diff.txt", "state ")],
+)
+def test_the_output_file_names_the_format(tmp_path: Path, name: str, starts: str) -> None:
+    # as `graph -o x.html` does: `diff -o review.html` wrote the text list into the .html
+    out = tmp_path / name
+    done = _run(str(HELPDESK), str(_helpdesk_with_a_survey(tmp_path)), "-o", str(out))
+    assert done.returncode == 1, done.stderr
+    assert out.read_text(encoding="utf-8").startswith(starts)
+    given = _run(
+        str(HELPDESK), str(_helpdesk_with_a_survey(tmp_path)), "-o", str(out), "--format", "text"
+    )
+    assert given.returncode == 1, given.stderr
+    assert out.read_text(encoding="utf-8").startswith("state ")  # --format wins
+
+
 def test_a_flow_with_errors_is_status_2_with_its_diagnostics(tmp_path: Path) -> None:
     broken = tmp_path / "broken.flow.yaml"
     broken.write_text(BASE.replace("goto: track", "goto: nowhere"), encoding="utf-8")
