@@ -263,3 +263,13 @@ def test_a_sub_flow_is_one_line_that_says_so() -> None:
     assert done.stderr.splitlines() == [
         f"ucwa-flow: error: {part} is a sub-flow, not a flow: compare a flow that calls it"
     ]
+
+
+def test_output_over_a_compared_flow_is_refused(tmp_path: Path) -> None:
+    # `diff old.flow.yaml new.flow.yaml -o new.flow.yaml` replaced the new flow by the report
+    new = _helpdesk_with_a_survey(tmp_path)
+    text = new.read_text(encoding="utf-8")
+    done = _run(str(HELPDESK), str(new), "-o", str(new))
+    assert done.returncode == 2
+    assert f"-o {new} is a flow being compared" in done.stderr
+    assert new.read_text(encoding="utf-8") == text

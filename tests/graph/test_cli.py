@@ -166,3 +166,15 @@ def test_a_part_of_a_flow_is_one_line_that_says_so(part: str, line: str) -> None
     assert done.returncode == 1
     assert done.stdout == b""
     assert done.stderr.decode().splitlines() == [line]
+
+
+def test_output_over_the_flow_file_is_refused(tmp_path: Path) -> None:
+    # `graph x.flow.yaml -o x.flow.yaml` replaced the flow with its Mermaid graph
+    flow = tmp_path / "echo.flow.yaml"
+    text = (ROOT / "flows" / "echo.flow.yaml").read_text(encoding="utf-8")
+    flow.write_text(text, encoding="utf-8")
+    for given in ("echo.flow.yaml", "echo.yaml"):
+        done = _run(given, "-o", "./echo.flow.yaml", cwd=tmp_path)
+        assert done.returncode == 2
+        assert b"-o ./echo.flow.yaml is the flow file itself" in done.stderr
+    assert flow.read_text(encoding="utf-8") == text

@@ -77,6 +77,8 @@ def command(
         raise click.UsageError("give two flow files (OLD NEW), or one FILE with --rev REV")
     if len(revisions) > 2:
         raise click.UsageError("--rev is given at most twice")
+    if output is not None:
+        _refuse_overwriting((old, new or ""), output)
     if revisions:
         old_flow = _load_revision(old, revisions[0])
         new_flow = _load_revision(old, revisions[1]) if len(revisions) == 2 else _load_file(old)
@@ -98,6 +100,22 @@ def command(
         except OSError as exc:
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
     sys.exit(1 if diff.has_differences else 0)
+
+
+def _refuse_overwriting(inputs: tuple[str, ...], output: str) -> None:
+    """A usage error for ``-o`` naming a flow being compared (it was replaced by the
+    report)."""
+    from ucwa_flow.flow import resolve_flow_path
+
+    for path in inputs:
+        try:
+            same = Path(output).samefile(resolve_flow_path(path))
+        except OSError:  # either is missing: nothing to overwrite, or the load says why
+            continue
+        if same:
+            raise click.UsageError(
+                f"-o {output} is a flow being compared: write the report elsewhere"
+            )
 
 
 def _load_file(path: str) -> Flow:

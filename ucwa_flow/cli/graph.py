@@ -86,6 +86,8 @@ def command(
     if (flow_file is None) == (lifecycle is None):
         raise click.UsageError("give either a FLOW file or --lifecycle NAME (one of them)")
     fmt = output_format or _format_for(output)
+    if output is not None and flow_file is not None:
+        _refuse_overwriting(flow_file, output)
     graph = _lifecycle_graph(lifecycle) if lifecycle else _flow_graph(flow_file or "")
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
@@ -103,6 +105,18 @@ def _format_for(output: str | None) -> str:
             "(or give --format)"
         )
     return _BY_SUFFIX.get(suffix, "mermaid")
+
+
+def _refuse_overwriting(flow_file: str, output: str) -> None:
+    """A usage error for ``-o`` naming the flow file itself (it was replaced by the graph)."""
+    from ucwa_flow.flow import resolve_flow_path
+
+    try:
+        same = Path(output).samefile(resolve_flow_path(flow_file))
+    except OSError:  # either is missing: nothing to overwrite, or the load says why
+        return
+    if same:
+        raise click.UsageError(f"-o {output} is the flow file itself: write the graph elsewhere")
 
 
 def _flow_graph(path: str) -> Any:
