@@ -117,6 +117,23 @@ def test_the_html_page_marks_the_added_state(tmp_path: Path) -> None:
     assert 'class="added" data-state="survey"' in html  # the text list under the graph
 
 
+@pytest.mark.parametrize(
+    ("name", "starts"),
+    [("diff.html", "<!DOCTYPE html>"), ("diff.JSON", "{"), ("diff.txt", "state ")],
+)
+def test_the_output_file_names_the_format(tmp_path: Path, name: str, starts: str) -> None:
+    # as `graph -o x.html` does: `diff -o review.html` wrote the text list into the .html
+    out = tmp_path / name
+    done = _run(str(HELPDESK), str(_helpdesk_with_a_survey(tmp_path)), "-o", str(out))
+    assert done.returncode == 1, done.stderr
+    assert out.read_text(encoding="utf-8").startswith(starts)
+    given = _run(
+        str(HELPDESK), str(_helpdesk_with_a_survey(tmp_path)), "-o", str(out), "--format", "text"
+    )
+    assert given.returncode == 1, given.stderr
+    assert out.read_text(encoding="utf-8").startswith("state ")  # --format wins
+
+
 def test_a_flow_with_errors_is_status_2_with_its_diagnostics(tmp_path: Path) -> None:
     broken = tmp_path / "broken.flow.yaml"
     broken.write_text(BASE.replace("goto: track", "goto: nowhere"), encoding="utf-8")
@@ -190,6 +207,20 @@ def test_a_missing_revision_is_one_line(repo: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("revision", ["", " "])
+def test_an_empty_revision_is_one_line(repo: Path, revision: str) -> None:
+    # `--rev ""` (an unset CI variable) ran `git show :./FILE`, which reads the staged
+    # copy, and compared that with the working copy as if it were a revision
+    flow = repo / "flows" / "shop.flow.yaml"
+    flow.write_text(BASE.replace("Tracking soon.", "Tracking later."), encoding="utf-8")
+    _git(repo, "add", ".")
+    done = _run("flows/shop.flow.yaml", "--rev", revision, cwd=repo)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"ucwa-flow: error: flows/shop.flow.yaml: {revision!r} is not a git revision"
+    ]
+
+
 def test_a_file_outside_git_is_one_line(tmp_path: Path) -> None:
     flow = tmp_path / "shop.flow.yaml"
     flow.write_text(BASE, encoding="utf-8")
@@ -222,3 +253,23 @@ def test_rev_refuses_a_flow_of_several_files(repo: Path) -> None:
         "compares flows of one file only (check the revision out into a folder and compare "
         "the two flow files)"
     ]
+
+
+def test_a_sub_flow_is_one_line_that_says_so() -> None:
+    # it said "not compared, the flow has 0 error(s)"
+    part = "flows/lib/confirm.subflow.yaml"
+    done = _run(part, part)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"ucwa-flow: error: {part} is a sub-flow, not a flow: compare a flow that calls it"
+    ]
+
+
+def test_output_over_a_compared_flow_is_refused(tmp_path: Path) -> None:
+    # `diff old.flow.yaml new.flow.yaml -o new.flow.yaml` replaced the new flow by the report
+    new = _helpdesk_with_a_survey(tmp_path)
+    text = new.read_text(encoding="utf-8")
+    done = _run(str(HELPDESK), str(new), "-o", str(new))
+    assert done.returncode == 2
+    assert f"-o {new} is a flow being compared" in done.stderr
+    assert new.read_text(encoding="utf-8") == text

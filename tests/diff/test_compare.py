@@ -182,3 +182,20 @@ def test_handlers_tried_in_another_order() -> None:
     assert change.aspects == ("order",)
     assert change.new == ('keywords "track", "where"', 'choice "1", "order"')
     assert "  message handlers: tried in another order\n" in format_text(_diff(text))
+
+
+def test_control_characters_in_names_are_escaped_in_the_text_report() -> None:
+    # a state named "tr\nack" broke its heading and its gotos over two lines, and one
+    # holding "\x1b[2J" cleared the terminal of whoever read the report
+    old = edit(("  track:\n", '  "tr\\nack\\e[2J":\n'), ("goto: track", 'goto: "tr\\nack\\e[2J"'))
+    new = edit(("Tracking is not online yet.", "Tracking soon."), text=old)
+    text = format_text(_diff(new, old))
+    assert text.splitlines() == [
+        "state tr\\nack\\u001b[2J: changed",
+        "  enter actions: texts changed",
+        '    - say "Tracking is not online yet."',
+        '    + say "Tracking soon."',
+        "      goto menu",
+    ]
+    same = format_text(_diff(edit(("name: shop", 'name: "sh\\nop"'))))
+    assert "flow name: shop -> sh\\nop" in same.splitlines()[1]

@@ -52,6 +52,19 @@ def test_each_part_of_a_flow_validates_with_its_definition(path: Path) -> None:
     assert flow_errors, "a part is not a flow"
 
 
+@pytest.mark.parametrize("path", PARTS, ids=[p.name for p in PARTS])
+def test_each_part_names_its_definition_for_editors(path: Path) -> None:
+    # the parts named the whole flow schema, so an editor reported every sub-flow's
+    # `name` missing and its `subflow`, `params` and `returns` not allowed
+    first = path.read_text("utf-8").splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first.startswith(prefix), first
+    target, _, pointer = first.removeprefix(prefix).partition("#")
+    assert (path.parent / target).resolve() == REPO_SCHEMA
+    root = "subflowFile" if path.name.endswith(".subflow.yaml") else "statesFile"
+    assert pointer == f"/$defs/{root}"
+
+
 def test_the_schema_knows_include_call_and_return() -> None:
     schema = json.loads(REPO_SCHEMA.read_text("utf-8"))
     validator = jsonschema.Draft202012Validator(schema)

@@ -206,3 +206,30 @@ def test_png_without_system_fonts_leaves_the_accents_off(monkeypatch: pytest.Mon
         assert _one_state("café") == _one_state("cafe")
     finally:
         _forget_fonts()
+
+
+FLOW_FILES = sorted((ROOT / "flows").glob("*.flow.yaml"))
+
+
+@pytest.mark.parametrize("path", FLOW_FILES, ids=[p.name for p in FLOW_FILES])
+def test_every_edge_stays_inside_the_picture(path: Path) -> None:
+    # A drop beside a label after a run across the picture swung its curve up to 23
+    # units past the left edge (after-hours, password-reset): cut off in SVG and PNG.
+    from ucwa_flow.graph._curves import sample
+    from ucwa_flow.graph._layout import layout_graph
+
+    flow = load_flow(path).flow
+    assert flow is not None
+    layout = layout_graph(extract_flow(flow))
+    for placed in layout.edges:
+        for x, y in sample(placed.points):
+            assert 0 <= x <= layout.width, (placed.edge, x)
+            assert 0 <= y <= layout.height, (placed.edge, y)
+
+
+def test_a_curve_stays_near_a_sharp_turn() -> None:
+    from ucwa_flow.graph._curves import sample
+
+    route = [(521.6, 145.7), (29.0, 171.0), (29.0, 188.0), (240.6, 211.3)]
+    # each control point within half its segment of its end: 17 / 2 left of x = 29 at most
+    assert min(x for x, _ in sample(route)) >= 29.0 - 17.0 / 2

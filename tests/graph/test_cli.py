@@ -143,3 +143,38 @@ def test_an_image_format_it_cannot_draw_is_refused_not_written_as_mermaid(tmp_pa
     assert done.returncode == 2
     assert "cannot draw .jpg; write .svg, .png, .html, .dot or .mmd" in done.stderr.decode()
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("part", "line"),
+    [
+        (
+            "flows/lib/confirm.subflow.yaml",
+            "ucwa-flow: error: flows/lib/confirm.subflow.yaml is a sub-flow, not a flow: "
+            "draw a flow that calls it",
+        ),
+        (
+            "flows/lib/desk.states.yaml",
+            "ucwa-flow: error: flows/lib/desk.states.yaml is an included file, not a flow: "
+            "draw a flow that includes it",
+        ),
+    ],
+)
+def test_a_part_of_a_flow_is_one_line_that_says_so(part: str, line: str) -> None:
+    # it said "not drawn, the flow has 0 error(s)"
+    done = _run(part)
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines() == [line]
+
+
+def test_output_over_the_flow_file_is_refused(tmp_path: Path) -> None:
+    # `graph x.flow.yaml -o x.flow.yaml` replaced the flow with its Mermaid graph
+    flow = tmp_path / "echo.flow.yaml"
+    text = (ROOT / "flows" / "echo.flow.yaml").read_text(encoding="utf-8")
+    flow.write_text(text, encoding="utf-8")
+    for given in ("echo.flow.yaml", "echo.yaml"):
+        done = _run(given, "-o", "./echo.flow.yaml", cwd=tmp_path)
+        assert done.returncode == 2
+        assert b"-o ./echo.flow.yaml is the flow file itself" in done.stderr
+    assert flow.read_text(encoding="utf-8") == text

@@ -149,3 +149,22 @@ def test_graphviz_draws_a_small_png_as_it_always_did(
     assert _png_size(png) == (779, 299)
     assert log.read_text(encoding="utf-8").splitlines() == ["-Tplain", "-Tpng"]
     assert notices == []
+
+
+def test_a_flow_scaled_far_down_is_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 2,000-state flow is scaled to about 1/20: its boxes are a few pixels wide at
+    # fractional corners, where Pillow's rounded_rectangle raised "x1 must be greater
+    # than or equal to x0" (a traceback from `graph -o big.png`). The pizza menu drawn
+    # at scales around that hits the same corners in a moment (0.0425 did).
+    from ucwa_flow.flow import load_flow
+    from ucwa_flow.graph import _png, extract_flow
+
+    flow = load_flow("flows/pizza-menu.flow.yaml").flow
+    assert flow is not None
+    graph = extract_flow(flow)
+    for step in range(20):
+        factor = 0.03 + step * 0.0025
+        monkeypatch.setattr(_png, "fit", lambda width, height, factor=factor: factor)
+        data = _png.render_png(graph)
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()

@@ -118,6 +118,8 @@ def test_escape_mermaid(text: str, escaped: str) -> None:
         ("two\nlines", r'"two\nlines"'),
         ("<b>|{x}", '"<b>|{x}"'),
         ("tab\there", '"tab here"'),
+        # Graphviz reads entities in labels: a keyword "&amp;" was drawn as "&"
+        ("&amp; & &#60;", '"&amp;amp; &amp; &amp;#60;"'),
     ],
 )
 def test_escape_dot(text: str, escaped: str) -> None:
@@ -149,6 +151,19 @@ def test_awkward_state_names_get_safe_distinct_ids() -> None:
         'state "ok" as ok',
         'state "über" as ber',
     ]
+
+
+@pytest.mark.parametrize(
+    "name", ["click", "href", "Click", "HREF", "accTitle", "accDescr", "root_start", "root_end"]
+)
+def test_mermaid_keywords_are_not_ids(name: str) -> None:
+    # Mermaid's state-diagram lexer reads "click" and "href" as keywords (in any case), and
+    # "accTitle :" and "accDescr :" before a label: `[*] --> click` or `a --> accTitle : m`
+    # was a parse error, and the diagram did not render at all; "root_start" and "root_end"
+    # are Mermaid's own ids of the [*] dots, which a state so named merged with
+    builder = GraphBuilder("links")
+    builder.add_edge(START, builder.add_state(name), EdgeKind.EVENT)
+    assert f'state "{name}" as s_{name}' in render_mermaid(builder.build())
 
 
 def test_state_called_start_is_not_the_start_node() -> None:

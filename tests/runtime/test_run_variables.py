@@ -52,3 +52,21 @@ def test_a_bad_option_is_one_usage_error(option: str, message: str) -> None:
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_run_of_an_included_file_is_one_line_that_says_so() -> None:
+    # it said "has errors; nothing was run" and showed none
+    part = "flows/lib/desk.states.yaml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ucwa_flow", "run", part],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=WAIT,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"ucwa-flow: error: {part} is an included file, not a flow: run a flow that includes it"
+    ]

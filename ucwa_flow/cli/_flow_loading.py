@@ -3,7 +3,8 @@
 :func:`load_or_exit` loads FLOW and prints its diagnostics on stderr (a flow with errors
 ends the command, status 1); :func:`with_variables` sets starting values from ``--var
 NAME=VALUE`` options, each VALUE read as JSON when it parses, else as text, and a usage
-error for a name the flow does not declare.
+error for a name the flow does not declare. :func:`part_of_a_flow` is the line ``run``,
+``graph`` and ``diff`` print for a sub-flow or an included file given as FLOW.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import click
 from ucwa_flow import bounded_json
 from ucwa_flow.flow import Flow, load_flow
 
-__all__ = ["load_or_exit", "with_variables"]
+__all__ = ["load_or_exit", "part_of_a_flow", "with_variables"]
 
 
 def load_or_exit(path: str) -> Flow:
@@ -25,10 +26,21 @@ def load_or_exit(path: str) -> Flow:
     result = load_flow(path)  # a file that cannot be read: the CLI's one line, status 2
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic), err=True)
+    if result.flow is None and not result.errors:
+        click.echo(f"ucwa-flow: error: {part_of_a_flow(path, 'run')}", err=True)
+        sys.exit(1)
     if result.flow is None:
         click.echo(f"ucwa-flow: error: {path} has errors; nothing was run", err=True)
         sys.exit(1)
     return result.flow
+
+
+def part_of_a_flow(path: str, verb: str) -> str:
+    """The line for a part of a flow given where a flow is expected (a part loads with no
+    flow and no errors: "has 0 error(s)" said nothing), ``verb`` what was asked."""
+    if str(path).endswith(".subflow.yaml"):
+        return f"{path} is a sub-flow, not a flow: {verb} a flow that calls it"
+    return f"{path} is an included file, not a flow: {verb} a flow that includes it"
 
 
 def with_variables(flow: Flow, overrides: tuple[str, ...]) -> Flow:

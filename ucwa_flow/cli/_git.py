@@ -21,7 +21,8 @@ def read_at_revision(path: Path, revision: str) -> str:
     folder = path.resolve().parent
     if not folder.is_dir():
         raise UnreadableFileError(f"{path}: no such folder, cannot look up revision {revision}")
-    if revision.startswith("-"):
+    if not revision.strip() or revision.startswith("-"):
+        # "" would read the index (git show :./FILE), "-p" would be an option
         raise UnreadableFileError(f"{path}: {revision!r} is not a git revision")
     try:
         done = subprocess.run(

@@ -6,7 +6,8 @@ report lists flow-wide changes, then states added, removed, renamed (by similari
 content) and changed, with each handler, timeout, no-match rung, text and goto that
 differs (``ucwa_flow.diff``). ``--format json`` is one JSON document, ``--format html``
 one self-contained page with a merged graph (added parts green, removed red, changed
-amber) and the same list.
+amber) and the same list; without ``--format``, ``-o`` names the format by its extension
+(``.html``, ``.htm``, ``.json``; anything else is text).
 
 Exit status: 0 when the versions do not differ, 1 when they do, 2 when a version cannot
 be read or has errors (its diagnostics are printed as ``validate`` prints them).
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["command"]
 
+# -o review.html writes the page, as `graph -o x.html` does (it wrote the text list)
+_BY_SUFFIX = {".html": "html", ".htm": "html", ".json": "json"}
+
 
 @click.command("diff")
 @click.argument("old", metavar="OLD")
@@ -41,9 +45,9 @@ __all__ = ["command"]
     "--format",
     "output_format",
     type=click.Choice(("text", "json", "html")),
-    default="text",
-    show_default=True,
-    help="A text list, one JSON document, or a self-contained HTML page with the graph.",
+    default=None,
+    help="A text list, one JSON document, or a self-contained HTML page with the graph "
+    "[default: from OUT's extension (.html, .htm, .json), else text].",
 )
 @click.option(
     "-o",
@@ -53,7 +57,11 @@ __all__ = ["command"]
     help="Write to this file instead of stdout.",
 )
 def command(
-    old: str, new: str | None, revisions: tuple[str, ...], output_format: str, output: str | None
+    old: str,
+    new: str | None,
+    revisions: tuple[str, ...],
+    output_format: str | None,
+    output: str | None,
 ) -> None:
     """Show what changed between two versions of a flow (states, handlers, texts...).
 
@@ -69,12 +77,15 @@ def command(
         raise click.UsageError("give two flow files (OLD NEW), or one FILE with --rev REV")
     if len(revisions) > 2:
         raise click.UsageError("--rev is given at most twice")
+    if output is not None:
+        _refuse_overwriting((old, new or ""), output)
     if revisions:
         old_flow = _load_revision(old, revisions[0])
         new_flow = _load_revision(old, revisions[1]) if len(revisions) == 2 else _load_file(old)
     else:
         old_flow, new_flow = _load_file(old), _load_file(new or "")
     diff = diff_flows(old_flow, new_flow)
+    output_format = output_format or _BY_SUFFIX.get(Path(output or "").suffix.lower(), "text")
     if output_format == "json":
         content = json.dumps(diff.to_json(), indent=2, ensure_ascii=False) + "\n"
     elif output_format == "html":
@@ -89,6 +100,22 @@ def command(
         except OSError as exc:
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
     sys.exit(1 if diff.has_differences else 0)
+
+
+def _refuse_overwriting(inputs: tuple[str, ...], output: str) -> None:
+    """A usage error for ``-o`` naming a flow being compared (it was replaced by the
+    report)."""
+    from ucwa_flow.flow import resolve_flow_path
+
+    for path in inputs:
+        try:
+            same = Path(output).samefile(resolve_flow_path(path))
+        except OSError:  # either is missing: nothing to overwrite, or the load says why
+            continue
+        if same:
+            raise click.UsageError(
+                f"-o {output} is a flow being compared: write the report elsewhere"
+            )
 
 
 def _load_file(path: str) -> Flow:
@@ -124,6 +151,10 @@ def _load_revision(path: str, revision: str) -> Flow:
 
 
 def _checked(result: LoadResult, name: str) -> Flow:
+    if result.flow is None and not result.errors:
+        from ucwa_flow.cli._flow_loading import part_of_a_flow
+
+        _fail(part_of_a_flow(name, "compare"))
     if result.flow is None:
         for diagnostic in result.diagnostics:
             click.echo(str(diagnostic), err=True)

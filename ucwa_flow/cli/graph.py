@@ -86,6 +86,8 @@ def command(
     if (flow_file is None) == (lifecycle is None):
         raise click.UsageError("give either a FLOW file or --lifecycle NAME (one of them)")
     fmt = output_format or _format_for(output)
+    if output is not None and flow_file is not None:
+        _refuse_overwriting(flow_file, output)
     graph = _lifecycle_graph(lifecycle) if lifecycle else _flow_graph(flow_file or "")
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
@@ -105,6 +107,18 @@ def _format_for(output: str | None) -> str:
     return _BY_SUFFIX.get(suffix, "mermaid")
 
 
+def _refuse_overwriting(flow_file: str, output: str) -> None:
+    """A usage error for ``-o`` naming the flow file itself (it was replaced by the graph)."""
+    from ucwa_flow.flow import resolve_flow_path
+
+    try:
+        same = Path(output).samefile(resolve_flow_path(flow_file))
+    except OSError:  # either is missing: nothing to overwrite, or the load says why
+        return
+    if same:
+        raise click.UsageError(f"-o {output} is the flow file itself: write the graph elsewhere")
+
+
 def _flow_graph(path: str) -> Any:
     from ucwa_flow.flow import FlowFileError, load_flow
     from ucwa_flow.graph import extract_flow
@@ -115,6 +129,10 @@ def _flow_graph(path: str) -> Any:
         _fail(str(exc), status=2)
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic), err=True)
+    if result.flow is None and not result.errors:
+        from ucwa_flow.cli._flow_loading import part_of_a_flow
+
+        _fail(part_of_a_flow(path, "draw"), status=1)
     if result.flow is None:
         errors = len(result.errors)
         _fail(f"{path}: not drawn, the flow has {errors} error(s)", status=1)

@@ -2,10 +2,14 @@
 
 Stable order (the diff's own), two-space indents, ``+`` for added lines, ``-`` for
 removed ones, nothing else decorated, so it reads in a terminal and in a CI log alike.
+A control character in a name (a state called ``"two\\nlines"`` or one holding an escape
+sequence) is written as its escape (``\\n``, ``\\u001b``), as texts are: it would break
+the report's lines or drive the terminal.
 """
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 
 from ucwa_flow.diff._model import Change, FlowDiff, StateDiff
@@ -32,7 +36,7 @@ _SECTIONS = {
 def format_text(diff: FlowDiff) -> str:
     """The whole report; ``no differences`` when the flows are the same."""
     if not diff.has_differences:
-        return f"{diff.new_name}: no differences\n"
+        return _printable(f"{diff.new_name}: no differences") + "\n"
     lines: list[str] = []
     if diff.flow:
         lines.append("flow:")
@@ -41,7 +45,15 @@ def format_text(diff: FlowDiff) -> str:
     for state in diff.changed_states:
         lines.append(_state_heading(state))
         lines.extend("  " + line for line in state_lines(state))
-    return "\n".join(lines) + "\n"
+    return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _printable(line: str) -> str:
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m[0]) or f"\\u{ord(m[0]):04x}", line)
 
 
 def state_lines(state: StateDiff) -> list[str]:

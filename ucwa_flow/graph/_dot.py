@@ -2,9 +2,10 @@
 
 Every id and label is written as a DOT quoted string. Inside one, DOT itself only
 unescapes ``\\"``, but Graphviz then reads labels as *escString*s where ``\\n``, ``\\l``,
-``\\N``, ``\\G`` ... have meanings; so backslashes are doubled, quotes escaped and newlines
-written as ``\\n``. ``<``, ``>``, ``|`` and braces need nothing, because no node uses an
-HTML-like label or a record shape.
+``\\N``, ``\\G`` ... have meanings, and entities such as ``&amp;`` are decoded; so
+backslashes are doubled, quotes escaped, ``&`` written ``&amp;`` and newlines as ``\\n``.
+``<``, ``>``, ``|`` and braces need nothing, because no node uses an HTML-like label or
+a record shape.
 
 Edge kinds get their own line style and colour (see :data:`EDGE_STYLES`): timeouts
 dashed amber, no-match steps dotted red, global commands blue, invitation branches
@@ -57,6 +58,8 @@ def escape_dot(text: str) -> str:
             chars.append("\\\\")
         elif char == '"':
             chars.append('\\"')
+        elif char == "&":
+            chars.append("&amp;")  # Graphviz decodes entities: "&amp;" would show as "&"
         elif char == "\n":
             chars.append("\\n")
         elif ord(char) < 32 or ord(char) == 127:

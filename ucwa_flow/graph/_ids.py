@@ -2,8 +2,8 @@
 
 State names are whatever the flow author wrote (``404``, ``main menu``, ``note``), but
 Mermaid and DOT identifiers are not: Mermaid's lexer splits on ``-`` and ``:`` and treats
-``state``, ``note``, ``class``, ``default`` ... as keywords. Renderers therefore draw each
-node under a generated id and show its real name as the label.
+``state``, ``note``, ``class``, ``default``, ``click`` ... as keywords. Renderers therefore
+draw each node under a generated id and show its real name as the label.
 """
 
 from __future__ import annotations
@@ -20,17 +20,23 @@ _PSEUDO_IDS = {NodeKind.START: "__start__", NodeKind.ANY: "__any__", NodeKind.EN
 # Words that either Mermaid's stateDiagram lexer or DOT reads as keywords.
 _RESERVED = frozenset(
     {
+        "accdescr",
+        "acctitle",
         "as",
         "class",
         "classdef",
+        "click",
         "digraph",
         "direction",
         "edge",
         "end",
         "graph",
         "hide",
+        "href",
         "node",
         "note",
+        "root_end",  # Mermaid's own ids for [*] at the top level: a state so named merged
+        "root_start",  # with the start or end dot
         "scale",
         "state",
         "statediagram",

@@ -201,6 +201,15 @@ def _arrow(pen: _Pen, before: Point, tip: Point, color: str) -> None:
     pen.draw.polygon([tip, left, right], fill=color)
 
 
+def _rounded(draw: Any, box: list[float], radius: float, **style: Any) -> None:
+    """A rounded box on whole pixels: Pillow's ``rounded_rectangle`` fails on a box a
+    few pixels wide at fractional corners, which a big flow scaled down has."""
+    x0, y0, x1, y1 = (round(value) for value in box)
+    x1, y1 = max(x0, x1), max(y0, y1)
+    corner = int(min(radius, (x1 - x0) / 2, (y1 - y0) / 2))
+    draw.rounded_rectangle([x0, y0, x1, y1], radius=corner, **style)
+
+
 def _draw_node(pen: _Pen, placed: PlacedNode) -> None:
     node, draw, scale = placed.node, pen.draw, pen.scale
     cx, cy = pen.px(placed.center)
@@ -217,14 +226,10 @@ def _draw_node(pen: _Pen, placed: PlacedNode) -> None:
     x, y = pen.px((placed.x, placed.y))
     box = [x, y, x + placed.width * scale, y + placed.height * scale]
     if placed.stand_in:  # a tag standing for a state far up the picture
-        draw.rounded_rectangle(
-            box, radius=placed.height * scale / 2, outline="#64748b", width=pen.width(2)
-        )
+        _rounded(draw, box, placed.height * scale / 2, outline="#64748b", width=pen.width(2))
         pen.write((placed.x + 10, placed.y + 6), tag_text(node.name), "#334155", LABEL_FONT)
         return
-    draw.rounded_rectangle(
-        box, radius=6 * scale, fill="#f8fafc", outline="#334155", width=pen.width(3)
-    )
+    _rounded(draw, box, 6 * scale, fill="#f8fafc", outline="#334155", width=pen.width(3))
     name_width = _measure(node.name, NODE_FONT)
     name_at = (placed.x + (placed.width - name_width) / 2, placed.y + 5)
     label = node.name if node.kind is NodeKind.STATE else f"[{node.name}]"
