@@ -13,9 +13,10 @@ A reader writes nothing to the store, nor to the files beside it while it can he
   creates and leaves behind; and the only way to read one in a folder this user cannot
   write). A bot may start on it while it is read: its writes go to a ``-wal`` file, which
   the next read transaction sees and so reads through a read-only connection from then on;
-  its first checkpoint, the only write to the file itself, comes a second or 500 rows after
-  its first write, and a read during which the file changed (its size or modification
-  time) is refused as :func:`ReadOnlyFile.unchanged` says, never answered from two states;
+  it writes the file itself only when it checkpoints (a second or 500 rows after its first
+  write, or as it stops), and a read during which the file changed (its size or
+  modification time) is refused as :meth:`ReadOnlyFile.unchanged` says, never answered from
+  two states;
 * any other file (a rollback-journal database such as a ``VACUUM INTO`` copy, an empty
   file, the store of a running bot, or of a bot that crashed with its last writes in the
   ``-wal`` file) through a read-only connection (``mode=ro``): it sees what a bot has
