@@ -29,7 +29,7 @@ from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation
 from tests.store.conftest import Target
 from tests.store.test_readers_keep_the_schema import _build
-from ucwa_flow.store import SCHEMA_VERSION, Changes, StoreError, open_store
+from ucwa_flow.store import SCHEMA_VERSION, Changes, StoreError, StoreUnavailable, open_store
 from ucwa_flow.store import _sqlite as sqlite_backend
 from ucwa_flow.store._sqlite_readonly import ReadOnlyFile
 
@@ -184,6 +184,36 @@ def test_an_immutable_read_of_a_file_that_changed_meanwhile_is_not_trusted(
         assert file.unchanged()
     finally:
         file.close()
+
+
+async def test_a_read_during_which_a_bot_changed_the_file_fails_and_can_be_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    await asyncio.to_thread(_build, Target("sqlite", path=path), SCHEMA_VERSION)
+    store = await open_store(path, read_only=True)
+    try:
+        opened = ReadOnlyFile.connection
+
+        def bot_meanwhile(file: ReadOnlyFile) -> sqlite3.Connection:
+            conn = opened(file)
+            monkeypatch.setattr(ReadOnlyFile, "connection", opened)  # once
+            bot = sqlite3.connect(path, isolation_level=None)
+            bot.execute("UPDATE conversations SET state = 'menu'")
+            bot.close()  # checkpointed into the file: the file changed under the read
+            return conn
+
+        monkeypatch.setattr(ReadOnlyFile, "connection", bot_meanwhile)
+        with pytest.raises(StoreUnavailable) as changed:
+            await store.conversations()
+        assert changed.value.retryable
+        assert str(changed.value) == (
+            f"the store {path} changed while it was read (a bot started on it): read it again"
+        )
+        (record,) = await store.conversations()  # read again: afresh
+        assert record.state == "menu"
+    finally:
+        await store.aclose()
 
 
 async def test_a_store_opened_to_be_read_cannot_be_written(target: Target) -> None:

@@ -239,10 +239,12 @@ class SqliteStore(Store):
         :meth:`_connect` changes it (looked at read-only, see ``_sqlite_readonly``)."""
         file = ReadOnlyFile(Path(self._path), self._busy_timeout)
         try:
-            while True:
+            for _ in range(3):  # read again if a bot started on it meanwhile (see there)
                 version = self._read(file, stored_version("sqlite", self.target))
                 if file.unchanged():
                     break
+            else:
+                raise self._changed()
         finally:
             file.close()
         self._as_it_is(version)
@@ -326,10 +328,7 @@ class SqliteStore(Store):
         if self._reader is not None:
             result = self._read(self._reader, program)
             if not self._reader.unchanged():
-                raise StoreUnavailable(
-                    f"the store {self.target} changed while it was read (a bot started on "
-                    "it): read it again"
-                )
+                raise self._changed()
             return result
         conn = self._conn
         if conn is None:
@@ -366,6 +365,12 @@ class SqliteStore(Store):
         finally:
             program.close()
         return result
+
+    def _changed(self) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"the store {self.target} changed while it was read (a bot started on it): "
+            "read it again"
+        )
 
     def _translate(self, exc: BaseException) -> StoreError:
         """A driver error as one line naming the file."""
