@@ -387,7 +387,7 @@ async def test_a_store_of_a_newer_ucwa_flow_is_refused_at_once(tmp_path: Path) -
             )
         last = await asyncio.to_thread(_refused, tmp_path, url)
     assert last == (
-        f"ucwa-flow: error: cannot open the conversation store: {url} was written by a newer "
-        f"ucwa-flow (schema version {SCHEMA_VERSION + 40}; this version knows up to "
+        f"ucwa-flow: error: cannot open the conversation store: the store {url} was written "
+        f"by a newer ucwa-flow (schema version {SCHEMA_VERSION + 40}; this version knows up to "
         f"{SCHEMA_VERSION}): upgrade ucwa-flow to use it"
     )

@@ -102,7 +102,8 @@ async def test_how_each_conversation_ended_is_its_last_ended_line(store: Store) 
         ACCOUNT,
         Changes(
             ends=(Ending("/conv/c2", "idle", 900.0),),
-            transcript=(line("ended", shutdown, "c1", at=990.0), line("ended", stop, "c1")),
+            # the last written (seq), though its time is the earlier: a clock stepped back
+            transcript=(line("ended", shutdown, "c1"), line("ended", stop, "c1", at=990.0)),
         ),
     )
     left = line("ended", {"reason": "ended by the caller"}, "c4", account=OTHER)
@@ -117,6 +118,21 @@ async def test_how_each_conversation_ended_is_its_last_ended_line(store: Store) 
     }
     assert endings[(ACCOUNT, "/conv/c1")].conversation == "/conv/c1"
     assert await store.endings([]) == {}
+
+
+async def test_the_endings_of_more_conversations_than_one_query_lists(store: Store) -> None:
+    """The keys go to the database 500 at a time (``_operations._CHUNK``): each chunk's
+    endings, the last of each conversation, whichever chunk it is in."""
+    hrefs = [f"many{n}" for n in range(1203)]
+    lines = [line("ended", {"reason": "idle", "n": n}, key) for n, key in enumerate(hrefs)]
+    lines.append(line("ended", {"reason": "again"}, hrefs[1100], at=1.0))  # the last one
+    await store.commit(ACCOUNT, Changes(transcript=tuple(lines)))
+    keys = [(ACCOUNT, f"/conv/{key}") for key in hrefs]
+    endings = await store.endings([*keys, (OTHER, "/conv/many7"), *keys[:3]])
+    assert set(endings) == set(keys)
+    assert [endings[key].data.get("n") for key in keys[:1100]] == list(range(1100))
+    assert endings[keys[1100]].data == {"reason": "again"}
+    assert endings[keys[1202]].data == {"reason": "idle", "n": 1202}
 
 
 async def test_a_transcript_comes_back_in_order(store: Store) -> None:

@@ -94,6 +94,7 @@ async def test_a_store_from_a_newer_version_is_refused_in_one_line(target: Targe
         await target.open()
     message = str(caught.value)
     assert "\n" not in message
+    assert message.startswith("the store "), message  # as StoreTooOld says it
     assert f"schema version {SCHEMA_VERSION + 40}" in message
     assert f"up to {SCHEMA_VERSION}" in message
     assert (target.schema or str(target.path)) in message

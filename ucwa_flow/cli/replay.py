@@ -177,7 +177,7 @@ def _from_store(
 
     async def read() -> list[Recording]:
         found: list[Recording] = []
-        async with await open_store(target, existing=True) as opened:
+        async with await open_store(target, read_only=True) as opened:
             async for record, entries in opened.export(query):
                 objects = list(jsonl_objects(record, entries))
                 source = f"{opened.target}:{short_id(record.conversation)}"

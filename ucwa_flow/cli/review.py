@@ -162,7 +162,7 @@ async def _serve(
     store = None
     if target is not None:
         try:
-            store = await open_store(target, existing=True)
+            store = await open_store(target, read_only=True)
         except StoreError as exc:
             raise OperationalError(f"cannot open the conversation store: {exc}") from None
     stored = StoredConversations(store) if store is not None else None

@@ -117,8 +117,11 @@ def _query(options: dict[str, Any], **more: Any) -> ConversationQuery:
     )
 
 
-def _with_store(options: dict[str, Any], work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store the options name, run ``work`` on it, close it."""
+def _with_store(
+    options: dict[str, Any], work: Callable[[Store], Awaitable[T]], *, writes: bool = False
+) -> T:
+    """Open the store the options name, run ``work`` on it, close it. Read-only, unless
+    ``work`` ``writes`` (prune): then read-write, but never migrated either."""
     target = resolve_store_target(
         options["state"],
         options["store"],
@@ -129,7 +132,7 @@ def _with_store(options: dict[str, Any], work: Callable[[Store], Awaitable[T]]) 
     )
 
     async def main() -> T:
-        async with await open_store(target, existing=True) as store:
+        async with await open_store(target, existing=True, read_only=not writes) as store:
             return await work(store)
 
     return asyncio.run(main())
@@ -242,7 +245,7 @@ def prune_command(older_than: float, **options: Any) -> None:
     async def work(store: Store) -> tuple[Pruned, str]:
         return await store.prune(before=before), store.target
 
-    pruned, target = _with_store(options, work)
+    pruned, target = _with_store(options, work, writes=True)
     click.echo(f"Pruned {pruned.describe(format_time(before))} from {target}.")
 
 

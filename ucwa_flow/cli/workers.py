@@ -49,7 +49,7 @@ def command(store: str | None, as_json: bool) -> None:
 
 
 async def _read(target: str) -> tuple[list[WorkerInfo], list[Lease]]:
-    async with await open_store(target, existing=True) as opened:
+    async with await open_store(target, read_only=True) as opened:
         book = LeaseBook(opened)
         return await book.workers(), await book.owners()
 

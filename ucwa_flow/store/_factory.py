@@ -43,6 +43,7 @@ async def open_store(
     busy_timeout: float = 5.0,
     connect_timeout: float = 10.0,
     existing: bool = False,
+    read_only: bool = False,
     exclusive: bool = False,
     _upto: int = LATEST,
 ) -> Store:
@@ -52,13 +53,19 @@ async def open_store(
     ``schema`` when given); anything else is the path of a SQLite file, created with its
     folder if missing. ``busy_timeout`` (SQLite) is how long to wait for another process's
     write lock; ``connect_timeout`` (PostgreSQL) how long to wait for the server.
-    ``existing``: open the store as it is, for the commands that read a store (and
-    ``transcripts prune``): refuse a database (or SQLite file) that holds no store yet
-    rather than create one, and a store of an older schema version
-    (:class:`~ucwa_flow.store.StoreTooOld`) rather than migrate it, since a bot of that
-    version may still run on it (only a bot, ``run`` or ``serve``, migrates); nothing is
-    written. A SQLite file is looked at read-only first, so one refused is left as it was,
-    and a missing one is not created.
+    ``existing``: open the store as it is, for ``transcripts prune``: refuse a database
+    (or SQLite file) that holds no store yet rather than create one (nor its PostgreSQL
+    schema), another program's ``schema_migrations`` table, and a store of an older schema
+    version (:class:`~ucwa_flow.store.StoreTooOld`) rather than migrate it, since a bot of
+    that version may still run on it (only a bot, ``run`` or ``serve``, migrates). A SQLite
+    file is looked at read-only first, so one refused is left as it was, and a missing one
+    is not created; one accepted is then opened read-write (a prune deletes).
+    ``read_only``: ``existing``, for the commands that only read a store (``transcripts
+    list/show/export``, ``replay``, ``review``, ``workers``): nothing is written, ever. A
+    SQLite file is only ever opened read-only (``ucwa_flow.store._sqlite_readonly``: no
+    journal mode set, no checkpoint, no folder, file or lock file created), so a read-only
+    file or folder can be read; a PostgreSQL session is read-only
+    (``default_transaction_read_only``), so a role allowed only to ``SELECT`` can read.
     ``exclusive`` (SQLite): the store of a running bot, held against other processes until
     closed: :class:`~ucwa_flow.store.StoreInUse` when another process holds the file
     (``ucwa_flow.store._holder``). Leave it off to read a store a bot is running on.
@@ -72,12 +79,12 @@ async def open_store(
 
         return await PostgresStore(
             str(target), schema=schema, connect_timeout=connect_timeout
-        ).open(_upto, existing=existing)
+        ).open(_upto, existing=existing or read_only, read_only=read_only)
     from ucwa_flow.store._sqlite import SqliteStore
 
-    return await SqliteStore(target, busy_timeout, exclusive=exclusive).open(
-        _upto, existing=existing
-    )
+    return await SqliteStore(
+        target, busy_timeout, exclusive=exclusive and not read_only, read_only=read_only
+    ).open(_upto, existing=existing or read_only)
 
 
 def default_state_path(account: str) -> Path:

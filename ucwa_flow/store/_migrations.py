@@ -22,9 +22,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ucwa_flow.store._errors import StoreTooNew, StoreTooOld
+from ucwa_flow.store._errors import StoreError, StoreTooNew, StoreTooOld
 from ucwa_flow.store._sql import Dialect, Program, Sql
-from ucwa_flow.store._sqlite_probe import STORE_TABLE, VERSION
 
 __all__ = ["LATEST", "MIGRATIONS", "migrate", "require_latest", "stored_version"]
 
@@ -200,6 +199,9 @@ def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
         f"applied_at {types['real']} NOT NULL)"
     )
     rows = yield Sql("SELECT MAX(version) FROM schema_migrations")
+    if rows[0][0] is not None:  # a table of migrations there already: ucwa-flow's?
+        columns = yield Sql(_COLUMNS_PG if dialect == "postgres" else _COLUMNS_SQLITE)
+        yield from _ours(dialect, target, {str(row[0]) for row in columns})
     current = int(rows[0][0] or 0)
     if current > LATEST:
         raise _too_new(target, current)
@@ -213,17 +215,54 @@ def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
     return len(MIGRATIONS[current:upto])
 
 
-def stored_version(dialect: Dialect) -> Program[int | None]:
+def stored_version(dialect: Dialect, target: str) -> Program[int | None]:
     """The store's schema version, read without changing anything; ``None`` when the
-    database (its ``search_path``) holds no ``schema_migrations`` table: no store."""
+    database (its ``search_path``) holds no ``schema_migrations`` table: no store. Another
+    program's ``schema_migrations`` (Rails', a migration tool's) is refused with a
+    :class:`~ucwa_flow.store.StoreError`: see :func:`_ours`."""
     if dialect == "postgres":
-        rows = yield Sql("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        rows = yield Sql(_COLUMNS_PG)
     else:
-        rows = yield Sql(STORE_TABLE)
-    if not rows[0][0]:
+        rows = yield Sql(_COLUMNS_SQLITE)
+    if not rows:
         return None
-    rows = yield Sql(VERSION)
+    yield from _ours(dialect, target, {str(row[0]) for row in rows})
+    rows = yield Sql("SELECT MAX(version) FROM schema_migrations")
     return int(rows[0][0] or 0)
+
+
+#: the columns of the ``schema_migrations`` table first on the search path / in the file
+_COLUMNS_PG = (
+    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('schema_migrations') "
+    "AND attnum > 0 AND NOT attisdropped"
+)
+_COLUMNS_SQLITE = "SELECT name FROM pragma_table_info('schema_migrations')"
+_OURS = frozenset(("version", "description", "applied_at"))
+
+
+def _ours(dialect: Dialect, target: str, columns: set[str]) -> Program[None]:
+    """Refuse a ``schema_migrations`` table that is not ucwa-flow's. Other programs name
+    their table of migrations the same (Rails: one ``version`` column of strings such as
+    ``20240101120000``; others ``001_init``); ucwa-flow's has a ``description`` and an
+    ``applied_at`` beside each version, and its migration 1, never edited, is described
+    as :data:`MIGRATIONS`'s first: a store of any ucwa-flow version has that row."""
+    first = MIGRATIONS[0]
+    if columns >= _OURS:
+        rows = yield Sql(
+            "SELECT description FROM schema_migrations WHERE CAST(version AS TEXT) = %s",
+            (str(first.version),),
+        )
+        if [tuple(row) for row in rows] == [(first.description,)]:
+            return
+    where = (
+        "check the database name and the search_path"
+        if dialect == "postgres"
+        else "check the file name"
+    )
+    raise StoreError(
+        f"the store {target} is not a ucwa-flow store: its schema_migrations table is "
+        f"another program's (no ucwa-flow migration 1 in it); {where}"
+    )
 
 
 def require_latest(target: str, current: int) -> None:
@@ -242,6 +281,6 @@ def require_latest(target: str, current: int) -> None:
 
 def _too_new(target: str, current: int) -> StoreTooNew:
     return StoreTooNew(
-        f"{target} was written by a newer ucwa-flow (schema version {current}; this "
+        f"the store {target} was written by a newer ucwa-flow (schema version {current}; this "
         f"version knows up to {LATEST}): upgrade ucwa-flow to use it"
     )

@@ -14,7 +14,9 @@ mistake in the URL, refused at once. Later, the same answer (a fail-over, a serv
 restarts with new rules) is retried like a lost connection.
 
 ``schema`` puts the store's tables in a schema of their own (created if missing, then first on
-the ``search_path``); without it the URL's defaults apply (a ``search_path`` can also be given
+the ``search_path``; a store opened ``existing`` creates nothing: a schema missing holds no
+store, and a ``read_only`` store's session is read-only, so a role that may only ``SELECT``
+can read a store); without it the URL's defaults apply (a ``search_path`` can also be given
 in the URL as ``?options=-csearch_path%3Dname``). The URL's password never appears in errors.
 """
 
@@ -70,16 +72,26 @@ class PostgresStore(Store):
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
         self._closed = False
         self._reached = False  # a connection succeeded once: refusals are passing now
+        self._creates = True  # the schema, when missing (not for a store opened existing)
+        self._read_only = False  # sessions with default_transaction_read_only
 
-    async def open(self, upto: int = LATEST, *, existing: bool = False) -> PostgresStore:
+    async def open(
+        self, upto: int = LATEST, *, existing: bool = False, read_only: bool = False
+    ) -> PostgresStore:
         """Connect and migrate the schema to ``upto``. ``existing``: open the store as it
         is, for a command that reads it: refuse (a :class:`StoreError`) a database whose
         ``search_path`` holds no store yet, instead of creating its tables (pointed at the
-        wrong database), and a store of another schema version than this one's, instead of
-        migrating it (a bot of an older version may still run on it)."""
+        wrong database) or its schema, and a store of another schema version than this
+        one's, instead of migrating it (a bot of an older version may still run on it).
+        ``read_only`` (with ``existing``): every transaction is read-only."""
+        self._creates = not existing
+        self._read_only = read_only
+        return await self._open(upto, existing=existing)
+
+    async def _open(self, upto: int, *, existing: bool) -> PostgresStore:
         try:
             if existing:
-                version = await self._run(stored_version("postgres"), write=False)
+                version = await self._run(stored_version("postgres", self.target), write=False)
                 if version is None:
                     raise StoreError(
                         f"the store {self.target} holds no ucwa-flow tables (no "
@@ -139,9 +151,12 @@ class PostgresStore(Store):
             raise self._translate(exc, connected=False) from None
         self._reached = True
         try:
+            if self._read_only:  # before anything else: nothing this session does writes
+                await conn.execute("SET default_transaction_read_only = on")
             if self._schema:
                 name = sql.Identifier(self._schema)
-                await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+                if self._creates:
+                    await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
                 await conn.execute(sql.SQL("SET search_path TO {}").format(name))
         except psycopg.Error as exc:
             await conn.close()

@@ -18,6 +18,10 @@ The file is put in WAL mode with ``synchronous=NORMAL`` (a commit is durable aga
 process crash at once, and against a power cut at the next checkpoint) and a busy timeout,
 after which a lock held by another process becomes :class:`~ucwa_flow.store.StoreLocked`.
 
+A store opened ``read_only`` (the commands that read one) writes nothing: its connections
+are the read-only ones of :mod:`ucwa_flow.store._sqlite_readonly`, with no journal mode set,
+no checkpoints and no folder or file created.
+
 A bot's store (``exclusive``) also holds an advisory lock on ``<file>.lock`` for as long as
 it is open, so that a second process running a bot on the same file is refused at once
 (:mod:`ucwa_flow.store._holder`).
@@ -53,7 +57,7 @@ from ucwa_flow.store._errors import (
 from ucwa_flow.store._holder import Hold, hold
 from ucwa_flow.store._migrations import LATEST, migrate, require_latest, stored_version
 from ucwa_flow.store._sql import Program
-from ucwa_flow.store._sqlite_probe import stored_version_of
+from ucwa_flow.store._sqlite_readonly import ReadOnlyFile
 from ucwa_flow.store._store import Store
 
 __all__ = ["CHECKPOINT_ROWS", "CHECKPOINT_SECONDS", "INLINE_ROWS", "SqliteStore"]
@@ -83,15 +87,25 @@ _NOT_NOW = _NotNow()
 
 class SqliteStore(Store):
     """A store in one SQLite file (``":memory:"`` for a private in-memory one);
-    ``exclusive``: held against other processes while open (see ``_holder``)."""
+    ``exclusive``: held against other processes while open (see ``_holder``);
+    ``read_only``: for a command that reads it (see ``_sqlite_readonly``)."""
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str, busy_timeout: float, *, exclusive: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        busy_timeout: float,
+        *,
+        exclusive: bool = False,
+        read_only: bool = False,
+    ) -> None:
         super().__init__(str(path))
         self._path = path
         self._busy_timeout = busy_timeout
         self._exclusive = exclusive and str(path) != ":memory:"
+        in_file = str(path) != ":memory:"
+        self._reader = ReadOnlyFile(Path(path), busy_timeout) if read_only and in_file else None
         self._hold: Hold | None = None
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="ucwa-flow-store"
@@ -100,7 +114,7 @@ class SqliteStore(Store):
         self._handed: Future[Any] | None = None  # the last work handed to the thread
         self._checkpoints = (
             None
-            if str(path) == ":memory:"
+            if not in_file or self._reader is not None
             else Checkpointer(  # the file _connect opens
                 Path(path).expanduser(), rows=CHECKPOINT_ROWS, seconds=CHECKPOINT_SECONDS
             )
@@ -113,8 +127,12 @@ class SqliteStore(Store):
         :class:`StoreError`) a file that holds no store yet (an empty file, another
         program's database) instead of creating its tables, and a store of another schema
         version than this one's instead of migrating it; looked for first without changing
-        the file (nor creating a missing one)."""
+        the file (nor creating a missing one). A ``read_only`` store is ``existing`` too."""
         try:
+            if self._reader is not None:  # its connections are opened on each read
+                version = await self._run(stored_version("sqlite", self.target), write=False)
+                self._as_it_is(version)
+                return self
             looked = existing and self._checkpoints is not None  # a file: read-only first
             if looked:
                 await self._call(self._look)
@@ -122,7 +140,8 @@ class SqliteStore(Store):
             if not existing:
                 await self._run(migrate("sqlite", self.target, upto), write=True)
             elif not looked:
-                self._as_it_is(await self._run(stored_version("sqlite"), write=False))
+                version = await self._run(stored_version("sqlite", self.target), write=False)
+                self._as_it_is(version)
         except BaseException:
             # cancelled while the thread connects, the thread connects on (it cannot be
             # stopped), taking the hold: closing queues behind it, and is shielded from a
@@ -145,7 +164,7 @@ class SqliteStore(Store):
 
     def commit_now(self, account: str, changes: Changes) -> CommitResult | None:
         rows = changes.rows
-        if not self._may_inline(rows):
+        if self._reader is not None or not self._may_inline(rows):
             return None
         program = ops.commit(account, changes, "sqlite")
         done = self._inline(program)
@@ -156,6 +175,9 @@ class SqliteStore(Store):
         return done
 
     async def _run(self, program: Program[T], *, write: bool, rows: int | None = None) -> T:
+        if write and self._reader is not None:
+            program.close()
+            raise StoreError(f"the store {self.target} was opened to be read, not written")
         if write and rows is not None and self._may_inline(rows):
             done = self._inline(program)
             if not isinstance(done, _NotNow):
@@ -214,17 +236,35 @@ class SqliteStore(Store):
 
     def _look(self) -> None:
         """Refuse a file that holds no store, or one of another schema version, before
-        :meth:`_connect` changes it."""
-        path = Path(self._path).expanduser()
+        :meth:`_connect` changes it (looked at read-only, see ``_sqlite_readonly``)."""
+        file = ReadOnlyFile(Path(self._path), self._busy_timeout)
         try:
-            version = stored_version_of(path, self._busy_timeout)
+            for _ in range(3):  # read again if a bot started on it meanwhile (see there)
+                version = self._read(file, stored_version("sqlite", self.target))
+                if file.unchanged():
+                    break
+            else:
+                raise self._changed()
+        finally:
+            file.close()
+        self._as_it_is(version)
+
+    def _read(self, file: ReadOnlyFile, program: Program[T]) -> T:
+        """Run ``program`` in a read transaction of ``file``'s (the caller checks that the
+        file held still: :meth:`ReadOnlyFile.unchanged`)."""
+        try:
+            conn = file.connection()
+            conn.execute(f"PRAGMA busy_timeout={round(self._busy_timeout * 1000)}")
+            conn.execute("BEGIN")
         except FileNotFoundError:
+            program.close()
             raise StoreError(
                 f"the store {self.target} does not exist: check the file name"
             ) from None
         except (sqlite3.Error, OSError) as exc:
+            program.close()
             raise self._translate(exc) from None
-        self._as_it_is(version)
+        return self._finish(conn, program)
 
     def _as_it_is(self, version: int | None) -> None:
         """Refuse, for a command that reads: no store (``None``), or another version."""
@@ -268,6 +308,8 @@ class SqliteStore(Store):
         self._conn = conn
 
     def _disconnect(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -283,6 +325,11 @@ class SqliteStore(Store):
     ) -> T:
         """Run ``program`` here, waiting up to the busy timeout for another process's
         locks; then, while the WAL is oversized, checkpoint (see ``_checkpointer``)."""
+        if self._reader is not None:
+            result = self._read(self._reader, program)
+            if not self._reader.unchanged():
+                raise self._changed()
+            return result
         conn = self._conn
         if conn is None:
             program.close()
@@ -318,6 +365,12 @@ class SqliteStore(Store):
         finally:
             program.close()
         return result
+
+    def _changed(self) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"the store {self.target} changed while it was read (a bot started on it): "
+            "read it again"
+        )
 
     def _translate(self, exc: BaseException) -> StoreError:
         """A driver error as one line naming the file."""
