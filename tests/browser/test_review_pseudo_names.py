@@ -1,5 +1,6 @@
 """States named like the graph's pseudo-nodes (``start``, ``end``, ``any state``): a stored
-conversation through them is replayed on the edges it took, in a real Chromium.
+conversation through them, and a live one, are replayed on the edges they took, in a real
+Chromium.
 
 The page's script once found an edge by the names at its ends alone, so the start dot and
 a state named ``start`` were one to it: entering ``end`` first lit the state ``start``'s
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from tests.browser._apps import app_process
 from tests.browser._pages import poll
-from tests.browser._review import classes, css
+from tests.browser._review import classes, css, live_count, open_page, wait_live
 from tests.browser.conftest import Screenshot
 
 if TYPE_CHECKING:
@@ -63,6 +64,14 @@ def _visited(browser: WebDriver) -> set[tuple[str, str]]:
         kind = [c for c in classes(edge) if c not in ("edge", "loop", "visited")]
         found.add((" ".join(sorted(kind)), edge.get_attribute("data-line") or ""))
     return found
+
+
+def _entered(browser: WebDriver) -> list[str]:
+    return [
+        step.get_attribute("data-state") or ""
+        for step in css(browser, "#transcript li.step")
+        if step.get_attribute("data-kind") == "enter"
+    ]
 
 
 def _current(browser: WebDriver) -> list[str]:
@@ -115,3 +124,22 @@ def test_states_named_start_end_and_any_state_replay_on_their_own_edges(
         assert sorted(state or "" for _, state in visited_nodes) == ["any state", "end", "start"]
         assert all("state" in cls.split() for cls, _ in visited_nodes), visited_nodes
         screenshot("review-pseudo-names-replay")
+
+
+def test_a_live_conversation_through_them_is_lit_on_its_own_edges(
+    browser: WebDriver, screenshot: Screenshot, tmp_path: Path
+) -> None:
+    flow = tmp_path / "names.flow.yaml"
+    flow.write_text(FLOW, encoding="utf-8")
+    with app_process(tmp_path / "run", "run", str(flow), "--review", "127.0.0.1:0") as bot:
+        open_page(browser, bot.url() + "/flows/names")
+        wait_live(browser)
+        bot.type_line("go")
+        poll(lambda: live_count(browser, "start") == "1", "one conversation in the state start")
+        bot.type_line("menu")
+        poll(lambda: live_count(browser, "end") == "1", "the conversation back in the state end")
+        poll(lambda: css(browser, "li.conversation") or None, "the conversation listed")[0].click()
+        poll(lambda: _entered(browser) == ["end", "start", "end"], "the three states entered")
+        poll(lambda: _current(browser) == ["end"], "the last step current")
+        assert _visited(browser) == {START_TO_END, GO, MENU}
+        screenshot("review-pseudo-names-live")
