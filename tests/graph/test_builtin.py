@@ -233,3 +233,52 @@ def test_a_curve_stays_near_a_sharp_turn() -> None:
     route = [(521.6, 145.7), (29.0, 171.0), (29.0, 188.0), (240.6, 211.3)]
     # each control point within half its segment of its end: 17 / 2 left of x = 29 at most
     assert min(x for x, _ in sample(route)) >= 29.0 - 17.0 / 2
+
+
+def test_states_named_like_the_pseudo_nodes_are_told_apart_in_the_svg() -> None:
+    # a state may be called "start", "end" or "any state": each end of an edge names its
+    # node's kind (data-from-kind/data-to-kind) next to its name, so a page never takes
+    # the start dot for the state "start"; a state's id has no whitespace (a valid HTML id)
+    builder = GraphBuilder("names")
+    start, end, anywhere = (builder.add_state(name) for name in ("start", "end", "any state"))
+    percent = builder.add_state("50%")
+    blank = builder.add_state("50 ")
+    builder.add_edge(START, end, EdgeKind.EVENT)
+    builder.add_edge(end, start, EdgeKind.MESSAGE, "go")
+    builder.add_edge(start, END, EdgeKind.MESSAGE, "quit")
+    builder.add_edge(start, start, EdgeKind.NO_MATCH, "no match")  # a loop row
+    builder.add_edge(anywhere, end, EdgeKind.MESSAGE, "back")
+    builder.add_edge(ANY, end, EdgeKind.COMMAND, "menu")
+    builder.add_edge(ANY, END, EdgeKind.COMMAND, "stop")
+    builder.add_edge(end, percent, EdgeKind.MESSAGE, "%")
+    builder.add_edge(end, blank, EdgeKind.MESSAGE, "blank")
+    root = ET.fromstring(render_svg(builder.build()))
+    names = ("data-from-kind", "data-from", "data-to-kind", "data-to", "data-source")
+    edges = {
+        tuple(g.attrib[name] for name in (*names, "data-target"))
+        for g in root.iter(f"{SVG}g")
+        if "edge" in g.attrib["class"].split()
+    }
+    assert edges == {
+        ("start", "start", "state", "end", "start", "end"),
+        ("state", "end", "state", "start", "end", "start"),
+        ("state", "start", "end", "end", "start", "end"),
+        ("state", "start", "state", "start", "start", "start"),
+        ("state", "any state", "state", "end", "any state", "end"),
+        ("any", "any state", "state", "end", "any state", "end"),
+        ("any", "any state", "end", "end", "any state", "end"),
+        ("state", "end", "state", "50%", "end", "50%"),
+        ("state", "end", "state", "50 ", "end", "50 "),
+    }
+    ids = {
+        g.attrib["data-state"]: g.attrib["id"]
+        for g in root.iter(f"{SVG}g")
+        if "data-state" in g.attrib
+    }
+    assert ids == {
+        "start": "node-start",
+        "end": "node-end",
+        "any state": "node-any%20state",
+        "50%": "node-50%25",
+        "50 ": "node-50%20",
+    }

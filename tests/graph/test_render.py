@@ -176,6 +176,32 @@ def test_state_called_start_is_not_the_start_node() -> None:
     assert '"__start__" -> "start";' in render_dot(graph)
 
 
+def test_states_called_end_and_any_state_are_not_the_pseudo_nodes() -> None:
+    # the end dot and "any state" keep ids of their own (__end__, __any__) in both texts
+    builder = GraphBuilder("clash")
+    end, anywhere = builder.add_state("end"), builder.add_state("any state")
+    builder.add_edge(START, end, EdgeKind.EVENT)
+    builder.add_edge(end, anywhere, EdgeKind.MESSAGE)
+    builder.add_edge(anywhere, END, EdgeKind.MESSAGE)
+    builder.add_edge(ANY, end, EdgeKind.COMMAND, "menu")
+    graph = builder.build()
+    mermaid = render_mermaid(graph)
+    lines = mermaid.splitlines()
+    for line in ("[*] --> s_end", "s_end --> any_state", "any_state --> [*]"):
+        assert f"    {line}" in lines
+    assert "    __any__ --> s_end : ⌘ menu" in lines
+    assert 'state "any state" as any_state\n' in mermaid
+    assert 'state "any state" as __any__\n' in mermaid
+    dot = render_dot(graph)
+    for line in (
+        '"__start__" -> "s_end";',
+        '"s_end" -> "any_state";',
+        '"any_state" -> "__end__";',
+        '"__any__" -> "s_end" [',
+    ):
+        assert line in dot
+
+
 def test_builder_drops_duplicate_edges_and_orders_nodes() -> None:
     builder = GraphBuilder("dupes")
     a = builder.add_state("a")

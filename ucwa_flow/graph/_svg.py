@@ -7,11 +7,16 @@ edge kind has the colour and dash of :data:`~ucwa_flow.graph._dot.EDGE_STYLES`, 
 table the DOT output uses too, so both pictures read the same.
 
 Elements carry classes and ``data-`` attributes so a page can style or find them: a state
-is ``<g class="node state" id="node-menu" data-state="menu" data-line="12">``, an edge
-``<g class="edge timeout" data-from="menu" data-to="bye" data-line="20">`` (also as
-``data-source``/``data-target``; a pseudo-node is named ``start``, ``any state`` or
-``end``), an edge that stays in its state is a row of the state's box drawn as ``<g
-class="edge loop ...">`` with the same attributes. ``data-line`` is the source line of
+is ``<g class="node state" id="node-menu" data-state="menu" data-line="12">`` (the id is
+:func:`node_id`: whitespace and ``%`` in the name are percent-encoded, ``node-any%20state``),
+an edge ``<g class="edge timeout" data-from="menu" data-to="bye" data-from-kind="state"
+data-to-kind="state" data-line="20">`` (the names also as ``data-source``/``data-target``).
+A pseudo-node is named ``start``, ``any state`` or ``end``, which a state may be called
+too; ``data-from-kind``/``data-to-kind`` tell them apart: the :class:`NodeKind` of each
+end, ``start``, ``state``, ``any`` or ``end`` (a state called ``end`` is ``data-to="end"
+data-to-kind="state"``, the end dot ``data-to="end" data-to-kind="end"``). An edge that
+stays in its state is a row of the state's box drawn as ``<g class="edge loop ...">`` with
+the same attributes. ``data-line`` is the source line of
 :attr:`~ucwa_flow.graph.Graph.lines`, when the graph has one; a line of another file than
 the main one (an included file or sub-flow of a flow) comes with ``data-file`` naming it
 (:attr:`~ucwa_flow.graph.Graph.files`, ``data-file="lib/desk.states.yaml"``), so a
@@ -51,6 +56,7 @@ __all__ = [
     "MARK_STYLES",
     "edge_color",
     "escape",
+    "node_id",
     "quoteattr",
     "render_svg",
     "svg_of_layout",
@@ -83,6 +89,22 @@ def escape(text: str) -> str:
 def quoteattr(text: str) -> str:
     """``text`` as a quoted XML attribute value, safe likewise."""
     return saxutils.quoteattr(_NOT_XML.sub(" ", text))
+
+
+#: what a state's ``id`` percent-encodes: whitespace (an HTML id holds none), control
+#: characters and the rest XML cannot hold, and ``%`` itself
+_NOT_IN_ID = re.compile("[\x00-\x20\x7f%\ufffe\uffff]")
+
+
+def node_id(state: str) -> str:
+    """The ``id`` of a state's box: ``node-`` and the name, its whitespace, control
+    characters and ``%`` percent-encoded as UTF-8 (``node-any%20state``), so the id is a
+    valid HTML id and no two states share one."""
+    return "node-" + _NOT_IN_ID.sub(_percent, state)
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match[0].encode("utf-8", "surrogatepass"))
 
 
 def edge_color(kind: EdgeKind) -> str:
@@ -142,9 +164,10 @@ class _Drawing:
     def edge_attrs(self, edge: Edge) -> tuple[str, str]:
         """The extra classes and attributes of an edge (loops included)."""
         cls, attrs = self.decorations.edge_attrs(edge)
-        ends = f" data-from={quoteattr(edge.source.name)} data-to={quoteattr(edge.target.name)}"
-        ends += f" data-source={quoteattr(edge.source.name)}"
-        ends += f" data-target={quoteattr(edge.target.name)}"
+        source, target = edge.source, edge.target
+        ends = f" data-from={quoteattr(source.name)} data-to={quoteattr(target.name)}"
+        ends += f' data-from-kind="{source.kind.value}" data-to-kind="{target.kind.value}"'
+        ends += f" data-source={quoteattr(source.name)} data-target={quoteattr(target.name)}"
         return cls, ends + self.line_attr(edge) + attrs
 
     def line_attr(self, item: Node | Edge) -> str:
@@ -246,7 +269,7 @@ def _node(placed: PlacedNode, draw: _Drawing) -> str:
         width = "2.2"
     data = ""
     if node.kind is NodeKind.STATE:
-        data = f" data-state={quoteattr(node.name)} id={quoteattr('node-' + node.name)}"
+        data = f" data-state={quoteattr(node.name)} id={quoteattr(node_id(node.name))}"
         data += draw.line_attr(node)
     cls, mark_attr = _mark_attrs(mark)
     cls += draw.decorations.node_class(node)

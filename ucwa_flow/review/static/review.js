@@ -45,7 +45,7 @@
   }
 
   function nodeOf(state) {
-    return svg ? svg.querySelector('.node[data-state="' + attrValue(state) + '"]') : null;
+    return svg ? svg.querySelector('.node.state[data-state="' + attrValue(state) + '"]') : null;
   }
 
   if (svg) {
@@ -112,14 +112,25 @@
     }
   }
 
-  function edgesBetween(from, to) {
+  // One end of an edge: the kind of its node (start, state, any, end: data-from-kind /
+  // data-to-kind) and, for a state, its name. A state may be called "start", "end" or
+  // "any state" like a pseudo-node: the kind tells the two apart, never the name.
+  function edgeEnd(side, kind, state) {
+    var selector = "[data-" + side + '-kind="' + kind + '"]';
+    return kind === "state" ? selector + "[data-" + side + '="' + attrValue(state) + '"]' : selector;
+  }
+
+  // The edges from state `from` (none: the start) to `toKind` (`to` for a state); failing
+  // those, the edges from "any state" (a global command) to the same place.
+  function edgesBetween(from, toKind, to) {
     if (!svg) {
       return [];
     }
-    var source = from === null || from === undefined ? "start" : from;
-    var found = q('.edge[data-from="' + attrValue(source) + '"][data-to="' + attrValue(to) + '"]', svg);
+    var none = from === null || from === undefined;
+    var target = edgeEnd("to", toKind, to);
+    var found = q(".edge" + (none ? edgeEnd("from", "start") : edgeEnd("from", "state", from)) + target, svg);
     if (!found.length) {
-      found = q('.edge[data-from="any state"][data-to="' + attrValue(to) + '"]', svg);
+      found = q(".edge" + edgeEnd("from", "any") + target, svg);
     }
     return found;
   }
@@ -152,7 +163,7 @@
         if (node) {
           node.classList.add("visited");
         }
-        var edges = edgesBetween(step.from, step.state);
+        var edges = edgesBetween(step.from, "state", step.state);
         var taken = edges.filter(function (e) { return e.getAttribute("data-line") === trigger; });
         (taken.length ? taken : edges).forEach(function (e) { e.classList.add("visited"); });
         trigger = null;
