@@ -273,3 +273,15 @@ def test_output_over_a_compared_flow_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"-o {new} is a flow being compared" in done.stderr
     assert new.read_text(encoding="utf-8") == text
+
+
+def test_output_over_a_yaml_file_is_refused(tmp_path: Path) -> None:
+    # `diff old new -o lib/confirm.subflow.yaml` replaced a sub-flow the flows call
+    part = tmp_path / "confirm.subflow.yaml"
+    text = (ROOT / "flows" / "lib" / "confirm.subflow.yaml").read_text(encoding="utf-8")
+    part.write_text(text, encoding="utf-8")
+    new = _helpdesk_with_a_survey(tmp_path)
+    done = _run(str(HELPDESK), str(new), "-o", str(part))
+    assert done.returncode == 2
+    assert f"-o {part} is a YAML file" in done.stderr
+    assert part.read_text(encoding="utf-8") == text

@@ -178,3 +178,17 @@ def test_output_over_the_flow_file_is_refused(tmp_path: Path) -> None:
         assert done.returncode == 2
         assert b"-o ./echo.flow.yaml is the flow file itself" in done.stderr
     assert flow.read_text(encoding="utf-8") == text
+
+
+def test_output_over_a_part_of_the_flow_is_refused(tmp_path: Path) -> None:
+    # `graph password-reset.flow.yaml -o lib/confirm.subflow.yaml` replaced the sub-flow it
+    # calls with the graph; any existing YAML file (an include, a script) is refused
+    (tmp_path / "lib").mkdir()
+    for name in ("password-reset.flow.yaml", "lib/confirm.subflow.yaml"):
+        (tmp_path / name).write_text((ROOT / "flows" / name).read_text("utf-8"), "utf-8")
+    part = tmp_path / "lib" / "confirm.subflow.yaml"
+    text = part.read_text(encoding="utf-8")
+    done = _run("password-reset.flow.yaml", "-o", "lib/confirm.subflow.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert b"-o lib/confirm.subflow.yaml is a YAML file" in done.stderr
+    assert part.read_text(encoding="utf-8") == text

@@ -166,6 +166,16 @@ def test_mermaid_keywords_are_not_ids(name: str) -> None:
     assert f'state "{name}" as s_{name}' in render_mermaid(builder.build())
 
 
+@pytest.mark.parametrize("name", ["root", "constructor", "toString", "valueOf"])
+def test_names_mermaid_keeps_for_itself_are_not_ids(name: str) -> None:
+    # "root" is Mermaid's id of the diagram, and its states live in plain JavaScript
+    # objects: a state with such an id ("constructor", "toString") made the whole diagram
+    # fail to render ("Cannot read properties of undefined")
+    builder = GraphBuilder("links")
+    builder.add_edge(START, builder.add_state(name), EdgeKind.EVENT)
+    assert f'state "{name}" as s_{name}' in render_mermaid(builder.build())
+
+
 def test_state_called_start_is_not_the_start_node() -> None:
     builder = GraphBuilder("clash")
     start_state = builder.add_state("start")

@@ -4,20 +4,22 @@
 ends the command, status 1); :func:`with_variables` sets starting values from ``--var
 NAME=VALUE`` options, each VALUE read as JSON when it parses, else as text, and a usage
 error for a name the flow does not declare. :func:`part_of_a_flow` is the line ``run``,
-``graph`` and ``diff`` print for a sub-flow or an included file given as FLOW.
+``graph`` and ``diff`` print for a sub-flow or an included file given as FLOW, and
+:func:`refuse_yaml_output` their usage error for ``-o`` naming a YAML file.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from ucwa_flow import bounded_json
 from ucwa_flow.flow import Flow, load_flow
 
-__all__ = ["load_or_exit", "part_of_a_flow", "with_variables"]
+__all__ = ["load_or_exit", "part_of_a_flow", "refuse_yaml_output", "with_variables"]
 
 
 def load_or_exit(path: str) -> Flow:
@@ -41,6 +43,16 @@ def part_of_a_flow(path: str, verb: str) -> str:
     if str(path).endswith(".subflow.yaml"):
         return f"{path} is a sub-flow, not a flow: {verb} a flow that calls it"
     return f"{path} is an included file, not a flow: {verb} a flow that includes it"
+
+
+def refuse_yaml_output(output: str, what: str) -> None:
+    """A usage error for ``-o`` naming an existing YAML file: a sub-flow or an included file
+    of the flow, a test script, a deployment file (each was replaced by ``what``)."""
+    target = Path(output)
+    if target.suffix.lower() in (".yaml", ".yml") and target.exists():
+        raise click.UsageError(
+            f"-o {output} is a YAML file (a part of a flow, a script?): write {what} elsewhere"
+        )
 
 
 def with_variables(flow: Flow, overrides: tuple[str, ...]) -> Flow:

@@ -116,6 +116,9 @@ def _refuse_overwriting(inputs: tuple[str, ...], output: str) -> None:
             raise click.UsageError(
                 f"-o {output} is a flow being compared: write the report elsewhere"
             )
+    from ucwa_flow.cli._flow_loading import refuse_yaml_output
+
+    refuse_yaml_output(output, "the report")
 
 
 def _load_file(path: str) -> Flow:

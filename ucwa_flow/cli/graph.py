@@ -117,6 +117,9 @@ def _refuse_overwriting(flow_file: str, output: str) -> None:
         return
     if same:
         raise click.UsageError(f"-o {output} is the flow file itself: write the graph elsewhere")
+    from ucwa_flow.cli._flow_loading import refuse_yaml_output
+
+    refuse_yaml_output(output, "the graph")
 
 
 def _flow_graph(path: str) -> Any:

@@ -35,6 +35,7 @@ _RESERVED = frozenset(
         "href",
         "node",
         "note",
+        "root",  # Mermaid's id of the diagram itself: a state so named broke the render
         "root_end",  # Mermaid's own ids for [*] at the top level: a state so named merged
         "root_start",  # with the start or end dot
         "scale",
@@ -43,6 +44,20 @@ _RESERVED = frozenset(
         "strict",
         "style",
         "subgraph",
+    }
+)
+
+# Mermaid keeps states in plain JavaScript objects: a state whose id is one of their
+# properties ("constructor", "toString") made the whole diagram fail to render.
+_RESERVED |= frozenset(
+    {
+        "constructor",
+        "hasownproperty",
+        "isprototypeof",
+        "propertyisenumerable",
+        "tolocalestring",
+        "tostring",
+        "valueof",
     }
 )
 
