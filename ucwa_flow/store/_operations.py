@@ -60,12 +60,32 @@ __all__ = [
     "transcript_counts",
 ]
 
+
+def _turned_away(table: str) -> str:
+    """Whether ``table``'s row is an invitation the bot turned away
+    (``runtime.records.declined_record``): ended with no state, since no flow ran."""
+    return (
+        f"{table}.status = 'ended' AND {table}.state = '' "
+        f"AND {table}.ended_reason IN ('declined', 'busy')"
+    )
+
+
+#: A conversation is upserted while it is active, and over an invitation turned away at its
+#: href (the server invited the bot into the same conversation again: the new one replaces
+#: it, with its own start); one that really ended stays ended (a late write of a step
+#: replayed does not revive it), and an invitation turned away never replaces a
+#: conversation under way (the bot follows it; its transcript has the line)
 _UPSERT_CONVERSATION = (
     f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "
     f"VALUES ({placeholders(len(CONVERSATION_COLUMNS))}) "
     "ON CONFLICT (account, conversation) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in CONVERSATION_COLUMNS[2:] if c != "created_at")
-    + " WHERE conversations.status = 'active'"
+    # an active conversation keeps when it started; one replacing a turned-away record
+    # starts when it did
+    + ", created_at = CASE WHEN conversations.status = 'active' "
+    "THEN conversations.created_at ELSE excluded.created_at END"
+    + f" WHERE (conversations.status = 'active' AND NOT ({_turned_away('excluded')}))"
+    + f" OR ({_turned_away('conversations')})"
 )
 _INSERT_OUTBOX = (
     f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) "
