@@ -38,6 +38,7 @@ from ucwa_flow.store._rotations import (
     rotations,
     upsert_rotations,
 )
+from ucwa_flow.store._scrub import scrub_variables
 from ucwa_flow.store._sql import (
     Dialect,
     Program,
@@ -374,7 +375,7 @@ def _end(account: str, conversation: str, reason: str, at: float) -> Program[boo
     if not rows:
         return False
     names = frozenset(load_json(rows[0][1]))
-    variables = redact({"variables": load_json(rows[0][0])}, names)["variables"]
+    variables = scrub_variables(load_json(rows[0][0]), names)
     yield Sql(
         "UPDATE conversations SET status = 'ended', ended_reason = %s, updated_at = %s, "
         "variables = %s WHERE account = %s AND conversation = %s AND status = 'active'",
