@@ -28,6 +28,7 @@ from tests.runtime.test_engine_lost import FIXTURES, RecordingPort
 from tests.store.conftest import Target, postgres_target
 from ucwa_flow.cli import main
 from ucwa_flow.clock import ManualClock
+from ucwa_flow.flow import load_flow_text
 from ucwa_flow.review._stored import StoredConversations
 from ucwa_flow.runtime import Engine, Limits
 from ucwa_flow.runtime import trace as t
@@ -305,5 +306,42 @@ async def test_a_conversation_accepted_after_a_decline_at_the_same_href_is_kept(
         steps = [(step["kind"], step["text"]) for step in detail["steps"]]
         assert steps[0] == ("action", "invitation turned away: declined: busy")
         assert "ended" not in [kind for kind, _ in steps]
+    finally:
+        await engine.aclose(stop=False)
+
+
+SECRET_FAREWELL = """
+version: 1
+name: closed
+start: s
+variables: {code: "s3cr3t-77"}
+secrets: [code]
+invitation:
+  default: decline
+  decline_message: "Closed. Ref {{ code }}"
+states:
+  s:
+    enter: [{say: "hi"}]
+    messages: [{any: true, do: [stop]}]
+"""
+
+
+async def test_a_secret_in_a_decline_message_is_kept_redacted(store: Store) -> None:
+    # the farewell is rendered with the flow's defaults, a secret's among them: the
+    # caller reads it, the store keeps it redacted as a running conversation's messages
+    loaded = load_flow_text(SECRET_FAREWELL, "closed.flow.yaml")
+    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
+    port = RecordingPort()
+    engine = Engine(loaded.flow, port, ManualClock())
+    durable = Durable(engine, store, ECHO_ACCOUNT, now=lambda: 1000.0)
+    try:
+        batch = _batch("msdocs_ReceiveAnIM_08", "eee0", "6400")
+        await durable.handle(batch, ECHO_APP, f"{ECHO_APP}/events?1")
+        await engine.idle()
+        assert port.calls[0][0] == "accept"  # to say it (once connected), then leave
+        (record,) = await store.conversations(ConversationQuery())
+        assert record.extra["declined"]["farewell"] == "Closed. Ref [redacted]"
+        (line,) = await store.transcript(ECHO_ACCOUNT, record.conversation)
+        assert line.data["farewell"] == "Closed. Ref [redacted]"
     finally:
         await engine.aclose(stop=False)
