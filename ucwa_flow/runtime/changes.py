@@ -3,14 +3,21 @@
 :class:`PageWriter` turns what conversations decided (a
 :class:`~ucwa_flow.runtime.journal.Page`) into records and rows: each touched
 conversation's record (state, variables, pending webhooks and invites as data, its
-tracked lifecycle), the transcript lines (messages cleaned of secrets; a variable's change
-is a line where it happened, and a variable that changed since the last commit with no such
-line gets one at the end), the invitations turned away (an ended conversation each), the
-outbox entries of what is to be sent,
-the outcomes of sends (one update per send), the campaign runs changed and the round-robin
-positions moved (the agent each flow's handoff was accepted by). It remembers, per live
-conversation, when it was created and the variables last committed, which is what a
-variable line is measured against.
+tracked lifecycle), the transcript lines, the invitations turned away (an ended
+conversation each), the outbox entries of what is to be sent, the outcomes of sends (one
+update per send), the campaign runs changed and the round-robin positions moved (the
+agent each flow's handoff was accepted by).
+
+A variable's change is a line where it happened (the journal's); one of the flow's own
+variables (in a sub-flow: its outermost caller's) that changed since the last commit with
+no such line gets one at the end. A sub-flow's variables are never diffed: every change
+in one is traced, its parameters at the call, so a call or a return between two commits
+writes nothing twice. It remembers, per live conversation, when it was created and the
+flow's own variables last committed, which is what such a line is measured against.
+
+Messages and variable lines are cleaned of the values of the flow's secret variables, in
+every scope (a sub-flow's parameter made from a caller's secret) and as last committed
+(:func:`~ucwa_flow.runtime.records.without_secrets`).
 """
 
 from __future__ import annotations
