@@ -16,24 +16,33 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.harness import BOT, Stage, load, stage, webhook_server
 from tests.guards import WAIT
+from tests.runtime.conftest import load as load_echo
 from tests.runtime.flows_for_routing import desk
+from tests.runtime.test_engine_lost import FIXTURES, RecordingPort
 from tests.store.conftest import Target, postgres_target
 from ucwa_flow.cli import main
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.flow import load_flow_text
 from ucwa_flow.review._stored import StoredConversations
-from ucwa_flow.runtime import Limits
+from ucwa_flow.runtime import Engine, Limits
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.durable import Durable
 from ucwa_flow.simulator import SimulatorUser, default_users
 from ucwa_flow.store import ConversationQuery, Store
+from ucwa_flow.ucwa.events import decode_batch
 
 SATURDAY_11H_PARIS = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
 WEEKEND = "The service desk is closed at weekends. We're back Monday at 8:00 (Paris time)."
 STAFF_ONLY = "Sorry, this service is only for Contoso staff."
 BUSY = "All our lines are busy, sorry: try again in a minute."
+ECHO_ACCOUNT = "sip:toshm@contoso.com"  # the msdocs samples' bot and application
+ECHO_APP = "/ucwa/oauth/v1/applications/104"
 CALLERS = [SimulatorUser(f"sip:caller{i}@contoso.com", f"Caller {i}") for i in range(2)]
 
 
@@ -242,3 +251,97 @@ async def test_retention_prunes_a_declined_invitation_like_a_conversation(
     assert pruned.conversations == 1
     assert await store.conversations(ConversationQuery()) == []
     assert await store.transcript(BOT, record.conversation) == []
+
+
+def _batch(name: str, conversation: str, invitation: str) -> Any:
+    """A recorded event batch of the msdocs samples, about ``conversation`` (its last part)
+    and ``invitation``."""
+    raw = (FIXTURES / f"{name}.json").read_text(encoding="utf-8")
+    return decode_batch(json.loads(raw.replace("eee0", conversation).replace("6408", invitation)))
+
+
+async def test_a_conversation_accepted_after_a_decline_at_the_same_href_is_kept(
+    store: Store,
+) -> None:
+    # The server may invite the bot into a conversation again. The first invitation was
+    # turned away (busy); the second, with room again, is accepted: that conversation is
+    # what the store keeps (before, the turned-away record stayed, the conversation's
+    # writes did nothing: never restored, pruned while it ran, shown as turned away).
+    port = RecordingPort()
+    full = Limits(max_conversations=1, busy_message="")  # declined with no farewell
+    engine = Engine(load_echo("echo"), port, ManualClock(), limits=full)
+    durable = Durable(engine, store, ECHO_ACCOUNT, now=lambda: 1000.0)
+    batches = 0
+
+    async def handle(*batch: Any) -> None:
+        nonlocal batches
+        batches += 1
+        await durable.handle(_batch(*batch), ECHO_APP, f"{ECHO_APP}/events?{batches}")
+        await engine.idle()
+
+    try:
+        await handle("msdocs_ReceiveAnIM_08", "eee0", "6400")
+        await handle("msdocs_ReceiveAnIM_15", "eee0", "6400")
+        await handle("msdocs_ReceiveAnIM_08", "eee1", "6401")  # busy: turned away
+        href = f"{ECHO_APP}/communication/conversations/eee1"
+        (record,) = await store.conversations(ConversationQuery(status="ended"))
+        assert (record.conversation, record.ended_reason) == (href, "busy")
+        engine.answers.limits = Limits()  # room again
+        await handle("msdocs_ReceiveAnIM_08", "eee1", "6411")  # the same href: accepted
+        await handle("msdocs_ReceiveAnIM_15", "eee1", "6411")
+        assert port.calls[-1] == ("send", "You said: Hi Tosh")
+        (record,) = await store.conversations(ConversationQuery(conversation="eee1"))
+        assert (record.status, record.state, record.ended_reason) == ("active", "echo", None)
+        assert "declined" not in record.extra
+        restored = {r.conversation for r in (await store.load(ECHO_ACCOUNT)).conversations}
+        assert href in restored
+        assert (await store.prune(before=time.time())).conversations == 0
+        lines = await store.transcript(ECHO_ACCOUNT, href)
+        assert [line.kind for line in lines][:2] == ["declined", "state"]
+        # the review app shows it as a conversation, the decline a step of it
+        stored = StoredConversations(store)
+        assert await stored.recent() == []  # finished ones: none, nothing turned away
+        detail = await stored.detail(href)
+        assert detail is not None
+        steps = [(step["kind"], step["text"]) for step in detail["steps"]]
+        assert steps[0] == ("action", "invitation turned away: declined: busy")
+        assert "ended" not in [kind for kind, _ in steps]
+    finally:
+        await engine.aclose(stop=False)
+
+
+SECRET_FAREWELL = """
+version: 1
+name: closed
+start: s
+variables: {code: "s3cr3t-77"}
+secrets: [code]
+invitation:
+  default: decline
+  decline_message: "Closed. Ref {{ code }}"
+states:
+  s:
+    enter: [{say: "hi"}]
+    messages: [{any: true, do: [stop]}]
+"""
+
+
+async def test_a_secret_in_a_decline_message_is_kept_redacted(store: Store) -> None:
+    # the farewell is rendered with the flow's defaults, a secret's among them: the
+    # caller reads it, the store keeps it redacted as a running conversation's messages
+    loaded = load_flow_text(SECRET_FAREWELL, "closed.flow.yaml")
+    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
+    port = RecordingPort()
+    engine = Engine(loaded.flow, port, ManualClock())
+    durable = Durable(engine, store, ECHO_ACCOUNT, now=lambda: 1000.0)
+    try:
+        batch = _batch("msdocs_ReceiveAnIM_08", "eee0", "6400")
+        await durable.handle(batch, ECHO_APP, f"{ECHO_APP}/events?1")
+        await engine.idle()
+        assert port.calls[0][0] == "accept"  # to say it (once connected), then leave
+        (record,) = await store.conversations(ConversationQuery())
+        assert record.extra["declined"]["farewell"] == "Closed. Ref [redacted]"
+        (line,) = await store.transcript(ECHO_ACCOUNT, record.conversation)
+        assert line.data["farewell"] == "Closed. Ref [redacted]"
+    finally:
+        await engine.aclose(stop=False)

@@ -3,6 +3,7 @@ store, listed and replayed in the same view as live ones."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,8 @@ import httpx
 from tests.guards import WAIT
 from tests.review.pages import HELPDESK, Page
 from tests.review.processes import Command
+from ucwa_flow.review._stored import stored_detail
+from ucwa_flow.store import ConversationRecord, TranscriptEntry
 
 
 async def _chat(tmp_path: Path, store: Path, lines: list[str], *more: str) -> None:
@@ -125,3 +128,44 @@ async def test_a_store_file_that_does_not_exist_is_one_line(tmp_path: Path) -> N
         await review.close()
     lines = review.output().strip().splitlines()
     assert lines == [f"ucwa-flow: error: {tmp_path / 'none.sqlite3'}: no such store file"]
+
+
+def test_a_decline_in_a_conversation_that_went_on_is_a_step_not_its_end() -> None:
+    # the bot follows a conversation; an invitation into it again is turned away (busy,
+    # left ringing) and the conversation goes on: the replay shows the decline as an
+    # action, not an end in the middle (a record of an invitation turned away still ends)
+    href = "/ucwa/oauth/v1/applications/1/communication/conversations/c1"
+    record = ConversationRecord(
+        account="sip:bot@contoso.com",
+        conversation=href,
+        flow="echo",
+        flow_version="d",
+        state="echo",
+        created_at=1000.0,
+        updated_at=1003.0,
+    )
+    busy = {"decision": "busy", "by": "limits", "flow": "echo", "answer": "ringing"}
+
+    def entry(at: float, kind: str, data: dict[str, object]) -> TranscriptEntry:
+        return TranscriptEntry(record.account, href, at, kind, data)
+
+    entries = [
+        entry(1000.0, "state", {"state": "echo", "previous": None}),
+        entry(1001.0, "message_in", {"text": "hi"}),
+        entry(1002.0, "declined", busy),
+        entry(1003.0, "message_in", {"text": "after"}),
+    ]
+    for status in ("active", "ended"):
+        followed = dataclasses.replace(record, status=status)
+        steps = [(s["kind"], s["text"]) for s in stored_detail(followed, entries)["steps"]]
+        assert steps == [
+            ("enter", None),
+            ("in", "hi"),
+            ("action", "invitation turned away: left ringing: busy"),
+            ("in", "after"),
+        ]
+    turned_away = dataclasses.replace(
+        record, state="", status="ended", ended_reason="busy", extra={"declined": busy}
+    )
+    steps = [(s["kind"], s["text"]) for s in stored_detail(turned_away, entries[2:3])["steps"]]
+    assert steps == [("ended", "left ringing: busy")]

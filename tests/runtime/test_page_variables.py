@@ -20,6 +20,7 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.journal import Journal, Page
 
 FLOW = SimpleNamespace(variables={"answer": None}, digest="d", secrets=frozenset())
+NO_CALLS = SimpleNamespace(frames=[])
 
 
 @pytest.fixture
@@ -41,7 +42,9 @@ def writer(monkeypatch: pytest.MonkeyPatch) -> changes.PageWriter:
 
 
 def _run(writer: changes.PageWriter, answer: Any) -> SimpleNamespace:
-    instance = SimpleNamespace(href="c1", flow=FLOW, variables={"answer": answer}, ended=False)
+    instance = SimpleNamespace(
+        href="c1", flow=FLOW, variables={"answer": answer}, ended=False, calls=NO_CALLS
+    )
     writer.engine.instances["c1"] = instance  # type: ignore[assignment]
     return instance
 

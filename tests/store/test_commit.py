@@ -12,8 +12,10 @@ from tests.store.conftest import Target
 from ucwa_flow.store import (
     ApplicationRecord,
     Changes,
+    ConversationRecord,
     Ending,
     OutboxUpdate,
+    Pruned,
     Store,
     StoreConflict,
     StoreError,
@@ -160,6 +162,54 @@ async def test_an_ended_conversation_stays_ended(store: Store) -> None:
     assert record.updated_at == 1010.0
     ended = [e for e in await store.transcript(ACCOUNT, "/conv/conv1") if e.kind == "ended"]
     assert [e.data for e in ended] == [{"reason": "caller left"}]
+
+
+def turned_away(at: float, reason: str = "busy") -> ConversationRecord:
+    """An invitation the bot turned away, as ``runtime.records.declined_record`` makes it."""
+    return conversation(
+        state="",
+        variables={},
+        misses=0,
+        timers=(),
+        pending=(),
+        status="ended",
+        ended_reason=reason,
+        created_at=at,
+        updated_at=at,
+        extra={"declined": {"decision": reason, "by": "limits", "flow": "helpdesk"}},
+    )
+
+
+async def test_a_conversation_accepted_where_an_invitation_was_turned_away_is_kept(
+    store: Store,
+) -> None:
+    # the server invites the bot into the same conversation href again: the accepted
+    # conversation replaces the record of the invitation turned away (before, it was
+    # never written: not restored at a restart, pruned while it ran)
+    await store.commit(ACCOUNT, Changes(conversations=(turned_away(1000.0),)))
+    await store.commit(ACCOUNT, Changes(conversations=(turned_away(1005.0, "declined"),)))
+    (record,) = await store.conversations()
+    assert (record.ended_reason, record.created_at) == ("declined", 1005.0)  # the last one
+    await store.commit(
+        ACCOUNT, Changes(conversations=(conversation(created_at=1010.0, updated_at=1010.0),))
+    )
+    await store.commit(
+        ACCOUNT, Changes(conversations=(conversation(state="menu", updated_at=1020.0),))
+    )
+    (loaded,) = (await store.load(ACCOUNT)).conversations
+    assert (loaded.status, loaded.state, loaded.created_at) == ("active", "menu", 1010.0)
+    assert "declined" not in loaded.extra
+    assert loaded.variables["name"] == "Ann"
+    assert await store.prune(before=2000.0) == Pruned(0, 0)
+    # an invitation turned away later never replaces the conversation under way...
+    await store.commit(ACCOUNT, Changes(conversations=(turned_away(1030.0),)))
+    (record,) = await store.conversations()
+    assert (record.status, record.state) == ("active", "menu")
+    # ...nor one that ended: that stays as it ended
+    await store.commit(ACCOUNT, Changes(ends=(Ending("/conv/conv1", "caller left", 1040.0),)))
+    await store.commit(ACCOUNT, Changes(conversations=(turned_away(1050.0), conversation())))
+    (record,) = await store.conversations()
+    assert (record.status, record.state, record.ended_reason) == ("ended", "menu", "caller left")
 
 
 async def test_outbox_entries_move_from_pending_to_sent_or_failed(store: Store) -> None:

@@ -226,3 +226,30 @@ async def test_a_record_committed_as_ended_is_stored_redacted(store: Store) -> N
     await store.commit(ACCOUNT, Changes(conversations=(record,)))
     (stored,) = await store.conversations()
     assert stored.variables["pin"] == REDACTED
+
+
+async def test_an_ended_record_has_a_secrets_value_blanked_out_of_other_variables(
+    store: Store,
+) -> None:
+    # a variable made from a secret (a sub-flow's result, a copy) holds its value under
+    # another name: once the conversation ends, it is redacted by value too
+    copies = {"pin": "4711", "ref": "ref-4711", "code": 4711, "also": ["4711"], "tries": 2}
+    await store.commit(ACCOUNT, Changes(conversations=(conversation(variables=copies),)))
+    (live,) = await store.conversations()
+    assert live.variables == copies  # active: the real values
+    ended = conversation("conv2", variables=copies, status="ended", ended_reason="stop")
+    await store.commit(
+        ACCOUNT,
+        Changes(
+            conversations=(ended,),
+            ends=(Ending("/conv/conv1", "done", 1100.0),),
+        ),
+    )
+    for record in await store.conversations():
+        assert record.variables == {
+            "pin": REDACTED,
+            "ref": f"ref-{REDACTED}",
+            "code": REDACTED,
+            "also": [REDACTED],
+            "tries": 2,
+        }

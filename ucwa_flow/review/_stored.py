@@ -12,8 +12,10 @@ Transcript lines map to steps: ``state`` -> ``enter``, ``message_in`` -> ``in``,
 ``message_out`` -> ``out``, ``timeout`` -> ``timeout``, ``outcome`` and ``error`` ->
 ``action``, ``variable`` -> ``action`` (``set NAME``, as the live feed shows a ``set``),
 ``ended`` -> ``ended``, ``declined`` (an invitation the bot turned away: a conversation in
-which no flow ran) -> ``out`` for the farewell it said, if any, then ``ended``; version
-lines are no steps. Every value passes through :func:`~ucwa_flow.store.redact` with the
+which no flow ran) -> ``out`` for the farewell it said, if any, then ``ended``, or, in a
+conversation that went on (one the bot follows was invited into again, or one accepted
+later at the same href), ``action`` (``invitation turned away: ...``); version lines are
+no steps. Every value passes through :func:`~ucwa_flow.store.redact` with the
 record's secret names again.
 """
 
@@ -82,10 +84,15 @@ def stored_detail(record: ConversationRecord, entries: Sequence[TranscriptEntry]
     """The live feed's detail shape of a stored conversation (see the module)."""
     steps: list[dict[str, Any]] = []
     state: str | None = None
-    for entry in entries:
+    # an invitation turned away ends its record's history; in a conversation that went on
+    # (one the bot follows, invited into again; one accepted at the same href later) it
+    # is a step of it
+    turned_away = record.status == "ended" and isinstance(record.extra.get("declined"), Mapping)
+    last = len(entries) - 1
+    for i, entry in enumerate(entries):
         data = redact(entry.data, record.secrets)
         fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
-        for step in _steps(entry.kind, fields, state):
+        for step in _steps(entry.kind, fields, state, ends=turned_away and i == last):
             if step["kind"] == "enter":
                 state = step["state"]
             steps.append({"at": iso(entry.at), **step})
@@ -102,12 +109,19 @@ def stored_detail(record: ConversationRecord, entries: Sequence[TranscriptEntry]
     }
 
 
-def _steps(kind: str, fields: Mapping[str, Any], state: str | None) -> list[dict[str, Any]]:
-    """The steps of one transcript line (none, one, or a decline's farewell and end)."""
-    if kind == "declined":  # the farewell said, if any, then the end
+def _steps(
+    kind: str, fields: Mapping[str, Any], state: str | None, *, ends: bool
+) -> list[dict[str, Any]]:
+    """The steps of one transcript line (none, one, or a decline's farewell and what
+    became of the invitation: the end, when it ``ends`` the conversation, else an action)."""
+    if kind == "declined":
         said = fields.get("farewell")
         found = [] if said is None else [_step("message_out", {"text": said}, state)]
-        found.append(_step("ended", {"reason": _declined_text(fields)}, state))
+        text = _declined_text(fields)
+        if ends:
+            found.append(_step("ended", {"reason": text}, state))
+        else:
+            found.append(_step("turned_away", {"text": text}, state))
     else:
         found = [_step(kind, fields, state)]
     return [step for step in found if step is not None]
@@ -144,6 +158,8 @@ def _step(kind: str, fields: Mapping[str, Any], state: str | None) -> dict[str, 
         return step("action", f"error: {fields.get('message')}")
     if kind == "variable" and "name" in fields:
         return step("action", f"set {fields['name']}")
+    if kind == "turned_away":  # an invitation into a conversation that went on
+        return step("action", f"invitation turned away: {fields.get('text')}")
     if kind == "ended":
         reason, why = fields.get("reason"), _why(fields)
         return step("ended", f"{reason} ({why})" if reason and why else reason)

@@ -59,6 +59,7 @@ from ucwa_flow.runtime.farewell import render_farewell, say_farewell
 from ucwa_flow.runtime.journal import Declined
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.turns import Turns
+from ucwa_flow.store import scrub, secret_texts
 
 if TYPE_CHECKING:
     from ucwa_flow.flow import Flow
@@ -221,6 +222,8 @@ class Answering:
         journal = self._engine.journal
         assert journal is not None
         said = farewell if farewell and change.accept_href else None  # as _decline does
+        if said and flow.secrets:  # rendered with the flow's defaults: a secret's, too
+            said = scrub(said, secret_texts((flow.variables,), flow.secrets))
         journal.declined(
             Declined(
                 conversation=change.conversation,

@@ -110,8 +110,7 @@ async def call(
         instance.report_error(message, action.location)
         await instance.stop("call depth")
         return
-    scope = copy_variables({**sub.variables, **sub.params})
-    scope.update((name, value.evaluate(ctx)) for name, value in action.args)
+    args = [(name, value.evaluate(ctx)) for name, value in action.args]
     instance.calls.frames.append(
         CallFrame(
             subflow=sub.name,
@@ -122,7 +121,10 @@ async def call(
             returns=action.returns,
         )
     )
-    instance.variables = scope
+    # the sub-flow's defaults, then the parameters given: each a change (traced) of its own
+    instance.variables = copy_variables({**sub.variables, **sub.params})
+    for name, value in args:
+        instance.set_variable(name, value)
     instance._done("call", action.location, sub.name)
     await instance._enter(action.target, call=True)
 

@@ -3,14 +3,21 @@
 :class:`PageWriter` turns what conversations decided (a
 :class:`~ucwa_flow.runtime.journal.Page`) into records and rows: each touched
 conversation's record (state, variables, pending webhooks and invites as data, its
-tracked lifecycle), the transcript lines (messages cleaned of secrets; a variable's change
-is a line where it happened, and a variable that changed since the last commit with no such
-line gets one at the end), the invitations turned away (an ended conversation each), the
-outbox entries of what is to be sent,
-the outcomes of sends (one update per send), the campaign runs changed and the round-robin
-positions moved (the agent each flow's handoff was accepted by). It remembers, per live
-conversation, when it was created and the variables last committed, which is what a
-variable line is measured against.
+tracked lifecycle), the transcript lines, the invitations turned away (an ended
+conversation each), the outbox entries of what is to be sent, the outcomes of sends (one
+update per send), the campaign runs changed and the round-robin positions moved (the
+agent each flow's handoff was accepted by).
+
+A variable's change is a line where it happened (the journal's); one of the flow's own
+variables (in a sub-flow: its outermost caller's) that changed since the last commit with
+no such line gets one at the end. A sub-flow's variables are never diffed: every change
+in one is traced, its parameters at the call, so a call or a return between two commits
+writes nothing twice. It remembers, per live conversation, when it was created and the
+flow's own variables last committed, which is what such a line is measured against.
+
+Messages and variable lines are cleaned of the values of the flow's secret variables, in
+every scope (a sub-flow's parameter made from a caller's secret) and as last committed
+(:func:`~ucwa_flow.runtime.records.without_secrets`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ucwa_flow.lifecycle import dump_conversation
+from ucwa_flow.runtime.context import same_value
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
 from ucwa_flow.runtime.instance import FlowInstance
@@ -32,6 +40,7 @@ from ucwa_flow.runtime.records import (
     record_of,
     without_secrets,
 )
+from ucwa_flow.runtime.records import secret_values as _secret_values
 from ucwa_flow.store import (
     CampaignRecord,
     Changes,
@@ -43,7 +52,8 @@ from ucwa_flow.store import (
 
 __all__ = ["PageWriter"]
 
-_MESSAGES = frozenset(("message_in", "message_out"))
+#: the lines cleaned of the values of the flow's secret variables
+_CLEANED = frozenset(("message_in", "message_out", "variable"))
 _NONE = object()  # no variable line in the page
 
 
@@ -74,8 +84,8 @@ class PageWriter:
         variables: Mapping[str, Any],
         instance: FlowInstance,
     ) -> None:
-        """``href`` came back from the store with these variables, committed, carried on
-        by ``instance``."""
+        """``href`` came back from the store with these variables (the flow's own: in a
+        sub-flow, its outermost caller's), committed, carried on by ``instance``."""
         self._created[href] = created_at
         self._committed_vars[href] = (instance, dict(variables))
 
@@ -90,33 +100,47 @@ class PageWriter:
         committed_vars, created_at = self._committed_vars, self._created
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
+        secret_values: dict[str, list[str]] = {}  # by conversation, once per commit
+
+        def values(href: str) -> list[str]:
+            found = secret_values.get(href)
+            if found is None:
+                owner = _owner(page, href)
+                last = committed_vars.get(href)
+                before = (last[1],) if last is not None and last[0] is owner else ()
+                found = secret_values[href] = _secret_values(owner, *before)
+            return found
+
         lines = [
             TranscriptEntry(
                 account,
                 line.conversation,
                 line.at,
                 line.kind,
-                without_secrets(line.data, _owner(page, line.conversation))
-                if line.kind in _MESSAGES
+                without_secrets(line.data, values(line.conversation))
+                if line.kind in _CLEANED
                 else line.data,
                 key=line.key,
             )
             for line in page.lines
         ]
+        shown = page.shown
         for href, instance in page.touched.items():
             flow = instance.flow
-            variables = instance.variables
+            # the flow's own variables (a sub-flow's, and the changes made in it, are
+            # lines where they happened): the changes no line shows yet
+            frames = instance.calls.frames
+            variables = frames[0].variables if frames else instance.variables
             if variables:
                 # a new conversation (or one invited again into the same href, which
                 # replaced the instance): measured against the defaults
                 last = committed_vars.get(href)
                 before = last[1] if last is not None and last[0] is instance else flow.variables
-                shown = page.shown
                 for name, value in variables.items():
-                    if name not in before or before[name] != value:
-                        if shown and shown.get((href, name), _NONE) == value:
+                    if name not in before or not same_value(before[name], value):
+                        if shown and same_value(shown.get((href, name), _NONE), value):
                             continue  # its line is where it was set
-                        data = {"name": name, "value": value}
+                        data = without_secrets({"name": name, "value": value}, values(href))
                         lines.append(TranscriptEntry(account, href, now, "variable", data))
             created = created_at.setdefault(href, now)
             invites = [

@@ -35,7 +35,7 @@ from ucwa_flow.flow import CAMPAIGN_PREFIX, NO_DELIVERY, Flow, Template, Templat
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
-__all__ = ["Context", "assign", "campaign_view", "copy_variables"]
+__all__ = ["Context", "assign", "campaign_view", "copy_variables", "same_value"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -207,6 +207,18 @@ def campaign_view(instance: FlowInstance) -> dict[str, Any] | None:
 def copy_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of ``variables`` (JSON-like values: dicts, lists, scalars)."""
     return {k: _copy(v) for k, v in variables.items()}
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether a variable holding ``a`` holds ``b`` still: equal, and of the same types
+    (``True == 1`` in Python, not in a transcript), mappings and lists item by item."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    return bool(a == b)
 
 
 def _user(uri: str | None) -> str:

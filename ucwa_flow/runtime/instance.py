@@ -54,7 +54,7 @@ from ucwa_flow.flow import (
 from ucwa_flow.lifecycle import Conversation
 from ucwa_flow.runtime import acting, calls
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import Context, copy_variables
+from ucwa_flow.runtime.context import Context, copy_variables, same_value
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -432,7 +432,7 @@ class FlowInstance:
         if (  # ``tracing`` first: a plain attribute, False for a bot with no store nor sink
             services.tracing
             and t.VariableSet in services.traced
-            and (name not in variables or variables[name] != value)
+            and (name not in variables or not same_value(variables[name], value))
         ):
             variables[name] = value
             self._emit(t.VariableSet, name=name, value=value)

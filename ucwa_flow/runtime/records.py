@@ -8,7 +8,8 @@ silence timer as an absolute deadline, pending webhooks as
 closures), the caller, and the conversation's links. :func:`outbox_entry_of` and
 :func:`outgoing_of` do the same for what is to be sent. :func:`webhook_of` reads a pending
 webhook back, :func:`action_at` finds the action a stored place names, and
-:func:`without_secrets` cleans a transcript line of the secrets of the conversation's flow.
+:func:`without_secrets` cleans a transcript line of the values of the secrets of the
+conversation's flow (:func:`secret_values`).
 
 Nothing here performs anything; the durable bot (:mod:`ucwa_flow.runtime.durable`) decides
 when records are written and what a restored conversation does next.
@@ -23,7 +24,7 @@ with the conversations and retention prunes it with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ucwa_flow.flow import Action, Flow, UnknownActionList
@@ -34,12 +35,13 @@ from ucwa_flow.runtime.pending_invite import PendingInvite, invitation_from_data
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCall
 from ucwa_flow.store import (
-    REDACTED,
     ActionRef,
     ConversationRecord,
     OutboxEntry,
     PendingWork,
     Timer,
+    scrub,
+    secret_texts,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ __all__ = [
     "outbox_entry_of",
     "outgoing_of",
     "record_of",
+    "secret_values",
     "webhook_of",
     "without_secrets",
 ]
@@ -222,29 +225,30 @@ def action_at(flow: Flow, list_id: str, position: int) -> Action | None:
     return actions[position] if 0 <= position < len(actions) else None
 
 
-def without_secrets(data: dict[str, Any], instance: FlowInstance | None) -> dict[str, Any]:
-    """A message's transcript data with the values of the secret variables of the
-    conversation's flow (3 characters or more: shorter ones would blank out ordinary words)
-    replaced by ``[redacted]``."""
-    secrets = instance.flow.secrets if instance is not None else frozenset()
-    if instance is None or not secrets:
-        return data
-    scopes = [instance.variables, *(frame.variables for frame in instance.calls.frames)]
-    values = [
-        str(value)
-        for variables in scopes  # in a sub-flow, the callers' secrets are still secret
-        for name, value in variables.items()
-        if name in secrets and isinstance(value, str | int) and len(str(value)) >= 3
-    ]
+def secret_values(instance: FlowInstance | None, *more: Mapping[str, Any]) -> list[str]:
+    """The texts of the values the secret variables of the conversation's flow hold (3
+    characters or more: shorter ones would blank out ordinary words), in every scope: the
+    running flow's or sub-flow's, each caller's (a sub-flow has none of its own: its
+    callers' stay secret), and the scopes ``more`` (what they held before)."""
+    if instance is None:
+        return []
+    secrets = instance.flow.secrets
+    if not secrets:
+        return []
+    scopes = [instance.variables, *(frame.variables for frame in instance.calls.frames), *more]
+    return secret_texts(scopes, secrets)
+
+
+def without_secrets(data: dict[str, Any], values: list[str]) -> dict[str, Any]:
+    """A transcript line's data with the secret ``values`` (:func:`secret_values`)
+    replaced by ``[redacted]``: a message's ``text`` and ``html``, a variable line's
+    ``value`` (a parameter or a variable made from a secret is redacted by value)."""
     if not values:
         return data
     clean = dict(data)
-    for part in ("text", "html"):
-        text = clean.get(part)
-        if isinstance(text, str):
-            for value in values:
-                text = text.replace(value, REDACTED)
-            clean[part] = text
+    for part in ("text", "html", "value"):
+        if part in clean:
+            clean[part] = scrub(clean[part], values)
     return clean
 
 

@@ -87,7 +87,9 @@ def _restore(
     instance = engine.new_instance(name, conv, record.caller_uri, record.caller_name)
     instance.flow_name = record.flow
     engine.campaigns.rejoin(href, record.extra.get("campaign"))
-    pages.restored(href, record.created_at, record.variables, instance)
+    calls = record.extra.get("calls")  # in a sub-flow: the flow's own are its caller's
+    own = calls[0].get("variables") if calls and isinstance(calls[0], dict) else None
+    pages.restored(href, record.created_at, record.variables if own is None else own, instance)
     if record.state == FlowMachine.NEW and known:
         # accepted, not connected when committed: the batch that connected it was not,
         # so the server hands it out again and it starts then

@@ -130,8 +130,10 @@ class ActionDone(Trace):
 class VariableSet(Trace):
     """A variable of the flow changed: ``name`` now holds ``value``. Emitted where it
     happens (a ``set`` action, a handler's capture, a webhook's ``result``, a sub-flow's
-    returned value), so a transcript shows it among what the step did, in order; a value
-    equal to the one the variable held emits nothing."""
+    parameter given by ``with`` at the call, a sub-flow's returned value), so a transcript
+    shows it among what the step did, in order; a value equal to the one the variable held
+    (and of the same type: ``True`` is not ``1``) emits nothing. ``value`` is the real one:
+    the journal's commit blanks secrets out of it (``records.without_secrets``)."""
 
     name: str
     value: Any

@@ -21,8 +21,11 @@ History: :meth:`Store.conversations` (filtered by :class:`ConversationQuery`),
 ended), :meth:`Store.export`, and
 :meth:`Store.prune` for retention, which :func:`run_retention` runs in the background. The
 flow's secret variables (:attr:`ConversationRecord.secrets`) are redacted by the store in
-every transcript entry it writes, and in the conversation record once it has ended; an active
+every transcript entry it writes, and in the conversation record once it has ended (there
+by value too: another variable holding a secret's value has it blanked out); an active
 record keeps the real values, since the conversation needs them to carry on.
+:func:`secret_texts` and :func:`scrub` blank out secrets by value, as the runtime does in
+transcript lines.
 
 Backends: SQLite (``sqlite3`` on a thread of its own, WAL; one file per bot account, by
 default at :func:`default_state_path`) and PostgreSQL (psycopg 3, async), chosen by
@@ -88,6 +91,7 @@ from ucwa_flow.store._retention import (
     RetentionPass,
     run_retention,
 )
+from ucwa_flow.store._scrub import scrub, secret_texts
 from ucwa_flow.store._sql import redact
 from ucwa_flow.store._store import Store
 
@@ -135,4 +139,6 @@ __all__ = [
     "postgres_url_problem",
     "redact",
     "run_retention",
+    "scrub",
+    "secret_texts",
 ]

@@ -14,7 +14,8 @@ from ucwa_flow.store._records import (
     Timer,
     TranscriptEntry,
 )
-from ucwa_flow.store._sql import dump, finite, load_json, redact
+from ucwa_flow.store._scrub import scrub_variables
+from ucwa_flow.store._sql import dump, finite, load_json
 
 __all__ = [
     "CONVERSATION_COLUMNS",
@@ -70,7 +71,11 @@ def conversation_params(account: str, record: ConversationRecord) -> tuple[Any, 
         )
     variables = record.variables
     if record.status == "ended":
-        variables = redact({"variables": dict(variables)}, record.secrets)["variables"]
+        secrets = record.secrets
+        if secrets:  # redacted, by name and by value
+            variables = scrub_variables(variables, frozenset(secrets))
+        elif type(variables) is not dict:
+            variables = dict(variables)
     elif type(variables) is not dict:
         variables = dict(variables)
     extra = record.extra

@@ -38,6 +38,7 @@ from ucwa_flow.store._rotations import (
     rotations,
     upsert_rotations,
 )
+from ucwa_flow.store._scrub import scrub_variables
 from ucwa_flow.store._sql import (
     Dialect,
     Program,
@@ -60,12 +61,32 @@ __all__ = [
     "transcript_counts",
 ]
 
+
+def _turned_away(table: str) -> str:
+    """Whether ``table``'s row is an invitation the bot turned away
+    (``runtime.records.declined_record``): ended with no state, since no flow ran."""
+    return (
+        f"{table}.status = 'ended' AND {table}.state = '' "
+        f"AND {table}.ended_reason IN ('declined', 'busy')"
+    )
+
+
+#: A conversation is upserted while it is active, and over an invitation turned away at its
+#: href (the server invited the bot into the same conversation again: the new one replaces
+#: it, with its own start); one that really ended stays ended (a late write of a step
+#: replayed does not revive it), and an invitation turned away never replaces a
+#: conversation under way (the bot follows it; its transcript has the line)
 _UPSERT_CONVERSATION = (
     f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "
     f"VALUES ({placeholders(len(CONVERSATION_COLUMNS))}) "
     "ON CONFLICT (account, conversation) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in CONVERSATION_COLUMNS[2:] if c != "created_at")
-    + " WHERE conversations.status = 'active'"
+    # an active conversation keeps when it started; one replacing a turned-away record
+    # starts when it did
+    + ", created_at = CASE WHEN conversations.status = 'active' "
+    "THEN conversations.created_at ELSE excluded.created_at END"
+    + f" WHERE (conversations.status = 'active' AND NOT ({_turned_away('excluded')}))"
+    + f" OR ({_turned_away('conversations')})"
 )
 _INSERT_OUTBOX = (
     f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) "
@@ -354,7 +375,7 @@ def _end(account: str, conversation: str, reason: str, at: float) -> Program[boo
     if not rows:
         return False
     names = frozenset(load_json(rows[0][1]))
-    variables = redact({"variables": load_json(rows[0][0])}, names)["variables"]
+    variables = scrub_variables(load_json(rows[0][0]), names)
     yield Sql(
         "UPDATE conversations SET status = 'ended', ended_reason = %s, updated_at = %s, "
         "variables = %s WHERE account = %s AND conversation = %s AND status = 'active'",

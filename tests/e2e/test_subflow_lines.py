@@ -1,0 +1,177 @@
+"""Variable lines around sub-flow calls, kept in a store (both backends).
+
+Each change of a variable is one line, where it happened: a ``set`` before a call whose
+sub-flow waits for the caller (a commit in between) is not written again when the
+sub-flow returns, the caller's variables that never changed get none, a sub-flow's
+parameter is a line at the call. A parameter made from a caller's secret, and whatever a
+sub-flow or the flow makes from it, is redacted by value, in the lines and in the ended
+conversation's record. Before, the commit compared the sub-flow's variables with the
+caller's (``x = 1`` twice, ``keep = "k"`` for a variable never set) and redacted a
+variable line only by its name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.harness import BOT, stage
+from tests.e2e.test_turned_away import store, target  # noqa: F401
+from ucwa_flow.flow import Flow, load_flow
+from ucwa_flow.store import ConversationQuery, Store
+
+ASKING = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {x: 0, who: null, keep: k, flag: 0}
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - any: true
+        do:
+          - set: {x: 1}
+          - call:
+              flow: ask.subflow.yaml
+              with: {prompt: "Your name?"}
+              returns: {name: who}
+          - set: {flag: 1}
+          - set: {flag: true}
+          - say: "Thanks {{ who }} x={{ x }} flag={{ flag }}"
+          - goto: done
+  done:
+    messages:
+      - any: true
+        say: bye
+"""
+ASK = """\
+version: 1
+subflow: ask
+params: {prompt: {}}
+returns: [name]
+variables: {name: null}
+start: ask
+states:
+  ask:
+    enter: [{say: "{{ prompt }}"}]
+    messages:
+      - any: true
+        do:
+          - set: {name: "{{ message }}"}
+          - return
+"""
+
+PIN = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {pin: null, ok: null, copy: null}
+secrets: [pin]
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - match: '^pin (?P<pin>\\d+)$'
+        do:
+          - call:
+              flow: check.subflow.yaml
+              with: {code: "{{ pin }}"}
+              returns: {ok: ok, masked: copy}
+          - say: "ok={{ ok }}"
+          - stop
+"""
+CHECK = """\
+version: 1
+subflow: check
+params: {code: {}}
+returns: [ok, masked]
+variables: {ok: null, masked: null}
+start: s
+states:
+  s:
+    enter:
+      - set: {masked: "ref-{{ code }}"}
+      - say: sure?
+    messages:
+      - any: true
+        do: [{return: {ok: "yes"}}]
+"""
+
+
+def _flow(tmp_path: Path, main: str, name: str, sub: str) -> Flow:
+    (tmp_path / "main.flow.yaml").write_text(main, encoding="utf-8")
+    (tmp_path / name).write_text(sub, encoding="utf-8")
+    loaded = load_flow(tmp_path / "main.flow.yaml")
+    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
+    return loaded.flow
+
+
+async def test_each_change_is_one_line_where_it_happened_across_a_call(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async with stage(_flow(tmp_path, ASKING, "ask.subflow.yaml", ASK), store=store) as s:
+        ann = await s.person()
+        await ann.say("hi")
+        assert await ann.hear(2) == ["Hello.", "Your name?"]
+        await s.idle()  # committed while the sub-flow waits for the caller
+        await ann.say("Ann")
+        assert await ann.hear() == ["Thanks Ann x=1 flag=True"]
+        await s.idle()
+    (record,) = await store.conversations(ConversationQuery())
+    entries = await store.transcript(BOT, record.conversation)
+    history = [
+        (e.kind, e.data["name"], e.data["value"]) if e.kind == "variable" else e.kind
+        for e in entries
+        if e.kind in ("variable", "state", "message_in")
+    ]
+    assert history == [
+        "state",
+        "message_in",
+        ("variable", "x", 1),
+        ("variable", "prompt", "Your name?"),  # the sub-flow's parameter, at the call
+        "state",
+        "message_in",
+        ("variable", "name", "Ann"),
+        ("variable", "who", "Ann"),
+        "state",  # back in menu
+        ("variable", "flag", 1),
+        ("variable", "flag", True),  # True == 1 in Python: still a change
+        "state",
+    ]
+    assert record.variables == {"x": 1, "who": "Ann", "keep": "k", "flag": True}
+    assert type(record.variables["flag"]) is bool
+
+
+async def test_a_secret_passed_to_a_sub_flow_is_redacted_by_value(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async with stage(_flow(tmp_path, PIN, "check.subflow.yaml", CHECK), store=store) as s:
+        ann = await s.person()
+        await ann.say("pin 4711")
+        assert await ann.hear(2) == ["Hello.", "sure?"]
+        await s.idle()  # committed while the sub-flow runs
+        (running,) = await store.conversations(ConversationQuery())
+        lines = await store.transcript(BOT, running.conversation)
+        assert "4711" not in json.dumps([line.data for line in lines])
+        await ann.say("y")
+        assert await ann.hear() == ["ok=yes"]
+        await ann.hear_end()
+        await s.idle()
+    (record,) = await store.conversations(ConversationQuery())
+    entries = await store.transcript(BOT, record.conversation)
+    variables = {e.data["name"]: e.data["value"] for e in entries if e.kind == "variable"}
+    assert variables == {
+        "pin": "[redacted]",
+        "code": "[redacted]",
+        "masked": "ref-[redacted]",
+        "ok": "yes",
+        "copy": "ref-[redacted]",
+    }
+    assert "4711" not in json.dumps([e.data for e in entries])
+    assert record.status == "ended"
+    assert record.variables == {"pin": "[redacted]", "ok": "yes", "copy": "ref-[redacted]"}

@@ -1,0 +1,71 @@
+"""Secrets by value: what a secret variable holds, blanked out of other values.
+
+The store redacts secret variables by name (:func:`~ucwa_flow.store.redact`). A value
+copied from one keeps the secret under another name: a sub-flow's parameter made from a
+caller's secret, a message that repeats it, a variable set from it. :func:`secret_texts`
+gives the texts to look for (the values of the secret variables, 3 characters or more:
+shorter ones would blank out ordinary words), and :func:`scrub` replaces them in a value:
+inside a text, or a whole number or other scalar whose text is one of them; mappings
+and lists are gone through. The runtime cleans transcript lines with them, the store an
+ended conversation's record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ucwa_flow.store._records import REDACTED
+
+__all__ = ["scrub", "scrub_variables", "secret_texts"]
+
+#: shorter values are not looked for: they would blank out ordinary words and numbers
+MIN_LENGTH = 3
+
+
+def secret_texts(scopes: Iterable[Mapping[str, Any]], names: frozenset[str]) -> list[str]:
+    """The texts of the values the variables ``names`` hold in ``scopes`` (strings and
+    numbers, :data:`MIN_LENGTH` characters or more), longest first (a secret that holds
+    another is blanked out whole), once each."""
+    found: set[str] = set()
+    for variables in scopes:
+        for name in names:
+            value = variables.get(name)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                text = str(value)
+                if len(text) >= MIN_LENGTH and text != REDACTED:
+                    found.add(text)
+    return sorted(found, key=lambda text: (-len(text), text))
+
+
+def scrub(value: Any, texts: list[str]) -> Any:
+    """``value`` with the ``texts`` blanked out (``[redacted]``): in a string, each
+    occurrence; a number whose text is one of them, whole; mappings and lists item by
+    item. The value itself when nothing was found."""
+    if not texts:
+        return value
+    if isinstance(value, str):
+        for text in texts:
+            if text in value:
+                value = value.replace(text, REDACTED)
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return REDACTED if str(value) in texts else value
+    if isinstance(value, Mapping):
+        items = {k: scrub(v, texts) for k, v in value.items()}
+        return items if any(items[k] is not v for k, v in value.items()) else value
+    if isinstance(value, list | tuple):
+        listed = [scrub(v, texts) for v in value]
+        return listed if any(a is not b for a, b in zip(listed, value, strict=True)) else value
+    return value
+
+
+def scrub_variables(variables: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """An ended conversation's ``variables``: the secret ones (``names``) redacted, and
+    their values blanked out of the others."""
+    texts = secret_texts((variables,), names) if names else []
+    return {
+        k: REDACTED if k in names else scrub(v, texts) if texts else v for k, v in variables.items()
+    }
