@@ -175,3 +175,50 @@ async def test_a_secret_passed_to_a_sub_flow_is_redacted_by_value(
     assert "4711" not in json.dumps([e.data for e in entries])
     assert record.status == "ended"
     assert record.variables == {"pin": "[redacted]", "ok": "yes", "copy": "ref-[redacted]"}
+
+
+_USED_AND_CLEARED = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {pin: null, ref: null}
+secrets: [pin]
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - match: '^pin (?P<pin>\\d+)$'
+        do:
+          - set: {ref: "R-{{ pin }}"}
+          - set: {pin: null}
+          - say: "ok {{ ref }}"
+          - stop
+"""
+
+
+async def test_a_secret_set_used_and_cleared_in_one_commit_is_redacted(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # the texts to blank out were what the secrets held at the commit and at the last one:
+    # a secret cleared after use in the same step left `ref = R-4711`, the bot's reply and
+    # the ended record's `ref` in clear
+    path = tmp_path / "m.flow.yaml"
+    path.write_text(_USED_AND_CLEARED, encoding="utf-8")
+    loaded = load_flow(path)
+    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
+    async with stage(loaded.flow, store=store) as s:
+        ann = await s.person()
+        await ann.say("pin 4711")
+        assert await ann.hear(2) == ["Hello.", "ok R-4711"]  # the caller is told
+        await ann.hear_end()
+        await s.idle()
+    (record,) = await store.conversations(ConversationQuery())
+    assert record.status == "ended"
+    assert record.variables == {"pin": "[redacted]", "ref": "R-[redacted]"}
+    lines = await store.transcript(BOT, record.conversation)
+    assert "4711" not in json.dumps([line.data for line in lines])
+    assert ("message_out", "ok R-[redacted]") in [
+        (line.kind, line.data.get("text")) for line in lines
+    ]

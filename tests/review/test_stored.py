@@ -169,3 +169,13 @@ def test_a_decline_in_a_conversation_that_went_on_is_a_step_not_its_end() -> Non
     )
     steps = [(s["kind"], s["text"]) for s in stored_detail(turned_away, entries[2:3])["steps"]]
     assert steps == [("ended", "left ringing: busy")]
+    # a farewell that could not be sent leaves an error line after the decline: the record
+    # still ends at its decline (it had no end at all)
+    failed = entry(1002.5, "error", {"message": "the farewell was not sent", "location": None})
+    steps = [
+        (s["kind"], s["text"]) for s in stored_detail(turned_away, [entries[2], failed])["steps"]
+    ]
+    assert steps == [
+        ("ended", "left ringing: busy"),
+        ("action", "error: the farewell was not sent"),
+    ]

@@ -88,7 +88,8 @@ def stored_detail(record: ConversationRecord, entries: Sequence[TranscriptEntry]
     # (one the bot follows, invited into again; one accepted at the same href later) it
     # is a step of it
     turned_away = record.status == "ended" and isinstance(record.extra.get("declined"), Mapping)
-    last = len(entries) - 1
+    # the last `declined` line (an error saying the farewell could not be sent may follow)
+    last = max((i for i, e in enumerate(entries) if e.kind == "declined"), default=-1)
     for i, entry in enumerate(entries):
         data = redact(entry.data, record.secrets)
         fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ucwa_flow.lifecycle import dump_conversation
@@ -48,6 +49,7 @@ from ucwa_flow.store import (
     OutboxUpdate,
     RotationRecord,
     TranscriptEntry,
+    scrub,
 )
 
 __all__ = ["PageWriter"]
@@ -70,6 +72,9 @@ class PageWriter:
         self._created: dict[str, float] = {}
         #: per conversation, the instance whose variables were last committed, and them
         self._committed_vars: dict[str, tuple[FlowInstance | None, dict[str, Any]]] = {}
+        #: per conversation of a flow with secrets, every secret text it has held since this
+        #: bot started (one set, used and cleared still blanks out what was made from it)
+        self._secret_texts: dict[str, list[str]] = {}
 
     @property
     def _journal(self) -> Journal:
@@ -101,14 +106,27 @@ class PageWriter:
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
         secret_values: dict[str, list[str]] = {}  # by conversation, once per commit
+        held = self._secret_texts
+        set_on_page: dict[str, list[dict[str, Any]]] | None = None  # variable lines, by href
 
         def values(href: str) -> list[str]:
+            nonlocal set_on_page
             found = secret_values.get(href)
             if found is None:
                 owner = _owner(page, href)
                 last = committed_vars.get(href)
-                before = (last[1],) if last is not None and last[0] is owner else ()
-                found = secret_values[href] = _secret_values(owner, *before)
+                before: tuple[Mapping[str, Any], ...] = (
+                    (last[1],) if last is not None and last[0] is owner else ()
+                )
+                if owner is not None and owner.flow.secrets:
+                    # what a secret held during the page counts too (set, used, cleared)
+                    if set_on_page is None:
+                        set_on_page = _variable_lines(page)
+                    before = (*before, *set_on_page.get(href, ()))
+                found = _secret_values(owner, *before)
+                if found or href in held:
+                    found = held[href] = _longest_first({*held.get(href, ()), *found})
+                secret_values[href] = found
             return found
 
         lines = [
@@ -156,22 +174,29 @@ class PageWriter:
             if (run := campaigns.of(href)) is not None:
                 extra["campaign"] = run.id
             ended = instance.ended
-            records.append(
-                record_of(
-                    instance,
-                    account=account,
-                    version=flow.digest,
-                    secrets=flow.secrets,
-                    created_at=created,
-                    now=now,
-                    webhooks=calls.pending(href),
-                    invites=invites,
-                    extra=extra,
-                    ended_in=journal.ended_in.pop(href, None) if ended else None,
-                )
+            record = record_of(
+                instance,
+                account=account,
+                version=flow.digest,
+                secrets=flow.secrets,
+                created_at=created,
+                now=now,
+                webhooks=calls.pending(href),
+                invites=invites,
+                extra=extra,
+                ended_in=journal.ended_in.pop(href, None) if ended else None,
             )
+            if ended and flow.secrets and (texts := values(href)):
+                # what the ended record keeps: no secret by value, whenever it was held
+                kept = {
+                    k: v if k in flow.secrets else scrub(v, texts)
+                    for k, v in record.variables.items()
+                }
+                record = replace(record, variables=kept)
+            records.append(record)
             if ended:
                 created_at.pop(href, None)
+                held.pop(href, None)
                 if engine.instances.get(href) is instance:
                     # ended by the flow: the server's end touches it again, which must
                     # not write its variables again
@@ -237,3 +262,19 @@ def _owner(page: Page, href: str) -> FlowInstance | None:
     """The instance whose secrets conversation ``href``'s messages keep out: its own, else
     the caller's for a handoff's agent."""
     return page.touched.get(href) or page.owners.get(href)
+
+
+def _variable_lines(page: Page) -> dict[str, list[dict[str, Any]]]:
+    """Each variable line of ``page`` as a one-name scope, by conversation."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for line in page.lines:
+        if line.kind == "variable" and "name" in line.data:
+            found.setdefault(line.conversation, []).append(
+                {line.data["name"]: line.data.get("value")}
+            )
+    return found
+
+
+def _longest_first(texts: set[str]) -> list[str]:
+    """``texts`` in the order scrubbing wants them: a longer one before a part of it."""
+    return sorted(texts, key=lambda text: (-len(text), text))
