@@ -130,8 +130,7 @@ class SqliteStore(Store):
         the file (nor creating a missing one). A ``read_only`` store is ``existing`` too."""
         try:
             if self._reader is not None:  # its connections are opened on each read
-                version = await self._run(stored_version("sqlite", self.target), write=False)
-                self._as_it_is(version)
+                await self._call(self._look)  # a store refused is left without a file more
                 return self
             looked = existing and self._checkpoints is not None  # a file: read-only first
             if looked:
@@ -237,10 +236,15 @@ class SqliteStore(Store):
     def _look(self) -> None:
         """Refuse a file that holds no store, or one of another schema version, before
         :meth:`_connect` changes it (looked at read-only, see ``_sqlite_readonly``)."""
-        file = ReadOnlyFile(Path(self._path), self._busy_timeout)
+        file = ReadOnlyFile(Path(self._path), self._busy_timeout, look=True)
         try:
             for _ in range(3):  # read again if a bot started on it meanwhile (see there)
-                version = self._read(file, stored_version("sqlite", self.target))
+                try:
+                    version = self._read(file, stored_version("sqlite", self.target))
+                except StoreError:
+                    if file.unchanged():
+                        raise
+                    continue  # torn by a bot's checkpoint, not a broken file
                 if file.unchanged():
                     break
             else:
@@ -325,9 +329,14 @@ class SqliteStore(Store):
     ) -> T:
         """Run ``program`` here, waiting up to the busy timeout for another process's
         locks; then, while the WAL is oversized, checkpoint (see ``_checkpointer``)."""
-        if self._reader is not None:
-            result = self._read(self._reader, program)
-            if not self._reader.unchanged():
+        if (reader := self._reader) is not None:
+            try:
+                result = self._read(reader, program)
+            except StoreError:
+                if reader.unchanged():
+                    raise
+                raise self._changed() from None  # torn by a bot's checkpoint, not broken
+            if not reader.unchanged():
                 raise self._changed()
             return result
         conn = self._conn

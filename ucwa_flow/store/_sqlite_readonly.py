@@ -8,15 +8,18 @@ A reader writes nothing to the store, nor to the files beside it while it can he
   decides how to read it;
 * a file in WAL mode with no ``-wal`` file beside it is a store no program has open (a bot's
   connection keeps its ``-wal`` file until it closes, and then checkpoints it into the file
-  first): all its pages are in the file, which is read as ``immutable`` (no locks, no
-  ``-wal`` or ``-shm`` file created, which a read-only connection to a WAL database otherwise
-  creates and leaves behind; and the only way to read one in a folder this user cannot
-  write). A bot may start on it while it is read: its writes go to a ``-wal`` file, which
-  the next read transaction sees and so reads through a read-only connection from then on;
-  it writes the file itself only when it checkpoints (a second or 500 rows after its first
-  write, or as it stops), and a read during which the file changed (its size or
-  modification time) is refused as :meth:`ReadOnlyFile.unchanged` says, never answered from
-  two states;
+  first): all its pages are in the file. Where ``immutable`` allows (a short look before a
+  store is opened, which leaves no ``-wal`` or ``-shm`` file beside a store it refuses), or
+  in a folder this user cannot write (where a read-only connection cannot read a WAL
+  database at all, and no bot can run either), it is read as ``immutable``: no locks, no
+  file created. A bot may start on it while it is read: its writes go to a ``-wal`` file,
+  which the next read transaction sees and so reads through a read-only connection from
+  then on; it writes the file itself only when it checkpoints, and a read during which the
+  file changed (its size or modification time, which a file system with coarse times may
+  not show) is refused as :meth:`ReadOnlyFile.unchanged` says. Elsewhere (the store of a
+  command that keeps reading it, such as ``review --store``) it is read through a read-only
+  connection, which SQLite's locks keep consistent whatever a bot does meanwhile, at the
+  price of an empty ``-wal`` and ``-shm`` file it creates and leaves (a bot uses them);
 * any other file (a rollback-journal database such as a ``VACUUM INTO`` copy, an empty
   file, the store of a running bot, or of a bot that crashed with its last writes in the
   ``-wal`` file) through a read-only connection (``mode=ro``): it sees what a bot has
@@ -46,10 +49,13 @@ class ReadOnlyFile:
     Raises ``FileNotFoundError`` for a missing file (nothing is created), ``OSError`` for a
     file that cannot be read and :class:`sqlite3.Error` for one that is not a database."""
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, *, look: bool = False) -> None:
         self.path = Path(path).expanduser().resolve()
         self._wal = Path(f"{self.path}-wal")
         self._timeout = timeout
+        #: immutable reads of a store no program has open: for a short look (``look``), or
+        #: where nothing else reads it (a folder this user cannot write)
+        self._immutable = look or not os.access(self.path.parent, os.W_OK)
         self._conn: sqlite3.Connection | None = None
         #: the file's size and modification time when an immutable connection opened it;
         #: ``None`` for a read-only (not immutable) connection
@@ -92,7 +98,7 @@ class ReadOnlyFile:
         uri = self.path.as_uri() + "?mode=ro"
         in_wal = header.startswith(_MAGIC) and _WAL in header[18:20]
         self._seen = None
-        if in_wal and not self._wal.exists():
+        if in_wal and self._immutable and not self._wal.exists():
             uri += "&immutable=1"
             self._seen = _signature(stat)
         # used on the store's thread and (closing) the caller's, never at the same time
