@@ -22,6 +22,10 @@ FOREIGN: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {
         ("CREATE TABLE schema_migrations (version varchar(40) PRIMARY KEY)",),
         ("001_init", "002_users"),
     ),
+    "named versions, none yet": (  # a bot refused it with "no column named description"
+        ("CREATE TABLE schema_migrations (version varchar(40) PRIMARY KEY)",),
+        (),
+    ),
     "rails": (
         (
             "CREATE TABLE schema_migrations (version varchar NOT NULL PRIMARY KEY)",

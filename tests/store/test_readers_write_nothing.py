@@ -302,3 +302,12 @@ def test_a_reader_reads_a_read_only_file_or_folder(
         _kept(folder, before)
     else:
         assert _files(folder) == before
+
+
+async def test_a_loop_of_links_is_a_store_error(tmp_path: Path) -> None:
+    # a bare RuntimeError ("Symlink loop") came out of open_store
+    loop = tmp_path / "bot.sqlite3"
+    loop.symlink_to(loop.name)
+    with pytest.raises(StoreError) as refused:
+        await open_store(loop, read_only=True)
+    assert str(loop) in str(refused.value)

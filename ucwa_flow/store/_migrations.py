@@ -199,9 +199,10 @@ def migrate(dialect: Dialect, target: str, upto: int = LATEST) -> Program[int]:
         f"applied_at {types['real']} NOT NULL)"
     )
     rows = yield Sql("SELECT MAX(version) FROM schema_migrations")
-    if rows[0][0] is not None:  # a table of migrations there already: ucwa-flow's?
-        columns = yield Sql(_COLUMNS_PG if dialect == "postgres" else _COLUMNS_SQLITE)
-        yield from _ours(dialect, target, {str(row[0]) for row in columns})
+    columns = yield Sql(_COLUMNS_PG if dialect == "postgres" else _COLUMNS_SQLITE)
+    names = {str(row[0]) for row in columns}
+    if rows[0][0] is not None or not names >= _OURS:  # a table there already: ucwa-flow's?
+        yield from _ours(dialect, target, names)
     current = int(rows[0][0] or 0)
     if current > LATEST:
         raise _too_new(target, current)

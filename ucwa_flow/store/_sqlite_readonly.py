@@ -50,7 +50,10 @@ class ReadOnlyFile:
     file that cannot be read and :class:`sqlite3.Error` for one that is not a database."""
 
     def __init__(self, path: Path, timeout: float, *, look: bool = False) -> None:
-        self.path = Path(path).expanduser().resolve()
+        try:
+            self.path = Path(path).expanduser().resolve()
+        except RuntimeError:  # a loop of symbolic links (3.11): opening it says so
+            self.path = Path(path).expanduser().absolute()
         self._wal = Path(f"{self.path}-wal")
         self._timeout = timeout
         #: immutable reads of a store no program has open: for a short look (``look``), or
