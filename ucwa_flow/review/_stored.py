@@ -22,6 +22,7 @@ record's secret names again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ucwa_flow._display import iso, short_id
@@ -35,6 +36,9 @@ from ucwa_flow.store import (
 
 __all__ = ["StoredConversations", "stored_detail"]
 
+#: how many of the newest invitations turned away the list shows, beside the conversations
+TURNED_AWAY_SHOWN = 20
+
 
 class StoredConversations:
     """Reads a store for the review pages (never writes)."""
@@ -44,9 +48,16 @@ class StoredConversations:
         self.limit = limit
 
     async def recent(self) -> list[dict[str, Any]]:
-        """The newest finished conversations, newest first, as list rows."""
-        query = ConversationQuery(status="ended", limit=self.limit, newest_first=True)
-        records = await self.store.conversations(query)
+        """The newest finished conversations and, beside them, the newest
+        :data:`TURNED_AWAY_SHOWN` invitations turned away, newest first, as list rows."""
+        query = ConversationQuery(
+            status="ended", turned_away=False, limit=self.limit, newest_first=True
+        )
+        # the invitations turned away apart: a burst of them (an account at its limits)
+        # would push every conversation out of the list
+        away = replace(query, turned_away=True, limit=TURNED_AWAY_SHOWN)
+        records = await self.store.conversations(query) + await self.store.conversations(away)
+        records.sort(key=lambda r: r.created_at, reverse=True)
         endings = await self.store.endings((r.account, r.conversation) for r in records)
         return [_row(r, endings.get((r.account, r.conversation))) for r in records]
 

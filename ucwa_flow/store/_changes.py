@@ -159,8 +159,10 @@ class ConversationQuery:
 
     ``caller`` matches the caller's URI or name, ``conversation`` the conversation href (both
     case-insensitive substrings); ``since`` and ``until`` bound the creation time
-    (``since <= created_at < until``). Results are ordered by creation time, then account and
-    key: oldest first, or newest first with ``newest_first``.
+    (``since <= created_at < until``). ``turned_away`` selects the records of invitations the
+    bot turned away (``True``: an ended record in which no flow ran, its state ``""``) or
+    leaves them out (``False``). Results are ordered by creation time, then account and key:
+    oldest first, or newest first with ``newest_first``.
     """
 
     account: str | None = None
@@ -171,6 +173,7 @@ class ConversationQuery:
     status: Literal["active", "ended"] | None = None
     since: float | None = None
     until: float | None = None
+    turned_away: bool | None = None
     limit: int = 100
     offset: int = 0
     newest_first: bool = False
