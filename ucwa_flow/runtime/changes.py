@@ -49,6 +49,7 @@ from ucwa_flow.store import (
     OutboxUpdate,
     RotationRecord,
     TranscriptEntry,
+    longest_first,
     scrub,
 )
 
@@ -125,7 +126,7 @@ class PageWriter:
                     before = (*before, *set_on_page.get(href, ()))
                 found = _secret_values(owner, *before)
                 if found or href in held:
-                    found = held[href] = _longest_first({*held.get(href, ()), *found})
+                    found = held[href] = longest_first({*held.get(href, ()), *found})
                 secret_values[href] = found
             return found
 
@@ -273,8 +274,3 @@ def _variable_lines(page: Page) -> dict[str, list[dict[str, Any]]]:
                 {line.data["name"]: line.data.get("value")}
             )
     return found
-
-
-def _longest_first(texts: set[str]) -> list[str]:
-    """``texts`` in the order scrubbing wants them: a longer one before a part of it."""
-    return sorted(texts, key=lambda text: (-len(text), text))

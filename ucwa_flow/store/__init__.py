@@ -91,7 +91,7 @@ from ucwa_flow.store._retention import (
     RetentionPass,
     run_retention,
 )
-from ucwa_flow.store._scrub import scrub, secret_texts
+from ucwa_flow.store._scrub import longest_first, scrub, secret_texts
 from ucwa_flow.store._sql import redact
 from ucwa_flow.store._store import Store
 
@@ -135,6 +135,7 @@ __all__ = [
     "default_state_path",
     "describe_target",
     "is_postgres_url",
+    "longest_first",
     "open_store",
     "postgres_url_problem",
     "redact",

@@ -237,8 +237,9 @@ def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]
     if query.conversation:
         where.append("LOWER(conversation) LIKE %s ESCAPE '\\'")
         params.append(_contains(query.conversation))
-    if query.turned_away is not None:  # no flow ran in one: its state is "" (records.py)
-        where.append("state = ''" if query.turned_away else "state <> ''")
+    if query.turned_away is not None:
+        turned_away = _turned_away("conversations")
+        where.append(turned_away if query.turned_away else f"NOT ({turned_away})")
     if query.since is not None:
         where.append("created_at >= %s")
         params.append(query.since)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ucwa_flow.store._records import REDACTED
 
-__all__ = ["scrub", "scrub_variables", "secret_texts"]
+__all__ = ["longest_first", "scrub", "scrub_variables", "secret_texts"]
 
 #: shorter values are not looked for: they would blank out ordinary words and numbers
 MIN_LENGTH = 3
@@ -35,7 +35,12 @@ def secret_texts(scopes: Iterable[Mapping[str, Any]], names: frozenset[str]) -> 
                 text = str(value)
                 if len(text) >= MIN_LENGTH and text != REDACTED:
                     found.add(text)
-    return sorted(found, key=lambda text: (-len(text), text))
+    return longest_first(found)
+
+
+def longest_first(texts: Iterable[str]) -> list[str]:
+    """``texts`` in the order :func:`scrub` wants them: a longer one before a part of it."""
+    return sorted(texts, key=lambda text: (-len(text), text))
 
 
 def scrub(value: Any, texts: list[str]) -> Any:
