@@ -18,8 +18,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,8 +30,6 @@ from tests.store.test_readers_keep_the_schema import _build
 from ucwa_flow.store import SCHEMA_VERSION, Changes, StoreError, open_store
 from ucwa_flow.store import _sqlite as sqlite_backend
 from ucwa_flow.store._sqlite_readonly import ReadOnlyFile
-
-NOBODY = 65534
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -239,28 +235,16 @@ async def test_a_store_opened_to_be_read_cannot_be_written(target: Target) -> No
 # -- read-only files and folders ------------------------------------------------------------
 
 
-def _as_another_user() -> list[str]:
-    """The command prefix that runs a command as a user permission bits apply to: root
-    reads and writes any file whatever its mode."""
+def _bound_by_permissions() -> list[str]:
+    """The command prefix that runs a command so that permission bits apply to it: root
+    reads and writes any file whatever its mode, unless it runs without the capabilities
+    that let it (it stays root, so it still reads the checkout, wherever that is)."""
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("running as root, and setpriv is missing: permission bits do not apply")
-    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-
-
-@pytest.fixture
-def shared_folder() -> Iterator[Path]:
-    """A folder another user can reach (pytest's own are its owner's only)."""
-    top = Path(tempfile.mkdtemp(prefix="ucwa-flow-ro-"))
-    top.chmod(0o755)
-    try:
-        yield top
-    finally:
-        for folder, _, _ in os.walk(top):
-            Path(folder).chmod(0o755)
-        shutil.rmtree(top)
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"]
 
 
 @pytest.mark.parametrize(
@@ -273,10 +257,10 @@ def shared_folder() -> Iterator[Path]:
     ids=["read-only file", "read-only folder", "rollback copy in a read-only folder"],
 )
 def test_a_reader_reads_a_read_only_file_or_folder(
-    shared_folder: Path, kind: str, file_mode: int, folder_mode: int
+    tmp_path: Path, kind: str, file_mode: int, folder_mode: int
 ) -> None:
-    user = _as_another_user()
-    folder = shared_folder / "state"
+    user = _bound_by_permissions()
+    folder = tmp_path / "state"
     path = folder / "bot.sqlite3"
     _build(Target("sqlite", path=path), SCHEMA_VERSION)
     if kind == "backup copy":
@@ -284,9 +268,6 @@ def test_a_reader_reads_a_read_only_file_or_folder(
         conn.execute("VACUUM INTO ?", (f"{path}.copy",))
         conn.close()
         Path(f"{path}.copy").replace(path)
-    if user:
-        for item in (folder, path):
-            os.chown(item, NOBODY, NOBODY)
     path.chmod(file_mode)
     folder.chmod(folder_mode)
     before = _files(folder)
