@@ -4,12 +4,16 @@ and never a traceback."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import certifi
 import pytest
 
 from tests.deploy.conftest import WriteDeployment
+from tests.e2e.test_cli import UCWA_FLOW
+from tests.guards import WAIT
 from ucwa_flow.deploy import (
     DeploymentError,
     DeploymentFileError,
@@ -328,10 +332,26 @@ def test_a_ca_bundle_is_relative_to_the_file_and_read(write_deployment: WriteDep
     assert load_deployment(path, environ={}).server.ca_bundle == bundle
     bundle.chmod(0)
     try:
-        if os.access(bundle, os.R_OK):
-            pytest.skip("the permission is not enforced (root)")
-        (found,) = _errors(write_deployment, "server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
-        assert found == f"1:21: D116 ca_bundle: cannot read {bundle}: Permission denied"
+        if not os.access(bundle, os.R_OK):
+            (found,) = _errors(write_deployment, "server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
+            assert found == f"1:21: D116 ca_bundle: cannot read {bundle}: Permission denied"
+            return
+        # root reads any file: `validate` run as root without the capabilities that let it
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root, and setpriv is missing: permission bits do not apply")
+        deployment = write_deployment("server: {ca_bundle: certs/ca.pem}\n" + ACCOUNT)
+        bound = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+        done = subprocess.run(
+            [*bound, UCWA_FLOW, "validate", str(deployment)],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        said = f"{deployment}:1:21: D116 error: ca_bundle: cannot read {bundle}: Permission denied"
+        assert said in done.stdout.splitlines() + done.stderr.splitlines(), done
     finally:
         bundle.chmod(0o644)
 
