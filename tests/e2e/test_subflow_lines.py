@@ -222,3 +222,60 @@ async def test_a_secret_set_used_and_cleared_in_one_commit_is_redacted(
     assert ("message_out", "ok R-[redacted]") in [
         (line.kind, line.data.get("text")) for line in lines
     ]
+
+
+_MAPPING_AND_NUMBERS = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {account: {number: "5550001"}, pin: null, ref: null, order: null}
+secrets: [account, pin]
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - match: '^pin (?P<pin>\\d+)$'
+        do:
+          - set: {ref: "A-{{ account.number }}"}
+          - say: "ok {{ ref }}"
+      - match: '^order (?P<order>\\d+)$'
+        do:
+          - say: "order {{ order }} noted"
+          - stop
+"""
+
+
+async def test_a_secret_mapping_is_blanked_out_and_a_pin_not_out_of_another_number(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # a secret mapping's values were never looked for (`ref = "A-5550001"` was stored in
+    # clear), and a PIN 1234 blanked out part of the order number 912345
+    path = tmp_path / "m.flow.yaml"
+    path.write_text(_MAPPING_AND_NUMBERS, encoding="utf-8")
+    loaded = load_flow(path)
+    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
+    async with stage(loaded.flow, store=store) as s:
+        ann = await s.person()
+        await ann.say("pin 1234")
+        assert await ann.hear(2) == ["Hello.", "ok A-5550001"]
+        await ann.say("order 912345")
+        assert await ann.hear(1) == ["order 912345 noted"]
+        await ann.hear_end()
+        await s.idle()
+    (record,) = await store.conversations(ConversationQuery())
+    assert record.variables == {
+        "account": "[redacted]",
+        "pin": "[redacted]",
+        "ref": "A-[redacted]",
+        "order": "912345",
+    }
+    lines = await store.transcript(BOT, record.conversation)
+    stored = json.dumps([line.data for line in lines])
+    assert "5550001" not in stored
+    assert '1234"' not in stored
+    said = [(line.kind, line.data.get("text")) for line in lines]
+    assert ("message_out", "ok A-[redacted]") in said
+    assert ("message_in", "order 912345") in said
+    assert ("message_out", "order 912345 noted") in said

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ucwa_flow._display import iso
-from ucwa_flow.store import REDACTED
+from ucwa_flow.store import REDACTED, scrub, secret_texts
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
@@ -22,8 +22,6 @@ __all__ = ["Entry", "Step"]
 
 #: (at, kind, state, from, text, line, machine)
 Step = tuple[float, str, str | None, str | None, str | None, int | None, str | None]
-
-_SHORT = 3  # secret values shorter than this are not blanked (they would hit plain words)
 
 
 class Entry:
@@ -84,9 +82,7 @@ class Entry:
         if values != self.secrets:
             self.secrets = values
             self._clean_kept(values)
-        for value in values:
-            text = text.replace(value, REDACTED)
-        return text
+        return str(scrub(text, list(values)))
 
     def redact_last_in(self) -> None:
         """The caller's last message put a secret into a variable: keep none of it."""
@@ -98,20 +94,14 @@ class Entry:
                 return
 
     def _secret_values(self, instance: FlowInstance) -> tuple[str, ...]:
-        secrets = instance.flow.secrets
-        return tuple(
-            str(value)
-            for name, value in instance.variables.items()
-            if name in secrets and isinstance(value, str | int) and len(str(value)) >= _SHORT
-        )
+        return tuple(secret_texts((instance.variables,), instance.flow.secrets))
 
     def _clean_kept(self, values: tuple[str, ...]) -> None:
         steps = self.steps
         for i, step in enumerate(steps):
             text = step[4]
             if text and any(value in text for value in values):
-                for value in values:
-                    text = text.replace(value, REDACTED)
+                text = str(scrub(text, list(values)))
                 steps[i] = (step[0], step[1], step[2], step[3], text, step[5], step[6])
 
     # -- JSON ------------------------------------------------------------------------------
