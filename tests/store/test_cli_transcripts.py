@@ -194,6 +194,32 @@ def test_list_says_when_there_are_more_than_the_limit(
     assert (code, len(out.splitlines()), err) == (0, 4, "")
 
 
+def test_list_as_json_lines_one_object_per_conversation(
+    where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # for scripts: export's first line of each conversation, with list's id and counts
+    code, out, err = run(capsys, "list", *where, "--format", "jsonl", "--limit", "2")
+    assert (code, err) == (0, "(the newest 2; --limit N shows more)\n")
+    cy, bob = (json.loads(line) for line in out.splitlines())
+    assert (cy["id"], cy["account"], cy["flow"], cy["status"]) == (
+        "c0ffee02", OTHER_BOT, "sales", "active",
+    )  # fmt: skip
+    assert bob["conversation"] == href("c0ffee01")
+    assert bob["counts"]["message_in"] == 1
+    assert bob["ended_why"] is None
+    code, out, _ = run(capsys, "list", *where, "--format", "jsonl", "--ended")
+    (ann,) = (json.loads(line) for line in out.splitlines())
+    assert (ann["id"], ann["status"], ann["ended_reason"]) == ("8f3b2d41", "ended", "caller")
+    assert ann["counts"]["message_in"] == 2
+    assert ann["counts"]["message_out"] == 2
+    assert ann["counts"]["error"] == 1
+    assert ann["variables"]["pin"] == "[redacted]"
+    # the same object as export's first line, but for the two list adds
+    code, out, _ = run(capsys, "export", *where, "--ended")
+    exported = json.loads(out.splitlines()[0])
+    assert {k: v for k, v in ann.items() if k not in ("id", "counts")} == exported
+
+
 SHOW = f"""\
 Conversation  {APP}/8f3b2d41
 Account       sip:helpdesk@contoso.com
@@ -355,6 +381,7 @@ def test_no_output_ever_shows_a_secret(
     printed = []
     for args in (
         ["list"],
+        ["list", "--format", "jsonl"],
         ["show", "8f3b2d41"],
         ["show", "8f3b2d41", "--format", "jsonl"],
         ["show", "c0ffee01"],  # active: its record still holds the PIN

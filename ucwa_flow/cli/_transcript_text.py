@@ -136,7 +136,29 @@ def jsonl_objects(
 ) -> Iterator[dict[str, Any]]:
     """The conversation, then each transcript entry, as JSON-ready objects (an invitation
     turned away has its decline in ``declined``)."""
-    conversation = {
+    yield conversation_object(
+        record, next((e for e in reversed(entries) if e.kind == "ended"), None)
+    )
+    for entry in entries:
+        yield {
+            "type": "entry",
+            "account": entry.account,
+            "conversation": entry.conversation,
+            "seq": entry.seq,
+            "at": iso_time(entry.at),
+            "kind": entry.kind,
+            "data": redact(entry.data, record.secrets),
+            "outcome": entry.outcome,
+            "key": entry.key,
+        }
+
+
+def conversation_object(
+    record: ConversationRecord, ended: TranscriptEntry | None
+) -> dict[str, Any]:
+    """The conversation as a JSON-ready object (``type: conversation``); ``ended``: its last
+    ``ended`` entry, which says why the bot ended it."""
+    conversation: dict[str, Any] = {
         "type": "conversation",
         "account": record.account,
         "conversation": record.conversation,
@@ -151,28 +173,14 @@ def jsonl_objects(
         "updated_at": iso_time(record.updated_at),
         "variables": _variables(record),
         "misses": record.misses,
-        # why the bot ended it (its last ``ended`` entry's): stop, shutdown...; null while it
-        # is active (a conversation invited again keeps its earlier run's ``ended`` entry)
-        "ended_why": _why(next((e for e in reversed(entries) if e.kind == "ended"), None))
-        if record.status == "ended"
-        else None,
+        # why the bot ended it: stop, shutdown...; null while it is active (a conversation
+        # invited again keeps its earlier run's ``ended`` entry)
+        "ended_why": _why(ended) if record.status == "ended" else None,
     }
     declined = _declined(record)
     if declined is not None:
         conversation["declined"] = dict(declined)
-    yield conversation
-    for entry in entries:
-        yield {
-            "type": "entry",
-            "account": entry.account,
-            "conversation": entry.conversation,
-            "seq": entry.seq,
-            "at": iso_time(entry.at),
-            "kind": entry.kind,
-            "data": redact(entry.data, record.secrets),
-            "outcome": entry.outcome,
-            "key": entry.key,
-        }
+    return conversation
 
 
 def dumps(obj: Any) -> str:

@@ -41,6 +41,7 @@ from ucwa_flow._display import short_id
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target, sip_account
 from ucwa_flow.cli._times import Duration, Moment, format_time
 from ucwa_flow.cli._transcript_text import (
+    conversation_object,
     dumps,
     jsonl_objects,
     list_rows,
@@ -151,7 +152,15 @@ def command() -> None:
 @_target_options
 @_filter_options
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-def list_command(limit: int, **options: Any) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "jsonl"]),
+    default="text",
+    help="Aligned text, or one JSON object per conversation (as export's first line, "
+    "with its id and message counts).",
+)
+def list_command(limit: int, output_format: str, **options: Any) -> None:
     """One line per conversation, newest first."""
 
     async def work(store: Store) -> tuple[list[ConversationRecord], Any, Any]:
@@ -165,8 +174,16 @@ def list_command(limit: int, **options: Any) -> None:
     if not records:
         click.echo("No conversations match.", err=True)
         return
-    for row in list_rows(records[:limit], counts, endings):
-        click.echo(row)
+    if output_format == "jsonl":
+        for record in records[:limit]:
+            key = (record.account, record.conversation)
+            listed = conversation_object(record, endings.get(key))
+            listed["id"] = short_id(record.conversation)
+            listed["counts"] = dict(counts.get(key, {}))
+            click.echo(dumps(listed))
+    else:
+        for row in list_rows(records[:limit], counts, endings):
+            click.echo(row)
     if len(records) > limit:
         click.echo(f"(the newest {limit}; --limit N shows more)", err=True)
 
