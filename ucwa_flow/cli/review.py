@@ -120,10 +120,9 @@ def command(
             param_hint="--attach",
         )
     # the review app's modules only once the arguments are known to be usable
-    from ucwa_flow.flow._folders import expand_folder
     from ucwa_flow.review import FlowShelf, load_coverage
 
-    shelf = FlowShelf.load([file for given in flows for file in expand_folder(given)])
+    shelf = FlowShelf.load(flows)
     coverage = load_coverage(coverage_file) if coverage_file is not None else None
     target = _store_target(store) if store is not None else None
     with contextlib.suppress(KeyboardInterrupt):
