@@ -49,6 +49,10 @@ class FlowShelf:
         self._keys = [_same_file(flow.path) for flow in flows]
         self._given = list(given) if given is not None else [flow.path for flow in flows]
         self._folders = frozenset(str(folder) for folder in folders)
+        # a file given on its own is the file it was at the start, even once it is gone
+        self._named = {
+            str(path): _same_file(path) for path in self._given if str(path) not in self._folders
+        }
 
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
@@ -100,8 +104,11 @@ class FlowShelf:
         are, a new one loaded, one gone from its folder dropped."""
         unique: dict[Path, str | Path] = {}
         for given in self._given:
-            for file in _folder_files(given) if str(given) in self._folders else [given]:
-                unique.setdefault(_same_file(file), file)
+            if str(given) not in self._folders:
+                unique.setdefault(self._named[str(given)], given)
+                continue
+            for found in _folder_files(given):
+                unique.setdefault(_same_file(found), found)
         known = dict(zip(self._keys, zip(self._flows, self._stamps, strict=True), strict=True))
         flows, stamps, keys = [], [], []
         for key, file in unique.items():
