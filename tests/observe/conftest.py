@@ -16,7 +16,10 @@ def log_output() -> Iterator[io.StringIO]:
     """A stream to configure logging to; the root logger and noisy loggers are restored."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    noisy = {
+        name: logging.getLogger(name).level
+        for name in ("httpx", "httpcore", "transitions", "watchfiles")
+    }
     guarded = {h: list(h.filters) for h in _every_handler()}
     yield io.StringIO()
     for handler in list(root.handlers):

@@ -341,3 +341,26 @@ def test_the_command_leaves_the_loggers_level_as_it_found_it(
         assert logger.level == logging.INFO  # other tests in this process still see warnings
     finally:
         logger.setLevel(before)
+
+
+@pytest.mark.parametrize(
+    ("part", "line"),
+    [
+        (
+            "lib/confirm.subflow.yaml",
+            "is a sub-flow, not a flow: replay a flow that calls it",
+        ),
+        (
+            "lib/desk.states.yaml",
+            "is an included file, not a flow: replay a flow that includes it",
+        ),
+    ],
+)
+def test_a_part_of_a_flow_is_one_line_that_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], part: str, line: str
+) -> None:
+    # it ended with status 2 and said nothing at all
+    path = str(ROOT / "flows" / part)
+    code, out, err = run(capsys, path, write(tmp_path, GOOD))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"ucwa-flow: error: {path} {line}"]

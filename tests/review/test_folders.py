@@ -119,3 +119,66 @@ def test_a_loop_of_links_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert "a.flow.yaml" in done.stderr
+
+
+_SPLIT = """\
+version: 1
+name: split
+start: ask
+include: [lib/more.states.yaml]
+states:
+  ask:
+    messages:
+      - any: true
+        goto: done
+"""
+
+
+async def test_a_flow_saved_in_the_folder_since_the_start_is_shown(tmp_path: Path) -> None:
+    # the folder was listed once, at the start: a flow saved there later had no page until
+    # the review was started again, and one deleted stayed listed
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "desk.flow.yaml").write_text(_FLOW.format(name="desk"), encoding="utf-8")
+    review = Command(["review", str(flows), "--listen", "127.0.0.1:0"], tmp_path / "review.log")
+    try:
+        url = await review.serving()
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+
+            async def listed() -> list[str]:
+                index = Page((await client.get("/")).text)
+                return [link.text for link in index.select("a", "flow-link")]
+
+            assert await listed() == ["desk"]
+            (flows / "team").mkdir()
+            (flows / "team" / "echo.flow.yaml").write_text(_FLOW.format(name="echo"), "utf-8")
+            (flows / ".#desk.flow.yaml").symlink_to("someone@host.4242:1733200000")
+            (flows / ".draft.flow.yaml").write_text(_FLOW.format(name="draft"), "utf-8")
+            # the live routes know the new flow (this review has no live source: the name
+            # passed), a page shows it, and the index lists it, hidden files still left out
+            found = await client.get("/flows/echo/conversations/c1")
+            assert found.json() == {"error": "this review has no live source"}, found.text
+            assert (await client.get("/flows/echo")).status_code == 200
+            assert await listed() == ["desk", "echo"]
+            assert (await client.get("/flows/draft")).status_code == 404
+            # deleted: gone from the index, its page a 404
+            (flows / "team" / "echo.flow.yaml").unlink()
+            assert await listed() == ["desk"]
+            assert (await client.get("/flows/echo")).status_code == 404
+            # a new flow that includes a file not written yet: shown with its problem,
+            # and with the file once it is written and the flow saved again
+            split = flows / "split.flow.yaml"
+            split.write_text(_SPLIT, encoding="utf-8")
+            page = (await client.get("/flows/split")).text
+            assert "F130" in page
+            (flows / "lib").mkdir()
+            (flows / "lib" / "more.states.yaml").write_text(
+                "states:\n  done:\n    enter: [stop]\n", encoding="utf-8"
+            )
+            split.write_text(_SPLIT + "# saved again\n", encoding="utf-8")
+            page = (await client.get("/flows/split")).text
+            assert "F130" not in page
+            assert 'data-file="lib/more.states.yaml"' in page
+            assert await listed() == ["desk", "split"]  # a part of a flow is no page
+    finally:
+        await review.close()

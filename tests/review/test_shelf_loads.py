@@ -197,3 +197,34 @@ async def test_an_include_written_while_it_is_read_is_read_again(
     _write(flow, "one", "desk.states.yaml")
     assert "desk" in shelf.all()[0].flow.states  # type: ignore[union-attr]
     assert "desk2" in shelf.all()[0].flow.states  # type: ignore[union-attr]
+
+
+async def test_live_routes_do_not_list_a_reviewed_folder(tmp_path: Path, counted: _Counts) -> None:
+    # a folder is listed again on a page load (a flow saved there since is shown), not by the
+    # live routes of a flow they know
+    _write(tmp_path / "one.flow.yaml", "one")
+    async with _serving(FlowShelf.load([tmp_path])) as client:
+        _write(tmp_path / "two.flow.yaml", "two")
+        counted.looks = 0
+        await _live_routes(client, "one")
+        assert counted.loads == ["one.flow.yaml"]
+        assert counted.looks == 0
+        assert "two" in (await client.get("/flows/two")).text
+        assert counted.loads == ["one.flow.yaml", "two.flow.yaml"]
+
+
+def test_a_file_named_on_its_own_stays_when_deleted_and_one_of_a_folder_goes(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    _write(folder / "one.flow.yaml", "one")
+    _write(tmp_path / "alone.flow.yaml", "alone")
+    shelf = FlowShelf.load([folder, tmp_path / "alone.yaml"])  # X.yaml for X.flow.yaml
+    assert [flow.name for flow in shelf.all()] == ["one", "alone"]
+    _write(folder / "two.flow.yaml", "two")
+    (tmp_path / "alone.flow.yaml").unlink()  # its last good picture stays, as for an edit
+    assert [flow.name for flow in shelf.all()] == ["one", "two", "alone"]
+    (folder / "one.flow.yaml").unlink()
+    assert [flow.name for flow in shelf.all()] == ["two", "alone"]
+    assert not shelf.knows("one")

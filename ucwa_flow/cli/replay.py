@@ -12,8 +12,9 @@ as a diff); ``--json`` prints one JSON document instead. A progress bar (rich) s
 terminal only, never when stderr is piped or with ``--json``.
 
 Exit status: 0 when nothing diverged (or ``--allow-changes``), 1 when a conversation
-diverged or the store failed, 2 for bad input: a flow with errors, a recording that is not
-valid (``file:line:col``), a usage mistake.
+diverged or the store failed, 2 for bad input: a flow with errors, a part of a flow (a
+sub-flow, an included file: one line, as ``run`` and ``graph`` word it), a recording that is
+not valid (``file:line:col``), a usage mistake.
 """
 
 from __future__ import annotations
@@ -143,6 +144,10 @@ def _flow(path: Path) -> Flow:
     if loaded.flow is None:
         for diagnostic in loaded.errors:
             click.echo(str(diagnostic), err=True)
+        if not loaded.errors:  # a part of a flow: it loads with no flow and no errors
+            from ucwa_flow.cli._flow_loading import part_of_a_flow
+
+            click.echo(f"ucwa-flow: error: {part_of_a_flow(str(path), 'replay')}", err=True)
         sys.exit(2)
     return loaded.flow
 

@@ -3,7 +3,8 @@
 Serves :mod:`ucwa_flow.review` on ``--listen`` (default ``127.0.0.1:8300``; port 0 picks a
 free one) and prints the URL to open. Each FLOW gets a page: its graph, its YAML, the
 problems ``validate`` reports. A folder stands for its flow files (every ``*.flow.yaml``
-below it, :mod:`ucwa_flow.flow._folders`, as ``validate`` and ``test`` read a folder); a
+below it, :mod:`ucwa_flow.flow._folders`, as ``validate`` and ``test`` read a folder, listed
+again on each page load: a flow saved there later is shown, one deleted goes); a
 file named twice (a folder and a file in it, ``x.yaml`` and ``x.flow.yaml``) is one
 flow, reviewed once. Options add:
 
@@ -120,10 +121,9 @@ def command(
             param_hint="--attach",
         )
     # the review app's modules only once the arguments are known to be usable
-    from ucwa_flow.flow._folders import expand_folder
     from ucwa_flow.review import FlowShelf, load_coverage
 
-    shelf = FlowShelf.load([file for given in flows for file in expand_folder(given)])
+    shelf = FlowShelf.load(flows)
     coverage = load_coverage(coverage_file) if coverage_file is not None else None
     target = _store_target(store) if store is not None else None
     with contextlib.suppress(KeyboardInterrupt):

@@ -155,7 +155,9 @@ def configure_logging(
     Calling it again replaces the handler it installed before (handlers installed by others
     stay, and get the :class:`Redactor` too). Below ``debug``, httpx, httpcore and
     transitions log only warnings: their per-request and per-callback lines would drown
-    the bots' own. Returns the handler.
+    the bots' own; watchfiles (``serve --watch``) logs only warnings at any level: it logs
+    every change in a watched folder, and with the log written to a file there each line
+    was a change that made the next, for as long as it ran. Returns the handler.
     Raises ``ValueError`` naming the choices for an unknown format or level.
     """
     if format not in ("text", "json"):
@@ -176,6 +178,7 @@ def configure_logging(
     quiet = logging.WARNING if name != "debug" else logging.NOTSET
     for noisy in ("httpx", "httpcore", "transitions"):
         logging.getLogger(noisy).setLevel(quiet)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     _guard_every_handler()
     return handler
 

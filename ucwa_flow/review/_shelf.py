@@ -7,6 +7,13 @@ found by its new name. A file that became unreadable keeps its last good picture
 live routes, asked on every update of a conversation, only need to know that a name is one
 of the review's flows (:meth:`FlowShelf.knows`): they look at no file for a name already
 known.
+
+A folder given to the review (``review flows/``) stands for the flow files below it as they
+are at each lookup, not only at the start (:mod:`ucwa_flow.flow._folders`: hidden files left
+out): a flow file saved there since is shown, one deleted is no longer (a file named on its
+own keeps its last good picture, as an unreadable one does). A new file that cannot be read
+at all yet is left out until it can. The folders are listed again only on a lookup that
+loads (a page), never by :meth:`FlowShelf.knows` for a known name.
 """
 
 from __future__ import annotations
@@ -18,27 +25,48 @@ from pathlib import Path
 
 from ucwa_flow.errors import OperationalError, UnreadableFileError
 from ucwa_flow.flow import resolve_flow_path
+from ucwa_flow.flow._folders import expand_folder, flow_files
 from ucwa_flow.review._flows import ReviewedFlow, review_flow
 
 __all__ = ["FlowShelf"]
 
 
 class FlowShelf:
-    """The reviewed flows, in the order given; see the module's docstring."""
+    """The reviewed flows, in the order given; see the module's docstring.
 
-    def __init__(self, flows: Sequence[ReviewedFlow]) -> None:
+    ``folders``: the folders among the paths given, listed again on each lookup, and
+    ``given``: every path given, in order (the flows' own paths when not given)."""
+
+    def __init__(
+        self,
+        flows: Sequence[ReviewedFlow],
+        *,
+        given: Sequence[str | Path] | None = None,
+        folders: Sequence[str | Path] = (),
+    ) -> None:
         self._flows = list(flows)
         self._stamps = [_stamps(flow) for flow in flows]
+        self._keys = [_same_file(flow.path) for flow in flows]
+        self._given = list(given) if given is not None else [flow.path for flow in flows]
+        self._folders = frozenset(str(folder) for folder in folders)
+        # a file given on its own is the file it was at the start, even once it is gone
+        self._named = {
+            str(path): _same_file(path) for path in self._given if str(path) not in self._folders
+        }
 
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
-        """Load every file, once however many times it is named
+        """Load every file, once however many times it is named, and the flow files below
+        each folder named (:func:`~ucwa_flow.flow._folders.expand_folder`: one without any
+        is :class:`~ucwa_flow.errors.UnreadableFileError`)
         (:class:`~ucwa_flow.flow.FlowFileError` for one that cannot be read, the CLI's one
         line; :class:`~ucwa_flow.errors.OperationalError` for two files with flows of one
         name: a page is a flow's name)."""
+        folders = [path for path in paths if Path(path).is_dir()]
         unique: dict[Path, str | Path] = {}
         for path in paths:
-            unique.setdefault(_same_file(path), path)
+            for file in expand_folder(str(path)) if path in folders else [path]:
+                unique.setdefault(_same_file(file), file)
         flows = [review_flow(path) for path in unique.values()]
         named: dict[str, ReviewedFlow] = {}
         for flow in flows:
@@ -48,10 +76,12 @@ class FlowShelf:
                     f"{other.path} and {flow.path} are both flows named {flow.name!r}: "
                     "review them one at a time"
                 )
-        return cls(flows)
+        return cls(flows, given=paths, folders=folders)
 
     def all(self) -> list[ReviewedFlow]:
-        """Every flow, each fresh."""
+        """Every flow, each fresh (and the folders' flows as they now are)."""
+        if self._folders:
+            self._listed()
         for index in range(len(self._flows)):
             self._fresh(index)
         return list(self._flows)
@@ -66,8 +96,36 @@ class FlowShelf:
     def knows(self, name: str) -> bool:
         """Whether ``name`` is a flow of this review: one of the names as last loaded (no
         file looked at: the live routes ask on every update), else after a fresh look, for
-        a flow renamed in its file since."""
+        a flow renamed in its file since or new in a folder."""
         return any(flow.name == name for flow in self._flows) or self.get(name) is not None
+
+    def _listed(self) -> None:
+        """Take the flow files the given paths now stand for: the ones known kept as they
+        are, a new one loaded, one gone from its folder dropped."""
+        unique: dict[Path, str | Path] = {}
+        for given in self._given:
+            if str(given) not in self._folders:
+                unique.setdefault(self._named[str(given)], given)
+                continue
+            for found in _folder_files(given):
+                unique.setdefault(_same_file(found), found)
+        known = dict(zip(self._keys, zip(self._flows, self._stamps, strict=True), strict=True))
+        flows, stamps, keys = [], [], []
+        for key, file in unique.items():
+            if key in known:
+                flow, stamp = known[key]
+            else:
+                started, own = time.time_ns(), _stamp(Path(file))
+                try:
+                    flow = review_flow(file)
+                except (OSError, UnreadableFileError):
+                    continue  # not readable (yet): looked at again next time
+                # its own file stamped before it was read, the others as _fresh does
+                stamp = (own, *(_stamp_after(path, started) for path in flow.files[1:]))
+            flows.append(flow)
+            stamps.append(stamp)
+            keys.append(key)
+        self._flows, self._stamps, self._keys = flows, stamps, keys
 
     def _fresh(self, index: int) -> None:
         flow = self._flows[index]
@@ -85,6 +143,14 @@ class FlowShelf:
         self._stamps[index] = tuple(
             before[path] if path in before else _stamp_after(path, started) for path in fresh.files
         )
+
+
+def _folder_files(folder: str | Path) -> list[Path]:
+    """The flow files now below ``folder``: none when it is gone or cannot be listed."""
+    try:
+        return flow_files(Path(folder)) if Path(folder).is_dir() else []
+    except OSError:
+        return []
 
 
 def _same_file(path: str | Path) -> Path:

@@ -2,7 +2,9 @@
 
 The folders of the watched files are watched (an editor often saves by writing a new
 file and renaming it over the old one, which a watch on the file itself would lose) and
-changes to other files in them are ignored. watchfiles groups the changes of
+changes to other files in them are ignored (watchfiles logs each change it sees, of any
+file, at info: :func:`~ucwa_flow.observe.logs.configure_logging`, which ``serve`` calls,
+keeps those lines out; the watch itself changes no logger). watchfiles groups the changes of
 ``debounce`` milliseconds into one set, so saving several files at once is one reload.
 """
 
@@ -36,10 +38,9 @@ class Watcher:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        # watchfiles says "N changes detected" at info for every change in the folders, of
-        # any file: with the log written to a file beside the deployment file, each line
-        # was a change that made the next one, ten lines a second for as long as it ran
-        logging.getLogger("watchfiles").setLevel(logging.WARNING)
+        # watchfiles' own "N changes detected" lines are quietened where ucwa-flow sets up
+        # the process's logging (observe.logs.configure_logging), not here: a program that
+        # embeds the watch keeps its logging as it set it
         self._task = asyncio.create_task(self._watch(), name="watch")
 
     async def _watch(self) -> None:
