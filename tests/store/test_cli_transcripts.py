@@ -101,7 +101,7 @@ async def _seed(target: Target) -> None:
 
         bob = ConversationRecord(
             BOT, href("c0ffee01"), "helpdesk", HELPDESK, "menu", T0 + 3600,
-            T0 + 3610, variables={"pin": PIN}, caller_uri="sip:bob@fabrikam.com",
+            T0 + 3610, variables={"pin": PIN, "ref": f"R-{PIN}"}, caller_uri="sip:bob@fabrikam.com",
             caller_name="Bob Jones", secrets=frozenset({"pin"}),
         )  # fmt: skip
         cy = ConversationRecord(

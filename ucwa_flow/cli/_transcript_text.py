@@ -50,7 +50,7 @@ from typing import Any
 
 from ucwa_flow._display import short_id
 from ucwa_flow.cli._times import format_time, iso_time
-from ucwa_flow.store import REDACTED, ConversationRecord, TranscriptEntry, redact
+from ucwa_flow.store import REDACTED, ConversationRecord, TranscriptEntry, redact, scrub_variables
 
 __all__ = ["dumps", "jsonl_objects", "list_rows", "short_version", "text_lines"]
 
@@ -192,10 +192,9 @@ def dumps(obj: Any) -> str:
 
 
 def _variables(record: ConversationRecord) -> dict[str, Any]:
-    redacted: dict[str, Any] = redact({"variables": dict(record.variables)}, record.secrets)[
-        "variables"
-    ]
-    return redacted
+    """The record's variables, the secret ones redacted and their values blanked out of the
+    others: an active record keeps them in clear (the conversation needs them)."""
+    return scrub_variables(record.variables, record.secrets)
 
 
 def _describe(kind: str, data: Any, outcome: str | None) -> tuple[str, str]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ucwa_flow._display import iso
-from ucwa_flow.store import REDACTED, scrub, secret_texts
+from ucwa_flow.runtime.records import secret_values
+from ucwa_flow.store import REDACTED, scrub
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
@@ -94,7 +95,7 @@ class Entry:
                 return
 
     def _secret_values(self, instance: FlowInstance) -> tuple[str, ...]:
-        return tuple(secret_texts((instance.variables,), instance.flow.secrets))
+        return tuple(secret_values(instance))  # every scope: a sub-flow's callers' too
 
     def _clean_kept(self, values: tuple[str, ...]) -> None:
         steps = self.steps

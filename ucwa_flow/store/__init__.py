@@ -24,8 +24,8 @@ flow's secret variables (:attr:`ConversationRecord.secrets`) are redacted by the
 every transcript entry it writes, and in the conversation record once it has ended (there
 by value too: another variable holding a secret's value has it blanked out); an active
 record keeps the real values, since the conversation needs them to carry on.
-:func:`secret_texts` and :func:`scrub` blank out secrets by value, as the runtime does in
-transcript lines.
+:func:`secret_texts`, :func:`scrub` and :func:`scrub_variables` blank out secrets by value,
+as the runtime does in transcript lines.
 
 Backends: SQLite (``sqlite3`` on a thread of its own, WAL; one file per bot account, by
 default at :func:`default_state_path`) and PostgreSQL (psycopg 3, async), chosen by
@@ -91,7 +91,7 @@ from ucwa_flow.store._retention import (
     RetentionPass,
     run_retention,
 )
-from ucwa_flow.store._scrub import longest_first, scrub, secret_texts
+from ucwa_flow.store._scrub import longest_first, scrub, scrub_variables, secret_texts
 from ucwa_flow.store._sql import redact
 from ucwa_flow.store._store import Store
 
@@ -141,5 +141,6 @@ __all__ = [
     "redact",
     "run_retention",
     "scrub",
+    "scrub_variables",
     "secret_texts",
 ]

@@ -6,10 +6,11 @@ caller's secret, a message that repeats it, a variable set from it. :func:`secre
 gives the texts to look for (the values of the secret variables, 3 characters or more:
 shorter ones would blank out ordinary words; the strings and numbers inside a secret
 mapping or list too), and :func:`scrub` replaces them in a value: inside a text, or a
-whole number or other scalar whose text is one of them; mappings and lists are gone
-through. Inside a text, a secret made of digits only is not blanked out of a longer run
-of digits (a PIN ``1234`` stays in ``order 912345``: that is another number); any other
-secret is blanked out wherever it shows.
+whole number whose text holds one; mappings and lists are gone through. A secret is
+blanked out wherever it shows, inside a longer number or word too (a PIN ``1234`` makes
+``order 912345`` read ``order 9[redacted]5``): a copy of a secret glued to digits (``+1``,
+a leading ``0``, a bank code before an account number) cannot be told from another
+number, and the price of a wrong guess is a secret stored in clear.
 The runtime cleans transcript lines with them, the store an ended conversation's record.
 """
 
@@ -58,19 +59,20 @@ def longest_first(texts: Iterable[str]) -> list[str]:
 
 def scrub(value: Any, texts: list[str]) -> Any:
     """``value`` with the ``texts`` blanked out (``[redacted]``): in a string, each
-    occurrence; a number whose text is one of them, whole; mappings and lists item by
+    occurrence; a number whose text holds one, whole; mappings and lists item by
     item. The value itself when nothing was found."""
     if not texts:
         return value
     if isinstance(value, str):
         for text in texts:
             if text in value:
-                value = _blank(value, text)
+                value = value.replace(text, REDACTED)
         return value
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | float):
-        return REDACTED if str(value) in texts else value
+        text = str(value)
+        return REDACTED if any(secret in text for secret in texts) else value
     if isinstance(value, Mapping):
         items = {k: scrub(v, texts) for k, v in value.items()}
         return items if any(items[k] is not v for k, v in value.items()) else value
@@ -78,25 +80,6 @@ def scrub(value: Any, texts: list[str]) -> Any:
         listed = [scrub(v, texts) for v in value]
         return listed if any(a is not b for a, b in zip(listed, value, strict=True)) else value
     return value
-
-
-def _blank(value: str, text: str) -> str:
-    """``value`` with each occurrence of ``text`` replaced, but for a number's inside a
-    longer run of digits."""
-    if not text.isdigit():
-        return value.replace(text, REDACTED)
-    parts, start, at = [], 0, value.find(text)
-    while at >= 0:
-        end = at + len(text)
-        if (at > 0 and value[at - 1].isdigit()) or (end < len(value) and value[end].isdigit()):
-            at = value.find(text, at + 1)
-            continue
-        parts.append(value[start:at])
-        parts.append(REDACTED)
-        start = end
-        at = value.find(text, end)
-    parts.append(value[start:])
-    return "".join(parts)
 
 
 def scrub_variables(variables: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
