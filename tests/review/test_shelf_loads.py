@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -228,3 +229,52 @@ def test_a_file_named_on_its_own_stays_when_deleted_and_one_of_a_folder_goes(
     (folder / "one.flow.yaml").unlink()
     assert [flow.name for flow in shelf.all()] == ["two", "alone"]
     assert not shelf.knows("one")
+
+
+def test_a_file_saved_since_with_the_name_of_a_reviewed_flow_is_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a page is a flow's name: a copy saved in the folder was listed beside the flow (two
+    # links to one page), and took the page over when its file sorted first
+    _write(tmp_path / "m.flow.yaml", "echo")
+    shelf = FlowShelf.load([tmp_path])
+    original = shelf.get("echo")
+    assert original is not None
+    _write(tmp_path / "a-copy.flow.yaml", "echo")  # sorts first
+    _write(tmp_path / "b.flow.yaml", "other")
+    for _ in range(2):
+        flows = shelf.all()
+        assert [(flow.name, flow.path.name) for flow in flows] == [
+            ("other", "b.flow.yaml"),
+            ("echo", "m.flow.yaml"),
+        ]
+    said = [r.getMessage() for r in caplog.records if r.name == "ucwa_flow.review._shelf"]
+    copy = tmp_path / "a-copy.flow.yaml"
+    assert said == [f"{copy}: left out: a flow named 'echo' is already reviewed"]
+    # once the first is gone, the copy is the flow of that name
+    (tmp_path / "m.flow.yaml").unlink()
+    assert [(flow.name, flow.path.name) for flow in shelf.all()] == [
+        ("echo", "a-copy.flow.yaml"),
+        ("other", "b.flow.yaml"),
+    ]
+
+
+def test_hidden_folders_are_not_entered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the folder was walked whole (.git, .venv, caches) and hidden paths dropped afterwards,
+    # on every page load
+    _write(tmp_path / "one.flow.yaml", "one")
+    (tmp_path / "sub" / ".git" / "deep").mkdir(parents=True)
+    _write(tmp_path / "sub" / ".git" / "deep" / "x.flow.yaml", "x")
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def scanning(path: Any) -> Any:
+        listed.append(Path(path).name)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scanning)
+    shelf = FlowShelf.load([tmp_path])
+    assert [flow.name for flow in shelf.all()] == ["one"]
+    assert "sub" in listed
+    assert ".git" not in listed
+    assert "deep" not in listed

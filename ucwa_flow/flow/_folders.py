@@ -14,6 +14,7 @@ status 2), with a hint for a flow named ``*.yml``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ucwa_flow.errors import UnreadableFileError
@@ -28,13 +29,17 @@ FLOW_SUFFIX = ".flow.yaml"
 def flow_files(folder: Path, *, parts: bool = False) -> list[Path]:
     """The flow files below ``folder`` (with ``parts``, the parts of flows too), sorted."""
     suffixes = (FLOW_SUFFIX, *PART_SUFFIXES) if parts else (FLOW_SUFFIX,)
-    return sorted(
-        p
-        for p in folder.rglob("*.yaml")
-        if p.name.endswith(suffixes)
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        and p.is_file()
-    )
+    found = []
+    # os.walk, not rglob: a hidden folder (.git, .venv, a cache) is not even entered, and a
+    # review lists its folders on each page load
+    for top, folders, files in os.walk(folder):  # a folder it cannot list is left out
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if name.endswith(suffixes) and not name.startswith("."):
+                path = Path(top, name)
+                if path.is_file():
+                    found.append(path)
+    return sorted(found)
 
 
 def expand_folder(given: str, *, parts: bool = False) -> list[str]:

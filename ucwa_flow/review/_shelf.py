@@ -12,12 +12,15 @@ A folder given to the review (``review flows/``) stands for the flow files below
 are at each lookup, not only at the start (:mod:`ucwa_flow.flow._folders`: hidden files left
 out): a flow file saved there since is shown, one deleted is no longer (a file named on its
 own keeps its last good picture, as an unreadable one does). A new file that cannot be read
-at all yet is left out until it can. The folders are listed again only on a lookup that
-loads (a page), never by :meth:`FlowShelf.knows` for a known name.
+at all yet is left out until it can, and one whose flow has the name of a flow already
+reviewed is left out (a warning says so once: a page is a flow's name). The folders are
+listed again only on a lookup that loads (a page), never by :meth:`FlowShelf.knows` for a
+known name.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -29,6 +32,8 @@ from ucwa_flow.flow._folders import expand_folder, flow_files
 from ucwa_flow.review._flows import ReviewedFlow, review_flow
 
 __all__ = ["FlowShelf"]
+
+log = logging.getLogger(__name__)
 
 
 class FlowShelf:
@@ -53,6 +58,7 @@ class FlowShelf:
         self._named = {
             str(path): _same_file(path) for path in self._given if str(path) not in self._folders
         }
+        self._doubles: set[Path] = set()  # files left out for their flow's name, said once
 
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
@@ -110,6 +116,9 @@ class FlowShelf:
             for found in _folder_files(given):
                 unique.setdefault(_same_file(found), found)
         known = dict(zip(self._keys, zip(self._flows, self._stamps, strict=True), strict=True))
+        # a page is a flow's name: a new file's flow of a name taken keeps out, the first
+        # file of a name keeps its page
+        taken = {known[key][0].name for key in unique if key in known}
         flows, stamps, keys = [], [], []
         for key, file in unique.items():
             if key in known:
@@ -122,6 +131,14 @@ class FlowShelf:
                     continue  # not readable (yet): looked at again next time
                 # its own file stamped before it was read, the others as _fresh does
                 stamp = (own, *(_stamp_after(path, started) for path in flow.files[1:]))
+                if flow.name in taken:
+                    if key not in self._doubles:
+                        self._doubles.add(key)
+                        log.warning(
+                            "%s: left out: a flow named %r is already reviewed", file, flow.name
+                        )
+                    continue
+                taken.add(flow.name)
             flows.append(flow)
             stamps.append(stamp)
             keys.append(key)
