@@ -273,7 +273,7 @@ def test_a_missing_file_or_a_directory_is_one_line(write_deployment: WriteDeploy
 def test_not_utf8_is_located(write_deployment: WriteDeployment) -> None:
     path = write_deployment(ACCOUNT)
     path.write_bytes(b"accounts: \xff\n")
-    with pytest.raises(DeploymentError, match=r":1:1: Y001 error: the file is not UTF-8"):
+    with pytest.raises(DeploymentError, match=r":1:11: Y001 error: the file is not UTF-8"):
         load_deployment(path)
 
 

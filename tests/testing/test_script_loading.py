@@ -199,6 +199,15 @@ def test_yaml_errors_and_unreadable_files(write: Callable[..., Path], tmp_path: 
         load_script(tmp_path / "none.test.yaml")
 
 
+def test_a_script_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    # it raised "cannot read: 'utf-8' codec can't decode byte 0xe9 in position 40: ..."
+    path = tmp_path / "latin1.test.yaml"
+    path.write_bytes(f"flow: {ECHO}\nscenarios:\n  - name: caf".encode() + b"\xe9\n")
+    assert _codes(load_script(path)) == [
+        "3:14 Y001 the file is not UTF-8 text (byte 0xe9); save it as UTF-8"
+    ]
+
+
 def test_an_agent_can_speak_and_leave(write: Callable[..., Path]) -> None:
     path = write(
         "echo.test.yaml",

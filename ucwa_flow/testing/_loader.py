@@ -31,7 +31,7 @@ from ucwa_flow.flow import (
     parse_duration,
     resolve_flow_path,
 )
-from ucwa_flow.flow._loader import Document, read_document
+from ucwa_flow.flow._loader import Document, not_utf8, read_document
 from ucwa_flow.testing import _script as s
 from ucwa_flow.testing._schema import check_script_schema
 
@@ -62,13 +62,17 @@ def load_script(path: str | os.PathLike[str]) -> ScriptResult:
     """
     file = Path(path)
     try:
-        text = file.read_bytes().decode("utf-8-sig")
+        raw = file.read_bytes()
     except FileNotFoundError:
         raise ScriptFileError(f"{path}: no such test script") from None
     except IsADirectoryError:
         raise ScriptFileError(f"{path}: is a directory, not a test script") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptFileError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ScriptFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return ScriptResult(None, [not_utf8(exc, str(file))])
     document, diagnostics = read_document(text, str(file))
     if document is not None:
         diagnostics = check_script_schema(document)
