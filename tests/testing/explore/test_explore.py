@@ -159,6 +159,24 @@ def test_a_flow_with_several_errors_says_there_are_more(tmp_path: Path) -> None:
     assert line.endswith(f"(and 1 more error(s): `ucwa-flow validate {broken}` lists them)")
 
 
+def test_exploring_a_part_of_a_flow_says_what_it_is(tmp_path: Path) -> None:
+    # it said "the flow has errors", which validate did not find
+    sub = tmp_path / "ask.subflow.yaml"
+    sub.write_text("version: 1\nsubflow: ask\nstart: a\nstates: {a: {enter: [return]}}\n", "utf-8")
+    part = tmp_path / "desk.states.yaml"
+    part.write_text("states: {b: {enter: [stop]}}\n", "utf-8")
+    lines = []
+    for path in (sub, part):
+        result = CliRunner().invoke(cli, ["test", "--explore", str(path)])
+        assert result.exit_code == 2
+        lines.append(result.output.strip())
+    assert lines == [
+        f"ucwa-flow: error: {sub} is a sub-flow, not a flow: explore a flow that calls it",
+        f"ucwa-flow: error: {part} is an included file, not a flow: explore a flow that "
+        "includes it",
+    ]
+
+
 RUNTIME = """\
 version: 1
 name: runtime-parts
