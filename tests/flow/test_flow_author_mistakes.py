@@ -185,6 +185,20 @@ def test_an_empty_language_keyword_is_refused(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('say: ""', "9:14: S004 error: states.menu.enter[0].say"),
+        ('say: {text: "", html: "<b>Hi</b>"}', "9:21: S004 error: states.menu.enter[0].say.text"),
+    ],
+)
+def test_an_empty_say_is_refused_before_the_server_refuses_it(
+    tmp_path: Path, line: str, where: str
+) -> None:
+    # it loaded, and each time it ran the server answered 400 "The message is empty."
+    assert _validate(tmp_path, line) == f"{where}: must not be empty\n"
+
+
 def test_a_chinese_keyword_answers_a_chinese_sentence(tmp_path: Path) -> None:
     # Chinese has no spaces between words: `茶` was never "a whole word" of 我要茶 (I want tea)
     (tmp_path / "tea.flow.yaml").write_text(
