@@ -81,6 +81,12 @@ def load_script(path: str | os.PathLike[str]) -> ScriptResult:
     return _Builder(document, file).build()
 
 
+def _part_of_a_flow(path: Path) -> str:
+    if path.name.endswith(".subflow.yaml"):
+        return f"{path} is a sub-flow, not a flow: test a flow that calls it"
+    return f"{path} is an included file, not a flow: test a flow that includes it"
+
+
 def _error(location: Location, code: str, message: str) -> Diagnostic:
     return Diagnostic(location.file, location.line, location.col, code, Severity.ERROR, message)
 
@@ -111,11 +117,15 @@ class _Builder:
     def _flow(self, flow_file: Path, at: Location) -> Flow | None:
         try:
             result = load_flow(flow_file)
-        except FlowFileError:
-            self.problems.append(_error(at, "T001", f"flow file {flow_file} does not exist"))
+        except FlowFileError as exc:  # missing, a folder, unreadable
+            exists = os.path.lexists(flow_file)
+            why = str(exc) if exists else f"flow file {flow_file} does not exist"
+            self.problems.append(_error(at, "T001", why))
             return None
-        if result.flow is None:
-            first = result.errors[0] if result.errors else "errors"
+        if result.flow is None and not result.errors:  # a part of a flow: no flow, no error
+            self.problems.append(_error(at, "T001", _part_of_a_flow(flow_file)))
+        elif result.flow is None:
+            first = result.errors[0]
             message = f"flow {flow_file} has errors (first: {first}); run `ucwa-flow validate`"
             self.problems.append(_error(at, "T001", message))
         return result.flow
