@@ -270,10 +270,31 @@ def test_a_missing_file_or_a_directory_is_one_line(write_deployment: WriteDeploy
         assert caught.value.diagnostics == []
 
 
+def test_a_part_of_a_flow_named_as_a_flow_is_d113(write_deployment: WriteDeployment) -> None:
+    # validate passed it (a part loads with no flow and no error); serve then refused it
+    # with "the flow has errors"
+    flows = write_deployment(ACCOUNT).parent / "flows"
+    (flows / "ask.subflow.yaml").write_text(
+        "version: 1\nsubflow: ask\nstart: a\nstates: {a: {enter: [return]}}\n", "utf-8"
+    )
+    (flows / "desk.states.yaml").write_text("states: {b: {enter: [stop]}}\n", "utf-8")
+    found = [
+        _errors(write_deployment, ACCOUNT.replace("echo.flow.yaml", part))
+        for part in ("ask.subflow.yaml", "desk.states.yaml")
+    ]
+    assert found == [
+        ["5:11: D113 flows/ask.subflow.yaml is a sub-flow, not a flow: name a flow that calls it"],
+        [
+            "5:11: D113 flows/desk.states.yaml is an included file, not a flow: name a flow "
+            "that includes it"
+        ],
+    ]
+
+
 def test_not_utf8_is_located(write_deployment: WriteDeployment) -> None:
     path = write_deployment(ACCOUNT)
     path.write_bytes(b"accounts: \xff\n")
-    with pytest.raises(DeploymentError, match=r":1:1: Y001 error: the file is not UTF-8"):
+    with pytest.raises(DeploymentError, match=r":1:11: Y001 error: the file is not UTF-8"):
         load_deployment(path)
 
 

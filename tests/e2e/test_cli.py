@@ -87,6 +87,35 @@ def test_the_terminal_gets_the_text_part_of_an_html_reply(tmp_path: Path) -> Non
     assert "bot: Reset it on the password page: https://id.contoso.com/reset\n" in done.stdout
 
 
+ROUTE_ONLY_FLOW = """\
+version: 1
+name: routed
+start: ask
+settings: {first_message: route_only}
+states:
+  ask:
+    enter: [{say: "What is it about?"}]
+    messages:
+      - any: true
+        say: "About {{ message }}."
+    timeouts:
+      - after: 20s
+        do: [{say: "Still there?"}]
+"""
+
+
+def test_a_piped_line_after_a_route_only_first_message_is_sent_at_once(tmp_path: Path) -> None:
+    """The first line only routes the invitation (no handler hears it): run waited for the
+    bot to hear it, up to a minute, and sent the next line after the 20 s timeout."""
+    flow = tmp_path / "routed.flow.yaml"
+    flow.write_text(ROUTE_ONLY_FLOW, encoding="utf-8")
+    done = ucwa_flow("run", str(flow), stdin="hello\nprinter\n", timeout=2 * WAIT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "you: hello\nbot: What is it about?\nyou: printer\nbot: About printer.\n"
+    )
+
+
 def test_graph_prints_the_conversation_lifecycle_as_mermaid() -> None:
     done = ucwa_flow("graph", "--lifecycle", "conversation", "--format", "mermaid")
     assert done.returncode == 0, done.stderr

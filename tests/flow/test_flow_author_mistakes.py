@@ -150,6 +150,55 @@ def test_a_misspelt_name_of_the_template_context_gets_a_did_you_mean(
     )
 
 
+@pytest.mark.parametrize(("keyword", "shown"), [('""', "''"), ("' '", "' '")])
+def test_an_empty_keyword_is_refused_not_a_silent_catch_all(
+    tmp_path: Path, keyword: str, shown: str
+) -> None:
+    # `keywords: [""]` loaded, and took every message before the handlers after it
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        _FLOW.format(line="stop")
+        + f"    messages:\n      - keywords: [help, {keyword}]\n        say: ok\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout == (
+        f"{path}:11:26: S004 error: states.menu.messages[0].keywords[1]: {shown} is not a "
+        "keyword (a word or phrase: not empty, not only spaces)\n"
+    )
+
+
+def test_an_empty_language_keyword_is_refused(tmp_path: Path) -> None:
+    # it marked every first message as German
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        _FLOW.format(line="stop").replace(
+            "settings: {idle_timeout: 5m}",
+            'settings: {idle_timeout: 5m, default_language: en, detect_language: {de: [""]}}',
+        ),
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout == (
+        f"{path}:4:75: S004 error: settings.detect_language.de[0]: '' is not a keyword "
+        "(a word or phrase: not empty, not only spaces)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('say: ""', "9:14: S004 error: states.menu.enter[0].say"),
+        ('say: {text: "", html: "<b>Hi</b>"}', "9:21: S004 error: states.menu.enter[0].say.text"),
+    ],
+)
+def test_an_empty_say_is_refused_before_the_server_refuses_it(
+    tmp_path: Path, line: str, where: str
+) -> None:
+    # it loaded, and each time it ran the server answered 400 "The message is empty."
+    assert _validate(tmp_path, line) == f"{where}: must not be empty\n"
+
+
 def test_a_chinese_keyword_answers_a_chinese_sentence(tmp_path: Path) -> None:
     # Chinese has no spaces between words: `茶` was never "a whole word" of 我要茶 (I want tea)
     (tmp_path / "tea.flow.yaml").write_text(

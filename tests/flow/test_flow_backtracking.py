@@ -88,6 +88,15 @@ def test_f120_is_a_located_warning_and_the_flow_still_loads() -> None:
     assert result.flow is not None
 
 
+def test_f120_shows_the_pattern_as_written_like_f105() -> None:
+    text = (
+        "version: 1\nname: t\nstart: s\nsettings: {idle_timeout: 1m}\nstates:\n  s:\n"
+        "    messages:\n      - match: '^(\\w+\\s?)+$'\n        say: hi\n"
+    )
+    (warning,) = load_flow_text(text, "t.flow.yaml").diagnostics
+    assert warning.message.startswith(r"regex '^(\w+\s?)+$' can backtrack catastrophically: ")
+
+
 def test_the_example_flows_have_no_f120() -> None:
     paths = sorted((ROOT / "flows").glob("*.flow.yaml"))
     assert len(paths) >= 5

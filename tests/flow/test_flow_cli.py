@@ -115,7 +115,18 @@ def test_not_utf8_is_a_located_error(tmp_path: Path) -> None:
     path.write_bytes("name: caf\xe9\n".encode("latin-1"))
     code, out, _ = _run("validate", "-q", str(path))
     assert code == 1
-    assert out.startswith(f"{path}:1:1: Y001 error: the file is not UTF-8 text")
+    assert out.startswith(f"{path}:1:10: Y001 error: the file is not UTF-8 text")
+
+
+def test_not_utf8_is_located_at_the_byte_an_editor_shows(tmp_path: Path) -> None:
+    # it was always 1:1 with a byte offset; a BOM is not counted, a character before is one
+    path = tmp_path / "latin1.flow.yaml"
+    path.write_bytes("\ufeffversion: 1\nname: d\u00e9j\u00e0 \u20ac".encode() + b"\xe9\n")
+    code, out, _ = _run("validate", "-q", str(path))
+    assert code == 1
+    assert out == (
+        f"{path}:2:13: Y001 error: the file is not UTF-8 text (byte 0xe9); save it as UTF-8\n"
+    )
 
 
 def test_a_nul_byte_or_a_mapping_key_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:

@@ -164,6 +164,13 @@ def test_a_flow_with_errors_and_no_recordings_are_exit_2(
     code, _, err = run(capsys, ECHO)
     assert code == 2
     assert "give RECORDINGS files, or a store" in err
+    sub = tmp_path / "ask.subflow.yaml"  # exit 2 and not a word said
+    sub.write_text("version: 1\nsubflow: ask\nstart: a\nstates: {a: {enter: [return]}}\n", "utf-8")
+    code, out, err = run(capsys, str(sub), write(tmp_path, GOOD))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ucwa-flow: error: {sub} is a sub-flow, not a flow: replay a flow that calls it\n"
+    )
     code, _, err = run(capsys, ECHO, write(tmp_path, GOOD), "--compare", "fuzzy")
     assert code == 2
     assert "'fuzzy': expected exact, loose, similar or similar:0.8" in err

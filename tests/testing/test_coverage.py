@@ -229,3 +229,52 @@ async def test_a_script_naming_its_flow_through_another_path_counts_all_the_same
     (cov_both,) = both.coverage.flows.values()
     assert 'ask -> ask: "maybe"' in _edges(cov_both.edges)
     assert _edges(cov_both.edges) == _edges(cov_alone.edges)
+
+
+async def test_an_invitation_is_counted_on_the_rule_that_accepted_it(
+    write: Callable[..., Path],
+) -> None:
+    # Every accepted invitation was counted on the first edge into its state: a caller
+    # accepted by the default at 06:00 was counted as the 08:00-18:00 rule.
+    write(
+        "hours.flow.yaml",
+        """
+        version: 1
+        name: hours
+        start: desk
+        settings: {idle_timeout: 5m, timezone: Europe/Paris}
+        invitation:
+          rules:
+            - {hours: "08:00-18:00", action: accept}
+            - {from: "sip:vip*@contoso.com", action: accept}
+          default: accept
+        states:
+          desk:
+            enter: [{say: Hello.}]
+        """,
+    )
+    script = write(
+        "hours.test.yaml",
+        """
+        flow: hours.flow.yaml
+        scenarios:
+          - name: early, by the default
+            at: "2026-01-06T06:00:00+01:00"
+            steps: [invite, {expect: {say: Hello.}}]
+          - name: early, a vip
+            caller: sip:vip1@contoso.com
+            at: "2026-01-06T06:00:00+01:00"
+            steps: [invite, {expect: {say: Hello.}}]
+        """,
+    )
+    run = await run_tests([script])
+    assert run.passed, [str(r.failure) for r in run.results]
+    ((cov),) = run.coverage.flows.values()
+    assert _edges(cov.edges) == [
+        "start -> desk: accept sip:vip*@contoso.com",
+        "start -> desk: otherwise accept",
+    ]
+    assert _edges(cov.missed_edges()) == [
+        "any state -> end: idle 5m",
+        "start -> desk: accept 08:00-18:00",
+    ]

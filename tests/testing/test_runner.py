@@ -225,3 +225,39 @@ async def test_a_closed_stage_leaves_no_task_of_the_bot_pending() -> None:
         await stage.settle()
     runner = stage.bot.engine._runner
     assert [task for task in runner._tasks if not task.done()] == []
+
+
+async def test_true_is_not_1_inside_a_list_or_a_mapping_either(
+    write: Callable[..., Path],
+) -> None:
+    write(
+        "kinds.flow.yaml",
+        """
+        version: 1
+        name: kinds
+        start: a
+        settings: {idle_timeout: 10m}
+        variables: {flags: [1, 0], seen: {ok: 1}}
+        states:
+          a: {}
+        """,
+    )
+    expectations = [
+        "{flags: [true, false]}",
+        "{seen: {ok: true}}",
+        "{flags: [1, 0], seen: {ok: 1.0}}",
+    ]
+    outcomes = []
+    for expectation in expectations:
+        path = write(
+            "kinds.test.yaml",
+            "flow: kinds.flow.yaml\nscenarios:\n  - name: it\n    steps:\n"
+            f"      - invite\n      - expect: {{variable: {expectation}}}\n",
+        )
+        (result,) = await _run(path)
+        outcomes.append(None if result.failure is None else result.failure.message)
+    assert outcomes == [
+        "expected variable 'flags' to be [True, False], but it is [1, 0]",
+        "expected variable 'seen' to be {'ok': True}, but it is {'ok': 1}",
+        None,
+    ]

@@ -192,11 +192,43 @@ def test_a_missing_or_broken_flow_is_reported_at_the_flow_key(
     assert "has errors" in diagnostic.message
 
 
+def test_a_part_of_a_flow_or_a_folder_is_named_for_what_it_is(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # a sub-flow was "has errors (first: errors)", which validate did not find; a folder
+    # "does not exist"
+    write(
+        "ask.subflow.yaml", "version: 1\nsubflow: ask\nstart: a\nstates: {a: {enter: [return]}}\n"
+    )
+    write("desk.states.yaml", "states: {b: {enter: [stop]}}\n")
+    (tmp_path / "lib").mkdir()
+    messages = []
+    for flow in ("ask.subflow.yaml", "desk.states.yaml", "lib"):
+        script = write("a.test.yaml", f"flow: {flow}\nscenarios: [{{name: x, steps: [invite]}}]\n")
+        messages += _codes(load_script(script))
+    assert messages == [
+        f"1:7 T001 {tmp_path / 'ask.subflow.yaml'} is a sub-flow, not a flow: test a flow that "
+        "calls it",
+        f"1:7 T001 {tmp_path / 'desk.states.yaml'} is an included file, not a flow: test a flow "
+        "that includes it",
+        f"1:7 T001 {tmp_path / 'lib'}: is a directory, not a flow file",
+    ]
+
+
 def test_yaml_errors_and_unreadable_files(write: Callable[..., Path], tmp_path: Path) -> None:
     dup = write("dup.test.yaml", f"flow: {ECHO}\nflow: {ECHO}\nscenarios: []\n")
     assert [d.code for d in load_script(dup).diagnostics] == ["Y002"]
     with pytest.raises(ScriptFileError, match="no such test script"):
         load_script(tmp_path / "none.test.yaml")
+
+
+def test_a_script_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    # it raised "cannot read: 'utf-8' codec can't decode byte 0xe9 in position 40: ..."
+    path = tmp_path / "latin1.test.yaml"
+    path.write_bytes(f"flow: {ECHO}\nscenarios:\n  - name: caf".encode() + b"\xe9\n")
+    assert _codes(load_script(path)) == [
+        "3:14 Y001 the file is not UTF-8 text (byte 0xe9); save it as UTF-8"
+    ]
 
 
 def test_an_agent_can_speak_and_leave(write: Callable[..., Path]) -> None:

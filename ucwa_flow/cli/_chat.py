@@ -137,6 +137,11 @@ async def chat(
             if world.answering or (answers and _ringing(traces)):
                 return False  # a simulated agent is about to answer the bot
             heard_in = sum(1 for r in traces if isinstance(r, t.MessageIn)) - session.base_in
+            if (
+                flow.settings.first_message == "route_only"
+                and _accepted(traces) > session.base_accepted
+            ):
+                heard_in += 1  # the invitation's text only routed it: no MessageIn for it
             sent = _said_to_callers(traces) - session.base_out
             return heard_in >= person.sent and not bot.engine.busy and person.received >= sent
 
@@ -199,6 +204,7 @@ class _Session:
         # trace counts when it started: the messages of earlier conversations are not its own
         self.base_in = sum(1 for r in traces if isinstance(r, t.MessageIn))
         self.base_out = _said_to_callers(traces)
+        self.base_accepted = _accepted(traces)
         self.printer: asyncio.Task[None] | None = None
 
     @classmethod
@@ -238,6 +244,11 @@ def _ringing(traces: list[t.Trace]) -> bool:
         elif isinstance(record, t.Ended):
             waiting.pop(record.conversation, None)
     return any(count > 0 for count in waiting.values())
+
+
+def _accepted(traces: list[t.Trace]) -> int:
+    """Invitations of callers the bot accepted."""
+    return sum(1 for r in traces if isinstance(r, t.InvitationDecided) and r.decision == "accept")
 
 
 def _said_to_callers(traces: list[t.Trace]) -> int:

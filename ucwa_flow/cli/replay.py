@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ucwa_flow._display import short_id
+from ucwa_flow.cli._flow_loading import part_of_a_flow
 from ucwa_flow.cli._quiet import quiet_flows
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target, sip_account
 from ucwa_flow.cli._times import Moment
@@ -145,8 +146,6 @@ def _flow(path: Path) -> Flow:
         for diagnostic in loaded.errors:
             click.echo(str(diagnostic), err=True)
         if not loaded.errors:  # a part of a flow: it loads with no flow and no errors
-            from ucwa_flow.cli._flow_loading import part_of_a_flow
-
             click.echo(f"ucwa-flow: error: {part_of_a_flow(str(path), 'replay')}", err=True)
         sys.exit(2)
     return loaded.flow

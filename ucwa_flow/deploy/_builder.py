@@ -44,7 +44,7 @@ from ucwa_flow.deploy._model import (
     WorkersSpec,
 )
 from ucwa_flow.durations import parse_duration
-from ucwa_flow.flow import Diagnostic, resolve_flow_path
+from ucwa_flow.flow import PART_SUFFIXES, Diagnostic, resolve_flow_path
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.store import postgres_url_problem
 
@@ -301,6 +301,11 @@ class _Builder:
                 else:
                     what = "is a directory, not a flow file" if kind == "dir" else "is no file"
                 self.error(path, "D113", f"{file}: {what} (looked for {resolved})")
+            elif path not in self.skip and resolved.name.endswith(PART_SUFFIXES):
+                what = "an included file, not a flow: name a flow that includes it"
+                if resolved.name.endswith(".subflow.yaml"):
+                    what = "a sub-flow, not a flow: name a flow that calls it"
+                self.error(path, "D113", f"{file} is {what}")
             specs.append(FlowSpec(name, resolved, self.spot(path)))
         return tuple(specs)
 

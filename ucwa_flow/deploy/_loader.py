@@ -31,7 +31,7 @@ from ucwa_flow.deploy._model import AccountSpec, Deployment, FlowSpec, SourceSpo
 from ucwa_flow.deploy._schema import check_deploy_schema
 from ucwa_flow.deploy._substitute import substitute
 from ucwa_flow.flow import Diagnostic, FlowFileError, LoadResult, Location, load_flow
-from ucwa_flow.flow._loader import Document, read_document
+from ucwa_flow.flow._loader import Document, not_utf8, read_document
 
 __all__ = [
     "DeploymentFlows",
@@ -180,9 +180,7 @@ def _read(source: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        at = Location(str(source), 1, 1)
-        message = f"the file is not UTF-8 text (byte {exc.start})"
-        raise DeploymentError([Diagnostic.at(at, "Y001", message)]) from None
+        raise DeploymentError([not_utf8(exc, str(source))]) from None
 
 
 def _refuse_literal_secrets(doc: Document) -> tuple[list[Diagnostic], set[Location]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
-from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._diagnostics import Diagnostic
 from ucwa_flow.flow._model import Flow
 
 if TYPE_CHECKING:
@@ -129,9 +129,9 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        location = Location(display, 1, 1)
-        message = f"the file is not UTF-8 text (byte {exc.start})"
-        return LoadResult(None, [Diagnostic.at(location, "Y001", message)])
+        from ucwa_flow.flow._loader import not_utf8
+
+        return LoadResult(None, [not_utf8(exc, display)])
     if display.endswith(PART_SUFFIXES):
         return LoadResult(None, _part_diagnostics(text, display))
     return load_flow_text(text, display)

@@ -82,8 +82,10 @@ def backtracking_warning(pattern: str) -> str | None:
     risk = backtracking_risk(pattern)
     if risk is None:
         return None
+    # as written, as F105 shows a pattern (a repr shows each backslash twice)
+    shown = repr(pattern) if "\n" in pattern else f"'{pattern}'"
     return (
-        f"regex {pattern!r} can backtrack catastrophically: {risk}; a message that almost "
+        f"regex {shown} can backtrack catastrophically: {risk}; a message that almost "
         "matches then runs into the match timeout and counts as no match (let each part "
         "match one way only, or use an atomic group (?>...) or a possessive quantifier "
         "such as a++)"

@@ -34,7 +34,7 @@ from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._fast_yaml import plain_scalar, read_plain
 from ucwa_flow.flow._yaml_hints import TEMPLATE_KEY, hint
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "Path", "read_document"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "Path", "not_utf8", "read_document"]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
@@ -216,6 +216,17 @@ def read_document(
     document.values[()] = _start(tree)
     document.data = _convert(tree, (), document, problems)
     return (None if problems else document), problems
+
+
+def not_utf8(exc: UnicodeDecodeError, file: str) -> Diagnostic:
+    """``Y001`` at the first byte of ``file`` that is not UTF-8 (``exc`` from decoding it,
+    a leading byte-order mark removed), at its line and column as an editor counts them."""
+    raw = bytes(exc.object)
+    start = raw.rfind(b"\n", 0, exc.start) + 1
+    line = raw.count(b"\n", 0, exc.start) + 1
+    col = len(raw[start : exc.start].decode("utf-8", "replace")) + 1
+    message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
+    return Diagnostic.at(Location(file, line, col), "Y001", message)
 
 
 def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic:

@@ -378,6 +378,8 @@ class FlowInstance:
             text, sent = template.render(ctx), None  # what ``render_say`` gives it, a call less
         else:
             text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
+        if not (sent or text):  # the server refuses an empty message: nothing to send
+            return self._error("nothing said: the message is empty", action.location)
         href = messaging.send_message_href
         if href is None:
             self._error("cannot say anything: messaging is not connected", action.location)

@@ -156,6 +156,7 @@ class _Replay:
         }
         self.owner = {name: sub.name for sub in flow.subflows.values() for name in sub.states}
         self.current: dict[str, _Path | None] = {}
+        self.accepted_by: dict[str, str] = {}  # conversation -> the rule that accepted it
         self.parked: dict[tuple[str, Location], _Path] = {}
 
     def run(self, traces: Iterable[t.Trace]) -> None:
@@ -179,6 +180,8 @@ class _Replay:
             self.current[conv] = _Path(_state(r.state), EdgeKind.ENTER, trigger, stays=False)
         elif isinstance(r, t.InvitationDecided) and r.decision == "decline":
             self._take(_Path(START, EdgeKind.EVENT, self._rule(r.location)), END)
+        elif isinstance(r, t.InvitationDecided) and r.decision == "accept":
+            self.accepted_by[conv] = self._rule(r.location)
         elif isinstance(r, t.HandlerMatched):
             self._begin(conv, self._handler(r))
         elif isinstance(r, t.NoMatch):
@@ -263,7 +266,8 @@ class _Replay:
         if flow.outbound is not None:
             self._take(_Path(START, EdgeKind.INVITE, "invite accepted"), _state(state))
         else:
-            self._take(_Path(START, EdgeKind.EVENT, "*"), _state(state))
+            rule = self.accepted_by.pop(conv, "*")  # "*": a record without the decision
+            self._take(_Path(START, EdgeKind.EVENT, rule), _state(state))
 
     def _rule(self, location: Location | None) -> str:
         policy = self.cov.flow.invitation

@@ -31,7 +31,7 @@ from ucwa_flow.flow import (
     parse_duration,
     resolve_flow_path,
 )
-from ucwa_flow.flow._loader import Document, read_document
+from ucwa_flow.flow._loader import Document, not_utf8, read_document
 from ucwa_flow.testing import _script as s
 from ucwa_flow.testing._schema import check_script_schema
 
@@ -62,19 +62,29 @@ def load_script(path: str | os.PathLike[str]) -> ScriptResult:
     """
     file = Path(path)
     try:
-        text = file.read_bytes().decode("utf-8-sig")
+        raw = file.read_bytes()
     except FileNotFoundError:
         raise ScriptFileError(f"{path}: no such test script") from None
     except IsADirectoryError:
         raise ScriptFileError(f"{path}: is a directory, not a test script") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptFileError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ScriptFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return ScriptResult(None, [not_utf8(exc, str(file))])
     document, diagnostics = read_document(text, str(file))
     if document is not None:
         diagnostics = check_script_schema(document)
     if document is None or diagnostics:
         return ScriptResult(None, diagnostics)
     return _Builder(document, file).build()
+
+
+def _part_of_a_flow(path: Path) -> str:
+    if path.name.endswith(".subflow.yaml"):
+        return f"{path} is a sub-flow, not a flow: test a flow that calls it"
+    return f"{path} is an included file, not a flow: test a flow that includes it"
 
 
 def _error(location: Location, code: str, message: str) -> Diagnostic:
@@ -107,11 +117,15 @@ class _Builder:
     def _flow(self, flow_file: Path, at: Location) -> Flow | None:
         try:
             result = load_flow(flow_file)
-        except FlowFileError:
-            self.problems.append(_error(at, "T001", f"flow file {flow_file} does not exist"))
+        except FlowFileError as exc:  # missing, a folder, unreadable
+            exists = os.path.lexists(flow_file)
+            why = str(exc) if exists else f"flow file {flow_file} does not exist"
+            self.problems.append(_error(at, "T001", why))
             return None
-        if result.flow is None:
-            first = result.errors[0] if result.errors else "errors"
+        if result.flow is None and not result.errors:  # a part of a flow: no flow, no error
+            self.problems.append(_error(at, "T001", _part_of_a_flow(flow_file)))
+        elif result.flow is None:
+            first = result.errors[0]
             message = f"flow {flow_file} has errors (first: {first}); run `ucwa-flow validate`"
             self.problems.append(_error(at, "T001", message))
         return result.flow

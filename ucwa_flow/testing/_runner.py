@@ -218,8 +218,7 @@ class _Steps:
                     f"no such variable (it has: {known})"
                 )
             actual = instance.variables[name]
-            same_kind = type(actual) is type(value) or _numbers(actual, value)
-            if actual != value or not same_kind:
+            if not _same(value, actual):
                 raise _Mismatch(f"expected variable {name!r} to be {value!r}, but it is {actual!r}")
 
     def _ended(self) -> None:
@@ -246,6 +245,24 @@ def _within(expected: Any, actual: Any) -> bool:
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(
             key in actual and _within(value, actual[key]) for key, value in expected.items()
+        )
+    return _same(expected, actual)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """Equal values of the same JSON kind, at every depth: Python takes ``True`` for ``1``
+    (in ``[True] == [1]`` too), a test does not."""
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and expected.keys() == actual.keys()
+            and all(_same(value, actual[key]) for key, value in expected.items())
+        )
+    if isinstance(expected, list | tuple):
+        return (
+            isinstance(actual, list | tuple)
+            and len(expected) == len(actual)
+            and all(_same(e, a) for e, a in zip(expected, actual, strict=True))
         )
     return bool(
         expected == actual and (type(expected) is type(actual) or _numbers(expected, actual))

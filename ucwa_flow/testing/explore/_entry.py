@@ -4,8 +4,9 @@
 An inbound flow without rules has one way in: the default caller invites the bot. With
 rules, each rule needs a caller and a moment that it matches *before* any earlier rule
 (the first matching rule wins): the explorer tries the default caller, a caller made
-from each rule's address globs and an outsider, on every half hour of one week in the
-rule's time zone, and asks the flow's own :meth:`~ucwa_flow.flow.InvitationRule.matches`.
+from each rule's address globs and an outsider, without a subject and with one made from
+each rule's subject globs, on every half hour of one week in the rule's time zone, and
+asks the flow's own :meth:`~ucwa_flow.flow.InvitationRule.matches`.
 An outbound flow is entered by the bot's own invitation of its first ``outbound.to``.
 """
 
@@ -59,8 +60,6 @@ def entries(flow: Flow) -> Entries:
         catch_all = next((r for r in policy.rules[:index] if _takes_all(r)), None)
         if catch_all is not None:
             why = f"the rule at line {catch_all.location.line} takes every invitation before it"
-        if index is not None and policy.rules[index].subjects:
-            why += " (a test script cannot give an invitation a subject)"
         found.missed[label] = why
     return found
 
@@ -69,21 +68,23 @@ def _first_fit(flow: Flow, index: int | None) -> Setup | None:
     rules = flow.invitation.rules
     timed = any(rule.days is not None or rule.hours is not None for rule in rules)
     moments: list[datetime | None] = list(_week(flow.settings.timezone)) if timed else [None]
-    for caller in _callers(rules):
-        for moment in moments:
-            if _decided_by(rules, caller, moment) == index:
-                rule = rules[index] if index is not None else None
-                label = _label(rule) if rule is not None else f"default {flow.invitation.default}"
-                return Setup(caller, moment, label)
+    for subject in _subjects(rules):
+        for caller in _callers(rules):
+            for moment in moments:
+                if _decided_by(rules, caller, subject, moment) == index:
+                    rule = rules[index] if index is not None else None
+                    default = f"default {flow.invitation.default}"
+                    label = _label(rule) if rule is not None else default
+                    return Setup(caller, moment, label, subject=subject)
     return None
 
 
 def _decided_by(
-    rules: tuple[InvitationRule, ...], caller: str, moment: datetime | None
+    rules: tuple[InvitationRule, ...], caller: str, subject: str, moment: datetime | None
 ) -> int | None:
     now = moment or datetime(*_MONDAY, 10, tzinfo=ZoneInfo("UTC"))
     for index, rule in enumerate(rules):
-        if rule.matches(caller, "", now):
+        if rule.matches(caller, subject, now):
             return index
     return None
 
@@ -97,6 +98,17 @@ def _callers(rules: tuple[InvitationRule, ...]) -> list[str]:
                 found.append(uri if uri.startswith("sip:") else "sip:" + uri)
     found.append(_OUTSIDER)
     return list(dict.fromkeys(uri.lower() for uri in found))
+
+
+def _subjects(rules: tuple[InvitationRule, ...]) -> list[str]:
+    """No subject first (what most scripts do), then one for each subject glob."""
+    found = [""]
+    for rule in rules:
+        for glob in rule.subjects:
+            text = glob.replace("*", "").replace("?", "x")
+            if "[" not in text and text:
+                found.append(text)
+    return list(dict.fromkeys(found))
 
 
 def _week(timezone: str) -> Iterator[datetime]:

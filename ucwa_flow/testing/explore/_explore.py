@@ -75,12 +75,18 @@ def _load(path: Path) -> Flow:
         raise ExploreError(f"{path}: {exc}") from None
     if loaded.flow is None:
         errors = [d for d in loaded.diagnostics if d.is_error]
-        if not errors:
-            raise ExploreError(f"{path}: the flow has errors")
+        if not errors:  # a part of a flow loads with no flow and no error
+            raise ExploreError(_part_of_a_flow(path))
         more = len(errors) - 1
         shown = f" (and {more} more error(s): `ucwa-flow validate {path}` lists them)"
         raise ExploreError(f"{errors[0]}{shown if more else ''}")
     return loaded.flow
+
+
+def _part_of_a_flow(path: Path) -> str:
+    if path.name.endswith(".subflow.yaml"):
+        return f"{path} is a sub-flow, not a flow: explore a flow that calls it"
+    return f"{path} is an included file, not a flow: explore a flow that includes it"
 
 
 def default_output(flow_file: Path) -> Path:

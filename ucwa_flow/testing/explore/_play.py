@@ -49,6 +49,7 @@ class Setup:
     at: datetime | None
     entry: str
     answers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    subject: str = ""  # the invitation's subject (an invitation rule may need one)
 
     def answer_list(self, url: str) -> tuple[str, ...]:
         return dict(self.answers).get(url, ())
@@ -56,7 +57,8 @@ class Setup:
     def with_answers(self, url: str, answers: tuple[str, ...]) -> Setup:
         mapping = dict(self.answers)
         mapping[url] = answers
-        return Setup(self.caller, self.at, self.entry, tuple(sorted(mapping.items())))
+        every = tuple(sorted(mapping.items()))
+        return Setup(self.caller, self.at, self.entry, every, self.subject)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,7 @@ async def play(flow: Flow, setup: Setup, steps: tuple[Act, ...], web: WebMocks) 
 
 async def _act(stage: Stage, step: Act) -> None:
     if isinstance(step, s.Invite):
-        await stage.party(None).invite(step.text)
+        await stage.party(None).invite(step.text, subject=step.subject)
     elif isinstance(step, s.Say):
         await stage.party(step.who).say(step.text)
     elif isinstance(step, s.HangUp):

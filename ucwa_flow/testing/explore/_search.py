@@ -74,7 +74,9 @@ async def explore(flow: Flow, *, max_runs: int = 1500, max_depth: int = 16) -> E
     search = _Search(flow, found)
     queue: deque[tuple[Setup, tuple[Act, ...]]] = deque()
     for setup in ways.setups:
-        first: tuple[Act, ...] = () if setup.entry.startswith("outbound") else (_invite(),)
+        first: tuple[Act, ...] = (
+            () if setup.entry.startswith("outbound") else (_invite(setup.subject),)
+        )
         queue.append((setup, first))
     queued = set(queue)
     found.out_of_reach = out_of_reach(flow, graph)
@@ -129,8 +131,8 @@ def _push(
         queue.append(item)
 
 
-def _invite() -> s.Invite:
-    return s.Invite(location=HERE, text=None)
+def _invite(subject: str) -> s.Invite:
+    return s.Invite(location=HERE, text=None, subject=subject)
 
 
 class _Search:

@@ -198,6 +198,9 @@ def _webhooks(play: Play, web: WebMocks) -> list[str]:
 
 def _step(step: s.Step) -> str:
     if isinstance(step, s.Invite):
+        if step.subject:
+            text = "" if step.text is None else f"text: {_text(step.text)}, "
+            return f"invite: {{{text}subject: {_text(step.subject)}}}"
         return "invite" if step.text is None else f"invite: {_text(step.text)}"
     if isinstance(step, s.Say) and step.who is not None:  # an agent a handoff bridged
         return f"say: {{as: {step.who}, text: {_text(step.text)}}}"

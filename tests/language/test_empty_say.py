@@ -1,0 +1,53 @@
+"""A ``say`` whose text comes out empty sends nothing: the server refuses an empty
+message, which the bot took for a lost one (an HTTP 400 with the message's URL, and the
+state's ``delivery_failed``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ucwa_flow.runtime import trace as t
+from ucwa_flow.testing import load_script, run_scenario
+
+FLOW = """\
+version: 1
+name: quiet
+start: ask
+settings: {idle_timeout: 10m}
+variables: {order: ""}
+states:
+  ask:
+    enter:
+      - say: "{% if order %}Your order: {{ order }}{% endif %}"
+      - say: What would you like?
+    delivery_failed:
+      - say: A message was lost.
+"""
+
+
+async def test_an_empty_say_is_one_located_error_and_no_lost_message(
+    write: Callable[..., Path],
+) -> None:
+    write("quiet.flow.yaml", FLOW)
+    path = write(
+        "quiet.test.yaml",
+        """
+        flow: quiet.flow.yaml
+        scenarios:
+          - name: no order yet
+            steps:
+              - invite
+              - expect: {say: What would you like?}
+              - expect: silence
+        """,
+    )
+    loaded = load_script(path)
+    assert loaded.script is not None, [str(d) for d in loaded.diagnostics]
+    (scenario,) = loaded.script.scenarios
+    result = await run_scenario(loaded.script, scenario)
+    assert result.failure is None, str(result.failure)
+    errors = [r for r in result.traces if isinstance(r, t.FlowError)]
+    assert [(e.message, str(e.location)) for e in errors] == [
+        ("nothing said: the message is empty", f"{path.parent / 'quiet.flow.yaml'}:9:14")
+    ]
