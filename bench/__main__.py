@@ -146,6 +146,7 @@ def http_figures(raw: dict[str, list[list[dict[str, Any]]]]) -> dict[str, Figure
         "p99_ms": "ms",
         "messages_per_second": "msg/s",
         "cpu_ms_per_message": "ms",
+        "other_cores": "cores",
     }
     for kind, runs in raw.items():
         for index in range(len(runs[0])):
@@ -183,7 +184,7 @@ def http_figures(raw: dict[str, list[list[dict[str, Any]]]]) -> dict[str, Figure
             continue
         for key in list(out):
             prefix = f"http.{top}."
-            if key.startswith(prefix) and not key.endswith((".talk", "rss_mb")):
+            if key.startswith(prefix) and not key.endswith((".talk", "rss_mb", "other_cores")):
                 rest = key[len(prefix) :]
                 other = out.get(f"http.{bottom}.{rest}")
                 if other is not None:

@@ -7,9 +7,10 @@ of samples (min-max) overlap, or the median moved by 2% or less; otherwise it is
 time, CPU or memory; a ratio goes by its measure). The ranges, not the quartiles: the
 slices of one run's window vary less than runs do (two ``--quick`` runs of the same code
 at load 10-16 had CPU-per-message quartiles that did not overlap, their ranges did).
-Figures only one file has, or that are missing in one, are listed as such. The machine and
-the load of each run are printed first: numbers from different machines or loads compare
-badly.
+Figures only one file has, or that are missing in one, are listed as such; the cores other
+processes used beside a window (``other_cores``) get no verdict, they are the machine's.
+The machine and the load of each run are printed first: numbers from different machines or
+loads compare badly.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ FLOOR = 0.02
 
 
 def verdict(key: str, old: Figure, new: Figure) -> str:
+    if key.endswith(".other_cores"):
+        return "the machine's load"  # not the bot's doing: no better or worse
     if "missing" in old or "missing" in new:
         if "missing" in old and "missing" in new:
             return "missing in both"

@@ -178,6 +178,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_seconds(stat: str, tick: int) -> float:
+    """The CPU seconds all cores were busy, from the text of ``/proc/stat``: user, nice,
+    system, irq, softirq and steal of its ``cpu`` line (guest time is already in user
+    and nice; idle and iowait are not busy)."""
+    fields = stat.split("\n", 1)[0].split()
+    if not fields or fields[0] != "cpu":
+        raise ValueError("no cpu line first in /proc/stat")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / tick
+
+
+def other_cpu_seconds(bot_pid: int) -> float:
+    """CPU seconds the whole machine used so far, less the bot's and this process's: what
+    other processes (another job's tests, say), interrupts and steal took beside the
+    bench. Only its differences mean anything."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        machine = busy_seconds(stat.read(), os.sysconf("SC_CLK_TCK"))
+    return machine - cpu_seconds(bot_pid) - cpu_seconds(os.getpid())
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of process ``pid`` (Linux ``/proc``)."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -207,10 +227,11 @@ class Timing:
 
 async def closed_loop(
     people: list[TimedCaller], bot_pid: int, timing: Timing, level: int
-) -> tuple[Window, list[float], list[float]]:
+) -> tuple[Window, list[float], list[float], list[float]]:
     """Every caller of ``people`` in a closed loop; returns the window, its slice bounds
     and the bot's CPU seconds at each bound. After the window no new message is sent, and
-    the replies still due are waited for (up to ``timing.reply_timeout``) and recorded."""
+    the replies still due are waited for (up to ``timing.reply_timeout``) and recorded.
+    Also the other processes' CPU seconds at each bound (:func:`other_cpu_seconds`)."""
     window = Window()
     stop, settled = asyncio.Event(), asyncio.Event()
     answered = 0
@@ -237,17 +258,19 @@ async def closed_loop(
         await asyncio.wait_for(settled.wait(), timing.reply_timeout)
     await asyncio.sleep(timing.warmup)
     bounds, cpu = [time.perf_counter()], [cpu_seconds(bot_pid)]
+    others = [other_cpu_seconds(bot_pid)]
     window.start = bounds[0]
     step = timing.window / timing.slices
     for i in range(1, timing.slices + 1):
         await asyncio.sleep(max(0.0, bounds[0] + i * step - time.perf_counter()))
         bounds.append(time.perf_counter())
         cpu.append(cpu_seconds(bot_pid))
+        others.append(other_cpu_seconds(bot_pid))
     stop.set()
     await asyncio.wait(tasks, timeout=timing.reply_timeout + 5)
     for task in tasks:
         task.cancel()
-    return window, bounds, cpu
+    return window, bounds, cpu, others
 
 
 async def measure_levels(
@@ -269,11 +292,11 @@ async def measure_levels(
             people += await connect(sim, users[len(people) : level], timing.start_batch)
             connected = time.perf_counter()
             talking = people[: timing.active or len(people)]
-            window, bounds, cpu = await closed_loop(talking, proc.pid, timing, level)
+            window, bounds, cpu, others = await closed_loop(talking, proc.pid, timing, level)
             result = {
                 "conversations": len(people),
                 "active": len(talking),
-                "slices": summarise(window, bounds, cpu),
+                "slices": summarise(window, bounds, cpu, others),
                 "sent": len([s for s, _ in window.samples if bounds[0] <= s < bounds[-1]]),
                 "lost": sum(1 for _, r in window.samples if r is None),
                 "rss_bytes": rss_bytes(proc.pid),

@@ -21,6 +21,7 @@ SECTIONS = (
     ("messages_per_second", "messages per second (all conversations together)"),
     ("rss_mb", "bot resident memory, MB, after the window"),
     ("kb_per_conversation", "bot memory per conversation, KB (RSS growth since the first row)"),
+    ("other_cores", "cores used beside the bot and the bench (other processes, steal)"),
 )
 LABELS = {
     "records_per_second": "records/s",

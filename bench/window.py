@@ -12,7 +12,13 @@ sent and what came of it (:meth:`Window.record`, :meth:`Window.lost`):
   in the percentiles: if the percentile falls among the lost ones, the slice has no value
   for it (reported as missing, never as a number or NaN);
 * a **reply** counts for messages per second, and for CPU per message, in the slice in
-  which it *arrived*.
+  which it *arrived*;
+* **other cores**: the CPU time that everything but the bot and the bench used in the
+  slice (other processes, the kernel's interrupts, a hypervisor's steal), in cores. A
+  closed loop of two processes on a 2-core machine slows down for the bot and the bench
+  alike when a third takes CPU (one busy loop beside them took a 100-conversation window
+  from about 2,300 to about 780 messages per second, for the in-memory and the durable
+  bot alike): a slow slice with other cores near 1 says the machine, not the bot.
 
 :func:`summarise` turns that into one value per slice and figure, ``None`` where a slice
 has no sample, with the reason in :data:`MISSING`.
@@ -31,6 +37,7 @@ MISSING = {
     "p99_ms": "no message sent in the slice, or more than 1% of them never answered",
     "messages_per_second": "the slice has no length",
     "cpu_ms_per_message": "no reply arrived in the slice",
+    "other_cores": "the machine's CPU time was not read (no /proc/stat)",
 }
 
 
@@ -73,12 +80,19 @@ def censored_quantile(values: list[float], lost: int, q: float) -> float | None:
 
 
 def summarise(
-    window: Window, bounds: list[float], cpu: list[float]
+    window: Window,
+    bounds: list[float],
+    cpu: list[float],
+    others: list[float] | None = None,
 ) -> dict[str, list[float | None]]:
     """Per slice ``[bounds[i], bounds[i+1])``: latency p50/p99 (ms) of the messages sent in
-    it, messages per second and bot CPU ms per message of the replies that arrived in it."""
+    it, messages per second and bot CPU ms per message of the replies that arrived in it,
+    and the cores that the machine's other processes used (``others``: their CPU seconds
+    at each bound, see :func:`bench.load.other_cpu_seconds`; ``None`` when not read)."""
     if len(bounds) != len(cpu) or len(bounds) < 2:
         raise ValueError("need one CPU reading per bound, and at least two bounds")
+    if others is not None and len(others) != len(bounds):
+        raise ValueError("need one reading of the other processes' CPU per bound")
     out: dict[str, list[float | None]] = {key: [] for key in MISSING}
     for i in range(len(bounds) - 1):
         low, high = bounds[i], bounds[i + 1]
@@ -98,4 +112,8 @@ def summarise(
         out["messages_per_second"].append(replies / seconds if seconds > 0 else None)
         used = cpu[i + 1] - cpu[i]
         out["cpu_ms_per_message"].append(used / replies * 1000 if replies else None)
+        busy = others[i + 1] - others[i] if others is not None else None
+        out["other_cores"].append(
+            max(0.0, busy / seconds) if busy is not None and seconds > 0 else None
+        )
     return out

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.compare import verdict
 from bench.figures import figure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +76,9 @@ def test_compare_refuses_a_file_that_is_not_a_result_in_one_line(tmp_path: Path)
     done = _compare(str(bad), str(bad))
     assert done.returncode == 1
     assert done.stderr.strip() == f"bench: {bad} is not a bench results file (no figures)"
+
+
+def test_the_cores_other_processes_took_get_no_verdict() -> None:
+    quiet, loaded = figure([0.0, 0.05, 0.1], "cores"), figure([0.9, 1.0, 1.1], "cores")
+    assert verdict("http.ucwa-flow.100.other_cores", quiet, loaded) == "the machine's load"
+    assert verdict("http.ucwa-flow.100.p50_ms", quiet, loaded) == "worse"  # any other figure

@@ -55,6 +55,30 @@ def test_a_window_without_samples_gives_none_never_nan() -> None:
     assert out["cpu_ms_per_message"] == [None, None]
 
 
+def test_a_slice_says_how_many_cores_other_processes_took_beside_it() -> None:
+    window = Window(start=0.0)
+    window.record(0.5, 0.75)
+    # the others' CPU seconds at each bound: 0.25 s in the first 0.5 s slice, 1.5 s (both
+    # cores) in the second, and a reading that went back (a process that ended) as none
+    out = summarise(window, [0.0, 0.5, 1.25, 2.0], [0.0, 0.1, 0.2, 0.3], [3.0, 3.25, 4.75, 4.5])
+    assert out["other_cores"] == [0.5, 2.0, 0.0]
+    assert summarise(window, [0.0, 1.0], [0.0, 0.1])["other_cores"] == [None]  # not read
+    with pytest.raises(ValueError, match="per bound"):
+        summarise(window, [0.0, 1.0], [0.0, 0.1], [1.0])
+
+
+def test_the_machines_busy_time_leaves_out_idle_waiting_and_guests() -> None:
+    stat = "cpu  100 20 30 1000 500 4 6 40 7 3\ncpu0 50 10 15 500 250 2 3 20 4 1\nintr 1 2\n"
+    # user + nice + system + irq + softirq + steal: guest and guest_nice are in user and nice
+    assert load.busy_seconds(stat, 100) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="cpu line"):
+        load.busy_seconds("intr 1 2\n", 100)
+
+
+def test_the_bench_reads_the_other_processes_cpu_of_this_machine() -> None:
+    assert math.isfinite(load.other_cpu_seconds(os.getpid()))
+
+
 class SlowPerson:
     """Stands in for a caller: every reply comes ``delay`` seconds after the message."""
 
@@ -73,10 +97,10 @@ class SlowPerson:
 async def test_the_closed_loop_waits_for_and_records_the_replies_due_at_its_end() -> None:
     person = SlowPerson(1.2)
     timing = load.Timing(warmup=0.0, window=2.0, slices=2, reply_timeout=10.0)
-    window, bounds, cpu = await load.closed_loop([person], os.getpid(), timing, 1)  # type: ignore[list-item]
+    window, bounds, cpu, others = await load.closed_loop([person], os.getpid(), timing, 1)  # type: ignore[list-item]
     inside = [t for t in person.asked if bounds[0] <= t < bounds[-1]]
     assert inside, "no message sent inside the window"
     recorded = {sent for sent, replied in window.samples if replied is not None}
     assert set(inside) <= recorded  # every message sent inside has its latency
     assert any(replied is not None and replied >= bounds[-1] for _, replied in window.samples)
-    assert len(cpu) == len(bounds) == 3
+    assert len(cpu) == len(bounds) == len(others) == 3
