@@ -83,8 +83,8 @@ async def test_expectations_on_state_variables_and_the_end(write: Callable[..., 
         failures.append(result.failure.message)
     assert failures == [
         "expected the conversation to be in state 'describe', but it is in 'ask_employee_id'",
-        "expected variable 'category' to be 'hardware', but it is 'password'",
-        "expected variable 'colour' to be 'blue', but the conversation has no such variable "
+        'expected variable \'category\' to be "hardware", but it is "password"',
+        "expected variable 'colour' to be \"blue\", but the conversation has no such variable "
         "(it has: agent_uri, category, description, employee_id, ticket, ticket_url)",
         "expected the conversation to have ended, but it goes on (it is in state "
         "'ask_employee_id')",
@@ -257,7 +257,7 @@ async def test_true_is_not_1_inside_a_list_or_a_mapping_either(
         (result,) = await _run(path)
         outcomes.append(None if result.failure is None else result.failure.message)
     assert outcomes == [
-        "expected variable 'flags' to be [True, False], but it is [1, 0]",
-        "expected variable 'seen' to be {'ok': True}, but it is {'ok': 1}",
+        "expected variable 'flags' to be [true, false], but it is [1, 0]",
+        'expected variable \'seen\' to be {"ok": true}, but it is {"ok": 1}',
         None,
     ]

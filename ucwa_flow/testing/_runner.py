@@ -19,6 +19,7 @@ Semantics (``docs/testing.md`` states them for authors):
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -162,8 +163,8 @@ class _Steps:
             raise _Mismatch(f"expected the flow to call {step.url}, but it did not (again)")
         if not _within(step.json, bodies[index]):
             raise _Mismatch(
-                f"expected the flow to call {step.url} with {step.json!r}, "
-                f"but it sent {bodies[index]!r}"
+                f"expected the flow to call {step.url} with {_shown(step.json)}, "
+                f"but it sent {_shown(bodies[index])}"
             )
         self.called[step.url] = index + 1
 
@@ -214,12 +215,14 @@ class _Steps:
             if name not in instance.variables:
                 known = ", ".join(sorted(instance.variables)) or "none"
                 raise _Mismatch(
-                    f"expected variable {name!r} to be {value!r}, but the conversation has "
+                    f"expected variable {name!r} to be {_shown(value)}, but the conversation has "
                     f"no such variable (it has: {known})"
                 )
             actual = instance.variables[name]
             if not _same(value, actual):
-                raise _Mismatch(f"expected variable {name!r} to be {value!r}, but it is {actual!r}")
+                raise _Mismatch(
+                    f"expected variable {name!r} to be {_shown(value)}, but it is {_shown(actual)}"
+                )
 
     def _ended(self) -> None:
         party = self.stage.party(None)
@@ -319,3 +322,9 @@ def _diff(expected: str, actual: str) -> tuple[str, ...]:
         f"  said:     {actual}",
         "            " + " " * first + "^ differs here",
     )
+
+
+def _shown(value: object) -> str:
+    """A value as a script writes it (JSON: ``true``, ``null``, ``"text"``), not Python's
+    ``True``, ``None``, ``'text'``."""
+    return json.dumps(value, ensure_ascii=False, default=str)
