@@ -39,6 +39,7 @@ from pathlib import Path
 import httpx
 
 from ucwa_flow import logcontext
+from ucwa_flow._listen import format_listen
 from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
@@ -226,10 +227,10 @@ class Service:
             self.admin_address = await server.start()
         except OSError as exc:
             raise OperationalError(
-                f"cannot listen on {admin.host}:{admin.port}: {exc.strerror or exc}"
+                f"cannot listen on {format_listen(admin.host, admin.port)}: {exc.strerror or exc}"
             ) from None
         self._admin = server
-        log.info("admin endpoint on http://%s:%d", *self.admin_address)
+        log.info("admin endpoint on http://%s", format_listen(*self.admin_address))
 
     def _where(self, bound: Mapping[str, str]) -> dict[str, str]:
         """The flow and state of the conversation a log line is about, if it is live."""
