@@ -237,6 +237,29 @@ def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert "signed in" not in done.stderr  # the port is taken before any account signs in
 
 
+def test_the_embedded_simulator_names_as_callers_only_users_that_are_not_accounts(
+    tmp_path: Path,
+) -> None:
+    """The start line named lenea and adrianag as the callers whatever the deployment: an
+    account signed in as adrianag was listed as someone to call it from."""
+    deploy = _deployment(tmp_path)
+    deploy.write_text(DEPLOY.replace("sip:desk@", "sip:AdrianaG@"), "utf-8")
+    with subprocess.Popen(
+        [UCWA_FLOW, "serve", str(deploy)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    ) as proc:
+        try:
+            line = Lines(proc.stderr).until("no server given")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=WAIT)
+    assert "(callers: sip:toshm@contoso.com, sip:lenea@contoso.com; control API" in line, line
+
+
 def _has_ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as probe:
