@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_listen"]
+__all__ = ["format_listen", "parse_listen"]
 
 _LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]]*)):(?P<port>\d+)$")
 
@@ -30,3 +30,10 @@ def parse_listen(text: str) -> tuple[str, int]:
     if port > 65535:
         raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
     return match["v6"] or match["host"] or "127.0.0.1", port
+
+
+def format_listen(host: str, port: int) -> str:
+    """``(host, port)`` -> ``HOST:PORT`` as :func:`parse_listen` reads it and a URL writes it:
+    an IPv6 address in brackets (``[::1]:8470``, not the ambiguous ``::1:8470``)."""
+    name = host.removeprefix("[").removesuffix("]")
+    return f"[{name}]:{port}" if ":" in name else f"{name}:{port}"

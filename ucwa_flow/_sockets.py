@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+from ucwa_flow._listen import format_listen
 from ucwa_flow.errors import OperationalError
 
 __all__ = ["listen"]
@@ -46,7 +47,8 @@ def listen(
     except OSError as exc:
         sock.close()
         raise OperationalError(
-            f"cannot listen on {host}:{port}{what}: {exc.strerror or exc}{hint(exc, port)}"
+            f"cannot listen on {format_listen(host, port)}{what}: {exc.strerror or exc}"
+            f"{hint(exc, port)}"
         ) from None
     sock.setblocking(False)
     return sock

@@ -4,6 +4,7 @@ appears in the counts of the review's own event stream, in the list, with its pa
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import httpx
@@ -111,3 +112,51 @@ async def test_run_on_a_server_with_review_counts_its_callers(tmp_path: Path) ->
                 assert set(page.nodes) == {"talk"}
         finally:
             await run.close()
+
+
+async def test_run_review_lists_the_conversations_a_restart_carried_on(tmp_path: Path) -> None:
+    """``run --state --review`` started again: the review listed none of the conversations
+    the bot carried on from its store (nor counted them) until each one's next step."""
+    from tests.e2e.test_serve import FLOW, PASSWORD, _scene
+
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(FLOW, encoding="utf-8")
+    async with _scene(tmp_path, ["desk1"], {"c": 1}) as scene:
+        args = [
+            "run",
+            str(flow),
+            "--server",
+            scene.url,
+            "--user",
+            "sip:desk1@contoso.com",
+            "--password",
+            PASSWORD,
+            "--state",
+            str(tmp_path / "desk.sqlite3"),
+            "--review",
+            "127.0.0.1:0",
+        ]
+        first = Command(args, tmp_path / "first.log")
+        try:
+            await first.serving()
+            await until(lambda: "serving as" in first.output(), "the bot signed in")
+            (talker,) = scene.talkers("c", 1, "desk1")
+            assert await talker.say("ping 3", 2) == ["hello", "v1 pong 3"]
+            first.proc.send_signal(signal.SIGINT)
+            assert await first.wait() == 0, first.output()
+        finally:
+            await first.close()
+        second = Command(args, tmp_path / "second.log")
+        try:
+            url = await second.serving()
+            await until(
+                lambda: "1 conversation(s) carried on" in second.output(), "signed in again"
+            )
+            async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+                live = (await client.get("/live")).json()
+            assert live["active"] == 1, live
+            assert live["flows"] == {"desk": {"states": {"talk": 1}}}
+            (listed,) = live["conversations"]
+            assert (listed["caller"], listed["lifecycle"]) == ("sip:c0000@contoso.com", "Connected")
+        finally:
+            await second.close()

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,67 @@ def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert last.startswith(f"ucwa-flow: error: cannot listen on 127.0.0.1:{port} ")
     assert "Address already in use" in last
     assert "signed in" not in done.stderr  # the port is taken before any account signs in
+
+
+def test_the_embedded_simulator_names_as_callers_only_users_that_are_not_accounts(
+    tmp_path: Path,
+) -> None:
+    """The start line named lenea and adrianag as the callers whatever the deployment: an
+    account signed in as adrianag was listed as someone to call it from."""
+    deploy = _deployment(tmp_path)
+    deploy.write_text(DEPLOY.replace("sip:desk@", "sip:AdrianaG@"), "utf-8")
+    with subprocess.Popen(
+        [UCWA_FLOW, "serve", str(deploy)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    ) as proc:
+        try:
+            line = Lines(proc.stderr).until("no server given")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=WAIT)
+    assert "(callers: sip:toshm@contoso.com, sip:lenea@contoso.com; control API" in line, line
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_an_ipv6_admin_address_is_written_in_brackets(tmp_path: Path) -> None:
+    """``--admin [::1]:0`` logged ``admin endpoint on http://::1:PORT``, not a URL one can
+    open, and a second serve on that port said ``cannot listen on ::1:PORT``."""
+    deploy = _deployment(tmp_path)
+    with subprocess.Popen(
+        [UCWA_FLOW, "serve", str(deploy), "--admin", "[::1]:0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    ) as proc:
+        try:
+            line = Lines(proc.stderr).until("admin endpoint on")
+            url = line.rpartition("admin endpoint on ")[2].strip()
+            assert url.startswith("http://[::1]:"), line
+            with urllib.request.urlopen(f"{url}/healthz", timeout=WAIT) as answer:
+                assert answer.read() == b"ok\n"
+            port = url.rpartition(":")[2]
+            done = _serve(tmp_path, str(deploy), "--admin", f"[::1]:{port}")
+            assert done.returncode == 1, done.stderr
+            taken = done.stderr.splitlines()[-1]
+            assert taken.startswith(f"ucwa-flow: error: cannot listen on [::1]:{port} "), taken
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=WAIT)
 
 
 @pytest.mark.parametrize(

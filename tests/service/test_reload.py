@@ -11,6 +11,7 @@ import pytest
 
 from tests.observe.scraped import Scraped
 from tests.service.world import ADRIANA, HELPDESK, HR, LENE, until, world
+from ucwa_flow import logcontext
 
 pytestmark = pytest.mark.asyncio
 
@@ -136,3 +137,45 @@ async def test_a_reload_while_the_account_signs_in_is_served_once_it_is_in(
         await lene.say("hello")
         assert await lene.hear() == ["helpdesk v2: your name?"]
         assert await service.reload() == type(report)(True, ["reload: no flow changed"])
+
+
+class _Fields(logging.Handler):
+    """Each line with the fields bound where it was logged (what a JSON line carries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.getMessage(), logcontext.fields().get("account")))
+
+
+async def test_the_lines_of_a_reload_carry_their_account(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The runtime's ``flow X is now version ...`` line had no account (one such line per
+    account, alike, in JSON logs too), nor had the service's lines of each account."""
+    seen = _Fields()
+    for name in ("ucwa_flow.service", "ucwa_flow.runtime"):
+        caplog.set_level(logging.INFO, logger=name)
+        logging.getLogger(name).addHandler(seen)
+    try:
+        async with world(tmp_path) as w:
+            service = await w.service(
+                w.deployment(w.account("helpdesk", HELPDESK), w.account("hr", HR))
+            )
+            await until(lambda: service.readiness().ready, "signed in")
+            w.flow("helpdesk", "v2")
+            broken = w.flow("hr", text=w.flow_text("hr").replace("goto: done", "goto: nowhere"))
+            seen.lines.clear()
+            report = await service.reload()
+            assert not report.ok
+    finally:
+        for name in ("ucwa_flow.service", "ucwa_flow.runtime"):
+            logging.getLogger(name).removeHandler(seen)
+    reloaded = [(line, account) for line, account in seen.lines if "helpdesk" in line]
+    assert [account for _, account in reloaded] == ["helpdesk", "helpdesk"], reloaded
+    assert reloaded[0][0].startswith("flow helpdesk is now version ")
+    refused = [(line, account) for line, account in seen.lines if line.startswith(f"{broken}:")]
+    refused.append(next(item for item in seen.lines if item[0].startswith("hr: hr: refused")))
+    assert {account for _, account in refused} == {"hr"}, refused

@@ -174,6 +174,8 @@ async def _serve_on(
     try:
         settle()  # start-up's objects out of the collector's way; before any conversation
         await bot.start()
+        if board is not None:  # carried on from the store: no record until their next step
+            board.carried(None, bot.engine.instances)
         click.echo(
             f"{flow.name}: serving as {client.user} on {server}, conversations kept in "
             f"{describe_target(keep.target)}{bot.resumed}. Ctrl-C to stop.",

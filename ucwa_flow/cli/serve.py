@@ -210,12 +210,12 @@ async def _target(
     from ucwa_flow.service._simulated import simulated
 
     with tempfile.TemporaryDirectory(prefix="ucwa-flow-serve-") as scratch:
-        async with simulated(deployment) as url:
+        async with simulated(deployment) as (url, callers):
             log.info(
-                "no server given: on the embedded simulator at %s (callers: "
-                "sip:lenea@contoso.com, sip:adrianag@contoso.com; control API %s/_sim/users); "
-                "conversations kept in a temporary folder",
+                "no server given: on the embedded simulator at %s (callers: %s; control API "
+                "%s/_sim/users); conversations kept in a temporary folder",
                 url,
+                ", ".join(callers) or "none but the accounts",
                 url,
             )
             yield dataclasses.replace(deployment, store=scratch), url

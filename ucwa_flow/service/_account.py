@@ -308,6 +308,7 @@ class AccountRunner:
                     bot.engine.reload(name, flow)
             if self._live is not None:  # what the new bot did not carry on is over
                 self._live.sweep(self.spec.id, bot.engine.instances, "not carried on by the bot")
+                self._live.carried(self.spec.id, bot.engine.instances)
             started_at = self._clock.monotonic()
             self.signed_in = self.channel_live = True
             self.error = None

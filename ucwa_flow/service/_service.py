@@ -39,6 +39,7 @@ from pathlib import Path
 import httpx
 
 from ucwa_flow import logcontext
+from ucwa_flow._listen import format_listen
 from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
@@ -226,10 +227,10 @@ class Service:
             self.admin_address = await server.start()
         except OSError as exc:
             raise OperationalError(
-                f"cannot listen on {admin.host}:{admin.port}: {exc.strerror or exc}"
+                f"cannot listen on {format_listen(admin.host, admin.port)}: {exc.strerror or exc}"
             ) from None
         self._admin = server
-        log.info("admin endpoint on http://%s:%d", *self.admin_address)
+        log.info("admin endpoint on http://%s", format_listen(*self.admin_address))
 
     def _where(self, bound: Mapping[str, str]) -> dict[str, str]:
         """The flow and state of the conversation a log line is about, if it is live."""
@@ -346,31 +347,35 @@ class Service:
         return readiness(self)
 
     async def reload(self) -> ReloadReport:
-        """Check every flow file again and hand the changed, valid ones to their engines."""
+        """Check every flow file again and hand the changed, valid ones to their engines.
+        Each account's lines (and the runtime's, as its engine takes a new version) carry
+        the account, as its other lines do."""
         async with self._reloading:
-            lines: list[tuple[int, str]] = []
+            lines: list[tuple[int, str, str | None]] = []
             for runner in self.runners.values():
                 spec = runner.spec
                 for flow_spec in spec.flows:
                     outcome = load_one(flow_spec, spec.variables)
                     if not isinstance(outcome, Flow):
-                        lines += [(logging.ERROR, line) for line in outcome]
+                        lines += [(logging.ERROR, line, spec.id) for line in outcome]
                         refusal = (
                             f"{spec.id}: {flow_spec.name}: refused ({flow_spec.path} has "
                             "errors); the running version stays"
                         )
-                        lines.append((logging.ERROR, refusal))
+                        lines.append((logging.ERROR, refusal, spec.id))
                         continue
                     current = runner.flows.get(flow_spec.name)
                     if current is None or current.digest != outcome.digest:
-                        lines.append(_applied(runner, flow_spec.name, outcome))
+                        with logcontext.bind(account=spec.id):
+                            lines.append((*_applied(runner, flow_spec.name, outcome), spec.id))
             if not lines:
-                lines.append((logging.INFO, "reload: no flow changed"))
-            for level, line in lines:
-                log.log(level, "%s", line)
-            ok = all(level < logging.ERROR for level, _ in lines)
+                lines.append((logging.INFO, "reload: no flow changed", None))
+            for level, line, account in lines:
+                with logcontext.bind(account=account):
+                    log.log(level, "%s", line)
+            ok = all(level < logging.ERROR for level, _, _ in lines)
             self.metrics.reloaded(ok)
-            return ReloadReport(ok, [line for _, line in lines])
+            return ReloadReport(ok, [line for _, line, _ in lines])
 
     async def start_outbound(
         self, account: str, flow: str, invitee: str | Sequence[str] | None

@@ -1,7 +1,8 @@
 """``serve`` without a server: the deployment on the embedded simulator, to try it locally.
 
 The simulator runs on loopback in the same process. Its users are the simulator's
-default ones (the callers: ``sip:lenea@contoso.com`` and ``sip:adrianag@contoso.com``),
+default ones (``sip:toshm@contoso.com``, ``sip:lenea@contoso.com`` and
+``sip:adrianag@contoso.com``: the callers, but for those the deployment makes accounts),
 every account of the deployment with the password its source gives (``serve`` has
 checked that each can be read), and the invitees of the schedules. Callers can be
 driven through the simulator's control API (``/_sim/users``), as with ``ucwa-flow
@@ -19,8 +20,9 @@ __all__ = ["simulated"]
 
 
 @contextlib.asynccontextmanager
-async def simulated(deployment: Deployment) -> AsyncIterator[str]:
-    """Serve a simulator for ``deployment`` on 127.0.0.1; yields its URL."""
+async def simulated(deployment: Deployment) -> AsyncIterator[tuple[str, list[str]]]:
+    """Serve a simulator for ``deployment`` on 127.0.0.1; yields its URL and the callers:
+    the default users that are not accounts of the deployment."""
     from ucwa_flow.simulator import (
         Simulator,
         SimulatorConfig,
@@ -30,6 +32,8 @@ async def simulated(deployment: Deployment) -> AsyncIterator[str]:
     )
 
     users = {user.uri.lower(): user for user in default_users()}
+    accounts = {account.user.lower() for account in deployment.accounts}
+    callers = [user.uri for user in default_users() if user.uri.lower() not in accounts]
     for account in deployment.accounts:
         password = account.password.read()
         users[account.user.lower()] = SimulatorUser(account.user, account.id, password)
@@ -40,4 +44,4 @@ async def simulated(deployment: Deployment) -> AsyncIterator[str]:
             users.setdefault(schedule.invitee.lower(), SimulatorUser(schedule.invitee, name))
     sim = Simulator(SimulatorConfig(users=list(users.values())))
     async with serve(sim, host="127.0.0.1", port=0) as url:
-        yield url
+        yield url, callers
