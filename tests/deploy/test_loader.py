@@ -146,6 +146,52 @@ accounts:
     }
 
 
+def test_a_whole_substitution_is_a_number_or_boolean_where_the_schema_wants_one(
+    write_deployment: WriteDeployment,
+) -> None:
+    # the result of ${...} was always text: `max_conversations: ${MAX:-500}` was S003
+    # "expected a whole number, got the text '500'", so a limit could not come from the
+    # environment (a container's settings)
+    path = write_deployment("""\
+server: {url: "https://lync.contoso.com/", insecure: "${INSECURE:-false}"}
+admin: {enabled: "${ADMIN}", listen: "127.0.0.1:8470"}
+accounts:
+  - id: echo
+    user: echo@contoso.com
+    password_env: ECHO_PASSWORD
+    flow: flows/echo.flow.yaml
+    limits: {max_conversations: "${MAX:-500}", max_answering: "${ANSWERING}"}
+    vars: {n: "${N}", t: "${INSECURE:-true}"}
+""")
+    d = load_deployment(path, environ={"ADMIN": "False", "ANSWERING": "20", "N": "7"})
+    assert d.server.insecure is False
+    assert d.admin.enabled is False
+    assert d.accounts[0].limits.max_conversations == 500
+    assert d.accounts[0].limits.max_answering == 20
+    # where any value goes (a flow's variables), a substitution stays text
+    assert d.accounts[0].variables == {"n": "7", "t": "true"}
+
+
+@pytest.mark.parametrize(
+    ("written", "environ", "said"),
+    [
+        ('"${MAX}"', {"MAX": "lots"}, "expected a whole number, got the text 'lots'"),
+        ('"${MAX}"', {"MAX": "2.5"}, "expected a whole number, got the text '2.5'"),
+        ('"x${MAX}"', {"MAX": "5"}, "expected a whole number, got the text 'x5'"),
+        ('"${MAX}${MAX}"', {"MAX": "5"}, "expected a whole number, got the text '55'"),
+        ('" ${MAX}"', {"MAX": "5"}, "expected a whole number, got the text ' 5'"),
+        ('"0"', {}, "expected a whole number, got the text '0'"),  # written: as before
+    ],
+)
+def test_only_a_whole_substitution_of_a_number_is_read_as_one(
+    write_deployment: WriteDeployment, written: str, environ: dict[str, str], said: str
+) -> None:
+    path = write_deployment(ONE + f"    limits: {{max_conversations: {written}}}\n")
+    with pytest.raises(DeploymentError) as raised:
+        load_deployment(path, environ=environ)
+    assert said in str(raised.value)
+
+
 def test_keys_are_never_substituted(write_deployment: WriteDeployment) -> None:
     path = write_deployment(ONE + '    vars: {"${X}": 1}\n')
     assert load_deployment(path, environ={"X": "y"}).accounts[0].variables == {"${X}": 1}

@@ -8,8 +8,10 @@ The stages, each reporting every problem it finds, located at ``file:line:col``:
    (``D104``) is refused, and dropped so that it is reported once.
 3. ``${NAME}`` substitution in string values (:mod:`ucwa_flow.deploy._substitute`):
    ``D101``, ``D102``.
-4. The JSON Schema (:mod:`ucwa_flow.deploy._schema`): ``S`` codes. A schema error stops
-   here: the later checks trust the shapes.
+4. The JSON Schema (:mod:`ucwa_flow.deploy._schema`): ``S`` codes, after a value that was
+   one substitution and nothing else is read as the number or boolean the schema wants
+   there, when its text is one. A schema error stops here: the later checks trust the
+   shapes.
 5. Meaning, and the model (:mod:`ucwa_flow.deploy._builder`): ``D105``-``D113``,
    ``D115``, ``D116``, ``D117``, ``D118``.
 
@@ -28,7 +30,7 @@ from ucwa_flow._deploy_sniff import deployment_by_keys, deployment_by_lines, may
 from ucwa_flow.deploy._builder import build_deployment
 from ucwa_flow.deploy._errors import DeploymentError, DeploymentFileError, problem
 from ucwa_flow.deploy._model import AccountSpec, Deployment, FlowSpec, SourceSpot
-from ucwa_flow.deploy._schema import check_deploy_schema
+from ucwa_flow.deploy._schema import check_deploy_schema, typed
 from ucwa_flow.deploy._substitute import substitute
 from ucwa_flow.flow import Diagnostic, FlowFileError, LoadResult, Location, load_flow
 from ucwa_flow.flow._loader import Document, not_utf8, read_document
@@ -61,6 +63,7 @@ def load_deployment(
     substitution = substitute(document, text, os.environ if environ is None else environ)
     problems += substitution.problems
     failed = {document.locate(where) for where in substitution.failed}
+    typed(document, substitution.whole)  # max_conversations: ${MAX:-500} is a number
     schema_problems = _without_reported(check_deploy_schema(document), refused, failed)
     if schema_problems:
         raise DeploymentError(problems + schema_problems)

@@ -15,6 +15,7 @@ checks the values after substitution, against the patterns without that allowanc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +23,7 @@ from ucwa_flow.flow import Diagnostic
 from ucwa_flow.flow._loader import Document, Path
 from ucwa_flow.flow._validation import TWO_IN_ONE, SchemaValidator, where
 
-__all__ = ["SCHEMA_ID", "check_deploy_schema", "deploy_schema_text"]
+__all__ = ["SCHEMA_ID", "check_deploy_schema", "deploy_schema_text", "typed"]
 
 SCHEMA_ID = "https://ucwa-flow.dev/schemas/deploy-1.json"
 
@@ -57,6 +58,18 @@ class _DeploySchema(SchemaValidator):
         else:
             yield from super().explain(error, doc)
 
+    def wanted_types(self, data: Any) -> Iterator[tuple[Path, set[str]]]:
+        """Each value of ``data`` of a type the schema does not take there, with the types
+        it takes (in a branch of ``oneOf``/``anyOf`` too)."""
+        errors = list(self.errors(data))
+        while errors:
+            error = errors.pop()
+            if error.validator == "type":
+                declared = error.validator_value
+                wanted = {declared} if isinstance(declared, str) else set(declared)
+                yield tuple(error.absolute_path), wanted
+            errors.extend(error.context or ())
+
     def _both(self, doc: Document, path: Path, keys: list[str]) -> Diagnostic:
         first, second = keys[:2]
         message = f"{where(path)}{first!r} and {second!r} together: use exactly one"
@@ -80,6 +93,37 @@ def _strict(node: Any) -> Any:
 def deploy_schema_text() -> str:
     """The schema exactly as packaged (what ``ucwa-flow schema deploy`` prints)."""
     return _DEPLOY.text()
+
+
+def typed(document: Document, whole: set[Path]) -> None:
+    """Read as a number or a boolean each value of ``whole`` (a value that was one
+    ``${...}`` substitution and nothing else: a text) where the schema wants one and the
+    text is one: ``500``, ``-1``, ``2.5``, ``true``, ``false`` (any case). The others keep
+    their text, and the schema's check says what it wanted."""
+    if not whole:
+        return
+    for path, wanted in _DEPLOY.wanted_types(document.data):
+        if path not in whole:
+            continue
+        parent = document.data
+        for part in path[:-1]:
+            parent = parent[part]
+        value = _as(parent[path[-1]], wanted)
+        if value is not None:
+            parent[path[-1]] = value
+
+
+def _as(text: Any, wanted: set[str]) -> int | float | bool | None:
+    if not isinstance(text, str):
+        return None
+    word = text.strip()
+    if "boolean" in wanted and word.lower() in ("true", "false"):
+        return word.lower() == "true"
+    if {"integer", "number"} & wanted and re.fullmatch(r"[+-]?[0-9]+", word):
+        return int(word)
+    if "number" in wanted and re.fullmatch(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+)", word):
+        return float(word)
+    return None
 
 
 def check_deploy_schema(document: Document) -> list[Diagnostic]:

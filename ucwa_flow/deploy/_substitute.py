@@ -3,9 +3,10 @@
 ``${NAME}`` is the value of the environment variable ``NAME`` (letters, digits and ``_``,
 not starting with a digit); ``${NAME:-default}`` is ``default`` when ``NAME`` is unset or
 empty; ``$${`` writes a literal ``${``. A ``$`` not followed by ``{`` is left alone. Only
-string values are substituted, never mapping keys, and the result is always a string
-(``max_conversations: ${MAX}`` is then a text where a number is expected: numbers and
-booleans are written in the file).
+string values are substituted, never mapping keys, and the result is a string; a value
+that is one substitution and nothing else (``max_conversations: ${MAX:-500}``) is noted in
+:attr:`Substitution.whole`, so that the schema's check may read it as the number or
+boolean the schema wants there (:func:`~ucwa_flow.deploy._schema.typed`).
 
 An unset variable without a default is ``D101`` and anything else after ``${`` is
 ``D102``, both at the ``${`` itself: the position is found in the file's text by
@@ -36,10 +37,13 @@ _TOKEN = re.compile(
 @dataclass
 class Substitution:
     """What :func:`substitute` found: the problems, and the paths of the values that kept
-    their text because of one (later checks skip them, so a value is reported once)."""
+    their text because of one (later checks skip them, so a value is reported once), and
+    those that were one substitution and nothing else."""
 
     problems: list[Diagnostic] = field(default_factory=list)
     failed: set[Path] = field(default_factory=set)
+    #: the values that were one substitution and nothing else, substituted
+    whole: set[Path] = field(default_factory=set)
 
 
 def substitute(doc: Document, text: str, environ: Mapping[str, str]) -> Substitution:
@@ -92,6 +96,9 @@ def _walk(
 
     result = _TOKEN.sub(replace, node)
     if not problems:
+        whole = _TOKEN.fullmatch(node)
+        if whole is not None and whole.group("name") is not None:
+            found.whole.add(path)
         return result
     start = doc.locate(path)
     offset = _offset(lines, start.line, start.col)

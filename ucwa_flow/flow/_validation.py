@@ -121,15 +121,19 @@ class SchemaValidator:
         """Every schema violation in ``document``, located and worded for people."""
         if self.gated and self._gate.passes(document.data):
             return []  # valid: jsonschema is needed only to find and word errors
+        found: dict[tuple[object, ...], Diagnostic] = {}
+        for error in self.errors(document.data):
+            for diagnostic in self.explain(error, document):
+                found.setdefault((diagnostic.sort_key(), diagnostic.message), diagnostic)
+        return sorted(found.values(), key=Diagnostic.sort_key)
+
+    def errors(self, data: Any) -> Iterator[Any]:
+        """jsonschema's ``ValidationError`` for each violation in ``data``, unworded."""
         if self._validator is None:
             from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
             self._validator = Draft202012Validator(self.prepare(self.schema()))
-        found: dict[tuple[object, ...], Diagnostic] = {}
-        for error in self._validator.iter_errors(document.data):
-            for diagnostic in self.explain(error, document):
-                found.setdefault((diagnostic.sort_key(), diagnostic.message), diagnostic)
-        return sorted(found.values(), key=Diagnostic.sort_key)
+        return iter(self._validator.iter_errors(data))
 
     def explain(self, error: Any, doc: Document) -> Iterator[Diagnostic]:
         """The diagnostics for one jsonschema ``ValidationError`` (none to drop it)."""
