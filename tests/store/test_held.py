@@ -299,3 +299,30 @@ async def test_the_lock_file_is_its_owners_alone(tmp_path: Path) -> None:
         assert stat.S_IMODE(lock.stat().st_mode) == 0o600
     finally:
         await store.aclose()
+
+
+def _unlocked_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "going on without the lock" in r.getMessage()]
+
+
+async def test_a_store_opened_without_the_lock_says_so_once_it_has_opened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    (tmp_path / "bot.sqlite3.lock").mkdir()  # a lock file that cannot be opened
+    async with await open_store(path, exclusive=True):
+        (said,) = _unlocked_warnings(caplog)
+    assert said.startswith(f"the store {path} cannot be locked against a second")
+
+
+async def test_a_store_that_cannot_open_says_its_error_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a read-only folder, or another user's files: the warning that the bot goes on without
+    # the lock came first, then the error that it could not go on at all
+    path = tmp_path / "bot.sqlite3"
+    (tmp_path / "bot.sqlite3.lock").mkdir()
+    path.write_bytes(b"not a database, at all: a mistake" * 100)
+    with pytest.raises(StoreCorrupt):
+        await open_store(path, exclusive=True)
+    assert _unlocked_warnings(caplog) == []

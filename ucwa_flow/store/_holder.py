@@ -38,8 +38,8 @@ fork would never be released in the child).
 The lock file is its owner's alone (``0o600``, as the database): one that other users
 could read would let any of them ``flock`` it and keep the bot from starting (or stop a
 ``serve`` account) for as long as they like. A bot run as another user than the file's
-owner (after a run as root, say) cannot read the database either; it gets the warning
-below for the lock file, then SQLite's own error.
+owner (after a run as root, say) cannot read the database either; it gets SQLite's own
+error alone (the warning below is said only once the store has opened).
 
 Where the lock cannot be taken for another reason than another holder (a file system
 without ``flock``: some FUSE, 9p or SMB mounts answer ``ENOLCK``, ``EOPNOTSUPP``,
@@ -107,11 +107,25 @@ if hasattr(os, "register_at_fork"):
 
 
 class Hold:
-    """The lock on one store file, held until :meth:`release` (idempotent)."""
+    """The lock on one store file, held until :meth:`release` (idempotent).
 
-    def __init__(self, key: str | None) -> None:
+    ``unlocked``: why the lock could not be taken (no lock held), for :meth:`warn` to say
+    once the store has opened: a store that cannot open says its own error alone."""
+
+    def __init__(self, key: str | None, unlocked: str | None = None) -> None:
         self._key = key
         self._pid = os.getpid()  # a forked child's copy lets nothing go
+        self.unlocked = unlocked
+
+    def warn(self, target: str) -> None:
+        """Say that the store opened without the lock, if it did."""
+        if self.unlocked is not None:
+            log.warning(
+                "the store %s cannot be locked against a second ucwa-flow process (%s); "
+                "going on without the lock: run one process on it at a time",
+                target,
+                self.unlocked,
+            )
 
     def release(self) -> None:
         key, self._key = self._key, None
@@ -142,9 +156,10 @@ def hold(database: Path, target: str) -> Hold:
         if held is not None and held.pid == os.getpid():
             held.count += 1
             return Hold(key)
-        fd = _open(path, target)
-        if fd is None:
-            return Hold(None)
+        try:  # another user's file (its owner's alone), a read-only folder
+            fd = os.open(path, os.O_CREAT | os.O_CLOEXEC | os.O_RDWR, 0o600)
+        except OSError as exc:
+            return Hold(None, first_line(exc))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -152,19 +167,10 @@ def hold(database: Path, target: str) -> Hold:
             os.close(fd)
             if exc.errno in _BUSY:
                 raise _in_use(target, holder) from None
-            _unlocked(target, exc)
-            return Hold(None)
+            return Hold(None, first_line(exc))
         _write_pid(fd)
         _HELD[key] = _Held(fd, os.getpid(), 1)
         return Hold(key)
-
-
-def _open(path: Path, target: str) -> int | None:
-    try:
-        return os.open(path, os.O_CREAT | os.O_CLOEXEC | os.O_RDWR, 0o600)
-    except OSError as exc:  # another user's file (its owner's alone), a read-only folder
-        _unlocked(target, exc)
-        return None
 
 
 def _in_use(target: str, pid: int | None) -> StoreInUse:
@@ -172,15 +178,6 @@ def _in_use(target: str, pid: int | None) -> StoreInUse:
     return StoreInUse(
         f"the store {target} is in use by another ucwa-flow process{who}; stop it first, "
         "or use a PostgreSQL store to share accounts between workers"
-    )
-
-
-def _unlocked(target: str, exc: OSError) -> None:
-    log.warning(
-        "the store %s cannot be locked against a second ucwa-flow process (%s); "
-        "going on without the lock: run one process on it at a time",
-        target,
-        first_line(exc),
     )
 
 

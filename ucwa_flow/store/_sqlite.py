@@ -309,6 +309,8 @@ class SqliteStore(Store):
             conn.close()
             self._let_go()
             raise self._translate(exc) from None
+        if self._hold is not None:
+            self._hold.warn(self.target)
         self._conn = conn
 
     def _disconnect(self) -> None:
