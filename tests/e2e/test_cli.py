@@ -116,6 +116,50 @@ def test_a_piped_line_after_a_route_only_first_message_is_sent_at_once(tmp_path:
     )
 
 
+#: ``ucwa-flow`` on a slow disk: each commit of the store takes 0.3 s more, and none is made
+#: at once on the caller's thread
+_SLOW_STORE = """\
+import asyncio, sys
+from ucwa_flow.store._sqlite import SqliteStore
+from ucwa_flow.store._store import Store
+from ucwa_flow.cli import main
+
+SqliteStore.commit_now = lambda self, account, changes: None
+commit = Store.commit
+
+async def slow(self, account, changes, *, fence=None):
+    await asyncio.sleep(0.3)
+    return await commit(self, account, changes, fence=fence)
+
+Store.commit = slow
+main(sys.argv[1:])
+"""
+
+
+def test_a_piped_line_after_a_route_only_first_message_waits_for_the_accept(
+    tmp_path: Path,
+) -> None:
+    """run counted the routing line as heard on the decision to accept, which a durable bot
+    acts on only once it is stored: on a slow disk the second line went out before the
+    greeting ("you: printer" before "bot: What is it about?")."""
+    flow = tmp_path / "routed.flow.yaml"
+    flow.write_text(ROUTE_ONLY_FLOW, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", _SLOW_STORE, "run", str(flow), "--caller", "sip:x@contoso.com"],
+        input="hello\nprinter\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+        timeout=2 * WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(
+        "you: hello\nbot: What is it about?\nyou: printer\nbot: About printer.\n"
+    ), done.stdout
+
+
 def test_graph_prints_the_conversation_lifecycle_as_mermaid() -> None:
     done = ucwa_flow("graph", "--lifecycle", "conversation", "--format", "mermaid")
     assert done.returncode == 0, done.stderr

@@ -139,9 +139,11 @@ async def chat(
             heard_in = sum(1 for r in traces if isinstance(r, t.MessageIn)) - session.base_in
             if (
                 flow.settings.first_message == "route_only"
-                and _accepted(traces) > session.base_accepted
+                and _started(traces) > session.base_started
             ):
-                heard_in += 1  # the invitation's text only routed it: no MessageIn for it
+                # the invitation's text only routed it: no MessageIn for it; heard once the
+                # conversation has started (a durable bot accepts once the decision is stored)
+                heard_in += 1
             sent = _said_to_callers(traces) - session.base_out
             return heard_in >= person.sent and not bot.engine.busy and person.received >= sent
 
@@ -204,7 +206,7 @@ class _Session:
         # trace counts when it started: the messages of earlier conversations are not its own
         self.base_in = sum(1 for r in traces if isinstance(r, t.MessageIn))
         self.base_out = _said_to_callers(traces)
-        self.base_accepted = _accepted(traces)
+        self.base_started = _started(traces)
         self.printer: asyncio.Task[None] | None = None
 
     @classmethod
@@ -246,9 +248,14 @@ def _ringing(traces: list[t.Trace]) -> bool:
     return any(count > 0 for count in waiting.values())
 
 
-def _accepted(traces: list[t.Trace]) -> int:
-    """Invitations of callers the bot accepted."""
-    return sum(1 for r in traces if isinstance(r, t.InvitationDecided) and r.decision == "accept")
+def _started(traces: list[t.Trace]) -> int:
+    """Conversations of callers the bot accepted that have entered their first state."""
+    accepted = {
+        r.conversation
+        for r in traces
+        if isinstance(r, t.InvitationDecided) and r.decision == "accept"
+    }
+    return len({r.conversation for r in traces if isinstance(r, t.StateEntered)} & accepted)
 
 
 def _said_to_callers(traces: list[t.Trace]) -> int:
