@@ -8,6 +8,7 @@ They emit no trace record until their next step, so a new process's live board (
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from tests.service.world import HELPDESK, LENE, until, world
 from ucwa_flow.deploy import AdminSpec
+from ucwa_flow.runtime import trace as t
 
 pytestmark = pytest.mark.asyncio
 
@@ -55,3 +57,53 @@ async def test_a_restarted_service_lists_the_conversations_it_carried_on(tmp_pat
         await lene.say("again")  # its next step: still one conversation, moved on
         assert await lene.hear() == ["v1 done: again"]
         assert second.live.snapshot()["active"] == 1
+
+
+async def test_a_stop_that_runs_out_of_time_takes_the_account_off_the_picture(
+    tmp_path: Path,
+) -> None:
+    # a runner whose stop was cancelled (the coordinator's stop timeout) or that was
+    # abandoned kept its conversations listed and counted on /live, while /metrics showed
+    # none: a worker that lost the lease showed what another worker now served
+    async with world(tmp_path) as w:
+        deployment = replace(w.deployment(w.account("helpdesk", HELPDESK)), admin=AdminSpec(port=0))
+        service = await w.service(deployment)
+        await until(lambda: service.readiness().ready, "signed in")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        assert service.live is not None
+        assert service.live.snapshot()["active"] == 1
+        runner = service.runners["helpdesk"]
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0):
+                await runner.stop()
+        assert service.live.snapshot()["active"] == 0
+        await runner.abandon()
+        assert service.live.snapshot()["active"] == 0
+
+
+async def test_a_conversation_still_listed_is_shown_as_the_store_has_it(tmp_path: Path) -> None:
+    # carried() left a conversation the board still listed as active as the board last saw
+    # it: a step never committed (the bot then restarted in this process), or one another
+    # worker took it on from (the account taken back), stayed shown
+    async with world(tmp_path) as w:
+        deployment = replace(w.deployment(w.account("helpdesk", HELPDESK)), admin=AdminSpec(port=0))
+        service = await w.service(deployment)
+        await until(lambda: service.readiness().ready, "signed in")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
+        live = service.live
+        assert live is not None
+        [shown] = live.snapshot()["conversations"]
+        bot = service.runners["helpdesk"].bot
+        assert bot is not None
+        instances = bot.engine.instances
+        later = t.StateEntered(at=0.0, conversation=shown["href"], state="done", previous="ask")
+        live.sink("helpdesk")(later)  # a step the store never got
+        assert live.snapshot()["flows"] == {"helpdesk": {"states": {"done": 1}}}
+        assert live.carried("helpdesk", instances) == 0  # none added: refreshed
+        snapshot = live.snapshot()
+        assert snapshot["flows"] == {"helpdesk": {"states": {"ask": 1}}}
+        assert [c["state"] for c in snapshot["conversations"]] == ["ask"]

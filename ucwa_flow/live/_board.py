@@ -166,30 +166,35 @@ class LiveBoard:
 
     def carried(self, account: str | None, instances: Mapping[str, FlowInstance]) -> int:
         """List ``account``'s conversations a bot carried on from its store (a restart, a
-        takeover from another worker) that the board does not list as active: they emit no
-        record until their next step, and were missing from the picture (and the counts)
-        until then. Listed from now on, in their flow state and lifecycle states. Returns
-        how many were added."""
+        takeover from another worker): they emit no record until their next step, and were
+        missing from the picture (and the counts) until then. Listed from now on, in their
+        flow state and lifecycle states; one the board still lists as active is shown as
+        the store has it (the board may have seen a later step that was never committed,
+        or another worker may have moved it on since). Returns how many were added."""
         added = 0
         now = self._now()
         for href, instance in instances.items():
             key = (account, href)
-            if instance.ended or key in self._active or href.startswith("outbound:"):
+            if instance.ended or href.startswith("outbound:"):
                 continue
-            entry = self._ended.get(key)
+            entry = self._active.get(key)
             if entry is not None:
-                self._reopen(entry, instance)
-            else:
-                entry = self._open(key, now)
                 self._adopt(entry, instance)
+            else:
+                added += 1
+                entry = self._ended.get(key)
+                if entry is not None:
+                    self._reopen(entry, instance)
+                else:
+                    entry = self._open(key, now)
+                    self._adopt(entry, instance)
             self._counts.add(entry, -1)
             entry.lifecycle = str(instance.conv.lifecycle.state)
             entry.messaging = str(instance.conv.messaging.state)
             self._counts.add(entry, +1)
             entry.updated_at = now
             entry.listed = None
-            added += 1
-        if added:
+        if instances:
             self._changed()
         return added
 

@@ -239,13 +239,20 @@ class AccountRunner:
         commit them and leave the conversations on the server for the next start."""
         self.stop_answering()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if self._retiring is not None:  # a failed bot being closed when the stop came
-            await self._retiring
-        await self._retire()
-        if self._live is not None:  # not served here any more (they may carry on elsewhere)
+        try:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            if self._retiring is not None:  # a failed bot being closed when the stop came
+                await self._retiring
+            await self._retire()
+        finally:  # a stop that ran out of time too: they are not served here any more
+            self._unlist()
+
+    def _unlist(self) -> None:
+        """Take the account's conversations off the live picture (they may carry on
+        elsewhere)."""
+        if self._live is not None:
             self._live.sweep(self.spec.id, (), "no longer served by this process")
 
     def forgive(self) -> None:
@@ -268,6 +275,7 @@ class AccountRunner:
             task.cancel()
         bot, self.bot = self.bot, None
         self.signed_in = self.channel_live = False
+        self._unlist()
         if bot is not None:
             with contextlib.suppress(Exception):
                 if bot.channel is not None:
