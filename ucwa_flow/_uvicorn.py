@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ucwa_flow._listen import format_listen
 from ucwa_flow._sockets import listen
 from ucwa_flow.errors import OperationalError
 
@@ -111,7 +112,7 @@ class LoopServer:
             sock.close()
             reason = None if task.cancelled() else task.exception()
             raise OperationalError(
-                f"{self._what} on {self.host}:{self.port} did not start"
+                f"{self._what} on {format_listen(self.host, self.port)} did not start"
                 + (f": {reason}" if reason is not None else "")
             )
         host, port = sock.getsockname()[:2]
