@@ -172,6 +172,27 @@ accounts:
     assert d.accounts[0].variables == {"n": "7", "t": "true"}
 
 
+def test_a_whole_substitution_of_a_number_of_seconds_is_a_duration(
+    write_deployment: WriteDeployment,
+) -> None:
+    # a duration is a text with a unit or a number of seconds: "30" from a substitution
+    # failed the text's pattern, where `retention: 30` written is 30 seconds
+    path = write_deployment('retention: "${R:-30}"\nstop_timeout: "${T}"\n' + ONE)
+    d = load_deployment(path, environ={"T": "2.5"})
+    assert (d.retention, d.stop_timeout) == (30, 2.5)
+    d = load_deployment(path, environ={"R": "2h", "T": "5s"})
+    assert (d.retention, d.stop_timeout) == (7200, 5)
+
+
+def test_a_file_that_is_one_substitution_is_not_a_deployment(
+    write_deployment: WriteDeployment,
+) -> None:
+    path = write_deployment('"${X:-5}"\n')
+    with pytest.raises(DeploymentError) as raised:
+        load_deployment(path, environ={"X": "1"})
+    assert "S003" in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("written", "environ", "said"),
     [

@@ -65,6 +65,12 @@ states:
       - say:
           text: "Your order: {{ order or 'none yet' }}"
           html: "{% if order %}<b>{{ order }}</b>{% endif %}"
+      - say:
+          text: "Your order, again: {{ order or 'none yet' }}"
+          html: |
+            {% if order %}
+            <b>{{ order }}</b>
+            {% endif %}
       - say: What would you like?
     delivery_failed:
       - say: A message was lost.
@@ -86,6 +92,7 @@ async def test_an_html_part_that_comes_out_empty_sends_the_plain_text(
             steps:
               - invite
               - expect: {say: "Your order: none yet"}
+              - expect: {say: "Your order, again: none yet"}
               - expect: {say: What would you like?}
               - expect: silence
         """,
@@ -97,4 +104,7 @@ async def test_an_html_part_that_comes_out_empty_sends_the_plain_text(
     assert result.failure is None, str(result.failure)
     assert not [r for r in result.traces if isinstance(r, t.FlowError)]
     said = [r for r in result.traces if isinstance(r, t.MessageOut)]
-    assert [(r.text, r.html) for r in said][:1] == [("Your order: none yet", None)]
+    assert [(r.text, r.html) for r in said][:2] == [
+        ("Your order: none yet", None),
+        ("Your order, again: none yet", None),  # a block scalar's html came out "\n"
+    ]

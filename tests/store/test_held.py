@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,7 +18,14 @@ import pytest
 
 from tests.guards import WAIT
 from tests.store.builders import ACCOUNT, conversation
-from ucwa_flow.store import Changes, ConversationQuery, StoreCorrupt, _sqlite, open_store
+from ucwa_flow.store import (
+    Changes,
+    ConversationQuery,
+    StoreCorrupt,
+    StoreTooNew,
+    _sqlite,
+    open_store,
+)
 from ucwa_flow.store._holder import Hold
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -324,5 +332,24 @@ async def test_a_store_that_cannot_open_says_its_error_alone(
     (tmp_path / "bot.sqlite3.lock").mkdir()
     path.write_bytes(b"not a database, at all: a mistake" * 100)
     with pytest.raises(StoreCorrupt):
+        await open_store(path, exclusive=True)
+    assert _unlocked_warnings(caplog) == []
+
+
+async def test_a_store_too_new_says_its_error_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the warning was said once the file was connected, before the version was checked
+    path = tmp_path / "bot.sqlite3"
+    async with await open_store(path):
+        pass
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (999, 'x', 0)"
+        )
+    db.close()
+    (tmp_path / "bot.sqlite3.lock").mkdir()
+    with pytest.raises(StoreTooNew):
         await open_store(path, exclusive=True)
     assert _unlocked_warnings(caplog) == []

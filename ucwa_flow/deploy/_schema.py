@@ -68,6 +68,9 @@ class _DeploySchema(SchemaValidator):
                 declared = error.validator_value
                 wanted = {declared} if isinstance(declared, str) else set(declared)
                 yield tuple(error.absolute_path), wanted
+            elif error.validator == "pattern" and "number" in _types(error.schema):
+                # a duration: text with a unit, or a number of seconds ("30")
+                yield tuple(error.absolute_path), {"number"}
             errors.extend(error.context or ())
 
     def _both(self, doc: Document, path: Path, keys: list[str]) -> Diagnostic:
@@ -98,12 +101,13 @@ def deploy_schema_text() -> str:
 def typed(document: Document, whole: set[Path]) -> None:
     """Read as a number or a boolean each value of ``whole`` (a value that was one
     ``${...}`` substitution and nothing else: a text) where the schema wants one and the
-    text is one: ``500``, ``-1``, ``2.5``, ``true``, ``false`` (any case). The others keep
-    their text, and the schema's check says what it wanted."""
+    text is one: ``500``, ``-1``, ``2.5``, ``true``, ``false`` (any case); a duration's
+    number of seconds (``30``) too. The others keep their text, and the schema's check
+    says what it wanted."""
     if not whole:
         return
     for path, wanted in _DEPLOY.wanted_types(document.data):
-        if path not in whole:
+        if not path or path not in whole:  # not the whole file (`"${X}"` alone)
             continue
         parent = document.data
         for part in path[:-1]:
@@ -111,6 +115,11 @@ def typed(document: Document, whole: set[Path]) -> None:
         value = _as(parent[path[-1]], wanted)
         if value is not None:
             parent[path[-1]] = value
+
+
+def _types(schema: Any) -> set[str]:
+    declared = schema.get("type", ()) if isinstance(schema, dict) else ()
+    return {declared} if isinstance(declared, str) else set(declared)
 
 
 def _as(text: Any, wanted: set[str]) -> int | float | bool | None:

@@ -28,6 +28,7 @@ def render_say(
         text_part, html_part = version_of(action, ctx["conversation"]["language"])
     html = html_part.render(ctx) if html_part is not None else None
     text = text_part.render(ctx) if text_part is not None else html_to_text(html or "")
-    # an html part that comes out empty is not sent: the plain text is, if there is one
-    use_html = bool(html) and flow_format == "html" and "Html" in formats
+    # an html part that comes out empty (or blank: a block scalar's line break) is not
+    # sent: the plain text is, if there is one
+    use_html = bool(html and html.strip()) and flow_format == "html" and "Html" in formats
     return text, html if use_html else None

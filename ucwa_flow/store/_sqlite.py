@@ -147,6 +147,8 @@ class SqliteStore(Store):
             # second cancel, so the hold is let go whoever gives up on the open
             await asyncio.shield(self.aclose())
             raise
+        if self._hold is not None:  # only once it has opened: else its error says it all
+            self._hold.warn(self.target)
         return self
 
     async def aclose(self) -> None:
@@ -309,8 +311,6 @@ class SqliteStore(Store):
             conn.close()
             self._let_go()
             raise self._translate(exc) from None
-        if self._hold is not None:
-            self._hold.warn(self.target)
         self._conn = conn
 
     def _disconnect(self) -> None:
