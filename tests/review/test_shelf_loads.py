@@ -232,7 +232,7 @@ def test_a_file_named_on_its_own_stays_when_deleted_and_one_of_a_folder_goes(
 
 
 def test_a_file_saved_since_with_the_name_of_a_reviewed_flow_is_left_out(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, counted: _Counts
 ) -> None:
     # a page is a flow's name: a copy saved in the folder was listed beside the flow (two
     # links to one page), and took the page over when its file sorted first
@@ -242,12 +242,14 @@ def test_a_file_saved_since_with_the_name_of_a_reviewed_flow_is_left_out(
     assert original is not None
     _write(tmp_path / "a-copy.flow.yaml", "echo")  # sorts first
     _write(tmp_path / "b.flow.yaml", "other")
-    for _ in range(2):
+    for _ in range(3):
         flows = shelf.all()
         assert [(flow.name, flow.path.name) for flow in flows] == [
             ("other", "b.flow.yaml"),
             ("echo", "m.flow.yaml"),
         ]
+    # the copy is read once, not on each page load while it is unchanged
+    assert counted.loads.count("a-copy.flow.yaml") == 1
     said = [r.getMessage() for r in caplog.records if r.name == "ucwa_flow.review._shelf"]
     copy = tmp_path / "a-copy.flow.yaml"
     assert said == [f"{copy}: left out: a flow named 'echo' is already reviewed"]

@@ -58,7 +58,9 @@ class FlowShelf:
         self._named = {
             str(path): _same_file(path) for path in self._given if str(path) not in self._folders
         }
-        self._doubles: set[Path] = set()  # files left out for their flow's name, said once
+        # files left out for their flow's name (said once), with the name and their stamp:
+        # not read again while they have not changed and the name is still taken
+        self._doubles: dict[Path, tuple[str, tuple[int, int] | None]] = {}
 
     @classmethod
     def load(cls, paths: Sequence[str | Path]) -> FlowShelf:
@@ -125,6 +127,9 @@ class FlowShelf:
                 flow, stamp = known[key]
             else:
                 started, own = time.time_ns(), _stamp(Path(file))
+                left = self._doubles.get(key)
+                if left is not None and left[1] == own and left[0] in taken:
+                    continue
                 try:
                     flow = review_flow(file)
                 except (OSError, UnreadableFileError):
@@ -133,10 +138,10 @@ class FlowShelf:
                 stamp = (own, *(_stamp_after(path, started) for path in flow.files[1:]))
                 if flow.name in taken:
                     if key not in self._doubles:
-                        self._doubles.add(key)
                         log.warning(
                             "%s: left out: a flow named %r is already reviewed", file, flow.name
                         )
+                    self._doubles[key] = (flow.name, own)
                     continue
                 taken.add(flow.name)
             flows.append(flow)
