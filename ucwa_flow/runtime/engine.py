@@ -13,7 +13,8 @@ and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance`
   ``route_only``: then it only served the invitation policy);
 * each incoming message goes to the handlers (to the agent while a handoff bridges the
   caller: :mod:`.bridge`); a failed delivery to ``delivery_failed``;
-* Disconnected (the caller hung up) fires ``ended``.
+* Disconnected (the caller hung up) fires ``ended``;
+* a channel that lost track of the conversations (resync, resume): :mod:`.loss`.
 
 Ordering: every conversation has a mailbox. Inputs for one conversation run strictly one
 after another, in arrival order; different conversations run concurrently. Handling a batch
@@ -65,10 +66,10 @@ from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.limits import Limits
+from ucwa_flow.runtime.loss import lose_all
 from ucwa_flow.runtime.mailboxes import NOTHING, Job, Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
-from ucwa_flow.runtime.rebuild import Rebuild, alone
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.runner import Runner
 from ucwa_flow.runtime.tracing import Traced
@@ -183,7 +184,7 @@ class Engine(Traced):
     def handle(self, item: EventBatch | ConversationsLost) -> None:
         """Take one channel item; returns at once (the work is posted to mailboxes)."""
         if isinstance(item, ConversationsLost):
-            self._lose_all(item)
+            lose_all(self, item)
             return
         for record in item.events:
             for change in self.tracker.apply(record):
@@ -311,37 +312,6 @@ class Engine(Traced):
         self.campaigns.ended(href, instance)
         self.answers.forget(href)
         self.tracker.forget(href)
-
-    def _lose_all(self, item: ConversationsLost) -> None:
-        """The channel lost track of the conversations (resync, resume, new application).
-        After a resync or resume the server is asked which are still open (:mod:`.rebuild`)."""
-        log.warning("the event channel lost track of the conversations (%s)", item.reason)
-        still_open = item.reason != "application re-created"
-        asked = None
-        if still_open:  # those with an invite or a handoff under way end (let go below)
-            followed = alone(self._instances, self.invitations, self.bridges)
-            asked = Rebuild(self.port, self.tracker, item.reason, followed, self.clock)
-            self.spawn(asked.ask())
-        for href in list(self._instances):
-            self.post(href, partial(self._lost, href, item.reason, asked))
-        self.invitations.lose_all(still_open=still_open)
-        self.bridges.lose_all(still_open=still_open)
-        for conv in self.tracker:  # side and pending conversations: nobody follows them now
-            if conv.href not in self._instances:
-                self.tracker.forget(conv.href)
-
-    async def _lost(self, href: str, reason: str, asked: Rebuild | None) -> None:
-        # Still open with messaging connected: it carries on. Else the bot ends it from its
-        # side (a dead link only logs); a re-created application took it with it.
-        instance = self._instances.get(href)
-        if instance is not None and asked is not None:
-            changes = await asked.decide(href)
-            if changes is not None:
-                for change in changes:  # the tracker refreshed from what was re-read
-                    self._dispatch(change)
-                return
-            await instance.stop(f"lost track of the conversation ({reason})")
-        await self._ended(href, "server")
 
     def _lifecycle(self, href: str, kind: str, old: str, new: str) -> None:
         self.emit(
