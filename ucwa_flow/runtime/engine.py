@@ -3,7 +3,8 @@
 :class:`Engine` is the runtime's centre. It takes the items of an
 :class:`~ucwa_flow.ucwa.EventChannel` (decoded batches, ``ConversationsLost``) in order,
 turns records into lifecycle changes with the :class:`~ucwa_flow.lifecycle.LifecycleTracker`,
-and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance` objects:
+and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance` objects
+(:mod:`.inputs`):
 
 * an incoming invitation is routed to one of the catalog's flows, whose invitation policy
   accepts or declines it; past the :class:`~ucwa_flow.runtime.limits.Limits` it is shed
@@ -43,36 +44,22 @@ import httpx
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow
-from ucwa_flow.lifecycle import (
-    Change,
-    Conversation,
-    ConversationEnded,
-    ConversationState,
-    InvitationEnded,
-    InvitationReceived,
-    InvitationSent,
-    LifecycleTracker,
-    MessageDelivery,
-    MessageReceived,
-    MessagingState,
-    Outcome,
-)
+from ucwa_flow.lifecycle import Conversation, LifecycleTracker
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.answering import Answering
 from ucwa_flow.runtime.bridge import Bridges
 from ucwa_flow.runtime.campaigns import Campaigns
-from ucwa_flow.runtime.delivery import from_reason, settle_sent
-from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.delivery import settle_sent
+from ucwa_flow.runtime.inputs import Inputs
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.loss import lose_all
-from ucwa_flow.runtime.mailboxes import NOTHING, Job, Mailboxes
+from ucwa_flow.runtime.mailboxes import Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.runner import Runner
-from ucwa_flow.runtime.tracing import Traced
 from ucwa_flow.runtime.versions import Reloaded, Versions
 from ucwa_flow.runtime.webhook_calls import WebhookCalls
 from ucwa_flow.runtime.webhooks import WebhookCaller
@@ -84,7 +71,7 @@ __all__ = ["Engine"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 
-class Engine(Traced):
+class Engine(Inputs):
     """Runs the flows of ``flows`` for every conversation of one signed-in bot.
 
     ``flows`` is a :class:`~ucwa_flow.runtime.routing.Catalog`, or one flow (a catalog of
@@ -247,79 +234,6 @@ class Engine(Traced):
         self._instances.clear()
         await self.calls.aclose()
 
-    # -- lifecycle changes -> flow inputs -------------------------------------------------
-
-    def _dispatch(self, change: Change) -> None:
-        href = change.conversation
-        if isinstance(change, MessageReceived):  # the most frequent first (disjoint types)
-            if change.text is not None:
-                self._mailboxes.post(href, partial(self._message, href, change.text))
-        elif isinstance(change, InvitationReceived):
-            self.answers.received(change)
-        elif isinstance(change, MessagingState):
-            self._lifecycle(href, "messaging", change.old, change.new)
-            if change.new == "Connected":
-                self.post(href, partial(self._connected, href))
-        elif isinstance(change, MessageDelivery):
-            if not change.delivered:
-                delivery = from_reason(change.reason)
-                self.post(href, partial(self._delivery_failed, href, delivery, change.message))
-        elif isinstance(change, InvitationSent):
-            self.invitations.sent(change)
-        elif isinstance(change, InvitationEnded):
-            if not self.invitations.ended(change) and change.outcome is not Outcome.ACCEPTED:
-                # an incoming invitation that ended before we accepted: the caller gave up
-                self.post(href, partial(self._ended, href, "caller"))
-        elif isinstance(change, ConversationState):
-            self._lifecycle(href, "conversation", change.old, change.new)
-        elif isinstance(change, ConversationEnded):
-            self.post(href, partial(self._ended, href, "caller"))
-
-    def _message(self, href: str, text: str) -> Awaitable[None]:  # the step: on_message's
-        bridges = self.bridges  # asked only while a bridge is on (a call less)
-        if (bridges.links or bridges.agents) and bridges.heard(href, text):
-            return NOTHING
-        instance = self._instances.get(href)
-        return NOTHING if instance is None else instance.on_message(text)
-
-    async def _delivery_failed(
-        self, href: str, delivery: dict[str, Any], message: str | None
-    ) -> None:
-        instance = self._instances.get(href)
-        if instance is not None:
-            await instance.on_delivery_failed(delivery, message)
-
-    async def _connected(self, href: str) -> None:
-        if self.answers.farewell(href):
-            return
-        instance = self._instances.get(href)
-        if instance is None or instance.state != FlowMachine.NEW:
-            return
-        start, first = self.answers.opened(href)
-        await instance.start(start)
-        if first is not None:
-            await instance.on_message(first)
-
-    async def _ended(self, href: str, by: str) -> None:
-        await self.bridges.ended(href)
-        await self.invitations.origin_ended(href)
-        instance = self._instances.pop(href, None)
-        if instance is not None:
-            await instance.on_ended(by)
-            instance.close()
-            if self._journal is not None:
-                self._journal.touch(instance)
-        self.campaigns.ended(href, instance)
-        self.answers.forget(href)
-        self.tracker.forget(href)
-
-    def _lifecycle(self, href: str, kind: str, old: str, new: str) -> None:
-        self.emit(
-            t.LifecycleChanged(
-                at=self.clock.monotonic(), conversation=href, kind=kind, old=old, new=new
-            )
-        )
-
     # -- what instances ask of the engine -------------------------------------------------
 
     def later(self, op: str, origin: str | None) -> bool:
@@ -375,9 +289,6 @@ class Engine(Traced):
 
     def _time_is_up(self, instance: FlowInstance, epoch: int) -> None:  # no bound method held
         self.post(instance.href, partial(instance.on_timer, epoch))
-
-    def post(self, href: str, job: Job) -> None:
-        self._mailboxes.post(href, job)
 
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: a handoff may end; its record goes into the next commit."""
