@@ -2,8 +2,9 @@
 
 A :class:`FlowInstance` is created by the engine when the bot accepts an invitation (or an
 outbound invitation of an outbound flow is accepted). The engine feeds it inputs strictly in
-order, one at a time (:meth:`FlowInstance.handle`); the instance runs actions through the
-engine's services: the :class:`~ucwa_flow.runtime.port.Port`, the clock, the trace sink.
+order, one at a time (:meth:`FlowInstance.handle`); the instance runs actions
+(:mod:`.interpreter`) through the engine's services: the
+:class:`~ucwa_flow.runtime.port.Port`, the clock, the trace sink.
 
 The flow's states are realised as a ``transitions`` machine
 (:class:`~ucwa_flow.runtime.flowmachine.FlowMachine`), one per flow version shared by all
@@ -34,35 +35,23 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-import httpx
-
-from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import (
     ActionRef,
-    Call,
     Flow,
-    Handoff,
-    If,
-    Invite,
     Location,
-    Say,
     State,
-    UnknownActionList,
-    Webhook,
     state_list_id,
 )
 from ucwa_flow.lifecycle import Conversation
-from ucwa_flow.runtime import acting, calls
+from ucwa_flow.runtime import calls, interpreter
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import Context, copy_variables, same_value
+from ucwa_flow.runtime.context import copy_variables, same_value
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.mailboxes import NOTHING
 from ucwa_flow.runtime.matching import first_match
 from ucwa_flow.runtime.outbox import Outgoing
-from ucwa_flow.runtime.resume import ActionCursor
-from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.runtime.webhooks import recorded_result
@@ -97,6 +86,12 @@ class FlowInstance:
         "state",
         "variables",
     )
+
+    # running action lists (:mod:`.interpreter`): methods written there
+    _execute = interpreter.execute
+    _run = interpreter.run
+    _say_all = interpreter.say_all
+    _say = interpreter.say
 
     def __init__(
         self,
@@ -317,79 +312,7 @@ class FlowInstance:
             rung = min(self._misses, len(state.no_match)) - 1
             await self._execute(state_list_id(state.name, f"no_match[{rung}]"), {"message": text})
 
-    # -- actions ---------------------------------------------------------------------------
-
-    async def _execute(
-        self, list_id: str, extras: Mapping[str, Any], *, allow_after_end: bool = False
-    ) -> None:
-        """Run the action list ``list_id`` from its start."""
-        frames = self.machine.plans.start_of(list_id)
-        await self._run(frames, extras, allow_after_end=allow_after_end)
-
-    async def _run(
-        self,
-        frames: tuple[ActionRef, ...],
-        extras: Mapping[str, Any],
-        *,
-        allow_after_end: bool = False,
-    ) -> None:
-        """Run the action lists from the places ``frames`` in order; a goto, stop, invite
-        or webhook may cut them short (an invite or webhook leaves the rest as data)."""
-        cursor = ActionCursor(self.flow, frames)
-        try:
-            for action in cursor:
-                if self.ended and not allow_after_end:
-                    return
-                try:
-                    if type(action) is Say:  # the most common action: no coroutine for it
-                        self._say(action, Context(self, extras))
-                        continue
-                    if isinstance(action, If):
-                        chosen = action.condition.evaluate(Context(self, extras))
-                        self._done("if", action.location, "then" if chosen else "else")
-                        cursor.branch("then" if chosen else "else")
-                        continue
-                    rest = None
-                    if isinstance(action, (Invite, Webhook, Call, Handoff)):  # no union built
-                        rest = cursor.suspend(extras, allow_after_end)
-                    if await acting.perform(self, action, extras, rest):
-                        return
-                except (UcwaFlowError, httpx.HTTPError) as exc:
-                    self._error(str(exc) or type(exc).__name__, action.location)
-        except UnknownActionList as exc:
-            self._error(str(exc), None)
-
-    def _say_all(self, says: tuple[Say, ...], extras: Mapping[str, Any]) -> None:
-        """Run an action list of ``say`` actions alone (:meth:`Plans.says_only
-        <ucwa_flow.runtime.flowmachine.Plans.says_only>`) as :meth:`_run` would."""
-        for action in says:
-            if self.ended:
-                return
-            try:
-                self._say(action, Context(self, extras))
-            except (UcwaFlowError, httpx.HTTPError) as exc:
-                self._error(str(exc) or type(exc).__name__, action.location)
-
-    def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
-        conv = self.conv
-        messaging = conv.messaging
-        template = action.text
-        if action.html is None and template is not None and not action.texts:
-            text, sent = template.render(ctx), None  # what ``render_say`` gives it, a call less
-        else:
-            text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
-        if not (sent or text):  # the server refuses an empty message: nothing to send
-            return self._error("nothing said: the message is empty", action.location)
-        href = messaging.send_message_href
-        if href is None:
-            self._error("cannot say anything: messaging is not connected", action.location)
-            return
-        quiet = self._deliveries.recovering
-        self.services.send(Outgoing.message(conv.href, href, text, sent, quiet, action.location))
-        self.facts.said()
-        if self.services.tracing:
-            self._emit(t.MessageOut, text=text, html=sent)
-            self._done("say", action.location)
+    # -- stopping --------------------------------------------------------------------------
 
     async def _stop(self, why: str) -> None:
         if self.ended:
