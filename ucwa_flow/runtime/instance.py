@@ -31,21 +31,14 @@ Semantics, as ``docs/flow-language.md`` states them:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from ucwa_flow.flow import (
-    ActionRef,
-    Flow,
-    Location,
-    State,
-    state_list_id,
-)
+from ucwa_flow.flow import ActionRef, Flow, Location, State, state_list_id
 from ucwa_flow.lifecycle import Conversation
-from ucwa_flow.runtime import calls, interpreter
+from ucwa_flow.runtime import calls, interpreter, reports
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import copy_variables, same_value
+from ucwa_flow.runtime.context import copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
@@ -57,8 +50,6 @@ from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.runtime.webhooks import recorded_result
 
 __all__ = ["FlowInstance"]
-
-log = logging.getLogger("ucwa_flow.runtime")
 
 _MAX_HOPS = 32  # gotos in a row without caller input before the flow is declared looping
 
@@ -92,6 +83,11 @@ class FlowInstance:
     _run = interpreter.run
     _say_all = interpreter.say_all
     _say = interpreter.say
+    # what it reports (:mod:`.reports`): methods written there
+    _emit = reports.emit
+    _done = reports.done
+    _error = reports.error
+    set_variable = reports.set_variable
 
     def __init__(
         self,
@@ -339,34 +335,3 @@ class FlowInstance:
         self.machine.fire(self, "end")
         name = state.name if state else None
         self._emit(t.Ended, by=by, state=name, why=why, flow=self.flow_name)
-
-    # -- context and tracing ---------------------------------------------------------------
-
-    def _emit(self, record: type[Any], **fields: Any) -> None:
-        if record not in self.services.traced:  # nobody takes it: not built
-            return
-        self.services.emit(
-            record(at=self.services.clock.monotonic(), conversation=self.href, **fields)
-        )
-
-    def set_variable(self, name: str, value: Any) -> None:
-        """Give the flow's variable ``name`` ``value``; a change is traced
-        (:class:`~ucwa_flow.runtime.trace.VariableSet`) when anyone takes it."""
-        variables = self.variables
-        services = self.services
-        if (  # ``tracing`` first: a plain attribute, False for a bot with no store nor sink
-            services.tracing
-            and t.VariableSet in services.traced
-            and (name not in variables or not same_value(variables[name], value))
-        ):
-            variables[name] = value
-            self._emit(t.VariableSet, name=name, value=value)
-            return
-        variables[name] = value
-
-    def _done(self, action: str, location: Location, detail: str = "") -> None:
-        self._emit(t.ActionDone, action=action, location=location, detail=detail)
-
-    def _error(self, message: str, location: Location | None) -> None:
-        log.warning("%s: %s", self.href, message)
-        self._emit(t.FlowError, message=message, location=location)
