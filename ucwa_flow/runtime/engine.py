@@ -45,6 +45,7 @@ from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow
 from ucwa_flow.lifecycle import Conversation, LifecycleTracker
+from ucwa_flow.runtime import shutdown
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.answering import Answering
 from ucwa_flow.runtime.bridge import Bridges
@@ -118,6 +119,10 @@ class Engine(Inputs):
         self.account = ""
 
     # -- public ---------------------------------------------------------------------------
+
+    # stopping (:mod:`.shutdown`): methods written there
+    stop_all = shutdown.stop_all
+    aclose = shutdown.aclose
 
     @property
     def instances(self) -> dict[str, FlowInstance]:
@@ -199,40 +204,10 @@ class Engine(Inputs):
         ]:
             await asyncio.wait(busy)
 
-    def stop_all(self, why: str) -> None:
-        """Stop every live conversation from the bot's side (as their next input)."""
-        self._closing = True
-        for instance in list(self._instances.values()):
-            if not instance.ended:
-                self.post(instance.href, partial(instance.stop, why))
-
     async def drained(self) -> None:
         """Wait until every conversation has handled every input given to it so far
         (webhooks and sends still under way are not waited for)."""
         await self._mailboxes.drained()
-
-    async def aclose(self, *, stop: bool = True) -> None:
-        """Release everything; with ``stop``, stop every live conversation from the bot's
-        side first. Without it (a durable bot), conversations are left as they are on the
-        server, for a restarted bot to carry on."""
-        self._closing = True
-        if stop:
-            self.stop_all("shutdown")
-            await self.idle()
-            await self.invitations.aclose()
-            await self.bridges.aclose()
-            await self.idle()
-        else:
-            await self.drained()
-            await self.invitations.withdraw_outbound()
-        self._runner.cancel()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._runner.tasks, return_exceptions=True)
-        for instance in self._instances.values():
-            instance.close()
-        self._instances.clear()
-        await self.calls.aclose()
 
     # -- what instances ask of the engine -------------------------------------------------
 
