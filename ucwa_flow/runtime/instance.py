@@ -36,7 +36,7 @@ from typing import Any
 
 from ucwa_flow.flow import ActionRef, Flow, Location, State, state_list_id
 from ucwa_flow.lifecycle import Conversation
-from ucwa_flow.runtime import calls, interpreter, reports
+from ucwa_flow.runtime import calls, interpreter, reports, snapshots
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
@@ -88,6 +88,9 @@ class FlowInstance:
     _done = reports.done
     _error = reports.error
     set_variable = reports.set_variable
+    # as data, to carry on elsewhere (:mod:`.snapshots`): methods written there
+    snapshot = snapshots.snapshot
+    resume = snapshots.resume
 
     def __init__(
         self,
@@ -243,28 +246,6 @@ class FlowInstance:
     def report_error(self, message: str, location: Location | None) -> None:
         """Record a run-time failure that happened on this conversation's behalf."""
         self._error(message, location)
-
-    def snapshot(self, now: float) -> dict[str, Any]:
-        """The ladder and silence timer as data, ``now`` being the wall clock (epoch s)."""
-        current = self._current()
-        schedule = self.machine.plans.silence_schedule(current) if current is not None else ()
-        due = None if self.ended else self._silence.due(schedule, now)
-        stack = [] if self.ended else list(self.calls)  # the caller's variables too
-        silence = self._silence.to_data(now)
-        data = {"misses": self._misses, "silence": silence, "due": due, "calls": stack}
-        return {**data, "facts": self.facts.to_data()}
-
-    def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
-        """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
-        overdue timeouts fire at once, once. ``False`` when the flow lost ``state``."""
-        if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
-            return False
-        self.variables, self._misses = dict(variables), int(data.get("misses", 0))
-        self.facts = Facts.from_data(data.get("facts"), self.flow.states)
-        self.calls = calls.CallStack.from_data(data.get("calls"))
-        schedule = self.machine.plans.silence_schedule(self.flow.states[state])
-        self._silence.resume(data.get("silence"), schedule, now)
-        return True
 
     def hold_silence(self, held: bool) -> None:
         """Pause the state's timeouts and the idle timeout (a bridge is on), or start them
