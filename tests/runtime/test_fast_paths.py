@@ -20,8 +20,7 @@ from ucwa_flow.flow import Flow, Location, Say, Template, handler_list_id, load_
 from ucwa_flow.flow._sandbox import TemplateRenderError
 from ucwa_flow.lifecycle import LifecycleTracker
 from ucwa_flow.lifecycle import conversation as conv_lc
-from ucwa_flow.runtime import Engine
-from ucwa_flow.runtime import instance as instance_module
+from ucwa_flow.runtime import Engine, interpreter
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.context import Context
 from ucwa_flow.runtime.flowmachine import FlowMachine, Plans
@@ -223,7 +222,7 @@ def _says() -> tuple[Flow, list[Say]]:
 
 
 def test_a_say_of_text_alone_renders_as_render_say_renders_it() -> None:
-    # what ``FlowInstance._say`` does without ``render_say`` for such a say
+    # what ``FlowInstance._say`` (``interpreter.say``) does without ``render_say`` for such a say
     _, says = _says()
     plain = [a for a in says if a.html is None and a.text is not None and not a.texts]
     assert len(plain) == 2
@@ -254,7 +253,7 @@ async def test_says_with_html_or_texts_take_render_say(monkeypatch: pytest.Monke
         rendered.append(action)
         return render_say(action, *args)
 
-    monkeypatch.setattr(instance_module, "render_say", recording)
+    monkeypatch.setattr(interpreter, "render_say", recording)
     flow, says = _says()
     traces, _ = await _run(flow, ["html", "only", "texts", "hi"])
     assert rendered == [says[0], says[1], says[2]]

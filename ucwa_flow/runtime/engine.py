@@ -3,7 +3,8 @@
 :class:`Engine` is the runtime's centre. It takes the items of an
 :class:`~ucwa_flow.ucwa.EventChannel` (decoded batches, ``ConversationsLost``) in order,
 turns records into lifecycle changes with the :class:`~ucwa_flow.lifecycle.LifecycleTracker`,
-and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance` objects:
+and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance` objects
+(:mod:`.inputs`):
 
 * an incoming invitation is routed to one of the catalog's flows, whose invitation policy
   accepts or declines it; past the :class:`~ucwa_flow.runtime.limits.Limits` it is shed
@@ -13,7 +14,8 @@ and turns those into inputs of :class:`~ucwa_flow.runtime.instance.FlowInstance`
   ``route_only``: then it only served the invitation policy);
 * each incoming message goes to the handlers (to the agent while a handoff bridges the
   caller: :mod:`.bridge`); a failed delivery to ``delivery_failed``;
-* Disconnected (the caller hung up) fires ``ended``.
+* Disconnected (the caller hung up) fires ``ended``;
+* a channel that lost track of the conversations (resync, resume): :mod:`.loss`.
 
 Ordering: every conversation has a mailbox. Inputs for one conversation run strictly one
 after another, in arrival order; different conversations run concurrently. Handling a batch
@@ -42,36 +44,23 @@ import httpx
 from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow
-from ucwa_flow.lifecycle import (
-    Change,
-    Conversation,
-    ConversationEnded,
-    ConversationState,
-    InvitationEnded,
-    InvitationReceived,
-    InvitationSent,
-    LifecycleTracker,
-    MessageDelivery,
-    MessageReceived,
-    MessagingState,
-    Outcome,
-)
+from ucwa_flow.lifecycle import Conversation, LifecycleTracker
+from ucwa_flow.runtime import shutdown
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.answering import Answering
 from ucwa_flow.runtime.bridge import Bridges
 from ucwa_flow.runtime.campaigns import Campaigns
-from ucwa_flow.runtime.delivery import from_reason, settle_sent
-from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.delivery import settle_sent
+from ucwa_flow.runtime.inputs import Inputs
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.limits import Limits
-from ucwa_flow.runtime.mailboxes import NOTHING, Job, Mailboxes
+from ucwa_flow.runtime.loss import lose_all
+from ucwa_flow.runtime.mailboxes import Mailboxes
 from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
 from ucwa_flow.runtime.port import Port
-from ucwa_flow.runtime.rebuild import Rebuild, alone
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.runner import Runner
-from ucwa_flow.runtime.tracing import Traced
 from ucwa_flow.runtime.versions import Reloaded, Versions
 from ucwa_flow.runtime.webhook_calls import WebhookCalls
 from ucwa_flow.runtime.webhooks import WebhookCaller
@@ -83,7 +72,7 @@ __all__ = ["Engine"]
 log = logging.getLogger("ucwa_flow.runtime")
 
 
-class Engine(Traced):
+class Engine(Inputs):
     """Runs the flows of ``flows`` for every conversation of one signed-in bot.
 
     ``flows`` is a :class:`~ucwa_flow.runtime.routing.Catalog`, or one flow (a catalog of
@@ -130,6 +119,10 @@ class Engine(Traced):
         self.account = ""
 
     # -- public ---------------------------------------------------------------------------
+
+    # stopping (:mod:`.shutdown`): methods written there
+    stop_all = shutdown.stop_all
+    aclose = shutdown.aclose
 
     @property
     def instances(self) -> dict[str, FlowInstance]:
@@ -183,7 +176,7 @@ class Engine(Traced):
     def handle(self, item: EventBatch | ConversationsLost) -> None:
         """Take one channel item; returns at once (the work is posted to mailboxes)."""
         if isinstance(item, ConversationsLost):
-            self._lose_all(item)
+            lose_all(self, item)
             return
         for record in item.events:
             for change in self.tracker.apply(record):
@@ -211,144 +204,10 @@ class Engine(Traced):
         ]:
             await asyncio.wait(busy)
 
-    def stop_all(self, why: str) -> None:
-        """Stop every live conversation from the bot's side (as their next input)."""
-        self._closing = True
-        for instance in list(self._instances.values()):
-            if not instance.ended:
-                self.post(instance.href, partial(instance.stop, why))
-
     async def drained(self) -> None:
         """Wait until every conversation has handled every input given to it so far
         (webhooks and sends still under way are not waited for)."""
         await self._mailboxes.drained()
-
-    async def aclose(self, *, stop: bool = True) -> None:
-        """Release everything; with ``stop``, stop every live conversation from the bot's
-        side first. Without it (a durable bot), conversations are left as they are on the
-        server, for a restarted bot to carry on."""
-        self._closing = True
-        if stop:
-            self.stop_all("shutdown")
-            await self.idle()
-            await self.invitations.aclose()
-            await self.bridges.aclose()
-            await self.idle()
-        else:
-            await self.drained()
-            await self.invitations.withdraw_outbound()
-        self._runner.cancel()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._runner.tasks, return_exceptions=True)
-        for instance in self._instances.values():
-            instance.close()
-        self._instances.clear()
-        await self.calls.aclose()
-
-    # -- lifecycle changes -> flow inputs -------------------------------------------------
-
-    def _dispatch(self, change: Change) -> None:
-        href = change.conversation
-        if isinstance(change, MessageReceived):  # the most frequent first (disjoint types)
-            if change.text is not None:
-                self._mailboxes.post(href, partial(self._message, href, change.text))
-        elif isinstance(change, InvitationReceived):
-            self.answers.received(change)
-        elif isinstance(change, MessagingState):
-            self._lifecycle(href, "messaging", change.old, change.new)
-            if change.new == "Connected":
-                self.post(href, partial(self._connected, href))
-        elif isinstance(change, MessageDelivery):
-            if not change.delivered:
-                delivery = from_reason(change.reason)
-                self.post(href, partial(self._delivery_failed, href, delivery, change.message))
-        elif isinstance(change, InvitationSent):
-            self.invitations.sent(change)
-        elif isinstance(change, InvitationEnded):
-            if not self.invitations.ended(change) and change.outcome is not Outcome.ACCEPTED:
-                # an incoming invitation that ended before we accepted: the caller gave up
-                self.post(href, partial(self._ended, href, "caller"))
-        elif isinstance(change, ConversationState):
-            self._lifecycle(href, "conversation", change.old, change.new)
-        elif isinstance(change, ConversationEnded):
-            self.post(href, partial(self._ended, href, "caller"))
-
-    def _message(self, href: str, text: str) -> Awaitable[None]:  # the step: on_message's
-        bridges = self.bridges  # asked only while a bridge is on (a call less)
-        if (bridges.links or bridges.agents) and bridges.heard(href, text):
-            return NOTHING
-        instance = self._instances.get(href)
-        return NOTHING if instance is None else instance.on_message(text)
-
-    async def _delivery_failed(
-        self, href: str, delivery: dict[str, Any], message: str | None
-    ) -> None:
-        instance = self._instances.get(href)
-        if instance is not None:
-            await instance.on_delivery_failed(delivery, message)
-
-    async def _connected(self, href: str) -> None:
-        if self.answers.farewell(href):
-            return
-        instance = self._instances.get(href)
-        if instance is None or instance.state != FlowMachine.NEW:
-            return
-        start, first = self.answers.opened(href)
-        await instance.start(start)
-        if first is not None:
-            await instance.on_message(first)
-
-    async def _ended(self, href: str, by: str) -> None:
-        await self.bridges.ended(href)
-        await self.invitations.origin_ended(href)
-        instance = self._instances.pop(href, None)
-        if instance is not None:
-            await instance.on_ended(by)
-            instance.close()
-            if self._journal is not None:
-                self._journal.touch(instance)
-        self.campaigns.ended(href, instance)
-        self.answers.forget(href)
-        self.tracker.forget(href)
-
-    def _lose_all(self, item: ConversationsLost) -> None:
-        """The channel lost track of the conversations (resync, resume, new application).
-        After a resync or resume the server is asked which are still open (:mod:`.rebuild`)."""
-        log.warning("the event channel lost track of the conversations (%s)", item.reason)
-        still_open = item.reason != "application re-created"
-        asked = None
-        if still_open:  # those with an invite or a handoff under way end (let go below)
-            followed = alone(self._instances, self.invitations, self.bridges)
-            asked = Rebuild(self.port, self.tracker, item.reason, followed, self.clock)
-            self.spawn(asked.ask())
-        for href in list(self._instances):
-            self.post(href, partial(self._lost, href, item.reason, asked))
-        self.invitations.lose_all(still_open=still_open)
-        self.bridges.lose_all(still_open=still_open)
-        for conv in self.tracker:  # side and pending conversations: nobody follows them now
-            if conv.href not in self._instances:
-                self.tracker.forget(conv.href)
-
-    async def _lost(self, href: str, reason: str, asked: Rebuild | None) -> None:
-        # Still open with messaging connected: it carries on. Else the bot ends it from its
-        # side (a dead link only logs); a re-created application took it with it.
-        instance = self._instances.get(href)
-        if instance is not None and asked is not None:
-            changes = await asked.decide(href)
-            if changes is not None:
-                for change in changes:  # the tracker refreshed from what was re-read
-                    self._dispatch(change)
-                return
-            await instance.stop(f"lost track of the conversation ({reason})")
-        await self._ended(href, "server")
-
-    def _lifecycle(self, href: str, kind: str, old: str, new: str) -> None:
-        self.emit(
-            t.LifecycleChanged(
-                at=self.clock.monotonic(), conversation=href, kind=kind, old=old, new=new
-            )
-        )
 
     # -- what instances ask of the engine -------------------------------------------------
 
@@ -405,9 +264,6 @@ class Engine(Traced):
 
     def _time_is_up(self, instance: FlowInstance, epoch: int) -> None:  # no bound method held
         self.post(instance.href, partial(instance.on_timer, epoch))
-
-    def post(self, href: str, job: Job) -> None:
-        self._mailboxes.post(href, job)
 
     def _stepped(self, href: str) -> None:
         """A job of ``href`` is over: a handoff may end; its record goes into the next commit."""

@@ -2,8 +2,9 @@
 
 A :class:`FlowInstance` is created by the engine when the bot accepts an invitation (or an
 outbound invitation of an outbound flow is accepted). The engine feeds it inputs strictly in
-order, one at a time (:meth:`FlowInstance.handle`); the instance runs actions through the
-engine's services: the :class:`~ucwa_flow.runtime.port.Port`, the clock, the trace sink.
+order, one at a time (:meth:`FlowInstance.handle`); the instance runs actions
+(:mod:`.interpreter`) through the engine's services: the
+:class:`~ucwa_flow.runtime.port.Port`, the clock, the trace sink.
 
 The flow's states are realised as a ``transitions`` machine
 (:class:`~ucwa_flow.runtime.flowmachine.FlowMachine`), one per flow version shared by all
@@ -30,46 +31,25 @@ Semantics, as ``docs/flow-language.md`` states them:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-import httpx
-
-from ucwa_flow.errors import UcwaFlowError
-from ucwa_flow.flow import (
-    ActionRef,
-    Call,
-    Flow,
-    Handoff,
-    If,
-    Invite,
-    Location,
-    Say,
-    State,
-    UnknownActionList,
-    Webhook,
-    state_list_id,
-)
+from ucwa_flow.flow import ActionRef, Flow, Location, State, state_list_id
 from ucwa_flow.lifecycle import Conversation
-from ucwa_flow.runtime import acting, calls
+from ucwa_flow.runtime import calls, interpreter, reports, snapshots
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.runtime.context import Context, copy_variables, same_value
+from ucwa_flow.runtime.context import copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
 from ucwa_flow.runtime.mailboxes import NOTHING
 from ucwa_flow.runtime.matching import first_match
 from ucwa_flow.runtime.outbox import Outgoing
-from ucwa_flow.runtime.resume import ActionCursor
-from ucwa_flow.runtime.saying import render_say
 from ucwa_flow.runtime.services import Continuation, Services
 from ucwa_flow.runtime.silence import Silence
 from ucwa_flow.runtime.webhooks import recorded_result
 
 __all__ = ["FlowInstance"]
-
-log = logging.getLogger("ucwa_flow.runtime")
 
 _MAX_HOPS = 32  # gotos in a row without caller input before the flow is declared looping
 
@@ -97,6 +77,20 @@ class FlowInstance:
         "state",
         "variables",
     )
+
+    # running action lists (:mod:`.interpreter`): methods written there
+    _execute = interpreter.execute
+    _run = interpreter.run
+    _say_all = interpreter.say_all
+    _say = interpreter.say
+    # what it reports (:mod:`.reports`): methods written there
+    _emit = reports.emit
+    _done = reports.done
+    _error = reports.error
+    set_variable = reports.set_variable
+    # as data, to carry on elsewhere (:mod:`.snapshots`): methods written there
+    snapshot = snapshots.snapshot
+    resume = snapshots.resume
 
     def __init__(
         self,
@@ -253,28 +247,6 @@ class FlowInstance:
         """Record a run-time failure that happened on this conversation's behalf."""
         self._error(message, location)
 
-    def snapshot(self, now: float) -> dict[str, Any]:
-        """The ladder and silence timer as data, ``now`` being the wall clock (epoch s)."""
-        current = self._current()
-        schedule = self.machine.plans.silence_schedule(current) if current is not None else ()
-        due = None if self.ended else self._silence.due(schedule, now)
-        stack = [] if self.ended else list(self.calls)  # the caller's variables too
-        silence = self._silence.to_data(now)
-        data = {"misses": self._misses, "silence": silence, "due": due, "calls": stack}
-        return {**data, "facts": self.facts.to_data()}
-
-    def resume(self, state: str, variables: Mapping[str, Any], data: Any, now: float) -> bool:
-        """Carry on in ``state`` from a :meth:`snapshot` taken by another process, perhaps:
-        overdue timeouts fire at once, once. ``False`` when the flow lost ``state``."""
-        if state not in self.flow.states or not self.machine.fire(self, f"enter:{state}"):
-            return False
-        self.variables, self._misses = dict(variables), int(data.get("misses", 0))
-        self.facts = Facts.from_data(data.get("facts"), self.flow.states)
-        self.calls = calls.CallStack.from_data(data.get("calls"))
-        schedule = self.machine.plans.silence_schedule(self.flow.states[state])
-        self._silence.resume(data.get("silence"), schedule, now)
-        return True
-
     def hold_silence(self, held: bool) -> None:
         """Pause the state's timeouts and the idle timeout (a bridge is on), or start them
         again from now (``held`` false: the bridge is over)."""
@@ -317,79 +289,7 @@ class FlowInstance:
             rung = min(self._misses, len(state.no_match)) - 1
             await self._execute(state_list_id(state.name, f"no_match[{rung}]"), {"message": text})
 
-    # -- actions ---------------------------------------------------------------------------
-
-    async def _execute(
-        self, list_id: str, extras: Mapping[str, Any], *, allow_after_end: bool = False
-    ) -> None:
-        """Run the action list ``list_id`` from its start."""
-        frames = self.machine.plans.start_of(list_id)
-        await self._run(frames, extras, allow_after_end=allow_after_end)
-
-    async def _run(
-        self,
-        frames: tuple[ActionRef, ...],
-        extras: Mapping[str, Any],
-        *,
-        allow_after_end: bool = False,
-    ) -> None:
-        """Run the action lists from the places ``frames`` in order; a goto, stop, invite
-        or webhook may cut them short (an invite or webhook leaves the rest as data)."""
-        cursor = ActionCursor(self.flow, frames)
-        try:
-            for action in cursor:
-                if self.ended and not allow_after_end:
-                    return
-                try:
-                    if type(action) is Say:  # the most common action: no coroutine for it
-                        self._say(action, Context(self, extras))
-                        continue
-                    if isinstance(action, If):
-                        chosen = action.condition.evaluate(Context(self, extras))
-                        self._done("if", action.location, "then" if chosen else "else")
-                        cursor.branch("then" if chosen else "else")
-                        continue
-                    rest = None
-                    if isinstance(action, (Invite, Webhook, Call, Handoff)):  # no union built
-                        rest = cursor.suspend(extras, allow_after_end)
-                    if await acting.perform(self, action, extras, rest):
-                        return
-                except (UcwaFlowError, httpx.HTTPError) as exc:
-                    self._error(str(exc) or type(exc).__name__, action.location)
-        except UnknownActionList as exc:
-            self._error(str(exc), None)
-
-    def _say_all(self, says: tuple[Say, ...], extras: Mapping[str, Any]) -> None:
-        """Run an action list of ``say`` actions alone (:meth:`Plans.says_only
-        <ucwa_flow.runtime.flowmachine.Plans.says_only>`) as :meth:`_run` would."""
-        for action in says:
-            if self.ended:
-                return
-            try:
-                self._say(action, Context(self, extras))
-            except (UcwaFlowError, httpx.HTTPError) as exc:
-                self._error(str(exc) or type(exc).__name__, action.location)
-
-    def _say(self, action: Say, ctx: Mapping[str, Any]) -> None:
-        conv = self.conv
-        messaging = conv.messaging
-        template = action.text
-        if action.html is None and template is not None and not action.texts:
-            text, sent = template.render(ctx), None  # what ``render_say`` gives it, a call less
-        else:
-            text, sent = render_say(action, ctx, self.flow.settings.format, messaging.formats)
-        if not (sent or text):  # the server refuses an empty message: nothing to send
-            return self._error("nothing said: the message is empty", action.location)
-        href = messaging.send_message_href
-        if href is None:
-            self._error("cannot say anything: messaging is not connected", action.location)
-            return
-        quiet = self._deliveries.recovering
-        self.services.send(Outgoing.message(conv.href, href, text, sent, quiet, action.location))
-        self.facts.said()
-        if self.services.tracing:
-            self._emit(t.MessageOut, text=text, html=sent)
-            self._done("say", action.location)
+    # -- stopping --------------------------------------------------------------------------
 
     async def _stop(self, why: str) -> None:
         if self.ended:
@@ -416,34 +316,3 @@ class FlowInstance:
         self.machine.fire(self, "end")
         name = state.name if state else None
         self._emit(t.Ended, by=by, state=name, why=why, flow=self.flow_name)
-
-    # -- context and tracing ---------------------------------------------------------------
-
-    def _emit(self, record: type[Any], **fields: Any) -> None:
-        if record not in self.services.traced:  # nobody takes it: not built
-            return
-        self.services.emit(
-            record(at=self.services.clock.monotonic(), conversation=self.href, **fields)
-        )
-
-    def set_variable(self, name: str, value: Any) -> None:
-        """Give the flow's variable ``name`` ``value``; a change is traced
-        (:class:`~ucwa_flow.runtime.trace.VariableSet`) when anyone takes it."""
-        variables = self.variables
-        services = self.services
-        if (  # ``tracing`` first: a plain attribute, False for a bot with no store nor sink
-            services.tracing
-            and t.VariableSet in services.traced
-            and (name not in variables or not same_value(variables[name], value))
-        ):
-            variables[name] = value
-            self._emit(t.VariableSet, name=name, value=value)
-            return
-        variables[name] = value
-
-    def _done(self, action: str, location: Location, detail: str = "") -> None:
-        self._emit(t.ActionDone, action=action, location=location, detail=detail)
-
-    def _error(self, message: str, location: Location | None) -> None:
-        log.warning("%s: %s", self.href, message)
-        self._emit(t.FlowError, message=message, location=location)
