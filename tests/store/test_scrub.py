@@ -35,3 +35,17 @@ def test_a_number_that_holds_a_secret_is_blanked_out_whole() -> None:
     assert scrub(15550001, pin) == "[redacted]"  # it was kept: its text was not the secret
     assert scrub(555000, pin) == 555000
     assert scrub(True, pin) is True
+
+
+def test_secrets_that_overlap_are_blanked_out_whole() -> None:
+    # replaced one after the other, the second was no longer found: "[redacted]xyz"
+    both = texts(a="abc1", b="1xyz")
+    assert scrub("abc1xyz", both) == "[redacted]"
+    assert scrub("x abc1 y 1xyz", both) == "x [redacted] y [redacted]"
+
+
+def test_a_secret_inside_the_redaction_mark_is_left_alone() -> None:
+    # a secret "red" made a line already redacted read "[[redacted]acted]"
+    red = texts(colour="red")
+    assert scrub("[redacted] was red", red) == "[redacted] was [redacted]"
+    assert scrub({"pin": "[redacted]"}, red) == {"pin": "[redacted]"}

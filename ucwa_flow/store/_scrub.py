@@ -64,10 +64,7 @@ def scrub(value: Any, texts: list[str]) -> Any:
     if not texts:
         return value
     if isinstance(value, str):
-        for text in texts:
-            if text in value:
-                value = value.replace(text, REDACTED)
-        return value
+        return _blank(value, texts)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | float):
@@ -80,6 +77,35 @@ def scrub(value: Any, texts: list[str]) -> Any:
         listed = [scrub(v, texts) for v in value]
         return listed if any(a is not b for a, b in zip(listed, value, strict=True)) else value
     return value
+
+
+def _blank(value: str, texts: list[str]) -> str:
+    """``value`` with every character of an occurrence of any of ``texts`` blanked out,
+    looked for in ``value`` as it is, between the ``[redacted]`` it already holds: two
+    secrets that overlap (``abc1`` and ``1xyz`` in ``abc1xyz``) are one ``[redacted]``,
+    where replacing one and then the other left a part of the second in clear, and a
+    secret such as ``red`` does not make ``[redacted]`` read ``[[redacted]acted]``."""
+    if REDACTED in value:
+        return REDACTED.join(_blank(part, texts) for part in value.split(REDACTED))
+    spans = []
+    for text in texts:
+        at = value.find(text)
+        while at >= 0:
+            spans.append((at, at + len(text)))
+            at = value.find(text, at + 1)
+    if not spans:
+        return value
+    spans.sort()
+    parts, kept, run, end = [], 0, 0, -1
+    for start, stop in spans:
+        if start >= end:  # a new run of blanked characters
+            if end >= 0:
+                parts += [value[kept:run], REDACTED]
+                kept = end
+            run = start
+        end = max(end, stop)
+    parts += [value[kept:run], REDACTED, value[end:]]
+    return "".join(parts)
 
 
 def scrub_variables(variables: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
