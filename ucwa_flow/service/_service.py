@@ -377,6 +377,9 @@ class Service:
             self.metrics.reloaded(ok)
             return ReloadReport(ok, [line for _, line, _ in lines])
 
+    def has_account(self, account: str) -> bool:
+        return account in self.runners
+
     async def start_outbound(
         self, account: str, flow: str, invitee: str | Sequence[str] | None
     ) -> str | None:
