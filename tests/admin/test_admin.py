@@ -65,6 +65,9 @@ class FakeTarget:
             raise self.reload_error
         return self.report
 
+    def has_account(self, account: str) -> bool:
+        return account in self.flows
+
     async def start_outbound(
         self, account: str, flow: str, invitee: str | Sequence[str] | None
     ) -> str | None:

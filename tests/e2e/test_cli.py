@@ -219,7 +219,8 @@ def test_a_server_url_that_cannot_be_one_is_one_line(url: str, why: str) -> None
     """A typo in the port, or an unclosed '[', was a traceback."""
     args = ("--user", "sip:toshm@contoso.com", "--password", "pass@word1")
     done = ucwa_flow("run", "flows/echo.flow.yaml", "--server", url, *args)
-    assert_one_clear_line(done, f"ucwa-flow: error: server URL {url!r} {why}")
+    assert done.returncode == 2  # a usage error, named as given (as `serve` does)
+    assert_one_clear_line(done, f"Error: Invalid value for --server: server URL {url!r} {why}")
 
 
 def test_server_without_user_is_a_usage_error() -> None:

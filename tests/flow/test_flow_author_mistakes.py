@@ -168,6 +168,24 @@ def test_an_empty_keyword_is_refused_not_a_silent_catch_all(
     )
 
 
+@pytest.mark.parametrize(("answer", "shown"), [('""', "''"), ("' '", "' '")])
+def test_an_empty_choice_is_refused_as_an_empty_keyword_is(
+    tmp_path: Path, answer: str, shown: str
+) -> None:
+    # `choice: [""]` loaded, and matched only a blank message, which never comes
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        _FLOW.format(line="stop")
+        + f"    messages:\n      - choice: [yes, {answer}]\n        say: ok\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout == (
+        f"{path}:11:23: S004 error: states.menu.messages[0].choice[1]: {shown} is not a "
+        "choice (an answer: not empty, not only spaces)\n"
+    )
+
+
 def test_an_empty_language_keyword_is_refused(tmp_path: Path) -> None:
     # it marked every first message as German
     path = tmp_path / "desk.flow.yaml"

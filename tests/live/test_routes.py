@@ -126,6 +126,9 @@ class _NoTarget:
     async def reload(self) -> Any:
         raise AssertionError("not asked")
 
+    def has_account(self, account: str) -> bool:
+        raise AssertionError("not asked")
+
     async def start_outbound(self, account: str, flow: str, invitee: str) -> None:
         raise AssertionError("not asked")
 

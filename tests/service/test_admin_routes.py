@@ -56,6 +56,14 @@ async def test_outbound_and_readiness_over_http(tmp_path: Path) -> None:
             assert answer.status_code == 400
             assert "no outbound section" in answer.json()["error"]
             assert (await outbound("helpdesk", "nps")).status_code == 404
+            # an unknown account is 404 whatever the body (the body was checked first: 400)
+            for body in ({}, {"flow": "survey", "invitee": LENE}):
+                answer = await http.post("/accounts/nobody/outbound", json=body)
+                assert answer.status_code == 404
+                assert answer.json() == {"error": "no account 'nobody'"}
+            answer = await http.post("/accounts/helpdesk/outbound", json={})
+            assert answer.status_code == 400
+            assert answer.json() == {"error": "flow must be a non-empty string"}
 
             assert (await outbound("helpdesk", "survey")).status_code == 202
             heard = await lene.hear(2)

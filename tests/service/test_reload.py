@@ -3,6 +3,7 @@ valid changed one is taken."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -179,3 +180,34 @@ async def test_the_lines_of_a_reload_carry_their_account(
     refused = [(line, account) for line, account in seen.lines if line.startswith(f"{broken}:")]
     refused.append(next(item for item in seen.lines if item[0].startswith("hr: hr: refused")))
     assert {account for _, account in refused} == {"hr"}, refused
+
+
+async def test_a_shared_file_is_told_once_and_a_deleted_one_in_one_line(tmp_path: Path) -> None:
+    """The errors of a file two accounts use were repeated for each account, and a deleted
+    file was said to be 'refused (... has errors)', with no line saying why."""
+    async with world(tmp_path) as w:
+        helpdesk = w.account("helpdesk", HELPDESK)
+        hr = dataclasses.replace(w.account("hr", HR), flows=helpdesk.flows, default_flow="helpdesk")
+        service = await w.service(w.deployment(helpdesk, hr))
+        await until(lambda: service.readiness().ready, "signed in")
+        text = w.flow_text("helpdesk", "v2").replace("goto: done", "goto: nowhere")
+        broken = w.flow("helpdesk", text=text)
+        report = await service.reload()
+        assert not report.ok
+        located = [line for line in report.lines if line.startswith(f"{broken}:")]
+        assert located
+        assert len(located) == len(set(located)), report.lines  # once, not once per account
+        refusals = [line for line in report.lines if line not in located]
+        assert refusals == [
+            f"{account}: helpdesk: refused ({broken} has errors); the running version stays"
+            for account in ("helpdesk", "hr")
+        ]
+
+        broken.unlink()
+        report = await service.reload()
+        assert not report.ok
+        assert report.lines == [
+            f"{account}: helpdesk: refused ({broken}: no such flow file); the running version stays"
+            for account in ("helpdesk", "hr")
+        ]
+        assert service.runners["hr"].flows["helpdesk"].name == "helpdesk"  # still served

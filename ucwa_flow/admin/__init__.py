@@ -1,7 +1,7 @@
 """The admin HTTP endpoint of ``ucwa-flow serve``: health, readiness, metrics, reload, live feed.
 
 * :func:`create_app` builds the starlette app over an :class:`AdminTarget` (the service:
-  :meth:`~AdminTarget.readiness`, :meth:`~AdminTarget.reload`,
+  :meth:`~AdminTarget.readiness`, :meth:`~AdminTarget.reload`, :meth:`~AdminTarget.has_account`,
   :meth:`~AdminTarget.start_outbound`) and a :class:`~ucwa_flow.observe.metrics.Metrics`,
   with an optional bearer token and an optional :class:`~ucwa_flow.live.LiveSource` (the
   ``/live`` routes);

@@ -120,6 +120,8 @@ def create_app(
 
     async def outbound(request: Request) -> Response:
         account = request.path_params["account"]
+        if not target.has_account(account):  # whatever the body says, as documented
+            return _error(404, f"no account {account!r}")
         try:
             flow, invitee = _outbound_body(await request.body())
         except ValueError as exc:

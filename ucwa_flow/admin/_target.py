@@ -112,6 +112,11 @@ class AdminTarget(Protocol):
         not read again: its other changes need a restart)."""
         ...
 
+    def has_account(self, account: str) -> bool:
+        """Whether ``account`` is one of the deployment's accounts (served here or by
+        another worker): an unknown one is ``404`` whatever the request says."""
+        ...
+
     async def start_outbound(
         self, account: str, flow: str, invitee: str | Sequence[str] | None
     ) -> str | None:

@@ -53,6 +53,7 @@ from ucwa_flow._host_names import trusted_host_problem
 from ucwa_flow.cli._chat import ChatOptions
 from ucwa_flow.cli._flow_loading import load_or_exit, with_variables
 from ucwa_flow.cli._review_run import DEFAULT_REVIEW, Review, parse_review, serving_review
+from ucwa_flow.cli._server_option import check_server_url, given_as
 from ucwa_flow.cli._serving import Keep, Tls, on_server, on_simulator
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target
 from ucwa_flow.cli._times import Duration
@@ -221,8 +222,11 @@ def command(
     tls = Tls(ca_bundle or None, insecure)
     if server is not None and (not user or not password):
         raise click.UsageError(
-            "--server needs --user and --password (or UCWA_FLOW_USER and UCWA_FLOW_PASSWORD)"
+            f"{given_as('server')} needs --user and --password (or UCWA_FLOW_USER and "
+            "UCWA_FLOW_PASSWORD)"
         )
+    if server is not None:
+        check_server_url(server)
     _check_trusted(server, trusted_hosts)
     if server is not None:
         target = resolve_store_target(state, store, os.environ, user)

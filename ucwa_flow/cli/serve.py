@@ -34,6 +34,7 @@ from typing import Any
 import click
 
 from ucwa_flow._heap import settle
+from ucwa_flow.cli._server_option import check_server_url
 from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment, parse_listen
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 from ucwa_flow.observe.logs import configure_logging
@@ -83,13 +84,7 @@ def command(
     """Serve every bot account of DEPLOY.yaml until stopped."""
     listen = _address(admin)
     if server is not None:
-        from ucwa_flow.ucwa.discovery import root_candidates
-        from ucwa_flow.ucwa.errors import DiscoveryFailed
-
-        try:  # a wrong --server is one line now, not a sign-in retried for ever
-            root_candidates("", server)
-        except DiscoveryFailed as exc:
-            raise click.BadParameter(str(exc), param_hint="--server") from None
+        check_server_url(server)
     try:
         deployment = load_deployment(deploy_file)
     except DeploymentError as exc:

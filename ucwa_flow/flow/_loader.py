@@ -209,13 +209,36 @@ def read_document(
     except YAMLError as exc:  # any other refusal of the parser: still one located line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
         return None, [Diagnostic.at(Location(file, 1, 1), "Y001", first)]
-    if tree is None:
-        return None, [Diagnostic.at(Location(file, 1, 1), "Y007", "the file has no YAML document")]
+    if tree is None:  # no document at all, or one that is only null (`~`)
+        return None, [_no_value(text, file, kind)]
     document = Document(file, None, digest=digest)
     problems: list[Diagnostic] = []
     document.values[()] = _start(tree)
     document.data = _convert(tree, (), document, problems)
     return (None if problems else document), problems
+
+
+#: what a file of each kind should hold, for a file that holds only null
+_EXPECTED = {
+    "flow": "a flow, a mapping with version, name, start, states",
+    "sub-flow": "a flow, a mapping with version, name, start, states",
+    "included": "part of a flow, a mapping with states",
+    "deployment": "a deployment, a mapping with accounts",
+    "test script": "a test script, a mapping with flow and scenarios",
+}
+
+
+def _no_value(text: str, file: str, kind: str) -> Diagnostic:
+    """``Y007`` for a ``kind`` file that YAML reads as nothing: no document (empty, only
+    comments), or one that holds only null (``~``, ``null``, a lone ``---``)."""
+    node = _yaml(kind).compose(text)
+    if node is None:
+        return Diagnostic.at(Location(file, 1, 1), "Y007", "the file has no YAML document")
+    written = f"null ({node.value})" if node.value else "an empty document"
+    expected = _EXPECTED.get(kind, "a mapping")
+    message = f"the file holds only {written}: expected {expected}"
+    location = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    return Diagnostic.at(location, "Y007", message)
 
 
 def not_utf8(exc: UnicodeDecodeError, file: str) -> Diagnostic:

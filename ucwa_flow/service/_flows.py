@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ucwa_flow.deploy import AccountSpec, FlowSpec
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.observe.logs import add_secret
 
-__all__ = ["FlowsRefused", "Loaded", "load_account_flows", "load_one", "with_variables"]
+__all__ = [
+    "FlowsRefused",
+    "Loaded",
+    "Refused",
+    "load_account_flows",
+    "load_one",
+    "read_flow",
+    "with_variables",
+]
 
 
 class FlowsRefused(UcwaFlowError):
@@ -26,15 +35,34 @@ class Loaded:
     refused: dict[str, list[str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A flow file that did not load: ``why`` in a few words (``PATH has errors``, or
+    ``PATH: no such flow file`` for one that cannot be read) and its diagnostic
+    ``lines`` (``file:line:col: CODE message``; none for a file that cannot be read)."""
+
+    why: str
+    lines: tuple[str, ...] = ()
+
+
+def read_flow(path: Path) -> Flow | Refused:
+    """The flow in ``path`` as written (without an account's variables), or why not."""
+    try:
+        result = load_flow(path)
+    except UcwaFlowError as exc:  # missing, a folder, unreadable: one line
+        return Refused(str(exc))
+    if result.flow is None:
+        lines = [str(d) for d in result.errors] or [f"{path}: the flow has errors"]
+        return Refused(f"{path} has errors", tuple(lines))
+    return result.flow
+
+
 def load_one(spec: FlowSpec, variables: Mapping[str, object]) -> Flow | list[str]:
     """The flow of ``spec`` with the account's variables, or its error lines."""
-    try:
-        result = load_flow(spec.path)
-    except UcwaFlowError as exc:  # unreadable: one line
-        return [str(exc)]
-    if result.flow is None:
-        return [str(d) for d in result.errors] or [f"{spec.path}: the flow has errors"]
-    return with_variables(result.flow, variables)
+    outcome = read_flow(spec.path)
+    if isinstance(outcome, Refused):
+        return list(outcome.lines) or [outcome.why]
+    return with_variables(outcome, variables)
 
 
 def load_account_flows(account: AccountSpec) -> Loaded:

@@ -44,16 +44,16 @@ from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
 from ucwa_flow.errors import OperationalError
-from ucwa_flow.flow import Flow
 from ucwa_flow.live import LiveBoard
 from ucwa_flow.observe.logs import add_secret
 from ucwa_flow.observe.metrics import Metrics
-from ucwa_flow.service._account import AccountRunner, Server, SinkFactory, describe_error
+from ucwa_flow.service._account import AccountRunner, Server, SinkFactory
 from ucwa_flow.service._backoff import Backoff
 from ucwa_flow.service._coordinator import Coordinator
-from ucwa_flow.service._flows import FlowsRefused, load_one
+from ucwa_flow.service._flows import FlowsRefused
 from ucwa_flow.service._preflight import SecretsUnreadable, preflight
 from ucwa_flow.service._readiness import readiness
+from ucwa_flow.service._reload import reload_lines
 from ucwa_flow.service._schedule import Starter, start_schedules
 from ucwa_flow.service._stores import StoreHub, StoreNotOpened
 from ucwa_flow.service._watch import Watcher
@@ -351,31 +351,16 @@ class Service:
         Each account's lines (and the runtime's, as its engine takes a new version) carry
         the account, as its other lines do."""
         async with self._reloading:
-            lines: list[tuple[int, str, str | None]] = []
-            for runner in self.runners.values():
-                spec = runner.spec
-                for flow_spec in spec.flows:
-                    outcome = load_one(flow_spec, spec.variables)
-                    if not isinstance(outcome, Flow):
-                        lines += [(logging.ERROR, line, spec.id) for line in outcome]
-                        refusal = (
-                            f"{spec.id}: {flow_spec.name}: refused ({flow_spec.path} has "
-                            "errors); the running version stays"
-                        )
-                        lines.append((logging.ERROR, refusal, spec.id))
-                        continue
-                    current = runner.flows.get(flow_spec.name)
-                    if current is None or current.digest != outcome.digest:
-                        with logcontext.bind(account=spec.id):
-                            lines.append((*_applied(runner, flow_spec.name, outcome), spec.id))
-            if not lines:
-                lines.append((logging.INFO, "reload: no flow changed", None))
+            lines = reload_lines(self.runners.values())  # each file read (and told) once
             for level, line, account in lines:
                 with logcontext.bind(account=account):
                     log.log(level, "%s", line)
             ok = all(level < logging.ERROR for level, _, _ in lines)
             self.metrics.reloaded(ok)
             return ReloadReport(ok, [line for _, line, _ in lines])
+
+    def has_account(self, account: str) -> bool:
+        return account in self.runners
 
     async def start_outbound(
         self, account: str, flow: str, invitee: str | Sequence[str] | None
@@ -410,16 +395,6 @@ class Service:
             return bot.engine.start_outbound(flow, invitee)
 
         return start
-
-
-def _applied(runner: AccountRunner, name: str, flow: Flow) -> tuple[int, str]:
-    """Hand ``flow`` to ``runner``: the line to report (an error line, with the
-    traceback logged once, should the engine fail to take it; the reload goes on)."""
-    try:
-        return logging.INFO, runner.apply(name, flow)
-    except Exception as exc:
-        log.exception("%s: %s: the engine could not take the new version", runner.spec.id, name)
-        return logging.ERROR, f"{runner.spec.id}: {name}: not reloaded: {describe_error(exc)}"
 
 
 def _is_sip(uri: str) -> bool:

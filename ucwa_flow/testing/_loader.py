@@ -73,7 +73,7 @@ def load_script(path: str | os.PathLike[str]) -> ScriptResult:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return ScriptResult(None, [not_utf8(exc, str(file))])
-    document, diagnostics = read_document(text, str(file))
+    document, diagnostics = read_document(text, str(file), kind="test script")
     if document is not None:
         diagnostics = check_script_schema(document)
     if document is None or diagnostics:

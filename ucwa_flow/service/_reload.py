@@ -1,0 +1,71 @@
+"""What a reload of the flows finds and does: :func:`reload_lines`.
+
+Each flow file the accounts name is read once per reload: a file several accounts share is
+checked once, and its diagnostics are reported once (with the account when only one uses
+it), each account then saying in one line that it keeps its running version. A file that
+cannot be read any more (deleted, a folder now) is that one line, naming why, not
+"has errors". A changed valid version is handed to each account that uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from ucwa_flow import logcontext
+from ucwa_flow.flow import Flow
+from ucwa_flow.service._account import AccountRunner, describe_error
+from ucwa_flow.service._flows import Refused, read_flow, with_variables
+
+__all__ = ["Line", "reload_lines"]
+
+log = logging.getLogger("ucwa_flow.service")
+
+#: a line to log and report: its level, its text and the account it is about (or ``None``)
+Line = tuple[int, str, str | None]
+
+
+def reload_lines(runners: Iterable[AccountRunner]) -> list[Line]:
+    """Read every flow file of ``runners`` again, hand the changed valid versions to their
+    accounts and say what happened, in order (``reload: no flow changed`` when nothing did)."""
+    runners = list(runners)
+    users: dict[Path, set[str]] = {}
+    for runner in runners:
+        for flow_spec in runner.spec.flows:
+            users.setdefault(flow_spec.path, set()).add(runner.spec.id)
+    read: dict[Path, Flow | Refused] = {}
+    lines: list[Line] = []
+    for runner in runners:
+        spec = runner.spec
+        for flow_spec in spec.flows:
+            outcome = read.get(flow_spec.path)
+            if outcome is None:
+                outcome = read[flow_spec.path] = read_flow(flow_spec.path)
+                if isinstance(outcome, Refused):  # its diagnostics once, not per account
+                    owners = users[flow_spec.path]
+                    about = spec.id if len(owners) == 1 else None
+                    lines += [(logging.ERROR, line, about) for line in outcome.lines]
+            if isinstance(outcome, Refused):
+                refusal = (
+                    f"{spec.id}: {flow_spec.name}: refused ({outcome.why}); "
+                    "the running version stays"
+                )
+                lines.append((logging.ERROR, refusal, spec.id))
+                continue
+            flow = with_variables(outcome, spec.variables)
+            current = runner.flows.get(flow_spec.name)
+            if current is None or current.digest != flow.digest:
+                with logcontext.bind(account=spec.id):
+                    lines.append((*_applied(runner, flow_spec.name, flow), spec.id))
+    return lines or [(logging.INFO, "reload: no flow changed", None)]
+
+
+def _applied(runner: AccountRunner, name: str, flow: Flow) -> tuple[int, str]:
+    """Hand ``flow`` to ``runner``: the line to report (an error line, with the
+    traceback logged once, should the engine fail to take it; the reload goes on)."""
+    try:
+        return logging.INFO, runner.apply(name, flow)
+    except Exception as exc:
+        log.exception("%s: %s: the engine could not take the new version", runner.spec.id, name)
+        return logging.ERROR, f"{runner.spec.id}: {name}: not reloaded: {describe_error(exc)}"
