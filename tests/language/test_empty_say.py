@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ucwa_flow.runtime import trace as t
-from ucwa_flow.testing import load_script, run_scenario
+from ucwa_flow.testing import ScenarioResult, load_script, run_scenario
 
 FLOW = """\
 version: 1
@@ -24,6 +24,16 @@ states:
     delivery_failed:
       - say: A message was lost.
 """
+
+
+async def _passed(path: Path) -> ScenarioResult:
+    """The one scenario of the script at ``path``, which passes."""
+    loaded = load_script(path)
+    assert loaded.script is not None, [str(d) for d in loaded.diagnostics]
+    (scenario,) = loaded.script.scenarios
+    result = await run_scenario(loaded.script, scenario)
+    assert result.failure is None, str(result.failure)
+    return result
 
 
 async def test_an_empty_say_is_one_located_error_and_no_lost_message(
@@ -42,11 +52,7 @@ async def test_an_empty_say_is_one_located_error_and_no_lost_message(
               - expect: silence
         """,
     )
-    loaded = load_script(path)
-    assert loaded.script is not None, [str(d) for d in loaded.diagnostics]
-    (scenario,) = loaded.script.scenarios
-    result = await run_scenario(loaded.script, scenario)
-    assert result.failure is None, str(result.failure)
+    result = await _passed(path)
     errors = [r for r in result.traces if isinstance(r, t.FlowError)]
     assert [(e.message, str(e.location)) for e in errors] == [
         ("nothing said: the message is empty", f"{path.parent / 'quiet.flow.yaml'}:9:14")
@@ -97,11 +103,7 @@ async def test_an_html_part_that_comes_out_empty_sends_the_plain_text(
               - expect: silence
         """,
     )
-    loaded = load_script(path)
-    assert loaded.script is not None, [str(d) for d in loaded.diagnostics]
-    (scenario,) = loaded.script.scenarios
-    result = await run_scenario(loaded.script, scenario)
-    assert result.failure is None, str(result.failure)
+    result = await _passed(path)
     assert not [r for r in result.traces if isinstance(r, t.FlowError)]
     said = [r for r in result.traces if isinstance(r, t.MessageOut)]
     assert [(r.text, r.html) for r in said][:2] == [

@@ -9,6 +9,8 @@ They emit no trace record until their next step, so a new process's live board (
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from tests.service.world import HELPDESK, LENE, until, world
 from ucwa_flow.deploy import AdminSpec
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.service import Service
 
 pytestmark = pytest.mark.asyncio
 
@@ -59,12 +62,9 @@ async def test_a_restarted_service_lists_the_conversations_it_carried_on(tmp_pat
         assert second.live.snapshot()["active"] == 1
 
 
-async def test_a_stop_that_runs_out_of_time_takes_the_account_off_the_picture(
-    tmp_path: Path,
-) -> None:
-    # a runner whose stop was cancelled (the coordinator's stop timeout) or that was
-    # abandoned kept its conversations listed and counted on /live, while /metrics showed
-    # none: a worker that lost the lease showed what another worker now served
+@contextlib.asynccontextmanager
+async def _talking(tmp_path: Path) -> AsyncIterator[Service]:
+    """A service of the helpdesk account, Lene's conversation with it in state ``ask``."""
     async with world(tmp_path) as w:
         deployment = replace(w.deployment(w.account("helpdesk", HELPDESK)), admin=AdminSpec(port=0))
         service = await w.service(deployment)
@@ -72,6 +72,16 @@ async def test_a_stop_that_runs_out_of_time_takes_the_account_off_the_picture(
         lene = await w.person(LENE, HELPDESK)
         await lene.say("hello")
         assert await lene.hear() == ["helpdesk v1: your name?"]
+        yield service
+
+
+async def test_a_stop_that_runs_out_of_time_takes_the_account_off_the_picture(
+    tmp_path: Path,
+) -> None:
+    # a runner whose stop was cancelled (the coordinator's stop timeout) or that was
+    # abandoned kept its conversations listed and counted on /live, while /metrics showed
+    # none: a worker that lost the lease showed what another worker now served
+    async with _talking(tmp_path) as service:
         assert service.live is not None
         assert service.live.snapshot()["active"] == 1
         runner = service.runners["helpdesk"]
@@ -87,13 +97,7 @@ async def test_a_conversation_still_listed_is_shown_as_the_store_has_it(tmp_path
     # carried() left a conversation the board still listed as active as the board last saw
     # it: a step never committed (the bot then restarted in this process), or one another
     # worker took it on from (the account taken back), stayed shown
-    async with world(tmp_path) as w:
-        deployment = replace(w.deployment(w.account("helpdesk", HELPDESK)), admin=AdminSpec(port=0))
-        service = await w.service(deployment)
-        await until(lambda: service.readiness().ready, "signed in")
-        lene = await w.person(LENE, HELPDESK)
-        await lene.say("hello")
-        assert await lene.hear() == ["helpdesk v1: your name?"]
+    async with _talking(tmp_path) as service:
         live = service.live
         assert live is not None
         [shown] = live.snapshot()["conversations"]
