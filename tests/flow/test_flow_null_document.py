@@ -59,3 +59,18 @@ def test_a_test_script_of_only_null_says_so(tmp_path: Path) -> None:
         f"{path}:1:1: Y007 error: the file holds only null (~): expected a test script, a "
         "mapping with flow and scenarios"
     ]
+
+
+def test_a_sub_flow_of_only_null_names_what_a_sub_flow_holds(tmp_path: Path) -> None:
+    # it said "a flow, a mapping with version, name, ...": an author who wrote name: then
+    # got F133 (a sub-flow has no name, but subflow:)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "ask.subflow.yaml").write_text("~\n", "utf-8")
+    main = tmp_path / "desk.flow.yaml"
+    main.write_text(
+        "version: 1\nname: desk\nstart: a\nstates:\n  a:\n"
+        "    enter: [{call: {flow: lib/ask.subflow.yaml}}]\n",
+        "utf-8",
+    )
+    found = " ".join(str(d) for d in load_flow(main).errors)
+    assert "expected a sub-flow, a mapping with version, subflow, start, states" in found

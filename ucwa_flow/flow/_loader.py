@@ -221,8 +221,8 @@ def read_document(
 #: what a file of each kind should hold, for a file that holds only null
 _EXPECTED = {
     "flow": "a flow, a mapping with version, name, start, states",
-    "sub-flow": "a flow, a mapping with version, name, start, states",
-    "included": "part of a flow, a mapping with states",
+    "sub-flow": "a sub-flow, a mapping with version, subflow, start, states",
+    "included": "part of a flow, a mapping with states, variables or commands",
     "deployment": "a deployment, a mapping with accounts",
     "test script": "a test script, a mapping with flow and scenarios",
 }
