@@ -109,6 +109,14 @@ def _flow(tmp_path: Path, main: str, name: str, sub: str) -> Flow:
     return loaded.flow
 
 
+def _one_file(tmp_path: Path, text: str) -> Flow:
+    path = tmp_path / "m.flow.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded = load_flow(path)
+    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
+    return loaded.flow
+
+
 async def test_each_change_is_one_line_where_it_happened_across_a_call(
     store: Store,  # noqa: F811
     tmp_path: Path,
@@ -204,11 +212,7 @@ async def test_a_secret_set_used_and_cleared_in_one_commit_is_redacted(
     # the texts to blank out were what the secrets held at the commit and at the last one:
     # a secret cleared after use in the same step left `ref = R-4711`, the bot's reply and
     # the ended record's `ref` in clear
-    path = tmp_path / "m.flow.yaml"
-    path.write_text(_USED_AND_CLEARED, encoding="utf-8")
-    loaded = load_flow(path)
-    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
-    async with stage(loaded.flow, store=store) as s:
+    async with stage(_one_file(tmp_path, _USED_AND_CLEARED), store=store) as s:
         ann = await s.person()
         await ann.say("pin 4711")
         assert await ann.hear(2) == ["Hello.", "ok R-4711"]  # the caller is told
@@ -252,11 +256,7 @@ async def test_a_secret_mapping_is_blanked_out_by_each_of_its_values(
 ) -> None:
     # a secret mapping's values were never looked for (`ref = "A-5550001"` was stored in
     # clear); a number that holds a secret is blanked out too (it cannot be told from a copy)
-    path = tmp_path / "m.flow.yaml"
-    path.write_text(_MAPPING_AND_NUMBERS, encoding="utf-8")
-    loaded = load_flow(path)
-    assert loaded.flow is not None, [str(d) for d in loaded.diagnostics]
-    async with stage(loaded.flow, store=store) as s:
+    async with stage(_one_file(tmp_path, _MAPPING_AND_NUMBERS), store=store) as s:
         ann = await s.person()
         await ann.say("pin 1234")
         assert await ann.hear(2) == ["Hello.", "ok A-5550001"]

@@ -3,6 +3,7 @@ each mistake a person can make in starting it as one line with its exit status."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -237,15 +239,11 @@ def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert "signed in" not in done.stderr  # the port is taken before any account signs in
 
 
-def test_the_embedded_simulator_names_as_callers_only_users_that_are_not_accounts(
-    tmp_path: Path,
-) -> None:
-    """The start line named lenea and adrianag as the callers whatever the deployment: an
-    account signed in as adrianag was listed as someone to call it from."""
-    deploy = _deployment(tmp_path)
-    deploy.write_text(DEPLOY.replace("sip:desk@", "sip:AdrianaG@"), "utf-8")
+@contextlib.contextmanager
+def _running(tmp_path: Path, *args: str) -> Iterator[Lines]:
+    """``ucwa-flow serve ARGS`` running, its stderr's lines; stopped by SIGTERM after."""
     with subprocess.Popen(
-        [UCWA_FLOW, "serve", str(deploy)],
+        [UCWA_FLOW, "serve", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -253,10 +251,21 @@ def test_the_embedded_simulator_names_as_callers_only_users_that_are_not_account
         env=ENV,
     ) as proc:
         try:
-            line = Lines(proc.stderr).until("no server given")
+            yield Lines(proc.stderr)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=WAIT)
+
+
+def test_the_embedded_simulator_names_as_callers_only_users_that_are_not_accounts(
+    tmp_path: Path,
+) -> None:
+    """The start line named lenea and adrianag as the callers whatever the deployment: an
+    account signed in as adrianag was listed as someone to call it from."""
+    deploy = _deployment(tmp_path)
+    deploy.write_text(DEPLOY.replace("sip:desk@", "sip:AdrianaG@"), "utf-8")
+    with _running(tmp_path, str(deploy)) as lines:
+        line = lines.until("no server given")
     assert "(callers: sip:toshm@contoso.com, sip:lenea@contoso.com; control API" in line, line
 
 
@@ -274,28 +283,17 @@ def test_an_ipv6_admin_address_is_written_in_brackets(tmp_path: Path) -> None:
     """``--admin [::1]:0`` logged ``admin endpoint on http://::1:PORT``, not a URL one can
     open, and a second serve on that port said ``cannot listen on ::1:PORT``."""
     deploy = _deployment(tmp_path)
-    with subprocess.Popen(
-        [UCWA_FLOW, "serve", str(deploy), "--admin", "[::1]:0"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env=ENV,
-    ) as proc:
-        try:
-            line = Lines(proc.stderr).until("admin endpoint on")
-            url = line.rpartition("admin endpoint on ")[2].strip()
-            assert url.startswith("http://[::1]:"), line
-            with urllib.request.urlopen(f"{url}/healthz", timeout=WAIT) as answer:
-                assert answer.read() == b"ok\n"
-            port = url.rpartition(":")[2]
-            done = _serve(tmp_path, str(deploy), "--admin", f"[::1]:{port}")
-            assert done.returncode == 1, done.stderr
-            taken = done.stderr.splitlines()[-1]
-            assert taken.startswith(f"ucwa-flow: error: cannot listen on [::1]:{port} "), taken
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=WAIT)
+    with _running(tmp_path, str(deploy), "--admin", "[::1]:0") as lines:
+        line = lines.until("admin endpoint on")
+        url = line.rpartition("admin endpoint on ")[2].strip()
+        assert url.startswith("http://[::1]:"), line
+        with urllib.request.urlopen(f"{url}/healthz", timeout=WAIT) as answer:
+            assert answer.read() == b"ok\n"
+        port = url.rpartition(":")[2]
+        done = _serve(tmp_path, str(deploy), "--admin", f"[::1]:{port}")
+        assert done.returncode == 1, done.stderr
+        taken = done.stderr.splitlines()[-1]
+        assert taken.startswith(f"ucwa-flow: error: cannot listen on [::1]:{port} "), taken
 
 
 @pytest.mark.parametrize(
