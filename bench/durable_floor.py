@@ -8,6 +8,14 @@ answer's raw bytes as one row (no decoding, no encoding, no row per conversation
 position, on a fresh file with the store's settings (WAL, ``synchronous=NORMAL``), one
 transaction per answer. No engine runs; nothing is checkpointed into tables.
 
+Beside it, the same write to a plain append-only file (``file_*``): one ``os.writev`` per
+answer of a fixed header (sequence number, time, lengths), the answer's bytes and the
+position, on a file opened with ``O_APPEND``. Like SQLite's WAL with
+``synchronous=NORMAL`` it survives the process's crash (the bytes are in the kernel's page
+cache when the call returns), not the machine's; neither syncs per answer. It is the floor
+of a design that keeps its input log outside SQLite (the tables then written as
+checkpoints now and then).
+
 Beside it, the in-memory engine of :mod:`bench.engine_durable` is fed answers of the same
 size (PER_BATCH conversations' "Receive an IM" samples, default 50; 1,000 conversations, 3
 rounds), each run in a fresh process as in ``engine_durable``: the engine's figure depends
@@ -16,8 +24,8 @@ cyclic collector's full collections come less often and the in-memory engine rea
 cheaper). Both are CPU time (``time.process_time``) per record, the median of RUNS runs
 (default 5). ``best_ratio`` = in-memory / (in-memory + floor): the
 highest records-per-CPU-second ratio to the in-memory engine that a durable engine writing
-to SQLite could reach on this machine, if all its other work cost nothing. Prints one
-JSON object.
+to SQLite could reach on this machine, if all its other work cost nothing;
+``file_best_ratio`` the same for the plain file. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import sqlite3
 import statistics
+import struct
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -83,6 +93,23 @@ def append(per_batch: int) -> float:
     return cpu / (answers * records)
 
 
+def append_file(per_batch: int) -> float:
+    """CPU seconds per record of appending the answers of the engine's run to a plain
+    file, one ``writev`` each (header, answer, position)."""
+    answers = CONVERSATIONS * ROUNDS // per_batch
+    body, records = answer(per_batch, 1)
+    with tempfile.TemporaryDirectory(prefix="ucwa-flow-bench-") as folder:
+        log = os.open(Path(folder) / "floor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        started = time.process_time()
+        for seq in range(answers):
+            position = f"/ucwa/oauth/v1/applications/104/events?ack={seq + 1}".encode()
+            head = struct.pack("<QdII", seq, time.time(), len(body), len(position))
+            os.writev(log, (head, body, position))
+        cpu = time.process_time() - started
+        os.close(log)
+    return cpu / (answers * records)
+
+
 def engine(per_batch: int) -> float:
     """CPU seconds per record of the in-memory engine (run in a process of its own)."""
     memory = asyncio.run(in_memory(CONVERSATIONS, ROUNDS, per_batch))
@@ -90,13 +117,15 @@ def engine(per_batch: int) -> float:
 
 
 def measure(per_batch: int, runs: int) -> dict[str, Any]:
-    floors, engines = [], []
+    floors, files, engines = [], [], []
     fresh = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=fresh, max_tasks_per_child=1) as pool:
         for _ in range(runs):
             engines.append(pool.submit(engine, per_batch).result())
             floors.append(append(per_batch))
+            files.append(append_file(per_batch))
     floor, memory = statistics.median(floors), statistics.median(engines)
+    file = statistics.median(files)
     return {
         "conversations_per_batch": per_batch,
         "answer_bytes": len(answer(per_batch, 1)[0]),
@@ -106,6 +135,9 @@ def measure(per_batch: int, runs: int) -> dict[str, Any]:
         "in_memory_us_per_record": memory * 1e6,
         "in_memory_us_spread": [min(engines) * 1e6, max(engines) * 1e6],
         "best_ratio": memory / (memory + floor),
+        "file_floor_us_per_record": file * 1e6,
+        "file_floor_us_spread": [min(files) * 1e6, max(files) * 1e6],
+        "file_best_ratio": memory / (memory + file),
     }
 
 
