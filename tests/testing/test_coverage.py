@@ -229,6 +229,9 @@ async def test_a_script_naming_its_flow_through_another_path_counts_all_the_same
     (cov_both,) = both.coverage.flows.values()
     assert 'ask -> ask: "maybe"' in _edges(cov_both.edges)
     assert _edges(cov_both.edges) == _edges(cov_alone.edges)
+    # the counts too (`test flows/ --json` wrote 0 for every state and edge)
+    assert cov_both.state_counts == cov_alone.state_counts == {"ask": 1}
+    assert cov_both.edge_counts == cov_alone.edge_counts
 
 
 async def test_an_invitation_is_counted_on_the_rule_that_accepted_it(

@@ -115,7 +115,10 @@ class FlowCoverage:
         if flow is None or flow is self.flow:
             _Replay(self).run(traces)
         else:
-            _Replay(FlowCoverage(flow, self.graph, self.states, self.edges)).run(traces)
+            other = FlowCoverage(
+                flow, self.graph, self.states, self.edges, self.state_counts, self.edge_counts
+            )
+            _Replay(other).run(traces)
 
 
 class Coverage:
