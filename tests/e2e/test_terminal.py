@@ -89,6 +89,8 @@ def test_a_terminal_chat_with_the_helpdesk(key: bytes, name: str) -> None:
     with Terminal("run", "flows/helpdesk.flow.yaml") as term:
         term.read_until(PROMPT)
         assert b"Chatting with the 'helpdesk' bot as sip:lenea@contoso.com" in term.screen
+        # the bot waits for the caller's first message: the banner says to write first
+        assert b"Type a line to start the conversation" in term.screen
         mark = len(term.screen)
         term.type(b"hello\r")
         term.read_until(b"4. Talk to an agent", after=mark)

@@ -185,7 +185,8 @@ def _banner(flow: Flow, options: ChatOptions, simulated: list[str], out: Output)
     if options.interactive:
         lines.append(
             f"Chatting with the {flow.name!r} bot as {options.caller} on the embedded "
-            "simulator. Ctrl-D or Ctrl-C to leave."
+            "simulator. Type a line to start the conversation (the bot answers your "
+            "first message); Ctrl-D or Ctrl-C to leave."
         )
     if simulated:
         lines.append("Simulated for this run:")
