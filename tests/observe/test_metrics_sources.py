@@ -207,3 +207,12 @@ def test_whether_each_account_serves() -> None:
         ({"account": "desk"}, 1.0),
         ({"account": "hr"}, 0.0),
     ]
+
+
+def test_the_process_memory_and_file_descriptors_are_exposed() -> None:
+    # a leak shows as these growing: a serve running for weeks needs them on /metrics
+    m = Scraped.of(Metrics())
+    assert m.types["process_resident_memory_bytes"] == "gauge"
+    assert m.value("process_resident_memory_bytes") > 0
+    assert m.value("process_open_fds") > 0
+    assert "process_max_fds" in m.types

@@ -12,6 +12,8 @@ ways, none of which makes the runtime depend on this package:
 * **scrape time**: ``metrics.track(account, source)`` reads the live conversations by
   flow and state and the event-channel counters (reconnects, resyncs, application
   re-creations) of each account when Prometheus scrapes (:mod:`ucwa_flow.observe._scrape`);
+* **the process**: ``process_resident_memory_bytes``, ``process_open_fds`` and the rest of
+  ``prometheus_client``'s process collector, read from ``/proc`` at each scrape;
 * **the service** says which flow version each account serves (:meth:`Metrics.flow_version`)
   and counts reloads (:meth:`Metrics.reloaded`).
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
 from ucwa_flow.observe._families import Families
 from ucwa_flow.observe._scrape import AccountSource, ScrapeCollector
@@ -45,6 +47,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # the process's memory, file descriptors, CPU and start time (``process_*``, read
+        # from /proc at each scrape; none on a system without it): what shows a leak
+        ProcessCollector(registry=self.registry)
         self.families = Families(self.registry)
         self._scrape = ScrapeCollector()
         self.registry.register(self._scrape)
