@@ -149,17 +149,25 @@ def _is_deployment_file(file: str) -> bool:
     store and the service) is imported only for a file that may be one."""
     from pathlib import Path
 
-    from ucwa_flow._deploy_sniff import may_be_deployment
+    from ucwa_flow._deploy_sniff import deployment_by_name, may_be_deployment
 
     try:
         text = Path(file).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return False  # not one; loading it as a flow says why it cannot be read
-    if not may_be_deployment(text):
-        return False
+    if not may_be_deployment(text):  # the content cannot tell when it holds nothing
+        return deployment_by_name(file) and _holds_nothing(text, file)
     from ucwa_flow.deploy import is_deployment_file
 
     return is_deployment_file(file)
+
+
+def _holds_nothing(text: str, file: str) -> bool:
+    """Whether YAML reads ``text`` as no value: empty, only comments, only ``~``."""
+    from ucwa_flow.flow._loader import read_document
+
+    document, problems = read_document(text, file, kind="deployment")
+    return document is None and any(p.code == "Y007" for p in problems)
 
 
 def _test_script(file: str) -> list[Diagnostic]:
