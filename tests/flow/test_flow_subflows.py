@@ -195,6 +195,26 @@ def test_a_sub_flow_alone_names_no_made_up_caller(tmp_path: Path) -> None:
     ]
 
 
+def test_a_sub_flow_problem_is_one_line_in_a_folder_that_calls_it_twice(
+    tmp_path: Path,
+) -> None:
+    # found through each caller and by the sub-flow checked alone: it was printed 3 times
+    call = (
+        "version: 1\nname: {}\nstart: a\nstates:\n  a: {{enter: [{{call: {{flow: {}}}}}, stop]}}\n"
+    )
+    files = {
+        "one.flow.yaml": call.format("one", "lib/x.subflow.yaml"),
+        "two.flow.yaml": call.format("two", "lib/x.subflow.yaml"),
+        "lib/x.subflow.yaml": "version: 1\nsubflow: x\nstart: a\nstates:\n"
+        '  a: {enter: [{say: "{{ nope }}"}, return]}\n',
+    }
+    _write(tmp_path, files)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert [line.split(": ")[1][:4] for line in result.stdout.splitlines()] == ["F106"]
+    assert "3 file(s) checked: 1 error(s), 0 warning(s)" in result.stderr
+
+
 def test_the_digest_covers_the_sub_flows_and_included_files(tmp_path: Path) -> None:
     files = {
         "main.flow.yaml": """

@@ -81,6 +81,9 @@ def run(files: tuple[str, ...], output: str, quiet: bool) -> int:
                     diagnostics.extend(load_flow(file).diagnostics)
         except (FlowFileError, UnreadableFileError) as exc:
             unreadable.append(str(exc))
+    # a sub-flow's problem is found once through each flow that calls it and once
+    # checked on its own: one line, however many files found it
+    diagnostics = list(dict.fromkeys(diagnostics))
     errors = sum(1 for d in diagnostics if d.is_error)
     echo = _echo_function(output == "json" or bool(diagnostics or unreadable))
     if output == "json":
