@@ -3,7 +3,9 @@
 A deployment file has ``accounts:`` at its top level; a flow never has. A file without
 ``accounts:`` (misspelt, say) is still one when its top level has a key only deployment
 files have (``store:``, ``server:``, ...) and none of a flow's: its problems are then
-worded as a deployment file's, as ``serve`` words them. The deployment loader
+worded as a deployment file's, as ``serve`` words them. A file whose content cannot tell
+(empty, or only ``~``) is one when named like one (``deploy.yaml``,
+``deploy.example.yaml``, ``deployment-prod.yml``). The deployment loader
 (:func:`ucwa_flow.deploy.is_deployment_file`) decides for sure, but importing it brings
 in the store and the service; ``ucwa-flow validate`` looks here first, so that checking
 flows does not pay for that.
@@ -20,6 +22,7 @@ __all__ = [
     "TOP_LEVEL_ACCOUNTS",
     "deployment_by_keys",
     "deployment_by_lines",
+    "deployment_by_name",
     "may_be_deployment",
 ]
 
@@ -53,6 +56,10 @@ _TOP_LEVEL_DEPLOYMENT = re.compile(
     r"""^(?:\{[ \t]*)?["']?(?:""" + "|".join(sorted(DEPLOYMENT_KEYS)) + r""")["']?[ \t]*:""",
     re.MULTILINE,
 )
+#: the name of a deployment file: deploy or deployment, then nothing, or a part after a
+#: dot, hyphen or underscore (``deploy.example.yaml``); ``*.flow.yaml`` and the like are not
+_DEPLOYMENT_NAME = re.compile(r"deploy(?:ment)?(?:[.\-_][^/\\]*)?\.ya?ml", re.IGNORECASE)
+_OTHER_FILES = (".flow.yaml", ".subflow.yaml", ".states.yaml", ".test.yaml")
 #: a line that starts a top-level key (block style), for a text whose YAML is broken
 _TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*:""", re.MULTILINE)
 
@@ -77,3 +84,13 @@ def deployment_by_lines(text: str) -> bool:
     if TOP_LEVEL_ACCOUNTS.search(text) is not None:
         return True
     return deployment_by_keys(_TOP_LEVEL_KEY.findall(text))
+
+
+def deployment_by_name(file: str) -> bool:
+    """Whether ``file`` is named like a deployment file (``deploy.yaml``,
+    ``deploy.example.yaml``): for a file whose content cannot tell, one that is empty
+    or holds only ``~``."""
+    name = re.split(r"[/\\]", file)[-1]
+    if name.lower().endswith(_OTHER_FILES):
+        return False
+    return _DEPLOYMENT_NAME.fullmatch(name) is not None

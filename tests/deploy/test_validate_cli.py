@@ -62,7 +62,7 @@ def test_the_errors_of_its_flows(write_deployment: WriteDeployment) -> None:
     code, out, _ = _run("validate", str(path), str(flow))
     assert code == 1
     lines = out.splitlines()
-    assert len(lines) == 2  # once through the deployment, once as itself
+    assert len(lines) == 1  # found through the deployment and as itself: one line
     assert all(line.startswith(f"{flow}:") and " F102 error: " in line for line in lines)
 
 
@@ -166,3 +166,27 @@ def test_only_keys_at_the_top_level_count() -> None:
     assert may_be_deployment("store: /var/lib/bots\n")
     assert may_be_deployment('{ "accounts": [] }')
     assert deployment_by_lines("acounts:\n  - id: a\nstore: /x\n  - [\n")
+
+
+@pytest.mark.parametrize("name", ["deploy.example.yaml", "deploy.yaml", "deployment-prod.yml"])
+def test_a_null_deployment_file_is_told_by_its_name(tmp_path: Path, name: str) -> None:
+    # only ~ in it: its content cannot tell; it said "expected a flow"
+    path = tmp_path / name
+    path.write_text("~\n", "utf-8")
+    code, out, _ = _run("validate", str(path))
+    assert (code, out.splitlines()) == (
+        1,
+        [
+            f"{path}:1:1: Y007 error: the file holds only null (~): expected a deployment, "
+            "a mapping with accounts"
+        ],
+    )
+
+
+@pytest.mark.parametrize("name", ["deploy.flow.yaml", "null.yaml", "redeploy.yaml"])
+def test_a_null_file_named_otherwise_is_a_flow(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("~\n", "utf-8")
+    code, out, _ = _run("validate", str(path))
+    assert code == 1
+    assert out.endswith("expected a flow, a mapping with version, name, start, states\n")

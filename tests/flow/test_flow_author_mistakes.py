@@ -186,6 +186,52 @@ def test_an_empty_choice_is_refused_as_an_empty_keyword_is(
     )
 
 
+_NULL_ITEM = (
+    "the item is null (~, null or nothing): remove it, or write the text you meant in quotes"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("true", 'true is a YAML boolean, not a text: write "true" in quotes for the word'),
+        ("false", 'false is a YAML boolean, not a text: write "false" in quotes for the word'),
+        ("~", _NULL_ITEM),
+        ("null", _NULL_ITEM),
+    ],
+)
+def test_a_boolean_or_null_choice_says_what_to_write(
+    tmp_path: Path, answer: str, message: str
+) -> None:
+    # it said "expected a choice (an answer: not empty, not only spaces), got true"
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        _FLOW.format(line="stop")
+        + f"    messages:\n      - choice: [yes, {answer}]\n        say: ok\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert (
+        result.stdout == f"{path}:11:23: S003 error: states.menu.messages[0].choice[1]: {message}\n"
+    )
+
+
+def test_a_boolean_keyword_or_say_says_what_to_write(tmp_path: Path) -> None:
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(
+        _FLOW.format(line="say: true")
+        + "    messages:\n      - keywords: [false]\n        say: ok\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout.splitlines() == [
+        f"{path}:9:14: S003 error: states.menu.enter[0].say: true is a YAML boolean, not a "
+        'text: write "true" in quotes for the word',
+        f"{path}:11:20: S003 error: states.menu.messages[0].keywords[0]: false is a YAML "
+        'boolean, not a text: write "false" in quotes for the word',
+    ]
+
+
 def test_an_empty_language_keyword_is_refused(tmp_path: Path) -> None:
     # it marked every first message as German
     path = tmp_path / "desk.flow.yaml"

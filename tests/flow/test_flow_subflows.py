@@ -173,6 +173,48 @@ def test_a_sub_flow_alone_is_checked_as_a_sub_flow() -> None:
     assert CliRunner().invoke(cli, ["validate", str(included)]).exit_code == 0
 
 
+def test_a_sub_flow_alone_names_no_made_up_caller(tmp_path: Path) -> None:
+    # checked alone, a sub-flow is called by a caller that does not exist: its YAML
+    # errors must not say "(called at lib/(caller).flow.yaml:1:92)"
+    files = {
+        "lib/bad.subflow.yaml": "version: 1\nsubflow: x\nstart: a\nstates: {a: {}, a: {}}\n",
+        "lib/flow.subflow.yaml": "version: 1\nname: x\nstart: a\nstates: {a: {}}\n",
+    }
+    _write(tmp_path, files)
+    bad, flow = (str(tmp_path / name) for name in files)
+    result = CliRunner().invoke(cli, ["validate", bad])
+    assert result.stdout.splitlines() == [
+        f"{bad}:4:17: Y002 error: duplicate key 'a' (first defined at line 4)"
+    ]
+    # the file that is no sub-flow was a silent pass (its F133 is at the call)
+    result = CliRunner().invoke(cli, ["validate", flow])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{flow}:1:1: F133 error: this file has no `subflow:` name: give it `subflow: "
+        "<name>`, or rename it *.flow.yaml if it is a flow"
+    ]
+
+
+def test_a_sub_flow_problem_is_one_line_in_a_folder_that_calls_it_twice(
+    tmp_path: Path,
+) -> None:
+    # found through each caller and by the sub-flow checked alone: it was printed 3 times
+    call = (
+        "version: 1\nname: {}\nstart: a\nstates:\n  a: {{enter: [{{call: {{flow: {}}}}}, stop]}}\n"
+    )
+    files = {
+        "one.flow.yaml": call.format("one", "lib/x.subflow.yaml"),
+        "two.flow.yaml": call.format("two", "lib/x.subflow.yaml"),
+        "lib/x.subflow.yaml": "version: 1\nsubflow: x\nstart: a\nstates:\n"
+        '  a: {enter: [{say: "{{ nope }}"}, return]}\n',
+    }
+    _write(tmp_path, files)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert [line.split(": ")[1][:4] for line in result.stdout.splitlines()] == ["F106"]
+    assert "3 file(s) checked: 1 error(s), 0 warning(s)" in result.stderr
+
+
 def test_the_digest_covers_the_sub_flows_and_included_files(tmp_path: Path) -> None:
     files = {
         "main.flow.yaml": """

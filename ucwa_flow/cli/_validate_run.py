@@ -81,6 +81,9 @@ def run(files: tuple[str, ...], output: str, quiet: bool) -> int:
                     diagnostics.extend(load_flow(file).diagnostics)
         except (FlowFileError, UnreadableFileError) as exc:
             unreadable.append(str(exc))
+    # a sub-flow's problem is found once through each flow that calls it and once
+    # checked on its own: one line, however many files found it
+    diagnostics = list(dict.fromkeys(diagnostics))
     errors = sum(1 for d in diagnostics if d.is_error)
     echo = _echo_function(output == "json" or bool(diagnostics or unreadable))
     if output == "json":
@@ -149,17 +152,25 @@ def _is_deployment_file(file: str) -> bool:
     store and the service) is imported only for a file that may be one."""
     from pathlib import Path
 
-    from ucwa_flow._deploy_sniff import may_be_deployment
+    from ucwa_flow._deploy_sniff import deployment_by_name, may_be_deployment
 
     try:
         text = Path(file).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return False  # not one; loading it as a flow says why it cannot be read
-    if not may_be_deployment(text):
-        return False
+    if not may_be_deployment(text):  # the content cannot tell when it holds nothing
+        return deployment_by_name(file) and _holds_nothing(text, file)
     from ucwa_flow.deploy import is_deployment_file
 
     return is_deployment_file(file)
+
+
+def _holds_nothing(text: str, file: str) -> bool:
+    """Whether YAML reads ``text`` as no value: empty, only comments, only ``~``."""
+    from ucwa_flow.flow._loader import read_document
+
+    document, problems = read_document(text, file, kind="deployment")
+    return document is None and any(p.code == "Y007" for p in problems)
 
 
 def _test_script(file: str) -> list[Diagnostic]:

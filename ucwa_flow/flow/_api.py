@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
-from ucwa_flow.flow._diagnostics import Diagnostic
+from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._model import Flow
 
 if TYPE_CHECKING:
@@ -198,4 +198,22 @@ def _part_diagnostics(text: str, file: str) -> list[Diagnostic]:
     text = json.dumps(
         {"version": 1, "name": "check", "start": "c", "states": {"c": {"enter": [call]}}}
     )
-    return [d for d in load_flow_text(text, caller).diagnostics if d.file != caller]
+    found = load_flow_text(text, caller).diagnostics
+    mine = [_without_call_site(d, caller) for d in found if d.file != caller]
+    if any(d.file == caller and d.code == "F133" for d in found):  # no `subflow:` name
+        message = (
+            "this file has no `subflow:` name: give it `subflow: <name>`, or rename it "
+            "*.flow.yaml if it is a flow"
+        )
+        mine.append(Diagnostic.at(Location(file, 1, 1), "F133", message))
+    return sorted(mine, key=Diagnostic.sort_key)
+
+
+def _without_call_site(diagnostic: Diagnostic, caller: str) -> Diagnostic:
+    """``diagnostic`` without the "(called at ...)" of the made-up caller: a message
+    names real places or none."""
+    site = f" (called at {caller}:"
+    at = diagnostic.message.find(site)
+    if at < 0:
+        return diagnostic
+    return replace(diagnostic, message=diagnostic.message[:at])

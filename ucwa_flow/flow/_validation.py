@@ -164,8 +164,9 @@ class SchemaValidator:
         elif keyword in ("anyOf", "oneOf"):
             yield from self.alternatives(error, path, doc)
         elif keyword == "type":
-            message = f"{where(path)}expected {expected(error.schema)}, got {kind(instance)}"
-            yield self.at(doc, path, WRONG_TYPE, message)
+            hint = _text_hint(error.schema, instance, path)
+            wrong = f"expected {expected(error.schema)}, got {kind(instance)}"
+            yield self.at(doc, path, WRONG_TYPE, where(path) + (hint or wrong))
         else:
             yield self.at(doc, path, INVALID, where(path) + self.invalid(error))
 
@@ -260,6 +261,23 @@ def kind(instance: Any) -> str:
     if isinstance(instance, str):
         return f"the text {instance!r}"
     return f"the number {instance!r}"
+
+
+def _text_hint(subschema: dict[str, Any], instance: Any, path: Path) -> str | None:
+    """What to write instead of a YAML boolean, or of a null list item, where a text is
+    wanted (``choice: [true]``, ``keywords: [~]``); ``None`` for any other mistake."""
+    types = subschema.get("type", [])
+    if "string" not in ([types] if isinstance(types, str) else types):
+        return None
+    if isinstance(instance, bool):
+        word = str(instance).lower()
+        return f'{word} is a YAML boolean, not a text: write "{word}" in quotes for the word'
+    if instance is None and path and isinstance(path[-1], int):
+        return (
+            "the item is null (~, null or nothing): remove it, or write the text you meant "
+            "in quotes"
+        )
+    return None
 
 
 def expected(subschema: dict[str, Any]) -> str:

@@ -107,7 +107,8 @@ class Page:
     rotations: dict[tuple[str, str], int] = field(default_factory=dict)
     #: whose secrets a conversation without an instance of its own keeps (a handoff's agent)
     owners: dict[str, FlowInstance] = field(default_factory=dict)
-    #: the last value a variable line of the page gave, by (conversation, variable)
+    #: the last value a variable line of the page gave, by (conversation, variable): of
+    #: the flow's own variables (not a sub-flow's), which the commit measures
     shown: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: invitations turned away, with when (epoch seconds)
     declines: list[tuple[float, Declined]] = field(default_factory=list)
@@ -297,7 +298,8 @@ class Journal:
             if isinstance(value, dict | list):  # kept as it is now
                 value = copy.deepcopy(value)
             self.line(href, "variable", {"name": name, "value": value})
-            self._page.shown[href, name] = value
+            if not record.in_subflow:  # a sub-flow's variable of the same name is another
+                self._page.shown[href, name] = value
         elif isinstance(record, t.VersionChanged):
             data = {"flow": record.flow, "from": record.old, "to": record.new}
             self.line(href, "version", data)

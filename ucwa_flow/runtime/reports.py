@@ -51,7 +51,8 @@ def set_variable(instance: FlowInstance, name: str, value: Any) -> None:
         and (name not in variables or not same_value(variables[name], value))
     ):
         variables[name] = value
-        instance._emit(t.VariableSet, name=name, value=value)
+        in_subflow = bool(instance.calls.frames)
+        instance._emit(t.VariableSet, name=name, value=value, in_subflow=in_subflow)
         return
     variables[name] = value
 

@@ -133,10 +133,13 @@ class VariableSet(Trace):
     parameter given by ``with`` at the call, a sub-flow's returned value), so a transcript
     shows it among what the step did, in order; a value equal to the one the variable held
     (and of the same type: ``True`` is not ``1``) emits nothing. ``value`` is the real one:
-    the journal's commit blanks secrets out of it (``records.without_secrets``)."""
+    the journal's commit blanks secrets out of it (``records.without_secrets``).
+    ``in_subflow``: the variable is a running sub-flow's (or a caller's under it), not one
+    of the flow's own, which may have the same name."""
 
     name: str
     value: Any
+    in_subflow: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -396,3 +396,42 @@ def test_a_state_left_in_the_step_that_entered_it_is_not_called_never_entered(
             "its condition `account.locked == 'for good'` was never true with the values tried"
         )
     }
+
+
+BRACKETS = """\
+version: 1
+name: brackets
+start: a
+settings: {idle_timeout: 5m}
+invitation:
+  rules:
+    - subject: "[Uu]rgent*"
+      action: accept
+      goto: b
+    - from: "sip:[!a-z0-9 -_.@]*"
+      action: decline
+  default: accept
+states:
+  a:
+    enter: [{say: hi}, stop]
+  b:
+    enter: [{say: urgent}, stop]
+"""
+
+
+def test_a_bracket_set_in_a_subject_glob_is_filled_in(tmp_path: Path) -> None:
+    # a subject pattern with [...] was never tried: its rule was missed as "no caller and
+    # time tried fits it before an earlier rule", which named neither the subject nor why
+    flow = tmp_path / "brackets.flow.yaml"
+    flow.write_text(BRACKETS, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "brackets.explored.test.yaml"))
+    assert report.passed
+    text = (tmp_path / "brackets.explored.test.yaml").read_text(encoding="utf-8")
+    assert '      - invite: {subject: "urgent"}\n' in text
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert not any("Urgent" in edge for edge in missed)
+    # a set no tried character is outside of: the pattern and what to write are named
+    assert missed["(start) -> (end) [event: decline sip:[!a-z0-9 -_.@]*]"] == (
+        'the explorer made no caller that "sip:[!a-z0-9 -_.@]*" matches: write a scenario '
+        "with one (caller: sip:...)"
+    )

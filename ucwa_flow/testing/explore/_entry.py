@@ -12,6 +12,7 @@ An outbound flow is entered by the bot's own invitation of its first ``outbound.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,6 +58,9 @@ def entries(flow: Flow) -> Entries:
             found.setups.append(setup)
             continue
         why = "no caller and time tried fits it before an earlier rule"
+        unmade = _unmade(policy.rules[index]) if index is not None else None
+        if unmade is not None:
+            why = unmade
         catch_all = next((r for r in policy.rules[:index] if _takes_all(r)), None)
         if catch_all is not None:
             why = f"the rule at line {catch_all.location.line} takes every invitation before it"
@@ -93,8 +97,8 @@ def _callers(rules: tuple[InvitationRule, ...]) -> list[str]:
     found = [DEFAULT_CALLER]
     for rule in rules:
         for glob in rule.callers:
-            uri = glob.replace("*", "explorer").replace("?", "x")
-            if "[" not in uri:
+            uri = _example(glob, "explorer")
+            if uri is not None:
                 found.append(uri if uri.startswith("sip:") else "sip:" + uri)
     found.append(_OUTSIDER)
     return list(dict.fromkeys(uri.lower() for uri in found))
@@ -105,10 +109,67 @@ def _subjects(rules: tuple[InvitationRule, ...]) -> list[str]:
     found = [""]
     for rule in rules:
         for glob in rule.subjects:
-            text = glob.replace("*", "").replace("?", "x")
-            if "[" not in text and text:
+            text = _example(glob, "")
+            if text:
                 found.append(text)
     return list(dict.fromkeys(found))
+
+
+#: the characters tried for a ``[...]`` set of a glob, the set's own ones before these
+_TRIED = "abcdefghijklmnopqrstuvwxyz0123456789 -_.@"
+
+
+def _example(glob: str, star: str) -> str | None:
+    """A text the case-insensitive shell-style ``glob`` matches: ``star`` for each ``*``,
+    ``x`` for each ``?``, a character of each ``[...]`` set (``[!...]``: one outside it);
+    ``None`` when none is found (``[!a-z0-9 -_.@]``, say)."""
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        char = glob[i]
+        end = _set_end(glob, i) if char == "[" else -1
+        if end > 0:
+            group = glob[i : end + 1]
+            inner = glob[i + 1 : end]
+            pool = _TRIED + inner if inner.startswith("!") else inner + _TRIED
+            picked = next((c for c in pool if fnmatch.fnmatchcase(c, group.casefold())), None)
+            if picked is None:
+                return None
+            out.append(picked)
+            i = end + 1
+            continue
+        out.append(star if char == "*" else "x" if char == "?" else char)
+        i += 1
+    text = "".join(out)
+    return text if fnmatch.fnmatchcase(text.casefold(), glob.casefold()) else None
+
+
+def _set_end(glob: str, start: int) -> int:
+    """The index of the ``]`` closing the set opened at ``start`` as :mod:`fnmatch` reads
+    it (a ``]`` first in the set, after any ``!``, is one of its characters); -1 when
+    the ``[`` opens none and stands for itself."""
+    i = start + 1
+    if i < len(glob) and glob[i] == "!":
+        i += 1
+    if i < len(glob) and glob[i] == "]":
+        i += 1
+    return glob.find("]", i)
+
+
+def _unmade(rule: InvitationRule) -> str | None:
+    """Why the explorer cannot invite as ``rule`` wants: no text it can make matches any
+    of the rule's subject (or caller) patterns; ``None`` when it can."""
+    for what, globs, star, example in (
+        ("subject", rule.subjects, "", 'invite: {subject: "..."}'),
+        ("caller", rule.callers, "explorer", "caller: sip:..."),
+    ):
+        if globs and all(_example(glob, star) is None for glob in globs):
+            shown = ", ".join(f'"{glob}"' for glob in globs)
+            return (
+                f"the explorer made no {what} that {shown} matches: write a scenario "
+                f"with one ({example})"
+            )
+    return None
 
 
 def _week(timezone: str) -> Iterator[datetime]:
