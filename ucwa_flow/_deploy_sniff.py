@@ -59,7 +59,9 @@ _TOP_LEVEL_DEPLOYMENT = re.compile(
 #: the name of a deployment file: deploy or deployment, then nothing, or a part after a
 #: dot, hyphen or underscore (``deploy.example.yaml``); ``*.flow.yaml`` and the like are not
 _DEPLOYMENT_NAME = re.compile(r"deploy(?:ment)?(?:[.\-_][^/\\]*)?\.ya?ml", re.IGNORECASE)
-_OTHER_FILES = (".flow.yaml", ".subflow.yaml", ".states.yaml", ".test.yaml")
+_OTHER_FILES = tuple(
+    f".{kind}.{ext}" for kind in ("flow", "subflow", "states", "test") for ext in ("yaml", "yml")
+)
 #: a line that starts a top-level key (block style), for a text whose YAML is broken
 _TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*:""", re.MULTILINE)
 

@@ -190,3 +190,22 @@ def test_a_null_file_named_otherwise_is_a_flow(tmp_path: Path, name: str) -> Non
     code, out, _ = _run("validate", str(path))
     assert code == 1
     assert out.endswith("expected a flow, a mapping with version, name, start, states\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "deployment"),
+    [
+        ("deploy.yaml", True),
+        ("deploy.example.yml", True),
+        ("deployment-prod.yml", True),
+        ("deploy.flow.yml", False),
+        ("deploy.subflow.yml", False),
+        ("deploy.test.yml", False),
+        ("deploy.flow.yaml", False),
+        ("my-deploy.yaml", False),
+    ],
+)
+def test_a_file_is_named_like_a_deployment_file(name: str, deployment: bool) -> None:
+    from ucwa_flow._deploy_sniff import deployment_by_name
+
+    assert deployment_by_name(f"some/dir/{name}") is deployment

@@ -128,3 +128,13 @@ def test_after_the_bot_ends_the_chat_a_new_line_starts_a_new_conversation() -> N
         status = term.wait()
         assert status == 0, term.screen
         assert b"Traceback" not in term.screen, term.screen
+
+
+def test_an_outbound_flows_banner_says_the_bot_invites() -> None:
+    # the bot speaks first: "type a line to start the conversation" was wrong there
+    with Terminal("run", "flows/outbound-survey.flow.yaml") as term:
+        term.read_until(b"Ctrl-D or Ctrl-C to leave.")
+        assert b"The bot invites you: answer it" in term.screen
+        assert b"Type a line to start" not in term.screen
+        term.type(b"\x04")
+        assert term.wait() == 0, term.screen

@@ -186,6 +186,8 @@ def test_an_empty_choice_is_refused_as_an_empty_keyword_is(
     )
 
 
+_CHOICE = "a choice (an answer: not empty, not only spaces)"
+_QUOTE = "(a YAML boolean): put the word in quotes to mean it as text"
 _NULL_ITEM = (
     "the item is null (~, null or nothing): remove it, or write the text you meant in quotes"
 )
@@ -194,8 +196,8 @@ _NULL_ITEM = (
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        ("true", 'true is a YAML boolean, not a text: write "true" in quotes for the word'),
-        ("false", 'false is a YAML boolean, not a text: write "false" in quotes for the word'),
+        ("true", f"expected {_CHOICE}, got true {_QUOTE}"),
+        ("false", f"expected {_CHOICE}, got false {_QUOTE}"),
         ("~", _NULL_ITEM),
         ("null", _NULL_ITEM),
     ],
@@ -225,10 +227,10 @@ def test_a_boolean_keyword_or_say_says_what_to_write(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
     assert result.stdout.splitlines() == [
-        f"{path}:9:14: S003 error: states.menu.enter[0].say: true is a YAML boolean, not a "
-        'text: write "true" in quotes for the word',
-        f"{path}:11:20: S003 error: states.menu.messages[0].keywords[0]: false is a YAML "
-        'boolean, not a text: write "false" in quotes for the word',
+        f"{path}:9:14: S003 error: states.menu.enter[0].say: expected a text or a number, "
+        f"got true {_QUOTE}",
+        f"{path}:11:20: S003 error: states.menu.messages[0].keywords[0]: expected a keyword "
+        f"(a word or phrase: not empty, not only spaces), got false {_QUOTE}",
     ]
 
 

@@ -215,6 +215,32 @@ def test_a_sub_flow_problem_is_one_line_in_a_folder_that_calls_it_twice(
     assert "3 file(s) checked: 1 error(s), 0 warning(s)" in result.stderr
 
 
+def test_a_sub_flow_yaml_error_is_one_line_in_a_folder_that_calls_it_twice(
+    tmp_path: Path,
+) -> None:
+    # a YAML problem found through a caller ends "(called at <caller>)": those copies go
+    # when the file's own check found it; callers named alone keep one line each
+    call = (
+        "version: 1\nname: {}\nstart: a\nstates:\n  a: {{enter: [{{call: {{flow: {}}}}}, stop]}}\n"
+    )
+    files = {
+        "one.flow.yaml": call.format("one", "lib/x.subflow.yaml"),
+        "two.flow.yaml": call.format("two", "lib/x.subflow.yaml"),
+        "lib/x.subflow.yaml": "version: 1\nsubflow: x\nstart: a\n"
+        "states: {a: {enter: [return]}, a: {}}\n",
+    }
+    _write(tmp_path, files)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, lines
+    assert " Y002 " in lines[0]
+    assert "called at" not in lines[0]
+    assert "3 file(s) checked: 1 error(s)" in result.stderr
+    callers = [str(tmp_path / "one.flow.yaml"), str(tmp_path / "two.flow.yaml")]
+    lines = CliRunner().invoke(cli, ["validate", *callers]).stdout.splitlines()
+    assert [line.count("(called at ") for line in lines] == [1, 1]
+
+
 def test_the_digest_covers_the_sub_flows_and_included_files(tmp_path: Path) -> None:
     files = {
         "main.flow.yaml": """

@@ -183,10 +183,14 @@ async def chat(
 def _banner(flow: Flow, options: ChatOptions, simulated: list[str], out: Output) -> None:
     lines = []
     if options.interactive:
+        first = (  # an outbound flow's bot invites the caller and speaks first
+            "The bot invites you: answer it"
+            if flow.outbound is not None
+            else "Type a line to start the conversation (the bot answers your first message)"
+        )
         lines.append(
             f"Chatting with the {flow.name!r} bot as {options.caller} on the embedded "
-            "simulator. Type a line to start the conversation (the bot answers your "
-            "first message); Ctrl-D or Ctrl-C to leave."
+            f"simulator. {first}; Ctrl-D or Ctrl-C to leave."
         )
     if simulated:
         lines.append("Simulated for this run:")

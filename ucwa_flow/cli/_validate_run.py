@@ -81,9 +81,7 @@ def run(files: tuple[str, ...], output: str, quiet: bool) -> int:
                     diagnostics.extend(load_flow(file).diagnostics)
         except (FlowFileError, UnreadableFileError) as exc:
             unreadable.append(str(exc))
-    # a sub-flow's problem is found once through each flow that calls it and once
-    # checked on its own: one line, however many files found it
-    diagnostics = list(dict.fromkeys(diagnostics))
+    diagnostics = _once(diagnostics)
     errors = sum(1 for d in diagnostics if d.is_error)
     echo = _echo_function(output == "json" or bool(diagnostics or unreadable))
     if output == "json":
@@ -145,6 +143,28 @@ def _expand(given: str) -> list[str]:
     from ucwa_flow.flow._folders import expand_folder
 
     return expand_folder(given, parts=True)
+
+
+def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each problem once, however many files found it: a sub-flow's (or included part's)
+    problem is found through each flow that calls it and again checked on its own, and a
+    flow's through a deployment file and on its own. A copy that only adds where it was
+    called or included from (``(called at one.flow.yaml:5:29)``) goes when the file's
+    own check found it too; copies from different callers alone stay, each naming its
+    caller."""
+    import dataclasses
+    import re
+
+    site = re.compile(r" \((?:called|included) at [^()]*\)$")
+    unique = list(dict.fromkeys(diagnostics))
+    present = set(unique)
+    kept = []
+    for diagnostic in unique:
+        bare = site.sub("", diagnostic.message)
+        if bare != diagnostic.message and dataclasses.replace(diagnostic, message=bare) in present:
+            continue
+        kept.append(diagnostic)
+    return kept
 
 
 def _is_deployment_file(file: str) -> bool:

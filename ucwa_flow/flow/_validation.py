@@ -270,8 +270,10 @@ def _text_hint(subschema: dict[str, Any], instance: Any, path: Path) -> str | No
     if "string" not in ([types] if isinstance(types, str) else types):
         return None
     if isinstance(instance, bool):
-        word = str(instance).lower()
-        return f'{word} is a YAML boolean, not a text: write "{word}" in quotes for the word'
+        return (
+            f"expected {expected(subschema)}, got {kind(instance)} (a YAML boolean): "
+            "put the word in quotes to mean it as text"
+        )
     if instance is None and path and isinstance(path[-1], int):
         return (
             "the item is null (~, null or nothing): remove it, or write the text you meant "

@@ -435,3 +435,13 @@ def test_a_bracket_set_in_a_subject_glob_is_filled_in(tmp_path: Path) -> None:
         'the explorer made no caller that "sip:[!a-z0-9 -_.@]*" matches: write a scenario '
         "with one (caller: sip:...)"
     )
+
+
+@pytest.mark.parametrize(
+    ("glob", "made"), [("[É]tat*", "état"), ("[ÄÖ]*", "ä"), ("[Uu]rgent*", "urgent")]
+)
+def test_a_set_of_capitals_is_filled_as_the_rule_matches_it(glob: str, made: str) -> None:
+    # subjects match case-insensitively; a set of non-ASCII capitals was left unfilled
+    from ucwa_flow.testing.explore._entry import _example
+
+    assert _example(glob, "") == made

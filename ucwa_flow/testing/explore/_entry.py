@@ -130,7 +130,7 @@ def _example(glob: str, star: str) -> str | None:
         end = _set_end(glob, i) if char == "[" else -1
         if end > 0:
             group = glob[i : end + 1]
-            inner = glob[i + 1 : end]
+            inner = glob[i + 1 : end].casefold()  # matched case-insensitively
             pool = _TRIED + inner if inner.startswith("!") else inner + _TRIED
             picked = next((c for c in pool if fnmatch.fnmatchcase(c, group.casefold())), None)
             if picked is None:
