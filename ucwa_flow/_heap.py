@@ -11,10 +11,11 @@ are never visited again: a full collection then visited 20,000-32,000 objects an
 4-25 ms.
 
 Only the command that owns the process calls :func:`settle`, once, after its imports and
-before its bot or service starts: never after a conversation exists, since conversations
-end and are reference cycles (a frozen cycle that becomes garbage is never collected). What
-is frozen is still freed by reference counting. A flow loaded later (a reload) is not
-frozen.
+before its bot or service starts: never after a conversation exists, since a frozen
+reference cycle that becomes garbage is never collected (work under way, an HTTP request
+say, may hold one). A conversation itself forms no cycle: once the engine forgets it, it is
+freed by reference counting (``tests/runtime/test_freed_at_end.py``), frozen or not. A flow
+loaded later (a reload) is not frozen.
 """
 
 from __future__ import annotations

@@ -81,6 +81,13 @@ class _ManualTimer:
         if not self.cancelled:
             self.cancelled = True
             self.clock._cancelled += 1
+            # what it would have called goes now (as asyncio's handles do), not when the
+            # heap drops the timer: its arguments (a conversation) are freed at once
+            self.callback, self.args = _nothing, ()
+
+
+def _nothing() -> None:
+    """What a cancelled :class:`_ManualTimer` calls: nothing (it is never called)."""
 
 
 class ManualClock:

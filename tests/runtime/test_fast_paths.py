@@ -179,14 +179,14 @@ class _Timers:
 
 async def test_silence_heard_sets_a_timer_only_when_the_one_set_is_late() -> None:
     timers = _Timers()
-    silence = Silence(timers, owner=None)
-    silence.heard(((60.0, 0), (600.0, -1)))
+    silence = Silence(timers)
+    silence.heard(None, ((60.0, 0), (600.0, -1)))
     await timers.clock.advance(10)
-    silence.heard(((60.0, 0), (600.0, -1)))  # the timer set goes off first: kept
+    silence.heard(None, ((60.0, 0), (600.0, -1)))  # the timer set goes off first: kept
     assert timers.posted == [60.0]
-    silence.heard(((5.0, 0),))  # a shorter schedule: a new, earlier timer
+    silence.heard(None, ((5.0, 0),))  # a shorter schedule: a new, earlier timer
     assert timers.posted == [60.0, 5.0]
-    silence.heard(())
+    silence.heard(None, ())
     assert timers.posted == [60.0, 5.0]
 
 

@@ -157,5 +157,5 @@ async def return_(instance: FlowInstance, action: Return, ctx: Mapping[str, Any]
     instance.facts.returned()
     state = instance.flow.states[frame.caller]
     instance._emit(t.StateEntered, state=frame.caller, previous=previous)
-    instance._silence.restart(instance.machine.plans.silence_schedule(state))
+    instance._silence.restart(instance, instance.machine.plans.silence_schedule(state))
     await instance._run(frame.rest, frame.extras)

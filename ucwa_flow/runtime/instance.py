@@ -117,7 +117,7 @@ class FlowInstance:
         self._misses = 0
         self._deliveries = DeliveryGuard()
         self._hops = 0
-        self._silence = Silence(services, self)
+        self._silence = Silence(services)
         machine.add_model(self)
 
     @property
@@ -148,7 +148,7 @@ class FlowInstance:
             return NOTHING
         plans = self.machine.plans  # one read on the machine (``Plans`` says why)
         schedule, tried = plans.heard_in(current)
-        self._silence.heard(schedule)
+        self._silence.heard(self, schedule)
         found = first_match(tried, text, self._error)
         if found is None:
             return self._no_match(current, text)
@@ -180,7 +180,7 @@ class FlowInstance:
         current = self._current()
         if self.ended or current is None:
             return
-        entry = self._silence.fire(epoch, self.machine.plans.silence_schedule(current))
+        entry = self._silence.fire(self, epoch, self.machine.plans.silence_schedule(current))
         if entry is None:
             return  # stale (the state changed since) or not due yet
         after, step = entry
@@ -252,7 +252,7 @@ class FlowInstance:
         again from now (``held`` false: the bridge is over)."""
         current = self._current()
         schedule = self.machine.plans.silence_schedule(current) if current and not held else ()
-        self._silence.restart(schedule)
+        self._silence.restart(self, schedule)
 
     def close(self) -> None:
         """Release timers and the machine model (the engine forgets the instance)."""
@@ -279,7 +279,7 @@ class FlowInstance:
         self.facts.entered(previous, name, back=back, call=call)
         state = self.flow.states[name]
         self._emit(t.StateEntered, state=name, previous=previous)
-        self._silence.restart(self.machine.plans.silence_schedule(state))
+        self._silence.restart(self, self.machine.plans.silence_schedule(state))
         await self._execute(state_list_id(name, "enter"), {})
 
     async def _no_match(self, state: State, text: str) -> None:

@@ -30,41 +30,47 @@ class Timers(Protocol):
 
 
 class Silence:
-    """The silence timer of one conversation, ``owner``.
+    """The silence timer of one conversation, the ``owner`` each call that may set a timer
+    names.
 
     ``timers.post_timer(owner, delay, epoch)`` arranges for :meth:`fire` to be called with
     ``epoch`` after ``delay`` seconds (through the conversation's mailbox); a timer of an
     earlier epoch is stale (the state changed since) and fires nothing. (The owner is
     passed along rather than bound into a closure: one per conversation, they add up.)
+
+    The owner (the conversation's :class:`~ucwa_flow.runtime.instance.FlowInstance`, which
+    holds this object) is an argument, not an attribute: a back-pointer would make every
+    conversation a reference cycle, freed only by the cyclic garbage collector once it
+    ended. The one reference to it held here is the pending timer's, dropped when the timer
+    fires or is cancelled (as the conversation ends).
     """
 
-    __slots__ = ("_clock", "_cursor", "_due", "_epoch", "_owner", "_since", "_timer", "_timers")
+    __slots__ = ("_clock", "_cursor", "_due", "_epoch", "_since", "_timer", "_timers")
 
-    def __init__(self, timers: Timers, owner: Any) -> None:
+    def __init__(self, timers: Timers) -> None:
         self._timers = timers
         self._clock = timers.clock
-        self._owner = owner
         self._epoch = 0
         self._since = 0.0
         self._cursor = 0  # the next entry of the schedule to fire
         self._timer: TimerHandle | None = None
         self._due = 0.0
 
-    def restart(self, schedule: Schedule) -> None:
+    def restart(self, owner: Any, schedule: Schedule) -> None:
         """A state was entered: its schedule starts now."""
         self.cancel()
         self._epoch += 1
-        self.heard(schedule)
+        self.heard(owner, schedule)
 
-    def heard(self, schedule: Schedule) -> None:
+    def heard(self, owner: Any, schedule: Schedule) -> None:
         """The caller spoke: the schedule starts again from now."""
         since = self._since = self._clock.monotonic()
         self._cursor = 0
         if self._timer is not None and schedule and self._due <= since + schedule[0][0]:
             return  # what :meth:`_arm` decides then (the usual case), a call less
-        self._arm(schedule)
+        self._arm(owner, schedule)
 
-    def fire(self, epoch: int, schedule: Schedule) -> FlowMachine.Entry | None:
+    def fire(self, owner: Any, epoch: int, schedule: Schedule) -> FlowMachine.Entry | None:
         """The timer went off: the entry due now, or ``None`` (stale, or not due yet)."""
         if epoch != self._epoch:
             return None
@@ -73,10 +79,10 @@ class Silence:
             return None
         entry = schedule[self._cursor]
         if self._clock.monotonic() + 1e-6 < self._since + entry[0]:
-            self._arm(schedule)  # the caller spoke since this timer was set: not due yet
+            self._arm(owner, schedule)  # the caller spoke since this timer was set: not due yet
             return None
         self._cursor += 1
-        self._arm(schedule)
+        self._arm(owner, schedule)
         return entry
 
     def to_data(self, now: float) -> dict[str, float | int]:
@@ -90,24 +96,26 @@ class Silence:
             return None
         return now - self._clock.monotonic() + self._since + schedule[self._cursor][0]
 
-    def resume(self, data: Mapping[str, float] | None, schedule: Schedule, now: float) -> None:
+    def resume(
+        self, owner: Any, data: Mapping[str, float] | None, schedule: Schedule, now: float
+    ) -> None:
         """Carry on from :meth:`to_data` (taken by another process, perhaps): an entry that
         fell due meanwhile fires at once, and only once. No data: start afresh."""
         if not data:
-            self.restart(schedule)
+            self.restart(owner, schedule)
             return
         self.cancel()
         self._epoch += 1
         self._since = self._clock.monotonic() - (now - float(data["since"]))
         self._cursor = int(data["cursor"])
-        self._arm(schedule)
+        self._arm(owner, schedule)
 
     def cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _arm(self, schedule: Schedule) -> None:
+    def _arm(self, owner: Any, schedule: Schedule) -> None:
         """Make sure a timer goes off by the next due entry.
 
         Caller messages only move the start of the silence: a timer already set for an
@@ -122,5 +130,5 @@ class Silence:
                 return
             self._timer.cancel()
         delay = due - self._clock.monotonic()
-        self._timer = self._timers.post_timer(self._owner, delay, self._epoch)
+        self._timer = self._timers.post_timer(owner, delay, self._epoch)
         self._due = due

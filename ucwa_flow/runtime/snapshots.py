@@ -50,5 +50,5 @@ def resume(
     instance.facts = Facts.from_data(data.get("facts"), instance.flow.states)
     instance.calls = calls.CallStack.from_data(data.get("calls"))
     schedule = instance.machine.plans.silence_schedule(instance.flow.states[state])
-    instance._silence.resume(data.get("silence"), schedule, now)
+    instance._silence.resume(instance, data.get("silence"), schedule, now)
     return True
