@@ -11,6 +11,7 @@ import pytest
 
 from tests.service.test_parts import SURVEY
 from tests.service.world import HELPDESK, HR, LENE, until, world
+from ucwa_flow.admin import unguarded
 from ucwa_flow.deploy import AdminSpec, FlowSpec, SecretSource, load_deployment
 
 pytestmark = pytest.mark.asyncio
@@ -111,3 +112,42 @@ async def test_the_name_a_reverse_proxy_forwards_is_taken_when_the_file_allows_i
             (True, "admin.example.com"): 200,
             (True, "rebind.attacker.example"): 403,
         }
+
+
+async def test_an_endpoint_open_to_the_network_without_a_token_is_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # documented as "bind it to loopback" and nothing said it: 0.0.0.0 without a token let
+    # anyone on the network reload, start outbound conversations and read /live
+    async with world(tmp_path) as w:
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        for host, warned in (("0.0.0.0", True), ("127.0.0.1", False)):
+            caplog.clear()
+            admin = AdminSpec(host=host, port=0)
+            service = await w.service(dataclasses.replace(deployment, admin=admin))
+            assert service.admin_address is not None
+            lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+            found = [line for line in lines if "without a token" in line]
+            assert bool(found) is warned, lines
+            await service.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "warned"),
+    [
+        ("0.0.0.0", None, True),
+        ("::", None, True),
+        ("10.1.2.3", None, True),
+        ("botbox.corp.example", None, True),
+        ("0.0.0.0", "s3cret", False),
+        ("127.0.0.1", None, False),
+        ("127.0.0.2", None, False),
+        ("::1", None, False),
+        ("[::1]", None, False),
+        ("localhost", None, False),
+    ],
+)
+def test_what_is_open_to_the_network_without_a_token(
+    host: str, token: str | None, warned: bool
+) -> None:
+    assert (unguarded(host, token) is not None) is warned
