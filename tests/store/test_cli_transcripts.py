@@ -17,7 +17,7 @@ import pytest
 
 from tests.store.conftest import Target
 from ucwa_flow.cli import main
-from ucwa_flow.cli._transcript_text import jsonl_objects, list_rows, text_lines
+from ucwa_flow.cli._transcript_text import dumps, jsonl_objects, list_rows, text_lines
 from ucwa_flow.runtime.journal import Declined
 from ucwa_flow.runtime.records import declined_record
 from ucwa_flow.store import (
@@ -650,3 +650,16 @@ def test_what_a_caller_wrote_reaches_no_terminal_as_escape_sequences() -> None:
     assert "Caller        Eve\\u001b]52;c;cm0gLXJm\\u0007 <sip:eve@contoso.com\\u001b[8m>" in shown
     assert "eve@contoso.com\\u001b[8m" in shown.splitlines()[-1]
     assert "caller  a\n" in shown  # a message of several lines keeps them
+
+
+def test_json_lines_carry_no_c1_control_raw() -> None:
+    # json.dumps(ensure_ascii=False) escapes C0 controls but leaves C1 ones raw: U+009B is
+    # a CSI to terminals that take C1 controls in UTF-8 (`show --format jsonl` in one)
+    record = ConversationRecord(
+        BOT, href("e5d"), "helpdesk", HELPDESK, "menu", T0, T0 + 2, caller_name="Eve\x9b2J"
+    )
+    said = TranscriptEntry(BOT, record.conversation, T0 + 1, "message_in", {"text": "\x9b2J é"})
+    lines = [dumps(obj) for obj in jsonl_objects(record, [said])]
+    assert not re.search("[\x00-\x1f\x7f-\x9f]", "".join(lines)), lines
+    assert [json.loads(line) for line in lines][1]["data"] == {"text": "\x9b2J é"}
+    assert "é" in lines[1]  # other text beyond ASCII is kept as it is

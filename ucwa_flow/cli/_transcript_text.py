@@ -49,6 +49,7 @@ kept), so no escape sequence a caller typed reaches the terminal of whoever read
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -59,6 +60,7 @@ from ucwa_flow.store import REDACTED, ConversationRecord, TranscriptEntry, redac
 __all__ = ["dumps", "jsonl_objects", "list_rows", "short_version", "text_lines"]
 
 _LABEL_WIDTH = 6
+_C1 = re.compile("[\x7f-\x9f\u2028\u2029]")
 _INDENT = " " * (len(format_time(0)) + 2 + _LABEL_WIDTH + 2)
 
 
@@ -192,8 +194,10 @@ def conversation_object(
 
 
 def dumps(obj: Any) -> str:
-    """One JSON line (non-ASCII text kept as is)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """One JSON line (non-ASCII text kept as is, but the C1 controls, which ``json`` leaves
+    raw and a terminal may obey: ``\\u009b`` is CSI, as ESC ``[``)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _C1.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
 
 
 # -- pieces ---------------------------------------------------------------------------------
