@@ -21,6 +21,7 @@ from ucwa_flow.admin import (
     ReloadReport,
     Why,
     create_app,
+    unguarded,
 )
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.observe.metrics import Metrics
@@ -521,3 +522,24 @@ async def test_an_ipv6_listen_address_in_brackets() -> None:
             assert (await http.get(f"http://[::1]:{port}/healthz")).text == "ok\n"
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "warned"),
+    [
+        ("0.0.0.0", None, True),
+        ("::", None, True),
+        ("10.1.2.3", None, True),
+        ("botbox.corp.example", None, True),
+        ("0.0.0.0", "s3cret", False),
+        ("127.0.0.1", None, False),
+        ("127.0.0.2", None, False),
+        ("::1", None, False),
+        ("[::1]", None, False),
+        ("localhost", None, False),
+    ],
+)
+def test_what_is_open_to_the_network_without_a_token(
+    host: str, token: str | None, warned: bool
+) -> None:
+    assert (unguarded(host, token) is not None) is warned

@@ -211,3 +211,24 @@ def test_a_secret_of_one_or_two_characters_is_masked_only_where_it_stands_alone(
     assert redact("cannot reach https://Q7host.contoso.com as Q7Q; password Q7 refused") == (
         "cannot reach https://Q7host.contoso.com as Q7Q; password *** refused"
     )
+
+
+def test_a_text_line_is_one_line_whatever_a_caller_wrote(log_output: io.StringIO) -> None:
+    # a flow's `log:` action with the caller's message: a line break forged a line of its
+    # own (another logger, level ERROR), an escape sequence drove the terminal
+    configure_logging("text", "info", stream=log_output)
+    forged = "hi\n2026-01-05T09:00:00.000Z ERROR ucwa_flow.admin: reload failed\x1b[2K\r"
+    with logcontext.bind(conversation="/conv/1\x1b[8m"):
+        logging.getLogger("ucwa_flow.runtime.acting").info("%s: %s", "/conv/1", forged)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("ucwa_flow.test").exception("failed\nhere")
+    lines = log_output.getvalue().splitlines()
+    assert lines[0].endswith(
+        "ucwa_flow.runtime.acting: /conv/1: hi\\n2026-01-05T09:00:00.000Z ERROR "
+        "ucwa_flow.admin: reload failed\\u001b[2K\\r [conversation=/conv/1\\u001b[8m]"
+    ), lines
+    assert "\x1b" not in log_output.getvalue()
+    assert lines[1].endswith("ucwa_flow.test: failed\\nhere")
+    assert lines[2] == "Traceback (most recent call last):"  # a traceback keeps its lines

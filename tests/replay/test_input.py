@@ -371,3 +371,28 @@ def test_a_part_of_a_flow_is_one_line_that_says_so(
     code, out, err = run(capsys, path, write(tmp_path, GOOD))
     assert (code, out) == (2, "")
     assert err.splitlines() == [f"ucwa-flow: error: {path} {line}"]
+
+
+def test_a_callers_escape_sequences_are_printed_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a stored conversation replayed (its export, read back): what the caller wrote and
+    # the bot said back is shown in the divergence's detail, never obeyed by the terminal
+    evil = "hi\x1b]0;pwned\x07\x1b[2J\x9b1m\rx"
+    recording = {
+        "caller": "sip:ann@contoso.com",
+        "caller_name": "Ann",
+        "flow": "echo",
+        "events": [
+            {"at": 0, "caller": "hello"},
+            {"at": 0, "bot": HI},
+            {"at": 0, "bot": "You said: hello"},
+            {"at": 1, "caller": evil},
+            {"at": 1, "bot": "not what the bot says"},
+        ],
+    }
+    code, out, err = run(capsys, ECHO, write(tmp_path, json.dumps(recording)))
+    assert code == 1, (out, err)
+    for control in ("\x1b", "\x07", "\x9b", "\r"):
+        assert control not in out, ascii(out)
+    assert "hi\\u001b]0;pwned\\u0007\\u001b[2J\\u009b1m\\rx" in out, out

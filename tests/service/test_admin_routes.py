@@ -111,3 +111,21 @@ async def test_the_name_a_reverse_proxy_forwards_is_taken_when_the_file_allows_i
             (True, "admin.example.com"): 200,
             (True, "rebind.attacker.example"): 403,
         }
+
+
+async def test_an_endpoint_open_to_the_network_without_a_token_is_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # documented as "bind it to loopback" and nothing said it: 0.0.0.0 without a token let
+    # anyone on the network reload, start outbound conversations and read /live
+    async with world(tmp_path) as w:
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        for host, warned in (("0.0.0.0", True), ("127.0.0.1", False)):
+            caplog.clear()
+            admin = AdminSpec(host=host, port=0)
+            service = await w.service(dataclasses.replace(deployment, admin=admin))
+            assert service.admin_address is not None
+            lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+            found = [line for line in lines if "without a token" in line]
+            assert bool(found) is warned, lines
+            await service.stop()

@@ -17,7 +17,7 @@ import pytest
 
 from tests.store.conftest import Target
 from ucwa_flow.cli import main
-from ucwa_flow.cli._transcript_text import jsonl_objects
+from ucwa_flow.cli._transcript_text import dumps, jsonl_objects, list_rows, text_lines
 from ucwa_flow.runtime.journal import Declined
 from ucwa_flow.runtime.records import declined_record
 from ucwa_flow.store import (
@@ -631,3 +631,35 @@ def test_an_invitation_turned_away_is_listed_and_shown_as_the_docs_say(
     assert entry["data"]["by"] == "default"
     code, out, _ = run(capsys, "list", "--ended", "--caller", "fabrikam", *where)
     assert out.splitlines()[1].split()[-1] == "de2a3490-a32d-4d1e-ae24-f2802f8e18af"
+
+
+def test_what_a_caller_wrote_reaches_no_terminal_as_escape_sequences() -> None:
+    # a caller's text, name and address holding escape sequences (set the window title,
+    # clear the screen, colour, the 8-bit CSI) and a carriage return that would overwrite
+    # the line: `show`, `export --format text` and `list` print each as its escape
+    evil = "hi\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b1m\rfake"
+    record = ConversationRecord(
+        BOT, href("e5c"), "helpdesk", HELPDESK, "menu", T0, T0 + 2,
+        caller_uri="sip:eve@contoso.com\x1b[8m", caller_name="Eve\x1b]52;c;cm0gLXJm\x07",
+    )  # fmt: skip
+    said = TranscriptEntry(BOT, record.conversation, T0 + 1, "message_in", {"text": evil})
+    twice = TranscriptEntry(BOT, record.conversation, T0 + 2, "message_in", {"text": "a\nb"})
+    shown = "\n".join([*text_lines(record, [said, twice]), *list_rows([record], {}, {})])
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown), ascii(shown)
+    assert "caller  hi\\u001b]0;pwned\\u0007\\u001b[2J\\u001b[31m\\u009b1m\\rfake" in shown
+    assert "Caller        Eve\\u001b]52;c;cm0gLXJm\\u0007 <sip:eve@contoso.com\\u001b[8m>" in shown
+    assert "eve@contoso.com\\u001b[8m" in shown.splitlines()[-1]
+    assert "caller  a\n" in shown  # a message of several lines keeps them
+
+
+def test_json_lines_carry_no_c1_control_raw() -> None:
+    # json.dumps(ensure_ascii=False) escapes C0 controls but leaves C1 ones raw: U+009B is
+    # a CSI to terminals that take C1 controls in UTF-8 (`show --format jsonl` in one)
+    record = ConversationRecord(
+        BOT, href("e5d"), "helpdesk", HELPDESK, "menu", T0, T0 + 2, caller_name="Eve\x9b2J"
+    )
+    said = TranscriptEntry(BOT, record.conversation, T0 + 1, "message_in", {"text": "\x9b2J é"})
+    lines = [dumps(obj) for obj in jsonl_objects(record, [said])]
+    assert not re.search("[\x00-\x1f\x7f-\x9f]", "".join(lines)), lines
+    assert [json.loads(line) for line in lines][1]["data"] == {"text": "\x9b2J é"}
+    assert "é" in lines[1]  # other text beyond ASCII is kept as it is

@@ -7,6 +7,7 @@ import pytest
 from ucwa_flow.ucwa.dataurl import (
     DataContent,
     InvalidDataUrl,
+    _TextExtractor,
     decode_data_url,
     encode_data_url,
     html_to_text,
@@ -198,3 +199,35 @@ def test_strip_line_ending(text: str, expected: str) -> None:
 )
 def test_html_to_text(html: str, expected: str) -> None:
     assert html_to_text(html) == expected
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<![x>", "<![x>"),  # Python 3.11's parser raised AssertionError: the bot stopped
+        ("hi <![if x>there</p>", "hi <![if x>there"),
+        ("a<![CDATA[b]]>c", "ac"),  # a marked section the parser takes is still dropped
+    ],
+)
+def test_a_marked_section_the_parser_refuses_is_text(html: str, expected: str) -> None:
+    # the tracker reads an HTML-only message's text with it: the AssertionError ended
+    # Bot.run, every conversation of the account with it
+    assert html_to_text(html) == expected
+
+
+def test_a_lt_that_opens_no_tag_is_text_before_the_parser_sees_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # HTMLParser's time is quadratic in the number of "<" that open no tag (gh-135462): a
+    # caller's 100 KB of "<a" held the bot's event loop 15 s; each is escaped first
+    fed: list[str] = []
+    feed = _TextExtractor.feed
+
+    def feeding(self: _TextExtractor, data: str) -> None:
+        fed.append(data)
+        feed(self, data)
+
+    monkeypatch.setattr(_TextExtractor, "feed", feeding)
+    html = "<a" * 1000 + "<b>bold</b> 1 < 2 > 0 <<i>x</i>"
+    assert html_to_text(html) == "<a" * 1000 + "bold 1 < 2 > 0 <x"
+    assert fed == ["&lt;a" * 1000 + "<b>bold</b> 1 < 2 > 0 &lt;<i>x</i>"]

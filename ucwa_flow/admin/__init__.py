@@ -16,7 +16,7 @@ set a token: ``/reload`` and outbound starts change what the process does.
 from __future__ import annotations
 
 from ucwa_flow.admin._app import OPEN_PATHS, create_app
-from ucwa_flow.admin._server import AdminServer
+from ucwa_flow.admin._server import AdminServer, unguarded
 from ucwa_flow.admin._target import (
     AccountElsewhere,
     AccountHealth,
@@ -36,4 +36,5 @@ __all__ = [
     "ReloadReport",
     "Why",
     "create_app",
+    "unguarded",
 ]

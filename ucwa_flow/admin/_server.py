@@ -10,11 +10,12 @@ few seconds would drown the bots' lines, and the app logs the requests that chan
 from __future__ import annotations
 
 import errno
+import ipaddress
 from typing import Any
 
 from ucwa_flow._uvicorn import LoopServer
 
-__all__ = ["AdminServer"]
+__all__ = ["AdminServer", "unguarded"]
 
 STOP_GRACE = 3.0  # seconds open requests get to finish on stop()
 
@@ -39,3 +40,24 @@ class AdminServer(LoopServer):
     async def start(self) -> tuple[str, int]:
         """Listen and serve; returns the bound ``(host, port)``."""
         return await self.serve()
+
+
+def unguarded(host: str, token: str | None) -> str | None:
+    """What a warning says of an endpoint without a token on ``host`` that is not loopback
+    (``0.0.0.0``, a name, an interface's address): anyone on the network may use it;
+    ``None`` with a token or on loopback."""
+    if token:
+        return None
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"the admin endpoint listens on {host} without a token: whoever reaches it may "
+        "reload the flows, start outbound conversations and read the live conversations; "
+        "give it a token (admin.token_env or admin.token_file) or listen on 127.0.0.1"
+    )

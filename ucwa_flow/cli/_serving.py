@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import httpx
 
+from ucwa_flow._display import printable
 from ucwa_flow._heap import settle
 from ucwa_flow.cli._chat import ChatOptions, chat
 from ucwa_flow.clock import SystemClock
@@ -148,11 +149,12 @@ async def _serve_on(
             callers[record.conversation] = record.caller
         if isinstance(record, t.MessageIn):
             caller = callers.get(record.conversation) or _caller_of(bot, record.conversation)
-            click.echo(f"[{who}] {caller}: {record.text}")
+            # a caller's text (and a reply quoting it) is shown, never obeyed by the terminal
+            click.echo(printable(f"[{who}] {caller}: {record.text}", newlines=True))
             return
         line = describe(record, verbose=verbose)
         if line is not None:
-            click.echo(f"[{who}] {line}")
+            click.echo(printable(f"[{who}] {line}", newlines=True))
         if isinstance(record, t.Ended):
             labels.forget(record.conversation)
             callers.pop(record.conversation, None)

@@ -40,21 +40,27 @@ conversation has ended; an active record still holds the real values. Everything
 passes through :func:`~ucwa_flow.store.redact` with the record's secret names again before
 it is shown, and the runtime internals of a record (timers, pending work and its requests,
 extras) are never shown at all.
+
+Terminals: what a caller wrote (texts, display name, address) is printed with its control
+characters as escapes (:func:`~ucwa_flow._display.printable`; a message's own line breaks
+kept), so no escape sequence a caller typed reaches the terminal of whoever reads it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ucwa_flow._display import short_id
+from ucwa_flow._display import printable, short_id
 from ucwa_flow.cli._times import format_time, iso_time
 from ucwa_flow.store import REDACTED, ConversationRecord, TranscriptEntry, redact, scrub_variables
 
 __all__ = ["dumps", "jsonl_objects", "list_rows", "short_version", "text_lines"]
 
 _LABEL_WIDTH = 6
+_C1 = re.compile("[\x7f-\x9f\u2028\u2029]")
 _INDENT = " " * (len(format_time(0)) + 2 + _LABEL_WIDTH + 2)
 
 
@@ -83,7 +89,8 @@ def list_rows(
             _messages(counts.get((record.account, record.conversation), {})),
             short_id(record.conversation),
         ]
-        rows.append(row if not accounts else [record.account, *row])
+        row = [printable(cell) for cell in (row if not accounts else [record.account, *row])]
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return [
         "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
@@ -108,27 +115,30 @@ def text_lines(record: ConversationRecord, entries: Sequence[TranscriptEntry]) -
     else:
         status = f"active (last step {format_time(record.updated_at)})"
     variables = _variables(record)
-    yield f"Conversation  {record.conversation}"
-    yield f"Account       {record.account}"
-    yield f"Caller        {caller or '(unknown)'}"
+    yield printable(f"Conversation  {record.conversation}")
+    yield printable(f"Account       {record.account}")
+    yield printable(f"Caller        {caller or '(unknown)'}")
     # the digest's first 12 digits, as `serve` logs a flow's version (64 in --format jsonl)
     version = short_version(record.flow_version, 12)
     if declined is not None:  # no flow ran: no state, no variables
-        yield f"Flow          {record.flow} (version {version})"
-        yield f"Invited       {format_time(record.created_at)}"
-        yield f"Status        {status}"
+        yield printable(f"Flow          {record.flow} (version {version})")
+        yield printable(f"Invited       {format_time(record.created_at)}")
+        yield printable(f"Status        {status}")
     else:
-        yield f"Flow          {record.flow} (version {version}), state {record.state}"
-        yield f"Started       {format_time(record.created_at)}"
-        yield f"Status        {status}"
-        yield "Variables     " + (
-            ", ".join(f"{k} = {_value(v)}" for k, v in variables.items()) or "(none)"
+        yield printable(f"Flow          {record.flow} (version {version}), state {record.state}")
+        yield printable(f"Started       {format_time(record.created_at)}")
+        yield printable(f"Status        {status}")
+        yield printable(
+            "Variables     "
+            + (", ".join(f"{k} = {_value(v)}" for k, v in variables.items()) or "(none)")
         )
     yield ""
     for entry in entries:
         label, text = _describe(entry.kind, redact(entry.data, secrets), entry.outcome)
-        body = text.replace("\n", "\n" + _INDENT)
-        yield f"{format_time(entry.at)}  {label.ljust(_LABEL_WIDTH)}  {body}".rstrip()
+        # what a caller wrote is shown, never obeyed: no escape sequence reaches the terminal
+        body = printable(text, newlines=True).replace("\n", "\n" + _INDENT)
+        shown = printable(label).ljust(_LABEL_WIDTH)
+        yield f"{format_time(entry.at)}  {shown}  {body}".rstrip()
 
 
 def jsonl_objects(
@@ -184,8 +194,10 @@ def conversation_object(
 
 
 def dumps(obj: Any) -> str:
-    """One JSON line (non-ASCII text kept as is)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """One JSON line (non-ASCII text kept as is, but the C1 controls, which ``json`` leaves
+    raw and a terminal may obey: ``\\u009b`` is CSI, as ESC ``[``)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _C1.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
 
 
 # -- pieces ---------------------------------------------------------------------------------

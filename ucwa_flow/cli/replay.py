@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ucwa_flow._display import short_id
+from ucwa_flow._display import printable, short_id
 from ucwa_flow.cli._flow_loading import part_of_a_flow
 from ucwa_flow.cli._quiet import quiet_flows
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target, sip_account
@@ -215,10 +215,11 @@ def _print(
     if not results:
         click.echo("No conversations to replay.", err=True)
         return
+    # what callers wrote, and replies quoting it, are shown, never obeyed by the terminal
     for line in summary_lines(results, flow, how):
-        click.echo(line)
+        click.echo(printable(line, newlines=True))
     for result in results:
         if result.diverged:
             click.echo("")
             for line in detail_lines(result, verbose=verbose):
-                click.echo(line)
+                click.echo(printable(line, newlines=True))

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, TextIO
 
 from ucwa_flow import logcontext
+from ucwa_flow._display import printable
 
 __all__ = ["Redactor", "add_secret", "configure_logging", "redact"]
 
@@ -139,8 +140,10 @@ class TextFormatter(logging.Formatter):
         context = logcontext.fields()
         shown = [f"{name}={context.pop(name)}" for name in logcontext.FIELDS if name in context]
         shown += [f"{name}={value}" for name, value in sorted(context.items())]
-        line = super().formatMessage(record)
-        return f"{line} [{redact(' '.join(shown))}]" if shown else line
+        # one record, one line: a caller's text in a message (a flow's `log:` action) can
+        # neither forge a line nor drive the terminal (a traceback still follows, as is)
+        line = printable(super().formatMessage(record))
+        return f"{line} [{printable(redact(' '.join(shown)))}]" if shown else line
 
 
 def configure_logging(

@@ -40,7 +40,7 @@ import httpx
 
 from ucwa_flow import logcontext
 from ucwa_flow._listen import format_listen
-from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app
+from ucwa_flow.admin import AdminServer, Readiness, ReloadReport, create_app, unguarded
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.deploy import Deployment
 from ucwa_flow.errors import OperationalError
@@ -231,6 +231,8 @@ class Service:
             ) from None
         self._admin = server
         log.info("admin endpoint on http://%s", format_listen(*self.admin_address))
+        if (warning := unguarded(admin.host, token)) is not None:
+            log.warning("%s", warning)
 
     def _where(self, bound: Mapping[str, str]) -> dict[str, str]:
         """The flow and state of the conversation a log line is about, if it is live."""

@@ -165,11 +165,47 @@ def html_to_text(html: str) -> str:
     ``<br>`` become line breaks, runs of white space collapse as a browser would (except in
     ``<pre>``), and ``<script>``/``<style>`` content is dropped. The result has no leading or
     trailing blank lines.
+
+    A ``<`` that opens no tag (another ``<`` comes before any ``>``) is text, as a browser
+    shows it: it is escaped before parsing, because :class:`~html.parser.HTMLParser`
+    takes time quadratic in their number (a caller's ``"<a" * 50_000``, 100 KB, held the
+    event loop, every conversation with it, for 15 s; CPython's gh-135462). A marked
+    section the parser refuses (``<![x>``, on which Python 3.11's raises
+    :class:`AssertionError`: it stopped the bot) is text too.
     """
+    html = _open_brackets_escaped(html)
+    try:
+        return _extract(html)
+    except AssertionError:  # _markupbase.parse_marked_section: its only "<![" is text now
+        return _extract(html.replace("<![", "&lt;!["))
+
+
+def _extract(html: str) -> str:
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
     return parser.result()
+
+
+def _open_brackets_escaped(html: str) -> str:
+    """``html`` with each ``<`` that no ``>`` closes before the next ``<`` as ``&lt;``,
+    in one pass (each ``find`` starts where the last one of its kind stopped)."""
+    bracket = html.find("<")
+    if bracket == -1:
+        return html
+    parts: list[str] = []
+    start = 0
+    close = html.find(">", bracket)
+    while bracket != -1:
+        following = html.find("<", bracket + 1)
+        if close != -1 and close < bracket:
+            close = html.find(">", bracket)
+        if close == -1 or (following != -1 and following < close):
+            parts += (html[start:bracket], "&lt;")
+            start = bracket + 1
+        bracket = following
+    parts.append(html[start:])
+    return "".join(parts)
 
 
 def _form_bytes(payload: str) -> bytes:
