@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["iso", "printable", "short_id"]
+__all__ = ["c1_escaped", "iso", "printable", "short_id"]
 
 #: C0 and C1 control characters (ESC starts a terminal's escape sequences, 0x9b is CSI in
 #: terminals that take 8-bit controls) and the Unicode line and paragraph separators
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r"}
+#: what ``json.dumps(..., ensure_ascii=False)`` leaves raw and a terminal may obey
+_C1 = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def iso(at: float) -> str:
@@ -40,3 +42,11 @@ def printable(text: str, *, newlines: bool = False) -> str:
         return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
 
     return _CONTROL.sub(escape, text)
+
+
+def c1_escaped(json_text: str) -> str:
+    """``json_text`` (from ``json.dumps(..., ensure_ascii=False)``, which keeps non-ASCII
+    text as it is) with the C1 controls and the line and paragraph separators it leaves raw
+    written as ``\\u`` escapes: ``\\u009b`` is CSI, as ESC ``[``, to a terminal. The
+    JSON decodes to the same values."""
+    return _C1.sub(lambda found: f"\\u{ord(found[0]):04x}", json_text)

@@ -537,6 +537,8 @@ async def test_an_ipv6_listen_address_in_brackets() -> None:
         ("::1", None, False),
         ("[::1]", None, False),
         ("localhost", None, False),
+        ("localhost.", None, False),  # the root's dot
+        ("::ffff:127.0.0.1", None, False),  # IPv4-mapped loopback
     ],
 )
 def test_what_is_open_to_the_network_without_a_token(

@@ -57,6 +57,16 @@ def test_json_lines_carry_time_level_logger_message_and_context(log_output: io.S
     assert "account" not in lines[3]
 
 
+def test_a_json_line_writes_no_control_a_terminal_obeys(log_output: io.StringIO) -> None:
+    # ensure_ascii=False leaves C1 controls (U+009B is CSI) and U+2028 raw on stderr
+    configure_logging("json", "info", stream=log_output)
+    said = "a\u009b2Jb\u2028c\x1b]0;t\x07"
+    log.info("caller said %s", said)
+    text = log_output.getvalue()
+    assert not any(ch in text for ch in "\u009b\u2028\x1b\x07")
+    assert _lines(log_output)[0]["message"] == f"caller said {said}"
+
+
 def test_an_enricher_adds_fields_at_format_time_and_cannot_break_a_line(
     log_output: io.StringIO,
 ) -> None:

@@ -48,14 +48,17 @@ def unguarded(host: str, token: str | None) -> str | None:
     ``None`` with a token or on loopback."""
     if token:
         return None
-    name = host.strip("[]").lower()
+    name = host.strip("[]").lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return None
     try:
-        if ipaddress.ip_address(name).is_loopback:
-            return None
+        address = ipaddress.ip_address(name)
     except ValueError:
         pass
+    else:
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+        if address.is_loopback or (mapped is not None and mapped.is_loopback):
+            return None
     return (
         f"the admin endpoint listens on {host} without a token: whoever reaches it may "
         "reload the flows, start outbound conversations and read the live conversations; "

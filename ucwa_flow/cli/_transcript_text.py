@@ -49,18 +49,16 @@ kept), so no escape sequence a caller typed reaches the terminal of whoever read
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ucwa_flow._display import printable, short_id
+from ucwa_flow._display import c1_escaped, printable, short_id
 from ucwa_flow.cli._times import format_time, iso_time
 from ucwa_flow.store import REDACTED, ConversationRecord, TranscriptEntry, redact, scrub_variables
 
 __all__ = ["dumps", "jsonl_objects", "list_rows", "short_version", "text_lines"]
 
 _LABEL_WIDTH = 6
-_C1 = re.compile("[\x7f-\x9f\u2028\u2029]")
 _INDENT = " " * (len(format_time(0)) + 2 + _LABEL_WIDTH + 2)
 
 
@@ -196,8 +194,7 @@ def conversation_object(
 def dumps(obj: Any) -> str:
     """One JSON line (non-ASCII text kept as is, but the C1 controls, which ``json`` leaves
     raw and a terminal may obey: ``\\u009b`` is CSI, as ESC ``[``)."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return _C1.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+    return c1_escaped(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
 
 
 # -- pieces ---------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, TextIO
 
 from ucwa_flow import logcontext
-from ucwa_flow._display import printable
+from ucwa_flow._display import c1_escaped, printable
 
 __all__ = ["Redactor", "add_secret", "configure_logging", "redact"]
 
@@ -124,7 +124,7 @@ class JsonFormatter(logging.Formatter):
             line["exc"] = redact(record.exc_text)
         if record.stack_info:
             line["stack"] = redact(record.stack_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return c1_escaped(json.dumps(line, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):

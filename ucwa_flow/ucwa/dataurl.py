@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64 as _b64
 import binascii
+import html as _entities
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote_to_bytes
@@ -166,18 +168,29 @@ def html_to_text(html: str) -> str:
     ``<pre>``), and ``<script>``/``<style>`` content is dropped. The result has no leading or
     trailing blank lines.
 
-    A ``<`` that opens no tag (another ``<`` comes before any ``>``) is text, as a browser
-    shows it: it is escaped before parsing, because :class:`~html.parser.HTMLParser`
-    takes time quadratic in their number (a caller's ``"<a" * 50_000``, 100 KB, held the
-    event loop, every conversation with it, for 15 s; CPython's gh-135462). A marked
-    section the parser refuses (``<![x>``, on which Python 3.11's raises
-    :class:`AssertionError`: it stopped the bot) is text too.
+    :class:`~html.parser.HTMLParser` takes time quadratic in the number of ``<`` that
+    open no tag or an unclosed comment or marked section (CPython's gh-135462: a caller's
+    100 KB of ``"<a"`` held the event loop, every conversation with it, for 15 s; 120 KB of
+    ``"<!--x>"`` for 16 s), each such ``<`` searching the rest of the text. So a message whose
+    number of ``<`` times its length is above :data:`PARSER_BUDGET` (a thousand tags in 5 KB;
+    an IM has tens of tags in a few hundred bytes) is read by a plain tag stripper in
+    linear time instead: tags dropped, line-breaking ones as line breaks, entities decoded,
+    white space collapsed. A marked section the parser refuses (``<![x>``, on which Python
+    3.11's raises :class:`AssertionError`: it stopped the bot) is text.
     """
-    html = _open_brackets_escaped(html)
+    if html.count("<") * len(html) > PARSER_BUDGET:
+        return _stripped(html)
     try:
         return _extract(html)
     except AssertionError:  # _markupbase.parse_marked_section: its only "<![" is text now
         return _extract(html.replace("<![", "&lt;!["))
+
+
+#: above this product of the number of ``<`` and the length, :func:`html_to_text` strips
+#: tags instead of parsing (see there)
+PARSER_BUDGET = 5_000_000
+_TAG = re.compile(r"(<[^<>]*>)")  # stops at the next "<": one pass over the text
+_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w:-]*)")
 
 
 def _extract(html: str) -> str:
@@ -187,25 +200,27 @@ def _extract(html: str) -> str:
     return parser.result()
 
 
-def _open_brackets_escaped(html: str) -> str:
-    """``html`` with each ``<`` that no ``>`` closes before the next ``<`` as ``&lt;``,
-    in one pass (each ``find`` starts where the last one of its kind stopped)."""
-    bracket = html.find("<")
-    if bracket == -1:
-        return html
-    parts: list[str] = []
-    start = 0
-    close = html.find(">", bracket)
-    while bracket != -1:
-        following = html.find("<", bracket + 1)
-        if close != -1 and close < bracket:
-            close = html.find(">", bracket)
-        if close == -1 or (following != -1 and following < close):
-            parts += (html[start:bracket], "&lt;")
-            start = bracket + 1
-        bracket = following
-    parts.append(html[start:])
-    return "".join(parts)
+def _stripped(html: str) -> str:
+    """The text of ``html`` without the parser, in linear time (:func:`html_to_text`):
+    each ``<...>`` with no ``<`` inside is a tag, told to the same extractor by name (a
+    comment or a declaration is dropped), the text between has its entities decoded."""
+    extractor = _TextExtractor()
+    for index, part in enumerate(_TAG.split(html)):
+        if not index % 2:  # text
+            if part:
+                extractor.handle_data(_entities.unescape(part))
+            continue
+        named = _TAG_NAME.match(part)
+        if named is None:
+            continue
+        name = named[2].lower()
+        if named[1]:
+            extractor.handle_endtag(name)
+        elif part.endswith("/>"):
+            extractor.handle_startendtag(name, [])
+        else:
+            extractor.handle_starttag(name, [])
+    return extractor.result()
 
 
 def _form_bytes(payload: str) -> bytes:
