@@ -158,6 +158,9 @@ class Invitations:
                     operation_id=op,
                 )
             except (UcwaFlowError, httpx.HTTPError) as exc:
+                if op in self._abandoned:  # given up meanwhile: it will never show up
+                    self._abandoned.discard(op)
+                    return
                 engine.emit(
                     t.FlowError(
                         at=engine.clock.monotonic(),

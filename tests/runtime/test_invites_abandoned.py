@@ -1,0 +1,54 @@
+"""An invitation given up before the server named it is remembered (to withdraw it when
+it shows up) only while it may still show up: once its request failed, nothing will."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.runtime.conftest import load
+from tests.runtime.test_engine_lost import RecordingPort
+from ucwa_flow.clock import ManualClock
+from ucwa_flow.runtime import Engine
+from ucwa_flow.runtime.pending_invite import PendingInvite
+
+
+class FailingInvitePort(RecordingPort):
+    """Its invitations wait for ``go``, then fail (the server could not be reached)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+        operation_id: str,
+    ) -> str:
+        self.started.set()
+        await self.go.wait()
+        raise httpx.ConnectError("connection refused")
+
+
+async def test_invitations_given_up_while_their_request_fails_are_not_kept() -> None:
+    port = FailingInvitePort()
+    engine = Engine(load("echo"), port, ManualClock(), lambda trace: None)
+    invitations = engine.invitations
+    answers: list[str] = []
+    for _ in range(3):
+        port.go.clear()
+        port.started.clear()
+        pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
+        invitations.ring(pending, 60.0, (None, "normal", None))
+        await port.started.wait()
+        invitations.withdraw(pending)  # the caller left while the request was on its way
+        port.go.set()
+        await engine.idle()
+    assert answers == []  # withdrawn: nobody is told
+    assert len(invitations._abandoned) == 0
