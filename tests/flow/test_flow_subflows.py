@@ -8,6 +8,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ucwa_flow.cli import cli
@@ -215,9 +216,11 @@ def test_a_sub_flow_problem_is_one_line_in_a_folder_that_calls_it_twice(
     assert "3 file(s) checked: 1 error(s), 0 warning(s)" in result.stderr
 
 
+@pytest.mark.parametrize("folder", ["plain", "bots (old)"])  # a path may hold "("
 def test_a_sub_flow_yaml_error_is_one_line_in_a_folder_that_calls_it_twice(
-    tmp_path: Path,
+    tmp_path: Path, folder: str
 ) -> None:
+    tmp_path = tmp_path / folder
     # a YAML problem found through a caller ends "(called at <caller>)": those copies go
     # when the file's own check found it; callers named alone keep one line each
     call = (

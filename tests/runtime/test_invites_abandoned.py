@@ -11,6 +11,7 @@ from tests.runtime.conftest import load
 from tests.runtime.test_engine_lost import RecordingPort
 from ucwa_flow.clock import ManualClock
 from ucwa_flow.runtime import Engine
+from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.pending_invite import PendingInvite
 
 
@@ -38,7 +39,8 @@ class FailingInvitePort(RecordingPort):
 
 async def test_invitations_given_up_while_their_request_fails_are_not_kept() -> None:
     port = FailingInvitePort()
-    engine = Engine(load("echo"), port, ManualClock(), lambda trace: None)
+    traces: list[object] = []
+    engine = Engine(load("echo"), port, ManualClock(), traces.append)
     invitations = engine.invitations
     answers: list[str] = []
     for _ in range(3):
@@ -52,3 +54,25 @@ async def test_invitations_given_up_while_their_request_fails_are_not_kept() -> 
         await engine.idle()
     assert answers == []  # withdrawn: nobody is told
     assert len(invitations._abandoned) == 0
+    # the failures are still reported (an invitation that timed out meanwhile too)
+    failed = [r for r in traces if isinstance(r, t.FlowError) and "failed" in r.message]
+    assert len(failed) == 3
+
+
+async def test_an_invitation_timed_out_while_its_request_fails_is_reported() -> None:
+    port = FailingInvitePort()
+    clock = ManualClock()
+    traces: list[object] = []
+    engine = Engine(load("echo"), port, clock, traces.append)
+    answers: list[str] = []
+    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
+    engine.invitations.ring(pending, 5.0, (None, "normal", None))
+    await port.started.wait()
+    await clock.advance(6.0)
+    port.go.set()
+    await engine.idle()
+    assert answers == ["no_answer"]
+    assert len(engine.invitations._abandoned) == 0
+    assert [r.message for r in traces if isinstance(r, t.FlowError)] == [
+        "inviting sip:agent@contoso.com failed: connection refused"
+    ]

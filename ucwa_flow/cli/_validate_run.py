@@ -155,13 +155,15 @@ def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     import dataclasses
     import re
 
-    site = re.compile(r" \((?:called|included) at [^()]*\)$")
+    site = re.compile(r" \((?:called|included) at ")
     unique = list(dict.fromkeys(diagnostics))
     present = set(unique)
     kept = []
     for diagnostic in unique:
-        bare = site.sub("", diagnostic.message)
-        if bare != diagnostic.message and dataclasses.replace(diagnostic, message=bare) in present:
+        message = diagnostic.message
+        found = list(site.finditer(message)) if message.endswith(")") else []
+        bare = message[: found[-1].start()] if found else message  # a path may hold "("
+        if bare != message and dataclasses.replace(diagnostic, message=bare) in present:
             continue
         kept.append(diagnostic)
     return kept

@@ -158,9 +158,9 @@ class Invitations:
                     operation_id=op,
                 )
             except (UcwaFlowError, httpx.HTTPError) as exc:
-                if op in self._abandoned:  # given up meanwhile: it will never show up
-                    self._abandoned.discard(op)
-                    return
+                # given up meanwhile (withdrawn, timed out): it will never show up, so it
+                # is not remembered; the failure is still reported
+                self._abandoned.discard(op)
                 engine.emit(
                     t.FlowError(
                         at=engine.clock.monotonic(),
