@@ -196,20 +196,25 @@ def test_a_sub_flow_alone_names_no_made_up_caller(tmp_path: Path) -> None:
     ]
 
 
-def test_a_sub_flow_problem_is_one_line_in_a_folder_that_calls_it_twice(
-    tmp_path: Path,
-) -> None:
-    # found through each caller and by the sub-flow checked alone: it was printed 3 times
+def _two_callers(folder: Path, states: str) -> None:
+    """one.flow.yaml and two.flow.yaml, each calling lib/x.subflow.yaml, whose states are
+    ``states``."""
     call = (
         "version: 1\nname: {}\nstart: a\nstates:\n  a: {{enter: [{{call: {{flow: {}}}}}, stop]}}\n"
     )
     files = {
         "one.flow.yaml": call.format("one", "lib/x.subflow.yaml"),
         "two.flow.yaml": call.format("two", "lib/x.subflow.yaml"),
-        "lib/x.subflow.yaml": "version: 1\nsubflow: x\nstart: a\nstates:\n"
-        '  a: {enter: [{say: "{{ nope }}"}, return]}\n',
+        "lib/x.subflow.yaml": "version: 1\nsubflow: x\nstart: a\n" + states,
     }
-    _write(tmp_path, files)
+    _write(folder, files)
+
+
+def test_a_sub_flow_problem_is_one_line_in_a_folder_that_calls_it_twice(
+    tmp_path: Path,
+) -> None:
+    # found through each caller and by the sub-flow checked alone: it was printed 3 times
+    _two_callers(tmp_path, 'states:\n  a: {enter: [{say: "{{ nope }}"}, return]}\n')
     result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
     assert result.exit_code == 1
     assert [line.split(": ")[1][:4] for line in result.stdout.splitlines()] == ["F106"]
@@ -223,16 +228,7 @@ def test_a_sub_flow_yaml_error_is_one_line_in_a_folder_that_calls_it_twice(
     tmp_path = tmp_path / folder
     # a YAML problem found through a caller ends "(called at <caller>)": those copies go
     # when the file's own check found it; callers named alone keep one line each
-    call = (
-        "version: 1\nname: {}\nstart: a\nstates:\n  a: {{enter: [{{call: {{flow: {}}}}}, stop]}}\n"
-    )
-    files = {
-        "one.flow.yaml": call.format("one", "lib/x.subflow.yaml"),
-        "two.flow.yaml": call.format("two", "lib/x.subflow.yaml"),
-        "lib/x.subflow.yaml": "version: 1\nsubflow: x\nstart: a\n"
-        "states: {a: {enter: [return]}, a: {}}\n",
-    }
-    _write(tmp_path, files)
+    _two_callers(tmp_path, "states: {a: {enter: [return]}, a: {}}\n")
     result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
     lines = result.stdout.splitlines()
     assert len(lines) == 1, lines
