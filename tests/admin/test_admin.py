@@ -539,6 +539,11 @@ async def test_an_ipv6_listen_address_in_brackets() -> None:
         ("localhost", None, False),
         ("localhost.", None, False),  # the root's dot
         ("::ffff:127.0.0.1", None, False),  # IPv4-mapped loopback
+        ("127.1", None, False),  # the short forms the listener binds as 127.0.0.1
+        ("0x7f.1", None, False),
+        ("2130706433", None, False),
+        ("10.1", None, True),
+        ("127.0.0.1.5", None, True),  # a name, not an address
     ],
 )
 def test_what_is_open_to_the_network_without_a_token(

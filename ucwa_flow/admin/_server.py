@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import re
+import socket
 from typing import Any
 
 from ucwa_flow._uvicorn import LoopServer
@@ -51,11 +53,8 @@ def unguarded(host: str, token: str | None) -> str | None:
     name = host.strip("[]").lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return None
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
+    address = _address(name)
+    if address is not None:
         mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
         if address.is_loopback or (mapped is not None and mapped.is_loopback):
             return None
@@ -64,3 +63,20 @@ def unguarded(host: str, token: str | None) -> str | None:
         "reload the flows, start outbound conversations and read the live conversations; "
         "give it a token (admin.token_env or admin.token_file) or listen on 127.0.0.1"
     )
+
+
+# what inet_aton reads as IPv4 and the listener binds as such: 127.1, 0x7f.1, 2130706433
+_SHORT_IPV4 = re.compile(r"(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]+|[0-9]+)){0,3}")
+
+
+def _address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    if _SHORT_IPV4.fullmatch(name):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return None
+    return None
