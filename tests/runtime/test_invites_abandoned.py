@@ -10,6 +10,7 @@ import httpx
 from tests.runtime.conftest import load
 from tests.runtime.test_engine_lost import RecordingPort
 from ucwa_flow.clock import ManualClock
+from ucwa_flow.lifecycle import InvitationSent
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.pending_invite import PendingInvite
@@ -76,3 +77,22 @@ async def test_an_invitation_timed_out_while_its_request_fails_is_reported() -> 
     assert [r.message for r in traces if isinstance(r, t.FlowError)] == [
         "inviting sip:agent@contoso.com failed: connection refused"
     ]
+
+
+async def test_an_invitation_its_conversation_left_before_the_server_named_it_is_withdrawn() -> (
+    None
+):
+    # the caller leaves while the invitation is on its way: once the server names it, it is
+    # withdrawn, not left ringing at the invitee until the server's own ring time runs out
+    port = RecordingPort()
+    engine = Engine(load("echo"), port, ManualClock(), lambda record: None)
+    invitations = engine.invitations
+    pending = PendingInvite("sip:agent@contoso.com", origin="/conv/caller")
+    invitations.ring(pending, 60.0, (None, "normal", None))
+    await engine.idle()
+    assert ("invite", "sip:agent@contoso.com") in port.calls
+    await invitations.origin_ended("/conv/caller")
+    invitations.sent(InvitationSent("/conv/agent", "/inv/1", pending.op, "/conv/agent/stop"))
+    await engine.idle()
+    assert ("stop", "/conv/agent/stop") in port.calls
+    assert len(invitations._abandoned) == 0

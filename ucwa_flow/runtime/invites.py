@@ -136,6 +136,7 @@ class Invitations:
         """Send (or send again) ``pending``'s invitation, under a new operationId; a
         durable host sends an invite action's once the step that decided it is committed."""
         op = pending.op = uuid.uuid4().hex
+        pending.sent = False
         self._pending[op] = pending
         if pending.action is None or not self._engine.later(op, pending.origin):
             self.dispatch(op)
@@ -146,6 +147,7 @@ class Invitations:
         pending = self._pending.get(op)
         if pending is None:
             return
+        pending.sent = True
         subject, importance, message = pending.invitation
 
         async def start() -> None:
@@ -190,6 +192,7 @@ class Invitations:
         engine = self._engine
         pending.origin = instance.href
         pending.op = op
+        pending.sent = True  # perhaps, before the restart
         pending.deadline = engine.clock.monotonic() + due
         pending.timer = engine.clock.call_later(max(0.0, due), self._timed_out, pending)
         self._pending[op] = pending
@@ -271,7 +274,9 @@ class Invitations:
     def _stop_ringing(self, pending: PendingInvite) -> None:
         if pending.retry is None:  # an invitation rings (or is on its way): withdraw it
             if pending.conversation is None and pending.cancel_href is None:
-                self._abandoned.add(pending.op)  # nothing to withdraw yet
+                if pending.sent:  # on its way: nothing to withdraw yet
+                    self._abandoned.add(pending.op)
+                return  # (one a durable step decided, never sent: nothing at all)
             self._withdraw(pending)
 
     def _report(self, pending: PendingInvite, message: str) -> None:
@@ -337,8 +342,8 @@ class Invitations:
         side conversations it opened (and forget it as one)."""
         for op, pending in list(self._pending.of(href).items()):
             del self._pending[op]
+            self._stop_ringing(pending)  # one on its way is withdrawn once it is named
             cancel_timers(pending)
-            self._withdraw(pending)
             if pending.conversation is not None:
                 self._engine.tracker.forget(pending.conversation)
         self._side.pop(href, None)
@@ -360,9 +365,9 @@ class Invitations:
         still have them, so ringing invitations are withdrawn and side conversations ended."""
         engine = self._engine
         for pending in self._pending.values():
-            cancel_timers(pending)
             if still_open:
-                self._withdraw(pending)
+                self._stop_ringing(pending)
+            cancel_timers(pending)
         if still_open:
             for side in self._side:
                 engine.spawn(self._end_side(side))

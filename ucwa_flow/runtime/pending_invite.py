@@ -47,6 +47,7 @@ class PendingInvite:
     conversation: str | None = None  # the new conversation, once the server names it
     cancel_href: str | None = None  # how to withdraw it while it rings
     op: str = ""  # the operationId of the invitation sent last
+    sent: bool = False  # whether the invitation under ``op`` was sent (or may have been)
     deadline: float = 0.0  # when the invite's timeout passes (clock.monotonic())
     retry: TimerHandle | None = None  # set while waiting to invite someone offline again
     invitation: Invitation = (None, "normal", None)
