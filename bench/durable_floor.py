@@ -93,6 +93,14 @@ def append(per_batch: int) -> float:
     return cpu / (answers * records)
 
 
+HEAD = struct.Struct("<QdII")  # sequence number, time, answer's length, position's length
+
+
+def entry(seq: int, body: bytes, position: bytes) -> tuple[bytes, bytes, bytes]:
+    """One answer as the plain-file log holds it: header, answer's bytes, position."""
+    return HEAD.pack(seq, time.time(), len(body), len(position)), body, position
+
+
 def append_file(per_batch: int) -> float:
     """CPU seconds per record of appending the answers of the engine's run to a plain
     file, one ``writev`` each (header, answer, position)."""
@@ -103,8 +111,7 @@ def append_file(per_batch: int) -> float:
         started = time.process_time()
         for seq in range(answers):
             position = f"/ucwa/oauth/v1/applications/104/events?ack={seq + 1}".encode()
-            head = struct.pack("<QdII", seq, time.time(), len(body), len(position))
-            os.writev(log, (head, body, position))
+            os.writev(log, entry(seq, body, position))
         cpu = time.process_time() - started
         os.close(log)
     return cpu / (answers * records)

@@ -160,12 +160,14 @@ class Samples:
             for n in ("08", "15", "16")
         ]
 
-    def _unique(self, text: str, conv: int, message: int = 2) -> EventBatch:
+    def _text(self, text: str, conv: int, message: int = 2) -> str:
         text = text.replace("conversations/eee0", f"conversations/c{conv}")
         text = text.replace("messagingInvitations/6408", f"messagingInvitations/i{conv}")
         text = text.replace("messaging/messages/2", f"messaging/messages/m{message}")
-        text = text.replace("Hi+Tosh", f"Hi+Tosh+{message}")  # a new text each time
-        body: Any = json.loads(text)
+        return text.replace("Hi+Tosh", f"Hi+Tosh+{message}")  # a new text each time
+
+    def _unique(self, text: str, conv: int, message: int = 2) -> EventBatch:
+        body: Any = json.loads(self._text(text, conv, message))
         return decode_batch(body)
 
     def set_up(self, conv: int) -> list[EventBatch]:
@@ -174,6 +176,11 @@ class Samples:
 
     def message(self, conv: int, number: int) -> EventBatch:
         return self._unique(self._texts[2], conv, number)
+
+    def message_body(self, conv: int, number: int) -> dict[str, Any]:
+        """The event-channel body :meth:`message` decodes (parsed JSON)."""
+        body: dict[str, Any] = json.loads(self._text(self._texts[2], conv, number))
+        return body
 
 
 def _echo() -> Flow:

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-MODULES = ["engine_load", "engine_durable", "durable_floor", "live_sink", "validate_time"]
+MODULES = [
+    "engine_load",
+    "engine_durable",
+    "durable_floor",
+    "input_log",
+    "live_sink",
+    "validate_time",
+]
 
 
 def _bench(module: str, *args: str) -> subprocess.CompletedProcess[str]:
