@@ -550,3 +550,18 @@ def test_what_is_open_to_the_network_without_a_token(
     host: str, token: str | None, warned: bool
 ) -> None:
     assert (unguarded(host, token) is not None) is warned
+
+
+def test_the_address_bound_decides_over_the_name_given() -> None:
+    # a name (a trailing dot makes any text one) binds where its resolver says
+    assert unguarded("127.1.", None, bound="10.0.0.5") == (
+        "the admin endpoint listens on 127.1. (10.0.0.5) without a token: whoever reaches "
+        "it may reload the flows, start outbound conversations and read the live "
+        "conversations; give it a token (admin.token_env or admin.token_file) or listen on "
+        "127.0.0.1"
+    )
+    assert unguarded("botbox.localhost", None, bound="192.168.1.9") is not None
+    assert unguarded("localhost", None, bound="::1") is None
+    assert unguarded("botbox.corp.example", None, bound="127.0.1.1") is None
+    assert unguarded("0.0.0.0", None, bound="0.0.0.0") is not None
+    assert unguarded("0.0.0.0", "s3cret", bound="0.0.0.0") is None

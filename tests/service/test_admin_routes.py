@@ -120,7 +120,7 @@ async def test_an_endpoint_open_to_the_network_without_a_token_is_warned_of(
     # anyone on the network reload, start outbound conversations and read /live
     async with world(tmp_path) as w:
         deployment = w.deployment(w.account("helpdesk", HELPDESK))
-        for host, warned in (("0.0.0.0", True), ("127.0.0.1", False)):
+        for host, warned in (("0.0.0.0", True), ("127.0.0.1", False), ("127.1", False)):
             caplog.clear()
             admin = AdminSpec(host=host, port=0)
             service = await w.service(dataclasses.replace(deployment, admin=admin))

@@ -44,22 +44,27 @@ class AdminServer(LoopServer):
         return await self.serve()
 
 
-def unguarded(host: str, token: str | None) -> str | None:
+def unguarded(host: str, token: str | None, bound: str | None = None) -> str | None:
     """What a warning says of an endpoint without a token on ``host`` that is not loopback
     (``0.0.0.0``, a name, an interface's address): anyone on the network may use it;
-    ``None`` with a token or on loopback."""
+    ``None`` with a token or on loopback. ``bound``, the address the listener got
+    (``getsockname``), decides when given: a name resolves where its resolver says."""
     if token:
         return None
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return None
-    address = _address(name)
+    if bound is not None:
+        address = _address(bound.strip("[]"))
+    else:
+        name = host.strip("[]").lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
+            return None
+        address = _address(name)
     if address is not None:
         mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
         if address.is_loopback or (mapped is not None and mapped.is_loopback):
             return None
+    where = host if bound is None or bound == host.strip("[]") else f"{host} ({bound})"
     return (
-        f"the admin endpoint listens on {host} without a token: whoever reaches it may "
+        f"the admin endpoint listens on {where} without a token: whoever reaches it may "
         "reload the flows, start outbound conversations and read the live conversations; "
         "give it a token (admin.token_env or admin.token_file) or listen on 127.0.0.1"
     )

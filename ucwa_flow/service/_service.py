@@ -231,7 +231,7 @@ class Service:
             ) from None
         self._admin = server
         log.info("admin endpoint on http://%s", format_listen(*self.admin_address))
-        if (warning := unguarded(admin.host, token)) is not None:
+        if (warning := unguarded(admin.host, token, self.admin_address[0])) is not None:
             log.warning("%s", warning)
 
     def _where(self, bound: Mapping[str, str]) -> dict[str, str]:
