@@ -7,6 +7,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,16 @@ def _compiled_once() -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
+#: the ``--dist`` mode, told to each worker (whose own option says ``no``)
+_DIST = "ucwa_flow_dist"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's hook, in the main process: tell a worker how tests are dealt out."""
+    node.workerinput[_DIST] = node.config.getoption("dist")
+
+
 def _weight(item: pytest.Item) -> float:
     return next((w for start, w in LONGEST if item.nodeid.startswith(start)), 0.0)
 
@@ -95,8 +106,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     long = sorted((i for i in items if _weight(i) > 0), key=_weight, reverse=True)
     short = [i for i in items if _weight(i) == 0]
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    if workers < 2 or config.getoption("dist", "no") != "worksteal":
+    given: dict[str, Any] = getattr(config, "workerinput", {})
+    workers = int(given.get("workercount", 1))
+    if workers < 2 or given.get(_DIST) != "worksteal":
         items[:] = long + short
         return
     fronts: list[list[pytest.Item]] = [[] for _ in range(workers)]
