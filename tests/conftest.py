@@ -7,24 +7,22 @@ import shutil
 import signal
 import sys
 import tempfile
-from typing import Any
 
 import pytest
 
-#: The tests that take longest, with about how many seconds each took in a whole run on two
-#: cores (three workers, a load average of 3 to 9): a node id or the start of one (a module,
-#: a parametrized test's name without its id; each test it names counts that much). Only
-#: their order and sizes relative to each other matter, for :func:`pytest_collection_modifyitems`.
-LONGEST: tuple[tuple[str, float], ...] = (
-    ("tests/e2e/test_failover.py::test_three_workers_survive_a_kill_and_a_freeze", 78),
-    ("tests/e2e/test_kill.py::", 58),
-    ("tests/e2e/test_serve.py::test_overload_serves_the_limit", 25),
-    ("tests/flow/test_flow_all_errors.py::test_10000_mutations", 24),
-    ("tests/e2e/test_load.py::", 22),
-    ("tests/store/test_sqlite_file.py::test_the_wal_starts_over", 16),
-    ("tests/service/test_workers.py::test_a_paused_worker_is_taken_over", 12),
-    ("tests/e2e/test_soak.py::", 10),
-    ("tests/testing/explore/test_explore.py::test_every_example_flow_is_explored", 6),
+#: The tests that take longest (tens of seconds on two cores), run first: one of them started
+#: last would keep one core busy for that long while the other has nothing left to do.
+#: A node id or the start of one (a module, a parametrized test's name without its id).
+LONGEST = (
+    "tests/e2e/test_kill.py::",
+    "tests/e2e/test_failover.py::test_three_workers_survive_a_kill_and_a_freeze",
+    "tests/service/test_workers.py::test_a_paused_worker_is_taken_over",
+    "tests/flow/test_flow_all_errors.py::test_10000_mutations",
+    "tests/e2e/test_load.py::",
+    "tests/e2e/test_serve.py::test_overload_serves_the_limit",
+    "tests/testing/explore/test_explore.py::test_every_example_flow_is_explored",
+    "tests/e2e/test_soak.py::",
+    "tests/replay/test_recorded.py::",
 )
 
 
@@ -66,64 +64,18 @@ def _compiled_once() -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
-#: the ``--dist`` mode, told to each worker (whose own option says ``no``)
-_DIST = "ucwa_flow_dist"
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The :data:`LONGEST` tests first, in their order; the others after them, as collected.
 
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist's hook, in the main process: tell a worker how tests are dealt out."""
-    node.workerinput[_DIST] = node.config.getoption("dist")
-
-
-def _weight(item: pytest.Item) -> float:
-    return next((w for start, w in LONGEST if item.nodeid.startswith(start)), 0.0)
-
-
-def _shares(count: int, workers: int) -> list[int]:
-    """How many of ``count`` tests each worker is given at first by ``--dist worksteal``:
-    pytest-xdist hands out the collection in ``workers`` consecutive slices, each of the
-    tests still undealt divided by the workers still without any (``WorkStealingScheduling``).
+    Every pytest-xdist worker collects and sorts the same way, so they agree on the order.
     """
-    shares: list[int] = []
-    for k in range(workers):
-        shares.append((count - sum(shares)) // (workers - k))
-    return shares
 
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, start in enumerate(LONGEST) if item.nodeid.startswith(start)), len(LONGEST)
+        )
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The :data:`LONGEST` tests first, spread over the workers; the others as collected.
-
-    Under ``--dist worksteal`` each worker starts on a slice of the collection in order
-    (:func:`_shares`) and a worker that runs out takes the far end of another's queue. The
-    long tests all at the front (as they once were) all went to the first worker, which ran
-    them one after another (about five minutes) while the others shared the rest. So each
-    long test, the longest first, goes to the front of the slice that has the least of them
-    so far (longest processing time first), and the short tests fill the slices in their
-    order, keeping a module's tests together. Each worker collects and sorts the same way,
-    so they agree on the order. Without workers, or another ``--dist``: the long tests
-    first, the longest first.
-    """
-    long = sorted((i for i in items if _weight(i) > 0), key=_weight, reverse=True)
-    short = [i for i in items if _weight(i) == 0]
-    given: dict[str, Any] = getattr(config, "workerinput", {})
-    workers = int(given.get("workercount", 1))
-    if workers < 2 or given.get(_DIST) != "worksteal":
-        items[:] = long + short
-        return
-    fronts: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    loads = [0.0] * workers
-    for item in long:
-        k = loads.index(min(loads))
-        fronts[k].append(item)
-        loads[k] += _weight(item)
-    ordered: list[pytest.Item] = []
-    rest = iter(short)
-    for front, share in zip(fronts, _shares(len(items), workers), strict=True):
-        ordered += front
-        ordered += [next(rest) for _ in range(max(0, share - len(front)))]
-    ordered += list(rest)
-    items[:] = ordered
+    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)
