@@ -4,6 +4,8 @@ it shows up) only while it may still show up: once its request failed, nothing w
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 
@@ -13,6 +15,7 @@ from ucwa_flow.clock import ManualClock
 from ucwa_flow.lifecycle import InvitationSent
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.runtime.invites import ABANDONED_KEPT
 from ucwa_flow.runtime.pending_invite import PendingInvite
 
 
@@ -96,3 +99,91 @@ async def test_an_invitation_its_conversation_left_before_the_server_named_it_is
     await engine.idle()
     assert ("stop", "/conv/agent/stop") in port.calls
     assert len(invitations._abandoned) == 0
+
+
+async def test_an_invitation_on_its_way_when_the_channel_lost_track_is_withdrawn_once_named() -> (
+    None
+):
+    port = RecordingPort()
+    engine = Engine(load("echo"), port, ManualClock(), lambda record: None)
+    invitations = engine.invitations
+    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: None)
+    invitations.ring(pending, 60.0, (None, "normal", None))
+    await engine.idle()
+    invitations.lose_all(still_open=True)  # a resync: the server may still have it
+    invitations.sent(InvitationSent("/conv/agent", "/inv/1", pending.op, "/conv/agent/stop"))
+    await engine.idle()
+    assert ("stop", "/conv/agent/stop") in port.calls
+
+
+class LostAnswerPort(RecordingPort):
+    """Its invitations reach the server, but the answer is lost (a read timeout)."""
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+        operation_id: str,
+    ) -> str:
+        await super().start_messaging(
+            to, subject=subject, importance=importance, message=message, operation_id=operation_id
+        )
+        raise httpx.ReadTimeout("timed out reading the answer")
+
+
+async def test_an_invitation_whose_answer_was_lost_is_withdrawn_if_the_server_names_it() -> None:
+    port = LostAnswerPort()
+    traces: list[object] = []
+    engine = Engine(load("echo"), port, ManualClock(), traces.append)
+    invitations = engine.invitations
+    answers: list[str] = []
+    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
+    invitations.ring(pending, 60.0, (None, "normal", None))
+    await engine.idle()
+    assert answers == ["no_answer"]  # told at once, and reported
+    assert [r.message for r in traces if isinstance(r, t.FlowError)] == [
+        "inviting sip:agent@contoso.com failed: timed out reading the answer"
+    ]
+    # the server had created it after all: it rang on at the agent
+    invitations.sent(InvitationSent("/conv/agent", "/inv/1", pending.op, "/conv/agent/stop"))
+    await engine.idle()
+    assert ("stop", "/conv/agent/stop") in port.calls
+    assert len(invitations._abandoned) == 0
+
+
+async def test_only_invitations_resumed_after_a_restart_are_sent_again_unconfirmed() -> None:
+    port = RecordingPort()
+    engine = Engine(load("echo"), port, ManualClock(), lambda record: None)
+    engine.later = lambda op, origin: True  # type: ignore[method-assign]  # a durable host
+    invitations = engine.invitations
+    action = cast(Any, SimpleNamespace(timeout=30.0, importance="normal", location=None))
+    # decided by a step not yet committed: sent by the commit, not before
+    fresh = PendingInvite("sip:fresh@contoso.com", "/conv/1", action)
+    invitations.start(fresh, 30.0, None, "normal", None)
+    # resumed after a restart, never named: it may not have been sent
+    resumed = PendingInvite("sip:resumed@contoso.com", None, action)
+    invitations.resume(cast(Any, SimpleNamespace(href="/conv/2")), "op-r", resumed, 30.0)
+    invitations.send_unconfirmed()
+    await engine.idle()
+    assert [call for call in port.calls if call[0] == "invite"] == [
+        ("invite", "sip:resumed@contoso.com")
+    ]
+    invitations.dispatch(fresh.op)  # the commit
+    invitations.send_unconfirmed()  # caught up again: nothing is sent twice
+    await engine.idle()
+    assert [call for call in port.calls if call[0] == "invite"] == [
+        ("invite", "sip:resumed@contoso.com"),
+        ("invite", "sip:fresh@contoso.com"),
+    ]
+
+
+def test_the_invitations_remembered_as_given_up_are_bounded() -> None:
+    invitations = Engine(load("echo"), RecordingPort(), ManualClock(), lambda r: None).invitations
+    for i in range(ABANDONED_KEPT + 10):
+        invitations._give_up(f"op{i}")
+    assert len(invitations._abandoned) == ABANDONED_KEPT
+    assert "op9" not in invitations._abandoned  # the oldest are forgotten
+    assert f"op{ABANDONED_KEPT + 9}" in invitations._abandoned

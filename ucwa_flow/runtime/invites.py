@@ -52,6 +52,7 @@ from ucwa_flow.runtime.pending_invite import (
     PendingInvite,
     cancel_timers,
     describe_reason,
+    may_ring,
     offline_reason,
 )
 from ucwa_flow.runtime.services import Continuation
@@ -63,6 +64,8 @@ log = logging.getLogger("ucwa_flow.runtime")
 _BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
 #: seconds between invitations to someone who is not signed in (until the invite's timeout)
 OFFLINE_RETRY = 10.0
+#: invitations given up before the server named them, remembered (the newest) in case it does
+ABANDONED_KEPT = 1024
 
 
 class Invitations:
@@ -74,8 +77,9 @@ class Invitations:
         self._pending: Grouped[str, PendingInvite, str | None] = Grouped(attrgetter("origin"))
         #: accepted invite conversation -> origin, and by origin
         self._side: Grouped[str, str, str] = Grouped(_itself)
-        # given up before the server named them: withdrawn when they show up
-        self._abandoned: set[str] = set()
+        # given up before the server named them: withdrawn when they show up (some never
+        # do: a request that may or may not have reached the server; the newest are kept)
+        self._abandoned: dict[str, None] = {}
         self.outbound = OutboundStarts(engine, self)
 
     @property
@@ -147,7 +151,7 @@ class Invitations:
         pending = self._pending.get(op)
         if pending is None:
             return
-        pending.sent = True
+        pending.sent, pending.unconfirmed = True, False
         subject, importance, message = pending.invitation
 
         async def start() -> None:
@@ -160,9 +164,10 @@ class Invitations:
                     operation_id=op,
                 )
             except (UcwaFlowError, httpx.HTTPError) as exc:
-                # given up meanwhile (withdrawn, timed out): it will never show up, so it
-                # is not remembered; the failure is still reported
-                self._abandoned.discard(op)
+                if may_ring(exc):  # its answer was lost: withdrawn if the server names it
+                    self._give_up(op)
+                else:  # it will never show up (given up meanwhile or not)
+                    self._abandoned.pop(op, None)
                 engine.emit(
                     t.FlowError(
                         at=engine.clock.monotonic(),
@@ -192,7 +197,7 @@ class Invitations:
         engine = self._engine
         pending.origin = instance.href
         pending.op = op
-        pending.sent = True  # perhaps, before the restart
+        pending.sent = pending.unconfirmed = True  # perhaps, before the restart
         pending.deadline = engine.clock.monotonic() + due
         pending.timer = engine.clock.call_later(max(0.0, due), self._timed_out, pending)
         self._pending[op] = pending
@@ -202,9 +207,10 @@ class Invitations:
         self._side[side] = origin
 
     def send_unconfirmed(self) -> None:
-        """Send again every resumed invitation the server has said nothing of."""
+        """Send again every resumed invitation the server has said nothing of (not those
+        sent since the restart, nor those a step not yet committed decided)."""
         for op, pending in list(self._pending.items()):
-            if pending.action is not None and pending.conversation is None and not pending.retry:
+            if pending.unconfirmed and pending.conversation is None and not pending.retry:
                 self.dispatch(op)
 
     # -- outcomes ---------------------------------------------------------------------------
@@ -219,7 +225,7 @@ class Invitations:
             if pending.on_answer is not None:  # a handoff keeps how to withdraw it
                 pending.on_answer(pending, "ringing")
         elif op in self._abandoned:
-            self._abandoned.discard(op)
+            del self._abandoned[op]
             self._withdraw(
                 PendingInvite("", conversation=change.conversation, cancel_href=change.cancel_href)
             )
@@ -229,7 +235,7 @@ class Invitations:
         """An invitation completed: ``True`` when it was one of ours."""
         op = change.operation_id
         if op is not None and op in self._abandoned:  # answered after we gave up on it
-            self._abandoned.discard(op)
+            del self._abandoned[op]
             if change.outcome is Outcome.ACCEPTED:
                 self._engine.spawn(self._end_side(change.conversation))
             else:
@@ -275,9 +281,14 @@ class Invitations:
         if pending.retry is None:  # an invitation rings (or is on its way): withdraw it
             if pending.conversation is None and pending.cancel_href is None:
                 if pending.sent:  # on its way: nothing to withdraw yet
-                    self._abandoned.add(pending.op)
+                    self._give_up(pending.op)
                 return  # (one a durable step decided, never sent: nothing at all)
             self._withdraw(pending)
+
+    def _give_up(self, op: str) -> None:
+        self._abandoned[op] = None
+        if len(self._abandoned) > ABANDONED_KEPT:
+            del self._abandoned[next(iter(self._abandoned))]
 
     def _report(self, pending: PendingInvite, message: str) -> None:
         engine = self._engine

@@ -16,8 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from ucwa_flow.clock import TimerHandle
 from ucwa_flow.flow import Invite
+from ucwa_flow.ucwa.errors import ServerUnreachable, UcwaHttpError
 from ucwa_flow.ucwa.events import Reason
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "cancel_timers",
     "describe_reason",
     "invitation_from_data",
+    "may_ring",
     "offline_reason",
 ]
 
@@ -48,6 +52,8 @@ class PendingInvite:
     cancel_href: str | None = None  # how to withdraw it while it rings
     op: str = ""  # the operationId of the invitation sent last
     sent: bool = False  # whether the invitation under ``op`` was sent (or may have been)
+    #: resumed after a restart and not sent since: it may never have been sent
+    unconfirmed: bool = False
     deadline: float = 0.0  # when the invite's timeout passes (clock.monotonic())
     retry: TimerHandle | None = None  # set while waiting to invite someone offline again
     invitation: Invitation = (None, "normal", None)
@@ -80,6 +86,19 @@ def cancel_timers(pending: PendingInvite) -> None:
         if timer is not None:
             timer.cancel()
     pending.retry = None
+
+
+def may_ring(failure: Exception) -> bool:
+    """Whether an invitation whose request failed with ``failure`` may still have been
+    created (its answer was lost: a read timeout, a dropped connection, a gateway's 5xx),
+    and so may ring; not when it certainly never reached the server (no connection)."""
+    if isinstance(failure, UcwaHttpError):
+        return failure.status >= 500
+    if isinstance(failure, ServerUnreachable):
+        return not failure.unsent
+    return isinstance(failure, httpx.TransportError) and not isinstance(
+        failure, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )
 
 
 def offline_reason(reason: Reason | None) -> bool:
