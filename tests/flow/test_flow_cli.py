@@ -291,3 +291,27 @@ def test_a_folder_without_flows_says_so(tmp_path: Path) -> None:
         f"ucwa-flow: error: {tmp_path}: no flows (*.flow.yaml, *.subflow.yaml, *.states.yaml) "
         "in it (echo.flow.yml: end its name in .yaml, not .yml)\n"
     )
+
+
+@pytest.mark.timeout(60)
+def test_running_a_flow_on_the_simulator_imports_no_tls_toolkit_nor_httpx_s_cli() -> None:
+    # cryptography is for a simulator on HTTPS (simulate --tls); rich and pygments come with
+    # httpx's own command line: each costs every `run` start 50-300 ms of CPU
+    script = (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "try:\n"
+        f"    main(['run', {str(ROOT / 'flows' / 'echo.flow.yaml')!r}])\n"
+        "finally:\n"
+        "    unused = ('cryptography', 'rich', 'pygments')\n"
+        "    sys.stderr.write('unused: ' + ' '.join(m for m in unused if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "unused: "

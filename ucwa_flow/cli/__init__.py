@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI, and turn deliberate errors into one line."""
+    # httpx imports its own command line (rich, pygments: 50-100 ms of CPU) whenever they
+    # are installed, and rich is (replay's progress bar); this process never runs httpx's
+    # command line, so it is marked absent, and httpx defines its stand-in for it instead
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["validate"]:
         from ucwa_flow.cli._validate_run import parse, run

@@ -19,14 +19,16 @@ import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from ucwa_flow._sockets import listen
 from ucwa_flow.errors import OperationalError
 from ucwa_flow.simulator.core import Simulator
-from ucwa_flow.simulator.tls import TlsFiles
+
+if TYPE_CHECKING:  # cryptography (0.1-0.3 s of CPU to import) only for a simulator on HTTPS
+    from ucwa_flow.simulator.tls import TlsFiles
 
 __all__ = ["ThreadedServer", "bind", "serve", "serve_app"]
 
