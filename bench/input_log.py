@@ -28,8 +28,9 @@ PER_ANSWER conversations, default 50, merged into one event-channel answer), run
 (b0) (b) without the transcript (tracing off, as the in-memory engine: no trace record,
     no line built, none written): what the transcript costs is (b) - (b0).
 
-Each in a fresh (spawned) process, RUNS (default 3) triples, the order rotating: an
-engine's figure depends on what its process did before (see :mod:`bench.durable_floor`).
+Each in a fresh (spawned) process, RUNS (default 3) triples (``pairs`` in the output, a
+name kept from when there were two), the order rotating: an engine's figure depends on
+what its process did before (see :mod:`bench.durable_floor`).
 CPU time (``time.process_time``) per record; ``ratio`` = (b)'s records per CPU second over
 (a)'s, the median of the triples' ratios (target of issue 17: at least 0.7);
 ``ratio_without_transcript`` the same for (b0).
