@@ -3,43 +3,62 @@
     python -m bench.input_log [CONVERSATIONS] [ROUNDS] [PER_ANSWER] [CHECKPOINT_EVERY] [RUNS]
 
 The workload of :mod:`bench.engine_durable` (the echo flow, CONVERSATIONS conversations,
-default 1,000, set up untimed; ROUNDS rounds, default 3, of one incoming message each,
-PER_ANSWER conversations, default 50, merged into one event-channel answer), run two ways:
+default 1,000, set up untimed; ROUNDS rounds, default 20, of one incoming message each,
+PER_ANSWER conversations, default 50, merged into one event-channel answer), run three ways:
 
 (a) the in-memory engine, exactly :func:`bench.engine_durable.in_memory`;
-(b) the same engine, fed the same decoded batches, plus an *input log*: before each answer
-    is handled, the answer's bytes (the JSON text of the event-channel answer, as the bot
-    would receive it, made before the clock starts) are appended to a plain file opened
-    ``O_APPEND`` with one ``os.writev`` (the header of :func:`bench.durable_floor.entry`,
-    the bytes, the channel's next position, then the send outcomes since the previous
-    answer: one line per ``send_message`` the engine made, framed by their length). Every
-    CHECKPOINT_EVERY answers (default 100), and once at the end of the run, a checkpoint:
-    the engine drained (every conversation has handled every answer logged), the
-    conversations touched since the last checkpoint turned into the store's records by the
-    durable engine's own :class:`~ucwa_flow.runtime.changes.PageWriter` ("encode") and
-    written through the store's own commit (:meth:`Store.commit` with only conversation
-    records: the store's row encoder ``conversation_params``, its upsert, one SQLite
-    transaction, WAL, ``synchronous=NORMAL``, its WAL checkpointer: "write"), then the
-    log truncated. The set-up ends with a checkpoint of every conversation (untimed).
+(b) the same engine, fed the same decoded batches, building the transcript a durable
+    engine builds (the same kinds of trace record, made into lines by a ``Journal``'s own
+    ``trace``, and a ``message_out`` line per message: :class:`Transcribing`; it still
+    sends at once), plus an *input log*: before each answer is handled, the answer's
+    bytes (its JSON text, as the bot would receive it, made before the clock starts) are
+    appended to a plain file opened ``O_APPEND`` with one ``os.writev`` (the header of
+    :func:`bench.durable_floor.entry`, the bytes, the channel's next position, then the
+    send outcomes since the previous answer, one line per ``send_message``, framed by
+    their length). Every CHECKPOINT_EVERY answers (default 100: the "periodic" ones), and
+    once at the end if anything is left, a checkpoint: the engine drained (every
+    conversation has handled every answer logged); the conversations touched since the
+    last checkpoint and the transcript lines made since, turned into the store's records
+    by the durable engine's own :class:`~ucwa_flow.runtime.changes.PageWriter`
+    ("encode"), with the channel's position (the next link of the last answer logged,
+    moved from the last checkpoint's, as the durable engine moves it); all written by
+    the store's own :meth:`Store.commit` (row encoders, upsert, transcript insert, one
+    SQLite transaction, WAL, ``synchronous=NORMAL``, its WAL checkpointer: "write"); then
+    the log truncated. The set-up ends with a checkpoint of every conversation (untimed).
+(b0) (b) without the transcript (tracing off, as the in-memory engine: no trace record,
+    no line built, none written): what the transcript costs is (b) - (b0).
 
-Both in a fresh (spawned) process each, RUNS (default 3) pairs, the order alternating: an
-engine's figure depends on what its process did before (see :mod:`bench.durable_floor`).
+Each in a fresh (spawned) process, RUNS (default 3) triples (``pairs`` in the output, a
+name kept from when there were two), the order rotating: an engine's figure depends on
+what its process did before (see :mod:`bench.durable_floor`).
 CPU time (``time.process_time``) per record; ``ratio`` = (b)'s records per CPU second over
-(a)'s, the median of the pairs' ratios (target of issue 17: at least 0.7).
+(a)'s, the median of the triples' ratios (target of issue 17: at least 0.7);
+``ratio_without_transcript`` the same for (b0).
 
-The added µs per record ((b) - (a), per pair) is split into: ``log_append`` (the run's very
-writes made again, timed apart, on a fresh file: CPU), ``checkpoint_encode`` and
+The added µs per record ((b) - (a)) is split into: ``log_append`` (the run's very writes
+made again, timed apart, on a fresh file: CPU), ``checkpoint_encode`` and
 ``checkpoint_write`` (timed inside the run; ``row_encode`` is the part of the write that
-``conversation_params`` takes, timed again apart on the same records), ``log_truncate``,
-and the rest (the outcome lines, the drain before each checkpoint, noise).
+the store's row encoder ``conversation_params`` takes, timed again after the run on the
+same records), ``log_truncate``, and the rest (the transcript's trace records and lines
+built in the steps, the outcome lines, the drain before each checkpoint, noise). The
+transcript's share, ``transcript`` = (b) - (b0), is split into ``transcript_encode`` and
+``transcript_write`` ((b)'s checkpoint encode and write less (b0)'s) and
+``transcript_trace`` (the rest: the trace records and lines built in the steps). These
+are differences of two processes' figures: noisier than the parts timed in one run.
+
+A run with fewer than 2 periodic checkpoints gets a ``warning``: its checkpoint cost per
+record is that of one checkpoint over the whole run, which depends on the run's length.
 
 (c) The restart, after (b)'s run in its process: min(CHECKPOINT_EVERY, the run's answers)
 more answers are handled and logged but not checkpointed, then a fresh engine is rebuilt
 from the store (:meth:`Store.load` and the durable engine's
-:func:`~ucwa_flow.runtime.restore.carry_on`: "rebuild") and the logged answers replayed
-through it (parsed from the file, ``json.loads``, ``decode_batch``, ``Engine.handle``, up to
-every mailbox drained and every send done: "replay"). Checked: the rebuilt engine ends with
-each conversation in the state and with the variables the first one had.
+:func:`~ucwa_flow.runtime.restore.carry_on`: "rebuild"; the channel position read back is
+checked to be the last checkpoint's) and the logged answers replayed through it (parsed
+from the file, ``json.loads``, ``decode_batch``, ``Engine.handle``, up to every mailbox
+drained and every send done: "replay"; the replayed steps' transcript lines are built,
+not written). Checked: the rebuilt engine ends with each
+conversation as the first one has it: flow state, variables, facts (messages counted)
+and what the lifecycle tracker knows (the last message in, among the rest).
 
 NOT COVERED (this is a measurement, not a store):
 
@@ -49,9 +68,12 @@ NOT COVERED (this is a measurement, not a store):
 * re-send suppression on replay: the replayed answers' messages are sent again (the
   logged outcome lines are counted, not used); a design needs the outcome lines or the
   channel's message events to skip them;
-* readers of the materialised tables lag: between checkpoints the conversations table,
-  the transcript (not written at all here), the outbox and the channel position in SQLite
-  are stale; anything reading them (admin, reports, another process) sees the past;
+* the outbox, timers, webhooks, invitations and campaign runs: none is logged nor
+  checkpointed (the echo flow makes none but sends, and sends go out at once, with no
+  outbox row: its rows and their sent/failed updates are not written at all);
+* readers of the materialised tables lag: the conversations, the transcript and the
+  channel position in SQLite are written at checkpoints only; anything reading them
+  (admin, reports, another process) sees the last checkpoint;
 * durability is the kernel's (no fsync), as the store's ``synchronous=NORMAL`` WAL.
 
 Prints one JSON object.
@@ -65,104 +87,46 @@ import json
 import multiprocessing
 import os
 import statistics
-import struct
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from bench._args import arguments, number
-from bench.durable_floor import HEAD, entry
-from bench.engine_durable import ACCOUNT, APPLICATION, in_memory, merged, set_up_batches
-from bench.engine_load import CountingPort, Samples, Stopwatch, _echo
-from ucwa_flow.clock import ManualClock
+from bench._input_log_parts import (
+    OUTCOMES,
+    Answer,
+    LoggingPort,
+    Transcribing,
+    answers,
+    append_again,
+    differences,
+    engine_for,
+    page_writer,
+    read_log,
+    replay_log,
+)
+from bench.durable_floor import entry
+from bench.engine_durable import ACCOUNT, APPLICATION, in_memory, set_up_batches
+from bench.engine_load import Samples, Stopwatch
 from ucwa_flow.runtime import Engine
-from ucwa_flow.runtime.changes import PageWriter
-from ucwa_flow.runtime.doubt import Doubt
-from ucwa_flow.runtime.journal import Journal, Page
-from ucwa_flow.runtime.restore import carry_on
-from ucwa_flow.store import Changes, Store, open_store
+from ucwa_flow.runtime.journal import Page
+from ucwa_flow.store import ChannelPosition, ConversationRecord, Store, open_store
 from ucwa_flow.store._codec import conversation_params
-from ucwa_flow.ucwa.events import EventBatch, decode_batch
 
-__all__ = ["NOT_COVERED", "Answer", "answers", "logged", "replay_log"]
+__all__ = ["NOT_COVERED", "Answer", "answers", "logged", "read_log", "replay_log"]
 
-OUTCOMES = struct.Struct("<I")  # the length of the outcome lines after an answer
-CONVERSATIONS_AT = f"{APPLICATION}/communication/conversations/c"
 NOT_COVERED = (
     "determinism of steps: clock, timers, random ids and webhook answers are not logged",
     "re-send suppression on replay: replayed answers' messages are sent again",
-    "readers of the materialised tables lag: conversations, outbox, position stale "
-    "between checkpoints; no transcript written",
+    "outbox, timers, webhooks, invitations, campaigns: not logged nor checkpointed "
+    "(sends go out at once; no outbox rows or sent/failed updates are written)",
+    "readers of the materialised tables lag: conversations, transcript and channel "
+    "position are written at checkpoints only",
     "durability is the kernel's (no fsync), as synchronous=NORMAL",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One event-channel answer: its bytes, its batch (decoded from the same samples) and
-    the hrefs of its conversations."""
-
-    raw: bytes
-    batch: EventBatch
-    hrefs: tuple[str, ...]
-
-
-def answers(
-    samples: Samples, conversations: int, per_answer: int, numbers: Sequence[int]
-) -> Iterator[Answer]:
-    """For each message number, one incoming message per conversation, ``per_answer``
-    conversations per answer (the batches of :func:`bench.engine_durable.message_batches`)."""
-    for n in numbers:
-        for first in range(0, conversations, per_answer):
-            group = range(first, min(first + per_answer, conversations))
-            bodies = [samples.message_body(conv, n) for conv in group]
-            body = {
-                "_links": bodies[-1]["_links"],
-                "sender": [s for b in bodies for s in b["sender"]],
-            }
-            batch = merged([samples.message(conv, n) for conv in group])
-            hrefs = tuple(f"{CONVERSATIONS_AT}{conv}" for conv in group)
-            yield Answer(json.dumps(body).encode(), batch, hrefs)
-
-
-class LoggingPort(CountingPort):
-    """A port that does no I/O and keeps one outcome line per message sent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.outcomes: list[bytes] = []
-
-    async def send_message(
-        self,
-        send_message_href: str,
-        text: str,
-        html: str | None,
-        *,
-        operation_context: str | None = None,
-    ) -> str:
-        href = await super().send_message(send_message_href, text, html)
-        self.outcomes.append(f"sent {operation_context} {href}\n".encode())
-        return href
-
-
-class _Journaled:
-    """The engine as :class:`PageWriter` sees it, with a journal of its own (the engine
-    keeps none: it sends at once)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.journal = Journal(time.time)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-
-def page_writer(engine: Engine) -> PageWriter:
-    return PageWriter(cast(Engine, _Journaled(engine)), ACCOUNT, time.time, Doubt())
 
 
 @dataclass
@@ -175,138 +139,100 @@ class InputLog:
     path: Path
     fd: int = -1
     seq: int = 0
+    committed: str | None = None  # the channel position of the last checkpoint
     touched: set[str] = field(default_factory=set)
     writes: list[tuple[bytes, ...]] = field(default_factory=list)
+    records: list[tuple[ConversationRecord, ...]] = field(default_factory=list)
     checkpoints: int = 0
+    periodic: int = 0  # of them, every CHECKPOINT_EVERY answers
     written: int = 0  # conversation records checkpointed
-    lines_left: int = 0  # transcript lines the records came with, not written
+    lines: int = 0  # transcript lines checkpointed
     encode: float = 0.0
     write: float = 0.0
-    row_encode: float = 0.0
     truncate: float = 0.0
 
     def __post_init__(self) -> None:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.pages = page_writer(self.engine)
 
+    def position(self) -> str:
+        """The channel's next link after the last answer logged."""
+        return f"{APPLICATION}/events?ack={self.seq}"
+
     def append(self, answer: Answer) -> None:
         """The answer's bytes and the outcomes since the last one, in one ``writev``."""
         self.seq += 1
-        position = f"{APPLICATION}/events?ack={self.seq}".encode()
         outcomes = b"".join(self.port.outcomes)
         self.port.outcomes.clear()
-        parts = (*entry(self.seq, answer.raw, position), OUTCOMES.pack(len(outcomes)), outcomes)
+        parts = (
+            *entry(self.seq, answer.raw, self.position().encode()),
+            OUTCOMES.pack(len(outcomes)),
+            outcomes,
+        )
         os.writev(self.fd, parts)
         self.writes.append(parts)
         self.touched.update(answer.hrefs)
 
-    async def checkpoint(self, hrefs: set[str] | None = None) -> None:
-        """The touched conversations (or ``hrefs``) into the store, then the log emptied."""
+    async def checkpoint(self, hrefs: set[str] | None = None, *, periodic: bool = False) -> None:
+        """The touched conversations (or ``hrefs``), the transcript lines made since the last
+        checkpoint and the channel position into the store, then the log emptied."""
         await self.engine.drained()
         chosen, self.touched = (self.touched if hrefs is None else hrefs), set()
-        instances = self.engine.instances
+        instances, engine = self.engine.instances, self.engine
         started = time.process_time()
-        page = Page(touched={h: instances[h] for h in chosen if h in instances})
-        changes = self.pages.changes(page, None, None)
+        page = engine.lines.take() if isinstance(engine, Transcribing) else Page()
+        page.touched = {h: instances[h] for h in chosen if h in instances}
+        position = ChannelPosition(APPLICATION, self.position(), time.time())
+        changes = self.pages.changes(page, position, self.committed)
         encoded = time.process_time()
-        await self.store.commit(ACCOUNT, Changes(conversations=changes.conversations))
+        result = await self.store.commit(ACCOUNT, changes)
         wrote = time.process_time()
         os.ftruncate(self.fd, 0)
         self.truncate += time.process_time() - wrote
+        assert result.applied, f"the position moved from {self.committed}: {result}"
+        self.committed = position.events_next
         self.encode += encoded - started
         self.write += wrote - encoded
         self.checkpoints += 1
+        self.periodic += periodic
         self.written += len(changes.conversations)
-        self.lines_left += len(changes.transcript)
-        again = time.process_time()  # the row encoder alone, apart (not in the run's time)
-        for record in changes.conversations:
-            conversation_params(ACCOUNT, record)
-        self.row_encode += time.process_time() - again
+        self.lines += len(changes.transcript)
+        self.records.append(changes.conversations)  # for the row encoder, timed after the run
+
+    def row_encode(self) -> float:
+        """CPU seconds of the store's row encoder over the records checkpointed (apart)."""
+        started = time.process_time()
+        for records in self.records:
+            for record in records:
+                conversation_params(ACCOUNT, record)
+        return time.process_time() - started
+
+    def restart(self) -> None:
+        """Count from here (the set-up's checkpoint is not the run's)."""
+        self.encode = self.write = self.truncate = 0.0
+        self.checkpoints = self.periodic = self.written = self.lines = 0
+        self.records.clear()
+        self.port.outcomes.clear()
 
     def close(self) -> None:
         os.close(self.fd)
 
 
-def append_again(writes: list[tuple[bytes, ...]], folder: Path) -> float:
-    """CPU seconds of making ``writes`` again on a fresh file (the log append, apart)."""
-    fd = os.open(folder / "again.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    started = time.process_time()
-    for parts in writes:
-        os.writev(fd, parts)
-    used = time.process_time() - started
-    os.close(fd)
-    return used
-
-
-def read_log(path: Path) -> Iterator[tuple[bytes, bytes]]:
-    """Each logged answer's bytes and its outcome lines."""
-    data = path.read_bytes()
-    at = 0
-    while at < len(data):
-        _, _, size, position = HEAD.unpack_from(data, at)
-        at += HEAD.size
-        body = data[at : at + size]
-        at += size + position
-        (length,) = OUTCOMES.unpack_from(data, at)
-        at += OUTCOMES.size
-        yield body, data[at : at + length]
-        at += length
-
-
-async def replay_log(store: Store, path: Path) -> tuple[Engine, CountingPort, dict[str, Any]]:
-    """A fresh engine rebuilt from the store's conversations, then the log replayed."""
-    port = CountingPort()
-    engine = Engine(_echo(), port, ManualClock())
-    rebuild, replay = Stopwatch(), Stopwatch()
-    with rebuild:
-        snapshot = await store.load(ACCOUNT)
-        pages = page_writer(engine)
-        carry_on(
-            engine,
-            snapshot,
-            pages=pages,
-            journal=Journal(time.time),
-            doubt=Doubt(),
-            now=time.time(),
-        )
-    records = outcomes = 0
-    with replay:
-        for body, lines in read_log(path):
-            batch = decode_batch(json.loads(body))
-            records += len(batch.events)
-            outcomes += lines.count(b"\n")
-            engine.handle(batch)
-            await asyncio.sleep(0)
-        await engine.idle()
-    return (
-        engine,
-        port,
-        {
-            "restored": len(snapshot.conversations),
-            "records": records,
-            "outcome_lines": outcomes,
-            "rebuild_cpu_seconds": rebuild.cpu,
-            "replay_cpu_seconds": replay.cpu,
-        },
-    )
-
-
-def _same(first: Engine, second: Engine) -> None:
-    """Each conversation in the same state, with the same variables, in both engines."""
-    assert first.instances.keys() == second.instances.keys(), "conversations differ"
-    for href, instance in first.instances.items():
-        other = second.instances[href]
-        assert instance.state == other.state, f"{href}: {instance.state} != {other.state}"
-        assert instance.variables == other.variables, f"{href}: variables differ"
-
-
 async def logged(
-    conversations: int, rounds: int, per_answer: int, every: int, folder: Path
+    conversations: int,
+    rounds: int,
+    per_answer: int,
+    every: int,
+    folder: Path,
+    *,
+    transcript: bool = True,
+    replay: bool = True,
 ) -> dict[str, Any]:
-    """(b) and (c) in ``folder`` (the log and the store's file stay there)."""
+    """(b), or (b0) without ``transcript``, and (c) in ``folder`` (the log and the store's
+    file stay there); ``replay`` false leaves the log unreplayed (see :func:`replay_log`)."""
     samples = Samples()
     port = LoggingPort()
-    engine = Engine(_echo(), port, ManualClock())
+    engine = engine_for(port, transcript)
     for invites, accepted in set_up_batches(samples, conversations):
         engine.handle(invites)
         engine.handle(accepted)
@@ -316,9 +242,7 @@ async def logged(
     log = InputLog(engine, port, store, folder / "input.log")
     try:
         await log.checkpoint(set(engine.instances))  # the set-up's, untimed
-        log.encode = log.write = log.row_encode = log.truncate = 0.0
-        log.checkpoints = log.written = log.lines_left = 0
-        port.outcomes.clear()
+        log.restart()
         # made one at a time between the timed stretches, as in_memory's batches are (a
         # list of them all would give the cyclic collector more to go through)
         run = answers(samples, conversations, per_answer, range(10, 10 + rounds))
@@ -335,7 +259,7 @@ async def logged(
                 engine.handle(answer.batch)
                 await asyncio.sleep(0)  # the event loop turn a channel's next() gives
                 if count % every == 0:
-                    await log.checkpoint()
+                    await log.checkpoint(periodic=True)
         with watch:
             await engine.idle()
             if log.touched:
@@ -343,6 +267,7 @@ async def logged(
         messages = count * per_answer if conversations % per_answer == 0 else None
         assert messages is None or port.sent - sent_before == messages, "echoes missing"
         result: dict[str, Any] = {
+            "transcript": transcript,
             "records": records,
             "answers": count,
             "answer_bytes": size,
@@ -351,11 +276,12 @@ async def logged(
             "log_append_cpu_seconds": append_again(log.writes, folder),
             "log_append_wall_seconds_inline": wall_log,
             "checkpoints": log.checkpoints,
+            "periodic_checkpoints": log.periodic,
             "conversations_checkpointed": log.written,
-            "transcript_lines_not_written": log.lines_left,
+            "transcript_lines_written": log.lines,
             "checkpoint_encode_cpu_seconds": log.encode,
             "checkpoint_write_cpu_seconds": log.write,
-            "row_encode_cpu_seconds": log.row_encode,
+            "row_encode_cpu_seconds": log.row_encode(),
             "log_truncate_cpu_seconds": log.truncate,
         }
         # (c): a stretch handled and logged, not checkpointed; then the restart
@@ -367,12 +293,15 @@ async def logged(
             await asyncio.sleep(0)
         await engine.idle()
         log.close()
-        rebuilt, replay_port, replay = await replay_log(store, folder / "input.log")
-        _same(engine, rebuilt)
-        replay["answers"] = extra
-        replay["resent"] = replay_port.sent
+        rebuilt, replay_port, restart = await replay_log(
+            store, folder / "input.log", transcript=transcript, replay=replay
+        )
+        found = differences(engine, rebuilt)
+        assert not (replay and found), f"the restart differs: {found[:3]}"
+        assert restart["position"] == log.committed, f"position {restart['position']}"
+        restart.update(answers=extra, resent=replay_port.sent, differences=len(found))
         await rebuilt.aclose(stop=False)
-        result["replay"] = replay
+        result["replay"] = restart
     finally:
         await engine.aclose(stop=False)
         await store.aclose()
@@ -384,28 +313,40 @@ def run_memory(conversations: int, rounds: int, per_answer: int) -> dict[str, An
     return asyncio.run(in_memory(conversations, rounds, per_answer))
 
 
-def run_logged(conversations: int, rounds: int, per_answer: int, every: int) -> dict[str, Any]:
-    """(b) and (c), in a process of its own, in a temporary folder."""
+def run_logged(
+    conversations: int, rounds: int, per_answer: int, every: int, transcript: bool
+) -> dict[str, Any]:
+    """(b) (or (b0)) and (c), in a process of its own, in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="ucwa-flow-bench-") as folder:
-        return asyncio.run(logged(conversations, rounds, per_answer, every, Path(folder)))
+        work = logged(conversations, rounds, per_answer, every, Path(folder), transcript=transcript)
+        return asyncio.run(work)
 
 
 def _us(seconds: float, records: int) -> float:
     return seconds / records * 1e6
 
 
-def pair(memory: dict[str, Any], log: dict[str, Any]) -> dict[str, Any]:
-    """One pair's figures, in µs of CPU per record."""
+def pair(memory: dict[str, Any], log: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
+    """One triple's figures ((a), (b), (b0)), in µs of CPU per record."""
     records, replay = log["records"], log["replay"]
-    assert memory["records"] == records, "the two runs were fed different records"
-    a, b = _us(memory["cpu_seconds"], records), _us(log["cpu_seconds"], records)
+    assert memory["records"] == records == plain["records"], "the runs were fed different records"
+
+    def us(key: str, run: dict[str, Any] = log) -> float:
+        return _us(run["cpu_seconds" if key == "cpu" else f"{key}_cpu_seconds"], records)
+
+    a, b, b0 = us("cpu", memory), us("cpu"), us("cpu", plain)
     parts = {
-        "log_append": _us(log["log_append_cpu_seconds"], records),
-        "checkpoint_encode": _us(log["checkpoint_encode_cpu_seconds"], records),
-        "checkpoint_write": _us(log["checkpoint_write_cpu_seconds"], records),
-        "log_truncate": _us(log["log_truncate_cpu_seconds"], records),
+        "log_append": us("log_append"),
+        "checkpoint_encode": us("checkpoint_encode"),
+        "checkpoint_write": us("checkpoint_write"),
+        "log_truncate": us("log_truncate"),
+    }
+    transcript = {
+        "transcript_encode": parts["checkpoint_encode"] - us("checkpoint_encode", plain),
+        "transcript_write": parts["checkpoint_write"] - us("checkpoint_write", plain),
     }
     written = max(log["conversations_checkpointed"], 1)
+    replayed = replay["records"]
     return {
         "in_memory_us": a,
         "input_log_us": b,
@@ -414,14 +355,19 @@ def pair(memory: dict[str, Any], log: dict[str, Any]) -> dict[str, Any]:
         "added_us": b - a,
         **{f"{k}_us": v for k, v in parts.items()},
         "rest_us": b - a - sum(parts.values()),
-        "row_encode_us": _us(log["row_encode_cpu_seconds"], records),
+        "row_encode_us": us("row_encode"),
+        "input_log_without_transcript_us": b0,
+        "ratio_without_transcript": a / b0,
+        "transcript_us": b - b0,
+        **{f"{k}_us": v for k, v in transcript.items()},
+        "transcript_trace_us": b - b0 - sum(transcript.values()),
         "log_append_wall_inline_us": _us(log["log_append_wall_seconds_inline"], records),
         "encode_us_per_conversation": log["checkpoint_encode_cpu_seconds"] / written * 1e6,
         "write_us_per_conversation": log["checkpoint_write_cpu_seconds"] / written * 1e6,
-        "rebuild_us_per_replayed_record": _us(replay["rebuild_cpu_seconds"], replay["records"]),
-        "replay_us_per_replayed_record": _us(replay["replay_cpu_seconds"], replay["records"]),
+        "rebuild_us_per_replayed_record": _us(replay["rebuild_cpu_seconds"], replayed),
+        "replay_us_per_replayed_record": _us(replay["replay_cpu_seconds"], replayed),
         "restart_us_per_replayed_record": _us(
-            replay["rebuild_cpu_seconds"] + replay["replay_cpu_seconds"], replay["records"]
+            replay["rebuild_cpu_seconds"] + replay["replay_cpu_seconds"], replayed
         ),
     }
 
@@ -434,15 +380,19 @@ def measure(
     last: dict[str, Any] = {}
     fresh = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=fresh, max_tasks_per_child=1) as pool:
-        for n in range(runs):  # each in a fresh process, the order alternating
-            if n % 2:
-                last = pool.submit(run_logged, conversations, rounds, per_answer, every).result()
-            memory = pool.submit(run_memory, conversations, rounds, per_answer).result()
-            if not n % 2:
-                last = pool.submit(run_logged, conversations, rounds, per_answer, every).result()
-            pairs.append(pair(memory, last))
+        for n in range(runs):  # each in a fresh process, the order rotating
+            got: dict[str, dict[str, Any]] = {}
+            for kind in ("a", "b", "b0")[n % 3 :] + ("a", "b", "b0")[: n % 3]:
+                if kind == "a":
+                    work = pool.submit(run_memory, conversations, rounds, per_answer)
+                else:
+                    args = (conversations, rounds, per_answer, every, kind == "b")
+                    work = pool.submit(run_logged, *args)
+                got[kind] = work.result()
+            last = got["b"]
+            pairs.append(pair(got["a"], got["b"], got["b0"]))
     keys = pairs[0].keys()
-    return {
+    out: dict[str, Any] = {
         "conversations": conversations,
         "rounds": rounds,
         "conversations_per_answer": per_answer,
@@ -454,19 +404,27 @@ def measure(
         "answers": last["answers"],
         "answer_bytes": last["answer_bytes"],
         "checkpoints": last["checkpoints"],
+        "periodic_checkpoints": last["periodic_checkpoints"],
         "conversations_checkpointed": last["conversations_checkpointed"],
-        "transcript_lines_not_written": last["transcript_lines_not_written"],
+        "transcript_lines_written": last["transcript_lines_written"],
         "replayed": {k: last["replay"][k] for k in ("answers", "records", "restored", "resent")},
         "median": {k: statistics.median(p[k] for p in pairs) for k in keys},
         "pairs": pairs,
         "not_covered": list(NOT_COVERED),
     }
+    if last["periodic_checkpoints"] < 2:
+        out["warning"] = (
+            f"{last['periodic_checkpoints']} periodic checkpoint(s) in {last['answers']} "
+            f"answers (every {every}): the checkpoint cost per record is that of the run's "
+            "length, not of CHECKPOINT_EVERY; give more ROUNDS or a smaller CHECKPOINT_EVERY"
+        )
+    return out
 
 
 def main() -> None:
     args = arguments(__doc__)
     conversations = number(args, 0, "CONVERSATIONS", 1_000)
-    rounds = number(args, 1, "ROUNDS", 3)
+    rounds = number(args, 1, "ROUNDS", 20)
     per_answer = number(args, 2, "PER_ANSWER", 50)
     every = number(args, 3, "CHECKPOINT_EVERY", 100)
     runs = number(args, 4, "RUNS", 3)
