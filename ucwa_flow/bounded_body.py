@@ -13,7 +13,8 @@ body is not read yet (a client's response hook): its ``Content-Length``, the byt
 arrive, and the bytes they inflate to; past the bound the read fails with
 :class:`BodyTooLarge`, an ``httpx.TransportError`` (so whoever sent the request takes it
 for what it takes a broken connection for), and the connection is not used again.
-:data:`MAX_UCWA_BODY` is the bound for UCWA answers (docs/production.md, "Limits").
+:data:`MAX_UCWA_BODY` is the bound for UCWA answers (docs/production.md, "A server answers
+with too large a body").
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ class WebhookCaller:
             reason = f"its path has the segment {dots!r}, which would send it to another path"
             return WebhookResult(None, None, f"{method} {url!r} is not sent: {reason}")
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False, headers=_ACCEPT_ENCODING)
+            self._http = httpx.AsyncClient(follow_redirects=False)
         try:
             async with asyncio.timeout(timeout):  # the whole call, however slow the body
                 status, content = await self._send(method, url, headers, body, timeout)
@@ -176,6 +176,8 @@ class WebhookCaller:
         """The status and body of the answer (``None`` for a body over :data:`MAX_ANSWER`
         bytes, of which no more is read)."""
         assert self._http is not None
+        if not any(name.lower() == "accept-encoding" for name in headers):
+            headers = {**_ACCEPT_ENCODING, **headers}  # whatever client was handed in
         request = self._http.build_request(
             method, url, headers=headers, json=body, timeout=httpx.Timeout(timeout)
         )
