@@ -207,16 +207,30 @@ async def test_a_body_coded_as_nobody_asked_is_refused(lean: bool) -> None:
     )
 
 
-def test_one_chunk_inflates_no_further_than_the_bound() -> None:
+def test_one_chunk_inflates_no_further_than_the_bound_a_piece_at_a_time() -> None:
     """httpx's decoders inflate a received chunk whole (16 KiB of gzip to 16 MiB)."""
     chunk = coded(bytes(16 * 1024 * 1024))
-    inflater = Inflater(b"gzip", LIMIT)
-    assert len(inflater.feed(chunk)) == LIMIT + 1
-    assert inflater.feed(chunk) == b""
+    inflater = Inflater(b"gzip", 4 * 1024 * 1024)
+    pieces = list(inflater.pieces(chunk))
+    assert sum(map(len, pieces)) == 4 * 1024 * 1024 + 1
+    assert max(map(len, pieces)) == 256 * 1024
+    assert list(inflater.pieces(chunk)) == []
 
 
-def test_the_shipped_bound_is_several_mebibytes() -> None:
-    assert MAX_UCWA_BODY == 8 * 1024 * 1024
+@pytest.mark.parametrize("wbits", [31, 15, -15], ids=["gzip", "deflate", "raw-deflate"])
+def test_a_body_inflated_in_pieces_is_the_body(wbits: int) -> None:
+    body = bytes(range(256)) * 8000 + b"x" * 3_000_000  # output pending past each piece
+    coding = b"gzip" if wbits == 31 else b"deflate"
+    whole = coded(body, wbits)
+    inflater = Inflater(coding, len(body))
+    got = b"".join(
+        p for i in range(0, len(whole), 1000) for p in inflater.pieces(whole[i : i + 1000])
+    )
+    assert got == body
+
+
+def test_the_shipped_bound_is_far_above_a_burst_of_invitations() -> None:
+    assert MAX_UCWA_BODY == 64 * 1024 * 1024
     assert Http11Transport.__init__.__kwdefaults__["max_body"] == MAX_UCWA_BODY  # type: ignore[index]
 
 

@@ -86,7 +86,7 @@ class UcwaClient(Presence):
     transport (:mod:`ucwa_flow.ucwa._transport`), whose cost per request does not grow
     with the pool (httpcore's did: it checks every pooled connection for every request;
     docs/performance.md, "Transport"). No answer's body is read past ``max_body`` bytes
-    (after inflating; :data:`~ucwa_flow.bounded_body.MAX_UCWA_BODY`, 8 MiB, by default): a
+    (after inflating; :data:`~ucwa_flow.bounded_body.MAX_UCWA_BODY`, 64 MiB, by default): a
     larger one fails its request as a broken connection does.
     """
 
