@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -173,3 +175,51 @@ states:
         lene = run.sim.virtual_user("sip:lenea@contoso.com")
         await lene.start_conversation(BOT, "line one\nline two")
         assert (await lene.wait_for_message(WAIT)).text == "lookup failed"
+
+
+async def test_a_gzip_answer_is_not_inflated_far_past_the_limit() -> None:
+    """httpx inflates each received chunk whole: 64 KiB of gzip became 64 MiB at once,
+    before the limit's count saw any of it. What the call allocates stays near the limit."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(bytes(64 * MAX_ANSWER)) + packer.flush()  # about 64 KiB
+    assert len(bomb) < MAX_ANSWER
+
+    async def gzipped(writer: asyncio.StreamWriter) -> None:
+        head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        writer.write(f"{head}Content-Length: {len(bomb)}\r\n\r\n".encode() + bomb)
+        await writer.drain()
+
+    caller = WebhookCaller()
+    try:
+        async with _server(gzipped) as url:
+            tracemalloc.start()
+            try:
+                result = await caller.call("GET", url, headers={}, body=None, timeout=WAIT)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    finally:
+        await caller.aclose()
+    assert result.error == f"GET {url} answered more than {MAX_ANSWER:,} bytes"
+    assert peak < 8 * MAX_ANSWER, f"{peak:,} bytes allocated at the peak"
+
+
+async def test_a_gzip_answer_within_the_limit_is_read() -> None:
+    body = b'{"text": "' + b"a" * (MAX_ANSWER // 2) + b'"}'
+    for coding, wbits in (("gzip", 31), ("deflate", 15), ("deflate", -15)):
+        packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+        coded = packer.compress(body) + packer.flush()
+
+        async def answer(writer: asyncio.StreamWriter, c: str = coding, d: bytes = coded) -> None:
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: {c}\r\n"
+            writer.write(f"{head}Content-Length: {len(d)}\r\n\r\n".encode() + d)
+            await writer.drain()
+
+        caller = WebhookCaller()
+        try:
+            async with _server(answer) as url:
+                result = await caller.call("GET", url, headers={}, body=None, timeout=WAIT)
+        finally:
+            await caller.aclose()
+        assert (result.status, result.error) == (200, None), coding
+        assert result.json == {"text": "a" * (MAX_ANSWER // 2)}, coding

@@ -6,7 +6,8 @@ answers) and reduces whatever happens to a :class:`WebhookResult`: a 2xx answer 
 anything else (another status, a timeout, a refused connection) is failure with a one-line
 reason. The JSON body, when there is one, is the result either way. The whole call,
 answer included, has the action's ``timeout``; an answer of more than :data:`MAX_ANSWER`
-bytes is a failure (it is not read further: it would become a conversation's variable).
+bytes is a failure (it is not read further: it would become a conversation's variable); a
+gzip or deflate answer counts as it inflates, and is not inflated further either.
 
 A URL whose path has a dot-segment (``/people/../admin``, ``%2e%2e`` too) is not sent: a
 client normalises it to another path (``/admin``), one a caller's text may have chosen
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 
 from ucwa_flow import bounded_json
+from ucwa_flow.bounded_body import ENCODINGS, Inflater
 from ucwa_flow.flow import Flow, UnknownActionList, Webhook, dot_segment
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.store import REDACTED
@@ -43,6 +45,9 @@ __all__ = [
 IDEMPOTENCY_KEY = "Idempotency-Key"
 #: the largest answer body a webhook may give (bytes); a larger one is a failure
 MAX_ANSWER = 1024 * 1024
+#: the codings the answer may come in (those :class:`~ucwa_flow.bounded_body.Inflater`
+#: reads; httpx would add ``br``/``zstd`` when their packages are installed)
+_ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate"}
 #: how deep a JSON answer may nest (as a flow's YAML may); a deeper one is taken for no
 #: JSON (``json`` is null), as one nested past what ``json.loads`` can read: the answer
 #: becomes a conversation's variable, which is copied, stored and logged by code that
@@ -171,24 +176,39 @@ class WebhookCaller:
         """The status and body of the answer (``None`` for a body over :data:`MAX_ANSWER`
         bytes, of which no more is read)."""
         assert self._http is not None
+        if not any(name.lower() == "accept-encoding" for name in headers):
+            headers = {**_ACCEPT_ENCODING, **headers}  # whatever client was handed in
         request = self._http.build_request(
             method, url, headers=headers, json=body, timeout=httpx.Timeout(timeout)
         )
         response = await self._http.send(request, stream=True)
         try:
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_ANSWER:
-                    return response.status_code, None
-                chunks.append(chunk)
-            return response.status_code, b"".join(chunks)
+            return response.status_code, await _bounded(response)
         finally:
             await response.aclose()
 
     async def aclose(self) -> None:
         if self._own and self._http is not None:
             await self._http.aclose()
+
+
+async def _bounded(response: httpx.Response) -> bytes | None:
+    """The body of ``response``, or ``None`` once it is over :data:`MAX_ANSWER` bytes
+    (arrived, or inflated: here, not by httpx, whose decoders inflate a whole chunk at once,
+    64 KiB of gzip to 64 MiB, before any count could stop them)."""
+    if response.is_stream_consumed:  # read whole by its transport (a test's MockTransport)
+        return response.content if len(response.content) <= MAX_ANSWER else None
+    coding = response.headers.get("Content-Encoding", "").strip().lower().encode()
+    inflater = Inflater(coding, MAX_ANSWER) if coding in ENCODINGS else None
+    chunks, arrived, size = [], 0, 0
+    async for chunk in response.aiter_raw():
+        arrived += len(chunk)
+        for piece in (chunk,) if inflater is None else inflater.pieces(chunk):
+            size += len(piece)
+            if size > MAX_ANSWER or arrived > MAX_ANSWER:
+                return None
+            chunks.append(piece)
+    return b"".join(chunks)
 
 
 def _json(content: bytes) -> Any:

@@ -35,8 +35,12 @@ What it keeps from httpcore:
   ``max_keepalive`` idle connections, ``keepalive_expiry`` seconds of idleness.
 
 Not supported: HTTP/2, proxies (when the environment names one, ``Wire`` does not use this
-transport at all: httpx's own then goes through the proxy), streaming bodies larger than
-memory (a response is buffered as it arrives; UCWA's are small).
+transport at all: httpx's own then goes through the proxy), bodies larger than
+``max_body`` (default :data:`~ucwa_flow.bounded_body.MAX_UCWA_BODY`): the bytes that arrive
+and, for a gzip or deflate body (inflated here, within the bound), the bytes they inflate to
+are counted; past the bound, or for a ``Content-Length`` above it or a coding the bot did not
+ask for, reading fails with :class:`~ucwa_flow.bounded_body.BodyTooLarge` (an
+``httpx.RemoteProtocolError``) and the connection is closed.
 """
 
 from __future__ import annotations
@@ -52,6 +56,13 @@ from typing import Any
 import h11
 import httpx
 
+from ucwa_flow.bounded_body import (
+    ENCODINGS,
+    MAX_UCWA_BODY,
+    Capped,
+    refused_encoding,
+    too_large,
+)
 from ucwa_flow.ucwa._connection import Connection, Origin
 
 __all__ = ["Http11Transport"]
@@ -59,6 +70,8 @@ __all__ = ["Http11Transport"]
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _CLOSED = "the connection pool was closed"
+_IDENTITY = (b"", b"identity")
+_CODED = (b"content-encoding", b"content-length")  # dropped from an answer inflated here
 #: seconds :meth:`Http11Transport.aclose` lets a connection close politely (a TLS
 #: close_notify answered) before it is cut
 _CLOSE_GRACE = 2.0
@@ -79,8 +92,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
         max_connections: int,
         max_keepalive: int | None = None,
         keepalive_expiry: float = 5.0,
+        max_body: int = MAX_UCWA_BODY,
     ) -> None:
         self._ssl = verify
+        self._max_body = max_body
         self._expiry = keepalive_expiry
         self._max_keepalive = max_connections if max_keepalive is None else max_keepalive
         self._slots = asyncio.Semaphore(max_connections)
@@ -116,16 +131,21 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 raise httpx.ConnectError(_CLOSED)
             self._busy.add(conn)
             status, headers, reason = await _exchange(conn, request, timeouts)
+            encoding = _encoding(headers, self._max_body)
         except BaseException:
             if conn is not None:
                 conn.close()
                 self._busy.discard(conn)
             self._slots.release()
             raise
+        body: httpx.AsyncByteStream = _Body(self, conn, timeouts.get("read"), self._max_body)
+        if encoding is not None:  # inflated here, within the bound (``bounded_body``)
+            body = Capped(body, self._max_body, encoding)
+            headers = [(k, v) for k, v in headers if k.lower() not in _CODED]
         return httpx.Response(
             status,
             headers=headers,
-            stream=_Body(self, conn, timeouts.get("read")),
+            stream=body,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
 
@@ -265,6 +285,24 @@ async def _exchange_unchecked(
         # an InformationalResponse (100 Continue): the real one follows
 
 
+def _encoding(headers: list[tuple[bytes, bytes]], limit: int) -> bytes | None:
+    """The ``Content-Encoding`` of a response's raw headers (``None`` for none); a
+    ``Content-Length`` over ``limit``, or a coding the bot did not ask for, is a
+    :class:`~ucwa_flow.bounded_body.BodyTooLarge`."""
+    encoding = None
+    for name, value in headers:
+        size = len(name)  # cheaper than lowering every name: one answer per event
+        if size == 16 and name.lower() == b"content-encoding":
+            coded = value.strip().lower()
+            if coded not in _IDENTITY:
+                if encoding is not None or coded not in ENCODINGS:
+                    raise refused_encoding(coded if encoding is None else encoding + b", " + coded)
+                encoding = coded
+        elif size == 14 and name.lower() == b"content-length" and int(value) > limit:
+            raise too_large(limit)
+    return encoding
+
+
 def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether a request's raw headers announce a body (``Content-Length`` above 0, or
     chunked): one without is complete with its head."""
@@ -284,19 +322,26 @@ async def _chunks(stream: Any) -> AsyncIterator[bytes]:
 class _Body(httpx.AsyncByteStream):
     """A response's body, read from its connection; closing it frees the connection."""
 
-    def __init__(self, pool: Http11Transport, conn: Connection, timeout: float | None) -> None:
+    def __init__(
+        self, pool: Http11Transport, conn: Connection, timeout: float | None, limit: int
+    ) -> None:
         self._pool = pool
         self._conn: Connection | None = conn
         self._timeout = timeout
+        self._limit = limit
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
         if conn is None:
             raise httpx.StreamClosed()
+        left = self._limit
         try:
             while True:
                 event = await conn.next_event(self._timeout)
                 if isinstance(event, h11.Data):
+                    left -= len(event.data)
+                    if left < 0:
+                        raise too_large(self._limit)
                     yield bytes(event.data)
                 elif isinstance(event, h11.EndOfMessage):
                     return

@@ -16,19 +16,26 @@ them (httpx hands every response to its jar, which copies the headers into an
 :class:`~ucwa_flow.ucwa._transport.Http11Transport` unless a transport is given, and then
 past ``AsyncClient.request``, straight to it (:mod:`ucwa_flow.ucwa._direct`: the same
 request and response, without re-parsing each URL and re-merging each request's headers).
+
+No answer's body is read past ``max_body`` bytes (:data:`~ucwa_flow.bounded_body.MAX_UCWA_BODY`
+by default), counted after inflating: the lean transport counts as it reads, another one
+gets a response hook (:func:`~ucwa_flow.bounded_body.cap`). A larger body fails its request
+as a broken connection does (``ServerUnreachable``; the event channel retries after a
+back-off), with :class:`~ucwa_flow.bounded_body.BodyTooLarge`'s one line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.request import getproxies
 
 import httpx
 
+from ucwa_flow.bounded_body import MAX_UCWA_BODY, cap
 from ucwa_flow.clock import Clock
 from ucwa_flow.ucwa._direct import SUPPORTED, Direct
 from ucwa_flow.ucwa._http import (
@@ -46,6 +53,10 @@ from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.errors import ServerUnreachable
 
 __all__ = ["Wire"]
+
+#: what both pools accept, whatever httpx would (it adds ``br``/``zstd`` when their
+#: packages are installed): the codings ``bounded_body`` inflates within its bound
+_ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate"}
 
 
 def _proxied() -> bool:
@@ -74,6 +85,7 @@ class Wire:
         max_concurrency: int,
         poll_connections: int,
         lean_transport: bool = True,
+        max_body: int = MAX_UCWA_BODY,
     ) -> None:
         self.who = who
         self.clock = clock
@@ -92,7 +104,7 @@ class Wire:
             auth=auth,
             cookies=_no_cookies(),
             transport=(
-                Http11Transport(verify=lean, max_connections=max_concurrency)
+                Http11Transport(verify=lean, max_connections=max_concurrency, max_body=max_body)
                 if lean is not None
                 else transport
             ),
@@ -101,19 +113,29 @@ class Wire:
             limits=httpx.Limits(
                 max_connections=max_concurrency, max_keepalive_connections=max_concurrency
             ),
+            headers=_ACCEPT_ENCODING,
         )
         self.poll = httpx.AsyncClient(
             auth=auth,
             cookies=_no_cookies(),
             transport=(
-                Http11Transport(verify=lean, max_connections=poll_connections, max_keepalive=1)
+                Http11Transport(
+                    verify=lean,
+                    max_connections=poll_connections,
+                    max_keepalive=1,
+                    max_body=max_body,
+                )
                 if lean is not None
                 else transport
             ),
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=poll_connections, max_keepalive_connections=1),
+            headers=_ACCEPT_ENCODING,
         )
+        if lean is None:  # the lean transport bounds bodies itself; another one, here
+            for pool in (self.http, self.poll):
+                pool.event_hooks["response"].append(_capping(max_body))
         # requests on the lean transport skip httpx.AsyncClient's own work (``_direct``)
         self._direct = _direct(self.http, auth)
         self._direct_poll = _direct(self.poll, auth)
@@ -212,6 +234,15 @@ class Wire:
         if response.is_success:
             return response
         raise error_for(response)
+
+
+def _capping(limit: int) -> Callable[[httpx.Response], Awaitable[None]]:
+    """A response hook bounding each body to ``limit`` bytes (``bounded_body.cap``)."""
+
+    async def hook(response: httpx.Response) -> None:
+        cap(response, limit)
+
+    return hook
 
 
 def _direct(pool: httpx.AsyncClient, auth: WebTicketAuth) -> Direct | None:

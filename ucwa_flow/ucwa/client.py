@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ucwa_flow.bounded_body import MAX_UCWA_BODY
 from ucwa_flow.clock import Clock, SystemClock
 from ucwa_flow.ucwa._http import json_of, location_of, resolve, with_query
 from ucwa_flow.ucwa._presence import Presence
@@ -84,7 +85,9 @@ class UcwaClient(Presence):
     default). Without ``transport``, both pools send through the client's own HTTP/1.1
     transport (:mod:`ucwa_flow.ucwa._transport`), whose cost per request does not grow
     with the pool (httpcore's did: it checks every pooled connection for every request;
-    docs/performance.md, "Transport").
+    docs/performance.md, "Transport"). No answer's body is read past ``max_body`` bytes
+    (after inflating; :data:`~ucwa_flow.bounded_body.MAX_UCWA_BODY`, 64 MiB, by default): a
+    larger one fails its request as a broken connection does.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class UcwaClient(Presence):
         backoff: float = 0.5,
         lean_transport: bool = True,
         trusted_hosts: Iterable[str] = (),
+        max_body: int = MAX_UCWA_BODY,
     ) -> None:
         self.user = sip_uri(user)
         self.retries = retries
@@ -133,6 +137,7 @@ class UcwaClient(Presence):
             max_concurrency=max_concurrency,
             poll_connections=poll_connections,
             lean_transport=lean_transport,
+            max_body=max_body,
         )
         self._discovery: Discovery | None = None
         self._application: Application | None = None
