@@ -24,7 +24,15 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
-__all__ = ["ENCODINGS", "MAX_UCWA_BODY", "BodyTooLarge", "Inflater", "cap", "too_large"]
+__all__ = [
+    "ENCODINGS",
+    "MAX_UCWA_BODY",
+    "BodyTooLarge",
+    "BodyUnreadable",
+    "Inflater",
+    "cap",
+    "too_large",
+]
 
 #: the largest UCWA answer body the bot reads (bytes, after inflating). Most answers are
 #: kilobytes, but an event-channel answer grows with what happened since the last one: a
@@ -43,6 +51,11 @@ class BodyTooLarge(httpx.RemoteProtocolError):
     not read); the connection it came on is closed."""
 
 
+class BodyUnreadable(httpx.RemoteProtocolError):
+    """A response's compressed body is not valid gzip or deflate; the connection it came on
+    is closed."""
+
+
 def too_large(limit: int) -> BodyTooLarge:
     return BodyTooLarge(f"the answer's body is larger than {_size(limit)} (the most read of one)")
 
@@ -56,8 +69,9 @@ class Inflater:
     """Inflates one body coded as ``encoding`` (gzip, x-gzip, deflate: as httpx's
     decoders, a zlib-wrapped or raw deflate stream both read) into pieces of at most
     256 KiB, at most ``limit`` + 1 bytes in all, so that a caller counting them sees when
-    the body is over ``limit`` before more is made. What is not valid is an
-    ``httpx.DecodingError``, as from httpx."""
+    the body is over ``limit`` before more is made. What follows the end of the stream is
+    dropped unread (httpx ignores it too). What is not valid is a :class:`BodyUnreadable`,
+    an ``httpx.TransportError``: the request failed as over a broken connection."""
 
     def __init__(self, encoding: bytes, limit: int) -> None:
         gzip = encoding != b"deflate"
@@ -67,6 +81,8 @@ class Inflater:
 
     def pieces(self, data: bytes) -> Iterator[bytes]:
         """What ``data``, the next bytes of the body, inflates to."""
+        if self._z.eof:  # (zlib would copy all it has been given since, again and again)
+            return
         more = bool(data)
         while more and self._left > 0:
             ask = min(self._left, _PIECE)
@@ -87,7 +103,7 @@ class Inflater:
                 self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without its wrapper
                 out = self._z.decompress(data, ask)
         except zlib.error as exc:
-            raise httpx.DecodingError(str(exc)) from None
+            raise BodyUnreadable(f"the answer's body does not inflate: {exc}") from None
         self._first = False
         return out
 

@@ -223,3 +223,28 @@ async def test_a_gzip_answer_within_the_limit_is_read() -> None:
             await caller.aclose()
         assert (result.status, result.error) == (200, None), coding
         assert result.json == {"text": "a" * (MAX_ANSWER // 2)}, coding
+
+
+async def test_a_gzip_answer_followed_by_more_than_the_limit_is_over_it() -> None:
+    # the bytes after the end of the stream inflate to nothing, and were never counted: a
+    # 32 MiB answer was read whole and taken for success
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    small = packer.compress(b'{"ok": 1}') + packer.flush()
+    trailing = 2 * MAX_ANSWER
+
+    async def padded(writer: asyncio.StreamWriter) -> None:
+        head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        length = len(small) + trailing
+        writer.write(f"{head}Content-Length: {length}\r\n\r\n".encode() + small)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(trailing // 65536):
+                writer.write(bytes(65536))
+                await writer.drain()
+
+    caller = WebhookCaller()
+    try:
+        async with _server(padded) as url:
+            result = await caller.call("GET", url, headers={}, body=None, timeout=WAIT)
+    finally:
+        await caller.aclose()
+    assert result.error == f"GET {url} answered more than {MAX_ANSWER:,} bytes"

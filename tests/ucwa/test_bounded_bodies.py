@@ -269,3 +269,27 @@ async def test_the_event_channel_takes_an_answer_over_the_bound_for_a_broken_con
     assert len(warned) == 1, warned
     assert TOO_LARGE in warned[0]
     assert "Traceback" not in caplog.text
+
+
+def test_what_follows_the_end_of_a_compressed_stream_is_dropped_unread() -> None:
+    # zlib keeps (and copies again, for each later chunk) what follows the stream's end:
+    # 32 MiB of trailing bytes cost seconds of CPU per answer, growing with their square
+    inflater = Inflater(b"gzip", LIMIT)
+    assert b"".join(inflater.pieces(coded(b'{"ok": 1}') + b"\x00" * 1024)) == b'{"ok": 1}'
+    for _ in range(64):
+        assert list(inflater.pieces(b"\x00" * 65536)) == []
+    assert len(inflater._z.unused_data) <= 1024  # nothing more was handed to zlib
+
+
+@pools
+async def test_a_body_that_does_not_inflate_fails_the_request_as_a_broken_connection(
+    lean: bool,
+) -> None:
+    # httpx.DecodingError is no TransportError: the event channel did not retry it, and
+    # it ended the bot's run
+    w = wire(lean)
+    async with front(fixed("Content-Encoding: gzip\r\n", b"hello"), w) as (seen, url):
+        with pytest.raises(ServerUnreachable) as caught:
+            await w.send("GET", url, retries=0, backoff=0)
+    assert str(caught.value).startswith(f"GET {url} failed: the answer's body does not inflate")
+    assert seen.connections == 1

@@ -203,9 +203,11 @@ async def _bounded(response: httpx.Response) -> bytes | None:
     chunks, arrived, size = [], 0, 0
     async for chunk in response.aiter_raw():
         arrived += len(chunk)
+        if arrived > MAX_ANSWER:  # (a chunk may inflate to nothing)
+            return None
         for piece in (chunk,) if inflater is None else inflater.pieces(chunk):
             size += len(piece)
-            if size > MAX_ANSWER or arrived > MAX_ANSWER:
+            if size > MAX_ANSWER:
                 return None
             chunks.append(piece)
     return b"".join(chunks)
