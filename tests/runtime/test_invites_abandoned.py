@@ -12,11 +12,13 @@ import httpx
 from tests.runtime.conftest import load
 from tests.runtime.test_engine_lost import RecordingPort
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.lifecycle import InvitationSent
+from ucwa_flow.lifecycle import InvitationEnded, InvitationSent, Outcome
 from ucwa_flow.runtime import Engine
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.invites import ABANDONED_KEPT
-from ucwa_flow.runtime.pending_invite import PendingInvite
+from ucwa_flow.runtime.pending_invite import PendingInvite, may_ring
+from ucwa_flow.ucwa.errors import ServerUnreachable, UcwaHttpError
+from ucwa_flow.ucwa.events import Reason
 
 
 class FailingInvitePort(RecordingPort):
@@ -187,3 +189,85 @@ def test_the_invitations_remembered_as_given_up_are_bounded() -> None:
     assert len(invitations._abandoned) == ABANDONED_KEPT
     assert "op9" not in invitations._abandoned  # the oldest are forgotten
     assert f"op{ABANDONED_KEPT + 9}" in invitations._abandoned
+
+
+async def test_a_resumed_invitation_invited_again_is_not_sent_again_before_its_commit() -> None:
+    port = RecordingPort()
+    clock = ManualClock()
+    engine = Engine(load("echo"), port, clock, lambda record: None)
+    engine.later = lambda op, origin: True  # type: ignore[method-assign]  # a durable host
+    invitations = engine.invitations
+    action = cast(Any, SimpleNamespace(timeout=60.0, importance="normal", location=None))
+    resumed = PendingInvite("sip:agent@contoso.com", None, action)
+    invitations.resume(cast(Any, SimpleNamespace(href="/conv/1")), "op-r", resumed, 60.0)
+    offline = Reason("RemoteFailure", "TemporarilyUnavailable", "not signed in")
+    ended = InvitationEnded("/conv/inv", "/inv/r", "Outgoing", "op-r", Outcome.FAILED, offline)
+    assert invitations.ended(ended)  # not signed in: invited again in 10 s, under a new id
+    await clock.advance(11.0)
+    assert resumed.op != "op-r"
+    invitations.send_unconfirmed()  # the bot caught up before that step was committed
+    invitations.dispatch(resumed.op)  # the commit
+    await engine.idle()
+    assert [call for call in port.calls if call[0] == "invite"] == [
+        ("invite", "sip:agent@contoso.com")
+    ]
+
+
+class SlowLostAnswerPort(RecordingPort):
+    """Its invitations' answers are lost once ``go`` is set, after the server named them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+
+    async def start_messaging(
+        self,
+        to: str,
+        *,
+        subject: str | None,
+        importance: str,
+        message: str | None,
+        operation_id: str,
+    ) -> str:
+        await self.go.wait()
+        raise httpx.ReadTimeout("timed out reading the answer")
+
+
+async def test_an_invitation_named_before_its_answer_was_lost_rings_on_and_is_waited_for() -> None:
+    port = SlowLostAnswerPort()
+    traces: list[object] = []
+    engine = Engine(load("echo"), port, ManualClock(), traces.append)
+    invitations = engine.invitations
+    answers: list[str] = []
+    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
+    invitations.ring(pending, 60.0, (None, "normal", None))
+    await asyncio.sleep(0)
+    invitations.sent(InvitationSent("/conv/agent", "/inv/1", pending.op, "/conv/agent/stop"))
+    port.go.set()
+    await engine.idle()
+    assert answers == ["ringing"]  # not "no_answer": it rings, and its outcome will come
+    assert not [r for r in traces if isinstance(r, t.FlowError)]
+    assert ("stop", "/conv/agent/stop") not in port.calls
+    invitations.ended(
+        InvitationEnded("/conv/agent", "/inv/1", "Outgoing", pending.op, Outcome.ACCEPTED, None)
+    )
+    assert answers == ["ringing", "accepted"]
+    assert len(invitations._abandoned) == 0
+
+
+def test_an_invitation_that_never_reached_the_server_cannot_ring() -> None:
+    def through_the_wire(cause: Exception) -> ServerUnreachable:
+        try:
+            try:
+                raise cause
+            except httpx.HTTPError:
+                raise ServerUnreachable("POST /x failed: ...") from None  # as the Wire does
+        except ServerUnreachable as exc:
+            return exc
+
+    assert not may_ring(through_the_wire(httpx.ConnectError("connection refused")))
+    assert may_ring(through_the_wire(httpx.ReadTimeout("timed out")))
+    assert may_ring(through_the_wire(httpx.RemoteProtocolError("closed")))
+    assert not may_ring(httpx.ConnectTimeout("timed out"))
+    assert may_ring(UcwaHttpError("POST", "/x", 503))
+    assert not may_ring(UcwaHttpError("POST", "/x", 403))

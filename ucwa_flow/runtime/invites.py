@@ -140,7 +140,7 @@ class Invitations:
         """Send (or send again) ``pending``'s invitation, under a new operationId; a
         durable host sends an invite action's once the step that decided it is committed."""
         op = pending.op = uuid.uuid4().hex
-        pending.sent = False
+        pending.sent = pending.unconfirmed = False
         self._pending[op] = pending
         if pending.action is None or not self._engine.later(op, pending.origin):
             self.dispatch(op)
@@ -164,6 +164,8 @@ class Invitations:
                     operation_id=op,
                 )
             except (UcwaFlowError, httpx.HTTPError) as exc:
+                if op == pending.op and (pending.conversation or pending.cancel_href):
+                    return  # named (or answered) meanwhile: its outcome comes by the channel
                 if may_ring(exc):  # its answer was lost: withdrawn if the server names it
                     self._give_up(op)
                 else:  # it will never show up (given up meanwhile or not)

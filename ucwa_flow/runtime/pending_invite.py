@@ -20,7 +20,7 @@ import httpx
 
 from ucwa_flow.clock import TimerHandle
 from ucwa_flow.flow import Invite
-from ucwa_flow.ucwa.errors import ServerUnreachable, UcwaHttpError
+from ucwa_flow.ucwa.errors import CertificateRejected, ServerUnreachable, UcwaHttpError
 from ucwa_flow.ucwa.events import Reason
 
 __all__ = [
@@ -94,7 +94,12 @@ def may_ring(failure: Exception) -> bool:
     and so may ring; not when it certainly never reached the server (no connection)."""
     if isinstance(failure, UcwaHttpError):
         return failure.status >= 500
+    if isinstance(failure, CertificateRejected):
+        return False  # refused before anything was sent
     if isinstance(failure, ServerUnreachable):
+        cause = failure.__context__  # the transport's error it was raised for
+        if isinstance(cause, httpx.TransportError):
+            return may_ring(cause)
         return not failure.unsent
     return isinstance(failure, httpx.TransportError) and not isinstance(
         failure, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
