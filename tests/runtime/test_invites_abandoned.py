@@ -256,18 +256,53 @@ async def test_an_invitation_named_before_its_answer_was_lost_rings_on_and_is_wa
 
 
 def test_an_invitation_that_never_reached_the_server_cannot_ring() -> None:
-    def through_the_wire(cause: Exception) -> ServerUnreachable:
-        try:
-            try:
-                raise cause
-            except httpx.HTTPError:
-                raise ServerUnreachable("POST /x failed: ...") from None  # as the Wire does
-        except ServerUnreachable as exc:
-            return exc
-
-    assert not may_ring(through_the_wire(httpx.ConnectError("connection refused")))
-    assert may_ring(through_the_wire(httpx.ReadTimeout("timed out")))
-    assert may_ring(through_the_wire(httpx.RemoteProtocolError("closed")))
+    assert not may_ring(_through_the_wire(httpx.ConnectError("connection refused")))
+    assert may_ring(_through_the_wire(httpx.ReadTimeout("timed out")))
+    assert may_ring(_through_the_wire(httpx.RemoteProtocolError("closed")))
     assert not may_ring(httpx.ConnectTimeout("timed out"))
     assert may_ring(UcwaHttpError("POST", "/x", 503))
     assert not may_ring(UcwaHttpError("POST", "/x", 403))
+
+
+async def test_a_failed_request_of_an_invitee_not_signed_in_leaves_the_invitation_again() -> None:
+    port = SlowLostAnswerPort()
+    clock = ManualClock()
+    traces: list[object] = []
+    engine = Engine(load("echo"), port, clock, traces.append)
+    invitations = engine.invitations
+    answers: list[str] = []
+    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
+    invitations.ring(pending, 60.0, (None, "normal", None))
+    await asyncio.sleep(0)
+    first = pending.op
+    invitations.sent(InvitationSent("/conv/agent", "/inv/1", first, "/conv/agent/stop"))
+    offline = Reason("RemoteFailure", "TemporarilyUnavailable", "not signed in")
+    invitations.ended(
+        InvitationEnded("/conv/agent", "/inv/1", "Outgoing", first, Outcome.FAILED, offline)
+    )
+    port.go.set()  # the first request's answer is lost now
+    await engine.idle()
+    assert invitations.offline == ["sip:agent@contoso.com"]  # still invited again in 10 s
+    assert answers == ["ringing"]
+    assert not [r for r in traces if isinstance(r, t.FlowError)]
+    assert len(invitations._abandoned) == 0
+    port.go.clear()
+    await clock.advance(11.0)  # invited again; then the first request's late failure
+    assert pending.op != first
+    assert invitations.offline == []
+    assert len(invitations._abandoned) == 0
+
+
+def test_an_invitation_whose_token_grant_failed_on_its_way_cannot_ring() -> None:
+    assert not may_ring(_through_the_wire(httpx.ReadTimeout("timed out"), unsent=True))
+
+
+def _through_the_wire(cause: Exception, unsent: bool = False) -> ServerUnreachable:
+    """What the Wire raises for ``cause`` (``from None``: its context is ``cause``)."""
+    try:
+        try:
+            raise cause
+        except httpx.HTTPError:
+            raise ServerUnreachable("POST /x failed: ...", unsent=unsent) from None
+    except ServerUnreachable as exc:
+        return exc

@@ -164,8 +164,10 @@ class Invitations:
                     operation_id=op,
                 )
             except (UcwaFlowError, httpx.HTTPError) as exc:
-                if op == pending.op and (pending.conversation or pending.cancel_href):
-                    return  # named (or answered) meanwhile: its outcome comes by the channel
+                if op != pending.op or pending.conversation or pending.cancel_href:
+                    return  # the server spoke of it: its outcome comes, or came, by the channel
+                if pending.retry is not None:
+                    return  # it said the invitee is not signed in: invited again later
                 if may_ring(exc):  # its answer was lost: withdrawn if the server names it
                     self._give_up(op)
                 else:  # it will never show up (given up meanwhile or not)

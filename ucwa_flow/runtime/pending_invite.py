@@ -97,6 +97,8 @@ def may_ring(failure: Exception) -> bool:
     if isinstance(failure, CertificateRejected):
         return False  # refused before anything was sent
     if isinstance(failure, ServerUnreachable):
+        if failure.unsent:
+            return False  # the token grant on its way failed
         cause = failure.__context__  # the transport's error it was raised for
         if isinstance(cause, httpx.TransportError):
             return may_ring(cause)
