@@ -100,9 +100,7 @@ def may_ring(failure: Exception) -> bool:
         if failure.unsent:
             return False  # the token grant on its way failed
         cause = failure.__context__  # the transport's error it was raised for
-        if isinstance(cause, httpx.TransportError):
-            return may_ring(cause)
-        return not failure.unsent
+        return may_ring(cause) if isinstance(cause, httpx.TransportError) else True
     return isinstance(failure, httpx.TransportError) and not isinstance(
         failure, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
     )
