@@ -119,7 +119,13 @@ async def test_an_invitation_on_its_way_when_the_channel_lost_track_is_withdrawn
 
 
 class LostAnswerPort(RecordingPort):
-    """Its invitations reach the server, but the answer is lost (a read timeout)."""
+    """Its invitations reach the server, but the answer is lost (a read timeout), once
+    ``go`` is set (at once unless cleared)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+        self.go.set()
 
     async def start_messaging(
         self,
@@ -133,17 +139,27 @@ class LostAnswerPort(RecordingPort):
         await super().start_messaging(
             to, subject=subject, importance=importance, message=message, operation_id=operation_id
         )
+        await self.go.wait()
         raise httpx.ReadTimeout("timed out reading the answer")
+
+
+def _rung(
+    port: RecordingPort, clock: ManualClock | None = None
+) -> tuple[Engine, PendingInvite, list[str], list[object]]:
+    """An engine on ``port`` that has rung an agent for a handoff: the engine, the
+    invitation, what the handoff was told, and the trace records."""
+    traces: list[object] = []
+    engine = Engine(load("echo"), port, clock or ManualClock(), traces.append)
+    answers: list[str] = []
+    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
+    engine.invitations.ring(pending, 60.0, (None, "normal", None))
+    return engine, pending, answers, traces
 
 
 async def test_an_invitation_whose_answer_was_lost_is_withdrawn_if_the_server_names_it() -> None:
     port = LostAnswerPort()
-    traces: list[object] = []
-    engine = Engine(load("echo"), port, ManualClock(), traces.append)
+    engine, pending, answers, traces = _rung(port)
     invitations = engine.invitations
-    answers: list[str] = []
-    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
-    invitations.ring(pending, 60.0, (None, "normal", None))
     await engine.idle()
     assert answers == ["no_answer"]  # told at once, and reported
     assert [r.message for r in traces if isinstance(r, t.FlowError)] == [
@@ -213,34 +229,11 @@ async def test_a_resumed_invitation_invited_again_is_not_sent_again_before_its_c
     ]
 
 
-class SlowLostAnswerPort(RecordingPort):
-    """Its invitations' answers are lost once ``go`` is set, after the server named them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.go = asyncio.Event()
-
-    async def start_messaging(
-        self,
-        to: str,
-        *,
-        subject: str | None,
-        importance: str,
-        message: str | None,
-        operation_id: str,
-    ) -> str:
-        await self.go.wait()
-        raise httpx.ReadTimeout("timed out reading the answer")
-
-
 async def test_an_invitation_named_before_its_answer_was_lost_rings_on_and_is_waited_for() -> None:
-    port = SlowLostAnswerPort()
-    traces: list[object] = []
-    engine = Engine(load("echo"), port, ManualClock(), traces.append)
+    port = LostAnswerPort()
+    port.go.clear()
+    engine, pending, answers, traces = _rung(port)
     invitations = engine.invitations
-    answers: list[str] = []
-    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
-    invitations.ring(pending, 60.0, (None, "normal", None))
     await asyncio.sleep(0)
     invitations.sent(InvitationSent("/conv/agent", "/inv/1", pending.op, "/conv/agent/stop"))
     port.go.set()
@@ -265,14 +258,11 @@ def test_an_invitation_that_never_reached_the_server_cannot_ring() -> None:
 
 
 async def test_a_failed_request_of_an_invitee_not_signed_in_leaves_the_invitation_again() -> None:
-    port = SlowLostAnswerPort()
+    port = LostAnswerPort()
+    port.go.clear()
     clock = ManualClock()
-    traces: list[object] = []
-    engine = Engine(load("echo"), port, clock, traces.append)
+    engine, pending, answers, traces = _rung(port, clock)
     invitations = engine.invitations
-    answers: list[str] = []
-    pending = PendingInvite("sip:agent@contoso.com", on_answer=lambda p, b: answers.append(b))
-    invitations.ring(pending, 60.0, (None, "normal", None))
     await asyncio.sleep(0)
     first = pending.op
     invitations.sent(InvitationSent("/conv/agent", "/inv/1", first, "/conv/agent/stop"))
