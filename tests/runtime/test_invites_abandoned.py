@@ -22,11 +22,15 @@ from ucwa_flow.ucwa.events import Reason
 
 
 class FailingInvitePort(RecordingPort):
-    """Its invitations wait for ``go``, then fail (the server could not be reached)."""
+    """Its invitations start, wait for ``go`` (set at once unless ``held``), then fail with
+    ``error``: by default the server could not be reached."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: Exception | None = None, held: bool = True) -> None:
         super().__init__()
+        self.error = error or httpx.ConnectError("connection refused")
         self.go = asyncio.Event()
+        if not held:
+            self.go.set()
         self.started = asyncio.Event()
 
     async def start_messaging(
@@ -38,9 +42,18 @@ class FailingInvitePort(RecordingPort):
         message: str | None,
         operation_id: str,
     ) -> str:
+        await super().start_messaging(
+            to, subject=subject, importance=importance, message=message, operation_id=operation_id
+        )
         self.started.set()
         await self.go.wait()
-        raise httpx.ConnectError("connection refused")
+        raise self.error
+
+
+def lost_answer_port(held: bool = False) -> FailingInvitePort:
+    """A port whose invitations reach the server but whose answers are lost (a read
+    timeout), once ``go`` is set."""
+    return FailingInvitePort(httpx.ReadTimeout("timed out reading the answer"), held)
 
 
 async def test_invitations_given_up_while_their_request_fails_are_not_kept() -> None:
@@ -118,31 +131,6 @@ async def test_an_invitation_on_its_way_when_the_channel_lost_track_is_withdrawn
     assert ("stop", "/conv/agent/stop") in port.calls
 
 
-class LostAnswerPort(RecordingPort):
-    """Its invitations reach the server, but the answer is lost (a read timeout), once
-    ``go`` is set (at once unless cleared)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.go = asyncio.Event()
-        self.go.set()
-
-    async def start_messaging(
-        self,
-        to: str,
-        *,
-        subject: str | None,
-        importance: str,
-        message: str | None,
-        operation_id: str,
-    ) -> str:
-        await super().start_messaging(
-            to, subject=subject, importance=importance, message=message, operation_id=operation_id
-        )
-        await self.go.wait()
-        raise httpx.ReadTimeout("timed out reading the answer")
-
-
 def _rung(
     port: RecordingPort, clock: ManualClock | None = None
 ) -> tuple[Engine, PendingInvite, list[str], list[object]]:
@@ -157,7 +145,7 @@ def _rung(
 
 
 async def test_an_invitation_whose_answer_was_lost_is_withdrawn_if_the_server_names_it() -> None:
-    port = LostAnswerPort()
+    port = lost_answer_port()
     engine, pending, answers, traces = _rung(port)
     invitations = engine.invitations
     await engine.idle()
@@ -230,8 +218,7 @@ async def test_a_resumed_invitation_invited_again_is_not_sent_again_before_its_c
 
 
 async def test_an_invitation_named_before_its_answer_was_lost_rings_on_and_is_waited_for() -> None:
-    port = LostAnswerPort()
-    port.go.clear()
+    port = lost_answer_port(held=True)
     engine, pending, answers, traces = _rung(port)
     invitations = engine.invitations
     await asyncio.sleep(0)
@@ -258,8 +245,7 @@ def test_an_invitation_that_never_reached_the_server_cannot_ring() -> None:
 
 
 async def test_a_failed_request_of_an_invitee_not_signed_in_leaves_the_invitation_again() -> None:
-    port = LostAnswerPort()
-    port.go.clear()
+    port = lost_answer_port(held=True)
     clock = ManualClock()
     engine, pending, answers, traces = _rung(port, clock)
     invitations = engine.invitations
