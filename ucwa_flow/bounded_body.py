@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 
 __all__ = [
+    "CUT_SHORT",
     "ENCODINGS",
     "MAX_UCWA_BODY",
     "BodyTooLarge",
@@ -44,6 +45,10 @@ MAX_UCWA_BODY = 64 * 1024 * 1024
 ENCODINGS = frozenset({b"gzip", b"x-gzip", b"deflate"})
 _IDENTITY = frozenset({b"", b"identity"})
 _PIECE = 256 * 1024  # the most inflated at once
+#: what :meth:`Inflater.end` says of a body that ends inside its compressed stream
+CUT_SHORT = (
+    "the answer's body ends inside its compressed stream (cut short by the server or a proxy)"
+)
 
 
 class BodyTooLarge(httpx.RemoteProtocolError):
@@ -52,8 +57,9 @@ class BodyTooLarge(httpx.RemoteProtocolError):
 
 
 class BodyUnreadable(httpx.RemoteProtocolError):
-    """A response's compressed body is not valid gzip or deflate; the connection it came on
-    is closed."""
+    """A response's compressed body is not valid gzip or deflate (the connection it came on
+    is closed), or ends inside its compressed stream: cut short, though its HTTP framing
+    (``Content-Length``, the last chunk) says the body is whole."""
 
 
 def too_large(limit: int) -> BodyTooLarge:
@@ -71,19 +77,22 @@ class Inflater:
     256 KiB, at most ``limit`` + 1 bytes in all, so that a caller counting them sees when
     the body is over ``limit`` before more is made. What follows the end of the stream is
     dropped unread (httpx ignores it too). What is not valid is a :class:`BodyUnreadable`,
-    an ``httpx.TransportError``: the request failed as over a broken connection."""
+    an ``httpx.TransportError``: the request failed as over a broken connection; so is a
+    body that ends inside its stream (:meth:`end`), which httpx takes for whole."""
 
     def __init__(self, encoding: bytes, limit: int) -> None:
         gzip = encoding != b"deflate"
         self._z = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
         self._first = not gzip  # deflate: a raw stream is told by its first bytes
         self._left = limit + 1
+        self._begun = False  # some bytes of the body were given
 
     def pieces(self, data: bytes) -> Iterator[bytes]:
         """What ``data``, the next bytes of the body, inflates to."""
         if self._z.eof:  # (zlib would copy all it has been given since, again and again)
             return
         more = bool(data)
+        self._begun = self._begun or more
         while more and self._left > 0:
             ask = min(self._left, _PIECE)
             out = self._inflate(data, ask)
@@ -92,6 +101,13 @@ class Inflater:
             self._left -= len(out)
             if out:
                 yield out
+
+    def end(self) -> None:
+        """The body ended (its HTTP framing says so): a :class:`BodyUnreadable` when that
+        is inside the compressed stream. A body of no bytes at all is fine: some servers
+        label an empty answer (a 204) ``gzip``."""
+        if self._begun and not self._z.eof:
+            raise BodyUnreadable(CUT_SHORT)
 
     def _inflate(self, data: bytes, ask: int) -> bytes:
         try:
@@ -154,6 +170,8 @@ class Capped(httpx.AsyncByteStream):
                 if size > limit:
                     raise too_large(limit)
                 yield piece
+        if inflater is not None:
+            inflater.end()
 
     async def aclose(self) -> None:
         await self._stream.aclose()

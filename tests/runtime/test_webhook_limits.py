@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any
 
 from tests.guards import WAIT
 from tests.runtime.conftest import BOT
+from ucwa_flow.bounded_body import CUT_SHORT
 from ucwa_flow.flow import load_flow_text
 from ucwa_flow.runtime.webhooks import MAX_ANSWER, MAX_JSON_DEPTH, WebhookCaller
 
@@ -248,3 +250,71 @@ async def test_a_gzip_answer_followed_by_more_than_the_limit_is_over_it() -> Non
     finally:
         await caller.aclose()
     assert result.error == f"GET {url} answered more than {MAX_ANSWER:,} bytes"
+
+
+async def test_a_compressed_answer_cut_short_is_a_failure() -> None:
+    """A gzip or deflate answer that ends inside its stream, though its HTTP framing says
+    it is whole: httpx took the prefix for the answer (half a JSON document, or one whose
+    checksum was cut)."""
+    document = json.dumps({"items": [f"item {i}" for i in range(3000)]}).encode()
+    cases = {  # coding, wbits, chunked, how many bytes cut (0: half)
+        "gzip, half": ("gzip", 31, False, 0),
+        "gzip, its trailer": ("gzip", 31, False, 8),
+        "gzip chunked, half": ("gzip", 31, True, 0),
+        "deflate, half": ("deflate", 15, False, 0),
+        "raw deflate chunked, a byte": ("deflate", -15, True, 1),
+    }
+    found = {}
+    caller = WebhookCaller()
+    try:
+        for case, (coding, wbits, chunked, cut) in cases.items():
+            packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+            whole = packer.compress(document) + packer.flush()
+            body = whole[: -(cut or len(whole) // 2)]
+            head = f"HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\n"
+            if chunked:
+                framed = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+                sent = f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + framed
+            else:
+                sent = f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+            async def answer(writer: asyncio.StreamWriter, sent: bytes = sent) -> None:
+                writer.write(sent)
+                await writer.drain()
+
+            async with _server(answer) as url:
+                result = await caller.call("GET", url, headers={}, body=None, timeout=WAIT)
+            error = result.error and result.error.replace(url, "URL")  # (a port each)
+            found[case] = (result.status, result.json, error)
+    finally:
+        await caller.aclose()
+    assert found == {case: (None, None, f"GET URL failed: {CUT_SHORT}") for case in cases}
+
+
+async def test_an_empty_answer_labelled_gzip_is_read() -> None:
+    """Some servers label an empty answer (a 204 too) ``gzip``: no bytes is no stream."""
+    found = {}
+    for status, framing in (
+        ("204 No Content", ""),
+        ("200 OK", "Content-Length: 0\r\n"),
+        ("200 OK", "Transfer-Encoding: chunked\r\n"),
+    ):
+
+        async def empty(writer: asyncio.StreamWriter, s: str = status, f: str = framing) -> None:
+            writer.write(f"HTTP/1.1 {s}\r\nContent-Encoding: gzip\r\n{f}\r\n".encode())
+            if "chunked" in f:
+                writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+        caller = WebhookCaller()
+        try:
+            async with _server(empty) as url:
+                result = await caller.call("GET", url, headers={}, body=None, timeout=WAIT)
+        finally:
+            await caller.aclose()
+        found[f"{status} {framing}".strip()] = (result.status, result.json, result.error)
+    assert found == {
+        "204 No Content": (204, None, None),
+        "200 OK Content-Length: 0": (200, None, None),
+        "200 OK Transfer-Encoding: chunked": (200, None, None),
+    }

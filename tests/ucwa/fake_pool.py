@@ -47,7 +47,7 @@ CHALLENGES: dict[str, list[str]] = {
     "ntlm": ["NTLM", "Negotiate"],
 }
 
-Scripted = dict[str, Any] | tuple[int, Any]
+Scripted = dict[str, Any] | tuple[int, Any] | Response  # a Response: sent as it is
 
 
 def batch(
@@ -312,6 +312,8 @@ class FakePool:
                 item = self.script.popleft()
         finally:
             self.outstanding -= 1
+        if isinstance(item, Response):  # (an ASGI app: callable too)
+            return item
         if callable(item):
             item = item()
         status, body = (200, item) if isinstance(item, dict) else item

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 import zlib
@@ -19,11 +20,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+from starlette.responses import Response
 
 from tests.guards import WAIT
 from tests.ucwa.fake_pool import HOST, PASSWORD, FakePool, batch, participant_added, transport_for
 from tests.ucwa.test_transport import read_request
-from ucwa_flow.bounded_body import MAX_UCWA_BODY, BodyTooLarge, Inflater
+from ucwa_flow.bounded_body import CUT_SHORT, MAX_UCWA_BODY, BodyTooLarge, BodyUnreadable, Inflater
 from ucwa_flow.clock import ManualClock, SystemClock
 from ucwa_flow.ucwa import ChannelStats, EventChannel, UcwaClient
 from ucwa_flow.ucwa._http import json_of
@@ -120,6 +122,21 @@ def fixed(extra: str, body: bytes) -> Answer:
 
     async def answer(front: Front, writer: asyncio.StreamWriter) -> None:
         writer.write(head(f"{extra}Content-Length: {len(body)}\r\n") + body)
+        front.sent += len(body)
+        await writer.drain()
+
+    return answer
+
+
+def chunked(extra: str, body: bytes, size: int = 1000) -> Answer:
+    """An answer of ``body`` in chunks of ``size`` bytes, and then the last chunk."""
+
+    async def answer(front: Front, writer: asyncio.StreamWriter) -> None:
+        writer.write(head(f"{extra}Transfer-Encoding: chunked\r\n"))
+        for i in range(0, len(body), size):
+            piece = body[i : i + size]
+            writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        writer.write(b"0\r\n\r\n")
         front.sent += len(body)
         await writer.drain()
 
@@ -234,8 +251,16 @@ def test_the_shipped_bound_is_far_above_a_burst_of_invitations() -> None:
     assert Http11Transport.__init__.__kwdefaults__["max_body"] == MAX_UCWA_BODY  # type: ignore[index]
 
 
-async def test_the_event_channel_takes_an_answer_over_the_bound_for_a_broken_connection(
-    caplog: pytest.LogCaptureFixture,
+def cut_short() -> Response:
+    """An event-channel answer whose gzip body lacks the last 8 bytes (its checksum and
+    size): all of the batch inflates, and nothing vouches for it."""
+    body = coded(json.dumps(batch(1, participant_added("x"))).encode())[:-8]
+    return Response(body, media_type="application/json", headers={"Content-Encoding": "gzip"})
+
+
+@pytest.mark.parametrize("broken", ["too-large", "cut-short"])
+async def test_the_event_channel_takes_a_body_over_the_bound_or_cut_short_for_a_broken_connection(
+    caplog: pytest.LogCaptureFixture, broken: str
 ) -> None:
     pool = FakePool()
     clock = ManualClock()
@@ -251,7 +276,9 @@ async def test_the_event_channel_takes_an_answer_over_the_bound_for_a_broken_con
     await client.make_me_available()
     channel = EventChannel(client)
     huge = batch(1, *[participant_added(f"p{i}") for i in range(1000)])  # about 150 KB
-    await pool.push(huge, batch(1, participant_added("a")))
+    await pool.push(
+        huge if broken == "too-large" else cut_short(), batch(1, participant_added("a"))
+    )
     try:
         with caplog.at_level(logging.WARNING, logger="ucwa_flow.ucwa"):
             channel.start()
@@ -267,7 +294,7 @@ async def test_the_event_channel_takes_an_answer_over_the_bound_for_a_broken_con
     assert channel.stats == ChannelStats(reconnects=1, batches=1)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1, warned
-    assert TOO_LARGE in warned[0]
+    assert (TOO_LARGE if broken == "too-large" else CUT_SHORT) in warned[0]
     assert "Traceback" not in caplog.text
 
 
@@ -292,4 +319,74 @@ async def test_a_body_that_does_not_inflate_fails_the_request_as_a_broken_connec
         with pytest.raises(ServerUnreachable) as caught:
             await w.send("GET", url, retries=0, backoff=0)
     assert str(caught.value).startswith(f"GET {url} failed: the answer's body does not inflate")
+    assert seen.connections == 1
+
+
+#: a JSON answer of some kilobytes once coded, so that half of it is inside its stream
+DOCUMENT = json.dumps({"items": [f"item {i}" for i in range(3000)]}).encode()
+# (framing, wbits, how many bytes of the coded document are cut from its end)
+CUTS = {
+    "gzip-length-half": (fixed, 31, len(coded(DOCUMENT)) // 2),  # half a JSON document
+    "gzip-length-trailer": (fixed, 31, 8),  # the whole document, its checksum and size cut
+    "gzip-chunked-half": (chunked, 31, len(coded(DOCUMENT)) // 2),
+    "gzip-chunked-4": (chunked, 31, 4),
+    "deflate-length-half": (fixed, 15, len(coded(DOCUMENT, 15)) // 2),
+    "deflate-chunked-trailer": (chunked, 15, 4),  # its Adler-32 cut
+    "raw-deflate-length-1": (fixed, -15, 1),
+}
+
+
+@pools
+@pytest.mark.parametrize("case", list(CUTS))
+async def test_a_compressed_body_cut_short_fails_the_request_as_a_broken_connection(
+    lean: bool, case: str
+) -> None:
+    # httpx took the prefix for the whole body: half a JSON document, or (its trailer cut)
+    # a document no checksum vouched for
+    framing, wbits, cut = CUTS[case]
+    body = coded(DOCUMENT, wbits)[:-cut]
+    encoding = "gzip" if wbits == 31 else "deflate"
+    w = wire(lean)
+    async with front(framing(f"Content-Encoding: {encoding}\r\n", body), w) as (seen, url):
+        for _ in range(2):
+            with pytest.raises(ServerUnreachable) as caught:
+                await w.send("GET", url, retries=0, backoff=0)
+            assert str(caught.value) == f"GET {url} failed: {CUT_SHORT}"
+        # the HTTP message was whole: its connection served the next request
+        assert seen.connections == 1
+        with pytest.raises(BodyUnreadable) as unread:  # (on the long-poll pool's own)
+            await w.long_poll(url, read_timeout=WAIT)
+    assert str(unread.value) == CUT_SHORT
+    assert len(seen.heads) == 3
+
+
+async def no_body(front: Front, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n")
+    await writer.drain()
+
+
+GZIP = "Content-Encoding: gzip\r\n"
+DEFLATE = "Content-Encoding: deflate\r\n"
+WHOLE = {  # the answer, and the body read from it
+    "gzip-204": (no_body, b""),
+    "gzip-length-0": (fixed(GZIP, b""), b""),
+    "gzip-chunked-empty": (chunked(GZIP, b""), b""),
+    "gzip-chunked": (chunked(GZIP, coded(DOCUMENT)), DOCUMENT),
+    "deflate-chunked-1": (chunked(DEFLATE, coded(DOCUMENT, 15), 1), DOCUMENT),
+    "raw-deflate-chunked": (chunked(DEFLATE, coded(DOCUMENT, -15)), DOCUMENT),
+    "gzip-and-more": (fixed(GZIP, coded(DOCUMENT) + b"\x00" * 100), DOCUMENT),
+}
+
+
+@pools
+@pytest.mark.parametrize("case", list(WHOLE))
+async def test_an_empty_body_labelled_compressed_and_a_whole_stream_are_read(
+    lean: bool, case: str
+) -> None:
+    """Some servers label a 204 or an empty answer ``gzip``: no bytes is no stream."""
+    answer, body = WHOLE[case]
+    w = wire(lean)
+    async with front(answer, w) as (seen, url):
+        got = [await w.send("GET", url, retries=0, backoff=0) for _ in range(2)]
+    assert [r.content for r in got] == [body, body]
     assert seen.connections == 1

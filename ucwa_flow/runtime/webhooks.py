@@ -195,7 +195,8 @@ class WebhookCaller:
 async def _bounded(response: httpx.Response) -> bytes | None:
     """The body of ``response``, or ``None`` once it is over :data:`MAX_ANSWER` bytes
     (arrived, or inflated: here, not by httpx, whose decoders inflate a whole chunk at once,
-    64 KiB of gzip to 64 MiB, before any count could stop them)."""
+    64 KiB of gzip to 64 MiB, before any count could stop them). A gzip or deflate body
+    that ends inside its stream is a :class:`~ucwa_flow.bounded_body.BodyUnreadable`."""
     if response.is_stream_consumed:  # read whole by its transport (a test's MockTransport)
         return response.content if len(response.content) <= MAX_ANSWER else None
     coding = response.headers.get("Content-Encoding", "").strip().lower().encode()
@@ -210,6 +211,8 @@ async def _bounded(response: httpx.Response) -> bytes | None:
             if size > MAX_ANSWER:
                 return None
             chunks.append(piece)
+    if inflater is not None:
+        inflater.end()  # cut short inside its stream: a failure, as an invalid one is
     return b"".join(chunks)
 
 
