@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.guards import WAIT
 from ucwa_flow.cli import cli
+from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, ThreadedServer
 
 HERE = Path(__file__).parent
 FULL = HERE / "flows" / "full.flow.yaml"
@@ -315,3 +317,65 @@ def test_running_a_flow_on_the_simulator_imports_no_tls_toolkit_nor_httpx_s_cli(
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[-1] == "unused: "
+
+
+def _unused_modules_script(args: list[str], unused: tuple[str, ...]) -> str:
+    # runs `ucwa-flow ARGS` in this process, then names which of `unused` it imported
+    return (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "finally:\n"
+        f"    unused = {unused!r}\n"
+        "    sys.stderr.write('unused: ' + ' '.join(m for m in unused if m in sys.modules))\n"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_a_plain_run_imports_neither_the_live_board_nor_regex() -> None:
+    # the live board (and starlette's routes with it) is for --review; regex for a
+    # deployment's routes: a plain `run` paid 40-60 ms of CPU for them on every start
+    echo = str(ROOT / "flows" / "echo.flow.yaml")
+    script = _unused_modules_script(["run", echo], ("ucwa_flow.live", "regex"))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "unused: "
+
+
+@pytest.mark.timeout(60)
+def test_a_run_on_a_server_imports_no_simulator_nor_http_server(tmp_path: Path) -> None:
+    # the simulator, uvicorn and starlette serve `run` without --server (and --review):
+    # a bot of a real server only speaks to it as a client
+    unused = ("ucwa_flow.simulator", "uvicorn", "starlette", "ucwa_flow.live", "regex")
+    with ThreadedServer(Simulator()) as url:
+        args = ["run", str(ROOT / "flows" / "echo.flow.yaml"), "--server", url]
+        args += ["--user", "sip:toshm@contoso.com", "--password", DEFAULT_PASSWORD]
+        args += ["--state", str(tmp_path / "bot.sqlite3")]
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _unused_modules_script(args, unused)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            lines = []
+            for line in proc.stderr:  # until the bot has signed in (or the run ends)
+                lines.append(line)
+                if "serving as" in line:
+                    proc.terminate()  # SIGTERM: a graceful stop
+                    break
+            lines += proc.stderr.readlines()
+            assert proc.wait(timeout=WAIT) == 0, "".join(lines)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert lines[-1] == "unused: "
