@@ -182,7 +182,8 @@ def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
     # issue 17: no deployment loader (store, asyncio) for a flow, no jsonschema for a flow
     # without schema errors (the compiled check generated ahead answers), no click for the
     # common arguments, no regex for plain patterns and keywords (compiled when matched),
-    # no Jinja2 for plain templates (parsed when first rendered)
+    # no Jinja2 for plain templates (parsed when first rendered), no fastjsonschema (the
+    # check generated ahead stands alone)
     script = (
         "import sys\n"
         "from ucwa_flow.cli import main\n"
@@ -191,7 +192,7 @@ def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
         "finally:\n"
         "    unused = ('jsonschema', 'asyncio', 'ucwa_flow.deploy', 'ucwa_flow.store', 'httpx',\n"
         "              'click', 'regex', 'jinja2', 'starlette', 'transitions',\n"
-        "              'ucwa_flow.runtime')\n"
+        "              'ucwa_flow.runtime', 'fastjsonschema')\n"
         "    sys.stderr.write(' '.join(m for m in unused if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -333,11 +334,13 @@ def _unused_modules_script(args: list[str], unused: tuple[str, ...]) -> str:
 
 
 @pytest.mark.timeout(60)
-def test_a_plain_run_imports_neither_the_live_board_nor_regex() -> None:
+def test_a_plain_run_imports_no_live_board_regex_nor_schema_compiler() -> None:
     # the live board (and starlette's routes with it) is for --review; regex for a
-    # deployment's routes: a plain `run` paid 40-60 ms of CPU for them on every start
+    # deployment's routes; fastjsonschema to compile a check the flow schema's is generated
+    # ahead of: a plain `run` paid 50-80 ms of CPU for them on every start
     echo = str(ROOT / "flows" / "echo.flow.yaml")
-    script = _unused_modules_script(["run", echo], ("ucwa_flow.live", "regex"))
+    unused = ("ucwa_flow.live", "regex", "fastjsonschema")
+    script = _unused_modules_script(["run", echo], unused)
     done = subprocess.run(
         [sys.executable, "-c", script],
         stdin=subprocess.DEVNULL,
@@ -353,7 +356,8 @@ def test_a_plain_run_imports_neither_the_live_board_nor_regex() -> None:
 def test_a_run_on_a_server_imports_no_simulator_nor_http_server(tmp_path: Path) -> None:
     # the simulator, uvicorn and starlette serve `run` without --server (and --review):
     # a bot of a real server only speaks to it as a client
-    unused = ("ucwa_flow.simulator", "uvicorn", "starlette", "ucwa_flow.live", "regex")
+    unused = ("ucwa_flow.simulator", "uvicorn", "starlette", "ucwa_flow.live")
+    unused += ("regex", "fastjsonschema")
     with ThreadedServer(Simulator()) as url:
         args = ["run", str(ROOT / "flows" / "echo.flow.yaml"), "--server", url]
         args += ["--user", "sip:toshm@contoso.com", "--password", DEFAULT_PASSWORD]
