@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -72,6 +74,23 @@ def test_the_example_loads_with_its_flows() -> None:
     assert deployment.logging.format == "json"
     assert helpdesk.variables["ticket_url"] == EXAMPLE_ENV["TICKET_URL"]
     assert [str(d) for d in deployment_flow_diagnostics(deployment)] == []
+
+
+@pytest.mark.timeout(60)
+def test_loading_a_valid_deployment_imports_no_jsonschema() -> None:
+    # the quick check answers for a deployment without errors, and for its ${...} values
+    # (none a number): jsonschema, 60-100 ms of CPU to import, is only to word errors
+    script = (
+        "import sys\n"
+        "from ucwa_flow.deploy import load_deployment\n"
+        f"load_deployment({str(EXAMPLE)!r}, environ={EXAMPLE_ENV!r})\n"
+        "sys.stdout.write('imported: ' + ' '.join(m for m in ['jsonschema'] if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "imported: "
 
 
 def test_the_example_needs_its_variables() -> None:

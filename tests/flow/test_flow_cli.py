@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.guards import WAIT
 from ucwa_flow.cli import cli
+from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, ThreadedServer
 
 HERE = Path(__file__).parent
 FULL = HERE / "flows" / "full.flow.yaml"
@@ -180,7 +182,8 @@ def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
     # issue 17: no deployment loader (store, asyncio) for a flow, no jsonschema for a flow
     # without schema errors (the compiled check generated ahead answers), no click for the
     # common arguments, no regex for plain patterns and keywords (compiled when matched),
-    # no Jinja2 for plain templates (parsed when first rendered)
+    # no Jinja2 for plain templates (parsed when first rendered), no fastjsonschema (the
+    # check generated ahead stands alone)
     script = (
         "import sys\n"
         "from ucwa_flow.cli import main\n"
@@ -189,7 +192,7 @@ def test_validating_a_valid_flow_imports_only_what_it_uses() -> None:
         "finally:\n"
         "    unused = ('jsonschema', 'asyncio', 'ucwa_flow.deploy', 'ucwa_flow.store', 'httpx',\n"
         "              'click', 'regex', 'jinja2', 'starlette', 'transitions',\n"
-        "              'ucwa_flow.runtime')\n"
+        "              'ucwa_flow.runtime', 'fastjsonschema')\n"
         "    sys.stderr.write(' '.join(m for m in unused if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -315,3 +318,68 @@ def test_running_a_flow_on_the_simulator_imports_no_tls_toolkit_nor_httpx_s_cli(
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[-1] == "unused: "
+
+
+def _unused_modules_script(args: list[str], unused: tuple[str, ...]) -> str:
+    # runs `ucwa-flow ARGS` in this process, then names which of `unused` it imported
+    return (
+        "import sys\n"
+        "from ucwa_flow.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "finally:\n"
+        f"    unused = {unused!r}\n"
+        "    sys.stderr.write('unused: ' + ' '.join(m for m in unused if m in sys.modules))\n"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_a_plain_run_imports_no_live_board_regex_nor_schema_compiler() -> None:
+    # the live board (and starlette's routes with it) is for --review; regex for a
+    # deployment's routes; fastjsonschema to compile a check the flow schema's is generated
+    # ahead of: a plain `run` paid 50-80 ms of CPU for them on every start
+    echo = str(ROOT / "flows" / "echo.flow.yaml")
+    unused = ("ucwa_flow.live", "regex", "fastjsonschema")
+    script = _unused_modules_script(["run", echo], unused)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "unused: "
+
+
+@pytest.mark.timeout(60)
+def test_a_run_on_a_server_imports_no_simulator_nor_http_server(tmp_path: Path) -> None:
+    # the simulator, uvicorn and starlette serve `run` without --server (and --review):
+    # a bot of a real server only speaks to it as a client
+    unused = ("ucwa_flow.simulator", "uvicorn", "starlette", "ucwa_flow.live")
+    unused += ("regex", "fastjsonschema")
+    with ThreadedServer(Simulator()) as url:
+        args = ["run", str(ROOT / "flows" / "echo.flow.yaml"), "--server", url]
+        args += ["--user", "sip:toshm@contoso.com", "--password", DEFAULT_PASSWORD]
+        args += ["--state", str(tmp_path / "bot.sqlite3")]
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _unused_modules_script(args, unused)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            lines = []
+            for line in proc.stderr:  # until the bot has signed in (or the run ends)
+                lines.append(line)
+                if "serving as" in line:
+                    proc.terminate()  # SIGTERM: a graceful stop
+                    break
+            lines += proc.stderr.readlines()
+            assert proc.wait(timeout=WAIT) == 0, "".join(lines)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert lines[-1] == "unused: "

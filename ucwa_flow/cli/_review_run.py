@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
-from ucwa_flow.live import LiveBoard
+if TYPE_CHECKING:  # imported by serving_review: a plain `run` never loads the live board
+    from ucwa_flow.live import LiveBoard
 
 __all__ = ["DEFAULT_REVIEW", "Review", "parse_review", "serving_review"]
 
@@ -63,6 +65,7 @@ async def serving_review(flow_file: str, review: Review | None) -> AsyncIterator
     if review is None:
         yield None
         return
+    from ucwa_flow.live import LiveBoard
     from ucwa_flow.review import FlowShelf, ReviewServer, create_app
 
     board = LiveBoard()

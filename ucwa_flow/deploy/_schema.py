@@ -35,7 +35,11 @@ _SUBSTITUTED = "|.*\\$\\{.*)(?!\\n)$"
 
 
 class _DeploySchema(SchemaValidator):
-    def prepare(self, schema: dict[str, Any]) -> dict[str, Any]:
+    # a deployment is checked once a process: the quick check is compiled then (a small
+    # schema: less than importing jsonschema, which only a deployment with errors needs)
+    gated = True
+
+    def rooted(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema with the ``${...}`` allowance cut from its patterns: the loader
         checks values after substitution, when they must be the real thing."""
         strict: dict[str, Any] = _strict(schema)
@@ -61,6 +65,8 @@ class _DeploySchema(SchemaValidator):
     def wanted_types(self, data: Any) -> Iterator[tuple[Path, set[str]]]:
         """Each value of ``data`` of a type the schema does not take there, with the types
         it takes (in a branch of ``oneOf``/``anyOf`` too)."""
+        if self.passes(data):
+            return  # no schema error at all, so none of type
         errors = list(self.errors(data))
         while errors:
             error = errors.pop()

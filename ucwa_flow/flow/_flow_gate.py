@@ -5,7 +5,8 @@ SCHEMA_SHA256 = '165c254d3e817d521acc24340536b99107e71144342b642a2fa261e7f8856aa
 VERSION = "2.22.3"
 Decimal = float
 import re
-from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
+class JsonSchemaValueException(ValueError): pass
+class JsonSchemaValuesException(ValueError): pass
 
 
 REGEX_PATTERNS = {

@@ -117,9 +117,14 @@ class SchemaValidator:
 
     # -- checking -------------------------------------------------------------------------
 
+    def passes(self, data: Any) -> bool:
+        """Whether ``data`` surely has no schema violation, asked of the quick check
+        (``False`` also when unsure, and always without ``gated``)."""
+        return self.gated and self._gate.passes(data)
+
     def check(self, document: Document) -> list[Diagnostic]:
         """Every schema violation in ``document``, located and worded for people."""
-        if self.gated and self._gate.passes(document.data):
+        if self.passes(document.data):
             return []  # valid: jsonschema is needed only to find and word errors
         found: dict[tuple[object, ...], Diagnostic] = {}
         for error in self.errors(document.data):

@@ -26,8 +26,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import regex
-
 from ucwa_flow.flow import Flow
 
 __all__ = ["MAX_TEXT", "ROUTE_TIMEOUT", "Catalog", "Route"]
@@ -39,7 +37,6 @@ ROUTE_TIMEOUT = 0.05
 #: characters of a subject or first message a route looks at
 MAX_TEXT = 4000
 
-_FLAGS = regex.IGNORECASE | regex.V0
 _FIELDS = ("caller", "subject", "first_message")
 
 
@@ -91,13 +88,16 @@ class Catalog:
     def _compile(self, index: int, route: Route) -> tuple[tuple[str, Any], ...]:
         if route.flow not in self._flows:
             raise ValueError(f"route {index + 1} runs flow {route.flow!r}, not one of {self.names}")
+        # imported for a route only: most bots have none, and regex costs ~15 ms to import
+        import regex
+
         patterns = []
         for name in _FIELDS:
             pattern = getattr(route, name)
             if pattern is None:
                 continue
             try:
-                patterns.append((name, regex.compile(pattern, _FLAGS)))
+                patterns.append((name, regex.compile(pattern, regex.IGNORECASE | regex.V0)))
             except regex.error as exc:
                 raise ValueError(f"route {index + 1}: {name} {pattern!r}: {exc}") from None
         return tuple(patterns)
