@@ -10,6 +10,8 @@ import tempfile
 
 import pytest
 
+from tests import zygote
+
 #: The tests that take longest (tens of seconds on two cores), run first: one of them started
 #: last would keep one core busy for that long while the other has nothing left to do.
 #: A node id or the start of one (a module, a parametrized test's name without its id).
@@ -43,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     os.environ["XDG_STATE_HOME"] = folder
     _compiled_once()
+    zygote.install()
 
 
 def _compiled_once() -> None:

@@ -50,20 +50,6 @@ __all__ = ["BotProcess", "TicketDesk", "Trigger", "Watch"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The process waits for its go with everything `run` needs imported, then is `python -m
-# ucwa_flow` with the same arguments (an end of file instead of a go: it was not needed).
-# Besides `run` itself: what it imports on the way (the flow's loader and templates, the
-# webhook client's httpcore), a third of a second that each restart would pay again.
-_PRELUDE = """\
-import runpy, sys
-import ucwa_flow.cli.run, ucwa_flow.store._sqlite, ucwa_flow.store._postgres
-import ucwa_flow.cli._group, ucwa_flow.flow._builder, ucwa_flow.flow._jinja_env, httpcore
-if not sys.stdin.readline():
-    sys.exit(0)
-sys.argv[0] = "ucwa-flow"
-runpy.run_module("ucwa_flow", run_name="__main__", alter_sys=True)
-"""
-
 
 class BotProcess:
     """``ucwa-flow run`` as a chain of OS processes: one serving, the next one ready.
@@ -88,7 +74,7 @@ class BotProcess:
         log = (self.logs / f"bot-{next(self._counter)}.log").open("wb")
         try:
             return subprocess.Popen(
-                [sys.executable, "-c", _PRELUDE, *self.args],
+                [sys.executable, "-m", "tests.e2e.ready_bot", *self.args],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,288 @@
+"""A warm start for the ``ucwa-flow`` processes the tests start: a zygote.
+
+The suite starts about 370 ``ucwa-flow`` processes (``python -m ucwa_flow ...`` or the
+``ucwa-flow`` script). On a 2-vCPU machine each spent about 0.5 CPU s of its 0.8 importing
+the package before doing anything: close to a third of the suite's CPU. Here one process
+per pytest worker, the zygote, imports the package once, and each such start is a fork of
+it that becomes the process a fresh interpreter would have been:
+
+* its argv, environment, working directory and session or process group;
+* standard streams made on the file descriptors the test asked for, as the interpreter
+  makes them (buffered or not, line-buffered on a terminal and on stderr), every other file
+  descriptor closed but ``pass_fds``, and SIGINT raising ``KeyboardInterrupt``;
+* the command's ``__main__`` run as ``-m`` or a script runs it, and an exit as the
+  interpreter's (non-daemon threads joined, ``atexit``, streams flushed, the exit code of
+  a ``SystemExit``, death by SIGINT after an uncaught ``KeyboardInterrupt``).
+
+For the test nothing changes. :func:`install` replaces only ``Popen._execute_child``, so
+``subprocess.Popen``, ``subprocess.run`` and asyncio's subprocesses keep their whole
+interface, and the pid a test gets is its own child: the worker is a child subreaper
+(``PR_SET_CHILD_SUBREAPER``) and the zygote forks through a short-lived middle process, so
+the started process is re-parented to the worker before its pid is handed over; ``wait``,
+``poll``, signals and asyncio's child watchers work as for any child.
+
+What a forked start does not give: a fresh import of the package (a test of what a start
+imports runs ``python -c``, which is never forked), a hash seed of its own, and the
+command in ``/proc/PID/cmdline`` (it is the zygote's). Every other start (another program,
+``-c`` or ``-X``, a ``preexec_fn``, a user or group, ``PYTHON*`` or locale variables that
+are not the zygote's, a missing working directory) starts the usual way, and so does
+everything when ``UCWA_FLOW_TESTS_FORK=0`` or when the zygote cannot run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import pickle
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["install", "started"]
+
+ROOT = Path(__file__).resolve().parent.parent
+#: the ``ucwa-flow`` script beside this interpreter (the package's console entry point)
+SCRIPT = str(Path(sys.executable).with_name("ucwa-flow"))
+_PR_SET_CHILD_SUBREAPER = 36
+_HEADER = struct.Struct("!I")
+_PID = struct.Struct("!q")
+_MAX_FDS = 253  # SCM_RIGHTS' own limit per message
+_original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+#: how many processes were started by a fork of the zygote (a test can tell it happened)
+started = 0
+
+
+def _interpreter_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables a fresh interpreter reads as it starts, but ``PYTHONPATH``."""
+    return {
+        k: v
+        for k, v in env.items()
+        if (k.startswith("PYTHON") and k != "PYTHONPATH") or k in ("LANG", "LC_ALL", "LC_CTYPE")
+    }
+
+
+def _python_path(env: Mapping[str, str]) -> list[str]:
+    return [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def _harmless(path: str) -> bool:
+    """Whether a folder on a started process's ``PYTHONPATH`` (one not on the zygote's)
+    would change nothing the zygote imported: no start-up hook in it, and no other copy of
+    the package (tests put the checkout there, where the package comes from anyway)."""
+    here = Path(path)
+    if (here / "sitecustomize.py").exists() or (here / "usercustomize.py").exists():
+        return False
+    package = here / "ucwa_flow"
+    return not package.exists() or package.resolve() == (ROOT / "ucwa_flow").resolve()
+
+
+class _Zygote:
+    """The worker's side of the zygote: one request at a time, over a Unix socket."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = dict(os.environ)
+        self.env = _interpreter_env(env)
+        self.path = _python_path(env)
+        self._log = Path(tempfile.gettempdir()) / f"ucwa-flow-tests-zygote-{os.getpid()}.log"
+        fd = theirs.fileno()
+        with open(self._log, "ab") as errors:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", f"from tests.zygote import _forked; _forked.serve({fd})"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=errors,
+                stderr=errors,
+                pass_fds=(fd,),
+            )
+        theirs.close()
+        self._socket = ours
+        self._socket.settimeout(60.0)
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def start(self, request: dict[str, Any], fds: Sequence[int]) -> int:
+        """Start the process ``request`` describes on ``fds``: its pid (a child of ours)."""
+        payload = pickle.dumps(request)
+        with self._lock:
+            self._socket.sendmsg(
+                [_HEADER.pack(len(payload)), payload],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(_fd_array(fds)))],
+            )
+            answer = _receive(self._socket, _PID.size)
+        (pid,) = _PID.unpack(answer)
+        if pid <= 0:
+            raise OSError("the zygote could not fork")
+        return int(pid)
+
+    def close(self) -> None:
+        self._socket.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        with contextlib.suppress(OSError):
+            if not self._log.stat().st_size:
+                self._log.unlink()  # (what went wrong in the zygote stays to be read)
+
+
+def _fd_array(fds: Sequence[int]) -> Any:
+    import array
+
+    return array.array("i", fds)
+
+
+def _receive(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        part = sock.recv(size - len(data))
+        if not part:
+            raise EOFError("the zygote is gone")
+        data += part
+    return data
+
+
+_zygote: _Zygote | None = None
+_broken = False
+_starting = threading.Lock()
+
+
+def _get() -> _Zygote | None:
+    """The worker's zygote, started on first use; ``None`` when it cannot run."""
+    with _starting:
+        if _zygote is None and not _broken:
+            _start()
+    return _zygote
+
+
+def _start() -> None:
+    global _zygote, _broken
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:  # forks re-parented to us
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        _zygote = _Zygote()
+    except (OSError, AttributeError):
+        _broken = True
+
+
+def _command(args: Any, executable: Any, env: Mapping[str, str]) -> dict[str, Any] | None:
+    """What to run when ``args`` starts ``ucwa-flow`` (``python -m ucwa_flow`` or the
+    script) or a module of the tests (``python -m tests....``): the module or the script,
+    and the command's own ``sys.argv``."""
+    if isinstance(args, (str, bytes, os.PathLike)) or not args:
+        return None
+    argv = [os.fsdecode(os.fspath(a)) for a in args]
+    if executable is not None and os.fsdecode(os.fspath(executable)) != argv[0]:
+        return None
+    if argv[0] == sys.executable and argv[1:2] == ["-m"] and len(argv) > 2:
+        module = argv[2]
+        if module == "ucwa_flow" or module.startswith("tests."):
+            return {"module": module, "script": None, "argv": ["-m", *argv[3:]]}
+        return None
+    program = argv[0]
+    if os.sep not in program:
+        program = shutil.which(program, path=env.get("PATH", os.defpath)) or ""
+    if program == SCRIPT:
+        return {"module": None, "script": SCRIPT, "argv": argv}
+    return None
+
+
+def _execute_child(
+    self: subprocess.Popen[Any],
+    args: Any,
+    executable: Any,
+    preexec_fn: Any,
+    close_fds: bool,
+    pass_fds: Sequence[int],
+    cwd: Any,
+    env: Mapping[str, str] | None,
+    startupinfo: Any,
+    creationflags: int,
+    shell: bool,
+    p2cread: int,
+    p2cwrite: int,
+    c2pread: int,
+    c2pwrite: int,
+    errread: int,
+    errwrite: int,
+    restore_signals: bool,
+    gid: Any,
+    gids: Any,
+    uid: Any,
+    umask: int,
+    start_new_session: bool,
+    process_group: int,
+) -> None:
+    """``Popen._execute_child``, through the zygote when the command is ``ucwa-flow``."""
+    everything = (
+        args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
+        creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite,
+        restore_signals, gid, gids, uid, umask, start_new_session, process_group,
+    )  # fmt: skip
+    environment = dict(os.environ if env is None else env)
+    command = None
+    if (
+        not shell
+        and preexec_fn is None
+        and close_fds
+        and restore_signals
+        and gid is None
+        and gids is None
+        and uid is None
+        and umask < 0
+        and len(pass_fds) + 3 <= _MAX_FDS
+        and (cwd is None or os.path.isdir(cwd))
+    ):
+        command = _command(args, executable, environment)
+    zygote = _get() if command is not None else None
+    if (
+        command is None
+        or zygote is None
+        or _interpreter_env(environment) != zygote.env
+        or not all(map(_harmless, set(_python_path(environment)) - set(zygote.path)))
+    ):
+        _original(self, *everything)
+        return
+    sys.audit("subprocess.Popen", executable or args[0], args, cwd, env)
+    stdio = [p2cread, c2pwrite, errwrite]
+    fds = [fd if fd != -1 else i for i, fd in enumerate(stdio)] + [int(fd) for fd in pass_fds]
+    request = {
+        **command,
+        "env": environment,
+        "cwd": None if cwd is None else os.fsdecode(os.fspath(cwd)),
+        "session": bool(start_new_session),
+        "group": process_group,
+        "keep": [int(fd) for fd in pass_fds],
+        "path": _python_path(environment),
+        "zygote_path": zygote.path,
+    }
+    try:
+        self.pid = zygote.start(request, fds)
+    except (OSError, EOFError):
+        global _broken, _zygote
+        _broken, _zygote = True, None  # the usual way from now on
+        _original(self, *everything)
+        return
+    global started
+    started += 1
+    self._child_created = True  # type: ignore[attr-defined]
+    self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
+
+
+def install() -> None:
+    """Start ``ucwa-flow`` commands through a zygote in this process (see the module)."""
+    if os.environ.get("UCWA_FLOW_TESTS_FORK", "1") == "0" or not sys.platform.startswith("linux"):
+        return
+    subprocess.Popen._execute_child = _execute_child  # type: ignore[attr-defined]

@@ -1,0 +1,208 @@
+"""The zygote's side of :mod:`tests.zygote`: import the package once, then fork a process
+per request that becomes what a fresh ``ucwa-flow`` start would have been, and runs it.
+
+Each request comes on the worker's Unix socket with the file descriptors the process is to
+have (its standard streams, then ``pass_fds``). The zygote forks a middle process, which
+forks the requested one and exits at once: the requested one is re-parented to the worker
+(a child subreaper) before its pid is sent back, so the worker can wait for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import runpy
+import signal
+import socket
+import sys
+import threading
+import traceback
+from typing import Any, NoReturn
+
+from tests.zygote import _HEADER, _MAX_FDS, _PID, _receive
+
+
+def serve(fd: int) -> None:
+    """The zygote: import the package, then fork a process per request on socket ``fd``."""
+    import gc
+    import importlib
+    import pkgutil
+
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # as cli.main does
+    import ucwa_flow
+
+    for module in pkgutil.walk_packages(ucwa_flow.__path__, "ucwa_flow."):
+        if module.name != "ucwa_flow.__main__":
+            with contextlib.suppress(ImportError):  # an optional part, its library absent
+                importlib.import_module(module.name)
+    gc.collect()
+    gc.freeze()  # the forks share these pages, and their collector skips them
+    listener = socket.socket(fileno=fd)
+    while True:
+        try:
+            header, fds, _, _ = socket.recv_fds(listener, _HEADER.size, _MAX_FDS)
+        except OSError:
+            return
+        if len(header) < _HEADER.size:
+            return  # the worker is gone
+        (size,) = _HEADER.unpack(header[: _HEADER.size])
+        request = pickle.loads(_receive(listener, size))
+        pid = _fork(request, fds, listener)
+        for received in fds:
+            os.close(received)
+        listener.sendall(_PID.pack(pid))
+
+
+def _fork(request: dict[str, Any], fds: list[int], listener: socket.socket) -> int:
+    """Fork the requested process through a middle one that exits at once, so that it is
+    re-parented to the worker (the subreaper) before its pid is told: -1 on failure."""
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.close(read)
+        try:
+            pid = os.fork()
+        except OSError:
+            os._exit(1)
+        if pid == 0:
+            os.close(write)
+            listener.detach()  # its file descriptor is closed with the others
+            _become(request, fds)
+        os.write(write, _PID.pack(pid))
+        os._exit(0)
+    os.close(write)
+    answer = b""
+    while len(answer) < _PID.size:
+        part = os.read(read, _PID.size - len(answer))
+        if not part:
+            break
+        answer += part
+    os.close(read)
+    os.waitpid(middle, 0)
+    return _PID.unpack(answer)[0] if len(answer) == _PID.size else -1
+
+
+def _become(request: dict[str, Any], fds: list[int]) -> NoReturn:
+    """In the forked process: become what a fresh ``ucwa-flow`` start would be, run it."""
+    code = 1
+    try:
+        _arrange(request, fds)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(127)
+    interrupted = False
+    try:
+        if request["script"]:
+            runpy.run_path(request["script"], run_name="__main__")
+        else:
+            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except KeyboardInterrupt:
+        sys.excepthook(*sys.exc_info())
+        interrupted = True
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    _finish(code, interrupted)
+
+
+def _arrange(request: dict[str, Any], fds: list[int]) -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    if request["session"]:
+        os.setsid()
+    elif request["group"] >= 0:
+        os.setpgid(0, request["group"])
+    stdio, extra = fds[:3], fds[3:]
+    keep = request["keep"]
+    floor = max([*fds, *keep, 2]) + 1
+    moved = [_dup_above(fd, floor) for fd in extra]
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    for target, fd in zip(keep, moved, strict=True):
+        os.dup2(fd, target)
+    wanted = sorted({0, 1, 2, *keep})
+    low = 0
+    for fd in [*wanted, 1 << 20]:
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    if request["cwd"] is not None:
+        os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = request["argv"]
+    script = request["script"]
+    first = os.path.dirname(os.path.realpath(script)) if script else os.getcwd()
+    # the interpreter's own part of the path (the zygote's, after its PYTHONPATH)
+    rest = [p for p in sys.path[1:] if p not in request["zygote_path"]]
+    sys.path[:] = [first, *request["path"], *rest]
+    _standard_streams(bool(request["env"].get("PYTHONUNBUFFERED")))
+
+
+def _dup_above(fd: int, floor: int) -> int:
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD, floor)
+
+
+def _standard_streams(unbuffered: bool) -> None:
+    """``sys.stdin``, ``stdout`` and ``stderr`` on file descriptors 0-2, as the interpreter
+    makes them (``create_stdio``): its encodings and error handlers are the zygote's."""
+    made = []
+    for fd, old, name in ((0, sys.__stdin__, "<stdin>"), (1, sys.__stdout__, "<stdout>"),
+                          (2, sys.__stderr__, "<stderr>")):  # fmt: skip
+        write = fd > 0
+        raw = io.FileIO(fd, "wb" if write else "rb", closefd=False)
+        raw.name = name
+        buffer: Any = raw
+        if not (unbuffered and write):
+            buffer = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
+        tty = raw.isatty()
+        stream = io.TextIOWrapper(
+            buffer,
+            encoding=old.encoding if old is not None else "utf-8",
+            errors=old.errors if old is not None else "strict",
+            newline="\n",
+            line_buffering=not unbuffered and (tty or fd == 2),
+            write_through=unbuffered,
+        )
+        made.append(stream)
+    for name, stream in zip(("stdin", "stdout", "stderr"), made, strict=True):
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    with contextlib.suppress(Exception):
+        print(exc.code, file=sys.stderr)
+    return 1
+
+
+def _finish(code: int, interrupted: bool) -> NoReturn:
+    """What the interpreter does at its exit, then the exit."""
+    import atexit as exits
+
+    with contextlib.suppress(BaseException):
+        threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads
+    exits._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            if stream is sys.stdout:
+                code = 120  # as the interpreter, when stdout cannot be flushed
+    if interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        code = 130
+    os._exit(code)
