@@ -49,7 +49,7 @@ from typing import Any
 
 __all__ = ["install", "started"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: the ``ucwa-flow`` script beside this interpreter (the package's console entry point)
 SCRIPT = str(Path(sys.executable).with_name("ucwa-flow"))
 _PR_SET_CHILD_SUBREAPER = 36
