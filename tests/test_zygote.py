@@ -220,3 +220,45 @@ def test_a_module_of_the_tests_is_forked_too() -> None:
     )
     assert (done.returncode, done.stderr) == (0, b"")
     assert zygote.started == before + 1
+
+
+@pytest.mark.parametrize("code", ["0", "3", "interrupt", "fail", "said"])
+def test_a_forked_start_is_given_and_ends_as_a_fresh_one(
+    code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what exec would keep of the test's process: its working directory (no cwd given),
+    # umask, ignored signals and limits; TZ from the environment; the exit as the
+    # interpreter's, objects finalized at exit included
+    import resource
+
+    monkeypatch.chdir(tmp_path)
+    env = dict(os.environ, TZ="Asia/Tokyo", ZYGOTE_PROBE="here")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    mask = os.umask(0o027)
+    hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(limit[0], 999), limit[1]))
+    before = zygote.started
+    try:
+        forked, fresh = (
+            subprocess.run(
+                [sys.executable, "-m", "tests.zygote.probe", code],
+                env=dict(env, **({} if forked else {FRESH: "1"})),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            for forked in (True, False)
+        )
+    finally:
+        os.umask(mask)
+        signal.signal(signal.SIGHUP, hup)
+        resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+    assert zygote.started == before + 1
+    assert forked.returncode == fresh.returncode
+    assert forked.stdout == fresh.stdout
+    assert "/tmp" in forked.stdout or str(tmp_path) in forked.stdout
+    # a traceback's frames above the probe differ (the zygote's, runpy's): its last line not
+    assert forked.stderr.splitlines()[-1:] == fresh.stderr.splitlines()[-1:]
+    assert ("finalized at exit" in forked.stderr) == ("finalized at exit" in fresh.stderr)

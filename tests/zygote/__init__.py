@@ -1,18 +1,22 @@
 """A warm start for the ``ucwa-flow`` processes the tests start: a zygote.
 
-The suite starts about 370 ``ucwa-flow`` processes (``python -m ucwa_flow ...`` or the
-``ucwa-flow`` script). On a 2-vCPU machine each spent about 0.5 CPU s of its 0.8 importing
-the package before doing anything: close to a third of the suite's CPU. Here one process
-per pytest worker, the zygote, imports the package once, and each such start is a fork of
-it that becomes the process a fresh interpreter would have been:
+The suite starts about 370 ``ucwa-flow`` processes (``python -m ucwa_flow ...``, the
+``ucwa-flow`` script, or ``python -m tests....`` modules that run it). On a 2-vCPU
+machine each spent about 0.5 CPU s of its 0.8 importing the package before doing
+anything: close to a third of the suite's CPU. Here one process per pytest worker, the
+zygote, imports the package once, and each such start is a fork of it that becomes the
+process a fresh interpreter would have been:
 
-* its argv, environment, working directory and session or process group;
+* its argv, environment, working directory (the test's own when none is given), session
+  or process group, and what ``exec`` keeps of the test's process: umask, ignored
+  signals, resource limits;
 * standard streams made on the file descriptors the test asked for, as the interpreter
   makes them (buffered or not, line-buffered on a terminal and on stderr), every other file
   descriptor closed but ``pass_fds``, and SIGINT raising ``KeyboardInterrupt``;
-* the command's ``__main__`` run as ``-m`` or a script runs it, and an exit as the
-  interpreter's (non-daemon threads joined, ``atexit``, streams flushed, the exit code of
-  a ``SystemExit``, death by SIGINT after an uncaught ``KeyboardInterrupt``).
+* the command's ``__main__`` run as ``-m`` or a script runs it, and the interpreter's own
+  exit (what it raises goes up to the zygote's top level): non-daemon threads joined,
+  ``atexit``, objects finalized, the exit code of a ``SystemExit``, death by SIGINT after
+  an uncaught ``KeyboardInterrupt``.
 
 For the test nothing changes. :func:`install` replaces only ``Popen._execute_child``, so
 ``subprocess.Popen``, ``subprocess.run`` and asyncio's subprocesses keep their whole
@@ -22,8 +26,11 @@ the started process is re-parented to the worker before its pid is handed over; 
 ``poll``, signals and asyncio's child watchers work as for any child.
 
 What a forked start does not give: a fresh import of the package (a test of what a start
-imports runs ``python -c``, which is never forked), a hash seed of its own, and the
-command in ``/proc/PID/cmdline`` (it is the zygote's). Every other start (another program,
+imports runs ``python -c``, which is never forked), a hash seed of its own, the command in
+``/proc/PID/cmdline`` (it is the zygote's), and a traceback's outermost frames (the
+zygote's instead of runpy's). The package is the checkout's the tests are in. The worker
+being a subreaper, an orphan of any process it started (forked or not) is re-parented to
+it and stays a zombie until the worker ends. Every other start (another program,
 ``-c`` or ``-X``, a ``preexec_fn``, a user or group, ``PYTHON*`` or locale variables that
 are not the zygote's, a missing working directory) starts the usual way, and so does
 everything when ``UCWA_FLOW_TESTS_FORK=0`` or when the zygote cannot run.
@@ -107,19 +114,29 @@ class _Zygote:
             )
         theirs.close()
         self._socket = ours
-        self._socket.settimeout(60.0)
         self._lock = threading.Lock()
         atexit.register(self.close)
+        # it says it is ready once it has imported the package (an end of file: it failed)
+        if ours.recv(1) != b"+":
+            self.close()
+            raise OSError("the zygote did not start: see " + str(self._log))
 
     def start(self, request: dict[str, Any], fds: Sequence[int]) -> int:
-        """Start the process ``request`` describes on ``fds``: its pid (a child of ours)."""
+        """Start the process ``request`` describes on ``fds``: its pid (a child of ours).
+
+        No time limit: a zygote that is slow (a loaded machine) or stopped is waited for,
+        since a start the usual way beside it could run the command twice. One that is gone
+        fails the start (``OSError``): it may have forked the command before it went."""
         payload = pickle.dumps(request)
         with self._lock:
             self._socket.sendmsg(
                 [_HEADER.pack(len(payload)), payload],
                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(_fd_array(fds)))],
             )
-            answer = _receive(self._socket, _PID.size)
+            try:
+                answer = _receive(self._socket, _PID.size)
+            except EOFError as exc:
+                raise OSError("the tests' zygote is gone (see " + str(self._log) + ")") from exc
         (pid,) = _PID.unpack(answer)
         if pid <= 0:
             raise OSError("the zygote could not fork")
@@ -261,7 +278,8 @@ def _execute_child(
     request = {
         **command,
         "env": environment,
-        "cwd": None if cwd is None else os.fsdecode(os.fspath(cwd)),
+        "cwd": os.getcwd() if cwd is None else os.fsdecode(os.fspath(cwd)),
+        "state": _process_state(),
         "session": bool(start_new_session),
         "group": process_group,
         "keep": [int(fd) for fd in pass_fds],
@@ -270,15 +288,35 @@ def _execute_child(
     }
     try:
         self.pid = zygote.start(request, fds)
-    except (OSError, EOFError):
+    except OSError:
         global _broken, _zygote
         _broken, _zygote = True, None  # the usual way from now on
-        _original(self, *everything)
-        return
+        raise
     global started
     started += 1
     self._child_created = True  # type: ignore[attr-defined]
     self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
+
+
+def _process_state() -> dict[str, Any]:
+    """What a process inherits across ``exec`` from this one, besides its environment:
+    its umask, the signals it ignores, its resource limits."""
+    import resource
+    import signal
+
+    mask = os.umask(0)
+    os.umask(mask)
+    ignored = [
+        int(s)
+        for s in signal.valid_signals()
+        if s not in (signal.SIGKILL, signal.SIGSTOP) and signal.getsignal(s) is signal.SIG_IGN
+    ]
+    limits = {
+        name: resource.getrlimit(getattr(resource, name))
+        for name in dir(resource)
+        if name.startswith("RLIMIT_")
+    }
+    return {"umask": mask, "ignored": ignored, "limits": limits}
 
 
 def install() -> None:

@@ -17,7 +17,7 @@ import runpy
 import signal
 import socket
 import sys
-import threading
+import time
 import traceback
 from typing import Any, NoReturn
 
@@ -40,6 +40,7 @@ def serve(fd: int) -> None:
     gc.collect()
     gc.freeze()  # the forks share these pages, and their collector skips them
     listener = socket.socket(fileno=fd)
+    listener.sendall(b"+")  # ready
     while True:
         try:
             header, fds, _, _ = socket.recv_fds(listener, _HEADER.size, _MAX_FDS)
@@ -85,34 +86,26 @@ def _fork(request: dict[str, Any], fds: list[int], listener: socket.socket) -> i
 
 
 def _become(request: dict[str, Any], fds: list[int]) -> NoReturn:
-    """In the forked process: become what a fresh ``ucwa-flow`` start would be, run it."""
-    code = 1
+    """In the forked process: become what a fresh ``ucwa-flow`` start would be, and run it.
+
+    What it raises, ``SystemExit`` included, goes up through the zygote's frames to the
+    interpreter's top level, which ends the process as it ends any: the exit status,
+    non-daemon threads joined, ``atexit``, what is printed as objects are finalized, and
+    death by SIGINT after an uncaught ``KeyboardInterrupt``."""
     try:
         _arrange(request, fds)
     except BaseException:
         traceback.print_exc()
         os._exit(127)
-    interrupted = False
-    try:
-        if request["script"]:
-            runpy.run_path(request["script"], run_name="__main__")
-        else:
-            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
-        code = 0
-    except SystemExit as exc:
-        code = _exit_code(exc)
-    except KeyboardInterrupt:
-        sys.excepthook(*sys.exc_info())
-        interrupted = True
-    except BaseException:
-        sys.excepthook(*sys.exc_info())
-        code = 1
-    _finish(code, interrupted)
+    if request["script"]:
+        runpy.run_path(request["script"], run_name="__main__")
+    else:
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+    sys.exit(0)
 
 
 def _arrange(request: dict[str, Any], fds: list[int]) -> None:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _inherit(request["state"])
     if request["session"]:
         os.setsid()
     elif request["group"] >= 0:
@@ -135,6 +128,7 @@ def _arrange(request: dict[str, Any], fds: list[int]) -> None:
         os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    time.tzset()  # TZ
     sys.argv = request["argv"]
     script = request["script"]
     first = os.path.dirname(os.path.realpath(script)) if script else os.getcwd()
@@ -142,6 +136,28 @@ def _arrange(request: dict[str, Any], fds: list[int]) -> None:
     rest = [p for p in sys.path[1:] if p not in request["zygote_path"]]
     sys.path[:] = [first, *request["path"], *rest]
     _standard_streams(bool(request["env"].get("PYTHONUNBUFFERED")))
+
+
+def _inherit(state: dict[str, Any]) -> None:
+    """What ``exec`` would have kept of the worker: its umask, the signals it ignores (but
+    SIGPIPE and SIGXFSZ, which ``Popen`` restores and the interpreter ignores again), its
+    resource limits; and what a fresh interpreter sets: SIGINT raises ``KeyboardInterrupt``
+    unless it is ignored, and no signal is blocked."""
+    import resource
+
+    os.umask(state["umask"])
+    ignored = set(state["ignored"]) - {signal.SIGPIPE, signal.SIGXFSZ}
+    signal.signal(
+        signal.SIGINT,
+        signal.SIG_IGN if signal.SIGINT in ignored else signal.default_int_handler,
+    )
+    for number in ignored:
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(number, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for name, limit in state["limits"].items():
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(getattr(resource, name), limit)
 
 
 def _dup_above(fd: int, floor: int) -> int:
@@ -175,34 +191,3 @@ def _standard_streams(unbuffered: bool) -> None:
     for name, stream in zip(("stdin", "stdout", "stderr"), made, strict=True):
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
-
-
-def _exit_code(exc: SystemExit) -> int:
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code & 0xFF
-    with contextlib.suppress(Exception):
-        print(exc.code, file=sys.stderr)
-    return 1
-
-
-def _finish(code: int, interrupted: bool) -> NoReturn:
-    """What the interpreter does at its exit, then the exit."""
-    import atexit as exits
-
-    with contextlib.suppress(BaseException):
-        threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads
-    exits._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except Exception:
-            if stream is sys.stdout:
-                code = 120  # as the interpreter, when stdout cannot be flushed
-    if interrupted:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-        code = 130
-    os._exit(code)

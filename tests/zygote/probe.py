@@ -1,0 +1,51 @@
+"""``python -m tests.zygote.probe [CODE]``: print what a started process is given, as JSON,
+then exit with CODE: for :mod:`tests.test_zygote` to compare a forked start with a fresh
+one. An object finalized at the interpreter's exit says so on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+
+
+class _Last:
+    def __del__(self) -> None:
+        sys.stderr.write("finalized at exit\n")
+
+
+def main() -> None:
+    _last = _Last()
+    mask = os.umask(0)
+    seen = {
+        "argv": sys.argv[1:],
+        "cwd": os.getcwd(),
+        "umask": mask,
+        "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))[:-1],  # (the listing's own)
+        "sighup": str(signal.getsignal(signal.SIGHUP)),
+        "sigint": str(signal.getsignal(signal.SIGINT)),
+        "sigpipe": str(signal.getsignal(signal.SIGPIPE)),
+        "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+        "tz": time.tzname,
+        "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
+        "path0": sys.path[0],
+        "stdout": [sys.stdout.line_buffering, sys.stdout.write_through, sys.stdout.encoding],
+        "stderr": [sys.stderr.line_buffering, sys.stderr.errors],
+        "stdin": [sys.stdin.isatty(), sys.stdin.encoding],
+        "env": os.environ.get("ZYGOTE_PROBE"),
+    }
+    print(json.dumps(seen))
+    globals()["_kept"] = _last  # finalized with the module, at the interpreter's exit
+    code = sys.argv[1] if len(sys.argv) > 1 else "0"
+    if code == "interrupt":
+        raise KeyboardInterrupt
+    if code == "fail":
+        raise RuntimeError("the probe failed as asked")
+    sys.exit(int(code) if code.lstrip("-").isdigit() else code)
+
+
+if __name__ == "__main__":
+    main()
