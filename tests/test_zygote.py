@@ -9,8 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,25 +89,13 @@ def test_the_process_is_our_child_with_only_the_descriptors_it_was_given(
 ) -> None:
     before = zygote.started
     read, write = os.pipe()
-    process = subprocess.Popen(
-        [*MODULE, "simulate", "--port", "0"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        env=dict(os.environ, UCWA_FLOW_ZYGOTE_PROBE="yes"),
-        pass_fds=(write,),
-    )
+    process = _simulator(os.environ, tmp_path, pass_fds=(write,))
     os.close(write)
     try:
         assert zygote.started == before + 1
-        assert process.stdout is not None
-        process.stdout.readline()  # it is serving
         stat = Path(f"/proc/{process.pid}/stat").read_text(encoding="utf-8")
         assert int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()  # its parent: us
         assert Path(f"/proc/{process.pid}/cwd").resolve() == tmp_path.resolve()
-        environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
-        assert b"UCWA_FLOW_ZYGOTE_PROBE=yes" not in environ  # (the zygote's, as exec'd)
         fds = {int(fd) for fd in os.listdir(f"/proc/{process.pid}/fd")}
         assert write in fds  # passed
         assert zygote._zygote is not None
@@ -125,6 +114,22 @@ def test_the_process_is_our_child_with_only_the_descriptors_it_was_given(
         os.close(read)
 
 
+def _simulator(env: Mapping[str, str], cwd: Path, **options: Any) -> subprocess.Popen[bytes]:
+    """``ucwa-flow simulate`` started, once it serves."""
+    process = subprocess.Popen(
+        [*MODULE, "simulate", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(env),
+        cwd=cwd,
+        **options,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()  # it serves
+    return process
+
+
 def _links(pid: int) -> dict[int, str]:
     folder = f"/proc/{pid}/fd"
     return {int(fd): os.readlink(f"{folder}/{fd}") for fd in os.listdir(folder)}
@@ -137,18 +142,10 @@ def test_killed_and_interrupted_processes_end_as_fresh_ones_do() -> None:
         if not forked:
             env[FRESH] = "1"
         for how in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
-            process = subprocess.Popen(
-                [*MODULE, "simulate", "--port", "0"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                cwd=ROOT,
-            )
-            assert process.stdout is not None
-            process.stdout.readline()
+            process = _simulator(env, ROOT)
             process.send_signal(how)
             outcomes.append((forked, how, process.wait(timeout=30)))
+            assert process.stdout is not None
             process.stdout.close()
     assert [o[2] for o in outcomes[:3]] == [o[2] for o in outcomes[3:]], outcomes
 

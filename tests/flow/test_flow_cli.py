@@ -300,28 +300,13 @@ def test_a_folder_without_flows_says_so(tmp_path: Path) -> None:
 def test_running_a_flow_on_the_simulator_imports_no_tls_toolkit_nor_httpx_s_cli() -> None:
     # cryptography is for a simulator on HTTPS (simulate --tls); rich and pygments come with
     # httpx's own command line: each costs every `run` start 50-300 ms of CPU
-    script = (
-        "import sys\n"
-        "from ucwa_flow.cli import main\n"
-        "try:\n"
-        f"    main(['run', {str(ROOT / 'flows' / 'echo.flow.yaml')!r}])\n"
-        "finally:\n"
-        "    unused = ('cryptography', 'rich', 'pygments')\n"
-        "    sys.stderr.write('unused: ' + ' '.join(m for m in unused if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines()[-1] == "unused: "
+    echo = str(ROOT / "flows" / "echo.flow.yaml")
+    assert _imported(["run", echo], ("cryptography", "rich", "pygments")) == "unused: "
 
 
-def _unused_modules_script(args: list[str], unused: tuple[str, ...]) -> str:
-    # runs `ucwa-flow ARGS` in this process, then names which of `unused` it imported
+def _imported_script(args: list[str], unused: tuple[str, ...]) -> str:
+    """A ``-c`` script (never forked from the tests' zygote: a fresh start) that runs
+    ``ucwa-flow ARGS``, then names on stderr which of ``unused`` it imported."""
     return (
         "import sys\n"
         "from ucwa_flow.cli import main\n"
@@ -333,6 +318,19 @@ def _unused_modules_script(args: list[str], unused: tuple[str, ...]) -> str:
     )
 
 
+def _imported(args: list[str], unused: tuple[str, ...]) -> str:
+    """What :func:`_imported_script` says, its last line: ``"unused: "`` and the names."""
+    done = subprocess.run(
+        [sys.executable, "-c", _imported_script(args, unused)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr.splitlines()[-1]
+
+
 @pytest.mark.timeout(60)
 def test_a_plain_run_imports_no_live_board_regex_nor_schema_compiler() -> None:
     # the live board (and starlette's routes with it) is for --review; regex for a
@@ -340,16 +338,7 @@ def test_a_plain_run_imports_no_live_board_regex_nor_schema_compiler() -> None:
     # ahead of: a plain `run` paid 50-80 ms of CPU for them on every start
     echo = str(ROOT / "flows" / "echo.flow.yaml")
     unused = ("ucwa_flow.live", "regex", "fastjsonschema")
-    script = _unused_modules_script(["run", echo], unused)
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines()[-1] == "unused: "
+    assert _imported(["run", echo], unused) == "unused: "
 
 
 @pytest.mark.timeout(60)
@@ -363,7 +352,7 @@ def test_a_run_on_a_server_imports_no_simulator_nor_http_server(tmp_path: Path) 
         args += ["--user", "sip:toshm@contoso.com", "--password", DEFAULT_PASSWORD]
         args += ["--state", str(tmp_path / "bot.sqlite3")]
         proc = subprocess.Popen(
-            [sys.executable, "-c", _unused_modules_script(args, unused)],
+            [sys.executable, "-c", _imported_script(args, unused)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
