@@ -259,3 +259,25 @@ def test_a_forked_start_is_given_and_ends_as_a_fresh_one(
     # a traceback's frames above the probe differ (the zygote's, runpy's): its last line not
     assert forked.stderr.splitlines()[-1:] == fresh.stderr.splitlines()[-1:]
     assert ("finalized at exit" in forked.stderr) == ("finalized at exit" in fresh.stderr)
+
+
+def test_a_signal_sent_as_soon_as_the_pid_is_known_is_not_lost() -> None:
+    # before the forked process has its handlers it holds signals back: a SIGINT sent at
+    # once ended it as a crash (127) or was lost (a simulator that served on)
+    for _ in range(5):
+        before = zygote.started
+        process = subprocess.Popen(
+            [*MODULE, "simulate", "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        process.send_signal(signal.SIGINT)
+        try:
+            assert process.wait(timeout=30) in (130, -signal.SIGINT)  # as a fresh start
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        assert zygote.started == before + 1

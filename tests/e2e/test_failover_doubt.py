@@ -17,10 +17,13 @@ answered exactly once, in order (after both workers stopped).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import signal
 from pathlib import Path
+
+import httpx
 
 from tests.e2e.failover_world import PASSWORD, Caller, bot, deployment, schema
 from tests.e2e.serving import ServeProcess, eventually
@@ -95,7 +98,17 @@ async def _scenes(
 
     async def one_each() -> bool:
         held = await owners()
-        return len(held) == len(ACCOUNTS) and set(held.values()) == {steady.pid, frozen.pid}
+        if len(held) != len(ACCOUNTS) or set(held.values()) != {steady.pid, frozen.pid}:
+            return False
+        # and each serves what it holds: a lease comes before the sign-in, and a caller of a
+        # bot not signed in yet is told it is unavailable (seen on a loaded machine)
+        for proc in (steady, frozen):
+            async with proc.admin() as admin:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await admin.get("/readyz")).status_code == 200:
+                        continue
+            return False
+        return True
 
     await eventually(one_each, "one account each", steady, frozen)
     rng = random.Random(13)

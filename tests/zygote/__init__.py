@@ -129,14 +129,19 @@ class _Zygote:
         fails the start (``OSError``): it may have forked the command before it went."""
         payload = pickle.dumps(request)
         with self._lock:
-            self._socket.sendmsg(
-                [_HEADER.pack(len(payload)), payload],
-                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(_fd_array(fds)))],
-            )
             try:
+                self._socket.sendmsg(
+                    [_HEADER.pack(len(payload)), payload],
+                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(_fd_array(fds)))],
+                )
                 answer = _receive(self._socket, _PID.size)
             except EOFError as exc:
+                self._socket.close()
                 raise OSError("the tests' zygote is gone (see " + str(self._log) + ")") from exc
+            except BaseException:
+                # interrupted (a test's time limit, ^C): its answer would be the next one's
+                self._socket.close()
+                raise
         (pid,) = _PID.unpack(answer)
         if pid <= 0:
             raise OSError("the zygote could not fork")
@@ -190,8 +195,10 @@ def _start() -> None:
         if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:  # forks re-parented to us
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
         _zygote = _Zygote()
-    except (OSError, AttributeError):
+    except BaseException as exc:  # (interrupted too: never half started)
         _broken = True
+        if not isinstance(exc, (OSError, AttributeError)):
+            raise
 
 
 def _command(args: Any, executable: Any, env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -263,6 +270,10 @@ def _execute_child(
         and (cwd is None or os.path.isdir(cwd))
     ):
         command = _command(args, executable, environment)
+    try:
+        here = os.getcwd()
+    except OSError:  # removed: only a start the usual way begins there
+        command = None
     zygote = _get() if command is not None else None
     if (
         command is None
@@ -278,7 +289,7 @@ def _execute_child(
     request = {
         **command,
         "env": environment,
-        "cwd": os.getcwd() if cwd is None else os.fsdecode(os.fspath(cwd)),
+        "cwd": os.fsdecode(os.fspath(cwd)) if cwd is not None else here,
         "state": _process_state(),
         "session": bool(start_new_session),
         "group": process_group,
@@ -288,7 +299,7 @@ def _execute_child(
     }
     try:
         self.pid = zygote.start(request, fds)
-    except OSError:
+    except BaseException:
         global _broken, _zygote
         _broken, _zygote = True, None  # the usual way from now on
         raise
@@ -304,8 +315,10 @@ def _process_state() -> dict[str, Any]:
     import resource
     import signal
 
-    mask = os.umask(0)
-    os.umask(mask)
+    status = Path("/proc/self/status").read_text(encoding="ascii")
+    mask = int(
+        next(line for line in status.splitlines() if line.startswith("Umask:")).split()[1], 8
+    )
     ignored = [
         int(s)
         for s in signal.valid_signals()
@@ -316,7 +329,8 @@ def _process_state() -> dict[str, Any]:
         for name in dir(resource)
         if name.startswith("RLIMIT_")
     }
-    return {"umask": mask, "ignored": ignored, "limits": limits}
+    blocked = [int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])]
+    return {"umask": mask, "ignored": ignored, "limits": limits, "mask": blocked}
 
 
 def install() -> None:

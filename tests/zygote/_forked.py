@@ -10,6 +10,7 @@ forks the requested one and exits at once: the requested one is re-parented to t
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import pickle
@@ -19,14 +20,17 @@ import socket
 import sys
 import time
 import traceback
+import types
+from pathlib import Path
 from typing import Any, NoReturn
 
 from tests.zygote import _HEADER, _MAX_FDS, _PID, _receive
 
+_ZYGOTE = os.getpid()
+
 
 def serve(fd: int) -> None:
     """The zygote: import the package, then fork a process per request on socket ``fd``."""
-    import gc
     import importlib
     import pkgutil
 
@@ -39,6 +43,7 @@ def serve(fd: int) -> None:
                 importlib.import_module(module.name)
     gc.collect()
     gc.freeze()  # the forks share these pages, and their collector skips them
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # (ignored, its waitpid would fail)
     listener = socket.socket(fileno=fd)
     listener.sendall(b"+")  # ready
     while True:
@@ -60,7 +65,18 @@ def _fork(request: dict[str, Any], fds: list[int], listener: socket.socket) -> i
     """Fork the requested process through a middle one that exits at once, so that it is
     re-parented to the worker (the subreaper) before its pid is told: -1 on failure."""
     read, write = os.pipe()
-    middle = os.fork()
+    # a signal sent as soon as the test has the pid waits until the process is what it is
+    # to be (its handlers, its mask: _become); the middle one and the zygote never see it
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        middle = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return -1
+    finally:
+        if os.getpid() == _ZYGOTE:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     if middle == 0:
         os.close(read)
         try:
@@ -97,10 +113,17 @@ def _become(request: dict[str, Any], fds: list[int]) -> NoReturn:
     except BaseException:
         traceback.print_exc()
         os._exit(127)
-    if request["script"]:
-        runpy.run_path(request["script"], run_name="__main__")
-    else:
-        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+    gc.unfreeze()  # as in a fresh process, whose objects are all the collector's (and at exit)
+    # the test's own signal mask: what was sent meanwhile is delivered now
+    signal.pthread_sigmask(signal.SIG_SETMASK, request["state"]["mask"])
+    if request["script"]:  # as the interpreter runs a script: no restoring after it
+        main = types.ModuleType("__main__")
+        main.__file__ = request["script"]
+        sys.modules["__main__"] = main
+        source = Path(request["script"]).read_bytes()
+        exec(compile(source, request["script"], "exec"), main.__dict__)
+    else:  # as ``-m`` runs a module
+        runpy._run_module_as_main(request["module"])  # type: ignore[attr-defined]
     sys.exit(0)
 
 
@@ -131,10 +154,12 @@ def _arrange(request: dict[str, Any], fds: list[int]) -> None:
     time.tzset()  # TZ
     sys.argv = request["argv"]
     script = request["script"]
-    first = os.path.dirname(os.path.realpath(script)) if script else os.getcwd()
+    first = [os.path.dirname(os.path.realpath(script)) if script else os.getcwd()]
+    if request["env"].get("PYTHONSAFEPATH"):
+        first = []  # (the zygote, started with it too, has no such entry either)
     # the interpreter's own part of the path (the zygote's, after its PYTHONPATH)
     rest = [p for p in sys.path[1:] if p not in request["zygote_path"]]
-    sys.path[:] = [first, *request["path"], *rest]
+    sys.path[:] = [*first, *request["path"], *rest]
     _standard_streams(bool(request["env"].get("PYTHONUNBUFFERED")))
 
 
@@ -146,15 +171,13 @@ def _inherit(state: dict[str, Any]) -> None:
     import resource
 
     os.umask(state["umask"])
-    ignored = set(state["ignored"]) - {signal.SIGPIPE, signal.SIGXFSZ}
-    signal.signal(
-        signal.SIGINT,
-        signal.SIG_IGN if signal.SIGINT in ignored else signal.default_int_handler,
-    )
-    for number in ignored:
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(number, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    kept = {signal.SIGPIPE, signal.SIGXFSZ}  # ignored by every interpreter
+    ignored = set(state["ignored"]) - kept
+    for number in signal.valid_signals() - kept - {signal.SIGKILL, signal.SIGSTOP}:
+        with contextlib.suppress(OSError, ValueError):  # (the zygote's own back to default)
+            signal.signal(number, signal.SIG_IGN if number in ignored else signal.SIG_DFL)
+    if signal.SIGINT not in ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     for name, limit in state["limits"].items():
         with contextlib.suppress(OSError, ValueError):
             resource.setrlimit(getattr(resource, name), limit)

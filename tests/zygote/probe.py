@@ -32,7 +32,7 @@ def main() -> None:
         "tz": time.tzname,
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
         "path0": sys.path[0],
-        "stdout": [sys.stdout.line_buffering, sys.stdout.write_through, sys.stdout.encoding],
+        "stdout": [sys.stdout.line_buffering, getattr(sys.stdout, "write_through", None)],
         "stderr": [sys.stderr.line_buffering, sys.stderr.errors],
         "stdin": [sys.stdin.isatty(), sys.stdin.encoding],
         "env": os.environ.get("ZYGOTE_PROBE"),
