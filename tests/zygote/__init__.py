@@ -12,7 +12,8 @@ process a fresh interpreter would have been:
   signals, resource limits;
 * standard streams made on the file descriptors the test asked for, as the interpreter
   makes them (buffered or not, line-buffered on a terminal and on stderr), every other file
-  descriptor closed but ``pass_fds``, and SIGINT raising ``KeyboardInterrupt``;
+  descriptor closed but ``pass_fds``, SIGINT raising ``KeyboardInterrupt``, and signals
+  held back until all of this is done (one sent as soon as the pid is known is not lost);
 * the command's ``__main__`` run as ``-m`` or a script runs it, and the interpreter's own
   exit (what it raises goes up to the zygote's top level): non-daemon threads joined,
   ``atexit``, objects finalized, the exit code of a ``SystemExit``, death by SIGINT after
