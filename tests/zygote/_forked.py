@@ -167,7 +167,7 @@ def _inherit(state: dict[str, Any]) -> None:
     """What ``exec`` would have kept of the worker: its umask, the signals it ignores (but
     SIGPIPE and SIGXFSZ, which ``Popen`` restores and the interpreter ignores again), its
     resource limits; and what a fresh interpreter sets: SIGINT raises ``KeyboardInterrupt``
-    unless it is ignored, and no signal is blocked."""
+    unless it is ignored. (Signals stay held back until :func:`_become` sets the mask.)"""
     import resource
 
     os.umask(state["umask"])
