@@ -39,6 +39,7 @@ everything when ``UCWA_FLOW_TESTS_FORK=0`` or when the zygote cannot run.
 
 from __future__ import annotations
 
+import array
 import atexit
 import contextlib
 import ctypes
@@ -133,15 +134,15 @@ class _Zygote:
             try:
                 self._socket.sendmsg(
                     [_HEADER.pack(len(payload)), payload],
-                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(_fd_array(fds)))],
+                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())],
                 )
                 answer = _receive(self._socket, _PID.size)
-            except EOFError as exc:
+            except BaseException as exc:
+                # gone, or interrupted (a test's time limit, ^C): its answer would be the
+                # next start's, so no start is asked of it again
                 self._socket.close()
-                raise OSError("the tests' zygote is gone (see " + str(self._log) + ")") from exc
-            except BaseException:
-                # interrupted (a test's time limit, ^C): its answer would be the next one's
-                self._socket.close()
+                if isinstance(exc, EOFError):
+                    raise OSError(f"the tests' zygote is gone (see {self._log})") from exc
                 raise
         (pid,) = _PID.unpack(answer)
         if pid <= 0:
@@ -158,12 +159,6 @@ class _Zygote:
         with contextlib.suppress(OSError):
             if not self._log.stat().st_size:
                 self._log.unlink()  # (what went wrong in the zygote stays to be read)
-
-
-def _fd_array(fds: Sequence[int]) -> Any:
-    import array
-
-    return array.array("i", fds)
 
 
 def _receive(sock: socket.socket, size: int) -> bytes:
