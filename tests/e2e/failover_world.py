@@ -45,7 +45,7 @@ PASSWORD = "f4ilover-Pa55word!"
 #: when the test did what (monotonic seconds), for the failure messages
 MARKS: dict[str, float] = {}
 SPREAD = 3.0  # callers arrive over this many seconds
-THINK = (2.0, 5.0)  # a caller's pause between two lines (real seconds)
+THINK = (4.0, 8.0)  # a caller's pause between two lines (real seconds)
 
 FLOW = """\
 version: 1
