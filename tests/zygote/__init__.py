@@ -27,7 +27,10 @@ the started process is re-parented to the worker before its pid is handed over; 
 ``poll``, signals and asyncio's child watchers work as for any child.
 
 What a forked start does not give: a fresh import of the package (a test of what a start
-imports runs ``python -c``, which is never forked), a hash seed of its own, the command in
+imports runs ``python -c``, which is never forked), a collector that walks the objects the
+zygote made (they stay frozen, so the fork shares their pages instead of copying them all
+at its first full collection; what the command itself makes is the collector's as in a fresh
+start, its ``__main__`` included), a hash seed of its own, the command in
 ``/proc/PID/cmdline`` (it is the zygote's), and a traceback's outermost frames (the
 zygote's instead of runpy's). The package is the checkout's the tests are in. The worker
 being a subreaper, an orphan of any process it started (forked or not) is re-parented to
