@@ -89,6 +89,28 @@ async def test_watch_reloads_when_a_flow_file_changes(
         )
 
 
+async def test_watch_reloads_when_a_file_the_flow_includes_changes(tmp_path: Path) -> None:
+    """Only the flow files the deployment names were watched: an edit of the states a
+    flow includes (or of a sub-flow it calls) waited for a SIGHUP."""
+    async with world(tmp_path) as w:
+        (tmp_path / "lib").mkdir()
+        shared = tmp_path / "lib" / "shared.states.yaml"
+        shared.write_text("states:\n  done:\n    enter:\n      - say: bye\n", encoding="utf-8")
+        text = w.flow_text("helpdesk").split("  done:\n")[0]
+        w.flow(
+            "helpdesk",
+            text=text.replace("states:\n", "include: [lib/shared.states.yaml]\nstates:\n"),
+        )
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        service = await w.service(deployment, watch=True)
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        running = runner.flows["helpdesk"].digest
+        assert shared in set(service.watched_files())
+        shared.write_text(shared.read_text("utf-8").replace("bye", "goodbye"), "utf-8")
+        await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
+
+
 async def test_a_running_conversation_moves_to_a_compatible_version_only(
     tmp_path: Path,
 ) -> None:
