@@ -230,6 +230,16 @@ def test_a_refused_password_is_not_also_a_missing_one(write_deployment: WriteDep
     ]
 
 
+@pytest.mark.parametrize("workers", ["{lease: 5s, heartbeat: 0s}", "{lease: .nan, heartbeat: 4s}"])
+def test_a_refused_duration_is_not_also_a_slow_heartbeat(
+    write_deployment: WriteDeployment, workers: str
+) -> None:
+    # the refused one's default was compared with the other: "a heartbeat of 2 s is too
+    # slow for a lease of 5 s", of a heartbeat nobody wrote
+    found = _errors(write_deployment, f"workers: {workers}\n" + ACCOUNT)
+    assert [line.split()[1] for line in found] == ["D110"]
+
+
 def test_a_failed_substitution_is_reported_once(write_deployment: WriteDeployment) -> None:
     # the value keeps its text, which is no duration: only the D101 is reported
     found = _errors(write_deployment, "stop_timeout: ${STOP}\n" + ACCOUNT)

@@ -92,6 +92,19 @@ def test_a_directory_named_like_a_deployment_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+def test_a_missing_file_named_like_a_deployment_is_told_as_one(tmp_path: Path) -> None:
+    # it said "no such flow file" to an operator checking /etc/ucwa-flow/deploy.yaml
+    missing = tmp_path / "deploy.yaml"
+    code, out, err = _run("validate", str(missing))
+    assert (code, out) == (2, "")
+    assert err == f"ucwa-flow: error: {missing}: no such deployment file\n"
+    # X.yaml still means X.flow.yaml when only that one exists
+    (tmp_path / "deploy.flow.yaml").write_text("~\n", "utf-8")
+    code, out, _ = _run("validate", str(missing))
+    assert code == 1
+    assert out.endswith("expected a flow, a mapping with version, name, start, states\n")
+
+
 @pytest.mark.timeout(60)
 def test_a_real_process(write_deployment: WriteDeployment) -> None:
     path = write_deployment(GOOD + "    limits: {max_conversations: 0}\n")

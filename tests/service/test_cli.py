@@ -224,6 +224,22 @@ def test_an_empty_admin_token_file_starts_nothing(tmp_path: Path) -> None:
     assert line == f"ucwa-flow: error: cannot read the admin token: {tmp_path}/admin.token is empty"
 
 
+def test_each_secret_that_cannot_be_read_is_an_error_line_of_its_own(tmp_path: Path) -> None:
+    """The second one was printed bare, below the first's ``ucwa-flow: error:``."""
+    deploy = _deployment(tmp_path)
+    admin = "admin: {listen: '127.0.0.1:0', token_env: NOT_SET_EITHER}\n"
+    text = DEPLOY.replace("admin: {enabled: false}\n", admin)
+    deploy.write_text(text.replace("DESK_PASSWORD", "NOT_SET_ANYWHERE"), "utf-8")
+    done = _serve(tmp_path, str(deploy))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "ucwa-flow: error: desk: cannot read the password of sip:desk@contoso.com: "
+        "environment variable NOT_SET_ANYWHERE is not set",
+        "ucwa-flow: error: cannot read the admin token: "
+        "environment variable NOT_SET_EITHER is not set",
+    ]
+
+
 def test_an_admin_port_in_use_is_one_line(tmp_path: Path) -> None:
     deploy = _deployment(tmp_path)
     with socket.socket() as taken:

@@ -89,6 +89,56 @@ async def test_watch_reloads_when_a_flow_file_changes(
         )
 
 
+async def test_watch_reloads_when_a_file_the_flow_includes_changes(tmp_path: Path) -> None:
+    """Only the flow files the deployment names were watched: an edit of the states a
+    flow includes (or of a sub-flow it calls) waited for a SIGHUP."""
+    async with world(tmp_path) as w:
+        (tmp_path / "lib").mkdir()
+        shared = tmp_path / "lib" / "shared.states.yaml"
+        shared.write_text("states:\n  done:\n    enter:\n      - say: bye\n", encoding="utf-8")
+        text = w.flow_text("helpdesk").split("  done:\n")[0]
+        w.flow(
+            "helpdesk",
+            text=text.replace("states:\n", "include: [lib/shared.states.yaml]\nstates:\n"),
+        )
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        service = await w.service(deployment, watch=True)
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        running = runner.flows["helpdesk"].digest
+        assert shared in set(service.watched_files())
+        shared.write_text(shared.read_text("utf-8").replace("bye", "goodbye"), "utf-8")
+        await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
+
+
+async def test_a_version_without_a_variable_the_deployment_sets_is_refused(
+    tmp_path: Path,
+) -> None:
+    """It was taken (200, "ok"), the deployment's value dropped without a word, and the
+    next start refused the file (D114, exit status 2): a restart did not come back."""
+    async with world(tmp_path) as w:
+        with_name = w.flow_text("helpdesk").replace(
+            "states:\n", "variables: {who: nobody}\nstates:\n"
+        )
+        w.flow("helpdesk", text=with_name)
+        account = dataclasses.replace(w.account("helpdesk", HELPDESK), variables={"who": "Lene"})
+        service = await w.service(w.deployment(account))
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        running = runner.flows["helpdesk"]
+        w.flow("helpdesk", "v2")  # no `who` any more
+        report = await service.reload()
+        assert not report.ok
+        assert report.lines == [
+            "helpdesk: helpdesk: refused (vars.who: no flow of account 'helpdesk' would have "
+            "a variable 'who', D114 at the next start); the running version stays"
+        ]
+        assert runner.flows["helpdesk"] is running
+        w.flow("helpdesk", text=with_name.replace("v1", "v3"))  # declared again: taken
+        assert (await service.reload()).ok
+        assert runner.flows["helpdesk"].variables["who"] == "Lene"
+
+
 async def test_a_running_conversation_moves_to_a_compatible_version_only(
     tmp_path: Path,
 ) -> None:

@@ -175,10 +175,14 @@ def _is_deployment_file(file: str) -> bool:
     from pathlib import Path
 
     from ucwa_flow._deploy_sniff import deployment_by_name, may_be_deployment
+    from ucwa_flow.flow import resolve_flow_path
 
     try:
         text = Path(file).read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+    except OSError:  # missing, say: its name tells what it was meant to be (X.flow.yaml
+        # beside a missing X.yaml is that flow)
+        return deployment_by_name(file) and resolve_flow_path(file) == Path(file)
+    except UnicodeDecodeError:
         return False  # not one; loading it as a flow says why it cannot be read
     if not may_be_deployment(text):  # the content cannot tell when it holds nothing
         return deployment_by_name(file) and _holds_nothing(text, file)

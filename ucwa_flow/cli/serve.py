@@ -137,9 +137,8 @@ def _as_log_lines(json_lines: bool) -> Iterator[None]:
     try:
         yield
     except UcwaFlowError as exc:
-        if not json_lines:
-            raise
-        _say(json_lines, str(exc))
+        lines = str(exc).splitlines() or [""]  # several: every secret that cannot be read
+        _say(json_lines, "\n".join(f"ucwa-flow: error: {line}" for line in lines))
         sys.exit(2 if isinstance(exc, UnreadableFileError) else 1)
 
 

@@ -171,9 +171,11 @@ class _Builder:
 
     def workers(self, data: dict[str, Any]) -> WorkersSpec:
         path = ("workers",)
+        before = len(self.problems)
         lease = self.duration(data, "lease", path, 10.0)
         heartbeat = self.duration(data, "heartbeat", path, 2.0)
-        if heartbeat * 3 > lease:
+        # a refused one (D110) is its default: no heartbeat or lease anyone wrote
+        if heartbeat * 3 > lease and len(self.problems) == before:
             message = (
                 f"workers: a heartbeat of {heartbeat:g} s is too slow for a lease of "
                 f"{lease:g} s; renew at least three times per lease"

@@ -4,13 +4,15 @@ Each flow file the accounts name is read once per reload: a file several account
 checked once, and its diagnostics are reported once (with the account when only one uses
 it), each account then saying in one line that it keeps its running version. A file that
 cannot be read any more (deleted, a folder now) is that one line, naming why, not
-"has errors". A changed valid version is handed to each account that uses it.
+"has errors". A changed valid version is handed to each account that uses it, unless the
+account's ``vars`` would then name a variable none of its flows declares (``D114``, which
+the next start would refuse the deployment for): its changed versions are refused then.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ucwa_flow import logcontext
@@ -38,6 +40,7 @@ def reload_lines(runners: Iterable[AccountRunner]) -> list[Line]:
     lines: list[Line] = []
     for runner in runners:
         spec = runner.spec
+        changed: dict[str, Flow] = {}  # the new valid versions, in the deployment's order
         for flow_spec in spec.flows:
             outcome = read.get(flow_spec.path)
             if outcome is None:
@@ -56,9 +59,26 @@ def reload_lines(runners: Iterable[AccountRunner]) -> list[Line]:
             flow = with_variables(outcome, spec.variables)
             current = runner.flows.get(flow_spec.name)
             if current is None or current.digest != flow.digest:
-                with logcontext.bind(account=spec.id):
-                    lines.append((*_applied(runner, flow_spec.name, flow), spec.id))
+                changed[flow_spec.name] = flow
+        missing = _undeclared(spec.variables, {**runner.flows, **changed})
+        for name, flow in changed.items():
+            if missing:  # the next start would refuse the file: so does the reload
+                why = (
+                    f"vars.{missing}: no flow of account {spec.id!r} would have a variable "
+                    f"{missing!r}, D114 at the next start"
+                )
+                line = f"{spec.id}: {name}: refused ({why}); the running version stays"
+                lines.append((logging.ERROR, line, spec.id))
+                continue
+            with logcontext.bind(account=spec.id):
+                lines.append((*_applied(runner, name, flow), spec.id))
     return lines or [(logging.INFO, "reload: no flow changed", None)]
+
+
+def _undeclared(variables: Mapping[str, object], flows: Mapping[str, Flow]) -> str | None:
+    """The first of the deployment's ``vars`` that none of ``flows`` declares (``D114``)."""
+    declared = {name for flow in flows.values() for name in flow.variables}
+    return next((name for name in variables if name not in declared), None)
 
 
 def _applied(runner: AccountRunner, name: str, flow: Flow) -> tuple[int, str]:

@@ -245,11 +245,17 @@ class Service:
         return {"flow": instance.flow_name, "state": instance.state} if instance else {}
 
     def watched_files(self) -> list[Path]:
-        """The deployment file and every flow file it names."""
+        """The deployment file, every flow file it names and the files those flows were
+        made of when loaded (included files, sub-flows: where their states and commands
+        come from)."""
         files = [self.deployment.source]
         for spec in self.deployment.accounts:
             files += [flow.path for flow in spec.flows]
-        return files
+        for runner in self.runners.values():
+            for flow in runner.flows.values():
+                files += [Path(state.location.file) for state in flow.states.values()]
+                files += [Path(command.location.file) for command in flow.commands]
+        return list(dict.fromkeys(files))
 
     async def _changed(self, paths: list[Path]) -> None:
         if self.deployment.source.resolve() in paths:

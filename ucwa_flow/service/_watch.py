@@ -1,4 +1,5 @@
-"""``serve --watch``: a reload when a flow file or the deployment file changes.
+"""``serve --watch``: a reload when a flow file (or a file it includes or calls) or the
+deployment file changes.
 
 The folders of the watched files are watched (an editor often saves by writing a new
 file and renaming it over the old one, which a watch on the file itself would lose) and
