@@ -174,6 +174,18 @@ class _StrictConstructor(RoundTripConstructor):
             message = f"{node.value!r} cannot be read as {shown}: fix the value or drop the tag"
             raise _Rejected("Y001", message, node.start_mark) from exc
 
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
+        """A duplicate key names the line of the first one (ruamel's error names the line
+        where the mapping starts)."""
+        first = getattr(mapping, "lc", None)
+        if key in mapping and first is not None and key in first.data:
+            line = first.data[key][0] + 1
+            message = f"duplicate key {str(key)!r} (first defined at line {line})"
+            raise _Rejected("Y002", message, key_node.start_mark)
+        return bool(super().check_mapping_key(node, key_node, mapping, key, value))
+
 
 def _yaml(kind: str) -> YAML:
     yaml = YAML(typ="rt")
@@ -320,6 +332,12 @@ def _convert(node: Any, path: Path, doc: Document, problems: list[Diagnostic]) -
                 )
                 continue
             child = (*path, key)
+            if key in result:  # `404:` and `"404":`, both the text "404"
+                location = Location(doc.file, key_line + 1, key_col + 1)
+                first = doc.keys[child][0]
+                message = f"duplicate key {key!r} (first defined at line {first})"
+                problems.append(Diagnostic.at(location, "Y002", message))
+                continue
             value_line, value_col = node.lc.value(raw_key)
             if value is None and value_line > key_line:
                 # An empty value is "located" at the next token; point at its key instead.
