@@ -271,6 +271,8 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic
         mark = exc.context_mark  # point at what was left open, not at the end of the file
     if "scanning an alias" in str(exc.context) and exc.context_mark is not None:
         mark = exc.context_mark  # the '*' that starts the text, not the character after it
+    if "scanning a simple key" in str(exc.context) and exc.context_mark is not None:
+        mark = exc.context_mark  # the line missing its ':', not where the scanner gave up
     location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
     problem = str(exc.problem or "invalid YAML").strip()
     if isinstance(exc, _Rejected):
@@ -285,7 +287,7 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic
         return Diagnostic.at(location, "Y004", f"nesting deeper than {MAX_DEPTH} levels")
     if isinstance(exc, ComposerError) and "single document" in f"{problem} {exc.context}":
         return Diagnostic.at(location, "Y007", f"a {kind} file holds exactly one YAML document")
-    problem = re.sub(r"\('(<\w+>)',\)", r"'\1'", problem)  # ruamel's ('<scalar>',)
+    problem = re.sub(r"\('([^']+)',\)", r"'\1'", problem)  # ruamel's ('<scalar>',), ('{',)
     context = str(exc.context or "")
     hinted = hint(problem, context, exc.problem_mark)
     message = f"{hinted} ({problem})" if hinted else f"{problem} {context}".strip()
