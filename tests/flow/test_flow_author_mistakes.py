@@ -93,6 +93,11 @@ def _validate(tmp_path: Path, line: str) -> str:
             "10:5: Y001 error: a line is missing its ':' or is indented wrongly "
             "(could not find expected ':')\n",
         ),
+        (  # no space after the colon: one text, not a key and its value
+            "say:hi",
+            "9:9: S004 error: states.menu.enter[0]: 'say:hi' is not one of: stop, typing, "
+            "return; to write a key, put a space after its ':' (say: hi)\n",
+        ),
     ],
     ids=[
         "template",
@@ -106,6 +111,7 @@ def _validate(tmp_path: Path, line: str) -> str:
         "unclosed-quote",
         "unclosed-bracket",
         "missing-colon",
+        "glued-colon",
     ],
 )
 def test_a_yaml_slip_is_named_with_its_fix_at_its_place(
