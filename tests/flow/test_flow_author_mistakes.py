@@ -93,6 +93,11 @@ def _validate(tmp_path: Path, line: str) -> str:
             "10:5: Y001 error: a line is missing its ':' or is indented wrongly "
             "(could not find expected ':')\n",
         ),
+        (  # the key of the item's mapping is not indented under it ('?' was the token)
+            "say: hi\n      goto: menu",
+            "10:7: Y001 error: bad indentation: this line does not line up with the ones "
+            "above (expected <block end>, but found a key)\n",
+        ),
         (  # no space after the colon: one text, not a key and its value
             "say:hi",
             "9:9: S004 error: states.menu.enter[0]: 'say:hi' is not one of: stop, typing, "
@@ -111,6 +116,7 @@ def _validate(tmp_path: Path, line: str) -> str:
         "unclosed-quote",
         "unclosed-bracket",
         "missing-colon",
+        "item-key-outdented",
         "glued-colon",
     ],
 )

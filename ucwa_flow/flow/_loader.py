@@ -288,6 +288,7 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic
     if isinstance(exc, ComposerError) and "single document" in f"{problem} {exc.context}":
         return Diagnostic.at(location, "Y007", f"a {kind} file holds exactly one YAML document")
     problem = re.sub(r"\('([^']+)',\)", r"'\1'", problem)  # ruamel's ('<scalar>',), ('{',)
+    problem = problem.replace("but found '?'", "but found a key")  # its token for a key
     context = str(exc.context or "")
     hinted = hint(problem, context, exc.problem_mark)
     message = f"{hinted} ({problem})" if hinted else f"{problem} {context}".strip()
