@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.harness import BOT, stage
+from tests.e2e.harness import BOT, stage, webhook_server
 from tests.e2e.test_turned_away import store, target  # noqa: F401
 from ucwa_flow.flow import Flow, load_flow
 from ucwa_flow.store import ConversationQuery, Store
@@ -279,3 +279,48 @@ async def test_a_secret_mapping_is_blanked_out_by_each_of_its_values(
     assert ("message_out", "ok A-[redacted]") in said
     assert ("message_in", "order 9[redacted]5") in said
     assert ("message_out", "order 9[redacted]5 noted") in said
+
+
+_ECHOED = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {employee: null, reset: null, url: URL}
+secrets: [employee]
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - match: '^(?P<employee>E\\d{6})$'
+        do:
+          - webhook:
+              url: "{{ url }}/reset"
+              json: {employee: "{{ employee }}"}
+              result: reset
+              success: [{say: "ref {{ reset.id }}"}, stop]
+              failure: [stop]
+"""
+
+
+async def test_a_webhooks_answer_that_repeats_a_secret_is_redacted_by_value(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # the answer echoes what it was sent: the `reset` variable's line and the ended
+    # record had the secret blanked out, but the outcome line kept the answer in clear
+    with webhook_server() as hooks:
+        hooks.reply = {"id": "R-1", "employee": "E123456"}
+        flow = _one_file(tmp_path, _ECHOED.replace("URL", hooks.url))
+        async with stage(flow, store=store) as s:
+            ann = await s.person()
+            await ann.say("E123456")
+            assert await ann.hear(2) == ["Hello.", "ref R-1"]
+            await ann.hear_end()
+            await s.idle()
+    assert hooks.received[0][2] == {"employee": "E123456"}  # the service gets it
+    (record,) = await store.conversations(ConversationQuery())
+    lines = await store.transcript(BOT, record.conversation)
+    assert "E123456" not in json.dumps([line.data for line in lines])
+    (outcome,) = [line.data for line in lines if line.kind == "outcome"]
+    assert outcome["result"]["json"] == {"id": "R-1", "employee": "[redacted]"}

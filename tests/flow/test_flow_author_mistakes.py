@@ -88,6 +88,21 @@ def _validate(tmp_path: Path, line: str) -> str:
             "9:13: Y001 error: a '[' is never closed: add its ']' "
             "(expected ',' or ']', but got '<stream end>')\n",
         ),
+        (  # it was located at the end of the next line, where the scanner gave up
+            "stop\n    messages\n      - any: true",
+            "10:5: Y001 error: a line is missing its ':' or is indented wrongly "
+            "(could not find expected ':')\n",
+        ),
+        (  # the key of the item's mapping is not indented under it ('?' was the token)
+            "say: hi\n      goto: menu",
+            "10:7: Y001 error: bad indentation: this line does not line up with the ones "
+            "above (expected <block end>, but found a key)\n",
+        ),
+        (  # no space after the colon: one text, not a key and its value
+            "say:hi",
+            "9:9: S004 error: states.menu.enter[0]: 'say:hi' is not one of: stop, typing, "
+            "return; to write a key, put a space after its ':' (say: hi)\n",
+        ),
     ],
     ids=[
         "template",
@@ -100,6 +115,9 @@ def _validate(tmp_path: Path, line: str) -> str:
         "colon-in-flow",
         "unclosed-quote",
         "unclosed-bracket",
+        "missing-colon",
+        "item-key-outdented",
+        "glued-colon",
     ],
 )
 def test_a_yaml_slip_is_named_with_its_fix_at_its_place(
@@ -115,6 +133,16 @@ def test_text_after_the_document_has_no_parser_tuple_in_its_message(tmp_path: Pa
     assert result.stdout == (
         f"{path}:2:1: Y001 error: text after the end of the YAML document "
         "(expected '<document start>', but found '<scalar>')\n"
+    )
+
+
+def test_a_json_line_saved_as_a_flow_has_no_parser_tuple_in_its_message(tmp_path: Path) -> None:
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text('{"version": 1}\n{"name": "desk"}\n', "utf-8")  # JSON lines
+    result = CliRunner().invoke(cli, ["validate", "-q", str(path)])
+    assert result.stdout == (
+        f"{path}:2:1: Y001 error: text after the end of the YAML document "
+        "(expected '<document start>', but found '{')\n"
     )
 
 

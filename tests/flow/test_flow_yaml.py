@@ -62,6 +62,40 @@ def test_numbers_are_state_names_choices_and_texts() -> None:
     assert flow.states["404"].timeouts[0].after == 90.0
 
 
+def test_a_duplicate_key_names_the_line_of_the_first_one() -> None:
+    # ruamel's error names where the mapping starts: "first defined at line 4" (menu)
+    result = load_flow_text(
+        _flow("""\
+        start: menu
+        states:
+          menu: {enter: [stop]}
+          other: {enter: [stop]}
+          other: {enter: [stop]}
+        """),
+        "f.yaml",
+    )
+    assert [str(d) for d in result.diagnostics] == [
+        "f.yaml:7:3: Y002 error: duplicate key 'other' (first defined at line 6)"
+    ]
+
+
+def test_a_number_and_its_text_as_keys_are_one_name_twice() -> None:
+    # `404:` and `"404":` both name the state "404": the second replaced the first unseen
+    result = load_flow_text(
+        _flow("""\
+        start: menu
+        states:
+          menu: {enter: [{goto: 404}]}
+          404: {enter: [{say: one}, stop]}
+          "404": {enter: [{say: two}, stop]}
+        """),
+        "f.yaml",
+    )
+    assert [str(d) for d in result.diagnostics] == [
+        "f.yaml:7:3: Y002 error: duplicate key '404' (first defined at line 6)"
+    ]
+
+
 def test_null_and_boolean_keys_are_located_errors() -> None:
     result = load_flow_text(
         _flow("""\

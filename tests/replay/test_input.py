@@ -81,9 +81,30 @@ AT = 'event 1: "at" is seconds since the start, a number >= 0'
         ('{"caller": "sip:a@b.c"}', "2:1", 'a recording needs "events": a list of events'),
         (
             '{"events": [{"at": 0, "caler": "hi"}]}',
-            "2:2",
+            "2:13",  # the event (was the "events" key)
             "event 1: an event has exactly one of bot, caller, ended, handoff, invite, left, "
             "state, webhook",
+        ),
+        (  # an event after the first is located in that event, not at the line's first key
+            '{"events": [{"at": 0, "caller": "hi"}, {"at": "x", "bot": "y"}]}',
+            "2:41",
+            'event 2: "at" is seconds since the start, a number >= 0',
+        ),
+        (
+            '{"events": [{"webhook": "success"}, {"webhook": "sucess"}]}',
+            "2:38",
+            "event 2: 'webhook' is one of success, failure, not 'sucess'",
+        ),
+        (
+            '{"events": [{"caller": "hi"}, {"caler": "x"}]}',
+            "2:31",
+            "event 2: an event has exactly one of bot, caller, ended, handoff, invite, left, "
+            "state, webhook",
+        ),
+        (  # a key in a text of an earlier event is not the key
+            '{"id": "\\"at\\"", "events": [ {"caller": "\\"at\\""} , {"at": -1, "bot": "x"}]}',
+            "2:54",
+            'event 2: "at" is seconds since the start, a number >= 0',
         ),
         (
             '{"events": [{"at": -1, "caller": "hi"}]}',

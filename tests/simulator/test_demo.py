@@ -179,6 +179,36 @@ def test_a_handoffs_agents_are_simulated_with_its_done_command() -> None:
     assert found.done == {"sip:desk-queue@contoso.com": "/back", "sip:lead@fabrikam.com": "/back"}
 
 
+CAMPAIGN_FLOW = """\
+version: 1
+name: survey
+start: ask
+variables: {report_url: http://127.0.0.1:8751/report, log_url: http://127.0.0.1:8751/log}
+settings: {idle_timeout: 5m}
+outbound:
+  to: [sip:lenea@contoso.com]
+  campaign:
+    report:
+      url: "{{ report_url }}"
+      failure:
+        - webhook: {url: "{{ log_url }}", failure: [{log: lost}]}
+states:
+  ask:
+    messages:
+      - any: true
+        do: [stop]
+"""
+
+
+def test_a_campaigns_report_and_its_branches_reach_the_demo_service() -> None:
+    flow = load_flow_text(CAMPAIGN_FLOW, "survey.flow.yaml").raise_for_errors()
+    found = plan(flow, set_by_user=set(), caller="sip:lenea@contoso.com", bot="sip:b@x.com")
+    assert found.services == {
+        "report_url": "http://127.0.0.1:8751/report",
+        "log_url": "http://127.0.0.1:8751/log",
+    }
+
+
 async def test_a_bridged_demo_agent_answers_once_then_types_its_done_command() -> None:
     async with _demo_agent(done="/back") as (agent, lines, lene):
         await lene.start_conversation(AGENT, "Lene needs help")

@@ -213,3 +213,34 @@ async def test_a_return_whose_value_fails_still_returns_to_the_caller(
     failures = [str(r.failure) for r in run.results if r.failure is not None]
     assert not problems, problems
     assert not failures, failures
+
+
+async def test_a_flow_variable_expected_in_a_sub_flow_names_the_sub_flow_state(
+    write: Callable[..., Path],
+) -> None:
+    # the sub-flow has its own variables: "the conversation has no such variable (it has:
+    # reply, name, ...)" did not say why the flow's `answer` was missing
+    write("desk.flow.yaml", MAIN)
+    script = write(
+        "desk.test.yaml",
+        """
+        flow: desk.flow.yaml
+        scenarios:
+          - name: in the sub-flow
+            steps:
+              - invite: hi
+              - say: "1"
+              - expect: {variable: {answer: none}}
+        """,
+    )
+    lib = script.parent / "lib"
+    lib.mkdir()
+    (lib / "ask.subflow.yaml").write_text(ASK.lstrip(), "utf-8")
+    (lib / "echo.subflow.yaml").write_text(ECHO.lstrip(), "utf-8")
+    run = await run_tests([lib.parent / "desk.test.yaml"])
+    (result,) = run.results
+    assert result.failure is not None
+    assert result.failure.message == (
+        "expected variable 'answer' to be \"none\", but the conversation, in sub-flow state "
+        "'ask/ask', has no such variable (it has: name, nested, prompt, reply)"
+    )

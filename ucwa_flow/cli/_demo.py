@@ -170,6 +170,9 @@ def _actions(flow: Flow) -> Iterator[Action]:
         lists += [step.actions for step in state.timeouts]
     if flow.outbound is not None:
         lists += [flow.outbound.declined or (), flow.outbound.no_answer or ()]
+        campaign = flow.outbound.campaign
+        if campaign is not None and campaign.report is not None:
+            lists.append((campaign.report,))
     for actions in lists:
         yield from iter_actions(actions)
 

@@ -192,7 +192,6 @@ class _Builder:
         values, keys = self.doc.values, self.doc.keys
         scalar, ends = self.scalar, self.ends
         result: dict[str, Any] = {}
-        seen: set[Any] = set()
         while True:
             event = get()
             if isinstance(event, ends):
@@ -200,10 +199,9 @@ class _Builder:
             if not isinstance(event, scalar) or event.anchor is not None or event.tag is not None:
                 raise _Unusual("a key that is not a plain text")
             raw = self.value(event)
-            if raw is None or isinstance(raw, bool | float) or raw in seen:
-                raise _Unusual("a key the slow path reports")
-            seen.add(raw)
             key = raw if isinstance(raw, str) else str(raw)
+            if raw is None or isinstance(raw, bool | float) or key in result:
+                raise _Unusual("a key the slow path reports")  # a duplicate: `404`, "404" too
             key_mark = event.start_mark
             key_at = (key_mark.line + 1, key_mark.column + 1)
             child = (*path, key)

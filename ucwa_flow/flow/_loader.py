@@ -174,6 +174,18 @@ class _StrictConstructor(RoundTripConstructor):
             message = f"{node.value!r} cannot be read as {shown}: fix the value or drop the tag"
             raise _Rejected("Y001", message, node.start_mark) from exc
 
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
+        """A duplicate key names the line of the first one (ruamel's error names the line
+        where the mapping starts)."""
+        first = getattr(mapping, "lc", None)
+        if key in mapping and first is not None and key in first.data:
+            line = first.data[key][0] + 1
+            message = f"duplicate key {str(key)!r} (first defined at line {line})"
+            raise _Rejected("Y002", message, key_node.start_mark)
+        return bool(super().check_mapping_key(node, key_node, mapping, key, value))
+
 
 def _yaml(kind: str) -> YAML:
     yaml = YAML(typ="rt")
@@ -259,6 +271,8 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic
         mark = exc.context_mark  # point at what was left open, not at the end of the file
     if "scanning an alias" in str(exc.context) and exc.context_mark is not None:
         mark = exc.context_mark  # the '*' that starts the text, not the character after it
+    if "scanning a simple key" in str(exc.context) and exc.context_mark is not None:
+        mark = exc.context_mark  # the line missing its ':', not where the scanner gave up
     location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
     problem = str(exc.problem or "invalid YAML").strip()
     if isinstance(exc, _Rejected):
@@ -273,7 +287,8 @@ def _syntax_diagnostic(exc: MarkedYAMLError, file: str, kind: str) -> Diagnostic
         return Diagnostic.at(location, "Y004", f"nesting deeper than {MAX_DEPTH} levels")
     if isinstance(exc, ComposerError) and "single document" in f"{problem} {exc.context}":
         return Diagnostic.at(location, "Y007", f"a {kind} file holds exactly one YAML document")
-    problem = re.sub(r"\('(<\w+>)',\)", r"'\1'", problem)  # ruamel's ('<scalar>',)
+    problem = re.sub(r"\('([^']+)',\)", r"'\1'", problem)  # ruamel's ('<scalar>',), ('{',)
+    problem = problem.replace("but found '?'", "but found a key")  # its token for a key
     context = str(exc.context or "")
     hinted = hint(problem, context, exc.problem_mark)
     message = f"{hinted} ({problem})" if hinted else f"{problem} {context}".strip()
@@ -320,6 +335,12 @@ def _convert(node: Any, path: Path, doc: Document, problems: list[Diagnostic]) -
                 )
                 continue
             child = (*path, key)
+            if key in result:  # `404:` and `"404":`, both the text "404"
+                location = Location(doc.file, key_line + 1, key_col + 1)
+                first = doc.keys[child][0]
+                message = f"duplicate key {key!r} (first defined at line {first})"
+                problems.append(Diagnostic.at(location, "Y002", message))
+                continue
             value_line, value_col = node.lc.value(raw_key)
             if value is None and value_line > key_line:
                 # An empty value is "located" at the next token; point at its key instead.

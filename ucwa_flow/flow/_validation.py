@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any, ClassVar
@@ -48,6 +49,9 @@ MISSING_KEY = "S002"
 WRONG_TYPE = "S003"
 INVALID = "S004"
 TWO_IN_ONE = "S005"
+
+#: a text that was meant as a key and its value, without the space after the colon
+_GLUED_KEY = re.compile(r"[A-Za-z_]\w*:\S")
 
 _TYPE_WORDS = {
     "string": "a text",
@@ -221,6 +225,10 @@ class SchemaValidator:
             words = [str(v) for v in value]
             close = difflib.get_close_matches(str(instance), words, n=1)
             hint = f"; did you mean {close[0]!r}?" if close and self.suggest_values else ""
+            if not hint and isinstance(instance, str) and _GLUED_KEY.match(instance):
+                # `- say:hi` is one text: YAML needs a space after a key's colon
+                spaced = instance.replace(":", ": ", 1)
+                hint = f"; to write a key, put a space after its ':' ({spaced})"
             return f"{instance!r} is not one of: {', '.join(words)}{hint}"
         if keyword == "const":
             return f"{instance!r} is not allowed here; the only value is {json.dumps(value)}"

@@ -31,6 +31,7 @@ __all__ = ["RecordingError", "from_export", "read_lines", "recording_line"]
 #: why a bot ends a conversation when its flow decides it (``Ended.why``)
 _FLOW_ENDS = frozenset({"stop", "idle timeout", "goto loop"})
 _BY = {"ended by the caller": "caller", "ended by the server": "server", "ended by the bot": "bot"}
+_DECODER = json.JSONDecoder()
 
 
 class RecordingError(UnreadableFileError):
@@ -38,10 +39,13 @@ class RecordingError(UnreadableFileError):
 
 
 class _Bad(Exception):
+    """``key``: the key the problem is at; ``event``: in which event (an index), if any."""
+
     def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.key = key
+        self.event: int | None = None
 
 
 def read_lines(name: str, lines: Iterable[str]) -> Iterator[Recording]:
@@ -71,7 +75,8 @@ def read_lines(name: str, lines: Iterable[str]) -> Iterator[Recording]:
             else:
                 raise _Bad(f"unknown line type {kind!r} (conversation, entry or replay)", "type")
         except _Bad as exc:
-            raise RecordingError(f"{name}:{number}:{_column(line, exc.key)}: {exc}") from None
+            column = _column(line, exc.key, exc.event)
+            raise RecordingError(f"{name}:{number}:{column}: {exc}") from None
     if group:
         yield _exported(name, group)
 
@@ -97,11 +102,47 @@ def _parse(name: str, number: int, line: str) -> dict[str, Any]:
     return obj
 
 
-def _column(line: str, key: str | None) -> int:
+def _column(line: str, key: str | None, event: int | None = None) -> int:
+    """Where ``key`` is in ``line`` (in its event ``event``, if given), counted from 1."""
+    start, end = (0, len(line)) if event is None else _event_span(line, event)
     if key is None:
-        return 1
-    found = line.find(json.dumps(key))
-    return found + 1 if found >= 0 else 1
+        return start + 1
+    found = line.find(json.dumps(key), start, end)
+    return found + 1 if found >= 0 else start + 1
+
+
+def _event_span(line: str, index: int) -> tuple[int, int]:
+    """Where event ``index`` of the (valid JSON) line's ``events`` list starts and ends."""
+    for key, start, _ in _members(line, 0):
+        if key == "events" and line[start] == "[":
+            for at, begin, end in _members(line, start):
+                if at == index:
+                    return begin, end
+    return 0, len(line)
+
+
+def _members(text: str, start: int) -> Iterator[tuple[str | int, int, int]]:
+    """The members of the JSON object (the items of the array) at ``text[start]``: each key
+    (index) with where its value starts and ends."""
+    decode = _DECODER.raw_decode
+
+    def skip(at: int) -> int:  # past white space
+        while at < len(text) and text[at] in " \t\n\r":
+            at += 1
+        return at
+
+    closing = "}" if text[start] == "{" else "]"
+    at, index = skip(start + 1), 0
+    while at < len(text) and text[at] != closing:
+        key: str | int = index
+        if closing == "}":
+            key, at = decode(text, at)
+            at = skip(skip(at) + 1)  # past the ':'
+        _, end = decode(text, at)
+        yield key, at, end
+        at, index = skip(end), index + 1
+        if at < len(text) and text[at] == ",":
+            at = skip(at + 1)
 
 
 # -- the replay format ------------------------------------------------------------------------
@@ -111,7 +152,13 @@ def _from_replay(obj: Mapping[str, Any], source: str) -> Recording:
     raw = obj.get("events")
     if not isinstance(raw, list):
         raise _Bad('a recording needs "events": a list of events', "events" if raw else None)
-    events = tuple(_event(item, i) for i, item in enumerate(raw))
+    events = []
+    for i, item in enumerate(raw):
+        try:
+            events.append(_event(item, i))
+        except _Bad as exc:
+            exc.event = i  # located in that event, not at the first such key of the line
+            raise
     variables = obj.get("variables")
     start = obj.get("vars", {})
     if variables is not None and not isinstance(variables, dict):
@@ -121,7 +168,7 @@ def _from_replay(obj: Mapping[str, Any], source: str) -> Recording:
     return Recording(
         id=_text(obj, "id") or source,
         source=source,
-        events=events,
+        events=tuple(events),
         caller_uri=_text(obj, "caller"),
         caller_name=_text(obj, "caller_name"),
         subject=_text(obj, "subject"),
@@ -150,7 +197,7 @@ def _event(item: Any, index: int) -> Event:
     kinds = [k for k in item if k in KINDS]
     if len(kinds) != 1:
         known = ", ".join(sorted(KINDS))
-        raise _Bad(f"{where}: an event has exactly one of {known}", "events")
+        raise _Bad(f"{where}: an event has exactly one of {known}")
     kind = kinds[0]
     at = item.get("at", 0)
     if not isinstance(at, int | float) or isinstance(at, bool) or not 0 <= at < math.inf:

@@ -56,7 +56,7 @@ from ucwa_flow.store import (
 __all__ = ["PageWriter"]
 
 #: the lines cleaned of the values of the flow's secret variables
-_CLEANED = frozenset(("message_in", "message_out", "variable"))
+_CLEANED = frozenset(("message_in", "message_out", "variable", "outcome"))
 _NONE = object()  # no variable line in the page
 
 

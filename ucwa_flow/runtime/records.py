@@ -242,11 +242,12 @@ def secret_values(instance: FlowInstance | None, *more: Mapping[str, Any]) -> li
 def without_secrets(data: dict[str, Any], values: list[str]) -> dict[str, Any]:
     """A transcript line's data with the secret ``values`` (:func:`secret_values`)
     replaced by ``[redacted]``: a message's ``text`` and ``html``, a variable line's
-    ``value`` (a parameter or a variable made from a secret is redacted by value)."""
+    ``value`` (a parameter or a variable made from a secret is redacted by value), an
+    outcome's ``result`` (a webhook's answer that repeats a secret it was sent)."""
     if not values:
         return data
     clean = dict(data)
-    for part in ("text", "html", "value"):
+    for part in ("text", "html", "value", "result"):
         if part in clean:
             clean[part] = scrub(clean[part], values)
     return clean

@@ -214,9 +214,11 @@ class _Steps:
         for name, value in step.values.items():
             if name not in instance.variables:
                 known = ", ".join(sorted(instance.variables)) or "none"
+                # in a sub-flow, its own variables: the flow's come back with the return
+                where = f", in sub-flow state {instance.state!r}," if instance.calls.frames else ""
                 raise _Mismatch(
-                    f"expected variable {name!r} to be {_shown(value)}, but the conversation has "
-                    f"no such variable (it has: {known})"
+                    f"expected variable {name!r} to be {_shown(value)}, but the conversation"
+                    f"{where} has no such variable (it has: {known})"
                 )
             actual = instance.variables[name]
             if not _same(value, actual):

@@ -221,6 +221,41 @@ def test_webhook_urls_made_at_run_time_are_mocked_and_the_unreachable_named(
     assert '      - invite: {subject: "urgent"}\n' in text
 
 
+RUNTIME_ANSWER = """\
+version: 1
+name: runtime-answer
+start: ask
+settings: {idle_timeout: 5m}
+variables: {base: http://hooks.test, service: null, status: null}
+states:
+  ask:
+    messages:
+      - choice: [vpn, mail]
+        set: {service: "{{ message }}"}
+        do:
+          - webhook:
+              url: "{{ base }}/{{ service | urlsegment }}"
+              method: GET
+              result: status
+              success: [{say: "{{ service }}: {{ status.note }}"}]
+              failure: [{say: unknown}]
+"""
+
+
+def test_a_webhook_url_made_at_run_time_answers_the_fields_the_flow_reads(
+    tmp_path: Path,
+) -> None:
+    # its answer was `{}`: the success branch said "vpn: " where the URL written in the
+    # flow (with the variables' defaults) got `{"note": "1001"}`
+    flow = tmp_path / "answer.flow.yaml"
+    flow.write_text(RUNTIME_ANSWER, encoding="utf-8")
+    report = asyncio.run(explore_flow(flow, tmp_path / "answer.explored.test.yaml"))
+    assert report.passed, [str(r.failure) for r in report.run.results if not r.passed]
+    text = (tmp_path / "answer.explored.test.yaml").read_text(encoding="utf-8")
+    assert '        json: {"note": "1001"}\n' in text
+    assert '- expect: {say: "vpn: 1001"}' in text
+
+
 RULED_OUT = """\
 version: 1
 name: ruled-out

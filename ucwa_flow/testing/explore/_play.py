@@ -94,13 +94,15 @@ class WebMocks:
 
     An ``ok`` answer carries a JSON object with a value for every field the flow reads
     from the webhook's ``result`` variable (``ticket.id`` -> ``{"id": "1001"}``), so the
-    success branch renders as it would in production.
+    success branch renders as it would in production; a URL known only at run time gets
+    every field the flow reads from any webhook's.
     """
 
     def __init__(self, flow: Flow) -> None:
         text = _flow_text(flow)
         self.bodies: dict[str, dict[str, str]] = {}
         self.timeouts: dict[str, float] = {}
+        self.fields: set[str] = set()  # of every webhook's answer
         for state in flow.states.values():
             for actions in state.all_action_lists():
                 for action in iter_actions(actions):
@@ -108,14 +110,15 @@ class WebMocks:
                         self._add(flow, action, text)
 
     def _add(self, flow: Flow, hook: Webhook, text: str) -> None:
+        fields = set(re.findall(r"\bwebhook\.json\.(\w+)", text))
+        if hook.result:
+            fields |= set(re.findall(rf"\b{re.escape(hook.result)}\.(\w+)", text))
+        self.fields |= fields
         try:
             context = template_context(variables=flow.variables, flow=flow.name, timezone="UTC")
             url = hook.url.render(context).strip()
         except UcwaFlowError:
             return
-        fields = set(re.findall(r"\bwebhook\.json\.(\w+)", text))
-        if hook.result:
-            fields |= set(re.findall(rf"\b{re.escape(hook.result)}\.(\w+)", text))
         self.timeouts[url] = min(hook.timeout, self.timeouts.get(url, hook.timeout))
         body = self.bodies.setdefault(url, {})
         body.update({name: "1001" for name in sorted(fields)})
@@ -125,7 +128,7 @@ class WebMocks:
         ran); ``False`` when there was nothing new to learn."""
         new = [url for url in urls if url not in self.bodies]
         for url in new:
-            self.bodies[url] = {}
+            self.bodies[url] = {name: "1001" for name in sorted(self.fields)}
             self.timeouts[url] = min(self.timeouts.values(), default=10.0)
         return bool(new)
 
