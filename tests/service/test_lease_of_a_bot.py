@@ -4,9 +4,9 @@ A worker that loses an account's lease and takes it again (a new token) starts a
 for it, while the old bot may still be closing: its replies queued, its client open. The
 lease check of a request used to ask whether the *account* was held and provably valid,
 so once the account was held again the old bot's requests passed it: a reply it still
-had queued went out beside the new bot's copy of it (the new bot sends what the old one
-committed and did not record as sent, once its event channel shows it was not), and the
-caller heard it twice. A refused request also revoked the runner's current store, the new
+had queued could go out beside the new bot's copy of it (the new bot sends what the old
+one committed and did not record as sent, once its event channel shows it was not), and
+the caller would hear it twice. A refused request also revoked the runner's current store, the new
 bot's. Now each bot's check is its own lease's (the token it started with), and a refusal
 revokes its own store's writes.
 
