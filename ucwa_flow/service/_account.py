@@ -372,8 +372,16 @@ class AccountRunner:
             # a lease-fenced worker keeps httpx's transport (docs/ha.md, "Which transport")
             lean_transport=self.lease_valid is None,
         )
-        if self.lease_valid is not None:
-            check_lease(client, self.spec.id, self.lease_valid, self.revoke)
+        valid, token, fenced = self.lease_valid, self.lease_token, self._fenced
+        if valid is not None:
+            # this bot's lease, not the account's: the worker may take the account again
+            # (a new token, a new bot) while this bot is still closing; its requests stay
+            # refused then, and a refusal revokes its own store, not the new bot's
+            def mine() -> bool:
+                return self.lease_token == token and valid()
+
+            revoke = fenced.revoke if fenced is not None else self.revoke
+            check_lease(client, self.spec.id, mine, revoke)
         return client
 
     def _trace(self, record: t.Trace) -> None:
