@@ -9,6 +9,7 @@ forks the requested one and exits at once: the requested one is re-parented to t
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import contextlib
 import gc
@@ -116,14 +117,17 @@ def _become(request: dict[str, Any], fds: list[int]) -> NoReturn:
         os._exit(127)
     # The zygote's objects stay frozen: the collector never walks them, so the fork copies
     # only the pages it writes (unfrozen, the first full collection wrote to every page of
-    # the zygote's heap: 0.26 against 0.08 CPU s for a start of ``validate``). What it runs
-    # lives in a ``__main__`` of its own, which the collector and the interpreter's exit
+    # the zygote's heap: a start of ``validate`` took 0.26 CPU s instead of 0.08-0.10).
+    # What it runs lives in a ``__main__`` of its own, which the collector and the exit
     # treat as in a fresh process (in the zygote's frozen one, nothing it held was
     # finalized at exit).
     main = types.ModuleType("__main__")
     main.__builtins__ = builtins  # type: ignore[attr-defined]
     main.__annotations__ = {}
     sys.modules["__main__"] = main
+    if "__mp_main__" in sys.modules:  # as multiprocessing sets it when it is imported
+        sys.modules["__mp_main__"] = main
+    atexit.register(_keep_modules)  # the last of the exit's callbacks (they run last first)
     # the test's own signal mask: what was sent meanwhile is delivered now
     signal.pthread_sigmask(signal.SIG_SETMASK, request["state"]["mask"])
     if request["script"]:  # as the interpreter runs a script: no restoring after it
@@ -133,6 +137,18 @@ def _become(request: dict[str, Any], fds: list[int]) -> NoReturn:
     else:  # as ``-m`` runs a module
         runpy._run_module_as_main(request["module"])  # type: ignore[attr-defined]
     sys.exit(0)
+
+
+def _keep_modules() -> None:
+    """At exit, hold every module until the interpreter wipes the modules it still has.
+
+    The interpreter's exit takes the modules out of ``sys.modules``, collects the garbage,
+    then wipes the globals of each module still alive. A module the zygote imported and
+    nothing else holds is kept alive only by the cycle between its globals and its
+    functions, which is frozen: the collection cannot free it and the wipe skips it, so
+    what the command had put in its globals would never be finalized (a fresh start frees
+    it in that collection). Held from ``sys`` (wiped last), every module is wiped instead."""
+    sys._zygote_modules = list(sys.modules.values())  # type: ignore[attr-defined]
 
 
 def _arrange(request: dict[str, Any], fds: list[int]) -> None:

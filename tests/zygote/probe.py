@@ -13,12 +13,21 @@ import time
 
 
 class _Last:
+    def __init__(self, where: str) -> None:
+        self.where = where
+        # (the order in which the exit wipes modules is not the point: __main__'s globals
+        # may be gone when the one held by another module is finalized)
+        self.write = os.write
+
     def __del__(self) -> None:
-        sys.stderr.write("finalized at exit\n")
+        self.write(2, f"finalized at exit: held {self.where}\n".encode())
 
 
 def main() -> None:
-    _last = _Last()
+    _last = _Last("by __main__")
+    import ucwa_flow  # (the zygote imported it; a fresh start imports it here)
+
+    ucwa_flow._probe_kept = _Last("by a module the zygote imported")
     mask = os.umask(0)
     seen = {
         "argv": sys.argv[1:],
