@@ -56,7 +56,7 @@ def _disarm(target: str) -> bool:
 
 
 async def _send_headers_then_freeze(self: AsyncHTTP11Connection, request: Any) -> None:
-    """The same for httpx's own transport (a lease-fenced worker's)."""
+    """The same for httpx's own transport (a worker's when the environment names a proxy)."""
     await _send_headers(self, request)
     target = bytes(request.url.target).decode()
     if request.method == b"POST" and "/messaging/messages" in target and _disarm(target):

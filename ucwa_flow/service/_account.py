@@ -369,8 +369,6 @@ class AccountRunner:
             ca_bundle=server.ca_bundle,
             insecure=server.insecure,
             trusted_hosts=server.trusted_hosts,
-            # a lease-fenced worker keeps httpx's transport (docs/ha.md, "Which transport")
-            lean_transport=self.lease_valid is None,
         )
         valid, token, fenced = self.lease_valid, self.lease_token, self._fenced
         if valid is not None:
