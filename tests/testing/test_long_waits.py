@@ -9,6 +9,7 @@ more than :data:`_BOUND` times.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from ucwa_flow.flow import load_flow_text
 from ucwa_flow.runtime import trace as t
 from ucwa_flow.testing import _script as s
 from ucwa_flow.testing._stage import Stage, StepError
+from ucwa_flow.testing.explore import explore_flow
+from ucwa_flow.testing.explore._write import describe_edge
 
 _DAY = 86400.0
 _BOUND = 30  # settles a long wait may take here, whatever its length
@@ -102,4 +105,63 @@ async def test_a_wait_past_the_year_9999_fails_the_step_in_one_line(stage: Stage
         await stage.wait(9999999999999 * _DAY)
     assert str(raised.value) == (
         "cannot wait 1e+13 days: the virtual clock would pass the year 9999"
+    )
+
+
+_ABSURD = """
+version: 1
+name: absurd
+start: wait
+states:
+  wait:
+    enter: [{say: Hi}]
+    messages:
+      - any: true
+        say: "You said: {{ message }}"
+    timeouts:
+      - after: 9999999999999d
+        do: [{say: Too late}, stop]
+"""
+
+_IDLE = """
+version: 1
+name: idle
+start: wait
+settings: {idle_timeout: 10d}
+states:
+  wait:
+    enter: [{say: Hi}]
+    messages:
+      - any: true
+        say: "You said: {{ message }}"
+"""
+
+
+async def test_explore_takes_a_ten_day_idle_timeout_cheaply_and_names_an_absurd_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settle = Stage.settle
+    count = [0]
+
+    async def counted(stage: Stage) -> None:
+        count[0] += 1
+        assert count[0] <= 10 * _BOUND, "explore steps through the upkeep of its waits"
+        await settle(stage)
+
+    monkeypatch.setattr(Stage, "settle", counted)
+    idle = tmp_path / "idle.flow.yaml"
+    idle.write_text(_IDLE, encoding="utf-8")
+    report = await explore_flow(idle, tmp_path / "idle.explored.test.yaml")
+    assert report.passed, [str(r.failure) for r in report.run.results if not r.passed]
+    assert report.missed == {}
+    assert "(any state) -> (end) [timeout: idle 10d]" in {
+        describe_edge(edge) for edge in report.coverage.edges
+    }
+    flow = tmp_path / "absurd.flow.yaml"
+    flow.write_text(_ABSURD, encoding="utf-8")
+    report = await explore_flow(flow, tmp_path / "absurd.explored.test.yaml")
+    missed = {describe_edge(edge): why for edge, why in report.missed.items()}
+    assert list(missed) == ["wait -> (end) [timeout: after 9999999999999d]"]
+    assert missed["wait -> (end) [timeout: after 9999999999999d]"].endswith(
+        "cannot wait 1e+13 days: the virtual clock would pass the year 9999)"
     )
