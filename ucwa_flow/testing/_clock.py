@@ -67,8 +67,6 @@ class ScenarioClock(ManualClock):
         super().__init__(*args, **kwargs)
         self._due: list[float] = []
         self._kept: dict[str, KeepAlive] = {}
-        #: seconds of idle time skipped so far (for tests and curious readers)
-        self.skipped = 0.0
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         heapq.heappush(self._due, self.monotonic() + max(0.0, delay))
@@ -122,7 +120,6 @@ class ScenarioClock(ManualClock):
             user: KeepAlive(k.timer, k.due + seconds, k.interval) for user, k in kept.items()
         }
         self._due = self.due_times  # a sorted list is a heap
-        self.skipped += seconds
 
     def _live(self, timer: TimerHandle) -> bool:
         return not getattr(timer, "cancelled", True)
