@@ -114,3 +114,21 @@ def test_manual_clock_step_fires_one_due_timer_at_a_time_at_its_own_instant() ->
     assert not clock.step(6)  # the cancelled one is skipped, the late one not due
     assert clock.monotonic() == 6.0
     assert clock.pending == 1
+
+
+async def test_manual_clock_postpones_chosen_timers_and_tells_the_next_due_without_them() -> None:
+    clock = ManualClock()
+    fired: list[tuple[str, float]] = []
+    upkeep = clock.call_later(2, lambda: fired.append(("upkeep", clock.monotonic())))
+    clock.call_later(7, lambda: fired.append(("firm", clock.monotonic())))
+    gone = clock.call_later(1, lambda: fired.append(("gone", clock.monotonic())))
+    gone.cancel()
+
+    assert clock.next_due() == 2.0
+    assert clock.next_due(excluding={upkeep}) == 7.0
+    clock.postpone({upkeep, gone}, 7)
+
+    assert clock.due_times == [7.0, 9.0]
+    await clock.advance(10)
+    assert fired == [("firm", 7.0), ("upkeep", 9.0)]
+    assert clock.next_due() is None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -139,6 +139,25 @@ class ManualClock:
     def due_times(self) -> list[float]:
         """When each live timer falls due (``monotonic()`` time), soonest first."""
         return sorted(when for when, _, timer in self._timers if not timer.cancelled)
+
+    def next_due(self, excluding: Collection[TimerHandle] = ()) -> float | None:
+        """When the soonest live timer not in ``excluding`` falls due (``None``: none)."""
+        whens = [
+            w for w, _, timer in self._timers if not timer.cancelled and timer not in excluding
+        ]
+        return min(whens, default=None)
+
+    def postpone(self, timers: Collection[TimerHandle], seconds: float) -> None:
+        """Make each live timer of ``timers`` fall due ``seconds`` later: for a driver that
+        skips idle time and keeps the timers that only serve it at the same distance."""
+        moved = False
+        for _, _, timer in self._timers:
+            if not timer.cancelled and timer in timers:
+                timer.when += seconds
+                moved = True
+        if moved:
+            self._timers = [(timer.when, seq, timer) for _, seq, timer in self._timers]
+            heapq.heapify(self._timers)
 
     def step(self, until: float) -> bool:
         """Fire the next live timer due at or before ``until`` (``monotonic()`` time), with

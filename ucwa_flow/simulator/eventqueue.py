@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from ucwa_flow.clock import Clock
+from ucwa_flow.clock import Clock, TimerHandle
 from ucwa_flow.simulator.config import SimulatorConfig
 from ucwa_flow.simulator.errors import UcwaErrorResponse, bad_request
 
@@ -98,6 +98,7 @@ class EventChannel:
         self._batches: dict[int, dict[str, Any]] = {}
         self._last = 0
         self._hold: _Hold | None = None
+        self._hold_timer: TimerHandle | None = None
         self._closed = False
         self._resume_next = False
         self.duplicate_next = 0
@@ -155,6 +156,14 @@ class EventChannel:
         if hold is None or hold.future is None or hold.future.done():
             return None
         return hold.ack
+
+    @property
+    def idle_timer(self) -> TimerHandle | None:
+        """The timer of the held P-GET while it waits for nothing but its timeout (no event
+        pending), else ``None``: a virtual clock that skips idle time moves it."""
+        if self._pending or self._closed or self._resume_next or self._hold is None:
+            return None
+        return self._hold_timer
 
     @property
     def pending_count(self) -> int:
@@ -225,11 +234,13 @@ class EventChannel:
                 return
             hold.future = loop.create_future()
             timer = self._clock.call_later(due - now, hold.wake)
+            self._hold_timer = timer
             try:
                 await hold.future
             finally:
                 timer.cancel()
                 hold.future = None
+                self._hold_timer = None
 
     def _build(self, number: int) -> dict[str, Any]:
         entries, self._pending = self._pending, []

@@ -7,7 +7,8 @@ person is a :class:`~ucwa_flow.runtime.Caller` with a client of their own that a
 invitations only when the script says so; everyone the flow can invite is such a person
 too, whether or not the script mentions them (see :func:`invitees`). One
 :class:`ScenarioClock` times the simulator, every client and the bot, so ``wait: 2m``
-moves all of them together and nothing sleeps for real.
+moves all of them together and nothing sleeps for real; the idle upkeep of a long wait
+(keep-alives, P-GET timeouts) is skipped, not stepped through (:mod:`._clock`).
 
 After every step the runner calls :meth:`Stage.settle`: it lets the event loop run until
 nothing moves any more (no new trace record, event or message for a while) and the bot's
@@ -19,14 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-from collections.abc import Callable
-from datetime import UTC
+from collections.abc import Mapping
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
 
-from ucwa_flow.clock import ManualClock, TimerHandle
 from ucwa_flow.errors import UcwaFlowError
 from ucwa_flow.flow import Flow, Handoff, Invite, iter_actions, template_context
 from ucwa_flow.runtime import Caller, FlowInstance
@@ -34,6 +33,7 @@ from ucwa_flow.runtime import trace as t
 from ucwa_flow.runtime.bot import Bot
 from ucwa_flow.simulator import DEFAULT_PASSWORD, Simulator, SimulatorConfig, SimulatorUser
 from ucwa_flow.simulator import default_users as simulator_users
+from ucwa_flow.testing._clock import KeepAlive, ScenarioClock, Upkeep, idle_upkeep
 from ucwa_flow.testing._script import Scenario
 from ucwa_flow.testing._web import MockedWeb
 from ucwa_flow.ucwa import UcwaClient
@@ -52,33 +52,6 @@ _KEEP_ALIVE = 120.0  # reportMyActivity interval, so that long waits keep the ap
 
 class StepError(UcwaFlowError):
     """A step could not be performed; the message says why, for the test report."""
-
-
-class ScenarioClock(ManualClock):
-    """A :class:`ManualClock` that also knows when its timers fall due.
-
-    :meth:`advance_settled` moves time from one due timer to the next and lets the world
-    settle at each, so that a long wait sees every reaction in the order it would happen.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._due: list[float] = []
-
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
-        heapq.heappush(self._due, self.monotonic() + max(0.0, delay))
-        return super().call_later(delay, callback, *args)
-
-    async def advance_settled(self, seconds: float, settle: Callable[[], Any]) -> None:
-        """Advance by ``seconds``, awaiting ``settle()`` at each instant a timer is due."""
-        target = self.monotonic() + seconds
-        while self._due and self._due[0] <= target:
-            due = heapq.heappop(self._due)
-            if due > self.monotonic():
-                await self.advance(due - self.monotonic())
-                await settle()
-        await self.advance(target - self.monotonic())
-        await settle()
 
 
 class Stage:
@@ -181,8 +154,18 @@ class Stage:
     # -- time and settling ------------------------------------------------------------------
 
     async def wait(self, seconds: float) -> None:
-        """Let ``seconds`` of virtual time pass, settling at every timer on the way."""
-        await self.clock.advance_settled(seconds, self.settle)
+        """Let ``seconds`` of virtual time pass, settling at every timer on the way (and
+        skipping the idle upkeep between them, see :mod:`ucwa_flow.testing._clock`)."""
+        try:
+            self.clock.now() + timedelta(seconds=seconds)
+        except OverflowError:
+            raise StepError(
+                f"cannot wait {seconds / 86400:g} days: the virtual clock would pass the year 9999"
+            ) from None
+        await self.clock.advance_settled(seconds, self.settle, self._upkeep)
+
+    def _upkeep(self, kept: Mapping[str, KeepAlive]) -> Upkeep | None:
+        return None if self.bot.engine.busy else idle_upkeep(self.sim, kept)
 
     async def settle(self) -> None:
         """Run the event loop until the bot, the server and the people are all quiet."""

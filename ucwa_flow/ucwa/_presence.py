@@ -20,12 +20,14 @@ from ucwa_flow.ucwa._http import link, resolve
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.errors import ApplicationGone, UcwaError, UcwaHttpError
 
-__all__ = ["FORMATS", "Presence"]
+__all__ = ["FORMATS", "KEEP_ALIVE_TASK", "Presence"]
 
 log = logging.getLogger("ucwa_flow.ucwa")
 
 #: the message formats a client can offer
 FORMATS = ("Plain", "Html")
+#: the name of a keep-alive task starts so (then the user): a virtual clock tells it by it
+KEEP_ALIVE_TASK = "ucwa-keep-alive"
 _FORMATS = FORMATS
 
 
@@ -150,5 +152,5 @@ class Presence:
     def start_keep_alive(self, interval: float = 180.0) -> asyncio.Task[None]:
         """Start :meth:`keep_alive` as a task; cancel the task to stop it."""
         return asyncio.get_running_loop().create_task(
-            self.keep_alive(interval), name=f"ucwa-keep-alive {self.user}"
+            self.keep_alive(interval), name=f"{KEEP_ALIVE_TASK} {self.user}"
         )
