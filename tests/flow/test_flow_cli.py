@@ -373,3 +373,29 @@ def test_a_run_on_a_server_imports_no_simulator_nor_http_server(tmp_path: Path) 
             proc.kill()
             proc.wait()
     assert lines[-1] == "unused: "
+
+
+def test_problems_at_one_place_are_printed_in_the_same_order_whatever_the_hash_seed(
+    tmp_path: Path,
+) -> None:
+    # three S002 at 1:1: a set's order (the hash seed's) once decided their order, so
+    # validate's output changed from one run to the next
+    flow = tmp_path / "m.flow.yaml"
+    flow.write_text("states:\n  a:\n    messages:\n      - any: true\n", encoding="utf-8")
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-m", "ucwa_flow", "validate", str(flow)],
+            env=dict(os.environ, PYTHONHASHSEED=str(seed)),
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        for seed in range(4)
+    }
+    assert len(outputs) == 1, outputs
+    (output,) = outputs
+    assert [line.rsplit(" ", 1)[-1] for line in output.splitlines()] == [
+        "'version'",
+        "'name'",
+        "'start'",
+    ], output

@@ -164,7 +164,8 @@ def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:
         if parts.incomplete:  # what the file left out defines may be "missing"
             diagnostics = [d for d in diagnostics if d.code not in INCLUDED_NAMES]
         diagnostics = diagnostics + parts.diagnostics
-    diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)
+    # in the order they were found where the sort key ties (a set's order is the hash seed's)
+    diagnostics = sorted(dict.fromkeys(diagnostics), key=Diagnostic.sort_key)
     has_errors = any(d.is_error for d in diagnostics)
     return LoadResult(None if has_errors else flow, diagnostics)
 

@@ -75,7 +75,9 @@ def assemble(document: Document, root: FilePath) -> Parts:
     parts = _Assembler(root)
     parts.includes(document, (document.file,))
     parts.calls(document, ())
-    parts.result.diagnostics = sorted(set(parts.result.diagnostics), key=Diagnostic.sort_key)
+    parts.result.diagnostics = sorted(
+        dict.fromkeys(parts.result.diagnostics), key=Diagnostic.sort_key
+    )
     return parts.result
 
 
