@@ -111,6 +111,42 @@ async def test_watch_reloads_when_a_file_the_flow_includes_changes(tmp_path: Pat
         await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
 
 
+async def test_watch_reloads_when_an_included_file_without_states_changes(
+    tmp_path: Path,
+) -> None:
+    """Only the files states and commands came from were watched: an included file of
+    ``variables`` only, or one that only includes another (the middle of a chain), was
+    read at every load but its edits waited for a SIGHUP."""
+    async with world(tmp_path) as w:
+        for folder in ("lib", "lib2"):
+            (tmp_path / folder).mkdir()
+        names = tmp_path / "lib" / "vars.states.yaml"
+        names.write_text("variables:\n  greeting: hello\n", encoding="utf-8")
+        middle = tmp_path / "lib" / "mid.states.yaml"
+        middle.write_text("include: [../lib2/leaf.states.yaml]\n", encoding="utf-8")
+        leaf = tmp_path / "lib2" / "leaf.states.yaml"
+        leaf.write_text("states:\n  done:\n    enter:\n      - say: bye\n", encoding="utf-8")
+        text = w.flow_text("helpdesk").split("  done:\n")[0].replace("your name?", "{{ greeting }}")
+        include = "include: [lib/vars.states.yaml, lib/mid.states.yaml]\nstates:\n"
+        w.flow("helpdesk", text=text.replace("states:\n", include))
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        service = await w.service(deployment, watch=True)
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        assert {names, middle, leaf} <= set(service.watched_files())
+        names.write_text("variables:\n  greeting: welcome\n", encoding="utf-8")
+        await until(
+            lambda: runner.flows["helpdesk"].variables["greeting"] == "welcome",
+            "the reload on the change of the variables",
+        )
+        running = runner.flows["helpdesk"].digest
+        middle.write_text("# the leaf's states\n" + middle.read_text("utf-8"), "utf-8")
+        await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on mid")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: welcome"]
+
+
 async def test_a_version_without_a_variable_the_deployment_sets_is_refused(
     tmp_path: Path,
 ) -> None:
