@@ -147,34 +147,6 @@ async def test_watch_reloads_when_an_included_file_without_states_changes(
         assert await lene.hear() == ["helpdesk v1: welcome"]
 
 
-async def test_a_version_without_a_variable_the_deployment_sets_is_refused(
-    tmp_path: Path,
-) -> None:
-    """It was taken (200, "ok"), the deployment's value dropped without a word, and the
-    next start refused the file (D114, exit status 2): a restart did not come back."""
-    async with world(tmp_path) as w:
-        with_name = w.flow_text("helpdesk").replace(
-            "states:\n", "variables: {who: nobody}\nstates:\n"
-        )
-        w.flow("helpdesk", text=with_name)
-        account = dataclasses.replace(w.account("helpdesk", HELPDESK), variables={"who": "Lene"})
-        service = await w.service(w.deployment(account))
-        await until(lambda: service.readiness().ready, "signed in")
-        runner = service.runners["helpdesk"]
-        running = runner.flows["helpdesk"]
-        w.flow("helpdesk", "v2")  # no `who` any more
-        report = await service.reload()
-        assert not report.ok
-        assert report.lines == [
-            "helpdesk: helpdesk: refused (vars.who: no flow of account 'helpdesk' would have "
-            "a variable 'who', D114 at the next start); the running version stays"
-        ]
-        assert runner.flows["helpdesk"] is running
-        w.flow("helpdesk", text=with_name.replace("v1", "v3"))  # declared again: taken
-        assert (await service.reload()).ok
-        assert runner.flows["helpdesk"].variables["who"] == "Lene"
-
-
 async def test_a_running_conversation_moves_to_a_compatible_version_only(
     tmp_path: Path,
 ) -> None:
