@@ -264,6 +264,47 @@ def test_the_digest_covers_the_sub_flows_and_included_files(tmp_path: Path) -> N
     assert len({first, second, third}) == 3
 
 
+def test_the_flow_names_every_file_it_was_read_from(tmp_path: Path) -> None:
+    """What ``serve --watch`` watches: an included file of variables only, one that only
+    includes another, and the files a sub-flow includes are read too."""
+    files = {
+        "main.flow.yaml": """
+            version: 1
+            name: main
+            start: ask
+            settings: {idle_timeout: 5m}
+            include: [lib/names.states.yaml, lib/mid.states.yaml]
+            states:
+              ask:
+                enter: [{say: "{{ greeting }}"}, {call: {flow: x.subflow.yaml}}, {goto: bye}]
+        """,
+        "lib/names.states.yaml": "variables: {greeting: hello}\n",
+        "lib/mid.states.yaml": "include: [../lib2/leaf.states.yaml]\n",
+        "lib2/leaf.states.yaml": "states: {bye: {enter: [stop]}}\n",
+        "x.subflow.yaml": """
+            version: 1
+            subflow: x
+            start: a
+            include: [lib/x.states.yaml]
+            states: {a: {enter: [{say: "{{ word }}"}, return]}}
+        """,
+        "lib/x.states.yaml": "variables: {word: hi}\n",
+    }
+    _write(tmp_path, files)
+    flow = load_flow(tmp_path / "main.flow.yaml").raise_for_errors()
+    assert flow.files == tuple(
+        str(tmp_path / name)
+        for name in (
+            "main.flow.yaml",
+            "lib/names.states.yaml",
+            "lib/mid.states.yaml",
+            "lib2/leaf.states.yaml",
+            "x.subflow.yaml",
+            "lib/x.states.yaml",
+        )
+    )
+
+
 def test_diff_shows_a_changed_call_parameter(tmp_path: Path) -> None:
     from ucwa_flow.diff import diff_flows, format_text
 

@@ -111,32 +111,40 @@ async def test_watch_reloads_when_a_file_the_flow_includes_changes(tmp_path: Pat
         await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
 
 
-async def test_a_version_without_a_variable_the_deployment_sets_is_refused(
+async def test_watch_reloads_when_an_included_file_without_states_changes(
     tmp_path: Path,
 ) -> None:
-    """It was taken (200, "ok"), the deployment's value dropped without a word, and the
-    next start refused the file (D114, exit status 2): a restart did not come back."""
+    """Only the files states and commands came from were watched: an included file of
+    ``variables`` only, or one that only includes another (the middle of a chain), was
+    read at every load but its edits waited for a SIGHUP."""
     async with world(tmp_path) as w:
-        with_name = w.flow_text("helpdesk").replace(
-            "states:\n", "variables: {who: nobody}\nstates:\n"
-        )
-        w.flow("helpdesk", text=with_name)
-        account = dataclasses.replace(w.account("helpdesk", HELPDESK), variables={"who": "Lene"})
-        service = await w.service(w.deployment(account))
+        for folder in ("lib", "lib2"):
+            (tmp_path / folder).mkdir()
+        names = tmp_path / "lib" / "vars.states.yaml"
+        names.write_text("variables:\n  greeting: hello\n", encoding="utf-8")
+        middle = tmp_path / "lib" / "mid.states.yaml"
+        middle.write_text("include: [../lib2/leaf.states.yaml]\n", encoding="utf-8")
+        leaf = tmp_path / "lib2" / "leaf.states.yaml"
+        leaf.write_text("states:\n  done:\n    enter:\n      - say: bye\n", encoding="utf-8")
+        text = w.flow_text("helpdesk").split("  done:\n")[0].replace("your name?", "{{ greeting }}")
+        include = "include: [lib/vars.states.yaml, lib/mid.states.yaml]\nstates:\n"
+        w.flow("helpdesk", text=text.replace("states:\n", include))
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        service = await w.service(deployment, watch=True)
         await until(lambda: service.readiness().ready, "signed in")
         runner = service.runners["helpdesk"]
-        running = runner.flows["helpdesk"]
-        w.flow("helpdesk", "v2")  # no `who` any more
-        report = await service.reload()
-        assert not report.ok
-        assert report.lines == [
-            "helpdesk: helpdesk: refused (vars.who: no flow of account 'helpdesk' would have "
-            "a variable 'who', D114 at the next start); the running version stays"
-        ]
-        assert runner.flows["helpdesk"] is running
-        w.flow("helpdesk", text=with_name.replace("v1", "v3"))  # declared again: taken
-        assert (await service.reload()).ok
-        assert runner.flows["helpdesk"].variables["who"] == "Lene"
+        assert {names, middle, leaf} <= set(service.watched_files())
+        names.write_text("variables:\n  greeting: welcome\n", encoding="utf-8")
+        await until(
+            lambda: runner.flows["helpdesk"].variables["greeting"] == "welcome",
+            "the reload on the change of the variables",
+        )
+        running = runner.flows["helpdesk"].digest
+        middle.write_text("# the leaf's states\n" + middle.read_text("utf-8"), "utf-8")
+        await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on mid")
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: welcome"]
 
 
 async def test_a_running_conversation_moves_to_a_compatible_version_only(

@@ -114,6 +114,7 @@ class _Builder(BuilderBase):
             digest=self.parts.digest(self.doc.digest),
             location=self.loc(()),
             subflows=MappingProxyType(subflows),
+            files=(self.doc.file, *self.parts.files),
         )
 
     def subflow(self, states: dict[str, State]) -> SubFlow:

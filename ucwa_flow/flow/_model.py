@@ -308,6 +308,9 @@ class Flow:
     Every action list, branches included, is indexed by its id when the flow is made
     (:meth:`action_list`); ids depend only on the flow's structure. ``subflows`` are the
     sub-flows it calls, by name; their states are in ``states`` as ``SUBFLOW/STATE``.
+    ``files`` are the files it was read from: ``source`` first, then every file it
+    includes and every sub-flow it calls (with their includes), in the order they were
+    read (the files ``digest`` covers; ``serve --watch`` watches them).
     """
 
     name: str
@@ -325,6 +328,7 @@ class Flow:
     digest: str
     location: Location
     subflows: Mapping[str, SubFlow] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
     _lists: Mapping[str, tuple[Action, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )

@@ -60,6 +60,8 @@ class Parts:
     subflows: dict[str, Document | None] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
+    #: every file read (included files, sub-flows and their includes), in reading order
+    files: list[str] = field(default_factory=list)
     #: an included file could not be merged: what it defines is missing from the flow
     incomplete: bool = False
 
@@ -116,6 +118,7 @@ class _Assembler:
         if not inside:
             unusable("F138", f"{written!r} is outside the flow's folder {self.root.name}/")
             return None
+        self.result.files.append(path)  # read: what `serve --watch` watches
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

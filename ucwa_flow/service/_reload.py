@@ -4,9 +4,9 @@ Each flow file the accounts name is read once per reload: a file several account
 checked once, and its diagnostics are reported once (with the account when only one uses
 it), each account then saying in one line that it keeps its running version. A file that
 cannot be read any more (deleted, a folder now) is that one line, naming why, not
-"has errors". A changed valid version is handed to each account that uses it, unless the
-account's ``vars`` would then name a variable none of its flows declares (``D114``, which
-the next start would refuse the deployment for): its changed versions are refused then.
+"has errors". A changed valid version is handed to each account that uses it, unless it
+leaves a variable of the account's ``vars`` undeclared (:func:`_refusals`: ``D114``, which
+the next start would refuse the deployment for): only such versions are refused.
 """
 
 from __future__ import annotations
@@ -60,25 +60,61 @@ def reload_lines(runners: Iterable[AccountRunner]) -> list[Line]:
             current = runner.flows.get(flow_spec.name)
             if current is None or current.digest != flow.digest:
                 changed[flow_spec.name] = flow
-        missing = _undeclared(spec.variables, {**runner.flows, **changed})
+        refused = _refusals(spec.variables, runner.flows, changed)
         for name, flow in changed.items():
-            if missing:  # the next start would refuse the file: so does the reload
-                why = (
-                    f"vars.{missing}: no flow of account {spec.id!r} would have a variable "
-                    f"{missing!r}, D114 at the next start"
-                )
-                line = f"{spec.id}: {name}: refused ({why}); the running version stays"
-                lines.append((logging.ERROR, line, spec.id))
+            if name in refused:  # the next start would refuse the file: so does the reload
+                line = f"{spec.id}: {name}: refused ({_undeclared(spec.id, refused[name])}); "
+                lines.append((logging.ERROR, line + "the running version stays", spec.id))
                 continue
             with logcontext.bind(account=spec.id):
                 lines.append((*_applied(runner, name, flow), spec.id))
     return lines or [(logging.INFO, "reload: no flow changed", None)]
 
 
-def _undeclared(variables: Mapping[str, object], flows: Mapping[str, Flow]) -> str | None:
-    """The first of the deployment's ``vars`` that none of ``flows`` declares (``D114``)."""
-    declared = {name for flow in flows.values() for name in flow.variables}
-    return next((name for name in variables if name not in declared), None)
+def _refusals(
+    variables: Mapping[str, object], running: Mapping[str, Flow], changed: Mapping[str, Flow]
+) -> dict[str, list[str]]:
+    """The ``changed`` versions to refuse, each with the variables of ``vars`` it would
+    leave undeclared (``D114``), given the versions that will run.
+
+    A variable a running version declares and no version that would run does is lost by
+    the changed versions whose running version declared it: those are refused (their
+    running versions, which declare it, stay), and the versions that would then run are
+    checked again (a refused version may have been the one to declare another variable
+    now). Each round refuses at least one version, so it ends, with every variable the
+    running versions declared still declared. A variable no running version declares (an
+    engine that refused a version of an earlier reload) refuses nothing."""
+    refused: dict[str, list[str]] = {}
+    while True:
+        runs = {**running, **{n: f for n, f in changed.items() if n not in refused}}
+        declared = {name for flow in runs.values() for name in flow.variables}
+        missing = [
+            name
+            for name in variables
+            if name not in declared and any(name in flow.variables for flow in running.values())
+        ]
+        if not missing:
+            return refused
+        for flow_name in changed:
+            before = running.get(flow_name)
+            lost = [name for name in missing if before is not None and name in before.variables]
+            if lost and flow_name not in refused:
+                refused[flow_name] = lost
+
+
+def _undeclared(account: str, variables: list[str]) -> str:
+    """Why a version that leaves ``variables`` of the account's ``vars`` undeclared is
+    refused, in a few words naming every one."""
+    if len(variables) == 1:
+        return (
+            f"vars.{variables[0]}: no flow of account {account!r} would have a variable "
+            f"{variables[0]!r}, D114 at the next start"
+        )
+    named = ", ".join(f"vars.{name}" for name in variables)
+    return (
+        f"{named}: no flow of account {account!r} would have these variables, "
+        "D114 at the next start"
+    )
 
 
 def _applied(runner: AccountRunner, name: str, flow: Flow) -> tuple[int, str]:

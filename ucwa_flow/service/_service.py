@@ -245,16 +245,15 @@ class Service:
         return {"flow": instance.flow_name, "state": instance.state} if instance else {}
 
     def watched_files(self) -> list[Path]:
-        """The deployment file, every flow file it names and the files those flows were
-        made of when loaded (included files, sub-flows: where their states and commands
-        come from)."""
+        """The deployment file, every flow file it names and every file the loading of
+        the running flows read (``Flow.files``: the files they include, the sub-flows they
+        call, and what those include, whatever each one holds)."""
         files = [self.deployment.source]
         for spec in self.deployment.accounts:
             files += [flow.path for flow in spec.flows]
         for runner in self.runners.values():
             for flow in runner.flows.values():
-                files += [Path(state.location.file) for state in flow.states.values()]
-                files += [Path(command.location.file) for command in flow.commands]
+                files += [Path(file) for file in flow.files]
         return list(dict.fromkeys(files))
 
     async def _changed(self, paths: list[Path]) -> None:
