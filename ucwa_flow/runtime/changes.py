@@ -15,9 +15,9 @@ in one is traced, its parameters at the call, so a call or a return between two 
 writes nothing twice. It remembers, per live conversation, when it was created and the
 flow's own variables last committed, which is what such a line is measured against.
 
-Messages and variable lines are cleaned of the values of the flow's secret variables, in
-every scope (a sub-flow's parameter made from a caller's secret) and as last committed
-(:func:`~ucwa_flow.runtime.records.without_secrets`).
+Messages, variable, outcome, error and ``campaign_set`` lines are cleaned of the values of
+the flow's secret variables, in every scope (a sub-flow's parameter made from a caller's
+secret) and as last committed (:func:`~ucwa_flow.runtime.records.without_secrets`).
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ from ucwa_flow.store import (
 
 __all__ = ["PageWriter"]
 
-#: the lines cleaned of the values of the flow's secret variables
-_CLEANED = frozenset(("message_in", "message_out", "variable", "outcome"))
+#: the lines cleaned of the values of the flow's secret variables: those that may hold a
+#: caller's text or a value the flow made (an error names a webhook's URL, `set:
+#: {campaign.NAME: ...}` is a line of its own)
+_CLEANED = frozenset(("message_in", "message_out", "variable", "outcome", "error", "campaign_set"))
 _NONE = object()  # no variable line in the page
 
 
