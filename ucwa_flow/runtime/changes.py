@@ -17,7 +17,9 @@ flow's own variables last committed, which is what such a line is measured again
 
 Messages, variable, outcome, error and ``campaign_set`` lines are cleaned of the values of
 the flow's secret variables, in every scope (a sub-flow's parameter made from a caller's
-secret) and as last committed (:func:`~ucwa_flow.runtime.records.without_secrets`).
+secret) and as last committed (:func:`~ucwa_flow.runtime.records.without_secrets`); those
+a webhook's answer writes after the conversation ended (its ``ended`` handler's) or in a
+campaign's report, by the instance that called it (``Page.answered``).
 """
 
 from __future__ import annotations
@@ -208,6 +210,9 @@ class PageWriter:
                     committed_vars.pop(href, None)
             else:
                 committed_vars[href] = (instance, copy.deepcopy(variables) if variables else {})
+        for href, instance in page.answered.items():
+            if href not in page.touched and engine.instances.get(href) is not instance:
+                held.pop(href, None)  # followed no more (ended, a report): nothing to keep
         for at, declined in page.declines:
             href = declined.conversation
             if href not in page.touched and href not in engine.instances:
@@ -263,8 +268,9 @@ def _outcome(result: Sent, now: float) -> OutboxUpdate:
 
 def _owner(page: Page, href: str) -> FlowInstance | None:
     """The instance whose secrets conversation ``href``'s messages keep out: its own, else
-    the caller's for a handoff's agent."""
-    return page.touched.get(href) or page.owners.get(href)
+    the caller's for a handoff's agent, else the one whose webhook answered after it ended
+    (its ``ended`` handler's)."""
+    return page.touched.get(href) or page.owners.get(href) or page.answered.get(href)
 
 
 def _variable_lines(page: Page) -> dict[str, list[dict[str, Any]]]:
