@@ -2,11 +2,12 @@
 
 A failed webhook's ``error`` line names its URL, which a secret may be part of; a webhook
 run from a state's ``ended`` handler answers after the conversation's record was written
-as ended. Before, the error line and the log line kept the URL in clear (only messages, variable and
-outcome lines were cleaned), and the lines of an ``ended`` handler's webhook were not
-cleaned at all (the conversation's secret values were forgotten once it ended), nor
-committed before the next batch of the event channel, and a ``log`` action's line kept
-the value in clear.
+as ended; a campaign's report runs in no conversation. Before, the error line and the log
+line kept the URL in clear (only messages, variable and outcome lines were cleaned), a
+``set: {campaign.NAME: ...}`` line and a ``log`` action's line kept the value in clear,
+and the lines a webhook wrote after the end or in a report were not cleaned at all (no
+secret value was known for them), nor, after the end, committed before the next batch
+of the event channel.
 """
 
 from __future__ import annotations
