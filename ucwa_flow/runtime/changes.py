@@ -192,12 +192,15 @@ class PageWriter:
                 ended_in=journal.ended_in.pop(href, None) if ended else None,
             )
             if ended and flow.secrets and (texts := values(href)):
-                # what the ended record keeps: no secret by value, whenever it was held
+                # what the ended record keeps: no secret by value, whenever it was held, in
+                # its variables and in the requests of an `ended` handler still waited on
+                # (written once, never read back: a record that ended is not restored)
                 kept = {
                     k: v if k in flow.secrets else scrub(v, texts)
                     for k, v in record.variables.items()
                 }
-                record = replace(record, variables=kept)
+                pending = tuple(replace(w, payload=scrub(w.payload, texts)) for w in record.pending)
+                record = replace(record, variables=kept, pending=pending)
             records.append(record)
             if ended:
                 created_at.pop(href, None)
