@@ -32,6 +32,7 @@ from ucwa_flow.flow import (
 from ucwa_flow.runtime import calls, suspending
 from ucwa_flow.runtime.context import Context, assign
 from ucwa_flow.runtime.outbox import Outgoing
+from ucwa_flow.runtime.reports import loggable
 from ucwa_flow.runtime.services import Continuation
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ async def perform(
         done("typing", action.location)
     elif isinstance(action, Log):
         line = action.message.render(ctx)
-        log.log(_LEVELS[action.level.upper()], "%s: %s", instance.href, line)
+        log.log(_LEVELS[action.level.upper()], "%s: %s", instance.href, loggable(instance, line))
         done("log", action.location, line)
     elif isinstance(action, Invite | Webhook | Handoff):
         assert rest is not None

@@ -15,9 +15,11 @@ in one is traced, its parameters at the call, so a call or a return between two 
 writes nothing twice. It remembers, per live conversation, when it was created and the
 flow's own variables last committed, which is what such a line is measured against.
 
-Messages and variable lines are cleaned of the values of the flow's secret variables, in
-every scope (a sub-flow's parameter made from a caller's secret) and as last committed
-(:func:`~ucwa_flow.runtime.records.without_secrets`).
+Messages, variable, outcome, error and ``campaign_set`` lines are cleaned of the values of
+the flow's secret variables, in every scope (a sub-flow's parameter made from a caller's
+secret) and as last committed (:func:`~ucwa_flow.runtime.records.without_secrets`); those
+a webhook's answer writes after the conversation ended (its ``ended`` handler's) or in a
+campaign's report, by the instance that called it (``Page.answered``).
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ from ucwa_flow.store import (
 
 __all__ = ["PageWriter"]
 
-#: the lines cleaned of the values of the flow's secret variables
-_CLEANED = frozenset(("message_in", "message_out", "variable", "outcome"))
+#: the lines cleaned of the values of the flow's secret variables: those that may hold a
+#: caller's text or a value the flow made (an error names a webhook's URL, `set:
+#: {campaign.NAME: ...}` is a line of its own)
+_CLEANED = frozenset(("message_in", "message_out", "variable", "outcome", "error", "campaign_set"))
 _NONE = object()  # no variable line in the page
 
 
@@ -188,12 +192,15 @@ class PageWriter:
                 ended_in=journal.ended_in.pop(href, None) if ended else None,
             )
             if ended and flow.secrets and (texts := values(href)):
-                # what the ended record keeps: no secret by value, whenever it was held
+                # what the ended record keeps: no secret by value, whenever it was held, in
+                # its variables and in the requests of an `ended` handler still waited on
+                # (written once, never read back: a record that ended is not restored)
                 kept = {
                     k: v if k in flow.secrets else scrub(v, texts)
                     for k, v in record.variables.items()
                 }
-                record = replace(record, variables=kept)
+                pending = tuple(replace(w, payload=scrub(w.payload, texts)) for w in record.pending)
+                record = replace(record, variables=kept, pending=pending)
             records.append(record)
             if ended:
                 created_at.pop(href, None)
@@ -206,6 +213,9 @@ class PageWriter:
                     committed_vars.pop(href, None)
             else:
                 committed_vars[href] = (instance, copy.deepcopy(variables) if variables else {})
+        for href, instance in page.answered.items():
+            if href not in page.touched and engine.instances.get(href) is not instance:
+                held.pop(href, None)  # followed no more (ended, a report): nothing to keep
         for at, declined in page.declines:
             href = declined.conversation
             if href not in page.touched and href not in engine.instances:
@@ -261,8 +271,9 @@ def _outcome(result: Sent, now: float) -> OutboxUpdate:
 
 def _owner(page: Page, href: str) -> FlowInstance | None:
     """The instance whose secrets conversation ``href``'s messages keep out: its own, else
-    the caller's for a handoff's agent."""
-    return page.touched.get(href) or page.owners.get(href)
+    the caller's for a handoff's agent, else the one whose webhook answered after it ended
+    (its ``ended`` handler's)."""
+    return page.touched.get(href) or page.owners.get(href) or page.answered.get(href)
 
 
 def _variable_lines(page: Page) -> dict[str, list[dict[str, Any]]]:

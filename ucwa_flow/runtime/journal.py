@@ -107,6 +107,9 @@ class Page:
     rotations: dict[tuple[str, str], int] = field(default_factory=dict)
     #: whose secrets a conversation without an instance of its own keeps (a handoff's agent)
     owners: dict[str, FlowInstance] = field(default_factory=dict)
+    #: the instances whose webhooks answered, by conversation: whose secrets its lines keep
+    #: out where the engine follows it no more (an ``ended`` handler's webhook, a report)
+    answered: dict[str, FlowInstance] = field(default_factory=dict)
     #: the last value a variable line of the page gave, by (conversation, variable): of
     #: the flow's own variables (not a sub-flow's), which the commit measures
     shown: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -209,6 +212,13 @@ class Journal:
         """Conversation ``href`` (a handoff's agent) has no instance: its messages keep the
         secrets of ``instance`` (the caller's) out of the transcript."""
         self._page.owners[href] = instance
+
+    def answered(self, instance: FlowInstance) -> None:
+        """A webhook of ``instance`` answered: the lines its branch writes keep the
+        instance's secrets out, and go into the next commit, even when the conversation has
+        ended (a webhook of its ``ended`` handler) and nothing touches it any more."""
+        self._page.answered[instance.href] = instance
+        self._work()
 
     def campaign(self, run: CampaignRun) -> None:
         """Campaign run ``run`` changed: it goes into the next commit."""

@@ -243,11 +243,12 @@ def without_secrets(data: dict[str, Any], values: list[str]) -> dict[str, Any]:
     """A transcript line's data with the secret ``values`` (:func:`secret_values`)
     replaced by ``[redacted]``: a message's ``text`` and ``html``, a variable line's
     ``value`` (a parameter or a variable made from a secret is redacted by value), an
-    outcome's ``result`` (a webhook's answer that repeats a secret it was sent)."""
+    outcome's ``result`` (a webhook's answer that repeats a secret it was sent), an
+    error's ``message`` (a webhook's URL made from one)."""
     if not values:
         return data
     clean = dict(data)
-    for part in ("text", "html", "value", "result"):
+    for part in ("text", "html", "value", "result", "message"):
         if part in clean:
             clean[part] = scrub(clean[part], values)
     return clean

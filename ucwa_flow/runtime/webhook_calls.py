@@ -111,6 +111,9 @@ class WebhookCalls:
         if entry is None:
             return
         call, instance = entry
+        journal = self._host.journal
+        if journal is not None:  # its lines keep its secrets out, ended or not
+            journal.answered(instance)
         rest = call.rest
         assert rest.at is not None
         action = instance.flow.action_list(rest.at.list_id)[rest.at.position]
@@ -128,6 +131,8 @@ class WebhookCalls:
             {"webhook": result.as_context()},
             action.location,
         )
+        if journal is not None:  # the branch may have waited: a commit in between
+            journal.answered(instance)
         if self.on_answered is not None:
             self.on_answered(call.conversation)
 
