@@ -151,6 +151,23 @@ async def test_an_application_whose_keep_alive_stops_after_a_skip_expires_on_tim
     assert app.expired_at == 960.0 + stage.sim.config.activity_expiry
 
 
+async def test_a_retry_inside_the_keep_alive_is_not_taken_for_the_keep_alive(
+    stage: Stage,
+) -> None:
+    # any timer of the keep-alive's task counted as its sleep: the 0.5 s back-off of a
+    # reportMyActivity that failed was put off to the end of the wait
+    app = _callers_app(stage)
+    stage.sim.faults.inject(
+        method="POST", path=f"{app.base}/me/reportMyActivity", status=503, times=1
+    )
+    await stage.clock.advance(120.2)  # the keep-alive reports, fails, and backs off
+    await stage.settle()
+    assert stage.sim.faults.rules == []
+    assert app.last_activity == 0.0
+    await stage.wait(1)
+    assert app.last_activity == 120.5
+
+
 _ABSURD = """
 version: 1
 name: absurd

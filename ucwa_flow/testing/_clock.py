@@ -19,7 +19,6 @@ application to expire when it would have; only requests nobody looks at are left
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,14 +28,14 @@ from ucwa_flow.clock import ManualClock, TimerHandle, ticks_before
 from ucwa_flow.simulator import Simulator
 from ucwa_flow.simulator.config import SimulatorConfig
 from ucwa_flow.simulator.state import Application
-from ucwa_flow.ucwa._presence import KEEP_ALIVE_TASK
+from ucwa_flow.ucwa._presence import KEEP_ALIVE_SLEEP
 
 __all__ = ["KeepAlive", "ScenarioClock", "Upkeep", "idle_upkeep"]
 
 
 @dataclass(frozen=True)
 class KeepAlive:
-    """The pending sleep of one user's keep-alive task: when it ends, and its interval."""
+    """The pending sleep of one user's keep-alive: when it ends, and its interval."""
 
     timer: TimerHandle
     due: float
@@ -92,7 +91,7 @@ UpkeepFinder = Callable[[Mapping[str, KeepAlive]], Upkeep | None]
 
 class ScenarioClock(ManualClock):
     """A :class:`ManualClock` that knows when its timers fall due and which of them are
-    keep-alive sleeps (those of tasks named ``ucwa-keep-alive <user>``)."""
+    keep-alive sleeps (those started while :data:`KEEP_ALIVE_SLEEP` names a user)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -102,14 +101,9 @@ class ScenarioClock(ManualClock):
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         heapq.heappush(self._due, self.monotonic() + max(0.0, delay))
         timer = super().call_later(delay, callback, *args)
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:  # no running loop
-            task = None
-        name = task.get_name() if task is not None else ""
-        if name.startswith(KEEP_ALIVE_TASK + " "):
-            user = name[len(KEEP_ALIVE_TASK) + 1 :].lower()
-            self._kept[user] = KeepAlive(timer, self.monotonic() + max(0.0, delay), delay)
+        user = KEEP_ALIVE_SLEEP.get()
+        if user is not None:
+            self._kept[user.lower()] = KeepAlive(timer, self.monotonic() + max(0.0, delay), delay)
         return timer
 
     async def advance_settled(
