@@ -151,8 +151,8 @@ class ManualClock:
     def due_of(self, timer: TimerHandle) -> float | None:
         """When ``timer``, one of this clock's, falls due (``None``: fired or cancelled)."""
         if not isinstance(timer, _ManualTimer) or timer.clock is not self or timer.cancelled:
-            return None
-        return timer.when if any(entry[2] is timer for entry in self._timers) else None
+            return None  # a fired timer is marked cancelled too
+        return timer.when
 
     def reschedule(self, whens: Mapping[TimerHandle, float]) -> None:
         """Make each live timer of ``whens`` fall due at the instant it maps to instead: for

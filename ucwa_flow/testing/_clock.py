@@ -140,7 +140,7 @@ class ScenarioClock(ManualClock):
             return  # the next due timer is one that matters
         whens: dict[TimerHandle, float] = {}
         reported: dict[str, float] = {}
-        for user, k in kept.items():
+        for user, k in list(kept.items()):
             ticks = ticks_before(k.due, k.interval, end)
             if ticks:
                 reported[user] = k.due + (ticks - 1) * k.interval
