@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ucwa_flow.clock import Clock, ManualClock, SystemClock
+from ucwa_flow.clock import Clock, ManualClock, SystemClock, ticks_before
 
 
 async def test_manual_clock_fires_due_timers_in_order_at_their_own_instant() -> None:
@@ -116,19 +116,33 @@ def test_manual_clock_step_fires_one_due_timer_at_a_time_at_its_own_instant() ->
     assert clock.pending == 1
 
 
-async def test_manual_clock_postpones_chosen_timers_and_tells_the_next_due_without_them() -> None:
+async def test_manual_clock_reschedules_chosen_timers_and_tells_the_next_due_without_them() -> None:
     clock = ManualClock()
     fired: list[tuple[str, float]] = []
     upkeep = clock.call_later(2, lambda: fired.append(("upkeep", clock.monotonic())))
-    clock.call_later(7, lambda: fired.append(("firm", clock.monotonic())))
+    firm = clock.call_later(7, lambda: fired.append(("firm", clock.monotonic())))
     gone = clock.call_later(1, lambda: fired.append(("gone", clock.monotonic())))
     gone.cancel()
 
     assert clock.next_due() == 2.0
     assert clock.next_due(excluding={upkeep}) == 7.0
-    clock.postpone({upkeep, gone}, 7)
+    assert (clock.due_of(upkeep), clock.due_of(firm), clock.due_of(gone)) == (2.0, 7.0, None)
+    clock.reschedule({upkeep: 9.0, gone: 3.0})
 
     assert clock.due_times == [7.0, 9.0]
+    assert clock.due_of(upkeep) == 9.0
     await clock.advance(10)
     assert fired == [("firm", 7.0), ("upkeep", 9.0)]
     assert clock.next_due() is None
+    assert clock.due_of(upkeep) is None  # fired
+
+
+def test_ticks_before_counts_the_instants_of_a_period_before_an_end() -> None:
+    assert ticks_before(120.0, 120.0, 1000.0) == 8  # 120 ... 960
+    assert ticks_before(120.0, 120.0, 960.0) == 7  # 960 is not before 960
+    assert ticks_before(120.0, 120.0, 120.0) == 0
+    # counted as a timer moved by whole periods lands, however the division rounds:
+    # (0.4 - 0.1) / 0.1 is 3.0000000000000004, but 0.1 + 3 * 0.1 is 0.4, not before it;
+    # (1.0 - 0.1) / 0.3 is 3.0, but 0.1 + 3 * 0.3 is 0.9999999999999999, before 1.0
+    assert ticks_before(0.1, 0.1, 0.4) == 3
+    assert ticks_before(0.1, 0.3, 1.0) == 4

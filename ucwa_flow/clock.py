@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Collection
+import math
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle", "ticks_before"]
 
 
 @runtime_checkable
@@ -147,13 +148,19 @@ class ManualClock:
         ]
         return min(whens, default=None)
 
-    def postpone(self, timers: Collection[TimerHandle], seconds: float) -> None:
-        """Make each live timer of ``timers`` fall due ``seconds`` later: for a driver that
-        skips idle time and keeps the timers that only serve it at the same distance."""
+    def due_of(self, timer: TimerHandle) -> float | None:
+        """When ``timer``, one of this clock's, falls due (``None``: fired or cancelled)."""
+        if not isinstance(timer, _ManualTimer) or timer.clock is not self or timer.cancelled:
+            return None  # a fired timer is marked cancelled too
+        return timer.when
+
+    def reschedule(self, whens: Mapping[TimerHandle, float]) -> None:
+        """Make each live timer of ``whens`` fall due at the instant it maps to instead: for
+        a driver that skips idle time and keeps the timers that only serve it in step."""
         moved = False
         for _, _, timer in self._timers:
-            if not timer.cancelled and timer in timers:
-                timer.when += seconds
+            if not timer.cancelled and timer in whens:
+                timer.when = whens[timer]
                 moved = True
         if moved:
             self._timers = [(timer.when, seq, timer) for _, seq, timer in self._timers]
@@ -199,6 +206,19 @@ class ManualClock:
             await _settle()
         self._t = target
         await _settle()
+
+
+def ticks_before(first: float, interval: float, end: float) -> int:
+    """How many of the instants ``first``, ``first + interval``, ``first + 2 * interval``...
+    come before ``end``: how often something periodic acts while time goes on to ``end``."""
+    if first >= end:
+        return 0
+    ticks = math.ceil((end - first) / interval)
+    while ticks > 1 and first + (ticks - 1) * interval >= end:  # the division rounded up
+        ticks -= 1
+    while first + ticks * interval < end:  # or down
+        ticks += 1
+    return ticks
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

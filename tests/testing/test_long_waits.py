@@ -8,6 +8,7 @@ more than :data:`_BOUND` times.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 from ucwa_flow.flow import load_flow_text
 from ucwa_flow.runtime import trace as t
+from ucwa_flow.simulator.eventqueue import Priority
+from ucwa_flow.simulator.state import Application
 from ucwa_flow.testing import _script as s
 from ucwa_flow.testing._stage import Stage, StepError
 from ucwa_flow.testing.explore import explore_flow
@@ -106,6 +109,63 @@ async def test_a_wait_past_the_year_9999_fails_the_step_in_one_line(stage: Stage
     assert str(raised.value) == (
         "cannot wait 1e+13 days: the virtual clock would pass the year 9999"
     )
+
+
+def _callers_app(stage: Stage) -> Application:
+    (app,) = [a for a in stage.sim.applications if a.user.uri == "sip:lenea@contoso.com"]
+    return app
+
+
+async def test_a_medium_event_after_a_long_wait_is_still_held_for_its_five_seconds(
+    stage: Stage,
+) -> None:
+    # the skip moved the held P-GET's timer, not the start its timeout was counted from:
+    # that deadline was then past, and a medium event went out at once
+    await stage.wait(3600)
+    channel = _callers_app(stage).channel
+    me = f"{_callers_app(stage).base}/me"
+    channel.push("me", me, {"link": {"rel": "me", "href": me}, "type": "updated"}, Priority.MEDIUM)
+    await stage.wait(4)
+    assert channel.pending_count == 1
+    await stage.wait(1)
+    assert channel.pending_count == 0
+
+
+async def test_an_application_whose_keep_alive_stops_after_a_skip_expires_on_time(
+    stage: Stage,
+) -> None:
+    # the skip moved the keep-alive and the last activity by the skipped time, not by
+    # whole keep-alive intervals: the application expired 1800 s after an activity
+    # report its keep-alive (every 120 s) never made
+    await stage.wait(1000)
+    app = _callers_app(stage)
+    assert app.last_activity == 960.0
+    (keep_alive,) = [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name() == "ucwa-keep-alive sip:lenea@contoso.com"
+    ]
+    keep_alive.cancel()
+    await stage.settle()
+    await stage.wait(3600)
+    assert app.expired_at == 960.0 + stage.sim.config.activity_expiry
+
+
+async def test_a_retry_inside_the_keep_alive_is_not_taken_for_the_keep_alive(
+    stage: Stage,
+) -> None:
+    # any timer of the keep-alive's task counted as its sleep: the 0.5 s back-off of a
+    # reportMyActivity that failed was put off to the end of the wait
+    app = _callers_app(stage)
+    stage.sim.faults.inject(
+        method="POST", path=f"{app.base}/me/reportMyActivity", status=503, times=1
+    )
+    await stage.clock.advance(120.2)  # the keep-alive reports, fails, and backs off
+    await stage.settle()
+    assert stage.sim.faults.rules == []
+    assert app.last_activity == 0.0
+    await stage.wait(1)
+    assert app.last_activity == 120.5
 
 
 _ABSURD = """

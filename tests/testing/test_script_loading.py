@@ -158,6 +158,34 @@ def test_an_unquoted_date_that_is_no_date_is_an_error_not_a_traceback(
     assert "'2026-13-05T10:00:00' is not a date and time" in result.diagnostics[0].message
 
 
+def test_a_time_past_the_year_9999_in_utc_is_an_error_not_a_traceback(
+    write: Callable[..., Path],
+) -> None:
+    # a real date, but the virtual clock (UTC) could not start: OverflowError ended the run
+    path = write(
+        "late.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: late
+            at: "9999-12-31T22:00:00-05:00"
+            steps: [invite]
+          - name: early
+            at: "0001-01-01T00:30:00+01:00"
+            steps: [invite]
+          - name: last hour
+            at: "9999-12-31T23:00:00+00:00"
+            steps: [invite]
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert _codes(result) == [
+        "4:9 T003 at: '9999-12-31T22:00:00-05:00' is outside the years 1-9999 in UTC",
+        "7:9 T003 at: '0001-01-01T00:30:00+01:00' is outside the years 1-9999 in UTC",
+    ]
+
+
 def test_a_webhook_expectation_with_only_a_url_says_what_to_add(
     write: Callable[..., Path],
 ) -> None:

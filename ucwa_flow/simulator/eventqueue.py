@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from ucwa_flow.clock import Clock, TimerHandle
+from ucwa_flow.clock import Clock, TimerHandle, ticks_before
 from ucwa_flow.simulator.config import SimulatorConfig
 from ucwa_flow.simulator.errors import UcwaErrorResponse, bad_request
 
@@ -52,11 +52,12 @@ class _Entry:
 
 
 class _Hold:
-    __slots__ = ("ack", "future", "priority", "replaced")
+    __slots__ = ("ack", "deadline", "future", "priority", "replaced")
 
-    def __init__(self, ack: int, priority: int) -> None:
+    def __init__(self, ack: int, priority: int, deadline: float) -> None:
         self.ack = ack
         self.priority = priority
+        self.deadline = deadline  # when it is released empty, if nothing comes first
         self.replaced = False
         self.future: asyncio.Future[None] | None = None
 
@@ -165,6 +166,22 @@ class EventChannel:
             return None
         return self._hold_timer
 
+    def skip_idle(self, end: float) -> float | None:
+        """For a virtual clock that skips idle time up to ``end``, while :attr:`idle_timer`
+        is set: the held P-GET would time out every :attr:`timeout` seconds and be asked
+        again at once. Move the hold and the last release to the last such instant before
+        ``end`` and return when the hold now times out (``None``: not before ``end``, so
+        nothing moved); the caller moves :attr:`idle_timer` there."""
+        hold = self._hold
+        if hold is None or self.idle_timer is None:
+            return None
+        ticks = ticks_before(hold.deadline, self.timeout, end)
+        if ticks == 0:
+            return None
+        hold.deadline += ticks * self.timeout
+        self.last_release = hold.deadline - self.timeout
+        return hold.deadline
+
     @property
     def pending_count(self) -> int:
         return len(self._pending)
@@ -213,10 +230,10 @@ class EventChannel:
         if ack <= self._last:
             self.last_release = now
             return self._batches[ack]
-        hold = _Hold(ack, priority)
+        hold = _Hold(ack, priority, now + self.timeout)
         self._hold = hold
         try:
-            await self._wait(hold, now)
+            await self._wait(hold)
         finally:
             if self._hold is hold:
                 self._hold = None
@@ -225,11 +242,11 @@ class EventChannel:
         self.last_release = self._clock.monotonic()
         return self._build(ack)
 
-    async def _wait(self, hold: _Hold, start: float) -> None:
+    async def _wait(self, hold: _Hold) -> None:
         loop = asyncio.get_running_loop()
         while not (hold.replaced or self._closed or self._resume_next):
             now = self._clock.monotonic()
-            due = now if self._high_pending else min(self._soft_due, start + self.timeout)
+            due = now if self._high_pending else min(self._soft_due, hold.deadline)
             if due <= now:
                 return
             hold.future = loop.create_future()

@@ -7,33 +7,35 @@ that times out after three and is asked again, the simulator's expiry checks. St
 through them made a ``wait: 5d`` cost seconds of real time and an absurd one never end.
 
 So when the world is quiet (see :func:`idle_upkeep`: every live application holds a P-GET
-with no event pending and, when available, is kept alive by its client), the clock
-postpones those timers to the next instant something else is due (a flow's timeout, an
-invitation's answer time, a webhook's delay, the end of the wait) and moves the
-simulator's idea of each application's last activity forward by as much: what the
-skipped keep-alives would have left, at the same distance. Everything a test sees still
-happens at its instant and in order; only requests nobody looks at are left out.
+with no event pending and, when available, is kept alive by its client), the clock moves
+those timers on to the next instant something else is due (a flow's timeout, an
+invitation's answer time, a webhook's delay, the end of the wait), each by a whole number
+of its periods, and leaves the simulator where the skipped upkeep would have: each
+application last active at its keep-alive's last report before that instant, each P-GET
+last released at its last timeout before it. Everything a test sees still happens at its
+instant and in order, and a keep-alive or a long poll that stops afterwards leaves its
+application to expire when it would have; only requests nobody looks at are left out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ucwa_flow.clock import ManualClock, TimerHandle
+from ucwa_flow.clock import ManualClock, TimerHandle, ticks_before
 from ucwa_flow.simulator import Simulator
+from ucwa_flow.simulator.config import SimulatorConfig
 from ucwa_flow.simulator.state import Application
-from ucwa_flow.ucwa._presence import KEEP_ALIVE_TASK
+from ucwa_flow.ucwa._presence import KEEP_ALIVE_SLEEP
 
 __all__ = ["KeepAlive", "ScenarioClock", "Upkeep", "idle_upkeep"]
 
 
 @dataclass(frozen=True)
 class KeepAlive:
-    """The pending sleep of one user's keep-alive task: when it ends, and its interval."""
+    """The pending sleep of one user's keep-alive: when it ends, and its interval."""
 
     timer: TimerHandle
     due: float
@@ -42,16 +44,44 @@ class KeepAlive:
 
 @dataclass
 class Upkeep:
-    """What a quiet world's idle time may skip: these timers, these applications' times."""
+    """What a quiet world's idle time may skip: these timers, these applications' upkeep."""
 
+    config: SimulatorConfig
     timers: set[TimerHandle] = field(default_factory=set)
     apps: list[Application] = field(default_factory=list)
 
-    def shift(self, seconds: float) -> None:
-        """Move the applications' activity and P-GET times ``seconds`` later."""
+    def skip(
+        self,
+        end: float,
+        reported: Mapping[str, float],
+        due_of: Callable[[TimerHandle], float | None],
+    ) -> dict[TimerHandle, float]:
+        """Leave the applications as their upkeep up to ``end`` would have (``reported``:
+        the last keep-alive report before ``end`` by user, if any) and return where their
+        timers that were due before ``end`` go."""
+        whens: dict[TimerHandle, float] = {}
         for app in self.apps:
-            app.last_activity += seconds
-            app.channel.last_release += seconds
+            last = reported.get(app.user.uri.lower())
+            if last is not None and app.available:
+                app.last_activity = max(app.last_activity, last)
+            hold = app.channel.idle_timer
+            timeout = app.channel.skip_idle(end)
+            if hold is not None and timeout is not None:
+                whens[hold] = timeout
+            check = app.expiry_timer
+            when = None if check is None else due_of(check)
+            if check is not None and when is not None and when < end:
+                whens[check] = self._expiry_check(app, when, end)
+        return whens
+
+    def _expiry_check(self, app: Application, when: float, end: float) -> float:
+        """When the simulator's expiry check of ``app`` (due at ``when``) would fall due
+        next after ``end``: at its activity's expiry, or every ``pget_expiry`` while the
+        application is not available (its P-GET is held, so nothing else expires it)."""
+        if app.available:
+            return app.last_activity + self.config.activity_expiry
+        period = self.config.pget_expiry
+        return when + ticks_before(when, period, end) * period
 
 
 #: what :meth:`ScenarioClock.advance_settled` asks, with the pending keep-alives by user,
@@ -61,7 +91,7 @@ UpkeepFinder = Callable[[Mapping[str, KeepAlive]], Upkeep | None]
 
 class ScenarioClock(ManualClock):
     """A :class:`ManualClock` that knows when its timers fall due and which of them are
-    keep-alive sleeps (those of tasks named ``ucwa-keep-alive <user>``)."""
+    keep-alive sleeps (those started while :data:`KEEP_ALIVE_SLEEP` names a user)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,14 +101,9 @@ class ScenarioClock(ManualClock):
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         heapq.heappush(self._due, self.monotonic() + max(0.0, delay))
         timer = super().call_later(delay, callback, *args)
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:  # no running loop
-            task = None
-        name = task.get_name() if task is not None else ""
-        if name.startswith(KEEP_ALIVE_TASK + " "):
-            user = name[len(KEEP_ALIVE_TASK) + 1 :].lower()
-            self._kept[user] = KeepAlive(timer, self.monotonic() + max(0.0, delay), delay)
+        user = KEEP_ALIVE_SLEEP.get()
+        if user is not None:
+            self._kept[user.lower()] = KeepAlive(timer, self.monotonic() + max(0.0, delay), delay)
         return timer
 
     async def advance_settled(
@@ -100,7 +125,7 @@ class ScenarioClock(ManualClock):
         await settle()
 
     def _skip_idle(self, target: float, upkeep: UpkeepFinder) -> None:
-        kept = {user: k for user, k in self._kept.items() if self._live(k.timer)}
+        kept = {user: k for user, k in self._kept.items() if self.due_of(k.timer) is not None}
         self._kept = kept
         first = self.next_due()
         if first is None or first >= target:
@@ -113,16 +138,17 @@ class ScenarioClock(ManualClock):
         end = target if firm is None else min(firm, target)
         if first >= end:
             return  # the next due timer is one that matters
-        seconds = end - self.monotonic()
-        self.postpone(idle, seconds)
-        found.shift(seconds)
-        self._kept = {
-            user: KeepAlive(k.timer, k.due + seconds, k.interval) for user, k in kept.items()
-        }
+        whens: dict[TimerHandle, float] = {}
+        reported: dict[str, float] = {}
+        for user, k in list(kept.items()):
+            ticks = ticks_before(k.due, k.interval, end)
+            if ticks:
+                reported[user] = k.due + (ticks - 1) * k.interval
+                kept[user] = KeepAlive(k.timer, k.due + ticks * k.interval, k.interval)
+                whens[k.timer] = kept[user].due
+        whens.update(found.skip(end, reported, self.due_of))
+        self.reschedule(whens)
         self._due = self.due_times  # a sorted list is a heap
-
-    def _live(self, timer: TimerHandle) -> bool:
-        return not getattr(timer, "cancelled", True)
 
 
 def idle_upkeep(sim: Simulator, kept: Mapping[str, KeepAlive]) -> Upkeep | None:
@@ -135,7 +161,7 @@ def idle_upkeep(sim: Simulator, kept: Mapping[str, KeepAlive]) -> Upkeep | None:
     timeout and its expiry check may move with the skipped time.
     """
     expiry = sim.config.activity_expiry
-    found = Upkeep()
+    found = Upkeep(sim.config)
     for app in sim.applications:
         if app.expired_at is not None:
             continue  # its retention timer is not upkeep: it is forgotten on time

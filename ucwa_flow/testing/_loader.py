@@ -3,8 +3,9 @@
 The YAML is read by the flow language's strict loader (positions, no duplicate keys, no
 anchors) and checked against ``test.schema.json``. Then the script is checked against the
 flow it names, which is loaded too: the flow must exist and be free of errors, regexes
-must compile, ``at`` must be a real time, and ``expect: {state: X}`` must name a state
-of the flow. Every problem is a :class:`~ucwa_flow.flow.Diagnostic` at ``file:line:col``.
+must compile, ``at`` must be a real time (in UTC too), and ``expect: {state: X}`` must
+name a state of the flow. Every problem is a :class:`~ucwa_flow.flow.Diagnostic` at
+``file:line:col``.
 
 Codes of the script checks (the flow's own ``Y``/``S`` codes are reused for YAML and
 schema problems): ``T001`` the flow file is missing or has errors, ``T002`` a regex does
@@ -17,7 +18,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,11 +140,18 @@ class _Builder:
     ) -> s.Scenario:
         at = None
         if "at" in raw:
+            location = self.doc.locate((*path, "at"))
             try:
                 at = datetime.fromisoformat(raw["at"])
             except ValueError as exc:
-                location = self.doc.locate((*path, "at"))
                 self.problems.append(_error(location, "T003", f"at: {raw['at']!r}: {exc}"))
+            else:
+                try:  # the virtual clock runs on UTC
+                    at.astimezone(UTC)
+                except OverflowError:
+                    at = None
+                    why = "is outside the years 1-9999 in UTC"
+                    self.problems.append(_error(location, "T003", f"at: {raw['at']!r} {why}"))
         webhooks = tuple(
             self._webhook(hook, (*path, "webhooks", i))
             for i, hook in enumerate(raw.get("webhooks", ()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -20,14 +21,15 @@ from ucwa_flow.ucwa._http import link, resolve
 from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.errors import ApplicationGone, UcwaError, UcwaHttpError
 
-__all__ = ["FORMATS", "KEEP_ALIVE_TASK", "Presence"]
+__all__ = ["FORMATS", "KEEP_ALIVE_SLEEP", "Presence"]
 
 log = logging.getLogger("ucwa_flow.ucwa")
 
 #: the message formats a client can offer
 FORMATS = ("Plain", "Html")
-#: the name of a keep-alive task starts so (then the user): a virtual clock tells it by it
-KEEP_ALIVE_TASK = "ucwa-keep-alive"
+#: the user whose keep-alive is sleeping until its next report, set around that sleep only
+#: (not its retries' back-off): a virtual clock that skips idle time tells its timer by it
+KEEP_ALIVE_SLEEP: ContextVar[str | None] = ContextVar("ucwa_keep_alive_sleep", default=None)
 _FORMATS = FORMATS
 
 
@@ -131,7 +133,11 @@ class Presence:
         tried again at the next tick. UCWA wants activity at least every 4 minutes.
         """
         while True:
-            await self.clock.sleep(interval)
+            sleeping = KEEP_ALIVE_SLEEP.set(self.user)
+            try:
+                await self.clock.sleep(interval)
+            finally:
+                KEEP_ALIVE_SLEEP.reset(sleeping)
             application = self._application
             if application is None:
                 continue
@@ -152,5 +158,5 @@ class Presence:
     def start_keep_alive(self, interval: float = 180.0) -> asyncio.Task[None]:
         """Start :meth:`keep_alive` as a task; cancel the task to stop it."""
         return asyncio.get_running_loop().create_task(
-            self.keep_alive(interval), name=f"{KEEP_ALIVE_TASK} {self.user}"
+            self.keep_alive(interval), name=f"ucwa-keep-alive {self.user}"
         )
