@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import cast
+
+from ucwa_flow.runtime import FlowInstance
 from ucwa_flow.runtime.journal import Journal
 from ucwa_flow.runtime.outbox import Outgoing, Sent
 
@@ -50,3 +54,15 @@ def test_a_round_robin_acceptance_is_work_and_the_later_one_wins_a_put_back() ->
         ("desk", "sip:marco@contoso.com"): 3,  # Marco's later acceptance wins
         ("desk", "sip:service-desk@contoso.com"): 2,
     }
+
+
+def test_a_put_back_keeps_the_instances_whose_webhooks_answered_meanwhile() -> None:
+    # a webhook that answers after its conversation ended, while a commit fails: its lines
+    # go into the commit tried again, and so must its instance, whose secrets they keep out
+    journal = Journal(lambda: 1000.0)
+    first, late = (cast(FlowInstance, SimpleNamespace(href=h)) for h in ("/c/a", "/c/b"))
+    journal.answered(first)
+    page = journal.take()
+    journal.answered(late)
+    journal.put_back(page)
+    assert journal.take().answered == {"/c/a": first, "/c/b": late}

@@ -348,6 +348,7 @@ class Journal:
         page.rotations.update(current.rotations)  # an agent's later acceptance wins
         page.owners.update(current.owners)
         page.shown.update(current.shown)
+        page.answered.update(current.answered)
         page.declines.extend(current.declines)
         self._work()
 
