@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
+from ucwa_flow._url_forms import url_forms
 from ucwa_flow.store._records import REDACTED
 
 __all__ = ["longest_first", "scrub", "scrub_variables", "secret_texts"]
@@ -55,17 +55,6 @@ def _collect(value: Any, found: set[str]) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _collect(item, found)
-
-
-def url_forms(text: str) -> set[str]:
-    """The forms ``text`` takes in a URL when a flow encodes it there, other than itself:
-    ``urlencode`` (``/`` kept), ``urlsegment`` (nothing kept) and a query's ``+`` for a
-    space (``urlencode`` of a mapping). A secret API key ``ab+c/d==`` is
-    ``ab%2Bc/d%3D%3D`` in a webhook's URL, which its failure's line shows."""
-    forms = {quote(text, safe="/"), quote(text, safe="")}
-    forms.add(quote(text, safe=" ").replace(" ", "+"))
-    forms.discard(text)
-    return forms
 
 
 def longest_first(texts: Iterable[str]) -> list[str]:
