@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
+
 import pytest
 
 from ucwa_flow import bounded_json
@@ -75,3 +79,28 @@ def test_what_is_no_json_data_is_named_with_how_to_store_it() -> None:
     assert problem is not None
     assert problem.endswith("store a list: add | list)")
     assert bounded_json.not_data([{"a": [1, "x", None, 2.5, True]}, ("t",)]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"NaN": "NaN", "total": NaN}', "NaN is no JSON number: line 1 column 25"),
+        (b"[1,\n Infinity]", "Infinity is no JSON number: line 2 column 2"),
+        ("[-Infinity]", "-Infinity is no JSON number: line 1 column 2"),
+        ('{"total": 1e400}', "1e400 is too large a number: line 1 column 11"),
+        ("[1e3, -1e999]", "-1e999 is too large a number: line 1 column 7"),
+    ],
+)
+def test_numbers_that_are_not_finite_are_no_json(text: str | bytes, words: str) -> None:
+    # json.loads read them as nan and inf, which no store writes
+    with pytest.raises(json.JSONDecodeError, match=re.escape(words)):
+        bounded_json.loads(text)
+    assert bounded_json.loads("[1e308, -2.5e-300, 0.1, 12]") == [1e308, -2.5e-300, 0.1, 12]
+
+
+def test_a_value_holding_nan_or_inf_is_no_json_data() -> None:
+    for value in (math.nan, math.inf, [1, {"a": -math.inf}], {"x": [math.nan]}):
+        problem = bounded_json.not_data(value)
+        assert problem is not None
+        assert "store a finite number" in problem
+    assert bounded_json.not_data([1.5, {"a": 0.0}, "nan", None, True]) is None

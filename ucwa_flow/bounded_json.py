@@ -12,14 +12,23 @@ a log line), far from where it came in.
 (a :class:`ValueError`, as what is not JSON), a text nested deeper than :data:`MAX_DEPTH`
 levels, as deep as a flow's YAML may nest: no JSON the bot is given nests nearly as deep.
 :func:`too_deep` tells the same of a value made otherwise (what a flow's ``set`` stores).
+
+Numbers must be finite too: ``json.loads`` reads ``NaN``, ``Infinity`` and a number too
+large for a float (``1e400``) as ``nan`` and ``inf``, which no store writes (a webhook
+answering ``{"total": 1e400}`` into a variable made every commit of a durable bot fail,
+and its account stopped answering). :func:`loads` refuses them as what is not JSON (a
+:class:`NotFinite`, a ``json.JSONDecodeError`` located at the number), and
+:func:`not_data` refuses them in a value (``{{ message | float }}`` of a caller's ``nan``).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "TooDeep", "loads", "not_data", "too_deep"]
+__all__ = ["MAX_DEPTH", "NotFinite", "TooDeep", "loads", "not_data", "too_deep"]
 
 #: how deep JSON may nest (``[]`` and ``{}`` are one level, ``[[]]`` two)
 MAX_DEPTH = 64
@@ -31,18 +40,57 @@ class TooDeep(ValueError):
     """JSON nested deeper than the limit."""
 
 
+#: the numbers no JSON holds (``nan`` is found as the one value unequal to itself)
+_INFINITE = frozenset({math.inf, -math.inf})
+#: a JSON text's strings (skipped) and the tokens a number or a constant is read from
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN|-?[0-9][0-9.eE+-]*)')
+
+
+class NotFinite(json.JSONDecodeError):
+    """JSON with ``NaN``, ``Infinity`` or a number too large for a float: none is a
+    JSON number (``json.loads`` reads them as ``nan`` and ``inf``)."""
+
+
+class _Refused(ValueError):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in _INFINITE:
+        raise _Refused(text)
+    return number
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(name)
+
+
+#: ``json.loads`` with finite numbers only, built once (``loads`` with arguments builds one
+#: for each call); a float's text is read by Python only where the text has one
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_constant)
+
+
+def _not_finite(text: str, token: str) -> NotFinite:
+    at = next((m.start(1) for m in _TOKENS.finditer(text) if m.group(1) == token), 0)
+    what = "no JSON number" if token.lstrip("-")[:1].isalpha() else "too large a number"
+    return NotFinite(f"{token[:40]} is {what}", text, at)
+
+
 def loads(text: str | bytes, *, depth: int = MAX_DEPTH) -> Any:
     """The JSON ``text`` holds: :class:`ValueError` for what is not JSON, :class:`TooDeep`
     for JSON nested deeper than ``depth`` levels."""
     too_deep_text = f"JSON nested deeper than {depth} levels"
+    if not isinstance(text, str):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")  # as json.loads
     try:
-        data = json.loads(text)
+        data = _DECODER.decode(text)
     except RecursionError:
         raise TooDeep(too_deep_text) from None
-    if isinstance(text, bytes):
-        openers = text.count(b"[") + text.count(b"{")
-    else:
-        openers = text.count("[") + text.count("{")
+    except _Refused as exc:
+        raise _not_finite(text, exc.token) from None
+    openers = text.count("[") + text.count("{")
     if openers <= depth:
         return data  # too few brackets to nest too deep (most texts): no walk
     if too_deep(data, depth):
@@ -71,11 +119,12 @@ def too_deep(value: Any, depth: int = MAX_DEPTH) -> bool:
 def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
     """Why ``value`` is no JSON data a variable may hold (one line), or ``None``: nested
     deeper than ``depth`` levels, or holding something other than dicts, lists, tuples,
-    text, numbers, booleans and ``None`` (a template's ``namespace()``, ``range(3)``,
-    ``cycler(...)``: neither a store nor a copy takes it, and it ended the bot). Walked as
+    text, finite numbers, booleans and ``None`` (a template's ``namespace()``,
+    ``range(3)``, ``cycler(...)``: neither a store nor a copy takes it, and it ended the
+    bot; ``nan``, ``inf``: no store takes them). Walked as
     :func:`too_deep` walks, what is not plain going a level down to be looked at there."""
     if isinstance(value, _PLAIN):
-        return None
+        return None if value == value and value not in _INFINITE else _not_json(value)
     level = [value]
     for _ in range(depth):
         below: list[Any] = []
@@ -83,7 +132,11 @@ def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
             if not isinstance(container, _NESTING):
                 return _not_json(container)
             items = container.values() if isinstance(container, dict) else container
-            below += [item for item in items if not isinstance(item, _PLAIN)]
+            below += [
+                item
+                for item in items
+                if not isinstance(item, _PLAIN) or item != item or item in _INFINITE
+            ]
         if not below:
             return None
         level = below
@@ -99,6 +152,8 @@ _HOW = {
 
 
 def _not_json(value: Any) -> str:
+    if isinstance(value, float):  # nan, inf or -inf
+        return f"the value is not JSON data (the number {value} is in it; store a finite number)"
     kind = type(value).__name__
     if kind in _HOW:
         how = _HOW[kind]

@@ -565,3 +565,25 @@ def test_the_address_bound_decides_over_the_name_given() -> None:
     assert unguarded("botbox.corp.example", None, bound="127.0.1.1") is None
     assert unguarded("0.0.0.0", None, bound="0.0.0.0") is not None
     assert unguarded("0.0.0.0", "s3cret", bound="0.0.0.0") is None
+
+
+@pytest.mark.parametrize("declared", [False, True])
+async def test_an_outbound_body_over_the_limit_is_not_read_whole(declared: bool) -> None:
+    # Request.body() read any size whole: 400 MB of body held 800 MB of memory, and
+    # without a token any process on the machine could send it
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(1024):  # 64 MiB
+            sent += 1
+            yield b" " * 65536
+
+    app = create_app(FakeTarget(), Metrics(), None)
+    headers = {"Content-Length": str(1024 * 65536)} if declared else {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        response = await http.post("/accounts/helpdesk/outbound", content=body(), headers=headers)
+    assert response.status_code == 413
+    assert response.json() == {"error": "the request body is too large (over 64 KiB)"}
+    assert sent <= 2  # read no further than the limit

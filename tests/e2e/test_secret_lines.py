@@ -69,6 +69,56 @@ async def test_a_failed_webhooks_error_line_has_the_secret_blanked_out(
     assert logged.endswith(f"POST {hooks.url}/reset?e=[redacted] answered 404")
 
 
+_ENCODED = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {key: "ab+c/d== e", url: URL}
+secrets: [key]
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - any: true
+        do:
+          - webhook:
+              url: >-
+                {{ url }}/r?a={{ key | urlencode }}&b={{ key | urlsegment
+                }}&{{ {'c': key} | urlencode }}
+              json: {}
+              success: [{say: "done"}, stop]
+              failure: [{say: "not now"}, stop]
+"""
+
+
+async def test_a_secret_encoded_in_a_webhooks_url_is_blanked_out_of_its_error_line(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # an API key with "+", "/", "=" or a space is percent-encoded in the URL: the error
+    # line and the log line kept that form of it in clear
+    with webhook_server() as hooks:
+        hooks.status, hooks.reply = 404, {}
+        flow = _one_file(tmp_path, _ENCODED.replace("URL", hooks.url))
+        async with stage(flow, store=store) as s:
+            ann = await s.person()
+            await ann.say("reset")
+            assert await ann.hear(2) == ["Hello.", "not now"]
+            await ann.hear_end()
+            await s.idle()
+    sent = "a=ab%2Bc/d%3D%3D%20e&b=ab%2Bc%2Fd%3D%3D%20e&c=ab%2Bc%2Fd%3D%3D+e"
+    assert hooks.received[0][1] == f"/r?{sent}"  # the service gets it
+    (record,) = await store.conversations(ConversationQuery())
+    lines = await store.transcript(BOT, record.conversation)
+    (error,) = [line.data for line in lines if line.kind == "error"]
+    blanked = "a=[redacted]&b=[redacted]&c=[redacted]"
+    assert f"POST {hooks.url}/r?{blanked} answered 404" in error["message"]
+    (logged,) = [r.getMessage() for r in caplog.records if "answered 404" in r.getMessage()]
+    assert logged.endswith(f"POST {hooks.url}/r?{blanked} answered 404")
+
+
 _ON_END = """\
 version: 1
 name: m

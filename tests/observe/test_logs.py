@@ -242,3 +242,15 @@ def test_a_text_line_is_one_line_whatever_a_caller_wrote(log_output: io.StringIO
     assert "\x1b" not in log_output.getvalue()
     assert lines[1].endswith("ucwa_flow.test: failed\\nhere")
     assert lines[2] == "Traceback (most recent call last):"  # a traceback keeps its lines
+
+
+def test_a_secret_is_masked_as_a_url_encodes_it_too() -> None:
+    # a deployment's API key in a webhook's query, as urlencode writes it (httpx's request
+    # lines at debug, a failure's line): it was shown in clear
+    key = f"k+{secrets.token_hex(4)}/x=="
+    add_secret(key)
+    encoded = key.replace("+", "%2B").replace("=", "%3D")
+    assert redact(f"POST https://crm.example/r?key={encoded} failed") == (
+        "POST https://crm.example/r?key=*** failed"
+    )
+    assert redact(f"/r/{encoded.replace('/', '%2F')}/card") == "/r/***/card"

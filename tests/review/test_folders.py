@@ -182,3 +182,15 @@ async def test_a_flow_saved_in_the_folder_since_the_start_is_shown(tmp_path: Pat
             assert await listed() == ["desk", "split"]  # a part of a flow is no page
     finally:
         await review.close()
+
+
+async def test_a_flows_name_is_printed_with_its_control_characters_escaped(
+    tmp_path: Path,
+) -> None:
+    # a flow from a pull request named "\e]0;...\a\e[2J" set the reviewer's terminal title
+    # and cleared its screen
+    flow = tmp_path / "desk.flow.yaml"
+    flow.write_text(_FLOW.format(name='"desk\\e]0;owned\\a\\e[2J"'), encoding="utf-8")
+    said, listed = await _served([str(flow)], tmp_path / "review.log")
+    assert said.startswith("Reviewing desk\\u001b]0;owned\\u0007\\u001b[2J at http://"), said
+    assert listed == ["desk\x1b]0;owned\x07\x1b[2J"]  # the page shows it as it is, escaped

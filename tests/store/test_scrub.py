@@ -49,3 +49,12 @@ def test_a_secret_inside_the_redaction_mark_is_left_alone() -> None:
     red = texts(colour="red")
     assert scrub("[redacted] was red", red) == "[redacted] was [redacted]"
     assert scrub({"pin": "[redacted]"}, red) == {"pin": "[redacted]"}
+
+
+def test_a_secret_is_looked_for_in_the_forms_a_url_encodes_it_in() -> None:
+    # urlencode keeps "/", urlsegment nothing, a mapping's urlencode writes "+" for " "
+    key = texts(key="ab+c/d== e")
+    assert scrub("?a=ab%2Bc/d%3D%3D%20e", key) == "?a=[redacted]"
+    assert scrub("/ab%2Bc%2Fd%3D%3D%20e/", key) == "/[redacted]/"
+    assert scrub("?c=ab%2Bc%2Fd%3D%3D+e", key) == "?c=[redacted]"
+    assert texts(pin="5550001") == ["5550001"]  # a text a URL carries as it is: once

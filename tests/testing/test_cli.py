@@ -137,3 +137,21 @@ def test_a_folder_of_yml_scripts_says_to_name_them_yaml(tmp_path: Path) -> None:
         f"ucwa-flow: error: {tmp_path}: no test scripts (*.test.yaml) in it "
         "(echo.test.yml: end its name in .yaml, not .yml)"
     )
+
+
+def test_names_and_texts_from_a_script_are_printed_with_control_characters_escaped(
+    write: Callable[..., Path],
+) -> None:
+    # a script from a pull request with a scenario named "\e]0;...\a" set the terminal's
+    # title of whoever ran the tests, and its texts could clear the screen
+    script = write(
+        "esc.test.yaml",
+        "flow: " + str(FLOWS / "echo.flow.yaml") + "\nscenarios:\n"
+        '  - name: "echo\\e]0;owned\\a"\n    steps:\n'
+        '      - invite: "hi"\n      - expect: {say: "nope\\e[2J"}\n',
+    )
+    code, out = _invoke(str(script))
+    assert code == 1
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert ": echo\\u001b]0;owned\\u0007 (" in out

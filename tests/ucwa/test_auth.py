@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from starlette.routing import Route
 
 from tests.ucwa.fake_pool import CHALLENGES, HOST, PASSWORD, FakePool, transport_for
 from ucwa_flow.clock import ManualClock
-from ucwa_flow.ucwa import WebTicketAuth
+from ucwa_flow.ucwa import UcwaClient, WebTicketAuth
 from ucwa_flow.ucwa.auth import parse_challenge
 from ucwa_flow.ucwa.errors import AuthenticationFailed, UcwaHttpError
 
@@ -203,3 +204,26 @@ async def test_token_answer_without_access_token_is_refused() -> None:
     async with httpx.AsyncClient(auth=auth, transport=transport) as http:
         with pytest.raises(AuthenticationFailed, match="without a usable access token"):
             await http.get(f"{HOST}/user")
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        # the https root links the user resource over http
+        {"root": {"_links": {"user": {"href": "http://lyncweb.contoso.com/user"}}}},
+        # the user resource links applications over http
+        {"apps_host": "http://lyncweb.contoso.com"},
+    ],
+)
+async def test_a_link_to_http_after_https_gets_no_password(knobs: dict[str, Any]) -> None:
+    # the challenge over http named an http WebTicket service, and the password went there
+    # in clear: a server link (or an event href) must not take sign-in off https
+    pool = FakePool(**knobs)
+    client = UcwaClient(
+        "sip:toshm@contoso.com", PASSWORD, server_url=HOST, transport=transport_for(pool)
+    )
+    with pytest.raises(AuthenticationFailed, match="over http after sign-in began over https"):
+        async with client:
+            pass
+    assert all(host.startswith("https://") for host, _ in pool.grants)  # never over http
+    assert not any(url.startswith("http://") for url in pool.authorized)

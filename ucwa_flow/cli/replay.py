@@ -129,7 +129,8 @@ def command(
     mine = [r for r in found if r.flow is None or r.flow == flow.name]
     if len(mine) < len(found):
         others = len(found) - len(mine)
-        click.echo(f"Skipped {others} conversation(s) of other flows than {flow.name}.", err=True)
+        name = printable(flow.name)
+        click.echo(f"Skipped {others} conversation(s) of other flows than {name}.", err=True)
     with (
         quiet_flows(),
         _progress(len(mine), enabled=not as_json_output and sys.stderr.isatty()) as advance,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ucwa_flow._display import printable
 from ucwa_flow.errors import OperationalError
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ async def _serve(
         if remote is not None:
             await remote.start()
         url = await server.start()
-        names = ", ".join(flow.name for flow in shelf.all())
+        names = printable(", ".join(flow.name for flow in shelf.all()))  # a file's own words
         click.echo(f"Reviewing {names} at {url} (Ctrl-C to stop)")
         await _until_terminated(_forever())
     finally:

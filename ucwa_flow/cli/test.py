@@ -28,6 +28,7 @@ from pathlib import Path
 
 import click
 
+from ucwa_flow._display import printable
 from ucwa_flow.cli._quiet import quiet_flows
 from ucwa_flow.errors import UnreadableFileError
 from ucwa_flow.testing import (
@@ -124,14 +125,14 @@ def _test(
 
     def on_script(script: ScriptRun) -> None:
         for line in script_lines(script):
-            click.echo(line)
+            _echo(line)
 
     def on_result(result: ScenarioResult) -> None:
         lines = result_lines(result)
         if quiet and lines[0].startswith("PASS"):
             return
         for line in lines:
-            click.echo(line)
+            _echo(line)
 
     try:
         run = asyncio.run(
@@ -148,10 +149,17 @@ def _test(
     if show_coverage or low:
         click.echo("")
         for line in coverage_lines(run.coverage, details=show_coverage):
-            click.echo(line)
+            _echo(line)
     for line in low:
-        click.echo(line)
+        _echo(line)
     sys.exit(0 if run.passed and not low else 1)
+
+
+def _echo(line: str) -> None:
+    """A line of results or coverage: the names and texts of a flow and a test script are
+    printed with their control characters escaped (a scenario named with ESC sequences set
+    the terminal's title and cleared its screen: a script from a pull request)."""
+    click.echo(printable(line))
 
 
 def _check_json_path(json_path: str) -> None:
@@ -196,10 +204,10 @@ def _explore(flow: str, output: str | None, fail_under: float | None) -> None:
     for result in report.run.results:
         if not result.passed:
             for line in result_lines(result):
-                click.echo(line)
+                _echo(line)
     for line in report.lines():
-        click.echo(line)
+        _echo(line)
     low = _below(report.run, fail_under)
     for line in low:
-        click.echo(line)
+        _echo(line)
     sys.exit(0 if report.passed and not low else 1)

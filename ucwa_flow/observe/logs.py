@@ -32,6 +32,7 @@ from typing import Any, Literal, TextIO
 
 from ucwa_flow import logcontext
 from ucwa_flow._display import c1_escaped, printable
+from ucwa_flow._url_forms import url_forms
 
 __all__ = ["Redactor", "add_secret", "configure_logging", "redact"]
 
@@ -56,9 +57,11 @@ def _alternative(secret: str) -> str:
 
 
 def add_secret(value: str) -> None:
-    """Redact ``value`` from every log line from now on (an empty value is ignored; one of
-    1 or 2 characters only where it stands alone, else every "y" of a password "y" would be
-    masked, which garbles the lines and gives the password away)."""
+    """Redact ``value`` from every log line from now on, as it is and as a URL encodes it
+    (:func:`~ucwa_flow._url_forms.url_forms`: ``ab%2Bc`` for ``ab+c``, in httpx's request lines
+    at ``debug``). An empty value is ignored; one of 1 or 2 characters is masked only where
+    it stands alone, else every "y" of a password "y" would be masked, which garbles the
+    lines and gives the password away."""
     global _pattern
     if not value:
         return
@@ -66,6 +69,8 @@ def add_secret(value: str) -> None:
         if value in _secrets:
             return
         _secrets.add(value)
+        if len(value) >= _SHORT:  # as a URL carries it: a key in a webhook's query
+            _secrets.update(url_forms(value))
         ordered = sorted(_secrets, key=len, reverse=True)
         _pattern = re.compile("|".join(_alternative(s) for s in ordered))
 

@@ -6,11 +6,13 @@ caller's secret, a message that repeats it, a variable set from it. :func:`secre
 gives the texts to look for (the values of the secret variables, 3 characters or more:
 shorter ones would blank out ordinary words; the strings and numbers inside a secret
 mapping or list too), and :func:`scrub` replaces them in a value: inside a text, or a
-whole number whose text holds one; mappings and lists are gone through. A secret is
-blanked out wherever it shows, inside a longer number or word too (a PIN ``1234`` makes
-``order 912345`` read ``order 9[redacted]5``): a copy of a secret glued to digits (``+1``,
-a leading ``0``, a bank code before an account number) cannot be told from another
-number, and the price of a wrong guess is a secret stored in clear.
+whole number whose text holds one; mappings and lists are gone through. A text is
+looked for in the forms a flow encodes it in a URL too (:func:`url_forms`: a webhook's
+failure line shows its URL, ``ab%2Bc`` for ``ab+c``). A secret is blanked out wherever
+it shows, inside a longer number or word too (a PIN ``1234`` makes ``order 912345`` read
+``order 9[redacted]5``): a copy of a secret glued to digits (``+1``, a leading ``0``, a
+bank code before an account number) cannot be told from another number, and the price
+of a wrong guess is a secret stored in clear.
 The runtime cleans transcript lines with them, the store an ended conversation's record.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ucwa_flow._url_forms import url_forms
 from ucwa_flow.store._records import REDACTED
 
 __all__ = ["longest_first", "scrub", "scrub_variables", "secret_texts"]
@@ -44,6 +47,8 @@ def _collect(value: Any, found: set[str]) -> None:
         text = str(value)
         if len(text) >= MIN_LENGTH and text != REDACTED:
             found.add(text)
+            if isinstance(value, str):
+                found.update(url_forms(text))
     elif isinstance(value, Mapping):
         for item in value.values():
             _collect(item, found)

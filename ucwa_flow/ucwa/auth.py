@@ -108,6 +108,9 @@ class WebTicketAuth(httpx.Auth):
     * Concurrent requests share one grant per host (an asyncio lock per host).
     * The password goes to an ``https`` WebTicket service only, when the challenge came
       over ``https``: an ``http`` (or other) ``href`` raises :class:`AuthenticationFailed`.
+      Once a request went over ``https``, a challenge over ``http`` raises it too: a
+      server link to ``http`` (a user, applications or event href) does not take the
+      password or a token off ``https``.
     * The password goes only to a WebTicket host that ``trust`` trusts, and only when the
       host that challenged is trusted too (the token it gets is sent there, and is as good
       as the password for hours): otherwise :class:`AuthenticationFailed`, one line naming
@@ -138,6 +141,7 @@ class WebTicketAuth(httpx.Auth):
         self._tokens: dict[str, _Token] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.grants = 0  # number of password grants obtained (observability and tests)
+        self._https = False  # a request went over https: no grant over http after it
 
     def has_token(self, url: str) -> bool:
         """Whether a token for the host of ``url`` is cached."""
@@ -155,6 +159,8 @@ class WebTicketAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if request.url.scheme == "https":
+            self._https = True  # from now on, nothing of the account's goes over http
         host = host_of(request.url)
         lock = self._locks.setdefault(host, asyncio.Lock())
         token = self._tokens.get(host)
@@ -192,6 +198,13 @@ class WebTicketAuth(httpx.Auth):
             raise AuthenticationFailed(
                 f"{host} asked for {self.username}'s password at {endpoint}: refused, it "
                 f"would cross the network unencrypted (the WebTicket service must be https)"
+            )
+        if self._https and request.url.scheme != "https":
+            raise AuthenticationFailed(
+                f"{host} asked for {self.username}'s password over http after sign-in "
+                f"began over https: refused, the password and the token would cross the "
+                f"network unencrypted (a link of the server leads to http: its links must "
+                f"stay on https)"
             )
         self._check_trust(request.url, httpx.URL(endpoint))
         async with lock:
