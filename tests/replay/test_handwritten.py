@@ -233,6 +233,17 @@ def test_a_caller_the_new_policy_declines_is_reported() -> None:
     assert result.diverged
 
 
+def test_a_recording_without_a_caller_is_not_judged_by_the_policy() -> None:
+    # "Only events is required": a recording that does not say who called has no address
+    # for the policy to judge, so the helpdesk (contoso.com callers only) does not decline
+    # it, and it replays unchanged against the very flow it was written for.
+    hi = "Hi caller, I'm the Contoso IT helpdesk bot."
+    events = [{"at": 0, "caller": "hello"}, {"at": 0, "bot": hi}, {"at": 0, "bot": MENU}]
+    result = one(flow("helpdesk"), {"events": events})
+    assert result.stop is None
+    assert not result.diverged
+
+
 def test_a_flow_that_now_ends_before_the_caller_is_done_diverged(tmp_path: Path) -> None:
     edited = flow("echo", tmp_path, ("choice: [stop, bye]", "choice: [stop, bye, hello]"))
     hi = 'Hi Ann! I repeat everything you write. Type "stop" to end.'
