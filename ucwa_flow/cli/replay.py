@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ from ucwa_flow.replay import (
     replay,
     summary_lines,
 )
-from ucwa_flow.store import ConversationQuery, open_store
+from ucwa_flow.store import ConversationQuery, Store, open_store
 
 __all__ = ["command"]
 
@@ -186,9 +187,24 @@ def _from_store(
                 objects = list(jsonl_objects(record, entries))
                 source = f"{opened.target}:{short_id(record.conversation)}"
                 found.append(from_export(objects[0], objects[1:], source))
+            if not found:
+                await _other_flows(opened, ConversationQuery(account=account, since=since), flow)
         return found
 
     return asyncio.run(read())
+
+
+async def _other_flows(opened: Store, query: ConversationQuery, flow: str) -> None:
+    """Say which flows the store's conversations ran when none ran ``flow``: a flow whose
+    ``name:`` changed otherwise replays nothing, silently, and its CI gate passes."""
+    query = replace(query, turned_away=False, limit=1000, newest_first=True)
+    names = sorted({record.flow for record in await opened.conversations(query)})
+    if names:
+        click.echo(
+            f"The store holds no conversations of the flow {flow} (FLOW's `name:`), "
+            f"only of: {', '.join(names)}.",
+            err=True,
+        )
 
 
 @contextmanager
