@@ -105,6 +105,11 @@ async def explore_flow(
     flow = _load(path)
     out = Path(output) if output is not None else default_output(path)
     split = not out.name.endswith(".test.yaml")
+    if split and out.suffix.lower() in (".yaml", ".yml") and not out.is_dir():
+        raise ExploreError(  # it became a folder of that name
+            f"{out}: a test script's name ends in .test.yaml (what `ucwa-flow test` runs): "
+            "give such a name, or a folder"
+        )
     _, theirs = targets(path, out, split=split)
     if theirs:
         raise ExploreError(
