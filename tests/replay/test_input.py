@@ -197,6 +197,22 @@ def test_a_flow_with_errors_and_no_recordings_are_exit_2(
     assert "'fuzzy': expected exact, loose, similar or similar:0.8" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["--since", "2030-01-01"], "--since"), (["--account", "sip:bot@contoso.com"], "--account")],
+)
+def test_a_stores_filter_with_files_only_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], option: str
+) -> None:
+    # `--since 2030-01-01` was ignored: every conversation of the file was replayed
+    code, out, err = run(capsys, ECHO, write(tmp_path, GOOD), *args)
+    assert (code, out) == (2, "")
+    assert (
+        f"Error: {option} selects the conversations of a store (--state or --store), not of "
+        "RECORDINGS files: select with `ucwa-flow transcripts export` instead"
+    ) in err
+
+
 def test_conversations_of_other_flows_are_skipped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

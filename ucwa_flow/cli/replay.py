@@ -160,17 +160,23 @@ def _recordings(
     since: float | None,
     flow: str,
 ) -> list[Recording]:
+    from_store = state is not None or store is not None or (not files and STORE_ENV in os.environ)
+    if not from_store and not files:
+        raise click.UsageError("give RECORDINGS files, or a store: --state FILE or --store URL")
+    if not from_store and (since is not None or account is not None):  # a store's filters
+        option = "--since" if since is not None else "--account"
+        raise click.UsageError(
+            f"{option} selects the conversations of a store (--state or --store), not of "
+            "RECORDINGS files: select with `ucwa-flow transcripts export` instead"
+        )
     found: list[Recording] = []
     for name in files:
         if name == "-":
             found.extend(read_lines("<stdin>", sys.stdin))
         else:
             found.extend(read_recordings(name))
-    from_store = state is not None or store is not None or (not files and STORE_ENV in os.environ)
     if from_store:
         found.extend(_from_store(state, store, account, since, flow))
-    elif not files:
-        raise click.UsageError("give RECORDINGS files, or a store: --state FILE or --store URL")
     return found
 
 
