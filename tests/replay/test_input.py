@@ -8,6 +8,7 @@ lines to the replay format and back reads the same.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -20,7 +21,15 @@ from tests.e2e.harness import ROOT
 from tests.e2e.test_cli import ENV, UCWA_FLOW
 from tests.guards import WAIT
 from ucwa_flow.cli import main
-from ucwa_flow.replay import RecordingError, from_export, read_lines, recording_line
+from ucwa_flow.flow import load_flow
+from ucwa_flow.replay import (
+    RecordingError,
+    from_export,
+    read_lines,
+    read_recordings,
+    recording_line,
+    replay,
+)
 
 ECHO = str(ROOT / "flows" / "echo.flow.yaml")
 HI = 'Hi Ann! I repeat everything you write. Type "stop" to end.'
@@ -247,6 +256,11 @@ def test_invitations_the_bot_turned_away_are_skipped(
     assert code == 0
     assert json.loads(out)["conversations"] == 1
     assert err == "Skipped 2 invitation(s) the bot turned away (no conversation ran).\n"
+    # from Python too (docs/replay.md's example asserts nothing diverged): the API
+    # reported each as "declined by the invitation policy", a divergence
+    flow = load_flow(ECHO).raise_for_errors()
+    results = asyncio.run(replay(flow, read_recordings(path)))
+    assert [(r.recording.id, r.diverged) for r in results] == [(f"{path}:1", False)]
 
 
 def test_the_json_document_has_counts_groups_and_one_object_per_conversation(
