@@ -204,6 +204,13 @@ def test_a_flow_with_errors_and_no_recordings_are_exit_2(
     code, _, err = run(capsys, ECHO, write(tmp_path, GOOD), "--compare", "fuzzy")
     assert code == 2
     assert "'fuzzy': expected exact, loose, similar or similar:0.8" in err
+    for threshold in ("abc", "1.5"):  # "abc" said "could not convert string to float"
+        code, _, err = run(capsys, ECHO, write(tmp_path, GOOD), "--compare", f"similar:{threshold}")
+        assert code == 2
+        assert err.endswith(
+            f"'similar:{threshold}': the similarity threshold is a number in (0, 1], like "
+            "similar:0.9\n"
+        )
 
 
 @pytest.mark.parametrize(
