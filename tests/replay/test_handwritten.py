@@ -233,6 +233,27 @@ def test_a_caller_the_new_policy_declines_is_reported() -> None:
     assert result.diverged
 
 
+def test_a_recording_without_a_caller_meets_the_policys_from_globs() -> None:
+    # "Only events is required": a recording that does not say who called meets the
+    # rules' `from:` globs, so the helpdesk (contoso.com callers only) does not decline
+    # it, and it replays unchanged against the very flow it was written for.
+    hi = "Hi caller, I'm the Contoso IT helpdesk bot."
+    events = [{"at": 0, "caller": "hello"}, {"at": 0, "bot": hi}, {"at": 0, "bot": MENU}]
+    result = one(flow("helpdesk"), {"events": events})
+    assert result.stop is None
+    assert not result.diverged
+    # the rules' other conditions still hold: a weekday evening goes where its rule says
+    hours = "Hi caller, the service desk is open Monday to Friday, 8:00 to 18:00 (Paris time)."
+    started, events = (
+        "2026-01-05T19:00:00Z",
+        [{"at": 0, "state": "evening"}, {"at": 0, "bot": hours}],
+    )
+    evening = {"started": started, "events": events}
+    assert not one(flow("after-hours"), evening).diverged
+    weekend = {"started": "2026-01-10T10:00:00Z", "events": [{"at": 0, "state": "office_hours"}]}
+    assert one(flow("after-hours"), weekend).stop.kind == "declined"  # type: ignore[union-attr]
+
+
 def test_a_flow_that_now_ends_before_the_caller_is_done_diverged(tmp_path: Path) -> None:
     edited = flow("echo", tmp_path, ("choice: [stop, bye]", "choice: [stop, bye, hello]"))
     hi = 'Hi Ann! I repeat everything you write. Type "stop" to end.'

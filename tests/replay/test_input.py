@@ -8,6 +8,7 @@ lines to the replay format and back reads the same.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -20,7 +21,15 @@ from tests.e2e.harness import ROOT
 from tests.e2e.test_cli import ENV, UCWA_FLOW
 from tests.guards import WAIT
 from ucwa_flow.cli import main
-from ucwa_flow.replay import RecordingError, from_export, read_lines, recording_line
+from ucwa_flow.flow import load_flow
+from ucwa_flow.replay import (
+    RecordingError,
+    from_export,
+    read_lines,
+    read_recordings,
+    recording_line,
+    replay,
+)
 
 ECHO = str(ROOT / "flows" / "echo.flow.yaml")
 HI = 'Hi Ann! I repeat everything you write. Type "stop" to end.'
@@ -197,6 +206,29 @@ def test_a_flow_with_errors_and_no_recordings_are_exit_2(
     code, _, err = run(capsys, ECHO, write(tmp_path, GOOD), "--compare", "fuzzy")
     assert code == 2
     assert "'fuzzy': expected exact, loose, similar or similar:0.8" in err
+    for threshold in ("abc", "1.5"):  # "abc" said "could not convert string to float"
+        code, _, err = run(capsys, ECHO, write(tmp_path, GOOD), "--compare", f"similar:{threshold}")
+        assert code == 2
+        assert err.endswith(
+            f"'similar:{threshold}': the similarity threshold is a number in (0, 1], like "
+            "similar:0.9\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["--since", "2030-01-01"], "--since"), (["--account", "sip:bot@contoso.com"], "--account")],
+)
+def test_a_stores_filter_with_files_only_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], option: str
+) -> None:
+    # `--since 2030-01-01` was ignored: every conversation of the file was replayed
+    code, out, err = run(capsys, ECHO, write(tmp_path, GOOD), *args)
+    assert (code, out) == (2, "")
+    assert (
+        f"Error: {option} selects the conversations of a store (--state or --store), not of "
+        "RECORDINGS files: select with `ucwa-flow transcripts export` instead"
+    ) in err
 
 
 def test_conversations_of_other_flows_are_skipped(
@@ -233,6 +265,11 @@ def test_invitations_the_bot_turned_away_are_skipped(
     assert code == 0
     assert json.loads(out)["conversations"] == 1
     assert err == "Skipped 2 invitation(s) the bot turned away (no conversation ran).\n"
+    # from Python too (docs/replay.md's example asserts nothing diverged): the API
+    # reported each as "declined by the invitation policy", a divergence
+    flow = load_flow(ECHO).raise_for_errors()
+    results = asyncio.run(replay(flow, read_recordings(path)))
+    assert [(r.recording.id, r.diverged) for r in results] == [(f"{path}:1", False)]
 
 
 def test_the_json_document_has_counts_groups_and_one_object_per_conversation(

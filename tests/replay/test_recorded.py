@@ -214,6 +214,24 @@ def test_the_store_is_read_directly_and_a_loose_compare_ignores_case(
     assert (code, diverged) == (0, {})
 
 
+def test_a_flow_whose_name_changed_says_which_flows_the_store_holds(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it said only "No conversations to replay." and exit 0: the gate passed on nothing
+    state = export.parent / "helpdesk.sqlite3"
+    flow = changed(tmp_path, "name: helpdesk\n", "name: it-helpdesk\n")
+    for given, said in ((flow, True), (HELPDESK, False)):
+        with pytest.raises(SystemExit) as exited:
+            main(["replay", str(given), "--state", str(state)])
+        assert exited.value.code == 0
+        err = capsys.readouterr().err.splitlines()
+        line = (
+            "The store holds no conversations of the flow it-helpdesk (FLOW's `name:`), "
+            "only of: helpdesk."
+        )
+        assert (line in err) is said, err
+
+
 def test_a_postgresql_store_is_replayed_directly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

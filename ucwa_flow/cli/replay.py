@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ from ucwa_flow.replay import (
     replay,
     summary_lines,
 )
-from ucwa_flow.store import ConversationQuery, open_store
+from ucwa_flow.store import ConversationQuery, Store, open_store
 
 __all__ = ["command"]
 
@@ -160,17 +161,23 @@ def _recordings(
     since: float | None,
     flow: str,
 ) -> list[Recording]:
+    from_store = state is not None or store is not None or (not files and STORE_ENV in os.environ)
+    if not from_store and not files:
+        raise click.UsageError("give RECORDINGS files, or a store: --state FILE or --store URL")
+    if not from_store and (since is not None or account is not None):  # a store's filters
+        option = "--since" if since is not None else "--account"
+        raise click.UsageError(
+            f"{option} selects the conversations of a store (--state or --store), not of "
+            "RECORDINGS files: select with `ucwa-flow transcripts export` instead"
+        )
     found: list[Recording] = []
     for name in files:
         if name == "-":
             found.extend(read_lines("<stdin>", sys.stdin))
         else:
             found.extend(read_recordings(name))
-    from_store = state is not None or store is not None or (not files and STORE_ENV in os.environ)
     if from_store:
         found.extend(_from_store(state, store, account, since, flow))
-    elif not files:
-        raise click.UsageError("give RECORDINGS files, or a store: --state FILE or --store URL")
     return found
 
 
@@ -187,9 +194,24 @@ def _from_store(
                 objects = list(jsonl_objects(record, entries))
                 source = f"{opened.target}:{short_id(record.conversation)}"
                 found.append(from_export(objects[0], objects[1:], source))
+            if not found:
+                await _other_flows(opened, ConversationQuery(account=account, since=since), flow)
         return found
 
     return asyncio.run(read())
+
+
+async def _other_flows(opened: Store, query: ConversationQuery, flow: str) -> None:
+    """Say which flows the store's conversations ran when none ran ``flow``: a flow whose
+    ``name:`` changed otherwise replays nothing, silently, and its CI gate passes."""
+    query = replace(query, turned_away=False, limit=1000, newest_first=True)
+    names = sorted({record.flow for record in await opened.conversations(query)})
+    if names:
+        click.echo(
+            f"The store holds no conversations of the flow {flow} (FLOW's `name:`), "
+            f"only of: {', '.join(names)}.",
+            err=True,
+        )
 
 
 @contextmanager

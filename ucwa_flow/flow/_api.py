@@ -39,6 +39,8 @@ __all__ = [
 
 #: files that are parts of flows, not flows: a sub-flow, a file of states to include
 PART_SUFFIXES = (".subflow.yaml", ".states.yaml")
+#: a conversation test script (docs/testing.md), never a flow
+TEST_SUFFIX = ".test.yaml"
 
 
 class FlowFileError(UnreadableFileError):
@@ -115,6 +117,7 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
     flow (:data:`PART_SUFFIXES`) is checked as such: its result has no flow, only the
     problems found in it (a sub-flow fully, as a call with its parameters would run it;
     an included file for YAML and schema, since its gotos name states of its includers).
+    A test script (``*.test.yaml``) raises :class:`FlowFileError` too: it is no flow.
     """
     resolved = resolve_flow_path(path)
     display = str(resolved)
@@ -126,6 +129,11 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
         raise FlowFileError(f"{path}: is a directory, not a flow file") from None
     except OSError as exc:
         raise FlowFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if display.endswith(TEST_SUFFIX):  # its keys would be a screenful of S errors
+        raise FlowFileError(
+            f"{path}: is a test script ({TEST_SUFFIX}), not a flow: give the flow it tests "
+            "(the script's `flow:`)"
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

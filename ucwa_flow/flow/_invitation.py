@@ -53,9 +53,11 @@ class InvitationRule:
     message: Template | None
     location: Location
 
-    def matches(self, caller_uri: str, subject: str, now: datetime) -> bool:
-        """Whether an invitation from ``caller_uri`` with ``subject`` at ``now`` fits."""
-        if self.callers and not _glob_any(caller_uri, self.callers):
+    def matches(self, caller_uri: str | None, subject: str, now: datetime) -> bool:
+        """Whether an invitation from ``caller_uri`` with ``subject`` at ``now`` fits
+        (``None``: a caller not known, as in a replay's recording without one, meets
+        every ``from:`` glob)."""
+        if self.callers and caller_uri is not None and not _glob_any(caller_uri, self.callers):
             return False
         if self.subjects and not _glob_any(subject, self.subjects):
             return False
@@ -79,8 +81,9 @@ class InvitationPolicy:
     decline_message: Template | None = None
     location: Location | None = None
 
-    def decide(self, caller_uri: str, subject: str, now: datetime) -> InvitationRule | None:
-        """The first rule that matches, or ``None`` when :attr:`default` applies."""
+    def decide(self, caller_uri: str | None, subject: str, now: datetime) -> InvitationRule | None:
+        """The first rule that matches, or ``None`` when :attr:`default` applies
+        (``caller_uri`` ``None``: see :meth:`InvitationRule.matches`)."""
         for rule in self.rules:
             if rule.matches(caller_uri, subject, now):
                 return rule

@@ -78,11 +78,17 @@ async def replay(
     how: Compare | None = None,
     progress: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Replay each recording against ``flow`` and compare; ``progress`` sees each result."""
+    """Replay each recording against ``flow`` and compare; ``progress`` sees each result.
+
+    An invitation the bot turned away (``declined``, as a store keeps one) is skipped: no
+    flow ran in it, so there is nothing to replay (it has no result).
+    """
     how = how or Compare()
     machine = FlowMachine(flow)
     results: list[Result] = []
     for recording in recordings:
+        if recording.declined:
+            continue
         played = await play(flow, machine, recording)
         result = compare(recording, played, flow, how)
         results.append(result)

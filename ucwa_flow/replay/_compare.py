@@ -47,9 +47,12 @@ class Compare:
         if mode in ("exact", "loose") and not number:
             return cls(mode)
         if mode == "similar":
-            threshold = float(number) if number else 0.8
+            try:
+                threshold = float(number) if number else 0.8
+            except ValueError:  # its own message is Python's ("could not convert string...")
+                threshold = float("nan")
             if not 0.0 < threshold <= 1.0:
-                raise ValueError("the similarity threshold is a number in (0, 1]")
+                raise ValueError("the similarity threshold is a number in (0, 1], like similar:0.9")
             return cls(mode, threshold)
         raise ValueError("expected exact, loose, similar or similar:0.8")
 

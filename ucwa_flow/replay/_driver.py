@@ -9,7 +9,8 @@ so timeouts fire at the moments they would have, and each of the conversation's 
 runs, one after another, as the engine's mailbox would run them. Nothing waits for the
 event loop: a conversation replays in well under a millisecond of waiting.
 
-* the invitation policy of the new flow is asked first (a decline ends the replay);
+* the invitation policy of the new flow is asked first (a decline ends the replay); a
+  recording without a caller meets the rules' ``from:`` globs;
 * the caller's messages and leaving happen at their recorded times;
 * an ``invite`` or ``webhook`` the flow starts is answered by the next recorded outcome of
   that kind, at its recorded time (at once when that time is past); one the recording has
@@ -279,7 +280,8 @@ def _answer(flow: Flow, recording: Recording, stage: _Services) -> str | Literal
     if flow.outbound is not None:
         return None  # the bot invited the caller: no policy answered
     policy = flow.invitation
-    rule = policy.decide(recording.caller_uri or "", recording.subject or "", stage.clock.now())
+    # a recording that leaves the caller out meets the rules' `from:` globs (None)
+    rule = policy.decide(recording.caller_uri, recording.subject or "", stage.clock.now())
     decision = rule.action if rule is not None else policy.default
     if decision == "decline":
         stage.played.stop = Stop("declined", 0.0, None, detail=recording.caller_uri or "")

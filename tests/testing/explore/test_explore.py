@@ -159,6 +159,21 @@ def test_a_flow_with_several_errors_says_there_are_more(tmp_path: Path) -> None:
     assert line.endswith(f"(and 1 more error(s): `ucwa-flow validate {broken}` lists them)")
 
 
+def test_an_output_yaml_file_not_named_test_yaml_is_refused(tmp_path: Path) -> None:
+    # `-o tests/helpdesk.yaml` made a folder named helpdesk.yaml, with the scripts in it
+    for name in ("helpdesk.yaml", "helpdesk.test.yml"):
+        out = tmp_path / name
+        result = CliRunner().invoke(
+            cli, ["test", "--explore", str(FLOWS / "echo.flow.yaml"), "-o", str(out)]
+        )
+        assert result.exit_code == 2
+        assert result.output.strip() == (
+            f"ucwa-flow: error: {out}: a test script's name ends in .test.yaml (what "
+            "`ucwa-flow test` runs): give such a name, or a folder"
+        )
+        assert not out.exists()
+
+
 def test_exploring_a_part_of_a_flow_says_what_it_is(tmp_path: Path) -> None:
     # it said "the flow has errors", which validate did not find
     sub = tmp_path / "ask.subflow.yaml"

@@ -67,12 +67,10 @@ class ExploreReport:
 
 
 def _load(path: Path) -> Flow:
-    if not path.is_file():
-        raise ExploreError(f"{path}: no such flow file")
-    try:
+    try:  # its message names the path: a folder, a test script, a file it cannot read
         loaded = load_flow(path)
     except FlowFileError as exc:
-        raise ExploreError(f"{path}: {exc}") from None
+        raise ExploreError(str(exc)) from None
     if loaded.flow is None:
         errors = [d for d in loaded.diagnostics if d.is_error]
         if not errors:  # a part of a flow loads with no flow and no error
@@ -107,6 +105,11 @@ async def explore_flow(
     flow = _load(path)
     out = Path(output) if output is not None else default_output(path)
     split = not out.name.endswith(".test.yaml")
+    if split and out.suffix.lower() in (".yaml", ".yml") and not out.is_dir():
+        raise ExploreError(  # it became a folder of that name
+            f"{out}: a test script's name ends in .test.yaml (what `ucwa-flow test` runs): "
+            "give such a name, or a folder"
+        )
     _, theirs = targets(path, out, split=split)
     if theirs:
         raise ExploreError(
