@@ -219,6 +219,17 @@ def test_a_module_of_the_tests_is_forked_too() -> None:
     assert zygote.started == before + 1
 
 
+def test_a_module_of_the_bench_is_forked_and_answers_as_a_fresh_one() -> None:
+    # tests/bench starts each bench module for its arguments (a dozen starts)
+    for args in (["bench.engine_load", "--help"], ["bench.engine_load", "many"], ["bench", "-h"]):
+        forked, fresh = _both([sys.executable, "-m", *args], stdin=subprocess.DEVNULL)
+        assert (forked.returncode, forked.stdout, forked.stderr) == (
+            fresh.returncode,
+            fresh.stdout,
+            fresh.stderr,
+        ), args
+
+
 @pytest.mark.parametrize("code", ["0", "3", "interrupt", "fail", "said"])
 def test_a_forked_start_is_given_and_ends_as_a_fresh_one(
     code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

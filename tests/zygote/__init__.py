@@ -1,11 +1,12 @@
 """A warm start for the ``ucwa-flow`` processes the tests start: a zygote.
 
 The suite starts about 370 ``ucwa-flow`` processes (``python -m ucwa_flow ...``, the
-``ucwa-flow`` script, or ``python -m tests....`` modules that run it). On a 2-vCPU
-machine each spent about 0.5 CPU s of its 0.8 importing the package before doing
-anything: close to a third of the suite's CPU. Here one process per pytest worker, the
-zygote, imports the package once, and each such start is a fork of it that becomes the
-process a fresh interpreter would have been:
+``ucwa-flow`` script, ``python -m tests....`` modules that run it, or the bench's
+``python -m bench...`` modules, which import it too). On a 2-vCPU machine each spent
+about 0.5 CPU s of its 0.8 importing the package before doing anything: close to a third
+of the suite's CPU. Here one process per pytest worker, the zygote, imports the package
+once, and each such start is a fork of it that becomes the process a fresh interpreter
+would have been:
 
 * its argv, environment, working directory (the test's own when none is given), session
   or process group, and what ``exec`` keeps of the test's process: umask, ignored
@@ -202,8 +203,8 @@ def _start() -> None:
 
 def _command(args: Any, executable: Any, env: Mapping[str, str]) -> dict[str, Any] | None:
     """What to run when ``args`` starts ``ucwa-flow`` (``python -m ucwa_flow`` or the
-    script) or a module of the tests (``python -m tests....``): the module or the script,
-    and the command's own ``sys.argv``."""
+    script), a module of the tests (``python -m tests....``) or of the bench (``python -m
+    bench...``): the module or the script, and the command's own ``sys.argv``."""
     if isinstance(args, (str, bytes, os.PathLike)) or not args:
         return None
     argv = [os.fsdecode(os.fspath(a)) for a in args]
@@ -211,7 +212,7 @@ def _command(args: Any, executable: Any, env: Mapping[str, str]) -> dict[str, An
         return None
     if argv[0] == sys.executable and argv[1:2] == ["-m"] and len(argv) > 2:
         module = argv[2]
-        if module == "ucwa_flow" or module.startswith("tests."):
+        if module in ("ucwa_flow", "bench") or module.startswith(("tests.", "bench.")):
             return {"module": module, "script": None, "argv": ["-m", *argv[3:]]}
         return None
     program = argv[0]
