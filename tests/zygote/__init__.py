@@ -37,8 +37,9 @@ zygote's instead of runpy's). The package is the checkout's the tests are in. Th
 being a subreaper, an orphan of any process it started (forked or not) is re-parented to
 it and stays a zombie until the worker ends. Every other start (another program,
 ``-c`` or ``-X``, a ``preexec_fn``, a user or group, ``PYTHON*`` or locale variables that
-are not the zygote's, a missing working directory) starts the usual way, and so does
-everything when ``UCWA_FLOW_TESTS_FORK=0`` or when the zygote cannot run.
+are not the zygote's but ``PYTHONUNBUFFERED``, whose streams the fork makes, a missing
+working directory) starts the usual way, and so does everything when
+``UCWA_FLOW_TESTS_FORK=0`` or when the zygote cannot run.
 """
 
 from __future__ import annotations
@@ -74,12 +75,19 @@ _original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
 started = 0
 
 
+#: what a fork makes as a fresh start would from the started process's own environment:
+#: ``PYTHONUNBUFFERED`` (its standard streams; most of the suite's ``serve`` and ``run``
+#: processes are given it, and CI's shell has none, so each of them started afresh)
+_FORK_MAKES = frozenset({"PYTHONPATH", "PYTHONUNBUFFERED"})
+
+
 def _interpreter_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The variables a fresh interpreter reads as it starts, but ``PYTHONPATH``."""
+    """The variables a fresh interpreter reads as it starts that a fork cannot take from
+    the started process's environment (all of them but :data:`_FORK_MAKES`)."""
     return {
         k: v
         for k, v in env.items()
-        if (k.startswith("PYTHON") and k != "PYTHONPATH") or k in ("LANG", "LC_ALL", "LC_CTYPE")
+        if (k.startswith("PYTHON") and k not in _FORK_MAKES) or k in ("LANG", "LC_ALL", "LC_CTYPE")
     }
 
 
