@@ -5,6 +5,7 @@ environment and file descriptors, its signals, and a pid that is the test's own 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -217,6 +218,33 @@ def test_a_module_of_the_tests_is_forked_too() -> None:
     )
     assert (done.returncode, done.stderr) == (0, b"")
     assert zygote.started == before + 1
+
+
+def test_a_module_of_the_bench_is_forked_and_answers_as_a_fresh_one() -> None:
+    # tests/bench starts each bench module for its arguments (a dozen starts)
+    for args in (["bench.engine_load", "--help"], ["bench.engine_load", "many"], ["bench", "-h"]):
+        forked, fresh = _both([sys.executable, "-m", *args], stdin=subprocess.DEVNULL)
+        assert (forked.returncode, forked.stdout, forked.stderr) == (
+            fresh.returncode,
+            fresh.stdout,
+            fresh.stderr,
+        ), args
+
+
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["PYTHONUNBUFFERED=1", "without"])
+def test_a_start_with_a_pythonunbuffered_of_its_own_is_forked_with_its_streams(
+    unbuffered: bool,
+) -> None:
+    # the suite's serve and run processes are given PYTHONUNBUFFERED=1, and a CI shell has
+    # none: each of them started afresh (one of the two cases is the zygote's own setting)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    command = [sys.executable, "-m", "tests.zygote.probe"]
+    forked, fresh = _both(command, env=env, stdin=subprocess.DEVNULL)
+    assert forked.returncode == fresh.returncode == 0, forked.stderr
+    assert forked.stdout == fresh.stdout
+    assert json.loads(forked.stdout)["stdout"] == [False, unbuffered]
 
 
 @pytest.mark.parametrize("code", ["0", "3", "interrupt", "fail", "said"])

@@ -22,15 +22,16 @@ def _invoke(*args: str) -> tuple[int, str]:
 
 
 def test_the_example_flows_pass_with_every_state_covered() -> None:
-    # as a user runs it: a separate process, from the repository root. It runs every example
-    # script (6 s of CPU), no wait for an event: WAIT (60 s) ended it beside a full suite and
-    # other load (a load average of 9 on two cores); pyproject's hang guard bounds it instead
+    # as a user runs it: a separate process, from the repository root, with the warnings a
+    # user sees (the suite's zygote forks it: a PYTHONWARNINGS of its own started it afresh).
+    # It runs every example script (6 s of CPU), no wait for an event: WAIT (60 s) ended it
+    # beside a full suite and other load (a load average of 9 on two cores); pyproject's
+    # hang guard bounds it instead
     proc = subprocess.run(
         [sys.executable, "-m", "ucwa_flow", "test", "flows/", "--coverage"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()

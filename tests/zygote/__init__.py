@@ -1,11 +1,12 @@
 """A warm start for the ``ucwa-flow`` processes the tests start: a zygote.
 
 The suite starts about 370 ``ucwa-flow`` processes (``python -m ucwa_flow ...``, the
-``ucwa-flow`` script, or ``python -m tests....`` modules that run it). On a 2-vCPU
-machine each spent about 0.5 CPU s of its 0.8 importing the package before doing
-anything: close to a third of the suite's CPU. Here one process per pytest worker, the
-zygote, imports the package once, and each such start is a fork of it that becomes the
-process a fresh interpreter would have been:
+``ucwa-flow`` script, ``python -m tests....`` modules that run it, or the bench's
+``python -m bench...`` modules, which import it too). On a 2-vCPU machine each spent
+about 0.5 CPU s of its 0.8 importing the package before doing anything: close to a third
+of the suite's CPU. Here one process per pytest worker, the zygote, imports the package
+once, and each such start is a fork of it that becomes the process a fresh interpreter
+would have been:
 
 * its argv, environment, working directory (the test's own when none is given), session
   or process group, and what ``exec`` keeps of the test's process: umask, ignored
@@ -36,8 +37,9 @@ zygote's instead of runpy's). The package is the checkout's the tests are in. Th
 being a subreaper, an orphan of any process it started (forked or not) is re-parented to
 it and stays a zombie until the worker ends. Every other start (another program,
 ``-c`` or ``-X``, a ``preexec_fn``, a user or group, ``PYTHON*`` or locale variables that
-are not the zygote's, a missing working directory) starts the usual way, and so does
-everything when ``UCWA_FLOW_TESTS_FORK=0`` or when the zygote cannot run.
+are not the zygote's but ``PYTHONUNBUFFERED``, whose streams the fork makes, a missing
+working directory) starts the usual way, and so does everything when
+``UCWA_FLOW_TESTS_FORK=0`` or when the zygote cannot run.
 """
 
 from __future__ import annotations
@@ -73,12 +75,19 @@ _original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
 started = 0
 
 
+#: what a fork makes as a fresh start would from the started process's own environment:
+#: ``PYTHONUNBUFFERED`` (its standard streams; most of the suite's ``serve`` and ``run``
+#: processes are given it, and CI's shell has none, so each of them started afresh)
+_FORK_MAKES = frozenset({"PYTHONPATH", "PYTHONUNBUFFERED"})
+
+
 def _interpreter_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The variables a fresh interpreter reads as it starts, but ``PYTHONPATH``."""
+    """The variables a fresh interpreter reads as it starts that a fork cannot take from
+    the started process's environment (all of them but :data:`_FORK_MAKES`)."""
     return {
         k: v
         for k, v in env.items()
-        if (k.startswith("PYTHON") and k != "PYTHONPATH") or k in ("LANG", "LC_ALL", "LC_CTYPE")
+        if (k.startswith("PYTHON") and k not in _FORK_MAKES) or k in ("LANG", "LC_ALL", "LC_CTYPE")
     }
 
 
@@ -202,8 +211,8 @@ def _start() -> None:
 
 def _command(args: Any, executable: Any, env: Mapping[str, str]) -> dict[str, Any] | None:
     """What to run when ``args`` starts ``ucwa-flow`` (``python -m ucwa_flow`` or the
-    script) or a module of the tests (``python -m tests....``): the module or the script,
-    and the command's own ``sys.argv``."""
+    script), a module of the tests (``python -m tests....``) or of the bench (``python -m
+    bench...``): the module or the script, and the command's own ``sys.argv``."""
     if isinstance(args, (str, bytes, os.PathLike)) or not args:
         return None
     argv = [os.fsdecode(os.fspath(a)) for a in args]
@@ -211,7 +220,7 @@ def _command(args: Any, executable: Any, env: Mapping[str, str]) -> dict[str, An
         return None
     if argv[0] == sys.executable and argv[1:2] == ["-m"] and len(argv) > 2:
         module = argv[2]
-        if module == "ucwa_flow" or module.startswith("tests."):
+        if module in ("ucwa_flow", "bench") or module.startswith(("tests.", "bench.")):
             return {"module": module, "script": None, "argv": ["-m", *argv[3:]]}
         return None
     program = argv[0]

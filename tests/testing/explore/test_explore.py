@@ -100,9 +100,33 @@ def test_an_uninvertible_pattern_and_an_unsatisfiable_condition_are_named(
     assert 'flow: "odd.flow.yaml"' in text
 
 
+#: one pattern of :data:`UNINVERTIBLE` the explorer cannot take, and a way on: quick to
+#: explore (2 runs against 111), for what the command line adds to the explorer
+LOOKBEHIND = """\
+version: 1
+name: odd-pattern
+start: ask
+states:
+  ask:
+    enter:
+      - say: Your code?
+    messages:
+      - match: '(?<=@)corp'
+        say: never
+      - match: '(?P<word>[a-z]+)'
+        say: "word {{ word }}"
+        goto: done
+  done:
+    enter:
+      - say: bye
+      - stop
+"""
+
+
 def test_the_cli_writes_one_script_per_family_into_a_directory(tmp_path: Path) -> None:
+    # (the odd-patterns flow's reasons are the test above's: exploring it took 2-3 CPU s)
     flow = tmp_path / "odd.flow.yaml"
-    flow.write_text(UNINVERTIBLE, encoding="utf-8")
+    flow.write_text(LOOKBEHIND, encoding="utf-8")
     result = CliRunner().invoke(cli, ["test", "--explore", str(flow), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "transitions not taken, and why:" in result.output
