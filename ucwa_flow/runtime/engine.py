@@ -253,7 +253,8 @@ class Engine(Inputs):
         :func:`~ucwa_flow.runtime.delivery.settle_sent`."""
         if self._journal is not None:
             self._journal.sent(result)
-        settle_sent(self, result)
+        if result.error is not None or result.item.quiet or self.tracing:
+            settle_sent(self, result)  # (else it has nothing to do: a call less a send)
         if (turns := self.answers.turns).waiting:  # (a call less when none waits)
             turns.nudge()
 

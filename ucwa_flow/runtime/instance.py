@@ -149,7 +149,7 @@ class FlowInstance:
         plans = self.machine.plans  # one read on the machine (``Plans`` says why)
         schedule, tried = plans.heard_in(current)
         self._silence.heard(self, schedule)
-        found = first_match(tried, text, self._error)
+        found = first_match(tried, text, self)
         if found is None:
             return self._no_match(current, text)
         handler, list_id, captures = found

@@ -182,7 +182,8 @@ class Sender:
         queue = self._queues.get(item.conversation)
         if queue is None:
             queue = self._queues[item.conversation] = [item]
-            self._start(self._drain(item.conversation, queue))
+            start = self._start  # (an attribute holding a function: slow to call as a method)
+            start(self._drain(item.conversation, queue))
         else:
             queue.append(item)
 
@@ -200,7 +201,7 @@ class Sender:
             self._empty = None
 
     async def _drain(self, conversation: str, queue: list[Outgoing]) -> None:
-        port = self._port
+        port, report = self._port, self._report  # (report: slow to call as a method)
         try:
             while queue:
                 item = queue[0]
@@ -226,7 +227,7 @@ class Sender:
                     log.exception("%s: unexpected error sending a %s", conversation, item.kind)
                     sent = Sent(item, None, exc)
                 try:
-                    self._report(sent)
+                    report(sent)
                 except Exception:
                     log.exception("%s: unexpected error in the flow runtime", conversation)
                 if queue:  # emptied if the runner was cancelled meanwhile
