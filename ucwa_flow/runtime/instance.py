@@ -139,7 +139,11 @@ class FlowInstance:
         if self.ended:
             return NOTHING
         self._hops = 0
-        self.facts.heard(text, self.flow)
+        facts = self.facts
+        if facts.caller:  # what ``Facts.heard`` does after the first message, a call less
+            facts.caller += 1
+        else:
+            facts.heard(text, self.flow)
         tracing = self.services.tracing
         if tracing:
             self._emit(t.MessageIn, text=text)

@@ -128,7 +128,7 @@ def say(instance: FlowInstance, action: Say, ctx: Mapping[str, Any]) -> None:
         return
     quiet = instance._deliveries.recovering
     instance.services.send(_new_message(conv.href, href, text, sent, quiet, action.location))
-    instance.facts.said()
+    instance.facts.bot += 1  # ``Facts.said``, a call less
     if instance.services.tracing:
         instance._emit(t.MessageOut, text=text, html=sent)
         instance._done("say", action.location)
