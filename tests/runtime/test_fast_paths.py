@@ -278,4 +278,9 @@ def test_first_match_answers_as_each_handler_s_match_in_order() -> None:
                 ),
                 None,
             )
-            assert first_match(tried, text, lambda message, where: None) == expected
+            assert first_match(tried, text, _Unheard()) == expected
+
+
+class _Unheard:
+    def report_error(self, message: str, location: object) -> None:
+        pass

@@ -162,7 +162,7 @@ async def test_sends_keep_their_order_per_conversation_and_run_side_by_side() ->
     port = _Port()
     reports: list[Sent] = []
     runner = Runner()
-    sender = Sender(port, reports.append, runner)  # type: ignore[arg-type]
+    sender = Sender(port, lambda *sent: reports.append(Sent(*sent)), runner)  # type: ignore[arg-type]
     items = [
         Outgoing(conv, "message", f"/{conv}/send", f"{conv}{n}")
         for n in range(3)

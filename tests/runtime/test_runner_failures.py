@@ -198,7 +198,7 @@ async def test_a_cancelled_runner_leaves_no_send_to_wait_for() -> None:
     port = _Port()
     reports: list[Sent] = []
     runner = Runner()
-    sender = Sender(port, reports.append, runner)  # type: ignore[arg-type]
+    sender = Sender(port, lambda *sent: reports.append(Sent(*sent)), runner)  # type: ignore[arg-type]
     sender.send([Outgoing("a", "message", "/a/send", "a0")])
     await _rounds()  # a0 is under way, in a task of its own
     sender.send([Outgoing(c, "message", f"/{c}/send", f"{c}1") for c in ("a", "b")])
@@ -222,7 +222,7 @@ async def test_an_unexpected_send_failure_is_reported_and_the_rest_go_out(
     port = _Port("a0")
     port.go.set()
     reports: list[Sent] = []
-    sender = Sender(port, reports.append, Runner())  # type: ignore[arg-type]
+    sender = Sender(port, lambda *sent: reports.append(Sent(*sent)), Runner())  # type: ignore[arg-type]
     sender.send([Outgoing("a", "message", "/a/send", f"a{n}") for n in range(2)])
     with caplog.at_level(logging.ERROR, "ucwa_flow.runtime"):
         async with asyncio.timeout(WAIT):

@@ -230,6 +230,12 @@ class LifecycleTracker:
         if isinstance(record, MessageEvent):
             return self._message(conv, record)
         if isinstance(record, ConversationEvent):
+            if record.state == conv.lifecycle.state and record.type != "deleted":
+                # the state it is already in (the usual case): what _conversation does
+                # then, a call less
+                if record.subject:
+                    conv.subject = record.subject
+                return []
             return self._conversation(conv, record)
         if isinstance(record, MessagingEvent):
             return self._messaging(conv, record)
@@ -371,7 +377,8 @@ class LifecycleTracker:
             ]
         if rec.direction != "Incoming" or rec.type not in ("completed", "started"):
             return []
-        text = rec.text  # decoded from its data URL on each read: read once
+        plain = rec.plain  # what rec.text gives, a call less for a plain part
+        text = strip_line_ending(plain.text) if plain is not None else rec.text
         if text is None:
             return []  # a "started" with no body yet: its "completed" will carry the text
         if rec.link.href == conv.last_incoming:

@@ -57,7 +57,7 @@ from ucwa_flow.runtime.invites import Invitations
 from ucwa_flow.runtime.limits import Limits
 from ucwa_flow.runtime.loss import lose_all
 from ucwa_flow.runtime.mailboxes import Mailboxes
-from ucwa_flow.runtime.outbox import Outgoing, Sender, Sent
+from ucwa_flow.runtime.outbox import Outgoing, Sender, sent_record
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.routing import Catalog
 from ucwa_flow.runtime.runner import Runner
@@ -248,12 +248,15 @@ class Engine(Inputs):
         else:
             self.sender.send_one(item)
 
-    def _sent(self, result: Sent) -> None:
-        """An outgoing request is over: the journal notes it, then
-        :func:`~ucwa_flow.runtime.delivery.settle_sent`."""
-        if self._journal is not None:
-            self._journal.sent(result)
-        settle_sent(self, result)
+    def _sent(self, item: Outgoing, message: str | None, error: Exception | None) -> None:
+        """An outgoing request is over (its :class:`Sent`): the journal notes it, then
+        :func:`~ucwa_flow.runtime.delivery.settle_sent`. Without a journal, a request that
+        went out, not quiet and not traced, needs neither (no record made: one a send)."""
+        if self._journal is not None or error is not None or item.quiet or self.tracing:
+            result = sent_record(item, message, error)
+            if self._journal is not None:
+                self._journal.sent(result)
+            settle_sent(self, result)
         if (turns := self.answers.turns).waiting:  # (a call less when none waits)
             turns.nudge()
 

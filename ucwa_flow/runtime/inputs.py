@@ -72,7 +72,7 @@ class Inputs(Traced):
         href = change.conversation
         if isinstance(change, MessageReceived):  # the most frequent first (disjoint types)
             if change.text is not None:
-                self._mailboxes.post(href, partial(self._message, href, change.text))
+                self._mailboxes.post(href, partial(_message, self, href, change.text))
         elif isinstance(change, InvitationReceived):
             self.answers.received(change)
         elif isinstance(change, MessagingState):
@@ -93,13 +93,6 @@ class Inputs(Traced):
             self._lifecycle(href, "conversation", change.old, change.new)
         elif isinstance(change, ConversationEnded):
             self.post(href, partial(self._ended, href, "caller"))
-
-    def _message(self, href: str, text: str) -> Awaitable[None]:  # the step: on_message's
-        bridges = self.bridges  # asked only while a bridge is on (a call less)
-        if (bridges.links or bridges.agents) and bridges.heard(href, text):
-            return NOTHING
-        instance = self._instances.get(href)
-        return NOTHING if instance is None else instance.on_message(text)
 
     async def _delivery_failed(
         self, href: str, delivery: dict[str, Any], message: str | None
@@ -138,3 +131,13 @@ class Inputs(Traced):
                 at=self.clock.monotonic(), conversation=href, kind=kind, old=old, new=new
             )
         )
+
+
+def _message(inputs: Inputs, href: str, text: str) -> Awaitable[None]:
+    """The job of a message (its step: ``on_message``'s). A function, not a method: a
+    method read to be put in a job makes a bound method, slowly (one a message)."""
+    bridges = inputs.bridges  # asked only while a bridge is on (a call less)
+    if (bridges.links or bridges.agents) and bridges.heard(href, text):
+        return NOTHING
+    instance = inputs._instances.get(href)
+    return NOTHING if instance is None else instance.on_message(text)

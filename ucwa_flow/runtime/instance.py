@@ -139,7 +139,11 @@ class FlowInstance:
         if self.ended:
             return NOTHING
         self._hops = 0
-        self.facts.heard(text, self.flow)
+        facts = self.facts
+        if facts.caller:  # what ``Facts.heard`` does after the first message, a call less
+            facts.caller += 1
+        else:
+            facts.heard(text, self.flow)
         tracing = self.services.tracing
         if tracing:
             self._emit(t.MessageIn, text=text)
@@ -149,7 +153,7 @@ class FlowInstance:
         plans = self.machine.plans  # one read on the machine (``Plans`` says why)
         schedule, tried = plans.heard_in(current)
         self._silence.heard(self, schedule)
-        found = first_match(tried, text, self._error)
+        found = first_match(tried, text, self)
         if found is None:
             return self._no_match(current, text)
         handler, list_id, captures = found

@@ -47,6 +47,9 @@ from ucwa_flow.runtime.saying import render_say
 if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
 
+#: ``Outgoing.message``, read once: a class's attribute is read slowly (no specialisation)
+_new_message = Outgoing.message
+
 __all__ = ["execute", "run", "say", "say_all"]
 
 
@@ -124,8 +127,8 @@ def say(instance: FlowInstance, action: Say, ctx: Mapping[str, Any]) -> None:
         instance._error("cannot say anything: messaging is not connected", action.location)
         return
     quiet = instance._deliveries.recovering
-    instance.services.send(Outgoing.message(conv.href, href, text, sent, quiet, action.location))
-    instance.facts.said()
+    instance.services.send(_new_message(conv.href, href, text, sent, quiet, action.location))
+    instance.facts.bot += 1  # ``Facts.said``, a call less
     if instance.services.tracing:
         instance._emit(t.MessageOut, text=text, html=sent)
         instance._done("say", action.location)

@@ -154,6 +154,7 @@ class Mailboxes:
     async def _drain(self, href: str, box: _Box) -> None:
         # runs in its own copy of the context (the runner's): the binding goes with it
         logcontext.bind_one("conversation", href)  # what a step logs names it
+        after = self._after  # (an attribute holding a function: slow to call as a method)
         try:
             while box:
                 job = box.pop(0)
@@ -168,7 +169,7 @@ class Mailboxes:
                         raise
                     log.exception("%s: unexpected error in the flow runtime", href)
                 try:
-                    self._after(href)
+                    after(href)
                 except Exception:
                     log.exception("%s: unexpected error in the flow runtime", href)
                 if box and len(box) > _LONG and type(box) is list:  # (box: nearly always empty)

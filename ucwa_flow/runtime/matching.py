@@ -3,13 +3,14 @@
 :func:`first_match` tries, in order, the commands in force in a state (its own, then the
 global ones it did not override or disable) and its message handlers (:func:`candidates`),
 and returns the first that matches with its captures and the id of its action list. A
-pattern that runs out of time counts as no match; ``timed_out`` hears of it (the instance
-reports it).
+pattern that runs out of time counts as no match; the ``reporter`` hears of it (the
+instance reports it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from ucwa_flow.flow import (
     Location,
@@ -20,7 +21,7 @@ from ucwa_flow.flow import (
     handler_list_id,
 )
 
-__all__ = ["Candidate", "Matched", "candidates", "first_match"]
+__all__ = ["Candidate", "Matched", "Reporter", "candidates", "first_match"]
 
 #: the handler that matched, the id of its action list, and its captures
 Matched = tuple[MessageHandler, str, dict[str, str]]
@@ -48,17 +49,23 @@ def _candidate(handler: MessageHandler, list_id: str) -> Candidate:
     return handler, list_id, None if matcher.is_catch_all else matcher.match
 
 
-def first_match(
-    tried: tuple[Candidate, ...], text: str, timed_out: Callable[[str, Location], None]
-) -> Matched | None:
-    """The first of ``tried`` (:func:`candidates`) that matches ``text``, if any."""
+class Reporter(Protocol):
+    """Who hears of a pattern that ran out of time (a flow instance)."""
+
+    def report_error(self, message: str, location: Location | None) -> None: ...
+
+
+def first_match(tried: tuple[Candidate, ...], text: str, reporter: Reporter) -> Matched | None:
+    """The first of ``tried`` (:func:`candidates`) that matches ``text``, if any; a
+    pattern that ran out of time is told to ``reporter`` (an object, not a bound method:
+    none is made a message)."""
     for handler, list_id, match in tried:
         if match is None:  # ``any``: what its matcher's ``match`` gives, a call less
             return handler, list_id, {}
         try:
             captures = match(text)  # handler.match(text), a call less, no bound method made
         except MatchTimeout as exc:
-            timed_out(str(exc), handler.location)
+            reporter.report_error(str(exc), handler.location)
             continue
         if captures is not None:
             return handler, list_id, captures

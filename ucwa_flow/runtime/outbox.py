@@ -31,7 +31,7 @@ from ucwa_flow.flow import Location
 from ucwa_flow.runtime.port import Port
 from ucwa_flow.runtime.runner import Runner
 
-__all__ = ["Outgoing", "Sender", "Sent"]
+__all__ = ["Outgoing", "Sender", "Sent", "sent_record"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -132,13 +132,15 @@ class Sent:
 
 
 _outgoing = builder(Outgoing)
-_sent = builder(Sent)
+#: ``sent_record(item, message, error)`` is ``Sent(item, message, error)``, made quicker
+sent_record = builder(Sent)
 
 
 class Sender:
     """Performs :class:`Outgoing` requests through ``port``, in order per conversation.
 
-    ``report`` gets each :class:`Sent` as soon as its request is over; ``runner`` runs the
+    ``report(item, message, error)`` hears of each request as soon as it is over (what a
+    :class:`Sent` holds: made by whoever needs one, :func:`sent_record`); ``runner`` runs the
     per-conversation send loops (the engine's :class:`~ucwa_flow.runtime.runner.Runner`:
     a send that never waits, as a test's port, costs no task; one that waits on the
     network gets its own; once it is cancelled, what was queued is forgotten). The number
@@ -149,7 +151,7 @@ class Sender:
     def __init__(
         self,
         port: Port,
-        report: Callable[[Sent], None],
+        report: Callable[[Outgoing, str | None, Exception | None], None],
         runner: Runner,
     ) -> None:
         self._port = port
@@ -182,7 +184,8 @@ class Sender:
         queue = self._queues.get(item.conversation)
         if queue is None:
             queue = self._queues[item.conversation] = [item]
-            self._start(self._drain(item.conversation, queue))
+            start = self._start  # (an attribute holding a function: slow to call as a method)
+            start(self._drain(item.conversation, queue))
         else:
             queue.append(item)
 
@@ -200,10 +203,12 @@ class Sender:
             self._empty = None
 
     async def _drain(self, conversation: str, queue: list[Outgoing]) -> None:
-        port = self._port
+        port, report = self._port, self._report  # (report: slow to call as a method)
         try:
             while queue:
                 item = queue[0]
+                message: str | None = None
+                error: Exception | None = None
                 try:  # the request (inline: a coroutine less per send)
                     if item.kind == "message":
                         text = item.text or ""
@@ -211,22 +216,19 @@ class Sender:
                         message = await port.send_message(
                             item.link, text, item.html, operation_context=context
                         )
-                        sent = _sent(item, message, None)
+                    elif item.kind == "typing":
+                        await port.set_typing(item.link)
+                    elif item.kind == "stop":
+                        await port.stop_messaging(item.link)
                     else:
-                        if item.kind == "typing":
-                            await port.set_typing(item.link)
-                        elif item.kind == "stop":
-                            await port.stop_messaging(item.link)
-                        else:
-                            await port.leave(item.link)
-                        sent = _sent(item, None, None)
+                        await port.leave(item.link)
                 except (UcwaFlowError, httpx.HTTPError) as exc:
-                    sent = _sent(item, None, exc)
+                    error = exc
                 except Exception as exc:  # a bug: the request counts as failed
                     log.exception("%s: unexpected error sending a %s", conversation, item.kind)
-                    sent = Sent(item, None, exc)
+                    error = exc
                 try:
-                    self._report(sent)
+                    report(item, message, error)
                 except Exception:
                     log.exception("%s: unexpected error in the flow runtime", conversation)
                 if queue:  # emptied if the runner was cancelled meanwhile

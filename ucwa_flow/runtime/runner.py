@@ -51,7 +51,7 @@ _DONE: Any = object()  # what a coroutine's first step gives when it ended in it
 class Runner:
     """Runs coroutines in turns in one task (see the module docstring)."""
 
-    __slots__ = ("_cleared", "_ready", "_task", "_tasks", "_wake")
+    __slots__ = ("_cleared", "_quiet", "_ready", "_serving", "_task", "_tasks", "_wake")
 
     def __init__(self) -> None:
         self._ready: deque[_Item] = deque()
@@ -62,6 +62,11 @@ class Runner:
         #: that each carry a coroutine that waited
         self._tasks: set[asyncio.Task[None]] = set()
         self._cleared: list[Callable[[], None]] = []
+        #: the task serving the queue is running a coroutine now (this one is calling
+        #: :meth:`start`): what is queued gets served before it waits
+        self._serving = False
+        #: the serving task is marked not to be reported as destroyed while pending
+        self._quiet = False
 
     @property
     def tasks(self) -> set[asyncio.Task[None]]:
@@ -78,12 +83,16 @@ class Runner:
     def start(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` after what is queued, in a copy of the current context."""
         self._ready.append((contextvars.copy_context(), coro))
+        if self._serving:  # (no method call on a task or future: they are slow to look up)
+            return
         wake = self._wake
         if wake is not None:  # the runner task waits for work: wake it
             self._wake = None
-            if not wake.done():
+            try:
                 wake.set_result(None)
                 return
+            except asyncio.InvalidStateError:  # cancelled with its task: a new one serves
+                pass
         if self._task is None or self._task.done():  # done: cancelled before its first step
             self._task = self._new_task()
 
@@ -102,6 +111,7 @@ class Runner:
     def _new_task(self) -> asyncio.Task[None]:
         # a context of its own: it outlives the job that started it (each job runs in its own)
         task = asyncio.get_running_loop().create_task(self._serve(), context=contextvars.Context())
+        self._quiet = False  # (a new task is reported if dropped while pending)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)  # even if cancelled before its first step
         return task
@@ -112,6 +122,7 @@ class Runner:
         loop = asyncio.get_running_loop()
         try:
             while True:
+                self._serving = True
                 for _ in range(ROUND):
                     if not ready:
                         break
@@ -124,26 +135,37 @@ class Runner:
                     if waited is _DONE:
                         continue
                     # ``coro`` waits: this task is its own from now on; another serves
+                    self._serving = False
+                    self._loud(me)
                     self._task = self._new_task() if ready else None
                     try:
                         await _carry(ctx, coro, waited)
                     except BaseException as exc:
                         _failed(ctx, exc)
                     return
+                self._serving = False
                 if ready:
+                    self._loud(me)
                     await asyncio.sleep(0)
                 else:  # wait for work (:meth:`start` wakes this task)
                     wake = self._wake = loop.create_future()
-                    # dropped with its engine while idle, it has lost nothing: no warning then
-                    me._log_destroy_pending = False  # type: ignore[union-attr]
-                    try:
-                        await wake
-                    finally:
-                        me._log_destroy_pending = True  # type: ignore[union-attr]
+                    if not self._quiet:  # (a task's attribute is slow to set: when it changes)
+                        # dropped with its engine while idle, it has lost nothing: no warning
+                        me._log_destroy_pending = False  # type: ignore[union-attr]
+                        self._quiet = True
+                    await wake
         finally:
+            self._serving = False
             if self._task is me:  # cancelled: what is still queued gets a task
                 self._wake = None
                 self._task = self._new_task() if ready else None
+
+    def _loud(self, me: Any) -> None:
+        """The serving task ``me`` is about to wait for something else than work: dropped
+        then, asyncio reports it ("destroyed but pending") as any task."""
+        if self._quiet:
+            me._log_destroy_pending = True
+            self._quiet = False
 
 
 def _failed(ctx: contextvars.Context, exc: BaseException) -> None:

@@ -155,7 +155,11 @@ def strip_line_ending(text: str) -> str:
     Inner line breaks are kept: ``"one\\r\\ntwo\\r\\n"`` becomes ``"one\\ntwo"``.
     """
     if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        # the trailing breaks first (most messages end with "\r\n" and have no other)
+        text = text.rstrip("\r\n")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text
     return text.rstrip("\n")
 
 
