@@ -12,13 +12,15 @@ ticket was never filed again and the CRM never heard of it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 from tests.e2e.harness import BOT, Hooks, stage, webhook_server
 from tests.e2e.test_subflow_lines import _one_file
+from tests.guards import WAIT
 from ucwa_flow.flow import Flow
-from ucwa_flow.store import ConversationQuery, Store
+from ucwa_flow.store import ConversationQuery, ConversationRecord, Store
 
 _DESK = """\
 version: 1
@@ -45,6 +47,17 @@ states:
           url: "{{ url }}/crm"
           json: {ticket: "{{ filed }}", topic: "{{ topic }}"}
 """
+
+
+async def _ended(store: Store) -> ConversationRecord:
+    """The conversation's record once it is committed ended (``WAIT`` at most)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not (found := await store.conversations(ConversationQuery(status="ended"))):
+        assert loop.time() < deadline, "timed out waiting for the ended record"
+        await asyncio.sleep(0.01)
+    (record,) = found
+    return record
 
 
 def _desk(tmp_path: Path, hooks: Hooks, text: str = _DESK) -> Flow:
@@ -132,5 +145,56 @@ async def test_a_webhook_gone_from_the_new_flow_after_the_end_is_reported(
         "a webhook waited on after the end is not sent again: "
         "the flow has no webhook at states.menu.ended[0] any more"
     ], errors
+    assert record.pending == ()
+    assert "after_end" not in record.extra
+
+
+_BEFORE_END = """\
+version: 1
+name: desk
+start: menu
+settings: {idle_timeout: 1h}
+variables: {ticket: null, url: URL}
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - any: true
+        do:
+          - webhook:
+              url: "{{ url }}/ticket"
+              json: {topic: "{{ message }}"}
+              result: ticket
+              success: [{say: "Ticket {{ ticket.id }}."}]
+"""
+
+
+async def test_a_webhook_started_before_the_end_and_waited_on_at_a_crash_is_sent_again(
+    store: Store, tmp_path: Path
+) -> None:
+    with webhook_server() as hooks:
+        async with stage(_desk(tmp_path, hooks, _BEFORE_END), store=store) as s:
+            ann = await s.person()
+            hooks.hold.set()
+            await ann.say("printer jam")
+            await s.until(lambda: len(hooks.received) == 1, "the ticket request", idle=False)
+            assert await ann.hear() == ["Hello."]
+            await ann.caller.hang_up()  # while the ticket system holds the request
+            ended = await _ended(store)  # committed (the webhook still held)
+            await s.crash()
+            hooks.hold.clear()
+            await s.restart()
+            await s.until(lambda: len(hooks.received) == 2, "the ticket again")
+            await s.idle()
+            (record,) = await store.conversations(ConversationQuery())
+            lines = await store.transcript(BOT, record.conversation)
+    assert [(w.kind, w.after_end) for w in ended.pending] == [("webhook", False)]
+    keys = [headers.get("Idempotency-Key") for headers in hooks.headers]
+    assert keys[0] == keys[1], keys
+    assert hooks.received[0] == hooks.received[1]
+    # its answer runs nothing after the end, as without the crash; the work is done
+    assert [line.kind for line in lines if line.kind in ("outcome", "message_out")] == [
+        "message_out"
+    ]
     assert record.pending == ()
     assert "after_end" not in record.extra

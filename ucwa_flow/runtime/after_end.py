@@ -116,6 +116,7 @@ def _rebuilt(engine: Engine, record: ConversationRecord) -> FlowInstance:
         conv = load_conversation(record.extra["conversation"])
     except (KeyError, ValueError):
         conv = Conversation(record.conversation)  # no links: nothing can be said anyway
+    conv.href = record.conversation  # the record's key, whatever its data says
     name = record.flow if record.flow in engine.catalog else engine.catalog.default
     instance = engine.new_instance(name, conv, record.caller_uri, record.caller_name)
     instance.flow_name = record.flow

@@ -202,8 +202,8 @@ class PageWriter:
             )
             if ended and flow.secrets and (texts := values(href)):
                 # what the ended record keeps: no secret by value, whenever it was held, in
-                # its variables, its runtime data (the caller's first message) and the
-                # requests of the invitations it started; the webhooks still waited on keep
+                # its variables, the caller's first message and the requests of the
+                # invitations it started; the webhooks still waited on keep
                 # theirs, sent again after a restart, until they answered (after_end)
                 kept = {
                     k: v if k in flow.secrets else scrub(v, texts)
@@ -213,8 +213,9 @@ class PageWriter:
                     w if w.kind == "webhook" else replace(w, payload=scrub(w.payload, texts))
                     for w in record.pending
                 )
-                clean = {k: v if k == MARK else scrub(v, texts) for k, v in record.extra.items()}
-                record = replace(record, variables=kept, pending=pending, extra=clean)
+                record = replace(
+                    record, variables=kept, pending=pending, extra=_first_text(record.extra, texts)
+                )
             records.append(record)
             if ended and (waiting or href in page.answered):
                 later.append(after_end_of(instance, waiting, now))
@@ -286,6 +287,18 @@ def _outcome(result: Sent, now: float) -> OutboxUpdate:
     if result.ok:
         return OutboxUpdate(result.item.operation_context, "sent", now)
     return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))
+
+
+def _first_text(extra: Mapping[str, Any], texts: list[str]) -> Mapping[str, Any]:
+    """An ended record's runtime data with the secret ``texts`` blanked out of the caller's
+    first message (the tracked conversation's ``first_text``), and nothing else of it: an
+    href, or a state's name, is no secret, and must stay what it is."""
+    conv = extra.get("conversation")
+    first = conv.get("first_text") if isinstance(conv, Mapping) else None
+    if not isinstance(first, str) or (clean := scrub(first, texts)) == first:
+        return extra
+    assert isinstance(conv, Mapping)
+    return {**extra, "conversation": {**conv, "first_text": clean}}
 
 
 def _owner(page: Page, href: str) -> FlowInstance | None:

@@ -134,7 +134,7 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
     additions = [outbox_params(account, e) for e in changes.outbox]
     runs = [campaign_params(account, c) for c in changes.campaigns]
     turns = [rotation_params(account, r) for r in changes.rotations]
-    later = [after_end_params(w) for w in changes.after_end]
+    later = [after_end_params(w) for w in changes.after_end] if changes.after_end else None
     for entry in changes.transcript:
         if entry.account != account:
             _same_account(account, entry.account, "a transcript entry")
