@@ -198,3 +198,70 @@ async def test_a_webhook_started_before_the_end_and_waited_on_at_a_crash_is_sent
     ]
     assert record.pending == ()
     assert "after_end" not in record.extra
+
+
+_MAIN = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {who: null, url: URL}
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - any: true
+        do:
+          - call:
+              flow: ask.subflow.yaml
+              with: {prompt: "Your name?", url: "{{ url }}"}
+              returns: {name: who}
+"""
+_ASK = """\
+version: 1
+subflow: ask
+params: {prompt: {}, url: {}}
+returns: [name]
+variables: {name: null, r: null}
+start: ask
+states:
+  ask:
+    enter: [{say: "{{ prompt }}"}]
+    ended:
+      - webhook:
+          url: "{{ url }}/first"
+          json: {prompt: "{{ prompt }}"}
+          result: r
+      - webhook:
+          url: "{{ url }}/second"
+          json: {id: "{{ r.id }}", prompt: "{{ prompt }}"}
+"""
+
+
+async def test_an_ended_handler_in_a_sub_flow_carries_on_with_the_sub_flows_variables(
+    store: Store, tmp_path: Path
+) -> None:
+    with webhook_server() as hooks:
+        (tmp_path / "ask.subflow.yaml").write_text(_ASK, encoding="utf-8")
+        flow = _desk(tmp_path, hooks, _MAIN)
+        async with stage(flow, store=store) as s:
+            ann = await s.person()
+            await ann.say("hi")
+            assert await ann.hear(2) == ["Hello.", "Your name?"]
+            await s.idle()
+            hooks.hold.set()
+            await ann.caller.hang_up()  # in the sub-flow's state
+            await s.until(lambda: len(hooks.received) == 1, "the first request", idle=False)
+            await s.crash()
+            hooks.hold.clear()
+            await s.restart()
+            await s.until(lambda: len(hooks.received) == 3, "the first again, and the second")
+            await s.idle()
+            (record,) = await store.conversations(ConversationQuery())
+    assert [(path, body) for _, path, body in hooks.received] == [
+        ("/first", {"prompt": "Your name?"}),
+        ("/first", {"prompt": "Your name?"}),
+        ("/second", {"id": "INC0042", "prompt": "Your name?"}),
+    ]
+    assert record.pending == ()
+    assert "after_end" not in record.extra
