@@ -265,3 +265,26 @@ async def test_an_ended_handler_in_a_sub_flow_carries_on_with_the_sub_flows_vari
     ]
     assert record.pending == ()
     assert "after_end" not in record.extra
+
+
+async def test_it_is_sent_again_by_a_bot_that_starts_clean(store: Store, tmp_path: Path) -> None:
+    with webhook_server() as hooks:
+        async with stage(_desk(tmp_path, hooks), store=store) as s:
+            ann = await s.person()
+            await ann.say("printer jam")
+            assert await ann.hear(2) == ["Hello.", "About printer jam."]
+            await s.idle()
+            hooks.hold.set()
+            await ann.caller.hang_up()
+            await s.until(lambda: len(hooks.received) == 1, "the ticket request", idle=False)
+            await s.crash()
+            hooks.hold.clear()
+            await s.clock.advance(20 * 60)  # the server forgets an application unpolled 15 min
+            await s.restart()
+            assert not s.bot.reattached  # no UCWA conversation is needed to send it
+            await s.until(lambda: len(hooks.received) == 3, "the ticket again, and the CRM")
+            await s.idle()
+            (record,) = await store.conversations(ConversationQuery())
+    assert [path for _, path, _ in hooks.received] == ["/ticket", "/ticket", "/crm"]
+    assert hooks.headers[0]["Idempotency-Key"] == hooks.headers[1]["Idempotency-Key"]
+    assert record.pending == ()
