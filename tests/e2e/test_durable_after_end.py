@@ -8,11 +8,18 @@ it carries (the caller's PIN), and once it answers the rest of the handler runs 
 would have (the ticket variable set, the CRM post). Then the ended record keeps no pending
 work and no secret. Before, a conversation that had ended was never carried on: the
 ticket was never filed again and the CRM never heard of it.
+
+The same holds for a webhook started before the end and still waited on when it came
+(sent again; its answer runs nothing, as without the crash), in an ``ended`` handler of a
+sub-flow's state (its variables and call stack kept), after a graceful stop, and for a bot
+that starts clean (its application expired). A webhook whose action the new version of
+the flow no longer has is reported and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -282,6 +289,31 @@ async def test_it_is_sent_again_by_a_bot_that_starts_clean(store: Store, tmp_pat
             await s.clock.advance(20 * 60)  # the server forgets an application unpolled 15 min
             await s.restart()
             assert not s.bot.reattached  # no UCWA conversation is needed to send it
+            await s.until(lambda: len(hooks.received) == 3, "the ticket again, and the CRM")
+            await s.idle()
+            (record,) = await store.conversations(ConversationQuery())
+    assert [path for _, path, _ in hooks.received] == ["/ticket", "/ticket", "/crm"]
+    assert hooks.headers[0]["Idempotency-Key"] == hooks.headers[1]["Idempotency-Key"]
+    assert record.pending == ()
+
+
+async def test_it_is_sent_again_after_a_graceful_stop(store: Store, tmp_path: Path) -> None:
+    with webhook_server() as hooks:
+        async with stage(_desk(tmp_path, hooks), store=store) as s:
+            ann = await s.person()
+            await ann.say("printer jam")
+            assert await ann.hear(2) == ["Hello.", "About printer jam."]
+            await s.idle()
+            hooks.hold.set()
+            await ann.caller.hang_up()
+            await s.until(lambda: len(hooks.received) == 1, "the ticket request", idle=False)
+            await s.bot.aclose()  # SIGTERM: commits what is pending, leaves the rest
+            assert s.task is not None
+            s.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await s.task
+            hooks.hold.clear()
+            await s.restart()
             await s.until(lambda: len(hooks.received) == 3, "the ticket again, and the CRM")
             await s.idle()
             (record,) = await store.conversations(ConversationQuery())
