@@ -3,7 +3,9 @@
 :class:`PageWriter` turns what conversations decided (a
 :class:`~ucwa_flow.runtime.journal.Page`) into records and rows: each touched
 conversation's record (state, variables, pending webhooks and invites as data, its
-tracked lifecycle), the transcript lines, the invitations turned away (an ended
+tracked lifecycle), the work ended conversations still wait on
+(:mod:`~ucwa_flow.runtime.after_end`: their webhooks, written as it changes, until none is
+left), the transcript lines, the invitations turned away (an ended
 conversation each), the outbox entries of what is to be sent, the outcomes of sends (one
 update per send), the campaign runs changed and the round-robin positions moved (the
 agent each flow's handoff was accepted by).
@@ -30,6 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from ucwa_flow.lifecycle import dump_conversation
+from ucwa_flow.runtime.after_end import MARK, after_end_of, resume_data
 from ucwa_flow.runtime.context import same_value
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
@@ -44,7 +47,9 @@ from ucwa_flow.runtime.records import (
     without_secrets,
 )
 from ucwa_flow.runtime.records import secret_values as _secret_values
+from ucwa_flow.runtime.webhook_calls import STABLE_KEYS
 from ucwa_flow.store import (
+    AfterEnd,
     CampaignRecord,
     Changes,
     ChannelPosition,
@@ -110,6 +115,7 @@ class PageWriter:
         committed_vars, created_at = self._committed_vars, self._created
         offset = now - engine.clock.monotonic()  # monotonic deadline -> epoch seconds
         records = []
+        later: list[AfterEnd] = []  # the work of ended conversations, as it now stands
         secret_values: dict[str, list[str]] = {}  # by conversation, once per commit
         held = self._secret_texts
         set_on_page: dict[str, list[dict[str, Any]]] | None = None  # variable lines, by href
@@ -179,6 +185,9 @@ class PageWriter:
             if (run := campaigns.of(href)) is not None:
                 extra["campaign"] = run.id
             ended = instance.ended
+            waiting = calls.pending(href)
+            if ended and waiting:  # what its webhooks' answers run needs (after_end)
+                extra[MARK] = resume_data(instance)
             record = record_of(
                 instance,
                 account=account,
@@ -186,22 +195,30 @@ class PageWriter:
                 secrets=flow.secrets,
                 created_at=created,
                 now=now,
-                webhooks=calls.pending(href),
+                webhooks=waiting,
                 invites=invites,
                 extra=extra,
                 ended_in=journal.ended_in.pop(href, None) if ended else None,
             )
             if ended and flow.secrets and (texts := values(href)):
                 # what the ended record keeps: no secret by value, whenever it was held, in
-                # its variables and in the requests of an `ended` handler still waited on
-                # (written once, never read back: a record that ended is not restored)
+                # its variables, the caller's first message and the requests of the
+                # invitations it started; the webhooks still waited on keep
+                # theirs, sent again after a restart, until they answered (after_end)
                 kept = {
                     k: v if k in flow.secrets else scrub(v, texts)
                     for k, v in record.variables.items()
                 }
-                pending = tuple(replace(w, payload=scrub(w.payload, texts)) for w in record.pending)
-                record = replace(record, variables=kept, pending=pending)
+                pending = tuple(
+                    w if w.kind == "webhook" else replace(w, payload=scrub(w.payload, texts))
+                    for w in record.pending
+                )
+                record = replace(
+                    record, variables=kept, pending=pending, extra=_first_text(record.extra, texts)
+                )
             records.append(record)
+            if ended and (waiting or href in page.answered):
+                later.append(after_end_of(instance, waiting, now))
             if ended:
                 created_at.pop(href, None)
                 held.pop(href, None)
@@ -216,6 +233,8 @@ class PageWriter:
         for href, instance in page.answered.items():
             if href not in page.touched and engine.instances.get(href) is not instance:
                 held.pop(href, None)  # followed no more (ended, a report): nothing to keep
+                if instance.ended and not href.startswith(STABLE_KEYS):
+                    later.append(after_end_of(instance, calls.pending(href), now))
         for at, declined in page.declines:
             href = declined.conversation
             if href not in page.touched and href not in engine.instances:
@@ -244,6 +263,7 @@ class PageWriter:
                 RotationRecord(account, flow, agent, turn, now)
                 for (flow, agent), turn in page.rotations.items()
             ),
+            after_end=tuple(later),
         )
 
     def _updates(self, outcomes: list[Sent], now: float) -> tuple[OutboxUpdate, ...]:
@@ -267,6 +287,18 @@ def _outcome(result: Sent, now: float) -> OutboxUpdate:
     if result.ok:
         return OutboxUpdate(result.item.operation_context, "sent", now)
     return OutboxUpdate(result.item.operation_context, "failed", now, str(result.error))
+
+
+def _first_text(extra: Mapping[str, Any], texts: list[str]) -> Mapping[str, Any]:
+    """An ended record's runtime data with the secret ``texts`` blanked out of the caller's
+    first message (the tracked conversation's ``first_text``), and nothing else of it: an
+    href, or a state's name, is no secret, and must stay what it is."""
+    conv = extra.get("conversation")
+    first = conv.get("first_text") if isinstance(conv, Mapping) else None
+    if not isinstance(first, str) or (clean := scrub(first, texts)) == first:
+        return extra
+    assert isinstance(conv, Mapping)
+    return {**extra, "conversation": {**conv, "first_text": clean}}
 
 
 def _owner(page: Page, href: str) -> FlowInstance | None:

@@ -19,7 +19,8 @@ commits in one transaction (group commit):
 
 Restart: :meth:`restore` puts the stored conversations back into the engine (state,
 variables, ladder, links; overdue timers fire at once, once; pending webhooks are sent
-again with the same ``Idempotency-Key``). Messages committed but perhaps not sent are *in
+again with the same ``Idempotency-Key``, those of conversations that ended too:
+:mod:`~ucwa_flow.runtime.after_end`). Messages committed but perhaps not sent are *in
 doubt*: the channel's message events carry each send's ``OperationContext``, so one that
 shows up in the batches read after the restart went out and is not sent again; the others
 are sent once two batches have been read since the restart (the second is formed after
@@ -46,6 +47,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from ucwa_flow.flow import Flow
+from ucwa_flow.runtime.after_end import carry_on_ended
 from ucwa_flow.runtime.changes import PageWriter
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
@@ -145,7 +147,9 @@ class Durable:
         """Carry on from ``snapshot``: its conversations, when the application it had is
         the one the bot is attached to now (``reattached``; see
         :func:`~ucwa_flow.runtime.restore.carry_on`), and its position; its flows'
-        round-robin positions either way (they are about the agents, not the application)."""
+        round-robin positions and the webhooks of conversations that had ended
+        (:func:`~ucwa_flow.runtime.after_end.carry_on_ended`) either way (they are about
+        the agents and other services, not the application)."""
         application = snapshot.application
         self._position = application.events_next if application and reattached else None
         self.engine.bridges.rotation.restore(snapshot.rotations)
@@ -158,6 +162,10 @@ class Durable:
                 doubt=self.doubt,
                 now=self._now(),
             )
+        # the webhooks of conversations that ended: no UCWA conversation needed for them
+        sent = sum(carry_on_ended(self.engine, r, self.journal) for r in snapshot.after_end)
+        if sent:
+            log.info("%d webhook(s) of conversations that had ended sent again", sent)
 
     # -- event batches ------------------------------------------------------------------------
 

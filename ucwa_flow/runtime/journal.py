@@ -128,6 +128,7 @@ class Page:
             or self.accepts
             or self.outcomes
             or self.lines
+            or self.answered  # an ended conversation's work changed (after_end)
         )
 
 
@@ -196,6 +197,7 @@ class Journal:
             or page.campaigns
             or page.rotations
             or page.declines
+            or page.answered
         )
 
     def _work(self) -> None:

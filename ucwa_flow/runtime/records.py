@@ -58,6 +58,7 @@ __all__ = [
     "record_of",
     "secret_values",
     "webhook_of",
+    "webhook_work",
     "without_secrets",
 ]
 
@@ -80,7 +81,7 @@ def record_of(
     data = instance.snapshot(now)
     due, silence = data["due"], data["silence"]
     timers = (Timer("silence", due, silence),) if due is not None else ()
-    pending = tuple(map(_pending_webhook, webhooks))
+    pending = tuple(map(webhook_work, webhooks))
     if invites:
         pending += tuple(invites)
     kept = {
@@ -133,7 +134,9 @@ def declined_record(declined: Declined, *, account: str, at: float) -> Conversat
     )
 
 
-def _pending_webhook(call: WebhookCall) -> PendingWork:
+def webhook_work(call: WebhookCall) -> PendingWork:
+    """The webhook ``call`` a conversation waits on, as pending work (the request as
+    rendered: the inverse of :func:`webhook_of`)."""
     return _work("webhook", call.key, call.rest, {"request": call.to_data()})
 
 

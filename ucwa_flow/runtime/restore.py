@@ -15,9 +15,10 @@ back into an :class:`~ucwa_flow.runtime.engine.Engine` that has not started yet:
 * the outbox: a message committed but perhaps not sent is *in doubt* (``doubt.pending``,
   see :class:`~ucwa_flow.runtime.doubt.Doubt`); any other operation is sent again.
 
-The channel position and the round-robin turns are the caller's
+The channel position, the round-robin turns and the webhooks of conversations that had
+ended (:mod:`~ucwa_flow.runtime.after_end`) are the caller's
 (:meth:`Durable.restore <ucwa_flow.runtime.durable.Durable.restore>`): they do not depend on
-the conversations.
+the conversations under way, nor on the application.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ Several workers on one PostgreSQL store share the accounts through leases
 """
 
 from ucwa_flow.store._changes import (
+    AfterEnd,
     Changes,
     ChannelPosition,
     CommitResult,
@@ -101,6 +102,7 @@ __all__ = [
     "REDACTED",
     "SCHEMA_VERSION",
     "ActionRef",
+    "AfterEnd",
     "ApplicationRecord",
     "CampaignRecord",
     "Changes",

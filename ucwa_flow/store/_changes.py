@@ -3,34 +3,39 @@
 The runtime decides; the store records. A step (or a whole event batch of steps: group
 commit) yields a :class:`Changes`: the channel position it reached, the conversations as they
 now are, the ones that ended, the outbox entries to send, the outcomes of sends already tried,
-the transcript lines, the campaign runs the step changed, and the round-robin positions it
-moved (the agent a flow's handoff was accepted by).
+the transcript lines, the campaign runs the step changed, the round-robin positions it
+moved (the agent a flow's handoff was accepted by), and the work ended conversations still
+wait on (an ``ended`` handler's webhooks).
 :meth:`~ucwa_flow.store.Store.commit` writes all of it or nothing.
 
 Every part is idempotent, so committing the same value twice changes nothing the second
 time: conversations are upserted by key (an ended one stays ended), outbox entries are keyed
 by ``operation_context``, transcript entries by their ``key``, campaign runs by their id
 (written whole; a finished one stays finished), round-robin positions by their flow (the
-latest commit wins), and an outbox update only moves a pending entry. With ``after`` set,
+latest commit wins), an outbox update only moves a pending entry, and an ended
+conversation's work is written only while its record still keeps some. With ``after`` set,
 a batch whose position is no longer the stored one (it was committed already) is not
 applied at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ucwa_flow.store._records import (
     ApplicationRecord,
     CampaignRecord,
     ConversationRecord,
     OutboxEntry,
+    PendingWork,
     RotationRecord,
     TranscriptEntry,
 )
 
 __all__ = [
+    "AfterEnd",
     "Changes",
     "ChannelPosition",
     "CommitResult",
@@ -58,6 +63,24 @@ class Ending:
 
     conversation: str
     reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AfterEnd:
+    """The work an ended conversation still waits on, as it now stands: the webhooks its
+    ``ended`` handler (or a step before the end) started and that have not answered
+    (``pending``, the requests as rendered), and what running the rest of the handler
+    needs (``resume``: JSON, the record's ``extra["after_end"]``). None left (``pending``
+    empty, ``resume`` ``None``) once they answered and the handler is done.
+
+    It is written only over an ended record that still keeps such work (its ``extra``
+    holds ``after_end``, put there when the conversation's ended record was written): a
+    record whose work is done stays so, and an active record is the upsert's."""
+
+    conversation: str
+    pending: tuple[PendingWork, ...]
+    resume: Mapping[str, Any] | None
     at: float
 
 
@@ -94,6 +117,8 @@ class Changes:
     campaigns: tuple[CampaignRecord, ...] = ()
     #: round-robin positions the step moved (upserted by account and flow: the latest wins)
     rotations: tuple[RotationRecord, ...] = ()
+    #: the work ended conversations still wait on, as it now stands (after the records)
+    after_end: tuple[AfterEnd, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -107,6 +132,7 @@ class Changes:
             + len(self.transcript)
             + len(self.campaigns)
             + len(self.rotations)
+            + len(self.after_end)
         )
 
 
@@ -151,6 +177,9 @@ class Snapshot:
     campaigns: tuple[CampaignRecord, ...] = ()
     #: the agent each flow's round-robin handoff was accepted by last, by flow name
     rotations: tuple[RotationRecord, ...] = ()
+    #: ended conversations whose work after the end still waits (:class:`AfterEnd`: the
+    #: webhooks of an ``ended`` handler), oldest first
+    after_end: tuple[ConversationRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ __all__ = [
     "conversation_params",
     "outbox_of",
     "outbox_params",
+    "pending_json",
     "transcript_of",
 ]
 
@@ -90,9 +91,7 @@ def conversation_params(account: str, record: ConversationRecord) -> tuple[Any, 
         dump([_timer(t, href) for t in record.timers], "a timer of conversation %s", href)
         if record.timers
         else "[]",
-        dump([_pending(p) for p in record.pending], "pending work of conversation %s", href)
-        if record.pending
-        else "[]",
+        pending_json(record.pending, href),
         record.caller_uri,
         record.caller_name,
         record.status,
@@ -207,6 +206,13 @@ def application_of(row: tuple[Any, ...]) -> ApplicationRecord:
 def _timer(timer: Timer, href: str) -> dict[str, Any]:
     due = finite(timer.due, "conversation %s", href)
     return {"name": timer.name, "due": due, "data": timer.data}
+
+
+def pending_json(pending: tuple[PendingWork, ...], href: str) -> str:
+    """Conversation ``href``'s pending work as its column holds it."""
+    if not pending:
+        return "[]"
+    return dump([_pending(p) for p in pending], "pending work of conversation %s", href)
 
 
 def _pending(work: PendingWork) -> dict[str, Any]:

@@ -10,6 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ucwa_flow.store._after_end import (
+    KEPT,
+    after_end_params,
+    waiting_after_end,
+    write_after_end,
+)
 from ucwa_flow.store._campaigns import active_campaigns, campaign_params, upsert_campaigns
 from ucwa_flow.store._changes import (
     Changes,
@@ -128,6 +134,7 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
     additions = [outbox_params(account, e) for e in changes.outbox]
     runs = [campaign_params(account, c) for c in changes.campaigns]
     turns = [rotation_params(account, r) for r in changes.rotations]
+    later = [after_end_params(w) for w in changes.after_end] if changes.after_end else None
     for entry in changes.transcript:
         if entry.account != account:
             _same_account(account, entry.account, "a transcript entry")
@@ -173,6 +180,8 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
         yield Sql(_UPSERT_CONVERSATION, many=tuple(upserts))
     for ending in changes.ends:
         yield from _end(account, ending.conversation, ending.reason, ending.at)
+    if later:  # over the records just written (a conversation's end keeps its first)
+        yield from write_after_end(account, later)
     if additions:
         yield Sql(_INSERT_OUTBOX, many=tuple(additions))
     if changes.sent:
@@ -190,7 +199,8 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
 
 def load(account: str) -> Program[Snapshot]:
     """The application, the active conversations, the pending outbox, the campaign runs
-    under way and the round-robin positions of ``account``."""
+    under way, the round-robin positions and the ended conversations whose work after the
+    end still waits of ``account``."""
     rows = yield Sql(
         "SELECT account, application_url, events_next, updated_at FROM applications "
         "WHERE account = %s",
@@ -211,7 +221,8 @@ def load(account: str) -> Program[Snapshot]:
     outbox = tuple(outbox_of(row) for row in rows)
     campaigns = yield from active_campaigns(account)
     positions = yield from rotations(account)
-    return Snapshot(account, application, active, outbox, campaigns, positions)
+    ended = yield from waiting_after_end(account)
+    return Snapshot(account, application, active, outbox, campaigns, positions, ended)
 
 
 def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]:
@@ -315,16 +326,19 @@ def _chunks(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
 
 
 def prune(before: float) -> Program[Pruned]:
-    """Delete ended conversations last updated before ``before``, with their transcripts and
+    """Delete ended conversations last updated before ``before`` (not one whose work after
+    the end still waits: see ``_after_end``), with their transcripts and
     outbox entries, finished outbox entries, finished campaign runs, transcripts of unknown
     conversations and round-robin positions older than that (an agent who has not accepted
     since loses their place: see ``_rotations``); returns how many conversations and
     positions went."""
+    kept, pattern = KEPT  # an ended conversation whose work after the end still waits
     old = (
-        "SELECT account, conversation FROM conversations WHERE status = 'ended' AND updated_at < %s"
+        "SELECT account, conversation FROM conversations WHERE status = 'ended' "
+        f"AND updated_at < %s AND {kept}"
     )
-    yield Sql(f"DELETE FROM transcript WHERE (account, conversation) IN ({old})", (before,))
-    yield Sql(f"DELETE FROM outbox WHERE (account, conversation) IN ({old})", (before,))
+    yield Sql(f"DELETE FROM transcript WHERE (account, conversation) IN ({old})", (before, pattern))
+    yield Sql(f"DELETE FROM outbox WHERE (account, conversation) IN ({old})", (before, pattern))
     yield Sql("DELETE FROM outbox WHERE status <> 'pending' AND updated_at < %s", (before,))
     yield Sql(
         "DELETE FROM transcript WHERE at < %s AND NOT EXISTS (SELECT 1 FROM conversations c "
@@ -333,9 +347,9 @@ def prune(before: float) -> Program[Pruned]:
     )
     yield Sql("DELETE FROM campaigns WHERE status = 'finished' AND updated_at < %s", (before,))
     rows = yield Sql(
-        "DELETE FROM conversations WHERE status = 'ended' AND updated_at < %s "
+        f"DELETE FROM conversations WHERE status = 'ended' AND updated_at < %s AND {kept} "
         "RETURNING conversation",
-        (before,),
+        (before, pattern),
     )
     return Pruned(len(rows), (yield from prune_rotations(before)))
 
