@@ -39,7 +39,7 @@ from ucwa_flow.runtime.calls import CallStack
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.records import action_at, webhook_of, webhook_work
 from ucwa_flow.runtime.webhooks import WebhookCall
-from ucwa_flow.store import AfterEnd, ConversationRecord
+from ucwa_flow.store import AFTER_END_MARK, AfterEnd, ConversationRecord
 
 if TYPE_CHECKING:
     from ucwa_flow.runtime.engine import Engine
@@ -50,8 +50,8 @@ __all__ = ["MARK", "after_end_of", "carry_on_ended", "resume_data"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
-#: the key of an ended record's ``extra`` that holds :func:`resume_data` (the store's too)
-MARK = "after_end"
+#: the key of an ended record's ``extra`` that holds :func:`resume_data` (the store's own)
+MARK = AFTER_END_MARK
 
 
 def resume_data(instance: FlowInstance) -> dict[str, Any]:
