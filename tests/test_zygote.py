@@ -301,7 +301,11 @@ def test_a_forked_start_is_given_and_ends_as_a_fresh_one(
 
 def test_a_signal_sent_as_soon_as_the_pid_is_known_is_not_lost() -> None:
     # before the forked process has its handlers it holds signals back: a SIGINT sent at
-    # once ended it as a crash (127) or was lost (a simulator that served on)
+    # once ended it as a crash (127) or was lost (a simulator that served on). Sent at once
+    # it ends the process as it ends a fresh start: by KeyboardInterrupt (130, or death by
+    # SIGINT) when it comes before the simulator's own handler, or as the simulator's clean
+    # stop (0) when the test was held back from sending it until after (a loaded machine:
+    # a forked start reaches that handler within milliseconds)
     for _ in range(5):
         before = zygote.started
         process = subprocess.Popen(
@@ -313,7 +317,7 @@ def test_a_signal_sent_as_soon_as_the_pid_is_known_is_not_lost() -> None:
         )
         process.send_signal(signal.SIGINT)
         try:
-            assert process.wait(timeout=30) in (130, -signal.SIGINT)  # as a fresh start
+            assert process.wait(timeout=30) in (0, 130, -signal.SIGINT)
         finally:
             if process.poll() is None:
                 process.kill()
