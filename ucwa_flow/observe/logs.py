@@ -9,7 +9,7 @@ Redaction: every value registered as a secret (:func:`add_secret`, or ``secrets=
 account passwords, the admin bearer token, a flow's ``secret`` variables) is replaced by
 ``***`` in the message, its arguments, exception and stack text of every record, before any
 handler writes it; so are bearer and WebTicket (``cwt=``) tokens, ``password``/
-``access_token`` values in forms and JSON and a URL's userinfo (``https://***@host``),
+``access_token`` values in forms and JSON and a URL's password (``https://bot:***@host``),
 whatever their value, as the OAuth tokens a bot is granted are never known to this module.
 The :class:`Redactor` filter is put on every handler that exists when
 :func:`configure_logging` runs, not only on its own.
@@ -45,8 +45,8 @@ _PATTERNS = re.compile(
     r"(?i)(\bbearer\s+|\bcwt=|[\"']?\b(?:access_token|password)[\"']?\s*[:=]\s*[\"']?)"
     r"(?!\*\*\*)[^\s\"'&,;}]+"
 )
-# a URL's userinfo (``https://bot:pw@host``: httpx's request lines at debug), unless blanked
-_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)(?!\*\*\*@|\[redacted\]@)[^/?#\s@\"'<>]+@")
+# the password of a URL's userinfo (``https://bot:pw@host``: httpx's request lines at debug)
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#\s@:\"'<>]*:)(?!\*\*\*@)[^/?#\s@\"'<>]+@")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
