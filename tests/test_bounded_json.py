@@ -126,3 +126,12 @@ def test_a_value_holding_a_lone_surrogate_is_no_json_data() -> None:
     )
     assert bounded_json.not_data("\udfff") is not None
     assert bounded_json.not_data(["caf\u00e9", "\U0001f600", {"k": "ascii"}]) is None
+
+
+def test_an_integer_too_long_to_write_is_no_json_data() -> None:
+    # a template's (10 ** 64) ** 64 * ...: json.dumps refused it, the store's commit with it
+    assert bounded_json.not_data({"n": [10**4352]}) == (
+        "the value is not JSON data (a number of more than 4,000 digits)"
+    )
+    assert bounded_json.not_data(-(10**4001)) is not None
+    assert bounded_json.not_data([10**3999, -(10**3999), True]) is None

@@ -74,6 +74,11 @@ def _constant(name: str) -> Any:
     raise _Refused(name)
 
 
+#: the most digits an integer may have: Python writes none longer than 4,300 as a text (as
+#: JSON), so a store refused one, which ``**`` and ``*`` of a template can make
+MAX_DIGITS = 4000
+_TOO_LARGE = 10**MAX_DIGITS
+
 #: a code point of a UTF-16 surrogate: in a Python text, one that is not half of a pair
 #: (``json.loads`` joins a pair written ``"\\ud83d\\ude00"``), which no UTF-8 encodes
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -145,7 +150,8 @@ def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
     deeper than ``depth`` levels, or holding something other than dicts, lists, tuples,
     text, finite numbers, booleans and ``None`` (a template's ``namespace()``,
     ``range(3)``, ``cycler(...)``: neither a store nor a copy takes it, and it ended the
-    bot; ``nan``, ``inf``, a text with a lone surrogate: no store takes them). Walked as
+    bot; ``nan``, ``inf``, a text with a lone surrogate, an integer too long to write: no
+    store takes them). Walked as
     :func:`too_deep` walks, what is not plain going a level down to be looked at there."""
     if isinstance(value, _PLAIN):
         return None if _plain_data(value) else _not_json(value)
@@ -166,9 +172,12 @@ def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
 
 
 def _plain_data(value: Any) -> bool:
-    """Whether a plain value is data: a finite number, a text with no lone surrogate."""
+    """Whether a plain value is data: a finite number, an integer with fewer than
+    :data:`MAX_DIGITS` digits, a text with no lone surrogate."""
     if isinstance(value, str):
         return value.isascii() or _SURROGATE.search(value) is None
+    if isinstance(value, int):
+        return bool(-_TOO_LARGE < value < _TOO_LARGE)
     return value == value and value not in _INFINITE
 
 
@@ -181,6 +190,8 @@ _HOW = {
 
 
 def _not_json(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"the value is not JSON data (a number of more than {MAX_DIGITS:,} digits)"
     if isinstance(value, str):
         found = _SURROGATE.search(value)
         code = ord(found.group()) if found else 0

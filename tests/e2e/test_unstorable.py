@@ -1,6 +1,7 @@
 """A text the store cannot write (a lone surrogate: half of a UTF-16 pair, which no UTF-8
 encodes) never becomes a variable: from a webhook's JSON ``"\\ud800"`` it is read as
-U+FFFD, made by a template (``'\\ud800'``) the ``set`` is a flow error. Before, the commit
+U+FFFD, made by a template (``'\\ud800'``) the ``set`` is a flow error, as it is of an
+integer too long to write as a text (``(10 ** 64) ** 64 * ...``). Before, the commit
 failed with a ``UnicodeEncodeError`` and the account answered no one any more. A real bot
 (SQLite store) on the simulator, a real webhook server on loopback."""
 
@@ -19,6 +20,10 @@ variables: {url: URL, got: null, made: null}
 states:
   ask:
     messages:
+      - match: '^big$'
+        do:
+          - set: {made: "{{ (10 ** 64) ** 64 * (10 ** 64) ** 4 }}"}
+          - say: "big {{ made }}"
       - match: '^make$'
         do:
           - set: {made: "{{ 'a\\ud800' }}"}
@@ -48,6 +53,9 @@ async def test_a_lone_surrogate_from_a_webhook_does_not_wedge_the_account(
             await s.committed()
             await lene.say("make")
             assert await lene.hear() == ["made None"]  # the set failed: a flow error
+            await s.committed()
+            await lene.say("big")  # 4,353 digits: more than Python writes as a text
+            assert await lene.hear() == ["big None"]
             await s.committed()
             hooks.reply = {"name": "Ann"}
             other = await s.person(EXTRA_USERS[0].uri)
