@@ -104,3 +104,34 @@ def test_a_value_holding_nan_or_inf_is_no_json_data() -> None:
         assert problem is not None
         assert "store a finite number" in problem
     assert bounded_json.not_data([1.5, {"a": 0.0}, "nan", None, True]) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": "x\\ud800y", "\\udc00": ["\\ud83d\\ude00", 1]}',  # escaped: lone and a pair
+        b'{"a": "x\xed\xa0\x80y", "\xed\xb0\x80": ["\xf0\x9f\x98\x80", 1]}',  # raw, as bytes
+    ],
+)
+def test_a_lone_surrogate_is_read_as_a_replacement_character(text: str | bytes) -> None:
+    # no UTF-8 encodes one: a store's commit failed on it
+    read = bounded_json.loads(text)
+    assert read == {"a": "x\ufffdy", "\ufffd": ["\U0001f600", 1]}
+    json.dumps(read, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_value_holding_a_lone_surrogate_is_no_json_data() -> None:
+    assert bounded_json.not_data(["ok", {"k": "a\ud800"}]) == (
+        "the value is not text (U+D800, half of a UTF-16 pair, is in it)"
+    )
+    assert bounded_json.not_data("\udfff") is not None
+    assert bounded_json.not_data(["caf\u00e9", "\U0001f600", {"k": "ascii"}]) is None
+
+
+def test_an_integer_too_long_to_write_is_no_json_data() -> None:
+    # a template's (10 ** 64) ** 64 * ...: json.dumps refused it, the store's commit with it
+    assert bounded_json.not_data({"n": [10**4352]}) == (
+        "the value is not JSON data (a number of more than 4,000 digits)"
+    )
+    assert bounded_json.not_data(-(10**4001)) is not None
+    assert bounded_json.not_data([10**3999, -(10**3999), True]) is None

@@ -1,10 +1,12 @@
-"""The forms a text takes in a URL (private): where a secret is looked for besides itself."""
+"""The forms a text takes in a URL (private): where a secret is looked for besides itself,
+and the part of a URL that is one (its userinfo: ``user:password@``)."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
-__all__ = ["url_forms"]
+__all__ = ["url_forms", "userinfo"]
 
 
 def url_forms(text: str) -> set[str]:
@@ -16,3 +18,15 @@ def url_forms(text: str) -> set[str]:
     forms.add(quote(text, safe=" ").replace(" ", "+"))
     forms.discard(text)
     return forms
+
+
+def userinfo(url: str) -> str | None:
+    """The userinfo of ``url`` as written (``bot:pw%2Fx`` of ``https://bot:pw%2Fx@host/``),
+    up to the authority's last ``@`` as HTTP clients read it; None when it has none. Read
+    from the text, so a URL no parser takes is looked into too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme:
+        return None
+    authority = re.split(r"[/?#\\]", rest, maxsplit=1)[0]
+    info, at, _ = authority.rpartition("@")
+    return info if at else None

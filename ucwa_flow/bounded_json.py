@@ -13,6 +13,13 @@ a log line), far from where it came in.
 levels, as deep as a flow's YAML may nest: no JSON the bot is given nests nearly as deep.
 :func:`too_deep` tells the same of a value made otherwise (what a flow's ``set`` stores).
 
+A lone surrogate (``"\\ud800"``, half of a UTF-16 pair: valid JSON, no text) is read as
+U+FFFD, as a UTF-8 decoder reads bytes that are no text: no store encodes it (a webhook
+answering one into a variable made every commit of a durable bot fail, and its account
+stopped answering), nor does a UCWA server or a log file, and a caller's message is better
+shown with one character replaced than refused, which for an event batch would be read
+again and again.
+
 Numbers must be finite too: ``json.loads`` reads ``NaN``, ``Infinity`` and a number too
 large for a float (``1e400``) as ``nan`` and ``inf``, which no store writes (a webhook
 answering ``{"total": 1e400}`` into a variable made every commit of a durable bot fail,
@@ -67,6 +74,16 @@ def _constant(name: str) -> Any:
     raise _Refused(name)
 
 
+#: the most digits an integer may have: Python writes none longer than 4,300 as a text (as
+#: JSON), so a store refused one, which ``**`` and ``*`` of a template can make
+MAX_DIGITS = 4000
+_TOO_LARGE = 10**MAX_DIGITS
+
+#: a code point of a UTF-16 surrogate: in a Python text, one that is not half of a pair
+#: (``json.loads`` joins a pair written ``"\\ud83d\\ude00"``), which no UTF-8 encodes
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAY_HAVE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+
 #: ``json.loads`` with finite numbers only, built once (``loads`` with arguments builds one
 #: for each call); a float's text is read by Python only where the text has one
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_constant)
@@ -91,11 +108,23 @@ def loads(text: str | bytes, *, depth: int = MAX_DEPTH) -> Any:
     except _Refused as exc:
         raise _not_finite(text, exc.token) from None
     openers = text.count("[") + text.count("{")
-    if openers <= depth:
-        return data  # too few brackets to nest too deep (most texts): no walk
-    if too_deep(data, depth):
+    if openers > depth and too_deep(data, depth):  # else too few brackets: no walk
         raise TooDeep(too_deep_text)
+    if _MAY_HAVE_SURROGATE.search(text) is not None:  # escaped, or raw (surrogatepass)
+        return _mended(data)
     return data
+
+
+def _mended(value: Any) -> Any:
+    """``value`` with each lone surrogate of its texts (and keys) replaced by U+FFFD; nested
+    :data:`MAX_DEPTH` levels at most (checked before)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_mended(k): _mended(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mended(item) for item in value]
+    return value
 
 
 def too_deep(value: Any, depth: int = MAX_DEPTH) -> bool:
@@ -121,10 +150,11 @@ def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
     deeper than ``depth`` levels, or holding something other than dicts, lists, tuples,
     text, finite numbers, booleans and ``None`` (a template's ``namespace()``,
     ``range(3)``, ``cycler(...)``: neither a store nor a copy takes it, and it ended the
-    bot; ``nan``, ``inf``: no store takes them). Walked as
+    bot; ``nan``, ``inf``, a text with a lone surrogate, an integer too long to write: no
+    store takes them). Walked as
     :func:`too_deep` walks, what is not plain going a level down to be looked at there."""
     if isinstance(value, _PLAIN):
-        return None if value == value and value not in _INFINITE else _not_json(value)
+        return None if _plain_data(value) else _not_json(value)
     level = [value]
     for _ in range(depth):
         below: list[Any] = []
@@ -133,14 +163,22 @@ def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
                 return _not_json(container)
             items = container.values() if isinstance(container, dict) else container
             below += [
-                item
-                for item in items
-                if not isinstance(item, _PLAIN) or item != item or item in _INFINITE
+                item for item in items if not isinstance(item, _PLAIN) or not _plain_data(item)
             ]
         if not below:
             return None
         level = below
     return f"the value is nested too deeply (more than {depth} levels)"
+
+
+def _plain_data(value: Any) -> bool:
+    """Whether a plain value is data: a finite number, an integer with fewer than
+    :data:`MAX_DIGITS` digits, a text with no lone surrogate."""
+    if isinstance(value, str):
+        return value.isascii() or _SURROGATE.search(value) is None
+    if isinstance(value, int):
+        return bool(-_TOO_LARGE < value < _TOO_LARGE)
+    return value == value and value not in _INFINITE
 
 
 #: how to store what is no JSON data, by its kind
@@ -152,6 +190,12 @@ _HOW = {
 
 
 def _not_json(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"the value is not JSON data (a number of more than {MAX_DIGITS:,} digits)"
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        code = ord(found.group()) if found else 0
+        return f"the value is not text (U+{code:04X}, half of a UTF-16 pair, is in it)"
     if isinstance(value, float):  # nan, inf or -inf
         return f"the value is not JSON data (the number {value} is in it; store a finite number)"
     kind = type(value).__name__

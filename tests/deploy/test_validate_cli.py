@@ -34,6 +34,22 @@ def test_a_good_deployment_exits_0(write_deployment: WriteDeployment) -> None:
     assert "1 file(s) checked: 0 error(s), 0 warning(s)" in err
 
 
+def test_a_number_that_is_not_finite_is_refused(write_deployment: WriteDeployment) -> None:
+    # .nan and .inf passed validate: they reached the engine as float("nan")
+    text = GOOD + "    vars:\n      limit: .NaN\n      ceiling: -.inf\n"
+    path = write_deployment(text)
+    code, out, _ = _run("validate", str(path))
+    assert (code, out.splitlines()) == (
+        1,
+        [
+            f"{path}:7:14: Y008 error: YAML reads .nan as not a number, which no value may "
+            "be: quote it ('.nan') for a text",
+            f"{path}:8:16: Y008 error: YAML reads -.inf as infinity, which no value may be: "
+            "quote it ('-.inf') for a text",
+        ],
+    )
+
+
 def test_the_example_with_its_environment() -> None:
     example = str(ROOT / "deploy.example.yaml")
     code, out, _ = _run("validate", example, env={"TICKET_URL": "https://t.contoso.com"})

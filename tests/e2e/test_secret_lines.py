@@ -235,3 +235,52 @@ async def test_a_campaigns_lines_have_the_secrets_blanked_out(
     logged = [r.getMessage() for r in caplog.records if "report" in r.getMessage()]
     assert logged
     assert "K-SECRET-9" not in "\n".join(logged)
+
+
+_USERINFO = """\
+version: 1
+name: m
+start: menu
+settings: {idle_timeout: 1h}
+variables: {url: URL}
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - any: true
+        do:
+          - webhook:
+              url: "{{ url }}/tickets"
+              json: {}
+              success: [{say: "done"}, stop]
+              failure: [{say: "not now: {{ webhook.error }}"}, stop]
+"""
+
+
+async def test_a_password_in_a_webhooks_url_is_blanked_out_of_its_error(
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a deployment's ticket_url: https://bot:${TICKET_PW}@tickets/...: no flow secret, so
+    # webhook.error, its transcript line and its log line kept the password in clear
+    with webhook_server() as hooks:
+        hooks.status, hooks.reply = 503, {}
+        url = hooks.url.replace("http://", "http://bot:pw%2Fs3cr3t@")
+        flow = _one_file(tmp_path, _USERINFO.replace("URL", url))
+        async with stage(flow, store=store) as s:
+            ann = await s.person()
+            await ann.say("ticket")
+            shown = f"POST {hooks.url.replace('http://', 'http://[redacted]@')}/tickets"
+            assert await ann.hear(2) == ["Hello.", f"not now: {shown} answered 503"]
+            await ann.hear_end()
+            await s.idle()
+    assert hooks.headers[0]["Authorization"] == "Basic Ym90OnB3L3MzY3IzdA=="  # bot:pw/s3cr3t
+    (record,) = await store.conversations(ConversationQuery())
+    lines = await store.transcript(BOT, record.conversation)
+    kept = json.dumps([line.data for line in lines])
+    assert "s3cr3t" not in kept
+    assert f"{shown} answered 503" in kept
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"{shown} answered 503" in logged
+    assert "s3cr3t" not in logged

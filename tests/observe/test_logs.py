@@ -136,6 +136,9 @@ def test_a_secret_is_redacted_from_message_args_and_exception(log_output: io.Str
         ('{"access_token": "cwt=AAEB", "expires_in": 3600}', '{"access_token": "***", '),
         ("grant_type=password&username=u&password=s3cr%40t", "password=***"),
         ("wrong user name or password for sip:u@contoso.com", "or password for sip"),
+        ("HTTP Request: POST https://bot:pw%2F1@t.example/x", "POST https://bot:***@t.example/x"),
+        ("store postgresql://bots@db.example/x", "store postgresql://bots@db.example/x"),
+        ("POST http://[redacted]@t.example/x answered 503", "http://[redacted]@t.example/x"),
     ],
 )
 def test_tokens_are_redacted_whatever_their_value(line: str, shown: str) -> None:

@@ -18,7 +18,7 @@ from tests.ucwa.fake_pool import HOST, PASSWORD, FakePool, transport_for
 from ucwa_flow._host_names import canonical_host, trusted_host_problem
 from ucwa_flow.simulator.server import serve_app
 from ucwa_flow.ucwa import UcwaClient, WebTicketAuth
-from ucwa_flow.ucwa.errors import AuthenticationFailed, DiscoveryFailed
+from ucwa_flow.ucwa.errors import AuthenticationFailed, DiscoveryFailed, ForeignHref
 from ucwa_flow.ucwa.trust import SignInTrust, trust_hint
 
 USER = "sip:toshm@contoso.com"
@@ -384,12 +384,16 @@ async def test_a_listed_host_is_signed_in_to_and_each_host_gets_its_own_token(
         front.root = {"_links": {"redirect": {"href": other_url + "/"}}}
         async with client(front_url + "/", trusted_hosts=[other_host]) as bot:
             assert bot.application.self_href.startswith(other_url)
-            await bot.get(front_url + "/user")  # the configured server: a token of its own
+            # once signed in, an href to any other host than the application's (the
+            # configured server's too) is not requested: it got GET /user twice, the second
+            # with a token of its own
+            with pytest.raises(ForeignHref):
+                await bot.get(front_url + "/user")
     assert [host for host, _ in other.grants] == [other_url]
-    assert [host for host, _ in front.grants] == [front_url]
-    # the first request to each host went without a token: none crossed from the other
-    assert front.requests.count(("GET", f"{front_url}/user")) == 2
-    assert front.authorized == [f"{front_url}/user"]
+    assert front.grants == []
+    assert front.authorized == []
+    assert ("GET", f"{front_url}/user") not in front.requests
+    # the first request to the pool went without a token: none crossed from elsewhere
     assert other.requests[:2] == [("GET", f"{other_url}/"), ("GET", f"{other_url}/user")]
     assert other.authorized[0] == f"{other_url}/user"
     assert all(url.startswith(other_url) for url in other.authorized)

@@ -99,6 +99,7 @@ RULES: dict[str, Rule] = {
         Rule("Y005", _E, "file too large"),
         Rule("Y006", _E, "mapping key that is not a string (null, true, a date...)"),
         Rule("Y007", _E, "file is not exactly one YAML document"),
+        Rule("Y008", _E, "number that is not finite (.nan, .inf, -.inf)"),
         Rule("S001", _E, "unknown key"),
         Rule("S002", _E, "missing required key"),
         Rule("S003", _E, "value of the wrong type"),

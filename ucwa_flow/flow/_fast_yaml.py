@@ -12,8 +12,9 @@ It does not word problems. Whenever a file has anything the round-trip loader wo
 report or treat specially (a syntax error, an anchor, an alias, a tag, a directive, a key
 that is not a text, a duplicate key, an empty value, deep nesting, a tab, a line break
 other than LF and CRLF, a character YAML refuses, a timestamp or other rarely written
-scalar, a second document, no document) :func:`read_plain` returns ``False`` and the
-caller reads the file again the slow way, which words every diagnostic exactly as before.
+scalar, a number that is not finite (``.nan``, ``.inf``), a second document, no document)
+:func:`read_plain` returns ``False`` and the caller reads the file again the slow way,
+which words every diagnostic exactly as before.
 So the fast path changes no message and no ``file:line:col``; it only skips the slow
 parser for the files that have nothing to report at the YAML stage. Without
 ruamel.yaml.clib (a platform it has no wheel for) every file takes the slow path.
@@ -22,6 +23,7 @@ ruamel.yaml.clib (a platform it has no wheel for) every file takes the slow path
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -172,7 +174,10 @@ class _Builder:
             return event.value
         if not event.value:  # libyaml and ruamel place an empty value differently
             raise _Unusual("empty value")
-        return self.plain(event.value)
+        value = self.plain(event.value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Unusual(".nan or .inf: the slow path reports it")
+        return value
 
     def node(self, event: Any, path: tuple[Any, ...], depth: int) -> Any:
         if getattr(event, "anchor", None) is not None or getattr(event, "tag", None) is not None:

@@ -4,7 +4,8 @@ The loader uses ruamel.yaml in round-trip mode (YAML 1.2: ``on``/``yes``/``no`` 
 strings, only ``true``/``false`` are booleans) because it records the line and column of
 every key and item. It refuses what a flow never needs and an attacker could abuse:
 anchors and aliases (billion laughs), non-standard tags, nesting deeper than
-:data:`MAX_DEPTH` and files larger than :data:`MAX_BYTES`. Duplicate keys are errors.
+:data:`MAX_DEPTH` and files larger than :data:`MAX_BYTES`. Duplicate keys are errors, and so
+are the numbers JSON has no form for (``.nan``, ``.inf``, ``-.inf``).
 
 The result is a :class:`Document`: ``data`` holds only ``dict``/``list``/``str``/
 ``int``/``float``/``bool``/``None`` (mapping keys that YAML reads as numbers, such as a
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -357,7 +359,20 @@ def _convert(node: Any, path: Path, doc: Document, problems: list[Diagnostic]) -
             doc.values[child] = _value_start(value, line, col)
             items.append(_convert(value, child, doc, problems))
         return items
-    return plain_scalar(node)
+    value = plain_scalar(node)
+    if isinstance(value, float) and not math.isfinite(value):
+        line, col = doc.values.get(path, (1, 1))
+        problems.append(Diagnostic.at(Location(doc.file, line, col), "Y008", _not_finite(value)))
+        return None
+    return value
+
+
+def _not_finite(value: float) -> str:
+    written = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    what = "not a number" if math.isnan(value) else "infinity"
+    return (
+        f"YAML reads {written} as {what}, which no value may be: quote it ('{written}') for a text"
+    )
 
 
 def _value_start(value: Any, line: int, col: int) -> tuple[int, int]:

@@ -8,10 +8,11 @@ ISO-8601 UTC, ``level``, ``logger``, ``message``, the :mod:`ucwa_flow.logcontext
 Redaction: every value registered as a secret (:func:`add_secret`, or ``secrets=`` here:
 account passwords, the admin bearer token, a flow's ``secret`` variables) is replaced by
 ``***`` in the message, its arguments, exception and stack text of every record, before any
-handler writes it; so are bearer and WebTicket (``cwt=``) tokens and ``password``/
-``access_token`` values in forms and JSON, whatever their value, as the OAuth tokens a bot
-is granted are never known to this module. The :class:`Redactor` filter is put on every
-handler that exists when :func:`configure_logging` runs, not only on its own.
+handler writes it; so are bearer and WebTicket (``cwt=``) tokens, ``password``/
+``access_token`` values in forms and JSON and a URL's password (``https://bot:***@host``),
+whatever their value, as the OAuth tokens a bot is granted are never known to this module.
+The :class:`Redactor` filter is put on every handler that exists when
+:func:`configure_logging` runs, not only on its own.
 
 Why the standard library's :mod:`logging` and not structlog: every module of ucwa-flow,
 and httpx, uvicorn and transitions below it, already logs through stdlib loggers; a
@@ -44,6 +45,8 @@ _PATTERNS = re.compile(
     r"(?i)(\bbearer\s+|\bcwt=|[\"']?\b(?:access_token|password)[\"']?\s*[:=]\s*[\"']?)"
     r"(?!\*\*\*)[^\s\"'&,;}]+"
 )
+# the password of a URL's userinfo (``https://bot:pw@host``: httpx's request lines at debug)
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#\s@:\"'<>]*:)(?!\*\*\*@)[^/?#\s@\"'<>]+@")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -80,6 +83,7 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    text = _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     return _PATTERNS.sub(lambda m: m.group(1) + MASK, text)
 
 

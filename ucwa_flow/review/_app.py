@@ -4,7 +4,8 @@ Routes (pages are HTML, the rest JSON or an event stream):
 
 =====================================  ===================================================
 ``GET /``                              the flows (``a.flow-link``), lifecycles, stored ones
-``GET /flows/{name}``                  a flow: graph, source, problems, live, replay
+``GET /flows/{name}``                  a flow: graph, source, problems, live, replay (the
+                                       name percent-encoded: ``team%2Fhelpdesk``)
 ``GET /flows/{name}/files/{file}``     a file of the flow (JSON lines; 404 for any other)
 ``GET /flows/{name}/events``           the live feed as server-sent events (404 without)
 ``GET /flows/{name}/conversations/ID`` one live conversation's detail (404 if unknown)
@@ -45,6 +46,7 @@ from ucwa_flow._local_guard import LocalGuard
 from ucwa_flow.live import EventStream
 from ucwa_flow.review._coverage import CoverageResults
 from ucwa_flow.review._events import event_stream
+from ucwa_flow.review._flow_paths import FlowNamePaths, flow_name
 from ucwa_flow.review._lifecycle import LIFECYCLE_KINDS
 from ucwa_flow.review._pages import (
     flow_page,
@@ -92,9 +94,8 @@ def create_app(
         Route("/transcripts/{conversation:path}", review.transcript),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(
-        routes=routes, middleware=[Middleware(LocalGuard, names=hosts, hint=_HOST_HINT)]
-    )
+    guard = Middleware(LocalGuard, names=hosts, hint=_HOST_HINT)
+    app = Starlette(routes=routes, middleware=[guard, Middleware(FlowNamePaths)])
     app.state.closing = review.closing  # set by ReviewServer.stop(): event streams end
     return app
 
@@ -123,7 +124,7 @@ class _Review:
         return HTMLResponse(index_page(self.flows.all(), rows, live=self.has_live))
 
     async def flow(self, request: Request) -> Response:
-        name = request.path_params["name"]
+        name = flow_name(request) or ""
         flow = self.flows.get(name)
         if flow is None:
             return self._missing(f"No flow called {name!r} in this review.")
@@ -135,7 +136,7 @@ class _Review:
     async def source(self, request: Request) -> Response:
         """One file of a flow: its own, an included file or a sub-flow, by the path relative
         to the flow file's folder that the graph's ``data-file`` names; nothing else."""
-        name, file = request.path_params["name"], request.path_params["file"]
+        name, file = flow_name(request) or "", request.path_params["file"]
         flow = self.flows.get(name)
         if flow is None:
             return _error(404, f"no flow called {name!r} in this review")
@@ -193,7 +194,7 @@ class _Review:
     def _unknown_flow(self, request: Request) -> Response | None:
         """A 404 for ``/flows/{name}/...`` of a flow this review does not show, else None
         (the routes serve the live feed, which is every flow's: no file is reloaded)."""
-        name = request.path_params.get("name")
+        name = flow_name(request)
         if name is None or self.flows.knows(name):
             return None
         return _error(404, f"no flow called {name!r} in this review")

@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
 from ucwa_flow import bounded_json
+from ucwa_flow._url_forms import userinfo
 from ucwa_flow.bounded_body import ENCODINGS, Inflater
 from ucwa_flow.flow import Flow, UnknownActionList, Webhook, dot_segment
 from ucwa_flow.runtime.services import Continuation
@@ -137,7 +138,23 @@ class WebhookCaller:
     ) -> WebhookResult:
         """Send one request; never raises for network or HTTP trouble, nor for a request
         its rendered URL or headers make impossible to send, nor for one whose path a
-        client would rewrite (a dot-segment: not sent, a failure)."""
+        client would rewrite (a dot-segment: not sent, a failure). The failure's line has
+        the URL's userinfo (``bot:password@``) blanked out: it is shown to the flow, logged
+        and stored, and a deployment's URL may carry a password no secret names."""
+        result = await self._call(method, url, headers, body, timeout)
+        info = userinfo(url)
+        if result.error is None or not info:
+            return result
+        return replace(result, error=result.error.replace(f"{info}@", f"{REDACTED}@"))
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Any,
+        timeout: float,  # noqa: ASYNC109
+    ) -> WebhookResult:
         if (dots := dot_segment(url)) is not None:
             reason = f"its path has the segment {dots!r}, which would send it to another path"
             return WebhookResult(None, None, f"{method} {url!r} is not sent: {reason}")

@@ -15,7 +15,7 @@ from collections import deque
 import httpx
 
 from ucwa_flow import bounded_json
-from ucwa_flow.ucwa._http import resolve, with_query
+from ucwa_flow.ucwa._http import resolve, same_origin, with_query
 from ucwa_flow.ucwa._stats import ChannelStats
 from ucwa_flow.ucwa.channel_items import ChannelItem, ConversationsLost, ReadPosition
 from ucwa_flow.ucwa.errors import MalformedEventBody
@@ -70,14 +70,14 @@ def read_answer(
         raise Refused(exc, _next_of(body, url)) from None
 
     if batch.resync_href:
-        follow = resolve(url, batch.resync_href)
+        follow = _followed(url, batch.resync_href)
         lost = ConversationsLost("resync", f"server asked to resync at {url}")
         stats.resyncs += 1
         return [(lost, ReadPosition(url, follow, here))], follow
     if batch.resume_href:
-        follow = with_query(resolve(url, batch.resume_href), timeout=str(int(hold)))
+        follow = with_query(_followed(url, batch.resume_href), timeout=str(int(hold)))
     elif batch.next_href:
-        follow = resolve(url, batch.next_href)
+        follow = _followed(url, batch.next_href)
     else:
         raise Refused(MalformedEventBody("no next, resync or resume link", "$._links"), None)
     items: list[Entry] = []
@@ -95,6 +95,16 @@ def read_answer(
     return items, follow
 
 
+def _followed(url: str, href: str) -> str:
+    """The link ``href`` of the answer to ``url``, resolved; :class:`Refused` (no place to
+    go on at: the same poll is asked again) when it leads to another origin."""
+    follow = resolve(url, href)
+    if not same_origin(follow, url):
+        problem = f"the answer to GET {url} links to another host: {follow}"
+        raise Refused(MalformedEventBody(problem, "$._links"), None)
+    return follow
+
+
 def _next_of(body: object, url: str) -> str | None:
     """The ``next`` href of a body the decoder refused, if it has a readable one."""
     if isinstance(body, dict):
@@ -102,5 +112,6 @@ def _next_of(body: object, url: str) -> str | None:
         if isinstance(links, dict):
             entry = links.get("next")
             if isinstance(entry, dict) and isinstance(entry.get("href"), str):
-                return resolve(url, entry["href"])
+                follow = resolve(url, entry["href"])
+                return follow if same_origin(follow, url) else None
     return None

@@ -30,6 +30,7 @@ __all__ = [
     "link",
     "location_of",
     "resolve",
+    "same_origin",
     "with_query",
 ]
 
@@ -83,6 +84,18 @@ def _origin(base: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether the absolute ``url`` has the origin of ``base`` (:func:`host_of`: default
+    ports, case); a URL that cannot be parsed has none."""
+    origin = _origin(base)
+    if origin is not None and url.startswith(origin + "/"):
+        return True  # what resolve() makes of a server-relative href: no parsing
+    try:
+        return host_of(url) == host_of(base)
+    except (httpx.InvalidURL, ValueError):
+        return False
 
 
 _READ = httpx.ByteStream(b"")  # the stream of a response whose body has been read

@@ -23,7 +23,14 @@ import httpx
 
 from ucwa_flow.bounded_body import MAX_UCWA_BODY
 from ucwa_flow.clock import Clock, SystemClock
-from ucwa_flow.ucwa._http import json_of, location_of, resolve, with_query
+from ucwa_flow.ucwa._http import (
+    host_of,
+    json_of,
+    location_of,
+    resolve,
+    same_origin,
+    with_query,
+)
 from ucwa_flow.ucwa._presence import Presence
 from ucwa_flow.ucwa._tls import client_context
 from ucwa_flow.ucwa._wire import Wire
@@ -31,7 +38,7 @@ from ucwa_flow.ucwa.application import Application
 from ucwa_flow.ucwa.auth import WebTicketAuth
 from ucwa_flow.ucwa.dataurl import encode_data_url
 from ucwa_flow.ucwa.discovery import Discovery, discover
-from ucwa_flow.ucwa.errors import UcwaError
+from ucwa_flow.ucwa.errors import ForeignHref, UcwaError
 from ucwa_flow.ucwa.identity import default_user_agent, endpoint_id_for, sip_uri
 from ucwa_flow.ucwa.trust import SignInTrust
 
@@ -371,7 +378,7 @@ class UcwaClient(Presence):
         Returns the response whatever its status, and lets ``httpx`` transport errors
         through: the channel decides what to retry.
         """
-        return await self._wire.long_poll(self.absolute(href), read_timeout=read_timeout)
+        return await self._wire.long_poll(self._own(href), read_timeout=read_timeout)
 
     def absolute(self, href: str) -> str:
         """``href`` (from an event or resource) as the absolute URL this client would use.
@@ -382,6 +389,18 @@ class UcwaClient(Presence):
         if self._discovery is not None:
             return resolve(self._discovery.applications_url, href)
         return href
+
+    def _own(self, href: str) -> str:
+        """:meth:`absolute` of ``href``; :class:`ForeignHref` when it leads to another origin
+        than the applications URL's, the host the account signed in to (its token's)."""
+        url = self.absolute(href)
+        if self._discovery is not None and not same_origin(url, self._discovery.applications_url):
+            origin = host_of(self._discovery.applications_url)
+            raise ForeignHref(
+                f"{url} is not on the application's host {origin}: not requested (a UCWA "
+                f"server's links stay on its host; this one is refused as a protocol error)"
+            )
+        return url
 
     async def _send(
         self,
@@ -396,7 +415,7 @@ class UcwaClient(Presence):
         """One operation on ``href``, sent again when the server said it did not do it."""
         return await self._wire.send(
             method,
-            self.absolute(href),
+            self.absolute(href) if during_sign_in else self._own(href),
             json=json,
             content=content,
             headers=headers,

@@ -15,6 +15,8 @@
 * :class:`UnexpectedResponse`: a success status whose content is not what UCWA sends (a body
   that is not JSON, a 201 without ``Location``).
 * :class:`EventChannelReplaced`: the event channel keeps being taken over by another reader.
+* :class:`ForeignHref`: an href of the server's that leads to another origin than the
+  application's: not requested.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "CertificateRejected",
     "DiscoveryFailed",
     "EventChannelReplaced",
+    "ForeignHref",
     "MalformedEventBody",
     "ServerUnreachable",
     "TokenRefused",
@@ -142,3 +145,10 @@ class EventChannelReplaced(UcwaError, OperationalError):
     Only one process may run per bot account: two readers of one event channel steal each
     other's events.
     """
+
+
+class ForeignHref(UcwaError):
+    """An href from an event or a resource that resolves to another origin
+    (``scheme://host:port``) than the application's: the request is not sent. Only sign-in
+    (discovery, the pool's redirects) moves between hosts; every link of an application
+    stays on its host, and the bot's requests go nowhere a server's data alone names."""
