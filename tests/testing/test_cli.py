@@ -102,7 +102,7 @@ def test_script_errors_and_missing_paths(write: Callable[..., Path], tmp_path: P
     assert "the script has errors; nothing was run" in out
     code, out = _invoke(str(tmp_path / "nowhere"))
     assert code == 2
-    assert "no such test script or directory" in out
+    assert "nowhere: no such test script or folder" in out
 
 
 def test_the_command_leaves_the_loggers_level_as_it_found_it() -> None:
