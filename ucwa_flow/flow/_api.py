@@ -12,8 +12,6 @@ missing state are reported together.
 
 from __future__ import annotations
 
-import difflib
-import itertools
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._missing import no_such_file
 from ucwa_flow.flow._model import Flow
 
 if TYPE_CHECKING:
@@ -35,7 +34,6 @@ __all__ = [
     "LoadResult",
     "load_flow",
     "load_flow_text",
-    "no_such_file",
     "resolve_flow_path",
 ]
 
@@ -146,26 +144,6 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
     if display.endswith(PART_SUFFIXES):
         return LoadResult(None, _part_diagnostics(text, display))
     return load_flow_text(text, display)
-
-
-def no_such_file(path: str | os.PathLike[str], what: str, *, folders: bool = False) -> str:
-    """``flows/helpdsk.flow.yaml: no such flow file; did you mean flows/helpdesk.flow.yaml?``:
-    the nearest YAML file beside it, if one is near (with ``folders``, a folder too:
-    ``flows/`` for ``flow/``)."""
-    given = Path(path)
-    try:
-        near = {
-            entry.name: entry.name + ("/" if entry.is_dir() else "")
-            for entry in itertools.islice(given.parent.iterdir(), 10_000)
-            if (folders and entry.is_dir()) or entry.suffix in (".yaml", ".yml")
-        }
-    except OSError:
-        near = {}
-    close = difflib.get_close_matches(given.name, list(near), n=1)
-    if not close or close[0] == given.name:
-        return f"{path}: no such {what}"
-    hint = near[close[0]] if given.parent == Path() else f"{given.parent / near[close[0]]}"
-    return f"{path}: no such {what}; did you mean {hint}?"
 
 
 def load_flow_text(text: str, file: str = "<flow>") -> LoadResult:

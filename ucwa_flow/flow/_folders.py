@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 
 from ucwa_flow.errors import UnreadableFileError
-from ucwa_flow.flow._api import PART_SUFFIXES, _exists, no_such_file
+from ucwa_flow.flow._api import PART_SUFFIXES, _exists
+from ucwa_flow.flow._missing import no_such_file
 
 __all__ = ["FLOW_SUFFIX", "expand_folder", "flow_files"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ucwa_flow.flow import PART_SUFFIXES, Diagnostic, FlowFileError, load_flow
-from ucwa_flow.flow._api import no_such_file
 from ucwa_flow.flow._folders import flow_files
+from ucwa_flow.flow._missing import no_such_file
 from ucwa_flow.testing._coverage import Coverage
 from ucwa_flow.testing._loader import ScriptFileError, load_script
 from ucwa_flow.testing._runner import ScenarioResult, run_scenario
