@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle", "ticks_before"]
+__all__ = ["MANUAL_START", "Clock", "ManualClock", "SystemClock", "TimerHandle", "ticks_before"]
 
 
 @runtime_checkable
@@ -91,6 +91,10 @@ def _nothing() -> None:
     """What a cancelled :class:`_ManualTimer` calls: nothing (it is never called)."""
 
 
+#: where a :class:`ManualClock` starts when not told (a Monday morning)
+MANUAL_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
 class ManualClock:
     """A clock that moves only when told to.
 
@@ -99,7 +103,7 @@ class ManualClock:
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._start = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        self._start = start or MANUAL_START
         if self._start.tzinfo is None:
             raise ValueError("ManualClock start time must be timezone-aware")
         self._t = 0.0

@@ -48,6 +48,28 @@ def test_a_missing_file_is_one_line_and_status_2(args: list[str], message: str) 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        # review lost the slash and said "flow: no such flow file" of a misspelt folder
+        (["review", "flow/"], "flow/: no such flow file or folder; did you mean flows/?"),
+        (["validate", "flow/"], "flow/: no such flow file or folder; did you mean flows/?"),
+        (["test", "flow/"], "flow/: no such test script or folder; did you mean flows/?"),
+        (["review", "nw/"], "nw/: no such flow file or folder"),
+        (
+            ["graph", "flows/helpdsk.flow.yaml"],
+            "flows/helpdsk.flow.yaml: no such flow file; did you mean flows/helpdesk.flow.yaml?",
+        ),
+    ],
+    ids=["review", "validate", "test", "review-far", "graph-file"],
+)
+def test_a_misspelt_path_is_one_line_with_the_nearest_name(args: list[str], message: str) -> None:
+    done = ucwa_flow(*args, timeout=WAIT)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"ucwa-flow: error: {message}\n"
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
         (["run", "flows"], "flows: is a directory, not a flow file"),
         # a folder with flows in it is checked whole (tests/flow/test_flow_subflows.py)
         (

@@ -93,6 +93,30 @@ def test_a_file_that_is_no_coverage_is_one_line(tmp_path: Path) -> None:
         load_coverage(path)
 
 
+def test_a_coverage_file_of_another_version_says_which_is_read(
+    tmp_path: Path, results: Path
+) -> None:
+    # version 2 was read as 1 and the review started; a document without `flows` said
+    # "a coverage file with a bad entry ('flows')"
+    document = _document(results)
+    path = tmp_path / "next.json"
+    for version, shown in ((2, "2"), ("1", '"1"'), (True, "true"), (None, "(none)")):
+        path.write_text(json.dumps({**document, "version": version}), encoding="utf-8")
+        with pytest.raises(UnreadableFileError) as raised:
+            load_coverage(path)
+        assert str(raised.value) == (
+            f"{path}: coverage file version {shown} is not understood (this ucwa-flow reads "
+            f"version 1): write it again with `ucwa-flow test --json {path}`"
+        )
+    path.write_text(json.dumps({**document, "version": 2}), encoding="utf-8")
+    outcome = CliRunner().invoke(cli, ["review", str(HELPDESK), "--coverage", str(path)])
+    assert isinstance(outcome.exception, UnreadableFileError)  # main(): one line, status 2
+    del document["flows"]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(UnreadableFileError, match=r"^\S+: a coverage file without 'flows'$"):
+        load_coverage(path)
+
+
 def test_json_refuses_to_write_over_a_test_path() -> None:
     script = ROOT / "flows" / "helpdesk.test.yaml"
     before = script.read_bytes()

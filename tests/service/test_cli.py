@@ -21,6 +21,8 @@ from tests.guards import WAIT
 from tests.lines import Lines
 from tests.service.world import World
 
+FLOWS = ROOT / "flows"
+
 SECRET = "desk-secret-5150"
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("UCWA_FLOW_")} | {
     "DESK_PASSWORD": SECRET
@@ -145,9 +147,32 @@ def _one_line(done: subprocess.CompletedProcess[str], status: int) -> str:
 
 
 def test_a_deployment_file_that_is_not_there_or_a_folder(tmp_path: Path) -> None:
-    assert _one_line(_serve(tmp_path, "nowhere.yaml"), 2) == "nowhere.yaml: no such deployment file"
+    # without the "ucwa-flow: error: " every other command's one line has
+    missing = _one_line(_serve(tmp_path, "nowhere.yaml"), 2)
+    assert missing == "ucwa-flow: error: nowhere.yaml: no such deployment file"
     folder = _one_line(_serve(tmp_path, "."), 2)
-    assert folder == ".: is a directory, not a deployment file"
+    assert folder == "ucwa-flow: error: .: is a directory, not a deployment file"
+
+
+def test_a_flow_or_a_test_script_for_a_deployment_file_is_one_line(tmp_path: Path) -> None:
+    # a flow was a screenful of "S001 error: unknown key 'states' (expected one of:
+    # accounts, ...)", one line per top-level key
+    flow = FLOWS / "echo.flow.yaml"
+    assert _one_line(_serve(tmp_path, str(flow)), 2) == (
+        f"ucwa-flow: error: {flow}: is a flow, not a deployment file: run it with "
+        f"`ucwa-flow run {flow}`, or name it in an account of a deployment file "
+        "(docs/deploy.md)"
+    )
+    script = FLOWS / "echo.test.yaml"
+    assert _one_line(_serve(tmp_path, str(script)), 2) == (
+        f"ucwa-flow: error: {script}: is a test script, not a deployment file: run it with "
+        f"`ucwa-flow test {script}`"
+    )
+    part = FLOWS / "lib" / "confirm.subflow.yaml"
+    assert _one_line(_serve(tmp_path, str(part)), 2).endswith(
+        "confirm.subflow.yaml: is a part of a flow, not a deployment file: name a flow that "
+        "uses it in an account of a deployment file (docs/deploy.md)"
+    )
 
 
 def test_a_missing_deployment_file_is_told_before_the_service_is_imported(
@@ -171,7 +196,7 @@ def test_a_missing_deployment_file_is_told_before_the_service_is_imported(
         timeout=WAIT,
         check=False,
     )
-    assert _one_line(done, 2) == "nowhere.yaml: no such deployment file"
+    assert _one_line(done, 2) == "ucwa-flow: error: nowhere.yaml: no such deployment file"
     assert done.stdout == "\n"
 
 

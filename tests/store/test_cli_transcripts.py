@@ -194,6 +194,21 @@ def test_list_says_when_there_are_more_than_the_limit(
     assert (code, len(out.splitlines()), err) == (0, 4, "")
 
 
+def test_a_limit_or_a_time_past_what_a_store_or_a_date_holds_means_all(
+    where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --limit 99999999999999999999999: "OverflowError: Python int too large to convert to
+    # SQLite INTEGER"; prune --older-than 99999999999d: "ValueError: year -273788674 is out
+    # of range", both tracebacks
+    code, out, err = run(capsys, "list", *where, "--limit", "99999999999999999999999")
+    assert (code, len(out.splitlines()), err) == (0, 4, "")
+    code, out, err = run(capsys, "list", *where, "--since", "99999999999d")
+    assert (code, len(out.splitlines()), err) == (0, 4, "")
+    code, out, err = run(capsys, "prune", *where, "--older-than", "99999999999d")
+    assert (code, err) == (0, "")
+    assert out.startswith("Pruned 0 conversation(s) that ended before 0001-01-02 00:00:00Z ")
+
+
 def test_list_as_json_lines_one_object_per_conversation(
     where: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -166,3 +166,19 @@ async def test_nonsense_durations_are_refused(store: Store, clock: ManualClock) 
         await run_retention(store, clock, retention=0)
     with pytest.raises(ValueError, match="positive"):
         await run_retention(store, clock, interval=-1)
+
+
+async def test_a_retention_longer_than_dates_go_back_keeps_everything(
+    store: Store, clock: ManualClock
+) -> None:
+    # `retention: 99999999999d` passed the deployment's checks and the task ended at once
+    # with "ValueError: year -273788674 is out of range": nothing was pruned again
+    now = clock.now().timestamp()
+    await seed(store, now)
+    retention = Retention(store, clock, retention=99999999999 * DAY)
+    try:
+        first = await retention.next_pass()
+        assert (first.pruned, first.error) == (0, None)
+        assert sorted(await keys(store)) == ["/conv/live", "/conv/old", "/conv/recent"]
+    finally:
+        await retention.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -93,6 +94,34 @@ def test_fail_under_and_quiet(tmp_path: Path) -> None:
     assert "helpdesk  " in out  # the table is shown to explain the failure
 
 
+def test_quiet_with_coverage_prints_failures_summary_and_coverage(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    script = write(
+        "echo.test.yaml",
+        f"""
+        flow: {FLOWS / "echo.flow.yaml"}
+        scenarios:
+          - name: right
+            steps: [invite]
+          - name: wrong
+            steps: [invite, {{expect: {{say: nope}}}}]
+        """,
+    )
+    results = tmp_path / "results.json"
+    runner = CliRunner()
+    outcome = runner.invoke(cli, ["test", str(script), "-q", "--coverage", "--json", str(results)])
+    assert outcome.exit_code == 1
+    lines = outcome.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("PASS")]
+    assert lines[0].startswith(f"FAIL {os.path.relpath(script)}: wrong (")
+    assert "2 scenarios: 1 passed, 1 failed" in lines
+    assert lines[lines.index("") + 1].split() == ["flow", "file", "states", "transitions"]
+    assert "echo: transitions never taken:" in lines
+    assert json.loads(results.read_text(encoding="utf-8"))["failed"] == 1
+    assert outcome.stderr == ""  # it said "wrote results and coverage to ..." all the same
+
+
 def test_script_errors_and_missing_paths(write: Callable[..., Path], tmp_path: Path) -> None:
     bad = write("bad.test.yaml", f"flow: {FLOWS / 'echo.flow.yaml'}\nscenarios: [{{name: x}}]\n")
     code, out = _invoke(str(bad))
@@ -102,7 +131,7 @@ def test_script_errors_and_missing_paths(write: Callable[..., Path], tmp_path: P
     assert "the script has errors; nothing was run" in out
     code, out = _invoke(str(tmp_path / "nowhere"))
     assert code == 2
-    assert "no such test script or directory" in out
+    assert "nowhere: no such test script or folder" in out
 
 
 def test_the_command_leaves_the_loggers_level_as_it_found_it() -> None:

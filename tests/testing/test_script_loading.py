@@ -35,10 +35,11 @@ def test_schema_is_valid_and_accepts_every_example_script() -> None:
 
 
 def test_a_script_becomes_located_steps(write: Callable[..., Path]) -> None:
+    flow = write("vars.flow.yaml", ECHO.read_text(encoding="utf-8") + "variables: {a: 0}\n")
     path = write(
         "echo.test.yaml",
         f"""
-        flow: {ECHO}
+        flow: {flow}
         scenarios:
           - name: one
             caller: sip:adrianag@contoso.com
@@ -333,3 +334,142 @@ def test_a_regex_nested_too_deeply_is_t002(write: Callable[..., Path]) -> None:
     (found,) = result.diagnostics
     assert (found.code, found.line) == ("T002", 6)
     assert found.message.endswith(")))': nested too deeply")
+
+
+def test_two_scenarios_of_one_name_are_t005_naming_the_first(
+    write: Callable[..., Path],
+) -> None:
+    # both ran, and the report showed "PASS ...: greets" and "FAIL ...: greets"
+    path = write(
+        "twice.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: greets
+            steps: [invite]
+          - name: other
+            steps: [invite]
+          - name: greets
+            steps: [invite]
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert [str(d) for d in result.diagnostics] == [
+        f"{path}:7:11: T005 error: another scenario is named 'greets' (line 3): "
+        "give each scenario its own name"
+    ]
+
+
+def test_a_variable_the_flow_never_has_is_t006_at_its_name(write: Callable[..., Path]) -> None:
+    # it was found only when the step ran: "the conversation has no such variable"
+    path = write(
+        "vars.test.yaml",
+        f"""
+        flow: {FLOWS / "helpdesk.flow.yaml"}
+        scenarios:
+          - name: typo
+            steps:
+              - invite: hi
+              - expect: {{variable: {{category: password, employe_id: E123456}}}}
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    (problem,) = result.diagnostics
+    assert (problem.line, problem.col, problem.code) == (6, 49, "T006")
+    assert problem.message.startswith("flow 'helpdesk' never declares or sets a variable")
+    assert problem.message.endswith("did you mean 'employee_id'?")
+
+
+def test_every_way_a_flow_gets_a_variable_is_known_to_the_loader(
+    write: Callable[..., Path],
+) -> None:
+    # declared, set, a named capture, a webhook's result, a sub-flow's variables and
+    # parameters, a call's returned value: none may refuse a script
+    write(
+        "ask.subflow.yaml",
+        """
+        version: 1
+        subflow: ask
+        params: {prompt: {default: Sure?}}
+        returns: [answer]
+        variables: {answer: null}
+        start: ask
+        states:
+          ask:
+            enter: [{say: "{{ prompt }}"}]
+            messages:
+              - any: true
+                set: {answer: "{{ message }}"}
+                do: [{return: {answer: "{{ answer }}"}}]
+        """,
+    )
+    write(
+        "many.flow.yaml",
+        """
+        version: 1
+        name: many
+        start: a
+        variables: {declared: 1}
+        states:
+          a:
+            enter:
+              - set: {was_set: 2}
+              - webhook: {url: "http://x.test/a", result: fetched}
+              - call: {flow: ask.subflow.yaml, returns: {answer: returned}}
+            messages:
+              - match: '(?P<captured>\\w+)'
+                goto: a
+        """,
+    )
+    names = "declared: 1, was_set: 2, fetched: 3, captured: 4, answer: 5, prompt: 6, returned: 7"
+    path = write(
+        "many.test.yaml",
+        f"""
+        flow: many.flow.yaml
+        scenarios:
+          - name: all
+            steps:
+              - expect: {{variable: {{{names}}}}}
+        """,
+    )
+    result = load_script(path)
+    assert result.diagnostics == []
+
+
+def test_a_wait_the_virtual_clock_cannot_take_is_t007_saying_the_most(
+    write: Callable[..., Path],
+) -> None:
+    # the step failed when it ran: "cannot wait 1e+13 days", and `.nan` was a traceback
+    path = write(
+        "long.test.yaml",
+        f"""
+        flow: {ECHO}
+        scenarios:
+          - name: too long at once
+            steps:
+              - wait: 9999999999999d
+          - name: too long in all
+            at: "9999-12-01T00:00:00Z"
+            steps:
+              - wait: 20d
+              - wait: 20d
+          - name: no number
+            webhooks: [{{url: "http://x.test/a", delay: .nan}}]
+            steps:
+              - wait: .nan
+        """,
+    )
+    result = load_script(path)
+    assert result.script is None
+    assert [str(d).removeprefix(f"{path}:") for d in result.diagnostics] == [
+        "5:9: T007 error: wait: 9999999999999d is too long: the virtual clock starts at "
+        "2026-01-05 09:00 UTC and stops at the end of the year 9999, so the scenario can wait "
+        "at most 2912438d (about 7974 years)",
+        "10:9: T007 error: wait: 20d is too long: the virtual clock starts at 9999-12-01 "
+        "00:00 UTC and stops at the end of the year 9999, so the scenario can wait at most "
+        "10d more, after the waits before it",
+        "12:16: T007 error: delay: nan is not a number of seconds",
+        "14:9: T007 error: wait: nan is not a number of seconds",
+    ]

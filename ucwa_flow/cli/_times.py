@@ -22,14 +22,26 @@ import click
 
 from ucwa_flow.durations import parse_duration
 
-__all__ = ["Duration", "Moment", "format_time", "iso_time", "parse_duration", "parse_moment"]
+__all__ = [
+    "EARLIEST",
+    "Duration",
+    "Moment",
+    "format_time",
+    "iso_time",
+    "parse_duration",
+    "parse_moment",
+]
+
+#: the earliest time a date can show (the second day of the year 1, UTC), as epoch
+#: seconds: a duration before now that goes further back means this
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
 
 
 def parse_moment(text: str, now: float) -> float:
     """A duration ago (``"2h"``: two hours before ``now``) or an ISO-8601 time, as epoch
     seconds; a :class:`ValueError` saying what is accepted otherwise."""
     try:
-        return now - parse_duration(text)
+        return max(now - parse_duration(text), EARLIEST)
     except ValueError:
         pass
     try:
@@ -46,7 +58,8 @@ def parse_moment(text: str, now: float) -> float:
 
 def format_time(at: float) -> str:
     """``2026-01-05 09:00:12Z``: to the second, UTC."""
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    stamp = datetime.fromtimestamp(at, UTC).isoformat(sep=" ", timespec="seconds")
+    return stamp.replace("+00:00", "Z")  # (strftime's %Y wrote the year 1 as "1")
 
 
 def iso_time(at: float) -> str:

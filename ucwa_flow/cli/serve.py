@@ -87,8 +87,8 @@ def command(
         check_server_url(server)
     try:
         deployment = load_deployment(deploy_file)
-    except DeploymentError as exc:
-        click.echo(str(exc), err=True)
+    except DeploymentError as exc:  # every problem located, or one line for an unreadable file
+        click.echo(str(exc) if exc.diagnostics else f"ucwa-flow: error: {exc}", err=True)
         sys.exit(2)
     # the service's modules (most of the package) once the file is known to be usable:
     # a missing or broken deployment file is one line without them

@@ -62,7 +62,13 @@ DEFAULT_JSON = "coverage.json"
     metavar="N",
     help="Fail when a flow's state or transition coverage is below N percent.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print failures and the summary only.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Leave out passing scenarios: print failures, the summary and what --coverage or "
+    "--fail-under asks for (--json is written all the same).",
+)
 @click.option(
     "--json",
     "json_path",
@@ -144,7 +150,8 @@ def _test(
     click.echo(summary_line(run))
     if json_path is not None:
         _write(Path(json_path), coverage_json(run))
-        click.echo(f"wrote results and coverage to {json_path}", err=True)
+        if not quiet:
+            click.echo(f"wrote results and coverage to {json_path}", err=True)
     low = _below(run, fail_under)
     if show_coverage or low:
         click.echo("")

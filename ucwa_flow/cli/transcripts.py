@@ -39,7 +39,7 @@ import click
 
 from ucwa_flow._display import short_id
 from ucwa_flow.cli._store_target import STORE_ENV, resolve_store_target, sip_account
-from ucwa_flow.cli._times import Duration, Moment, format_time
+from ucwa_flow.cli._times import EARLIEST, Duration, Moment, format_time
 from ucwa_flow.cli._transcript_text import (
     conversation_object,
     dumps,
@@ -51,6 +51,9 @@ from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 from ucwa_flow.store import ConversationQuery, ConversationRecord, Pruned, Store, open_store
 
 __all__ = ["command"]
+
+#: more conversations than any store holds: a larger --limit is this one
+_MOST = 2**62
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -164,7 +167,8 @@ def list_command(limit: int, output_format: str, **options: Any) -> None:
     """One line per conversation, newest first."""
 
     async def work(store: Store) -> tuple[list[ConversationRecord], Any, Any]:
-        query = _query(options, limit=limit + 1, newest_first=True)  # one more: are there?
+        # one more: are there? (an SQLite integer holds at most 2**63 - 1)
+        query = _query(options, limit=min(limit, _MOST) + 1, newest_first=True)
         records = await store.conversations(query)
         keys = [(r.account, r.conversation) for r in records]
         ended = [key for key, r in zip(keys, records, strict=True) if r.status == "ended"]
@@ -257,7 +261,7 @@ def prune_command(older_than: float, **options: Any) -> None:
     """Delete conversations that ended long ago, with their history (every account in the
     store), finished outbox entries as old, and the round-robin places of agents who have
     not accepted a handoff since (they count as never having accepted)."""
-    before = time.time() - older_than
+    before = max(time.time() - older_than, EARLIEST)  # 99999999999d: before any date
 
     async def work(store: Store) -> tuple[Pruned, str]:
         return await store.prune(before=before), store.target

@@ -26,13 +26,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ucwa_flow._deploy_sniff import deployment_by_keys, deployment_by_lines, may_be_deployment
+from ucwa_flow._deploy_sniff import (
+    DEPLOYMENT_KEYS,
+    FLOW_KEYS,
+    deployment_by_keys,
+    deployment_by_lines,
+    may_be_deployment,
+)
 from ucwa_flow.deploy._builder import build_deployment
 from ucwa_flow.deploy._errors import DeploymentError, DeploymentFileError, problem
 from ucwa_flow.deploy._model import AccountSpec, Deployment, FlowSpec, SourceSpot
 from ucwa_flow.deploy._schema import check_deploy_schema, typed
 from ucwa_flow.deploy._substitute import substitute
-from ucwa_flow.flow import Diagnostic, FlowFileError, LoadResult, Location, load_flow
+from ucwa_flow.flow import (
+    PART_SUFFIXES,
+    Diagnostic,
+    FlowFileError,
+    LoadResult,
+    Location,
+    load_flow,
+)
 from ucwa_flow.flow._loader import Document, not_utf8, read_document
 
 __all__ = [
@@ -59,6 +72,9 @@ def load_deployment(
     document, found = read_document(text, str(source), kind="deployment")
     if document is None:
         raise DeploymentError(found)
+    other = _other_kind(source, document.data)
+    if other is not None:  # its keys would be a screenful of S001 "unknown key"
+        raise DeploymentFileError(other)
     problems, refused = _refuse_literal_secrets(document)
     substitution = substitute(document, text, os.environ if environ is None else environ)
     problems += substitution.problems
@@ -72,6 +88,31 @@ def load_deployment(
     if problems or deployment is None:
         raise DeploymentError(problems)
     return deployment
+
+
+def _other_kind(source: Path, data: object) -> str | None:
+    """The line for a flow or a test script given where a deployment file is expected."""
+    if not isinstance(data, dict):
+        return None
+    keys = {key for key in data if isinstance(key, str)}
+    if keys & DEPLOYMENT_KEYS:
+        return None
+    if {"flow", "scenarios"} <= keys:
+        return (
+            f"{source}: is a test script, not a deployment file: run it with "
+            f"`ucwa-flow test {source}`"
+        )
+    if keys & FLOW_KEYS and source.name.endswith(PART_SUFFIXES):
+        return (
+            f"{source}: is a part of a flow, not a deployment file: name a flow that uses it "
+            "in an account of a deployment file (docs/deploy.md)"
+        )
+    if keys & FLOW_KEYS:
+        return (
+            f"{source}: is a flow, not a deployment file: run it with `ucwa-flow run "
+            f"{source}`, or name it in an account of a deployment file (docs/deploy.md)"
+        )
+    return None
 
 
 def is_deployment_file(path: str | os.PathLike[str]) -> bool:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
+from ucwa_flow.flow._missing import no_such_file
 from ucwa_flow.flow._model import Flow
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def load_flow(path: str | os.PathLike[str]) -> LoadResult:
     try:
         raw = resolved.read_bytes()
     except FileNotFoundError:
-        raise FlowFileError(f"{path}: no such flow file") from None
+        raise FlowFileError(no_such_file(path, "flow file")) from None
     except IsADirectoryError:
         raise FlowFileError(f"{path}: is a directory, not a flow file") from None
     except OSError as exc:

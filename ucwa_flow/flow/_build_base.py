@@ -14,6 +14,7 @@ and ``return: {name: value}`` with a name the sub-flow does not return is F135.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -96,6 +97,10 @@ class BuilderBase:
         if raw is None:
             return default
         seconds = parse_duration(raw)
+        if not math.isfinite(seconds):  # .nan, .inf: the schema's minimum lets them through
+            message = f"duration {raw!r} is not a number of seconds; give one such as 90s or 2m"
+            self.report(path, "F111", message)
+            return default
         if seconds == 0:
             self.report(path, "F111", f"duration {raw!r} is zero; give a positive duration")
         return seconds

@@ -115,7 +115,7 @@ RULES: dict[str, Rule] = {
         Rule("F108", _W, "handler shadowed by an earlier catch-all"),
         Rule("F109", _W, "outbound invite without a declined or no_answer branch"),
         Rule("F110", _W, "webhook without a failure branch"),
-        Rule("F111", _E, "duration of zero"),
+        Rule("F111", _E, "duration of zero (or not a finite number)"),
         Rule("F112", _E, "template does not compile"),
         Rule("F113", _E, "condition does not compile"),
         Rule("F114", _E, "unknown time zone"),

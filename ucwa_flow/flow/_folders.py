@@ -9,7 +9,8 @@ Hidden files and folders (a name that starts with ``.``: an editor's lock file s
 Emacs' ``.#x.flow.yaml``, a dangling link while the file is open) and anything that is not
 a file are left out.
 A folder without any is :class:`~ucwa_flow.errors.UnreadableFileError` (one line, exit
-status 2), with a hint for a flow named ``*.yml``.
+status 2), with a hint for a flow named ``*.yml``; so is a path that does not exist and is
+no YAML file's name (``flow/``: a folder, misspelt), with the nearest name beside it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import os
 from pathlib import Path
 
 from ucwa_flow.errors import UnreadableFileError
-from ucwa_flow.flow._api import PART_SUFFIXES
+from ucwa_flow.flow._api import PART_SUFFIXES, _exists
+from ucwa_flow.flow._missing import no_such_file
 
 __all__ = ["FLOW_SUFFIX", "expand_folder", "flow_files"]
 
@@ -46,6 +48,8 @@ def expand_folder(given: str, *, parts: bool = False) -> list[str]:
     """``given``, or the flow files below it when it is a folder (see the module)."""
     folder = Path(given)
     if not folder.is_dir():
+        if folder.suffix not in (".yaml", ".yml") and not _exists(folder):  # `flow/`, `nw`
+            raise UnreadableFileError(no_such_file(given, "flow file or folder", folders=True))
         return [given]
     found = flow_files(folder, parts=parts)
     if found:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
-from ucwa_flow.flow._campaign import campaign_lists
+from ucwa_flow.flow._campaign import CAMPAIGN_PREFIX, campaign_lists
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._loader import Document
 from ucwa_flow.flow._model import (
@@ -43,6 +43,7 @@ __all__ = [
     "flow_lists",
     "scope_of",
     "suggest",
+    "variable_names",
 ]
 
 _Compiled = Template | Value | Condition
@@ -200,6 +201,13 @@ def _assigned(flow: Flow) -> dict[str, set[str]]:
             elif isinstance(action, Return):
                 found.update(name for name, _ in action.values)
     return names
+
+
+def variable_names(flow: Flow) -> frozenset[str]:
+    """Every name a conversation of ``flow`` can hold as a variable, in any scope (its
+    sub-flows' too): what it declares or sets (``campaign.NAME`` is the run's, not one)."""
+    names = set().union(*_assigned(flow).values())
+    return frozenset(name for name in names if not name.startswith(CAMPAIGN_PREFIX))
 
 
 def check_names(flow: Flow, doc: Document) -> Iterator[Diagnostic]:

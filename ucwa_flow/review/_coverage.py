@@ -10,6 +10,7 @@ flow edited since the tests ran still shows the edges that did not change.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from ucwa_flow.graph import Edge, Graph
 __all__ = ["CoverageResults", "load_coverage"]
 
 _FORMAT = "ucwa-flow-coverage"
+#: the versions of the document this reader understands
+_VERSIONS = (1,)
 _EdgeKey = tuple[str, str, str, str, str, str]
 
 
@@ -75,14 +78,27 @@ def load_coverage(path: str | Path) -> CoverageResults:
         raise UnreadableFileError(
             f"{path}: not a coverage file (write one with `ucwa-flow test --json {path}`)"
         )
+    version = data.get("version")
+    if type(version) is not int or version not in _VERSIONS:  # (True is no version)
+        known = ", ".join(str(v) for v in _VERSIONS)
+        raise UnreadableFileError(
+            f"{path}: coverage file version {_shown(version)} is not understood (this "
+            f"ucwa-flow reads version {known}): write it again with `ucwa-flow test --json {path}`"
+        )
     flows: dict[str, tuple[str, Mapping[_EdgeKey, int]]] = {}
     try:
         for flow in data["flows"]:
             counts = {_item_key(item): int(item["count"]) for item in flow["edges"]["list"]}
             flows[str(Path(flow["file"]).resolve())] = (str(flow["name"]), counts)
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise UnreadableFileError(f"{path}: a coverage file without {exc}") from None
+    except (TypeError, ValueError) as exc:
         raise UnreadableFileError(f"{path}: a coverage file with a bad entry ({exc})") from None
     return CoverageResults(str(path), flows)
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else json.dumps(value)[:40]
 
 
 def _item_key(item: Mapping[str, Any]) -> _EdgeKey:

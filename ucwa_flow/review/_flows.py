@@ -70,7 +70,7 @@ def review_flow(path: str | Path) -> ReviewedFlow:
     """Load ``path`` for review; raises :class:`~ucwa_flow.flow.FlowFileError` for a file
     that cannot be read at all (the CLI's one line)."""
     resolved = Path(resolve_flow_path(str(path)))
-    result = load_flow(resolved)
+    result = load_flow(path)  # its message names the path as given (`nw/`, not `nw`)
     text = resolved.read_text(encoding="utf-8-sig", errors="replace")
     document, _ = read_document(text, str(resolved))
     parts = assemble(document, resolved.parent) if document is not None else None

@@ -73,7 +73,7 @@ class FlowShelf:
         folders = [path for path in paths if Path(path).is_dir()]
         unique: dict[Path, str | Path] = {}
         for path in paths:
-            for file in expand_folder(str(path)) if path in folders else [path]:
+            for file in expand_folder(str(path)):  # a file is itself; `nw/` a typo said so
                 unique.setdefault(_same_file(file), file)
         flows = [review_flow(path) for path in unique.values()]
         named: dict[str, ReviewedFlow] = {}

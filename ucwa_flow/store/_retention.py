@@ -41,6 +41,8 @@ log = logging.getLogger("ucwa_flow.store")
 DEFAULT_RETENTION = 30 * 86400.0
 #: how often the retention task prunes by default: hourly
 DEFAULT_RETENTION_INTERVAL = 3600.0
+#: the earliest cutoff a date can show (a longer retention keeps everything)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ async def run_retention(
         raise ValueError("retention and its interval must be positive durations")
     while True:
         now = clock.now().timestamp()
-        before = now - retention
+        before = max(now - retention, _EARLIEST)  # `retention: 99999999999d`: keep all
         cutoff = datetime.fromtimestamp(before, UTC).isoformat(timespec="seconds")
         try:
             pruned = await store.prune(before=before)

@@ -9,7 +9,9 @@ name a state of the flow. Every problem is a :class:`~ucwa_flow.flow.Diagnostic`
 
 Codes of the script checks (the flow's own ``Y``/``S`` codes are reused for YAML and
 schema problems): ``T001`` the flow file is missing or has errors, ``T002`` a regex does
-not compile, ``T003`` a time is not valid, ``T004`` an unknown state.
+not compile, ``T003`` a time is not valid, ``T004`` an unknown state; ``T005`` to ``T007``
+(two scenarios of one name, an unknown variable, a wait too long) are in
+:mod:`._script_checks`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from ucwa_flow.flow import (
     resolve_flow_path,
 )
 from ucwa_flow.flow._loader import Document, not_utf8, read_document
+from ucwa_flow.flow._name_checks import variable_names
 from ucwa_flow.testing import _script as s
+from ucwa_flow.testing import _script_checks as checks
 from ucwa_flow.testing._schema import check_script_schema
 
 __all__ = ["ScriptFileError", "ScriptResult", "load_script"]
@@ -110,6 +114,9 @@ class _Builder:
             self._scenario(raw, ("scenarios", i), users, flow)
             for i, raw in enumerate(data["scenarios"])
         )
+        self.problems += checks.duplicate_names(scenarios)
+        for scenario in scenarios:
+            self.problems += checks.wait_problems(scenario)
         problems = sorted(self.problems, key=Diagnostic.sort_key)
         if flow is None or any(d.is_error for d in problems):
             return ScriptResult(None, problems)
@@ -222,7 +229,15 @@ class _Builder:
                 self.problems.append(_error(self.doc.locate((*path, "state")), "T004", message))
             return s.ExpectState(location=at, state=state)
         if "variable" in raw:
-            return s.ExpectVariables(location=at, values=dict(raw["variable"]))
+            values = dict(raw["variable"])
+            if flow is not None:
+                self.problems += checks.unknown_variables(
+                    values,
+                    flow.name,
+                    variable_names(flow),
+                    lambda name: self.doc.locate((*path, "variable", name), key=True),
+                )
+            return s.ExpectVariables(location=at, values=values)
         if "webhook" in raw:
             hook = raw["webhook"]
             return s.ExpectWebhook(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ucwa_flow.flow import PART_SUFFIXES, Diagnostic, FlowFileError, load_flow
 from ucwa_flow.flow._folders import flow_files
+from ucwa_flow.flow._missing import no_such_file
 from ucwa_flow.testing._coverage import Coverage
 from ucwa_flow.testing._loader import ScriptFileError, load_script
 from ucwa_flow.testing._runner import ScenarioResult, run_scenario
@@ -78,7 +79,7 @@ def find_scripts(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], l
         elif path.exists():
             scripts[path] = None
         else:
-            raise ScriptFileError(f"{path}: no such test script or directory")
+            raise ScriptFileError(no_such_file(raw, "test script or folder", folders=True))
     return list(scripts), list(flows)
 
 
