@@ -42,6 +42,7 @@ Several workers on one PostgreSQL store share the accounts through leases
 
 from ucwa_flow.store._after_end import MARK as AFTER_END_MARK
 from ucwa_flow.store._changes import (
+    Abandoned,
     AfterEnd,
     Changes,
     ChannelPosition,
@@ -103,6 +104,7 @@ __all__ = [
     "DEFAULT_RETENTION_INTERVAL",
     "REDACTED",
     "SCHEMA_VERSION",
+    "Abandoned",
     "ActionRef",
     "AfterEnd",
     "ApplicationRecord",
