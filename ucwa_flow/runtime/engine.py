@@ -224,6 +224,10 @@ class Engine(Inputs):
         self.touch(origin or "")
         return True
 
+    def abandoned(self, op: str, kept: bool) -> None:
+        if self._journal is not None:
+            self._journal.abandoned(op, kept)
+
     def new_instance(
         self,
         name: str,
