@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot_stores import BACKENDS, bot_store
-from tests.e2e.harness import Agent, Person, Stage, pass_markers, stage
+from tests.e2e.harness import BOT, Agent, Person, Stage, pass_markers, stage
 from tests.e2e.shown import assert_shown_in_order
 from ucwa_flow.flow import Flow, load_flow_text
 from ucwa_flow.lifecycle import InvitationReceived
@@ -424,3 +424,31 @@ async def test_an_agent_who_accepted_while_the_bot_was_down_is_not_left_alone(
         # the search is given up: the conversation Marco accepted is left, not kept open
         await s.until(lambda: marco.ended, "the end of Marco's conversation")
         assert marco.ended == [offer.conversation]
+
+
+async def test_an_invitation_given_up_before_a_crash_is_withdrawn_once_named_after_it(
+    store: Store,
+) -> None:
+    """The answer to the invitation of Marco is lost (the server rings him all the same)
+    and the bot gives it up before the server names it, then crashes: the bot restarted
+    on the store did not know it had given it up, and left it ringing once named."""
+    async with stage(desk([MARCO]), store=store) as s:
+        marco = await s.agent(MARCO)
+        lene = await s.person()
+        await lene.say("hello")
+        assert await lene.hear(2) == ["Menu.", "You said: hello"]
+        await s.committed()
+        app = [a for a in s.sim.applications if a.user.uri == BOT][-1]
+        # the bot's next poll waits (the clock stays), the answer to its invitation is lost
+        s.sim.faults.inject(method="GET", path=rf"/{app.id}/events$", delay=60.0)
+        invitations = rf"/{app.id}/communication/messagingInvitations$"
+        s.sim.faults.inject(method="POST", path=invitations, drop=True)
+        await lene.say("agent")
+        assert await lene.hear(2) == ["Nobody is free.", "Menu."]  # given up, committed
+        offer = await marco.invited()  # it rings all the same
+        await s.crash()
+        assert marco.ended == []
+        await s.restart()
+        await s.until(lambda: marco.ended, "the withdrawal of Marco's invitation")
+        assert marco.ended == [offer.conversation]
+        await s.clock.advance(60.0)  # the crashed bot's poll ends: the server stops at once

@@ -307,3 +307,59 @@ async def test_a_callers_secret_is_blanked_out_while_a_sub_flow_runs(tmp_path) -
 
         await eventually(lambda: "Is your PIN [redacted]? (yes/no)" in said())
         assert not [text for text in said() if "48151" in text]
+
+
+HANDOFF_FLOW = """\
+version: 1
+name: desk
+start: menu
+variables: {pin: null}
+secrets: [pin]
+states:
+  menu:
+    enter: [{say: Menu.}]
+    messages:
+      - match: '^pin (?P<pin>[0-9]{4})$'
+        say: Noted.
+      - keywords: [agent]
+        goto: help
+  help:
+    enter:
+      - handoff:
+          to: [sip:adrianag@contoso.com]
+          done: {goto: menu}
+          connected: [{say: "You are talking with {{ agent.name }}."}]
+          no_answer: [{goto: menu}]
+          agent_left: [{goto: menu}]
+"""
+
+
+async def test_a_handoff_agents_steps_keep_the_callers_secrets_out(tmp_path) -> None:
+    """The agent's conversation has no instance of its own: the caller's message relayed
+    to the agent was kept as it was, secrets and all, where the caller's own steps and
+    both transcripts blank them."""
+    path = tmp_path / "desk.flow.yaml"
+    path.write_text(HANDOFF_FLOW)
+    result = load_flow(path)
+    assert result.flow is not None, [str(d) for d in result.diagnostics]
+    board = LiveBoard()
+    async with running(result.flow, board) as (sim, _):
+        agent = sim.virtual_user("sip:adrianag@contoso.com", auto_accept=True)
+        lene = sim.virtual_user(LENE)
+        await lene.start_conversation(BOT, "pin 4711")
+        assert [(await lene.wait_for_message(WAIT)).text for _ in range(2)] == ["Menu.", "Noted."]
+        lene.send("agent")
+        assert (await lene.wait_for_message(WAIT)).text.startswith("You are talking with")
+        lene.send("my pin 4711 does not work")
+        assert (await agent.wait_for_message(WAIT)).text.endswith(": my pin 4711 does not work")
+
+        def texts() -> list[str]:
+            found = []
+            for listed in board.snapshot()["conversations"]:
+                detail = board.conversation(listed["id"])
+                assert detail is not None
+                found += [s["text"] for s in detail["steps"] if s["text"]]
+            return found
+
+        await eventually(lambda: sum("does not work" in text for text in texts()) == 2)
+        assert not [text for text in texts() if "4711" in text], texts()

@@ -163,6 +163,9 @@ class _InviteHost:
     def later(self, op: str, origin: str | None) -> bool:
         return True  # a durable host: sent once committed (not here)
 
+    def abandoned(self, op: str, kept: bool) -> None:
+        pass  # nothing committed here
+
     def spawn(self, coro: Awaitable[None]) -> None:
         cast(Coroutine[Any, Any, None], coro).close()
 

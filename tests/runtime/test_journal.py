@@ -66,3 +66,32 @@ def test_a_put_back_keeps_the_instances_whose_webhooks_answered_meanwhile() -> N
     journal.answered(late)
     journal.put_back(page)
     assert journal.take().answered == {"/c/a": first, "/c/b": late}
+
+
+def test_an_answered_webhook_alone_is_work_not_outcomes_only() -> None:
+    # the work of an ended conversation changed, and nothing else: it must be committed
+    journal = Journal(lambda: 1000.0)
+    called: list[str] = []
+    journal.on_work = lambda: called.append("work")
+    journal.sent(Sent(Outgoing("/c/a", "typing", "/c/a/messaging/typing")))
+    journal.answered(cast(FlowInstance, SimpleNamespace(href="/c/a")))
+    assert journal
+    assert not journal.outcomes_only
+    assert called == ["work"]
+
+
+def test_an_invitation_given_up_is_work_and_its_later_change_wins_a_put_back() -> None:
+    clock = iter([10.0, 20.0, 30.0])
+    journal = Journal(lambda: next(clock))
+    called: list[str] = []
+    journal.on_work = lambda: called.append("work")
+    journal.abandoned("op1", True)
+    journal.abandoned("op2", True)
+    assert journal
+    assert not journal.outcomes_only
+    assert called == ["work", "work"]
+    page = journal.take()
+    assert page.abandoned == {"op1": 10.0, "op2": 20.0}
+    journal.abandoned("op1", False)  # named while the commit failed
+    journal.put_back(page)
+    assert list(journal.take().abandoned.items()) == [("op2", 20.0), ("op1", None)]

@@ -3,6 +3,7 @@ valid changed one is taken."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.guards import WAIT
 from tests.observe.scraped import Scraped
 from tests.service.world import ADRIANA, HELPDESK, HR, LENE, until, world
 from ucwa_flow import logcontext
@@ -145,6 +147,42 @@ async def test_watch_reloads_when_an_included_file_without_states_changes(
         lene = await w.person(LENE, HELPDESK)
         await lene.say("hello")
         assert await lene.hear() == ["helpdesk v1: welcome"]
+
+
+@pytest.mark.parametrize("folder", [".", "lib"])
+async def test_watch_follows_a_file_included_since_the_start(tmp_path: Path, folder: str) -> None:
+    """The watch was of the files the flows included at the start: a file a flow included
+    after a reload (in the flow's folder or another) was read at each reload but its own
+    edits waited for a SIGHUP or a restart."""
+    async with world(tmp_path) as w:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        shared = tmp_path / folder / "shared.states.yaml"
+        shared.write_text("states:\n  done:\n    enter:\n      - say: bye\n", encoding="utf-8")
+        deployment = w.deployment(w.account("helpdesk", HELPDESK))
+        service = await w.service(deployment, watch=True)
+        await until(lambda: service.readiness().ready, "signed in")
+        runner = service.runners["helpdesk"]
+        running = runner.flows["helpdesk"].digest
+        text = w.flow_text("helpdesk").split("  done:\n")[0]
+        include = f"include: [{folder}/shared.states.yaml]\nstates:\n"
+        w.flow("helpdesk", text=text.replace("states:\n", include))
+        await until(lambda: runner.flows["helpdesk"].digest != running, "the reload on change")
+        assert shared.resolve() in set(service.watched_files())
+        including = runner.flows["helpdesk"].digest
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        round_ = 0
+        while runner.flows["helpdesk"].digest == including:  # the new watch may not be on yet
+            assert loop.time() < deadline, "timed out waiting for the reload on the include"
+            round_ += 1
+            shared.write_text(f"states:\n  done:\n    enter:\n      - say: bye {round_}\n", "utf-8")
+            for _ in range(50):  # a while for the reload before writing again
+                if runner.flows["helpdesk"].digest != including:
+                    break
+                await asyncio.sleep(0.01)
+        lene = await w.person(LENE, HELPDESK)
+        await lene.say("hello")
+        assert await lene.hear() == ["helpdesk v1: your name?"]
 
 
 async def test_a_running_conversation_moves_to_a_compatible_version_only(

@@ -9,7 +9,8 @@ imported on first use: ``ucwa-flow validate [-q] [--format F] FILE...`` runs wit
 :func:`main` is the console-script entry point. It turns every deliberate error
 (:class:`~ucwa_flow.errors.UcwaFlowError`) into one line on stderr and a non-zero exit,
 never a traceback: 2 for a file that cannot be read (as ``validate``, ``graph`` and ``test``
-report theirs), 1 otherwise; Ctrl-C exits with status 130.
+report theirs), 1 otherwise; Ctrl-C exits with status 130. For ``run`` and ``serve`` it
+holds SIGTERM from its first line (:mod:`ucwa_flow.cli._early_term`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> Any:
     # command line, so it is marked absent, and httpx defines its stand-in for it instead
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["run"], ["serve"]):  # a SIGTERM from here on is their clean stop
+        from ucwa_flow.cli._early_term import hold
+
+        hold()
     if args[:1] == ["validate"]:
         from ucwa_flow.cli._validate_run import parse, run
 

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ucwa_flow._host_names import trusted_host_problem
+from ucwa_flow.cli import _early_term as early_term
 from ucwa_flow.cli._chat import ChatOptions
 from ucwa_flow.cli._flow_loading import load_or_exit, with_variables
 from ucwa_flow.cli._review_run import DEFAULT_REVIEW, Review, parse_review, serving_review
@@ -275,6 +276,8 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: not on Unix
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    if early_term.asked():  # during the start: stopped before anything runs
+        task.cancel()
     try:
         await task
     except asyncio.CancelledError:
@@ -284,6 +287,7 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> bool:
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
+        early_term.hold()  # not the default action back: the clean-up goes on
     return False
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import click
 
 from ucwa_flow._heap import settle
+from ucwa_flow.cli import _early_term as early_term
 from ucwa_flow.cli._server_option import check_server_url
 from ucwa_flow.deploy import Deployment, DeploymentError, load_deployment, parse_listen
 from ucwa_flow.errors import UcwaFlowError, UnreadableFileError
@@ -163,6 +164,9 @@ async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool
         for number, handler in signals.items():
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(number, handler)
+        if early_term.asked():  # a SIGTERM during the start: nothing was started
+            log.info("stopped before the start")
+            return True
         try:
             # what start-up made stays out of the collector's full collections; before the
             # accounts start, so that no conversation (they end, in cycles) is frozen
@@ -177,6 +181,7 @@ async def _main(deployment: Deployment, server: str | None, watch: bool) -> bool
             for number in signals:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(number)
+            early_term.hold()  # not the default action back: the clean-up goes on
 
 
 def _kept_in(deployment: Deployment) -> str:

@@ -70,6 +70,8 @@ class _HasInstances(Protocol):
     @property
     def instances(self) -> Mapping[str, FlowInstance]: ...
 
+    def secrets_owner(self, href: str) -> FlowInstance | None: ...
+
 
 class LiveBoard:
     """The running picture of one or more engines (see the module docstring); it
@@ -99,6 +101,8 @@ class LiveBoard:
         self._interval = 1.0 / rate
         self._now = now
         self._lookups: dict[str | None, Lookup | None] = {}
+        #: the instance whose secrets a conversation without one of its own keeps out
+        self._owners: dict[str | None, Lookup] = {}
         self._active: dict[_KEY, Entry] = {}  # in the order they opened
         self._ended: dict[_KEY, Entry] = {}  # in the order they ended
         self._ids: dict[str, Entry] = {}
@@ -132,11 +136,17 @@ class LiveBoard:
         else:
             instances = engine.instances
             self._lookups[account] = lambda href: instances.get(href)
+            self._owners[account] = engine.secrets_owner
 
-    def sink(self, account: str | None, lookup: Lookup | None = None) -> t.TraceSink:
-        """The trace sink of ``account``'s engine; ``lookup`` resolves its conversations."""
+    def sink(
+        self, account: str | None, lookup: Lookup | None = None, owner: Lookup | None = None
+    ) -> t.TraceSink:
+        """The trace sink of ``account``'s engine; ``lookup`` resolves its conversations,
+        ``owner`` whose secrets one without a flow of its own keeps out (a handoff's agent)."""
         if lookup is not None:
             self._lookups[account] = lookup
+        if owner is not None:
+            self._owners[account] = owner
 
         def take(record: t.Trace) -> None:
             self._take(account, record)
@@ -152,7 +162,7 @@ class LiveBoard:
         gone = []
         for key, entry in self._active.items():
             if key[0] == account:
-                entry.instance = None  # the new engine's is adopted at the next record
+                entry.instance = entry.owner = None  # the new engine's: at the next record
                 if key[1] not in alive:
                     gone.append(entry)
         now = self._now()
@@ -226,6 +236,8 @@ class LiveBoard:
             instance = self._instance(account, href)
             if instance is not None:
                 self._adopt(entry, instance)
+            elif entry.owner is None and (owner := self._owners.get(account)) is not None:
+                entry.owner = owner(href)  # a handoff's agent: the caller's secrets
         entry.updated_at = now
         entry.listed = None
         handler(entry, record, now)

@@ -41,6 +41,7 @@ class Entry:
         "lifecycle",
         "listed",
         "messaging",
+        "owner",
         "secrets",
         "started_at",
         "state",
@@ -63,6 +64,8 @@ class Entry:
         self.ended: str | None = None  # the reason, once over
         self.ended_at: float | None = None
         self.instance: FlowInstance | None = None  # while it runs, for its secrets
+        #: without an instance of its own (a handoff's agent), whose secrets it keeps out
+        self.owner: FlowInstance | None = None
         self.secrets: tuple[str, ...] = ()  # the secret values last seen
         self.steps: list[Step] = []  # a list: a deque's first block alone is 600 bytes
         #: the summary last built, until a record changes the entry (``None``)
@@ -75,8 +78,9 @@ class Entry:
     # -- secrets ---------------------------------------------------------------------------
 
     def clean(self, text: str) -> str:
-        """``text`` without the values of the flow's secret variables."""
-        instance = self.instance
+        """``text`` without the values of the flow's secret variables (the owner's, for
+        a conversation without a flow of its own)."""
+        instance = self.instance or self.owner
         if instance is None or not instance.flow.secrets:
             return text
         values = self._secret_values(instance)

@@ -49,6 +49,7 @@ from ucwa_flow.runtime.records import (
 from ucwa_flow.runtime.records import secret_values as _secret_values
 from ucwa_flow.runtime.webhook_calls import STABLE_KEYS
 from ucwa_flow.store import (
+    Abandoned,
     AfterEnd,
     CampaignRecord,
     Changes,
@@ -264,6 +265,7 @@ class PageWriter:
                 for (flow, agent), turn in page.rotations.items()
             ),
             after_end=tuple(later),
+            abandoned=tuple(Abandoned(op, at) for op, at in page.abandoned.items()),
         )
 
     def _updates(self, outcomes: list[Sent], now: float) -> tuple[OutboxUpdate, ...]:

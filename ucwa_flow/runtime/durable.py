@@ -153,7 +153,8 @@ class Durable:
         application = snapshot.application
         self._position = application.events_next if application and reattached else None
         self.engine.bridges.rotation.restore(snapshot.rotations)
-        if reattached:
+        if reattached:  # the invitations given up belong to the application
+            self.engine.invitations.resume_abandoned(snapshot.abandoned)
             self.carried = carry_on(
                 self.engine,
                 snapshot,

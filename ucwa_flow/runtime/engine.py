@@ -129,6 +129,12 @@ class Engine(Inputs):
         """The live flow instances, by conversation href."""
         return self._instances
 
+    def secrets_owner(self, href: str) -> FlowInstance | None:
+        """The instance whose secret variables conversation ``href``'s texts keep out: its
+        own, else, for a handoff's agent, the caller's (the agent's has none)."""
+        instances = self._instances
+        return instances.get(href) or instances.get(self.bridges.agents.get(href, ""))
+
     @property
     def catalog(self) -> Catalog:
         """The flows this engine runs (their current versions)."""
@@ -217,6 +223,10 @@ class Engine(Inputs):
         self._journal.invite(op)
         self.touch(origin or "")
         return True
+
+    def abandoned(self, op: str, kept: bool) -> None:
+        if self._journal is not None:
+            self._journal.abandoned(op, kept)
 
     def new_instance(
         self,

@@ -68,3 +68,7 @@ class InvitationHost(Services, Protocol):
     def later(self, op: str, origin: str | None) -> bool:
         """``True`` when the invitation ``op`` (of conversation ``origin``) is to be sent
         only once the step that decided it is committed (a durable host)."""
+
+    def abandoned(self, op: str, kept: bool) -> None:
+        """The invitation ``op``, given up before the server named it, is ``kept`` to be
+        withdrawn if the server names it, or no longer (a durable host commits it)."""

@@ -56,16 +56,15 @@ from ucwa_flow.runtime.pending_invite import (
     offline_reason,
 )
 from ucwa_flow.runtime.services import Continuation
+from ucwa_flow.store import ABANDONED_KEPT
 
-__all__ = ["OFFLINE_RETRY", "Invitations"]
+__all__ = ["ABANDONED_KEPT", "OFFLINE_RETRY", "Invitations"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
 _BRANCH = {Outcome.ACCEPTED: "accepted", Outcome.DECLINED: "declined"}
 #: seconds between invitations to someone who is not signed in (until the invite's timeout)
 OFFLINE_RETRY = 10.0
-#: invitations given up before the server named them, remembered (the newest) in case it does
-ABANDONED_KEPT = 1024
 
 
 class Invitations:
@@ -171,7 +170,7 @@ class Invitations:
                 if may_ring(exc):  # its answer was lost: withdrawn if the server names it
                     self._give_up(op)
                 else:  # it will never show up (given up meanwhile or not)
-                    self._abandoned.pop(op, None)
+                    self._named(op)
                 engine.emit(
                     t.FlowError(
                         at=engine.clock.monotonic(),
@@ -206,6 +205,11 @@ class Invitations:
         pending.timer = engine.clock.call_later(max(0.0, due), self._timed_out, pending)
         self._pending[op] = pending
 
+    def resume_abandoned(self, ops: Sequence[str]) -> None:
+        """The invitations given up before a restart, not named since (oldest first)."""
+        for op in ops[-ABANDONED_KEPT:]:
+            self._abandoned[op] = None
+
     def resume_side(self, side: str, origin: str) -> None:
         """``side`` is a side conversation of ``origin`` again (after a restart)."""
         self._side[side] = origin
@@ -229,7 +233,7 @@ class Invitations:
             if pending.on_answer is not None:  # a handoff keeps how to withdraw it
                 pending.on_answer(pending, "ringing")
         elif op in self._abandoned:
-            del self._abandoned[op]
+            self._named(op)
             self._withdraw(
                 PendingInvite("", conversation=change.conversation, cancel_href=change.cancel_href)
             )
@@ -239,7 +243,7 @@ class Invitations:
         """An invitation completed: ``True`` when it was one of ours."""
         op = change.operation_id
         if op is not None and op in self._abandoned:  # answered after we gave up on it
-            del self._abandoned[op]
+            self._named(op)
             if change.outcome is Outcome.ACCEPTED:
                 self._engine.spawn(self._end_side(change.conversation))
             else:
@@ -291,8 +295,14 @@ class Invitations:
 
     def _give_up(self, op: str) -> None:
         self._abandoned[op] = None
-        if len(self._abandoned) > ABANDONED_KEPT:
+        self._engine.abandoned(op, True)  # a durable bot keeps it across a restart
+        if len(self._abandoned) > ABANDONED_KEPT:  # (the store keeps as many)
             del self._abandoned[next(iter(self._abandoned))]
+
+    def _named(self, op: str) -> None:
+        """The server named ``op``, given up (or it never will): no longer awaited."""
+        if self._abandoned.pop(op, 0) is None:
+            self._engine.abandoned(op, False)
 
     def _report(self, pending: PendingInvite, message: str) -> None:
         engine = self._engine

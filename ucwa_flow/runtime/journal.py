@@ -115,6 +115,9 @@ class Page:
     shown: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: invitations turned away, with when (epoch seconds)
     declines: list[tuple[float, Declined]] = field(default_factory=list)
+    #: invitations given up before the server named them, since when (epoch seconds), or
+    #: ``None``: named since (or never to be), in order
+    abandoned: dict[str, float | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
@@ -129,6 +132,7 @@ class Page:
             or self.outcomes
             or self.lines
             or self.answered  # an ended conversation's work changed (after_end)
+            or self.abandoned
         )
 
 
@@ -198,6 +202,7 @@ class Journal:
             or page.rotations
             or page.declines
             or page.answered
+            or page.abandoned
         )
 
     def _work(self) -> None:
@@ -220,6 +225,14 @@ class Journal:
         instance's secrets out, and go into the next commit, even when the conversation has
         ended (a webhook of its ``ended`` handler) and nothing touches it any more."""
         self._page.answered[instance.href] = instance
+        self._work()
+
+    def abandoned(self, op: str, kept: bool) -> None:
+        """The invitation ``op`` was given up before the server named it (``kept``), or
+        it was named since: the next commit keeps it, or drops it."""
+        page = self._page.abandoned
+        page.pop(op, None)  # the last change comes last
+        page[op] = self._now() if kept else None
         self._work()
 
     def campaign(self, run: CampaignRun) -> None:
@@ -352,6 +365,9 @@ class Journal:
         page.shown.update(current.shown)
         page.answered.update(current.answered)
         page.declines.extend(current.declines)
+        for op, at in current.abandoned.items():  # the later change of an invitation wins
+            page.abandoned.pop(op, None)
+            page.abandoned[op] = at
         self._work()
 
 

@@ -120,7 +120,9 @@ class AccountRunner:
             for name, flow in flows.items():
                 metrics.flow_version(spec.id, name, flow.digest)
         self._live = live
-        self._live_sink = live.sink(spec.id, self.instance_of) if live is not None else None
+        self._live_sink = (
+            live.sink(spec.id, self.instance_of, self.secrets_owner) if live is not None else None
+        )
         self.bot: Bot | None = None
         self._started = False  # the bot's start() completed
         self.signed_in = False
@@ -176,6 +178,12 @@ class AccountRunner:
         """The running bot's flow instance of ``conversation`` (for the live board)."""
         bot = self.bot
         return bot.engine.instances.get(conversation) if bot is not None else None
+
+    def secrets_owner(self, conversation: str) -> FlowInstance | None:
+        """Whose secrets ``conversation`` keeps out (for the live board): see
+        :meth:`Engine.secrets_owner <ucwa_flow.runtime.engine.Engine.secrets_owner>`."""
+        bot = self.bot
+        return bot.engine.secrets_owner(conversation) if bot is not None else None
 
     def active(self) -> Counter[tuple[str, str]]:
         return self.bot.engine.active() if self.bot is not None else Counter()

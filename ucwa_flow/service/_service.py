@@ -359,6 +359,8 @@ class Service:
         the account, as its other lines do."""
         async with self._reloading:
             lines = reload_lines(self.runners.values())  # each file read (and told) once
+            if self._watcher is not None:  # the files the flows include now
+                self._watcher.follow(self.watched_files())
             for level, line, account in lines:
                 with logcontext.bind(account=account):
                     log.log(level, "%s", line)

@@ -7,6 +7,9 @@ changes to other files in them are ignored (watchfiles logs each change it sees,
 file, at info: :func:`~ucwa_flow.observe.logs.configure_logging`, which ``serve`` calls,
 keeps those lines out; the watch itself changes no logger). watchfiles groups the changes of
 ``debounce`` milliseconds into one set, so saving several files at once is one reload.
+
+The files follow the flows (:meth:`Watcher.follow`, after each reload): a file a flow
+includes since the reload is watched from then on, one it no longer includes is not.
 """
 
 from __future__ import annotations
@@ -32,11 +35,20 @@ class Watcher:
         *,
         debounce: int = 500,
     ) -> None:
-        self.files = frozenset(Path(f).resolve() for f in files)
+        self.files = _resolved(files)
         self._on_change = on_change
         self._debounce = debounce
         self._stop = asyncio.Event()
+        self._round = asyncio.Event()  # ends the watch of the current folders
         self._task: asyncio.Task[None] | None = None
+
+    def follow(self, files: Iterable[Path]) -> None:
+        """Watch ``files`` from now on (the folders too, when they are others)."""
+        files = _resolved(files)
+        moved = _folders(files) != _folders(self.files)
+        self.files = files
+        if moved:
+            self._round.set()
 
     def start(self) -> None:
         # watchfiles' own "N changes detected" lines are quietened where ucwa-flow sets up
@@ -45,11 +57,20 @@ class Watcher:
         self._task = asyncio.create_task(self._watch(), name="watch")
 
     async def _watch(self) -> None:
+        while not self._stop.is_set():
+            self._round = asyncio.Event()
+            folders = _folders(self.files)
+            try:
+                await self._watch_round(folders)
+            except OSError as exc:  # a folder gone since: watched again at the next follow
+                log.warning("the watch of %s stopped: %s", ", ".join(folders), exc)
+                await self._round.wait()
+
+    async def _watch_round(self, folders: list[str]) -> None:
         from watchfiles import awatch
 
-        folders = sorted({str(f.parent) for f in self.files})
         async for changes in awatch(
-            *folders, debounce=self._debounce, stop_event=self._stop, recursive=False
+            *folders, debounce=self._debounce, stop_event=self._round, recursive=False
         ):
             touched = sorted({Path(p) for _, p in changes if Path(p) in self.files})
             if touched:
@@ -62,6 +83,15 @@ class Watcher:
     async def aclose(self) -> None:
         """Stop watching (the watch thread notices within its step, 50 ms)."""
         self._stop.set()
+        self._round.set()
         task, self._task = self._task, None
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
+
+
+def _resolved(files: Iterable[Path]) -> frozenset[Path]:
+    return frozenset(Path(f).resolve() for f in files)
+
+
+def _folders(files: frozenset[Path]) -> list[str]:
+    return sorted({str(f.parent) for f in files})

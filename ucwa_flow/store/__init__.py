@@ -40,8 +40,10 @@ Several workers on one PostgreSQL store share the accounts through leases
 :class:`StoreFenced` once another worker took the account.
 """
 
+from ucwa_flow.store._abandoned import KEPT as ABANDONED_KEPT
 from ucwa_flow.store._after_end import MARK as AFTER_END_MARK
 from ucwa_flow.store._changes import (
+    Abandoned,
     AfterEnd,
     Changes,
     ChannelPosition,
@@ -98,11 +100,13 @@ from ucwa_flow.store._sql import redact
 from ucwa_flow.store._store import Store
 
 __all__ = [
+    "ABANDONED_KEPT",
     "AFTER_END_MARK",
     "DEFAULT_RETENTION",
     "DEFAULT_RETENTION_INTERVAL",
     "REDACTED",
     "SCHEMA_VERSION",
+    "Abandoned",
     "ActionRef",
     "AfterEnd",
     "ApplicationRecord",

@@ -4,8 +4,9 @@ The runtime decides; the store records. A step (or a whole event batch of steps:
 commit) yields a :class:`Changes`: the channel position it reached, the conversations as they
 now are, the ones that ended, the outbox entries to send, the outcomes of sends already tried,
 the transcript lines, the campaign runs the step changed, the round-robin positions it
-moved (the agent a flow's handoff was accepted by), and the work ended conversations still
-wait on (an ``ended`` handler's webhooks).
+moved (the agent a flow's handoff was accepted by), the work ended conversations still
+wait on (an ``ended`` handler's webhooks) and the invitations given up before the server
+named them.
 :meth:`~ucwa_flow.store.Store.commit` writes all of it or nothing.
 
 Every part is idempotent, so committing the same value twice changes nothing the second
@@ -35,6 +36,7 @@ from ucwa_flow.store._records import (
 )
 
 __all__ = [
+    "Abandoned",
     "AfterEnd",
     "Changes",
     "ChannelPosition",
@@ -85,6 +87,16 @@ class AfterEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class Abandoned:
+    """An invitation given up before the server named it, by its ``operationId``: kept
+    since ``at`` (epoch seconds), to be withdrawn should the server name it after a
+    restart; or (``at`` ``None``) no longer, the server having named it, or never to."""
+
+    operation_id: str
+    at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxUpdate:
     """What trying to send an outbox entry came to.
 
@@ -119,6 +131,8 @@ class Changes:
     rotations: tuple[RotationRecord, ...] = ()
     #: the work ended conversations still wait on, as it now stands (after the records)
     after_end: tuple[AfterEnd, ...] = ()
+    #: invitations given up before the server named them, and those named since (in order)
+    abandoned: tuple[Abandoned, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -133,6 +147,7 @@ class Changes:
             + len(self.campaigns)
             + len(self.rotations)
             + len(self.after_end)
+            + len(self.abandoned)
         )
 
 
@@ -180,6 +195,8 @@ class Snapshot:
     #: ended conversations whose work after the end still waits (:class:`AfterEnd`: the
     #: webhooks of an ``ended`` handler), oldest first
     after_end: tuple[ConversationRecord, ...] = ()
+    #: the operationIds of invitations given up before the server named them, oldest first
+    abandoned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE workers ADD COLUMN away_until {time}",
         ),
     ),
+    Migration(
+        7,
+        "invitations given up before the server named them (withdrawn if it does later)",
+        (
+            """CREATE TABLE abandoned_invitations (
+                account TEXT NOT NULL,
+                operation_id TEXT NOT NULL,
+                at {real} NOT NULL,
+                PRIMARY KEY (account, operation_id))""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

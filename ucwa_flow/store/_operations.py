@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ucwa_flow.store._abandoned import abandoned, forget_abandoned, write_abandoned
 from ucwa_flow.store._after_end import (
     KEPT,
     after_end_params,
@@ -192,6 +193,8 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
         yield from upsert_campaigns(runs)
     if turns:
         yield from upsert_rotations(turns)
+    if changes.abandoned:
+        yield from write_abandoned(account, changes.abandoned)
     return CommitResult(
         applied=True, events_next=None if position is None else position.events_next
     )
@@ -199,8 +202,8 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
 
 def load(account: str) -> Program[Snapshot]:
     """The application, the active conversations, the pending outbox, the campaign runs
-    under way, the round-robin positions and the ended conversations whose work after the
-    end still waits of ``account``."""
+    under way, the round-robin positions, the ended conversations whose work after the
+    end still waits and the invitations given up of ``account``."""
     rows = yield Sql(
         "SELECT account, application_url, events_next, updated_at FROM applications "
         "WHERE account = %s",
@@ -222,7 +225,8 @@ def load(account: str) -> Program[Snapshot]:
     campaigns = yield from active_campaigns(account)
     positions = yield from rotations(account)
     ended = yield from waiting_after_end(account)
-    return Snapshot(account, application, active, outbox, campaigns, positions, ended)
+    given_up = yield from abandoned(account)
+    return Snapshot(account, application, active, outbox, campaigns, positions, ended, given_up)
 
 
 def conversations(query: ConversationQuery) -> Program[list[ConversationRecord]]:
@@ -357,7 +361,7 @@ def prune(before: float) -> Program[Pruned]:
 def forget_application(account: str, reason: str, at: float) -> Program[int]:
     """The application is gone: end its active conversations with ``reason``, give up its
     pending outbox entries, finish its campaign runs (they cannot carry on) and drop the
-    application record; returns how many ended."""
+    application record and its invitations given up; returns how many ended."""
     rows = yield Sql(
         "SELECT conversation FROM conversations WHERE account = %s AND status = 'active' "
         "ORDER BY created_at, conversation",
@@ -375,6 +379,7 @@ def forget_application(account: str, reason: str, at: float) -> Program[int]:
         "WHERE account = %s AND status = 'active'",
         (at, account),
     )
+    yield from forget_abandoned(account)
     yield Sql("DELETE FROM applications WHERE account = %s", (account,))
     return len(rows)
 
