@@ -188,7 +188,8 @@ class Invitations:
 
     def waiting(self, origin: str) -> list[PendingInvite]:
         """The invitations conversation ``origin``'s ``invite`` actions wait on."""
-        return [p for p in self._pending.of(origin).values() if p.action]
+        group = self._pending.of(origin)
+        return [p for p in group.values() if p.action] if group else []
 
     def sides(self, origin: str) -> list[str]:
         """The side conversations (accepted invites) conversation ``origin`` opened."""

@@ -35,8 +35,13 @@ def snapshot(instance: FlowInstance, now: float) -> dict[str, Any]:
     due = None if instance.ended else instance._silence.due(schedule, now)
     stack = [] if instance.ended else list(instance.calls)  # the caller's variables too
     silence = instance._silence.to_data(now)
-    data = {"misses": instance._misses, "silence": silence, "due": due, "calls": stack}
-    return {**data, "facts": instance.facts.to_data()}
+    return {
+        "misses": instance._misses,
+        "silence": silence,
+        "due": due,
+        "calls": stack,
+        "facts": instance.facts.to_data(),
+    }
 
 
 def resume(
