@@ -193,7 +193,8 @@ class Invitations:
 
     def sides(self, origin: str) -> list[str]:
         """The side conversations (accepted invites) conversation ``origin`` opened."""
-        return list(self._side.of(origin))
+        group = self._side.of(origin)
+        return list(group) if group else []
 
     def resume(self, instance: FlowInstance, op: str, pending: PendingInvite, due: float) -> None:
         """Wait again on the invitation ``op`` for ``instance`` (after a restart), its timeout
