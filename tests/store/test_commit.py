@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 
 import pytest
@@ -21,7 +20,6 @@ from ucwa_flow.store import (
     StoreConflict,
     StoreError,
 )
-from ucwa_flow.store import _operations as ops
 
 
 def everything(n: int = 1) -> Changes:
@@ -212,48 +210,6 @@ async def test_a_conversation_accepted_where_an_invitation_was_turned_away_is_ke
     await store.commit(ACCOUNT, Changes(conversations=(turned_away(1050.0), conversation())))
     (record,) = await store.conversations()
     assert (record.status, record.state, record.ended_reason) == ("ended", "menu", "caller left")
-
-
-async def test_records_of_one_conversation_in_one_commit_are_written_in_their_order(
-    store: Store,
-) -> None:
-    # the second over the first, as in two commits (invited twice into one href)
-    await store.commit(
-        ACCOUNT, Changes(conversations=(turned_away(1000.0), turned_away(1005.0, "declined")))
-    )
-    (record,) = await store.conversations()
-    assert (record.ended_reason, record.created_at) == ("declined", 1005.0)
-    later = conversation(created_at=1010.0, updated_at=1010.0)
-    await store.commit(ACCOUNT, Changes(conversations=(turned_away(1008.0), later)))
-    (record,) = await store.conversations()
-    assert (record.status, record.created_at) == ("active", 1010.0)
-
-
-def test_sqlite_upserts_leave_when_a_conversation_started_out_where_it_cannot_change() -> None:
-    # SQLite rewrites the entry of every index on a column an upsert sets, even to the
-    # value it had: ``created_at`` is set only by its own statement, on a turned-away record
-    changes = Changes(conversations=(conversation("conv1"), conversation("conv2")))
-    program = ops.commit(ACCOUNT, changes, "sqlite")
-    texts = []
-    with contextlib.suppress(StopIteration):
-        statement = next(program)
-        while True:
-            texts.append(statement.text)
-            statement = program.send([])
-    upserts = [text for text in texts if text.startswith("INSERT INTO conversations")]
-    (upsert,) = upserts
-    assert "created_at =" not in upsert.split("DO UPDATE SET", 1)[1]
-    (again,) = [text for text in texts if text.startswith("UPDATE conversations SET created_at")]
-    assert "status = 'ended'" in again
-    # PostgreSQL writes a new row version anyway: one statement
-    program = ops.commit(ACCOUNT, changes, "postgres")
-    texts = []
-    with contextlib.suppress(StopIteration):
-        statement = next(program)
-        while True:
-            texts.append(statement.text)
-            statement = program.send([])
-    assert not [text for text in texts if text.startswith("UPDATE conversations")]
 
 
 async def test_outbox_entries_move_from_pending_to_sent_or_failed(store: Store) -> None:

@@ -82,33 +82,18 @@ def _turned_away(table: str) -> str:
 #: it, with its own start); one that really ended stays ended (a late write of a step
 #: replayed does not revive it), and an invitation turned away never replaces a
 #: conversation under way (the bot follows it; its transcript has the line)
-_UPSERT_HEAD = (
+_UPSERT_CONVERSATION = (
     f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "
     f"VALUES ({placeholders(len(CONVERSATION_COLUMNS))}) "
     "ON CONFLICT (account, conversation) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in CONVERSATION_COLUMNS[2:] if c != "created_at")
-)
-_UPSERT_WHERE = (
-    f" WHERE (conversations.status = 'active' AND NOT ({_turned_away('excluded')}))"
-    f" OR ({_turned_away('conversations')})"
-)
-_UPSERT_CONVERSATION = (
-    _UPSERT_HEAD
     # an active conversation keeps when it started; one replacing a turned-away record
     # starts when it did
     + ", created_at = CASE WHEN conversations.status = 'active' "
-    "THEN conversations.created_at ELSE excluded.created_at END" + _UPSERT_WHERE
+    "THEN conversations.created_at ELSE excluded.created_at END"
+    + f" WHERE (conversations.status = 'active' AND NOT ({_turned_away('excluded')}))"
+    + f" OR ({_turned_away('conversations')})"
 )
-#: SQLite, conversations each upserted once in the commit: the same in two statements.
-#: SQLite rewrites the entry of every index on a column an UPDATE sets, to the same value
-#: or not; ``created_at`` (``conversations_created``) changes only over a turned-away
-#: record, so it is set there first, and the upsert leaves it out
-_START_AGAIN = (
-    "UPDATE conversations SET created_at = %s WHERE account = %s AND conversation = %s "
-    f"AND {_turned_away('conversations')}"
-)
-_UPSERT_KEEPING_START = _UPSERT_HEAD + _UPSERT_WHERE
-_CREATED_AT = CONVERSATION_COLUMNS.index("created_at")
 _INSERT_OUTBOX = (
     f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) "
     f"VALUES ({placeholders(len(OUTBOX_COLUMNS))}) ON CONFLICT (operation_context) DO NOTHING"
@@ -146,7 +131,6 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
     )
     secrets = {c.conversation: c.secrets for c in changes.conversations}
     upserts = [conversation_params(account, c) for c in changes.conversations]
-    each_once = len(secrets) == len(upserts)
     additions = [outbox_params(account, e) for e in changes.outbox]
     runs = [campaign_params(account, c) for c in changes.campaigns]
     turns = [rotation_params(account, r) for r in changes.rotations]
@@ -192,11 +176,7 @@ def commit(account: str, changes: Changes, dialect: Dialect) -> Program[CommitRe
 
     if position_params is not None:
         yield Sql(_UPSERT_APPLICATION, position_params)
-    if upserts and dialect == "sqlite" and each_once:
-        created = _CREATED_AT
-        yield Sql(_START_AGAIN, many=tuple((p[created], p[0], p[1]) for p in upserts))
-        yield Sql(_UPSERT_KEEPING_START, many=tuple(upserts))
-    elif upserts:
+    if upserts:
         yield Sql(_UPSERT_CONVERSATION, many=tuple(upserts))
     for ending in changes.ends:
         yield from _end(account, ending.conversation, ending.reason, ending.at)
