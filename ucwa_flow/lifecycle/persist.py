@@ -53,7 +53,9 @@ def dump_conversation(conv: Conversation) -> dict[str, Any]:
                 "href": inv.href,
                 "direction": inv.direction,
                 "state": inv.state,
-                "outcome": inv.outcome.value if inv.outcome is not None else None,
+                # ``_value_``: ``.value`` is a Python-level property, read once per
+                # invitation in every durable commit of the conversation
+                "outcome": inv.outcome._value_ if inv.outcome is not None else None,
                 "reason": _reason_data(inv.reason),
             }
             for inv in conv.invitations.values()

@@ -322,10 +322,13 @@ class Answering:
         """How ``href``, accepted but not connected yet, will start: the state an invitation
         rule sends it to (``start``), the first message to handle (``first_text``) and the
         invitation's accept link (``accept``)."""
+        starts, texts, links = self._start_state, self._first_text, self._links
+        if href not in links and href not in starts and href not in texts:
+            return {}  # most (a durable bot asks for every conversation it writes)
         found = {
-            "start": self._start_state.get(href),
-            "first_text": self._first_text.get(href),
-            "accept": self._links.get(href),
+            "start": starts.get(href),
+            "first_text": texts.get(href),
+            "accept": links.get(href),
         }
         return {key: value for key, value in found.items() if value is not None}
 

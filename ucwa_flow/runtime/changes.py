@@ -173,11 +173,16 @@ class PageWriter:
                         data = without_secrets({"name": name, "value": value}, values(href))
                         lines.append(TranscriptEntry(account, href, now, "variable", data))
             created = created_at.setdefault(href, now)
-            invites = [
-                invite_work(p, due=offset + p.deadline, tracked=tracked(p.conversation))
-                for p in invitations.waiting(href)
-            ]
-            sides = [side for side in map(tracked, invitations.sides(href)) if side is not None]
+            waiting_on, opened = invitations.waiting(href), invitations.sides(href)
+            invites = (
+                [
+                    invite_work(p, due=offset + p.deadline, tracked=tracked(p.conversation))
+                    for p in waiting_on
+                ]
+                if waiting_on
+                else []
+            )
+            sides = [side for side in map(tracked, opened) if side is not None] if opened else []
             extra: dict[str, Any] = {
                 "sides": sides,
                 "opening": engine.answers.opening(href),

@@ -112,9 +112,14 @@ class Facts:
 
     def to_data(self) -> dict[str, Any]:
         """The facts as JSON data, for the durable record."""
-        back, outer = list(self.back), [list(stack) for stack in self.outer]
-        data = {"caller": self.caller, "bot": self.bot, "back": back, "outer": outer}
-        return {**data, "language": self.language}
+        outer = self.outer
+        return {
+            "caller": self.caller,
+            "bot": self.bot,
+            "back": list(self.back),
+            "outer": [list(stack) for stack in outer] if outer else [],
+            "language": self.language,
+        }
 
     @classmethod
     def from_data(cls, data: Any, states: Container[str]) -> Facts:

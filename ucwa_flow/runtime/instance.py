@@ -42,6 +42,7 @@ from ucwa_flow.runtime.context import copy_variables
 from ucwa_flow.runtime.delivery import DeliveryGuard
 from ucwa_flow.runtime.facts import Facts
 from ucwa_flow.runtime.flowmachine import FlowMachine
+from ucwa_flow.runtime.journal import SHOWN
 from ucwa_flow.runtime.mailboxes import NOTHING
 from ucwa_flow.runtime.matching import first_match
 from ucwa_flow.runtime.outbox import Outgoing
@@ -159,14 +160,16 @@ class FlowInstance:
         handler, list_id, captures = found
         self._misses = 0
         if tracing:
-            self._emit(
-                t.HandlerMatched,
-                state=current.name,
-                kind=handler.kind,
-                command=handler.name,
-                captures=captures,
-                location=handler.location,
-            )
+            # a journal alone keeps nothing of a match without captures (``Journal.trace``)
+            if captures or self.services.traced is not SHOWN:
+                self._emit(
+                    t.HandlerMatched,
+                    state=current.name,
+                    kind=handler.kind,
+                    command=handler.name,
+                    captures=captures,
+                    location=handler.location,
+                )
             if captures:  # traced after the match, before the reply
                 for name, value in captures.items():
                     self.set_variable(name, value)

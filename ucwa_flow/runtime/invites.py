@@ -187,11 +187,13 @@ class Invitations:
 
     def waiting(self, origin: str) -> list[PendingInvite]:
         """The invitations conversation ``origin``'s ``invite`` actions wait on."""
-        return [p for p in self._pending.of(origin).values() if p.action]
+        group = self._pending.of(origin)
+        return [p for p in group.values() if p.action] if group else []
 
     def sides(self, origin: str) -> list[str]:
         """The side conversations (accepted invites) conversation ``origin`` opened."""
-        return list(self._side.of(origin))
+        group = self._side.of(origin)
+        return list(group) if group else []
 
     def resume(self, instance: FlowInstance, op: str, pending: PendingInvite, due: float) -> None:
         """Wait again on the invitation ``op`` for ``instance`` (after a restart), its timeout

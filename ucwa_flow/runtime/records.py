@@ -81,7 +81,7 @@ def record_of(
     data = instance.snapshot(now)
     due, silence = data["due"], data["silence"]
     timers = (Timer("silence", due, silence),) if due is not None else ()
-    pending = tuple(map(webhook_work, webhooks))
+    pending = tuple(map(webhook_work, webhooks)) if webhooks else ()
     if invites:
         pending += tuple(invites)
     kept = {

@@ -33,10 +33,16 @@ def snapshot(instance: FlowInstance, now: float) -> dict[str, Any]:
     current = instance._current()
     schedule = instance.machine.plans.silence_schedule(current) if current is not None else ()
     due = None if instance.ended else instance._silence.due(schedule, now)
-    stack = [] if instance.ended else list(instance.calls)  # the caller's variables too
+    frames = instance.calls.frames
+    stack = list(instance.calls) if frames and not instance.ended else []  # callers' too
     silence = instance._silence.to_data(now)
-    data = {"misses": instance._misses, "silence": silence, "due": due, "calls": stack}
-    return {**data, "facts": instance.facts.to_data()}
+    return {
+        "misses": instance._misses,
+        "silence": silence,
+        "due": due,
+        "calls": stack,
+        "facts": instance.facts.to_data(),
+    }
 
 
 def resume(

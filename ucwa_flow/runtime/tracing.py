@@ -1,9 +1,9 @@
 """Who takes an engine's trace records: its sink, and a durable bot's journal.
 
 :class:`Traced` is the part of the :class:`~ucwa_flow.runtime.engine.Engine` that hands
-trace records on. :attr:`Traced.tracing` is a plain attribute, kept up to date when the
-sink or the journal is set: a conversation reads it several times per message, and a
-property read is a call each time.
+trace records on. :attr:`Traced.tracing` and :attr:`Traced.traced` are plain attributes,
+kept up to date when the sink or the journal is set: a conversation reads them several
+times per message, and a property read is a call each time.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ class Traced:
         self._journal: Journal | None = None
         #: whether anyone receives trace records (none are built otherwise)
         self.tracing = sink is not None
+        #: the kinds of trace record anyone takes: every kind for a sink, else those a
+        #: journal keeps (:data:`~ucwa_flow.runtime.journal.SHOWN`); an instance builds
+        #: no record of another kind
+        self.traced: Container[type] = ()
+        self._takers()
 
     @property
     def sink(self) -> t.TraceSink | None:
@@ -34,7 +39,7 @@ class Traced:
     @sink.setter
     def sink(self, sink: t.TraceSink | None) -> None:
         self._sink = sink
-        self.tracing = sink is not None or self._journal is not None
+        self._takers()
 
     @property
     def journal(self) -> Journal | None:
@@ -44,16 +49,13 @@ class Traced:
     @journal.setter
     def journal(self, journal: Journal | None) -> None:
         self._journal = journal
-        self.tracing = self._sink is not None or journal is not None
+        self._takers()
 
-    @property
-    def traced(self) -> Container[type]:
-        """The kinds of trace record anyone takes: every kind for a sink, else those a
-        journal keeps (:data:`~ucwa_flow.runtime.journal.SHOWN`); an instance builds no
-        record of another kind."""
-        if self._sink is not None:
-            return t.EVERY
-        return () if self._journal is None else SHOWN
+    def _takers(self) -> None:
+        """:attr:`tracing` and :attr:`traced` for the sink and journal set now."""
+        sink, journal = self._sink, self._journal
+        self.tracing = sink is not None or journal is not None
+        self.traced = t.EVERY if sink is not None else (() if journal is None else SHOWN)
 
     def emit(self, record: t.Trace) -> None:
         if self._journal is not None:

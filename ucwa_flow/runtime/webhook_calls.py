@@ -83,7 +83,8 @@ class WebhookCalls:
 
     def pending(self, href: str) -> list[WebhookCall]:
         """The webhooks conversation ``href`` waits on."""
-        return [call for call, _ in self._calls.of(href).values()]
+        group = self._calls.of(href)
+        return [call for call, _ in group.values()] if group else []
 
     def resume(self, instance: FlowInstance, call: WebhookCall) -> None:
         """Wait on ``call`` again for ``instance`` (restored after a restart): it is sent
