@@ -242,7 +242,8 @@ def test_the_flows_the_store_holds_are_named_without_terminal_escapes(
         main(["replay", str(flow), "--state", str(state)])
     assert exited.value.code == 0
     err = capsys.readouterr().err
-    assert "\x1b" not in err and "\x07" not in err, err
+    assert "\x1b" not in err, err
+    assert "\x07" not in err, err
     line = (
         "The store holds no conversations of the flow it\\u001b]0;pwned\\u0007 "
         "(FLOW's `name:`), only of: helpdesk."

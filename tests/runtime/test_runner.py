@@ -233,9 +233,11 @@ async def test_jobs_started_after_a_cancel_from_inside_a_job_get_a_new_task() ->
         runner.start(later())
 
     runner.start(closing())
-    while not later_done.is_set() and (runner.tasks or not ran):
-        await asyncio.sleep(0)
+    while runner.tasks:  # (the one serving, then the one later carries on in)
+        await asyncio.gather(*runner.tasks, return_exceptions=True)
     assert later_done.is_set(), ran
     (_, cancelled), (_, serving) = ran
-    assert serving is not cancelled and serving is not None
-    assert cancelled is not None and cancelled.cancelling()
+    assert serving is not None
+    assert serving is not cancelled
+    assert cancelled is not None
+    assert cancelled.cancelled()
