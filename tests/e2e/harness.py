@@ -394,7 +394,8 @@ class Hooks:
     """What the webhook server received, and how it answers (``status``, ``reply``).
 
     ``headers`` are the request headers, in order; while ``hold`` is set, requests are
-    received but not answered (the answer goes once it is cleared, or never: a crash).
+    received but not answered (never: a crash; or, with ``answer_held``, once ``released``
+    is set, as it stands then).
     """
 
     url: str
@@ -404,6 +405,7 @@ class Hooks:
     headers: list[dict[str, str]] = field(default_factory=list)
     hold: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
+    answer_held: bool = False
 
 
 @contextlib.contextmanager
@@ -421,7 +423,8 @@ def webhook_server() -> Iterator[Hooks]:
             hooks.received.append((self.command, self.path, json.loads(raw) if raw else None))
             if hooks.hold.is_set():
                 hooks.released.wait(WAIT)
-                return
+                if not hooks.answer_held:
+                    return
             body = json.dumps(hooks.reply).encode()
             self.send_response(hooks.status)
             self.send_header("Content-Type", "application/json")

@@ -23,6 +23,8 @@ import contextlib
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.harness import BOT, Hooks, stage, webhook_server
 from tests.e2e.test_subflow_lines import _one_file
 from tests.guards import WAIT
@@ -320,3 +322,66 @@ async def test_it_is_sent_again_after_a_graceful_stop(store: Store, tmp_path: Pa
     assert [path for _, path, _ in hooks.received] == ["/ticket", "/ticket", "/crm"]
     assert hooks.headers[0]["Idempotency-Key"] == hooks.headers[1]["Idempotency-Key"]
     assert record.pending == ()
+
+
+_CLEARED = """\
+version: 1
+name: desk
+start: menu
+settings: {idle_timeout: 1h}
+variables: {pin: null, r: null, url: URL}
+secrets: [pin]
+states:
+  menu:
+    enter: [{say: Hello.}]
+    messages:
+      - match: '^pin (?P<pin>\\d{4,})$'
+        do:
+          - webhook:
+              url: "{{ url }}/check?pin={{ pin }}"
+              json: {x: 1}
+              result: r
+      - match: '^forget$'
+        do: [{set: {pin: null}}, {say: forgotten}]
+"""
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["no-crash", "crash"])
+async def test_a_secret_cleared_before_the_end_is_blanked_out_of_a_later_webhooks_error(
+    store: Store, tmp_path: Path, crash: bool
+) -> None:
+    # the secret texts a conversation held were dropped at its end: the error line of a
+    # webhook that failed after it (its URL) was cleaned of the variables' values only, and
+    # the PIN, cleared while the webhook was held, was stored in clear; after a crash, the
+    # rebuilt instance knew only the variables the record kept
+    with webhook_server() as hooks:
+        async with stage(_desk(tmp_path, hooks, _CLEARED), store=store) as s:
+            ann = await s.person()
+            hooks.hold.set()
+            hooks.answer_held = not crash  # (after a crash: sent again, and answered)
+            await ann.say("pin 98765")
+            await s.until(lambda: len(hooks.received) == 1, "the check", idle=False)
+            await ann.say("forget")
+            assert await ann.hear(2) == ["Hello.", "forgotten"]
+            await ann.caller.hang_up()
+            ended = await _ended(store)  # committed, the check still held
+            hooks.status = 500
+            if crash:
+                await s.crash()
+                hooks.hold.clear()
+                await s.restart()
+                await s.until(lambda: len(hooks.received) == 2, "the check again")
+            else:
+                hooks.released.set()
+            await s.idle()
+            (record,) = await store.conversations(ConversationQuery())
+            lines = await store.transcript(BOT, record.conversation)
+    assert [w.kind for w in ended.pending] == ["webhook"]
+    assert all(path == "/check?pin=98765" for _, path, _ in hooks.received)  # it gets it
+    (error,) = [line.data for line in lines if line.kind == "error"]
+    assert error["message"] == f"POST {hooks.url}/check?pin=[redacted] answered 500", error
+    assert "98765" not in json.dumps([line.data for line in lines])
+    # done: the record keeps no work after the end, nor the secret texts kept for it
+    assert record.pending == ()
+    assert "after_end" not in record.extra
+    assert "98765" not in json.dumps(record.extra)

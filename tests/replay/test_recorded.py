@@ -232,6 +232,25 @@ def test_a_flow_whose_name_changed_says_which_flows_the_store_holds(
         assert (line in err) is said, err
 
 
+def test_the_flows_the_store_holds_are_named_without_terminal_escapes(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # FLOW's `name:` was printed as it was: a flow file could set the terminal's title
+    state = export.parent / "helpdesk.sqlite3"
+    flow = changed(tmp_path, "name: helpdesk\n", 'name: "it\\e]0;pwned\\a"\n')
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", str(flow), "--state", str(state)])
+    assert exited.value.code == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err, err
+    assert "\x07" not in err, err
+    line = (
+        "The store holds no conversations of the flow it\\u001b]0;pwned\\u0007 "
+        "(FLOW's `name:`), only of: helpdesk."
+    )
+    assert line in err.splitlines(), err
+
+
 def test_a_postgresql_store_is_replayed_directly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -213,3 +213,31 @@ async def test_an_idle_runner_task_is_woken_for_new_work_and_cancelled_with_the_
     boxes.post("c", _job(seen, "c1"))  # a later start gets a new task
     await boxes.drained()
     assert seen[-2:] == ["c1 start", "c1 end"]
+
+
+async def test_jobs_started_after_a_cancel_from_inside_a_job_get_a_new_task() -> None:
+    # the serving task, cancelled by its own job, went on serving the queue: a job started
+    # later in the same step ran on it, and its first wait raised its task's cancellation
+    runner = Runner()
+    ran: list[tuple[str, asyncio.Task[Any] | None]] = []
+    later_done = asyncio.Event()
+
+    async def later() -> None:
+        ran.append(("later", asyncio.current_task()))
+        await asyncio.sleep(0)
+        later_done.set()
+
+    async def closing() -> None:
+        ran.append(("closing", asyncio.current_task()))
+        runner.cancel()  # the engine closes from within a step
+        runner.start(later())
+
+    runner.start(closing())
+    while runner.tasks:  # (the one serving, then the one later carries on in)
+        await asyncio.gather(*runner.tasks, return_exceptions=True)
+    assert later_done.is_set(), ran
+    (_, cancelled), (_, serving) = ran
+    assert serving is not None
+    assert serving is not cancelled
+    assert cancelled is not None
+    assert cancelled.cancelled()

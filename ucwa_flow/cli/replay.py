@@ -208,8 +208,8 @@ async def _other_flows(opened: Store, query: ConversationQuery, flow: str) -> No
     names = sorted({record.flow for record in await opened.conversations(query)})
     if names:
         click.echo(
-            f"The store holds no conversations of the flow {flow} (FLOW's `name:`), "
-            f"only of: {', '.join(names)}.",
+            f"The store holds no conversations of the flow {printable(flow)} (FLOW's `name:`), "
+            f"only of: {', '.join(map(printable, names))}.",
             err=True,
         )
 

@@ -9,9 +9,10 @@ that work in the conversation's ended record, so that a crash does not lose it:
 
 * the record's pending work: each webhook's request as rendered, with its
   ``Idempotency-Key``; beside it, :func:`resume_data` (the record's ``extra`` under
-  :data:`MARK`): the variables the handler sees and the sub-flow call stack. Both hold
-  real values, secrets included, as an active conversation's record does: the handler
-  needs them. The ended record's variables are redacted as ever;
+  :data:`MARK`): the variables the handler sees, the sub-flow call stack and the secret
+  texts the conversation held. They hold real values, secrets included, as an active
+  conversation's record does: the handler needs them, and its lines are cleaned of them.
+  The ended record's variables are redacted as ever;
 * :func:`after_end_of`: that work as it now stands (the store's
   :class:`~ucwa_flow.store.AfterEnd`), committed whenever it changes: a webhook answered,
   another one started. With none left (every webhook answered and its branch done) the
@@ -29,7 +30,7 @@ that work in the conversation's ended record, so that a crash does not lose it:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ucwa_flow.flow import Webhook
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from ucwa_flow.runtime.instance import FlowInstance
     from ucwa_flow.runtime.journal import Journal
 
-__all__ = ["MARK", "after_end_of", "carry_on_ended", "resume_data"]
+__all__ = ["MARK", "after_end_of", "carry_on_ended", "held_secrets", "resume_data"]
 
 log = logging.getLogger("ucwa_flow.runtime")
 
@@ -54,18 +55,35 @@ log = logging.getLogger("ucwa_flow.runtime")
 MARK = AFTER_END_MARK
 
 
-def resume_data(instance: FlowInstance) -> dict[str, Any]:
+def resume_data(instance: FlowInstance, secrets: Sequence[str] = ()) -> dict[str, Any]:
     """What running the rest of ``instance``'s work after its end needs besides the
-    webhooks: the variables its actions see (a sub-flow's, when it ended in one) and the
-    call stack (the callers' variables)."""
-    return {"variables": dict(instance.variables), "calls": list(instance.calls)}
+    webhooks: the variables its actions see (a sub-flow's, when it ended in one), the call
+    stack (the callers' variables) and ``secrets``, every secret text the conversation
+    held (one cleared before the end is in no variable): its answers' lines (a webhook's
+    error names its URL) are cleaned of them after a restart too."""
+    data: dict[str, Any] = {"variables": dict(instance.variables), "calls": list(instance.calls)}
+    if secrets:
+        data["secrets"] = list(secrets)
+    return data
 
 
-def after_end_of(instance: FlowInstance, calls: Iterable[WebhookCall], now: float) -> AfterEnd:
+def after_end_of(
+    instance: FlowInstance, calls: Iterable[WebhookCall], now: float, secrets: Sequence[str] = ()
+) -> AfterEnd:
     """The work ended ``instance`` still waits on (``calls``: its webhooks), as a commit
-    writes it (``now``: epoch seconds); none left when ``calls`` is empty."""
+    writes it (``now``: epoch seconds); none left when ``calls`` is empty (and with it
+    go the ``secrets`` kept: see :func:`resume_data`)."""
     pending = tuple(map(webhook_work, calls))
-    return AfterEnd(instance.href, pending, resume_data(instance) if pending else None, now)
+    resume = resume_data(instance, secrets) if pending else None
+    return AfterEnd(instance.href, pending, resume, now)
+
+
+def held_secrets(record: ConversationRecord) -> list[str]:
+    """The secret texts ended ``record`` keeps for the lines of its work after the end
+    (:func:`resume_data`)."""
+    data = record.extra.get(MARK)
+    found = data.get("secrets") if isinstance(data, dict) else None
+    return [s for s in found if isinstance(s, str)] if isinstance(found, list) else []
 
 
 def carry_on_ended(engine: Engine, record: ConversationRecord, journal: Journal) -> int:

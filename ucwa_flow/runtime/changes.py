@@ -105,6 +105,13 @@ class PageWriter:
         self._created[href] = created_at
         self._committed_vars[href] = (instance, dict(variables))
 
+    def held(self, href: str, texts: list[str]) -> None:
+        """Ended ``href`` came back from the store waiting on webhooks, and had held these
+        secret texts (:func:`~ucwa_flow.runtime.after_end.held_secrets`): its answers'
+        lines are cleaned of them."""
+        if texts:
+            self._secret_texts[href] = longest_first(texts)
+
     def changes(
         self, page: Page, position: ChannelPosition | None, committed: str | None
     ) -> Changes:
@@ -192,8 +199,9 @@ class PageWriter:
                 extra["campaign"] = run.id
             ended = instance.ended
             waiting = calls.pending(href)
+            texts = values(href) if ended and flow.secrets else []
             if ended and waiting:  # what its webhooks' answers run needs (after_end)
-                extra[MARK] = resume_data(instance)
+                extra[MARK] = resume_data(instance, texts)
             record = record_of(
                 instance,
                 account=account,
@@ -206,7 +214,7 @@ class PageWriter:
                 extra=extra,
                 ended_in=journal.ended_in.pop(href, None) if ended else None,
             )
-            if ended and flow.secrets and (texts := values(href)):
+            if texts:
                 # what the ended record keeps: no secret by value, whenever it was held, in
                 # its variables, the caller's first message and the requests of the
                 # invitations it started; the webhooks still waited on keep
@@ -224,10 +232,11 @@ class PageWriter:
                 )
             records.append(record)
             if ended and (waiting or href in page.answered):
-                later.append(after_end_of(instance, waiting, now))
+                later.append(after_end_of(instance, waiting, now, texts))
             if ended:
                 created_at.pop(href, None)
-                held.pop(href, None)
+                if not waiting:  # its webhooks' answers' lines are cleaned of them too
+                    held.pop(href, None)
                 if engine.instances.get(href) is instance:
                     # ended by the flow: the server's end touches it again, which must
                     # not write its variables again
@@ -238,9 +247,11 @@ class PageWriter:
                 committed_vars[href] = (instance, copy.deepcopy(variables) if variables else {})
         for href, instance in page.answered.items():
             if href not in page.touched and engine.instances.get(href) is not instance:
-                held.pop(href, None)  # followed no more (ended, a report): nothing to keep
+                # followed no more (ended, a report): kept while a webhook is waited on
+                waiting = calls.pending(href)
+                texts = held.get(href, []) if waiting else held.pop(href, [])
                 if instance.ended and not href.startswith(STABLE_KEYS):
-                    later.append(after_end_of(instance, calls.pending(href), now))
+                    later.append(after_end_of(instance, waiting, now, texts))
         for at, declined in page.declines:
             href = declined.conversation
             if href not in page.touched and href not in engine.instances:

@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from ucwa_flow.flow import Flow
-from ucwa_flow.runtime.after_end import carry_on_ended
+from ucwa_flow.runtime.after_end import carry_on_ended, held_secrets
 from ucwa_flow.runtime.changes import PageWriter
 from ucwa_flow.runtime.doubt import Doubt
 from ucwa_flow.runtime.engine import Engine
@@ -164,6 +164,8 @@ class Durable:
                 now=self._now(),
             )
         # the webhooks of conversations that ended: no UCWA conversation needed for them
+        for record in snapshot.after_end:
+            self._pages.held(record.conversation, held_secrets(record))
         sent = sum(carry_on_ended(self.engine, r, self.journal) for r in snapshot.after_end)
         if sent:
             log.info("%d webhook(s) of conversations that had ended sent again", sent)

@@ -99,8 +99,10 @@ class Runner:
     def cancel(self) -> None:
         """Cancel every task of the runner and drop what is queued (the engine closes); the
         owners forget what was dropped (:meth:`on_cancel`). A later :meth:`start` gets a new
-        task."""
+        task, even when called from a coroutine the runner runs: the serving task stops
+        serving once that coroutine's step is done."""
         self._task = self._wake = None
+        self._serving = False
         while self._ready:
             self._ready.popleft()[1].close()
         for task in self._tasks:
@@ -131,13 +133,18 @@ class Runner:
                         waited = ctx.run(next, coro.__await__(), _DONE)
                     except BaseException as exc:
                         _failed(ctx, exc)
+                        if self._task is not me:
+                            return
                         continue
                     if waited is _DONE:
+                        if self._task is not me:  # cancelled by this coroutine: stop
+                            return
                         continue
                     # ``coro`` waits: this task is its own from now on; another serves
                     self._serving = False
                     self._loud(me)
-                    self._task = self._new_task() if ready else None
+                    if self._task is me:  # (not cancelled by this coroutine's step)
+                        self._task = self._new_task() if ready else None
                     try:
                         await _carry(ctx, coro, waited)
                     except BaseException as exc:
