@@ -348,7 +348,7 @@ states:
 
 @pytest.mark.parametrize("crash", [False, True], ids=["no-crash", "crash"])
 async def test_a_secret_cleared_before_the_end_is_blanked_out_of_a_later_webhooks_error(
-    store: Store, tmp_path: Path, crash: bool
+    store: Store, tmp_path: Path, crash: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     # the secret texts a conversation held were dropped at its end: the error line of a
     # webhook that failed after it (its URL) was cleaned of the variables' values only, and
@@ -385,3 +385,7 @@ async def test_a_secret_cleared_before_the_end_is_blanked_out_of_a_later_webhook
     assert record.pending == ()
     assert "after_end" not in record.extra
     assert "98765" not in json.dumps(record.extra)
+    # and the log's warning line, cleaned at the call of the secrets it was made with
+    warned = [r.getMessage() for r in caplog.records if "/check?pin=" in r.getMessage()]
+    assert warned, caplog.text
+    assert all("pin=[redacted]" in line for line in warned), warned

@@ -94,7 +94,7 @@ def _instance(href: str) -> Any:
     async def on_outcome(*args: object) -> None:
         pass
 
-    flow = SimpleNamespace(action_list=lambda list_id: [ACTION])
+    flow = SimpleNamespace(action_list=lambda list_id: [ACTION], secrets=frozenset())
     return SimpleNamespace(href=href, flow=flow, on_outcome=on_outcome, report_error=print)
 
 

@@ -110,7 +110,7 @@ def carry_on_ended(engine: Engine, record: ConversationRecord, journal: Journal)
             )
             dropped += 1
             continue
-        engine.calls.resume(instance, webhook_of(href, work))
+        engine.calls.resume(instance, webhook_of(href, work), held_secrets(record))
         sent += 1
     if sent and record.flow_version != instance.flow.digest:
         engine.emit(

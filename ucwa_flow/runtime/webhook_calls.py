@@ -27,8 +27,10 @@ from ucwa_flow.flow import Webhook
 from ucwa_flow.runtime.grouped import Grouped
 from ucwa_flow.runtime.instance import FlowInstance
 from ucwa_flow.runtime.journal import Journal
+from ucwa_flow.runtime.records import secret_values
 from ucwa_flow.runtime.services import Continuation
 from ucwa_flow.runtime.webhooks import WebhookCall, WebhookCaller, WebhookResult
+from ucwa_flow.store import scrub
 
 __all__ = ["STABLE_KEYS", "WebhookCalls", "WebhookHost"]
 
@@ -55,6 +57,10 @@ class WebhookCalls:
         self._caller = caller
         #: by key, and by conversation (asked at every commit of a durable bot)
         self._calls: Grouped[str, tuple[WebhookCall, FlowInstance], str] = Grouped(_conversation)
+        #: by key, the secret texts the conversation held when the call was made: its
+        #: failure's line (logged, stored, shown) keeps them out even if they were cleared
+        #: while it was under way
+        self._secrets: dict[str, list[str]] = {}
         #: told of each conversation whose webhook's answer (and branch) was handled
         self.on_answered: Callable[[str], None] | None = None
 
@@ -75,6 +81,8 @@ class WebhookCalls:
             place = f"ucwa-flow:{href}:{rest.at.list_id}:{rest.at.position}"
             call = replace(call, key=uuid.uuid5(uuid.NAMESPACE_URL, place).hex, headers=headers)
         self._calls[call.key] = (call, instance)
+        if texts := secret_values(instance):
+            self._secrets[call.key] = texts
         journal = self._host.journal
         if journal is not None:
             journal.start(call)  # once the step that decided it is committed
@@ -86,10 +94,15 @@ class WebhookCalls:
         group = self._calls.of(href)
         return [call for call, _ in group.values()] if group else []
 
-    def resume(self, instance: FlowInstance, call: WebhookCall) -> None:
+    def resume(
+        self, instance: FlowInstance, call: WebhookCall, secrets: list[str] | None = None
+    ) -> None:
         """Wait on ``call`` again for ``instance`` (restored after a restart): it is sent
-        again, with the same ``Idempotency-Key``."""
+        again, with the same ``Idempotency-Key``. ``secrets``: texts kept out of its
+        failure's line besides the instance's own (those of an ended record)."""
         self._calls[call.key] = (call, instance)
+        if texts := [*(secrets or ()), *secret_values(instance)]:
+            self._secrets[call.key] = texts
         self.start(call)
 
     def start(self, call: WebhookCall) -> None:
@@ -109,9 +122,12 @@ class WebhookCalls:
 
     async def _done(self, key: str, result: WebhookResult) -> None:
         entry = self._calls.pop(key, None)
+        secrets = self._secrets.pop(key, None)
         if entry is None:
             return
         call, instance = entry
+        if secrets and result.error:
+            result = replace(result, error=scrub(result.error, secrets))
         journal = self._host.journal
         if journal is not None:  # its lines keep its secrets out, ended or not
             journal.answered(instance)
