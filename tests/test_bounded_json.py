@@ -135,3 +135,18 @@ def test_an_integer_too_long_to_write_is_no_json_data() -> None:
     )
     assert bounded_json.not_data(-(10**4001)) is not None
     assert bounded_json.not_data([10**3999, -(10**3999), True]) is None
+
+
+def test_a_key_no_store_can_write_is_no_json_data() -> None:
+    # only values were looked at: `{'a\ud800': 1}` passed, and the store's commit failed on it
+    assert bounded_json.not_data({"ok": {"a\ud800": 1}}) == (
+        "the value is not text (U+D800, half of a UTF-16 pair, is in it)"
+    )
+    assert bounded_json.not_data([{10**4352: 1}]) == (
+        "the value is not JSON data (a number of more than 4,000 digits)"
+    )
+    assert bounded_json.not_data({(1, 2): 1}) is not None  # json.dumps: keys must be str
+    assert bounded_json.not_data({float("nan"): 1}) is not None
+    fine = {"a": 1, 2: [{"x": None}], None: True, 1.5: False}
+    assert bounded_json.not_data(fine) is None
+    json.dumps(fine)  # (what a store writes)

@@ -161,7 +161,13 @@ def not_data(value: Any, depth: int = MAX_DEPTH) -> str | None:
         for container in level:
             if not isinstance(container, _NESTING):
                 return _not_json(container)
-            items = container.values() if isinstance(container, dict) else container
+            if isinstance(container, dict):
+                items: Any = container.values()
+                for key in container:  # a key is written as text: plain, or no store takes it
+                    if not isinstance(key, _PLAIN) or not _plain_data(key):
+                        return _not_json(key)
+            else:
+                items = container
             below += [
                 item for item in items if not isinstance(item, _PLAIN) or not _plain_data(item)
             ]
