@@ -94,6 +94,7 @@ CASES = [
     ),
     ("retention: .nan\n" + ACCOUNT, "1:12: Y008 YAML reads .nan as not a number"),
     ("retention: .inf\n" + ACCOUNT, "1:12: Y008 YAML reads .inf as infinity"),
+    ("retention: 1e999\n" + ACCOUNT, "1:12: Y008 this number is too large: YAML reads it"),
     ("admin: {listen: '127.0.0.1:99999'}\n" + ACCOUNT, "1:17: D111 admin.listen:"),
     ("admin: {listen: '8470'}\n" + ACCOUNT, "1:17: D111 admin.listen: '8470' is not HOST:PORT"),
     ("store: mysql://db/x\n" + ACCOUNT, "1:8: D112 store: mysql:// is not a store"),

@@ -31,6 +31,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 from ruamel.yaml.reader import Reader, ReaderError
+from ruamel.yaml.scalarfloat import ScalarFloat
 
 from ucwa_flow.flow._diagnostics import Diagnostic, Location
 from ucwa_flow.flow._fast_yaml import plain_scalar, read_plain
@@ -362,16 +363,22 @@ def _convert(node: Any, path: Path, doc: Document, problems: list[Diagnostic]) -
     value = plain_scalar(node)
     if isinstance(value, float) and not math.isfinite(value):
         line, col = doc.values.get(path, (1, 1))
-        problems.append(Diagnostic.at(Location(doc.file, line, col), "Y008", _not_finite(value)))
+        message = _not_finite(value, written=isinstance(node, ScalarFloat))
+        problems.append(Diagnostic.at(Location(doc.file, line, col), "Y008", message))
         return None
     return value
 
 
-def _not_finite(value: float) -> str:
-    written = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+def _not_finite(value: float, written: bool = False) -> str:
+    """``written``: a number written out (``1e999``) that is too large for one, which YAML
+    reads as infinity; else ``.nan``, ``.inf`` or ``-.inf`` as such."""
+    if written:
+        return "this number is too large: YAML reads it as infinity, which no value may be"
+    written_as = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
     what = "not a number" if math.isnan(value) else "infinity"
     return (
-        f"YAML reads {written} as {what}, which no value may be: quote it ('{written}') for a text"
+        f"YAML reads {written_as} as {what}, which no value may be: quote it ('{written_as}') "
+        "for a text"
     )
 
 
