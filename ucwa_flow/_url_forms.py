@@ -27,6 +27,6 @@ def userinfo(url: str) -> str | None:
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme:
         return None
-    authority = re.split(r"[/?#\\]", rest, maxsplit=1)[0]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]  # not ``\\``: httpx does not
     info, at, _ = authority.rpartition("@")
     return info if at else None

@@ -257,3 +257,26 @@ def test_a_secret_is_masked_as_a_url_encodes_it_too() -> None:
         "POST https://crm.example/r?key=*** failed"
     )
     assert redact(f"/r/{encoded.replace('/', '%2F')}/card") == "/r/***/card"
+
+
+@pytest.mark.parametrize(
+    ("line", "shown", "secret"),
+    [
+        ("GET https://user:pa@ss@host/x", "GET https://user:***@host/x", "ss"),
+        ("GET https://a:b@c:d@host/", "GET https://a:***@host/", "c:d"),
+        ('GET https://bot:p"w@host/', "GET https://bot:***@host/", 'p"w'),
+        ("GET http://bot:s3cr\\et@127.0.0.1:9/x", "GET http://bot:***@127.0.0.1:9/x", "s3cr"),
+    ],
+)
+def test_a_url_password_is_masked_up_to_the_authoritys_last_at(
+    line: str, shown: str, secret: str
+) -> None:
+    # httpx reads the userinfo up to the last ``@`` before ``/?#``, quotes and ``\\`` in it
+    assert redact(line) == shown
+    assert secret not in redact(line)
+    assert redact(redact(line)) == redact(line)
+
+
+def test_a_url_with_a_user_and_no_password_is_left_as_it_is() -> None:
+    for line in ("postgresql://postgres@host/db", "postgresql://postgres@host:5432/db"):
+        assert redact(line) == line

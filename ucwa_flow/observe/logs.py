@@ -45,8 +45,9 @@ _PATTERNS = re.compile(
     r"(?i)(\bbearer\s+|\bcwt=|[\"']?\b(?:access_token|password)[\"']?\s*[:=]\s*[\"']?)"
     r"(?!\*\*\*)[^\s\"'&,;}]+"
 )
-# the password of a URL's userinfo (``https://bot:pw@host``: httpx's request lines at debug)
-_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#\s@:\"'<>]*:)(?!\*\*\*@)[^/?#\s@\"'<>]+@")
+# the password of a URL's userinfo (``https://bot:pw@host``: httpx's request lines at debug):
+# from the first ``:`` to the authority's last ``@``, as httpx reads it (``/?#`` end it)
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#\s:]*:)[^/?#\s]*@")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()

@@ -141,46 +141,49 @@ class WebhookCaller:
         client would rewrite (a dot-segment: not sent, a failure). The failure's line has
         the URL's userinfo (``bot:password@``) blanked out: it is shown to the flow, logged
         and stored, and a deployment's URL may carry a password no secret names."""
-        result = await self._call(method, url, headers, body, timeout)
         info = userinfo(url)
-        if result.error is None or not info:
+        shown = url if info is None else _blanked(url, info)
+        result = await self._call(method, url, shown, headers, body, timeout)
+        password = (info or "").partition(":")[2]
+        if result.error is None or not password:
             return result
-        return replace(result, error=result.error.replace(f"{info}@", f"{REDACTED}@"))
+        return replace(result, error=result.error.replace(password, REDACTED))  # a detail's
 
     async def _call(
         self,
         method: str,
         url: str,
+        shown: str,
         headers: dict[str, str],
         body: Any,
         timeout: float,  # noqa: ASYNC109
     ) -> WebhookResult:
         if (dots := dot_segment(url)) is not None:
             reason = f"its path has the segment {dots!r}, which would send it to another path"
-            return WebhookResult(None, None, f"{method} {url!r} is not sent: {reason}")
+            return WebhookResult(None, None, f"{method} {shown!r} is not sent: {reason}")
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False)
         try:
             async with asyncio.timeout(timeout):  # the whole call, however slow the body
                 status, content = await self._send(method, url, headers, body, timeout)
         except (TimeoutError, httpx.TimeoutException):
-            return WebhookResult(None, None, f"{method} {url} timed out after {timeout:g}s")
+            return WebhookResult(None, None, f"{method} {shown} timed out after {timeout:g}s")
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
-            return WebhookResult(None, None, f"{method} {url} failed: {detail}")
+            return WebhookResult(None, None, f"{method} {shown} failed: {detail}")
         except Exception as exc:  # a caller's text made it unsendable: a line break in the
             # URL, a letter beyond ASCII in a header, a port too large (an ExceptionGroup)
             while isinstance(exc, ExceptionGroup) and exc.exceptions:
                 exc = exc.exceptions[0]
             detail = str(exc) or type(exc).__name__
-            return WebhookResult(None, None, f"{method} {url!r} cannot be sent: {detail}")
+            return WebhookResult(None, None, f"{method} {shown!r} cannot be sent: {detail}")
         if content is None:
-            too_large = f"{method} {url} answered more than {MAX_ANSWER:,} bytes"
+            too_large = f"{method} {shown} answered more than {MAX_ANSWER:,} bytes"
             return WebhookResult(status, None, too_large)
         data = _json(content)
         if 200 <= status < 300:
             return WebhookResult(status, data, None)
-        return WebhookResult(status, data, f"{method} {url} answered {status}")
+        return WebhookResult(status, data, f"{method} {shown} answered {status}")
 
     async def _send(
         self,
@@ -207,6 +210,12 @@ class WebhookCaller:
     async def aclose(self) -> None:
         if self._own and self._http is not None:
             await self._http.aclose()
+
+
+def _blanked(url: str, info: str) -> str:
+    """``url`` with its userinfo ``info`` (:func:`userinfo`) shown as ``[redacted]``."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{REDACTED}{rest.removeprefix(info)}"
 
 
 async def _bounded(response: httpx.Response) -> bytes | None:
