@@ -70,3 +70,21 @@ def test_a_sigterm_once_serving_is_still_the_clean_stop(tmp_path: Path) -> None:
                 proc.kill()
     assert proc.returncode == 0, "".join(lines.seen)
     assert "stopped before the start" not in "".join(lines.seen)
+
+
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_main_called_from_python_gives_sigterm_back(tmp_path: Path, command: str) -> None:
+    # the handler that notes an early SIGTERM stayed on after `main` returned: a program
+    # that called it went on with its SIGTERMs swallowed
+    from ucwa_flow.cli import main
+
+    def mine(number: int, frame: object) -> None:
+        pass
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        with pytest.raises(SystemExit):
+            main([command, str(tmp_path / "missing.yaml")])
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -65,9 +65,14 @@ def main(argv: list[str] | None = None) -> Any:
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     args = sys.argv[1:] if argv is None else argv
     if args[:1] in (["run"], ["serve"]):  # a SIGTERM from here on is their clean stop
-        from ucwa_flow.cli._early_term import hold
+        from ucwa_flow.cli import _early_term
+        from ucwa_flow.cli._group import run_click
 
-        hold()
+        previous = _early_term.hold()
+        try:
+            return run_click(argv)
+        finally:
+            _early_term.release(previous)
     if args[:1] == ["validate"]:
         from ucwa_flow.cli._validate_run import parse, run
 

@@ -17,18 +17,32 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
-__all__ = ["asked", "hold"]
+__all__ = ["asked", "hold", "release"]
 
 _noted: list[int] = []
+#: what :func:`hold` found first: the handler :func:`release` puts back
+_Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
-def hold() -> None:
+def hold() -> _Handler:
     """From now until the loop's handler: a SIGTERM is noted, not fatal (no-op where
-    there are no signals, or off the main thread)."""
+    there are no signals, or off the main thread). The handler it replaced."""
     with contextlib.suppress(ValueError, OSError):  # not the main thread
-        signal.signal(signal.SIGTERM, _note)
+        return signal.signal(signal.SIGTERM, _note)
+    return None
+
+
+def release(previous: _Handler) -> None:
+    """The command is over: SIGTERM's handler back to ``previous`` (what the first
+    :func:`hold` replaced) and nothing noted, for a caller of ``main`` from Python that
+    goes on (a handler left on would swallow its SIGTERMs)."""
+    _noted.clear()
+    with contextlib.suppress(ValueError, OSError, TypeError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def asked() -> bool:
